@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds the test kernel (flavour "debug", the default) or the benchmark kernel ("release") from
+# Debian's linux-source-7.3 and the fragments in tools/kernel/, into a cache outside the repository
+# keyed by source version + fragments + toolchain. A cached build is reused in seconds.
+# Prints the build directory (the O= tree, which out-of-tree modules build against).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+flavour=${1:-debug}
+case $flavour in debug|release) ;; *) die "unknown kernel flavour '$flavour' (debug or release)";; esac
+check_toolchain
+src=$("$here/fetch-kernel.sh")
+version=$(cat "$CACHE_DIR/src/linux-source-$KERNEL_SERIES.version")
+
+key=$( { echo "$version"; cat "$here/kernel/base.config" "$here/kernel/$flavour.config";
+	toolchain_versions; sed -n '/^# -- build recipe/,$p' "$0"; } | sha256sum | cut -c1-16)
+out=$CACHE_DIR/build/$flavour-$key
+if [ -f "$out/.infinisock-built" ]; then
+	say "kernel $flavour cached at $out"
+	echo "$out"
+	exit 0
+fi
+
+# -- build recipe (part of the cache key)
+say "building kernel $version ($flavour) in $out; this takes a while on 2 cores"
+rm -rf "$CACHE_DIR/build/$flavour-"*
+mkdir -p "$out"
+cat "$here/kernel/base.config" "$here/kernel/$flavour.config" > "$out/fragment.config"
+start=$(date +%s)
+kmake() { make -C "$src" O="$out" "${KMAKE_ARGS[@]}" "$@"; }
+kmake -s rustavailable >&2 || die "the kernel does not accept this Rust toolchain (make rustavailable)"
+KCONFIG_ALLCONFIG="$out/fragment.config" kmake -s allnoconfig >&2
+# Kconfig silently drops an option whose dependencies are unmet: refuse that.
+dropped=0
+while IFS= read -r line; do
+	case $line in CONFIG_*=n) opt=${line%%=*}
+		grep -q "^$opt=" "$out/.config" && { say "option forced off but still set: $line"; dropped=1; } ;;
+	CONFIG_*=*) grep -qxF "$line" "$out/.config" || { say "option not in the final config: $line"; dropped=1; } ;;
+	esac
+done < "$out/fragment.config"
+((dropped == 0)) || die "kernel config fragment does not apply cleanly (see above)"
+kmake -j"$(($(nproc) + 1))" bzImage modules >&2 || die "kernel build failed"
+secs=$(($(date +%s) - start))
+echo "$version $flavour built in ${secs}s on $(nproc) cores" > "$out/.infinisock-built"
+say "kernel $version ($flavour) built in ${secs}s"
+echo "$out"
