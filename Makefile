@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: GPL-2.0
+# InfiniSock top-level Makefile. Everything large (toolchain pieces, kernel source and
+# builds) lives in the cache, ~/.cache/infinisock by default (INFINISOCK_CACHE).
+#
+#   make demo     set up everything, boot the two-host VM with the module loaded, show it
+#   make check    set up everything and run all tests (host tests, then the VM suite)
+
+SHELL := /bin/bash
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+FLAVOUR ?= debug
+
+.PHONY: all bootstrap kernel module selftests host-test vm-test check demo clean
+
+all: module
+
+bootstrap:
+	bash tools/bootstrap.sh
+
+kernel: bootstrap
+	bash tools/build-kernel.sh $(FLAVOUR)
+
+module: kernel
+	bash tools/build-module.sh $(FLAVOUR)
+
+selftests: kernel
+	bash tools/build-selftests.sh
+
+host-test:
+	bash tools/host-test.sh
+
+vm-test: module selftests
+	bash tools/vm/run.sh test
+
+check: host-test vm-test
+
+demo: module selftests
+	bash tools/vm/run.sh demo
+
+clean:
+	bash tools/build-module.sh clean
+	rm -rf selftests/build out host/target

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+
+use infinisock_proto::ib_port::{link_layer_name, mtu_bytes, port_state_name};
+use infinisock_proto::tunables::{tunable, TunableId, TUNABLES};
+
+#[test]
+fn tunable_defaults_are_within_bounds() {
+    for t in TUNABLES.iter() {
+        assert!(t.min <= t.max, "{:?}", t.name);
+        assert!(t.accepts(t.default), "{:?}", t.name);
+        assert!(!t.accepts(t.max.saturating_add(1)) || t.max == i32::MAX);
+    }
+}
+
+#[test]
+fn tunable_ids_index_their_entries() {
+    assert_eq!(tunable(TunableId::SdpEnable).name.to_str().unwrap(), "sdp_enable");
+    assert_eq!(tunable(TunableId::SdpEnable).default, 1);
+}
+
+#[test]
+fn tunable_names_are_unique_sysctl_names() {
+    for (i, a) in TUNABLES.iter().enumerate() {
+        let name = a.name.to_str().unwrap();
+        assert!(!name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+        for b in &TUNABLES[i + 1..] {
+            assert_ne!(a.name, b.name);
+        }
+    }
+}
+
+#[test]
+fn ib_mtu_enum_to_bytes() {
+    assert_eq!([1, 2, 3, 4, 5].map(mtu_bytes), [256, 512, 1024, 2048, 4096]);
+    assert_eq!(mtu_bytes(0), 0);
+    assert_eq!(mtu_bytes(6), 0);
+    assert_eq!(mtu_bytes(u32::MAX), 0);
+}
+
+#[test]
+fn port_words() {
+    assert_eq!(port_state_name(4), "ACTIVE");
+    assert_eq!(port_state_name(1), "DOWN");
+    assert_eq!(port_state_name(99), "UNKNOWN");
+    assert_eq!(link_layer_name(2), "Ethernet");
+    assert_eq!(link_layer_name(1), "InfiniBand");
+}

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Raw bindings, generated at build time by `tools/gen-bindings.sh` from
+//! `bindings_helper.h`. Only the safe wrappers (`sock.rs`, `net.rs`, `sysctl.rs`,
+//! `ib.rs`) use them; protocol code never does.
+
+#![allow(
+    dead_code,
+    improper_ctypes,
+    missing_docs,
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    unreachable_pub,
+    unsafe_op_in_unsafe_fn,
+    clippy::all,
+    clippy::undocumented_unsafe_blocks,
+    rustdoc::all
+)]
+
+use kernel::ffi;
+use pin_init::{MaybeZeroable, Zeroable};
+
+type __kernel_size_t = usize;
+type __kernel_ssize_t = isize;
+type __kernel_ptrdiff_t = isize;
+
+include!("bindings_generated.rs");

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The RDMA devices the module can use, tracked as ib_core adds and removes them, and
+//! listed in `/proc/net/infinisock/devices`.
+
+use kernel::{prelude::*, seq_file::SeqFile, seq_print};
+
+use crate::{
+    ib::{IbClient, IbClientTable, IbDevice},
+    net::ProcShow,
+    proto::ib_port::{link_layer_name, mtu_bytes, port_state_name},
+};
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialised by `InfiniSock::init` before the ib client is registered.
+    pub(crate) unsafe(uninit) static DEVICES: Mutex<KVec<IbDevice>> = KVec::new();
+}
+
+/// The module's `struct ib_client`.
+pub(crate) struct DeviceTracker;
+
+/// Its registration table.
+pub(crate) static CLIENT: IbClientTable = IbClientTable::new::<DeviceTracker>(c"infinisock");
+
+impl IbClient for DeviceTracker {
+    fn add(dev: IbDevice) -> Result {
+        pr_info!("rdma device {} added ({} port(s))\n", dev.name(), dev.ports().count());
+        DEVICES.lock().push(dev, GFP_KERNEL)
+    }
+
+    fn remove(dev: &IbDevice) {
+        pr_info!("rdma device {} removed\n", dev.name());
+        DEVICES.lock().retain(|d| !d.is(dev));
+    }
+}
+
+/// `/proc/net/infinisock/devices`: one line per device port.
+pub(crate) struct DeviceList;
+
+impl ProcShow for DeviceList {
+    fn show(m: &SeqFile) {
+        seq_print!(m, "device port state active_mtu link_layer\n");
+        for dev in DEVICES.lock().iter() {
+            for port in dev.ports() {
+                match dev.port_info(port) {
+                    Ok(p) => seq_print!(
+                        m,
+                        "{} {} {} {} {}\n",
+                        dev.name(),
+                        port,
+                        port_state_name(p.state),
+                        mtu_bytes(p.active_mtu),
+                        link_layer_name(p.link_layer)
+                    ),
+                    Err(e) => seq_print!(m, "{} {} error {}\n", dev.name(), port, e.to_errno()),
+                }
+            }
+        }
+    }
+}

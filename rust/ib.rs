@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! ib_core devices: the `struct ib_device` wrapper and the `struct ib_client` through
+//! which ib_core tells the module about devices as they come and go.
+
+use core::ptr::NonNull;
+
+use kernel::{error::to_result, prelude::*};
+
+use crate::{bindings, ffi_static::FfiStatic};
+
+/// An RDMA device known to ib_core.
+///
+/// # Invariants
+///
+/// The device is valid from the client's `add` callback for it until its `remove`
+/// callback returns; an `IbDevice` is never used outside that window.
+pub(crate) struct IbDevice(NonNull<bindings::ib_device>);
+
+// SAFETY: ib_device methods may be called from any thread; ib_core serialises removal
+// against the client's own callbacks.
+unsafe impl Send for IbDevice {}
+// SAFETY: See above; no method mutates through `&self`.
+unsafe impl Sync for IbDevice {}
+
+/// What a port reports about itself (`ib_query_port`).
+pub(crate) struct PortInfo {
+    /// `enum ib_port_state`.
+    pub(crate) state: u32,
+    /// `enum ib_mtu` of the active MTU.
+    pub(crate) active_mtu: u32,
+    /// `enum rdma_link_layer`.
+    pub(crate) link_layer: u32,
+}
+
+impl IbDevice {
+    /// Whether `self` is the device behind `other`.
+    pub(crate) fn is(&self, other: &IbDevice) -> bool {
+        self.0 == other.0
+    }
+
+    /// The device's current name (it can be renamed while registered).
+    pub(crate) fn name(&self) -> &CStr {
+        // SAFETY: The device is valid (type invariant); `dev_name` is NUL-terminated and
+        // stays valid while the device is registered and not renamed concurrently. Device
+        // renames take the same `devices_rwsem` that add/remove callbacks run under.
+        unsafe { CStr::from_char_ptr(bindings::infinisock_ib_device_name(self.0.as_ptr())) }
+    }
+
+    /// The port numbers of the device.
+    pub(crate) fn ports(&self) -> core::ops::RangeInclusive<u32> {
+        // SAFETY: The device is valid (type invariant).
+        unsafe {
+            bindings::infinisock_ib_start_port(self.0.as_ptr())..=bindings::infinisock_ib_end_port(self.0.as_ptr())
+        }
+    }
+
+    /// Queries port `port`.
+    pub(crate) fn port_info(&self, port: u32) -> Result<PortInfo> {
+        let mut attr = bindings::ib_port_attr::default();
+        // SAFETY: The device is valid; `port` is in its range (checked by ib_core, which
+        // answers EINVAL otherwise); `attr` is a valid out-pointer.
+        to_result(unsafe { bindings::ib_query_port(self.0.as_ptr(), port, &mut attr) })?;
+        // SAFETY: As above.
+        let link_layer = unsafe { bindings::rdma_port_get_link_layer(self.0.as_ptr(), port) };
+        Ok(PortInfo { state: attr.state, active_mtu: attr.active_mtu, link_layer })
+    }
+}
+
+/// A module's reaction to RDMA devices appearing and disappearing.
+pub(crate) trait IbClient {
+    /// A device was registered (or existed when the client was registered).
+    fn add(dev: IbDevice) -> Result;
+
+    /// `dev` is being unregistered; after this returns the module must not touch it.
+    fn remove(dev: &IbDevice);
+}
+
+/// A `struct ib_client` in a static.
+pub(crate) struct IbClientTable(FfiStatic<bindings::ib_client>);
+
+impl IbClientTable {
+    /// The table of client `C`, named `name`.
+    pub(crate) const fn new<C: IbClient>(name: &'static CStr) -> Self {
+        Self(FfiStatic::new(bindings::ib_client {
+            name: name.as_ptr(),
+            add: Some(add_trampoline::<C>),
+            remove: Some(remove_trampoline::<C>),
+            // SAFETY: All-zero is valid for the remaining fields before registration.
+            ..unsafe { core::mem::zeroed() }
+        }))
+    }
+}
+
+unsafe extern "C" fn add_trampoline<C: IbClient>(dev: *mut bindings::ib_device) -> kernel::ffi::c_int {
+    let Some(dev) = NonNull::new(dev) else { return EINVAL.to_errno() };
+    // INVARIANT: ib_core calls `add` for a registered device; `remove` will follow.
+    match C::add(IbDevice(dev)) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+unsafe extern "C" fn remove_trampoline<C: IbClient>(dev: *mut bindings::ib_device, _data: *mut kernel::ffi::c_void) {
+    if let Some(dev) = NonNull::new(dev) {
+        // INVARIANT: The device is still valid during `remove`.
+        C::remove(&IbDevice(dev));
+    }
+}
+
+/// A registered [`IbClientTable`]; unregistered on drop (which calls `remove` for every
+/// device first).
+pub(crate) struct IbClientRegistration(&'static IbClientTable);
+
+impl IbClientRegistration {
+    /// Registers the client; `add` runs for every existing device before this returns.
+    pub(crate) fn register(table: &'static IbClientTable) -> Result<Self> {
+        // SAFETY: The table lives for the module's lifetime and is not yet registered.
+        to_result(unsafe { bindings::ib_register_client(table.0.get()) })?;
+        Ok(Self(table))
+    }
+}
+
+impl Drop for IbClientRegistration {
+    fn drop(&mut self) {
+        // SAFETY: Registered in `register`.
+        unsafe { bindings::ib_unregister_client(self.0 .0.get()) };
+    }
+}

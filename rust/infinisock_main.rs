@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! InfiniSock: sockets over InfiniBand/RDMA.
+//!
+//! Registers the SDP protocol under AF_INET/AF_INET6 (`IPPROTO_SDP`) and the AF_IB socket
+//! family, tracks RDMA devices through an ib_client, and keeps per-namespace tunables
+//! under `net.infinisock`.
+//!
+//! Data flow, one file per step: socket call (`af_ib.rs`, `sdp_inet.rs`) → close
+//! (`close.rs`) → devices (`devices.rs`). The FFI layer is `bindings.rs` plus the safe
+//! wrappers `sock.rs`, `net.rs`, `sysctl.rs`, `ib.rs`; kernel-free logic is in `proto/`.
+
+#![crate_name = "infinisock"]
+
+use kernel::prelude::*;
+
+mod af_ib;
+mod bindings;
+mod close;
+mod devices;
+mod ffi_static;
+mod ib;
+mod net;
+mod netns;
+mod proto;
+mod sdp_inet;
+mod sock;
+mod sysctl;
+
+#[cfg(CONFIG_KUNIT)]
+mod kunit;
+
+pub(crate) use proto::errno::Errno;
+
+impl Errno {
+    /// The same errno as a `kernel::error::Error`.
+    pub(crate) fn into_error(self) -> Error {
+        Error::from_errno(self.to_kernel())
+    }
+}
+
+// The uapi header, the kernel-free code and the module aliases below name one number.
+const _: () = assert!(bindings::IPPROTO_SDP as i32 == proto::IPPROTO_SDP);
+const _: () = assert!(bindings::AF_IB as i32 == proto::AF_IB);
+const _: () = assert!(proto::IPPROTO_SDP == 258, "update the module aliases");
+
+module! {
+    type: InfiniSock,
+    name: "infinisock",
+    authors: ["InfiniSock developers"],
+    description: "Sockets over InfiniBand/RDMA: SDP under AF_INET/AF_INET6, and AF_IB",
+    license: "GPL",
+    alias: [
+        "net-pf-27",
+        "net-pf-2-proto-258-type-1",
+        "net-pf-10-proto-258-type-1",
+    ],
+}
+
+/// `THIS_MODULE`, typed for the module's own bindings.
+pub(crate) const THIS_MODULE_PTR: *mut bindings::module =
+    kernel::module::this_module::<InfiniSock>().as_ptr().cast();
+
+/// Everything the module registers. Fields drop in order: the socket families go first
+/// (no new sockets), the per-namespace state last.
+struct InfiniSock {
+    _sdp_inet: sdp_inet::SdpInet,
+    _af_ib: sock::FamilyRegistration,
+    _af_ib_proto: sock::ProtoRegistration,
+    _ib_client: ib::IbClientRegistration,
+    _pernet: net::PernetRegistration<netns::InfiniSockNet>,
+}
+
+impl kernel::Module for InfiniSock {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        // SAFETY: Called once, before the ib client that uses the lock is registered.
+        unsafe { devices::DEVICES.init() };
+        let pernet = net::PernetRegistration::register()?;
+        let ib_client = ib::IbClientRegistration::register(&devices::CLIENT)?;
+        let af_ib_proto = sock::ProtoRegistration::register(&af_ib::PROTO, sock::SockLayout::Inet)?;
+        let af_ib = sock::FamilyRegistration::register(&af_ib::FAMILY)?;
+        let sdp_inet = sdp_inet::SdpInet::register()?;
+        pr_info!("loaded: AF_IB ({}) and IPPROTO_SDP ({}) registered\n", proto::AF_IB, proto::IPPROTO_SDP);
+        Ok(Self {
+            _sdp_inet: sdp_inet,
+            _af_ib: af_ib,
+            _af_ib_proto: af_ib_proto,
+            _ib_client: ib_client,
+            _pernet: pernet,
+        })
+    }
+}
+
+impl Drop for InfiniSock {
+    fn drop(&mut self) {
+        pr_info!("unloading\n");
+    }
+}

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Protocol logic that needs no kernel.
+//!
+//! Everything under `rust/proto/` is plain `core`-only Rust. The module compiles it as
+//! `crate::proto`; `host/` compiles the same files as the `infinisock_proto` crate so that
+//! `cargo test` (unit, property and fuzz tests) runs them in seconds, without a VM.
+
+pub mod errno;
+pub mod ib_port;
+pub mod socket_args;
+pub mod tunables;
+
+/// Protocol number that selects SDP under `AF_INET`/`AF_INET6`
+/// (`include/uapi/linux/infinisock.h`).
+pub const IPPROTO_SDP: i32 = 258;
+
+/// The InfiniBand socket family (`<linux/socket.h>`).
+pub const AF_IB: i32 = 27;

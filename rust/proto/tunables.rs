@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The per-network-namespace tunables under `net.infinisock.*`: names, defaults and
+//! bounds. The module's sysctl table is built from this list, so the documentation,
+//! the host tests and the kernel see one definition.
+
+use core::ffi::CStr;
+
+/// One integer tunable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tunable {
+    /// Name under `net.infinisock` (a C string: the kernel's sysctl table points at it).
+    pub name: &'static CStr,
+    /// Value in a new network namespace.
+    pub default: i32,
+    /// Smallest value a write may set.
+    pub min: i32,
+    /// Largest value a write may set.
+    pub max: i32,
+}
+
+impl Tunable {
+    /// Whether a write of `value` is accepted.
+    pub const fn accepts(&self, value: i32) -> bool {
+        value >= self.min && value <= self.max
+    }
+}
+
+/// Index of each tunable in [`TUNABLES`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum TunableId {
+    /// `net.infinisock.sdp_enable`: 1 lets `socket(AF_INET/AF_INET6, SOCK_STREAM,
+    /// IPPROTO_SDP)` create SDP sockets in this namespace; 0 refuses them with
+    /// `EPROTONOSUPPORT`, as if the protocol were not there.
+    SdpEnable = 0,
+}
+
+/// Every tunable, in [`TunableId`] order.
+pub const TUNABLES: [Tunable; 1] = [Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1 }];
+
+/// The tunable with this id.
+pub const fn tunable(id: TunableId) -> &'static Tunable {
+    &TUNABLES[id as usize]
+}
