@@ -13,13 +13,14 @@
     non_upper_case_globals,
     unreachable_pub,
     unsafe_op_in_unsafe_fn,
+    unnecessary_transmutes,
     clippy::all,
     clippy::undocumented_unsafe_blocks,
     rustdoc::all
 )]
 
 use kernel::ffi;
-use pin_init::{MaybeZeroable, Zeroable};
+use pin_init::MaybeZeroable;
 
 type __kernel_size_t = usize;
 type __kernel_ssize_t = isize;

@@ -25,7 +25,8 @@ pub(crate) static CLIENT: IbClientTable = IbClientTable::new::<DeviceTracker>(c"
 impl IbClient for DeviceTracker {
     fn add(dev: IbDevice) -> Result {
         pr_info!("rdma device {} added ({} port(s))\n", dev.name(), dev.ports().count());
-        DEVICES.lock().push(dev, GFP_KERNEL)
+        DEVICES.lock().push(dev, GFP_KERNEL)?;
+        Ok(())
     }
 
     fn remove(dev: &IbDevice) {

@@ -83,7 +83,7 @@ impl IbClientTable {
     /// The table of client `C`, named `name`.
     pub(crate) const fn new<C: IbClient>(name: &'static CStr) -> Self {
         Self(FfiStatic::new(bindings::ib_client {
-            name: name.as_ptr(),
+            name: kernel::str::as_char_ptr_in_const_context(name),
             add: Some(add_trampoline::<C>),
             remove: Some(remove_trampoline::<C>),
             // SAFETY: All-zero is valid for the remaining fields before registration.

@@ -22,6 +22,8 @@ mod ffi_static;
 mod ib;
 mod net;
 mod netns;
+// `pub` there is the host crate's public API (host/); inside the module it is crate-wide.
+#[allow(unreachable_pub)]
 mod proto;
 mod sdp_inet;
 mod sock;

@@ -55,7 +55,7 @@ impl<const N: usize> SysctlTable<N> {
             s.values[i].store(t.default, Ordering::Relaxed);
             s.bounds[i] = [t.min, t.max];
             s.table[i] = bindings::ctl_table {
-                procname: t.name.as_ptr(),
+                procname: t.name.as_char_ptr(),
                 data: s.values[i].as_ptr().cast(),
                 maxlen: core::mem::size_of::<kernel::ffi::c_int>() as kernel::ffi::c_int,
                 mode: 0o644,

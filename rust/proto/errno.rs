@@ -16,11 +16,7 @@ impl Errno {
     }
 }
 
-/// Invalid argument.
-pub const EINVAL: Errno = Errno(22);
 /// Protocol not supported.
 pub const EPROTONOSUPPORT: Errno = Errno(93);
 /// Socket type not supported.
 pub const ESOCKTNOSUPPORT: Errno = Errno(94);
-/// Operation not supported on transport endpoint.
-pub const EOPNOTSUPP: Errno = Errno(95);

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the C kselftests (selftests/infinisock/*.c, kselftest harness from the kernel
+# source) into selftests/build/.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+src=$("$here/fetch-kernel.sh")
+mkdir -p "$TOP/selftests/build"
+for c in "$TOP"/selftests/infinisock/*.c; do
+	bin=$TOP/selftests/build/$(basename "$c" .c)
+	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$src/tools/testing/selftests" \
+		-I"$TOP/include/uapi" -o "$bin" "$c" -lpthread || die "building $c failed"
+done
+say "selftests built in selftests/build/"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Runs inside the test VM: guest.sh MODE OUTDIR FLAVOUR. Prints TAP and writes PASS or
+# FAIL to OUTDIR/verdict.
+set -u
+mode=$1 outdir=$2 flavour=$3
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+export INFINISOCK_KO=$top/out/$flavour/infinisock.ko
+export INFINISOCK_TOP=$top
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+echo FAIL > "$outdir/verdict"
+
+mount -t debugfs none /sys/kernel/debug 2>/dev/null
+. "$here/topology.sh"
+topology_up || { echo "Bail out! two-host topology failed"; exit 1; }
+echo clear > /sys/kernel/debug/kmemleak 2>/dev/null
+dmesg -C
+
+if [ "$mode" = demo ]; then
+	insmod "$INFINISOCK_KO" || exit 1
+	echo "== infinisock loaded in $(uname -r)"
+	lsmod | grep -w infinisock
+	echo "== RDMA devices the module sees (/proc/net/infinisock/devices)"
+	cat /proc/net/infinisock/devices
+	echo "== tunables in host a and host b"
+	ip netns exec a sysctl net.infinisock
+	ip netns exec b sysctl net.infinisock
+	echo "== sockets"
+	python3 "$here/demo.py"
+	echo "== KUnit"
+	cat /sys/kernel/debug/kunit/infinisock_*/results
+	echo "== kernel log"
+	dmesg | grep -i infinisock
+	echo PASS > "$outdir/verdict"
+	exit 0
+fi
+
+# TAP over every test program: kselftest binaries print their own nested TAP.
+tests=(kunit)
+for t in "$top"/selftests/build/*; do [ -x "$t" ] && tests+=("$t"); done
+for t in "$top"/selftests/infinisock/*.sh; do tests+=("$t"); done
+tests+=(kernel_log)
+echo "TAP version 13"
+echo "1..${#tests[@]}"
+n=0 failed=0
+
+kunit() {
+	insmod "$INFINISOCK_KO" || return 1
+	local suite rc=0 count=0
+	for suite in infinisock_sockets infinisock_tunables; do
+		local results=/sys/kernel/debug/kunit/$suite/results
+		[ -r "$results" ] || { echo "# $suite: no results"; rc=1; continue; }
+		sed 's/^/# /' "$results"
+		grep -Eq "^ok [0-9]+ $suite" "$results" || rc=1
+		count=$((count + 1))
+	done
+	((count == 2)) || rc=1
+	return $rc
+}
+
+# Any kernel splat fails the run, wherever it came from.
+kernel_log() {
+	rmmod infinisock 2>/dev/null
+	if [ -w /sys/kernel/debug/kmemleak ]; then
+		echo scan > /sys/kernel/debug/kmemleak; sleep 6; echo scan > /sys/kernel/debug/kmemleak
+		cat /sys/kernel/debug/kmemleak > "$outdir/kmemleak.txt"
+	else
+		echo "# kmemleak not available"; : > "$outdir/kmemleak.txt"
+	fi
+	dmesg > "$outdir/dmesg.txt"
+	local rc=0
+	if grep -nE 'BUG:|WARNING:|KASAN|UBSAN|Oops|general protection|Call Trace|possible (recursive|circular) locking|inconsistent lock state|suspicious RCU|sleeping function called from invalid context|soft lockup|hung_task|refcount_t:|list_(add|del) corruption|ODEBUG' "$outdir/dmesg.txt"; then
+		echo "# kernel splat in dmesg (out/vm/dmesg.txt)"; rc=1
+	fi
+	if [ -s "$outdir/kmemleak.txt" ]; then
+		echo "# kmemleak reports leaks:"; sed 's/^/# /' "$outdir/kmemleak.txt" | head -60; rc=1
+	fi
+	return $rc
+}
+
+for t in "${tests[@]}"; do
+	n=$((n + 1))
+	name=$(basename "$t")
+	"$t" > "$outdir/$name.log" 2>&1
+	rc=$?
+	sed 's/^/# /' "$outdir/$name.log"
+	if [ $rc -eq 0 ]; then echo "ok $n $name"; else echo "not ok $n $name"; failed=$((failed + 1)); fi
+done
+echo "# $((n - failed)) passed, $failed failed"
+[ $failed -eq 0 ] && echo PASS > "$outdir/verdict"
+exit 0

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Boots the test kernel under QEMU (virtme-ng, TCG: nested KVM does not work on these
+# machines) with the host's root over 9p, and runs tools/vm/guest.sh MODE inside:
+#   run.sh test    build the two-host topology, load the module, run every VM test
+#   run.sh demo    build the topology, load the module and show what it offers
+# Exits non-zero on a failed test or a kernel splat. Results land in out/vm/.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+
+mode=${1:-test}
+flavour=${FLAVOUR:-debug}
+kdir=$(cat "$TOP/out/$flavour/kdir" 2>/dev/null) || die "no module built for $flavour: run 'make module' first"
+image=$kdir/arch/x86/boot/bzImage
+[ -f "$image" ] || die "kernel image $image missing"
+outdir=$TOP/out/vm
+rm -rf "$outdir" && mkdir -p "$outdir"
+
+say "booting $(cat "$kdir/.infinisock-built") under TCG, mode $mode"
+start=$(date +%s)
+# The guest writes its verdict to out/vm/verdict; the VM's own exit code is not relied on.
+timeout 1800 "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory 3G \
+	--rwdir "$outdir" --append "panic_on_oops=0 kmemleak=on" \
+	--exec "bash $here/guest.sh $mode $outdir $flavour" 2>&1 | tee "$outdir/console.log" || true
+say "VM run took $(($(date +%s) - start))s"
+verdict=$(cat "$outdir/verdict" 2>/dev/null || echo "no verdict (the VM did not finish)")
+say "verdict: $verdict"
+[ "$verdict" = PASS ]
