@@ -6,7 +6,7 @@
 use kernel::{prelude::*, seq_file::SeqFile, seq_print};
 
 use crate::{
-    ib::{IbClient, IbClientTable, IbDevice},
+    ib::{IbClient, IbClientRegistration, IbClientTable, IbDevice},
     net::ProcShow,
     proto::ib_port::{link_layer_name, mtu_bytes, port_state_name},
 };
@@ -20,7 +20,7 @@ kernel::sync::global_lock! {
 pub(crate) struct DeviceTracker;
 
 /// Its registration table.
-pub(crate) static CLIENT: IbClientTable = IbClientTable::new::<DeviceTracker>(c"infinisock");
+static CLIENT: IbClientTable = IbClientTable::new::<DeviceTracker>(c"infinisock");
 
 impl IbClient for DeviceTracker {
     fn add(dev: IbDevice) -> Result {
@@ -32,6 +32,29 @@ impl IbClient for DeviceTracker {
     fn remove(dev: &IbDevice) {
         pr_info!("rdma device {} removed\n", dev.name());
         DEVICES.lock().retain(|d| !d.is(dev));
+    }
+}
+
+/// The ib client registration, and the device list's storage freed after it: the list
+/// is a static that outlives the module's other state, so its buffer must be released
+/// explicitly once the last `remove` has run.
+pub(crate) struct Tracking {
+    _client: IbClientRegistration,
+    _list: FreeListOnDrop,
+}
+
+struct FreeListOnDrop;
+
+impl Drop for FreeListOnDrop {
+    fn drop(&mut self) {
+        *DEVICES.lock() = KVec::new();
+    }
+}
+
+impl Tracking {
+    /// Starts tracking: `add` runs for every existing device before this returns.
+    pub(crate) fn start() -> Result<Self> {
+        Ok(Self { _client: IbClientRegistration::register(&CLIENT)?, _list: FreeListOnDrop })
     }
 }
 

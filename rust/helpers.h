@@ -30,6 +30,21 @@ struct infinisock6_sock {
 	struct ipv6_pinfo inet6;
 };
 
+/*
+ * Rust builds some kernel tables itself (struct proto, proto_ops, ...) from bindgen's
+ * layouts. KUnit compares those layouts with the C compiler's through this function:
+ * "TYPE.FIELD" gives offsetof(struct TYPE, FIELD), "TYPE" gives sizeof(struct TYPE),
+ * and an unknown name gives SIZE_MAX. Structures bindgen gets wrong (struct sock is
+ * one) are only ever touched through the accessors below.
+ */
+size_t infinisock_layout(const char *name);
+
+int infinisock_socket_type(const struct socket *sock);
+struct sock *infinisock_socket_take_sk(struct socket *sock);
+void infinisock_socket_set_ops(struct socket *sock, const struct proto_ops *ops);
+struct sock *infinisock_socket_sk(const struct socket *sock);
+u16 infinisock_sk_protocol(const struct sock *sk);
+void infinisock_sk_set_protocol(struct sock *sk, u16 protocol);
 size_t infinisock_sock_size(void);
 size_t infinisock6_sock_size(void);
 size_t infinisock6_pinfo_offset(void);

@@ -69,7 +69,7 @@ struct InfiniSock {
     _sdp_inet: sdp_inet::SdpInet,
     _af_ib: sock::FamilyRegistration,
     _af_ib_proto: sock::ProtoRegistration,
-    _ib_client: ib::IbClientRegistration,
+    _devices: devices::Tracking,
     _pernet: net::PernetRegistration<netns::InfiniSockNet>,
 }
 
@@ -78,7 +78,7 @@ impl kernel::Module for InfiniSock {
         // SAFETY: Called once, before the ib client that uses the lock is registered.
         unsafe { devices::DEVICES.init() };
         let pernet = net::PernetRegistration::register()?;
-        let ib_client = ib::IbClientRegistration::register(&devices::CLIENT)?;
+        let devices = devices::Tracking::start()?;
         let af_ib_proto = sock::ProtoRegistration::register(&af_ib::PROTO, sock::SockLayout::Inet)?;
         let af_ib = sock::FamilyRegistration::register(&af_ib::FAMILY)?;
         let sdp_inet = sdp_inet::SdpInet::register()?;
@@ -87,7 +87,7 @@ impl kernel::Module for InfiniSock {
             _sdp_inet: sdp_inet,
             _af_ib: af_ib,
             _af_ib_proto: af_ib_proto,
-            _ib_client: ib_client,
+            _devices: devices,
             _pernet: pernet,
         })
     }

@@ -44,6 +44,62 @@ mod sockets {
     }
 }
 
+#[kernel::macros::kunit_tests(infinisock_ffi)]
+mod ffi {
+    use crate::bindings;
+    use core::mem::{offset_of, size_of};
+    use kernel::prelude::*;
+
+    fn c_layout(name: &CStr) -> usize {
+        // SAFETY: `name` is NUL-terminated; the helper only compares strings.
+        unsafe { bindings::infinisock_layout(name.as_char_ptr()) }
+    }
+
+    macro_rules! same_layout {
+        ($($ty:ident { $($field:ident $(= $cname:literal)?),* })*) => {{
+            let mut mismatches = 0;
+            $(
+                if c_layout(kernel::c_str!(stringify!($ty))) != size_of::<bindings::$ty>() {
+                    pr_err!("layout: size of struct {} differs\n", stringify!($ty));
+                    mismatches += 1;
+                }
+                $(
+                    let name = same_layout!(@name $ty $field $($cname)?);
+                    if c_layout(name) != offset_of!(bindings::$ty, $field) {
+                        pr_err!("layout: offset of {} differs\n", name);
+                        mismatches += 1;
+                    }
+                )*
+            )*
+            mismatches
+        }};
+        (@name $ty:ident $field:ident) => { kernel::c_str!(concat!(stringify!($ty), ".", stringify!($field))) };
+        (@name $ty:ident $field:ident $cname:literal) => { kernel::c_str!($cname) };
+    }
+
+    /// Every table the module builds in Rust has the layout the C compiler expects.
+    #[test]
+    fn tables_match_c_layout() {
+        let mismatches = same_layout! {
+            proto { name, owner, init, unhash, obj_size, ipv6_pinfo_offset }
+            proto_ops { family, owner, release, bind, mmap, recvmsg }
+            net_proto_family { family, create, owner }
+            inet_protosw { type_ = "inet_protosw.type", protocol, prot, ops }
+            pernet_operations { init, exit, id, size }
+            ctl_table { procname, data, maxlen, mode, proc_handler, extra1, extra2 }
+            ib_client { name, add, remove }
+            ib_port_attr { state, active_mtu }
+        };
+        assert_eq!(mismatches, 0);
+    }
+
+    /// An unknown name is reported as such, so the check above cannot pass vacuously.
+    #[test]
+    fn unknown_layout_name() {
+        assert_eq!(c_layout(kernel::c_str!("proto.no_such_field")), usize::MAX);
+    }
+}
+
 #[kernel::macros::kunit_tests(infinisock_tunables)]
 mod tunables {
     use crate::{

@@ -43,7 +43,7 @@ impl Socket {
     /// The socket type (`SOCK_STREAM`, ...), without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`.
     pub(crate) fn sock_type(&self) -> i32 {
         // SAFETY: The socket is valid (type invariant); `type` is set before `create`.
-        i32::from(unsafe { (*self.as_raw()).type_ })
+        unsafe { bindings::infinisock_socket_type(self.as_raw()) }
     }
 
     /// Attaches a newly allocated `sk` and the operations table, as a family's `create`
@@ -53,7 +53,7 @@ impl Socket {
         // SAFETY: The socket is valid and has no `sk` yet (`create` is running); `sk` is a
         // valid, newly allocated sock whose reference is handed to the socket here.
         unsafe {
-            (*self.as_raw()).ops = ops.0.get();
+            bindings::infinisock_socket_set_ops(self.as_raw(), ops.0.get());
             bindings::sock_init_data(self.as_raw(), sk);
         }
     }
@@ -63,7 +63,7 @@ impl Socket {
     fn detach(&self) -> Option<ARef<Sock>> {
         // SAFETY: The socket is valid; `release` is its last operation, so nobody else
         // reads `sk` concurrently.
-        let sk = unsafe { core::ptr::replace(&raw mut (*self.as_raw()).sk, core::ptr::null_mut()) };
+        let sk = unsafe { bindings::infinisock_socket_take_sk(self.as_raw()) };
         // SAFETY: The socket owned one reference to `sk` (see `attach`, and `inet_create`
         // which does the same); it is transferred to the returned `ARef`.
         NonNull::new(sk).map(|sk| unsafe { ARef::from_raw(sk.cast::<Sock>()) })
@@ -132,7 +132,7 @@ impl Sock {
     /// Records the protocol number `getsockopt(SO_PROTOCOL)` reports.
     pub(crate) fn set_protocol(&self, protocol: u16) {
         // SAFETY: The sock is valid and not yet visible to anyone but its creator.
-        unsafe { (*self.as_raw()).sk_protocol = protocol };
+        unsafe { bindings::infinisock_sk_set_protocol(self.as_raw(), protocol) };
     }
 
     /// Marks the sock as no longer attached to a file (`sock_orphan`), under its lock.
@@ -405,7 +405,7 @@ impl KernelSocket {
     /// The protocol number of the socket's sock.
     pub(crate) fn protocol(&self) -> i32 {
         // SAFETY: A created socket always has an `sk` until it is released.
-        i32::from(unsafe { (*(*self.0.as_ptr()).sk).sk_protocol })
+        i32::from(unsafe { bindings::infinisock_sk_protocol(bindings::infinisock_socket_sk(self.0.as_ptr())) })
     }
 }
 

@@ -15,7 +15,7 @@ APT_PACKAGES=(
 	# Test VM and the tools used inside it (the guest sees the host's root over 9p).
 	qemu-system-x86 python3-pip busybox-static iproute2 ethtool
 	rdma-core ibverbs-utils ibverbs-providers librdmacm1 perftest rdmacm-utils
-	iperf3 sockperf socat python3
+	iperf3 sockperf socat python3 iputils-ping
 )
 
 missing=()

@@ -156,7 +156,7 @@ TEST(bad_user_pointers_efault)
 	EXPECT_EQ(-1, getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, (void *)8, &len));
 	EXPECT_EQ(EFAULT, errno);
 	errno = 0;
-	EXPECT_EQ(-1, getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, (void *)8, (socklen_t *)8));
+	EXPECT_EQ(-1, getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, (void *)8, (socklen_t *)16));
 	EXPECT_EQ(EFAULT, errno);
 	close(fd);
 }

@@ -27,11 +27,11 @@ def describe(name, family, type_, proto):
         dom = s.getsockopt(socket.SOL_SOCKET, socket.SO_DOMAIN)
         pro = s.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL)
         try:
-            s.bind(("0.0.0.0", 0) if family == socket.AF_INET else ("::", 0) if family == socket.AF_INET6 else b"")
-            bind = "bind ok"
+            s.listen(1)
+            listen = "listen ok"
         except OSError as e:
-            bind = f"bind: {errno.errorcode[e.errno]} (data path not there yet)"
-        return f"{name:34} fd ok, SO_DOMAIN={dom} SO_PROTOCOL={pro}; {bind}"
+            listen = f"listen: {errno.errorcode.get(e.errno, e)} (data path not there yet)"
+        return f"{name:34} fd ok, SO_DOMAIN={dom} SO_PROTOCOL={pro}; {listen}"
 
 
 if len(sys.argv) > 1:
