@@ -12,7 +12,9 @@ echo FAIL > "$outdir/verdict"
 
 mount -t debugfs none /sys/kernel/debug 2>/dev/null
 . "$here/topology.sh"
+t0=$SECONDS
 topology_up || { echo "Bail out! two-host topology failed"; exit 1; }
+echo "# two-host topology up in $((SECONDS - t0))s (guest uptime $(cut -d' ' -f1 /proc/uptime)s)"
 echo clear > /sys/kernel/debug/kmemleak 2>/dev/null
 dmesg -C
 
@@ -87,8 +89,10 @@ kernel_log() {
 for t in "${tests[@]}"; do
 	n=$((n + 1))
 	name=$(basename "$t")
+	t0=$SECONDS
 	"$t" > "$outdir/$name.log" 2>&1
 	rc=$?
+	echo "# $name took $((SECONDS - t0))s" >> "$outdir/$name.log"
 	sed 's/^/# /' "$outdir/$name.log"
 	if [ $rc -eq 0 ]; then echo "ok $n $name"; else echo "not ok $n $name"; failed=$((failed + 1)); fi
 done

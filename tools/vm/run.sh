@@ -19,7 +19,7 @@ rm -rf "$outdir" && mkdir -p "$outdir"
 say "booting $(cat "$kdir/.infinisock-built") under TCG, mode $mode"
 start=$(date +%s)
 # The guest writes its verdict to out/vm/verdict; the VM's own exit code is not relied on.
-PATH=$(dirname "$VNG"):$PATH timeout 1800 "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory 3G \
+PATH=$(dirname "$VNG"):$PATH timeout 1800 "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory 2G \
 	--rwdir "$outdir" --append "kunit.enable=1 kunit.autorun=1 kmemleak=on" \
 	--exec "bash $here/guest.sh $mode $outdir $flavour" 2>&1 | tee "$outdir/console.log" || true
 say "VM run took $(($(date +%s) - start))s"
