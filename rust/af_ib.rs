@@ -11,7 +11,7 @@ use crate::{
         socket_args::{af_ib_kind, AfIbKind},
         AF_IB, IPPROTO_SDP,
     },
-    sock::{FamilyTable, OpsTable, ProtoTable, Sock, SockProto, Socket, SocketFamily},
+    sock::{FamilyTable, OpsTable, ProtoTable, Sock, SockLayout, SockProto, Socket, SocketFamily},
     Errno,
 };
 
@@ -27,7 +27,7 @@ impl SockProto for AfIbProto {
     }
 }
 
-pub(crate) static PROTO: ProtoTable = ProtoTable::new::<AfIbProto>("AF_IB");
+pub(crate) static PROTO: ProtoTable = ProtoTable::new::<AfIbProto>("AF_IB", SockLayout::Inet);
 pub(crate) static FAMILY: FamilyTable = FamilyTable::new::<AfIb>();
 static STREAM_OPS: OpsTable = OpsTable::new::<UnconnectedOps<AF_IB>>();
 static SEQPACKET_OPS: OpsTable = OpsTable::new::<UnconnectedOps<AF_IB>>();

@@ -6,7 +6,8 @@
 use kernel::{prelude::*, seq_file::SeqFile, seq_print};
 
 use crate::{
-    ib::{IbClient, IbClientRegistration, IbClientTable, IbDevice},
+    ffi_static::Registration,
+    ib::{IbClient, IbClientTable, IbDevice},
     net::ProcShow,
     proto::ib_port::{link_layer_name, mtu_bytes, port_state_name},
 };
@@ -39,7 +40,7 @@ impl IbClient for DeviceTracker {
 /// is a static that outlives the module's other state, so its buffer must be released
 /// explicitly once the last `remove` has run.
 pub(crate) struct Tracking {
-    _client: IbClientRegistration,
+    _client: Registration<IbClientTable>,
     _list: FreeListOnDrop,
 }
 
@@ -54,7 +55,7 @@ impl Drop for FreeListOnDrop {
 impl Tracking {
     /// Starts tracking: `add` runs for every existing device before this returns.
     pub(crate) fn start() -> Result<Self> {
-        Ok(Self { _client: IbClientRegistration::register(&CLIENT)?, _list: FreeListOnDrop })
+        Ok(Self { _client: Registration::new(&CLIENT)?, _list: FreeListOnDrop })
     }
 }
 

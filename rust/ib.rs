@@ -7,7 +7,10 @@ use core::ptr::NonNull;
 
 use kernel::{error::to_result, prelude::*};
 
-use crate::{bindings, ffi_static::FfiStatic};
+use crate::{
+    bindings,
+    ffi_static::{FfiStatic, KernelTable},
+};
 
 /// An RDMA device known to ib_core.
 ///
@@ -108,22 +111,22 @@ unsafe extern "C" fn remove_trampoline<C: IbClient>(dev: *mut bindings::ib_devic
     }
 }
 
-/// A registered [`IbClientTable`]; unregistered on drop (which calls `remove` for every
-/// device first).
-pub(crate) struct IbClientRegistration(&'static IbClientTable);
+impl KernelTable for IbClientTable {
+    type Raw = bindings::ib_client;
 
-impl IbClientRegistration {
-    /// Registers the client; `add` runs for every existing device before this returns.
-    pub(crate) fn register(table: &'static IbClientTable) -> Result<Self> {
-        // SAFETY: The table lives for the module's lifetime and is not yet registered.
-        to_result(unsafe { bindings::ib_register_client(table.0.get()) })?;
-        Ok(Self(table))
+    fn storage(&self) -> &FfiStatic<bindings::ib_client> {
+        &self.0
     }
-}
 
-impl Drop for IbClientRegistration {
-    fn drop(&mut self) {
-        // SAFETY: Registered in `register`.
-        unsafe { bindings::ib_unregister_client(self.0 .0.get()) };
+    /// `add` runs for every existing device before this returns.
+    unsafe fn register(&self, raw: *mut bindings::ib_client) -> Result {
+        // SAFETY: The table lives for the module's lifetime.
+        to_result(unsafe { bindings::ib_register_client(raw) })
+    }
+
+    /// `remove` runs for every device before this returns.
+    unsafe fn unregister(&self, raw: *mut bindings::ib_client) {
+        // SAFETY: Registered.
+        unsafe { bindings::ib_unregister_client(raw) };
     }
 }

@@ -14,6 +14,8 @@
 
 use kernel::prelude::*;
 
+use crate::{ffi_static::Registration, net::PernetSubsys};
+
 mod af_ib;
 mod bindings;
 mod close;
@@ -67,20 +69,20 @@ pub(crate) const THIS_MODULE_PTR: *mut bindings::module =
 /// (no new sockets), the per-namespace state last.
 struct InfiniSock {
     _sdp_inet: sdp_inet::SdpInet,
-    _af_ib: sock::FamilyRegistration,
-    _af_ib_proto: sock::ProtoRegistration,
+    _af_ib: Registration<sock::FamilyTable>,
+    _af_ib_proto: Registration<sock::ProtoTable>,
     _devices: devices::Tracking,
-    _pernet: net::PernetRegistration<netns::InfiniSockNet>,
+    _pernet: Registration<net::PernetTable<netns::InfiniSockNet>>,
 }
 
 impl kernel::Module for InfiniSock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: Called once, before the ib client that uses the lock is registered.
         unsafe { devices::DEVICES.init() };
-        let pernet = net::PernetRegistration::register()?;
+        let pernet = Registration::new(netns::InfiniSockNet::table())?;
         let devices = devices::Tracking::start()?;
-        let af_ib_proto = sock::ProtoRegistration::register(&af_ib::PROTO, sock::SockLayout::Inet)?;
-        let af_ib = sock::FamilyRegistration::register(&af_ib::FAMILY)?;
+        let af_ib_proto = Registration::new(&af_ib::PROTO)?;
+        let af_ib = Registration::new(&af_ib::FAMILY)?;
         let sdp_inet = sdp_inet::SdpInet::register()?;
         pr_info!("loaded: AF_IB ({}) and IPPROTO_SDP ({}) registered\n", proto::AF_IB, proto::IPPROTO_SDP);
         Ok(Self {

@@ -93,6 +93,13 @@ mod ffi {
         assert_eq!(mismatches, 0);
     }
 
+    /// A table that is registered already cannot be registered again.
+    #[test]
+    fn double_registration_refused() {
+        let again = crate::ffi_static::Registration::new(&crate::af_ib::FAMILY);
+        assert_eq!(again.err(), Some(EBUSY));
+    }
+
     /// An unknown name is reported as such, so the check above cannot pass vacuously.
     #[test]
     fn unknown_layout_name() {

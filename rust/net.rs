@@ -12,7 +12,10 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::{bindings, ffi_static::FfiStatic};
+use crate::{
+    bindings,
+    ffi_static::{FfiStatic, KernelTable},
+};
 
 /// A network namespace.
 ///
@@ -71,7 +74,7 @@ pub(crate) trait PernetSubsys: Sized + 'static {
 pub(crate) struct PernetTable<T> {
     ops: FfiStatic<bindings::pernet_operations>,
     id: FfiStatic<kernel::ffi::c_uint>,
-    _subsys: PhantomData<T>,
+    _subsys: PhantomData<fn() -> T>,
 }
 
 impl<T: PernetSubsys> PernetTable<T> {
@@ -116,26 +119,27 @@ unsafe extern "C" fn exit_trampoline<T: PernetSubsys>(net: *mut bindings::net) {
     }
 }
 
-/// A registered [`PernetTable`]; unregistered (dropping every namespace's state) on drop.
-pub(crate) struct PernetRegistration<T: PernetSubsys>(PhantomData<T>);
+impl<T: PernetSubsys> KernelTable for PernetTable<T> {
+    type Raw = bindings::pernet_operations;
 
-impl<T: PernetSubsys> PernetRegistration<T> {
-    /// Registers `T`; its `init` runs for every existing namespace before this returns.
-    pub(crate) fn register() -> Result<Self> {
-        let table = T::table();
-        // SAFETY: The table is not registered yet; `id` is the kernel's to write.
-        unsafe {
-            (*table.ops.get()).id = table.id.get();
-            to_result(bindings::register_pernet_subsys(table.ops.get()))?;
-        }
-        Ok(Self(PhantomData))
+    fn storage(&self) -> &FfiStatic<bindings::pernet_operations> {
+        &self.ops
     }
-}
 
-impl<T: PernetSubsys> Drop for PernetRegistration<T> {
-    fn drop(&mut self) {
-        // SAFETY: Registered in `register`.
-        unsafe { bindings::unregister_pernet_subsys(T::table().ops.get()) };
+    /// `init` runs for every existing namespace before this returns.
+    unsafe fn register(&self, raw: *mut bindings::pernet_operations) -> Result {
+        // SAFETY: Claimed and unregistered, so ours to write; `id` is the kernel's to
+        // fill in and lives as long as the table.
+        unsafe {
+            (*raw).id = self.id.get();
+            to_result(bindings::register_pernet_subsys(raw))
+        }
+    }
+
+    /// `exit` runs for every namespace (dropping its state) before this returns.
+    unsafe fn unregister(&self, raw: *mut bindings::pernet_operations) {
+        // SAFETY: Registered.
+        unsafe { bindings::unregister_pernet_subsys(raw) };
     }
 }
 

@@ -11,10 +11,8 @@ use crate::{
     close::UnconnectedOps,
     netns,
     proto::{socket_args::SOCK_STREAM, tunables::TunableId, IPPROTO_SDP},
-    sock::{
-        InetProtosw, InetProtoswRegistration, IpFamily, OpsTable, ProtoRegistration, ProtoTable, Sock,
-        SockLayout, SockProto,
-    },
+    ffi_static::Registration,
+    sock::{InetProtosw, IpFamily, OpsTable, ProtoTable, Sock, SockLayout, SockProto},
 };
 
 const AF_INET: i32 = crate::bindings::AF_INET as i32;
@@ -33,8 +31,8 @@ impl SockProto for SdpProto {
     }
 }
 
-static PROTO4: ProtoTable = ProtoTable::new::<SdpProto>("SDP");
-static PROTO6: ProtoTable = ProtoTable::new::<SdpProto>("SDPv6");
+static PROTO4: ProtoTable = ProtoTable::new::<SdpProto>("SDP", SockLayout::Inet);
+static PROTO6: ProtoTable = ProtoTable::new::<SdpProto>("SDPv6", SockLayout::Inet6);
 static OPS4: OpsTable = OpsTable::new::<UnconnectedOps<AF_INET>>();
 static OPS6: OpsTable = OpsTable::new::<UnconnectedOps<AF_INET6>>();
 static ENTRY4: InetProtosw = InetProtosw::new(IpFamily::V4, SOCK_STREAM, IPPROTO_SDP, &PROTO4, &OPS4);
@@ -43,19 +41,19 @@ static ENTRY6: InetProtosw = InetProtosw::new(IpFamily::V6, SOCK_STREAM, IPPROTO
 /// SDP's registrations under both IP families. Fields drop in order: the protocol
 /// switch entries go before the `struct proto`s they point to.
 pub(crate) struct SdpInet {
-    _entry6: InetProtoswRegistration,
-    _entry4: InetProtoswRegistration,
-    _proto6: ProtoRegistration,
-    _proto4: ProtoRegistration,
+    _entry6: Registration<InetProtosw>,
+    _entry4: Registration<InetProtosw>,
+    _proto6: Registration<ProtoTable>,
+    _proto4: Registration<ProtoTable>,
 }
 
 impl SdpInet {
     /// Registers SDP under AF_INET and AF_INET6.
     pub(crate) fn register() -> Result<Self> {
-        let proto4 = ProtoRegistration::register(&PROTO4, SockLayout::Inet)?;
-        let proto6 = ProtoRegistration::register(&PROTO6, SockLayout::Inet6)?;
-        let entry4 = InetProtoswRegistration::register(&ENTRY4)?;
-        let entry6 = InetProtoswRegistration::register(&ENTRY6)?;
+        let proto4 = Registration::new(&PROTO4)?;
+        let proto6 = Registration::new(&PROTO6)?;
+        let entry4 = Registration::new(&ENTRY4)?;
+        let entry6 = Registration::new(&ENTRY6)?;
         Ok(Self { _entry6: entry6, _entry4: entry4, _proto6: proto6, _proto4: proto4 })
     }
 }

@@ -16,7 +16,11 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::{bindings, ffi_static::FfiStatic, net::Net};
+use crate::{
+    bindings,
+    ffi_static::{FfiStatic, KernelTable},
+    net::Net,
+};
 
 /// A `struct socket`: the file-side half of a socket.
 ///
@@ -237,8 +241,8 @@ unsafe extern "C" fn release_trampoline<O: SocketOps>(sock: *mut bindings::socke
     0
 }
 
-/// A `struct proto` in a static; registered with [`ProtoRegistration`].
-pub(crate) struct ProtoTable(FfiStatic<bindings::proto>);
+/// A `struct proto` in a static, and the layout of the socks it allocates.
+pub(crate) struct ProtoTable(FfiStatic<bindings::proto>, SockLayout);
 
 /// The memory layout a [`ProtoTable`] allocates its socks with.
 #[derive(Clone, Copy)]
@@ -250,9 +254,10 @@ pub(crate) enum SockLayout {
 }
 
 impl ProtoTable {
-    /// The `struct proto` named `name` with the callbacks of `P`.
-    pub(crate) const fn new<P: SockProto>(name: &str) -> Self {
-        Self(FfiStatic::new(bindings::proto {
+    /// The `struct proto` named `name` with the callbacks of `P`, for socks of `layout`.
+    pub(crate) const fn new<P: SockProto>(name: &str, layout: SockLayout) -> Self {
+        Self(
+            FfiStatic::new(bindings::proto {
             name: crate::ffi_static::c_name(name),
             owner: crate::THIS_MODULE_PTR,
             init: Some(init_trampoline::<P>),
@@ -261,7 +266,9 @@ impl ProtoTable {
             unhash: Some(unhash_nop),
             // SAFETY: All-zero is a valid `proto`: absent callbacks are NULL.
             ..unsafe { core::mem::zeroed() }
-        }))
+            }),
+            layout,
+        )
     }
 }
 
@@ -275,54 +282,53 @@ unsafe extern "C" fn init_trampoline<P: SockProto>(sk: *mut bindings::sock) -> k
 
 unsafe extern "C" fn unhash_nop(_sk: *mut bindings::sock) {}
 
-/// A registered `struct proto`; unregistered on drop.
-pub(crate) struct ProtoRegistration(&'static ProtoTable);
+impl KernelTable for ProtoTable {
+    type Raw = bindings::proto;
 
-impl ProtoRegistration {
-    /// Registers `table` (`proto_register`) with a slab sized for `layout`.
-    pub(crate) fn register(table: &'static ProtoTable, layout: SockLayout) -> Result<Self> {
-        let raw = table.0.get();
-        // SAFETY: The table is not registered yet, so nobody else accesses it
-        // (`FfiStatic` invariant); the helpers only return C `sizeof`/`offsetof`.
-        unsafe {
-            let (size, pinfo) = match layout {
+    fn storage(&self) -> &FfiStatic<bindings::proto> {
+        &self.0
+    }
+
+    unsafe fn register(&self, raw: *mut bindings::proto) -> Result {
+        // SAFETY: The helpers only return C `sizeof`/`offsetof`.
+        let (size, pinfo) = unsafe {
+            match self.1 {
                 SockLayout::Inet => (bindings::infinisock_sock_size(), 0),
                 SockLayout::Inet6 => (bindings::infinisock6_sock_size(), bindings::infinisock6_pinfo_offset()),
-            };
+            }
+        };
+        // SAFETY: Claimed and unregistered, so ours to write (`FfiStatic` invariant); a
+        // slab is created for it (`proto_register(.., 1)`).
+        unsafe {
             (*raw).obj_size = size.try_into()?;
             (*raw).ipv6_pinfo_offset = pinfo.try_into()?;
-            to_result(bindings::proto_register(raw, 1))?;
+            to_result(bindings::proto_register(raw, 1))
         }
-        Ok(Self(table))
+    }
+
+    unsafe fn unregister(&self, raw: *mut bindings::proto) {
+        // SAFETY: Registered; no sock of it is left (each holds a module reference, so
+        // the module cannot be unloading otherwise).
+        unsafe { bindings::proto_unregister(raw) };
     }
 }
 
-impl Drop for ProtoRegistration {
-    fn drop(&mut self) {
-        // SAFETY: Registered in `register`; no sock of it is left (each holds a module
-        // reference, so the module cannot be unloading otherwise).
-        unsafe { bindings::proto_unregister(self.0 .0.get()) };
+impl KernelTable for FamilyTable {
+    type Raw = bindings::net_proto_family;
+
+    fn storage(&self) -> &FfiStatic<bindings::net_proto_family> {
+        &self.0
     }
-}
 
-/// A registered socket family; unregistered on drop.
-pub(crate) struct FamilyRegistration(i32);
-
-impl FamilyRegistration {
-    /// Registers `table` (`sock_register`).
-    pub(crate) fn register(table: &'static FamilyTable) -> Result<Self> {
-        let raw = table.0.get();
-        // SAFETY: The table is valid for the module's lifetime and not yet registered.
-        to_result(unsafe { bindings::sock_register(raw) })?;
-        // SAFETY: Reading a field the kernel never writes.
-        Ok(Self(unsafe { (*raw).family }))
+    unsafe fn register(&self, raw: *mut bindings::net_proto_family) -> Result {
+        // SAFETY: The table lives for the module's lifetime.
+        to_result(unsafe { bindings::sock_register(raw) })
     }
-}
 
-impl Drop for FamilyRegistration {
-    fn drop(&mut self) {
-        // SAFETY: Registered in `register`; `sock_unregister` waits for running creates.
-        unsafe { bindings::sock_unregister(self.0) };
+    unsafe fn unregister(&self, raw: *mut bindings::net_proto_family) {
+        // SAFETY: Registered; the kernel never writes the family number, and
+        // `sock_unregister` waits for running `create` calls.
+        unsafe { bindings::sock_unregister((*raw).family) };
     }
 }
 
@@ -362,27 +368,28 @@ impl InetProtosw {
     }
 }
 
-/// A registered [`InetProtosw`]; unregistered on drop.
-pub(crate) struct InetProtoswRegistration(&'static InetProtosw);
+impl KernelTable for InetProtosw {
+    type Raw = bindings::inet_protosw;
 
-impl InetProtoswRegistration {
-    /// Adds the entry to its family's table.
-    pub(crate) fn register(entry: &'static InetProtosw) -> Result<Self> {
-        let raw = entry.0.get();
-        // SAFETY: The entry lives for the module's lifetime and is not yet registered.
-        match entry.1 {
-            IpFamily::V4 => unsafe { bindings::inet_register_protosw(raw) },
-            IpFamily::V6 => to_result(unsafe { bindings::inet6_register_protosw(raw) })?,
-        }
-        Ok(Self(entry))
+    fn storage(&self) -> &FfiStatic<bindings::inet_protosw> {
+        &self.0
     }
-}
 
-impl Drop for InetProtoswRegistration {
-    fn drop(&mut self) {
-        let raw = self.0 .0.get();
-        // SAFETY: Registered in `register`; the unregister calls wait for RCU readers.
-        match self.0 .1 {
+    unsafe fn register(&self, raw: *mut bindings::inet_protosw) -> Result {
+        // SAFETY: The entry, and the proto and ops it points to, live for the module's
+        // lifetime.
+        match self.1 {
+            IpFamily::V4 => {
+                unsafe { bindings::inet_register_protosw(raw) };
+                Ok(())
+            }
+            IpFamily::V6 => to_result(unsafe { bindings::inet6_register_protosw(raw) }),
+        }
+    }
+
+    unsafe fn unregister(&self, raw: *mut bindings::inet_protosw) {
+        // SAFETY: Registered; the unregister calls wait for RCU readers.
+        match self.1 {
             IpFamily::V4 => unsafe { bindings::inet_unregister_protosw(raw) },
             IpFamily::V6 => unsafe { bindings::inet6_unregister_protosw(raw) },
         }

@@ -6,9 +6,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 src=$("$here/fetch-kernel.sh")
-mkdir -p "$TOP/selftests/build"
-for c in "$TOP"/selftests/infinisock/*.c; do
-	bin=$TOP/selftests/build/$(basename "$c" .c)
+# Test programs go to selftests/build/, helpers the shell tests call to build/helpers/.
+mkdir -p "$TOP/selftests/build/helpers"
+for c in "$TOP"/selftests/infinisock/*.c "$TOP"/selftests/infinisock/helpers/*.c; do
+	rel=${c#"$TOP"/selftests/infinisock/}
+	bin=$TOP/selftests/build/${rel%.c}
 	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$src/tools/testing/selftests" \
 		-I"$TOP/include/uapi" -o "$bin" "$c" -lpthread || die "building $c failed"
 done

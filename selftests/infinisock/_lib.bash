@@ -2,19 +2,15 @@
 # exits non-zero on the first failure.
 # shellcheck shell=bash
 set -u
-PY=/usr/bin/python3
 fail() { echo "FAIL: $*"; exit 1; }
 pass() { echo "ok: $*"; }
 
+SOCKCTL=$(dirname "${BASH_SOURCE[0]}")/../build/helpers/sockctl
+
 # socket_errno FAMILY TYPE PROTOCOL [NETNS]: prints 0 if socket() succeeds, else errno.
 socket_errno() {
-	local cmd=("$PY" -c "
-import socket, sys
-try:
-    socket.socket($1, $2, $3).close(); print(0)
-except OSError as e:
-    print(e.errno)")
-	if [ -n "${4:-}" ]; then ip netns exec "$4" "${cmd[@]}"; else "${cmd[@]}"; fi
+	if [ -n "${4:-}" ]; then ip netns exec "$4" "$SOCKCTL" try "$1" "$2" "$3"
+	else "$SOCKCTL" try "$1" "$2" "$3"; fi
 }
 
 module_loaded() { grep -q '^infinisock ' /proc/modules; }

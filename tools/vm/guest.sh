@@ -39,7 +39,7 @@ fi
 
 # TAP over every test program: kselftest binaries print their own nested TAP.
 tests=(kunit)
-for t in "$top"/selftests/build/*; do [ -x "$t" ] && tests+=("$t"); done
+for t in "$top"/selftests/build/*; do [ -f "$t" ] && [ -x "$t" ] && tests+=("$t"); done
 for t in "$top"/selftests/infinisock/*.sh; do tests+=("$t"); done
 tests+=(kernel_log)
 echo "TAP version 13"

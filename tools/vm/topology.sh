@@ -13,5 +13,10 @@ topology_up() {
 	for h in a b; do ip -n $h link set lo up; ip -n $h link set v$h up; done
 	ip netns exec a rdma link add rxea type rxe netdev va || return 1
 	ip netns exec b rdma link add rxeb type rxe netdev vb || return 1
-	ip netns exec a ping -c1 -W5 $HOST_B4 > /dev/null || return 1
+	# The first packets wait for neighbour resolution; under TCG that can take seconds.
+	local try
+	for try in 1 2 3 4 5; do
+		ip netns exec a ping -c1 -W5 $HOST_B4 > /dev/null && return 0
+	done
+	return 1
 }
