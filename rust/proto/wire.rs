@@ -212,6 +212,31 @@ pub fn encode_header(
 /// The protocol version this module speaks: Annex A4 v2.2, as OFED SDP does.
 pub const VERSION: u8 = 0x22;
 
+/// Writes the BSDH of a Hello or HelloAck (sequence numbers 0, `len` the whole of
+/// `out`) and the version byte; returns the bytes after the BSDH for the rest.
+fn encode_cm_header(out: &mut [u8], mid: Mid, bufs: u16) -> &mut [u8] {
+    let mut h = [0; BSDH_LEN];
+    Bsdh { mid, flags: 0, bufs, len: out.len() as u32, mseq: 0, mseq_ack: 0 }.encode(&mut h);
+    out[..BSDH_LEN].copy_from_slice(&h);
+    let body = &mut out[BSDH_LEN..];
+    body[0] = VERSION;
+    body
+}
+
+/// Checks the BSDH and version of a Hello or HelloAck of `len` bytes at the start of
+/// CM private data; returns the header and the bytes after it.
+fn decode_cm_header(buf: &[u8], mid: Mid, len: usize) -> Result<(Bsdh, &[u8]), WireError> {
+    let h = Bsdh::decode(buf)?;
+    if h.mid != mid {
+        return Err(WireError::UnexpectedMid(h.mid));
+    }
+    let body = buf.get(BSDH_LEN..len).ok_or(WireError::Short { need: len, have: buf.len() })?;
+    if body[0] != VERSION {
+        return Err(WireError::BadVersion(body[0]));
+    }
+    Ok((h, body))
+}
+
 /// Hello in the rdma_cm REQ private data.
 ///
 /// Deviation from Annex A4: rdma_cm's RDMA_PS_TCP header takes 36 of the 92 bytes of a
@@ -240,12 +265,7 @@ pub const HELLO_LEN: usize = BSDH_LEN + 16;
 impl Hello {
     /// Encodes into `out`.
     pub fn encode(&self, out: &mut [u8; HELLO_LEN]) {
-        let mut h = [0; BSDH_LEN];
-        Bsdh { mid: Mid::Hello, flags: 0, bufs: self.bufs, len: HELLO_LEN as u32, mseq: 0, mseq_ack: 0 }
-            .encode(&mut h);
-        out[..BSDH_LEN].copy_from_slice(&h);
-        let b = &mut out[BSDH_LEN..];
-        b[0] = VERSION;
+        let b = encode_cm_header(out, Mid::Hello, self.bufs);
         b[1] = self.ip_version << 4;
         b[2] = 0;
         b[3] = self.max_adverts;
@@ -258,14 +278,7 @@ impl Hello {
     /// Decodes from CM private data, which may be longer than the message (rdma_cm pads
     /// it), but never shorter.
     pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
-        let h = Bsdh::decode(buf)?;
-        if h.mid != Mid::Hello {
-            return Err(WireError::UnexpectedMid(h.mid));
-        }
-        let b = buf.get(BSDH_LEN..HELLO_LEN).ok_or(WireError::Short { need: HELLO_LEN, have: buf.len() })?;
-        if b[0] != VERSION {
-            return Err(WireError::BadVersion(b[0]));
-        }
+        let (h, b) = decode_cm_header(buf, Mid::Hello, HELLO_LEN)?;
         let ip_version = b[1] >> 4;
         if ip_version != 4 && ip_version != 6 {
             return Err(WireError::BadIpVersion(ip_version));
@@ -298,12 +311,7 @@ pub const HELLO_ACK_LEN: usize = BSDH_LEN + 8;
 impl HelloAck {
     /// Encodes into `out`.
     pub fn encode(&self, out: &mut [u8; HELLO_ACK_LEN]) {
-        let mut h = [0; BSDH_LEN];
-        Bsdh { mid: Mid::HelloAck, flags: 0, bufs: self.bufs, len: HELLO_ACK_LEN as u32, mseq: 0, mseq_ack: 0 }
-            .encode(&mut h);
-        out[..BSDH_LEN].copy_from_slice(&h);
-        let b = &mut out[BSDH_LEN..];
-        b[0] = VERSION;
+        let b = encode_cm_header(out, Mid::HelloAck, self.bufs);
         b[1] = 0;
         b[2] = 0;
         b[3] = self.max_adverts;
@@ -312,14 +320,7 @@ impl HelloAck {
 
     /// Decodes from CM private data (which may be longer than the message).
     pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
-        let h = Bsdh::decode(buf)?;
-        if h.mid != Mid::HelloAck {
-            return Err(WireError::UnexpectedMid(h.mid));
-        }
-        let b = buf.get(BSDH_LEN..HELLO_ACK_LEN).ok_or(WireError::Short { need: HELLO_ACK_LEN, have: buf.len() })?;
-        if b[0] != VERSION {
-            return Err(WireError::BadVersion(b[0]));
-        }
+        let (h, b) = decode_cm_header(buf, Mid::HelloAck, HELLO_ACK_LEN)?;
         Ok(Self { max_adverts: b[3], actual_rcv_size: u32::from_be_bytes([b[4], b[5], b[6], b[7]]), bufs: h.bufs })
     }
 }
