@@ -20,7 +20,7 @@ say "booting $(cat "$kdir/.infinisock-built") under TCG, mode $mode"
 start=$(date +%s)
 # The guest writes its verdict to out/vm/verdict; the VM's own exit code is not relied on.
 PATH=$(dirname "$VNG"):$PATH timeout 1800 "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory 2G \
-	--rwdir "$outdir" --append "kunit.enable=1 kunit.autorun=1 kmemleak=on" \
+	--rwdir "$outdir" --append "kunit.enable=1 kunit.autorun=1 kmemleak=on log_buf_len=4M" \
 	--exec "bash $here/guest.sh $mode $outdir $flavour" 2>&1 | tee "$outdir/console.log" || true
 say "VM run took $(($(date +%s) - start))s"
 verdict=$(cat "$outdir/verdict" 2>/dev/null || echo "no verdict (the VM did not finish)")
