@@ -145,3 +145,65 @@ u32 infinisock_ib_end_port(const struct ib_device *dev)
 {
 	return rdma_end_port(dev);
 }
+
+/* ERR_PTR-returning calls become NULL plus an errno, which Rust checks plainly. */
+static void *infinisock_unerr(void *p, int *err)
+{
+	if (IS_ERR(p)) {
+		*err = PTR_ERR(p);
+		return NULL;
+	}
+	*err = 0;
+	return p;
+}
+
+struct ib_pd *infinisock_alloc_pd(struct ib_device *dev, int *err)
+{
+	return infinisock_unerr(ib_alloc_pd(dev, 0), err);
+}
+
+void infinisock_dealloc_pd(struct ib_pd *pd)
+{
+	ib_dealloc_pd(pd);
+}
+
+struct ib_cq *infinisock_alloc_cq(struct ib_device *dev, void *context, int nr_cqe, int *err)
+{
+	return infinisock_unerr(ib_alloc_cq_any(dev, context, nr_cqe, IB_POLL_SOFTIRQ), err);
+}
+
+void infinisock_free_cq(struct ib_cq *cq)
+{
+	ib_free_cq(cq);
+}
+
+struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, struct ib_cq *recv_cq,
+				      u32 max_send_wr, u32 max_recv_wr, u32 max_sge, void *context,
+				      int *err)
+{
+	struct ib_qp_init_attr attr = {
+		.qp_context = context,
+		.send_cq = send_cq,
+		.recv_cq = recv_cq,
+		.cap = {
+			.max_send_wr = max_send_wr,
+			.max_recv_wr = max_recv_wr,
+			.max_send_sge = max_sge,
+			.max_recv_sge = max_sge,
+		},
+		.sq_sig_type = IB_SIGNAL_REQ_WR,
+		.qp_type = IB_QPT_RC,
+	};
+
+	return infinisock_unerr(ib_create_qp(pd, &attr), err);
+}
+
+int infinisock_destroy_qp(struct ib_qp *qp)
+{
+	return ib_destroy_qp(qp);
+}
+
+u32 infinisock_qp_num(const struct ib_qp *qp)
+{
+	return qp->qp_num;
+}

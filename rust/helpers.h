@@ -60,4 +60,19 @@ const char *infinisock_ib_device_name(const struct ib_device *dev);
 u32 infinisock_ib_start_port(const struct ib_device *dev);
 u32 infinisock_ib_end_port(const struct ib_device *dev);
 
+struct ib_pd;
+struct ib_cq;
+struct ib_qp;
+
+/* Verbs objects. Each returns NULL and sets *err on failure instead of an ERR_PTR. */
+struct ib_pd *infinisock_alloc_pd(struct ib_device *dev, int *err);
+void infinisock_dealloc_pd(struct ib_pd *pd);
+struct ib_cq *infinisock_alloc_cq(struct ib_device *dev, void *context, int nr_cqe, int *err);
+void infinisock_free_cq(struct ib_cq *cq);
+struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, struct ib_cq *recv_cq,
+				      u32 max_send_wr, u32 max_recv_wr, u32 max_sge, void *context,
+				      int *err);
+int infinisock_destroy_qp(struct ib_qp *qp);
+u32 infinisock_qp_num(const struct ib_qp *qp);
+
 #endif /* INFINISOCK_HELPERS_H */

@@ -37,6 +37,10 @@ pub(crate) struct PortInfo {
 }
 
 impl IbDevice {
+    pub(crate) fn as_raw(&self) -> *mut bindings::ib_device {
+        self.0.as_ptr()
+    }
+
     /// Whether `self` is the device behind `other`.
     pub(crate) fn is(&self, other: &IbDevice) -> bool {
         self.0 == other.0

@@ -31,6 +31,9 @@ mod proto;
 mod sdp_inet;
 mod sock;
 mod sysctl;
+// The data paths build on these; today only KUnit does.
+#[cfg_attr(not(CONFIG_KUNIT), allow(dead_code))]
+mod verbs;
 
 #[cfg(CONFIG_KUNIT)]
 mod kunit;

@@ -107,6 +107,43 @@ mod ffi {
     }
 }
 
+#[kernel::macros::kunit_tests(infinisock_verbs)]
+mod verbs {
+    use crate::{
+        devices::DEVICES,
+        verbs::{Cq, Pd, Qp, QpCaps},
+    };
+
+    /// A PD, CQs and an RC QP on every RDMA device (the test bed has two rxe devices),
+    /// all released again.
+    #[test]
+    fn rc_qp_on_every_device() {
+        // Holding the list keeps the devices from being removed under the test.
+        let devices = DEVICES.lock();
+        assert!(!devices.is_empty());
+        for dev in devices.iter() {
+            let pd = Pd::new(dev).expect("PD");
+            let send_cq = Cq::new(dev, 64).expect("send CQ");
+            let recv_cq = Cq::new(dev, 64).expect("recv CQ");
+            let caps = QpCaps { send_wr: 32, recv_wr: 32, sge: 1 };
+            let a = Qp::new_rc(&pd, &send_cq, &recv_cq, caps).expect("QP");
+            let b = Qp::new_rc(&pd, &send_cq, &recv_cq, caps).expect("second QP");
+            assert!(a.num() != 0 && a.num() != b.num());
+        }
+    }
+
+    /// A queue pair larger than the device allows is refused with an error, not a crash.
+    #[test]
+    fn oversized_qp_refused() {
+        let devices = DEVICES.lock();
+        let dev = devices.first().expect("an RDMA device");
+        let pd = Pd::new(dev).expect("PD");
+        let cq = Cq::new(dev, 16).expect("CQ");
+        let caps = QpCaps { send_wr: u32::MAX, recv_wr: 16, sge: 1 };
+        assert!(Qp::new_rc(&pd, &cq, &cq, caps).is_err());
+    }
+}
+
 #[kernel::macros::kunit_tests(infinisock_tunables)]
 mod tunables {
     use crate::{
