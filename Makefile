@@ -9,7 +9,7 @@ SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 FLAVOUR ?= debug
 
-.PHONY: all bootstrap kernel module selftests host-test vm-test check demo clean
+.PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo clean
 
 all: module
 
@@ -18,6 +18,11 @@ bootstrap:
 
 kernel: bootstrap
 	bash tools/build-kernel.sh $(FLAVOUR)
+
+# Both flavours' config fragments still apply to the kernel source (cheap: no build).
+kernel-configs: bootstrap
+	bash tools/build-kernel.sh --check-config debug
+	bash tools/build-kernel.sh --check-config release
 
 module: kernel
 	bash tools/build-module.sh $(FLAVOUR)
@@ -31,7 +36,7 @@ host-test:
 vm-test: module selftests
 	bash tools/vm/run.sh test
 
-check: host-test vm-test
+check: host-test kernel-configs vm-test
 
 demo: module selftests
 	bash tools/vm/run.sh demo

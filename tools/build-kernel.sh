@@ -3,28 +3,32 @@
 # Debian's linux-source-7.3 and the fragments in tools/kernel/, into a cache outside the repository
 # keyed by source version + fragments + toolchain. A cached build is reused in seconds.
 # Prints the build directory (the O= tree, which out-of-tree modules build against).
+#   build-kernel.sh [debug|release]                build (or reuse) the kernel
+#   build-kernel.sh --check-config [debug|release] only check that the fragments apply
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
+check_only=0
+if [ "${1:-}" = --check-config ]; then check_only=1; shift; fi
 flavour=${1:-debug}
 case $flavour in debug|release) ;; *) die "unknown kernel flavour '$flavour' (debug or release)";; esac
 check_toolchain
 src=$("$here/fetch-kernel.sh")
 version=$(cat "$CACHE_DIR/src/linux-source-$KERNEL_SERIES.version")
 
+# Bump when the way the kernel is configured or built changes: it is part of the cache key.
+RECIPE="allnoconfig + KCONFIG_ALLCONFIG fragments; bzImage modules; ${KMAKE_ARGS[*]}"
 key=$( { echo "$version"; cat "$here/kernel/base.config" "$here/kernel/$flavour.config";
-	toolchain_versions; sed -n '/^# -- build recipe/,$p' "$0"; } | sha256sum | cut -c1-16)
+	toolchain_versions; echo "$RECIPE"; } | sha256sum | cut -c1-16)
 out=$CACHE_DIR/build/$flavour-$key
-if [ -f "$out/.infinisock-built" ]; then
+if ((check_only == 0)) && [ -f "$out/.infinisock-built" ]; then
 	say "kernel $flavour cached at $out"
 	echo "$out"
 	exit 0
 fi
+((check_only == 0)) || out=$(mktemp -d)
 
-# -- build recipe (part of the cache key)
-say "building kernel $version ($flavour) in $out; this takes a while on 2 cores"
-rm -rf "$CACHE_DIR/build/$flavour-"*
 mkdir -p "$out"
 cat "$here/kernel/base.config" "$here/kernel/$flavour.config" > "$out/fragment.config"
 start=$(date +%s)
@@ -39,9 +43,18 @@ while IFS= read -r line; do
 	CONFIG_*=*) grep -qxF "$line" "$out/.config" || { say "option not in the final config: $line"; dropped=1; } ;;
 	esac
 done < "$out/fragment.config"
+if ((check_only)); then
+	rm -rf "$out"
+	((dropped == 0)) || die "kernel config fragment ($flavour) does not apply cleanly (see above)"
+	say "kernel config fragments ($flavour) apply cleanly"
+	exit 0
+fi
 ((dropped == 0)) || die "kernel config fragment does not apply cleanly (see above)"
+say "building kernel $version ($flavour) in $out; this takes a while on 2 cores"
 kmake -j"$(($(nproc) + 1))" bzImage modules >&2 || die "kernel build failed"
 secs=$(($(date +%s) - start))
 echo "$version $flavour built in ${secs}s on $(nproc) cores" > "$out/.infinisock-built"
+# Only now drop older builds of this flavour, so a failed build leaves the last good one.
+for old in "$CACHE_DIR/build/$flavour-"*; do [ "$old" = "$out" ] || rm -rf "$old"; done
 say "kernel $version ($flavour) built in ${secs}s"
 echo "$out"
