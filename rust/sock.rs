@@ -376,21 +376,23 @@ impl KernelTable for InetProtosw {
     }
 
     unsafe fn register(&self, raw: *mut bindings::inet_protosw) -> Result {
-        // SAFETY: The entry, and the proto and ops it points to, live for the module's
-        // lifetime.
         match self.1 {
             IpFamily::V4 => {
+                // SAFETY: The entry, and the proto and ops it points to, live for the
+                // module's lifetime.
                 unsafe { bindings::inet_register_protosw(raw) };
                 Ok(())
             }
+            // SAFETY: As above.
             IpFamily::V6 => to_result(unsafe { bindings::inet6_register_protosw(raw) }),
         }
     }
 
     unsafe fn unregister(&self, raw: *mut bindings::inet_protosw) {
-        // SAFETY: Registered; the unregister calls wait for RCU readers.
         match self.1 {
+            // SAFETY: Registered; the unregister calls wait for RCU readers.
             IpFamily::V4 => unsafe { bindings::inet_unregister_protosw(raw) },
+            // SAFETY: As above.
             IpFamily::V6 => unsafe { bindings::inet6_unregister_protosw(raw) },
         }
     }
