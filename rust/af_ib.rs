@@ -29,8 +29,8 @@ impl SockProto for AfIbProto {
 
 pub(crate) static PROTO: ProtoTable = ProtoTable::new::<AfIbProto>("AF_IB", SockLayout::Inet);
 pub(crate) static FAMILY: FamilyTable = FamilyTable::new::<AfIb>();
-static STREAM_OPS: OpsTable = OpsTable::new::<UnconnectedOps<AF_IB>>();
-static SEQPACKET_OPS: OpsTable = OpsTable::new::<UnconnectedOps<AF_IB>>();
+/// Both kinds share one table until their data paths give each its own operations.
+static OPS: OpsTable = OpsTable::new::<UnconnectedOps<AF_IB>>();
 
 impl SocketFamily for AfIb {
     const FAMILY: i32 = AF_IB;
@@ -38,13 +38,13 @@ impl SocketFamily for AfIb {
     fn create(net: &Net, sock: &Socket, protocol: i32, kern: bool) -> Result {
         let kind = af_ib_kind(sock.sock_type(), protocol).map_err(Errno::into_error)?;
         let sk = Sock::alloc(net, AF_IB, &PROTO, kern)?;
-        let (protocol, ops) = match kind {
+        let protocol = match kind {
             // A stream answers SO_PROTOCOL with IPPROTO_SDP, as TCP answers IPPROTO_TCP.
-            AfIbKind::Stream => (IPPROTO_SDP, &STREAM_OPS),
-            AfIbKind::SeqPacket => (0, &SEQPACKET_OPS),
+            AfIbKind::Stream => IPPROTO_SDP,
+            AfIbKind::SeqPacket => 0,
         };
         sk.set_protocol(protocol as u16);
-        sock.attach(sk, ops);
+        sock.attach(sk, &OPS);
         Ok(())
     }
 }

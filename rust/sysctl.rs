@@ -15,7 +15,7 @@ use crate::{bindings, net::Net, proto::tunables::Tunable};
 /// The heap part of a [`SysctlTable`]: the C table, and the values and bounds it points
 /// into. Boxed, so the addresses the kernel holds stay put.
 struct Storage<const N: usize> {
-    /// One spare all-zero entry is not needed: `register_net_sysctl_sz` takes the size.
+    /// Exactly `N` entries, no all-zero terminator: `register_net_sysctl_sz` takes the size.
     table: [bindings::ctl_table; N],
     values: [AtomicI32; N],
     bounds: [[kernel::ffi::c_int; 2]; N],
