@@ -1,14 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Closing a socket: what `release` does for every kind of socket the module offers.
+//! Closing: `shutdown`, `release` (with `SO_LINGER`), the DisConn exchange that ends a
+//! stream gracefully, and what a disconnect from the peer means.
+//!
+//! A graceful close is over when both sides have sent DisConn, our DisConn has
+//! completed (the peer's adapter has it) and nothing is left unread; then the
+//! connection is disconnected and torn down. A DisConnect from rdma_cm before the
+//! peer's DisConn means the peer reset the connection.
 
-use kernel::sync::aref::ARef;
+use kernel::{prelude::*, sync::aref::ARef};
 
-use crate::sock::{Sock, SocketOps, Socket};
+use crate::{
+    endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN, SEND_SHUTDOWN},
+    proto::abi::{POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, SHUT_RD, SHUT_RDWR, SHUT_WR, TCP_FIN_WAIT1},
+    sock::{Sock, SocketOps, Socket},
+};
 
-/// Tears down the protocol side of a socket whose file was closed. No connection state
-/// exists yet, so this marks the sock dead and drops the socket's reference to it.
-pub(crate) fn release(sk: ARef<Sock>) {
+/// Tears down the protocol side of a socket whose data path is not there (AF_IB): no
+/// connection state exists, so this marks the sock dead and drops the socket's
+/// reference to it.
+pub(crate) fn release_unconnected(sk: ARef<Sock>) {
     sk.orphan();
 }
 
@@ -20,6 +31,120 @@ impl<const FAMILY: i32> SocketOps for UnconnectedOps<FAMILY> {
     const FAMILY: i32 = FAMILY;
 
     fn release(_sock: &Socket, sk: ARef<Sock>) {
-        release(sk);
+        release_unconnected(sk);
+    }
+}
+
+/// Starts the graceful close of our sending side: a DisConn goes out after the data
+/// already posted, as soon as a credit allows.
+fn shut_send(ep: &Endpoint, inner: &mut Inner) {
+    inner.shutdown |= SEND_SHUTDOWN;
+    if let Some(link) = inner.link.as_mut() {
+        if inner.phase == Phase::Connected && !link.stream.fin_sent {
+            link.stream.fin_pending = true;
+            if let Err(e) = link.flush_fin() {
+                ep.fail(inner, e);
+                return;
+            }
+            ep.sk.set_tcp_state(TCP_FIN_WAIT1);
+        }
+    }
+}
+
+/// `shutdown`.
+pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
+    if !matches!(how, SHUT_RD | SHUT_WR | SHUT_RDWR) {
+        return Err(EINVAL);
+    }
+    let mut guard = ep.lock();
+    let inner = &mut *guard;
+    match inner.phase {
+        Phase::Connected | Phase::Closed => {}
+        Phase::Listening if how != SHUT_WR => {
+            // Like TCP, shutting down a listener's reading side stops it.
+            ep.close_and_teardown(inner);
+            return Ok(());
+        }
+        _ => return Err(ENOTCONN),
+    }
+    if how != SHUT_WR {
+        inner.shutdown |= RCV_SHUTDOWN;
+    }
+    if how != SHUT_RD {
+        shut_send(ep, inner);
+    }
+    ep.wake(POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT);
+    maybe_finish(ep, inner);
+    Ok(())
+}
+
+/// The last close of the socket's file.
+pub(crate) fn release(ep: kernel::sync::Arc<Endpoint>) {
+    let mut guard = ep.lock();
+    let inner = &mut *guard;
+    inner.orphaned = true;
+    let unread = inner.link.as_ref().is_some_and(|l| l.stream.rx_bytes > 0);
+    let zero_linger = ep.sk.linger() == Some(0);
+    match inner.phase {
+        Phase::Connected if unread || zero_linger => {
+            // TCP resets a connection closed with unread data or SO_LINGER {1, 0}.
+            if let Some(link) = inner.link.as_mut() {
+                link.send_abort();
+            }
+            ep.close_and_teardown(inner);
+        }
+        Phase::Connected => {
+            shut_send(&ep, inner);
+            maybe_finish(&ep, inner);
+        }
+        _ => ep.close_and_teardown(inner),
+    }
+    drop(guard);
+    ep.sk.orphan();
+    // The endpoint keeps itself (through the teardown work) and the sock alive until
+    // the connection is gone.
+    drop(ep);
+}
+
+/// Ends the connection once both DisConns are through and nothing is left to read.
+pub(crate) fn maybe_finish(ep: &Endpoint, inner: &mut Inner) {
+    if inner.phase != Phase::Connected {
+        return;
+    }
+    let Some(link) = inner.link.as_ref() else { return };
+    let s = &link.stream;
+    let sent_done = s.fin_sent && link.tx_idle();
+    let read_done = s.rx_bytes == 0 || inner.orphaned;
+    // After the peer's DisConn and disconnect, nothing more can be sent either.
+    if read_done && ((sent_done && s.fin_received) || (s.peer_gone && s.fin_received)) {
+        ep.close_and_teardown(inner);
+    }
+}
+
+/// rdma_cm: the peer disconnected (or the connection broke).
+pub(crate) fn on_disconnected(ep: &Endpoint) {
+    let mut guard = ep.lock();
+    let inner = &mut *guard;
+    let Some(link) = inner.link.as_mut() else {
+        ep.close_and_teardown(inner);
+        return;
+    };
+    link.stream.peer_gone = true;
+    if link.stream.fin_received {
+        // A graceful end: whatever is unread stays readable until the socket closes.
+        link.stream.qp_dead = true;
+        if link.stream.rx_bytes == 0 || inner.orphaned {
+            ep.close_and_teardown(inner);
+        } else {
+            ep.wake(POLLIN | POLLRDNORM | POLLRDHUP);
+        }
+        return;
+    }
+    // Messages the peer sent before disconnecting may still wait in the CQ: move the
+    // QP to the error state and judge at the first flushed receive (`sdp_rx`), which
+    // comes after all of them.
+    link.stream.qp_dead = true;
+    if let Some(id) = inner.id.as_ref() {
+        id.disconnect();
     }
 }

@@ -9,7 +9,10 @@
 #include <net/protocol.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
+#include <linux/sched/signal.h>
+#include <linux/workqueue.h>
 #include <rdma/ib_verbs.h>
+#include <rdma/rdma_cm.h>
 
 #include "helpers.h"
 
@@ -74,6 +77,11 @@ struct sock *infinisock_socket_sk(const struct socket *sock)
 u16 infinisock_sk_protocol(const struct sock *sk)
 {
 	return sk->sk_protocol;
+}
+
+u16 infinisock_sk_family(const struct sock *sk)
+{
+	return sk->sk_family;
 }
 
 void infinisock_sk_set_protocol(struct sock *sk, u16 protocol)
@@ -167,9 +175,20 @@ void infinisock_dealloc_pd(struct ib_pd *pd)
 	ib_dealloc_pd(pd);
 }
 
-struct ib_cq *infinisock_alloc_cq(struct ib_device *dev, void *context, int nr_cqe, int *err)
+u32 infinisock_pd_lkey(const struct ib_pd *pd)
 {
-	return infinisock_unerr(ib_alloc_cq_any(dev, context, nr_cqe, IB_POLL_SOFTIRQ), err);
+	return pd->local_dma_lkey;
+}
+
+struct ib_cq *infinisock_alloc_cq(struct ib_device *dev, void *context, int nr_cqe, int poll_ctx,
+				  int *err)
+{
+	return infinisock_unerr(ib_alloc_cq_any(dev, context, nr_cqe, poll_ctx), err);
+}
+
+void *infinisock_cq_context(const struct ib_cq *cq)
+{
+	return cq->cq_context;
 }
 
 void infinisock_free_cq(struct ib_cq *cq)
@@ -206,4 +225,296 @@ int infinisock_destroy_qp(struct ib_qp *qp)
 u32 infinisock_qp_num(const struct ib_qp *qp)
 {
 	return qp->qp_num;
+}
+
+int infinisock_wc_status(const struct ib_wc *wc)
+{
+	return wc->status;
+}
+
+u32 infinisock_wc_byte_len(const struct ib_wc *wc)
+{
+	return wc->byte_len;
+}
+
+int infinisock_post_recv(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey)
+{
+	struct ib_sge sge = { .addr = addr, .length = len, .lkey = lkey };
+	struct ib_recv_wr wr = { .wr_cqe = cqe, .sg_list = &sge, .num_sge = 1 };
+
+	return ib_post_recv(qp, &wr, NULL);
+}
+
+int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey)
+{
+	struct ib_sge sge = { .addr = addr, .length = len, .lkey = lkey };
+	struct ib_send_wr wr = {
+		.wr_cqe = cqe,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = IB_WR_SEND,
+		.send_flags = IB_SEND_SIGNALED,
+	};
+
+	return ib_post_send(qp, &wr, NULL);
+}
+
+int infinisock_dma_map(struct ib_device *dev, void *buf, size_t len, int dir, u64 *addr)
+{
+	*addr = ib_dma_map_single(dev, buf, len, dir);
+	return ib_dma_mapping_error(dev, *addr) ? -ENOMEM : 0;
+}
+
+void infinisock_dma_unmap(struct ib_device *dev, u64 addr, size_t len, int dir)
+{
+	ib_dma_unmap_single(dev, addr, len, dir);
+}
+
+void infinisock_dma_sync_for_cpu(struct ib_device *dev, u64 addr, size_t len, int dir)
+{
+	ib_dma_sync_single_for_cpu(dev, addr, len, dir);
+}
+
+void infinisock_dma_sync_for_device(struct ib_device *dev, u64 addr, size_t len, int dir)
+{
+	ib_dma_sync_single_for_device(dev, addr, len, dir);
+}
+
+struct rdma_cm_id *infinisock_cm_create_id(struct net *net, infinisock_cm_handler handler, void *context,
+					   int *err)
+{
+	return infinisock_unerr(rdma_create_id(net, handler, context, RDMA_PS_TCP, IB_QPT_RC), err);
+}
+
+void *infinisock_cm_context(const struct rdma_cm_id *id)
+{
+	return id->context;
+}
+
+void infinisock_cm_set_context(struct rdma_cm_id *id, void *context)
+{
+	id->context = context;
+}
+
+struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id)
+{
+	return id->device;
+}
+
+struct ib_qp *infinisock_cm_qp(const struct rdma_cm_id *id)
+{
+	return id->qp;
+}
+
+struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id)
+{
+	return (struct sockaddr *)&id->route.addr.src_addr;
+}
+
+struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id)
+{
+	return (struct sockaddr *)&id->route.addr.dst_addr;
+}
+
+int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *cq, u32 max_send_wr,
+			    u32 max_recv_wr)
+{
+	struct ib_qp_init_attr attr = {
+		.send_cq = cq,
+		.recv_cq = cq,
+		.cap = {
+			.max_send_wr = max_send_wr,
+			.max_recv_wr = max_recv_wr,
+			.max_send_sge = 1,
+			.max_recv_sge = 1,
+		},
+		.sq_sig_type = IB_SIGNAL_REQ_WR,
+		.qp_type = IB_QPT_RC,
+	};
+
+	return rdma_create_qp(id, pd, &attr);
+}
+
+/*
+ * Credits guarantee a posted receive for every send, so receiver-not-ready never
+ * happens by design; rnr_retry_count 7 (retry for ever) keeps a slow peer from being
+ * mistaken for a dead one.
+ */
+static void infinisock_conn_param(struct rdma_conn_param *p, const void *data, u8 len)
+{
+	*p = (struct rdma_conn_param) {
+		.private_data = data,
+		.private_data_len = len,
+		.flow_control = 1,
+		.retry_count = 7,
+		.rnr_retry_count = 7,
+	};
+}
+
+int infinisock_cm_connect_locked(struct rdma_cm_id *id, const void *data, u8 len)
+{
+	struct rdma_conn_param p;
+
+	infinisock_conn_param(&p, data, len);
+	return rdma_connect_locked(id, &p);
+}
+
+int infinisock_cm_accept(struct rdma_cm_id *id, const void *data, u8 len)
+{
+	struct rdma_conn_param p;
+
+	infinisock_conn_param(&p, data, len);
+	return rdma_accept(id, &p);
+}
+
+int infinisock_cm_reject(struct rdma_cm_id *id)
+{
+	return rdma_reject(id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
+}
+
+int infinisock_cm_event_type(const struct rdma_cm_event *event)
+{
+	return event->event;
+}
+
+int infinisock_cm_event_status(const struct rdma_cm_event *event)
+{
+	return event->status;
+}
+
+const void *infinisock_cm_event_private_data(const struct rdma_cm_event *event, u8 *len)
+{
+	*len = event->param.conn.private_data ? event->param.conn.private_data_len : 0;
+	return event->param.conn.private_data;
+}
+
+void **infinisock_sk_state(struct sock *sk)
+{
+	return &((struct infinisock_sock *)sk)->state;
+}
+
+/* What sock_def_readable() and friends do, with the caller's event mask. */
+void infinisock_sk_wake(struct sock *sk, __poll_t mask)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, mask);
+	if (mask & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+		sk_wake_async_rcu(sk, SOCK_WAKE_WAITD, POLL_IN);
+	if (mask & EPOLLOUT)
+		sk_wake_async_rcu(sk, SOCK_WAKE_SPACE, POLL_OUT);
+	rcu_read_unlock();
+}
+
+void infinisock_sk_set_err(struct sock *sk, int err)
+{
+	WRITE_ONCE(sk->sk_err, err);
+}
+
+int infinisock_sk_take_err(struct sock *sk)
+{
+	return sock_error(sk);
+}
+
+int infinisock_sk_peek_err(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_err);
+}
+
+long infinisock_sk_rcvtimeo(const struct sock *sk, bool nonblock)
+{
+	return sock_rcvtimeo(sk, nonblock);
+}
+
+long infinisock_sk_sndtimeo(const struct sock *sk, bool nonblock)
+{
+	return sock_sndtimeo(sk, nonblock);
+}
+
+int infinisock_sk_rcvlowat(const struct sock *sk, int waitall, int len)
+{
+	return sock_rcvlowat(sk, waitall, len);
+}
+
+void infinisock_sk_set_state(struct sock *sk, int state)
+{
+	inet_sk_set_state(sk, state);
+}
+
+bool infinisock_sk_linger(const struct sock *sk, long *lingertime)
+{
+	*lingertime = READ_ONCE(sk->sk_lingertime);
+	return sock_flag(sk, SOCK_LINGER);
+}
+
+int infinisock_intr_errno(long timeo)
+{
+	return sock_intr_errno(timeo);
+}
+
+void infinisock_sock_graft(struct sock *sk, struct socket *parent)
+{
+	sock_graft(sk, parent);
+}
+
+void infinisock_socket_set_state(struct socket *sock, int state)
+{
+	sock->state = state;
+}
+
+void infinisock_poll_wait(struct file *file, struct socket *sock, struct poll_table_struct *wait)
+{
+	sock_poll_wait(file, sock, wait);
+}
+
+struct iov_iter *infinisock_msg_iter(struct msghdr *msg)
+{
+	return &msg->msg_iter;
+}
+
+void infinisock_send_sigpipe(void)
+{
+	send_sig(SIGPIPE, current, 0);
+}
+
+struct workqueue_struct *infinisock_alloc_workqueue(const char *name)
+{
+	return alloc_workqueue("%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0, name);
+}
+
+int infinisock_accept_flags(const struct proto_accept_arg *arg)
+{
+	return arg->flags;
+}
+
+int infinisock_msg_flags(const struct msghdr *msg)
+{
+	return msg->msg_flags;
+}
+
+/*
+ * A sock created for an incoming connection, before accept() grafts it onto a socket:
+ * what inet_create() would have set up for it.
+ */
+void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
+{
+	sock_init_data(NULL, child);
+	child->sk_type = parent->sk_type;
+	child->sk_protocol = parent->sk_protocol;
+	child->sk_rcvtimeo = parent->sk_rcvtimeo;
+	child->sk_sndtimeo = parent->sk_sndtimeo;
+	child->sk_rcvbuf = parent->sk_rcvbuf;
+	child->sk_sndbuf = parent->sk_sndbuf;
+#if IS_ENABLED(CONFIG_IPV6)
+	if (child->sk_family == AF_INET6)
+		inet_sk(child)->pinet6 = &((struct infinisock6_sock *)child)->inet6;
+#endif
+}
+
+int infinisock_sockptr_read_int(sockptr_t optval, unsigned int optlen, int *val)
+{
+	return copy_safe_from_sockptr(val, sizeof(*val), optval, optlen);
 }

@@ -44,6 +44,7 @@ struct sock *infinisock_socket_take_sk(struct socket *sock);
 void infinisock_socket_set_ops(struct socket *sock, const struct proto_ops *ops);
 struct sock *infinisock_socket_sk(const struct socket *sock);
 u16 infinisock_sk_protocol(const struct sock *sk);
+u16 infinisock_sk_family(const struct sock *sk);
 void infinisock_sk_set_protocol(struct sock *sk, u16 protocol);
 size_t infinisock_sock_size(void);
 size_t infinisock6_sock_size(void);
@@ -67,12 +68,80 @@ struct ib_qp;
 /* Verbs objects. Each returns NULL and sets *err on failure instead of an ERR_PTR. */
 struct ib_pd *infinisock_alloc_pd(struct ib_device *dev, int *err);
 void infinisock_dealloc_pd(struct ib_pd *pd);
-struct ib_cq *infinisock_alloc_cq(struct ib_device *dev, void *context, int nr_cqe, int *err);
+u32 infinisock_pd_lkey(const struct ib_pd *pd);
+/* poll_ctx: enum ib_poll_context (IB_POLL_SOFTIRQ, IB_POLL_WORKQUEUE, ...). */
+struct ib_cq *infinisock_alloc_cq(struct ib_device *dev, void *context, int nr_cqe, int poll_ctx,
+				  int *err);
+void *infinisock_cq_context(const struct ib_cq *cq);
 void infinisock_free_cq(struct ib_cq *cq);
 struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, struct ib_cq *recv_cq,
 				      u32 max_send_wr, u32 max_recv_wr, u32 max_sge, void *context,
 				      int *err);
 int infinisock_destroy_qp(struct ib_qp *qp);
 u32 infinisock_qp_num(const struct ib_qp *qp);
+
+struct ib_wc;
+struct ib_cqe;
+int infinisock_wc_status(const struct ib_wc *wc);
+u32 infinisock_wc_byte_len(const struct ib_wc *wc);
+/* One single-SGE work request; every send is signaled. */
+int infinisock_post_recv(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
+int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
+
+/* DMA mapping of kernel buffers (dir: enum dma_data_direction). */
+int infinisock_dma_map(struct ib_device *dev, void *buf, size_t len, int dir, u64 *addr);
+void infinisock_dma_unmap(struct ib_device *dev, u64 addr, size_t len, int dir);
+void infinisock_dma_sync_for_cpu(struct ib_device *dev, u64 addr, size_t len, int dir);
+void infinisock_dma_sync_for_device(struct ib_device *dev, u64 addr, size_t len, int dir);
+
+/* rdma_cm. */
+struct rdma_cm_id;
+struct rdma_cm_event;
+typedef int (*infinisock_cm_handler)(struct rdma_cm_id *id, struct rdma_cm_event *event);
+struct rdma_cm_id *infinisock_cm_create_id(struct net *net, infinisock_cm_handler handler, void *context,
+					   int *err);
+void *infinisock_cm_context(const struct rdma_cm_id *id);
+void infinisock_cm_set_context(struct rdma_cm_id *id, void *context);
+struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id);
+struct ib_qp *infinisock_cm_qp(const struct rdma_cm_id *id);
+struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id);
+struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id);
+int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *cq, u32 max_send_wr,
+			    u32 max_recv_wr);
+int infinisock_cm_connect_locked(struct rdma_cm_id *id, const void *data, u8 len);
+int infinisock_cm_accept(struct rdma_cm_id *id, const void *data, u8 len);
+int infinisock_cm_reject(struct rdma_cm_id *id);
+int infinisock_cm_event_type(const struct rdma_cm_event *event);
+int infinisock_cm_event_status(const struct rdma_cm_event *event);
+const void *infinisock_cm_event_private_data(const struct rdma_cm_event *event, u8 *len);
+
+/* Socket plumbing for the data paths. */
+struct file;
+struct poll_table_struct;
+struct msghdr;
+struct iov_iter;
+struct workqueue_struct;
+void **infinisock_sk_state(struct sock *sk);
+void infinisock_sk_wake(struct sock *sk, __poll_t mask);
+void infinisock_sk_set_err(struct sock *sk, int err);
+int infinisock_sk_take_err(struct sock *sk);
+int infinisock_sk_peek_err(const struct sock *sk);
+long infinisock_sk_rcvtimeo(const struct sock *sk, bool nonblock);
+long infinisock_sk_sndtimeo(const struct sock *sk, bool nonblock);
+int infinisock_sk_rcvlowat(const struct sock *sk, int waitall, int len);
+void infinisock_sk_set_state(struct sock *sk, int state);
+bool infinisock_sk_linger(const struct sock *sk, long *lingertime);
+int infinisock_intr_errno(long timeo);
+void infinisock_sock_graft(struct sock *sk, struct socket *parent);
+void infinisock_socket_set_state(struct socket *sock, int state);
+void infinisock_poll_wait(struct file *file, struct socket *sock, struct poll_table_struct *wait);
+struct iov_iter *infinisock_msg_iter(struct msghdr *msg);
+void infinisock_send_sigpipe(void);
+struct workqueue_struct *infinisock_alloc_workqueue(const char *name);
+struct proto_accept_arg;
+int infinisock_accept_flags(const struct proto_accept_arg *arg);
+int infinisock_msg_flags(const struct msghdr *msg);
+void infinisock_sk_init_child(struct sock *child, const struct sock *parent);
+int infinisock_sockptr_read_int(sockptr_t optval, unsigned int optlen, int *val);
 
 #endif /* INFINISOCK_HELPERS_H */

@@ -37,6 +37,16 @@ pub(crate) struct PortInfo {
 }
 
 impl IbDevice {
+    /// The device an rdma_cm id is bound to.
+    ///
+    /// # Safety
+    ///
+    /// The id holds the device (rdma_cm keeps it registered until the id is destroyed
+    /// or moved off it), and the returned value does not outlive that.
+    pub(crate) unsafe fn from_cm(dev: NonNull<bindings::ib_device>) -> Self {
+        Self(dev)
+    }
+
     pub(crate) fn as_raw(&self) -> *mut bindings::ib_device {
         self.0.as_ptr()
     }

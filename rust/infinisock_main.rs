@@ -6,9 +6,12 @@
 //! family, tracks RDMA devices through an ib_client, and keeps per-namespace tunables
 //! under `net.infinisock`.
 //!
-//! Data flow, one file per step: socket call (`af_ib.rs`, `sdp_inet.rs`) → close
-//! (`close.rs`) → devices (`devices.rs`). The FFI layer is `bindings.rs` plus the safe
-//! wrappers `sock.rs`, `net.rs`, `sysctl.rs`, `ib.rs`; kernel-free logic is in `proto/`.
+//! Data flow, one file per step: socket call (`af_ib.rs`, `sdp_inet.rs`) → connection
+//! (`endpoint.rs`, connection management in `sdp_cm.rs`, closing in `close.rs`) →
+//! `sdp_tx.rs`/`sdp_rx.rs` → the link's QP/CQ and rings (`sdp_link.rs`) → devices
+//! (`devices.rs`). The FFI layer is `bindings.rs` plus the safe wrappers `sock.rs`,
+//! `net.rs`, `sysctl.rs`, `ib.rs`, `verbs.rs`, `cm.rs`; kernel-free logic is in
+//! `proto/`.
 
 #![crate_name = "infinisock"]
 
@@ -19,7 +22,9 @@ use crate::{ffi_static::Registration, net::PernetSubsys};
 mod af_ib;
 mod bindings;
 mod close;
+mod cm;
 mod devices;
+mod endpoint;
 mod ffi_static;
 mod ib;
 mod net;
@@ -28,11 +33,13 @@ mod netns;
 // and parts of it (the SDP wire format and credits) wait for the data path that uses them.
 #[allow(unreachable_pub, dead_code)]
 mod proto;
+mod sdp_cm;
 mod sdp_inet;
+mod sdp_link;
+mod sdp_rx;
+mod sdp_tx;
 mod sock;
 mod sysctl;
-// The data paths build on these; today only KUnit does.
-#[cfg_attr(not(CONFIG_KUNIT), allow(dead_code))]
 mod verbs;
 
 #[cfg(CONFIG_KUNIT)]
@@ -69,12 +76,49 @@ module! {
 pub(crate) const THIS_MODULE_PTR: *mut bindings::module =
     kernel::module::this_module::<InfiniSock>().as_ptr().cast();
 
+/// The module's workqueue: connection teardown runs there, and unloading waits for it.
+static WORKQUEUE: core::sync::atomic::AtomicPtr<bindings::workqueue_struct> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// The module's workqueue.
+pub(crate) fn workqueue() -> &'static kernel::workqueue::Queue {
+    let wq = WORKQUEUE.load(core::sync::atomic::Ordering::Acquire);
+    // SAFETY: Set in `init` before any socket can exist and destroyed only when the
+    // module goes away, when no socket (and so no caller) is left.
+    unsafe { kernel::workqueue::Queue::from_raw(wq.cast()) }
+}
+
+/// Owns [`WORKQUEUE`]; destroying it waits for queued work.
+struct ModuleWorkqueue;
+
+impl ModuleWorkqueue {
+    fn new() -> Result<Self> {
+        // SAFETY: Allocates a workqueue; the name is a static C string.
+        let wq = unsafe { bindings::infinisock_alloc_workqueue(c"infinisock".as_char_ptr()) };
+        if wq.is_null() {
+            return Err(ENOMEM);
+        }
+        WORKQUEUE.store(wq, core::sync::atomic::Ordering::Release);
+        Ok(Self)
+    }
+}
+
+impl Drop for ModuleWorkqueue {
+    fn drop(&mut self) {
+        let wq = WORKQUEUE.swap(core::ptr::null_mut(), core::sync::atomic::Ordering::AcqRel);
+        // SAFETY: Allocated in `new`, destroyed once; no socket is left to queue work.
+        unsafe { bindings::destroy_workqueue(wq) };
+    }
+}
+
 /// Everything the module registers. Fields drop in order: the socket families go first
-/// (no new sockets), the per-namespace state last.
+/// (no new sockets), then the workqueue (waits for the last teardowns), the
+/// per-namespace state last.
 struct InfiniSock {
     _sdp_inet: sdp_inet::SdpInet,
     _af_ib: Registration<sock::FamilyTable>,
     _af_ib_proto: Registration<sock::ProtoTable>,
+    _wq: ModuleWorkqueue,
     _devices: devices::Tracking,
     _pernet: Registration<net::PernetTable<netns::InfiniSockNet>>,
 }
@@ -85,6 +129,7 @@ impl kernel::Module for InfiniSock {
         unsafe { devices::DEVICES.init() };
         let pernet = Registration::new(netns::InfiniSockNet::table())?;
         let devices = devices::Tracking::start()?;
+        let wq = ModuleWorkqueue::new()?;
         let af_ib_proto = Registration::new(&af_ib::PROTO)?;
         let af_ib = Registration::new(&af_ib::FAMILY)?;
         let sdp_inet = sdp_inet::SdpInet::register()?;
@@ -93,6 +138,7 @@ impl kernel::Module for InfiniSock {
             _sdp_inet: sdp_inet,
             _af_ib: af_ib,
             _af_ib_proto: af_ib_proto,
+            _wq: wq,
             _devices: devices,
             _pernet: pernet,
         })

@@ -3,16 +3,27 @@
 //! SDP under AF_INET and AF_INET6: `socket(AF_INET[6], SOCK_STREAM, IPPROTO_SDP)`.
 //!
 //! `inet_create()`/`inet6_create()` find our entries by (type, protocol), allocate the
-//! sock from our `struct proto` and call its `init`.
+//! sock from our `struct proto` and call its `init`, which attaches an [`Endpoint`].
+//! The socket calls below parse and check their arguments as TCP does and hand over
+//! to connection management (`sdp_cm`), the data path (`sdp_tx`, `sdp_rx`) and
+//! closing (`close`).
 
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::aref::ARef};
 
 use crate::{
-    close::UnconnectedOps,
-    netns,
-    proto::{socket_args::SOCK_STREAM, tunables::TunableId, IPPROTO_SDP},
+    close, netns,
+    endpoint::{Endpoint, Phase},
     ffi_static::Registration,
-    sock::{InetProtosw, IpFamily, OpsTable, ProtoTable, Sock, SockLayout, SockProto},
+    proto::{
+        abi::{O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_TCP, TCP_CORK, TCP_NODELAY},
+        errno::Errno,
+        sockaddr::{parse_bind, parse_connect, Parsed, SockAddr},
+        socket_args::SOCK_STREAM,
+        tunables::TunableId,
+        IPPROTO_SDP,
+    },
+    sdp_cm, sdp_rx, sdp_tx,
+    sock::{InetProtosw, IpFamily, Msg, OpsTable, ProtoTable, Sock, SockLayout, SockProto, Socket, SocketOps, StreamOps},
 };
 
 const AF_INET: i32 = crate::bindings::AF_INET as i32;
@@ -27,16 +38,22 @@ impl SockProto for SdpProto {
         if netns::tunable(sk.net(), TunableId::SdpEnable) == 0 {
             return Err(EPROTONOSUPPORT);
         }
+        sk.set_state(Endpoint::new(ARef::from(sk))?);
         Ok(())
     }
 }
 
 static PROTO4: ProtoTable = ProtoTable::new::<SdpProto>("SDP", SockLayout::Inet);
 static PROTO6: ProtoTable = ProtoTable::new::<SdpProto>("SDPv6", SockLayout::Inet6);
-static OPS4: OpsTable = OpsTable::new::<UnconnectedOps<AF_INET>>();
-static OPS6: OpsTable = OpsTable::new::<UnconnectedOps<AF_INET6>>();
+static OPS4: OpsTable = OpsTable::stream::<SdpOps<AF_INET>>();
+static OPS6: OpsTable = OpsTable::stream::<SdpOps<AF_INET6>>();
 static ENTRY4: InetProtosw = InetProtosw::new(IpFamily::V4, SOCK_STREAM, IPPROTO_SDP, &PROTO4, &OPS4);
 static ENTRY6: InetProtosw = InetProtosw::new(IpFamily::V6, SOCK_STREAM, IPPROTO_SDP, &PROTO6, &OPS6);
+
+/// The `struct proto` of SDP socks of `family` (for the socks of accepted connections).
+pub(crate) fn proto_of(family: u16) -> &'static ProtoTable {
+    if i32::from(family) == AF_INET6 { &PROTO6 } else { &PROTO4 }
+}
 
 /// SDP's registrations under both IP families. Fields drop in order: the protocol
 /// switch entries go before the `struct proto`s they point to.
@@ -55,5 +72,128 @@ impl SdpInet {
         let entry4 = Registration::new(&ENTRY4)?;
         let entry6 = Registration::new(&ENTRY6)?;
         Ok(Self { _entry6: entry6, _entry4: entry4, _proto6: proto6, _proto4: proto4 })
+    }
+}
+
+/// Socket operations of SDP streams in `FAMILY`.
+pub(crate) struct SdpOps<const FAMILY: i32>;
+
+/// The endpoint of a socket between `create` and `release`.
+fn endpoint(sock: &Socket) -> Result<kernel::sync::Arc<Endpoint>> {
+    let ep = sock.sk().and_then(|sk| sk.state()).ok_or(EBADF)?;
+    Ok(ep.into())
+}
+
+fn errno(e: Errno) -> Error {
+    e.into_error()
+}
+
+impl<const FAMILY: i32> SocketOps for SdpOps<FAMILY> {
+    const FAMILY: i32 = FAMILY;
+
+    fn release(_sock: &Socket, sk: ARef<Sock>) {
+        match sk.take_state() {
+            Some(ep) => close::release(ep),
+            None => sk.orphan(),
+        }
+    }
+}
+
+impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
+    fn bind(sock: &Socket, addr: &[u8]) -> Result {
+        let addr = parse_bind(FAMILY as u16, addr).map_err(errno)?;
+        sdp_cm::bind(&*endpoint(sock)?, addr)
+    }
+
+    fn connect(sock: &Socket, addr: &[u8], flags: i32) -> Result {
+        let ep = endpoint(sock)?;
+        match parse_connect(FAMILY as u16, addr).map_err(errno)? {
+            Parsed::Addr(dst) => sdp_cm::connect(&ep, sock, dst, flags & O_NONBLOCK != 0),
+            // TCP dissolves the association; an SDP connection cannot be reused, so
+            // only a socket that never connected accepts it.
+            Parsed::Unspec if ep.lock().phase == Phase::Open => Ok(()),
+            Parsed::Unspec => Err(EOPNOTSUPP),
+        }
+    }
+
+    fn listen(sock: &Socket, backlog: i32) -> Result {
+        sdp_cm::listen(&*endpoint(sock)?, backlog)
+    }
+
+    fn accept(sock: &Socket, newsock: &Socket, flags: i32) -> Result {
+        sdp_cm::accept(&*endpoint(sock)?, newsock, flags & O_NONBLOCK != 0)
+    }
+
+    fn getname(sock: &Socket, peer: bool, out: &mut [u8; 28]) -> Result<usize> {
+        let ep = endpoint(sock)?;
+        let inner = ep.lock();
+        let addr = if peer {
+            if !matches!(inner.phase, Phase::Connected) && !(inner.phase == Phase::Closed && inner.peer.is_some()) {
+                return Err(ENOTCONN);
+            }
+            inner.id.as_ref().and_then(|id| id.peer_addr()).or(inner.peer).ok_or(ENOTCONN)?
+        } else {
+            inner
+                .id
+                .as_ref()
+                .and_then(|id| id.local_addr())
+                .or(inner.bound)
+                .unwrap_or(SockAddr::unspecified(FAMILY as u16))
+        };
+        Ok(addr.encode(out))
+    }
+
+    fn poll(sock: &Socket) -> u32 {
+        endpoint(sock).map_or(0, |ep| ep.poll_mask())
+    }
+
+    fn ioctl(sock: &Socket, cmd: u32) -> Result<i32> {
+        let ep = endpoint(sock)?;
+        let inner = ep.lock();
+        if inner.phase == Phase::Listening {
+            return Err(EINVAL);
+        }
+        let s = inner.link.as_ref().map(|l| &l.stream);
+        let v = match cmd {
+            SIOCINQ => s.map_or(0, |s| s.rx_bytes),
+            SIOCOUTQ => s.map_or(0, |s| s.tx_unacked),
+            _ => return Err(ENOIOCTLCMD),
+        };
+        Ok(i32::try_from(v).unwrap_or(i32::MAX))
+    }
+
+    fn shutdown(sock: &Socket, how: i32) -> Result {
+        close::shutdown(&*endpoint(sock)?, how)
+    }
+
+    fn sendmsg(sock: &Socket, msg: &mut Msg, len: usize) -> Result<usize> {
+        sdp_tx::sendmsg(&*endpoint(sock)?, msg, len, false)
+    }
+
+    fn recvmsg(sock: &Socket, msg: &mut Msg, len: usize, flags: i32) -> Result<usize> {
+        sdp_rx::recvmsg(&*endpoint(sock)?, msg, len, flags, false)
+    }
+
+    fn setsockopt(sock: &Socket, level: i32, name: i32, value: Option<i32>) -> Result {
+        let ep = endpoint(sock)?;
+        match (level, name) {
+            (SOL_TCP, TCP_NODELAY) => {
+                ep.lock().nodelay = value.ok_or(EINVAL)? != 0;
+                Ok(())
+            }
+            // Every message is sent as soon as it is written; corking is accepted and
+            // has no effect, as TCP_NODELAY has none.
+            (SOL_TCP, TCP_CORK) => value.map(|_| ()).ok_or(EINVAL),
+            _ => Err(ENOPROTOOPT),
+        }
+    }
+
+    fn getsockopt(sock: &Socket, level: i32, name: i32) -> Result<i32> {
+        let ep = endpoint(sock)?;
+        match (level, name) {
+            (SOL_TCP, TCP_NODELAY) => Ok(i32::from(ep.lock().nodelay)),
+            (SOL_TCP, TCP_CORK) => Ok(0),
+            _ => Err(ENOPROTOOPT),
+        }
     }
 }

@@ -16,11 +16,19 @@ use kernel::{
     types::Opaque,
 };
 
+use kernel::{
+    sync::{Arc, ArcBorrow},
+    types::ForeignOwnable,
+};
+
 use crate::{
     bindings,
     ffi_static::{FfiStatic, KernelTable},
     net::Net,
 };
+
+/// What `struct infinisock_sock.state` holds for every sock of the module.
+pub(crate) type SockState = crate::endpoint::Endpoint;
 
 /// A `struct socket`: the file-side half of a socket.
 ///
@@ -60,6 +68,34 @@ impl Socket {
             bindings::infinisock_socket_set_ops(self.as_raw(), ops.0.get());
             bindings::sock_init_data(self.as_raw(), sk);
         }
+    }
+
+    /// The socket's sock, borrowed for the duration of a `proto_ops` call.
+    pub(crate) fn sk(&self) -> Option<&Sock> {
+        // SAFETY: The socket is valid; its `sk` stays set until `release`.
+        let sk = unsafe { bindings::infinisock_socket_sk(self.as_raw()) };
+        // SAFETY: A non-null `sk` of one of our sockets is one of our socks, alive while
+        // the socket holds it.
+        (!sk.is_null()).then(|| unsafe { Sock::from_raw(sk) })
+    }
+
+    /// Attaches an accepted connection's sock (`sock_graft`) and marks the socket
+    /// connected. The socket takes over the reference held by `sk`.
+    pub(crate) fn graft(&self, sk: ARef<Sock>) {
+        let sk = ARef::into_raw(sk).as_ptr().cast::<bindings::sock>();
+        // SAFETY: `accept` runs on a new socket without an `sk`; `sk` is a valid sock set
+        // up by `Sock::init_child`, whose reference the socket now owns.
+        unsafe {
+            bindings::infinisock_sock_graft(sk, self.as_raw());
+            bindings::infinisock_socket_set_state(self.as_raw(), bindings::socket_state_SS_CONNECTED as i32);
+        }
+    }
+
+    /// Records the socket-level state (`SS_CONNECTED`, ...) the socket layer reports.
+    pub(crate) fn set_connected(&self, connected: bool) {
+        let state = if connected { bindings::socket_state_SS_CONNECTED } else { bindings::socket_state_SS_UNCONNECTED };
+        // SAFETY: The socket is valid; `state` is a plain field.
+        unsafe { bindings::infinisock_socket_set_state(self.as_raw(), state as i32) };
     }
 
     /// Detaches the `sk` from the socket in `release` and returns the socket's
@@ -139,6 +175,115 @@ impl Sock {
         unsafe { bindings::infinisock_sk_set_protocol(self.as_raw(), protocol) };
     }
 
+    /// The address family of the sock.
+    pub(crate) fn family(&self) -> u16 {
+        // SAFETY: The sock is valid; the family never changes.
+        unsafe { bindings::infinisock_sk_family(self.as_raw()) }
+    }
+
+    /// Sets up a sock allocated for an incoming connection like its listener's.
+    pub(crate) fn init_child(&self, parent: &Sock) {
+        // SAFETY: `self` is newly allocated and not yet visible; `parent` is valid.
+        unsafe { bindings::infinisock_sk_init_child(self.as_raw(), parent.as_raw()) };
+    }
+
+    /// The protocol's state pointer in `struct infinisock_sock`.
+    fn state_slot(&self) -> *mut *mut core::ffi::c_void {
+        // SAFETY: The sock is an `infinisock_sock` (type invariant).
+        unsafe { bindings::infinisock_sk_state(self.as_raw()) }
+    }
+
+    /// Installs the protocol state. Only while no other thread can see the sock's
+    /// state: from `init`, or for an incoming connection before it is queued.
+    pub(crate) fn set_state(&self, state: Arc<SockState>) {
+        let slot = self.state_slot();
+        // SAFETY: The slot is ours to write (see above); an old value would leak, so
+        // there must be none.
+        unsafe {
+            debug_assert!((*slot).is_null());
+            *slot = state.into_foreign();
+        }
+    }
+
+    /// The protocol state, borrowed while the socket (or the caller's reference to the
+    /// sock) keeps it installed.
+    pub(crate) fn state(&self) -> Option<ArcBorrow<'_, SockState>> {
+        // SAFETY: The slot holds null or a pointer from `Arc::into_foreign`, removed only
+        // by `take_state`, which runs when no operation is using the sock any more.
+        unsafe {
+            let p = *self.state_slot();
+            (!p.is_null()).then(|| <Arc<SockState> as ForeignOwnable>::borrow(p))
+        }
+    }
+
+    /// Removes the protocol state: in `release` (no operation of the socket can run
+    /// any more), or for an incoming connection nobody accepted.
+    pub(crate) fn take_state(&self) -> Option<Arc<SockState>> {
+        let slot = self.state_slot();
+        // SAFETY: As in `state`; the pointer is replaced by null so it is taken once.
+        unsafe {
+            let p = core::mem::replace(&mut *slot, core::ptr::null_mut());
+            (!p.is_null()).then(|| <Arc<SockState> as ForeignOwnable>::from_foreign(p))
+        }
+    }
+
+    /// Wakes `poll`/`epoll` waiters of the socket with the event bits in `mask`.
+    pub(crate) fn wake(&self, mask: u32) {
+        // SAFETY: The sock is valid; the helper reads `sk_wq` under RCU.
+        unsafe { bindings::infinisock_sk_wake(self.as_raw(), mask) };
+    }
+
+    /// Records an asynchronous error (positive errno) for `SO_ERROR` and the next call.
+    pub(crate) fn set_err(&self, errno: i32) {
+        // SAFETY: The sock is valid; `sk_err` is written with WRITE_ONCE.
+        unsafe { bindings::infinisock_sk_set_err(self.as_raw(), errno) };
+    }
+
+    /// Takes the pending error (`sock_error`): a negative errno, or 0.
+    pub(crate) fn take_err(&self) -> i32 {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_take_err(self.as_raw()) }
+    }
+
+    /// The pending error without clearing it (positive errno, or 0).
+    pub(crate) fn peek_err(&self) -> i32 {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_peek_err(self.as_raw()) }
+    }
+
+    /// The receive timeout in jiffies (`SO_RCVTIMEO`; 0 for a non-blocking call).
+    pub(crate) fn rcvtimeo(&self, nonblock: bool) -> i64 {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_rcvtimeo(self.as_raw(), nonblock) as i64 }
+    }
+
+    /// The send timeout in jiffies (`SO_SNDTIMEO`; 0 for a non-blocking call).
+    pub(crate) fn sndtimeo(&self, nonblock: bool) -> i64 {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_sndtimeo(self.as_raw(), nonblock) as i64 }
+    }
+
+    /// `SO_RCVLOWAT`, or `len` for `MSG_WAITALL`: bytes a blocking read waits for.
+    pub(crate) fn rcvlowat(&self, waitall: bool, len: usize) -> usize {
+        let len = i32::try_from(len).unwrap_or(i32::MAX);
+        // SAFETY: The sock is valid.
+        let v = unsafe { bindings::infinisock_sk_rcvlowat(self.as_raw(), i32::from(waitall), len) };
+        usize::try_from(v).unwrap_or(1)
+    }
+
+    /// `SO_LINGER`: the linger time in jiffies if it is on.
+    pub(crate) fn linger(&self) -> Option<i64> {
+        let mut t = 0;
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_linger(self.as_raw(), &mut t) }.then_some(t as i64)
+    }
+
+    /// Sets `sk_state` to a TCP state, which `ss`/diagnostics and `SO_ERROR` paths read.
+    pub(crate) fn set_tcp_state(&self, state: u32) {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_set_state(self.as_raw(), state as i32) };
+    }
+
     /// Marks the sock as no longer attached to a file (`sock_orphan`), under its lock.
     pub(crate) fn orphan(&self) {
         // SAFETY: The sock is valid; `lock_sock`/`release_sock` pair up here.
@@ -169,10 +314,75 @@ pub(crate) trait SocketOps {
     fn release(sock: &Socket, sk: ARef<Sock>);
 }
 
+/// A `struct msghdr` passed to `sendmsg`/`recvmsg`.
+///
+/// # Invariants
+///
+/// Valid for the duration of the call.
+pub(crate) struct Msg(NonNull<bindings::msghdr>);
+
+impl Msg {
+    /// The flags of a `sendmsg` call (`MSG_*`).
+    pub(crate) fn flags(&self) -> i32 {
+        // SAFETY: Valid msghdr (type invariant).
+        unsafe { bindings::infinisock_msg_flags(self.0.as_ptr()) }
+    }
+
+    /// The user data to send.
+    pub(crate) fn source(&mut self) -> &mut kernel::iov::IovIterSource<'_> {
+        // SAFETY: The msghdr is valid; for `sendmsg` its iterator is a source of user
+        // (or kernel) memory valid during the call. `iov_iter` is the same C type in
+        // both binding crates.
+        unsafe {
+            kernel::iov::IovIterSource::from_raw(bindings::infinisock_msg_iter(self.0.as_ptr()).cast())
+        }
+    }
+
+    /// Where received data goes.
+    pub(crate) fn dest(&mut self) -> &mut kernel::iov::IovIterDest<'_> {
+        // SAFETY: As in `source`; for `recvmsg` the iterator is a destination.
+        unsafe { kernel::iov::IovIterDest::from_raw(bindings::infinisock_msg_iter(self.0.as_ptr()).cast()) }
+    }
+}
+
+/// Operations of a connected stream socket, on top of [`SocketOps`].
+pub(crate) trait StreamOps: SocketOps {
+    /// `bind(2)` with the address bytes the program passed.
+    fn bind(sock: &Socket, addr: &[u8]) -> Result;
+    /// `connect(2)`; `flags` are the file's (`O_NONBLOCK`).
+    fn connect(sock: &Socket, addr: &[u8], flags: i32) -> Result;
+    /// `listen(2)`.
+    fn listen(sock: &Socket, backlog: i32) -> Result;
+    /// `accept4(2)`: attach the next connection to `newsock`.
+    fn accept(sock: &Socket, newsock: &Socket, flags: i32) -> Result;
+    /// `getsockname(2)`/`getpeername(2)`: fills `out`, returns its length.
+    fn getname(sock: &Socket, peer: bool, out: &mut [u8; 28]) -> Result<usize>;
+    /// The `poll(2)` event mask (the trampoline has registered the waiter).
+    fn poll(sock: &Socket) -> u32;
+    /// `ioctl(2)`; returns the value to store at `arg` as an `int`.
+    fn ioctl(sock: &Socket, cmd: u32) -> Result<i32>;
+    /// `shutdown(2)`.
+    fn shutdown(sock: &Socket, how: i32) -> Result;
+    /// `sendmsg(2)` family; returns bytes sent.
+    fn sendmsg(sock: &Socket, msg: &mut Msg, len: usize) -> Result<usize>;
+    /// `recvmsg(2)` family; returns bytes received.
+    fn recvmsg(sock: &Socket, msg: &mut Msg, len: usize, flags: i32) -> Result<usize>;
+    /// `setsockopt(2)` at a level other than `SOL_SOCKET`, with an `int` value.
+    fn setsockopt(sock: &Socket, level: i32, name: i32, value: Option<i32>) -> Result;
+    /// `getsockopt(2)` at a level other than `SOL_SOCKET`; returns an `int` value.
+    fn getsockopt(sock: &Socket, level: i32, name: i32) -> Result<i32>;
+}
+
 /// A protocol's `struct proto` callbacks.
 pub(crate) trait SockProto {
     /// Sets up a newly allocated sock (for AF_INET/AF_INET6, called by `inet_create`).
     fn init(sk: &Sock) -> Result;
+}
+
+/// Sends `SIGPIPE` to the current task (a write on a stream that cannot send any more).
+pub(crate) fn send_sigpipe() {
+    // SAFETY: Signals the current task; always valid in syscall context.
+    unsafe { bindings::infinisock_send_sigpipe() };
 }
 
 /// A `struct net_proto_family` in a static.
@@ -232,6 +442,206 @@ impl OpsTable {
     }
 }
 
+impl OpsTable {
+    /// The table of a stream socket kind: everything through `O`, except what
+    /// streams do not have (`socketpair`, `mmap`).
+    pub(crate) const fn stream<O: StreamOps>() -> Self {
+        Self(FfiStatic::new(bindings::proto_ops {
+            family: O::FAMILY,
+            owner: crate::THIS_MODULE_PTR,
+            release: Some(release_trampoline::<O>),
+            bind: Some(bind_trampoline::<O>),
+            connect: Some(connect_trampoline::<O>),
+            socketpair: Some(bindings::sock_no_socketpair),
+            accept: Some(accept_trampoline::<O>),
+            getname: Some(getname_trampoline::<O>),
+            poll: Some(poll_trampoline::<O>),
+            ioctl: Some(ioctl_trampoline::<O>),
+            listen: Some(listen_trampoline::<O>),
+            shutdown: Some(shutdown_trampoline::<O>),
+            setsockopt: Some(setsockopt_trampoline::<O>),
+            getsockopt: Some(getsockopt_trampoline::<O>),
+            sendmsg: Some(sendmsg_trampoline::<O>),
+            recvmsg: Some(recvmsg_trampoline::<O>),
+            mmap: Some(bindings::sock_no_mmap),
+            // SAFETY: All-zero is a valid `proto_ops`: absent callbacks are NULL.
+            ..unsafe { core::mem::zeroed() }
+        }))
+    }
+}
+
+/// The address bytes of a `bind`/`connect` call (already copied into the kernel).
+///
+/// # Safety
+///
+/// `addr` points at `len` readable bytes, or `len` is not positive.
+unsafe fn addr_bytes<'a>(addr: *const bindings::sockaddr_unsized, len: i32) -> &'a [u8] {
+    match usize::try_from(len) {
+        // SAFETY: The caller guarantees `len` bytes at `addr`.
+        Ok(len) if len > 0 && !addr.is_null() => unsafe { core::slice::from_raw_parts(addr.cast::<u8>(), len) },
+        _ => &[],
+    }
+}
+
+unsafe extern "C" fn bind_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    addr: *mut bindings::sockaddr_unsized,
+    len: kernel::ffi::c_int,
+) -> kernel::ffi::c_int {
+    // SAFETY: The socket layer passes a valid socket and a kernel copy of the address
+    // (`move_addr_to_kernel`) of `len` bytes.
+    from_result(|| unsafe { O::bind(Socket::from_raw(sock), addr_bytes(addr, len)) }.map(|()| 0))
+}
+
+unsafe extern "C" fn connect_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    addr: *mut bindings::sockaddr_unsized,
+    len: kernel::ffi::c_int,
+    flags: kernel::ffi::c_int,
+) -> kernel::ffi::c_int {
+    // SAFETY: As for `bind`.
+    from_result(|| unsafe { O::connect(Socket::from_raw(sock), addr_bytes(addr, len), flags) }.map(|()| 0))
+}
+
+unsafe extern "C" fn listen_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    backlog: kernel::ffi::c_int,
+) -> kernel::ffi::c_int {
+    // SAFETY: Valid socket for the call.
+    from_result(|| O::listen(unsafe { Socket::from_raw(sock) }, backlog).map(|()| 0))
+}
+
+unsafe extern "C" fn accept_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    newsock: *mut bindings::socket,
+    arg: *mut bindings::proto_accept_arg,
+) -> kernel::ffi::c_int {
+    // SAFETY: `do_accept` passes the listening socket, a new socket without `sk` and
+    // the accept arguments, all valid for the call.
+    from_result(|| unsafe {
+        O::accept(Socket::from_raw(sock), Socket::from_raw(newsock), bindings::infinisock_accept_flags(arg))
+    }.map(|()| 0))
+}
+
+unsafe extern "C" fn getname_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    addr: *mut bindings::sockaddr,
+    peer: kernel::ffi::c_int,
+) -> kernel::ffi::c_int {
+    from_result(|| {
+        let mut out = [0u8; 28];
+        // SAFETY: Valid socket for the call.
+        let len = O::getname(unsafe { Socket::from_raw(sock) }, peer != 0, &mut out)?;
+        // SAFETY: `addr` is a `sockaddr_storage` (128 bytes) in the kernel; `len` ≤ 28.
+        unsafe { core::ptr::copy_nonoverlapping(out.as_ptr(), addr.cast::<u8>(), len.min(out.len())) };
+        Ok(len as i32)
+    })
+}
+
+unsafe extern "C" fn poll_trampoline<O: StreamOps>(
+    file: *mut bindings::file,
+    sock: *mut bindings::socket,
+    wait: *mut bindings::poll_table_struct,
+) -> bindings::__poll_t {
+    // SAFETY: The socket layer passes the file, its socket and the poll table.
+    unsafe { bindings::infinisock_poll_wait(file, sock, wait) };
+    // SAFETY: Valid socket for the call.
+    O::poll(unsafe { Socket::from_raw(sock) })
+}
+
+unsafe extern "C" fn ioctl_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    cmd: kernel::ffi::c_uint,
+    arg: kernel::ffi::c_ulong,
+) -> kernel::ffi::c_int {
+    from_result(|| {
+        // SAFETY: Valid socket for the call.
+        let v = O::ioctl(unsafe { Socket::from_raw(sock) }, cmd)?;
+        let user = kernel::uaccess::UserSlice::new(kernel::uaccess::UserPtr::from_addr(arg as usize), 4);
+        user.writer().write(&v)?;
+        Ok(0)
+    })
+}
+
+unsafe extern "C" fn shutdown_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    how: kernel::ffi::c_int,
+) -> kernel::ffi::c_int {
+    // SAFETY: Valid socket for the call.
+    from_result(|| O::shutdown(unsafe { Socket::from_raw(sock) }, how).map(|()| 0))
+}
+
+unsafe extern "C" fn setsockopt_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    level: kernel::ffi::c_int,
+    name: kernel::ffi::c_int,
+    optval: bindings::sockptr_t,
+    optlen: kernel::ffi::c_uint,
+) -> kernel::ffi::c_int {
+    from_result(|| {
+        let mut v = 0;
+        // SAFETY: `optval` is the caller's option buffer of `optlen` bytes.
+        let value = match unsafe { bindings::infinisock_sockptr_read_int(optval, optlen, &mut v) } {
+            0 => Some(v),
+            _ if optlen < 4 => None,
+            e => return Err(Error::from_errno(e)),
+        };
+        // SAFETY: Valid socket for the call.
+        O::setsockopt(unsafe { Socket::from_raw(sock) }, level, name, value).map(|()| 0)
+    })
+}
+
+unsafe extern "C" fn getsockopt_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    level: kernel::ffi::c_int,
+    name: kernel::ffi::c_int,
+    optval: *mut kernel::ffi::c_char,
+    optlen: *mut kernel::ffi::c_int,
+) -> kernel::ffi::c_int {
+    use kernel::uaccess::{UserPtr, UserSlice};
+    from_result(|| {
+        let len_slice = UserSlice::new(UserPtr::from_ptr(optlen.cast()), 4);
+        let len: i32 = len_slice.reader().read()?;
+        if len < 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: Valid socket for the call.
+        let v = O::getsockopt(unsafe { Socket::from_raw(sock) }, level, name)?;
+        let n = (len as usize).min(4);
+        let bytes = v.to_ne_bytes();
+        UserSlice::new(UserPtr::from_ptr(optval.cast()), n).writer().write_slice(&bytes[..n])?;
+        UserSlice::new(UserPtr::from_ptr(optlen.cast()), 4).writer().write(&(n as i32))?;
+        Ok(0)
+    })
+}
+
+unsafe extern "C" fn sendmsg_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    msg: *mut bindings::msghdr,
+    len: usize,
+) -> kernel::ffi::c_int {
+    // SAFETY: Valid socket and msghdr for the call.
+    let (sock, mut msg) = unsafe { (Socket::from_raw(sock), Msg(NonNull::new_unchecked(msg))) };
+    match O::sendmsg(sock, &mut msg, len) {
+        Ok(n) => n.min(i32::MAX as usize) as i32,
+        Err(e) => e.to_errno(),
+    }
+}
+
+unsafe extern "C" fn recvmsg_trampoline<O: StreamOps>(
+    sock: *mut bindings::socket,
+    msg: *mut bindings::msghdr,
+    len: usize,
+    flags: kernel::ffi::c_int,
+) -> kernel::ffi::c_int {
+    // SAFETY: Valid socket and msghdr for the call.
+    let (sock, mut msg) = unsafe { (Socket::from_raw(sock), Msg(NonNull::new_unchecked(msg))) };
+    match O::recvmsg(sock, &mut msg, len, flags) {
+        Ok(n) => n.min(i32::MAX as usize) as i32,
+        Err(e) => e.to_errno(),
+    }
+}
+
 unsafe extern "C" fn release_trampoline<O: SocketOps>(sock: *mut bindings::socket) -> kernel::ffi::c_int {
     // SAFETY: The socket layer passes the socket being released, valid for the call.
     let sock = unsafe { Socket::from_raw(sock) };
@@ -261,6 +671,8 @@ impl ProtoTable {
             name: crate::ffi_static::c_name(name),
             owner: crate::THIS_MODULE_PTR,
             init: Some(init_trampoline::<P>),
+            // `sk_common_release()` (the error path of `inet_create` after `init`).
+            destroy: Some(destroy_trampoline),
             // `sk_common_release()` (the error path of `inet_create`) calls `unhash`
             // unconditionally; our socks are never hashed.
             unhash: Some(unhash_nop),
@@ -278,6 +690,12 @@ unsafe extern "C" fn init_trampoline<P: SockProto>(sk: *mut bindings::sock) -> k
         P::init(unsafe { Sock::from_raw(sk) })?;
         Ok(0)
     })
+}
+
+unsafe extern "C" fn destroy_trampoline(sk: *mut bindings::sock) {
+    // SAFETY: The kernel passes one of our socks; on this path no socket operation
+    // can run on it any more.
+    drop(unsafe { Sock::from_raw(sk) }.take_state());
 }
 
 unsafe extern "C" fn unhash_nop(_sk: *mut bindings::sock) {}

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Verbs objects of one RDMA device: protection domain, completion queues and RC queue
-//! pairs, each owned by a Rust value and destroyed when it is dropped.
+//! Verbs objects of one RDMA device: protection domain, completion queues, RC queue
+//! pairs, DMA-mapped buffers and work requests. Each object is owned by a Rust value and
+//! destroyed when it is dropped.
 
-use core::ptr::NonNull;
+use core::{cell::UnsafeCell, ffi::c_void, ptr::NonNull};
 
 use kernel::{error::to_result, prelude::*};
 
@@ -39,6 +40,16 @@ impl Pd {
         let pd = unsafe { bindings::infinisock_alloc_pd(dev.as_raw(), &mut err) };
         Ok(Self(checked(pd, err)?))
     }
+
+    /// The key that covers all kernel memory DMA-mapped for the PD's device.
+    pub(crate) fn local_dma_lkey(&self) -> u32 {
+        // SAFETY: Live PD (type invariant).
+        unsafe { bindings::infinisock_pd_lkey(self.0.as_ptr()) }
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::ib_pd {
+        self.0.as_ptr()
+    }
 }
 
 impl Drop for Pd {
@@ -65,9 +76,43 @@ impl Cq {
     pub(crate) fn new(dev: &IbDevice, entries: u32) -> Result<Self> {
         let mut err = 0;
         let entries = i32::try_from(entries).map_err(|_| EINVAL)?;
-        // SAFETY: The device is registered; no completion context is used yet.
-        let cq = unsafe { bindings::infinisock_alloc_cq(dev.as_raw(), core::ptr::null_mut(), entries, &mut err) };
+        // SAFETY: The device is registered; no completion context is used.
+        let cq = unsafe {
+            bindings::infinisock_alloc_cq(
+                dev.as_raw(),
+                core::ptr::null_mut(),
+                entries,
+                bindings::ib_poll_context_IB_POLL_SOFTIRQ as i32,
+                &mut err,
+            )
+        };
         Ok(Self(checked(cq, err)?))
+    }
+
+    /// Allocates a CQ whose completions run from a workqueue (process context, so their
+    /// handlers may take mutexes), reporting to handler `H` with `ctx`.
+    ///
+    /// # Safety
+    ///
+    /// `ctx` stays valid, at the same address, until the CQ is dropped.
+    pub(crate) unsafe fn with_handler<H: CqHandler>(dev: &IbDevice, entries: u32, ctx: *const H) -> Result<Self> {
+        let mut err = 0;
+        let entries = i32::try_from(entries).map_err(|_| EINVAL)?;
+        // SAFETY: The device is registered; the caller keeps `ctx` valid.
+        let cq = unsafe {
+            bindings::infinisock_alloc_cq(
+                dev.as_raw(),
+                ctx as *mut c_void,
+                entries,
+                bindings::ib_poll_context_IB_POLL_WORKQUEUE as i32,
+                &mut err,
+            )
+        };
+        Ok(Self(checked(cq, err)?))
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::ib_cq {
+        self.0.as_ptr()
     }
 }
 
@@ -139,5 +184,218 @@ impl Drop for Qp<'_> {
         if let Err(e) = r {
             pr_err!("destroying QP failed: {:?}\n", e);
         }
+    }
+}
+
+/// Receives the completions of a CQ created with [`Cq::with_handler`].
+pub(crate) trait CqHandler: Send + Sync + 'static {
+    /// A work request posted with the [`Cqe`] of `kind` completed. Runs in process
+    /// context (the CQ's workqueue), one completion at a time per CQ.
+    fn completion(&self, kind: CqeKind, wc: Wc);
+}
+
+/// Which queue a work request was posted to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CqeKind {
+    /// A receive.
+    Recv,
+    /// A send.
+    Send,
+}
+
+/// What a completion reports.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Wc {
+    /// `enum ib_wc_status`: 0 is success.
+    pub(crate) status: u32,
+    /// Bytes received (receives only).
+    pub(crate) byte_len: u32,
+}
+
+impl Wc {
+    /// Whether the work request succeeded.
+    pub(crate) fn ok(&self) -> bool {
+        self.status == bindings::ib_wc_status_IB_WC_SUCCESS
+    }
+
+    /// Whether it was flushed because the QP went to the error state (teardown).
+    pub(crate) fn flushed(&self) -> bool {
+        self.status == bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
+    }
+}
+
+/// The `struct ib_cqe` a work request carries: tells the completion which handler and
+/// which queue it belongs to. One static per (handler, kind).
+pub(crate) struct Cqe(UnsafeCell<bindings::ib_cqe>);
+
+// SAFETY: The kernel only reads it; Rust never writes it after construction.
+unsafe impl Sync for Cqe {}
+
+impl Cqe {
+    /// The entry whose completions go to `H` as `kind`.
+    pub(crate) const fn new<H: CqHandler>(kind: CqeKind) -> Self {
+        let done: unsafe extern "C" fn(*mut bindings::ib_cq, *mut bindings::ib_wc) = match kind {
+            CqeKind::Recv => cqe_done::<H, true>,
+            CqeKind::Send => cqe_done::<H, false>,
+        };
+        Self(UnsafeCell::new(bindings::ib_cqe { done: Some(done) }))
+    }
+
+    fn as_raw(&self) -> *mut bindings::ib_cqe {
+        self.0.get()
+    }
+}
+
+unsafe extern "C" fn cqe_done<H: CqHandler, const RECV: bool>(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+    // SAFETY: ib_core passes the CQ and a valid completion; the CQ's context is the
+    // handler `Cq::with_handler` was given, valid until the CQ is freed.
+    let (ctx, wc) = unsafe {
+        (
+            &*bindings::infinisock_cq_context(cq).cast::<H>(),
+            Wc { status: bindings::infinisock_wc_status(wc) as u32, byte_len: bindings::infinisock_wc_byte_len(wc) },
+        )
+    };
+    ctx.completion(if RECV { CqeKind::Recv } else { CqeKind::Send }, wc);
+}
+
+/// DMA direction of a [`DmaBuf`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DmaDir {
+    /// The device reads it (send buffers).
+    ToDevice,
+    /// The device writes it (receive buffers).
+    FromDevice,
+}
+
+impl DmaDir {
+    fn raw(self) -> i32 {
+        match self {
+            // `enum dma_data_direction`: DMA_TO_DEVICE, DMA_FROM_DEVICE.
+            DmaDir::ToDevice => 1,
+            DmaDir::FromDevice => 2,
+        }
+    }
+}
+
+/// A kernel buffer mapped for DMA by one device.
+///
+/// # Invariants
+///
+/// `buf` is mapped at `addr` for `dev` in `dir` from construction until `drop`; `dev`
+/// outlives the buffer (its owner keeps the device bound). While the device may write
+/// it (a receive is posted), Rust does not read it.
+pub(crate) struct DmaBuf {
+    buf: KVec<u8>,
+    addr: u64,
+    dev: NonNull<bindings::ib_device>,
+    dir: DmaDir,
+}
+
+// SAFETY: The mapping may be used and torn down from any thread.
+unsafe impl Send for DmaBuf {}
+// SAFETY: No method mutates through `&self`.
+unsafe impl Sync for DmaBuf {}
+
+impl DmaBuf {
+    /// Allocates `len` zeroed bytes and maps them for `dev`.
+    pub(crate) fn new(dev: &IbDevice, len: usize, dir: DmaDir) -> Result<Self> {
+        let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+        let mut addr = 0u64;
+        // SAFETY: The device is registered; `buf` is `len` bytes of kernel memory, kept
+        // (and never moved: a `KVec`'s heap storage is stable) until unmapped.
+        to_result(unsafe {
+            bindings::infinisock_dma_map(dev.as_raw(), buf.as_mut_ptr().cast(), len, dir.raw(), &mut addr)
+        })?;
+        // SAFETY: `IbDevice` is never null.
+        let dev = unsafe { NonNull::new_unchecked(dev.as_raw()) };
+        Ok(Self { buf, addr, dev, dir })
+    }
+
+    /// The buffer's size.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Makes the first `len` bytes the device wrote visible to the CPU and returns them.
+    pub(crate) fn received(&mut self, len: usize) -> &[u8] {
+        let len = len.min(self.buf.len());
+        // SAFETY: Mapped buffer (type invariant); syncing a prefix is allowed.
+        unsafe { bindings::infinisock_dma_sync_for_cpu(self.dev.as_ptr(), self.addr, len, self.dir.raw()) };
+        &self.buf[..len]
+    }
+
+    /// The first `len` bytes, as last made visible by [`DmaBuf::received`].
+    pub(crate) fn contents(&self, len: usize) -> &[u8] {
+        &self.buf[..len.min(self.buf.len())]
+    }
+
+    /// The bytes the CPU may fill before handing the buffer to the device.
+    pub(crate) fn fill(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
+
+    /// Makes the first `len` bytes the CPU wrote visible to the device.
+    fn sync_for_device(&self, len: usize) {
+        // SAFETY: Mapped buffer; `len` is within it.
+        unsafe { bindings::infinisock_dma_sync_for_device(self.dev.as_ptr(), self.addr, len.min(self.buf.len()), self.dir.raw()) };
+    }
+}
+
+impl Drop for DmaBuf {
+    fn drop(&mut self) {
+        // SAFETY: Mapped with these arguments (type invariant), unmapped once.
+        unsafe { bindings::infinisock_dma_unmap(self.dev.as_ptr(), self.addr, self.buf.len(), self.dir.raw()) };
+    }
+}
+
+/// A QP that work requests are posted to, owned elsewhere (an rdma_cm id).
+///
+/// # Invariants
+///
+/// The QP is live while this value exists; its owner destroys it only after dropping
+/// every `QpRef`.
+pub(crate) struct QpRef(NonNull<bindings::ib_qp>);
+
+// SAFETY: Posting may happen from any thread; ib_post_* lock internally.
+unsafe impl Send for QpRef {}
+// SAFETY: See above.
+unsafe impl Sync for QpRef {}
+
+impl QpRef {
+    /// # Safety
+    ///
+    /// `qp` is live until the returned value is dropped.
+    pub(crate) unsafe fn new(qp: NonNull<bindings::ib_qp>) -> Self {
+        Self(qp)
+    }
+
+    /// Posts `buf` as a receive buffer.
+    ///
+    /// # Safety
+    ///
+    /// `buf` stays alive and is not read until the receive completes (or is flushed).
+    pub(crate) unsafe fn post_recv(&self, cqe: &'static Cqe, buf: &DmaBuf, lkey: u32) -> Result {
+        let len = u32::try_from(buf.len())?;
+        // SAFETY: Live QP (type invariant); the caller keeps `buf` for the device.
+        to_result(unsafe { bindings::infinisock_post_recv(self.0.as_ptr(), cqe.as_raw(), buf.addr, len, lkey) })
+    }
+
+    /// Sends the first `len` bytes of `buf` (signaled).
+    ///
+    /// # Safety
+    ///
+    /// `buf` stays alive and is not written until the send completes (or is flushed).
+    pub(crate) unsafe fn post_send(&self, cqe: &'static Cqe, buf: &DmaBuf, len: usize, lkey: u32) -> Result {
+        buf.sync_for_device(len);
+        let len = u32::try_from(len)?;
+        // SAFETY: Live QP; the caller keeps `buf` unchanged for the device.
+        to_result(unsafe { bindings::infinisock_post_send(self.0.as_ptr(), cqe.as_raw(), buf.addr, len, lkey) })
+    }
+
+    /// Waits until every posted work request has completed or been flushed. The QP is
+    /// moved to the error state first.
+    pub(crate) fn drain(&self) {
+        // SAFETY: Live QP whose CQ is not polled directly (workqueue), as required.
+        unsafe { bindings::ib_drain_qp(self.0.as_ptr()) };
     }
 }

@@ -19,10 +19,14 @@ allow_functions+='|sock_no_.*|release_sock|sock_create_kern|sock_release|inet6?_
 allow_functions+='|(un)?register_pernet_subsys|register_net_sysctl_sz|unregister_net_sysctl_table'
 allow_functions+='|proc_dointvec_minmax|proc_create_net_single|remove_proc_subtree|proc_remove'
 allow_functions+='|ib_(un)?register_client|ib_query_port|rdma_port_get_link_layer|infinisock.*'
+allow_functions+='|rdma_destroy_id|rdma_bind_addr|rdma_resolve_addr|rdma_resolve_route|rdma_listen'
+allow_functions+='|rdma_disconnect|rdma_destroy_qp|ib_drain_qp|destroy_workqueue'
 allow_types='net_proto_family|proto|proto_ops|inet_protosw|pernet_operations|ctl_table|ib_client'
 allow_types+='|ib_port_attr|ib_port_state|rdma_link_layer|ib_mtu|infinisock_sock|infinisock6_sock|infinisock_layout|sock_type|socket_state'
+allow_types+='|ib_cqe|ib_wc_status|ib_poll_context|rdma_cm_event_type|dma_data_direction|tcp_state'
 allow_vars='AF_IB|PF_IB|AF_INET6?|PF_INET6?|IPPROTO_SDP|SOCK_MAX'
 allow_vars+='|INET_PROTOSW_.*|RUST_CONST_HELPER_.*|IPPROTO_MAX|init_net'
+allow_vars+='|O_NONBLOCK|MSG_.*'
 
 out_argv=()
 skip=0

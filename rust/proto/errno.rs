@@ -20,3 +20,7 @@ impl Errno {
 pub const EPROTONOSUPPORT: Errno = Errno(93);
 /// Socket type not supported.
 pub const ESOCKTNOSUPPORT: Errno = Errno(94);
+/// Invalid argument.
+pub const EINVAL: Errno = Errno(22);
+/// Address family not supported by protocol.
+pub const EAFNOSUPPORT: Errno = Errno(97);

@@ -6,9 +6,12 @@
 //! `crate::proto`; `host/` compiles the same files as the `infinisock_proto` crate so that
 //! `cargo test` (unit, property and fuzz tests) runs them in seconds, without a VM.
 
+pub mod abi;
 pub mod credits;
 pub mod errno;
 pub mod ib_port;
+pub mod ring;
+pub mod sockaddr;
 pub mod socket_args;
 pub mod tunables;
 pub mod wire;

@@ -6,6 +6,8 @@
 
 use core::ffi::CStr;
 
+use super::{credits::MIN_RING, ring::MAX_RING};
+
 /// One integer tunable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tunable {
@@ -34,10 +36,24 @@ pub enum TunableId {
     /// IPPROTO_SDP)` create SDP sockets in this namespace; 0 refuses them with
     /// `EPROTONOSUPPORT`, as if the protocol were not there.
     SdpEnable = 0,
+    /// `net.infinisock.sdp_recv_buffers`: receive buffers each new SDP connection posts
+    /// (its initial credit grant to the peer).
+    SdpRecvBuffers = 1,
+    /// `net.infinisock.sdp_send_buffers`: send buffers of each new SDP connection: how
+    /// many messages may be in flight at once.
+    SdpSendBuffers = 2,
+    /// `net.infinisock.sdp_buffer_size`: bytes in each send and receive buffer,
+    /// including the 16-byte message header; the largest message a connection carries.
+    SdpBufferSize = 3,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 1] = [Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1 }];
+pub const TUNABLES: [Tunable; 4] = [
+    Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1 },
+    Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32 },
+    Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32 },
+    Tunable { name: c"sdp_buffer_size", default: 32768, min: 4096, max: 1 << 20 },
+];
 
 /// The tunable with this id.
 pub const fn tunable(id: TunableId) -> &'static Tunable {

@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! rdma_cm identifiers: address and route resolution, listen/connect/accept with
+//! private data, disconnect. The module's connection management is written against
+//! [`CmHandler`]; this file is its only contact with rdma_cm.
+
+use core::ptr::NonNull;
+
+use kernel::{error::to_result, prelude::*};
+
+use crate::{bindings, net::Net, proto::sockaddr::{SockAddr, SOCKADDR_IN6_LEN}};
+
+/// An event rdma_cm reports on an id, with what the module needs of it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum CmEvent<'a> {
+    /// `rdma_resolve_addr` finished: the id is bound to a device.
+    AddrResolved,
+    /// `rdma_resolve_route` finished.
+    RouteResolved,
+    /// A connection request arrived on a listening id; the event's id is the new one.
+    ConnectRequest { private_data: &'a [u8] },
+    /// The connection is up; for the active side, the REP's private data.
+    Established { private_data: &'a [u8] },
+    /// The peer rejected the request (rdma_cm status: the reject reason).
+    Rejected { status: i32 },
+    /// Resolution, connection or the path failed; `errno` is the kernel's (negative) status.
+    Failed { errno: i32 },
+    /// The connection is gone: the peer disconnected, or it broke.
+    Disconnected,
+    /// The device under the id is being removed.
+    DeviceRemoval,
+    /// Anything else (address change, timewait exit, ...): nothing to do.
+    Other,
+}
+
+/// What the handler answers for a connection request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Keep the id (for a request: it was adopted with [`CmIdRef::adopt`]).
+    Keep,
+    /// rdma_cm destroys the id (for a request: rejects it first).
+    Destroy,
+}
+
+/// Receives the events of ids whose context is a `Self`.
+pub(crate) trait CmHandler: Send + Sync + 'static {
+    /// Handles `event` on `id`. Runs in process context with the id's handler mutex
+    /// held: it may sleep, but must not destroy `id` itself (answer
+    /// [`Verdict::Destroy`] instead).
+    fn event(&self, id: &CmIdRef, event: CmEvent<'_>) -> Verdict;
+}
+
+/// An rdma_cm id seen from inside an event handler (not owned).
+///
+/// # Invariants
+///
+/// Wraps a live `struct rdma_cm_id`.
+#[repr(transparent)]
+pub(crate) struct CmIdRef(kernel::types::Opaque<bindings::rdma_cm_id>);
+
+/// An rdma_cm id owned by the module, destroyed on drop.
+///
+/// # Invariants
+///
+/// `0` is a live id created by or handed to this module, destroyed only in `drop`;
+/// its context points at a `H: CmHandler` that outlives it. It is never dropped from
+/// inside its own event handler (that would deadlock on the handler mutex).
+pub(crate) struct CmId(NonNull<bindings::rdma_cm_id>);
+
+// SAFETY: rdma_cm ids may be used from any thread; rdma_cm serialises internally.
+unsafe impl Send for CmId {}
+// SAFETY: See above.
+unsafe impl Sync for CmId {}
+
+impl core::ops::Deref for CmId {
+    type Target = CmIdRef;
+
+    fn deref(&self) -> &CmIdRef {
+        // SAFETY: The id is live (type invariant); `CmIdRef` is transparent.
+        unsafe { &*self.0.as_ptr().cast() }
+    }
+}
+
+impl Drop for CmId {
+    fn drop(&mut self) {
+        // SAFETY: Live id owned by us, destroyed once, not from its own handler.
+        unsafe { bindings::rdma_destroy_id(self.0.as_ptr()) };
+    }
+}
+
+fn errno(ret: i32) -> Result {
+    to_result(ret)
+}
+
+impl CmId {
+    /// Creates an RC id in `net`'s RDMA_PS_TCP port space whose events go to `ctx`.
+    ///
+    /// # Safety
+    ///
+    /// `ctx` must outlive the returned id and stay at the same address.
+    pub(crate) unsafe fn new<H: CmHandler>(net: &Net, ctx: *const H) -> Result<Self> {
+        let mut err = 0;
+        // SAFETY: `net` is live; the trampoline matches `H` and the caller keeps `ctx`
+        // valid for the id's life.
+        let id = unsafe {
+            bindings::infinisock_cm_create_id(net.as_raw(), Some(trampoline::<H>), ctx as *mut _, &mut err)
+        };
+        NonNull::new(id).map(Self).ok_or_else(|| Error::from_errno(if err < 0 { err } else { -22 }))
+    }
+}
+
+impl CmIdRef {
+    fn as_raw(&self) -> *mut bindings::rdma_cm_id {
+        self.0.get()
+    }
+
+    /// Takes ownership of the new id of a connection request and points its events at
+    /// `ctx`. The handler must then answer [`Verdict::Keep`].
+    ///
+    /// # Safety
+    ///
+    /// Only for the id of a `ConnectRequest` event, once; `ctx` outlives the id.
+    pub(crate) unsafe fn adopt<H: CmHandler>(&self, ctx: *const H) -> CmId {
+        // SAFETY: The id is live; we are inside its handler, so no event races this.
+        unsafe { bindings::infinisock_cm_set_context(self.as_raw(), ctx as *mut _) };
+        // SAFETY: Live, non-null id; ownership passes to us (the handler keeps it).
+        CmId(unsafe { NonNull::new_unchecked(self.as_raw()) })
+    }
+
+    /// Binds to a local address (port 0: an ephemeral port).
+    pub(crate) fn bind(&self, addr: &SockAddr) -> Result {
+        let mut raw = [0u8; SOCKADDR_IN6_LEN];
+        addr.encode(&mut raw);
+        // SAFETY: Live id; `raw` is a sockaddr of the length its family implies.
+        errno(unsafe { bindings::rdma_bind_addr(self.as_raw(), raw.as_mut_ptr().cast()) })
+    }
+
+    /// Starts resolving `dst` (and `src`, if given) to a device and path.
+    pub(crate) fn resolve_addr(&self, src: Option<&SockAddr>, dst: &SockAddr, timeout_ms: u32) -> Result {
+        let (mut s, mut d) = ([0u8; SOCKADDR_IN6_LEN], [0u8; SOCKADDR_IN6_LEN]);
+        let src_ptr = match src {
+            Some(a) => {
+                a.encode(&mut s);
+                s.as_mut_ptr().cast()
+            }
+            None => core::ptr::null_mut(),
+        };
+        dst.encode(&mut d);
+        // SAFETY: Live id; the addresses are valid sockaddrs, copied by rdma_cm.
+        errno(unsafe {
+            bindings::rdma_resolve_addr(self.as_raw(), src_ptr, d.as_ptr().cast(), timeout_ms as usize)
+        })
+    }
+
+    /// Starts resolving the route after [`CmEvent::AddrResolved`].
+    pub(crate) fn resolve_route(&self, timeout_ms: u32) -> Result {
+        // SAFETY: Live id.
+        errno(unsafe { bindings::rdma_resolve_route(self.as_raw(), timeout_ms as usize) })
+    }
+
+    /// Listens for connection requests.
+    pub(crate) fn listen(&self, backlog: i32) -> Result {
+        // SAFETY: Live id.
+        errno(unsafe { bindings::rdma_listen(self.as_raw(), backlog) })
+    }
+
+    /// Sends the connection request; only from inside this id's handler (after
+    /// [`CmEvent::RouteResolved`]).
+    pub(crate) fn connect_locked(&self, private_data: &[u8]) -> Result {
+        let len = u8::try_from(private_data.len())?;
+        // SAFETY: Live id, handler mutex held by our caller; rdma_cm copies the data.
+        errno(unsafe { bindings::infinisock_cm_connect_locked(self.as_raw(), private_data.as_ptr().cast(), len) })
+    }
+
+    /// Accepts a connection request; only from inside this id's handler.
+    pub(crate) fn accept(&self, private_data: &[u8]) -> Result {
+        let len = u8::try_from(private_data.len())?;
+        // SAFETY: Live id, handler mutex held by our caller; rdma_cm copies the data.
+        errno(unsafe { bindings::infinisock_cm_accept(self.as_raw(), private_data.as_ptr().cast(), len) })
+    }
+
+    /// Starts a disconnect: the QP moves to the error state, the peer is told.
+    pub(crate) fn disconnect(&self) {
+        // SAFETY: Live id. Failure means it was not connected, which is fine here.
+        let _ = unsafe { bindings::rdma_disconnect(self.as_raw()) };
+    }
+
+    /// The device the id is bound to, if any.
+    pub(crate) fn device(&self) -> Option<NonNull<bindings::ib_device>> {
+        // SAFETY: Live id.
+        NonNull::new(unsafe { bindings::infinisock_cm_device(self.as_raw()) })
+    }
+
+    /// The QP created on the id, if any.
+    pub(crate) fn qp(&self) -> Option<NonNull<bindings::ib_qp>> {
+        // SAFETY: Live id.
+        NonNull::new(unsafe { bindings::infinisock_cm_qp(self.as_raw()) })
+    }
+
+    /// Creates the id's RC QP (`rdma_create_qp`), one CQ for both directions.
+    ///
+    /// # Safety
+    ///
+    /// `pd` and `cq` are live and outlive the QP ([`CmIdRef::destroy_qp`] is called
+    /// before either is freed).
+    pub(crate) unsafe fn create_qp(
+        &self,
+        pd: *mut bindings::ib_pd,
+        cq: *mut bindings::ib_cq,
+        send_wr: u32,
+        recv_wr: u32,
+    ) -> Result {
+        // SAFETY: Live id; the caller guarantees `pd` and `cq`.
+        errno(unsafe { bindings::infinisock_cm_create_qp(self.as_raw(), pd, cq, send_wr, recv_wr) })
+    }
+
+    /// Destroys the id's QP.
+    pub(crate) fn destroy_qp(&self) {
+        // SAFETY: Live id; a no-op without a QP.
+        unsafe { bindings::rdma_destroy_qp(self.as_raw()) };
+    }
+
+    /// The local address (`route.addr.src_addr`).
+    pub(crate) fn local_addr(&self) -> Option<SockAddr> {
+        // SAFETY: Live id; the address storage is a `sockaddr_storage` inside it.
+        let p = unsafe { bindings::infinisock_cm_src_addr(self.as_raw()) };
+        // SAFETY: `p` points at 128 bytes of `sockaddr_storage`.
+        SockAddr::decode(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), SOCKADDR_IN6_LEN) })
+    }
+
+    /// The peer's address (`route.addr.dst_addr`).
+    pub(crate) fn peer_addr(&self) -> Option<SockAddr> {
+        // SAFETY: As in `local_addr`.
+        let p = unsafe { bindings::infinisock_cm_dst_addr(self.as_raw()) };
+        // SAFETY: As in `local_addr`.
+        SockAddr::decode(unsafe { core::slice::from_raw_parts(p.cast::<u8>(), SOCKADDR_IN6_LEN) })
+    }
+}
+
+unsafe extern "C" fn trampoline<H: CmHandler>(
+    id: *mut bindings::rdma_cm_id,
+    event: *mut bindings::rdma_cm_event,
+) -> kernel::ffi::c_int {
+    // SAFETY: rdma_cm passes a live id whose context we set to a live `H` (`CmId`
+    // invariant; a request's new id inherits the listener's context).
+    let (id_ref, ctx) = unsafe { (&*id.cast::<CmIdRef>(), &*bindings::infinisock_cm_context(id).cast::<H>()) };
+    // SAFETY: The event is valid for the duration of the call.
+    let (kind, status) = unsafe { (bindings::infinisock_cm_event_type(event), bindings::infinisock_cm_event_status(event)) };
+    let private_data = || -> &[u8] {
+        let mut len = 0u8;
+        // SAFETY: The event is valid; the private data, if any, lives as long.
+        let p = unsafe { bindings::infinisock_cm_event_private_data(event, &mut len) };
+        if p.is_null() {
+            &[]
+        } else {
+            // SAFETY: rdma_cm reports `len` bytes at `p`, valid during the call.
+            unsafe { core::slice::from_raw_parts(p.cast::<u8>(), len.into()) }
+        }
+    };
+    let ev = match kind as bindings::rdma_cm_event_type {
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_RESOLVED => CmEvent::AddrResolved,
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_RESOLVED => CmEvent::RouteResolved,
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_REQUEST => CmEvent::ConnectRequest { private_data: private_data() },
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_ESTABLISHED => CmEvent::Established { private_data: private_data() },
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_REJECTED => CmEvent::Rejected { status },
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_ERROR
+        | bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_ERROR
+        | bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_ERROR
+        | bindings::rdma_cm_event_type_RDMA_CM_EVENT_UNREACHABLE => CmEvent::Failed { errno: if status < 0 { status } else { -110 } },
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_DISCONNECTED => CmEvent::Disconnected,
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_DEVICE_REMOVAL => CmEvent::DeviceRemoval,
+        _ => CmEvent::Other,
+    };
+    match ctx.event(id_ref, ev) {
+        Verdict::Keep => 0,
+        Verdict::Destroy => 1,
+    }
+}

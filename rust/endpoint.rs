@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The protocol side of one SDP socket: its connection state, under one mutex, and the
+//! callbacks rdma_cm and the CQ deliver to it.
+//!
+//! An [`Endpoint`] lives in an `Arc`. The sock holds one reference (in
+//! `infinisock_sock.state`) from `init` to `release`; rdma_cm ids and CQs point at it
+//! without a reference, which is sound because the endpoint owns them and destroys
+//! them (in [`Endpoint::teardown`]) before it can be freed. The endpoint holds a
+//! reference to its sock, so an orphaned sock stays alive while its connection drains.
+//!
+//! Lock order: an endpoint's mutex is never held while taking another endpoint's, and
+//! never while destroying a QP, CQ or rdma_cm id (their callbacks take it).
+
+use kernel::{
+    new_condvar, new_mutex, new_work,
+    prelude::*,
+    sync::{aref::ARef, Arc, ArcBorrow, CondVar, CondVarTimeoutResult, Mutex, MutexGuard},
+    workqueue::{impl_has_work, Work, WorkItem},
+};
+
+use crate::{
+    cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
+    proto::{
+        abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
+        sockaddr::SockAddr,
+    },
+    sdp_cm, sdp_link::Link, sdp_rx, sdp_tx,
+    sock::Sock,
+    verbs::{CqHandler, CqeKind, Wc},
+};
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// New, or bound: no connection attempt yet.
+    Open,
+    /// Listening for connection requests.
+    Listening,
+    /// Active open in progress: resolving address and route, or waiting for the REP.
+    Connecting,
+    /// Passive open: the REP is sent, waiting for the RTU (not yet acceptable).
+    Accepting,
+    /// Established: data flows.
+    Connected,
+    /// Over: torn down, failed or reset. Only reads of what already arrived and
+    /// `close` remain.
+    Closed,
+}
+
+/// `shutdown()` directions, as in `sk_shutdown`.
+pub(crate) const RCV_SHUTDOWN: u8 = 1;
+/// See [`RCV_SHUTDOWN`].
+pub(crate) const SEND_SHUTDOWN: u8 = 2;
+
+/// A listener's queues.
+#[derive(Default)]
+pub(crate) struct ListenQueue {
+    /// `listen()` backlog.
+    pub(crate) backlog: usize,
+    /// Requests accepted on the wire, waiting for the RTU.
+    pub(crate) pending: KVec<Arc<Endpoint>>,
+    /// Established connections waiting for `accept()`.
+    pub(crate) ready: KVec<Arc<Endpoint>>,
+}
+
+/// Everything the mutex protects.
+pub(crate) struct Inner {
+    pub(crate) phase: Phase,
+    /// The rdma_cm id, from `bind`/`connect`/`listen` (or the request) until teardown.
+    pub(crate) id: Option<CmId>,
+    /// Verbs resources and data-path state of an established (or establishing) link.
+    pub(crate) link: Option<Link>,
+    /// Local address given to `bind`.
+    pub(crate) bound: Option<SockAddr>,
+    /// Address given to `connect`.
+    pub(crate) peer: Option<SockAddr>,
+    /// Listener queues (phase `Listening`).
+    pub(crate) listen: ListenQueue,
+    /// The listener of a passive connection until `accept()` takes it.
+    pub(crate) parent: Option<Arc<Endpoint>>,
+    /// `RCV_SHUTDOWN` | `SEND_SHUTDOWN` asked for locally.
+    pub(crate) shutdown: u8,
+    /// The socket was closed: nobody reads any more.
+    pub(crate) orphaned: bool,
+    /// `TCP_NODELAY`.
+    pub(crate) nodelay: bool,
+    /// Teardown has been scheduled.
+    pub(crate) tearing_down: bool,
+}
+
+/// The protocol state of one socket. See the module documentation.
+#[pin_data]
+pub(crate) struct Endpoint {
+    #[pin]
+    pub(crate) inner: Mutex<Inner>,
+    /// Signalled on every change a blocked call may wait for.
+    #[pin]
+    changed: CondVar,
+    #[pin]
+    teardown_work: Work<Endpoint>,
+    /// The sock; one reference held for the endpoint's whole life.
+    pub(crate) sk: ARef<Sock>,
+}
+
+impl_has_work! {
+    impl HasWork<Self> for Endpoint { self.teardown_work }
+}
+
+impl Endpoint {
+    /// A new endpoint for `sk`.
+    pub(crate) fn new(sk: ARef<Sock>) -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                inner <- new_mutex!(Inner {
+                    phase: Phase::Open,
+                    id: None,
+                    link: None,
+                    bound: None,
+                    peer: None,
+                    listen: ListenQueue::default(),
+                    parent: None,
+                    shutdown: 0,
+                    orphaned: false,
+                    nodelay: false,
+                    tearing_down: false,
+                }),
+                changed <- new_condvar!(),
+                teardown_work <- new_work!("Endpoint::teardown_work"),
+                sk,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// A counted reference to an endpoint reached through a raw context pointer.
+    pub(crate) fn arc(&self) -> Arc<Self> {
+        // SAFETY: Endpoints are only ever created inside an `Arc` (`new`), and `self`
+        // is borrowed from a live one.
+        unsafe { ArcBorrow::from_raw(self as *const Self) }.into()
+    }
+
+    /// The address the endpoint's callbacks are registered with.
+    pub(crate) fn as_ctx(&self) -> *const Self {
+        self as *const Self
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock()
+    }
+
+    /// Tells blocked calls and pollers that something changed (`mask`: the poll
+    /// events that may have become true).
+    pub(crate) fn wake(&self, mask: u32) {
+        self.changed.notify_all();
+        self.sk.wake(mask);
+    }
+
+    /// Wakes everybody for every event: errors, hang-up, state changes.
+    pub(crate) fn wake_all(&self) {
+        self.wake(POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLERR | POLLHUP | POLLRDHUP);
+    }
+
+    /// Waits for a change with the lock held by `guard`, for at most `*timeo` jiffies.
+    /// Returns `Err(EAGAIN)` when the time is up, the interruption errno on a signal.
+    pub(crate) fn wait(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
+        if *timeo <= 0 {
+            return Err(EAGAIN);
+        }
+        let forever = *timeo == i64::MAX;
+        match self.changed.wait_interruptible_timeout(guard, *timeo as _) {
+            CondVarTimeoutResult::Timeout => {
+                *timeo = 0;
+                Err(EAGAIN)
+            }
+            CondVarTimeoutResult::Woken { jiffies } => {
+                if !forever {
+                    *timeo = jiffies as i64;
+                }
+                Ok(())
+            }
+            CondVarTimeoutResult::Signal { .. } => {
+                Err(if forever { ERESTARTSYS } else { EINTR })
+            }
+        }
+    }
+
+    /// Records a connection error for the socket, moves to `Closed`
+    /// and schedules the teardown of the link.
+    pub(crate) fn fail(&self, inner: &mut Inner, err: Error) {
+        if inner.phase != Phase::Closed {
+            self.sk.set_err(-err.to_errno());
+        }
+        self.close_and_teardown(inner);
+    }
+
+    /// Moves to `Closed` and schedules the teardown, without an error.
+    pub(crate) fn close_and_teardown(&self, inner: &mut Inner) {
+        inner.phase = Phase::Closed;
+        self.sk.set_tcp_state(TCP_CLOSE);
+        self.schedule_teardown(inner);
+        self.wake_all();
+    }
+
+    /// Queues the teardown work once.
+    pub(crate) fn schedule_teardown(&self, inner: &mut Inner) {
+        if !inner.tearing_down {
+            inner.tearing_down = true;
+            // `Err` means it is already queued, which `tearing_down` rules out.
+            let _ = crate::workqueue().enqueue(self.arc());
+        }
+    }
+
+    /// Releases the verbs resources and the rdma_cm id, outside the lock. Unread data
+    /// in the receive ring is lost (the connection is over).
+    fn teardown(&self) {
+        let (link, id, children, orphaned) = {
+            let mut inner = self.lock();
+            inner.phase = Phase::Closed;
+            let children = (
+                core::mem::take(&mut inner.listen.pending),
+                core::mem::take(&mut inner.listen.ready),
+            );
+            let parent = inner.parent.take();
+            (inner.link.take(), inner.id.take(), (children, parent), inner.orphaned)
+        };
+        self.wake_all();
+        if let Some(id) = &id {
+            id.disconnect();
+        }
+        // Drains the QP, destroys it, then the CQ, buffers and PD (see `Link`).
+        drop(link);
+        drop(id);
+        let ((pending, ready), parent) = children;
+        // A connection that was never accepted: nobody will ever close it.
+        for child in Iterator::chain(pending.into_iter(), ready) {
+            child.abandon();
+        }
+        if let Some(parent) = parent {
+            parent.forget_child(self);
+        }
+        if orphaned {
+            // Nothing else refers to the sock's state any more.
+            drop(self.sk.take_state());
+        }
+    }
+
+    /// A passive connection nobody will accept: reset it and let it go.
+    pub(crate) fn abandon(&self) {
+        let mut inner = self.lock();
+        inner.parent = None;
+        inner.orphaned = true;
+        if let Some(link) = inner.link.as_mut() {
+            link.send_abort();
+        }
+        self.sk.orphan();
+        self.close_and_teardown(&mut inner);
+    }
+
+    /// Removes `child` from a listener's queues (it failed before being accepted).
+    fn forget_child(&self, child: &Endpoint) {
+        let mut inner = self.lock();
+        let q = &mut inner.listen;
+        q.pending.retain(|c| !core::ptr::eq(&**c, child));
+        q.ready.retain(|c| !core::ptr::eq(&**c, child));
+    }
+
+    /// The poll mask, like `tcp_poll`.
+    pub(crate) fn poll_mask(&self) -> u32 {
+        let inner = self.lock();
+        let mut mask = 0;
+        if self.sk.peek_err() != 0 {
+            mask |= POLLERR;
+        }
+        match inner.phase {
+            Phase::Listening => {
+                if !inner.listen.ready.is_empty() {
+                    mask |= POLLIN | POLLRDNORM;
+                }
+                return mask;
+            }
+            Phase::Connecting | Phase::Accepting => return mask,
+            _ => {}
+        }
+        let link = inner.link.as_ref().map(|l| &l.stream);
+        let peer_done = inner.phase == Phase::Closed || link.is_some_and(|s| s.fin_received);
+        let rcv_shut = inner.shutdown & RCV_SHUTDOWN != 0 || peer_done;
+        let snd_shut = inner.shutdown & SEND_SHUTDOWN != 0 || inner.phase == Phase::Closed;
+        if (rcv_shut && snd_shut) || inner.phase == Phase::Open {
+            mask |= POLLHUP;
+        }
+        if rcv_shut {
+            mask |= POLLIN | POLLRDNORM | POLLRDHUP;
+        }
+        if link.is_some_and(|s| s.rx_bytes > 0) {
+            mask |= POLLIN | POLLRDNORM;
+        }
+        if snd_shut || inner.link.as_ref().is_some_and(|l| l.can_send_data()) {
+            mask |= POLLOUT | POLLWRNORM;
+        }
+        mask
+    }
+}
+
+impl WorkItem for Endpoint {
+    type Pointer = Arc<Endpoint>;
+
+    fn run(this: Arc<Endpoint>) {
+        this.teardown();
+    }
+}
+
+impl CmHandler for Endpoint {
+    fn event(&self, id: &CmIdRef, event: CmEvent<'_>) -> Verdict {
+        sdp_cm::event(self, id, event)
+    }
+}
+
+impl CqHandler for Endpoint {
+    fn completion(&self, kind: CqeKind, wc: Wc) {
+        match kind {
+            CqeKind::Recv => sdp_rx::completion(self, wc),
+            CqeKind::Send => sdp_tx::completion(self, wc),
+        }
+    }
+}

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Numbers of the Linux socket ABI the stream logic needs: poll bits, `shutdown`
+//! modes, socket-option and ioctl numbers. They are fixed by the ABI, so the
+//! kernel-free code names them directly.
+
+/// `EPOLLIN`.
+pub const POLLIN: u32 = 0x0001;
+/// `EPOLLPRI`.
+pub const POLLPRI: u32 = 0x0002;
+/// `EPOLLOUT`.
+pub const POLLOUT: u32 = 0x0004;
+/// `EPOLLERR`.
+pub const POLLERR: u32 = 0x0008;
+/// `EPOLLHUP`.
+pub const POLLHUP: u32 = 0x0010;
+/// `EPOLLRDNORM`.
+pub const POLLRDNORM: u32 = 0x0040;
+/// `EPOLLWRNORM`.
+pub const POLLWRNORM: u32 = 0x0100;
+/// `EPOLLRDHUP`.
+pub const POLLRDHUP: u32 = 0x2000;
+
+/// `shutdown(SHUT_RD)`.
+pub const SHUT_RD: i32 = 0;
+/// `shutdown(SHUT_WR)`.
+pub const SHUT_WR: i32 = 1;
+/// `shutdown(SHUT_RDWR)`.
+pub const SHUT_RDWR: i32 = 2;
+
+/// `SOL_TCP`: TCP-level options, which SDP sockets accept as TCP does.
+pub const SOL_TCP: i32 = 6;
+/// `TCP_NODELAY`.
+pub const TCP_NODELAY: i32 = 1;
+/// `TCP_CORK`.
+pub const TCP_CORK: i32 = 3;
+
+/// `SIOCINQ` (= `FIONREAD`): bytes readable now.
+pub const SIOCINQ: u32 = 0x541B;
+/// `SIOCOUTQ` (= `TIOCOUTQ`): bytes sent but not yet acknowledged by the peer.
+pub const SIOCOUTQ: u32 = 0x5411;
+
+/// `TCP_ESTABLISHED`: `sk_state` values follow TCP's, so `ss` and `SO_ERROR` paths
+/// read them as they do for TCP.
+pub const TCP_ESTABLISHED: u32 = 1;
+/// `TCP_SYN_SENT`.
+pub const TCP_SYN_SENT: u32 = 2;
+/// `TCP_FIN_WAIT1`.
+pub const TCP_FIN_WAIT1: u32 = 4;
+/// `TCP_CLOSE`.
+pub const TCP_CLOSE: u32 = 7;
+/// `TCP_CLOSE_WAIT`.
+pub const TCP_CLOSE_WAIT: u32 = 8;
+/// `TCP_LISTEN`.
+pub const TCP_LISTEN: u32 = 10;
+
+/// `MSG_PEEK`.
+pub const MSG_PEEK: i32 = 0x2;
+/// `MSG_DONTWAIT`.
+pub const MSG_DONTWAIT: i32 = 0x40;
+/// `MSG_WAITALL`.
+pub const MSG_WAITALL: i32 = 0x100;
+/// `MSG_NOSIGNAL`.
+pub const MSG_NOSIGNAL: i32 = 0x4000;
+/// `O_NONBLOCK` (x86 and the generic value).
+pub const O_NONBLOCK: i32 = 0o4000;

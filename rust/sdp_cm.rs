@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Connection management: `bind`, `listen`, `connect`, `accept` on rdma_cm ids in the
+//! RDMA_PS_TCP port space, and the Hello/HelloAck exchange in the CM private data.
+
+use kernel::prelude::*;
+
+use crate::{
+    cm::{CmEvent, CmId, CmIdRef, Verdict},
+    endpoint::{Endpoint, Inner, Phase},
+    netns,
+    proto::{
+        abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
+        credits::Credits,
+        sockaddr::SockAddr,
+        tunables::TunableId,
+        wire::{Hello, HelloAck, HELLO_ACK_LEN, HELLO_LEN},
+    },
+    sdp_link::{Link, RingConfig},
+    sock::{ProtoTable, Sock, Socket},
+};
+
+/// How long address and route resolution may take before `connect` fails.
+const RESOLVE_TIMEOUT_MS: u32 = 2000;
+
+/// The ring sizes new connections in `sk`'s namespace use.
+fn ring_config(sk: &Sock) -> RingConfig {
+    let net = sk.net();
+    RingConfig {
+        recv_buffers: netns::tunable(net, TunableId::SdpRecvBuffers) as u16,
+        send_buffers: netns::tunable(net, TunableId::SdpSendBuffers) as u16,
+        buffer_size: netns::tunable(net, TunableId::SdpBufferSize) as u32,
+    }
+}
+
+/// The endpoint's rdma_cm id, created on first use.
+fn ensure_id<'a>(ep: &Endpoint, inner: &'a mut Inner) -> Result<&'a CmId> {
+    if inner.id.is_none() {
+        // SAFETY: The endpoint owns the id and destroys it in teardown, before it can
+        // be freed; it lives in an `Arc`, so its address is stable.
+        inner.id = Some(unsafe { CmId::new(ep.sk.net(), ep.as_ctx())? });
+    }
+    inner.id.as_ref().ok_or(EINVAL)
+}
+
+/// rdma_cm's errors for addresses with no RDMA device behind them, as TCP would say.
+fn route_errno(e: Error) -> Error {
+    if e == ENODEV { ENETUNREACH } else { e }
+}
+
+/// `bind`.
+pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
+    let mut inner = ep.lock();
+    if inner.phase != Phase::Open || inner.bound.is_some() {
+        return Err(EINVAL);
+    }
+    let id = ensure_id(ep, &mut inner)?;
+    match id.bind(&addr) {
+        Ok(()) => {}
+        // A local address without an RDMA device: SDP cannot use it.
+        Err(e) if e == ENODEV => {
+            pr_info!("SDP: bind: no RDMA device for the requested address\n");
+            return Err(EADDRNOTAVAIL);
+        }
+        Err(e) => return Err(e),
+    }
+    inner.bound = id.local_addr().or(Some(addr));
+    Ok(())
+}
+
+/// `listen`: binds to the wildcard address and an ephemeral port if not bound.
+pub(crate) fn listen(ep: &Endpoint, backlog: i32) -> Result {
+    let mut inner = ep.lock();
+    match inner.phase {
+        Phase::Listening => {
+            inner.listen.backlog = backlog.max(0) as usize;
+            return Ok(());
+        }
+        Phase::Open => {}
+        _ => return Err(EINVAL),
+    }
+    if inner.bound.is_none() {
+        let any = SockAddr::unspecified(ep.sk.family());
+        let id = ensure_id(ep, &mut inner)?;
+        id.bind(&any)?;
+        inner.bound = id.local_addr();
+    }
+    let id = inner.id.as_ref().ok_or(EINVAL)?;
+    id.listen(backlog.max(0))?;
+    inner.listen.backlog = backlog.max(0) as usize;
+    inner.phase = Phase::Listening;
+    ep.sk.set_tcp_state(TCP_LISTEN);
+    Ok(())
+}
+
+/// `connect`: starts address resolution; the rest happens in CM events. Returns
+/// `EINPROGRESS` for a non-blocking socket, else waits for the outcome.
+pub(crate) fn connect(ep: &Endpoint, sock: &Socket, dst: SockAddr, nonblock: bool) -> Result {
+    let mut guard = ep.lock();
+    let inner = &mut *guard;
+    match inner.phase {
+        Phase::Open => {
+            // A previous attempt that failed leaves its error to be reported once.
+            let src = inner.bound;
+            let id = ensure_id(ep, inner)?;
+            id.resolve_addr(src.as_ref(), &dst, RESOLVE_TIMEOUT_MS).map_err(route_errno)?;
+            inner.peer = Some(dst);
+            inner.phase = Phase::Connecting;
+            ep.sk.set_tcp_state(TCP_SYN_SENT);
+        }
+        Phase::Connecting if nonblock => return Err(EALREADY),
+        Phase::Connecting => {}
+        Phase::Connected => return Err(EISCONN),
+        Phase::Listening | Phase::Accepting => return Err(EINVAL),
+        Phase::Closed => {
+            let err = ep.sk.take_err();
+            return Err(if err != 0 { Error::from_errno(err) } else { EISCONN });
+        }
+    }
+    if nonblock {
+        return Err(EINPROGRESS);
+    }
+    let mut timeo = ep.sk.sndtimeo(false);
+    while guard.phase == Phase::Connecting {
+        match ep.wait(&mut guard, &mut timeo) {
+            Ok(()) => {}
+            // Timed out (SO_SNDTIMEO): the attempt goes on, as with TCP.
+            Err(e) if e == EAGAIN => return Err(EINPROGRESS),
+            Err(e) => return Err(e),
+        }
+    }
+    if guard.phase == Phase::Connected {
+        sock.set_connected(true);
+        return Ok(());
+    }
+    let err = ep.sk.take_err();
+    Err(if err != 0 { Error::from_errno(err) } else { ECONNREFUSED })
+}
+
+/// `accept`: the oldest established connection, waiting for one unless non-blocking.
+pub(crate) fn accept(ep: &Endpoint, newsock: &Socket, nonblock: bool) -> Result {
+    let mut timeo = ep.sk.rcvtimeo(nonblock);
+    let mut guard = ep.lock();
+    let child = loop {
+        if guard.phase != Phase::Listening {
+            return Err(EINVAL);
+        }
+        if !guard.listen.ready.is_empty() {
+            break guard.listen.ready.remove(0).map_err(|_| EINVAL)?;
+        }
+        ep.wait(&mut guard, &mut timeo)?;
+    };
+    drop(guard);
+    child.lock().parent = None;
+    newsock.graft(child.sk.clone());
+    Ok(())
+}
+
+/// One rdma_cm event on an endpoint's id (or, for a request, its listener's).
+pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) -> Verdict {
+    match event {
+        CmEvent::ConnectRequest { private_data } => on_request(ep, id, private_data),
+        CmEvent::AddrResolved => {
+            let mut inner = ep.lock();
+            if let Err(e) = id.resolve_route(RESOLVE_TIMEOUT_MS) {
+                ep.fail(&mut inner, route_errno(e));
+            }
+            Verdict::Keep
+        }
+        CmEvent::RouteResolved => {
+            on_route_resolved(ep, id);
+            Verdict::Keep
+        }
+        CmEvent::Established { private_data } => {
+            on_established(ep, private_data);
+            Verdict::Keep
+        }
+        CmEvent::Rejected { status } => {
+            let mut inner = ep.lock();
+            // IB_CM_REJ_TIMEOUT: the peer's CM gave up waiting; anything else (no
+            // listener on the port, the listener refused) is a refusal.
+            ep.fail(&mut inner, if status == 1 { ETIMEDOUT } else { ECONNREFUSED });
+            Verdict::Keep
+        }
+        CmEvent::Failed { errno } => {
+            let mut inner = ep.lock();
+            ep.fail(&mut inner, route_errno(Error::from_errno(errno)));
+            Verdict::Keep
+        }
+        CmEvent::Disconnected => {
+            crate::close::on_disconnected(ep);
+            Verdict::Keep
+        }
+        CmEvent::DeviceRemoval => {
+            let mut inner = ep.lock();
+            pr_info!("SDP: RDMA device removed under a connection; resetting it\n");
+            ep.fail(&mut inner, ENETDOWN);
+            Verdict::Keep
+        }
+        CmEvent::Other => Verdict::Keep,
+    }
+}
+
+/// Active side: the route is known; create the link and send the request with Hello.
+fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
+    let mut guard = ep.lock();
+    let inner = &mut *guard;
+    if inner.phase != Phase::Connecting {
+        return;
+    }
+    let cfg = ring_config(&ep.sk);
+    let link = match Link::new(ep, id, cfg) {
+        Ok(l) => l,
+        Err(e) => {
+            ep.fail(inner, e);
+            return;
+        }
+    };
+    let hello = Hello {
+        ip_version: inner.peer.map_or(4, |p| p.ip_version()),
+        max_adverts: 0,
+        desired_remote_rcv_size: cfg.buffer_size,
+        local_rcv_size: cfg.buffer_size,
+        bufs: cfg.recv_buffers,
+        port: id.local_addr().map_or(0, |a| a.port()),
+    };
+    let mut buf = [0u8; HELLO_LEN];
+    hello.encode(&mut buf);
+    inner.link = Some(link);
+    if let Err(e) = id.connect_locked(&buf) {
+        ep.fail(inner, e);
+    }
+}
+
+/// Both sides: the connection is up.
+fn on_established(ep: &Endpoint, private_data: &[u8]) {
+    let mut guard = ep.lock();
+    let inner = &mut *guard;
+    match inner.phase {
+        Phase::Connecting => {
+            let ack = match HelloAck::decode(private_data) {
+                Ok(a) => a,
+                Err(e) => {
+                    pr_warn!("SDP: bad HelloAck from peer ({:?}); connection reset\n", e);
+                    ep.fail(inner, ECONNRESET);
+                    return;
+                }
+            };
+            let Some(link) = inner.link.as_mut() else { return };
+            let credits = Credits::new(ack.bufs, link.recv_ring() as u16);
+            let Ok(credits) = credits else {
+                pr_warn!("SDP: peer offered a receive ring of {} buffers; connection reset\n", ack.bufs);
+                ep.fail(inner, ECONNRESET);
+                return;
+            };
+            if (ack.actual_rcv_size as usize) < crate::proto::wire::BSDH_LEN + 1 {
+                ep.fail(inner, ECONNRESET);
+                return;
+            }
+            link.stream.credits = Some(credits);
+            link.stream.peer_msg_size = ack.actual_rcv_size as usize;
+            inner.phase = Phase::Connected;
+            ep.sk.set_tcp_state(TCP_ESTABLISHED);
+            crate::sdp_rx::process_early(ep, inner);
+            ep.wake(POLLOUT | POLLWRNORM);
+        }
+        Phase::Accepting => {
+            inner.phase = Phase::Connected;
+            ep.sk.set_tcp_state(TCP_ESTABLISHED);
+            let parent = inner.parent.clone();
+            drop(guard);
+            let Some(parent) = parent else {
+                // The listener went away meanwhile.
+                ep.abandon();
+                return;
+            };
+            let mut pinner = parent.lock();
+            let pos = pinner.listen.pending.iter().position(|c| core::ptr::eq(&**c, ep));
+            if let Some(child) = pos.and_then(|i| pinner.listen.pending.remove(i).ok()) {
+                if pinner.listen.ready.push(child, GFP_KERNEL).is_err() {
+                    drop(pinner);
+                    ep.abandon();
+                    return;
+                }
+                parent.wake(POLLIN | POLLRDNORM);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Passive side: a request arrived on listener `ep`. Sets up the new connection and
+/// accepts it on the wire, or rejects it.
+fn on_request(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) -> Verdict {
+    let hello = match Hello::decode(private_data) {
+        Ok(h) => h,
+        Err(e) => {
+            pr_info!("SDP: connection request with a bad Hello ({:?}) rejected\n", e);
+            return Verdict::Destroy;
+        }
+    };
+    {
+        let inner = ep.lock();
+        let q = &inner.listen;
+        if inner.phase != Phase::Listening || q.pending.len() + q.ready.len() > q.backlog {
+            return Verdict::Destroy;
+        }
+    }
+    match new_child(ep, id, &hello) {
+        Ok(()) => Verdict::Keep,
+        Err(e) => {
+            pr_info!("SDP: connection request dropped: {:?}\n", e);
+            Verdict::Destroy
+        }
+    }
+}
+
+/// The sock and endpoint of a passive connection, queued on the listener.
+fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
+    let parent_sk = &listener.sk;
+    let proto: &'static ProtoTable = crate::sdp_inet::proto_of(parent_sk.family());
+    let sk = Sock::alloc(parent_sk.net(), i32::from(parent_sk.family()), proto, false)?;
+    sk.init_child(parent_sk);
+    let child = Endpoint::new(sk.clone())?;
+    let cfg = ring_config(parent_sk);
+    let mut link = Link::new(&child, id, cfg)?;
+    let credits = Credits::new(hello.bufs, link.recv_ring() as u16).map_err(|_| EPROTO)?;
+    if (hello.local_rcv_size as usize) <= crate::proto::wire::BSDH_LEN {
+        return Err(EPROTO);
+    }
+    link.stream.credits = Some(credits);
+    link.stream.peer_msg_size = hello.local_rcv_size as usize;
+    let ack = HelloAck { max_adverts: 0, actual_rcv_size: cfg.buffer_size, bufs: cfg.recv_buffers };
+    let mut buf = [0u8; HELLO_ACK_LEN];
+    ack.encode(&mut buf);
+    // Nothing is visible to anyone before the REP is out; on failure the link goes
+    // and rdma_cm destroys the id.
+    id.accept(&buf)?;
+    {
+        let mut inner = child.lock();
+        inner.phase = Phase::Accepting;
+        inner.parent = Some(listener.arc());
+        // SAFETY: From here the id is the child's; the child owns it and destroys it
+        // in its teardown, before it can be freed.
+        inner.id = Some(unsafe { id.adopt(child.as_ctx()) });
+        inner.link = Some(link);
+    }
+    sk.set_state(child.clone());
+    let queued = {
+        let mut inner = listener.lock();
+        inner.phase == Phase::Listening && inner.listen.pending.push(child.clone(), GFP_KERNEL).is_ok()
+    };
+    if !queued {
+        // The listener closed meanwhile (or memory ran out): reset the connection.
+        child.abandon();
+    }
+    Ok(())
+}

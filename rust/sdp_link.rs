@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The verbs side of one SDP connection: PD, CQ, the RC QP on the rdma_cm id, the
+//! registered receive and send rings, and the stream state that indexes them.
+
+use core::ptr::NonNull;
+
+use kernel::prelude::*;
+
+use crate::{
+    bindings,
+    cm::CmIdRef,
+    endpoint::Endpoint,
+    ib::IbDevice,
+    proto::{
+        credits::{Credits, NoCredit},
+        ring::IndexFifo,
+        wire::{encode_header, Mid, BSDH_LEN},
+    },
+    verbs::{Cq, Cqe, CqeKind, DmaBuf, DmaDir, Pd, QpRef},
+};
+
+/// Completions of receives and sends of every link go to the link's endpoint.
+static RECV_CQE: Cqe = Cqe::new::<Endpoint>(CqeKind::Recv);
+static SEND_CQE: Cqe = Cqe::new::<Endpoint>(CqeKind::Send);
+
+/// Ring sizes of a new link, from the namespace's tunables.
+#[derive(Clone, Copy)]
+pub(crate) struct RingConfig {
+    pub(crate) recv_buffers: u16,
+    pub(crate) send_buffers: u16,
+    pub(crate) buffer_size: u32,
+}
+
+/// Data-path state of the stream: which buffers hold what, and the credits.
+pub(crate) struct Stream {
+    /// Flow control; `None` until the Hello/HelloAck exchange has given the peer's
+    /// initial grant.
+    pub(crate) credits: Option<Credits>,
+    /// Largest message the peer can take (its receive buffer size).
+    pub(crate) peer_msg_size: usize,
+    /// Receive buffers posted, in posting (= completion) order.
+    pub(crate) rx_posted: IndexFifo,
+    /// Receive buffers that completed before the credits existed (the peer may send
+    /// as soon as its side is established); decoded when they do.
+    pub(crate) rx_early: IndexFifo,
+    /// Buffers holding unread data, oldest first.
+    pub(crate) rx_ready: IndexFifo,
+    /// Message length (header included) of each receive buffer that holds one.
+    pub(crate) rx_len: KVec<u32>,
+    /// Bytes of the oldest ready buffer's payload already read.
+    pub(crate) rx_offset: usize,
+    /// Unread bytes in all ready buffers.
+    pub(crate) rx_bytes: usize,
+    /// The peer sent DisConn: no more data will come.
+    pub(crate) fin_received: bool,
+    /// Sends posted, and completed (counters; the ring slot is `count % len`).
+    pub(crate) tx_posted: u64,
+    pub(crate) tx_completed: u64,
+    /// Payload bytes of each send slot, for `SIOCOUTQ`.
+    pub(crate) tx_len: KVec<u32>,
+    /// Payload bytes posted but not yet completed (acknowledged by the peer's HCA).
+    pub(crate) tx_unacked: usize,
+    /// A DisConn is owed to the peer (`shutdown(SHUT_WR)` or `close`).
+    pub(crate) fin_pending: bool,
+    /// The DisConn was posted.
+    pub(crate) fin_sent: bool,
+    /// The QP is in the error state (disconnect): nothing may be posted any more.
+    pub(crate) qp_dead: bool,
+    /// rdma_cm reported the peer disconnected.
+    pub(crate) peer_gone: bool,
+}
+
+/// The verbs resources of one connection.
+///
+/// # Invariants
+///
+/// `qp` is the QP of the rdma_cm id `id`, created by [`Link::new`] and destroyed in
+/// `drop` (after draining it), before the CQ, the buffers and the PD it uses; the id
+/// outlives the link. A `Link` is never dropped with its endpoint's mutex held: its
+/// drop waits for completions, whose handler takes that mutex.
+pub(crate) struct Link {
+    qp: QpRef,
+    id: NonNull<bindings::rdma_cm_id>,
+    _cq: Cq,
+    rx: KVec<DmaBuf>,
+    tx: KVec<DmaBuf>,
+    _pd: Pd,
+    lkey: u32,
+    pub(crate) stream: Stream,
+}
+
+// SAFETY: All parts may be used and dropped from any thread (see their own impls); the
+// raw id is only used to destroy the QP.
+unsafe impl Send for Link {}
+
+fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<DmaBuf>> {
+    let mut v = KVec::with_capacity(count.into(), GFP_KERNEL)?;
+    for _ in 0..count {
+        v.push(DmaBuf::new(dev, size as usize, dir)?, GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+impl Link {
+    /// Creates PD, CQ, QP and rings on the device `id` is bound to and posts the whole
+    /// receive ring. Completions go to `ep`.
+    pub(crate) fn new(ep: &Endpoint, id: &CmIdRef, cfg: RingConfig) -> Result<Self> {
+        let raw_dev = id.device().ok_or(ENODEV)?;
+        // SAFETY: The id is bound to the device and holds it until it is destroyed,
+        // which happens after the link (type invariant of `Link`).
+        let dev = unsafe { IbDevice::from_cm(raw_dev) };
+        let pd = Pd::new(&dev)?;
+        let (nrx, ntx) = (u32::from(cfg.recv_buffers), u32::from(cfg.send_buffers));
+        // One more entry per queue for the drain request of `ib_drain_qp`.
+        // SAFETY: The CQ is freed (link drop) before the endpoint can go away.
+        let cq = unsafe { Cq::with_handler(&dev, nrx + ntx + 2, ep.as_ctx())? };
+        let rx = ring_of(&dev, cfg.recv_buffers, cfg.buffer_size, DmaDir::FromDevice)?;
+        let tx = ring_of(&dev, cfg.send_buffers, cfg.buffer_size, DmaDir::ToDevice)?;
+        let mut rx_len = KVec::with_capacity(rx.len(), GFP_KERNEL)?;
+        rx_len.extend_with(rx.len(), 0, GFP_KERNEL)?;
+        let mut tx_len = KVec::with_capacity(tx.len(), GFP_KERNEL)?;
+        tx_len.extend_with(tx.len(), 0, GFP_KERNEL)?;
+        let lkey = pd.local_dma_lkey();
+        // SAFETY: PD and CQ outlive the QP: `Link::drop` destroys it first. Nothing
+        // fallible comes between creating the QP and owning it in the `Link`.
+        unsafe { id.create_qp(pd.as_raw(), cq.as_raw(), ntx + 1, nrx + 1)? };
+        let Some(qp) = id.qp() else {
+            id.destroy_qp();
+            return Err(EINVAL);
+        };
+        let mut link = Link {
+            // SAFETY: The QP lives until `Link::drop` destroys it.
+            qp: unsafe { QpRef::new(qp) },
+            // SAFETY: `CmIdRef` wraps a live id, so the pointer is non-null.
+            id: unsafe { NonNull::new_unchecked(id as *const CmIdRef as *mut bindings::rdma_cm_id) },
+            _cq: cq,
+            rx,
+            tx,
+            _pd: pd,
+            lkey,
+            stream: Stream {
+                credits: None,
+                peer_msg_size: 0,
+                rx_posted: IndexFifo::new(),
+                rx_early: IndexFifo::new(),
+                rx_ready: IndexFifo::new(),
+                rx_len,
+                rx_offset: 0,
+                rx_bytes: 0,
+                fin_received: false,
+                tx_posted: 0,
+                tx_completed: 0,
+                tx_len,
+                tx_unacked: 0,
+                fin_pending: false,
+                fin_sent: false,
+                qp_dead: false,
+                peer_gone: false,
+            },
+        };
+        for idx in 0..cfg.recv_buffers {
+            link.post_recv(idx)?;
+        }
+        Ok(link)
+    }
+
+    /// Receive buffers in the ring.
+    pub(crate) fn recv_ring(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Size of each local buffer.
+    pub(crate) fn buffer_size(&self) -> usize {
+        self.rx.first().map_or(0, |b| b.len())
+    }
+
+    /// Posts receive buffer `idx` (again).
+    pub(crate) fn post_recv(&mut self, idx: u16) -> Result {
+        if self.stream.qp_dead {
+            return Err(ENOTCONN);
+        }
+        let buf = self.rx.get(usize::from(idx)).ok_or(EINVAL)?;
+        // SAFETY: The buffer belongs to the link, which outlives the QP's use of it
+        // (`drop` drains the QP first); Rust reads it only after its completion.
+        unsafe { self.qp.post_recv(&RECV_CQE, buf, self.lkey)? };
+        self.stream.rx_posted.push(idx);
+        Ok(())
+    }
+
+    /// Posts receive buffer `idx` again after its message was consumed, and counts it
+    /// as a credit the peer will be told about.
+    pub(crate) fn repost(&mut self, idx: u16) -> Result {
+        self.post_recv(idx)?;
+        if let Some(c) = self.stream.credits.as_mut() {
+            c.reposted(1);
+        }
+        Ok(())
+    }
+
+    /// The message received in buffer `idx` (`len` bytes).
+    pub(crate) fn received(&mut self, idx: u16, len: usize) -> &[u8] {
+        self.rx[usize::from(idx)].received(len)
+    }
+
+    /// Payload bytes of ready buffer `idx` (its message minus the header).
+    pub(crate) fn payload(&self, idx: u16) -> &[u8] {
+        let len = self.stream.rx_len[usize::from(idx)] as usize;
+        // `received()` synced these bytes when the message arrived.
+        self.rx[usize::from(idx)].contents(len).get(BSDH_LEN..).unwrap_or(&[])
+    }
+
+    /// Free send slots.
+    pub(crate) fn tx_free(&self) -> usize {
+        self.tx.len() - (self.stream.tx_posted - self.stream.tx_completed) as usize
+    }
+
+    /// Payload bytes that fit one message to the peer.
+    pub(crate) fn max_payload(&self) -> usize {
+        self.buffer_size().min(self.stream.peer_msg_size) - BSDH_LEN
+    }
+
+    /// Whether a data message can be posted now (credit and send slot).
+    pub(crate) fn can_send_data(&self) -> bool {
+        !self.stream.qp_dead
+            && self.tx_free() > 0
+            && self.stream.credits.as_ref().is_some_and(|c| c.available_for_data() > 0)
+    }
+
+    /// Whether a control message can be posted now (it may use the reserved credit).
+    pub(crate) fn can_send_control(&self) -> bool {
+        !self.stream.qp_dead
+            && self.tx_free() > 0
+            && self.stream.credits.as_ref().is_some_and(|c| c.available() > 0)
+    }
+
+    /// Posts one message: `fill` writes up to `max` payload bytes into the send slot and
+    /// returns how many it wrote. Data messages need a data credit, control messages
+    /// (credit updates, DisConn, Abort) may use the reserve. The caller checked
+    /// [`Link::can_send_data`]/[`Link::can_send_control`]; `EAGAIN` otherwise.
+    pub(crate) fn send(
+        &mut self,
+        mid: Mid,
+        control: bool,
+        max: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize>,
+    ) -> Result<usize> {
+        if !(if control { self.can_send_control() } else { self.can_send_data() }) {
+            return Err(EAGAIN);
+        }
+        let slot = (self.stream.tx_posted % self.tx.len() as u64) as usize;
+        let max = max.min(self.max_payload());
+        let buf = self.tx[slot].fill();
+        let n = fill(&mut buf[BSDH_LEN..BSDH_LEN + max])?;
+        let credits = self.stream.credits.as_mut().ok_or(EAGAIN)?;
+        let out = if control { credits.send_control() } else { credits.send_data() }.map_err(|NoCredit| EAGAIN)?;
+        let mut hdr = [0u8; BSDH_LEN];
+        encode_header(&mut hdr, mid, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
+        self.tx[slot].fill()[..BSDH_LEN].copy_from_slice(&hdr);
+        // SAFETY: The slot is free (counted by `tx_free`) and not written again until
+        // its completion; the link outlives the QP's use of it.
+        unsafe { self.qp.post_send(&SEND_CQE, &self.tx[slot], BSDH_LEN + n, self.lkey)? };
+        self.stream.tx_posted += 1;
+        self.stream.tx_len[slot] = n as u32;
+        self.stream.tx_unacked += n;
+        Ok(n)
+    }
+
+    /// Accounts the oldest posted send as complete.
+    pub(crate) fn send_completed(&mut self) {
+        if self.stream.tx_completed < self.stream.tx_posted {
+            let slot = (self.stream.tx_completed % self.tx.len() as u64) as usize;
+            self.stream.tx_unacked -= self.stream.tx_len[slot] as usize;
+            self.stream.tx_completed += 1;
+        }
+    }
+
+    /// Whether every posted send has completed.
+    pub(crate) fn tx_idle(&self) -> bool {
+        self.stream.tx_posted == self.stream.tx_completed
+    }
+
+    /// Best effort: tells the peer the connection is reset.
+    pub(crate) fn send_abort(&mut self) {
+        let _ = self.send(Mid::Abort, true, 0, |_| Ok(0));
+        self.stream.fin_pending = false;
+    }
+
+    /// Sends a pending DisConn once a credit and a slot allow it.
+    pub(crate) fn flush_fin(&mut self) -> Result {
+        if self.stream.fin_pending && !self.stream.fin_sent && self.can_send_control() {
+            self.send(Mid::DisConn, true, 0, |_| Ok(0))?;
+            self.stream.fin_sent = true;
+            self.stream.fin_pending = false;
+        }
+        Ok(())
+    }
+
+    /// Sends a credit update if the peer should hear about reposted buffers now.
+    pub(crate) fn maybe_credit_update(&mut self) -> Result {
+        let threshold = (self.rx.len() / 2).max(2) as u32;
+        let due = self.stream.credits.as_ref().is_some_and(|c| c.update_due(threshold));
+        if due && self.can_send_control() {
+            self.send(Mid::Data, true, 0, |_| Ok(0))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // Every posted request completes or is flushed before the buffers go away.
+        self.qp.drain();
+        // SAFETY: The id outlives the link (type invariant); it owns the QP.
+        unsafe { bindings::rdma_destroy_qp(self.id.as_ptr()) };
+    }
+}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Receiving: completions of the receive ring, decoding and checking each message, and
+//! `recvmsg` copying data out of the ring and reposting the buffers.
+
+use kernel::prelude::*;
+
+use crate::{
+    endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN},
+    proto::{
+        abi::{MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM, TCP_CLOSE_WAIT},
+        wire::{decode_message, Message},
+    },
+    sdp_link::Link,
+    sock::Msg,
+    verbs::Wc,
+};
+
+/// Why a peer's message ends the connection.
+enum Violation {
+    /// Undecodable, or it broke flow control: the peer is buggy or hostile.
+    Protocol,
+    /// The peer reset the connection (Abort).
+    Reset,
+}
+
+/// A receive completed (or was flushed).
+pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
+    let mut guard = ep.lock();
+    let inner = &mut *guard;
+    let Some(link) = inner.link.as_mut() else { return };
+    let Some(idx) = link.stream.rx_posted.pop() else { return };
+    if !wc.ok() {
+        // A flush means the QP went to the error state. If the peer had not said it
+        // was done sending (DisConn), the connection was reset.
+        if !link.stream.fin_received && inner.phase != Phase::Closed {
+            ep.fail(inner, ECONNRESET);
+        }
+        return;
+    }
+    link.stream.rx_len[usize::from(idx)] = wc.byte_len;
+    if link.stream.credits.is_none() {
+        // Arrived before our side saw the connection established; see `rx_early`.
+        link.stream.rx_early.push(idx);
+        return;
+    }
+    process(ep, inner, idx);
+}
+
+/// Decodes the messages that arrived before the credits existed.
+pub(crate) fn process_early(ep: &Endpoint, inner: &mut Inner) {
+    while let Some(idx) = inner.link.as_mut().and_then(|l| l.stream.rx_early.pop()) {
+        process(ep, inner, idx);
+    }
+}
+
+/// Handles the message in receive buffer `idx`.
+fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
+    let orphaned = inner.orphaned;
+    let discard = inner.shutdown & RCV_SHUTDOWN != 0;
+    let Some(link) = inner.link.as_mut() else { return };
+    match handle_message(link, idx, orphaned, discard) {
+        Ok(mask) => {
+            if let Err(e) = link.flush_fin().and_then(|()| link.maybe_credit_update()) {
+                ep.fail(inner, e);
+                return;
+            }
+            let writable = if link.can_send_data() { POLLOUT | POLLWRNORM } else { 0 };
+            ep.wake(mask | writable);
+            crate::close::maybe_finish(ep, inner);
+        }
+        Err(Violation::Reset) => ep.fail(inner, ECONNRESET),
+        Err(Violation::Protocol) => {
+            if let Some(link) = inner.link.as_mut() {
+                link.send_abort();
+            }
+            ep.fail(inner, ECONNRESET);
+        }
+    }
+}
+
+/// Checks one message and files it; returns the poll events it raised.
+fn handle_message(link: &mut Link, idx: u16, orphaned: bool, discard: bool) -> Result<u32, Violation> {
+    let len = link.stream.rx_len[usize::from(idx)] as usize;
+    // What the message says, detached from the buffer it borrows.
+    enum Kind {
+        Data(usize),
+        DisConn,
+        Abort,
+        Resize,
+    }
+    let (hdr, kind) = match decode_message(link.received(idx, len)) {
+        Ok((h, Message::Data(p))) => (h, Kind::Data(p.len())),
+        Ok((h, Message::DisConn)) => (h, Kind::DisConn),
+        Ok((h, Message::Abort)) => (h, Kind::Abort),
+        Ok((h, Message::ChRcvBuf(_) | Message::ChRcvBufAck(_))) => (h, Kind::Resize),
+        Err(e) => {
+            pr_warn!("SDP: malformed message from peer ({:?}); connection reset\n", e);
+            return Err(Violation::Protocol);
+        }
+    };
+    let credits = link.stream.credits.as_mut().ok_or(Violation::Protocol)?;
+    if let Err(e) = credits.receive(&hdr) {
+        pr_warn!("SDP: peer broke flow control ({:?}); connection reset\n", e);
+        return Err(Violation::Protocol);
+    }
+    match kind {
+        Kind::Data(0) => {
+            // A credit update: the header was all it had to say.
+            link.repost(idx).map_err(|_| Violation::Reset)?;
+            Ok(0)
+        }
+        Kind::Data(payload_len) => {
+            if link.stream.fin_received {
+                pr_warn!("SDP: peer sent data after DisConn; connection reset\n");
+                return Err(Violation::Protocol);
+            }
+            if orphaned {
+                // Data for a closed socket: nobody will read it (TCP answers with RST).
+                return Err(Violation::Protocol);
+            }
+            if discard {
+                link.repost(idx).map_err(|_| Violation::Reset)?;
+                return Ok(0);
+            }
+            link.stream.rx_ready.push(idx);
+            link.stream.rx_bytes += payload_len;
+            Ok(POLLIN | POLLRDNORM)
+        }
+        Kind::DisConn => {
+            link.stream.fin_received = true;
+            link.repost(idx).map_err(|_| Violation::Reset)?;
+            Ok(POLLIN | POLLRDNORM | POLLRDHUP)
+        }
+        Kind::Abort => Err(Violation::Reset),
+        // Receive-buffer resizing is not offered (Hello's max_adverts/size fields say
+        // so); a peer asking anyway is told nothing and keeps the size it has.
+        Kind::Resize => {
+            link.repost(idx).map_err(|_| Violation::Reset)?;
+            Ok(0)
+        }
+    }
+}
+
+/// Copies up to `dest.len()` unread bytes out of the ring; consumed buffers are
+/// reposted unless `peek`. Returns the bytes copied.
+fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<usize> {
+    let mut copied = 0;
+    let mut offset = link.stream.rx_offset;
+    let mut n = 0;
+    while copied < want {
+        let Some(idx) = link.stream.rx_ready.get(n) else { break };
+        let payload = link.payload(idx);
+        let chunk = &payload[offset..];
+        let take = chunk.len().min(want - copied);
+        let done = msg.dest().copy_to_iter(&chunk[..take]);
+        copied += done;
+        if done < take {
+            if copied == 0 {
+                return Err(EFAULT);
+            }
+            offset += done;
+            break;
+        }
+        if offset + take < payload.len() {
+            offset += take;
+            break;
+        }
+        offset = 0;
+        n += 1;
+    }
+    if !peek {
+        // Buffers fully read go back to the peer as credits.
+        for _ in 0..n {
+            if let Some(idx) = link.stream.rx_ready.pop() {
+                if !link.stream.qp_dead {
+                    link.repost(idx)?;
+                }
+            }
+        }
+        link.stream.rx_offset = offset;
+        link.stream.rx_bytes -= copied;
+    }
+    Ok(copied)
+}
+
+/// `recvmsg` on a stream.
+pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonblock: bool) -> Result<usize> {
+    let sk = &ep.sk;
+    let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+    let peek = flags & MSG_PEEK != 0;
+    let mut timeo = sk.rcvtimeo(nonblock);
+    let target = sk.rcvlowat(flags & MSG_WAITALL != 0, len);
+    let mut copied = 0;
+    let mut guard = ep.lock();
+    loop {
+        let inner = &mut *guard;
+        if inner.phase == Phase::Listening || (inner.phase == Phase::Open && inner.link.is_none()) {
+            return Err(ENOTCONN);
+        }
+        if let Some(link) = inner.link.as_mut() {
+            if link.stream.rx_bytes > 0 && copied < len && inner.shutdown & RCV_SHUTDOWN == 0 {
+                // With MSG_PEEK every round starts from the oldest byte again.
+                let n = match copy_out(link, msg, len - copied, peek) {
+                    Ok(n) => n,
+                    Err(e) if copied > 0 && e == EFAULT => break,
+                    Err(e) => return Err(e),
+                };
+                copied += n;
+                if !peek {
+                    if let Err(e) = link.maybe_credit_update() {
+                        ep.fail(inner, e);
+                    }
+                }
+                if peek || copied >= target {
+                    break;
+                }
+                continue;
+            }
+        }
+        if copied >= target && copied > 0 {
+            break;
+        }
+        let err = sk.take_err();
+        if err != 0 {
+            if copied > 0 {
+                break;
+            }
+            return Err(Error::from_errno(err));
+        }
+        let eof = inner.shutdown & RCV_SHUTDOWN != 0
+            || inner.phase == Phase::Closed
+            || inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
+        if eof {
+            if inner.link.as_ref().is_some_and(|l| l.stream.fin_received) {
+                ep.sk.set_tcp_state(TCP_CLOSE_WAIT);
+            }
+            break;
+        }
+        if len == 0 {
+            break;
+        }
+        match ep.wait(&mut guard, &mut timeo) {
+            Ok(()) => {}
+            Err(_) if copied > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    crate::close::maybe_finish(ep, &mut guard);
+    Ok(copied)
+}

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Sending: `sendmsg` copying user data into registered send buffers, one message per
+//! buffer, each behind a credit; and the completions that free the buffers.
+
+use kernel::prelude::*;
+
+use crate::{
+    endpoint::{Endpoint, Phase, SEND_SHUTDOWN},
+    proto::{
+        abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM},
+        wire::Mid,
+    },
+    sock::Msg,
+    verbs::Wc,
+};
+
+/// A send completed (or was flushed): its buffer is free again.
+pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
+    let mut guard = ep.lock();
+    let inner = &mut *guard;
+    let Some(link) = inner.link.as_mut() else { return };
+    link.send_completed();
+    if !wc.ok() {
+        if !wc.flushed() && inner.phase != Phase::Closed {
+            pr_warn!("SDP: send failed (status {}); connection reset\n", wc.status);
+            ep.fail(inner, ECONNRESET);
+        }
+        return;
+    }
+    if let Err(e) = link.flush_fin().and_then(|()| link.maybe_credit_update()) {
+        ep.fail(inner, e);
+        return;
+    }
+    let writable = link.can_send_data();
+    if writable {
+        ep.wake(POLLOUT | POLLWRNORM);
+    }
+    crate::close::maybe_finish(ep, inner);
+}
+
+/// `EPIPE`, with `SIGPIPE` unless the caller asked for none.
+fn epipe(flags: i32) -> Error {
+    if flags & MSG_NOSIGNAL == 0 {
+        crate::sock::send_sigpipe();
+    }
+    EPIPE
+}
+
+/// `sendmsg` on a stream: copies all of `len` (blocking) or what fits now
+/// (non-blocking), one buffer-sized message at a time.
+pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
+    let flags = msg.flags();
+    let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+    let sk = &ep.sk;
+    let mut timeo = sk.sndtimeo(nonblock);
+    let mut sent = 0;
+    let mut guard = ep.lock();
+    loop {
+        let inner = &mut *guard;
+        let err = sk.take_err();
+        if err != 0 {
+            return if sent > 0 { Ok(sent) } else { Err(Error::from_errno(err)) };
+        }
+        if inner.shutdown & SEND_SHUTDOWN != 0 || inner.phase == Phase::Closed {
+            return if sent > 0 { Ok(sent) } else { Err(epipe(flags)) };
+        }
+        if inner.link.as_ref().is_some_and(|l| l.stream.peer_gone || l.stream.qp_dead) {
+            return if sent > 0 { Ok(sent) } else { Err(epipe(flags)) };
+        }
+        match inner.phase {
+            Phase::Connected => {}
+            Phase::Connecting => {}
+            _ => return Err(ENOTCONN),
+        }
+        if sent == len && len > 0 {
+            return Ok(sent);
+        }
+        if let Some(link) = inner.link.as_mut() {
+            if len == 0 && inner.phase == Phase::Connected {
+                return Ok(0);
+            }
+            if link.can_send_data() {
+                let res = link.send(Mid::Data, false, len - sent, |buf| {
+                    let n = msg.source().copy_from_iter(buf);
+                    if n == 0 { Err(EFAULT) } else { Ok(n) }
+                });
+                match res {
+                    Ok(n) => {
+                        sent += n;
+                        continue;
+                    }
+                    Err(e) if e == EFAULT => return if sent > 0 { Ok(sent) } else { Err(EFAULT) },
+                    Err(e) => {
+                        ep.fail(inner, e);
+                        return if sent > 0 { Ok(sent) } else { Err(e) };
+                    }
+                }
+            }
+        }
+        match ep.wait(&mut guard, &mut timeo) {
+            Ok(()) => {}
+            Err(_) if sent > 0 => return Ok(sent),
+            Err(e) => return Err(e),
+        }
+    }
+}
