@@ -78,8 +78,9 @@ pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
     Ok(())
 }
 
-/// The last close of the socket's file.
-pub(crate) fn release(ep: kernel::sync::Arc<Endpoint>) {
+/// The last close of the socket's file. The sock's state keeps the endpoint alive
+/// until [`Endpoint`]'s teardown, which removes it because the endpoint is orphaned.
+pub(crate) fn release(ep: &Endpoint) {
     let mut guard = ep.lock();
     let inner = &mut *guard;
     inner.orphaned = true;
@@ -94,16 +95,13 @@ pub(crate) fn release(ep: kernel::sync::Arc<Endpoint>) {
             ep.close_and_teardown(inner);
         }
         Phase::Connected => {
-            shut_send(&ep, inner);
-            maybe_finish(&ep, inner);
+            shut_send(ep, inner);
+            maybe_finish(ep, inner);
         }
         _ => ep.close_and_teardown(inner),
     }
     drop(guard);
     ep.sk.orphan();
-    // The endpoint keeps itself (through the teardown work) and the sock alive until
-    // the connection is gone.
-    drop(ep);
 }
 
 /// Ends the connection once both DisConns are through and nothing is left to read.

@@ -13,6 +13,7 @@
 #include <linux/workqueue.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
+#include <rdma/ib_cm.h>
 
 #include "helpers.h"
 

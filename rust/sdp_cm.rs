@@ -62,6 +62,15 @@ pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
             pr_info!("SDP: bind: no RDMA device for the requested address\n");
             return Err(EADDRNOTAVAIL);
         }
+        // rdma_cm says EADDRNOTAVAIL both for a taken port and for an address that
+        // is not local; TCP says EADDRINUSE for the first. Binding the same address
+        // to any port tells them apart.
+        Err(e) if e == EADDRNOTAVAIL && addr.port() != 0 => {
+            // SAFETY: A short-lived id of this endpoint, destroyed below; it is only
+            // bound, so no event can arrive for it.
+            let probe = unsafe { CmId::new(ep.sk.net(), ep.as_ctx())? };
+            return Err(if probe.bind(&addr.with_port(0)).is_ok() { EADDRINUSE } else { e });
+        }
         Err(e) => return Err(e),
     }
     inner.bound = id.local_addr().or(Some(addr));

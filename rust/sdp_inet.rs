@@ -92,8 +92,12 @@ impl<const FAMILY: i32> SocketOps for SdpOps<FAMILY> {
     const FAMILY: i32 = FAMILY;
 
     fn release(_sock: &Socket, sk: ARef<Sock>) {
-        match sk.take_state() {
-            Some(ep) => close::release(ep),
+        // The state stays installed: the orphaned connection keeps itself alive
+        // through it until its teardown removes it. Our own reference is taken
+        // before `release` marks the endpoint orphaned, after which the teardown may
+        // remove the state at any time.
+        match sk.state() {
+            Some(ep) => close::release(&kernel::sync::Arc::from(ep)),
             None => sk.orphan(),
         }
     }

@@ -71,7 +71,8 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
         match inner.phase {
             Phase::Connected => {}
             Phase::Connecting => {}
-            _ => return Err(ENOTCONN),
+            // TCP: writing on a socket that never connected is a broken pipe.
+            _ => return Err(epipe(flags)),
         }
         if sent == len && len > 0 {
             return Ok(sent);

@@ -205,11 +205,13 @@ impl Sock {
         }
     }
 
-    /// The protocol state, borrowed while the socket (or the caller's reference to the
-    /// sock) keeps it installed.
+    /// The protocol state, borrowed while the socket keeps it installed: from a socket
+    /// operation (the state is removed only after `release`, by the orphaned
+    /// endpoint's teardown) or by a holder of a passive connection not yet accepted.
     pub(crate) fn state(&self) -> Option<ArcBorrow<'_, SockState>> {
         // SAFETY: The slot holds null or a pointer from `Arc::into_foreign`, removed only
-        // by `take_state`, which runs when no operation is using the sock any more.
+        // by `take_state`, which runs when no operation is using the sock any more
+        // (see above).
         unsafe {
             let p = *self.state_slot();
             (!p.is_null()).then(|| <Arc<SockState> as ForeignOwnable>::borrow(p))

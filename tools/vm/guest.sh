@@ -53,6 +53,15 @@ tests=(kunit)
 for t in "$top"/selftests/build/*; do [ -f "$t" ] && [ -x "$t" ] && tests+=("$t"); done
 for t in "$top"/selftests/infinisock/*.sh; do tests+=("$t"); done
 tests+=(kernel_log)
+# INFINISOCK_TESTS (a regular expression over test names) narrows a run while
+# developing; the load and log checks always run.
+if [ -n "${INFINISOCK_TESTS:-}" ]; then
+	picked=(kunit)
+	for t in "${tests[@]}"; do
+		case $(basename "$t") in kunit|kernel_log) ;; *) [[ $(basename "$t") =~ $INFINISOCK_TESTS ]] && picked+=("$t") ;; esac
+	done
+	tests=("${picked[@]}" kernel_log)
+fi
 echo "TAP version 13"
 echo "1..${#tests[@]}"
 n=0 failed=0

@@ -21,8 +21,14 @@ start=$(date +%s)
 # The guest writes its verdict to out/vm/verdict; the VM's own exit code is not relied on.
 PATH=$(dirname "$VNG"):$PATH timeout 1800 "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory 2G \
 	--rwdir "$outdir" --append "kunit.enable=1 kunit.autorun=1 kmemleak=on log_buf_len=4M" \
-	--exec "bash $here/guest.sh $mode $outdir $flavour" 2>&1 | tee "$outdir/console.log" || true
+	--verbose --exec "INFINISOCK_TESTS='${INFINISOCK_TESTS:-}' bash $here/guest.sh $mode $outdir $flavour" 2>&1 |
+	tee "$outdir/console.log" | grep --line-buffered -aE '^(#|ok |not ok |TAP |1\.\.|Bail|==)' || true
 say "VM run took $(($(date +%s) - start))s"
 verdict=$(cat "$outdir/verdict" 2>/dev/null || echo "no verdict (the VM did not finish)")
 say "verdict: $verdict"
+if [ "$verdict" != PASS ] && ! grep -q . "$outdir/dmesg.txt" 2>/dev/null; then
+	# The guest died before it could save its kernel log: show how it ended.
+	say "kernel console, last lines (all of it in out/vm/console.log):"
+	tail -n 80 "$outdir/console.log"
+fi
 [ "$verdict" = PASS ]

@@ -1,0 +1,707 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SDP stream sockets between the VM's two hosts: host a (netns "a", 10.77.0.1,
+ * fd77::1) connects to host b (netns "b", 10.77.0.2, fd77::2) over the rxe pair.
+ *
+ * One process creates sockets in both namespaces (setns() before socket(): a socket
+ * keeps the namespace it was created in), so every test sees both ends.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/infinisock.h>
+#include <linux/sockios.h>
+
+#include "kselftest_harness.h"
+
+#define HOST_A4 "10.77.0.1"
+#define HOST_B4 "10.77.0.2"
+#define HOST_A6 "fd77::1"
+#define HOST_B6 "fd77::2"
+
+static void enter_netns(const char *name)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		perror(path);
+		exit(1);
+	}
+	close(fd);
+}
+
+/* An SDP socket in host `ns`. */
+static int sdp_socket(const char *ns, int family)
+{
+	enter_netns(ns);
+	return socket(family, SOCK_STREAM, IPPROTO_SDP);
+}
+
+static socklen_t make_addr(struct sockaddr_storage *ss, int family, const char *host, int port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		if (host)
+			inet_pton(AF_INET, host, &sin->sin_addr);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	if (host)
+		inet_pton(AF_INET6, host, &sin6->sin6_addr);
+	return sizeof(*sin6);
+}
+
+static int port_of(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port); /* same offset in sin6 */
+}
+
+/* A listener on host b; `port` 0 picks an ephemeral one. */
+static int listen_b(int family, const char *host, int port, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(&ss, family, host, port);
+	int fd = sdp_socket("b", family);
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, backlog)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Connects from host a to `host`:`port`; returns the socket or -errno. */
+static int connect_a(int family, const char *host, int port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(&ss, family, host, port);
+	int fd = sdp_socket("a", family);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int sockopt_int(int fd, int level, int name)
+{
+	int val = -1;
+	socklen_t len = sizeof(val);
+
+	if (getsockopt(fd, level, name, &val, &len))
+		return -errno;
+	return val;
+}
+
+/* The byte at stream offset `i` of stream `seed`: detects loss, duplication, reordering. */
+static uint8_t pattern(uint64_t i, unsigned int seed)
+{
+	uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull + seed;
+
+	return (uint8_t)(x >> 29);
+}
+
+/* Writes `total` pattern bytes in writes of `chunk`. */
+static int write_pattern(int fd, size_t total, size_t chunk, unsigned int seed)
+{
+	uint8_t *buf = malloc(chunk);
+	size_t off = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (off < total) {
+		size_t n = total - off < chunk ? total - off : chunk;
+		ssize_t w;
+
+		for (size_t j = 0; j < n; j++)
+			buf[j] = pattern(off + j, seed);
+		w = send(fd, buf, n, MSG_NOSIGNAL);
+		if (w < 0) {
+			free(buf);
+			return -errno;
+		}
+		off += w;
+	}
+	free(buf);
+	return 0;
+}
+
+/* Reads until EOF; returns the byte count, or -1 at the first wrong byte. */
+static ssize_t read_pattern(int fd, unsigned int seed)
+{
+	static uint8_t buf[65536];
+	size_t off = 0;
+
+	for (;;) {
+		ssize_t r = recv(fd, buf, sizeof(buf), 0);
+
+		if (r < 0)
+			return -errno - 1000;
+		if (r == 0)
+			return off;
+		for (ssize_t j = 0; j < r; j++)
+			if (buf[j] != pattern(off + j, seed))
+				return -1;
+		off += r;
+	}
+}
+
+/* An hca counter of an rxe device ("sent_pkts", "rcvd_pkts"). */
+static long long rxe_counter(const char *dev, const char *name)
+{
+	char path[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* TCP segments sent from host `ns` (/proc/net/snmp is per namespace). */
+static long long tcp_out_segs(const char *ns)
+{
+	char line[1024], vals[1024];
+	long long segs = -1;
+	FILE *f;
+
+	enter_netns(ns);
+	f = fopen("/proc/net/snmp", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Tcp: RtoAlgorithm", 17))
+			continue;
+		if (!fgets(vals, sizeof(vals), f))
+			break;
+		/* OutSegs is the 12th field after "Tcp:". */
+		char *tok = strtok(vals, " ");
+
+		for (int i = 0; tok && i < 12; i++)
+			tok = strtok(NULL, " ");
+		if (tok)
+			segs = atoll(tok);
+	}
+	fclose(f);
+	return segs;
+}
+
+FIXTURE(conn)
+{
+	int listener, client, server;
+};
+
+FIXTURE_VARIANT(conn)
+{
+	int family;
+	const char *a, *b;
+};
+
+FIXTURE_VARIANT_ADD(conn, ipv4)
+{
+	.family = AF_INET, .a = HOST_A4, .b = HOST_B4,
+};
+
+FIXTURE_VARIANT_ADD(conn, ipv6)
+{
+	.family = AF_INET6, .a = HOST_A6, .b = HOST_B6,
+};
+
+FIXTURE_SETUP(conn)
+{
+	self->listener = listen_b(variant->family, NULL, 0, 16);
+	ASSERT_LE(0, self->listener) TH_LOG("listener: %s", strerror(-self->listener));
+	self->client = connect_a(variant->family, variant->b, port_of(self->listener));
+	ASSERT_LE(0, self->client) TH_LOG("connect: %s", strerror(-self->client));
+	self->server = accept(self->listener, NULL, NULL);
+	ASSERT_LE(0, self->server) TH_LOG("accept: %s", strerror(errno));
+}
+
+FIXTURE_TEARDOWN(conn)
+{
+	close(self->client);
+	close(self->server);
+	close(self->listener);
+}
+
+TEST_F(conn, echo_and_addresses)
+{
+	struct sockaddr_storage local, peer, accepted;
+	socklen_t llen = sizeof(local), plen = sizeof(peer), alen = sizeof(accepted);
+	char buf[64] = { 0 };
+	char host[INET6_ADDRSTRLEN];
+	int fd2;
+
+	ASSERT_EQ(5, send(self->client, "hello", 5, 0));
+	ASSERT_EQ(5, recv(self->server, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, memcmp(buf, "hello", 5));
+	ASSERT_EQ(5, send(self->server, buf, 5, 0));
+	memset(buf, 0, sizeof(buf));
+	ASSERT_EQ(5, recv(self->client, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, memcmp(buf, "hello", 5));
+
+	/* Ordinary sockaddr_in/in6 with the hosts' addresses and the ports in use. */
+	ASSERT_EQ(0, getsockname(self->client, (struct sockaddr *)&local, &llen));
+	ASSERT_EQ(0, getpeername(self->client, (struct sockaddr *)&peer, &plen));
+	EXPECT_EQ(variant->family, local.ss_family);
+	EXPECT_EQ(variant->family, peer.ss_family);
+	EXPECT_EQ(variant->family == AF_INET ? 16u : 28u, llen);
+	if (variant->family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, host, sizeof(host));
+		EXPECT_STREQ(variant->b, host);
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&local)->sin_addr, host, sizeof(host));
+		EXPECT_STREQ(variant->a, host);
+	} else {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, host, sizeof(host));
+		EXPECT_STREQ(variant->b, host);
+	}
+	EXPECT_EQ(port_of(self->listener), ntohs(((struct sockaddr_in *)&peer)->sin_port));
+	EXPECT_NE(0, ntohs(((struct sockaddr_in *)&local)->sin_port));
+	/* The server's peer is the client's local address. */
+	ASSERT_EQ(0, getpeername(self->server, (struct sockaddr *)&accepted, &alen));
+	EXPECT_EQ(((struct sockaddr_in *)&local)->sin_port, ((struct sockaddr_in *)&accepted)->sin_port);
+
+	/* What the socket says about itself. */
+	EXPECT_EQ(SOCK_STREAM, sockopt_int(self->server, SOL_SOCKET, SO_TYPE));
+	EXPECT_EQ(IPPROTO_SDP, sockopt_int(self->server, SOL_SOCKET, SO_PROTOCOL));
+	EXPECT_EQ(variant->family, sockopt_int(self->server, SOL_SOCKET, SO_DOMAIN));
+	EXPECT_EQ(0, sockopt_int(self->client, SOL_SOCKET, SO_ERROR));
+
+	/* dup() shares the connection. */
+	fd2 = dup(self->client);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(3, send(fd2, "dup", 3, 0));
+	close(fd2);
+	ASSERT_EQ(3, recv(self->server, buf, sizeof(buf), 0));
+}
+
+/* Both directions at once, every byte checked, and proof it went over RDMA. */
+TEST_F(conn, bulk_both_directions)
+{
+	const size_t total = 4 << 20;
+	long long sent0 = rxe_counter("rxea", "sent_pkts");
+	long long rcvd0 = rxe_counter("rxea", "rcvd_pkts");
+	long long tcp0 = tcp_out_segs("a");
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* Child: host b's side writes its stream, then reads the client's. */
+		if (write_pattern(self->server, total, 65536, 2))
+			_exit(1);
+		shutdown(self->server, SHUT_WR);
+		_exit(read_pattern(self->server, 1) == (ssize_t)total ? 0 : 2);
+	}
+	ASSERT_EQ(0, write_pattern(self->client, total, 65536, 1));
+	ASSERT_EQ(0, shutdown(self->client, SHUT_WR));
+	EXPECT_EQ((ssize_t)total, read_pattern(self->client, 2));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+
+	/* The payload crossed the rxe devices (at most 4 KiB per RoCE packet)... */
+	EXPECT_LE(sent0 + (long long)(total / 4096), rxe_counter("rxea", "sent_pkts"));
+	EXPECT_LE(rcvd0 + (long long)(total / 4096), rxe_counter("rxea", "rcvd_pkts"));
+	/* ...and not TCP: host a sent (almost) no TCP segments meanwhile. */
+	EXPECT_GT(tcp0 + 16, tcp_out_segs("a"));
+}
+
+/* shutdown(SHUT_WR): the peer reads EOF and can still send. */
+TEST_F(conn, half_close)
+{
+	char buf[16];
+
+	ASSERT_EQ(4, send(self->client, "last", 4, 0));
+	ASSERT_EQ(0, shutdown(self->client, SHUT_WR));
+	ASSERT_EQ(4, recv(self->server, buf, sizeof(buf), MSG_WAITALL));
+	ASSERT_EQ(0, recv(self->server, buf, sizeof(buf), 0));
+	/* Reading EOF again is still EOF. */
+	ASSERT_EQ(0, recv(self->server, buf, sizeof(buf), 0));
+	ASSERT_EQ(3, send(self->server, "bye", 3, 0));
+	ASSERT_EQ(3, recv(self->client, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, memcmp(buf, "bye", 3));
+	/* Writing after SHUT_WR: EPIPE. */
+	errno = 0;
+	EXPECT_EQ(-1, send(self->client, "x", 1, MSG_NOSIGNAL));
+	EXPECT_EQ(EPIPE, errno);
+	ASSERT_EQ(0, close(self->server));
+	self->server = -1;
+	ASSERT_EQ(0, recv(self->client, buf, sizeof(buf), 0));
+}
+
+TEST_F(conn, poll_fionread_peek)
+{
+	struct pollfd p = { .fd = self->client, .events = POLLIN | POLLOUT };
+	char buf[256];
+	int avail = -1;
+
+	/* Nothing to read yet, but writable. */
+	ASSERT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLOUT, p.revents);
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->client, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+
+	memset(buf, 'z', 100);
+	ASSERT_EQ(100, send(self->server, buf, 100, 0));
+	p.events = POLLIN;
+	ASSERT_EQ(1, poll(&p, 1, 20000));
+	EXPECT_EQ(POLLIN, p.revents);
+	ASSERT_EQ(0, ioctl(self->client, FIONREAD, &avail));
+	EXPECT_EQ(100, avail);
+	ASSERT_EQ(10, recv(self->client, buf, 10, MSG_PEEK));
+	ASSERT_EQ(0, ioctl(self->client, SIOCINQ, &avail));
+	EXPECT_EQ(100, avail);
+	ASSERT_EQ(100, recv(self->client, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, ioctl(self->client, FIONREAD, &avail));
+	EXPECT_EQ(0, avail);
+
+	/* The peer's close: readable (EOF) and POLLRDHUP. */
+	close(self->server);
+	self->server = -1;
+	p.events = POLLIN | POLLRDHUP;
+	ASSERT_EQ(1, poll(&p, 1, 20000));
+	EXPECT_TRUE(p.revents & POLLRDHUP);
+	EXPECT_EQ(0, recv(self->client, buf, sizeof(buf), 0));
+}
+
+/* MSG_WAITALL gathers data sent in several pieces, with iovecs. */
+TEST_F(conn, waitall_and_iovecs)
+{
+	char a[3] = "abc", b[4] = "defg", out[7] = { 0 };
+	struct iovec iov[2] = { { a, 3 }, { b, 4 } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (int i = 0; i < 7; i++) {
+			if (send(self->server, &"ABCDEFG"[i], 1, 0) != 1)
+				_exit(1);
+			usleep(20000);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(7, recv(self->client, out, 7, MSG_WAITALL));
+	EXPECT_EQ(0, memcmp(out, "ABCDEFG", 7));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+
+	ASSERT_EQ(7, sendmsg(self->client, &msg, 0));
+	memset(out, 0, sizeof(out));
+	struct iovec riov[2] = { { out, 2 }, { out + 2, 5 } };
+	struct msghdr rmsg = { .msg_iov = riov, .msg_iovlen = 2 };
+
+	ASSERT_EQ(7, recvmsg(self->server, &rmsg, MSG_WAITALL));
+	EXPECT_EQ(0, memcmp(out, "abcdefg", 7));
+}
+
+static volatile sig_atomic_t sigpipes;
+
+static void on_sigpipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
+
+/* Writing to a connection the peer closed: EPIPE, and SIGPIPE unless MSG_NOSIGNAL. */
+TEST_F(conn, epipe_and_sigpipe)
+{
+	char buf[16];
+	int i;
+
+	close(self->server);
+	self->server = -1;
+	ASSERT_EQ(0, recv(self->client, buf, sizeof(buf), 0));
+	signal(SIGPIPE, on_sigpipe);
+	/* The first writes may still go out before the teardown is seen; not for long. */
+	for (i = 0; i < 100; i++) {
+		if (send(self->client, "x", 1, MSG_NOSIGNAL) < 0)
+			break;
+		usleep(50000);
+	}
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(0, sigpipes);
+	EXPECT_EQ(-1, send(self->client, "x", 1, 0));
+	EXPECT_EQ(EPIPE, errno);
+	EXPECT_EQ(1, sigpipes);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+/* SO_LINGER {1, 0}: close resets the connection; the peer sees ECONNRESET. */
+TEST_F(conn, zero_linger_resets)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	struct pollfd p = { .fd = self->client, .events = POLLIN };
+	char buf[16];
+
+	ASSERT_EQ(0, setsockopt(self->server, SOL_SOCKET, SO_LINGER, &l, sizeof(l)));
+	close(self->server);
+	self->server = -1;
+	ASSERT_EQ(1, poll(&p, 1, 20000));
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->client, buf, sizeof(buf), 0));
+	EXPECT_EQ(ECONNRESET, errno);
+}
+
+/* close() with data still going out delivers all of it, then EOF. */
+TEST_F(conn, close_delivers_unsent_data)
+{
+	const size_t total = 1 << 20;
+
+	ASSERT_EQ(0, write_pattern(self->client, total, 1 << 20, 7));
+	close(self->client);
+	self->client = -1;
+	EXPECT_EQ((ssize_t)total, read_pattern(self->server, 7));
+}
+
+TEST_F(conn, timeouts_and_options)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	struct timespec t0, t1;
+	char buf[8];
+	int one = 1;
+
+	ASSERT_EQ(0, setsockopt(self->client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->client, buf, sizeof(buf), 0));
+	EXPECT_EQ(EAGAIN, errno);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	EXPECT_LE(150, (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+
+	EXPECT_EQ(0, sockopt_int(self->client, IPPROTO_TCP, TCP_NODELAY));
+	ASSERT_EQ(0, setsockopt(self->client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
+	EXPECT_EQ(1, sockopt_int(self->client, IPPROTO_TCP, TCP_NODELAY));
+	ASSERT_EQ(0, setsockopt(self->client, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)));
+	EXPECT_EQ(1, sockopt_int(self->client, SOL_SOCKET, SO_KEEPALIVE));
+	errno = 0;
+	EXPECT_EQ(-1, setsockopt(self->client, IPPROTO_TCP, TCP_MAXSEG, &one, sizeof(one)));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+
+	/* A second connect on a connected socket. */
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(&ss, variant->family, variant->b, port_of(self->listener));
+
+	errno = 0;
+	EXPECT_EQ(-1, connect(self->client, (struct sockaddr *)&ss, len));
+	EXPECT_EQ(EISCONN, errno);
+}
+
+/* No listener on the port: ECONNREFUSED, as TCP. */
+TEST(connect_refused)
+{
+	int lfd = listen_b(AF_INET, NULL, 0, 1);
+	int port, fd;
+
+	ASSERT_LE(0, lfd);
+	port = port_of(lfd);
+	close(lfd);
+	fd = connect_a(AF_INET, HOST_B4, port);
+	EXPECT_EQ(-ECONNREFUSED, fd);
+}
+
+/* A destination no RDMA device can reach: an error at once, not a long timeout. */
+TEST(connect_unreachable)
+{
+	struct timespec t0, t1;
+	int fd;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fd = connect_a(AF_INET, "10.99.0.1", 9);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	EXPECT_GT(0, fd);
+	EXPECT_TRUE(fd == -ENETUNREACH || fd == -EHOSTUNREACH) TH_LOG("got %s", strerror(-fd));
+	EXPECT_GT(10, t1.tv_sec - t0.tv_sec);
+}
+
+/* Non-blocking connect: EINPROGRESS, then POLLOUT and SO_ERROR 0. */
+TEST(nonblocking_connect)
+{
+	int lfd = listen_b(AF_INET6, NULL, 0, 4);
+	struct sockaddr_storage ss;
+	socklen_t len = make_addr(&ss, AF_INET6, HOST_B6, port_of(lfd));
+	struct pollfd p = { .events = POLLOUT };
+	int fd, sfd;
+	char c;
+
+	ASSERT_LE(0, lfd);
+	fd = sdp_socket("a", AF_INET6);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fcntl(fd, F_SETFL, O_NONBLOCK));
+	errno = 0;
+	ASSERT_EQ(-1, connect(fd, (struct sockaddr *)&ss, len));
+	ASSERT_EQ(EINPROGRESS, errno);
+	errno = 0;
+	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&ss, len));
+	EXPECT_EQ(EALREADY, errno);
+	p.fd = fd;
+	ASSERT_EQ(1, poll(&p, 1, 30000));
+	EXPECT_TRUE(p.revents & POLLOUT);
+	EXPECT_EQ(0, sockopt_int(fd, SOL_SOCKET, SO_ERROR));
+	ASSERT_EQ(1, send(fd, "!", 1, 0));
+	sfd = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, sfd);
+	ASSERT_EQ(1, recv(sfd, &c, 1, 0));
+	/* accept4 with SOCK_NONBLOCK on an empty queue. */
+	ASSERT_EQ(0, fcntl(lfd, F_SETFL, O_NONBLOCK));
+	errno = 0;
+	EXPECT_EQ(-1, accept4(lfd, NULL, NULL, SOCK_NONBLOCK));
+	EXPECT_EQ(EAGAIN, errno);
+	close(sfd);
+	close(fd);
+	close(lfd);
+}
+
+/* Calls in the wrong state and bad addresses: the errnos TCP gives. */
+TEST(bad_calls)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	socklen_t len = sizeof(ss);
+	int fd = sdp_socket("a", AF_INET);
+	int lfd, lfd2, port;
+	char c;
+
+	ASSERT_LE(0, fd);
+	/* Unbound and unconnected. */
+	ASSERT_EQ(0, getsockname(fd, (struct sockaddr *)&ss, &len));
+	EXPECT_EQ(AF_INET, sin->sin_family);
+	EXPECT_EQ(0, sin->sin_port);
+	errno = 0;
+	EXPECT_EQ(-1, getpeername(fd, (struct sockaddr *)&ss, &len));
+	EXPECT_EQ(ENOTCONN, errno);
+	errno = 0;
+	EXPECT_EQ(-1, recv(fd, &c, 1, MSG_DONTWAIT));
+	EXPECT_EQ(ENOTCONN, errno);
+	errno = 0;
+	EXPECT_EQ(-1, send(fd, &c, 1, MSG_NOSIGNAL));
+	EXPECT_EQ(EPIPE, errno);
+	errno = 0;
+	EXPECT_EQ(-1, shutdown(fd, SHUT_RDWR));
+	EXPECT_EQ(ENOTCONN, errno);
+	errno = 0;
+	EXPECT_EQ(-1, accept(fd, NULL, NULL));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* Bad addresses. */
+	make_addr(&ss, AF_INET, HOST_A4, 0);
+	errno = 0;
+	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in) - 1));
+	EXPECT_EQ(EINVAL, errno);
+	sin->sin_family = AF_INET6;
+	errno = 0;
+	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)));
+	EXPECT_EQ(EAFNOSUPPORT, errno);
+	errno = 0;
+	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in)));
+	EXPECT_EQ(EAFNOSUPPORT, errno);
+	errno = 0;
+	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&ss, 1));
+	EXPECT_EQ(EINVAL, errno);
+	errno = 0;
+	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)8, sizeof(struct sockaddr_in)));
+	EXPECT_EQ(EFAULT, errno);
+	errno = 0;
+	EXPECT_EQ(-1, getsockname(fd, (struct sockaddr *)8, &len));
+	EXPECT_EQ(EFAULT, errno);
+	close(fd);
+
+	/* Two listeners on one port. */
+	lfd = listen_b(AF_INET, NULL, 0, 1);
+	ASSERT_LE(0, lfd);
+	port = port_of(lfd);
+	lfd2 = listen_b(AF_INET, NULL, port, 1);
+	EXPECT_EQ(-EADDRINUSE, lfd2);
+	/* A specific address: the listener reports it. */
+	lfd2 = listen_b(AF_INET, HOST_B4, 0, 1);
+	ASSERT_LE(0, lfd2);
+	len = sizeof(ss);
+	ASSERT_EQ(0, getsockname(lfd2, (struct sockaddr *)&ss, &len));
+	EXPECT_EQ(htonl(0x0a4d0002), sin->sin_addr.s_addr);
+	/* A listener cannot connect, send or receive. */
+	errno = 0;
+	EXPECT_EQ(-1, recv(lfd2, &c, 1, MSG_DONTWAIT));
+	EXPECT_EQ(ENOTCONN, errno);
+	close(lfd2);
+	close(lfd);
+}
+
+/* Many connections at once through one listener, each checked, all closed. */
+TEST(many_connections)
+{
+	enum { N = 64 };
+	int lfd = listen_b(AF_INET, NULL, 0, N);
+	int c[N], s[N], port;
+
+	ASSERT_LE(0, lfd);
+	port = port_of(lfd);
+	for (int i = 0; i < N; i++) {
+		c[i] = connect_a(AF_INET, HOST_B4, port);
+		ASSERT_LE(0, c[i]) TH_LOG("connection %d: %s", i, strerror(-c[i]));
+		s[i] = accept(lfd, NULL, NULL);
+		ASSERT_LE(0, s[i]);
+	}
+	for (int i = 0; i < N; i++)
+		ASSERT_EQ((ssize_t)sizeof(i), send(c[i], &i, sizeof(i), 0));
+	for (int i = 0; i < N; i++) {
+		int v = -1;
+
+		ASSERT_EQ((ssize_t)sizeof(v), recv(s[i], &v, sizeof(v), MSG_WAITALL));
+		EXPECT_EQ(i, v);
+	}
+	for (int i = 0; i < N; i++) {
+		close(c[i]);
+		close(s[i]);
+	}
+	close(lfd);
+}
+
+TEST_HARNESS_MAIN
