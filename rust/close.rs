@@ -83,7 +83,7 @@ pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
 pub(crate) fn release(ep: &Endpoint) {
     let mut guard = ep.lock();
     let inner = &mut *guard;
-    inner.orphaned = true;
+    let take_state = ep.orphan(inner);
     let unread = inner.link.as_ref().is_some_and(|l| l.stream.rx_bytes > 0);
     let zero_linger = ep.sk.linger() == Some(0);
     match inner.phase {
@@ -102,6 +102,9 @@ pub(crate) fn release(ep: &Endpoint) {
     }
     drop(guard);
     ep.sk.orphan();
+    if take_state {
+        drop(ep.sk.take_state());
+    }
 }
 
 /// Ends the connection once both DisConns are through and nothing is left to read.

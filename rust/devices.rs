@@ -63,7 +63,7 @@ impl Tracking {
 pub(crate) struct DeviceList;
 
 impl ProcShow for DeviceList {
-    fn show(m: &SeqFile) {
+    fn show(m: &SeqFile, _net: &crate::net::Net) {
         seq_print!(m, "device port state active_mtu link_layer\n");
         for dev in DEVICES.lock().iter() {
             for port in dev.ports() {

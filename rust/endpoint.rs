@@ -12,6 +12,8 @@
 //! Lock order: an endpoint's mutex is never held while taking another endpoint's, and
 //! never while destroying a QP, CQ or rdma_cm id (their callbacks take it).
 
+use core::pin::Pin;
+
 use kernel::{
     new_condvar, new_mutex, new_work,
     prelude::*,
@@ -87,10 +89,13 @@ pub(crate) struct Inner {
     pub(crate) nodelay: bool,
     /// Teardown has been scheduled.
     pub(crate) tearing_down: bool,
+    /// Teardown has finished: whoever orphans the endpoint after this removes the
+    /// sock's state (see [`Endpoint::orphan`]).
+    pub(crate) torn_down: bool,
 }
 
 /// The protocol state of one socket. See the module documentation.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 pub(crate) struct Endpoint {
     #[pin]
     pub(crate) inner: Mutex<Inner>,
@@ -108,9 +113,11 @@ impl_has_work! {
 }
 
 impl Endpoint {
-    /// A new endpoint for `sk`.
+    /// A new endpoint for `sk`, listed in [`ENDPOINTS`] until it is dropped.
     pub(crate) fn new(sk: ARef<Sock>) -> Result<Arc<Self>> {
-        Arc::pin_init(
+        let mut all = ENDPOINTS.lock();
+        all.reserve(1, GFP_KERNEL)?;
+        let ep = Arc::pin_init(
             pin_init!(Self {
                 inner <- new_mutex!(Inner {
                     phase: Phase::Open,
@@ -124,13 +131,17 @@ impl Endpoint {
                     orphaned: false,
                     nodelay: false,
                     tearing_down: false,
+                    torn_down: false,
                 }),
                 changed <- new_condvar!(),
                 teardown_work <- new_work!("Endpoint::teardown_work"),
                 sk,
             }),
             GFP_KERNEL,
-        )
+        )?;
+        // Capacity was reserved above.
+        let _ = all.push_within_capacity(EndpointPtr(&*ep as *const Self));
+        Ok(ep)
     }
 
     /// A counted reference to an endpoint reached through a raw context pointer.
@@ -188,6 +199,10 @@ impl Endpoint {
     /// Records a connection error for the socket, moves to `Closed`
     /// and schedules the teardown of the link.
     pub(crate) fn fail(&self, inner: &mut Inner, err: Error) {
+        // Like TCP in CLOSE_WAIT: a reset after the peer's orderly close reads as a
+        // broken pipe.
+        let closed_by_peer = inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
+        let err = if err == ECONNRESET && closed_by_peer { EPIPE } else { err };
         if inner.phase != Phase::Closed {
             self.sk.set_err(-err.to_errno());
         }
@@ -214,7 +229,7 @@ impl Endpoint {
     /// Releases the verbs resources and the rdma_cm id, outside the lock. Unread data
     /// in the receive ring is lost (the connection is over).
     fn teardown(&self) {
-        let (link, id, children, orphaned) = {
+        let (link, id, children) = {
             let mut inner = self.lock();
             inner.phase = Phase::Closed;
             let children = (
@@ -222,7 +237,7 @@ impl Endpoint {
                 core::mem::take(&mut inner.listen.ready),
             );
             let parent = inner.parent.take();
-            (inner.link.take(), inner.id.take(), (children, parent), inner.orphaned)
+            (inner.link.take(), inner.id.take(), (children, parent))
         };
         self.wake_all();
         if let Some(id) = &id {
@@ -239,22 +254,39 @@ impl Endpoint {
         if let Some(parent) = parent {
             parent.forget_child(self);
         }
+        let orphaned = {
+            let mut inner = self.lock();
+            inner.torn_down = true;
+            inner.orphaned
+        };
         if orphaned {
             // Nothing else refers to the sock's state any more.
             drop(self.sk.take_state());
         }
     }
 
+    /// Marks the endpoint as closed by its owner. Returns whether the caller must
+    /// remove the sock's state itself (the teardown has already run); otherwise the
+    /// teardown will.
+    pub(crate) fn orphan(&self, inner: &mut Inner) -> bool {
+        inner.orphaned = true;
+        inner.torn_down
+    }
+
     /// A passive connection nobody will accept: reset it and let it go.
     pub(crate) fn abandon(&self) {
         let mut inner = self.lock();
         inner.parent = None;
-        inner.orphaned = true;
+        let take_state = self.orphan(&mut inner);
         if let Some(link) = inner.link.as_mut() {
             link.send_abort();
         }
-        self.sk.orphan();
         self.close_and_teardown(&mut inner);
+        drop(inner);
+        self.sk.orphan();
+        if take_state {
+            drop(self.sk.take_state());
+        }
     }
 
     /// Removes `child` from a listener's queues (it failed before being accepted).
@@ -299,6 +331,37 @@ impl Endpoint {
             mask |= POLLOUT | POLLWRNORM;
         }
         mask
+    }
+}
+
+/// The address of a live endpoint, as kept in [`ENDPOINTS`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EndpointPtr(pub(crate) *const Endpoint);
+
+// SAFETY: Only dereferenced under the `ENDPOINTS` lock, while the endpoint is alive
+// (it removes itself, under that lock, before it is freed).
+unsafe impl Send for EndpointPtr {}
+
+kernel::sync::global_lock! {
+    // SAFETY: Initialised by `InfiniSock::init` before any socket can exist.
+    pub(crate) unsafe(uninit) static ENDPOINTS: Mutex<KVec<EndpointPtr>> = KVec::new();
+}
+
+/// Empties [`ENDPOINTS`] (frees its buffer) when the module goes away; every endpoint
+/// is gone by then.
+pub(crate) struct FreeEndpointList;
+
+impl Drop for FreeEndpointList {
+    fn drop(&mut self) {
+        *ENDPOINTS.lock() = KVec::new();
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for Endpoint {
+    fn drop(self: Pin<&mut Self>) {
+        let me = EndpointPtr(&*self as *const Self);
+        ENDPOINTS.lock().retain(|p| *p != me);
     }
 }
 

@@ -4,6 +4,8 @@
  * plain call-through: no logic lives here.
  */
 #include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/seq_file_net.h>
 #include <linux/string.h>
 #include <linux/sysctl.h>
 #include <net/protocol.h>
@@ -518,4 +520,9 @@ void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
 int infinisock_sockptr_read_int(sockptr_t optval, unsigned int optlen, int *val)
 {
 	return copy_safe_from_sockptr(val, sizeof(*val), optval, optlen);
+}
+
+struct net *infinisock_seq_file_net(struct seq_file *m)
+{
+	return seq_file_single_net(m);
 }

@@ -138,6 +138,8 @@ void infinisock_poll_wait(struct file *file, struct socket *sock, struct poll_ta
 struct iov_iter *infinisock_msg_iter(struct msghdr *msg);
 void infinisock_send_sigpipe(void);
 struct workqueue_struct *infinisock_alloc_workqueue(const char *name);
+struct seq_file;
+struct net *infinisock_seq_file_net(struct seq_file *m);
 struct proto_accept_arg;
 int infinisock_accept_flags(const struct proto_accept_arg *arg);
 int infinisock_msg_flags(const struct msghdr *msg);

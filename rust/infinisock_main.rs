@@ -34,6 +34,7 @@ mod netns;
 #[allow(unreachable_pub, dead_code)]
 mod proto;
 mod sdp_cm;
+mod sdp_diag;
 mod sdp_inet;
 mod sdp_link;
 mod sdp_rx;
@@ -119,6 +120,7 @@ struct InfiniSock {
     _af_ib: Registration<sock::FamilyTable>,
     _af_ib_proto: Registration<sock::ProtoTable>,
     _wq: ModuleWorkqueue,
+    _endpoints: endpoint::FreeEndpointList,
     _devices: devices::Tracking,
     _pernet: Registration<net::PernetTable<netns::InfiniSockNet>>,
 }
@@ -127,6 +129,8 @@ impl kernel::Module for InfiniSock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // SAFETY: Called once, before the ib client that uses the lock is registered.
         unsafe { devices::DEVICES.init() };
+        // SAFETY: Called once, before any socket (and so any endpoint) can exist.
+        unsafe { endpoint::ENDPOINTS.init() };
         let pernet = Registration::new(netns::InfiniSockNet::table())?;
         let devices = devices::Tracking::start()?;
         let wq = ModuleWorkqueue::new()?;
@@ -139,6 +143,7 @@ impl kernel::Module for InfiniSock {
             _af_ib: af_ib,
             _af_ib_proto: af_ib_proto,
             _wq: wq,
+            _endpoints: endpoint::FreeEndpointList,
             _devices: devices,
             _pernet: pernet,
         })

@@ -145,17 +145,18 @@ impl<T: PernetSubsys> KernelTable for PernetTable<T> {
 
 /// Something shown as a read-only `/proc/net/` file.
 pub(crate) trait ProcShow {
-    /// Writes the file's contents.
-    fn show(m: &SeqFile);
+    /// Writes the file's contents for namespace `net`.
+    fn show(m: &SeqFile, net: &Net);
 }
 
 unsafe extern "C" fn show_trampoline<S: ProcShow>(
     m: *mut bindings::seq_file,
     _v: *mut kernel::ffi::c_void,
 ) -> kernel::ffi::c_int {
-    // SAFETY: The seq_file core passes a valid seq_file for the call; our private
-    // bindings and the `kernel` crate describe the same C type.
-    S::show(unsafe { SeqFile::from_raw(m.cast()) });
+    // SAFETY: The seq_file core passes a valid seq_file of a `proc_create_net_single`
+    // file, which holds its namespace; our private bindings and the `kernel` crate
+    // describe the same C type.
+    unsafe { S::show(SeqFile::from_raw(m.cast()), Net::from_raw(bindings::infinisock_seq_file_net(m))) };
     0
 }
 

@@ -40,6 +40,7 @@ impl PernetSubsys for InfiniSockNet {
     fn init(net: &Net) -> Result<KBox<NetState>> {
         let proc = ProcNetDir::create(net, c"infinisock")?;
         proc.add_file::<DeviceList>(c"devices")?;
+        proc.add_file::<crate::sdp_diag::SdpList>(c"sdp")?;
         let tunables = SysctlTable::register(net, c"net/infinisock", &TUNABLES)?;
         Ok(KBox::new(NetState { tunables, _proc: proc }, GFP_KERNEL)?)
     }

@@ -66,6 +66,8 @@ pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
         // is not local; TCP says EADDRINUSE for the first. Binding the same address
         // to any port tells them apart.
         Err(e) if e == EADDRNOTAVAIL && addr.port() != 0 => {
+            // Destroying an id waits for its handlers, which take our lock.
+            drop(inner);
             // SAFETY: A short-lived id of this endpoint, destroyed below; it is only
             // bound, so no event can arrive for it.
             let probe = unsafe { CmId::new(ep.sk.net(), ep.as_ctx())? };

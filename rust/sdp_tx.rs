@@ -60,7 +60,14 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
         let inner = &mut *guard;
         let err = sk.take_err();
         if err != 0 {
-            return if sent > 0 { Ok(sent) } else { Err(Error::from_errno(err)) };
+            let err = Error::from_errno(err);
+            return if sent > 0 {
+                Ok(sent)
+            } else if err == EPIPE {
+                Err(epipe(flags))
+            } else {
+                Err(err)
+            };
         }
         if inner.shutdown & SEND_SHUTDOWN != 0 || inner.phase == Phase::Closed {
             return if sent > 0 { Ok(sent) } else { Err(epipe(flags)) };

@@ -92,6 +92,11 @@ impl Credits {
         self.peer_bufs.saturating_sub(self.in_flight())
     }
 
+    /// Receive buffers the peer last said it had posted.
+    pub fn peer_bufs(&self) -> u32 {
+        self.peer_bufs
+    }
+
     /// Data messages we may send now: the control reserve is kept back.
     pub fn available_for_data(&self) -> u32 {
         self.available().saturating_sub(CONTROL_RESERVE)

@@ -320,30 +320,75 @@ TEST_F(conn, echo_and_addresses)
 	ASSERT_EQ(3, recv(self->server, buf, sizeof(buf), 0));
 }
 
+/* Writes `total` pattern bytes on `fd` from a child process, then shuts down writing. */
+static pid_t spawn_writer(int fd, size_t total, size_t chunk, unsigned int seed)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (write_pattern(fd, total, chunk, seed))
+			_exit(1);
+		_exit(shutdown(fd, SHUT_WR) ? 2 : 0);
+	}
+	return pid;
+}
+
+/* Prints both hosts' SDP connection tables (to see where a stuck transfer is). */
+static void dump_sdp(void)
+{
+	const char *hosts[] = { "a", "b" };
+	char line[512];
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+
+		enter_netns(hosts[i]);
+		f = fopen("/proc/net/infinisock/sdp", "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f))
+			fprintf(stderr, "# host %s: %s", hosts[i], line);
+		fclose(f);
+	}
+}
+
+/* The exit status of child `pid`; after 60 s without one, dumps the connection
+ * tables, kills it and returns -1. */
+static int child_status(pid_t pid)
+{
+	int status;
+
+	for (int waited = 0; waited < 600; waited++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		if (r < 0)
+			return -1;
+		usleep(100000);
+	}
+	dump_sdp();
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
 /* Both directions at once, every byte checked, and proof it went over RDMA. */
-TEST_F(conn, bulk_both_directions)
+TEST_F_TIMEOUT(conn, bulk_both_directions, 300)
 {
 	const size_t total = 4 << 20;
 	long long sent0 = rxe_counter("rxea", "sent_pkts");
 	long long rcvd0 = rxe_counter("rxea", "rcvd_pkts");
 	long long tcp0 = tcp_out_segs("a");
-	pid_t pid = fork();
-	int status;
+	pid_t a = spawn_writer(self->client, total, 65536, 1);
+	pid_t b = spawn_writer(self->server, total, 65536, 2);
 
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		/* Child: host b's side writes its stream, then reads the client's. */
-		if (write_pattern(self->server, total, 65536, 2))
-			_exit(1);
-		shutdown(self->server, SHUT_WR);
-		_exit(read_pattern(self->server, 1) == (ssize_t)total ? 0 : 2);
-	}
-	ASSERT_EQ(0, write_pattern(self->client, total, 65536, 1));
-	ASSERT_EQ(0, shutdown(self->client, SHUT_WR));
+	ASSERT_LE(0, a);
+	ASSERT_LE(0, b);
 	EXPECT_EQ((ssize_t)total, read_pattern(self->client, 2));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ((ssize_t)total, read_pattern(self->server, 1));
+	EXPECT_EQ(0, child_status(a));
+	EXPECT_EQ(0, child_status(b));
 
 	/* The payload crossed the rxe devices (at most 4 KiB per RoCE packet)... */
 	EXPECT_LE(sent0 + (long long)(total / 4096), rxe_counter("rxea", "sent_pkts"));
@@ -492,14 +537,23 @@ TEST_F(conn, zero_linger_resets)
 }
 
 /* close() with data still going out delivers all of it, then EOF. */
-TEST_F(conn, close_delivers_unsent_data)
+TEST_F_TIMEOUT(conn, close_delivers_unsent_data, 120)
 {
-	const size_t total = 1 << 20;
+	const size_t total = 2 << 20;
+	pid_t reader = fork();
 
+	ASSERT_LE(0, reader);
+	if (reader == 0) {
+		/* Only the parent may keep the client open, or its close is no close. */
+		close(self->client);
+		_exit(read_pattern(self->server, 7) == (ssize_t)total ? 0 : 1);
+	}
+	close(self->server);
+	self->server = -1;
 	ASSERT_EQ(0, write_pattern(self->client, total, 1 << 20, 7));
 	close(self->client);
 	self->client = -1;
-	EXPECT_EQ((ssize_t)total, read_pattern(self->server, 7));
+	EXPECT_EQ(0, child_status(reader));
 }
 
 TEST_F(conn, timeouts_and_options)
