@@ -4,12 +4,13 @@
 #
 #   make demo     set up everything, boot the two-host VM with the module loaded, show it
 #   make check    set up everything and run all tests (host tests, then the VM suite)
+#   make bench    SDP throughput and latency beside ib_write_bw/ib_send_lat and TCP, one VM run
 
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 FLAVOUR ?= debug
 
-.PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo clean
+.PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo bench clean
 
 all: module
 
@@ -41,6 +42,9 @@ check: host-test kernel-configs vm-test
 demo: module selftests
 	bash tools/vm/run.sh demo
 
+bench: module selftests
+	bash tools/vm/run.sh bench
+
 clean:
 	bash tools/build-module.sh clean
-	rm -rf selftests/build out host/target
+	rm -rf selftests/build tools/bench/build out host/target

@@ -97,6 +97,9 @@ pub(crate) fn release(ep: &Endpoint) {
         Phase::Connected => {
             shut_send(ep, inner);
             maybe_finish(ep, inner);
+            if inner.phase == Phase::Connected {
+                ep.start_fin_timer();
+            }
         }
         _ => ep.close_and_teardown(inner),
     }

@@ -127,6 +127,12 @@ impl CmIdRef {
         CmId(unsafe { NonNull::new_unchecked(self.as_raw()) })
     }
 
+    /// Lets the id share its port with ids in TIME_WAIT-like states (`SO_REUSEADDR`).
+    pub(crate) fn set_reuseaddr(&self) -> Result {
+        // SAFETY: Live id, not yet bound.
+        errno(unsafe { bindings::rdma_set_reuseaddr(self.as_raw(), 1) })
+    }
+
     /// Binds to a local address (port 0: an ephemeral port).
     pub(crate) fn bind(&self, addr: &SockAddr) -> Result {
         let mut raw = [0u8; SOCKADDR_IN6_LEN];

@@ -18,7 +18,8 @@ use kernel::{
     new_condvar, new_mutex, new_work,
     prelude::*,
     sync::{aref::ARef, Arc, ArcBorrow, CondVar, CondVarTimeoutResult, Mutex, MutexGuard},
-    workqueue::{impl_has_work, Work, WorkItem},
+    new_delayed_work,
+    workqueue::{impl_has_delayed_work, impl_has_work, DelayedWork, Work, WorkItem},
 };
 
 use crate::{
@@ -104,12 +105,19 @@ pub(crate) struct Endpoint {
     changed: CondVar,
     #[pin]
     teardown_work: Work<Endpoint>,
+    /// Resets an orphaned connection whose peer does not close in time.
+    #[pin]
+    fin_timer: DelayedWork<Endpoint, 1>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
 }
 
 impl_has_work! {
     impl HasWork<Self> for Endpoint { self.teardown_work }
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self, 1> for Endpoint { self.fin_timer }
 }
 
 impl Endpoint {
@@ -135,6 +143,7 @@ impl Endpoint {
                 }),
                 changed <- new_condvar!(),
                 teardown_work <- new_work!("Endpoint::teardown_work"),
+                fin_timer <- new_delayed_work!("Endpoint::fin_timer"),
                 sk,
             }),
             GFP_KERNEL,
@@ -222,13 +231,14 @@ impl Endpoint {
         if !inner.tearing_down {
             inner.tearing_down = true;
             // `Err` means it is already queued, which `tearing_down` rules out.
-            let _ = crate::workqueue().enqueue(self.arc());
+            let _ = crate::workqueue().enqueue::<_, 0>(self.arc());
         }
     }
 
     /// Releases the verbs resources and the rdma_cm id, outside the lock. Unread data
     /// in the receive ring is lost (the connection is over).
     fn teardown(&self) {
+        self.cancel_fin_timer();
         let (link, id, children) = {
             let mut inner = self.lock();
             inner.phase = Phase::Closed;
@@ -370,6 +380,45 @@ impl WorkItem for Endpoint {
 
     fn run(this: Arc<Endpoint>) {
         this.teardown();
+    }
+}
+
+/// The fin timer: the peer of an orphaned connection did not close in time.
+impl WorkItem<1> for Endpoint {
+    type Pointer = Arc<Endpoint>;
+
+    fn run(this: Arc<Endpoint>) {
+        let mut inner = this.lock();
+        if inner.orphaned && inner.phase == Phase::Connected {
+            if let Some(link) = inner.link.as_mut() {
+                link.send_abort();
+            }
+            this.close_and_teardown(&mut inner);
+        }
+    }
+}
+
+impl Endpoint {
+    /// Stops a pending fin timer and drops the reference it held.
+    fn cancel_fin_timer(&self) {
+        // SAFETY: `fin_timer` is a field of this live endpoint.
+        let work = unsafe { DelayedWork::raw_as_work(&self.fin_timer) };
+        // SAFETY: The delayed work was initialised by `new_delayed_work!`; its
+        // `work_struct` is the first field of the `delayed_work`, which `Work` wraps.
+        if unsafe { crate::bindings::infinisock_cancel_delayed_work(work.cast()) } {
+            // SAFETY: A pending fin timer owns one reference, from `Arc::into_raw` in
+            // the kernel crate's `RawWorkItem` for `Arc`; cancelling it hands that
+            // reference back to us.
+            drop(unsafe { Arc::from_raw(self as *const Self) });
+        }
+    }
+
+    /// Starts the fin timer of a connection closed by its owner.
+    pub(crate) fn start_fin_timer(&self) {
+        let secs = crate::netns::tunable(self.sk.net(), crate::proto::tunables::TunableId::SdpFinTimeout);
+        let delay = kernel::time::msecs_to_jiffies((secs.max(1) as u32).saturating_mul(1000));
+        // `Err`: already queued, which is as good.
+        let _ = crate::workqueue().enqueue_delayed::<_, 1>(self.arc(), delay);
     }
 }
 

@@ -526,3 +526,20 @@ struct net *infinisock_seq_file_net(struct seq_file *m)
 {
 	return seq_file_single_net(m);
 }
+
+bool infinisock_sk_reuse(const struct sock *sk)
+{
+	return sk->sk_reuse != SK_NO_REUSE;
+}
+
+void infinisock_sk_user_bufs(const struct sock *sk, int *rcvbuf, int *sndbuf)
+{
+	/* The socket layer stores twice what the program asked for. */
+	*rcvbuf = sk->sk_userlocks & SOCK_RCVBUF_LOCK ? READ_ONCE(sk->sk_rcvbuf) / 2 : 0;
+	*sndbuf = sk->sk_userlocks & SOCK_SNDBUF_LOCK ? READ_ONCE(sk->sk_sndbuf) / 2 : 0;
+}
+
+bool infinisock_cancel_delayed_work(struct work_struct *work)
+{
+	return cancel_delayed_work(to_delayed_work(work));
+}

@@ -139,11 +139,16 @@ struct iov_iter *infinisock_msg_iter(struct msghdr *msg);
 void infinisock_send_sigpipe(void);
 struct workqueue_struct *infinisock_alloc_workqueue(const char *name);
 struct seq_file;
+struct work_struct;
+bool infinisock_cancel_delayed_work(struct work_struct *work);
 struct net *infinisock_seq_file_net(struct seq_file *m);
 struct proto_accept_arg;
 int infinisock_accept_flags(const struct proto_accept_arg *arg);
 int infinisock_msg_flags(const struct msghdr *msg);
 void infinisock_sk_init_child(struct sock *child, const struct sock *parent);
+bool infinisock_sk_reuse(const struct sock *sk);
+/* SO_RCVBUF/SO_SNDBUF as the program set them (0: not set). */
+void infinisock_sk_user_bufs(const struct sock *sk, int *rcvbuf, int *sndbuf);
 int infinisock_sockptr_read_int(sockptr_t optval, unsigned int optlen, int *val);
 
 #endif /* INFINISOCK_HELPERS_H */

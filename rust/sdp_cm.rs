@@ -11,7 +11,8 @@ use crate::{
     netns,
     proto::{
         abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
-        credits::Credits,
+        credits::{Credits, MIN_RING},
+        ring::MAX_RING,
         sockaddr::SockAddr,
         tunables::TunableId,
         wire::{Hello, HelloAck, HELLO_ACK_LEN, HELLO_LEN},
@@ -23,13 +24,22 @@ use crate::{
 /// How long address and route resolution may take before `connect` fails.
 const RESOLVE_TIMEOUT_MS: u32 = 2000;
 
-/// The ring sizes new connections in `sk`'s namespace use.
+/// The ring sizes a new connection of `sk` uses: the namespace's tunables, or as many
+/// buffers as `SO_RCVBUF`/`SO_SNDBUF` ask for, within the rings' limits.
 fn ring_config(sk: &Sock) -> RingConfig {
     let net = sk.net();
+    let buffer_size = netns::tunable(net, TunableId::SdpBufferSize) as u32;
+    let (rcvbuf, sndbuf) = sk.user_bufs();
+    let count = |bytes: Option<usize>, id: TunableId, min: usize| -> u16 {
+        match bytes {
+            Some(b) => (b / buffer_size as usize).clamp(min, MAX_RING) as u16,
+            None => netns::tunable(net, id) as u16,
+        }
+    };
     RingConfig {
-        recv_buffers: netns::tunable(net, TunableId::SdpRecvBuffers) as u16,
-        send_buffers: netns::tunable(net, TunableId::SdpSendBuffers) as u16,
-        buffer_size: netns::tunable(net, TunableId::SdpBufferSize) as u32,
+        recv_buffers: count(rcvbuf, TunableId::SdpRecvBuffers, usize::from(MIN_RING)),
+        send_buffers: count(sndbuf, TunableId::SdpSendBuffers, 1),
+        buffer_size,
     }
 }
 
@@ -38,7 +48,11 @@ fn ensure_id<'a>(ep: &Endpoint, inner: &'a mut Inner) -> Result<&'a CmId> {
     if inner.id.is_none() {
         // SAFETY: The endpoint owns the id and destroys it in teardown, before it can
         // be freed; it lives in an `Arc`, so its address is stable.
-        inner.id = Some(unsafe { CmId::new(ep.sk.net(), ep.as_ctx())? });
+        let id = unsafe { CmId::new(ep.sk.net(), ep.as_ctx())? };
+        if ep.sk.reuse() {
+            id.set_reuseaddr()?;
+        }
+        inner.id = Some(id);
     }
     inner.id.as_ref().ok_or(EINVAL)
 }

@@ -32,8 +32,10 @@ pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
     let Some(idx) = link.stream.rx_posted.pop() else { return };
     if !wc.ok() {
         // A flush means the QP went to the error state. If the peer had not said it
-        // was done sending (DisConn), the connection was reset.
-        if !link.stream.fin_received && inner.phase != Phase::Closed {
+        // was done sending (DisConn), an established connection was reset. (Before it
+        // is established, rdma_cm flushes the QP of a rejected request itself and
+        // reports the outcome as an event.)
+        if !link.stream.fin_received && inner.phase == Phase::Connected {
             ep.fail(inner, ECONNRESET);
         }
         return;

@@ -22,7 +22,7 @@ pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     link.send_completed();
     if !wc.ok() {
-        if !wc.flushed() && inner.phase != Phase::Closed {
+        if !wc.flushed() && inner.phase == Phase::Connected {
             pr_warn!("SDP: send failed (status {}); connection reset\n", wc.status);
             ep.fail(inner, ECONNRESET);
         }

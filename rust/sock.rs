@@ -280,6 +280,22 @@ impl Sock {
         unsafe { bindings::infinisock_sk_linger(self.as_raw(), &mut t) }.then_some(t as i64)
     }
 
+    /// Whether `SO_REUSEADDR` is set.
+    pub(crate) fn reuse(&self) -> bool {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_reuse(self.as_raw()) }
+    }
+
+    /// `SO_RCVBUF` and `SO_SNDBUF` in bytes as the program set them; `None` for each
+    /// one it did not set.
+    pub(crate) fn user_bufs(&self) -> (Option<usize>, Option<usize>) {
+        let (mut r, mut s) = (0, 0);
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_user_bufs(self.as_raw(), &mut r, &mut s) };
+        let some = |v: i32| usize::try_from(v).ok().filter(|v| *v > 0);
+        (some(r), some(s))
+    }
+
     /// Sets `sk_state` to a TCP state, which `ss`/diagnostics and `SO_ERROR` paths read.
     pub(crate) fn set_tcp_state(&self, state: u32) {
         // SAFETY: The sock is valid.

@@ -14,4 +14,11 @@ for c in "$TOP"/selftests/infinisock/*.c "$TOP"/selftests/infinisock/helpers/*.c
 	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$src/tools/testing/selftests" \
 		-I"$TOP/include/uapi" -o "$bin" "$c" -lpthread || die "building $c failed"
 done
-say "selftests built in selftests/build/"
+# The benchmark tools run in the same VM.
+mkdir -p "$TOP/tools/bench/build"
+for c in "$TOP"/tools/bench/*.c; do
+	b=$(basename "$c" .c)
+	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$TOP/include/uapi" -o "$TOP/tools/bench/build/$b" "$c" ||
+		die "building $c failed"
+done
+say "selftests built in selftests/build/, benchmark tools in tools/bench/build/"

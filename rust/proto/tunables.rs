@@ -45,14 +45,18 @@ pub enum TunableId {
     /// `net.infinisock.sdp_buffer_size`: bytes in each send and receive buffer,
     /// including the 16-byte message header; the largest message a connection carries.
     SdpBufferSize = 3,
+    /// `net.infinisock.sdp_fin_timeout`: seconds a closed socket's connection may wait
+    /// for the peer to close its side before it is reset (TCP's `tcp_fin_timeout`).
+    SdpFinTimeout = 4,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 4] = [
+pub const TUNABLES: [Tunable; 5] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32 },
     Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32 },
     Tunable { name: c"sdp_buffer_size", default: 32768, min: 4096, max: 1 << 20 },
+    Tunable { name: c"sdp_fin_timeout", default: 60, min: 1, max: 3600 },
 ];
 
 /// The tunable with this id.

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -755,6 +756,194 @@ TEST(many_connections)
 		close(c[i]);
 		close(s[i]);
 	}
+	close(lfd);
+}
+
+/* A signal interrupts a blocking recv (EINTR without SA_RESTART), as with TCP. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+TEST_F(conn, signal_interrupts_blocking_calls)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { .it_value = { .tv_usec = 300000 } };
+	char buf[8];
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->client, buf, sizeof(buf), 0));
+	EXPECT_EQ(EINTR, errno);
+	/* The connection is unharmed. */
+	ASSERT_EQ(2, send(self->server, "ok", 2, 0));
+	ASSERT_EQ(2, recv(self->client, buf, sizeof(buf), 0));
+	signal(SIGALRM, SIG_DFL);
+}
+
+/* epoll, level- and edge-triggered. */
+TEST_F(conn, epoll_level_and_edge)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET }, out;
+	int lt = epoll_create1(0), et = epoll_create1(0);
+	char buf[16];
+
+	ASSERT_LE(0, lt);
+	ASSERT_LE(0, et);
+	ASSERT_EQ(0, epoll_ctl(et, EPOLL_CTL_ADD, self->client, &ev));
+	ev.events = EPOLLIN;
+	ASSERT_EQ(0, epoll_ctl(lt, EPOLL_CTL_ADD, self->client, &ev));
+	EXPECT_EQ(0, epoll_wait(et, &out, 1, 0));
+	ASSERT_EQ(4, send(self->server, "ping", 4, 0));
+	ASSERT_EQ(1, epoll_wait(et, &out, 1, 20000));
+	EXPECT_TRUE((out.events & EPOLLIN) != 0);
+	/* Edge-triggered: no new event until new data; level-triggered: still readable. */
+	EXPECT_EQ(0, epoll_wait(et, &out, 1, 0));
+	EXPECT_EQ(1, epoll_wait(lt, &out, 1, 0));
+	ASSERT_EQ(4, send(self->server, "pong", 4, 0));
+	ASSERT_EQ(1, epoll_wait(et, &out, 1, 20000));
+	ASSERT_EQ(8, recv(self->client, buf, 8, MSG_WAITALL));
+	EXPECT_EQ(0, epoll_wait(lt, &out, 1, 0));
+	/* The peer's close wakes both with EPOLLIN (EOF). */
+	close(self->server);
+	self->server = -1;
+	ASSERT_EQ(1, epoll_wait(et, &out, 1, 20000));
+	EXPECT_EQ(1, epoll_wait(lt, &out, 1, 20000));
+	close(lt);
+	close(et);
+}
+
+/* fork(): parent and child share the connection. */
+TEST_F(conn, fork_shares_socket)
+{
+	char buf[16] = { 0 };
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(send(self->client, "child", 5, 0) == 5 ? 0 : 1);
+	EXPECT_EQ(0, child_status(pid));
+	ASSERT_EQ(5, recv(self->server, buf, 5, MSG_WAITALL));
+	EXPECT_STREQ("child", buf);
+	ASSERT_EQ(6, send(self->client, "parent", 6, 0));
+	ASSERT_EQ(6, recv(self->server, buf, 6, MSG_WAITALL));
+}
+
+/* SIOCOUTQ: bytes sent and not yet acknowledged drain to 0. */
+TEST_F(conn, siocoutq_drains)
+{
+	char buf[4096] = { 0 };
+	int outq = -1;
+
+	ASSERT_EQ((ssize_t)sizeof(buf), send(self->client, buf, sizeof(buf), 0));
+	for (int i = 0; i < 200; i++) {
+		ASSERT_EQ(0, ioctl(self->client, SIOCOUTQ, &outq));
+		if (outq == 0)
+			break;
+		usleep(50000);
+	}
+	EXPECT_EQ(0, outq);
+	ASSERT_EQ((ssize_t)sizeof(buf), recv(self->server, buf, sizeof(buf), MSG_WAITALL));
+}
+
+static void write_sysctl(const char *ns, const char *name, const char *value)
+{
+	char path[128];
+	FILE *f;
+
+	enter_netns(ns);
+	snprintf(path, sizeof(path), "/proc/sys/net/infinisock/%s", name);
+	f = fopen(path, "w");
+	if (f) {
+		fputs(value, f);
+		fclose(f);
+	}
+}
+
+static void small_rings(const char *size, const char *recv, const char *send)
+{
+	const char *hosts[] = { "a", "b" };
+
+	for (int i = 0; i < 2; i++) {
+		write_sysctl(hosts[i], "sdp_buffer_size", size);
+		write_sysctl(hosts[i], "sdp_recv_buffers", recv);
+		write_sysctl(hosts[i], "sdp_send_buffers", send);
+	}
+}
+
+/* Tests that need more than the harness's default 30 s. */
+FIXTURE(slow)
+{
+};
+
+FIXTURE_SETUP(slow)
+{
+}
+
+FIXTURE_TEARDOWN(slow)
+{
+}
+
+/* 256 connections at once (small rings, so 512 ends fit the VM), every one carrying
+ * its own bytes both ways. */
+TEST_F_TIMEOUT(slow, many_connections_256, 600)
+{
+	enum { N = 256 };
+	static int c[N], s[N];
+	int lfd, port;
+
+	small_rings("4096", "4", "4");
+	lfd = listen_b(AF_INET, NULL, 0, N);
+	ASSERT_LE(0, lfd);
+	port = port_of(lfd);
+	for (int i = 0; i < N; i++) {
+		c[i] = connect_a(AF_INET, HOST_B4, port);
+		ASSERT_LE(0, c[i]) TH_LOG("connection %d: %s", i, strerror(-c[i]));
+		s[i] = accept(lfd, NULL, NULL);
+		ASSERT_LE(0, s[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		ASSERT_EQ((ssize_t)sizeof(i), send(c[i], &i, sizeof(i), 0));
+		ASSERT_EQ((ssize_t)sizeof(i), send(s[i], &i, sizeof(i), 0));
+	}
+	for (int i = 0; i < N; i++) {
+		int v = -1, w = -1;
+
+		ASSERT_EQ((ssize_t)sizeof(v), recv(s[i], &v, sizeof(v), MSG_WAITALL));
+		ASSERT_EQ((ssize_t)sizeof(w), recv(c[i], &w, sizeof(w), MSG_WAITALL));
+		EXPECT_EQ(i, v);
+		EXPECT_EQ(i, w);
+	}
+	for (int i = 0; i < N; i++) {
+		close(c[i]);
+		close(s[i]);
+	}
+	close(lfd);
+	small_rings("32768", "16", "16");
+}
+
+/* A full backlog refuses further connections instead of queueing them. */
+TEST(backlog_full_refuses)
+{
+	int lfd = listen_b(AF_INET, NULL, 0, 1);
+	int c[3], port, refused = 0;
+
+	ASSERT_LE(0, lfd);
+	port = port_of(lfd);
+	for (int i = 0; i < 3; i++) {
+		c[i] = connect_a(AF_INET, HOST_B4, port);
+		if (c[i] == -ECONNREFUSED)
+			refused++;
+		else
+			ASSERT_LE(0, c[i]) TH_LOG("connection %d: %s", i, strerror(-c[i]));
+	}
+	/* backlog 1 admits two not-yet-accepted connections, as TCP does. */
+	EXPECT_EQ(1, refused);
+	for (int i = 0; i < 3; i++)
+		if (c[i] >= 0)
+			close(c[i]);
 	close(lfd);
 }
 

@@ -48,6 +48,12 @@ if [ "$mode" = demo ]; then
 	exit 0
 fi
 
+if [ "$mode" = bench ]; then
+	. "$here/bench.sh"
+	bench_run "$outdir" && echo PASS > "$outdir/verdict"
+	exit 0
+fi
+
 # TAP over every test program: kselftest binaries print their own nested TAP.
 tests=(kunit)
 for t in "$top"/selftests/build/*; do [ -f "$t" ] && [ -x "$t" ] && tests+=("$t"); done
