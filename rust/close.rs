@@ -151,4 +151,5 @@ pub(crate) fn on_disconnected(ep: &Endpoint) {
     if let Some(id) = inner.id.as_ref() {
         id.disconnect();
     }
+    ep.wake_all();
 }

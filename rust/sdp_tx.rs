@@ -72,8 +72,11 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
         if inner.shutdown & SEND_SHUTDOWN != 0 || inner.phase == Phase::Closed {
             return if sent > 0 { Ok(sent) } else { Err(epipe(flags)) };
         }
-        if inner.link.as_ref().is_some_and(|l| l.stream.peer_gone || l.stream.qp_dead) {
-            return if sent > 0 { Ok(sent) } else { Err(epipe(flags)) };
+        if let Some(s) = inner.link.as_ref().map(|l| &l.stream).filter(|s| s.peer_gone || s.qp_dead) {
+            // After the peer's DisConn a dead connection is a broken pipe; before it,
+            // the peer reset it.
+            let err = if s.fin_received { epipe(flags) } else { ECONNRESET };
+            return if sent > 0 { Ok(sent) } else { Err(err) };
         }
         match inner.phase {
             Phase::Connected => {}

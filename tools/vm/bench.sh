@@ -21,8 +21,8 @@ bench_run() {
 		wait $srv
 	}
 	local write_bw send_lat
-	write_bw=$(perf ib_write_bw -s 65536 -D "$secs" | awk '$1 == 65536 {print $4}')
-	send_lat=$(perf ib_send_lat -s 64 -n "$iters" | awk '$1 == 64 {print $6}')
+	write_bw=$(perf ib_write_bw -s 65536 -n "${BENCH_WRITES:-500}" | awk '$1 == 65536 {print $4}')
+	send_lat=$(perf ib_send_lat -s 64 -n "$iters" | awk '$1 == 64 {print $5}')
 
 	ip netns exec b "$bin" server sdp 5001 >> "$log" 2>&1 &
 	local sdp_srv=$!

@@ -94,7 +94,13 @@ kunit() {
 
 # Any kernel splat fails the run, wherever it came from.
 kernel_log() {
-	rmmod infinisock 2>/dev/null
+	local rc=0 try
+	# Every socket and connection is closed by now: the module must unload.
+	for try in $(seq 20); do rmmod infinisock 2>/dev/null && break; sleep 1; done
+	if grep -q '^infinisock ' /proc/modules; then
+		echo "# rmmod infinisock failed: $(grep '^infinisock ' /proc/modules)"
+		rc=1
+	fi
 	if [ -w /sys/kernel/debug/kmemleak ]; then
 		echo scan > /sys/kernel/debug/kmemleak; sleep 6; echo scan > /sys/kernel/debug/kmemleak
 		cat /sys/kernel/debug/kmemleak > "$outdir/kmemleak.txt"
@@ -102,7 +108,6 @@ kernel_log() {
 		echo "# kmemleak not available"; : > "$outdir/kmemleak.txt"
 	fi
 	dmesg > "$outdir/dmesg.txt"
-	local rc=0
 	if grep -nE "$SPLATS" "$outdir/dmesg.txt"; then
 		echo "# kernel splat in dmesg (out/vm/dmesg.txt)"; rc=1
 	fi

@@ -22,7 +22,7 @@ start=$(date +%s)
 PATH=$(dirname "$VNG"):$PATH timeout 1800 "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory 2G \
 	--rwdir "$outdir" --append "kunit.enable=1 kunit.autorun=1 kmemleak=on log_buf_len=4M" \
 	--verbose --exec "INFINISOCK_TESTS='${INFINISOCK_TESTS:-}' bash $here/guest.sh $mode $outdir $flavour" 2>&1 |
-	tee "$outdir/console.log" | grep --line-buffered -aE '^(#|ok |not ok |TAP |1\.\.|Bail|==)' || true
+	tee "$outdir/console.log" | grep --line-buffered -aE '^(#|ok |not ok |TAP |1\.\.|Bail|==|\|)' || true
 say "VM run took $(($(date +%s) - start))s"
 verdict=$(cat "$outdir/verdict" 2>/dev/null || echo "no verdict (the VM did not finish)")
 say "verdict: $verdict"

@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""SDP through Python's own socket module: socket(AF_INET[6], SOCK_STREAM, 258).
+
+  sdp_peer.py serve ADDR PORT          echo one connection, then exit
+  sdp_peer.py echo ADDR PORT TEXT      send TEXT, print the echo
+  sdp_peer.py sink ADDR PORT           read until EOF or error; print what ended it
+  sdp_peer.py source ADDR PORT         write until an error; print it
+"""
+import errno
+import socket
+import sys
+
+IPPROTO_SDP = 258
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def main():
+    mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if mode == "serve" or mode == "sink":
+        with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
+            lst.bind((addr, port))
+            lst.listen(1)
+            print("listening", flush=True)
+            conn, peer = lst.accept()
+            with conn:
+                if mode == "serve":
+                    data = conn.recv(4096)
+                    conn.sendall(data)
+                    return 0
+                total = 0
+                try:
+                    while True:
+                        b = conn.recv(65536)
+                        if not b:
+                            print(f"eof after {total}", flush=True)
+                            return 0
+                        total += len(b)
+                except OSError as e:
+                    print(f"error {errno.errorcode.get(e.errno, e.errno)} after {total}", flush=True)
+                    return 0
+    with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as s:
+        s.connect((addr, port))
+        if mode == "echo":
+            s.sendall(sys.argv[4].encode())
+            print(s.recv(4096).decode(), flush=True)
+            return 0
+        buf = b"x" * 65536
+        total = 0
+        try:
+            while True:
+                total += s.send(buf)
+        except OSError as e:
+            print(f"error {errno.errorcode.get(e.errno, e.errno)} after {total}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
