@@ -103,6 +103,16 @@ pub(crate) fn release(ep: &Endpoint) {
         }
         _ => ep.close_and_teardown(inner),
     }
+    // SO_LINGER {1, t}: close returns once everything sent, DisConn included, has
+    // reached the peer's adapter, or after t.
+    if let Some(mut timeo) = ep.sk.linger().filter(|t| *t > 0) {
+        let delivered = |i: &Inner| i.link.as_ref().is_none_or(|l| l.stream.fin_sent && l.tx_idle());
+        while guard.phase == Phase::Connected && !delivered(&guard) {
+            if ep.wait(&mut guard, &mut timeo).is_err() {
+                break;
+            }
+        }
+    }
     drop(guard);
     ep.sk.orphan();
     if take_state {

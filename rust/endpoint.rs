@@ -176,6 +176,11 @@ impl Endpoint {
         self.sk.wake(mask);
     }
 
+    /// Wakes blocked calls only (no poll event changed).
+    pub(crate) fn notify_waiters(&self) {
+        self.changed.notify_all();
+    }
+
     /// Wakes everybody for every event: errors, hang-up, state changes.
     pub(crate) fn wake_all(&self) {
         self.wake(POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLERR | POLLHUP | POLLRDHUP);

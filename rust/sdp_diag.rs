@@ -73,7 +73,7 @@ impl ProcShow for SdpList {
                         m,
                         " {} {} {} {} {} {}{}{}{}{}\n",
                         s.rx_bytes,
-                        s.tx_unacked,
+                        link.outq(),
                         credits,
                         peer_bufs,
                         s.rx_posted.len(),

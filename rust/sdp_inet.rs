@@ -160,7 +160,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         let s = inner.link.as_ref().map(|l| &l.stream);
         let v = match cmd {
             SIOCINQ => s.map_or(0, |s| s.rx_bytes),
-            SIOCOUTQ => s.map_or(0, |s| s.tx_unacked),
+            SIOCOUTQ => inner.link.as_ref().map_or(0, |l| l.outq()),
             _ => return Err(ENOIOCTLCMD),
         };
         Ok(i32::try_from(v).unwrap_or(i32::MAX))

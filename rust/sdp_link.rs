@@ -65,6 +65,11 @@ pub(crate) struct Stream {
     pub(crate) fin_pending: bool,
     /// The DisConn was posted.
     pub(crate) fin_sent: bool,
+    /// Small writes waiting to be sent as one message (Nagle's algorithm: they go out
+    /// when the sends in flight have completed, or when a message's worth piles up).
+    pub(crate) staged: KVec<u8>,
+    /// Bytes of `staged` in use.
+    pub(crate) staged_len: usize,
     /// The QP is in the error state (disconnect): nothing may be posted any more.
     pub(crate) qp_dead: bool,
     /// rdma_cm reported the peer disconnected.
@@ -121,6 +126,7 @@ impl Link {
         rx_len.extend_with(rx.len(), 0, GFP_KERNEL)?;
         let mut tx_len = KVec::with_capacity(tx.len(), GFP_KERNEL)?;
         tx_len.extend_with(tx.len(), 0, GFP_KERNEL)?;
+        let staged = KVec::from_elem(0u8, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN), GFP_KERNEL)?;
         let lkey = pd.local_dma_lkey();
         // SAFETY: PD and CQ outlive the QP: `Link::drop` destroys it first. Nothing
         // fallible comes between creating the QP and owning it in the `Link`.
@@ -155,6 +161,8 @@ impl Link {
                 tx_unacked: 0,
                 fin_pending: false,
                 fin_sent: false,
+                staged,
+                staged_len: 0,
                 qp_dead: false,
                 peer_gone: false,
             },
@@ -217,7 +225,7 @@ impl Link {
 
     /// Payload bytes that fit one message to the peer.
     pub(crate) fn max_payload(&self) -> usize {
-        self.buffer_size().min(self.stream.peer_msg_size) - BSDH_LEN
+        self.buffer_size().min(self.stream.peer_msg_size).saturating_sub(BSDH_LEN)
     }
 
     /// Whether a data message can be posted now (credit and send slot).
@@ -280,14 +288,69 @@ impl Link {
         self.stream.tx_posted == self.stream.tx_completed
     }
 
+    /// Bytes written but not yet acknowledged by the peer's adapter (`SIOCOUTQ`).
+    pub(crate) fn outq(&self) -> usize {
+        self.stream.tx_unacked + self.stream.staged_len
+    }
+
     /// Best effort: tells the peer the connection is reset.
     pub(crate) fn send_abort(&mut self) {
         let _ = self.send(Mid::Abort, true, 0, |_| Ok(0));
         self.stream.fin_pending = false;
+        self.stream.staged_len = 0;
     }
 
-    /// Sends a pending DisConn once a credit and a slot allow it.
+    /// Room for more staged bytes.
+    pub(crate) fn staged_room(&self) -> usize {
+        self.stream.staged.len().min(self.max_payload()).saturating_sub(self.stream.staged_len)
+    }
+
+    /// Copies up to `max` bytes into the staging buffer with `fill`; returns how many.
+    pub(crate) fn stage(&mut self, max: usize, fill: impl FnOnce(&mut [u8]) -> Result<usize>) -> Result<usize> {
+        let n = max.min(self.staged_room());
+        let at = self.stream.staged_len;
+        let n = fill(&mut self.stream.staged[at..at + n])?;
+        self.stream.staged_len += n;
+        Ok(n)
+    }
+
+    /// Sends the staged bytes as one data message if a credit allows; `false` if they
+    /// are still waiting.
+    pub(crate) fn flush_staged(&mut self) -> Result<bool> {
+        let len = self.stream.staged_len;
+        if len == 0 {
+            return Ok(true);
+        }
+        if !self.can_send_data() {
+            return Ok(false);
+        }
+        let staged = core::mem::take(&mut self.stream.staged);
+        let res = self.send(Mid::Data, false, len, |buf| {
+            buf[..len].copy_from_slice(&staged[..len]);
+            Ok(len)
+        });
+        self.stream.staged = staged;
+        res?;
+        self.stream.staged_len = 0;
+        Ok(true)
+    }
+
+    /// What to do after a completion or a credit change: staged bytes go once nothing
+    /// is in flight (or a message's worth is there), then a pending DisConn, then a
+    /// credit update if one is due.
+    pub(crate) fn progress(&mut self) -> Result {
+        if self.stream.staged_len > 0 && (self.tx_idle() || self.staged_room() == 0) {
+            self.flush_staged()?;
+        }
+        self.flush_fin()?;
+        self.maybe_credit_update()
+    }
+
+    /// Sends a pending DisConn once a credit and a slot allow it, after any staged data.
     pub(crate) fn flush_fin(&mut self) -> Result {
+        if self.stream.fin_pending && !self.stream.fin_sent && !self.flush_staged()? {
+            return Ok(());
+        }
         if self.stream.fin_pending && !self.stream.fin_sent && self.can_send_control() {
             self.send(Mid::DisConn, true, 0, |_| Ok(0))?;
             self.stream.fin_sent = true;

@@ -63,7 +63,7 @@ fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
     let Some(link) = inner.link.as_mut() else { return };
     match handle_message(link, idx, orphaned, discard) {
         Ok(mask) => {
-            if let Err(e) = link.flush_fin().and_then(|()| link.maybe_credit_update()) {
+            if let Err(e) = link.progress() {
                 ep.fail(inner, e);
                 return;
             }

@@ -28,13 +28,15 @@ pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
         }
         return;
     }
-    if let Err(e) = link.flush_fin().and_then(|()| link.maybe_credit_update()) {
+    if let Err(e) = link.progress() {
         ep.fail(inner, e);
         return;
     }
-    let writable = link.can_send_data();
-    if writable {
+    if link.can_send_data() {
         ep.wake(POLLOUT | POLLWRNORM);
+    } else {
+        // A lingering close waits for its sends to complete.
+        ep.notify_waiters();
     }
     crate::close::maybe_finish(ep, inner);
 }
@@ -87,11 +89,37 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
         if sent == len && len > 0 {
             return Ok(sent);
         }
+        let nagle = !inner.nodelay;
         if let Some(link) = inner.link.as_mut() {
             if len == 0 && inner.phase == Phase::Connected {
                 return Ok(0);
             }
-            if link.can_send_data() {
+            let rest = len - sent;
+            // Nagle: a piece smaller than a message waits in the staging buffer while
+            // earlier messages are in flight; it goes when they complete.
+            let small = inner.phase == Phase::Connected && rest < link.max_payload();
+            if nagle && small && !(link.tx_idle() && link.stream.staged_len == 0) {
+                if link.staged_room() == 0 && !link.flush_staged()? {
+                    // Full and no credit: wait below.
+                } else {
+                    let n = link.stage(rest, |buf| {
+                        let n = msg.source().copy_from_iter(buf);
+                        if n == 0 && !buf.is_empty() { Err(EFAULT) } else { Ok(n) }
+                    });
+                    match n {
+                        Ok(n) => {
+                            sent += n;
+                            if link.staged_room() == 0 || link.tx_idle() {
+                                let _ = link.flush_staged()?;
+                            }
+                            continue;
+                        }
+                        Err(e) => return if sent > 0 { Ok(sent) } else { Err(e) },
+                    }
+                }
+            } else if !link.flush_staged()? {
+                // Staged bytes go first; they wait for a credit.
+            } else if link.can_send_data() {
                 let res = link.send(Mid::Data, false, len - sent, |buf| {
                     let n = msg.source().copy_from_iter(buf);
                     if n == 0 { Err(EFAULT) } else { Ok(n) }

@@ -30,6 +30,7 @@
 #include <linux/sockios.h>
 
 #include "kselftest_harness.h"
+#include "sockutil.h"
 
 #define HOST_A4 "10.77.0.1"
 #define HOST_B4 "10.77.0.2"
@@ -124,15 +125,6 @@ static int connect_a(int family, const char *host, int port)
 	return fd;
 }
 
-static int sockopt_int(int fd, int level, int name)
-{
-	int val = -1;
-	socklen_t len = sizeof(val);
-
-	if (getsockopt(fd, level, name, &val, &len))
-		return -errno;
-	return val;
-}
 
 /* The byte at stream offset `i` of stream `seed`: detects loss, duplication, reordering. */
 static uint8_t pattern(uint64_t i, unsigned int seed)
@@ -945,6 +937,62 @@ TEST(backlog_full_refuses)
 		if (c[i] >= 0)
 			close(c[i]);
 	close(lfd);
+}
+
+/* Small writes are coalesced into few messages unless TCP_NODELAY: count the packets
+ * host a's rxe device sends for 1000 one-byte writes each way. */
+static long long packets_for_small_writes(int wfd, int rfd)
+{
+	long long before = rxe_counter("rxea", "sent_pkts");
+	pid_t reader = fork();
+
+	if (reader == 0) {
+		char buf[1000];
+
+		_exit(recv(rfd, buf, sizeof(buf), MSG_WAITALL) == (ssize_t)sizeof(buf) ? 0 : 1);
+	}
+	for (int i = 0; i < 1000; i++)
+		if (send(wfd, "x", 1, 0) != 1)
+			return -1;
+	if (child_status(reader) != 0)
+		return -1;
+	return rxe_counter("rxea", "sent_pkts") - before;
+}
+
+TEST_F(conn, nagle_unless_nodelay)
+{
+	int one = 1;
+	long long coalesced, each;
+
+	coalesced = packets_for_small_writes(self->client, self->server);
+	ASSERT_LT(0, coalesced);
+	ASSERT_EQ(0, setsockopt(self->client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
+	each = packets_for_small_writes(self->client, self->server);
+	ASSERT_LT(0, each);
+	TH_LOG("packets for 1000 one-byte writes: %lld coalesced, %lld with TCP_NODELAY", coalesced, each);
+	EXPECT_LE(1000, each);
+	EXPECT_GT(each / 4, coalesced);
+}
+
+/* SO_LINGER {1, t}: close waits for the data to reach the peer, which gets all of it. */
+TEST_F_TIMEOUT(conn, linger_close_delivers, 120)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 30 };
+	const size_t total = 512 << 10;
+	pid_t reader = fork();
+
+	ASSERT_LE(0, reader);
+	if (reader == 0) {
+		close(self->client);
+		_exit(read_pattern(self->server, 9) == (ssize_t)total ? 0 : 1);
+	}
+	close(self->server);
+	self->server = -1;
+	ASSERT_EQ(0, setsockopt(self->client, SOL_SOCKET, SO_LINGER, &l, sizeof(l)));
+	ASSERT_EQ(0, write_pattern(self->client, total, 65536, 9));
+	EXPECT_EQ(0, close(self->client));
+	self->client = -1;
+	EXPECT_EQ(0, child_status(reader));
 }
 
 TEST_HARNESS_MAIN

@@ -16,16 +16,8 @@
 #include <linux/infinisock.h>
 
 #include "kselftest_harness.h"
+#include "sockutil.h"
 
-static int sockopt_int(int fd, int level, int name)
-{
-	int val = -1;
-	socklen_t len = sizeof(val);
-
-	if (getsockopt(fd, level, name, &val, &len))
-		return -errno;
-	return val;
-}
 
 /* socket() that returns -errno on failure, closing on success. */
 static int try_socket(int family, int type, int protocol)
