@@ -266,8 +266,10 @@ impl Endpoint {
         for child in Iterator::chain(pending.into_iter(), ready) {
             child.abandon();
         }
-        if let Some(parent) = parent {
-            parent.forget_child(self);
+        // A connection that failed before `accept()` took it: nobody will ever see it.
+        if parent.is_some_and(|p| p.forget_child(self)) {
+            self.lock().orphaned = true;
+            self.sk.orphan();
         }
         let orphaned = {
             let mut inner = self.lock();
@@ -305,11 +307,14 @@ impl Endpoint {
     }
 
     /// Removes `child` from a listener's queues (it failed before being accepted).
-    fn forget_child(&self, child: &Endpoint) {
+    /// Returns whether it was there: if not, `accept()` has taken it.
+    fn forget_child(&self, child: &Endpoint) -> bool {
         let mut inner = self.lock();
         let q = &mut inner.listen;
+        let before = q.pending.len() + q.ready.len();
         q.pending.retain(|c| !core::ptr::eq(&**c, child));
         q.ready.retain(|c| !core::ptr::eq(&**c, child));
+        before != q.pending.len() + q.ready.len()
     }
 
     /// The poll mask, like `tcp_poll`.

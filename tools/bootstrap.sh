@@ -15,6 +15,8 @@ APT_PACKAGES=(
 	# Test VM and the tools used inside it (the guest sees the host's root over 9p).
 	qemu-system-x86 python3-pip busybox-static iproute2 ethtool
 	rdma-core ibverbs-utils ibverbs-providers librdmacm1 perftest rdmacm-utils
+	# A hostile SDP peer for the tests is written against userspace verbs.
+	librdmacm-dev libibverbs-dev
 	iperf3 sockperf socat python3 iputils-ping
 )
 

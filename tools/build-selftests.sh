@@ -12,7 +12,7 @@ for c in "$TOP"/selftests/infinisock/*.c "$TOP"/selftests/infinisock/helpers/*.c
 	rel=${c#"$TOP"/selftests/infinisock/}
 	bin=$TOP/selftests/build/${rel%.c}
 	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$src/tools/testing/selftests" \
-		-I"$TOP/include/uapi" -o "$bin" "$c" -lpthread || die "building $c failed"
+		-I"$TOP/include/uapi" -o "$bin" "$c" -lpthread -lrdmacm -libverbs || die "building $c failed"
 done
 # The benchmark tools run in the same VM.
 mkdir -p "$TOP/tools/bench/build"

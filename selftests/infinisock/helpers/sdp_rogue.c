@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sdp_rogue: a hostile SDP peer, written against userspace verbs (librdmacm), that
+ * breaks the protocol on purpose so the tests can check the module resets just that
+ * connection.
+ *
+ *   sdp_rogue ADDR PORT SCENARIO
+ *
+ * SCENARIO:
+ *   bad_hello      REQ with a Hello of the wrong version (must be rejected)
+ *   unknown_mid    a message with an undefined mid
+ *   bad_len        a header whose len is not the bytes sent
+ *   out_of_seq     a data message skipping a sequence number
+ *   after_disconn  DisConn, then data
+ *   abort          Abort (a legitimate reset)
+ *
+ * Prints "rejected", or "disconnected" once the module has dropped the connection,
+ * or "still connected" after 30 s; exits 0 when it could run the scenario.
+ */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rdma/rdma_cma.h>
+
+enum { BUF = 32768, RING = 16 };
+
+static struct rdma_event_channel *ec;
+
+static int wait_event(enum rdma_cm_event_type want, int timeout_ms, int *got)
+{
+	struct pollfd p = { .fd = ec->fd, .events = POLLIN };
+	struct rdma_cm_event *ev;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -1;
+	if (rdma_get_cm_event(ec, &ev))
+		return -1;
+	*got = ev->event;
+	rdma_ack_cm_event(ev);
+	return *got == (int)want ? 0 : -1;
+}
+
+static void bsdh(uint8_t *m, uint8_t mid, uint16_t bufs, uint32_t len, uint32_t mseq, uint32_t ack)
+{
+	m[0] = mid;
+	m[1] = 0;
+	m[2] = bufs >> 8;
+	m[3] = bufs;
+	uint32_t be = htonl(len);
+
+	memcpy(m + 4, &be, 4);
+	be = htonl(mseq);
+	memcpy(m + 8, &be, 4);
+	be = htonl(ack);
+	memcpy(m + 12, &be, 4);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	struct ibv_qp_init_attr qpa = { 0 };
+	struct rdma_conn_param param = { 0 };
+	struct rdma_cm_id *id;
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+	struct ibv_mr *mr;
+	uint8_t hello[32] = { 0 }, *mem;
+	const char *sc;
+	int got = -1;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: %s ADDR PORT SCENARIO\n", argv[0]);
+		return 2;
+	}
+	sc = argv[3];
+	inet_pton(AF_INET, argv[1], &dst.sin_addr);
+	dst.sin_port = htons(atoi(argv[2]));
+
+	ec = rdma_create_event_channel();
+	if (!ec || rdma_create_id(ec, &id, NULL, RDMA_PS_TCP))
+		return perror("rdma_create_id"), 1;
+	if (rdma_resolve_addr(id, NULL, (struct sockaddr *)&dst, 2000) ||
+	    wait_event(RDMA_CM_EVENT_ADDR_RESOLVED, 10000, &got))
+		return fprintf(stderr, "resolve_addr: event %d\n", got), 1;
+	if (rdma_resolve_route(id, 2000) || wait_event(RDMA_CM_EVENT_ROUTE_RESOLVED, 10000, &got))
+		return fprintf(stderr, "resolve_route: event %d\n", got), 1;
+
+	pd = ibv_alloc_pd(id->verbs);
+	cq = ibv_create_cq(id->verbs, 4 * RING, NULL, NULL, 0);
+	mem = calloc(2 * RING, BUF);
+	mr = pd && mem ? ibv_reg_mr(pd, mem, 2 * RING * BUF, IBV_ACCESS_LOCAL_WRITE) : NULL;
+	if (!pd || !cq || !mr)
+		return perror("verbs resources"), 1;
+	qpa.send_cq = qpa.recv_cq = cq;
+	qpa.cap.max_send_wr = qpa.cap.max_recv_wr = RING;
+	qpa.cap.max_send_sge = qpa.cap.max_recv_sge = 1;
+	qpa.qp_type = IBV_QPT_RC;
+	if (rdma_create_qp(id, pd, &qpa))
+		return perror("rdma_create_qp"), 1;
+	for (int i = 0; i < RING; i++) {
+		struct ibv_sge sge = { (uintptr_t)(mem + i * BUF), BUF, mr->lkey };
+		struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &sge, .num_sge = 1 }, *bad;
+
+		if (ibv_post_recv(id->qp, &wr, &bad))
+			return perror("ibv_post_recv"), 1;
+	}
+
+	/* Hello: BSDH, version, IP version, reserved, max_adverts, sizes, port. */
+	bsdh(hello, 0x00, RING, sizeof(hello), 0, 0);
+	hello[16] = strcmp(sc, "bad_hello") ? 0x22 : 0x11;
+	hello[17] = 4 << 4;
+	uint32_t size = htonl(BUF);
+
+	memcpy(hello + 20, &size, 4);
+	memcpy(hello + 24, &size, 4);
+	param.private_data = hello;
+	param.private_data_len = sizeof(hello);
+	param.retry_count = 7;
+	param.rnr_retry_count = 7;
+	if (rdma_connect(id, &param))
+		return perror("rdma_connect"), 1;
+	if (wait_event(RDMA_CM_EVENT_ESTABLISHED, 20000, &got)) {
+		printf(got == RDMA_CM_EVENT_REJECTED ? "rejected\n" : "connect failed: event %d\n", got);
+		return !strcmp(sc, "bad_hello") && got == RDMA_CM_EVENT_REJECTED ? 0 : 1;
+	}
+
+	/* Give the listener time to see the connection established too (the RTU may
+	 * reach it after our first message). */
+	usleep(500000);
+	/* The messages of the scenario, from the second half of the buffer. */
+	uint8_t *out = mem + RING * BUF;
+	uint32_t lens[4];
+	int n = 0;
+
+	memset(out, 'r', 4 * 64);
+	if (!strcmp(sc, "unknown_mid")) {
+		bsdh(out, 0x42, RING, 16, 1, 0), lens[n++] = 16;
+	} else if (!strcmp(sc, "bad_len")) {
+		bsdh(out, 0xFF, RING, 100, 1, 0), lens[n++] = 20;
+	} else if (!strcmp(sc, "out_of_seq")) {
+		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
+		bsdh(out + 64, 0xFF, RING, 20, 3, 0), lens[n++] = 20;
+	} else if (!strcmp(sc, "after_disconn")) {
+		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
+		bsdh(out + 64, 0x02, RING, 16, 2, 0), lens[n++] = 16;
+		bsdh(out + 128, 0xFF, RING, 20, 3, 0), lens[n++] = 20;
+	} else if (!strcmp(sc, "abort")) {
+		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
+		bsdh(out + 64, 0x03, RING, 16, 2, 0), lens[n++] = 16;
+	} else {
+		fprintf(stderr, "unknown scenario %s\n", sc);
+		return 2;
+	}
+	for (int i = 0; i < n; i++) {
+		struct ibv_sge sge = { (uintptr_t)(out + i * 64), lens[i], mr->lkey };
+		struct ibv_send_wr wr = { .wr_id = 100 + i, .sg_list = &sge, .num_sge = 1,
+					  .opcode = IBV_WR_SEND, .send_flags = IBV_SEND_SIGNALED }, *bad;
+
+		if (ibv_post_send(id->qp, &wr, &bad))
+			return perror("ibv_post_send"), 1;
+		usleep(200000);
+	}
+	if (wait_event(RDMA_CM_EVENT_DISCONNECTED, 30000, &got) == 0) {
+		printf("disconnected\n");
+		rdma_disconnect(id);
+	} else {
+		printf("still connected\n");
+	}
+	fflush(stdout);
+	_exit(0);
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A peer that breaks the SDP protocol (sdp_rogue, userspace verbs) gets its connection
+# reset: the local socket sees ECONNRESET, the kernel log says why, nothing else is
+# affected (the kernel_log step checks for splats and leaks after unloading).
+. "$(dirname "$0")/_lib.bash"
+module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
+PEER=$(dirname "$0")/py/sdp_peer.py
+ROGUE=$(dirname "$0")/../build/helpers/sdp_rogue
+
+port=7100
+scenario() { # scenario NAME EXPECTED_SINK_REGEX EXPECTED_LOG_REGEX
+	local name=$1 want_sink=$2 want_log=$3 out rogue_out
+	port=$((port + 1))
+	out=$(mktemp)
+	ip netns exec b python3 "$PEER" sink "$HOST_B4" $port > "$out" &
+	local snk=$!
+	for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.2; done
+	dmesg -C
+	rogue_out=$(ip netns exec a timeout 90 "$ROGUE" "$HOST_B4" $port "$name")
+	for _ in $(seq 40); do kill -0 $snk 2>/dev/null || break; sleep 0.5; done
+	kill $snk 2>/dev/null; wait $snk 2>/dev/null
+	echo "# $name: rogue '$rogue_out', socket '$(tail -1 "$out")'" >&2
+	[ -z "$want_sink" ] || grep -Eq "$want_sink" "$out" || fail "$name: socket saw '$(tail -1 "$out")'"
+	[ -z "$want_log" ] || dmesg | grep -Eq "$want_log" || fail "$name: no '$want_log' in the kernel log"
+	rm -f "$out"
+	echo "$rogue_out"
+}
+
+[ "$(scenario bad_hello '' 'bad Hello' | tail -1)" = rejected ] || fail "bad Hello not rejected"
+pass "a request with a bad Hello is rejected"
+for s in unknown_mid bad_len out_of_seq; do
+	[ "$(scenario $s '^error ECONNRESET' 'SDP: (malformed message|peer broke flow control)' | tail -1)" = disconnected ] ||
+		fail "$s: the rogue was not disconnected"
+	pass "$s: connection reset, ECONNRESET on the socket"
+done
+[ "$(scenario after_disconn '^(eof|error ECONNRESET) after 4' '' | tail -1)" = disconnected ] ||
+	fail "after_disconn: the rogue was not disconnected"
+pass "data after DisConn: connection reset"
+[ "$(scenario abort '^error ECONNRESET' '' | tail -1)" = disconnected ] || fail "abort: not disconnected"
+pass "Abort from the peer: ECONNRESET"
+
+# The shared hosts still work.
+ip netns exec b python3 "$PEER" serve "$HOST_B4" 7199 > /dev/null &
+sleep 2
+[ "$(ip netns exec a timeout 60 python3 "$PEER" echo "$HOST_B4" 7199 fine)" = fine ] || fail "echo after the rogues"
+pass "other connections unaffected"
