@@ -157,6 +157,12 @@ fn hostile_headers_are_rejected_without_changing_state() {
     }
     // All three posted buffers are full: a fourth message had no credit.
     assert_eq!(c.receive(&h(4, 0)), Err(CreditError::NoBufferPosted));
+    // Posted again but not yet advertised: still no credit for the peer.
+    c.reposted(3);
+    assert_eq!(c.receive(&h(4, 0)), Err(CreditError::NotGranted { mseq: 4, granted: 3 }));
+    // Once a header of ours has told the peer, it may.
+    c.send_control().unwrap();
+    assert_eq!(c.receive(&h(4, 0)), Ok(()));
 }
 
 #[test]

@@ -27,6 +27,14 @@ pub const MIN_RING: u16 = 3;
 pub enum CreditError {
     /// The peer sent a message although we had no receive buffer posted for it.
     NoBufferPosted,
+    /// The peer sent a message beyond the credits we had granted it (a buffer was
+    /// posted again, but we had not told the peer yet).
+    NotGranted {
+        /// The message's sequence number.
+        mseq: u32,
+        /// The last sequence number our grants allowed.
+        granted: u32,
+    },
     /// The peer's `mseq` is not the one after the last we received.
     OutOfSequence {
         /// The sequence number we expected.
@@ -139,6 +147,12 @@ impl Credits {
         }
         if self.posted == 0 {
             return Err(CreditError::NoBufferPosted);
+        }
+        // Our grants only grow (`ack + bufs` = messages received + buffers posted,
+        // and receiving moves one to the other), so the latest one bounds them all.
+        let (bufs, ack) = self.advertised;
+        if h.mseq.wrapping_sub(ack) > bufs {
+            return Err(CreditError::NotGranted { mseq: h.mseq, granted: ack.wrapping_add(bufs) });
         }
         // The ack may only move forward, and not past what we sent.
         let sent = self.next_mseq.wrapping_sub(1);
