@@ -26,9 +26,10 @@ use crate::{
     cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
     proto::{
         abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
+        keepalive::{KeepaliveConfig, Prober},
         sockaddr::SockAddr,
     },
-    sdp_cm, sdp_link::Link, sdp_rx, sdp_tx,
+    sdp_cm, sdp_keepalive, sdp_link::Link, sdp_rx, sdp_tx,
     sock::Sock,
     verbs::{CqHandler, CqeKind, Wc},
 };
@@ -88,6 +89,13 @@ pub(crate) struct Inner {
     pub(crate) orphaned: bool,
     /// `TCP_NODELAY`.
     pub(crate) nodelay: bool,
+    /// `SO_KEEPALIVE`, as our `keepalive` callback last heard it (the socket layer
+    /// sets its own flag only after calling it).
+    pub(crate) keepalive_on: bool,
+    /// `TCP_KEEPIDLE`, `TCP_KEEPINTVL`, `TCP_KEEPCNT`.
+    pub(crate) keepalive: KeepaliveConfig,
+    /// The keepalive timer's memory.
+    pub(crate) prober: Prober,
     /// Teardown has been scheduled.
     pub(crate) tearing_down: bool,
     /// Teardown has finished: whoever orphans the endpoint after this removes the
@@ -108,6 +116,9 @@ pub(crate) struct Endpoint {
     /// Resets an orphaned connection whose peer does not close in time.
     #[pin]
     fin_timer: DelayedWork<Endpoint, 1>,
+    /// Probes a silent peer (`SO_KEEPALIVE`), see `sdp_keepalive`.
+    #[pin]
+    pub(crate) keepalive_timer: DelayedWork<Endpoint, 2>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
 }
@@ -118,6 +129,10 @@ impl_has_work! {
 
 impl_has_delayed_work! {
     impl HasDelayedWork<Self, 1> for Endpoint { self.fin_timer }
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self, 2> for Endpoint { self.keepalive_timer }
 }
 
 impl Endpoint {
@@ -138,12 +153,16 @@ impl Endpoint {
                     shutdown: 0,
                     orphaned: false,
                     nodelay: false,
+                    keepalive_on: false,
+                    keepalive: KeepaliveConfig::default(),
+                    prober: Prober::default(),
                     tearing_down: false,
                     torn_down: false,
                 }),
                 changed <- new_condvar!(),
                 teardown_work <- new_work!("Endpoint::teardown_work"),
                 fin_timer <- new_delayed_work!("Endpoint::fin_timer"),
+                keepalive_timer <- new_delayed_work!("Endpoint::keepalive_timer"),
                 sk,
             }),
             GFP_KERNEL,
@@ -243,7 +262,6 @@ impl Endpoint {
     /// Releases the verbs resources and the rdma_cm id, outside the lock. Unread data
     /// in the receive ring is lost (the connection is over).
     fn teardown(&self) {
-        self.cancel_fin_timer();
         let (link, id, children) = {
             let mut inner = self.lock();
             inner.phase = Phase::Closed;
@@ -254,6 +272,10 @@ impl Endpoint {
             let parent = inner.parent.take();
             (inner.link.take(), inner.id.take(), (children, parent))
         };
+        // Timers arm themselves again only while the phase is `Connected`, under the
+        // lock: once it is `Closed`, a cancelled timer stays cancelled.
+        self.cancel_timer(&self.fin_timer);
+        self.cancel_timer(&self.keepalive_timer);
         self.wake_all();
         if let Some(id) = &id {
             id.disconnect();
@@ -409,15 +431,16 @@ impl WorkItem<1> for Endpoint {
 }
 
 impl Endpoint {
-    /// Stops a pending fin timer and drops the reference it held.
-    fn cancel_fin_timer(&self) {
-        // SAFETY: `fin_timer` is a field of this live endpoint.
-        let work = unsafe { DelayedWork::raw_as_work(&self.fin_timer) };
+    /// Stops one of the endpoint's timers if it is pending, and drops the reference
+    /// it held. A timer already running is not waited for.
+    pub(crate) fn cancel_timer<const ID: u64>(&self, timer: &DelayedWork<Endpoint, ID>) {
+        // SAFETY: `timer` is a field of this live endpoint.
+        let work = unsafe { DelayedWork::raw_as_work(timer) };
         // SAFETY: The delayed work was initialised by `new_delayed_work!`; its
         // `work_struct` is the first field of the `delayed_work`, which `Work` wraps.
         if unsafe { crate::bindings::infinisock_cancel_delayed_work(work.cast()) } {
-            // SAFETY: A pending fin timer owns one reference, from `Arc::into_raw` in
-            // the kernel crate's `RawWorkItem` for `Arc`; cancelling it hands that
+            // SAFETY: A pending timer owns one reference, from `Arc::into_raw` in the
+            // kernel crate's `RawWorkItem` for `Arc`; cancelling it hands that
             // reference back to us.
             drop(unsafe { Arc::from_raw(self as *const Self) });
         }
@@ -443,6 +466,7 @@ impl CqHandler for Endpoint {
         match kind {
             CqeKind::Recv => sdp_rx::completion(self, wc),
             CqeKind::Send => sdp_tx::completion(self, wc),
+            CqeKind::Probe => sdp_keepalive::completion(self, wc),
         }
     }
 }

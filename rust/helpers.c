@@ -262,6 +262,24 @@ int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len
 	return ib_post_send(qp, &wr, NULL);
 }
 
+/*
+ * A keepalive probe: a zero-length RDMA WRITE. It needs no rkey or address (IBTA
+ * C9-88), consumes no receive buffer at the peer and raises no completion there; the
+ * peer's adapter acknowledges it, or our QP fails it after its transport retries.
+ */
+int infinisock_post_probe(struct ib_qp *qp, struct ib_cqe *cqe)
+{
+	struct ib_rdma_wr wr = {
+		.wr = {
+			.wr_cqe = cqe,
+			.opcode = IB_WR_RDMA_WRITE,
+			.send_flags = IB_SEND_SIGNALED,
+		},
+	};
+
+	return ib_post_send(qp, &wr.wr, NULL);
+}
+
 int infinisock_dma_map(struct ib_device *dev, void *buf, size_t len, int dir, u64 *addr)
 {
 	*addr = ib_dma_map_single(dev, buf, len, dir);
@@ -341,7 +359,9 @@ int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_c
 /*
  * Credits guarantee a posted receive for every send, so receiver-not-ready never
  * happens by design; rnr_retry_count 7 (retry for ever) keeps a slow peer from being
- * mistaken for a dead one.
+ * mistaken for a dead one. retry_count 6, not 7: a peer that stops acknowledging must
+ * fail our sends (ETIMEDOUT, as TCP's retransmission timeout), and rdma_rxe treats a
+ * transport retry count of 7 as "retry for ever".
  */
 static void infinisock_conn_param(struct rdma_conn_param *p, const void *data, u8 len)
 {
@@ -349,7 +369,7 @@ static void infinisock_conn_param(struct rdma_conn_param *p, const void *data, u
 		.private_data = data,
 		.private_data_len = len,
 		.flow_control = 1,
-		.retry_count = 7,
+		.retry_count = 6,
 		.rnr_retry_count = 7,
 	};
 }
@@ -447,6 +467,11 @@ void infinisock_sk_set_state(struct sock *sk, int state)
 	inet_sk_set_state(sk, state);
 }
 
+bool infinisock_sk_keepalive(const struct sock *sk)
+{
+	return sock_flag(sk, SOCK_KEEPOPEN);
+}
+
 bool infinisock_sk_linger(const struct sock *sk, long *lingertime)
 {
 	*lingertime = READ_ONCE(sk->sk_lingertime);
@@ -511,6 +536,10 @@ void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
 	child->sk_sndtimeo = parent->sk_sndtimeo;
 	child->sk_rcvbuf = parent->sk_rcvbuf;
 	child->sk_sndbuf = parent->sk_sndbuf;
+	/* As TCP's children (sk_clone copies the flags): keepalive and linger. */
+	sock_valbool_flag(child, SOCK_KEEPOPEN, sock_flag(parent, SOCK_KEEPOPEN));
+	sock_valbool_flag(child, SOCK_LINGER, sock_flag(parent, SOCK_LINGER));
+	child->sk_lingertime = READ_ONCE(parent->sk_lingertime);
 #if IS_ENABLED(CONFIG_IPV6)
 	if (child->sk_family == AF_INET6)
 		inet_sk(child)->pinet6 = &((struct infinisock6_sock *)child)->inet6;

@@ -87,6 +87,8 @@ u32 infinisock_wc_byte_len(const struct ib_wc *wc);
 /* One single-SGE work request; every send is signaled. */
 int infinisock_post_recv(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
 int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
+/* A zero-length RDMA WRITE (keepalive probe), signaled. */
+int infinisock_post_probe(struct ib_qp *qp, struct ib_cqe *cqe);
 
 /* DMA mapping of kernel buffers (dir: enum dma_data_direction). */
 int infinisock_dma_map(struct ib_device *dev, void *buf, size_t len, int dir, u64 *addr);
@@ -131,6 +133,7 @@ long infinisock_sk_sndtimeo(const struct sock *sk, bool nonblock);
 int infinisock_sk_rcvlowat(const struct sock *sk, int waitall, int len);
 void infinisock_sk_set_state(struct sock *sk, int state);
 bool infinisock_sk_linger(const struct sock *sk, long *lingertime);
+bool infinisock_sk_keepalive(const struct sock *sk);
 int infinisock_intr_errno(long timeo);
 void infinisock_sock_graft(struct sock *sk, struct socket *parent);
 void infinisock_socket_set_state(struct socket *sock, int state);

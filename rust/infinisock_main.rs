@@ -36,6 +36,7 @@ mod proto;
 mod sdp_cm;
 mod sdp_diag;
 mod sdp_inet;
+mod sdp_keepalive;
 mod sdp_link;
 mod sdp_rx;
 mod sdp_tx;

@@ -15,14 +15,15 @@ use crate::{
     endpoint::{Endpoint, Phase},
     ffi_static::Registration,
     proto::{
-        abi::{O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_TCP, TCP_CORK, TCP_NODELAY},
+        abi::{O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_TCP, TCP_CORK, TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY},
+        keepalive::KeepaliveOpt,
         errno::Errno,
         sockaddr::{parse_bind, parse_connect, Parsed, SockAddr},
         socket_args::SOCK_STREAM,
         tunables::TunableId,
         IPPROTO_SDP,
     },
-    sdp_cm, sdp_rx, sdp_tx,
+    sdp_cm, sdp_keepalive, sdp_rx, sdp_tx,
     sock::{InetProtosw, IpFamily, Msg, OpsTable, ProtoTable, Sock, SockLayout, SockProto, Socket, SocketOps, StreamOps},
 };
 
@@ -40,6 +41,12 @@ impl SockProto for SdpProto {
         }
         sk.set_state(Endpoint::new(ARef::from(sk))?);
         Ok(())
+    }
+
+    fn keepalive(sk: &Sock, on: bool) {
+        if let Some(ep) = sk.state() {
+            sdp_keepalive::set_enabled(&ep, on);
+        }
     }
 }
 
@@ -82,6 +89,16 @@ pub(crate) struct SdpOps<const FAMILY: i32>;
 fn endpoint(sock: &Socket) -> Result<kernel::sync::Arc<Endpoint>> {
     let ep = sock.sk().and_then(|sk| sk.state()).ok_or(EBADF)?;
     Ok(ep.into())
+}
+
+/// The keepalive option a `SOL_TCP` option name stands for.
+fn keepalive_opt(name: i32) -> Option<KeepaliveOpt> {
+    match name {
+        TCP_KEEPIDLE => Some(KeepaliveOpt::Idle),
+        TCP_KEEPINTVL => Some(KeepaliveOpt::Interval),
+        TCP_KEEPCNT => Some(KeepaliveOpt::Count),
+        _ => None,
+    }
 }
 
 fn errno(e: Errno) -> Error {
@@ -188,6 +205,10 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
             // Every message is sent as soon as it is written; corking is accepted and
             // has no effect, as TCP_NODELAY has none.
             (SOL_TCP, TCP_CORK) => value.map(|_| ()).ok_or(EINVAL),
+            (SOL_TCP, name) => {
+                let opt = keepalive_opt(name).ok_or(ENOPROTOOPT)?;
+                sdp_keepalive::set_option(&ep, opt, value.ok_or(EINVAL)?)
+            }
             _ => Err(ENOPROTOOPT),
         }
     }
@@ -197,6 +218,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         match (level, name) {
             (SOL_TCP, TCP_NODELAY) => Ok(i32::from(ep.lock().nodelay)),
             (SOL_TCP, TCP_CORK) => Ok(0),
+            (SOL_TCP, name) => keepalive_opt(name).map(|o| sdp_keepalive::get_option(&ep, o)).ok_or(ENOPROTOOPT),
             _ => Err(ENOPROTOOPT),
         }
     }

@@ -5,7 +5,10 @@
 
 use core::ptr::NonNull;
 
-use kernel::prelude::*;
+use kernel::{
+    prelude::*,
+    time::{Instant, Monotonic},
+};
 
 use crate::{
     bindings,
@@ -23,6 +26,7 @@ use crate::{
 /// Completions of receives and sends of every link go to the link's endpoint.
 static RECV_CQE: Cqe = Cqe::new::<Endpoint>(CqeKind::Recv);
 static SEND_CQE: Cqe = Cqe::new::<Endpoint>(CqeKind::Send);
+static PROBE_CQE: Cqe = Cqe::new::<Endpoint>(CqeKind::Probe);
 
 /// Ring sizes of a new link, from the namespace's tunables.
 #[derive(Clone, Copy)]
@@ -74,6 +78,11 @@ pub(crate) struct Stream {
     pub(crate) qp_dead: bool,
     /// rdma_cm reported the peer disconnected.
     pub(crate) peer_gone: bool,
+    /// When the peer was last heard from: a message received, or a keepalive probe
+    /// acknowledged.
+    pub(crate) last_heard: Instant<Monotonic>,
+    /// A keepalive probe is posted and not completed.
+    pub(crate) probe_outstanding: bool,
 }
 
 /// The verbs resources of one connection.
@@ -117,9 +126,10 @@ impl Link {
         let dev = unsafe { IbDevice::from_cm(raw_dev) };
         let pd = Pd::new(&dev)?;
         let (nrx, ntx) = (u32::from(cfg.recv_buffers), u32::from(cfg.send_buffers));
-        // One more entry per queue for the drain request of `ib_drain_qp`.
+        // One more entry per queue for the drain request of `ib_drain_qp`, and one for
+        // the keepalive probe.
         // SAFETY: The CQ is freed (link drop) before the endpoint can go away.
-        let cq = unsafe { Cq::with_handler(&dev, nrx + ntx + 2, ep.as_ctx())? };
+        let cq = unsafe { Cq::with_handler(&dev, nrx + ntx + 3, ep.as_ctx())? };
         let rx = ring_of(&dev, cfg.recv_buffers, cfg.buffer_size, DmaDir::FromDevice)?;
         let tx = ring_of(&dev, cfg.send_buffers, cfg.buffer_size, DmaDir::ToDevice)?;
         let mut rx_len = KVec::with_capacity(rx.len(), GFP_KERNEL)?;
@@ -130,7 +140,7 @@ impl Link {
         let lkey = pd.local_dma_lkey();
         // SAFETY: PD and CQ outlive the QP: `Link::drop` destroys it first. Nothing
         // fallible comes between creating the QP and owning it in the `Link`.
-        unsafe { id.create_qp(pd.as_raw(), cq.as_raw(), ntx + 1, nrx + 1)? };
+        unsafe { id.create_qp(pd.as_raw(), cq.as_raw(), ntx + 2, nrx + 1)? };
         let Some(qp) = id.qp() else {
             id.destroy_qp();
             return Err(EINVAL);
@@ -165,6 +175,8 @@ impl Link {
                 staged_len: 0,
                 qp_dead: false,
                 peer_gone: false,
+                last_heard: Instant::now(),
+                probe_outstanding: false,
             },
         };
         for idx in 0..cfg.recv_buffers {
@@ -291,6 +303,19 @@ impl Link {
     /// Bytes written but not yet acknowledged by the peer's adapter (`SIOCOUTQ`).
     pub(crate) fn outq(&self) -> usize {
         self.stream.tx_unacked + self.stream.staged_len
+    }
+
+    /// Posts a keepalive probe unless one is outstanding. It takes no credit and no
+    /// send slot: the send queue has room for one probe besides the ring.
+    pub(crate) fn post_probe(&mut self) -> Result {
+        if self.stream.qp_dead {
+            return Err(ENOTCONN);
+        }
+        if !self.stream.probe_outstanding {
+            self.qp.post_probe(&PROBE_CQE)?;
+            self.stream.probe_outstanding = true;
+        }
+        Ok(())
     }
 
     /// Best effort: tells the peer the connection is reset.

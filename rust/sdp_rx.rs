@@ -41,6 +41,7 @@ pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
         return;
     }
     link.stream.rx_len[usize::from(idx)] = wc.byte_len;
+    link.stream.last_heard = kernel::time::Instant::now();
     if link.stream.credits.is_none() {
         // Arrived before our side saw the connection established; see `rx_early`.
         link.stream.rx_early.push(idx);

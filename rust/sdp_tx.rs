@@ -22,7 +22,10 @@ pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     link.send_completed();
     if !wc.ok() {
-        if !wc.flushed() && inner.phase == Phase::Connected {
+        if wc.peer_silent() && inner.phase == Phase::Connected {
+            // The peer's adapter never acknowledged: TCP's retransmission timeout.
+            ep.fail(inner, ETIMEDOUT);
+        } else if !wc.flushed() && inner.phase == Phase::Connected {
             pr_warn!("SDP: send failed (status {}); connection reset\n", wc.status);
             ep.fail(inner, ECONNRESET);
         }

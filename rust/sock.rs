@@ -280,6 +280,12 @@ impl Sock {
         unsafe { bindings::infinisock_sk_linger(self.as_raw(), &mut t) }.then_some(t as i64)
     }
 
+    /// Whether `SO_KEEPALIVE` is set.
+    pub(crate) fn keepalive(&self) -> bool {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_keepalive(self.as_raw()) }
+    }
+
     /// Whether `SO_REUSEADDR` is set.
     pub(crate) fn reuse(&self) -> bool {
         // SAFETY: The sock is valid.
@@ -395,6 +401,10 @@ pub(crate) trait StreamOps: SocketOps {
 pub(crate) trait SockProto {
     /// Sets up a newly allocated sock (for AF_INET/AF_INET6, called by `inet_create`).
     fn init(sk: &Sock) -> Result;
+
+    /// `SO_KEEPALIVE` is being turned on or off (before the socket layer records it),
+    /// under the sock's lock.
+    fn keepalive(_sk: &Sock, _on: bool) {}
 }
 
 /// Sends `SIGPIPE` to the current task (a write on a stream that cannot send any more).
@@ -694,6 +704,7 @@ impl ProtoTable {
             // `sk_common_release()` (the error path of `inet_create`) calls `unhash`
             // unconditionally; our socks are never hashed.
             unhash: Some(unhash_nop),
+            keepalive: Some(keepalive_trampoline::<P>),
             // SAFETY: All-zero is a valid `proto`: absent callbacks are NULL.
             ..unsafe { core::mem::zeroed() }
             }),
@@ -714,6 +725,11 @@ unsafe extern "C" fn destroy_trampoline(sk: *mut bindings::sock) {
     // SAFETY: The kernel passes one of our socks; on this path no socket operation
     // can run on it any more.
     drop(unsafe { Sock::from_raw(sk) }.take_state());
+}
+
+unsafe extern "C" fn keepalive_trampoline<P: SockProto>(sk: *mut bindings::sock, on: kernel::ffi::c_int) {
+    // SAFETY: `sk_setsockopt(SO_KEEPALIVE)` passes one of our socks, locked.
+    P::keepalive(unsafe { Sock::from_raw(sk) }, on != 0);
 }
 
 unsafe extern "C" fn unhash_nop(_sk: *mut bindings::sock) {}

@@ -194,13 +194,15 @@ pub(crate) trait CqHandler: Send + Sync + 'static {
     fn completion(&self, kind: CqeKind, wc: Wc);
 }
 
-/// Which queue a work request was posted to.
+/// What kind of work request completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CqeKind {
     /// A receive.
     Recv,
     /// A send.
     Send,
+    /// A keepalive probe (a zero-length RDMA WRITE on the send queue).
+    Probe,
 }
 
 /// What a completion reports.
@@ -222,6 +224,13 @@ impl Wc {
     pub(crate) fn flushed(&self) -> bool {
         self.status == bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
     }
+
+    /// Whether the peer never acknowledged it: the transport's retries (or its
+    /// receiver-not-ready retries) ran out.
+    pub(crate) fn peer_silent(&self) -> bool {
+        self.status == bindings::ib_wc_status_IB_WC_RETRY_EXC_ERR
+            || self.status == bindings::ib_wc_status_IB_WC_RNR_RETRY_EXC_ERR
+    }
 }
 
 /// The `struct ib_cqe` a work request carries: tells the completion which handler and
@@ -235,8 +244,9 @@ impl Cqe {
     /// The entry whose completions go to `H` as `kind`.
     pub(crate) const fn new<H: CqHandler>(kind: CqeKind) -> Self {
         let done: unsafe extern "C" fn(*mut bindings::ib_cq, *mut bindings::ib_wc) = match kind {
-            CqeKind::Recv => cqe_done::<H, true>,
-            CqeKind::Send => cqe_done::<H, false>,
+            CqeKind::Recv => cqe_done::<H, { CqeKind::Recv as u8 }>,
+            CqeKind::Send => cqe_done::<H, { CqeKind::Send as u8 }>,
+            CqeKind::Probe => cqe_done::<H, { CqeKind::Probe as u8 }>,
         };
         Self(UnsafeCell::new(bindings::ib_cqe { done: Some(done) }))
     }
@@ -246,7 +256,7 @@ impl Cqe {
     }
 }
 
-unsafe extern "C" fn cqe_done<H: CqHandler, const RECV: bool>(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
+unsafe extern "C" fn cqe_done<H: CqHandler, const KIND: u8>(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
     // SAFETY: ib_core passes the CQ and a valid completion; the CQ's context is the
     // handler `Cq::with_handler` was given, valid until the CQ is freed.
     let (ctx, wc) = unsafe {
@@ -255,7 +265,12 @@ unsafe extern "C" fn cqe_done<H: CqHandler, const RECV: bool>(cq: *mut bindings:
             Wc { status: bindings::infinisock_wc_status(wc) as u32, byte_len: bindings::infinisock_wc_byte_len(wc) },
         )
     };
-    ctx.completion(if RECV { CqeKind::Recv } else { CqeKind::Send }, wc);
+    let kind = match KIND {
+        k if k == CqeKind::Recv as u8 => CqeKind::Recv,
+        k if k == CqeKind::Send as u8 => CqeKind::Send,
+        _ => CqeKind::Probe,
+    };
+    ctx.completion(kind, wc);
 }
 
 /// DMA direction of a [`DmaBuf`].
@@ -390,6 +405,13 @@ impl QpRef {
         let len = u32::try_from(len)?;
         // SAFETY: Live QP; the caller keeps `buf` unchanged for the device.
         to_result(unsafe { bindings::infinisock_post_send(self.0.as_ptr(), cqe.as_raw(), buf.addr, len, lkey) })
+    }
+
+    /// Posts a keepalive probe: a zero-length RDMA WRITE the peer's adapter
+    /// acknowledges (signaled; it touches no memory on either side).
+    pub(crate) fn post_probe(&self, cqe: &'static Cqe) -> Result {
+        // SAFETY: Live QP (type invariant); the work request names no buffer.
+        to_result(unsafe { bindings::infinisock_post_probe(self.0.as_ptr(), cqe.as_raw()) })
     }
 
     /// Waits until every posted work request has completed or been flushed. The QP is

@@ -34,6 +34,12 @@ pub const SOL_TCP: i32 = 6;
 pub const TCP_NODELAY: i32 = 1;
 /// `TCP_CORK`.
 pub const TCP_CORK: i32 = 3;
+/// `TCP_KEEPIDLE`.
+pub const TCP_KEEPIDLE: i32 = 4;
+/// `TCP_KEEPINTVL`.
+pub const TCP_KEEPINTVL: i32 = 5;
+/// `TCP_KEEPCNT`.
+pub const TCP_KEEPCNT: i32 = 6;
 
 /// `SIOCINQ` (= `FIONREAD`): bytes readable now.
 pub const SIOCINQ: u32 = 0x541B;

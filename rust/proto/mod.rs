@@ -10,6 +10,7 @@ pub mod abi;
 pub mod credits;
 pub mod errno;
 pub mod ib_port;
+pub mod keepalive;
 pub mod ring;
 pub mod sockaddr;
 pub mod socket_args;

@@ -6,7 +6,7 @@
 
 use core::ffi::CStr;
 
-use super::{credits::MIN_RING, ring::MAX_RING};
+use super::{credits::MIN_RING, keepalive::MAX_KEEPIDLE, ring::MAX_RING};
 
 /// One integer tunable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,15 +48,20 @@ pub enum TunableId {
     /// `net.infinisock.sdp_fin_timeout`: seconds a closed socket's connection may wait
     /// for the peer to close its side before it is reset (TCP's `tcp_fin_timeout`).
     SdpFinTimeout = 4,
+    /// `net.infinisock.sdp_keepalive_time`: seconds a connection with `SO_KEEPALIVE`
+    /// may be silent before it probes the peer, unless `TCP_KEEPIDLE` says otherwise
+    /// (TCP's `tcp_keepalive_time`).
+    SdpKeepaliveTime = 5,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 5] = [
+pub const TUNABLES: [Tunable; 6] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32 },
     Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32 },
     Tunable { name: c"sdp_buffer_size", default: 32768, min: 4096, max: 1 << 20 },
     Tunable { name: c"sdp_fin_timeout", default: 60, min: 1, max: 3600 },
+    Tunable { name: c"sdp_keepalive_time", default: 7200, min: 1, max: MAX_KEEPIDLE as i32 },
 ];
 
 /// The tunable with this id.

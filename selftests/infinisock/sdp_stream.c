@@ -878,6 +878,101 @@ FIXTURE_TEARDOWN(slow)
 {
 }
 
+static long long ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/*
+ * SO_KEEPALIVE: an idle connection probes its peer after TCP_KEEPIDLE seconds of
+ * silence; when host b goes silent (its address removed, so its rxe device drops every
+ * packet), a blocked reader on host a gets ETIMEDOUT, while a connection without
+ * keepalive over the same silent path notices nothing. TCP_KEEPCNT is large, so only
+ * the RC transport's verdict on a probe can end the connection.
+ */
+TEST_F_TIMEOUT(slow, keepalive_detects_silent_peer, 120)
+{
+	int lfd = listen_b(AF_INET, HOST_B4, 0, 4);
+	int one = 1, bad, c, c2, s, s2;
+	struct timeval tv = { .tv_sec = 40 };
+	struct timespec t0;
+	long long pkts;
+	ssize_t r;
+	char ch = 'k';
+	int e;
+
+	ASSERT_LE(0, lfd);
+	c = connect_a(AF_INET, HOST_B4, port_of(lfd));
+	ASSERT_LE(0, c);
+	c2 = connect_a(AF_INET, HOST_B4, port_of(lfd));
+	ASSERT_LE(0, c2);
+	s = accept(lfd, NULL, NULL);
+	s2 = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, s);
+	ASSERT_LE(0, s2);
+
+	/* TCP's defaults and bounds. */
+	EXPECT_EQ(7200, sockopt_int(c, IPPROTO_TCP, TCP_KEEPIDLE));
+	EXPECT_EQ(75, sockopt_int(c, IPPROTO_TCP, TCP_KEEPINTVL));
+	EXPECT_EQ(9, sockopt_int(c, IPPROTO_TCP, TCP_KEEPCNT));
+	bad = 0;
+	errno = 0;
+	EXPECT_EQ(-1, setsockopt(c, IPPROTO_TCP, TCP_KEEPIDLE, &bad, sizeof(bad)));
+	EXPECT_EQ(EINVAL, errno);
+	bad = 128;
+	errno = 0;
+	EXPECT_EQ(-1, setsockopt(c, IPPROTO_TCP, TCP_KEEPCNT, &bad, sizeof(bad)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(9, sockopt_int(c, IPPROTO_TCP, TCP_KEEPCNT));
+
+	int idle = 1, intvl = 1, cnt = 100;
+
+	ASSERT_EQ(0, setsockopt(c, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)));
+	ASSERT_EQ(0, setsockopt(c, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)));
+	ASSERT_EQ(0, setsockopt(c, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)));
+	EXPECT_EQ(1, sockopt_int(c, IPPROTO_TCP, TCP_KEEPIDLE));
+	EXPECT_EQ(100, sockopt_int(c, IPPROTO_TCP, TCP_KEEPCNT));
+
+	/* Probes go out while the connection is idle, and are answered. */
+	pkts = rxe_counter("rxea", "sent_pkts");
+	ASSERT_EQ(0, setsockopt(c, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)));
+	sleep(4);
+	EXPECT_LE(pkts + 2, rxe_counter("rxea", "sent_pkts"));
+	EXPECT_EQ(0, sockopt_int(c, SOL_SOCKET, SO_ERROR));
+	ASSERT_EQ(1, send(c, &ch, 1, 0));
+	ASSERT_EQ(1, recv(s, &ch, 1, 0));
+	EXPECT_EQ('k', ch);
+
+	/* Host b falls silent. */
+	ASSERT_EQ(0, system("ip -n b addr del " HOST_B4 "/24 dev vb"));
+	ASSERT_EQ(0, setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	errno = 0;
+	r = recv(c, &ch, 1, 0);
+	e = errno;
+	long long waited = ms_since(&t0);
+	struct pollfd pfd = { .fd = c2, .events = POLLIN };
+	int c2_events = poll(&pfd, 1, 0) == 1 ? pfd.revents : 0;
+
+	ASSERT_EQ(0, system("ip -n b addr add " HOST_B4 "/24 dev vb"));
+	EXPECT_EQ(-1, r);
+	EXPECT_EQ(ETIMEDOUT, e);
+	EXPECT_GT(30000, waited);
+	TH_LOG("keepalive noticed the silent peer after %lld ms", waited);
+	/* The connection without keepalive noticed nothing. */
+	EXPECT_EQ(0, c2_events);
+	EXPECT_EQ(0, sockopt_int(c2, SOL_SOCKET, SO_ERROR));
+
+	close(c);
+	close(c2);
+	close(s);
+	close(s2);
+	close(lfd);
+}
+
 /* 256 connections at once (small rings, so 512 ends fit the VM), every one carrying
  * its own bytes both ways. */
 TEST_F_TIMEOUT(slow, many_connections_256, 600)

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Keepalive of an established SDP connection (`SO_KEEPALIVE`, `TCP_KEEPIDLE`,
+//! `TCP_KEEPINTVL`, `TCP_KEEPCNT`): a timer that probes a silent peer with a
+//! zero-length RDMA WRITE, and the probe's completion. When to probe and when to give
+//! up is `proto::keepalive`.
+
+use kernel::{prelude::*, sync::Arc, time::msecs_to_jiffies, workqueue::WorkItem};
+
+use crate::{
+    endpoint::{Endpoint, Inner, Phase},
+    netns,
+    proto::{
+        keepalive::{KeepaliveOpt, Settings, Tick},
+        tunables::TunableId,
+    },
+    verbs::Wc,
+};
+
+/// The settings in effect for `inner`'s socket.
+fn settings(ep: &Endpoint, inner: &Inner) -> Settings {
+    let default_idle = netns::tunable(ep.sk.net(), TunableId::SdpKeepaliveTime);
+    inner.keepalive.settings(u32::try_from(default_idle).unwrap_or(1))
+}
+
+/// (Re)starts the timer so that it decides afresh with the current settings: called
+/// when the connection is established, when `SO_KEEPALIVE` is turned on and when a
+/// keepalive option changes.
+pub(crate) fn kick(ep: &Endpoint, inner: &Inner) {
+    if inner.keepalive_on && inner.phase == Phase::Connected {
+        ep.cancel_timer(&ep.keepalive_timer);
+        // `Err`: already queued again by a concurrent firing, which decides afresh too.
+        let _ = crate::workqueue().enqueue_delayed::<_, 2>(ep.arc(), 0);
+    }
+}
+
+/// `SO_KEEPALIVE` turned on or off (`struct proto` `keepalive`, under the sock lock).
+pub(crate) fn set_enabled(ep: &Endpoint, on: bool) {
+    let mut inner = ep.lock();
+    inner.keepalive_on = on;
+    // Turning it off lets the timer run out at its next firing.
+    kick(ep, &inner);
+}
+
+/// `setsockopt(SOL_TCP, TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT)`.
+pub(crate) fn set_option(ep: &Endpoint, opt: KeepaliveOpt, value: i32) -> Result {
+    let mut inner = ep.lock();
+    inner.keepalive.set(opt, value).map_err(|e| e.into_error())?;
+    kick(ep, &inner);
+    Ok(())
+}
+
+/// `getsockopt` of the same options: the value in effect.
+pub(crate) fn get_option(ep: &Endpoint, opt: KeepaliveOpt) -> i32 {
+    let inner = ep.lock();
+    let s = settings(ep, &inner);
+    let v = match opt {
+        KeepaliveOpt::Idle => s.idle,
+        KeepaliveOpt::Interval => s.interval,
+        KeepaliveOpt::Count => s.count,
+    };
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// The timer fired.
+impl WorkItem<2> for Endpoint {
+    type Pointer = Arc<Endpoint>;
+
+    fn run(this: Arc<Endpoint>) {
+        let mut guard = this.lock();
+        let inner = &mut *guard;
+        if !inner.keepalive_on || inner.phase != Phase::Connected {
+            return;
+        }
+        let s = settings(&this, inner);
+        let Some(link) = inner.link.as_mut() else { return };
+        if link.stream.qp_dead {
+            return;
+        }
+        let silent_ms = u64::try_from(link.stream.last_heard.elapsed().as_millis()).unwrap_or(0);
+        let busy = !link.tx_idle();
+        let next = match inner.prober.tick(silent_ms, link.stream.probe_outstanding, busy, s) {
+            Tick::Wait(ms) => ms,
+            Tick::Probe(ms) => {
+                if let Err(e) = link.post_probe() {
+                    this.fail(inner, e);
+                    return;
+                }
+                ms
+            }
+            Tick::Dead => {
+                pr_info!("SDP: keepalive probe unanswered; connection timed out\n");
+                this.fail(inner, ETIMEDOUT);
+                return;
+            }
+        };
+        let delay = msecs_to_jiffies(u32::try_from(next).unwrap_or(u32::MAX));
+        // `Err`: `kick` queued it meanwhile, which decides afresh anyway.
+        let _ = crate::workqueue().enqueue_delayed::<_, 2>(this.arc(), delay);
+    }
+}
+
+/// A probe completed: the peer's adapter acknowledged it, or the transport gave up.
+pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
+    let mut guard = ep.lock();
+    let inner = &mut *guard;
+    let Some(link) = inner.link.as_mut() else { return };
+    link.stream.probe_outstanding = false;
+    if wc.ok() {
+        link.stream.last_heard = kernel::time::Instant::now();
+    } else if !wc.flushed() && inner.phase == Phase::Connected {
+        // TCP's answer when its keepalive probes go unanswered.
+        let err = if wc.peer_silent() { ETIMEDOUT } else { ECONNRESET };
+        ep.fail(inner, err);
+    }
+}
