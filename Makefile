@@ -4,7 +4,8 @@
 #
 #   make demo     set up everything, boot the two-host VM with the module loaded, show it
 #   make check    set up everything and run all tests (host tests, then the VM suite)
-#   make bench    SDP throughput and latency beside ib_write_bw/ib_send_lat and TCP, one VM run
+#   make bench    the benchmark suite: SDP beside raw verbs, SMC-R, rsocket and TCP, one VM
+#                 run on the release kernel (QUICK=1: the short version); out/vm/bench.md
 
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -42,8 +43,11 @@ check: host-test kernel-configs vm-test
 demo: module selftests
 	bash tools/vm/run.sh demo
 
+# Figures come from the release kernel (the debug one slows rxe a hundredfold);
+# QUICK=1 runs the short version.
+bench: FLAVOUR = release
 bench: module selftests
-	bash tools/vm/run.sh bench
+	FLAVOUR=$(FLAVOUR) BENCH_QUICK=$(QUICK) bash tools/vm/run.sh bench
 
 clean:
 	bash tools/build-module.sh clean

@@ -46,5 +46,12 @@ if ! "$VNG" --version >/dev/null 2>&1; then
 		|| die "pip install virtme-ng==$VNG_VERSION failed"
 fi
 
+# The benchmark report's plots.
+if ! "$TOOLS_PREFIX/venv/bin/python3" -c 'import matplotlib' 2>/dev/null; then
+	say "installing matplotlib $MATPLOTLIB_VERSION from PyPI (benchmark plots)"
+	"$TOOLS_PREFIX/venv/bin/pip" install -q "matplotlib==$MATPLOTLIB_VERSION" \
+		|| die "pip install matplotlib==$MATPLOTLIB_VERSION failed"
+fi
+
 check_toolchain
 say "toolchain ready: $(toolchain_versions | tr '\n' ' ')"

@@ -18,7 +18,11 @@ done
 mkdir -p "$TOP/tools/bench/build"
 for c in "$TOP"/tools/bench/*.c; do
 	b=$(basename "$c" .c)
-	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$TOP/include/uapi" -o "$TOP/tools/bench/build/$b" "$c" ||
+	case $b in
+	*_preload) flags=(-shared -fPIC) out=$TOP/tools/bench/build/$b.so ;;
+	*) flags=() out=$TOP/tools/bench/build/$b ;;
+	esac
+	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$TOP/include/uapi" "${flags[@]}" -o "$out" "$c" -lpthread -ldl ||
 		die "building $c failed"
 done
 say "selftests built in selftests/build/, benchmark tools in tools/bench/build/"

@@ -1,21 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * stream_bench: bulk throughput and ping-pong latency of a stream socket, for any
- * protocol number (SDP's or TCP's), so both are measured by the same code. iperf3 and
- * sockperf cannot open a socket with a chosen protocol number, hence this tool.
+ * stream_bench: the load generator for what iperf3 and sockperf do not measure, for
+ * any stream protocol number (SDP's, TCP's, SMC's), so that all are measured by the
+ * same code: connection setup rate, many concurrent streams, and kernel memory per
+ * idle connection. Bulk and ping-pong modes are kept as a cross-check of iperf3 and
+ * sockperf (which reach SDP and SMC through sockproto_preload.so).
  *
  *   stream_bench server PROTO PORT
- *   stream_bench bulk PROTO HOST PORT SECONDS WRITE_SIZE
+ *   stream_bench bulk PROTO HOST PORT SECONDS WRITE_SIZE [STREAMS]
  *   stream_bench pingpong PROTO HOST PORT ITERATIONS MSG_SIZE
+ *   stream_bench connrate PROTO HOST PORT SECONDS
+ *   stream_bench idle PROTO HOST PORT CONNECTIONS
  *
- * PROTO is "sdp" or "tcp"; HOST an IPv4 or IPv6 address. The server serves one
- * connection at a time: it discards bulk data, or echoes ping-pong messages.
- * Output is one line of key=value pairs.
+ * PROTO is "sdp", "tcp" or "smc"; HOST an IPv4 or IPv6 address. The server serves
+ * every connection in a thread of its own; the first byte a client sends says what it
+ * wants. Output is one line of key=value pairs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +31,18 @@
 
 #include <linux/infinisock.h>
 
+#ifndef IPPROTO_SMC
+#define IPPROTO_SMC 256
+#endif
+
 static int proto_of(const char *name)
 {
 	if (!strcmp(name, "sdp"))
 		return IPPROTO_SDP;
 	if (!strcmp(name, "tcp"))
 		return IPPROTO_TCP;
+	if (!strcmp(name, "smc"))
+		return IPPROTO_SMC;
 	fprintf(stderr, "unknown protocol %s\n", name);
 	exit(2);
 }
@@ -83,10 +94,87 @@ static int read_full(int fd, char *buf, size_t len)
 	return 0;
 }
 
-/* Serves connections until killed: the first byte says which test. */
+/* Seconds of CPU time the whole guest spent in the kernel (system, irq, softirq):
+ * rxe and the protocols do their work there, on either host of the VM. */
+static double kernel_cpu_seconds(void)
+{
+	unsigned long long user, nice, sys, idle, iowait, irq, softirq;
+	FILE *f = fopen("/proc/stat", "r");
+	long hz = sysconf(_SC_CLK_TCK);
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq, &softirq);
+	fclose(f);
+	return n == 7 ? (double)(sys + irq + softirq) / hz : 0;
+}
+
+/* Kernel memory in use, in KiB: what is neither free nor page cache nor user memory
+ * nor thread stacks and page tables (which belong to the test's threads, not to the
+ * connections). Includes slab and the page allocations of protocol buffers. */
+static long long kernel_kib(void)
+{
+	long long total = 0, free_ = 0, buffers = 0, cached = 0, anon = 0, kstack = 0, pt = 0, v;
+	char key[64];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fscanf(f, "%63[^:]: %lld kB\n", key, &v) == 2) {
+		if (!strcmp(key, "MemTotal"))
+			total = v;
+		else if (!strcmp(key, "MemFree"))
+			free_ = v;
+		else if (!strcmp(key, "Buffers"))
+			buffers = v;
+		else if (!strcmp(key, "Cached"))
+			cached = v;
+		else if (!strcmp(key, "AnonPages"))
+			anon = v;
+		else if (!strcmp(key, "KernelStack"))
+			kstack = v;
+		else if (!strcmp(key, "PageTables"))
+			pt = v;
+	}
+	fclose(f);
+	return total - free_ - buffers - cached - anon - kstack - pt;
+}
+
+static void *serve(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char *buf = malloc(1 << 20);
+	char mode;
+
+	if (buf && read_full(fd, &mode, 1) == 0) {
+		if (mode == 'b' || mode == 'i') {
+			/* Bulk: discard until EOF. Idle: the same, nothing ever comes. */
+			while (recv(fd, buf, 1 << 20, 0) > 0)
+				;
+		} else if (mode == 'c') {
+			/* Connection setup: one byte back, then wait for the close. */
+			if (send(fd, "c", 1, MSG_NOSIGNAL) == 1)
+				while (recv(fd, buf, 1, 0) > 0)
+					;
+		} else if (mode == 'p') {
+			uint32_t size;
+
+			if (read_full(fd, (char *)&size, 4) == 0 && size <= (1 << 20))
+				while (read_full(fd, buf, size) == 0 &&
+				       send(fd, buf, size, MSG_NOSIGNAL) == (ssize_t)size)
+					;
+		}
+	}
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
+static pthread_attr_t small_stack;
+
 static __attribute__((noreturn)) void server(int proto, int port)
 {
-	static char buf[1 << 20];
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(&ss, "::", port);
 	int one = 1, lfd = socket(AF_INET6, SOCK_STREAM, proto);
@@ -98,29 +186,23 @@ static __attribute__((noreturn)) void server(int proto, int port)
 	if (lfd < 0)
 		die("socket");
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 16))
+	if (bind(lfd, (struct sockaddr *)&ss, len) || listen(lfd, 1024))
 		die("bind/listen");
 	for (;;) {
 		int fd = accept(lfd, NULL, NULL);
-		char mode;
+		pthread_t t;
 
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE)
+				continue;
 			die("accept");
-		if (proto == IPPROTO_TCP)
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (read_full(fd, &mode, 1) == 0) {
-			if (mode == 'b') {
-				while (recv(fd, buf, sizeof(buf), 0) > 0)
-					;
-			} else {
-				uint32_t size;
-
-				if (read_full(fd, (char *)&size, 4) == 0 && size <= sizeof(buf))
-					while (read_full(fd, buf, size) == 0 && send(fd, buf, size, 0) == (ssize_t)size)
-						;
-			}
 		}
-		close(fd);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (pthread_create(&t, &small_stack, serve, (void *)(intptr_t)fd)) {
+			close(fd);
+			continue;
+		}
+		pthread_detach(t);
 	}
 }
 
@@ -131,42 +213,78 @@ static int connect_to(int proto, const char *host, int port)
 	int one = 1, fd = socket(ss.ss_family, SOCK_STREAM, proto);
 
 	if (fd < 0)
-		die("socket");
-	if (connect(fd, (struct sockaddr *)&ss, len))
-		die("connect");
-	if (proto == IPPROTO_TCP)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		return -1;
+	if (connect(fd, (struct sockaddr *)&ss, len)) {
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 }
 
-static int bulk(int proto, const char *host, int port, double seconds, size_t size)
+struct stream {
+	int fd;
+	size_t size;
+	double seconds;
+	uint64_t bytes;
+	pthread_barrier_t *start;
+};
+
+static void *bulk_stream(void *arg)
 {
-	char *buf = calloc(1, size);
-	int fd = connect_to(proto, host, port);
-	double t0, t;
-	uint64_t bytes = 0;
+	struct stream *s = arg;
+	char *buf = calloc(1, s->size);
+	double t0;
 
-	if (send(fd, "b", 1, 0) != 1)
-		die("send");
+	pthread_barrier_wait(s->start);
 	t0 = now();
-	do {
-		ssize_t w = send(fd, buf, size, 0);
+	while (buf && now() - t0 < s->seconds) {
+		ssize_t w = send(s->fd, buf, s->size, MSG_NOSIGNAL);
 
-		if (w < 0)
-			die("send");
-		bytes += w;
-		t = now();
-	} while (t - t0 < seconds);
-	/* The bytes count once the receiver has them: close waits for nothing, so
-	 * shut down and wait for the server's close. */
-	shutdown(fd, SHUT_WR);
-	while (recv(fd, buf, size, 0) > 0)
+		if (w <= 0)
+			break;
+		s->bytes += w;
+	}
+	/* The bytes count once the receiver has them: shut down, wait for its close. */
+	shutdown(s->fd, SHUT_WR);
+	while (buf && recv(s->fd, buf, s->size, 0) > 0)
 		;
-	t = now();
-	printf("test=bulk bytes=%llu seconds=%.3f mib_per_s=%.2f\n", (unsigned long long)bytes, t - t0,
-	       bytes / (t - t0) / (1 << 20));
-	close(fd);
-	return 0;
+	free(buf);
+	return NULL;
+}
+
+static int bulk(int proto, const char *host, int port, double seconds, size_t size, int streams)
+{
+	struct stream *s = calloc(streams, sizeof(*s));
+	pthread_t *t = calloc(streams, sizeof(*t));
+	pthread_barrier_t start;
+	uint64_t bytes = 0;
+	double t0, t1, cpu0;
+
+	pthread_barrier_init(&start, NULL, streams + 1);
+	for (int i = 0; i < streams; i++) {
+		s[i] = (struct stream){ .fd = connect_to(proto, host, port), .size = size, .seconds = seconds,
+					.start = &start };
+		if (s[i].fd < 0)
+			die("connect");
+		if (send(s[i].fd, "b", 1, 0) != 1)
+			die("send");
+		if (pthread_create(&t[i], &small_stack, bulk_stream, &s[i]))
+			die("pthread_create");
+	}
+	cpu0 = kernel_cpu_seconds();
+	t0 = now();
+	pthread_barrier_wait(&start);
+	for (int i = 0; i < streams; i++) {
+		pthread_join(t[i], NULL);
+		bytes += s[i].bytes;
+		close(s[i].fd);
+	}
+	t1 = now();
+	printf("test=bulk streams=%d size=%zu bytes=%llu seconds=%.3f gbit_per_s=%.4f kernel_cpu_s_per_gb=%.3f\n",
+	       streams, size, (unsigned long long)bytes, t1 - t0, bytes * 8 / (t1 - t0) / 1e9,
+	       bytes ? (kernel_cpu_seconds() - cpu0) / (bytes / 1e9) : 0);
+	return bytes ? 0 : 1;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -176,12 +294,22 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* The q-quantile of n sorted values. */
+static double quantile(const double *v, int n, double q)
+{
+	int i = (int)(q * (n - 1) + 0.5);
+
+	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
 static int pingpong(int proto, const char *host, int port, int iterations, uint32_t size)
 {
 	char *buf = calloc(1, size);
 	double *rtt = calloc(iterations, sizeof(double));
 	int fd = connect_to(proto, host, port);
 
+	if (fd < 0)
+		die("connect");
 	if (send(fd, "p", 1, 0) != 1 || send(fd, &size, 4, 0) != 4)
 		die("send");
 	/* A few rounds to warm up, not counted. */
@@ -191,24 +319,92 @@ static int pingpong(int proto, const char *host, int port, int iterations, uint3
 		if (send(fd, buf, size, 0) != (ssize_t)size || read_full(fd, buf, size))
 			die("pingpong");
 		if (i >= 0)
-			rtt[i] = (now() - t0) * 1e6;
+			rtt[i] = (now() - t0) * 1e6 / 2;
 	}
 	qsort(rtt, iterations, sizeof(double), cmp_double);
-	/* One-way latency is half the round trip, as ib_send_lat reports it. */
-	printf("test=pingpong size=%u iterations=%d median_us=%.2f p99_us=%.2f half_rtt_median_us=%.2f\n", size,
-	       iterations, rtt[iterations / 2], rtt[iterations * 99 / 100], rtt[iterations / 2] / 2);
+	/* One-way latency is half the round trip, as ib_send_lat and sockperf report it. */
+	printf("test=pingpong size=%u iterations=%d half_rtt_median_us=%.2f half_rtt_p99_us=%.2f "
+	       "half_rtt_p999_us=%.2f\n",
+	       size, iterations, quantile(rtt, iterations, 0.5), quantile(rtt, iterations, 0.99),
+	       quantile(rtt, iterations, 0.999));
 	close(fd);
+	return 0;
+}
+
+/* Connection setup: connect, first byte there and back, close; as many as fit. */
+static int connrate(int proto, const char *host, int port, double seconds)
+{
+	int cap = 1 << 16, n = 0, failed = 0;
+	double *ttfb = calloc(cap, sizeof(double)), t0 = now(), t;
+	char c;
+
+	do {
+		double c0 = now();
+		int fd = connect_to(proto, host, port);
+
+		if (fd < 0 || send(fd, "c", 1, 0) != 1 || read_full(fd, &c, 1)) {
+			failed++;
+			if (fd >= 0)
+				close(fd);
+			if (failed > 10)
+				die("connrate");
+		} else {
+			if (n < cap)
+				ttfb[n++] = (now() - c0) * 1e6;
+			close(fd);
+		}
+		t = now();
+	} while (t - t0 < seconds);
+	qsort(ttfb, n, sizeof(double), cmp_double);
+	printf("test=connrate connections=%d failed=%d conn_per_s=%.2f first_byte_median_us=%.1f "
+	       "first_byte_p99_us=%.1f\n",
+	       n, failed, n / (t - t0), n ? quantile(ttfb, n, 0.5) : 0, n ? quantile(ttfb, n, 0.99) : 0);
+	return n ? 0 : 1;
+}
+
+/* Opens `count` connections that stay idle; reports the kernel memory they hold
+ * (both ends: the server runs in the same VM). */
+static int idle(int proto, const char *host, int port, int count)
+{
+	int *fds = calloc(count, sizeof(int));
+	long long before, after;
+	double t0;
+
+	sleep(1);
+	before = kernel_kib();
+	t0 = now();
+	for (int i = 0; i < count; i++) {
+		fds[i] = connect_to(proto, host, port);
+		if (fds[i] < 0 || send(fds[i], "i", 1, 0) != 1)
+			die("idle connect");
+	}
+	double setup = now() - t0;
+
+	sleep(2);
+	after = kernel_kib();
+	printf("test=idle connections=%d setup_s=%.2f kernel_kib_before=%lld kernel_kib_after=%lld "
+	       "kib_per_connection=%.1f\n",
+	       count, setup, before, after, (double)(after - before) / count);
+	for (int i = 0; i < count; i++)
+		close(fds[i]);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
+	pthread_attr_init(&small_stack);
+	pthread_attr_setstacksize(&small_stack, 256 << 10);
 	if (argc == 4 && !strcmp(argv[1], "server"))
 		server(proto_of(argv[2]), atoi(argv[3]));
-	if (argc == 7 && !strcmp(argv[1], "bulk"))
-		return bulk(proto_of(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]), atol(argv[6]));
+	if ((argc == 7 || argc == 8) && !strcmp(argv[1], "bulk"))
+		return bulk(proto_of(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]), atol(argv[6]),
+			    argc == 8 ? atoi(argv[7]) : 1);
 	if (argc == 7 && !strcmp(argv[1], "pingpong"))
 		return pingpong(proto_of(argv[2]), argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if (argc == 6 && !strcmp(argv[1], "connrate"))
+		return connrate(proto_of(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
+	if (argc == 6 && !strcmp(argv[1], "idle"))
+		return idle(proto_of(argv[2]), argv[3], atoi(argv[4]), atoi(argv[5]));
 	fprintf(stderr, "usage: see the comment at the top of %s\n", __FILE__);
 	return 2;
 }

@@ -19,9 +19,12 @@ rm -rf "$outdir" && mkdir -p "$outdir"
 say "booting $(cat "$kdir/.infinisock-built") under TCG, mode $mode"
 start=$(date +%s)
 # The guest writes its verdict to out/vm/verdict; the VM's own exit code is not relied on.
-PATH=$(dirname "$VNG"):$PATH timeout 1800 "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory 2G \
+# The benchmark's scale test holds 1024 connections of each kind at once: more memory.
+memory=2G
+[ "$mode" = bench ] && memory=6G
+PATH=$(dirname "$VNG"):$PATH timeout 2400 "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory $memory \
 	--rwdir "$outdir" --append "kunit.enable=1 kunit.autorun=1 kmemleak=on log_buf_len=4M" \
-	--verbose --exec "INFINISOCK_TESTS='${INFINISOCK_TESTS:-}' bash $here/guest.sh $mode $outdir $flavour" 2>&1 |
+	--verbose --exec "INFINISOCK_TESTS='${INFINISOCK_TESTS:-}' BENCH_QUICK='${BENCH_QUICK:-}' bash $here/guest.sh $mode $outdir $flavour" 2>&1 |
 	tee "$outdir/console.log" | grep --line-buffered -aE '^(#|ok |not ok |TAP |1\.\.|Bail|==|\|)' || true
 say "VM run took $(($(date +%s) - start))s"
 verdict=$(cat "$outdir/verdict" 2>/dev/null || echo "no verdict (the VM did not finish)")
@@ -30,5 +33,9 @@ if [ "$verdict" != PASS ] && ! grep -q . "$outdir/dmesg.txt" 2>/dev/null; then
 	# The guest died before it could save its kernel log: show how it ended.
 	say "kernel console, last lines (all of it in out/vm/console.log):"
 	tail -n 80 "$outdir/console.log"
+fi
+if [ "$mode" = bench ] && [ -s "$outdir/bench.json" ]; then
+	"$TOOLS_PREFIX/venv/bin/python3" "$TOP/tools/bench/report.py" "$outdir/bench.json" "$outdir" > /dev/null &&
+		say "report: $outdir/bench.md (plots beside it), samples: $outdir/bench.json"
 fi
 [ "$verdict" = PASS ]

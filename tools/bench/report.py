@@ -1,0 +1,240 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The benchmark report, host side: reads the samples tools/bench/suite.py wrote in the
+VM and writes a Markdown table of figures (median of the repeats, with min and max)
+with ratios to raw verbs and to each peer, and SVG plots.
+
+    report.py BENCH.json OUTDIR     -> OUTDIR/bench.md, OUTDIR/*.svg
+"""
+
+import json
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+NAMES = {
+    "verbs_write": "ib_write_bw",
+    "verbs_read": "ib_read_bw",
+    "verbs_send": "ib_send_bw",
+    "sdp": "SDP",
+    "smc": "SMC-Rv2",
+    "rsocket": "rsocket",
+    "tcp": "TCP",
+}
+LAT_NAMES = {"verbs_send": "ib_send_lat", "verbs_write": "ib_write_lat"}
+
+
+def size_name(n):
+    if n >= 1 << 20:
+        return "%d MiB" % (n >> 20)
+    if n >= 1 << 10:
+        return "%d KiB" % (n >> 10)
+    return "%d B" % n
+
+
+class Figures:
+    def __init__(self, samples):
+        self.values = defaultdict(list)
+        self.errors = [s for s in samples if "error" in s]
+        for s in samples:
+            if "error" in s:
+                continue
+            key = (s["system"], s["test"], s["metric"], s.get("size"), s.get("streams"), s.get("connections"))
+            self.values[key].append(s["value"])
+
+    def get(self, system, test, metric, size=None, streams=None, connections=None):
+        v = self.values.get((system, test, metric, size, streams, connections))
+        if not v:
+            return None
+        return statistics.median(v), min(v), max(v), len(v)
+
+    def sizes(self, test):
+        return sorted({k[3] for k in self.values if k[1] == test and k[3] is not None})
+
+    def keys(self, test, index):
+        return sorted({k[index] for k in self.values if k[1] == test and k[index] is not None})
+
+
+def cell(f, digits=3):
+    if not f:
+        return "—"
+    med, lo, hi, n = f
+    if n == 1:
+        return "%.*g" % (digits, med)
+    return "%.*g (%.*g–%.*g)" % (digits, med, digits, lo, digits, hi)
+
+
+def ratio(a, b):
+    if not a or not b or not b[0]:
+        return "—"
+    return "%.2f" % (a[0] / b[0])
+
+
+def table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def report(data, outdir):
+    meta, fig = data["meta"], Figures(data["samples"])
+    md = ["# Benchmark: InfiniSock beside raw verbs, SMC-R, rsocket and TCP", ""]
+    md.append("One VM run: kernel %s, %s vCPUs (QEMU TCG), %d MiB, veth MTU %s, RoCE MTU %s; %s repeat(s) of %s s "
+              "each; figures are medians with (min–max). Mode: %s. Duration %s s." % (
+                  meta["kernel"], meta["cpus"], meta["mem_kib"] // 1024, meta["veth_mtu"], meta["rxe_active_mtu"],
+                  meta["repeats"], meta["seconds_per_run"], "quick" if meta["quick"] else "full", meta["duration_s"]))
+    md.append("Tools: " + ", ".join("%s (%s)" % kv for kv in sorted(meta["tools"].items())) + ".")
+    for n in meta.get("notes", []):
+        md.append("Note: " + n)
+    md.append("")
+
+    # Bandwidth vs message size.
+    sysbw = ["verbs_write", "verbs_read", "verbs_send", "sdp", "smc", "rsocket", "tcp"]
+    rows = []
+    for size in fig.sizes("bandwidth"):
+        f = {s: fig.get(s, "bandwidth", "throughput", size, 1) for s in sysbw}
+        rows.append([size_name(size)] + [cell(f[s]) for s in sysbw] +
+                    [ratio(f["sdp"], f["verbs_write"]), ratio(f["sdp"], f["verbs_send"]), ratio(f["smc"], f["verbs_write"]),
+                     ratio(f["sdp"], f["smc"]), ratio(f["sdp"], f["rsocket"]), ratio(f["sdp"], f["tcp"])])
+    md += ["## Bandwidth, one stream (Gbit/s)", "",
+           table(["size"] + [NAMES[s] for s in sysbw] +
+                 ["SDP / ib_write_bw", "SDP / ib_send_bw", "SMC / ib_write_bw", "SDP / SMC", "SDP / rsocket", "SDP / TCP"],
+                 rows), ""]
+
+    # Parallel streams.
+    streams = sorted({k[4] for k in fig.values if k[1] == "bandwidth" and k[4] and k[4] > 1})
+    if streams:
+        rows = []
+        anchor = fig.get("verbs_write", "bandwidth", "throughput", 65536, 1)
+        for n in [1] + streams:
+            f = {s: fig.get(s, "bandwidth", "throughput", 65536, n) for s in ("sdp", "smc", "tcp")}
+            rows.append([str(n)] + [cell(f[s]) for s in ("sdp", "smc", "tcp")] +
+                        [ratio(f["sdp"], anchor), ratio(f["sdp"], f["tcp"])])
+        md += ["## Bandwidth, parallel streams of 64 KiB writes (Gbit/s)", "",
+               table(["streams", "SDP", "SMC-Rv2", "TCP", "SDP / ib_write_bw 64 KiB", "SDP / TCP"], rows), ""]
+
+    # Latency.
+    syslat = ["verbs_send", "verbs_write", "sdp", "smc", "tcp"]
+    for metric in ("median", "p99", "p99.9"):
+        rows = []
+        for size in fig.sizes("latency"):
+            f = {s: fig.get(s, "latency", metric, size) for s in syslat}
+            rows.append([size_name(size)] + [cell(f[s]) for s in syslat] +
+                        [ratio(f["sdp"], f["verbs_send"]), ratio(f["smc"], f["verbs_send"]), ratio(f["sdp"], f["smc"]),
+                         ratio(f["sdp"], f["tcp"])])
+        md += ["## Latency, %s, one way (half round trip, µs)" % metric, "",
+               table(["size"] + [LAT_NAMES.get(s, NAMES[s]) for s in syslat] +
+                     ["SDP / ib_send_lat", "SMC / ib_send_lat", "SDP / SMC", "SDP / TCP"], rows), ""]
+    rs = [(size, fig.get("rsocket", "latency", "mean", size)) for size in fig.sizes("latency")]
+    if any(f for _, f in rs):
+        md += ["rsocket (rstream, blocking) mean one-way latency: " +
+               ", ".join("%s %s µs" % (size_name(s), cell(f)) for s, f in rs if f) + ".", ""]
+
+    # Connection setup.
+    rows = []
+    for s in ("sdp", "smc", "tcp"):
+        rows.append([NAMES[s], cell(fig.get(s, "connrate", "connections")), cell(fig.get(s, "connrate", "first_byte_median"))])
+    md += ["## Connection setup (connect, first byte there and back, close)", "",
+           table(["system", "connections/s", "time to first byte, median (µs)"], rows), ""]
+
+    # Scale.
+    rows = []
+    for n in fig.keys("scale", 5):
+        f = {(s, m): fig.get(s, "scale", m, connections=n) for s in ("sdp", "smc", "tcp")
+             for m in ("throughput", "kernel_kib_per_idle_connection", "kernel_cpu_s_per_gb", "setup_seconds")}
+        rows.append([str(n)] + [cell(f[(s, "throughput")]) for s in ("sdp", "smc", "tcp")] +
+                    [cell(f[(s, "kernel_kib_per_idle_connection")]) for s in ("sdp", "smc", "tcp")] +
+                    [cell(f[(s, "kernel_cpu_s_per_gb")]) for s in ("sdp", "smc", "tcp")])
+    md += ["## Scale: N concurrent connections", "",
+           "Aggregate throughput (Gbit/s, 64 KiB writes on every connection), kernel memory per idle connection "
+           "(KiB, both ends: client and server share the VM) and kernel CPU time per GB moved (s/GB, the whole "
+           "guest's system+irq+softirq time).", "",
+           table(["N", "SDP Gbit/s", "SMC Gbit/s", "TCP Gbit/s", "SDP KiB/conn", "SMC KiB/conn", "TCP KiB/conn",
+                  "SDP s/GB", "SMC s/GB", "TCP s/GB"], rows), ""]
+
+    if fig.errors:
+        md += ["## Runs without a figure", ""]
+        for e in fig.errors:
+            params = ", ".join("%s=%s" % (k, v) for k, v in sorted(e.items()) if k not in ("system", "test", "error"))
+            md.append("- %s %s (%s): %s" % (NAMES.get(e["system"], e["system"]), e["test"], params,
+                                             " ".join(e["error"].split())[:200]))
+        md.append("")
+
+    plots = plot(fig, outdir)
+    if plots:
+        md += ["## Plots", ""] + ["![%s](%s)" % (p, p) for p in plots] + [""]
+    with open(os.path.join(outdir, "bench.md"), "w") as f:
+        f.write("\n".join(md))
+    print("\n".join(md))
+
+
+def plot(fig, outdir):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no plots (tools/bootstrap.sh installs it)", file=sys.stderr)
+        return []
+    made = []
+
+    def series(ax, systems, test, metric, names, **kw):
+        for s in systems:
+            pts = [(size, fig.get(s, test, metric, size, **kw)) for size in fig.sizes(test)]
+            pts = [(x, f) for x, f in pts if f]
+            if not pts:
+                continue
+            xs = [x for x, _ in pts]
+            ax.errorbar(xs, [f[0] for _, f in pts], yerr=[[f[0] - f[1] for _, f in pts], [f[2] - f[0] for _, f in pts]],
+                        marker="o", capsize=3, label=names.get(s, NAMES.get(s, s)))
+        ax.set_xscale("log", base=2)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+
+    fig_, ax = plt.subplots(figsize=(8, 5))
+    series(ax, ["verbs_write", "verbs_read", "verbs_send", "sdp", "smc", "rsocket", "tcp"], "bandwidth", "throughput",
+           {}, streams=1)
+    ax.set_xlabel("message / write size (bytes)")
+    ax.set_ylabel("Gbit/s")
+    ax.set_title("Bandwidth vs size, one stream")
+    fig_.savefig(os.path.join(outdir, "bandwidth.svg"))
+    made.append("bandwidth.svg")
+
+    fig_, ax = plt.subplots(figsize=(8, 5))
+    series(ax, ["verbs_send", "verbs_write", "sdp", "smc", "tcp"], "latency", "median", LAT_NAMES)
+    ax.set_yscale("log")
+    ax.set_xlabel("message size (bytes)")
+    ax.set_ylabel("one-way latency, median (µs)")
+    ax.set_title("Latency vs size")
+    fig_.savefig(os.path.join(outdir, "latency.svg"))
+    made.append("latency.svg")
+
+    ns = fig.keys("scale", 5)
+    if ns:
+        fig_, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
+        for s in ("sdp", "smc", "tcp"):
+            t = [(n, fig.get(s, "scale", "throughput", connections=n)) for n in ns]
+            m = [(n, fig.get(s, "scale", "kernel_kib_per_idle_connection", connections=n)) for n in ns]
+            if any(f for _, f in t):
+                ax1.plot([n for n, f in t if f], [f[0] for _, f in t if f], marker="o", label=NAMES[s])
+            if any(f for _, f in m):
+                ax2.plot([n for n, f in m if f], [f[0] for _, f in m if f], marker="o", label=NAMES[s])
+        for ax, label in ((ax1, "aggregate Gbit/s"), (ax2, "kernel KiB per idle connection")):
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("concurrent connections")
+            ax.set_ylabel(label)
+            ax.grid(True, alpha=0.3)
+            ax.legend()
+        fig_.suptitle("Scaling")
+        fig_.savefig(os.path.join(outdir, "scaling.svg"))
+        made.append("scaling.svg")
+    return made
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        print(__doc__)
+        sys.exit(2)
+    with open(sys.argv[1]) as f:
+        report(json.load(f), sys.argv[2])
