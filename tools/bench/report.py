@@ -85,6 +85,8 @@ def report(data, outdir):
                   meta["kernel"], meta["cpus"], meta["mem_kib"] // 1024, meta["veth_mtu"], meta["rxe_active_mtu"],
                   meta["repeats"], meta["seconds_per_run"], "quick" if meta["quick"] else "full", meta["duration_s"]))
     md.append("Tools: " + ", ".join("%s (%s)" % kv for kv in sorted(meta["tools"].items())) + ".")
+    if meta.get("kernel_build"):
+        md.append("Kernel build: " + meta["kernel_build"])
     for n in meta.get("notes", []):
         md.append("Note: " + n)
     md.append("")
@@ -128,8 +130,10 @@ def report(data, outdir):
                      ["SDP / ib_send_lat", "SMC / ib_send_lat", "SDP / SMC", "SDP / TCP"], rows), ""]
     rs = [(size, fig.get("rsocket", "latency", "mean", size)) for size in fig.sizes("latency")]
     if any(f for _, f in rs):
-        md += ["rsocket (rstream, blocking) mean one-way latency: " +
-               ", ".join("%s %s µs" % (size_name(s), cell(f)) for s, f in rs if f) + ".", ""]
+        md += ["rsocket (rstream, blocking calls; it reports the mean, not percentiles), one way: " +
+               ", ".join("%s %s µs (%s × ib_send_lat median)" % (
+                   size_name(s), cell(f), ratio(f, fig.get("verbs_send", "latency", "median", s))) for s, f in rs if f)
+               + ".", ""]
 
     # Connection setup.
     rows = []

@@ -14,7 +14,7 @@ Systems, all on the same veth + rxe pair between netns a (client) and b (server)
   rsocket     rdmacm-utils' rstream
   tcp         TCP over the same veth, with the same tools
 
-    suite.py OUT.json [--quick]
+    suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp]
 """
 
 import json
@@ -40,8 +40,9 @@ def log(*args):
 
 
 class Suite:
-    def __init__(self, quick):
+    def __init__(self, quick, only):
         self.quick = quick
+        self.only = only
         self.repeats = 1 if quick else 3
         self.seconds = 2 if quick else 3
         self.samples = []
@@ -232,7 +233,7 @@ class Suite:
 
     @staticmethod
     def kv(out):
-        return dict(re.findall(r"(\w+)=([\w.]+)", out))
+        return dict(re.findall(r"(\w+)=(-?[\w.]+)", out))
 
     def connrate(self, system, r):
         srv, proto, port = self.stream_bench_server(system)
@@ -245,15 +246,15 @@ class Suite:
         self.record(system, "connrate", "connections", "1/s", float(kv["conn_per_s"]), repeat=r)
         self.record(system, "connrate", "first_byte_median", "us", float(kv["first_byte_median_us"]), repeat=r)
 
-    def scale(self, system, n):
+    def scale(self, system, n, r):
         srv, proto, port = self.stream_bench_server(system)
         time.sleep(1)
         rc, out, err = self.run("a", [STREAM_BENCH, "idle", proto, SERVER, str(port), str(n)], timeout=600)
         kv = self.kv(out)
         if rc == 0 and "kib_per_connection" in kv:
             self.record(system, "scale", "kernel_kib_per_idle_connection", "KiB", float(kv["kib_per_connection"]),
-                        connections=n)
-            self.record(system, "scale", "setup_seconds", "s", float(kv["setup_s"]), connections=n)
+                        connections=n, repeat=r)
+            self.record(system, "scale", "setup_seconds", "s", float(kv["setup_s"]), connections=n, repeat=r)
         else:
             self.error(system, "scale-idle", err or out, connections=n)
         rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
@@ -265,29 +266,42 @@ class Suite:
             return self.error(system, "scale-bulk", err or out, connections=n)
         if self.path_check(system, int(kv["bytes"]), rxe0, segs0) is None:
             return self.error(system, "scale-bulk", "fell back to TCP", connections=n)
-        self.record(system, "scale", "throughput", "Gbit/s", float(kv["gbit_per_s"]), connections=n)
-        self.record(system, "scale", "kernel_cpu_s_per_gb", "s/GB", float(kv["kernel_cpu_s_per_gb"]), connections=n)
+        self.record(system, "scale", "throughput", "Gbit/s", float(kv["gbit_per_s"]), connections=n, repeat=r)
+        self.record(system, "scale", "kernel_cpu_s_per_gb", "s/GB", float(kv["kernel_cpu_s_per_gb"]), connections=n,
+                    repeat=r)
 
-    def rsocket(self, size, r):
+    def rstream(self, size, count, iterations):
+        """One rstream run (blocking calls); returns its result row or an error text.
+        Each iteration sends `count` transfers of `size` one way, then back."""
         port = self.next_port()
-        count = max(10, min(1000, self.iterations(size, self.seconds) // 4))
-        srv = self.start("b", ["rstream", "-b", SERVER, "-p", str(port), "-S", str(size), "-C", str(count), "-T", "b"])
+        args = ["-p", str(port), "-S", str(size), "-C", str(count), "-I", str(iterations), "-T", "b"]
+        srv = self.start("b", ["rstream", "-b", SERVER] + args)
         time.sleep(1.5)
-        rc, out, err = self.run("a", ["rstream", "-s", SERVER, "-p", str(port), "-S", str(size), "-C", str(count), "-T",
-                                      "b"], timeout=180)
+        rc, out, err = self.run("a", ["rstream", "-s", SERVER] + args, timeout=180)
         self.stop(srv)
-        rows = {}
         for line in out.splitlines():
             f = line.split()
-            if len(f) >= 8 and re.match(r"^\d+[kmg]?_(lat|bw)$", f[0]):
-                rows[f[0].split("_")[1]] = f
-        if not rows:
-            return self.error("rsocket", "bandwidth", (err or out) or "rstream printed nothing", size=size)
-        if "bw" in rows:
-            self.record("rsocket", "bandwidth", "throughput", "Gbit/s", float(rows["bw"][6]), size=size, streams=1,
-                        repeat=r, tool="rstream")
-        if "lat" in rows:
-            self.record("rsocket", "latency", "mean", "us", float(rows["lat"][7]), size=size, repeat=r, tool="rstream")
+            # name bytes xfers iters total time Gb/sec usec/xfer
+            if len(f) == 8 and f[0] == "custom":
+                return f, None
+        return None, (err or out) or "rstream printed nothing (rc %d)" % rc
+
+    def rsocket_bandwidth(self, size, r):
+        count = max(10, min(5000, self.iterations(size, self.seconds) // 2))
+        f, err = self.rstream(size, count, 1)
+        if not f:
+            return self.error("rsocket", "bandwidth", err, size=size)
+        # Gb/sec counts both directions, which run one after the other: it is the
+        # rate of one stream.
+        self.record("rsocket", "bandwidth", "throughput", "Gbit/s", float(f[6]), size=size, streams=1, repeat=r,
+                    tool="rstream")
+
+    def rsocket_latency(self, size, r):
+        f, err = self.rstream(size, 1, 300 if self.quick else 1000)
+        if not f:
+            return self.error("rsocket", "latency", err, size=size)
+        # usec/xfer: the mean one-way time of a ping-pong transfer.
+        self.record("rsocket", "latency", "mean", "us", float(f[7]), size=size, repeat=r, tool="rstream")
 
     # ---- SMC-R set-up ----
 
@@ -309,13 +323,15 @@ class Suite:
         lat_sizes = [64] if q else [64, KIB, 16 * KIB, 64 * KIB]
         streams = [1, 4] if q else [1, 4, 16]
         scale_n = [1, 16] if q else [1, 16, 256, 1024]
-        smc = self.smc_setup()
-        systems = ["sdp", "tcp"] + (["smc"] if smc else [])
+        wanted = (lambda s: s in self.only) if self.only else (lambda s: True)
+        smc = wanted("smc") and self.smc_setup()
+        systems = [s for s in ("sdp", "tcp") if wanted(s)] + (["smc"] if smc else [])
 
-        log("raw verbs: bandwidth")
-        self.verbs_bandwidth(bw_sizes)
-        log("raw verbs: latency")
-        self.verbs_latency(lat_sizes)
+        if wanted("verbs"):
+            log("raw verbs: bandwidth")
+            self.verbs_bandwidth(bw_sizes)
+            log("raw verbs: latency")
+            self.verbs_latency(lat_sizes)
         for system in systems:
             log("%s: bandwidth, latency, connection setup" % system)
             for r in range(self.repeats):
@@ -326,16 +342,21 @@ class Suite:
                 for size in lat_sizes:
                     self.sockperf(system, size, r)
                 self.connrate(system, r)
-        log("rsocket")
-        for r in range(self.repeats):
-            for size in sorted(set(bw_sizes) | set(lat_sizes)):
-                self.rsocket(size, r)
+        if wanted("rsocket"):
+            log("rsocket")
+            for r in range(self.repeats):
+                for size in bw_sizes:
+                    self.rsocket_bandwidth(size, r)
+                for size in lat_sizes:
+                    self.rsocket_latency(size, r)
         for system in systems:
             for n in scale_n:
                 log("%s: %d connections" % (system, n))
-                self.scale(system, n)
+                for r in range(self.repeats):
+                    self.scale(system, n, r)
         meta = dict(
             kernel=platform.release(),
+            kernel_build=open("/proc/version").read().strip(),
             quick=q,
             repeats=self.repeats,
             seconds_per_run=self.seconds,
@@ -358,11 +379,17 @@ class Suite:
 
     @staticmethod
     def rxe_mtu():
+        """The RoCE MTU of rxea, from the module's device list."""
         try:
-            with open("/sys/class/infiniband/rxea/ports/1/active_mtu") as f:
-                return f.read().strip()
+            with open("/proc/net/infinisock/devices") as f:
+                for line in f:
+                    p = line.split()
+                    # device port state active_mtu link_layer
+                    if len(p) >= 4 and p[0] == "rxea":
+                        return p[3]
         except OSError:
-            return None
+            pass
+        return None
 
     @staticmethod
     def tool_versions():
@@ -381,4 +408,6 @@ if __name__ == "__main__":
     if len(sys.argv) < 2:
         print(__doc__)
         sys.exit(2)
-    sys.exit(Suite("--quick" in sys.argv[2:]).main(sys.argv[1]))
+    args = sys.argv[2:]
+    only = args[args.index("--only") + 1].split(",") if "--only" in args[:-1] else None
+    sys.exit(Suite("--quick" in args, only).main(sys.argv[1]))

@@ -7,6 +7,6 @@
 bench_run() {
 	local outdir=$1
 	insmod "$INFINISOCK_KO" || return 1
-	python3 "$top/tools/bench/suite.py" "$outdir/bench.json" ${BENCH_QUICK:+--quick} 2>&1 | tee "$outdir/bench-raw.txt"
+	python3 "$top/tools/bench/suite.py" "$outdir/bench.json" ${BENCH_QUICK:+--quick} ${BENCH_ONLY:+--only "$BENCH_ONLY"} 2>&1 | tee "$outdir/bench-raw.txt"
 	[ -s "$outdir/bench.json" ]
 }
