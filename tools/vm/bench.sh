@@ -11,7 +11,10 @@ bench_run() {
 	ulimit -n 16384
 	python3 "$top/tools/bench/suite.py" "$outdir/bench.json" ${BENCH_QUICK:+--quick} ${BENCH_ONLY:+--only "$BENCH_ONLY"} 2>&1 | tee "$outdir/bench-raw.txt"
 	# What is left once every tool has stopped: nothing should be.
-	echo "# after the suite: $(($(wc -l < /proc/net/infinisock/sdp) - 1)) SDP sockets in the initial namespace," \
-		"$(ip netns pids a | wc -l) processes in host a, $(ip netns pids b | wc -l) in host b"
+	local h
+	for h in a b; do
+		echo "# after the suite, host $h: $(($(ip netns exec $h cat /proc/net/infinisock/sdp | wc -l) - 1))" \
+			"SDP sockets, $(ip netns pids $h | wc -l) processes"
+	done
 	[ -s "$outdir/bench.json" ]
 }
