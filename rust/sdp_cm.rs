@@ -286,17 +286,14 @@ fn on_established(ep: &Endpoint, private_data: &[u8]) {
             link.stream.peer_msg_size = ack.actual_rcv_size as usize;
             inner.phase = Phase::Connected;
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
-            inner.keepalive_on = ep.sk.keepalive();
-            crate::sdp_keepalive::kick(ep, inner);
+            crate::sdp_keepalive::on_established(ep, inner);
             crate::sdp_rx::process_early(ep, inner);
             ep.wake(POLLOUT | POLLWRNORM);
         }
         Phase::Accepting => {
             inner.phase = Phase::Connected;
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
-            // Inherited from the listener, as TCP's children inherit it.
-            inner.keepalive_on = ep.sk.keepalive();
-            crate::sdp_keepalive::kick(ep, inner);
+            crate::sdp_keepalive::on_established(ep, inner);
             let parent = inner.parent.clone();
             drop(guard);
             let Some(parent) = parent else {

@@ -11,16 +11,22 @@ use crate::{
     endpoint::{Endpoint, Inner, Phase},
     netns,
     proto::{
-        keepalive::{KeepaliveOpt, Settings, Tick},
+        keepalive::{KeepaliveOpt, Tick},
         tunables::TunableId,
     },
     verbs::Wc,
 };
 
-/// The settings in effect for `inner`'s socket.
-fn settings(ep: &Endpoint, inner: &Inner) -> Settings {
-    let default_idle = netns::tunable(ep.sk.net(), TunableId::SdpKeepaliveTime);
-    inner.keepalive.settings(u32::try_from(default_idle).unwrap_or(1))
+/// The namespace's keepalive time: the idle time of a socket without `TCP_KEEPIDLE`.
+fn default_idle(ep: &Endpoint) -> u32 {
+    u32::try_from(netns::tunable(ep.sk.net(), TunableId::SdpKeepaliveTime)).unwrap_or(1)
+}
+
+/// The connection is established: it keeps the `SO_KEEPALIVE` its sock has (set before
+/// `connect`, or inherited from the listener) and starts probing if that is on.
+pub(crate) fn on_established(ep: &Endpoint, inner: &mut Inner) {
+    inner.keepalive_on = ep.sk.keepalive();
+    kick(ep, inner);
 }
 
 /// (Re)starts the timer so that it decides afresh with the current settings: called
@@ -52,13 +58,7 @@ pub(crate) fn set_option(ep: &Endpoint, opt: KeepaliveOpt, value: i32) -> Result
 
 /// `getsockopt` of the same options: the value in effect.
 pub(crate) fn get_option(ep: &Endpoint, opt: KeepaliveOpt) -> i32 {
-    let inner = ep.lock();
-    let s = settings(ep, &inner);
-    let v = match opt {
-        KeepaliveOpt::Idle => s.idle,
-        KeepaliveOpt::Interval => s.interval,
-        KeepaliveOpt::Count => s.count,
-    };
+    let v = ep.lock().keepalive.get(opt, default_idle(ep));
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
@@ -72,7 +72,7 @@ impl WorkItem<2> for Endpoint {
         if !inner.keepalive_on || inner.phase != Phase::Connected {
             return;
         }
-        let s = settings(&this, inner);
+        let s = inner.keepalive.settings(default_idle(&this));
         let Some(link) = inner.link.as_mut() else { return };
         if link.stream.qp_dead {
             return;

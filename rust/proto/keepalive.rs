@@ -71,6 +71,15 @@ impl KeepaliveConfig {
             KeepaliveOpt::Count => self.count.unwrap_or(DEFAULT_KEEPCNT),
         }
     }
+
+    /// Every value in effect (`default_idle`: the namespace's keepalive time).
+    pub fn settings(&self, default_idle: u32) -> Settings {
+        Settings {
+            idle: self.get(KeepaliveOpt::Idle, default_idle),
+            interval: self.get(KeepaliveOpt::Interval, default_idle),
+            count: self.get(KeepaliveOpt::Count, default_idle),
+        }
+    }
 }
 
 /// The settings in effect for one decision, in seconds.
@@ -82,17 +91,6 @@ pub struct Settings {
     pub interval: u32,
     /// Intervals a probe may stay unanswered.
     pub count: u32,
-}
-
-impl KeepaliveConfig {
-    /// Every value in effect (`default_idle`: the namespace's keepalive time).
-    pub fn settings(&self, default_idle: u32) -> Settings {
-        Settings {
-            idle: self.get(KeepaliveOpt::Idle, default_idle),
-            interval: self.get(KeepaliveOpt::Interval, default_idle),
-            count: self.get(KeepaliveOpt::Count, default_idle),
-        }
-    }
 }
 
 /// What the keepalive timer does when it fires.

@@ -132,16 +132,20 @@ class Suite:
     # ---- raw verbs ----
 
     def perftest(self, tool, size, iters, extra=()):
-        args = [tool, "-d", None, "-F", "-s", str(size), "-n", str(iters), "-p", str(self.next_port())] + list(extra)
-        srv = self.start("b", [a if a else "rxeb" for a in args])
+        port = str(self.next_port())
+
+        def side(host):
+            return [tool, "-d", "rxe" + host, "-F", "-s", str(size), "-n", str(iters), "-p", port] + list(extra)
+
+        srv = self.start("b", side("b"))
         time.sleep(1.5)
-        rc, out, err = self.run("a", [a if a else "rxea" for a in args] + [SERVER], timeout=180)
+        rc, out, err = self.run("a", side("a") + [SERVER], timeout=180)
         if rc != 0:
             time.sleep(2)  # the server was slow to start under TCG: once more
             self.stop(srv)
-            srv = self.start("b", [a if a else "rxeb" for a in args])
+            srv = self.start("b", side("b"))
             time.sleep(3)
-            rc, out, err = self.run("a", [a if a else "rxea" for a in args] + [SERVER], timeout=180)
+            rc, out, err = self.run("a", side("a") + [SERVER], timeout=180)
         self.stop(srv)
         for line in out.splitlines():
             f = line.split()
@@ -227,9 +231,9 @@ class Suite:
     # ---- stream_bench: setup rate and scale ----
 
     def stream_bench_server(self, system):
+        # stream_bench names the protocols as the suite names the systems.
         port = self.next_port()
-        proto = {"sdp": "sdp", "smc": "smc", "tcp": "tcp"}[system]
-        return self.start("b", [STREAM_BENCH, "server", proto, str(port)]), proto, port
+        return self.start("b", [STREAM_BENCH, "server", system, str(port)]), system, port
 
     @staticmethod
     def kv(out):
