@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """The benchmark report, host side: reads the samples tools/bench/suite.py wrote in the
 VM and writes a Markdown table of figures (median of the repeats, with min and max)
-with ratios to raw verbs and to each peer, and SVG plots.
+with ratios to raw verbs and to each peer, the run time of each section, and SVG plots.
 
     report.py BENCH.json OUTDIR     -> OUTDIR/bench.md, OUTDIR/*.svg
 """
@@ -23,6 +23,8 @@ NAMES = {
     "tcp": "TCP",
 }
 LAT_NAMES = {"verbs_send": "ib_send_lat", "verbs_write": "ib_write_lat"}
+# The systems of suite.py's timed sections (meta.section_seconds), in table order.
+RUN_TIME_NAMES = {"verbs": "raw verbs", "sdp": "SDP", "smc": "SMC-Rv2", "rsocket": "rsocket", "tcp": "TCP"}
 
 
 def size_name(n):
@@ -157,6 +159,8 @@ def report(data, outdir):
            table(["N", "SDP Gbit/s", "SMC Gbit/s", "TCP Gbit/s", "SDP KiB/conn", "SMC KiB/conn", "TCP KiB/conn",
                   "SDP s/GB", "SMC s/GB", "TCP s/GB"], rows), ""]
 
+    md += run_time(meta)
+
     if fig.errors:
         md += ["## Runs without a figure", ""]
         for e in fig.errors:
@@ -171,6 +175,37 @@ def report(data, outdir):
     with open(os.path.join(outdir, "bench.md"), "w") as f:
         f.write("\n".join(md))
     print("\n".join(md))
+
+
+def run_time(meta):
+    """The wall-clock seconds of each section of the run, by system, as Markdown lines;
+    none for a run from before the suite timed its sections."""
+    entries = meta.get("section_seconds") or []
+    if not entries:
+        return []
+    seconds = defaultdict(float)
+    sections, systems = [], []
+    for e in entries:
+        seconds[(e["section"], e["system"])] += e["seconds"]
+        if e["section"] not in sections:
+            sections.append(e["section"])
+        if e["system"] not in systems:
+            systems.append(e["system"])
+    systems.sort(key=lambda s: list(RUN_TIME_NAMES).index(s) if s in RUN_TIME_NAMES else len(RUN_TIME_NAMES))
+
+    def secs(v):
+        return "" if v is None else "%.0f" % v
+
+    rows = [[name] + [secs(seconds.get((name, s))) for s in systems] + [secs(sum(seconds.get((name, s), 0) for s in systems))]
+            for name in sections]
+    timed = sum(seconds.values())
+    rows.append(["total"] + [secs(sum(seconds.get((n, s), 0) for n in sections)) for s in systems] + [secs(timed)])
+    out = ["## Run time (wall-clock seconds of the suite's sections, all repeats)", "",
+           table(["section"] + [RUN_TIME_NAMES.get(s, s) for s in systems] + ["total"], rows), ""]
+    if meta.get("duration_s") is not None:
+        out += ["The suite took %s s; %.0f s of it outside these sections (tool versions, device settings). "
+                "Booting the VM and loading the module come on top." % (meta["duration_s"], max(0, meta["duration_s"] - timed)), ""]
+    return out
 
 
 def plot(fig, outdir):

@@ -15,13 +15,17 @@ Systems, all on the same veth + rxe pair between netns a (client) and b (server)
   tcp         TCP over the same veth, with the same tools
 
     suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp]
+
+Every section's wall-clock time goes to the JSON too (meta.section_seconds), so that a
+run shows where its time went.
 """
 
+import contextlib
 import json
 import os
 import platform
 import re
-import shlex
+import select
 import subprocess
 import sys
 import time
@@ -33,6 +37,14 @@ STREAM_BENCH = os.path.join(BUILD, "stream_bench")
 SERVER = os.environ.get("HOST_B4", "10.77.0.2")
 PROTO = {"sdp": 258, "smc": 256, "tcp": 0}
 KIB = 1024
+# What rxe moves under TCG with large messages (about 0.16 Gbit/s) and a small
+# message's one-way time: runs are sized from these to last about Suite.seconds.
+RXE_BYTES_PER_S = 20e6
+RXE_SMALL_ONE_WAY_S = 100e-6
+# How long a server may take to listen under TCG; a kind of server whose listener was
+# not seen in that time (so the check cannot see it) gets a fixed wait from then on.
+LISTEN_TIMEOUT_S = 5
+UNSEEN_LISTENER_WAIT_S = 1.5
 
 
 def log(*args):
@@ -48,6 +60,9 @@ class Suite:
         self.samples = []
         self.notes = []
         self.port = 6000
+        self.section_seconds = {}
+        self.unseen_listeners = set()
+        self.anchors = {}
 
     def next_port(self):
         self.port += 1
@@ -84,6 +99,99 @@ class Suite:
                 proc.kill()
                 proc.wait()
 
+    def anchor_pid(self, host):
+        """A process that only sits in netns host: the suite reads that namespace's
+        /proc/net files through /proc/PID/net instead of starting `ip netns exec` for
+        each reading (twice per run, a noticeable cost under TCG)."""
+        if host not in self.anchors:
+            proc = self.start(host, ["sleep", "infinity"])
+            own = os.readlink("/proc/self/ns/net")
+            deadline = time.monotonic() + LISTEN_TIMEOUT_S
+            while time.monotonic() < deadline and proc.poll() is None:
+                try:
+                    if os.readlink("/proc/%d/ns/net" % proc.pid) != own:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.02)
+            self.anchors[host] = proc
+        return self.anchors[host].pid
+
+    @staticmethod
+    def listening(pid, port):
+        """Whether the network namespace of process pid has a listener on port: TCP
+        (perftest's and iperf3's own sockets, SMC's internal TCP socket) or SDP."""
+        for table in ("tcp", "tcp6"):
+            try:
+                with open("/proc/%d/net/%s" % (pid, table)) as f:
+                    for line in f:
+                        # sl local_address(hex addr:port) rem_address st(0A: LISTEN) ...
+                        fields = line.split()
+                        if len(fields) > 3 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                            return True
+            except (OSError, ValueError, IndexError):
+                pass
+        try:
+            with open("/proc/%d/net/infinisock/sdp" % pid) as f:
+                for line in f:
+                    # local peer state ...; local is a.b.c.d:port or [v6]:port
+                    fields = line.split()
+                    if len(fields) > 2 and fields[2] == "listen" and fields[0].rsplit(":", 1)[-1] == str(port):
+                        return True
+        except OSError:
+            pass
+        return False
+
+    def wait_listening(self, srv, port):
+        deadline = time.monotonic() + LISTEN_TIMEOUT_S
+        while time.monotonic() < deadline and srv.poll() is None:
+            if self.listening(srv.pid, port):
+                return True
+            time.sleep(0.05)
+        return False
+
+    @staticmethod
+    def wait_first_line(srv):
+        """Whether srv printed a line within the time a server may take to listen."""
+        fd = srv.stdout.fileno()
+        deadline = time.monotonic() + LISTEN_TIMEOUT_S
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return False
+            chunk = os.read(fd, 4096)
+            if not chunk:  # it closed its output: it is ending, not slow
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    srv.wait(LISTEN_TIMEOUT_S)
+                return False
+            if b"\n" in chunk:
+                return True
+
+    def wait_ready(self, srv, port, kind, first_line=False):
+        """Waits until the server srv is ready for its client: it listens on port or,
+        with first_line, has printed a line (rstream prints its header once it listens).
+        Polling instead of a fixed sleep: under TCG a server is ready in a fraction of
+        the seconds a safe sleep takes."""
+        if kind in self.unseen_listeners:
+            time.sleep(UNSEEN_LISTENER_WAIT_S)
+            return
+        ready = self.wait_first_line(srv) if first_line else self.wait_listening(srv, port)
+        if not ready and srv.poll() is None:
+            log("%s: not seen listening on port %d within %d s; a fixed %.1f s wait for it from now on" % (
+                kind, port, LISTEN_TIMEOUT_S, UNSEEN_LISTENER_WAIT_S))
+            self.unseen_listeners.add(kind)
+
+    @contextlib.contextmanager
+    def section(self, system, name):
+        """Adds the wall-clock time of what runs inside to the section's (the repeats of
+        a section add up)."""
+        t0 = time.monotonic()
+        try:
+            yield
+        finally:
+            key = (system, name)
+            self.section_seconds[key] = self.section_seconds.get(key, 0) + time.monotonic() - t0
+
     def record(self, system, test, metric, unit, value, **params):
         self.samples.append(dict(system=system, test=test, metric=metric, unit=unit, value=value, **params))
 
@@ -111,8 +219,11 @@ class Suite:
         return total
 
     def tcp_out_segs(self, host):
-        rc, out, _ = self.run(host, ["cat", "/proc/net/snmp"])
-        lines = [l.split() for l in out.splitlines() if l.startswith("Tcp:")]
+        try:
+            with open("/proc/%d/net/snmp" % self.anchor_pid(host)) as f:
+                lines = [l.split() for l in f if l.startswith("Tcp:")]
+        except OSError:
+            return 0
         if len(lines) >= 2 and "OutSegs" in lines[0]:
             return int(lines[1][lines[0].index("OutSegs")])
         return 0
@@ -132,36 +243,42 @@ class Suite:
     # ---- raw verbs ----
 
     def perftest(self, tool, size, iters, extra=()):
-        port = str(self.next_port())
+        def side(host, port):
+            return [tool, "-d", "rxe" + host, "-F", "-s", str(size), "-n", str(iters), "-p", str(port)] + list(extra)
 
-        def side(host):
-            return [tool, "-d", "rxe" + host, "-F", "-s", str(size), "-n", str(iters), "-p", port] + list(extra)
-
-        srv = self.start("b", side("b"))
-        time.sleep(1.5)
-        rc, out, err = self.run("a", side("a") + [SERVER], timeout=180)
-        if rc != 0:
-            time.sleep(2)  # the server was slow to start under TCG: once more
+        for _ in range(2):  # a failed run is tried once more, with a new server
+            port = self.next_port()
+            srv = self.start("b", side("b", port))
+            self.wait_ready(srv, port, "perftest")
+            rc, out, err = self.run("a", side("a", port) + [SERVER], timeout=180)
             self.stop(srv)
-            srv = self.start("b", side("b"))
-            time.sleep(3)
-            rc, out, err = self.run("a", side("a") + [SERVER], timeout=180)
-        self.stop(srv)
+            if rc == 0:
+                break
         for line in out.splitlines():
             f = line.split()
             if f and f[0] == str(size) and len(f) >= 4:
                 return f, None
         return None, (err or out)
 
-    def iterations(self, size, seconds_at_30mbs):
-        target = int(30e6 * seconds_at_30mbs)
-        return max(50, min(20000, target // max(size, 1)))
+    def iterations(self, size):
+        """Messages for a bandwidth run of about self.seconds (at least 20, which keeps
+        1 MiB runs from taking half as long again)."""
+        return max(20, min(20000, int(RXE_BYTES_PER_S * self.seconds) // max(size, 1)))
+
+    def round_trips(self, size):
+        """Round trips for a latency run: 1000, enough for a p99.9, where they fit in
+        about self.seconds; fewer (never below 300) for large messages, whose 1000
+        round trips would take three times as long (60 KiB: about 300)."""
+        if self.quick:
+            return 300
+        round_trip_s = 2 * (RXE_SMALL_ONE_WAY_S + size / RXE_BYTES_PER_S)
+        return max(300, min(1000, int(self.seconds / round_trip_s)))
 
     def verbs_bandwidth(self, sizes):
         for tool, name in (("ib_write_bw", "write"), ("ib_read_bw", "read"), ("ib_send_bw", "send")):
             for size in sizes:
                 for r in range(self.repeats):
-                    f, err = self.perftest(tool, size, self.iterations(size, self.seconds), ["--report_gbits"])
+                    f, err = self.perftest(tool, size, self.iterations(size), ["--report_gbits"])
                     if f:
                         self.record("verbs_" + name, "bandwidth", "throughput", "Gbit/s", float(f[3]), size=size,
                                     streams=1, repeat=r)
@@ -169,11 +286,10 @@ class Suite:
                         self.error("verbs_" + name, "bandwidth", err, size=size)
 
     def verbs_latency(self, sizes):
-        iters = 300 if self.quick else 1000
         for tool, name in (("ib_send_lat", "send"), ("ib_write_lat", "write")):
             for size in sizes:
                 for r in range(self.repeats):
-                    f, err = self.perftest(tool, size, iters)
+                    f, err = self.perftest(tool, size, self.round_trips(size))
                     # bytes iterations t_min t_max t_typical t_avg t_stdev p99 p99.9
                     if f and len(f) >= 9:
                         for metric, col in (("median", 4), ("p99", 7), ("p99.9", 8)):
@@ -187,7 +303,7 @@ class Suite:
         port = self.next_port()
         env = self.preload_env(system)
         srv = self.start("b", ["iperf3", "-s", "-1", "-B", SERVER, "-p", str(port)], env=env)
-        time.sleep(1)
+        self.wait_ready(srv, port, "iperf3 " + system)
         rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
         rc, out, err = self.run("a", ["iperf3", "-c", SERVER, "-p", str(port), "-t", str(self.seconds), "-l",
                                       str(size), "-P", str(streams), "-J"], timeout=60 + 10 * self.seconds, env=env)
@@ -209,7 +325,7 @@ class Suite:
         port = self.next_port()
         env = self.preload_env(system)
         srv = self.start("b", ["sockperf", "sr", "--tcp", "-i", SERVER, "-p", str(port)], env=env)
-        time.sleep(1.5)
+        self.wait_ready(srv, port, "sockperf " + system)
         rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
         rc, out, err = self.run("a", ["sockperf", "pp", "--tcp", "-i", SERVER, "-p", str(port), "-m", str(size), "-t",
                                       str(self.seconds)], timeout=60, env=env)
@@ -233,7 +349,9 @@ class Suite:
     def stream_bench_server(self, system):
         # stream_bench names the protocols as the suite names the systems.
         port = self.next_port()
-        return self.start("b", [STREAM_BENCH, "server", system, str(port)]), system, port
+        srv = self.start("b", [STREAM_BENCH, "server", system, str(port)])
+        self.wait_ready(srv, port, "stream_bench " + system)
+        return srv, system, port
 
     @staticmethod
     def kv(out):
@@ -241,7 +359,6 @@ class Suite:
 
     def connrate(self, system, r):
         srv, proto, port = self.stream_bench_server(system)
-        time.sleep(1)
         rc, out, err = self.run("a", [STREAM_BENCH, "connrate", proto, SERVER, str(port), str(self.seconds)], timeout=120)
         self.stop(srv)
         kv = self.kv(out)
@@ -251,21 +368,21 @@ class Suite:
         self.record(system, "connrate", "first_byte_median", "us", float(kv["first_byte_median_us"]), repeat=r)
 
     def scale(self, system, n, r):
+        """n connections: kernel memory while they are idle, then aggregate throughput
+        and kernel CPU time per GB with 64 KiB writes on all of them (one stream_bench
+        run, one set of connections)."""
         srv, proto, port = self.stream_bench_server(system)
-        time.sleep(1)
-        rc, out, err = self.run("a", [STREAM_BENCH, "idle", proto, SERVER, str(port), str(n)], timeout=600)
+        rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
+        rc, out, err = self.run("a", [STREAM_BENCH, "scale", proto, SERVER, str(port), str(n), str(self.seconds),
+                                      "65536"], timeout=600)
+        self.stop(srv)
         kv = self.kv(out)
-        if rc == 0 and "kib_per_connection" in kv:
+        if "kib_per_connection" in kv:
             self.record(system, "scale", "kernel_kib_per_idle_connection", "KiB", float(kv["kib_per_connection"]),
                         connections=n, repeat=r)
             self.record(system, "scale", "setup_seconds", "s", float(kv["setup_s"]), connections=n, repeat=r)
         else:
-            self.error(system, "scale-idle", err or out, connections=n)
-        rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
-        rc, out, err = self.run("a", [STREAM_BENCH, "bulk", proto, SERVER, str(port), str(self.seconds), "65536",
-                                      str(n)], timeout=600)
-        self.stop(srv)
-        kv = self.kv(out)
+            return self.error(system, "scale-idle", err or out, connections=n)
         if rc != 0 or "gbit_per_s" not in kv:
             return self.error(system, "scale-bulk", err or out, connections=n)
         if self.path_check(system, int(kv["bytes"]), rxe0, segs0) is None:
@@ -279,8 +396,10 @@ class Suite:
         Each iteration sends `count` transfers of `size` one way, then back."""
         port = self.next_port()
         args = ["-p", str(port), "-S", str(size), "-C", str(count), "-I", str(iterations), "-T", "b"]
-        srv = self.start("b", ["rstream", "-b", SERVER] + args)
-        time.sleep(1.5)
+        # Line-buffered, so that its header, printed once it listens, says it is ready
+        # (rsocket listeners show in no /proc table).
+        srv = self.start("b", ["stdbuf", "-oL", "rstream", "-b", SERVER] + args)
+        self.wait_ready(srv, port, "rstream", first_line=True)
         rc, out, err = self.run("a", ["rstream", "-s", SERVER] + args, timeout=180)
         self.stop(srv)
         for line in out.splitlines():
@@ -291,7 +410,7 @@ class Suite:
         return None, (err or out) or "rstream printed nothing (rc %d)" % rc
 
     def rsocket_bandwidth(self, size, r):
-        count = max(10, min(5000, self.iterations(size, self.seconds) // 2))
+        count = max(10, min(5000, self.iterations(size) // 2))
         f, err = self.rstream(size, count, 1)
         if not f:
             return self.error("rsocket", "bandwidth", err, size=size)
@@ -301,7 +420,7 @@ class Suite:
                     tool="rstream")
 
     def rsocket_latency(self, size, r):
-        f, err = self.rstream(size, 1, 300 if self.quick else 1000)
+        f, err = self.rstream(size, 1, self.round_trips(size))
         if not f:
             return self.error("rsocket", "latency", err, size=size)
         # usec/xfer: the mean one-way time of a ping-pong transfer.
@@ -322,47 +441,15 @@ class Suite:
 
     def main(self, out_path):
         t0 = time.time()
-        q = self.quick
-        bw_sizes = [64, 64 * KIB] if q else [64, KIB, 16 * KIB, 64 * KIB, KIB * KIB]
-        # sockperf's largest message is 65506 bytes: 60 KiB stands for "64 KiB".
-        lat_sizes = [64] if q else [64, KIB, 16 * KIB, 60 * KIB]
-        streams = [1, 4] if q else [1, 4, 16]
-        scale_n = [1, 16] if q else [1, 16, 256, 1024]
-        wanted = (lambda s: s in self.only) if self.only else (lambda s: True)
-        smc = wanted("smc") and self.smc_setup()
-        systems = [s for s in ("sdp", "tcp") if wanted(s)] + (["smc"] if smc else [])
-
-        if wanted("verbs"):
-            log("raw verbs: bandwidth")
-            self.verbs_bandwidth(bw_sizes)
-            log("raw verbs: latency")
-            self.verbs_latency(lat_sizes)
-        for system in systems:
-            log("%s: bandwidth, latency, connection setup" % system)
-            for r in range(self.repeats):
-                for size in bw_sizes:
-                    self.iperf3(system, size, 1, r)
-                for n in streams[1:]:
-                    self.iperf3(system, 64 * KIB, n, r)
-                for size in lat_sizes:
-                    self.sockperf(system, size, r)
-                self.connrate(system, r)
-        if wanted("rsocket"):
-            log("rsocket")
-            for r in range(self.repeats):
-                for size in bw_sizes:
-                    self.rsocket_bandwidth(size, r)
-                for size in lat_sizes:
-                    self.rsocket_latency(size, r)
-        for system in systems:
-            for n in scale_n:
-                log("%s: %d connections" % (system, n))
-                for r in range(self.repeats):
-                    self.scale(system, n, r)
+        try:
+            self.run_sections()
+        finally:
+            for proc in self.anchors.values():
+                self.stop(proc)
         meta = dict(
             kernel=platform.release(),
             kernel_build=open("/proc/version").read().strip(),
-            quick=q,
+            quick=self.quick,
             repeats=self.repeats,
             seconds_per_run=self.seconds,
             cpus=os.cpu_count(),
@@ -371,12 +458,66 @@ class Suite:
             rxe_active_mtu=self.rxe_mtu(),
             tools=self.tool_versions(),
             duration_s=round(time.time() - t0),
+            section_seconds=[dict(system=system, section=name, seconds=round(seconds, 1))
+                             for (system, name), seconds in self.section_seconds.items()],
             notes=self.notes,
         )
         with open(out_path, "w") as f:
             json.dump(dict(meta=meta, samples=self.samples), f, indent=1)
+        for (system, name), seconds in self.section_seconds.items():
+            log("run time: %s %s %.0f s" % (system, name, seconds))
         log("suite done in %ds, %d samples" % (meta["duration_s"], len(self.samples)))
         return 0
+
+    def run_sections(self):
+        q = self.quick
+        bw_sizes = [64, 64 * KIB] if q else [64, KIB, 16 * KIB, 64 * KIB, KIB * KIB]
+        # sockperf's largest message is 65506 bytes: 60 KiB stands for "64 KiB".
+        lat_sizes = [64] if q else [64, KIB, 16 * KIB, 60 * KIB]
+        streams = [1, 4] if q else [1, 4, 16]
+        scale_n = [1, 16] if q else [1, 16, 256, 1024]
+        wanted = (lambda s: s in self.only) if self.only else (lambda s: True)
+        smc = False
+        if wanted("smc"):
+            with self.section("smc", "set-up"):
+                smc = self.smc_setup()
+        systems = [s for s in ("sdp", "tcp") if wanted(s)] + (["smc"] if smc else [])
+
+        if wanted("verbs"):
+            log("raw verbs: bandwidth")
+            with self.section("verbs", "bandwidth"):
+                self.verbs_bandwidth(bw_sizes)
+            log("raw verbs: latency")
+            with self.section("verbs", "latency"):
+                self.verbs_latency(lat_sizes)
+        for system in systems:
+            log("%s: bandwidth, latency, connection setup" % system)
+            for r in range(self.repeats):
+                with self.section(system, "bandwidth"):
+                    for size in bw_sizes:
+                        self.iperf3(system, size, 1, r)
+                    for n in streams[1:]:
+                        self.iperf3(system, 64 * KIB, n, r)
+                with self.section(system, "latency"):
+                    for size in lat_sizes:
+                        self.sockperf(system, size, r)
+                with self.section(system, "connection setup"):
+                    self.connrate(system, r)
+        if wanted("rsocket"):
+            log("rsocket")
+            for r in range(self.repeats):
+                with self.section("rsocket", "bandwidth"):
+                    for size in bw_sizes:
+                        self.rsocket_bandwidth(size, r)
+                with self.section("rsocket", "latency"):
+                    for size in lat_sizes:
+                        self.rsocket_latency(size, r)
+        for system in systems:
+            for n in scale_n:
+                log("%s: %d connections" % (system, n))
+                with self.section(system, "scale %d" % n):
+                    for r in range(self.repeats):
+                        self.scale(system, n, r)
 
     def veth_mtu(self):
         rc, out, _ = self.run("a", ["cat", "/sys/class/net/va/mtu"])
