@@ -56,7 +56,7 @@ pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
     if !matches!(how, SHUT_RD | SHUT_WR | SHUT_RDWR) {
         return Err(EINVAL);
     }
-    let mut guard = ep.lock();
+    let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     match inner.phase {
         Phase::Connected | Phase::Closed => {}
@@ -81,7 +81,7 @@ pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
 /// The last close of the socket's file. The sock's state keeps the endpoint alive
 /// until [`Endpoint`]'s teardown, which removes it because the endpoint is orphaned.
 pub(crate) fn release(ep: &Endpoint) {
-    let mut guard = ep.lock();
+    let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     let take_state = ep.orphan(inner);
     let unread = inner.link.as_ref().is_some_and(|l| l.stream.rx_bytes > 0);
@@ -137,7 +137,7 @@ pub(crate) fn maybe_finish(ep: &Endpoint, inner: &mut Inner) {
 
 /// rdma_cm: the peer disconnected (or the connection broke).
 pub(crate) fn on_disconnected(ep: &Endpoint) {
-    let mut guard = ep.lock();
+    let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     let Some(link) = inner.link.as_mut() else {
         ep.close_and_teardown(inner);

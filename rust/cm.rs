@@ -207,17 +207,18 @@ impl CmIdRef {
     ///
     /// # Safety
     ///
-    /// `pd` and `cq` are live and outlive the QP ([`CmIdRef::destroy_qp`] is called
-    /// before either is freed).
+    /// `pd` and both CQs are live and outlive the QP ([`CmIdRef::destroy_qp`] is
+    /// called before any of them is freed).
     pub(crate) unsafe fn create_qp(
         &self,
         pd: *mut bindings::ib_pd,
-        cq: *mut bindings::ib_cq,
+        send_cq: *mut bindings::ib_cq,
+        recv_cq: *mut bindings::ib_cq,
         send_wr: u32,
         recv_wr: u32,
     ) -> Result {
-        // SAFETY: Live id; the caller guarantees `pd` and `cq`.
-        errno(unsafe { bindings::infinisock_cm_create_qp(self.as_raw(), pd, cq, send_wr, recv_wr) })
+        // SAFETY: Live id; the caller guarantees `pd` and the CQs.
+        errno(unsafe { bindings::infinisock_cm_create_qp(self.as_raw(), pd, send_cq, recv_cq, send_wr, recv_wr) })
     }
 
     /// Destroys the id's QP.

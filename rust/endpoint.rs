@@ -11,8 +11,18 @@
 //!
 //! Lock order: an endpoint's mutex is never held while taking another endpoint's, and
 //! never while destroying a QP, CQ or rdma_cm id (their callbacks take it).
+//!
+//! Completions are reaped, not delivered: the CQs only announce them ([`CqEvents`]),
+//! waking the endpoint's waiters (and, for receives, its pollers) and queueing the reap
+//! work. Whoever takes the lock to look at the data path reaps first
+//! ([`Endpoint::lock_reaped`], [`Endpoint::wait`]), so a reader woken by a completion
+//! handles it itself, with no workqueue hop between the device and the reader; the work
+//! covers the times nobody is looking.
 
-use core::pin::Pin;
+use core::{
+    pin::Pin,
+    sync::atomic::{AtomicU32, Ordering},
+};
 
 use kernel::{
     new_condvar, new_mutex, new_work,
@@ -31,7 +41,7 @@ use crate::{
     },
     sdp_cm, sdp_keepalive, sdp_link::Link, sdp_rx, sdp_tx,
     sock::Sock,
-    verbs::{CqHandler, CqeKind, Wc},
+    verbs::{CqEvents, CqSide, CqeKind, POLL_BATCH},
 };
 
 /// Where a connection is in its life.
@@ -101,6 +111,9 @@ pub(crate) struct Inner {
     /// Teardown has finished: whoever orphans the endpoint after this removes the
     /// sock's state (see [`Endpoint::orphan`]).
     pub(crate) torn_down: bool,
+    /// During a reap: the poll events pollers were already woken for (see
+    /// [`Endpoint::reap`]); 0 otherwise.
+    pub(crate) announced: u32,
 }
 
 /// The protocol state of one socket. See the module documentation.
@@ -113,6 +126,9 @@ pub(crate) struct Endpoint {
     changed: CondVar,
     #[pin]
     teardown_work: Work<Endpoint>,
+    /// Reaps completions nobody else came for (see the module documentation).
+    #[pin]
+    reap_work: Work<Endpoint, 3>,
     /// Resets an orphaned connection whose peer does not close in time.
     #[pin]
     fin_timer: DelayedWork<Endpoint, 1>,
@@ -121,10 +137,17 @@ pub(crate) struct Endpoint {
     pub(crate) keepalive_timer: DelayedWork<Endpoint, 2>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
+    /// Poll events the receive CQ's event has already woken pollers for, since the
+    /// last reap began (see [`Endpoint::reap`]).
+    announced: AtomicU32,
 }
 
 impl_has_work! {
     impl HasWork<Self> for Endpoint { self.teardown_work }
+}
+
+impl_has_work! {
+    impl HasWork<Self, 3> for Endpoint { self.reap_work }
 }
 
 impl_has_delayed_work! {
@@ -158,12 +181,15 @@ impl Endpoint {
                     prober: Prober::default(),
                     tearing_down: false,
                     torn_down: false,
+                    announced: 0,
                 }),
                 changed <- new_condvar!(),
                 teardown_work <- new_work!("Endpoint::teardown_work"),
+                reap_work <- new_work!("Endpoint::reap_work"),
                 fin_timer <- new_delayed_work!("Endpoint::fin_timer"),
                 keepalive_timer <- new_delayed_work!("Endpoint::keepalive_timer"),
                 sk,
+                announced: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -186,6 +212,45 @@ impl Endpoint {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock()
+    }
+
+    /// Locks and reaps the completions that arrived: for every path that looks at the
+    /// data path's state.
+    pub(crate) fn lock_reaped(&self) -> MutexGuard<'_, Inner> {
+        let mut guard = self.inner.lock();
+        self.reap(&mut guard);
+        guard
+    }
+
+    /// Handles every completion of the link's CQs and leaves them armed for the next.
+    ///
+    /// Pollers woken by a receive event poll after this reap or do it themselves, so
+    /// the wake-ups it would give them for those events again are left out
+    /// (`Inner::announced`): an edge-triggered epoll sees one edge per arrival, as
+    /// with TCP.
+    pub(crate) fn reap(&self, inner: &mut Inner) {
+        inner.announced = self.announced.swap(0, Ordering::AcqRel);
+        let mut batch = [None; POLL_BATCH];
+        for side in [CqSide::Recv, CqSide::Send] {
+            loop {
+                let Some(link) = inner.link.as_ref() else { return };
+                let n = link.reap(side, &mut batch);
+                if n == 0 {
+                    if link.arm(side) {
+                        continue;
+                    }
+                    break;
+                }
+                for wc in batch[..n].iter().flatten() {
+                    match wc.kind {
+                        CqeKind::Recv => sdp_rx::completion(self, inner, *wc),
+                        CqeKind::Send => sdp_tx::completion(self, inner, *wc),
+                        CqeKind::Probe => sdp_keepalive::completion(self, inner, *wc),
+                    }
+                }
+            }
+        }
+        inner.announced = 0;
     }
 
     /// Tells blocked calls and pollers that something changed (`mask`: the poll
@@ -212,7 +277,9 @@ impl Endpoint {
             return Err(EAGAIN);
         }
         let forever = *timeo == i64::MAX;
-        match self.changed.wait_interruptible_timeout(guard, *timeo as _) {
+        let woken = self.changed.wait_interruptible_timeout(guard, *timeo as _);
+        self.reap(guard);
+        match woken {
             CondVarTimeoutResult::Timeout => {
                 *timeo = 0;
                 Err(EAGAIN)
@@ -341,7 +408,7 @@ impl Endpoint {
 
     /// The poll mask, like `tcp_poll`.
     pub(crate) fn poll_mask(&self) -> u32 {
-        let inner = self.lock();
+        let inner = self.lock_reaped();
         let mut mask = 0;
         if self.sk.peek_err() != 0 {
             mask |= POLLERR;
@@ -461,12 +528,31 @@ impl CmHandler for Endpoint {
     }
 }
 
-impl CqHandler for Endpoint {
-    fn completion(&self, kind: CqeKind, wc: Wc) {
-        match kind {
-            CqeKind::Recv => sdp_rx::completion(self, wc),
-            CqeKind::Send => sdp_tx::completion(self, wc),
-            CqeKind::Probe => sdp_keepalive::completion(self, wc),
+impl CqEvents for Endpoint {
+    fn cq_event(&self, side: CqSide) {
+        // A blocked reader or writer reaps for itself as soon as it runs, and a poller
+        // woken for a receive when it comes back to `poll_mask`; the work reaps if
+        // neither does (and finds nothing otherwise). The poll wake carries no SIGIO:
+        // the reap says what really happened. Send completions wake no poller: the
+        // reap does when they free room.
+        self.changed.notify_all();
+        if side == CqSide::Recv {
+            const READABLE: u32 = POLLIN | POLLRDNORM;
+            self.announced.fetch_or(READABLE, Ordering::AcqRel);
+            self.sk.wake_pollers(READABLE);
         }
+        // `Err`: already queued. The returned reference is not the last one: the
+        // endpoint owns the CQ, and the socket or the teardown holds it until the CQ
+        // is gone.
+        let _ = crate::workqueue().enqueue::<_, 3>(self.arc());
+    }
+}
+
+/// The reap work.
+impl WorkItem<3> for Endpoint {
+    type Pointer = Arc<Endpoint>;
+
+    fn run(this: Arc<Endpoint>) {
+        drop(this.lock_reaped());
     }
 }

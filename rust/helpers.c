@@ -189,9 +189,114 @@ struct ib_cq *infinisock_alloc_cq(struct ib_device *dev, void *context, int nr_c
 	return infinisock_unerr(ib_alloc_cq_any(dev, context, nr_cqe, poll_ctx), err);
 }
 
-void *infinisock_cq_context(const struct ib_cq *cq)
+/*
+ * A CQ its owner reaps itself, in process context under its own lock, so that the
+ * reader a completion is for can take it without a workqueue hop in between:
+ * allocated as IB_POLL_DIRECT (ib_core never polls it), with the owner's event handler
+ * in place of ib_core's, and armed for the first completion.
+ */
+struct ib_cq *infinisock_alloc_cq_reaped(struct ib_device *dev, void *context, int nr_cqe,
+					 void (*event)(struct ib_cq *cq, void *context), int *err)
 {
-	return cq->cq_context;
+	struct ib_cq *cq = infinisock_unerr(ib_alloc_cq_any(dev, context, nr_cqe, IB_POLL_DIRECT), err);
+
+	if (!cq)
+		return NULL;
+	/* No QP uses the CQ yet and it is not armed: no event can race with this. */
+	cq->comp_handler = event;
+	ib_req_notify_cq(cq, IB_CQ_NEXT_COMP);
+	return cq;
+}
+
+/*
+ * done() of the owner's own work requests on a reaped CQ. infinisock_poll_cq() reports
+ * them instead of calling it; only infinisock_drain_qp() calls it, at teardown, when
+ * there is nothing left to account.
+ */
+void infinisock_cqe_reaped(struct ib_cq *cq, struct ib_wc *wc)
+{
+}
+
+#define INFINISOCK_POLL_BATCH 8
+
+int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n)
+{
+	struct ib_wc wc[INFINISOCK_POLL_BATCH];
+	int i, got;
+
+	got = ib_poll_cq(cq, min(n, INFINISOCK_POLL_BATCH), wc);
+	for (i = 0; i < got; i++) {
+		struct ib_cqe *cqe = wc[i].wr_cqe;
+
+		if (cqe->done != infinisock_cqe_reaped) {
+			/* Not ours (a drain request): its owner handles it. */
+			cqe->done(cq, &wc[i]);
+			out[i].cqe = NULL;
+			continue;
+		}
+		out[i].cqe = cqe;
+		out[i].status = wc[i].status;
+		out[i].byte_len = wc[i].byte_len;
+	}
+	return max(got, 0);
+}
+
+int infinisock_arm_cq(struct ib_cq *cq)
+{
+	return ib_req_notify_cq(cq, IB_CQ_NEXT_COMP | IB_CQ_REPORT_MISSED_EVENTS);
+}
+
+struct infinisock_drain {
+	struct ib_cqe cqe;
+	struct completion done;
+};
+
+static void infinisock_drain_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	complete(&container_of(wc->wr_cqe, struct infinisock_drain, cqe)->done);
+}
+
+/*
+ * ib_drain_qp() for a QP whose CQs are reaped: ib_drain_qp() would first sleep
+ * 100 ms per queue before polling an IB_POLL_DIRECT CQ. Moves the QP to the error
+ * state, posts one marker request per queue (their room is reserved) and polls until
+ * both are flushed; every earlier request is flushed before them.
+ */
+void infinisock_drain_qp(struct ib_qp *qp)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+	struct infinisock_drain sdrain = { .cqe.done = infinisock_drain_done };
+	struct infinisock_drain rdrain = { .cqe.done = infinisock_drain_done };
+	struct ib_rdma_wr swr = {
+		.wr = {
+			.wr_cqe = &sdrain.cqe,
+			.opcode = IB_WR_RDMA_WRITE,
+			.send_flags = IB_SEND_SIGNALED,
+		},
+	};
+	struct ib_recv_wr rwr = { .wr_cqe = &rdrain.cqe };
+	int ret;
+
+	init_completion(&sdrain.done);
+	init_completion(&rdrain.done);
+	ret = ib_modify_qp(qp, &attr, IB_QP_STATE);
+	if (ret) {
+		WARN_ONCE(ret, "infinisock: moving QP %u to the error state failed: %d\n", qp->qp_num, ret);
+		return;
+	}
+	if (ib_post_send(qp, &swr.wr, NULL))
+		complete(&sdrain.done);
+	if (ib_post_recv(qp, &rwr, NULL))
+		complete(&rdrain.done);
+	while (!completion_done(&sdrain.done) || !completion_done(&rdrain.done)) {
+		struct infinisock_wc ignored[INFINISOCK_POLL_BATCH];
+		int got = infinisock_poll_cq(qp->send_cq, ignored, INFINISOCK_POLL_BATCH);
+
+		if (qp->recv_cq != qp->send_cq)
+			got += infinisock_poll_cq(qp->recv_cq, ignored, INFINISOCK_POLL_BATCH);
+		if (!got)
+			schedule_timeout_uninterruptible(1);
+	}
 }
 
 void infinisock_free_cq(struct ib_cq *cq)
@@ -228,16 +333,6 @@ int infinisock_destroy_qp(struct ib_qp *qp)
 u32 infinisock_qp_num(const struct ib_qp *qp)
 {
 	return qp->qp_num;
-}
-
-int infinisock_wc_status(const struct ib_wc *wc)
-{
-	return wc->status;
-}
-
-u32 infinisock_wc_byte_len(const struct ib_wc *wc)
-{
-	return wc->byte_len;
 }
 
 int infinisock_post_recv(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey)
@@ -337,12 +432,12 @@ struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id)
 	return (struct sockaddr *)&id->route.addr.dst_addr;
 }
 
-int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *cq, u32 max_send_wr,
-			    u32 max_recv_wr)
+int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
+			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr)
 {
 	struct ib_qp_init_attr attr = {
-		.send_cq = cq,
-		.recv_cq = cq,
+		.send_cq = send_cq,
+		.recv_cq = recv_cq,
 		.cap = {
 			.max_send_wr = max_send_wr,
 			.max_recv_wr = max_recv_wr,
@@ -429,6 +524,18 @@ void infinisock_sk_wake(struct sock *sk, __poll_t mask)
 		sk_wake_async_rcu(sk, SOCK_WAKE_WAITD, POLL_IN);
 	if (mask & EPOLLOUT)
 		sk_wake_async_rcu(sk, SOCK_WAKE_SPACE, POLL_OUT);
+	rcu_read_unlock();
+}
+
+/* Wakes poll()/epoll waiters only: no SIGIO (any atomic context). */
+void infinisock_sk_wake_pollers(struct sock *sk, __poll_t mask)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, mask);
 	rcu_read_unlock();
 }
 

@@ -72,7 +72,22 @@ u32 infinisock_pd_lkey(const struct ib_pd *pd);
 /* poll_ctx: enum ib_poll_context (IB_POLL_SOFTIRQ, IB_POLL_WORKQUEUE, ...). */
 struct ib_cq *infinisock_alloc_cq(struct ib_device *dev, void *context, int nr_cqe, int poll_ctx,
 				  int *err);
-void *infinisock_cq_context(const struct ib_cq *cq);
+struct ib_cq *infinisock_alloc_cq_reaped(struct ib_device *dev, void *context, int nr_cqe,
+					 void (*event)(struct ib_cq *cq, void *context), int *err);
+struct ib_wc;
+void infinisock_cqe_reaped(struct ib_cq *cq, struct ib_wc *wc);
+/* One completion of the owner's own work requests; cqe is NULL for any other. */
+struct ib_cqe;
+struct infinisock_wc {
+	struct ib_cqe *cqe;
+	u32 status;
+	u32 byte_len;
+};
+/* Up to n (at most 8) completions into out[]; returns how many were polled. */
+int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n);
+/* Arms for the next completion; > 0 when some may have arrived unreported. */
+int infinisock_arm_cq(struct ib_cq *cq);
+void infinisock_drain_qp(struct ib_qp *qp);
 void infinisock_free_cq(struct ib_cq *cq);
 struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, struct ib_cq *recv_cq,
 				      u32 max_send_wr, u32 max_recv_wr, u32 max_sge, void *context,
@@ -80,10 +95,6 @@ struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, s
 int infinisock_destroy_qp(struct ib_qp *qp);
 u32 infinisock_qp_num(const struct ib_qp *qp);
 
-struct ib_wc;
-struct ib_cqe;
-int infinisock_wc_status(const struct ib_wc *wc);
-u32 infinisock_wc_byte_len(const struct ib_wc *wc);
 /* One single-SGE work request; every send is signaled. */
 int infinisock_post_recv(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
 int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
@@ -108,7 +119,8 @@ struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id);
 struct ib_qp *infinisock_cm_qp(const struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id);
-int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *cq, u32 max_send_wr,
+int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
+			    struct ib_cq *recv_cq, u32 max_send_wr,
 			    u32 max_recv_wr);
 int infinisock_cm_connect_locked(struct rdma_cm_id *id, const void *data, u8 len);
 int infinisock_cm_accept(struct rdma_cm_id *id, const void *data, u8 len);
@@ -125,6 +137,7 @@ struct iov_iter;
 struct workqueue_struct;
 void **infinisock_sk_state(struct sock *sk);
 void infinisock_sk_wake(struct sock *sk, __poll_t mask);
+void infinisock_sk_wake_pollers(struct sock *sk, __poll_t mask);
 void infinisock_sk_set_err(struct sock *sk, int err);
 int infinisock_sk_take_err(struct sock *sk);
 int infinisock_sk_peek_err(const struct sock *sk);

@@ -170,7 +170,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
 
     fn ioctl(sock: &Socket, cmd: u32) -> Result<i32> {
         let ep = endpoint(sock)?;
-        let inner = ep.lock();
+        let inner = ep.lock_reaped();
         if inner.phase == Phase::Listening {
             return Err(EINVAL);
         }

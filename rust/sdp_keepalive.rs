@@ -67,7 +67,7 @@ impl WorkItem<2> for Endpoint {
     type Pointer = Arc<Endpoint>;
 
     fn run(this: Arc<Endpoint>) {
-        let mut guard = this.lock();
+        let mut guard = this.lock_reaped();
         let inner = &mut *guard;
         if !inner.keepalive_on || inner.phase != Phase::Connected {
             return;
@@ -101,9 +101,7 @@ impl WorkItem<2> for Endpoint {
 }
 
 /// A probe completed: the peer's adapter acknowledged it, or the transport gave up.
-pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
-    let mut guard = ep.lock();
-    let inner = &mut *guard;
+pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     link.stream.probe_outstanding = false;
     if wc.ok() {

@@ -20,13 +20,13 @@ use crate::{
         ring::IndexFifo,
         wire::{encode_header, Mid, BSDH_LEN},
     },
-    verbs::{Cq, Cqe, CqeKind, DmaBuf, DmaDir, Pd, QpRef},
+    verbs::{Cq, CqSide, Cqe, CqeKind, DmaBuf, DmaDir, Pd, QpRef, Wc, POLL_BATCH},
 };
 
-/// Completions of receives and sends of every link go to the link's endpoint.
-static RECV_CQE: Cqe = Cqe::new::<Endpoint>(CqeKind::Recv);
-static SEND_CQE: Cqe = Cqe::new::<Endpoint>(CqeKind::Send);
-static PROBE_CQE: Cqe = Cqe::new::<Endpoint>(CqeKind::Probe);
+/// What each work request of a link is, for its completion (see [`Link::reap`]).
+static RECV_CQE: Cqe = Cqe::new(CqeKind::Recv);
+static SEND_CQE: Cqe = Cqe::new(CqeKind::Send);
+static PROBE_CQE: Cqe = Cqe::new(CqeKind::Probe);
 
 /// Ring sizes of a new link, from the namespace's tunables.
 #[derive(Clone, Copy)]
@@ -91,12 +91,13 @@ pub(crate) struct Stream {
 ///
 /// `qp` is the QP of the rdma_cm id `id`, created by [`Link::new`] and destroyed in
 /// `drop` (after draining it), before the CQ, the buffers and the PD it uses; the id
-/// outlives the link. A `Link` is never dropped with its endpoint's mutex held: its
-/// drop waits for completions, whose handler takes that mutex.
+/// outlives the link. The CQs are reaped by the endpoint under its mutex while the
+/// link is in `Inner::link`, and by `drop` (the drain) after that: never by two at once.
 pub(crate) struct Link {
     qp: QpRef,
     id: NonNull<bindings::rdma_cm_id>,
-    _cq: Cq,
+    send_cq: Cq,
+    recv_cq: Cq,
     rx: KVec<DmaBuf>,
     tx: KVec<DmaBuf>,
     _pd: Pd,
@@ -118,7 +119,7 @@ fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<Dm
 
 impl Link {
     /// Creates PD, CQ, QP and rings on the device `id` is bound to and posts the whole
-    /// receive ring. Completions go to `ep`.
+    /// receive ring. `ep` hears of completions and reaps them ([`Link::reap`]).
     pub(crate) fn new(ep: &Endpoint, id: &CmIdRef, cfg: RingConfig) -> Result<Self> {
         let raw_dev = id.device().ok_or(ENODEV)?;
         // SAFETY: The id is bound to the device and holds it until it is destroyed,
@@ -126,10 +127,12 @@ impl Link {
         let dev = unsafe { IbDevice::from_cm(raw_dev) };
         let pd = Pd::new(&dev)?;
         let (nrx, ntx) = (u32::from(cfg.recv_buffers), u32::from(cfg.send_buffers));
-        // One more entry per queue for the drain request of `ib_drain_qp`, and one for
-        // the keepalive probe.
-        // SAFETY: The CQ is freed (link drop) before the endpoint can go away.
-        let cq = unsafe { Cq::with_handler(&dev, nrx + ntx + 3, ep.as_ctx())? };
+        // One more entry per queue for the drain marker, and one for the keepalive
+        // probe. Two CQs, so that a receive's event can wake readers alone.
+        // SAFETY: The CQs are freed (link drop) before the endpoint can go away.
+        let send_cq = unsafe { Cq::reaped(&dev, ntx + 2, ep.as_ctx(), CqSide::Send)? };
+        // SAFETY: As above.
+        let recv_cq = unsafe { Cq::reaped(&dev, nrx + 1, ep.as_ctx(), CqSide::Recv)? };
         let rx = ring_of(&dev, cfg.recv_buffers, cfg.buffer_size, DmaDir::FromDevice)?;
         let tx = ring_of(&dev, cfg.send_buffers, cfg.buffer_size, DmaDir::ToDevice)?;
         let mut rx_len = KVec::with_capacity(rx.len(), GFP_KERNEL)?;
@@ -140,7 +143,7 @@ impl Link {
         let lkey = pd.local_dma_lkey();
         // SAFETY: PD and CQ outlive the QP: `Link::drop` destroys it first. Nothing
         // fallible comes between creating the QP and owning it in the `Link`.
-        unsafe { id.create_qp(pd.as_raw(), cq.as_raw(), ntx + 2, nrx + 1)? };
+        unsafe { id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), ntx + 2, nrx + 1)? };
         let Some(qp) = id.qp() else {
             id.destroy_qp();
             return Err(EINVAL);
@@ -150,7 +153,8 @@ impl Link {
             qp: unsafe { QpRef::new(qp) },
             // SAFETY: `CmIdRef` wraps a live id, so the pointer is non-null.
             id: unsafe { NonNull::new_unchecked(id as *const CmIdRef as *mut bindings::rdma_cm_id) },
-            _cq: cq,
+            send_cq,
+            recv_cq,
             rx,
             tx,
             _pd: pd,
@@ -183,6 +187,25 @@ impl Link {
             link.post_recv(idx)?;
         }
         Ok(link)
+    }
+
+    fn cq(&self, side: CqSide) -> &Cq {
+        match side {
+            CqSide::Send => &self.send_cq,
+            CqSide::Recv => &self.recv_cq,
+        }
+    }
+
+    /// Takes up to [`POLL_BATCH`] completions of one queue's work requests; returns how
+    /// many were taken (a `None` was not one of ours).
+    pub(crate) fn reap(&self, side: CqSide, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
+        self.cq(side).poll(out)
+    }
+
+    /// Asks for an event at the queue's next completion; `true`: reap again first, some
+    /// may have arrived unannounced.
+    pub(crate) fn arm(&self, side: CqSide) -> bool {
+        self.cq(side).arm()
     }
 
     /// Receive buffers in the ring.

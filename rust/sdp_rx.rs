@@ -25,9 +25,7 @@ enum Violation {
 }
 
 /// A receive completed (or was flushed).
-pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
-    let mut guard = ep.lock();
-    let inner = &mut *guard;
+pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     let Some(idx) = link.stream.rx_posted.pop() else { return };
     if !wc.ok() {
@@ -69,7 +67,10 @@ fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
                 return;
             }
             let writable = if link.can_send_data() { POLLOUT | POLLWRNORM } else { 0 };
-            ep.wake(mask | writable);
+            match (mask & !inner.announced) | writable {
+                0 => ep.notify_waiters(),
+                news => ep.wake(news),
+            }
             crate::close::maybe_finish(ep, inner);
         }
         Err(Violation::Reset) => ep.fail(inner, ECONNRESET),
@@ -195,7 +196,7 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
     let mut timeo = sk.rcvtimeo(nonblock);
     let target = sk.rcvlowat(flags & MSG_WAITALL != 0, len);
     let mut copied = 0;
-    let mut guard = ep.lock();
+    let mut guard = ep.lock_reaped();
     loop {
         let inner = &mut *guard;
         if inner.phase == Phase::Listening || (inner.phase == Phase::Open && inner.link.is_none()) {

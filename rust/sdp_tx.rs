@@ -6,7 +6,7 @@
 use kernel::prelude::*;
 
 use crate::{
-    endpoint::{Endpoint, Phase, SEND_SHUTDOWN},
+    endpoint::{Endpoint, Inner, Phase, SEND_SHUTDOWN},
     proto::{
         abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM},
         wire::Mid,
@@ -16,9 +16,7 @@ use crate::{
 };
 
 /// A send completed (or was flushed): its buffer is free again.
-pub(crate) fn completion(ep: &Endpoint, wc: Wc) {
-    let mut guard = ep.lock();
-    let inner = &mut *guard;
+pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     link.send_completed();
     if !wc.ok() {
@@ -60,7 +58,7 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
     let sk = &ep.sk;
     let mut timeo = sk.sndtimeo(nonblock);
     let mut sent = 0;
-    let mut guard = ep.lock();
+    let mut guard = ep.lock_reaped();
     loop {
         let inner = &mut *guard;
         let err = sk.take_err();

@@ -235,6 +235,13 @@ impl Sock {
         unsafe { bindings::infinisock_sk_wake(self.as_raw(), mask) };
     }
 
+    /// Wakes `poll`/`epoll` waiters for `mask`, without `SIGIO`; callable in any
+    /// atomic context.
+    pub(crate) fn wake_pollers(&self, mask: u32) {
+        // SAFETY: The sock is valid; the helper reads `sk_wq` under RCU.
+        unsafe { bindings::infinisock_sk_wake_pollers(self.as_raw(), mask) };
+    }
+
     /// Records an asynchronous error (positive errno) for `SO_ERROR` and the next call.
     pub(crate) fn set_err(&self, errno: i32) {
         // SAFETY: The sock is valid; `sk_err` is written with WRITE_ONCE.

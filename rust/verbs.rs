@@ -59,7 +59,8 @@ impl Drop for Pd {
     }
 }
 
-/// A completion queue polled from softirq (`ib_alloc_cq_any`).
+/// A completion queue: polled by ib_core from softirq ([`Cq::new`]), or reaped by its
+/// owner ([`Cq::reaped`]).
 ///
 /// # Invariants
 ///
@@ -89,26 +90,51 @@ impl Cq {
         Ok(Self(checked(cq, err)?))
     }
 
-    /// Allocates a CQ whose completions run from a workqueue (process context, so their
-    /// handlers may take mutexes), reporting to handler `H` with `ctx`.
+    /// Allocates a CQ that its owner reaps itself with [`Cq::poll`], under its own
+    /// lock: ib_core only tells `H` (with `ctx`) that completions arrived.
     ///
     /// # Safety
     ///
     /// `ctx` stays valid, at the same address, until the CQ is dropped.
-    pub(crate) unsafe fn with_handler<H: CqHandler>(dev: &IbDevice, entries: u32, ctx: *const H) -> Result<Self> {
+    pub(crate) unsafe fn reaped<H: CqEvents>(dev: &IbDevice, entries: u32, ctx: *const H, side: CqSide) -> Result<Self> {
         let mut err = 0;
         let entries = i32::try_from(entries).map_err(|_| EINVAL)?;
-        // SAFETY: The device is registered; the caller keeps `ctx` valid.
+        let event: unsafe extern "C" fn(*mut bindings::ib_cq, *mut c_void) = match side {
+            CqSide::Send => cq_event::<H, false>,
+            CqSide::Recv => cq_event::<H, true>,
+        };
+        // SAFETY: The device is registered; the caller keeps `ctx` valid for `cq_event`.
         let cq = unsafe {
-            bindings::infinisock_alloc_cq(
-                dev.as_raw(),
-                ctx as *mut c_void,
-                entries,
-                bindings::ib_poll_context_IB_POLL_WORKQUEUE as i32,
-                &mut err,
-            )
+            bindings::infinisock_alloc_cq_reaped(dev.as_raw(), ctx as *mut c_void, entries, Some(event), &mut err)
         };
         Ok(Self(checked(cq, err)?))
+    }
+
+    /// Takes up to [`POLL_BATCH`] completions. Returns how many were taken; `None`
+    /// stands for one that was not ours (a drain marker, handled by its owner). Only
+    /// for CQs from [`Cq::reaped`], by one caller at a time.
+    pub(crate) fn poll(&self, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
+        let mut raw = [bindings::infinisock_wc { cqe: core::ptr::null_mut(), status: 0, byte_len: 0 }; POLL_BATCH];
+        // SAFETY: Live CQ (type invariant); `raw` has room for `POLL_BATCH` entries.
+        let got = unsafe { bindings::infinisock_poll_cq(self.0.as_ptr(), raw.as_mut_ptr(), POLL_BATCH as i32) };
+        let got = (got.max(0) as usize).min(POLL_BATCH);
+        for (slot, wc) in out.iter_mut().zip(&raw[..got]) {
+            *slot = NonNull::new(wc.cqe).map(|cqe| Wc {
+                // SAFETY: The helper reports only completions whose `ib_cqe` is the
+                // first field of one of our `'static` `Cqe`s (`repr(C)`).
+                kind: unsafe { cqe.cast::<Cqe>().as_ref() }.kind,
+                status: wc.status,
+                byte_len: wc.byte_len,
+            });
+        }
+        got
+    }
+
+    /// Asks for an event at the next completion. Returns `true` when completions may
+    /// have arrived since the last [`Cq::poll`] without one: poll again.
+    pub(crate) fn arm(&self) -> bool {
+        // SAFETY: Live CQ (type invariant).
+        unsafe { bindings::infinisock_arm_cq(self.0.as_ptr()) > 0 }
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::ib_cq {
@@ -187,11 +213,29 @@ impl Drop for Qp<'_> {
     }
 }
 
-/// Receives the completions of a CQ created with [`Cq::with_handler`].
-pub(crate) trait CqHandler: Send + Sync + 'static {
-    /// A work request posted with the [`Cqe`] of `kind` completed. Runs in process
-    /// context (the CQ's workqueue), one completion at a time per CQ.
-    fn completion(&self, kind: CqeKind, wc: Wc);
+/// Completions taken by one [`Cq::poll`] at most.
+pub(crate) const POLL_BATCH: usize = 8;
+
+/// Which work queue of a QP a CQ serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CqSide {
+    Send,
+    Recv,
+}
+
+/// Hears that a CQ created with [`Cq::reaped`] has completions to reap.
+pub(crate) trait CqEvents: Send + Sync + 'static {
+    /// Runs in atomic context (the device's completion path, interrupts off): may
+    /// wake and queue work, must not sleep or poll the CQ.
+    fn cq_event(&self, side: CqSide);
+}
+
+/// # Safety
+///
+/// `ctx` is the `H` given to [`Cq::reaped`], still valid (it outlives the CQ).
+unsafe extern "C" fn cq_event<H: CqEvents, const RECV: bool>(_cq: *mut bindings::ib_cq, ctx: *mut c_void) {
+    // SAFETY: See above.
+    unsafe { &*ctx.cast::<H>() }.cq_event(if RECV { CqSide::Recv } else { CqSide::Send });
 }
 
 /// What kind of work request completed.
@@ -208,6 +252,8 @@ pub(crate) enum CqeKind {
 /// What a completion reports.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Wc {
+    /// The kind of work request, from the [`Cqe`] it was posted with.
+    pub(crate) kind: CqeKind,
     /// `enum ib_wc_status`: 0 is success.
     pub(crate) status: u32,
     /// Bytes received (receives only).
@@ -233,44 +279,26 @@ impl Wc {
     }
 }
 
-/// The `struct ib_cqe` a work request carries: tells the completion which handler and
-/// which queue it belongs to. One static per (handler, kind).
-pub(crate) struct Cqe(UnsafeCell<bindings::ib_cqe>);
+/// The `struct ib_cqe` a work request carries, and the kind its completion reports.
+/// One static per kind; [`Cq::poll`] finds the kind through the pointer.
+#[repr(C)]
+pub(crate) struct Cqe {
+    raw: UnsafeCell<bindings::ib_cqe>,
+    kind: CqeKind,
+}
 
 // SAFETY: The kernel only reads it; Rust never writes it after construction.
 unsafe impl Sync for Cqe {}
 
 impl Cqe {
-    /// The entry whose completions go to `H` as `kind`.
-    pub(crate) const fn new<H: CqHandler>(kind: CqeKind) -> Self {
-        let done: unsafe extern "C" fn(*mut bindings::ib_cq, *mut bindings::ib_wc) = match kind {
-            CqeKind::Recv => cqe_done::<H, { CqeKind::Recv as u8 }>,
-            CqeKind::Send => cqe_done::<H, { CqeKind::Send as u8 }>,
-            CqeKind::Probe => cqe_done::<H, { CqeKind::Probe as u8 }>,
-        };
-        Self(UnsafeCell::new(bindings::ib_cqe { done: Some(done) }))
+    /// The entry whose completions [`Cq::poll`] reports as `kind`.
+    pub(crate) const fn new(kind: CqeKind) -> Self {
+        Self { raw: UnsafeCell::new(bindings::ib_cqe { done: Some(bindings::infinisock_cqe_reaped) }), kind }
     }
 
     fn as_raw(&self) -> *mut bindings::ib_cqe {
-        self.0.get()
+        self.raw.get()
     }
-}
-
-unsafe extern "C" fn cqe_done<H: CqHandler, const KIND: u8>(cq: *mut bindings::ib_cq, wc: *mut bindings::ib_wc) {
-    // SAFETY: ib_core passes the CQ and a valid completion; the CQ's context is the
-    // handler `Cq::with_handler` was given, valid until the CQ is freed.
-    let (ctx, wc) = unsafe {
-        (
-            &*bindings::infinisock_cq_context(cq).cast::<H>(),
-            Wc { status: bindings::infinisock_wc_status(wc) as u32, byte_len: bindings::infinisock_wc_byte_len(wc) },
-        )
-    };
-    let kind = match KIND {
-        k if k == CqeKind::Recv as u8 => CqeKind::Recv,
-        k if k == CqeKind::Send as u8 => CqeKind::Send,
-        _ => CqeKind::Probe,
-    };
-    ctx.completion(kind, wc);
 }
 
 /// DMA direction of a [`DmaBuf`].
@@ -414,10 +442,12 @@ impl QpRef {
         to_result(unsafe { bindings::infinisock_post_probe(self.0.as_ptr(), cqe.as_raw()) })
     }
 
-    /// Waits until every posted work request has completed or been flushed. The QP is
-    /// moved to the error state first.
+    /// Waits until every posted work request has completed or been flushed, polling
+    /// the QP's CQs (from [`Cq::reaped`]); the completions of our own requests are
+    /// dropped. The QP is moved to the error state first.
     pub(crate) fn drain(&self) {
-        // SAFETY: Live QP whose CQ is not polled directly (workqueue), as required.
-        unsafe { bindings::ib_drain_qp(self.0.as_ptr()) };
+        // SAFETY: Live QP; its send and receive queues have room for one marker each
+        // (the owner reserves it) and nobody else polls its CQ any more.
+        unsafe { bindings::infinisock_drain_qp(self.0.as_ptr()) };
     }
 }
