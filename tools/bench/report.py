@@ -130,6 +130,19 @@ def report(data, outdir):
         md += ["## Latency, %s, one way (half round trip, µs)" % metric, "",
                table(["size"] + [LAT_NAMES.get(s, NAMES[s]) for s in syslat] +
                      ["SDP / ib_send_lat", "SMC / ib_send_lat", "SDP / SMC", "SDP / TCP"], rows), ""]
+    rows = []
+    for size in fig.sizes("latency-polling"):
+        f = {s: fig.get(s, "latency-polling", "median", size) for s in ("sdp", "smc", "tcp")}
+        f.update({s: fig.get(s, "latency", "median", size) for s in ("verbs_send", "verbs_write")})
+        rows.append([size_name(size)] + [cell(f[s]) for s in syslat] +
+                    [ratio(f["sdp"], f["verbs_send"]), ratio(f["smc"], f["verbs_send"]), ratio(f["sdp"], f["smc"]),
+                     ratio(f["sdp"], f["tcp"])])
+    if rows:
+        md += ["## Latency while polling, median, one way (µs)", "",
+               "Both sockperf sides spin on non-blocking sockets instead of sleeping in recvfrom(), as "
+               "ib_send_lat and ib_write_lat spin on their CQs (those columns repeat the table above).", "",
+               table(["size"] + [LAT_NAMES.get(s, NAMES[s]) for s in syslat] +
+                     ["SDP / ib_send_lat", "SMC / ib_send_lat", "SDP / SMC", "SDP / TCP"], rows), ""]
     rs = [(size, fig.get("rsocket", "latency", "mean", size)) for size in fig.sizes("latency")]
     if any(f for _, f in rs):
         md += ["rsocket (rstream, blocking calls; it reports the mean, not percentiles), one way: " +

@@ -321,27 +321,31 @@ class Suite:
         self.record(system, "bandwidth", "throughput", "Gbit/s", bps / 1e9, size=size, streams=streams, repeat=r,
                     tool="iperf3", path=path, host_cpu_percent=cpu.get("host_total"))
 
-    def sockperf(self, system, size, r):
+    def sockperf(self, system, size, r, polling=False):
+        """Ping-pong latency. Both sides block in recvfrom(), or with `polling` spin on
+        non-blocking sockets, as perftest's ib_send_lat spins on its CQ."""
         port = self.next_port()
         env = self.preload_env(system)
-        srv = self.start("b", ["sockperf", "sr", "--tcp", "-i", SERVER, "-p", str(port)], env=env)
+        mode = ["--nonblocked"] if polling else []
+        test = "latency-polling" if polling else "latency"
+        srv = self.start("b", ["sockperf", "sr", "--tcp", "-i", SERVER, "-p", str(port)] + mode, env=env)
         self.wait_ready(srv, port, "sockperf " + system)
         rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
         rc, out, err = self.run("a", ["sockperf", "pp", "--tcp", "-i", SERVER, "-p", str(port), "-m", str(size), "-t",
-                                      str(self.seconds)], timeout=60, env=env)
+                                      str(self.seconds)] + mode, timeout=60, env=env)
         self.stop(srv)
         text = out + err
         pct = dict(re.findall(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)", text))
         m = re.search(r"SentMessages=(\d+)", text)
         if not pct or "50.000" not in pct:
-            return self.error(system, "latency", text, size=size, tool="sockperf")
+            return self.error(system, test, text, size=size, tool="sockperf")
         moved = int(m.group(1)) * size if m else 0
         path = self.path_check(system, moved, rxe0, segs0)
         if path is None:
-            return self.error(system, "latency", "fell back to TCP", size=size, tool="sockperf")
+            return self.error(system, test, "fell back to TCP", size=size, tool="sockperf")
         for metric, key in (("median", "50.000"), ("p99", "99.000"), ("p99.9", "99.900")):
             if key in pct:
-                self.record(system, "latency", metric, "us", float(pct[key]), size=size, repeat=r, tool="sockperf",
+                self.record(system, test, metric, "us", float(pct[key]), size=size, repeat=r, tool="sockperf",
                             path=path)
 
     # ---- stream_bench: setup rate and scale ----
@@ -501,6 +505,7 @@ class Suite:
                 with self.section(system, "latency"):
                     for size in lat_sizes:
                         self.sockperf(system, size, r)
+                    self.sockperf(system, 64, r, polling=True)
                 with self.section(system, "connection setup"):
                     self.connrate(system, r)
         if wanted("rsocket"):
