@@ -18,7 +18,7 @@ use crate::{
         abi::{O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_TCP, TCP_CORK, TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY},
         keepalive::KeepaliveOpt,
         errno::Errno,
-        sockaddr::{parse_bind, parse_connect, Parsed, SockAddr},
+        sockaddr::{parse_bind, parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
         socket_args::SOCK_STREAM,
         tunables::TunableId,
         IPPROTO_SDP,
@@ -59,7 +59,11 @@ static ENTRY6: InetProtosw = InetProtosw::new(IpFamily::V6, SOCK_STREAM, IPPROTO
 
 /// The `struct proto` of SDP socks of `family` (for the socks of accepted connections).
 pub(crate) fn proto_of(family: u16) -> &'static ProtoTable {
-    if i32::from(family) == AF_INET6 { &PROTO6 } else { &PROTO4 }
+    match i32::from(family) {
+        AF_INET6 => &PROTO6,
+        crate::proto::AF_IB => &crate::af_ib::STREAM_PROTO,
+        _ => &PROTO4,
+    }
 }
 
 /// SDP's registrations under both IP families. Fields drop in order: the protocol
@@ -82,7 +86,8 @@ impl SdpInet {
     }
 }
 
-/// Socket operations of SDP streams in `FAMILY`.
+/// Socket operations of SDP streams in `FAMILY` (AF_INET, AF_INET6, or AF_IB, whose
+/// addresses `proto::sockaddr` maps to IP ones).
 pub(crate) struct SdpOps<const FAMILY: i32>;
 
 /// The endpoint of a socket between `create` and `release`.
@@ -145,7 +150,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         sdp_cm::accept(&*endpoint(sock)?, newsock, flags & O_NONBLOCK != 0)
     }
 
-    fn getname(sock: &Socket, peer: bool, out: &mut [u8; 28]) -> Result<usize> {
+    fn getname(sock: &Socket, peer: bool, out: &mut [u8; SOCKADDR_MAX_LEN]) -> Result<usize> {
         let ep = endpoint(sock)?;
         let inner = ep.lock();
         let addr = if peer {
@@ -161,7 +166,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
                 .or(inner.bound)
                 .unwrap_or(SockAddr::unspecified(FAMILY as u16))
         };
-        Ok(addr.encode(out))
+        Ok(addr.encode_for(FAMILY as u16, out))
     }
 
     fn poll(sock: &Socket) -> u32 {

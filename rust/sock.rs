@@ -25,6 +25,7 @@ use crate::{
     bindings,
     ffi_static::{FfiStatic, KernelTable},
     net::Net,
+    proto::sockaddr::SOCKADDR_MAX_LEN,
 };
 
 /// What `struct infinisock_sock.state` holds for every sock of the module.
@@ -98,11 +99,12 @@ impl Socket {
         unsafe { bindings::infinisock_socket_set_state(self.as_raw(), state as i32) };
     }
 
-    /// Detaches the `sk` from the socket in `release` and returns the socket's
-    /// reference to it, or `None` if it has none.
-    fn detach(&self) -> Option<ARef<Sock>> {
-        // SAFETY: The socket is valid; `release` is its last operation, so nobody else
-        // reads `sk` concurrently.
+    /// Detaches the `sk` from the socket in `release` (or in a `create` that fails
+    /// after attaching it) and returns the socket's reference to it, or `None` if it
+    /// has none.
+    pub(crate) fn detach(&self) -> Option<ARef<Sock>> {
+        // SAFETY: The socket is valid; `release` is its last operation (a failing
+        // `create` its first), so nobody else reads `sk` concurrently.
         let sk = unsafe { bindings::infinisock_socket_take_sk(self.as_raw()) };
         // SAFETY: The socket owned one reference to `sk` (see `attach`, and `inet_create`
         // which does the same); it is transferred to the returned `ARef`.
@@ -387,7 +389,7 @@ pub(crate) trait StreamOps: SocketOps {
     /// `accept4(2)`: attach the next connection to `newsock`.
     fn accept(sock: &Socket, newsock: &Socket, flags: i32) -> Result;
     /// `getsockname(2)`/`getpeername(2)`: fills `out`, returns its length.
-    fn getname(sock: &Socket, peer: bool, out: &mut [u8; 28]) -> Result<usize>;
+    fn getname(sock: &Socket, peer: bool, out: &mut [u8; SOCKADDR_MAX_LEN]) -> Result<usize>;
     /// The `poll(2)` event mask (the trampoline has registered the waiter).
     fn poll(sock: &Socket) -> u32;
     /// `ioctl(2)`; returns the value to store at `arg` as an `int`.
@@ -564,10 +566,11 @@ unsafe extern "C" fn getname_trampoline<O: StreamOps>(
     peer: kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
     from_result(|| {
-        let mut out = [0u8; 28];
+        let mut out = [0u8; SOCKADDR_MAX_LEN];
         // SAFETY: Valid socket for the call.
         let len = O::getname(unsafe { Socket::from_raw(sock) }, peer != 0, &mut out)?;
-        // SAFETY: `addr` is a `sockaddr_storage` (128 bytes) in the kernel; `len` ≤ 28.
+        // SAFETY: `addr` is a `sockaddr_storage` (128 bytes) in the kernel; `len` is at
+        // most `SOCKADDR_MAX_LEN` (48).
         unsafe { core::ptr::copy_nonoverlapping(out.as_ptr(), addr.cast::<u8>(), len.min(out.len())) };
         Ok(len as i32)
     })

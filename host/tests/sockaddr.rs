@@ -68,3 +68,80 @@ proptest! {
         prop_assert_eq!(parsed, Ok(a));
     }
 }
+
+fn sib(pkey: u16, gid: [u8; 16], sid: u64, mask: u64, scope: u64) -> Vec<u8> {
+    let mut v = vec![0; SOCKADDR_IB_LEN];
+    v[0..2].copy_from_slice(&AF_IB.to_ne_bytes());
+    v[2..4].copy_from_slice(&pkey.to_be_bytes());
+    v[8..24].copy_from_slice(&gid);
+    v[24..32].copy_from_slice(&sid.to_be_bytes());
+    v[32..40].copy_from_slice(&mask.to_be_bytes());
+    v[40..48].copy_from_slice(&scope.to_ne_bytes());
+    v
+}
+
+const GID_V4: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 77, 0, 2];
+
+#[test]
+fn ib_gid_and_service_id_map_to_ip_and_port() {
+    let a = sib(0xffff, GID_V4, SID_PS_TCP + 5000, u64::MAX, 0);
+    assert_eq!(parse_ib(&a), Ok(SockAddr::V4 { addr: [10, 77, 0, 2], port: 5000 }));
+    assert_eq!(parse_bind(AF_IB, &a), parse_ib(&a));
+    assert_eq!(parse_connect(AF_IB, &a), Ok(Parsed::Addr(parse_ib(&a).unwrap())));
+    // pkey 0 and mask 0 mean the defaults; sid 0 is port 0.
+    assert_eq!(parse_ib(&sib(0, [0; 16], 0, 0, 0)), Ok(SockAddr::V6 { addr: [0; 16], port: 0, flowinfo: 0, scope_id: 0 }));
+    let mut v6 = [0u8; 16];
+    v6[0] = 0xfd;
+    v6[1] = 0x77;
+    v6[15] = 2;
+    assert_eq!(parse_ib(&sib(0xffff, v6, SID_PS_TCP + 1, u64::MAX, 0)).unwrap().ip_version(), 6);
+}
+
+#[test]
+fn ib_bad_fields_are_einval() {
+    let good = sib(0xffff, GID_V4, SID_PS_TCP + 1, u64::MAX, 0);
+    assert_eq!(parse_ib(&good[..47]), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0x8001, GID_V4, SID_PS_TCP + 1, 0, 0)), Err(EINVAL));
+    // A service ID outside RDMA_PS_TCP, and a partial mask.
+    assert_eq!(parse_ib(&sib(0xffff, GID_V4, (0x0111 << 16) + 1, 0, 0)), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0xffff, GID_V4, SID_PS_TCP + 1, 0xffff, 0)), Err(EINVAL));
+    // A scope id with an IPv4 GID, or beyond 32 bits.
+    assert_eq!(parse_ib(&sib(0xffff, GID_V4, SID_PS_TCP + 1, 0, 3)), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0xffff, [0; 16], SID_PS_TCP + 1, 0, 1 << 40)), Err(EINVAL));
+    let mut wrong = good.clone();
+    wrong[0..2].copy_from_slice(&AF_INET6.to_ne_bytes());
+    assert_eq!(parse_ib(&wrong), Err(EAFNOSUPPORT));
+}
+
+#[test]
+fn ib_sockets_take_ip_addresses_too() {
+    let a = sin(AF_INET, 7, [10, 77, 0, 2]);
+    assert_eq!(parse_bind(AF_IB, &a), parse_bind(AF_INET, &a));
+    assert_eq!(parse_connect(AF_IB, &a), parse_connect(AF_INET, &a));
+    assert_eq!(parse_connect(AF_IB, &sin(AF_UNSPEC, 0, [0; 4])), Ok(Parsed::Unspec));
+}
+
+proptest! {
+    #[test]
+    fn ib_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = parse_ib(&raw);
+        let _ = parse_bind(AF_IB, &raw);
+        let _ = parse_connect(AF_IB, &raw);
+    }
+
+    #[test]
+    fn ib_encode_parse_round_trip(v6 in any::<bool>(), addr in any::<[u8; 16]>(), port in any::<u16>(),
+                                  flowinfo in any::<u32>(), scope_id in any::<u32>()) {
+        let a = if v6 && addr[..12] != GID_V4[..12] {
+            SockAddr::V6 { addr, port, flowinfo, scope_id }
+        } else {
+            SockAddr::V4 { addr: [addr[0], addr[1], addr[2], addr[3]], port }
+        };
+        let mut out = [0; SOCKADDR_IB_LEN];
+        prop_assert_eq!(a.encode_ib(&mut out), SOCKADDR_IB_LEN);
+        prop_assert_eq!(parse_ib(&out), Ok(a));
+        let mut any = [0; SOCKADDR_MAX_LEN];
+        prop_assert_eq!(a.encode_for(AF_IB, &mut any), SOCKADDR_IB_LEN);
+        prop_assert_eq!(&any[..], &out[..]);
+    }
+}

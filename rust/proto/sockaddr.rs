@@ -1,10 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! IP socket addresses as they cross the socket API: parsed from the bytes a program
+//! Socket addresses as they cross the socket API: parsed from the bytes a program
 //! passes to `bind`/`connect`, written back by `getsockname`/`getpeername`.
 //!
 //! Validation follows Linux TCP (`inet_bind`, `tcp_v4_connect`, `inet6_bind`,
 //! `tcp_v6_connect`), so a program gets the errno it gets from TCP.
+//!
+//! AF_IB sockets name their ends with `struct sockaddr_ib` (rdma-core's
+//! `<infiniband/ib.h>` layout): a GID and a service ID. On RoCE a GID is an IP address
+//! (IPv4 ones as `::ffff:a.b.c.d`), and rdma_cm names the port `p` of its
+//! `RDMA_PS_TCP` port space with service ID `0x0106_0000 + p`: that is the mapping
+//! between the two ([`parse_ib`], [`SockAddr::encode_ib`]).
 
 use super::errno::{Errno, EAFNOSUPPORT, EINVAL};
 
@@ -20,6 +26,16 @@ pub const SOCKADDR_IN_LEN: usize = 16;
 pub const SOCKADDR_IN6_LEN: usize = 28;
 /// The shortest `sockaddr_in6` Linux accepts: RFC 2133's, without `sin6_scope_id`.
 pub const SIN6_LEN_RFC2133: usize = 24;
+/// `AF_IB`.
+pub const AF_IB: u16 = 27;
+/// `sizeof(struct sockaddr_ib)`.
+pub const SOCKADDR_IB_LEN: usize = 48;
+/// The service IDs of rdma_cm's `RDMA_PS_TCP` port space: this plus the port.
+pub const SID_PS_TCP: u64 = 0x0106 << 16;
+/// The default partition key (full membership); 0 stands for it too.
+pub const IB_DEFAULT_PKEY: u16 = 0xffff;
+/// The largest encoded address of any family we speak.
+pub const SOCKADDR_MAX_LEN: usize = SOCKADDR_IB_LEN;
 
 /// An IPv4 or IPv6 address and port, in host byte order where it matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +73,18 @@ fn be16(b: &[u8]) -> u16 {
     u16::from_be_bytes([b[0], b[1]])
 }
 
+fn be64(b: &[u8]) -> u64 {
+    let mut v = [0; 8];
+    v.copy_from_slice(&b[..8]);
+    u64::from_be_bytes(v)
+}
+
+fn ne64(b: &[u8]) -> u64 {
+    let mut v = [0; 8];
+    v.copy_from_slice(&b[..8]);
+    u64::from_ne_bytes(v)
+}
+
 fn ne32(b: &[u8]) -> u32 {
     u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
 }
@@ -66,12 +94,66 @@ fn family(raw: &[u8]) -> Option<u16> {
     Some(u16::from_ne_bytes([*raw.first()?, *raw.get(1)?]))
 }
 
+/// The `::ffff:0:0/96` prefix of IPv4-mapped addresses (and of RoCE's IPv4 GIDs).
+const V4_MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+
+/// Parses a `struct sockaddr_ib` (family already checked or not: it is checked here).
+///
+/// - `sib_pkey`: 0 or 0xffff, the default partition, the only one RoCE has.
+/// - `sib_addr`: the GID. `::ffff:a.b.c.d` is the IPv4 address `a.b.c.d`; `::` is the
+///   wildcard; any other GID is the IPv6 address it spells (RoCE v2).
+/// - `sib_sid`: `SID_PS_TCP + port`, or 0 for port 0 (an ephemeral port at `bind`);
+///   `sib_sid_mask`: 0, or all ones (an exact service ID, what rdma_cm fills in).
+/// - `sib_scope_id`: the interface of a link-local IPv6 GID.
+/// - `sib_flowinfo` is kept only for an IPv6 GID.
+///
+/// `EINVAL` for a short structure or any other value; `EAFNOSUPPORT` for another
+/// family.
+pub fn parse_ib(raw: &[u8]) -> Result<SockAddr, Errno> {
+    if raw.len() < SOCKADDR_IB_LEN {
+        return Err(EINVAL);
+    }
+    if family(raw) != Some(AF_IB) {
+        return Err(EAFNOSUPPORT);
+    }
+    let pkey = be16(&raw[2..]);
+    if pkey != 0 && pkey != IB_DEFAULT_PKEY {
+        return Err(EINVAL);
+    }
+    let (sid, mask) = (be64(&raw[24..]), be64(&raw[32..]));
+    if mask != 0 && mask != u64::MAX {
+        return Err(EINVAL);
+    }
+    let port = match sid {
+        0 => 0,
+        s if s & !0xffff == SID_PS_TCP => (s & 0xffff) as u16,
+        _ => return Err(EINVAL),
+    };
+    let scope = ne64(&raw[40..]);
+    let scope_id = u32::try_from(scope).map_err(|_| EINVAL)?;
+    let mut gid = [0; 16];
+    gid.copy_from_slice(&raw[8..24]);
+    if gid[..12] == V4_MAPPED {
+        if scope_id != 0 {
+            return Err(EINVAL);
+        }
+        return Ok(SockAddr::V4 { addr: [gid[12], gid[13], gid[14], gid[15]], port });
+    }
+    Ok(SockAddr::V6 { addr: gid, port, flowinfo: ne32(&raw[4..]), scope_id })
+}
+
 /// Parses the address a program passed to `bind` on a socket of `sock_family`.
 ///
 /// Like `inet_bind`, AF_INET sockets also take `AF_UNSPEC` with `INADDR_ANY` (old
-/// programs zero the whole structure).
+/// programs zero the whole structure). AF_IB sockets take a `sockaddr_ib`, and as a
+/// convenience a `sockaddr_in` or `sockaddr_in6`.
 pub fn parse_bind(sock_family: u16, raw: &[u8]) -> Result<SockAddr, Errno> {
     match sock_family {
+        AF_IB => match family(raw) {
+            Some(AF_INET) => parse_bind(AF_INET, raw),
+            Some(AF_INET6) => parse_bind(AF_INET6, raw),
+            _ => parse_ib(raw),
+        },
         AF_INET => {
             if raw.len() < SOCKADDR_IN_LEN {
                 return Err(EINVAL);
@@ -105,6 +187,12 @@ pub fn parse_connect(sock_family: u16, raw: &[u8]) -> Result<Parsed, Errno> {
     if family(raw) == Some(AF_UNSPEC) {
         return Ok(Parsed::Unspec);
     }
+    if sock_family == AF_IB {
+        return match family(raw) {
+            Some(fam @ (AF_INET | AF_INET6)) => parse_connect(fam, raw),
+            _ => parse_ib(raw).map(Parsed::Addr),
+        };
+    }
     let (min, fam) = match sock_family {
         AF_INET => (SOCKADDR_IN_LEN, AF_INET),
         AF_INET6 => (SIN6_LEN_RFC2133, AF_INET6),
@@ -132,8 +220,9 @@ fn parse_in6(raw: &[u8]) -> SockAddr {
 
 impl SockAddr {
     /// The unspecified address of `family` with port 0: what an unbound socket reports.
+    /// AF_IB's is IPv6's, which rdma_cm listens on for both IP versions.
     pub const fn unspecified(family: u16) -> Self {
-        if family == AF_INET6 {
+        if family == AF_INET6 || family == AF_IB {
             SockAddr::V6 { addr: [0; 16], port: 0, flowinfo: 0, scope_id: 0 }
         } else {
             SockAddr::V4 { addr: [0; 4], port: 0 }
@@ -190,6 +279,43 @@ impl SockAddr {
                 SOCKADDR_IN6_LEN
             }
         }
+    }
+
+    /// Writes the address as a `struct sockaddr_ib` (see [`parse_ib`] for the mapping)
+    /// and returns its length.
+    pub fn encode_ib(&self, out: &mut [u8; SOCKADDR_IB_LEN]) -> usize {
+        *out = [0; SOCKADDR_IB_LEN];
+        out[0..2].copy_from_slice(&AF_IB.to_ne_bytes());
+        out[2..4].copy_from_slice(&IB_DEFAULT_PKEY.to_be_bytes());
+        let scope_id = match self {
+            SockAddr::V4 { addr, .. } => {
+                out[8..20].copy_from_slice(&V4_MAPPED);
+                out[20..24].copy_from_slice(addr);
+                0
+            }
+            SockAddr::V6 { addr, flowinfo, scope_id, .. } => {
+                out[4..8].copy_from_slice(&flowinfo.to_ne_bytes());
+                out[8..24].copy_from_slice(addr);
+                *scope_id
+            }
+        };
+        out[24..32].copy_from_slice(&(SID_PS_TCP + u64::from(self.port())).to_be_bytes());
+        out[32..40].copy_from_slice(&u64::MAX.to_be_bytes());
+        out[40..48].copy_from_slice(&u64::from(scope_id).to_ne_bytes());
+        SOCKADDR_IB_LEN
+    }
+
+    /// Writes the address as a socket of `sock_family` reports it: a `sockaddr_ib` for
+    /// AF_IB, the IP structure otherwise. Returns the length.
+    pub fn encode_for(&self, sock_family: u16, out: &mut [u8; SOCKADDR_MAX_LEN]) -> usize {
+        if sock_family == AF_IB {
+            return self.encode_ib(out);
+        }
+        let mut ip = [0; SOCKADDR_IN6_LEN];
+        let n = self.encode(&mut ip);
+        *out = [0; SOCKADDR_MAX_LEN];
+        out[..n].copy_from_slice(&ip[..n]);
+        n
     }
 
     /// Reads back a structure the kernel (rdma_cm) filled in; `None` for another family.

@@ -3,7 +3,8 @@
  * InfiniSock: sockets over InfiniBand/RDMA.
  *
  * Userspace-visible constants of the infinisock module: the protocol number that
- * selects SDP under AF_INET/AF_INET6, and the AF_IB family the module registers.
+ * selects SDP under AF_INET/AF_INET6, the AF_IB family the module registers, and
+ * its socket address.
  */
 #ifndef _UAPI_LINUX_INFINISOCK_H
 #define _UAPI_LINUX_INFINISOCK_H
@@ -22,6 +23,55 @@
 #endif
 #ifndef PF_IB
 #define PF_IB		AF_IB
+#endif
+
+#include <linux/types.h>
+
+/*
+ * AF_IB socket addresses, layout-compatible with rdma-core's <infiniband/ib.h> (which
+ * defines the same structures: include it first if you use both).
+ *
+ *	sib_family	AF_IB
+ *	sib_pkey	partition key: 0 or 0xffff (the default partition, RoCE's only one)
+ *	sib_flowinfo	IPv6 flow information (IPv6 GIDs only)
+ *	sib_addr	the GID. On RoCE a GID is an IP address: ::ffff:a.b.c.d is the IPv4
+ *			address a.b.c.d, any other GID the IPv6 address it spells; :: is
+ *			the wildcard (bind)
+ *	sib_sid		service ID: INFINISOCK_SID_PS_TCP + port (big-endian), as rdma_cm
+ *			numbers its RDMA_PS_TCP port space; 0 for port 0 (bind: any port)
+ *	sib_sid_mask	0 or all ones
+ *	sib_scope_id	the interface of a link-local IPv6 GID, else 0
+ *
+ * Anything else is EINVAL. AF_IB sockets also take sockaddr_in and sockaddr_in6.
+ */
+#define INFINISOCK_SID_PS_TCP	0x0000000001060000ULL
+
+#ifndef _RDMA_IB_H
+struct ib_addr {
+	union {
+		__u8		uib_addr8[16];
+		__be16		uib_addr16[8];
+		__be32		uib_addr32[4];
+		__be64		uib_addr64[2];
+	} ib_u;
+#define sib_addr8		ib_u.uib_addr8
+#define sib_addr16		ib_u.uib_addr16
+#define sib_addr32		ib_u.uib_addr32
+#define sib_addr64		ib_u.uib_addr64
+#define sib_raw			ib_u.uib_addr8
+#define sib_subnet_prefix	ib_u.uib_addr64[0]
+#define sib_interface_id	ib_u.uib_addr64[1]
+};
+
+struct sockaddr_ib {
+	unsigned short int	sib_family;	/* AF_IB */
+	__be16			sib_pkey;
+	__be32			sib_flowinfo;
+	struct ib_addr		sib_addr;
+	__be64			sib_sid;
+	__be64			sib_sid_mask;
+	__u64			sib_scope_id;
+};
 #endif
 
 #endif /* _UAPI_LINUX_INFINISOCK_H */
