@@ -25,9 +25,9 @@ use core::{
 };
 
 use kernel::{
-    new_condvar, new_mutex, new_work,
+    new_mutex, new_work,
     prelude::*,
-    sync::{aref::ARef, Arc, ArcBorrow, CondVar, CondVarTimeoutResult, Mutex, MutexGuard},
+    sync::{aref::ARef, Arc, ArcBorrow, Mutex, MutexGuard},
     new_delayed_work,
     workqueue::{impl_has_delayed_work, impl_has_work, DelayedWork, Work, WorkItem},
 };
@@ -42,6 +42,7 @@ use crate::{
     sdp_cm, sdp_keepalive, sdp_link::Link, sdp_rx, sdp_tx,
     sock::Sock,
     verbs::{CqEvents, CqSide, CqeKind, POLL_BATCH},
+    wait::{self, WaitQueue, Woken},
 };
 
 /// Where a connection is in its life.
@@ -123,7 +124,12 @@ pub(crate) struct Endpoint {
     pub(crate) inner: Mutex<Inner>,
     /// Signalled on every change a blocked call may wait for.
     #[pin]
-    changed: CondVar,
+    changed: WaitQueue,
+    /// Bumped before every wake-up of `changed` (see [`WaitQueue::wait`]).
+    events: AtomicU32,
+    /// Callers asleep in (or about to sleep in) [`Endpoint::wait`]: while there is one,
+    /// it reaps after a CQ event and the reap work is not needed.
+    waiters: AtomicU32,
     #[pin]
     teardown_work: Work<Endpoint>,
     /// Reaps completions nobody else came for (see the module documentation).
@@ -183,7 +189,9 @@ impl Endpoint {
                     torn_down: false,
                     announced: 0,
                 }),
-                changed <- new_condvar!(),
+                changed <- WaitQueue::new(c"Endpoint::changed", kernel::static_lock_class!()),
+                events: AtomicU32::new(0),
+                waiters: AtomicU32::new(0),
                 teardown_work <- new_work!("Endpoint::teardown_work"),
                 reap_work <- new_work!("Endpoint::reap_work"),
                 fin_timer <- new_delayed_work!("Endpoint::fin_timer"),
@@ -218,51 +226,66 @@ impl Endpoint {
     /// data path's state.
     pub(crate) fn lock_reaped(&self) -> MutexGuard<'_, Inner> {
         let mut guard = self.inner.lock();
-        self.reap(&mut guard);
+        let _ = self.reap(&mut guard);
         guard
     }
 
     /// Handles every completion of the link's CQs and leaves them armed for the next.
+    /// Returns how many it handled.
     ///
     /// Pollers woken by a receive event poll after this reap or do it themselves, so
     /// the wake-ups it would give them for those events again are left out
     /// (`Inner::announced`): an edge-triggered epoll sees one edge per arrival, as
     /// with TCP.
-    pub(crate) fn reap(&self, inner: &mut Inner) {
+    pub(crate) fn reap(&self, inner: &mut Inner) -> usize {
         inner.announced = self.announced.swap(0, Ordering::AcqRel);
+        let handled = self.reap_side(inner, CqSide::Send) + self.reap_side(inner, CqSide::Recv);
+        inner.announced = 0;
+        handled
+    }
+
+    /// Reaps one CQ until it is empty and armed; returns the completions handled.
+    fn reap_side(&self, inner: &mut Inner, side: CqSide) -> usize {
         let mut batch = [None; POLL_BATCH];
-        for side in [CqSide::Recv, CqSide::Send] {
-            loop {
-                let Some(link) = inner.link.as_ref() else { return };
-                let n = link.reap(side, &mut batch);
-                if n == 0 {
-                    if link.arm(side) {
-                        continue;
-                    }
-                    break;
+        let mut handled = 0;
+        loop {
+            let Some(link) = inner.link.as_ref() else { break };
+            let n = link.reap(side, &mut batch);
+            if n == 0 {
+                if link.arm(side) {
+                    continue;
                 }
-                for wc in batch[..n].iter().flatten() {
-                    match wc.kind {
-                        CqeKind::Recv => sdp_rx::completion(self, inner, *wc),
-                        CqeKind::Send => sdp_tx::completion(self, inner, *wc),
-                        CqeKind::Probe => sdp_keepalive::completion(self, inner, *wc),
-                    }
+                break;
+            }
+            // A failed send moves the QP to the error state, which flushes the
+            // receives: the send's error, already in its CQ, is the one to report
+            // (`ETIMEDOUT` for a silent peer, not the flush's `ECONNRESET`).
+            if side == CqSide::Recv && batch[..n].iter().flatten().any(|wc| !wc.ok()) {
+                handled += self.reap_side(inner, CqSide::Send);
+            }
+            for wc in batch[..n].iter().flatten() {
+                handled += 1;
+                match wc.kind {
+                    CqeKind::Recv => sdp_rx::completion(self, inner, *wc),
+                    CqeKind::Send => sdp_tx::completion(self, inner, *wc),
+                    CqeKind::Probe => sdp_keepalive::completion(self, inner, *wc),
                 }
             }
         }
-        inner.announced = 0;
+        handled
     }
 
     /// Tells blocked calls and pollers that something changed (`mask`: the poll
     /// events that may have become true).
     pub(crate) fn wake(&self, mask: u32) {
-        self.changed.notify_all();
+        self.notify_waiters();
         self.sk.wake(mask);
     }
 
     /// Wakes blocked calls only (no poll event changed).
     pub(crate) fn notify_waiters(&self) {
-        self.changed.notify_all();
+        wait::bump(&self.events);
+        self.changed.wake_all();
     }
 
     /// Wakes everybody for every event: errors, hang-up, state changes.
@@ -277,22 +300,29 @@ impl Endpoint {
             return Err(EAGAIN);
         }
         let forever = *timeo == i64::MAX;
-        let woken = self.changed.wait_interruptible_timeout(guard, *timeo as _);
-        self.reap(guard);
+        // From here a CQ event leaves the reaping to us: what it announces is either in
+        // the CQ for the reap below, or moves `events` past `seen`, or wakes us.
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let seen = self.events.load(Ordering::SeqCst);
+        let woken = if self.reap(guard) > 0 {
+            Woken::Woken { jiffies: *timeo }
+        } else {
+            self.changed.wait(guard, &self.events, seen, *timeo)
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        let _ = self.reap(guard);
         match woken {
-            CondVarTimeoutResult::Timeout => {
+            Woken::Timeout => {
                 *timeo = 0;
                 Err(EAGAIN)
             }
-            CondVarTimeoutResult::Woken { jiffies } => {
+            Woken::Woken { jiffies } => {
                 if !forever {
-                    *timeo = jiffies as i64;
+                    *timeo = jiffies;
                 }
                 Ok(())
             }
-            CondVarTimeoutResult::Signal { .. } => {
-                Err(if forever { ERESTARTSYS } else { EINTR })
-            }
+            Woken::Signal => Err(if forever { ERESTARTSYS } else { EINTR }),
         }
     }
 
@@ -531,15 +561,18 @@ impl CmHandler for Endpoint {
 impl CqEvents for Endpoint {
     fn cq_event(&self, side: CqSide) {
         // A blocked reader or writer reaps for itself as soon as it runs, and a poller
-        // woken for a receive when it comes back to `poll_mask`; the work reaps if
-        // neither does (and finds nothing otherwise). The poll wake carries no SIGIO:
-        // the reap says what really happened. Send completions wake no poller: the
-        // reap does when they free room.
-        self.changed.notify_all();
+        // woken for a receive when it comes back to `poll_mask`; the work reaps when
+        // nobody is blocked (a poller may not come back soon). The poll wake carries no
+        // SIGIO: the reap says what really happened. Send completions wake no poller:
+        // the reap does when they free room.
+        self.notify_waiters();
         if side == CqSide::Recv {
             const READABLE: u32 = POLLIN | POLLRDNORM;
             self.announced.fetch_or(READABLE, Ordering::AcqRel);
             self.sk.wake_pollers(READABLE);
+        }
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            return;
         }
         // `Err`: already queued. The returned reference is not the last one: the
         // endpoint owns the CQ, and the socket or the teardown holds it until the CQ

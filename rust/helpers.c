@@ -511,8 +511,7 @@ void **infinisock_sk_state(struct sock *sk)
 	return &((struct infinisock_sock *)sk)->state;
 }
 
-/* What sock_def_readable() and friends do, with the caller's event mask. */
-void infinisock_sk_wake(struct sock *sk, __poll_t mask)
+static void infinisock_sk_wake_mask(struct sock *sk, __poll_t mask, bool sigio)
 {
 	struct socket_wq *wq;
 
@@ -520,23 +519,52 @@ void infinisock_sk_wake(struct sock *sk, __poll_t mask)
 	wq = rcu_dereference(sk->sk_wq);
 	if (skwq_has_sleeper(wq))
 		wake_up_interruptible_poll(&wq->wait, mask);
-	if (mask & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+	if (sigio && (mask & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
 		sk_wake_async_rcu(sk, SOCK_WAKE_WAITD, POLL_IN);
-	if (mask & EPOLLOUT)
+	if (sigio && (mask & EPOLLOUT))
 		sk_wake_async_rcu(sk, SOCK_WAKE_SPACE, POLL_OUT);
 	rcu_read_unlock();
+}
+
+/* What sock_def_readable() and friends do, with the caller's event mask. */
+void infinisock_sk_wake(struct sock *sk, __poll_t mask)
+{
+	infinisock_sk_wake_mask(sk, mask, true);
+}
+
+void infinisock_wake_up_all(struct wait_queue_head *wq)
+{
+	wake_up_all(wq);
+}
+
+/*
+ * Sleeps on wq, with lock released, unless *events is no longer seen. The waiter is
+ * on the queue before it reads *events (wait_woken()), and a waker bumps *events
+ * before it wakes the queue, so no wake-up falls between the caller's last look and
+ * its sleep. Returns the jiffies left (at least 1), 0 when the timeout ran out, or -1
+ * with a signal pending. lock is held again on return.
+ */
+long infinisock_wait_unless(struct wait_queue_head *wq, struct mutex *lock, const u32 *events, u32 seen,
+			    long timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+
+	add_wait_queue(wq, &wait);
+	if (READ_ONCE(*events) == seen && !signal_pending(current)) {
+		mutex_unlock(lock);
+		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
+		mutex_lock(lock);
+	}
+	remove_wait_queue(wq, &wait);
+	if (signal_pending(current))
+		return -1;
+	return timeo;
 }
 
 /* Wakes poll()/epoll waiters only: no SIGIO (any atomic context). */
 void infinisock_sk_wake_pollers(struct sock *sk, __poll_t mask)
 {
-	struct socket_wq *wq;
-
-	rcu_read_lock();
-	wq = rcu_dereference(sk->sk_wq);
-	if (skwq_has_sleeper(wq))
-		wake_up_interruptible_poll(&wq->wait, mask);
-	rcu_read_unlock();
+	infinisock_sk_wake_mask(sk, mask, false);
 }
 
 void infinisock_sk_set_err(struct sock *sk, int err)

@@ -138,6 +138,12 @@ struct workqueue_struct;
 void **infinisock_sk_state(struct sock *sk);
 void infinisock_sk_wake(struct sock *sk, __poll_t mask);
 void infinisock_sk_wake_pollers(struct sock *sk, __poll_t mask);
+
+struct wait_queue_head;
+struct mutex;
+void infinisock_wake_up_all(struct wait_queue_head *wq);
+long infinisock_wait_unless(struct wait_queue_head *wq, struct mutex *lock, const u32 *events, u32 seen,
+			    long timeo);
 void infinisock_sk_set_err(struct sock *sk, int err);
 int infinisock_sk_take_err(struct sock *sk);
 int infinisock_sk_peek_err(const struct sock *sk);

@@ -43,6 +43,7 @@ mod sdp_tx;
 mod sock;
 mod sysctl;
 mod verbs;
+mod wait;
 
 #[cfg(CONFIG_KUNIT)]
 mod kunit;
