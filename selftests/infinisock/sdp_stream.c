@@ -230,21 +230,23 @@ FIXTURE(conn)
 	int listener, client, server;
 };
 
-FIXTURE_VARIANT(conn)
-{
-	int family;
-	const char *a, *b;
-};
+/* A fixture's variants: the same pair of hosts over IPv4 and over IPv6. */
+#define HOST_PAIR_VARIANTS(fixture, v4, v6)					\
+	FIXTURE_VARIANT(fixture)						\
+	{									\
+		int family;							\
+		const char *a, *b;						\
+	};									\
+	FIXTURE_VARIANT_ADD(fixture, v4)					\
+	{									\
+		.family = AF_INET, .a = HOST_A4, .b = HOST_B4,			\
+	};									\
+	FIXTURE_VARIANT_ADD(fixture, v6)					\
+	{									\
+		.family = AF_INET6, .a = HOST_A6, .b = HOST_B6,			\
+	}
 
-FIXTURE_VARIANT_ADD(conn, ipv4)
-{
-	.family = AF_INET, .a = HOST_A4, .b = HOST_B4,
-};
-
-FIXTURE_VARIANT_ADD(conn, ipv6)
-{
-	.family = AF_INET6, .a = HOST_A6, .b = HOST_B6,
-};
+HOST_PAIR_VARIANTS(conn, ipv4, ipv6);
 
 FIXTURE_SETUP(conn)
 {
@@ -1124,21 +1126,7 @@ FIXTURE(ib)
 	struct sockaddr_ib bound;
 };
 
-FIXTURE_VARIANT(ib)
-{
-	int family;
-	const char *a, *b;
-};
-
-FIXTURE_VARIANT_ADD(ib, gid_ipv4)
-{
-	.family = AF_INET, .a = HOST_A4, .b = HOST_B4,
-};
-
-FIXTURE_VARIANT_ADD(ib, gid_ipv6)
-{
-	.family = AF_INET6, .a = HOST_A6, .b = HOST_B6,
-};
+HOST_PAIR_VARIANTS(ib, gid_ipv4, gid_ipv6);
 
 FIXTURE_SETUP(ib)
 {
