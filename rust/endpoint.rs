@@ -10,14 +10,14 @@
 //! reference to its sock, so an orphaned sock stays alive while its connection drains.
 //!
 //! Lock order: an endpoint's mutex is never held while taking another endpoint's, and
-//! never while destroying a QP, CQ or rdma_cm id (their callbacks take it).
+//! never while destroying an rdma_cm id (its callbacks take it).
 //!
 //! Completions are reaped, not delivered: the CQs only announce them ([`CqEvents`]),
-//! waking the endpoint's waiters (and, for receives, its pollers) and queueing the reap
-//! work. Whoever takes the lock to look at the data path reaps first
-//! ([`Endpoint::lock_reaped`], [`Endpoint::wait`]), so a reader woken by a completion
-//! handles it itself, with no workqueue hop between the device and the reader; the work
-//! covers the times nobody is looking.
+//! waking the endpoint's waiters (and, for receives, its pollers) and, when no caller
+//! is blocked, queueing the reap work. Whoever takes the lock to look at the data path
+//! reaps first ([`Endpoint::lock_reaped`], [`Endpoint::wait`]), so a reader woken by a
+//! completion handles it itself, with no workqueue hop between the device and the
+//! reader; the work covers the times nobody is blocked.
 
 use core::{
     pin::Pin,

@@ -217,8 +217,6 @@ void infinisock_cqe_reaped(struct ib_cq *cq, struct ib_wc *wc)
 {
 }
 
-#define INFINISOCK_POLL_BATCH 8
-
 int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n)
 {
 	struct ib_wc wc[INFINISOCK_POLL_BATCH];

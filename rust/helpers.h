@@ -83,7 +83,8 @@ struct infinisock_wc {
 	u32 status;
 	u32 byte_len;
 };
-/* Up to n (at most 8) completions into out[]; returns how many were polled. */
+/* Up to n (at most INFINISOCK_POLL_BATCH) completions into out[]; returns how many were polled. */
+#define INFINISOCK_POLL_BATCH 8
 int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n);
 /* Arms for the next completion; > 0 when some may have arrived unreported. */
 int infinisock_arm_cq(struct ib_cq *cq);

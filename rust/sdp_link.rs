@@ -141,7 +141,7 @@ impl Link {
         tx_len.extend_with(tx.len(), 0, GFP_KERNEL)?;
         let staged = KVec::from_elem(0u8, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN), GFP_KERNEL)?;
         let lkey = pd.local_dma_lkey();
-        // SAFETY: PD and CQ outlive the QP: `Link::drop` destroys it first. Nothing
+        // SAFETY: PD and CQs outlive the QP: `Link::drop` destroys it first. Nothing
         // fallible comes between creating the QP and owning it in the `Link`.
         unsafe { id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), ntx + 2, nrx + 1)? };
         let Some(qp) = id.qp() else {

@@ -214,7 +214,7 @@ impl Drop for Qp<'_> {
 }
 
 /// Completions taken by one [`Cq::poll`] at most.
-pub(crate) const POLL_BATCH: usize = 8;
+pub(crate) const POLL_BATCH: usize = bindings::INFINISOCK_POLL_BATCH as usize;
 
 /// Which work queue of a QP a CQ serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
