@@ -8,32 +8,12 @@
 //! connection is disconnected and torn down. A DisConnect from rdma_cm before the
 //! peer's DisConn means the peer reset the connection.
 
-use kernel::{prelude::*, sync::aref::ARef};
+use kernel::prelude::*;
 
 use crate::{
     endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN, SEND_SHUTDOWN},
     proto::abi::{POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, SHUT_RD, SHUT_RDWR, SHUT_WR, TCP_FIN_WAIT1},
-    sock::{Sock, SocketOps, Socket},
 };
-
-/// Tears down the protocol side of a socket whose data path is not there (AF_IB): no
-/// connection state exists, so this marks the sock dead and drops the socket's
-/// reference to it.
-pub(crate) fn release_unconnected(sk: ARef<Sock>) {
-    sk.orphan();
-}
-
-/// Operations of a socket kind in family `FAMILY` whose data path is not there yet:
-/// everything but `release` answers `EOPNOTSUPP`.
-pub(crate) struct UnconnectedOps<const FAMILY: i32>;
-
-impl<const FAMILY: i32> SocketOps for UnconnectedOps<FAMILY> {
-    const FAMILY: i32 = FAMILY;
-
-    fn release(_sock: &Socket, sk: ARef<Sock>) {
-        release_unconnected(sk);
-    }
-}
 
 /// Starts the graceful close of our sending side: a DisConn goes out after the data
 /// already posted, as soon as a credit allows.
@@ -84,7 +64,7 @@ pub(crate) fn release(ep: &Endpoint) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     let take_state = ep.orphan(inner);
-    let unread = inner.link.as_ref().is_some_and(|l| l.stream.rx_bytes > 0);
+    let unread = inner.link.as_ref().is_some_and(|l| l.stream.has_unread());
     let zero_linger = ep.sk.linger() == Some(0);
     match inner.phase {
         Phase::Connected if unread || zero_linger => {
@@ -128,7 +108,7 @@ pub(crate) fn maybe_finish(ep: &Endpoint, inner: &mut Inner) {
     let Some(link) = inner.link.as_ref() else { return };
     let s = &link.stream;
     let sent_done = s.fin_sent && link.tx_idle();
-    let read_done = s.rx_bytes == 0 || inner.orphaned;
+    let read_done = !s.has_unread() || inner.orphaned;
     // After the peer's DisConn and disconnect, nothing more can be sent either.
     if read_done && ((sent_done && s.fin_received) || (s.peer_gone && s.fin_received)) {
         ep.close_and_teardown(inner);
@@ -147,7 +127,7 @@ pub(crate) fn on_disconnected(ep: &Endpoint) {
     if link.stream.fin_received {
         // A graceful end: whatever is unread stays readable until the socket closes.
         link.stream.qp_dead = true;
-        if link.stream.rx_bytes == 0 || inner.orphaned {
+        if !link.stream.has_unread() || inner.orphaned {
             ep.close_and_teardown(inner);
         } else {
             ep.wake(POLLIN | POLLRDNORM | POLLRDHUP);

@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 
 use kernel::{error::to_result, prelude::*};
 
-use crate::{bindings, net::Net, proto::sockaddr::{SockAddr, SOCKADDR_IN6_LEN}};
+use crate::{bindings, net::Net, proto::sockaddr::{PortSpace, SockAddr, SOCKADDR_IN6_LEN}};
 
 /// An event rdma_cm reports on an id, with what the module needs of it.
 #[derive(Clone, Copy, Debug)]
@@ -93,17 +93,17 @@ fn errno(ret: i32) -> Result {
 }
 
 impl CmId {
-    /// Creates an RC id in `net`'s RDMA_PS_TCP port space whose events go to `ctx`.
+    /// Creates an RC id in `net`'s port space `ps` whose events go to `ctx`.
     ///
     /// # Safety
     ///
     /// `ctx` must outlive the returned id and stay at the same address.
-    pub(crate) unsafe fn new<H: CmHandler>(net: &Net, ctx: *const H) -> Result<Self> {
+    pub(crate) unsafe fn new<H: CmHandler>(net: &Net, ps: PortSpace, ctx: *const H) -> Result<Self> {
         let mut err = 0;
         // SAFETY: `net` is live; the trampoline matches `H` and the caller keeps `ctx`
         // valid for the id's life.
         let id = unsafe {
-            bindings::infinisock_cm_create_id(net.as_raw(), Some(trampoline::<H>), ctx as *mut _, &mut err)
+            bindings::infinisock_cm_create_id(net.as_raw(), Some(trampoline::<H>), ctx as *mut _, ps.rdma_ps(), &mut err)
         };
         NonNull::new(id).map(Self).ok_or_else(|| Error::from_errno(if err < 0 { err } else { -22 }))
     }

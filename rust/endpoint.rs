@@ -37,7 +37,8 @@ use crate::{
     proto::{
         abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
         keepalive::{KeepaliveConfig, Prober},
-        sockaddr::SockAddr,
+        sockaddr::{PortSpace, SockAddr},
+        socket_args::SOCK_SEQPACKET,
     },
     sdp_cm, sdp_keepalive, sdp_link::Link, sdp_rx, sdp_tx,
     sock::Sock,
@@ -115,6 +116,8 @@ pub(crate) struct Inner {
     /// During a reap: the poll events pollers were already woken for (see
     /// [`Endpoint::reap`]); 0 otherwise.
     pub(crate) announced: u32,
+    /// A message socket's `IB_MAX_MSG_SIZE`, if set before its connection began.
+    pub(crate) max_msg: Option<u32>,
 }
 
 /// The protocol state of one socket. See the module documentation.
@@ -143,6 +146,9 @@ pub(crate) struct Endpoint {
     pub(crate) keepalive_timer: DelayedWork<Endpoint, 2>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
+    /// A `SOCK_SEQPACKET` socket (AF_IB): each message is one application message
+    /// (see `seqpacket`); otherwise a byte stream.
+    pub(crate) messages: bool,
     /// Poll events the receive CQ's event has already woken pollers for, since the
     /// last reap began (see [`Endpoint::reap`]).
     announced: AtomicU32,
@@ -188,6 +194,7 @@ impl Endpoint {
                     tearing_down: false,
                     torn_down: false,
                     announced: 0,
+                    max_msg: None,
                 }),
                 changed <- WaitQueue::new(c"Endpoint::changed", kernel::static_lock_class!()),
                 events: AtomicU32::new(0),
@@ -196,6 +203,7 @@ impl Endpoint {
                 reap_work <- new_work!("Endpoint::reap_work"),
                 fin_timer <- new_delayed_work!("Endpoint::fin_timer"),
                 keepalive_timer <- new_delayed_work!("Endpoint::keepalive_timer"),
+                messages: sk.sock_type() == SOCK_SEQPACKET,
                 sk,
                 announced: AtomicU32::new(0),
             }),
@@ -211,6 +219,11 @@ impl Endpoint {
         // SAFETY: Endpoints are only ever created inside an `Arc` (`new`), and `self`
         // is borrowed from a live one.
         unsafe { ArcBorrow::from_raw(self as *const Self) }.into()
+    }
+
+    /// The rdma_cm port space of the endpoint's ports and service IDs.
+    pub(crate) fn port_space(&self) -> PortSpace {
+        if self.messages { PortSpace::Ib } else { PortSpace::Tcp }
     }
 
     /// The address the endpoint's callbacks are registered with.
@@ -296,6 +309,16 @@ impl Endpoint {
     /// Waits for a change with the lock held by `guard`, for at most `*timeo` jiffies.
     /// Returns `Err(EAGAIN)` when the time is up, the interruption errno on a signal.
     pub(crate) fn wait(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
+        self.wait_spinning(guard, timeo, 0)
+    }
+
+    /// [`Self::wait`] for data to read: busy-polls for the socket's `SO_BUSY_POLL`
+    /// µs before sleeping, like TCP's `sk_busy_loop()`.
+    pub(crate) fn wait_for_data(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
+        self.wait_spinning(guard, timeo, self.sk.busy_poll_usec())
+    }
+
+    fn wait_spinning(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64, spin_usec: u32) -> Result {
         if *timeo <= 0 {
             return Err(EAGAIN);
         }
@@ -307,7 +330,7 @@ impl Endpoint {
         let woken = if self.reap(guard) > 0 {
             Woken::Woken { jiffies: *timeo }
         } else {
-            self.changed.wait(guard, &self.events, seen, *timeo)
+            self.changed.wait(guard, &self.events, seen, *timeo, spin_usec)
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
         let _ = self.reap(guard);
@@ -463,7 +486,7 @@ impl Endpoint {
         if rcv_shut {
             mask |= POLLIN | POLLRDNORM | POLLRDHUP;
         }
-        if link.is_some_and(|s| s.rx_bytes > 0) {
+        if link.is_some_and(|s| s.has_unread()) {
             mask |= POLLIN | POLLRDNORM;
         }
         if snd_shut || inner.link.as_ref().is_some_and(|l| l.can_send_data()) {

@@ -8,6 +8,7 @@
 #include <linux/seq_file_net.h>
 #include <linux/string.h>
 #include <linux/sysctl.h>
+#include <net/busy_poll.h>
 #include <net/protocol.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
@@ -85,6 +86,11 @@ u16 infinisock_sk_protocol(const struct sock *sk)
 u16 infinisock_sk_family(const struct sock *sk)
 {
 	return sk->sk_family;
+}
+
+int infinisock_sk_type(const struct sock *sk)
+{
+	return sk->sk_type;
 }
 
 void infinisock_sk_set_protocol(struct sock *sk, u16 protocol)
@@ -395,9 +401,9 @@ void infinisock_dma_sync_for_device(struct ib_device *dev, u64 addr, size_t len,
 }
 
 struct rdma_cm_id *infinisock_cm_create_id(struct net *net, infinisock_cm_handler handler, void *context,
-					   int *err)
+					   u32 ps, int *err)
 {
-	return infinisock_unerr(rdma_create_id(net, handler, context, RDMA_PS_TCP, IB_QPT_RC), err);
+	return infinisock_unerr(rdma_create_id(net, handler, context, ps, IB_QPT_RC), err);
 }
 
 void *infinisock_cm_context(const struct rdma_cm_id *id)
@@ -536,17 +542,44 @@ void infinisock_wake_up_all(struct wait_queue_head *wq)
 }
 
 /*
+ * Spins, with lock released, for up to spin_usec µs while *events is still seen: the
+ * SO_BUSY_POLL of a blocked reader. A CQ event bumps *events from the device's
+ * completion path, so a spinner sees its message without a scheduler wake-up. It
+ * yields the CPU when asked (as napi_busy_loop() does) and stops on a signal.
+ * Returns true if *events moved.
+ */
+static bool infinisock_spin_while(struct mutex *lock, const u32 *events, u32 seen, unsigned int spin_usec)
+{
+	unsigned long start = busy_loop_current_time();
+	bool moved;
+
+	mutex_unlock(lock);
+	while (!(moved = READ_ONCE(*events) != seen) && !signal_pending(current) &&
+	       busy_loop_current_time() - start < spin_usec) {
+		if (need_resched())
+			cond_resched();
+		else
+			cpu_relax();
+	}
+	mutex_lock(lock);
+	return moved;
+}
+
+/*
  * Sleeps on wq, with lock released, unless *events is no longer seen. The waiter is
  * on the queue before it reads *events (wait_woken()), and a waker bumps *events
  * before it wakes the queue, so no wake-up falls between the caller's last look and
- * its sleep. Returns the jiffies left (at least 1), 0 when the timeout ran out, or -1
- * with a signal pending. lock is held again on return.
+ * its sleep. spin_usec > 0 spins that long first (see above). Returns the jiffies
+ * left (at least 1), 0 when the timeout ran out, or -1 with a signal pending. lock
+ * is held again on return.
  */
 long infinisock_wait_unless(struct wait_queue_head *wq, struct mutex *lock, const u32 *events, u32 seen,
-			    long timeo)
+			    long timeo, unsigned int spin_usec)
 {
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 
+	if (spin_usec && infinisock_spin_while(lock, events, seen, spin_usec))
+		return signal_pending(current) ? -1 : timeo;
 	add_wait_queue(wq, &wait);
 	if (READ_ONCE(*events) == seen && !signal_pending(current)) {
 		mutex_unlock(lock);
@@ -583,6 +616,15 @@ int infinisock_sk_peek_err(const struct sock *sk)
 long infinisock_sk_rcvtimeo(const struct sock *sk, bool nonblock)
 {
 	return sock_rcvtimeo(sk, nonblock);
+}
+
+unsigned int infinisock_sk_busy_poll_usec(const struct sock *sk)
+{
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	return READ_ONCE(sk->sk_ll_usec);
+#else
+	return 0;
+#endif
 }
 
 long infinisock_sk_sndtimeo(const struct sock *sk, bool nonblock)
@@ -656,6 +698,11 @@ int infinisock_msg_flags(const struct msghdr *msg)
 	return msg->msg_flags;
 }
 
+void infinisock_msg_add_flags(struct msghdr *msg, int flags)
+{
+	msg->msg_flags |= flags;
+}
+
 /*
  * A sock created for an incoming connection, before accept() grafts it onto a socket:
  * what inet_create() would have set up for it.
@@ -669,6 +716,10 @@ void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
 	child->sk_sndtimeo = parent->sk_sndtimeo;
 	child->sk_rcvbuf = parent->sk_rcvbuf;
 	child->sk_sndbuf = parent->sk_sndbuf;
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	/* As TCP's children: the listener's SO_BUSY_POLL. */
+	WRITE_ONCE(child->sk_ll_usec, READ_ONCE(parent->sk_ll_usec));
+#endif
 	/* As TCP's children (sk_clone copies the flags): keepalive and linger. */
 	sock_valbool_flag(child, SOCK_KEEPOPEN, sock_flag(parent, SOCK_KEEPOPEN));
 	sock_valbool_flag(child, SOCK_LINGER, sock_flag(parent, SOCK_LINGER));

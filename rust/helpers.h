@@ -45,6 +45,7 @@ void infinisock_socket_set_ops(struct socket *sock, const struct proto_ops *ops)
 struct sock *infinisock_socket_sk(const struct socket *sock);
 u16 infinisock_sk_protocol(const struct sock *sk);
 u16 infinisock_sk_family(const struct sock *sk);
+int infinisock_sk_type(const struct sock *sk);
 void infinisock_sk_set_protocol(struct sock *sk, u16 protocol);
 size_t infinisock_sock_size(void);
 size_t infinisock6_sock_size(void);
@@ -113,7 +114,7 @@ struct rdma_cm_id;
 struct rdma_cm_event;
 typedef int (*infinisock_cm_handler)(struct rdma_cm_id *id, struct rdma_cm_event *event);
 struct rdma_cm_id *infinisock_cm_create_id(struct net *net, infinisock_cm_handler handler, void *context,
-					   int *err);
+					   u32 ps, int *err);
 void *infinisock_cm_context(const struct rdma_cm_id *id);
 void infinisock_cm_set_context(struct rdma_cm_id *id, void *context);
 struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id);
@@ -144,11 +145,12 @@ struct wait_queue_head;
 struct mutex;
 void infinisock_wake_up_all(struct wait_queue_head *wq);
 long infinisock_wait_unless(struct wait_queue_head *wq, struct mutex *lock, const u32 *events, u32 seen,
-			    long timeo);
+			    long timeo, unsigned int spin_usec);
 void infinisock_sk_set_err(struct sock *sk, int err);
 int infinisock_sk_take_err(struct sock *sk);
 int infinisock_sk_peek_err(const struct sock *sk);
 long infinisock_sk_rcvtimeo(const struct sock *sk, bool nonblock);
+unsigned int infinisock_sk_busy_poll_usec(const struct sock *sk);
 long infinisock_sk_sndtimeo(const struct sock *sk, bool nonblock);
 int infinisock_sk_rcvlowat(const struct sock *sk, int waitall, int len);
 void infinisock_sk_set_state(struct sock *sk, int state);
@@ -168,6 +170,7 @@ struct net *infinisock_seq_file_net(struct seq_file *m);
 struct proto_accept_arg;
 int infinisock_accept_flags(const struct proto_accept_arg *arg);
 int infinisock_msg_flags(const struct msghdr *msg);
+void infinisock_msg_add_flags(struct msghdr *msg, int flags);
 void infinisock_sk_init_child(struct sock *child, const struct sock *parent);
 bool infinisock_sk_reuse(const struct sock *sk);
 /* SO_RCVBUF/SO_SNDBUF as the program set them (0: not set). */

@@ -40,6 +40,7 @@ mod sdp_keepalive;
 mod sdp_link;
 mod sdp_rx;
 mod sdp_tx;
+mod seqpacket;
 mod sock;
 mod sysctl;
 mod verbs;
@@ -120,7 +121,6 @@ impl Drop for ModuleWorkqueue {
 struct InfiniSock {
     _sdp_inet: sdp_inet::SdpInet,
     _af_ib: Registration<sock::FamilyTable>,
-    _af_ib_proto: Registration<sock::ProtoTable>,
     _af_ib_stream_proto: Registration<sock::ProtoTable>,
     _wq: ModuleWorkqueue,
     _endpoints: endpoint::FreeEndpointList,
@@ -137,7 +137,6 @@ impl kernel::Module for InfiniSock {
         let pernet = Registration::new(netns::InfiniSockNet::table())?;
         let devices = devices::Tracking::start()?;
         let wq = ModuleWorkqueue::new()?;
-        let af_ib_proto = Registration::new(&af_ib::PROTO)?;
         let af_ib_stream_proto = Registration::new(&af_ib::STREAM_PROTO)?;
         let af_ib = Registration::new(&af_ib::FAMILY)?;
         let sdp_inet = sdp_inet::SdpInet::register()?;
@@ -145,7 +144,6 @@ impl kernel::Module for InfiniSock {
         Ok(Self {
             _sdp_inet: sdp_inet,
             _af_ib: af_ib,
-            _af_ib_proto: af_ib_proto,
             _af_ib_stream_proto: af_ib_stream_proto,
             _wq: wq,
             _endpoints: endpoint::FreeEndpointList,

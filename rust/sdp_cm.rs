@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Connection management: `bind`, `listen`, `connect`, `accept` on rdma_cm ids in the
-//! RDMA_PS_TCP port space, and the Hello/HelloAck exchange in the CM private data.
+//! RDMA_PS_TCP port space (streams) or RDMA_PS_IB (AF_IB message sockets), and the
+//! Hello/HelloAck exchange in the CM private data.
 
 use kernel::prelude::*;
 
@@ -15,7 +16,8 @@ use crate::{
         ring::MAX_RING,
         sockaddr::SockAddr,
         tunables::TunableId,
-        wire::{Hello, HelloAck, HELLO_ACK_LEN, HELLO_LEN},
+        message,
+        wire::{Hello, HelloAck, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN},
     },
     sdp_link::{Link, RingConfig},
     sock::{ProtoTable, Sock, Socket},
@@ -24,22 +26,34 @@ use crate::{
 /// How long address and route resolution may take before `connect` fails.
 const RESOLVE_TIMEOUT_MS: u32 = 2000;
 
-/// The ring sizes a new connection of `sk` uses: the namespace's tunables, or as many
-/// buffers as `SO_RCVBUF`/`SO_SNDBUF` ask for, within the rings' limits.
-fn ring_config(sk: &Sock) -> RingConfig {
+/// The ring sizes a new connection of `ep` uses: the namespace's tunables, or as many
+/// buffers as `SO_RCVBUF`/`SO_SNDBUF` ask for, within the rings' limits. A message
+/// socket's buffers are its largest message plus the header, as many as the same
+/// memory holds (`proto::message`). `ep` is the connecting socket or the listener.
+fn ring_config(ep: &Endpoint, inner: &Inner) -> RingConfig {
+    let sk = &ep.sk;
     let net = sk.net();
-    let buffer_size = netns::tunable(net, TunableId::SdpBufferSize) as u32;
+    let stream_size = netns::tunable(net, TunableId::SdpBufferSize) as u32;
     let (rcvbuf, sndbuf) = sk.user_bufs();
+    if ep.messages {
+        let max = inner.max_msg.unwrap_or(message::default_max_message(stream_size));
+        let bytes = |user: Option<usize>, id| user.unwrap_or(netns::tunable(net, id) as usize * stream_size as usize);
+        return RingConfig {
+            recv_buffers: message::ring_buffers(bytes(rcvbuf, TunableId::SdpRecvBuffers), max),
+            send_buffers: message::ring_buffers(bytes(sndbuf, TunableId::SdpSendBuffers), max),
+            buffer_size: max + BSDH_LEN as u32,
+        };
+    }
     let count = |bytes: Option<usize>, id: TunableId, min: usize| -> u16 {
         match bytes {
-            Some(b) => (b / buffer_size as usize).clamp(min, MAX_RING) as u16,
+            Some(b) => (b / stream_size as usize).clamp(min, MAX_RING) as u16,
             None => netns::tunable(net, id) as u16,
         }
     };
     RingConfig {
         recv_buffers: count(rcvbuf, TunableId::SdpRecvBuffers, usize::from(MIN_RING)),
         send_buffers: count(sndbuf, TunableId::SdpSendBuffers, 1),
-        buffer_size,
+        buffer_size: stream_size,
     }
 }
 
@@ -48,7 +62,7 @@ fn ensure_id<'a>(ep: &Endpoint, inner: &'a mut Inner) -> Result<&'a CmId> {
     if inner.id.is_none() {
         // SAFETY: The endpoint owns the id and destroys it in teardown, before it can
         // be freed; it lives in an `Arc`, so its address is stable.
-        let id = unsafe { CmId::new(ep.sk.net(), ep.as_ctx())? };
+        let id = unsafe { CmId::new(ep.sk.net(), ep.port_space(), ep.as_ctx())? };
         if ep.sk.reuse() {
             id.set_reuseaddr()?;
         }
@@ -84,7 +98,7 @@ pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
             drop(inner);
             // SAFETY: A short-lived id of this endpoint, destroyed below; it is only
             // bound, so no event can arrive for it.
-            let probe = unsafe { CmId::new(ep.sk.net(), ep.as_ctx())? };
+            let probe = unsafe { CmId::new(ep.sk.net(), ep.port_space(), ep.as_ctx())? };
             return Err(if probe.bind(&addr.with_port(0)).is_ok() { EADDRINUSE } else { e });
         }
         Err(e) => return Err(e),
@@ -233,7 +247,7 @@ fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
     if inner.phase != Phase::Connecting {
         return;
     }
-    let cfg = ring_config(&ep.sk);
+    let cfg = ring_config(ep, inner);
     let link = match Link::new(ep, id, cfg) {
         Ok(l) => l,
         Err(e) => {
@@ -349,7 +363,10 @@ fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
     let sk = Sock::alloc(parent_sk.net(), i32::from(parent_sk.family()), proto, false)?;
     sk.init_child(parent_sk);
     let child = Endpoint::new(sk.clone())?;
-    let cfg = ring_config(parent_sk);
+    let (cfg, max_msg) = {
+        let inner = listener.lock();
+        (ring_config(listener, &inner), inner.max_msg)
+    };
     let mut link = Link::new(&child, id, cfg)?;
     let credits = Credits::new(hello.bufs, link.recv_ring() as u16).map_err(|_| EPROTO)?;
     if (hello.local_rcv_size as usize) <= crate::proto::wire::BSDH_LEN {
@@ -366,6 +383,7 @@ fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
     {
         let mut inner = child.lock();
         inner.phase = Phase::Accepting;
+        inner.max_msg = max_msg;
         inner.parent = Some(listener.arc());
         // SAFETY: From here the id is the child's; the child owns it and destroys it
         // in its teardown, before it can be freed.

@@ -15,15 +15,19 @@ use crate::{
     endpoint::{Endpoint, Phase},
     ffi_static::Registration,
     proto::{
-        abi::{O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_TCP, TCP_CORK, TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY},
+        abi::{
+            INFINISOCK_MAX_MSG_SIZE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK, SOL_TCP, TCP_CORK, TCP_KEEPCNT,
+            TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
+        },
         keepalive::KeepaliveOpt,
+        message,
         errno::Errno,
         sockaddr::{parse_bind, parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
         socket_args::SOCK_STREAM,
         tunables::TunableId,
         IPPROTO_SDP,
     },
-    sdp_cm, sdp_keepalive, sdp_rx, sdp_tx,
+    sdp_cm, sdp_keepalive, sdp_rx, sdp_tx, seqpacket,
     sock::{InetProtosw, IpFamily, Msg, OpsTable, ProtoTable, Sock, SockLayout, SockProto, Socket, SocketOps, StreamOps},
 };
 
@@ -127,13 +131,14 @@ impl<const FAMILY: i32> SocketOps for SdpOps<FAMILY> {
 
 impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
     fn bind(sock: &Socket, addr: &[u8]) -> Result {
-        let addr = parse_bind(FAMILY as u16, addr).map_err(errno)?;
-        sdp_cm::bind(&*endpoint(sock)?, addr)
+        let ep = endpoint(sock)?;
+        let addr = parse_bind(FAMILY as u16, ep.port_space(), addr).map_err(errno)?;
+        sdp_cm::bind(&ep, addr)
     }
 
     fn connect(sock: &Socket, addr: &[u8], flags: i32) -> Result {
         let ep = endpoint(sock)?;
-        match parse_connect(FAMILY as u16, addr).map_err(errno)? {
+        match parse_connect(FAMILY as u16, ep.port_space(), addr).map_err(errno)? {
             Parsed::Addr(dst) => sdp_cm::connect(&ep, sock, dst, flags & O_NONBLOCK != 0),
             // TCP dissolves the association; an SDP connection cannot be reused, so
             // only a socket that never connected accepts it.
@@ -166,7 +171,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
                 .or(inner.bound)
                 .unwrap_or(SockAddr::unspecified(FAMILY as u16))
         };
-        Ok(addr.encode_for(FAMILY as u16, out))
+        Ok(addr.encode_for(FAMILY as u16, ep.port_space(), out))
     }
 
     fn poll(sock: &Socket) -> u32 {
@@ -175,6 +180,9 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
 
     fn ioctl(sock: &Socket, cmd: u32) -> Result<i32> {
         let ep = endpoint(sock)?;
+        if ep.messages && cmd == SIOCINQ {
+            return Ok(i32::try_from(seqpacket::next_message_size(&ep)).unwrap_or(i32::MAX));
+        }
         let inner = ep.lock_reaped();
         if inner.phase == Phase::Listening {
             return Err(EINVAL);
@@ -193,15 +201,26 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
     }
 
     fn sendmsg(sock: &Socket, msg: &mut Msg, len: usize) -> Result<usize> {
-        sdp_tx::sendmsg(&*endpoint(sock)?, msg, len, false)
+        let ep = endpoint(sock)?;
+        if ep.messages {
+            return seqpacket::sendmsg(&ep, msg, len, false);
+        }
+        sdp_tx::sendmsg(&ep, msg, len, false)
     }
 
     fn recvmsg(sock: &Socket, msg: &mut Msg, len: usize, flags: i32) -> Result<usize> {
-        sdp_rx::recvmsg(&*endpoint(sock)?, msg, len, flags, false)
+        let ep = endpoint(sock)?;
+        if ep.messages {
+            return seqpacket::recvmsg(&ep, msg, len, flags, false);
+        }
+        sdp_rx::recvmsg(&ep, msg, len, flags, false)
     }
 
     fn setsockopt(sock: &Socket, level: i32, name: i32, value: Option<i32>) -> Result {
         let ep = endpoint(sock)?;
+        if ep.messages {
+            return set_message_option(&ep, level, name, value);
+        }
         match (level, name) {
             (SOL_TCP, TCP_NODELAY) => {
                 ep.lock().nodelay = value.ok_or(EINVAL)? != 0;
@@ -220,11 +239,50 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
 
     fn getsockopt(sock: &Socket, level: i32, name: i32) -> Result<i32> {
         let ep = endpoint(sock)?;
+        if ep.messages {
+            return get_message_option(&ep, level, name);
+        }
         match (level, name) {
             (SOL_TCP, TCP_NODELAY) => Ok(i32::from(ep.lock().nodelay)),
             (SOL_TCP, TCP_CORK) => Ok(0),
             (SOL_TCP, name) => keepalive_opt(name).map(|o| sdp_keepalive::get_option(&ep, o)).ok_or(ENOPROTOOPT),
             _ => Err(ENOPROTOOPT),
         }
+    }
+}
+
+/// `setsockopt` on a message socket: `SOL_INFINISOCK` options.
+fn set_message_option(ep: &Endpoint, level: i32, name: i32, value: Option<i32>) -> Result {
+    match (level, name) {
+        (SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE) => {
+            let max = message::check_max_message(value.ok_or(EINVAL)?).map_err(errno)?;
+            let mut inner = ep.lock();
+            // The buffers are sized when a connection begins; a listener's value goes
+            // to the connections it accepts from then on.
+            if !matches!(inner.phase, Phase::Open | Phase::Listening) {
+                return Err(EISCONN);
+            }
+            inner.max_msg = Some(max);
+            Ok(())
+        }
+        _ => Err(ENOPROTOOPT),
+    }
+}
+
+/// `getsockopt` on a message socket.
+fn get_message_option(ep: &Endpoint, level: i32, name: i32) -> Result<i32> {
+    match (level, name) {
+        (SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE) => {
+            let inner = ep.lock();
+            let max = match inner.link.as_ref().filter(|l| l.stream.credits.is_some()) {
+                Some(link) => link.max_payload() as u32,
+                None => inner.max_msg.unwrap_or_else(|| {
+                    let size = netns::tunable(ep.sk.net(), TunableId::SdpBufferSize) as u32;
+                    message::default_max_message(size)
+                }),
+            };
+            Ok(max as i32)
+        }
+        _ => Err(ENOPROTOOPT),
     }
 }

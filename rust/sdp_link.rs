@@ -117,6 +117,14 @@ fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<Dm
     Ok(v)
 }
 
+impl Stream {
+    /// Whether anything arrived that was not read yet: bytes, or (on a message
+    /// socket) a message, empty ones included.
+    pub(crate) fn has_unread(&self) -> bool {
+        self.rx_bytes > 0 || !self.rx_ready.is_empty()
+    }
+}
+
 impl Link {
     /// Creates PD, CQ, QP and rings on the device `id` is bound to and posts the whole
     /// receive ring. `ep` hears of completions and reaps them ([`Link::reap`]).
@@ -288,6 +296,18 @@ impl Link {
         max: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<usize>,
     ) -> Result<usize> {
+        self.send_flagged(mid, 0, control, max, fill)
+    }
+
+    /// [`Link::send`] with BSDH `flags` (`FLAG_MESSAGE`).
+    pub(crate) fn send_flagged(
+        &mut self,
+        mid: Mid,
+        flags: u8,
+        control: bool,
+        max: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize>,
+    ) -> Result<usize> {
         if !(if control { self.can_send_control() } else { self.can_send_data() }) {
             return Err(EAGAIN);
         }
@@ -298,7 +318,7 @@ impl Link {
         let credits = self.stream.credits.as_mut().ok_or(EAGAIN)?;
         let out = if control { credits.send_control() } else { credits.send_data() }.map_err(|NoCredit| EAGAIN)?;
         let mut hdr = [0u8; BSDH_LEN];
-        encode_header(&mut hdr, mid, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
+        encode_header(&mut hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
         self.tx[slot].fill()[..BSDH_LEN].copy_from_slice(&hdr);
         // SAFETY: The slot is free (counted by `tx_free`) and not written again until
         // its completion; the link outlives the QP's use of it.

@@ -9,7 +9,7 @@ use crate::{
     endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN},
     proto::{
         abi::{MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM, TCP_CLOSE_WAIT},
-        wire::{decode_message, Message},
+        wire::{decode_message, Message, FLAG_MESSAGE},
     },
     sdp_link::Link,
     sock::Msg,
@@ -60,7 +60,7 @@ fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
     let orphaned = inner.orphaned;
     let discard = inner.shutdown & RCV_SHUTDOWN != 0;
     let Some(link) = inner.link.as_mut() else { return };
-    match handle_message(link, idx, orphaned, discard) {
+    match handle_message(link, idx, ep.messages, orphaned, discard) {
         Ok(mask) => {
             if let Err(e) = link.progress() {
                 ep.fail(inner, e);
@@ -83,18 +83,29 @@ fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
     }
 }
 
-/// Checks one message and files it; returns the poll events it raised.
-fn handle_message(link: &mut Link, idx: u16, orphaned: bool, discard: bool) -> Result<u32, Violation> {
+/// Checks one message and files it; returns the poll events it raised. On a message
+/// socket (`messages`) only a Data message flagged `FLAG_MESSAGE` is an application
+/// message, and an unflagged one must be a bare credit update; a stream never sees
+/// the flag.
+fn handle_message(link: &mut Link, idx: u16, messages: bool, orphaned: bool, discard: bool) -> Result<u32, Violation> {
     let len = link.stream.rx_len[usize::from(idx)] as usize;
     // What the message says, detached from the buffer it borrows.
     enum Kind {
+        CreditUpdate,
         Data(usize),
         DisConn,
         Abort,
         Resize,
     }
     let (hdr, kind) = match decode_message(link.received(idx, len)) {
-        Ok((h, Message::Data(p))) => (h, Kind::Data(p.len())),
+        Ok((h, Message::Data(p))) => match (messages, h.flags & FLAG_MESSAGE != 0, p.len()) {
+            (true, true, n) | (false, false, n @ 1..) => (h, Kind::Data(n)),
+            (_, false, 0) => (h, Kind::CreditUpdate),
+            (messages, ..) => {
+                pr_warn!("SDP: {} flagged as a message from peer; connection reset\n", if messages { "data not" } else { "stream data" });
+                return Err(Violation::Protocol);
+            }
+        },
         Ok((h, Message::DisConn)) => (h, Kind::DisConn),
         Ok((h, Message::Abort)) => (h, Kind::Abort),
         Ok((h, Message::ChRcvBuf(_) | Message::ChRcvBufAck(_))) => (h, Kind::Resize),
@@ -109,7 +120,7 @@ fn handle_message(link: &mut Link, idx: u16, orphaned: bool, discard: bool) -> R
         return Err(Violation::Protocol);
     }
     match kind {
-        Kind::Data(0) => {
+        Kind::CreditUpdate => {
             // A credit update: the header was all it had to say.
             link.repost(idx).map_err(|_| Violation::Reset)?;
             Ok(0)
@@ -244,7 +255,7 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
         if len == 0 {
             break;
         }
-        match ep.wait(&mut guard, &mut timeo) {
+        match ep.wait_for_data(&mut guard, &mut timeo) {
             Ok(()) => {}
             Err(_) if copied > 0 => break,
             Err(e) => return Err(e),

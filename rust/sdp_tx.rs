@@ -42,12 +42,34 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     crate::close::maybe_finish(ep, inner);
 }
 
-/// `EPIPE`, with `SIGPIPE` unless the caller asked for none.
-fn epipe(flags: i32) -> Error {
-    if flags & MSG_NOSIGNAL == 0 {
+/// The error a `sendmsg` on `flags` returns for `err`: `EPIPE` comes with `SIGPIPE`
+/// unless the caller asked for none.
+pub(crate) fn send_error(err: Error, flags: i32) -> Error {
+    if err == EPIPE && flags & MSG_NOSIGNAL == 0 {
         crate::sock::send_sigpipe();
     }
-    EPIPE
+    err
+}
+
+/// Whether a send may go on: `Ok` while connected or connecting, else why not. A
+/// socket that never connected gets `ENOTCONN` (a stream answers `EPIPE`, as TCP).
+pub(crate) fn sendable(ep: &Endpoint, inner: &Inner) -> Result {
+    let err = ep.sk.take_err();
+    if err != 0 {
+        return Err(Error::from_errno(err));
+    }
+    if inner.shutdown & SEND_SHUTDOWN != 0 || inner.phase == Phase::Closed {
+        return Err(EPIPE);
+    }
+    if let Some(s) = inner.link.as_ref().map(|l| &l.stream).filter(|s| s.peer_gone || s.qp_dead) {
+        // After the peer's DisConn a dead connection is a broken pipe; before it,
+        // the peer reset it.
+        return Err(if s.fin_received { EPIPE } else { ECONNRESET });
+    }
+    match inner.phase {
+        Phase::Connected | Phase::Connecting => Ok(()),
+        _ => Err(ENOTCONN),
+    }
 }
 
 /// `sendmsg` on a stream: copies all of `len` (blocking) or what fits now
@@ -61,31 +83,10 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
     let mut guard = ep.lock_reaped();
     loop {
         let inner = &mut *guard;
-        let err = sk.take_err();
-        if err != 0 {
-            let err = Error::from_errno(err);
-            return if sent > 0 {
-                Ok(sent)
-            } else if err == EPIPE {
-                Err(epipe(flags))
-            } else {
-                Err(err)
-            };
-        }
-        if inner.shutdown & SEND_SHUTDOWN != 0 || inner.phase == Phase::Closed {
-            return if sent > 0 { Ok(sent) } else { Err(epipe(flags)) };
-        }
-        if let Some(s) = inner.link.as_ref().map(|l| &l.stream).filter(|s| s.peer_gone || s.qp_dead) {
-            // After the peer's DisConn a dead connection is a broken pipe; before it,
-            // the peer reset it.
-            let err = if s.fin_received { epipe(flags) } else { ECONNRESET };
-            return if sent > 0 { Ok(sent) } else { Err(err) };
-        }
-        match inner.phase {
-            Phase::Connected => {}
-            Phase::Connecting => {}
+        if let Err(e) = sendable(ep, inner) {
             // TCP: writing on a socket that never connected is a broken pipe.
-            _ => return Err(epipe(flags)),
+            let e = if e == ENOTCONN { EPIPE } else { e };
+            return if sent > 0 { Ok(sent) } else { Err(send_error(e, flags)) };
         }
         if sent == len && len > 0 {
             return Ok(sent);

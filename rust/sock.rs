@@ -177,6 +177,12 @@ impl Sock {
         unsafe { bindings::infinisock_sk_set_protocol(self.as_raw(), protocol) };
     }
 
+    /// The socket type (`SOCK_STREAM`, `SOCK_SEQPACKET`).
+    pub(crate) fn sock_type(&self) -> i32 {
+        // SAFETY: The sock is valid; the type never changes after `sock_init_data()`.
+        unsafe { bindings::infinisock_sk_type(self.as_raw()) }
+    }
+
     /// The address family of the sock.
     pub(crate) fn family(&self) -> u16 {
         // SAFETY: The sock is valid; the family never changes.
@@ -266,6 +272,13 @@ impl Sock {
     pub(crate) fn rcvtimeo(&self, nonblock: bool) -> i64 {
         // SAFETY: The sock is valid.
         unsafe { bindings::infinisock_sk_rcvtimeo(self.as_raw(), nonblock) as i64 }
+    }
+
+    /// How long a blocked reader busy-polls before sleeping, in µs (`SO_BUSY_POLL`,
+    /// by default `net.core.busy_read`).
+    pub(crate) fn busy_poll_usec(&self) -> u32 {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_busy_poll_usec(self.as_raw()) }
     }
 
     /// The send timeout in jiffies (`SO_SNDTIMEO`; 0 for a non-blocking call).
@@ -359,6 +372,12 @@ impl Msg {
     pub(crate) fn flags(&self) -> i32 {
         // SAFETY: Valid msghdr (type invariant).
         unsafe { bindings::infinisock_msg_flags(self.0.as_ptr()) }
+    }
+
+    /// Reports `flags` (`MSG_TRUNC`) to the caller of `recvmsg` in `msg_flags`.
+    pub(crate) fn add_flags(&mut self, flags: i32) {
+        // SAFETY: Valid msghdr (type invariant); `msg_flags` is the call's output.
+        unsafe { bindings::infinisock_msg_add_flags(self.0.as_ptr(), flags) }
     }
 
     /// The user data to send.
@@ -455,33 +474,8 @@ unsafe extern "C" fn create_trampoline<F: SocketFamily>(
 pub(crate) struct OpsTable(FfiStatic<bindings::proto_ops>);
 
 impl OpsTable {
-    /// The table for socket kind `O`: `release` from Rust, the rest `EOPNOTSUPP` until
-    /// the data paths implement them.
-    pub(crate) const fn new<O: SocketOps>() -> Self {
-        Self(FfiStatic::new(bindings::proto_ops {
-            family: O::FAMILY,
-            owner: crate::THIS_MODULE_PTR,
-            release: Some(release_trampoline::<O>),
-            bind: Some(bindings::sock_no_bind),
-            connect: Some(bindings::sock_no_connect),
-            socketpair: Some(bindings::sock_no_socketpair),
-            accept: Some(bindings::sock_no_accept),
-            getname: Some(bindings::sock_no_getname),
-            ioctl: Some(bindings::sock_no_ioctl),
-            listen: Some(bindings::sock_no_listen),
-            shutdown: Some(bindings::sock_no_shutdown),
-            sendmsg: Some(bindings::sock_no_sendmsg),
-            recvmsg: Some(bindings::sock_no_recvmsg),
-            mmap: Some(bindings::sock_no_mmap),
-            // SAFETY: All-zero is a valid `proto_ops`: absent callbacks are NULL.
-            ..unsafe { core::mem::zeroed() }
-        }))
-    }
-}
-
-impl OpsTable {
-    /// The table of a stream socket kind: everything through `O`, except what
-    /// streams do not have (`socketpair`, `mmap`).
+    /// The table of a connected socket kind (streams, message sockets): everything
+    /// through `O`, except what they do not have (`socketpair`, `mmap`).
     pub(crate) const fn stream<O: StreamOps>() -> Self {
         Self(FfiStatic::new(bindings::proto_ops {
             family: O::FAMILY,

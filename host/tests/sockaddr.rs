@@ -16,12 +16,12 @@ fn sin(family: u16, port: u16, addr: [u8; 4]) -> Vec<u8> {
 #[test]
 fn bind_v4_like_inet_bind() {
     let a = sin(AF_INET, 5000, [10, 77, 0, 1]);
-    assert_eq!(parse_bind(AF_INET, &a), Ok(SockAddr::V4 { addr: [10, 77, 0, 1], port: 5000 }));
-    assert_eq!(parse_bind(AF_INET, &a[..15]), Err(EINVAL));
-    assert_eq!(parse_bind(AF_INET, &sin(AF_INET6, 1, [0; 4])), Err(EAFNOSUPPORT));
+    assert_eq!(parse_bind(AF_INET, PortSpace::Tcp, &a), Ok(SockAddr::V4 { addr: [10, 77, 0, 1], port: 5000 }));
+    assert_eq!(parse_bind(AF_INET, PortSpace::Tcp, &a[..15]), Err(EINVAL));
+    assert_eq!(parse_bind(AF_INET, PortSpace::Tcp, &sin(AF_INET6, 1, [0; 4])), Err(EAFNOSUPPORT));
     // AF_UNSPEC only with INADDR_ANY.
-    assert!(parse_bind(AF_INET, &sin(AF_UNSPEC, 1, [0; 4])).is_ok());
-    assert_eq!(parse_bind(AF_INET, &sin(AF_UNSPEC, 1, [1, 2, 3, 4])), Err(EAFNOSUPPORT));
+    assert!(parse_bind(AF_INET, PortSpace::Tcp, &sin(AF_UNSPEC, 1, [0; 4])).is_ok());
+    assert_eq!(parse_bind(AF_INET, PortSpace::Tcp, &sin(AF_UNSPEC, 1, [1, 2, 3, 4])), Err(EAFNOSUPPORT));
 }
 
 #[test]
@@ -30,26 +30,26 @@ fn bind_v6_accepts_rfc2133_length() {
     a[0..2].copy_from_slice(&AF_INET6.to_ne_bytes());
     a[2..4].copy_from_slice(&80u16.to_be_bytes());
     a[23] = 1;
-    let p = parse_bind(AF_INET6, &a[..SIN6_LEN_RFC2133]).unwrap();
+    let p = parse_bind(AF_INET6, PortSpace::Tcp, &a[..SIN6_LEN_RFC2133]).unwrap();
     assert_eq!(p.port(), 80);
-    assert_eq!(parse_bind(AF_INET6, &a[..23]), Err(EINVAL));
-    assert_eq!(parse_bind(AF_INET6, &sin(AF_INET, 1, [0; 4])), Err(EINVAL));
+    assert_eq!(parse_bind(AF_INET6, PortSpace::Tcp, &a[..23]), Err(EINVAL));
+    assert_eq!(parse_bind(AF_INET6, PortSpace::Tcp, &sin(AF_INET, 1, [0; 4])), Err(EINVAL));
 }
 
 #[test]
 fn connect_errnos() {
-    assert_eq!(parse_connect(AF_INET, &[0]), Err(EINVAL));
-    assert_eq!(parse_connect(AF_INET, &sin(AF_UNSPEC, 0, [0; 4])), Ok(Parsed::Unspec));
-    assert_eq!(parse_connect(AF_INET, &sin(AF_INET6, 0, [0; 4])), Err(EAFNOSUPPORT));
-    assert_eq!(parse_connect(AF_INET, &sin(AF_INET, 7, [1; 4])[..12]), Err(EINVAL));
+    assert_eq!(parse_connect(AF_INET, PortSpace::Tcp, &[0]), Err(EINVAL));
+    assert_eq!(parse_connect(AF_INET, PortSpace::Tcp, &sin(AF_UNSPEC, 0, [0; 4])), Ok(Parsed::Unspec));
+    assert_eq!(parse_connect(AF_INET, PortSpace::Tcp, &sin(AF_INET6, 0, [0; 4])), Err(EAFNOSUPPORT));
+    assert_eq!(parse_connect(AF_INET, PortSpace::Tcp, &sin(AF_INET, 7, [1; 4])[..12]), Err(EINVAL));
 }
 
 proptest! {
     #[test]
     fn never_panics(fam in prop_oneof![Just(AF_INET), Just(AF_INET6), any::<u16>()],
                     raw in proptest::collection::vec(any::<u8>(), 0..40)) {
-        let _ = parse_bind(fam, &raw);
-        let _ = parse_connect(fam, &raw);
+        let _ = parse_bind(fam, PortSpace::Tcp, &raw);
+        let _ = parse_connect(fam, PortSpace::Tcp, &raw);
         let _ = SockAddr::decode(&raw);
     }
 
@@ -64,7 +64,7 @@ proptest! {
         let mut out = [0; SOCKADDR_IN6_LEN];
         let len = a.encode(&mut out);
         prop_assert_eq!(SockAddr::decode(&out[..len]), Some(a));
-        let parsed = if v6 { parse_bind(AF_INET6, &out[..len]) } else { parse_bind(AF_INET, &out[..len]) };
+        let parsed = if v6 { parse_bind(AF_INET6, PortSpace::Tcp, &out[..len]) } else { parse_bind(AF_INET, PortSpace::Tcp, &out[..len]) };
         prop_assert_eq!(parsed, Ok(a));
     }
 }
@@ -85,63 +85,69 @@ const GID_V4: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 77, 0, 2
 #[test]
 fn ib_gid_and_service_id_map_to_ip_and_port() {
     let a = sib(0xffff, GID_V4, SID_PS_TCP + 5000, u64::MAX, 0);
-    assert_eq!(parse_ib(&a), Ok(SockAddr::V4 { addr: [10, 77, 0, 2], port: 5000 }));
-    assert_eq!(parse_bind(AF_IB, &a), parse_ib(&a));
-    assert_eq!(parse_connect(AF_IB, &a), Ok(Parsed::Addr(parse_ib(&a).unwrap())));
+    assert_eq!(parse_ib(&a, PortSpace::Tcp), Ok(SockAddr::V4 { addr: [10, 77, 0, 2], port: 5000 }));
+    assert_eq!(parse_bind(AF_IB, PortSpace::Tcp, &a), parse_ib(&a, PortSpace::Tcp));
+    assert_eq!(parse_connect(AF_IB, PortSpace::Tcp, &a), Ok(Parsed::Addr(parse_ib(&a, PortSpace::Tcp).unwrap())));
     // pkey 0 and mask 0 mean the defaults; sid 0 is port 0.
-    assert_eq!(parse_ib(&sib(0, [0; 16], 0, 0, 0)), Ok(SockAddr::V6 { addr: [0; 16], port: 0, flowinfo: 0, scope_id: 0 }));
+    assert_eq!(parse_ib(&sib(0, [0; 16], 0, 0, 0), PortSpace::Tcp), Ok(SockAddr::V6 { addr: [0; 16], port: 0, flowinfo: 0, scope_id: 0 }));
     let mut v6 = [0u8; 16];
     v6[0] = 0xfd;
     v6[1] = 0x77;
     v6[15] = 2;
-    assert_eq!(parse_ib(&sib(0xffff, v6, SID_PS_TCP + 1, u64::MAX, 0)).unwrap().ip_version(), 6);
+    assert_eq!(parse_ib(&sib(0xffff, v6, SID_PS_TCP + 1, u64::MAX, 0), PortSpace::Tcp).unwrap().ip_version(), 6);
 }
 
 #[test]
 fn ib_bad_fields_are_einval() {
     let good = sib(0xffff, GID_V4, SID_PS_TCP + 1, u64::MAX, 0);
-    assert_eq!(parse_ib(&good[..47]), Err(EINVAL));
-    assert_eq!(parse_ib(&sib(0x8001, GID_V4, SID_PS_TCP + 1, 0, 0)), Err(EINVAL));
+    assert_eq!(parse_ib(&good[..47], PortSpace::Tcp), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0x8001, GID_V4, SID_PS_TCP + 1, 0, 0), PortSpace::Tcp), Err(EINVAL));
     // A service ID outside RDMA_PS_TCP, and a partial mask.
-    assert_eq!(parse_ib(&sib(0xffff, GID_V4, (0x0111 << 16) + 1, 0, 0)), Err(EINVAL));
-    assert_eq!(parse_ib(&sib(0xffff, GID_V4, SID_PS_TCP + 1, 0xffff, 0)), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0xffff, GID_V4, (0x0111 << 16) + 1, 0, 0), PortSpace::Tcp), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0xffff, GID_V4, SID_PS_TCP + 1, 0xffff, 0), PortSpace::Tcp), Err(EINVAL));
     // A scope id with an IPv4 GID, or beyond 32 bits.
-    assert_eq!(parse_ib(&sib(0xffff, GID_V4, SID_PS_TCP + 1, 0, 3)), Err(EINVAL));
-    assert_eq!(parse_ib(&sib(0xffff, [0; 16], SID_PS_TCP + 1, 0, 1 << 40)), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0xffff, GID_V4, SID_PS_TCP + 1, 0, 3), PortSpace::Tcp), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0xffff, [0; 16], SID_PS_TCP + 1, 0, 1 << 40), PortSpace::Tcp), Err(EINVAL));
+    // A service ID of the other port space: a stream is not named by a message
+    // socket's service ID, nor the other way round.
+    assert_eq!(parse_ib(&good, PortSpace::Ib), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0xffff, GID_V4, SID_PS_IB + 1, 0, 0), PortSpace::Tcp), Err(EINVAL));
+    assert_eq!(parse_ib(&sib(0xffff, GID_V4, SID_PS_IB + 1, 0, 0), PortSpace::Ib), Ok(SockAddr::V4 { addr: [10, 77, 0, 2], port: 1 }));
     let mut wrong = good.clone();
     wrong[0..2].copy_from_slice(&AF_INET6.to_ne_bytes());
-    assert_eq!(parse_ib(&wrong), Err(EAFNOSUPPORT));
+    assert_eq!(parse_ib(&wrong, PortSpace::Tcp), Err(EAFNOSUPPORT));
 }
 
 #[test]
 fn ib_sockets_take_ip_addresses_too() {
     let a = sin(AF_INET, 7, [10, 77, 0, 2]);
-    assert_eq!(parse_bind(AF_IB, &a), parse_bind(AF_INET, &a));
-    assert_eq!(parse_connect(AF_IB, &a), parse_connect(AF_INET, &a));
-    assert_eq!(parse_connect(AF_IB, &sin(AF_UNSPEC, 0, [0; 4])), Ok(Parsed::Unspec));
+    assert_eq!(parse_bind(AF_IB, PortSpace::Tcp, &a), parse_bind(AF_INET, PortSpace::Tcp, &a));
+    assert_eq!(parse_connect(AF_IB, PortSpace::Tcp, &a), parse_connect(AF_INET, PortSpace::Tcp, &a));
+    assert_eq!(parse_connect(AF_IB, PortSpace::Tcp, &sin(AF_UNSPEC, 0, [0; 4])), Ok(Parsed::Unspec));
 }
 
 proptest! {
     #[test]
     fn ib_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
-        let _ = parse_ib(&raw);
-        let _ = parse_bind(AF_IB, &raw);
-        let _ = parse_connect(AF_IB, &raw);
+        let _ = parse_ib(&raw, PortSpace::Tcp);
+        let _ = parse_bind(AF_IB, PortSpace::Tcp, &raw);
+        let _ = parse_connect(AF_IB, PortSpace::Tcp, &raw);
     }
 
     #[test]
-    fn ib_encode_parse_round_trip(v6 in any::<bool>(), addr in any::<[u8; 16]>(), port in any::<u16>(),
+    fn ib_encode_parse_round_trip(ib_ps in any::<bool>(), v6 in any::<bool>(), addr in any::<[u8; 16]>(), port in any::<u16>(),
                                   flowinfo in any::<u32>(), scope_id in any::<u32>()) {
         let a = if v6 && addr[..12] != GID_V4[..12] {
             SockAddr::V6 { addr, port, flowinfo, scope_id }
         } else {
             SockAddr::V4 { addr: [addr[0], addr[1], addr[2], addr[3]], port }
         };
+        let ps = if ib_ps { PortSpace::Ib } else { PortSpace::Tcp };
         let mut out = [0; SOCKADDR_IB_LEN];
-        prop_assert_eq!(a.encode_ib(&mut out), SOCKADDR_IB_LEN);
-        prop_assert_eq!(parse_ib(&out), Ok(a));
+        prop_assert_eq!(a.encode_ib(ps, &mut out), SOCKADDR_IB_LEN);
+        prop_assert_eq!(parse_ib(&out, ps), Ok(a));
         let mut any = [0; SOCKADDR_MAX_LEN];
-        prop_assert_eq!(a.encode_for(AF_IB, &mut any), SOCKADDR_IB_LEN);
+        prop_assert_eq!(a.encode_for(AF_IB, ps, &mut any), SOCKADDR_IB_LEN);
         prop_assert_eq!(&any[..], &out[..]);
     }
 }

@@ -25,7 +25,7 @@ fn mid_strategy() -> impl Strategy<Value = Mid> {
 
 fn message(mid: Mid, payload: &[u8], bufs: u16, mseq: u32, ack: u32) -> Vec<u8> {
     let mut h = [0; BSDH_LEN];
-    encode_header(&mut h, mid, payload.len(), bufs, mseq, ack).unwrap();
+    encode_header(&mut h, mid, 0, payload.len(), bufs, mseq, ack).unwrap();
     let mut v = h.to_vec();
     v.extend_from_slice(payload);
     v
@@ -65,8 +65,8 @@ fn protocol_violations_are_errors() {
     assert_eq!(decode_message(&message(Mid::Hello, b"", 1, 1, 0)), Err(WireError::UnexpectedMid(Mid::Hello)));
     assert_eq!(decode_message(&message(Mid::SrcAvail, b"", 1, 1, 0)), Err(WireError::UnexpectedMid(Mid::SrcAvail)));
     let mut m = message(Mid::Data, b"", 1, 1, 0);
-    m[1] = 0x80;
-    assert_eq!(decode_message(&m), Err(WireError::UnknownFlags(0x80)));
+    m[1] = 0x40;
+    assert_eq!(decode_message(&m), Err(WireError::UnknownFlags(0x40)));
 }
 
 #[test]
@@ -147,4 +147,15 @@ proptest! {
         ack.encode(&mut b);
         prop_assert_eq!(HelloAck::decode(&b), Ok(ack));
     }
+}
+
+#[test]
+fn message_flag_round_trips_and_other_unknown_flags_do_not() {
+    let mut h = [0; BSDH_LEN];
+    encode_header(&mut h, Mid::Data, FLAG_MESSAGE, 0, 1, 2, 3).unwrap();
+    let (hdr, msg) = decode_message(&h).unwrap();
+    assert_eq!(hdr.flags, FLAG_MESSAGE);
+    assert_eq!(msg, Message::Data(&[]));
+    h[1] = 1 << 6;
+    assert!(decode_message(&h).is_err());
 }

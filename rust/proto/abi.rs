@@ -28,6 +28,10 @@ pub const SHUT_WR: i32 = 1;
 /// `shutdown(SHUT_RDWR)`.
 pub const SHUT_RDWR: i32 = 2;
 
+/// `SOL_INFINISOCK`: options of AF_IB sockets (`<linux/infinisock.h>`).
+pub const SOL_INFINISOCK: i32 = 0x4942;
+/// `INFINISOCK_MAX_MSG_SIZE`: a message socket's largest message.
+pub const INFINISOCK_MAX_MSG_SIZE: i32 = 1;
 /// `SOL_TCP`: TCP-level options, which SDP sockets accept as TCP does.
 pub const SOL_TCP: i32 = 6;
 /// `TCP_NODELAY`.
@@ -62,6 +66,10 @@ pub const TCP_LISTEN: u32 = 10;
 
 /// `MSG_PEEK`.
 pub const MSG_PEEK: i32 = 0x2;
+/// `MSG_OOB`.
+pub const MSG_OOB: i32 = 0x1;
+/// `MSG_TRUNC`.
+pub const MSG_TRUNC: i32 = 0x20;
 /// `MSG_DONTWAIT`.
 pub const MSG_DONTWAIT: i32 = 0x40;
 /// `MSG_WAITALL`.

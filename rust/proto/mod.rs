@@ -11,6 +11,7 @@ pub mod credits;
 pub mod errno;
 pub mod ib_port;
 pub mod keepalive;
+pub mod message;
 pub mod ring;
 pub mod sockaddr;
 pub mod socket_args;

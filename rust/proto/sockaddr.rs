@@ -9,8 +9,9 @@
 //! AF_IB sockets name their ends with `struct sockaddr_ib` (rdma-core's
 //! `<infiniband/ib.h>` layout): a GID and a service ID. On RoCE a GID is an IP address
 //! (IPv4 ones as `::ffff:a.b.c.d`), and rdma_cm names the port `p` of its
-//! `RDMA_PS_TCP` port space with service ID `0x0106_0000 + p`: that is the mapping
-//! between the two ([`parse_ib`], [`SockAddr::encode_ib`]).
+//! `RDMA_PS_TCP` port space with service ID `0x0106_0000 + p` (streams), and of its
+//! `RDMA_PS_IB` port space with `0x013f_0000 + p` (AF_IB `SOCK_SEQPACKET`): that is the
+//! mapping between the two ([`parse_ib`], [`SockAddr::encode_ib`]).
 
 use super::errno::{Errno, EAFNOSUPPORT, EINVAL};
 
@@ -32,6 +33,35 @@ pub const AF_IB: u16 = 27;
 pub const SOCKADDR_IB_LEN: usize = 48;
 /// The service IDs of rdma_cm's `RDMA_PS_TCP` port space: this plus the port.
 pub const SID_PS_TCP: u64 = 0x0106 << 16;
+/// The service IDs of rdma_cm's `RDMA_PS_IB` port space: this plus the port.
+pub const SID_PS_IB: u64 = 0x013f << 16;
+
+/// The rdma_cm port space a socket's ports live in: the service ID's upper half.
+/// Streams (SDP, whatever the family) use `RDMA_PS_TCP`, AF_IB message sockets
+/// `RDMA_PS_IB`, so port 5000 of one is not port 5000 of the other (as TCP and UDP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PortSpace {
+    /// `RDMA_PS_TCP`.
+    Tcp,
+    /// `RDMA_PS_IB`.
+    Ib,
+}
+
+impl PortSpace {
+    /// The service ID of port 0.
+    pub const fn sid_base(self) -> u64 {
+        match self {
+            PortSpace::Tcp => SID_PS_TCP,
+            PortSpace::Ib => SID_PS_IB,
+        }
+    }
+
+    /// rdma_cm's `enum rdma_ucm_port_space` value.
+    pub const fn rdma_ps(self) -> u32 {
+        (self.sid_base() >> 16) as u32
+    }
+}
+
 /// The default partition key (full membership); 0 stands for it too.
 pub const IB_DEFAULT_PKEY: u16 = 0xffff;
 /// The largest encoded address of any family we speak.
@@ -102,14 +132,15 @@ const V4_MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 /// - `sib_pkey`: 0 or 0xffff, the default partition, the only one RoCE has.
 /// - `sib_addr`: the GID. `::ffff:a.b.c.d` is the IPv4 address `a.b.c.d`; `::` is the
 ///   wildcard; any other GID is the IPv6 address it spells (RoCE v2).
-/// - `sib_sid`: `SID_PS_TCP + port`, or 0 for port 0 (an ephemeral port at `bind`);
+/// - `sib_sid`: the socket's port space (`ps.sid_base()`) + port, or 0 for port 0 (an
+///   ephemeral port at `bind`); a service ID of another port space is `EINVAL`;
 ///   `sib_sid_mask`: 0, or all ones (an exact service ID, what rdma_cm fills in).
 /// - `sib_scope_id`: the interface of a link-local IPv6 GID.
 /// - `sib_flowinfo` is kept only for an IPv6 GID.
 ///
 /// `EINVAL` for a short structure or any other value; `EAFNOSUPPORT` for another
 /// family.
-pub fn parse_ib(raw: &[u8]) -> Result<SockAddr, Errno> {
+pub fn parse_ib(raw: &[u8], ps: PortSpace) -> Result<SockAddr, Errno> {
     if raw.len() < SOCKADDR_IB_LEN {
         return Err(EINVAL);
     }
@@ -126,7 +157,7 @@ pub fn parse_ib(raw: &[u8]) -> Result<SockAddr, Errno> {
     }
     let port = match sid {
         0 => 0,
-        s if s & !0xffff == SID_PS_TCP => (s & 0xffff) as u16,
+        s if s & !0xffff == ps.sid_base() => (s & 0xffff) as u16,
         _ => return Err(EINVAL),
     };
     let scope = ne64(&raw[40..]);
@@ -147,12 +178,13 @@ pub fn parse_ib(raw: &[u8]) -> Result<SockAddr, Errno> {
 /// Like `inet_bind`, AF_INET sockets also take `AF_UNSPEC` with `INADDR_ANY` (old
 /// programs zero the whole structure). AF_IB sockets take a `sockaddr_ib`, and as a
 /// convenience a `sockaddr_in` or `sockaddr_in6`.
-pub fn parse_bind(sock_family: u16, raw: &[u8]) -> Result<SockAddr, Errno> {
+/// `ps` is the socket's port space: it matters only for a `sockaddr_ib`.
+pub fn parse_bind(sock_family: u16, ps: PortSpace, raw: &[u8]) -> Result<SockAddr, Errno> {
     match sock_family {
         AF_IB => match family(raw) {
-            Some(AF_INET) => parse_bind(AF_INET, raw),
-            Some(AF_INET6) => parse_bind(AF_INET6, raw),
-            _ => parse_ib(raw),
+            Some(AF_INET) => parse_bind(AF_INET, ps, raw),
+            Some(AF_INET6) => parse_bind(AF_INET6, ps, raw),
+            _ => parse_ib(raw, ps),
         },
         AF_INET => {
             if raw.len() < SOCKADDR_IN_LEN {
@@ -178,8 +210,9 @@ pub fn parse_bind(sock_family: u16, raw: &[u8]) -> Result<SockAddr, Errno> {
     }
 }
 
-/// Parses the address a program passed to `connect` on a socket of `sock_family`.
-pub fn parse_connect(sock_family: u16, raw: &[u8]) -> Result<Parsed, Errno> {
+/// Parses the address a program passed to `connect` on a socket of `sock_family` in
+/// port space `ps`.
+pub fn parse_connect(sock_family: u16, ps: PortSpace, raw: &[u8]) -> Result<Parsed, Errno> {
     // `inet_stream_connect`: the length is checked before the family.
     if raw.len() < 2 {
         return Err(EINVAL);
@@ -189,8 +222,8 @@ pub fn parse_connect(sock_family: u16, raw: &[u8]) -> Result<Parsed, Errno> {
     }
     if sock_family == AF_IB {
         return match family(raw) {
-            Some(fam @ (AF_INET | AF_INET6)) => parse_connect(fam, raw),
-            _ => parse_ib(raw).map(Parsed::Addr),
+            Some(fam @ (AF_INET | AF_INET6)) => parse_connect(fam, ps, raw),
+            _ => parse_ib(raw, ps).map(Parsed::Addr),
         };
     }
     let (min, fam) = match sock_family {
@@ -282,8 +315,8 @@ impl SockAddr {
     }
 
     /// Writes the address as a `struct sockaddr_ib` (see [`parse_ib`] for the mapping)
-    /// and returns its length.
-    pub fn encode_ib(&self, out: &mut [u8; SOCKADDR_IB_LEN]) -> usize {
+    /// with a service ID of port space `ps`, and returns its length.
+    pub fn encode_ib(&self, ps: PortSpace, out: &mut [u8; SOCKADDR_IB_LEN]) -> usize {
         *out = [0; SOCKADDR_IB_LEN];
         out[0..2].copy_from_slice(&AF_IB.to_ne_bytes());
         out[2..4].copy_from_slice(&IB_DEFAULT_PKEY.to_be_bytes());
@@ -299,17 +332,17 @@ impl SockAddr {
                 *scope_id
             }
         };
-        out[24..32].copy_from_slice(&(SID_PS_TCP + u64::from(self.port())).to_be_bytes());
+        out[24..32].copy_from_slice(&(ps.sid_base() + u64::from(self.port())).to_be_bytes());
         out[32..40].copy_from_slice(&u64::MAX.to_be_bytes());
         out[40..48].copy_from_slice(&u64::from(scope_id).to_ne_bytes());
         SOCKADDR_IB_LEN
     }
 
     /// Writes the address as a socket of `sock_family` reports it: a `sockaddr_ib` for
-    /// AF_IB, the IP structure otherwise. Returns the length.
-    pub fn encode_for(&self, sock_family: u16, out: &mut [u8; SOCKADDR_MAX_LEN]) -> usize {
+    /// AF_IB (in port space `ps`), the IP structure otherwise. Returns the length.
+    pub fn encode_for(&self, sock_family: u16, ps: PortSpace, out: &mut [u8; SOCKADDR_MAX_LEN]) -> usize {
         if sock_family == AF_IB {
-            return self.encode_ib(out);
+            return self.encode_ib(ps, out);
         }
         let mut ip = [0; SOCKADDR_IN6_LEN];
         let n = self.encode(&mut ip);

@@ -67,7 +67,12 @@ impl Mid {
 pub const FLAG_OOB_PRES: u8 = 1 << 0;
 /// BSDH `flags`: out-of-band data pending.
 pub const FLAG_OOB_PEND: u8 = 1 << 1;
-const FLAGS_KNOWN: u8 = FLAG_OOB_PRES | FLAG_OOB_PEND;
+/// BSDH `flags`, not in Annex A4: this Data message is one whole application message
+/// of an AF_IB `SOCK_SEQPACKET` connection (possibly empty, which a bare credit
+/// update is not). Those connections live in rdma_cm's `RDMA_PS_IB` port space and
+/// never meet an SDP peer.
+pub const FLAG_MESSAGE: u8 = 1 << 7;
+const FLAGS_KNOWN: u8 = FLAG_OOB_PRES | FLAG_OOB_PEND | FLAG_MESSAGE;
 
 /// Why bytes from the peer are not a valid message. Each one aborts the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,16 +200,18 @@ pub fn decode_message(buf: &[u8]) -> Result<(Bsdh, Message<'_>), WireError> {
 
 /// Writes the header of a message with `payload_len` bytes after it into `out` and
 /// returns the header written. `None` if the message would not fit a u32 length.
+#[allow(clippy::too_many_arguments)]
 pub fn encode_header(
     out: &mut [u8; BSDH_LEN],
     mid: Mid,
+    flags: u8,
     payload_len: usize,
     bufs: u16,
     mseq: u32,
     mseq_ack: u32,
 ) -> Option<Bsdh> {
     let len = u32::try_from(payload_len.checked_add(BSDH_LEN)?).ok()?;
-    let h = Bsdh { mid, flags: 0, bufs, len, mseq, mseq_ack };
+    let h = Bsdh { mid, flags, bufs, len, mseq, mseq_ack };
     h.encode(out);
     Some(h)
 }

@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SDP stream sockets between the VM's two hosts: host a (netns "a", 10.77.0.1,
- * fd77::1) connects to host b (netns "b", 10.77.0.2, fd77::2) over the rxe pair.
- *
- * One process creates sockets in both namespaces (setns() before socket(): a socket
- * keeps the namespace it was created in), so every test sees both ends.
+ * SDP stream sockets between the VM's two hosts (hosts.h): host a connects to host b
+ * over the rxe pair.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -31,26 +29,8 @@
 #include <linux/sockios.h>
 
 #include "kselftest_harness.h"
+#include "hosts.h"
 #include "sockutil.h"
-
-#define HOST_A4 "10.77.0.1"
-#define HOST_B4 "10.77.0.2"
-#define HOST_A6 "fd77::1"
-#define HOST_B6 "fd77::2"
-
-static void enter_netns(const char *name)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
-		perror(path);
-		exit(1);
-	}
-	close(fd);
-}
 
 /* An SDP socket in host `ns`. */
 static int sdp_socket(const char *ns, int family)
@@ -178,23 +158,6 @@ static ssize_t read_pattern(int fd, unsigned int seed)
 				return -1;
 		off += r;
 	}
-}
-
-/* An hca counter of an rxe device ("sent_pkts", "rcvd_pkts"). */
-static long long rxe_counter(const char *dev, const char *name)
-{
-	char path[128];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%lld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
 }
 
 /* TCP segments sent from host `ns` (/proc/net/snmp is per namespace). */
@@ -778,6 +741,78 @@ TEST_F(conn, signal_interrupts_blocking_calls)
 	signal(SIGALRM, SIG_DFL);
 }
 
+/* Kernel CPU time this process has used, in ms. */
+static long long sys_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
+}
+
+/*
+ * SO_BUSY_POLL: a blocked reader spins for that long before it sleeps (it burns CPU
+ * time, where a sleeper burns none), still times out with SO_RCVTIMEO, gets data
+ * that arrives while it spins, and an accepted socket inherits the listener's value.
+ */
+TEST(busy_poll)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	int spin = 50000, none = 0, listener, client, server, i;
+	long long before;
+	char buf[64];
+
+	listener = listen_b(AF_INET, NULL, 0, 4);
+	ASSERT_LE(0, listener);
+	ASSERT_EQ(0, setsockopt(listener, SOL_SOCKET, SO_BUSY_POLL, &spin, sizeof(spin)));
+	client = connect_a(AF_INET, HOST_B4, port_of(listener));
+	ASSERT_LE(0, client);
+	server = accept(listener, NULL, NULL);
+	ASSERT_LE(0, server);
+	EXPECT_EQ(spin, sockopt_int(server, SOL_SOCKET, SO_BUSY_POLL));
+	EXPECT_EQ(0, sockopt_int(client, SOL_SOCKET, SO_BUSY_POLL));
+
+	/* Spinning 50 ms of a 200 ms timeout costs CPU time; sleeping does not. */
+	ASSERT_EQ(0, setsockopt(server, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	before = sys_ms();
+	errno = 0;
+	EXPECT_EQ(-1, recv(server, buf, sizeof(buf), 0));
+	EXPECT_EQ(EAGAIN, errno);
+	EXPECT_LE(20, sys_ms() - before);
+	ASSERT_EQ(0, setsockopt(server, SOL_SOCKET, SO_BUSY_POLL, &none, sizeof(none)));
+	before = sys_ms();
+	EXPECT_EQ(-1, recv(server, buf, sizeof(buf), 0));
+	EXPECT_GT(20, sys_ms() - before);
+
+	/* Ping-pong with both ends spinning: every message arrives, in order. */
+	tv.tv_usec = 0;
+	ASSERT_EQ(0, setsockopt(server, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	ASSERT_EQ(0, setsockopt(server, SOL_SOCKET, SO_BUSY_POLL, &spin, sizeof(spin)));
+	ASSERT_EQ(0, setsockopt(client, SOL_SOCKET, SO_BUSY_POLL, &spin, sizeof(spin)));
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (i = 0; i < 200; i++) {
+			if (recv(server, buf, 8, MSG_WAITALL) != 8 || send(server, buf, 8, 0) != 8)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < 200; i++) {
+		char want[9], got[9] = "";
+
+		snprintf(want, sizeof(want), "m%07d", i);
+		ASSERT_EQ(8, send(client, want, 8, 0));
+		ASSERT_EQ(8, recv(client, got, 8, MSG_WAITALL));
+		ASSERT_STREQ(want, got);
+	}
+	EXPECT_EQ(0, child_status(pid));
+	close(client);
+	close(server);
+	close(listener);
+}
+
 /* epoll, level- and edge-triggered. */
 TEST_F(conn, epoll_level_and_edge)
 {
@@ -1093,25 +1128,10 @@ TEST_F_TIMEOUT(conn, linger_close_delivers, 120)
 	EXPECT_EQ(0, child_status(reader));
 }
 
-/*
- * AF_IB streams: SDP streams named by sockaddr_ib. On RoCE the GID of an IPv4 address
- * is ::ffff:a.b.c.d and the service ID is INFINISOCK_SID_PS_TCP + port.
- */
+/* AF_IB streams: SDP streams named by sockaddr_ib. */
 static socklen_t make_ib_addr(struct sockaddr_ib *sib, int family, const char *host, int port)
 {
-	memset(sib, 0, sizeof(*sib));
-	sib->sib_family = AF_IB;
-	sib->sib_pkey = htons(0xffff);
-	if (family == AF_INET) {
-		sib->sib_addr.sib_addr8[10] = 0xff;
-		sib->sib_addr.sib_addr8[11] = 0xff;
-		inet_pton(AF_INET, host, &sib->sib_addr.sib_addr8[12]);
-	} else {
-		inet_pton(AF_INET6, host, sib->sib_addr.sib_addr8);
-	}
-	sib->sib_sid = htobe64(INFINISOCK_SID_PS_TCP + port);
-	sib->sib_sid_mask = htobe64(~0ull);
-	return sizeof(*sib);
+	return ib_addr(sib, family, host, port, INFINISOCK_SID_PS_TCP);
 }
 
 static int ib_socket(const char *ns)

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * socket() for AF_IB and for SDP under AF_INET/AF_INET6, with the module loaded:
- * which calls create sockets, the errno of each bad call, what the socket reports
- * about itself, and EOPNOTSUPP from every AF_IB operation whose data path is not
- * implemented yet (SDP's are tested in sdp_stream.c).
+ * which calls create sockets, the errno of each bad call and what the socket reports
+ * about itself (the data paths are tested in sdp_stream.c and af_ib_seqpacket.c).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -80,68 +79,6 @@ TEST(sdp_inet_bad_type)
 	EXPECT_EQ(-ESOCKTNOSUPPORT, try_socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SDP));
 	/* Protocol numbers at or past IPPROTO_MAX: EINVAL. */
 	EXPECT_EQ(-EINVAL, try_socket(AF_INET, SOCK_STREAM, IPPROTO_MAX));
-}
-
-/*
- * AF_IB SOCK_SEQPACKET: every operation of its data path answers EOPNOTSUPP until it is
- * implemented (AF_IB streams are SDP streams: af_ib_stream.c).
- */
-TEST(unimplemented_operations_eopnotsupp)
-{
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		const struct kind *k = &kinds[i];
-
-		if (k->family != AF_IB || k->type != SOCK_SEQPACKET)
-			continue;
-		struct sockaddr_storage ss = { .ss_family = k->family };
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		socklen_t len = sizeof(ss);
-		char buf[16] = "x";
-		int fd, one = 1, avail;
-
-		if (k->family == AF_INET) {
-			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-			sin->sin_port = htons(5000);
-		}
-		fd = socket(k->family, k->type, k->protocol);
-		ASSERT_LE(0, fd);
-		errno = 0;
-		EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&ss, sizeof(ss)));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&ss, sizeof(ss)));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, listen(fd, 8));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, accept(fd, NULL, NULL));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, getsockname(fd, (struct sockaddr *)&ss, &len));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, getpeername(fd, (struct sockaddr *)&ss, &len));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, send(fd, buf, 1, MSG_DONTWAIT | MSG_NOSIGNAL));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, recv(fd, buf, sizeof(buf), MSG_DONTWAIT));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, shutdown(fd, SHUT_RDWR));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, ioctl(fd, FIONREAD, &avail));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		errno = 0;
-		EXPECT_EQ(-1, setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof(one)));
-		EXPECT_EQ(EOPNOTSUPP, errno);
-		/* The socket layer's own options work. */
-		EXPECT_EQ(0, setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)));
-		EXPECT_EQ(0, close(fd));
-	}
 }
 
 TEST(bad_user_pointers_efault)

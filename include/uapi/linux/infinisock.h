@@ -43,8 +43,25 @@
  *	sib_scope_id	the interface of a link-local IPv6 GID, else 0
  *
  * Anything else is EINVAL. AF_IB sockets also take sockaddr_in and sockaddr_in6.
+ *
+ * Streams (SOCK_STREAM) and message sockets (SOCK_SEQPACKET) have separate port
+ * spaces, rdma_cm's RDMA_PS_TCP and RDMA_PS_IB, as TCP and UDP do: a service ID of the
+ * other one is EINVAL.
  */
-#define INFINISOCK_SID_PS_TCP	0x0000000001060000ULL
+#define INFINISOCK_SID_PS_TCP	0x0000000001060000ULL	/* SOCK_STREAM */
+#define INFINISOCK_SID_PS_IB	0x00000000013f0000ULL	/* SOCK_SEQPACKET */
+
+/* Socket options of AF_IB sockets: setsockopt(fd, SOL_INFINISOCK, name, ...). */
+#define SOL_INFINISOCK		0x4942
+
+/*
+ * int, SOCK_SEQPACKET: the largest message, 1 to 1048560 bytes (default: the
+ * net.infinisock.sdp_buffer_size sysctl minus 16). Settable until connect() (then
+ * EISCONN); an accepted socket has its listener's at the time it arrived. A connected
+ * socket reports the connection's: the smaller of the two ends'. A larger sendmsg()
+ * fails with EMSGSIZE.
+ */
+#define INFINISOCK_MAX_MSG_SIZE	1
 
 #ifndef _RDMA_IB_H
 struct ib_addr {

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0
+//! AF_IB message sockets: the accepted IB_MAX_MSG_SIZE values and the ring sizing.
+
+use infinisock_proto::credits::MIN_RING;
+use infinisock_proto::errno::EINVAL;
+use infinisock_proto::message::*;
+use infinisock_proto::ring::MAX_RING;
+use infinisock_proto::wire::BSDH_LEN;
+use proptest::prelude::*;
+
+#[test]
+fn max_message_bounds() {
+    assert_eq!(check_max_message(0), Err(EINVAL));
+    assert_eq!(check_max_message(-1), Err(EINVAL));
+    assert_eq!(check_max_message(1), Ok(1));
+    assert_eq!(check_max_message(MAX_MESSAGE as i32), Ok(MAX_MESSAGE));
+    assert_eq!(check_max_message(MAX_MESSAGE as i32 + 1), Err(EINVAL));
+    assert_eq!(default_max_message(32768), 32768 - BSDH_LEN as u32);
+}
+
+#[test]
+fn small_messages_get_more_buffers_for_the_same_memory() {
+    let stream_ring = 16 * 32768;
+    assert_eq!(ring_buffers(stream_ring, 32768 - BSDH_LEN as u32), 16);
+    assert_eq!(ring_buffers(stream_ring, 64), MAX_RING as u16);
+    assert_eq!(ring_buffers(stream_ring, MAX_MESSAGE), MIN_RING);
+}
+
+proptest! {
+    #[test]
+    fn ring_stays_in_bounds_and_within_memory(bytes in 0usize..1 << 26, max in 1u32..=MAX_MESSAGE) {
+        let n = ring_buffers(bytes, max);
+        prop_assert!(n >= MIN_RING && usize::from(n) <= MAX_RING);
+        // Over the memory only when the minimum ring needs it.
+        if n > MIN_RING {
+            prop_assert!(usize::from(n) * (max as usize + BSDH_LEN) <= bytes);
+        }
+    }
+}

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! AF_IB `SOCK_SEQPACKET` sizing: the largest message a socket takes and the rings
+//! that carry such messages.
+//!
+//! One application message travels in one RC SEND, into one posted receive buffer,
+//! so a socket's receive buffers are exactly as large as its largest message (plus the
+//! 16-byte header), and the peer sends nothing larger: the largest message of a
+//! connection is the smaller of the two ends' (`IB_MAX_MSG_SIZE`).
+
+use super::{
+    credits::MIN_RING,
+    errno::{Errno, EINVAL},
+    ring::MAX_RING,
+    wire::BSDH_LEN,
+};
+
+/// The largest `IB_MAX_MSG_SIZE`: a receive buffer of 1 MiB with its header.
+pub const MAX_MESSAGE: u32 = (1 << 20) - BSDH_LEN as u32;
+
+/// Checks an `IB_MAX_MSG_SIZE` a program asks for: 1 to [`MAX_MESSAGE`] bytes.
+pub fn check_max_message(value: i32) -> Result<u32, Errno> {
+    match u32::try_from(value) {
+        Ok(v) if (1..=MAX_MESSAGE).contains(&v) => Ok(v),
+        _ => Err(EINVAL),
+    }
+}
+
+/// The default largest message: what fits the stream buffers of the namespace
+/// (`net.infinisock.sdp_buffer_size`).
+pub const fn default_max_message(buffer_size: u32) -> u32 {
+    buffer_size - BSDH_LEN as u32
+}
+
+/// Buffers of `max_message + 16` bytes in a ring worth `bytes`: a ring of small
+/// messages has more buffers than a stream's (up to [`MAX_RING`]), a ring of large
+/// ones fewer (down to [`MIN_RING`]), for the same memory.
+pub fn ring_buffers(bytes: usize, max_message: u32) -> u16 {
+    let size = max_message as usize + BSDH_LEN;
+    (bytes / size).clamp(usize::from(MIN_RING), MAX_RING) as u16
+}

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! AF_IB `SOCK_SEQPACKET`: reliable, ordered messages on the SDP engine.
+//!
+//! A connection is an SDP connection in rdma_cm's `RDMA_PS_IB` port space whose
+//! buffers are as large as the largest message (`proto::message`). One `sendmsg` is
+//! one RC SEND of one Data message flagged `FLAG_MESSAGE`, into one of the receive
+//! buffers the peer posted and granted as a credit; one `recvmsg` takes one such
+//! buffer. Flow control is SDP's: a sender without credits waits (or gets `EAGAIN`),
+//! so the receiver's adapter never finds its receive queue empty.
+
+use kernel::prelude::*;
+
+use crate::{
+    endpoint::{Endpoint, Phase, RCV_SHUTDOWN},
+    proto::{
+        abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, TCP_CLOSE_WAIT},
+        wire::{Mid, FLAG_MESSAGE},
+    },
+    sdp_tx::{send_error, sendable},
+    sock::Msg,
+};
+
+/// `sendmsg`: sends the `len` bytes as one message, waiting for a credit unless
+/// non-blocking. `EMSGSIZE` for a message larger than the connection carries.
+pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
+    let flags = msg.flags();
+    if flags & MSG_OOB != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+    let mut timeo = ep.sk.sndtimeo(nonblock);
+    let mut guard = ep.lock_reaped();
+    loop {
+        let inner = &mut *guard;
+        sendable(ep, inner).map_err(|e| send_error(e, flags))?;
+        if let (Phase::Connected, Some(link)) = (inner.phase, inner.link.as_mut()) {
+            if len > link.max_payload() {
+                return Err(EMSGSIZE);
+            }
+            if link.can_send_data() {
+                let res = link.send_flagged(Mid::Data, FLAG_MESSAGE, false, len, |buf| {
+                    // All of it or nothing: a message is never cut.
+                    if msg.source().copy_from_iter(&mut buf[..len]) == len { Ok(len) } else { Err(EFAULT) }
+                });
+                return match res {
+                    Ok(n) => Ok(n),
+                    Err(e) if e == EFAULT => Err(EFAULT),
+                    Err(e) => {
+                        ep.fail(inner, e);
+                        Err(e)
+                    }
+                };
+            }
+        }
+        ep.wait(&mut guard, &mut timeo)?;
+    }
+}
+
+/// `recvmsg`: the oldest message, or as much of it as fits with `MSG_TRUNC` in
+/// `msg_flags` (the rest is dropped, as on every `SOCK_SEQPACKET` family); with
+/// `MSG_TRUNC` in `flags` it returns the message's real length. `MSG_PEEK` leaves the
+/// message queued. A message the copy faults on stays queued (`EFAULT`).
+pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonblock: bool) -> Result<usize> {
+    if flags & MSG_OOB != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+    let mut timeo = ep.sk.rcvtimeo(nonblock);
+    let mut guard = ep.lock_reaped();
+    loop {
+        let inner = &mut *guard;
+        if inner.phase == Phase::Listening || (inner.phase == Phase::Open && inner.link.is_none()) {
+            return Err(ENOTCONN);
+        }
+        let rcv_shut = inner.shutdown & RCV_SHUTDOWN != 0;
+        if let Some(link) = inner.link.as_mut().filter(|_| !rcv_shut) {
+            if let Some(idx) = link.stream.rx_ready.front() {
+                let payload = link.payload(idx);
+                let size = payload.len();
+                let take = size.min(len);
+                if msg.dest().copy_to_iter(&payload[..take]) != take {
+                    return Err(EFAULT);
+                }
+                if size > take {
+                    msg.add_flags(MSG_TRUNC);
+                }
+                if flags & MSG_PEEK == 0 {
+                    link.stream.rx_ready.pop();
+                    link.stream.rx_bytes -= size;
+                    let res = if link.stream.qp_dead { Ok(()) } else { link.repost(idx) };
+                    if let Err(e) = res.and_then(|()| link.maybe_credit_update()) {
+                        ep.fail(inner, e);
+                    }
+                    crate::close::maybe_finish(ep, inner);
+                }
+                return Ok(if flags & MSG_TRUNC != 0 { size } else { take });
+            }
+        }
+        let err = ep.sk.take_err();
+        if err != 0 {
+            return Err(Error::from_errno(err));
+        }
+        let fin = inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
+        if rcv_shut || fin || inner.phase == Phase::Closed {
+            if fin {
+                ep.sk.set_tcp_state(TCP_CLOSE_WAIT);
+            }
+            return Ok(0);
+        }
+        ep.wait_for_data(&mut guard, &mut timeo)?;
+    }
+}
+
+/// `SIOCINQ`/`FIONREAD`: the size of the next message, as UDP reports its next
+/// datagram's.
+pub(crate) fn next_message_size(ep: &Endpoint) -> usize {
+    let inner = ep.lock_reaped();
+    inner.link.as_ref().and_then(|l| l.stream.rx_ready.front().map(|idx| l.payload(idx).len())).unwrap_or(0)
+}

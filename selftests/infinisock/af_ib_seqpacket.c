@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * AF_IB SOCK_SEQPACKET between the VM's two hosts (hosts.h): reliable, ordered
+ * messages over RC send/receive. One sendmsg() is one message, one recvmsg() returns
+ * one message (MSG_TRUNC when it does not fit), the largest message is a socket
+ * option, and a sender that outruns its receiver waits instead of breaking the
+ * connection.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "hosts.h"
+#include "sockutil.h"
+
+#define DEFAULT_MAX_MSG (32768 - 16)	/* net.infinisock.sdp_buffer_size - header */
+
+static int msg_socket(const char *ns)
+{
+	enter_netns(ns);
+	return socket(AF_IB, SOCK_SEQPACKET, 0);
+}
+
+/* A listener on host b, any port; its address in *bound. -errno on failure. */
+static int msg_listener(int family, struct sockaddr_ib *bound, int max_msg)
+{
+	struct sockaddr_ib sib;
+	socklen_t len = sizeof(*bound);
+	int fd = msg_socket("b");
+
+	if (fd < 0)
+		return -errno;
+	ib_addr(&sib, family, family == AF_INET ? HOST_B4 : HOST_B6, 0, INFINISOCK_SID_PS_IB);
+	if ((max_msg && setsockopt(fd, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE, &max_msg, sizeof(max_msg))) ||
+	    bind(fd, (struct sockaddr *)&sib, sizeof(sib)) || listen(fd, 8) ||
+	    getsockname(fd, (struct sockaddr *)bound, &len)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* A socket on host a connected to `to`. -errno on failure. */
+static int msg_connect(const struct sockaddr_ib *to, int max_msg)
+{
+	int fd = msg_socket("a");
+
+	if (fd < 0)
+		return -errno;
+	if ((max_msg && setsockopt(fd, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE, &max_msg, sizeof(max_msg))) ||
+	    connect(fd, (const struct sockaddr *)to, sizeof(*to))) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Fills `buf` with message `seq`'s bytes. */
+static void fill(unsigned char *buf, size_t len, unsigned int seq)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(seq * 131 + i * 7);
+}
+
+static int check(const unsigned char *buf, size_t len, unsigned int seq)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != (unsigned char)(seq * 131 + i * 7))
+			return -1;
+	return 0;
+}
+
+static int wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+FIXTURE(msg)
+{
+	int listener, client, server;
+	struct sockaddr_ib bound;
+};
+
+FIXTURE_VARIANT(msg)
+{
+	int family;
+};
+
+FIXTURE_VARIANT_ADD(msg, gid_ipv4)
+{
+	.family = AF_INET,
+};
+
+FIXTURE_VARIANT_ADD(msg, gid_ipv6)
+{
+	.family = AF_INET6,
+};
+
+FIXTURE_SETUP(msg)
+{
+	self->listener = msg_listener(variant->family, &self->bound, 0);
+	ASSERT_LE(0, self->listener) TH_LOG("listener: %s", strerror(-self->listener));
+	self->client = msg_connect(&self->bound, 0);
+	ASSERT_LE(0, self->client) TH_LOG("connect: %s", strerror(-self->client));
+	self->server = accept(self->listener, NULL, NULL);
+	ASSERT_LE(0, self->server) TH_LOG("accept: %s", strerror(errno));
+}
+
+FIXTURE_TEARDOWN(msg)
+{
+	close(self->client);
+	close(self->server);
+	close(self->listener);
+}
+
+/* Each send is one message of exactly its size, empty and largest included. */
+TEST_F(msg, boundaries_preserved)
+{
+	static unsigned char out[DEFAULT_MAX_MSG], in[DEFAULT_MAX_MSG + 100];
+	const size_t sizes[] = { 1, 0, 100, 4000, DEFAULT_MAX_MSG, 7 };
+	const size_t n = sizeof(sizes) / sizeof(sizes[0]);
+	struct sockaddr_ib local;
+	socklen_t len = sizeof(local);
+
+	EXPECT_EQ(SOCK_SEQPACKET, sockopt_int(self->server, SOL_SOCKET, SO_TYPE));
+	EXPECT_EQ(0, sockopt_int(self->server, SOL_SOCKET, SO_PROTOCOL));
+	EXPECT_EQ(AF_IB, sockopt_int(self->server, SOL_SOCKET, SO_DOMAIN));
+	EXPECT_EQ(INFINISOCK_SID_PS_IB, be64toh(self->bound.sib_sid) & ~0xffffull);
+	ASSERT_EQ(0, getsockname(self->client, (struct sockaddr *)&local, &len));
+	EXPECT_EQ(INFINISOCK_SID_PS_IB, be64toh(local.sib_sid) & ~0xffffull);
+
+	for (size_t i = 0; i < n; i++) {
+		fill(out, sizes[i], i);
+		ASSERT_EQ((ssize_t)sizes[i], send(self->client, out, sizes[i], 0)) TH_LOG("%s", strerror(errno));
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct iovec iov = { in, sizeof(in) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+		ASSERT_EQ((ssize_t)sizes[i], recvmsg(self->server, &mh, 0));
+		EXPECT_EQ(0, mh.msg_flags & MSG_TRUNC);
+		EXPECT_EQ(0, check(in, sizes[i], i));
+	}
+	/* And the other way, the reply of a request. */
+	ASSERT_EQ(5, send(self->server, "reply", 5, 0));
+	ASSERT_EQ(5, recv(self->client, in, sizeof(in), 0));
+}
+
+/* A short buffer gets the head of the message and MSG_TRUNC; the rest is gone. */
+TEST_F(msg, truncation_and_peek)
+{
+	unsigned char out[100], in[100];
+	struct iovec iov = { in, 10 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	int avail = -1;
+
+	fill(out, sizeof(out), 1);
+	ASSERT_EQ(100, send(self->client, out, 100, 0));
+	fill(out, sizeof(out), 2);
+	ASSERT_EQ(100, send(self->client, out, 100, 0));
+	fill(out, sizeof(out), 3);
+	ASSERT_EQ(100, send(self->client, out, 100, 0));
+
+	/* FIONREAD is the next message's size, as UDP's is the next datagram's. */
+	struct pollfd p = { .fd = self->server, .events = POLLIN };
+
+	ASSERT_EQ(1, poll(&p, 1, 5000));
+	ASSERT_EQ(0, ioctl(self->server, FIONREAD, &avail));
+	EXPECT_EQ(100, avail);
+
+	ASSERT_EQ(10, recvmsg(self->server, &mh, MSG_PEEK));
+	EXPECT_EQ(MSG_TRUNC, mh.msg_flags & MSG_TRUNC);
+	mh.msg_flags = 0;
+	ASSERT_EQ(10, recvmsg(self->server, &mh, 0));
+	EXPECT_EQ(MSG_TRUNC, mh.msg_flags & MSG_TRUNC);
+	EXPECT_EQ(0, check(in, 10, 1));
+
+	/* MSG_TRUNC in flags: the real length. */
+	mh.msg_flags = 0;
+	ASSERT_EQ(100, recvmsg(self->server, &mh, MSG_TRUNC));
+	EXPECT_EQ(MSG_TRUNC, mh.msg_flags & MSG_TRUNC);
+	EXPECT_EQ(0, check(in, 10, 2));
+
+	ASSERT_EQ(100, recv(self->server, in, sizeof(in), 0));
+	EXPECT_EQ(0, check(in, 100, 3));
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->server, in, sizeof(in), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+/*
+ * The receiver reads nothing: a non-blocking sender runs out of credits (EAGAIN, no
+ * POLLOUT) instead of overrunning the receive queue, a blocking one times out, and
+ * after the receiver drains every message is there in order. The adapter never saw
+ * a receiver-not-ready.
+ */
+TEST_F(msg, flow_control_instead_of_rnr)
+{
+	struct timeval tv = { .tv_usec = 200000 };
+	unsigned char buf[64];
+	long long rnr0 = rxe_counter("rxeb", "rcvd_rnr_err") + rxe_counter("rxea", "send_rnr_err");
+	unsigned int sent = 0, got;
+
+	ASSERT_LE(0, rxe_counter("rxeb", "rcvd_rnr_err"));
+	ASSERT_LE(0, rxe_counter("rxea", "send_rnr_err"));
+
+	for (;;) {
+		fill(buf, sizeof(buf), sent);
+		if (send(self->client, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+			break;
+		ASSERT_GT(100000u, ++sent);
+	}
+	EXPECT_EQ(EAGAIN, errno);
+	TH_LOG("%u messages in flight before the sender had to wait", sent);
+	ASSERT_LT(2u, sent);
+
+	struct pollfd p = { .fd = self->client, .events = POLLOUT };
+
+	EXPECT_EQ(0, poll(&p, 1, 100));
+	ASSERT_EQ(0, setsockopt(self->client, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)));
+	errno = 0;
+	EXPECT_EQ(-1, send(self->client, buf, sizeof(buf), 0));
+	EXPECT_EQ(EAGAIN, errno);
+
+	for (got = 0; got < sent; got++) {
+		ASSERT_EQ((ssize_t)sizeof(buf), recv(self->server, buf, sizeof(buf), 0));
+		ASSERT_EQ(0, check(buf, sizeof(buf), got)) TH_LOG("message %u", got);
+	}
+	/* Credits come back: the sender can go on. */
+	p.revents = 0;
+	EXPECT_EQ(1, poll(&p, 1, 5000));
+	fill(buf, sizeof(buf), got);
+	ASSERT_EQ((ssize_t)sizeof(buf), send(self->client, buf, sizeof(buf), 0));
+	ASSERT_EQ((ssize_t)sizeof(buf), recv(self->server, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, check(buf, sizeof(buf), got));
+	EXPECT_EQ(rnr0, rxe_counter("rxeb", "rcvd_rnr_err") + rxe_counter("rxea", "send_rnr_err"));
+}
+
+/* Many small messages from a writer process, checked one by one. */
+TEST_F_TIMEOUT(msg, many_messages_in_order, 300)
+{
+	const unsigned int count = 20000;
+	unsigned char buf[256];
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (unsigned int i = 0; i < count; i++) {
+			size_t len = 1 + i % sizeof(buf);
+
+			fill(buf, len, i);
+			if (send(self->client, buf, len, 0) != (ssize_t)len)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	for (unsigned int i = 0; i < count; i++) {
+		size_t len = 1 + i % sizeof(buf);
+
+		ASSERT_EQ((ssize_t)len, recv(self->server, buf, sizeof(buf), 0)) TH_LOG("message %u", i);
+		ASSERT_EQ(0, check(buf, len, i)) TH_LOG("message %u", i);
+	}
+	EXPECT_EQ(0, wait_child(pid));
+}
+
+/*
+ * The peer's close: queued messages first, then end of file. As with TCP the end of
+ * file may be a half-close, so sending may go on until the closed peer resets the
+ * connection; from then on it fails.
+ */
+TEST_F(msg, peer_close_after_queued_messages)
+{
+	char buf[16];
+
+	ASSERT_EQ(3, send(self->client, "one", 3, 0));
+	ASSERT_EQ(3, send(self->client, "two", 3, 0));
+	ASSERT_EQ(0, close(self->client));
+	self->client = -1;
+	ASSERT_EQ(3, recv(self->server, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "one", 3));
+	ASSERT_EQ(3, recv(self->server, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "two", 3));
+	EXPECT_EQ(0, recv(self->server, buf, sizeof(buf), 0));
+	int err = 0;
+
+	for (int i = 0; i < 250 && !err; i++) {
+		if (send(self->server, "x", 1, MSG_NOSIGNAL) < 0)
+			err = errno;
+		else
+			usleep(20000);
+	}
+	EXPECT_TRUE(err == EPIPE || err == ECONNRESET) TH_LOG("%s", strerror(err));
+	errno = 0;
+	EXPECT_EQ(-1, send(self->server, "x", 1, MSG_NOSIGNAL));
+	EXPECT_EQ(EPIPE, errno);
+}
+
+/* A bad user pointer: EFAULT, and no message is cut, lost or sent half. */
+TEST_F(msg, bad_pointers_lose_nothing)
+{
+	void *unmapped = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char buf[16];
+
+	ASSERT_NE(MAP_FAILED, unmapped);
+	errno = 0;
+	EXPECT_EQ(-1, send(self->client, unmapped, 100, 0));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(4, send(self->client, "next", 4, 0));
+	struct pollfd p = { .fd = self->server, .events = POLLIN };
+
+	ASSERT_EQ(1, poll(&p, 1, 5000));
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->server, unmapped, 100, 0));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(4, recv(self->server, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(0, memcmp(buf, "next", 4));
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->server, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	munmap(unmapped, 4096);
+}
+
+/*
+ * INFINISOCK_MAX_MSG_SIZE: settable before connect, the connection's is the smaller
+ * end's, larger sends are EMSGSIZE, bad values EINVAL.
+ */
+TEST(max_message_size)
+{
+	struct sockaddr_ib bound;
+	unsigned char buf[3000] = { 0 };
+	int listener = msg_listener(AF_INET, &bound, 1000), client, server, v;
+
+	ASSERT_LE(0, listener);
+	EXPECT_EQ(1000, sockopt_int(listener, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE));
+	client = msg_socket("a");
+	ASSERT_LE(0, client);
+	EXPECT_EQ(DEFAULT_MAX_MSG, sockopt_int(client, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE));
+	const int bad[] = { 0, -1, 1 << 20 };
+
+	for (size_t i = 0; i < 3; i++) {
+		errno = 0;
+		EXPECT_EQ(-1, setsockopt(client, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE, &bad[i], sizeof(int)));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	v = 2000;
+	errno = 0;
+	EXPECT_EQ(-1, setsockopt(client, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE, &v, 2));
+	EXPECT_EQ(EINVAL, errno);
+	errno = 0;
+	EXPECT_EQ(-1, setsockopt(client, SOL_INFINISOCK, 99, &v, sizeof(v)));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	errno = 0;
+	EXPECT_EQ(-1, setsockopt(client, 6 /* SOL_TCP */, 1 /* TCP_NODELAY */, &v, sizeof(v)));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	ASSERT_EQ(0, setsockopt(client, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE, &v, sizeof(v)));
+	ASSERT_EQ(0, connect(client, (struct sockaddr *)&bound, sizeof(bound))) TH_LOG("%s", strerror(errno));
+	server = accept(listener, NULL, NULL);
+	ASSERT_LE(0, server);
+	/* The smaller end's: the listener's 1000, on both sides. */
+	EXPECT_EQ(1000, sockopt_int(client, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE));
+	EXPECT_EQ(1000, sockopt_int(server, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE));
+	errno = 0;
+	EXPECT_EQ(-1, setsockopt(client, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE, &v, sizeof(v)));
+	EXPECT_EQ(EISCONN, errno);
+	errno = 0;
+	EXPECT_EQ(-1, send(client, buf, 1001, 0));
+	EXPECT_EQ(EMSGSIZE, errno);
+	errno = 0;
+	EXPECT_EQ(-1, send(server, buf, 2000, 0));
+	EXPECT_EQ(EMSGSIZE, errno);
+	EXPECT_EQ(1000, send(client, buf, 1000, 0));
+	EXPECT_EQ(1000, recv(server, buf, sizeof(buf), 0));
+	close(server);
+	close(client);
+	close(listener);
+}
+
+/*
+ * Message sockets and streams have separate port spaces: a stream's service ID does
+ * not name a message socket, both may listen on the same port number, and each
+ * reaches only its own kind.
+ */
+TEST(port_spaces_are_separate)
+{
+	struct sockaddr_ib msg_bound, sib;
+	int ml = msg_listener(AF_INET, &msg_bound, 0), sl, fd;
+	int port = ib_port(&msg_bound);
+
+	ASSERT_LE(0, ml);
+	fd = msg_socket("a");
+	ASSERT_LE(0, fd);
+	ib_addr(&sib, AF_INET, HOST_B4, port, INFINISOCK_SID_PS_TCP);
+	errno = 0;
+	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&sib, sizeof(sib)));
+	EXPECT_EQ(EINVAL, errno);
+	close(fd);
+
+	/* A stream listener on the same port number. */
+	enter_netns("b");
+	sl = socket(AF_IB, SOCK_STREAM, 0);
+	ASSERT_LE(0, sl);
+	ASSERT_EQ(0, bind(sl, (struct sockaddr *)&sib, sizeof(sib))) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, listen(sl, 4));
+
+	/* Only the stream listens on the port now: a message socket is refused. */
+	close(ml);
+	fd = msg_connect(&msg_bound, 0);
+	EXPECT_EQ(-ECONNREFUSED, fd);
+	if (fd >= 0)
+		close(fd);
+	close(sl);
+}
+
+/* Calls on a socket that is not connected. */
+TEST(unconnected_calls)
+{
+	struct sockaddr_ib sib;
+	socklen_t len = sizeof(sib);
+	char buf[8];
+	int fd = msg_socket("a"), avail;
+
+	ASSERT_LE(0, fd);
+	errno = 0;
+	EXPECT_EQ(-1, send(fd, "x", 1, MSG_NOSIGNAL));
+	EXPECT_EQ(ENOTCONN, errno);
+	errno = 0;
+	EXPECT_EQ(-1, recv(fd, buf, sizeof(buf), 0));
+	EXPECT_EQ(ENOTCONN, errno);
+	errno = 0;
+	EXPECT_EQ(-1, getpeername(fd, (struct sockaddr *)&sib, &len));
+	EXPECT_EQ(ENOTCONN, errno);
+	errno = 0;
+	EXPECT_EQ(-1, send(fd, "x", 1, MSG_OOB));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	EXPECT_EQ(0, ioctl(fd, FIONREAD, &avail));
+	EXPECT_EQ(0, avail);
+	errno = 0;
+	EXPECT_EQ(-1, accept(fd, NULL, NULL));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, getsockname(fd, (struct sockaddr *)&sib, &len));
+	EXPECT_EQ(AF_IB, sib.sib_family);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The VM's two hosts, for the C selftests: host a (netns "a", 10.77.0.1, fd77::1) and
+ * host b (netns "b", 10.77.0.2, fd77::2), one rxe device each (rxea, rxeb).
+ *
+ * One process creates sockets in both namespaces (setns() before socket(): a socket
+ * keeps the namespace it was created in), so every test sees both ends.
+ */
+#ifndef INFINISOCK_HOSTS_H
+#define INFINISOCK_HOSTS_H
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/infinisock.h>
+
+#define HOST_A4 "10.77.0.1"
+#define HOST_B4 "10.77.0.2"
+#define HOST_A6 "fd77::1"
+#define HOST_B6 "fd77::2"
+
+static inline void enter_netns(const char *name)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || setns(fd, CLONE_NEWNET)) {
+		perror(path);
+		exit(1);
+	}
+	close(fd);
+}
+
+/*
+ * The sockaddr_ib of `host` (AF_INET or AF_INET6 text) and `port` in the port space
+ * whose service IDs start at `sid_base` (INFINISOCK_SID_PS_TCP for streams,
+ * INFINISOCK_SID_PS_IB for SOCK_SEQPACKET). On RoCE the GID of an IPv4 address is
+ * ::ffff:a.b.c.d.
+ */
+static inline socklen_t ib_addr(struct sockaddr_ib *sib, int family, const char *host, int port,
+				unsigned long long sid_base)
+{
+	memset(sib, 0, sizeof(*sib));
+	sib->sib_family = AF_IB;
+	sib->sib_pkey = htons(0xffff);
+	if (family == AF_INET) {
+		sib->sib_addr.sib_addr8[10] = 0xff;
+		sib->sib_addr.sib_addr8[11] = 0xff;
+		inet_pton(AF_INET, host, &sib->sib_addr.sib_addr8[12]);
+	} else {
+		inet_pton(AF_INET6, host, sib->sib_addr.sib_addr8);
+	}
+	sib->sib_sid = htobe64(sid_base + port);
+	sib->sib_sid_mask = htobe64(~0ull);
+	return sizeof(*sib);
+}
+
+/* The port of a sockaddr_ib's service ID. */
+static inline int ib_port(const struct sockaddr_ib *sib)
+{
+	return be64toh(sib->sib_sid) & 0xffff;
+}
+
+/* An hca counter of an rxe device ("sent_pkts", "rcvd_pkts"). */
+static inline long long rxe_counter(const char *dev, const char *name)
+{
+	char path[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/ports/1/hw_counters/%s", dev, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+#endif
