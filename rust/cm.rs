@@ -203,7 +203,8 @@ impl CmIdRef {
         NonNull::new(unsafe { bindings::infinisock_cm_qp(self.as_raw()) })
     }
 
-    /// Creates the id's RC QP (`rdma_create_qp`), one CQ for both directions.
+    /// Creates the id's RC QP (`rdma_create_qp`) on the two CQs, with `send_sge`
+    /// SGEs per send request.
     ///
     /// # Safety
     ///
@@ -216,9 +217,12 @@ impl CmIdRef {
         recv_cq: *mut bindings::ib_cq,
         send_wr: u32,
         recv_wr: u32,
+        send_sge: u32,
     ) -> Result {
         // SAFETY: Live id; the caller guarantees `pd` and the CQs.
-        errno(unsafe { bindings::infinisock_cm_create_qp(self.as_raw(), pd, send_cq, recv_cq, send_wr, recv_wr) })
+        errno(unsafe {
+            bindings::infinisock_cm_create_qp(self.as_raw(), pd, send_cq, recv_cq, send_wr, recv_wr, send_sge)
+        })
     }
 
     /// Destroys the id's QP.

@@ -40,7 +40,7 @@ use crate::{
         sockaddr::{PortSpace, SockAddr},
         socket_args::SOCK_SEQPACKET,
     },
-    sdp_cm, sdp_keepalive, sdp_link::Link, sdp_rx, sdp_tx,
+    rdma, sdp_cm, sdp_keepalive, sdp_link::Link, sdp_rx, sdp_tx,
     sock::Sock,
     verbs::{CqEvents, CqSide, CqeKind, POLL_BATCH},
     wait::{self, WaitQueue, Woken},
@@ -118,6 +118,8 @@ pub(crate) struct Inner {
     pub(crate) announced: u32,
     /// A message socket's `IB_MAX_MSG_SIZE`, if set before its connection began.
     pub(crate) max_msg: Option<u32>,
+    /// Finished RDMA operations waiting on the error queue (`rdma`).
+    pub(crate) completions: rdma::Completions,
 }
 
 /// The protocol state of one socket. See the module documentation.
@@ -195,6 +197,7 @@ impl Endpoint {
                     torn_down: false,
                     announced: 0,
                     max_msg: None,
+                    completions: rdma::Completions::default(),
                 }),
                 changed <- WaitQueue::new(c"Endpoint::changed", kernel::static_lock_class!()),
                 events: AtomicU32::new(0),
@@ -282,6 +285,7 @@ impl Endpoint {
                     CqeKind::Recv => sdp_rx::completion(self, inner, *wc),
                     CqeKind::Send => sdp_tx::completion(self, inner, *wc),
                     CqeKind::Probe => sdp_keepalive::completion(self, inner, *wc),
+                    CqeKind::Rdma => rdma::completion(self, inner, *wc),
                 }
             }
         }
@@ -392,6 +396,7 @@ impl Endpoint {
             let parent = inner.parent.take();
             (inner.link.take(), inner.id.take(), (children, parent))
         };
+        let rdma_in_flight = link.as_ref().map(|l| l.rdma.in_flight()).unwrap_or_else(KVec::new);
         // Timers arm themselves again only while the phase is `Connected`, under the
         // lock: once it is `Closed`, a cancelled timer stays cancelled.
         self.cancel_timer(&self.fin_timer);
@@ -400,9 +405,11 @@ impl Endpoint {
         if let Some(id) = &id {
             id.disconnect();
         }
-        // Drains the QP, destroys it, then the CQ, buffers and PD (see `Link`).
+        // Drains the QP, destroys it, then the CQ, buffers, RDMA regions and pinned
+        // pages, and the PD (see `Link`).
         drop(link);
         drop(id);
+        rdma::cancelled(self, &mut self.lock(), rdma_in_flight);
         let ((pending, ready), parent) = children;
         // A connection that was never accepted: nobody will ever close it.
         for child in Iterator::chain(pending.into_iter(), ready) {
@@ -463,7 +470,7 @@ impl Endpoint {
     pub(crate) fn poll_mask(&self) -> u32 {
         let inner = self.lock_reaped();
         let mut mask = 0;
-        if self.sk.peek_err() != 0 {
+        if self.sk.peek_err() != 0 || !inner.completions.is_empty() {
             mask |= POLLERR;
         }
         match inner.phase {

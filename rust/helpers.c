@@ -14,6 +14,8 @@
 #include <net/netns/generic.h>
 #include <linux/sched/signal.h>
 #include <linux/workqueue.h>
+#include <linux/uio.h>
+#include <linux/mm.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
 #include <rdma/ib_cm.h>
@@ -241,6 +243,8 @@ int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n)
 		out[i].cqe = cqe;
 		out[i].status = wc[i].status;
 		out[i].byte_len = wc[i].byte_len;
+		out[i].with_imm = wc[i].status == IB_WC_SUCCESS && wc[i].opcode == IB_WC_RECV_RDMA_WITH_IMM;
+		out[i].imm = out[i].with_imm ? be32_to_cpu(wc[i].ex.imm_data) : 0;
 	}
 	return max(got, 0);
 }
@@ -437,7 +441,7 @@ struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id)
 }
 
 int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
-			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr)
+			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge)
 {
 	struct ib_qp_init_attr attr = {
 		.send_cq = send_cq,
@@ -445,7 +449,7 @@ int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_c
 		.cap = {
 			.max_send_wr = max_send_wr,
 			.max_recv_wr = max_recv_wr,
-			.max_send_sge = 1,
+			.max_send_sge = max_send_sge,
 			.max_recv_sge = 1,
 		},
 		.sq_sig_type = IB_SIGNAL_REQ_WR,
@@ -462,7 +466,14 @@ int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_c
  * fail our sends (ETIMEDOUT, as TCP's retransmission timeout), and rdma_rxe treats a
  * transport retry count of 7 as "retry for ever".
  */
-static void infinisock_conn_param(struct rdma_conn_param *p, const void *data, u8 len)
+/*
+ * RDMA READs in flight at once, each way: what the device allows, at most this
+ * (the READs of a program's operations; a handful keeps the pipe full).
+ */
+#define INFINISOCK_RD_ATOMIC 16
+
+static void infinisock_conn_param(struct rdma_conn_param *p, const struct ib_device *dev, const void *data,
+				  u8 len)
 {
 	*p = (struct rdma_conn_param) {
 		.private_data = data,
@@ -470,6 +481,8 @@ static void infinisock_conn_param(struct rdma_conn_param *p, const void *data, u
 		.flow_control = 1,
 		.retry_count = 6,
 		.rnr_retry_count = 7,
+		.responder_resources = min_t(u32, dev->attrs.max_qp_rd_atom, INFINISOCK_RD_ATOMIC),
+		.initiator_depth = min_t(u32, dev->attrs.max_qp_init_rd_atom, INFINISOCK_RD_ATOMIC),
 	};
 }
 
@@ -477,7 +490,7 @@ int infinisock_cm_connect_locked(struct rdma_cm_id *id, const void *data, u8 len
 {
 	struct rdma_conn_param p;
 
-	infinisock_conn_param(&p, data, len);
+	infinisock_conn_param(&p, id->device, data, len);
 	return rdma_connect_locked(id, &p);
 }
 
@@ -485,7 +498,7 @@ int infinisock_cm_accept(struct rdma_cm_id *id, const void *data, u8 len)
 {
 	struct rdma_conn_param p;
 
-	infinisock_conn_param(&p, data, len);
+	infinisock_conn_param(&p, id->device, data, len);
 	return rdma_accept(id, &p);
 }
 
@@ -755,4 +768,234 @@ void infinisock_sk_user_bufs(const struct sock *sk, int *rcvbuf, int *sndbuf)
 bool infinisock_cancel_delayed_work(struct work_struct *work)
 {
 	return cancel_delayed_work(to_delayed_work(work));
+}
+
+/* ---- One-sided RDMA (rust/rdma.rs) ---- */
+
+/*
+ * Registers [addr, addr + len) of the current process for the peer: ib_reg_user_mr()
+ * pins it through ib_umem_get(), which accounts it against RLIMIT_MEMLOCK (ENOMEM
+ * over it, EPERM with a limit of 0, both unless CAP_IPC_LOCK) and fails unmapped
+ * memory with EFAULT. The I/O virtual address is the user address.
+ */
+struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool remote_read, bool remote_write,
+				     int *err)
+{
+	int access = 0;
+
+	if (!pd->device->ops.reg_user_mr) {
+		*err = -EOPNOTSUPP;
+		return NULL;
+	}
+	if (remote_write)
+		access |= IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE;
+	if (remote_read)
+		access |= IB_ACCESS_REMOTE_READ;
+	return infinisock_unerr(ib_reg_user_mr(pd, addr, len, addr, access), err);
+}
+
+u32 infinisock_mr_rkey(const struct ib_mr *mr)
+{
+	return mr->rkey;
+}
+
+void infinisock_dereg_mr(struct ib_mr *mr)
+{
+	ib_dereg_mr(mr);
+}
+
+/* The local buffer of an RDMA operation: user pages pinned and mapped, one SGE each. */
+struct infinisock_pinned {
+	struct ib_device *dev;
+	enum dma_data_direction dir;
+	bool pinned;		/* iov_iter_extract_pages() pinned them (user memory) */
+	u32 npages, nsge;
+	struct page **pages;
+	struct ib_sge *sges;
+};
+
+void infinisock_unpin(struct infinisock_pinned *p)
+{
+	u32 i;
+
+	for (i = 0; i < p->nsge; i++)
+		ib_dma_unmap_page(p->dev, p->sges[i].addr, p->sges[i].length, p->dir);
+	if (p->pinned)
+		unpin_user_pages_dirty_lock(p->pages, p->npages, p->dir == DMA_FROM_DEVICE);
+	kvfree(p->pages);
+	kvfree(p->sges);
+	kfree(p);
+}
+
+/*
+ * Pins the len bytes under iter (a sendmsg()'s iovec, not advanced) for the device:
+ * for reading them (RDMA WRITE) or, device_writes, for writing into them (RDMA READ).
+ * The pages of a sendmsg() iterator are a data source, pinned read-only; a copy of
+ * the iterator turned into a destination pins them writable, as a read() would.
+ */
+struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_iter *iter, size_t len,
+					      bool device_writes, u32 lkey, int *err)
+{
+	struct iov_iter it = *iter;
+	u32 max_pages;
+	struct infinisock_pinned *p;
+	size_t done = 0;
+	int ret = 0;
+
+	if (!user_backed_iter(iter)) {
+		*err = -EOPNOTSUPP;
+		return NULL;
+	}
+	it.data_source = !device_writes;
+	iov_iter_truncate(&it, len);
+	max_pages = iov_iter_npages(&it, INT_MAX);
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	p->dev = dev;
+	p->dir = device_writes ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+	p->pinned = iov_iter_extract_will_pin(&it);
+	p->pages = kvmalloc_array(max_pages, sizeof(*p->pages), GFP_KERNEL);
+	p->sges = kvmalloc_array(max_pages, sizeof(*p->sges), GFP_KERNEL);
+	if (!p->pages || !p->sges) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	while (done < len) {
+		struct page **pages = p->pages + p->npages;
+		size_t off;
+		ssize_t got = iov_iter_extract_pages(&it, &pages, len - done, max_pages - p->npages, 0, &off);
+		u32 n, i;
+
+		if (got <= 0) {
+			ret = got ? got : -EFAULT;
+			goto fail;
+		}
+		n = DIV_ROUND_UP(off + got, PAGE_SIZE);
+		p->npages += n;
+		for (i = 0; i < n; i++) {
+			u32 seg = min_t(size_t, PAGE_SIZE - off, got);
+			u64 addr = ib_dma_map_page(dev, pages[i], off, seg, p->dir);
+
+			if (ib_dma_mapping_error(dev, addr)) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			p->sges[p->nsge++] = (struct ib_sge) { .addr = addr, .length = seg, .lkey = lkey };
+			got -= seg;
+			done += seg;
+			off = 0;
+		}
+	}
+	return p;
+fail:
+	infinisock_unpin(p);
+	*err = ret;
+	return NULL;
+}
+
+/* Work requests an operation on p takes with max_sge SGEs each (one for no data). */
+static u32 infinisock_rdma_wrs(const struct infinisock_pinned *p, u32 max_sge)
+{
+	return max_t(u32, 1, DIV_ROUND_UP(p->nsge, max_sge));
+}
+
+/*
+ * Posts an RDMA WRITE (op 1), READ (2) or WRITE with immediate (3, the immediate on
+ * the last request) over p's SGEs at remote_addr, as infinisock_rdma_wrs() requests,
+ * every one signaled with cqe. *posted says how many were posted, also on failure.
+ */
+int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *cqe, const struct infinisock_pinned *p, int op, u32 imm,
+			 u64 remote_addr, u32 rkey, u32 max_sge, u32 *posted)
+{
+	u32 nwr = infinisock_rdma_wrs(p, max_sge), i, sge = 0;
+	const struct ib_send_wr *bad = NULL;
+	struct ib_rdma_wr *wrs;
+	int ret;
+
+	*posted = 0;
+	wrs = kcalloc(nwr, sizeof(*wrs), GFP_KERNEL);
+	if (!wrs)
+		return -ENOMEM;
+	for (i = 0; i < nwr; i++) {
+		u32 n = min(max_sge, p->nsge - sge), j;
+
+		wrs[i].wr.wr_cqe = cqe;
+		wrs[i].wr.sg_list = n ? &p->sges[sge] : NULL;
+		wrs[i].wr.num_sge = n;
+		wrs[i].wr.send_flags = IB_SEND_SIGNALED;
+		wrs[i].wr.opcode = op == 2 ? IB_WR_RDMA_READ : IB_WR_RDMA_WRITE;
+		if (op == 3 && i == nwr - 1) {
+			wrs[i].wr.opcode = IB_WR_RDMA_WRITE_WITH_IMM;
+			wrs[i].wr.ex.imm_data = cpu_to_be32(imm);
+		}
+		wrs[i].remote_addr = remote_addr;
+		wrs[i].rkey = rkey;
+		wrs[i].wr.next = i + 1 < nwr ? &wrs[i + 1].wr : NULL;
+		for (j = 0; j < n; j++)
+			remote_addr += p->sges[sge + j].length;
+		sge += n;
+	}
+	ret = ib_post_send(qp, &wrs[0].wr, &bad);
+	if (!ret)
+		*posted = nwr;
+	else
+		for (i = 0; i < nwr && &wrs[i].wr != bad; i++)
+			(*posted)++;
+	kfree(wrs);
+	return ret;
+}
+
+/* The pages the first len bytes under iter span: one SGE each. */
+u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len)
+{
+	struct iov_iter it = *iter;
+
+	iov_iter_truncate(&it, len);
+	return iov_iter_npages(&it, INT_MAX);
+}
+
+/* SGEs per RDMA WRITE and per RDMA READ request the device takes (capped). */
+void infinisock_dev_sges(const struct ib_device *dev, u32 *send_sge, u32 *read_sge)
+{
+	*send_sge = clamp_t(u32, dev->attrs.max_send_sge, 1, 16);
+	*read_sge = clamp_t(u32, dev->attrs.max_sge_rd, 1, *send_sge);
+}
+
+int infinisock_put_cmsg(struct msghdr *msg, int level, int type, int len, const void *data)
+{
+	return put_cmsg(msg, level, type, len, (void *)data);
+}
+
+/* Control-message space left in a recvmsg()'s buffer. */
+size_t infinisock_msg_control_room(const struct msghdr *msg)
+{
+	return msg->msg_controllen;
+}
+
+/*
+ * The next control message of a sendmsg() (its control data is in the kernel):
+ * *cursor is NULL for the first. Returns 1 with its level, type and data, 0 after
+ * the last, -EINVAL for a malformed one.
+ */
+int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int *type, const void **data,
+			     size_t *len)
+{
+	struct cmsghdr *c;
+
+	if (msg->msg_control_is_user)
+		return -EINVAL;
+	c = *cursor ? CMSG_NXTHDR(msg, (struct cmsghdr *)*cursor) : CMSG_FIRSTHDR(msg);
+	if (!c)
+		return 0;
+	if (!CMSG_OK(msg, c))
+		return -EINVAL;
+	*cursor = c;
+	*level = c->cmsg_level;
+	*type = c->cmsg_type;
+	*data = CMSG_DATA(c);
+	*len = c->cmsg_len - CMSG_LEN(0);
+	return 1;
 }

@@ -83,6 +83,8 @@ struct infinisock_wc {
 	struct ib_cqe *cqe;
 	u32 status;
 	u32 byte_len;
+	bool with_imm;		/* a receive consumed by an RDMA WRITE with immediate */
+	u32 imm;		/* its immediate data, host order */
 };
 /* Up to n (at most INFINISOCK_POLL_BATCH) completions into out[]; returns how many were polled. */
 #define INFINISOCK_POLL_BATCH 8
@@ -121,9 +123,25 @@ struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id);
 struct ib_qp *infinisock_cm_qp(const struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id);
+/* RDMA operations and registered user memory (rust/rdma.rs). */
+struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool remote_read, bool remote_write,
+				     int *err);
+u32 infinisock_mr_rkey(const struct ib_mr *mr);
+void infinisock_dereg_mr(struct ib_mr *mr);
+struct infinisock_pinned;
+struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_iter *iter, size_t len,
+					      bool device_writes, u32 lkey, int *err);
+void infinisock_unpin(struct infinisock_pinned *p);
+u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
+int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *cqe, const struct infinisock_pinned *p, int op, u32 imm,
+			 u64 remote_addr, u32 rkey, u32 max_sge, u32 *posted);
+void infinisock_dev_sges(const struct ib_device *dev, u32 *send_sge, u32 *read_sge);
+int infinisock_put_cmsg(struct msghdr *msg, int level, int type, int len, const void *data);
+size_t infinisock_msg_control_room(const struct msghdr *msg);
+int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int *type, const void **data,
+			     size_t *len);
 int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
-			    struct ib_cq *recv_cq, u32 max_send_wr,
-			    u32 max_recv_wr);
+			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge);
 int infinisock_cm_connect_locked(struct rdma_cm_id *id, const void *data, u8 len);
 int infinisock_cm_accept(struct rdma_cm_id *id, const void *data, u8 len);
 int infinisock_cm_reject(struct rdma_cm_id *id);

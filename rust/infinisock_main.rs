@@ -40,6 +40,7 @@ mod sdp_keepalive;
 mod sdp_link;
 mod sdp_rx;
 mod sdp_tx;
+mod rdma;
 mod seqpacket;
 mod sock;
 mod sysctl;

@@ -16,16 +16,17 @@ use crate::{
     ffi_static::Registration,
     proto::{
         abi::{
-            INFINISOCK_MAX_MSG_SIZE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK, SOL_TCP, TCP_CORK, TCP_KEEPCNT,
+            INFINISOCK_MAX_MSG_SIZE, MSG_ERRQUEUE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK, SOL_TCP, TCP_CORK, TCP_KEEPCNT,
             TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
         },
         keepalive::KeepaliveOpt,
         message,
+        rdma::{MR_DEREG, MR_REG},
         errno::Errno,
         sockaddr::{parse_bind, parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
         socket_args::SOCK_STREAM,
         tunables::TunableId,
-        IPPROTO_SDP,
+        AF_IB, IPPROTO_SDP,
     },
     sdp_cm, sdp_keepalive, sdp_rx, sdp_tx, seqpacket,
     sock::{InetProtosw, IpFamily, Msg, OpsTable, ProtoTable, Sock, SockLayout, SockProto, Socket, SocketOps, StreamOps},
@@ -178,10 +179,15 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         endpoint(sock).map_or(0, |ep| ep.poll_mask())
     }
 
-    fn ioctl(sock: &Socket, cmd: u32) -> Result<i32> {
+    fn ioctl(sock: &Socket, cmd: u32, arg: usize) -> Result<Option<i32>> {
         let ep = endpoint(sock)?;
-        if ep.messages && cmd == SIOCINQ {
-            return Ok(i32::try_from(seqpacket::next_message_size(&ep)).unwrap_or(i32::MAX));
+        match cmd {
+            MR_REG if FAMILY == AF_IB => return crate::rdma::register(&ep, arg).map(|()| None),
+            MR_DEREG if FAMILY == AF_IB => return crate::rdma::deregister(&ep, arg).map(|()| None),
+            SIOCINQ if ep.messages => {
+                return Ok(Some(i32::try_from(seqpacket::next_message_size(&ep)).unwrap_or(i32::MAX)));
+            }
+            _ => {}
         }
         let inner = ep.lock_reaped();
         if inner.phase == Phase::Listening {
@@ -193,7 +199,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
             SIOCOUTQ => inner.link.as_ref().map_or(0, |l| l.outq()),
             _ => return Err(ENOIOCTLCMD),
         };
-        Ok(i32::try_from(v).unwrap_or(i32::MAX))
+        Ok(Some(i32::try_from(v).unwrap_or(i32::MAX)))
     }
 
     fn shutdown(sock: &Socket, how: i32) -> Result {
@@ -202,6 +208,13 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
 
     fn sendmsg(sock: &Socket, msg: &mut Msg, len: usize) -> Result<usize> {
         let ep = endpoint(sock)?;
+        // AF_IB's control messages ask for RDMA; SDP under IP ignores them, as TCP
+        // ignores those it does not know.
+        if FAMILY == AF_IB {
+            if let Some(args) = crate::rdma::requested(msg)? {
+                return crate::rdma::sendmsg(&ep, msg, len, args, false);
+            }
+        }
         if ep.messages {
             return seqpacket::sendmsg(&ep, msg, len, false);
         }
@@ -210,6 +223,9 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
 
     fn recvmsg(sock: &Socket, msg: &mut Msg, len: usize, flags: i32) -> Result<usize> {
         let ep = endpoint(sock)?;
+        if flags & MSG_ERRQUEUE != 0 {
+            return crate::rdma::recv_errqueue(&ep, msg);
+        }
         if ep.messages {
             return seqpacket::recvmsg(&ep, msg, len, flags, false);
         }

@@ -20,7 +20,8 @@ use crate::{
         ring::IndexFifo,
         wire::{encode_header, Mid, BSDH_LEN},
     },
-    verbs::{Cq, CqSide, Cqe, CqeKind, DmaBuf, DmaDir, Pd, QpRef, Wc, POLL_BATCH},
+    rdma::{Rdma, RDMA_REQUESTS},
+    verbs::{device_sges, Cq, CqSide, Cqe, CqeKind, DmaBuf, DmaDir, Pd, QpRef, Wc, POLL_BATCH},
 };
 
 /// What each work request of a link is, for its completion (see [`Link::reap`]).
@@ -52,6 +53,9 @@ pub(crate) struct Stream {
     pub(crate) rx_ready: IndexFifo,
     /// Message length (header included) of each receive buffer that holds one.
     pub(crate) rx_len: KVec<u32>,
+    /// For each receive buffer an RDMA WRITE with immediate consumed (it holds no
+    /// message): the immediate data and the bytes the write placed.
+    pub(crate) rx_imm: KVec<Option<(u32, u32)>>,
     /// Bytes of the oldest ready buffer's payload already read.
     pub(crate) rx_offset: usize,
     /// Unread bytes in all ready buffers.
@@ -94,14 +98,18 @@ pub(crate) struct Stream {
 /// outlives the link. The CQs are reaped by the endpoint under its mutex while the
 /// link is in `Inner::link`, and by `drop` (the drain) after that: never by two at once.
 pub(crate) struct Link {
-    qp: QpRef,
+    pub(crate) qp: QpRef,
     id: NonNull<bindings::rdma_cm_id>,
     send_cq: Cq,
     recv_cq: Cq,
     rx: KVec<DmaBuf>,
     tx: KVec<DmaBuf>,
-    _pd: Pd,
-    lkey: u32,
+    /// Registered regions and operations in flight: dropped (deregistered, unpinned)
+    /// after the QP is drained and destroyed, before the PD.
+    pub(crate) rdma: Rdma,
+    pub(crate) pd: Pd,
+    pub(crate) dev: IbDevice,
+    pub(crate) lkey: u32,
     pub(crate) stream: Stream,
 }
 
@@ -135,23 +143,28 @@ impl Link {
         let dev = unsafe { IbDevice::from_cm(raw_dev) };
         let pd = Pd::new(&dev)?;
         let (nrx, ntx) = (u32::from(cfg.recv_buffers), u32::from(cfg.send_buffers));
-        // One more entry per queue for the drain marker, and one for the keepalive
-        // probe. Two CQs, so that a receive's event can wake readers alone.
+        // One more entry per queue for the drain marker, one for the keepalive probe,
+        // and the requests of RDMA operations. Two CQs, so that a receive's event can
+        // wake readers alone.
+        let send_wrs = ntx + 2 + RDMA_REQUESTS;
         // SAFETY: The CQs are freed (link drop) before the endpoint can go away.
-        let send_cq = unsafe { Cq::reaped(&dev, ntx + 2, ep.as_ctx(), CqSide::Send)? };
+        let send_cq = unsafe { Cq::reaped(&dev, send_wrs, ep.as_ctx(), CqSide::Send)? };
         // SAFETY: As above.
         let recv_cq = unsafe { Cq::reaped(&dev, nrx + 1, ep.as_ctx(), CqSide::Recv)? };
         let rx = ring_of(&dev, cfg.recv_buffers, cfg.buffer_size, DmaDir::FromDevice)?;
         let tx = ring_of(&dev, cfg.send_buffers, cfg.buffer_size, DmaDir::ToDevice)?;
         let mut rx_len = KVec::with_capacity(rx.len(), GFP_KERNEL)?;
         rx_len.extend_with(rx.len(), 0, GFP_KERNEL)?;
+        let mut rx_imm = KVec::with_capacity(rx.len(), GFP_KERNEL)?;
+        rx_imm.extend_with(rx.len(), None, GFP_KERNEL)?;
         let mut tx_len = KVec::with_capacity(tx.len(), GFP_KERNEL)?;
         tx_len.extend_with(tx.len(), 0, GFP_KERNEL)?;
         let staged = KVec::from_elem(0u8, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN), GFP_KERNEL)?;
         let lkey = pd.local_dma_lkey();
+        let (send_sge, read_sge) = device_sges(&dev);
         // SAFETY: PD and CQs outlive the QP: `Link::drop` destroys it first. Nothing
         // fallible comes between creating the QP and owning it in the `Link`.
-        unsafe { id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), ntx + 2, nrx + 1)? };
+        unsafe { id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), send_wrs, nrx + 1, send_sge)? };
         let Some(qp) = id.qp() else {
             id.destroy_qp();
             return Err(EINVAL);
@@ -165,7 +178,9 @@ impl Link {
             recv_cq,
             rx,
             tx,
-            _pd: pd,
+            rdma: Rdma::new(send_sge, read_sge),
+            pd,
+            dev,
             lkey,
             stream: Stream {
                 credits: None,
@@ -174,6 +189,7 @@ impl Link {
                 rx_early: IndexFifo::new(),
                 rx_ready: IndexFifo::new(),
                 rx_len,
+                rx_imm,
                 rx_offset: 0,
                 rx_bytes: 0,
                 fin_received: false,
@@ -242,6 +258,7 @@ impl Link {
     /// Posts receive buffer `idx` again after its message was consumed, and counts it
     /// as a credit the peer will be told about.
     pub(crate) fn repost(&mut self, idx: u16) -> Result {
+        self.stream.rx_imm[usize::from(idx)] = None;
         self.post_recv(idx)?;
         if let Some(c) = self.stream.credits.as_mut() {
             c.reposted(1);

@@ -39,6 +39,8 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
         return;
     }
     link.stream.rx_len[usize::from(idx)] = wc.byte_len;
+    // An RDMA WRITE with immediate consumed the buffer: it holds no message.
+    link.stream.rx_imm[usize::from(idx)] = wc.imm.map(|imm| (imm, wc.byte_len));
     link.stream.last_heard = kernel::time::Instant::now();
     if link.stream.credits.is_none() {
         // Arrived before our side saw the connection established; see `rx_early`.
@@ -88,6 +90,9 @@ fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
 /// message, and an unflagged one must be a bare credit update; a stream never sees
 /// the flag.
 fn handle_message(link: &mut Link, idx: u16, messages: bool, orphaned: bool, discard: bool) -> Result<u32, Violation> {
+    if link.stream.rx_imm[usize::from(idx)].is_some() {
+        return handle_immediate(link, idx, messages, orphaned, discard);
+    }
     let len = link.stream.rx_len[usize::from(idx)] as usize;
     // What the message says, detached from the buffer it borrows.
     enum Kind {
@@ -155,6 +160,29 @@ fn handle_message(link: &mut Link, idx: u16, messages: bool, orphaned: bool, dis
             Ok(0)
         }
     }
+}
+
+/// Files the immediate data of an RDMA WRITE with immediate, which arrives without
+/// a header (`Credits::receive_headerless`), as the next message of a message socket.
+fn handle_immediate(link: &mut Link, idx: u16, messages: bool, orphaned: bool, discard: bool) -> Result<u32, Violation> {
+    if !messages {
+        pr_warn!("SDP: RDMA WRITE with immediate on a stream from peer; connection reset\n");
+        return Err(Violation::Protocol);
+    }
+    let credits = link.stream.credits.as_mut().ok_or(Violation::Protocol)?;
+    if let Err(e) = credits.receive_headerless() {
+        pr_warn!("SDP: peer broke flow control ({:?}); connection reset\n", e);
+        return Err(Violation::Protocol);
+    }
+    if link.stream.fin_received || orphaned {
+        return Err(Violation::Protocol);
+    }
+    if discard {
+        link.repost(idx).map_err(|_| Violation::Reset)?;
+        return Ok(0);
+    }
+    link.stream.rx_ready.push(idx);
+    Ok(POLLIN | POLLRDNORM)
 }
 
 /// Copies up to `dest.len()` unread bytes out of the ring; consumed buffers are

@@ -12,9 +12,10 @@
 use kernel::prelude::*;
 
 use crate::{
-    endpoint::{Endpoint, Phase, RCV_SHUTDOWN},
+    endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN},
     proto::{
-        abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, TCP_CLOSE_WAIT},
+        abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, SOL_INFINISOCK, TCP_CLOSE_WAIT},
+        rdma::{encode_imm, CMSG_IMM},
         wire::{Mid, FLAG_MESSAGE},
     },
     sdp_tx::{send_error, sendable},
@@ -60,7 +61,9 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
 /// `recvmsg`: the oldest message, or as much of it as fits with `MSG_TRUNC` in
 /// `msg_flags` (the rest is dropped, as on every `SOCK_SEQPACKET` family); with
 /// `MSG_TRUNC` in `flags` it returns the message's real length. `MSG_PEEK` leaves the
-/// message queued. A message the copy faults on stays queued (`EFAULT`).
+/// message queued. A message the copy faults on stays queued (`EFAULT`). The
+/// immediate data of the peer's RDMA WRITE with immediate comes in order with the
+/// messages: 0 bytes and an `INFINISOCK_CMSG_IMM` control message.
 pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonblock: bool) -> Result<usize> {
     if flags & MSG_OOB != 0 {
         return Err(EOPNOTSUPP);
@@ -76,6 +79,15 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
         let rcv_shut = inner.shutdown & RCV_SHUTDOWN != 0;
         if let Some(link) = inner.link.as_mut().filter(|_| !rcv_shut) {
             if let Some(idx) = link.stream.rx_ready.front() {
+                if let Some((imm, written)) = link.stream.rx_imm[usize::from(idx)] {
+                    // The peer's RDMA WRITE with immediate: no bytes, its data as a
+                    // control message.
+                    msg.put_cmsg(SOL_INFINISOCK, CMSG_IMM, &encode_imm(imm, written))?;
+                    if flags & MSG_PEEK == 0 {
+                        consume(ep, inner, idx, 0);
+                    }
+                    return Ok(0);
+                }
                 let payload = link.payload(idx);
                 let size = payload.len();
                 let take = size.min(len);
@@ -86,13 +98,7 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
                     msg.add_flags(MSG_TRUNC);
                 }
                 if flags & MSG_PEEK == 0 {
-                    link.stream.rx_ready.pop();
-                    link.stream.rx_bytes -= size;
-                    let res = if link.stream.qp_dead { Ok(()) } else { link.repost(idx) };
-                    if let Err(e) = res.and_then(|()| link.maybe_credit_update()) {
-                        ep.fail(inner, e);
-                    }
-                    crate::close::maybe_finish(ep, inner);
+                    consume(ep, inner, idx, size);
                 }
                 return Ok(if flags & MSG_TRUNC != 0 { size } else { take });
             }
@@ -112,9 +118,24 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
     }
 }
 
+/// Gives the oldest message's buffer (`idx`, `size` payload bytes) back to the peer.
+fn consume(ep: &Endpoint, inner: &mut Inner, idx: u16, size: usize) {
+    let Some(link) = inner.link.as_mut() else { return };
+    link.stream.rx_ready.pop();
+    link.stream.rx_bytes -= size;
+    let res = if link.stream.qp_dead { Ok(()) } else { link.repost(idx) };
+    if let Err(e) = res.and_then(|()| link.maybe_credit_update()) {
+        ep.fail(inner, e);
+    }
+    crate::close::maybe_finish(ep, inner);
+}
+
 /// `SIOCINQ`/`FIONREAD`: the size of the next message, as UDP reports its next
 /// datagram's.
 pub(crate) fn next_message_size(ep: &Endpoint) -> usize {
     let inner = ep.lock_reaped();
-    inner.link.as_ref().and_then(|l| l.stream.rx_ready.front().map(|idx| l.payload(idx).len())).unwrap_or(0)
+    let size = |l: &crate::sdp_link::Link, idx: u16| {
+        if l.stream.rx_imm[usize::from(idx)].is_some() { 0 } else { l.payload(idx).len() }
+    };
+    inner.link.as_ref().and_then(|l| l.stream.rx_ready.front().map(|idx| size(l, idx))).unwrap_or(0)
 }

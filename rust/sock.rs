@@ -380,6 +380,40 @@ impl Msg {
         unsafe { bindings::infinisock_msg_add_flags(self.0.as_ptr(), flags) }
     }
 
+    /// The control messages of a `sendmsg` (in kernel memory): level, type and data
+    /// of each; an `Err(EINVAL)` item for a malformed one ends them.
+    pub(crate) fn cmsgs(&mut self) -> Cmsgs<'_> {
+        Cmsgs { msg: self, cursor: core::ptr::null_mut(), done: false }
+    }
+
+    /// Whether a control message with `len` bytes of data fits in what is left of a
+    /// `recvmsg`'s control buffer (`CMSG_SPACE(len)`).
+    pub(crate) fn control_fits(&self, len: usize) -> bool {
+        // `CMSG_SPACE`: the 16-byte header and the data, each padded to 8 bytes.
+        let space = 16 + len.div_ceil(8) * 8;
+        // SAFETY: Valid msghdr (type invariant).
+        unsafe { bindings::infinisock_msg_control_room(self.0.as_ptr()) >= space }
+    }
+
+    /// Appends a control message to a `recvmsg`'s control buffer (`put_cmsg`).
+    pub(crate) fn put_cmsg(&mut self, level: i32, kind: i32, data: &[u8]) -> Result {
+        let len = i32::try_from(data.len())?;
+        // SAFETY: Valid msghdr (type invariant); `data` is `len` readable bytes.
+        to_result(unsafe { bindings::infinisock_put_cmsg(self.0.as_ptr(), level, kind, len, data.as_ptr().cast()) })
+    }
+
+    /// The pages the first `len` bytes of the message's data span.
+    pub(crate) fn pages(&mut self, len: usize) -> u32 {
+        // SAFETY: Valid msghdr (type invariant); the iterator is only read.
+        unsafe { bindings::infinisock_iter_pages(bindings::infinisock_msg_iter(self.0.as_ptr()), len) }
+    }
+
+    /// The message's `iov_iter`, for pinning its pages (see `verbs::PinnedBuf`).
+    pub(crate) fn iter_raw(&mut self) -> *mut bindings::iov_iter {
+        // SAFETY: Valid msghdr (type invariant).
+        unsafe { bindings::infinisock_msg_iter(self.0.as_ptr()) }
+    }
+
     /// The user data to send.
     pub(crate) fn source(&mut self) -> &mut kernel::iov::IovIterSource<'_> {
         // SAFETY: The msghdr is valid; for `sendmsg` its iterator is a source of user
@@ -397,6 +431,43 @@ impl Msg {
     }
 }
 
+/// The control messages of a `sendmsg`, see [`Msg::cmsgs`].
+pub(crate) struct Cmsgs<'a> {
+    msg: &'a mut Msg,
+    cursor: *mut core::ffi::c_void,
+    done: bool,
+}
+
+impl<'a> Iterator for Cmsgs<'a> {
+    type Item = Result<(i32, i32, &'a [u8])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let (mut level, mut kind, mut data, mut len) = (0, 0, core::ptr::null(), 0usize);
+        // SAFETY: Valid msghdr; `cursor` is null or the previous control message.
+        let ret = unsafe {
+            bindings::infinisock_msg_next_cmsg(self.msg.0.as_ptr(), &mut self.cursor, &mut level, &mut kind, &mut data, &mut len)
+        };
+        match ret {
+            1 => {
+                // SAFETY: The helper checked the control message (`CMSG_OK`): `len`
+                // bytes of kernel memory at `data`, alive for the `sendmsg` call.
+                Some(Ok((level, kind, unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len) })))
+            }
+            0 => {
+                self.done = true;
+                None
+            }
+            _ => {
+                self.done = true;
+                Some(Err(EINVAL))
+            }
+        }
+    }
+}
+
 /// Operations of a connected stream socket, on top of [`SocketOps`].
 pub(crate) trait StreamOps: SocketOps {
     /// `bind(2)` with the address bytes the program passed.
@@ -411,8 +482,9 @@ pub(crate) trait StreamOps: SocketOps {
     fn getname(sock: &Socket, peer: bool, out: &mut [u8; SOCKADDR_MAX_LEN]) -> Result<usize>;
     /// The `poll(2)` event mask (the trampoline has registered the waiter).
     fn poll(sock: &Socket) -> u32;
-    /// `ioctl(2)`; returns the value to store at `arg` as an `int`.
-    fn ioctl(sock: &Socket, cmd: u32) -> Result<i32>;
+    /// `ioctl(2)` with the user address `arg`; returns the value to store there as
+    /// an `int`, or `None` when the command wrote its own answer.
+    fn ioctl(sock: &Socket, cmd: u32, arg: usize) -> Result<Option<i32>>;
     /// `shutdown(2)`.
     fn shutdown(sock: &Socket, how: i32) -> Result;
     /// `sendmsg(2)` family; returns bytes sent.
@@ -588,9 +660,10 @@ unsafe extern "C" fn ioctl_trampoline<O: StreamOps>(
 ) -> kernel::ffi::c_int {
     from_result(|| {
         // SAFETY: Valid socket for the call.
-        let v = O::ioctl(unsafe { Socket::from_raw(sock) }, cmd)?;
-        let user = kernel::uaccess::UserSlice::new(kernel::uaccess::UserPtr::from_addr(arg as usize), 4);
-        user.writer().write(&v)?;
+        if let Some(v) = O::ioctl(unsafe { Socket::from_raw(sock) }, cmd, arg as usize)? {
+            let user = kernel::uaccess::UserSlice::new(kernel::uaccess::UserPtr::from_addr(arg as usize), 4);
+            user.writer().write(&v)?;
+        }
         Ok(0)
     })
 }

@@ -114,7 +114,13 @@ impl Cq {
     /// stands for one that was not ours (a drain marker, handled by its owner). Only
     /// for CQs from [`Cq::reaped`], by one caller at a time.
     pub(crate) fn poll(&self, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
-        let mut raw = [bindings::infinisock_wc { cqe: core::ptr::null_mut(), status: 0, byte_len: 0 }; POLL_BATCH];
+        let mut raw = [bindings::infinisock_wc {
+            cqe: core::ptr::null_mut(),
+            status: 0,
+            byte_len: 0,
+            with_imm: false,
+            imm: 0,
+        }; POLL_BATCH];
         // SAFETY: Live CQ (type invariant); `raw` has room for `POLL_BATCH` entries.
         let got = unsafe { bindings::infinisock_poll_cq(self.0.as_ptr(), raw.as_mut_ptr(), POLL_BATCH as i32) };
         let got = (got.max(0) as usize).min(POLL_BATCH);
@@ -125,6 +131,7 @@ impl Cq {
                 kind: unsafe { cqe.cast::<Cqe>().as_ref() }.kind,
                 status: wc.status,
                 byte_len: wc.byte_len,
+                imm: wc.with_imm.then_some(wc.imm),
             });
         }
         got
@@ -247,6 +254,8 @@ pub(crate) enum CqeKind {
     Send,
     /// A keepalive probe (a zero-length RDMA WRITE on the send queue).
     Probe,
+    /// One request of a program's RDMA WRITE or READ (see `rdma`).
+    Rdma,
 }
 
 /// What a completion reports.
@@ -258,6 +267,8 @@ pub(crate) struct Wc {
     pub(crate) status: u32,
     /// Bytes received (receives only).
     pub(crate) byte_len: u32,
+    /// A receive an RDMA WRITE with immediate consumed: its immediate data.
+    pub(crate) imm: Option<u32>,
 }
 
 impl Wc {
@@ -269,6 +280,20 @@ impl Wc {
     /// Whether it was flushed because the QP went to the error state (teardown).
     pub(crate) fn flushed(&self) -> bool {
         self.status == bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR
+    }
+
+    /// The errno a program sees for this completion's status: 0 for success,
+    /// `EACCES` when the peer's key refused the access, `ETIMEDOUT` for a silent peer,
+    /// `ECANCELED` for a flush, `EIO` for anything else.
+    pub(crate) fn errno(&self) -> u32 {
+        let e = match self.status {
+            bindings::ib_wc_status_IB_WC_SUCCESS => return 0,
+            bindings::ib_wc_status_IB_WC_REM_ACCESS_ERR => EACCES,
+            bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR => ECANCELED,
+            _ if self.peer_silent() => ETIMEDOUT,
+            _ => EIO,
+        };
+        (-e.to_errno()) as u32
     }
 
     /// Whether the peer never acknowledged it: the transport's retries (or its
@@ -450,4 +475,120 @@ impl QpRef {
         // (the owner reserves it) and nobody else polls its CQ any more.
         unsafe { bindings::infinisock_drain_qp(self.0.as_ptr()) };
     }
+}
+
+/// A region of the current process's memory registered for the peer's RDMA
+/// (`ib_reg_user_mr`): pinned and accounted against `RLIMIT_MEMLOCK` until dropped.
+///
+/// # Invariants
+///
+/// `mr` is a live user MR of a PD that outlives this value (its owner, the link,
+/// drops its regions before its PD, and after its QP is destroyed).
+pub(crate) struct UserMr(NonNull<bindings::ib_mr>);
+
+// SAFETY: An MR may be deregistered from any thread (the pinned pages keep a
+// reference to the registering process's mm).
+unsafe impl Send for UserMr {}
+
+impl UserMr {
+    /// Registers `[addr, addr + len)` of the current process in `pd` with the peer's
+    /// rights. `EFAULT` for unmapped memory, `ENOMEM`/`EPERM` over `RLIMIT_MEMLOCK`.
+    pub(crate) fn register(pd: &Pd, addr: u64, len: u64, remote_read: bool, remote_write: bool) -> Result<Self> {
+        let mut err = 0;
+        // SAFETY: Live PD; the call is made in the registering process's context.
+        let mr = unsafe { bindings::infinisock_reg_user_mr(pd.as_raw(), addr, len, remote_read, remote_write, &mut err) };
+        checked(mr, err).map(Self)
+    }
+
+    /// The key the peer names the region with.
+    pub(crate) fn rkey(&self) -> u32 {
+        // SAFETY: Live MR (type invariant).
+        unsafe { bindings::infinisock_mr_rkey(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for UserMr {
+    fn drop(&mut self) {
+        // SAFETY: Live MR, deregistered once; this unpins its pages.
+        unsafe { bindings::infinisock_dereg_mr(self.0.as_ptr()) };
+    }
+}
+
+/// The local buffer of one RDMA operation: the user pages under a `sendmsg`'s
+/// iterator, pinned and mapped for the device until dropped.
+///
+/// # Invariants
+///
+/// `0` is a live `infinisock_pinned` of a device that outlives this value; while a
+/// posted request may use its pages, its owner keeps it (the link holds it until
+/// the request completes or the QP is drained).
+pub(crate) struct PinnedBuf(NonNull<bindings::infinisock_pinned>);
+
+// SAFETY: Unpinning and unmapping may happen on any thread.
+unsafe impl Send for PinnedBuf {}
+
+impl PinnedBuf {
+    /// Pins the `len` bytes under `msg`'s iterator (not advanced) for `dev`: for the
+    /// device to read (RDMA WRITE) or, with `device_writes`, to write (RDMA READ).
+    pub(crate) fn pin(dev: &IbDevice, msg: &mut crate::sock::Msg, len: usize, device_writes: bool, lkey: u32) -> Result<Self> {
+        let mut err = 0;
+        // SAFETY: The device is bound for the link's life; the iterator is the
+        // message's, valid during the call (the pins outlive it, not the iterator).
+        let p = unsafe { bindings::infinisock_pin_iter(dev.as_raw(), msg.iter_raw(), len, device_writes, lkey, &mut err) };
+        checked(p, err).map(Self)
+    }
+}
+
+impl Drop for PinnedBuf {
+    fn drop(&mut self) {
+        // SAFETY: Live, freed once; no posted request uses it any more (invariant).
+        unsafe { bindings::infinisock_unpin(self.0.as_ptr()) };
+    }
+}
+
+/// One-sided operations [`QpRef::post_rdma`] posts.
+#[derive(Clone, Copy)]
+pub(crate) enum RdmaVerb {
+    Write,
+    Read,
+    WriteImm(u32),
+}
+
+impl QpRef {
+    /// Posts `verb` over `buf` at the peer's `remote_addr`/`rkey`, split into signaled
+    /// requests of at most `max_sge` SGEs carrying `cqe`. Returns how many
+    /// were posted: all of them, or on failure the error and how many went.
+    ///
+    /// # Safety
+    ///
+    /// `buf` stays alive until every posted request has completed or been flushed.
+    pub(crate) unsafe fn post_rdma(
+        &self,
+        cqe: &'static Cqe,
+        buf: &PinnedBuf,
+        verb: RdmaVerb,
+        remote_addr: u64,
+        rkey: u32,
+        max_sge: u32,
+    ) -> (u32, Result) {
+        let (op, imm) = match verb {
+            RdmaVerb::Write => (1, 0),
+            RdmaVerb::Read => (2, 0),
+            RdmaVerb::WriteImm(imm) => (3, imm),
+        };
+        let mut posted = 0;
+        // SAFETY: Live QP (type invariant); the caller keeps `buf` for the device.
+        let ret = unsafe {
+            bindings::infinisock_post_rdma(self.0.as_ptr(), cqe.as_raw(), buf.0.as_ptr(), op, imm, remote_addr, rkey, max_sge, &mut posted)
+        };
+        (posted, to_result(ret))
+    }
+}
+
+/// SGEs per RDMA WRITE and per RDMA READ request `dev` takes (capped).
+pub(crate) fn device_sges(dev: &IbDevice) -> (u32, u32) {
+    let (mut send, mut read) = (1, 1);
+    // SAFETY: The device is registered.
+    unsafe { bindings::infinisock_dev_sges(dev.as_raw(), &mut send, &mut read) };
+    (send, read)
 }

@@ -27,6 +27,8 @@ fn header(data: bool, o: Outgoing) -> Bsdh {
 enum Step {
     /// Side sends data if it has credit.
     Send(usize),
+    /// Side sends data without a header (an RDMA WRITE with immediate) if it has credit.
+    SendHeaderless(usize),
     /// Side's application consumes a message and the buffer is posted again.
     Consume(usize),
     /// The wire delivers the oldest message towards side.
@@ -36,18 +38,20 @@ enum Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    (0usize..4, 0usize..2).prop_map(|(k, side)| match k {
+    (0usize..5, 0usize..2).prop_map(|(k, side)| match k {
         0 => Step::Send(side),
         1 => Step::Consume(side),
         2 => Step::Deliver(side),
+        3 => Step::SendHeaderless(side),
         _ => Step::Update(side),
     })
 }
 
 struct World {
     peers: [Peer; 2],
-    /// In-order wires: wires[i] carries messages towards peer i.
-    wires: [VecDeque<(Bsdh, bool)>; 2],
+    /// In-order wires: wires[i] carries messages towards peer i (no header: an RDMA
+    /// WRITE with immediate).
+    wires: [VecDeque<(Option<Bsdh>, bool)>; 2],
 }
 
 impl World {
@@ -67,8 +71,14 @@ impl World {
                 if self.peers[i].to_send > 0 {
                     if let Ok(o) = self.peers[i].credits.send_data() {
                         self.peers[i].to_send -= 1;
-                        self.wires[1 - i].push_back((header(true, o), true));
+                        self.wires[1 - i].push_back((Some(header(true, o)), true));
                     }
+                }
+            }
+            Step::SendHeaderless(i) => {
+                if self.peers[i].to_send > 0 && self.peers[i].credits.send_headerless().is_ok() {
+                    self.peers[i].to_send -= 1;
+                    self.wires[1 - i].push_back((None, true));
                 }
             }
             Step::Consume(i) => {
@@ -79,7 +89,10 @@ impl World {
             }
             Step::Deliver(i) => {
                 if let Some((h, is_data)) = self.wires[i].pop_front() {
-                    self.peers[i].credits.receive(&h)?;
+                    match h {
+                        Some(h) => self.peers[i].credits.receive(&h)?,
+                        None => self.peers[i].credits.receive_headerless()?,
+                    }
                     // Data and credit updates alike fill one receive buffer.
                     self.peers[i].unconsumed += 1;
                     self.peers[i].received_data += u32::from(is_data);
@@ -88,7 +101,7 @@ impl World {
             Step::Update(i) => {
                 if self.peers[i].credits.update_due(2) {
                     if let Ok(o) = self.peers[i].credits.send_control() {
-                        self.wires[1 - i].push_back((header(false, o), false));
+                        self.wires[1 - i].push_back((Some(header(false, o)), false));
                     }
                 }
             }

@@ -68,6 +68,10 @@ pub const TCP_LISTEN: u32 = 10;
 pub const MSG_PEEK: i32 = 0x2;
 /// `MSG_OOB`.
 pub const MSG_OOB: i32 = 0x1;
+/// `MSG_CTRUNC`.
+pub const MSG_CTRUNC: i32 = 0x8;
+/// `MSG_ERRQUEUE`.
+pub const MSG_ERRQUEUE: i32 = 0x2000;
 /// `MSG_TRUNC`.
 pub const MSG_TRUNC: i32 = 0x20;
 /// `MSG_DONTWAIT`.

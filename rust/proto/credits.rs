@@ -127,6 +127,17 @@ impl Credits {
         Ok(self.take())
     }
 
+    /// Takes one credit for a message that carries no header: an RDMA WRITE with
+    /// immediate data consumes one of the peer's receive buffers but tells it nothing
+    /// of our grants, so what the peer believes we granted stays as it was.
+    pub fn send_headerless(&mut self) -> Result<(), NoCredit> {
+        if self.available_for_data() == 0 {
+            return Err(NoCredit);
+        }
+        self.next_mseq = self.next_mseq.wrapping_add(1);
+        Ok(())
+    }
+
     fn take(&mut self) -> Outgoing {
         let out = Outgoing {
             mseq: self.next_mseq,
@@ -164,6 +175,23 @@ impl Credits {
         self.posted -= 1;
         self.peer_acked = h.mseq_ack;
         self.peer_bufs = u32::from(h.bufs);
+        Ok(())
+    }
+
+    /// Accounts a message that arrived without a header (an RDMA WRITE with immediate
+    /// data): it has the next sequence number and must fit our grants, like any
+    /// other, and says nothing about the peer's.
+    pub fn receive_headerless(&mut self) -> Result<(), CreditError> {
+        let mseq = self.last_received.wrapping_add(1);
+        if self.posted == 0 {
+            return Err(CreditError::NoBufferPosted);
+        }
+        let (bufs, ack) = self.advertised;
+        if mseq.wrapping_sub(ack) > bufs {
+            return Err(CreditError::NotGranted { mseq, granted: ack.wrapping_add(bufs) });
+        }
+        self.last_received = mseq;
+        self.posted -= 1;
         Ok(())
     }
 

@@ -24,3 +24,5 @@ pub const ESOCKTNOSUPPORT: Errno = Errno(94);
 pub const EINVAL: Errno = Errno(22);
 /// Address family not supported by protocol.
 pub const EAFNOSUPPORT: Errno = Errno(97);
+/// Message too long.
+pub const EMSGSIZE: Errno = Errno(90);

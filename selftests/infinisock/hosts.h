@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <linux/infinisock.h>
@@ -84,6 +85,51 @@ static inline long long rxe_counter(const char *dev, const char *name)
 		v = -1;
 	fclose(f);
 	return v;
+}
+
+/* AF_IB SOCK_SEQPACKET sockets. */
+static inline int msg_socket(const char *ns)
+{
+	enter_netns(ns);
+	return socket(AF_IB, SOCK_SEQPACKET, 0);
+}
+
+/* A listener on host b, any port; its address in *bound. -errno on failure. */
+static inline int msg_listener(int family, struct sockaddr_ib *bound, int max_msg)
+{
+	struct sockaddr_ib sib;
+	socklen_t len = sizeof(*bound);
+	int fd = msg_socket("b");
+
+	if (fd < 0)
+		return -errno;
+	ib_addr(&sib, family, family == AF_INET ? HOST_B4 : HOST_B6, 0, INFINISOCK_SID_PS_IB);
+	if ((max_msg && setsockopt(fd, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE, &max_msg, sizeof(max_msg))) ||
+	    bind(fd, (struct sockaddr *)&sib, sizeof(sib)) || listen(fd, 8) ||
+	    getsockname(fd, (struct sockaddr *)bound, &len)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* A socket on host a connected to `to`. -errno on failure. */
+static inline int msg_connect(const struct sockaddr_ib *to, int max_msg)
+{
+	int fd = msg_socket("a");
+
+	if (fd < 0)
+		return -errno;
+	if ((max_msg && setsockopt(fd, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE, &max_msg, sizeof(max_msg))) ||
+	    connect(fd, (const struct sockaddr *)to, sizeof(*to))) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
 }
 
 #endif

@@ -21,10 +21,14 @@ NAMES = {
     "smc": "SMC-Rv2",
     "rsocket": "rsocket",
     "tcp": "TCP",
+    "ibmsg": "AF_IB SEQPACKET",
+    "ibrdma_write": "AF_IB RDMA WRITE",
+    "ibrdma_read": "AF_IB RDMA READ",
 }
 LAT_NAMES = {"verbs_send": "ib_send_lat", "verbs_write": "ib_write_lat"}
 # The systems of suite.py's timed sections (meta.section_seconds), in table order.
-RUN_TIME_NAMES = {"verbs": "raw verbs", "sdp": "SDP", "smc": "SMC-Rv2", "rsocket": "rsocket", "tcp": "TCP"}
+RUN_TIME_NAMES = {"verbs": "raw verbs", "sdp": "SDP", "smc": "SMC-Rv2", "rsocket": "rsocket", "tcp": "TCP",
+                  "ibmsg": "AF_IB SEQPACKET"}
 
 
 def size_name(n):
@@ -143,6 +147,45 @@ def report(data, outdir):
                "ib_send_lat and ib_write_lat spin on their CQs (those columns repeat the table above).", "",
                table(["size"] + [LAT_NAMES.get(s, NAMES[s]) for s in syslat] +
                      ["SDP / ib_send_lat", "SMC / ib_send_lat", "SDP / SMC", "SDP / TCP"], rows), ""]
+    rows = []
+    for size in fig.sizes("latency-busypoll"):
+        f = {s: fig.get(s, "latency-busypoll", "median", size) for s in ("sdp", "ibmsg")}
+        send = fig.get("verbs_send", "latency", "median", size)
+        rows.append([size_name(size), cell(send), cell(f["sdp"]), cell(f["ibmsg"]), ratio(f["sdp"], send),
+                     ratio(f["ibmsg"], send)])
+    if rows:
+        md += ["## Latency with busy polling, median, one way (µs)", "",
+               "Blocking calls with SO_BUSY_POLL (net.core.busy_read): a blocked reader spins watching its "
+               "connection's completion events before it sleeps.", "",
+               table(["size", "ib_send_lat", "SDP", "AF_IB SEQPACKET", "SDP / ib_send_lat",
+                      "AF_IB SEQPACKET / ib_send_lat"], rows), ""]
+    rows = []
+    for size in fig.sizes("rate"):
+        lat = fig.get("ibmsg", "latency", "median", size)
+        send_lat = fig.get("verbs_send", "latency", "median", size)
+        bw = fig.get("ibmsg", "bandwidth", "throughput", size, 1)
+        send_bw = fig.get("verbs_send", "bandwidth", "throughput", size, 1)
+        rows.append([size_name(size), cell(fig.get("ibmsg", "rate", "messages", size)), cell(bw), cell(send_bw),
+                     ratio(bw, send_bw), cell(lat), cell(send_lat), ratio(send_lat, lat)])
+    if rows:
+        md += ["## AF_IB SOCK_SEQPACKET messages beside ib_send_bw and ib_send_lat", "",
+               "One sendmsg() per message, blocking calls (stream_bench), INFINISOCK_MAX_MSG_SIZE = the message "
+               "size. Ratios are speed ratios: higher is better, 1 is raw verbs.", "",
+               table(["size", "messages/s", "Gbit/s", "ib_send_bw Gbit/s", "rate / ib_send_bw",
+                      "latency median (µs)", "ib_send_lat median (µs)", "ib_send_lat / latency"], rows), ""]
+    rows = []
+    for size in sorted({k[3] for k in fig.values if k[0].startswith("ibrdma_")}):
+        f = {s: fig.get(s, "bandwidth", "throughput", size, 1)
+             for s in ("ibrdma_write", "verbs_write", "ibrdma_read", "verbs_read")}
+        rows.append([size_name(size), cell(f["ibrdma_write"]), cell(f["verbs_write"]),
+                     ratio(f["ibrdma_write"], f["verbs_write"]), cell(f["ibrdma_read"]), cell(f["verbs_read"]),
+                     ratio(f["ibrdma_read"], f["verbs_read"])])
+    if rows:
+        md += ["## AF_IB one-sided RDMA beside ib_write_bw and ib_read_bw (Gbit/s)", "",
+               "sendmsg() with INFINISOCK_CMSG_RDMA on the program's own pages, 16 operations in flight, "
+               "completions read from the error queue (stream_bench rdma).", "",
+               table(["size", "AF_IB WRITE", "ib_write_bw", "WRITE / ib_write_bw", "AF_IB READ", "ib_read_bw",
+                      "READ / ib_read_bw"], rows), ""]
     rs = [(size, fig.get("rsocket", "latency", "mean", size)) for size in fig.sizes("latency")]
     if any(f for _, f in rs):
         md += ["rsocket (rstream, blocking calls; it reports the mean, not percentiles), one way: " +

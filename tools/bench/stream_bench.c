@@ -9,22 +9,27 @@
  *   stream_bench server PROTO PORT
  *   stream_bench bulk PROTO HOST PORT SECONDS WRITE_SIZE [STREAMS]
  *   stream_bench pingpong PROTO HOST PORT ITERATIONS MSG_SIZE
+ *   stream_bench rdma HOST PORT SECONDS SIZE write|read   (AF_IB one-sided RDMA)
  *   stream_bench connrate PROTO HOST PORT SECONDS
  *   stream_bench scale PROTO HOST PORT CONNECTIONS SECONDS WRITE_SIZE
  *
- * PROTO is "sdp", "tcp" or "smc"; HOST an IPv4 or IPv6 address. The server serves
- * every connection in a thread of its own; the first byte a client sends says what it
- * wants. Output is one line of key=value pairs.
+ * PROTO is "sdp", "tcp" or "smc", or "ibmsg" for AF_IB SOCK_SEQPACKET message sockets
+ * (each write one message, each read one message; the environment variable
+ * STREAM_BENCH_MAX_MSG sets their INFINISOCK_MAX_MSG_SIZE); HOST an IPv4 or IPv6
+ * address. The server serves every connection in a thread of its own; the first byte
+ * a client sends says what it wants. Output is one line of key=value pairs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,8 +40,15 @@
 #define IPPROTO_SMC 256
 #endif
 
+/* "ibmsg": AF_IB message sockets, addressed with sockaddr_in/in6 (AF_IB takes them). */
+static int ib_msg;
+
 static int proto_of(const char *name)
 {
+	if (!strcmp(name, "ibmsg")) {
+		ib_msg = 1;
+		return 0;
+	}
 	if (!strcmp(name, "sdp"))
 		return IPPROTO_SDP;
 	if (!strcmp(name, "tcp"))
@@ -64,6 +76,22 @@ static socklen_t make_addr(struct sockaddr_storage *ss, const char *host, int po
 	if (host)
 		inet_pton(AF_INET, host, &sin->sin_addr);
 	return sizeof(*sin);
+}
+
+static int make_socket(int family, int proto)
+{
+	const char *max = getenv("STREAM_BENCH_MAX_MSG");
+	int fd, v;
+
+	if (!ib_msg)
+		return socket(family, SOCK_STREAM, proto);
+	fd = socket(AF_IB, SOCK_SEQPACKET, 0);
+	v = max ? atoi(max) : 0;
+	if (fd >= 0 && v > 0 && setsockopt(fd, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE, &v, sizeof(v))) {
+		perror("INFINISOCK_MAX_MSG_SIZE");
+		exit(1);
+	}
+	return fd;
 }
 
 static double now(void)
@@ -166,6 +194,16 @@ static void *serve(void *arg)
 				while (read_full(fd, buf, size) == 0 &&
 				       send(fd, buf, size, MSG_NOSIGNAL) == (ssize_t)size)
 					;
+		} else if (mode == 'r') {
+			/* One-sided RDMA: register the buffer for both kinds of access, say
+			 * where it is, and hold it until the client is done. */
+			struct infinisock_mr_reg r = { .addr = (uintptr_t)buf, .len = 1 << 20,
+						       .access = INFINISOCK_ACCESS_REMOTE_READ |
+								 INFINISOCK_ACCESS_REMOTE_WRITE };
+
+			if (ioctl(fd, INFINISOCK_MR_REG, &r) == 0 && send(fd, &r, sizeof(r), MSG_NOSIGNAL) == sizeof(r))
+				while (recv(fd, buf, 1, 0) > 0)
+					;
 		}
 	}
 	free(buf);
@@ -179,11 +217,11 @@ static __attribute__((noreturn)) void server(int proto, int port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(&ss, "::", port);
-	int one = 1, lfd = socket(AF_INET6, SOCK_STREAM, proto);
+	int one = 1, lfd = make_socket(AF_INET6, proto);
 
 	if (lfd < 0) {
 		len = make_addr(&ss, NULL, port);
-		lfd = socket(AF_INET, SOCK_STREAM, proto);
+		lfd = make_socket(AF_INET, proto);
 	}
 	if (lfd < 0)
 		die("socket");
@@ -212,7 +250,7 @@ static int connect_to(int proto, const char *host, int port)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_addr(&ss, host, port);
-	int one = 1, fd = socket(ss.ss_family, SOCK_STREAM, proto);
+	int one = 1, fd = make_socket(ss.ss_family, proto);
 
 	if (fd < 0)
 		return -1;
@@ -341,6 +379,89 @@ static int pingpong(int proto, const char *host, int port, int iterations, uint3
 	       quantile(rtt, iterations, 0.999));
 	close(fd);
 	return 0;
+}
+
+/* Reaps the completions on fd's error queue; returns how many, -1 on a failed one. */
+static int rdma_reap(int fd, uint64_t *bytes)
+{
+	char control[16 * CMSG_SPACE(sizeof(struct infinisock_rdma_status))];
+	struct msghdr mh = { .msg_control = control, .msg_controllen = sizeof(control) };
+	int n = 0;
+
+	if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+		return errno == EAGAIN ? 0 : -1;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		struct infinisock_rdma_status st;
+
+		memcpy(&st, CMSG_DATA(c), sizeof(st));
+		if (st.status)
+			return -1;
+		*bytes += st.len;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * One-sided RDMA bandwidth on AF_IB: WRITEs (or READs) of `size` bytes into (from) the
+ * server's registered megabyte, up to RDMA_DEPTH in flight, for `seconds`; bytes count
+ * when their completion is in.
+ */
+#define RDMA_DEPTH 16
+
+static int rdma_bw(const char *host, int port, double seconds, size_t size, int read)
+{
+	struct infinisock_mr_reg r;
+	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
+	char *local = aligned_alloc(4096, 1 << 20);
+	uint64_t bytes = 0, token = 0;
+	int fd, in_flight = 0, n;
+	double t0, t1;
+
+	ib_msg = 1;
+	fd = connect_to(0, host, port);
+	if (fd < 0 || !local || size > (1 << 20))
+		die("rdma connect");
+	if (send(fd, "r", 1, 0) != 1 || recv(fd, &r, sizeof(r), 0) != sizeof(r))
+		die("rdma: no region from the server");
+	memset(local, 1, 1 << 20);
+	t0 = now();
+	while (now() - t0 < seconds || in_flight) {
+		if (in_flight < RDMA_DEPTH && now() - t0 < seconds) {
+			struct iovec iov = { local, size };
+			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+					     .msg_controllen = sizeof(control) };
+			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+			struct infinisock_rdma a = { .remote_addr = r.addr, .rkey = r.rkey, .token = token++,
+						     .op = read ? INFINISOCK_RDMA_READ : INFINISOCK_RDMA_WRITE };
+
+			c->cmsg_level = SOL_INFINISOCK;
+			c->cmsg_type = INFINISOCK_CMSG_RDMA;
+			c->cmsg_len = CMSG_LEN(sizeof(a));
+			memcpy(CMSG_DATA(c), &a, sizeof(a));
+			if (sendmsg(fd, &mh, MSG_DONTWAIT) == (ssize_t)size) {
+				in_flight++;
+				continue;
+			}
+			if (errno != EAGAIN)
+				die("rdma sendmsg");
+		}
+		n = rdma_reap(fd, &bytes);
+		if (n < 0)
+			die("rdma: an operation failed");
+		if (n == 0) {
+			struct pollfd p = { .fd = fd, .events = 0 };
+
+			poll(&p, 1, 100);
+		}
+		in_flight -= n;
+	}
+	t1 = now();
+	printf("test=rdma op=%s size=%zu bytes=%llu seconds=%.3f gbit_per_s=%.4f\n", read ? "read" : "write", size,
+	       (unsigned long long)bytes, t1 - t0, bytes * 8 / (t1 - t0) / 1e9);
+	close(fd);
+	free(local);
+	return bytes ? 0 : 1;
 }
 
 /* Connection setup: connect, first byte there and back, close; as many as fit. */
@@ -473,6 +594,8 @@ int main(int argc, char **argv)
 			    argc == 8 ? atoi(argv[7]) : 1);
 	if (argc == 7 && !strcmp(argv[1], "pingpong"))
 		return pingpong(proto_of(argv[2]), argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	if (argc == 7 && !strcmp(argv[1], "rdma"))
+		return rdma_bw(argv[2], atoi(argv[3]), atof(argv[4]), atol(argv[5]), !strcmp(argv[6], "read"));
 	if (argc == 6 && !strcmp(argv[1], "connrate"))
 		return connrate(proto_of(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
 	if (argc == 8 && !strcmp(argv[1], "scale"))

@@ -13,8 +13,9 @@ Systems, all on the same veth + rxe pair between netns a (client) and b (server)
               recorded as a fallback, never as an SMC figure
   rsocket     rdmacm-utils' rstream
   tcp         TCP over the same veth, with the same tools
+  ibmsg       AF_IB SOCK_SEQPACKET message sockets, through stream_bench
 
-    suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp]
+    suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp,ibmsg]
 
 Every section's wall-clock time goes to the JSON too (meta.section_seconds), so that a
 run shows where its time went.
@@ -41,6 +42,9 @@ KIB = 1024
 # message's one-way time: runs are sized from these to last about Suite.seconds.
 RXE_BYTES_PER_S = 20e6
 RXE_SMALL_ONE_WAY_S = 100e-6
+# SO_BUSY_POLL of the busy-polling latency runs, µs: longer than a round trip under
+# TCG, so that a reader spins through it.
+BUSY_POLL_US = 1000
 # How long a server may take to listen under TCG; a kind of server whose listener was
 # not seen in that time (so the check cannot see it) gets a fixed wait from then on.
 LISTEN_TIMEOUT_S = 5
@@ -49,6 +53,11 @@ UNSEEN_LISTENER_WAIT_S = 1.5
 
 def log(*args):
     print("#", *args, flush=True)
+
+
+def read_busy_poll():
+    with open("/proc/sys/net/core/busy_read") as f:
+        return int(f.read().strip() or 0)
 
 
 class Suite:
@@ -321,13 +330,32 @@ class Suite:
         self.record(system, "bandwidth", "throughput", "Gbit/s", bps / 1e9, size=size, streams=streams, repeat=r,
                     tool="iperf3", path=path, host_cpu_percent=cpu.get("host_total"))
 
-    def sockperf(self, system, size, r, polling=False):
+    @contextlib.contextmanager
+    def busy_read(self, usec):
+        """net.core.busy_read (a global sysctl) for what runs inside: the SO_BUSY_POLL
+        every new socket starts with."""
+        path = "/proc/sys/net/core/busy_read"
+        with open(path) as f:
+            old = f.read().strip()
+        with open(path, "w") as f:
+            f.write(str(usec))
+        try:
+            yield
+        finally:
+            with open(path, "w") as f:
+                f.write(old)
+
+    def sockperf(self, system, size, r, polling=False, busy_poll=False):
         """Ping-pong latency. Both sides block in recvfrom(), or with `polling` spin on
-        non-blocking sockets, as perftest's ib_send_lat spins on its CQ."""
+        non-blocking sockets, as perftest's ib_send_lat spins on its CQ, or with
+        `busy_poll` block after busy-polling (SO_BUSY_POLL via net.core.busy_read)."""
+        if busy_poll:
+            with self.busy_read(BUSY_POLL_US):
+                return self.sockperf(system, size, r, polling)
         port = self.next_port()
         env = self.preload_env(system)
         mode = ["--nonblocked"] if polling else []
-        test = "latency-polling" if polling else "latency"
+        test = "latency-polling" if polling else "latency-busypoll" if read_busy_poll() else "latency"
         srv = self.start("b", ["sockperf", "sr", "--tcp", "-i", SERVER, "-p", str(port)] + mode, env=env)
         self.wait_ready(srv, port, "sockperf " + system)
         rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
@@ -347,6 +375,57 @@ class Suite:
             if key in pct:
                 self.record(system, test, metric, "us", float(pct[key]), size=size, repeat=r, tool="sockperf",
                             path=path)
+
+    # ---- AF_IB message sockets, through stream_bench ----
+
+    def ibmsg(self, size, r, busy_poll=False):
+        """AF_IB SOCK_SEQPACKET: ping-pong latency and the one-way message rate of
+        `size`-byte messages, with INFINISOCK_MAX_MSG_SIZE = size (deep rings)."""
+        if busy_poll:
+            with self.busy_read(BUSY_POLL_US):
+                return self.ibmsg(size, r)
+        env = {"STREAM_BENCH_MAX_MSG": str(size)}
+        test = "latency-busypoll" if read_busy_poll() else "latency"
+        port = self.next_port()
+        srv = self.start("b", [STREAM_BENCH, "server", "ibmsg", str(port)], env=env)
+        self.wait_ready(srv, port, "stream_bench ibmsg")
+        rc, out, err = self.run("a", [STREAM_BENCH, "pingpong", "ibmsg", SERVER, str(port),
+                                      str(self.round_trips(size)), str(size)], env=env, timeout=120)
+        kv = self.kv(out)
+        if rc == 0 and "half_rtt_median_us" in kv:
+            for metric, key in (("median", "half_rtt_median_us"), ("p99", "half_rtt_p99_us"),
+                                ("p99.9", "half_rtt_p999_us")):
+                self.record("ibmsg", test, metric, "us", float(kv[key]), size=size, repeat=r, tool="stream_bench")
+        else:
+            self.error("ibmsg", test, err or out, size=size)
+        if not busy_poll and test == "latency":
+            rc, out, err = self.run("a", [STREAM_BENCH, "bulk", "ibmsg", SERVER, str(port), str(self.seconds),
+                                          str(size)], env=env, timeout=120)
+            kv = self.kv(out)
+            if rc == 0 and "gbit_per_s" in kv:
+                self.record("ibmsg", "bandwidth", "throughput", "Gbit/s", float(kv["gbit_per_s"]), size=size,
+                            streams=1, repeat=r, tool="stream_bench")
+                self.record("ibmsg", "rate", "messages", "1/s", int(kv["bytes"]) / size / float(kv["seconds"]),
+                            size=size, repeat=r, tool="stream_bench")
+            else:
+                self.error("ibmsg", "bandwidth", err or out, size=size)
+        self.stop(srv)
+
+    def ib_rdma(self, size, r):
+        """AF_IB one-sided RDMA WRITE and READ bandwidth (stream_bench rdma)."""
+        port = self.next_port()
+        srv = self.start("b", [STREAM_BENCH, "server", "ibmsg", str(port)])
+        self.wait_ready(srv, port, "stream_bench ibmsg")
+        for op in ("write", "read"):
+            rc, out, err = self.run("a", [STREAM_BENCH, "rdma", SERVER, str(port), str(self.seconds), str(size), op],
+                                    timeout=120)
+            kv = self.kv(out)
+            if rc == 0 and "gbit_per_s" in kv:
+                self.record("ibrdma_" + op, "bandwidth", "throughput", "Gbit/s", float(kv["gbit_per_s"]), size=size,
+                            streams=1, repeat=r, tool="stream_bench")
+            else:
+                self.error("ibrdma_" + op, "bandwidth", err or out, size=size)
+        self.stop(srv)
 
     # ---- stream_bench: setup rate and scale ----
 
@@ -506,8 +585,19 @@ class Suite:
                     for size in lat_sizes:
                         self.sockperf(system, size, r)
                     self.sockperf(system, 64, r, polling=True)
+                    if system == "sdp":
+                        self.sockperf(system, 64, r, busy_poll=True)
                 with self.section(system, "connection setup"):
                     self.connrate(system, r)
+        if wanted("ibmsg"):
+            log("AF_IB message sockets")
+            for r in range(self.repeats):
+                with self.section("ibmsg", "latency and rate"):
+                    self.ibmsg(64, r)
+                    self.ibmsg(64, r, busy_poll=True)
+                with self.section("ibmsg", "rdma"):
+                    for size in ([64 * KIB] if q else [64 * KIB, KIB * KIB]):
+                        self.ib_rdma(size, r)
         if wanted("rsocket"):
             log("rsocket")
             for r in range(self.repeats):

@@ -25,6 +25,7 @@
 #define PF_IB		AF_IB
 #endif
 
+#include <linux/ioctl.h>
 #include <linux/types.h>
 
 /*
@@ -62,6 +63,85 @@
  * fails with EMSGSIZE.
  */
 #define INFINISOCK_MAX_MSG_SIZE	1
+
+/*
+ * One-sided RDMA on a connected AF_IB socket (either type).
+ *
+ * Memory registration: ioctl(fd, INFINISOCK_MR_REG, &reg) pins [addr, addr + len) of
+ * the caller's memory, accounted against RLIMIT_MEMLOCK as mlock() is (ENOMEM over
+ * it, unless CAP_IPC_LOCK; EFAULT for memory that is not mapped with the rights the
+ * access needs), and registers it with the connection's adapter. The peer may then
+ * read and/or write exactly that range, exactly as `access` says, by naming it with
+ * `rkey` and addresses within [addr, addr + len). ioctl(fd, INFINISOCK_MR_DEREG,
+ * &handle) unregisters and unpins it; closing the socket does that for all of them.
+ * A peer access outside a region, or with rights it was not given, fails at the
+ * peer (INFINISOCK_RDMA_STATUS with EACCES) and, as RC transport errors do, ends
+ * the connection on both sides.
+ */
+struct infinisock_mr_reg {
+	__u64	addr;		/* in: start of the buffer */
+	__u64	len;		/* in: its length in bytes, > 0 */
+	__u32	access;		/* in: INFINISOCK_ACCESS_*, at least one */
+	__u32	rkey;		/* out: the key the peer names the region with */
+	__u64	handle;		/* out: names the region for INFINISOCK_MR_DEREG */
+};
+
+#define INFINISOCK_ACCESS_REMOTE_READ	0x1
+#define INFINISOCK_ACCESS_REMOTE_WRITE	0x2
+
+/* In the protocol-private ioctl range (SIOCPROTOPRIVATE, 0x89e0). */
+#define INFINISOCK_MR_REG	_IOWR(0x89, 0xe0, struct infinisock_mr_reg)
+#define INFINISOCK_MR_DEREG	_IOW(0x89, 0xe1, __u64)
+
+/*
+ * RDMA WRITE and READ: sendmsg() with one control message of level SOL_INFINISOCK and
+ * type INFINISOCK_CMSG_RDMA whose data is a struct infinisock_rdma. The local side is
+ * the message's iovec (the data written, or where read data lands), used in place:
+ * its pages are pinned until the operation completes, so the program must leave the
+ * buffer alone until then; at most 4 MiB per operation (EMSGSIZE). sendmsg() returns
+ * the iovec's length once the operation is posted; a sender out of send-queue room
+ * waits (EAGAIN if non-blocking).
+ *
+ * INFINISOCK_RDMA_WRITE_IMM (SOCK_SEQPACKET only) also delivers `imm` to the peer: its
+ * next recvmsg() returns 0 bytes with an INFINISOCK_CMSG_IMM control message, in order
+ * with the messages around it; it takes one of the peer's receive buffers like a
+ * message (flow control as for messages).
+ *
+ * Completion: every operation ends with one struct infinisock_rdma_status (its
+ * `token`, 0 or a positive errno, the byte count) on the socket's error queue:
+ * recvmsg(fd, &msg, MSG_ERRQUEUE) returns 0 bytes and as many INFINISOCK_CMSG_RDMA_STATUS
+ * control messages as fit (MSG_CTRUNC if more wait); EAGAIN when none does. poll()
+ * reports POLLERR while any waits. Errors: EACCES (the peer's key refused the access),
+ * ETIMEDOUT (the peer's adapter stopped answering), ECANCELED (the connection ended
+ * first), EIO (anything else).
+ */
+struct infinisock_rdma {
+	__u64	remote_addr;	/* the peer's address, inside its registered region */
+	__u32	rkey;		/* the peer's key for the region */
+	__u32	op;		/* INFINISOCK_RDMA_READ, _WRITE or _WRITE_IMM */
+	__u64	token;		/* the program's own, returned in the completion */
+	__u32	imm;		/* INFINISOCK_RDMA_WRITE_IMM: the immediate data */
+	__u32	flags;		/* 0 */
+};
+
+#define INFINISOCK_RDMA_WRITE		1
+#define INFINISOCK_RDMA_READ		2
+#define INFINISOCK_RDMA_WRITE_IMM	3
+
+struct infinisock_rdma_status {
+	__u64	token;
+	__u32	status;		/* 0, or a positive errno */
+	__u32	len;		/* bytes written or read */
+};
+
+struct infinisock_imm {
+	__u32	imm;		/* the peer's immediate data */
+	__u32	len;		/* bytes its RDMA WRITE placed */
+};
+
+#define INFINISOCK_CMSG_RDMA		1	/* sendmsg: struct infinisock_rdma */
+#define INFINISOCK_CMSG_RDMA_STATUS	2	/* error queue: struct infinisock_rdma_status */
+#define INFINISOCK_CMSG_IMM		3	/* recvmsg: struct infinisock_imm */
 
 #ifndef _RDMA_IB_H
 struct ib_addr {

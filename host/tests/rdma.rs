@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0
+//! One-sided RDMA arguments: what is accepted, what is EINVAL, and the layouts.
+
+use infinisock_proto::errno::{EINVAL, EMSGSIZE};
+use infinisock_proto::rdma::*;
+use proptest::prelude::*;
+
+fn mr_reg(addr: u64, len: u64, access: u32) -> [u8; MR_REG_LEN] {
+    let mut raw = [0; MR_REG_LEN];
+    raw[0..8].copy_from_slice(&addr.to_ne_bytes());
+    raw[8..16].copy_from_slice(&len.to_ne_bytes());
+    raw[16..20].copy_from_slice(&access.to_ne_bytes());
+    raw
+}
+
+fn rdma(remote: u64, rkey: u32, op: u32, token: u64, imm: u32, flags: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&remote.to_ne_bytes());
+    v.extend_from_slice(&rkey.to_ne_bytes());
+    v.extend_from_slice(&op.to_ne_bytes());
+    v.extend_from_slice(&token.to_ne_bytes());
+    v.extend_from_slice(&imm.to_ne_bytes());
+    v.extend_from_slice(&flags.to_ne_bytes());
+    v
+}
+
+#[test]
+fn registration_requests() {
+    let r = parse_mr_reg(&mr_reg(0x1000, 4096, ACCESS_REMOTE_READ)).unwrap();
+    assert_eq!(r.access, Access { remote_read: true, remote_write: false });
+    assert!(parse_mr_reg(&mr_reg(0x1000, 1, 3)).unwrap().access.remote_write);
+    assert_eq!(parse_mr_reg(&mr_reg(0x1000, 0, 1)), Err(EINVAL));
+    assert_eq!(parse_mr_reg(&mr_reg(u64::MAX, 2, 1)), Err(EINVAL));
+    assert_eq!(parse_mr_reg(&mr_reg(0x1000, 1, 0)), Err(EINVAL));
+    assert_eq!(parse_mr_reg(&mr_reg(0x1000, 1, 4)), Err(EINVAL));
+    let mut raw = mr_reg(0x1000, 1, 1);
+    encode_mr_reg(&mut raw, 0xabcd, 7);
+    assert_eq!(&raw[20..24], &0xabcdu32.to_ne_bytes());
+    assert_eq!(&raw[24..32], &7u64.to_ne_bytes());
+    // The inputs are left as they were.
+    assert_eq!(parse_mr_reg(&raw).unwrap().addr, 0x1000);
+}
+
+#[test]
+fn rdma_arguments() {
+    let a = parse_rdma_args(&rdma(0x2000, 9, 1, 42, 0, 0)).unwrap();
+    assert_eq!(a, RdmaArgs { remote_addr: 0x2000, rkey: 9, op: RdmaOp::Write, token: 42 });
+    assert_eq!(parse_rdma_args(&rdma(0, 0, 2, 0, 0, 0)).unwrap().op, RdmaOp::Read);
+    assert_eq!(parse_rdma_args(&rdma(0, 0, 3, 0, 77, 0)).unwrap().op, RdmaOp::WriteImm(77));
+    assert_eq!(parse_rdma_args(&rdma(0, 0, 0, 0, 0, 0)), Err(EINVAL));
+    assert_eq!(parse_rdma_args(&rdma(0, 0, 4, 0, 0, 0)), Err(EINVAL));
+    assert_eq!(parse_rdma_args(&rdma(0, 0, 1, 0, 0, 1)), Err(EINVAL));
+    assert_eq!(parse_rdma_args(&rdma(0, 0, 1, 0, 0, 0)[..31]), Err(EINVAL));
+    let mut long = rdma(0, 0, 1, 0, 0, 0);
+    long.push(0);
+    assert_eq!(parse_rdma_args(&long), Err(EINVAL));
+    assert_eq!(check_rdma_len(&a, MAX_RDMA_LEN), Ok(()));
+    assert_eq!(check_rdma_len(&a, MAX_RDMA_LEN + 1), Err(EMSGSIZE));
+    let high = RdmaArgs { remote_addr: u64::MAX - 1, ..a };
+    assert_eq!(check_rdma_len(&high, 2), Err(EINVAL));
+}
+
+#[test]
+fn completion_layouts() {
+    let s = encode_status(0x0102030405060708, 13, 4096);
+    assert_eq!(&s[0..8], &0x0102030405060708u64.to_ne_bytes());
+    assert_eq!(&s[8..12], &13u32.to_ne_bytes());
+    assert_eq!(&s[12..16], &4096u32.to_ne_bytes());
+    assert_eq!(encode_imm(5, 6), [5u32.to_ne_bytes(), 6u32.to_ne_bytes()].concat()[..]);
+}
+
+proptest! {
+    #[test]
+    fn parsers_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = parse_rdma_args(&raw);
+        let mut mr = [0u8; MR_REG_LEN];
+        for (d, s) in mr.iter_mut().zip(raw.iter()) {
+            *d = *s;
+        }
+        if let Ok(r) = parse_mr_reg(&mr) {
+            prop_assert!(r.len > 0 && r.addr.checked_add(r.len).is_some());
+            prop_assert!(r.access.remote_read || r.access.remote_write);
+        }
+    }
+}

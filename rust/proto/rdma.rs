@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! One-sided RDMA through the socket API: the structures a program passes
+//! (`<linux/infinisock.h>`: `struct infinisock_mr_reg`, `struct infinisock_rdma`) and
+//! gets back (`struct infinisock_rdma_status`, `struct infinisock_imm`), checked and
+//! encoded here, in host byte order as C lays them out.
+
+use super::errno::{Errno, EINVAL, EMSGSIZE};
+
+/// `INFINISOCK_MR_REG`: `_IOWR(0x89, 0xe0, struct infinisock_mr_reg)`.
+pub const MR_REG: u32 = 0xc020_89e0;
+/// `INFINISOCK_MR_DEREG`: `_IOW(0x89, 0xe1, __u64)`.
+pub const MR_DEREG: u32 = 0x4008_89e1;
+/// `sizeof(struct infinisock_mr_reg)`.
+pub const MR_REG_LEN: usize = 32;
+/// `INFINISOCK_ACCESS_REMOTE_READ`.
+pub const ACCESS_REMOTE_READ: u32 = 0x1;
+/// `INFINISOCK_ACCESS_REMOTE_WRITE`.
+pub const ACCESS_REMOTE_WRITE: u32 = 0x2;
+
+/// `INFINISOCK_CMSG_RDMA`: sendmsg's `struct infinisock_rdma`.
+pub const CMSG_RDMA: i32 = 1;
+/// `INFINISOCK_CMSG_RDMA_STATUS`: the error queue's `struct infinisock_rdma_status`.
+pub const CMSG_RDMA_STATUS: i32 = 2;
+/// `INFINISOCK_CMSG_IMM`: recvmsg's `struct infinisock_imm`.
+pub const CMSG_IMM: i32 = 3;
+/// `sizeof(struct infinisock_rdma)`.
+pub const RDMA_ARGS_LEN: usize = 32;
+/// `sizeof(struct infinisock_rdma_status)`.
+pub const RDMA_STATUS_LEN: usize = 16;
+/// `sizeof(struct infinisock_imm)`.
+pub const IMM_LEN: usize = 8;
+/// The largest local buffer of one operation: its pages are pinned while it runs.
+pub const MAX_RDMA_LEN: usize = 4 << 20;
+
+fn ne32(b: &[u8]) -> u32 {
+    u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn ne64(b: &[u8]) -> u64 {
+    let mut v = [0; 8];
+    v.copy_from_slice(&b[..8]);
+    u64::from_ne_bytes(v)
+}
+
+/// What a peer may do with a registered region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Access {
+    /// RDMA READ from it.
+    pub remote_read: bool,
+    /// RDMA WRITE into it.
+    pub remote_write: bool,
+}
+
+/// A checked `INFINISOCK_MR_REG` request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MrRequest {
+    /// Start of the buffer in the caller's address space.
+    pub addr: u64,
+    /// Its length in bytes.
+    pub len: u64,
+    /// The rights the peer gets.
+    pub access: Access,
+}
+
+/// Checks a `struct infinisock_mr_reg`: a non-empty range that does not wrap, and at
+/// least one known right, nothing else. `EINVAL` otherwise.
+pub fn parse_mr_reg(raw: &[u8; MR_REG_LEN]) -> Result<MrRequest, Errno> {
+    let (addr, len, access) = (ne64(&raw[0..]), ne64(&raw[8..]), ne32(&raw[16..]));
+    if len == 0 || addr.checked_add(len).is_none() {
+        return Err(EINVAL);
+    }
+    if access == 0 || access & !(ACCESS_REMOTE_READ | ACCESS_REMOTE_WRITE) != 0 {
+        return Err(EINVAL);
+    }
+    Ok(MrRequest {
+        addr,
+        len,
+        access: Access { remote_read: access & ACCESS_REMOTE_READ != 0, remote_write: access & ACCESS_REMOTE_WRITE != 0 },
+    })
+}
+
+/// Fills the outputs of a `struct infinisock_mr_reg` in place.
+pub fn encode_mr_reg(raw: &mut [u8; MR_REG_LEN], rkey: u32, handle: u64) {
+    raw[20..24].copy_from_slice(&rkey.to_ne_bytes());
+    raw[24..32].copy_from_slice(&handle.to_ne_bytes());
+}
+
+/// What an operation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RdmaOp {
+    /// Local buffer to the peer's region.
+    Write,
+    /// The peer's region to the local buffer.
+    Read,
+    /// A write whose immediate data the peer receives as a message.
+    WriteImm(u32),
+}
+
+/// A checked `struct infinisock_rdma`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RdmaArgs {
+    /// The peer's address.
+    pub remote_addr: u64,
+    /// The peer's key.
+    pub rkey: u32,
+    /// The operation.
+    pub op: RdmaOp,
+    /// The program's token, returned with the completion.
+    pub token: u64,
+}
+
+/// Checks the data of an `INFINISOCK_CMSG_RDMA` control message: exactly one
+/// `struct infinisock_rdma`, a known operation, no flags. `EINVAL` otherwise.
+pub fn parse_rdma_args(data: &[u8]) -> Result<RdmaArgs, Errno> {
+    if data.len() != RDMA_ARGS_LEN {
+        return Err(EINVAL);
+    }
+    let (op, imm, flags) = (ne32(&data[12..]), ne32(&data[24..]), ne32(&data[28..]));
+    if flags != 0 {
+        return Err(EINVAL);
+    }
+    let op = match op {
+        1 => RdmaOp::Write,
+        2 => RdmaOp::Read,
+        3 => RdmaOp::WriteImm(imm),
+        _ => return Err(EINVAL),
+    };
+    Ok(RdmaArgs { remote_addr: ne64(&data[0..]), rkey: ne32(&data[8..]), op, token: ne64(&data[16..]) })
+}
+
+/// Checks the local buffer's length: at most [`MAX_RDMA_LEN`], and the remote range
+/// must not wrap. `EMSGSIZE`/`EINVAL`.
+pub fn check_rdma_len(args: &RdmaArgs, len: usize) -> Result<(), Errno> {
+    if len > MAX_RDMA_LEN {
+        return Err(EMSGSIZE);
+    }
+    if args.remote_addr.checked_add(len as u64).is_none() {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// A `struct infinisock_rdma_status`: `status` is 0 or a positive errno.
+pub fn encode_status(token: u64, status: u32, len: u32) -> [u8; RDMA_STATUS_LEN] {
+    let mut out = [0; RDMA_STATUS_LEN];
+    out[0..8].copy_from_slice(&token.to_ne_bytes());
+    out[8..12].copy_from_slice(&status.to_ne_bytes());
+    out[12..16].copy_from_slice(&len.to_ne_bytes());
+    out
+}
+
+/// A `struct infinisock_imm`.
+pub fn encode_imm(imm: u32, len: u32) -> [u8; IMM_LEN] {
+    let mut out = [0; IMM_LEN];
+    out[0..4].copy_from_slice(&imm.to_ne_bytes());
+    out[4..8].copy_from_slice(&len.to_ne_bytes());
+    out
+}

@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One-sided RDMA through AF_IB sockets between the VM's two hosts (hosts.h): memory
+ * registration (INFINISOCK_MR_REG/DEREG), RDMA WRITE, READ and WRITE with immediate
+ * posted by sendmsg() with an INFINISOCK_CMSG_RDMA control message, completions on
+ * the error queue, and every bad input.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "hosts.h"
+#include "sockutil.h"
+
+/* What the server tells the client about a region it registered. */
+struct region {
+	uint64_t addr;
+	uint32_t rkey;
+	uint32_t len;
+};
+
+static int reg_mr(int fd, void *addr, size_t len, unsigned int access, struct infinisock_mr_reg *out)
+{
+	struct infinisock_mr_reg r = { .addr = (uintptr_t)addr, .len = len, .access = access };
+
+	if (ioctl(fd, INFINISOCK_MR_REG, &r))
+		return -errno;
+	if (out)
+		*out = r;
+	return 0;
+}
+
+/* sendmsg() of one RDMA operation on `len` bytes at `local`; returns its result. */
+static ssize_t rdma_op(int fd, unsigned int op, void *local, size_t len, uint64_t remote, uint32_t rkey,
+		       uint64_t token, uint32_t imm, int flags)
+{
+	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
+	struct iovec iov = { local, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct infinisock_rdma a = { .remote_addr = remote, .rkey = rkey, .op = op, .token = token, .imm = imm };
+
+	c->cmsg_level = SOL_INFINISOCK;
+	c->cmsg_type = INFINISOCK_CMSG_RDMA;
+	c->cmsg_len = CMSG_LEN(sizeof(a));
+	memcpy(CMSG_DATA(c), &a, sizeof(a));
+	return sendmsg(fd, &mh, flags);
+}
+
+/* Waits for the next completion; returns its status (0 or an errno) or -1. */
+static int completion(int fd, struct infinisock_rdma_status *st)
+{
+	char control[CMSG_SPACE(sizeof(*st))];
+	struct msghdr mh = { .msg_control = control, .msg_controllen = sizeof(control) };
+	struct pollfd p = { .fd = fd, .events = 0 };
+
+	if (poll(&p, 1, 10000) != 1 || !(p.revents & POLLERR))
+		return -1;
+	if (recvmsg(fd, &mh, MSG_ERRQUEUE) != 0)
+		return -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	if (!c || c->cmsg_level != SOL_INFINISOCK || c->cmsg_type != INFINISOCK_CMSG_RDMA_STATUS)
+		return -1;
+	memcpy(st, CMSG_DATA(c), sizeof(*st));
+	return st->status;
+}
+
+static void pattern(unsigned char *buf, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (unsigned char)(i * 31 + seed * 7 + (i >> 12));
+}
+
+static int check_pattern(const unsigned char *buf, size_t len, unsigned int seed, size_t skip)
+{
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != (unsigned char)((i + skip) * 31 + seed * 7 + ((i + skip) >> 12)))
+			return -1;
+	return 0;
+}
+
+/* Kernel-pinned memory of this process (VmPin), in kB. */
+static long vm_pin_kb(void)
+{
+	char line[128];
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+#define REGION (1 << 20)
+
+FIXTURE(rdma)
+{
+	int listener, client, server;
+	unsigned char *region, *local;
+	struct infinisock_mr_reg mr;
+};
+
+FIXTURE_SETUP(rdma)
+{
+	struct sockaddr_ib bound;
+
+	self->listener = msg_listener(AF_INET, &bound, 0);
+	ASSERT_LE(0, self->listener) TH_LOG("listener: %s", strerror(-self->listener));
+	self->client = msg_connect(&bound, 0);
+	ASSERT_LE(0, self->client) TH_LOG("connect: %s", strerror(-self->client));
+	self->server = accept(self->listener, NULL, NULL);
+	ASSERT_LE(0, self->server);
+	self->region = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	self->local = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->region);
+	ASSERT_NE(MAP_FAILED, self->local);
+	memset(self->region, 0, REGION);
+	ASSERT_EQ(0, reg_mr(self->server, self->region, REGION,
+			    INFINISOCK_ACCESS_REMOTE_READ | INFINISOCK_ACCESS_REMOTE_WRITE, &self->mr));
+	EXPECT_NE(0u, self->mr.handle);
+}
+
+FIXTURE_TEARDOWN(rdma)
+{
+	close(self->client);
+	close(self->server);
+	close(self->listener);
+	munmap(self->region, REGION);
+	munmap(self->local, REGION);
+}
+
+/* WRITE then READ through the peer's region; each completes with its token and length. */
+TEST_F(rdma, write_then_read_back)
+{
+	struct infinisock_rdma_status st;
+	uint64_t base = self->mr.addr;
+
+	pattern(self->local, REGION, 1);
+	ASSERT_EQ(65536, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, 65536, base, self->mr.rkey, 11,
+				 0, 0)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(11u, st.token);
+	EXPECT_EQ(65536u, st.len);
+	/* The initiator's completion means the data is in place at the target. */
+	EXPECT_EQ(0, check_pattern(self->region, 65536, 1, 0));
+	EXPECT_EQ(0, self->region[65536]);
+
+	/* A whole megabyte at an unaligned offset of the local buffer: many requests. */
+	pattern(self->local + 100, REGION - 100, 2);
+	ASSERT_EQ(REGION - 100, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local + 100, REGION - 100,
+					base + 100, self->mr.rkey, 12, 0, 0));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(12u, st.token);
+	EXPECT_EQ(0, check_pattern(self->region + 100, REGION - 100, 2, 0));
+
+	/* READ a slice back into a cleared buffer. */
+	memset(self->local, 0, REGION);
+	ASSERT_EQ(8192, rdma_op(self->client, INFINISOCK_RDMA_READ, self->local, 8192, base + 4196, self->mr.rkey,
+				13, 0, 0));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(13u, st.token);
+	EXPECT_EQ(8192u, st.len);
+	EXPECT_EQ(0, check_pattern(self->local, 8192, 2, 4096));
+	EXPECT_EQ(0, self->local[8192]);
+
+	/* Nothing more waits, and the message path is unharmed. */
+	char buf[4];
+	struct msghdr mh = { 0 };
+
+	errno = 0;
+	EXPECT_EQ(-1, recvmsg(self->client, &mh, MSG_ERRQUEUE));
+	EXPECT_EQ(EAGAIN, errno);
+	ASSERT_EQ(2, send(self->client, "ok", 2, 0));
+	ASSERT_EQ(2, recv(self->server, buf, sizeof(buf), 0));
+}
+
+/* Several local iovec segments make one operation over consecutive remote bytes. */
+TEST_F(rdma, iovec_segments)
+{
+	struct infinisock_rdma_status st;
+	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
+	struct iovec iov[3] = { { self->local, 10 }, { self->local + 5000, 7000 }, { self->local + 20000, 1 } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct infinisock_rdma a = { .remote_addr = self->mr.addr, .rkey = self->mr.rkey,
+				     .op = INFINISOCK_RDMA_WRITE, .token = 5 };
+
+	pattern(self->local, REGION, 3);
+	c->cmsg_level = SOL_INFINISOCK;
+	c->cmsg_type = INFINISOCK_CMSG_RDMA;
+	c->cmsg_len = CMSG_LEN(sizeof(a));
+	memcpy(CMSG_DATA(c), &a, sizeof(a));
+	ASSERT_EQ(7011, sendmsg(self->client, &mh, 0));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(0, memcmp(self->region, self->local, 10));
+	EXPECT_EQ(0, memcmp(self->region + 10, self->local + 5000, 7000));
+	EXPECT_EQ(self->local[20000], self->region[7010]);
+}
+
+/* WRITE with immediate: the peer's recvmsg() gets the immediate data in order. */
+TEST_F(rdma, write_with_immediate)
+{
+	struct infinisock_rdma_status st;
+	char control[CMSG_SPACE(sizeof(struct infinisock_imm))];
+	char buf[16];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct infinisock_imm imm;
+	int avail = -1;
+
+	pattern(self->local, 100, 4);
+	ASSERT_EQ(1, send(self->client, "a", 1, 0));
+	ASSERT_EQ(100, rdma_op(self->client, INFINISOCK_RDMA_WRITE_IMM, self->local, 100, self->mr.addr,
+			       self->mr.rkey, 21, 0xdeadbeef, 0)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, rdma_op(self->client, INFINISOCK_RDMA_WRITE_IMM, self->local, 0, self->mr.addr, self->mr.rkey,
+			     22, 7, 0));
+	ASSERT_EQ(1, send(self->client, "b", 1, 0));
+
+	ASSERT_EQ(1, recv(self->server, buf, sizeof(buf), 0));
+	EXPECT_EQ('a', buf[0]);
+	for (uint32_t want = 0xdeadbeef, len = 100;; want = 7, len = 0) {
+		struct pollfd p = { .fd = self->server, .events = POLLIN };
+
+		ASSERT_EQ(1, poll(&p, 1, 5000));
+		ASSERT_EQ(0, ioctl(self->server, FIONREAD, &avail));
+		EXPECT_EQ(0, avail);
+		mh.msg_control = control;
+		mh.msg_controllen = sizeof(control);
+		mh.msg_flags = 0;
+		ASSERT_EQ(0, recvmsg(self->server, &mh, 0));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+		ASSERT_NE(NULL, c);
+		EXPECT_EQ(SOL_INFINISOCK, c->cmsg_level);
+		EXPECT_EQ(INFINISOCK_CMSG_IMM, c->cmsg_type);
+		memcpy(&imm, CMSG_DATA(c), sizeof(imm));
+		EXPECT_EQ(want, imm.imm);
+		EXPECT_EQ(len, imm.len);
+		if (want == 7)
+			break;
+	}
+	EXPECT_EQ(0, check_pattern(self->region, 100, 4, 0));
+	ASSERT_EQ(1, recv(self->server, buf, sizeof(buf), 0));
+	EXPECT_EQ('b', buf[0]);
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(21u, st.token);
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(22u, st.token);
+}
+
+/* Completions wait until read; a small control buffer takes one and says MSG_CTRUNC. */
+TEST_F(rdma, error_queue_and_ctrunc)
+{
+	struct infinisock_rdma_status st;
+	char control[CMSG_SPACE(sizeof(st))];
+	struct msghdr mh = { 0 };
+	int got = 0;
+
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(64, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, 64, self->mr.addr,
+				      self->mr.rkey, 100 + i, 0, 0));
+	/* All three are done once a message sent after them is answered. */
+	char buf[4];
+
+	ASSERT_EQ(1, send(self->client, "x", 1, 0));
+	ASSERT_EQ(1, recv(self->server, buf, sizeof(buf), 0));
+	ASSERT_EQ(1, send(self->server, "y", 1, 0));
+	ASSERT_EQ(1, recv(self->client, buf, sizeof(buf), 0));
+	usleep(100000);
+	mh.msg_control = control;
+	mh.msg_controllen = sizeof(control);
+	ASSERT_EQ(0, recvmsg(self->client, &mh, MSG_ERRQUEUE));
+	EXPECT_EQ(MSG_CTRUNC, mh.msg_flags & MSG_CTRUNC);
+	memcpy(&st, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(st));
+	EXPECT_EQ(100u, st.token);
+	for (got = 1; got < 3; got++) {
+		ASSERT_EQ(0, completion(self->client, &st));
+		EXPECT_EQ(100u + got, st.token);
+	}
+	errno = 0;
+	mh.msg_controllen = sizeof(control);
+	EXPECT_EQ(-1, recvmsg(self->client, &mh, MSG_ERRQUEUE));
+	EXPECT_EQ(EAGAIN, errno);
+}
+
+/* A WRITE into a read-only region fails at the initiator (EACCES) and ends the connection. */
+TEST_F(rdma, write_to_read_only_region_refused)
+{
+	struct infinisock_mr_reg ro = { 0 };
+	struct infinisock_rdma_status st;
+	char buf[4];
+
+	ASSERT_EQ(0, reg_mr(self->server, self->region, 4096, INFINISOCK_ACCESS_REMOTE_READ, &ro));
+	self->region[0] = 42;
+	ASSERT_EQ(16, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, 16, ro.addr, ro.rkey, 31, 0, 0));
+	EXPECT_EQ(EACCES, completion(self->client, &st));
+	EXPECT_EQ(31u, st.token);
+	EXPECT_EQ(42, self->region[0]);
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->client, buf, sizeof(buf), 0));
+	EXPECT_EQ(ECONNRESET, errno);
+}
+
+/* A READ past the end of a region fails the same way; the bytes after it stay private. */
+TEST_F(rdma, read_past_region_refused)
+{
+	struct infinisock_mr_reg small = { 0 };
+	struct infinisock_rdma_status st;
+
+	ASSERT_EQ(0, reg_mr(self->server, self->region + 8192, 4096, INFINISOCK_ACCESS_REMOTE_READ, &small));
+	memset(self->local, 0x5a, 8192);
+	ASSERT_EQ(4097, rdma_op(self->client, INFINISOCK_RDMA_READ, self->local, 4097, small.addr, small.rkey, 32, 0,
+				0));
+	EXPECT_EQ(EACCES, completion(self->client, &st));
+	EXPECT_EQ(0u, st.len);
+}
+
+/* After INFINISOCK_MR_DEREG the old key opens nothing. */
+TEST_F(rdma, deregistered_key_refused)
+{
+	struct infinisock_rdma_status st;
+
+	ASSERT_EQ(0, ioctl(self->server, INFINISOCK_MR_DEREG, &self->mr.handle));
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->server, INFINISOCK_MR_DEREG, &self->mr.handle));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(16, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, 16, self->mr.addr, self->mr.rkey, 33,
+			      0, 0));
+	EXPECT_EQ(EACCES, completion(self->client, &st));
+}
+
+/* Every malformed request: its errno, and the connection goes on. */
+TEST_F(rdma, bad_requests)
+{
+	void *unmapped = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct infinisock_mr_reg r = { 0 };
+	char control[2 * CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
+	struct infinisock_rdma a = { .remote_addr = self->mr.addr, .rkey = self->mr.rkey, .op = 1 };
+	struct iovec iov = { self->local, 16 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control };
+	struct cmsghdr *c;
+	uint64_t handle = 12345;
+	char buf[4];
+
+	ASSERT_NE(MAP_FAILED, unmapped);
+	/* Registration. */
+	EXPECT_EQ(-EFAULT, reg_mr(self->server, unmapped, 8192, INFINISOCK_ACCESS_REMOTE_READ, NULL));
+	EXPECT_EQ(-EINVAL, reg_mr(self->server, self->region, 0, INFINISOCK_ACCESS_REMOTE_READ, NULL));
+	EXPECT_EQ(-EINVAL, reg_mr(self->server, self->region, 4096, 0, NULL));
+	EXPECT_EQ(-EINVAL, reg_mr(self->server, self->region, 4096, 4, NULL));
+	EXPECT_EQ(-EINVAL, reg_mr(self->server, (void *)-4096L, 8192, INFINISOCK_ACCESS_REMOTE_READ, NULL));
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->server, INFINISOCK_MR_REG, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->server, INFINISOCK_MR_DEREG, &handle));
+	EXPECT_EQ(EINVAL, errno);
+	/* A listener, and an unconnected socket, have no connection to register with. */
+	errno = 0;
+	r = (struct infinisock_mr_reg){ .addr = (uintptr_t)self->region, .len = 4096, .access = 1 };
+	EXPECT_EQ(-1, ioctl(self->listener, INFINISOCK_MR_REG, &r));
+	EXPECT_EQ(ENOTCONN, errno);
+
+	/* Control messages: short, wrong level, wrong type, two of them, bad op, flags. */
+	mh.msg_controllen = CMSG_SPACE(16);
+	c = CMSG_FIRSTHDR(&mh);
+	*c = (struct cmsghdr){ .cmsg_len = CMSG_LEN(16), .cmsg_level = SOL_INFINISOCK,
+			       .cmsg_type = INFINISOCK_CMSG_RDMA };
+	errno = 0;
+	EXPECT_EQ(-1, sendmsg(self->client, &mh, 0));
+	EXPECT_EQ(EINVAL, errno);
+	mh.msg_controllen = CMSG_SPACE(sizeof(a));
+	c->cmsg_len = CMSG_LEN(sizeof(a));
+	memcpy(CMSG_DATA(c), &a, sizeof(a));
+	c->cmsg_level = SOL_SOCKET;
+	errno = 0;
+	EXPECT_EQ(-1, sendmsg(self->client, &mh, 0));
+	EXPECT_EQ(EINVAL, errno);
+	c->cmsg_level = SOL_INFINISOCK;
+	c->cmsg_type = 99;
+	errno = 0;
+	EXPECT_EQ(-1, sendmsg(self->client, &mh, 0));
+	EXPECT_EQ(EINVAL, errno);
+	c->cmsg_type = INFINISOCK_CMSG_RDMA;
+	mh.msg_controllen = sizeof(control);
+	memcpy(CMSG_NXTHDR(&mh, c), c, CMSG_SPACE(sizeof(a)));
+	errno = 0;
+	EXPECT_EQ(-1, sendmsg(self->client, &mh, 0));
+	EXPECT_EQ(EINVAL, errno);
+	mh.msg_controllen = CMSG_SPACE(sizeof(a));
+	a.op = 9;
+	memcpy(CMSG_DATA(c), &a, sizeof(a));
+	errno = 0;
+	EXPECT_EQ(-1, sendmsg(self->client, &mh, 0));
+	EXPECT_EQ(EINVAL, errno);
+	a.op = INFINISOCK_RDMA_WRITE;
+	a.flags = 1;
+	memcpy(CMSG_DATA(c), &a, sizeof(a));
+	errno = 0;
+	EXPECT_EQ(-1, sendmsg(self->client, &mh, 0));
+	EXPECT_EQ(EINVAL, errno);
+
+	/* Local buffers: unmapped, and larger than an operation may pin. */
+	errno = 0;
+	EXPECT_EQ(-1, rdma_op(self->client, INFINISOCK_RDMA_WRITE, unmapped, 16, self->mr.addr, self->mr.rkey, 0, 0,
+			      0));
+	EXPECT_EQ(EFAULT, errno);
+	errno = 0;
+	EXPECT_EQ(-1, rdma_op(self->client, INFINISOCK_RDMA_READ, self->local, (8 << 20) + 1, self->mr.addr,
+			      self->mr.rkey, 0, 0, 0));
+	EXPECT_EQ(EMSGSIZE, errno);
+
+	/* None of it hurt the connection. */
+	ASSERT_EQ(2, send(self->client, "ok", 2, 0));
+	ASSERT_EQ(2, recv(self->server, buf, sizeof(buf), 0));
+	munmap(unmapped, 8192);
+}
+
+/* Closing with operations in flight: they complete or are flushed, the pins go. */
+TEST_F(rdma, close_with_operations_in_flight)
+{
+	long pinned = vm_pin_kb();
+
+	EXPECT_LE(REGION / 1024, pinned);
+	for (int i = 0; i < 8; i++)
+		ASSERT_EQ(REGION / 2, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, REGION / 2,
+					      self->mr.addr, self->mr.rkey, i, 0, MSG_DONTWAIT));
+	close(self->client);
+	close(self->server);
+	self->client = self->server = -1;
+	/* The server's registration is unpinned once its connection is torn down. */
+	for (int i = 0; i < 100 && vm_pin_kb() >= pinned; i++)
+		usleep(50000);
+	EXPECT_EQ(pinned - REGION / 1024, vm_pin_kb());
+}
+
+/*
+ * Registration is pinned memory: an unprivileged user gets it within RLIMIT_MEMLOCK,
+ * ENOMEM beyond it and EPERM with a limit of 0, as mlock(); deregistration gives it
+ * back.
+ */
+TEST_F(rdma, memlock_limit)
+{
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct rlimit lim = { 256 << 10, 256 << 10 };
+		struct infinisock_mr_reg r;
+		long before;
+
+		if (setrlimit(RLIMIT_MEMLOCK, &lim) || setgid(65534) || setuid(65534))
+			_exit(10);
+		before = vm_pin_kb();
+		if (reg_mr(self->server, self->region, 128 << 10, INFINISOCK_ACCESS_REMOTE_READ, &r))
+			_exit(11);
+		if (vm_pin_kb() != before + 128)
+			_exit(12);
+		if (reg_mr(self->server, self->region, 256 << 10, INFINISOCK_ACCESS_REMOTE_READ, NULL) != -ENOMEM)
+			_exit(13);
+		if (ioctl(self->server, INFINISOCK_MR_DEREG, &r.handle) || vm_pin_kb() != before)
+			_exit(14);
+		if (reg_mr(self->server, self->region, 256 << 10, INFINISOCK_ACCESS_REMOTE_READ, NULL))
+			_exit(15);
+		lim.rlim_cur = 0;
+		if (setrlimit(RLIMIT_MEMLOCK, &lim) ||
+		    reg_mr(self->server, self->region, 4096, INFINISOCK_ACCESS_REMOTE_READ, NULL) != -EPERM)
+			_exit(16);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* RDMA on AF_IB streams (no immediate: a stream has no messages to carry it). */
+TEST(stream_rdma)
+{
+	struct sockaddr_ib sib, bound;
+	socklen_t blen = sizeof(bound);
+	struct infinisock_rdma_status st;
+	struct infinisock_mr_reg mr = { 0 };
+	static unsigned char region[8192], local[8192];
+	int l, c, s;
+
+	enter_netns("b");
+	l = socket(AF_IB, SOCK_STREAM, 0);
+	ASSERT_LE(0, l);
+	ib_addr(&sib, AF_INET, HOST_B4, 0, INFINISOCK_SID_PS_TCP);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&sib, sizeof(sib)));
+	ASSERT_EQ(0, listen(l, 2));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&bound, &blen));
+	enter_netns("a");
+	c = socket(AF_IB, SOCK_STREAM, 0);
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, connect(c, (struct sockaddr *)&bound, sizeof(bound)));
+	s = accept(l, NULL, NULL);
+	ASSERT_LE(0, s);
+	ASSERT_EQ(0, reg_mr(s, region, sizeof(region), INFINISOCK_ACCESS_REMOTE_WRITE, &mr));
+	pattern(local, sizeof(local), 9);
+	ASSERT_EQ((ssize_t)sizeof(local), rdma_op(c, INFINISOCK_RDMA_WRITE, local, sizeof(local), mr.addr, mr.rkey,
+						  1, 0, 0));
+	ASSERT_EQ(0, completion(c, &st));
+	EXPECT_EQ(0, check_pattern(region, sizeof(region), 9, 0));
+	errno = 0;
+	EXPECT_EQ(-1, rdma_op(c, INFINISOCK_RDMA_WRITE_IMM, local, 1, mr.addr, mr.rkey, 2, 1, 0));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(s);
+	close(c);
+	close(l);
+}
+
+TEST_HARNESS_MAIN
