@@ -231,6 +231,16 @@ impl CmIdRef {
         unsafe { bindings::rdma_destroy_qp(self.as_raw()) };
     }
 
+    /// The verbs objects behind the id, as far as they exist.
+    pub(crate) fn verbs_info(&self) -> bindings::infinisock_verbs_info {
+        // SAFETY: All-zero is a valid `infinisock_verbs_info` (integers and arrays).
+        let mut info: bindings::infinisock_verbs_info = unsafe { core::mem::zeroed() };
+        // SAFETY: Live id; `info` is writable. Called under the owner's lock, so the
+        // QP is not destroyed meanwhile.
+        unsafe { bindings::infinisock_cm_verbs_info(self.as_raw(), &mut info) };
+        info
+    }
+
     /// The local address (`route.addr.src_addr`).
     pub(crate) fn local_addr(&self) -> Option<SockAddr> {
         // SAFETY: Live id; the address storage is a `sockaddr_storage` inside it.

@@ -964,6 +964,29 @@ void infinisock_dev_sges(const struct ib_device *dev, u32 *send_sge, u32 *read_s
 	*read_sge = clamp_t(u32, dev->attrs.max_sge_rd, 1, *send_sge);
 }
 
+void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct infinisock_verbs_info *out)
+{
+	struct ib_qp_init_attr init;
+	struct ib_qp_attr attr;
+	union ib_gid sgid, dgid;
+
+	memset(out, 0, sizeof(*out));
+	if (id->device) {
+		out->has_device = true;
+		strscpy(out->device, dev_name(&id->device->dev), sizeof(out->device));
+		out->port = id->port_num;
+		rdma_read_gids(id, &sgid, &dgid);
+		memcpy(out->gid, sgid.raw, sizeof(out->gid));
+	}
+	if (id->qp && !ib_query_qp(id->qp, &attr, IB_QP_PATH_MTU | IB_QP_DEST_QPN | IB_QP_CAP, &init)) {
+		out->has_qp = true;
+		out->qp_num = id->qp->qp_num;
+		out->peer_qp_num = attr.dest_qp_num;
+		out->path_mtu = ib_mtu_enum_to_int(attr.path_mtu) > 0 ? ib_mtu_enum_to_int(attr.path_mtu) : 0;
+		out->max_inline = init.cap.max_inline_data;
+	}
+}
+
 int infinisock_put_cmsg(struct msghdr *msg, int level, int type, int len, const void *data)
 {
 	return put_cmsg(msg, level, type, len, (void *)data);

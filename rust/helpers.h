@@ -136,6 +136,15 @@ u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
 int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *cqe, const struct infinisock_pinned *p, int op, u32 imm,
 			 u64 remote_addr, u32 rkey, u32 max_sge, u32 *posted);
 void infinisock_dev_sges(const struct ib_device *dev, u32 *send_sge, u32 *read_sge);
+/* What getsockopt(SOL_INFINISOCK) reports of an rdma_cm id's verbs objects. */
+struct infinisock_verbs_info {
+	bool has_device, has_qp;
+	char device[64];
+	u32 port;
+	u8 gid[16];
+	u32 qp_num, peer_qp_num, path_mtu, max_inline;
+};
+void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct infinisock_verbs_info *out);
 int infinisock_put_cmsg(struct msghdr *msg, int level, int type, int len, const void *data);
 size_t infinisock_msg_control_room(const struct msghdr *msg);
 int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int *type, const void **data,

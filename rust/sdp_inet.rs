@@ -16,7 +16,8 @@ use crate::{
     ffi_static::Registration,
     proto::{
         abi::{
-            INFINISOCK_MAX_MSG_SIZE, MSG_ERRQUEUE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK, SOL_TCP, TCP_CORK, TCP_KEEPCNT,
+            INFINISOCK_DEVICE, INFINISOCK_GID, INFINISOCK_MAX_INLINE, INFINISOCK_MAX_MSG_SIZE, INFINISOCK_PATH_MTU,
+            INFINISOCK_PEER_QP_NUM, INFINISOCK_PORT, INFINISOCK_QP_NUM, MSG_ERRQUEUE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK, SOL_TCP, TCP_CORK, TCP_KEEPCNT,
             TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
         },
         keepalive::KeepaliveOpt,
@@ -29,7 +30,7 @@ use crate::{
         AF_IB, IPPROTO_SDP,
     },
     sdp_cm, sdp_keepalive, sdp_rx, sdp_tx, seqpacket,
-    sock::{InetProtosw, IpFamily, Msg, OpsTable, ProtoTable, Sock, SockLayout, SockProto, Socket, SocketOps, StreamOps},
+    sock::{InetProtosw, IpFamily, Msg, OpsTable, OptValue, ProtoTable, Sock, SockLayout, SockProto, Socket, SocketOps, StreamOps},
 };
 
 const AF_INET: i32 = crate::bindings::AF_INET as i32;
@@ -253,17 +254,21 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         }
     }
 
-    fn getsockopt(sock: &Socket, level: i32, name: i32) -> Result<i32> {
+    fn getsockopt(sock: &Socket, level: i32, name: i32) -> Result<OptValue> {
         let ep = endpoint(sock)?;
+        if FAMILY == AF_IB && level == SOL_INFINISOCK {
+            return get_ib_option(&ep, name);
+        }
         if ep.messages {
-            return get_message_option(&ep, level, name);
+            return Err(ENOPROTOOPT);
         }
-        match (level, name) {
-            (SOL_TCP, TCP_NODELAY) => Ok(i32::from(ep.lock().nodelay)),
-            (SOL_TCP, TCP_CORK) => Ok(0),
-            (SOL_TCP, name) => keepalive_opt(name).map(|o| sdp_keepalive::get_option(&ep, o)).ok_or(ENOPROTOOPT),
-            _ => Err(ENOPROTOOPT),
-        }
+        let v = match (level, name) {
+            (SOL_TCP, TCP_NODELAY) => i32::from(ep.lock().nodelay),
+            (SOL_TCP, TCP_CORK) => 0,
+            (SOL_TCP, name) => keepalive_opt(name).map(|o| sdp_keepalive::get_option(&ep, o)).ok_or(ENOPROTOOPT)?,
+            _ => return Err(ENOPROTOOPT),
+        };
+        Ok(OptValue::Int(v))
     }
 }
 
@@ -285,20 +290,34 @@ fn set_message_option(ep: &Endpoint, level: i32, name: i32, value: Option<i32>) 
     }
 }
 
-/// `getsockopt` on a message socket.
-fn get_message_option(ep: &Endpoint, level: i32, name: i32) -> Result<i32> {
-    match (level, name) {
-        (SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE) => {
-            let inner = ep.lock();
-            let max = match inner.link.as_ref().filter(|l| l.stream.credits.is_some()) {
-                Some(link) => link.max_payload() as u32,
-                None => inner.max_msg.unwrap_or_else(|| {
-                    let size = netns::tunable(ep.sk.net(), TunableId::SdpBufferSize) as u32;
-                    message::default_max_message(size)
-                }),
-            };
-            Ok(max as i32)
+/// `getsockopt(SOL_INFINISOCK)` on an AF_IB socket: the largest message, and the
+/// verbs objects behind the socket.
+fn get_ib_option(ep: &Endpoint, name: i32) -> Result<OptValue> {
+    let inner = ep.lock();
+    let as_int = |v: u32| Ok(OptValue::Int(i32::try_from(v).unwrap_or(i32::MAX)));
+    if name == INFINISOCK_MAX_MSG_SIZE {
+        let size = netns::tunable(ep.sk.net(), TunableId::SdpBufferSize) as u32;
+        return as_int(match inner.link.as_ref().filter(|l| l.stream.credits.is_some()) {
+            Some(link) => link.max_payload() as u32,
+            None if ep.messages => inner.max_msg.unwrap_or(message::default_max_message(size)),
+            None => message::default_max_message(size),
+        });
+    }
+    let info = inner.id.as_ref().map(|id| id.verbs_info());
+    let device = info.as_ref().filter(|i| i.has_device).ok_or(ENOTCONN);
+    let qp = info.as_ref().filter(|i| i.has_qp).ok_or(ENOTCONN);
+    match name {
+        INFINISOCK_DEVICE => {
+            let name = &device?.device;
+            let len = name.iter().position(|&c| c == 0).map_or(name.len(), |n| n + 1);
+            Ok(OptValue::bytes(&name.map(|c| c as u8)[..len]))
         }
+        INFINISOCK_PORT => as_int(device?.port),
+        INFINISOCK_GID => Ok(OptValue::bytes(&device?.gid)),
+        INFINISOCK_QP_NUM => as_int(qp?.qp_num),
+        INFINISOCK_PEER_QP_NUM => as_int(qp?.peer_qp_num),
+        INFINISOCK_PATH_MTU => as_int(qp?.path_mtu),
+        INFINISOCK_MAX_INLINE => as_int(qp?.max_inline),
         _ => Err(ENOPROTOOPT),
     }
 }

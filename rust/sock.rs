@@ -431,6 +431,22 @@ impl Msg {
     }
 }
 
+/// A `getsockopt` answer: an `int`, or up to 64 bytes (a name, a GID).
+pub(crate) enum OptValue {
+    Int(i32),
+    Bytes { buf: [u8; 64], len: usize },
+}
+
+impl OptValue {
+    /// The first 64 bytes of `src`.
+    pub(crate) fn bytes(src: &[u8]) -> Self {
+        let mut buf = [0; 64];
+        let len = src.len().min(buf.len());
+        buf[..len].copy_from_slice(&src[..len]);
+        Self::Bytes { buf, len }
+    }
+}
+
 /// The control messages of a `sendmsg`, see [`Msg::cmsgs`].
 pub(crate) struct Cmsgs<'a> {
     msg: &'a mut Msg,
@@ -493,8 +509,8 @@ pub(crate) trait StreamOps: SocketOps {
     fn recvmsg(sock: &Socket, msg: &mut Msg, len: usize, flags: i32) -> Result<usize>;
     /// `setsockopt(2)` at a level other than `SOL_SOCKET`, with an `int` value.
     fn setsockopt(sock: &Socket, level: i32, name: i32, value: Option<i32>) -> Result;
-    /// `getsockopt(2)` at a level other than `SOL_SOCKET`; returns an `int` value.
-    fn getsockopt(sock: &Socket, level: i32, name: i32) -> Result<i32>;
+    /// `getsockopt(2)` at a level other than `SOL_SOCKET`.
+    fn getsockopt(sock: &Socket, level: i32, name: i32) -> Result<OptValue>;
 }
 
 /// A protocol's `struct proto` callbacks.
@@ -712,8 +728,16 @@ unsafe extern "C" fn getsockopt_trampoline<O: StreamOps>(
         }
         // SAFETY: Valid socket for the call.
         let v = O::getsockopt(unsafe { Socket::from_raw(sock) }, level, name)?;
-        let n = (len as usize).min(4);
-        let bytes = v.to_ne_bytes();
+        let int;
+        let bytes = match &v {
+            OptValue::Int(i) => {
+                int = i.to_ne_bytes();
+                &int[..]
+            }
+            OptValue::Bytes { buf, len } => &buf[..*len],
+        };
+        // As the socket layer's own options: as much as the caller has room for.
+        let n = (len as usize).min(bytes.len());
         UserSlice::new(UserPtr::from_ptr(optval.cast()), n).writer().write_slice(&bytes[..n])?;
         UserSlice::new(UserPtr::from_ptr(optlen.cast()), 4).writer().write(&(n as i32))?;
         Ok(0)

@@ -25,4 +25,10 @@ for c in "$TOP"/tools/bench/*.c; do
 	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$TOP/include/uapi" "${flags[@]}" -o "$out" "$c" -lpthread -ldl ||
 		die "building $c failed"
 done
-say "selftests built in selftests/build/, benchmark tools in tools/bench/build/"
+# The examples, which a selftest runs so that they keep working.
+mkdir -p "$TOP/tools/examples/build"
+for c in "$TOP"/tools/examples/*.c; do
+	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$TOP/include/uapi" -o "$TOP/tools/examples/build/$(basename "$c" .c)" "$c" ||
+		die "building $c failed"
+done
+say "selftests built in selftests/build/, benchmark tools in tools/bench/build/, examples in tools/examples/build/"

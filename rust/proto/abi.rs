@@ -32,6 +32,20 @@ pub const SHUT_RDWR: i32 = 2;
 pub const SOL_INFINISOCK: i32 = 0x4942;
 /// `INFINISOCK_MAX_MSG_SIZE`: a message socket's largest message.
 pub const INFINISOCK_MAX_MSG_SIZE: i32 = 1;
+/// `INFINISOCK_DEVICE` .. `INFINISOCK_MAX_INLINE`: the verbs objects behind a socket.
+pub const INFINISOCK_DEVICE: i32 = 2;
+/// See [`INFINISOCK_DEVICE`].
+pub const INFINISOCK_PORT: i32 = 3;
+/// See [`INFINISOCK_DEVICE`].
+pub const INFINISOCK_GID: i32 = 4;
+/// See [`INFINISOCK_DEVICE`].
+pub const INFINISOCK_QP_NUM: i32 = 5;
+/// See [`INFINISOCK_DEVICE`].
+pub const INFINISOCK_PEER_QP_NUM: i32 = 6;
+/// See [`INFINISOCK_DEVICE`].
+pub const INFINISOCK_PATH_MTU: i32 = 7;
+/// See [`INFINISOCK_DEVICE`].
+pub const INFINISOCK_MAX_INLINE: i32 = 8;
 /// `SOL_TCP`: TCP-level options, which SDP sockets accept as TCP does.
 pub const SOL_TCP: i32 = 6;
 /// `TCP_NODELAY`.

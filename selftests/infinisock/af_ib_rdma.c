@@ -437,13 +437,14 @@ TEST_F(rdma, close_with_operations_in_flight)
 
 	EXPECT_LE(REGION / 1024, pinned);
 	for (int i = 0; i < 8; i++)
-		ASSERT_EQ(REGION / 2, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, REGION / 2,
+		ASSERT_EQ(REGION / 8, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, REGION / 8,
 					      self->mr.addr, self->mr.rkey, i, 0, MSG_DONTWAIT));
 	close(self->client);
 	close(self->server);
 	self->client = self->server = -1;
-	/* The server's registration is unpinned once its connection is torn down. */
-	for (int i = 0; i < 100 && vm_pin_kb() >= pinned; i++)
+	/* The server's registration is unpinned once its connection is torn down: after
+	 * the writes and both DisConns have gone through. */
+	for (int i = 0; i < 600 && vm_pin_kb() >= pinned; i++)
 		usleep(50000);
 	EXPECT_EQ(pinned - REGION / 1024, vm_pin_kb());
 }
@@ -510,6 +511,8 @@ TEST(stream_rdma)
 	ASSERT_EQ(0, connect(c, (struct sockaddr *)&bound, sizeof(bound)));
 	s = accept(l, NULL, NULL);
 	ASSERT_LE(0, s);
+	/* A stream's largest message is SDP's payload per buffer. */
+	EXPECT_EQ(32768 - 16, sockopt_int(c, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE));
 	ASSERT_EQ(0, reg_mr(s, region, sizeof(region), INFINISOCK_ACCESS_REMOTE_WRITE, &mr));
 	pattern(local, sizeof(local), 9);
 	ASSERT_EQ((ssize_t)sizeof(local), rdma_op(c, INFINISOCK_RDMA_WRITE, local, sizeof(local), mr.addr, mr.rkey,
@@ -519,6 +522,66 @@ TEST(stream_rdma)
 	errno = 0;
 	EXPECT_EQ(-1, rdma_op(c, INFINISOCK_RDMA_WRITE_IMM, local, 1, mr.addr, mr.rkey, 2, 1, 0));
 	EXPECT_EQ(EOPNOTSUPP, errno);
+	close(s);
+	close(c);
+	close(l);
+}
+
+/* getsockopt(SOL_INFINISOCK): the device, port, GID and queue pairs behind sockets. */
+TEST(verbs_objects_visible)
+{
+	struct sockaddr_ib sib, bound, gid_b;
+	socklen_t blen = sizeof(bound), len;
+	char dev[64] = "";
+	unsigned char gid[16];
+	int l, c, s;
+
+	l = msg_socket("b");
+	ASSERT_LE(0, l);
+	errno = 0;
+	len = sizeof(dev);
+	EXPECT_EQ(-1, getsockopt(l, SOL_INFINISOCK, INFINISOCK_DEVICE, dev, &len));
+	EXPECT_EQ(ENOTCONN, errno);
+	ib_addr(&sib, AF_INET, HOST_B4, 0, INFINISOCK_SID_PS_IB);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&sib, sizeof(sib)));
+	ASSERT_EQ(0, listen(l, 2));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&bound, &blen));
+	/* Bound to host b's address: its device is known, no QP yet. */
+	len = sizeof(dev);
+	ASSERT_EQ(0, getsockopt(l, SOL_INFINISOCK, INFINISOCK_DEVICE, dev, &len));
+	EXPECT_STREQ("rxeb", dev);
+	EXPECT_EQ(5u, len);
+	EXPECT_EQ(1, sockopt_int(l, SOL_INFINISOCK, INFINISOCK_PORT));
+	len = sizeof(gid);
+	ASSERT_EQ(0, getsockopt(l, SOL_INFINISOCK, INFINISOCK_GID, gid, &len));
+	EXPECT_EQ(16u, len);
+	ib_addr(&gid_b, AF_INET, HOST_B4, 0, 0);
+	EXPECT_EQ(0, memcmp(gid, &gid_b.sib_addr, 16));
+	EXPECT_EQ(-ENOTCONN, sockopt_int(l, SOL_INFINISOCK, INFINISOCK_QP_NUM));
+
+	c = msg_connect(&bound, 0);
+	ASSERT_LE(0, c);
+	s = accept(l, NULL, NULL);
+	ASSERT_LE(0, s);
+	len = sizeof(dev);
+	ASSERT_EQ(0, getsockopt(c, SOL_INFINISOCK, INFINISOCK_DEVICE, dev, &len));
+	EXPECT_STREQ("rxea", dev);
+	EXPECT_LT(0, sockopt_int(c, SOL_INFINISOCK, INFINISOCK_QP_NUM));
+	EXPECT_EQ(sockopt_int(c, SOL_INFINISOCK, INFINISOCK_QP_NUM),
+		  sockopt_int(s, SOL_INFINISOCK, INFINISOCK_PEER_QP_NUM));
+	EXPECT_EQ(sockopt_int(s, SOL_INFINISOCK, INFINISOCK_QP_NUM),
+		  sockopt_int(c, SOL_INFINISOCK, INFINISOCK_PEER_QP_NUM));
+	/* rxe over the VM's veth (MTU 1500): RoCE MTU 1024. */
+	EXPECT_EQ(1024, sockopt_int(c, SOL_INFINISOCK, INFINISOCK_PATH_MTU));
+	EXPECT_LE(0, sockopt_int(c, SOL_INFINISOCK, INFINISOCK_MAX_INLINE));
+	/* A short buffer gets as much as fits. */
+	len = 2;
+	ASSERT_EQ(0, getsockopt(s, SOL_INFINISOCK, INFINISOCK_GID, gid, &len));
+	EXPECT_EQ(2u, len);
+	EXPECT_EQ(-ENOPROTOOPT, sockopt_int(c, SOL_INFINISOCK, 99));
+	errno = 0;
+	EXPECT_EQ(-1, setsockopt(c, SOL_INFINISOCK, INFINISOCK_QP_NUM, &len, sizeof(int)));
+	EXPECT_EQ(ENOPROTOOPT, errno);
 	close(s);
 	close(c);
 	close(l);

@@ -407,7 +407,7 @@ static int rdma_reap(int fd, uint64_t *bytes)
  * server's registered megabyte, up to RDMA_DEPTH in flight, for `seconds`; bytes count
  * when their completion is in.
  */
-#define RDMA_DEPTH 16
+#define RDMA_DEPTH 64
 
 static int rdma_bw(const char *host, int port, double seconds, size_t size, int read)
 {

@@ -65,6 +65,20 @@
 #define INFINISOCK_MAX_MSG_SIZE	1
 
 /*
+ * Read-only, AF_IB sockets of either type: the verbs objects behind the socket. The
+ * device and port are known once the socket is bound to a specific address or
+ * connected, the QP once connected; before that ENOTCONN. (SOCK_STREAM answers
+ * INFINISOCK_MAX_MSG_SIZE too: the largest SDP message payload, read-only.)
+ */
+#define INFINISOCK_DEVICE	2	/* char[64]: the RDMA device's name */
+#define INFINISOCK_PORT		3	/* int: its port number */
+#define INFINISOCK_GID		4	/* 16 bytes: the local GID */
+#define INFINISOCK_QP_NUM	5	/* int: the local queue pair number */
+#define INFINISOCK_PEER_QP_NUM	6	/* int: the peer's queue pair number */
+#define INFINISOCK_PATH_MTU	7	/* int: the path MTU, bytes */
+#define INFINISOCK_MAX_INLINE	8	/* int: inline data a send request takes, bytes */
+
+/*
  * One-sided RDMA on a connected AF_IB socket (either type).
  *
  * Memory registration: ioctl(fd, INFINISOCK_MR_REG, &reg) pins [addr, addr + len) of
