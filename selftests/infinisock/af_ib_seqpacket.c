@@ -52,20 +52,7 @@ FIXTURE(msg)
 	struct sockaddr_ib bound;
 };
 
-FIXTURE_VARIANT(msg)
-{
-	int family;
-};
-
-FIXTURE_VARIANT_ADD(msg, gid_ipv4)
-{
-	.family = AF_INET,
-};
-
-FIXTURE_VARIANT_ADD(msg, gid_ipv6)
-{
-	.family = AF_INET6,
-};
+HOST_PAIR_VARIANTS(msg, gid_ipv4, gid_ipv6);
 
 FIXTURE_SETUP(msg)
 {

@@ -87,6 +87,22 @@ static inline long long rxe_counter(const char *dev, const char *name)
 	return v;
 }
 
+/* A fixture's variants: the same pair of hosts over IPv4 and over IPv6. */
+#define HOST_PAIR_VARIANTS(fixture, v4, v6)					\
+	FIXTURE_VARIANT(fixture)						\
+	{									\
+		int family;							\
+		const char *a, *b;						\
+	};									\
+	FIXTURE_VARIANT_ADD(fixture, v4)					\
+	{									\
+		.family = AF_INET, .a = HOST_A4, .b = HOST_B4,			\
+	};									\
+	FIXTURE_VARIANT_ADD(fixture, v6)					\
+	{									\
+		.family = AF_INET6, .a = HOST_A6, .b = HOST_B6,			\
+	}
+
 /* AF_IB SOCK_SEQPACKET sockets. */
 static inline int msg_socket(const char *ns)
 {
