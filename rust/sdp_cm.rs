@@ -217,8 +217,15 @@ pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) -> Verdict 
         CmEvent::Rejected { status } => {
             let mut inner = ep.lock();
             // IB_CM_REJ_TIMEOUT: the peer's CM gave up waiting; anything else (no
-            // listener on the port, the listener refused) is a refusal.
-            ep.fail(&mut inner, if status == 1 { ETIMEDOUT } else { ECONNREFUSED });
+            // listener on the port, the listener refused) is a refusal. Once we are
+            // established, a rejection means the peer dropped its side before our RTU
+            // reached it (its listener went): a reset, as TCP's RST.
+            let err = match (inner.phase, status) {
+                (Phase::Connected, _) => ECONNRESET,
+                (_, 1) => ETIMEDOUT,
+                _ => ECONNREFUSED,
+            };
+            ep.fail(&mut inner, err);
             Verdict::Keep
         }
         CmEvent::Failed { errno } => {

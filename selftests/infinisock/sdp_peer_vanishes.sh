@@ -28,9 +28,13 @@ snk=$!
 for _ in $(seq 50); do grep -q listening "$sink_out" && break; sleep 0.2; done
 ip netns exec c python3 "$PEER" source 10.78.0.2 7003 > "$src_out" &
 src=$!
-# Let data flow, then take the peer's device away.
-sleep 3
-grep -q . /proc/net/infinisock/sdp 2>/dev/null
+# Let data flow (Python starts slowly under TCG: wait for the connection), then take
+# the peer's device away.
+for _ in $(seq 120); do
+	ip netns exec c cat /proc/net/infinisock/sdp | grep -q established && break
+	sleep 0.5
+done
+sleep 2
 ip netns exec c cat /proc/net/infinisock/sdp | sed 's/^/# c: /'
 ip netns exec d rdma link delete rxed || fail "rdma link delete rxed"
 dmesg | grep -q 'infinisock: rdma device rxed removed' || fail "device removal not seen"
