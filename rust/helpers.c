@@ -827,6 +827,15 @@ void infinisock_unpin(struct infinisock_pinned *p)
 	kfree(p);
 }
 
+/* The pages the first len bytes under iter span: one SGE each. */
+u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len)
+{
+	struct iov_iter it = *iter;
+
+	iov_iter_truncate(&it, len);
+	return iov_iter_npages(&it, INT_MAX);
+}
+
 /*
  * Pins the len bytes under iter (a sendmsg()'s iovec, not advanced) for the device:
  * for reading them (RDMA WRITE) or, device_writes, for writing into them (RDMA READ).
@@ -847,8 +856,7 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 		return NULL;
 	}
 	it.data_source = !device_writes;
-	iov_iter_truncate(&it, len);
-	max_pages = iov_iter_npages(&it, INT_MAX);
+	max_pages = infinisock_iter_pages(&it, len);
 	p = kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p) {
 		*err = -ENOMEM;
@@ -946,15 +954,6 @@ int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *cqe, const struct infi
 			(*posted)++;
 	kfree(wrs);
 	return ret;
-}
-
-/* The pages the first len bytes under iter span: one SGE each. */
-u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len)
-{
-	struct iov_iter it = *iter;
-
-	iov_iter_truncate(&it, len);
-	return iov_iter_npages(&it, INT_MAX);
 }
 
 /* SGEs per RDMA WRITE and per RDMA READ request the device takes (capped). */

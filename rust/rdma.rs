@@ -42,10 +42,6 @@ const MAX_COMPLETIONS: usize = 4096;
 
 static RDMA_CQE: Cqe = Cqe::new(CqeKind::Rdma);
 
-fn errno(e: Errno) -> Error {
-    e.into_error()
-}
-
 /// An operation whose requests are posted.
 struct Op {
     token: u64,
@@ -75,12 +71,12 @@ impl Rdma {
         Self { regions: KVec::new(), next_handle: 1, ops: KVec::new(), requests: 0, send_sge, read_sge }
     }
 
-    /// The operations still in flight: their tokens and lengths.
-    pub(crate) fn in_flight(&self) -> KVec<(u64, u32)> {
+    /// The tokens of the operations still in flight.
+    pub(crate) fn in_flight(&self) -> KVec<u64> {
         let mut v = KVec::new();
         for op in &self.ops {
             // Best effort: without memory the program misses a cancellation record.
-            let _ = v.push((op.token, op.len), GFP_KERNEL);
+            let _ = v.push(op.token, GFP_KERNEL);
         }
         v
     }
@@ -144,7 +140,7 @@ pub(crate) fn register(ep: &Endpoint, arg: usize) -> Result {
     let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(arg), MR_REG_LEN).reader_writer();
     let mut raw = [0u8; MR_REG_LEN];
     reader.read_slice(&mut raw)?;
-    let req = parse_mr_reg(&raw).map_err(errno)?;
+    let req = parse_mr_reg(&raw).map_err(Errno::into_error)?;
     let mut inner = ep.lock();
     let link = connected_link(&mut inner)?;
     if link.rdma.regions.len() >= MAX_REGIONS {
@@ -183,7 +179,7 @@ pub(crate) fn requested(msg: &mut Msg) -> Result<Option<RdmaArgs>> {
         if level != SOL_INFINISOCK || kind != CMSG_RDMA || found.is_some() {
             return Err(EINVAL);
         }
-        found = Some(parse_rdma_args(data).map_err(errno)?);
+        found = Some(parse_rdma_args(data).map_err(Errno::into_error)?);
     }
     Ok(found)
 }
@@ -193,7 +189,7 @@ pub(crate) fn requested(msg: &mut Msg) -> Result<Option<RdmaArgs>> {
 /// unless non-blocking. Returns `len` once posted.
 pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
-    check_rdma_len(&args, len).map_err(errno)?;
+    check_rdma_len(&args, len).map_err(Errno::into_error)?;
     if matches!(args.op, RdmaOp::WriteImm(_)) && !ep.messages {
         // Its immediate data arrives as a message: streams have none.
         return Err(EOPNOTSUPP);
@@ -292,11 +288,11 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
 
 /// Records the operations a teardown flushed (`in_flight`, taken before the link
 /// went) as cancelled.
-pub(crate) fn cancelled(ep: &Endpoint, inner: &mut Inner, ops: KVec<(u64, u32)>) {
-    if ops.is_empty() || inner.orphaned {
+pub(crate) fn cancelled(ep: &Endpoint, inner: &mut Inner, tokens: KVec<u64>) {
+    if tokens.is_empty() || inner.orphaned {
         return;
     }
-    for (token, _len) in ops {
+    for token in tokens {
         inner.completions.push(Completion { token, errno: (-ECANCELED.to_errno()) as u32, len: 0 });
     }
     ep.wake(POLLERR);

@@ -36,7 +36,7 @@ fn ring_config(ep: &Endpoint, inner: &Inner) -> RingConfig {
     let stream_size = netns::tunable(net, TunableId::SdpBufferSize) as u32;
     let (rcvbuf, sndbuf) = sk.user_bufs();
     if ep.messages {
-        let max = inner.max_msg.unwrap_or(message::default_max_message(stream_size));
+        let max = max_message(ep, inner);
         let bytes = |user: Option<usize>, id| user.unwrap_or(netns::tunable(net, id) as usize * stream_size as usize);
         return RingConfig {
             recv_buffers: message::ring_buffers(bytes(rcvbuf, TunableId::SdpRecvBuffers), max),
@@ -55,6 +55,14 @@ fn ring_config(ep: &Endpoint, inner: &Inner) -> RingConfig {
         send_buffers: count(sndbuf, TunableId::SdpSendBuffers, 1),
         buffer_size: stream_size,
     }
+}
+
+/// The largest message a new connection of `ep` offers: its `INFINISOCK_MAX_MSG_SIZE`,
+/// or what the namespace's stream buffers hold.
+pub(crate) fn max_message(ep: &Endpoint, inner: &Inner) -> u32 {
+    inner.max_msg.unwrap_or_else(|| {
+        message::default_max_message(netns::tunable(ep.sk.net(), TunableId::SdpBufferSize) as u32)
+    })
 }
 
 /// The endpoint's rdma_cm id, created on first use.

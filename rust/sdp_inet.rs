@@ -296,11 +296,10 @@ fn get_ib_option(ep: &Endpoint, name: i32) -> Result<OptValue> {
     let inner = ep.lock();
     let as_int = |v: u32| Ok(OptValue::Int(i32::try_from(v).unwrap_or(i32::MAX)));
     if name == INFINISOCK_MAX_MSG_SIZE {
-        let size = netns::tunable(ep.sk.net(), TunableId::SdpBufferSize) as u32;
+        // A stream never sets its own: it reports its buffers' payload.
         return as_int(match inner.link.as_ref().filter(|l| l.stream.credits.is_some()) {
             Some(link) => link.max_payload() as u32,
-            None if ep.messages => inner.max_msg.unwrap_or(message::default_max_message(size)),
-            None => message::default_max_message(size),
+            None => sdp_cm::max_message(ep, &inner),
         });
     }
     let info = inner.id.as_ref().map(|id| id.verbs_info());

@@ -130,23 +130,7 @@ fn handle_message(link: &mut Link, idx: u16, messages: bool, orphaned: bool, dis
             link.repost(idx).map_err(|_| Violation::Reset)?;
             Ok(0)
         }
-        Kind::Data(payload_len) => {
-            if link.stream.fin_received {
-                pr_warn!("SDP: peer sent data after DisConn; connection reset\n");
-                return Err(Violation::Protocol);
-            }
-            if orphaned {
-                // Data for a closed socket: nobody will read it (TCP answers with RST).
-                return Err(Violation::Protocol);
-            }
-            if discard {
-                link.repost(idx).map_err(|_| Violation::Reset)?;
-                return Ok(0);
-            }
-            link.stream.rx_ready.push(idx);
-            link.stream.rx_bytes += payload_len;
-            Ok(POLLIN | POLLRDNORM)
-        }
+        Kind::Data(payload_len) => file_data(link, idx, payload_len, orphaned, discard),
         Kind::DisConn => {
             link.stream.fin_received = true;
             link.repost(idx).map_err(|_| Violation::Reset)?;
@@ -174,7 +158,18 @@ fn handle_immediate(link: &mut Link, idx: u16, messages: bool, orphaned: bool, d
         pr_warn!("SDP: peer broke flow control ({:?}); connection reset\n", e);
         return Err(Violation::Protocol);
     }
-    if link.stream.fin_received || orphaned {
+    file_data(link, idx, 0, orphaned, discard)
+}
+
+/// Files receive buffer `idx`, holding `payload_len` bytes of data (none for an
+/// immediate), for the reader.
+fn file_data(link: &mut Link, idx: u16, payload_len: usize, orphaned: bool, discard: bool) -> Result<u32, Violation> {
+    if link.stream.fin_received {
+        pr_warn!("SDP: peer sent data after DisConn; connection reset\n");
+        return Err(Violation::Protocol);
+    }
+    if orphaned {
+        // Data for a closed socket: nobody will read it (TCP answers with RST).
         return Err(Violation::Protocol);
     }
     if discard {
@@ -182,6 +177,7 @@ fn handle_immediate(link: &mut Link, idx: u16, messages: bool, orphaned: bool, d
         return Ok(0);
     }
     link.stream.rx_ready.push(idx);
+    link.stream.rx_bytes += payload_len;
     Ok(POLLIN | POLLRDNORM)
 }
 
