@@ -286,6 +286,7 @@ impl Endpoint {
                     CqeKind::Send => sdp_tx::completion(self, inner, *wc),
                     CqeKind::Probe => sdp_keepalive::completion(self, inner, *wc),
                     CqeKind::Rdma => rdma::completion(self, inner, *wc),
+                    CqeKind::RdmaPart => rdma::part_failed(inner, *wc),
                 }
             }
         }

@@ -773,13 +773,15 @@ bool infinisock_cancel_delayed_work(struct work_struct *work)
 /* ---- One-sided RDMA (rust/rdma.rs) ---- */
 
 /*
- * Registers [addr, addr + len) of the current process for the peer: ib_reg_user_mr()
- * pins it through ib_umem_get(), which accounts it against RLIMIT_MEMLOCK (ENOMEM
- * over it, EPERM with a limit of 0, both unless CAP_IPC_LOCK) and fails unmapped
- * memory with EFAULT. The I/O virtual address is the user address.
+ * Registers [addr, addr + len) of the current process for the peer and, local_write,
+ * as the landing place of the program's own RDMA READs: ib_reg_user_mr() pins it
+ * through ib_umem_get(), which accounts it against RLIMIT_MEMLOCK (ENOMEM over it,
+ * EPERM with a limit of 0, both unless CAP_IPC_LOCK) and fails unmapped memory with
+ * EFAULT. The I/O virtual address is the user address, so an SGE names the region's
+ * bytes by their user addresses.
  */
 struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool remote_read, bool remote_write,
-				     int *err)
+				     bool local_write, int *err)
 {
 	int access = 0;
 
@@ -787,8 +789,11 @@ struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool r
 		*err = -EOPNOTSUPP;
 		return NULL;
 	}
+	/* The verbs require local write wherever the peer may write. */
+	if (remote_write || local_write)
+		access |= IB_ACCESS_LOCAL_WRITE;
 	if (remote_write)
-		access |= IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_WRITE;
+		access |= IB_ACCESS_REMOTE_WRITE;
 	if (remote_read)
 		access |= IB_ACCESS_REMOTE_READ;
 	return infinisock_unerr(ib_reg_user_mr(pd, addr, len, addr, access), err);
@@ -797,6 +802,18 @@ struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool r
 u32 infinisock_mr_rkey(const struct ib_mr *mr)
 {
 	return mr->rkey;
+}
+
+/*
+ * Whether the first len bytes under iter (a sendmsg()'s iovec) are one contiguous
+ * range of user memory; *addr is its start.
+ */
+bool infinisock_iter_user_span(const struct iov_iter *iter, size_t len, u64 *addr)
+{
+	if (!user_backed_iter(iter) || iov_iter_count(iter) < len || iter_iov_len(iter) < len)
+		return false;
+	*addr = (u64)(uintptr_t)iter_iov_addr(iter);
+	return true;
 }
 
 void infinisock_dereg_mr(struct ib_mr *mr)
@@ -910,13 +927,20 @@ static u32 infinisock_rdma_wrs(const struct infinisock_pinned *p, u32 max_sge)
 	return max_t(u32, 1, DIV_ROUND_UP(p->nsge, max_sge));
 }
 
+static enum ib_wr_opcode infinisock_rdma_opcode(int op)
+{
+	return op == 2 ? IB_WR_RDMA_READ : op == 3 ? IB_WR_RDMA_WRITE_WITH_IMM : IB_WR_RDMA_WRITE;
+}
+
 /*
  * Posts an RDMA WRITE (op 1), READ (2) or WRITE with immediate (3, the immediate on
- * the last request) over p's SGEs at remote_addr, as infinisock_rdma_wrs() requests,
- * every one signaled with cqe. *posted says how many were posted, also on failure.
+ * the last request) over p's SGEs at remote_addr, as infinisock_rdma_wrs() requests.
+ * Only the last one is signaled (last_cqe); the others carry part_cqe, which only a
+ * failure or a flush reports. *posted says how many were posted, also on failure.
  */
-int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *cqe, const struct infinisock_pinned *p, int op, u32 imm,
-			 u64 remote_addr, u32 rkey, u32 max_sge, u32 *posted)
+int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
+			 const struct infinisock_pinned *p, int op, u32 imm, u64 remote_addr, u32 rkey, u32 max_sge,
+			 u32 *posted)
 {
 	u32 nwr = infinisock_rdma_wrs(p, max_sge), i, sge = 0;
 	const struct ib_send_wr *bad = NULL;
@@ -928,20 +952,20 @@ int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *cqe, const struct infi
 	if (!wrs)
 		return -ENOMEM;
 	for (i = 0; i < nwr; i++) {
+		bool last = i == nwr - 1;
 		u32 n = min(max_sge, p->nsge - sge), j;
 
-		wrs[i].wr.wr_cqe = cqe;
+		wrs[i].wr.wr_cqe = last ? last_cqe : part_cqe;
 		wrs[i].wr.sg_list = n ? &p->sges[sge] : NULL;
 		wrs[i].wr.num_sge = n;
-		wrs[i].wr.send_flags = IB_SEND_SIGNALED;
-		wrs[i].wr.opcode = op == 2 ? IB_WR_RDMA_READ : IB_WR_RDMA_WRITE;
-		if (op == 3 && i == nwr - 1) {
-			wrs[i].wr.opcode = IB_WR_RDMA_WRITE_WITH_IMM;
+		wrs[i].wr.send_flags = last ? IB_SEND_SIGNALED : 0;
+		/* A write with immediate is plain writes up to its last request. */
+		wrs[i].wr.opcode = infinisock_rdma_opcode(!last && op == 3 ? 1 : op);
+		if (last && op == 3)
 			wrs[i].wr.ex.imm_data = cpu_to_be32(imm);
-		}
 		wrs[i].remote_addr = remote_addr;
 		wrs[i].rkey = rkey;
-		wrs[i].wr.next = i + 1 < nwr ? &wrs[i + 1].wr : NULL;
+		wrs[i].wr.next = last ? NULL : &wrs[i + 1].wr;
 		for (j = 0; j < n; j++)
 			remote_addr += p->sges[sge + j].length;
 		sge += n;
@@ -954,6 +978,30 @@ int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *cqe, const struct infi
 			(*posted)++;
 	kfree(wrs);
 	return ret;
+}
+
+/*
+ * Posts one signaled RDMA request as infinisock_post_rdma() does, its local side
+ * [addr, addr + len) of the registered user region mr (addresses are user addresses).
+ */
+int infinisock_post_rdma_mr(struct ib_qp *qp, struct ib_cqe *cqe, const struct ib_mr *mr, u64 addr, u32 len, int op,
+			    u32 imm, u64 remote_addr, u32 rkey)
+{
+	struct ib_sge sge = { .addr = addr, .length = len, .lkey = mr->lkey };
+	struct ib_rdma_wr wr = {
+		.wr = {
+			.wr_cqe = cqe,
+			.sg_list = len ? &sge : NULL,
+			.num_sge = len ? 1 : 0,
+			.send_flags = IB_SEND_SIGNALED,
+			.opcode = infinisock_rdma_opcode(op),
+			.ex.imm_data = cpu_to_be32(imm),
+		},
+		.remote_addr = remote_addr,
+		.rkey = rkey,
+	};
+
+	return ib_post_send(qp, &wr.wr, NULL);
 }
 
 /* SGEs per RDMA WRITE and per RDMA READ request the device takes (capped). */

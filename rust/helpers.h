@@ -125,16 +125,20 @@ struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id);
 /* RDMA operations and registered user memory (rust/rdma.rs). */
 struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool remote_read, bool remote_write,
-				     int *err);
+				     bool local_write, int *err);
 u32 infinisock_mr_rkey(const struct ib_mr *mr);
+bool infinisock_iter_user_span(const struct iov_iter *iter, size_t len, u64 *addr);
 void infinisock_dereg_mr(struct ib_mr *mr);
 struct infinisock_pinned;
 struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_iter *iter, size_t len,
 					      bool device_writes, u32 lkey, int *err);
 void infinisock_unpin(struct infinisock_pinned *p);
 u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
-int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *cqe, const struct infinisock_pinned *p, int op, u32 imm,
-			 u64 remote_addr, u32 rkey, u32 max_sge, u32 *posted);
+int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
+			 const struct infinisock_pinned *p, int op, u32 imm, u64 remote_addr, u32 rkey, u32 max_sge,
+			 u32 *posted);
+int infinisock_post_rdma_mr(struct ib_qp *qp, struct ib_cqe *cqe, const struct ib_mr *mr, u64 addr, u32 len, int op,
+			    u32 imm, u64 remote_addr, u32 rkey);
 void infinisock_dev_sges(const struct ib_device *dev, u32 *send_sge, u32 *read_sge);
 /* What getsockopt(SOL_INFINISOCK) reports of an rdma_cm id's verbs objects. */
 struct infinisock_verbs_info {

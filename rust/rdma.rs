@@ -7,9 +7,12 @@
 //!
 //! Everything lives on the connection's link: regions in its PD, operations on its QP
 //! beside the SDP traffic (`RDMA_REQUESTS` send-queue entries are theirs). An
-//! operation's pages stay pinned until all of its requests have completed; the send
-//! CQ reports every request (all signaled), in posting order, so the oldest operation
-//! is always the one a completion belongs to.
+//! operation's local side is either its iovec, pinned for it until all of its
+//! requests have completed, or (`INFINISOCK_RDMA_REGION`) a region the program
+//! registered, used as it is, one request and one SGE, and kept registered meanwhile.
+//! Only an operation's last request is signaled; the send CQ completes requests in
+//! posting order, so the oldest operation is always the one a completion belongs to,
+//! and an earlier request reports itself only when it fails or is flushed.
 
 use kernel::{
     prelude::*,
@@ -22,8 +25,8 @@ use crate::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
         errno::Errno,
         rdma::{
-            check_rdma_len, encode_mr_reg, encode_status, parse_mr_reg, parse_rdma_args, RdmaArgs, RdmaOp,
-            CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN, RDMA_STATUS_LEN,
+            check_rdma_len, encode_mr_reg, encode_status, parse_mr_reg, parse_rdma_args, region_serves, Access,
+            RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN, RDMA_STATUS_LEN,
         },
     },
     sdp_link::Link,
@@ -41,22 +44,41 @@ const MAX_REGIONS: usize = 1024;
 const MAX_COMPLETIONS: usize = 4096;
 
 static RDMA_CQE: Cqe = Cqe::new(CqeKind::Rdma);
+static RDMA_PART_CQE: Cqe = Cqe::new(CqeKind::RdmaPart);
+
+/// Where an operation's local bytes are.
+enum Local {
+    /// In its iovec, pinned until its last request completes (dropping it unpins).
+    Pinned(#[allow(dead_code)] PinnedBuf),
+    /// In the registered region with this handle, whose `users` counts it.
+    Region(u64),
+}
 
 /// An operation whose requests are posted.
 struct Op {
     token: u64,
     len: u32,
-    /// Requests not completed yet.
-    left: u32,
-    /// The first failure's errno, 0 so far.
-    errno: u32,
-    /// The local pages, pinned until the last request completes.
-    _buf: PinnedBuf,
+    /// Send-queue entries it holds until its last request completes.
+    requests: u32,
+    /// The first failure of one of its requests, if any.
+    failure: Option<Wc>,
+    local: Local,
+}
+
+/// A registered region of the program's memory.
+struct Region {
+    handle: u64,
+    mr: UserMr,
+    addr: u64,
+    len: u64,
+    access: Access,
+    /// Operations in flight whose local side it is: it cannot be deregistered.
+    users: u32,
 }
 
 /// A connection's registered regions and operations in flight.
 pub(crate) struct Rdma {
-    regions: KVec<(u64, UserMr)>,
+    regions: KVec<Region>,
     next_handle: u64,
     ops: KVec<Op>,
     /// Requests posted and not completed.
@@ -146,27 +168,30 @@ pub(crate) fn register(ep: &Endpoint, arg: usize) -> Result {
     if link.rdma.regions.len() >= MAX_REGIONS {
         return Err(ENOBUFS);
     }
-    let mr = UserMr::register(&link.pd, req.addr, req.len, req.access.remote_read, req.access.remote_write)?;
+    let mr = UserMr::register(&link.pd, req.addr, req.len, req.access)?;
     let handle = link.rdma.next_handle;
     encode_mr_reg(&mut raw, mr.rkey(), handle);
     // Nothing is kept for a caller that cannot learn its handle: `mr` goes on error.
     writer.write_slice(&raw)?;
-    link.rdma.regions.push((handle, mr), GFP_KERNEL)?;
+    let region = Region { handle, mr, addr: req.addr, len: req.len, access: req.access, users: 0 };
+    link.rdma.regions.push(region, GFP_KERNEL)?;
     link.rdma.next_handle += 1;
     Ok(())
 }
 
 /// `INFINISOCK_MR_DEREG`: unregisters and unpins a region; `EINVAL` for a handle
-/// this socket does not have.
+/// this socket does not have, `EBUSY` while an operation uses it as its local side.
 pub(crate) fn deregister(ep: &Endpoint, arg: usize) -> Result {
     let mut raw = [0u8; 8];
     UserSlice::new(UserPtr::from_addr(arg), 8).reader().read_slice(&mut raw)?;
     let handle = u64::from_ne_bytes(raw);
     let mut inner = ep.lock();
     let link = inner.link.as_mut().ok_or(EINVAL)?;
-    let at = link.rdma.regions.iter().position(|(h, _)| *h == handle).ok_or(EINVAL)?;
-    let (_, mr) = link.rdma.regions.remove(at)?;
-    drop(mr);
+    let at = link.rdma.regions.iter().position(|r| r.handle == handle).ok_or(EINVAL)?;
+    if link.rdma.regions[at].users > 0 {
+        return Err(EBUSY);
+    }
+    drop(link.rdma.regions.remove(at)?);
     Ok(())
 }
 
@@ -206,8 +231,12 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, 
         if inner.phase == Phase::Connected {
             let link = connected_link(inner)?;
             let max_sge = if args.op == RdmaOp::Read { link.rdma.read_sge } else { link.rdma.send_sge };
-            // One SGE per page the buffer spans.
-            let worst = msg.pages(len).div_ceil(max_sge).max(1);
+            let side = if args.in_region { local_region(&link.rdma, msg, len, args.op)? } else { LocalSide::Iovec };
+            // A region's bytes are one SGE; a pinned buffer's, one SGE per page.
+            let worst = match side {
+                LocalSide::Region { .. } => 1,
+                LocalSide::Iovec => msg.pages(len).div_ceil(max_sge).max(1),
+            };
             if worst > RDMA_REQUESTS {
                 return Err(EMSGSIZE);
             }
@@ -216,39 +245,93 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, 
                 _ => true,
             };
             if credit && link.rdma.requests + worst <= RDMA_REQUESTS {
-                return post(ep, inner, msg, len, args, max_sge);
+                return post(ep, inner, msg, len, args, max_sge, side);
             }
         }
         ep.wait(&mut guard, &mut timeo)?;
     }
 }
 
-/// Pins the local pages and posts the operation's requests (room and credit are there).
-fn post(ep: &Endpoint, inner: &mut Inner, msg: &mut Msg, len: usize, args: RdmaArgs, max_sge: u32) -> Result<usize> {
+/// Where a requested operation's local bytes are, before it is posted.
+#[derive(Clone, Copy)]
+enum LocalSide {
+    /// In its iovec.
+    Iovec,
+    /// At `addr` in the registered region `regions[at]`.
+    Region { at: usize, addr: u64 },
+}
+
+/// The registered region an `INFINISOCK_RDMA_REGION` operation's local buffer lies
+/// in: `EINVAL` unless the buffer is one iovec segment inside a region with the
+/// rights the operation needs.
+fn local_region(rdma: &Rdma, msg: &mut Msg, len: usize, op: RdmaOp) -> Result<LocalSide> {
+    let addr = msg.user_span(len).ok_or(EINVAL)?;
+    rdma.regions
+        .iter()
+        .position(|r| region_serves(r.addr, r.len, r.access, addr, len as u64, op))
+        .map(|at| LocalSide::Region { at, addr })
+        .ok_or(EINVAL)
+}
+
+/// A write with immediate fills one of the peer's receive buffers without a header:
+/// it takes a credit (there is one: the caller checked).
+fn take_imm_credit(link: &mut Link, op: RdmaOp) -> Result {
+    if let RdmaOp::WriteImm(_) = op {
+        link.stream.credits.as_mut().ok_or(ENOTCONN)?.send_headerless().map_err(|_| EAGAIN)?;
+    }
+    Ok(())
+}
+
+/// Posts the operation's requests (room and credit are there) on its region's
+/// bytes, or on its iovec's pages pinned here.
+fn post(
+    ep: &Endpoint,
+    inner: &mut Inner,
+    msg: &mut Msg,
+    len: usize,
+    args: RdmaArgs,
+    max_sge: u32,
+    side: LocalSide,
+) -> Result<usize> {
     let link = connected_link(inner)?;
     let (verb, device_writes) = match args.op {
         RdmaOp::Write => (RdmaVerb::Write, false),
         RdmaOp::Read => (RdmaVerb::Read, true),
         RdmaOp::WriteImm(imm) => (RdmaVerb::WriteImm(imm), false),
     };
-    let buf = PinnedBuf::pin(&link.dev, msg, len, device_writes, link.lkey)?;
+    let remote = (args.remote_addr, args.rkey);
     link.rdma.ops.reserve(1, GFP_KERNEL)?;
-    if let RdmaOp::WriteImm(_) = args.op {
-        // It fills one of the peer's receive buffers without a header.
-        link.stream.credits.as_mut().ok_or(ENOTCONN)?.send_headerless().map_err(|_| EAGAIN)?;
-    }
-    // SAFETY: `buf` goes into `ops` below and stays there until every posted request
-    // has completed, or until the link is dropped after draining its QP.
-    let (posted, res) = unsafe { link.qp.post_rdma(&RDMA_CQE, &buf, verb, args.remote_addr, args.rkey, max_sge) };
+    let (local, posted, res) = match side {
+        LocalSide::Region { at, addr } => {
+            take_imm_credit(link, args.op)?;
+            let r = &mut link.rdma.regions[at];
+            // SAFETY: `users` counts the operation until its request completes, and
+            // deregistration refuses a region in use; the link drops its regions
+            // only after draining its QP.
+            let res = unsafe { link.qp.post_rdma_region(&RDMA_CQE, &r.mr, (addr, len as u32), verb, remote) };
+            if res.is_ok() {
+                r.users += 1;
+            }
+            (Local::Region(r.handle), u32::from(res.is_ok()), res)
+        }
+        LocalSide::Iovec => {
+            let buf = PinnedBuf::pin(&link.dev, msg, len, device_writes, link.lkey)?;
+            take_imm_credit(link, args.op)?;
+            // SAFETY: `buf` goes into `ops` below and stays there until every posted
+            // request has completed, or until the link is dropped after draining its QP.
+            let (posted, res) = unsafe { link.qp.post_rdma((&RDMA_CQE, &RDMA_PART_CQE), &buf, verb, remote, max_sge) };
+            (Local::Pinned(buf), posted, res)
+        }
+    };
     if posted > 0 {
         link.rdma.requests += posted;
         // Capacity was reserved above.
         let _ = link.rdma.ops.push_within_capacity(Op {
             token: args.token,
             len: len as u32,
-            left: posted,
-            errno: if res.is_err() { (-EIO.to_errno()) as u32 } else { 0 },
-            _buf: buf,
+            requests: posted,
+            failure: None,
+            local,
         });
     }
     if let Err(e) = res {
@@ -260,27 +343,45 @@ fn post(ep: &Endpoint, inner: &mut Inner, msg: &mut Msg, len: usize, args: RdmaA
     Ok(len)
 }
 
-/// One RDMA request completed (or was flushed).
+/// An operation's last request completed (or was flushed): the operation is done.
 pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
-    link.rdma.requests = link.rdma.requests.saturating_sub(1);
-    let Some(op) = link.rdma.ops.first_mut() else { return };
-    if op.errno == 0 {
-        op.errno = wc.errno();
+    if link.rdma.ops.is_empty() {
+        return;
     }
-    op.left -= 1;
-    if op.left == 0 {
-        if let Ok(op) = link.rdma.ops.remove(0) {
-            let len = if op.errno == 0 { op.len } else { 0 };
-            inner.completions.push(Completion { token: op.token, errno: op.errno, len });
-            // `op` goes here: its pages are unpinned.
-        }
-        if !inner.orphaned {
-            ep.wake(POLLERR);
+    let Ok(op) = link.rdma.ops.remove(0) else { return };
+    link.rdma.requests = link.rdma.requests.saturating_sub(op.requests);
+    if let Local::Region(handle) = op.local {
+        if let Some(r) = link.rdma.regions.iter_mut().find(|r| r.handle == handle) {
+            r.users -= 1;
         }
     }
+    // Its first failure is what it reports, and what ends the connection.
+    let wc = op.failure.unwrap_or(wc);
+    let len = if wc.ok() { op.len } else { 0 };
+    inner.completions.push(Completion { token: op.token, errno: wc.errno(), len });
+    // `op` goes here: pinned pages are unpinned.
+    if !inner.orphaned {
+        ep.wake(POLLERR);
+    }
+    transport_error(ep, inner, wc);
+}
+
+/// An earlier request of the oldest operation failed or was flushed. A failure puts
+/// the QP in the error state, which flushes the operation's last request: the
+/// operation reports the failure then, when the device is done with its pages.
+pub(crate) fn part_failed(inner: &mut Inner, wc: Wc) {
+    let Some(link) = inner.link.as_mut() else { return };
+    if let Some(op) = link.rdma.ops.first_mut() {
+        if op.failure.is_none() {
+            op.failure = Some(wc);
+        }
+    }
+}
+
+/// An RC transport error leaves the QP in the error state: the connection is over.
+fn transport_error(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     if !wc.ok() && !wc.flushed() && inner.phase == Phase::Connected {
-        // An RC transport error leaves the QP in the error state: the connection is over.
         pr_info!("AF_IB: RDMA operation failed (status {}); connection reset\n", wc.status);
         ep.fail(inner, if wc.peer_silent() { ETIMEDOUT } else { ECONNRESET });
     }

@@ -408,6 +408,15 @@ impl Msg {
         unsafe { bindings::infinisock_iter_pages(bindings::infinisock_msg_iter(self.0.as_ptr()), len) }
     }
 
+    /// The start of the first `len` bytes of the message's data if they are one
+    /// contiguous range of user memory.
+    pub(crate) fn user_span(&mut self, len: usize) -> Option<u64> {
+        let mut addr = 0;
+        // SAFETY: Valid msghdr (type invariant); the iterator is only read.
+        unsafe { bindings::infinisock_iter_user_span(bindings::infinisock_msg_iter(self.0.as_ptr()), len, &mut addr) }
+            .then_some(addr)
+    }
+
     /// The message's `iov_iter`, for pinning its pages (see `verbs::PinnedBuf`).
     pub(crate) fn iter_raw(&mut self) -> *mut bindings::iov_iter {
         // SAFETY: Valid msghdr (type invariant).

@@ -8,7 +8,7 @@ use core::{cell::UnsafeCell, ffi::c_void, ptr::NonNull};
 
 use kernel::{error::to_result, prelude::*};
 
-use crate::{bindings, ib::IbDevice};
+use crate::{bindings, ib::IbDevice, proto::rdma::Access};
 
 /// Turns a helper's (pointer, errno) answer into a `Result`.
 fn checked<T>(ptr: *mut T, err: i32) -> Result<NonNull<T>> {
@@ -254,8 +254,10 @@ pub(crate) enum CqeKind {
     Send,
     /// A keepalive probe (a zero-length RDMA WRITE on the send queue).
     Probe,
-    /// One request of a program's RDMA WRITE or READ (see `rdma`).
+    /// The last (signaled) request of a program's RDMA WRITE or READ (see `rdma`).
     Rdma,
+    /// An earlier, unsignaled request of one: reported only when it fails or is flushed.
+    RdmaPart,
 }
 
 /// What a completion reports.
@@ -492,11 +494,22 @@ unsafe impl Send for UserMr {}
 
 impl UserMr {
     /// Registers `[addr, addr + len)` of the current process in `pd` with the peer's
-    /// rights. `EFAULT` for unmapped memory, `ENOMEM`/`EPERM` over `RLIMIT_MEMLOCK`.
-    pub(crate) fn register(pd: &Pd, addr: u64, len: u64, remote_read: bool, remote_write: bool) -> Result<Self> {
+    /// rights and, `local_write`, as a landing place for RDMA READs. `EFAULT` for
+    /// unmapped memory, `ENOMEM`/`EPERM` over `RLIMIT_MEMLOCK`.
+    pub(crate) fn register(pd: &Pd, addr: u64, len: u64, access: Access) -> Result<Self> {
         let mut err = 0;
         // SAFETY: Live PD; the call is made in the registering process's context.
-        let mr = unsafe { bindings::infinisock_reg_user_mr(pd.as_raw(), addr, len, remote_read, remote_write, &mut err) };
+        let mr = unsafe {
+            bindings::infinisock_reg_user_mr(
+                pd.as_raw(),
+                addr,
+                len,
+                access.remote_read,
+                access.remote_write,
+                access.local_write,
+                &mut err,
+            )
+        };
         checked(mr, err).map(Self)
     }
 
@@ -554,34 +567,73 @@ pub(crate) enum RdmaVerb {
     WriteImm(u32),
 }
 
+impl RdmaVerb {
+    /// The helpers' operation number and immediate data.
+    fn raw(self) -> (i32, u32) {
+        match self {
+            RdmaVerb::Write => (1, 0),
+            RdmaVerb::Read => (2, 0),
+            RdmaVerb::WriteImm(imm) => (3, imm),
+        }
+    }
+}
+
 impl QpRef {
-    /// Posts `verb` over `buf` at the peer's `remote_addr`/`rkey`, split into signaled
-    /// requests of at most `max_sge` SGEs carrying `cqe`. Returns how many
-    /// were posted: all of them, or on failure the error and how many went.
+    /// Posts `verb` over `buf` at the peer's `remote_addr`/`rkey`, split into
+    /// requests of at most `max_sge` SGEs. Only the last is signaled and carries
+    /// `last`; the others carry `part`. Returns how many were posted: all of them, or
+    /// on failure the error and how many went.
     ///
     /// # Safety
     ///
     /// `buf` stays alive until every posted request has completed or been flushed.
     pub(crate) unsafe fn post_rdma(
         &self,
-        cqe: &'static Cqe,
+        (last, part): (&'static Cqe, &'static Cqe),
         buf: &PinnedBuf,
         verb: RdmaVerb,
-        remote_addr: u64,
-        rkey: u32,
+        (remote_addr, rkey): (u64, u32),
         max_sge: u32,
     ) -> (u32, Result) {
-        let (op, imm) = match verb {
-            RdmaVerb::Write => (1, 0),
-            RdmaVerb::Read => (2, 0),
-            RdmaVerb::WriteImm(imm) => (3, imm),
-        };
+        let (op, imm) = verb.raw();
         let mut posted = 0;
         // SAFETY: Live QP (type invariant); the caller keeps `buf` for the device.
         let ret = unsafe {
-            bindings::infinisock_post_rdma(self.0.as_ptr(), cqe.as_raw(), buf.0.as_ptr(), op, imm, remote_addr, rkey, max_sge, &mut posted)
+            bindings::infinisock_post_rdma(
+                self.0.as_ptr(),
+                last.as_raw(),
+                part.as_raw(),
+                buf.0.as_ptr(),
+                op,
+                imm,
+                remote_addr,
+                rkey,
+                max_sge,
+                &mut posted,
+            )
         };
         (posted, to_result(ret))
+    }
+
+    /// Posts `verb` as one signaled request carrying `cqe` whose local side is
+    /// `[addr, addr + len)` of the registered region `mr` (user addresses).
+    ///
+    /// # Safety
+    ///
+    /// `mr` stays registered until the request has completed or been flushed.
+    pub(crate) unsafe fn post_rdma_region(
+        &self,
+        cqe: &'static Cqe,
+        mr: &UserMr,
+        (addr, len): (u64, u32),
+        verb: RdmaVerb,
+        (remote_addr, rkey): (u64, u32),
+    ) -> Result {
+        let (op, imm) = verb.raw();
+        // SAFETY: Live QP and MR (type invariants); the caller keeps `mr` registered.
+        to_result(unsafe {
+            bindings::infinisock_post_rdma_mr(self.0.as_ptr(), cqe.as_raw(), mr.0.as_ptr(), addr, len, op, imm, remote_addr, rkey)
+        })
     }
 }
 

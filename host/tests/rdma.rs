@@ -27,12 +27,15 @@ fn rdma(remote: u64, rkey: u32, op: u32, token: u64, imm: u32, flags: u32) -> Ve
 #[test]
 fn registration_requests() {
     let r = parse_mr_reg(&mr_reg(0x1000, 4096, ACCESS_REMOTE_READ)).unwrap();
-    assert_eq!(r.access, Access { remote_read: true, remote_write: false });
-    assert!(parse_mr_reg(&mr_reg(0x1000, 1, 3)).unwrap().access.remote_write);
+    assert_eq!(r.access, Access { remote_read: true, remote_write: false, local_write: false });
+    let rw = parse_mr_reg(&mr_reg(0x1000, 1, 3)).unwrap().access;
+    assert!(rw.remote_write && rw.local_write, "remote write implies local write");
+    let local = parse_mr_reg(&mr_reg(0x1000, 1, ACCESS_LOCAL_WRITE)).unwrap().access;
+    assert_eq!(local, Access { remote_read: false, remote_write: false, local_write: true });
     assert_eq!(parse_mr_reg(&mr_reg(0x1000, 0, 1)), Err(EINVAL));
     assert_eq!(parse_mr_reg(&mr_reg(u64::MAX, 2, 1)), Err(EINVAL));
     assert_eq!(parse_mr_reg(&mr_reg(0x1000, 1, 0)), Err(EINVAL));
-    assert_eq!(parse_mr_reg(&mr_reg(0x1000, 1, 4)), Err(EINVAL));
+    assert_eq!(parse_mr_reg(&mr_reg(0x1000, 1, 8)), Err(EINVAL));
     let mut raw = mr_reg(0x1000, 1, 1);
     encode_mr_reg(&mut raw, 0xabcd, 7);
     assert_eq!(&raw[20..24], &0xabcdu32.to_ne_bytes());
@@ -44,12 +47,14 @@ fn registration_requests() {
 #[test]
 fn rdma_arguments() {
     let a = parse_rdma_args(&rdma(0x2000, 9, 1, 42, 0, 0)).unwrap();
-    assert_eq!(a, RdmaArgs { remote_addr: 0x2000, rkey: 9, op: RdmaOp::Write, token: 42 });
+    assert_eq!(a, RdmaArgs { remote_addr: 0x2000, rkey: 9, op: RdmaOp::Write, token: 42, in_region: false });
+    assert!(parse_rdma_args(&rdma(0x2000, 9, 1, 42, 0, RDMA_FLAG_REGION)).unwrap().in_region);
     assert_eq!(parse_rdma_args(&rdma(0, 0, 2, 0, 0, 0)).unwrap().op, RdmaOp::Read);
     assert_eq!(parse_rdma_args(&rdma(0, 0, 3, 0, 77, 0)).unwrap().op, RdmaOp::WriteImm(77));
     assert_eq!(parse_rdma_args(&rdma(0, 0, 0, 0, 0, 0)), Err(EINVAL));
     assert_eq!(parse_rdma_args(&rdma(0, 0, 4, 0, 0, 0)), Err(EINVAL));
-    assert_eq!(parse_rdma_args(&rdma(0, 0, 1, 0, 0, 1)), Err(EINVAL));
+    assert_eq!(parse_rdma_args(&rdma(0, 0, 1, 0, 0, 2)), Err(EINVAL));
+    assert_eq!(parse_rdma_args(&rdma(0, 0, 1, 0, 0, 0x8000_0001)), Err(EINVAL));
     assert_eq!(parse_rdma_args(&rdma(0, 0, 1, 0, 0, 0)[..31]), Err(EINVAL));
     let mut long = rdma(0, 0, 1, 0, 0, 0);
     long.push(0);
@@ -58,6 +63,25 @@ fn rdma_arguments() {
     assert_eq!(check_rdma_len(&a, MAX_RDMA_LEN + 1), Err(EMSGSIZE));
     let high = RdmaArgs { remote_addr: u64::MAX - 1, ..a };
     assert_eq!(check_rdma_len(&high, 2), Err(EINVAL));
+}
+
+#[test]
+fn local_regions() {
+    let ro = Access { remote_read: true, remote_write: false, local_write: false };
+    let lw = Access { local_write: true, ..ro };
+    // Inside, at both edges, and the whole region.
+    assert!(region_serves(0x1000, 0x1000, ro, 0x1000, 0x1000, RdmaOp::Write));
+    assert!(region_serves(0x1000, 0x1000, ro, 0x1fff, 1, RdmaOp::WriteImm(3)));
+    assert!(region_serves(0x1000, 0x1000, ro, 0x1800, 0, RdmaOp::Write));
+    // One byte out on either side.
+    assert!(!region_serves(0x1000, 0x1000, ro, 0xfff, 2, RdmaOp::Write));
+    assert!(!region_serves(0x1000, 0x1000, ro, 0x1fff, 2, RdmaOp::Write));
+    // Wrapping ranges are outside.
+    assert!(!region_serves(0x1000, 0x1000, ro, u64::MAX, 2, RdmaOp::Write));
+    assert!(!region_serves(u64::MAX - 1, 8, ro, u64::MAX, 1, RdmaOp::Write));
+    // A READ writes its local buffer: only into a region the program may write.
+    assert!(!region_serves(0x1000, 0x1000, ro, 0x1000, 8, RdmaOp::Read));
+    assert!(region_serves(0x1000, 0x1000, lw, 0x1000, 8, RdmaOp::Read));
 }
 
 #[test]

@@ -17,6 +17,10 @@ pub const MR_REG_LEN: usize = 32;
 pub const ACCESS_REMOTE_READ: u32 = 0x1;
 /// `INFINISOCK_ACCESS_REMOTE_WRITE`.
 pub const ACCESS_REMOTE_WRITE: u32 = 0x2;
+/// `INFINISOCK_ACCESS_LOCAL_WRITE`: the program's own RDMA READs may land in it.
+pub const ACCESS_LOCAL_WRITE: u32 = 0x4;
+/// `INFINISOCK_RDMA_REGION`: the local buffer lies in a region the socket registered.
+pub const RDMA_FLAG_REGION: u32 = 0x1;
 
 /// `INFINISOCK_CMSG_RDMA`: sendmsg's `struct infinisock_rdma`.
 pub const CMSG_RDMA: i32 = 1;
@@ -50,6 +54,8 @@ pub struct Access {
     pub remote_read: bool,
     /// RDMA WRITE into it.
     pub remote_write: bool,
+    /// The program's own RDMA READs into it (implied by `remote_write`).
+    pub local_write: bool,
 }
 
 /// A checked `INFINISOCK_MR_REG` request.
@@ -64,19 +70,25 @@ pub struct MrRequest {
 }
 
 /// Checks a `struct infinisock_mr_reg`: a non-empty range that does not wrap, and at
-/// least one known right, nothing else. `EINVAL` otherwise.
+/// least one known right, nothing else. `EINVAL` otherwise. The verbs let nobody
+/// write a region the program could not write itself: remote write implies local.
 pub fn parse_mr_reg(raw: &[u8; MR_REG_LEN]) -> Result<MrRequest, Errno> {
     let (addr, len, access) = (ne64(&raw[0..]), ne64(&raw[8..]), ne32(&raw[16..]));
     if len == 0 || addr.checked_add(len).is_none() {
         return Err(EINVAL);
     }
-    if access == 0 || access & !(ACCESS_REMOTE_READ | ACCESS_REMOTE_WRITE) != 0 {
+    if access == 0 || access & !(ACCESS_REMOTE_READ | ACCESS_REMOTE_WRITE | ACCESS_LOCAL_WRITE) != 0 {
         return Err(EINVAL);
     }
+    let remote_write = access & ACCESS_REMOTE_WRITE != 0;
     Ok(MrRequest {
         addr,
         len,
-        access: Access { remote_read: access & ACCESS_REMOTE_READ != 0, remote_write: access & ACCESS_REMOTE_WRITE != 0 },
+        access: Access {
+            remote_read: access & ACCESS_REMOTE_READ != 0,
+            remote_write,
+            local_write: remote_write || access & ACCESS_LOCAL_WRITE != 0,
+        },
     })
 }
 
@@ -108,16 +120,18 @@ pub struct RdmaArgs {
     pub op: RdmaOp,
     /// The program's token, returned with the completion.
     pub token: u64,
+    /// The local buffer lies in a registered region (`INFINISOCK_RDMA_REGION`).
+    pub in_region: bool,
 }
 
 /// Checks the data of an `INFINISOCK_CMSG_RDMA` control message: exactly one
-/// `struct infinisock_rdma`, a known operation, no flags. `EINVAL` otherwise.
+/// `struct infinisock_rdma`, a known operation, no unknown flags. `EINVAL` otherwise.
 pub fn parse_rdma_args(data: &[u8]) -> Result<RdmaArgs, Errno> {
     if data.len() != RDMA_ARGS_LEN {
         return Err(EINVAL);
     }
     let (op, imm, flags) = (ne32(&data[12..]), ne32(&data[24..]), ne32(&data[28..]));
-    if flags != 0 {
+    if flags & !RDMA_FLAG_REGION != 0 {
         return Err(EINVAL);
     }
     let op = match op {
@@ -126,7 +140,24 @@ pub fn parse_rdma_args(data: &[u8]) -> Result<RdmaArgs, Errno> {
         3 => RdmaOp::WriteImm(imm),
         _ => return Err(EINVAL),
     };
-    Ok(RdmaArgs { remote_addr: ne64(&data[0..]), rkey: ne32(&data[8..]), op, token: ne64(&data[16..]) })
+    Ok(RdmaArgs {
+        remote_addr: ne64(&data[0..]),
+        rkey: ne32(&data[8..]),
+        op,
+        token: ne64(&data[16..]),
+        in_region: flags & RDMA_FLAG_REGION != 0,
+    })
+}
+
+/// Whether an operation's local buffer `[addr, addr + len)` may use the registered
+/// region `[start, start + region_len)` with `access`: it lies inside, and a READ
+/// (which writes it) needs local write.
+pub fn region_serves(start: u64, region_len: u64, access: Access, addr: u64, len: u64, op: RdmaOp) -> bool {
+    let inside = match (addr.checked_add(len), start.checked_add(region_len)) {
+        (Some(end), Some(region_end)) => addr >= start && end <= region_end,
+        _ => false,
+    };
+    inside && (op != RdmaOp::Read || access.local_write)
 }
 
 /// Checks the local buffer's length: at most [`MAX_RDMA_LEN`], and the remote range

@@ -39,21 +39,36 @@ static int reg_mr(int fd, void *addr, size_t len, unsigned int access, struct in
 }
 
 /* sendmsg() of one RDMA operation on `len` bytes at `local`; returns its result. */
-static ssize_t rdma_op(int fd, unsigned int op, void *local, size_t len, uint64_t remote, uint32_t rkey,
-		       uint64_t token, uint32_t imm, int flags)
+static ssize_t post_op(int fd, unsigned int op, void *local, size_t len, uint64_t remote, uint32_t rkey,
+		       uint64_t token, uint32_t imm, uint32_t rdma_flags, int flags)
 {
 	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
 	struct iovec iov = { local, len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
 			     .msg_controllen = sizeof(control) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	struct infinisock_rdma a = { .remote_addr = remote, .rkey = rkey, .op = op, .token = token, .imm = imm };
+	struct infinisock_rdma a = { .remote_addr = remote, .rkey = rkey, .op = op, .token = token, .imm = imm,
+				     .flags = rdma_flags };
 
 	c->cmsg_level = SOL_INFINISOCK;
 	c->cmsg_type = INFINISOCK_CMSG_RDMA;
 	c->cmsg_len = CMSG_LEN(sizeof(a));
 	memcpy(CMSG_DATA(c), &a, sizeof(a));
 	return sendmsg(fd, &mh, flags);
+}
+
+/* An operation on pinned iovec pages. */
+static ssize_t rdma_op(int fd, unsigned int op, void *local, size_t len, uint64_t remote, uint32_t rkey,
+		       uint64_t token, uint32_t imm, int flags)
+{
+	return post_op(fd, op, local, len, remote, rkey, token, imm, 0, flags);
+}
+
+/* An operation whose local side is in a registered region (INFINISOCK_RDMA_REGION). */
+static ssize_t region_op(int fd, unsigned int op, void *local, size_t len, uint64_t remote, uint32_t rkey,
+			 uint64_t token)
+{
+	return post_op(fd, op, local, len, remote, rkey, token, 0x1234, INFINISOCK_RDMA_REGION, 0);
 }
 
 /* Waits for the next completion; returns its status (0 or an errno) or -1. */
@@ -329,6 +344,171 @@ TEST_F(rdma, read_past_region_refused)
 	EXPECT_EQ(0u, st.len);
 }
 
+/*
+ * A pinned megabyte written to a 512 KiB region: the request that crosses the end is
+ * one of the operation's earlier, unsignaled ones; its failure still reaches the
+ * operation's completion, and the bytes after the region stay untouched.
+ */
+TEST_F(rdma, write_failing_midway_refused)
+{
+	struct infinisock_mr_reg half = { 0 };
+	struct infinisock_rdma_status st;
+
+	ASSERT_EQ(0, reg_mr(self->server, self->region, REGION / 2, INFINISOCK_ACCESS_REMOTE_WRITE, &half));
+	pattern(self->local, REGION, 9);
+	ASSERT_EQ(REGION, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, REGION, half.addr, half.rkey, 34,
+				  0, 0));
+	EXPECT_EQ(EACCES, completion(self->client, &st));
+	EXPECT_EQ(34u, st.token);
+	EXPECT_EQ(0u, st.len);
+	for (size_t i = REGION / 2; i < REGION; i++)
+		if (self->region[i]) {
+			EXPECT_EQ(0, self->region[i]) TH_LOG("byte %zu past the region was written", i);
+			break;
+		}
+}
+
+/* `n` region WRITEs of `len` bytes at `local` to the start of `to`, tokens from `token`. */
+static int region_writes(int fd, void *local, size_t len, const struct infinisock_mr_reg *to, int n, uint64_t token)
+{
+	for (int i = 0; i < n; i++)
+		if (region_op(fd, INFINISOCK_RDMA_WRITE, local, len, to->addr, to->rkey, token + i) != (ssize_t)len)
+			return -errno;
+	return 0;
+}
+
+/*
+ * INFINISOCK_RDMA_REGION: the local side of WRITE, READ and WRITE with immediate is a
+ * region the initiator registered (a READ's with INFINISOCK_ACCESS_LOCAL_WRITE); the
+ * bytes arrive as with pinned iovecs.
+ */
+TEST_F(rdma, local_region_operations)
+{
+	struct infinisock_mr_reg mine = { 0 };
+	struct infinisock_rdma_status st;
+	char buf[16];
+
+	ASSERT_EQ(0, reg_mr(self->client, self->local, REGION, INFINISOCK_ACCESS_LOCAL_WRITE, &mine));
+	pattern(self->local, REGION, 5);
+	ASSERT_EQ(REGION - 100, region_op(self->client, INFINISOCK_RDMA_WRITE, self->local + 100, REGION - 100,
+					  self->mr.addr, self->mr.rkey, 41)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(41u, st.token);
+	EXPECT_EQ((uint32_t)REGION - 100, st.len);
+	EXPECT_EQ(0, check_pattern(self->region, REGION - 100, 5, 100));
+
+	memset(self->local, 0, REGION);
+	ASSERT_EQ(8192, region_op(self->client, INFINISOCK_RDMA_READ, self->local + 4096, 8192, self->mr.addr,
+				  self->mr.rkey, 42));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(42u, st.token);
+	EXPECT_EQ(0, check_pattern(self->local + 4096, 8192, 5, 100));
+	EXPECT_EQ(0, self->local[4095]);
+	EXPECT_EQ(0, self->local[4096 + 8192]);
+
+	/* The whole region, to its last byte, with immediate data for the peer. */
+	memset(self->local, 0x77, REGION);
+	ASSERT_EQ(REGION, region_op(self->client, INFINISOCK_RDMA_WRITE_IMM, self->local, REGION, self->mr.addr,
+				    self->mr.rkey, 43));
+	struct iovec iov = { buf, sizeof(buf) };
+	char control[CMSG_SPACE(sizeof(struct infinisock_imm))];
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct infinisock_imm imm;
+
+	ASSERT_EQ(0, recvmsg(self->server, &mh, 0));
+	ASSERT_NE(NULL, CMSG_FIRSTHDR(&mh));
+	memcpy(&imm, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(imm));
+	EXPECT_EQ(0x1234u, imm.imm);
+	EXPECT_EQ((uint32_t)REGION, imm.len);
+	EXPECT_EQ(0x77, self->region[0]);
+	EXPECT_EQ(0x77, self->region[REGION - 1]);
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(43u, st.token);
+	EXPECT_EQ(0, ioctl(self->client, INFINISOCK_MR_DEREG, &mine.handle));
+}
+
+/* What INFINISOCK_RDMA_REGION refuses with EINVAL, leaving the connection as it was. */
+TEST_F(rdma, local_region_refusals)
+{
+	struct infinisock_mr_reg low = { 0 }, high = { 0 };
+	struct infinisock_rdma_status st;
+	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
+	struct iovec iov[2] = { { self->local, 16 }, { self->local + 32, 16 } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct infinisock_rdma a = { .remote_addr = self->mr.addr, .rkey = self->mr.rkey,
+				     .op = INFINISOCK_RDMA_WRITE, .flags = INFINISOCK_RDMA_REGION };
+	char buf[4];
+
+	/* The low half may take READs, the high half only be read by the peer. */
+	ASSERT_EQ(0, reg_mr(self->client, self->local, REGION / 2, INFINISOCK_ACCESS_LOCAL_WRITE, &low));
+	ASSERT_EQ(0, reg_mr(self->client, self->local + REGION / 2, REGION / 2, INFINISOCK_ACCESS_REMOTE_READ,
+			    &high));
+	errno = 0;
+	EXPECT_EQ(-1, region_op(self->client, INFINISOCK_RDMA_READ, self->local + REGION / 2, 64, self->mr.addr,
+				self->mr.rkey, 0));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("a READ into a region without local write");
+	errno = 0;
+	EXPECT_EQ(-1, region_op(self->client, INFINISOCK_RDMA_WRITE, self->local + REGION - 8, 16, self->mr.addr,
+				self->mr.rkey, 0));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("a buffer running past the regions");
+	errno = 0;
+	EXPECT_EQ(-1, region_op(self->client, INFINISOCK_RDMA_WRITE, self->local + REGION / 2 - 8, 16, self->mr.addr,
+				self->mr.rkey, 0));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("a buffer spanning two regions");
+	errno = 0;
+	EXPECT_EQ(-1, region_op(self->client, INFINISOCK_RDMA_WRITE, self->region, 16, self->mr.addr, self->mr.rkey,
+				0));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("a region of another socket");
+	c->cmsg_level = SOL_INFINISOCK;
+	c->cmsg_type = INFINISOCK_CMSG_RDMA;
+	c->cmsg_len = CMSG_LEN(sizeof(a));
+	memcpy(CMSG_DATA(c), &a, sizeof(a));
+	errno = 0;
+	EXPECT_EQ(-1, sendmsg(self->client, &mh, 0));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("two iovec segments");
+
+	/* The same buffers are fine where the rights allow. */
+	ASSERT_EQ(64, region_op(self->client, INFINISOCK_RDMA_WRITE, self->local + REGION / 2, 64, self->mr.addr,
+				self->mr.rkey, 44));
+	ASSERT_EQ(0, completion(self->client, &st));
+	ASSERT_EQ(64, region_op(self->client, INFINISOCK_RDMA_READ, self->local, 64, self->mr.addr, self->mr.rkey,
+				45));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(45u, st.token);
+	ASSERT_EQ(2, send(self->client, "ok", 2, 0));
+	ASSERT_EQ(2, recv(self->server, buf, sizeof(buf), 0));
+}
+
+/*
+ * A region stays registered while operations use it (EBUSY), and goes once they are
+ * done; closing with region operations in flight flushes them.
+ */
+TEST_F(rdma, local_region_busy_while_used)
+{
+	struct infinisock_mr_reg mine = { 0 };
+	struct infinisock_rdma_status st;
+
+	ASSERT_EQ(0, reg_mr(self->client, self->local, REGION, INFINISOCK_ACCESS_LOCAL_WRITE, &mine));
+	/* 4 MiB: far longer on the wire than the ioctl below takes. */
+	ASSERT_EQ(0, region_writes(self->client, self->local, REGION / 4, &self->mr, 16, 1000));
+	errno = 0;
+	EXPECT_EQ(-1, ioctl(self->client, INFINISOCK_MR_DEREG, &mine.handle));
+	EXPECT_EQ(EBUSY, errno);
+	for (int i = 0; i < 16; i++) {
+		ASSERT_EQ(0, completion(self->client, &st));
+		EXPECT_EQ(1000u + i, st.token);
+	}
+	EXPECT_EQ(0, ioctl(self->client, INFINISOCK_MR_DEREG, &mine.handle));
+
+	ASSERT_EQ(0, reg_mr(self->client, self->local, REGION, INFINISOCK_ACCESS_LOCAL_WRITE, &mine));
+	ASSERT_EQ(0, region_writes(self->client, self->local, REGION / 4, &self->mr, 16, 2000));
+	close(self->client);
+	self->client = -1;
+}
+
 /* After INFINISOCK_MR_DEREG the old key opens nothing. */
 TEST_F(rdma, deregistered_key_refused)
 {
@@ -361,7 +541,7 @@ TEST_F(rdma, bad_requests)
 	EXPECT_EQ(-EFAULT, reg_mr(self->server, unmapped, 8192, INFINISOCK_ACCESS_REMOTE_READ, NULL));
 	EXPECT_EQ(-EINVAL, reg_mr(self->server, self->region, 0, INFINISOCK_ACCESS_REMOTE_READ, NULL));
 	EXPECT_EQ(-EINVAL, reg_mr(self->server, self->region, 4096, 0, NULL));
-	EXPECT_EQ(-EINVAL, reg_mr(self->server, self->region, 4096, 4, NULL));
+	EXPECT_EQ(-EINVAL, reg_mr(self->server, self->region, 4096, 8, NULL));
 	EXPECT_EQ(-EINVAL, reg_mr(self->server, (void *)-4096L, 8192, INFINISOCK_ACCESS_REMOTE_READ, NULL));
 	errno = 0;
 	EXPECT_EQ(-1, ioctl(self->server, INFINISOCK_MR_REG, (void *)8));
@@ -408,7 +588,7 @@ TEST_F(rdma, bad_requests)
 	EXPECT_EQ(-1, sendmsg(self->client, &mh, 0));
 	EXPECT_EQ(EINVAL, errno);
 	a.op = INFINISOCK_RDMA_WRITE;
-	a.flags = 1;
+	a.flags = 2;
 	memcpy(CMSG_DATA(c), &a, sizeof(a));
 	errno = 0;
 	EXPECT_EQ(-1, sendmsg(self->client, &mh, 0));

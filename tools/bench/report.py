@@ -24,6 +24,8 @@ NAMES = {
     "ibmsg": "AF_IB SEQPACKET",
     "ibrdma_write": "AF_IB RDMA WRITE",
     "ibrdma_read": "AF_IB RDMA READ",
+    "ibrdma_write_pinned": "AF_IB RDMA WRITE, pinned iovec",
+    "ibrdma_read_pinned": "AF_IB RDMA READ, pinned iovec",
 }
 LAT_NAMES = {"verbs_send": "ib_send_lat", "verbs_write": "ib_write_lat"}
 # The systems of suite.py's timed sections (meta.section_seconds), in table order.
@@ -159,7 +161,7 @@ def report(data, outdir):
                "connection's completion events before it sleeps.", "",
                table(["size", "ib_send_lat", "SDP", "AF_IB SEQPACKET", "SDP / ib_send_lat",
                       "AF_IB SEQPACKET / ib_send_lat"], rows), ""]
-    rows = []
+    rows, modes = [], []
     for size in fig.sizes("rate"):
         lat = fig.get("ibmsg", "latency", "median", size)
         send_lat = fig.get("verbs_send", "latency", "median", size)
@@ -167,25 +169,40 @@ def report(data, outdir):
         send_bw = fig.get("verbs_send", "bandwidth", "throughput", size, 1)
         rows.append([size_name(size), cell(fig.get("ibmsg", "rate", "messages", size)), cell(bw), cell(send_bw),
                      ratio(bw, send_bw), cell(lat), cell(send_lat), ratio(send_lat, lat)])
+    for size in fig.sizes("rate"):
+        send_lat = fig.get("verbs_send", "latency", "median", size)
+        for test, how in (("latency", "blocking recv()"), ("latency-polling", "spinning on non-blocking recv()"),
+                          ("latency-busypoll", "blocking recv() with SO_BUSY_POLL")):
+            lat = fig.get("ibmsg", test, "median", size)
+            if lat:
+                modes.append([size_name(size), how, cell(lat), cell(send_lat), ratio(send_lat, lat)])
     if rows:
         md += ["## AF_IB SOCK_SEQPACKET messages beside ib_send_bw and ib_send_lat", "",
                "One sendmsg() per message, blocking calls (stream_bench), INFINISOCK_MAX_MSG_SIZE = the message "
                "size. Ratios are speed ratios: higher is better, 1 is raw verbs.", "",
                table(["size", "messages/s", "Gbit/s", "ib_send_bw Gbit/s", "rate / ib_send_bw",
                       "latency median (µs)", "ib_send_lat median (µs)", "ib_send_lat / latency"], rows), ""]
+    if modes:
+        md += ["## AF_IB SOCK_SEQPACKET latency by how the reader waits, median, one way (µs)", "",
+               "ib_send_lat spins on its CQ; speed ratios, 1 is raw verbs.", "",
+               table(["size", "reader", "AF_IB SEQPACKET", "ib_send_lat", "ib_send_lat / AF_IB SEQPACKET"], modes),
+               ""]
     rows = []
     for size in sorted({k[3] for k in fig.values if k[0].startswith("ibrdma_")}):
-        f = {s: fig.get(s, "bandwidth", "throughput", size, 1)
-             for s in ("ibrdma_write", "verbs_write", "ibrdma_read", "verbs_read")}
-        rows.append([size_name(size), cell(f["ibrdma_write"]), cell(f["verbs_write"]),
-                     ratio(f["ibrdma_write"], f["verbs_write"]), cell(f["ibrdma_read"]), cell(f["verbs_read"]),
-                     ratio(f["ibrdma_read"], f["verbs_read"])])
+        for local in ("", "_pinned"):
+            f = {s: fig.get(s + local if s.startswith("ib") else s, "bandwidth", "throughput", size, 1)
+                 for s in ("ibrdma_write", "verbs_write", "ibrdma_read", "verbs_read")}
+            rows.append([size_name(size), "pinned iovec" if local else "registered region", cell(f["ibrdma_write"]),
+                         cell(f["verbs_write"]), ratio(f["ibrdma_write"], f["verbs_write"]), cell(f["ibrdma_read"]),
+                         cell(f["verbs_read"]), ratio(f["ibrdma_read"], f["verbs_read"])])
     if rows:
         md += ["## AF_IB one-sided RDMA beside ib_write_bw and ib_read_bw (Gbit/s)", "",
-               "sendmsg() with INFINISOCK_CMSG_RDMA on the program's own pages, 64 operations in flight, "
-               "completions read from the error queue (stream_bench rdma).", "",
-               table(["size", "AF_IB WRITE", "ib_write_bw", "WRITE / ib_write_bw", "AF_IB READ", "ib_read_bw",
-                      "READ / ib_read_bw"], rows), ""]
+               "sendmsg() with INFINISOCK_CMSG_RDMA, 64 operations in flight, completions read from the error "
+               "queue (stream_bench rdma). The local side is a registered region (INFINISOCK_RDMA_REGION: one "
+               "request, one SGE, as perftest posts from its MR) or the iovec's pages, pinned by each operation.",
+               "",
+               table(["size", "local side", "AF_IB WRITE", "ib_write_bw", "WRITE / ib_write_bw", "AF_IB READ",
+                      "ib_read_bw", "READ / ib_read_bw"], rows), ""]
     rs = [(size, fig.get("rsocket", "latency", "mean", size)) for size in fig.sizes("latency")]
     if any(f for _, f in rs):
         md += ["rsocket (rstream, blocking calls; it reports the mean, not percentiles), one way: " +

@@ -8,8 +8,8 @@
  *
  *   stream_bench server PROTO PORT
  *   stream_bench bulk PROTO HOST PORT SECONDS WRITE_SIZE [STREAMS]
- *   stream_bench pingpong PROTO HOST PORT ITERATIONS MSG_SIZE
- *   stream_bench rdma HOST PORT SECONDS SIZE write|read   (AF_IB one-sided RDMA)
+ *   stream_bench pingpong PROTO HOST PORT ITERATIONS MSG_SIZE [poll]
+ *   stream_bench rdma HOST PORT SECONDS SIZE write|read region|pinned   (AF_IB one-sided RDMA)
  *   stream_bench connrate PROTO HOST PORT SECONDS
  *   stream_bench scale PROTO HOST PORT CONNECTIONS SECONDS WRITE_SIZE
  *
@@ -108,18 +108,26 @@ static void die(const char *what)
 	exit(1);
 }
 
-static int read_full(int fd, char *buf, size_t len)
+/* Reads len bytes; `poll` spins on non-blocking reads instead of sleeping. */
+static int read_all(int fd, char *buf, size_t len, int poll)
 {
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t r = recv(fd, buf + got, len - got, 0);
+		ssize_t r = recv(fd, buf + got, len - got, poll ? MSG_DONTWAIT : 0);
 
+		if (r < 0 && poll && errno == EAGAIN)
+			continue;
 		if (r <= 0)
 			return -1;
 		got += r;
 	}
 	return 0;
+}
+
+static int read_full(int fd, char *buf, size_t len)
+{
+	return read_all(fd, buf, len, 0);
 }
 
 /* Seconds of CPU time the whole guest spent in the kernel (system, irq, softirq):
@@ -187,11 +195,12 @@ static void *serve(void *arg)
 			if (send(fd, "c", 1, MSG_NOSIGNAL) == 1)
 				while (recv(fd, buf, 1, 0) > 0)
 					;
-		} else if (mode == 'p') {
+		} else if (mode == 'p' || mode == 'q') {
+			/* Ping-pong; 'q' spins on non-blocking reads. */
 			uint32_t size;
 
 			if (read_full(fd, (char *)&size, 4) == 0 && size <= (1 << 20))
-				while (read_full(fd, buf, size) == 0 &&
+				while (read_all(fd, buf, size, mode == 'q') == 0 &&
 				       send(fd, buf, size, MSG_NOSIGNAL) == (ssize_t)size)
 					;
 		} else if (mode == 'r') {
@@ -352,7 +361,9 @@ static double quantile(const double *v, int n, double q)
 	return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
-static int pingpong(int proto, const char *host, int port, int iterations, uint32_t size)
+/* Ping-pong of `size` bytes; `poll`: both ends spin on non-blocking reads, as
+ * ib_send_lat spins on its CQ (and sockperf --nonblocked on its socket). */
+static int pingpong(int proto, const char *host, int port, int iterations, uint32_t size, int poll)
 {
 	char *buf = calloc(1, size);
 	double *rtt = calloc(iterations, sizeof(double));
@@ -360,22 +371,22 @@ static int pingpong(int proto, const char *host, int port, int iterations, uint3
 
 	if (fd < 0)
 		die("connect");
-	if (send(fd, "p", 1, 0) != 1 || send(fd, &size, 4, 0) != 4)
+	if (send(fd, poll ? "q" : "p", 1, 0) != 1 || send(fd, &size, 4, 0) != 4)
 		die("send");
 	/* A few rounds to warm up, not counted. */
 	for (int i = -10; i < iterations; i++) {
 		double t0 = now();
 
-		if (send(fd, buf, size, 0) != (ssize_t)size || read_full(fd, buf, size))
+		if (send(fd, buf, size, 0) != (ssize_t)size || read_all(fd, buf, size, poll))
 			die("pingpong");
 		if (i >= 0)
 			rtt[i] = (now() - t0) * 1e6 / 2;
 	}
 	qsort(rtt, iterations, sizeof(double), cmp_double);
 	/* One-way latency is half the round trip, as ib_send_lat and sockperf report it. */
-	printf("test=pingpong size=%u iterations=%d half_rtt_median_us=%.2f half_rtt_p99_us=%.2f "
+	printf("test=pingpong%s size=%u iterations=%d half_rtt_median_us=%.2f half_rtt_p99_us=%.2f "
 	       "half_rtt_p999_us=%.2f\n",
-	       size, iterations, quantile(rtt, iterations, 0.5), quantile(rtt, iterations, 0.99),
+	       poll ? "-poll" : "", size, iterations, quantile(rtt, iterations, 0.5), quantile(rtt, iterations, 0.99),
 	       quantile(rtt, iterations, 0.999));
 	close(fd);
 	return 0;
@@ -405,13 +416,15 @@ static int rdma_reap(int fd, uint64_t *bytes)
 /*
  * One-sided RDMA bandwidth on AF_IB: WRITEs (or READs) of `size` bytes into (from) the
  * server's registered megabyte, up to RDMA_DEPTH in flight, for `seconds`; bytes count
- * when their completion is in.
+ * when their completion is in. The local megabyte is a registered region
+ * (INFINISOCK_RDMA_REGION, as perftest posts from its MR) or, `pinned`, pinned by
+ * each operation.
  */
 #define RDMA_DEPTH 64
 
-static int rdma_bw(const char *host, int port, double seconds, size_t size, int read)
+static int rdma_bw(const char *host, int port, double seconds, size_t size, int read, int pinned)
 {
-	struct infinisock_mr_reg r;
+	struct infinisock_mr_reg r, mine;
 	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
 	char *local = aligned_alloc(4096, 1 << 20);
 	uint64_t bytes = 0, token = 0;
@@ -425,6 +438,10 @@ static int rdma_bw(const char *host, int port, double seconds, size_t size, int 
 	if (send(fd, "r", 1, 0) != 1 || recv(fd, &r, sizeof(r), 0) != sizeof(r))
 		die("rdma: no region from the server");
 	memset(local, 1, 1 << 20);
+	mine = (struct infinisock_mr_reg){ .addr = (uintptr_t)local, .len = 1 << 20,
+					   .access = INFINISOCK_ACCESS_LOCAL_WRITE };
+	if (!pinned && ioctl(fd, INFINISOCK_MR_REG, &mine))
+		die("rdma: registering the local buffer");
 	t0 = now();
 	while (now() - t0 < seconds || in_flight) {
 		if (in_flight < RDMA_DEPTH && now() - t0 < seconds) {
@@ -433,7 +450,8 @@ static int rdma_bw(const char *host, int port, double seconds, size_t size, int 
 					     .msg_controllen = sizeof(control) };
 			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 			struct infinisock_rdma a = { .remote_addr = r.addr, .rkey = r.rkey, .token = token++,
-						     .op = read ? INFINISOCK_RDMA_READ : INFINISOCK_RDMA_WRITE };
+						     .op = read ? INFINISOCK_RDMA_READ : INFINISOCK_RDMA_WRITE,
+						     .flags = pinned ? 0 : INFINISOCK_RDMA_REGION };
 
 			c->cmsg_level = SOL_INFINISOCK;
 			c->cmsg_type = INFINISOCK_CMSG_RDMA;
@@ -457,8 +475,8 @@ static int rdma_bw(const char *host, int port, double seconds, size_t size, int 
 		in_flight -= n;
 	}
 	t1 = now();
-	printf("test=rdma op=%s size=%zu bytes=%llu seconds=%.3f gbit_per_s=%.4f\n", read ? "read" : "write", size,
-	       (unsigned long long)bytes, t1 - t0, bytes * 8 / (t1 - t0) / 1e9);
+	printf("test=rdma op=%s local=%s size=%zu bytes=%llu seconds=%.3f gbit_per_s=%.4f\n", read ? "read" : "write",
+	       pinned ? "pinned" : "region", size, (unsigned long long)bytes, t1 - t0, bytes * 8 / (t1 - t0) / 1e9);
 	close(fd);
 	free(local);
 	return bytes ? 0 : 1;
@@ -592,10 +610,11 @@ int main(int argc, char **argv)
 	if ((argc == 7 || argc == 8) && !strcmp(argv[1], "bulk"))
 		return bulk(proto_of(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]), atol(argv[6]),
 			    argc == 8 ? atoi(argv[7]) : 1);
-	if (argc == 7 && !strcmp(argv[1], "pingpong"))
-		return pingpong(proto_of(argv[2]), argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
-	if (argc == 7 && !strcmp(argv[1], "rdma"))
-		return rdma_bw(argv[2], atoi(argv[3]), atof(argv[4]), atol(argv[5]), !strcmp(argv[6], "read"));
+	if ((argc == 7 || (argc == 8 && !strcmp(argv[7], "poll"))) && !strcmp(argv[1], "pingpong"))
+		return pingpong(proto_of(argv[2]), argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc == 8);
+	if (argc == 8 && !strcmp(argv[1], "rdma"))
+		return rdma_bw(argv[2], atoi(argv[3]), atof(argv[4]), atol(argv[5]), !strcmp(argv[6], "read"),
+			       !strcmp(argv[7], "pinned"));
 	if (argc == 6 && !strcmp(argv[1], "connrate"))
 		return connrate(proto_of(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
 	if (argc == 8 && !strcmp(argv[1], "scale"))

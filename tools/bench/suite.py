@@ -378,19 +378,22 @@ class Suite:
 
     # ---- AF_IB message sockets, through stream_bench ----
 
-    def ibmsg(self, size, r, busy_poll=False):
+    def ibmsg(self, size, r, busy_poll=False, polling=False):
         """AF_IB SOCK_SEQPACKET: ping-pong latency and the one-way message rate of
-        `size`-byte messages, with INFINISOCK_MAX_MSG_SIZE = size (deep rings)."""
+        `size`-byte messages, with INFINISOCK_MAX_MSG_SIZE = size (deep rings).
+        `polling`: both ends spin on non-blocking reads (latency only); `busy_poll`:
+        blocking reads after SO_BUSY_POLL spinning (latency only)."""
         if busy_poll:
             with self.busy_read(BUSY_POLL_US):
                 return self.ibmsg(size, r)
         env = {"STREAM_BENCH_MAX_MSG": str(size)}
-        test = "latency-busypoll" if read_busy_poll() else "latency"
+        test = "latency-polling" if polling else "latency-busypoll" if read_busy_poll() else "latency"
         port = self.next_port()
         srv = self.start("b", [STREAM_BENCH, "server", "ibmsg", str(port)], env=env)
         self.wait_ready(srv, port, "stream_bench ibmsg")
         rc, out, err = self.run("a", [STREAM_BENCH, "pingpong", "ibmsg", SERVER, str(port),
-                                      str(self.round_trips(size)), str(size)], env=env, timeout=120)
+                                      str(self.round_trips(size)), str(size)] + (["poll"] if polling else []),
+                                env=env, timeout=120)
         kv = self.kv(out)
         if rc == 0 and "half_rtt_median_us" in kv:
             for metric, key in (("median", "half_rtt_median_us"), ("p99", "half_rtt_p99_us"),
@@ -412,19 +415,23 @@ class Suite:
         self.stop(srv)
 
     def ib_rdma(self, size, r):
-        """AF_IB one-sided RDMA WRITE and READ bandwidth (stream_bench rdma)."""
+        """AF_IB one-sided RDMA WRITE and READ bandwidth (stream_bench rdma): from a
+        registered local region, as perftest posts, and from iovec pages each operation
+        pins (system ibrdma_write_pinned ...)."""
         port = self.next_port()
         srv = self.start("b", [STREAM_BENCH, "server", "ibmsg", str(port)])
         self.wait_ready(srv, port, "stream_bench ibmsg")
-        for op in ("write", "read"):
-            rc, out, err = self.run("a", [STREAM_BENCH, "rdma", SERVER, str(port), str(self.seconds), str(size), op],
-                                    timeout=120)
-            kv = self.kv(out)
-            if rc == 0 and "gbit_per_s" in kv:
-                self.record("ibrdma_" + op, "bandwidth", "throughput", "Gbit/s", float(kv["gbit_per_s"]), size=size,
-                            streams=1, repeat=r, tool="stream_bench")
-            else:
-                self.error("ibrdma_" + op, "bandwidth", err or out, size=size)
+        for local in ("region", "pinned"):
+            for op in ("write", "read"):
+                system = "ibrdma_" + op + ("_pinned" if local == "pinned" else "")
+                rc, out, err = self.run("a", [STREAM_BENCH, "rdma", SERVER, str(port), str(self.seconds), str(size),
+                                              op, local], timeout=120)
+                kv = self.kv(out)
+                if rc == 0 and "gbit_per_s" in kv:
+                    self.record(system, "bandwidth", "throughput", "Gbit/s", float(kv["gbit_per_s"]), size=size,
+                                streams=1, repeat=r, tool="stream_bench")
+                else:
+                    self.error(system, "bandwidth", err or out, size=size)
         self.stop(srv)
 
     # ---- stream_bench: setup rate and scale ----
@@ -594,6 +601,7 @@ class Suite:
             for r in range(self.repeats):
                 with self.section("ibmsg", "latency and rate"):
                     self.ibmsg(64, r)
+                    self.ibmsg(64, r, polling=True)
                     self.ibmsg(64, r, busy_poll=True)
                 with self.section("ibmsg", "rdma"):
                     for size in ([64 * KIB] if q else [64 * KIB, KIB * KIB]):

@@ -101,7 +101,9 @@ struct infinisock_mr_reg {
 };
 
 #define INFINISOCK_ACCESS_REMOTE_READ	0x1
-#define INFINISOCK_ACCESS_REMOTE_WRITE	0x2
+#define INFINISOCK_ACCESS_REMOTE_WRITE	0x2	/* implies INFINISOCK_ACCESS_LOCAL_WRITE */
+/* The program's own RDMA READs may land in it (INFINISOCK_RDMA_REGION). */
+#define INFINISOCK_ACCESS_LOCAL_WRITE	0x4
 
 /* In the protocol-private ioctl range (SIOCPROTOPRIVATE, 0x89e0). */
 #define INFINISOCK_MR_REG	_IOWR(0x89, 0xe0, struct infinisock_mr_reg)
@@ -115,6 +117,13 @@ struct infinisock_mr_reg {
  * buffer alone until then; at most 4 MiB per operation (EMSGSIZE). sendmsg() returns
  * the iovec's length once the operation is posted; a sender out of send-queue room
  * waits (EAGAIN if non-blocking).
+ *
+ * With INFINISOCK_RDMA_REGION in `flags`, the iovec must instead be one segment lying
+ * inside a region registered on this socket (with INFINISOCK_ACCESS_LOCAL_WRITE for a
+ * READ; EINVAL otherwise): the region's registration is used as it is, nothing is
+ * pinned per operation, and the operation is one work request with one SGE, as a
+ * verbs program would post it. INFINISOCK_MR_DEREG of that region is EBUSY until the
+ * operation completes.
  *
  * INFINISOCK_RDMA_WRITE_IMM (SOCK_SEQPACKET only) also delivers `imm` to the peer: its
  * next recvmsg() returns 0 bytes with an INFINISOCK_CMSG_IMM control message, in order
@@ -135,8 +144,10 @@ struct infinisock_rdma {
 	__u32	op;		/* INFINISOCK_RDMA_READ, _WRITE or _WRITE_IMM */
 	__u64	token;		/* the program's own, returned in the completion */
 	__u32	imm;		/* INFINISOCK_RDMA_WRITE_IMM: the immediate data */
-	__u32	flags;		/* 0 */
+	__u32	flags;		/* 0 or INFINISOCK_RDMA_REGION */
 };
+
+#define INFINISOCK_RDMA_REGION		0x1
 
 #define INFINISOCK_RDMA_WRITE		1
 #define INFINISOCK_RDMA_READ		2
