@@ -17,11 +17,12 @@
 //! is blocked, queueing the reap work. Whoever takes the lock to look at the data path
 //! reaps first ([`Endpoint::lock_reaped`], [`Endpoint::wait`]), so a reader woken by a
 //! completion handles it itself, with no workqueue hop between the device and the
-//! reader; the work covers the times nobody is blocked.
+//! reader; the work covers the times nobody is blocked. A reader blocked for data may
+//! leave its own sends' completions for later ([`Endpoint::send_completions_wanted`]).
 
 use core::{
     pin::Pin,
-    sync::atomic::{AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
 
 use kernel::{
@@ -135,6 +136,15 @@ pub(crate) struct Endpoint {
     /// Callers asleep in (or about to sleep in) [`Endpoint::wait`]: while there is one,
     /// it reaps after a CQ event and the reap work is not needed.
     waiters: AtomicU32,
+    /// Those of `waiters` that wait for data to read ([`Endpoint::wait_for_data`]).
+    readers: AtomicU32,
+    /// Set by a reader going to sleep when nothing needs send completions soon (see
+    /// [`Endpoint::send_completions_wanted`]): a send CQ event then wakes nobody and
+    /// queues no work; its completions wait in the CQ for whoever takes the lock next.
+    /// Cleared by everyone who takes the lock.
+    sends_may_wait: AtomicBool,
+    /// A send CQ event left its completions in the CQ (and the CQ unarmed).
+    send_event_deferred: AtomicBool,
     #[pin]
     teardown_work: Work<Endpoint>,
     /// Reaps completions nobody else came for (see the module documentation).
@@ -202,6 +212,9 @@ impl Endpoint {
                 changed <- WaitQueue::new(c"Endpoint::changed", kernel::static_lock_class!()),
                 events: AtomicU32::new(0),
                 waiters: AtomicU32::new(0),
+                readers: AtomicU32::new(0),
+                sends_may_wait: AtomicBool::new(false),
+                send_event_deferred: AtomicBool::new(false),
                 teardown_work <- new_work!("Endpoint::teardown_work"),
                 reap_work <- new_work!("Endpoint::reap_work"),
                 fin_timer <- new_delayed_work!("Endpoint::fin_timer"),
@@ -235,13 +248,51 @@ impl Endpoint {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock()
+        let mut guard = self.inner.lock();
+        self.resume_send_events(&mut guard);
+        guard
+    }
+
+    /// Whoever takes the lock may change what needs send completions: from here a send
+    /// CQ event is handled again, and completions an event left in the CQ are reaped
+    /// now, which arms the CQ again.
+    fn resume_send_events(&self, inner: &mut Inner) {
+        // Cleared before the deferred flag is read: an event that sets it after this
+        // sees `sends_may_wait` clear and is handled as usual.
+        self.sends_may_wait.store(false, Ordering::SeqCst);
+        if self.send_event_deferred.swap(false, Ordering::SeqCst) {
+            let _ = self.reap_side(inner, CqSide::Send);
+        }
+    }
+
+    /// Whether anything needs send completions as they come, rather than at the next
+    /// reap: a blocked writer or closer, bytes held back until the sends in flight
+    /// complete (Nagle, a pending DisConn), a close, RDMA operations whose completions
+    /// the program waits for, a keepalive probe, or a send ring half full (a poller
+    /// may wait for room).
+    fn send_completions_wanted(&self, inner: &Inner) -> bool {
+        if self.waiters.load(Ordering::SeqCst) > self.readers.load(Ordering::SeqCst)
+            || inner.orphaned
+            || inner.phase != Phase::Connected
+        {
+            return true;
+        }
+        let Some(link) = inner.link.as_ref() else { return true };
+        let s = &link.stream;
+        s.staged_len > 0
+            || s.fin_pending
+            || s.fin_sent
+            || s.fin_received
+            || s.probe_outstanding
+            || s.qp_dead
+            || link.rdma.busy()
+            || link.tx_free() * 2 < link.tx_slots()
     }
 
     /// Locks and reaps the completions that arrived: for every path that looks at the
     /// data path's state.
     pub(crate) fn lock_reaped(&self) -> MutexGuard<'_, Inner> {
-        let mut guard = self.inner.lock();
+        let mut guard = self.lock();
         let _ = self.reap(&mut guard);
         guard
     }
@@ -286,7 +337,7 @@ impl Endpoint {
                     CqeKind::Send => sdp_tx::completion(self, inner, *wc),
                     CqeKind::Probe => sdp_keepalive::completion(self, inner, *wc),
                     CqeKind::Rdma => rdma::completion(self, inner, *wc),
-                    CqeKind::RdmaPart => rdma::part_failed(inner, *wc),
+                    CqeKind::RdmaPart => rdma::part_failed(self, inner, *wc),
                 }
             }
         }
@@ -314,30 +365,53 @@ impl Endpoint {
     /// Waits for a change with the lock held by `guard`, for at most `*timeo` jiffies.
     /// Returns `Err(EAGAIN)` when the time is up, the interruption errno on a signal.
     pub(crate) fn wait(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
-        self.wait_spinning(guard, timeo, 0)
+        self.wait_spinning(guard, timeo, None)
     }
 
     /// [`Self::wait`] for data to read: busy-polls for the socket's `SO_BUSY_POLL`
     /// µs before sleeping, like TCP's `sk_busy_loop()`.
     pub(crate) fn wait_for_data(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
-        self.wait_spinning(guard, timeo, self.sk.busy_poll_usec())
+        self.wait_spinning(guard, timeo, Some(self.sk.busy_poll_usec()))
     }
 
-    fn wait_spinning(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64, spin_usec: u32) -> Result {
+    /// Waits as [`Self::wait`]; a reader (`spin_usec` given) busy-polls that long first.
+    fn wait_spinning(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64, spin_usec: Option<u32>) -> Result {
+        let reader = spin_usec.is_some();
         if *timeo <= 0 {
+            // A non-blocking reader that found nothing comes back (or polls) for the
+            // peer's data: its sends' completions may wait for it, as a sleeping
+            // reader's do, instead of queueing the reap work.
+            if reader && !self.send_completions_wanted(guard) {
+                self.sends_may_wait.store(true, Ordering::SeqCst);
+            }
             return Err(EAGAIN);
         }
         let forever = *timeo == i64::MAX;
         // From here a CQ event leaves the reaping to us: what it announces is either in
         // the CQ for the reap below, or moves `events` past `seen`, or wakes us.
         self.waiters.fetch_add(1, Ordering::SeqCst);
+        if reader {
+            self.readers.fetch_add(1, Ordering::SeqCst);
+        }
         let seen = self.events.load(Ordering::SeqCst);
         let woken = if self.reap(guard) > 0 {
             Woken::Woken { jiffies: *timeo }
         } else {
-            self.changed.wait(guard, &self.events, seen, *timeo, spin_usec)
+            // A reader waits for the peer's data, not for its own sends' completions:
+            // unless something needs those, their events do not wake it (a ping-pong
+            // then sleeps once per round trip, not twice).
+            if reader && !self.send_completions_wanted(guard) {
+                self.sends_may_wait.store(true, Ordering::SeqCst);
+            }
+            self.changed.wait(guard, &self.events, seen, *timeo, spin_usec.unwrap_or(0))
         };
+        if reader {
+            self.readers.fetch_sub(1, Ordering::SeqCst);
+        }
         self.waiters.fetch_sub(1, Ordering::SeqCst);
+        // The reap below covers any send event that was left to it.
+        self.sends_may_wait.store(false, Ordering::SeqCst);
+        self.send_event_deferred.store(false, Ordering::SeqCst);
         let _ = self.reap(guard);
         match woken {
             Woken::Timeout => {
@@ -596,6 +670,15 @@ impl CqEvents for Endpoint {
         // nobody is blocked (a poller may not come back soon). The poll wake carries no
         // SIGIO: the reap says what really happened. Send completions wake no poller:
         // the reap does when they free room.
+        if side == CqSide::Send {
+            // Set before `sends_may_wait` is read (see `resume_send_events`).
+            self.send_event_deferred.store(true, Ordering::SeqCst);
+            if self.sends_may_wait.load(Ordering::SeqCst) {
+                return;
+            }
+            // Handled here: a woken waiter or the work reaps.
+            self.send_event_deferred.store(false, Ordering::SeqCst);
+        }
         self.notify_waiters();
         if side == CqSide::Recv {
             const READABLE: u32 = POLLIN | POLLRDNORM;

@@ -62,6 +62,9 @@ struct Op {
     requests: u32,
     /// The first failure of one of its requests, if any.
     failure: Option<Wc>,
+    /// Its completion is on the error queue already (an earlier request failed); the
+    /// operation stays until its last request is flushed, for its pages.
+    reported: bool,
     local: Local,
 }
 
@@ -93,10 +96,15 @@ impl Rdma {
         Self { regions: KVec::new(), next_handle: 1, ops: KVec::new(), requests: 0, send_sge, read_sge }
     }
 
+    /// Whether any request is in flight.
+    pub(crate) fn busy(&self) -> bool {
+        self.requests > 0
+    }
+
     /// The tokens of the operations still in flight.
     pub(crate) fn in_flight(&self) -> KVec<u64> {
         let mut v = KVec::new();
-        for op in &self.ops {
+        for op in self.ops.iter().filter(|op| !op.reported) {
             // Best effort: without memory the program misses a cancellation record.
             let _ = v.push(op.token, GFP_KERNEL);
         }
@@ -331,6 +339,7 @@ fn post(
             len: len as u32,
             requests: posted,
             failure: None,
+            reported: false,
             local,
         });
     }
@@ -356,26 +365,42 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
             r.users -= 1;
         }
     }
-    // Its first failure is what it reports, and what ends the connection.
-    let wc = op.failure.unwrap_or(wc);
-    let len = if wc.ok() { op.len } else { 0 };
-    inner.completions.push(Completion { token: op.token, errno: wc.errno(), len });
-    // `op` goes here: pinned pages are unpinned.
-    if !inner.orphaned {
-        ep.wake(POLLERR);
+    if op.reported {
+        // `op` goes here: the device is done with its pages.
+        return;
     }
+    // Its first failure is what it reports.
+    let wc = op.failure.unwrap_or(wc);
+    report(ep, inner, op.token, wc, op.len);
+    // `op` goes here: pinned pages are unpinned.
     transport_error(ep, inner, wc);
 }
 
-/// An earlier request of the oldest operation failed or was flushed. A failure puts
-/// the QP in the error state, which flushes the operation's last request: the
-/// operation reports the failure then, when the device is done with its pages.
-pub(crate) fn part_failed(inner: &mut Inner, wc: Wc) {
+/// An earlier request of the oldest operation failed or was flushed. A failure is
+/// reported at once, before the connection it ends reports its own error; the
+/// operation stays until the QP's error state flushes its last request, when the
+/// device is done with its pages. A flush waits for that last request too.
+pub(crate) fn part_failed(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
-    if let Some(op) = link.rdma.ops.first_mut() {
-        if op.failure.is_none() {
-            op.failure = Some(wc);
-        }
+    let Some(op) = link.rdma.ops.first_mut() else { return };
+    if op.failure.is_none() {
+        op.failure = Some(wc);
+    }
+    if wc.flushed() || op.reported {
+        return;
+    }
+    op.reported = true;
+    let token = op.token;
+    report(ep, inner, token, wc, 0);
+    transport_error(ep, inner, wc);
+}
+
+/// Puts an operation's completion on the error queue.
+fn report(ep: &Endpoint, inner: &mut Inner, token: u64, wc: Wc, len: u32) {
+    let len = if wc.ok() { len } else { 0 };
+    inner.completions.push(Completion { token, errno: wc.errno(), len });
+    if !inner.orphaned {
+        ep.wake(POLLERR);
     }
 }
 

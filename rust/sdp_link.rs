@@ -278,6 +278,11 @@ impl Link {
         self.rx[usize::from(idx)].contents(len).get(BSDH_LEN..).unwrap_or(&[])
     }
 
+    /// Send slots in all.
+    pub(crate) fn tx_slots(&self) -> usize {
+        self.tx.len()
+    }
+
     /// Free send slots.
     pub(crate) fn tx_free(&self) -> usize {
         self.tx.len() - (self.stream.tx_posted - self.stream.tx_completed) as usize

@@ -17,6 +17,7 @@ echo "$client" | sed 's/^/# client: /'
 sed 's/^/# server: /' "$out"
 grep -q "immediate 42, 15 bytes written: hello over RDMA" "$out" || fail "server output"
 echo "$client" | grep -q "read 2 done: hello over RDMA" || fail "client read-back"
+echo "$client" | grep -q "read 3 done: hello over RDMA" || fail "client read-back into its own region"
 echo "$client" | grep -q "server says: thanks" || fail "client reply"
 rm -f "$out"
-pass "af_ib_example: messages, MR registration, RDMA WRITE with immediate, RDMA READ"
+pass "af_ib_example: messages, MR registration, RDMA WRITE with immediate, RDMA READ (pinned and into a registered region)"

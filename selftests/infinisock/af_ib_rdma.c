@@ -104,21 +104,6 @@ static int check_pattern(const unsigned char *buf, size_t len, unsigned int seed
 	return 0;
 }
 
-/* Kernel-pinned memory of this process (VmPin), in kB. */
-static long vm_pin_kb(void)
-{
-	char line[128];
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
-}
-
 #define REGION (1 << 20)
 
 FIXTURE(rdma)

@@ -9,7 +9,7 @@
  *   stream_bench server PROTO PORT
  *   stream_bench bulk PROTO HOST PORT SECONDS WRITE_SIZE [STREAMS]
  *   stream_bench pingpong PROTO HOST PORT ITERATIONS MSG_SIZE [poll]
- *   stream_bench rdma HOST PORT SECONDS SIZE write|read region|pinned   (AF_IB one-sided RDMA)
+ *   stream_bench rdma HOST PORT SECONDS SIZE write|read region|pinned [spin]   (AF_IB one-sided RDMA)
  *   stream_bench connrate PROTO HOST PORT SECONDS
  *   stream_bench scale PROTO HOST PORT CONNECTIONS SECONDS WRITE_SIZE
  *
@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -371,23 +372,29 @@ static int pingpong(int proto, const char *host, int port, int iterations, uint3
 
 	if (fd < 0)
 		die("connect");
+	struct rusage ru0, ru1;
+
 	if (send(fd, poll ? "q" : "p", 1, 0) != 1 || send(fd, &size, 4, 0) != 4)
 		die("send");
 	/* A few rounds to warm up, not counted. */
 	for (int i = -10; i < iterations; i++) {
 		double t0 = now();
 
+		if (i == 0)
+			getrusage(RUSAGE_THREAD, &ru0);
+
 		if (send(fd, buf, size, 0) != (ssize_t)size || read_all(fd, buf, size, poll))
 			die("pingpong");
 		if (i >= 0)
 			rtt[i] = (now() - t0) * 1e6 / 2;
 	}
+	getrusage(RUSAGE_THREAD, &ru1);
 	qsort(rtt, iterations, sizeof(double), cmp_double);
 	/* One-way latency is half the round trip, as ib_send_lat and sockperf report it. */
 	printf("test=pingpong%s size=%u iterations=%d half_rtt_median_us=%.2f half_rtt_p99_us=%.2f "
-	       "half_rtt_p999_us=%.2f\n",
+	       "half_rtt_p999_us=%.2f sleeps_per_round_trip=%.2f\n",
 	       poll ? "-poll" : "", size, iterations, quantile(rtt, iterations, 0.5), quantile(rtt, iterations, 0.99),
-	       quantile(rtt, iterations, 0.999));
+	       quantile(rtt, iterations, 0.999), (double)(ru1.ru_nvcsw - ru0.ru_nvcsw) / iterations);
 	close(fd);
 	return 0;
 }
@@ -418,11 +425,12 @@ static int rdma_reap(int fd, uint64_t *bytes)
  * server's registered megabyte, up to RDMA_DEPTH in flight, for `seconds`; bytes count
  * when their completion is in. The local megabyte is a registered region
  * (INFINISOCK_RDMA_REGION, as perftest posts from its MR) or, `pinned`, pinned by
- * each operation.
+ * each operation. With `spin` the error queue is polled without sleeping, as perftest
+ * polls its CQ; otherwise poll() waits for POLLERR.
  */
 #define RDMA_DEPTH 64
 
-static int rdma_bw(const char *host, int port, double seconds, size_t size, int read, int pinned)
+static int rdma_bw(const char *host, int port, double seconds, size_t size, int read, int pinned, int spin)
 {
 	struct infinisock_mr_reg r, mine;
 	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
@@ -467,7 +475,7 @@ static int rdma_bw(const char *host, int port, double seconds, size_t size, int 
 		n = rdma_reap(fd, &bytes);
 		if (n < 0)
 			die("rdma: an operation failed");
-		if (n == 0) {
+		if (n == 0 && !spin) {
 			struct pollfd p = { .fd = fd, .events = 0 };
 
 			poll(&p, 1, 100);
@@ -475,8 +483,9 @@ static int rdma_bw(const char *host, int port, double seconds, size_t size, int 
 		in_flight -= n;
 	}
 	t1 = now();
-	printf("test=rdma op=%s local=%s size=%zu bytes=%llu seconds=%.3f gbit_per_s=%.4f\n", read ? "read" : "write",
-	       pinned ? "pinned" : "region", size, (unsigned long long)bytes, t1 - t0, bytes * 8 / (t1 - t0) / 1e9);
+	printf("test=rdma op=%s local=%s wait=%s size=%zu bytes=%llu seconds=%.3f gbit_per_s=%.4f\n",
+	       read ? "read" : "write", pinned ? "pinned" : "region", spin ? "spin" : "poll", size,
+	       (unsigned long long)bytes, t1 - t0, bytes * 8 / (t1 - t0) / 1e9);
 	close(fd);
 	free(local);
 	return bytes ? 0 : 1;
@@ -612,9 +621,9 @@ int main(int argc, char **argv)
 			    argc == 8 ? atoi(argv[7]) : 1);
 	if ((argc == 7 || (argc == 8 && !strcmp(argv[7], "poll"))) && !strcmp(argv[1], "pingpong"))
 		return pingpong(proto_of(argv[2]), argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc == 8);
-	if (argc == 8 && !strcmp(argv[1], "rdma"))
+	if ((argc == 8 || (argc == 9 && !strcmp(argv[8], "spin"))) && !strcmp(argv[1], "rdma"))
 		return rdma_bw(argv[2], atoi(argv[3]), atof(argv[4]), atol(argv[5]), !strcmp(argv[6], "read"),
-			       !strcmp(argv[7], "pinned"));
+			       !strcmp(argv[7], "pinned"), argc == 9);
 	if (argc == 6 && !strcmp(argv[1], "connrate"))
 		return connrate(proto_of(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
 	if (argc == 8 && !strcmp(argv[1], "scale"))

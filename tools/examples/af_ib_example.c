@@ -13,7 +13,9 @@
  *    its address and key to the client in a message.
  * 3. The client RDMA-WRITEs a greeting straight into that buffer, with immediate data
  *    that tells the server it is there, and learns of its completion on the error
- *    queue. Then it RDMA-READs the buffer back to check it.
+ *    queue. Then it RDMA-READs the buffer back to check it, twice: into a buffer the
+ *    kernel pins for that one operation, and into a buffer the client registered
+ *    itself (INFINISOCK_RDMA_REGION), the cheaper way for buffers used again and again.
  * 4. The server's recv() returns the immediate data as a control message; it prints
  *    its buffer and answers with a message.
  *
@@ -65,9 +67,11 @@ struct region {
 
 /* One RDMA operation: sendmsg() with the local buffer as the iovec and the remote side
  * in an INFINISOCK_CMSG_RDMA control message. */
-static void rdma(int fd, uint32_t op, void *buf, size_t len, const struct region *r, uint64_t token, uint32_t imm)
+static void rdma(int fd, uint32_t op, void *buf, size_t len, const struct region *r, uint64_t token, uint32_t imm,
+		 uint32_t flags)
 {
-	struct infinisock_rdma args = { .remote_addr = r->addr, .rkey = r->rkey, .op = op, .token = token, .imm = imm };
+	struct infinisock_rdma args = { .remote_addr = r->addr, .rkey = r->rkey, .op = op, .token = token, .imm = imm,
+					.flags = flags };
 	char control[CMSG_SPACE(sizeof(args))] = { 0 };
 	struct iovec iov = { buf, len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
@@ -154,6 +158,7 @@ static int server(const char *ipv4, int port)
 static int client(const char *ipv4, int port)
 {
 	struct sockaddr_ib addr = ib_address(ipv4, port);
+	static char again[4096];
 	char greeting[] = "hello over RDMA", back[sizeof(greeting)] = "", reply[16] = "";
 	struct infinisock_rdma_status st;
 	struct region r;
@@ -166,20 +171,31 @@ static int client(const char *ipv4, int port)
 		die("recv region");
 
 	/* Write the greeting into the server's buffer; the immediate (42) wakes it. */
-	rdma(fd, INFINISOCK_RDMA_WRITE_IMM, greeting, strlen(greeting), &r, 1, 42);
+	rdma(fd, INFINISOCK_RDMA_WRITE_IMM, greeting, strlen(greeting), &r, 1, 42, 0);
 	st = wait_completion(fd);
 	printf("write %llu done: %u bytes\n", (unsigned long long)st.token, st.len);
 
 	/* Read it back from the server's memory. */
-	rdma(fd, INFINISOCK_RDMA_READ, back, strlen(greeting), &r, 2, 0);
+	rdma(fd, INFINISOCK_RDMA_READ, back, strlen(greeting), &r, 2, 0, 0);
 	st = wait_completion(fd);
 	printf("read %llu done: %s\n", (unsigned long long)st.token, back);
+
+	/* Again into a buffer registered for our own READs: the operation uses that
+	 * registration and pins nothing. */
+	struct infinisock_mr_reg mine = { .addr = (uintptr_t)again, .len = sizeof(again),
+					  .access = INFINISOCK_ACCESS_LOCAL_WRITE };
+
+	if (ioctl(fd, INFINISOCK_MR_REG, &mine))
+		die("INFINISOCK_MR_REG (local)");
+	rdma(fd, INFINISOCK_RDMA_READ, again, strlen(greeting), &r, 3, 0, INFINISOCK_RDMA_REGION);
+	st = wait_completion(fd);
+	printf("read %llu done: %s\n", (unsigned long long)st.token, again);
 
 	if (send(fd, "done", 4, 0) != 4 || recv(fd, reply, sizeof(reply) - 1, 0) <= 0)
 		die("send/recv");
 	printf("server says: %s\n", reply);
 	close(fd);
-	return strcmp(back, greeting) != 0;
+	return strcmp(back, greeting) != 0 || strcmp(again, greeting) != 0;
 }
 
 int main(int argc, char **argv)
