@@ -24,6 +24,13 @@ trap cleanup EXIT
 run_case() {
 	local n=$1 side=$2 tgt_out ini_out dev
 	nsa=ra$n nsb=rb$n dev=rxe$side$n
+	# A namespace cannot be made while an rxe device whose netdev is gone is still
+	# registered (ib_core fails to give it a compat device there): wait for the
+	# previous case's devices to go.
+	for _ in $(seq 60); do
+		rdma link show | grep -q 'rxe[ab][0-9]' || break
+		sleep 0.5
+	done
 	ip netns add $nsa && ip netns add $nsb || fail "netns"
 	ip link add dva$n netns $nsa type veth peer name dvb$n netns $nsb || fail "veth"
 	ip -n $nsa addr add 10.79.$n.1/24 dev dva$n && ip -n $nsb addr add 10.79.$n.2/24 dev dvb$n || fail "addr"
@@ -67,6 +74,8 @@ run_case() {
 	rm -f "$tgt_out" "$ini_out"
 	wait $tgt $ini 2>/dev/null
 	tgt= ini=
+	# The remaining device goes before its host does.
+	if [ $side = a ]; then ip netns exec $nsb rdma link delete rxeb$n; else ip netns exec $nsa rdma link delete rxea$n; fi
 	ip netns del $nsa; ip netns del $nsb
 	nsa= nsb=
 }

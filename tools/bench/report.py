@@ -177,7 +177,8 @@ def report(data, outdir):
                           ("latency-busypoll", "blocking recv() with SO_BUSY_POLL")):
             lat = fig.get("ibmsg", test, "median", size)
             if lat:
-                modes.append([size_name(size), how, cell(lat), cell(send_lat), ratio(send_lat, lat)])
+                modes.append([size_name(size), how, cell(lat), cell(send_lat), ratio(send_lat, lat),
+                              cell(fig.get("ibmsg", test, "sleeps", size))])
     if rows:
         md += ["## AF_IB SOCK_SEQPACKET messages beside ib_send_bw and ib_send_lat", "",
                "One sendmsg() per message, blocking calls (stream_bench), INFINISOCK_MAX_MSG_SIZE = the message "
@@ -187,7 +188,8 @@ def report(data, outdir):
     if modes:
         md += ["## AF_IB SOCK_SEQPACKET latency by how the reader waits, median, one way (µs)", "",
                "ib_send_lat spins on its CQ; speed ratios, 1 is raw verbs.", "",
-               table(["size", "reader", "AF_IB SEQPACKET", "ib_send_lat", "ib_send_lat / AF_IB SEQPACKET"], modes),
+               table(["size", "reader", "AF_IB SEQPACKET", "ib_send_lat", "ib_send_lat / AF_IB SEQPACKET",
+                      "client sleeps per round trip"], modes),
                ""]
     rows = []
     for size in sorted({k[3] for k in fig.values if k[0].startswith("ibrdma_")}):
