@@ -289,6 +289,14 @@ impl Endpoint {
             || link.tx_free() * 2 < link.tx_slots()
     }
 
+    /// A reader about to wait for data: unless something needs its sends'
+    /// completions, their events wake nobody until the lock is taken again.
+    fn let_sends_wait(&self, inner: &Inner) {
+        if !self.send_completions_wanted(inner) {
+            self.sends_may_wait.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// Locks and reaps the completions that arrived: for every path that looks at the
     /// data path's state.
     pub(crate) fn lock_reaped(&self) -> MutexGuard<'_, Inner> {
@@ -381,8 +389,8 @@ impl Endpoint {
             // A non-blocking reader that found nothing comes back (or polls) for the
             // peer's data: its sends' completions may wait for it, as a sleeping
             // reader's do, instead of queueing the reap work.
-            if reader && !self.send_completions_wanted(guard) {
-                self.sends_may_wait.store(true, Ordering::SeqCst);
+            if reader {
+                self.let_sends_wait(guard);
             }
             return Err(EAGAIN);
         }
@@ -397,11 +405,10 @@ impl Endpoint {
         let woken = if self.reap(guard) > 0 {
             Woken::Woken { jiffies: *timeo }
         } else {
-            // A reader waits for the peer's data, not for its own sends' completions:
-            // unless something needs those, their events do not wake it (a ping-pong
-            // then sleeps once per round trip, not twice).
-            if reader && !self.send_completions_wanted(guard) {
-                self.sends_may_wait.store(true, Ordering::SeqCst);
+            // A reader waits for the peer's data, not for its own sends' completions
+            // (a ping-pong then sleeps once per round trip, not twice).
+            if reader {
+                self.let_sends_wait(guard);
             }
             self.changed.wait(guard, &self.events, seen, *timeo, spin_usec.unwrap_or(0))
         };

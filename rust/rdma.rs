@@ -60,12 +60,18 @@ struct Op {
     len: u32,
     /// Send-queue entries it holds until its last request completes.
     requests: u32,
-    /// The first failure of one of its requests, if any.
+    /// The first failure of one of its requests, if any; a flush gives way to a real
+    /// failure, which is reported at once (see [`Op::reported`]).
     failure: Option<Wc>,
+    local: Local,
+}
+
+impl Op {
     /// Its completion is on the error queue already (an earlier request failed); the
     /// operation stays until its last request is flushed, for its pages.
-    reported: bool,
-    local: Local,
+    fn reported(&self) -> bool {
+        self.failure.is_some_and(|wc| !wc.flushed())
+    }
 }
 
 /// A registered region of the program's memory.
@@ -104,7 +110,7 @@ impl Rdma {
     /// The tokens of the operations still in flight.
     pub(crate) fn in_flight(&self) -> KVec<u64> {
         let mut v = KVec::new();
-        for op in self.ops.iter().filter(|op| !op.reported) {
+        for op in self.ops.iter().filter(|op| !op.reported()) {
             // Best effort: without memory the program misses a cancellation record.
             let _ = v.push(op.token, GFP_KERNEL);
         }
@@ -339,7 +345,6 @@ fn post(
             len: len as u32,
             requests: posted,
             failure: None,
-            reported: false,
             local,
         });
     }
@@ -355,9 +360,7 @@ fn post(
 /// An operation's last request completed (or was flushed): the operation is done.
 pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
-    if link.rdma.ops.is_empty() {
-        return;
-    }
+    // `Err`: no operation is in flight.
     let Ok(op) = link.rdma.ops.remove(0) else { return };
     link.rdma.requests = link.rdma.requests.saturating_sub(op.requests);
     if let Local::Region(handle) = op.local {
@@ -365,7 +368,7 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
             r.users -= 1;
         }
     }
-    if op.reported {
+    if op.reported() {
         // `op` goes here: the device is done with its pages.
         return;
     }
@@ -383,13 +386,15 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
 pub(crate) fn part_failed(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     let Some(op) = link.rdma.ops.first_mut() else { return };
-    if op.failure.is_none() {
-        op.failure = Some(wc);
-    }
-    if wc.flushed() || op.reported {
+    if op.reported() {
         return;
     }
-    op.reported = true;
+    if op.failure.is_none() || !wc.flushed() {
+        op.failure = Some(wc);
+    }
+    if wc.flushed() {
+        return;
+    }
     let token = op.token;
     report(ep, inner, token, wc, 0);
     transport_error(ep, inner, wc);
