@@ -296,27 +296,33 @@ class Suite:
         return max(300, min(1000, int(self.seconds / round_trip_s)))
 
     def verbs_bandwidth(self, sizes):
-        for tool, name in (("ib_write_bw", "write"), ("ib_read_bw", "read"), ("ib_send_bw", "send")):
+        for name in ("write", "read", "send"):
             for size in sizes:
                 for r in range(self.repeats):
-                    f, err = self.perftest(tool, size, self.iterations(size), ["--report_gbits"])
-                    if f:
-                        self.record("verbs_" + name, "bandwidth", "throughput", "Gbit/s", float(f[3]), size=size,
-                                    streams=1, repeat=r)
-                    else:
-                        self.error("verbs_" + name, "bandwidth", err, size=size)
+                    self.verbs_bandwidth_once(name, size, r)
+
+    def verbs_bandwidth_once(self, name, size, r, test="bandwidth"):
+        tool = {"write": "ib_write_bw", "read": "ib_read_bw", "send": "ib_send_bw"}[name]
+        f, err = self.perftest(tool, size, self.iterations(size), ["--report_gbits"])
+        if f:
+            self.record("verbs_" + name, test, "throughput", "Gbit/s", float(f[3]), size=size, streams=1, repeat=r)
+        else:
+            self.error("verbs_" + name, test, err, size=size)
 
     def verbs_latency(self, sizes):
-        for tool, name in (("ib_send_lat", "send"), ("ib_write_lat", "write")):
+        for name in ("send", "write"):
             for size in sizes:
                 for r in range(self.repeats):
-                    f, err = self.perftest(tool, size, self.round_trips(size))
-                    # bytes iterations t_min t_max t_typical t_avg t_stdev p99 p99.9
-                    if f and len(f) >= 9:
-                        for metric, col in (("median", 4), ("p99", 7), ("p99.9", 8)):
-                            self.record("verbs_" + name, "latency", metric, "us", float(f[col]), size=size, repeat=r)
-                    else:
-                        self.error("verbs_" + name, "latency", err or "no output", size=size)
+                    self.verbs_latency_once(name, size, r)
+
+    def verbs_latency_once(self, name, size, r, test="latency"):
+        f, err = self.perftest("ib_%s_lat" % name, size, self.round_trips(size))
+        # bytes iterations t_min t_max t_typical t_avg t_stdev p99 p99.9
+        if f and len(f) >= 9:
+            for metric, col in (("median", 4), ("p99", 7), ("p99.9", 8)):
+                self.record("verbs_" + name, test, metric, "us", float(f[col]), size=size, repeat=r)
+        else:
+            self.error("verbs_" + name, test, err or "no output", size=size)
 
     # ---- socket systems through iperf3 and sockperf ----
 
@@ -436,6 +442,10 @@ class Suite:
     def ib_rdma(self, size, r):
         """AF_IB one-sided RDMA WRITE and READ bandwidth (stream_bench rdma), in the
         RDMA_VARIANTS ways (systems ibrdma_write, ibrdma_write_sleep, ...)."""
+        # The anchors again, just before: under TCG the pair's speed drifts over a
+        # run by more than the differences measured here.
+        for op in ("write", "read"):
+            self.verbs_bandwidth_once(op, size, r, test="bandwidth-beside")
         port = self.next_port()
         srv = self.start("b", [STREAM_BENCH, "server", "ibmsg", str(port)])
         self.wait_ready(srv, port, "stream_bench ibmsg")
@@ -618,6 +628,8 @@ class Suite:
             log("AF_IB message sockets")
             for r in range(self.repeats):
                 with self.section("ibmsg", "latency and rate"):
+                    # The anchor again, just before (see ib_rdma).
+                    self.verbs_latency_once("send", 64, r, test="latency-beside")
                     self.ibmsg(64, r)
                     self.ibmsg(64, r, polling=True)
                     self.ibmsg(64, r, busy_poll=True)
