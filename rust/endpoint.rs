@@ -117,6 +117,9 @@ pub(crate) struct Inner {
     /// During a reap: the poll events pollers were already woken for (see
     /// [`Endpoint::reap`]); 0 otherwise.
     pub(crate) announced: u32,
+    /// `Endpoint::events` as it was when the last reap began, if it left both CQs
+    /// empty and armed: until the counter moves, no completion has come since.
+    reaped_at: Option<u32>,
     /// A message socket's `IB_MAX_MSG_SIZE`, if set before its connection began.
     pub(crate) max_msg: Option<u32>,
     /// Finished RDMA operations waiting on the error queue (`rdma`).
@@ -206,6 +209,7 @@ impl Endpoint {
                     tearing_down: false,
                     torn_down: false,
                     announced: 0,
+                    reaped_at: None,
                     max_msg: None,
                     completions: rdma::Completions::default(),
                 }),
@@ -299,9 +303,15 @@ impl Endpoint {
 
     /// Locks and reaps the completions that arrived: for every path that looks at the
     /// data path's state.
+    ///
+    /// A caller that comes back with nothing new (a program spinning on a
+    /// non-blocking call) does not poll the CQs: every completion since the last reap
+    /// fired an event, which moved `events`.
     pub(crate) fn lock_reaped(&self) -> MutexGuard<'_, Inner> {
         let mut guard = self.lock();
-        let _ = self.reap(&mut guard);
+        if guard.reaped_at != Some(self.events.load(Ordering::SeqCst)) {
+            let _ = self.reap(&mut guard);
+        }
         guard
     }
 
@@ -313,9 +323,13 @@ impl Endpoint {
     /// (`Inner::announced`): an edge-triggered epoll sees one edge per arrival, as
     /// with TCP.
     pub(crate) fn reap(&self, inner: &mut Inner) -> usize {
+        // Read before the CQs are: an event after this moves the counter.
+        let events = self.events.load(Ordering::SeqCst);
         inner.announced = self.announced.swap(0, Ordering::AcqRel);
         let handled = self.reap_side(inner, CqSide::Send) + self.reap_side(inner, CqSide::Recv);
         inner.announced = 0;
+        // Both CQs are now empty and armed (or there are none).
+        inner.reaped_at = inner.link.is_some().then_some(events);
         handled
     }
 

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -35,6 +36,21 @@ static int check(const unsigned char *buf, size_t len, unsigned int seq)
 		if (buf[i] != (unsigned char)(seq * 131 + i * 7))
 			return -1;
 	return 0;
+}
+
+/* Sends messages seq 0, 1, ... of buf's size without waiting until one would have
+ * to wait (errno EAGAIN); returns how many went, 0 if something else failed. */
+static unsigned int send_until_full(int fd, unsigned char *buf, size_t len)
+{
+	unsigned int sent = 0;
+
+	for (;;) {
+		fill(buf, len, sent);
+		if (send(fd, buf, len, MSG_DONTWAIT) < 0)
+			return errno == EAGAIN ? sent : 0;
+		if (++sent == 100000)
+			return 0;
+	}
 }
 
 static int wait_child(pid_t pid)
@@ -157,18 +173,13 @@ TEST_F(msg, flow_control_instead_of_rnr)
 	struct timeval tv = { .tv_usec = 200000 };
 	unsigned char buf[64];
 	long long rnr0 = rxe_counter("rxeb", "rcvd_rnr_err") + rxe_counter("rxea", "send_rnr_err");
-	unsigned int sent = 0, got;
+	unsigned int sent, got;
 
 	ASSERT_LE(0, rxe_counter("rxeb", "rcvd_rnr_err"));
 	ASSERT_LE(0, rxe_counter("rxea", "send_rnr_err"));
 
-	for (;;) {
-		fill(buf, sizeof(buf), sent);
-		if (send(self->client, buf, sizeof(buf), MSG_DONTWAIT) < 0)
-			break;
-		ASSERT_GT(100000u, ++sent);
-	}
-	EXPECT_EQ(EAGAIN, errno);
+	sent = send_until_full(self->client, buf, sizeof(buf));
+	ASSERT_LT(0u, sent);
 	TH_LOG("%u messages in flight before the sender had to wait", sent);
 	ASSERT_LT(2u, sent);
 
@@ -192,6 +203,42 @@ TEST_F(msg, flow_control_instead_of_rnr)
 	ASSERT_EQ((ssize_t)sizeof(buf), recv(self->server, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, check(buf, sizeof(buf), got));
 	EXPECT_EQ(rnr0, rxe_counter("rxeb", "rcvd_rnr_err") + rxe_counter("rxea", "send_rnr_err"));
+}
+
+/*
+ * A non-blocking read that finds nothing leaves the peer's next messages to the
+ * reader's return. When the program does not return but waits in epoll for room to
+ * send, the credits the peer returns still wake it.
+ */
+TEST_F(msg, credits_wake_an_epoll_writer_after_a_nonblocking_read)
+{
+	struct epoll_event ev = { .events = EPOLLOUT }, out;
+	int ep = epoll_create1(0);
+	unsigned char buf[64];
+	unsigned int sent, got;
+
+	ASSERT_LE(0, ep);
+	sent = send_until_full(self->client, buf, sizeof(buf));
+	ASSERT_LT(0u, sent);
+	/* Registered while there is no room: nothing is ready yet. */
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->client, &ev));
+	EXPECT_EQ(0, epoll_wait(ep, &out, 1, 0));
+	/* The last call on the socket: a read that finds nothing. */
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->client, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+
+	for (got = 0; got < sent; got++) {
+		ASSERT_EQ((ssize_t)sizeof(buf), recv(self->server, buf, sizeof(buf), 0));
+		ASSERT_EQ(0, check(buf, sizeof(buf), got)) TH_LOG("message %u", got);
+	}
+	ASSERT_EQ(1, epoll_wait(ep, &out, 1, 5000)) TH_LOG("the returned credits woke nobody");
+	EXPECT_NE(0u, out.events & EPOLLOUT);
+	fill(buf, sizeof(buf), got);
+	ASSERT_EQ((ssize_t)sizeof(buf), send(self->client, buf, sizeof(buf), MSG_DONTWAIT));
+	ASSERT_EQ((ssize_t)sizeof(buf), recv(self->server, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, check(buf, sizeof(buf), got));
+	close(ep);
 }
 
 /* Many small messages from a writer process, checked one by one. */
