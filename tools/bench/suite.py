@@ -266,7 +266,7 @@ class Suite:
 
         # A failed run is tried again with a new server, and so is one whose figures
         # are not numbers: under TCG perftest's clock calibration sometimes fails and
-        # its latency tools then print "inf".
+        # its latency tools then print "inf" (its bandwidth tools, now and then, 0).
         for _ in range(3):
             port = self.next_port()
             srv = self.start("b", side("b", port))
@@ -277,9 +277,9 @@ class Suite:
                 continue
             for line in out.splitlines():
                 f = line.split()
-                if f and f[0] == str(size) and len(f) >= 4 and all(finite(x) for x in f[1:]):
+                if f and f[0] == str(size) and len(f) >= 4 and all(finite(x) for x in f[1:]) and float(f[3]) > 0:
                     return f, None
-            err = "figures that are not numbers: " + out[-500:]
+            err = "figures that are not numbers, or no bandwidth: " + out[-500:]
         return None, (err or out)
 
     def iterations(self, size):
