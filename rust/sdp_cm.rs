@@ -33,7 +33,8 @@ const RESOLVE_TIMEOUT_MS: u32 = 2000;
 fn ring_config(ep: &Endpoint, inner: &Inner) -> RingConfig {
     let sk = &ep.sk;
     let net = sk.net();
-    let stream_size = netns::tunable(net, TunableId::SdpBufferSize) as u32;
+    // At least 1 (the tunable's bounds say so): no divide that can panic below.
+    let stream_size = (netns::tunable(net, TunableId::SdpBufferSize) as u32).max(1);
     let (rcvbuf, sndbuf) = sk.user_bufs();
     if ep.messages {
         let max = max_message(ep, inner);
@@ -46,7 +47,7 @@ fn ring_config(ep: &Endpoint, inner: &Inner) -> RingConfig {
     }
     let count = |bytes: Option<usize>, id: TunableId, min: usize| -> u16 {
         match bytes {
-            Some(b) => (b / stream_size as usize).clamp(min, MAX_RING) as u16,
+            Some(b) => (b / stream_size as usize).max(min).min(MAX_RING) as u16,
             None => netns::tunable(net, id) as u16,
         }
     };
