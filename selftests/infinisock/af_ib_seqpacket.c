@@ -206,9 +206,10 @@ TEST_F(msg, flow_control_instead_of_rnr)
 }
 
 /*
- * A non-blocking read that finds nothing leaves the peer's next messages to the
- * reader's return. When the program does not return but waits in epoll for room to
- * send, the credits the peer returns still wake it.
+ * After a non-blocking read that found nothing, the reader's own send completions
+ * wait for its return, and its next call skips the CQs unless an event came. When
+ * the program does not read again but waits in epoll for room to send, the credits
+ * the peer returns must still wake it.
  */
 TEST_F(msg, credits_wake_an_epoll_writer_after_a_nonblocking_read)
 {

@@ -59,6 +59,12 @@ class Figures:
             return None
         return statistics.median(v), min(v), max(v), len(v)
 
+    def get_beside(self, system, test, metric, size=None, streams=None):
+        """An anchor as run beside the AF_IB repeats (test + "-beside"), when the suite
+        did; otherwise from its own section."""
+        return self.get(system, test + "-beside", metric, size, streams) or self.get(system, test, metric, size,
+                                                                                     streams)
+
     def sizes(self, test):
         return sorted({k[3] for k in self.values if k[1] == test and k[3] is not None})
 
@@ -164,20 +170,15 @@ def report(data, outdir):
                table(["size", "ib_send_lat", "SDP", "AF_IB SEQPACKET", "SDP / ib_send_lat",
                       "AF_IB SEQPACKET / ib_send_lat"], rows), ""]
     rows, modes = [], []
-
-    def send_lat_beside(size):
-        # ib_send_lat run just before each AF_IB repeat, when the suite did.
-        return fig.get("verbs_send", "latency-beside", "median", size) or fig.get("verbs_send", "latency", "median",
-                                                                                  size)
     for size in fig.sizes("rate"):
         lat = fig.get("ibmsg", "latency", "median", size)
-        send_lat = send_lat_beside(size)
+        send_lat = fig.get_beside("verbs_send", "latency", "median", size)
         bw = fig.get("ibmsg", "bandwidth", "throughput", size, 1)
         send_bw = fig.get("verbs_send", "bandwidth", "throughput", size, 1)
         rows.append([size_name(size), cell(fig.get("ibmsg", "rate", "messages", size)), cell(bw), cell(send_bw),
                      ratio(bw, send_bw), cell(lat), cell(send_lat), ratio(send_lat, lat)])
     for size in fig.sizes("rate"):
-        send_lat = send_lat_beside(size)
+        send_lat = fig.get_beside("verbs_send", "latency", "median", size)
         for test, how in (("latency", "blocking recv()"), ("latency-polling", "spinning on non-blocking recv()"),
                           ("latency-busypoll", "blocking recv() with SO_BUSY_POLL")):
             lat = fig.get("ibmsg", test, "median", size)
@@ -203,9 +204,7 @@ def report(data, outdir):
                             ("_sleep", "registered region, poll() for POLLERR"),
                             ("_pinned", "pinned iovec, error queue polled")):
             f = {s: fig.get(s + suffix, "bandwidth", "throughput", size, 1) for s in ("ibrdma_write", "ibrdma_read")}
-            for s in ("verbs_write", "verbs_read"):
-                f[s] = (fig.get(s, "bandwidth-beside", "throughput", size, 1) or
-                        fig.get(s, "bandwidth", "throughput", size, 1))
+            f.update({s: fig.get_beside(s, "bandwidth", "throughput", size, 1) for s in ("verbs_write", "verbs_read")})
             rows.append([size_name(size), how, cell(f["ibrdma_write"]),
                          cell(f["verbs_write"]), ratio(f["ibrdma_write"], f["verbs_write"]), cell(f["ibrdma_read"]),
                          cell(f["verbs_read"]), ratio(f["ibrdma_read"], f["verbs_read"])])

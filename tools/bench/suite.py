@@ -303,9 +303,8 @@ class Suite:
                     self.verbs_bandwidth_once(name, size, r)
 
     def verbs_bandwidth_once(self, name, size, r, test="bandwidth"):
-        tool = {"write": "ib_write_bw", "read": "ib_read_bw", "send": "ib_send_bw"}[name]
         # MB/s (MiB/s in perftest) has two more significant digits than its Gbit/s.
-        f, err = self.perftest(tool, size, self.iterations(size))
+        f, err = self.perftest("ib_%s_bw" % name, size, self.iterations(size))
         if f:
             self.record("verbs_" + name, test, "throughput", "Gbit/s", float(f[3]) * MIB * 8 / 1e9, size=size,
                         streams=1, repeat=r)
