@@ -204,7 +204,7 @@ impl CmIdRef {
     }
 
     /// Creates the id's RC QP (`rdma_create_qp`) on the two CQs, with `send_sge`
-    /// SGEs per send request.
+    /// SGEs per send request. Returns the most bytes a send may carry inline.
     ///
     /// # Safety
     ///
@@ -218,11 +218,22 @@ impl CmIdRef {
         send_wr: u32,
         recv_wr: u32,
         send_sge: u32,
-    ) -> Result {
+    ) -> Result<u32> {
+        let mut max_inline = 0;
         // SAFETY: Live id; the caller guarantees `pd` and the CQs.
         errno(unsafe {
-            bindings::infinisock_cm_create_qp(self.as_raw(), pd, send_cq, recv_cq, send_wr, recv_wr, send_sge)
-        })
+            bindings::infinisock_cm_create_qp(
+                self.as_raw(),
+                pd,
+                send_cq,
+                recv_cq,
+                send_wr,
+                recv_wr,
+                send_sge,
+                &mut max_inline,
+            )
+        })?;
+        Ok(max_inline)
     }
 
     /// Destroys the id's QP.

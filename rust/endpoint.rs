@@ -117,9 +117,6 @@ pub(crate) struct Inner {
     /// During a reap: the poll events pollers were already woken for (see
     /// [`Endpoint::reap`]); 0 otherwise.
     pub(crate) announced: u32,
-    /// `Endpoint::events` as it was when the last reap began, if it left both CQs
-    /// empty and armed: until the counter moves, no completion has come since.
-    reaped_at: Option<u32>,
     /// A message socket's `IB_MAX_MSG_SIZE`, if set before its connection began.
     pub(crate) max_msg: Option<u32>,
     /// Finished RDMA operations waiting on the error queue (`rdma`).
@@ -136,6 +133,9 @@ pub(crate) struct Endpoint {
     changed: WaitQueue,
     /// Bumped before every wake-up of `changed` (see [`WaitQueue::wait`]).
     events: AtomicU32,
+    /// Events of the send and of the receive CQ (`CqSide as usize`), counted before
+    /// anything else is done about them (see `Link::reaped_at`).
+    cq_events: [AtomicU32; 2],
     /// Callers asleep in (or about to sleep in) [`Endpoint::wait`]: while there is one,
     /// it reaps after a CQ event and the reap work is not needed.
     waiters: AtomicU32,
@@ -209,12 +209,12 @@ impl Endpoint {
                     tearing_down: false,
                     torn_down: false,
                     announced: 0,
-                    reaped_at: None,
                     max_msg: None,
                     completions: rdma::Completions::default(),
                 }),
                 changed <- WaitQueue::new(c"Endpoint::changed", kernel::static_lock_class!()),
                 events: AtomicU32::new(0),
+                cq_events: [AtomicU32::new(0), AtomicU32::new(0)],
                 waiters: AtomicU32::new(0),
                 readers: AtomicU32::new(0),
                 sends_may_wait: AtomicBool::new(false),
@@ -306,12 +306,10 @@ impl Endpoint {
     ///
     /// A caller that comes back with nothing new (a program spinning on a
     /// non-blocking call) does not poll the CQs: every completion since the last reap
-    /// fired an event, which moved `events`.
+    /// fired an event, which moved `cq_events`.
     pub(crate) fn lock_reaped(&self) -> MutexGuard<'_, Inner> {
         let mut guard = self.lock();
-        if guard.reaped_at != Some(self.events.load(Ordering::SeqCst)) {
-            let _ = self.reap(&mut guard);
-        }
+        let _ = self.reap(&mut guard);
         guard
     }
 
@@ -323,34 +321,41 @@ impl Endpoint {
     /// (`Inner::announced`): an edge-triggered epoll sees one edge per arrival, as
     /// with TCP.
     pub(crate) fn reap(&self, inner: &mut Inner) -> usize {
-        // Read before the CQs are: an event after this moves the counter.
-        let events = self.events.load(Ordering::SeqCst);
         inner.announced = self.announced.swap(0, Ordering::AcqRel);
         let handled = self.reap_side(inner, CqSide::Send) + self.reap_side(inner, CqSide::Recv);
         inner.announced = 0;
-        // Both CQs are now empty and armed (or there are none).
-        inner.reaped_at = inner.link.is_some().then_some(events);
         handled
     }
 
-    /// Reaps one CQ until it is empty and armed; returns the completions handled.
+    /// Reaps one CQ until it is empty and armed, unless no event of it came since a
+    /// reap left it so; returns the completions handled.
     fn reap_side(&self, inner: &mut Inner, side: CqSide) -> usize {
+        // Read before the CQ is: a completion after this moves the count.
+        let events = self.cq_events[side as usize].load(Ordering::SeqCst);
+        match inner.link.as_ref() {
+            Some(link) if link.reaped_at(side) != Some(events) => self.reap_side_now(inner, side, events),
+            _ => 0,
+        }
+    }
+
+    /// Reaps one CQ until it is empty and armed; `events`: its event count, read
+    /// before the first poll. Returns the completions handled.
+    fn reap_side_now(&self, inner: &mut Inner, side: CqSide, events: u32) -> usize {
         let mut batch = [None; POLL_BATCH];
         let mut handled = 0;
         loop {
             let Some(link) = inner.link.as_ref() else { break };
             let n = link.reap(side, &mut batch);
-            if n == 0 {
-                if link.arm(side) {
-                    continue;
-                }
-                break;
-            }
+            // Fewer than asked for: the CQ was empty after these, so it is armed
+            // (and checked for late arrivals) once they are handled, with no poll
+            // that would find nothing.
+            let drained = n < POLL_BATCH;
             // A failed send moves the QP to the error state, which flushes the
             // receives: the send's error, already in its CQ, is the one to report
             // (`ETIMEDOUT` for a silent peer, not the flush's `ECONNRESET`).
             if side == CqSide::Recv && batch[..n].iter().flatten().any(|wc| !wc.ok()) {
-                handled += self.reap_side(inner, CqSide::Send);
+                let send_events = self.cq_events[CqSide::Send as usize].load(Ordering::SeqCst);
+                handled += self.reap_side_now(inner, CqSide::Send, send_events);
             }
             for wc in batch[..n].iter().flatten() {
                 handled += 1;
@@ -361,6 +366,15 @@ impl Endpoint {
                     CqeKind::Rdma => rdma::completion(self, inner, *wc),
                     CqeKind::RdmaPart => rdma::part_failed(self, inner, *wc),
                 }
+            }
+            if drained {
+                let Some(link) = inner.link.as_mut() else { break };
+                if link.arm(side) {
+                    continue;
+                }
+                // Empty and armed: its next completion fires an event.
+                link.set_reaped_at(side, events);
+                break;
             }
         }
         handled
@@ -686,6 +700,8 @@ impl CmHandler for Endpoint {
 
 impl CqEvents for Endpoint {
     fn cq_event(&self, side: CqSide) {
+        // First: a reap that sees the count unmoved skips the CQ.
+        self.cq_events[side as usize].fetch_add(1, Ordering::SeqCst);
         // A blocked reader or writer reaps for itself as soon as it runs, and a poller
         // woken for a receive when it comes back to `poll_mask`; the work reaps when
         // nobody is blocked (a poller may not come back soon). The poll wake carries no

@@ -227,7 +227,8 @@ void infinisock_cqe_reaped(struct ib_cq *cq, struct ib_wc *wc)
 
 int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n)
 {
-	struct ib_wc wc[INFINISOCK_POLL_BATCH];
+	/* Not zeroed by CONFIG_INIT_STACK_ALL_ZERO: written by the driver before read. */
+	struct ib_wc wc[INFINISOCK_POLL_BATCH] __uninitialized;
 	int i, got;
 
 	got = ib_poll_cq(cq, min(n, INFINISOCK_POLL_BATCH), wc);
@@ -351,7 +352,8 @@ int infinisock_post_recv(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len
 	return ib_post_recv(qp, &wr, NULL);
 }
 
-int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey)
+int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey,
+			 const void *inline_data)
 {
 	struct ib_sge sge = { .addr = addr, .length = len, .lkey = lkey };
 	struct ib_send_wr wr = {
@@ -361,6 +363,12 @@ int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len
 		.opcode = IB_WR_SEND,
 		.send_flags = IB_SEND_SIGNALED,
 	};
+
+	/* Inline data is read through the SGE's address as a kernel address (as net/smc posts it). */
+	if (inline_data) {
+		sge.addr = (uintptr_t)inline_data;
+		wr.send_flags |= IB_SEND_INLINE;
+	}
 
 	return ib_post_send(qp, &wr, NULL);
 }
@@ -441,7 +449,8 @@ struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id)
 }
 
 int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
-			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge)
+			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
+			    u32 *max_inline)
 {
 	struct ib_qp_init_attr attr = {
 		.send_cq = send_cq,
@@ -455,8 +464,11 @@ int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_c
 		.sq_sig_type = IB_SIGNAL_REQ_WR,
 		.qp_type = IB_QPT_RC,
 	};
+	int err = rdma_create_qp(id, pd, &attr);
 
-	return rdma_create_qp(id, pd, &attr);
+	/* No inline data is asked for; the driver reports what its send queue can take. */
+	*max_inline = err ? 0 : attr.cap.max_inline_data;
+	return err;
 }
 
 /*

@@ -99,9 +99,14 @@ struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, s
 int infinisock_destroy_qp(struct ib_qp *qp);
 u32 infinisock_qp_num(const struct ib_qp *qp);
 
-/* One single-SGE work request; every send is signaled. */
+/*
+ * One single-SGE work request; every send is signaled. A send with `inline_data` (the
+ * kernel address of the same bytes) is posted inline: the device copies them at post
+ * time and needs no lookup of `lkey`.
+ */
 int infinisock_post_recv(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
-int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
+int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey,
+			 const void *inline_data);
 /* A zero-length RDMA WRITE (keepalive probe), signaled. */
 int infinisock_post_probe(struct ib_qp *qp, struct ib_cqe *cqe);
 
@@ -154,7 +159,8 @@ size_t infinisock_msg_control_room(const struct msghdr *msg);
 int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int *type, const void **data,
 			     size_t *len);
 int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
-			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge);
+			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
+			    u32 *max_inline);
 int infinisock_cm_connect_locked(struct rdma_cm_id *id, const void *data, u8 len);
 int infinisock_cm_accept(struct rdma_cm_id *id, const void *data, u8 len);
 int infinisock_cm_reject(struct rdma_cm_id *id);

@@ -110,7 +110,13 @@ pub(crate) struct Link {
     pub(crate) pd: Pd,
     pub(crate) dev: IbDevice,
     pub(crate) lkey: u32,
+    /// Sends of at most this many bytes go inline (the QP's `max_inline_data`).
+    max_inline: usize,
     pub(crate) stream: Stream,
+    /// Per CQ (`CqSide as usize`): the endpoint's count of its events as it was when
+    /// a reap began that left it empty and armed. Until the count moves, no
+    /// completion came since, and a reap skips the CQ.
+    reaped_at: [Option<u32>; 2],
 }
 
 // SAFETY: All parts may be used and dropped from any thread (see their own impls); the
@@ -164,7 +170,8 @@ impl Link {
         let (send_sge, read_sge) = device_sges(&dev);
         // SAFETY: PD and CQs outlive the QP: `Link::drop` destroys it first. Nothing
         // fallible comes between creating the QP and owning it in the `Link`.
-        unsafe { id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), send_wrs, nrx + 1, send_sge)? };
+        let max_inline =
+            unsafe { id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), send_wrs, nrx + 1, send_sge)? };
         let Some(qp) = id.qp() else {
             id.destroy_qp();
             return Err(EINVAL);
@@ -182,6 +189,7 @@ impl Link {
             pd,
             dev,
             lkey,
+            max_inline: max_inline as usize,
             stream: Stream {
                 credits: None,
                 peer_msg_size: 0,
@@ -206,6 +214,7 @@ impl Link {
                 last_heard: Instant::now(),
                 probe_outstanding: false,
             },
+            reaped_at: [None, None],
         };
         for idx in 0..cfg.recv_buffers {
             link.post_recv(idx)?;
@@ -230,6 +239,17 @@ impl Link {
     /// may have arrived unannounced.
     pub(crate) fn arm(&self, side: CqSide) -> bool {
         self.cq(side).arm()
+    }
+
+    /// The event count at which a reap last left the CQ empty and armed, if it did.
+    pub(crate) fn reaped_at(&self, side: CqSide) -> Option<u32> {
+        self.reaped_at[side as usize]
+    }
+
+    /// Records that a reap which began at event count `events` left the CQ empty
+    /// and armed.
+    pub(crate) fn set_reaped_at(&mut self, side: CqSide, events: u32) {
+        self.reaped_at[side as usize] = Some(events);
     }
 
     /// Receive buffers in the ring.
@@ -342,9 +362,10 @@ impl Link {
         let mut hdr = [0u8; BSDH_LEN];
         encode_header(&mut hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
         self.tx[slot].fill()[..BSDH_LEN].copy_from_slice(&hdr);
+        let len = BSDH_LEN + n;
         // SAFETY: The slot is free (counted by `tx_free`) and not written again until
         // its completion; the link outlives the QP's use of it.
-        unsafe { self.qp.post_send(&SEND_CQE, &self.tx[slot], BSDH_LEN + n, self.lkey)? };
+        unsafe { self.qp.post_send(&SEND_CQE, &self.tx[slot], len, self.lkey, len <= self.max_inline)? };
         self.stream.tx_posted += 1;
         self.stream.tx_len[slot] = n as u32;
         self.stream.tx_unacked += n;

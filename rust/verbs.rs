@@ -450,16 +450,31 @@ impl QpRef {
         to_result(unsafe { bindings::infinisock_post_recv(self.0.as_ptr(), cqe.as_raw(), buf.addr, len, lkey) })
     }
 
-    /// Sends the first `len` bytes of `buf` (signaled).
+    /// Sends the first `len` bytes of `buf` (signaled); `inline`: as inline data,
+    /// copied by the device when posted (at most the QP's `max_inline_data`).
     ///
     /// # Safety
     ///
     /// `buf` stays alive and is not written until the send completes (or is flushed).
-    pub(crate) unsafe fn post_send(&self, cqe: &'static Cqe, buf: &DmaBuf, len: usize, lkey: u32) -> Result {
-        buf.sync_for_device(len);
+    pub(crate) unsafe fn post_send(
+        &self,
+        cqe: &'static Cqe,
+        buf: &DmaBuf,
+        len: usize,
+        lkey: u32,
+        inline: bool,
+    ) -> Result {
+        let data = buf.buf.get(..len).ok_or(EINVAL)?;
+        let inline_data = if inline { data.as_ptr().cast() } else { core::ptr::null() };
+        if !inline {
+            buf.sync_for_device(len);
+        }
         let len = u32::try_from(len)?;
-        // SAFETY: Live QP; the caller keeps `buf` unchanged for the device.
-        to_result(unsafe { bindings::infinisock_post_send(self.0.as_ptr(), cqe.as_raw(), buf.addr, len, lkey) })
+        // SAFETY: Live QP; the caller keeps `buf` unchanged for the device, and
+        // `inline_data` (when given) is its first `len` bytes.
+        to_result(unsafe {
+            bindings::infinisock_post_send(self.0.as_ptr(), cqe.as_raw(), buf.addr, len, lkey, inline_data)
+        })
     }
 
     /// Posts a keepalive probe: a zero-length RDMA WRITE the peer's adapter
