@@ -242,6 +242,52 @@ TEST_F(msg, credits_wake_an_epoll_writer_after_a_nonblocking_read)
 	close(ep);
 }
 
+/* Non-blocking reads until one returns something else than EAGAIN, for up to 5 s. */
+static ssize_t recv_spinning(int fd, void *buf, size_t len)
+{
+	for (int i = 0; i < 5000000; i++) {
+		ssize_t n = recv(fd, buf, len, MSG_DONTWAIT);
+
+		if (n >= 0 || errno != EAGAIN)
+			return n;
+		if (i % 1000 == 999)
+			usleep(1000);
+	}
+	return -1;
+}
+
+/*
+ * A program spinning on non-blocking reads that find nothing sees each change that
+ * comes after them: a message, its own shutdown of reading, the peer's close.
+ */
+TEST_F(msg, a_spinning_reader_sees_every_change)
+{
+	char buf[16];
+
+	for (int i = 0; i < 3; i++) {
+		errno = 0;
+		EXPECT_EQ(-1, recv(self->server, buf, sizeof(buf), MSG_DONTWAIT));
+		EXPECT_EQ(EAGAIN, errno);
+	}
+	ASSERT_EQ(3, send(self->client, "one", 3, 0));
+	ASSERT_EQ(3, recv_spinning(self->server, buf, sizeof(buf))) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, memcmp(buf, "one", 3));
+	for (int i = 0; i < 3; i++) {
+		errno = 0;
+		EXPECT_EQ(-1, recv(self->server, buf, sizeof(buf), MSG_DONTWAIT));
+		EXPECT_EQ(EAGAIN, errno);
+	}
+	/* Its own shutdown: end of file at once. */
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(-1, recv(self->client, buf, sizeof(buf), MSG_DONTWAIT));
+	ASSERT_EQ(0, shutdown(self->client, SHUT_RD));
+	EXPECT_EQ(0, recv(self->client, buf, sizeof(buf), MSG_DONTWAIT));
+	/* The peer's close: end of file once it arrives. */
+	ASSERT_EQ(0, close(self->client));
+	self->client = -1;
+	EXPECT_EQ(0, recv_spinning(self->server, buf, sizeof(buf))) TH_LOG("%s", strerror(errno));
+}
+
 /* Many small messages from a writer process, checked one by one. */
 TEST_F_TIMEOUT(msg, many_messages_in_order, 300)
 {
