@@ -331,11 +331,16 @@ impl Endpoint {
     /// reap left it so; returns the completions handled.
     fn reap_side(&self, inner: &mut Inner, side: CqSide) -> usize {
         // Read before the CQ is: a completion after this moves the count.
-        let events = self.cq_events[side as usize].load(Ordering::SeqCst);
+        let events = self.cq_event_count(side);
         match inner.link.as_ref() {
             Some(link) if link.reaped_at(side) != Some(events) => self.reap_side_now(inner, side, events),
             _ => 0,
         }
+    }
+
+    /// How many events the CQ on `side` has fired.
+    fn cq_event_count(&self, side: CqSide) -> u32 {
+        self.cq_events[side as usize].load(Ordering::SeqCst)
     }
 
     /// Reaps one CQ until it is empty and armed; `events`: its event count, read
@@ -353,8 +358,10 @@ impl Endpoint {
             // A failed send moves the QP to the error state, which flushes the
             // receives: the send's error, already in its CQ, is the one to report
             // (`ETIMEDOUT` for a silent peer, not the flush's `ECONNRESET`).
+            // The send CQ is polled even if its count has not moved: nothing orders
+            // the event of the send's completion before the flush seen here.
             if side == CqSide::Recv && batch[..n].iter().flatten().any(|wc| !wc.ok()) {
-                let send_events = self.cq_events[CqSide::Send as usize].load(Ordering::SeqCst);
+                let send_events = self.cq_event_count(CqSide::Send);
                 handled += self.reap_side_now(inner, CqSide::Send, send_events);
             }
             for wc in batch[..n].iter().flatten() {
