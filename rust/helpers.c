@@ -540,6 +540,15 @@ void **infinisock_sk_state(struct sock *sk)
 	return &((struct infinisock_sock *)sk)->state;
 }
 
+/* SIGIO for mask's events to an O_ASYNC owner; under rcu_read_lock(). */
+static void infinisock_sk_sigio_rcu(struct sock *sk, __poll_t mask)
+{
+	if (mask & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+		sk_wake_async_rcu(sk, SOCK_WAKE_WAITD, POLL_IN);
+	if (mask & EPOLLOUT)
+		sk_wake_async_rcu(sk, SOCK_WAKE_SPACE, POLL_OUT);
+}
+
 static void infinisock_sk_wake_mask(struct sock *sk, __poll_t mask, bool sigio)
 {
 	struct socket_wq *wq;
@@ -548,10 +557,15 @@ static void infinisock_sk_wake_mask(struct sock *sk, __poll_t mask, bool sigio)
 	wq = rcu_dereference(sk->sk_wq);
 	if (skwq_has_sleeper(wq))
 		wake_up_interruptible_poll(&wq->wait, mask);
-	if (sigio && (mask & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
-		sk_wake_async_rcu(sk, SOCK_WAKE_WAITD, POLL_IN);
-	if (sigio && (mask & EPOLLOUT))
-		sk_wake_async_rcu(sk, SOCK_WAKE_SPACE, POLL_OUT);
+	if (sigio)
+		infinisock_sk_sigio_rcu(sk, mask);
+	rcu_read_unlock();
+}
+
+void infinisock_sk_sigio(struct sock *sk, __poll_t mask)
+{
+	rcu_read_lock();
+	infinisock_sk_sigio_rcu(sk, mask);
 	rcu_read_unlock();
 }
 

@@ -177,6 +177,8 @@ struct workqueue_struct;
 void **infinisock_sk_state(struct sock *sk);
 void infinisock_sk_wake(struct sock *sk, __poll_t mask);
 void infinisock_sk_wake_pollers(struct sock *sk, __poll_t mask);
+/* SIGIO for mask's events to an O_ASYNC owner, waking no poller. */
+void infinisock_sk_sigio(struct sock *sk, __poll_t mask);
 
 struct wait_queue_head;
 struct mutex;

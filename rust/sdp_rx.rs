@@ -73,6 +73,12 @@ fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
                 0 => ep.notify_waiters(),
                 news => ep.wake(news),
             }
+            // The receive event woke the pollers for these without SIGIO, which only
+            // now is known to be due.
+            let announced = mask & inner.announced;
+            if announced != 0 {
+                ep.sk.sigio(announced);
+            }
             crate::close::maybe_finish(ep, inner);
         }
         Err(Violation::Reset) => ep.fail(inner, ECONNRESET),

@@ -243,6 +243,13 @@ impl Sock {
         unsafe { bindings::infinisock_sk_wake(self.as_raw(), mask) };
     }
 
+    /// Sends `SIGIO` for `mask` to an `O_ASYNC` owner, without waking pollers (a
+    /// receive event already did).
+    pub(crate) fn sigio(&self, mask: u32) {
+        // SAFETY: The sock is valid; the helper reads `sk_wq` under RCU.
+        unsafe { bindings::infinisock_sk_sigio(self.as_raw(), mask) };
+    }
+
     /// Wakes `poll`/`epoll` waiters for `mask`, without `SIGIO`; callable in any
     /// atomic context.
     pub(crate) fn wake_pollers(&self, mask: u32) {

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -206,6 +207,33 @@ TEST_F(msg, flow_control_instead_of_rnr)
 }
 
 /*
+ * SIOCOUTQ: bytes of messages the peer's adapter has not acknowledged drain to 0,
+ * small messages (sent inline, and without a completion of their own) included.
+ */
+TEST_F(msg, siocoutq_drains_after_small_messages)
+{
+	unsigned char buf[32];
+	int outq = -1;
+
+	for (unsigned int i = 0; i < 5; i++) {
+		fill(buf, sizeof(buf), i);
+		ASSERT_EQ((ssize_t)sizeof(buf), send(self->client, buf, sizeof(buf), 0));
+	}
+	ASSERT_EQ(0, ioctl(self->client, SIOCOUTQ, &outq));
+	ASSERT_LE(0, outq);
+	ASSERT_GE(5 * (int)sizeof(buf), outq);
+	for (int i = 0; i < 200 && outq != 0; i++) {
+		usleep(50000);
+		ASSERT_EQ(0, ioctl(self->client, SIOCOUTQ, &outq));
+	}
+	EXPECT_EQ(0, outq);
+	for (unsigned int i = 0; i < 5; i++) {
+		ASSERT_EQ((ssize_t)sizeof(buf), recv(self->server, buf, sizeof(buf), 0));
+		EXPECT_EQ(0, check(buf, sizeof(buf), i));
+	}
+}
+
+/*
  * After a non-blocking read that found nothing, the reader's own send completions
  * wait for its return, and its next call skips the CQs unless an event came. When
  * the program does not read again but waits in epoll for room to send, the credits
@@ -240,6 +268,27 @@ TEST_F(msg, credits_wake_an_epoll_writer_after_a_nonblocking_read)
 	ASSERT_EQ((ssize_t)sizeof(buf), recv(self->server, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, check(buf, sizeof(buf), got));
 	close(ep);
+}
+
+/*
+ * O_ASYNC: a message that arrives after a non-blocking read found nothing still
+ * raises SIGIO, though the program is not blocked in the socket.
+ */
+TEST_F(msg, sigio_after_a_nonblocking_read)
+{
+	unsigned char buf[64];
+
+	ASSERT_EQ(0, sigio_arm(self->server));
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->server, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	sigio_count = 0;
+	fill(buf, sizeof(buf), 7);
+	ASSERT_EQ((ssize_t)sizeof(buf), send(self->client, buf, sizeof(buf), 0));
+	EXPECT_LT(0, sigio_wait()) TH_LOG("no SIGIO for the message");
+	ASSERT_EQ((ssize_t)sizeof(buf), recv(self->server, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(0, check(buf, sizeof(buf), 7));
+	sigio_disarm(self->server);
 }
 
 /* Non-blocking reads until one returns something else than EAGAIN, for up to 5 s. */

@@ -845,6 +845,27 @@ TEST_F(conn, fork_shares_socket)
 	ASSERT_EQ(6, recv(self->server, buf, 6, MSG_WAITALL));
 }
 
+/* O_ASYNC: arriving data raises SIGIO, on an idle socket and after a read found none. */
+TEST_F(conn, sigio_for_arriving_data)
+{
+	char buf[8];
+
+	ASSERT_EQ(0, sigio_arm(self->server));
+	ASSERT_EQ(3, send(self->client, "one", 3, 0));
+	EXPECT_LT(0, sigio_wait()) TH_LOG("no SIGIO for data on an idle socket");
+	ASSERT_EQ(3, recv(self->server, buf, sizeof(buf), 0));
+
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->server, buf, sizeof(buf), MSG_DONTWAIT));
+	EXPECT_EQ(EAGAIN, errno);
+	sigio_count = 0;
+	ASSERT_EQ(3, send(self->client, "two", 3, 0));
+	EXPECT_LT(0, sigio_wait()) TH_LOG("no SIGIO for data after a non-blocking read");
+	ASSERT_EQ(3, recv(self->server, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "two", 3));
+	sigio_disarm(self->server);
+}
+
 /* SIOCOUTQ: bytes sent and not yet acknowledged drain to 0. */
 TEST_F(conn, siocoutq_drains)
 {

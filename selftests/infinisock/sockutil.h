@@ -4,8 +4,11 @@
 #define INFINISOCK_SOCKUTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 /* An int socket option, or -errno. */
 static inline int sockopt_int(int fd, int level, int name)
@@ -31,6 +34,42 @@ static inline long vm_pin_kb(void)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+/* SIGIO signals this process got since sigio_arm(). */
+static volatile sig_atomic_t sigio_count;
+
+static inline void sigio_count_one(int sig)
+{
+	(void)sig;
+	sigio_count++;
+}
+
+/* Asks for SIGIO on fd (O_ASYNC, to this process) and starts counting; 0 or -errno. */
+static inline int sigio_arm(int fd)
+{
+	struct sigaction sa = { .sa_handler = sigio_count_one };
+
+	if (sigaction(SIGIO, &sa, NULL) || fcntl(fd, F_SETOWN, getpid()) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC))
+		return -errno;
+	sigio_count = 0;
+	return 0;
+}
+
+/* Stops SIGIO on fd; one still on its way is ignored (its default kills). */
+static inline void sigio_disarm(int fd)
+{
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_ASYNC);
+	signal(SIGIO, SIG_IGN);
+}
+
+/* Waits up to 5 s for a SIGIO after sigio_arm(); the count seen. */
+static inline int sigio_wait(void)
+{
+	for (int i = 0; i < 500 && !sigio_count; i++)
+		usleep(10000);
+	return sigio_count;
 }
 
 #endif
