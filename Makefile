@@ -6,12 +6,14 @@
 #   make check    set up everything and run all tests (host tests, then the VM suite)
 #   make bench    the benchmark suite: SDP beside raw verbs, SMC-R, rsocket and TCP, one VM
 #                 run on the release kernel (QUICK=1: the short version); out/vm/bench.md
+#   make latency  where a 64-byte AF_IB SEQPACKET message's time goes, step by step through
+#                 rxe, beside ib_send_lat's (function tracer, "trace" kernel); out/vm/latency.md
 
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 FLAVOUR ?= debug
 
-.PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo bench clean
+.PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo bench latency clean
 
 all: module
 
@@ -21,10 +23,11 @@ bootstrap:
 kernel: bootstrap
 	bash tools/build-kernel.sh $(FLAVOUR)
 
-# Both flavours' config fragments still apply to the kernel source (cheap: no build).
+# Every flavour's config fragments still apply to the kernel source (cheap: no build).
 kernel-configs: bootstrap
 	bash tools/build-kernel.sh --check-config debug
 	bash tools/build-kernel.sh --check-config release
+	bash tools/build-kernel.sh --check-config trace
 
 module: kernel
 	bash tools/build-module.sh $(FLAVOUR)
@@ -48,6 +51,12 @@ demo: module selftests
 bench: FLAVOUR = release
 bench: module selftests
 	FLAVOUR=$(FLAVOUR) BENCH_QUICK=$(QUICK) bash tools/vm/run.sh bench
+
+# The benchmark kernel with the function tracer: every step is a little slower, alike
+# for both programs.
+latency: FLAVOUR = trace
+latency: module selftests
+	FLAVOUR=$(FLAVOUR) bash tools/vm/run.sh latency
 
 clean:
 	bash tools/build-module.sh clean

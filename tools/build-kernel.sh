@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the test kernel (flavour "debug", the default) or the benchmark kernel ("release") from
+# Builds the test kernel (flavour "debug", the default), the benchmark kernel ("release") or
+# the benchmark kernel with the function tracer ("trace", for make latency) from
 # Debian's linux-source-7.3 and the fragments in tools/kernel/, into a cache outside the repository
 # keyed by source version + fragments + toolchain. A cached build is reused in seconds.
 # Prints the build directory (the O= tree, which out-of-tree modules build against).
-#   build-kernel.sh [debug|release]                build (or reuse) the kernel
-#   build-kernel.sh --check-config [debug|release] only check that the fragments apply
+#   build-kernel.sh [debug|release|trace]          build (or reuse) the kernel
+#   build-kernel.sh --check-config FLAVOUR         only check that the fragments apply
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -12,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 check_only=0
 if [ "${1:-}" = --check-config ]; then check_only=1; shift; fi
 flavour=${1:-debug}
-case $flavour in debug|release) ;; *) die "unknown kernel flavour '$flavour' (debug or release)";; esac
+case $flavour in debug|release|trace) ;; *) die "unknown kernel flavour '$flavour' (debug, release or trace)";; esac
 check_toolchain
 src=$("$here/fetch-kernel.sh")
 version=$(cat "$CACHE_DIR/src/linux-source-$KERNEL_SERIES.version")

@@ -54,6 +54,12 @@ if [ "$mode" = bench ]; then
 	exit 0
 fi
 
+if [ "$mode" = latency ]; then
+	. "$here/latency.sh"
+	latency_run "$outdir" && echo PASS > "$outdir/verdict"
+	exit 0
+fi
+
 # TAP over every test program: kselftest binaries print their own nested TAP.
 tests=(kunit)
 for t in "$top"/selftests/build/*; do [ -f "$t" ] && [ -x "$t" ] && tests+=("$t"); done

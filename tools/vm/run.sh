@@ -3,6 +3,8 @@
 # machines) with the host's root over 9p, and runs tools/vm/guest.sh MODE inside:
 #   run.sh test    build the two-host topology, load the module, run every VM test
 #   run.sh demo    build the topology, load the module and show what it offers
+#   run.sh bench   the benchmark suite (tools/bench/suite.py), release kernel
+#   run.sh latency where a SEQPACKET message's time goes beside ib_send_lat's, trace kernel
 # Exits non-zero on a failed test or a kernel splat. Results land in out/vm/.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +26,7 @@ memory=2G
 [ "$mode" = bench ] && memory=6G
 PATH=$(dirname "$VNG"):$PATH timeout 2400 "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory $memory \
 	--rwdir "$outdir" --append "kunit.enable=1 kunit.autorun=1 kmemleak=on log_buf_len=4M" \
-	--verbose --exec "INFINISOCK_TESTS='${INFINISOCK_TESTS:-}' BENCH_QUICK='${BENCH_QUICK:-}' BENCH_ONLY='${BENCH_ONLY:-}' bash $here/guest.sh $mode $outdir $flavour" 2>&1 |
+	--verbose --exec "INFINISOCK_TESTS='${INFINISOCK_TESTS:-}' BENCH_QUICK='${BENCH_QUICK:-}' BENCH_ONLY='${BENCH_ONLY:-}' LATENCY_ROUNDS='${LATENCY_ROUNDS:-}' bash $here/guest.sh $mode $outdir $flavour" 2>&1 |
 	tee "$outdir/console.log" | grep --line-buffered -aE '^(#|ok |not ok |TAP |1\.\.|Bail|==|\|)' || true
 say "VM run took $(($(date +%s) - start))s"
 verdict=$(cat "$outdir/verdict" 2>/dev/null || echo "no verdict (the VM did not finish)")
