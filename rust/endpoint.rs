@@ -504,7 +504,10 @@ impl Endpoint {
     /// in the receive ring is lost (the connection is over).
     fn teardown(&self) {
         let (link, id, children) = {
-            let mut inner = self.lock();
+            // What already completed is reaped first: the drain below discards the
+            // completions it meets, so an RDMA operation whose error (a peer's refusal)
+            // is waiting in the CQ would otherwise be reported as cancelled.
+            let mut inner = self.lock_reaped();
             inner.phase = Phase::Closed;
             let children = (
                 core::mem::take(&mut inner.listen.pending),
