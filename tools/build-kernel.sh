@@ -13,14 +13,22 @@ here=$(cd "$(dirname "$0")" && pwd)
 check_only=0
 if [ "${1:-}" = --check-config ]; then check_only=1; shift; fi
 flavour=${1:-debug}
-case $flavour in debug|release|trace) ;; *) die "unknown kernel flavour '$flavour' (debug, release or trace)";; esac
+# Each flavour's config fragments, applied in order: trace is the release kernel plus the tracer.
+case $flavour in
+debug) fragments=(base debug) ;;
+release) fragments=(base release) ;;
+trace) fragments=(base release trace) ;;
+*) die "unknown kernel flavour '$flavour' (debug, release or trace)" ;;
+esac
+fragments=("${fragments[@]/#/$here/kernel/}")
+fragments=("${fragments[@]/%/.config}")
 check_toolchain
 src=$("$here/fetch-kernel.sh")
 version=$(cat "$CACHE_DIR/src/linux-source-$KERNEL_SERIES.version")
 
 # Bump when the way the kernel is configured or built changes: it is part of the cache key.
 RECIPE="allnoconfig + KCONFIG_ALLCONFIG fragments; bzImage modules; ${KMAKE_ARGS[*]}"
-key=$( { echo "$version"; cat "$here/kernel/base.config" "$here/kernel/$flavour.config";
+key=$( { echo "$version"; cat "${fragments[@]}";
 	toolchain_versions; echo "$RECIPE"; } | sha256sum | cut -c1-16)
 out=$CACHE_DIR/build/$flavour-$key
 if ((check_only == 0)) && [ -f "$out/.infinisock-built" ]; then
@@ -31,7 +39,7 @@ fi
 ((check_only == 0)) || out=$(mktemp -d)
 
 mkdir -p "$out"
-cat "$here/kernel/base.config" "$here/kernel/$flavour.config" > "$out/fragment.config"
+cat "${fragments[@]}" > "$out/fragment.config"
 start=$(date +%s)
 kmake() { make -C "$src" O="$out" "${KMAKE_ARGS[@]}" "$@"; }
 kmake -s rustavailable >&2 || die "the kernel does not accept this Rust toolchain (make rustavailable)"

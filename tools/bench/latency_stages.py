@@ -37,7 +37,7 @@ NAMES = {
     "cqe": "responder: the completion is in the CQ",
     "reply": "turnaround: the peer posts its reply",
 }
-SYSTEMS = [("ib_send_lat", "ib_send_lat"), ("seqpacket", "AF_IB SEQPACKET")]
+SYSTEMS = ["ib_send_lat", "seqpacket"]
 
 
 def marks(path):
@@ -92,7 +92,7 @@ def messages(path):
 
 def main(d):
     per = {}
-    for key, _ in SYSTEMS:
+    for key in SYSTEMS:
         files = sorted(f for f in os.listdir(d) if f.startswith(key + "-"))
         per[key] = [messages(os.path.join(d, f)) for f in files]
     if not all(any(rounds) for rounds in per.values()):
@@ -113,9 +113,9 @@ def main(d):
     print()
     print("| step (from the step above) | ib_send_lat | AF_IB SEQPACKET | difference |")
     print("|---|---|---|---|")
-    total = {k: 0.0 for k, _ in SYSTEMS}
+    total = {k: 0.0 for k in SYSTEMS}
     for a, b in zip(STEPS, STEPS[1:]):
-        v = {k: median(k, a, b) for k, _ in SYSTEMS}
+        v = {k: median(k, a, b) for k in SYSTEMS}
         for k in v:
             total[k] += v[k]
         print("| %s | %.0f | %.0f | %+.0f |" % (NAMES[b], v["ib_send_lat"], v["seqpacket"],

@@ -9,9 +9,32 @@
 # rxe functions whose entry marks a step; see latency_stages.py for what each one means.
 LATENCY_MARKS="rxe_post_send rxe_sender rxe_xmit_packet rxe_udp_encap_recv rxe_receiver rxe_completer rxe_cq_post"
 
+# Starts "$@" in host b on CPU 1 and gives it SECS to listen; its pid in latency_server_pid.
+latency_server() {
+	local secs=$1
+	shift
+	ip netns exec b taskset -c 1 "$@" > /dev/null 2>&1 &
+	latency_server_pid=$!
+	sleep "$secs"
+}
+
+# Runs "$@" in host a on CPU 0 with the tracer on, keeps the trace as OUTDIR/latency/NAME,
+# then stops the server.
+latency_client() {
+	local name=$1
+	shift
+	: > $tr/trace
+	echo 1 > $tr/tracing_on
+	ip netns exec a taskset -c 0 "$@" > /dev/null 2>&1
+	echo 0 > $tr/tracing_on
+	cp $tr/trace "$outdir/latency/$name"
+	kill "$latency_server_pid" 2>/dev/null
+	wait "$latency_server_pid" 2>/dev/null
+}
+
 latency_run() {
 	local outdir=$1 tr=/sys/kernel/tracing rounds=${LATENCY_ROUNDS:-6} n=${LATENCY_ITERATIONS:-300}
-	local sb=$top/tools/bench/build/stream_bench f r port pid
+	local sb=$top/tools/bench/build/stream_bench f r
 	insmod "$INFINISOCK_KO" || return 1
 	[ -d $tr/events ] || mount -t tracefs nodev $tr || return 1
 	echo 0 > $tr/tracing_on
@@ -22,29 +45,12 @@ latency_run() {
 	done
 	echo function > $tr/current_tracer
 	mkdir -p "$outdir/latency"
+	export STREAM_BENCH_MAX_MSG=64
 	for r in $(seq "$rounds"); do
-		port=$((26000 + r))
-		ip netns exec b taskset -c 1 ib_send_lat -d rxeb -F -s 64 -n "$n" -p $port > /dev/null 2>&1 &
-		pid=$!
-		sleep 2
-		: > $tr/trace
-		echo 1 > $tr/tracing_on
-		ip netns exec a taskset -c 0 ib_send_lat -d rxea -F -s 64 -n "$n" -p $port "$HOST_B4" > /dev/null 2>&1
-		echo 0 > $tr/tracing_on
-		cp $tr/trace "$outdir/latency/ib_send_lat-$r.txt"
-		kill $pid 2>/dev/null
-		wait $pid 2>/dev/null
-		port=$((26100 + r))
-		STREAM_BENCH_MAX_MSG=64 ip netns exec b taskset -c 1 "$sb" server ibmsg $port > /dev/null 2>&1 &
-		pid=$!
-		sleep 1
-		: > $tr/trace
-		echo 1 > $tr/tracing_on
-		STREAM_BENCH_MAX_MSG=64 ip netns exec a taskset -c 0 "$sb" pingpong ibmsg "$HOST_B4" $port "$n" 64 poll > /dev/null
-		echo 0 > $tr/tracing_on
-		cp $tr/trace "$outdir/latency/seqpacket-$r.txt"
-		kill $pid 2>/dev/null
-		wait $pid 2>/dev/null
+		latency_server 2 ib_send_lat -d rxeb -F -s 64 -n "$n" -p $((26000 + r))
+		latency_client "ib_send_lat-$r.txt" ib_send_lat -d rxea -F -s 64 -n "$n" -p $((26000 + r)) "$HOST_B4"
+		latency_server 1 "$sb" server ibmsg $((26100 + r))
+		latency_client "seqpacket-$r.txt" "$sb" pingpong ibmsg "$HOST_B4" $((26100 + r)) "$n" 64 poll
 	done
 	echo nop > $tr/current_tracer
 	python3 "$top/tools/bench/latency_stages.py" "$outdir/latency" > "$outdir/latency.md" || return 1
