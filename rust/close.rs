@@ -109,11 +109,23 @@ pub(crate) fn maybe_finish(ep: &Endpoint, inner: &mut Inner) {
     let s = &link.stream;
     let sent_done = s.fin_sent && link.tx_idle();
     let read_done = !s.has_unread() || inner.orphaned;
-    // After the peer's DisConn and disconnect, nothing more can be sent either.
-    if read_done && ((sent_done && s.fin_received) || (s.peer_gone && s.fin_received)) {
+    // After the peer's DisConn and disconnect, nothing more can be sent either (once
+    // our RDMA operations have settled).
+    let peer_done = s.peer_gone && !s.disconnect_deferred;
+    if read_done && s.fin_received && (sent_done || peer_done) {
         ep.close_and_teardown(inner);
     }
 }
+
+/// How long a peer's disconnect waits for our RDMA operations in flight.
+///
+/// A peer that refuses an access sends its NAK, then fails its QP and disconnects. The
+/// NAK reaches our device before the disconnect reaches us, but the two are handled
+/// on separate paths, and the disconnect can win: moving our QP to the error state
+/// then would flush the operation, reported as cancelled instead of refused. Waiting
+/// for the operations (or this long, for a peer that answers nothing) lets each
+/// report what the peer did.
+const RDMA_SETTLE_MS: u32 = 250;
 
 /// rdma_cm: the peer disconnected (or the connection broke).
 pub(crate) fn on_disconnected(ep: &Endpoint) {
@@ -124,6 +136,31 @@ pub(crate) fn on_disconnected(ep: &Endpoint) {
         return;
     };
     link.stream.peer_gone = true;
+    if link.rdma.busy() && inner.phase == Phase::Connected {
+        link.stream.disconnect_deferred = true;
+        ep.start_settle_timer(RDMA_SETTLE_MS);
+        return;
+    }
+    peer_disconnected(ep, inner);
+}
+
+/// An RDMA operation completed, or the settle timer ran out (`expired`): handles a
+/// peer's disconnect that waited for the operations.
+pub(crate) fn rdma_settled(ep: &Endpoint, inner: &mut Inner, expired: bool) {
+    let Some(link) = inner.link.as_mut() else { return };
+    if !link.stream.disconnect_deferred || (link.rdma.busy() && !expired) {
+        return;
+    }
+    link.stream.disconnect_deferred = false;
+    if inner.phase == Phase::Connected {
+        peer_disconnected(ep, inner);
+    }
+}
+
+/// What the peer's disconnect means for a connection whose RDMA operations have
+/// settled.
+fn peer_disconnected(ep: &Endpoint, inner: &mut Inner) {
+    let Some(link) = inner.link.as_mut() else { return };
     if link.stream.fin_received {
         // A graceful end: whatever is unread stays readable until the socket closes.
         link.stream.qp_dead = true;

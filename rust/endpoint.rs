@@ -159,6 +159,10 @@ pub(crate) struct Endpoint {
     /// Probes a silent peer (`SO_KEEPALIVE`), see `sdp_keepalive`.
     #[pin]
     pub(crate) keepalive_timer: DelayedWork<Endpoint, 2>,
+    /// Bounds how long a peer's disconnect waits for our RDMA operations
+    /// (`close::on_disconnected`).
+    #[pin]
+    settle_timer: DelayedWork<Endpoint, 4>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
     /// A `SOCK_SEQPACKET` socket (AF_IB): each message is one application message
@@ -183,6 +187,10 @@ impl_has_delayed_work! {
 
 impl_has_delayed_work! {
     impl HasDelayedWork<Self, 2> for Endpoint { self.keepalive_timer }
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self, 4> for Endpoint { self.settle_timer }
 }
 
 impl Endpoint {
@@ -223,6 +231,7 @@ impl Endpoint {
                 reap_work <- new_work!("Endpoint::reap_work"),
                 fin_timer <- new_delayed_work!("Endpoint::fin_timer"),
                 keepalive_timer <- new_delayed_work!("Endpoint::keepalive_timer"),
+                settle_timer <- new_delayed_work!("Endpoint::settle_timer"),
                 messages: sk.sock_type() == SOCK_SEQPACKET,
                 sk,
                 announced: AtomicU32::new(0),
@@ -521,6 +530,7 @@ impl Endpoint {
         // lock: once it is `Closed`, a cancelled timer stays cancelled.
         self.cancel_timer(&self.fin_timer);
         self.cancel_timer(&self.keepalive_timer);
+        self.cancel_timer(&self.settle_timer);
         self.wake_all();
         if let Some(id) = &id {
             id.disconnect();
@@ -677,6 +687,15 @@ impl WorkItem<1> for Endpoint {
     }
 }
 
+/// The settle timer: a peer's disconnect waited long enough for our RDMA operations.
+impl WorkItem<4> for Endpoint {
+    type Pointer = Arc<Endpoint>;
+
+    fn run(this: Arc<Endpoint>) {
+        crate::close::rdma_settled(&this, &mut this.lock_reaped(), true);
+    }
+}
+
 impl Endpoint {
     /// Stops one of the endpoint's timers if it is pending, and drops the reference
     /// it held. A timer already running is not waited for.
@@ -699,6 +718,12 @@ impl Endpoint {
         let delay = kernel::time::msecs_to_jiffies((secs.max(1) as u32).saturating_mul(1000));
         // `Err`: already queued, which is as good.
         let _ = crate::workqueue().enqueue_delayed::<_, 1>(self.arc(), delay);
+    }
+
+    /// Starts the settle timer (see `close::on_disconnected`).
+    pub(crate) fn start_settle_timer(&self, msecs: u32) {
+        // `Err`: already queued, which is as good.
+        let _ = crate::workqueue().enqueue_delayed::<_, 4>(self.arc(), kernel::time::msecs_to_jiffies(msecs));
     }
 }
 

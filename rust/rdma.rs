@@ -359,6 +359,12 @@ fn post(
 
 /// An operation's last request completed (or was flushed): the operation is done.
 pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
+    finish_op(ep, inner, wc);
+    crate::close::rdma_settled(ep, inner, false);
+}
+
+/// Retires the oldest operation and reports it, unless it was reported already.
+fn finish_op(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     // `Err`: no operation is in flight.
     let Ok(op) = link.rdma.ops.remove(0) else { return };

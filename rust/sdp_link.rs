@@ -82,6 +82,9 @@ pub(crate) struct Stream {
     pub(crate) qp_dead: bool,
     /// rdma_cm reported the peer disconnected.
     pub(crate) peer_gone: bool,
+    /// The peer disconnected while our RDMA operations were in flight: the
+    /// disconnect is handled once they have settled (see `close::on_disconnected`).
+    pub(crate) disconnect_deferred: bool,
     /// When the peer was last heard from: a message received, or a keepalive probe
     /// acknowledged.
     pub(crate) last_heard: Instant<Monotonic>,
@@ -211,6 +214,7 @@ impl Link {
                 staged_len: 0,
                 qp_dead: false,
                 peer_gone: false,
+                disconnect_deferred: false,
                 last_heard: Instant::now(),
                 probe_outstanding: false,
             },
