@@ -46,12 +46,16 @@ def size_name(n):
 class Figures:
     def __init__(self, samples):
         self.values = defaultdict(list)
+        # The same samples by repeat, for ratios of runs made side by side.
+        self.by_repeat = defaultdict(dict)
         self.errors = [s for s in samples if "error" in s]
         for s in samples:
             if "error" in s:
                 continue
             key = (s["system"], s["test"], s["metric"], s.get("size"), s.get("streams"), s.get("connections"))
             self.values[key].append(s["value"])
+            if "repeat" in s:
+                self.by_repeat[key][s["repeat"]] = s["value"]
 
     def get(self, system, test, metric, size=None, streams=None, connections=None):
         v = self.values.get((system, test, metric, size, streams, connections))
@@ -64,6 +68,16 @@ class Figures:
         did; otherwise from its own section."""
         return self.get(system, test + "-beside", metric, size, streams) or self.get(system, test, metric, size,
                                                                                      streams)
+
+    def paired_ratio(self, num, den):
+        """num / den repeat by repeat (each a key of `values`): the median with min and
+        max. A pair run back to back shares the host's speed of the moment, which the
+        ratio of two medians does not."""
+        a, b = self.by_repeat.get(num, {}), self.by_repeat.get(den, {})
+        v = [a[r] / b[r] for r in a if r in b and b[r]]
+        if not v:
+            return None
+        return statistics.median(v), min(v), max(v), len(v)
 
     def sizes(self, test):
         return sorted({k[3] for k in self.values if k[1] == test and k[3] is not None})
@@ -183,8 +197,10 @@ def report(data, outdir):
                           ("latency-busypoll", "blocking recv() with SO_BUSY_POLL")):
             lat = fig.get("ibmsg", test, "median", size)
             if lat:
+                paired = fig.paired_ratio(("verbs_send", "latency-beside", "median", size, None, None),
+                                          ("ibmsg", test, "median", size, None, None))
                 modes.append([size_name(size), how, cell(lat), cell(send_lat), ratio(send_lat, lat),
-                              cell(fig.get("ibmsg", test, "sleeps", size))])
+                              cell(paired, 2), cell(fig.get("ibmsg", test, "sleeps", size))])
     if rows:
         md += ["## AF_IB SOCK_SEQPACKET messages beside ib_send_bw and ib_send_lat", "",
                "One sendmsg() per message, blocking calls (stream_bench), INFINISOCK_MAX_MSG_SIZE = the message "
@@ -194,9 +210,11 @@ def report(data, outdir):
     if modes:
         md += ["## AF_IB SOCK_SEQPACKET latency by how the reader waits, median, one way (µs)", "",
                "ib_send_lat spins on its CQ; speed ratios, 1 is raw verbs. The ib_send_lat column is the run made "
-               "just before each AF_IB repeat (the suite's drift under TCG is larger than the differences here).", "",
+               "just before each AF_IB repeat (the suite's drift under TCG is larger than the differences here). "
+               "The paired ratio is taken repeat by repeat, each AF_IB run against the anchor run just before it: "
+               "when the host's speed swings between repeats, it is the one to read.", "",
                table(["size", "reader", "AF_IB SEQPACKET", "ib_send_lat", "ib_send_lat / AF_IB SEQPACKET",
-                      "client sleeps per round trip"], modes),
+                      "paired ratio, median (min–max)", "client sleeps per round trip"], modes),
                ""]
     rows = []
     for size in sorted({k[3] for k in fig.values if k[0].startswith("ibrdma_")}):
