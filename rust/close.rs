@@ -111,7 +111,7 @@ pub(crate) fn maybe_finish(ep: &Endpoint, inner: &mut Inner) {
     let read_done = !s.has_unread() || inner.orphaned;
     // After the peer's DisConn and disconnect, nothing more can be sent either (once
     // our RDMA operations have settled).
-    let peer_done = s.peer_gone && !s.disconnect_deferred;
+    let peer_done = s.peer_gone && !s.disconnect_pending();
     if read_done && s.fin_received && (sent_done || peer_done) {
         ep.close_and_teardown(inner);
     }
@@ -137,7 +137,6 @@ pub(crate) fn on_disconnected(ep: &Endpoint) {
     };
     link.stream.peer_gone = true;
     if link.rdma.busy() && inner.phase == Phase::Connected {
-        link.stream.disconnect_deferred = true;
         ep.start_settle_timer(RDMA_SETTLE_MS);
         return;
     }
@@ -148,10 +147,9 @@ pub(crate) fn on_disconnected(ep: &Endpoint) {
 /// peer's disconnect that waited for the operations.
 pub(crate) fn rdma_settled(ep: &Endpoint, inner: &mut Inner, expired: bool) {
     let Some(link) = inner.link.as_mut() else { return };
-    if !link.stream.disconnect_deferred || (link.rdma.busy() && !expired) {
+    if !link.stream.disconnect_pending() || (link.rdma.busy() && !expired) {
         return;
     }
-    link.stream.disconnect_deferred = false;
     if inner.phase == Phase::Connected {
         peer_disconnected(ep, inner);
     }

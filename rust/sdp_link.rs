@@ -79,12 +79,10 @@ pub(crate) struct Stream {
     /// Bytes of `staged` in use.
     pub(crate) staged_len: usize,
     /// The QP is in the error state (disconnect): nothing may be posted any more.
+    /// Set only by the handling of the peer's disconnect (`close`).
     pub(crate) qp_dead: bool,
     /// rdma_cm reported the peer disconnected.
     pub(crate) peer_gone: bool,
-    /// The peer disconnected while our RDMA operations were in flight: the
-    /// disconnect is handled once they have settled (see `close::on_disconnected`).
-    pub(crate) disconnect_deferred: bool,
     /// When the peer was last heard from: a message received, or a keepalive probe
     /// acknowledged.
     pub(crate) last_heard: Instant<Monotonic>,
@@ -135,6 +133,13 @@ fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<Dm
 }
 
 impl Stream {
+    /// rdma_cm reported the peer's disconnect and the QP is not in the error state
+    /// yet: the disconnect waits for our RDMA operations in flight to settle (see
+    /// `close::on_disconnected`).
+    pub(crate) fn disconnect_pending(&self) -> bool {
+        self.peer_gone && !self.qp_dead
+    }
+
     /// Whether anything arrived that was not read yet: bytes, or (on a message
     /// socket) a message, empty ones included.
     pub(crate) fn has_unread(&self) -> bool {
@@ -214,7 +219,6 @@ impl Link {
                 staged_len: 0,
                 qp_dead: false,
                 peer_gone: false,
-                disconnect_deferred: false,
                 last_heard: Instant::now(),
                 probe_outstanding: false,
             },
