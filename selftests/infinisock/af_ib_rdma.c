@@ -508,6 +508,51 @@ TEST_F(rdma, deregistered_key_refused)
 	EXPECT_EQ(EACCES, completion(self->client, &st));
 }
 
+/*
+ * close() closes the program's registered memory to the peer at once: the peer's
+ * WRITE 100 ms later fails and the buffer, which the program may have reused, stays
+ * as it was. The same for shutdown(), and no region can be registered after it.
+ */
+TEST_F(rdma, regions_closed_to_the_peer_at_close)
+{
+	struct infinisock_rdma_status st;
+	unsigned char *copy = malloc(65536);
+
+	ASSERT_NE(NULL, copy);
+	pattern(self->region, 65536, 4);
+	memcpy(copy, self->region, 65536);
+	close(self->server);
+	self->server = -1;
+	usleep(100000);
+	pattern(self->local, 65536, 5);
+	ASSERT_EQ(65536, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, 65536, self->mr.addr,
+				 self->mr.rkey, 40, 0, 0)) TH_LOG("%s", strerror(errno));
+	EXPECT_NE(0, completion(self->client, &st)) TH_LOG("the peer wrote into a closed socket's region");
+	EXPECT_EQ(40u, st.token);
+	EXPECT_EQ(0, memcmp(copy, self->region, 65536)) TH_LOG("the closed socket's memory changed");
+	free(copy);
+}
+
+TEST_F(rdma, regions_closed_to_the_peer_at_shutdown)
+{
+	struct infinisock_rdma_status st;
+
+	ASSERT_EQ(0, shutdown(self->server, SHUT_WR));
+	usleep(100000);
+	pattern(self->local, 4096, 6);
+	ASSERT_EQ(4096, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, 4096, self->mr.addr, self->mr.rkey,
+				41, 0, 0)) TH_LOG("%s", strerror(errno));
+	EXPECT_NE(0, completion(self->client, &st)) TH_LOG("the peer wrote into a shut-down socket's region");
+	for (int i = 0; i < 4096; i++)
+		if (self->region[i]) {
+			TH_LOG("byte %d of the shut-down socket's region changed", i);
+			EXPECT_EQ(0, self->region[i]);
+			break;
+		}
+	errno = 0;
+	EXPECT_EQ(-EPIPE, reg_mr(self->server, self->region, 4096, INFINISOCK_ACCESS_REMOTE_READ, NULL));
+}
+
 /* Every malformed request: its errno, and the connection goes on. */
 TEST_F(rdma, bad_requests)
 {
