@@ -27,6 +27,7 @@ mod devices;
 mod endpoint;
 mod ffi_static;
 mod ib;
+mod log;
 mod net;
 mod netns;
 // `pub` there is the host crate's public API (host/); inside the module it is crate-wide,

@@ -5,6 +5,7 @@
 //! zero-length RDMA WRITE, and the probe's completion. When to probe and when to give
 //! up is `proto::keepalive`.
 
+use crate::log::pr_info_ratelimited;
 use kernel::{prelude::*, sync::Arc, time::msecs_to_jiffies, workqueue::WorkItem};
 
 use crate::{
@@ -89,7 +90,7 @@ impl WorkItem<2> for Endpoint {
                 ms
             }
             Tick::Dead => {
-                pr_info!("SDP: keepalive probe unanswered; connection timed out\n");
+                pr_info_ratelimited!("SDP: keepalive probe unanswered; connection timed out\n");
                 this.fail(inner, ETIMEDOUT);
                 return;
             }

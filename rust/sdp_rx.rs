@@ -3,6 +3,7 @@
 //! Receiving: completions of the receive ring, decoding and checking each message, and
 //! `recvmsg` copying data out of the ring and reposting the buffers.
 
+use crate::log::pr_warn_ratelimited;
 use kernel::prelude::*;
 
 use crate::{
@@ -113,7 +114,7 @@ fn handle_message(link: &mut Link, idx: u16, messages: bool, orphaned: bool, dis
             (true, true, n) | (false, false, n @ 1..) => (h, Kind::Data(n)),
             (_, false, 0) => (h, Kind::CreditUpdate),
             (messages, ..) => {
-                pr_warn!("SDP: {} flagged as a message from peer; connection reset\n", if messages { "data not" } else { "stream data" });
+                pr_warn_ratelimited!("SDP: {} flagged as a message from peer; connection reset\n", if messages { "data not" } else { "stream data" });
                 return Err(Violation::Protocol);
             }
         },
@@ -121,13 +122,13 @@ fn handle_message(link: &mut Link, idx: u16, messages: bool, orphaned: bool, dis
         Ok((h, Message::Abort)) => (h, Kind::Abort),
         Ok((h, Message::ChRcvBuf(_) | Message::ChRcvBufAck(_))) => (h, Kind::Resize),
         Err(e) => {
-            pr_warn!("SDP: malformed message from peer ({:?}); connection reset\n", e);
+            pr_warn_ratelimited!("SDP: malformed message from peer ({:?}); connection reset\n", e);
             return Err(Violation::Protocol);
         }
     };
     let credits = link.stream.credits.as_mut().ok_or(Violation::Protocol)?;
     if let Err(e) = credits.receive(&hdr) {
-        pr_warn!("SDP: peer broke flow control ({:?}); connection reset\n", e);
+        pr_warn_ratelimited!("SDP: peer broke flow control ({:?}); connection reset\n", e);
         return Err(Violation::Protocol);
     }
     match kind {
@@ -156,12 +157,12 @@ fn handle_message(link: &mut Link, idx: u16, messages: bool, orphaned: bool, dis
 /// a header (`Credits::receive_headerless`), as the next message of a message socket.
 fn handle_immediate(link: &mut Link, idx: u16, messages: bool, orphaned: bool, discard: bool) -> Result<u32, Violation> {
     if !messages {
-        pr_warn!("SDP: RDMA WRITE with immediate on a stream from peer; connection reset\n");
+        pr_warn_ratelimited!("SDP: RDMA WRITE with immediate on a stream from peer; connection reset\n");
         return Err(Violation::Protocol);
     }
     let credits = link.stream.credits.as_mut().ok_or(Violation::Protocol)?;
     if let Err(e) = credits.receive_headerless() {
-        pr_warn!("SDP: peer broke flow control ({:?}); connection reset\n", e);
+        pr_warn_ratelimited!("SDP: peer broke flow control ({:?}); connection reset\n", e);
         return Err(Violation::Protocol);
     }
     file_data(link, idx, 0, orphaned, discard)
@@ -171,7 +172,7 @@ fn handle_immediate(link: &mut Link, idx: u16, messages: bool, orphaned: bool, d
 /// immediate), for the reader.
 fn file_data(link: &mut Link, idx: u16, payload_len: usize, orphaned: bool, discard: bool) -> Result<u32, Violation> {
     if link.stream.fin_received {
-        pr_warn!("SDP: peer sent data after DisConn; connection reset\n");
+        pr_warn_ratelimited!("SDP: peer sent data after DisConn; connection reset\n");
         return Err(Violation::Protocol);
     }
     if orphaned {

@@ -3,6 +3,7 @@
 //! Sending: `sendmsg` copying user data into registered send buffers, one message per
 //! buffer, each behind a credit; and the completions that free the buffers.
 
+use crate::log::pr_warn_ratelimited;
 use kernel::prelude::*;
 
 use crate::{
@@ -24,7 +25,7 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
             // The peer's adapter never acknowledged: TCP's retransmission timeout.
             ep.fail(inner, ETIMEDOUT);
         } else if !wc.flushed() && inner.phase == Phase::Connected {
-            pr_warn!("SDP: send failed (status {}); connection reset\n", wc.status);
+            pr_warn_ratelimited!("SDP: send failed (status {}); connection reset\n", wc.status);
             ep.fail(inner, ECONNRESET);
         }
         return;

@@ -12,6 +12,7 @@ pub mod errno;
 pub mod ib_port;
 pub mod keepalive;
 pub mod message;
+pub mod ratelimit;
 pub mod rdma;
 pub mod ring;
 pub mod sockaddr;
