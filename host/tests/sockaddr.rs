@@ -151,3 +151,63 @@ proptest! {
         prop_assert_eq!(&any[..], &out[..]);
     }
 }
+
+fn v4(a: [u8; 4]) -> SockAddr {
+    SockAddr::V4 { addr: a, port: 5000 }
+}
+
+fn v6(a: [u8; 16]) -> SockAddr {
+    SockAddr::V6 { addr: a, port: 5000, flowinfo: 0, scope_id: 0 }
+}
+
+fn mapped(a: [u8; 4]) -> SockAddr {
+    let mut m = [0u8; 16];
+    m[10] = 0xff;
+    m[11] = 0xff;
+    m[12..].copy_from_slice(&a);
+    v6(m)
+}
+
+#[test]
+fn loopback_addresses() {
+    let mut one = [0u8; 16];
+    one[15] = 1;
+    for a in [v4([127, 0, 0, 1]), v4([127, 9, 8, 7]), v6(one), mapped([127, 0, 0, 1])] {
+        assert!(a.is_loopback(), "{a:?}");
+    }
+    for a in [v4([10, 77, 0, 1]), v4([0; 4]), v6([0; 16]), mapped([10, 0, 0, 1]), v4([128, 0, 0, 1])] {
+        assert!(!a.is_loopback(), "{a:?}");
+    }
+}
+
+#[test]
+fn a_listener_serves_its_own_address_only() {
+    let (a, b) = ([10, 77, 0, 1], [10, 77, 0, 2]);
+    // The wildcard of either family serves everything.
+    for any in [v4([0; 4]), v6([0; 16])] {
+        assert!(any.serves(&v4(a)) && any.serves(&mapped(b)));
+    }
+    // A loopback listener does not serve a request addressed to the interface.
+    assert!(!v4([127, 0, 0, 1]).serves(&v4(a)));
+    assert!(v4(a).serves(&v4(a)) && v4(a).serves(&mapped(a)) && mapped(a).serves(&v4(a)));
+    assert!(!v4(a).serves(&v4(b)) && !mapped(a).serves(&mapped(b)));
+    let mut fd = [0u8; 16];
+    fd[0] = 0xfd;
+    fd[15] = 1;
+    let mut fd2 = fd;
+    fd2[15] = 2;
+    assert!(v6(fd).serves(&v6(fd)) && !v6(fd).serves(&v6(fd2)) && !v6(fd).serves(&v4(a)));
+}
+
+proptest! {
+    /// Ports never matter, and a specific address serves exactly the addresses equal
+    /// to it (as IPv4 or IPv4-mapped).
+    #[test]
+    fn serves_is_address_equality(x in any::<[u8; 4]>(), y in any::<[u8; 4]>(), p in any::<u16>(), q in any::<u16>()) {
+        prop_assume!(x != [0; 4]);
+        let bound = SockAddr::V4 { addr: x, port: p };
+        let dst = SockAddr::V4 { addr: y, port: q };
+        prop_assert_eq!(bound.serves(&dst), x == y);
+        prop_assert_eq!(mapped(x).with_port(p).serves(&dst), x == y);
+    }
+}

@@ -285,6 +285,43 @@ impl SockAddr {
         }
     }
 
+    /// Whether this is a loopback address (`127.0.0.0/8`, `::1`, or `::ffff:127.x.y.z`):
+    /// one that only this host reaches, which no RDMA device has.
+    pub fn is_loopback(&self) -> bool {
+        match self {
+            SockAddr::V4 { addr, .. } => addr[0] == 127,
+            SockAddr::V6 { addr, .. } => {
+                let mut one = [0; 16];
+                one[15] = 1;
+                *addr == one || (addr[..12] == V4_MAPPED && addr[12] == 127)
+            }
+        }
+    }
+
+    /// The IPv4 address this stands for: its own, or the one an IPv4-mapped IPv6
+    /// address carries.
+    fn as_v4(&self) -> Option<[u8; 4]> {
+        match self {
+            SockAddr::V4 { addr, .. } => Some(*addr),
+            SockAddr::V6 { addr, .. } if addr[..12] == V4_MAPPED => Some([addr[12], addr[13], addr[14], addr[15]]),
+            SockAddr::V6 { .. } => None,
+        }
+    }
+
+    /// Whether a listener bound to `self` serves a connection addressed to `dst`, as
+    /// TCP decides: the wildcard serves every local address, any other address only
+    /// itself (an IPv4 address and its IPv4-mapped IPv6 form are the same). Ports are
+    /// not compared.
+    pub fn serves(&self, dst: &SockAddr) -> bool {
+        if self.is_any() {
+            return true;
+        }
+        match (self, dst) {
+            (SockAddr::V6 { addr: a, .. }, SockAddr::V6 { addr: b, .. }) if a == b => true,
+            _ => matches!((self.as_v4(), dst.as_v4()), (Some(a), Some(b)) if a == b),
+        }
+    }
+
     /// The IP version number (4 or 6), as the Hello message carries it.
     pub const fn ip_version(&self) -> u8 {
         match self {
