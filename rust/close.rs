@@ -31,6 +31,14 @@ fn shut_send(ep: &Endpoint, inner: &mut Inner) {
     }
 }
 
+/// Before anything else at `close()` and `shutdown()`: the peer loses its access to
+/// the program's registered memory (`rdma`).
+fn revoke_regions(inner: &mut Inner) {
+    if let Some(link) = inner.link.as_mut() {
+        link.rdma.revoke_regions();
+    }
+}
+
 /// `shutdown`.
 pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
     if !matches!(how, SHUT_RD | SHUT_WR | SHUT_RDWR) {
@@ -38,6 +46,7 @@ pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
     }
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
+    revoke_regions(inner);
     match inner.phase {
         Phase::Connected | Phase::Closed => {}
         Phase::Listening if how != SHUT_WR => {
@@ -63,6 +72,7 @@ pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
 pub(crate) fn release(ep: &Endpoint) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
+    revoke_regions(inner);
     let take_state = ep.orphan(inner);
     let unread = inner.link.as_ref().is_some_and(|l| l.stream.has_unread());
     let zero_linger = ep.sk.linger() == Some(0);
@@ -131,6 +141,13 @@ const RDMA_SETTLE_MS: u32 = 250;
 pub(crate) fn on_disconnected(ep: &Endpoint) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
+    // The peer gave up before the connection was established on our side (its DREQ
+    // instead of the RTU, or an RTU that was lost): a reset. A passive connection
+    // leaves its listener's queue with the teardown, which returns its backlog slot.
+    if matches!(inner.phase, Phase::Accepting | Phase::Connecting) {
+        ep.fail(inner, ECONNRESET);
+        return;
+    }
     let Some(link) = inner.link.as_mut() else {
         ep.close_and_teardown(inner);
         return;

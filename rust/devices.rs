@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The RDMA devices the module can use, tracked as ib_core adds and removes them, and
-//! listed in `/proc/net/infinisock/devices`.
+//! listed in `/proc/net/infinisock/devices` (each namespace sees the ports it can use).
 
 use kernel::{prelude::*, seq_file::SeqFile, seq_print};
 
@@ -63,10 +63,12 @@ impl Tracking {
 pub(crate) struct DeviceList;
 
 impl ProcShow for DeviceList {
-    fn show(m: &SeqFile, _net: &crate::net::Net) {
+    fn show(m: &SeqFile, net: &crate::net::Net) {
         seq_print!(m, "device port state active_mtu link_layer\n");
         for dev in DEVICES.lock().iter() {
-            for port in dev.ports() {
+            // Only what the reader's namespace can use: another container's devices
+            // are none of its business.
+            for port in dev.ports().filter(|&p| dev.port_usable_in(p, net)) {
                 match dev.port_info(port) {
                     Ok(p) => seq_print!(
                         m,

@@ -16,6 +16,9 @@
 #include <linux/workqueue.h>
 #include <linux/uio.h>
 #include <linux/mm.h>
+#include <linux/bpf-cgroup.h>
+#include <net/inet_common.h>
+#include <linux/skbuff.h>
 #include <rdma/ib_verbs.h>
 #include <rdma/rdma_cm.h>
 #include <rdma/ib_cm.h>
@@ -150,9 +153,31 @@ struct proc_dir_entry *infinisock_proc_net_mkdir(struct net *net, const char *na
 	return proc_net_mkdir(net, name, net->proc_net);
 }
 
-const char *infinisock_ib_device_name(const struct ib_device *dev)
+/*
+ * The device's name, copied. ib_device.name is an array inside the device that a
+ * rename rewrites in place; dev_name() is the kobject's name, which a rename frees
+ * (ib_device_rename() takes a lock of ib_core's that we cannot). A copy taken during
+ * a rename may be half old, half new: never freed memory, always NUL-terminated.
+ */
+void infinisock_ib_device_name(const struct ib_device *dev, char *buf, size_t len)
 {
-	return dev_name(&dev->dev);
+	strscpy(buf, dev->name, min(len, sizeof(dev->name)));
+}
+
+bool infinisock_ib_port_usable_in(struct ib_device *dev, u32 port, const struct net *net)
+{
+	struct net_device *ndev;
+	bool usable;
+
+	if (!rdma_dev_access_netns(dev, net))
+		return false;
+	/* InfiniBand ports have no network device: visible is usable. */
+	ndev = ib_device_get_netdev(dev, port);
+	if (!ndev)
+		return true;
+	usable = net_eq(dev_net(ndev), net);
+	dev_put(ndev);
+	return usable;
 }
 
 u32 infinisock_ib_start_port(const struct ib_device *dev)
@@ -848,23 +873,35 @@ void infinisock_dereg_mr(struct ib_mr *mr)
 }
 
 /* The local buffer of an RDMA operation: user pages pinned and mapped, one SGE each. */
+/* Regions a write with immediate may register for its pages (at most one per SGE). */
+#define INFINISOCK_IMM_MAX_MRS 16
+
 struct infinisock_pinned {
 	struct ib_device *dev;
 	enum dma_data_direction dir;
 	bool pinned;		/* iov_iter_extract_pages() pinned them (user memory) */
+	struct mmpin mmp;	/* what they are charged to RLIMIT_MEMLOCK */
 	u32 npages, nsge;
 	struct page **pages;
 	struct ib_sge *sges;
+	/* As one request (infinisock_pinned_one_request()): its SGEs, and the regions
+	 * registered over runs of its pages that some of them name. */
+	u32 one_nsge, nmr;
+	struct ib_sge one_sges[INFINISOCK_IMM_MAX_MRS];
+	struct ib_mr *mrs[INFINISOCK_IMM_MAX_MRS];
 };
 
 void infinisock_unpin(struct infinisock_pinned *p)
 {
 	u32 i;
 
+	for (i = 0; i < p->nmr; i++)
+		ib_dereg_mr(p->mrs[i]);
 	for (i = 0; i < p->nsge; i++)
 		ib_dma_unmap_page(p->dev, p->sges[i].addr, p->sges[i].length, p->dir);
 	if (p->pinned)
 		unpin_user_pages_dirty_lock(p->pages, p->npages, p->dir == DMA_FROM_DEVICE);
+	mm_unaccount_pinned_pages(&p->mmp);
 	kvfree(p->pages);
 	kvfree(p->sges);
 	kfree(p);
@@ -908,6 +945,15 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 	p->dev = dev;
 	p->dir = device_writes ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
 	p->pinned = iov_iter_extract_will_pin(&it);
+	/*
+	 * Pinned pages count against the caller's RLIMIT_MEMLOCK while the operation
+	 * runs, as MSG_ZEROCOPY's do (and with its errno, ENOBUFS, beyond the limit).
+	 */
+	if (p->pinned && mm_account_pinned_pages(&p->mmp, len)) {
+		kfree(p);
+		*err = -ENOBUFS;
+		return NULL;
+	}
 	p->pages = kvmalloc_array(max_pages, sizeof(*p->pages), GFP_KERNEL);
 	p->sges = kvmalloc_array(max_pages, sizeof(*p->sges), GFP_KERNEL);
 	if (!p->pages || !p->sges) {
@@ -947,6 +993,141 @@ fail:
 	return NULL;
 }
 
+/*
+ * One SGE over n of p's pages that meet at page boundaries: a memory region for the
+ * operation (fast registration: the request that registers it is posted just before
+ * the one that uses it). The region is p's from here and deregistered with the pins.
+ */
+static int infinisock_reg_run(struct ib_pd *pd, struct infinisock_pinned *p, const struct ib_sge *first, u32 n,
+			      struct ib_sge *out)
+{
+	struct scatterlist *sgl;
+	struct ib_mr *mr;
+	u32 i, len = 0;
+	int mapped;
+
+	if (p->nmr == INFINISOCK_IMM_MAX_MRS)
+		return -EMSGSIZE;
+	mr = ib_alloc_mr(pd, IB_MR_TYPE_MEM_REG, n);
+	if (IS_ERR(mr))
+		return PTR_ERR(mr);
+	p->mrs[p->nmr++] = mr;
+	sgl = kvmalloc_array(n, sizeof(*sgl), GFP_KERNEL);
+	if (!sgl)
+		return -ENOMEM;
+	sg_init_table(sgl, n);
+	for (i = 0; i < n; i++) {
+		sg_dma_address(&sgl[i]) = first[i].addr;
+		sg_dma_len(&sgl[i]) = first[i].length;
+		len += first[i].length;
+	}
+	mapped = ib_map_mr_sg(mr, sgl, n, NULL, PAGE_SIZE);
+	kvfree(sgl);
+	if (mapped != (int)n)
+		return mapped < 0 ? mapped : -EINVAL;
+	ib_update_fast_reg_key(mr, ib_inc_rkey(mr->rkey));
+	*out = (struct ib_sge) { .addr = mr->iova, .length = len, .lkey = mr->lkey };
+	return 0;
+}
+
+static bool infinisock_sge_ends_page(const struct ib_sge *sge)
+{
+	return offset_in_page(sge->addr + sge->length) == 0;
+}
+
+/*
+ * Makes p one request of at most max_sge SGEs, for a write with immediate: the peer's
+ * receive completion reports that request's bytes as the write's length. Pages beyond
+ * max_sge are grouped into runs that meet at page boundaries (any one iovec segment is
+ * one run), each run of two or more pages one SGE through a region of its own
+ * (infinisock_reg_run()). Nothing is posted here: an error leaves the connection as it
+ * was (EMSGSIZE: too fragmented; EOPNOTSUPP: the device has no fast registration).
+ */
+int infinisock_pinned_one_request(struct ib_pd *pd, struct infinisock_pinned *p, u32 max_sge)
+{
+	const struct ib_device_attr *attrs = &pd->device->attrs;
+	u32 i = 0, n = 0;
+	int ret;
+
+	max_sge = min_t(u32, max_sge, INFINISOCK_IMM_MAX_MRS);
+	if (p->nsge <= max_sge) {
+		memcpy(p->one_sges, p->sges, p->nsge * sizeof(*p->sges));
+		p->one_nsge = p->nsge;
+		return 0;
+	}
+	if (!(attrs->device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS) || !attrs->max_fast_reg_page_list_len)
+		return -EOPNOTSUPP;
+	while (i < p->nsge) {
+		u32 run = 1;
+
+		while (i + run < p->nsge && run < attrs->max_fast_reg_page_list_len &&
+		       infinisock_sge_ends_page(&p->sges[i + run - 1]) && offset_in_page(p->sges[i + run].addr) == 0)
+			run++;
+		if (n == max_sge)
+			return -EMSGSIZE;
+		if (run == 1) {
+			p->one_sges[n++] = p->sges[i++];
+			continue;
+		}
+		ret = infinisock_reg_run(pd, p, &p->sges[i], run, &p->one_sges[n]);
+		if (ret)
+			return ret;
+		n++;
+		i += run;
+	}
+	p->one_nsge = n;
+	return 0;
+}
+
+/*
+ * A write with immediate as one request (p made so by infinisock_pinned_one_request()),
+ * after the requests that register its regions: unsignaled, carrying part_cqe, as the
+ * earlier requests of other operations do.
+ */
+static int infinisock_post_write_imm(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
+				     const struct infinisock_pinned *p, u32 imm, u64 remote_addr, u32 rkey,
+				     u32 *posted)
+{
+	struct ib_reg_wr regs[INFINISOCK_IMM_MAX_MRS];
+	struct ib_rdma_wr wr = {
+		.wr = {
+			.wr_cqe = last_cqe,
+			.sg_list = p->one_nsge ? (struct ib_sge *)p->one_sges : NULL,
+			.num_sge = p->one_nsge,
+			.opcode = IB_WR_RDMA_WRITE_WITH_IMM,
+			.send_flags = IB_SEND_SIGNALED,
+			.ex.imm_data = cpu_to_be32(imm),
+		},
+		.remote_addr = remote_addr,
+		.rkey = rkey,
+	};
+	const struct ib_send_wr *bad = NULL;
+	u32 i;
+	int ret;
+
+	*posted = 0;
+	for (i = 0; i < p->nmr; i++)
+		/* Access 0: the adapter only reads the region, as the source of a write. */
+		regs[i] = (struct ib_reg_wr) {
+			.wr = {
+				.wr_cqe = part_cqe,
+				.opcode = IB_WR_REG_MR,
+				.next = i + 1 < p->nmr ? &regs[i + 1].wr : &wr.wr,
+			},
+			.mr = p->mrs[i],
+			.key = p->mrs[i]->rkey,
+			.access = 0,
+		};
+	ret = ib_post_send(qp, p->nmr ? &regs[0].wr : &wr.wr, &bad);
+	if (!ret) {
+		*posted = p->nmr + 1;
+		return 0;
+	}
+	for (i = 0; i < p->nmr && &regs[i].wr != bad; i++)
+		(*posted)++;
+	return ret;
+}
+
 /* Work requests an operation on p takes with max_sge SGEs each (one for no data). */
 static u32 infinisock_rdma_wrs(const struct infinisock_pinned *p, u32 max_sge)
 {
@@ -973,6 +1154,8 @@ int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cq
 	struct ib_rdma_wr *wrs;
 	int ret;
 
+	if (op == 3)
+		return infinisock_post_write_imm(qp, last_cqe, part_cqe, p, imm, remote_addr, rkey, posted);
 	*posted = 0;
 	wrs = kcalloc(nwr, sizeof(*wrs), GFP_KERNEL);
 	if (!wrs)
@@ -985,10 +1168,7 @@ int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cq
 		wrs[i].wr.sg_list = n ? &p->sges[sge] : NULL;
 		wrs[i].wr.num_sge = n;
 		wrs[i].wr.send_flags = last ? IB_SEND_SIGNALED : 0;
-		/* A write with immediate is plain writes up to its last request. */
-		wrs[i].wr.opcode = infinisock_rdma_opcode(!last && op == 3 ? 1 : op);
-		if (last && op == 3)
-			wrs[i].wr.ex.imm_data = cpu_to_be32(imm);
+		wrs[i].wr.opcode = infinisock_rdma_opcode(op);
 		wrs[i].remote_addr = remote_addr;
 		wrs[i].rkey = rkey;
 		wrs[i].wr.next = last ? NULL : &wrs[i + 1].wr;
@@ -1046,7 +1226,7 @@ void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct infinisock_verbs_inf
 	memset(out, 0, sizeof(*out));
 	if (id->device) {
 		out->has_device = true;
-		strscpy(out->device, dev_name(&id->device->dev), sizeof(out->device));
+		infinisock_ib_device_name(id->device, out->device, sizeof(out->device));
 		out->port = id->port_num;
 		rdma_read_gids(id, &sgid, &dgid);
 		memcpy(out->gid, sgid.raw, sizeof(out->gid));
@@ -1094,4 +1274,48 @@ int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int 
 	*data = CMSG_DATA(c);
 	*len = c->cmsg_len - CMSG_LEN(0);
 	return 1;
+}
+
+/*
+ * Container policy: the cgroup BPF programs of bind() and connect() run for SDP
+ * sockets under AF_INET/AF_INET6 as inet_bind() and tcp_v4_pre_connect() run them for
+ * TCP, before the address is acted on. A program may rewrite the address (and its
+ * length) in place; a program that denies gives -EPERM. An address too short for its
+ * family is left to the caller's parser, which refuses it (EINVAL), as TCP checks the
+ * length before running the programs. AF_IB socks are not inet socks: no program
+ * runs for them.
+ */
+int infinisock_bpf_bind(struct sock *sk, struct sockaddr_unsized *uaddr, int *len)
+{
+	u32 flags = 0;
+
+	if (sk->sk_family == AF_INET && *len >= (int)sizeof(struct sockaddr_in))
+		return BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, len, CGROUP_INET4_BIND, &flags);
+	if (sk->sk_family == AF_INET6 && *len >= SIN6_LEN_RFC2133)
+		return BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, len, CGROUP_INET6_BIND, &flags);
+	return 0;
+}
+
+int infinisock_bpf_connect(struct sock *sk, struct sockaddr_unsized *uaddr, int *len)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)uaddr;
+
+	/* AF_UNSPEC dissolves an association: inet_stream_connect runs no program. */
+	if (*len < (int)sizeof(sa->sa_family) || sa->sa_family == AF_UNSPEC)
+		return 0;
+	if (sk->sk_family == AF_INET && *len >= (int)sizeof(struct sockaddr_in))
+		return BPF_CGROUP_RUN_PROG_INET4_CONNECT_LOCK(sk, uaddr, len);
+	if (sk->sk_family == AF_INET6 && *len >= SIN6_LEN_RFC2133)
+		return BPF_CGROUP_RUN_PROG_INET6_CONNECT_LOCK(sk, uaddr, len);
+	return 0;
+}
+
+/*
+ * struct proto's get_port: SDP ports live in rdma_cm's port space, not in inet's
+ * tables. A BPF program's bpf_bind() reaches __inet_bind(), which calls get_port; it
+ * gets an error instead of a NULL call.
+ */
+int infinisock_get_port_refused(struct sock *sk, unsigned short snum)
+{
+	return -EOPNOTSUPP;
 }

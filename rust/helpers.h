@@ -58,7 +58,8 @@ void infinisock_lock_sock(struct sock *sk);
 struct net *infinisock_sock_net(const struct sock *sk);
 void *infinisock_net_generic(const struct net *net, unsigned int id);
 struct proc_dir_entry *infinisock_proc_net_mkdir(struct net *net, const char *name);
-const char *infinisock_ib_device_name(const struct ib_device *dev);
+void infinisock_ib_device_name(const struct ib_device *dev, char *buf, size_t len);
+bool infinisock_ib_port_usable_in(struct ib_device *dev, u32 port, const struct net *net);
 u32 infinisock_ib_start_port(const struct ib_device *dev);
 u32 infinisock_ib_end_port(const struct ib_device *dev);
 
@@ -139,6 +140,7 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 					      bool device_writes, u32 lkey, int *err);
 void infinisock_unpin(struct infinisock_pinned *p);
 u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
+int infinisock_pinned_one_request(struct ib_pd *pd, struct infinisock_pinned *p, u32 max_sge);
 int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
 			 const struct infinisock_pinned *p, int op, u32 imm, u64 remote_addr, u32 rkey, u32 max_sge,
 			 u32 *posted);
@@ -208,6 +210,9 @@ bool infinisock_cancel_delayed_work(struct work_struct *work);
 struct net *infinisock_seq_file_net(struct seq_file *m);
 struct proto_accept_arg;
 int infinisock_accept_flags(const struct proto_accept_arg *arg);
+int infinisock_bpf_bind(struct sock *sk, struct sockaddr_unsized *uaddr, int *len);
+int infinisock_bpf_connect(struct sock *sk, struct sockaddr_unsized *uaddr, int *len);
+int infinisock_get_port_refused(struct sock *sk, unsigned short snum);
 int infinisock_msg_flags(const struct msghdr *msg);
 void infinisock_msg_add_flags(struct msghdr *msg, int flags);
 void infinisock_sk_init_child(struct sock *child, const struct sock *parent);

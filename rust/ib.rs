@@ -26,6 +26,24 @@ unsafe impl Send for IbDevice {}
 // SAFETY: See above; no method mutates through `&self`.
 unsafe impl Sync for IbDevice {}
 
+/// `IB_DEVICE_NAME_MAX`.
+const DEVICE_NAME_LEN: usize = 64;
+
+/// A copy of a device's name, taken at one moment.
+pub(crate) struct DeviceName([u8; DEVICE_NAME_LEN]);
+
+impl kernel::fmt::Display for DeviceName {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use core::fmt::Write;
+        let len = self.0.iter().position(|&c| c == 0).unwrap_or(DEVICE_NAME_LEN);
+        // Device names are ASCII (ib_core allows no other); anything else prints as '?'.
+        for &c in &self.0[..len] {
+            f.write_char(if c.is_ascii_graphic() { c as char } else { '?' })?;
+        }
+        Ok(())
+    }
+}
+
 /// What a port reports about itself (`ib_query_port`).
 pub(crate) struct PortInfo {
     /// `enum ib_port_state`.
@@ -56,12 +74,21 @@ impl IbDevice {
         self.0 == other.0
     }
 
-    /// The device's current name (it can be renamed while registered).
-    pub(crate) fn name(&self) -> &CStr {
-        // SAFETY: The device is valid (type invariant); `dev_name` is NUL-terminated and
-        // stays valid while the device is registered and not renamed concurrently. Device
-        // renames take the same `devices_rwsem` that add/remove callbacks run under.
-        unsafe { CStr::from_char_ptr(bindings::infinisock_ib_device_name(self.0.as_ptr())) }
+    /// The device's current name, copied: it can be renamed while registered.
+    pub(crate) fn name(&self) -> DeviceName {
+        let mut name = DeviceName([0; DEVICE_NAME_LEN]);
+        // SAFETY: The device is valid (type invariant); the helper writes at most
+        // `DEVICE_NAME_LEN` bytes, NUL-terminated, into our buffer.
+        unsafe { bindings::infinisock_ib_device_name(self.0.as_ptr(), name.0.as_mut_ptr().cast(), DEVICE_NAME_LEN) };
+        name
+    }
+
+    /// Whether a program in `net` can use `port`: the device is visible there, and a
+    /// RoCE or iWARP port's network device is in `net` (rdma_cm resolves addresses
+    /// through it).
+    pub(crate) fn port_usable_in(&self, port: u32, net: &crate::net::Net) -> bool {
+        // SAFETY: The device is valid (type invariant) and `net` is live.
+        unsafe { bindings::infinisock_ib_port_usable_in(self.0.as_ptr(), port, net.as_raw()) }
     }
 
     /// The port numbers of the device.

@@ -12,8 +12,12 @@
 //! registered, used as it is, one request and one SGE, and kept registered meanwhile.
 //! Only an operation's last request is signaled; the send CQ completes requests in
 //! posting order, so the oldest operation is always the one a completion belongs to,
-//! and an earlier request reports itself only when it fails or is flushed.
+//! and an earlier request reports itself only when it fails or is flushed. A write
+//! with immediate is always one request (the peer learns its length from it); where
+//! its pages need more SGEs than a request takes, regions registered for the
+//! operation cover runs of them.
 
+use crate::log::{pr_info_ratelimited, pr_warn_ratelimited};
 use kernel::{
     prelude::*,
     uaccess::{UserPtr, UserSlice},
@@ -95,11 +99,24 @@ pub(crate) struct Rdma {
     /// SGEs per WRITE and per READ request.
     send_sge: u32,
     read_sge: u32,
+    /// The program closed or shut down the socket: its regions are closed to the peer
+    /// and no new one is registered.
+    revoked: bool,
 }
 
 impl Rdma {
     pub(crate) fn new(send_sge: u32, read_sge: u32) -> Self {
-        Self { regions: KVec::new(), next_handle: 1, ops: KVec::new(), requests: 0, send_sge, read_sge }
+        Self { regions: KVec::new(), next_handle: 1, ops: KVec::new(), requests: 0, send_sge, read_sge, revoked: false }
+    }
+
+    /// Closes every registered region to the peer: at `close()` and `shutdown()` the
+    /// program may reuse that memory at once, so the peer's next READ or WRITE must
+    /// fail, not reach it. A region that is the local side of one of our own
+    /// operations in flight goes when that operation completes.
+    pub(crate) fn revoke_regions(&mut self) {
+        self.revoked = true;
+        // Dropping a region deregisters it (and unpins its pages).
+        self.regions.retain(|r| r.users > 0);
     }
 
     /// Whether any request is in flight.
@@ -119,14 +136,20 @@ impl Rdma {
 }
 
 /// A finished operation, waiting on the error queue.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Completion {
-    token: u64,
-    errno: u32,
-    len: u32,
+    pub(crate) token: u64,
+    pub(crate) errno: u32,
+    pub(crate) len: u32,
 }
 
 /// The error queue: completions, oldest first.
+///
+/// Every operation in flight has its place reserved when it is posted
+/// ([`Completions::reserve`]), so its completion is always queued (a cancellation
+/// included); the places the program has read are reclaimed once they make up half of
+/// the storage, so a program that always leaves some records unread does not make it
+/// grow.
 #[derive(Default)]
 pub(crate) struct Completions {
     queue: KVec<Completion>,
@@ -138,27 +161,51 @@ impl Completions {
         self.head == self.queue.len()
     }
 
-    fn len(&self) -> usize {
+    /// Records waiting to be read.
+    pub(crate) fn len(&self) -> usize {
         self.queue.len() - self.head
     }
 
-    fn push(&mut self, c: Completion) {
-        if self.head > 0 && self.head == self.queue.len() {
-            self.queue.clear();
-            self.head = 0;
-        }
-        // Room is checked before an operation is posted (`MAX_COMPLETIONS`); without
-        // memory the record is lost, which the program sees as a missing token.
-        let _ = self.queue.push(c, GFP_ATOMIC);
+    /// Records the storage holds without growing, read places included.
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.queue.capacity()
     }
 
-    fn front(&self) -> Option<Completion> {
+    /// Makes room for `more` records beyond those waiting, first reclaiming the read
+    /// places if they are at least half of the storage.
+    pub(crate) fn reserve(&mut self, more: usize) -> Result {
+        if self.head > 0 && self.head >= self.len() {
+            let waiting = self.len();
+            self.queue.copy_within(self.head.., 0);
+            self.queue.truncate(waiting);
+            self.head = 0;
+        }
+        self.queue.reserve(more, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Queues a record; its place was reserved when its operation was posted.
+    pub(crate) fn push(&mut self, c: Completion) {
+        if self.queue.push_within_capacity(c).is_err() {
+            // Not reached: `sendmsg` reserves a place for each operation it posts.
+            pr_warn_ratelimited!("AF_IB: no room for an RDMA completion (token {})\n", c.token);
+        }
+    }
+
+    /// The oldest record.
+    pub(crate) fn front(&self) -> Option<Completion> {
         self.queue.get(self.head).copied()
     }
 
-    fn pop(&mut self) {
+    /// Removes the oldest record.
+    pub(crate) fn pop(&mut self) {
         if !self.is_empty() {
             self.head += 1;
+        }
+        if self.is_empty() {
+            self.queue.clear();
+            self.head = 0;
         }
     }
 }
@@ -179,6 +226,9 @@ pub(crate) fn register(ep: &Endpoint, arg: usize) -> Result {
     let req = parse_mr_reg(&raw).map_err(Errno::into_error)?;
     let mut inner = ep.lock();
     let link = connected_link(&mut inner)?;
+    if link.rdma.revoked {
+        return Err(EPIPE);
+    }
     if link.rdma.regions.len() >= MAX_REGIONS {
         return Err(ENOBUFS);
     }
@@ -239,7 +289,9 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, 
     loop {
         let inner = &mut *guard;
         sendable(ep, inner).map_err(|e| send_error(e, flags))?;
-        if inner.completions.len() >= MAX_COMPLETIONS {
+        // Each operation in flight will add one record.
+        let in_flight = inner.link.as_ref().map_or(0, |l| l.rdma.ops.len());
+        if inner.completions.len() + in_flight >= MAX_COMPLETIONS {
             return Err(ENOBUFS);
         }
         if inner.phase == Phase::Connected {
@@ -249,6 +301,8 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, 
             // A region's bytes are one SGE; a pinned buffer's, one SGE per page.
             let worst = match side {
                 LocalSide::Region { .. } => 1,
+                // One request, after at most one registration per SGE.
+                LocalSide::Iovec if matches!(args.op, RdmaOp::WriteImm(_)) => max_sge + 1,
                 LocalSide::Iovec => msg.pages(len).div_ceil(max_sge).max(1),
             };
             if worst > RDMA_REQUESTS {
@@ -315,6 +369,10 @@ fn post(
     };
     let remote = (args.remote_addr, args.rkey);
     link.rdma.ops.reserve(1, GFP_KERNEL)?;
+    // A place on the error queue for every operation in flight, this one included.
+    let places = link.rdma.ops.len() + 1;
+    inner.completions.reserve(places)?;
+    let link = connected_link(inner)?;
     let (local, posted, res) = match side {
         LocalSide::Region { at, addr } => {
             take_imm_credit(link, args.op)?;
@@ -329,7 +387,10 @@ fn post(
             (Local::Region(r.handle), u32::from(res.is_ok()), res)
         }
         LocalSide::Iovec => {
-            let buf = PinnedBuf::pin(&link.dev, msg, len, device_writes, link.lkey)?;
+            let mut buf = PinnedBuf::pin(&link.dev, msg, len, device_writes, link.lkey)?;
+            if let RdmaOp::WriteImm(_) = args.op {
+                buf.make_one_request(&link.pd, max_sge)?;
+            }
             take_imm_credit(link, args.op)?;
             // SAFETY: `buf` goes into `ops` below and stays there until every posted
             // request has completed, or until the link is dropped after draining its QP.
@@ -350,7 +411,7 @@ fn post(
     }
     if let Err(e) = res {
         // The send queue refused a request it had room for: the QP is broken.
-        pr_warn!("AF_IB: posting an RDMA operation failed ({:?}); connection reset\n", e);
+        pr_warn_ratelimited!("AF_IB: posting an RDMA operation failed ({:?}); connection reset\n", e);
         ep.fail(inner, ECONNRESET);
         return Err(e);
     }
@@ -370,8 +431,12 @@ fn finish_op(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Ok(op) = link.rdma.ops.remove(0) else { return };
     link.rdma.requests = link.rdma.requests.saturating_sub(op.requests);
     if let Local::Region(handle) = op.local {
-        if let Some(r) = link.rdma.regions.iter_mut().find(|r| r.handle == handle) {
-            r.users -= 1;
+        if let Some(at) = link.rdma.regions.iter().position(|r| r.handle == handle) {
+            link.rdma.regions[at].users -= 1;
+            if link.rdma.revoked && link.rdma.regions[at].users == 0 {
+                // Its last user is done: it goes now (see `Rdma::revoke_regions`).
+                let _ = link.rdma.regions.remove(at);
+            }
         }
     }
     if op.reported() {
@@ -418,7 +483,7 @@ fn report(ep: &Endpoint, inner: &mut Inner, token: u64, wc: Wc, len: u32) {
 /// An RC transport error leaves the QP in the error state: the connection is over.
 fn transport_error(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     if !wc.ok() && !wc.flushed() && inner.phase == Phase::Connected {
-        pr_info!("AF_IB: RDMA operation failed (status {}); connection reset\n", wc.status);
+        pr_info_ratelimited!("AF_IB: RDMA operation failed (status {}); connection reset\n", wc.status);
         ep.fail(inner, if wc.peer_silent() { ETIMEDOUT } else { ECONNRESET });
     }
 }

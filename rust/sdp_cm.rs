@@ -4,17 +4,18 @@
 //! RDMA_PS_TCP port space (streams) or RDMA_PS_IB (AF_IB message sockets), and the
 //! Hello/HelloAck exchange in the CM private data.
 
+use crate::log::{pr_info_ratelimited, pr_warn_ratelimited};
 use kernel::prelude::*;
 
 use crate::{
-    cm::{CmEvent, CmId, CmIdRef, Verdict},
+    cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
     endpoint::{Endpoint, Inner, Phase},
     netns,
     proto::{
         abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
         credits::{Credits, MIN_RING},
         ring::MAX_RING,
-        sockaddr::SockAddr,
+        sockaddr::{SockAddr, AF_INET, AF_INET6},
         tunables::TunableId,
         message,
         wire::{Hello, HelloAck, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN},
@@ -85,18 +86,35 @@ fn route_errno(e: Error) -> Error {
     if e == ENODEV { ENETUNREACH } else { e }
 }
 
+/// The handler of the short-lived ids `bind` probes addresses with: a device removal
+/// while one exists concerns no socket.
+struct Probe;
+
+static PROBE: Probe = Probe;
+
+impl CmHandler for Probe {
+    fn event(&self, _id: &CmIdRef, _event: CmEvent<'_>) -> Verdict {
+        Verdict::Keep
+    }
+}
+
 /// `bind`.
 pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
     let mut inner = ep.lock();
     if inner.phase != Phase::Open || inner.bound.is_some() {
         return Err(EINVAL);
     }
+    // Loopback is reachable only from this host, and no RDMA device has it: rdma_cm
+    // would bind it to some device and so open it to the fabric.
+    if addr.is_loopback() {
+        return Err(EADDRNOTAVAIL);
+    }
     let id = ensure_id(ep, &mut inner)?;
     match id.bind(&addr) {
         Ok(()) => {}
         // A local address without an RDMA device: SDP cannot use it.
         Err(e) if e == ENODEV => {
-            pr_info!("SDP: bind: no RDMA device for the requested address\n");
+            pr_info_ratelimited!("SDP: bind: no RDMA device for the requested address\n");
             return Err(EADDRNOTAVAIL);
         }
         // rdma_cm says EADDRNOTAVAIL both for a taken port and for an address that
@@ -105,9 +123,8 @@ pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
         Err(e) if e == EADDRNOTAVAIL && addr.port() != 0 => {
             // Destroying an id waits for its handlers, which take our lock.
             drop(inner);
-            // SAFETY: A short-lived id of this endpoint, destroyed below; it is only
-            // bound, so no event can arrive for it.
-            let probe = unsafe { CmId::new(ep.sk.net(), ep.port_space(), ep.as_ctx())? };
+            // SAFETY: `PROBE` is a static; the id is destroyed below.
+            let probe = unsafe { CmId::new(ep.sk.net(), ep.port_space(), &PROBE as *const Probe)? };
             return Err(if probe.bind(&addr.with_port(0)).is_ok() { EADDRINUSE } else { e });
         }
         Err(e) => return Err(e),
@@ -145,6 +162,21 @@ pub(crate) fn listen(ep: &Endpoint, backlog: i32) -> Result {
 /// `EINPROGRESS` for a non-blocking socket, else waits for the outcome.
 pub(crate) fn connect(ep: &Endpoint, sock: &Socket, dst: SockAddr, nonblock: bool) -> Result {
     let mut guard = ep.lock();
+    // An AF_IB socket bound to the wildcard GID has its port for both IP versions, but
+    // its rdma_cm id is IPv6's; a connection to an IPv4 GID needs an IPv4 id on the
+    // same port.
+    let other_version = |b: &SockAddr| b.is_any() && b.ip_version() != dst.ip_version();
+    if let Some(bound) = guard.bound.filter(|b| guard.phase == Phase::Open && other_version(b)) {
+        let old = guard.id.take();
+        // Destroying an id waits for its handlers, which take our lock.
+        drop(guard);
+        drop(old);
+        guard = ep.lock();
+        let family = if dst.ip_version() == 4 { AF_INET } else { AF_INET6 };
+        let id = ensure_id(ep, &mut guard)?;
+        id.bind(&SockAddr::unspecified(family).with_port(bound.port())).map_err(|_| EADDRINUSE)?;
+        guard.bound = id.local_addr();
+    }
     let inner = &mut *guard;
     match inner.phase {
         Phase::Open => {
@@ -248,7 +280,7 @@ pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) -> Verdict 
         }
         CmEvent::DeviceRemoval => {
             let mut inner = ep.lock();
-            pr_info!("SDP: RDMA device removed under a connection; resetting it\n");
+            pr_info_ratelimited!("SDP: RDMA device removed under a connection; resetting it\n");
             ep.fail(&mut inner, ENETDOWN);
             Verdict::Keep
         }
@@ -296,7 +328,7 @@ fn on_established(ep: &Endpoint, private_data: &[u8]) {
             let ack = match HelloAck::decode(private_data) {
                 Ok(a) => a,
                 Err(e) => {
-                    pr_warn!("SDP: bad HelloAck from peer ({:?}); connection reset\n", e);
+                    pr_warn_ratelimited!("SDP: bad HelloAck from peer ({:?}); connection reset\n", e);
                     ep.fail(inner, ECONNRESET);
                     return;
                 }
@@ -304,7 +336,7 @@ fn on_established(ep: &Endpoint, private_data: &[u8]) {
             let Some(link) = inner.link.as_mut() else { return };
             let credits = Credits::new(ack.bufs, link.recv_ring() as u16);
             let Ok(credits) = credits else {
-                pr_warn!("SDP: peer offered a receive ring of {} buffers; connection reset\n", ack.bufs);
+                pr_warn_ratelimited!("SDP: peer offered a receive ring of {} buffers; connection reset\n", ack.bufs);
                 ep.fail(inner, ECONNRESET);
                 return;
             };
@@ -352,7 +384,7 @@ fn on_request(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) -> Verdict {
     let hello = match Hello::decode(private_data) {
         Ok(h) => h,
         Err(e) => {
-            pr_info!("SDP: connection request with a bad Hello ({:?}) rejected\n", e);
+            pr_info_ratelimited!("SDP: connection request with a bad Hello ({:?}) rejected\n", e);
             return Verdict::Destroy;
         }
     };
@@ -362,11 +394,19 @@ fn on_request(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) -> Verdict {
         if inner.phase != Phase::Listening || q.pending.len() + q.ready.len() > q.backlog {
             return Verdict::Destroy;
         }
+        // A listener bound to one address serves requests addressed to it, as TCP's
+        // does, whatever rdma_cm matched the request by.
+        if let (Some(bound), Some(dst)) = (inner.bound, id.local_addr()) {
+            if !bound.serves(&dst) {
+                pr_info_ratelimited!("SDP: connection request for another local address refused\n");
+                return Verdict::Destroy;
+            }
+        }
     }
     match new_child(ep, id, &hello) {
         Ok(()) => Verdict::Keep,
         Err(e) => {
-            pr_info!("SDP: connection request dropped: {:?}\n", e);
+            pr_info_ratelimited!("SDP: connection request dropped: {:?}\n", e);
             Verdict::Destroy
         }
     }

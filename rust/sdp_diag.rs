@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `/proc/net/infinisock/sdp`: one line per SDP socket of the namespace, with its
-//! addresses, state and the data path's queues and credits (what `ss` shows for TCP).
+//! addresses, state and the data path's queues and credits (what `ss` shows for TCP);
+//! a socket whose owner is inside a socket call at that moment shows as `busy`.
 
 use kernel::{seq_file::SeqFile, seq_print};
 
@@ -58,7 +59,14 @@ impl ProcShow for SdpList {
             if !core::ptr::eq(ep.sk.net().as_raw(), net.as_raw()) {
                 continue;
             }
-            let inner = ep.lock();
+            // Never wait for an endpoint with the list's lock held: its owner may be
+            // inside a call that waits for a page fault userspace controls, and the
+            // list's lock is what socket creation and teardown in every namespace
+            // take. Such a socket's line says only that it is busy.
+            let Some(inner) = ep.inner.try_lock() else {
+                seq_print!(m, "{} {} busy 0 0 0 0 0 -----\n", Addr(None), Addr(None));
+                continue;
+            };
             let local = inner.id.as_ref().and_then(|id| id.local_addr()).or(inner.bound);
             let peer = match inner.phase {
                 Phase::Open | Phase::Listening => None,

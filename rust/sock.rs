@@ -623,9 +623,17 @@ unsafe extern "C" fn bind_trampoline<O: StreamOps>(
     addr: *mut bindings::sockaddr_unsized,
     len: kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
+    let mut len = len;
     // SAFETY: The socket layer passes a valid socket and a kernel copy of the address
-    // (`move_addr_to_kernel`) of `len` bytes.
-    from_result(|| unsafe { O::bind(Socket::from_raw(sock), addr_bytes(addr, len)) }.map(|()| 0))
+    // (`move_addr_to_kernel`) of `len` bytes, in storage for a whole
+    // `sockaddr_storage`, which the cgroup programs may rewrite.
+    from_result(|| unsafe {
+        let socket = Socket::from_raw(sock);
+        if let Some(sk) = socket.sk() {
+            to_result(bindings::infinisock_bpf_bind(sk.as_raw(), addr, &mut len))?;
+        }
+        O::bind(socket, addr_bytes(addr, len))
+    }.map(|()| 0))
 }
 
 unsafe extern "C" fn connect_trampoline<O: StreamOps>(
@@ -634,8 +642,15 @@ unsafe extern "C" fn connect_trampoline<O: StreamOps>(
     len: kernel::ffi::c_int,
     flags: kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
+    let mut len = len;
     // SAFETY: As for `bind`.
-    from_result(|| unsafe { O::connect(Socket::from_raw(sock), addr_bytes(addr, len), flags) }.map(|()| 0))
+    from_result(|| unsafe {
+        let socket = Socket::from_raw(sock);
+        if let Some(sk) = socket.sk() {
+            to_result(bindings::infinisock_bpf_connect(sk.as_raw(), addr, &mut len))?;
+        }
+        O::connect(socket, addr_bytes(addr, len), flags)
+    }.map(|()| 0))
 }
 
 unsafe extern "C" fn listen_trampoline<O: StreamOps>(
@@ -822,6 +837,7 @@ impl ProtoTable {
             // unconditionally; our socks are never hashed.
             unhash: Some(unhash_nop),
             keepalive: Some(keepalive_trampoline::<P>),
+            get_port: Some(bindings::infinisock_get_port_refused),
             // SAFETY: All-zero is a valid `proto`: absent callbacks are NULL.
             ..unsafe { core::mem::zeroed() }
             }),

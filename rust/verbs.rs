@@ -567,6 +567,17 @@ impl PinnedBuf {
     }
 }
 
+impl PinnedBuf {
+    /// Makes the buffer one request of at most `max_sge` SGEs, registering regions
+    /// in `pd` over runs of its pages where more are needed (they are the buffer's,
+    /// and go with it): what a write with immediate needs, whose length the peer
+    /// learns from its one request. Posts nothing.
+    pub(crate) fn make_one_request(&mut self, pd: &Pd, max_sge: u32) -> Result {
+        // SAFETY: Live buffer and PD (type invariants); the buffer is not posted yet.
+        to_result(unsafe { bindings::infinisock_pinned_one_request(pd.0.as_ptr(), self.0.as_ptr(), max_sge) })
+    }
+}
+
 impl Drop for PinnedBuf {
     fn drop(&mut self) {
         // SAFETY: Live, freed once; no posted request uses it any more (invariant).
@@ -595,9 +606,11 @@ impl RdmaVerb {
 
 impl QpRef {
     /// Posts `verb` over `buf` at the peer's `remote_addr`/`rkey`, split into
-    /// requests of at most `max_sge` SGEs. Only the last is signaled and carries
-    /// `last`; the others carry `part`. Returns how many were posted: all of them, or
-    /// on failure the error and how many went.
+    /// requests of at most `max_sge` SGEs; a write with immediate, which `buf` must
+    /// have been made one request for ([`PinnedBuf::make_one_request`]), is one
+    /// request after those that register its regions. Only the last is signaled and
+    /// carries `last`; the others carry `part`. Returns how many were posted: all of
+    /// them, or on failure the error and how many went.
     ///
     /// # Safety
     ///
