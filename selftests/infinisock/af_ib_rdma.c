@@ -262,6 +262,54 @@ TEST_F(rdma, write_with_immediate)
 	EXPECT_EQ(22u, st.token);
 }
 
+/* The immediate's message of the peer's recvmsg() (0 bytes, one control message). */
+static int recv_imm(int fd, struct infinisock_imm *imm)
+{
+	char control[CMSG_SPACE(sizeof(*imm))], buf[16];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct cmsghdr *c;
+
+	if (poll(&p, 1, 10000) != 1 || recvmsg(fd, &mh, 0) != 0)
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_level != SOL_INFINISOCK || c->cmsg_type != INFINISOCK_CMSG_IMM)
+		return -1;
+	memcpy(imm, CMSG_DATA(c), sizeof(*imm));
+	return 0;
+}
+
+/*
+ * A write with immediate over more pages than one request's SGEs is still one write
+ * to the peer: its immediate reports the whole length (1 MiB, page-aligned and not),
+ * and every byte is in place.
+ */
+TEST_F(rdma, large_write_with_immediate_reports_its_length)
+{
+	static const struct { size_t off, len; } cases[] = { { 0, REGION }, { 100, REGION - 4096 }, { 0, 65536 + 3 } };
+	struct infinisock_rdma_status st;
+	struct infinisock_imm imm;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t off = cases[i].off, len = cases[i].len;
+
+		memset(self->region, 0, REGION);
+		pattern(self->local + off, len, 10 + i);
+		ASSERT_EQ((ssize_t)len, rdma_op(self->client, INFINISOCK_RDMA_WRITE_IMM, self->local + off, len,
+						self->mr.addr, self->mr.rkey, 60 + i, 0x1000 + i, 0))
+			TH_LOG("case %zu: %s", i, strerror(errno));
+		ASSERT_EQ(0, recv_imm(self->server, &imm)) TH_LOG("case %zu: no immediate", i);
+		EXPECT_EQ(0x1000 + i, imm.imm);
+		EXPECT_EQ(len, imm.len) TH_LOG("case %zu: the peer was told %u bytes of %zu", i, imm.len, len);
+		ASSERT_EQ(0, completion(self->client, &st));
+		EXPECT_EQ(60 + i, st.token);
+		EXPECT_EQ(len, st.len);
+		EXPECT_EQ(0, check_pattern(self->region, len, 10 + i, 0)) TH_LOG("case %zu: data", i);
+	}
+}
+
 /* Completions wait until read; a small control buffer takes one and says MSG_CTRUNC. */
 TEST_F(rdma, error_queue_and_ctrunc)
 {
@@ -538,6 +586,8 @@ TEST_F(rdma, regions_closed_to_the_peer_at_shutdown)
 	struct infinisock_rdma_status st;
 
 	ASSERT_EQ(0, shutdown(self->server, SHUT_WR));
+	/* No new region either (asked before the peer's write below ends the connection). */
+	EXPECT_EQ(-EPIPE, reg_mr(self->server, self->region, 4096, INFINISOCK_ACCESS_REMOTE_READ, NULL));
 	usleep(100000);
 	pattern(self->local, 4096, 6);
 	ASSERT_EQ(4096, rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, 4096, self->mr.addr, self->mr.rkey,
@@ -549,8 +599,6 @@ TEST_F(rdma, regions_closed_to_the_peer_at_shutdown)
 			EXPECT_EQ(0, self->region[i]);
 			break;
 		}
-	errno = 0;
-	EXPECT_EQ(-EPIPE, reg_mr(self->server, self->region, 4096, INFINISOCK_ACCESS_REMOTE_READ, NULL));
 }
 
 /* Every malformed request: its errno, and the connection goes on. */
@@ -696,6 +744,68 @@ TEST_F(rdma, memlock_limit)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* Pages pinned by the kernel (/proc/vmstat: pins acquired less pins released). */
+static long long foll_pins(void)
+{
+	long long acquired = -1, released = -1, v;
+	char name[64];
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	while (f && fscanf(f, "%63s %lld", name, &v) == 2) {
+		if (!strcmp(name, "nr_foll_pin_acquired"))
+			acquired = v;
+		else if (!strcmp(name, "nr_foll_pin_released"))
+			released = v;
+	}
+	if (f)
+		fclose(f);
+	return acquired < 0 || released < 0 ? -1 : acquired - released;
+}
+
+/*
+ * The pages of an operation on the program's own iovec are pinned while it runs, and
+ * count against RLIMIT_MEMLOCK as MSG_ZEROCOPY's do: an unprivileged user gets
+ * ENOBUFS beyond the limit, and within it the pins are released once the operation
+ * completes.
+ */
+TEST_F(rdma, pinned_operations_within_memlock)
+{
+	long long before = foll_pins();
+	pid_t pid;
+	int status;
+
+	ASSERT_LE(0, before);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct rlimit lim = { 256 << 10, 256 << 10 };
+		struct infinisock_rdma_status st;
+
+		if (setrlimit(RLIMIT_MEMLOCK, &lim) || setgid(65534) || setuid(65534))
+			_exit(10);
+		pattern(self->local, REGION, 8);
+		/* A megabyte of pinned pages is beyond a 256 KiB limit. */
+		errno = 0;
+		if (rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, REGION, self->mr.addr, self->mr.rkey, 50,
+			    0, 0) != -1 || errno != ENOBUFS)
+			_exit(11);
+		/* 64 KiB is within it, again and again: each operation's pins go back. */
+		for (int i = 0; i < 16; i++) {
+			if (rdma_op(self->client, INFINISOCK_RDMA_WRITE, self->local, 65536, self->mr.addr,
+				    self->mr.rkey, 51 + i, 0, 0) != 65536)
+				_exit(12);
+			if (completion(self->client, &st) != 0 || st.token != 51u + i)
+				_exit(13);
+		}
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
+	EXPECT_EQ(0, check_pattern(self->region, 65536, 8, 0));
+	/* Every pin of those operations is released (the server's region stays pinned). */
+	EXPECT_EQ(before, foll_pins());
 }
 
 /* RDMA on AF_IB streams (no immediate: a stream has no messages to carry it). */

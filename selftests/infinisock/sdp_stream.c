@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -27,6 +29,8 @@
 
 #include <linux/infinisock.h>
 #include <linux/sockios.h>
+#include <linux/userfaultfd.h>
+#include <pthread.h>
 
 #include "kselftest_harness.h"
 #include "hosts.h"
@@ -867,6 +871,89 @@ TEST_F(conn, sigio_for_arriving_data)
 }
 
 /* SIOCOUTQ: bytes sent and not yet acknowledged drain to 0. */
+/* recv() into a page whose first touch userfaultfd holds: the call stalls inside. */
+struct stalled_recv {
+	int fd;
+	char *page;
+	ssize_t got;
+};
+
+static void *recv_into_stalled_page(void *arg)
+{
+	struct stalled_recv *r = arg;
+
+	r->got = recv(r->fd, r->page, 100, 0);
+	return NULL;
+}
+
+/*
+ * A socket call that waits for a page fault userspace controls (userfaultfd, FUSE)
+ * holds its own socket, and nothing else: reading /proc/net/infinisock/sdp and
+ * creating sockets in another namespace go on meanwhile.
+ */
+TEST_F(conn, stalled_page_fault_blocks_only_its_socket)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct stalled_recv r = { .fd = self->server, .got = -2 };
+	long psz = sysconf(_SC_PAGESIZE);
+	int uffd, status = -1;
+	pthread_t t;
+	pid_t pid;
+
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
+	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
+	r.page = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, r.page);
+	reg.range.start = (unsigned long)r.page;
+	reg.range.len = psz;
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
+	char data[100];
+
+	memset(data, 'u', sizeof(data));
+	ASSERT_EQ(100, send(self->client, data, sizeof(data), 0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, recv_into_stalled_page, &r));
+	/* The reader is inside recv(), its fault waiting for us. */
+	struct pollfd pf = { .fd = uffd, .events = POLLIN };
+
+	ASSERT_EQ(1, poll(&pf, 1, 10000)) TH_LOG("the reader did not fault");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char line[256];
+		FILE *f;
+		int fd;
+
+		enter_netns("b");
+		f = fopen("/proc/net/infinisock/sdp", "r");
+		if (!f)
+			_exit(2);
+		while (fgets(line, sizeof(line), f))
+			;
+		fclose(f);
+		enter_netns("a");
+		fd = socket(variant->family, SOCK_STREAM, IPPROTO_SDP);
+		_exit(fd < 0 ? 3 : 0);
+	}
+	/* Mutexes sleep uninterruptibly: wait, then let the fault go either way. */
+	for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+		usleep(50000);
+	int finished = status != -1;
+	struct uffdio_zeropage zp = { .range = { (unsigned long)r.page, psz } };
+
+	EXPECT_TRUE(finished) TH_LOG("/proc/net/infinisock/sdp or socket() waited for the stalled socket");
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(100, r.got);
+	EXPECT_EQ('u', r.page[99]);
+	if (!finished)
+		waitpid(pid, &status, 0);
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	close(uffd);
+	munmap(r.page, psz);
+}
+
 TEST_F(conn, siocoutq_drains)
 {
 	char buf[4096] = { 0 };

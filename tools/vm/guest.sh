@@ -33,8 +33,9 @@ if [ "$mode" = demo ]; then
 	insmod "$INFINISOCK_KO" || exit 1
 	echo "== infinisock loaded in $(uname -r)"
 	lsmod | grep -w infinisock
-	echo "== RDMA devices the module sees (/proc/net/infinisock/devices)"
-	cat /proc/net/infinisock/devices
+	echo "== RDMA devices the module sees (/proc/net/infinisock/devices) in host a and host b"
+	ip netns exec a cat /proc/net/infinisock/devices
+	ip netns exec b cat /proc/net/infinisock/devices
 	echo "== tunables in host a and host b"
 	ip netns exec a sysctl net.infinisock
 	ip netns exec b sysctl net.infinisock
@@ -83,7 +84,7 @@ n=0 failed=0
 kunit() {
 	insmod "$INFINISOCK_KO" || return 1
 	local suite results planned passed rc=0
-	for suite in infinisock_ffi infinisock_sockets infinisock_tunables infinisock_verbs; do
+	for suite in infinisock_ffi infinisock_sockets infinisock_tunables infinisock_verbs infinisock_rdma; do
 		results=/sys/kernel/debug/kunit/$suite/results
 		[ -r "$results" ] || { echo "# $suite: no results"; rc=1; continue; }
 		sed 's/^/# /' "$results"
