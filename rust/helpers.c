@@ -16,6 +16,8 @@
 #include <linux/workqueue.h>
 #include <linux/uio.h>
 #include <linux/mm.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
 #include <linux/bpf-cgroup.h>
 #include <net/inet_common.h>
 #include <linux/skbuff.h>
@@ -1318,4 +1320,30 @@ int infinisock_bpf_connect(struct sock *sk, struct sockaddr_unsized *uaddr, int 
 int infinisock_get_port_refused(struct sock *sk, unsigned short snum)
 {
 	return -EOPNOTSUPP;
+}
+
+bool infinisock_net_owned_by_init_user_ns(const struct net *net)
+{
+	return net->user_ns == &init_user_ns;
+}
+
+size_t infinisock_total_ram_kib(void)
+{
+	return totalram_pages() << (PAGE_SHIFT - 10);
+}
+
+/*
+ * Makes the current task's __GFP_ACCOUNT allocations charge sk's memory cgroup (the
+ * one of the task that created it) until infinisock_memcg_leave(): connections are
+ * set up in rdma_cm's worker, whose own cgroup is not the program's. Returns what
+ * to restore.
+ */
+struct mem_cgroup *infinisock_memcg_enter(const struct sock *sk)
+{
+	return set_active_memcg(mem_cgroup_from_sk(sk));
+}
+
+void infinisock_memcg_leave(struct mem_cgroup *old)
+{
+	set_active_memcg(old);
 }

@@ -28,6 +28,7 @@ mod endpoint;
 mod ffi_static;
 mod ib;
 mod log;
+mod memory;
 mod net;
 mod netns;
 // `pub` there is the host crate's public API (host/); inside the module it is crate-wide,

@@ -44,6 +44,18 @@ impl Net {
         unsafe { Self::from_raw(&raw mut bindings::init_net) }
     }
 
+    /// Whether this is the initial network namespace.
+    pub(crate) fn is_init(&self) -> bool {
+        core::ptr::eq(self.as_raw(), Self::init_net().as_raw())
+    }
+
+    /// Whether the initial user namespace owns this namespace: its root is the
+    /// machine's, not a container's.
+    pub(crate) fn owned_by_init_user_ns(&self) -> bool {
+        // SAFETY: The namespace is live (type invariant).
+        unsafe { bindings::infinisock_net_owned_by_init_user_ns(self.as_raw()) }
+    }
+
     /// This namespace's state of subsystem `T`.
     pub(crate) fn state<T: PernetSubsys>(&self) -> &T::State {
         let table = T::table();

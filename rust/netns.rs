@@ -8,13 +8,15 @@ use kernel::prelude::*;
 use crate::{
     devices::DeviceList,
     net::{Net, PernetSubsys, PernetTable, ProcNetDir},
-    proto::tunables::{TunableId, TUNABLES},
+    proto::tunables::{GlobalId, TunableId, GLOBAL_TUNABLES, TUNABLES},
     sysctl::SysctlTable,
 };
 
 /// Per-namespace state. Fields drop in order: the sysctls go before the proc directory.
 pub(crate) struct NetState {
     tunables: SysctlTable<{ TUNABLES.len() }>,
+    /// The module-wide tunables: in the initial namespace only.
+    global: Option<SysctlTable<{ GLOBAL_TUNABLES.len() }>>,
     _proc: ProcNetDir,
 }
 
@@ -41,9 +43,23 @@ impl PernetSubsys for InfiniSockNet {
         let proc = ProcNetDir::create(net, c"infinisock")?;
         proc.add_file::<DeviceList>(c"devices")?;
         proc.add_file::<crate::sdp_diag::SdpList>(c"sdp")?;
+        proc.add_file::<crate::memory::MemoryStat>(c"memory")?;
         let tunables = SysctlTable::register(net, c"net/infinisock", &TUNABLES)?;
-        Ok(KBox::new(NetState { tunables, _proc: proc }, GFP_KERNEL)?)
+        let global = if net.is_init() {
+            let t = SysctlTable::register(net, c"net/infinisock", &GLOBAL_TUNABLES)?;
+            // An eighth of the machine's memory, as TCP's tcp_mem allows about.
+            t.set(GlobalId::SdpMem as usize, i32::try_from(crate::memory::total_ram_kib() / 8).unwrap_or(i32::MAX));
+            Some(t)
+        } else {
+            None
+        };
+        Ok(KBox::new(NetState { tunables, global, _proc: proc }, GFP_KERNEL)?)
     }
+}
+
+/// The module-wide tunable `id` (the initial namespace's).
+pub(crate) fn global_tunable(id: GlobalId) -> i32 {
+    Net::init_net().state::<InfiniSockNet>().global.as_ref().map_or(GLOBAL_TUNABLES[id as usize].default, |t| t.get(id as usize))
 }
 
 /// The namespace's tunable `id`.

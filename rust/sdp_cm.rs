@@ -17,9 +17,11 @@ use crate::{
         ring::MAX_RING,
         sockaddr::{SockAddr, AF_INET, AF_INET6},
         tunables::TunableId,
+        memory::{pressure_rings, ring_bytes, Admission},
         message,
         wire::{Hello, HelloAck, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN},
     },
+    memory::RingCharge,
     sdp_link::{Link, RingConfig},
     sock::{ProtoTable, Sock, Socket},
 };
@@ -57,6 +59,20 @@ fn ring_config(ep: &Endpoint, inner: &Inner) -> RingConfig {
         send_buffers: count(sndbuf, TunableId::SdpSendBuffers, 1),
         buffer_size: stream_size,
     }
+}
+
+/// The rings a new connection gets within the module's ring memory
+/// (`net.infinisock.sdp_mem`): `cfg`, the smallest rings under pressure, or none
+/// (`ENOBUFS`) beyond the limit.
+fn admit_rings(cfg: RingConfig) -> Result<(RingConfig, RingCharge)> {
+    let full = ring_bytes(cfg.recv_buffers, cfg.send_buffers, cfg.buffer_size);
+    let (recv, send) = pressure_rings(cfg.recv_buffers, cfg.send_buffers);
+    let minimal = ring_bytes(recv, send, cfg.buffer_size);
+    let (charge, admission) = RingCharge::take(full, minimal)?;
+    Ok(match admission {
+        Admission::Minimal => (RingConfig { recv_buffers: recv, send_buffers: send, ..cfg }, charge),
+        _ => (cfg, charge),
+    })
 }
 
 /// The largest message a new connection of `ep` offers: its `INFINISOCK_MAX_MSG_SIZE`,
@@ -295,8 +311,10 @@ fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
     if inner.phase != Phase::Connecting {
         return;
     }
-    let cfg = ring_config(ep, inner);
-    let link = match Link::new(ep, id, cfg) {
+    // The rings are charged to the program's memory cgroup, not rdma_cm's worker's.
+    let _memcg = ep.sk.charge_to_creator();
+    let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, charge)| Ok((Link::new(ep, id, cfg, charge)?, cfg)));
+    let (link, cfg) = match link {
         Ok(l) => l,
         Err(e) => {
             ep.fail(inner, e);
@@ -423,7 +441,10 @@ fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
         let inner = listener.lock();
         (ring_config(listener, &inner), inner.max_msg)
     };
-    let mut link = Link::new(&child, id, cfg)?;
+    let (cfg, charge) = admit_rings(cfg)?;
+    // Charged to the listener's memory cgroup: the program that will accept it.
+    let _memcg = parent_sk.charge_to_creator();
+    let mut link = Link::new(&child, id, cfg, charge)?;
     let credits = Credits::new(hello.bufs, link.recv_ring() as u16).map_err(|_| EPROTO)?;
     if (hello.local_rcv_size as usize) <= crate::proto::wire::BSDH_LEN {
         return Err(EPROTO);

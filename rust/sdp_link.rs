@@ -15,6 +15,7 @@ use crate::{
     cm::CmIdRef,
     endpoint::Endpoint,
     ib::IbDevice,
+    memory::RingCharge,
     proto::{
         credits::{Credits, NoCredit},
         ring::IndexFifo,
@@ -114,6 +115,8 @@ pub(crate) struct Link {
     /// Sends of at most this many bytes go inline (the QP's `max_inline_data`).
     max_inline: usize,
     pub(crate) stream: Stream,
+    /// The rings' share of the module's ring memory, given back with them.
+    _ring_charge: RingCharge,
     /// Per CQ (`CqSide as usize`): the endpoint's count of its events as it was when
     /// a reap began that left it empty and armed. Until the count moves, no
     /// completion came since, and a reap skips the CQ.
@@ -150,7 +153,7 @@ impl Stream {
 impl Link {
     /// Creates PD, CQ, QP and rings on the device `id` is bound to and posts the whole
     /// receive ring. `ep` hears of completions and reaps them ([`Link::reap`]).
-    pub(crate) fn new(ep: &Endpoint, id: &CmIdRef, cfg: RingConfig) -> Result<Self> {
+    pub(crate) fn new(ep: &Endpoint, id: &CmIdRef, cfg: RingConfig, charge: RingCharge) -> Result<Self> {
         let raw_dev = id.device().ok_or(ENODEV)?;
         // SAFETY: The id is bound to the device and holds it until it is destroyed,
         // which happens after the link (type invariant of `Link`).
@@ -222,6 +225,7 @@ impl Link {
                 last_heard: Instant::now(),
                 probe_outstanding: false,
             },
+            _ring_charge: charge,
             reaped_at: [None, None],
         };
         for idx in 0..cfg.recv_buffers {

@@ -140,7 +140,28 @@ unsafe impl Send for Sock {}
 // SAFETY: See above.
 unsafe impl Sync for Sock {}
 
+/// While alive, the current task's `__GFP_ACCOUNT` allocations charge the memory
+/// cgroup of a sock's creator (see [`Sock::charge_to_creator`]). Not `Send`: it
+/// belongs to the task that made it.
+pub(crate) struct MemcgScope(*mut bindings::mem_cgroup);
+
+impl Drop for MemcgScope {
+    fn drop(&mut self) {
+        // SAFETY: Restores what `infinisock_memcg_enter` returned, on the same task.
+        unsafe { bindings::infinisock_memcg_leave(self.0) };
+    }
+}
+
 impl Sock {
+    /// Charges the current task's accounted allocations to the memory cgroup of the
+    /// task that created the sock, until the returned scope ends: connections are
+    /// set up in rdma_cm's worker, not in the program.
+    pub(crate) fn charge_to_creator(&self) -> MemcgScope {
+        // SAFETY: The sock is valid (type invariant) and holds its cgroup for its life,
+        // which covers the scope (it borrows nothing, but the caller holds the sock).
+        MemcgScope(unsafe { bindings::infinisock_memcg_enter(self.as_raw()) })
+    }
+
     /// # Safety
     ///
     /// `ptr` is a valid sock allocated with one of our `struct proto`s, for `'a`.

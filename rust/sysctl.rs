@@ -39,8 +39,10 @@ unsafe impl<const N: usize> Send for SysctlTable<N> {}
 unsafe impl<const N: usize> Sync for SysctlTable<N> {}
 
 impl<const N: usize> SysctlTable<N> {
-    /// Registers `tunables` at their defaults under `path` (e.g. `net/infinisock`) in `net`.
+    /// Registers `tunables` at their defaults under `path` (e.g. `net/infinisock`) in `net`,
+    /// with the bounds of a namespace that the initial user namespace owns or not.
     pub(crate) fn register(net: &Net, path: &'static CStr, tunables: &'static [Tunable; N]) -> Result<Self> {
+        let privileged = net.owned_by_init_user_ns();
         let mut storage = KBox::new(
             Storage {
                 // SAFETY: All-zero is a valid `ctl_table` entry (filled in below).
@@ -53,7 +55,7 @@ impl<const N: usize> SysctlTable<N> {
         let s = &mut *storage;
         for (i, t) in tunables.iter().enumerate() {
             s.values[i].store(t.default, Ordering::Relaxed);
-            s.bounds[i] = [t.min, t.max];
+            s.bounds[i] = [t.min, t.max_for(privileged)];
             s.table[i] = bindings::ctl_table {
                 procname: t.name.as_char_ptr(),
                 data: s.values[i].as_ptr().cast(),
@@ -73,6 +75,12 @@ impl<const N: usize> SysctlTable<N> {
         };
         let header = NonNull::new(header).ok_or(ENOMEM)?;
         Ok(Self { storage, header })
+    }
+
+    /// Sets entry `index` (a default known only at run time), within its bounds.
+    pub(crate) fn set(&self, index: usize, value: i32) {
+        let [min, max] = self.storage.bounds[index];
+        self.storage.values[index].store(value.clamp(min, max), Ordering::Relaxed);
     }
 
     /// The current value of entry `index`.

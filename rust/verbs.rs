@@ -369,7 +369,8 @@ unsafe impl Sync for DmaBuf {}
 impl DmaBuf {
     /// Allocates `len` zeroed bytes and maps them for `dev`.
     pub(crate) fn new(dev: &IbDevice, len: usize, dir: DmaDir) -> Result<Self> {
-        let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL)?;
+        // Charged to the memory cgroup (the caller's, or the one it chose for the task).
+        let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL_ACCOUNT)?;
         let mut addr = 0u64;
         // SAFETY: The device is registered; `buf` is `len` bytes of kernel memory, kept
         // (and never moved: a `KVec`'s heap storage is stable) until unmapped.

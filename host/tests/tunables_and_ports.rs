@@ -45,3 +45,18 @@ fn port_words() {
     assert_eq!(link_layer_name(2), "Ethernet");
     assert_eq!(link_layer_name(1), "InfiniBand");
 }
+
+/// A container's root may set at most the defaults of what sizes a connection's
+/// memory, and anything within the bounds of the rest.
+#[test]
+fn userns_bounds_within_bounds() {
+    use infinisock_proto::tunables::GLOBAL_TUNABLES;
+    for t in TUNABLES.iter().chain(GLOBAL_TUNABLES.iter()) {
+        assert!(t.min <= t.userns_max && t.userns_max <= t.max, "{:?}", t.name);
+        assert_eq!(t.max_for(true), t.max);
+        assert_eq!(t.max_for(false), t.userns_max);
+    }
+    for id in [TunableId::SdpRecvBuffers, TunableId::SdpSendBuffers, TunableId::SdpBufferSize] {
+        assert_eq!(tunable(id).userns_max, tunable(id).default);
+    }
+}

@@ -11,6 +11,7 @@ pub mod credits;
 pub mod errno;
 pub mod ib_port;
 pub mod keepalive;
+pub mod memory;
 pub mod message;
 pub mod ratelimit;
 pub mod rdma;

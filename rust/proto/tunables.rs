@@ -19,12 +19,22 @@ pub struct Tunable {
     pub min: i32,
     /// Largest value a write may set.
     pub max: i32,
+    /// Largest value a write may set in a namespace that a non-initial user namespace
+    /// owns (a container's root): memory a connection takes stays within the
+    /// defaults there.
+    pub userns_max: i32,
 }
 
 impl Tunable {
     /// Whether a write of `value` is accepted.
     pub const fn accepts(&self, value: i32) -> bool {
         value >= self.min && value <= self.max
+    }
+
+    /// The largest value a write may set in a namespace owned by the initial user
+    /// namespace (`privileged`) or by another one.
+    pub const fn max_for(&self, privileged: bool) -> i32 {
+        if privileged { self.max } else { self.userns_max }
     }
 }
 
@@ -56,13 +66,28 @@ pub enum TunableId {
 
 /// Every tunable, in [`TunableId`] order.
 pub const TUNABLES: [Tunable; 6] = [
-    Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1 },
-    Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32 },
-    Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32 },
-    Tunable { name: c"sdp_buffer_size", default: 32768, min: 4096, max: 1 << 20 },
-    Tunable { name: c"sdp_fin_timeout", default: 60, min: 1, max: 3600 },
-    Tunable { name: c"sdp_keepalive_time", default: 7200, min: 1, max: MAX_KEEPIDLE as i32 },
+    Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
+    Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
+    Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32, userns_max: 16 },
+    Tunable { name: c"sdp_buffer_size", default: 32768, min: 4096, max: 1 << 20, userns_max: 32768 },
+    Tunable { name: c"sdp_fin_timeout", default: 60, min: 1, max: 3600, userns_max: 3600 },
+    Tunable { name: c"sdp_keepalive_time", default: 7200, min: 1, max: MAX_KEEPIDLE as i32, userns_max: MAX_KEEPIDLE as i32 },
 ];
+
+/// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial
+/// network namespace only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum GlobalId {
+    /// `net.infinisock.sdp_mem`: KiB of kernel memory the rings of all SDP and AF_IB
+    /// connections together may take (`proto::memory`). The default, 0 here, is set
+    /// at load to an eighth of the machine's memory.
+    SdpMem = 0,
+}
+
+/// Every module-wide tunable, in [`GlobalId`] order.
+pub const GLOBAL_TUNABLES: [Tunable; 1] =
+    [Tunable { name: c"sdp_mem", default: 0, min: 1024, max: i32::MAX, userns_max: i32::MAX }];
 
 /// The tunable with this id.
 pub const fn tunable(id: TunableId) -> &'static Tunable {

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel memory of SDP connections (hosts.h: host a connects to host b):
+ *
+ * - their rings are charged to the memory cgroup of the program that owns the socket
+ *   (the connecting one, or the listener's for accepted connections);
+ * - all rings together stay within net.infinisock.sdp_mem: past three quarters of it
+ *   new connections get the smallest rings, past it they are refused;
+ * - a container's root (a network namespace owned by another user namespace) cannot
+ *   raise the per-connection ring tunables past their defaults.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/infinisock.h>
+
+#include "kselftest_harness.h"
+#include "hosts.h"
+
+#define CGROOT "/sys/fs/cgroup"
+#define CGDIR CGROOT "/infinisock_memory"
+#define CONNS 8
+#define RINGS_PER_SIDE (1 << 20) /* 16 + 16 buffers of 32 KiB, the defaults */
+
+static long long read_ll(const char *path, const char *key)
+{
+	char line[256];
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!key) {
+			v = atoll(line);
+			break;
+		}
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ') {
+			v = atoll(line + strlen(key) + 1);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = write(fd, s, strlen(s)) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* A listener on host b; its port in *port. */
+static int listen_b(int *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	enter_netns("b");
+	fd = socket(AF_INET, SOCK_STREAM, IPPROTO_SDP);
+	inet_pton(AF_INET, HOST_B4, &sin.sin_addr);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, len) || listen(fd, 64) ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len))
+		return -errno;
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* A connection from host a to `port`: the client fd, or -errno. */
+static int connect_a(int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd;
+
+	enter_netns("a");
+	fd = socket(AF_INET, SOCK_STREAM, IPPROTO_SDP);
+	inet_pton(AF_INET, HOST_B4, &sin.sin_addr);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* The module's ring memory in KiB (/proc/net/infinisock/memory). */
+static long long rings_kib(void)
+{
+	return read_ll("/proc/net/infinisock/memory", "rings_kib");
+}
+
+/* Waits until the module's ring memory is back to at most `kib` (teardown is async). */
+static long long settle(long long kib)
+{
+	long long now = rings_kib();
+
+	for (int i = 0; i < 200 && now > kib; i++) {
+		usleep(50000);
+		now = rings_kib();
+	}
+	return now;
+}
+
+/*
+ * A program in its own memory cgroup opens connections to itself: the rings of both
+ * ends (its sockets and those its listener accepts) are charged to that cgroup.
+ */
+TEST(rings_charged_to_the_programs_memory_cgroup)
+{
+	char self[16];
+	int status;
+	pid_t pid;
+
+	if (access(CGROOT "/cgroup.procs", F_OK))
+		ASSERT_EQ(0, mount("none", CGROOT, "cgroup2", 0, NULL));
+	ASSERT_EQ(0, write_str(CGROOT "/cgroup.subtree_control", "+memory"))
+		TH_LOG("memory controller: %s", strerror(errno));
+	rmdir(CGDIR);
+	ASSERT_EQ(0, mkdir(CGDIR, 0755));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int fds[2 * CONNS], port, l, n = 0;
+		long long before, after;
+
+		snprintf(self, sizeof(self), "%d", getpid());
+		if (write_str(CGDIR "/cgroup.procs", self))
+			_exit(2);
+		l = listen_b(&port);
+		if (l < 0)
+			_exit(3);
+		before = read_ll(CGDIR "/memory.current", NULL);
+		for (int i = 0; i < CONNS; i++) {
+			fds[n++] = connect_a(port);
+			if (fds[n - 1] < 0)
+				_exit(4);
+			fds[n++] = accept(l, NULL, NULL);
+			if (fds[n - 1] < 0)
+				_exit(5);
+		}
+		after = read_ll(CGDIR "/memory.current", NULL);
+		printf("# memory.current grew by %lld KiB for %d connections (both ends)\n", (after - before) >> 10,
+		       CONNS);
+		/* Both ends of every connection, allowing for what the kernel frees meanwhile. */
+		if (after - before < (long long)CONNS * 2 * RINGS_PER_SIDE * 9 / 10)
+			_exit(6);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
+	settle(0);
+	EXPECT_EQ(0, rmdir(CGDIR)) TH_LOG("%s: %s", CGDIR, strerror(errno));
+}
+
+/*
+ * net.infinisock.sdp_mem bounds the rings of all connections: once three quarters
+ * are taken, new connections get the smallest rings (3 receive buffers), and once it
+ * is reached they are refused, ENOBUFS (or ECONNREFUSED when the listener's side is
+ * the one refused). Closing them gives the memory back.
+ */
+TEST(ring_memory_limit)
+{
+	int fds[2 * 40], port, l, n = 0, minimal = 0, refused = 0, err = 0;
+	long long base = settle(0), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL);
+	char value[32], line[256];
+	FILE *f;
+
+	ASSERT_LT(0, limit);
+	ASSERT_LE(0, base);
+	/* Room for two connections in full (1 MiB per end), then pressure. */
+	snprintf(value, sizeof(value), "%lld", base + 4096);
+	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
+	l = listen_b(&port);
+	ASSERT_LE(0, l);
+	for (int i = 0; i < 40 && !refused; i++) {
+		int c = connect_a(port);
+
+		if (c < 0) {
+			refused = 1;
+			err = -c;
+			break;
+		}
+		fds[n++] = c;
+		fds[n++] = accept(l, NULL, NULL);
+	}
+	EXPECT_EQ(1, read_ll("/proc/net/infinisock/memory", "pressure"));
+	EXPECT_GE(base + 4096, rings_kib());
+	/* Connections made under pressure post the fewest receive buffers. */
+	enter_netns("a");
+	f = fopen("/proc/net/infinisock/sdp", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char local[64], peer[64], state[16];
+		long rx, tx, credits, peer_bufs, posted;
+
+		if (sscanf(line, "%63s %63s %15s %ld %ld %ld %ld %ld", local, peer, state, &rx, &tx, &credits,
+			   &peer_bufs, &posted) == 8 && !strcmp(state, "established") && posted == 3)
+			minimal++;
+	}
+	if (f)
+		fclose(f);
+	TH_LOG("%d connections, %d with the smallest rings, then %s", n / 2, minimal, refused ? strerror(err) : "none refused");
+	EXPECT_TRUE(refused);
+	EXPECT_TRUE(err == ENOBUFS || err == ECONNREFUSED);
+	EXPECT_LT(0, minimal);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	close(l);
+	snprintf(value, sizeof(value), "%lld", limit);
+	EXPECT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
+	EXPECT_GE(base, settle(base));
+}
+
+/*
+ * In a network namespace that a container's user namespace owns, its root may lower
+ * the ring tunables but not raise them past the defaults; the module-wide limit is
+ * not there at all.
+ */
+TEST(container_root_bounded)
+{
+	pid_t pid = fork();
+	int status;
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char map[32];
+
+		snprintf(map, sizeof(map), "0 %d 1", getuid());
+		if (unshare(CLONE_NEWUSER) || write_str("/proc/self/setgroups", "deny") ||
+		    write_str("/proc/self/uid_map", map) || write_str("/proc/self/gid_map", "0 0 1"))
+			_exit(2);
+		if (unshare(CLONE_NEWNET))
+			_exit(3);
+		if (write_str("/proc/sys/net/infinisock/sdp_buffer_size", "1048576") != -EINVAL)
+			_exit(4);
+		if (write_str("/proc/sys/net/infinisock/sdp_recv_buffers", "256") != -EINVAL)
+			_exit(5);
+		if (write_str("/proc/sys/net/infinisock/sdp_buffer_size", "16384") ||
+		    read_ll("/proc/sys/net/infinisock/sdp_buffer_size", NULL) != 16384)
+			_exit(6);
+		if (!access("/proc/sys/net/infinisock/sdp_mem", F_OK))
+			_exit(7);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
+	/* The machine's root still may. */
+	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_buffer_size", "65536"));
+	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_buffer_size", "32768"));
+}
+
+TEST_HARNESS_MAIN
