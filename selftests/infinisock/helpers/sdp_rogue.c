@@ -13,8 +13,6 @@
  *   out_of_seq     a data message skipping a sequence number
  *   after_disconn  DisConn, then data
  *   abort          Abort (a legitimate reset)
- *   disconnect     disconnect as soon as the connection is established (with the RTU
- *                  dropped on the way, the listener sees a DREQ instead of the RTU)
  *
  * Prints "rejected", or "disconnected" once the module has dropped the connection,
  * or "still connected" after 30 s; exits 0 when it could run the scenario.
@@ -131,13 +129,6 @@ int main(int argc, char **argv)
 		return !strcmp(sc, "bad_hello") && got == RDMA_CM_EVENT_REJECTED ? 0 : 1;
 	}
 
-	if (!strcmp(sc, "disconnect")) {
-		rdma_disconnect(id);
-		wait_event(RDMA_CM_EVENT_DISCONNECTED, 5000, &got);
-		printf("disconnected\n");
-		fflush(stdout);
-		_exit(0);
-	}
 	/* Give the listener time to see the connection established too (the RTU may
 	 * reach it after our first message). */
 	usleep(500000);

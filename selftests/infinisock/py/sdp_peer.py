@@ -6,8 +6,6 @@
   sdp_peer.py echo ADDR PORT TEXT      send TEXT, print the echo
   sdp_peer.py sink ADDR PORT           read until EOF or error; print what ended it
   sdp_peer.py source ADDR PORT         write until an error; print it
-  sdp_peer.py hold ADDR PORT BACKLOG   listen with BACKLOG, never accept; exit on stdin EOF
-  sdp_peer.py connect ADDR PORT        connect; print "connected" or the errno name
 """
 import errno
 import socket
@@ -22,22 +20,6 @@ def family(addr):
 
 def main():
     mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    if mode == "hold":
-        with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
-            lst.bind((addr, port))
-            lst.listen(int(sys.argv[4]))
-            print("listening", flush=True)
-            sys.stdin.read()
-            return 0
-    if mode == "connect":
-        with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as s:
-            s.settimeout(30)
-            try:
-                s.connect((addr, port))
-                print("connected", flush=True)
-            except OSError as e:
-                print(errno.errorcode.get(e.errno, str(e)), flush=True)
-            return 0
     if mode == "serve" or mode == "sink":
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
             lst.bind((addr, port))
