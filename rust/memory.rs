@@ -20,12 +20,6 @@ use crate::{
 /// Bytes of ring buffers of every connection of the module.
 static RING_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// The machine's memory in KiB.
-pub(crate) fn total_ram_kib() -> usize {
-    // SAFETY: Reads a counter.
-    unsafe { crate::bindings::infinisock_total_ram_kib() }
-}
-
 fn limit() -> usize {
     usize::try_from(netns::global_tunable(GlobalId::SdpMem)).unwrap_or(0).saturating_mul(1024)
 }

@@ -48,7 +48,7 @@ impl PernetSubsys for InfiniSockNet {
         let global = if net.is_init() {
             let t = SysctlTable::register(net, c"net/infinisock", &GLOBAL_TUNABLES)?;
             // An eighth of the machine's memory, as TCP's tcp_mem allows about.
-            t.set(GlobalId::SdpMem as usize, i32::try_from(crate::memory::total_ram_kib() / 8).unwrap_or(i32::MAX));
+            t.set(GlobalId::SdpMem as usize, i32::try_from(crate::sysctl::total_ram_kib() / 8).unwrap_or(i32::MAX));
             Some(t)
         } else {
             None

@@ -12,6 +12,12 @@ use kernel::prelude::*;
 
 use crate::{bindings, net::Net, proto::tunables::Tunable};
 
+/// The machine's memory in KiB, for defaults that scale with it.
+pub(crate) fn total_ram_kib() -> usize {
+    // SAFETY: Reads a counter.
+    unsafe { bindings::infinisock_total_ram_kib() }
+}
+
 /// The heap part of a [`SysctlTable`]: the C table, and the values and bounds it points
 /// into. Boxed, so the addresses the kernel holds stay put.
 struct Storage<const N: usize> {

@@ -804,8 +804,9 @@ TEST_F(rdma, pinned_operations_within_memlock)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
 	EXPECT_EQ(0, check_pattern(self->region, 65536, 8, 0));
-	/* Every pin of those operations is released (the server's region stays pinned). */
-	EXPECT_EQ(before, foll_pins());
+	/* Every pin of those operations is released (the server's region stays pinned;
+	 * an earlier test's teardown may release pins of its own meanwhile). */
+	EXPECT_GE(before, foll_pins());
 }
 
 /* RDMA on AF_IB streams (no immediate: a stream has no messages to carry it). */

@@ -40,6 +40,28 @@ static inline void enter_netns(const char *name)
 	close(fd);
 }
 
+/* The sockaddr_in or sockaddr_in6 of `host` (text; NULL: the wildcard) and `port`. */
+static inline socklen_t ip_addr(struct sockaddr_storage *ss, int family, const char *host, int port)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		if (host)
+			inet_pton(AF_INET, host, &sin->sin_addr);
+		return sizeof(*sin);
+	}
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	if (host)
+		inet_pton(AF_INET6, host, &sin6->sin6_addr);
+	return sizeof(*sin6);
+}
+
 /*
  * The sockaddr_ib of `host` (AF_INET or AF_INET6 text) and `port` in the port space
  * whose service IDs start at `sid_base` (INFINISOCK_SID_PS_TCP for streams,

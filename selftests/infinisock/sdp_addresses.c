@@ -96,22 +96,7 @@ static socklen_t addr_of(const FIXTURE_VARIANT(addr) *v, struct sockaddr_storage
 			sib->sib_sid = sib->sib_sid_mask = 0;
 		return sizeof(*sib);
 	}
-	if (v->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		if (host)
-			inet_pton(AF_INET, host, &sin->sin_addr);
-		return sizeof(*sin);
-	}
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(port);
-	if (host)
-		inet_pton(AF_INET6, host, &sin6->sin6_addr);
-	return sizeof(*sin6);
+	return ip_addr(ss, v->family, host, port);
 }
 
 /* The port of a bound or connected socket's local (or peer) address. */

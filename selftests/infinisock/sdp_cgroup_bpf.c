@@ -59,30 +59,11 @@ static int attach(int cgroup, int prog, enum bpf_attach_type hook, int detach)
 	return bpf(detach ? BPF_PROG_DETACH : BPF_PROG_ATTACH, &attr);
 }
 
-static socklen_t addr_of(struct sockaddr_storage *ss, int family, const char *host, int port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		inet_pton(AF_INET, host, &sin->sin_addr);
-		return sizeof(*sin);
-	}
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(port);
-	inet_pton(AF_INET6, host, &sin6->sin6_addr);
-	return sizeof(*sin6);
-}
-
 /* A listener on host b of `protocol` at an ephemeral port; its port in *port. */
 static int listener(int family, int protocol, const char *host, int *port)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = addr_of(&ss, family, host, 0);
+	socklen_t len = ip_addr(&ss, family, host, 0);
 	int fd;
 
 	enter_netns("b");
@@ -118,11 +99,11 @@ static int calls_in_cgroup(int family, int protocol, const char *a, const char *
 		close(procs);
 		enter_netns("a");
 		fd = socket(family, SOCK_STREAM, protocol);
-		len = addr_of(&ss, family, b, port);
+		len = ip_addr(&ss, family, b, port);
 		c = connect(fd, (struct sockaddr *)&ss, len) ? (errno == EPERM ? 1 : 2) : 0;
 		close(fd);
 		fd = socket(family, SOCK_STREAM, protocol);
-		len = addr_of(&ss, family, a, 0);
+		len = ip_addr(&ss, family, a, 0);
 		k = bind(fd, (struct sockaddr *)&ss, len) ? (errno == EPERM ? 1 : 2) : 0;
 		close(fd);
 		_exit(10 * c + k);

@@ -179,6 +179,7 @@ TEST(rings_charged_to_the_programs_memory_cgroup)
  */
 TEST(ring_memory_limit)
 {
+	int init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	int fds[2 * 40], port, l, n = 0, minimal = 0, refused = 0, err = 0;
 	long long base = settle(0), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL);
 	char value[32], line[256];
@@ -224,6 +225,9 @@ TEST(ring_memory_limit)
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	close(l);
+	/* sdp_mem is in the initial namespace only. */
+	ASSERT_EQ(0, setns(init_ns, CLONE_NEWNET));
+	close(init_ns);
 	snprintf(value, sizeof(value), "%lld", limit);
 	EXPECT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
 	EXPECT_GE(base, settle(base));

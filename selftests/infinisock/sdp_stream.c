@@ -43,27 +43,6 @@ static int sdp_socket(const char *ns, int family)
 	return socket(family, SOCK_STREAM, IPPROTO_SDP);
 }
 
-static socklen_t make_addr(struct sockaddr_storage *ss, int family, const char *host, int port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		if (host)
-			inet_pton(AF_INET, host, &sin->sin_addr);
-		return sizeof(*sin);
-	}
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(port);
-	if (host)
-		inet_pton(AF_INET6, host, &sin6->sin6_addr);
-	return sizeof(*sin6);
-}
-
 static int port_of(int fd)
 {
 	struct sockaddr_storage ss;
@@ -78,7 +57,7 @@ static int port_of(int fd)
 static int listen_b(int family, const char *host, int port, int backlog)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(&ss, family, host, port);
+	socklen_t len = ip_addr(&ss, family, host, port);
 	int fd = sdp_socket("b", family);
 
 	if (fd < 0)
@@ -96,7 +75,7 @@ static int listen_b(int family, const char *host, int port, int backlog)
 static int connect_a(int family, const char *host, int port)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(&ss, family, host, port);
+	socklen_t len = ip_addr(&ss, family, host, port);
 	int fd = sdp_socket("a", family);
 
 	if (fd < 0)
@@ -529,7 +508,7 @@ TEST_F(conn, timeouts_and_options)
 
 	/* A second connect on a connected socket. */
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(&ss, variant->family, variant->b, port_of(self->listener));
+	socklen_t len = ip_addr(&ss, variant->family, variant->b, port_of(self->listener));
 
 	errno = 0;
 	EXPECT_EQ(-1, connect(self->client, (struct sockaddr *)&ss, len));
@@ -568,7 +547,7 @@ TEST(nonblocking_connect)
 {
 	int lfd = listen_b(AF_INET6, NULL, 0, 4);
 	struct sockaddr_storage ss;
-	socklen_t len = make_addr(&ss, AF_INET6, HOST_B6, port_of(lfd));
+	socklen_t len = ip_addr(&ss, AF_INET6, HOST_B6, port_of(lfd));
 	struct pollfd p = { .events = POLLOUT };
 	int fd, sfd;
 	char c;
@@ -633,7 +612,7 @@ TEST(bad_calls)
 	EXPECT_EQ(EINVAL, errno);
 
 	/* Bad addresses. */
-	make_addr(&ss, AF_INET, HOST_A4, 0);
+	ip_addr(&ss, AF_INET, HOST_A4, 0);
 	errno = 0;
 	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&ss, sizeof(struct sockaddr_in) - 1));
 	EXPECT_EQ(EINVAL, errno);
@@ -1343,7 +1322,7 @@ TEST(ib_client_reaches_inet_sdp_listener)
 	/* And a sockaddr_in works on an AF_IB socket too. */
 	client = ib_socket("a");
 	ASSERT_LE(0, client);
-	len = make_addr(&ss, AF_INET, HOST_B4, port_of(listener));
+	len = ip_addr(&ss, AF_INET, HOST_B4, port_of(listener));
 	ASSERT_EQ(0, connect(client, (struct sockaddr *)&ss, len)) TH_LOG("%s", strerror(errno));
 	server = accept(listener, NULL, NULL);
 	ASSERT_LE(0, server);
