@@ -103,7 +103,8 @@ proptest! {
         }
         if let Ok(r) = parse_mr_reg(&mr) {
             prop_assert!(r.len > 0 && r.addr.checked_add(r.len).is_some());
-            prop_assert!(r.access.remote_read || r.access.remote_write);
+            // At least one right: a local-write-only region is the local side of READs.
+            prop_assert!(r.access.remote_read || r.access.remote_write || r.access.local_write);
         }
     }
 }
