@@ -8,12 +8,14 @@
 #                 run on the release kernel (QUICK=1: the short version); out/vm/bench.md
 #   make latency  where a 64-byte AF_IB SEQPACKET message's time goes, step by step through
 #                 rxe, beside ib_send_lat's (function tracer, "trace" kernel); out/vm/latency.md
+#   make fuzz     the socket-call fuzzer alone, long (FUZZ_CALLS per worker, default
+#                 500000; FUZZ_WORKERS, default 2; FUZZ_SEED), debug kernel
 
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 FLAVOUR ?= debug
 
-.PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo bench latency clean
+.PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo bench latency fuzz clean
 
 all: module
 
@@ -57,6 +59,10 @@ bench: module selftests
 latency: FLAVOUR = trace
 latency: module selftests
 	FLAVOUR=$(FLAVOUR) bash tools/vm/run.sh latency
+
+# The fuzzer with the module's load, the kernel log check and the unload around it.
+fuzz: module selftests
+	INFINISOCK_TESTS=sdp_fuzz FUZZ_CALLS=$${FUZZ_CALLS:-500000} bash tools/vm/run.sh test
 
 clean:
 	bash tools/build-module.sh clean

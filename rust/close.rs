@@ -76,6 +76,8 @@ pub(crate) fn release(ep: &Endpoint) {
     let take_state = ep.orphan(inner);
     let unread = inner.link.as_ref().is_some_and(|l| l.stream.has_unread());
     let zero_linger = ep.sk.linger() == Some(0);
+    // A socket that never connected gives its port back before close() returns.
+    let mut wait_for_teardown = false;
     match inner.phase {
         Phase::Connected if unread || zero_linger => {
             // TCP resets a connection closed with unread data or SO_LINGER {1, 0}.
@@ -91,7 +93,10 @@ pub(crate) fn release(ep: &Endpoint) {
                 ep.start_fin_timer();
             }
         }
-        _ => ep.close_and_teardown(inner),
+        _ => {
+            ep.close_and_teardown(inner);
+            wait_for_teardown = true;
+        }
     }
     // SO_LINGER {1, t}: close returns once everything sent, DisConn included, has
     // reached the peer's adapter, or after t.
@@ -104,6 +109,10 @@ pub(crate) fn release(ep: &Endpoint) {
         }
     }
     drop(guard);
+    if wait_for_teardown {
+        // The teardown sees the endpoint orphaned and removes the sock's state itself.
+        ep.wait_for_teardown();
+    }
     ep.sk.orphan();
     if take_state {
         drop(ep.sk.take_state());

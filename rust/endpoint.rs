@@ -561,6 +561,17 @@ impl Endpoint {
         }
     }
 
+    /// Waits until a teardown scheduled already has run: a socket closed before it
+    /// connected gives its port back before `close()` returns, as TCP's does (a
+    /// program that probes a free port by binding and closing a socket binds it next).
+    pub(crate) fn wait_for_teardown(&self) {
+        // SAFETY: `teardown_work` is a field of this live endpoint.
+        let work = unsafe { Work::raw_get(&self.teardown_work) };
+        // SAFETY: The work was initialised by `new_work!`; flushing an idle work item
+        // returns at once.
+        unsafe { crate::bindings::infinisock_flush_work(work.cast()) };
+    }
+
     /// Marks the endpoint as closed by its owner. Returns whether the caller must
     /// remove the sock's state itself (the teardown has already run); otherwise the
     /// teardown will.

@@ -823,6 +823,11 @@ bool infinisock_cancel_delayed_work(struct work_struct *work)
 	return cancel_delayed_work(to_delayed_work(work));
 }
 
+void infinisock_flush_work(struct work_struct *work)
+{
+	flush_work(work);
+}
+
 /* ---- One-sided RDMA (rust/rdma.rs) ---- */
 
 /*

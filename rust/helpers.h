@@ -207,6 +207,7 @@ struct workqueue_struct *infinisock_alloc_workqueue(const char *name);
 struct seq_file;
 struct work_struct;
 bool infinisock_cancel_delayed_work(struct work_struct *work);
+void infinisock_flush_work(struct work_struct *work);
 struct net *infinisock_seq_file_net(struct seq_file *m);
 struct proto_accept_arg;
 int infinisock_accept_flags(const struct proto_accept_arg *arg);
