@@ -298,6 +298,23 @@ impl SockAddr {
         }
     }
 
+    /// Whether this is a multicast or the limited broadcast address (`224.0.0.0/4`,
+    /// `255.255.255.255`, `ff00::/8`, or an IPv4-mapped form).
+    pub fn is_multicast(&self) -> bool {
+        match (self, self.as_v4()) {
+            (_, Some(a)) => (224..240).contains(&a[0]) || a == [255; 4],
+            (SockAddr::V6 { addr, .. }, None) => addr[0] == 0xff,
+            _ => false,
+        }
+    }
+
+    /// Whether a connection may be addressed to this: a peer on the fabric, not
+    /// loopback (which no RDMA device reaches) nor multicast or broadcast (which TCP
+    /// refuses with `ENETUNREACH` too).
+    pub fn is_unicast_peer(&self) -> bool {
+        !self.is_loopback() && !self.is_multicast()
+    }
+
     /// The IPv4 address this stands for: its own, or the one an IPv4-mapped IPv6
     /// address carries.
     fn as_v4(&self) -> Option<[u8; 4]> {

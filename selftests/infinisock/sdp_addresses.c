@@ -39,22 +39,22 @@ FIXTURE_VARIANT(addr)
 {
 	int family;	/* socket family */
 	int ip;		/* AF_INET or AF_INET6: the kind of IP address */
-	const char *a, *b, *loopback;
+	const char *a, *b, *loopback, *multicast;
 };
 
 FIXTURE_VARIANT_ADD(addr, ipv4)
 {
-	.family = AF_INET, .ip = AF_INET, .a = HOST_A4, .b = HOST_B4, .loopback = "127.0.0.1",
+	.family = AF_INET, .ip = AF_INET, .a = HOST_A4, .b = HOST_B4, .loopback = "127.0.0.1", .multicast = "224.0.0.1",
 };
 
 FIXTURE_VARIANT_ADD(addr, ipv6)
 {
-	.family = AF_INET6, .ip = AF_INET6, .a = HOST_A6, .b = HOST_B6, .loopback = "::1",
+	.family = AF_INET6, .ip = AF_INET6, .a = HOST_A6, .b = HOST_B6, .loopback = "::1", .multicast = "ff02::1",
 };
 
 FIXTURE_VARIANT_ADD(addr, af_ib)
 {
-	.family = AF_IB, .ip = AF_INET, .a = HOST_A4, .b = HOST_B4, .loopback = "127.0.0.1",
+	.family = AF_IB, .ip = AF_INET, .a = HOST_A4, .b = HOST_B4, .loopback = "127.0.0.1", .multicast = "224.0.0.1",
 };
 
 FIXTURE_SETUP(addr)
@@ -263,6 +263,51 @@ TEST_F(addr, client_bound_before_connect)
 		}
 		close(c);
 	}
+}
+
+/*
+ * connect() to loopback, multicast or broadcast is ENETUNREACH, bound or not. A
+ * request sent to loopback from a socket bound to the host's address used to end
+ * connection management on the device (rxe's GSI QP failed the send and stayed in
+ * the error state): every later connection between the hosts timed out.
+ */
+TEST_F(addr, connect_to_loopback_or_multicast_unreachable)
+{
+	const char *dsts[] = { variant->loopback, variant->multicast, variant->ip == AF_INET ? "255.255.255.255" : NULL };
+	struct sockaddr_storage ss;
+	int l, port = listen_b(_metadata, self, variant, variant->b, &l);
+	socklen_t len;
+
+	ASSERT_LT(0, port) TH_LOG("listen: %s", strerror(-port));
+	for (size_t i = 0; i < 3 && dsts[i]; i++) {
+		for (int bound = 0; bound < 2; bound++) {
+			int c, rc, err;
+
+			enter_netns("a");
+			c = socket(variant->family, SOCK_STREAM, variant->family == AF_IB ? 0 : IPPROTO_SDP);
+			ASSERT_LE(0, c);
+			len = addr_of(variant, &ss, variant->a, 0);
+			if (bound)
+				ASSERT_EQ(0, bind(c, (struct sockaddr *)&ss, len));
+			len = addr_of(variant, &ss, dsts[i], port);
+			rc = connect(c, (struct sockaddr *)&ss, len);
+			err = errno;
+			close(c);
+			EXPECT_EQ(-1, rc);
+			EXPECT_EQ(ENETUNREACH, err)
+				TH_LOG("connect to %s (%s): %s", dsts[i], bound ? "bound" : "unbound",
+				       rc ? strerror(err) : "done");
+		}
+	}
+	/* The hosts still connect. */
+	enter_netns("a");
+	int c = sdp(_metadata, self, variant, "a"), s;
+
+	len = addr_of(variant, &ss, variant->b, port);
+	ASSERT_EQ(0, connect(c, (struct sockaddr *)&ss, len)) TH_LOG("connect to host b afterwards: %s", strerror(errno));
+	s = accept(l, NULL, NULL);
+	EXPECT_LE(0, s);
+	close(s);
 }
 
 TEST_HARNESS_MAIN
