@@ -39,6 +39,32 @@ pass "data after DisConn: connection reset"
 [ "$(scenario abort '^error ECONNRESET' '' | tail -1)" = disconnected ] || fail "abort: not disconnected"
 pass "Abort from the peer: ECONNRESET"
 
+# Peers that abandon the handshake after the listener's REP, more of them than the
+# listener's backlog (1: two connections may wait): each must leave the listener's
+# queue, or the listener refuses everyone after them. "no_rtu" answers the REP with a
+# DREQ: its RTU is dropped on the wire (a RoCEv2 MAD, attribute id 0x0014 = RTU) as
+# it reaches host b; not as it leaves host a, where the failed send would move rxe's
+# GSI QP to the error state and end all connection management on that device.
+tc -n b qdisc add dev vb clsact || fail "tc qdisc"
+tc -n b filter add dev vb ingress protocol ip prio 1 u32 match ip protocol 17 0xff match ip dport 4791 0xffff \
+	match u16 0x0014 0xffff at 64 action drop || fail "tc filter"
+ip netns exec b python3 "$PEER" serve "$HOST_B4" 7198 > /dev/null &
+srv=$!
+sleep 2
+for i in 1 2 3 4; do
+	out=$(ip netns exec a timeout 60 "$ROGUE" "$HOST_B4" 7198 no_rtu | tr '\n' ' ')
+	[ "$out" = "rep disconnected " ] || fail "abandoned handshake $i: rogue saw '$out'"
+done
+tc -n b qdisc del dev vb clsact
+for i in 1 2 3; do
+	out=$(ip netns exec a timeout 60 "$ROGUE" "$HOST_B4" 7198 rej_after_rep | tr '\n' ' ')
+	[ "$out" = "rep rejected " ] || fail "rejected handshake $i: rogue saw '$out'"
+done
+[ "$(ip netns exec a timeout 60 python3 "$PEER" echo "$HOST_B4" 7198 fine)" = fine ] ||
+	fail "the listener refused a client after peers abandoned handshakes"
+wait $srv
+pass "handshakes abandoned after the REP (DREQ, REJ) leave the listener's queue"
+
 # The shared hosts still work.
 ip netns exec b python3 "$PEER" serve "$HOST_B4" 7199 > /dev/null &
 sleep 2

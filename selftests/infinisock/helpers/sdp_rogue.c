@@ -13,9 +13,14 @@
  *   out_of_seq     a data message skipping a sequence number
  *   after_disconn  DisConn, then data
  *   abort          Abort (a legitimate reset)
+ *   no_rtu         answers the REP with a DREQ instead of data: sends the RTU (which the
+ *                  test drops on the wire), then disconnects at once
+ *   rej_after_rep  answers the REP with a REJ
  *
  * Prints "rejected", or "disconnected" once the module has dropped the connection,
- * or "still connected" after 30 s; exits 0 when it could run the scenario.
+ * or "still connected" after 30 s; exits 0 when it could run the scenario. The REP
+ * scenarios print "rep" once the listener answered, and "disconnected" or "rejected"
+ * once they have done their part.
  */
 #include <arpa/inet.h>
 #include <poll.h>
@@ -60,6 +65,56 @@ static void bsdh(uint8_t *m, uint8_t mid, uint16_t bufs, uint32_t len, uint32_t 
 	memcpy(m + 12, &be, 4);
 }
 
+static void hello_in(uint8_t *hello, int version)
+{
+	uint32_t size = htonl(BUF);
+
+	bsdh(hello, 0x00, RING, 32, 0, 0);
+	hello[16] = version;
+	hello[17] = 4 << 4;
+	memcpy(hello + 20, &size, 4);
+	memcpy(hello + 24, &size, 4);
+}
+
+/*
+ * The scenarios that stop the handshake after the listener's REP: the QP is not the
+ * id's, so librdmacm reports the REP instead of answering it with the RTU itself.
+ */
+static int rep_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, struct ibv_qp_init_attr *qpa, const char *sc)
+{
+	struct rdma_conn_param param = { .retry_count = 7, .rnr_retry_count = 7 };
+	struct ibv_qp *qp = ibv_create_qp(pd, qpa);
+	uint8_t hello[32] = { 0 };
+	int got = -1;
+
+	if (!qp)
+		return perror("ibv_create_qp"), 1;
+	hello_in(hello, 0x22);
+	param.private_data = hello;
+	param.private_data_len = sizeof(hello);
+	param.qp_num = qp->qp_num;
+	if (rdma_connect(id, &param))
+		return perror("rdma_connect"), 1;
+	if (wait_event(RDMA_CM_EVENT_CONNECT_RESPONSE, 20000, &got)) {
+		printf("no rep: event %d\n", got);
+		return 1;
+	}
+	printf("rep\n");
+	if (!strcmp(sc, "rej_after_rep")) {
+		if (rdma_reject(id, NULL, 0))
+			return perror("rdma_reject"), 1;
+		printf("rejected\n");
+	} else {
+		/* ib_cm sends a DREQ only once established, which the RTU makes it. */
+		if (rdma_establish(id) || rdma_disconnect(id))
+			return perror("rdma_establish/rdma_disconnect"), 1;
+		wait_event(RDMA_CM_EVENT_DISCONNECTED, 20000, &got);
+		printf("disconnected\n");
+	}
+	fflush(stdout);
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET };
@@ -100,6 +155,8 @@ int main(int argc, char **argv)
 	qpa.cap.max_send_wr = qpa.cap.max_recv_wr = RING;
 	qpa.cap.max_send_sge = qpa.cap.max_recv_sge = 1;
 	qpa.qp_type = IBV_QPT_RC;
+	if (!strcmp(sc, "no_rtu") || !strcmp(sc, "rej_after_rep"))
+		return rep_scenario(id, pd, &qpa, sc);
 	if (rdma_create_qp(id, pd, &qpa))
 		return perror("rdma_create_qp"), 1;
 	for (int i = 0; i < RING; i++) {
@@ -111,13 +168,7 @@ int main(int argc, char **argv)
 	}
 
 	/* Hello: BSDH, version, IP version, reserved, max_adverts, sizes, port. */
-	bsdh(hello, 0x00, RING, sizeof(hello), 0, 0);
-	hello[16] = strcmp(sc, "bad_hello") ? 0x22 : 0x11;
-	hello[17] = 4 << 4;
-	uint32_t size = htonl(BUF);
-
-	memcpy(hello + 20, &size, 4);
-	memcpy(hello + 24, &size, 4);
+	hello_in(hello, strcmp(sc, "bad_hello") ? 0x22 : 0x11);
 	param.private_data = hello;
 	param.private_data_len = sizeof(hello);
 	param.retry_count = 7;
