@@ -8,8 +8,9 @@
 #                 run on the release kernel (QUICK=1: the short version); out/vm/bench.md
 #   make latency  where a 64-byte AF_IB SEQPACKET message's time goes, step by step through
 #                 rxe, beside ib_send_lat's (function tracer, "trace" kernel); out/vm/latency.md
-#   make fuzz     the socket-call fuzzer alone, long (FUZZ_CALLS per worker, default
-#                 500000; FUZZ_WORKERS, default 2; FUZZ_SEED), debug kernel
+#   make fuzz     the fuzzers alone, long: socket calls (FUZZ_CALLS per worker, default
+#                 500000; FUZZ_WORKERS, default 2; FUZZ_SEED) and a hostile peer
+#                 (PEER_FUZZ_MESSAGES, default 100000; PEER_FUZZ_SEED), debug kernel
 
 SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -60,9 +61,10 @@ latency: FLAVOUR = trace
 latency: module selftests
 	FLAVOUR=$(FLAVOUR) bash tools/vm/run.sh latency
 
-# The fuzzer with the module's load, the kernel log check and the unload around it.
+# The fuzzers with the module's load, the kernel log check and the unload around them.
 fuzz: module selftests
-	INFINISOCK_TESTS=sdp_fuzz FUZZ_CALLS=$${FUZZ_CALLS:-500000} bash tools/vm/run.sh test
+	INFINISOCK_TESTS='sdp_fuzz|sdp_peer_fuzz' FUZZ_CALLS=$${FUZZ_CALLS:-500000} \
+		PEER_FUZZ_MESSAGES=$${PEER_FUZZ_MESSAGES:-100000} bash tools/vm/run.sh test
 
 clean:
 	bash tools/build-module.sh clean

@@ -465,6 +465,10 @@ fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
     {
         let mut inner = child.lock();
         inner.phase = Phase::Accepting;
+        // Kept past the id's teardown: accept() reports the peer of a connection that
+        // was reset while it waited (do_accept turns a getname failure into
+        // ECONNABORTED and drops the connection, which TCP never does).
+        inner.peer = id.peer_addr();
         inner.max_msg = max_msg;
         inner.parent = Some(listener.arc());
         // SAFETY: From here the id is the child's; the child owns it and destroys it

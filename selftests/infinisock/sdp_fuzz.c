@@ -42,6 +42,7 @@
 
 #include "kselftest_harness.h"
 #include "hosts.h"
+#include "rng.h"
 
 #define POOL 24
 #define BUF (256 << 10)
@@ -53,22 +54,6 @@ struct sock_slot {
 	enum kind kind;
 	char ns;	/* 'a' or 'b' */
 };
-
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
-
-static uint64_t below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
 
 /* Interesting integers: boundaries, small values, random bits. */
 static int64_t an_int(void)

@@ -6,10 +6,12 @@
   sdp_peer.py echo ADDR PORT TEXT      send TEXT, print the echo
   sdp_peer.py sink ADDR PORT           read until EOF or error; print what ended it
   sdp_peer.py source ADDR PORT         write until an error; print it
+  sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
 """
 import errno
 import socket
 import sys
+import threading
 
 IPPROTO_SDP = 258
 
@@ -18,8 +20,25 @@ def family(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
+def echo_until_eof(conn):
+    with conn:
+        try:
+            while b := conn.recv(65536):
+                conn.sendall(b)
+        except OSError:
+            pass
+
+
 def main():
     mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if mode == "echoserver":
+        with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
+            lst.bind((addr, port))
+            lst.listen(64)
+            print("listening", flush=True)
+            while True:
+                conn, _ = lst.accept()
+                threading.Thread(target=echo_until_eof, args=(conn,), daemon=True).start()
     if mode == "serve" or mode == "sink":
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
             lst.bind((addr, port))
