@@ -181,6 +181,38 @@ pub(crate) fn rdma_settled(ep: &Endpoint, inner: &mut Inner, expired: bool) {
     }
 }
 
+/// A send failed with `err` on an established connection: the QP is in the error
+/// state. The peer may have sent its DisConn and closed its QP while our message (a
+/// credit update, say) was on the way; its messages before that, the DisConn too, may
+/// still wait in the receive CQ ahead of the flushed receives. The first flushed
+/// receive judges ([`flushed`]), or, with no receive posted, this.
+pub(crate) fn send_failed(ep: &Endpoint, inner: &mut Inner, err: Error) {
+    let Some(link) = inner.link.as_mut() else { return };
+    if link.stream.send_failed.is_some() {
+        return;
+    }
+    link.stream.send_failed = Some(err);
+    link.stream.qp_dead = true;
+    if link.stream.rx_posted.is_empty() {
+        flushed(ep, inner);
+    }
+}
+
+/// The QP of an established connection flushed a receive: everything the peer sent
+/// was handled. After its DisConn the end is graceful: what is unread stays readable,
+/// then EOF; before it, the connection was reset, or failed as a send said.
+pub(crate) fn flushed(ep: &Endpoint, inner: &mut Inner) {
+    let Some(link) = inner.link.as_mut() else { return };
+    if link.stream.fin_received {
+        if link.stream.send_failed.is_some() {
+            peer_disconnected(ep, inner);
+        }
+        return;
+    }
+    let err = link.stream.send_failed.unwrap_or(ECONNRESET);
+    ep.fail(inner, err);
+}
+
 /// What the peer's disconnect means for a connection whose RDMA operations have
 /// settled.
 fn peer_disconnected(ep: &Endpoint, inner: &mut Inner) {

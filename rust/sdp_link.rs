@@ -79,9 +79,13 @@ pub(crate) struct Stream {
     pub(crate) staged: KVec<u8>,
     /// Bytes of `staged` in use.
     pub(crate) staged_len: usize,
-    /// The QP is in the error state (disconnect): nothing may be posted any more.
-    /// Set only by the handling of the peer's disconnect (`close`).
+    /// The QP is in the error state (disconnect, or a failed send): nothing may be
+    /// posted any more.
     pub(crate) qp_dead: bool,
+    /// A send failed (`ETIMEDOUT`: the peer's adapter stopped acknowledging; else
+    /// `ECONNRESET`). What the peer sent before may still wait in the receive CQ, its
+    /// DisConn too: the connection is judged after them (`close::send_failed`).
+    pub(crate) send_failed: Option<Error>,
     /// rdma_cm reported the peer disconnected.
     pub(crate) peer_gone: bool,
     /// When the peer was last heard from: a message received, or a keepalive probe
@@ -221,6 +225,7 @@ impl Link {
                 staged,
                 staged_len: 0,
                 qp_dead: false,
+                send_failed: None,
                 peer_gone: false,
                 last_heard: Instant::now(),
                 probe_outstanding: false,

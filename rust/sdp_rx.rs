@@ -34,8 +34,8 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
         // was done sending (DisConn), an established connection was reset. (Before it
         // is established, rdma_cm flushes the QP of a rejected request itself and
         // reports the outcome as an event.)
-        if !link.stream.fin_received && inner.phase == Phase::Connected {
-            ep.fail(inner, ECONNRESET);
+        if inner.phase == Phase::Connected {
+            crate::close::flushed(ep, inner);
         }
         return;
     }

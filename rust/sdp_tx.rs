@@ -21,12 +21,16 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     link.send_completed();
     if !wc.ok() {
-        if wc.peer_silent() && inner.phase == Phase::Connected {
-            // The peer's adapter never acknowledged: TCP's retransmission timeout.
-            ep.fail(inner, ETIMEDOUT);
-        } else if !wc.flushed() && inner.phase == Phase::Connected {
-            pr_warn_ratelimited!("SDP: send failed (status {}); connection reset\n", wc.status);
-            ep.fail(inner, ECONNRESET);
+        if !wc.flushed() && inner.phase == Phase::Connected {
+            // The peer's adapter never acknowledged (TCP's retransmission timeout), or
+            // refused.
+            let err = if wc.peer_silent() {
+                ETIMEDOUT
+            } else {
+                pr_warn_ratelimited!("SDP: send failed (status {}); connection reset\n", wc.status);
+                ECONNRESET
+            };
+            crate::close::send_failed(ep, inner, err);
         }
         return;
     }
@@ -64,8 +68,8 @@ pub(crate) fn sendable(ep: &Endpoint, inner: &Inner) -> Result {
     }
     if let Some(s) = inner.link.as_ref().map(|l| &l.stream).filter(|s| s.peer_gone || s.qp_dead) {
         // After the peer's DisConn a dead connection is a broken pipe; before it,
-        // the peer reset it.
-        return Err(if s.fin_received { EPIPE } else { ECONNRESET });
+        // the peer reset it, or a send failed as it said.
+        return Err(if s.fin_received { EPIPE } else { s.send_failed.unwrap_or(ECONNRESET) });
     }
     match inner.phase {
         Phase::Connected | Phase::Connecting => Ok(()),
