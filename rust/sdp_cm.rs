@@ -195,10 +195,10 @@ pub(crate) fn connect(ep: &Endpoint, sock: &Socket, dst: SockAddr, nonblock: boo
     }
     let inner = &mut *guard;
     match inner.phase {
-        // rdma_cm resolves a loopback destination from a bound source and sends the
-        // request there; rxe's GSI QP fails that send and stays in the error state,
-        // ending connection management on the device for every program. No SDP
-        // listener is on loopback, and TCP refuses multicast and broadcast.
+        // rdma_cm resolves a loopback or wildcard destination from a bound source and
+        // sends the request there; rxe's GSI QP fails that send and stays in the
+        // error state, ending connection management on the device for every program.
+        // No SDP listener is on loopback, and TCP refuses multicast and broadcast.
         Phase::Open if !dst.is_unicast_peer() => return Err(ENETUNREACH),
         Phase::Open => {
             // A previous attempt that failed leaves its error to be reported once.

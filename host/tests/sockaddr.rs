@@ -189,15 +189,14 @@ fn connections_go_to_unicast_peers_only() {
     all_nodes[1] = 0x02;
     all_nodes[15] = 1;
     for a in [v4([127, 0, 0, 1]), v6(one), mapped([127, 1, 2, 3]), v4([224, 0, 0, 1]), v4([239, 255, 255, 255]),
-              v4([255; 4]), v6(all_nodes), mapped([224, 0, 0, 251])]
+              v4([255; 4]), v6(all_nodes), mapped([224, 0, 0, 251]), v4([0; 4]), v6([0; 16]), mapped([0; 4])]
     {
         assert!(!a.is_unicast_peer(), "{a:?}");
     }
     let mut ula = [0u8; 16];
     ula[0] = 0xfd;
     ula[15] = 2;
-    for a in [v4([10, 77, 0, 2]), v4([223, 255, 255, 255]), v4([240, 0, 0, 1]), v4([0; 4]), v6(ula), v6([0; 16]),
-              mapped([10, 77, 0, 2])]
+    for a in [v4([10, 77, 0, 2]), v4([223, 255, 255, 255]), v4([240, 0, 0, 1]), v6(ula), mapped([10, 77, 0, 2])]
     {
         assert!(a.is_unicast_peer(), "{a:?}");
     }

@@ -309,10 +309,11 @@ impl SockAddr {
     }
 
     /// Whether a connection may be addressed to this: a peer on the fabric, not
-    /// loopback (which no RDMA device reaches) nor multicast or broadcast (which TCP
-    /// refuses with `ENETUNREACH` too).
+    /// loopback or the wildcard (which for TCP mean this host, and which no RDMA
+    /// device reaches) nor multicast or broadcast (which TCP refuses with
+    /// `ENETUNREACH` too).
     pub fn is_unicast_peer(&self) -> bool {
-        !self.is_loopback() && !self.is_multicast()
+        !self.is_any() && self.as_v4() != Some([0; 4]) && !self.is_loopback() && !self.is_multicast()
     }
 
     /// The IPv4 address this stands for: its own, or the one an IPv4-mapped IPv6

@@ -266,20 +266,22 @@ TEST_F(addr, client_bound_before_connect)
 }
 
 /*
- * connect() to loopback, multicast or broadcast is ENETUNREACH, bound or not. A
- * request sent to loopback from a socket bound to the host's address used to end
+ * connect() to loopback, the wildcard, multicast or broadcast is ENETUNREACH, bound or
+ * not. A request sent to loopback or the wildcard from a socket bound to the host's
+ * address used to end
  * connection management on the device (rxe's GSI QP failed the send and stayed in
  * the error state): every later connection between the hosts timed out.
  */
 TEST_F(addr, connect_to_loopback_or_multicast_unreachable)
 {
-	const char *dsts[] = { variant->loopback, variant->multicast, variant->ip == AF_INET ? "255.255.255.255" : NULL };
+	const char *dsts[] = { variant->loopback, variant->multicast, variant->ip == AF_INET ? "0.0.0.0" : "::",
+			       variant->ip == AF_INET ? "255.255.255.255" : NULL };
 	struct sockaddr_storage ss;
 	int l, port = listen_b(_metadata, self, variant, variant->b, &l);
 	socklen_t len;
 
 	ASSERT_LT(0, port) TH_LOG("listen: %s", strerror(-port));
-	for (size_t i = 0; i < 3 && dsts[i]; i++) {
+	for (size_t i = 0; i < 4 && dsts[i]; i++) {
 		for (int bound = 0; bound < 2; bound++) {
 			int c, rc, err;
 
