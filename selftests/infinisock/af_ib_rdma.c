@@ -807,17 +807,19 @@ TEST_F(rdma, pinned_operations_within_memlock)
 	/*
 	 * Every pin of those operations is released (the server's region stays pinned).
 	 * The counter is the machine's: an earlier test's teardown may release pins
-	 * meanwhile, and I/O to the 9p root pins pages for a moment, so wait for it to
-	 * come back to at most where it was. (The loop above already shows the pages
-	 * are uncharged: 16 operations of 18 pages each fit a 64-page limit only so.)
+	 * meanwhile, and I/O to the 9p root pins pages for a moment (a few, seen under
+	 * load in the full suite), so wait for it to come back to where it was, give or
+	 * take less than one operation's 18 pages, which a leak would leave at least.
+	 * (The loop above already shows the pages are uncharged: 16 operations of 18
+	 * pages each fit a 64-page limit only so.)
 	 */
 	long long now = foll_pins();
 
-	for (int i = 0; i < 100 && now > before; i++) {
+	for (int i = 0; i < 500 && now > before; i++) {
 		usleep(20000);
 		now = foll_pins();
 	}
-	EXPECT_GE(before, now);
+	EXPECT_GE(before + 8, now) TH_LOG("pins: %lld before, %lld after", before, now);
 }
 
 /* RDMA on AF_IB streams (no immediate: a stream has no messages to carry it). */
