@@ -30,10 +30,10 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     let Some(idx) = link.stream.rx_posted.pop() else { return };
     if !wc.ok() {
-        // A flush means the QP went to the error state. If the peer had not said it
-        // was done sending (DisConn), an established connection was reset. (Before it
-        // is established, rdma_cm flushes the QP of a rejected request itself and
-        // reports the outcome as an event.)
+        // A flush means the QP went to the error state (a disconnect or a failed
+        // send), after everything the peer sent: `close::flushed` judges how the
+        // connection ended. (Before it is established, rdma_cm flushes the QP of a
+        // rejected request itself and reports the outcome as an event.)
         if inner.phase == Phase::Connected {
             crate::close::flushed(ep, inner);
         }
