@@ -232,7 +232,7 @@ fn peer_disconnected(ep: &Endpoint, inner: &mut Inner) {
     // comes after all of them.
     link.stream.qp_dead = true;
     if let Some(id) = inner.id.as_ref() {
-        id.disconnect();
+        id.disconnect(Some(&link.qp));
     }
     ep.wake_all();
 }

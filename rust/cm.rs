@@ -8,7 +8,7 @@ use core::ptr::NonNull;
 
 use kernel::{error::to_result, prelude::*};
 
-use crate::{bindings, net::Net, proto::sockaddr::{PortSpace, SockAddr, SOCKADDR_IN6_LEN}};
+use crate::{bindings, net::Net, proto::sockaddr::{PortSpace, SockAddr, SOCKADDR_IN6_LEN}, verbs::QpRef};
 
 /// An event rdma_cm reports on an id, with what the module needs of it.
 #[derive(Clone, Copy, Debug)]
@@ -19,8 +19,11 @@ pub(crate) enum CmEvent<'a> {
     RouteResolved,
     /// A connection request arrived on a listening id; the event's id is the new one.
     ConnectRequest { private_data: &'a [u8] },
-    /// The connection is up; for the active side, the REP's private data.
-    Established { private_data: &'a [u8] },
+    /// Active side: the peer's REP arrived, with its private data. The QP is ours to
+    /// ready before the RTU goes out ([`CmIdRef::establish`]).
+    ConnectResponse { private_data: &'a [u8] },
+    /// Passive side: the peer's RTU arrived, the connection is up.
+    Established,
     /// The peer rejected the request (rdma_cm status: the reject reason).
     Rejected { status: i32 },
     /// Resolution, connection or the path failed; `errno` is the kernel's (negative) status.
@@ -170,25 +173,35 @@ impl CmIdRef {
         errno(unsafe { bindings::rdma_listen(self.as_raw(), backlog) })
     }
 
-    /// Sends the connection request; only from inside this id's handler (after
-    /// [`CmEvent::RouteResolved`]).
-    pub(crate) fn connect_locked(&self, private_data: &[u8]) -> Result {
+    /// Sends the connection request for `qp` (from [`CmIdRef::create_qp`]); only from
+    /// inside this id's handler (after [`CmEvent::RouteResolved`]).
+    pub(crate) fn connect_locked(&self, qp: &QpRef, private_data: &[u8]) -> Result {
         let len = u8::try_from(private_data.len())?;
-        // SAFETY: Live id, handler mutex held by our caller; rdma_cm copies the data.
-        errno(unsafe { bindings::infinisock_cm_connect_locked(self.as_raw(), private_data.as_ptr().cast(), len) })
+        // SAFETY: Live id and QP, handler mutex held by our caller; rdma_cm copies the data.
+        errno(unsafe {
+            bindings::infinisock_cm_connect_locked(self.as_raw(), qp.as_raw(), private_data.as_ptr().cast(), len)
+        })
     }
 
-    /// Accepts a connection request; only from inside this id's handler.
-    pub(crate) fn accept(&self, private_data: &[u8]) -> Result {
-        let len = u8::try_from(private_data.len())?;
-        // SAFETY: Live id, handler mutex held by our caller; rdma_cm copies the data.
-        errno(unsafe { bindings::infinisock_cm_accept(self.as_raw(), private_data.as_ptr().cast(), len) })
+    /// Active side, on [`CmEvent::ConnectResponse`]: readies `qp` and sends the RTU
+    /// (on failure, a REJ); only from inside this id's handler.
+    pub(crate) fn establish(&self, qp: &QpRef) -> Result {
+        // SAFETY: Live id and QP, handler mutex held by our caller.
+        errno(unsafe { bindings::infinisock_cm_establish(self.as_raw(), qp.as_raw()) })
     }
 
-    /// Starts a disconnect: the QP moves to the error state, the peer is told.
-    pub(crate) fn disconnect(&self) {
-        // SAFETY: Live id. Failure means it was not connected, which is fine here.
-        let _ = unsafe { bindings::rdma_disconnect(self.as_raw()) };
+    /// Accepts a connection request on `qp`; only from inside this id's handler.
+    pub(crate) fn accept(&self, qp: &QpRef, private_data: &[u8]) -> Result {
+        let len = u8::try_from(private_data.len())?;
+        // SAFETY: Live id and QP, handler mutex held by our caller; rdma_cm copies the data.
+        errno(unsafe { bindings::infinisock_cm_accept(self.as_raw(), qp.as_raw(), private_data.as_ptr().cast(), len) })
+    }
+
+    /// Starts a disconnect: the QP (if any) moves to the error state, the peer is told.
+    pub(crate) fn disconnect(&self, qp: Option<&QpRef>) {
+        let qp = qp.map_or(core::ptr::null_mut(), QpRef::as_raw);
+        // SAFETY: Live id; `qp` is live or null.
+        unsafe { bindings::infinisock_cm_disconnect(self.as_raw(), qp) };
     }
 
     /// The device the id is bound to, if any.
@@ -197,19 +210,14 @@ impl CmIdRef {
         NonNull::new(unsafe { bindings::infinisock_cm_device(self.as_raw()) })
     }
 
-    /// The QP created on the id, if any.
-    pub(crate) fn qp(&self) -> Option<NonNull<bindings::ib_qp>> {
-        // SAFETY: Live id.
-        NonNull::new(unsafe { bindings::infinisock_cm_qp(self.as_raw()) })
-    }
-
-    /// Creates the id's RC QP (`rdma_create_qp`) on the two CQs, with `send_sge`
-    /// SGEs per send request. Returns the most bytes a send may carry inline.
+    /// Creates the connection's RC QP on the two CQs, in INIT, with `send_sge` SGEs
+    /// per send request, for this id but not attached to it (the connection steps
+    /// take it). Returns it and the most bytes a send may carry inline.
     ///
     /// # Safety
     ///
-    /// `pd` and both CQs are live and outlive the QP ([`CmIdRef::destroy_qp`] is
-    /// called before any of them is freed).
+    /// `pd` and both CQs are live and outlive the QP (the caller destroys it, with
+    /// [`QpRef::destroy`], before any of them is freed).
     pub(crate) unsafe fn create_qp(
         &self,
         pd: *mut bindings::ib_pd,
@@ -218,10 +226,10 @@ impl CmIdRef {
         send_wr: u32,
         recv_wr: u32,
         send_sge: u32,
-    ) -> Result<u32> {
-        let mut max_inline = 0;
+    ) -> Result<(NonNull<bindings::ib_qp>, u32)> {
+        let (mut max_inline, mut err) = (0, 0);
         // SAFETY: Live id; the caller guarantees `pd` and the CQs.
-        errno(unsafe {
+        let qp = unsafe {
             bindings::infinisock_cm_create_qp(
                 self.as_raw(),
                 pd,
@@ -231,24 +239,23 @@ impl CmIdRef {
                 recv_wr,
                 send_sge,
                 &mut max_inline,
+                &mut err,
             )
-        })?;
-        Ok(max_inline)
+        };
+        match NonNull::new(qp) {
+            Some(qp) => Ok((qp, max_inline)),
+            None => Err(Error::from_errno(if err < 0 { err } else { -22 })),
+        }
     }
 
-    /// Destroys the id's QP.
-    pub(crate) fn destroy_qp(&self) {
-        // SAFETY: Live id; a no-op without a QP.
-        unsafe { bindings::rdma_destroy_qp(self.as_raw()) };
-    }
-
-    /// The verbs objects behind the id, as far as they exist.
-    pub(crate) fn verbs_info(&self) -> bindings::infinisock_verbs_info {
+    /// The verbs objects behind the id and its connection's `qp`, as far as they exist.
+    pub(crate) fn verbs_info(&self, qp: Option<&QpRef>) -> bindings::infinisock_verbs_info {
         // SAFETY: All-zero is a valid `infinisock_verbs_info` (integers and arrays).
         let mut info: bindings::infinisock_verbs_info = unsafe { core::mem::zeroed() };
-        // SAFETY: Live id; `info` is writable. Called under the owner's lock, so the
-        // QP is not destroyed meanwhile.
-        unsafe { bindings::infinisock_cm_verbs_info(self.as_raw(), &mut info) };
+        let qp = qp.map_or(core::ptr::null_mut(), QpRef::as_raw);
+        // SAFETY: Live id; `qp` is live or null; `info` is writable. Called under the
+        // owner's lock, so the QP is not destroyed meanwhile.
+        unsafe { bindings::infinisock_cm_verbs_info(self.as_raw(), qp, &mut info) };
         info
     }
 
@@ -293,7 +300,10 @@ unsafe extern "C" fn trampoline<H: CmHandler>(
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_RESOLVED => CmEvent::AddrResolved,
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_RESOLVED => CmEvent::RouteResolved,
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_REQUEST => CmEvent::ConnectRequest { private_data: private_data() },
-        bindings::rdma_cm_event_type_RDMA_CM_EVENT_ESTABLISHED => CmEvent::Established { private_data: private_data() },
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_RESPONSE => {
+            CmEvent::ConnectResponse { private_data: private_data() }
+        }
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_ESTABLISHED => CmEvent::Established,
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_REJECTED => CmEvent::Rejected { status },
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_ERROR
         | bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_ERROR

@@ -533,7 +533,7 @@ impl Endpoint {
         self.cancel_timer(&self.settle_timer);
         self.wake_all();
         if let Some(id) = &id {
-            id.disconnect();
+            id.disconnect(link.as_ref().map(|l| &l.qp));
         }
         // Drains the QP, destroys it, then the CQ, buffers, RDMA regions and pinned
         // pages, and the PD (see `Link`).

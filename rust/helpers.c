@@ -16,6 +16,7 @@
 #include <linux/workqueue.h>
 #include <linux/uio.h>
 #include <linux/mm.h>
+#include <linux/pagemap.h>
 #include <linux/memcontrol.h>
 #include <linux/sched/mm.h>
 #include <linux/bpf-cgroup.h>
@@ -460,11 +461,6 @@ struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id)
 	return id->device;
 }
 
-struct ib_qp *infinisock_cm_qp(const struct rdma_cm_id *id)
-{
-	return id->qp;
-}
-
 struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id)
 {
 	return (struct sockaddr *)&id->route.addr.src_addr;
@@ -475,11 +471,19 @@ struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id)
 	return (struct sockaddr *)&id->route.addr.dst_addr;
 }
 
-int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
-			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
-			    u32 *max_inline)
+/*
+ * The connection's RC QP is not attached to its rdma_cm id: rdma_cm would move an
+ * attached QP to RTS with the receiver-not-ready retry count the peer asked for in its
+ * REQ or REP, and a peer asking 7 ("retry for ever") that then posts no receives would
+ * hold our sends, and every pinned page behind them, for ever. We take the QP through
+ * INIT here and RTR/RTS in infinisock_qp_ready() (what rdma_cm does, with the count
+ * capped), and to the error state in infinisock_cm_disconnect().
+ */
+struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
+				      struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
+				      u32 *max_inline, int *err)
 {
-	struct ib_qp_init_attr attr = {
+	struct ib_qp_init_attr init = {
 		.send_cq = send_cq,
 		.recv_cq = recv_cq,
 		.cap = {
@@ -490,55 +494,149 @@ int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_c
 		},
 		.sq_sig_type = IB_SIGNAL_REQ_WR,
 		.qp_type = IB_QPT_RC,
+		.port_num = id->port_num,
 	};
-	int err = rdma_create_qp(id, pd, &attr);
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_INIT };
+	struct ib_qp *qp;
+	int mask;
 
+	*max_inline = 0;
+	if (id->device != pd->device) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	qp = ib_create_qp(pd, &init);
+	if (IS_ERR(qp)) {
+		*err = PTR_ERR(qp);
+		return NULL;
+	}
+	*err = rdma_init_qp_attr(id, &attr, &mask);
+	if (!*err)
+		*err = ib_modify_qp(qp, &attr, mask);
+	if (*err) {
+		ib_destroy_qp(qp);
+		return NULL;
+	}
 	/* No inline data is asked for; the driver reports what its send queue can take. */
-	*max_inline = err ? 0 : attr.cap.max_inline_data;
-	return err;
+	*max_inline = init.cap.max_inline_data;
+	return qp;
 }
 
 /*
  * Credits guarantee a posted receive for every send, so receiver-not-ready never
- * happens by design; rnr_retry_count 7 (retry for ever) keeps a slow peer from being
- * mistaken for a dead one. retry_count 6, not 7: a peer that stops acknowledging must
- * fail our sends (ETIMEDOUT, as TCP's retransmission timeout), and rdma_rxe treats a
- * transport retry count of 7 as "retry for ever".
+ * happens with a peer that keeps the protocol: 6 retries (at the peer's RNR timer, at
+ * most 655 ms each) are plenty, and a peer that grants credits but posts no receives
+ * fails our sends (ETIMEDOUT) instead of holding them for ever. We ask the peer for
+ * the same. retry_count 6, not 7: a peer that stops acknowledging must fail our sends
+ * (ETIMEDOUT, as TCP's retransmission timeout), and rdma_rxe treats a transport retry
+ * count of 7 as "retry for ever" too.
  */
+#define INFINISOCK_RETRY 6
+#define INFINISOCK_RNR_RETRY 6
+
 /*
  * RDMA READs in flight at once, each way: what the device allows, at most this
  * (the READs of a program's operations; a handful keeps the pipe full).
  */
 #define INFINISOCK_RD_ATOMIC 16
 
-static void infinisock_conn_param(struct rdma_conn_param *p, const struct ib_device *dev, const void *data,
-				  u8 len)
+static void infinisock_conn_param(struct rdma_conn_param *p, const struct ib_device *dev, const struct ib_qp *qp,
+				  const void *data, u8 len)
 {
 	*p = (struct rdma_conn_param) {
 		.private_data = data,
 		.private_data_len = len,
 		.flow_control = 1,
-		.retry_count = 6,
-		.rnr_retry_count = 7,
+		.retry_count = INFINISOCK_RETRY,
+		.rnr_retry_count = INFINISOCK_RNR_RETRY,
 		.responder_resources = min_t(u32, dev->attrs.max_qp_rd_atom, INFINISOCK_RD_ATOMIC),
 		.initiator_depth = min_t(u32, dev->attrs.max_qp_init_rd_atom, INFINISOCK_RD_ATOMIC),
+		.qp_num = qp->qp_num,
 	};
 }
 
-int infinisock_cm_connect_locked(struct rdma_cm_id *id, const void *data, u8 len)
+/*
+ * INIT (again: now the connection's access rights are known) to RTR to RTS with the
+ * attributes rdma_cm negotiated, as rdma_cm's own cma_modify_qp_rtr()/_rts() do; p
+ * (the passive side's accept) overrides the RDMA READ depths as they do. The RNR retry
+ * count is the peer's wish, capped.
+ */
+static int infinisock_qp_ready(struct rdma_cm_id *id, struct ib_qp *qp, const struct rdma_conn_param *p)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_INIT };
+	int mask, ret;
+
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return ret;
+	ret = ib_modify_qp(qp, &attr, mask);
+	if (ret)
+		return ret;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IB_QPS_RTR;
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return ret;
+	if (p)
+		attr.max_dest_rd_atomic = p->responder_resources;
+	ret = ib_modify_qp(qp, &attr, mask);
+	if (ret)
+		return ret;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IB_QPS_RTS;
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return ret;
+	if (p)
+		attr.max_rd_atomic = p->initiator_depth;
+	if ((mask & IB_QP_RNR_RETRY) && attr.rnr_retry > INFINISOCK_RNR_RETRY)
+		attr.rnr_retry = INFINISOCK_RNR_RETRY;
+	return ib_modify_qp(qp, &attr, mask);
+}
+
+int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len)
 {
 	struct rdma_conn_param p;
 
-	infinisock_conn_param(&p, id->device, data, len);
+	infinisock_conn_param(&p, id->device, qp, data, len);
 	return rdma_connect_locked(id, &p);
 }
 
-int infinisock_cm_accept(struct rdma_cm_id *id, const void *data, u8 len)
+/* Active side, on the peer's REP: the QP to RTS, then the RTU; a failure rejects. */
+int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp)
+{
+	int ret = infinisock_qp_ready(id, qp, NULL);
+
+	if (ret) {
+		rdma_reject(id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
+		return ret;
+	}
+	return rdma_accept(id, NULL);
+}
+
+/* Passive side: the QP to RTS, then the REP. A failure leaves the rejection to the id's destruction. */
+int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len)
 {
 	struct rdma_conn_param p;
+	int ret;
 
-	infinisock_conn_param(&p, id->device, data, len);
-	return rdma_accept(id, &p);
+	infinisock_conn_param(&p, id->device, qp, data, len);
+	ret = infinisock_qp_ready(id, qp, &p);
+	return ret ?: rdma_accept(id, &p);
+}
+
+/*
+ * Moves the QP (if any) to the error state, so every posted request is flushed, and
+ * starts or answers the disconnect, as rdma_disconnect() does for an attached QP.
+ * Failure means the id was not connected, which is fine here.
+ */
+void infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+
+	if (qp)
+		ib_modify_qp(qp, &attr, IB_QP_STATE);
+	rdma_disconnect(id);
 }
 
 int infinisock_cm_reject(struct rdma_cm_id *id)
@@ -857,6 +955,18 @@ struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool r
 	return infinisock_unerr(ib_reg_user_mr(pd, addr, len, addr, access), err);
 }
 
+/*
+ * Faults in [addr, addr + len) of the current process, for writing when writeable,
+ * as long as that takes: before a registration pins it with the endpoint's lock held
+ * (see infinisock_msg_fault_in()). -EFAULT if some of it cannot be there.
+ */
+int infinisock_user_fault_in(u64 addr, u64 len, bool writeable)
+{
+	char __user *p = u64_to_user_ptr(addr);
+
+	return (writeable ? fault_in_safe_writeable(p, len) : fault_in_readable(p, len)) ? -EFAULT : 0;
+}
+
 u32 infinisock_mr_rkey(const struct ib_mr *mr)
 {
 	return mr->rkey;
@@ -943,6 +1053,8 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 		return NULL;
 	}
 	it.data_source = !device_writes;
+	/* Pages only as they are: a missing one is -EFAULT, see infinisock_msg_fault_in(). */
+	it.nofault = true;
 	max_pages = infinisock_iter_pages(&it, len);
 	p = kzalloc(sizeof(*p), GFP_KERNEL);
 	if (!p) {
@@ -1224,7 +1336,7 @@ void infinisock_dev_sges(const struct ib_device *dev, u32 *send_sge, u32 *read_s
 	*read_sge = clamp_t(u32, dev->attrs.max_sge_rd, 1, *send_sge);
 }
 
-void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct infinisock_verbs_info *out)
+void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct ib_qp *qp, struct infinisock_verbs_info *out)
 {
 	struct ib_qp_init_attr init;
 	struct ib_qp_attr attr;
@@ -1238,18 +1350,88 @@ void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct infinisock_verbs_inf
 		rdma_read_gids(id, &sgid, &dgid);
 		memcpy(out->gid, sgid.raw, sizeof(out->gid));
 	}
-	if (id->qp && !ib_query_qp(id->qp, &attr, IB_QP_PATH_MTU | IB_QP_DEST_QPN | IB_QP_CAP, &init)) {
+	if (qp && !ib_query_qp(qp, &attr, IB_QP_PATH_MTU | IB_QP_DEST_QPN | IB_QP_CAP, &init)) {
 		out->has_qp = true;
-		out->qp_num = id->qp->qp_num;
+		out->qp_num = qp->qp_num;
 		out->peer_qp_num = attr.dest_qp_num;
 		out->path_mtu = ib_mtu_enum_to_int(attr.path_mtu) > 0 ? ib_mtu_enum_to_int(attr.path_mtu) : 0;
 		out->max_inline = init.cap.max_inline_data;
 	}
 }
 
+/*
+ * The copies between a socket call's user memory and the module run with page faults
+ * disabled: they happen with the endpoint's lock held, and a fault userspace controls
+ * (userfaultfd, FUSE) would hold that lock, and with it the connection's rdma_cm
+ * events and completions, for as long as userspace likes. A copy that meets a missing
+ * page comes back short; the caller drops the lock, calls infinisock_msg_fault_in()
+ * and tries again.
+ */
+
+/* Appends a control message; -EFAULT if the control buffer's page is missing. */
 int infinisock_put_cmsg(struct msghdr *msg, int level, int type, int len, const void *data)
 {
-	return put_cmsg(msg, level, type, len, (void *)data);
+	int ret;
+
+	pagefault_disable();
+	ret = put_cmsg(msg, level, type, len, (void *)data);
+	pagefault_enable();
+	return ret;
+}
+
+/* Copies from the message's data; all: all of len or nothing (the iterator unmoved). */
+size_t infinisock_msg_copy_in(struct msghdr *msg, void *buf, size_t len, bool all)
+{
+	size_t n;
+
+	pagefault_disable();
+	if (all)
+		n = copy_from_iter_full(buf, len, &msg->msg_iter) ? len : 0;
+	else
+		n = copy_from_iter(buf, len, &msg->msg_iter);
+	pagefault_enable();
+	return n;
+}
+
+/* Copies into the message's data; all: all of len or nothing (the iterator unmoved). */
+size_t infinisock_msg_copy_out(struct msghdr *msg, const void *buf, size_t len, bool all)
+{
+	size_t n;
+
+	pagefault_disable();
+	n = copy_to_iter(buf, len, &msg->msg_iter);
+	pagefault_enable();
+	if (all && n != len) {
+		iov_iter_revert(&msg->msg_iter, n);
+		n = 0;
+	}
+	return n;
+}
+
+/* What one round of faulting in covers at most: a copy needs the next pages only. */
+#define INFINISOCK_FAULT_IN_MAX (256 * 1024)
+
+/*
+ * Faults in the next len bytes (at most the above) of the message's data, for
+ * writing them (a recvmsg(), an RDMA READ into them) or reading them, and a
+ * recvmsg()'s control buffer; sleeps as long as the faults take. -EFAULT if none of
+ * the data's bytes or not all of the control buffer can be there.
+ */
+int infinisock_msg_fault_in(struct msghdr *msg, size_t len, bool writeable)
+{
+	struct iov_iter *it = &msg->msg_iter;
+	size_t want = min3(len, iov_iter_count(it), (size_t)INFINISOCK_FAULT_IN_MAX);
+
+	if (want && user_backed_iter(it)) {
+		size_t left = writeable ? fault_in_iov_iter_writeable(it, want) : fault_in_iov_iter_readable(it, want);
+
+		if (left == want)
+			return -EFAULT;
+	}
+	if (msg->msg_control_is_user && msg->msg_controllen &&
+	    fault_in_writeable(msg->msg_control_user, msg->msg_controllen))
+		return -EFAULT;
+	return 0;
 }
 
 /* Control-message space left in a recvmsg()'s buffer. */

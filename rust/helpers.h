@@ -126,12 +126,12 @@ struct rdma_cm_id *infinisock_cm_create_id(struct net *net, infinisock_cm_handle
 void *infinisock_cm_context(const struct rdma_cm_id *id);
 void infinisock_cm_set_context(struct rdma_cm_id *id, void *context);
 struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id);
-struct ib_qp *infinisock_cm_qp(const struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id);
 /* RDMA operations and registered user memory (rust/rdma.rs). */
 struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool remote_read, bool remote_write,
 				     bool local_write, int *err);
+int infinisock_user_fault_in(u64 addr, u64 len, bool writeable);
 u32 infinisock_mr_rkey(const struct ib_mr *mr);
 bool infinisock_iter_user_span(const struct iov_iter *iter, size_t len, u64 *addr);
 void infinisock_dereg_mr(struct ib_mr *mr);
@@ -155,16 +155,21 @@ struct infinisock_verbs_info {
 	u8 gid[16];
 	u32 qp_num, peer_qp_num, path_mtu, max_inline;
 };
-void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct infinisock_verbs_info *out);
+void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct ib_qp *qp, struct infinisock_verbs_info *out);
 int infinisock_put_cmsg(struct msghdr *msg, int level, int type, int len, const void *data);
+size_t infinisock_msg_copy_in(struct msghdr *msg, void *buf, size_t len, bool all);
+size_t infinisock_msg_copy_out(struct msghdr *msg, const void *buf, size_t len, bool all);
+int infinisock_msg_fault_in(struct msghdr *msg, size_t len, bool writeable);
 size_t infinisock_msg_control_room(const struct msghdr *msg);
 int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int *type, const void **data,
 			     size_t *len);
-int infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
-			    struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
-			    u32 *max_inline);
-int infinisock_cm_connect_locked(struct rdma_cm_id *id, const void *data, u8 len);
-int infinisock_cm_accept(struct rdma_cm_id *id, const void *data, u8 len);
+struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
+				      struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
+				      u32 *max_inline, int *err);
+int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len);
+int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp);
+int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len);
+void infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp);
 int infinisock_cm_reject(struct rdma_cm_id *id);
 int infinisock_cm_event_type(const struct rdma_cm_event *event);
 int infinisock_cm_event_status(const struct rdma_cm_event *event);

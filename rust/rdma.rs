@@ -224,6 +224,7 @@ pub(crate) fn register(ep: &Endpoint, arg: usize) -> Result {
     let mut raw = [0u8; MR_REG_LEN];
     reader.read_slice(&mut raw)?;
     let req = parse_mr_reg(&raw).map_err(Errno::into_error)?;
+    UserMr::fault_in(req.addr, req.len, req.access)?;
     let mut inner = ep.lock();
     let link = connected_link(&mut inner)?;
     if link.rdma.revoked {
@@ -285,6 +286,7 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, 
     }
     let nonblock = nonblock || flags & crate::proto::abi::MSG_DONTWAIT != 0;
     let mut timeo = ep.sk.sndtimeo(nonblock);
+    let mut faulted_in = false;
     let mut guard = ep.lock_reaped();
     loop {
         let inner = &mut *guard;
@@ -313,7 +315,20 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, 
                 _ => true,
             };
             if credit && link.rdma.requests + worst <= RDMA_REQUESTS {
-                return post(ep, inner, msg, len, args, max_sge, side);
+                match post(ep, inner, msg, len, args, max_sge, side) {
+                    // The pin found a page missing: faulted in without the lock (a
+                    // fault userspace controls must not hold the endpoint), then the
+                    // state is looked at again. Missing again right after: the pages
+                    // cannot be pinned (an I/O mapping).
+                    Err(e) if e == EFAULT && !faulted_in => {
+                        drop(guard);
+                        msg.fault_in(len, args.op == RdmaOp::Read)?;
+                        faulted_in = true;
+                        guard = ep.lock_reaped();
+                        continue;
+                    }
+                    res => return res,
+                }
             }
         }
         ep.wait(&mut guard, &mut timeo)?;
@@ -512,8 +527,17 @@ pub(crate) fn recv_errqueue(ep: &Endpoint, msg: &mut Msg) -> Result<usize> {
             msg.add_flags(MSG_CTRUNC);
             break;
         }
-        msg.put_cmsg(SOL_INFINISOCK, CMSG_RDMA_STATUS, &encode_status(c.token, c.errno, c.len))?;
-        inner.completions.pop();
+        match msg.put_cmsg(SOL_INFINISOCK, CMSG_RDMA_STATUS, &encode_status(c.token, c.errno, c.len)) {
+            Ok(()) => inner.completions.pop(),
+            Err(e) if e == EFAULT => {
+                // Faulted in without the lock (a fault userspace controls must not
+                // hold the endpoint); the record stays queued meanwhile.
+                drop(inner);
+                msg.fault_in(0, true)?;
+                inner = ep.lock_reaped();
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(0)
 }

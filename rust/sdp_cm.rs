@@ -272,8 +272,12 @@ pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) -> Verdict 
             on_route_resolved(ep, id);
             Verdict::Keep
         }
-        CmEvent::Established { private_data } => {
-            on_established(ep, private_data);
+        CmEvent::ConnectResponse { private_data } => {
+            on_connect_response(ep, id, private_data);
+            Verdict::Keep
+        }
+        CmEvent::Established => {
+            on_established(ep, &[]);
             Verdict::Keep
         }
         CmEvent::Rejected { status } => {
@@ -336,10 +340,29 @@ fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
     };
     let mut buf = [0u8; HELLO_LEN];
     hello.encode(&mut buf);
+    let sent = id.connect_locked(&link.qp, &buf);
     inner.link = Some(link);
-    if let Err(e) = id.connect_locked(&buf) {
+    if let Err(e) = sent {
         ep.fail(inner, e);
     }
+}
+
+/// Active side: the peer accepted. Readies the QP and sends the RTU; the connection
+/// is then up.
+fn on_connect_response(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) {
+    {
+        let mut inner = ep.lock();
+        if inner.phase != Phase::Connecting {
+            return;
+        }
+        let sent = inner.link.as_ref().map_or(Err(EINVAL), |link| id.establish(&link.qp));
+        if let Err(e) = sent {
+            // The peer got our REJ.
+            ep.fail(&mut inner, e);
+            return;
+        }
+    }
+    on_established(ep, private_data);
 }
 
 /// Both sides: the connection is up.
@@ -461,7 +484,7 @@ fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
     ack.encode(&mut buf);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
-    id.accept(&buf)?;
+    id.accept(&link.qp, &buf)?;
     {
         let mut inner = child.lock();
         inner.phase = Phase::Accepting;

@@ -302,7 +302,7 @@ fn get_ib_option(ep: &Endpoint, name: i32) -> Result<OptValue> {
             None => sdp_cm::max_message(ep, &inner),
         });
     }
-    let info = inner.id.as_ref().map(|id| id.verbs_info());
+    let info = inner.id.as_ref().map(|id| id.verbs_info(inner.link.as_ref().map(|l| &l.qp)));
     let device = info.as_ref().filter(|i| i.has_device).ok_or(ENOTCONN);
     let qp = info.as_ref().filter(|i| i.has_qp).ok_or(ENOTCONN);
     match name {

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The verbs side of one SDP connection: PD, CQ, the RC QP on the rdma_cm id, the
+//! The verbs side of one SDP connection: PD, CQ, the RC QP for the rdma_cm id, the
 //! registered receive and send rings, and the stream state that indexes them.
-
-use core::ptr::NonNull;
 
 use kernel::{
     prelude::*,
@@ -11,7 +9,6 @@ use kernel::{
 };
 
 use crate::{
-    bindings,
     cm::CmIdRef,
     endpoint::Endpoint,
     ib::IbDevice,
@@ -99,13 +96,12 @@ pub(crate) struct Stream {
 ///
 /// # Invariants
 ///
-/// `qp` is the QP of the rdma_cm id `id`, created by [`Link::new`] and destroyed in
-/// `drop` (after draining it), before the CQ, the buffers and the PD it uses; the id
-/// outlives the link. The CQs are reaped by the endpoint under its mutex while the
+/// `qp` is the connection's QP, created by [`Link::new`] for its rdma_cm id (not
+/// attached to it: see `infinisock_cm_create_qp`) and destroyed in `drop` (after
+/// draining it), before the CQ, the buffers and the PD it uses. The CQs are reaped by the endpoint under its mutex while the
 /// link is in `Inner::link`, and by `drop` (the drain) after that: never by two at once.
 pub(crate) struct Link {
     pub(crate) qp: QpRef,
-    id: NonNull<bindings::rdma_cm_id>,
     send_cq: Cq,
     recv_cq: Cq,
     rx: KVec<DmaBuf>,
@@ -127,8 +123,7 @@ pub(crate) struct Link {
     reaped_at: [Option<u32>; 2],
 }
 
-// SAFETY: All parts may be used and dropped from any thread (see their own impls); the
-// raw id is only used to destroy the QP.
+// SAFETY: All parts may be used and dropped from any thread (see their own impls).
 unsafe impl Send for Link {}
 
 fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<DmaBuf>> {
@@ -185,17 +180,11 @@ impl Link {
         let (send_sge, read_sge) = device_sges(&dev);
         // SAFETY: PD and CQs outlive the QP: `Link::drop` destroys it first. Nothing
         // fallible comes between creating the QP and owning it in the `Link`.
-        let max_inline =
+        let (qp, max_inline) =
             unsafe { id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), send_wrs, nrx + 1, send_sge)? };
-        let Some(qp) = id.qp() else {
-            id.destroy_qp();
-            return Err(EINVAL);
-        };
         let mut link = Link {
             // SAFETY: The QP lives until `Link::drop` destroys it.
             qp: unsafe { QpRef::new(qp) },
-            // SAFETY: `CmIdRef` wraps a live id, so the pointer is non-null.
-            id: unsafe { NonNull::new_unchecked(id as *const CmIdRef as *mut bindings::rdma_cm_id) },
             send_cq,
             recv_cq,
             rx,
@@ -502,7 +491,7 @@ impl Drop for Link {
     fn drop(&mut self) {
         // Every posted request completes or is flushed before the buffers go away.
         self.qp.drain();
-        // SAFETY: The id outlives the link (type invariant); it owns the QP.
-        unsafe { bindings::rdma_destroy_qp(self.id.as_ptr()) };
+        // SAFETY: The link owns the QP (type invariant) and drops it once, here.
+        unsafe { self.qp.destroy() };
     }
 }

@@ -199,7 +199,7 @@ fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<u
         let payload = link.payload(idx);
         let chunk = &payload[offset..];
         let take = chunk.len().min(want - copied);
-        let done = msg.dest().copy_to_iter(&chunk[..take]);
+        let done = msg.copy_out(&chunk[..take]);
         copied += done;
         if done < take {
             if copied == 0 {
@@ -249,7 +249,19 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
                 // With MSG_PEEK every round starts from the oldest byte again.
                 let n = match copy_out(link, msg, len - copied, peek) {
                     Ok(n) => n,
-                    Err(e) if copied > 0 && e == EFAULT => break,
+                    Err(e) if e == EFAULT => {
+                        // A page is missing: faulted in without the lock (a fault
+                        // userspace controls must not hold the endpoint), then the
+                        // state is looked at again.
+                        drop(guard);
+                        let faulted = msg.fault_in(len - copied, true);
+                        guard = ep.lock_reaped();
+                        match faulted {
+                            Ok(()) => continue,
+                            Err(_) if copied > 0 => break,
+                            Err(e) => return Err(e),
+                        }
+                    }
                     Err(e) => return Err(e),
                 };
                 copied += n;

@@ -97,6 +97,7 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
             return Ok(sent);
         }
         let nagle = !inner.nodelay;
+        let mut missing_page = false;
         if let Some(link) = inner.link.as_mut() {
             if len == 0 && inner.phase == Phase::Connected {
                 return Ok(0);
@@ -110,7 +111,7 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
                     // Full and no credit: wait below.
                 } else {
                     let n = link.stage(rest, |buf| {
-                        let n = msg.source().copy_from_iter(buf);
+                        let n = msg.copy_in(buf);
                         if n == 0 && !buf.is_empty() { Err(EFAULT) } else { Ok(n) }
                     });
                     match n {
@@ -121,6 +122,7 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
                             }
                             continue;
                         }
+                        Err(e) if e == EFAULT => missing_page = true,
                         Err(e) => return if sent > 0 { Ok(sent) } else { Err(e) },
                     }
                 }
@@ -128,7 +130,7 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
                 // Staged bytes go first; they wait for a credit.
             } else if link.can_send_data() {
                 let res = link.send(Mid::Data, false, len - sent, |buf| {
-                    let n = msg.source().copy_from_iter(buf);
+                    let n = msg.copy_in(buf);
                     if n == 0 { Err(EFAULT) } else { Ok(n) }
                 });
                 match res {
@@ -136,13 +138,22 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
                         sent += n;
                         continue;
                     }
-                    Err(e) if e == EFAULT => return if sent > 0 { Ok(sent) } else { Err(EFAULT) },
+                    Err(e) if e == EFAULT => missing_page = true,
                     Err(e) => {
                         ep.fail(inner, e);
                         return if sent > 0 { Ok(sent) } else { Err(e) };
                     }
                 }
             }
+        }
+        if missing_page {
+            // Faulted in without the lock, then the state is looked at again.
+            drop(guard);
+            if msg.fault_in(len - sent, false).is_err() {
+                return if sent > 0 { Ok(sent) } else { Err(EFAULT) };
+            }
+            guard = ep.lock_reaped();
+            continue;
         }
         match ep.wait(&mut guard, &mut timeo) {
             Ok(()) => {}

@@ -42,16 +42,24 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
             if link.can_send_data() {
                 let res = link.send_flagged(Mid::Data, FLAG_MESSAGE, false, len, |buf| {
                     // All of it or nothing: a message is never cut.
-                    if msg.source().copy_from_iter(&mut buf[..len]) == len { Ok(len) } else { Err(EFAULT) }
+                    if msg.copy_in_all(&mut buf[..len]) { Ok(len) } else { Err(EFAULT) }
                 });
-                return match res {
-                    Ok(n) => Ok(n),
-                    Err(e) if e == EFAULT => Err(EFAULT),
+                match res {
+                    Ok(n) => return Ok(n),
+                    Err(e) if e == EFAULT => {
+                        // A page is missing: faulted in without the lock (a fault
+                        // userspace controls must not hold the endpoint), then the
+                        // state is looked at again.
+                        drop(guard);
+                        msg.fault_in(len, false)?;
+                        guard = ep.lock_reaped();
+                        continue;
+                    }
                     Err(e) => {
                         ep.fail(inner, e);
-                        Err(e)
+                        return Err(e);
                     }
-                };
+                }
             }
         }
         ep.wait(&mut guard, &mut timeo)?;
@@ -61,7 +69,7 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
 /// `recvmsg`: the oldest message, or as much of it as fits with `MSG_TRUNC` in
 /// `msg_flags` (the rest is dropped, as on every `SOCK_SEQPACKET` family); with
 /// `MSG_TRUNC` in `flags` it returns the message's real length. `MSG_PEEK` leaves the
-/// message queued. A message the copy faults on stays queued (`EFAULT`). The
+/// message queued. A message that cannot be copied out stays queued (`EFAULT`). The
 /// immediate data of the peer's RDMA WRITE with immediate comes in order with the
 /// messages: 0 bytes and an `INFINISOCK_CMSG_IMM` control message.
 pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonblock: bool) -> Result<usize> {
@@ -77,31 +85,47 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
             return Err(ENOTCONN);
         }
         let rcv_shut = inner.shutdown & RCV_SHUTDOWN != 0;
+        // Bytes of the caller's buffer to fault in before trying again.
+        let mut missing = None;
         if let Some(link) = inner.link.as_mut().filter(|_| !rcv_shut) {
             if let Some(idx) = link.stream.rx_ready.front() {
                 if let Some((imm, written)) = link.stream.rx_imm[usize::from(idx)] {
                     // The peer's RDMA WRITE with immediate: no bytes, its data as a
                     // control message.
-                    msg.put_cmsg(SOL_INFINISOCK, CMSG_IMM, &encode_imm(imm, written))?;
-                    if flags & MSG_PEEK == 0 {
-                        consume(ep, inner, idx, 0);
+                    match msg.put_cmsg(SOL_INFINISOCK, CMSG_IMM, &encode_imm(imm, written)) {
+                        Ok(()) => {
+                            if flags & MSG_PEEK == 0 {
+                                consume(ep, inner, idx, 0);
+                            }
+                            return Ok(0);
+                        }
+                        Err(e) if e == EFAULT => missing = Some(0),
+                        Err(e) => return Err(e),
                     }
-                    return Ok(0);
+                } else {
+                    let payload = link.payload(idx);
+                    let size = payload.len();
+                    let take = size.min(len);
+                    if msg.copy_out_all(&payload[..take]) {
+                        if size > take {
+                            msg.add_flags(MSG_TRUNC);
+                        }
+                        if flags & MSG_PEEK == 0 {
+                            consume(ep, inner, idx, size);
+                        }
+                        return Ok(if flags & MSG_TRUNC != 0 { size } else { take });
+                    }
+                    missing = Some(take);
                 }
-                let payload = link.payload(idx);
-                let size = payload.len();
-                let take = size.min(len);
-                if msg.dest().copy_to_iter(&payload[..take]) != take {
-                    return Err(EFAULT);
-                }
-                if size > take {
-                    msg.add_flags(MSG_TRUNC);
-                }
-                if flags & MSG_PEEK == 0 {
-                    consume(ep, inner, idx, size);
-                }
-                return Ok(if flags & MSG_TRUNC != 0 { size } else { take });
             }
+        }
+        if let Some(bytes) = missing {
+            // Faulted in without the lock (a fault userspace controls must not hold
+            // the endpoint), then the state is looked at again.
+            drop(guard);
+            msg.fault_in(bytes, true)?;
+            guard = ep.lock_reaped();
+            continue;
         }
         let err = ep.sk.take_err();
         if err != 0 {

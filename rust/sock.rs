@@ -423,7 +423,8 @@ impl Msg {
         unsafe { bindings::infinisock_msg_control_room(self.0.as_ptr()) >= space }
     }
 
-    /// Appends a control message to a `recvmsg`'s control buffer (`put_cmsg`).
+    /// Appends a control message to a `recvmsg`'s control buffer (`put_cmsg`);
+    /// `EFAULT` when its page is missing (as [`Msg::copy_in`]).
     pub(crate) fn put_cmsg(&mut self, level: i32, kind: i32, data: &[u8]) -> Result {
         let len = i32::try_from(data.len())?;
         // SAFETY: Valid msghdr (type invariant); `data` is `len` readable bytes.
@@ -451,20 +452,42 @@ impl Msg {
         unsafe { bindings::infinisock_msg_iter(self.0.as_ptr()) }
     }
 
-    /// The user data to send.
-    pub(crate) fn source(&mut self) -> &mut kernel::iov::IovIterSource<'_> {
-        // SAFETY: The msghdr is valid; for `sendmsg` its iterator is a source of user
-        // (or kernel) memory valid during the call. `iov_iter` is the same C type in
-        // both binding crates.
-        unsafe {
-            kernel::iov::IovIterSource::from_raw(bindings::infinisock_msg_iter(self.0.as_ptr()).cast())
-        }
+    /// Copies the data to send into `buf`, as much as is there without a page fault:
+    /// less than `buf.len()` when the data ends or a page is missing (then
+    /// [`Msg::fault_in`], without the endpoint's lock). No copy waits for a fault
+    /// userspace controls (userfaultfd, FUSE) with that lock held.
+    pub(crate) fn copy_in(&mut self, buf: &mut [u8]) -> usize {
+        // SAFETY: Valid msghdr (type invariant); `buf` is writable for its length.
+        unsafe { bindings::infinisock_msg_copy_in(self.0.as_ptr(), buf.as_mut_ptr().cast(), buf.len(), false) }
     }
 
-    /// Where received data goes.
-    pub(crate) fn dest(&mut self) -> &mut kernel::iov::IovIterDest<'_> {
-        // SAFETY: As in `source`; for `recvmsg` the iterator is a destination.
-        unsafe { kernel::iov::IovIterDest::from_raw(bindings::infinisock_msg_iter(self.0.as_ptr()).cast()) }
+    /// [`Msg::copy_in`] of all of `buf` or nothing.
+    pub(crate) fn copy_in_all(&mut self, buf: &mut [u8]) -> bool {
+        let len = buf.len();
+        // SAFETY: As in `copy_in`.
+        let copied = unsafe { bindings::infinisock_msg_copy_in(self.0.as_ptr(), buf.as_mut_ptr().cast(), len, true) };
+        copied == len
+    }
+
+    /// Copies received `data` out to the program, as [`Msg::copy_in`] copies in.
+    pub(crate) fn copy_out(&mut self, data: &[u8]) -> usize {
+        // SAFETY: Valid msghdr (type invariant); `data` is readable for its length.
+        unsafe { bindings::infinisock_msg_copy_out(self.0.as_ptr(), data.as_ptr().cast(), data.len(), false) }
+    }
+
+    /// [`Msg::copy_out`] of all of `data` or nothing.
+    pub(crate) fn copy_out_all(&mut self, data: &[u8]) -> bool {
+        // SAFETY: As in `copy_out`.
+        let copied = unsafe { bindings::infinisock_msg_copy_out(self.0.as_ptr(), data.as_ptr().cast(), data.len(), true) };
+        copied == data.len()
+    }
+
+    /// Faults in the pages of the next `len` bytes of data (`written`: for receiving
+    /// into them, or an RDMA READ) and a `recvmsg`'s control buffer, as long as that
+    /// takes: only without the endpoint's lock. `EFAULT`: the memory is not there.
+    pub(crate) fn fault_in(&mut self, len: usize, written: bool) -> Result {
+        // SAFETY: Valid msghdr (type invariant).
+        to_result(unsafe { bindings::infinisock_msg_fault_in(self.0.as_ptr(), len, written) })
     }
 }
 

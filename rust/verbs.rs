@@ -493,6 +493,25 @@ impl QpRef {
         // (the owner reserves it) and nobody else polls its CQ any more.
         unsafe { bindings::infinisock_drain_qp(self.0.as_ptr()) };
     }
+
+    /// Destroys the QP (after [`QpRef::drain`]).
+    ///
+    /// # Safety
+    ///
+    /// Called once, by the QP's owner; the QP is not used afterwards.
+    pub(crate) unsafe fn destroy(&self) {
+        // SAFETY: Live QP, destroyed once (the caller's guarantee). Destroying a kernel
+        // QP only fails for QPs with user-space state, which ours never have.
+        let r = to_result(unsafe { bindings::infinisock_destroy_qp(self.0.as_ptr()) });
+        if let Err(e) = r {
+            pr_err!("destroying QP failed: {:?}\n", e);
+        }
+    }
+
+    /// The raw QP, for rdma_cm's connection steps ([`crate::cm::CmIdRef`]).
+    pub(crate) fn as_raw(&self) -> *mut bindings::ib_qp {
+        self.0.as_ptr()
+    }
 }
 
 /// A region of the current process's memory registered for the peer's RDMA
@@ -527,6 +546,15 @@ impl UserMr {
             )
         };
         checked(mr, err).map(Self)
+    }
+
+    /// Faults in what [`UserMr::register`] will pin, as long as that takes: before
+    /// taking the endpoint's lock, which a fault userspace controls must not hold.
+    /// `EFAULT` for unmapped memory.
+    pub(crate) fn fault_in(addr: u64, len: u64, access: Access) -> Result {
+        let writeable = access.remote_write || access.local_write;
+        // SAFETY: Only faults in the current process's own memory.
+        to_result(unsafe { bindings::infinisock_user_fault_in(addr, len, writeable) })
     }
 
     /// The key the peer names the region with.

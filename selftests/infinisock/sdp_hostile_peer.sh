@@ -8,11 +8,11 @@ PEER=$(dirname "$0")/py/sdp_peer.py
 ROGUE=$(dirname "$0")/../build/helpers/sdp_rogue
 
 port=7100
-scenario() { # scenario NAME EXPECTED_SINK_REGEX EXPECTED_LOG_REGEX
+scenario() { # [MODE=sink|spew] scenario NAME EXPECTED_SOCKET_REGEX EXPECTED_LOG_REGEX
 	local name=$1 want_sink=$2 want_log=$3 out rogue_out
 	port=$((port + 1))
 	out=$(mktemp)
-	ip netns exec b python3 "$PEER" sink "$HOST_B4" $port > "$out" &
+	ip netns exec b python3 "$PEER" "${MODE:-sink}" "$HOST_B4" $port > "$out" &
 	local snk=$!
 	for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.2; done
 	dmesg -C
@@ -38,6 +38,12 @@ done
 pass "data after DisConn: connection reset"
 [ "$(scenario abort '^error ECONNRESET' '' | tail -1)" = disconnected ] || fail "abort: not disconnected"
 pass "Abort from the peer: ECONNRESET"
+# A peer that grants credits, asks for receiver-not-ready retries for ever and posts no
+# receive: the listener's sends must fail after a bounded number of retries (the QP's
+# count is capped), not hold the connection's buffers for ever.
+[ "$(MODE=spew scenario no_recv '^error ETIMEDOUT' '' | tail -1)" = disconnected ] ||
+	fail "no_recv: the connection to a peer that posts no receives was not reset"
+pass "a peer that posts no receives: the sends time out (ETIMEDOUT)"
 
 # Peers that abandon the handshake after the listener's REP, more of them than the
 # listener's backlog (1: two connections may wait): each must leave the listener's

@@ -849,90 +849,132 @@ TEST_F(conn, sigio_for_arriving_data)
 	sigio_disarm(self->server);
 }
 
-/* SIOCOUTQ: bytes sent and not yet acknowledged drain to 0. */
-/* recv() into a page whose first touch userfaultfd holds: the call stalls inside. */
-struct stalled_recv {
+/* A send() from or recv() into a page whose first touch userfaultfd holds. */
+struct stalled_call {
 	int fd;
+	bool send;
 	char *page;
 	ssize_t got;
 };
 
-static void *recv_into_stalled_page(void *arg)
+static void *call_on_stalled_page(void *arg)
 {
-	struct stalled_recv *r = arg;
+	struct stalled_call *c = arg;
 
-	r->got = recv(r->fd, r->page, 100, 0);
+	c->got = c->send ? send(c->fd, c->page, 100, 0) : recv(c->fd, c->page, 100, 0);
 	return NULL;
+}
+
+/* Whether /proc/net/infinisock/sdp of the current namespace shows a socket as busy
+ * (its lock held) each of three times, 100 ms apart. */
+static bool proc_shows_busy(void)
+{
+	for (int round = 0; round < 3; round++) {
+		char line[256];
+		bool busy = false;
+		FILE *f = fopen("/proc/net/infinisock/sdp", "r");
+
+		if (!f)
+			return true;
+		while (fgets(line, sizeof(line), f))
+			busy |= strstr(line, " busy ") != NULL;
+		fclose(f);
+		if (!busy)
+			return false;
+		usleep(100000);
+	}
+	return true;
 }
 
 /*
  * A socket call that waits for a page fault userspace controls (userfaultfd, FUSE)
- * holds its own socket, and nothing else: reading /proc/net/infinisock/sdp and
- * creating sockets in another namespace go on meanwhile.
+ * holds nothing while it waits, not even its own socket's lock (which the socket's
+ * rdma_cm events and completions need): /proc/net/infinisock/sdp shows the socket as
+ * usual, not busy, and creating sockets in another namespace goes on. Resolving the
+ * fault lets the call finish with the right bytes.
  */
-TEST_F(conn, stalled_page_fault_blocks_only_its_socket)
+static void stalled_page_fault(struct __test_metadata *_metadata, FIXTURE_DATA(conn) *self, int family, bool send_side)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	struct stalled_recv r = { .fd = self->server, .got = -2 };
+	struct stalled_call c = { .fd = send_side ? self->client : self->server, .send = send_side, .got = -2 };
 	long psz = sysconf(_SC_PAGESIZE);
 	int uffd, status = -1;
+	char data[100], *src;
 	pthread_t t;
 	pid_t pid;
 
 	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
 	ASSERT_LE(0, uffd) TH_LOG("userfaultfd: %s", strerror(errno));
 	ASSERT_EQ(0, ioctl(uffd, UFFDIO_API, &api));
-	r.page = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, r.page);
-	reg.range.start = (unsigned long)r.page;
+	c.page = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, c.page);
+	reg.range.start = (unsigned long)c.page;
 	reg.range.len = psz;
 	ASSERT_EQ(0, ioctl(uffd, UFFDIO_REGISTER, &reg));
-	char data[100];
-
 	memset(data, 'u', sizeof(data));
-	ASSERT_EQ(100, send(self->client, data, sizeof(data), 0));
-	ASSERT_EQ(0, pthread_create(&t, NULL, recv_into_stalled_page, &r));
-	/* The reader is inside recv(), its fault waiting for us. */
+	if (!send_side)
+		ASSERT_EQ(100, send(self->client, data, sizeof(data), 0));
+	ASSERT_EQ(0, pthread_create(&t, NULL, call_on_stalled_page, &c));
+	/* The caller is inside the call, its fault waiting for us. */
 	struct pollfd pf = { .fd = uffd, .events = POLLIN };
 
-	ASSERT_EQ(1, poll(&pf, 1, 10000)) TH_LOG("the reader did not fault");
+	ASSERT_EQ(1, poll(&pf, 1, 10000)) TH_LOG("the call did not fault");
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		char line[256];
-		FILE *f;
 		int fd;
 
-		enter_netns("b");
-		f = fopen("/proc/net/infinisock/sdp", "r");
-		if (!f)
-			_exit(2);
-		while (fgets(line, sizeof(line), f))
-			;
-		fclose(f);
-		enter_netns("a");
-		fd = socket(variant->family, SOCK_STREAM, IPPROTO_SDP);
+		enter_netns(send_side ? "a" : "b");
+		if (proc_shows_busy())
+			_exit(4);
+		enter_netns(send_side ? "b" : "a");
+		fd = socket(family, SOCK_STREAM, IPPROTO_SDP);
 		_exit(fd < 0 ? 3 : 0);
 	}
 	/* Mutexes sleep uninterruptibly: wait, then let the fault go either way. */
 	for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
 		usleep(50000);
 	int finished = status != -1;
-	struct uffdio_zeropage zp = { .range = { (unsigned long)r.page, psz } };
 
 	EXPECT_TRUE(finished) TH_LOG("/proc/net/infinisock/sdp or socket() waited for the stalled socket");
-	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+	/* The page's contents: what the send sends, or zeroes the receive overwrites. */
+	src = mmap(NULL, psz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, src);
+	memset(src, 'v', 100);
+	struct uffdio_copy cp = { .dst = (unsigned long)c.page, .src = (unsigned long)src, .len = psz };
+
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &cp));
 	ASSERT_EQ(0, pthread_join(t, NULL));
-	EXPECT_EQ(100, r.got);
-	EXPECT_EQ('u', r.page[99]);
+	EXPECT_EQ(100, c.got);
+	if (send_side) {
+		ASSERT_EQ(100, recv(self->server, data, sizeof(data), MSG_WAITALL));
+		EXPECT_EQ('v', data[0]);
+		EXPECT_EQ('v', data[99]);
+	} else {
+		EXPECT_EQ('u', c.page[0]);
+		EXPECT_EQ('u', c.page[99]);
+	}
 	if (!finished)
 		waitpid(pid, &status, 0);
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s", WEXITSTATUS(status) == 4 ?
+		"the stalled socket's lock was held across the fault (busy in /proc)" : "socket() failed");
 	close(uffd);
-	munmap(r.page, psz);
+	munmap(src, psz);
+	munmap(c.page, psz);
 }
 
+TEST_F(conn, stalled_page_fault_in_recv_holds_nothing)
+{
+	stalled_page_fault(_metadata, self, variant->family, false);
+}
+
+TEST_F(conn, stalled_page_fault_in_send_holds_nothing)
+{
+	stalled_page_fault(_metadata, self, variant->family, true);
+}
+
+/* SIOCOUTQ: bytes sent and not yet acknowledged drain to 0. */
 TEST_F(conn, siocoutq_drains)
 {
 	char buf[4096] = { 0 };

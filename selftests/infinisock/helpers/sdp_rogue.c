@@ -16,6 +16,9 @@
  *   no_rtu         answers the REP with a DREQ instead of data: sends the RTU (which the
  *                  test drops on the wire), then disconnects at once
  *   rej_after_rep  answers the REP with a REJ
+ *   no_recv        grants credits in its Hello, asks for receiver-not-ready retries for
+ *                  ever (rnr_retry_count 7), and never posts a receive: the listener's
+ *                  sends must fail after a bounded number of retries
  *
  * Prints "rejected", or "disconnected" once the module has dropped the connection,
  * or "still connected" after 30 s; exits 0 when it could run the scenario. The REP
@@ -159,7 +162,7 @@ int main(int argc, char **argv)
 		return rep_scenario(id, pd, &qpa, sc);
 	if (rdma_create_qp(id, pd, &qpa))
 		return perror("rdma_create_qp"), 1;
-	for (int i = 0; i < RING; i++) {
+	for (int i = 0; strcmp(sc, "no_recv") && i < RING; i++) {
 		struct ibv_sge sge = { (uintptr_t)(mem + i * BUF), BUF, mr->lkey };
 		struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &sge, .num_sge = 1 }, *bad;
 
@@ -203,7 +206,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(sc, "abort")) {
 		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
 		bsdh(out + 64, 0x03, RING, 16, 2, 0), lens[n++] = 16;
-	} else {
+	} else if (strcmp(sc, "no_recv")) {
 		fprintf(stderr, "unknown scenario %s\n", sc);
 		return 2;
 	}

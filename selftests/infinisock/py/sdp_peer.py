@@ -5,6 +5,7 @@
   sdp_peer.py serve ADDR PORT          echo one connection, then exit
   sdp_peer.py echo ADDR PORT TEXT      send TEXT, print the echo
   sdp_peer.py sink ADDR PORT           read until EOF or error; print what ended it
+  sdp_peer.py spew ADDR PORT           accept one connection, write until an error; print it
   sdp_peer.py source ADDR PORT         write until an error; print it
   sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
 """
@@ -39,7 +40,7 @@ def main():
             while True:
                 conn, _ = lst.accept()
                 threading.Thread(target=echo_until_eof, args=(conn,), daemon=True).start()
-    if mode == "serve" or mode == "sink":
+    if mode in ("serve", "sink", "spew"):
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
             lst.bind((addr, port))
             lst.listen(1)
@@ -50,6 +51,8 @@ def main():
                     data = conn.recv(4096)
                     conn.sendall(data)
                     return 0
+                if mode == "spew":
+                    return write_until_error(conn)
                 total = 0
                 try:
                     while True:
@@ -67,13 +70,17 @@ def main():
             s.sendall(sys.argv[4].encode())
             print(s.recv(4096).decode(), flush=True)
             return 0
-        buf = b"x" * 65536
-        total = 0
-        try:
-            while True:
-                total += s.send(buf)
-        except OSError as e:
-            print(f"error {errno.errorcode.get(e.errno, e.errno)} after {total}", flush=True)
+        return write_until_error(s)
+
+
+def write_until_error(s):
+    buf = b"x" * 65536
+    total = 0
+    try:
+        while True:
+            total += s.send(buf)
+    except OSError as e:
+        print(f"error {errno.errorcode.get(e.errno, e.errno)} after {total}", flush=True)
     return 0
 
 
