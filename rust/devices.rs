@@ -6,9 +6,7 @@
 use kernel::{prelude::*, seq_file::SeqFile, seq_print};
 
 use crate::{
-    ffi_static::Registration,
-    ib::{IbClient, IbClientTable, IbDevice},
-    net::ProcShow,
+    kernel_api::{ffi_static::Registration, ib::{IbClient, IbClientTable, IbDevice}, net::ProcShow},
     proto::ib_port::{link_layer_name, mtu_bytes, port_state_name},
 };
 
@@ -63,7 +61,7 @@ impl Tracking {
 pub(crate) struct DeviceList;
 
 impl ProcShow for DeviceList {
-    fn show(m: &SeqFile, net: &crate::net::Net) {
+    fn show(m: &SeqFile, net: &crate::kernel_api::net::Net) {
         seq_print!(m, "device port state active_mtu link_layer\n");
         for dev in DEVICES.lock().iter() {
             // Only what the reader's namespace can use: another container's devices

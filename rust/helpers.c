@@ -926,7 +926,7 @@ void infinisock_flush_work(struct work_struct *work)
 	flush_work(work);
 }
 
-/* ---- One-sided RDMA (rust/rdma.rs) ---- */
+/* ---- One-sided RDMA (rust/af_ib/rdma.rs) ---- */
 
 /*
  * Registers [addr, addr + len) of the current process for the peer and, local_write,

@@ -128,7 +128,7 @@ void infinisock_cm_set_context(struct rdma_cm_id *id, void *context);
 struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id);
-/* RDMA operations and registered user memory (rust/rdma.rs). */
+/* RDMA operations and registered user memory (rust/af_ib/rdma.rs). */
 struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool remote_read, bool remote_write,
 				     bool local_write, int *err);
 int infinisock_user_fault_in(u64 addr, u64 len, bool writeable);

@@ -6,48 +6,32 @@
 //! family, tracks RDMA devices through an ib_client, and keeps per-namespace tunables
 //! under `net.infinisock`.
 //!
-//! Data flow, one file per step: socket call (`af_ib.rs`, `sdp_inet.rs`) → connection
-//! (`endpoint.rs`, connection management in `sdp_cm.rs`, closing in `close.rs`) →
-//! `sdp_tx.rs`/`sdp_rx.rs` → the link's QP/CQ and rings (`sdp_link.rs`) → devices
-//! (`devices.rs`). The FFI layer is `bindings.rs` plus the safe wrappers `sock.rs`,
-//! `net.rs`, `sysctl.rs`, `ib.rs`, `verbs.rs`, `cm.rs`; kernel-free logic is in
-//! `proto/`.
+//! Data flow, one folder per step: socket call (`family/`: `inet.rs`, `af_ib.rs`) →
+//! connection (`sdp/`: `endpoint.rs`, `handshake.rs`, `close.rs`, `keepalive.rs`) →
+//! data (`sdp/tx.rs`, `sdp/rx.rs`; `af_ib/`: `seqpacket.rs`, `rdma.rs`) → the link's
+//! QP/CQ and rings (`link/`) → devices (`devices.rs`) → the kernel's interfaces
+//! (`kernel_api/`, the only room that touches C). Kernel-free logic is in `proto/`.
 
 #![crate_name = "infinisock"]
 
 use kernel::prelude::*;
 
-use crate::{ffi_static::Registration, net::PernetSubsys};
+use crate::{
+    family::{inet, netns},
+    kernel_api::{bindings, ffi_static::Registration, net, net::PernetSubsys, sock},
+    sdp::endpoint,
+};
 
 mod af_ib;
-mod bindings;
-mod close;
-mod cm;
 mod devices;
-mod endpoint;
-mod ffi_static;
-mod ib;
-mod log;
-mod memory;
-mod net;
-mod netns;
+mod family;
+mod kernel_api;
+mod link;
 // `pub` there is the host crate's public API (host/); inside the module it is crate-wide,
 // and parts of it (the SDP wire format and credits) wait for the data path that uses them.
 #[allow(unreachable_pub, dead_code)]
 mod proto;
-mod sdp_cm;
-mod sdp_diag;
-mod sdp_inet;
-mod sdp_keepalive;
-mod sdp_link;
-mod sdp_rx;
-mod sdp_tx;
-mod rdma;
-mod seqpacket;
-mod sock;
-mod sysctl;
-mod verbs;
-mod wait;
+mod sdp;
 
 #[cfg(CONFIG_KUNIT)]
 mod kunit;
@@ -122,7 +106,7 @@ impl Drop for ModuleWorkqueue {
 /// (no new sockets), then the workqueue (waits for the last teardowns), the
 /// per-namespace state last.
 struct InfiniSock {
-    _sdp_inet: sdp_inet::SdpInet,
+    _sdp_inet: inet::SdpInet,
     _af_ib: Registration<sock::FamilyTable>,
     _af_ib_stream_proto: Registration<sock::ProtoTable>,
     _wq: ModuleWorkqueue,
@@ -140,9 +124,9 @@ impl kernel::Module for InfiniSock {
         let pernet = Registration::new(netns::InfiniSockNet::table())?;
         let devices = devices::Tracking::start()?;
         let wq = ModuleWorkqueue::new()?;
-        let af_ib_stream_proto = Registration::new(&af_ib::STREAM_PROTO)?;
-        let af_ib = Registration::new(&af_ib::FAMILY)?;
-        let sdp_inet = sdp_inet::SdpInet::register()?;
+        let af_ib_stream_proto = Registration::new(&family::af_ib::STREAM_PROTO)?;
+        let af_ib = Registration::new(&family::af_ib::FAMILY)?;
+        let sdp_inet = inet::SdpInet::register()?;
         pr_info!("loaded: AF_IB ({}) and IPPROTO_SDP ({}) registered\n", proto::AF_IB, proto::IPPROTO_SDP);
         Ok(Self {
             _sdp_inet: sdp_inet,

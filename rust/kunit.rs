@@ -6,14 +6,13 @@
 #[kernel::macros::kunit_tests(infinisock_sockets)]
 mod sockets {
     use crate::{
-        net::Net,
-        proto::{socket_args::*, AF_IB, IPPROTO_SDP},
-        sock::KernelSocket,
+            kernel_api::{net::Net, sock::KernelSocket},
+            proto::{socket_args::*, AF_IB, IPPROTO_SDP},
     };
     use kernel::prelude::*;
 
-    const AF_INET: i32 = crate::bindings::AF_INET as i32;
-    const AF_INET6: i32 = crate::bindings::AF_INET6 as i32;
+    const AF_INET: i32 = crate::kernel_api::bindings::AF_INET as i32;
+    const AF_INET6: i32 = crate::kernel_api::bindings::AF_INET6 as i32;
     const SOCK_DGRAM: i32 = 2;
 
     fn create(family: i32, ty: i32, protocol: i32) -> Result<KernelSocket> {
@@ -46,7 +45,7 @@ mod sockets {
 
 #[kernel::macros::kunit_tests(infinisock_ffi)]
 mod ffi {
-    use crate::bindings;
+    use crate::kernel_api::bindings;
     use core::mem::{offset_of, size_of};
     use kernel::prelude::*;
 
@@ -96,7 +95,7 @@ mod ffi {
     /// A table that is registered already cannot be registered again.
     #[test]
     fn double_registration_refused() {
-        let again = crate::ffi_static::Registration::new(&crate::af_ib::FAMILY);
+        let again = crate::kernel_api::ffi_static::Registration::new(&crate::family::af_ib::FAMILY);
         assert_eq!(again.err(), Some(EBUSY));
     }
 
@@ -109,10 +108,7 @@ mod ffi {
 
 #[kernel::macros::kunit_tests(infinisock_verbs)]
 mod verbs {
-    use crate::{
-        devices::DEVICES,
-        verbs::{Cq, Pd, Qp, QpCaps},
-    };
+    use crate::{devices::DEVICES, kernel_api::verbs::{Cq, Pd, Qp, QpCaps}};
 
     /// A PD, CQs and an RC QP on every RDMA device (the test bed has two rxe devices),
     /// all released again.
@@ -146,11 +142,7 @@ mod verbs {
 
 #[kernel::macros::kunit_tests(infinisock_tunables)]
 mod tunables {
-    use crate::{
-        net::Net,
-        netns,
-        proto::tunables::{tunable, TunableId, TUNABLES},
-    };
+    use crate::{family::netns, kernel_api::net::Net, proto::tunables::{tunable, TunableId, TUNABLES}};
 
     #[test]
     fn defaults_in_init_net() {
@@ -167,7 +159,7 @@ mod tunables {
 
 #[kernel::macros::kunit_tests(infinisock_rdma)]
 mod rdma {
-    use crate::rdma::{Completion, Completions};
+    use crate::af_ib::rdma::{Completion, Completions};
 
     fn record(token: u64) -> Completion {
         Completion { token, errno: 0, len: 1 }

@@ -5,17 +5,14 @@
 //! zero-length RDMA WRITE, and the probe's completion. When to probe and when to give
 //! up is `proto::keepalive`.
 
-use crate::log::pr_info_ratelimited;
+use crate::kernel_api::log::pr_info_ratelimited;
 use kernel::{prelude::*, sync::Arc, time::msecs_to_jiffies, workqueue::WorkItem};
 
 use crate::{
-    endpoint::{Endpoint, Inner, Phase},
-    netns,
-    proto::{
-        keepalive::{KeepaliveOpt, Tick},
-        tunables::TunableId,
-    },
-    verbs::Wc,
+    family::netns,
+    kernel_api::verbs::Wc,
+    proto::{keepalive::{KeepaliveOpt, Tick}, tunables::TunableId},
+    sdp::endpoint::{Endpoint, Inner, Phase},
 };
 
 /// The namespace's keepalive time: the idle time of a socket without `TCP_KEEPIDLE`.

@@ -2,7 +2,7 @@
 
 //! The AF_IB socket family: `socket(AF_IB, SOCK_STREAM | SOCK_SEQPACKET, 0)`.
 //!
-//! Both kinds run on the SDP engine and its socket operations (`sdp_inet::SdpOps`),
+//! Both kinds run on the SDP engine and its socket operations (`inet::SdpOps`),
 //! named by `struct sockaddr_ib` (GID and service ID) mapped to IP addresses
 //! (`proto::sockaddr::parse_ib`). A stream is an SDP stream; a `SOCK_SEQPACKET`
 //! socket carries messages instead (`seqpacket`), in its own port space.
@@ -10,14 +10,13 @@
 use kernel::{prelude::*, sync::aref::ARef};
 
 use crate::{
-    endpoint::Endpoint,
-    net::Net,
-    proto::{
-        socket_args::{af_ib_kind, AfIbKind},
-        AF_IB, IPPROTO_SDP,
+    family::inet::{SdpOps, SdpProto},
+    kernel_api::{
+        net::Net,
+        sock::{FamilyTable, OpsTable, ProtoTable, Sock, SockLayout, Socket, SocketFamily},
     },
-    sdp_inet::{SdpOps, SdpProto},
-    sock::{FamilyTable, OpsTable, ProtoTable, Sock, SockLayout, Socket, SocketFamily},
+    proto::{socket_args::{af_ib_kind, AfIbKind}, AF_IB, IPPROTO_SDP},
+    sdp::endpoint::Endpoint,
     Errno,
 };
 

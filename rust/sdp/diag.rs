@@ -7,9 +7,9 @@
 use kernel::{seq_file::SeqFile, seq_print};
 
 use crate::{
-    endpoint::{Phase, ENDPOINTS},
-    net::{Net, ProcShow},
+    kernel_api::net::{Net, ProcShow},
     proto::sockaddr::SockAddr,
+    sdp::endpoint::{Phase, ENDPOINTS},
 };
 
 /// The `/proc/net/infinisock/sdp` file.

@@ -8,7 +8,10 @@ use core::ptr::NonNull;
 
 use kernel::{error::to_result, prelude::*};
 
-use crate::{bindings, net::Net, proto::sockaddr::{PortSpace, SockAddr, SOCKADDR_IN6_LEN}, verbs::QpRef};
+use crate::{
+    kernel_api::{bindings, net::Net, verbs::QpRef},
+    proto::sockaddr::{PortSpace, SockAddr, SOCKADDR_IN6_LEN},
+};
 
 /// An event rdma_cm reports on an id, with what the module needs of it.
 #[derive(Clone, Copy, Debug)]

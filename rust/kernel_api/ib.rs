@@ -7,10 +7,7 @@ use core::ptr::NonNull;
 
 use kernel::{error::to_result, prelude::*};
 
-use crate::{
-    bindings,
-    ffi_static::{FfiStatic, KernelTable},
-};
+use crate::{kernel_api::{bindings, ffi_static::{FfiStatic, KernelTable}}};
 
 /// An RDMA device known to ib_core.
 ///
@@ -86,7 +83,7 @@ impl IbDevice {
     /// Whether a program in `net` can use `port`: the device is visible there, and a
     /// RoCE or iWARP port's network device is in `net` (rdma_cm resolves addresses
     /// through it).
-    pub(crate) fn port_usable_in(&self, port: u32, net: &crate::net::Net) -> bool {
+    pub(crate) fn port_usable_in(&self, port: u32, net: &crate::kernel_api::net::Net) -> bool {
         // SAFETY: The device is valid (type invariant) and `net` is live.
         unsafe { bindings::infinisock_ib_port_usable_in(self.0.as_ptr(), port, net.as_raw()) }
     }

@@ -5,20 +5,27 @@
 //! `inet_create()`/`inet6_create()` find our entries by (type, protocol), allocate the
 //! sock from our `struct proto` and call its `init`, which attaches an [`Endpoint`].
 //! The socket calls below parse and check their arguments as TCP does and hand over
-//! to connection management (`sdp_cm`), the data path (`sdp_tx`, `sdp_rx`) and
+//! to connection management (`sdp::handshake`), the data path (`sdp::tx`, `sdp::rx`) and
 //! closing (`close`).
 
 use kernel::{prelude::*, sync::aref::ARef};
 
 use crate::{
-    close, netns,
-    endpoint::{Endpoint, Phase},
-    ffi_static::Registration,
+    af_ib::seqpacket,
+    family::netns,
+    kernel_api::{
+        ffi_static::Registration,
+        sock::{
+            InetProtosw, IpFamily, Msg, OpsTable, OptValue, ProtoTable, Sock, SockLayout, SockProto,
+            Socket, SocketOps, StreamOps,
+        },
+    },
     proto::{
         abi::{
-            INFINISOCK_DEVICE, INFINISOCK_GID, INFINISOCK_MAX_INLINE, INFINISOCK_MAX_MSG_SIZE, INFINISOCK_PATH_MTU,
-            INFINISOCK_PEER_QP_NUM, INFINISOCK_PORT, INFINISOCK_QP_NUM, MSG_ERRQUEUE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK, SOL_TCP, TCP_CORK, TCP_KEEPCNT,
-            TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
+            INFINISOCK_DEVICE, INFINISOCK_GID, INFINISOCK_MAX_INLINE, INFINISOCK_MAX_MSG_SIZE,
+            INFINISOCK_PATH_MTU, INFINISOCK_PEER_QP_NUM, INFINISOCK_PORT, INFINISOCK_QP_NUM,
+            MSG_ERRQUEUE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK, SOL_TCP, TCP_CORK,
+            TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
         },
         keepalive::KeepaliveOpt,
         message,
@@ -27,14 +34,14 @@ use crate::{
         sockaddr::{parse_bind, parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
         socket_args::SOCK_STREAM,
         tunables::TunableId,
-        AF_IB, IPPROTO_SDP,
+        AF_IB,
+        IPPROTO_SDP,
     },
-    sdp_cm, sdp_keepalive, sdp_rx, sdp_tx, seqpacket,
-    sock::{InetProtosw, IpFamily, Msg, OpsTable, OptValue, ProtoTable, Sock, SockLayout, SockProto, Socket, SocketOps, StreamOps},
+    sdp::{close, endpoint::{Endpoint, Phase}, handshake, keepalive, rx, tx},
 };
 
-const AF_INET: i32 = crate::bindings::AF_INET as i32;
-const AF_INET6: i32 = crate::bindings::AF_INET6 as i32;
+const AF_INET: i32 = crate::kernel_api::bindings::AF_INET as i32;
+const AF_INET6: i32 = crate::kernel_api::bindings::AF_INET6 as i32;
 
 /// `struct proto` callbacks of SDP socks.
 pub(crate) struct SdpProto;
@@ -51,7 +58,7 @@ impl SockProto for SdpProto {
 
     fn keepalive(sk: &Sock, on: bool) {
         if let Some(ep) = sk.state() {
-            sdp_keepalive::set_enabled(&ep, on);
+            keepalive::set_enabled(&ep, on);
         }
     }
 }
@@ -67,7 +74,7 @@ static ENTRY6: InetProtosw = InetProtosw::new(IpFamily::V6, SOCK_STREAM, IPPROTO
 pub(crate) fn proto_of(family: u16) -> &'static ProtoTable {
     match i32::from(family) {
         AF_INET6 => &PROTO6,
-        crate::proto::AF_IB => &crate::af_ib::STREAM_PROTO,
+        crate::proto::AF_IB => &crate::family::af_ib::STREAM_PROTO,
         _ => &PROTO4,
     }
 }
@@ -135,13 +142,13 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
     fn bind(sock: &Socket, addr: &[u8]) -> Result {
         let ep = endpoint(sock)?;
         let addr = parse_bind(FAMILY as u16, ep.port_space(), addr).map_err(errno)?;
-        sdp_cm::bind(&ep, addr)
+        handshake::bind(&ep, addr)
     }
 
     fn connect(sock: &Socket, addr: &[u8], flags: i32) -> Result {
         let ep = endpoint(sock)?;
         match parse_connect(FAMILY as u16, ep.port_space(), addr).map_err(errno)? {
-            Parsed::Addr(dst) => sdp_cm::connect(&ep, sock, dst, flags & O_NONBLOCK != 0),
+            Parsed::Addr(dst) => handshake::connect(&ep, sock, dst, flags & O_NONBLOCK != 0),
             // TCP dissolves the association; an SDP connection cannot be reused, so
             // only a socket that never connected accepts it.
             Parsed::Unspec if ep.lock().phase == Phase::Open => Ok(()),
@@ -150,11 +157,11 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
     }
 
     fn listen(sock: &Socket, backlog: i32) -> Result {
-        sdp_cm::listen(&*endpoint(sock)?, backlog)
+        handshake::listen(&*endpoint(sock)?, backlog)
     }
 
     fn accept(sock: &Socket, newsock: &Socket, flags: i32) -> Result {
-        sdp_cm::accept(&*endpoint(sock)?, newsock, flags & O_NONBLOCK != 0)
+        handshake::accept(&*endpoint(sock)?, newsock, flags & O_NONBLOCK != 0)
     }
 
     fn getname(sock: &Socket, peer: bool, out: &mut [u8; SOCKADDR_MAX_LEN]) -> Result<usize> {
@@ -183,8 +190,8 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
     fn ioctl(sock: &Socket, cmd: u32, arg: usize) -> Result<Option<i32>> {
         let ep = endpoint(sock)?;
         match cmd {
-            MR_REG if FAMILY == AF_IB => return crate::rdma::register(&ep, arg).map(|()| None),
-            MR_DEREG if FAMILY == AF_IB => return crate::rdma::deregister(&ep, arg).map(|()| None),
+            MR_REG if FAMILY == AF_IB => return crate::af_ib::rdma::register(&ep, arg).map(|()| None),
+            MR_DEREG if FAMILY == AF_IB => return crate::af_ib::rdma::deregister(&ep, arg).map(|()| None),
             SIOCINQ if ep.messages => {
                 return Ok(Some(i32::try_from(seqpacket::next_message_size(&ep)).unwrap_or(i32::MAX)));
             }
@@ -212,25 +219,25 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         // AF_IB's control messages ask for RDMA; SDP under IP ignores them, as TCP
         // ignores those it does not know.
         if FAMILY == AF_IB {
-            if let Some(args) = crate::rdma::requested(msg)? {
-                return crate::rdma::sendmsg(&ep, msg, len, args, false);
+            if let Some(args) = crate::af_ib::rdma::requested(msg)? {
+                return crate::af_ib::rdma::sendmsg(&ep, msg, len, args, false);
             }
         }
         if ep.messages {
             return seqpacket::sendmsg(&ep, msg, len, false);
         }
-        sdp_tx::sendmsg(&ep, msg, len, false)
+        tx::sendmsg(&ep, msg, len, false)
     }
 
     fn recvmsg(sock: &Socket, msg: &mut Msg, len: usize, flags: i32) -> Result<usize> {
         let ep = endpoint(sock)?;
         if flags & MSG_ERRQUEUE != 0 {
-            return crate::rdma::recv_errqueue(&ep, msg);
+            return crate::af_ib::rdma::recv_errqueue(&ep, msg);
         }
         if ep.messages {
             return seqpacket::recvmsg(&ep, msg, len, flags, false);
         }
-        sdp_rx::recvmsg(&ep, msg, len, flags, false)
+        rx::recvmsg(&ep, msg, len, flags, false)
     }
 
     fn setsockopt(sock: &Socket, level: i32, name: i32, value: Option<i32>) -> Result {
@@ -248,7 +255,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
             (SOL_TCP, TCP_CORK) => value.map(|_| ()).ok_or(EINVAL),
             (SOL_TCP, name) => {
                 let opt = keepalive_opt(name).ok_or(ENOPROTOOPT)?;
-                sdp_keepalive::set_option(&ep, opt, value.ok_or(EINVAL)?)
+                keepalive::set_option(&ep, opt, value.ok_or(EINVAL)?)
             }
             _ => Err(ENOPROTOOPT),
         }
@@ -265,7 +272,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         let v = match (level, name) {
             (SOL_TCP, TCP_NODELAY) => i32::from(ep.lock().nodelay),
             (SOL_TCP, TCP_CORK) => 0,
-            (SOL_TCP, name) => keepalive_opt(name).map(|o| sdp_keepalive::get_option(&ep, o)).ok_or(ENOPROTOOPT)?,
+            (SOL_TCP, name) => keepalive_opt(name).map(|o| keepalive::get_option(&ep, o)).ok_or(ENOPROTOOPT)?,
             _ => return Err(ENOPROTOOPT),
         };
         Ok(OptValue::Int(v))
@@ -299,7 +306,7 @@ fn get_ib_option(ep: &Endpoint, name: i32) -> Result<OptValue> {
         // A stream never sets its own: it reports its buffers' payload.
         return as_int(match inner.link.as_ref().filter(|l| l.stream.credits.is_some()) {
             Some(link) => link.max_payload() as u32,
-            None => sdp_cm::max_message(ep, &inner),
+            None => handshake::max_message(ep, &inner),
         });
     }
     let info = inner.id.as_ref().map(|id| id.verbs_info(inner.link.as_ref().map(|l| &l.qp)));

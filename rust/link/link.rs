@@ -9,17 +9,15 @@ use kernel::{
 };
 
 use crate::{
-    cm::CmIdRef,
-    endpoint::Endpoint,
-    ib::IbDevice,
-    memory::RingCharge,
-    proto::{
-        credits::{Credits, NoCredit},
-        ring::IndexFifo,
-        wire::{encode_header, Mid, BSDH_LEN},
+    af_ib::rdma::{Rdma, RDMA_REQUESTS},
+    kernel_api::{
+        cm::CmIdRef,
+        ib::IbDevice,
+        verbs::{device_sges, Cq, CqSide, Cqe, CqeKind, DmaBuf, DmaDir, Pd, QpRef, Wc, POLL_BATCH},
     },
-    rdma::{Rdma, RDMA_REQUESTS},
-    verbs::{device_sges, Cq, CqSide, Cqe, CqeKind, DmaBuf, DmaDir, Pd, QpRef, Wc, POLL_BATCH},
+    link::memory::RingCharge,
+    proto::{credits::{Credits, NoCredit}, ring::IndexFifo, wire::{encode_header, Mid, BSDH_LEN}},
+    sdp::endpoint::Endpoint,
 };
 
 /// What each work request of a link is, for its completion (see [`Link::reap`]).

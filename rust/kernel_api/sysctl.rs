@@ -10,7 +10,7 @@ use core::{
 
 use kernel::prelude::*;
 
-use crate::{bindings, net::Net, proto::tunables::Tunable};
+use crate::{kernel_api::{bindings, net::Net}, proto::tunables::Tunable};
 
 /// The machine's memory in KiB, for defaults that scale with it.
 pub(crate) fn total_ram_kib() -> usize {

@@ -17,26 +17,25 @@
 //! its pages need more SGEs than a request takes, regions registered for the
 //! operation cover runs of them.
 
-use crate::log::{pr_info_ratelimited, pr_warn_ratelimited};
+use crate::kernel_api::log::{pr_info_ratelimited, pr_warn_ratelimited};
 use kernel::{
     prelude::*,
     uaccess::{UserPtr, UserSlice},
 };
 
 use crate::{
-    endpoint::{Endpoint, Inner, Phase},
+    kernel_api::{sock::Msg, verbs::{Cqe, CqeKind, PinnedBuf, RdmaVerb, UserMr, Wc}},
+    link::link::Link,
     proto::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
         errno::Errno,
         rdma::{
-            check_rdma_len, encode_mr_reg, encode_status, parse_mr_reg, parse_rdma_args, region_serves, Access,
-            RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN, RDMA_STATUS_LEN,
+            check_rdma_len, encode_mr_reg, encode_status, parse_mr_reg, parse_rdma_args,
+            region_serves, Access, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN,
+            RDMA_STATUS_LEN,
         },
     },
-    sdp_link::Link,
-    sdp_tx::{send_error, sendable},
-    sock::Msg,
-    verbs::{Cqe, CqeKind, PinnedBuf, RdmaVerb, UserMr, Wc},
+    sdp::{endpoint::{Endpoint, Inner, Phase}, tx::{send_error, sendable}},
 };
 
 /// Send-queue entries a connection keeps for RDMA requests.
@@ -436,7 +435,7 @@ fn post(
 /// An operation's last request completed (or was flushed): the operation is done.
 pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
     finish_op(ep, inner, wc);
-    crate::close::rdma_settled(ep, inner, false);
+    crate::sdp::close::rdma_settled(ep, inner, false);
 }
 
 /// Retires the oldest operation and reports it, unless it was reported already.

@@ -3,18 +3,20 @@
 //! Receiving: completions of the receive ring, decoding and checking each message, and
 //! `recvmsg` copying data out of the ring and reposting the buffers.
 
-use crate::log::pr_warn_ratelimited;
+use crate::kernel_api::log::pr_warn_ratelimited;
 use kernel::prelude::*;
 
 use crate::{
-    endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN},
+    kernel_api::{sock::Msg, verbs::Wc},
+    link::link::Link,
     proto::{
-        abi::{MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM, TCP_CLOSE_WAIT},
+        abi::{
+            MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
+            TCP_CLOSE_WAIT,
+        },
         wire::{decode_message, Message, FLAG_MESSAGE},
     },
-    sdp_link::Link,
-    sock::Msg,
-    verbs::Wc,
+    sdp::endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN},
 };
 
 /// Why a peer's message ends the connection.
@@ -35,7 +37,7 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
         // connection ended. (Before it is established, rdma_cm flushes the QP of a
         // rejected request itself and reports the outcome as an event.)
         if inner.phase == Phase::Connected {
-            crate::close::flushed(ep, inner);
+            crate::sdp::close::flushed(ep, inner);
         }
         return;
     }
@@ -80,7 +82,7 @@ fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
             if announced != 0 {
                 ep.sk.sigio(announced);
             }
-            crate::close::maybe_finish(ep, inner);
+            crate::sdp::close::maybe_finish(ep, inner);
         }
         Err(Violation::Reset) => ep.fail(inner, ECONNRESET),
         Err(Violation::Protocol) => {
@@ -304,6 +306,6 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
             Err(e) => return Err(e),
         }
     }
-    crate::close::maybe_finish(ep, &mut guard);
+    crate::sdp::close::maybe_finish(ep, &mut guard);
     Ok(copied)
 }

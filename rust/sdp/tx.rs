@@ -3,17 +3,13 @@
 //! Sending: `sendmsg` copying user data into registered send buffers, one message per
 //! buffer, each behind a credit; and the completions that free the buffers.
 
-use crate::log::pr_warn_ratelimited;
+use crate::kernel_api::log::pr_warn_ratelimited;
 use kernel::prelude::*;
 
 use crate::{
-    endpoint::{Endpoint, Inner, Phase, SEND_SHUTDOWN},
-    proto::{
-        abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM},
-        wire::Mid,
-    },
-    sock::Msg,
-    verbs::Wc,
+    kernel_api::{sock::Msg, verbs::Wc},
+    proto::{abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM}, wire::Mid},
+    sdp::endpoint::{Endpoint, Inner, Phase, SEND_SHUTDOWN},
 };
 
 /// A send completed (or was flushed): its buffer is free again.
@@ -30,7 +26,7 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
                 pr_warn_ratelimited!("SDP: send failed (status {}); connection reset\n", wc.status);
                 ECONNRESET
             };
-            crate::close::send_failed(ep, inner, err);
+            crate::sdp::close::send_failed(ep, inner, err);
         }
         return;
     }
@@ -44,14 +40,14 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
         // A lingering close waits for its sends to complete.
         ep.notify_waiters();
     }
-    crate::close::maybe_finish(ep, inner);
+    crate::sdp::close::maybe_finish(ep, inner);
 }
 
 /// The error a `sendmsg` on `flags` returns for `err`: `EPIPE` comes with `SIGPIPE`
 /// unless the caller asked for none.
 pub(crate) fn send_error(err: Error, flags: i32) -> Error {
     if err == EPIPE && flags & MSG_NOSIGNAL == 0 {
-        crate::sock::send_sigpipe();
+        crate::kernel_api::sock::send_sigpipe();
     }
     err
 }

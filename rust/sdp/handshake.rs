@@ -4,13 +4,16 @@
 //! RDMA_PS_TCP port space (streams) or RDMA_PS_IB (AF_IB message sockets), and the
 //! Hello/HelloAck exchange in the CM private data.
 
-use crate::log::{pr_info_ratelimited, pr_warn_ratelimited};
+use crate::kernel_api::log::{pr_info_ratelimited, pr_warn_ratelimited};
 use kernel::prelude::*;
 
 use crate::{
-    cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
-    endpoint::{Endpoint, Inner, Phase},
-    netns,
+    family::netns,
+    kernel_api::{
+        cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
+        sock::{ProtoTable, Sock, Socket},
+    },
+    link::{link::{Link, RingConfig}, memory::RingCharge},
     proto::{
         abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
         credits::{Credits, MIN_RING},
@@ -21,9 +24,7 @@ use crate::{
         message,
         wire::{Hello, HelloAck, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN},
     },
-    memory::RingCharge,
-    sdp_link::{Link, RingConfig},
-    sock::{ProtoTable, Sock, Socket},
+    sdp::endpoint::{Endpoint, Inner, Phase},
 };
 
 /// How long address and route resolution may take before `connect` fails.
@@ -300,7 +301,7 @@ pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) -> Verdict 
             Verdict::Keep
         }
         CmEvent::Disconnected => {
-            crate::close::on_disconnected(ep);
+            crate::sdp::close::on_disconnected(ep);
             Verdict::Keep
         }
         CmEvent::DeviceRemoval => {
@@ -394,14 +395,14 @@ fn on_established(ep: &Endpoint, private_data: &[u8]) {
             link.stream.peer_msg_size = ack.actual_rcv_size as usize;
             inner.phase = Phase::Connected;
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
-            crate::sdp_keepalive::on_established(ep, inner);
-            crate::sdp_rx::process_early(ep, inner);
+            crate::sdp::keepalive::on_established(ep, inner);
+            crate::sdp::rx::process_early(ep, inner);
             ep.wake(POLLOUT | POLLWRNORM);
         }
         Phase::Accepting => {
             inner.phase = Phase::Connected;
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
-            crate::sdp_keepalive::on_established(ep, inner);
+            crate::sdp::keepalive::on_established(ep, inner);
             let parent = inner.parent.clone();
             drop(guard);
             let Some(parent) = parent else {
@@ -461,7 +462,7 @@ fn on_request(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) -> Verdict {
 /// The sock and endpoint of a passive connection, queued on the listener.
 fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
     let parent_sk = &listener.sk;
-    let proto: &'static ProtoTable = crate::sdp_inet::proto_of(parent_sk.family());
+    let proto: &'static ProtoTable = crate::family::inet::proto_of(parent_sk.family());
     let sk = Sock::alloc(parent_sk.net(), i32::from(parent_sk.family()), proto, false)?;
     sk.init_child(parent_sk);
     let child = Endpoint::new(sk.clone())?;

@@ -9,12 +9,9 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::{prelude::*, seq_file::SeqFile, seq_print};
 
 use crate::{
-    net::{Net, ProcShow},
-    netns,
-    proto::{
-        memory::{admit, under_pressure, Admission},
-        tunables::GlobalId,
-    },
+    family::netns,
+    kernel_api::net::{Net, ProcShow},
+    proto::{memory::{admit, under_pressure, Admission}, tunables::GlobalId},
 };
 
 /// Bytes of ring buffers of every connection of the module.
@@ -50,7 +47,7 @@ impl RingCharge {
                 Admission::Full => full,
                 Admission::Minimal => minimal,
                 Admission::Refused => {
-                    crate::log::pr_info_ratelimited!(
+                    crate::kernel_api::log::pr_info_ratelimited!(
                         "SDP: ring memory limit reached (net.infinisock.sdp_mem); connection refused\n"
                     );
                     return Err(ENOBUFS);

@@ -11,8 +11,10 @@
 use kernel::prelude::*;
 
 use crate::{
-    endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN, SEND_SHUTDOWN},
-    proto::abi::{POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, SHUT_RD, SHUT_RDWR, SHUT_WR, TCP_FIN_WAIT1},
+    proto::abi::{
+        POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, SHUT_RD, SHUT_RDWR, SHUT_WR, TCP_FIN_WAIT1,
+    },
+    sdp::endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN, SEND_SHUTDOWN},
 };
 
 /// Starts the graceful close of our sending side: a DisConn goes out after the data
@@ -228,7 +230,7 @@ fn peer_disconnected(ep: &Endpoint, inner: &mut Inner) {
         return;
     }
     // Messages the peer sent before disconnecting may still wait in the CQ: move the
-    // QP to the error state and judge at the first flushed receive (`sdp_rx`), which
+    // QP to the error state and judge at the first flushed receive (`sdp::rx`), which
     // comes after all of them.
     link.stream.qp_dead = true;
     if let Some(id) = inner.id.as_ref() {

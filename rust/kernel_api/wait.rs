@@ -17,7 +17,7 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::bindings;
+use crate::kernel_api::bindings;
 
 /// A `struct wait_queue_head`.
 #[pin_data]

@@ -7,9 +7,8 @@ use kernel::prelude::*;
 
 use crate::{
     devices::DeviceList,
-    net::{Net, PernetSubsys, PernetTable, ProcNetDir},
+    kernel_api::{net::{Net, PernetSubsys, PernetTable, ProcNetDir}, sysctl::SysctlTable},
     proto::tunables::{GlobalId, TunableId, GLOBAL_TUNABLES, TUNABLES},
-    sysctl::SysctlTable,
 };
 
 /// Per-namespace state. Fields drop in order: the sysctls go before the proc directory.
@@ -42,13 +41,13 @@ impl PernetSubsys for InfiniSockNet {
     fn init(net: &Net) -> Result<KBox<NetState>> {
         let proc = ProcNetDir::create(net, c"infinisock")?;
         proc.add_file::<DeviceList>(c"devices")?;
-        proc.add_file::<crate::sdp_diag::SdpList>(c"sdp")?;
-        proc.add_file::<crate::memory::MemoryStat>(c"memory")?;
+        proc.add_file::<crate::sdp::diag::SdpList>(c"sdp")?;
+        proc.add_file::<crate::link::memory::MemoryStat>(c"memory")?;
         let tunables = SysctlTable::register(net, c"net/infinisock", &TUNABLES)?;
         let global = if net.is_init() {
             let t = SysctlTable::register(net, c"net/infinisock", &GLOBAL_TUNABLES)?;
             // An eighth of the machine's memory, as TCP's tcp_mem allows about.
-            t.set(GlobalId::SdpMem as usize, i32::try_from(crate::sysctl::total_ram_kib() / 8).unwrap_or(i32::MAX));
+            t.set(GlobalId::SdpMem as usize, i32::try_from(crate::kernel_api::sysctl::total_ram_kib() / 8).unwrap_or(i32::MAX));
             Some(t)
         } else {
             None

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Raw bindings, generated at build time by `tools/gen-bindings.sh` from
-//! `bindings_helper.h`. Only the safe wrappers (`sock.rs`, `net.rs`, `sysctl.rs`,
-//! `ib.rs`) use them; protocol code never does.
+//! `bindings_helper.h`, for the wrappers beside this file (`kernel_api/`).
 
 #![allow(
     dead_code,
@@ -26,4 +25,5 @@ type __kernel_size_t = usize;
 type __kernel_ssize_t = isize;
 type __kernel_ptrdiff_t = isize;
 
-include!("bindings_generated.rs");
+// Generated next to the crate root (Kbuild), one folder up.
+include!("../bindings_generated.rs");

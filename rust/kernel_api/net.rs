@@ -12,10 +12,7 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::{
-    bindings,
-    ffi_static::{FfiStatic, KernelTable},
-};
+use crate::{kernel_api::{bindings, ffi_static::{FfiStatic, KernelTable}}};
 
 /// A network namespace.
 ///

@@ -8,7 +8,7 @@ use core::{cell::UnsafeCell, ffi::c_void, ptr::NonNull};
 
 use kernel::{error::to_result, prelude::*};
 
-use crate::{bindings, ib::IbDevice, proto::rdma::Access};
+use crate::{kernel_api::{bindings, ib::IbDevice}, proto::rdma::Access};
 
 /// Turns a helper's (pointer, errno) answer into a `Result`.
 fn checked<T>(ptr: *mut T, err: i32) -> Result<NonNull<T>> {
@@ -508,7 +508,7 @@ impl QpRef {
         }
     }
 
-    /// The raw QP, for rdma_cm's connection steps ([`crate::cm::CmIdRef`]).
+    /// The raw QP, for rdma_cm's connection steps ([`crate::kernel_api::cm::CmIdRef`]).
     pub(crate) fn as_raw(&self) -> *mut bindings::ib_qp {
         self.0.as_ptr()
     }
@@ -587,7 +587,7 @@ unsafe impl Send for PinnedBuf {}
 impl PinnedBuf {
     /// Pins the `len` bytes under `msg`'s iterator (not advanced) for `dev`: for the
     /// device to read (RDMA WRITE) or, with `device_writes`, to write (RDMA READ).
-    pub(crate) fn pin(dev: &IbDevice, msg: &mut crate::sock::Msg, len: usize, device_writes: bool, lkey: u32) -> Result<Self> {
+    pub(crate) fn pin(dev: &IbDevice, msg: &mut crate::kernel_api::sock::Msg, len: usize, device_writes: bool, lkey: u32) -> Result<Self> {
         let mut err = 0;
         // SAFETY: The device is bound for the link's life; the iterator is the
         // message's, valid during the call (the pins outlive it, not the iterator).

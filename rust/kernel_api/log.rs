@@ -14,7 +14,7 @@ pub(crate) fn now_ms() -> u64 {
 macro_rules! ratelimited {
     ($pr:ident, $($arg:tt)*) => {{
         static LIMIT: $crate::proto::ratelimit::RateLimit = $crate::proto::ratelimit::RateLimit::new();
-        if let $crate::proto::ratelimit::Verdict::Print { suppressed } = LIMIT.check($crate::log::now_ms()) {
+        if let $crate::proto::ratelimit::Verdict::Print { suppressed } = LIMIT.check($crate::kernel_api::log::now_ms()) {
             if suppressed > 0 {
                 kernel::$pr!("{} similar messages suppressed\n", suppressed);
             }
@@ -25,12 +25,12 @@ macro_rules! ratelimited {
 
 /// `pr_warn!`, at most 10 lines per 5 s from one call site.
 macro_rules! pr_warn_ratelimited {
-    ($($arg:tt)*) => { $crate::log::ratelimited!(pr_warn, $($arg)*) };
+    ($($arg:tt)*) => { $crate::kernel_api::log::ratelimited!(pr_warn, $($arg)*) };
 }
 
 /// `pr_info!`, at most 10 lines per 5 s from one call site.
 macro_rules! pr_info_ratelimited {
-    ($($arg:tt)*) => { $crate::log::ratelimited!(pr_info, $($arg)*) };
+    ($($arg:tt)*) => { $crate::kernel_api::log::ratelimited!(pr_info, $($arg)*) };
 }
 
 pub(crate) use {pr_info_ratelimited, pr_warn_ratelimited, ratelimited};

@@ -12,14 +12,13 @@
 use kernel::prelude::*;
 
 use crate::{
-    endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN},
+    kernel_api::sock::Msg,
     proto::{
         abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, SOL_INFINISOCK, TCP_CLOSE_WAIT},
         rdma::{encode_imm, CMSG_IMM},
         wire::{Mid, FLAG_MESSAGE},
     },
-    sdp_tx::{send_error, sendable},
-    sock::Msg,
+    sdp::{endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN}, tx::{send_error, sendable}},
 };
 
 /// `sendmsg`: sends the `len` bytes as one message, waiting for a credit unless
@@ -151,14 +150,14 @@ fn consume(ep: &Endpoint, inner: &mut Inner, idx: u16, size: usize) {
     if let Err(e) = res.and_then(|()| link.maybe_credit_update()) {
         ep.fail(inner, e);
     }
-    crate::close::maybe_finish(ep, inner);
+    crate::sdp::close::maybe_finish(ep, inner);
 }
 
 /// `SIOCINQ`/`FIONREAD`: the size of the next message, as UDP reports its next
 /// datagram's.
 pub(crate) fn next_message_size(ep: &Endpoint) -> usize {
     let inner = ep.lock_reaped();
-    let size = |l: &crate::sdp_link::Link, idx: u16| {
+    let size = |l: &crate::link::link::Link, idx: u16| {
         if l.stream.rx_imm[usize::from(idx)].is_some() { 0 } else { l.payload(idx).len() }
     };
     inner.link.as_ref().and_then(|l| l.stream.rx_ready.front().map(|idx| size(l, idx))).unwrap_or(0)

@@ -22,14 +22,12 @@ use kernel::{
 };
 
 use crate::{
-    bindings,
-    ffi_static::{FfiStatic, KernelTable},
-    net::Net,
+    kernel_api::{bindings, ffi_static::{FfiStatic, KernelTable}, net::Net},
     proto::sockaddr::SOCKADDR_MAX_LEN,
 };
 
 /// What `struct infinisock_sock.state` holds for every sock of the module.
-pub(crate) type SockState = crate::endpoint::Endpoint;
+pub(crate) type SockState = crate::sdp::endpoint::Endpoint;
 
 /// A `struct socket`: the file-side half of a socket.
 ///
@@ -872,7 +870,7 @@ impl ProtoTable {
     pub(crate) const fn new<P: SockProto>(name: &str, layout: SockLayout) -> Self {
         Self(
             FfiStatic::new(bindings::proto {
-            name: crate::ffi_static::c_name(name),
+            name: crate::kernel_api::ffi_static::c_name(name),
             owner: crate::THIS_MODULE_PTR,
             init: Some(init_trampoline::<P>),
             // `sk_common_release()` (the error path of `inet_create` after `init`).

@@ -34,17 +34,21 @@ use kernel::{
 };
 
 use crate::{
-    cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
+    af_ib::rdma,
+    kernel_api::{
+        cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
+        sock::Sock,
+        verbs::{CqEvents, CqSide, CqeKind, POLL_BATCH},
+        wait::{self, WaitQueue, Woken},
+    },
+    link::link::Link,
     proto::{
         abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
         keepalive::{KeepaliveConfig, Prober},
         sockaddr::{PortSpace, SockAddr},
         socket_args::SOCK_SEQPACKET,
     },
-    rdma, sdp_cm, sdp_keepalive, sdp_link::Link, sdp_rx, sdp_tx,
-    sock::Sock,
-    verbs::{CqEvents, CqSide, CqeKind, POLL_BATCH},
-    wait::{self, WaitQueue, Woken},
+    sdp::{handshake, keepalive, rx, tx},
 };
 
 /// Where a connection is in its life.
@@ -156,7 +160,7 @@ pub(crate) struct Endpoint {
     /// Resets an orphaned connection whose peer does not close in time.
     #[pin]
     fin_timer: DelayedWork<Endpoint, 1>,
-    /// Probes a silent peer (`SO_KEEPALIVE`), see `sdp_keepalive`.
+    /// Probes a silent peer (`SO_KEEPALIVE`), see `sdp::keepalive`.
     #[pin]
     pub(crate) keepalive_timer: DelayedWork<Endpoint, 2>,
     /// Bounds how long a peer's disconnect waits for our RDMA operations
@@ -376,9 +380,9 @@ impl Endpoint {
             for wc in batch[..n].iter().flatten() {
                 handled += 1;
                 match wc.kind {
-                    CqeKind::Recv => sdp_rx::completion(self, inner, *wc),
-                    CqeKind::Send => sdp_tx::completion(self, inner, *wc),
-                    CqeKind::Probe => sdp_keepalive::completion(self, inner, *wc),
+                    CqeKind::Recv => rx::completion(self, inner, *wc),
+                    CqeKind::Send => tx::completion(self, inner, *wc),
+                    CqeKind::Probe => keepalive::completion(self, inner, *wc),
                     CqeKind::Rdma => rdma::completion(self, inner, *wc),
                     CqeKind::RdmaPart => rdma::part_failed(self, inner, *wc),
                 }
@@ -569,7 +573,7 @@ impl Endpoint {
         let work = unsafe { Work::raw_get(&self.teardown_work) };
         // SAFETY: The work was initialised by `new_work!`; flushing an idle work item
         // returns at once.
-        unsafe { crate::bindings::infinisock_flush_work(work.cast()) };
+        unsafe { crate::kernel_api::bindings::infinisock_flush_work(work.cast()) };
     }
 
     /// Marks the endpoint as closed by its owner. Returns whether the caller must
@@ -703,7 +707,7 @@ impl WorkItem<4> for Endpoint {
     type Pointer = Arc<Endpoint>;
 
     fn run(this: Arc<Endpoint>) {
-        crate::close::rdma_settled(&this, &mut this.lock_reaped(), true);
+        crate::sdp::close::rdma_settled(&this, &mut this.lock_reaped(), true);
     }
 }
 
@@ -715,7 +719,7 @@ impl Endpoint {
         let work = unsafe { DelayedWork::raw_as_work(timer) };
         // SAFETY: The delayed work was initialised by `new_delayed_work!`; its
         // `work_struct` is the first field of the `delayed_work`, which `Work` wraps.
-        if unsafe { crate::bindings::infinisock_cancel_delayed_work(work.cast()) } {
+        if unsafe { crate::kernel_api::bindings::infinisock_cancel_delayed_work(work.cast()) } {
             // SAFETY: A pending timer owns one reference, from `Arc::into_raw` in the
             // kernel crate's `RawWorkItem` for `Arc`; cancelling it hands that
             // reference back to us.
@@ -725,7 +729,7 @@ impl Endpoint {
 
     /// Starts the fin timer of a connection closed by its owner.
     pub(crate) fn start_fin_timer(&self) {
-        let secs = crate::netns::tunable(self.sk.net(), crate::proto::tunables::TunableId::SdpFinTimeout);
+        let secs = crate::family::netns::tunable(self.sk.net(), crate::proto::tunables::TunableId::SdpFinTimeout);
         let delay = kernel::time::msecs_to_jiffies((secs.max(1) as u32).saturating_mul(1000));
         // `Err`: already queued, which is as good.
         let _ = crate::workqueue().enqueue_delayed::<_, 1>(self.arc(), delay);
@@ -740,7 +744,7 @@ impl Endpoint {
 
 impl CmHandler for Endpoint {
     fn event(&self, id: &CmIdRef, event: CmEvent<'_>) -> Verdict {
-        sdp_cm::event(self, id, event)
+        handshake::event(self, id, event)
     }
 }
 

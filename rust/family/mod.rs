@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Socket families, where a socket call enters the module: SDP under AF_INET and
+//! AF_INET6 (`inet`, the operations shared with AF_IB streams), the AF_IB family
+//! (`af_ib`), and what every network namespace keeps (`netns`: tunables, `/proc`).
+
+pub(crate) mod af_ib;
+pub(crate) mod inet;
+pub(crate) mod netns;

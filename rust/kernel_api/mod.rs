@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The kernel's interfaces, wrapped: the only room where the module meets C. Nothing
+//! here knows SDP or AF_IB; the protocol rooms above call these wrappers.
+//!
+//! Sockets (`sock`), namespaces and `/proc/net` (`net`), sysctl tables (`sysctl`), wait
+//! queues (`wait`), RDMA devices (`ib`), their verbs objects (`verbs`), rdma_cm ids
+//! (`cm`), the C structures the kernel keeps pointers to (`ffi_static`), rate-limited
+//! log lines (`log`) and the raw bindings under all of them (`bindings`, with the C
+//! helpers in `rust/helpers.c`).
+
+pub(crate) mod bindings;
+pub(crate) mod cm;
+pub(crate) mod ffi_static;
+pub(crate) mod ib;
+pub(crate) mod log;
+pub(crate) mod net;
+pub(crate) mod sock;
+pub(crate) mod sysctl;
+pub(crate) mod verbs;
+pub(crate) mod wait;
