@@ -2,6 +2,7 @@
 /*
  * C side of the FFI layer: the socket layout shared with Rust, and wrappers for the
  * static inline functions and macros that bindgen cannot turn into callable symbols.
+ * They are defined in rust/kernel_api/c/, one file per kernel interface.
  */
 #ifndef INFINISOCK_HELPERS_H
 #define INFINISOCK_HELPERS_H
@@ -66,6 +67,12 @@ u32 infinisock_ib_end_port(const struct ib_device *dev);
 struct ib_pd;
 struct ib_cq;
 struct ib_qp;
+
+/*
+ * For the C files only (defined in verbs.c, used by cm.c and rdma.c too): an ERR_PTR
+ * becomes NULL and *err its errno, anything else is returned with *err 0.
+ */
+void *infinisock_unerr(void *p, int *err);
 
 /* Verbs objects. Each returns NULL and sets *err on failure instead of an ERR_PTR. */
 struct ib_pd *infinisock_alloc_pd(struct ib_device *dev, int *err);

@@ -7,7 +7,7 @@
 //! queues (`wait`), RDMA devices (`ib`), their verbs objects (`verbs`), rdma_cm ids
 //! (`cm`), the C structures the kernel keeps pointers to (`ffi_static`), rate-limited
 //! log lines (`log`) and the raw bindings under all of them (`bindings`, with the C
-//! helpers in `rust/helpers.c`).
+//! helpers in `c/`, one file per kernel interface, declared in `rust/helpers.h`).
 
 pub(crate) mod bindings;
 pub(crate) mod cm;

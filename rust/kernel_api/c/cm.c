@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rdma_cm (rdma/rdma_cm.h): ids and their context, device and addresses; the
+ * connection's QP, created beside its id rather than attached to it and taken to RTS
+ * here with capped retry counts; connect, establish, accept, disconnect and reject;
+ * event fields; and the verbs details getsockopt(SOL_INFINISOCK) reports.
+ *
+ * The QP's transitions and the connection parameters are logic in C because they do
+ * what rdma_cm's own cma_modify_qp_rtr()/_rts() do, over struct ib_qp_attr and struct
+ * rdma_conn_param, which the kernel crate has no bindings for and the module's bindgen
+ * allowlist leaves out.
+ */
+#include <linux/string.h>
+#include <rdma/ib_cm.h>
+#include <rdma/ib_verbs.h>
+#include <rdma/rdma_cm.h>
+
+#include "helpers.h"
+
+struct rdma_cm_id *infinisock_cm_create_id(struct net *net, infinisock_cm_handler handler, void *context,
+					   u32 ps, int *err)
+{
+	return infinisock_unerr(rdma_create_id(net, handler, context, ps, IB_QPT_RC), err);
+}
+
+void *infinisock_cm_context(const struct rdma_cm_id *id)
+{
+	return id->context;
+}
+
+void infinisock_cm_set_context(struct rdma_cm_id *id, void *context)
+{
+	id->context = context;
+}
+
+struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id)
+{
+	return id->device;
+}
+
+struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id)
+{
+	return (struct sockaddr *)&id->route.addr.src_addr;
+}
+
+struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id)
+{
+	return (struct sockaddr *)&id->route.addr.dst_addr;
+}
+
+/*
+ * The connection's RC QP is not attached to its rdma_cm id: rdma_cm would move an
+ * attached QP to RTS with the receiver-not-ready retry count the peer asked for in its
+ * REQ or REP, and a peer asking 7 ("retry for ever") that then posts no receives would
+ * hold our sends, and every pinned page behind them, for ever. We take the QP through
+ * INIT here and RTR/RTS in infinisock_qp_ready() (what rdma_cm does, with the count
+ * capped), and to the error state in infinisock_cm_disconnect().
+ */
+struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
+				      struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
+				      u32 *max_inline, int *err)
+{
+	struct ib_qp_init_attr init = {
+		.send_cq = send_cq,
+		.recv_cq = recv_cq,
+		.cap = {
+			.max_send_wr = max_send_wr,
+			.max_recv_wr = max_recv_wr,
+			.max_send_sge = max_send_sge,
+			.max_recv_sge = 1,
+		},
+		.sq_sig_type = IB_SIGNAL_REQ_WR,
+		.qp_type = IB_QPT_RC,
+		.port_num = id->port_num,
+	};
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_INIT };
+	struct ib_qp *qp;
+	int mask;
+
+	*max_inline = 0;
+	if (id->device != pd->device) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	qp = ib_create_qp(pd, &init);
+	if (IS_ERR(qp)) {
+		*err = PTR_ERR(qp);
+		return NULL;
+	}
+	*err = rdma_init_qp_attr(id, &attr, &mask);
+	if (!*err)
+		*err = ib_modify_qp(qp, &attr, mask);
+	if (*err) {
+		ib_destroy_qp(qp);
+		return NULL;
+	}
+	/* No inline data is asked for; the driver reports what its send queue can take. */
+	*max_inline = init.cap.max_inline_data;
+	return qp;
+}
+
+/*
+ * Credits guarantee a posted receive for every send, so receiver-not-ready never
+ * happens with a peer that keeps the protocol: 6 retries (at the peer's RNR timer, at
+ * most 655 ms each) are plenty, and a peer that grants credits but posts no receives
+ * fails our sends (ETIMEDOUT) instead of holding them for ever. We ask the peer for
+ * the same. retry_count 6, not 7: a peer that stops acknowledging must fail our sends
+ * (ETIMEDOUT, as TCP's retransmission timeout), and rdma_rxe treats a transport retry
+ * count of 7 as "retry for ever" too.
+ */
+#define INFINISOCK_RETRY 6
+#define INFINISOCK_RNR_RETRY 6
+
+/*
+ * RDMA READs in flight at once, each way: what the device allows, at most this
+ * (the READs of a program's operations; a handful keeps the pipe full).
+ */
+#define INFINISOCK_RD_ATOMIC 16
+
+static void infinisock_conn_param(struct rdma_conn_param *p, const struct ib_device *dev, const struct ib_qp *qp,
+				  const void *data, u8 len)
+{
+	*p = (struct rdma_conn_param) {
+		.private_data = data,
+		.private_data_len = len,
+		.flow_control = 1,
+		.retry_count = INFINISOCK_RETRY,
+		.rnr_retry_count = INFINISOCK_RNR_RETRY,
+		.responder_resources = min_t(u32, dev->attrs.max_qp_rd_atom, INFINISOCK_RD_ATOMIC),
+		.initiator_depth = min_t(u32, dev->attrs.max_qp_init_rd_atom, INFINISOCK_RD_ATOMIC),
+		.qp_num = qp->qp_num,
+	};
+}
+
+/*
+ * INIT (again: now the connection's access rights are known) to RTR to RTS with the
+ * attributes rdma_cm negotiated, as rdma_cm's own cma_modify_qp_rtr()/_rts() do; p
+ * (the passive side's accept) overrides the RDMA READ depths as they do. The RNR retry
+ * count is the peer's wish, capped.
+ */
+static int infinisock_qp_ready(struct rdma_cm_id *id, struct ib_qp *qp, const struct rdma_conn_param *p)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_INIT };
+	int mask, ret;
+
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return ret;
+	ret = ib_modify_qp(qp, &attr, mask);
+	if (ret)
+		return ret;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IB_QPS_RTR;
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return ret;
+	if (p)
+		attr.max_dest_rd_atomic = p->responder_resources;
+	ret = ib_modify_qp(qp, &attr, mask);
+	if (ret)
+		return ret;
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IB_QPS_RTS;
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return ret;
+	if (p)
+		attr.max_rd_atomic = p->initiator_depth;
+	if ((mask & IB_QP_RNR_RETRY) && attr.rnr_retry > INFINISOCK_RNR_RETRY)
+		attr.rnr_retry = INFINISOCK_RNR_RETRY;
+	return ib_modify_qp(qp, &attr, mask);
+}
+
+int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len)
+{
+	struct rdma_conn_param p;
+
+	infinisock_conn_param(&p, id->device, qp, data, len);
+	return rdma_connect_locked(id, &p);
+}
+
+/* Active side, on the peer's REP: the QP to RTS, then the RTU; a failure rejects. */
+int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp)
+{
+	int ret = infinisock_qp_ready(id, qp, NULL);
+
+	if (ret) {
+		rdma_reject(id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
+		return ret;
+	}
+	return rdma_accept(id, NULL);
+}
+
+/* Passive side: the QP to RTS, then the REP. A failure leaves the rejection to the id's destruction. */
+int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len)
+{
+	struct rdma_conn_param p;
+	int ret;
+
+	infinisock_conn_param(&p, id->device, qp, data, len);
+	ret = infinisock_qp_ready(id, qp, &p);
+	return ret ?: rdma_accept(id, &p);
+}
+
+/*
+ * Moves the QP (if any) to the error state, so every posted request is flushed, and
+ * starts or answers the disconnect, as rdma_disconnect() does for an attached QP.
+ * Failure means the id was not connected, which is fine here.
+ */
+void infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+
+	if (qp)
+		ib_modify_qp(qp, &attr, IB_QP_STATE);
+	rdma_disconnect(id);
+}
+
+int infinisock_cm_reject(struct rdma_cm_id *id)
+{
+	return rdma_reject(id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
+}
+
+int infinisock_cm_event_type(const struct rdma_cm_event *event)
+{
+	return event->event;
+}
+
+int infinisock_cm_event_status(const struct rdma_cm_event *event)
+{
+	return event->status;
+}
+
+const void *infinisock_cm_event_private_data(const struct rdma_cm_event *event, u8 *len)
+{
+	*len = event->param.conn.private_data ? event->param.conn.private_data_len : 0;
+	return event->param.conn.private_data;
+}
+
+void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct ib_qp *qp, struct infinisock_verbs_info *out)
+{
+	struct ib_qp_init_attr init;
+	struct ib_qp_attr attr;
+	union ib_gid sgid, dgid;
+
+	memset(out, 0, sizeof(*out));
+	if (id->device) {
+		out->has_device = true;
+		infinisock_ib_device_name(id->device, out->device, sizeof(out->device));
+		out->port = id->port_num;
+		rdma_read_gids(id, &sgid, &dgid);
+		memcpy(out->gid, sgid.raw, sizeof(out->gid));
+	}
+	if (qp && !ib_query_qp(qp, &attr, IB_QP_PATH_MTU | IB_QP_DEST_QPN | IB_QP_CAP, &init)) {
+		out->has_qp = true;
+		out->qp_num = qp->qp_num;
+		out->peer_qp_num = attr.dest_qp_num;
+		out->path_mtu = ib_mtu_enum_to_int(attr.path_mtu) > 0 ? ib_mtu_enum_to_int(attr.path_mtu) : 0;
+		out->max_inline = init.cap.max_inline_data;
+	}
+}

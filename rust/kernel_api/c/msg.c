@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * struct msghdr and its iov_iter: the data iterator and flags, copies in and out with
+ * page faults disabled, faulting in what a copy found missing, and control messages
+ * (appending one to a recvmsg(), walking a sendmsg()'s).
+ *
+ * Logic in C because the copies must run between pagefault_disable() and
+ * pagefault_enable(), and the fault-in calls, user_backed_iter() and the CMSG_*()
+ * macros are static inlines and macros that neither the kernel crate nor bindgen
+ * gives Rust.
+ */
+#include <linux/pagemap.h>
+#include <linux/socket.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+#include <net/sock.h>
+
+#include "helpers.h"
+
+struct iov_iter *infinisock_msg_iter(struct msghdr *msg)
+{
+	return &msg->msg_iter;
+}
+
+int infinisock_msg_flags(const struct msghdr *msg)
+{
+	return msg->msg_flags;
+}
+
+void infinisock_msg_add_flags(struct msghdr *msg, int flags)
+{
+	msg->msg_flags |= flags;
+}
+
+/*
+ * The copies between a socket call's user memory and the module run with page faults
+ * disabled: they happen with the endpoint's lock held, and a fault userspace controls
+ * (userfaultfd, FUSE) would hold that lock, and with it the connection's rdma_cm
+ * events and completions, for as long as userspace likes. A copy that meets a missing
+ * page comes back short; the caller drops the lock, calls infinisock_msg_fault_in()
+ * and tries again.
+ */
+
+/* Appends a control message; -EFAULT if the control buffer's page is missing. */
+int infinisock_put_cmsg(struct msghdr *msg, int level, int type, int len, const void *data)
+{
+	int ret;
+
+	pagefault_disable();
+	ret = put_cmsg(msg, level, type, len, (void *)data);
+	pagefault_enable();
+	return ret;
+}
+
+/* Copies from the message's data; all: all of len or nothing (the iterator unmoved). */
+size_t infinisock_msg_copy_in(struct msghdr *msg, void *buf, size_t len, bool all)
+{
+	size_t n;
+
+	pagefault_disable();
+	if (all)
+		n = copy_from_iter_full(buf, len, &msg->msg_iter) ? len : 0;
+	else
+		n = copy_from_iter(buf, len, &msg->msg_iter);
+	pagefault_enable();
+	return n;
+}
+
+/* Copies into the message's data; all: all of len or nothing (the iterator unmoved). */
+size_t infinisock_msg_copy_out(struct msghdr *msg, const void *buf, size_t len, bool all)
+{
+	size_t n;
+
+	pagefault_disable();
+	n = copy_to_iter(buf, len, &msg->msg_iter);
+	pagefault_enable();
+	if (all && n != len) {
+		iov_iter_revert(&msg->msg_iter, n);
+		n = 0;
+	}
+	return n;
+}
+
+/* What one round of faulting in covers at most: a copy needs the next pages only. */
+#define INFINISOCK_FAULT_IN_MAX (256 * 1024)
+
+/*
+ * Faults in the next len bytes (at most the above) of the message's data, for
+ * writing them (a recvmsg(), an RDMA READ into them) or reading them, and a
+ * recvmsg()'s control buffer; sleeps as long as the faults take. -EFAULT if none of
+ * the data's bytes or not all of the control buffer can be there.
+ */
+int infinisock_msg_fault_in(struct msghdr *msg, size_t len, bool writeable)
+{
+	struct iov_iter *it = &msg->msg_iter;
+	size_t want = min3(len, iov_iter_count(it), (size_t)INFINISOCK_FAULT_IN_MAX);
+
+	if (want && user_backed_iter(it)) {
+		size_t left = writeable ? fault_in_iov_iter_writeable(it, want) : fault_in_iov_iter_readable(it, want);
+
+		if (left == want)
+			return -EFAULT;
+	}
+	if (msg->msg_control_is_user && msg->msg_controllen &&
+	    fault_in_writeable(msg->msg_control_user, msg->msg_controllen))
+		return -EFAULT;
+	return 0;
+}
+
+/* Control-message space left in a recvmsg()'s buffer. */
+size_t infinisock_msg_control_room(const struct msghdr *msg)
+{
+	return msg->msg_controllen;
+}
+
+/*
+ * The next control message of a sendmsg() (its control data is in the kernel):
+ * *cursor is NULL for the first. Returns 1 with its level, type and data, 0 after
+ * the last, -EINVAL for a malformed one.
+ */
+int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int *type, const void **data,
+			     size_t *len)
+{
+	struct cmsghdr *c;
+
+	if (msg->msg_control_is_user)
+		return -EINVAL;
+	c = *cursor ? CMSG_NXTHDR(msg, (struct cmsghdr *)*cursor) : CMSG_FIRSTHDR(msg);
+	if (!c)
+		return 0;
+	if (!CMSG_OK(msg, c))
+		return -EINVAL;
+	*cursor = c;
+	*level = c->cmsg_level;
+	*type = c->cmsg_type;
+	*data = CMSG_DATA(c);
+	*len = c->cmsg_len - CMSG_LEN(0);
+	return 1;
+}

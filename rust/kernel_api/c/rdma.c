@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One-sided RDMA (rust/af_ib/rdma.rs): user memory registered as a memory region
+ * (ib_reg_user_mr()) and faulted in beforehand; the pages of a sendmsg()'s iov_iter
+ * pinned, charged to RLIMIT_MEMLOCK and DMA-mapped (struct infinisock_pinned, opaque
+ * to Rust); fast registration of page runs; posting RDMA WRITE, READ and WRITE with
+ * immediate.
+ *
+ * Logic in C because the kernel crate has no RDMA bindings nor a wrapper for pinning
+ * an iov_iter's pages: it is made of iov_iter_extract_pages(),
+ * mm_account_pinned_pages(), ib_map_mr_sg() and static inlines such as
+ * ib_dma_map_page(), ib_update_fast_reg_key() and ib_post_send(), over work request
+ * structures the module's bindgen allowlist leaves out.
+ */
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/scatterlist.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/uio.h>
+#include <rdma/ib_verbs.h>
+
+#include "helpers.h"
+
+/*
+ * Registers [addr, addr + len) of the current process for the peer and, local_write,
+ * as the landing place of the program's own RDMA READs: ib_reg_user_mr() pins it
+ * through ib_umem_get(), which accounts it against RLIMIT_MEMLOCK (ENOMEM over it,
+ * EPERM with a limit of 0, both unless CAP_IPC_LOCK) and fails unmapped memory with
+ * EFAULT. The I/O virtual address is the user address, so an SGE names the region's
+ * bytes by their user addresses.
+ */
+struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool remote_read, bool remote_write,
+				     bool local_write, int *err)
+{
+	int access = 0;
+
+	if (!pd->device->ops.reg_user_mr) {
+		*err = -EOPNOTSUPP;
+		return NULL;
+	}
+	/* The verbs require local write wherever the peer may write. */
+	if (remote_write || local_write)
+		access |= IB_ACCESS_LOCAL_WRITE;
+	if (remote_write)
+		access |= IB_ACCESS_REMOTE_WRITE;
+	if (remote_read)
+		access |= IB_ACCESS_REMOTE_READ;
+	return infinisock_unerr(ib_reg_user_mr(pd, addr, len, addr, access), err);
+}
+
+/*
+ * Faults in [addr, addr + len) of the current process, for writing when writeable,
+ * as long as that takes: before a registration pins it with the endpoint's lock held
+ * (see infinisock_msg_fault_in()). -EFAULT if some of it cannot be there.
+ */
+int infinisock_user_fault_in(u64 addr, u64 len, bool writeable)
+{
+	char __user *p = u64_to_user_ptr(addr);
+
+	return (writeable ? fault_in_safe_writeable(p, len) : fault_in_readable(p, len)) ? -EFAULT : 0;
+}
+
+u32 infinisock_mr_rkey(const struct ib_mr *mr)
+{
+	return mr->rkey;
+}
+
+/*
+ * Whether the first len bytes under iter (a sendmsg()'s iovec) are one contiguous
+ * range of user memory; *addr is its start.
+ */
+bool infinisock_iter_user_span(const struct iov_iter *iter, size_t len, u64 *addr)
+{
+	if (!user_backed_iter(iter) || iov_iter_count(iter) < len || iter_iov_len(iter) < len)
+		return false;
+	*addr = (u64)(uintptr_t)iter_iov_addr(iter);
+	return true;
+}
+
+void infinisock_dereg_mr(struct ib_mr *mr)
+{
+	ib_dereg_mr(mr);
+}
+
+/* The local buffer of an RDMA operation: user pages pinned and mapped, one SGE each. */
+/* Regions a write with immediate may register for its pages (at most one per SGE). */
+#define INFINISOCK_IMM_MAX_MRS 16
+
+struct infinisock_pinned {
+	struct ib_device *dev;
+	enum dma_data_direction dir;
+	bool pinned;		/* iov_iter_extract_pages() pinned them (user memory) */
+	struct mmpin mmp;	/* what they are charged to RLIMIT_MEMLOCK */
+	u32 npages, nsge;
+	struct page **pages;
+	struct ib_sge *sges;
+	/* As one request (infinisock_pinned_one_request()): its SGEs, and the regions
+	 * registered over runs of its pages that some of them name. */
+	u32 one_nsge, nmr;
+	struct ib_sge one_sges[INFINISOCK_IMM_MAX_MRS];
+	struct ib_mr *mrs[INFINISOCK_IMM_MAX_MRS];
+};
+
+void infinisock_unpin(struct infinisock_pinned *p)
+{
+	u32 i;
+
+	for (i = 0; i < p->nmr; i++)
+		ib_dereg_mr(p->mrs[i]);
+	for (i = 0; i < p->nsge; i++)
+		ib_dma_unmap_page(p->dev, p->sges[i].addr, p->sges[i].length, p->dir);
+	if (p->pinned)
+		unpin_user_pages_dirty_lock(p->pages, p->npages, p->dir == DMA_FROM_DEVICE);
+	mm_unaccount_pinned_pages(&p->mmp);
+	kvfree(p->pages);
+	kvfree(p->sges);
+	kfree(p);
+}
+
+/* The pages the first len bytes under iter span: one SGE each. */
+u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len)
+{
+	struct iov_iter it = *iter;
+
+	iov_iter_truncate(&it, len);
+	return iov_iter_npages(&it, INT_MAX);
+}
+
+/*
+ * Pins the len bytes under iter (a sendmsg()'s iovec, not advanced) for the device:
+ * for reading them (RDMA WRITE) or, device_writes, for writing into them (RDMA READ).
+ * The pages of a sendmsg() iterator are a data source, pinned read-only; a copy of
+ * the iterator turned into a destination pins them writable, as a read() would.
+ */
+struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_iter *iter, size_t len,
+					      bool device_writes, u32 lkey, int *err)
+{
+	struct iov_iter it = *iter;
+	u32 max_pages;
+	struct infinisock_pinned *p;
+	size_t done = 0;
+	int ret = 0;
+
+	if (!user_backed_iter(iter)) {
+		*err = -EOPNOTSUPP;
+		return NULL;
+	}
+	it.data_source = !device_writes;
+	/* Pages only as they are: a missing one is -EFAULT, see infinisock_msg_fault_in(). */
+	it.nofault = true;
+	max_pages = infinisock_iter_pages(&it, len);
+	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	if (!p) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	p->dev = dev;
+	p->dir = device_writes ? DMA_FROM_DEVICE : DMA_TO_DEVICE;
+	p->pinned = iov_iter_extract_will_pin(&it);
+	/*
+	 * Pinned pages count against the caller's RLIMIT_MEMLOCK while the operation
+	 * runs, as MSG_ZEROCOPY's do (and with its errno, ENOBUFS, beyond the limit).
+	 */
+	if (p->pinned && mm_account_pinned_pages(&p->mmp, len)) {
+		kfree(p);
+		*err = -ENOBUFS;
+		return NULL;
+	}
+	p->pages = kvmalloc_array(max_pages, sizeof(*p->pages), GFP_KERNEL);
+	p->sges = kvmalloc_array(max_pages, sizeof(*p->sges), GFP_KERNEL);
+	if (!p->pages || !p->sges) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	while (done < len) {
+		struct page **pages = p->pages + p->npages;
+		size_t off;
+		ssize_t got = iov_iter_extract_pages(&it, &pages, len - done, max_pages - p->npages, 0, &off);
+		u32 n, i;
+
+		if (got <= 0) {
+			ret = got ? got : -EFAULT;
+			goto fail;
+		}
+		n = DIV_ROUND_UP(off + got, PAGE_SIZE);
+		p->npages += n;
+		for (i = 0; i < n; i++) {
+			u32 seg = min_t(size_t, PAGE_SIZE - off, got);
+			u64 addr = ib_dma_map_page(dev, pages[i], off, seg, p->dir);
+
+			if (ib_dma_mapping_error(dev, addr)) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			p->sges[p->nsge++] = (struct ib_sge) { .addr = addr, .length = seg, .lkey = lkey };
+			got -= seg;
+			done += seg;
+			off = 0;
+		}
+	}
+	return p;
+fail:
+	infinisock_unpin(p);
+	*err = ret;
+	return NULL;
+}
+
+/*
+ * One SGE over n of p's pages that meet at page boundaries: a memory region for the
+ * operation (fast registration: the request that registers it is posted just before
+ * the one that uses it). The region is p's from here and deregistered with the pins.
+ */
+static int infinisock_reg_run(struct ib_pd *pd, struct infinisock_pinned *p, const struct ib_sge *first, u32 n,
+			      struct ib_sge *out)
+{
+	struct scatterlist *sgl;
+	struct ib_mr *mr;
+	u32 i, len = 0;
+	int mapped;
+
+	if (p->nmr == INFINISOCK_IMM_MAX_MRS)
+		return -EMSGSIZE;
+	mr = ib_alloc_mr(pd, IB_MR_TYPE_MEM_REG, n);
+	if (IS_ERR(mr))
+		return PTR_ERR(mr);
+	p->mrs[p->nmr++] = mr;
+	sgl = kvmalloc_array(n, sizeof(*sgl), GFP_KERNEL);
+	if (!sgl)
+		return -ENOMEM;
+	sg_init_table(sgl, n);
+	for (i = 0; i < n; i++) {
+		sg_dma_address(&sgl[i]) = first[i].addr;
+		sg_dma_len(&sgl[i]) = first[i].length;
+		len += first[i].length;
+	}
+	mapped = ib_map_mr_sg(mr, sgl, n, NULL, PAGE_SIZE);
+	kvfree(sgl);
+	if (mapped != (int)n)
+		return mapped < 0 ? mapped : -EINVAL;
+	ib_update_fast_reg_key(mr, ib_inc_rkey(mr->rkey));
+	*out = (struct ib_sge) { .addr = mr->iova, .length = len, .lkey = mr->lkey };
+	return 0;
+}
+
+static bool infinisock_sge_ends_page(const struct ib_sge *sge)
+{
+	return offset_in_page(sge->addr + sge->length) == 0;
+}
+
+/*
+ * Makes p one request of at most max_sge SGEs, for a write with immediate: the peer's
+ * receive completion reports that request's bytes as the write's length. Pages beyond
+ * max_sge are grouped into runs that meet at page boundaries (any one iovec segment is
+ * one run), each run of two or more pages one SGE through a region of its own
+ * (infinisock_reg_run()). Nothing is posted here: an error leaves the connection as it
+ * was (EMSGSIZE: too fragmented; EOPNOTSUPP: the device has no fast registration).
+ */
+int infinisock_pinned_one_request(struct ib_pd *pd, struct infinisock_pinned *p, u32 max_sge)
+{
+	const struct ib_device_attr *attrs = &pd->device->attrs;
+	u32 i = 0, n = 0;
+	int ret;
+
+	max_sge = min_t(u32, max_sge, INFINISOCK_IMM_MAX_MRS);
+	if (p->nsge <= max_sge) {
+		memcpy(p->one_sges, p->sges, p->nsge * sizeof(*p->sges));
+		p->one_nsge = p->nsge;
+		return 0;
+	}
+	if (!(attrs->device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS) || !attrs->max_fast_reg_page_list_len)
+		return -EOPNOTSUPP;
+	while (i < p->nsge) {
+		u32 run = 1;
+
+		while (i + run < p->nsge && run < attrs->max_fast_reg_page_list_len &&
+		       infinisock_sge_ends_page(&p->sges[i + run - 1]) && offset_in_page(p->sges[i + run].addr) == 0)
+			run++;
+		if (n == max_sge)
+			return -EMSGSIZE;
+		if (run == 1) {
+			p->one_sges[n++] = p->sges[i++];
+			continue;
+		}
+		ret = infinisock_reg_run(pd, p, &p->sges[i], run, &p->one_sges[n]);
+		if (ret)
+			return ret;
+		n++;
+		i += run;
+	}
+	p->one_nsge = n;
+	return 0;
+}
+
+/*
+ * A write with immediate as one request (p made so by infinisock_pinned_one_request()),
+ * after the requests that register its regions: unsignaled, carrying part_cqe, as the
+ * earlier requests of other operations do.
+ */
+static int infinisock_post_write_imm(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
+				     const struct infinisock_pinned *p, u32 imm, u64 remote_addr, u32 rkey,
+				     u32 *posted)
+{
+	struct ib_reg_wr regs[INFINISOCK_IMM_MAX_MRS];
+	struct ib_rdma_wr wr = {
+		.wr = {
+			.wr_cqe = last_cqe,
+			.sg_list = p->one_nsge ? (struct ib_sge *)p->one_sges : NULL,
+			.num_sge = p->one_nsge,
+			.opcode = IB_WR_RDMA_WRITE_WITH_IMM,
+			.send_flags = IB_SEND_SIGNALED,
+			.ex.imm_data = cpu_to_be32(imm),
+		},
+		.remote_addr = remote_addr,
+		.rkey = rkey,
+	};
+	const struct ib_send_wr *bad = NULL;
+	u32 i;
+	int ret;
+
+	*posted = 0;
+	for (i = 0; i < p->nmr; i++)
+		/* Access 0: the adapter only reads the region, as the source of a write. */
+		regs[i] = (struct ib_reg_wr) {
+			.wr = {
+				.wr_cqe = part_cqe,
+				.opcode = IB_WR_REG_MR,
+				.next = i + 1 < p->nmr ? &regs[i + 1].wr : &wr.wr,
+			},
+			.mr = p->mrs[i],
+			.key = p->mrs[i]->rkey,
+			.access = 0,
+		};
+	ret = ib_post_send(qp, p->nmr ? &regs[0].wr : &wr.wr, &bad);
+	if (!ret) {
+		*posted = p->nmr + 1;
+		return 0;
+	}
+	for (i = 0; i < p->nmr && &regs[i].wr != bad; i++)
+		(*posted)++;
+	return ret;
+}
+
+/* Work requests an operation on p takes with max_sge SGEs each (one for no data). */
+static u32 infinisock_rdma_wrs(const struct infinisock_pinned *p, u32 max_sge)
+{
+	return max_t(u32, 1, DIV_ROUND_UP(p->nsge, max_sge));
+}
+
+static enum ib_wr_opcode infinisock_rdma_opcode(int op)
+{
+	return op == 2 ? IB_WR_RDMA_READ : op == 3 ? IB_WR_RDMA_WRITE_WITH_IMM : IB_WR_RDMA_WRITE;
+}
+
+/*
+ * Posts an RDMA WRITE (op 1), READ (2) or WRITE with immediate (3, the immediate on
+ * the last request) over p's SGEs at remote_addr, as infinisock_rdma_wrs() requests.
+ * Only the last one is signaled (last_cqe); the others carry part_cqe, which only a
+ * failure or a flush reports. *posted says how many were posted, also on failure.
+ */
+int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
+			 const struct infinisock_pinned *p, int op, u32 imm, u64 remote_addr, u32 rkey, u32 max_sge,
+			 u32 *posted)
+{
+	u32 nwr = infinisock_rdma_wrs(p, max_sge), i, sge = 0;
+	const struct ib_send_wr *bad = NULL;
+	struct ib_rdma_wr *wrs;
+	int ret;
+
+	if (op == 3)
+		return infinisock_post_write_imm(qp, last_cqe, part_cqe, p, imm, remote_addr, rkey, posted);
+	*posted = 0;
+	wrs = kcalloc(nwr, sizeof(*wrs), GFP_KERNEL);
+	if (!wrs)
+		return -ENOMEM;
+	for (i = 0; i < nwr; i++) {
+		bool last = i == nwr - 1;
+		u32 n = min(max_sge, p->nsge - sge), j;
+
+		wrs[i].wr.wr_cqe = last ? last_cqe : part_cqe;
+		wrs[i].wr.sg_list = n ? &p->sges[sge] : NULL;
+		wrs[i].wr.num_sge = n;
+		wrs[i].wr.send_flags = last ? IB_SEND_SIGNALED : 0;
+		wrs[i].wr.opcode = infinisock_rdma_opcode(op);
+		wrs[i].remote_addr = remote_addr;
+		wrs[i].rkey = rkey;
+		wrs[i].wr.next = last ? NULL : &wrs[i + 1].wr;
+		for (j = 0; j < n; j++)
+			remote_addr += p->sges[sge + j].length;
+		sge += n;
+	}
+	ret = ib_post_send(qp, &wrs[0].wr, &bad);
+	if (!ret)
+		*posted = nwr;
+	else
+		for (i = 0; i < nwr && &wrs[i].wr != bad; i++)
+			(*posted)++;
+	kfree(wrs);
+	return ret;
+}
+
+/*
+ * Posts one signaled RDMA request as infinisock_post_rdma() does, its local side
+ * [addr, addr + len) of the registered user region mr (addresses are user addresses).
+ */
+int infinisock_post_rdma_mr(struct ib_qp *qp, struct ib_cqe *cqe, const struct ib_mr *mr, u64 addr, u32 len, int op,
+			    u32 imm, u64 remote_addr, u32 rkey)
+{
+	struct ib_sge sge = { .addr = addr, .length = len, .lkey = mr->lkey };
+	struct ib_rdma_wr wr = {
+		.wr = {
+			.wr_cqe = cqe,
+			.sg_list = len ? &sge : NULL,
+			.num_sge = len ? 1 : 0,
+			.send_flags = IB_SEND_SIGNALED,
+			.opcode = infinisock_rdma_opcode(op),
+			.ex.imm_data = cpu_to_be32(imm),
+		},
+		.remote_addr = remote_addr,
+		.rkey = rkey,
+	};
+
+	return ib_post_send(qp, &wr.wr, NULL);
+}

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * struct socket and struct sock: the fields Rust reads and writes (bindgen gets struct
+ * sock's layout wrong, so Rust touches it only through these accessors), the sizes of
+ * struct infinisock_sock, references and the sock lock, wake-ups and SIGIO, errors,
+ * timeouts and socket options, setting up an incoming connection's sock, memory cgroup
+ * charging, and the cgroup BPF hooks of bind() and connect().
+ *
+ * Mostly call-throughs. The logic (waking with the caller's event mask, initialising a
+ * child sock as inet_create() would, choosing which BPF_CGROUP_RUN_PROG_*() to run) is
+ * in C because it is made of struct sock fields and of macros and static inlines
+ * (sk_wake_async_rcu(), skwq_has_sleeper(), sock_valbool_flag(), the
+ * BPF_CGROUP_RUN_PROG_*() macros) that neither the kernel crate nor bindgen gives Rust.
+ */
+#include <linux/bpf-cgroup.h>
+#include <linux/memcontrol.h>
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/sockptr.h>
+#include <net/inet_common.h>
+#include <net/sock.h>
+
+#include "helpers.h"
+
+int infinisock_socket_type(const struct socket *sock)
+{
+	return sock->type;
+}
+
+struct sock *infinisock_socket_take_sk(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	sock->sk = NULL;
+	return sk;
+}
+
+void infinisock_socket_set_ops(struct socket *sock, const struct proto_ops *ops)
+{
+	sock->ops = ops;
+}
+
+struct sock *infinisock_socket_sk(const struct socket *sock)
+{
+	return sock->sk;
+}
+
+u16 infinisock_sk_protocol(const struct sock *sk)
+{
+	return sk->sk_protocol;
+}
+
+u16 infinisock_sk_family(const struct sock *sk)
+{
+	return sk->sk_family;
+}
+
+int infinisock_sk_type(const struct sock *sk)
+{
+	return sk->sk_type;
+}
+
+void infinisock_sk_set_protocol(struct sock *sk, u16 protocol)
+{
+	sk->sk_protocol = protocol;
+}
+
+size_t infinisock_sock_size(void)
+{
+	return sizeof(struct infinisock_sock);
+}
+
+size_t infinisock6_sock_size(void)
+{
+	return sizeof(struct infinisock6_sock);
+}
+
+size_t infinisock6_pinfo_offset(void)
+{
+	return offsetof(struct infinisock6_sock, inet6);
+}
+
+void infinisock_sock_hold(struct sock *sk)
+{
+	sock_hold(sk);
+}
+
+void infinisock_sock_put(struct sock *sk)
+{
+	sock_put(sk);
+}
+
+void infinisock_sock_orphan(struct sock *sk)
+{
+	sock_orphan(sk);
+}
+
+void infinisock_lock_sock(struct sock *sk)
+{
+	lock_sock(sk);
+}
+
+struct net *infinisock_sock_net(const struct sock *sk)
+{
+	return sock_net(sk);
+}
+
+void **infinisock_sk_state(struct sock *sk)
+{
+	return &((struct infinisock_sock *)sk)->state;
+}
+
+/* SIGIO for mask's events to an O_ASYNC owner; under rcu_read_lock(). */
+static void infinisock_sk_sigio_rcu(struct sock *sk, __poll_t mask)
+{
+	if (mask & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+		sk_wake_async_rcu(sk, SOCK_WAKE_WAITD, POLL_IN);
+	if (mask & EPOLLOUT)
+		sk_wake_async_rcu(sk, SOCK_WAKE_SPACE, POLL_OUT);
+}
+
+static void infinisock_sk_wake_mask(struct sock *sk, __poll_t mask, bool sigio)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, mask);
+	if (sigio)
+		infinisock_sk_sigio_rcu(sk, mask);
+	rcu_read_unlock();
+}
+
+void infinisock_sk_sigio(struct sock *sk, __poll_t mask)
+{
+	rcu_read_lock();
+	infinisock_sk_sigio_rcu(sk, mask);
+	rcu_read_unlock();
+}
+
+/* What sock_def_readable() and friends do, with the caller's event mask. */
+void infinisock_sk_wake(struct sock *sk, __poll_t mask)
+{
+	infinisock_sk_wake_mask(sk, mask, true);
+}
+
+/* Wakes poll()/epoll waiters only: no SIGIO (any atomic context). */
+void infinisock_sk_wake_pollers(struct sock *sk, __poll_t mask)
+{
+	infinisock_sk_wake_mask(sk, mask, false);
+}
+
+void infinisock_sk_set_err(struct sock *sk, int err)
+{
+	WRITE_ONCE(sk->sk_err, err);
+}
+
+int infinisock_sk_take_err(struct sock *sk)
+{
+	return sock_error(sk);
+}
+
+int infinisock_sk_peek_err(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_err);
+}
+
+long infinisock_sk_rcvtimeo(const struct sock *sk, bool nonblock)
+{
+	return sock_rcvtimeo(sk, nonblock);
+}
+
+unsigned int infinisock_sk_busy_poll_usec(const struct sock *sk)
+{
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	return READ_ONCE(sk->sk_ll_usec);
+#else
+	return 0;
+#endif
+}
+
+long infinisock_sk_sndtimeo(const struct sock *sk, bool nonblock)
+{
+	return sock_sndtimeo(sk, nonblock);
+}
+
+int infinisock_sk_rcvlowat(const struct sock *sk, int waitall, int len)
+{
+	return sock_rcvlowat(sk, waitall, len);
+}
+
+void infinisock_sk_set_state(struct sock *sk, int state)
+{
+	inet_sk_set_state(sk, state);
+}
+
+bool infinisock_sk_keepalive(const struct sock *sk)
+{
+	return sock_flag(sk, SOCK_KEEPOPEN);
+}
+
+bool infinisock_sk_linger(const struct sock *sk, long *lingertime)
+{
+	*lingertime = READ_ONCE(sk->sk_lingertime);
+	return sock_flag(sk, SOCK_LINGER);
+}
+
+int infinisock_intr_errno(long timeo)
+{
+	return sock_intr_errno(timeo);
+}
+
+void infinisock_sock_graft(struct sock *sk, struct socket *parent)
+{
+	sock_graft(sk, parent);
+}
+
+void infinisock_socket_set_state(struct socket *sock, int state)
+{
+	sock->state = state;
+}
+
+void infinisock_poll_wait(struct file *file, struct socket *sock, struct poll_table_struct *wait)
+{
+	sock_poll_wait(file, sock, wait);
+}
+
+void infinisock_send_sigpipe(void)
+{
+	send_sig(SIGPIPE, current, 0);
+}
+
+int infinisock_accept_flags(const struct proto_accept_arg *arg)
+{
+	return arg->flags;
+}
+
+/*
+ * A sock created for an incoming connection, before accept() grafts it onto a socket:
+ * what inet_create() would have set up for it.
+ */
+void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
+{
+	sock_init_data(NULL, child);
+	child->sk_type = parent->sk_type;
+	child->sk_protocol = parent->sk_protocol;
+	child->sk_rcvtimeo = parent->sk_rcvtimeo;
+	child->sk_sndtimeo = parent->sk_sndtimeo;
+	child->sk_rcvbuf = parent->sk_rcvbuf;
+	child->sk_sndbuf = parent->sk_sndbuf;
+#ifdef CONFIG_NET_RX_BUSY_POLL
+	/* As TCP's children: the listener's SO_BUSY_POLL. */
+	WRITE_ONCE(child->sk_ll_usec, READ_ONCE(parent->sk_ll_usec));
+#endif
+	/* As TCP's children (sk_clone copies the flags): keepalive and linger. */
+	sock_valbool_flag(child, SOCK_KEEPOPEN, sock_flag(parent, SOCK_KEEPOPEN));
+	sock_valbool_flag(child, SOCK_LINGER, sock_flag(parent, SOCK_LINGER));
+	child->sk_lingertime = READ_ONCE(parent->sk_lingertime);
+#if IS_ENABLED(CONFIG_IPV6)
+	if (child->sk_family == AF_INET6)
+		inet_sk(child)->pinet6 = &((struct infinisock6_sock *)child)->inet6;
+#endif
+}
+
+int infinisock_sockptr_read_int(sockptr_t optval, unsigned int optlen, int *val)
+{
+	return copy_safe_from_sockptr(val, sizeof(*val), optval, optlen);
+}
+
+bool infinisock_sk_reuse(const struct sock *sk)
+{
+	return sk->sk_reuse != SK_NO_REUSE;
+}
+
+void infinisock_sk_user_bufs(const struct sock *sk, int *rcvbuf, int *sndbuf)
+{
+	/* The socket layer stores twice what the program asked for. */
+	*rcvbuf = sk->sk_userlocks & SOCK_RCVBUF_LOCK ? READ_ONCE(sk->sk_rcvbuf) / 2 : 0;
+	*sndbuf = sk->sk_userlocks & SOCK_SNDBUF_LOCK ? READ_ONCE(sk->sk_sndbuf) / 2 : 0;
+}
+
+/*
+ * Container policy: the cgroup BPF programs of bind() and connect() run for SDP
+ * sockets under AF_INET/AF_INET6 as inet_bind() and tcp_v4_pre_connect() run them for
+ * TCP, before the address is acted on. A program may rewrite the address (and its
+ * length) in place; a program that denies gives -EPERM. An address too short for its
+ * family is left to the caller's parser, which refuses it (EINVAL), as TCP checks the
+ * length before running the programs. AF_IB socks are not inet socks: no program
+ * runs for them.
+ */
+int infinisock_bpf_bind(struct sock *sk, struct sockaddr_unsized *uaddr, int *len)
+{
+	u32 flags = 0;
+
+	if (sk->sk_family == AF_INET && *len >= (int)sizeof(struct sockaddr_in))
+		return BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, len, CGROUP_INET4_BIND, &flags);
+	if (sk->sk_family == AF_INET6 && *len >= SIN6_LEN_RFC2133)
+		return BPF_CGROUP_RUN_PROG_INET_BIND_LOCK(sk, uaddr, len, CGROUP_INET6_BIND, &flags);
+	return 0;
+}
+
+int infinisock_bpf_connect(struct sock *sk, struct sockaddr_unsized *uaddr, int *len)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)uaddr;
+
+	/* AF_UNSPEC dissolves an association: inet_stream_connect runs no program. */
+	if (*len < (int)sizeof(sa->sa_family) || sa->sa_family == AF_UNSPEC)
+		return 0;
+	if (sk->sk_family == AF_INET && *len >= (int)sizeof(struct sockaddr_in))
+		return BPF_CGROUP_RUN_PROG_INET4_CONNECT_LOCK(sk, uaddr, len);
+	if (sk->sk_family == AF_INET6 && *len >= SIN6_LEN_RFC2133)
+		return BPF_CGROUP_RUN_PROG_INET6_CONNECT_LOCK(sk, uaddr, len);
+	return 0;
+}
+
+/*
+ * struct proto's get_port: SDP ports live in rdma_cm's port space, not in inet's
+ * tables. A BPF program's bpf_bind() reaches __inet_bind(), which calls get_port; it
+ * gets an error instead of a NULL call.
+ */
+int infinisock_get_port_refused(struct sock *sk, unsigned short snum)
+{
+	return -EOPNOTSUPP;
+}
+
+/*
+ * Makes the current task's __GFP_ACCOUNT allocations charge sk's memory cgroup (the
+ * one of the task that created it) until infinisock_memcg_leave(): connections are
+ * set up in rdma_cm's worker, whose own cgroup is not the program's. Returns what
+ * to restore.
+ */
+struct mem_cgroup *infinisock_memcg_enter(const struct sock *sk)
+{
+	return set_active_memcg(mem_cgroup_from_sk(sk));
+}
+
+void infinisock_memcg_leave(struct mem_cgroup *old)
+{
+	set_active_memcg(old);
+}
