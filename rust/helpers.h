@@ -166,7 +166,9 @@ void infinisock_cm_verbs_info(struct rdma_cm_id *id, struct ib_qp *qp, struct in
 int infinisock_put_cmsg(struct msghdr *msg, int level, int type, int len, const void *data);
 size_t infinisock_msg_copy_in(struct msghdr *msg, void *buf, size_t len, bool all);
 size_t infinisock_msg_copy_out(struct msghdr *msg, const void *buf, size_t len, bool all);
-int infinisock_msg_fault_in(struct msghdr *msg, size_t len, bool writeable);
+int infinisock_msg_fault_in(struct msghdr *msg, size_t len, bool writeable, bool all);
+int infinisock_msg_fault_in_control(struct msghdr *msg, size_t len);
+int infinisock_msg_prepin(struct msghdr *msg, size_t len, bool device_writes);
 size_t infinisock_msg_control_room(const struct msghdr *msg);
 int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int *type, const void **data,
 			     size_t *len);

@@ -46,6 +46,10 @@ const MAX_REGIONS: usize = 1024;
 /// gets `ENOBUFS` from its next operation.
 const MAX_COMPLETIONS: usize = 4096;
 
+/// How often one `sendmsg` puts its pages in place for a pin that then finds them
+/// gone again (memory pressure) before it fails with `EFAULT`.
+const MAX_PIN_RETRIES: u32 = 3;
+
 static RDMA_CQE: Cqe = Cqe::new(CqeKind::Rdma);
 static RDMA_PART_CQE: Cqe = Cqe::new(CqeKind::RdmaPart);
 
@@ -223,23 +227,37 @@ pub(crate) fn register(ep: &Endpoint, arg: usize) -> Result {
     let mut raw = [0u8; MR_REG_LEN];
     reader.read_slice(&mut raw)?;
     let req = parse_mr_reg(&raw).map_err(Errno::into_error)?;
+    // The registration pins the pages with the endpoint's lock held: faulted in first,
+    // without it, a fault userspace controls stalls only this call.
     UserMr::fault_in(req.addr, req.len, req.access)?;
-    let mut inner = ep.lock();
-    let link = connected_link(&mut inner)?;
-    if link.rdma.revoked {
-        return Err(EPIPE);
+    let handle = {
+        let mut inner = ep.lock();
+        let link = connected_link(&mut inner)?;
+        if link.rdma.revoked {
+            return Err(EPIPE);
+        }
+        if link.rdma.regions.len() >= MAX_REGIONS {
+            return Err(ENOBUFS);
+        }
+        let mr = UserMr::register(&link.pd, req.addr, req.len, req.access)?;
+        let handle = link.rdma.next_handle;
+        encode_mr_reg(&mut raw, mr.rkey(), handle);
+        let region = Region { handle, mr, addr: req.addr, len: req.len, access: req.access, users: 0 };
+        link.rdma.regions.push(region, GFP_KERNEL)?;
+        link.rdma.next_handle += 1;
+        handle
+    };
+    // Written back without the lock (a user copy may fault). Nothing is kept for a
+    // caller that cannot learn its handle.
+    if let Err(e) = writer.write_slice(&raw) {
+        let mut inner = ep.lock();
+        if let Some(link) = inner.link.as_mut() {
+            if let Some(at) = link.rdma.regions.iter().position(|r| r.handle == handle && r.users == 0) {
+                drop(link.rdma.regions.remove(at));
+            }
+        }
+        return Err(e);
     }
-    if link.rdma.regions.len() >= MAX_REGIONS {
-        return Err(ENOBUFS);
-    }
-    let mr = UserMr::register(&link.pd, req.addr, req.len, req.access)?;
-    let handle = link.rdma.next_handle;
-    encode_mr_reg(&mut raw, mr.rkey(), handle);
-    // Nothing is kept for a caller that cannot learn its handle: `mr` goes on error.
-    writer.write_slice(&raw)?;
-    let region = Region { handle, mr, addr: req.addr, len: req.len, access: req.access, users: 0 };
-    link.rdma.regions.push(region, GFP_KERNEL)?;
-    link.rdma.next_handle += 1;
     Ok(())
 }
 
@@ -285,7 +303,8 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, 
     }
     let nonblock = nonblock || flags & crate::proto::abi::MSG_DONTWAIT != 0;
     let mut timeo = ep.sk.sndtimeo(nonblock);
-    let mut faulted_in = false;
+    // Pins that found pages missing right after they were put in place.
+    let mut retries = 0;
     let mut guard = ep.lock_reaped();
     loop {
         let inner = &mut *guard;
@@ -315,14 +334,15 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, 
             };
             if credit && link.rdma.requests + worst <= RDMA_REQUESTS {
                 match post(ep, inner, msg, len, args, max_sge, side) {
-                    // The pin found a page missing: faulted in without the lock (a
-                    // fault userspace controls must not hold the endpoint), then the
-                    // state is looked at again. Missing again right after: the pages
-                    // cannot be pinned (an I/O mapping).
-                    Err(e) if e == EFAULT && !faulted_in => {
+                    // The pin found a page missing (or shared since a fork()): put in
+                    // place without the lock (a fault userspace controls must not
+                    // hold the endpoint), then the state is looked at again. Missing
+                    // again and again right after: memory pressure takes them faster
+                    // than we pin.
+                    Err(e) if e == EFAULT && retries < MAX_PIN_RETRIES => {
                         drop(guard);
-                        msg.fault_in(len, args.op == RdmaOp::Read)?;
-                        faulted_in = true;
+                        msg.prepin(len, args.op == RdmaOp::Read)?;
+                        retries += 1;
                         guard = ep.lock_reaped();
                         continue;
                     }
@@ -517,26 +537,37 @@ pub(crate) fn cancelled(ep: &Endpoint, inner: &mut Inner, tokens: KVec<u64>) {
 /// `recvmsg(MSG_ERRQUEUE)`: as many completions as fit in the caller's control
 /// buffer, `MSG_CTRUNC` if more wait; `EAGAIN` when there are none.
 pub(crate) fn recv_errqueue(ep: &Endpoint, msg: &mut Msg) -> Result<usize> {
+    let (mut delivered, mut truncated) = (0, false);
     let mut inner = ep.lock_reaped();
-    if inner.completions.is_empty() {
-        return Err(EAGAIN);
-    }
     while let Some(c) = inner.completions.front() {
         if !msg.control_fits(RDMA_STATUS_LEN) {
             msg.add_flags(MSG_CTRUNC);
+            truncated = true;
             break;
         }
         match msg.put_cmsg(SOL_INFINISOCK, CMSG_RDMA_STATUS, &encode_status(c.token, c.errno, c.len)) {
-            Ok(()) => inner.completions.pop(),
+            Ok(()) => {
+                inner.completions.pop();
+                delivered += 1;
+            }
             Err(e) if e == EFAULT => {
                 // Faulted in without the lock (a fault userspace controls must not
-                // hold the endpoint); the record stays queued meanwhile.
+                // hold the endpoint); the record stays queued meanwhile. Records
+                // already delivered are the call's result whatever happens next.
                 drop(inner);
-                msg.fault_in(0, true)?;
+                let faulted = msg.fault_in_control(RDMA_STATUS_LEN);
                 inner = ep.lock_reaped();
+                match faulted {
+                    Ok(()) => {}
+                    Err(_) if delivered > 0 => break,
+                    Err(e) => return Err(e),
+                }
             }
             Err(e) => return Err(e),
         }
+    }
+    if delivered == 0 && !truncated {
+        return Err(EAGAIN);
     }
     Ok(0)
 }

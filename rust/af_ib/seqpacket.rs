@@ -15,7 +15,7 @@ use crate::{
     kernel_api::sock::Msg,
     proto::{
         abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, SOL_INFINISOCK, TCP_CLOSE_WAIT},
-        rdma::{encode_imm, CMSG_IMM},
+        rdma::{encode_imm, CMSG_IMM, IMM_LEN},
         wire::{Mid, FLAG_MESSAGE},
     },
     sdp::{endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN}, tx::{send_error, sendable}},
@@ -50,7 +50,7 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
                         // userspace controls must not hold the endpoint), then the
                         // state is looked at again.
                         drop(guard);
-                        msg.fault_in(len, false)?;
+                        msg.fault_in_all(len, false)?;
                         guard = ep.lock_reaped();
                         continue;
                     }
@@ -63,6 +63,14 @@ pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) 
         }
         ep.wait(&mut guard, &mut timeo)?;
     }
+}
+
+/// What a `recvmsg` found missing of the caller's memory.
+enum Missing {
+    /// Room for a control message of this many data bytes.
+    Control(usize),
+    /// This many bytes of the data buffer.
+    Data(usize),
 }
 
 /// `recvmsg`: the oldest message, or as much of it as fits with `MSG_TRUNC` in
@@ -84,7 +92,7 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
             return Err(ENOTCONN);
         }
         let rcv_shut = inner.shutdown & RCV_SHUTDOWN != 0;
-        // Bytes of the caller's buffer to fault in before trying again.
+        // What of the caller's buffers to fault in before trying again.
         let mut missing = None;
         if let Some(link) = inner.link.as_mut().filter(|_| !rcv_shut) {
             if let Some(idx) = link.stream.rx_ready.front() {
@@ -98,7 +106,7 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
                             }
                             return Ok(0);
                         }
-                        Err(e) if e == EFAULT => missing = Some(0),
+                        Err(e) if e == EFAULT => missing = Some(Missing::Control(IMM_LEN)),
                         Err(e) => return Err(e),
                     }
                 } else {
@@ -114,15 +122,18 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
                         }
                         return Ok(if flags & MSG_TRUNC != 0 { size } else { take });
                     }
-                    missing = Some(take);
+                    missing = Some(Missing::Data(take));
                 }
             }
         }
-        if let Some(bytes) = missing {
+        if let Some(what) = missing {
             // Faulted in without the lock (a fault userspace controls must not hold
             // the endpoint), then the state is looked at again.
             drop(guard);
-            msg.fault_in(bytes, true)?;
+            match what {
+                Missing::Control(len) => msg.fault_in_control(len)?,
+                Missing::Data(len) => msg.fault_in_all(len, true)?,
+            }
             guard = ep.lock_reaped();
             continue;
         }

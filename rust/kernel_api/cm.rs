@@ -193,6 +193,13 @@ impl CmIdRef {
         errno(unsafe { bindings::infinisock_cm_establish(self.as_raw(), qp.as_raw()) })
     }
 
+    /// Refuses the peer's REQ or REP (REJ, consumer-defined); only from inside this
+    /// id's handler. Failure means there was nothing to refuse any more.
+    pub(crate) fn reject(&self) {
+        // SAFETY: Live id, handler mutex held by our caller.
+        let _ = unsafe { bindings::infinisock_cm_reject(self.as_raw()) };
+    }
+
     /// Accepts a connection request on `qp`; only from inside this id's handler.
     pub(crate) fn accept(&self, qp: &QpRef, private_data: &[u8]) -> Result {
         let len = u8::try_from(private_data.len())?;

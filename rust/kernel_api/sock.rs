@@ -480,12 +480,37 @@ impl Msg {
         copied == data.len()
     }
 
-    /// Faults in the pages of the next `len` bytes of data (`written`: for receiving
-    /// into them, or an RDMA READ) and a `recvmsg`'s control buffer, as long as that
-    /// takes: only without the endpoint's lock. `EFAULT`: the memory is not there.
+    /// Faults in the first pages of the next `len` bytes of data (`written`: for
+    /// receiving into them), after a partial copy ([`Msg::copy_in`], [`Msg::copy_out`])
+    /// stopped at a missing one, as long as that takes: only without the endpoint's
+    /// lock. `EFAULT`: the memory is not there; `EINTR`: a fatal signal.
     pub(crate) fn fault_in(&mut self, len: usize, written: bool) -> Result {
         // SAFETY: Valid msghdr (type invariant).
-        to_result(unsafe { bindings::infinisock_msg_fault_in(self.0.as_ptr(), len, written) })
+        to_result(unsafe { bindings::infinisock_msg_fault_in(self.0.as_ptr(), len, written, false) })
+    }
+
+    /// [`Msg::fault_in`] of every page of the `len` bytes, for the all-or-nothing
+    /// copies ([`Msg::copy_in_all`], [`Msg::copy_out_all`]).
+    pub(crate) fn fault_in_all(&mut self, len: usize, written: bool) -> Result {
+        // SAFETY: Valid msghdr (type invariant).
+        to_result(unsafe { bindings::infinisock_msg_fault_in(self.0.as_ptr(), len, written, true) })
+    }
+
+    /// Faults in room for a control message of `len` data bytes in a `recvmsg`'s
+    /// control buffer, after [`Msg::put_cmsg`] found its page missing (as
+    /// [`Msg::fault_in`]).
+    pub(crate) fn fault_in_control(&mut self, len: usize) -> Result {
+        // SAFETY: Valid msghdr (type invariant).
+        to_result(unsafe { bindings::infinisock_msg_fault_in_control(self.0.as_ptr(), len) })
+    }
+
+    /// Pins the pages of the next `len` bytes once and lets them go (`device_writes`:
+    /// for an RDMA READ into them), so that pinning them with faults disabled
+    /// (`PinnedBuf::pin`) then finds them in place; as [`Msg::fault_in`], only without
+    /// the endpoint's lock.
+    pub(crate) fn prepin(&mut self, len: usize, device_writes: bool) -> Result {
+        // SAFETY: Valid msghdr (type invariant).
+        to_result(unsafe { bindings::infinisock_msg_prepin(self.0.as_ptr(), len, device_writes) })
     }
 }
 

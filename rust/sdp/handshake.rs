@@ -278,7 +278,7 @@ pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) -> Verdict 
             Verdict::Keep
         }
         CmEvent::Established => {
-            on_established(ep, &[]);
+            on_established(ep);
             Verdict::Keep
         }
         CmEvent::Rejected { status } => {
@@ -348,51 +348,59 @@ fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
     }
 }
 
-/// Active side: the peer accepted. Readies the QP and sends the RTU; the connection
-/// is then up.
+/// Active side: the peer accepted. Takes its HelloAck, readies the QP and sends the
+/// RTU; the connection is then up. A bad HelloAck is refused with a REJ.
 fn on_connect_response(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) {
     {
-        let mut inner = ep.lock();
+        let mut guard = ep.lock();
+        let inner = &mut *guard;
         if inner.phase != Phase::Connecting {
             return;
         }
-        let sent = inner.link.as_ref().map_or(Err(EINVAL), |link| id.establish(&link.qp));
-        if let Err(e) = sent {
+        let Some(link) = inner.link.as_mut() else { return };
+        if take_hello_ack(link, private_data).is_err() {
+            id.reject();
+            ep.fail(inner, ECONNRESET);
+            return;
+        }
+        if let Err(e) = id.establish(&link.qp) {
             // The peer got our REJ.
-            ep.fail(&mut inner, e);
+            ep.fail(inner, e);
             return;
         }
     }
-    on_established(ep, private_data);
+    on_established(ep);
+}
+
+/// The peer's HelloAck: its credit grant and buffer size, or `Err` (logged) when
+/// they are unusable.
+fn take_hello_ack(link: &mut Link, private_data: &[u8]) -> core::result::Result<(), ()> {
+    let ack = HelloAck::decode(private_data).map_err(|e| {
+        pr_warn_ratelimited!("SDP: bad HelloAck from peer ({:?}); connection refused\n", e);
+    })?;
+    let credits = Credits::new(ack.bufs, link.recv_ring() as u16).map_err(|_| {
+        pr_warn_ratelimited!("SDP: peer offered a receive ring of {} buffers; connection refused\n", ack.bufs);
+    })?;
+    if (ack.actual_rcv_size as usize) < crate::proto::wire::BSDH_LEN + 1 {
+        pr_warn_ratelimited!("SDP: peer's buffers hold no payload; connection refused\n");
+        return Err(());
+    }
+    link.stream.credits = Some(credits);
+    link.stream.peer_msg_size = ack.actual_rcv_size as usize;
+    Ok(())
 }
 
 /// Both sides: the connection is up.
-fn on_established(ep: &Endpoint, private_data: &[u8]) {
+fn on_established(ep: &Endpoint) {
     let mut guard = ep.lock();
     let inner = &mut *guard;
     match inner.phase {
         Phase::Connecting => {
-            let ack = match HelloAck::decode(private_data) {
-                Ok(a) => a,
-                Err(e) => {
-                    pr_warn_ratelimited!("SDP: bad HelloAck from peer ({:?}); connection reset\n", e);
-                    ep.fail(inner, ECONNRESET);
-                    return;
-                }
-            };
-            let Some(link) = inner.link.as_mut() else { return };
-            let credits = Credits::new(ack.bufs, link.recv_ring() as u16);
-            let Ok(credits) = credits else {
-                pr_warn_ratelimited!("SDP: peer offered a receive ring of {} buffers; connection reset\n", ack.bufs);
-                ep.fail(inner, ECONNRESET);
-                return;
-            };
-            if (ack.actual_rcv_size as usize) < crate::proto::wire::BSDH_LEN + 1 {
+            // The HelloAck was taken with the REP (`on_connect_response`).
+            if inner.link.as_ref().map_or(true, |l| l.stream.credits.is_none()) {
                 ep.fail(inner, ECONNRESET);
                 return;
             }
-            link.stream.credits = Some(credits);
-            link.stream.peer_msg_size = ack.actual_rcv_size as usize;
             inner.phase = Phase::Connected;
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
             crate::sdp::keepalive::on_established(ep, inner);

@@ -10,6 +10,7 @@
  * gives Rust.
  */
 #include <linux/pagemap.h>
+#include <linux/sched/signal.h>
 #include <linux/socket.h>
 #include <linux/uaccess.h>
 #include <linux/uio.h>
@@ -85,26 +86,37 @@ size_t infinisock_msg_copy_out(struct msghdr *msg, const void *buf, size_t len, 
 #define INFINISOCK_FAULT_IN_MAX (256 * 1024)
 
 /*
- * Faults in the next len bytes (at most the above) of the message's data, for
- * writing them (a recvmsg(), an RDMA READ into them) or reading them, and a
- * recvmsg()'s control buffer; sleeps as long as the faults take. -EFAULT if none of
- * the data's bytes or not all of the control buffer can be there.
+ * Faults in the message's next len bytes, for writing them (a recvmsg(), an RDMA
+ * READ into them) or reading them, sleeping as long as the faults take. all: every
+ * one of them (for an all-or-nothing copy; a message is at most a buffer), else the
+ * first ones, at most INFINISOCK_FAULT_IN_MAX (a partial copy goes on from the first
+ * missing page). -EFAULT if they cannot be there, -EINTR on a fatal signal.
  */
-int infinisock_msg_fault_in(struct msghdr *msg, size_t len, bool writeable)
+int infinisock_msg_fault_in(struct msghdr *msg, size_t len, bool writeable, bool all)
 {
 	struct iov_iter *it = &msg->msg_iter;
-	size_t want = min3(len, iov_iter_count(it), (size_t)INFINISOCK_FAULT_IN_MAX);
+	size_t want = min(len, iov_iter_count(it)), left;
 
-	if (want && user_backed_iter(it)) {
-		size_t left = writeable ? fault_in_iov_iter_writeable(it, want) : fault_in_iov_iter_readable(it, want);
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	if (!all)
+		want = min_t(size_t, want, INFINISOCK_FAULT_IN_MAX);
+	if (!want || !user_backed_iter(it))
+		return 0;
+	left = writeable ? fault_in_iov_iter_writeable(it, want) : fault_in_iov_iter_readable(it, want);
+	return (all ? left : left == want) ? -EFAULT : 0;
+}
 
-		if (left == want)
-			return -EFAULT;
-	}
-	if (msg->msg_control_is_user && msg->msg_controllen &&
-	    fault_in_writeable(msg->msg_control_user, msg->msg_controllen))
-		return -EFAULT;
-	return 0;
+/* Faults in room for a control message of len data bytes in a recvmsg()'s control buffer. */
+int infinisock_msg_fault_in_control(struct msghdr *msg, size_t len)
+{
+	size_t room = min_t(size_t, msg->msg_controllen, CMSG_SPACE(len));
+
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	if (!msg->msg_control_is_user || !room)
+		return 0;
+	return fault_in_writeable(msg->msg_control_user, room) ? -EFAULT : 0;
 }
 
 /* Control-message space left in a recvmsg()'s buffer. */

@@ -12,7 +12,9 @@
  * ib_dma_map_page(), ib_update_fast_reg_key() and ib_post_send(), over work request
  * structures the module's bindgen allowlist leaves out.
  */
+#include <linux/capability.h>
 #include <linux/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/pagemap.h>
 #include <linux/scatterlist.h>
 #include <linux/skbuff.h>
@@ -57,8 +59,46 @@ struct ib_mr *infinisock_reg_user_mr(struct ib_pd *pd, u64 addr, u64 len, bool r
 int infinisock_user_fault_in(u64 addr, u64 len, bool writeable)
 {
 	char __user *p = u64_to_user_ptr(addr);
+	u64 pages = DIV_ROUND_UP((addr & ~PAGE_MASK) + len, PAGE_SIZE);
 
+	if (addr + len < addr)
+		return -EINVAL;
+	/* What the registration would refuse anyway (ib_umem_get()), before touching it all. */
+	if (pages > rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT && !capable(CAP_IPC_LOCK))
+		return -ENOMEM;
 	return (writeable ? fault_in_safe_writeable(p, len) : fault_in_readable(p, len)) ? -EFAULT : 0;
+}
+
+/*
+ * Pins the len bytes under the message's iterator once, with faults allowed, and
+ * unpins them: what infinisock_pin_iter() (faults disabled) then finds in place, as
+ * the fault-in of a copy does. A pin also breaks the sharing of pages a fork() left,
+ * which faulting in does not. Only without the endpoint's lock. -EFAULT if the pages
+ * cannot be pinned, -EINTR on a fatal signal.
+ */
+int infinisock_msg_prepin(struct msghdr *msg, size_t len, bool device_writes)
+{
+	struct iov_iter it = msg->msg_iter;
+	struct page *batch[32];
+	size_t done = 0;
+
+	if (!user_backed_iter(&it))
+		return 0;
+	it.data_source = !device_writes;
+	while (done < len) {
+		struct page **pages = batch;
+		size_t off;
+		ssize_t got;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		got = iov_iter_extract_pages(&it, &pages, len - done, ARRAY_SIZE(batch), 0, &off);
+		if (got <= 0)
+			return got ? got : -EFAULT;
+		unpin_user_pages(batch, DIV_ROUND_UP(off + got, PAGE_SIZE));
+		done += got;
+	}
+	return 0;
 }
 
 u32 infinisock_mr_rkey(const struct ib_mr *mr)
