@@ -187,6 +187,38 @@ TEST_F(rdma, write_then_read_back)
 	ASSERT_EQ(2, recv(self->server, buf, sizeof(buf), 0));
 }
 
+/*
+ * Operations on pages that are not there yet or are shared with a fork()ed child
+ * (pinning them for the device has to fault or unshare them, which happens without
+ * the socket's lock): a 1 MiB READ into fresh memory, a 1 MiB WRITE from memory
+ * written before a fork().
+ */
+TEST_F(rdma, absent_and_forked_pages)
+{
+	struct infinisock_rdma_status st;
+	unsigned char *fresh = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, fresh);
+	pattern(self->region, REGION, 8);
+	ASSERT_EQ(REGION, rdma_op(self->client, INFINISOCK_RDMA_READ, fresh, REGION, self->mr.addr, self->mr.rkey, 81,
+				  0, 0)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(0, check_pattern(fresh, REGION, 8, 0));
+
+	pattern(fresh, REGION, 9);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		_exit(0);
+	ASSERT_EQ(pid, waitpid(pid, NULL, 0));
+	ASSERT_EQ(REGION, rdma_op(self->client, INFINISOCK_RDMA_WRITE, fresh, REGION, self->mr.addr, self->mr.rkey,
+				  82, 0, 0)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(0, check_pattern(self->region, REGION, 9, 0));
+	munmap(fresh, REGION);
+}
+
 /* Several local iovec segments make one operation over consecutive remote bytes. */
 TEST_F(rdma, iovec_segments)
 {

@@ -477,6 +477,49 @@ TEST(max_message_size)
 }
 
 /*
+ * A message larger than one round of faulting in (256 KiB), sent from and received
+ * into memory no page of which is there yet: each all-or-nothing copy finds its pages
+ * missing, faults all of them in without the socket's lock and goes on.
+ */
+TEST(large_message_through_absent_pages)
+{
+	const size_t size = 768 * 1024;
+	struct sockaddr_ib bound;
+	int listener = msg_listener(AF_INET, &bound, size), client, server;
+	unsigned char *out, *in;
+
+	ASSERT_LE(0, listener) TH_LOG("%s", strerror(-listener));
+	client = msg_connect(&bound, size);
+	ASSERT_LE(0, client) TH_LOG("%s", strerror(-client));
+	server = accept(listener, NULL, NULL);
+	ASSERT_LE(0, server);
+	ASSERT_EQ((int)size, sockopt_int(server, SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE));
+	out = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	in = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, out);
+	ASSERT_NE(MAP_FAILED, in);
+	/* Only the last page of the source is written: the rest reads as zeroes. */
+	out[size - 1] = 0x5a;
+	madvise(out, size - 4096, MADV_DONTNEED);
+	ASSERT_EQ((ssize_t)size, send(client, out, size, 0)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ((ssize_t)size, recv(server, in, size, 0)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, in[0]);
+	EXPECT_EQ(0x5a, in[size - 1]);
+	/* The same again from a buffer half of which is unmapped: EFAULT, nothing lost. */
+	munmap(out + size / 2, size / 2);
+	errno = 0;
+	EXPECT_EQ(-1, send(client, out, size, 0));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(3, send(client, "end", 3, 0));
+	EXPECT_EQ(3, recv(server, in, size, 0));
+	munmap(out, size / 2);
+	munmap(in, size);
+	close(server);
+	close(client);
+	close(listener);
+}
+
+/*
  * Message sockets and streams have separate port spaces: a stream's service ID does
  * not name a message socket, both may listen on the same port number, and each
  * reaches only its own kind.
