@@ -148,6 +148,10 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 void infinisock_unpin(struct infinisock_pinned *p);
 u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
 int infinisock_pinned_one_request(struct ib_pd *pd, struct infinisock_pinned *p, u32 max_sge);
+/* The RDMA verbs the posting helpers take (rust/kernel_api/verbs.rs RdmaVerb). */
+#define INFINISOCK_VERB_WRITE 1
+#define INFINISOCK_VERB_READ 2
+#define INFINISOCK_VERB_WRITE_IMM 3
 int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
 			 const struct infinisock_pinned *p, int op, u32 imm, u64 remote_addr, u32 rkey, u32 max_sge,
 			 u32 *posted);

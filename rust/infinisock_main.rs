@@ -108,7 +108,7 @@ impl Drop for ModuleWorkqueue {
 struct InfiniSock {
     _sdp_inet: inet::SdpInet,
     _af_ib: Registration<sock::FamilyTable>,
-    _af_ib_stream_proto: Registration<sock::ProtoTable>,
+    _af_ib_proto: Registration<sock::ProtoTable>,
     _wq: ModuleWorkqueue,
     _endpoints: endpoint::FreeEndpointList,
     _devices: devices::Tracking,
@@ -124,14 +124,14 @@ impl kernel::Module for InfiniSock {
         let pernet = Registration::new(netns::InfiniSockNet::table())?;
         let devices = devices::Tracking::start()?;
         let wq = ModuleWorkqueue::new()?;
-        let af_ib_stream_proto = Registration::new(&family::af_ib::STREAM_PROTO)?;
+        let af_ib_proto = Registration::new(&family::af_ib::PROTO)?;
         let af_ib = Registration::new(&family::af_ib::FAMILY)?;
         let sdp_inet = inet::SdpInet::register()?;
         pr_info!("loaded: AF_IB ({}) and IPPROTO_SDP ({}) registered\n", proto::AF_IB, proto::IPPROTO_SDP);
         Ok(Self {
             _sdp_inet: sdp_inet,
             _af_ib: af_ib,
-            _af_ib_stream_proto: af_ib_stream_proto,
+            _af_ib_proto: af_ib_proto,
             _wq: wq,
             _endpoints: endpoint::FreeEndpointList,
             _devices: devices,

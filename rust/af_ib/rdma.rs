@@ -297,7 +297,7 @@ pub(crate) fn requested(msg: &mut Msg) -> Result<Option<RdmaArgs>> {
 pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
     check_rdma_len(&args, len).map_err(Errno::into_error)?;
-    if matches!(args.op, RdmaOp::WriteImm(_)) && !ep.messages {
+    if matches!(args.op, RdmaOp::WriteImm(_)) && !ep.is_seqpacket {
         // Its immediate data arrives as a message: streams have none.
         return Err(EOPNOTSUPP);
     }

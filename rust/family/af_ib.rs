@@ -24,7 +24,7 @@ use crate::{
 pub(crate) struct AfIb;
 
 /// The `struct proto` of AF_IB sockets of either kind: SDP's.
-pub(crate) static STREAM_PROTO: ProtoTable = ProtoTable::new::<SdpProto>("SDP-IB", SockLayout::Inet);
+pub(crate) static PROTO: ProtoTable = ProtoTable::new::<SdpProto>("SDP-IB", SockLayout::Inet);
 pub(crate) static FAMILY: FamilyTable = FamilyTable::new::<AfIb>();
 static OPS: OpsTable = OpsTable::stream::<SdpOps<AF_IB>>();
 
@@ -33,7 +33,7 @@ impl SocketFamily for AfIb {
 
     fn create(net: &Net, sock: &Socket, protocol: i32, kern: bool) -> Result {
         let kind = af_ib_kind(sock.sock_type(), protocol).map_err(Errno::into_error)?;
-        let sk = Sock::alloc(net, AF_IB, &STREAM_PROTO, kern)?;
+        let sk = Sock::alloc(net, AF_IB, &PROTO, kern)?;
         // A stream answers SO_PROTOCOL with IPPROTO_SDP, as TCP answers IPPROTO_TCP.
         sk.set_protocol(if kind == AfIbKind::Stream { IPPROTO_SDP as u16 } else { 0 });
         // `sock_init_data()` (in `attach`) sets up the reference count the endpoint's

@@ -74,7 +74,7 @@ static ENTRY6: InetProtosw = InetProtosw::new(IpFamily::V6, SOCK_STREAM, IPPROTO
 pub(crate) fn proto_of(family: u16) -> &'static ProtoTable {
     match i32::from(family) {
         AF_INET6 => &PROTO6,
-        crate::proto::AF_IB => &crate::family::af_ib::STREAM_PROTO,
+        crate::proto::AF_IB => &crate::family::af_ib::PROTO,
         _ => &PROTO4,
     }
 }
@@ -119,10 +119,6 @@ fn keepalive_opt(name: i32) -> Option<KeepaliveOpt> {
     }
 }
 
-fn errno(e: Errno) -> Error {
-    e.into_error()
-}
-
 impl<const FAMILY: i32> SocketOps for SdpOps<FAMILY> {
     const FAMILY: i32 = FAMILY;
 
@@ -141,13 +137,13 @@ impl<const FAMILY: i32> SocketOps for SdpOps<FAMILY> {
 impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
     fn bind(sock: &Socket, addr: &[u8]) -> Result {
         let ep = endpoint(sock)?;
-        let addr = parse_bind(FAMILY as u16, ep.port_space(), addr).map_err(errno)?;
+        let addr = parse_bind(FAMILY as u16, ep.port_space(), addr).map_err(Errno::into_error)?;
         handshake::bind(&ep, addr)
     }
 
     fn connect(sock: &Socket, addr: &[u8], flags: i32) -> Result {
         let ep = endpoint(sock)?;
-        match parse_connect(FAMILY as u16, ep.port_space(), addr).map_err(errno)? {
+        match parse_connect(FAMILY as u16, ep.port_space(), addr).map_err(Errno::into_error)? {
             Parsed::Addr(dst) => handshake::connect(&ep, sock, dst, flags & O_NONBLOCK != 0),
             // TCP dissolves the association; an SDP connection cannot be reused, so
             // only a socket that never connected accepts it.
@@ -192,7 +188,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         match cmd {
             MR_REG if FAMILY == AF_IB => return crate::af_ib::rdma::register(&ep, arg).map(|()| None),
             MR_DEREG if FAMILY == AF_IB => return crate::af_ib::rdma::deregister(&ep, arg).map(|()| None),
-            SIOCINQ if ep.messages => {
+            SIOCINQ if ep.is_seqpacket => {
                 return Ok(Some(i32::try_from(seqpacket::next_message_size(&ep)).unwrap_or(i32::MAX)));
             }
             _ => {}
@@ -223,7 +219,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
                 return crate::af_ib::rdma::sendmsg(&ep, msg, len, args, false);
             }
         }
-        if ep.messages {
+        if ep.is_seqpacket {
             return seqpacket::sendmsg(&ep, msg, len, false);
         }
         tx::sendmsg(&ep, msg, len, false)
@@ -234,7 +230,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         if flags & MSG_ERRQUEUE != 0 {
             return crate::af_ib::rdma::recv_errqueue(&ep, msg);
         }
-        if ep.messages {
+        if ep.is_seqpacket {
             return seqpacket::recvmsg(&ep, msg, len, flags, false);
         }
         rx::recvmsg(&ep, msg, len, flags, false)
@@ -242,7 +238,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
 
     fn setsockopt(sock: &Socket, level: i32, name: i32, value: Option<i32>) -> Result {
         let ep = endpoint(sock)?;
-        if ep.messages {
+        if ep.is_seqpacket {
             return set_message_option(&ep, level, name, value);
         }
         match (level, name) {
@@ -266,7 +262,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         if FAMILY == AF_IB && level == SOL_INFINISOCK {
             return get_ib_option(&ep, name);
         }
-        if ep.messages {
+        if ep.is_seqpacket {
             return Err(ENOPROTOOPT);
         }
         let v = match (level, name) {
@@ -283,7 +279,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
 fn set_message_option(ep: &Endpoint, level: i32, name: i32, value: Option<i32>) -> Result {
     match (level, name) {
         (SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE) => {
-            let max = message::check_max_message(value.ok_or(EINVAL)?).map_err(errno)?;
+            let max = message::check_max_message(value.ok_or(EINVAL)?).map_err(Errno::into_error)?;
             let mut inner = ep.lock();
             // The buffers are sized when a connection begins; a listener's value goes
             // to the connections it accepts from then on.

@@ -94,7 +94,8 @@ impl Drop for CmId {
     }
 }
 
-fn errno(ret: i32) -> Result {
+/// A C call's return: 0, or a negative errno.
+fn check(ret: i32) -> Result {
     to_result(ret)
 }
 
@@ -111,7 +112,7 @@ impl CmId {
         let id = unsafe {
             bindings::infinisock_cm_create_id(net.as_raw(), Some(trampoline::<H>), ctx as *mut _, ps.rdma_ps(), &mut err)
         };
-        NonNull::new(id).map(Self).ok_or_else(|| Error::from_errno(if err < 0 { err } else { -22 }))
+        NonNull::new(id).map(Self).ok_or_else(|| Error::from_errno(if err < 0 { err } else { EINVAL.to_errno() }))
     }
 }
 
@@ -136,7 +137,7 @@ impl CmIdRef {
     /// Lets the id share its port with ids in TIME_WAIT-like states (`SO_REUSEADDR`).
     pub(crate) fn set_reuseaddr(&self) -> Result {
         // SAFETY: Live id, not yet bound.
-        errno(unsafe { bindings::rdma_set_reuseaddr(self.as_raw(), 1) })
+        check(unsafe { bindings::rdma_set_reuseaddr(self.as_raw(), 1) })
     }
 
     /// Binds to a local address (port 0: an ephemeral port).
@@ -144,7 +145,7 @@ impl CmIdRef {
         let mut raw = [0u8; SOCKADDR_IN6_LEN];
         addr.encode(&mut raw);
         // SAFETY: Live id; `raw` is a sockaddr of the length its family implies.
-        errno(unsafe { bindings::rdma_bind_addr(self.as_raw(), raw.as_mut_ptr().cast()) })
+        check(unsafe { bindings::rdma_bind_addr(self.as_raw(), raw.as_mut_ptr().cast()) })
     }
 
     /// Starts resolving `dst` (and `src`, if given) to a device and path.
@@ -159,7 +160,7 @@ impl CmIdRef {
         };
         dst.encode(&mut d);
         // SAFETY: Live id; the addresses are valid sockaddrs, copied by rdma_cm.
-        errno(unsafe {
+        check(unsafe {
             bindings::rdma_resolve_addr(self.as_raw(), src_ptr, d.as_ptr().cast(), timeout_ms as usize)
         })
     }
@@ -167,13 +168,13 @@ impl CmIdRef {
     /// Starts resolving the route after [`CmEvent::AddrResolved`].
     pub(crate) fn resolve_route(&self, timeout_ms: u32) -> Result {
         // SAFETY: Live id.
-        errno(unsafe { bindings::rdma_resolve_route(self.as_raw(), timeout_ms as usize) })
+        check(unsafe { bindings::rdma_resolve_route(self.as_raw(), timeout_ms as usize) })
     }
 
     /// Listens for connection requests.
     pub(crate) fn listen(&self, backlog: i32) -> Result {
         // SAFETY: Live id.
-        errno(unsafe { bindings::rdma_listen(self.as_raw(), backlog) })
+        check(unsafe { bindings::rdma_listen(self.as_raw(), backlog) })
     }
 
     /// Sends the connection request for `qp` (from [`CmIdRef::create_qp`]); only from
@@ -181,7 +182,7 @@ impl CmIdRef {
     pub(crate) fn connect_locked(&self, qp: &QpRef, private_data: &[u8]) -> Result {
         let len = u8::try_from(private_data.len())?;
         // SAFETY: Live id and QP, handler mutex held by our caller; rdma_cm copies the data.
-        errno(unsafe {
+        check(unsafe {
             bindings::infinisock_cm_connect_locked(self.as_raw(), qp.as_raw(), private_data.as_ptr().cast(), len)
         })
     }
@@ -190,7 +191,7 @@ impl CmIdRef {
     /// (on failure, a REJ); only from inside this id's handler.
     pub(crate) fn establish(&self, qp: &QpRef) -> Result {
         // SAFETY: Live id and QP, handler mutex held by our caller.
-        errno(unsafe { bindings::infinisock_cm_establish(self.as_raw(), qp.as_raw()) })
+        check(unsafe { bindings::infinisock_cm_establish(self.as_raw(), qp.as_raw()) })
     }
 
     /// Refuses the peer's REQ or REP (REJ, consumer-defined); only from inside this
@@ -204,7 +205,7 @@ impl CmIdRef {
     pub(crate) fn accept(&self, qp: &QpRef, private_data: &[u8]) -> Result {
         let len = u8::try_from(private_data.len())?;
         // SAFETY: Live id and QP, handler mutex held by our caller; rdma_cm copies the data.
-        errno(unsafe { bindings::infinisock_cm_accept(self.as_raw(), qp.as_raw(), private_data.as_ptr().cast(), len) })
+        check(unsafe { bindings::infinisock_cm_accept(self.as_raw(), qp.as_raw(), private_data.as_ptr().cast(), len) })
     }
 
     /// Starts a disconnect: the QP (if any) moves to the error state, the peer is told.
@@ -254,7 +255,7 @@ impl CmIdRef {
         };
         match NonNull::new(qp) {
             Some(qp) => Ok((qp, max_inline)),
-            None => Err(Error::from_errno(if err < 0 { err } else { -22 })),
+            None => Err(Error::from_errno(if err < 0 { err } else { EINVAL.to_errno() })),
         }
     }
 

@@ -626,9 +626,9 @@ impl RdmaVerb {
     /// The helpers' operation number and immediate data.
     fn raw(self) -> (i32, u32) {
         match self {
-            RdmaVerb::Write => (1, 0),
-            RdmaVerb::Read => (2, 0),
-            RdmaVerb::WriteImm(imm) => (3, imm),
+            RdmaVerb::Write => (bindings::INFINISOCK_VERB_WRITE as i32, 0),
+            RdmaVerb::Read => (bindings::INFINISOCK_VERB_READ as i32, 0),
+            RdmaVerb::WriteImm(imm) => (bindings::INFINISOCK_VERB_WRITE_IMM as i32, imm),
         }
     }
 }

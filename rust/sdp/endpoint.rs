@@ -120,7 +120,7 @@ pub(crate) struct Inner {
     pub(crate) torn_down: bool,
     /// During a reap: the poll events pollers were already woken for (see
     /// [`Endpoint::reap`]); 0 otherwise.
-    pub(crate) announced: u32,
+    pub(crate) woken_before_reap: u32,
     /// A message socket's `IB_MAX_MSG_SIZE`, if set before its connection began.
     pub(crate) max_msg: Option<u32>,
     /// Finished RDMA operations waiting on the error queue (`rdma`).
@@ -153,48 +153,62 @@ pub(crate) struct Endpoint {
     /// A send CQ event left its completions in the CQ (and the CQ unarmed).
     send_event_deferred: AtomicBool,
     #[pin]
-    teardown_work: Work<Endpoint>,
+    teardown_work: Work<Endpoint, { work_id::TEARDOWN }>,
     /// Reaps completions nobody else came for (see the module documentation).
     #[pin]
-    reap_work: Work<Endpoint, 3>,
+    reap_work: Work<Endpoint, { work_id::REAP }>,
     /// Resets an orphaned connection whose peer does not close in time.
     #[pin]
-    fin_timer: DelayedWork<Endpoint, 1>,
+    fin_timer: DelayedWork<Endpoint, { work_id::FIN_TIMER }>,
     /// Probes a silent peer (`SO_KEEPALIVE`), see `sdp::keepalive`.
     #[pin]
-    pub(crate) keepalive_timer: DelayedWork<Endpoint, 2>,
+    pub(crate) keepalive_timer: DelayedWork<Endpoint, { work_id::KEEPALIVE_TIMER }>,
     /// Bounds how long a peer's disconnect waits for our RDMA operations
     /// (`close::on_disconnected`).
     #[pin]
-    settle_timer: DelayedWork<Endpoint, 4>,
+    settle_timer: DelayedWork<Endpoint, { work_id::SETTLE_TIMER }>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
     /// A `SOCK_SEQPACKET` socket (AF_IB): each message is one application message
     /// (see `seqpacket`); otherwise a byte stream.
-    pub(crate) messages: bool,
+    pub(crate) is_seqpacket: bool,
     /// Poll events the receive CQ's event has already woken pollers for, since the
     /// last reap began (see [`Endpoint::reap`]).
-    announced: AtomicU32,
+    woken_by_cq_event: AtomicU32,
+}
+
+/// The ids of an endpoint's work items (its `Work`s' and `DelayedWork`s' `ID`).
+pub(crate) mod work_id {
+    /// Releases the verbs resources and the rdma_cm id ([`super::Endpoint::teardown`]).
+    pub(crate) const TEARDOWN: u64 = 0;
+    /// A closed socket's peer did not close its side in time.
+    pub(crate) const FIN_TIMER: u64 = 1;
+    /// Probes a silent peer (`sdp::keepalive`).
+    pub(crate) const KEEPALIVE_TIMER: u64 = 2;
+    /// Reaps the CQs when nobody holding the lock will.
+    pub(crate) const REAP: u64 = 3;
+    /// A peer's disconnect waited long enough for our RDMA operations.
+    pub(crate) const SETTLE_TIMER: u64 = 4;
 }
 
 impl_has_work! {
-    impl HasWork<Self> for Endpoint { self.teardown_work }
+    impl HasWork<Self, { work_id::TEARDOWN }> for Endpoint { self.teardown_work }
 }
 
 impl_has_work! {
-    impl HasWork<Self, 3> for Endpoint { self.reap_work }
+    impl HasWork<Self, { work_id::REAP }> for Endpoint { self.reap_work }
 }
 
 impl_has_delayed_work! {
-    impl HasDelayedWork<Self, 1> for Endpoint { self.fin_timer }
+    impl HasDelayedWork<Self, { work_id::FIN_TIMER }> for Endpoint { self.fin_timer }
 }
 
 impl_has_delayed_work! {
-    impl HasDelayedWork<Self, 2> for Endpoint { self.keepalive_timer }
+    impl HasDelayedWork<Self, { work_id::KEEPALIVE_TIMER }> for Endpoint { self.keepalive_timer }
 }
 
 impl_has_delayed_work! {
-    impl HasDelayedWork<Self, 4> for Endpoint { self.settle_timer }
+    impl HasDelayedWork<Self, { work_id::SETTLE_TIMER }> for Endpoint { self.settle_timer }
 }
 
 impl Endpoint {
@@ -220,7 +234,7 @@ impl Endpoint {
                     prober: Prober::default(),
                     tearing_down: false,
                     torn_down: false,
-                    announced: 0,
+                    woken_before_reap: 0,
                     max_msg: None,
                     completions: rdma::Completions::default(),
                 }),
@@ -236,9 +250,9 @@ impl Endpoint {
                 fin_timer <- new_delayed_work!("Endpoint::fin_timer"),
                 keepalive_timer <- new_delayed_work!("Endpoint::keepalive_timer"),
                 settle_timer <- new_delayed_work!("Endpoint::settle_timer"),
-                messages: sk.sock_type() == SOCK_SEQPACKET,
+                is_seqpacket: sk.sock_type() == SOCK_SEQPACKET,
                 sk,
-                announced: AtomicU32::new(0),
+                woken_by_cq_event: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )?;
@@ -256,7 +270,7 @@ impl Endpoint {
 
     /// The rdma_cm port space of the endpoint's ports and service IDs.
     pub(crate) fn port_space(&self) -> PortSpace {
-        if self.messages { PortSpace::Ib } else { PortSpace::Tcp }
+        if self.is_seqpacket { PortSpace::Ib } else { PortSpace::Tcp }
     }
 
     /// The address the endpoint's callbacks are registered with.
@@ -331,12 +345,12 @@ impl Endpoint {
     ///
     /// Pollers woken by a receive event poll after this reap or do it themselves, so
     /// the wake-ups it would give them for those events again are left out
-    /// (`Inner::announced`): an edge-triggered epoll sees one edge per arrival, as
+    /// (`Inner::woken_before_reap`): an edge-triggered epoll sees one edge per arrival, as
     /// with TCP.
     pub(crate) fn reap(&self, inner: &mut Inner) -> usize {
-        inner.announced = self.announced.swap(0, Ordering::AcqRel);
+        inner.woken_before_reap = self.woken_by_cq_event.swap(0, Ordering::AcqRel);
         let handled = self.reap_side(inner, CqSide::Send) + self.reap_side(inner, CqSide::Recv);
-        inner.announced = 0;
+        inner.woken_before_reap = 0;
         handled
     }
 
@@ -509,7 +523,7 @@ impl Endpoint {
         if !inner.tearing_down {
             inner.tearing_down = true;
             // `Err` means it is already queued, which `tearing_down` rules out.
-            let _ = crate::workqueue().enqueue::<_, 0>(self.arc());
+            let _ = crate::workqueue().enqueue::<_, { work_id::TEARDOWN }>(self.arc());
         }
     }
 
@@ -679,7 +693,7 @@ impl PinnedDrop for Endpoint {
     }
 }
 
-impl WorkItem for Endpoint {
+impl WorkItem<{ work_id::TEARDOWN }> for Endpoint {
     type Pointer = Arc<Endpoint>;
 
     fn run(this: Arc<Endpoint>) {
@@ -688,7 +702,7 @@ impl WorkItem for Endpoint {
 }
 
 /// The fin timer: the peer of an orphaned connection did not close in time.
-impl WorkItem<1> for Endpoint {
+impl WorkItem<{ work_id::FIN_TIMER }> for Endpoint {
     type Pointer = Arc<Endpoint>;
 
     fn run(this: Arc<Endpoint>) {
@@ -703,7 +717,7 @@ impl WorkItem<1> for Endpoint {
 }
 
 /// The settle timer: a peer's disconnect waited long enough for our RDMA operations.
-impl WorkItem<4> for Endpoint {
+impl WorkItem<{ work_id::SETTLE_TIMER }> for Endpoint {
     type Pointer = Arc<Endpoint>;
 
     fn run(this: Arc<Endpoint>) {
@@ -732,13 +746,13 @@ impl Endpoint {
         let secs = crate::family::netns::tunable(self.sk.net(), crate::proto::tunables::TunableId::SdpFinTimeout);
         let delay = kernel::time::msecs_to_jiffies((secs.max(1) as u32).saturating_mul(1000));
         // `Err`: already queued, which is as good.
-        let _ = crate::workqueue().enqueue_delayed::<_, 1>(self.arc(), delay);
+        let _ = crate::workqueue().enqueue_delayed::<_, { work_id::FIN_TIMER }>(self.arc(), delay);
     }
 
     /// Starts the settle timer (see `close::on_disconnected`).
     pub(crate) fn start_settle_timer(&self, msecs: u32) {
         // `Err`: already queued, which is as good.
-        let _ = crate::workqueue().enqueue_delayed::<_, 4>(self.arc(), kernel::time::msecs_to_jiffies(msecs));
+        let _ = crate::workqueue().enqueue_delayed::<_, { work_id::SETTLE_TIMER }>(self.arc(), kernel::time::msecs_to_jiffies(msecs));
     }
 }
 
@@ -769,7 +783,7 @@ impl CqEvents for Endpoint {
         self.notify_waiters();
         if side == CqSide::Recv {
             const READABLE: u32 = POLLIN | POLLRDNORM;
-            self.announced.fetch_or(READABLE, Ordering::AcqRel);
+            self.woken_by_cq_event.fetch_or(READABLE, Ordering::AcqRel);
             self.sk.wake_pollers(READABLE);
         }
         if self.waiters.load(Ordering::SeqCst) > 0 {
@@ -778,12 +792,12 @@ impl CqEvents for Endpoint {
         // `Err`: already queued. The returned reference is not the last one: the
         // endpoint owns the CQ, and the socket or the teardown holds it until the CQ
         // is gone.
-        let _ = crate::workqueue().enqueue::<_, 3>(self.arc());
+        let _ = crate::workqueue().enqueue::<_, { work_id::REAP }>(self.arc());
     }
 }
 
 /// The reap work.
-impl WorkItem<3> for Endpoint {
+impl WorkItem<{ work_id::REAP }> for Endpoint {
     type Pointer = Arc<Endpoint>;
 
     fn run(this: Arc<Endpoint>) {

@@ -40,7 +40,7 @@ fn ring_config(ep: &Endpoint, inner: &Inner) -> RingConfig {
     // At least 1 (the tunable's bounds say so): no divide that can panic below.
     let stream_size = (netns::tunable(net, TunableId::SdpBufferSize) as u32).max(1);
     let (rcvbuf, sndbuf) = sk.user_bufs();
-    if ep.messages {
+    if ep.is_seqpacket {
         let max = max_message(ep, inner);
         let bytes = |user: Option<usize>, id| user.unwrap_or(netns::tunable(net, id) as usize * stream_size as usize);
         return RingConfig {

@@ -12,7 +12,7 @@ use crate::{
     family::netns,
     kernel_api::verbs::Wc,
     proto::{keepalive::{KeepaliveOpt, Tick}, tunables::TunableId},
-    sdp::endpoint::{Endpoint, Inner, Phase},
+    sdp::endpoint::{work_id, Endpoint, Inner, Phase},
 };
 
 /// The namespace's keepalive time: the idle time of a socket without `TCP_KEEPIDLE`.
@@ -34,7 +34,7 @@ pub(crate) fn kick(ep: &Endpoint, inner: &Inner) {
     if inner.keepalive_on && inner.phase == Phase::Connected {
         ep.cancel_timer(&ep.keepalive_timer);
         // `Err`: already queued again by a concurrent firing, which decides afresh too.
-        let _ = crate::workqueue().enqueue_delayed::<_, 2>(ep.arc(), 0);
+        let _ = crate::workqueue().enqueue_delayed::<_, { work_id::KEEPALIVE_TIMER }>(ep.arc(), 0);
     }
 }
 
@@ -61,7 +61,7 @@ pub(crate) fn get_option(ep: &Endpoint, opt: KeepaliveOpt) -> i32 {
 }
 
 /// The timer fired.
-impl WorkItem<2> for Endpoint {
+impl WorkItem<{ work_id::KEEPALIVE_TIMER }> for Endpoint {
     type Pointer = Arc<Endpoint>;
 
     fn run(this: Arc<Endpoint>) {
@@ -94,7 +94,7 @@ impl WorkItem<2> for Endpoint {
         };
         let delay = msecs_to_jiffies(u32::try_from(next).unwrap_or(u32::MAX));
         // `Err`: `kick` queued it meanwhile, which decides afresh anyway.
-        let _ = crate::workqueue().enqueue_delayed::<_, 2>(this.arc(), delay);
+        let _ = crate::workqueue().enqueue_delayed::<_, { work_id::KEEPALIVE_TIMER }>(this.arc(), delay);
     }
 }
 

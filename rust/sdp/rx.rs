@@ -65,20 +65,20 @@ fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
     let orphaned = inner.orphaned;
     let discard = inner.shutdown & RCV_SHUTDOWN != 0;
     let Some(link) = inner.link.as_mut() else { return };
-    match handle_message(link, idx, ep.messages, orphaned, discard) {
+    match handle_message(link, idx, ep.is_seqpacket, orphaned, discard) {
         Ok(mask) => {
             if let Err(e) = link.progress() {
                 ep.fail(inner, e);
                 return;
             }
             let writable = if link.can_send_data() { POLLOUT | POLLWRNORM } else { 0 };
-            match (mask & !inner.announced) | writable {
+            match (mask & !inner.woken_before_reap) | writable {
                 0 => ep.notify_waiters(),
                 news => ep.wake(news),
             }
             // The receive event woke the pollers for these without SIGIO, which only
             // now is known to be due.
-            let announced = mask & inner.announced;
+            let announced = mask & inner.woken_before_reap;
             if announced != 0 {
                 ep.sk.sigio(announced);
             }

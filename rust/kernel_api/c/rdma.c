@@ -389,7 +389,8 @@ static u32 infinisock_rdma_wrs(const struct infinisock_pinned *p, u32 max_sge)
 
 static enum ib_wr_opcode infinisock_rdma_opcode(int op)
 {
-	return op == 2 ? IB_WR_RDMA_READ : op == 3 ? IB_WR_RDMA_WRITE_WITH_IMM : IB_WR_RDMA_WRITE;
+	return op == INFINISOCK_VERB_READ ? IB_WR_RDMA_READ :
+	       op == INFINISOCK_VERB_WRITE_IMM ? IB_WR_RDMA_WRITE_WITH_IMM : IB_WR_RDMA_WRITE;
 }
 
 /*
@@ -407,7 +408,7 @@ int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cq
 	struct ib_rdma_wr *wrs;
 	int ret;
 
-	if (op == 3)
+	if (op == INFINISOCK_VERB_WRITE_IMM)
 		return infinisock_post_write_imm(qp, last_cqe, part_cqe, p, imm, remote_addr, rkey, posted);
 	*posted = 0;
 	wrs = kcalloc(nwr, sizeof(*wrs), GFP_KERNEL);
