@@ -4,7 +4,7 @@
 //! here knows SDP or AF_IB; the protocol rooms above call these wrappers.
 //!
 //! Sockets (`sock`), namespaces and `/proc/net` (`net`), sysctl tables (`sysctl`), wait
-//! queues (`wait`), RDMA devices (`ib`), their verbs objects (`verbs`), rdma_cm ids
+//! queues (`wait`), work items (`work`), RDMA devices (`ib`), their verbs objects (`verbs`), rdma_cm ids
 //! (`cm`), the C structures the kernel keeps pointers to (`ffi_static`), rate-limited
 //! log lines (`log`) and the raw bindings under all of them (`bindings`, with the C
 //! helpers in `c/`, one file per kernel interface, declared in `rust/helpers.h`).
@@ -19,3 +19,4 @@ pub(crate) mod sock;
 pub(crate) mod sysctl;
 pub(crate) mod verbs;
 pub(crate) mod wait;
+pub(crate) mod work;

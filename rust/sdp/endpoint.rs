@@ -162,7 +162,7 @@ pub(crate) struct Endpoint {
     fin_timer: DelayedWork<Endpoint, { work_id::FIN_TIMER }>,
     /// Probes a silent peer (`SO_KEEPALIVE`), see `sdp::keepalive`.
     #[pin]
-    pub(crate) keepalive_timer: DelayedWork<Endpoint, { work_id::KEEPALIVE_TIMER }>,
+    keepalive_timer: DelayedWork<Endpoint, { work_id::KEEPALIVE_TIMER }>,
     /// Bounds how long a peer's disconnect waits for our RDMA operations
     /// (`close::on_disconnected`).
     #[pin]
@@ -546,9 +546,9 @@ impl Endpoint {
         let rdma_in_flight = link.as_ref().map(|l| l.rdma.in_flight()).unwrap_or_else(KVec::new);
         // Timers arm themselves again only while the phase is `Connected`, under the
         // lock: once it is `Closed`, a cancelled timer stays cancelled.
-        self.cancel_timer(&self.fin_timer);
-        self.cancel_timer(&self.keepalive_timer);
-        self.cancel_timer(&self.settle_timer);
+        self.cancel_timer::<{ work_id::FIN_TIMER }>();
+        self.cancel_timer::<{ work_id::KEEPALIVE_TIMER }>();
+        self.cancel_timer::<{ work_id::SETTLE_TIMER }>();
         self.wake_all();
         if let Some(id) = &id {
             id.disconnect(link.as_ref().map(|l| &l.qp));
@@ -583,11 +583,7 @@ impl Endpoint {
     /// connected gives its port back before `close()` returns, as TCP's does (a
     /// program that probes a free port by binding and closing a socket binds it next).
     pub(crate) fn wait_for_teardown(&self) {
-        // SAFETY: `teardown_work` is a field of this live endpoint.
-        let work = unsafe { Work::raw_get(&self.teardown_work) };
-        // SAFETY: The work was initialised by `new_work!`; flushing an idle work item
-        // returns at once.
-        unsafe { crate::kernel_api::bindings::infinisock_flush_work(work.cast()) };
+        crate::kernel_api::work::flush(&self.teardown_work);
     }
 
     /// Marks the endpoint as closed by its owner. Returns whether the caller must
@@ -728,17 +724,11 @@ impl WorkItem<{ work_id::SETTLE_TIMER }> for Endpoint {
 impl Endpoint {
     /// Stops one of the endpoint's timers if it is pending, and drops the reference
     /// it held. A timer already running is not waited for.
-    pub(crate) fn cancel_timer<const ID: u64>(&self, timer: &DelayedWork<Endpoint, ID>) {
-        // SAFETY: `timer` is a field of this live endpoint.
-        let work = unsafe { DelayedWork::raw_as_work(timer) };
-        // SAFETY: The delayed work was initialised by `new_delayed_work!`; its
-        // `work_struct` is the first field of the `delayed_work`, which `Work` wraps.
-        if unsafe { crate::kernel_api::bindings::infinisock_cancel_delayed_work(work.cast()) } {
-            // SAFETY: A pending timer owns one reference, from `Arc::into_raw` in the
-            // kernel crate's `RawWorkItem` for `Arc`; cancelling it hands that
-            // reference back to us.
-            drop(unsafe { Arc::from_raw(self as *const Self) });
-        }
+    pub(crate) fn cancel_timer<const ID: u64>(&self)
+    where
+        Self: kernel::workqueue::HasDelayedWork<Self, ID>,
+    {
+        crate::kernel_api::work::cancel_delayed::<Self, ID>(self);
     }
 
     /// Starts the fin timer of a connection closed by its owner.

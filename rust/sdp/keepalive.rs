@@ -32,7 +32,7 @@ pub(crate) fn on_established(ep: &Endpoint, inner: &mut Inner) {
 /// keepalive option changes.
 pub(crate) fn kick(ep: &Endpoint, inner: &Inner) {
     if inner.keepalive_on && inner.phase == Phase::Connected {
-        ep.cancel_timer(&ep.keepalive_timer);
+        ep.cancel_timer::<{ work_id::KEEPALIVE_TIMER }>();
         // `Err`: already queued again by a concurrent firing, which decides afresh too.
         let _ = crate::workqueue().enqueue_delayed::<_, { work_id::KEEPALIVE_TIMER }>(ep.arc(), 0);
     }
