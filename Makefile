@@ -62,9 +62,11 @@ latency: module selftests
 	FLAVOUR=$(FLAVOUR) bash tools/vm/run.sh latency
 
 # The fuzzers with the module's load, the kernel log check and the unload around them.
+# Together they take over an hour under TCG: the VM gets two.
 fuzz: module selftests
 	INFINISOCK_TESTS='sdp_fuzz|sdp_peer_fuzz' FUZZ_CALLS=$${FUZZ_CALLS:-500000} \
-		PEER_FUZZ_MESSAGES=$${PEER_FUZZ_MESSAGES:-100000} bash tools/vm/run.sh test
+		PEER_FUZZ_MESSAGES=$${PEER_FUZZ_MESSAGES:-100000} VM_TIMEOUT=$${VM_TIMEOUT:-7200} \
+		bash tools/vm/run.sh test
 
 clean:
 	bash tools/build-module.sh clean
