@@ -64,6 +64,8 @@ int infinisock_user_fault_in(u64 addr, u64 len, bool writeable)
 	if (addr + len < addr)
 		return -EINVAL;
 	/* What the registration would refuse anyway (ib_umem_get()), before touching it all. */
+	if (!can_do_mlock())
+		return -EPERM;
 	if (pages > rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT && !capable(CAP_IPC_LOCK))
 		return -ENOMEM;
 	return (writeable ? fault_in_safe_writeable(p, len) : fault_in_readable(p, len)) ? -EFAULT : 0;
