@@ -49,6 +49,42 @@ struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id)
 }
 
 /*
+ * Credits guarantee a posted receive for every send, so receiver-not-ready never
+ * happens with a peer that keeps the protocol: 6 retries (at the peer's RNR timer, at
+ * most 655 ms each) are plenty, and a peer that grants credits but posts no receives
+ * fails our sends (ETIMEDOUT) instead of holding them for ever. We ask the peer for
+ * the same. retry_count 6, not 7: a peer that stops acknowledging must fail our sends
+ * (ETIMEDOUT, as TCP's retransmission timeout), and rdma_rxe treats a transport retry
+ * count of 7 as "retry for ever" too.
+ */
+#define INFINISOCK_RETRY 6
+#define INFINISOCK_RNR_RETRY 6
+
+/*
+ * Moves the QP to state with the attributes rdma_cm has for it (rdma_init_qp_attr(),
+ * what rdma_cm's own cma_modify_qp_rtr()/_rts() apply to an attached QP); p (the
+ * passive side's accept) overrides the RDMA READ depths as they do. The RNR retry
+ * count is the peer's wish, capped.
+ */
+static int infinisock_qp_to(struct rdma_cm_id *id, struct ib_qp *qp, enum ib_qp_state state,
+			    const struct rdma_conn_param *p)
+{
+	struct ib_qp_attr attr = { .qp_state = state };
+	int mask, ret;
+
+	ret = rdma_init_qp_attr(id, &attr, &mask);
+	if (ret)
+		return ret;
+	if (p && state == IB_QPS_RTR)
+		attr.max_dest_rd_atomic = p->responder_resources;
+	if (p && state == IB_QPS_RTS)
+		attr.max_rd_atomic = p->initiator_depth;
+	if ((mask & IB_QP_RNR_RETRY) && attr.rnr_retry > INFINISOCK_RNR_RETRY)
+		attr.rnr_retry = INFINISOCK_RNR_RETRY;
+	return ib_modify_qp(qp, &attr, mask);
+}
+
+/*
  * The connection's RC QP is not attached to its rdma_cm id: rdma_cm would move an
  * attached QP to RTS with the receiver-not-ready retry count the peer asked for in its
  * REQ or REP, and a peer asking 7 ("retry for ever") that then posts no receives would
@@ -73,9 +109,7 @@ struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, s
 		.qp_type = IB_QPT_RC,
 		.port_num = id->port_num,
 	};
-	struct ib_qp_attr attr = { .qp_state = IB_QPS_INIT };
 	struct ib_qp *qp;
-	int mask;
 
 	*max_inline = 0;
 	if (id->device != pd->device) {
@@ -87,9 +121,7 @@ struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, s
 		*err = PTR_ERR(qp);
 		return NULL;
 	}
-	*err = rdma_init_qp_attr(id, &attr, &mask);
-	if (!*err)
-		*err = ib_modify_qp(qp, &attr, mask);
+	*err = infinisock_qp_to(id, qp, IB_QPS_INIT, NULL);
 	if (*err) {
 		ib_destroy_qp(qp);
 		return NULL;
@@ -98,18 +130,6 @@ struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, s
 	*max_inline = init.cap.max_inline_data;
 	return qp;
 }
-
-/*
- * Credits guarantee a posted receive for every send, so receiver-not-ready never
- * happens with a peer that keeps the protocol: 6 retries (at the peer's RNR timer, at
- * most 655 ms each) are plenty, and a peer that grants credits but posts no receives
- * fails our sends (ETIMEDOUT) instead of holding them for ever. We ask the peer for
- * the same. retry_count 6, not 7: a peer that stops acknowledging must fail our sends
- * (ETIMEDOUT, as TCP's retransmission timeout), and rdma_rxe treats a transport retry
- * count of 7 as "retry for ever" too.
- */
-#define INFINISOCK_RETRY 6
-#define INFINISOCK_RNR_RETRY 6
 
 /*
  * RDMA READs in flight at once, each way: what the device allows, at most this
@@ -133,42 +153,13 @@ static void infinisock_conn_param(struct rdma_conn_param *p, const struct ib_dev
 }
 
 /*
- * INIT (again: now the connection's access rights are known) to RTR to RTS with the
- * attributes rdma_cm negotiated, as rdma_cm's own cma_modify_qp_rtr()/_rts() do; p
- * (the passive side's accept) overrides the RDMA READ depths as they do. The RNR retry
- * count is the peer's wish, capped.
+ * INIT again (now the connection's access rights are known), then RTR and RTS, as
+ * rdma_cm does for an attached QP.
  */
 static int infinisock_qp_ready(struct rdma_cm_id *id, struct ib_qp *qp, const struct rdma_conn_param *p)
 {
-	struct ib_qp_attr attr = { .qp_state = IB_QPS_INIT };
-	int mask, ret;
-
-	ret = rdma_init_qp_attr(id, &attr, &mask);
-	if (ret)
-		return ret;
-	ret = ib_modify_qp(qp, &attr, mask);
-	if (ret)
-		return ret;
-	memset(&attr, 0, sizeof(attr));
-	attr.qp_state = IB_QPS_RTR;
-	ret = rdma_init_qp_attr(id, &attr, &mask);
-	if (ret)
-		return ret;
-	if (p)
-		attr.max_dest_rd_atomic = p->responder_resources;
-	ret = ib_modify_qp(qp, &attr, mask);
-	if (ret)
-		return ret;
-	memset(&attr, 0, sizeof(attr));
-	attr.qp_state = IB_QPS_RTS;
-	ret = rdma_init_qp_attr(id, &attr, &mask);
-	if (ret)
-		return ret;
-	if (p)
-		attr.max_rd_atomic = p->initiator_depth;
-	if ((mask & IB_QP_RNR_RETRY) && attr.rnr_retry > INFINISOCK_RNR_RETRY)
-		attr.rnr_retry = INFINISOCK_RNR_RETRY;
-	return ib_modify_qp(qp, &attr, mask);
+	return infinisock_qp_to(id, qp, IB_QPS_INIT, p) ?: infinisock_qp_to(id, qp, IB_QPS_RTR, p) ?:
+	       infinisock_qp_to(id, qp, IB_QPS_RTS, p);
 }
 
 int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len)
