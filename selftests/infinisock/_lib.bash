@@ -15,3 +15,16 @@ socket_errno() {
 
 module_loaded() { grep -q '^infinisock ' /proc/modules; }
 module_refs() { awk '$1 == "infinisock" {print $3}' /proc/modules; }
+
+# wait_listening NETNS PORT: waits (up to 30 s: programs start slowly under TCG) until an
+# SDP socket in NETNS listens on PORT, whatever program opened it.
+wait_listening() {
+	local _
+	for _ in $(seq 150); do
+		ip netns exec "$1" cat /proc/net/infinisock/sdp 2>/dev/null |
+			awk -v p=":$2" '$3 == "listen" && substr($1, length($1) - length(p) + 1) == p { f = 1 } END { exit !f }' &&
+			return 0
+		sleep 0.2
+	done
+	fail "nothing listens on port $2 in $1"
+}

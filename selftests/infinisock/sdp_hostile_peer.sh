@@ -7,6 +7,15 @@ module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
 PEER=$(dirname "$0")/py/sdp_peer.py
 ROGUE=$(dirname "$0")/../build/helpers/sdp_rogue
 
+# The shared hosts must be left as found whatever ends the test: a failure while the
+# RTU-dropping filter is on host b would break every later test's connections.
+cleanup() {
+	tc -n b qdisc del dev vb clsact 2>/dev/null
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
+}
+trap cleanup EXIT
+
 port=7100
 scenario() { # [MODE=sink|spew] scenario NAME EXPECTED_SOCKET_REGEX EXPECTED_LOG_REGEX
 	local name=$1 want_sink=$2 want_log=$3 out rogue_out
@@ -56,12 +65,12 @@ tc -n b filter add dev vb ingress protocol ip prio 1 u32 match ip protocol 17 0x
 	match u16 0x0014 0xffff at 64 action drop || fail "tc filter"
 ip netns exec b python3 "$PEER" serve "$HOST_B4" 7198 > /dev/null &
 srv=$!
-sleep 2
+wait_listening b 7198
 for i in 1 2 3 4; do
 	out=$(ip netns exec a timeout 60 "$ROGUE" "$HOST_B4" 7198 no_rtu | tr '\n' ' ')
 	[ "$out" = "rep disconnected " ] || fail "abandoned handshake $i: rogue saw '$out'"
 done
-tc -n b qdisc del dev vb clsact
+tc -n b qdisc del dev vb clsact || fail "tc qdisc del"
 for i in 1 2 3; do
 	out=$(ip netns exec a timeout 60 "$ROGUE" "$HOST_B4" 7198 rej_after_rep | tr '\n' ' ')
 	[ "$out" = "rep rejected " ] || fail "rejected handshake $i: rogue saw '$out'"
@@ -73,6 +82,6 @@ pass "handshakes abandoned after the REP (DREQ, REJ) leave the listener's queue"
 
 # The shared hosts still work.
 ip netns exec b python3 "$PEER" serve "$HOST_B4" 7199 > /dev/null &
-sleep 2
+wait_listening b 7199
 [ "$(ip netns exec a timeout 60 python3 "$PEER" echo "$HOST_B4" 7199 fine)" = fine ] || fail "echo after the rogues"
 pass "other connections unaffected"

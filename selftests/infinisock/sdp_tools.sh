@@ -24,7 +24,7 @@ sa=x1b5a0a4d00020000000000000000
 out=$(mktemp)
 ip netns exec b timeout 60 socat -u "SOCKET-LISTEN:2:258:$sa" "OPEN:$out,creat,trunc" &
 srv=$!
-sleep 2
+wait_listening b 7002
 echo "socat says hi" | ip netns exec a timeout 60 socat -u - "SOCKET-CONNECT:2:258:$sa" ||
 	fail "socat connect failed"
 wait $srv || fail "socat listener failed"

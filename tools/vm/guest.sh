@@ -77,7 +77,10 @@ if [ -n "${INFINISOCK_TESTS:-}" ]; then
 	for t in "${tests[@]}"; do
 		case $(basename "$t") in kunit|kernel_log) ;; *) [[ $(basename "$t") =~ $INFINISOCK_TESTS ]] && picked+=("$t") ;; esac
 	done
-	tests=("${picked[@]}" kernel_log)
+	# INFINISOCK_REPEAT=N runs the picked tests N times over (hunting a flaky one).
+	tests=()
+	for _ in $(seq "${INFINISOCK_REPEAT:-1}"); do tests+=("${picked[@]:1}"); done
+	tests=(kunit "${tests[@]}" kernel_log)
 fi
 echo "TAP version 13"
 echo "1..${#tests[@]}"

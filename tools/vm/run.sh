@@ -27,7 +27,7 @@ memory=2G
 # A stuck guest is stopped after VM_TIMEOUT seconds (the long fuzz target raises it).
 PATH=$(dirname "$VNG"):$PATH timeout "${VM_TIMEOUT:-2400}" "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory $memory \
 	--rwdir "$outdir" --append "kunit.enable=1 kunit.autorun=1 kmemleak=on log_buf_len=4M" \
-	--verbose --exec "INFINISOCK_TESTS='${INFINISOCK_TESTS:-}' FUZZ_CALLS='${FUZZ_CALLS:-}' FUZZ_WORKERS='${FUZZ_WORKERS:-}' FUZZ_SEED='${FUZZ_SEED:-}' PEER_FUZZ_MESSAGES='${PEER_FUZZ_MESSAGES:-}' PEER_FUZZ_SEED='${PEER_FUZZ_SEED:-}' SOAK_SEED='${SOAK_SEED:-}' SOAK_CONNS='${SOAK_CONNS:-}' BENCH_QUICK='${BENCH_QUICK:-}' BENCH_ONLY='${BENCH_ONLY:-}' LATENCY_ROUNDS='${LATENCY_ROUNDS:-}' bash $here/guest.sh $mode $outdir $flavour" 2>&1 |
+	--verbose --exec "INFINISOCK_TESTS='${INFINISOCK_TESTS:-}' INFINISOCK_REPEAT='${INFINISOCK_REPEAT:-}' FUZZ_CALLS='${FUZZ_CALLS:-}' FUZZ_WORKERS='${FUZZ_WORKERS:-}' FUZZ_SEED='${FUZZ_SEED:-}' PEER_FUZZ_MESSAGES='${PEER_FUZZ_MESSAGES:-}' PEER_FUZZ_SEED='${PEER_FUZZ_SEED:-}' SOAK_SEED='${SOAK_SEED:-}' SOAK_CONNS='${SOAK_CONNS:-}' BENCH_QUICK='${BENCH_QUICK:-}' BENCH_ONLY='${BENCH_ONLY:-}' LATENCY_ROUNDS='${LATENCY_ROUNDS:-}' bash $here/guest.sh $mode $outdir $flavour" 2>&1 |
 	tee "$outdir/console.log" | grep --line-buffered -aE '^(#|ok |not ok |TAP |1\.\.|Bail|==|\|)' || true
 say "VM run took $(($(date +%s) - start))s"
 verdict=$(cat "$outdir/verdict" 2>/dev/null || echo "no verdict (the VM did not finish)")
