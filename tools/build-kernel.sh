@@ -52,6 +52,15 @@ while IFS= read -r line; do
 	CONFIG_*=*) grep -qxF "$line" "$out/.config" || { say "option not in the final config: $line"; dropped=1; } ;;
 	esac
 done < "$out/fragment.config"
+# The test kernel must give the selftests what their kselftest config file asks for.
+if [ "$flavour" = debug ]; then
+	while IFS= read -r line; do
+		case $line in CONFIG_*=[ym])
+			grep -qE "^${line%%=*}=[ym]$" "$out/.config" ||
+				{ say "the selftests need $line (selftests/infinisock/config)"; dropped=1; } ;;
+		esac
+	done < "$TOP/selftests/infinisock/config"
+fi
 if ((check_only)); then
 	rm -rf "$out"
 	((dropped == 0)) || die "kernel config fragment ($flavour) does not apply cleanly (see above)"

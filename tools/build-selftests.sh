@@ -1,19 +1,16 @@
 #!/usr/bin/env bash
-# Builds the C kselftests (selftests/infinisock/*.c, kselftest harness from the kernel
-# source) into selftests/build/.
+# Builds the C kselftests (selftests/infinisock/, with the kernel source's kselftest
+# harness and lib.mk) into selftests/build/, and the benchmark tools and examples.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 src=$("$here/fetch-kernel.sh")
-# Test programs go to selftests/build/, helpers the shell tests call to build/helpers/.
-mkdir -p "$TOP/selftests/build/helpers"
-for c in "$TOP"/selftests/infinisock/*.c "$TOP"/selftests/infinisock/helpers/*.c; do
-	rel=${c#"$TOP"/selftests/infinisock/}
-	bin=$TOP/selftests/build/${rel%.c}
-	gcc -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$src/tools/testing/selftests" \
-		-I"$TOP/include/uapi" -o "$bin" "$c" -lpthread -lrdmacm -libverbs || die "building $c failed"
-done
+# Test programs go to selftests/build/, helpers the shell tests call to build/helpers/:
+# selftests/infinisock/Makefile, on the kernel's own kselftest lib.mk.
+mkdir -p "$TOP/selftests/build"
+make -s -C "$TOP/selftests/infinisock" KSRC="$src" OUTPUT="$TOP/selftests/build" >&2 ||
+	die "building the selftests failed"
 # The benchmark tools run in the same VM.
 mkdir -p "$TOP/tools/bench/build"
 for c in "$TOP"/tools/bench/*.c; do

@@ -5,7 +5,11 @@ set -u
 fail() { echo "FAIL: $*"; exit 1; }
 pass() { echo "ok: $*"; }
 
-SOCKCTL=$(dirname "${BASH_SOURCE[0]}")/../build/helpers/sockctl
+# The built programs: beside the scripts once installed by kselftest (make install),
+# in selftests/build/ in the source tree (tools/build-selftests.sh).
+HELPERS=$(dirname "${BASH_SOURCE[0]}")/helpers
+[ -x "$HELPERS/sockctl" ] || HELPERS=$(dirname "${BASH_SOURCE[0]}")/../build/helpers
+SOCKCTL=$HELPERS/sockctl
 
 # socket_errno FAMILY TYPE PROTOCOL [NETNS]: prints 0 if socket() succeeds, else errno.
 socket_errno() {

@@ -9,7 +9,7 @@
 # intact.
 . "$(dirname "$0")/_lib.bash"
 module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
-PEER=$(dirname "$0")/../build/helpers/af_ib_rdma_peer
+PEER=$HELPERS/af_ib_rdma_peer
 
 tgt= ini= nsa= nsb=
 cleanup() {

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/_lib.bash"
 module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
 PEER=$(dirname "$0")/py/sdp_peer.py
-ROGUE=$(dirname "$0")/../build/helpers/sdp_rogue
+ROGUE=$HELPERS/sdp_rogue
 
 # The shared hosts must be left as found whatever ends the test: a failure while the
 # RTU-dropping filter is on host b would break every later test's connections.

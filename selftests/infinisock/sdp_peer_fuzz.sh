@@ -8,7 +8,7 @@
 . "$(dirname "$0")/_lib.bash"
 module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
 PEER=$(dirname "$0")/py/sdp_peer.py
-FUZZ=$(dirname "$0")/../build/helpers/sdp_peer_fuzz
+FUZZ=$HELPERS/sdp_peer_fuzz
 port=7300 messages=${PEER_FUZZ_MESSAGES:-3000} seed=${PEER_FUZZ_SEED:-$(date +%s)}
 
 out=$(mktemp) fuzz_out=$(mktemp)

@@ -2,7 +2,7 @@
 /*
  * socket() for AF_IB and for SDP under AF_INET/AF_INET6, with the module loaded:
  * which calls create sockets, the errno of each bad call and what the socket reports
- * about itself (the data paths are tested in sdp_stream.c and af_ib_seqpacket.c).
+ * about itself (the data paths are tested in sdp_stream.c, af_ib_stream.c and af_ib_seqpacket.c).
  */
 #include <errno.h>
 #include <netinet/in.h>
