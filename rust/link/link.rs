@@ -16,7 +16,12 @@ use crate::{
         verbs::{device_sges, Cq, CqSide, Cqe, CqeKind, DmaBuf, DmaDir, Pd, QpRef, Wc, POLL_BATCH},
     },
     link::memory::RingCharge,
-    proto::{credits::{Credits, NoCredit}, ring::IndexFifo, wire::{encode_header, Mid, BSDH_LEN}},
+    proto::{
+        credits::{Credits, NoCredit},
+        handshake::RingConfig,
+        ring::IndexFifo,
+        wire::{encode_header, Mid, BSDH_LEN},
+    },
     sdp::endpoint::Endpoint,
 };
 
@@ -24,14 +29,6 @@ use crate::{
 static RECV_CQE: Cqe = Cqe::new(CqeKind::Recv);
 static SEND_CQE: Cqe = Cqe::new(CqeKind::Send);
 static PROBE_CQE: Cqe = Cqe::new(CqeKind::Probe);
-
-/// Ring sizes of a new link, from the namespace's tunables.
-#[derive(Clone, Copy)]
-pub(crate) struct RingConfig {
-    pub(crate) recv_buffers: u16,
-    pub(crate) send_buffers: u16,
-    pub(crate) buffer_size: u32,
-}
 
 /// Data-path state of the stream: which buffers hold what, and the credits.
 pub(crate) struct Stream {

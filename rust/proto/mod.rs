@@ -9,6 +9,7 @@
 pub mod abi;
 pub mod credits;
 pub mod errno;
+pub mod handshake;
 pub mod ib_port;
 pub mod keepalive;
 pub mod memory;

@@ -13,16 +13,15 @@ use crate::{
         cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
         sock::{ProtoTable, Sock, Socket},
     },
-    link::{link::{Link, RingConfig}, memory::RingCharge},
+    link::{link::Link, memory::RingCharge},
     proto::{
         abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
-        credits::{Credits, MIN_RING},
-        ring::MAX_RING,
-        sockaddr::{SockAddr, AF_INET, AF_INET6},
-        tunables::TunableId,
+        handshake::{message_rings, peer_terms, stream_rings, RingConfig, RingTunables},
         memory::{pressure_rings, ring_bytes, Admission},
         message,
-        wire::{Hello, HelloAck, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN},
+        sockaddr::{SockAddr, AF_INET, AF_INET6},
+        tunables::TunableId,
+        wire::{Hello, HelloAck, HELLO_ACK_LEN, HELLO_LEN},
     },
     sdp::endpoint::{Endpoint, Inner, Phase},
 };
@@ -30,35 +29,21 @@ use crate::{
 /// How long address and route resolution may take before `connect` fails.
 const RESOLVE_TIMEOUT_MS: u32 = 2000;
 
-/// The ring sizes a new connection of `ep` uses: the namespace's tunables, or as many
-/// buffers as `SO_RCVBUF`/`SO_SNDBUF` ask for, within the rings' limits. A message
-/// socket's buffers are its largest message plus the header, as many as the same
-/// memory holds (`proto::message`). `ep` is the connecting socket or the listener.
+/// The ring sizes a new connection of `ep` uses (`proto::handshake`), from the
+/// namespace's tunables and the socket's `SO_RCVBUF`/`SO_SNDBUF`. `ep` is the
+/// connecting socket or the listener.
 fn ring_config(ep: &Endpoint, inner: &Inner) -> RingConfig {
-    let sk = &ep.sk;
-    let net = sk.net();
-    // At least 1 (the tunable's bounds say so): no divide that can panic below.
-    let stream_size = (netns::tunable(net, TunableId::SdpBufferSize) as u32).max(1);
-    let (rcvbuf, sndbuf) = sk.user_bufs();
-    if ep.is_seqpacket {
-        let max = max_message(ep, inner);
-        let bytes = |user: Option<usize>, id| user.unwrap_or(netns::tunable(net, id) as usize * stream_size as usize);
-        return RingConfig {
-            recv_buffers: message::ring_buffers(bytes(rcvbuf, TunableId::SdpRecvBuffers), max),
-            send_buffers: message::ring_buffers(bytes(sndbuf, TunableId::SdpSendBuffers), max),
-            buffer_size: max + BSDH_LEN as u32,
-        };
-    }
-    let count = |bytes: Option<usize>, id: TunableId, min: usize| -> u16 {
-        match bytes {
-            Some(b) => (b / stream_size as usize).max(min).min(MAX_RING) as u16,
-            None => netns::tunable(net, id) as u16,
-        }
+    let net = ep.sk.net();
+    let tunables = RingTunables {
+        recv_buffers: netns::tunable(net, TunableId::SdpRecvBuffers) as u16,
+        send_buffers: netns::tunable(net, TunableId::SdpSendBuffers) as u16,
+        buffer_size: netns::tunable(net, TunableId::SdpBufferSize) as u32,
     };
-    RingConfig {
-        recv_buffers: count(rcvbuf, TunableId::SdpRecvBuffers, usize::from(MIN_RING)),
-        send_buffers: count(sndbuf, TunableId::SdpSendBuffers, 1),
-        buffer_size: stream_size,
+    let (rcvbuf, sndbuf) = ep.sk.user_bufs();
+    if ep.is_seqpacket {
+        message_rings(tunables, rcvbuf, sndbuf, max_message(ep, inner))
+    } else {
+        stream_rings(tunables, rcvbuf, sndbuf)
     }
 }
 
@@ -378,15 +363,11 @@ fn take_hello_ack(link: &mut Link, private_data: &[u8]) -> core::result::Result<
     let ack = HelloAck::decode(private_data).map_err(|e| {
         pr_warn_ratelimited!("SDP: bad HelloAck from peer ({:?}); connection refused\n", e);
     })?;
-    let credits = Credits::new(ack.bufs, link.recv_ring() as u16).map_err(|_| {
-        pr_warn_ratelimited!("SDP: peer offered a receive ring of {} buffers; connection refused\n", ack.bufs);
+    let terms = peer_terms(ack.bufs, ack.actual_rcv_size, link.recv_ring() as u16).map_err(|e| {
+        pr_warn_ratelimited!("SDP: unusable HelloAck from peer ({:?}); connection refused\n", e);
     })?;
-    if (ack.actual_rcv_size as usize) < crate::proto::wire::BSDH_LEN + 1 {
-        pr_warn_ratelimited!("SDP: peer's buffers hold no payload; connection refused\n");
-        return Err(());
-    }
-    link.stream.credits = Some(credits);
-    link.stream.peer_msg_size = ack.actual_rcv_size as usize;
+    link.stream.credits = Some(terms.credits);
+    link.stream.peer_msg_size = terms.peer_msg_size;
     Ok(())
 }
 
@@ -482,12 +463,9 @@ fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
     // Charged to the listener's memory cgroup: the program that will accept it.
     let _memcg = parent_sk.charge_to_creator();
     let mut link = Link::new(&child, id, cfg, charge)?;
-    let credits = Credits::new(hello.bufs, link.recv_ring() as u16).map_err(|_| EPROTO)?;
-    if (hello.local_rcv_size as usize) <= crate::proto::wire::BSDH_LEN {
-        return Err(EPROTO);
-    }
-    link.stream.credits = Some(credits);
-    link.stream.peer_msg_size = hello.local_rcv_size as usize;
+    let terms = peer_terms(hello.bufs, hello.local_rcv_size, link.recv_ring() as u16).map_err(|_| EPROTO)?;
+    link.stream.credits = Some(terms.credits);
+    link.stream.peer_msg_size = terms.peer_msg_size;
     let ack = HelloAck { max_adverts: 0, actual_rcv_size: cfg.buffer_size, bufs: cfg.recv_buffers };
     let mut buf = [0u8; HELLO_ACK_LEN];
     ack.encode(&mut buf);
