@@ -23,53 +23,25 @@ run shows where its time went.
 
 import contextlib
 import json
-import math
 import os
 import platform
-import re
 import select
 import subprocess
 import sys
 import time
 
-TOP = os.environ.get("INFINISOCK_TOP", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BUILD = os.path.join(TOP, "tools/bench/build")
-PRELOAD = os.path.join(BUILD, "sockproto_preload.so")
-STREAM_BENCH = os.path.join(BUILD, "stream_bench")
-SERVER = os.environ.get("HOST_B4", "10.77.0.2")
-PROTO = {"sdp": 258, "smc": 256, "tcp": 0}
-KIB = 1024
-MIB = KIB * KIB
-# What rxe moves under TCG with large messages (about 0.16 Gbit/s) and a small
-# message's one-way time: runs are sized from these to last about Suite.seconds.
-RXE_BYTES_PER_S = 20e6
-RXE_SMALL_ONE_WAY_S = 100e-6
-# SO_BUSY_POLL of the busy-polling latency runs, µs: longer than a round trip under
-# TCG, so that a reader spins through it.
-BUSY_POLL_US = 1000
-# How long a server may take to listen under TCG; a kind of server whose listener was
-# not seen in that time (so the check cannot see it) gets a fixed wait from then on.
-LISTEN_TIMEOUT_S = 5
-UNSEEN_LISTENER_WAIT_S = 1.5
+from common import KIB, LISTEN_TIMEOUT_S, PRELOAD, PROTO, TOP, UNSEEN_LISTENER_WAIT_S, log
+from tool_iperf3 import Iperf3
+from tool_perftest import Perftest
+from tool_rstream import Rstream
+from tool_sockperf import Sockperf
+from tool_stream_bench import StreamBench
 
 
-def finite(text):
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
+class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
+    """The runner: the two hosts, the sections and their order, the samples and the
+    run's metadata. What each tool measures and how is in its tool_*.py mixin."""
 
-
-def log(*args):
-    print("#", *args, flush=True)
-
-
-def read_busy_poll():
-    with open("/proc/sys/net/core/busy_read") as f:
-        return int(f.read().strip() or 0)
-
-
-class Suite:
     def __init__(self, quick, only):
         self.quick = quick
         self.only = only
@@ -258,98 +230,6 @@ class Suite:
         log("%s: only %d bytes crossed rxe for %d moved (TCP segments %d): fallback" % (system, rxe, moved_bytes, segs))
         return None
 
-    # ---- raw verbs ----
-
-    def perftest(self, tool, size, iters, extra=()):
-        def side(host, port):
-            return [tool, "-d", "rxe" + host, "-F", "-s", str(size), "-n", str(iters), "-p", str(port)] + list(extra)
-
-        # A failed run is tried again with a new server, and so is one whose figures
-        # are not numbers: under TCG perftest's clock calibration sometimes fails and
-        # its latency tools then print "inf" (its bandwidth tools, now and then, 0).
-        for _ in range(3):
-            port = self.next_port()
-            srv = self.start("b", side("b", port))
-            self.wait_ready(srv, port, "perftest")
-            rc, out, err = self.run("a", side("a", port) + [SERVER], timeout=180)
-            self.stop(srv)
-            if rc != 0:
-                continue
-            for line in out.splitlines():
-                f = line.split()
-                if f and f[0] == str(size) and len(f) >= 4 and all(finite(x) for x in f[1:]) and float(f[3]) > 0:
-                    return f, None
-            err = "figures that are not numbers, or no bandwidth: " + out[-500:]
-        return None, (err or out)
-
-    def iterations(self, size):
-        """Messages for a bandwidth run of about self.seconds (at least 20, which keeps
-        1 MiB runs from taking half as long again)."""
-        return max(20, min(20000, int(RXE_BYTES_PER_S * self.seconds) // max(size, 1)))
-
-    def round_trips(self, size):
-        """Round trips for a latency run: 1000, enough for a p99.9, where they fit in
-        about self.seconds; fewer (never below 300) for large messages, whose 1000
-        round trips would take three times as long (60 KiB: about 300)."""
-        if self.quick:
-            return 300
-        round_trip_s = 2 * (RXE_SMALL_ONE_WAY_S + size / RXE_BYTES_PER_S)
-        return max(300, min(1000, int(self.seconds / round_trip_s)))
-
-    def verbs_bandwidth(self, sizes):
-        for name in ("write", "read", "send"):
-            for size in sizes:
-                for r in range(self.repeats):
-                    self.verbs_bandwidth_once(name, size, r)
-
-    def verbs_bandwidth_once(self, name, size, r, test="bandwidth"):
-        # MB/s (MiB/s in perftest) has two more significant digits than its Gbit/s.
-        f, err = self.perftest("ib_%s_bw" % name, size, self.iterations(size))
-        if f:
-            self.record("verbs_" + name, test, "throughput", "Gbit/s", float(f[3]) * MIB * 8 / 1e9, size=size,
-                        streams=1, repeat=r)
-        else:
-            self.error("verbs_" + name, test, err, size=size)
-
-    def verbs_latency(self, sizes):
-        for name in ("send", "write"):
-            for size in sizes:
-                for r in range(self.repeats):
-                    self.verbs_latency_once(name, size, r)
-
-    def verbs_latency_once(self, name, size, r, test="latency"):
-        f, err = self.perftest("ib_%s_lat" % name, size, self.round_trips(size))
-        # bytes iterations t_min t_max t_typical t_avg t_stdev p99 p99.9
-        if f and len(f) >= 9:
-            for metric, col in (("median", 4), ("p99", 7), ("p99.9", 8)):
-                self.record("verbs_" + name, test, metric, "us", float(f[col]), size=size, repeat=r)
-        else:
-            self.error("verbs_" + name, test, err or "no output", size=size)
-
-    # ---- socket systems through iperf3 and sockperf ----
-
-    def iperf3(self, system, size, streams, r):
-        port = self.next_port()
-        env = self.preload_env(system)
-        srv = self.start("b", ["iperf3", "-s", "-1", "-B", SERVER, "-p", str(port)], env=env)
-        self.wait_ready(srv, port, "iperf3 " + system)
-        rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
-        rc, out, err = self.run("a", ["iperf3", "-c", SERVER, "-p", str(port), "-t", str(self.seconds), "-l",
-                                      str(size), "-P", str(streams), "-J"], timeout=60 + 10 * self.seconds, env=env)
-        self.stop(srv)
-        try:
-            j = json.loads(out)
-            recv = j["end"]["sum_received"]
-            bps, moved = recv["bits_per_second"], recv["bytes"]
-            cpu = j["end"].get("cpu_utilization_percent", {})
-        except (ValueError, KeyError):
-            return self.error(system, "bandwidth", err or out, size=size, streams=streams, tool="iperf3")
-        path = self.path_check(system, moved, rxe0, segs0)
-        if path is None:
-            return self.error(system, "bandwidth", "fell back to TCP", size=size, streams=streams, tool="iperf3")
-        self.record(system, "bandwidth", "throughput", "Gbit/s", bps / 1e9, size=size, streams=streams, repeat=r,
-                    tool="iperf3", path=path, host_cpu_percent=cpu.get("host_total"))
-
     @contextlib.contextmanager
     def busy_read(self, usec):
         """net.core.busy_read (a global sysctl) for what runs inside: the SO_BUSY_POLL
@@ -364,187 +244,6 @@ class Suite:
         finally:
             with open(path, "w") as f:
                 f.write(old)
-
-    def sockperf(self, system, size, r, polling=False, busy_poll=False):
-        """Ping-pong latency. Both sides block in recvfrom(), or with `polling` spin on
-        non-blocking sockets, as perftest's ib_send_lat spins on its CQ, or with
-        `busy_poll` block after busy-polling (SO_BUSY_POLL via net.core.busy_read)."""
-        if busy_poll:
-            with self.busy_read(BUSY_POLL_US):
-                return self.sockperf(system, size, r, polling)
-        port = self.next_port()
-        env = self.preload_env(system)
-        mode = ["--nonblocked"] if polling else []
-        test = "latency-polling" if polling else "latency-busypoll" if read_busy_poll() else "latency"
-        srv = self.start("b", ["sockperf", "sr", "--tcp", "-i", SERVER, "-p", str(port)] + mode, env=env)
-        self.wait_ready(srv, port, "sockperf " + system)
-        rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
-        rc, out, err = self.run("a", ["sockperf", "pp", "--tcp", "-i", SERVER, "-p", str(port), "-m", str(size), "-t",
-                                      str(self.seconds)] + mode, timeout=60, env=env)
-        self.stop(srv)
-        text = out + err
-        pct = dict(re.findall(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)", text))
-        m = re.search(r"SentMessages=(\d+)", text)
-        if not pct or "50.000" not in pct:
-            return self.error(system, test, text, size=size, tool="sockperf")
-        moved = int(m.group(1)) * size if m else 0
-        path = self.path_check(system, moved, rxe0, segs0)
-        if path is None:
-            return self.error(system, test, "fell back to TCP", size=size, tool="sockperf")
-        for metric, key in (("median", "50.000"), ("p99", "99.000"), ("p99.9", "99.900")):
-            if key in pct:
-                self.record(system, test, metric, "us", float(pct[key]), size=size, repeat=r, tool="sockperf",
-                            path=path)
-
-    # ---- AF_IB message sockets, through stream_bench ----
-
-    def ibmsg(self, size, r, busy_poll=False, polling=False):
-        """AF_IB SOCK_SEQPACKET: ping-pong latency and the one-way message rate of
-        `size`-byte messages, with INFINISOCK_MAX_MSG_SIZE = size (deep rings).
-        `polling`: both ends spin on non-blocking reads (latency only); `busy_poll`:
-        blocking reads after SO_BUSY_POLL spinning (latency only)."""
-        if busy_poll:
-            with self.busy_read(BUSY_POLL_US):
-                return self.ibmsg(size, r)
-        env = {"STREAM_BENCH_MAX_MSG": str(size)}
-        test = "latency-polling" if polling else "latency-busypoll" if read_busy_poll() else "latency"
-        port = self.next_port()
-        srv = self.start("b", [STREAM_BENCH, "server", "ibmsg", str(port)], env=env)
-        self.wait_ready(srv, port, "stream_bench ibmsg")
-        rc, out, err = self.run("a", [STREAM_BENCH, "pingpong", "ibmsg", SERVER, str(port),
-                                      str(self.round_trips(size)), str(size)] + (["poll"] if polling else []),
-                                env=env, timeout=120)
-        kv = self.kv(out)
-        if rc == 0 and "half_rtt_median_us" in kv:
-            for metric, key in (("median", "half_rtt_median_us"), ("p99", "half_rtt_p99_us"),
-                                ("p99.9", "half_rtt_p999_us")):
-                self.record("ibmsg", test, metric, "us", float(kv[key]), size=size, repeat=r, tool="stream_bench")
-            # Voluntary context switches of the client per round trip: its sleeps.
-            self.record("ibmsg", test, "sleeps", "1/round trip", float(kv.get("sleeps_per_round_trip", 0)), size=size,
-                        repeat=r, tool="stream_bench")
-        else:
-            self.error("ibmsg", test, err or out, size=size)
-        if not busy_poll and test == "latency":
-            rc, out, err = self.run("a", [STREAM_BENCH, "bulk", "ibmsg", SERVER, str(port), str(self.seconds),
-                                          str(size)], env=env, timeout=120)
-            kv = self.kv(out)
-            if rc == 0 and "gbit_per_s" in kv:
-                self.record("ibmsg", "bandwidth", "throughput", "Gbit/s", float(kv["gbit_per_s"]), size=size,
-                            streams=1, repeat=r, tool="stream_bench")
-                self.record("ibmsg", "rate", "messages", "1/s", int(kv["bytes"]) / size / float(kv["seconds"]),
-                            size=size, repeat=r, tool="stream_bench")
-            else:
-                self.error("ibmsg", "bandwidth", err or out, size=size)
-        self.stop(srv)
-
-    # stream_bench rdma variants: (local side, how completions are awaited, system
-    # suffix). The first is perftest's way: a registered buffer, a polled CQ.
-    RDMA_VARIANTS = (("region", "spin", ""), ("region", "poll", "_sleep"), ("pinned", "spin", "_pinned"))
-
-    def ib_rdma(self, size, r):
-        """AF_IB one-sided RDMA WRITE and READ bandwidth (stream_bench rdma), in the
-        RDMA_VARIANTS ways (systems ibrdma_write, ibrdma_write_sleep, ...)."""
-        # The anchors again, just before: under TCG the pair's speed drifts over a
-        # run by more than the differences measured here.
-        for op in ("write", "read"):
-            self.verbs_bandwidth_once(op, size, r, test="bandwidth-beside")
-        port = self.next_port()
-        srv = self.start("b", [STREAM_BENCH, "server", "ibmsg", str(port)])
-        self.wait_ready(srv, port, "stream_bench ibmsg")
-        for local, wait, suffix in self.RDMA_VARIANTS:
-            for op in ("write", "read"):
-                system = "ibrdma_" + op + suffix
-                rc, out, err = self.run("a", [STREAM_BENCH, "rdma", SERVER, str(port), str(self.seconds), str(size),
-                                              op, local] + (["spin"] if wait == "spin" else []), timeout=120)
-                kv = self.kv(out)
-                if rc == 0 and "gbit_per_s" in kv:
-                    self.record(system, "bandwidth", "throughput", "Gbit/s", float(kv["gbit_per_s"]), size=size,
-                                streams=1, repeat=r, tool="stream_bench")
-                else:
-                    self.error(system, "bandwidth", err or out, size=size)
-        self.stop(srv)
-
-    # ---- stream_bench: setup rate and scale ----
-
-    def stream_bench_server(self, system):
-        # stream_bench names the protocols as the suite names the systems.
-        port = self.next_port()
-        srv = self.start("b", [STREAM_BENCH, "server", system, str(port)])
-        self.wait_ready(srv, port, "stream_bench " + system)
-        return srv, system, port
-
-    @staticmethod
-    def kv(out):
-        return dict(re.findall(r"(\w+)=(-?[\w.]+)", out))
-
-    def connrate(self, system, r):
-        srv, proto, port = self.stream_bench_server(system)
-        rc, out, err = self.run("a", [STREAM_BENCH, "connrate", proto, SERVER, str(port), str(self.seconds)], timeout=120)
-        self.stop(srv)
-        kv = self.kv(out)
-        if rc != 0 or "conn_per_s" not in kv:
-            return self.error(system, "connrate", err or out)
-        self.record(system, "connrate", "connections", "1/s", float(kv["conn_per_s"]), repeat=r)
-        self.record(system, "connrate", "first_byte_median", "us", float(kv["first_byte_median_us"]), repeat=r)
-
-    def scale(self, system, n, r):
-        """n connections: kernel memory while they are idle, then aggregate throughput
-        and kernel CPU time per GB with 64 KiB writes on all of them (one stream_bench
-        run, one set of connections)."""
-        srv, proto, port = self.stream_bench_server(system)
-        rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
-        rc, out, err = self.run("a", [STREAM_BENCH, "scale", proto, SERVER, str(port), str(n), str(self.seconds),
-                                      "65536"], timeout=600)
-        self.stop(srv)
-        kv = self.kv(out)
-        if "kib_per_connection" in kv:
-            self.record(system, "scale", "kernel_kib_per_idle_connection", "KiB", float(kv["kib_per_connection"]),
-                        connections=n, repeat=r)
-            self.record(system, "scale", "setup_seconds", "s", float(kv["setup_s"]), connections=n, repeat=r)
-        else:
-            return self.error(system, "scale-idle", err or out, connections=n)
-        if rc != 0 or "gbit_per_s" not in kv:
-            return self.error(system, "scale-bulk", err or out, connections=n)
-        if self.path_check(system, int(kv["bytes"]), rxe0, segs0) is None:
-            return self.error(system, "scale-bulk", "fell back to TCP", connections=n)
-        self.record(system, "scale", "throughput", "Gbit/s", float(kv["gbit_per_s"]), connections=n, repeat=r)
-        self.record(system, "scale", "kernel_cpu_s_per_gb", "s/GB", float(kv["kernel_cpu_s_per_gb"]), connections=n,
-                    repeat=r)
-
-    def rstream(self, size, count, iterations):
-        """One rstream run (blocking calls); returns its result row or an error text.
-        Each iteration sends `count` transfers of `size` one way, then back."""
-        port = self.next_port()
-        args = ["-p", str(port), "-S", str(size), "-C", str(count), "-I", str(iterations), "-T", "b"]
-        # Line-buffered, so that its header, printed once it listens, says it is ready
-        # (rsocket listeners show in no /proc table).
-        srv = self.start("b", ["stdbuf", "-oL", "rstream", "-b", SERVER] + args)
-        self.wait_ready(srv, port, "rstream", first_line=True)
-        rc, out, err = self.run("a", ["rstream", "-s", SERVER] + args, timeout=180)
-        self.stop(srv)
-        for line in out.splitlines():
-            f = line.split()
-            # name bytes xfers iters total time Gb/sec usec/xfer
-            if len(f) == 8 and f[0] == "custom":
-                return f, None
-        return None, (err or out) or "rstream printed nothing (rc %d)" % rc
-
-    def rsocket_bandwidth(self, size, r):
-        count = max(10, min(5000, self.iterations(size) // 2))
-        f, err = self.rstream(size, count, 1)
-        if not f:
-            return self.error("rsocket", "bandwidth", err, size=size)
-        # Gb/sec counts both directions, which run one after the other: it is the
-        # rate of one stream.
-        self.record("rsocket", "bandwidth", "throughput", "Gbit/s", float(f[6]), size=size, streams=1, repeat=r,
-                    tool="rstream")
-
-    def rsocket_latency(self, size, r):
-        f, err = self.rstream(size, 1, self.round_trips(size))
-        if not f:
-            return self.error("rsocket", "latency", err, size=size)
-        # usec/xfer: the mean one-way time of a ping-pong transfer.
-        self.record("rsocket", "latency", "mean", "us", float(f[7]), size=size, repeat=r, tool="rstream")
 
     # ---- SMC-R set-up ----
 

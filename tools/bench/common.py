@@ -1,0 +1,42 @@
+# SPDX-License-Identifier: GPL-2.0
+"""What the benchmark suite's runner (suite.py) and its tool modules (tool_*.py) share:
+where things are, the server's address, the bed's rough speed, and small helpers."""
+
+import math
+import os
+
+TOP = os.environ.get("INFINISOCK_TOP", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+BUILD = os.path.join(TOP, "tools/bench/build")
+PRELOAD = os.path.join(BUILD, "sockproto_preload.so")
+STREAM_BENCH = os.path.join(BUILD, "stream_bench")
+SERVER = os.environ.get("HOST_B4", "10.77.0.2")
+PROTO = {"sdp": 258, "smc": 256, "tcp": 0}
+KIB = 1024
+MIB = KIB * KIB
+# What rxe moves under TCG with large messages (about 0.16 Gbit/s) and a small
+# message's one-way time: runs are sized from these to last about Suite.seconds.
+RXE_BYTES_PER_S = 20e6
+RXE_SMALL_ONE_WAY_S = 100e-6
+# SO_BUSY_POLL of the busy-polling latency runs, µs: longer than a round trip under
+# TCG, so that a reader spins through it.
+BUSY_POLL_US = 1000
+# How long a server may take to listen under TCG; a kind of server whose listener was
+# not seen in that time (so the check cannot see it) gets a fixed wait from then on.
+LISTEN_TIMEOUT_S = 5
+UNSEEN_LISTENER_WAIT_S = 1.5
+
+
+def finite(text):
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def log(*args):
+    print("#", *args, flush=True)
+
+
+def read_busy_poll():
+    with open("/proc/sys/net/core/busy_read") as f:
+        return int(f.read().strip() or 0)
