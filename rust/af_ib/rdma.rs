@@ -24,8 +24,8 @@ use kernel::{
 };
 
 use crate::{
-    kernel_api::{sock::Msg, verbs::{Cqe, CqeKind, PinnedBuf, RdmaVerb, UserMr, Wc}},
-    link::link::Link,
+    kernel_api::{sock::Msg, verbs::{Cqe, PinnedBuf, RdmaVerb, UserMr, Wc}},
+    link::link::{Link, WrKind},
     proto::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
         errno::Errno,
@@ -50,8 +50,8 @@ const MAX_COMPLETIONS: usize = 4096;
 /// gone again (memory pressure) before it fails with `EFAULT`.
 const MAX_PIN_RETRIES: u32 = 3;
 
-static RDMA_CQE: Cqe = Cqe::new(CqeKind::Rdma);
-static RDMA_PART_CQE: Cqe = Cqe::new(CqeKind::RdmaPart);
+static RDMA_CQE: Cqe = WrKind::Rdma.cqe();
+static RDMA_PART_CQE: Cqe = WrKind::RdmaPart.cqe();
 
 /// Where an operation's local bytes are.
 enum Local {

@@ -128,7 +128,7 @@ impl Cq {
             *slot = NonNull::new(wc.cqe).map(|cqe| Wc {
                 // SAFETY: The helper reports only completions whose `ib_cqe` is the
                 // first field of one of our `'static` `Cqe`s (`repr(C)`).
-                kind: unsafe { cqe.cast::<Cqe>().as_ref() }.kind,
+                tag: unsafe { cqe.cast::<Cqe>().as_ref() }.tag,
                 status: wc.status,
                 byte_len: wc.byte_len,
                 imm: wc.with_imm.then_some(wc.imm),
@@ -245,26 +245,12 @@ unsafe extern "C" fn cq_event<H: CqEvents, const RECV: bool>(_cq: *mut bindings:
     unsafe { &*ctx.cast::<H>() }.cq_event(if RECV { CqSide::Recv } else { CqSide::Send });
 }
 
-/// What kind of work request completed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CqeKind {
-    /// A receive.
-    Recv,
-    /// A send.
-    Send,
-    /// A keepalive probe (a zero-length RDMA WRITE on the send queue).
-    Probe,
-    /// The last (signaled) request of a program's RDMA WRITE or READ (see `rdma`).
-    Rdma,
-    /// An earlier, unsignaled request of one: reported only when it fails or is flushed.
-    RdmaPart,
-}
-
 /// What a completion reports.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Wc {
-    /// The kind of work request, from the [`Cqe`] it was posted with.
-    pub(crate) kind: CqeKind,
+    /// The tag of the [`Cqe`] the work request was posted with: what kind of request
+    /// it was, in the protocol's own terms.
+    pub(crate) tag: u32,
     /// `enum ib_wc_status`: 0 is success.
     pub(crate) status: u32,
     /// Bytes received (receives only).
@@ -306,21 +292,23 @@ impl Wc {
     }
 }
 
-/// The `struct ib_cqe` a work request carries, and the kind its completion reports.
-/// One static per kind; [`Cq::poll`] finds the kind through the pointer.
+/// The `struct ib_cqe` a work request carries, and the tag its completion reports
+/// ([`Wc::tag`]): the protocol names its kinds of work request with tags of its own,
+/// so this layer needs to know none of them. One static per kind; [`Cq::poll`] finds
+/// the tag through the pointer.
 #[repr(C)]
 pub(crate) struct Cqe {
     raw: UnsafeCell<bindings::ib_cqe>,
-    kind: CqeKind,
+    tag: u32,
 }
 
 // SAFETY: The kernel only reads it; Rust never writes it after construction.
 unsafe impl Sync for Cqe {}
 
 impl Cqe {
-    /// The entry whose completions [`Cq::poll`] reports as `kind`.
-    pub(crate) const fn new(kind: CqeKind) -> Self {
-        Self { raw: UnsafeCell::new(bindings::ib_cqe { done: Some(bindings::infinisock_cqe_reaped) }), kind }
+    /// The entry whose completions [`Cq::poll`] reports with `tag`.
+    pub(crate) const fn new(tag: u32) -> Self {
+        Self { raw: UnsafeCell::new(bindings::ib_cqe { done: Some(bindings::infinisock_cqe_reaped) }), tag }
     }
 
     fn as_raw(&self) -> *mut bindings::ib_cqe {

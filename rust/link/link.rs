@@ -13,7 +13,7 @@ use crate::{
     kernel_api::{
         cm::CmIdRef,
         ib::IbDevice,
-        verbs::{device_sges, Cq, CqSide, Cqe, CqeKind, DmaBuf, DmaDir, Pd, QpRef, Wc, POLL_BATCH},
+        verbs::{device_sges, Cq, CqSide, Cqe, DmaBuf, DmaDir, Pd, QpRef, Wc, POLL_BATCH},
     },
     link::memory::RingCharge,
     proto::{
@@ -25,10 +25,40 @@ use crate::{
     sdp::endpoint::Endpoint,
 };
 
-/// What each work request of a link is, for its completion (see [`Link::reap`]).
-static RECV_CQE: Cqe = Cqe::new(CqeKind::Recv);
-static SEND_CQE: Cqe = Cqe::new(CqeKind::Send);
-static PROBE_CQE: Cqe = Cqe::new(CqeKind::Probe);
+/// What a work request of a link is, for its completion (see [`Link::reap`]): the
+/// tag of the [`Cqe`] it is posted with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum WrKind {
+    /// A receive.
+    Recv,
+    /// A send.
+    Send,
+    /// A keepalive probe (a zero-length RDMA WRITE on the send queue).
+    Probe,
+    /// The last (signaled) request of a program's RDMA WRITE or READ (see `rdma`).
+    Rdma,
+    /// An earlier, unsignaled request of one: reported only when it fails or is flushed.
+    RdmaPart,
+}
+
+impl WrKind {
+    const ALL: [WrKind; 5] = [WrKind::Recv, WrKind::Send, WrKind::Probe, WrKind::Rdma, WrKind::RdmaPart];
+
+    /// The entry its requests are posted with.
+    pub(crate) const fn cqe(self) -> Cqe {
+        Cqe::new(self as u32)
+    }
+
+    /// The kind of request a completion is for.
+    pub(crate) fn of(wc: &Wc) -> Option<Self> {
+        Self::ALL.get(wc.tag as usize).copied()
+    }
+}
+
+static RECV_CQE: Cqe = WrKind::Recv.cqe();
+static SEND_CQE: Cqe = WrKind::Send.cqe();
+static PROBE_CQE: Cqe = WrKind::Probe.cqe();
 
 /// Data-path state of the stream: which buffers hold what, and the credits.
 pub(crate) struct Stream {

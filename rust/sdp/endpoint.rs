@@ -38,10 +38,10 @@ use crate::{
     kernel_api::{
         cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
         sock::Sock,
-        verbs::{CqEvents, CqSide, CqeKind, POLL_BATCH},
+        verbs::{CqEvents, CqSide, POLL_BATCH},
         wait::{self, WaitQueue, Woken},
     },
-    link::link::Link,
+    link::link::{Link, WrKind},
     proto::{
         abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
         keepalive::{KeepaliveConfig, Prober},
@@ -393,12 +393,14 @@ impl Endpoint {
             }
             for wc in batch[..n].iter().flatten() {
                 handled += 1;
-                match wc.kind {
-                    CqeKind::Recv => rx::completion(self, inner, *wc),
-                    CqeKind::Send => tx::completion(self, inner, *wc),
-                    CqeKind::Probe => keepalive::completion(self, inner, *wc),
-                    CqeKind::Rdma => rdma::completion(self, inner, *wc),
-                    CqeKind::RdmaPart => rdma::part_failed(self, inner, *wc),
+                match WrKind::of(wc) {
+                    Some(WrKind::Recv) => rx::completion(self, inner, *wc),
+                    Some(WrKind::Send) => tx::completion(self, inner, *wc),
+                    Some(WrKind::Probe) => keepalive::completion(self, inner, *wc),
+                    Some(WrKind::Rdma) => rdma::completion(self, inner, *wc),
+                    Some(WrKind::RdmaPart) => rdma::part_failed(self, inner, *wc),
+                    // Every request of a link is posted with one of its kinds' entries.
+                    None => debug_assert!(false, "completion with an unknown tag {}", wc.tag),
                 }
             }
             if drained {
