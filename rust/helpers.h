@@ -176,12 +176,25 @@ int infinisock_msg_prepin(struct msghdr *msg, size_t len, bool device_writes);
 size_t infinisock_msg_control_room(const struct msghdr *msg);
 int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int *type, const void **data,
 			     size_t *len);
+/*
+ * How a connection's QP behaves, as the protocol chooses it (sdp::handshake): its
+ * transport and receiver-not-ready retry counts (ours, and what we ask of the peer;
+ * the peer's receiver-not-ready wish is capped at ours), and the most RDMA READs in
+ * flight each way (the device may allow fewer).
+ */
+struct infinisock_conn_policy {
+	u8 retry_count;
+	u8 rnr_retry_count;
+	u8 rd_atomic;
+};
 struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
 				      struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
 				      u32 *max_inline, int *err);
-int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len);
-int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp);
-int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len);
+int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp,
+				 const struct infinisock_conn_policy *policy, const void *data, u8 len);
+int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy);
+int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,
+			 const void *data, u8 len);
 void infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp);
 int infinisock_cm_reject(struct rdma_cm_id *id);
 int infinisock_cm_event_type(const struct rdma_cm_event *event);

@@ -13,6 +13,30 @@ use crate::{
     proto::sockaddr::{PortSpace, SockAddr, SOCKADDR_IN6_LEN},
 };
 
+/// How a connection's QP behaves, as the protocol chooses it: passed to the steps
+/// that connect it ([`CmIdRef::connect_locked`], [`CmIdRef::establish`],
+/// [`CmIdRef::accept`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConnPolicy {
+    /// Transport retries (ours, and asked of the peer); 7 means "for ever".
+    pub(crate) retry_count: u8,
+    /// Receiver-not-ready retries (ours, asked of the peer, and the cap on the peer's
+    /// wish); 7 means "for ever".
+    pub(crate) rnr_retry_count: u8,
+    /// RDMA READs in flight at once, each way, at most (the device may allow fewer).
+    pub(crate) rd_atomic: u8,
+}
+
+impl ConnPolicy {
+    fn raw(&self) -> bindings::infinisock_conn_policy {
+        bindings::infinisock_conn_policy {
+            retry_count: self.retry_count,
+            rnr_retry_count: self.rnr_retry_count,
+            rd_atomic: self.rd_atomic,
+        }
+    }
+}
+
 /// An event rdma_cm reports on an id, with what the module needs of it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum CmEvent<'a> {
@@ -179,19 +203,21 @@ impl CmIdRef {
 
     /// Sends the connection request for `qp` (from [`CmIdRef::create_qp`]); only from
     /// inside this id's handler (after [`CmEvent::RouteResolved`]).
-    pub(crate) fn connect_locked(&self, qp: &QpRef, private_data: &[u8]) -> Result {
+    pub(crate) fn connect_locked(&self, qp: &QpRef, policy: &ConnPolicy, private_data: &[u8]) -> Result {
         let len = u8::try_from(private_data.len())?;
+        let policy = policy.raw();
         // SAFETY: Live id and QP, handler mutex held by our caller; rdma_cm copies the data.
         check(unsafe {
-            bindings::infinisock_cm_connect_locked(self.as_raw(), qp.as_raw(), private_data.as_ptr().cast(), len)
+            bindings::infinisock_cm_connect_locked(self.as_raw(), qp.as_raw(), &policy, private_data.as_ptr().cast(), len)
         })
     }
 
     /// Active side, on [`CmEvent::ConnectResponse`]: readies `qp` and sends the RTU
     /// (on failure, a REJ); only from inside this id's handler.
-    pub(crate) fn establish(&self, qp: &QpRef) -> Result {
+    pub(crate) fn establish(&self, qp: &QpRef, policy: &ConnPolicy) -> Result {
+        let policy = policy.raw();
         // SAFETY: Live id and QP, handler mutex held by our caller.
-        check(unsafe { bindings::infinisock_cm_establish(self.as_raw(), qp.as_raw()) })
+        check(unsafe { bindings::infinisock_cm_establish(self.as_raw(), qp.as_raw(), &policy) })
     }
 
     /// Refuses the peer's REQ or REP (REJ, consumer-defined); only from inside this
@@ -202,10 +228,13 @@ impl CmIdRef {
     }
 
     /// Accepts a connection request on `qp`; only from inside this id's handler.
-    pub(crate) fn accept(&self, qp: &QpRef, private_data: &[u8]) -> Result {
+    pub(crate) fn accept(&self, qp: &QpRef, policy: &ConnPolicy, private_data: &[u8]) -> Result {
         let len = u8::try_from(private_data.len())?;
+        let policy = policy.raw();
         // SAFETY: Live id and QP, handler mutex held by our caller; rdma_cm copies the data.
-        check(unsafe { bindings::infinisock_cm_accept(self.as_raw(), qp.as_raw(), private_data.as_ptr().cast(), len) })
+        check(unsafe {
+            bindings::infinisock_cm_accept(self.as_raw(), qp.as_raw(), &policy, private_data.as_ptr().cast(), len)
+        })
     }
 
     /// Starts a disconnect: the QP (if any) moves to the error state, the peer is told.

@@ -10,7 +10,7 @@ use kernel::prelude::*;
 use crate::{
     family::netns,
     kernel_api::{
-        cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
+        cm::{CmEvent, CmHandler, CmId, CmIdRef, ConnPolicy, Verdict},
         sock::{ProtoTable, Sock, Socket},
     },
     link::{link::Link, memory::RingCharge},
@@ -25,6 +25,18 @@ use crate::{
     },
     sdp::endpoint::{Endpoint, Inner, Phase},
 };
+
+/// The QP policy of every SDP and AF_IB connection.
+///
+/// Credits guarantee a posted receive for every send, so receiver-not-ready never
+/// happens with a peer that keeps the protocol: 6 retries (at the peer's RNR timer, at
+/// most 655 ms each) are plenty, and a peer that grants credits but posts no receives
+/// fails our sends (`ETIMEDOUT`) instead of holding them, and every page pinned behind
+/// them, for ever. The transport count is 6, not 7, for the same reason: a peer that
+/// stops acknowledging must fail our sends, as TCP's retransmission timeout does
+/// (rdma_rxe treats 7 as "retry for ever" too). 16 RDMA READs in flight each way keep
+/// the pipe of a program's READs full.
+const CONN_POLICY: ConnPolicy = ConnPolicy { retry_count: 6, rnr_retry_count: 6, rd_atomic: 16 };
 
 /// How long address and route resolution may take before `connect` fails.
 const RESOLVE_TIMEOUT_MS: u32 = 2000;
@@ -326,7 +338,7 @@ fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
     };
     let mut buf = [0u8; HELLO_LEN];
     hello.encode(&mut buf);
-    let sent = id.connect_locked(&link.qp, &buf);
+    let sent = id.connect_locked(&link.qp, &CONN_POLICY, &buf);
     inner.link = Some(link);
     if let Err(e) = sent {
         ep.fail(inner, e);
@@ -348,7 +360,7 @@ fn on_connect_response(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) {
             ep.fail(inner, ECONNRESET);
             return;
         }
-        if let Err(e) = id.establish(&link.qp) {
+        if let Err(e) = id.establish(&link.qp, &CONN_POLICY) {
             // The peer got our REJ.
             ep.fail(inner, e);
             return;
@@ -471,7 +483,7 @@ fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
     ack.encode(&mut buf);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
-    id.accept(&link.qp, &buf)?;
+    id.accept(&link.qp, &CONN_POLICY, &buf)?;
     {
         let mut inner = child.lock();
         inner.phase = Phase::Accepting;

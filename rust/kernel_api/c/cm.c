@@ -49,25 +49,13 @@ struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id)
 }
 
 /*
- * Credits guarantee a posted receive for every send, so receiver-not-ready never
- * happens with a peer that keeps the protocol: 6 retries (at the peer's RNR timer, at
- * most 655 ms each) are plenty, and a peer that grants credits but posts no receives
- * fails our sends (ETIMEDOUT) instead of holding them for ever. We ask the peer for
- * the same. retry_count 6, not 7: a peer that stops acknowledging must fail our sends
- * (ETIMEDOUT, as TCP's retransmission timeout), and rdma_rxe treats a transport retry
- * count of 7 as "retry for ever" too.
- */
-#define INFINISOCK_RETRY 6
-#define INFINISOCK_RNR_RETRY 6
-
-/*
  * Moves the QP to state with the attributes rdma_cm has for it (rdma_init_qp_attr(),
  * what rdma_cm's own cma_modify_qp_rtr()/_rts() apply to an attached QP); p (the
  * passive side's accept) overrides the RDMA READ depths as they do. The RNR retry
- * count is the peer's wish, capped.
+ * count is the peer's wish, capped at the policy's.
  */
 static int infinisock_qp_to(struct rdma_cm_id *id, struct ib_qp *qp, enum ib_qp_state state,
-			    const struct rdma_conn_param *p)
+			    const struct rdma_conn_param *p, const struct infinisock_conn_policy *policy)
 {
 	struct ib_qp_attr attr = { .qp_state = state };
 	int mask, ret;
@@ -79,8 +67,8 @@ static int infinisock_qp_to(struct rdma_cm_id *id, struct ib_qp *qp, enum ib_qp_
 		attr.max_dest_rd_atomic = p->responder_resources;
 	if (p && state == IB_QPS_RTS)
 		attr.max_rd_atomic = p->initiator_depth;
-	if ((mask & IB_QP_RNR_RETRY) && attr.rnr_retry > INFINISOCK_RNR_RETRY)
-		attr.rnr_retry = INFINISOCK_RNR_RETRY;
+	if (policy && (mask & IB_QP_RNR_RETRY) && attr.rnr_retry > policy->rnr_retry_count)
+		attr.rnr_retry = policy->rnr_retry_count;
 	return ib_modify_qp(qp, &attr, mask);
 }
 
@@ -90,7 +78,7 @@ static int infinisock_qp_to(struct rdma_cm_id *id, struct ib_qp *qp, enum ib_qp_
  * REQ or REP, and a peer asking 7 ("retry for ever") that then posts no receives would
  * hold our sends, and every pinned page behind them, for ever. We take the QP through
  * INIT here and RTR/RTS in infinisock_qp_ready() (what rdma_cm does, with the count
- * capped), and to the error state in infinisock_cm_disconnect().
+ * capped by the protocol's policy), and to the error state in infinisock_cm_disconnect().
  */
 struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
 				      struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
@@ -121,7 +109,7 @@ struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, s
 		*err = PTR_ERR(qp);
 		return NULL;
 	}
-	*err = infinisock_qp_to(id, qp, IB_QPS_INIT, NULL);
+	*err = infinisock_qp_to(id, qp, IB_QPS_INIT, NULL, NULL);
 	if (*err) {
 		ib_destroy_qp(qp);
 		return NULL;
@@ -131,23 +119,17 @@ struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, s
 	return qp;
 }
 
-/*
- * RDMA READs in flight at once, each way: what the device allows, at most this
- * (the READs of a program's operations; a handful keeps the pipe full).
- */
-#define INFINISOCK_RD_ATOMIC 16
-
 static void infinisock_conn_param(struct rdma_conn_param *p, const struct ib_device *dev, const struct ib_qp *qp,
-				  const void *data, u8 len)
+				  const struct infinisock_conn_policy *policy, const void *data, u8 len)
 {
 	*p = (struct rdma_conn_param) {
 		.private_data = data,
 		.private_data_len = len,
 		.flow_control = 1,
-		.retry_count = INFINISOCK_RETRY,
-		.rnr_retry_count = INFINISOCK_RNR_RETRY,
-		.responder_resources = min_t(u32, dev->attrs.max_qp_rd_atom, INFINISOCK_RD_ATOMIC),
-		.initiator_depth = min_t(u32, dev->attrs.max_qp_init_rd_atom, INFINISOCK_RD_ATOMIC),
+		.retry_count = policy->retry_count,
+		.rnr_retry_count = policy->rnr_retry_count,
+		.responder_resources = min_t(u32, dev->attrs.max_qp_rd_atom, policy->rd_atomic),
+		.initiator_depth = min_t(u32, dev->attrs.max_qp_init_rd_atom, policy->rd_atomic),
 		.qp_num = qp->qp_num,
 	};
 }
@@ -156,24 +138,26 @@ static void infinisock_conn_param(struct rdma_conn_param *p, const struct ib_dev
  * INIT again (now the connection's access rights are known), then RTR and RTS, as
  * rdma_cm does for an attached QP.
  */
-static int infinisock_qp_ready(struct rdma_cm_id *id, struct ib_qp *qp, const struct rdma_conn_param *p)
+static int infinisock_qp_ready(struct rdma_cm_id *id, struct ib_qp *qp, const struct rdma_conn_param *p,
+			       const struct infinisock_conn_policy *policy)
 {
-	return infinisock_qp_to(id, qp, IB_QPS_INIT, p) ?: infinisock_qp_to(id, qp, IB_QPS_RTR, p) ?:
-	       infinisock_qp_to(id, qp, IB_QPS_RTS, p);
+	return infinisock_qp_to(id, qp, IB_QPS_INIT, p, policy) ?: infinisock_qp_to(id, qp, IB_QPS_RTR, p, policy) ?:
+	       infinisock_qp_to(id, qp, IB_QPS_RTS, p, policy);
 }
 
-int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len)
+int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp,
+				 const struct infinisock_conn_policy *policy, const void *data, u8 len)
 {
 	struct rdma_conn_param p;
 
-	infinisock_conn_param(&p, id->device, qp, data, len);
+	infinisock_conn_param(&p, id->device, qp, policy, data, len);
 	return rdma_connect_locked(id, &p);
 }
 
 /* Active side, on the peer's REP: the QP to RTS, then the RTU; a failure rejects. */
-int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp)
+int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy)
 {
-	int ret = infinisock_qp_ready(id, qp, NULL);
+	int ret = infinisock_qp_ready(id, qp, NULL, policy);
 
 	if (ret) {
 		rdma_reject(id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
@@ -183,13 +167,14 @@ int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp)
 }
 
 /* Passive side: the QP to RTS, then the REP. A failure leaves the rejection to the id's destruction. */
-int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const void *data, u8 len)
+int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,
+			 const void *data, u8 len)
 {
 	struct rdma_conn_param p;
 	int ret;
 
-	infinisock_conn_param(&p, id->device, qp, data, len);
-	ret = infinisock_qp_ready(id, qp, &p);
+	infinisock_conn_param(&p, id->device, qp, policy, data, len);
+	ret = infinisock_qp_ready(id, qp, &p, policy);
 	return ret ?: rdma_accept(id, &p);
 }
 
