@@ -115,8 +115,8 @@ u32 infinisock_qp_num(const struct ib_qp *qp);
 int infinisock_post_recv(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
 int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey,
 			 const void *inline_data);
-/* A zero-length RDMA WRITE (keepalive probe), signaled. */
-int infinisock_post_probe(struct ib_qp *qp, struct ib_cqe *cqe);
+/* A zero-length RDMA WRITE, signaled: the peer's adapter acknowledges it. */
+int infinisock_post_empty_write(struct ib_qp *qp, struct ib_cqe *cqe);
 
 /* DMA mapping of kernel buffers (dir: enum dma_data_direction). */
 int infinisock_dma_map(struct ib_device *dev, void *buf, size_t len, int dir, u64 *addr);

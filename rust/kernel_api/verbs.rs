@@ -466,11 +466,11 @@ impl QpRef {
         })
     }
 
-    /// Posts a keepalive probe: a zero-length RDMA WRITE the peer's adapter
-    /// acknowledges (signaled; it touches no memory on either side).
-    pub(crate) fn post_probe(&self, cqe: &'static Cqe) -> Result {
+    /// Posts a zero-length RDMA WRITE, signaled: the peer's adapter acknowledges it
+    /// (or the QP fails it after its retries), and it touches no memory on either side.
+    pub(crate) fn post_empty_write(&self, cqe: &'static Cqe) -> Result {
         // SAFETY: Live QP (type invariant); the work request names no buffer.
-        to_result(unsafe { bindings::infinisock_post_probe(self.0.as_ptr(), cqe.as_raw()) })
+        to_result(unsafe { bindings::infinisock_post_empty_write(self.0.as_ptr(), cqe.as_raw()) })
     }
 
     /// Waits until every posted work request has completed or been flushed, polling

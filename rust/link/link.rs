@@ -429,7 +429,7 @@ impl Link {
             return Err(ENOTCONN);
         }
         if !self.stream.probe_outstanding {
-            self.qp.post_probe(&PROBE_CQE)?;
+            self.qp.post_empty_write(&PROBE_CQE)?;
             self.stream.probe_outstanding = true;
         }
         Ok(())

@@ -2,8 +2,8 @@
 /*
  * RDMA verbs (rdma/ib_verbs.h): device names, ports and attributes; protection
  * domains; completion queues, including the ones their owner reaps itself, their
- * polling and draining a QP over them; RC QPs; posting receives, sends and keepalive
- * probes; DMA mapping of kernel buffers. infinisock_unerr(), which turns an ERR_PTR
+ * polling and draining a QP over them; RC QPs; posting receives, sends and empty RDMA
+ * WRITEs; DMA mapping of kernel buffers. infinisock_unerr(), which turns an ERR_PTR
  * into NULL and an errno, is here and used by cm.c and rdma.c too.
  *
  * The logic (polling and dispatching completions, draining a QP, filling in work
@@ -267,11 +267,11 @@ int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len
 }
 
 /*
- * A keepalive probe: a zero-length RDMA WRITE. It needs no rkey or address (IBTA
- * C9-88), consumes no receive buffer at the peer and raises no completion there; the
- * peer's adapter acknowledges it, or our QP fails it after its transport retries.
+ * A zero-length RDMA WRITE, signaled. It needs no rkey or address (IBTA C9-88),
+ * consumes no receive buffer at the peer and raises no completion there; the peer's
+ * adapter acknowledges it, or our QP fails it after its transport retries.
  */
-int infinisock_post_probe(struct ib_qp *qp, struct ib_cqe *cqe)
+int infinisock_post_empty_write(struct ib_qp *qp, struct ib_cqe *cqe)
 {
 	struct ib_rdma_wr wr = {
 		.wr = {
