@@ -45,6 +45,7 @@ struct sock *infinisock_socket_take_sk(struct socket *sock);
 void infinisock_socket_set_ops(struct socket *sock, const struct proto_ops *ops);
 struct sock *infinisock_socket_sk(const struct socket *sock);
 u16 infinisock_sk_protocol(const struct sock *sk);
+struct proto *infinisock_sk_prot(const struct sock *sk);
 u16 infinisock_sk_family(const struct sock *sk);
 int infinisock_sk_type(const struct sock *sk);
 void infinisock_sk_set_protocol(struct sock *sk, u16 protocol);

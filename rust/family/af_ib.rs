@@ -42,8 +42,8 @@ impl SocketFamily for AfIb {
         let sk = sock.sk().ok_or(EINVAL)?;
         // What `SdpProto::init` does for SDP under IP, without its `sdp_enable`
         // check: that governs SDP's offer to IP programs only.
-        match Endpoint::new(ARef::from(sk)) {
-            Ok(ep) => sk.set_state(ep),
+        match Endpoint::new(ARef::from(sk)).and_then(|ep| sk.set_state(ep)) {
+            Ok(()) => {}
             Err(e) => {
                 // What `release` does with a sock that has no state.
                 if let Some(sk) = sock.detach() {

@@ -47,17 +47,18 @@ const AF_INET6: i32 = crate::kernel_api::bindings::AF_INET6 as i32;
 pub(crate) struct SdpProto;
 
 impl SockProto for SdpProto {
+    type State = Endpoint;
+
     fn init(sk: &Sock) -> Result {
         // `net.infinisock.sdp_enable=0`: the protocol is not offered in this namespace.
         if netns::tunable(sk.net(), TunableId::SdpEnable) == 0 {
             return Err(EPROTONOSUPPORT);
         }
-        sk.set_state(Endpoint::new(ARef::from(sk))?);
-        Ok(())
+        sk.set_state(Endpoint::new(ARef::from(sk))?)
     }
 
     fn keepalive(sk: &Sock, on: bool) {
-        if let Some(ep) = sk.state() {
+        if let Some(ep) = sk.state::<Endpoint>() {
             keepalive::set_enabled(&ep, on);
         }
     }
@@ -105,7 +106,7 @@ pub(crate) struct SdpOps<const FAMILY: i32>;
 
 /// The endpoint of a socket between `create` and `release`.
 fn endpoint(sock: &Socket) -> Result<kernel::sync::Arc<Endpoint>> {
-    let ep = sock.sk().and_then(|sk| sk.state()).ok_or(EBADF)?;
+    let ep = sock.sk().and_then(|sk| sk.state::<Endpoint>()).ok_or(EBADF)?;
     Ok(ep.into())
 }
 
@@ -127,7 +128,7 @@ impl<const FAMILY: i32> SocketOps for SdpOps<FAMILY> {
         // through it until its teardown removes it. Our own reference is taken
         // before `release` marks the endpoint orphaned, after which the teardown may
         // remove the state at any time.
-        match sk.state() {
+        match sk.state::<Endpoint>() {
             Some(ep) => close::release(&kernel::sync::Arc::from(ep)),
             None => sk.orphan(),
         }

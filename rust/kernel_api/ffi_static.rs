@@ -17,6 +17,7 @@ use kernel::prelude::*;
 /// The Rust side reads or writes the contents only while it holds the claim (see
 /// [`FfiStatic::claim`]) and the structure is not registered with the kernel; while it
 /// is registered only the kernel touches it, under its own locking.
+#[repr(C)]
 pub(crate) struct FfiStatic<T> {
     value: UnsafeCell<T>,
     claimed: AtomicBool,

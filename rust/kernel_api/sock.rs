@@ -7,7 +7,7 @@
 //! Protocol code implements [`SocketFamily`], [`SocketOps`] and [`SockProto`]; the
 //! `extern "C"` trampolines here turn the kernel's raw pointers into the wrapper types.
 
-use core::ptr::NonNull;
+use core::{any::TypeId, ptr::NonNull};
 
 use kernel::{
     error::{from_result, to_result},
@@ -25,9 +25,6 @@ use crate::{
     kernel_api::{bindings, ffi_static::{FfiStatic, KernelTable}, net::Net},
     proto::sockaddr::SOCKADDR_MAX_LEN,
 };
-
-/// What `struct infinisock_sock.state` holds for every sock of the module.
-pub(crate) type SockState = crate::sdp::endpoint::Endpoint;
 
 /// A `struct socket`: the file-side half of a socket.
 ///
@@ -177,7 +174,7 @@ impl Sock {
         // SAFETY: `net` is a live namespace; `proto` is registered for as long as a sock of
         // it exists (the module cannot go away while a sock holds its `owner` reference).
         let sk = unsafe {
-            bindings::sk_alloc(net.as_raw(), family, bindings::GFP_KERNEL, proto.0.get(), i32::from(kern))
+            bindings::sk_alloc(net.as_raw(), family, bindings::GFP_KERNEL, proto.proto.get(), i32::from(kern))
         };
         let sk = NonNull::new(sk).ok_or(ENOBUFS)?;
         // SAFETY: `sk_alloc` returned a sock with one reference, now owned by the `ARef`.
@@ -220,9 +217,27 @@ impl Sock {
         unsafe { bindings::infinisock_sk_state(self.as_raw()) }
     }
 
-    /// Installs the protocol state. Only while no other thread can see the sock's
-    /// state: from `init`, or for an incoming connection before it is queued.
-    pub(crate) fn set_state(&self, state: Arc<SockState>) {
+    /// The table the sock was allocated from.
+    fn table(&self) -> &'static ProtoTable {
+        // SAFETY: The sock is one of ours (type invariant), so its `sk_prot` is the
+        // `struct proto` inside one of our `ProtoTable` statics, its first field
+        // (`repr(C)`, and `FfiStatic` is `repr(C)` with the value first).
+        unsafe { &*bindings::infinisock_sk_prot(self.as_raw()).cast::<ProtoTable>() }
+    }
+
+    /// Whether the sock's state is a `T`: the type its table's protocol keeps
+    /// ([`SockProto::State`]).
+    fn holds<T: 'static>(&self) -> bool {
+        (self.table().state_type)() == TypeId::of::<T>()
+    }
+
+    /// Installs the protocol state, of its protocol's [`SockProto::State`] type (else
+    /// `EINVAL`). Only while no other thread can see the sock's state: from `init`,
+    /// or for an incoming connection before it is queued.
+    pub(crate) fn set_state<T: Send + Sync + 'static>(&self, state: Arc<T>) -> Result {
+        if !self.holds::<T>() {
+            return Err(EINVAL);
+        }
         let slot = self.state_slot();
         // SAFETY: The slot is ours to write (see above); an old value would leak, so
         // there must be none.
@@ -230,29 +245,37 @@ impl Sock {
             debug_assert!((*slot).is_null());
             *slot = state.into_foreign();
         }
+        Ok(())
     }
 
     /// The protocol state, borrowed while the socket keeps it installed: from a socket
     /// operation (the state is removed only after `release`, by the orphaned
     /// endpoint's teardown) or by a holder of a passive connection not yet accepted.
-    pub(crate) fn state(&self) -> Option<ArcBorrow<'_, SockState>> {
-        // SAFETY: The slot holds null or a pointer from `Arc::into_foreign`, removed only
-        // by `take_state`, which runs when no operation is using the sock any more
-        // (see above).
+    /// `None` if there is none, or if it is not a `T`.
+    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<ArcBorrow<'_, T>> {
+        if !self.holds::<T>() {
+            return None;
+        }
+        // SAFETY: The slot holds null or a pointer from `Arc::<T>::into_foreign` (only
+        // `set_state::<T>` fills it, for this `T`), removed only by `take_state`, which
+        // runs when no operation is using the sock any more (see above).
         unsafe {
             let p = *self.state_slot();
-            (!p.is_null()).then(|| <Arc<SockState> as ForeignOwnable>::borrow(p))
+            (!p.is_null()).then(|| <Arc<T> as ForeignOwnable>::borrow(p))
         }
     }
 
     /// Removes the protocol state: in `release` (no operation of the socket can run
     /// any more), or for an incoming connection nobody accepted.
-    pub(crate) fn take_state(&self) -> Option<Arc<SockState>> {
+    pub(crate) fn take_state<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        if !self.holds::<T>() {
+            return None;
+        }
         let slot = self.state_slot();
         // SAFETY: As in `state`; the pointer is replaced by null so it is taken once.
         unsafe {
             let p = core::mem::replace(&mut *slot, core::ptr::null_mut());
-            (!p.is_null()).then(|| <Arc<SockState> as ForeignOwnable>::from_foreign(p))
+            (!p.is_null()).then(|| <Arc<T> as ForeignOwnable>::from_foreign(p))
         }
     }
 
@@ -598,6 +621,10 @@ pub(crate) trait StreamOps: SocketOps {
 
 /// A protocol's `struct proto` callbacks.
 pub(crate) trait SockProto {
+    /// The protocol's state of each of its socks (`struct infinisock_sock.state`,
+    /// see [`Sock::set_state`]).
+    type State: Send + Sync + 'static;
+
     /// Sets up a newly allocated sock (for AF_INET/AF_INET6, called by `inet_create`).
     fn init(sk: &Sock) -> Result;
 
@@ -878,8 +905,20 @@ unsafe extern "C" fn release_trampoline<O: SocketOps>(sock: *mut bindings::socke
     0
 }
 
-/// A `struct proto` in a static, and the layout of the socks it allocates.
-pub(crate) struct ProtoTable(FfiStatic<bindings::proto>, SockLayout);
+/// A `struct proto` in a static, the layout of the socks it allocates and the type of
+/// their protocol state.
+///
+/// # Invariants
+///
+/// `repr(C)` with the `struct proto` first: a sock's `sk_prot` leads back to its
+/// table (`Sock::table`).
+#[repr(C)]
+pub(crate) struct ProtoTable {
+    proto: FfiStatic<bindings::proto>,
+    layout: SockLayout,
+    /// `TypeId::of::<P::State>` (a function: `TypeId::of` is not `const` here).
+    state_type: fn() -> TypeId,
+}
 
 /// The memory layout a [`ProtoTable`] allocates its socks with.
 #[derive(Clone, Copy)]
@@ -893,23 +932,24 @@ pub(crate) enum SockLayout {
 impl ProtoTable {
     /// The `struct proto` named `name` with the callbacks of `P`, for socks of `layout`.
     pub(crate) const fn new<P: SockProto>(name: &str, layout: SockLayout) -> Self {
-        Self(
-            FfiStatic::new(bindings::proto {
-            name: crate::kernel_api::ffi_static::c_name(name),
-            owner: crate::THIS_MODULE_PTR,
-            init: Some(init_trampoline::<P>),
-            // `sk_common_release()` (the error path of `inet_create` after `init`).
-            destroy: Some(destroy_trampoline),
-            // `sk_common_release()` (the error path of `inet_create`) calls `unhash`
-            // unconditionally; our socks are never hashed.
-            unhash: Some(unhash_nop),
-            keepalive: Some(keepalive_trampoline::<P>),
-            get_port: Some(bindings::infinisock_get_port_refused),
-            // SAFETY: All-zero is a valid `proto`: absent callbacks are NULL.
-            ..unsafe { core::mem::zeroed() }
+        Self {
+            proto: FfiStatic::new(bindings::proto {
+                name: crate::kernel_api::ffi_static::c_name(name),
+                owner: crate::THIS_MODULE_PTR,
+                init: Some(init_trampoline::<P>),
+                // `sk_common_release()` (the error path of `inet_create` after `init`).
+                destroy: Some(destroy_trampoline::<P>),
+                // `sk_common_release()` (the error path of `inet_create`) calls `unhash`
+                // unconditionally; our socks are never hashed.
+                unhash: Some(unhash_nop),
+                keepalive: Some(keepalive_trampoline::<P>),
+                get_port: Some(bindings::infinisock_get_port_refused),
+                // SAFETY: All-zero is a valid `proto`: absent callbacks are NULL.
+                ..unsafe { core::mem::zeroed() }
             }),
             layout,
-        )
+            state_type: TypeId::of::<P::State>,
+        }
     }
 }
 
@@ -921,10 +961,10 @@ unsafe extern "C" fn init_trampoline<P: SockProto>(sk: *mut bindings::sock) -> k
     })
 }
 
-unsafe extern "C" fn destroy_trampoline(sk: *mut bindings::sock) {
+unsafe extern "C" fn destroy_trampoline<P: SockProto>(sk: *mut bindings::sock) {
     // SAFETY: The kernel passes one of our socks; on this path no socket operation
     // can run on it any more.
-    drop(unsafe { Sock::from_raw(sk) }.take_state());
+    drop(unsafe { Sock::from_raw(sk) }.take_state::<P::State>());
 }
 
 unsafe extern "C" fn keepalive_trampoline<P: SockProto>(sk: *mut bindings::sock, on: kernel::ffi::c_int) {
@@ -938,13 +978,13 @@ impl KernelTable for ProtoTable {
     type Raw = bindings::proto;
 
     fn storage(&self) -> &FfiStatic<bindings::proto> {
-        &self.0
+        &self.proto
     }
 
     unsafe fn register(&self, raw: *mut bindings::proto) -> Result {
         // SAFETY: The helpers only return C `sizeof`/`offsetof`.
         let (size, pinfo) = unsafe {
-            match self.1 {
+            match self.layout {
                 SockLayout::Inet => (bindings::infinisock_sock_size(), 0),
                 SockLayout::Inet6 => (bindings::infinisock6_sock_size(), bindings::infinisock6_pinfo_offset()),
             }
@@ -1010,7 +1050,7 @@ impl InetProtosw {
             FfiStatic::new(bindings::inet_protosw {
                 type_: sock_type as u16,
                 protocol: protocol as u16,
-                prot: proto.0.get(),
+                prot: proto.proto.get(),
                 ops: ops.0.get(),
                 // SAFETY: All-zero is a valid list head before registration, and no flags.
                 ..unsafe { core::mem::zeroed() }

@@ -117,7 +117,7 @@ pub(crate) fn release(ep: &Endpoint) {
     }
     ep.sk.orphan();
     if take_state {
-        drop(ep.sk.take_state());
+        drop(ep.sk.take_state::<Endpoint>());
     }
 }
 

@@ -577,7 +577,7 @@ impl Endpoint {
         };
         if orphaned {
             // Nothing else refers to the sock's state any more.
-            drop(self.sk.take_state());
+            drop(self.sk.take_state::<Endpoint>());
         }
     }
 
@@ -608,7 +608,7 @@ impl Endpoint {
         drop(inner);
         self.sk.orphan();
         if take_state {
-            drop(self.sk.take_state());
+            drop(self.sk.take_state::<Endpoint>());
         }
     }
 

@@ -498,7 +498,12 @@ fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
         inner.id = Some(unsafe { id.adopt(child.as_ctx()) });
         inner.link = Some(link);
     }
-    sk.set_state(child.clone());
+    if sk.set_state(child.clone()).is_err() {
+        // Not reached (the child's sock is of its listener's protocol), but the id is
+        // the child's now: only a reset may end it.
+        child.abandon();
+        return Ok(());
+    }
     let queued = {
         let mut inner = listener.lock();
         inner.phase == Phase::Listening && inner.listen.pending.push(child.clone(), GFP_KERNEL).is_ok()

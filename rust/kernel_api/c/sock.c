@@ -52,6 +52,11 @@ u16 infinisock_sk_protocol(const struct sock *sk)
 	return sk->sk_protocol;
 }
 
+struct proto *infinisock_sk_prot(const struct sock *sk)
+{
+	return sk->sk_prot;
+}
+
 u16 infinisock_sk_family(const struct sock *sk)
 {
 	return sk->sk_family;
