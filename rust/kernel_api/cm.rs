@@ -6,7 +6,7 @@
 
 use core::ptr::NonNull;
 
-use kernel::{error::to_result, prelude::*};
+use kernel::{error::to_result, prelude::*, sync::Arc};
 
 use crate::{
     kernel_api::{bindings, net::Net, verbs::QpRef},
@@ -44,8 +44,10 @@ pub(crate) enum CmEvent<'a> {
     AddrResolved,
     /// `rdma_resolve_route` finished.
     RouteResolved,
-    /// A connection request arrived on a listening id; the event's id is the new one.
-    ConnectRequest { private_data: &'a [u8] },
+    /// A connection request arrived on a listening id; the event's id is the new one,
+    /// destroyed (the request rejected) unless the handler adopts it with
+    /// [`ConnRequest::adopt`].
+    ConnectRequest { private_data: &'a [u8], request: &'a ConnRequest },
     /// Active side: the peer's REP arrived, with its private data. The QP is ours to
     /// ready before the RTU goes out ([`CmIdRef::establish`]).
     ConnectResponse { private_data: &'a [u8] },
@@ -63,21 +65,11 @@ pub(crate) enum CmEvent<'a> {
     Other,
 }
 
-/// What the handler answers for a connection request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// Keep the id (for a request: it was adopted with [`CmIdRef::adopt`]).
-    Keep,
-    /// rdma_cm destroys the id (for a request: rejects it first).
-    Destroy,
-}
-
 /// Receives the events of ids whose context is a `Self`.
 pub(crate) trait CmHandler: Send + Sync + 'static {
     /// Handles `event` on `id`. Runs in process context with the id's handler mutex
-    /// held: it may sleep, but must not destroy `id` itself (answer
-    /// [`Verdict::Destroy`] instead).
-    fn event(&self, id: &CmIdRef, event: CmEvent<'_>) -> Verdict;
+    /// held: it may sleep, but must not destroy `id` itself.
+    fn event(&self, id: &CmIdRef, event: CmEvent<'_>);
 }
 
 /// An rdma_cm id seen from inside an event handler (not owned).
@@ -88,33 +80,88 @@ pub(crate) trait CmHandler: Send + Sync + 'static {
 #[repr(transparent)]
 pub(crate) struct CmIdRef(kernel::types::Opaque<bindings::rdma_cm_id>);
 
-/// An rdma_cm id owned by the module, destroyed on drop.
+/// What keeps an id's handler alive, and at the same address, while the id exists.
+enum HandlerRef<H: 'static> {
+    Static(&'static H),
+    Shared(Arc<H>),
+}
+
+impl<H> HandlerRef<H> {
+    fn as_ptr(&self) -> *const H {
+        match self {
+            HandlerRef::Static(h) => *h,
+            HandlerRef::Shared(h) => Arc::as_ptr(h),
+        }
+    }
+}
+
+/// An rdma_cm id owned by the module, destroyed on drop, and the handler of its events.
 ///
 /// # Invariants
 ///
-/// `0` is a live id created by or handed to this module, destroyed only in `drop`;
-/// its context points at a `H: CmHandler` that outlives it. It is never dropped from
-/// inside its own event handler (that would deadlock on the handler mutex).
-pub(crate) struct CmId(NonNull<bindings::rdma_cm_id>);
+/// `raw` is a live id created by or handed to this module, destroyed only in `drop`,
+/// before `_handler` is released; its context is `_handler`'s pointer. It is never
+/// dropped from inside its own event handler (that would deadlock on the handler
+/// mutex).
+pub(crate) struct CmId<H: CmHandler> {
+    raw: NonNull<bindings::rdma_cm_id>,
+    /// Only held: released after the id is destroyed.
+    _handler: HandlerRef<H>,
+}
 
-// SAFETY: rdma_cm ids may be used from any thread; rdma_cm serialises internally.
-unsafe impl Send for CmId {}
+// SAFETY: rdma_cm ids may be used from any thread; rdma_cm serialises internally. The
+// handler is `Send + Sync` (`CmHandler`).
+unsafe impl<H: CmHandler> Send for CmId<H> {}
 // SAFETY: See above.
-unsafe impl Sync for CmId {}
+unsafe impl<H: CmHandler> Sync for CmId<H> {}
 
-impl core::ops::Deref for CmId {
+impl<H: CmHandler> core::ops::Deref for CmId<H> {
     type Target = CmIdRef;
 
     fn deref(&self) -> &CmIdRef {
         // SAFETY: The id is live (type invariant); `CmIdRef` is transparent.
-        unsafe { &*self.0.as_ptr().cast() }
+        unsafe { &*self.raw.as_ptr().cast() }
     }
 }
 
-impl Drop for CmId {
+impl<H: CmHandler> Drop for CmId<H> {
     fn drop(&mut self) {
-        // SAFETY: Live id owned by us, destroyed once, not from its own handler.
-        unsafe { bindings::rdma_destroy_id(self.0.as_ptr()) };
+        // SAFETY: Live id owned by us, destroyed once, not from its own handler. Once
+        // `rdma_destroy_id` returns no handler runs, so `handler` may go after it.
+        unsafe { bindings::rdma_destroy_id(self.raw.as_ptr()) };
+    }
+}
+
+/// The new id of a connection request, inside the listener's handler: adopted by
+/// the handler ([`ConnRequest::adopt`]), or destroyed by rdma_cm when it returns.
+#[derive(Debug)]
+pub(crate) struct ConnRequest {
+    id: NonNull<bindings::rdma_cm_id>,
+    adopted: core::cell::Cell<bool>,
+}
+
+impl core::ops::Deref for ConnRequest {
+    type Target = CmIdRef;
+
+    fn deref(&self) -> &CmIdRef {
+        // SAFETY: The request's id is live while its event is handled (the only time a
+        // `ConnRequest` exists); `CmIdRef` is transparent.
+        unsafe { &*self.id.as_ptr().cast() }
+    }
+}
+
+impl ConnRequest {
+    /// Takes ownership of the request's id and points its events at `handler`.
+    /// `EBUSY` if it was adopted already.
+    pub(crate) fn adopt<H: CmHandler>(&self, handler: Arc<H>) -> Result<CmId<H>> {
+        if self.adopted.replace(true) {
+            return Err(EBUSY);
+        }
+        let handler = HandlerRef::Shared(handler);
+        // SAFETY: The id is live; we are inside its handler, so no event races this.
+        unsafe { bindings::infinisock_cm_set_context(self.id.as_ptr(), handler.as_ptr() as *mut _) };
+        // Ownership passes to us: the trampoline tells rdma_cm to keep the id.
+        Ok(CmId { raw: self.id, _handler: handler })
     }
 }
 
@@ -123,39 +170,39 @@ fn check(ret: i32) -> Result {
     to_result(ret)
 }
 
-impl CmId {
-    /// Creates an RC id in `net`'s port space `ps` whose events go to `ctx`.
-    ///
-    /// # Safety
-    ///
-    /// `ctx` must outlive the returned id and stay at the same address.
-    pub(crate) unsafe fn new<H: CmHandler>(net: &Net, ps: PortSpace, ctx: *const H) -> Result<Self> {
+impl<H: CmHandler> CmId<H> {
+    /// Creates an RC id in `net`'s port space `ps` whose events go to `handler`, which
+    /// the id keeps alive.
+    pub(crate) fn new(net: &Net, ps: PortSpace, handler: Arc<H>) -> Result<Self> {
+        Self::create(net, ps, HandlerRef::Shared(handler))
+    }
+
+    /// As [`CmId::new`], for a handler in a static.
+    pub(crate) fn new_static(net: &Net, ps: PortSpace, handler: &'static H) -> Result<Self> {
+        Self::create(net, ps, HandlerRef::Static(handler))
+    }
+
+    fn create(net: &Net, ps: PortSpace, handler: HandlerRef<H>) -> Result<Self> {
         let mut err = 0;
-        // SAFETY: `net` is live; the trampoline matches `H` and the caller keeps `ctx`
-        // valid for the id's life.
+        // SAFETY: `net` is live; the trampoline matches `H`, and the id keeps the
+        // handler alive at the same address until it is destroyed (type invariant).
         let id = unsafe {
-            bindings::infinisock_cm_create_id(net.as_raw(), Some(trampoline::<H>), ctx as *mut _, ps.rdma_ps(), &mut err)
+            bindings::infinisock_cm_create_id(
+                net.as_raw(),
+                Some(trampoline::<H>),
+                handler.as_ptr() as *mut _,
+                ps.rdma_ps(),
+                &mut err,
+            )
         };
-        NonNull::new(id).map(Self).ok_or_else(|| Error::from_errno(if err < 0 { err } else { EINVAL.to_errno() }))
+        let raw = NonNull::new(id).ok_or_else(|| Error::from_errno(if err < 0 { err } else { EINVAL.to_errno() }))?;
+        Ok(Self { raw, _handler: handler })
     }
 }
 
 impl CmIdRef {
     fn as_raw(&self) -> *mut bindings::rdma_cm_id {
         self.0.get()
-    }
-
-    /// Takes ownership of the new id of a connection request and points its events at
-    /// `ctx`. The handler must then answer [`Verdict::Keep`].
-    ///
-    /// # Safety
-    ///
-    /// Only for the id of a `ConnectRequest` event, once; `ctx` outlives the id.
-    pub(crate) unsafe fn adopt<H: CmHandler>(&self, ctx: *const H) -> CmId {
-        // SAFETY: The id is live; we are inside its handler, so no event races this.
-        unsafe { bindings::infinisock_cm_set_context(self.as_raw(), ctx as *mut _) };
-        // SAFETY: Live, non-null id; ownership passes to us (the handler keeps it).
-        CmId(unsafe { NonNull::new_unchecked(self.as_raw()) })
     }
 
     /// Lets the id share its port with ids in TIME_WAIT-like states (`SO_REUSEADDR`).
@@ -320,8 +367,8 @@ unsafe extern "C" fn trampoline<H: CmHandler>(
     id: *mut bindings::rdma_cm_id,
     event: *mut bindings::rdma_cm_event,
 ) -> kernel::ffi::c_int {
-    // SAFETY: rdma_cm passes a live id whose context we set to a live `H` (`CmId`
-    // invariant; a request's new id inherits the listener's context).
+    // SAFETY: rdma_cm passes a live id whose context is the live `H` its `CmId` holds
+    // (type invariant); a request's new id inherits its listener's context.
     let (id_ref, ctx) = unsafe { (&*id.cast::<CmIdRef>(), &*bindings::infinisock_cm_context(id).cast::<H>()) };
     // SAFETY: The event is valid for the duration of the call.
     let (kind, status) = unsafe { (bindings::infinisock_cm_event_type(event), bindings::infinisock_cm_event_status(event)) };
@@ -339,7 +386,13 @@ unsafe extern "C" fn trampoline<H: CmHandler>(
     let ev = match kind as bindings::rdma_cm_event_type {
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_ADDR_RESOLVED => CmEvent::AddrResolved,
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_ROUTE_RESOLVED => CmEvent::RouteResolved,
-        bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_REQUEST => CmEvent::ConnectRequest { private_data: private_data() },
+        bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_REQUEST => {
+            // SAFETY: `id` is live and non-null (see above).
+            let request = ConnRequest { id: unsafe { NonNull::new_unchecked(id) }, adopted: core::cell::Cell::new(false) };
+            ctx.event(id_ref, CmEvent::ConnectRequest { private_data: private_data(), request: &request });
+            // A request nobody adopted is rejected: rdma_cm destroys its id.
+            return if request.adopted.get() { 0 } else { 1 };
+        }
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_RESPONSE => {
             CmEvent::ConnectResponse { private_data: private_data() }
         }
@@ -353,8 +406,6 @@ unsafe extern "C" fn trampoline<H: CmHandler>(
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_DEVICE_REMOVAL => CmEvent::DeviceRemoval,
         _ => CmEvent::Other,
     };
-    match ctx.event(id_ref, ev) {
-        Verdict::Keep => 0,
-        Verdict::Destroy => 1,
-    }
+    ctx.event(id_ref, ev);
+    0
 }

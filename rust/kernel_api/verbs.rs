@@ -6,7 +6,7 @@
 
 use core::{cell::UnsafeCell, ffi::c_void, ptr::NonNull};
 
-use kernel::{error::to_result, prelude::*};
+use kernel::{error::to_result, prelude::*, sync::Arc};
 
 use crate::{kernel_api::{bindings, ib::IbDevice}, proto::rdma::Access};
 
@@ -64,8 +64,12 @@ impl Drop for Pd {
 ///
 /// # Invariants
 ///
-/// `0` is a live CQ, freed only in `drop`.
-pub(crate) struct Cq(NonNull<bindings::ib_cq>);
+/// `raw` is a live CQ, freed only in `drop`, before `events` (the context its event
+/// handler is given, if it has one) is released.
+pub(crate) struct Cq {
+    raw: NonNull<bindings::ib_cq>,
+    events: Option<Arc<dyn CqEvents>>,
+}
 
 // SAFETY: CQ operations may be called from any thread.
 unsafe impl Send for Cq {}
@@ -87,27 +91,26 @@ impl Cq {
                 &mut err,
             )
         };
-        Ok(Self(checked(cq, err)?))
+        Ok(Self { raw: checked(cq, err)?, events: None })
     }
 
     /// Allocates a CQ that its owner reaps itself with [`Cq::poll`], under its own
-    /// lock: ib_core only tells `H` (with `ctx`) that completions arrived.
-    ///
-    /// # Safety
-    ///
-    /// `ctx` stays valid, at the same address, until the CQ is dropped.
-    pub(crate) unsafe fn reaped<H: CqEvents>(dev: &IbDevice, entries: u32, ctx: *const H, side: CqSide) -> Result<Self> {
+    /// lock: ib_core only tells `events` that completions arrived. The CQ holds
+    /// `events` until it is freed.
+    pub(crate) fn reaped<H: CqEvents>(dev: &IbDevice, entries: u32, events: Arc<H>, side: CqSide) -> Result<Self> {
+        let ctx = Arc::as_ptr(&events);
         let mut err = 0;
         let entries = i32::try_from(entries).map_err(|_| EINVAL)?;
         let event: unsafe extern "C" fn(*mut bindings::ib_cq, *mut c_void) = match side {
             CqSide::Send => cq_event::<H, false>,
             CqSide::Recv => cq_event::<H, true>,
         };
-        // SAFETY: The device is registered; the caller keeps `ctx` valid for `cq_event`.
+        // SAFETY: The device is registered; the CQ holds `events`, so `ctx` stays valid
+        // for `cq_event` until the CQ is freed (type invariant).
         let cq = unsafe {
             bindings::infinisock_alloc_cq_reaped(dev.as_raw(), ctx as *mut c_void, entries, Some(event), &mut err)
         };
-        Ok(Self(checked(cq, err)?))
+        Ok(Self { raw: checked(cq, err)?, events: Some(events) })
     }
 
     /// Takes up to [`POLL_BATCH`] completions. Returns how many were taken; `None`
@@ -122,7 +125,7 @@ impl Cq {
             imm: 0,
         }; POLL_BATCH];
         // SAFETY: Live CQ (type invariant); `raw` has room for `POLL_BATCH` entries.
-        let got = unsafe { bindings::infinisock_poll_cq(self.0.as_ptr(), raw.as_mut_ptr(), POLL_BATCH as i32) };
+        let got = unsafe { bindings::infinisock_poll_cq(self.raw.as_ptr(), raw.as_mut_ptr(), POLL_BATCH as i32) };
         let got = (got.max(0) as usize).min(POLL_BATCH);
         for (slot, wc) in out.iter_mut().zip(&raw[..got]) {
             *slot = NonNull::new(wc.cqe).map(|cqe| Wc {
@@ -141,18 +144,20 @@ impl Cq {
     /// have arrived since the last [`Cq::poll`] without one: poll again.
     pub(crate) fn arm(&self) -> bool {
         // SAFETY: Live CQ (type invariant).
-        unsafe { bindings::infinisock_arm_cq(self.0.as_ptr()) > 0 }
+        unsafe { bindings::infinisock_arm_cq(self.raw.as_ptr()) > 0 }
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::ib_cq {
-        self.0.as_ptr()
+        self.raw.as_ptr()
     }
 }
 
 impl Drop for Cq {
     fn drop(&mut self) {
         // SAFETY: Live CQ; every QP using it was destroyed first (`Qp` borrows it).
-        unsafe { bindings::infinisock_free_cq(self.0.as_ptr()) };
+        // Freeing it waits for its event handler; `events` is released after.
+        unsafe { bindings::infinisock_free_cq(self.raw.as_ptr()) };
+        drop(self.events.take());
     }
 }
 
@@ -190,8 +195,8 @@ impl<'a> Qp<'a> {
         let qp = unsafe {
             bindings::infinisock_create_rc_qp(
                 pd.0.as_ptr(),
-                send_cq.0.as_ptr(),
-                recv_cq.0.as_ptr(),
+                send_cq.raw.as_ptr(),
+                recv_cq.raw.as_ptr(),
                 caps.send_wr,
                 caps.recv_wr,
                 caps.sge,
@@ -239,7 +244,7 @@ pub(crate) trait CqEvents: Send + Sync + 'static {
 
 /// # Safety
 ///
-/// `ctx` is the `H` given to [`Cq::reaped`], still valid (it outlives the CQ).
+/// `ctx` is the `H` given to [`Cq::reaped`], still valid (the CQ holds it).
 unsafe extern "C" fn cq_event<H: CqEvents, const RECV: bool>(_cq: *mut bindings::ib_cq, ctx: *mut c_void) {
     // SAFETY: See above.
     unsafe { &*ctx.cast::<H>() }.cq_event(if RECV { CqSide::Recv } else { CqSide::Send });

@@ -123,8 +123,10 @@ pub(crate) struct Stream {
 ///
 /// `qp` is the connection's QP, created by [`Link::new`] for its rdma_cm id (not
 /// attached to it: see `infinisock_cm_create_qp`) and destroyed in `drop` (after
-/// draining it), before the CQ, the buffers and the PD it uses. The CQs are reaped by the endpoint under its mutex while the
-/// link is in `Inner::link`, and by `drop` (the drain) after that: never by two at once.
+/// draining it), before the CQs, the buffers and the PD it uses. The CQs hold the
+/// endpoint their events go to, until the link is dropped (its teardown). They are
+/// reaped by the endpoint under its mutex while the link is in `Inner::link`, and by
+/// `drop` (the drain) after that: never by two at once.
 pub(crate) struct Link {
     pub(crate) qp: QpRef,
     send_cq: Cq,
@@ -188,10 +190,9 @@ impl Link {
         // and the requests of RDMA operations. Two CQs, so that a receive's event can
         // wake readers alone.
         let send_wrs = ntx + 2 + RDMA_REQUESTS;
-        // SAFETY: The CQs are freed (link drop) before the endpoint can go away.
-        let send_cq = unsafe { Cq::reaped(&dev, send_wrs, ep.as_ctx(), CqSide::Send)? };
-        // SAFETY: As above.
-        let recv_cq = unsafe { Cq::reaped(&dev, nrx + 1, ep.as_ctx(), CqSide::Recv)? };
+        // Each CQ holds the endpoint until the link (dropped in its teardown) frees it.
+        let send_cq = Cq::reaped(&dev, send_wrs, ep.arc(), CqSide::Send)?;
+        let recv_cq = Cq::reaped(&dev, nrx + 1, ep.arc(), CqSide::Recv)?;
         let rx = ring_of(&dev, cfg.recv_buffers, cfg.buffer_size, DmaDir::FromDevice)?;
         let tx = ring_of(&dev, cfg.send_buffers, cfg.buffer_size, DmaDir::ToDevice)?;
         let mut rx_len = KVec::with_capacity(rx.len(), GFP_KERNEL)?;

@@ -36,7 +36,7 @@ use kernel::{
 use crate::{
     af_ib::rdma,
     kernel_api::{
-        cm::{CmEvent, CmHandler, CmId, CmIdRef, Verdict},
+        cm::{CmEvent, CmHandler, CmId, CmIdRef},
         sock::Sock,
         verbs::{CqEvents, CqSide, POLL_BATCH},
         wait::{self, WaitQueue, Woken},
@@ -89,7 +89,7 @@ pub(crate) struct ListenQueue {
 pub(crate) struct Inner {
     pub(crate) phase: Phase,
     /// The rdma_cm id, from `bind`/`connect`/`listen` (or the request) until teardown.
-    pub(crate) id: Option<CmId>,
+    pub(crate) id: Option<CmId<Endpoint>>,
     /// Verbs resources and data-path state of an established (or establishing) link.
     pub(crate) link: Option<Link>,
     /// Local address given to `bind`.
@@ -271,11 +271,6 @@ impl Endpoint {
     /// The rdma_cm port space of the endpoint's ports and service IDs.
     pub(crate) fn port_space(&self) -> PortSpace {
         if self.is_seqpacket { PortSpace::Ib } else { PortSpace::Tcp }
-    }
-
-    /// The address the endpoint's callbacks are registered with.
-    pub(crate) fn as_ctx(&self) -> *const Self {
-        self as *const Self
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -749,7 +744,7 @@ impl Endpoint {
 }
 
 impl CmHandler for Endpoint {
-    fn event(&self, id: &CmIdRef, event: CmEvent<'_>) -> Verdict {
+    fn event(&self, id: &CmIdRef, event: CmEvent<'_>) {
         handshake::event(self, id, event)
     }
 }

@@ -10,7 +10,7 @@ use kernel::prelude::*;
 use crate::{
     family::netns,
     kernel_api::{
-        cm::{CmEvent, CmHandler, CmId, CmIdRef, ConnPolicy, Verdict},
+        cm::{CmEvent, CmHandler, CmId, CmIdRef, ConnPolicy, ConnRequest},
         sock::{ProtoTable, Sock, Socket},
     },
     link::{link::Link, memory::RingCharge},
@@ -82,11 +82,10 @@ pub(crate) fn max_message(ep: &Endpoint, inner: &Inner) -> u32 {
 }
 
 /// The endpoint's rdma_cm id, created on first use.
-fn ensure_id<'a>(ep: &Endpoint, inner: &'a mut Inner) -> Result<&'a CmId> {
+fn ensure_id<'a>(ep: &Endpoint, inner: &'a mut Inner) -> Result<&'a CmId<Endpoint>> {
     if inner.id.is_none() {
-        // SAFETY: The endpoint owns the id and destroys it in teardown, before it can
-        // be freed; it lives in an `Arc`, so its address is stable.
-        let id = unsafe { CmId::new(ep.sk.net(), ep.port_space(), ep.as_ctx())? };
+        // The id holds the endpoint until the teardown destroys it.
+        let id = CmId::new(ep.sk.net(), ep.port_space(), ep.arc())?;
         if ep.sk.reuse() {
             id.set_reuseaddr()?;
         }
@@ -107,9 +106,7 @@ struct Probe;
 static PROBE: Probe = Probe;
 
 impl CmHandler for Probe {
-    fn event(&self, _id: &CmIdRef, _event: CmEvent<'_>) -> Verdict {
-        Verdict::Keep
-    }
+    fn event(&self, _id: &CmIdRef, _event: CmEvent<'_>) {}
 }
 
 /// `bind`.
@@ -137,8 +134,7 @@ pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
         Err(e) if e == EADDRNOTAVAIL && addr.port() != 0 => {
             // Destroying an id waits for its handlers, which take our lock.
             drop(inner);
-            // SAFETY: `PROBE` is a static; the id is destroyed below.
-            let probe = unsafe { CmId::new(ep.sk.net(), ep.port_space(), &PROBE as *const Probe)? };
+            let probe = CmId::new_static(ep.sk.net(), ep.port_space(), &PROBE)?;
             return Err(if probe.bind(&addr.with_port(0)).is_ok() { EADDRINUSE } else { e });
         }
         Err(e) => return Err(e),
@@ -256,27 +252,23 @@ pub(crate) fn accept(ep: &Endpoint, newsock: &Socket, nonblock: bool) -> Result 
 }
 
 /// One rdma_cm event on an endpoint's id (or, for a request, its listener's).
-pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) -> Verdict {
+pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) {
     match event {
-        CmEvent::ConnectRequest { private_data } => on_request(ep, id, private_data),
+        CmEvent::ConnectRequest { private_data, request } => on_request(ep, request, private_data),
         CmEvent::AddrResolved => {
             let mut inner = ep.lock();
             if let Err(e) = id.resolve_route(RESOLVE_TIMEOUT_MS) {
                 ep.fail(&mut inner, route_errno(e));
             }
-            Verdict::Keep
         }
         CmEvent::RouteResolved => {
             on_route_resolved(ep, id);
-            Verdict::Keep
         }
         CmEvent::ConnectResponse { private_data } => {
             on_connect_response(ep, id, private_data);
-            Verdict::Keep
         }
         CmEvent::Established => {
             on_established(ep);
-            Verdict::Keep
         }
         CmEvent::Rejected { status } => {
             let mut inner = ep.lock();
@@ -290,24 +282,20 @@ pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) -> Verdict 
                 _ => ECONNREFUSED,
             };
             ep.fail(&mut inner, err);
-            Verdict::Keep
         }
         CmEvent::Failed { errno } => {
             let mut inner = ep.lock();
             ep.fail(&mut inner, route_errno(Error::from_errno(errno)));
-            Verdict::Keep
         }
         CmEvent::Disconnected => {
             crate::sdp::close::on_disconnected(ep);
-            Verdict::Keep
         }
         CmEvent::DeviceRemoval => {
             let mut inner = ep.lock();
             pr_info_ratelimited!("SDP: RDMA device removed under a connection; resetting it\n");
             ep.fail(&mut inner, ENETDOWN);
-            Verdict::Keep
         }
-        CmEvent::Other => Verdict::Keep,
+        CmEvent::Other => {}
     }
 }
 
@@ -428,40 +416,37 @@ fn on_established(ep: &Endpoint) {
 
 /// Passive side: a request arrived on listener `ep`. Sets up the new connection and
 /// accepts it on the wire, or rejects it.
-fn on_request(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) -> Verdict {
+fn on_request(ep: &Endpoint, request: &ConnRequest, private_data: &[u8]) {
     let hello = match Hello::decode(private_data) {
         Ok(h) => h,
         Err(e) => {
             pr_info_ratelimited!("SDP: connection request with a bad Hello ({:?}) rejected\n", e);
-            return Verdict::Destroy;
+            return;
         }
     };
     {
         let inner = ep.lock();
         let q = &inner.listen;
         if inner.phase != Phase::Listening || q.pending.len() + q.ready.len() > q.backlog {
-            return Verdict::Destroy;
+            return;
         }
         // A listener bound to one address serves requests addressed to it, as TCP's
         // does, whatever rdma_cm matched the request by.
-        if let (Some(bound), Some(dst)) = (inner.bound, id.local_addr()) {
+        if let (Some(bound), Some(dst)) = (inner.bound, request.local_addr()) {
             if !bound.serves(&dst) {
                 pr_info_ratelimited!("SDP: connection request for another local address refused\n");
-                return Verdict::Destroy;
+                return;
             }
         }
     }
-    match new_child(ep, id, &hello) {
-        Ok(()) => Verdict::Keep,
-        Err(e) => {
-            pr_info_ratelimited!("SDP: connection request dropped: {:?}\n", e);
-            Verdict::Destroy
-        }
+    // On failure the request's id is not adopted, and rdma_cm rejects it.
+    if let Err(e) = new_child(ep, request, &hello) {
+        pr_info_ratelimited!("SDP: connection request dropped: {:?}\n", e);
     }
 }
 
 /// The sock and endpoint of a passive connection, queued on the listener.
-fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
+fn new_child(listener: &Endpoint, id: &ConnRequest, hello: &Hello) -> Result {
     let parent_sk = &listener.sk;
     let proto: &'static ProtoTable = crate::family::inet::proto_of(parent_sk.family());
     let sk = Sock::alloc(parent_sk.net(), i32::from(parent_sk.family()), proto, false)?;
@@ -493,9 +478,9 @@ fn new_child(listener: &Endpoint, id: &CmIdRef, hello: &Hello) -> Result {
         inner.peer = id.peer_addr();
         inner.max_msg = max_msg;
         inner.parent = Some(listener.arc());
-        // SAFETY: From here the id is the child's; the child owns it and destroys it
-        // in its teardown, before it can be freed.
-        inner.id = Some(unsafe { id.adopt(child.as_ctx()) });
+        // From here the id is the child's, and holds the child until its teardown
+        // destroys it.
+        inner.id = Some(id.adopt(child.clone())?);
         inner.link = Some(link);
     }
     if sk.set_state(child.clone()).is_err() {
