@@ -18,9 +18,11 @@ use kernel::prelude::*;
 
 use crate::{
     family::{inet, netns},
-    kernel_api::{bindings, ffi_static::Registration, net, net::PernetSubsys, sock},
+    kernel_api::{bindings, ffi_static::Registration, net, net::PernetSubsys, sock, work::ModuleWorkqueue},
     sdp::endpoint,
 };
+
+pub(crate) use kernel_api::work::workqueue;
 
 mod af_ib;
 mod devices;
@@ -67,41 +69,6 @@ module! {
 pub(crate) const THIS_MODULE_PTR: *mut bindings::module =
     kernel::module::this_module::<InfiniSock>().as_ptr().cast();
 
-/// The module's workqueue: connection teardown runs there, and unloading waits for it.
-static WORKQUEUE: core::sync::atomic::AtomicPtr<bindings::workqueue_struct> =
-    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
-
-/// The module's workqueue.
-pub(crate) fn workqueue() -> &'static kernel::workqueue::Queue {
-    let wq = WORKQUEUE.load(core::sync::atomic::Ordering::Acquire);
-    // SAFETY: Set in `init` before any socket can exist and destroyed only when the
-    // module goes away, when no socket (and so no caller) is left.
-    unsafe { kernel::workqueue::Queue::from_raw(wq.cast()) }
-}
-
-/// Owns [`WORKQUEUE`]; destroying it waits for queued work.
-struct ModuleWorkqueue;
-
-impl ModuleWorkqueue {
-    fn new() -> Result<Self> {
-        // SAFETY: Allocates a workqueue; the name is a static C string.
-        let wq = unsafe { bindings::infinisock_alloc_workqueue(c"infinisock".as_char_ptr()) };
-        if wq.is_null() {
-            return Err(ENOMEM);
-        }
-        WORKQUEUE.store(wq, core::sync::atomic::Ordering::Release);
-        Ok(Self)
-    }
-}
-
-impl Drop for ModuleWorkqueue {
-    fn drop(&mut self) {
-        let wq = WORKQUEUE.swap(core::ptr::null_mut(), core::sync::atomic::Ordering::AcqRel);
-        // SAFETY: Allocated in `new`, destroyed once; no socket is left to queue work.
-        unsafe { bindings::destroy_workqueue(wq) };
-    }
-}
-
 /// Everything the module registers. Fields drop in order: the socket families go first
 /// (no new sockets), then the workqueue (waits for the last teardowns), the
 /// per-namespace state last.
@@ -123,7 +90,7 @@ impl kernel::Module for InfiniSock {
         unsafe { endpoint::ENDPOINTS.init() };
         let pernet = Registration::new(netns::InfiniSockNet::table())?;
         let devices = devices::Tracking::start()?;
-        let wq = ModuleWorkqueue::new()?;
+        let wq = ModuleWorkqueue::new(c"infinisock")?;
         let af_ib_proto = Registration::new(&family::af_ib::PROTO)?;
         let af_ib = Registration::new(&family::af_ib::FAMILY)?;
         let sdp_inet = inet::SdpInet::register()?;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What the kernel crate's workqueue API lacks: flushing a work item, and cancelling a
-//! delayed one that was queued with an `Arc` (giving back the reference it held).
+//! What the kernel crate's workqueue API lacks: the module's own workqueue, flushing a
+//! work item, and cancelling a delayed one that was queued with an `Arc` (giving back
+//! the reference it held).
 
 use kernel::{
     sync::Arc,
@@ -9,6 +10,43 @@ use kernel::{
 };
 
 use crate::kernel_api::bindings;
+
+/// The module's workqueue (see [`ModuleWorkqueue`]).
+static WORKQUEUE: core::sync::atomic::AtomicPtr<bindings::workqueue_struct> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// The module's workqueue: connection teardown runs there, and unloading waits for it.
+pub(crate) fn workqueue() -> &'static kernel::workqueue::Queue {
+    let wq = WORKQUEUE.load(core::sync::atomic::Ordering::Acquire);
+    // SAFETY: Set by `ModuleWorkqueue::new` in the module's `init`, before any socket
+    // can exist, and destroyed only when the module goes away, when no socket (and so
+    // no caller) is left.
+    unsafe { kernel::workqueue::Queue::from_raw(wq.cast()) }
+}
+
+/// Owns the module's workqueue ([`workqueue`]); destroying it waits for queued work.
+pub(crate) struct ModuleWorkqueue;
+
+impl ModuleWorkqueue {
+    /// Allocates the workqueue, named `name`. Once per module load.
+    pub(crate) fn new(name: &'static kernel::str::CStr) -> kernel::error::Result<Self> {
+        // SAFETY: Allocates a workqueue; the name is a static C string.
+        let wq = unsafe { bindings::infinisock_alloc_workqueue(name.as_char_ptr()) };
+        if wq.is_null() {
+            return Err(kernel::error::code::ENOMEM);
+        }
+        WORKQUEUE.store(wq, core::sync::atomic::Ordering::Release);
+        Ok(Self)
+    }
+}
+
+impl Drop for ModuleWorkqueue {
+    fn drop(&mut self) {
+        let wq = WORKQUEUE.swap(core::ptr::null_mut(), core::sync::atomic::Ordering::AcqRel);
+        // SAFETY: Allocated in `new`, destroyed once; no socket is left to queue work.
+        unsafe { bindings::destroy_workqueue(wq) };
+    }
+}
 
 /// Waits until `work`, if queued or running, has run (`flush_work`).
 pub(crate) fn flush<T, const ID: u64>(work: &Work<T, ID>) {
