@@ -158,32 +158,20 @@ TEST(bad_addresses)
 
 	ASSERT_LE(0, fd);
 	make_ib_addr(&good, AF_INET, HOST_B4, 0);
-	errno = 0;
-	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&good, sizeof(good) - 1));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_ERRNO(EINVAL, bind(fd, (struct sockaddr *)&good, sizeof(good) - 1));
 	bad = good;
 	bad.sib_pkey = htons(0x8001);
-	errno = 0;
-	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&bad, sizeof(bad)));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_ERRNO(EINVAL, bind(fd, (struct sockaddr *)&bad, sizeof(bad)));
 	bad = good;
 	bad.sib_sid = htobe64(0x0000000001110000ull + 80); /* RDMA_PS_UDP */
-	errno = 0;
-	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&bad, sizeof(bad)));
-	EXPECT_EQ(EINVAL, errno);
+	EXPECT_ERRNO(EINVAL, bind(fd, (struct sockaddr *)&bad, sizeof(bad)));
 	bad = good;
 	bad.sib_sid_mask = htobe64(0xffff);
-	errno = 0;
-	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&bad, sizeof(bad)));
-	EXPECT_EQ(EINVAL, errno);
-	errno = 0;
-	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&ss, sizeof(ss)));
-	EXPECT_EQ(EAFNOSUPPORT, errno);
+	EXPECT_ERRNO(EINVAL, connect(fd, (struct sockaddr *)&bad, sizeof(bad)));
+	EXPECT_ERRNO(EAFNOSUPPORT, bind(fd, (struct sockaddr *)&ss, sizeof(ss)));
 	/* A GID no host has: no RDMA device answers for it. */
 	make_ib_addr(&bad, AF_INET, "10.99.0.1", 5000);
-	errno = 0;
-	EXPECT_EQ(-1, bind(fd, (struct sockaddr *)&bad, sizeof(bad)));
-	EXPECT_EQ(EADDRNOTAVAIL, errno);
+	EXPECT_ERRNO(EADDRNOTAVAIL, bind(fd, (struct sockaddr *)&bad, sizeof(bad)));
 	/* After all that, the socket still binds and listens. */
 	EXPECT_EQ(0, bind(fd, (struct sockaddr *)&good, sizeof(good)));
 	EXPECT_EQ(0, listen(fd, 1));

@@ -10,6 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Expects `call` to fail (-1) with errno `err` (a kselftest-harness check). */
+#define EXPECT_ERRNO(err, call)                  \
+	do {                                     \
+		errno = 0;                       \
+		EXPECT_EQ(-1, (long)(call));     \
+		EXPECT_EQ((err), errno);         \
+	} while (0)
+
 /* An int socket option, or -errno. */
 static inline int sockopt_int(int fd, int level, int name)
 {
