@@ -11,7 +11,7 @@ APT_PACKAGES=(
 	# LLVM toolchain the kernel is built with (LLVM=-19) and bindgen's libclang.
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	# Kernel build.
-	make gcc flex bison bc libelf-dev libssl-dev cpio kmod dwarves xz-utils zstd
+	make gcc patch flex bison bc libelf-dev libssl-dev cpio kmod dwarves xz-utils zstd
 	# Test VM and the tools used inside it (the guest sees the host's root over 9p).
 	qemu-system-x86 python3-pip busybox-static iproute2 ethtool
 	rdma-core ibverbs-utils ibverbs-providers librdmacm1 perftest rdmacm-utils

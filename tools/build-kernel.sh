@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the test kernel (flavour "debug", the default), the benchmark kernel ("release") or
 # the benchmark kernel with the function tracer ("trace", for make latency) from
-# Debian's linux-source-7.3 and the fragments in tools/kernel/, into a cache outside the repository
+# Debian's linux-source-7.3, the patches in tools/kernel/patches/ and the fragments in
+# tools/kernel/, into a cache outside the repository
 # keyed by source version + fragments + toolchain. A cached build is reused in seconds.
 # Prints the build directory (the O= tree, which out-of-tree modules build against).
 #   build-kernel.sh [debug|release|trace]          build (or reuse) the kernel
@@ -25,10 +26,20 @@ fragments=("${fragments[@]/%/.config}")
 check_toolchain
 src=$("$here/fetch-kernel.sh")
 version=$(cat "$CACHE_DIR/src/linux-source-$KERNEL_SERIES.version")
+# Fixes of kernel bugs the tests run into (tools/kernel/patches/, each says why),
+# applied to the source once (a patch found applied already is skipped) and part of
+# the cache key.
+patches=()
+for p in "$here"/kernel/patches/*.patch; do
+	[ -f "$p" ] || continue
+	patches+=("$p")
+	patch -d "$src" -p1 -R -s -f --dry-run < "$p" > /dev/null 2>&1 && continue
+	patch -d "$src" -p1 -N -s < "$p" || die "kernel patch $(basename "$p") does not apply"
+done
 
 # Bump when the way the kernel is configured or built changes: it is part of the cache key.
 RECIPE="allnoconfig + KCONFIG_ALLCONFIG fragments; bzImage modules; ${KMAKE_ARGS[*]}"
-key=$( { echo "$version"; cat "${fragments[@]}";
+key=$( { echo "$version"; cat "${fragments[@]}" ${patches[@]+"${patches[@]}"};
 	toolchain_versions; echo "$RECIPE"; } | sha256sum | cut -c1-16)
 out=$CACHE_DIR/build/$flavour-$key
 if ((check_only == 0)) && [ -f "$out/.infinisock-built" ]; then
