@@ -5,6 +5,7 @@
 //! the reference it held).
 
 use kernel::{
+    prelude::*,
     sync::Arc,
     workqueue::{HasDelayedWork, HasWork, Work},
 };
@@ -29,11 +30,11 @@ pub(crate) struct ModuleWorkqueue;
 
 impl ModuleWorkqueue {
     /// Allocates the workqueue, named `name`. Once per module load.
-    pub(crate) fn new(name: &'static kernel::str::CStr) -> kernel::error::Result<Self> {
+    pub(crate) fn new(name: &'static CStr) -> Result<Self> {
         // SAFETY: Allocates a workqueue; the name is a static C string.
         let wq = unsafe { bindings::infinisock_alloc_workqueue(name.as_char_ptr()) };
         if wq.is_null() {
-            return Err(kernel::error::code::ENOMEM);
+            return Err(ENOMEM);
         }
         WORKQUEUE.store(wq, core::sync::atomic::Ordering::Release);
         Ok(Self)
