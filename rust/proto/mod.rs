@@ -7,6 +7,7 @@
 //! `cargo test` (unit, property and fuzz tests) runs them in seconds, without a VM.
 
 pub mod abi;
+pub mod conn_state;
 pub mod credits;
 pub mod errno;
 pub mod handshake;

@@ -11,8 +11,9 @@
 use kernel::prelude::*;
 
 use crate::{
-    proto::abi::{
-        POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, SHUT_RD, SHUT_RDWR, SHUT_WR, TCP_FIN_WAIT1,
+    proto::{
+        abi::{POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, SHUT_RD, SHUT_RDWR, SHUT_WR, TCP_FIN_WAIT1},
+        conn_state::{finished, Ending},
     },
     sdp::endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN, SEND_SHUTDOWN},
 };
@@ -128,12 +129,16 @@ pub(crate) fn maybe_finish(ep: &Endpoint, inner: &mut Inner) {
     }
     let Some(link) = inner.link.as_ref() else { return };
     let s = &link.stream;
-    let sent_done = s.fin_sent && link.tx_idle();
-    let read_done = !s.has_unread() || inner.orphaned;
-    // After the peer's DisConn and disconnect, nothing more can be sent either (once
-    // our RDMA operations have settled).
-    let peer_done = s.peer_gone && !s.disconnect_pending();
-    if read_done && s.fin_received && (sent_done || peer_done) {
+    let ending = Ending {
+        fin_sent: s.fin_sent,
+        tx_idle: link.tx_idle(),
+        fin_received: s.fin_received,
+        unread: s.has_unread(),
+        orphaned: inner.orphaned,
+        peer_gone: s.peer_gone,
+        disconnect_pending: s.disconnect_pending(),
+    };
+    if finished(&ending) {
         ep.close_and_teardown(inner);
     }
 }

@@ -44,6 +44,7 @@ use crate::{
     link::link::{Link, WrKind},
     proto::{
         abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
+        conn_state::{poll_mask, PollState},
         keepalive::{KeepaliveConfig, Prober},
         sockaddr::{PortSpace, SockAddr},
         socket_args::SOCK_SEQPACKET,
@@ -51,28 +52,8 @@ use crate::{
     sdp::{handshake, keepalive, rx, tx},
 };
 
-/// Where a connection is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// New, or bound: no connection attempt yet.
-    Open,
-    /// Listening for connection requests.
-    Listening,
-    /// Active open in progress: resolving address and route, or waiting for the REP.
-    Connecting,
-    /// Passive open: the REP is sent, waiting for the RTU (not yet acceptable).
-    Accepting,
-    /// Established: data flows.
-    Connected,
-    /// Over: torn down, failed or reset. Only reads of what already arrived and
-    /// `close` remain.
-    Closed,
-}
-
-/// `shutdown()` directions, as in `sk_shutdown`.
-pub(crate) const RCV_SHUTDOWN: u8 = 1;
-/// See [`RCV_SHUTDOWN`].
-pub(crate) const SEND_SHUTDOWN: u8 = 2;
+/// The connection's phases and `shutdown()` directions are plain data (`proto`).
+pub(crate) use crate::proto::conn_state::{Phase, RCV_SHUTDOWN, SEND_SHUTDOWN};
 
 /// A listener's queues.
 #[derive(Default)]
@@ -621,37 +602,16 @@ impl Endpoint {
     /// The poll mask, like `tcp_poll`.
     pub(crate) fn poll_mask(&self) -> u32 {
         let inner = self.lock_reaped();
-        let mut mask = 0;
-        if self.sk.peek_err() != 0 || !inner.completions.is_empty() {
-            mask |= POLLERR;
-        }
-        match inner.phase {
-            Phase::Listening => {
-                if !inner.listen.ready.is_empty() {
-                    mask |= POLLIN | POLLRDNORM;
-                }
-                return mask;
-            }
-            Phase::Connecting | Phase::Accepting => return mask,
-            _ => {}
-        }
-        let link = inner.link.as_ref().map(|l| &l.stream);
-        let peer_done = inner.phase == Phase::Closed || link.is_some_and(|s| s.fin_received);
-        let rcv_shut = inner.shutdown & RCV_SHUTDOWN != 0 || peer_done;
-        let snd_shut = inner.shutdown & SEND_SHUTDOWN != 0 || inner.phase == Phase::Closed;
-        if (rcv_shut && snd_shut) || inner.phase == Phase::Open {
-            mask |= POLLHUP;
-        }
-        if rcv_shut {
-            mask |= POLLIN | POLLRDNORM | POLLRDHUP;
-        }
-        if link.is_some_and(|s| s.has_unread()) {
-            mask |= POLLIN | POLLRDNORM;
-        }
-        if snd_shut || inner.link.as_ref().is_some_and(|l| l.can_send_data()) {
-            mask |= POLLOUT | POLLWRNORM;
-        }
-        mask
+        let link = inner.link.as_ref();
+        poll_mask(&PollState {
+            phase: inner.phase,
+            error: self.sk.peek_err() != 0 || !inner.completions.is_empty(),
+            acceptable: !inner.listen.ready.is_empty(),
+            shutdown: inner.shutdown,
+            fin_received: link.is_some_and(|l| l.stream.fin_received),
+            unread: link.is_some_and(|l| l.stream.has_unread()),
+            can_send: link.is_some_and(|l| l.can_send_data()),
+        })
     }
 }
 

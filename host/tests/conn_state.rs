@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What `poll` reports in each phase and direction of a connection, as `tcp_poll` does.
+
+use infinisock_proto::abi::*;
+use infinisock_proto::conn_state::*;
+use proptest::prelude::*;
+
+fn connected() -> PollState {
+    PollState {
+        phase: Phase::Connected,
+        error: false,
+        acceptable: false,
+        shutdown: 0,
+        fin_received: false,
+        unread: false,
+        can_send: true,
+    }
+}
+
+#[test]
+fn an_idle_established_connection_is_writable_only() {
+    assert_eq!(poll_mask(&connected()), POLLOUT | POLLWRNORM);
+    assert_eq!(poll_mask(&PollState { can_send: false, ..connected() }), 0);
+    assert_eq!(poll_mask(&PollState { unread: true, ..connected() }), POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM);
+}
+
+#[test]
+fn the_peer_closing_makes_it_readable_with_rdhup_but_not_hung_up() {
+    let m = poll_mask(&PollState { fin_received: true, can_send: false, ..connected() });
+    assert_eq!(m, POLLIN | POLLRDNORM | POLLRDHUP);
+    // Our side shut too: hung up, and writes fail at once (writable).
+    let m = poll_mask(&PollState { fin_received: true, shutdown: SEND_SHUTDOWN, can_send: false, ..connected() });
+    assert_eq!(m, POLLIN | POLLRDNORM | POLLRDHUP | POLLHUP | POLLOUT | POLLWRNORM);
+}
+
+#[test]
+fn a_reset_connection_is_hung_up_readable_writable_and_in_error() {
+    let m = poll_mask(&PollState { phase: Phase::Closed, error: true, can_send: false, ..connected() });
+    assert_eq!(m, POLLERR | POLLHUP | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM);
+}
+
+#[test]
+fn listeners_and_opens_in_progress() {
+    let listening = PollState { phase: Phase::Listening, can_send: false, ..connected() };
+    assert_eq!(poll_mask(&listening), 0);
+    assert_eq!(poll_mask(&PollState { acceptable: true, ..listening }), POLLIN | POLLRDNORM);
+    for phase in [Phase::Connecting, Phase::Accepting] {
+        assert_eq!(poll_mask(&PollState { phase, ..connected() }), 0);
+        assert_eq!(poll_mask(&PollState { phase, error: true, ..connected() }), POLLERR);
+    }
+    // Never connected: hung up.
+    assert_eq!(poll_mask(&PollState { phase: Phase::Open, can_send: false, ..connected() }), POLLHUP);
+}
+
+fn phase() -> impl Strategy<Value = Phase> {
+    prop_oneof![
+        Just(Phase::Open),
+        Just(Phase::Listening),
+        Just(Phase::Connecting),
+        Just(Phase::Accepting),
+        Just(Phase::Connected),
+        Just(Phase::Closed),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn the_mask_follows_tcp_poll(
+        phase in phase(), error: bool, acceptable: bool, shutdown in 0u8..4,
+        fin_received: bool, unread: bool, can_send: bool,
+    ) {
+        let s = PollState { phase, error, acceptable, shutdown, fin_received, unread, can_send };
+        let m = poll_mask(&s);
+        prop_assert_eq!(m & POLLERR != 0, error);
+        // Only these bits, and each with its companion.
+        prop_assert_eq!(m & !(POLLERR | POLLHUP | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM), 0);
+        prop_assert_eq!(m & POLLIN != 0, m & POLLRDNORM != 0);
+        prop_assert_eq!(m & POLLOUT != 0, m & POLLWRNORM != 0);
+        match phase {
+            Phase::Listening => prop_assert_eq!(m & !POLLERR, if acceptable { POLLIN | POLLRDNORM } else { 0 }),
+            Phase::Connecting | Phase::Accepting => prop_assert_eq!(m & !POLLERR, 0),
+            _ => {
+                let rcv_over = shutdown & RCV_SHUTDOWN != 0 || fin_received || phase == Phase::Closed;
+                let snd_over = shutdown & SEND_SHUTDOWN != 0 || phase == Phase::Closed;
+                // Readable exactly when data waits or the read side is over.
+                prop_assert_eq!(m & POLLIN != 0, unread || rcv_over);
+                prop_assert_eq!(m & POLLRDHUP != 0, rcv_over);
+                // Writable when a send takes data, or fails at once.
+                prop_assert_eq!(m & POLLOUT != 0, can_send || snd_over);
+                prop_assert_eq!(m & POLLHUP != 0, (rcv_over && snd_over) || phase == Phase::Open);
+            }
+        }
+    }
+}
+
+fn ending() -> impl Strategy<Value = Ending> {
+    (any::<[bool; 7]>()).prop_map(|b| Ending {
+        fin_sent: b[0],
+        tx_idle: b[1],
+        fin_received: b[2],
+        unread: b[3],
+        orphaned: b[4],
+        peer_gone: b[5],
+        disconnect_pending: b[6],
+    })
+}
+
+#[test]
+fn a_graceful_close_ends_when_both_disconns_are_through_and_all_is_read() {
+    let done = Ending {
+        fin_sent: true,
+        tx_idle: true,
+        fin_received: true,
+        unread: false,
+        orphaned: false,
+        peer_gone: false,
+        disconnect_pending: false,
+    };
+    assert!(finished(&done));
+    // Data still unread keeps it, unless the socket is closed.
+    assert!(!finished(&Ending { unread: true, ..done }));
+    assert!(finished(&Ending { unread: true, orphaned: true, ..done }));
+    // Our DisConn not yet completed: not over, unless the peer is gone and settled.
+    assert!(!finished(&Ending { tx_idle: false, ..done }));
+    assert!(finished(&Ending { tx_idle: false, peer_gone: true, ..done }));
+    assert!(!finished(&Ending { tx_idle: false, peer_gone: true, disconnect_pending: true, ..done }));
+}
+
+proptest! {
+    #[test]
+    fn never_over_before_the_peer_disconn(e in ending()) {
+        if !e.fin_received {
+            prop_assert!(!finished(&e));
+        }
+        // Unread data is never dropped while a program can still read it.
+        if e.unread && !e.orphaned {
+            prop_assert!(!finished(&e));
+        }
+    }
+}

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A connection's phases, its `shutdown()` directions, and what `poll` reports for them,
+//! as `tcp_poll` does for TCP.
+
+use super::abi::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
+
+/// Where a connection is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// New, or bound: no connection attempt yet.
+    Open,
+    /// Listening for connection requests.
+    Listening,
+    /// Active open in progress: resolving address and route, or waiting for the REP.
+    Connecting,
+    /// Passive open: the REP is sent, waiting for the RTU (not yet acceptable).
+    Accepting,
+    /// Established: data flows.
+    Connected,
+    /// Over: torn down, failed or reset. Only reads of what already arrived and
+    /// `close` remain.
+    Closed,
+}
+
+/// `shutdown()` directions, as in `sk_shutdown`.
+pub const RCV_SHUTDOWN: u8 = 1;
+/// See [`RCV_SHUTDOWN`].
+pub const SEND_SHUTDOWN: u8 = 2;
+
+/// What a socket's poll mask depends on.
+#[derive(Clone, Copy, Debug)]
+pub struct PollState {
+    pub phase: Phase,
+    /// A pending socket error, or a record on the error queue.
+    pub error: bool,
+    /// A listener: a connection waits to be accepted.
+    pub acceptable: bool,
+    /// `shutdown()` directions the program asked for (`RCV_SHUTDOWN`, `SEND_SHUTDOWN`).
+    pub shutdown: u8,
+    /// The peer's DisConn arrived: it sends nothing more.
+    pub fin_received: bool,
+    /// Bytes, or a message (empty ones too), not read yet.
+    pub unread: bool,
+    /// A send would take data now (credits, a free send buffer).
+    pub can_send: bool,
+}
+
+/// The poll mask: readable with data, at the end of the stream or with a connection to
+/// accept; writable when a send takes data or can only fail at once; hung up when
+/// both directions are over or the socket never connected.
+pub fn poll_mask(s: &PollState) -> u32 {
+    let mut mask = if s.error { POLLERR } else { 0 };
+    match s.phase {
+        Phase::Listening => {
+            if s.acceptable {
+                mask |= POLLIN | POLLRDNORM;
+            }
+            return mask;
+        }
+        Phase::Connecting | Phase::Accepting => return mask,
+        Phase::Open | Phase::Connected | Phase::Closed => {}
+    }
+    let rcv_shut = s.shutdown & RCV_SHUTDOWN != 0 || s.phase == Phase::Closed || s.fin_received;
+    let snd_shut = s.shutdown & SEND_SHUTDOWN != 0 || s.phase == Phase::Closed;
+    if (rcv_shut && snd_shut) || s.phase == Phase::Open {
+        mask |= POLLHUP;
+    }
+    if rcv_shut {
+        mask |= POLLIN | POLLRDNORM | POLLRDHUP;
+    }
+    if s.unread {
+        mask |= POLLIN | POLLRDNORM;
+    }
+    if snd_shut || s.can_send {
+        mask |= POLLOUT | POLLWRNORM;
+    }
+    mask
+}
+
+/// Where the end of an established connection stands.
+#[derive(Clone, Copy, Debug)]
+pub struct Ending {
+    /// Our DisConn went out...
+    pub fin_sent: bool,
+    /// ...and every send has completed.
+    pub tx_idle: bool,
+    /// The peer's DisConn arrived.
+    pub fin_received: bool,
+    /// Something arrived that nobody read yet.
+    pub unread: bool,
+    /// The program closed the socket: nobody will read it.
+    pub orphaned: bool,
+    /// rdma_cm reported the peer's disconnect...
+    pub peer_gone: bool,
+    /// ...which still waits for our RDMA operations to settle.
+    pub disconnect_pending: bool,
+}
+
+/// Whether the connection is over and may be torn down: the peer's DisConn arrived,
+/// nothing is left to read (or nobody will read it), and our side is through too: our
+/// DisConn was sent and completed, or the peer is gone (after its disconnect nothing
+/// more can be sent, once our RDMA operations have settled).
+pub fn finished(e: &Ending) -> bool {
+    let read_done = !e.unread || e.orphaned;
+    let sent_done = e.fin_sent && e.tx_idle;
+    let peer_done = e.peer_gone && !e.disconnect_pending;
+    read_done && e.fin_received && (sent_done || peer_done)
+}
