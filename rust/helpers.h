@@ -134,6 +134,9 @@ struct rdma_cm_id *infinisock_cm_create_id(struct net *net, infinisock_cm_handle
 void *infinisock_cm_context(const struct rdma_cm_id *id);
 void infinisock_cm_set_context(struct rdma_cm_id *id, void *context);
 struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id);
+/* The id's device with a reference taken (ib_device_try_get), or NULL; put with ib_device_put(). */
+struct ib_device *infinisock_cm_device_get(const struct rdma_cm_id *id);
+void infinisock_device_put(struct ib_device *dev);
 struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id);
 struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id);
 /* RDMA operations and registered user memory (rust/af_ib/rdma.rs). */

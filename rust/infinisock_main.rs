@@ -6,29 +6,30 @@
 //! family, tracks RDMA devices through an ib_client, and keeps per-namespace tunables
 //! under `net.infinisock`.
 //!
-//! Data flow, one folder per step: socket call (`family/`: `inet.rs`, `af_ib.rs`) →
-//! connection (`sdp/`: `endpoint.rs`, `handshake.rs`, `close.rs`, `keepalive.rs`) →
-//! data (`sdp/tx.rs`, `sdp/rx.rs`; `af_ib/`: `seqpacket.rs`, `rdma.rs`) → the link's
-//! QP/CQ and rings (`link/`) → devices (`devices.rs`) → the kernel's interfaces
-//! (`kernel_api/`, the only room that touches C). Kernel-free logic is in `proto/`.
+//! Data flow, one folder per step: socket call (`family/`: `inet.rs`, `af_ib.rs`,
+//! `proc.rs`) → connection (`sdp/`: `endpoint.rs`, `handshake.rs`, `close.rs`,
+//! `keepalive.rs`) → data (`sdp/tx.rs`, `sdp/rx.rs`; `af_ib/`: `seqpacket.rs`,
+//! `rdma.rs`) → the link's rings and RDMA account and the devices (`link/`) → the
+//! kernel's interfaces (`kernel_api/`, the only room that touches C or holds
+//! `unsafe`). Per-namespace tunables are in `netns/`, kernel-free logic in `proto/`.
+//! Each folder imports only those after it (`tools/check-layers.py`).
 
 #![crate_name = "infinisock"]
 
 use kernel::prelude::*;
 
 use crate::{
-    family::{inet, netns},
+    family::{inet, proc},
+    link::devices,
     kernel_api::{bindings, ffi_static::Registration, net, net::PernetSubsys, sock, work::ModuleWorkqueue},
-    sdp::endpoint,
 };
 
-pub(crate) use kernel_api::work::workqueue;
 
 mod af_ib;
-mod devices;
 mod family;
 mod kernel_api;
 mod link;
+mod netns;
 // `pub` there is the host crate's public API (host/); inside the module it is crate-wide,
 // and parts of it (the SDP wire format and credits) wait for the data path that uses them.
 #[allow(unreachable_pub, dead_code)]
@@ -37,15 +38,6 @@ mod sdp;
 
 #[cfg(CONFIG_KUNIT)]
 mod kunit;
-
-pub(crate) use proto::errno::Errno;
-
-impl Errno {
-    /// The same errno as a `kernel::error::Error`.
-    pub(crate) fn into_error(self) -> Error {
-        Error::from_errno(self.to_kernel())
-    }
-}
 
 // The uapi header, the kernel-free code and the module aliases below name one number.
 const _: () = assert!(bindings::IPPROTO_SDP as i32 == proto::IPPROTO_SDP);
@@ -77,18 +69,19 @@ struct InfiniSock {
     _af_ib: Registration<sock::FamilyTable>,
     _af_ib_proto: Registration<sock::ProtoTable>,
     _wq: ModuleWorkqueue,
-    _endpoints: endpoint::FreeEndpointList,
+    _socks: sock::StateList,
     _devices: devices::Tracking,
-    _pernet: Registration<net::PernetTable<netns::InfiniSockNet>>,
+    _proc: Registration<net::PernetTable<proc::ProcFiles>>,
+    _pernet: Registration<net::PernetTable<netns::tunables::InfiniSockNet>>,
 }
 
 impl kernel::Module for InfiniSock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        // SAFETY: Called once, before the ib client that uses the lock is registered.
-        unsafe { devices::DEVICES.init() };
-        // SAFETY: Called once, before any socket (and so any endpoint) can exist.
-        unsafe { endpoint::ENDPOINTS.init() };
-        let pernet = Registration::new(netns::InfiniSockNet::table())?;
+        // Before the ib client and the socket families that use them are registered.
+        devices::DEVICES.init();
+        let socks = sock::init_state_list();
+        let pernet = Registration::new(netns::tunables::InfiniSockNet::table())?;
+        let proc = Registration::new(proc::ProcFiles::table())?;
         let devices = devices::Tracking::start()?;
         let wq = ModuleWorkqueue::new(c"infinisock")?;
         let af_ib_proto = Registration::new(&family::af_ib::PROTO)?;
@@ -100,8 +93,9 @@ impl kernel::Module for InfiniSock {
             _af_ib: af_ib,
             _af_ib_proto: af_ib_proto,
             _wq: wq,
-            _endpoints: endpoint::FreeEndpointList,
+            _socks: socks,
             _devices: devices,
+            _proc: proc,
             _pernet: pernet,
         })
     }

@@ -49,10 +49,7 @@ mod ffi {
     use core::mem::{offset_of, size_of};
     use kernel::prelude::*;
 
-    fn c_layout(name: &CStr) -> usize {
-        // SAFETY: `name` is NUL-terminated; the helper only compares strings.
-        unsafe { bindings::infinisock_layout(name.as_char_ptr()) }
-    }
+    use crate::kernel_api::bindings::c_layout;
 
     macro_rules! same_layout {
         ($($ty:ident { $($field:ident $(= $cname:literal)?),* })*) => {{
@@ -108,7 +105,7 @@ mod ffi {
 
 #[kernel::macros::kunit_tests(infinisock_verbs)]
 mod verbs {
-    use crate::{devices::DEVICES, kernel_api::verbs::{Cq, Pd, Qp, QpCaps}};
+    use crate::{link::devices::DEVICES, kernel_api::verbs::{Cq, Pd, Qp, QpCaps}};
 
     /// A PD, CQs and an RC QP on every RDMA device (the test bed has two rxe devices),
     /// all released again.
@@ -142,7 +139,7 @@ mod verbs {
 
 #[kernel::macros::kunit_tests(infinisock_tunables)]
 mod tunables {
-    use crate::{family::netns, kernel_api::net::Net, proto::tunables::{tunable, TunableId, TUNABLES}};
+    use crate::{netns::tunables as netns, kernel_api::net::Net, proto::tunables::{tunable, TunableId, TUNABLES}};
 
     #[test]
     fn defaults_in_init_net() {
@@ -159,7 +156,7 @@ mod tunables {
 
 #[kernel::macros::kunit_tests(infinisock_rdma)]
 mod rdma {
-    use crate::af_ib::rdma::{Completion, Completions};
+    use crate::link::rdma::{Completion, Completions};
 
     fn record(token: u64) -> Completion {
         Completion { token, errno: 0, len: 1 }

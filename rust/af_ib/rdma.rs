@@ -20,28 +20,25 @@
 use crate::kernel_api::log::{pr_info_ratelimited, pr_warn_ratelimited};
 use kernel::{
     prelude::*,
+    sync::Arc,
     uaccess::{UserPtr, UserSlice},
 };
 
 use crate::{
-    kernel_api::{sock::Msg, verbs::{Cqe, PinnedBuf, RdmaVerb, UserMr, Wc}},
-    link::link::{Link, WrKind},
+    kernel_api::{qp::RdmaVerb, sock::Msg, verbs::{Cqe, UserMr, Wc}},
+    link::{link::{Link, WrKind}, rdma::{Completion, Local, Op, Rdma, Region, MAX_REGIONS, RDMA_REQUESTS}},
     proto::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
         errno::Errno,
         rdma::{
             check_rdma_len, encode_mr_reg, encode_status, parse_mr_reg, parse_rdma_args,
-            region_serves, Access, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN,
+            region_serves, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN,
             RDMA_STATUS_LEN,
         },
     },
-    sdp::{endpoint::{Endpoint, Inner, Phase}, tx::{send_error, sendable}},
+    sdp::{endpoint::{EpRef, Inner, Phase, RdmaOps}, tx::{send_error, sendable}},
 };
 
-/// Send-queue entries a connection keeps for RDMA requests.
-pub(crate) const RDMA_REQUESTS: u32 = 128;
-/// Regions one connection may have registered at once.
-const MAX_REGIONS: usize = 1024;
 /// Completions that may wait on the error queue; a program that lets more pile up
 /// gets `ENOBUFS` from its next operation.
 const MAX_COMPLETIONS: usize = 4096;
@@ -53,166 +50,6 @@ const MAX_PIN_RETRIES: u32 = 3;
 static RDMA_CQE: Cqe = WrKind::Rdma.cqe();
 static RDMA_PART_CQE: Cqe = WrKind::RdmaPart.cqe();
 
-/// Where an operation's local bytes are.
-enum Local {
-    /// In its iovec, pinned until its last request completes (dropping it unpins).
-    Pinned(#[allow(dead_code)] PinnedBuf),
-    /// In the registered region with this handle, whose `users` counts it.
-    Region(u64),
-}
-
-/// An operation whose requests are posted.
-struct Op {
-    token: u64,
-    len: u32,
-    /// Send-queue entries it holds until its last request completes.
-    requests: u32,
-    /// The first failure of one of its requests, if any; a flush gives way to a real
-    /// failure, which is reported at once (see [`Op::reported`]).
-    failure: Option<Wc>,
-    local: Local,
-}
-
-impl Op {
-    /// Its completion is on the error queue already (an earlier request failed); the
-    /// operation stays until its last request is flushed, for its pages.
-    fn reported(&self) -> bool {
-        self.failure.is_some_and(|wc| !wc.flushed())
-    }
-}
-
-/// A registered region of the program's memory.
-struct Region {
-    handle: u64,
-    mr: UserMr,
-    addr: u64,
-    len: u64,
-    access: Access,
-    /// Operations in flight whose local side it is: it cannot be deregistered.
-    users: u32,
-}
-
-/// A connection's registered regions and operations in flight.
-pub(crate) struct Rdma {
-    regions: KVec<Region>,
-    next_handle: u64,
-    ops: KVec<Op>,
-    /// Requests posted and not completed.
-    requests: u32,
-    /// SGEs per WRITE and per READ request.
-    send_sge: u32,
-    read_sge: u32,
-    /// The program closed or shut down the socket: its regions are closed to the peer
-    /// and no new one is registered.
-    revoked: bool,
-}
-
-impl Rdma {
-    pub(crate) fn new(send_sge: u32, read_sge: u32) -> Self {
-        Self { regions: KVec::new(), next_handle: 1, ops: KVec::new(), requests: 0, send_sge, read_sge, revoked: false }
-    }
-
-    /// Closes every registered region to the peer: at `close()` and `shutdown()` the
-    /// program may reuse that memory at once, so the peer's next READ or WRITE must
-    /// fail, not reach it. A region that is the local side of one of our own
-    /// operations in flight goes when that operation completes.
-    pub(crate) fn revoke_regions(&mut self) {
-        self.revoked = true;
-        // Dropping a region deregisters it (and unpins its pages).
-        self.regions.retain(|r| r.users > 0);
-    }
-
-    /// Whether any request is in flight.
-    pub(crate) fn busy(&self) -> bool {
-        self.requests > 0
-    }
-
-    /// The tokens of the operations still in flight.
-    pub(crate) fn in_flight(&self) -> KVec<u64> {
-        let mut v = KVec::new();
-        for op in self.ops.iter().filter(|op| !op.reported()) {
-            // Best effort: without memory the program misses a cancellation record.
-            let _ = v.push(op.token, GFP_KERNEL);
-        }
-        v
-    }
-}
-
-/// A finished operation, waiting on the error queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Completion {
-    pub(crate) token: u64,
-    pub(crate) errno: u32,
-    pub(crate) len: u32,
-}
-
-/// The error queue: completions, oldest first.
-///
-/// Every operation in flight has its place reserved when it is posted
-/// ([`Completions::reserve`]), so its completion is always queued (a cancellation
-/// included); the places the program has read are reclaimed once they make up half of
-/// the storage, so a program that always leaves some records unread does not make it
-/// grow.
-#[derive(Default)]
-pub(crate) struct Completions {
-    queue: KVec<Completion>,
-    head: usize,
-}
-
-impl Completions {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head == self.queue.len()
-    }
-
-    /// Records waiting to be read.
-    pub(crate) fn len(&self) -> usize {
-        self.queue.len() - self.head
-    }
-
-    /// Records the storage holds without growing, read places included.
-    #[cfg(CONFIG_KUNIT)]
-    pub(crate) fn capacity(&self) -> usize {
-        self.queue.capacity()
-    }
-
-    /// Makes room for `more` records beyond those waiting, first reclaiming the read
-    /// places if they are at least half of the storage.
-    pub(crate) fn reserve(&mut self, more: usize) -> Result {
-        if self.head > 0 && self.head >= self.len() {
-            let waiting = self.len();
-            self.queue.copy_within(self.head.., 0);
-            self.queue.truncate(waiting);
-            self.head = 0;
-        }
-        self.queue.reserve(more, GFP_KERNEL)?;
-        Ok(())
-    }
-
-    /// Queues a record; its place was reserved when its operation was posted.
-    pub(crate) fn push(&mut self, c: Completion) {
-        if self.queue.push_within_capacity(c).is_err() {
-            // Not reached: `sendmsg` reserves a place for each operation it posts.
-            pr_warn_ratelimited!("AF_IB: no room for an RDMA completion (token {})\n", c.token);
-        }
-    }
-
-    /// The oldest record.
-    pub(crate) fn front(&self) -> Option<Completion> {
-        self.queue.get(self.head).copied()
-    }
-
-    /// Removes the oldest record.
-    pub(crate) fn pop(&mut self) {
-        if !self.is_empty() {
-            self.head += 1;
-        }
-        if self.is_empty() {
-            self.queue.clear();
-            self.head = 0;
-        }
-    }
-}
-
 /// The link of a connected socket, for registering and posting.
 fn connected_link(inner: &mut Inner) -> Result<&mut Link> {
     match (inner.phase, inner.link.as_mut()) {
@@ -222,7 +59,7 @@ fn connected_link(inner: &mut Inner) -> Result<&mut Link> {
 }
 
 /// `INFINISOCK_MR_REG`: registers the caller's buffer; writes back rkey and handle.
-pub(crate) fn register(ep: &Endpoint, arg: usize) -> Result {
+pub(crate) fn register(ep: EpRef<'_>, arg: usize) -> Result {
     let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(arg), MR_REG_LEN).reader_writer();
     let mut raw = [0u8; MR_REG_LEN];
     reader.read_slice(&mut raw)?;
@@ -239,7 +76,7 @@ pub(crate) fn register(ep: &Endpoint, arg: usize) -> Result {
         if link.rdma.regions.len() >= MAX_REGIONS {
             return Err(ENOBUFS);
         }
-        let mr = UserMr::register(&link.pd, req.addr, req.len, req.access)?;
+        let mr = Arc::new(UserMr::register(link.qp.pd(), req.addr, req.len, req.access)?, GFP_KERNEL)?;
         let handle = link.rdma.next_handle;
         encode_mr_reg(&mut raw, mr.rkey(), handle);
         let region = Region { handle, mr, addr: req.addr, len: req.len, access: req.access, users: 0 };
@@ -263,7 +100,7 @@ pub(crate) fn register(ep: &Endpoint, arg: usize) -> Result {
 
 /// `INFINISOCK_MR_DEREG`: unregisters and unpins a region; `EINVAL` for a handle
 /// this socket does not have, `EBUSY` while an operation uses it as its local side.
-pub(crate) fn deregister(ep: &Endpoint, arg: usize) -> Result {
+pub(crate) fn deregister(ep: EpRef<'_>, arg: usize) -> Result {
     let mut raw = [0u8; 8];
     UserSlice::new(UserPtr::from_addr(arg), 8).reader().read_slice(&mut raw)?;
     let handle = u64::from_ne_bytes(raw);
@@ -294,7 +131,7 @@ pub(crate) fn requested(msg: &mut Msg) -> Result<Option<RdmaArgs>> {
 /// `sendmsg` with an RDMA operation: posts it on the `len` bytes of the message's
 /// iovec, waiting for send-queue room (and, for a write with immediate, a credit)
 /// unless non-blocking. Returns `len` once posted.
-pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, args: RdmaArgs, nonblock: bool) -> Result<usize> {
+pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
     check_rdma_len(&args, len).map_err(Errno::into_error)?;
     if matches!(args.op, RdmaOp::WriteImm(_)) && !ep.is_seqpacket {
@@ -387,7 +224,7 @@ fn take_imm_credit(link: &mut Link, op: RdmaOp) -> Result {
 /// Posts the operation's requests (room and credit are there) on its region's
 /// bytes, or on its iovec's pages pinned here.
 fn post(
-    ep: &Endpoint,
+    ep: EpRef<'_>,
     inner: &mut Inner,
     msg: &mut Msg,
     len: usize,
@@ -411,25 +248,20 @@ fn post(
         LocalSide::Region { at, addr } => {
             take_imm_credit(link, args.op)?;
             let r = &mut link.rdma.regions[at];
-            // SAFETY: `users` counts the operation until its request completes, and
-            // deregistration refuses a region in use; the link drops its regions
-            // only after draining its QP.
-            let res = unsafe { link.qp.post_rdma_region(&RDMA_CQE, &r.mr, (addr, len as u32), verb, remote) };
+            // `users` counts the operation until its request completes, for `EBUSY`.
+            let res = link.qp.post_rdma_region(&RDMA_CQE, &r.mr, (addr, len as u32), verb, remote);
             if res.is_ok() {
                 r.users += 1;
             }
             (Local::Region(r.handle), u32::from(res.is_ok()), res)
         }
         LocalSide::Iovec => {
-            let mut buf = PinnedBuf::pin(&link.dev, msg, len, device_writes, link.lkey)?;
-            if let RdmaOp::WriteImm(_) = args.op {
-                buf.make_one_request(&link.pd, max_sge)?;
-            }
+            let one_request = matches!(args.op, RdmaOp::WriteImm(_)).then_some(max_sge);
+            let buf = link.qp.pin(msg, len, device_writes, one_request)?;
             take_imm_credit(link, args.op)?;
-            // SAFETY: `buf` goes into `ops` below and stays there until every posted
-            // request has completed, or until the link is dropped after draining its QP.
-            let (posted, res) = unsafe { link.qp.post_rdma((&RDMA_CQE, &RDMA_PART_CQE), &buf, verb, remote, max_sge) };
-            (Local::Pinned(buf), posted, res)
+            // The queue pair keeps the pages until the device is done with them.
+            let (posted, res) = link.qp.post_rdma((&RDMA_CQE, &RDMA_PART_CQE), buf, verb, remote, max_sge);
+            (Local::Pinned, posted, res)
         }
     };
     if posted > 0 {
@@ -453,13 +285,13 @@ fn post(
 }
 
 /// An operation's last request completed (or was flushed): the operation is done.
-pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
+pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     finish_op(ep, inner, wc);
     crate::sdp::close::rdma_settled(ep, inner, false);
 }
 
 /// Retires the oldest operation and reports it, unless it was reported already.
-fn finish_op(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
+fn finish_op(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     // `Err`: no operation is in flight.
     let Ok(op) = link.rdma.ops.remove(0) else { return };
@@ -488,7 +320,7 @@ fn finish_op(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
 /// reported at once, before the connection it ends reports its own error; the
 /// operation stays until the QP's error state flushes its last request, when the
 /// device is done with its pages. A flush waits for that last request too.
-pub(crate) fn part_failed(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
+pub(crate) fn part_failed(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     let Some(op) = link.rdma.ops.first_mut() else { return };
     if op.reported() {
@@ -506,7 +338,7 @@ pub(crate) fn part_failed(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
 }
 
 /// Puts an operation's completion on the error queue.
-fn report(ep: &Endpoint, inner: &mut Inner, token: u64, wc: Wc, len: u32) {
+fn report(ep: EpRef<'_>, inner: &mut Inner, token: u64, wc: Wc, len: u32) {
     let len = if wc.ok() { len } else { 0 };
     inner.completions.push(Completion { token, errno: wc.errno(), len });
     if !inner.orphaned {
@@ -515,7 +347,7 @@ fn report(ep: &Endpoint, inner: &mut Inner, token: u64, wc: Wc, len: u32) {
 }
 
 /// An RC transport error leaves the QP in the error state: the connection is over.
-fn transport_error(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
+fn transport_error(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     if !wc.ok() && !wc.flushed() && inner.phase == Phase::Connected {
         pr_info_ratelimited!("AF_IB: RDMA operation failed (status {}); connection reset\n", wc.status);
         ep.fail(inner, if wc.peer_silent() { ETIMEDOUT } else { ECONNRESET });
@@ -524,7 +356,7 @@ fn transport_error(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
 
 /// Records the operations a teardown flushed (`in_flight`, taken before the link
 /// went) as cancelled.
-pub(crate) fn cancelled(ep: &Endpoint, inner: &mut Inner, tokens: KVec<u64>) {
+pub(crate) fn cancelled(ep: EpRef<'_>, inner: &mut Inner, tokens: KVec<u64>) {
     if tokens.is_empty() || inner.orphaned {
         return;
     }
@@ -536,7 +368,7 @@ pub(crate) fn cancelled(ep: &Endpoint, inner: &mut Inner, tokens: KVec<u64>) {
 
 /// `recvmsg(MSG_ERRQUEUE)`: as many completions as fit in the caller's control
 /// buffer, `MSG_CTRUNC` if more wait; `EAGAIN` when there are none.
-pub(crate) fn recv_errqueue(ep: &Endpoint, msg: &mut Msg) -> Result<usize> {
+pub(crate) fn recv_errqueue(ep: EpRef<'_>, msg: &mut Msg) -> Result<usize> {
     let (mut delivered, mut truncated) = (0, false);
     let mut inner = ep.lock_reaped();
     while let Some(c) = inner.completions.front() {
@@ -570,4 +402,25 @@ pub(crate) fn recv_errqueue(ep: &Endpoint, msg: &mut Msg) -> Result<usize> {
         return Err(EAGAIN);
     }
     Ok(0)
+}
+
+/// How the endpoint reaches the functions above when an operation's requests
+/// complete or are cancelled.
+pub(crate) struct RdmaCompletions;
+
+/// The one every endpoint is given.
+pub(crate) static RDMA_COMPLETIONS: RdmaCompletions = RdmaCompletions;
+
+impl RdmaOps for RdmaCompletions {
+    fn completion(&self, ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
+        completion(ep, inner, wc)
+    }
+
+    fn part_failed(&self, ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
+        part_failed(ep, inner, wc)
+    }
+
+    fn cancelled(&self, ep: EpRef<'_>, inner: &mut Inner, tokens: KVec<u64>) {
+        cancelled(ep, inner, tokens)
+    }
 }

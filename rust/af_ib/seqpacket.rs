@@ -18,12 +18,12 @@ use crate::{
         rdma::{encode_imm, CMSG_IMM, IMM_LEN},
         wire::{Mid, FLAG_MESSAGE},
     },
-    sdp::{endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN}, tx::{send_error, sendable}},
+    sdp::{endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN}, tx::{send_error, sendable}},
 };
 
 /// `sendmsg`: sends the `len` bytes as one message, waiting for a credit unless
 /// non-blocking. `EMSGSIZE` for a message larger than the connection carries.
-pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
+pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
     if flags & MSG_OOB != 0 {
         return Err(EOPNOTSUPP);
@@ -79,7 +79,7 @@ enum Missing {
 /// message queued. A message that cannot be copied out stays queued (`EFAULT`). The
 /// immediate data of the peer's RDMA WRITE with immediate comes in order with the
 /// messages: 0 bytes and an `INFINISOCK_CMSG_IMM` control message.
-pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonblock: bool) -> Result<usize> {
+pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonblock: bool) -> Result<usize> {
     if flags & MSG_OOB != 0 {
         return Err(EOPNOTSUPP);
     }
@@ -153,7 +153,7 @@ pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonb
 }
 
 /// Gives the oldest message's buffer (`idx`, `size` payload bytes) back to the peer.
-fn consume(ep: &Endpoint, inner: &mut Inner, idx: u16, size: usize) {
+fn consume(ep: EpRef<'_>, inner: &mut Inner, idx: u16, size: usize) {
     let Some(link) = inner.link.as_mut() else { return };
     link.stream.rx_ready.pop();
     link.stream.rx_bytes -= size;
@@ -166,7 +166,7 @@ fn consume(ep: &Endpoint, inner: &mut Inner, idx: u16, size: usize) {
 
 /// `SIOCINQ`/`FIONREAD`: the size of the next message, as UDP reports its next
 /// datagram's.
-pub(crate) fn next_message_size(ep: &Endpoint) -> usize {
+pub(crate) fn next_message_size(ep: EpRef<'_>) -> usize {
     let inner = ep.lock_reaped();
     let size = |l: &crate::link::link::Link, idx: u16| {
         if l.stream.rx_imm[usize::from(idx)].is_some() { 0 } else { l.payload(idx).len() }

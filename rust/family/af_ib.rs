@@ -15,9 +15,8 @@ use crate::{
         net::Net,
         sock::{FamilyTable, OpsTable, ProtoTable, Sock, SockLayout, Socket, SocketFamily},
     },
-    proto::{socket_args::{af_ib_kind, AfIbKind}, AF_IB, IPPROTO_SDP},
+    proto::{errno::Errno, socket_args::{af_ib_kind, AfIbKind}, AF_IB, IPPROTO_SDP},
     sdp::endpoint::Endpoint,
-    Errno,
 };
 
 /// The AF_IB family.
@@ -42,7 +41,7 @@ impl SocketFamily for AfIb {
         let sk = sock.sk().ok_or(EINVAL)?;
         // What `SdpProto::init` does for SDP under IP, without its `sdp_enable`
         // check: that governs SDP's offer to IP programs only.
-        match Endpoint::new(ARef::from(sk)).and_then(|ep| sk.set_state(ep)) {
+        match Endpoint::new(ARef::from(sk), &crate::af_ib::rdma::RDMA_COMPLETIONS).and_then(|ep| sk.set_state(ep)) {
             Ok(()) => {}
             Err(e) => {
                 // What `release` does with a sock that has no state.

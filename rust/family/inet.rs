@@ -12,7 +12,7 @@ use kernel::{prelude::*, sync::aref::ARef};
 
 use crate::{
     af_ib::seqpacket,
-    family::netns,
+    netns::tunables as netns,
     kernel_api::{
         ffi_static::Registration,
         sock::{
@@ -37,7 +37,7 @@ use crate::{
         AF_IB,
         IPPROTO_SDP,
     },
-    sdp::{close, endpoint::{Endpoint, Phase}, handshake, keepalive, rx, tx},
+    sdp::{close, endpoint::{Endpoint, EpRef, Phase}, handshake, keepalive, rx, tx},
 };
 
 const AF_INET: i32 = crate::kernel_api::bindings::AF_INET as i32;
@@ -54,12 +54,12 @@ impl SockProto for SdpProto {
         if netns::tunable(sk.net(), TunableId::SdpEnable) == 0 {
             return Err(EPROTONOSUPPORT);
         }
-        sk.set_state(Endpoint::new(ARef::from(sk))?)
+        sk.set_state(Endpoint::new(ARef::from(sk), &crate::af_ib::rdma::RDMA_COMPLETIONS)?)
     }
 
     fn keepalive(sk: &Sock, on: bool) {
         if let Some(ep) = sk.state::<Endpoint>() {
-            keepalive::set_enabled(&ep, on);
+            keepalive::set_enabled(&ep.into(), on);
         }
     }
 }
@@ -70,15 +70,6 @@ static OPS4: OpsTable = OpsTable::stream::<SdpOps<AF_INET>>();
 static OPS6: OpsTable = OpsTable::stream::<SdpOps<AF_INET6>>();
 static ENTRY4: InetProtosw = InetProtosw::new(IpFamily::V4, SOCK_STREAM, IPPROTO_SDP, &PROTO4, &OPS4);
 static ENTRY6: InetProtosw = InetProtosw::new(IpFamily::V6, SOCK_STREAM, IPPROTO_SDP, &PROTO6, &OPS6);
-
-/// The `struct proto` of SDP socks of `family` (for the socks of accepted connections).
-pub(crate) fn proto_of(family: u16) -> &'static ProtoTable {
-    match i32::from(family) {
-        AF_INET6 => &PROTO6,
-        crate::proto::AF_IB => &crate::family::af_ib::PROTO,
-        _ => &PROTO4,
-    }
-}
 
 /// SDP's registrations under both IP families. Fields drop in order: the protocol
 /// switch entries go before the `struct proto`s they point to.
@@ -129,7 +120,7 @@ impl<const FAMILY: i32> SocketOps for SdpOps<FAMILY> {
         // before `release` marks the endpoint orphaned, after which the teardown may
         // remove the state at any time.
         match sk.state::<Endpoint>() {
-            Some(ep) => close::release(&kernel::sync::Arc::from(ep)),
+            Some(ep) => close::release(&ep.into()),
             None => sk.orphan(),
         }
     }
@@ -154,11 +145,11 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
     }
 
     fn listen(sock: &Socket, backlog: i32) -> Result {
-        handshake::listen(&*endpoint(sock)?, backlog)
+        handshake::listen(&endpoint(sock)?, backlog)
     }
 
     fn accept(sock: &Socket, newsock: &Socket, flags: i32) -> Result {
-        handshake::accept(&*endpoint(sock)?, newsock, flags & O_NONBLOCK != 0)
+        handshake::accept(&endpoint(sock)?, newsock, flags & O_NONBLOCK != 0)
     }
 
     fn getname(sock: &Socket, peer: bool, out: &mut [u8; SOCKADDR_MAX_LEN]) -> Result<usize> {
@@ -208,7 +199,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
     }
 
     fn shutdown(sock: &Socket, how: i32) -> Result {
-        close::shutdown(&*endpoint(sock)?, how)
+        close::shutdown(&endpoint(sock)?, how)
     }
 
     fn sendmsg(sock: &Socket, msg: &mut Msg, len: usize) -> Result<usize> {
@@ -277,7 +268,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
 }
 
 /// `setsockopt` on a message socket: `SOL_INFINISOCK` options.
-fn set_message_option(ep: &Endpoint, level: i32, name: i32, value: Option<i32>) -> Result {
+fn set_message_option(ep: EpRef<'_>, level: i32, name: i32, value: Option<i32>) -> Result {
     match (level, name) {
         (SOL_INFINISOCK, INFINISOCK_MAX_MSG_SIZE) => {
             let max = message::check_max_message(value.ok_or(EINVAL)?).map_err(Errno::into_error)?;
@@ -296,7 +287,7 @@ fn set_message_option(ep: &Endpoint, level: i32, name: i32, value: Option<i32>) 
 
 /// `getsockopt(SOL_INFINISOCK)` on an AF_IB socket: the largest message, and the
 /// verbs objects behind the socket.
-fn get_ib_option(ep: &Endpoint, name: i32) -> Result<OptValue> {
+fn get_ib_option(ep: EpRef<'_>, name: i32) -> Result<OptValue> {
     let inner = ep.lock();
     let as_int = |v: u32| Ok(OptValue::Int(i32::try_from(v).unwrap_or(i32::MAX)));
     if name == INFINISOCK_MAX_MSG_SIZE {
@@ -306,7 +297,7 @@ fn get_ib_option(ep: &Endpoint, name: i32) -> Result<OptValue> {
             None => handshake::max_message(ep, &inner),
         });
     }
-    let info = inner.id.as_ref().map(|id| id.verbs_info(inner.link.as_ref().map(|l| &l.qp)));
+    let info = inner.id.as_ref().map(|id| id.verbs_info(inner.link.as_ref().map(|l| l.qp.qp())));
     let device = info.as_ref().filter(|i| i.has_device).ok_or(ENOTCONN);
     let qp = info.as_ref().filter(|i| i.has_qp).ok_or(ENOTCONN);
     match name {

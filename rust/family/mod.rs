@@ -2,8 +2,9 @@
 
 //! Socket families, where a socket call enters the module: SDP under AF_INET and
 //! AF_INET6 (`inet`, the operations shared with AF_IB streams), the AF_IB family
-//! (`af_ib`), and what every network namespace keeps (`netns`: tunables, `/proc`).
+//! (`af_ib`), and what an administrator reads of them in `/proc/net/infinisock/`
+//! (`proc`).
 
 pub(crate) mod af_ib;
 pub(crate) mod inet;
-pub(crate) mod netns;
+pub(crate) mod proc;

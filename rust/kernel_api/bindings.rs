@@ -27,3 +27,12 @@ type __kernel_ptrdiff_t = isize;
 
 // Generated next to the crate root (Kbuild), one folder up.
 include!("../bindings_generated.rs");
+
+/// What the C side says a struct's size (`"name"`) or a field's offset
+/// (`"struct.field"`) is, for the KUnit check that bindgen's layouts match;
+/// `usize::MAX` for a name it does not know.
+#[cfg(CONFIG_KUNIT)]
+pub(crate) fn c_layout(name: &kernel::str::CStr) -> usize {
+    // SAFETY: `name` is NUL-terminated; the helper only compares strings.
+    unsafe { infinisock_layout(name.as_ptr().cast()) }
+}

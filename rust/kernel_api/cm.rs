@@ -6,10 +6,10 @@
 
 use core::ptr::NonNull;
 
-use kernel::{error::to_result, prelude::*, sync::Arc};
+use kernel::{error::to_result, prelude::*, sync::{Arc, ArcBorrow}};
 
 use crate::{
-    kernel_api::{bindings, net::Net, verbs::QpRef},
+    kernel_api::{bindings, net::Net, qp::QpRef},
     proto::sockaddr::{PortSpace, SockAddr, SOCKADDR_IN6_LEN},
 };
 
@@ -68,8 +68,9 @@ pub(crate) enum CmEvent<'a> {
 /// Receives the events of ids whose context is a `Self`.
 pub(crate) trait CmHandler: Send + Sync + 'static {
     /// Handles `event` on `id`. Runs in process context with the id's handler mutex
-    /// held: it may sleep, but must not destroy `id` itself.
-    fn event(&self, id: &CmIdRef, event: CmEvent<'_>);
+    /// held: it may sleep, but must not destroy `id` itself. `this` is the handler,
+    /// borrowed from the reference the id holds.
+    fn event(this: ArcBorrow<'_, Self>, id: &CmIdRef, event: CmEvent<'_>);
 }
 
 /// An rdma_cm id seen from inside an event handler (not owned).
@@ -80,33 +81,18 @@ pub(crate) trait CmHandler: Send + Sync + 'static {
 #[repr(transparent)]
 pub(crate) struct CmIdRef(kernel::types::Opaque<bindings::rdma_cm_id>);
 
-/// What keeps an id's handler alive, and at the same address, while the id exists.
-enum HandlerRef<H: 'static> {
-    Static(&'static H),
-    Shared(Arc<H>),
-}
-
-impl<H> HandlerRef<H> {
-    fn as_ptr(&self) -> *const H {
-        match self {
-            HandlerRef::Static(h) => *h,
-            HandlerRef::Shared(h) => Arc::as_ptr(h),
-        }
-    }
-}
-
 /// An rdma_cm id owned by the module, destroyed on drop, and the handler of its events.
 ///
 /// # Invariants
 ///
 /// `raw` is a live id created by or handed to this module, destroyed only in `drop`,
-/// before `_handler` is released; its context is `_handler`'s pointer. It is never
+/// before `_handler` is released; its context is `Arc::as_ptr(&_handler)`. It is never
 /// dropped from inside its own event handler (that would deadlock on the handler
 /// mutex).
 pub(crate) struct CmId<H: CmHandler> {
     raw: NonNull<bindings::rdma_cm_id>,
     /// Only held: released after the id is destroyed.
-    _handler: HandlerRef<H>,
+    _handler: Arc<H>,
 }
 
 // SAFETY: rdma_cm ids may be used from any thread; rdma_cm serialises internally. The
@@ -157,9 +143,8 @@ impl ConnRequest {
         if self.adopted.replace(true) {
             return Err(EBUSY);
         }
-        let handler = HandlerRef::Shared(handler);
         // SAFETY: The id is live; we are inside its handler, so no event races this.
-        unsafe { bindings::infinisock_cm_set_context(self.id.as_ptr(), handler.as_ptr() as *mut _) };
+        unsafe { bindings::infinisock_cm_set_context(self.id.as_ptr(), Arc::as_ptr(&handler) as *mut _) };
         // Ownership passes to us: the trampoline tells rdma_cm to keep the id.
         Ok(CmId { raw: self.id, _handler: handler })
     }
@@ -174,15 +159,6 @@ impl<H: CmHandler> CmId<H> {
     /// Creates an RC id in `net`'s port space `ps` whose events go to `handler`, which
     /// the id keeps alive.
     pub(crate) fn new(net: &Net, ps: PortSpace, handler: Arc<H>) -> Result<Self> {
-        Self::create(net, ps, HandlerRef::Shared(handler))
-    }
-
-    /// As [`CmId::new`], for a handler in a static.
-    pub(crate) fn new_static(net: &Net, ps: PortSpace, handler: &'static H) -> Result<Self> {
-        Self::create(net, ps, HandlerRef::Static(handler))
-    }
-
-    fn create(net: &Net, ps: PortSpace, handler: HandlerRef<H>) -> Result<Self> {
         let mut err = 0;
         // SAFETY: `net` is live; the trampoline matches `H`, and the id keeps the
         // handler alive at the same address until it is destroyed (type invariant).
@@ -190,7 +166,7 @@ impl<H: CmHandler> CmId<H> {
             bindings::infinisock_cm_create_id(
                 net.as_raw(),
                 Some(trampoline::<H>),
-                handler.as_ptr() as *mut _,
+                Arc::as_ptr(&handler) as *mut _,
                 ps.rdma_ps(),
                 &mut err,
             )
@@ -201,7 +177,7 @@ impl<H: CmHandler> CmId<H> {
 }
 
 impl CmIdRef {
-    fn as_raw(&self) -> *mut bindings::rdma_cm_id {
+    pub(super) fn as_raw(&self) -> *mut bindings::rdma_cm_id {
         self.0.get()
     }
 
@@ -248,7 +224,7 @@ impl CmIdRef {
         check(unsafe { bindings::rdma_listen(self.as_raw(), backlog) })
     }
 
-    /// Sends the connection request for `qp` (from [`CmIdRef::create_qp`]); only from
+    /// Sends the connection request for `qp` (of a [`crate::kernel_api::qp::QueuePair`] made for this id); only from
     /// inside this id's handler (after [`CmEvent::RouteResolved`]).
     pub(crate) fn connect_locked(&self, qp: &QpRef, policy: &ConnPolicy, private_data: &[u8]) -> Result {
         let len = u8::try_from(private_data.len())?;
@@ -291,21 +267,15 @@ impl CmIdRef {
         unsafe { bindings::infinisock_cm_disconnect(self.as_raw(), qp) };
     }
 
-    /// The device the id is bound to, if any.
-    pub(crate) fn device(&self) -> Option<NonNull<bindings::ib_device>> {
-        // SAFETY: Live id.
-        NonNull::new(unsafe { bindings::infinisock_cm_device(self.as_raw()) })
-    }
-
     /// Creates the connection's RC QP on the two CQs, in INIT, with `send_sge` SGEs
     /// per send request, for this id but not attached to it (the connection steps
     /// take it). Returns it and the most bytes a send may carry inline.
     ///
     /// # Safety
     ///
-    /// `pd` and both CQs are live and outlive the QP (the caller destroys it, with
-    /// [`QpRef::destroy`], before any of them is freed).
-    pub(crate) unsafe fn create_qp(
+    /// `pd` and both CQs are live and outlive the QP (its owner,
+    /// [`crate::kernel_api::qp::QueuePair`], destroys it before any of them).
+    pub(super) unsafe fn create_qp(
         &self,
         pd: *mut bindings::ib_pd,
         send_cq: *mut bindings::ib_cq,
@@ -367,9 +337,11 @@ unsafe extern "C" fn trampoline<H: CmHandler>(
     id: *mut bindings::rdma_cm_id,
     event: *mut bindings::rdma_cm_event,
 ) -> kernel::ffi::c_int {
-    // SAFETY: rdma_cm passes a live id whose context is the live `H` its `CmId` holds
-    // (type invariant); a request's new id inherits its listener's context.
-    let (id_ref, ctx) = unsafe { (&*id.cast::<CmIdRef>(), &*bindings::infinisock_cm_context(id).cast::<H>()) };
+    // SAFETY: rdma_cm passes a live id whose context is `Arc::as_ptr` of the `H` its
+    // `CmId` holds for as long as it exists (type invariant); a request's new id
+    // inherits its listener's context.
+    let (id_ref, ctx) =
+        unsafe { (&*id.cast::<CmIdRef>(), ArcBorrow::<H>::from_raw(bindings::infinisock_cm_context(id).cast::<H>())) };
     // SAFETY: The event is valid for the duration of the call.
     let (kind, status) = unsafe { (bindings::infinisock_cm_event_type(event), bindings::infinisock_cm_event_status(event)) };
     let private_data = || -> &[u8] {
@@ -389,7 +361,7 @@ unsafe extern "C" fn trampoline<H: CmHandler>(
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_CONNECT_REQUEST => {
             // SAFETY: `id` is live and non-null (see above).
             let request = ConnRequest { id: unsafe { NonNull::new_unchecked(id) }, adopted: core::cell::Cell::new(false) };
-            ctx.event(id_ref, CmEvent::ConnectRequest { private_data: private_data(), request: &request });
+            H::event(ctx, id_ref, CmEvent::ConnectRequest { private_data: private_data(), request: &request });
             // A request nobody adopted is rejected: rdma_cm destroys its id.
             return if request.adopted.get() { 0 } else { 1 };
         }
@@ -406,6 +378,6 @@ unsafe extern "C" fn trampoline<H: CmHandler>(
         bindings::rdma_cm_event_type_RDMA_CM_EVENT_DEVICE_REMOVAL => CmEvent::DeviceRemoval,
         _ => CmEvent::Other,
     };
-    ctx.event(id_ref, ev);
+    H::event(ctx, id_ref, ev);
     0
 }

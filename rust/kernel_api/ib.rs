@@ -14,7 +14,8 @@ use crate::{kernel_api::{bindings, ffi_static::{FfiStatic, KernelTable}}};
 /// # Invariants
 ///
 /// The device is valid from the client's `add` callback for it until its `remove`
-/// callback returns; an `IbDevice` is never used outside that window.
+/// callback returns, or while a [`DeviceRef`] holds it; an `IbDevice` is never used
+/// outside that.
 pub(crate) struct IbDevice(NonNull<bindings::ib_device>);
 
 // SAFETY: ib_device methods may be called from any thread; ib_core serialises removal
@@ -22,6 +23,39 @@ pub(crate) struct IbDevice(NonNull<bindings::ib_device>);
 unsafe impl Send for IbDevice {}
 // SAFETY: See above; no method mutates through `&self`.
 unsafe impl Sync for IbDevice {}
+
+/// A counted reference to the device an rdma_cm id is bound to: the device does not
+/// finish unregistering while one exists, so the verbs objects made on it stay valid
+/// whatever order the id and they are destroyed in.
+///
+/// # Invariants
+///
+/// `0` holds one reference (`ib_device_try_get`), dropped in `drop`.
+pub(crate) struct DeviceRef(IbDevice);
+
+impl DeviceRef {
+    /// The device `id` is bound to; `ENODEV` if none (or it is going away).
+    pub(crate) fn of_cm(id: &crate::kernel_api::cm::CmIdRef) -> Result<Self> {
+        // SAFETY: Live id (`CmIdRef` invariant); the helper takes a reference or fails.
+        let dev = unsafe { bindings::infinisock_cm_device_get(id.as_raw()) };
+        NonNull::new(dev).map(|d| Self(IbDevice(d))).ok_or(ENODEV)
+    }
+}
+
+impl core::ops::Deref for DeviceRef {
+    type Target = IbDevice;
+
+    fn deref(&self) -> &IbDevice {
+        &self.0
+    }
+}
+
+impl Drop for DeviceRef {
+    fn drop(&mut self) {
+        // SAFETY: The reference taken in `of_cm` (type invariant), dropped once.
+        unsafe { bindings::infinisock_device_put(self.0.as_raw()) };
+    }
+}
 
 /// `IB_DEVICE_NAME_MAX`.
 const DEVICE_NAME_LEN: usize = 64;
@@ -52,16 +86,6 @@ pub(crate) struct PortInfo {
 }
 
 impl IbDevice {
-    /// The device an rdma_cm id is bound to.
-    ///
-    /// # Safety
-    ///
-    /// The id holds the device (rdma_cm keeps it registered until the id is destroyed
-    /// or moved off it), and the returned value does not outlive that.
-    pub(crate) unsafe fn from_cm(dev: NonNull<bindings::ib_device>) -> Self {
-        Self(dev)
-    }
-
     pub(crate) fn as_raw(&self) -> *mut bindings::ib_device {
         self.0.as_ptr()
     }

@@ -3,18 +3,27 @@
 //! The kernel's interfaces, wrapped: the only room where the module meets C. Nothing
 //! here knows SDP or AF_IB; the protocol rooms above call these wrappers.
 //!
-//! Sockets (`sock`), namespaces and `/proc/net` (`net`), sysctl tables (`sysctl`), wait
-//! queues (`wait`), work items (`work`), RDMA devices (`ib`), their verbs objects (`verbs`), rdma_cm ids
-//! (`cm`), the C structures the kernel keeps pointers to (`ffi_static`), rate-limited
-//! log lines (`log`) and the raw bindings under all of them (`bindings`, with the C
-//! helpers in `c/`, one file per kernel interface, declared in `rust/helpers.h`).
+//! Sockets and their protocol state (`sock`), namespaces and `/proc/net` (`net`),
+//! sysctl tables (`sysctl`), wait queues (`wait`), work items (`work`), module-wide
+//! locked statics (`global`), RDMA devices (`ib`), their verbs objects (`verbs`: PD,
+//! CQs, DMA buffers, user memory regions), a connection's queue pair and everything
+//! the device touches through it (`qp`), rdma_cm ids (`cm`), the C structures the
+//! kernel keeps pointers to (`ffi_static`), rate-limited log lines (`log`), errno
+//! conversion (`errno`) and the raw bindings under all of them (`bindings`, with the
+//! C helpers in `c/`, one file per kernel interface, declared in `rust/helpers.h`).
+//!
+//! Every `unsafe` of the module is here: each wrapper owns the lifetime rules of what
+//! it wraps, so the rooms above are safe Rust.
 
 pub(crate) mod bindings;
 pub(crate) mod cm;
+pub(crate) mod errno;
 pub(crate) mod ffi_static;
+pub(crate) mod global;
 pub(crate) mod ib;
 pub(crate) mod log;
 pub(crate) mod net;
+pub(crate) mod qp;
 pub(crate) mod sock;
 pub(crate) mod sysctl;
 pub(crate) mod verbs;

@@ -205,8 +205,16 @@ impl Sock {
         unsafe { bindings::infinisock_sk_family(self.as_raw()) }
     }
 
+    /// A sock for an incoming connection on the listener `self`: of its protocol,
+    /// in its namespace, set up like it.
+    pub(crate) fn alloc_child(&self) -> Result<ARef<Self>> {
+        let sk = Self::alloc(self.net(), i32::from(self.family()), self.table(), false)?;
+        sk.init_child(self);
+        Ok(sk)
+    }
+
     /// Sets up a sock allocated for an incoming connection like its listener's.
-    pub(crate) fn init_child(&self, parent: &Sock) {
+    fn init_child(&self, parent: &Sock) {
         // SAFETY: `self` is newly allocated and not yet visible; `parent` is valid.
         unsafe { bindings::infinisock_sk_init_child(self.as_raw(), parent.as_raw()) };
     }
@@ -232,12 +240,15 @@ impl Sock {
     }
 
     /// Installs the protocol state, of its protocol's [`SockProto::State`] type (else
-    /// `EINVAL`). Only while no other thread can see the sock's state: from `init`,
-    /// or for an incoming connection before it is queued.
+    /// `EINVAL`), and lists the sock in [`for_each_state`]'s list. Only while no other
+    /// thread can see the sock's state: from `init`, or for an incoming connection
+    /// before it is queued.
     pub(crate) fn set_state<T: Send + Sync + 'static>(&self, state: Arc<T>) -> Result {
         if !self.holds::<T>() {
             return Err(EINVAL);
         }
+        let mut listed = STATEFUL.lock();
+        listed.reserve(1, GFP_KERNEL)?;
         let slot = self.state_slot();
         // SAFETY: The slot is ours to write (see above); an old value would leak, so
         // there must be none.
@@ -245,6 +256,8 @@ impl Sock {
             debug_assert!((*slot).is_null());
             *slot = state.into_foreign();
         }
+        // Capacity was reserved above.
+        let _ = listed.push_within_capacity(StatefulSock(NonNull::from(&self.0).cast()));
         Ok(())
     }
 
@@ -258,7 +271,8 @@ impl Sock {
         }
         // SAFETY: The slot holds null or a pointer from `Arc::<T>::into_foreign` (only
         // `set_state::<T>` fills it, for this `T`), removed only by `take_state`, which
-        // runs when no operation is using the sock any more (see above).
+        // runs when no operation is using the sock any more (see above), and not while
+        // `for_each_state` holds the list's lock.
         unsafe {
             let p = *self.state_slot();
             (!p.is_null()).then(|| <Arc<T> as ForeignOwnable>::borrow(p))
@@ -271,6 +285,11 @@ impl Sock {
         if !self.holds::<T>() {
             return None;
         }
+        let me = StatefulSock(NonNull::from(&self.0).cast());
+        // Unlisted first, under the list's lock: a reader of the list never sees a
+        // listed sock without its state.
+        let mut listed = STATEFUL.lock();
+        listed.retain(|s| *s != me);
         let slot = self.state_slot();
         // SAFETY: As in `state`; the pointer is replaced by null so it is taken once.
         unsafe {
@@ -1114,5 +1133,52 @@ impl Drop for KernelSocket {
     fn drop(&mut self) {
         // SAFETY: The socket was created by `sock_create_kern` and is released once.
         unsafe { bindings::sock_release(self.0.as_ptr()) };
+    }
+}
+
+/// A sock with protocol state installed, as listed in [`STATEFUL`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StatefulSock(NonNull<bindings::sock>);
+
+// SAFETY: Only dereferenced under the `STATEFUL` lock (see `for_each_state`).
+unsafe impl Send for StatefulSock {}
+
+crate::kernel_api::global::module_mutex! {
+    /// Every sock whose state slot holds a state: `set_state` lists it and
+    /// `take_state` unlists it, each under this lock, around filling and emptying the
+    /// slot. A listed sock is alive: its state holds it (every protocol state keeps
+    /// its sock, as the endpoint does), and the state is there while it is listed.
+    static STATEFUL: KVec<StatefulSock> = KVec::new();
+}
+
+/// Readies the list of socks with state: in the module's `init`, before any socket
+/// can exist. Dropping the returned value, at unload when every socket is gone,
+/// frees the list's storage.
+pub(crate) fn init_state_list() -> StateList {
+    STATEFUL.init();
+    StateList
+}
+
+/// See [`init_state_list`].
+pub(crate) struct StateList;
+
+impl Drop for StateList {
+    fn drop(&mut self) {
+        *STATEFUL.lock() = KVec::new();
+    }
+}
+
+/// Calls `f` with every sock whose state is a `T`, and the state, under the list's
+/// lock (which socket creation and the removal of a state take: `f` must not wait
+/// for anything that may wait for them).
+pub(crate) fn for_each_state<T: Send + Sync + 'static>(mut f: impl FnMut(&Sock, &T)) {
+    let listed = STATEFUL.lock();
+    for s in listed.iter() {
+        // SAFETY: A listed sock is alive while the lock is held (see `STATEFUL`), and
+        // is one of ours (only `set_state` lists socks).
+        let sk = unsafe { Sock::from_raw(s.0.as_ptr()) };
+        if let Some(state) = sk.state::<T>() {
+            f(sk, &state);
+        }
     }
 }

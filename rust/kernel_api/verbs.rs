@@ -6,12 +6,12 @@
 
 use core::{cell::UnsafeCell, ffi::c_void, ptr::NonNull};
 
-use kernel::{error::to_result, prelude::*, sync::Arc};
+use kernel::{error::to_result, prelude::*, sync::{Arc, ArcBorrow}};
 
-use crate::{kernel_api::{bindings, ib::IbDevice}, proto::rdma::Access};
+use crate::{kernel_api::{bindings, ib::{DeviceRef, IbDevice}}, proto::rdma::Access};
 
 /// Turns a helper's (pointer, errno) answer into a `Result`.
-fn checked<T>(ptr: *mut T, err: i32) -> Result<NonNull<T>> {
+pub(super) fn checked<T>(ptr: *mut T, err: i32) -> Result<NonNull<T>> {
     match NonNull::new(ptr) {
         Some(p) => Ok(p),
         None if err < 0 => Err(Error::from_errno(err)),
@@ -68,7 +68,7 @@ impl Drop for Pd {
 /// handler is given, if it has one) is released.
 pub(crate) struct Cq {
     raw: NonNull<bindings::ib_cq>,
-    events: Option<Arc<dyn CqEvents>>,
+    events: Option<Arc<dyn KeptAlive>>,
 }
 
 // SAFETY: CQ operations may be called from any thread.
@@ -135,6 +135,7 @@ impl Cq {
                 status: wc.status,
                 byte_len: wc.byte_len,
                 imm: wc.with_imm.then_some(wc.imm),
+                buffer: None,
             });
         }
         got
@@ -235,19 +236,26 @@ pub(crate) enum CqSide {
     Recv,
 }
 
+/// Anything a CQ keeps alive for its event handler.
+trait KeptAlive: Send + Sync {}
+
+impl<T: Send + Sync> KeptAlive for T {}
+
 /// Hears that a CQ created with [`Cq::reaped`] has completions to reap.
 pub(crate) trait CqEvents: Send + Sync + 'static {
     /// Runs in atomic context (the device's completion path, interrupts off): may
-    /// wake and queue work, must not sleep or poll the CQ.
-    fn cq_event(&self, side: CqSide);
+    /// wake and queue work, must not sleep or poll the CQ. `this` is borrowed from the
+    /// reference the CQ holds.
+    fn cq_event(this: ArcBorrow<'_, Self>, side: CqSide);
 }
 
 /// # Safety
 ///
-/// `ctx` is the `H` given to [`Cq::reaped`], still valid (the CQ holds it).
+/// `ctx` is `Arc::as_ptr` of the `H` given to [`Cq::reaped`], which the CQ holds.
 unsafe extern "C" fn cq_event<H: CqEvents, const RECV: bool>(_cq: *mut bindings::ib_cq, ctx: *mut c_void) {
-    // SAFETY: See above.
-    unsafe { &*ctx.cast::<H>() }.cq_event(if RECV { CqSide::Recv } else { CqSide::Send });
+    // SAFETY: See above: the CQ's reference keeps it alive during the call.
+    let this = unsafe { ArcBorrow::<H>::from_raw(ctx.cast::<H>()) };
+    H::cq_event(this, if RECV { CqSide::Recv } else { CqSide::Send });
 }
 
 /// What a completion reports.
@@ -262,6 +270,9 @@ pub(crate) struct Wc {
     pub(crate) byte_len: u32,
     /// A receive an RDMA WRITE with immediate consumed: its immediate data.
     pub(crate) imm: Option<u32>,
+    /// A receive of a [`crate::kernel_api::qp::QueuePair`]'s ring: the buffer it
+    /// completed (or flushed), which the device is done with.
+    pub(crate) buffer: Option<u16>,
 }
 
 impl Wc {
@@ -316,7 +327,7 @@ impl Cqe {
         Self { raw: UnsafeCell::new(bindings::ib_cqe { done: Some(bindings::infinisock_cqe_reaped) }), tag }
     }
 
-    fn as_raw(&self) -> *mut bindings::ib_cqe {
+    pub(super) fn as_raw(&self) -> *mut bindings::ib_cqe {
         self.raw.get()
     }
 }
@@ -344,12 +355,12 @@ impl DmaDir {
 ///
 /// # Invariants
 ///
-/// `buf` is mapped at `addr` for `dev` in `dir` from construction until `drop`; `dev`
-/// outlives the buffer (its owner keeps the device bound). While the device may write
-/// it (a receive is posted), Rust does not read it.
+/// `buf` is mapped at `addr` for `dev` in `dir` from construction until `drop`. Only a
+/// [`crate::kernel_api::qp::QueuePair`] makes them: it holds `dev` longer, and reads
+/// none while a receive is posted in it.
 pub(crate) struct DmaBuf {
-    buf: KVec<u8>,
-    addr: u64,
+    pub(super) buf: KVec<u8>,
+    pub(super) addr: u64,
     dev: NonNull<bindings::ib_device>,
     dir: DmaDir,
 }
@@ -361,7 +372,7 @@ unsafe impl Sync for DmaBuf {}
 
 impl DmaBuf {
     /// Allocates `len` zeroed bytes and maps them for `dev`.
-    pub(crate) fn new(dev: &IbDevice, len: usize, dir: DmaDir) -> Result<Self> {
+    pub(super) fn new(dev: &IbDevice, len: usize, dir: DmaDir) -> Result<Self> {
         // Charged to the memory cgroup (the caller's, or the one it chose for the task).
         let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL_ACCOUNT)?;
         let mut addr = 0u64;
@@ -376,12 +387,12 @@ impl DmaBuf {
     }
 
     /// The buffer's size.
-    pub(crate) fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// Makes the first `len` bytes the device wrote visible to the CPU and returns them.
-    pub(crate) fn received(&mut self, len: usize) -> &[u8] {
+    pub(super) fn received(&mut self, len: usize) -> &[u8] {
         let len = len.min(self.buf.len());
         // SAFETY: Mapped buffer (type invariant); syncing a prefix is allowed.
         unsafe { bindings::infinisock_dma_sync_for_cpu(self.dev.as_ptr(), self.addr, len, self.dir.raw()) };
@@ -389,17 +400,17 @@ impl DmaBuf {
     }
 
     /// The first `len` bytes, as last made visible by [`DmaBuf::received`].
-    pub(crate) fn contents(&self, len: usize) -> &[u8] {
+    pub(super) fn contents(&self, len: usize) -> &[u8] {
         &self.buf[..len.min(self.buf.len())]
     }
 
     /// The bytes the CPU may fill before handing the buffer to the device.
-    pub(crate) fn fill(&mut self) -> &mut [u8] {
+    pub(super) fn fill(&mut self) -> &mut [u8] {
         &mut self.buf
     }
 
     /// Makes the first `len` bytes the CPU wrote visible to the device.
-    fn sync_for_device(&self, len: usize) {
+    pub(super) fn sync_for_device(&self, len: usize) {
         // SAFETY: Mapped buffer; `len` is within it.
         unsafe { bindings::infinisock_dma_sync_for_device(self.dev.as_ptr(), self.addr, len.min(self.buf.len()), self.dir.raw()) };
     }
@@ -412,119 +423,28 @@ impl Drop for DmaBuf {
     }
 }
 
-/// A QP that work requests are posted to, owned elsewhere (an rdma_cm id).
-///
-/// # Invariants
-///
-/// The QP is live while this value exists; its owner destroys it only after dropping
-/// every `QpRef`.
-pub(crate) struct QpRef(NonNull<bindings::ib_qp>);
-
-// SAFETY: Posting may happen from any thread; ib_post_* lock internally.
-unsafe impl Send for QpRef {}
-// SAFETY: See above.
-unsafe impl Sync for QpRef {}
-
-impl QpRef {
-    /// # Safety
-    ///
-    /// `qp` is live until the returned value is dropped.
-    pub(crate) unsafe fn new(qp: NonNull<bindings::ib_qp>) -> Self {
-        Self(qp)
-    }
-
-    /// Posts `buf` as a receive buffer.
-    ///
-    /// # Safety
-    ///
-    /// `buf` stays alive and is not read until the receive completes (or is flushed).
-    pub(crate) unsafe fn post_recv(&self, cqe: &'static Cqe, buf: &DmaBuf, lkey: u32) -> Result {
-        let len = u32::try_from(buf.len())?;
-        // SAFETY: Live QP (type invariant); the caller keeps `buf` for the device.
-        to_result(unsafe { bindings::infinisock_post_recv(self.0.as_ptr(), cqe.as_raw(), buf.addr, len, lkey) })
-    }
-
-    /// Sends the first `len` bytes of `buf` (signaled); `inline`: as inline data,
-    /// copied by the device when posted (at most the QP's `max_inline_data`).
-    ///
-    /// # Safety
-    ///
-    /// `buf` stays alive and is not written until the send completes (or is flushed).
-    pub(crate) unsafe fn post_send(
-        &self,
-        cqe: &'static Cqe,
-        buf: &DmaBuf,
-        len: usize,
-        lkey: u32,
-        inline: bool,
-    ) -> Result {
-        let data = buf.buf.get(..len).ok_or(EINVAL)?;
-        let inline_data = if inline { data.as_ptr().cast() } else { core::ptr::null() };
-        if !inline {
-            buf.sync_for_device(len);
-        }
-        let len = u32::try_from(len)?;
-        // SAFETY: Live QP; the caller keeps `buf` unchanged for the device, and
-        // `inline_data` (when given) is its first `len` bytes.
-        to_result(unsafe {
-            bindings::infinisock_post_send(self.0.as_ptr(), cqe.as_raw(), buf.addr, len, lkey, inline_data)
-        })
-    }
-
-    /// Posts a zero-length RDMA WRITE, signaled: the peer's adapter acknowledges it
-    /// (or the QP fails it after its retries), and it touches no memory on either side.
-    pub(crate) fn post_empty_write(&self, cqe: &'static Cqe) -> Result {
-        // SAFETY: Live QP (type invariant); the work request names no buffer.
-        to_result(unsafe { bindings::infinisock_post_empty_write(self.0.as_ptr(), cqe.as_raw()) })
-    }
-
-    /// Waits until every posted work request has completed or been flushed, polling
-    /// the QP's CQs (from [`Cq::reaped`]); the completions of our own requests are
-    /// dropped. The QP is moved to the error state first.
-    pub(crate) fn drain(&self) {
-        // SAFETY: Live QP; its send and receive queues have room for one marker each
-        // (the owner reserves it) and nobody else polls its CQ any more.
-        unsafe { bindings::infinisock_drain_qp(self.0.as_ptr()) };
-    }
-
-    /// Destroys the QP (after [`QpRef::drain`]).
-    ///
-    /// # Safety
-    ///
-    /// Called once, by the QP's owner; the QP is not used afterwards.
-    pub(crate) unsafe fn destroy(&self) {
-        // SAFETY: Live QP, destroyed once (the caller's guarantee). Destroying a kernel
-        // QP only fails for QPs with user-space state, which ours never have.
-        let r = to_result(unsafe { bindings::infinisock_destroy_qp(self.0.as_ptr()) });
-        if let Err(e) = r {
-            pr_err!("destroying QP failed: {:?}\n", e);
-        }
-    }
-
-    /// The raw QP, for rdma_cm's connection steps ([`crate::kernel_api::cm::CmIdRef`]).
-    pub(crate) fn as_raw(&self) -> *mut bindings::ib_qp {
-        self.0.as_ptr()
-    }
-}
-
 /// A region of the current process's memory registered for the peer's RDMA
 /// (`ib_reg_user_mr`): pinned and accounted against `RLIMIT_MEMLOCK` until dropped.
 ///
 /// # Invariants
 ///
-/// `mr` is a live user MR of a PD that outlives this value (its owner, the link,
-/// drops its regions before its PD, and after its QP is destroyed).
-pub(crate) struct UserMr(NonNull<bindings::ib_mr>);
+/// `mr` is a live user MR of `pd`, which this value keeps.
+pub(crate) struct UserMr {
+    pub(super) mr: NonNull<bindings::ib_mr>,
+    _pd: Arc<Pd>,
+}
 
 // SAFETY: An MR may be deregistered from any thread (the pinned pages keep a
 // reference to the registering process's mm).
 unsafe impl Send for UserMr {}
+// SAFETY: No method mutates through `&self`.
+unsafe impl Sync for UserMr {}
 
 impl UserMr {
     /// Registers `[addr, addr + len)` of the current process in `pd` with the peer's
     /// rights and, `local_write`, as a landing place for RDMA READs. `EFAULT` for
     /// unmapped memory, `ENOMEM`/`EPERM` over `RLIMIT_MEMLOCK`.
-    pub(crate) fn register(pd: &Pd, addr: u64, len: u64, access: Access) -> Result<Self> {
+    pub(crate) fn register(pd: &Arc<Pd>, addr: u64, len: u64, access: Access) -> Result<Self> {
         let mut err = 0;
         // SAFETY: Live PD; the call is made in the registering process's context.
         let mr = unsafe {
@@ -538,7 +458,7 @@ impl UserMr {
                 &mut err,
             )
         };
-        checked(mr, err).map(Self)
+        Ok(Self { mr: checked(mr, err)?, _pd: pd.clone() })
     }
 
     /// Faults in what [`UserMr::register`] will pin, as long as that takes: before
@@ -553,137 +473,68 @@ impl UserMr {
     /// The key the peer names the region with.
     pub(crate) fn rkey(&self) -> u32 {
         // SAFETY: Live MR (type invariant).
-        unsafe { bindings::infinisock_mr_rkey(self.0.as_ptr()) }
+        unsafe { bindings::infinisock_mr_rkey(self.mr.as_ptr()) }
     }
 }
 
 impl Drop for UserMr {
     fn drop(&mut self) {
         // SAFETY: Live MR, deregistered once; this unpins its pages.
-        unsafe { bindings::infinisock_dereg_mr(self.0.as_ptr()) };
+        unsafe { bindings::infinisock_dereg_mr(self.mr.as_ptr()) };
     }
 }
 
 /// The local buffer of one RDMA operation: the user pages under a `sendmsg`'s
-/// iterator, pinned and mapped for the device until dropped.
+/// iterator, pinned and mapped for the device until dropped (made by
+/// [`crate::kernel_api::qp::QueuePair::pin`]).
 ///
 /// # Invariants
 ///
-/// `0` is a live `infinisock_pinned` of a device that outlives this value; while a
-/// posted request may use its pages, its owner keeps it (the link holds it until
-/// the request completes or the QP is drained).
-pub(crate) struct PinnedBuf(NonNull<bindings::infinisock_pinned>);
+/// `raw` is a live `infinisock_pinned`, mapped for `_dev`, with any regions it
+/// registered in `_pd`; both are kept until it is freed. While a posted request may
+/// use its pages, the queue pair it was posted on keeps it.
+pub(crate) struct PinnedBuf {
+    pub(super) raw: NonNull<bindings::infinisock_pinned>,
+    _pd: Arc<Pd>,
+    _dev: Arc<DeviceRef>,
+}
 
 // SAFETY: Unpinning and unmapping may happen on any thread.
 unsafe impl Send for PinnedBuf {}
 
 impl PinnedBuf {
     /// Pins the `len` bytes under `msg`'s iterator (not advanced) for `dev`: for the
-    /// device to read (RDMA WRITE) or, with `device_writes`, to write (RDMA READ).
-    pub(crate) fn pin(dev: &IbDevice, msg: &mut crate::kernel_api::sock::Msg, len: usize, device_writes: bool, lkey: u32) -> Result<Self> {
+    /// device to read (RDMA WRITE) or, with `device_writes`, to write (RDMA READ);
+    /// `one_request`: made one request of at most that many SGEs, registering regions
+    /// in `pd` over runs of its pages where more are needed (what a write with
+    /// immediate needs: the peer learns its length from its one request).
+    pub(super) fn pin(
+        pd: &Arc<Pd>,
+        dev: &Arc<DeviceRef>,
+        msg: &mut crate::kernel_api::sock::Msg,
+        len: usize,
+        device_writes: bool,
+        one_request: Option<u32>,
+    ) -> Result<Self> {
         let mut err = 0;
-        // SAFETY: The device is bound for the link's life; the iterator is the
-        // message's, valid during the call (the pins outlive it, not the iterator).
-        let p = unsafe { bindings::infinisock_pin_iter(dev.as_raw(), msg.iter_raw(), len, device_writes, lkey, &mut err) };
-        checked(p, err).map(Self)
-    }
-}
-
-impl PinnedBuf {
-    /// Makes the buffer one request of at most `max_sge` SGEs, registering regions
-    /// in `pd` over runs of its pages where more are needed (they are the buffer's,
-    /// and go with it): what a write with immediate needs, whose length the peer
-    /// learns from its one request. Posts nothing.
-    pub(crate) fn make_one_request(&mut self, pd: &Pd, max_sge: u32) -> Result {
-        // SAFETY: Live buffer and PD (type invariants); the buffer is not posted yet.
-        to_result(unsafe { bindings::infinisock_pinned_one_request(pd.0.as_ptr(), self.0.as_ptr(), max_sge) })
+        // SAFETY: Live device and PD (held); the iterator is the message's, valid
+        // during the call (the pins outlive it, not the iterator).
+        let p = unsafe {
+            bindings::infinisock_pin_iter(dev.as_raw(), msg.iter_raw(), len, device_writes, pd.local_dma_lkey(), &mut err)
+        };
+        let buf = Self { raw: checked(p, err)?, _pd: pd.clone(), _dev: dev.clone() };
+        if let Some(max_sge) = one_request {
+            // SAFETY: Live buffer and PD; the buffer is not posted yet.
+            to_result(unsafe { bindings::infinisock_pinned_one_request(pd.as_raw(), buf.raw.as_ptr(), max_sge) })?;
+        }
+        Ok(buf)
     }
 }
 
 impl Drop for PinnedBuf {
     fn drop(&mut self) {
         // SAFETY: Live, freed once; no posted request uses it any more (invariant).
-        unsafe { bindings::infinisock_unpin(self.0.as_ptr()) };
-    }
-}
-
-/// One-sided operations [`QpRef::post_rdma`] posts.
-#[derive(Clone, Copy)]
-pub(crate) enum RdmaVerb {
-    Write,
-    Read,
-    WriteImm(u32),
-}
-
-impl RdmaVerb {
-    /// The helpers' operation number and immediate data.
-    fn raw(self) -> (i32, u32) {
-        match self {
-            RdmaVerb::Write => (bindings::INFINISOCK_VERB_WRITE as i32, 0),
-            RdmaVerb::Read => (bindings::INFINISOCK_VERB_READ as i32, 0),
-            RdmaVerb::WriteImm(imm) => (bindings::INFINISOCK_VERB_WRITE_IMM as i32, imm),
-        }
-    }
-}
-
-impl QpRef {
-    /// Posts `verb` over `buf` at the peer's `remote_addr`/`rkey`, split into
-    /// requests of at most `max_sge` SGEs; a write with immediate, which `buf` must
-    /// have been made one request for ([`PinnedBuf::make_one_request`]), is one
-    /// request after those that register its regions. Only the last is signaled and
-    /// carries `last`; the others carry `part`. Returns how many were posted: all of
-    /// them, or on failure the error and how many went.
-    ///
-    /// # Safety
-    ///
-    /// `buf` stays alive until every posted request has completed or been flushed.
-    pub(crate) unsafe fn post_rdma(
-        &self,
-        (last, part): (&'static Cqe, &'static Cqe),
-        buf: &PinnedBuf,
-        verb: RdmaVerb,
-        (remote_addr, rkey): (u64, u32),
-        max_sge: u32,
-    ) -> (u32, Result) {
-        let (op, imm) = verb.raw();
-        let mut posted = 0;
-        // SAFETY: Live QP (type invariant); the caller keeps `buf` for the device.
-        let ret = unsafe {
-            bindings::infinisock_post_rdma(
-                self.0.as_ptr(),
-                last.as_raw(),
-                part.as_raw(),
-                buf.0.as_ptr(),
-                op,
-                imm,
-                remote_addr,
-                rkey,
-                max_sge,
-                &mut posted,
-            )
-        };
-        (posted, to_result(ret))
-    }
-
-    /// Posts `verb` as one signaled request carrying `cqe` whose local side is
-    /// `[addr, addr + len)` of the registered region `mr` (user addresses).
-    ///
-    /// # Safety
-    ///
-    /// `mr` stays registered until the request has completed or been flushed.
-    pub(crate) unsafe fn post_rdma_region(
-        &self,
-        cqe: &'static Cqe,
-        mr: &UserMr,
-        (addr, len): (u64, u32),
-        verb: RdmaVerb,
-        (remote_addr, rkey): (u64, u32),
-    ) -> Result {
-        let (op, imm) = verb.raw();
-        // SAFETY: Live QP and MR (type invariants); the caller keeps `mr` registered.
-        to_result(unsafe {
-            bindings::infinisock_post_rdma_mr(self.0.as_ptr(), cqe.as_raw(), mr.0.as_ptr(), addr, len, op, imm, remote_addr, rkey)
-        })
+        unsafe { bindings::infinisock_unpin(self.raw.as_ptr()) };
     }
 }
 

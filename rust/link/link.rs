@@ -1,28 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The verbs side of one SDP connection: PD, CQ, the RC QP for the rdma_cm id, the
-//! registered receive and send rings, and the stream state that indexes them.
+//! The verbs side of one SDP connection: its queue pair (with the PD, CQs and
+//! registered rings it owns), and the stream state that indexes the rings.
 
 use kernel::{
     prelude::*,
+    sync::Arc,
     time::{Instant, Monotonic},
 };
 
 use crate::{
-    af_ib::rdma::{Rdma, RDMA_REQUESTS},
     kernel_api::{
         cm::CmIdRef,
-        ib::IbDevice,
-        verbs::{device_sges, Cq, CqSide, Cqe, DmaBuf, DmaDir, Pd, QpRef, Wc, POLL_BATCH},
+        qp::{QpSizes, QueuePair},
+        verbs::{CqEvents, CqSide, Cqe, Wc, POLL_BATCH},
     },
-    link::memory::RingCharge,
+    link::{memory::RingCharge, rdma::{Rdma, RDMA_REQUESTS}},
     proto::{
         credits::{Credits, NoCredit},
         handshake::RingConfig,
         ring::IndexFifo,
         wire::{encode_header, Mid, BSDH_LEN},
     },
-    sdp::endpoint::Endpoint,
 };
 
 /// What a work request of a link is, for its completion (see [`Link::reap`]): the
@@ -67,8 +66,6 @@ pub(crate) struct Stream {
     pub(crate) credits: Option<Credits>,
     /// Largest message the peer can take (its receive buffer size).
     pub(crate) peer_msg_size: usize,
-    /// Receive buffers posted, in posting (= completion) order.
-    pub(crate) rx_posted: IndexFifo,
     /// Receive buffers that completed before the credits existed (the peer may send
     /// as soon as its side is established); decoded when they do.
     pub(crate) rx_early: IndexFifo,
@@ -85,7 +82,8 @@ pub(crate) struct Stream {
     pub(crate) rx_bytes: usize,
     /// The peer sent DisConn: no more data will come.
     pub(crate) fin_received: bool,
-    /// Sends posted, and completed (counters; the ring slot is `count % len`).
+    /// Sends posted, and completed or flushed (counters; the ring slot is
+    /// `count % len`).
     pub(crate) tx_posted: u64,
     pub(crate) tx_completed: u64,
     /// Payload bytes of each send slot, for `SIOCOUTQ`.
@@ -117,30 +115,16 @@ pub(crate) struct Stream {
     pub(crate) probe_outstanding: bool,
 }
 
-/// The verbs resources of one connection.
+/// The verbs side of one connection: its queue pair (which owns everything the
+/// device touches) and the protocol's view of the rings.
 ///
-/// # Invariants
-///
-/// `qp` is the connection's QP, created by [`Link::new`] for its rdma_cm id (not
-/// attached to it: see `infinisock_cm_create_qp`) and destroyed in `drop` (after
-/// draining it), before the CQs, the buffers and the PD it uses. The CQs hold the
-/// endpoint their events go to, until the link is dropped (its teardown). They are
-/// reaped by the endpoint under its mutex while the link is in `Inner::link`, and by
-/// `drop` (the drain) after that: never by two at once.
+/// The CQs hold the endpoint their events go to until the link is dropped (its
+/// teardown). They are polled by the endpoint under its mutex while the link is in
+/// `Inner::link`, and by the queue pair's drain when it is dropped: never by two at once.
 pub(crate) struct Link {
-    pub(crate) qp: QpRef,
-    send_cq: Cq,
-    recv_cq: Cq,
-    rx: KVec<DmaBuf>,
-    tx: KVec<DmaBuf>,
-    /// Registered regions and operations in flight: dropped (deregistered, unpinned)
-    /// after the QP is drained and destroyed, before the PD.
+    pub(crate) qp: QueuePair,
+    /// Registered regions and operations in flight.
     pub(crate) rdma: Rdma,
-    pub(crate) pd: Pd,
-    pub(crate) dev: IbDevice,
-    pub(crate) lkey: u32,
-    /// Sends of at most this many bytes go inline (the QP's `max_inline_data`).
-    max_inline: usize,
     pub(crate) stream: Stream,
     /// The rings' share of the module's ring memory, given back with them.
     _ring_charge: RingCharge,
@@ -148,17 +132,6 @@ pub(crate) struct Link {
     /// a reap began that left it empty and armed. Until the count moves, no
     /// completion came since, and a reap skips the CQ.
     reaped_at: [Option<u32>; 2],
-}
-
-// SAFETY: All parts may be used and dropped from any thread (see their own impls).
-unsafe impl Send for Link {}
-
-fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<DmaBuf>> {
-    let mut v = KVec::with_capacity(count.into(), GFP_KERNEL)?;
-    for _ in 0..count {
-        v.push(DmaBuf::new(dev, size as usize, dir)?, GFP_KERNEL)?;
-    }
-    Ok(v)
 }
 
 impl Stream {
@@ -177,53 +150,29 @@ impl Stream {
 }
 
 impl Link {
-    /// Creates PD, CQ, QP and rings on the device `id` is bound to and posts the whole
-    /// receive ring. `ep` hears of completions and reaps them ([`Link::reap`]).
-    pub(crate) fn new(ep: &Endpoint, id: &CmIdRef, cfg: RingConfig, charge: RingCharge) -> Result<Self> {
-        let raw_dev = id.device().ok_or(ENODEV)?;
-        // SAFETY: The id is bound to the device and holds it until it is destroyed,
-        // which happens after the link (type invariant of `Link`).
-        let dev = unsafe { IbDevice::from_cm(raw_dev) };
-        let pd = Pd::new(&dev)?;
-        let (nrx, ntx) = (u32::from(cfg.recv_buffers), u32::from(cfg.send_buffers));
-        // One more entry per queue for the drain marker, one for the keepalive probe,
-        // and the requests of RDMA operations. Two CQs, so that a receive's event can
-        // wake readers alone.
-        let send_wrs = ntx + 2 + RDMA_REQUESTS;
-        // Each CQ holds the endpoint until the link (dropped in its teardown) frees it.
-        let send_cq = Cq::reaped(&dev, send_wrs, ep.arc(), CqSide::Send)?;
-        let recv_cq = Cq::reaped(&dev, nrx + 1, ep.arc(), CqSide::Recv)?;
-        let rx = ring_of(&dev, cfg.recv_buffers, cfg.buffer_size, DmaDir::FromDevice)?;
-        let tx = ring_of(&dev, cfg.send_buffers, cfg.buffer_size, DmaDir::ToDevice)?;
-        let mut rx_len = KVec::with_capacity(rx.len(), GFP_KERNEL)?;
-        rx_len.extend_with(rx.len(), 0, GFP_KERNEL)?;
-        let mut rx_imm = KVec::with_capacity(rx.len(), GFP_KERNEL)?;
-        rx_imm.extend_with(rx.len(), None, GFP_KERNEL)?;
-        let mut tx_len = KVec::with_capacity(tx.len(), GFP_KERNEL)?;
-        tx_len.extend_with(tx.len(), 0, GFP_KERNEL)?;
+    /// Creates the queue pair and rings on the device `id` is bound to and posts the
+    /// whole receive ring. `events` hears of completions; its owner reaps them
+    /// ([`Link::reap`]).
+    pub(crate) fn new(events: Arc<impl CqEvents>, id: &CmIdRef, cfg: RingConfig, charge: RingCharge) -> Result<Self> {
+        // Besides the send ring: the keepalive probe and the requests of RDMA
+        // operations.
+        let sizes = QpSizes {
+            recv_buffers: cfg.recv_buffers,
+            send_buffers: cfg.send_buffers,
+            buffer_size: cfg.buffer_size,
+            extra_send: 1 + RDMA_REQUESTS,
+        };
+        let qp = QueuePair::new(id, events, sizes)?;
+        let (rx_len, tx_len) = (KVec::from_elem(0u32, qp.recv_ring(), GFP_KERNEL)?, KVec::from_elem(0u32, qp.send_slots(), GFP_KERNEL)?);
+        let rx_imm = KVec::from_elem(None, qp.recv_ring(), GFP_KERNEL)?;
         let staged = KVec::from_elem(0u8, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN), GFP_KERNEL)?;
-        let lkey = pd.local_dma_lkey();
-        let (send_sge, read_sge) = device_sges(&dev);
-        // SAFETY: PD and CQs outlive the QP: `Link::drop` destroys it first. Nothing
-        // fallible comes between creating the QP and owning it in the `Link`.
-        let (qp, max_inline) =
-            unsafe { id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), send_wrs, nrx + 1, send_sge)? };
+        let (send_sge, read_sge) = qp.rdma_sges();
         let mut link = Link {
-            // SAFETY: The QP lives until `Link::drop` destroys it.
-            qp: unsafe { QpRef::new(qp) },
-            send_cq,
-            recv_cq,
-            rx,
-            tx,
+            qp,
             rdma: Rdma::new(send_sge, read_sge),
-            pd,
-            dev,
-            lkey,
-            max_inline: max_inline as usize,
             stream: Stream {
                 credits: None,
                 peer_msg_size: 0,
-                rx_posted: IndexFifo::new(),
                 rx_early: IndexFifo::new(),
                 rx_ready: IndexFifo::new(),
                 rx_len,
@@ -254,23 +203,16 @@ impl Link {
         Ok(link)
     }
 
-    fn cq(&self, side: CqSide) -> &Cq {
-        match side {
-            CqSide::Send => &self.send_cq,
-            CqSide::Recv => &self.recv_cq,
-        }
-    }
-
     /// Takes up to [`POLL_BATCH`] completions of one queue's work requests; returns how
     /// many were taken (a `None` was not one of ours).
-    pub(crate) fn reap(&self, side: CqSide, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
-        self.cq(side).poll(out)
+    pub(crate) fn reap(&mut self, side: CqSide, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
+        self.qp.poll(side, out)
     }
 
     /// Asks for an event at the queue's next completion; `true`: reap again first, some
     /// may have arrived unannounced.
     pub(crate) fn arm(&self, side: CqSide) -> bool {
-        self.cq(side).arm()
+        self.qp.arm(side)
     }
 
     /// The event count at which a reap last left the CQ empty and armed, if it did.
@@ -286,12 +228,12 @@ impl Link {
 
     /// Receive buffers in the ring.
     pub(crate) fn recv_ring(&self) -> usize {
-        self.rx.len()
+        self.qp.recv_ring()
     }
 
     /// Size of each local buffer.
     pub(crate) fn buffer_size(&self) -> usize {
-        self.rx.first().map_or(0, |b| b.len())
+        self.qp.buffer_size()
     }
 
     /// Posts receive buffer `idx` (again).
@@ -299,12 +241,7 @@ impl Link {
         if self.stream.qp_dead {
             return Err(ENOTCONN);
         }
-        let buf = self.rx.get(usize::from(idx)).ok_or(EINVAL)?;
-        // SAFETY: The buffer belongs to the link, which outlives the QP's use of it
-        // (`drop` drains the QP first); Rust reads it only after its completion.
-        unsafe { self.qp.post_recv(&RECV_CQE, buf, self.lkey)? };
-        self.stream.rx_posted.push(idx);
-        Ok(())
+        self.qp.post_recv(idx, &RECV_CQE)
     }
 
     /// Posts receive buffer `idx` again after its message was consumed, and counts it
@@ -320,24 +257,26 @@ impl Link {
 
     /// The message received in buffer `idx` (`len` bytes).
     pub(crate) fn received(&mut self, idx: u16, len: usize) -> &[u8] {
-        self.rx[usize::from(idx)].received(len)
+        self.qp.received(idx, len)
     }
 
     /// Payload bytes of ready buffer `idx` (its message minus the header).
     pub(crate) fn payload(&self, idx: u16) -> &[u8] {
         let len = self.stream.rx_len[usize::from(idx)] as usize;
         // `received()` synced these bytes when the message arrived.
-        self.rx[usize::from(idx)].contents(len).get(BSDH_LEN..).unwrap_or(&[])
+        self.qp.contents(idx, len).get(BSDH_LEN..).unwrap_or(&[])
     }
 
     /// Send slots in all.
     pub(crate) fn tx_slots(&self) -> usize {
-        self.tx.len()
+        self.qp.send_slots()
     }
 
-    /// Free send slots.
+    /// Free send slots: those whose sends have completed or been flushed, and that
+    /// the queue pair knows the device is done with.
     pub(crate) fn tx_free(&self) -> usize {
-        self.tx.len() - (self.stream.tx_posted - self.stream.tx_completed) as usize
+        let completed = self.tx_slots() - (self.stream.tx_posted - self.stream.tx_completed) as usize;
+        completed.min(self.qp.send_slots_free())
     }
 
     /// Payload bytes that fit one message to the peer.
@@ -385,19 +324,16 @@ impl Link {
         if !(if control { self.can_send_control() } else { self.can_send_data() }) {
             return Err(EAGAIN);
         }
-        let slot = (self.stream.tx_posted % self.tx.len() as u64) as usize;
+        let slot = (self.stream.tx_posted % self.tx_slots() as u64) as usize;
         let max = max.min(self.max_payload());
-        let buf = self.tx[slot].fill();
+        let buf = self.qp.next_send_buf()?;
         let n = fill(&mut buf[BSDH_LEN..BSDH_LEN + max])?;
         let credits = self.stream.credits.as_mut().ok_or(EAGAIN)?;
         let out = if control { credits.send_control() } else { credits.send_data() }.map_err(|NoCredit| EAGAIN)?;
         let mut hdr = [0u8; BSDH_LEN];
         encode_header(&mut hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
-        self.tx[slot].fill()[..BSDH_LEN].copy_from_slice(&hdr);
-        let len = BSDH_LEN + n;
-        // SAFETY: The slot is free (counted by `tx_free`) and not written again until
-        // its completion; the link outlives the QP's use of it.
-        unsafe { self.qp.post_send(&SEND_CQE, &self.tx[slot], len, self.lkey, len <= self.max_inline)? };
+        self.qp.next_send_buf()?[..BSDH_LEN].copy_from_slice(&hdr);
+        self.qp.post_send(&SEND_CQE, BSDH_LEN + n)?;
         self.stream.tx_posted += 1;
         self.stream.tx_len[slot] = n as u32;
         self.stream.tx_unacked += n;
@@ -407,7 +343,7 @@ impl Link {
     /// Accounts the oldest posted send as complete.
     pub(crate) fn send_completed(&mut self) {
         if self.stream.tx_completed < self.stream.tx_posted {
-            let slot = (self.stream.tx_completed % self.tx.len() as u64) as usize;
+            let slot = (self.stream.tx_completed % self.tx_slots() as u64) as usize;
             self.stream.tx_unacked -= self.stream.tx_len[slot] as usize;
             self.stream.tx_completed += 1;
         }
@@ -504,20 +440,11 @@ impl Link {
 
     /// Sends a credit update if the peer should hear about reposted buffers now.
     pub(crate) fn maybe_credit_update(&mut self) -> Result {
-        let threshold = (self.rx.len() / 2).max(2) as u32;
+        let threshold = (self.recv_ring() / 2).max(2) as u32;
         let due = self.stream.credits.as_ref().is_some_and(|c| c.update_due(threshold));
         if due && self.can_send_control() {
             self.send(Mid::Data, true, 0, |_| Ok(0))?;
         }
         Ok(())
-    }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        // Every posted request completes or is flushed before the buffers go away.
-        self.qp.drain();
-        // SAFETY: The link owns the QP (type invariant) and drops it once, here.
-        unsafe { self.qp.destroy() };
     }
 }

@@ -1,35 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The module's ring memory, counted module-wide against `net.infinisock.sdp_mem`
-//! (the rules are `proto::memory`): each connection's link holds a [`RingCharge`] for
-//! its buffers while it lives.
+//! The module's ring memory, counted module-wide against a limit its callers read
+//! from `net.infinisock.sdp_mem` (the rules are `proto::memory`): each connection's
+//! link holds a [`RingCharge`] for its buffers while it lives.
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use kernel::{prelude::*, seq_file::SeqFile, seq_print};
+use kernel::prelude::*;
 
-use crate::{
-    family::netns,
-    kernel_api::net::{Net, ProcShow},
-    proto::{memory::{admit, under_pressure, Admission}, tunables::GlobalId},
-};
+use crate::proto::memory::{admit, Admission};
 
 /// Bytes of ring buffers of every connection of the module.
 static RING_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-fn limit() -> usize {
-    usize::try_from(netns::global_tunable(GlobalId::SdpMem)).unwrap_or(0).saturating_mul(1024)
-}
-
-/// `/proc/net/infinisock/memory`: the module's ring memory, its limit, and whether it
-/// is under pressure (what `/proc/net/sockstat` says of TCP's).
-pub(crate) struct MemoryStat;
-
-impl ProcShow for MemoryStat {
-    fn show(m: &SeqFile, _net: &Net) {
-        let (used, limit) = (RING_BYTES.load(Ordering::Relaxed), limit());
-        seq_print!(m, "rings_kib {}\nlimit_kib {}\npressure {}\n", used / 1024, limit / 1024, u8::from(under_pressure(used, limit)));
-    }
+/// Bytes of ring buffers the module's connections hold now.
+pub(crate) fn ring_bytes_used() -> usize {
+    RING_BYTES.load(Ordering::Relaxed)
 }
 
 /// A connection's share of the ring memory, given back when dropped.
@@ -37,9 +23,8 @@ pub(crate) struct RingCharge(usize);
 
 impl RingCharge {
     /// Takes `full` bytes, or under pressure `minimal` bytes (the returned admission
-    /// says which), or refuses with `ENOBUFS` beyond the limit.
-    pub(crate) fn take(full: usize, minimal: usize) -> Result<(Self, Admission)> {
-        let limit = limit();
+    /// says which), or refuses with `ENOBUFS` beyond `limit` bytes.
+    pub(crate) fn take(full: usize, minimal: usize, limit: usize) -> Result<(Self, Admission)> {
         let mut used = RING_BYTES.load(Ordering::Relaxed);
         loop {
             let admission = admit(used, full, minimal, limit);

@@ -15,12 +15,12 @@ use crate::{
         abi::{POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, SHUT_RD, SHUT_RDWR, SHUT_WR, TCP_FIN_WAIT1},
         conn_state::{finished, Ending},
     },
-    sdp::endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN, SEND_SHUTDOWN},
+    sdp::endpoint::{Endpoint, EpRef, Inner, Phase, RCV_SHUTDOWN, SEND_SHUTDOWN},
 };
 
 /// Starts the graceful close of our sending side: a DisConn goes out after the data
 /// already posted, as soon as a credit allows.
-fn shut_send(ep: &Endpoint, inner: &mut Inner) {
+fn shut_send(ep: EpRef<'_>, inner: &mut Inner) {
     inner.shutdown |= SEND_SHUTDOWN;
     if let Some(link) = inner.link.as_mut() {
         if inner.phase == Phase::Connected && !link.stream.fin_sent {
@@ -43,7 +43,7 @@ fn revoke_regions(inner: &mut Inner) {
 }
 
 /// `shutdown`.
-pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
+pub(crate) fn shutdown(ep: EpRef<'_>, how: i32) -> Result {
     if !matches!(how, SHUT_RD | SHUT_WR | SHUT_RDWR) {
         return Err(EINVAL);
     }
@@ -72,7 +72,7 @@ pub(crate) fn shutdown(ep: &Endpoint, how: i32) -> Result {
 
 /// The last close of the socket's file. The sock's state keeps the endpoint alive
 /// until [`Endpoint`]'s teardown, which removes it because the endpoint is orphaned.
-pub(crate) fn release(ep: &Endpoint) {
+pub(crate) fn release(ep: EpRef<'_>) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     revoke_regions(inner);
@@ -123,7 +123,7 @@ pub(crate) fn release(ep: &Endpoint) {
 }
 
 /// Ends the connection once both DisConns are through and nothing is left to read.
-pub(crate) fn maybe_finish(ep: &Endpoint, inner: &mut Inner) {
+pub(crate) fn maybe_finish(ep: EpRef<'_>, inner: &mut Inner) {
     if inner.phase != Phase::Connected {
         return;
     }
@@ -154,7 +154,7 @@ pub(crate) fn maybe_finish(ep: &Endpoint, inner: &mut Inner) {
 const RDMA_SETTLE_MS: u32 = 250;
 
 /// rdma_cm: the peer disconnected (or the connection broke).
-pub(crate) fn on_disconnected(ep: &Endpoint) {
+pub(crate) fn on_disconnected(ep: EpRef<'_>) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     // The peer gave up before the connection was established on our side (its DREQ
@@ -178,7 +178,7 @@ pub(crate) fn on_disconnected(ep: &Endpoint) {
 
 /// An RDMA operation completed, or the settle timer ran out (`expired`): handles a
 /// peer's disconnect that waited for the operations.
-pub(crate) fn rdma_settled(ep: &Endpoint, inner: &mut Inner, expired: bool) {
+pub(crate) fn rdma_settled(ep: EpRef<'_>, inner: &mut Inner, expired: bool) {
     let Some(link) = inner.link.as_mut() else { return };
     if !link.stream.disconnect_pending() || (link.rdma.busy() && !expired) {
         return;
@@ -193,14 +193,14 @@ pub(crate) fn rdma_settled(ep: &Endpoint, inner: &mut Inner, expired: bool) {
 /// credit update, say) was on the way; its messages before that, the DisConn too, may
 /// still wait in the receive CQ ahead of the flushed receives. The first flushed
 /// receive judges ([`flushed`]), or, with no receive posted, this.
-pub(crate) fn send_failed(ep: &Endpoint, inner: &mut Inner, err: Error) {
+pub(crate) fn send_failed(ep: EpRef<'_>, inner: &mut Inner, err: Error) {
     let Some(link) = inner.link.as_mut() else { return };
     if link.stream.send_failed.is_some() {
         return;
     }
     link.stream.send_failed = Some(err);
     link.stream.qp_dead = true;
-    if link.stream.rx_posted.is_empty() {
+    if link.qp.recv_posted() == 0 {
         flushed(ep, inner);
     }
 }
@@ -208,7 +208,7 @@ pub(crate) fn send_failed(ep: &Endpoint, inner: &mut Inner, err: Error) {
 /// The QP of an established connection flushed a receive: everything the peer sent
 /// was handled. After its DisConn the end is graceful: what is unread stays readable,
 /// then EOF; before it, the connection was reset, or failed as a send said.
-pub(crate) fn flushed(ep: &Endpoint, inner: &mut Inner) {
+pub(crate) fn flushed(ep: EpRef<'_>, inner: &mut Inner) {
     let Some(link) = inner.link.as_mut() else { return };
     if link.stream.fin_received {
         if link.stream.send_failed.is_some() {
@@ -222,7 +222,7 @@ pub(crate) fn flushed(ep: &Endpoint, inner: &mut Inner) {
 
 /// What the peer's disconnect means for a connection whose RDMA operations have
 /// settled.
-fn peer_disconnected(ep: &Endpoint, inner: &mut Inner) {
+fn peer_disconnected(ep: EpRef<'_>, inner: &mut Inner) {
     let Some(link) = inner.link.as_mut() else { return };
     if link.stream.fin_received {
         // A graceful end: whatever is unread stays readable until the socket closes.
@@ -239,7 +239,7 @@ fn peer_disconnected(ep: &Endpoint, inner: &mut Inner) {
     // comes after all of them.
     link.stream.qp_dead = true;
     if let Some(id) = inner.id.as_ref() {
-        id.disconnect(Some(&link.qp));
+        id.disconnect(Some(link.qp.qp()));
     }
     ep.wake_all();
 }

@@ -7,9 +7,9 @@
 use kernel::{seq_file::SeqFile, seq_print};
 
 use crate::{
-    kernel_api::net::{Net, ProcShow},
+    kernel_api::{net::{Net, ProcShow}, sock::for_each_state},
     proto::sockaddr::SockAddr,
-    sdp::endpoint::{Phase, ENDPOINTS},
+    sdp::endpoint::{Endpoint, Phase},
 };
 
 /// The `/proc/net/infinisock/sdp` file.
@@ -51,13 +51,9 @@ fn phase_name(p: Phase) -> &'static str {
 impl ProcShow for SdpList {
     fn show(m: &SeqFile, net: &Net) {
         seq_print!(m, "local peer state rx_queue tx_queue credits peer_bufs posted flags\n");
-        let all = ENDPOINTS.lock();
-        for p in all.iter() {
-            // SAFETY: Listed endpoints are alive while the list's lock is held (they
-            // remove themselves under it before being freed).
-            let ep = unsafe { &*p.0 };
-            if !core::ptr::eq(ep.sk.net().as_raw(), net.as_raw()) {
-                continue;
+        for_each_state::<Endpoint>(|sk, ep| {
+            if !core::ptr::eq(sk.net().as_raw(), net.as_raw()) {
+                return;
             }
             // Never wait for an endpoint with the list's lock held: its owner may be
             // inside a call that waits for a page fault userspace controls, and the
@@ -65,7 +61,7 @@ impl ProcShow for SdpList {
             // take. Such a socket's line says only that it is busy.
             let Some(inner) = ep.inner.try_lock() else {
                 seq_print!(m, "{} {} busy 0 0 0 0 0 -----\n", Addr(None), Addr(None));
-                continue;
+                return;
             };
             let local = inner.id.as_ref().and_then(|id| id.local_addr()).or(inner.bound);
             let peer = match inner.phase {
@@ -84,7 +80,7 @@ impl ProcShow for SdpList {
                         link.outq(),
                         credits,
                         peer_bufs,
-                        s.rx_posted.len(),
+                        link.qp.recv_posted(),
                         if inner.orphaned { "O" } else { "-" },
                         if s.fin_pending { "p" } else { "-" },
                         if s.fin_sent { "F" } else { "-" },
@@ -94,6 +90,6 @@ impl ProcShow for SdpList {
                 }
                 None => seq_print!(m, " 0 0 0 0 0 {}----\n", if inner.orphaned { "O" } else { "-" }),
             }
-        }
+        });
     }
 }

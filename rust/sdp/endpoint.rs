@@ -21,7 +21,6 @@
 //! leave its own sends' completions for later ([`Endpoint::send_completions_wanted`]).
 
 use core::{
-    pin::Pin,
     sync::atomic::{AtomicBool, AtomicU32, Ordering},
 };
 
@@ -34,14 +33,13 @@ use kernel::{
 };
 
 use crate::{
-    af_ib::rdma,
     kernel_api::{
         cm::{CmEvent, CmHandler, CmId, CmIdRef},
         sock::Sock,
-        verbs::{CqEvents, CqSide, POLL_BATCH},
+        verbs::{CqEvents, CqSide, Wc, POLL_BATCH},
         wait::{self, WaitQueue, Woken},
     },
-    link::link::{Link, WrKind},
+    link::{link::{Link, WrKind}, rdma::Completions},
     proto::{
         abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
         conn_state::{poll_mask, PollState},
@@ -54,6 +52,23 @@ use crate::{
 
 /// The connection's phases and `shutdown()` directions are plain data (`proto`).
 pub(crate) use crate::proto::conn_state::{Phase, RCV_SHUTDOWN, SEND_SHUTDOWN};
+
+/// AF_IB's one-sided RDMA operations (`af_ib::rdma`) build on the endpoint; it
+/// reaches them through this when their requests complete, as SMC's work request
+/// layer reaches the handlers registered with it.
+pub(crate) trait RdmaOps: Sync {
+    /// An operation's last request completed (or was flushed).
+    fn completion(&self, ep: EpRef<'_>, inner: &mut Inner, wc: Wc);
+    /// An earlier request of the oldest operation failed or was flushed.
+    fn part_failed(&self, ep: EpRef<'_>, inner: &mut Inner, wc: Wc);
+    /// A teardown flushed the operations with these tokens (taken before the link
+    /// went).
+    fn cancelled(&self, ep: EpRef<'_>, inner: &mut Inner, tokens: KVec<u64>);
+}
+
+/// How the protocol's functions hold an endpoint: through one of its `Arc`s, so that
+/// what outlives the call (a work item, a timer) can take a reference of its own.
+pub(crate) type EpRef<'a> = &'a Arc<Endpoint>;
 
 /// A listener's queues.
 #[derive(Default)]
@@ -105,11 +120,11 @@ pub(crate) struct Inner {
     /// A message socket's `IB_MAX_MSG_SIZE`, if set before its connection began.
     pub(crate) max_msg: Option<u32>,
     /// Finished RDMA operations waiting on the error queue (`rdma`).
-    pub(crate) completions: rdma::Completions,
+    pub(crate) completions: Completions,
 }
 
 /// The protocol state of one socket. See the module documentation.
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub(crate) struct Endpoint {
     #[pin]
     pub(crate) inner: Mutex<Inner>,
@@ -150,6 +165,8 @@ pub(crate) struct Endpoint {
     settle_timer: DelayedWork<Endpoint, { work_id::SETTLE_TIMER }>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
+    /// Where completions of RDMA operations go.
+    pub(crate) rdma_ops: &'static dyn RdmaOps,
     /// A `SOCK_SEQPACKET` socket (AF_IB): each message is one application message
     /// (see `seqpacket`); otherwise a byte stream.
     pub(crate) is_seqpacket: bool,
@@ -193,11 +210,9 @@ impl_has_delayed_work! {
 }
 
 impl Endpoint {
-    /// A new endpoint for `sk`, listed in [`ENDPOINTS`] until it is dropped.
-    pub(crate) fn new(sk: ARef<Sock>) -> Result<Arc<Self>> {
-        let mut all = ENDPOINTS.lock();
-        all.reserve(1, GFP_KERNEL)?;
-        let ep = Arc::pin_init(
+    /// A new endpoint for `sk`, whose RDMA operations' completions go to `rdma_ops`.
+    pub(crate) fn new(sk: ARef<Sock>, rdma_ops: &'static dyn RdmaOps) -> Result<Arc<Self>> {
+        Arc::pin_init(
             pin_init!(Self {
                 inner <- new_mutex!(Inner {
                     phase: Phase::Open,
@@ -217,7 +232,7 @@ impl Endpoint {
                     torn_down: false,
                     woken_before_reap: 0,
                     max_msg: None,
-                    completions: rdma::Completions::default(),
+                    completions: Completions::default(),
                 }),
                 changed <- WaitQueue::new(c"Endpoint::changed", kernel::static_lock_class!()),
                 events: AtomicU32::new(0),
@@ -233,20 +248,11 @@ impl Endpoint {
                 settle_timer <- new_delayed_work!("Endpoint::settle_timer"),
                 is_seqpacket: sk.sock_type() == SOCK_SEQPACKET,
                 sk,
+                rdma_ops,
                 woken_by_cq_event: AtomicU32::new(0),
             }),
             GFP_KERNEL,
-        )?;
-        // Capacity was reserved above.
-        let _ = all.push_within_capacity(EndpointPtr(&*ep as *const Self));
-        Ok(ep)
-    }
-
-    /// A counted reference to an endpoint reached through a raw context pointer.
-    pub(crate) fn arc(&self) -> Arc<Self> {
-        // SAFETY: Endpoints are only ever created inside an `Arc` (`new`), and `self`
-        // is borrowed from a live one.
-        unsafe { ArcBorrow::from_raw(self as *const Self) }.into()
+        )
     }
 
     /// The rdma_cm port space of the endpoint's ports and service IDs.
@@ -254,7 +260,7 @@ impl Endpoint {
         if self.is_seqpacket { PortSpace::Ib } else { PortSpace::Tcp }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock<'a>(self: &'a Arc<Self>) -> MutexGuard<'a, Inner> {
         let mut guard = self.inner.lock();
         self.resume_send_events(&mut guard);
         guard
@@ -263,7 +269,7 @@ impl Endpoint {
     /// Whoever takes the lock may change what needs send completions: from here a send
     /// CQ event is handled again, and completions an event left in the CQ are reaped
     /// now, which arms the CQ again.
-    fn resume_send_events(&self, inner: &mut Inner) {
+    fn resume_send_events(self: EpRef<'_>, inner: &mut Inner) {
         // Cleared before the deferred flag is read: an event that sets it after this
         // sees `sends_may_wait` clear and is handled as usual.
         self.sends_may_wait.store(false, Ordering::SeqCst);
@@ -310,7 +316,7 @@ impl Endpoint {
     /// A caller that comes back with nothing new (a program spinning on a
     /// non-blocking call) does not poll the CQs: every completion since the last reap
     /// fired an event, which moved `cq_events`.
-    pub(crate) fn lock_reaped(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock_reaped<'a>(self: &'a Arc<Self>) -> MutexGuard<'a, Inner> {
         let mut guard = self.lock();
         let _ = self.reap(&mut guard);
         guard
@@ -323,7 +329,7 @@ impl Endpoint {
     /// the wake-ups it would give them for those events again are left out
     /// (`Inner::woken_before_reap`): an edge-triggered epoll sees one edge per arrival, as
     /// with TCP.
-    pub(crate) fn reap(&self, inner: &mut Inner) -> usize {
+    pub(crate) fn reap(self: EpRef<'_>, inner: &mut Inner) -> usize {
         inner.woken_before_reap = self.woken_by_cq_event.swap(0, Ordering::AcqRel);
         let handled = self.reap_side(inner, CqSide::Send) + self.reap_side(inner, CqSide::Recv);
         inner.woken_before_reap = 0;
@@ -332,7 +338,7 @@ impl Endpoint {
 
     /// Reaps one CQ until it is empty and armed, unless no event of it came since a
     /// reap left it so; returns the completions handled.
-    fn reap_side(&self, inner: &mut Inner, side: CqSide) -> usize {
+    fn reap_side(self: EpRef<'_>, inner: &mut Inner, side: CqSide) -> usize {
         // Read before the CQ is: a completion after this moves the count.
         let events = self.cq_event_count(side);
         match inner.link.as_ref() {
@@ -348,11 +354,11 @@ impl Endpoint {
 
     /// Reaps one CQ until it is empty and armed; `events`: its event count, read
     /// before the first poll. Returns the completions handled.
-    fn reap_side_now(&self, inner: &mut Inner, side: CqSide, events: u32) -> usize {
+    fn reap_side_now(self: EpRef<'_>, inner: &mut Inner, side: CqSide, events: u32) -> usize {
         let mut batch = [None; POLL_BATCH];
         let mut handled = 0;
         loop {
-            let Some(link) = inner.link.as_ref() else { break };
+            let Some(link) = inner.link.as_mut() else { break };
             let n = link.reap(side, &mut batch);
             // Fewer than asked for: the CQ was empty after these, so it is armed
             // (and checked for late arrivals) once they are handled, with no poll
@@ -373,8 +379,8 @@ impl Endpoint {
                     Some(WrKind::Recv) => rx::completion(self, inner, *wc),
                     Some(WrKind::Send) => tx::completion(self, inner, *wc),
                     Some(WrKind::Probe) => keepalive::completion(self, inner, *wc),
-                    Some(WrKind::Rdma) => rdma::completion(self, inner, *wc),
-                    Some(WrKind::RdmaPart) => rdma::part_failed(self, inner, *wc),
+                    Some(WrKind::Rdma) => self.rdma_ops.completion(self, inner, *wc),
+                    Some(WrKind::RdmaPart) => self.rdma_ops.part_failed(self, inner, *wc),
                     // Every request of a link is posted with one of its kinds' entries.
                     None => debug_assert!(false, "completion with an unknown tag {}", wc.tag),
                 }
@@ -412,18 +418,18 @@ impl Endpoint {
 
     /// Waits for a change with the lock held by `guard`, for at most `*timeo` jiffies.
     /// Returns `Err(EAGAIN)` when the time is up, the interruption errno on a signal.
-    pub(crate) fn wait(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
+    pub(crate) fn wait(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
         self.wait_spinning(guard, timeo, None)
     }
 
     /// [`Self::wait`] for data to read: busy-polls for the socket's `SO_BUSY_POLL`
     /// µs before sleeping, like TCP's `sk_busy_loop()`.
-    pub(crate) fn wait_for_data(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
+    pub(crate) fn wait_for_data(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
         self.wait_spinning(guard, timeo, Some(self.sk.busy_poll_usec()))
     }
 
     /// Waits as [`Self::wait`]; a reader (`spin_usec` given) busy-polls that long first.
-    fn wait_spinning(&self, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64, spin_usec: Option<u32>) -> Result {
+    fn wait_spinning(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64, spin_usec: Option<u32>) -> Result {
         let reader = spin_usec.is_some();
         if *timeo <= 0 {
             // A non-blocking reader that found nothing comes back (or polls) for the
@@ -477,7 +483,7 @@ impl Endpoint {
 
     /// Records a connection error for the socket, moves to `Closed`
     /// and schedules the teardown of the link.
-    pub(crate) fn fail(&self, inner: &mut Inner, err: Error) {
+    pub(crate) fn fail(self: EpRef<'_>, inner: &mut Inner, err: Error) {
         // Like TCP in CLOSE_WAIT: a reset after the peer's orderly close reads as a
         // broken pipe.
         let closed_by_peer = inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
@@ -489,7 +495,7 @@ impl Endpoint {
     }
 
     /// Moves to `Closed` and schedules the teardown, without an error.
-    pub(crate) fn close_and_teardown(&self, inner: &mut Inner) {
+    pub(crate) fn close_and_teardown(self: EpRef<'_>, inner: &mut Inner) {
         inner.phase = Phase::Closed;
         self.sk.set_tcp_state(TCP_CLOSE);
         self.schedule_teardown(inner);
@@ -497,17 +503,17 @@ impl Endpoint {
     }
 
     /// Queues the teardown work once.
-    pub(crate) fn schedule_teardown(&self, inner: &mut Inner) {
+    pub(crate) fn schedule_teardown(self: EpRef<'_>, inner: &mut Inner) {
         if !inner.tearing_down {
             inner.tearing_down = true;
             // `Err` means it is already queued, which `tearing_down` rules out.
-            let _ = crate::workqueue().enqueue::<_, { work_id::TEARDOWN }>(self.arc());
+            let _ = crate::kernel_api::work::workqueue().enqueue::<_, { work_id::TEARDOWN }>(self.clone());
         }
     }
 
     /// Releases the verbs resources and the rdma_cm id, outside the lock. Unread data
     /// in the receive ring is lost (the connection is over).
-    fn teardown(&self) {
+    fn teardown(self: EpRef<'_>) {
         let (link, id, children) = {
             // What already completed is reaped first: the drain below discards the
             // completions it meets, so an RDMA operation whose error (a peer's refusal)
@@ -529,13 +535,13 @@ impl Endpoint {
         self.cancel_timer::<{ work_id::SETTLE_TIMER }>();
         self.wake_all();
         if let Some(id) = &id {
-            id.disconnect(link.as_ref().map(|l| &l.qp));
+            id.disconnect(link.as_ref().map(|l| l.qp.qp()));
         }
         // Drains the QP, destroys it, then the CQ, buffers, RDMA regions and pinned
         // pages, and the PD (see `Link`).
         drop(link);
         drop(id);
-        rdma::cancelled(self, &mut self.lock(), rdma_in_flight);
+        self.rdma_ops.cancelled(self, &mut self.lock(), rdma_in_flight);
         let ((pending, ready), parent) = children;
         // A connection that was never accepted: nobody will ever close it.
         for child in Iterator::chain(pending.into_iter(), ready) {
@@ -573,7 +579,7 @@ impl Endpoint {
     }
 
     /// A passive connection nobody will accept: reset it and let it go.
-    pub(crate) fn abandon(&self) {
+    pub(crate) fn abandon(self: EpRef<'_>) {
         let mut inner = self.lock();
         inner.parent = None;
         let take_state = self.orphan(&mut inner);
@@ -590,7 +596,7 @@ impl Endpoint {
 
     /// Removes `child` from a listener's queues (it failed before being accepted).
     /// Returns whether it was there: if not, `accept()` has taken it.
-    fn forget_child(&self, child: &Endpoint) -> bool {
+    fn forget_child(self: EpRef<'_>, child: &Endpoint) -> bool {
         let mut inner = self.lock();
         let q = &mut inner.listen;
         let before = q.pending.len() + q.ready.len();
@@ -600,7 +606,7 @@ impl Endpoint {
     }
 
     /// The poll mask, like `tcp_poll`.
-    pub(crate) fn poll_mask(&self) -> u32 {
+    pub(crate) fn poll_mask(self: EpRef<'_>) -> u32 {
         let inner = self.lock_reaped();
         let link = inner.link.as_ref();
         poll_mask(&PollState {
@@ -612,37 +618,6 @@ impl Endpoint {
             unread: link.is_some_and(|l| l.stream.has_unread()),
             can_send: link.is_some_and(|l| l.can_send_data()),
         })
-    }
-}
-
-/// The address of a live endpoint, as kept in [`ENDPOINTS`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct EndpointPtr(pub(crate) *const Endpoint);
-
-// SAFETY: Only dereferenced under the `ENDPOINTS` lock, while the endpoint is alive
-// (it removes itself, under that lock, before it is freed).
-unsafe impl Send for EndpointPtr {}
-
-kernel::sync::global_lock! {
-    // SAFETY: Initialised by `InfiniSock::init` before any socket can exist.
-    pub(crate) unsafe(uninit) static ENDPOINTS: Mutex<KVec<EndpointPtr>> = KVec::new();
-}
-
-/// Empties [`ENDPOINTS`] (frees its buffer) when the module goes away; every endpoint
-/// is gone by then.
-pub(crate) struct FreeEndpointList;
-
-impl Drop for FreeEndpointList {
-    fn drop(&mut self) {
-        *ENDPOINTS.lock() = KVec::new();
-    }
-}
-
-#[pinned_drop]
-impl PinnedDrop for Endpoint {
-    fn drop(self: Pin<&mut Self>) {
-        let me = EndpointPtr(&*self as *const Self);
-        ENDPOINTS.lock().retain(|p| *p != me);
     }
 }
 
@@ -689,30 +664,30 @@ impl Endpoint {
     }
 
     /// Starts the fin timer of a connection closed by its owner.
-    pub(crate) fn start_fin_timer(&self) {
-        let secs = crate::family::netns::tunable(self.sk.net(), crate::proto::tunables::TunableId::SdpFinTimeout);
+    pub(crate) fn start_fin_timer(self: EpRef<'_>) {
+        let secs = crate::netns::tunables::tunable(self.sk.net(), crate::proto::tunables::TunableId::SdpFinTimeout);
         let delay = kernel::time::msecs_to_jiffies((secs.max(1) as u32).saturating_mul(1000));
         // `Err`: already queued, which is as good.
-        let _ = crate::workqueue().enqueue_delayed::<_, { work_id::FIN_TIMER }>(self.arc(), delay);
+        let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::FIN_TIMER }>(self.clone(), delay);
     }
 
     /// Starts the settle timer (see `close::on_disconnected`).
-    pub(crate) fn start_settle_timer(&self, msecs: u32) {
+    pub(crate) fn start_settle_timer(self: EpRef<'_>, msecs: u32) {
         // `Err`: already queued, which is as good.
-        let _ = crate::workqueue().enqueue_delayed::<_, { work_id::SETTLE_TIMER }>(self.arc(), kernel::time::msecs_to_jiffies(msecs));
+        let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::SETTLE_TIMER }>(self.clone(), kernel::time::msecs_to_jiffies(msecs));
     }
 }
 
 impl CmHandler for Endpoint {
-    fn event(&self, id: &CmIdRef, event: CmEvent<'_>) {
-        handshake::event(self, id, event)
+    fn event(this: ArcBorrow<'_, Self>, id: &CmIdRef, event: CmEvent<'_>) {
+        handshake::event(&this.into(), id, event)
     }
 }
 
 impl CqEvents for Endpoint {
-    fn cq_event(&self, side: CqSide) {
+    fn cq_event(this: ArcBorrow<'_, Self>, side: CqSide) {
         // First: a reap that sees the count unmoved skips the CQ.
-        self.cq_events[side as usize].fetch_add(1, Ordering::SeqCst);
+        this.cq_events[side as usize].fetch_add(1, Ordering::SeqCst);
         // A blocked reader or writer reaps for itself as soon as it runs, and a poller
         // woken for a receive when it comes back to `poll_mask`; the work reaps when
         // nobody is blocked (a poller may not come back soon). The poll wake carries no
@@ -720,26 +695,26 @@ impl CqEvents for Endpoint {
         // the reap does when they free room.
         if side == CqSide::Send {
             // Set before `sends_may_wait` is read (see `resume_send_events`).
-            self.send_event_deferred.store(true, Ordering::SeqCst);
-            if self.sends_may_wait.load(Ordering::SeqCst) {
+            this.send_event_deferred.store(true, Ordering::SeqCst);
+            if this.sends_may_wait.load(Ordering::SeqCst) {
                 return;
             }
             // Handled here: a woken waiter or the work reaps.
-            self.send_event_deferred.store(false, Ordering::SeqCst);
+            this.send_event_deferred.store(false, Ordering::SeqCst);
         }
-        self.notify_waiters();
+        this.notify_waiters();
         if side == CqSide::Recv {
             const READABLE: u32 = POLLIN | POLLRDNORM;
-            self.woken_by_cq_event.fetch_or(READABLE, Ordering::AcqRel);
-            self.sk.wake_pollers(READABLE);
+            this.woken_by_cq_event.fetch_or(READABLE, Ordering::AcqRel);
+            this.sk.wake_pollers(READABLE);
         }
-        if self.waiters.load(Ordering::SeqCst) > 0 {
+        if this.waiters.load(Ordering::SeqCst) > 0 {
             return;
         }
         // `Err`: already queued. The returned reference is not the last one: the
         // endpoint owns the CQ, and the socket or the teardown holds it until the CQ
         // is gone.
-        let _ = crate::workqueue().enqueue::<_, { work_id::REAP }>(self.arc());
+        let _ = crate::kernel_api::work::workqueue().enqueue::<_, { work_id::REAP }>(Arc::from(this));
     }
 }
 

@@ -5,13 +5,13 @@
 //! Hello/HelloAck exchange in the CM private data.
 
 use crate::kernel_api::log::{pr_info_ratelimited, pr_warn_ratelimited};
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::{Arc, ArcBorrow}};
 
 use crate::{
-    family::netns,
+    netns::tunables as netns,
     kernel_api::{
         cm::{CmEvent, CmHandler, CmId, CmIdRef, ConnPolicy, ConnRequest},
-        sock::{ProtoTable, Sock, Socket},
+        sock::Socket,
     },
     link::{link::Link, memory::RingCharge},
     proto::{
@@ -23,7 +23,7 @@ use crate::{
         tunables::TunableId,
         wire::{Hello, HelloAck, HELLO_ACK_LEN, HELLO_LEN},
     },
-    sdp::endpoint::{Endpoint, Inner, Phase},
+    sdp::endpoint::{Endpoint, EpRef, Inner, Phase},
 };
 
 /// The QP policy of every SDP and AF_IB connection.
@@ -44,7 +44,7 @@ const RESOLVE_TIMEOUT_MS: u32 = 2000;
 /// The ring sizes a new connection of `ep` uses (`proto::handshake`), from the
 /// namespace's tunables and the socket's `SO_RCVBUF`/`SO_SNDBUF`. `ep` is the
 /// connecting socket or the listener.
-fn ring_config(ep: &Endpoint, inner: &Inner) -> RingConfig {
+fn ring_config(ep: EpRef<'_>, inner: &Inner) -> RingConfig {
     let net = ep.sk.net();
     let tunables = RingTunables {
         recv_buffers: netns::tunable(net, TunableId::SdpRecvBuffers) as u16,
@@ -66,7 +66,7 @@ fn admit_rings(cfg: RingConfig) -> Result<(RingConfig, RingCharge)> {
     let full = ring_bytes(cfg.recv_buffers, cfg.send_buffers, cfg.buffer_size);
     let (recv, send) = pressure_rings(cfg.recv_buffers, cfg.send_buffers);
     let minimal = ring_bytes(recv, send, cfg.buffer_size);
-    let (charge, admission) = RingCharge::take(full, minimal)?;
+    let (charge, admission) = RingCharge::take(full, minimal, netns::ring_memory_limit())?;
     Ok(match admission {
         Admission::Minimal => (RingConfig { recv_buffers: recv, send_buffers: send, ..cfg }, charge),
         _ => (cfg, charge),
@@ -75,17 +75,17 @@ fn admit_rings(cfg: RingConfig) -> Result<(RingConfig, RingCharge)> {
 
 /// The largest message a new connection of `ep` offers: its `INFINISOCK_MAX_MSG_SIZE`,
 /// or what the namespace's stream buffers hold.
-pub(crate) fn max_message(ep: &Endpoint, inner: &Inner) -> u32 {
+pub(crate) fn max_message(ep: EpRef<'_>, inner: &Inner) -> u32 {
     inner.max_msg.unwrap_or_else(|| {
         message::default_max_message(netns::tunable(ep.sk.net(), TunableId::SdpBufferSize) as u32)
     })
 }
 
 /// The endpoint's rdma_cm id, created on first use.
-fn ensure_id<'a>(ep: &Endpoint, inner: &'a mut Inner) -> Result<&'a CmId<Endpoint>> {
+fn ensure_id<'a>(ep: EpRef<'_>, inner: &'a mut Inner) -> Result<&'a CmId<Endpoint>> {
     if inner.id.is_none() {
         // The id holds the endpoint until the teardown destroys it.
-        let id = CmId::new(ep.sk.net(), ep.port_space(), ep.arc())?;
+        let id = CmId::new(ep.sk.net(), ep.port_space(), ep.clone())?;
         if ep.sk.reuse() {
             id.set_reuseaddr()?;
         }
@@ -103,14 +103,12 @@ fn route_errno(e: Error) -> Error {
 /// while one exists concerns no socket.
 struct Probe;
 
-static PROBE: Probe = Probe;
-
 impl CmHandler for Probe {
-    fn event(&self, _id: &CmIdRef, _event: CmEvent<'_>) {}
+    fn event(_this: ArcBorrow<'_, Self>, _id: &CmIdRef, _event: CmEvent<'_>) {}
 }
 
 /// `bind`.
-pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
+pub(crate) fn bind(ep: EpRef<'_>, addr: SockAddr) -> Result {
     let mut inner = ep.lock();
     if inner.phase != Phase::Open || inner.bound.is_some() {
         return Err(EINVAL);
@@ -134,7 +132,7 @@ pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
         Err(e) if e == EADDRNOTAVAIL && addr.port() != 0 => {
             // Destroying an id waits for its handlers, which take our lock.
             drop(inner);
-            let probe = CmId::new_static(ep.sk.net(), ep.port_space(), &PROBE)?;
+            let probe = CmId::new(ep.sk.net(), ep.port_space(), Arc::new(Probe, GFP_KERNEL)?)?;
             return Err(if probe.bind(&addr.with_port(0)).is_ok() { EADDRINUSE } else { e });
         }
         Err(e) => return Err(e),
@@ -144,7 +142,7 @@ pub(crate) fn bind(ep: &Endpoint, addr: SockAddr) -> Result {
 }
 
 /// `listen`: binds to the wildcard address and an ephemeral port if not bound.
-pub(crate) fn listen(ep: &Endpoint, backlog: i32) -> Result {
+pub(crate) fn listen(ep: EpRef<'_>, backlog: i32) -> Result {
     let mut inner = ep.lock();
     match inner.phase {
         Phase::Listening => {
@@ -170,7 +168,7 @@ pub(crate) fn listen(ep: &Endpoint, backlog: i32) -> Result {
 
 /// `connect`: starts address resolution; the rest happens in CM events. Returns
 /// `EINPROGRESS` for a non-blocking socket, else waits for the outcome.
-pub(crate) fn connect(ep: &Endpoint, sock: &Socket, dst: SockAddr, nonblock: bool) -> Result {
+pub(crate) fn connect(ep: EpRef<'_>, sock: &Socket, dst: SockAddr, nonblock: bool) -> Result {
     let mut guard = ep.lock();
     // An AF_IB socket bound to the wildcard GID has its port for both IP versions, but
     // its rdma_cm id is IPv6's; a connection to an IPv4 GID needs an IPv4 id on the
@@ -233,7 +231,7 @@ pub(crate) fn connect(ep: &Endpoint, sock: &Socket, dst: SockAddr, nonblock: boo
 }
 
 /// `accept`: the oldest established connection, waiting for one unless non-blocking.
-pub(crate) fn accept(ep: &Endpoint, newsock: &Socket, nonblock: bool) -> Result {
+pub(crate) fn accept(ep: EpRef<'_>, newsock: &Socket, nonblock: bool) -> Result {
     let mut timeo = ep.sk.rcvtimeo(nonblock);
     let mut guard = ep.lock();
     let child = loop {
@@ -252,7 +250,7 @@ pub(crate) fn accept(ep: &Endpoint, newsock: &Socket, nonblock: bool) -> Result 
 }
 
 /// One rdma_cm event on an endpoint's id (or, for a request, its listener's).
-pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) {
+pub(crate) fn event(ep: EpRef<'_>, id: &CmIdRef, event: CmEvent<'_>) {
     match event {
         CmEvent::ConnectRequest { private_data, request } => on_request(ep, request, private_data),
         CmEvent::AddrResolved => {
@@ -300,7 +298,7 @@ pub(crate) fn event(ep: &Endpoint, id: &CmIdRef, event: CmEvent<'_>) {
 }
 
 /// Active side: the route is known; create the link and send the request with Hello.
-fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
+fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
     let mut guard = ep.lock();
     let inner = &mut *guard;
     if inner.phase != Phase::Connecting {
@@ -308,7 +306,7 @@ fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
     }
     // The rings are charged to the program's memory cgroup, not rdma_cm's worker's.
     let _memcg = ep.sk.charge_to_creator();
-    let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, charge)| Ok((Link::new(ep, id, cfg, charge)?, cfg)));
+    let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, charge)| Ok((Link::new(ep.clone(), id, cfg, charge)?, cfg)));
     let (link, cfg) = match link {
         Ok(l) => l,
         Err(e) => {
@@ -326,7 +324,7 @@ fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
     };
     let mut buf = [0u8; HELLO_LEN];
     hello.encode(&mut buf);
-    let sent = id.connect_locked(&link.qp, &CONN_POLICY, &buf);
+    let sent = id.connect_locked(link.qp.qp(), &CONN_POLICY, &buf);
     inner.link = Some(link);
     if let Err(e) = sent {
         ep.fail(inner, e);
@@ -335,7 +333,7 @@ fn on_route_resolved(ep: &Endpoint, id: &CmIdRef) {
 
 /// Active side: the peer accepted. Takes its HelloAck, readies the QP and sends the
 /// RTU; the connection is then up. A bad HelloAck is refused with a REJ.
-fn on_connect_response(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) {
+fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
     {
         let mut guard = ep.lock();
         let inner = &mut *guard;
@@ -348,7 +346,7 @@ fn on_connect_response(ep: &Endpoint, id: &CmIdRef, private_data: &[u8]) {
             ep.fail(inner, ECONNRESET);
             return;
         }
-        if let Err(e) = id.establish(&link.qp, &CONN_POLICY) {
+        if let Err(e) = id.establish(link.qp.qp(), &CONN_POLICY) {
             // The peer got our REJ.
             ep.fail(inner, e);
             return;
@@ -372,7 +370,7 @@ fn take_hello_ack(link: &mut Link, private_data: &[u8]) -> core::result::Result<
 }
 
 /// Both sides: the connection is up.
-fn on_established(ep: &Endpoint) {
+fn on_established(ep: EpRef<'_>) {
     let mut guard = ep.lock();
     let inner = &mut *guard;
     match inner.phase {
@@ -400,7 +398,7 @@ fn on_established(ep: &Endpoint) {
                 return;
             };
             let mut pinner = parent.lock();
-            let pos = pinner.listen.pending.iter().position(|c| core::ptr::eq(&**c, ep));
+            let pos = pinner.listen.pending.iter().position(|c| core::ptr::eq(&**c, &**ep));
             if let Some(child) = pos.and_then(|i| pinner.listen.pending.remove(i).ok()) {
                 if pinner.listen.ready.push(child, GFP_KERNEL).is_err() {
                     drop(pinner);
@@ -416,7 +414,7 @@ fn on_established(ep: &Endpoint) {
 
 /// Passive side: a request arrived on listener `ep`. Sets up the new connection and
 /// accepts it on the wire, or rejects it.
-fn on_request(ep: &Endpoint, request: &ConnRequest, private_data: &[u8]) {
+fn on_request(ep: EpRef<'_>, request: &ConnRequest, private_data: &[u8]) {
     let hello = match Hello::decode(private_data) {
         Ok(h) => h,
         Err(e) => {
@@ -446,12 +444,10 @@ fn on_request(ep: &Endpoint, request: &ConnRequest, private_data: &[u8]) {
 }
 
 /// The sock and endpoint of a passive connection, queued on the listener.
-fn new_child(listener: &Endpoint, id: &ConnRequest, hello: &Hello) -> Result {
+fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let parent_sk = &listener.sk;
-    let proto: &'static ProtoTable = crate::family::inet::proto_of(parent_sk.family());
-    let sk = Sock::alloc(parent_sk.net(), i32::from(parent_sk.family()), proto, false)?;
-    sk.init_child(parent_sk);
-    let child = Endpoint::new(sk.clone())?;
+    let sk = parent_sk.alloc_child()?;
+    let child = Endpoint::new(sk.clone(), listener.rdma_ops)?;
     let (cfg, max_msg) = {
         let inner = listener.lock();
         (ring_config(listener, &inner), inner.max_msg)
@@ -459,7 +455,7 @@ fn new_child(listener: &Endpoint, id: &ConnRequest, hello: &Hello) -> Result {
     let (cfg, charge) = admit_rings(cfg)?;
     // Charged to the listener's memory cgroup: the program that will accept it.
     let _memcg = parent_sk.charge_to_creator();
-    let mut link = Link::new(&child, id, cfg, charge)?;
+    let mut link = Link::new(child.clone(), id, cfg, charge)?;
     let terms = peer_terms(hello.bufs, hello.local_rcv_size, link.recv_ring() as u16).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);
     link.stream.peer_msg_size = terms.peer_msg_size;
@@ -468,7 +464,7 @@ fn new_child(listener: &Endpoint, id: &ConnRequest, hello: &Hello) -> Result {
     ack.encode(&mut buf);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
-    id.accept(&link.qp, &CONN_POLICY, &buf)?;
+    id.accept(link.qp.qp(), &CONN_POLICY, &buf)?;
     {
         let mut inner = child.lock();
         inner.phase = Phase::Accepting;
@@ -477,7 +473,7 @@ fn new_child(listener: &Endpoint, id: &ConnRequest, hello: &Hello) -> Result {
         // ECONNABORTED and drops the connection, which TCP never does).
         inner.peer = id.peer_addr();
         inner.max_msg = max_msg;
-        inner.parent = Some(listener.arc());
+        inner.parent = Some(listener.clone());
         // From here the id is the child's, and holds the child until its teardown
         // destroys it.
         inner.id = Some(id.adopt(child.clone())?);

@@ -9,20 +9,20 @@ use crate::kernel_api::log::pr_info_ratelimited;
 use kernel::{prelude::*, sync::Arc, time::msecs_to_jiffies, workqueue::WorkItem};
 
 use crate::{
-    family::netns,
+    netns::tunables as netns,
     kernel_api::verbs::Wc,
     proto::{keepalive::{KeepaliveOpt, Tick}, tunables::TunableId},
-    sdp::endpoint::{work_id, Endpoint, Inner, Phase},
+    sdp::endpoint::{work_id, Endpoint, EpRef, Inner, Phase},
 };
 
 /// The namespace's keepalive time: the idle time of a socket without `TCP_KEEPIDLE`.
-fn default_idle(ep: &Endpoint) -> u32 {
+fn default_idle(ep: EpRef<'_>) -> u32 {
     u32::try_from(netns::tunable(ep.sk.net(), TunableId::SdpKeepaliveTime)).unwrap_or(1)
 }
 
 /// The connection is established: it keeps the `SO_KEEPALIVE` its sock has (set before
 /// `connect`, or inherited from the listener) and starts probing if that is on.
-pub(crate) fn on_established(ep: &Endpoint, inner: &mut Inner) {
+pub(crate) fn on_established(ep: EpRef<'_>, inner: &mut Inner) {
     inner.keepalive_on = ep.sk.keepalive();
     kick(ep, inner);
 }
@@ -30,16 +30,16 @@ pub(crate) fn on_established(ep: &Endpoint, inner: &mut Inner) {
 /// (Re)starts the timer so that it decides afresh with the current settings: called
 /// when the connection is established, when `SO_KEEPALIVE` is turned on and when a
 /// keepalive option changes.
-pub(crate) fn kick(ep: &Endpoint, inner: &Inner) {
+pub(crate) fn kick(ep: EpRef<'_>, inner: &Inner) {
     if inner.keepalive_on && inner.phase == Phase::Connected {
         ep.cancel_timer::<{ work_id::KEEPALIVE_TIMER }>();
         // `Err`: already queued again by a concurrent firing, which decides afresh too.
-        let _ = crate::workqueue().enqueue_delayed::<_, { work_id::KEEPALIVE_TIMER }>(ep.arc(), 0);
+        let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::KEEPALIVE_TIMER }>(ep.clone(), 0);
     }
 }
 
 /// `SO_KEEPALIVE` turned on or off (`struct proto` `keepalive`, under the sock lock).
-pub(crate) fn set_enabled(ep: &Endpoint, on: bool) {
+pub(crate) fn set_enabled(ep: EpRef<'_>, on: bool) {
     let mut inner = ep.lock();
     inner.keepalive_on = on;
     // Turning it off lets the timer run out at its next firing.
@@ -47,7 +47,7 @@ pub(crate) fn set_enabled(ep: &Endpoint, on: bool) {
 }
 
 /// `setsockopt(SOL_TCP, TCP_KEEPIDLE/TCP_KEEPINTVL/TCP_KEEPCNT)`.
-pub(crate) fn set_option(ep: &Endpoint, opt: KeepaliveOpt, value: i32) -> Result {
+pub(crate) fn set_option(ep: EpRef<'_>, opt: KeepaliveOpt, value: i32) -> Result {
     let mut inner = ep.lock();
     inner.keepalive.set(opt, value).map_err(|e| e.into_error())?;
     kick(ep, &inner);
@@ -55,7 +55,7 @@ pub(crate) fn set_option(ep: &Endpoint, opt: KeepaliveOpt, value: i32) -> Result
 }
 
 /// `getsockopt` of the same options: the value in effect.
-pub(crate) fn get_option(ep: &Endpoint, opt: KeepaliveOpt) -> i32 {
+pub(crate) fn get_option(ep: EpRef<'_>, opt: KeepaliveOpt) -> i32 {
     let v = ep.lock().keepalive.get(opt, default_idle(ep));
     i32::try_from(v).unwrap_or(i32::MAX)
 }
@@ -94,12 +94,12 @@ impl WorkItem<{ work_id::KEEPALIVE_TIMER }> for Endpoint {
         };
         let delay = msecs_to_jiffies(u32::try_from(next).unwrap_or(u32::MAX));
         // `Err`: `kick` queued it meanwhile, which decides afresh anyway.
-        let _ = crate::workqueue().enqueue_delayed::<_, { work_id::KEEPALIVE_TIMER }>(this.arc(), delay);
+        let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::KEEPALIVE_TIMER }>(this.clone(), delay);
     }
 }
 
 /// A probe completed: the peer's adapter acknowledged it, or the transport gave up.
-pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
+pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     link.stream.probe_outstanding = false;
     if wc.ok() {

@@ -16,7 +16,7 @@ use crate::{
         },
         wire::{decode_message, Message, FLAG_MESSAGE},
     },
-    sdp::endpoint::{Endpoint, Inner, Phase, RCV_SHUTDOWN},
+    sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
 };
 
 /// Why a peer's message ends the connection.
@@ -28,9 +28,10 @@ enum Violation {
 }
 
 /// A receive completed (or was flushed).
-pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
+pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
-    let Some(idx) = link.stream.rx_posted.pop() else { return };
+    // The queue pair names the buffer a receive completed in (posting order).
+    let Some(idx) = wc.buffer else { return };
     if !wc.ok() {
         // A flush means the QP went to the error state (a disconnect or a failed
         // send), after everything the peer sent: `close::flushed` judges how the
@@ -54,14 +55,14 @@ pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
 }
 
 /// Decodes the messages that arrived before the credits existed.
-pub(crate) fn process_early(ep: &Endpoint, inner: &mut Inner) {
+pub(crate) fn process_early(ep: EpRef<'_>, inner: &mut Inner) {
     while let Some(idx) = inner.link.as_mut().and_then(|l| l.stream.rx_early.pop()) {
         process(ep, inner, idx);
     }
 }
 
 /// Handles the message in receive buffer `idx`.
-fn process(ep: &Endpoint, inner: &mut Inner, idx: u16) {
+fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
     let orphaned = inner.orphaned;
     let discard = inner.shutdown & RCV_SHUTDOWN != 0;
     let Some(link) = inner.link.as_mut() else { return };
@@ -233,7 +234,7 @@ fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<u
 }
 
 /// `recvmsg` on a stream.
-pub(crate) fn recvmsg(ep: &Endpoint, msg: &mut Msg, len: usize, flags: i32, nonblock: bool) -> Result<usize> {
+pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonblock: bool) -> Result<usize> {
     let sk = &ep.sk;
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
     let peek = flags & MSG_PEEK != 0;

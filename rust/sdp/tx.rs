@@ -9,11 +9,11 @@ use kernel::prelude::*;
 use crate::{
     kernel_api::{sock::Msg, verbs::Wc},
     proto::{abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM}, wire::Mid},
-    sdp::endpoint::{Endpoint, Inner, Phase, SEND_SHUTDOWN},
+    sdp::endpoint::{EpRef, Inner, Phase, SEND_SHUTDOWN},
 };
 
 /// A send completed (or was flushed): its buffer is free again.
-pub(crate) fn completion(ep: &Endpoint, inner: &mut Inner, wc: Wc) {
+pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     link.send_completed();
     if !wc.ok() {
@@ -54,7 +54,7 @@ pub(crate) fn send_error(err: Error, flags: i32) -> Error {
 
 /// Whether a send may go on: `Ok` while connected or connecting, else why not. A
 /// socket that never connected gets `ENOTCONN` (a stream answers `EPIPE`, as TCP).
-pub(crate) fn sendable(ep: &Endpoint, inner: &Inner) -> Result {
+pub(crate) fn sendable(ep: EpRef<'_>, inner: &Inner) -> Result {
     let err = ep.sk.take_err();
     if err != 0 {
         return Err(Error::from_errno(err));
@@ -75,7 +75,7 @@ pub(crate) fn sendable(ep: &Endpoint, inner: &Inner) -> Result {
 
 /// `sendmsg` on a stream: copies all of `len` (blocking) or what fits now
 /// (non-blocking), one buffer-sized message at a time.
-pub(crate) fn sendmsg(ep: &Endpoint, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
+pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
     let sk = &ep.sk;

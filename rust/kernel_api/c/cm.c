@@ -38,6 +38,23 @@ struct ib_device *infinisock_cm_device(const struct rdma_cm_id *id)
 	return id->device;
 }
 
+/*
+ * A reference keeps the device from finishing its unregistration (ib_unregister_device()
+ * waits for the last one): the verbs objects a connection made on it stay valid until
+ * it drops them, whatever order its id and its QP go in.
+ */
+struct ib_device *infinisock_cm_device_get(const struct rdma_cm_id *id)
+{
+	struct ib_device *dev = id->device;
+
+	return dev && ib_device_try_get(dev) ? dev : NULL;
+}
+
+void infinisock_device_put(struct ib_device *dev)
+{
+	ib_device_put(dev);
+}
+
 struct sockaddr *infinisock_cm_src_addr(struct rdma_cm_id *id)
 {
 	return (struct sockaddr *)&id->route.addr.src_addr;

@@ -10,9 +10,9 @@ use crate::{
     proto::ib_port::{link_layer_name, mtu_bytes, port_state_name},
 };
 
-kernel::sync::global_lock! {
-    // SAFETY: Initialised by `InfiniSock::init` before the ib client is registered.
-    pub(crate) unsafe(uninit) static DEVICES: Mutex<KVec<IbDevice>> = KVec::new();
+crate::kernel_api::global::module_mutex! {
+    /// Readied by `InfiniSock::init` before the ib client is registered.
+    pub(crate) static DEVICES: KVec<IbDevice> = KVec::new();
 }
 
 /// The module's `struct ib_client`.

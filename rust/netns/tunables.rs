@@ -1,22 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What the module keeps in every network namespace: the `net.infinisock.*` tunables and
-//! the `/proc/net/infinisock/` directory.
+//! The `net.infinisock.*` tunables, kept in every network namespace (the module-wide
+//! ones in the initial namespace), and how the protocol reads them.
 
 use kernel::prelude::*;
 
 use crate::{
-    devices::DeviceList,
-    kernel_api::{net::{Net, PernetSubsys, PernetTable, ProcNetDir}, sysctl::SysctlTable},
+    kernel_api::{net::{Net, PernetSubsys, PernetTable}, sysctl::SysctlTable},
     proto::tunables::{GlobalId, TunableId, GLOBAL_TUNABLES, TUNABLES},
 };
 
-/// Per-namespace state. Fields drop in order: the sysctls go before the proc directory.
+/// Per-namespace state.
 pub(crate) struct NetState {
     tunables: SysctlTable<{ TUNABLES.len() }>,
     /// The module-wide tunables: in the initial namespace only.
     global: Option<SysctlTable<{ GLOBAL_TUNABLES.len() }>>,
-    _proc: ProcNetDir,
 }
 
 impl NetState {
@@ -39,10 +37,6 @@ impl PernetSubsys for InfiniSockNet {
     }
 
     fn init(net: &Net) -> Result<KBox<NetState>> {
-        let proc = ProcNetDir::create(net, c"infinisock")?;
-        proc.add_file::<DeviceList>(c"devices")?;
-        proc.add_file::<crate::sdp::diag::SdpList>(c"sdp")?;
-        proc.add_file::<crate::link::memory::MemoryStat>(c"memory")?;
         let tunables = SysctlTable::register(net, c"net/infinisock", &TUNABLES)?;
         let global = if net.is_init() {
             let t = SysctlTable::register(net, c"net/infinisock", &GLOBAL_TUNABLES)?;
@@ -52,7 +46,7 @@ impl PernetSubsys for InfiniSockNet {
         } else {
             None
         };
-        Ok(KBox::new(NetState { tunables, global, _proc: proc }, GFP_KERNEL)?)
+        Ok(KBox::new(NetState { tunables, global }, GFP_KERNEL)?)
     }
 }
 
@@ -64,4 +58,9 @@ pub(crate) fn global_tunable(id: GlobalId) -> i32 {
 /// The namespace's tunable `id`.
 pub(crate) fn tunable(net: &Net, id: TunableId) -> i32 {
     net.state::<InfiniSockNet>().tunable(id)
+}
+
+/// The module's ring memory limit in bytes (`net.infinisock.sdp_mem`, in KiB).
+pub(crate) fn ring_memory_limit() -> usize {
+    usize::try_from(global_tunable(GlobalId::SdpMem)).unwrap_or(0).saturating_mul(1024)
 }

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/proc/net/infinisock/`, in every network namespace: the RDMA devices it can use
+//! (`devices`), its SDP sockets (`sdp`) and the module's ring memory (`memory`).
+
+use kernel::{prelude::*, seq_file::SeqFile, seq_print};
+
+use crate::{
+    kernel_api::net::{Net, PernetSubsys, PernetTable, ProcNetDir, ProcShow},
+    link::{devices::DeviceList, memory::ring_bytes_used},
+    netns::tunables::ring_memory_limit,
+    proto::memory::under_pressure,
+    sdp::diag::SdpList,
+};
+
+/// The pernet subsystem that owns each namespace's directory.
+pub(crate) struct ProcFiles;
+
+static PERNET: PernetTable<ProcFiles> = PernetTable::new();
+
+impl PernetSubsys for ProcFiles {
+    type State = ProcNetDir;
+
+    fn table() -> &'static PernetTable<Self> {
+        &PERNET
+    }
+
+    fn init(net: &Net) -> Result<KBox<ProcNetDir>> {
+        let proc = ProcNetDir::create(net, c"infinisock")?;
+        proc.add_file::<DeviceList>(c"devices")?;
+        proc.add_file::<SdpList>(c"sdp")?;
+        proc.add_file::<MemoryStat>(c"memory")?;
+        Ok(KBox::new(proc, GFP_KERNEL)?)
+    }
+}
+
+/// `/proc/net/infinisock/memory`: the module's ring memory, its limit, and whether it
+/// is under pressure (what `/proc/net/sockstat` says of TCP's).
+struct MemoryStat;
+
+impl ProcShow for MemoryStat {
+    fn show(m: &SeqFile, _net: &Net) {
+        let (used, limit) = (ring_bytes_used(), ring_memory_limit());
+        seq_print!(m, "rings_kib {}\nlimit_kib {}\npressure {}\n", used / 1024, limit / 1024, u8::from(under_pressure(used, limit)));
+    }
+}

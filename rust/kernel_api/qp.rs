@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A connection's reliable-connected queue pair and everything the device may touch
+//! through it: the PD, the send and receive CQs, the registered receive and send
+//! rings, and the user pages and regions of RDMA operations in flight.
+//!
+//! [`QueuePair`] is the one owner of what the device uses, in the manner of Binder's
+//! `allocation.rs`: it hands the protocol safe calls and keeps, by itself, the rules a
+//! device sharing memory with the CPU imposes: a receive buffer is not read while it
+//! is posted, a send slot is not refilled while its send is in flight, the pages of
+//! an RDMA operation are not unpinned while a request may still use them, and
+//! nothing goes before the QP is drained and destroyed.
+//!
+//! It learns what the device is done with from the completions it polls, not from
+//! the protocol: a reliable-connected QP completes its receives in posting order,
+//! and the successful completions on its send CQ are those of its signaled send-queue
+//! requests, in posting order, each also completing every unsignaled request before
+//! it. After a failure, what is still in flight is released only by the drain.
+
+use core::ptr::NonNull;
+
+use kernel::{error::to_result, prelude::*, sync::Arc};
+
+use crate::{
+    kernel_api::{
+        bindings,
+        cm::CmIdRef,
+        ib::{DeviceRef, IbDevice},
+        sock::Msg,
+        verbs::{device_sges, Cq, CqEvents, CqSide, Cqe, DmaBuf, DmaDir, Pd, PinnedBuf, UserMr, Wc, POLL_BATCH},
+    },
+    proto::ring::IndexFifo,
+};
+
+/// Sizes of a queue pair and its rings.
+#[derive(Clone, Copy)]
+pub(crate) struct QpSizes {
+    pub(crate) recv_buffers: u16,
+    pub(crate) send_buffers: u16,
+    /// Bytes of each ring buffer.
+    pub(crate) buffer_size: u32,
+    /// Send-queue entries beyond the send ring's, for requests with no ring buffer
+    /// (probes, RDMA operations).
+    pub(crate) extra_send: u32,
+}
+
+/// One-sided operations [`QueuePair::post_rdma`] posts.
+#[derive(Clone, Copy)]
+pub(crate) enum RdmaVerb {
+    Write,
+    Read,
+    WriteImm(u32),
+}
+
+impl RdmaVerb {
+    /// The helpers' operation number and immediate data.
+    fn raw(self) -> (i32, u32) {
+        match self {
+            RdmaVerb::Write => (bindings::INFINISOCK_VERB_WRITE as i32, 0),
+            RdmaVerb::Read => (bindings::INFINISOCK_VERB_READ as i32, 0),
+            RdmaVerb::WriteImm(imm) => (bindings::INFINISOCK_VERB_WRITE_IMM as i32, imm),
+        }
+    }
+}
+
+/// The local side of an RDMA operation in flight, kept until the device is done.
+enum Held {
+    Pages(#[allow(dead_code)] PinnedBuf),
+    Region(#[allow(dead_code)] Arc<UserMr>),
+}
+
+/// The raw QP, for rdma_cm's connection steps ([`CmIdRef::connect_locked`] and the
+/// others), which take it by reference from its [`QueuePair`].
+pub(crate) struct QpRef(NonNull<bindings::ib_qp>);
+
+impl QpRef {
+    pub(super) fn as_raw(&self) -> *mut bindings::ib_qp {
+        self.0.as_ptr()
+    }
+}
+
+/// See the module documentation.
+///
+/// # Invariants
+///
+/// - `qp` is a live RC QP in `pd` on `send_cq` and `recv_cq`, made for an rdma_cm id
+///   but not attached to it; `drop` drains and destroys it before any field goes.
+/// - A receive buffer `i` is posted iff `rx_posted` holds `i`, and then
+///   `rx_in_device[i]`; its bytes are not read meanwhile.
+/// - `signaled_done` counts the successful completions on the send CQ: the signaled
+///   send-queue requests the device has finished, in posting order, of
+///   `signaled_posted` posted. A send slot whose `tx_due` is above `signaled_done` is
+///   in flight and not written; `held` keeps each operation's local side until
+///   `signaled_done` reaches its `due` (or until `drop`, after the drain).
+pub(crate) struct QueuePair {
+    qp: QpRef,
+    send_cq: Cq,
+    recv_cq: Cq,
+    rx: KVec<DmaBuf>,
+    rx_posted: IndexFifo,
+    rx_in_device: KVec<bool>,
+    tx: KVec<DmaBuf>,
+    /// Per send slot: the value of `signaled_done` at which its last send is done.
+    tx_due: KVec<u64>,
+    /// Sends posted from the ring, and of those the ones known done (oldest first).
+    tx_posted: u64,
+    tx_done: u64,
+    signaled_posted: u64,
+    signaled_done: u64,
+    /// Local sides of RDMA operations, oldest first, with their `due`.
+    held: KVec<(u64, Held)>,
+    pd: Arc<Pd>,
+    dev: Arc<DeviceRef>,
+    lkey: u32,
+    max_inline: usize,
+    send_sge: u32,
+    read_sge: u32,
+}
+
+// SAFETY: Every part may be used and dropped from any thread; the owner serialises
+// its calls (`&mut self`), and posting locks inside ib_core.
+unsafe impl Send for QueuePair {}
+// SAFETY: The `&self` methods read Rust state or call ib_core functions that lock.
+unsafe impl Sync for QueuePair {}
+
+fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<DmaBuf>> {
+    let mut v = KVec::with_capacity(count.into(), GFP_KERNEL)?;
+    for _ in 0..count {
+        v.push(DmaBuf::new(dev, size as usize, dir)?, GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+fn filled<T: Clone>(n: usize, value: T) -> Result<KVec<T>> {
+    let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
+    v.extend_with(n, value, GFP_KERNEL)?;
+    Ok(v)
+}
+
+impl QueuePair {
+    /// Creates the PD, the CQs (reaped by their owner: `events` hears of their
+    /// completions, and is held until they are freed), the QP for `id` and the rings,
+    /// on the device `id` is bound to. Posts nothing.
+    pub(crate) fn new<H: CqEvents>(id: &CmIdRef, events: Arc<H>, sizes: QpSizes) -> Result<Self> {
+        let dev = Arc::new(DeviceRef::of_cm(id)?, GFP_KERNEL)?;
+        let pd = Arc::new(Pd::new(&dev)?, GFP_KERNEL)?;
+        let (nrx, ntx) = (u32::from(sizes.recv_buffers), u32::from(sizes.send_buffers));
+        if nrx as usize > crate::proto::ring::MAX_RING || ntx == 0 {
+            return Err(EINVAL);
+        }
+        // One more entry per queue for the drain's marker. Two CQs, so that a
+        // receive's event can wake readers alone.
+        let send_wrs = ntx + 1 + sizes.extra_send;
+        let send_cq = Cq::reaped(&dev, send_wrs, events.clone(), CqSide::Send)?;
+        let recv_cq = Cq::reaped(&dev, nrx + 1, events, CqSide::Recv)?;
+        let rx = ring_of(&dev, sizes.recv_buffers, sizes.buffer_size, DmaDir::FromDevice)?;
+        let tx = ring_of(&dev, sizes.send_buffers, sizes.buffer_size, DmaDir::ToDevice)?;
+        let (rx_in_device, tx_due) = (filled(rx.len(), false)?, filled(tx.len(), 0u64)?);
+        let (send_sge, read_sge) = device_sges(&dev);
+        let held = KVec::with_capacity(sizes.extra_send as usize, GFP_KERNEL)?;
+        // SAFETY: Live id; PD and CQs are live and outlive the QP: they are fields of
+        // the `QueuePair` made below at once (nothing fallible comes between), whose
+        // `drop` destroys the QP first.
+        let (qp, max_inline) = unsafe {
+            id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), send_wrs, nrx + 1, send_sge)?
+        };
+        Ok(Self {
+            qp: QpRef(qp),
+            send_cq,
+            recv_cq,
+            rx,
+            rx_posted: IndexFifo::new(),
+            rx_in_device,
+            tx,
+            tx_due,
+            tx_posted: 0,
+            tx_done: 0,
+            signaled_posted: 0,
+            signaled_done: 0,
+            held,
+            lkey: pd.local_dma_lkey(),
+            pd,
+            dev,
+            max_inline: max_inline as usize,
+            send_sge,
+            read_sge,
+        })
+    }
+
+    /// The QP, for rdma_cm's connection steps.
+    pub(crate) fn qp(&self) -> &QpRef {
+        &self.qp
+    }
+
+    /// The PD, for regions registered on the connection ([`UserMr::register`]).
+    pub(crate) fn pd(&self) -> &Arc<Pd> {
+        &self.pd
+    }
+
+    /// SGEs per RDMA WRITE and per RDMA READ request the device takes.
+    pub(crate) fn rdma_sges(&self) -> (u32, u32) {
+        (self.send_sge, self.read_sge)
+    }
+
+    fn cq(&self, side: CqSide) -> &Cq {
+        match side {
+            CqSide::Send => &self.send_cq,
+            CqSide::Recv => &self.recv_cq,
+        }
+    }
+
+    /// Takes up to [`POLL_BATCH`] completions of one side; returns how many were
+    /// taken (a `None` was not one of ours). A receive's names its ring buffer
+    /// ([`Wc::buffer`]), which the device is done with.
+    pub(crate) fn poll(&mut self, side: CqSide, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
+        let n = self.cq(side).poll(out);
+        for wc in out[..n].iter_mut().flatten() {
+            match side {
+                CqSide::Recv => {
+                    wc.buffer = self.rx_posted.pop();
+                    if let Some(done) = wc.buffer.and_then(|i| self.rx_in_device.get_mut(usize::from(i))) {
+                        *done = false;
+                    }
+                }
+                // Only signaled requests complete successfully (see the module
+                // documentation).
+                CqSide::Send if wc.ok() => self.signaled_done += 1,
+                CqSide::Send => {}
+            }
+        }
+        if side == CqSide::Send {
+            self.release_done();
+        }
+        n
+    }
+
+    /// Frees the send slots and the RDMA local sides the device is done with.
+    fn release_done(&mut self) {
+        let slots = self.tx.len() as u64;
+        while self.tx_done < self.tx_posted && self.tx_due[(self.tx_done % slots) as usize] <= self.signaled_done {
+            self.tx_done += 1;
+        }
+        // Dropping them unpins the pages and releases the regions.
+        let done = self.signaled_done;
+        self.held.retain(|(due, _)| *due > done);
+    }
+
+    /// Asks for an event at the side's next completion; `true`: poll again first,
+    /// some may have arrived unannounced.
+    pub(crate) fn arm(&self, side: CqSide) -> bool {
+        self.cq(side).arm()
+    }
+
+    /// Receive buffers in the ring.
+    pub(crate) fn recv_ring(&self) -> usize {
+        self.rx.len()
+    }
+
+    /// Receive buffers posted.
+    pub(crate) fn recv_posted(&self) -> usize {
+        self.rx_posted.len()
+    }
+
+    /// Size of each ring buffer.
+    pub(crate) fn buffer_size(&self) -> usize {
+        self.rx.first().map_or(0, |b| b.len())
+    }
+
+    /// Posts receive buffer `idx`, tagged `cqe`; `EBUSY` if it is posted already.
+    pub(crate) fn post_recv(&mut self, idx: u16, cqe: &'static Cqe) -> Result {
+        let i = usize::from(idx);
+        let buf = self.rx.get(i).ok_or(EINVAL)?;
+        if self.rx_in_device[i] {
+            return Err(EBUSY);
+        }
+        let len = u32::try_from(buf.len())?;
+        // SAFETY: Live QP (type invariant); the buffer is ours and stays untouched
+        // until its completion is polled (`rx_in_device`), and alive until the drain.
+        to_result(unsafe { bindings::infinisock_post_recv(self.qp.as_raw(), cqe.as_raw(), buf.addr, len, self.lkey) })?;
+        self.rx_posted.push(idx);
+        self.rx_in_device[i] = true;
+        Ok(())
+    }
+
+    /// The first `len` bytes a receive placed in buffer `idx`, made visible to the
+    /// CPU; empty while the buffer is posted.
+    pub(crate) fn received(&mut self, idx: u16, len: usize) -> &[u8] {
+        let i = usize::from(idx);
+        match self.rx.get_mut(i) {
+            Some(buf) if !self.rx_in_device[i] => buf.received(len),
+            _ => &[],
+        }
+    }
+
+    /// The first `len` bytes of receive buffer `idx` as [`QueuePair::received`] last
+    /// made them visible; empty while the buffer is posted.
+    pub(crate) fn contents(&self, idx: u16, len: usize) -> &[u8] {
+        let i = usize::from(idx);
+        match self.rx.get(i) {
+            Some(buf) if !self.rx_in_device[i] => buf.contents(len),
+            _ => &[],
+        }
+    }
+
+    /// Send slots in all.
+    pub(crate) fn send_slots(&self) -> usize {
+        self.tx.len()
+    }
+
+    /// Send slots free to fill.
+    pub(crate) fn send_slots_free(&self) -> usize {
+        self.tx.len() - (self.tx_posted - self.tx_done) as usize
+    }
+
+    /// The next send slot's bytes, to fill before [`QueuePair::post_send`]; `EAGAIN`
+    /// while every slot is in flight.
+    pub(crate) fn next_send_buf(&mut self) -> Result<&mut [u8]> {
+        if self.send_slots_free() == 0 {
+            return Err(EAGAIN);
+        }
+        let slot = (self.tx_posted % self.tx.len() as u64) as usize;
+        Ok(self.tx[slot].fill())
+    }
+
+    /// Sends the first `len` bytes of the next send slot (as filled through
+    /// [`QueuePair::next_send_buf`]), signaled, tagged `cqe`; inline when they fit.
+    pub(crate) fn post_send(&mut self, cqe: &'static Cqe, len: usize) -> Result {
+        if self.send_slots_free() == 0 {
+            return Err(EAGAIN);
+        }
+        let slot = (self.tx_posted % self.tx.len() as u64) as usize;
+        let buf = &self.tx[slot];
+        let data = buf.buf.get(..len).ok_or(EINVAL)?;
+        let inline = len <= self.max_inline;
+        let inline_data = if inline { data.as_ptr().cast() } else { core::ptr::null() };
+        if !inline {
+            buf.sync_for_device(len);
+        }
+        let len = u32::try_from(len)?;
+        // SAFETY: Live QP; the slot is free and not written again until the device is
+        // done with it (`tx_due`); `inline_data`, when given, is its first `len` bytes.
+        to_result(unsafe {
+            bindings::infinisock_post_send(self.qp.as_raw(), cqe.as_raw(), buf.addr, len, self.lkey, inline_data)
+        })?;
+        self.signaled_posted += 1;
+        self.tx_due[slot] = self.signaled_posted;
+        self.tx_posted += 1;
+        Ok(())
+    }
+
+    /// Posts a zero-length RDMA WRITE, signaled, tagged `cqe`: the peer's adapter
+    /// acknowledges it (or the QP fails it after its retries), and it touches no
+    /// memory on either side.
+    pub(crate) fn post_empty_write(&mut self, cqe: &'static Cqe) -> Result {
+        // SAFETY: Live QP (type invariant); the request names no buffer.
+        to_result(unsafe { bindings::infinisock_post_empty_write(self.qp.as_raw(), cqe.as_raw()) })?;
+        self.signaled_posted += 1;
+        Ok(())
+    }
+
+    /// Pins the `len` bytes under `msg`'s iterator (not advanced) for an RDMA
+    /// operation: for the device to read them (WRITE) or, `device_writes`, to write
+    /// them (READ); `one_request`: as one request of at most that many SGEs (a write
+    /// with immediate). `EFAULT` when a page is missing.
+    pub(crate) fn pin(&self, msg: &mut Msg, len: usize, device_writes: bool, one_request: Option<u32>) -> Result<PinnedBuf> {
+        PinnedBuf::pin(&self.pd, &self.dev, msg, len, device_writes, one_request)
+    }
+
+    /// Room for one more held operation, reserved before posting it.
+    fn reserve_held(&mut self) -> Result {
+        self.held.reserve(1, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    /// Keeps `local` until the device is done with a request posted now, signaled
+    /// (`signaled`) or not: an unsignaled one is done when the next signaled one is.
+    fn hold(&mut self, local: Held, signaled: bool) {
+        let due = self.signaled_posted + u64::from(!signaled);
+        // Room was reserved before posting.
+        if let Err(e) = self.held.push_within_capacity((due, local)) {
+            // Not reached. Leaked rather than freed under the device.
+            core::mem::forget(e.0);
+        }
+    }
+
+    /// Posts `verb` over `buf` at the peer's `remote_addr`/`rkey`, split into requests
+    /// of at most `max_sge` SGEs (a write with immediate, pinned as one request, is
+    /// one request after those that register its regions). Only the last is signaled
+    /// and tagged `last`; the others are tagged `part`. Returns how many were posted:
+    /// all of them, or on failure the error and how many went. The queue pair keeps
+    /// `buf` until the device is done with it.
+    pub(crate) fn post_rdma(
+        &mut self,
+        (last, part): (&'static Cqe, &'static Cqe),
+        buf: PinnedBuf,
+        verb: RdmaVerb,
+        (remote_addr, rkey): (u64, u32),
+        max_sge: u32,
+    ) -> (u32, Result) {
+        if let Err(e) = self.reserve_held() {
+            return (0, Err(e));
+        }
+        let (op, imm) = verb.raw();
+        let mut posted = 0;
+        // SAFETY: Live QP (type invariant); `buf` is held below until the device is
+        // done with every request posted on it.
+        let ret = unsafe {
+            bindings::infinisock_post_rdma(
+                self.qp.as_raw(),
+                last.as_raw(),
+                part.as_raw(),
+                buf.raw.as_ptr(),
+                op,
+                imm,
+                remote_addr,
+                rkey,
+                max_sge,
+                &mut posted,
+            )
+        };
+        let res = to_result(ret);
+        // All posted: the last one, signaled, went too.
+        if res.is_ok() {
+            self.signaled_posted += 1;
+        }
+        if posted > 0 {
+            self.hold(Held::Pages(buf), res.is_ok());
+        }
+        (posted, res)
+    }
+
+    /// Posts `verb` as one signaled request tagged `cqe` whose local side is
+    /// `[addr, addr + len)` of the registered region `mr` (user addresses). The queue
+    /// pair keeps `mr` until the device is done with it.
+    pub(crate) fn post_rdma_region(
+        &mut self,
+        cqe: &'static Cqe,
+        mr: &Arc<UserMr>,
+        (addr, len): (u64, u32),
+        verb: RdmaVerb,
+        (remote_addr, rkey): (u64, u32),
+    ) -> Result {
+        self.reserve_held()?;
+        let (op, imm) = verb.raw();
+        // SAFETY: Live QP and MR (type invariants); `mr` is held below until the
+        // device is done with the request.
+        to_result(unsafe {
+            bindings::infinisock_post_rdma_mr(self.qp.as_raw(), cqe.as_raw(), mr.mr.as_ptr(), addr, len, op, imm, remote_addr, rkey)
+        })?;
+        self.signaled_posted += 1;
+        self.hold(Held::Region(mr.clone()), true);
+        Ok(())
+    }
+}
+
+impl Drop for QueuePair {
+    fn drop(&mut self) {
+        // Every posted request completes or is flushed before anything it uses goes.
+        // SAFETY: Live QP; its queues have room for one marker each (`new` reserved
+        // it) and nobody else polls its CQs any more (`&mut self`).
+        unsafe { bindings::infinisock_drain_qp(self.qp.as_raw()) };
+        // SAFETY: Live QP, destroyed once, here. Destroying a kernel QP only fails for
+        // QPs with user-space state, which ours never have.
+        let r = to_result(unsafe { bindings::infinisock_destroy_qp(self.qp.as_raw()) });
+        if let Err(e) = r {
+            pr_err!("destroying QP failed: {:?}\n", e);
+        }
+        // The fields go now: CQs, rings, held pages and regions, PD, device.
+    }
+}
