@@ -138,3 +138,30 @@ proptest! {
         }
     }
 }
+
+mod endings {
+    use infinisock_proto::conn_state::*;
+    use infinisock_proto::errno::{Errno, ECONNRESET};
+
+    #[test]
+    fn a_flush_after_the_peers_disconn_is_graceful() {
+        assert_eq!(flush_outcome(true, None), FlushOutcome::Graceful);
+        assert_eq!(flush_outcome(true, Some(Errno(110))), FlushOutcome::GracefulPeerGone);
+    }
+
+    #[test]
+    fn a_flush_before_it_fails_the_connection_as_the_send_said() {
+        assert_eq!(flush_outcome(false, None), FlushOutcome::Failed(ECONNRESET));
+        assert_eq!(flush_outcome(false, Some(Errno(110))), FlushOutcome::Failed(Errno(110)));
+    }
+
+    #[test]
+    fn a_disconnect_after_disconn_closes_once_nothing_is_left_to_read() {
+        assert_eq!(disconnect_outcome(true, false, false), DisconnectOutcome::Close);
+        assert_eq!(disconnect_outcome(true, true, false), DisconnectOutcome::StayReadable);
+        assert_eq!(disconnect_outcome(true, true, true), DisconnectOutcome::Close);
+        for (unread, orphaned) in [(false, false), (true, false), (true, true)] {
+            assert_eq!(disconnect_outcome(false, unread, orphaned), DisconnectOutcome::JudgeAtFlush);
+        }
+    }
+}

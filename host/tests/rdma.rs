@@ -108,3 +108,65 @@ proptest! {
         }
     }
 }
+
+mod op_account {
+    use infinisock_proto::rdma::{worst_requests, OpFailure, RdmaOp, RequestStatus};
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum St {
+        Ok,
+        Flushed,
+        Failed(u32),
+    }
+
+    impl RequestStatus for St {
+        fn flushed(&self) -> bool {
+            *self == St::Flushed
+        }
+    }
+
+    #[test]
+    fn worst_case_requests() {
+        assert_eq!(worst_requests(RdmaOp::Write, true, 100, 4), 1);
+        assert_eq!(worst_requests(RdmaOp::Read, false, 9, 4), 3);
+        assert_eq!(worst_requests(RdmaOp::Write, false, 8, 4), 2);
+        assert_eq!(worst_requests(RdmaOp::Write, false, 0, 4), 1);
+        assert_eq!(worst_requests(RdmaOp::WriteImm(7), false, 1, 4), 5);
+        assert_eq!(worst_requests(RdmaOp::Write, false, 3, 0), 3);
+    }
+
+    #[test]
+    fn a_clean_operation_reports_its_last_completion() {
+        let f = OpFailure::<St>::default();
+        assert!(!f.reported());
+        assert_eq!(f.finished(St::Ok), Some(St::Ok));
+    }
+
+    #[test]
+    fn a_failure_is_reported_at_once_and_only_once() {
+        let mut f = OpFailure::default();
+        assert_eq!(f.part_failed(St::Failed(10)), Some(St::Failed(10)));
+        assert!(f.reported());
+        // The flushes after it, and the last request's, report nothing more.
+        assert_eq!(f.part_failed(St::Flushed), None);
+        assert_eq!(f.part_failed(St::Failed(12)), None);
+        assert_eq!(f.finished(St::Flushed), None);
+    }
+
+    #[test]
+    fn a_flush_waits_and_gives_way_to_a_real_failure() {
+        let mut f = OpFailure::default();
+        assert_eq!(f.part_failed(St::Flushed), None);
+        assert!(!f.reported());
+        assert_eq!(f.finished(St::Flushed), Some(St::Flushed));
+        let mut g = OpFailure::default();
+        assert_eq!(g.part_failed(St::Flushed), None);
+        assert_eq!(g.part_failed(St::Failed(9)), Some(St::Failed(9)));
+        assert_eq!(g.finished(St::Flushed), None);
+        // A flush of an earlier request is what the operation reports when its last
+        // request then completes.
+        let mut h = OpFailure::default();
+        h.part_failed(St::Flushed);
+        assert_eq!(h.finished(St::Ok), Some(St::Flushed));
+    }
+}

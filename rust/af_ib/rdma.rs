@@ -32,7 +32,7 @@ use crate::{
         errno::Errno,
         rdma::{
             check_rdma_len, encode_mr_reg, encode_status, parse_mr_reg, parse_rdma_args,
-            region_serves, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN,
+            region_serves, worst_requests, OpFailure, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN,
             RDMA_STATUS_LEN,
         },
     },
@@ -155,13 +155,9 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, 
             let link = connected_link(inner)?;
             let max_sge = if args.op == RdmaOp::Read { link.rdma.read_sge } else { link.rdma.send_sge };
             let side = if args.in_region { local_region(&link.rdma, msg, len, args.op)? } else { LocalSide::Iovec };
-            // A region's bytes are one SGE; a pinned buffer's, one SGE per page.
-            let worst = match side {
-                LocalSide::Region { .. } => 1,
-                // One request, after at most one registration per SGE.
-                LocalSide::Iovec if matches!(args.op, RdmaOp::WriteImm(_)) => max_sge + 1,
-                LocalSide::Iovec => msg.pages(len).div_ceil(max_sge).max(1),
-            };
+            let in_region = matches!(side, LocalSide::Region { .. });
+            let pages = if in_region { 0 } else { msg.pages(len) };
+            let worst = worst_requests(args.op, in_region, pages, max_sge);
             if worst > RDMA_REQUESTS {
                 return Err(EMSGSIZE);
             }
@@ -271,7 +267,7 @@ fn post(
             token: args.token,
             len: len as u32,
             requests: posted,
-            failure: None,
+            failure: OpFailure::default(),
             local,
         });
     }
@@ -305,33 +301,20 @@ fn finish_op(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
             }
         }
     }
-    if op.reported() {
-        // `op` goes here: the device is done with its pages.
-        return;
-    }
-    // Its first failure is what it reports.
-    let wc = op.failure.unwrap_or(wc);
+    // Its first failure is what it reports, unless that was reported already.
+    let Some(wc) = op.failure.finished(wc) else { return };
     report(ep, inner, op.token, wc, op.len);
     // `op` goes here: pinned pages are unpinned.
     transport_error(ep, inner, wc);
 }
 
-/// An earlier request of the oldest operation failed or was flushed. A failure is
-/// reported at once, before the connection it ends reports its own error; the
-/// operation stays until the QP's error state flushes its last request, when the
-/// device is done with its pages. A flush waits for that last request too.
+/// An earlier request of the oldest operation failed or was flushed
+/// (`proto::rdma::OpFailure`): a failure is reported at once, before the connection
+/// it ends reports its own error.
 pub(crate) fn part_failed(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     let Some(op) = link.rdma.ops.first_mut() else { return };
-    if op.reported() {
-        return;
-    }
-    if op.failure.is_none() || !wc.flushed() {
-        op.failure = Some(wc);
-    }
-    if wc.flushed() {
-        return;
-    }
+    let Some(wc) = op.failure.part_failed(wc) else { return };
     let token = op.token;
     report(ep, inner, token, wc, 0);
     transport_error(ep, inner, wc);

@@ -95,7 +95,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
         // What of the caller's buffers to fault in before trying again.
         let mut missing = None;
         if let Some(link) = inner.link.as_mut().filter(|_| !rcv_shut) {
-            if let Some(idx) = link.stream.rx_ready.front() {
+            if let Some(idx) = link.stream.rx.front() {
                 if let Some((imm, written)) = link.stream.rx_imm[usize::from(idx)] {
                     // The peer's RDMA WRITE with immediate: no bytes, its data as a
                     // control message.
@@ -155,8 +155,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
 /// Gives the oldest message's buffer (`idx`, `size` payload bytes) back to the peer.
 fn consume(ep: EpRef<'_>, inner: &mut Inner, idx: u16, size: usize) {
     let Some(link) = inner.link.as_mut() else { return };
-    link.stream.rx_ready.pop();
-    link.stream.rx_bytes -= size;
+    link.stream.rx.take_message(size);
     let res = if link.stream.qp_dead { Ok(()) } else { link.repost(idx) };
     if let Err(e) = res.and_then(|()| link.maybe_credit_update()) {
         ep.fail(inner, e);
@@ -171,5 +170,5 @@ pub(crate) fn next_message_size(ep: EpRef<'_>) -> usize {
     let size = |l: &crate::link::link::Link, idx: u16| {
         if l.stream.rx_imm[usize::from(idx)].is_some() { 0 } else { l.payload(idx).len() }
     };
-    inner.link.as_ref().and_then(|l| l.stream.rx_ready.front().map(|idx| size(l, idx))).unwrap_or(0)
+    inner.link.as_ref().and_then(|l| l.stream.rx.front().map(|idx| size(l, idx))).unwrap_or(0)
 }

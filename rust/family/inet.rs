@@ -191,7 +191,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         }
         let s = inner.link.as_ref().map(|l| &l.stream);
         let v = match cmd {
-            SIOCINQ => s.map_or(0, |s| s.rx_bytes),
+            SIOCINQ => s.map_or(0, |s| s.rx.bytes()),
             SIOCOUTQ => inner.link.as_ref().map_or(0, |l| l.outq()),
             _ => return Err(ENOIOCTLCMD),
         };

@@ -275,6 +275,12 @@ pub(crate) struct Wc {
     pub(crate) buffer: Option<u16>,
 }
 
+impl crate::proto::rdma::RequestStatus for Wc {
+    fn flushed(&self) -> bool {
+        Wc::flushed(self)
+    }
+}
+
 impl Wc {
     /// Whether the work request succeeded.
     pub(crate) fn ok(&self) -> bool {

@@ -19,6 +19,8 @@ use crate::{
     proto::{
         credits::{Credits, NoCredit},
         handshake::RingConfig,
+        receive::ReadyQueue,
+        send::{flush_staged_now, SendRing},
         ring::IndexFifo,
         wire::{encode_header, Mid, BSDH_LEN},
     },
@@ -69,27 +71,17 @@ pub(crate) struct Stream {
     /// Receive buffers that completed before the credits existed (the peer may send
     /// as soon as its side is established); decoded when they do.
     pub(crate) rx_early: IndexFifo,
-    /// Buffers holding unread data, oldest first.
-    pub(crate) rx_ready: IndexFifo,
+    /// Buffers holding unread data, and the reader's place in them.
+    pub(crate) rx: ReadyQueue,
     /// Message length (header included) of each receive buffer that holds one.
     pub(crate) rx_len: KVec<u32>,
     /// For each receive buffer an RDMA WRITE with immediate consumed (it holds no
     /// message): the immediate data and the bytes the write placed.
     pub(crate) rx_imm: KVec<Option<(u32, u32)>>,
-    /// Bytes of the oldest ready buffer's payload already read.
-    pub(crate) rx_offset: usize,
-    /// Unread bytes in all ready buffers.
-    pub(crate) rx_bytes: usize,
     /// The peer sent DisConn: no more data will come.
     pub(crate) fin_received: bool,
-    /// Sends posted, and completed or flushed (counters; the ring slot is
-    /// `count % len`).
-    pub(crate) tx_posted: u64,
-    pub(crate) tx_completed: u64,
-    /// Payload bytes of each send slot, for `SIOCOUTQ`.
-    pub(crate) tx_len: KVec<u32>,
-    /// Payload bytes posted but not yet completed (acknowledged by the peer's HCA).
-    pub(crate) tx_unacked: usize,
+    /// Sends posted and completed (or flushed), and their payload bytes.
+    pub(crate) tx: SendRing<KVec<u32>>,
     /// A DisConn is owed to the peer (`shutdown(SHUT_WR)` or `close`).
     pub(crate) fin_pending: bool,
     /// The DisConn was posted.
@@ -145,7 +137,7 @@ impl Stream {
     /// Whether anything arrived that was not read yet: bytes, or (on a message
     /// socket) a message, empty ones included.
     pub(crate) fn has_unread(&self) -> bool {
-        self.rx_bytes > 0 || !self.rx_ready.is_empty()
+        self.rx.bytes() > 0 || !self.rx.is_empty()
     }
 }
 
@@ -164,6 +156,7 @@ impl Link {
         };
         let qp = QueuePair::new(id, events, sizes)?;
         let (rx_len, tx_len) = (KVec::from_elem(0u32, qp.recv_ring(), GFP_KERNEL)?, KVec::from_elem(0u32, qp.send_slots(), GFP_KERNEL)?);
+        let tx = SendRing::new(tx_len);
         let rx_imm = KVec::from_elem(None, qp.recv_ring(), GFP_KERNEL)?;
         let staged = KVec::from_elem(0u8, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN), GFP_KERNEL)?;
         let (send_sge, read_sge) = qp.rdma_sges();
@@ -174,16 +167,11 @@ impl Link {
                 credits: None,
                 peer_msg_size: 0,
                 rx_early: IndexFifo::new(),
-                rx_ready: IndexFifo::new(),
+                rx: ReadyQueue::new(),
                 rx_len,
                 rx_imm,
-                rx_offset: 0,
-                rx_bytes: 0,
                 fin_received: false,
-                tx_posted: 0,
-                tx_completed: 0,
-                tx_len,
-                tx_unacked: 0,
+                tx,
                 fin_pending: false,
                 fin_sent: false,
                 staged,
@@ -255,11 +243,6 @@ impl Link {
         Ok(())
     }
 
-    /// The message received in buffer `idx` (`len` bytes).
-    pub(crate) fn received(&mut self, idx: u16, len: usize) -> &[u8] {
-        self.qp.received(idx, len)
-    }
-
     /// Payload bytes of ready buffer `idx` (its message minus the header).
     pub(crate) fn payload(&self, idx: u16) -> &[u8] {
         let len = self.stream.rx_len[usize::from(idx)] as usize;
@@ -275,8 +258,7 @@ impl Link {
     /// Free send slots: those whose sends have completed or been flushed, and that
     /// the queue pair knows the device is done with.
     pub(crate) fn tx_free(&self) -> usize {
-        let completed = self.tx_slots() - (self.stream.tx_posted - self.stream.tx_completed) as usize;
-        completed.min(self.qp.send_slots_free())
+        self.stream.tx.free().min(self.qp.send_slots_free())
     }
 
     /// Payload bytes that fit one message to the peer.
@@ -324,7 +306,6 @@ impl Link {
         if !(if control { self.can_send_control() } else { self.can_send_data() }) {
             return Err(EAGAIN);
         }
-        let slot = (self.stream.tx_posted % self.tx_slots() as u64) as usize;
         let max = max.min(self.max_payload());
         let buf = self.qp.next_send_buf()?;
         let n = fill(&mut buf[BSDH_LEN..BSDH_LEN + max])?;
@@ -334,29 +315,23 @@ impl Link {
         encode_header(&mut hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
         self.qp.next_send_buf()?[..BSDH_LEN].copy_from_slice(&hdr);
         self.qp.post_send(&SEND_CQE, BSDH_LEN + n)?;
-        self.stream.tx_posted += 1;
-        self.stream.tx_len[slot] = n as u32;
-        self.stream.tx_unacked += n;
+        self.stream.tx.posted(n as u32);
         Ok(n)
     }
 
     /// Accounts the oldest posted send as complete.
     pub(crate) fn send_completed(&mut self) {
-        if self.stream.tx_completed < self.stream.tx_posted {
-            let slot = (self.stream.tx_completed % self.tx_slots() as u64) as usize;
-            self.stream.tx_unacked -= self.stream.tx_len[slot] as usize;
-            self.stream.tx_completed += 1;
-        }
+        self.stream.tx.completed();
     }
 
     /// Whether every posted send has completed.
     pub(crate) fn tx_idle(&self) -> bool {
-        self.stream.tx_posted == self.stream.tx_completed
+        self.stream.tx.idle()
     }
 
     /// Bytes written but not yet acknowledged by the peer's adapter (`SIOCOUTQ`).
     pub(crate) fn outq(&self) -> usize {
-        self.stream.tx_unacked + self.stream.staged_len
+        self.stream.tx.unacked() + self.stream.staged_len
     }
 
     /// Posts a keepalive probe unless one is outstanding. It takes no credit and no
@@ -418,7 +393,7 @@ impl Link {
     /// is in flight (or a message's worth is there), then a pending DisConn, then a
     /// credit update if one is due.
     pub(crate) fn progress(&mut self) -> Result {
-        if self.stream.staged_len > 0 && (self.tx_idle() || self.staged_room() == 0) {
+        if flush_staged_now(self.stream.staged_len, self.tx_idle(), self.staged_room()) {
             self.flush_staged()?;
         }
         self.flush_fin()?;

@@ -9,7 +9,7 @@ use kernel::{prelude::*, sync::Arc};
 
 use crate::{
     kernel_api::{log::pr_warn_ratelimited, verbs::{UserMr, Wc}},
-    proto::rdma::Access,
+    proto::rdma::{Access, OpFailure},
 };
 
 /// Send-queue entries a connection keeps for RDMA requests.
@@ -31,19 +31,11 @@ pub(crate) struct Op {
     pub(crate) len: u32,
     /// Send-queue entries it holds until its last request completes.
     pub(crate) requests: u32,
-    /// The first failure of one of its requests, if any; a flush gives way to a real
-    /// failure, which is reported at once (see [`Op::reported`]).
-    pub(crate) failure: Option<Wc>,
+    /// The first failure of one of its requests, and whether it was reported.
+    pub(crate) failure: OpFailure<Wc>,
     pub(crate) local: Local,
 }
 
-impl Op {
-    /// Its completion is on the error queue already (an earlier request failed); the
-    /// operation stays until its last request is flushed, for its pages.
-    pub(crate) fn reported(&self) -> bool {
-        self.failure.is_some_and(|wc| !wc.flushed())
-    }
-}
 
 /// A registered region of the program's memory.
 pub(crate) struct Region {
@@ -94,7 +86,7 @@ impl Rdma {
     /// The tokens of the operations still in flight.
     pub(crate) fn in_flight(&self) -> KVec<u64> {
         let mut v = KVec::new();
-        for op in self.ops.iter().filter(|op| !op.reported()) {
+        for op in self.ops.iter().filter(|op| !op.failure.reported()) {
             // Best effort: without memory the program misses a cancellation record.
             let _ = v.push(op.token, GFP_KERNEL);
         }

@@ -107,3 +107,88 @@ pub fn finished(e: &Ending) -> bool {
     let peer_done = e.peer_gone && !e.disconnect_pending;
     read_done && e.fin_received && (sent_done || peer_done)
 }
+
+/// What a `connect()` call does in a phase (`tcp_v4_connect` and `inet_stream_connect`
+/// decide the same).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectStep {
+    /// Start the attempt (resolve the address), then wait for it unless non-blocking.
+    Start,
+    /// An attempt is on: wait for it.
+    Wait,
+    /// Refused with this error.
+    Fail(super::errno::Errno),
+    /// The connection ended: report its pending error once, else `EISCONN`.
+    Ended,
+}
+
+/// See [`ConnectStep`]. `unicast_peer`: the destination is a unicast address of
+/// another host (loopback, wildcard, multicast and broadcast are unreachable for SDP).
+pub fn connect_step(phase: Phase, nonblock: bool, unicast_peer: bool) -> ConnectStep {
+    use super::errno::{EALREADY, EINVAL, EISCONN, ENETUNREACH};
+    match phase {
+        Phase::Open if !unicast_peer => ConnectStep::Fail(ENETUNREACH),
+        Phase::Open => ConnectStep::Start,
+        Phase::Connecting if nonblock => ConnectStep::Fail(EALREADY),
+        Phase::Connecting => ConnectStep::Wait,
+        Phase::Connected => ConnectStep::Fail(EISCONN),
+        Phase::Listening | Phase::Accepting => ConnectStep::Fail(EINVAL),
+        Phase::Closed => ConnectStep::Ended,
+    }
+}
+
+/// The error a rejection of our connection request (or REP) means: once established,
+/// the peer dropped its side before our RTU reached it (a reset, as TCP's RST); a
+/// peer CM that gave up waiting (`IB_CM_REJ_TIMEOUT`, status 1) is a time-out;
+/// anything else (no listener on the port, the listener refused) a refusal.
+pub fn rejection_errno(phase: Phase, status: i32) -> super::errno::Errno {
+    use super::errno::{ECONNREFUSED, ECONNRESET, ETIMEDOUT};
+    match (phase, status) {
+        (Phase::Connected, _) => ECONNRESET,
+        (_, 1) => ETIMEDOUT,
+        _ => ECONNREFUSED,
+    }
+}
+
+/// What the first flushed receive of an established connection means: everything
+/// the peer sent before its QP failed was handled by then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushOutcome {
+    /// The peer's DisConn came first: a graceful end, nothing to do here.
+    Graceful,
+    /// A graceful end, but one of our sends failed meanwhile: handle it as the peer's
+    /// disconnect ([`disconnect_outcome`]).
+    GracefulPeerGone,
+    /// No DisConn came: the connection failed with this error (a send's, or a reset).
+    Failed(super::errno::Errno),
+}
+
+/// See [`FlushOutcome`]; `send_failed`: the error one of our sends failed with.
+pub fn flush_outcome(fin_received: bool, send_failed: Option<super::errno::Errno>) -> FlushOutcome {
+    match (fin_received, send_failed) {
+        (true, None) => FlushOutcome::Graceful,
+        (true, Some(_)) => FlushOutcome::GracefulPeerGone,
+        (false, err) => FlushOutcome::Failed(err.unwrap_or(super::errno::ECONNRESET)),
+    }
+}
+
+/// What the peer's disconnect means once our RDMA operations settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DisconnectOutcome {
+    /// After its DisConn, with nothing left to read (or nobody to read it): over.
+    Close,
+    /// After its DisConn: what is unread stays readable until the socket closes.
+    StayReadable,
+    /// Before its DisConn: messages it sent may still wait in the CQ; the QP goes to
+    /// the error state, and the first flushed receive judges ([`flush_outcome`]).
+    JudgeAtFlush,
+}
+
+/// See [`DisconnectOutcome`].
+pub fn disconnect_outcome(fin_received: bool, unread: bool, orphaned: bool) -> DisconnectOutcome {
+    match (fin_received, !unread || orphaned) {
+        (true, true) => DisconnectOutcome::Close,
+        (true, false) => DisconnectOutcome::StayReadable,
+        (false, _) => DisconnectOutcome::JudgeAtFlush,
+    }
+}

@@ -26,3 +26,19 @@ pub const EINVAL: Errno = Errno(22);
 pub const EAFNOSUPPORT: Errno = Errno(97);
 /// Message too long.
 pub const EMSGSIZE: Errno = Errno(90);
+/// Broken pipe.
+pub const EPIPE: Errno = Errno(32);
+/// Connection reset by peer.
+pub const ECONNRESET: Errno = Errno(104);
+/// Transport endpoint is not connected.
+pub const ENOTCONN: Errno = Errno(107);
+/// Connection timed out.
+pub const ETIMEDOUT: Errno = Errno(110);
+/// Connection refused.
+pub const ECONNREFUSED: Errno = Errno(111);
+/// Network is unreachable.
+pub const ENETUNREACH: Errno = Errno(101);
+/// Transport endpoint is already connected.
+pub const EISCONN: Errno = Errno(106);
+/// Operation already in progress.
+pub const EALREADY: Errno = Errno(114);

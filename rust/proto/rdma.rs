@@ -188,3 +188,61 @@ pub fn encode_imm(imm: u32, len: u32) -> [u8; IMM_LEN] {
     out[4..8].copy_from_slice(&len.to_ne_bytes());
     out
 }
+
+/// Send-queue requests an operation takes at worst: a registered region's bytes are
+/// one SGE, so one request; an iovec's `pages` are one SGE each, `max_sge` to a
+/// request; a write with immediate is one request, after at most one registration
+/// per SGE of it.
+pub fn worst_requests(op: RdmaOp, in_region: bool, pages: u32, max_sge: u32) -> u32 {
+    match (in_region, op) {
+        (true, _) => 1,
+        (false, RdmaOp::WriteImm(_)) => max_sge + 1,
+        (false, _) => pages.div_ceil(max_sge.max(1)).max(1),
+    }
+}
+
+/// What the account of operations needs to know of a completion.
+pub trait RequestStatus: Copy {
+    /// The request was flushed (the QP went to the error state), not failed.
+    fn flushed(&self) -> bool;
+}
+
+/// An operation in flight's first failure, and what of it the program is told.
+///
+/// Only an operation's last request is signaled; an earlier one completes only when
+/// it fails or is flushed. A real failure is reported at once (before the error that
+/// ends the connection); a flush waits for the last request, which will be flushed
+/// too, and gives way to a real failure that comes after it.
+#[derive(Clone, Copy, Debug)]
+pub struct OpFailure<W>(Option<W>);
+
+impl<W> Default for OpFailure<W> {
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl<W: RequestStatus> OpFailure<W> {
+    /// Its completion is on the error queue already.
+    pub fn reported(&self) -> bool {
+        self.0.is_some_and(|w| !w.flushed())
+    }
+
+    /// An earlier request failed or was flushed: the completion to report now, if
+    /// any (the operation stays until its last request, for its pages).
+    pub fn part_failed(&mut self, wc: W) -> Option<W> {
+        if self.reported() {
+            return None;
+        }
+        if self.0.is_none() || !wc.flushed() {
+            self.0 = Some(wc);
+        }
+        (!wc.flushed()).then_some(wc)
+    }
+
+    /// Its last request completed with `wc`: what to report, unless it was reported:
+    /// the first failure of its requests, else `wc`.
+    pub fn finished(&self, wc: W) -> Option<W> {
+        (!self.reported()).then(|| self.0.unwrap_or(wc))
+    }
+}

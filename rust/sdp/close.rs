@@ -13,7 +13,8 @@ use kernel::prelude::*;
 use crate::{
     proto::{
         abi::{POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, SHUT_RD, SHUT_RDWR, SHUT_WR, TCP_FIN_WAIT1},
-        conn_state::{finished, Ending},
+        conn_state::{disconnect_outcome, finished, flush_outcome, DisconnectOutcome, Ending, FlushOutcome},
+        errno::Errno,
     },
     sdp::endpoint::{Endpoint, EpRef, Inner, Phase, RCV_SHUTDOWN, SEND_SHUTDOWN},
 };
@@ -210,36 +211,29 @@ pub(crate) fn send_failed(ep: EpRef<'_>, inner: &mut Inner, err: Error) {
 /// then EOF; before it, the connection was reset, or failed as a send said.
 pub(crate) fn flushed(ep: EpRef<'_>, inner: &mut Inner) {
     let Some(link) = inner.link.as_mut() else { return };
-    if link.stream.fin_received {
-        if link.stream.send_failed.is_some() {
-            peer_disconnected(ep, inner);
-        }
-        return;
+    let send_failed = link.stream.send_failed.map(|e| Errno(-e.to_errno()));
+    match flush_outcome(link.stream.fin_received, send_failed) {
+        FlushOutcome::Graceful => {}
+        FlushOutcome::GracefulPeerGone => peer_disconnected(ep, inner),
+        FlushOutcome::Failed(e) => ep.fail(inner, e.into_error()),
     }
-    let err = link.stream.send_failed.unwrap_or(ECONNRESET);
-    ep.fail(inner, err);
 }
 
 /// What the peer's disconnect means for a connection whose RDMA operations have
 /// settled.
 fn peer_disconnected(ep: EpRef<'_>, inner: &mut Inner) {
     let Some(link) = inner.link.as_mut() else { return };
-    if link.stream.fin_received {
-        // A graceful end: whatever is unread stays readable until the socket closes.
-        link.stream.qp_dead = true;
-        if !link.stream.has_unread() || inner.orphaned {
-            ep.close_and_teardown(inner);
-        } else {
-            ep.wake(POLLIN | POLLRDNORM | POLLRDHUP);
-        }
-        return;
-    }
-    // Messages the peer sent before disconnecting may still wait in the CQ: move the
-    // QP to the error state and judge at the first flushed receive (`sdp::rx`), which
-    // comes after all of them.
     link.stream.qp_dead = true;
-    if let Some(id) = inner.id.as_ref() {
-        id.disconnect(Some(link.qp.qp()));
+    match disconnect_outcome(link.stream.fin_received, link.stream.has_unread(), inner.orphaned) {
+        DisconnectOutcome::Close => ep.close_and_teardown(inner),
+        DisconnectOutcome::StayReadable => ep.wake(POLLIN | POLLRDNORM | POLLRDHUP),
+        DisconnectOutcome::JudgeAtFlush => {
+            // The first flushed receive (`sdp::rx`) comes after all of the peer's
+            // messages.
+            if let Some(id) = inner.id.as_ref() {
+                id.disconnect(Some(link.qp.qp()));
+            }
+            ep.wake_all();
+        }
     }
-    ep.wake_all();
 }

@@ -76,7 +76,7 @@ impl ProcShow for SdpList {
                     seq_print!(
                         m,
                         " {} {} {} {} {} {}{}{}{}{}\n",
-                        s.rx_bytes,
+                        s.rx.bytes(),
                         link.outq(),
                         credits,
                         peer_bufs,

@@ -15,6 +15,7 @@ use crate::{
     },
     link::{link::Link, memory::RingCharge},
     proto::{
+        conn_state::{connect_step, rejection_errno, ConnectStep},
         abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
         handshake::{message_rings, peer_terms, stream_rings, RingConfig, RingTunables},
         memory::{pressure_rings, ring_bytes, Admission},
@@ -186,13 +187,13 @@ pub(crate) fn connect(ep: EpRef<'_>, sock: &Socket, dst: SockAddr, nonblock: boo
         guard.bound = id.local_addr();
     }
     let inner = &mut *guard;
-    match inner.phase {
-        // rdma_cm resolves a loopback or wildcard destination from a bound source and
-        // sends the request there; rxe's GSI QP fails that send and stays in the
-        // error state, ending connection management on the device for every program.
-        // No SDP listener is on loopback, and TCP refuses multicast and broadcast.
-        Phase::Open if !dst.is_unicast_peer() => return Err(ENETUNREACH),
-        Phase::Open => {
+    // rdma_cm resolves a loopback or wildcard destination from a bound source and
+    // sends the request there; rxe's GSI QP fails that send and stays in the error
+    // state, ending connection management on the device for every program. No SDP
+    // listener is on loopback, and TCP refuses multicast and broadcast.
+    match connect_step(inner.phase, nonblock, dst.is_unicast_peer()) {
+        ConnectStep::Fail(e) => return Err(e.into_error()),
+        ConnectStep::Start => {
             // A previous attempt that failed leaves its error to be reported once.
             let src = inner.bound;
             let id = ensure_id(ep, inner)?;
@@ -201,11 +202,8 @@ pub(crate) fn connect(ep: EpRef<'_>, sock: &Socket, dst: SockAddr, nonblock: boo
             inner.phase = Phase::Connecting;
             ep.sk.set_tcp_state(TCP_SYN_SENT);
         }
-        Phase::Connecting if nonblock => return Err(EALREADY),
-        Phase::Connecting => {}
-        Phase::Connected => return Err(EISCONN),
-        Phase::Listening | Phase::Accepting => return Err(EINVAL),
-        Phase::Closed => {
+        ConnectStep::Wait => {}
+        ConnectStep::Ended => {
             let err = ep.sk.take_err();
             return Err(if err != 0 { Error::from_errno(err) } else { EISCONN });
         }
@@ -270,15 +268,7 @@ pub(crate) fn event(ep: EpRef<'_>, id: &CmIdRef, event: CmEvent<'_>) {
         }
         CmEvent::Rejected { status } => {
             let mut inner = ep.lock();
-            // IB_CM_REJ_TIMEOUT: the peer's CM gave up waiting; anything else (no
-            // listener on the port, the listener refused) is a refusal. Once we are
-            // established, a rejection means the peer dropped its side before our RTU
-            // reached it (its listener went): a reset, as TCP's RST.
-            let err = match (inner.phase, status) {
-                (Phase::Connected, _) => ECONNRESET,
-                (_, 1) => ETIMEDOUT,
-                _ => ECONNREFUSED,
-            };
+            let err = rejection_errno(inner.phase, status).into_error();
             ep.fail(&mut inner, err);
         }
         CmEvent::Failed { errno } => {

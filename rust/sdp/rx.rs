@@ -11,21 +11,14 @@ use crate::{
     link::link::Link,
     proto::{
         abi::{
-            MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
+            MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, POLLOUT, POLLWRNORM,
             TCP_CLOSE_WAIT,
         },
-        wire::{decode_message, Message, FLAG_MESSAGE},
+        receive::{classify, read_step, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation},
+        wire::BSDH_LEN,
     },
     sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
 };
-
-/// Why a peer's message ends the connection.
-enum Violation {
-    /// Undecodable, or it broke flow control: the peer is buggy or hostile.
-    Protocol,
-    /// The peer reset the connection (Abort).
-    Reset,
-}
 
 /// A receive completed (or was flushed).
 pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
@@ -63,10 +56,14 @@ pub(crate) fn process_early(ep: EpRef<'_>, inner: &mut Inner) {
 
 /// Handles the message in receive buffer `idx`.
 fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
-    let orphaned = inner.orphaned;
-    let discard = inner.shutdown & RCV_SHUTDOWN != 0;
+    let ctx = RxContext {
+        messages: ep.is_seqpacket,
+        fin_received: false,
+        orphaned: inner.orphaned,
+        discard: inner.shutdown & RCV_SHUTDOWN != 0,
+    };
     let Some(link) = inner.link.as_mut() else { return };
-    match handle_message(link, idx, ep.is_seqpacket, orphaned, discard) {
+    match handle_message(link, idx, ctx) {
         Ok(mask) => {
             if let Err(e) = link.progress() {
                 ep.fail(inner, e);
@@ -85,150 +82,85 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
             }
             crate::sdp::close::maybe_finish(ep, inner);
         }
-        Err(Violation::Reset) => ep.fail(inner, ECONNRESET),
-        Err(Violation::Protocol) => {
-            if let Some(link) = inner.link.as_mut() {
-                link.send_abort();
+        Err(v) => {
+            if v.answer_with_abort() {
+                if let Some(link) = inner.link.as_mut() {
+                    link.send_abort();
+                }
             }
             ep.fail(inner, ECONNRESET);
         }
     }
 }
 
-/// Checks one message and files it; returns the poll events it raised. On a message
-/// socket (`messages`) only a Data message flagged `FLAG_MESSAGE` is an application
-/// message, and an unflagged one must be a bare credit update; a stream never sees
-/// the flag.
-fn handle_message(link: &mut Link, idx: u16, messages: bool, orphaned: bool, discard: bool) -> Result<u32, Violation> {
-    if link.stream.rx_imm[usize::from(idx)].is_some() {
-        return handle_immediate(link, idx, messages, orphaned, discard);
-    }
-    let len = link.stream.rx_len[usize::from(idx)] as usize;
-    // What the message says, detached from the buffer it borrows.
-    enum Kind {
-        CreditUpdate,
-        Data(usize),
-        DisConn,
-        Abort,
-        Resize,
-    }
-    let (hdr, kind) = match decode_message(link.received(idx, len)) {
-        Ok((h, Message::Data(p))) => match (messages, h.flags & FLAG_MESSAGE != 0, p.len()) {
-            (true, true, n) | (false, false, n @ 1..) => (h, Kind::Data(n)),
-            (_, false, 0) => (h, Kind::CreditUpdate),
-            (messages, ..) => {
-                pr_warn_ratelimited!("SDP: {} flagged as a message from peer; connection reset\n", if messages { "data not" } else { "stream data" });
-                return Err(Violation::Protocol);
-            }
-        },
-        Ok((h, Message::DisConn)) => (h, Kind::DisConn),
-        Ok((h, Message::Abort)) => (h, Kind::Abort),
-        Ok((h, Message::ChRcvBuf(_) | Message::ChRcvBufAck(_))) => (h, Kind::Resize),
-        Err(e) => {
-            pr_warn_ratelimited!("SDP: malformed message from peer ({:?}); connection reset\n", e);
-            return Err(Violation::Protocol);
-        }
-    };
-    let credits = link.stream.credits.as_mut().ok_or(Violation::Protocol)?;
-    if let Err(e) = credits.receive(&hdr) {
-        pr_warn_ratelimited!("SDP: peer broke flow control ({:?}); connection reset\n", e);
-        return Err(Violation::Protocol);
-    }
-    match kind {
-        Kind::CreditUpdate => {
-            // A credit update: the header was all it had to say.
-            link.repost(idx).map_err(|_| Violation::Reset)?;
-            Ok(0)
-        }
-        Kind::Data(payload_len) => file_data(link, idx, payload_len, orphaned, discard),
-        Kind::DisConn => {
+/// Checks one message and files it (`proto::receive::classify`); returns the poll
+/// events it raised.
+fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Violation> {
+    let ctx = RxContext { fin_received: link.stream.fin_received, ..ctx };
+    let i = usize::from(idx);
+    let len = link.stream.rx_len[i] as usize;
+    let immediate = link.stream.rx_imm[i].is_some();
+    let credits = link.stream.credits.as_mut().ok_or(Violation::Reset)?;
+    let incoming = if immediate { Incoming::Immediate } else { Incoming::Message(link.qp.received(idx, len)) };
+    let verdict = classify(incoming, ctx, credits).inspect_err(|v| report(*v))?;
+    match verdict {
+        Verdict::Repost => link.repost(idx).map_err(|_| Violation::Reset)?,
+        Verdict::DisConn => {
             link.stream.fin_received = true;
             link.repost(idx).map_err(|_| Violation::Reset)?;
-            Ok(POLLIN | POLLRDNORM | POLLRDHUP)
         }
-        Kind::Abort => Err(Violation::Reset),
-        // Receive-buffer resizing is not offered (Hello's max_adverts/size fields say
-        // so); a peer asking anyway is told nothing and keeps the size it has.
-        Kind::Resize => {
-            link.repost(idx).map_err(|_| Violation::Reset)?;
-            Ok(0)
+        Verdict::File { payload_len } => link.stream.rx.file(idx, payload_len),
+    }
+    Ok(verdict.poll_events())
+}
+
+/// Tells the administrator why a peer's message reset the connection.
+fn report(v: Violation) {
+    match v {
+        Violation::Malformed(e) => pr_warn_ratelimited!("SDP: malformed message from peer ({:?}); connection reset\n", e),
+        Violation::WrongFlag { messages } => pr_warn_ratelimited!(
+            "SDP: {} flagged as a message from peer; connection reset\n",
+            if messages { "data not" } else { "stream data" }
+        ),
+        Violation::ImmediateOnStream => {
+            pr_warn_ratelimited!("SDP: RDMA WRITE with immediate on a stream from peer; connection reset\n")
         }
+        Violation::FlowControl(e) => pr_warn_ratelimited!("SDP: peer broke flow control ({:?}); connection reset\n", e),
+        Violation::DataAfterDisConn => pr_warn_ratelimited!("SDP: peer sent data after DisConn; connection reset\n"),
+        // Expected events, not the peer's fault: no line.
+        Violation::DataAfterClose | Violation::Reset => {}
     }
 }
 
-/// Files the immediate data of an RDMA WRITE with immediate, which arrives without
-/// a header (`Credits::receive_headerless`), as the next message of a message socket.
-fn handle_immediate(link: &mut Link, idx: u16, messages: bool, orphaned: bool, discard: bool) -> Result<u32, Violation> {
-    if !messages {
-        pr_warn_ratelimited!("SDP: RDMA WRITE with immediate on a stream from peer; connection reset\n");
-        return Err(Violation::Protocol);
-    }
-    let credits = link.stream.credits.as_mut().ok_or(Violation::Protocol)?;
-    if let Err(e) = credits.receive_headerless() {
-        pr_warn_ratelimited!("SDP: peer broke flow control ({:?}); connection reset\n", e);
-        return Err(Violation::Protocol);
-    }
-    file_data(link, idx, 0, orphaned, discard)
-}
-
-/// Files receive buffer `idx`, holding `payload_len` bytes of data (none for an
-/// immediate), for the reader.
-fn file_data(link: &mut Link, idx: u16, payload_len: usize, orphaned: bool, discard: bool) -> Result<u32, Violation> {
-    if link.stream.fin_received {
-        pr_warn_ratelimited!("SDP: peer sent data after DisConn; connection reset\n");
-        return Err(Violation::Protocol);
-    }
-    if orphaned {
-        // Data for a closed socket: nobody will read it (TCP answers with RST).
-        return Err(Violation::Protocol);
-    }
-    if discard {
-        link.repost(idx).map_err(|_| Violation::Reset)?;
-        return Ok(0);
-    }
-    link.stream.rx_ready.push(idx);
-    link.stream.rx_bytes += payload_len;
-    Ok(POLLIN | POLLRDNORM)
-}
-
-/// Copies up to `dest.len()` unread bytes out of the ring; consumed buffers are
-/// reposted unless `peek`. Returns the bytes copied.
+/// Copies up to `want` unread bytes out of the ring; consumed buffers are reposted
+/// unless `peek`. Returns the bytes copied.
 fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<usize> {
-    let mut copied = 0;
-    let mut offset = link.stream.rx_offset;
-    let mut n = 0;
-    while copied < want {
-        let Some(idx) = link.stream.rx_ready.get(n) else { break };
-        let payload = link.payload(idx);
-        let chunk = &payload[offset..];
-        let take = chunk.len().min(want - copied);
-        let done = msg.copy_out(&chunk[..take]);
-        copied += done;
-        if done < take {
-            if copied == 0 {
-                return Err(EFAULT);
-            }
-            offset += done;
-            break;
+    let (stream, qp) = (&mut link.stream, &link.qp);
+    let rx_len = &stream.rx_len;
+    let payload = |idx: u16| -> &[u8] {
+        // `received()` synced these bytes when the message arrived.
+        qp.contents(idx, rx_len[usize::from(idx)] as usize).get(BSDH_LEN..).unwrap_or(&[])
+    };
+    let mut consumed = KVec::<u16>::new();
+    let mut out_of_memory = false;
+    let copied = stream
+        .rx
+        .read(
+            want,
+            peek,
+            |idx| payload(idx).len(),
+            |idx, from, to| msg.copy_out(&payload(idx)[from..to]),
+            |idx| out_of_memory |= consumed.push(idx, GFP_KERNEL).is_err(),
+        )
+        .map_err(|Fault| EFAULT)?;
+    // Buffers fully read go back to the peer as credits.
+    for idx in consumed {
+        if !link.stream.qp_dead {
+            link.repost(idx)?;
         }
-        if offset + take < payload.len() {
-            offset += take;
-            break;
-        }
-        offset = 0;
-        n += 1;
     }
-    if !peek {
-        // Buffers fully read go back to the peer as credits.
-        for _ in 0..n {
-            if let Some(idx) = link.stream.rx_ready.pop() {
-                if !link.stream.qp_dead {
-                    link.repost(idx)?;
-                }
-            }
-        }
-        link.stream.rx_offset = offset;
-        link.stream.rx_bytes -= copied;
+    if out_of_memory {
+        return Err(ENOMEM);
     }
     Ok(copied)
 }
@@ -244,11 +176,35 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
     let mut guard = ep.lock_reaped();
     loop {
         let inner = &mut *guard;
-        if inner.phase == Phase::Listening || (inner.phase == Phase::Open && inner.link.is_none()) {
-            return Err(ENOTCONN);
-        }
-        if let Some(link) = inner.link.as_mut() {
-            if link.stream.rx_bytes > 0 && copied < len && inner.shutdown & RCV_SHUTDOWN == 0 {
+        let link = inner.link.as_ref();
+        let step = read_step(&ReadState {
+            phase: inner.phase,
+            has_link: link.is_some(),
+            unread: link.map_or(0, |l| l.stream.rx.bytes()),
+            shutdown: inner.shutdown,
+            error: sk.peek_err() != 0,
+            fin_received: link.is_some_and(|l| l.stream.fin_received),
+            copied,
+            len,
+            target,
+        });
+        match step {
+            ReadStep::NotConnected => return Err(ENOTCONN),
+            ReadStep::Done => break,
+            ReadStep::Error => return Err(Error::from_errno(sk.take_err())),
+            ReadStep::Eof => {
+                if inner.link.as_ref().is_some_and(|l| l.stream.fin_received) {
+                    ep.sk.set_tcp_state(TCP_CLOSE_WAIT);
+                }
+                break;
+            }
+            ReadStep::Wait => match ep.wait_for_data(&mut guard, &mut timeo) {
+                Ok(()) => {}
+                Err(_) if copied > 0 => break,
+                Err(e) => return Err(e),
+            },
+            ReadStep::Copy => {
+                let Some(link) = inner.link.as_mut() else { break };
                 // With MSG_PEEK every round starts from the oldest byte again.
                 let n = match copy_out(link, msg, len - copied, peek) {
                     Ok(n) => n,
@@ -276,35 +232,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                 if peek || copied >= target {
                     break;
                 }
-                continue;
             }
-        }
-        if copied >= target && copied > 0 {
-            break;
-        }
-        let err = sk.take_err();
-        if err != 0 {
-            if copied > 0 {
-                break;
-            }
-            return Err(Error::from_errno(err));
-        }
-        let eof = inner.shutdown & RCV_SHUTDOWN != 0
-            || inner.phase == Phase::Closed
-            || inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
-        if eof {
-            if inner.link.as_ref().is_some_and(|l| l.stream.fin_received) {
-                ep.sk.set_tcp_state(TCP_CLOSE_WAIT);
-            }
-            break;
-        }
-        if len == 0 {
-            break;
-        }
-        match ep.wait_for_data(&mut guard, &mut timeo) {
-            Ok(()) => {}
-            Err(_) if copied > 0 => break,
-            Err(e) => return Err(e),
         }
     }
     crate::sdp::close::maybe_finish(ep, &mut guard);

@@ -8,8 +8,13 @@ use kernel::prelude::*;
 
 use crate::{
     kernel_api::{sock::Msg, verbs::Wc},
-    proto::{abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM}, wire::Mid},
-    sdp::endpoint::{EpRef, Inner, Phase, SEND_SHUTDOWN},
+    proto::{
+        abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM},
+        errno::Errno,
+        send::{send_verdict, waits_for_nagle, SendCheck},
+        wire::Mid,
+    },
+    sdp::endpoint::{EpRef, Inner, Phase},
 };
 
 /// A send completed (or was flushed): its buffer is free again.
@@ -55,22 +60,16 @@ pub(crate) fn send_error(err: Error, flags: i32) -> Error {
 /// Whether a send may go on: `Ok` while connected or connecting, else why not. A
 /// socket that never connected gets `ENOTCONN` (a stream answers `EPIPE`, as TCP).
 pub(crate) fn sendable(ep: EpRef<'_>, inner: &Inner) -> Result {
-    let err = ep.sk.take_err();
-    if err != 0 {
-        return Err(Error::from_errno(err));
-    }
-    if inner.shutdown & SEND_SHUTDOWN != 0 || inner.phase == Phase::Closed {
-        return Err(EPIPE);
-    }
-    if let Some(s) = inner.link.as_ref().map(|l| &l.stream).filter(|s| s.peer_gone || s.qp_dead) {
-        // After the peer's DisConn a dead connection is a broken pipe; before it,
-        // the peer reset it, or a send failed as it said.
-        return Err(if s.fin_received { EPIPE } else { s.send_failed.unwrap_or(ECONNRESET) });
-    }
-    match inner.phase {
-        Phase::Connected | Phase::Connecting => Ok(()),
-        _ => Err(ENOTCONN),
-    }
+    let s = inner.link.as_ref().map(|l| &l.stream);
+    send_verdict(&SendCheck {
+        phase: inner.phase,
+        shutdown: inner.shutdown,
+        pending_error: -ep.sk.take_err(),
+        broken: s.is_some_and(|s| s.peer_gone || s.qp_dead),
+        fin_received: s.is_some_and(|s| s.fin_received),
+        send_failed: s.and_then(|s| s.send_failed).map(|e| Errno(-e.to_errno())),
+    })
+    .map_err(Errno::into_error)
 }
 
 /// `sendmsg` on a stream: copies all of `len` (blocking) or what fits now
@@ -101,8 +100,8 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             let rest = len - sent;
             // Nagle: a piece smaller than a message waits in the staging buffer while
             // earlier messages are in flight; it goes when they complete.
-            let small = inner.phase == Phase::Connected && rest < link.max_payload();
-            if nagle && small && !(link.tx_idle() && link.stream.staged_len == 0) {
+            let connected = inner.phase == Phase::Connected;
+            if waits_for_nagle(nagle, connected, rest, link.max_payload(), link.tx_idle(), link.stream.staged_len) {
                 if link.staged_room() == 0 && !link.flush_staged()? {
                     // Full and no credit: wait below.
                 } else {

@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Receiving, as plain data: what each message the peer sends means for the
+//! connection ([`classify`]), and the queue of receive buffers whose data waits for
+//! the reader ([`ReadyQueue`]), read byte by byte across buffers as a stream or one
+//! buffer at a time as messages.
+
+use super::{
+    abi::{POLLIN, POLLRDHUP, POLLRDNORM},
+    credits::{CreditError, Credits},
+    ring::IndexFifo,
+    wire::{decode_message, Message, WireError, FLAG_MESSAGE},
+};
+
+/// What completed in a receive buffer.
+#[derive(Clone, Copy, Debug)]
+pub enum Incoming<'a> {
+    /// A message (header and payload), exactly the bytes received.
+    Message(&'a [u8]),
+    /// An RDMA WRITE with immediate consumed the buffer: no header, no bytes in it.
+    Immediate,
+}
+
+/// The connection as a received message finds it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RxContext {
+    /// A message socket (`SOCK_SEQPACKET`): only data flagged `FLAG_MESSAGE` is an
+    /// application message; a stream never sees the flag.
+    pub messages: bool,
+    /// The peer's DisConn came already.
+    pub fin_received: bool,
+    /// The socket was closed: nobody reads any more.
+    pub orphaned: bool,
+    /// `shutdown(SHUT_RD)`: data is dropped on arrival.
+    pub discard: bool,
+}
+
+/// What to do with a message that is in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing for the reader (a credit update, a resize request we do not honour,
+    /// data after `SHUT_RD`): post the buffer again at once.
+    Repost,
+    /// Data for the reader, `payload_len` bytes (none for an immediate): the buffer
+    /// waits in the [`ReadyQueue`].
+    File {
+        /// Payload bytes (the message minus its header).
+        payload_len: usize,
+    },
+    /// The peer's DisConn: post the buffer again; no more data will come.
+    DisConn,
+}
+
+impl Verdict {
+    /// The poll events the message raises.
+    pub fn poll_events(self) -> u32 {
+        match self {
+            Verdict::Repost => 0,
+            Verdict::File { .. } => POLLIN | POLLRDNORM,
+            Verdict::DisConn => POLLIN | POLLRDNORM | POLLRDHUP,
+        }
+    }
+}
+
+/// Why a received message ends the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Undecodable.
+    Malformed(WireError),
+    /// Data flagged (or not) as a message against the socket's kind.
+    WrongFlag {
+        /// Whether the socket is a message socket.
+        messages: bool,
+    },
+    /// An RDMA WRITE with immediate on a stream.
+    ImmediateOnStream,
+    /// The peer broke flow control.
+    FlowControl(CreditError),
+    /// Data after the peer's own DisConn.
+    DataAfterDisConn,
+    /// Data for a socket that was closed (TCP answers it with RST).
+    DataAfterClose,
+    /// The peer reset the connection (Abort).
+    Reset,
+}
+
+impl Violation {
+    /// Whether we tell the peer with an Abort: every violation but its own Abort.
+    pub fn answer_with_abort(self) -> bool {
+        self != Violation::Reset
+    }
+}
+
+/// What a message says, detached from the buffer it borrows.
+enum Kind {
+    CreditUpdate,
+    Data(usize),
+    DisConn,
+    Abort,
+    Resize,
+}
+
+/// Checks one received message against the wire format, the socket's kind and flow
+/// control (which it advances), and says what to do with it.
+pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -> Result<Verdict, Violation> {
+    let kind = match incoming {
+        Incoming::Immediate => {
+            if !ctx.messages {
+                return Err(Violation::ImmediateOnStream);
+            }
+            credits.receive_headerless().map_err(Violation::FlowControl)?;
+            Kind::Data(0)
+        }
+        Incoming::Message(bytes) => {
+            let (hdr, kind) = match decode_message(bytes).map_err(Violation::Malformed)? {
+                (h, Message::Data(p)) => match (ctx.messages, h.flags & FLAG_MESSAGE != 0, p.len()) {
+                    (true, true, n) | (false, false, n @ 1..) => (h, Kind::Data(n)),
+                    (_, false, 0) => (h, Kind::CreditUpdate),
+                    (messages, ..) => return Err(Violation::WrongFlag { messages }),
+                },
+                (h, Message::DisConn) => (h, Kind::DisConn),
+                (h, Message::Abort) => (h, Kind::Abort),
+                (h, Message::ChRcvBuf(_) | Message::ChRcvBufAck(_)) => (h, Kind::Resize),
+            };
+            credits.receive(&hdr).map_err(Violation::FlowControl)?;
+            kind
+        }
+    };
+    match kind {
+        // A credit update: the header was all it had to say. Receive-buffer resizing
+        // is not offered (Hello's fields say so); a peer asking anyway keeps its size.
+        Kind::CreditUpdate | Kind::Resize => Ok(Verdict::Repost),
+        Kind::DisConn => Ok(Verdict::DisConn),
+        Kind::Abort => Err(Violation::Reset),
+        Kind::Data(_) if ctx.fin_received => Err(Violation::DataAfterDisConn),
+        Kind::Data(_) if ctx.orphaned => Err(Violation::DataAfterClose),
+        Kind::Data(_) if ctx.discard => Ok(Verdict::Repost),
+        Kind::Data(payload_len) => Ok(Verdict::File { payload_len }),
+    }
+}
+
+/// Receive buffers holding unread data, oldest first, and the reader's place in the
+/// oldest.
+#[derive(Clone, Debug, Default)]
+pub struct ReadyQueue {
+    ready: IndexFifo,
+    /// Bytes of the oldest buffer's payload already read.
+    offset: usize,
+    /// Unread payload bytes in all of them.
+    bytes: usize,
+}
+
+/// A copy to the reader failed before its first byte (a page fault to take outside
+/// the lock); nothing was consumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault;
+
+impl ReadyQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        Self { ready: IndexFifo::new(), offset: 0, bytes: 0 }
+    }
+
+    /// Files buffer `idx` with `payload_len` bytes for the reader.
+    pub fn file(&mut self, idx: u16, payload_len: usize) {
+        if self.ready.push(idx) {
+            self.bytes += payload_len;
+        }
+    }
+
+    /// Unread bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether no buffer waits (a message socket may have empty messages waiting).
+    pub fn is_empty(&self) -> bool {
+        self.ready.is_empty()
+    }
+
+    /// The oldest buffer waiting.
+    pub fn front(&self) -> Option<u16> {
+        self.ready.front()
+    }
+
+    /// Buffers waiting.
+    pub fn len(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// Takes the oldest buffer as one message of `payload_len` bytes (a message
+    /// socket reads whole buffers); returns it, to be posted again.
+    pub fn take_message(&mut self, payload_len: usize) -> Option<u16> {
+        let idx = self.ready.pop()?;
+        self.offset = 0;
+        self.bytes = self.bytes.saturating_sub(payload_len);
+        Some(idx)
+    }
+
+    /// Reads up to `want` bytes as a stream, across buffers: `payload(idx)` is the
+    /// length of a buffer's payload, `copy(idx, from, to)` copies that part of it to
+    /// the reader and returns how many bytes it copied (fewer on a fault). Unless
+    /// `peek`, what was read is consumed, and `consumed(idx)` is told of each buffer
+    /// read to its end (to post it again). Returns the bytes read; [`Fault`] when the
+    /// first copy failed at once.
+    pub fn read(
+        &mut self,
+        want: usize,
+        peek: bool,
+        payload: impl Fn(u16) -> usize,
+        mut copy: impl FnMut(u16, usize, usize) -> usize,
+        mut consumed: impl FnMut(u16),
+    ) -> Result<usize, Fault> {
+        let (mut copied, mut offset, mut whole) = (0, self.offset, 0);
+        while copied < want {
+            let Some(idx) = self.ready.get(whole) else { break };
+            let len = payload(idx);
+            let take = len.saturating_sub(offset).min(want - copied);
+            let done = copy(idx, offset, offset + take).min(take);
+            copied += done;
+            if done < take {
+                if copied == 0 {
+                    return Err(Fault);
+                }
+                offset += done;
+                break;
+            }
+            if offset + take < len {
+                offset += take;
+                break;
+            }
+            offset = 0;
+            whole += 1;
+        }
+        if !peek {
+            for _ in 0..whole {
+                if let Some(idx) = self.ready.pop() {
+                    consumed(idx);
+                }
+            }
+            self.offset = offset;
+            self.bytes -= copied;
+        }
+        Ok(copied)
+    }
+}
+
+/// What a stream's `recvmsg` looks at between its steps.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadState {
+    pub phase: super::conn_state::Phase,
+    /// The connection has its link (buffers).
+    pub has_link: bool,
+    /// Unread bytes.
+    pub unread: usize,
+    /// `shutdown()` directions asked for locally.
+    pub shutdown: u8,
+    /// A socket error is pending.
+    pub error: bool,
+    /// The peer's DisConn arrived.
+    pub fin_received: bool,
+    /// Bytes this call copied so far, of `len` asked for; it returns once `target`
+    /// (`SO_RCVLOWAT`, or `len` with `MSG_WAITALL`) are there.
+    pub copied: usize,
+    pub len: usize,
+    pub target: usize,
+}
+
+/// The next step of a stream's `recvmsg`, as `tcp_recvmsg` takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadStep {
+    /// Not a connection (a listener, or never connected): `ENOTCONN`.
+    NotConnected,
+    /// Copy what is unread.
+    Copy,
+    /// Return what was copied.
+    Done,
+    /// Return the pending error (nothing was copied: a call that copied returns its
+    /// bytes, and the error waits for the next).
+    Error,
+    /// The end of the stream: return what was copied (0 is EOF).
+    Eof,
+    /// Wait for data (or the time-out).
+    Wait,
+}
+
+/// See [`ReadStep`].
+pub fn read_step(s: &ReadState) -> ReadStep {
+    use super::conn_state::{Phase, RCV_SHUTDOWN};
+    if s.phase == Phase::Listening || (s.phase == Phase::Open && !s.has_link) {
+        return ReadStep::NotConnected;
+    }
+    if s.has_link && s.unread > 0 && s.copied < s.len && s.shutdown & RCV_SHUTDOWN == 0 {
+        return ReadStep::Copy;
+    }
+    if s.copied >= s.target && s.copied > 0 {
+        return ReadStep::Done;
+    }
+    if s.error {
+        return if s.copied > 0 { ReadStep::Done } else { ReadStep::Error };
+    }
+    if s.shutdown & RCV_SHUTDOWN != 0 || s.phase == Phase::Closed || s.fin_received {
+        return ReadStep::Eof;
+    }
+    if s.len == 0 {
+        return ReadStep::Done;
+    }
+    ReadStep::Wait
+}
