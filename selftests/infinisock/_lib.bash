@@ -20,6 +20,17 @@ socket_errno() {
 module_loaded() { grep -q '^infinisock ' /proc/modules; }
 module_refs() { awk '$1 == "infinisock" {print $3}' /proc/modules; }
 
+# wait_output FILE TEXT: waits (up to 30 s) until a program writing to FILE has printed
+# TEXT (a helper's "listening" once its socket listens).
+wait_output() {
+	local _
+	for _ in $(seq 150); do
+		grep -q "$2" "$1" && return 0
+		sleep 0.2
+	done
+	fail "no \"$2\" from the program writing $1: $(cat "$1")"
+}
+
 # wait_listening NETNS PORT: waits (up to 30 s: programs start slowly under TCG) until an
 # SDP socket in NETNS listens on PORT, whatever program opened it.
 wait_listening() {

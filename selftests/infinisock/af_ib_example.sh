@@ -10,7 +10,7 @@ EXAMPLE=$(dirname "$0")/../../tools/examples/build/af_ib_example
 out=$(mktemp)
 ip netns exec b timeout 60 "$EXAMPLE" server 10.77.0.2 7100 > "$out" 2>&1 &
 srv=$!
-for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.2; done
+wait_output "$out" listening
 client=$(ip netns exec a timeout 60 "$EXAMPLE" client 10.77.0.2 7100 2>&1) || fail "client: $client"
 wait $srv || fail "server: $(cat "$out")"
 echo "$client" | sed 's/^/# client: /'

@@ -42,7 +42,7 @@ run_case() {
 	tgt_out=$(mktemp) ini_out=$(mktemp)
 	ip netns exec $nsb "$PEER" target 10.79.$n.2 7005 > "$tgt_out" &
 	tgt=$!
-	for _ in $(seq 50); do grep -q listening "$tgt_out" && break; sleep 0.2; done
+	wait_output "$tgt_out" listening
 	ip netns exec $nsa "$PEER" initiator 10.79.$n.2 7005 > "$ini_out" &
 	ini=$!
 	for _ in $(seq 120); do grep -q running "$ini_out" && break; sleep 0.5; done

@@ -23,7 +23,7 @@ scenario() { # [MODE=sink|spew] scenario NAME EXPECTED_SOCKET_REGEX EXPECTED_LOG
 	out=$(mktemp)
 	ip netns exec b python3 "$PEER" "${MODE:-sink}" "$HOST_B4" $port > "$out" &
 	local snk=$!
-	for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.2; done
+	wait_output "$out" listening
 	dmesg -C
 	rogue_out=$(ip netns exec a timeout 90 "$ROGUE" "$HOST_B4" $port "$name")
 	for _ in $(seq 40); do kill -0 $snk 2>/dev/null || break; sleep 0.5; done

@@ -14,8 +14,7 @@ port=7300 messages=${PEER_FUZZ_MESSAGES:-3000} seed=${PEER_FUZZ_SEED:-$(date +%s
 out=$(mktemp) fuzz_out=$(mktemp)
 ip netns exec b python3 "$PEER" echoserver "$HOST_B4" $port > "$out" &
 srv=$!
-for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.2; done
-grep -q listening "$out" || fail "echo server did not start"
+wait_output "$out" listening
 
 t0=$SECONDS
 ip netns exec a "$FUZZ" "$HOST_B4" $port "$messages" "$seed" > "$fuzz_out" &

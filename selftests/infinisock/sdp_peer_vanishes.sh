@@ -30,7 +30,7 @@ for _ in 1 2 3 4 5; do ip netns exec c ping -c1 -W5 10.78.0.2 > /dev/null && bre
 sink_out=$(mktemp) src_out=$(mktemp)
 ip netns exec d python3 "$PEER" sink 10.78.0.2 7003 > "$sink_out" &
 snk=$!
-for _ in $(seq 50); do grep -q listening "$sink_out" && break; sleep 0.2; done
+wait_output "$sink_out" listening
 ip netns exec c python3 "$PEER" source 10.78.0.2 7003 > "$src_out" &
 src=$!
 # Let data flow (Python starts slowly under TCG: wait for the connection), then take

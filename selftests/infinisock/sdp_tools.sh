@@ -10,7 +10,7 @@ for addr in 10.77.0.2 fd77::2; do
 	out=$(mktemp)
 	ip netns exec b python3 "$PEER" serve "$addr" 7001 > "$out" &
 	srv=$!
-	for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.2; done
+	wait_output "$out" listening
 	got=$(ip netns exec a timeout 60 python3 "$PEER" echo "$addr" 7001 "hello over $addr")
 	wait $srv
 	[ "$got" = "hello over $addr" ] || fail "python echo over $addr: got '$got'"
