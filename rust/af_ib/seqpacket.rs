@@ -96,7 +96,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
         let mut missing = None;
         if let Some(link) = inner.link.as_mut().filter(|_| !rcv_shut) {
             if let Some(idx) = link.stream.rx.front() {
-                if let Some((imm, written)) = link.stream.rx_imm[usize::from(idx)] {
+                if let Some((imm, written)) = link.rx_imm[usize::from(idx)] {
                     // The peer's RDMA WRITE with immediate: no bytes, its data as a
                     // control message.
                     match msg.put_cmsg(SOL_INFINISOCK, CMSG_IMM, &encode_imm(imm, written)) {
@@ -168,7 +168,7 @@ fn consume(ep: EpRef<'_>, inner: &mut Inner, idx: u16, size: usize) {
 pub(crate) fn next_message_size(ep: EpRef<'_>) -> usize {
     let inner = ep.lock_reaped();
     let size = |l: &crate::link::link::Link, idx: u16| {
-        if l.stream.rx_imm[usize::from(idx)].is_some() { 0 } else { l.payload(idx).len() }
+        if l.rx_imm[usize::from(idx)].is_some() { 0 } else { l.payload(idx).len() }
     };
     inner.link.as_ref().and_then(|l| l.stream.rx.front().map(|idx| size(l, idx))).unwrap_or(0)
 }

@@ -17,11 +17,10 @@ use crate::{
     },
     link::{memory::RingCharge, rdma::{Rdma, RDMA_REQUESTS}},
     proto::{
-        credits::{Credits, NoCredit},
+        credits::NoCredit,
         handshake::RingConfig,
-        receive::ReadyQueue,
-        send::{flush_staged_now, SendRing},
-        ring::IndexFifo,
+        send::flush_staged_now,
+        stream::{Credit, Stream},
         wire::{encode_header, Mid, BSDH_LEN},
     },
 };
@@ -61,52 +60,6 @@ static RECV_CQE: Cqe = WrKind::Recv.cqe();
 static SEND_CQE: Cqe = WrKind::Send.cqe();
 static PROBE_CQE: Cqe = WrKind::Probe.cqe();
 
-/// Data-path state of the stream: which buffers hold what, and the credits.
-pub(crate) struct Stream {
-    /// Flow control; `None` until the Hello/HelloAck exchange has given the peer's
-    /// initial grant.
-    pub(crate) credits: Option<Credits>,
-    /// Largest message the peer can take (its receive buffer size).
-    pub(crate) peer_msg_size: usize,
-    /// Receive buffers that completed before the credits existed (the peer may send
-    /// as soon as its side is established); decoded when they do.
-    pub(crate) rx_early: IndexFifo,
-    /// Buffers holding unread data, and the reader's place in them.
-    pub(crate) rx: ReadyQueue,
-    /// Message length (header included) of each receive buffer that holds one.
-    pub(crate) rx_len: KVec<u32>,
-    /// For each receive buffer an RDMA WRITE with immediate consumed (it holds no
-    /// message): the immediate data and the bytes the write placed.
-    pub(crate) rx_imm: KVec<Option<(u32, u32)>>,
-    /// The peer sent DisConn: no more data will come.
-    pub(crate) fin_received: bool,
-    /// Sends posted and completed (or flushed), and their payload bytes.
-    pub(crate) tx: SendRing<KVec<u32>>,
-    /// A DisConn is owed to the peer (`shutdown(SHUT_WR)` or `close`).
-    pub(crate) fin_pending: bool,
-    /// The DisConn was posted.
-    pub(crate) fin_sent: bool,
-    /// Small writes waiting to be sent as one message (Nagle's algorithm: they go out
-    /// when the sends in flight have completed, or when a message's worth piles up).
-    pub(crate) staged: KVec<u8>,
-    /// Bytes of `staged` in use.
-    pub(crate) staged_len: usize,
-    /// The QP is in the error state (disconnect, or a failed send): nothing may be
-    /// posted any more.
-    pub(crate) qp_dead: bool,
-    /// A send failed (`ETIMEDOUT`: the peer's adapter stopped acknowledging; else
-    /// `ECONNRESET`). What the peer sent before may still wait in the receive CQ, its
-    /// DisConn too: the connection is judged after them (`close::send_failed`).
-    pub(crate) send_failed: Option<Error>,
-    /// rdma_cm reported the peer disconnected.
-    pub(crate) peer_gone: bool,
-    /// When the peer was last heard from: a message received, or a keepalive probe
-    /// acknowledged.
-    pub(crate) last_heard: Instant<Monotonic>,
-    /// A keepalive probe is posted and not completed.
-    pub(crate) probe_outstanding: bool,
-}
-
 /// The verbs side of one connection: its queue pair (which owns everything the
 /// device touches) and the protocol's view of the rings.
 ///
@@ -117,28 +70,24 @@ pub(crate) struct Link {
     pub(crate) qp: QueuePair,
     /// Registered regions and operations in flight.
     pub(crate) rdma: Rdma,
-    pub(crate) stream: Stream,
+    /// The data-path state (`proto::stream`).
+    pub(crate) stream: Stream<KVec<u32>>,
+    /// Message length (header included) of each receive buffer that holds one.
+    pub(crate) rx_len: KVec<u32>,
+    /// For each receive buffer an RDMA WRITE with immediate consumed (it holds no
+    /// message): the immediate data and the bytes the write placed.
+    pub(crate) rx_imm: KVec<Option<(u32, u32)>>,
+    /// The staging buffer of small writes (`Stream::staged_len` bytes in use).
+    staged: KVec<u8>,
+    /// When the peer was last heard from: a message received, or a keepalive probe
+    /// acknowledged.
+    pub(crate) last_heard: Instant<Monotonic>,
     /// The rings' share of the module's ring memory, given back with them.
     _ring_charge: RingCharge,
     /// Per CQ (`CqSide as usize`): the endpoint's count of its events as it was when
     /// a reap began that left it empty and armed. Until the count moves, no
     /// completion came since, and a reap skips the CQ.
     reaped_at: [Option<u32>; 2],
-}
-
-impl Stream {
-    /// rdma_cm reported the peer's disconnect and the QP is not in the error state
-    /// yet: the disconnect waits for our RDMA operations in flight to settle (see
-    /// `close::on_disconnected`).
-    pub(crate) fn disconnect_pending(&self) -> bool {
-        self.peer_gone && !self.qp_dead
-    }
-
-    /// Whether anything arrived that was not read yet: bytes, or (on a message
-    /// socket) a message, empty ones included.
-    pub(crate) fn has_unread(&self) -> bool {
-        self.rx.bytes() > 0 || !self.rx.is_empty()
-    }
 }
 
 impl Link {
@@ -156,32 +105,17 @@ impl Link {
         };
         let qp = QueuePair::new(id, events, sizes)?;
         let (rx_len, tx_len) = (KVec::from_elem(0u32, qp.recv_ring(), GFP_KERNEL)?, KVec::from_elem(0u32, qp.send_slots(), GFP_KERNEL)?);
-        let tx = SendRing::new(tx_len);
         let rx_imm = KVec::from_elem(None, qp.recv_ring(), GFP_KERNEL)?;
         let staged = KVec::from_elem(0u8, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN), GFP_KERNEL)?;
         let (send_sge, read_sge) = qp.rdma_sges();
         let mut link = Link {
             qp,
             rdma: Rdma::new(send_sge, read_sge),
-            stream: Stream {
-                credits: None,
-                peer_msg_size: 0,
-                rx_early: IndexFifo::new(),
-                rx: ReadyQueue::new(),
-                rx_len,
-                rx_imm,
-                fin_received: false,
-                tx,
-                fin_pending: false,
-                fin_sent: false,
-                staged,
-                staged_len: 0,
-                qp_dead: false,
-                send_failed: None,
-                peer_gone: false,
-                last_heard: Instant::now(),
-                probe_outstanding: false,
-            },
+            stream: Stream::new(tx_len),
+            rx_len,
+            rx_imm,
+            staged,
+            last_heard: Instant::now(),
             _ring_charge: charge,
             reaped_at: [None, None],
         };
@@ -235,7 +169,7 @@ impl Link {
     /// Posts receive buffer `idx` again after its message was consumed, and counts it
     /// as a credit the peer will be told about.
     pub(crate) fn repost(&mut self, idx: u16) -> Result {
-        self.stream.rx_imm[usize::from(idx)] = None;
+        self.rx_imm[usize::from(idx)] = None;
         self.post_recv(idx)?;
         if let Some(c) = self.stream.credits.as_mut() {
             c.reposted(1);
@@ -245,7 +179,7 @@ impl Link {
 
     /// Payload bytes of ready buffer `idx` (its message minus the header).
     pub(crate) fn payload(&self, idx: u16) -> &[u8] {
-        let len = self.stream.rx_len[usize::from(idx)] as usize;
+        let len = self.rx_len[usize::from(idx)] as usize;
         // `received()` synced these bytes when the message arrived.
         self.qp.contents(idx, len).get(BSDH_LEN..).unwrap_or(&[])
     }
@@ -263,21 +197,17 @@ impl Link {
 
     /// Payload bytes that fit one message to the peer.
     pub(crate) fn max_payload(&self) -> usize {
-        self.buffer_size().min(self.stream.peer_msg_size).saturating_sub(BSDH_LEN)
+        self.stream.max_payload(self.buffer_size())
     }
 
     /// Whether a data message can be posted now (credit and send slot).
     pub(crate) fn can_send_data(&self) -> bool {
-        !self.stream.qp_dead
-            && self.tx_free() > 0
-            && self.stream.credits.as_ref().is_some_and(|c| c.available_for_data() > 0)
+        self.stream.can_send(Credit::Data, self.tx_free())
     }
 
     /// Whether a control message can be posted now (it may use the reserved credit).
     pub(crate) fn can_send_control(&self) -> bool {
-        !self.stream.qp_dead
-            && self.tx_free() > 0
-            && self.stream.credits.as_ref().is_some_and(|c| c.available() > 0)
+        self.stream.can_send(Credit::Control, self.tx_free())
     }
 
     /// Posts one message: `fill` writes up to `max` payload bytes into the send slot and
@@ -303,14 +233,14 @@ impl Link {
         max: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<usize>,
     ) -> Result<usize> {
-        if !(if control { self.can_send_control() } else { self.can_send_data() }) {
+        let kind = if control { Credit::Control } else { Credit::Data };
+        if !self.stream.can_send(kind, self.tx_free()) {
             return Err(EAGAIN);
         }
         let max = max.min(self.max_payload());
         let buf = self.qp.next_send_buf()?;
         let n = fill(&mut buf[BSDH_LEN..BSDH_LEN + max])?;
-        let credits = self.stream.credits.as_mut().ok_or(EAGAIN)?;
-        let out = if control { credits.send_control() } else { credits.send_data() }.map_err(|NoCredit| EAGAIN)?;
+        let out = self.stream.take_credit(kind).map_err(|NoCredit| EAGAIN)?;
         let mut hdr = [0u8; BSDH_LEN];
         encode_header(&mut hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
         self.qp.next_send_buf()?[..BSDH_LEN].copy_from_slice(&hdr);
@@ -331,7 +261,7 @@ impl Link {
 
     /// Bytes written but not yet acknowledged by the peer's adapter (`SIOCOUTQ`).
     pub(crate) fn outq(&self) -> usize {
-        self.stream.tx.unacked() + self.stream.staged_len
+        self.stream.outq()
     }
 
     /// Posts a keepalive probe unless one is outstanding. It takes no credit and no
@@ -350,20 +280,19 @@ impl Link {
     /// Best effort: tells the peer the connection is reset.
     pub(crate) fn send_abort(&mut self) {
         let _ = self.send(Mid::Abort, true, 0, |_| Ok(0));
-        self.stream.fin_pending = false;
-        self.stream.staged_len = 0;
+        self.stream.aborted();
     }
 
     /// Room for more staged bytes.
     pub(crate) fn staged_room(&self) -> usize {
-        self.stream.staged.len().min(self.max_payload()).saturating_sub(self.stream.staged_len)
+        self.stream.staged_room(self.staged.len(), self.buffer_size())
     }
 
     /// Copies up to `max` bytes into the staging buffer with `fill`; returns how many.
     pub(crate) fn stage(&mut self, max: usize, fill: impl FnOnce(&mut [u8]) -> Result<usize>) -> Result<usize> {
         let n = max.min(self.staged_room());
         let at = self.stream.staged_len;
-        let n = fill(&mut self.stream.staged[at..at + n])?;
+        let n = fill(&mut self.staged[at..at + n])?;
         self.stream.staged_len += n;
         Ok(n)
     }
@@ -378,12 +307,12 @@ impl Link {
         if !self.can_send_data() {
             return Ok(false);
         }
-        let staged = core::mem::take(&mut self.stream.staged);
+        let staged = core::mem::take(&mut self.staged);
         let res = self.send(Mid::Data, false, len, |buf| {
             buf[..len].copy_from_slice(&staged[..len]);
             Ok(len)
         });
-        self.stream.staged = staged;
+        self.staged = staged;
         res?;
         self.stream.staged_len = 0;
         Ok(true)
@@ -402,22 +331,19 @@ impl Link {
 
     /// Sends a pending DisConn once a credit and a slot allow it, after any staged data.
     pub(crate) fn flush_fin(&mut self) -> Result {
-        if self.stream.fin_pending && !self.stream.fin_sent && !self.flush_staged()? {
+        if self.stream.fin_owed() && !self.flush_staged()? {
             return Ok(());
         }
-        if self.stream.fin_pending && !self.stream.fin_sent && self.can_send_control() {
+        if self.stream.fin_owed() && self.can_send_control() {
             self.send(Mid::DisConn, true, 0, |_| Ok(0))?;
-            self.stream.fin_sent = true;
-            self.stream.fin_pending = false;
+            self.stream.fin_posted();
         }
         Ok(())
     }
 
     /// Sends a credit update if the peer should hear about reposted buffers now.
     pub(crate) fn maybe_credit_update(&mut self) -> Result {
-        let threshold = (self.recv_ring() / 2).max(2) as u32;
-        let due = self.stream.credits.as_ref().is_some_and(|c| c.update_due(threshold));
-        if due && self.can_send_control() {
+        if self.stream.credit_update_due(self.recv_ring()) && self.can_send_control() {
             self.send(Mid::Data, true, 0, |_| Ok(0))?;
         }
         Ok(())

@@ -22,6 +22,7 @@ pub mod ring;
 pub mod send;
 pub mod sockaddr;
 pub mod socket_args;
+pub mod stream;
 pub mod tunables;
 pub mod wire;
 

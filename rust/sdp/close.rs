@@ -199,7 +199,7 @@ pub(crate) fn send_failed(ep: EpRef<'_>, inner: &mut Inner, err: Error) {
     if link.stream.send_failed.is_some() {
         return;
     }
-    link.stream.send_failed = Some(err);
+    link.stream.send_failed = Some(Errno(-err.to_errno()));
     link.stream.qp_dead = true;
     if link.qp.recv_posted() == 0 {
         flushed(ep, inner);
@@ -211,7 +211,7 @@ pub(crate) fn send_failed(ep: EpRef<'_>, inner: &mut Inner, err: Error) {
 /// then EOF; before it, the connection was reset, or failed as a send said.
 pub(crate) fn flushed(ep: EpRef<'_>, inner: &mut Inner) {
     let Some(link) = inner.link.as_mut() else { return };
-    let send_failed = link.stream.send_failed.map(|e| Errno(-e.to_errno()));
+    let send_failed = link.stream.send_failed;
     match flush_outcome(link.stream.fin_received, send_failed) {
         FlushOutcome::Graceful => {}
         FlushOutcome::GracefulPeerGone => peer_disconnected(ep, inner),

@@ -75,7 +75,7 @@ impl WorkItem<{ work_id::KEEPALIVE_TIMER }> for Endpoint {
         if link.stream.qp_dead {
             return;
         }
-        let silent_ms = u64::try_from(link.stream.last_heard.elapsed().as_millis()).unwrap_or(0);
+        let silent_ms = u64::try_from(link.last_heard.elapsed().as_millis()).unwrap_or(0);
         let busy = !link.tx_idle();
         let next = match inner.prober.tick(silent_ms, link.stream.probe_outstanding, busy, s) {
             Tick::Wait(ms) => ms,
@@ -103,7 +103,7 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     link.stream.probe_outstanding = false;
     if wc.ok() {
-        link.stream.last_heard = kernel::time::Instant::now();
+        link.last_heard = kernel::time::Instant::now();
     } else if !wc.flushed() && inner.phase == Phase::Connected {
         // TCP's answer when its keepalive probes go unanswered.
         let err = if wc.peer_silent() { ETIMEDOUT } else { ECONNRESET };

@@ -35,10 +35,10 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         }
         return;
     }
-    link.stream.rx_len[usize::from(idx)] = wc.byte_len;
+    link.rx_len[usize::from(idx)] = wc.byte_len;
     // An RDMA WRITE with immediate consumed the buffer: it holds no message.
-    link.stream.rx_imm[usize::from(idx)] = wc.imm.map(|imm| (imm, wc.byte_len));
-    link.stream.last_heard = kernel::time::Instant::now();
+    link.rx_imm[usize::from(idx)] = wc.imm.map(|imm| (imm, wc.byte_len));
+    link.last_heard = kernel::time::Instant::now();
     if link.stream.credits.is_none() {
         // Arrived before our side saw the connection established; see `rx_early`.
         link.stream.rx_early.push(idx);
@@ -98,8 +98,8 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
 fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Violation> {
     let ctx = RxContext { fin_received: link.stream.fin_received, ..ctx };
     let i = usize::from(idx);
-    let len = link.stream.rx_len[i] as usize;
-    let immediate = link.stream.rx_imm[i].is_some();
+    let len = link.rx_len[i] as usize;
+    let immediate = link.rx_imm[i].is_some();
     let credits = link.stream.credits.as_mut().ok_or(Violation::Reset)?;
     let incoming = if immediate { Incoming::Immediate } else { Incoming::Message(link.qp.received(idx, len)) };
     let verdict = classify(incoming, ctx, credits).inspect_err(|v| report(*v))?;
@@ -136,7 +136,7 @@ fn report(v: Violation) {
 /// unless `peek`. Returns the bytes copied.
 fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<usize> {
     let (stream, qp) = (&mut link.stream, &link.qp);
-    let rx_len = &stream.rx_len;
+    let rx_len = &link.rx_len;
     let payload = |idx: u16| -> &[u8] {
         // `received()` synced these bytes when the message arrived.
         qp.contents(idx, rx_len[usize::from(idx)] as usize).get(BSDH_LEN..).unwrap_or(&[])

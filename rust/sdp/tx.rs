@@ -67,7 +67,7 @@ pub(crate) fn sendable(ep: EpRef<'_>, inner: &Inner) -> Result {
         pending_error: -ep.sk.take_err(),
         broken: s.is_some_and(|s| s.peer_gone || s.qp_dead),
         fin_received: s.is_some_and(|s| s.fin_received),
-        send_failed: s.and_then(|s| s.send_failed).map(|e| Errno(-e.to_errno())),
+        send_failed: s.and_then(|s| s.send_failed),
     })
     .map_err(Errno::into_error)
 }
