@@ -37,3 +37,21 @@ proptest! {
         }
     }
 }
+
+mod delivery {
+    use infinisock_proto::message::{deliver, Delivery};
+
+    #[test]
+    fn a_message_that_fits_is_copied_whole() {
+        assert_eq!(deliver(10, 64, false), Delivery { copied: 10, truncated: false, returned: 10 });
+        assert_eq!(deliver(0, 64, true), Delivery { copied: 0, truncated: false, returned: 0 });
+    }
+
+    #[test]
+    fn the_rest_of_a_longer_message_is_dropped_and_flagged() {
+        assert_eq!(deliver(100, 64, false), Delivery { copied: 64, truncated: true, returned: 64 });
+        // MSG_TRUNC in the call's flags: the real length.
+        assert_eq!(deliver(100, 64, true), Delivery { copied: 64, truncated: true, returned: 100 });
+        assert_eq!(deliver(100, 0, true), Delivery { copied: 0, truncated: true, returned: 100 });
+    }
+}

@@ -170,3 +170,34 @@ mod op_account {
         assert_eq!(h.finished(St::Ok), Some(St::Flushed));
     }
 }
+
+mod admission {
+    use infinisock_proto::errno::EMSGSIZE;
+    use infinisock_proto::rdma::{admit, error_queue_full, Admission, RdmaOp, MAX_COMPLETIONS, RDMA_REQUESTS};
+
+    #[test]
+    fn an_operation_that_can_never_fit_is_too_big() {
+        assert_eq!(admit(RdmaOp::Write, RDMA_REQUESTS + 1, 0, true), Err(EMSGSIZE));
+        assert_eq!(admit(RdmaOp::Write, RDMA_REQUESTS, 0, false), Ok(Admission::Post));
+    }
+
+    #[test]
+    fn an_operation_waits_for_room_on_the_send_queue() {
+        assert_eq!(admit(RdmaOp::Read, 10, RDMA_REQUESTS - 10, false), Ok(Admission::Post));
+        assert_eq!(admit(RdmaOp::Read, 10, RDMA_REQUESTS - 9, false), Ok(Admission::Wait));
+    }
+
+    #[test]
+    fn a_write_with_immediate_waits_for_a_credit() {
+        assert_eq!(admit(RdmaOp::WriteImm(1), 2, 0, false), Ok(Admission::Wait));
+        assert_eq!(admit(RdmaOp::WriteImm(1), 2, 0, true), Ok(Admission::Post));
+        assert_eq!(admit(RdmaOp::Write, 2, 0, false), Ok(Admission::Post));
+    }
+
+    #[test]
+    fn the_error_queue_has_a_place_for_every_operation_in_flight() {
+        assert!(!error_queue_full(MAX_COMPLETIONS - 11, 10));
+        assert!(error_queue_full(MAX_COMPLETIONS - 10, 10));
+        assert!(error_queue_full(0, MAX_COMPLETIONS));
+    }
+}

@@ -96,3 +96,20 @@ fn unread_data_and_a_pending_disconnect() {
     s.qp_dead = true;
     assert!(!s.disconnect_pending());
 }
+
+#[test]
+fn send_completions_are_wanted_while_something_waits_for_them() {
+    let mut s = established(8);
+    assert!(!s.wants_send_completions(false, 4, 4));
+    assert!(s.wants_send_completions(true, 4, 4), "RDMA in flight");
+    assert!(s.wants_send_completions(false, 1, 4), "ring more than half used");
+    assert!(!s.wants_send_completions(false, 2, 4));
+    s.staged_len = 1;
+    assert!(s.wants_send_completions(false, 4, 4), "Nagle holds bytes");
+    s.staged_len = 0;
+    s.probe_outstanding = true;
+    assert!(s.wants_send_completions(false, 4, 4), "keepalive probe");
+    s.probe_outstanding = false;
+    s.fin_pending = true;
+    assert!(s.wants_send_completions(false, 4, 4), "DisConn owed");
+}

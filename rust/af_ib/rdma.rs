@@ -26,22 +26,19 @@ use kernel::{
 
 use crate::{
     kernel_api::{qp::RdmaVerb, sock::Msg, verbs::{Cqe, UserMr, Wc}},
-    link::{link::{Link, WrKind}, rdma::{Completion, Local, Op, Rdma, Region, MAX_REGIONS, RDMA_REQUESTS}},
+    link::{link::{Link, WrKind}, rdma::{Completion, Local, Op, Rdma, Region, MAX_REGIONS}},
     proto::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
         errno::Errno,
         rdma::{
             check_rdma_len, encode_mr_reg, encode_status, parse_mr_reg, parse_rdma_args,
-            region_serves, worst_requests, OpFailure, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN,
+            region_serves, worst_requests, admit, error_queue_full, Admission, OpFailure, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN,
             RDMA_STATUS_LEN,
         },
     },
     sdp::{endpoint::{EpRef, Inner, Phase, RdmaOps}, tx::{send_error, sendable}},
 };
 
-/// Completions that may wait on the error queue; a program that lets more pile up
-/// gets `ENOBUFS` from its next operation.
-const MAX_COMPLETIONS: usize = 4096;
 
 /// How often one `sendmsg` puts its pages in place for a pin that then finds them
 /// gone again (memory pressure) before it fails with `EFAULT`.
@@ -148,7 +145,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, 
         sendable(ep, inner).map_err(|e| send_error(e, flags))?;
         // Each operation in flight will add one record.
         let in_flight = inner.link.as_ref().map_or(0, |l| l.rdma.ops.len());
-        if inner.completions.len() + in_flight >= MAX_COMPLETIONS {
+        if error_queue_full(inner.completions.len(), in_flight) {
             return Err(ENOBUFS);
         }
         if inner.phase == Phase::Connected {
@@ -158,14 +155,9 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, 
             let in_region = matches!(side, LocalSide::Region { .. });
             let pages = if in_region { 0 } else { msg.pages(len) };
             let worst = worst_requests(args.op, in_region, pages, max_sge);
-            if worst > RDMA_REQUESTS {
-                return Err(EMSGSIZE);
-            }
-            let credit = match args.op {
-                RdmaOp::WriteImm(_) => link.stream.credits.as_ref().is_some_and(|c| c.available_for_data() > 0),
-                _ => true,
-            };
-            if credit && link.rdma.requests + worst <= RDMA_REQUESTS {
+            let data_credit = link.stream.credits.as_ref().is_some_and(|c| c.available_for_data() > 0);
+            let admission = admit(args.op, worst, link.rdma.requests, data_credit).map_err(Errno::into_error)?;
+            if admission == Admission::Post {
                 match post(ep, inner, msg, len, args, max_sge, side) {
                     // The pin found a page missing (or shared since a fork()): put in
                     // place without the lock (a fault userspace controls must not

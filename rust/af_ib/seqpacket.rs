@@ -15,6 +15,7 @@ use crate::{
     kernel_api::sock::Msg,
     proto::{
         abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, SOL_INFINISOCK, TCP_CLOSE_WAIT},
+        message::deliver,
         rdma::{encode_imm, CMSG_IMM, IMM_LEN},
         wire::{Mid, FLAG_MESSAGE},
     },
@@ -112,17 +113,17 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                 } else {
                     let payload = link.payload(idx);
                     let size = payload.len();
-                    let take = size.min(len);
-                    if msg.copy_out_all(&payload[..take]) {
-                        if size > take {
+                    let d = deliver(size, len, flags & MSG_TRUNC != 0);
+                    if msg.copy_out_all(&payload[..d.copied]) {
+                        if d.truncated {
                             msg.add_flags(MSG_TRUNC);
                         }
                         if flags & MSG_PEEK == 0 {
                             consume(ep, inner, idx, size);
                         }
-                        return Ok(if flags & MSG_TRUNC != 0 { size } else { take });
+                        return Ok(d.returned);
                     }
-                    missing = Some(Missing::Data(take));
+                    missing = Some(Missing::Data(d.copied));
                 }
             }
         }

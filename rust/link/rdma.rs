@@ -12,8 +12,7 @@ use crate::{
     proto::rdma::{Access, OpFailure},
 };
 
-/// Send-queue entries a connection keeps for RDMA requests.
-pub(crate) const RDMA_REQUESTS: u32 = 128;
+pub(crate) use crate::proto::rdma::RDMA_REQUESTS;
 /// Regions one connection may have registered at once.
 pub(crate) const MAX_REGIONS: usize = 1024;
 /// Where an operation's local bytes are.

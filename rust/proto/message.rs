@@ -39,3 +39,22 @@ pub fn ring_buffers(bytes: usize, max_message: u32) -> u16 {
     let size = max_message as usize + BSDH_LEN;
     (bytes / size).clamp(usize::from(MIN_RING), MAX_RING) as u16
 }
+
+/// What a message socket's `recvmsg` of `len` bytes does with a message of `size`
+/// bytes, as every `SOCK_SEQPACKET` family does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// Bytes copied to the reader.
+    pub copied: usize,
+    /// The rest of the message is dropped (`MSG_TRUNC` in `msg_flags`).
+    pub truncated: bool,
+    /// What the call returns: the copied bytes, or with `MSG_TRUNC` in its flags
+    /// (`real_length`) the message's real length.
+    pub returned: usize,
+}
+
+/// See [`Delivery`].
+pub fn deliver(size: usize, len: usize, real_length: bool) -> Delivery {
+    let copied = size.min(len);
+    Delivery { copied, truncated: size > copied, returned: if real_length { size } else { copied } }
+}

@@ -246,3 +246,36 @@ impl<W: RequestStatus> OpFailure<W> {
         (!self.reported()).then(|| self.0.unwrap_or(wc))
     }
 }
+
+/// Send-queue entries a connection keeps for RDMA requests.
+pub const RDMA_REQUESTS: u32 = 128;
+
+/// Completions that may wait on the error queue; a program that lets more pile up
+/// gets `ENOBUFS` from its next operation.
+pub const MAX_COMPLETIONS: usize = 4096;
+
+/// Whether a new operation would find no place on the error queue: `waiting`
+/// records are unread and `in_flight` operations will each add one.
+pub fn error_queue_full(waiting: usize, in_flight: usize) -> bool {
+    waiting + in_flight >= MAX_COMPLETIONS
+}
+
+/// Whether an operation is posted now or waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Room on the send queue (and, for a write with immediate, a credit): post it.
+    Post,
+    /// Wait for requests in flight to complete, or for a credit.
+    Wait,
+}
+
+/// Admits an operation of at worst `worst` requests beside `in_flight` requests of
+/// others: `EMSGSIZE` if it could never fit; a write with immediate also needs a
+/// data credit (`data_credit`), for the peer's receive buffer it fills.
+pub fn admit(op: RdmaOp, worst: u32, in_flight: u32, data_credit: bool) -> Result<Admission, Errno> {
+    if worst > RDMA_REQUESTS {
+        return Err(super::errno::EMSGSIZE);
+    }
+    let credit = !matches!(op, RdmaOp::WriteImm(_)) || data_credit;
+    Ok(if credit && in_flight + worst <= RDMA_REQUESTS { Admission::Post } else { Admission::Wait })
+}

@@ -154,4 +154,20 @@ impl<L: DerefMut<Target = [u32]>> Stream<L> {
         let threshold = (ring / 2).max(2) as u32;
         self.credits.as_ref().is_some_and(|c| c.update_due(threshold))
     }
+
+    /// Whether the data path needs its send completions as they come, rather than at
+    /// the next reap: bytes held back until the sends in flight complete (Nagle, a
+    /// DisConn), the end of the connection, a keepalive probe, RDMA operations whose
+    /// completions the program waits for (`rdma_busy`), or a send ring half used (a
+    /// poller may wait for room: `slots_free` of `slots`).
+    pub fn wants_send_completions(&self, rdma_busy: bool, slots_free: usize, slots: usize) -> bool {
+        self.staged_len > 0
+            || self.fin_pending
+            || self.fin_sent
+            || self.fin_received
+            || self.probe_outstanding
+            || self.qp_dead
+            || rdma_busy
+            || slots_free * 2 < slots
+    }
 }

@@ -291,15 +291,7 @@ impl Endpoint {
             return true;
         }
         let Some(link) = inner.link.as_ref() else { return true };
-        let s = &link.stream;
-        s.staged_len > 0
-            || s.fin_pending
-            || s.fin_sent
-            || s.fin_received
-            || s.probe_outstanding
-            || s.qp_dead
-            || link.rdma.busy()
-            || link.tx_free() * 2 < link.tx_slots()
+        link.stream.wants_send_completions(link.rdma.busy(), link.tx_free(), link.tx_slots())
     }
 
     /// A reader about to wait for data: unless something needs its sends'
