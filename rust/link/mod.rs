@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A connection's link to its peer: the QP, CQs and registered rings (`link`), and the
-//! module-wide account of ring memory they are charged to (`memory`).
+//! A connection's link to its peer: its queue pair and the stream state indexing the
+//! rings (`link`), its RDMA account and error queue (`rdma`), the module-wide account of
+//! ring memory the rings are charged to (`memory`), and the RDMA devices links are made
+//! on (`devices`).
 
 pub(crate) mod devices;
 pub(crate) mod link;
