@@ -2,8 +2,9 @@
 
 //! The RDMA side of a link (AF_IB's one-sided operations, `af_ib::rdma`): the regions
 //! a program registered on the connection and its operations in flight, oldest
-//! first; and the error queue their completions wait on for the program. The queue pair keeps what the device may still touch; this is the
-//! protocol's account of it, for the program's completions and for `EBUSY`.
+//! first; and the error queue their completions wait on for the program. The queue
+//! pair keeps what the device may still touch; this is the protocol's account of it,
+//! for the program's completions and for `EBUSY`.
 
 use kernel::{prelude::*, sync::Arc};
 
@@ -15,6 +16,7 @@ use crate::{
 pub(crate) use crate::proto::rdma::RDMA_REQUESTS;
 /// Regions one connection may have registered at once.
 pub(crate) const MAX_REGIONS: usize = 1024;
+
 /// Where an operation's local bytes are.
 #[derive(Clone, Copy)]
 pub(crate) enum Local {
@@ -34,7 +36,6 @@ pub(crate) struct Op {
     pub(crate) failure: OpFailure<Wc>,
     pub(crate) local: Local,
 }
-
 
 /// A registered region of the program's memory.
 pub(crate) struct Region {
@@ -92,7 +93,6 @@ impl Rdma {
         v
     }
 }
-
 
 /// A finished operation, waiting on the error queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
