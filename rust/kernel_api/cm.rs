@@ -337,10 +337,10 @@ unsafe extern "C" fn trampoline<H: CmHandler>(
     id: *mut bindings::rdma_cm_id,
     event: *mut bindings::rdma_cm_event,
 ) -> kernel::ffi::c_int {
-    // SAFETY: rdma_cm passes a live id whose context is `Arc::as_ptr` of the `H` its
-    // `CmId` holds for as long as it exists (type invariant); a request's new id
-    // inherits its listener's context.
     let (id_ref, ctx) =
+        // SAFETY: rdma_cm passes a live id whose context is `Arc::as_ptr` of the `H`
+        // its `CmId` holds for as long as it exists (type invariant); a request's new
+        // id inherits its listener's context.
         unsafe { (&*id.cast::<CmIdRef>(), ArcBorrow::<H>::from_raw(bindings::infinisock_cm_context(id).cast::<H>())) };
     // SAFETY: The event is valid for the duration of the call.
     let (kind, status) = unsafe { (bindings::infinisock_cm_event_type(event), bindings::infinisock_cm_event_status(event)) };

@@ -131,12 +131,6 @@ fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<Dm
     Ok(v)
 }
 
-fn filled<T: Clone>(n: usize, value: T) -> Result<KVec<T>> {
-    let mut v = KVec::with_capacity(n, GFP_KERNEL)?;
-    v.extend_with(n, value, GFP_KERNEL)?;
-    Ok(v)
-}
-
 impl QueuePair {
     /// Creates the PD, the CQs (reaped by their owner: `events` hears of their
     /// completions, and is held until they are freed), the QP for `id` and the rings,
@@ -155,7 +149,8 @@ impl QueuePair {
         let recv_cq = Cq::reaped(&dev, nrx + 1, events, CqSide::Recv)?;
         let rx = ring_of(&dev, sizes.recv_buffers, sizes.buffer_size, DmaDir::FromDevice)?;
         let tx = ring_of(&dev, sizes.send_buffers, sizes.buffer_size, DmaDir::ToDevice)?;
-        let (rx_in_device, tx_due) = (filled(rx.len(), false)?, filled(tx.len(), 0u64)?);
+        let rx_in_device = KVec::from_elem(false, rx.len(), GFP_KERNEL)?;
+        let tx_due = KVec::from_elem(0u64, tx.len(), GFP_KERNEL)?;
         let (send_sge, read_sge) = device_sges(&dev);
         let held = KVec::with_capacity(sizes.extra_send as usize, GFP_KERNEL)?;
         // SAFETY: Live id; PD and CQs are live and outlive the QP: they are fields of

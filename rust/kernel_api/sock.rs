@@ -239,6 +239,11 @@ impl Sock {
         (self.table().state_type)() == TypeId::of::<T>()
     }
 
+    /// How [`STATEFUL`] lists the sock.
+    fn listed_as(&self) -> StatefulSock {
+        StatefulSock(NonNull::from(&self.0).cast())
+    }
+
     /// Installs the protocol state, of its protocol's [`SockProto::State`] type (else
     /// `EINVAL`), and lists the sock in [`for_each_state`]'s list. Only while no other
     /// thread can see the sock's state: from `init`, or for an incoming connection
@@ -257,7 +262,7 @@ impl Sock {
             *slot = state.into_foreign();
         }
         // Capacity was reserved above.
-        let _ = listed.push_within_capacity(StatefulSock(NonNull::from(&self.0).cast()));
+        let _ = listed.push_within_capacity(self.listed_as());
         Ok(())
     }
 
@@ -285,7 +290,7 @@ impl Sock {
         if !self.holds::<T>() {
             return None;
         }
-        let me = StatefulSock(NonNull::from(&self.0).cast());
+        let me = self.listed_as();
         // Unlisted first, under the list's lock: a reader of the list never sees a
         // listed sock without its state.
         let mut listed = STATEFUL.lock();

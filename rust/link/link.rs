@@ -241,9 +241,8 @@ impl Link {
         let buf = self.qp.next_send_buf()?;
         let n = fill(&mut buf[BSDH_LEN..BSDH_LEN + max])?;
         let out = self.stream.take_credit(kind).map_err(|NoCredit| EAGAIN)?;
-        let mut hdr = [0u8; BSDH_LEN];
-        encode_header(&mut hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
-        self.qp.next_send_buf()?[..BSDH_LEN].copy_from_slice(&hdr);
+        let hdr: &mut [u8; BSDH_LEN] = (&mut buf[..BSDH_LEN]).try_into().map_err(|_| EINVAL)?;
+        encode_header(hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
         self.qp.post_send(&SEND_CQE, BSDH_LEN + n)?;
         self.stream.tx.posted(n as u32);
         Ok(n)

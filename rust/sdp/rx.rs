@@ -15,6 +15,7 @@ use crate::{
             TCP_CLOSE_WAIT,
         },
         receive::{classify, read_step, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation},
+        ring::IndexFifo,
         wire::BSDH_LEN,
     },
     sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
@@ -100,6 +101,7 @@ fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Viol
     let i = usize::from(idx);
     let len = link.rx_len[i] as usize;
     let immediate = link.rx_imm[i].is_some();
+    // Not reached without credits: a message before them waits in `rx_early`.
     let credits = link.stream.credits.as_mut().ok_or(Violation::Reset)?;
     let incoming = if immediate { Incoming::Immediate } else { Incoming::Message(link.qp.received(idx, len)) };
     let verdict = classify(incoming, ctx, credits).inspect_err(|v| report(*v))?;
@@ -141,8 +143,8 @@ fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<u
         // `received()` synced these bytes when the message arrived.
         qp.contents(idx, rx_len[usize::from(idx)] as usize).get(BSDH_LEN..).unwrap_or(&[])
     };
-    let mut consumed = KVec::<u16>::new();
-    let mut out_of_memory = false;
+    // At most a ring's worth: collected without an allocation on the read path.
+    let mut consumed = IndexFifo::new();
     let copied = stream
         .rx
         .read(
@@ -150,17 +152,16 @@ fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<u
             peek,
             |idx| payload(idx).len(),
             |idx, from, to| msg.copy_out(&payload(idx)[from..to]),
-            |idx| out_of_memory |= consumed.push(idx, GFP_KERNEL).is_err(),
+            |idx| {
+                consumed.push(idx);
+            },
         )
         .map_err(|Fault| EFAULT)?;
     // Buffers fully read go back to the peer as credits.
-    for idx in consumed {
+    while let Some(idx) = consumed.pop() {
         if !link.stream.qp_dead {
             link.repost(idx)?;
         }
-    }
-    if out_of_memory {
-        return Err(ENOMEM);
     }
     Ok(copied)
 }
@@ -191,7 +192,11 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
         match step {
             ReadStep::NotConnected => return Err(ENOTCONN),
             ReadStep::Done => break,
-            ReadStep::Error => return Err(Error::from_errno(sk.take_err())),
+            ReadStep::Error => match sk.take_err() {
+                // `getsockopt(SO_ERROR)` took it meanwhile (it needs no lock of ours).
+                0 => continue,
+                err => return Err(Error::from_errno(err)),
+            },
             ReadStep::Eof => {
                 if inner.link.as_ref().is_some_and(|l| l.stream.fin_received) {
                     ep.sk.set_tcp_state(TCP_CLOSE_WAIT);
