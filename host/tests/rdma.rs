@@ -120,8 +120,14 @@ mod op_account {
     }
 
     impl RequestStatus for St {
+        fn ok(&self) -> bool {
+            *self == St::Ok
+        }
         fn flushed(&self) -> bool {
             *self == St::Flushed
+        }
+        fn peer_silent(&self) -> bool {
+            false
         }
     }
 

@@ -26,15 +26,15 @@ use kernel::{
 
 use crate::{
     kernel_api::{qp::RdmaVerb, sock::Msg, verbs::{Cqe, UserMr, Wc}},
-    link::{link::{Link, WrKind}, rdma::{Completion, Local, Op, Rdma, Region, MAX_REGIONS}},
+    link::{link::{Link, WrKind}, rdma::Completion},
     proto::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
         errno::Errno,
         rdma::{
-            check_rdma_len, encode_mr_reg, encode_status, parse_mr_reg, parse_rdma_args,
-            region_serves, worst_requests, admit, error_queue_full, Admission, OpFailure, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN,
-            RDMA_STATUS_LEN,
+            admit, check_rdma_len, encode_mr_reg, encode_status, error_queue_full, parse_mr_reg, parse_rdma_args,
+            worst_requests, Admission, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN, RDMA_STATUS_LEN,
         },
+        rdma_ops::{connection_error, Local, Report},
     },
     sdp::{endpoint::{EpRef, Inner, Phase, RdmaOps}, tx::{send_error, sendable}},
 };
@@ -67,18 +67,11 @@ pub(crate) fn register(ep: EpRef<'_>, arg: usize) -> Result {
     let handle = {
         let mut inner = ep.lock();
         let link = connected_link(&mut inner)?;
-        if link.rdma.revoked {
-            return Err(EPIPE);
-        }
-        if link.rdma.regions.len() >= MAX_REGIONS {
-            return Err(ENOBUFS);
-        }
+        link.rdma.regions.may_register().map_err(Errno::into_error)?;
         let mr = Arc::new(UserMr::register(link.qp.pd(), req.addr, req.len, req.access)?, GFP_KERNEL)?;
-        let handle = link.rdma.next_handle;
-        encode_mr_reg(&mut raw, mr.rkey(), handle);
-        let region = Region { handle, mr, addr: req.addr, len: req.len, access: req.access, users: 0 };
-        link.rdma.regions.push(region, GFP_KERNEL)?;
-        link.rdma.next_handle += 1;
+        let rkey = mr.rkey();
+        let handle = link.rdma.regions.add(mr, &req).map_err(Errno::into_error)?;
+        encode_mr_reg(&mut raw, rkey, handle);
         handle
     };
     // Written back without the lock (a user copy may fault). Nothing is kept for a
@@ -86,9 +79,7 @@ pub(crate) fn register(ep: EpRef<'_>, arg: usize) -> Result {
     if let Err(e) = writer.write_slice(&raw) {
         let mut inner = ep.lock();
         if let Some(link) = inner.link.as_mut() {
-            if let Some(at) = link.rdma.regions.iter().position(|r| r.handle == handle && r.users == 0) {
-                drop(link.rdma.regions.remove(at));
-            }
+            drop(link.rdma.regions.forget(handle));
         }
         return Err(e);
     }
@@ -103,11 +94,8 @@ pub(crate) fn deregister(ep: EpRef<'_>, arg: usize) -> Result {
     let handle = u64::from_ne_bytes(raw);
     let mut inner = ep.lock();
     let link = inner.link.as_mut().ok_or(EINVAL)?;
-    let at = link.rdma.regions.iter().position(|r| r.handle == handle).ok_or(EINVAL)?;
-    if link.rdma.regions[at].users > 0 {
-        return Err(EBUSY);
-    }
-    drop(link.rdma.regions.remove(at)?);
+    // Dropping the registration deregisters it and unpins its pages.
+    drop(link.rdma.regions.deregister(handle).map_err(Errno::into_error)?);
     Ok(())
 }
 
@@ -151,12 +139,12 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, 
         if inner.phase == Phase::Connected {
             let link = connected_link(inner)?;
             let max_sge = if args.op == RdmaOp::Read { link.rdma.read_sge } else { link.rdma.send_sge };
-            let side = if args.in_region { local_region(&link.rdma, msg, len, args.op)? } else { LocalSide::Iovec };
-            let in_region = matches!(side, LocalSide::Region { .. });
+            let side = if args.in_region { region_side(link, msg, len, args.op)? } else { LocalSide::Iovec };
+            let in_region = matches!(side, LocalSide::Region(_));
             let pages = if in_region { 0 } else { msg.pages(len) };
             let worst = worst_requests(args.op, in_region, pages, max_sge);
             let data_credit = link.stream.credits.as_ref().is_some_and(|c| c.available_for_data() > 0);
-            let admission = admit(args.op, worst, link.rdma.requests, data_credit).map_err(Errno::into_error)?;
+            let admission = admit(args.op, worst, link.rdma.ops.requests(), data_credit).map_err(Errno::into_error)?;
             if admission == Admission::Post {
                 match post(ep, inner, msg, len, args, max_sge, side) {
                     // The pin found a page missing (or shared since a fork()): put in
@@ -184,20 +172,18 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, 
 enum LocalSide {
     /// In its iovec.
     Iovec,
-    /// At `addr` in the registered region `regions[at]`.
-    Region { at: usize, addr: u64 },
+    /// At this address, one iovec segment that must lie in a registered region
+    /// (`INFINISOCK_RDMA_REGION`).
+    Region(u64),
 }
 
-/// The registered region an `INFINISOCK_RDMA_REGION` operation's local buffer lies
-/// in: `EINVAL` unless the buffer is one iovec segment inside a region with the
-/// rights the operation needs.
-fn local_region(rdma: &Rdma, msg: &mut Msg, len: usize, op: RdmaOp) -> Result<LocalSide> {
+/// The local side of an `INFINISOCK_RDMA_REGION` operation: `EINVAL` unless its buffer
+/// is one iovec segment inside a registered region with the rights the operation
+/// needs.
+fn region_side(link: &mut Link, msg: &mut Msg, len: usize, op: RdmaOp) -> Result<LocalSide> {
     let addr = msg.user_span(len).ok_or(EINVAL)?;
-    rdma.regions
-        .iter()
-        .position(|r| region_serves(r.addr, r.len, r.access, addr, len as u64, op))
-        .map(|at| LocalSide::Region { at, addr })
-        .ok_or(EINVAL)
+    link.rdma.regions.serving(addr, len as u64, op).ok_or(EINVAL)?;
+    Ok(LocalSide::Region(addr))
 }
 
 /// A write with immediate fills one of the peer's receive buffers without a header:
@@ -227,21 +213,20 @@ fn post(
         RdmaOp::WriteImm(imm) => (RdmaVerb::WriteImm(imm), false),
     };
     let remote = (args.remote_addr, args.rkey);
-    link.rdma.ops.reserve(1, GFP_KERNEL)?;
+    link.rdma.ops.reserve().map_err(Errno::into_error)?;
     // A place on the error queue for every operation in flight, this one included.
     let places = link.rdma.ops.len() + 1;
-    inner.completions.reserve(places)?;
+    inner.completions.reserve(places).map_err(Errno::into_error)?;
     let link = connected_link(inner)?;
     let (local, posted, res) = match side {
-        LocalSide::Region { at, addr } => {
+        LocalSide::Region(addr) => {
             take_imm_credit(link, args.op)?;
-            let r = &mut link.rdma.regions[at];
-            // `users` counts the operation until its request completes, for `EBUSY`.
+            // Found by `region_side` under the same lock.
+            let r = link.rdma.regions.serving(addr, len as u64, args.op).ok_or(EINVAL)?;
             let res = link.qp.post_rdma_region(&RDMA_CQE, &r.mr, (addr, len as u32), verb, remote);
-            if res.is_ok() {
-                r.users += 1;
-            }
-            (Local::Region(r.handle), u32::from(res.is_ok()), res)
+            // The region stays registered until the operation completes (`EBUSY`).
+            let handle = if res.is_ok() { r.hold() } else { r.handle };
+            (Local::Region(handle), u32::from(res.is_ok()), res)
         }
         LocalSide::Iovec => {
             let one_request = matches!(args.op, RdmaOp::WriteImm(_)).then_some(max_sge);
@@ -252,17 +237,7 @@ fn post(
             (Local::Pinned, posted, res)
         }
     };
-    if posted > 0 {
-        link.rdma.requests += posted;
-        // Capacity was reserved above.
-        let _ = link.rdma.ops.push_within_capacity(Op {
-            token: args.token,
-            len: len as u32,
-            requests: posted,
-            failure: OpFailure::default(),
-            local,
-        });
-    }
+    link.rdma.ops.posted(args.token, len as u32, posted, local);
     if let Err(e) = res {
         // The send queue refused a request it had room for: the QP is broken.
         pr_warn_ratelimited!("AF_IB: posting an RDMA operation failed ({:?}); connection reset\n", e);
@@ -281,23 +256,9 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
 /// Retires the oldest operation and reports it, unless it was reported already.
 fn finish_op(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
-    // `Err`: no operation is in flight.
-    let Ok(op) = link.rdma.ops.remove(0) else { return };
-    link.rdma.requests = link.rdma.requests.saturating_sub(op.requests);
-    if let Local::Region(handle) = op.local {
-        if let Some(at) = link.rdma.regions.iter().position(|r| r.handle == handle) {
-            link.rdma.regions[at].users -= 1;
-            if link.rdma.revoked && link.rdma.regions[at].users == 0 {
-                // Its last user is done: it goes now (see `Rdma::revoke_regions`).
-                let _ = link.rdma.regions.remove(at);
-            }
-        }
-    }
-    // Its first failure is what it reports, unless that was reported already.
-    let Some(wc) = op.failure.finished(wc) else { return };
-    report(ep, inner, op.token, wc, op.len);
-    // `op` goes here: pinned pages are unpinned.
-    transport_error(ep, inner, wc);
+    let rdma = &mut link.rdma;
+    let Some(report) = rdma.ops.retire(wc, &mut rdma.regions) else { return };
+    report_op(ep, inner, report);
 }
 
 /// An earlier request of the oldest operation failed or was flushed
@@ -305,27 +266,28 @@ fn finish_op(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
 /// it ends reports its own error.
 pub(crate) fn part_failed(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
-    let Some(op) = link.rdma.ops.first_mut() else { return };
-    let Some(wc) = op.failure.part_failed(wc) else { return };
-    let token = op.token;
-    report(ep, inner, token, wc, 0);
-    transport_error(ep, inner, wc);
+    let Some(report) = link.rdma.ops.part_failed(wc) else { return };
+    report_op(ep, inner, report);
 }
 
-/// Puts an operation's completion on the error queue.
-fn report(ep: EpRef<'_>, inner: &mut Inner, token: u64, wc: Wc, len: u32) {
-    let len = if wc.ok() { len } else { 0 };
-    inner.completions.push(Completion { token, errno: wc.errno(), len });
+/// Puts an operation's completion on the error queue. A failed request leaves the QP
+/// in the error state (RC): the connection is over.
+fn report_op(ep: EpRef<'_>, inner: &mut Inner, r: Report<Wc>) {
+    queue_completion(inner, Completion { token: r.token, errno: r.wc.errno(), len: r.len });
     if !inner.orphaned {
         ep.wake(POLLERR);
     }
+    if let Some(err) = connection_error(&r.wc).filter(|_| inner.phase == Phase::Connected) {
+        pr_info_ratelimited!("AF_IB: RDMA operation failed (status {}); connection reset\n", r.wc.status);
+        ep.fail(inner, err.into_error());
+    }
 }
 
-/// An RC transport error leaves the QP in the error state: the connection is over.
-fn transport_error(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
-    if !wc.ok() && !wc.flushed() && inner.phase == Phase::Connected {
-        pr_info_ratelimited!("AF_IB: RDMA operation failed (status {}); connection reset\n", wc.status);
-        ep.fail(inner, if wc.peer_silent() { ETIMEDOUT } else { ECONNRESET });
+/// Queues a record in the place its operation reserved.
+fn queue_completion(inner: &mut Inner, c: Completion) {
+    if inner.completions.push(c).is_err() {
+        // Not reached: `sendmsg` reserves a place for each operation it posts.
+        pr_warn_ratelimited!("AF_IB: no room for an RDMA completion (token {})\n", c.token);
     }
 }
 
@@ -336,7 +298,7 @@ pub(crate) fn cancelled(ep: EpRef<'_>, inner: &mut Inner, tokens: KVec<u64>) {
         return;
     }
     for token in tokens {
-        inner.completions.push(Completion { token, errno: (-ECANCELED.to_errno()) as u32, len: 0 });
+        queue_completion(inner, Completion { token, errno: (-ECANCELED.to_errno()) as u32, len: 0 });
     }
     ep.wake(POLLERR);
 }

@@ -276,8 +276,16 @@ pub(crate) struct Wc {
 }
 
 impl crate::proto::rdma::RequestStatus for Wc {
+    fn ok(&self) -> bool {
+        Wc::ok(self)
+    }
+
     fn flushed(&self) -> bool {
         Wc::flushed(self)
+    }
+
+    fn peer_silent(&self) -> bool {
+        Wc::peer_silent(self)
     }
 }
 

@@ -42,3 +42,9 @@ pub const ENETUNREACH: Errno = Errno(101);
 pub const EISCONN: Errno = Errno(106);
 /// Operation already in progress.
 pub const EALREADY: Errno = Errno(114);
+/// Out of memory.
+pub const ENOMEM: Errno = Errno(12);
+/// Device or resource busy.
+pub const EBUSY: Errno = Errno(16);
+/// No buffer space available.
+pub const ENOBUFS: Errno = Errno(105);

@@ -203,8 +203,12 @@ pub fn worst_requests(op: RdmaOp, in_region: bool, pages: u32, max_sge: u32) -> 
 
 /// What the account of operations needs to know of a completion.
 pub trait RequestStatus: Copy {
+    /// The request succeeded.
+    fn ok(&self) -> bool;
     /// The request was flushed (the QP went to the error state), not failed.
     fn flushed(&self) -> bool;
+    /// The peer's adapter stopped answering (transport or RNR retries exhausted).
+    fn peer_silent(&self) -> bool;
 }
 
 /// An operation in flight's first failure, and what of it the program is told.

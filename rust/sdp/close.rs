@@ -39,7 +39,7 @@ fn shut_send(ep: EpRef<'_>, inner: &mut Inner) {
 /// the program's registered memory (`rdma`).
 fn revoke_regions(inner: &mut Inner) {
     if let Some(link) = inner.link.as_mut() {
-        link.rdma.revoke_regions();
+        link.rdma.regions.revoke();
     }
 }
 

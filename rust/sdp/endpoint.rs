@@ -35,6 +35,7 @@ use kernel::{
 use crate::{
     kernel_api::{
         cm::{CmEvent, CmHandler, CmId, CmIdRef},
+        list::KernelLists,
         sock::Sock,
         verbs::{CqEvents, CqSide, Wc, POLL_BATCH},
         wait::{self, WaitQueue, Woken},
@@ -70,16 +71,8 @@ pub(crate) trait RdmaOps: Sync {
 /// what outlives the call (a work item, a timer) can take a reference of its own.
 pub(crate) type EpRef<'a> = &'a Arc<Endpoint>;
 
-/// A listener's queues.
-#[derive(Default)]
-pub(crate) struct ListenQueue {
-    /// `listen()` backlog.
-    pub(crate) backlog: usize,
-    /// Requests accepted on the wire, waiting for the RTU.
-    pub(crate) pending: KVec<Arc<Endpoint>>,
-    /// Established connections waiting for `accept()`.
-    pub(crate) ready: KVec<Arc<Endpoint>>,
-}
+/// A listener's queues of passive connections (`proto::listen`).
+pub(crate) type ListenQueue = crate::proto::listen::ListenQueue<KernelLists, Arc<Endpoint>>;
 
 /// Everything the mutex protects.
 pub(crate) struct Inner {
@@ -512,10 +505,7 @@ impl Endpoint {
             // is waiting in the CQ would otherwise be reported as cancelled.
             let mut inner = self.lock_reaped();
             inner.phase = Phase::Closed;
-            let children = (
-                core::mem::take(&mut inner.listen.pending),
-                core::mem::take(&mut inner.listen.ready),
-            );
+            let children = inner.listen.take_all();
             let parent = inner.parent.take();
             (inner.link.take(), inner.id.take(), (children, parent))
         };
@@ -534,7 +524,7 @@ impl Endpoint {
         drop(link);
         drop(id);
         self.rdma_ops.cancelled(self, &mut self.lock(), rdma_in_flight);
-        let ((pending, ready), parent) = children;
+        let ([pending, ready], parent) = children;
         // A connection that was never accepted: nobody will ever close it.
         for child in Iterator::chain(pending.into_iter(), ready) {
             child.abandon();
@@ -589,12 +579,7 @@ impl Endpoint {
     /// Removes `child` from a listener's queues (it failed before being accepted).
     /// Returns whether it was there: if not, `accept()` has taken it.
     fn forget_child(self: EpRef<'_>, child: &Endpoint) -> bool {
-        let mut inner = self.lock();
-        let q = &mut inner.listen;
-        let before = q.pending.len() + q.ready.len();
-        q.pending.retain(|c| !core::ptr::eq(&**c, child));
-        q.ready.retain(|c| !core::ptr::eq(&**c, child));
-        before != q.pending.len() + q.ready.len()
+        self.lock().listen.forget(|c| core::ptr::eq(&**c, child))
     }
 
     /// The poll mask, like `tcp_poll`.
@@ -604,7 +589,7 @@ impl Endpoint {
         poll_mask(&PollState {
             phase: inner.phase,
             error: self.sk.peek_err() != 0 || !inner.completions.is_empty(),
-            acceptable: !inner.listen.ready.is_empty(),
+            acceptable: inner.listen.has_ready(),
             shutdown: inner.shutdown,
             fin_received: link.is_some_and(|l| l.stream.fin_received),
             unread: link.is_some_and(|l| l.stream.has_unread()),

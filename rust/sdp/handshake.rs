@@ -18,6 +18,7 @@ use crate::{
         conn_state::{connect_step, rejection_errno, ConnectStep},
         abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
         handshake::{message_rings, peer_terms, stream_rings, RingConfig, RingTunables},
+        listen::Established,
         memory::{pressure_rings, ring_bytes, Admission},
         message,
         sockaddr::{SockAddr, AF_INET, AF_INET6},
@@ -147,7 +148,7 @@ pub(crate) fn listen(ep: EpRef<'_>, backlog: i32) -> Result {
     let mut inner = ep.lock();
     match inner.phase {
         Phase::Listening => {
-            inner.listen.backlog = backlog.max(0) as usize;
+            inner.listen.set_backlog(backlog);
             return Ok(());
         }
         Phase::Open => {}
@@ -161,7 +162,7 @@ pub(crate) fn listen(ep: EpRef<'_>, backlog: i32) -> Result {
     }
     let id = inner.id.as_ref().ok_or(EINVAL)?;
     id.listen(backlog.max(0))?;
-    inner.listen.backlog = backlog.max(0) as usize;
+    inner.listen.set_backlog(backlog);
     inner.phase = Phase::Listening;
     ep.sk.set_tcp_state(TCP_LISTEN);
     Ok(())
@@ -236,8 +237,8 @@ pub(crate) fn accept(ep: EpRef<'_>, newsock: &Socket, nonblock: bool) -> Result 
         if guard.phase != Phase::Listening {
             return Err(EINVAL);
         }
-        if !guard.listen.ready.is_empty() {
-            break guard.listen.ready.remove(0).map_err(|_| EINVAL)?;
+        if let Some(child) = guard.listen.take_ready() {
+            break child;
         }
         ep.wait(&mut guard, &mut timeo)?;
     };
@@ -388,14 +389,14 @@ fn on_established(ep: EpRef<'_>) {
                 return;
             };
             let mut pinner = parent.lock();
-            let pos = pinner.listen.pending.iter().position(|c| core::ptr::eq(&**c, &**ep));
-            if let Some(child) = pos.and_then(|i| pinner.listen.pending.remove(i).ok()) {
-                if pinner.listen.ready.push(child, GFP_KERNEL).is_err() {
+            match pinner.listen.established(|c| core::ptr::eq(&**c, &**ep)) {
+                Established::Ready => parent.wake(POLLIN | POLLRDNORM),
+                // The listener let it go meanwhile.
+                Established::NotPending => {}
+                Established::NoMemory(_) => {
                     drop(pinner);
                     ep.abandon();
-                    return;
                 }
-                parent.wake(POLLIN | POLLRDNORM);
             }
         }
         _ => {}
@@ -414,8 +415,7 @@ fn on_request(ep: EpRef<'_>, request: &ConnRequest, private_data: &[u8]) {
     };
     {
         let inner = ep.lock();
-        let q = &inner.listen;
-        if inner.phase != Phase::Listening || q.pending.len() + q.ready.len() > q.backlog {
+        if inner.phase != Phase::Listening || inner.listen.full() {
             return;
         }
         // A listener bound to one address serves requests addressed to it, as TCP's
@@ -477,7 +477,7 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     }
     let queued = {
         let mut inner = listener.lock();
-        inner.phase == Phase::Listening && inner.listen.pending.push(child.clone(), GFP_KERNEL).is_ok()
+        inner.phase == Phase::Listening && inner.listen.add_pending(child.clone()).is_ok()
     };
     if !queued {
         // The listener closed meanwhile (or memory ran out): reset the connection.

@@ -10,7 +10,8 @@ use crate::{
     kernel_api::{sock::Msg, verbs::Wc},
     proto::{
         abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM},
-        errno::Errno,
+        errno::{Errno, ETIMEDOUT},
+        rdma_ops::connection_error,
         send::{send_verdict, waits_for_nagle, SendCheck},
         wire::Mid,
     },
@@ -22,16 +23,13 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
     link.send_completed();
     if !wc.ok() {
-        if !wc.flushed() && inner.phase == Phase::Connected {
-            // The peer's adapter never acknowledged (TCP's retransmission timeout), or
-            // refused.
-            let err = if wc.peer_silent() {
-                ETIMEDOUT
-            } else {
+        if let Some(err) = connection_error(&wc).filter(|_| inner.phase == Phase::Connected) {
+            // A peer that stopped acknowledging times out as TCP's retransmissions do;
+            // a refusal is worth a line.
+            if err != ETIMEDOUT {
                 pr_warn_ratelimited!("SDP: send failed (status {}); connection reset\n", wc.status);
-                ECONNRESET
-            };
-            crate::sdp::close::send_failed(ep, inner, err);
+            }
+            crate::sdp::close::send_failed(ep, inner, err.into_error());
         }
         return;
     }

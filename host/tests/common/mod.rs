@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What several test files share: lists whose memory runs out, and a completion.
+
+#![allow(dead_code)]
+
+use infinisock_proto::{
+    list::{List, Lists, NoMemory},
+    rdma::RequestStatus,
+};
+
+/// A list that can never hold more than `N` elements: its allocation fails beyond,
+/// as a `KVec`'s can under memory pressure.
+pub struct Capped<T, const N: usize>(pub Vec<T>);
+
+impl<T, const N: usize> Default for Capped<T, N> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T, const N: usize> core::ops::Deref for Capped<T, N> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<T, const N: usize> core::ops::DerefMut for Capped<T, N> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        &mut self.0
+    }
+}
+
+impl<T, const N: usize> List<T> for Capped<T, N> {
+    fn reserve_more(&mut self, more: usize) -> Result<(), NoMemory> {
+        if self.0.len() + more > N {
+            return Err(NoMemory);
+        }
+        self.0.reserve_exact(more);
+        Ok(())
+    }
+
+    fn push_reserved(&mut self, v: T) -> Result<(), T> {
+        if self.0.len() == self.0.capacity() || self.0.len() == N {
+            return Err(v);
+        }
+        self.0.push(v);
+        Ok(())
+    }
+
+    fn take_at(&mut self, at: usize) -> Option<T> {
+        (at < self.0.len()).then(|| self.0.remove(at))
+    }
+
+    fn keep_if(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.0.retain(keep)
+    }
+
+    fn cut_to(&mut self, len: usize) {
+        self.0.truncate(len)
+    }
+
+    fn room(&self) -> usize {
+        self.0.capacity().min(N)
+    }
+}
+
+/// Lists of at most `N` elements each.
+pub struct CappedLists<const N: usize>;
+
+impl<const N: usize> Lists for CappedLists<N> {
+    type Of<T> = Capped<T, N>;
+}
+
+/// A work completion, as the account of RDMA operations sees one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wc {
+    Ok(u32),
+    Flushed(u32),
+    /// The peer refused (a remote access error, say).
+    Refused(u32),
+    /// Transport retries exhausted.
+    Silent(u32),
+}
+
+impl RequestStatus for Wc {
+    fn ok(&self) -> bool {
+        matches!(self, Wc::Ok(_))
+    }
+    fn flushed(&self) -> bool {
+        matches!(self, Wc::Flushed(_))
+    }
+    fn peer_silent(&self) -> bool {
+        matches!(self, Wc::Silent(_))
+    }
+}
