@@ -165,3 +165,77 @@ mod endings {
         }
     }
 }
+
+mod closing {
+    use infinisock_proto::abi::{SHUT_RD, SHUT_RDWR, SHUT_WR};
+    use infinisock_proto::conn_state::*;
+    use infinisock_proto::errno::EINVAL;
+
+    const ALL: [Phase; 6] =
+        [Phase::Open, Phase::Listening, Phase::Connecting, Phase::Accepting, Phase::Connected, Phase::Closed];
+
+    #[test]
+    fn shutdown_names_its_directions_and_refuses_anything_else() {
+        assert_eq!(shutdown_directions(SHUT_RD), Ok(Directions { read: true, write: false }));
+        assert_eq!(shutdown_directions(SHUT_WR), Ok(Directions { read: false, write: true }));
+        assert_eq!(shutdown_directions(SHUT_RDWR), Ok(Directions { read: true, write: true }));
+        for how in [-1, 3, 42, i32::MIN] {
+            assert_eq!(shutdown_directions(how), Err(EINVAL));
+        }
+    }
+
+    #[test]
+    fn shutdown_by_phase_as_inet_shutdown() {
+        for how in [SHUT_RD, SHUT_WR, SHUT_RDWR] {
+            let dirs = shutdown_directions(how).unwrap();
+            for phase in ALL {
+                let step = shutdown_step(dirs, phase);
+                let expected = match phase {
+                    Phase::Connected | Phase::Closed => ShutdownStep::Shut(dirs),
+                    // Only the reading side stops a listener.
+                    Phase::Listening if how != SHUT_WR => ShutdownStep::StopListening,
+                    _ => ShutdownStep::NotConnected,
+                };
+                assert_eq!(step, expected, "{how} in {phase:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn close_resets_only_a_connection_with_unread_data_or_zero_linger() {
+        assert_eq!(release_step(Phase::Connected, false, false), ReleaseStep::Graceful);
+        assert_eq!(release_step(Phase::Connected, true, false), ReleaseStep::Reset);
+        assert_eq!(release_step(Phase::Connected, false, true), ReleaseStep::Reset);
+        for phase in ALL.into_iter().filter(|p| *p != Phase::Connected) {
+            for (unread, zero) in [(false, false), (true, true)] {
+                assert_eq!(release_step(phase, unread, zero), ReleaseStep::Teardown);
+            }
+        }
+    }
+}
+
+mod failures_and_names {
+    use infinisock_proto::conn_state::*;
+    use infinisock_proto::errno::*;
+
+    #[test]
+    fn a_reset_after_the_peers_close_is_a_broken_pipe() {
+        assert_eq!(failure_errno(ECONNRESET, true), EPIPE);
+        assert_eq!(failure_errno(ECONNRESET, false), ECONNRESET);
+        assert_eq!(failure_errno(ETIMEDOUT, true), ETIMEDOUT);
+    }
+
+    #[test]
+    fn getpeername_knows_the_peer_of_a_connection_even_after_it_ended() {
+        assert_eq!(peer_name(Phase::Connected, Some(1), Some(2)), Ok(1));
+        assert_eq!(peer_name(Phase::Connected, None, Some(2)), Ok(2));
+        assert_eq!(peer_name::<u8>(Phase::Connected, None, None), Err(ENOTCONN));
+        assert_eq!(peer_name(Phase::Closed, None, Some(2)), Ok(2));
+        assert_eq!(peer_name(Phase::Closed, Some(1), Some(2)), Ok(1));
+        // A connection attempt that failed remembers no peer to report.
+        assert_eq!(peer_name(Phase::Closed, Some(1), None), Err(ENOTCONN));
+        for phase in [Phase::Open, Phase::Listening, Phase::Connecting, Phase::Accepting] {
+            assert_eq!(peer_name(phase, Some(1), Some(2)), Err(ENOTCONN));
+        }
+    }
+}

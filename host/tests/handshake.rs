@@ -82,3 +82,82 @@ proptest! {
         }
     }
 }
+
+mod hello_exchange {
+    use infinisock_proto::credits::MIN_RING;
+    use infinisock_proto::handshake::*;
+    use infinisock_proto::wire::{Hello, HelloAck, WireError, BSDH_LEN};
+    use proptest::prelude::*;
+
+    const CFG: RingConfig = RingConfig { recv_buffers: 16, send_buffers: 8, buffer_size: 32768 };
+
+    #[test]
+    fn our_hello_offers_our_ring_and_buffers() {
+        let h = Hello::decode(&hello(CFG, 6, 4242)).unwrap();
+        assert_eq!(
+            h,
+            Hello { ip_version: 6, max_adverts: 0, desired_remote_rcv_size: 32768, local_rcv_size: 32768, bufs: 16, port: 4242 }
+        );
+        let a = HelloAck::decode(&hello_ack(CFG)).unwrap();
+        assert_eq!(a, HelloAck { max_adverts: 0, actual_rcv_size: 32768, bufs: 16 });
+    }
+
+    #[test]
+    fn a_hello_ack_is_checked_as_a_hello_is() {
+        let terms = accept_hello_ack(&hello_ack(CFG), 8).unwrap();
+        assert_eq!(terms.peer_msg_size, 32768);
+        assert_eq!(terms.credits.peer_bufs(), 16);
+        let tiny = RingConfig { recv_buffers: MIN_RING - 1, ..CFG };
+        assert_eq!(accept_hello_ack(&hello_ack(tiny), 8).err(), Some(Refusal::Unusable(TermsError::RingTooSmall(MIN_RING - 1))));
+        let empty = RingConfig { buffer_size: BSDH_LEN as u32, ..CFG };
+        assert!(matches!(accept_hello_ack(&hello_ack(empty), 8), Err(Refusal::Unusable(TermsError::NoPayload(_)))));
+        assert!(matches!(accept_hello_ack(&hello(CFG, 4, 1), 8), Err(Refusal::Malformed(_))));
+        assert!(matches!(accept_hello_ack(&[], 8), Err(Refusal::Malformed(WireError::Short { .. }))));
+    }
+
+    proptest! {
+        /// Whatever bytes a peer puts in the CM private data: a refusal or terms
+        /// within what was offered, never a panic.
+        #[test]
+        fn any_private_data_is_refused_or_sane(data in proptest::collection::vec(any::<u8>(), 0..64), ring in 0u16..64) {
+            if let Ok(t) = accept_hello_ack(&data, ring) {
+                prop_assert!(t.peer_msg_size > BSDH_LEN);
+                prop_assert!(t.credits.peer_bufs() >= u32::from(MIN_RING));
+                prop_assert!(ring >= MIN_RING);
+            }
+        }
+
+        /// What we send, the peer accepts, for every configuration it can take.
+        #[test]
+        fn our_hello_ack_is_accepted(bufs in MIN_RING..1000, size in (BSDH_LEN as u32 + 1)..(1 << 20)) {
+            let cfg = RingConfig { recv_buffers: bufs, send_buffers: 1, buffer_size: size };
+            let t = accept_hello_ack(&hello_ack(cfg), MIN_RING).unwrap();
+            prop_assert_eq!(t.peer_msg_size, size as usize);
+            prop_assert_eq!(t.credits.peer_bufs(), u32::from(bufs));
+        }
+    }
+}
+
+mod cm_errors {
+    use infinisock_proto::errno::*;
+    use infinisock_proto::handshake::*;
+
+    #[test]
+    fn bind_refusals_as_tcp_says_them() {
+        assert_eq!(bind_refusal(ENODEV, 0), BindRefusal::NoDevice);
+        assert_eq!(bind_refusal(ENODEV, 80), BindRefusal::NoDevice);
+        assert_eq!(bind_refusal(EADDRNOTAVAIL, 80), BindRefusal::PortOrAddress);
+        // Any port: only the address can be wrong.
+        assert_eq!(bind_refusal(EADDRNOTAVAIL, 0), BindRefusal::Other(EADDRNOTAVAIL));
+        assert_eq!(bind_refusal(EADDRINUSE, 80), BindRefusal::Other(EADDRINUSE));
+        assert_eq!(bind_refusal(EINVAL, 80), BindRefusal::Other(EINVAL));
+    }
+
+    #[test]
+    fn no_device_on_the_route_is_an_unreachable_network() {
+        assert_eq!(route_errno(ENODEV), ENETUNREACH);
+        for e in [ETIMEDOUT, ECONNREFUSED, ENETUNREACH, EINVAL] {
+            assert_eq!(route_errno(e), e);
+        }
+    }
+}

@@ -42,3 +42,40 @@ proptest! {
         }
     }
 }
+
+mod ring_choice {
+    use infinisock_proto::handshake::RingConfig;
+    use infinisock_proto::memory::*;
+    use proptest::prelude::*;
+
+    const DEFAULT: RingConfig = RingConfig { recv_buffers: 16, send_buffers: 16, buffer_size: 32768 };
+
+    #[test]
+    fn a_connection_gets_its_rings_the_smallest_or_none() {
+        let c = RingChoice::new(DEFAULT);
+        let small = RingConfig { recv_buffers: 3, send_buffers: 3, ..DEFAULT };
+        assert_eq!(c.minimal, small);
+        assert_eq!(c.admit(0, 64 << 20), Some((DEFAULT, 1 << 20)));
+        assert_eq!(c.admit(48 << 20, 64 << 20), Some((small, 6 * 32768)));
+        assert_eq!(c.admit((64 << 20) - 1, 64 << 20), None);
+        assert_eq!(c.bytes(Admission::Refused), None);
+    }
+
+    proptest! {
+        /// What is admitted is one of the two choices, its bytes are its rings' bytes,
+        /// and it never passes the limit.
+        #[test]
+        fn admitted_rings_fit_the_limit(
+            recv in 1u16..1000, send in 1u16..1000, size in 1u32..(1 << 20),
+            used in 0usize..(1 << 32), limit in 0usize..(1 << 32),
+        ) {
+            let cfg = RingConfig { recv_buffers: recv, send_buffers: send, buffer_size: size };
+            let c = RingChoice::new(cfg);
+            if let Some((rings, bytes)) = c.admit(used, limit) {
+                prop_assert!(rings == c.full || rings == c.minimal);
+                prop_assert_eq!(bytes, ring_bytes(rings.recv_buffers, rings.send_buffers, rings.buffer_size));
+                prop_assert!(used + bytes <= limit);
+            }
+        }
+    }
+}

@@ -55,3 +55,45 @@ mod delivery {
         assert_eq!(deliver(100, 0, true), Delivery { copied: 0, truncated: true, returned: 100 });
     }
 }
+
+mod read_steps {
+    use infinisock_proto::conn_state::Phase;
+    use infinisock_proto::message::*;
+    use proptest::prelude::*;
+
+    fn state(phase: Phase) -> MessageReadState {
+        MessageReadState { phase, has_link: true, rcv_shut: false, queued: false, error: false, fin_received: false }
+    }
+
+    #[test]
+    fn messages_before_errors_before_the_end() {
+        let s = MessageReadState { queued: true, error: true, fin_received: true, ..state(Phase::Connected) };
+        assert_eq!(message_read_step(&s), MessageStep::Take);
+        assert_eq!(message_read_step(&MessageReadState { queued: false, ..s }), MessageStep::Error);
+        assert_eq!(message_read_step(&MessageReadState { queued: false, error: false, ..s }), MessageStep::Eof);
+        assert_eq!(message_read_step(&state(Phase::Connected)), MessageStep::Wait);
+        // Messages of a connection that ended stay readable.
+        let closed = MessageReadState { queued: true, ..state(Phase::Closed) };
+        assert_eq!(message_read_step(&closed), MessageStep::Take);
+        assert_eq!(message_read_step(&state(Phase::Closed)), MessageStep::Eof);
+    }
+
+    #[test]
+    fn a_listener_or_a_socket_that_never_connected_is_not_connected() {
+        assert_eq!(message_read_step(&state(Phase::Listening)), MessageStep::NotConnected);
+        let never = MessageReadState { has_link: false, ..state(Phase::Open) };
+        assert_eq!(message_read_step(&never), MessageStep::NotConnected);
+        assert_eq!(message_read_step(&state(Phase::Connecting)), MessageStep::Wait);
+    }
+
+    proptest! {
+        /// After `shutdown(SHUT_RD)` nothing is delivered and nobody waits.
+        #[test]
+        fn shut_for_reading_never_takes_or_waits(queued: bool, error: bool, fin: bool, connecting: bool) {
+            let phase = if connecting { Phase::Connecting } else { Phase::Connected };
+            let s = MessageReadState { rcv_shut: true, queued, error, fin_received: fin, ..state(phase) };
+            let step = message_read_step(&s);
+            prop_assert!(step == MessageStep::Error || step == MessageStep::Eof, "{:?}", step);
+        }
+    }
+}

@@ -271,3 +271,17 @@ mod read_steps {
         assert_eq!(read_step(&WAITING), ReadStep::Wait);
     }
 }
+
+#[test]
+fn a_reap_wakes_once_per_arrival_and_signals_what_the_cq_event_announced() {
+    use infinisock_proto::abi::{POLLOUT, POLLWRNORM};
+    let readable = POLLIN | POLLRDNORM;
+    // Nothing announced before the reap: wake pollers, no late SIGIO.
+    assert_eq!(wake_plan(readable, 0, 0), (readable, 0));
+    // The CQ event already woke pollers for it: no second edge, SIGIO now.
+    assert_eq!(wake_plan(readable, 0, readable), (0, readable));
+    // A DisConn raises RDHUP beyond what the event announced.
+    assert_eq!(wake_plan(readable | POLLRDHUP, 0, readable), (POLLRDHUP, readable));
+    // Room to send is always news.
+    assert_eq!(wake_plan(0, POLLOUT | POLLWRNORM, readable), (POLLOUT | POLLWRNORM, 0));
+}

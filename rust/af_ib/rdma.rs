@@ -118,11 +118,7 @@ pub(crate) fn requested(msg: &mut Msg) -> Result<Option<RdmaArgs>> {
 /// unless non-blocking. Returns `len` once posted.
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
-    check_rdma_len(&args, len).map_err(Errno::into_error)?;
-    if matches!(args.op, RdmaOp::WriteImm(_)) && !ep.is_seqpacket {
-        // Its immediate data arrives as a message: streams have none.
-        return Err(EOPNOTSUPP);
-    }
+    check_rdma_len(&args, len, ep.is_seqpacket).map_err(Errno::into_error)?;
     let nonblock = nonblock || flags & crate::proto::abi::MSG_DONTWAIT != 0;
     let mut timeo = ep.sk.sndtimeo(nonblock);
     // Pins that found pages missing right after they were put in place.

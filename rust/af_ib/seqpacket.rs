@@ -15,7 +15,7 @@ use crate::{
     kernel_api::sock::Msg,
     proto::{
         abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, SOL_INFINISOCK, TCP_CLOSE_WAIT},
-        message::deliver,
+        message::{deliver, message_read_step, MessageReadState, MessageStep},
         rdma::{encode_imm, CMSG_IMM, IMM_LEN},
         wire::{Mid, FLAG_MESSAGE},
     },
@@ -40,7 +40,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
                 return Err(EMSGSIZE);
             }
             if link.can_send_data() {
-                let res = link.send_flagged(Mid::Data, FLAG_MESSAGE, false, len, |buf| {
+                let res = link.send(Mid::Data, FLAG_MESSAGE, false, len, |buf| {
                     // All of it or nothing: a message is never cut.
                     if msg.copy_in_all(&mut buf[..len]) { Ok(len) } else { Err(EFAULT) }
                 });
@@ -89,68 +89,81 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
     let mut guard = ep.lock_reaped();
     loop {
         let inner = &mut *guard;
-        if inner.phase == Phase::Listening || (inner.phase == Phase::Open && inner.link.is_none()) {
-            return Err(ENOTCONN);
-        }
         let rcv_shut = inner.shutdown & RCV_SHUTDOWN != 0;
+        let link = inner.link.as_ref();
+        let step = message_read_step(&MessageReadState {
+            phase: inner.phase,
+            has_link: link.is_some(),
+            rcv_shut,
+            queued: link.is_some_and(|l| l.stream.rx.front().is_some()),
+            error: ep.sk.peek_err() != 0,
+            fin_received: link.is_some_and(|l| l.stream.fin_received),
+        });
         // What of the caller's buffers to fault in before trying again.
-        let mut missing = None;
-        if let Some(link) = inner.link.as_mut().filter(|_| !rcv_shut) {
-            if let Some(idx) = link.stream.rx.front() {
-                if let Some((imm, written)) = link.rx_imm[usize::from(idx)] {
-                    // The peer's RDMA WRITE with immediate: no bytes, its data as a
-                    // control message.
-                    match msg.put_cmsg(SOL_INFINISOCK, CMSG_IMM, &encode_imm(imm, written)) {
-                        Ok(()) => {
-                            if flags & MSG_PEEK == 0 {
-                                consume(ep, inner, idx, 0);
-                            }
-                            return Ok(0);
-                        }
-                        Err(e) if e == EFAULT => missing = Some(Missing::Control(IMM_LEN)),
-                        Err(e) => return Err(e),
-                    }
-                } else {
-                    let payload = link.payload(idx);
-                    let size = payload.len();
-                    let d = deliver(size, len, flags & MSG_TRUNC != 0);
-                    if msg.copy_out_all(&payload[..d.copied]) {
-                        if d.truncated {
-                            msg.add_flags(MSG_TRUNC);
-                        }
-                        if flags & MSG_PEEK == 0 {
-                            consume(ep, inner, idx, size);
-                        }
-                        return Ok(d.returned);
-                    }
-                    missing = Some(Missing::Data(d.copied));
+        let missing = match step {
+            MessageStep::NotConnected => return Err(ENOTCONN),
+            MessageStep::Take => match take(ep, inner, msg, len, flags)? {
+                Ok(n) => return Ok(n),
+                Err(missing) => missing,
+            },
+            MessageStep::Error => match ep.sk.take_err() {
+                // `getsockopt(SO_ERROR)` took it meanwhile (it needs no lock of ours).
+                0 => continue,
+                err => return Err(Error::from_errno(err)),
+            },
+            MessageStep::Eof => {
+                if inner.link.as_ref().is_some_and(|l| l.stream.fin_received) {
+                    ep.sk.set_tcp_state(TCP_CLOSE_WAIT);
                 }
+                return Ok(0);
             }
-        }
-        if let Some(what) = missing {
-            // Faulted in without the lock (a fault userspace controls must not hold
-            // the endpoint), then the state is looked at again.
-            drop(guard);
-            match what {
-                Missing::Control(len) => msg.fault_in_control(len)?,
-                Missing::Data(len) => msg.fault_in_all(len, true)?,
+            MessageStep::Wait => {
+                ep.wait_for_data(&mut guard, &mut timeo)?;
+                continue;
             }
-            guard = ep.lock_reaped();
-            continue;
+        };
+        // Faulted in without the lock (a fault userspace controls must not hold the
+        // endpoint), then the state is looked at again.
+        drop(guard);
+        match missing {
+            Missing::Control(len) => msg.fault_in_control(len)?,
+            Missing::Data(len) => msg.fault_in_all(len, true)?,
         }
-        let err = ep.sk.take_err();
-        if err != 0 {
-            return Err(Error::from_errno(err));
-        }
-        let fin = inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
-        if rcv_shut || fin || inner.phase == Phase::Closed {
-            if fin {
-                ep.sk.set_tcp_state(TCP_CLOSE_WAIT);
-            }
-            return Ok(0);
-        }
-        ep.wait_for_data(&mut guard, &mut timeo)?;
+        guard = ep.lock_reaped();
     }
+}
+
+/// Delivers the message at the front of the queue (`MessageStep::Take`): its length
+/// (or 0 and its immediate data), or what of the caller's memory was missing.
+fn take(ep: EpRef<'_>, inner: &mut Inner, msg: &mut Msg, len: usize, flags: i32) -> Result<core::result::Result<usize, Missing>> {
+    let Some(link) = inner.link.as_mut() else { return Err(ENOTCONN) };
+    let Some(idx) = link.stream.rx.front() else { return Err(ENOTCONN) };
+    if let Some((imm, written)) = link.rx_imm[usize::from(idx)] {
+        // The peer's RDMA WRITE with immediate: no bytes, its data as a control
+        // message.
+        match msg.put_cmsg(SOL_INFINISOCK, CMSG_IMM, &encode_imm(imm, written)) {
+            Ok(()) => {}
+            Err(e) if e == EFAULT => return Ok(Err(Missing::Control(IMM_LEN))),
+            Err(e) => return Err(e),
+        }
+        if flags & MSG_PEEK == 0 {
+            consume(ep, inner, idx, 0);
+        }
+        return Ok(Ok(0));
+    }
+    let payload = link.payload(idx);
+    let size = payload.len();
+    let d = deliver(size, len, flags & MSG_TRUNC != 0);
+    if !msg.copy_out_all(&payload[..d.copied]) {
+        return Ok(Err(Missing::Data(d.copied)));
+    }
+    if d.truncated {
+        msg.add_flags(MSG_TRUNC);
+    }
+    if flags & MSG_PEEK == 0 {
+        consume(ep, inner, idx, size);
+    }
+    Ok(Ok(d.returned))
 }
 
 /// Gives the oldest message's buffer (`idx`, `size` payload bytes) back to the peer.

@@ -24,15 +24,15 @@ use crate::{
         abi::{
             INFINISOCK_DEVICE, INFINISOCK_GID, INFINISOCK_MAX_INLINE, INFINISOCK_MAX_MSG_SIZE,
             INFINISOCK_PATH_MTU, INFINISOCK_PEER_QP_NUM, INFINISOCK_PORT, INFINISOCK_QP_NUM,
-            MSG_ERRQUEUE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK, SOL_TCP, TCP_CORK,
-            TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
+            MSG_ERRQUEUE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK,
         },
-        keepalive::KeepaliveOpt,
         message,
         rdma::{MR_DEREG, MR_REG},
+        conn_state::peer_name,
         errno::Errno,
         sockaddr::{parse_bind, parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
         socket_args::SOCK_STREAM,
+        stream_options::{stream_option, StreamOption},
         tunables::TunableId,
         AF_IB,
         IPPROTO_SDP,
@@ -101,16 +101,6 @@ fn endpoint(sock: &Socket) -> Result<kernel::sync::Arc<Endpoint>> {
     Ok(ep.into())
 }
 
-/// The keepalive option a `SOL_TCP` option name stands for.
-fn keepalive_opt(name: i32) -> Option<KeepaliveOpt> {
-    match name {
-        TCP_KEEPIDLE => Some(KeepaliveOpt::Idle),
-        TCP_KEEPINTVL => Some(KeepaliveOpt::Interval),
-        TCP_KEEPCNT => Some(KeepaliveOpt::Count),
-        _ => None,
-    }
-}
-
 impl<const FAMILY: i32> SocketOps for SdpOps<FAMILY> {
     const FAMILY: i32 = FAMILY;
 
@@ -156,10 +146,8 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         let ep = endpoint(sock)?;
         let inner = ep.lock();
         let addr = if peer {
-            if !matches!(inner.phase, Phase::Connected) && !(inner.phase == Phase::Closed && inner.peer.is_some()) {
-                return Err(ENOTCONN);
-            }
-            inner.id.as_ref().and_then(|id| id.peer_addr()).or(inner.peer).ok_or(ENOTCONN)?
+            let current = inner.id.as_ref().and_then(|id| id.peer_addr());
+            peer_name(inner.phase, current, inner.peer).map_err(Errno::into_error)?
         } else {
             inner
                 .id
@@ -233,20 +221,14 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         if ep.is_seqpacket {
             return set_message_option(&ep, level, name, value);
         }
-        match (level, name) {
-            (SOL_TCP, TCP_NODELAY) => {
-                ep.lock().nodelay = value.ok_or(EINVAL)? != 0;
-                Ok(())
-            }
-            // Every message is sent as soon as it is written; corking is accepted and
-            // has no effect, as TCP_NODELAY has none.
-            (SOL_TCP, TCP_CORK) => value.map(|_| ()).ok_or(EINVAL),
-            (SOL_TCP, name) => {
-                let opt = keepalive_opt(name).ok_or(ENOPROTOOPT)?;
-                keepalive::set_option(&ep, opt, value.ok_or(EINVAL)?)
-            }
-            _ => Err(ENOPROTOOPT),
+        let opt = stream_option(level, name).map_err(Errno::into_error)?;
+        let value = value.ok_or(EINVAL)?;
+        match opt {
+            StreamOption::NoDelay => ep.lock().nodelay = value != 0,
+            StreamOption::Cork => {}
+            StreamOption::Keepalive(opt) => keepalive::set_option(&ep, opt, value)?,
         }
+        Ok(())
     }
 
     fn getsockopt(sock: &Socket, level: i32, name: i32) -> Result<OptValue> {
@@ -257,11 +239,10 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         if ep.is_seqpacket {
             return Err(ENOPROTOOPT);
         }
-        let v = match (level, name) {
-            (SOL_TCP, TCP_NODELAY) => i32::from(ep.lock().nodelay),
-            (SOL_TCP, TCP_CORK) => 0,
-            (SOL_TCP, name) => keepalive_opt(name).map(|o| keepalive::get_option(&ep, o)).ok_or(ENOPROTOOPT)?,
-            _ => return Err(ENOPROTOOPT),
+        let v = match stream_option(level, name).map_err(Errno::into_error)? {
+            StreamOption::NoDelay => i32::from(ep.lock().nodelay),
+            StreamOption::Cork => 0,
+            StreamOption::Keepalive(opt) => keepalive::get_option(&ep, opt),
         };
         Ok(OptValue::Int(v))
     }

@@ -12,3 +12,17 @@ impl Errno {
         Error::from_errno(self.to_kernel())
     }
 }
+
+/// For the protocol's functions that return their callback's error type.
+impl From<Errno> for Error {
+    fn from(e: Errno) -> Self {
+        e.into_error()
+    }
+}
+
+/// For the protocol's functions that take a kernel call's failure.
+impl From<Error> for Errno {
+    fn from(e: Error) -> Self {
+        Errno(-e.to_errno())
+    }
+}

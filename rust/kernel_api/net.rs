@@ -152,6 +152,16 @@ impl<T: PernetSubsys> KernelTable for PernetTable<T> {
     }
 }
 
+/// A value formatted with `core::fmt::Display` (the protocol's), for `seq_print!`,
+/// whose arguments take the kernel crate's own `Display`.
+pub(crate) struct Shown<T>(pub(crate) T);
+
+impl<T: core::fmt::Display> kernel::fmt::Display for Shown<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Display::fmt(&self.0, f)
+    }
+}
+
 /// Something shown as a read-only `/proc/net/` file.
 pub(crate) trait ProcShow {
     /// Writes the file's contents for namespace `net`.

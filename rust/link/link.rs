@@ -17,11 +17,11 @@ use crate::{
     },
     link::{memory::RingCharge, rdma::{Rdma, RDMA_REQUESTS}},
     proto::{
-        credits::NoCredit,
+        errno::Errno,
         handshake::RingConfig,
-        send::flush_staged_now,
         stream::{Credit, Stream},
-        wire::{encode_header, Mid, BSDH_LEN},
+        transmit::{PostFailed, SendSlots, WriteRound},
+        wire::{Mid, BSDH_LEN},
     },
 };
 
@@ -70,15 +70,13 @@ pub(crate) struct Link {
     pub(crate) qp: QueuePair,
     /// Registered regions and operations in flight.
     pub(crate) rdma: Rdma,
-    /// The data-path state (`proto::stream`).
-    pub(crate) stream: Stream<KVec<u32>>,
+    /// The data-path state (`proto::stream`), with its staging buffer.
+    pub(crate) stream: Stream<KVec<u32>, KVec<u8>>,
     /// Message length (header included) of each receive buffer that holds one.
     pub(crate) rx_len: KVec<u32>,
     /// For each receive buffer an RDMA WRITE with immediate consumed (it holds no
     /// message): the immediate data and the bytes the write placed.
     pub(crate) rx_imm: KVec<Option<(u32, u32)>>,
-    /// The staging buffer of small writes (`Stream::staged_len` bytes in use).
-    staged: KVec<u8>,
     /// When the peer was last heard from: a message received, or a keepalive probe
     /// acknowledged.
     pub(crate) last_heard: Instant<Monotonic>,
@@ -111,10 +109,9 @@ impl Link {
         let mut link = Link {
             qp,
             rdma: Rdma::new(send_sge, read_sge),
-            stream: Stream::new(tx_len),
+            stream: Stream::new(tx_len, staged),
             rx_len,
             rx_imm,
-            staged,
             last_heard: Instant::now(),
             _ring_charge: charge,
             reaped_at: [None, None],
@@ -205,27 +202,9 @@ impl Link {
         self.stream.can_send(Credit::Data, self.tx_free())
     }
 
-    /// Whether a control message can be posted now (it may use the reserved credit).
-    pub(crate) fn can_send_control(&self) -> bool {
-        self.stream.can_send(Credit::Control, self.tx_free())
-    }
-
-    /// Posts one message: `fill` writes up to `max` payload bytes into the send slot and
-    /// returns how many it wrote. Data messages need a data credit, control messages
-    /// (credit updates, DisConn, Abort) may use the reserve. The caller checked
-    /// [`Link::can_send_data`]/[`Link::can_send_control`]; `EAGAIN` otherwise.
+    /// Posts one message (`proto::transmit`): `fill` writes up to `max` payload bytes
+    /// into the send slot and returns how many. `EAGAIN` without a credit or a slot.
     pub(crate) fn send(
-        &mut self,
-        mid: Mid,
-        control: bool,
-        max: usize,
-        fill: impl FnOnce(&mut [u8]) -> Result<usize>,
-    ) -> Result<usize> {
-        self.send_flagged(mid, 0, control, max, fill)
-    }
-
-    /// [`Link::send`] with BSDH `flags` (`FLAG_MESSAGE`).
-    pub(crate) fn send_flagged(
         &mut self,
         mid: Mid,
         flags: u8,
@@ -233,19 +212,18 @@ impl Link {
         max: usize,
         fill: impl FnOnce(&mut [u8]) -> Result<usize>,
     ) -> Result<usize> {
-        let kind = if control { Credit::Control } else { Credit::Data };
-        if !self.stream.can_send(kind, self.tx_free()) {
-            return Err(EAGAIN);
-        }
-        let max = max.min(self.max_payload());
-        let buf = self.qp.next_send_buf()?;
-        let n = fill(&mut buf[BSDH_LEN..BSDH_LEN + max])?;
-        let out = self.stream.take_credit(kind).map_err(|NoCredit| EAGAIN)?;
-        let hdr: &mut [u8; BSDH_LEN] = (&mut buf[..BSDH_LEN]).try_into().map_err(|_| EINVAL)?;
-        encode_header(hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
-        self.qp.post_send(&SEND_CQE, BSDH_LEN + n)?;
-        self.stream.tx.posted(n as u32);
-        Ok(n)
+        self.stream.send(&mut SendRing(&mut self.qp), mid, flags, control, max, fill)
+    }
+
+    /// One round of a stream `sendmsg` (`proto::transmit`).
+    pub(crate) fn write_round(
+        &mut self,
+        rest: usize,
+        nodelay: bool,
+        connected: bool,
+        copy_in: impl FnMut(&mut [u8]) -> usize,
+    ) -> core::result::Result<WriteRound, PostFailed> {
+        self.stream.write_round(&mut SendRing(&mut self.qp), rest, nodelay, connected, copy_in)
     }
 
     /// Accounts the oldest posted send as complete.
@@ -278,73 +256,45 @@ impl Link {
 
     /// Best effort: tells the peer the connection is reset.
     pub(crate) fn send_abort(&mut self) {
-        let _ = self.send(Mid::Abort, true, 0, |_| Ok(0));
-        self.stream.aborted();
+        self.stream.abort(&mut SendRing(&mut self.qp));
     }
 
-    /// Room for more staged bytes.
-    pub(crate) fn staged_room(&self) -> usize {
-        self.stream.staged_room(self.staged.len(), self.buffer_size())
-    }
-
-    /// Copies up to `max` bytes into the staging buffer with `fill`; returns how many.
-    pub(crate) fn stage(&mut self, max: usize, fill: impl FnOnce(&mut [u8]) -> Result<usize>) -> Result<usize> {
-        let n = max.min(self.staged_room());
-        let at = self.stream.staged_len;
-        let n = fill(&mut self.staged[at..at + n])?;
-        self.stream.staged_len += n;
-        Ok(n)
-    }
-
-    /// Sends the staged bytes as one data message if a credit allows; `false` if they
-    /// are still waiting.
-    pub(crate) fn flush_staged(&mut self) -> Result<bool> {
-        let len = self.stream.staged_len;
-        if len == 0 {
-            return Ok(true);
-        }
-        if !self.can_send_data() {
-            return Ok(false);
-        }
-        let staged = core::mem::take(&mut self.staged);
-        let res = self.send(Mid::Data, false, len, |buf| {
-            buf[..len].copy_from_slice(&staged[..len]);
-            Ok(len)
-        });
-        self.staged = staged;
-        res?;
-        self.stream.staged_len = 0;
-        Ok(true)
-    }
-
-    /// What to do after a completion or a credit change: staged bytes go once nothing
-    /// is in flight (or a message's worth is there), then a pending DisConn, then a
-    /// credit update if one is due.
+    /// What is due after a completion or a credit change: staged bytes, a pending
+    /// DisConn, a credit update.
     pub(crate) fn progress(&mut self) -> Result {
-        if flush_staged_now(self.stream.staged_len, self.tx_idle(), self.staged_room()) {
-            self.flush_staged()?;
-        }
-        self.flush_fin()?;
-        self.maybe_credit_update()
+        let ring = self.recv_ring();
+        self.stream.progress(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
     }
 
     /// Sends a pending DisConn once a credit and a slot allow it, after any staged data.
     pub(crate) fn flush_fin(&mut self) -> Result {
-        if self.stream.fin_owed() && !self.flush_staged()? {
-            return Ok(());
-        }
-        if self.stream.fin_owed() && self.can_send_control() {
-            self.send(Mid::DisConn, true, 0, |_| Ok(0))?;
-            self.stream.fin_posted();
-        }
-        Ok(())
+        self.stream.flush_fin(&mut SendRing(&mut self.qp)).map_err(Errno::into_error)
     }
 
     /// Sends a credit update if the peer should hear about reposted buffers now.
     pub(crate) fn maybe_credit_update(&mut self) -> Result {
-        if self.stream.credit_update_due(self.recv_ring()) && self.can_send_control() {
-            self.send(Mid::Data, true, 0, |_| Ok(0))?;
-        }
-        Ok(())
+        let ring = self.recv_ring();
+        self.stream.credit_update(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
+    }
+}
+
+/// The queue pair's send ring, as the stream posts on it.
+struct SendRing<'a>(&'a mut QueuePair);
+
+impl SendSlots for SendRing<'_> {
+    fn free(&self) -> usize {
+        self.0.send_slots_free()
+    }
+
+    fn buffer_size(&self) -> usize {
+        self.0.buffer_size()
+    }
+
+    fn next(&mut self) -> core::result::Result<&mut [u8], Errno> {
+        Ok(self.0.next_send_buf()?)
+    }
+
+    fn post(&mut self, len: usize) -> core::result::Result<(), Errno> {
+        Ok(self.0.post_send(&SEND_CQE, len)?)
     }
 }

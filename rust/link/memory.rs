@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use kernel::prelude::*;
 
-use crate::proto::memory::{admit, Admission};
+use crate::proto::{handshake::RingConfig, memory::RingChoice};
 
 /// Bytes of ring buffers of every connection of the module.
 static RING_BYTES: AtomicUsize = AtomicUsize::new(0);
@@ -22,24 +22,19 @@ pub(crate) fn ring_bytes_used() -> usize {
 pub(crate) struct RingCharge(usize);
 
 impl RingCharge {
-    /// Takes `full` bytes, or under pressure `minimal` bytes (the returned admission
-    /// says which), or refuses with `ENOBUFS` beyond `limit` bytes.
-    pub(crate) fn take(full: usize, minimal: usize, limit: usize) -> Result<(Self, Admission)> {
+    /// Takes the rings `choice` asks for, or under pressure its smallest, or refuses
+    /// with `ENOBUFS` beyond `limit` bytes. Returns the rings taken with their charge.
+    pub(crate) fn take(choice: &RingChoice, limit: usize) -> Result<(RingConfig, Self)> {
         let mut used = RING_BYTES.load(Ordering::Relaxed);
         loop {
-            let admission = admit(used, full, minimal, limit);
-            let bytes = match admission {
-                Admission::Full => full,
-                Admission::Minimal => minimal,
-                Admission::Refused => {
-                    crate::kernel_api::log::pr_info_ratelimited!(
-                        "SDP: ring memory limit reached (net.infinisock.sdp_mem); connection refused\n"
-                    );
-                    return Err(ENOBUFS);
-                }
+            let Some((rings, bytes)) = choice.admit(used, limit) else {
+                crate::kernel_api::log::pr_info_ratelimited!(
+                    "SDP: ring memory limit reached (net.infinisock.sdp_mem); connection refused\n"
+                );
+                return Err(ENOBUFS);
             };
             match RING_BYTES.compare_exchange_weak(used, used + bytes, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return Ok((Self(bytes), admission)),
+                Ok(_) => return Ok((rings, Self(bytes))),
                 Err(now) => used = now,
             }
         }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A connection's phases, its `shutdown()` directions, and what `poll` reports for them,
-//! as `tcp_poll` does for TCP.
+//! A connection's phases and what calls and events do in each, as TCP decides them:
+//! the poll mask (`tcp_poll`), `connect()`, `shutdown()` and the last `close()`, what
+//! a rejection, a flush or the peer's disconnect means, when the end is through, the
+//! error a failing connection reports and the peer `getpeername()` names.
 
 use super::abi::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
 
@@ -191,4 +193,83 @@ pub fn disconnect_outcome(fin_received: bool, unread: bool, orphaned: bool) -> D
         (true, false) => DisconnectOutcome::StayReadable,
         (false, _) => DisconnectOutcome::JudgeAtFlush,
     }
+}
+
+/// The directions a `shutdown()` shuts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Directions {
+    pub read: bool,
+    pub write: bool,
+}
+
+/// The directions `how` names (`SHUT_RD`, `SHUT_WR`, `SHUT_RDWR`); `EINVAL` for any
+/// other value.
+pub fn shutdown_directions(how: i32) -> Result<Directions, super::errno::Errno> {
+    use super::abi::{SHUT_RD, SHUT_RDWR, SHUT_WR};
+    match how {
+        SHUT_RD | SHUT_WR | SHUT_RDWR => Ok(Directions { read: how != SHUT_WR, write: how != SHUT_RD }),
+        _ => Err(super::errno::EINVAL),
+    }
+}
+
+/// What `shutdown()` does in a phase, as `inet_shutdown` decides for TCP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownStep {
+    /// Not connected: `ENOTCONN`.
+    NotConnected,
+    /// A listener's reading side: it stops listening.
+    StopListening,
+    /// Shut these directions of a connection (or of one that is over already).
+    Shut(Directions),
+}
+
+/// See [`ShutdownStep`].
+pub fn shutdown_step(dirs: Directions, phase: Phase) -> ShutdownStep {
+    match phase {
+        Phase::Connected | Phase::Closed => ShutdownStep::Shut(dirs),
+        Phase::Listening if dirs.read => ShutdownStep::StopListening,
+        _ => ShutdownStep::NotConnected,
+    }
+}
+
+/// What the last `close()` of a socket does to its connection, as `tcp_close` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseStep {
+    /// Reset it (Abort to the peer): unread data would be lost, or `SO_LINGER`
+    /// {1, 0} asked for it.
+    Reset,
+    /// Close it gracefully: a DisConn after the data, then the fin timer.
+    Graceful,
+    /// No connection: tear it down now, and give the port back before `close()`
+    /// returns.
+    Teardown,
+}
+
+/// See [`ReleaseStep`]: `unread` bytes wait to be read; `zero_linger`: `SO_LINGER`
+/// {1, 0}.
+pub fn release_step(phase: Phase, unread: bool, zero_linger: bool) -> ReleaseStep {
+    match phase {
+        Phase::Connected if unread || zero_linger => ReleaseStep::Reset,
+        Phase::Connected => ReleaseStep::Graceful,
+        _ => ReleaseStep::Teardown,
+    }
+}
+
+/// The error a failing connection reports: a reset after the peer's orderly close
+/// (`fin_received`) reads as a broken pipe, as TCP's in CLOSE_WAIT does.
+pub fn failure_errno(err: super::errno::Errno, fin_received: bool) -> super::errno::Errno {
+    use super::errno::{ECONNRESET, EPIPE};
+    if err == ECONNRESET && fin_received { EPIPE } else { err }
+}
+
+/// The address `getpeername()` reports: the peer of a connection (the CM's view,
+/// `current`, or the one `connect`/the request gave, `remembered`), also after it
+/// ended, for `accept()` of one reset while it waited; `ENOTCONN` before.
+pub fn peer_name<A: Copy>(phase: Phase, current: Option<A>, remembered: Option<A>) -> Result<A, super::errno::Errno> {
+    let known = match phase {
+        Phase::Connected => true,
+        Phase::Closed => remembered.is_some(),
+        _ => false,
+    };
+    current.or(remembered).filter(|_| known).ok_or(super::errno::ENOTCONN)
 }

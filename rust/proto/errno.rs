@@ -48,3 +48,17 @@ pub const ENOMEM: Errno = Errno(12);
 pub const EBUSY: Errno = Errno(16);
 /// No buffer space available.
 pub const ENOBUFS: Errno = Errno(105);
+/// Try again.
+pub const EAGAIN: Errno = Errno(11);
+/// Bad address.
+pub const EFAULT: Errno = Errno(14);
+/// Protocol not available (an unknown socket option).
+pub const ENOPROTOOPT: Errno = Errno(92);
+/// No such device.
+pub const ENODEV: Errno = Errno(19);
+/// Address already in use.
+pub const EADDRINUSE: Errno = Errno(98);
+/// Cannot assign requested address.
+pub const EADDRNOTAVAIL: Errno = Errno(99);
+/// Operation not supported.
+pub const EOPNOTSUPP: Errno = Errno(95);

@@ -6,9 +6,10 @@
 
 use super::{
     credits::{Credits, MIN_RING},
+    errno::{Errno, EADDRNOTAVAIL, ENETUNREACH, ENODEV},
     message,
     ring::MAX_RING,
-    wire::BSDH_LEN,
+    wire::{Hello, HelloAck, WireError, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN},
 };
 
 /// The rings of one connection: receive and send buffers, and their size in bytes.
@@ -82,4 +83,74 @@ pub fn peer_terms(peer_bufs: u16, peer_buffer_size: u32, our_recv_ring: u16) -> 
         return Err(TermsError::NoPayload(peer_buffer_size));
     }
     Ok(PeerTerms { credits, peer_msg_size: peer_buffer_size as usize })
+}
+
+/// The Hello of an active connection with rings `cfg`, to a peer of `ip_version`,
+/// from local `port`: it offers our receive ring and asks for buffers of our size.
+/// We advertise no zero-copy (`max_adverts` 0).
+pub fn hello(cfg: RingConfig, ip_version: u8, port: u16) -> [u8; HELLO_LEN] {
+    let hello = Hello {
+        ip_version,
+        max_adverts: 0,
+        desired_remote_rcv_size: cfg.buffer_size,
+        local_rcv_size: cfg.buffer_size,
+        bufs: cfg.recv_buffers,
+        port,
+    };
+    let mut buf = [0u8; HELLO_LEN];
+    hello.encode(&mut buf);
+    buf
+}
+
+/// The HelloAck of a passive connection with rings `cfg`.
+pub fn hello_ack(cfg: RingConfig) -> [u8; HELLO_ACK_LEN] {
+    let ack = HelloAck { max_adverts: 0, actual_rcv_size: cfg.buffer_size, bufs: cfg.recv_buffers };
+    let mut buf = [0u8; HELLO_ACK_LEN];
+    ack.encode(&mut buf);
+    buf
+}
+
+/// Why a peer's Hello or HelloAck is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// It does not decode.
+    Malformed(WireError),
+    /// It decodes, but its terms cannot make a connection.
+    Unusable(TermsError),
+}
+
+/// The active side's check of the peer's HelloAck (CM private data), against our
+/// receive ring of `our_recv_ring` buffers.
+pub fn accept_hello_ack(private_data: &[u8], our_recv_ring: u16) -> Result<PeerTerms, Refusal> {
+    let ack = HelloAck::decode(private_data).map_err(Refusal::Malformed)?;
+    peer_terms(ack.bufs, ack.actual_rcv_size, our_recv_ring).map_err(Refusal::Unusable)
+}
+
+/// What rdma_cm's refusal to bind an address means, as TCP would say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindRefusal {
+    /// No RDMA device has the address: SDP cannot use it (`EADDRNOTAVAIL`, worth a
+    /// line for the administrator).
+    NoDevice,
+    /// `EADDRNOTAVAIL` for a port: rdma_cm says so both for a taken port and for an
+    /// address that is not local, where TCP says `EADDRINUSE` for the first. Binding
+    /// the same address to any port tells them apart.
+    PortOrAddress,
+    /// Anything else, as it is.
+    Other(Errno),
+}
+
+/// See [`BindRefusal`]: rdma_cm's error `e` for an address with `port`.
+pub fn bind_refusal(e: Errno, port: u16) -> BindRefusal {
+    match e {
+        ENODEV => BindRefusal::NoDevice,
+        EADDRNOTAVAIL if port != 0 => BindRefusal::PortOrAddress,
+        e => BindRefusal::Other(e),
+    }
+}
+
+/// rdma_cm's error for resolving an address or route with no RDMA device behind it,
+/// as TCP would say it (`ENETUNREACH`).
+pub fn route_errno(e: Errno) -> Errno {
+    if e == ENODEV { ENETUNREACH } else { e }
 }

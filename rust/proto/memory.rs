@@ -5,7 +5,7 @@
 //! counts its buffers against `tcp_mem`. Under pressure (three quarters of the limit)
 //! a new connection gets the smallest rings that work; beyond the limit it is refused.
 
-use super::credits::MIN_RING;
+use super::{credits::MIN_RING, handshake::RingConfig};
 
 /// What a new connection's rings may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,4 +44,42 @@ pub fn admit(used: usize, full: usize, minimal: usize, limit: usize) -> Admissio
 /// (the fewest the credit scheme allows) and as many send buffers, at most.
 pub fn pressure_rings(recv_buffers: u16, send_buffers: u16) -> (u16, u16) {
     (recv_buffers.min(MIN_RING), send_buffers.min(MIN_RING))
+}
+
+/// The rings a new connection asks for, and the smallest ones memory pressure leaves
+/// it ([`pressure_rings`]), with what each costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingChoice {
+    pub full: RingConfig,
+    pub minimal: RingConfig,
+}
+
+impl RingChoice {
+    /// The choice for a connection asking for `cfg`.
+    pub fn new(cfg: RingConfig) -> Self {
+        let (recv_buffers, send_buffers) = pressure_rings(cfg.recv_buffers, cfg.send_buffers);
+        Self { full: cfg, minimal: RingConfig { recv_buffers, send_buffers, ..cfg } }
+    }
+
+    /// The rings an admission gives: `None` for a refusal.
+    pub fn rings(&self, a: Admission) -> Option<RingConfig> {
+        match a {
+            Admission::Full => Some(self.full),
+            Admission::Minimal => Some(self.minimal),
+            Admission::Refused => None,
+        }
+    }
+
+    /// Their bytes.
+    pub fn bytes(&self, a: Admission) -> Option<usize> {
+        self.rings(a).map(|c| ring_bytes(c.recv_buffers, c.send_buffers, c.buffer_size))
+    }
+
+    /// The admission of these rings with `used` of `limit` bytes taken, and what it
+    /// gives: the rings and their bytes, or `None` beyond the limit.
+    pub fn admit(&self, used: usize, limit: usize) -> Option<(RingConfig, usize)> {
+        let cost = |a| self.bytes(a).unwrap_or(usize::MAX);
+        let a = admit(used, cost(Admission::Full), cost(Admission::Minimal), limit);
+        Some((self.rings(a)?, self.bytes(a)?))
+    }
 }

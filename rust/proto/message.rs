@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! AF_IB `SOCK_SEQPACKET` sizing: the largest message a socket takes and the rings
-//! that carry such messages.
+//! AF_IB `SOCK_SEQPACKET`: the largest message a socket takes, the rings that carry
+//! such messages, and how `recvmsg` delivers them.
 //!
 //! One application message travels in one RC SEND, into one posted receive buffer,
 //! so a socket's receive buffers are exactly as large as its largest message (plus the
@@ -9,6 +9,7 @@
 //! connection is the smaller of the two ends' (`IB_MAX_MSG_SIZE`).
 
 use super::{
+    conn_state::Phase,
     credits::MIN_RING,
     errno::{Errno, EINVAL},
     ring::MAX_RING,
@@ -57,4 +58,52 @@ pub struct Delivery {
 pub fn deliver(size: usize, len: usize, real_length: bool) -> Delivery {
     let copied = size.min(len);
     Delivery { copied, truncated: size > copied, returned: if real_length { size } else { copied } }
+}
+
+/// What a message socket's `recvmsg` looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct MessageReadState {
+    pub phase: Phase,
+    pub has_link: bool,
+    /// `shutdown(SHUT_RD)`: nothing more is read.
+    pub rcv_shut: bool,
+    /// A message (or an immediate) waits at the front of the queue.
+    pub queued: bool,
+    /// A socket error is pending.
+    pub error: bool,
+    /// The peer's DisConn arrived.
+    pub fin_received: bool,
+}
+
+/// The next step of a message socket's `recvmsg`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageStep {
+    /// `ENOTCONN`: a listener, or a socket that never connected.
+    NotConnected,
+    /// Deliver the message at the front.
+    Take,
+    /// Report the pending error.
+    Error,
+    /// End of data: 0.
+    Eof,
+    /// Wait for a message.
+    Wait,
+}
+
+/// See [`MessageStep`]: messages that arrived are delivered before a pending error
+/// and before the end.
+pub fn message_read_step(s: &MessageReadState) -> MessageStep {
+    if s.phase == Phase::Listening || (s.phase == Phase::Open && !s.has_link) {
+        return MessageStep::NotConnected;
+    }
+    if s.queued && !s.rcv_shut {
+        return MessageStep::Take;
+    }
+    if s.error {
+        return MessageStep::Error;
+    }
+    if s.rcv_shut || s.fin_received || s.phase == Phase::Closed {
+        return MessageStep::Eof;
+    }
+    MessageStep::Wait
 }

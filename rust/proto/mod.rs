@@ -18,6 +18,7 @@ pub mod list;
 pub mod listen;
 pub mod memory;
 pub mod message;
+pub mod proc_row;
 pub mod ratelimit;
 pub mod receive;
 pub mod rdma;
@@ -28,6 +29,8 @@ pub mod send;
 pub mod sockaddr;
 pub mod socket_args;
 pub mod stream;
+pub mod stream_options;
+pub mod transmit;
 pub mod tunables;
 pub mod wire;
 

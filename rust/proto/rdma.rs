@@ -160,14 +160,19 @@ pub fn region_serves(start: u64, region_len: u64, access: Access, addr: u64, len
     inside && (op != RdmaOp::Read || access.local_write)
 }
 
-/// Checks the local buffer's length: at most [`MAX_RDMA_LEN`], and the remote range
-/// must not wrap. `EMSGSIZE`/`EINVAL`.
-pub fn check_rdma_len(args: &RdmaArgs, len: usize) -> Result<(), Errno> {
+/// Checks an operation on a `len`-byte local buffer: at most [`MAX_RDMA_LEN`]
+/// (`EMSGSIZE`), a remote range that does not wrap (`EINVAL`), and a write with
+/// immediate only on a message socket (`EOPNOTSUPP`: its immediate data arrives as a
+/// message, and streams have none).
+pub fn check_rdma_len(args: &RdmaArgs, len: usize, messages: bool) -> Result<(), Errno> {
     if len > MAX_RDMA_LEN {
         return Err(EMSGSIZE);
     }
     if args.remote_addr.checked_add(len as u64).is_none() {
         return Err(EINVAL);
+    }
+    if matches!(args.op, RdmaOp::WriteImm(_)) && !messages {
+        return Err(super::errno::EOPNOTSUPP);
     }
     Ok(())
 }

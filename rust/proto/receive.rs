@@ -307,3 +307,13 @@ pub fn read_step(s: &ReadState) -> ReadStep {
     }
     ReadStep::Wait
 }
+
+/// The wake-ups a message filed by a reap calls for: `raised`, the poll events it made
+/// true; `writable`, `POLLOUT | POLLWRNORM` if a send would take data now (its
+/// credit update may have made room), else 0; `already`, the events the receive CQ's
+/// event woke pollers for, without SIGIO, before the reap. Returns the events to wake
+/// pollers for now (0: blocked calls only) and those that are due SIGIO only now:
+/// an edge-triggered epoll sees one edge per arrival, as with TCP.
+pub fn wake_plan(raised: u32, writable: u32, already: u32) -> (u32, u32) {
+    ((raised & !already) | writable, raised & already)
+}

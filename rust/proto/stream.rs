@@ -16,9 +16,10 @@ use super::{
     wire::BSDH_LEN,
 };
 
-/// See the module documentation. `L` is the storage of the send ring's account.
+/// See the module documentation. `L` is the storage of the send ring's account, `B`
+/// the staging buffer (a message's payload).
 #[derive(Clone, Debug)]
-pub struct Stream<L> {
+pub struct Stream<L, B> {
     /// Flow control; `None` until the Hello/HelloAck exchange has given the peer's
     /// initial grant.
     pub credits: Option<Credits>,
@@ -37,6 +38,8 @@ pub struct Stream<L> {
     pub fin_pending: bool,
     /// The DisConn was posted.
     pub fin_sent: bool,
+    /// The staging buffer of small writes (`proto::transmit`).
+    pub(super) staged: B,
     /// Bytes waiting in the staging buffer (Nagle's algorithm: they go out when the
     /// sends in flight have completed, or when a message's worth piles up).
     pub staged_len: usize,
@@ -62,10 +65,10 @@ pub enum Credit {
     Control,
 }
 
-impl<L: DerefMut<Target = [u32]>> Stream<L> {
+impl<L: DerefMut<Target = [u32]>, B> Stream<L, B> {
     /// A new connection's state; `tx_lens` is the send ring's account storage, one
-    /// entry per send slot.
-    pub fn new(tx_lens: L) -> Self {
+    /// entry per send slot, `staged` the staging buffer.
+    pub fn new(tx_lens: L, staged: B) -> Self {
         Self {
             credits: None,
             peer_msg_size: 0,
@@ -75,6 +78,7 @@ impl<L: DerefMut<Target = [u32]>> Stream<L> {
             tx: SendRing::new(tx_lens),
             fin_pending: false,
             fin_sent: false,
+            staged,
             staged_len: 0,
             qp_dead: false,
             send_failed: None,
@@ -119,11 +123,6 @@ impl<L: DerefMut<Target = [u32]>> Stream<L> {
             Credit::Data => credits.send_data(),
             Credit::Control => credits.send_control(),
         }
-    }
-
-    /// Room for more staged bytes in a staging buffer of `capacity` bytes.
-    pub fn staged_room(&self, capacity: usize, buffer_size: usize) -> usize {
-        capacity.min(self.max_payload(buffer_size)).saturating_sub(self.staged_len)
     }
 
     /// Bytes written and not yet acknowledged by the peer's adapter (`SIOCOUTQ`).

@@ -12,8 +12,11 @@ use kernel::prelude::*;
 
 use crate::{
     proto::{
-        abi::{POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, SHUT_RD, SHUT_RDWR, SHUT_WR, TCP_FIN_WAIT1},
-        conn_state::{disconnect_outcome, finished, flush_outcome, DisconnectOutcome, Ending, FlushOutcome},
+        abi::{POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, TCP_FIN_WAIT1},
+        conn_state::{
+            disconnect_outcome, finished, flush_outcome, release_step, shutdown_directions, shutdown_step,
+            DisconnectOutcome, Ending, FlushOutcome, ReleaseStep, ShutdownStep,
+        },
         errno::Errno,
     },
     sdp::endpoint::{Endpoint, EpRef, Inner, Phase, RCV_SHUTDOWN, SEND_SHUTDOWN},
@@ -45,26 +48,24 @@ fn revoke_regions(inner: &mut Inner) {
 
 /// `shutdown`.
 pub(crate) fn shutdown(ep: EpRef<'_>, how: i32) -> Result {
-    if !matches!(how, SHUT_RD | SHUT_WR | SHUT_RDWR) {
-        return Err(EINVAL);
-    }
+    let dirs = shutdown_directions(how).map_err(Errno::into_error)?;
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     revoke_regions(inner);
-    match inner.phase {
-        Phase::Connected | Phase::Closed => {}
-        Phase::Listening if how != SHUT_WR => {
-            // Like TCP, shutting down a listener's reading side stops it.
+    match shutdown_step(dirs, inner.phase) {
+        ShutdownStep::NotConnected => return Err(ENOTCONN),
+        ShutdownStep::StopListening => {
             ep.close_and_teardown(inner);
             return Ok(());
         }
-        _ => return Err(ENOTCONN),
-    }
-    if how != SHUT_WR {
-        inner.shutdown |= RCV_SHUTDOWN;
-    }
-    if how != SHUT_RD {
-        shut_send(ep, inner);
+        ShutdownStep::Shut(dirs) => {
+            if dirs.read {
+                inner.shutdown |= RCV_SHUTDOWN;
+            }
+            if dirs.write {
+                shut_send(ep, inner);
+            }
+        }
     }
     ep.wake(POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT);
     maybe_finish(ep, inner);
@@ -82,22 +83,21 @@ pub(crate) fn release(ep: EpRef<'_>) {
     let zero_linger = ep.sk.linger() == Some(0);
     // A socket that never connected gives its port back before close() returns.
     let mut wait_for_teardown = false;
-    match inner.phase {
-        Phase::Connected if unread || zero_linger => {
-            // TCP resets a connection closed with unread data or SO_LINGER {1, 0}.
+    match release_step(inner.phase, unread, zero_linger) {
+        ReleaseStep::Reset => {
             if let Some(link) = inner.link.as_mut() {
                 link.send_abort();
             }
             ep.close_and_teardown(inner);
         }
-        Phase::Connected => {
+        ReleaseStep::Graceful => {
             shut_send(ep, inner);
             maybe_finish(ep, inner);
             if inner.phase == Phase::Connected {
                 ep.start_fin_timer();
             }
         }
-        _ => {
+        ReleaseStep::Teardown => {
             ep.close_and_teardown(inner);
             wait_for_teardown = true;
         }

@@ -7,50 +7,17 @@
 use kernel::{seq_file::SeqFile, seq_print};
 
 use crate::{
-    kernel_api::{net::{Net, ProcShow}, sock::for_each_state},
-    proto::sockaddr::SockAddr,
+    kernel_api::{net::{Net, ProcShow, Shown}, sock::for_each_state},
+    proto::proc_row::{LinkRow, Row, HEADER},
     sdp::endpoint::{Endpoint, Phase},
 };
 
 /// The `/proc/net/infinisock/sdp` file.
 pub(crate) struct SdpList;
 
-/// Prints an address as `a.b.c.d:port` or `[v6]:port`.
-struct Addr(Option<SockAddr>);
-
-impl kernel::fmt::Display for Addr {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.0 {
-            None => f.write_str("*:*"),
-            Some(SockAddr::V4 { addr: a, port }) => write!(f, "{}.{}.{}.{}:{}", a[0], a[1], a[2], a[3], port),
-            Some(SockAddr::V6 { addr: a, port, .. }) => {
-                f.write_str("[")?;
-                for (i, pair) in a.chunks(2).enumerate() {
-                    if i > 0 {
-                        f.write_str(":")?;
-                    }
-                    write!(f, "{:x}", u16::from_be_bytes([pair[0], pair[1]]))?;
-                }
-                write!(f, "]:{}", port)
-            }
-        }
-    }
-}
-
-fn phase_name(p: Phase) -> &'static str {
-    match p {
-        Phase::Open => "open",
-        Phase::Listening => "listen",
-        Phase::Connecting => "connecting",
-        Phase::Accepting => "accepting",
-        Phase::Connected => "established",
-        Phase::Closed => "closed",
-    }
-}
-
 impl ProcShow for SdpList {
     fn show(m: &SeqFile, net: &Net) {
-        seq_print!(m, "local peer state rx_queue tx_queue credits peer_bufs posted flags\n");
+        seq_print!(m, "{}", HEADER);
         for_each_state::<Endpoint>(|sk, ep| {
             if !core::ptr::eq(sk.net().as_raw(), net.as_raw()) {
                 return;
@@ -60,7 +27,7 @@ impl ProcShow for SdpList {
             // list's lock is what socket creation and teardown in every namespace
             // take. Such a socket's line says only that it is busy.
             let Some(inner) = ep.inner.try_lock() else {
-                seq_print!(m, "{} {} busy 0 0 0 0 0 -----\n", Addr(None), Addr(None));
+                seq_print!(m, "{}", Shown(Row::Busy));
                 return;
             };
             let local = inner.id.as_ref().and_then(|id| id.local_addr()).or(inner.bound);
@@ -68,28 +35,23 @@ impl ProcShow for SdpList {
                 Phase::Open | Phase::Listening => None,
                 _ => inner.id.as_ref().and_then(|id| id.peer_addr()).or(inner.peer),
             };
-            seq_print!(m, "{} {} {}", Addr(local), Addr(peer), phase_name(inner.phase));
-            match inner.link.as_ref() {
-                Some(link) => {
-                    let s = &link.stream;
-                    let (credits, peer_bufs) = s.credits.as_ref().map_or((0, 0), |c| (c.available(), c.peer_bufs()));
-                    seq_print!(
-                        m,
-                        " {} {} {} {} {} {}{}{}{}{}\n",
-                        s.rx.bytes(),
-                        link.outq(),
-                        credits,
-                        peer_bufs,
-                        link.qp.recv_posted(),
-                        if inner.orphaned { "O" } else { "-" },
-                        if s.fin_pending { "p" } else { "-" },
-                        if s.fin_sent { "F" } else { "-" },
-                        if s.fin_received { "R" } else { "-" },
-                        if s.peer_gone { "G" } else { "-" },
-                    );
+            let link = inner.link.as_ref().map(|link| {
+                let s = &link.stream;
+                let (credits, peer_bufs) = s.credits.as_ref().map_or((0, 0), |c| (c.available(), c.peer_bufs()));
+                LinkRow {
+                    rx_queue: s.rx.bytes(),
+                    tx_queue: link.outq(),
+                    credits,
+                    peer_bufs,
+                    posted: link.qp.recv_posted(),
+                    fin_pending: s.fin_pending,
+                    fin_sent: s.fin_sent,
+                    fin_received: s.fin_received,
+                    peer_gone: s.peer_gone,
                 }
-                None => seq_print!(m, " 0 0 0 0 0 {}----\n", if inner.orphaned { "O" } else { "-" }),
-            }
+            });
+            let row = Row::Socket { local, peer, phase: inner.phase, orphaned: inner.orphaned, link };
+            seq_print!(m, "{}", Shown(row));
         });
     }
 }

@@ -43,7 +43,7 @@ use crate::{
     link::{link::{Link, WrKind}, rdma::Completions},
     proto::{
         abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
-        conn_state::{poll_mask, PollState},
+        conn_state::{failure_errno, poll_mask, PollState},
         keepalive::{KeepaliveConfig, Prober},
         sockaddr::{PortSpace, SockAddr},
         socket_args::SOCK_SEQPACKET,
@@ -469,10 +469,8 @@ impl Endpoint {
     /// Records a connection error for the socket, moves to `Closed`
     /// and schedules the teardown of the link.
     pub(crate) fn fail(self: EpRef<'_>, inner: &mut Inner, err: Error) {
-        // Like TCP in CLOSE_WAIT: a reset after the peer's orderly close reads as a
-        // broken pipe.
         let closed_by_peer = inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
-        let err = if err == ECONNRESET && closed_by_peer { EPIPE } else { err };
+        let err = failure_errno(err.into(), closed_by_peer).into_error();
         if inner.phase != Phase::Closed {
             self.sk.set_err(-err.to_errno());
         }

@@ -17,13 +17,16 @@ use crate::{
     proto::{
         conn_state::{connect_step, rejection_errno, ConnectStep},
         abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
-        handshake::{message_rings, peer_terms, stream_rings, RingConfig, RingTunables},
+        handshake::{
+            self, accept_hello_ack, bind_refusal, BindRefusal, hello, hello_ack, message_rings, peer_terms, stream_rings, Refusal, RingConfig,
+            RingTunables,
+        },
         listen::Established,
-        memory::{pressure_rings, ring_bytes, Admission},
+        memory::RingChoice,
         message,
         sockaddr::{SockAddr, AF_INET, AF_INET6},
         tunables::TunableId,
-        wire::{Hello, HelloAck, HELLO_ACK_LEN, HELLO_LEN},
+        wire::Hello,
     },
     sdp::endpoint::{Endpoint, EpRef, Inner, Phase},
 };
@@ -65,14 +68,7 @@ fn ring_config(ep: EpRef<'_>, inner: &Inner) -> RingConfig {
 /// (`net.infinisock.sdp_mem`): `cfg`, the smallest rings under pressure, or none
 /// (`ENOBUFS`) beyond the limit.
 fn admit_rings(cfg: RingConfig) -> Result<(RingConfig, RingCharge)> {
-    let full = ring_bytes(cfg.recv_buffers, cfg.send_buffers, cfg.buffer_size);
-    let (recv, send) = pressure_rings(cfg.recv_buffers, cfg.send_buffers);
-    let minimal = ring_bytes(recv, send, cfg.buffer_size);
-    let (charge, admission) = RingCharge::take(full, minimal, netns::ring_memory_limit())?;
-    Ok(match admission {
-        Admission::Minimal => (RingConfig { recv_buffers: recv, send_buffers: send, ..cfg }, charge),
-        _ => (cfg, charge),
-    })
+    RingCharge::take(&RingChoice::new(cfg), netns::ring_memory_limit())
 }
 
 /// The largest message a new connection of `ep` offers: its `INFINISOCK_MAX_MSG_SIZE`,
@@ -96,9 +92,10 @@ fn ensure_id<'a>(ep: EpRef<'_>, inner: &'a mut Inner) -> Result<&'a CmId<Endpoin
     inner.id.as_ref().ok_or(EINVAL)
 }
 
-/// rdma_cm's errors for addresses with no RDMA device behind them, as TCP would say.
+/// rdma_cm's errors for addresses with no RDMA device behind them, as TCP would say
+/// (`proto::handshake::route_errno`).
 fn route_errno(e: Error) -> Error {
-    if e == ENODEV { ENETUNREACH } else { e }
+    handshake::route_errno(e.into()).into_error()
 }
 
 /// The handler of the short-lived ids `bind` probes addresses with: a device removal
@@ -121,23 +118,20 @@ pub(crate) fn bind(ep: EpRef<'_>, addr: SockAddr) -> Result {
         return Err(EADDRNOTAVAIL);
     }
     let id = ensure_id(ep, &mut inner)?;
-    match id.bind(&addr) {
-        Ok(()) => {}
-        // A local address without an RDMA device: SDP cannot use it.
-        Err(e) if e == ENODEV => {
-            pr_info_ratelimited!("SDP: bind: no RDMA device for the requested address\n");
-            return Err(EADDRNOTAVAIL);
-        }
-        // rdma_cm says EADDRNOTAVAIL both for a taken port and for an address that
-        // is not local; TCP says EADDRINUSE for the first. Binding the same address
-        // to any port tells them apart.
-        Err(e) if e == EADDRNOTAVAIL && addr.port() != 0 => {
-            // Destroying an id waits for its handlers, which take our lock.
-            drop(inner);
-            let probe = CmId::new(ep.sk.net(), ep.port_space(), Arc::new(Probe, GFP_KERNEL)?)?;
-            return Err(if probe.bind(&addr.with_port(0)).is_ok() { EADDRINUSE } else { e });
-        }
-        Err(e) => return Err(e),
+    if let Err(e) = id.bind(&addr) {
+        return match bind_refusal(e.into(), addr.port()) {
+            BindRefusal::NoDevice => {
+                pr_info_ratelimited!("SDP: bind: no RDMA device for the requested address\n");
+                Err(EADDRNOTAVAIL)
+            }
+            BindRefusal::PortOrAddress => {
+                // Destroying an id waits for its handlers, which take our lock.
+                drop(inner);
+                let probe = CmId::new(ep.sk.net(), ep.port_space(), Arc::new(Probe, GFP_KERNEL)?)?;
+                Err(if probe.bind(&addr.with_port(0)).is_ok() { EADDRINUSE } else { e })
+            }
+            BindRefusal::Other(_) => Err(e),
+        };
     }
     inner.bound = id.local_addr().or(Some(addr));
     Ok(())
@@ -305,16 +299,7 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
             return;
         }
     };
-    let hello = Hello {
-        ip_version: inner.peer.map_or(4, |p| p.ip_version()),
-        max_adverts: 0,
-        desired_remote_rcv_size: cfg.buffer_size,
-        local_rcv_size: cfg.buffer_size,
-        bufs: cfg.recv_buffers,
-        port: id.local_addr().map_or(0, |a| a.port()),
-    };
-    let mut buf = [0u8; HELLO_LEN];
-    hello.encode(&mut buf);
+    let buf = hello(cfg, inner.peer.map_or(4, |p| p.ip_version()), id.local_addr().map_or(0, |a| a.port()));
     let sent = id.connect_locked(link.qp.qp(), &CONN_POLICY, &buf);
     inner.link = Some(link);
     if let Err(e) = sent {
@@ -349,11 +334,9 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
 /// The peer's HelloAck: its credit grant and buffer size, or `Err` (logged) when
 /// they are unusable.
 fn take_hello_ack(link: &mut Link, private_data: &[u8]) -> core::result::Result<(), ()> {
-    let ack = HelloAck::decode(private_data).map_err(|e| {
-        pr_warn_ratelimited!("SDP: bad HelloAck from peer ({:?}); connection refused\n", e);
-    })?;
-    let terms = peer_terms(ack.bufs, ack.actual_rcv_size, link.recv_ring() as u16).map_err(|e| {
-        pr_warn_ratelimited!("SDP: unusable HelloAck from peer ({:?}); connection refused\n", e);
+    let terms = accept_hello_ack(private_data, link.recv_ring() as u16).map_err(|refusal| match refusal {
+        Refusal::Malformed(e) => pr_warn_ratelimited!("SDP: bad HelloAck from peer ({:?}); connection refused\n", e),
+        Refusal::Unusable(e) => pr_warn_ratelimited!("SDP: unusable HelloAck from peer ({:?}); connection refused\n", e),
     })?;
     link.stream.credits = Some(terms.credits);
     link.stream.peer_msg_size = terms.peer_msg_size;
@@ -449,9 +432,7 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let terms = peer_terms(hello.bufs, hello.local_rcv_size, link.recv_ring() as u16).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);
     link.stream.peer_msg_size = terms.peer_msg_size;
-    let ack = HelloAck { max_adverts: 0, actual_rcv_size: cfg.buffer_size, bufs: cfg.recv_buffers };
-    let mut buf = [0u8; HELLO_ACK_LEN];
-    ack.encode(&mut buf);
+    let buf = hello_ack(cfg);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
     id.accept(link.qp.qp(), &CONN_POLICY, &buf)?;

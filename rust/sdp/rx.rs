@@ -14,7 +14,9 @@ use crate::{
             MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, POLLOUT, POLLWRNORM,
             TCP_CLOSE_WAIT,
         },
-        receive::{classify, read_step, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation},
+        receive::{
+            classify, read_step, wake_plan, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation,
+        },
         ring::IndexFifo,
         wire::BSDH_LEN,
     },
@@ -71,15 +73,13 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
                 return;
             }
             let writable = if link.can_send_data() { POLLOUT | POLLWRNORM } else { 0 };
-            match (mask & !inner.woken_before_reap) | writable {
+            let (wake, sigio) = wake_plan(mask, writable, inner.woken_before_reap);
+            match wake {
                 0 => ep.notify_waiters(),
                 news => ep.wake(news),
             }
-            // The receive event woke the pollers for these without SIGIO, which only
-            // now is known to be due.
-            let announced = mask & inner.woken_before_reap;
-            if announced != 0 {
-                ep.sk.sigio(announced);
+            if sigio != 0 {
+                ep.sk.sigio(sigio);
             }
             crate::sdp::close::maybe_finish(ep, inner);
         }

@@ -12,8 +12,8 @@ use crate::{
         abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM},
         errno::{Errno, ETIMEDOUT},
         rdma_ops::connection_error,
-        send::{send_verdict, waits_for_nagle, SendCheck},
-        wire::Mid,
+        send::{send_verdict, SendCheck},
+        transmit::{PostFailed, WriteRound},
     },
     sdp::endpoint::{EpRef, Inner, Phase},
 };
@@ -71,7 +71,7 @@ pub(crate) fn sendable(ep: EpRef<'_>, inner: &Inner) -> Result {
 }
 
 /// `sendmsg` on a stream: copies all of `len` (blocking) or what fits now
-/// (non-blocking), one buffer-sized message at a time.
+/// (non-blocking), in rounds of `proto::transmit` (a message or a staged piece each).
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
@@ -89,53 +89,24 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
         if sent == len && len > 0 {
             return Ok(sent);
         }
-        let nagle = !inner.nodelay;
         let mut missing_page = false;
         if let Some(link) = inner.link.as_mut() {
-            if len == 0 && inner.phase == Phase::Connected {
+            let connected = inner.phase == Phase::Connected;
+            if len == 0 && connected {
                 return Ok(0);
             }
-            let rest = len - sent;
-            // Nagle: a piece smaller than a message waits in the staging buffer while
-            // earlier messages are in flight; it goes when they complete.
-            let connected = inner.phase == Phase::Connected;
-            if waits_for_nagle(nagle, connected, rest, link.max_payload(), link.tx_idle(), link.stream.staged_len) {
-                if link.staged_room() == 0 && !link.flush_staged()? {
-                    // Full and no credit: wait below.
-                } else {
-                    let n = link.stage(rest, |buf| {
-                        let n = msg.copy_in(buf);
-                        if n == 0 && !buf.is_empty() { Err(EFAULT) } else { Ok(n) }
-                    });
-                    match n {
-                        Ok(n) => {
-                            sent += n;
-                            if link.staged_room() == 0 || link.tx_idle() {
-                                let _ = link.flush_staged()?;
-                            }
-                            continue;
-                        }
-                        Err(e) if e == EFAULT => missing_page = true,
-                        Err(e) => return if sent > 0 { Ok(sent) } else { Err(e) },
-                    }
+            match link.write_round(len - sent, inner.nodelay, connected, |buf| msg.copy_in(buf)) {
+                Ok(WriteRound::Wrote(n)) => {
+                    sent += n;
+                    continue;
                 }
-            } else if !link.flush_staged()? {
-                // Staged bytes go first; they wait for a credit.
-            } else if link.can_send_data() {
-                let res = link.send(Mid::Data, false, len - sent, |buf| {
-                    let n = msg.copy_in(buf);
-                    if n == 0 { Err(EFAULT) } else { Ok(n) }
-                });
-                match res {
-                    Ok(n) => {
-                        sent += n;
-                        continue;
-                    }
-                    Err(e) if e == EFAULT => missing_page = true,
-                    Err(e) => {
-                        ep.fail(inner, e);
-                        return if sent > 0 { Ok(sent) } else { Err(e) };
-                    }
+                Ok(WriteRound::Blocked) => {}
+                Ok(WriteRound::Fault) => missing_page = true,
+                Err(PostFailed(e)) => {
+                    // The QP refused a request it had room for: it is broken.
+                    let e = e.into_error();
+                    ep.fail(inner, e);
+                    return if sent > 0 { Ok(sent) } else { Err(e) };
                 }
             }
         }

@@ -91,7 +91,7 @@ n=0 failed=0
 kunit() {
 	insmod "$INFINISOCK_KO" || return 1
 	local suite results planned passed rc=0
-	for suite in infinisock_ffi infinisock_sockets infinisock_tunables infinisock_verbs infinisock_rdma; do
+	for suite in infinisock_ffi infinisock_sockets infinisock_tunables infinisock_verbs infinisock_lists; do
 		results=/sys/kernel/debug/kunit/$suite/results
 		[ -r "$results" ] || { echo "# $suite: no results"; rc=1; continue; }
 		sed 's/^/# /' "$results"

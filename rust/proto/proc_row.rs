@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What `/proc/net/infinisock/sdp` shows of a connection: one line per socket, its
+//! addresses, phase, queues, credits and the flags of its end, in the layout the
+//! header names.
+
+use core::fmt;
+
+use super::{conn_state::Phase, sockaddr::SockAddr};
+
+/// The table's first line.
+pub const HEADER: &str = "local peer state rx_queue tx_queue credits peer_bufs posted flags\n";
+
+/// An address as the table shows it: `a.b.c.d:port`, `[x:x:x:x:x:x:x:x]:port` (every
+/// group, none elided), or `*:*` for none.
+pub struct ProcAddr(pub Option<SockAddr>);
+
+impl fmt::Display for ProcAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("*:*"),
+            Some(SockAddr::V4 { addr: a, port }) => write!(f, "{}.{}.{}.{}:{}", a[0], a[1], a[2], a[3], port),
+            Some(SockAddr::V6 { addr: a, port, .. }) => {
+                f.write_str("[")?;
+                for (i, pair) in a.chunks(2).enumerate() {
+                    if i > 0 {
+                        f.write_str(":")?;
+                    }
+                    write!(f, "{:x}", u16::from_be_bytes([pair[0], pair[1]]))?;
+                }
+                write!(f, "]:{}", port)
+            }
+        }
+    }
+}
+
+/// A phase's name in the table.
+pub fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Open => "open",
+        Phase::Listening => "listen",
+        Phase::Connecting => "connecting",
+        Phase::Accepting => "accepting",
+        Phase::Connected => "established",
+        Phase::Closed => "closed",
+    }
+}
+
+/// The data path of a connection that has a link.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LinkRow {
+    /// Bytes received and not read.
+    pub rx_queue: usize,
+    /// Bytes written and not acknowledged (`SIOCOUTQ`).
+    pub tx_queue: usize,
+    /// Messages we may send now.
+    pub credits: u32,
+    /// Receive buffers the peer last said it had posted.
+    pub peer_bufs: u32,
+    /// Our receive buffers posted.
+    pub posted: usize,
+    /// A DisConn is owed (`p`), sent (`F`), received (`R`); the peer disconnected (`G`).
+    pub fin_pending: bool,
+    pub fin_sent: bool,
+    pub fin_received: bool,
+    pub peer_gone: bool,
+}
+
+/// One line of the table (with its newline).
+pub enum Row {
+    /// A socket whose state could not be looked at without waiting: `busy`.
+    Busy,
+    /// A socket; `link` once it has one. `orphaned`: closed by its program (`O`).
+    Socket { local: Option<SockAddr>, peer: Option<SockAddr>, phase: Phase, orphaned: bool, link: Option<LinkRow> },
+}
+
+impl fmt::Display for Row {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let flag = |on: bool, c: &'static str| if on { c } else { "-" };
+        match self {
+            Row::Busy => writeln!(f, "{} {} busy 0 0 0 0 0 -----", ProcAddr(None), ProcAddr(None)),
+            Row::Socket { local, peer, phase, orphaned, link } => {
+                write!(f, "{} {} {}", ProcAddr(*local), ProcAddr(*peer), phase_name(*phase))?;
+                let l = link.unwrap_or_default();
+                writeln!(
+                    f,
+                    " {} {} {} {} {} {}{}{}{}{}",
+                    l.rx_queue,
+                    l.tx_queue,
+                    l.credits,
+                    l.peer_bufs,
+                    l.posted,
+                    flag(*orphaned, "O"),
+                    flag(l.fin_pending, "p"),
+                    flag(l.fin_sent, "F"),
+                    flag(l.fin_received, "R"),
+                    flag(l.peer_gone, "G"),
+                )
+            }
+        }
+    }
+}

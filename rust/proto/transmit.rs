@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Posting on a stream: every message behind its credit with its header, small writes
+//! staged (Nagle's algorithm), one round of a `sendmsg`, and what is due after a
+//! completion or a credit change (staged bytes, a DisConn, a credit update). The send
+//! slots themselves are the device's ([`SendSlots`]: the module's queue pair).
+
+use core::{cell::Cell, ops::DerefMut};
+
+use super::{
+    errno::{Errno, EAGAIN, EFAULT, EINVAL},
+    send::{flush_staged_now, waits_for_nagle},
+    stream::{Credit, Stream},
+    wire::{encode_header, Mid, BSDH_LEN},
+};
+
+/// The send ring of the device, as a stream posts on it.
+pub trait SendSlots {
+    /// Slots the device is done with.
+    fn free(&self) -> usize;
+    /// Bytes per slot: the header and the payload.
+    fn buffer_size(&self) -> usize;
+    /// The next slot's buffer, to fill before it is posted.
+    fn next(&mut self) -> Result<&mut [u8], Errno>;
+    /// Posts the slot [`Self::next`] gave, with its first `len` bytes.
+    fn post(&mut self, len: usize) -> Result<(), Errno>;
+}
+
+/// What one round of a stream write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteRound {
+    /// Took this many of the program's bytes (staged or posted).
+    Wrote(usize),
+    /// Nothing could be taken now: no credit or no free slot. Wait.
+    Blocked,
+    /// The program's buffer had no readable byte where the copy began: fault its pages
+    /// in and try again.
+    Fault,
+}
+
+/// Why a write round failed: posting failed, the QP is broken (the caller resets the
+/// connection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PostFailed(pub Errno);
+
+impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L, B> {
+    /// Send slots free in both accounts: the stream's and the device's.
+    pub fn slots_free(&self, q: &impl SendSlots) -> usize {
+        self.tx.free().min(q.free())
+    }
+
+    /// Posts one message of kind `mid` with BSDH `flags`: `fill` writes up to `max`
+    /// payload bytes into the slot and returns how many. A data message takes a data
+    /// credit; a control message (credit update, DisConn, Abort) may use the reserve.
+    /// `EAGAIN` without a credit or a slot; the error of `fill` as it is.
+    pub fn send<E: From<Errno>>(
+        &mut self,
+        q: &mut impl SendSlots,
+        mid: Mid,
+        flags: u8,
+        control: bool,
+        max: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<usize, E> {
+        let kind = if control { Credit::Control } else { Credit::Data };
+        if !self.can_send(kind, self.slots_free(q)) {
+            return Err(EAGAIN.into());
+        }
+        let max = max.min(self.max_payload(q.buffer_size()));
+        let buf = q.next()?;
+        let payload = buf.get_mut(BSDH_LEN..BSDH_LEN + max).ok_or(EINVAL)?;
+        let n = fill(payload)?.min(max);
+        let out = self.take_credit(kind).map_err(|_| EAGAIN)?;
+        let hdr: &mut [u8; BSDH_LEN] = buf.get_mut(..BSDH_LEN).and_then(|h| h.try_into().ok()).ok_or(EINVAL)?;
+        encode_header(hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
+        q.post(BSDH_LEN + n)?;
+        self.tx.posted(n as u32);
+        Ok(n)
+    }
+
+    /// Room for more staged bytes.
+    pub fn staged_room(&self, q: &impl SendSlots) -> usize {
+        self.staged.len().min(self.max_payload(q.buffer_size())).saturating_sub(self.staged_len)
+    }
+
+    /// Copies up to `max` bytes into the staging buffer with `fill`; returns how many.
+    pub fn stage<E>(&mut self, q: &impl SendSlots, max: usize, fill: impl FnOnce(&mut [u8]) -> Result<usize, E>) -> Result<usize, E> {
+        let n = max.min(self.staged_room(q));
+        let at = self.staged_len;
+        let n = fill(&mut self.staged[at..at + n])?.min(n);
+        self.staged_len += n;
+        Ok(n)
+    }
+
+    /// Sends the staged bytes as one data message if a credit allows; `false` if they
+    /// are still waiting.
+    pub fn flush_staged(&mut self, q: &mut impl SendSlots) -> Result<bool, Errno> {
+        let len = self.staged_len;
+        if len == 0 {
+            return Ok(true);
+        }
+        if !self.can_send(Credit::Data, self.slots_free(q)) {
+            return Ok(false);
+        }
+        // Out of `self` while `send` borrows it.
+        let staged = core::mem::take(&mut self.staged);
+        let res = self.send(q, Mid::Data, 0, false, len, |buf: &mut [u8]| -> Result<usize, Errno> {
+            let n = len.min(buf.len());
+            buf[..n].copy_from_slice(&staged[..n]);
+            Ok(n)
+        });
+        self.staged = staged;
+        let sent = res?;
+        // The staging room never exceeds a message: all of it went.
+        self.staged_len -= sent;
+        Ok(self.staged_len == 0)
+    }
+
+    /// What is due after a completion or a credit change: staged bytes once nothing is
+    /// in flight (or a message's worth is there), then a pending DisConn, then a
+    /// credit update if one is due (`ring`: our receive buffers).
+    pub fn progress(&mut self, q: &mut impl SendSlots, ring: usize) -> Result<(), Errno> {
+        if flush_staged_now(self.staged_len, self.tx.idle(), self.staged_room(q)) {
+            self.flush_staged(q)?;
+        }
+        self.flush_fin(q)?;
+        self.credit_update(q, ring)
+    }
+
+    /// Sends a pending DisConn once a credit and a slot allow it, after any staged data.
+    pub fn flush_fin(&mut self, q: &mut impl SendSlots) -> Result<(), Errno> {
+        if self.fin_owed() && !self.flush_staged(q)? {
+            return Ok(());
+        }
+        if self.fin_owed() && self.can_send(Credit::Control, self.slots_free(q)) {
+            self.send(q, Mid::DisConn, 0, true, 0, |_| Ok::<usize, Errno>(0))?;
+            self.fin_posted();
+        }
+        Ok(())
+    }
+
+    /// Sends a credit update if the peer should hear about reposted buffers now.
+    pub fn credit_update(&mut self, q: &mut impl SendSlots, ring: usize) -> Result<(), Errno> {
+        if self.credit_update_due(ring) && self.can_send(Credit::Control, self.slots_free(q)) {
+            self.send(q, Mid::Data, 0, true, 0, |_| Ok::<usize, Errno>(0))?;
+        }
+        Ok(())
+    }
+
+    /// Best effort: tells the peer the connection is reset; nothing more goes.
+    pub fn abort(&mut self, q: &mut impl SendSlots) {
+        let _ = self.send(q, Mid::Abort, 0, true, 0, |_| Ok::<usize, Errno>(0));
+        self.aborted();
+    }
+
+    /// One round of a stream `sendmsg` with `rest` bytes left to take: a piece
+    /// smaller than a message waits in the staging buffer while earlier messages are
+    /// in flight (Nagle, unless `nodelay`) and goes when they complete; staged bytes
+    /// go before new ones; otherwise a message's worth is posted. `copy_in` copies
+    /// the program's next bytes into a buffer and returns how many it could.
+    pub fn write_round(
+        &mut self,
+        q: &mut impl SendSlots,
+        rest: usize,
+        nodelay: bool,
+        connected: bool,
+        mut copy_in: impl FnMut(&mut [u8]) -> usize,
+    ) -> Result<WriteRound, PostFailed> {
+        let max = self.max_payload(q.buffer_size());
+        // Nothing is staged or posted for a copy that found no byte.
+        let fault = Cell::new(false);
+        let mut copy = |buf: &mut [u8]| -> Result<usize, Errno> {
+            let n = copy_in(buf);
+            if n == 0 && !buf.is_empty() {
+                fault.set(true);
+                return Err(EFAULT);
+            }
+            Ok(n)
+        };
+        let outcome = |res: Result<usize, Errno>| match res {
+            Ok(n) => Ok(WriteRound::Wrote(n)),
+            Err(_) if fault.get() => Ok(WriteRound::Fault),
+            Err(e) => Err(PostFailed(e)),
+        };
+        if waits_for_nagle(!nodelay, connected, rest, max, self.tx.idle(), self.staged_len) {
+            if self.staged_room(q) == 0 && !self.flush_staged(q).map_err(PostFailed)? {
+                // Full, and no credit to send it.
+                return Ok(WriteRound::Blocked);
+            }
+            let round = outcome(self.stage(q, rest, &mut copy))?;
+            if round != WriteRound::Fault && (self.staged_room(q) == 0 || self.tx.idle()) {
+                self.flush_staged(q).map_err(PostFailed)?;
+            }
+            return Ok(round);
+        }
+        // Staged bytes go first; they wait for a credit.
+        if !self.flush_staged(q).map_err(PostFailed)? || !self.can_send(Credit::Data, self.slots_free(q)) {
+            return Ok(WriteRound::Blocked);
+        }
+        outcome(self.send(q, Mid::Data, 0, false, rest, &mut copy))
+    }
+}
