@@ -18,6 +18,7 @@ pub mod list;
 pub mod listen;
 pub mod memory;
 pub mod message;
+pub mod policy;
 pub mod proc_row;
 pub mod ratelimit;
 pub mod receive;
