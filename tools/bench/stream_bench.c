@@ -549,7 +549,9 @@ static long long steady_kernel_kib(double min_s, double max_s)
 #define OPENERS 4
 
 struct opener {
-	int proto, port, first, count, failed;
+	int proto, port, first, count;
+	/* The errno of the first connection that failed (errno is per thread). */
+	int failed;
 	const char *host;
 	int *fds;
 };
@@ -562,7 +564,7 @@ static void *open_idle(void *arg)
 	for (int i = o->first; i < o->count; i += OPENERS) {
 		o->fds[i] = connect_to(o->proto, o->host, o->port);
 		if (o->fds[i] < 0 || send(o->fds[i], "i", 1, 0) != 1) {
-			o->failed = 1;
+			o->failed = errno ? errno : EIO;
 			break;
 		}
 	}
@@ -593,8 +595,10 @@ static int scale(int proto, const char *host, int port, int count, double second
 	}
 	for (int i = 0; i < openers; i++) {
 		pthread_join(t[i], NULL);
-		if (o[i].failed)
+		if (o[i].failed) {
+			errno = o[i].failed;
 			die("idle connect");
+		}
 	}
 	setup = now() - t0;
 	/* Each connection's answer says the server holds it: both ends are counted. */

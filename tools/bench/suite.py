@@ -231,19 +231,32 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
         return None
 
     @contextlib.contextmanager
-    def busy_read(self, usec):
-        """net.core.busy_read (a global sysctl) for what runs inside: the SO_BUSY_POLL
-        every new socket starts with."""
-        path = "/proc/sys/net/core/busy_read"
+    def sysctl(self, name, value):
+        """A sysctl of the initial namespace (a global or module-wide one) set to
+        `value` for what runs inside, then back to what it was."""
+        path = "/proc/sys/" + name.replace(".", "/")
         with open(path) as f:
             old = f.read().strip()
         with open(path, "w") as f:
-            f.write(str(usec))
+            f.write(str(value))
         try:
             yield
         finally:
             with open(path, "w") as f:
                 f.write(old)
+
+    def busy_read(self, usec):
+        """net.core.busy_read for what runs inside: the SO_BUSY_POLL every new socket
+        starts with."""
+        return self.sysctl("net.core.busy_read", usec)
+
+    @staticmethod
+    def mem_total_kib():
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1])
+        return 0
 
     # ---- SMC-R set-up ----
 
@@ -348,12 +361,16 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
                 with self.section("rsocket", "latency"):
                     for size in lat_sizes:
                         self.rsocket_latency(size, r)
-        for system in systems:
-            for n in scale_n:
-                log("%s: %d connections" % (system, n))
-                with self.section(system, "scale %d" % n):
-                    for r in range(self.repeats):
-                        self.scale(system, n, r)
+        # The scale steps weigh what connections cost, not the ring memory limit
+        # (net.infinisock.sdp_mem, an eighth of the memory by default, which 1024
+        # default connections pass): lifted to all of the VM's memory meanwhile.
+        with self.sysctl("net.infinisock.sdp_mem", self.mem_total_kib()):
+            for system in systems:
+                for n in scale_n:
+                    log("%s: %d connections" % (system, n))
+                    with self.section(system, "scale %d" % n):
+                        for r in range(self.repeats):
+                            self.scale(system, n, r)
 
     def veth_mtu(self):
         rc, out, _ = self.run("a", ["cat", "/sys/class/net/va/mtu"])
