@@ -59,14 +59,14 @@ fn rdma_arguments() {
     let mut long = rdma(0, 0, 1, 0, 0, 0);
     long.push(0);
     assert_eq!(parse_rdma_args(&long), Err(EINVAL));
-    assert_eq!(check_rdma_len(&a, MAX_RDMA_LEN, false), Ok(()));
-    assert_eq!(check_rdma_len(&a, MAX_RDMA_LEN + 1, false), Err(EMSGSIZE));
+    assert_eq!(check_rdma_request(&a, MAX_RDMA_LEN, false), Ok(()));
+    assert_eq!(check_rdma_request(&a, MAX_RDMA_LEN + 1, false), Err(EMSGSIZE));
     let high = RdmaArgs { remote_addr: u64::MAX - 1, ..a };
-    assert_eq!(check_rdma_len(&high, 2, false), Err(EINVAL));
+    assert_eq!(check_rdma_request(&high, 2, false), Err(EINVAL));
     // A write with immediate needs a message socket, where its data arrives.
     let imm = RdmaArgs { op: RdmaOp::WriteImm(7), ..a };
-    assert_eq!(check_rdma_len(&imm, 8, true), Ok(()));
-    assert_eq!(check_rdma_len(&imm, 8, false), Err(infinisock_proto::errno::EOPNOTSUPP));
+    assert_eq!(check_rdma_request(&imm, 8, true), Ok(()));
+    assert_eq!(check_rdma_request(&imm, 8, false), Err(infinisock_proto::errno::EOPNOTSUPP));
 }
 
 #[test]

@@ -27,6 +27,17 @@ impl Drop for Mr {
 const RW: Access = Access { remote_read: true, remote_write: true, local_write: true };
 const RO: Access = Access { remote_read: true, remote_write: false, local_write: false };
 
+/// The region an operation on `[addr, addr + len)` would use, as `af_ib::rdma` finds it.
+fn serving<L: infinisock_proto::list::Lists>(
+    t: &mut RegionTable<L, Mr>,
+    addr: u64,
+    len: u64,
+    op: RdmaOp,
+) -> Option<&mut infinisock_proto::regions::Region<Mr>> {
+    let at = t.find(addr, len, op)?;
+    t.get_mut(at)
+}
+
 fn req(addr: u64, len: u64, access: Access) -> MrRequest {
     MrRequest { addr, len, access }
 }
@@ -52,7 +63,7 @@ fn a_region_in_use_is_ebusy_until_its_operation_is_over() {
     let mut t = RegionTable::<HostLists, Mr>::default();
     let mut ops = OpQueue::<HostLists, Wc>::default();
     let h = t.add(Mr(1, gone.clone()), &req(0x1000, 8192, RW)).unwrap();
-    let r = t.serving(0x1800, 100, RdmaOp::Write).unwrap();
+    let r = serving(&mut t, 0x1800, 100, RdmaOp::Write).unwrap();
     assert_eq!(r.hold(), h);
     ops.reserve().unwrap();
     ops.posted(9, 100, 1, Local::Region(h));
@@ -68,12 +79,12 @@ fn an_operation_needs_a_region_around_its_buffer_with_its_rights() {
     let gone = Rc::new(RefCell::new(Vec::new()));
     let mut t = RegionTable::<HostLists, Mr>::default();
     t.add(Mr(1, gone.clone()), &req(0x1000, 4096, RO)).unwrap();
-    assert!(t.serving(0x1000, 4096, RdmaOp::Write).is_some());
-    assert!(t.serving(0x1000, 4097, RdmaOp::Write).is_none());
-    assert!(t.serving(0xfff, 2, RdmaOp::Write).is_none());
+    assert!(serving(&mut t, 0x1000, 4096, RdmaOp::Write).is_some());
+    assert!(serving(&mut t, 0x1000, 4097, RdmaOp::Write).is_none());
+    assert!(serving(&mut t, 0xfff, 2, RdmaOp::Write).is_none());
     // A READ lands in the region: it needs local write.
-    assert!(t.serving(0x1000, 16, RdmaOp::Read).is_none());
-    assert!(t.serving(u64::MAX - 1, 16, RdmaOp::Write).is_none());
+    assert!(serving(&mut t, 0x1000, 16, RdmaOp::Read).is_none());
+    assert!(serving(&mut t, u64::MAX - 1, 16, RdmaOp::Write).is_none());
 }
 
 #[test]
@@ -108,7 +119,7 @@ fn revocation_closes_idle_regions_now_and_busy_ones_when_their_operation_ends() 
     let mut ops = OpQueue::<HostLists, Wc>::default();
     t.add(Mr(1, gone.clone()), &req(0x1000, 4096, RW)).unwrap();
     let busy = t.add(Mr(2, gone.clone()), &req(0x9000, 4096, RW)).unwrap();
-    t.serving(0x9000, 1, RdmaOp::Read).unwrap().hold();
+    serving(&mut t, 0x9000, 1, RdmaOp::Read).unwrap().hold();
     ops.reserve().unwrap();
     ops.posted(1, 1, 1, Local::Region(busy));
     t.revoke();
@@ -181,7 +192,7 @@ proptest! {
                     if ops.reserve().is_err() {
                         continue;
                     }
-                    if let Some(r) = t.serving(addr, 64, RdmaOp::Write) {
+                    if let Some(r) = serving(&mut t, addr, 64, RdmaOp::Write) {
                         let h = r.hold();
                         ops.posted(h, 64, 1, Local::Region(h));
                         in_use.push(h);

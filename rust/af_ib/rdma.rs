@@ -31,7 +31,7 @@ use crate::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
         errno::Errno,
         rdma::{
-            admit, check_rdma_len, encode_mr_reg, encode_status, error_queue_full, parse_mr_reg, parse_rdma_args,
+            admit, check_rdma_request, encode_mr_reg, encode_status, error_queue_full, parse_mr_reg, parse_rdma_args,
             worst_requests, Admission, RdmaArgs, RdmaOp, CMSG_RDMA, CMSG_RDMA_STATUS, MR_REG_LEN, RDMA_STATUS_LEN,
         },
         rdma_ops::{connection_error, Local, Report},
@@ -118,7 +118,7 @@ pub(crate) fn requested(msg: &mut Msg) -> Result<Option<RdmaArgs>> {
 /// unless non-blocking. Returns `len` once posted.
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
-    check_rdma_len(&args, len, ep.is_seqpacket).map_err(Errno::into_error)?;
+    check_rdma_request(&args, len, ep.is_seqpacket).map_err(Errno::into_error)?;
     let nonblock = nonblock || flags & crate::proto::abi::MSG_DONTWAIT != 0;
     let mut timeo = ep.sk.sndtimeo(nonblock);
     // Pins that found pages missing right after they were put in place.
@@ -136,7 +136,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, 
             let link = connected_link(inner)?;
             let max_sge = if args.op == RdmaOp::Read { link.rdma.read_sge } else { link.rdma.send_sge };
             let side = if args.in_region { region_side(link, msg, len, args.op)? } else { LocalSide::Iovec };
-            let in_region = matches!(side, LocalSide::Region(_));
+            let in_region = matches!(side, LocalSide::Region { .. });
             let pages = if in_region { 0 } else { msg.pages(len) };
             let worst = worst_requests(args.op, in_region, pages, max_sge);
             let data_credit = link.stream.credits.as_ref().is_some_and(|c| c.available_for_data() > 0);
@@ -168,18 +168,18 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, 
 enum LocalSide {
     /// In its iovec.
     Iovec,
-    /// At this address, one iovec segment that must lie in a registered region
-    /// (`INFINISOCK_RDMA_REGION`).
-    Region(u64),
+    /// At `addr`, one iovec segment inside the registered region `at` (see
+    /// `RegionTable::find`; the table does not change under the lock until posting).
+    Region { at: usize, addr: u64 },
 }
 
 /// The local side of an `INFINISOCK_RDMA_REGION` operation: `EINVAL` unless its buffer
 /// is one iovec segment inside a registered region with the rights the operation
 /// needs.
-fn region_side(link: &mut Link, msg: &mut Msg, len: usize, op: RdmaOp) -> Result<LocalSide> {
+fn region_side(link: &Link, msg: &mut Msg, len: usize, op: RdmaOp) -> Result<LocalSide> {
     let addr = msg.user_span(len).ok_or(EINVAL)?;
-    link.rdma.regions.serving(addr, len as u64, op).ok_or(EINVAL)?;
-    Ok(LocalSide::Region(addr))
+    let at = link.rdma.regions.find(addr, len as u64, op).ok_or(EINVAL)?;
+    Ok(LocalSide::Region { at, addr })
 }
 
 /// A write with immediate fills one of the peer's receive buffers without a header:
@@ -215,10 +215,9 @@ fn post(
     inner.completions.reserve(places).map_err(Errno::into_error)?;
     let link = connected_link(inner)?;
     let (local, posted, res) = match side {
-        LocalSide::Region(addr) => {
+        LocalSide::Region { at, addr } => {
             take_imm_credit(link, args.op)?;
-            // Found by `region_side` under the same lock.
-            let r = link.rdma.regions.serving(addr, len as u64, args.op).ok_or(EINVAL)?;
+            let r = link.rdma.regions.get_mut(at).ok_or(EINVAL)?;
             let res = link.qp.post_rdma_region(&RDMA_CQE, &r.mr, (addr, len as u32), verb, remote);
             // The region stays registered until the operation completes (`EBUSY`).
             let handle = if res.is_ok() { r.hold() } else { r.handle };

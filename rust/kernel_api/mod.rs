@@ -9,8 +9,9 @@
 //! CQs, DMA buffers, user memory regions), a connection's queue pair and everything
 //! the device touches through it (`qp`), rdma_cm ids (`cm`), the C structures the
 //! kernel keeps pointers to (`ffi_static`), rate-limited log lines (`log`), errno
-//! conversion (`errno`), `KVec` as the protocol's lists (`list`) and the raw bindings under all of them (`bindings`, with the
-//! C helpers in `c/`, one file per kernel interface, declared in `rust/helpers.h`).
+//! conversion (`errno`), `KVec` as the protocol's lists (`list`) and the raw bindings
+//! under all of them (`bindings`, with the C helpers in `c/`, one file per kernel
+//! interface, declared in `rust/helpers.h`).
 //!
 //! Every `unsafe` of the module is here: each wrapper owns the lifetime rules of what
 //! it wraps, so the rooms above are safe Rust.

@@ -189,7 +189,7 @@ impl Link {
     /// Free send slots: those whose sends have completed or been flushed, and that
     /// the queue pair knows the device is done with.
     pub(crate) fn tx_free(&self) -> usize {
-        self.stream.tx.free().min(self.qp.send_slots_free())
+        self.stream.slots_free(self.qp.send_slots_free())
     }
 
     /// Payload bytes that fit one message to the peer.

@@ -164,7 +164,7 @@ pub fn region_serves(start: u64, region_len: u64, access: Access, addr: u64, len
 /// (`EMSGSIZE`), a remote range that does not wrap (`EINVAL`), and a write with
 /// immediate only on a message socket (`EOPNOTSUPP`: its immediate data arrives as a
 /// message, and streams have none).
-pub fn check_rdma_len(args: &RdmaArgs, len: usize, messages: bool) -> Result<(), Errno> {
+pub fn check_rdma_request(args: &RdmaArgs, len: usize, messages: bool) -> Result<(), Errno> {
     if len > MAX_RDMA_LEN {
         return Err(EMSGSIZE);
     }

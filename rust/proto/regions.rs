@@ -90,10 +90,16 @@ impl<Ls: Lists, M> RegionTable<Ls, M> {
         self.regions.take_at(at).map(|r| r.mr).ok_or(EINVAL)
     }
 
-    /// The region an `INFINISOCK_RDMA_REGION` operation `op` on `[addr, addr + len)`
-    /// may use as its local side (inside it, with the rights `op` needs).
-    pub fn serving(&mut self, addr: u64, len: u64, op: RdmaOp) -> Option<&mut Region<M>> {
-        self.regions.iter_mut().find(|r| region_serves(r.addr, r.len, r.access, addr, len, op))
+    /// Where the region is that an `INFINISOCK_RDMA_REGION` operation `op` on
+    /// `[addr, addr + len)` may use as its local side (inside it, with the rights `op`
+    /// needs): an index for [`Self::get_mut`], valid until the table next changes.
+    pub fn find(&self, addr: u64, len: u64, op: RdmaOp) -> Option<usize> {
+        self.regions.iter().position(|r| region_serves(r.addr, r.len, r.access, addr, len, op))
+    }
+
+    /// The region at `at`, as [`Self::find`] gave it.
+    pub fn get_mut(&mut self, at: usize) -> Option<&mut Region<M>> {
+        self.regions.get_mut(at)
     }
 
     /// An operation that used region `handle` is over; the region goes now if it was

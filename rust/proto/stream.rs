@@ -105,6 +105,12 @@ impl<L: DerefMut<Target = [u32]>, B> Stream<L, B> {
         buffer_size.min(self.peer_msg_size).saturating_sub(BSDH_LEN)
     }
 
+    /// Send slots free in both accounts: the stream's, and the device's
+    /// (`device_free`: slots it is done with).
+    pub fn slots_free(&self, device_free: usize) -> usize {
+        self.tx.free().min(device_free)
+    }
+
     /// Whether a message of `kind` may be posted now, with `slots_free` send slots.
     pub fn can_send(&self, kind: Credit, slots_free: usize) -> bool {
         !self.qp_dead

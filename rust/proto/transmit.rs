@@ -44,11 +44,6 @@ pub enum WriteRound {
 pub struct PostFailed(pub Errno);
 
 impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L, B> {
-    /// Send slots free in both accounts: the stream's and the device's.
-    pub fn slots_free(&self, q: &impl SendSlots) -> usize {
-        self.tx.free().min(q.free())
-    }
-
     /// Posts one message of kind `mid` with BSDH `flags`: `fill` writes up to `max`
     /// payload bytes into the slot and returns how many. A data message takes a data
     /// credit; a control message (credit update, DisConn, Abort) may use the reserve.
@@ -63,7 +58,7 @@ impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L
         fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<usize, E> {
         let kind = if control { Credit::Control } else { Credit::Data };
-        if !self.can_send(kind, self.slots_free(q)) {
+        if !self.can_send(kind, self.slots_free(q.free())) {
             return Err(EAGAIN.into());
         }
         let max = max.min(self.max_payload(q.buffer_size()));
@@ -99,7 +94,7 @@ impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L
         if len == 0 {
             return Ok(true);
         }
-        if !self.can_send(Credit::Data, self.slots_free(q)) {
+        if !self.can_send(Credit::Data, self.slots_free(q.free())) {
             return Ok(false);
         }
         // Out of `self` while `send` borrows it.
@@ -132,7 +127,7 @@ impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L
         if self.fin_owed() && !self.flush_staged(q)? {
             return Ok(());
         }
-        if self.fin_owed() && self.can_send(Credit::Control, self.slots_free(q)) {
+        if self.fin_owed() && self.can_send(Credit::Control, self.slots_free(q.free())) {
             self.send(q, Mid::DisConn, 0, true, 0, |_| Ok::<usize, Errno>(0))?;
             self.fin_posted();
         }
@@ -141,7 +136,7 @@ impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L
 
     /// Sends a credit update if the peer should hear about reposted buffers now.
     pub fn credit_update(&mut self, q: &mut impl SendSlots, ring: usize) -> Result<(), Errno> {
-        if self.credit_update_due(ring) && self.can_send(Credit::Control, self.slots_free(q)) {
+        if self.credit_update_due(ring) && self.can_send(Credit::Control, self.slots_free(q.free())) {
             self.send(q, Mid::Data, 0, true, 0, |_| Ok::<usize, Errno>(0))?;
         }
         Ok(())
@@ -194,7 +189,7 @@ impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L
             return Ok(round);
         }
         // Staged bytes go first; they wait for a credit.
-        if !self.flush_staged(q).map_err(PostFailed)? || !self.can_send(Credit::Data, self.slots_free(q)) {
+        if !self.flush_staged(q).map_err(PostFailed)? || !self.can_send(Credit::Data, self.slots_free(q.free())) {
             return Ok(WriteRound::Blocked);
         }
         outcome(self.send(q, Mid::Data, 0, false, rest, &mut copy))
