@@ -23,7 +23,19 @@ struct ib_device;
 struct infinisock_sock {
 	struct inet_sock inet;
 	void *state;
+	/*
+	 * A hybrid stream's inner kernel TCP socket (inner.c): set when the sock is
+	 * created, released with the socket. Which of the two carries the socket is in
+	 * inner_flags (INFINISOCK_INNER_*).
+	 */
+	struct socket *inner;
+	unsigned long inner_flags;
 };
+
+/* The inner socket carries every operation (the hybrid fell back to TCP). */
+#define INFINISOCK_INNER_ACTIVE	0
+/* The outer sock carries every operation (the hybrid is on SDP). */
+#define INFINISOCK_INNER_UNUSED	1
 
 /* AF_INET6 flavour: inet6_create() finds ipv6_pinfo through proto.ipv6_pinfo_offset. */
 struct infinisock6_sock {
@@ -261,5 +273,35 @@ bool infinisock_sk_reuse(const struct sock *sk);
 /* SO_RCVBUF/SO_SNDBUF as the program set them (0: not set). */
 void infinisock_sk_user_bufs(const struct sock *sk, int *rcvbuf, int *sndbuf);
 int infinisock_sockptr_read_int(sockptr_t optval, unsigned int optlen, int *val);
+
+/* The transparent hook's kfunc (bpf.c). */
+typedef int (*infinisock_protocol_chooser)(struct net *net, int family, int type, int protocol);
+int infinisock_register_protocol_chooser(infinisock_protocol_chooser chooser);
+
+/* A hybrid stream's inner TCP socket (inner.c). */
+int infinisock_inner_create(struct sock *sk);
+void infinisock_inner_release(struct sock *sk);
+struct socket *infinisock_inner(const struct sock *sk);
+int infinisock_inner_mode(const struct sock *sk);
+void infinisock_inner_set_mode(struct sock *sk, int bit);
+int infinisock_inner_bind(struct socket *inner, const void *addr, int len);
+int infinisock_inner_connect(struct socket *inner, const void *addr, int len, int flags);
+int infinisock_inner_connect_async(struct sock *sk, const void *addr, int len);
+int infinisock_inner_listen(struct socket *inner, int backlog);
+int infinisock_inner_accept(struct socket *inner, struct socket *newsock, int flags);
+int infinisock_inner_getname(struct socket *inner, void *addr, int peer);
+bool infinisock_inner_acceptable(struct socket *inner);
+__poll_t infinisock_fwd_poll(struct file *file, struct socket *inner);
+int infinisock_fwd_ioctl(struct socket *inner, unsigned int cmd, unsigned long arg);
+int infinisock_fwd_shutdown(struct socket *inner, int how);
+int infinisock_fwd_sendmsg(struct socket *inner, struct msghdr *msg, size_t len);
+int infinisock_fwd_recvmsg(struct socket *inner, struct msghdr *msg, size_t len, int flags);
+int infinisock_fwd_setsockopt(struct socket *outer, struct socket *inner, int level, int name,
+			      sockptr_t optval, unsigned int optlen);
+int infinisock_fwd_getsockopt(struct socket *inner, int level, int name, char __user *optval,
+			      int __user *optlen);
+int infinisock_own_sol_socket(struct socket *sock, int name, sockptr_t optval, unsigned int optlen);
+typedef bool (*infinisock_ready_fn)(void *ctx);
+long infinisock_sk_wait_ready(struct sock *sk, long timeo, infinisock_ready_fn ready, void *ctx, int *err);
 
 #endif /* INFINISOCK_HELPERS_H */

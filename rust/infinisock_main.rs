@@ -43,6 +43,8 @@ mod kunit;
 const _: () = assert!(bindings::IPPROTO_SDP as i32 == proto::IPPROTO_SDP);
 const _: () = assert!(bindings::AF_IB as i32 == proto::AF_IB);
 const _: () = assert!(proto::IPPROTO_SDP == 258, "update the module aliases");
+const _: () = assert!(bindings::IPPROTO_SDP_HYBRID as i32 == proto::hybrid::IPPROTO_SDP_HYBRID);
+const _: () = assert!(proto::hybrid::IPPROTO_SDP_HYBRID == 259, "update the module aliases");
 
 module! {
     type: InfiniSock,
@@ -54,6 +56,8 @@ module! {
         "net-pf-27",
         "net-pf-2-proto-258-type-1",
         "net-pf-10-proto-258-type-1",
+        "net-pf-2-proto-259-type-1",
+        "net-pf-10-proto-259-type-1",
     ],
 }
 
@@ -87,6 +91,9 @@ impl kernel::Module for InfiniSock {
         let af_ib_proto = Registration::new(&family::af_ib::PROTO)?;
         let af_ib = Registration::new(&family::af_ib::FAMILY)?;
         let sdp_inet = inet::SdpInet::register()?;
+        if let Err(e) = family::transparent::register() {
+            pr_warn!("transparent mode unavailable: the kfunc could not be registered ({})\n", e.to_errno());
+        }
         pr_info!("loaded: AF_IB ({}) and IPPROTO_SDP ({}) registered\n", proto::AF_IB, proto::IPPROTO_SDP);
         Ok(Self {
             _sdp_inet: sdp_inet,

@@ -18,6 +18,8 @@ APT_PACKAGES=(
 	# A hostile SDP peer for the tests is written against userspace verbs.
 	librdmacm-dev libibverbs-dev
 	iperf3 sockperf socat python3 iputils-ping
+	# Transparent SDP: the BPF program that steers socket() and its loader.
+	libbpf-dev bpftool
 )
 
 missing=()

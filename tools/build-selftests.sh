@@ -29,3 +29,12 @@ for c in "$TOP"/tools/examples/*.c; do
 		die "building $c failed"
 done
 say "selftests built in selftests/build/, benchmark tools in tools/bench/build/, examples in tools/examples/build/"
+# Transparent SDP's hook and its loader.
+mkdir -p "$TOP/tools/transparent/build"
+clang-19 -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I"/usr/include/$(uname -m)-linux-gnu" \
+	-c -o "$TOP/tools/transparent/build/infinisock_transparent.bpf.o" "$TOP/tools/transparent/infinisock_transparent.bpf.c" ||
+	die "building the transparent hook failed"
+gcc -O2 -g -Wall -Wextra -Werror -o "$TOP/tools/transparent/build/infinisock-transparent" \
+	"$TOP/tools/transparent/infinisock-transparent.c" -lbpf ||
+	die "building infinisock-transparent failed"
+say "transparent hook in tools/transparent/build/"

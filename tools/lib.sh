@@ -24,6 +24,8 @@ toolchain_versions() {
 	/usr/bin/rustc --version 2>/dev/null || echo "rustc: missing"
 	"$BINDGEN" --version 2>/dev/null || echo "bindgen: missing"
 	clang-19 --version 2>/dev/null | head -n1 || echo "clang-19: missing"
+	# pahole writes the BTF of vmlinux and of the module.
+	echo "pahole $(pahole --version 2>/dev/null || echo missing)"
 }
 
 check_toolchain() {
@@ -35,4 +37,7 @@ check_toolchain() {
 	[ -x "$BINDGEN" ] || die "bindgen missing at $BINDGEN"
 	[ -x "$VNG" ] || die "virtme-ng missing at $VNG"
 	command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing"
+	command -v pahole >/dev/null || die "pahole missing: install Debian's dwarves"
+	command -v bpftool >/dev/null || die "bpftool missing"
+	[ -e /usr/include/bpf/libbpf.h ] || die "libbpf headers missing: install libbpf-dev"
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! SDP under AF_INET and AF_INET6: `socket(AF_INET[6], SOCK_STREAM, IPPROTO_SDP)`.
+//! SDP under AF_INET and AF_INET6: `socket(AF_INET[6], SOCK_STREAM, IPPROTO_SDP)`, and
+//! the registrations of hybrid streams (`IPPROTO_SDP_HYBRID`, `hybrid`).
 //!
 //! `inet_create()`/`inet6_create()` find our entries by (type, protocol), allocate the
 //! sock from our `struct proto` and call its `init`, which attaches an [`Endpoint`].
@@ -38,6 +39,8 @@ use crate::{
         IPPROTO_SDP,
     },
     sdp::{close, endpoint::{Endpoint, EpRef, Phase}, handshake, keepalive, rx, tx},
+    family::hybrid::{HybridOps, HybridProto},
+    proto::hybrid::IPPROTO_SDP_HYBRID,
 };
 
 const AF_INET: i32 = crate::kernel_api::bindings::AF_INET as i32;
@@ -71,9 +74,23 @@ static OPS6: OpsTable = OpsTable::stream::<SdpOps<AF_INET6>>();
 static ENTRY4: InetProtosw = InetProtosw::new(IpFamily::V4, SOCK_STREAM, IPPROTO_SDP, &PROTO4, &OPS4);
 static ENTRY6: InetProtosw = InetProtosw::new(IpFamily::V6, SOCK_STREAM, IPPROTO_SDP, &PROTO6, &OPS6);
 
+// Hybrid streams (`family::hybrid`): SDP socks with an inner TCP socket.
+static HYBRID_PROTO4: ProtoTable = ProtoTable::new::<HybridProto>("SDP-hybrid", SockLayout::Inet);
+static HYBRID_PROTO6: ProtoTable = ProtoTable::new::<HybridProto>("SDPv6-hybrid", SockLayout::Inet6);
+static HYBRID_OPS4: OpsTable = OpsTable::hybrid::<HybridOps<AF_INET>>();
+static HYBRID_OPS6: OpsTable = OpsTable::hybrid::<HybridOps<AF_INET6>>();
+static HYBRID_ENTRY4: InetProtosw =
+    InetProtosw::new(IpFamily::V4, SOCK_STREAM, IPPROTO_SDP_HYBRID, &HYBRID_PROTO4, &HYBRID_OPS4);
+static HYBRID_ENTRY6: InetProtosw =
+    InetProtosw::new(IpFamily::V6, SOCK_STREAM, IPPROTO_SDP_HYBRID, &HYBRID_PROTO6, &HYBRID_OPS6);
+
 /// SDP's registrations under both IP families. Fields drop in order: the protocol
 /// switch entries go before the `struct proto`s they point to.
 pub(crate) struct SdpInet {
+    _hybrid_entry6: Registration<InetProtosw>,
+    _hybrid_entry4: Registration<InetProtosw>,
+    _hybrid_proto6: Registration<ProtoTable>,
+    _hybrid_proto4: Registration<ProtoTable>,
     _entry6: Registration<InetProtosw>,
     _entry4: Registration<InetProtosw>,
     _proto6: Registration<ProtoTable>,
@@ -87,7 +104,20 @@ impl SdpInet {
         let proto6 = Registration::new(&PROTO6)?;
         let entry4 = Registration::new(&ENTRY4)?;
         let entry6 = Registration::new(&ENTRY6)?;
-        Ok(Self { _entry6: entry6, _entry4: entry4, _proto6: proto6, _proto4: proto4 })
+        let hybrid_proto4 = Registration::new(&HYBRID_PROTO4)?;
+        let hybrid_proto6 = Registration::new(&HYBRID_PROTO6)?;
+        let hybrid_entry4 = Registration::new(&HYBRID_ENTRY4)?;
+        let hybrid_entry6 = Registration::new(&HYBRID_ENTRY6)?;
+        Ok(Self {
+            _hybrid_entry6: hybrid_entry6,
+            _hybrid_entry4: hybrid_entry4,
+            _hybrid_proto6: hybrid_proto6,
+            _hybrid_proto4: hybrid_proto4,
+            _entry6: entry6,
+            _entry4: entry4,
+            _proto6: proto6,
+            _proto4: proto4,
+        })
     }
 }
 
@@ -96,7 +126,7 @@ impl SdpInet {
 pub(crate) struct SdpOps<const FAMILY: i32>;
 
 /// The endpoint of a socket between `create` and `release`.
-fn endpoint(sock: &Socket) -> Result<kernel::sync::Arc<Endpoint>> {
+pub(crate) fn endpoint(sock: &Socket) -> Result<kernel::sync::Arc<Endpoint>> {
     let ep = sock.sk().and_then(|sk| sk.state::<Endpoint>()).ok_or(EBADF)?;
     Ok(ep.into())
 }

@@ -17,11 +17,13 @@
 //! it wraps, so the rooms above are safe Rust.
 
 pub(crate) mod bindings;
+pub(crate) mod bpf;
 pub(crate) mod cm;
 pub(crate) mod errno;
 pub(crate) mod ffi_static;
 pub(crate) mod global;
 pub(crate) mod ib;
+pub(crate) mod inner;
 pub(crate) mod list;
 pub(crate) mod log;
 pub(crate) mod net;

@@ -39,12 +39,12 @@ impl Socket {
     /// # Safety
     ///
     /// `ptr` is a valid `struct socket` for the lifetime `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::socket) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::socket) -> &'a Self {
         // SAFETY: `Socket` is a transparent wrapper; the caller guarantees validity.
         unsafe { &*ptr.cast() }
     }
 
-    fn as_raw(&self) -> *mut bindings::socket {
+    pub(super) fn as_raw(&self) -> *mut bindings::socket {
         self.0.get()
     }
 
@@ -160,12 +160,12 @@ impl Sock {
     /// # Safety
     ///
     /// `ptr` is a valid sock allocated with one of our `struct proto`s, for `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
+    pub(super) unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
         // SAFETY: `Sock` is a transparent wrapper; the caller guarantees validity.
         unsafe { &*ptr.cast() }
     }
 
-    fn as_raw(&self) -> *mut bindings::sock {
+    pub(super) fn as_raw(&self) -> *mut bindings::sock {
         self.0.get()
     }
 
@@ -693,7 +693,7 @@ unsafe extern "C" fn create_trampoline<F: SocketFamily>(
 }
 
 /// A `struct proto_ops` in a static.
-pub(crate) struct OpsTable(FfiStatic<bindings::proto_ops>);
+pub(crate) struct OpsTable(pub(super) FfiStatic<bindings::proto_ops>);
 
 impl OpsTable {
     /// The table of a connected socket kind (streams, message sockets): everything
@@ -736,7 +736,7 @@ unsafe fn addr_bytes<'a>(addr: *const bindings::sockaddr_unsized, len: i32) -> &
     }
 }
 
-unsafe extern "C" fn bind_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn bind_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     addr: *mut bindings::sockaddr_unsized,
     len: kernel::ffi::c_int,
@@ -754,7 +754,7 @@ unsafe extern "C" fn bind_trampoline<O: StreamOps>(
     }.map(|()| 0))
 }
 
-unsafe extern "C" fn connect_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn connect_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     addr: *mut bindings::sockaddr_unsized,
     len: kernel::ffi::c_int,
@@ -771,7 +771,7 @@ unsafe extern "C" fn connect_trampoline<O: StreamOps>(
     }.map(|()| 0))
 }
 
-unsafe extern "C" fn listen_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn listen_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     backlog: kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
@@ -779,7 +779,7 @@ unsafe extern "C" fn listen_trampoline<O: StreamOps>(
     from_result(|| O::listen(unsafe { Socket::from_raw(sock) }, backlog).map(|()| 0))
 }
 
-unsafe extern "C" fn accept_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn accept_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     newsock: *mut bindings::socket,
     arg: *mut bindings::proto_accept_arg,
@@ -791,7 +791,7 @@ unsafe extern "C" fn accept_trampoline<O: StreamOps>(
     }.map(|()| 0))
 }
 
-unsafe extern "C" fn getname_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn getname_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     addr: *mut bindings::sockaddr,
     peer: kernel::ffi::c_int,
@@ -807,7 +807,7 @@ unsafe extern "C" fn getname_trampoline<O: StreamOps>(
     })
 }
 
-unsafe extern "C" fn poll_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn poll_trampoline<O: StreamOps>(
     file: *mut bindings::file,
     sock: *mut bindings::socket,
     wait: *mut bindings::poll_table_struct,
@@ -818,7 +818,7 @@ unsafe extern "C" fn poll_trampoline<O: StreamOps>(
     O::poll(unsafe { Socket::from_raw(sock) })
 }
 
-unsafe extern "C" fn ioctl_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn ioctl_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     cmd: kernel::ffi::c_uint,
     arg: kernel::ffi::c_ulong,
@@ -833,7 +833,7 @@ unsafe extern "C" fn ioctl_trampoline<O: StreamOps>(
     })
 }
 
-unsafe extern "C" fn shutdown_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn shutdown_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     how: kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
@@ -841,7 +841,7 @@ unsafe extern "C" fn shutdown_trampoline<O: StreamOps>(
     from_result(|| O::shutdown(unsafe { Socket::from_raw(sock) }, how).map(|()| 0))
 }
 
-unsafe extern "C" fn setsockopt_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn setsockopt_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     level: kernel::ffi::c_int,
     name: kernel::ffi::c_int,
@@ -861,7 +861,7 @@ unsafe extern "C" fn setsockopt_trampoline<O: StreamOps>(
     })
 }
 
-unsafe extern "C" fn getsockopt_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn getsockopt_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     level: kernel::ffi::c_int,
     name: kernel::ffi::c_int,
@@ -893,7 +893,7 @@ unsafe extern "C" fn getsockopt_trampoline<O: StreamOps>(
     })
 }
 
-unsafe extern "C" fn sendmsg_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn sendmsg_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     msg: *mut bindings::msghdr,
     len: usize,
@@ -906,7 +906,7 @@ unsafe extern "C" fn sendmsg_trampoline<O: StreamOps>(
     }
 }
 
-unsafe extern "C" fn recvmsg_trampoline<O: StreamOps>(
+pub(super) unsafe extern "C" fn recvmsg_trampoline<O: StreamOps>(
     sock: *mut bindings::socket,
     msg: *mut bindings::msghdr,
     len: usize,
@@ -920,7 +920,7 @@ unsafe extern "C" fn recvmsg_trampoline<O: StreamOps>(
     }
 }
 
-unsafe extern "C" fn release_trampoline<O: SocketOps>(sock: *mut bindings::socket) -> kernel::ffi::c_int {
+pub(super) unsafe extern "C" fn release_trampoline<O: SocketOps>(sock: *mut bindings::socket) -> kernel::ffi::c_int {
     // SAFETY: The socket layer passes the socket being released, valid for the call.
     let sock = unsafe { Socket::from_raw(sock) };
     if let Some(sk) = sock.detach() {
@@ -988,7 +988,10 @@ unsafe extern "C" fn init_trampoline<P: SockProto>(sk: *mut bindings::sock) -> k
 unsafe extern "C" fn destroy_trampoline<P: SockProto>(sk: *mut bindings::sock) {
     // SAFETY: The kernel passes one of our socks; on this path no socket operation
     // can run on it any more.
-    drop(unsafe { Sock::from_raw(sk) }.take_state::<P::State>());
+    let sk = unsafe { Sock::from_raw(sk) };
+    drop(sk.take_state::<P::State>());
+    // A hybrid's inner socket, if `init` created one.
+    sk.release_inner();
 }
 
 unsafe extern "C" fn keepalive_trampoline<P: SockProto>(sk: *mut bindings::sock, on: kernel::ffi::c_int) {

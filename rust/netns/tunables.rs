@@ -64,3 +64,10 @@ pub(crate) fn tunable(net: &Net, id: TunableId) -> i32 {
 pub(crate) fn ring_memory_limit() -> usize {
     usize::try_from(global_tunable(GlobalId::SdpMem)).unwrap_or(0).saturating_mul(1024)
 }
+
+/// The namespace's transparent-SDP policy (`net.infinisock.sdp_transparent`; every
+/// port and peer).
+pub(crate) fn policy(net: &Net) -> crate::proto::policy::Policy {
+    use crate::proto::policy::{Mode, Policy};
+    Policy { mode: Mode::from_tunable(i64::from(tunable(net, TunableId::SdpTransparent))), ..Policy::OFF }
+}

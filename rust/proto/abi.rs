@@ -46,6 +46,8 @@ pub const INFINISOCK_PEER_QP_NUM: i32 = 6;
 pub const INFINISOCK_PATH_MTU: i32 = 7;
 /// See [`INFINISOCK_DEVICE`].
 pub const INFINISOCK_MAX_INLINE: i32 = 8;
+/// `INFINISOCK_TRANSPORT`: a hybrid stream's path (`proto::hybrid::Path`).
+pub const INFINISOCK_TRANSPORT: i32 = 9;
 /// `SOL_TCP`: TCP-level options, which SDP sockets accept as TCP does.
 pub const SOL_TCP: i32 = 6;
 /// `TCP_NODELAY`.

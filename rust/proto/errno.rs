@@ -62,3 +62,18 @@ pub const EADDRINUSE: Errno = Errno(98);
 pub const EADDRNOTAVAIL: Errno = Errno(99);
 /// Operation not supported.
 pub const EOPNOTSUPP: Errno = Errno(95);
+/// No route to host.
+pub const EHOSTUNREACH: Errno = Errno(113);
+/// Network is down.
+pub const ENETDOWN: Errno = Errno(100);
+/// Interrupted system call.
+pub const EINTR: Errno = Errno(4);
+/// Operation now in progress.
+pub const EINPROGRESS: Errno = Errno(115);
+/// Permission denied.
+pub const EACCES: Errno = Errno(13);
+/// Operation not permitted.
+pub const EPERM: Errno = Errno(1);
+/// A signal interrupted a call the kernel restarts (`ERESTARTSYS`, never seen by
+/// programs).
+pub const ERESTARTSYS: Errno = Errno(512);

@@ -12,6 +12,7 @@ pub mod credits;
 pub mod errno;
 pub mod error_queue;
 pub mod handshake;
+pub mod hybrid;
 pub mod ib_port;
 pub mod keepalive;
 pub mod list;

@@ -62,16 +62,22 @@ pub enum TunableId {
     /// may be silent before it probes the peer, unless `TCP_KEEPIDLE` says otherwise
     /// (TCP's `tcp_keepalive_time`).
     SdpKeepaliveTime = 5,
+    /// `net.infinisock.sdp_transparent`: transparent SDP for programs that ask for TCP
+    /// (`proto::policy::Mode`): 0 off, 1 outgoing connections try SDP first, 2
+    /// listeners take SDP connections beside TCP ones, 3 both. Takes effect through
+    /// the transparent hook (`tools/transparent/`), for sockets created from then on.
+    SdpTransparent = 6,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 6] = [
+pub const TUNABLES: [Tunable; 7] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
     Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32, userns_max: 16 },
     Tunable { name: c"sdp_buffer_size", default: 32768, min: 4096, max: 1 << 20, userns_max: 32768 },
     Tunable { name: c"sdp_fin_timeout", default: 60, min: 1, max: 3600, userns_max: 3600 },
     Tunable { name: c"sdp_keepalive_time", default: 7200, min: 1, max: MAX_KEEPIDLE as i32, userns_max: MAX_KEEPIDLE as i32 },
+    Tunable { name: c"sdp_transparent", default: 0, min: 0, max: 3, userns_max: 3 },
 ];
 
 /// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial

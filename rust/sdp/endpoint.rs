@@ -44,6 +44,7 @@ use crate::{
     proto::{
         abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
         conn_state::{failure_errno, poll_mask, PollState},
+        hybrid::{Handover, Path},
         keepalive::{KeepaliveConfig, Prober},
         sockaddr::{PortSpace, SockAddr},
         socket_args::SOCK_SEQPACKET,
@@ -114,6 +115,10 @@ pub(crate) struct Inner {
     pub(crate) max_msg: Option<u32>,
     /// Finished RDMA operations waiting on the error queue (`rdma`).
     pub(crate) completions: Completions,
+    /// A hybrid socket's path (`INFINISOCK_TRANSPORT`).
+    pub(crate) path: Path,
+    /// A hybrid's move to TCP after its RDMA attempt failed (`sdp::fallback`).
+    pub(crate) handover: Handover,
 }
 
 /// The protocol state of one socket. See the module documentation.
@@ -226,6 +231,8 @@ impl Endpoint {
                     woken_before_reap: 0,
                     max_msg: None,
                     completions: Completions::default(),
+                    path: Path::Undecided,
+                    handover: Handover::Idle,
                 }),
                 changed <- WaitQueue::new(c"Endpoint::changed", kernel::static_lock_class!()),
                 events: AtomicU32::new(0),
@@ -469,6 +476,11 @@ impl Endpoint {
     /// Records a connection error for the socket, moves to `Closed`
     /// and schedules the teardown of the link.
     pub(crate) fn fail(self: EpRef<'_>, inner: &mut Inner, err: Error) {
+        // A hybrid's failed RDMA attempt becomes a TCP connection, not an error.
+        if crate::sdp::fallback::on_connect_failure(self, inner, err) {
+            self.close_and_teardown(inner);
+            return;
+        }
         let closed_by_peer = inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
         let err = failure_errno(err.into(), closed_by_peer).into_error();
         if inner.phase != Phase::Closed {
@@ -540,6 +552,8 @@ impl Endpoint {
         if orphaned {
             // Nothing else refers to the sock's state any more.
             drop(self.sk.take_state::<Endpoint>());
+        } else {
+            crate::sdp::fallback::after_teardown(self);
         }
     }
 

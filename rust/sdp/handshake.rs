@@ -356,6 +356,10 @@ fn on_established(ep: EpRef<'_>) {
             }
             inner.phase = Phase::Connected;
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
+            if ep.sk.is_undecided_hybrid() {
+                inner.path = crate::proto::hybrid::Path::Sdp;
+                ep.sk.leave_inner();
+            }
             crate::sdp::keepalive::on_established(ep, inner);
             crate::sdp::rx::process_early(ep, inner);
             ep.wake(POLLOUT | POLLWRNORM);

@@ -2,12 +2,13 @@
 
 //! The SDP connection, which every stream and AF_IB message socket is: its state and
 //! events (`endpoint`), connection management (`handshake`: bind, listen, connect,
-//! accept, Hello), sending (`tx`), receiving (`rx`), closing (`close`), keepalive
+//! accept, Hello), a hybrid stream's move to TCP (`fallback`), sending (`tx`), receiving (`rx`), closing (`close`), keepalive
 //! (`keepalive`) and the `/proc` view (`diag`).
 
 pub(crate) mod close;
 pub(crate) mod diag;
 pub(crate) mod endpoint;
+pub(crate) mod fallback;
 pub(crate) mod handshake;
 pub(crate) mod keepalive;
 pub(crate) mod rx;

@@ -17,6 +17,15 @@
  */
 #define IPPROTO_SDP	258
 
+/*
+ * A hybrid stream: SDP where the namespace's transparent policy
+ * (net.infinisock.sdp_transparent) and the peer allow it, TCP otherwise, with the same
+ * socket calls. Transparent mode turns programs' TCP sockets into these; a program
+ * may also ask for one. getsockopt(SOL_INFINISOCK, INFINISOCK_TRANSPORT) tells which
+ * path a connected socket took.
+ */
+#define IPPROTO_SDP_HYBRID	259
+
 /* AF_IB is defined by <linux/socket.h>; repeated for userspace that lacks it. */
 #ifndef AF_IB
 #define AF_IB		27
@@ -77,6 +86,21 @@
 #define INFINISOCK_PEER_QP_NUM	6	/* int: the peer's queue pair number */
 #define INFINISOCK_PATH_MTU	7	/* int: the path MTU, bytes */
 #define INFINISOCK_MAX_INLINE	8	/* int: inline data a send request takes, bytes */
+/*
+ * A hybrid stream's path (IPPROTO_SDP_HYBRID): the int is one of INFINISOCK_TRANSPORT_*
+ * in its low byte and, for TCP, why the socket left SDP (INFINISOCK_FALLBACK_*) in the
+ * next byte.
+ */
+#define INFINISOCK_TRANSPORT	9
+#define INFINISOCK_TRANSPORT_UNDECIDED	0	/* neither connected nor listening yet */
+#define INFINISOCK_TRANSPORT_SDP	1
+#define INFINISOCK_TRANSPORT_TCP	2
+#define INFINISOCK_FALLBACK_POLICY	1	/* the policy does not cover the peer or port */
+#define INFINISOCK_FALLBACK_NO_DEVICE	2	/* no RDMA device reaches the peer */
+#define INFINISOCK_FALLBACK_REFUSED	3	/* the peer has no SDP listener */
+#define INFINISOCK_FALLBACK_TIMEOUT	4	/* the RDMA attempt did not finish in time */
+#define INFINISOCK_FALLBACK_RESOURCES	5	/* RDMA resources or SDP memory ran out */
+#define INFINISOCK_FALLBACK_OTHER	6	/* any other failure of the RDMA attempt */
 
 /*
  * One-sided RDMA on a connected AF_IB socket (either type).

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Transparent SDP: with the hook attached (tools/transparent/) and
+# net.infinisock.sdp_transparent set, a program that asks for TCP gets a hybrid stream
+# (IPPROTO_SDP_HYBRID) in that namespace only. Hybrid sockets connect over SDP where
+# the peer listens for it and fall back to TCP where it does not (blocking and
+# non-blocking), listeners take SDP and TCP clients alike, unmodified Debian programs
+# work through it, and the module stays loaded while the hook is attached.
+. "$(dirname "$0")/_lib.bash"
+module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
+TOP=${INFINISOCK_TOP:-$(dirname "$0")/../..}
+TOOL=$TOP/tools/transparent/build/infinisock-transparent
+PEER=$(dirname "$0")/py/tcp_peer.py
+[ -x "$TOOL" ] || fail "$TOOL not built"
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || fail "mount bpffs"
+
+mode() { ip netns exec "$1" sysctl -qw net.infinisock.sdp_transparent="$2" || fail "sdp_transparent=$2 in $1"; }
+cleanup() {
+	"$TOOL" disable > /dev/null 2>&1
+	for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_transparent=0 2>/dev/null; done
+}
+trap cleanup EXIT
+
+# Bad values are refused and change nothing.
+for bad in 4 -1 x; do
+	ip netns exec a sysctl -qw net.infinisock.sdp_transparent=$bad 2>/dev/null && fail "sdp_transparent=$bad accepted"
+done
+[ "$(ip netns exec a sysctl -n net.infinisock.sdp_transparent)" = 0 ] || fail "default is not 0"
+pass "sdp_transparent defaults to 0 and refuses bad values"
+
+# Without the hook, the sysctl alone converts nothing.
+mode a 3
+[ "$(ip netns exec a python3 "$PEER" proto 10.77.0.1)" = 6 ] || fail "converted without the hook"
+"$TOOL" status > /dev/null && fail "status says attached before enable"
+out=$("$TOOL" enable) || fail "enable: $out"
+"$TOOL" status | grep -q attached || fail "status after enable"
+[ "$("$TOOL" enable)" = "transparent SDP hook: already attached" ] || fail "second enable"
+pass "the hook attaches (and a second enable is a no-op)"
+
+# Per namespace: a (mode 3) converts both IP versions, b (0) and the initial one do not.
+[ "$(ip netns exec a python3 "$PEER" proto 10.77.0.1)" = 259 ] || fail "AF_INET TCP in a not hybrid"
+[ "$(ip netns exec a python3 "$PEER" proto fd77::1)" = 259 ] || fail "AF_INET6 TCP in a not hybrid"
+[ "$(ip netns exec b python3 "$PEER" proto 10.77.0.2)" = 6 ] || fail "b converted with mode 0"
+[ "$(python3 "$PEER" proto 127.0.0.1)" = 6 ] || fail "initial namespace converted"
+[ "$(socket_errno 2 2 0 a)" = 0 ] || fail "UDP socket in a"
+[ "$(socket_errno 2 1 258 a)" = 0 ] || fail "explicit SDP in a"
+ip netns exec a sysctl -qw net.infinisock.sdp_enable=0
+[ "$(ip netns exec a python3 "$PEER" proto 10.77.0.1)" = 6 ] || fail "converted with sdp_enable=0"
+ip netns exec a sysctl -qw net.infinisock.sdp_enable=1
+pass "TCP sockets become hybrid (259) in a namespace whose policy is on, only there"
+
+# The module is held while the hook is attached.
+rmmod infinisock 2> /dev/null && fail "rmmod succeeded with the hook attached"
+module_loaded || fail "module gone"
+pass "rmmod refused while the hook is attached"
+
+# serve NETNS ADDR PORT N: an echo server for N connections, output in $srv_out.
+serve() {
+	srv_out=$(mktemp)
+	ip netns exec "$1" timeout 120 python3 "$PEER" echoserver "$2" "$3" "$4" > "$srv_out" 2>&1 &
+	srv=$!
+	wait_output "$srv_out" listening
+}
+# client NETNS MODE ADDR PORT WANT-PATH: one echo; checks the client's path.
+client() {
+	local got
+	got=$(ip netns exec "$1" timeout 120 python3 "$PEER" "$2" "$3" "$4" "hello $5" 2>&1) ||
+		fail "$2 to $3:$4: $got"
+	[ "$got" = "$5 hello $5" ] || fail "$2 to $3:$4: got '$got', want '$5 hello $5'"
+}
+
+# Both sides on: SDP end to end, both IP versions, blocking and non-blocking.
+mode b 3
+for addr in 10.77.0.2 fd77::2; do
+	serve b $addr 7301 2
+	grep -q "listening 259/sdp" "$srv_out" || fail "listener path: $(cat "$srv_out")"
+	client a echo $addr 7301 259/sdp
+	client a echo-nb $addr 7301 259/sdp
+	wait $srv || fail "server: $(cat "$srv_out")"
+	[ "$(grep -c 'accepted 259/sdp' "$srv_out")" = 2 ] || fail "server side not SDP: $(cat "$srv_out")"
+	rm -f "$srv_out"
+done
+pass "hybrid to hybrid runs over SDP (IPv4, IPv6; blocking and non-blocking connect)"
+
+# The server's namespace has SDP off: its listener is TCP; the client falls back after
+# the peer refuses SDP.
+mode b 0
+for addr in 10.77.0.2 fd77::2; do
+	serve b $addr 7302 2
+	client a echo $addr 7302 259/tcp/refused
+	client a echo-nb $addr 7302 259/tcp/refused
+	wait $srv || fail "server: $(cat "$srv_out")"
+	[ "$(grep -c 'accepted 6/plain' "$srv_out")" = 2 ] || fail "server: $(cat "$srv_out")"
+	rm -f "$srv_out"
+done
+pass "a peer without SDP: the hybrid falls back to TCP (IPv4, IPv6; blocking and non-blocking)"
+
+# Mode 2 (listeners only): outgoing connections go over TCP at once.
+mode a 2
+serve b 10.77.0.2 7303 1
+client a echo 10.77.0.2 7303 259/tcp/policy
+wait $srv || fail "server: $(cat "$srv_out")"
+rm -f "$srv_out"
+pass "connections the policy does not cover go over TCP at once"
+
+# A hybrid listener serves an SDP client and a TCP client.
+mode a 3
+mode b 3
+serve b 10.77.0.2 7304 2
+client a echo 10.77.0.2 7304 259/sdp
+mode a 0
+client a echo 10.77.0.2 7304 6/plain
+wait $srv || fail "server: $(cat "$srv_out")"
+grep -q 'accepted 259/sdp' "$srv_out" && grep -q 'accepted 6/plain' "$srv_out" || fail "server: $(cat "$srv_out")"
+rm -f "$srv_out"
+pass "a hybrid listener accepts SDP and TCP clients"
+
+# Unmodified Debian programs: socat both ways, and curl against Python's http.server,
+# over SDP (an SDP connection shows in /proc/net/infinisock/sdp while they run).
+mode a 3
+out=$(mktemp)
+ip netns exec b timeout 60 socat -u TCP-LISTEN:7305,reuseaddr "OPEN:$out,creat,trunc" &
+srv=$!
+wait_listening b 7305
+head -c 1000000 /dev/urandom > "$out.src"
+ip netns exec a timeout 60 socat -u "OPEN:$out.src" TCP:10.77.0.2:7305 || fail "socat client"
+wait $srv || fail "socat server"
+cmp -s "$out" "$out.src" || fail "socat payload differs"
+rm -f "$out" "$out.src"
+pass "socat TCP-LISTEN/TCP carries 1 MB over a hybrid pair"
+
+dir=$(mktemp -d)
+echo "served over SDP" > "$dir/index.html"
+ip netns exec b timeout 60 python3 -m http.server --bind 10.77.0.2 --directory "$dir" 7306 > /dev/null 2>&1 &
+srv=$!
+wait_listening b 7306
+got=$(ip netns exec a timeout 60 curl -s http://10.77.0.2:7306/index.html) || fail "curl"
+[ "$got" = "served over SDP" ] || fail "curl got '$got'"
+kill $srv 2> /dev/null
+wait $srv 2> /dev/null
+rm -rf "$dir"
+pass "curl fetches a page from python3 -m http.server through transparent SDP"
+
+# Disabling: sockets are TCP's again, and the module can go.
+"$TOOL" disable | grep -q detached || fail "disable"
+[ "$(ip netns exec a python3 "$PEER" proto 10.77.0.1)" = 6 ] || fail "still converted after disable"
+pass "disable: TCP sockets are TCP again"
