@@ -263,6 +263,7 @@ int infinisock_bpf_connect(struct sock *sk, struct sockaddr_unsized *uaddr, int 
 int infinisock_get_port_refused(struct sock *sk, unsigned short snum);
 bool infinisock_net_owned_by_init_user_ns(const struct net *net);
 size_t infinisock_total_ram_kib(void);
+u64 infinisock_boottime_ms(void);
 struct mem_cgroup;
 struct mem_cgroup *infinisock_memcg_enter(const struct sock *sk);
 void infinisock_memcg_leave(struct mem_cgroup *old);
@@ -282,6 +283,7 @@ int infinisock_register_protocol_chooser(infinisock_protocol_chooser chooser);
 int infinisock_inner_create(struct sock *sk);
 void infinisock_inner_release(struct sock *sk);
 struct socket *infinisock_inner(const struct sock *sk);
+bool infinisock_socket_ours(const struct socket *sock);
 int infinisock_inner_mode(const struct sock *sk);
 void infinisock_inner_set_mode(struct sock *sk, int bit);
 int infinisock_inner_bind(struct socket *inner, const void *addr, int len);

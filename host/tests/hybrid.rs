@@ -92,3 +92,75 @@ fn transport_option_values() {
     }
     assert!(header.contains("#define IPPROTO_SDP_HYBRID\t259"));
 }
+
+fn v4(last: u8, port: u16) -> infinisock_proto::sockaddr::SockAddr {
+    infinisock_proto::sockaddr::SockAddr::V4 { addr: [10, 0, 0, last], port }
+}
+
+#[test]
+fn refusal_cache_scopes_and_expiry() {
+    let mut c = RefusalCache::<4>::default();
+    c.note(&v4(1, 80), Fallback::Refused, 1000, 500);
+    // A refusal is the port's; another port of that host still tries SDP.
+    assert_eq!(c.lookup(&v4(1, 80), 1200), Some(Fallback::Refused));
+    assert_eq!(c.lookup(&v4(1, 81), 1200), None);
+    // No device: the whole host.
+    c.note(&v4(2, 80), Fallback::NoDevice, 1000, 500);
+    assert_eq!(c.lookup(&v4(2, 9999), 1499), Some(Fallback::NoDevice));
+    // Expired at its time.
+    assert_eq!(c.lookup(&v4(1, 80), 1500), None);
+    assert_eq!(c.lookup(&v4(2, 80), 1500), None);
+    assert_eq!(c.len(), 0);
+    // The policy and our own resources say nothing of the peer; a 0 TTL is off.
+    c.note(&v4(3, 80), Fallback::Policy, 0, 500);
+    c.note(&v4(3, 80), Fallback::Resources, 0, 500);
+    c.note(&v4(3, 80), Fallback::Refused, 0, 0);
+    assert_eq!(c.len(), 0);
+    // IPv4 and its IPv4-mapped IPv6 form are one peer.
+    c.note(&v4(4, 80), Fallback::Timeout, 0, 500);
+    let mut mapped = [0u8; 16];
+    mapped[10] = 0xff;
+    mapped[11] = 0xff;
+    mapped[12..].copy_from_slice(&[10, 0, 0, 4]);
+    let v6 = infinisock_proto::sockaddr::SockAddr::V6 { addr: mapped, port: 80, flowinfo: 0, scope_id: 0 };
+    assert_eq!(c.lookup(&v6, 1), Some(Fallback::Timeout));
+}
+
+proptest! {
+    /// Against a model without a size limit: until more than N peers were live at once
+    /// the cache answers as the model does; after that it may have forgotten some, but
+    /// never answers what the model does not hold.
+    #[test]
+    fn refusal_cache_matches_a_model(ops in proptest::collection::vec((0u8..6, 0u16..3, 0usize..6, 0u64..50, 1u64..200), 1..200)) {
+        const N: usize = 4;
+        let mut c = RefusalCache::<N>::default();
+        let mut model: Vec<([u8; 4], u16, u64, Fallback)> = Vec::new();
+        let mut now = 0u64;
+        let mut overflowed = false;
+        for (host, port, why, step, ttl) in ops {
+            now += step;
+            let why = Fallback::ALL[why];
+            let peer = v4(host, 80 + port);
+            let cached = c.lookup(&peer, now);
+            model.retain(|e| e.2 > now);
+            let own = model.iter().find(|e| e.0[3] == host && e.1 == 80 + port);
+            let want = own.or_else(|| model.iter().find(|e| e.0[3] == host && e.1 == 0)).map(|e| e.3);
+            if !overflowed {
+                prop_assert_eq!(cached, want);
+            } else if let Some(got) = cached {
+                // Full: it may have forgotten, never invented.
+                prop_assert!(model.iter().any(|e| e.0[3] == host && (e.1 == 0 || e.1 == 80 + port) && e.3 == got));
+            }
+            c.note(&peer, why, now, ttl);
+            if !matches!(why, Fallback::Policy | Fallback::Resources) {
+                let p = if why == Fallback::Refused { 80 + port } else { 0 };
+                match model.iter_mut().find(|e| e.0[3] == host && e.1 == p) {
+                    Some(e) => { e.2 = now + ttl; e.3 = why; }
+                    None => model.push(([10, 0, 0, host], p, now + ttl, why)),
+                }
+            }
+            overflowed |= model.len() > N;
+            prop_assert!(c.len() <= N);
+        }
+    }
+}

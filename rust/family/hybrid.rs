@@ -71,14 +71,15 @@ impl<const FAMILY: i32> SocketOps for HybridOps<FAMILY> {
 }
 
 impl<const FAMILY: i32> HybridOps<FAMILY> {
-    /// Moves an undecided socket to TCP for `why` and connects there.
-    fn connect_over_tcp(sock: &Socket, addr: &[u8], flags: i32, why: Fallback) -> Result {
+    /// Moves an undecided socket to TCP for `why` and connects to `dst` there; with
+    /// `remember`, the peer is reached over TCP at once for a while.
+    fn connect_over_tcp(sock: &Socket, addr: &[u8], flags: i32, dst: &SockAddr, why: Fallback, remember: bool) -> Result {
+        let ep = endpoint(sock)?;
         let inner = sock.inner_socket().ok_or(EBADF)?;
+        fallback::moving_for(&ep, why);
         sock.use_inner();
         let res = inner.connect(addr, flags);
-        if let Ok(ep) = endpoint(sock) {
-            fallback::moved(&ep, why);
-        }
+        fallback::moved(&ep, why, Some(dst), remember);
         res
     }
 }
@@ -102,19 +103,21 @@ impl<const FAMILY: i32> StreamOps for HybridOps<FAMILY> {
             // AF_UNSPEC: TCP's meaning (dissolve the association).
             Parsed::Unspec => return sock.inner_socket().ok_or(EBADF)?.connect(addr, flags),
         };
-        let policy = netns::policy(ep.sk.net());
-        if ep.lock().phase == Phase::Open && !policy.connect_over_sdp(&dst) {
-            return Self::connect_over_tcp(sock, addr, flags, Fallback::Policy);
+        let net = ep.sk.net();
+        if ep.lock().phase == Phase::Open {
+            if !netns::policy(net).connect_over_sdp(&dst) {
+                return Self::connect_over_tcp(sock, addr, flags, &dst, Fallback::Policy, false);
+            }
+            if let Some(why) = crate::netns::hybrid::cached_fallback(net, &dst) {
+                return Self::connect_over_tcp(sock, addr, flags, &dst, why, false);
+            }
         }
         match SdpOps::<FAMILY>::connect(sock, addr, flags) {
-            Ok(()) => {
-                ep.lock().path = Path::Sdp;
-                sock.leave_inner();
-                Ok(())
-            }
+            // `sdp::fallback::on_established` has recorded the path.
+            Ok(()) => Ok(()),
             Err(e) if e == EINPROGRESS || e == EALREADY => Err(e),
             Err(e) => match fallback::take_over(&ep, e)? {
-                Some(why) => Self::connect_over_tcp(sock, addr, flags, why),
+                Some(why) => Self::connect_over_tcp(sock, addr, flags, &dst, why, true),
                 // Moved in the background: this call continues there, as a second
                 // connect() on a TCP socket does (waits, or EALREADY).
                 None => sock.inner_socket().ok_or(EBADF)?.connect(addr, flags),
@@ -138,7 +141,7 @@ impl<const FAMILY: i32> StreamOps for HybridOps<FAMILY> {
         let port = SockAddr::decode(&name[..len]).map_or(0, |a| a.port());
         if !netns::policy(ep.sk.net()).listen_over_sdp(port) {
             sock.use_inner();
-            fallback::moved(&ep, Fallback::Policy);
+            fallback::moved(&ep, Fallback::Policy, None, false);
             return Ok(());
         }
         // SDP on the same address and port; if it cannot, the listener is TCP alone.
@@ -149,7 +152,8 @@ impl<const FAMILY: i32> StreamOps for HybridOps<FAMILY> {
                 e.to_errno()
             );
             sock.use_inner();
-            fallback::moved(&ep, if e == ENOMEM || e == ENOBUFS { Fallback::Resources } else { Fallback::Other });
+            let why = if e == ENOMEM || e == ENOBUFS { Fallback::Resources } else { Fallback::Other };
+            fallback::moved(&ep, why, None, false);
             return Ok(());
         }
         ep.lock().path = Path::Sdp;

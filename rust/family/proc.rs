@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `/proc/net/infinisock/`, in every network namespace: the RDMA devices it can use
-//! (`devices`), its SDP sockets (`sdp`) and the module's ring memory (`memory`).
+//! (`devices`), its SDP sockets (`sdp`), the module's ring memory (`memory`) and the
+//! paths its hybrid streams took (`hybrid`).
 
 use kernel::{prelude::*, seq_file::SeqFile, seq_print};
 
 use crate::{
     kernel_api::net::{Net, PernetSubsys, PernetTable, ProcNetDir, ProcShow},
     link::{devices::DeviceList, memory::ring_bytes_used},
-    netns::tunables::ring_memory_limit,
+    netns::{hybrid::stats, tunables::ring_memory_limit},
+    proto::hybrid::Fallback,
     proto::memory::under_pressure,
     sdp::diag::SdpList,
 };
@@ -30,6 +32,7 @@ impl PernetSubsys for ProcFiles {
         proc.add_file::<DeviceList>(c"devices")?;
         proc.add_file::<SdpList>(c"sdp")?;
         proc.add_file::<MemoryStat>(c"memory")?;
+        proc.add_file::<HybridStat>(c"hybrid")?;
         Ok(KBox::new(proc, GFP_KERNEL)?)
     }
 }
@@ -42,5 +45,21 @@ impl ProcShow for MemoryStat {
     fn show(m: &SeqFile, _net: &Net) {
         let (used, limit) = (ring_bytes_used(), ring_memory_limit());
         seq_print!(m, "rings_kib {}\nlimit_kib {}\npressure {}\n", used / 1024, limit / 1024, u8::from(under_pressure(used, limit)));
+    }
+}
+
+/// `/proc/net/infinisock/hybrid`: the namespace's outgoing hybrid connections by path
+/// (over SDP, over TCP by reason), those the refusal cache sent to TCP at once, and the
+/// peers it holds.
+struct HybridStat;
+
+impl ProcShow for HybridStat {
+    fn show(m: &SeqFile, net: &Net) {
+        let s = stats(net);
+        seq_print!(m, "sdp {}\n", s.paths[0]);
+        for why in Fallback::ALL {
+            seq_print!(m, "tcp_{} {}\n", why.name(), s.paths[why as usize]);
+        }
+        seq_print!(m, "cache_hits {}\ncached_peers {}\n", s.cache_hits, s.cached_peers);
     }
 }

@@ -29,7 +29,8 @@ enum Route {
     Own,
     /// Not decided yet: to the protocol, and socket options to the inner socket too.
     Both(*mut bindings::socket),
-    /// To the inner socket only: the hybrid fell back.
+    /// To the inner socket only: the hybrid fell back. (Or to the socket itself, when
+    /// it is not ours: a TCP connection `accept` handed out.)
     Inner(*mut bindings::socket),
 }
 
@@ -39,6 +40,12 @@ enum Route {
 ///
 /// `sock` is valid for a socket call (which `release` cannot overlap).
 unsafe fn route(sock: *mut bindings::socket) -> Route {
+    // SAFETY: Valid socket (caller).
+    if !unsafe { bindings::infinisock_socket_ours(sock) } {
+        // A TCP socket from `accept`, reached through the listener's table: its own
+        // operations serve it.
+        return Route::Inner(sock);
+    }
     // SAFETY: Valid socket (caller).
     let sk = unsafe { bindings::infinisock_socket_sk(sock) };
     if sk.is_null() {
@@ -130,13 +137,6 @@ impl Socket {
         }
     }
 
-    /// From now on no call goes to the inner socket (the hybrid runs on the protocol).
-    pub(crate) fn leave_inner(&self) {
-        if let Some(sk) = self.sk() {
-            // SAFETY: As in `use_inner`.
-            unsafe { bindings::infinisock_inner_set_mode(sk.as_raw(), bindings::INFINISOCK_INNER_UNUSED as i32) };
-        }
-    }
 
     /// The hybrid's inner socket on either of its routes (undecided or fallen back).
     pub(crate) fn inner_socket(&self) -> Option<Inner<'_>> {

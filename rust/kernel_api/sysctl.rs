@@ -18,6 +18,13 @@ pub(crate) fn total_ram_kib() -> usize {
     unsafe { bindings::infinisock_total_ram_kib() }
 }
 
+/// Milliseconds since boot (suspend included): the clock of time-limited memories
+/// such as the hybrid refusal cache.
+pub(crate) fn now_ms() -> u64 {
+    // SAFETY: Reads the boot-time clock; callable from any context.
+    unsafe { bindings::infinisock_boottime_ms() }
+}
+
 /// The heap part of a [`SysctlTable`]: the C table, and the values and bounds it points
 /// into. Boxed, so the addresses the kernel holds stay put.
 struct Storage<const N: usize> {

@@ -15,6 +15,8 @@ pub(crate) struct NetState {
     tunables: SysctlTable<{ TUNABLES.len() }>,
     /// The module-wide tunables: in the initial namespace only.
     global: Option<SysctlTable<{ GLOBAL_TUNABLES.len() }>>,
+    /// Hybrid streams' refusal cache and path counters.
+    pub(crate) hybrid: super::hybrid::HybridNet,
 }
 
 impl NetState {
@@ -46,7 +48,8 @@ impl PernetSubsys for InfiniSockNet {
         } else {
             None
         };
-        Ok(KBox::new(NetState { tunables, global }, GFP_KERNEL)?)
+        let hybrid = super::hybrid::HybridNet::new()?;
+        Ok(KBox::new(NetState { tunables, global, hybrid }, GFP_KERNEL)?)
     }
 }
 

@@ -12,6 +12,7 @@ use super::{
         ETIMEDOUT,
     },
     policy::Mode,
+    sockaddr::SockAddr,
     socket_args::SOCK_STREAM,
 };
 
@@ -122,4 +123,97 @@ pub enum Handover {
     Pending(Fallback),
     /// Taken up: the TCP connect is being started.
     Started,
+    /// The TCP connect has been started: the socket is TCP's.
+    Done,
+}
+
+/// Peers a namespace's hybrid sockets reach over TCP at once, for a while, after an
+/// RDMA attempt failed there (`net.infinisock.sdp_fallback_cache`): the attempt would
+/// only cost the next connection its time again. A refusal holds for the peer's port
+/// (another port may have an SDP listener); no device or no answer holds for the
+/// whole host.
+#[derive(Clone, Debug)]
+pub struct RefusalCache<const N: usize> {
+    /// (address as 16 bytes, port or 0 for every port, expiry, reason), unordered.
+    entries: [([u8; 16], u16, u64, Fallback); N],
+    len: usize,
+}
+
+impl<const N: usize> Default for RefusalCache<N> {
+    fn default() -> Self {
+        Self { entries: [([0; 16], 0, 0, Fallback::Other); N], len: 0 }
+    }
+}
+
+/// A peer's address as the cache keys it: IPv4 as its IPv4-mapped IPv6 address.
+fn cache_key(peer: &SockAddr) -> [u8; 16] {
+    match peer {
+        SockAddr::V4 { addr, .. } => {
+            let mut k = [0u8; 16];
+            k[10] = 0xff;
+            k[11] = 0xff;
+            k[12..].copy_from_slice(addr);
+            k
+        }
+        SockAddr::V6 { addr, .. } => *addr,
+    }
+}
+
+impl<const N: usize> RefusalCache<N> {
+    /// Remembers, at time `now` (ms), that `peer` failed for `why`, for `ttl_ms`.
+    /// Full, it forgets the entry closest to expiry. Failures of the program's own
+    /// making (the policy) or of this host (resources) say nothing of the peer.
+    pub fn note(&mut self, peer: &SockAddr, why: Fallback, now: u64, ttl_ms: u64) {
+        if N == 0 || ttl_ms == 0 || matches!(why, Fallback::Policy | Fallback::Resources) {
+            return;
+        }
+        let key = cache_key(peer);
+        let port = if why == Fallback::Refused { peer.port() } else { 0 };
+        let expiry = now.saturating_add(ttl_ms);
+        self.forget_expired(now);
+        if let Some(e) = self.entries[..self.len].iter_mut().find(|e| e.0 == key && e.1 == port) {
+            e.2 = expiry;
+            e.3 = why;
+            return;
+        }
+        if self.len == N {
+            let oldest = (0..self.len).min_by_key(|&i| self.entries[i].2).unwrap_or(0);
+            self.entries[oldest] = (key, port, expiry, why);
+        } else {
+            self.entries[self.len] = (key, port, expiry, why);
+            self.len += 1;
+        }
+    }
+
+    /// Whether a connection to `peer` at time `now` goes over TCP at once, and why.
+    pub fn lookup(&mut self, peer: &SockAddr, now: u64) -> Option<Fallback> {
+        self.forget_expired(now);
+        let key = cache_key(peer);
+        let port = peer.port();
+        let live = &self.entries[..self.len];
+        // The port's own entry first, then the host's.
+        live.iter().find(|e| e.0 == key && e.1 == port).or_else(|| live.iter().find(|e| e.0 == key && e.1 == 0)).map(|e| e.3)
+    }
+
+    /// How many peers are remembered.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Forgets everything (the tunable was set to 0).
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn forget_expired(&mut self, now: u64) {
+        let mut i = 0;
+        while i < self.len {
+            if self.entries[i].2 <= now {
+                self.len -= 1;
+                self.entries[i] = self.entries[self.len];
+            } else {
+                i += 1;
+            }
+        }
+    }
 }

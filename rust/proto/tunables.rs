@@ -67,10 +67,17 @@ pub enum TunableId {
     /// listeners take SDP connections beside TCP ones, 3 both. Takes effect through
     /// the transparent hook (`tools/transparent/`), for sockets created from then on.
     SdpTransparent = 6,
+    /// `net.infinisock.sdp_connect_timeout`: milliseconds a hybrid socket's RDMA
+    /// attempt may take before the socket connects over TCP instead (rdma_cm's own
+    /// timeouts, towards a peer without RDMA, run to about a minute).
+    SdpConnectTimeout = 7,
+    /// `net.infinisock.sdp_fallback_cache`: seconds a peer whose RDMA attempt failed is
+    /// reached over TCP at once by the namespace's hybrid sockets; 0 turns it off.
+    SdpFallbackCache = 8,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 7] = [
+pub const TUNABLES: [Tunable; 9] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
     Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32, userns_max: 16 },
@@ -78,6 +85,8 @@ pub const TUNABLES: [Tunable; 7] = [
     Tunable { name: c"sdp_fin_timeout", default: 60, min: 1, max: 3600, userns_max: 3600 },
     Tunable { name: c"sdp_keepalive_time", default: 7200, min: 1, max: MAX_KEEPIDLE as i32, userns_max: MAX_KEEPIDLE as i32 },
     Tunable { name: c"sdp_transparent", default: 0, min: 0, max: 3, userns_max: 3 },
+    Tunable { name: c"sdp_connect_timeout", default: 2000, min: 10, max: 120_000, userns_max: 120_000 },
+    Tunable { name: c"sdp_fallback_cache", default: 60, min: 0, max: 86_400, userns_max: 86_400 },
 ];
 
 /// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial

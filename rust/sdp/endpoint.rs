@@ -161,6 +161,9 @@ pub(crate) struct Endpoint {
     /// (`close::on_disconnected`).
     #[pin]
     settle_timer: DelayedWork<Endpoint, { work_id::SETTLE_TIMER }>,
+    /// Bounds a hybrid's RDMA attempt (`sdp::fallback`).
+    #[pin]
+    connect_timer: DelayedWork<Endpoint, { work_id::CONNECT_TIMER }>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
     /// Where completions of RDMA operations go.
@@ -185,6 +188,8 @@ pub(crate) mod work_id {
     pub(crate) const REAP: u64 = 3;
     /// A peer's disconnect waited long enough for our RDMA operations.
     pub(crate) const SETTLE_TIMER: u64 = 4;
+    /// A hybrid's RDMA attempt took too long (`sdp::fallback`).
+    pub(crate) const CONNECT_TIMER: u64 = 5;
 }
 
 impl_has_work! {
@@ -205,6 +210,10 @@ impl_has_delayed_work! {
 
 impl_has_delayed_work! {
     impl HasDelayedWork<Self, { work_id::SETTLE_TIMER }> for Endpoint { self.settle_timer }
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self, { work_id::CONNECT_TIMER }> for Endpoint { self.connect_timer }
 }
 
 impl Endpoint {
@@ -246,6 +255,7 @@ impl Endpoint {
                 fin_timer <- new_delayed_work!("Endpoint::fin_timer"),
                 keepalive_timer <- new_delayed_work!("Endpoint::keepalive_timer"),
                 settle_timer <- new_delayed_work!("Endpoint::settle_timer"),
+                connect_timer <- new_delayed_work!("Endpoint::connect_timer"),
                 is_seqpacket: sk.sock_type() == SOCK_SEQPACKET,
                 sk,
                 rdma_ops,
@@ -525,6 +535,7 @@ impl Endpoint {
         self.cancel_timer::<{ work_id::FIN_TIMER }>();
         self.cancel_timer::<{ work_id::KEEPALIVE_TIMER }>();
         self.cancel_timer::<{ work_id::SETTLE_TIMER }>();
+        self.cancel_timer::<{ work_id::CONNECT_TIMER }>();
         self.wake_all();
         if let Some(id) = &id {
             id.disconnect(link.as_ref().map(|l| l.qp.qp()));
@@ -642,6 +653,15 @@ impl WorkItem<{ work_id::SETTLE_TIMER }> for Endpoint {
     }
 }
 
+/// The connect timer: a hybrid's RDMA attempt took too long.
+impl WorkItem<{ work_id::CONNECT_TIMER }> for Endpoint {
+    type Pointer = Arc<Endpoint>;
+
+    fn run(this: Arc<Endpoint>) {
+        crate::sdp::fallback::connect_timer_expired(&this);
+    }
+}
+
 impl Endpoint {
     /// Stops one of the endpoint's timers if it is pending, and drops the reference
     /// it held. A timer already running is not waited for.
@@ -658,6 +678,12 @@ impl Endpoint {
         let delay = kernel::time::msecs_to_jiffies((secs.max(1) as u32).saturating_mul(1000));
         // `Err`: already queued, which is as good.
         let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::FIN_TIMER }>(self.clone(), delay);
+    }
+
+    /// Starts the connect timer (see `sdp::fallback`).
+    pub(crate) fn start_connect_timer(self: EpRef<'_>, msecs: u32) {
+        // `Err`: already queued, which is as good.
+        let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::CONNECT_TIMER }>(self.clone(), kernel::time::msecs_to_jiffies(msecs));
     }
 
     /// Starts the settle timer (see `close::on_disconnected`).

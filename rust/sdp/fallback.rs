@@ -16,7 +16,7 @@ use crate::{
         hybrid::{connect_failure, Fallback, Handover, Path},
         sockaddr::{PortSpace, SockAddr, SOCKADDR_MAX_LEN},
     },
-    sdp::endpoint::{EpRef, Inner},
+    sdp::endpoint::{work_id, EpRef, Inner},
 };
 
 /// From [`super::endpoint::Endpoint::fail`]: whether the failure of a connection
@@ -46,6 +46,8 @@ pub(crate) fn after_teardown(ep: EpRef<'_>) {
             _ => return,
         }
     };
+    // The path first: once the TCP connect is started, the program may ask for it.
+    ep.lock().path = Path::Tcp(why);
     let res = match peer {
         Some(peer) => {
             let mut addr = [0u8; SOCKADDR_MAX_LEN];
@@ -61,8 +63,13 @@ pub(crate) fn after_teardown(ep: EpRef<'_>) {
         // TCP failed at once (no route, say): the program reads it in SO_ERROR.
         Err(e) => ep.sk.set_err(-e.to_errno()),
     }
-    moved(ep, why);
+    moved(ep, why, peer.as_ref(), true);
     ep.sk.wake(POLLOUT);
+}
+
+/// Records that the socket is moving to TCP for `why`, before its TCP connect starts.
+pub(crate) fn moving_for(ep: EpRef<'_>, why: Fallback) {
+    ep.lock().path = Path::Tcp(why);
 }
 
 /// The peer's address as the socket's family spells it.
@@ -70,11 +77,42 @@ fn peer_address(ep: EpRef<'_>, peer: &SockAddr, out: &mut [u8; SOCKADDR_MAX_LEN]
     peer.encode_for(ep.sk.family(), PortSpace::Tcp, out)
 }
 
-/// Records the move for `INFINISOCK_TRANSPORT` and wakes a connecting call waiting
-/// for it.
-pub(crate) fn moved(ep: EpRef<'_>, why: Fallback) {
-    ep.lock().path = Path::Tcp(why);
+/// Records the move as made (its TCP connect started) and wakes a connecting call
+/// waiting for it. A connection to `peer` is counted, and with `remember` the peer is
+/// reached over TCP at once for a while (`netns::hybrid`).
+pub(crate) fn moved(ep: EpRef<'_>, why: Fallback, peer: Option<&SockAddr>, remember: bool) {
+    let mut inner = ep.lock();
+    inner.path = Path::Tcp(why);
+    inner.handover = Handover::Done;
+    drop(inner);
     ep.wake_all();
+    if peer.is_some() {
+        crate::netns::hybrid::chose(ep.sk.net(), peer, Path::Tcp(why), remember);
+    }
+}
+
+/// A hybrid connection established over SDP (from the CM's Established event).
+pub(crate) fn on_established(ep: EpRef<'_>, inner: &mut Inner) {
+    inner.path = Path::Sdp;
+    ep.sk.leave_inner();
+    ep.cancel_timer::<{ work_id::CONNECT_TIMER }>();
+    crate::netns::hybrid::chose(ep.sk.net(), inner.peer.as_ref(), Path::Sdp, false);
+}
+
+/// Bounds a hybrid's RDMA attempt (`net.infinisock.sdp_connect_timeout`): from the
+/// start of its `connect()`.
+pub(crate) fn start_connect_timer(ep: EpRef<'_>) {
+    let ms = crate::netns::tunables::tunable(ep.sk.net(), crate::proto::tunables::TunableId::SdpConnectTimeout);
+    ep.start_connect_timer(u32::try_from(ms).unwrap_or(u32::MAX));
+}
+
+/// The bound ran out: an attempt still connecting fails as timed out, which moves the
+/// socket to TCP.
+pub(crate) fn connect_timer_expired(ep: EpRef<'_>) {
+    let mut inner = ep.lock();
+    if inner.phase == Phase::Connecting {
+        ep.fail(&mut inner, ETIMEDOUT);
+    }
 }
 
 /// For a connecting call whose RDMA attempt ended in `err`: `Some(why)` if the caller
@@ -87,9 +125,9 @@ pub(crate) fn take_over(ep: EpRef<'_>, err: Error) -> Result<Option<Fallback>> {
             inner.handover = Handover::Started;
             Ok(Some(why))
         }
-        Handover::Started => {
+        Handover::Started | Handover::Done => {
             let mut timeo = ep.sk.sndtimeo(false);
-            while inner.path == Path::Undecided {
+            while inner.handover == Handover::Started {
                 ep.wait(&mut inner, &mut timeo)?;
             }
             Ok(None)
@@ -106,5 +144,5 @@ pub(crate) fn take_over(ep: EpRef<'_>, err: Error) -> Result<Option<Fallback>> {
 
 /// Whether the socket's poll mask must stay empty: its move to TCP is under way.
 pub(crate) fn moving(inner: &Inner) -> bool {
-    inner.handover != Handover::Idle && inner.path == Path::Undecided
+    matches!(inner.handover, Handover::Pending(_) | Handover::Started)
 }

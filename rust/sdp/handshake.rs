@@ -196,6 +196,9 @@ pub(crate) fn connect(ep: EpRef<'_>, sock: &Socket, dst: SockAddr, nonblock: boo
             inner.peer = Some(dst);
             inner.phase = Phase::Connecting;
             ep.sk.set_tcp_state(TCP_SYN_SENT);
+            if ep.sk.is_undecided_hybrid() {
+                crate::sdp::fallback::start_connect_timer(ep);
+            }
         }
         ConnectStep::Wait => {}
         ConnectStep::Ended => {
@@ -357,8 +360,7 @@ fn on_established(ep: EpRef<'_>) {
             inner.phase = Phase::Connected;
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
             if ep.sk.is_undecided_hybrid() {
-                inner.path = crate::proto::hybrid::Path::Sdp;
-                ep.sk.leave_inner();
+                crate::sdp::fallback::on_established(ep, inner);
             }
             crate::sdp::keepalive::on_established(ep, inner);
             crate::sdp::rx::process_early(ep, inner);

@@ -14,8 +14,10 @@ PEER=$(dirname "$0")/py/tcp_peer.py
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || fail "mount bpffs"
 
 mode() { ip netns exec "$1" sysctl -qw net.infinisock.sdp_transparent="$2" || fail "sdp_transparent=$2 in $1"; }
+hybrid_stat() { ip netns exec "$1" awk -v k="$2" '$1 == k {print $2}' /proc/net/infinisock/hybrid; }
 cleanup() {
 	"$TOOL" disable > /dev/null 2>&1
+	ip netns exec b rdma link show | grep -q rxeb || ip netns exec b rdma link add rxeb type rxe netdev vb
 	for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_transparent=0 2>/dev/null; done
 }
 trap cleanup EXIT
@@ -68,6 +70,10 @@ client() {
 	[ "$got" = "$5 hello $5" ] || fail "$2 to $3:$4: got '$got', want '$5 hello $5'"
 }
 
+# Connection setup under TCG takes its time: no attempt may be cut short here (the
+# bound is tested below).
+for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_connect_timeout=60000 || fail "sdp_connect_timeout"; done
+
 # Both sides on: SDP end to end, both IP versions, blocking and non-blocking.
 mode b 3
 for addr in 10.77.0.2 fd77::2; do
@@ -93,6 +99,50 @@ for addr in 10.77.0.2 fd77::2; do
 	rm -f "$srv_out"
 done
 pass "a peer without SDP: the hybrid falls back to TCP (IPv4, IPv6; blocking and non-blocking)"
+# The first connect to each address was refused and remembered; the second went to TCP
+# at once.
+[ "$(hybrid_stat a tcp_refused)" -ge 4 ] || fail "tcp_refused: $(ip netns exec a cat /proc/net/infinisock/hybrid)"
+[ "$(hybrid_stat a cache_hits)" -ge 2 ] || fail "cache_hits: $(ip netns exec a cat /proc/net/infinisock/hybrid)"
+[ "$(hybrid_stat a sdp)" -ge 4 ] || fail "sdp count: $(ip netns exec a cat /proc/net/infinisock/hybrid)"
+pass "/proc/net/infinisock/hybrid counts SDP and refused connections and refusal-cache hits"
+
+# Nobody listens at all: SDP is refused, then TCP is, and the program hears TCP's
+# answer (the connect's error, or SO_ERROR after POLLOUT).
+for how in refused refused-nb; do
+	got=$(ip netns exec a timeout 120 python3 "$PEER" $how 10.77.0.2 7399)
+	[ "$got" = ECONNREFUSED ] || fail "$how: got '$got'"
+done
+pass "a port nobody listens on: ECONNREFUSED from connect() and from SO_ERROR"
+
+# A peer with no RDMA device: its host answers nothing on RoCE, so only the bound
+# (sdp_connect_timeout) ends the attempt; the next connection to any port of that host
+# goes to TCP at once.
+ip netns exec b rdma link del rxeb || fail "rdma link del rxeb"
+ip netns exec a sysctl -qw net.infinisock.sdp_connect_timeout=3000
+serve b 10.77.0.2 7307 2
+start=$(date +%s)
+client a echo 10.77.0.2 7307 259/tcp/timeout
+took=$(($(date +%s) - start))
+[ $took -lt 30 ] || fail "the attempt took ${took}s"
+hits=$(hybrid_stat a cache_hits)
+client a echo-nb 10.77.0.2 7307 259/tcp/timeout
+[ "$(hybrid_stat a cache_hits)" -gt "$hits" ] || fail "the second connection was not sent to TCP by the cache"
+wait $srv || fail "server: $(cat "$srv_out")"
+rm -f "$srv_out"
+ip netns exec b rdma link add rxeb type rxe netdev vb || fail "rdma link add rxeb"
+ip netns exec a sysctl -qw net.infinisock.sdp_connect_timeout=60000
+ip netns exec a sysctl -qw net.infinisock.sdp_fallback_cache=0
+[ "$(hybrid_stat a cached_peers)" = 0 ] || fail "sdp_fallback_cache=0 did not empty the cache"
+ip netns exec a sysctl -qw net.infinisock.sdp_fallback_cache=60
+pass "a peer without RDMA: TCP after the bound (${took}s), then at once from the cache"
+
+# Loopback has no RDMA path: TCP at once.
+mode a 3
+serve a 127.0.0.1 7308 1
+client a echo 127.0.0.1 7308 259/tcp/no_device
+wait $srv || fail "server: $(cat "$srv_out")"
+rm -f "$srv_out"
+pass "a loopback peer is reached over TCP"
 
 # Mode 2 (listeners only): outgoing connections go over TCP at once.
 mode a 2

@@ -35,10 +35,13 @@ static void infinisock_inner_error_report(struct sock *sk)
 {
 	struct sock *outer;
 
+	/* The callback lock keeps the outer sock: release takes it to unlink. */
 	read_lock_bh(&sk->sk_callback_lock);
+	rcu_read_lock();
 	outer = __rcu_dereference_sk_user_data_with_flags(sk, SK_USER_DATA_NOCOPY);
 	if (outer)
 		WRITE_ONCE(outer->sk_err, READ_ONCE(sk->sk_err));
+	rcu_read_unlock();
 	read_unlock_bh(&sk->sk_callback_lock);
 	tcp_error_report(sk);
 }
@@ -99,6 +102,15 @@ void infinisock_inner_release(struct sock *sk)
 	sock_reset_flag(s, SOCK_FASYNC);
 	write_unlock_bh(&s->sk_callback_lock);
 	sock_release(inner);
+}
+
+/*
+ * Whether @sock runs on this module's operations. A socket accept() handed a TCP
+ * connection has TCP's, though do_accept() still calls the listener's getname on it.
+ */
+bool infinisock_socket_ours(const struct socket *sock)
+{
+	return READ_ONCE(sock->ops)->owner == THIS_MODULE;
 }
 
 struct socket *infinisock_inner(const struct sock *sk)
@@ -172,7 +184,7 @@ int infinisock_inner_listen(struct socket *inner, int backlog)
  */
 int infinisock_inner_accept(struct socket *inner, struct socket *newsock, int flags)
 {
-	struct proto_accept_arg arg = { .flags = flags, .kern = true };
+	struct proto_accept_arg arg = { .flags = flags };
 	const struct proto_ops *ours = newsock->ops;
 	int err;
 

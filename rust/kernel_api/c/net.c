@@ -5,6 +5,7 @@
  * sysctl defaults scale with. Plain call-throughs to static inlines and macros.
  */
 #include <linux/mm.h>
+#include <linux/timekeeping.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 #include <linux/seq_file_net.h>
@@ -37,4 +38,9 @@ bool infinisock_net_owned_by_init_user_ns(const struct net *net)
 size_t infinisock_total_ram_kib(void)
 {
 	return totalram_pages() << (PAGE_SHIFT - 10);
+}
+
+u64 infinisock_boottime_ms(void)
+{
+	return ktime_get_boottime_ns() / NSEC_PER_MSEC;
 }

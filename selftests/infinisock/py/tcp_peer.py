@@ -10,6 +10,9 @@ would not need to do.
   tcp_peer.py echo ADDR PORT TEXT        blocking connect; print "PATH ECHO"
   tcp_peer.py echo-nb ADDR PORT TEXT     non-blocking connect (EINPROGRESS, poll for
                                          POLLOUT, SO_ERROR), then as echo
+  tcp_peer.py refused ADDR PORT          blocking connect that must fail; print errno
+  tcp_peer.py refused-nb ADDR PORT       non-blocking connect that must fail; print
+                                         SO_ERROR after POLLOUT
 PATH is the socket's SO_PROTOCOL, then INFINISOCK_TRANSPORT: "sdp", "tcp/REASON",
 "undecided", or "plain" for a TCP socket.
 """
@@ -66,6 +69,26 @@ def main():
                     print("accepted", path(conn), flush=True)
                     while b := conn.recv(65536):
                         conn.sendall(b)
+        return
+    if mode in ("refused", "refused-nb"):
+        with socket.socket(family(addr), socket.SOCK_STREAM) as s:
+            if mode == "refused":
+                try:
+                    s.connect((addr, port))
+                    print("connected")
+                except OSError as e:
+                    print(errno.errorcode.get(e.errno, e.errno))
+                return
+            s.setblocking(False)
+            err = s.connect_ex((addr, port))
+            if err == errno.EINPROGRESS:
+                p = select.poll()
+                p.register(s, select.POLLOUT)
+                if not p.poll(60000):
+                    print("no POLLOUT in 60 s")
+                    return
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            print(errno.errorcode.get(err, err) if err else "connected")
         return
     text = sys.argv[4]
     with socket.socket(family(addr), socket.SOCK_STREAM) as s:

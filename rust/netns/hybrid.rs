@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What a namespace keeps for its hybrid streams: the peers recently reached over TCP
+//! at once (`proto::hybrid::RefusalCache`, `net.infinisock.sdp_fallback_cache`), and how
+//! many hybrid connections took each path (`/proc/net/infinisock/hybrid`).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use kernel::{new_mutex, prelude::*, sync::{Arc, Mutex}};
+
+use crate::{
+    kernel_api::{net::Net, sysctl::now_ms},
+    netns::tunables::{tunable, InfiniSockNet},
+    proto::{
+        hybrid::{Fallback, Path, RefusalCache},
+        sockaddr::SockAddr,
+        tunables::TunableId,
+    },
+};
+
+/// Peers one namespace remembers at most.
+const CACHED_PEERS: usize = 64;
+
+/// A namespace's hybrid state.
+pub(crate) struct HybridNet {
+    refusals: Arc<Mutex<RefusalCache<CACHED_PEERS>>>,
+    /// Outgoing hybrid connections by path: [0] over SDP, [n] over TCP for the
+    /// `Fallback` numbered n.
+    paths: [AtomicU64; 1 + Fallback::ALL.len()],
+    /// Connections the cache sent over TCP at once (counted in `paths` too).
+    cache_hits: AtomicU64,
+}
+
+impl HybridNet {
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            refusals: Arc::pin_init(new_mutex!(RefusalCache::default()), GFP_KERNEL)?,
+            paths: Default::default(),
+            cache_hits: AtomicU64::new(0),
+        })
+    }
+}
+
+fn state(net: &Net) -> &HybridNet {
+    &net.state::<InfiniSockNet>().hybrid
+}
+
+/// Counts an outgoing hybrid connection that took `path`; with `remember`, a fall-back
+/// to TCP on the peer's account is remembered for `sdp_fallback_cache` seconds.
+pub(crate) fn chose(net: &Net, peer: Option<&SockAddr>, path: Path, remember: bool) {
+    let s = state(net);
+    let slot = match path {
+        Path::Undecided => return,
+        Path::Sdp => 0,
+        Path::Tcp(why) => why as usize,
+    };
+    s.paths[slot].fetch_add(1, Ordering::Relaxed);
+    if let (Path::Tcp(why), Some(peer), true) = (path, peer, remember) {
+        let ttl_ms = u64::try_from(tunable(net, TunableId::SdpFallbackCache)).unwrap_or(0) * 1000;
+        let mut cache = s.refusals.lock();
+        if ttl_ms == 0 {
+            cache.clear();
+        } else {
+            cache.note(peer, why, now_ms(), ttl_ms);
+        }
+    }
+}
+
+/// Whether a hybrid connection to `peer` goes over TCP at once: a recent attempt there
+/// failed.
+pub(crate) fn cached_fallback(net: &Net, peer: &SockAddr) -> Option<Fallback> {
+    let s = state(net);
+    if tunable(net, TunableId::SdpFallbackCache) == 0 {
+        s.refusals.lock().clear();
+        return None;
+    }
+    let hit = s.refusals.lock().lookup(peer, now_ms());
+    if hit.is_some() {
+        s.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+    hit
+}
+
+/// What `/proc/net/infinisock/hybrid` shows of a namespace.
+pub(crate) struct HybridStats {
+    /// Connections over SDP, then over TCP by reason (`Fallback::ALL` order).
+    pub(crate) paths: [u64; 1 + Fallback::ALL.len()],
+    /// Connections the cache sent over TCP at once.
+    pub(crate) cache_hits: u64,
+    /// Peers the cache holds.
+    pub(crate) cached_peers: usize,
+}
+
+/// The namespace's hybrid figures.
+pub(crate) fn stats(net: &Net) -> HybridStats {
+    let s = state(net);
+    let mut paths = [0; 1 + Fallback::ALL.len()];
+    for (o, c) in paths.iter_mut().zip(s.paths.iter()) {
+        *o = c.load(Ordering::Relaxed);
+    }
+    let cached_peers = {
+        let mut cache = s.refusals.lock();
+        // Turned off: forgotten.
+        if tunable(net, TunableId::SdpFallbackCache) == 0 {
+            cache.clear();
+        }
+        cache.len()
+    };
+    HybridStats { paths, cache_hits: s.cache_hits.load(Ordering::Relaxed), cached_peers }
+}
