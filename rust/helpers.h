@@ -264,6 +264,20 @@ int infinisock_get_port_refused(struct sock *sk, unsigned short snum);
 bool infinisock_net_owned_by_init_user_ns(const struct net *net);
 size_t infinisock_total_ram_kib(void);
 u64 infinisock_boottime_ms(void);
+
+/* Text sysctls (net.c): the context each entry's extra1 points to. */
+#define INFINISOCK_TEXT_MAX 1024
+struct infinisock_text_ctx {
+	/* Prints the value (at most len bytes, no NUL needed): its length, or -errno. */
+	int (*show)(const void *data, size_t which, char *buf, size_t len);
+	/* Parses and stores a NUL-terminated text: 0, or -errno with nothing changed. */
+	int (*store)(const void *data, size_t which, const char *text);
+	const void *data;
+	size_t which;
+};
+struct ctl_table;
+int infinisock_text_sysctl(const struct ctl_table *table, int write, void *buffer, size_t *lenp,
+			   loff_t *ppos);
 struct mem_cgroup;
 struct mem_cgroup *infinisock_memcg_enter(const struct sock *sk);
 void infinisock_memcg_leave(struct mem_cgroup *old);

@@ -25,7 +25,7 @@ use crate::{
     kernel_api::sock::{Msg, OptValue, Sock, SockProto, Socket, SocketOps, StreamOps},
     netns::tunables as netns,
     proto::{
-        abi::{INFINISOCK_TRANSPORT, O_NONBLOCK, POLLIN, POLLRDNORM, SOL_INFINISOCK},
+        abi::{INFINISOCK_TRANSPORT, O_NONBLOCK, POLLIN, POLLRDNORM, SOL_INFINISOCK, TCP_LISTEN},
         errno::Errno,
         hybrid::{Fallback, Path},
         sockaddr::{parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
@@ -139,6 +139,8 @@ impl<const FAMILY: i32> StreamOps for HybridOps<FAMILY> {
         let mut name = [0u8; SOCKADDR_MAX_LEN];
         let len = inner.name(false, &mut name)?;
         let port = SockAddr::decode(&name[..len]).map_or(0, |a| a.port());
+        // SO_ACCEPTCONN reads the outer sock's state.
+        ep.sk.set_tcp_state(TCP_LISTEN);
         if !netns::policy(ep.sk.net()).listen_over_sdp(port) {
             sock.use_inner();
             fallback::moved(&ep, Fallback::Policy, None, false);

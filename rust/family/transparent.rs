@@ -22,7 +22,7 @@ impl bpf::ProtocolChooser for Transparent {
         if netns::tunable(net, TunableId::SdpEnable) == 0 {
             return protocol;
         }
-        socket_protocol(netns::policy(net).mode, family, sock_type, protocol)
+        socket_protocol(netns::transparent_mode(net), family, sock_type, protocol)
     }
 }
 

@@ -1,22 +1,86 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What a namespace keeps for its hybrid streams: the peers recently reached over TCP
-//! at once (`proto::hybrid::RefusalCache`, `net.infinisock.sdp_fallback_cache`), and how
-//! many hybrid connections took each path (`/proc/net/infinisock/hybrid`).
+//! What a namespace keeps for its hybrid streams: the ports and peers its policy covers
+//! (`net.infinisock.sdp_ports`, `net.infinisock.sdp_peers`, parsed by `proto::policy`),
+//! the peers recently reached over TCP at once (`proto::hybrid::RefusalCache`,
+//! `net.infinisock.sdp_fallback_cache`), and how many hybrid connections took each
+//! path (`/proc/net/infinisock/hybrid`).
 
 use core::sync::atomic::{AtomicU64, Ordering};
+
+use core::fmt::Write;
 
 use kernel::{new_mutex, prelude::*, sync::{Arc, Mutex}};
 
 use crate::{
-    kernel_api::{net::Net, sysctl::now_ms},
+    kernel_api::{
+        net::Net,
+        sysctl::{now_ms, TextSysctlTable, TextValues},
+    },
     netns::tunables::{tunable, InfiniSockNet},
     proto::{
         hybrid::{Fallback, Path, RefusalCache},
+        policy::{Ports, Prefixes},
         sockaddr::SockAddr,
         tunables::TunableId,
     },
 };
+
+/// The policy's port and peer lists of one namespace, as its sysctls set them.
+#[pin_data]
+pub(crate) struct PolicyLists {
+    #[pin]
+    lists: Mutex<(Ports, Prefixes)>,
+}
+
+/// The entries of [`PolicyLists`]' sysctl table, in order.
+const POLICY_LIST_NAMES: [&CStr; 2] = [c"sdp_ports", c"sdp_peers"];
+
+impl PolicyLists {
+    /// The ports and peers the namespace's policy covers.
+    pub(crate) fn get(&self) -> (Ports, Prefixes) {
+        *self.lists.lock()
+    }
+}
+
+/// Writes formatted text into a byte buffer, cutting it where the buffer ends.
+struct Cursor<'a>(&'a mut [u8], usize);
+
+impl Write for Cursor<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.0.len() - self.1);
+        self.0[self.1..self.1 + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.1 += n;
+        Ok(())
+    }
+}
+
+impl TextValues for PolicyLists {
+    fn show(&self, which: usize, out: &mut [u8]) -> usize {
+        let (ports, peers) = self.get();
+        let mut c = Cursor(out, 0);
+        let _ = if which == 0 { write!(c, "{ports}") } else { write!(c, "{peers}") };
+        c.1
+    }
+
+    fn store(&self, which: usize, text: &str) -> Result {
+        if which == 0 {
+            let ports = Ports::parse(text).map_err(|e| e.into_error())?;
+            self.lists.lock().0 = ports;
+        } else {
+            let peers = Prefixes::parse(text).map_err(|e| e.into_error())?;
+            self.lists.lock().1 = peers;
+        }
+        Ok(())
+    }
+}
+
+/// Registers `net.infinisock.sdp_ports` and `sdp_peers` in `net`: empty, every port and
+/// every peer.
+pub(crate) fn register_policy_lists(net: &Net) -> Result<TextSysctlTable<PolicyLists, 2>> {
+    let lists = Arc::pin_init(pin_init!(PolicyLists { lists <- new_mutex!((Ports::ALL, Prefixes::ALL)) }), GFP_KERNEL)?;
+    TextSysctlTable::register(net, c"net/infinisock", POLICY_LIST_NAMES, lists)
+}
 
 /// Peers one namespace remembers at most.
 const CACHED_PEERS: usize = 64;

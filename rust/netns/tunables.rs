@@ -17,6 +17,8 @@ pub(crate) struct NetState {
     global: Option<SysctlTable<{ GLOBAL_TUNABLES.len() }>>,
     /// Hybrid streams' refusal cache and path counters.
     pub(crate) hybrid: super::hybrid::HybridNet,
+    /// Transparent SDP's port and peer lists.
+    policy_lists: crate::kernel_api::sysctl::TextSysctlTable<super::hybrid::PolicyLists, 2>,
 }
 
 impl NetState {
@@ -49,7 +51,8 @@ impl PernetSubsys for InfiniSockNet {
             None
         };
         let hybrid = super::hybrid::HybridNet::new()?;
-        Ok(KBox::new(NetState { tunables, global, hybrid }, GFP_KERNEL)?)
+        let policy_lists = super::hybrid::register_policy_lists(net)?;
+        Ok(KBox::new(NetState { tunables, global, hybrid, policy_lists }, GFP_KERNEL)?)
     }
 }
 
@@ -68,9 +71,16 @@ pub(crate) fn ring_memory_limit() -> usize {
     usize::try_from(global_tunable(GlobalId::SdpMem)).unwrap_or(0).saturating_mul(1024)
 }
 
-/// The namespace's transparent-SDP policy (`net.infinisock.sdp_transparent`; every
-/// port and peer).
+/// The namespace's transparent-SDP mode (`net.infinisock.sdp_transparent`): all that
+/// `socket()` needs, and cheap.
+pub(crate) fn transparent_mode(net: &Net) -> crate::proto::policy::Mode {
+    crate::proto::policy::Mode::from_tunable(i64::from(tunable(net, TunableId::SdpTransparent)))
+}
+
+/// The namespace's transparent-SDP policy (`net.infinisock.sdp_transparent`,
+/// `sdp_ports`, `sdp_peers`).
 pub(crate) fn policy(net: &Net) -> crate::proto::policy::Policy {
-    use crate::proto::policy::{Mode, Policy};
-    Policy { mode: Mode::from_tunable(i64::from(tunable(net, TunableId::SdpTransparent))), ..Policy::OFF }
+    use crate::proto::policy::Policy;
+    let (ports, peers) = net.state::<InfiniSockNet>().policy_lists.values().get();
+    Policy { mode: transparent_mode(net), ports, peers }
 }

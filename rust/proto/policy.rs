@@ -302,7 +302,7 @@ fn write_v6(f: &mut fmt::Formatter<'_>, a: &[u8; 16]) -> fmt::Result {
     Ok(())
 }
 
-/// Peer address prefixes (`net.infinisock.sdp_addrs`): `10.0.0.0/8`, `fd00::/8`,
+/// Peer address prefixes (`net.infinisock.sdp_peers`): `10.0.0.0/8`, `fd00::/8`,
 /// `!10.1.2.3` (a host), comma-separated; empty is every address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prefixes(Entries<Prefix>);

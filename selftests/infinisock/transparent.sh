@@ -164,6 +164,46 @@ grep -q 'accepted 259/sdp' "$srv_out" && grep -q 'accepted 6/plain' "$srv_out" |
 rm -f "$srv_out"
 pass "a hybrid listener accepts SDP and TCP clients"
 
+# The policy's ports and peers: bad texts are refused and change nothing; reading
+# gives the canonical form; they scope outgoing connections and listeners.
+lists() { ip netns exec "$1" sysctl -qw "net.infinisock.$2=$3" 2>/dev/null; }
+lists a sdp_ports "1-1024, 8080 ,!22" || fail "sdp_ports write"
+[ "$(ip netns exec a sysctl -n net.infinisock.sdp_ports)" = "1-1024,8080,!22" ] || fail "sdp_ports canonical form"
+for bad in abc 70000 "0" "5-3" "1,,2"; do
+	lists a sdp_ports "$bad" && fail "sdp_ports=$bad accepted"
+done
+[ "$(ip netns exec a sysctl -n net.infinisock.sdp_ports)" = "1-1024,8080,!22" ] || fail "a refused write changed sdp_ports"
+for bad in 10.0.0.1/8 10.0.0.0/33 fd77::1/64 "10.0.0.0/8,,x" 300.1.1.1; do
+	lists a sdp_peers "$bad" && fail "sdp_peers=$bad accepted"
+done
+lists a sdp_peers "FD77:0:0::/64,!10.77.0.9" || fail "sdp_peers write"
+[ "$(ip netns exec a sysctl -n net.infinisock.sdp_peers)" = "fd77::/64,!10.77.0.9/32" ] || fail "sdp_peers canonical form"
+[ "$(ip netns exec b sysctl -n net.infinisock.sdp_peers)" = "" ] || fail "a's sdp_peers seen in b"
+pass "sdp_ports and sdp_peers: canonical form, bad texts refused with nothing changed, per namespace"
+
+mode a 3
+mode b 3
+lists a sdp_ports "" && lists a sdp_peers "!10.77.0.2" || fail "lists"
+serve b 10.77.0.2 7310 1
+client a echo 10.77.0.2 7310 259/tcp/policy
+wait $srv || fail "server: $(cat "$srv_out")"
+serve b fd77::2 7310 1
+client a echo fd77::2 7310 259/sdp
+wait $srv || fail "server: $(cat "$srv_out")"
+lists a sdp_peers "" && lists a sdp_ports "!7311" || fail "lists"
+serve b 10.77.0.2 7311 1
+client a echo 10.77.0.2 7311 259/tcp/policy
+wait $srv || fail "server: $(cat "$srv_out")"
+lists a sdp_ports "" || fail "lists"
+lists b sdp_ports "7312" || fail "lists"
+serve b 10.77.0.2 7313 1
+grep -q "listening 259/tcp/policy" "$srv_out" || fail "listener outside sdp_ports: $(cat "$srv_out")"
+client a echo 10.77.0.2 7313 259/tcp/refused
+wait $srv || fail "server: $(cat "$srv_out")"
+lists b sdp_ports "" || fail "lists"
+rm -f "$srv_out"
+pass "sdp_peers and sdp_ports scope connections (by peer and port) and listeners (by port)"
+
 # Unmodified Debian programs: socat both ways, and curl against Python's http.server,
 # over SDP (an SDP connection shows in /proc/net/infinisock/sdp while they run).
 mode a 3
@@ -177,6 +217,23 @@ wait $srv || fail "socat server"
 cmp -s "$out" "$out.src" || fail "socat payload differs"
 rm -f "$out" "$out.src"
 pass "socat TCP-LISTEN/TCP carries 1 MB over a hybrid pair"
+
+# iperf3 both ways: the payload crosses rxe, and TCP sends nothing.
+rxe_sent() { cat /sys/class/infiniband/rxe$1/ports/1/hw_counters/sent_bytes; }
+tcp_out_segs() { ip netns exec "$1" awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1 } else print $c }' /proc/net/snmp; }
+for dir in "" -R; do
+	ip netns exec b timeout 60 iperf3 -s -1 -B 10.77.0.2 -p 7309 > /dev/null 2>&1 &
+	srv=$!
+	wait_listening b 7309
+	rxe0=$(( $(rxe_sent a) + $(rxe_sent b) )) segs0=$(tcp_out_segs a)
+	out=$(ip netns exec a timeout 60 iperf3 -c 10.77.0.2 -p 7309 -t 2 $dir -J) || fail "iperf3 $dir: $out"
+	wait $srv
+	moved=$(echo "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["end"]["sum_received"]["bytes"])')
+	rxe=$(( $(rxe_sent a) + $(rxe_sent b) - rxe0 )) segs=$(( $(tcp_out_segs a) - segs0 ))
+	[ "$moved" -gt 0 ] && [ "$rxe" -ge "$moved" ] || fail "iperf3 $dir: $moved bytes moved, $rxe crossed rxe"
+	[ "$segs" -lt 10 ] || fail "iperf3 $dir: TCP sent $segs segments"
+	pass "iperf3 ${dir:-(client sends)}: $moved bytes over rxe, $segs TCP segments"
+done
 
 dir=$(mktemp -d)
 echo "served over SDP" > "$dir/index.html"

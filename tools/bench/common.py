@@ -11,6 +11,21 @@ PRELOAD = os.path.join(BUILD, "sockproto_preload.so")
 STREAM_BENCH = os.path.join(BUILD, "stream_bench")
 SERVER = os.environ.get("HOST_B4", "10.77.0.2")
 PROTO = {"sdp": 258, "smc": 256, "tcp": 0}
+TRANSPARENT = os.path.join(TOP, "tools/transparent/build/infinisock-transparent")
+# Transparent SDP's systems (hybrid streams made by the hook from TCP sockets) and the
+# anchors measured beside them: each is run as its base system; the suite sets each
+# namespace's net.infinisock.sdp_transparent (client a, server b) for it.
+TRANSPARENT_SYSTEMS = {
+    "sdp_beside": ("sdp", None),
+    "hybrid": ("tcp", (3, 3)),           # both ends transparent: over SDP
+    "tcp_beside": ("tcp", None),
+    "hybrid_tcp": ("tcp", (1, 0)),       # the server's namespace has it off: TCP
+}
+
+
+def base_system(system):
+    """The system a transparent-section system runs as ("hybrid" runs TCP programs)."""
+    return TRANSPARENT_SYSTEMS.get(system, (system, None))[0]
 KIB = 1024
 MIB = KIB * KIB
 # What rxe moves under TCG with large messages (about 0.16 Gbit/s) and a small

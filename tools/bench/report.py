@@ -28,11 +28,16 @@ NAMES = {
     "ibrdma_read_pinned": "AF_IB RDMA READ, pinned iovec",
     "ibrdma_write_sleep": "AF_IB RDMA WRITE, poll() for completions",
     "ibrdma_read_sleep": "AF_IB RDMA READ, poll() for completions",
+    "hybrid": "hybrid (transparent SDP, over SDP)",
+    "hybrid_tcp": "hybrid (fell back to TCP)",
+    "sdp_beside": "SDP (explicit, beside)",
+    "tcp_beside": "TCP (beside)",
 }
 LAT_NAMES = {"verbs_send": "ib_send_lat", "verbs_write": "ib_write_lat"}
 # The systems of suite.py's timed sections (meta.section_seconds), in table order.
 RUN_TIME_NAMES = {"verbs": "raw verbs", "sdp": "SDP", "smc": "SMC-Rv2", "rsocket": "rsocket", "tcp": "TCP",
-                  "ibmsg": "AF_IB SEQPACKET"}
+                  "ibmsg": "AF_IB SEQPACKET", "sdp_beside": "SDP beside", "hybrid": "hybrid",
+                  "tcp_beside": "TCP beside", "hybrid_tcp": "hybrid on TCP"}
 
 
 def size_name(n):
@@ -249,6 +254,25 @@ def report(data, outdir):
         rows.append([NAMES[s], cell(fig.get(s, "connrate", "connections")), cell(fig.get(s, "connrate", "first_byte_median"))])
     md += ["## Connection setup (connect, first byte there and back, close)", "",
            table(["system", "connections/s", "time to first byte, median (µs)"], rows), ""]
+
+    # Transparent SDP.
+    pairs = (("hybrid", "sdp_beside", "0.9"), ("hybrid_tcp", "tcp_beside", "0.8"))
+    if any(fig.get(h, "connrate", "connections") for h, _, _ in pairs):
+        rows = []
+        for h, anchor, goal in pairs:
+            c, ca = fig.get(h, "connrate", "connections"), fig.get(anchor, "connrate", "connections")
+            b, ba = fig.get(h, "bandwidth", "throughput", 65536, 1), fig.get(anchor, "bandwidth", "throughput", 65536, 1)
+            l, la = fig.get(h, "latency", "median", 64), fig.get(anchor, "latency", "median", 64)
+            rows.append([NAMES[h], cell(c), ratio(c, ca) + " (goal ≥ %s)" % goal, cell(b),
+                         ratio(b, ba) + (" (goal ≥ 0.95)" if h == "hybrid_tcp" else ""), cell(l),
+                         ratio(la, l) + (" (goal ≥ 0.95)" if h == "hybrid_tcp" else "")])
+        md += ["## Transparent SDP (unmodified programs, the hook and the sysctl, no preload)", "",
+               "Each hybrid system ran beside its anchor, in turn, in every repeat: over SDP beside "
+               "explicit SDP (through the preload shim), fallen back beside plain TCP. Speed and "
+               "latency ratios are the hybrid's over the anchor's (latency: anchor median / hybrid "
+               "median, so higher is better).", "",
+               table(["system", "connections/s", "× anchor", "64 KiB bulk, Gbit/s", "× anchor",
+                      "64 B latency, median (µs)", "anchor / hybrid"], rows), ""]
 
     # Scale.
     rows = []

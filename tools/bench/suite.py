@@ -14,8 +14,12 @@ Systems, all on the same veth + rxe pair between netns a (client) and b (server)
   rsocket     rdmacm-utils' rstream
   tcp         TCP over the same veth, with the same tools
   ibmsg       AF_IB SOCK_SEQPACKET message sockets, through stream_bench
+  hybrid      transparent SDP: unmodified TCP programs, no preload, the hook attached
+              and net.infinisock.sdp_transparent=3 on both hosts (over SDP); with
+              hybrid_tcp, the server's namespace off (the client falls back to TCP);
+              beside each, explicit SDP (sdp_beside) and TCP (tcp_beside) again
 
-    suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp,ibmsg]
+    suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp,ibmsg,hybrid]
 
 Every section's wall-clock time goes to the JSON too (meta.section_seconds), so that a
 run shows where its time went.
@@ -30,7 +34,8 @@ import subprocess
 import sys
 import time
 
-from common import KIB, LISTEN_TIMEOUT_S, PRELOAD, PROTO, TOP, UNSEEN_LISTENER_WAIT_S, log
+from common import (KIB, LISTEN_TIMEOUT_S, PRELOAD, PROTO, TOP, TRANSPARENT, TRANSPARENT_SYSTEMS,
+                    UNSEEN_LISTENER_WAIT_S, base_system, log)
 from tool_iperf3 import Iperf3
 from tool_perftest import Perftest
 from tool_rstream import Rstream
@@ -191,6 +196,7 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
 
     @staticmethod
     def preload_env(system):
+        system = base_system(system)
         if system in ("sdp", "smc"):
             return {"LD_PRELOAD": PRELOAD, "SOCKPROTO": str(PROTO[system])}
         return {}
@@ -223,8 +229,14 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
         veth (TCP). Returns a note; None if the run cannot count as `system`."""
         rxe = self.rxe_sent_bytes() - rxe_before
         segs = self.tcp_out_segs("a") - segs_before
-        if system == "tcp":
+        if system in ("tcp", "tcp_beside"):
             return "tcp"
+        if system == "hybrid_tcp":
+            # A fallen-back socket: the payload must not have crossed rxe.
+            if rxe < moved_bytes * 0.1:
+                return "tcp"
+            log("%s: %d bytes crossed rxe for %d moved: not on TCP" % (system, rxe, moved_bytes))
+            return None
         if rxe >= moved_bytes * 0.9:
             return "rdma"
         log("%s: only %d bytes crossed rxe for %d moved (TCP segments %d): fallback" % (system, rxe, moved_bytes, segs))
@@ -244,6 +256,34 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
         finally:
             with open(path, "w") as f:
                 f.write(old)
+
+    def ns_sysctl(self, host, name, value):
+        self.run(host, ["sysctl", "-qw", "%s=%s" % (name, value)])
+
+    @contextlib.contextmanager
+    def transparent(self, modes):
+        """Transparent SDP for what runs inside: sdp_transparent of hosts a and b as
+        `modes` (None: off), with a connect bound long enough for TCG."""
+        a, b = modes or (0, 0)
+        for host, mode in (("a", a), ("b", b)):
+            self.ns_sysctl(host, "net.infinisock.sdp_transparent", mode)
+            self.ns_sysctl(host, "net.infinisock.sdp_connect_timeout", 60000)
+        try:
+            yield
+        finally:
+            for host in ("a", "b"):
+                self.ns_sysctl(host, "net.infinisock.sdp_transparent", 0)
+
+    def attach_transparent_hook(self):
+        if not os.path.ismount("/sys/fs/bpf"):
+            subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=False)
+        p = subprocess.run([TRANSPARENT, "enable"], capture_output=True, text=True)
+        log((p.stdout + p.stderr).strip())
+        if p.returncode != 0:
+            self.notes.append("the transparent hook did not attach, so hybrid streams have no figures: " +
+                              (p.stderr.strip() or p.stdout.strip()))
+            return False
+        return True
 
     def busy_read(self, usec):
         """net.core.busy_read for what runs inside: the SO_BUSY_POLL every new socket
@@ -352,6 +392,15 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
                 with self.section("ibmsg", "rdma"):
                     for size in ([64 * KIB] if q else [64 * KIB, KIB * KIB]):
                         self.ib_rdma(size, r)
+        if wanted("hybrid") and self.attach_transparent_hook():
+            log("transparent SDP: hybrid streams beside explicit SDP and TCP")
+            for r in range(self.repeats):
+                for system, (_, modes) in TRANSPARENT_SYSTEMS.items():
+                    with self.section(system, "transparent"), self.transparent(modes):
+                        self.iperf3(system, 64 * KIB, 1, r)
+                        self.sockperf(system, 64, r)
+                        self.connrate(system, r)
+            subprocess.run([TRANSPARENT, "disable"], capture_output=True)
         if wanted("rsocket"):
             log("rsocket")
             for r in range(self.repeats):

@@ -5,7 +5,7 @@ connections (memory per idle connection, aggregate throughput)."""
 
 import re
 
-from common import BUSY_POLL_US, SERVER, STREAM_BENCH, read_busy_poll
+from common import BUSY_POLL_US, SERVER, STREAM_BENCH, base_system, read_busy_poll
 
 
 class StreamBench:
@@ -80,11 +80,12 @@ class StreamBench:
     # ---- stream_bench: setup rate and scale ----
 
     def stream_bench_server(self, system):
-        # stream_bench names the protocols as the suite names the systems.
+        # stream_bench names the protocols as the suite names the (base) systems.
         port = self.next_port()
-        srv = self.start("b", [STREAM_BENCH, "server", system, str(port)])
+        proto = base_system(system)
+        srv = self.start("b", [STREAM_BENCH, "server", proto, str(port)])
         self.wait_ready(srv, port, "stream_bench " + system)
-        return srv, system, port
+        return srv, proto, port
 
     @staticmethod
     def kv(out):
