@@ -129,11 +129,12 @@ struct TextStorage<const N: usize> {
 ///
 /// # Invariants
 ///
-/// `header` is the registration of `storage.table`, whose contexts point into
-/// `storage` and at `*values`; it is unregistered in `drop` before either goes.
+/// `header` is the registration of `_storage.table`, whose contexts point into
+/// `_storage` and at `*values`; it is unregistered in `drop` before either goes.
 pub(crate) struct TextSysctlTable<T: TextValues, const N: usize> {
     values: Arc<T>,
-    storage: KBox<TextStorage<N>>,
+    /// Only held: the kernel reads it.
+    _storage: KBox<TextStorage<N>>,
     header: NonNull<bindings::ctl_table_header>,
 }
 
@@ -206,7 +207,7 @@ impl<T: TextValues, const N: usize> TextSysctlTable<T, N> {
             bindings::register_net_sysctl_sz(net.as_raw(), path.as_char_ptr(), s.table.as_ptr(), N)
         };
         let header = NonNull::new(header).ok_or(ENOMEM)?;
-        Ok(Self { values, storage, header })
+        Ok(Self { values, _storage: storage, header })
     }
 
     /// The values.
@@ -219,7 +220,6 @@ impl<T: TextValues, const N: usize> Drop for TextSysctlTable<T, N> {
     fn drop(&mut self) {
         // SAFETY: Registered in `register`; unregistering waits for running handlers.
         unsafe { bindings::unregister_net_sysctl_table(self.header.as_ptr()) };
-        // `storage` and `values` go after this (field drops).
-        let _ = &self.storage;
+        // The storage and the values go after this (field drops).
     }
 }
