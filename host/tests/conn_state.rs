@@ -203,12 +203,19 @@ mod closing {
 
     #[test]
     fn close_resets_only_a_connection_with_unread_data_or_zero_linger() {
-        assert_eq!(release_step(Phase::Connected, false, false), ReleaseStep::Graceful);
-        assert_eq!(release_step(Phase::Connected, true, false), ReleaseStep::Reset);
-        assert_eq!(release_step(Phase::Connected, false, true), ReleaseStep::Reset);
+        for held in [false, true] {
+            assert_eq!(release_step(Phase::Connected, false, false, held), ReleaseStep::Graceful);
+            assert_eq!(release_step(Phase::Connected, true, false, held), ReleaseStep::Reset);
+            assert_eq!(release_step(Phase::Connected, false, true, held), ReleaseStep::Reset);
+        }
         for phase in ALL.into_iter().filter(|p| *p != Phase::Connected) {
             for (unread, zero) in [(false, false), (true, true)] {
-                assert_eq!(release_step(phase, unread, zero), ReleaseStep::Teardown);
+                assert_eq!(release_step(phase, unread, zero, true), ReleaseStep::Teardown);
+                // Nothing set up: nothing to tear down (a listener or a passive
+                // connection always holds its rdma_cm id).
+                let nothing = matches!(phase, Phase::Open | Phase::Closed);
+                let want = if nothing { ReleaseStep::Nothing } else { ReleaseStep::Teardown };
+                assert_eq!(release_step(phase, unread, zero, false), want);
             }
         }
     }

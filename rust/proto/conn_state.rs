@@ -243,14 +243,20 @@ pub enum ReleaseStep {
     /// No connection: tear it down now, and give the port back before `close()`
     /// returns.
     Teardown,
+    /// Nothing was ever set up (no rdma_cm id, no link; a socket that never bound,
+    /// listened or connected, or a hybrid that went to TCP at once): nothing to tear
+    /// down, the state goes at once, without a trip through the workqueue.
+    Nothing,
 }
 
 /// See [`ReleaseStep`]: `unread` bytes wait to be read; `zero_linger`: `SO_LINGER`
-/// {1, 0}.
-pub fn release_step(phase: Phase, unread: bool, zero_linger: bool) -> ReleaseStep {
+/// {1, 0}; `holds_resources`: an rdma_cm id or a link exists, or a teardown is under
+/// way.
+pub fn release_step(phase: Phase, unread: bool, zero_linger: bool, holds_resources: bool) -> ReleaseStep {
     match phase {
         Phase::Connected if unread || zero_linger => ReleaseStep::Reset,
         Phase::Connected => ReleaseStep::Graceful,
+        Phase::Open | Phase::Closed if !holds_resources => ReleaseStep::Nothing,
         _ => ReleaseStep::Teardown,
     }
 }

@@ -78,12 +78,22 @@ pub(crate) fn release(ep: EpRef<'_>) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     revoke_regions(inner);
-    let take_state = ep.orphan(inner);
     let unread = inner.link.as_ref().is_some_and(|l| l.stream.has_unread());
     let zero_linger = ep.sk.linger() == Some(0);
+    let holds_resources = inner.id.is_some() || inner.link.is_some() || (inner.tearing_down && !inner.torn_down);
+    let step = release_step(inner.phase, unread, zero_linger, holds_resources);
+    if step == ReleaseStep::Nothing {
+        // Nothing to tear down, and no event can schedule a teardown any more.
+        inner.phase = Phase::Closed;
+        ep.sk.set_tcp_state(crate::proto::abi::TCP_CLOSE);
+        inner.tearing_down = true;
+        inner.torn_down = true;
+    }
+    let take_state = ep.orphan(inner);
     // A socket that never connected gives its port back before close() returns.
     let mut wait_for_teardown = false;
-    match release_step(inner.phase, unread, zero_linger) {
+    match step {
+        ReleaseStep::Nothing => {}
         ReleaseStep::Reset => {
             if let Some(link) = inner.link.as_mut() {
                 link.send_abort();
