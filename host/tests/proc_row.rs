@@ -2,6 +2,7 @@
 //! The lines of `/proc/net/infinisock/sdp`, as the tools and tests read them.
 
 use infinisock_proto::conn_state::Phase;
+use infinisock_proto::hybrid::{Fallback, Path};
 use infinisock_proto::proc_row::*;
 use infinisock_proto::sockaddr::SockAddr;
 
@@ -26,8 +27,9 @@ fn a_row_per_socket_with_the_header_s_columns() {
         phase: Phase::Listening,
         orphaned: false,
         link: None,
+        path: None,
     };
-    assert_eq!(listener.to_string(), "0.0.0.0:7 *:* listen 0 0 0 0 0 -----\n");
+    assert_eq!(listener.to_string(), "0.0.0.0:7 *:* listen 0 0 0 0 0 ----- -\n");
     let closing = Row::Socket {
         local: Some(SockAddr::V4 { addr: [10, 0, 0, 1], port: 40000 }),
         peer: Some(SockAddr::V4 { addr: [10, 0, 0, 2], port: 7 }),
@@ -44,10 +46,20 @@ fn a_row_per_socket_with_the_header_s_columns() {
             fin_received: true,
             peer_gone: false,
         }),
+        path: Some(Path::Sdp),
     };
-    assert_eq!(closing.to_string(), "10.0.0.1:40000 10.0.0.2:7 established 3 4096 14 16 16 O-FR-\n");
-    assert_eq!(Row::Busy.to_string(), "*:* *:* busy 0 0 0 0 0 -----\n");
-    for row in [listener, closing, Row::Busy] {
+    assert_eq!(closing.to_string(), "10.0.0.1:40000 10.0.0.2:7 established 3 4096 14 16 16 O-FR- sdp\n");
+    assert_eq!(Row::Busy.to_string(), "*:* *:* busy 0 0 0 0 0 ----- -\n");
+    let fell_back = Row::Socket {
+        local: None,
+        peer: Some(SockAddr::V4 { addr: [10, 0, 0, 2], port: 7 }),
+        phase: Phase::Closed,
+        orphaned: false,
+        link: None,
+        path: Some(Path::Tcp(Fallback::Refused)),
+    };
+    assert_eq!(fell_back.to_string(), "*:* 10.0.0.2:7 closed 0 0 0 0 0 ----- tcp/refused\n");
+    for row in [listener, closing, Row::Busy, fell_back] {
         assert_eq!(row.to_string().split_whitespace().count(), header_cols);
     }
     for (phase, name) in [

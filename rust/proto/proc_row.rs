@@ -1,15 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What `/proc/net/infinisock/sdp` shows of a connection: one line per socket, its
-//! addresses, phase, queues, credits and the flags of its end, in the layout the
-//! header names.
+//! addresses, phase, queues, credits, the flags of its end and, for a hybrid stream,
+//! its path, in the layout the header names.
 
 use core::fmt;
 
-use super::{conn_state::Phase, sockaddr::SockAddr};
+use super::{
+    conn_state::Phase,
+    hybrid::Path,
+    sockaddr::SockAddr,
+};
 
 /// The table's first line.
-pub const HEADER: &str = "local peer state rx_queue tx_queue credits peer_bufs posted flags\n";
+pub const HEADER: &str = "local peer state rx_queue tx_queue credits peer_bufs posted flags path\n";
+
+/// A socket's path in the table: `-` for an SDP or AF_IB socket, `undecided`, `sdp` or
+/// `tcp/REASON` for a hybrid stream (whose TCP connection `ss -t` shows).
+pub struct ProcPath(pub Option<Path>);
+
+impl fmt::Display for ProcPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("-"),
+            Some(Path::Undecided) => f.write_str("undecided"),
+            Some(Path::Sdp) => f.write_str("sdp"),
+            Some(Path::Tcp(why)) => write!(f, "tcp/{}", why.name()),
+        }
+    }
+}
 
 /// An address as the table shows it: `a.b.c.d:port`, `[x:x:x:x:x:x:x:x]:port` (every
 /// group, none elided), or `*:*` for none.
@@ -70,21 +89,29 @@ pub struct LinkRow {
 pub enum Row {
     /// A socket whose state could not be looked at without waiting: `busy`.
     Busy,
-    /// A socket; `link` once it has one. `orphaned`: closed by its program (`O`).
-    Socket { local: Option<SockAddr>, peer: Option<SockAddr>, phase: Phase, orphaned: bool, link: Option<LinkRow> },
+    /// A socket; `link` once it has one. `orphaned`: closed by its program (`O`);
+    /// `path`: a hybrid stream's.
+    Socket {
+        local: Option<SockAddr>,
+        peer: Option<SockAddr>,
+        phase: Phase,
+        orphaned: bool,
+        link: Option<LinkRow>,
+        path: Option<Path>,
+    },
 }
 
 impl fmt::Display for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let flag = |on: bool, c: &'static str| if on { c } else { "-" };
         match self {
-            Row::Busy => writeln!(f, "{} {} busy 0 0 0 0 0 -----", ProcAddr(None), ProcAddr(None)),
-            Row::Socket { local, peer, phase, orphaned, link } => {
+            Row::Busy => writeln!(f, "{} {} busy 0 0 0 0 0 ----- -", ProcAddr(None), ProcAddr(None)),
+            Row::Socket { local, peer, phase, orphaned, link, path } => {
                 write!(f, "{} {} {}", ProcAddr(*local), ProcAddr(*peer), phase_name(*phase))?;
                 let l = link.unwrap_or_default();
                 writeln!(
                     f,
-                    " {} {} {} {} {} {}{}{}{}{}",
+                    " {} {} {} {} {} {}{}{}{}{} {}",
                     l.rx_queue,
                     l.tx_queue,
                     l.credits,
@@ -95,6 +122,7 @@ impl fmt::Display for Row {
                     flag(l.fin_sent, "F"),
                     flag(l.fin_received, "R"),
                     flag(l.peer_gone, "G"),
+                    ProcPath(*path),
                 )
             }
         }

@@ -50,7 +50,8 @@ impl ProcShow for SdpList {
                     peer_gone: s.peer_gone,
                 }
             });
-            let row = Row::Socket { local, peer, phase: inner.phase, orphaned: inner.orphaned, link };
+            let path = inner.hybrid.then_some(inner.path);
+            let row = Row::Socket { local, peer, phase: inner.phase, orphaned: inner.orphaned, link, path };
             seq_print!(m, "{}", Shown(row));
         });
     }

@@ -156,6 +156,8 @@ pass "connections the policy does not cover go over TCP at once"
 mode a 3
 mode b 3
 serve b 10.77.0.2 7304 2
+ip netns exec b awk '$3 == "listen" && $NF == "sdp"' /proc/net/infinisock/sdp | grep -q ':7304 ' ||
+	fail "the listener's path in /proc/net/infinisock/sdp: $(ip netns exec b cat /proc/net/infinisock/sdp)"
 client a echo 10.77.0.2 7304 259/sdp
 mode a 0
 client a echo 10.77.0.2 7304 6/plain
