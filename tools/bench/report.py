@@ -267,8 +267,9 @@ def report(data, outdir):
                          ratio(b, ba) + (" (goal ≥ 0.95)" if h == "hybrid_tcp" else ""), cell(l),
                          ratio(la, l) + (" (goal ≥ 0.95)" if h == "hybrid_tcp" else "")])
         md += ["## Transparent SDP (unmodified programs, the hook and the sysctl, no preload)", "",
-               "Each hybrid system ran beside its anchor, in turn, in every repeat: over SDP beside "
-               "explicit SDP (through the preload shim), fallen back beside plain TCP. Speed and "
+               "Each hybrid system ran beside its anchor in every repeat, in ABBA order over the "
+               "repeats (the bed drifts within a run): over SDP beside explicit SDP (through the "
+               "preload shim), fallen back beside plain TCP. Speed and "
                "latency ratios are the hybrid's over the anchor's (latency: anchor median / hybrid "
                "median, so higher is better).", "",
                table(["system", "connections/s", "× anchor", "64 KiB bulk, Gbit/s", "× anchor",

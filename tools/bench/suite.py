@@ -390,12 +390,18 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
                         self.ib_rdma(size, r)
         if wanted("hybrid") and hook:
             log("transparent SDP: hybrid streams beside explicit SDP and TCP")
-            for r in range(self.repeats):
-                for system, (_, modes) in TRANSPARENT_SYSTEMS.items():
-                    with self.section(system, "transparent"), self.transparent(modes):
-                        self.iperf3(system, 64 * KIB, 1, r)
-                        self.sockperf(system, 64, r)
-                        self.connrate(system, r)
+            # Each hybrid beside its anchor, in ABBA order over the repeats: this bed
+            # drifts within a run, and whichever of two runs goes second is favoured or
+            # not by it alike.
+            pairs = (("sdp_beside", "hybrid"), ("tcp_beside", "hybrid_tcp"))
+            for r in range(self.repeats if q else max(self.repeats, 4)):
+                for anchor, hybrid in pairs:
+                    for system in ((anchor, hybrid) if r % 2 == 0 else (hybrid, anchor)):
+                        modes = TRANSPARENT_SYSTEMS[system][1]
+                        with self.section(system, "transparent"), self.transparent(modes):
+                            self.iperf3(system, 64 * KIB, 1, r)
+                            self.sockperf(system, 64, r)
+                            self.connrate(system, r)
         if wanted("rsocket"):
             log("rsocket")
             for r in range(self.repeats):
