@@ -312,8 +312,8 @@ int infinisock_fwd_ioctl(struct socket *inner, unsigned int cmd, unsigned long a
 int infinisock_fwd_shutdown(struct socket *inner, int how);
 int infinisock_fwd_sendmsg(struct socket *inner, struct msghdr *msg, size_t len);
 int infinisock_fwd_recvmsg(struct socket *inner, struct msghdr *msg, size_t len, int flags);
-int infinisock_fwd_setsockopt(struct socket *outer, struct socket *inner, int level, int name,
-			      sockptr_t optval, unsigned int optlen);
+int infinisock_fwd_setsockopt(struct socket *inner, int level, int name, sockptr_t optval,
+			      unsigned int optlen);
 int infinisock_fwd_getsockopt(struct socket *inner, int level, int name, char __user *optval,
 			      int __user *optlen);
 int infinisock_own_sol_socket(struct socket *sock, int name, sockptr_t optval, unsigned int optlen);

@@ -13,6 +13,8 @@ const SOCK_DGRAM: i32 = 2;
 const SOCK_NONBLOCK: i32 = 0o4000;
 const SOCK_CLOEXEC: i32 = 0o2000000;
 const AF_UNIX: i32 = 1;
+const AF_INET: i32 = 2;
+const AF_INET6: i32 = 10;
 const AF_IB: i32 = 27;
 
 #[test]

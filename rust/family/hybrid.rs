@@ -41,10 +41,6 @@ impl SockProto for HybridProto {
 
     fn init(sk: &Sock) -> Result {
         SdpProto::init(sk)?;
-        if let Some(ep) = sk.state::<Endpoint>() {
-            let ep: kernel::sync::Arc<Endpoint> = ep.into();
-            ep.lock().hybrid = true;
-        }
         // On failure `inet_create` releases the sock, its state and any inner socket.
         sk.create_inner()
     }
@@ -176,10 +172,7 @@ impl<const FAMILY: i32> StreamOps for HybridOps<FAMILY> {
         loop {
             if ep.lock().listen.has_ready() {
                 SdpOps::<FAMILY>::accept(sock, newsock, flags | O_NONBLOCK)?;
-                let child = endpoint(newsock)?;
-                let mut state = child.lock();
-                state.hybrid = true;
-                state.path = Path::Sdp;
+                endpoint(newsock)?.lock().path = Path::Sdp;
                 return Ok(());
             }
             match inner.accept(newsock, flags | O_NONBLOCK) {

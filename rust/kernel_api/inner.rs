@@ -366,10 +366,10 @@ unsafe extern "C" fn setsockopt<O: StreamOps>(
                 if sol_socket {
                     bindings::infinisock_own_sol_socket(sock, name, optval, optlen);
                 }
-                bindings::infinisock_fwd_setsockopt(sock, inner, level, name, optval, optlen)
+                bindings::infinisock_fwd_setsockopt(inner, level, name, optval, optlen)
             }
             Route::Both(inner) => {
-                let err = bindings::infinisock_fwd_setsockopt(sock, inner, level, name, optval, optlen);
+                let err = bindings::infinisock_fwd_setsockopt(inner, level, name, optval, optlen);
                 if err == 0 {
                     if sol_socket {
                         bindings::infinisock_own_sol_socket(sock, name, optval, optlen);

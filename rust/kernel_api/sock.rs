@@ -193,6 +193,13 @@ impl Sock {
         unsafe { bindings::infinisock_sk_set_protocol(self.as_raw(), protocol) };
     }
 
+    /// The protocol number `getsockopt(SO_PROTOCOL)` reports (`inet_create` sets it,
+    /// an incoming connection's sock has its listener's).
+    pub(crate) fn protocol(&self) -> i32 {
+        // SAFETY: The sock is valid; the protocol is set before anyone else sees it.
+        i32::from(unsafe { bindings::infinisock_sk_protocol(self.as_raw()) })
+    }
+
     /// The socket type (`SOCK_STREAM`, `SOCK_SEQPACKET`).
     pub(crate) fn sock_type(&self) -> i32 {
         // SAFETY: The sock is valid; the type never changes after `sock_init_data()`.

@@ -6,11 +6,17 @@
 //! `net.infinisock.sdp_fallback_cache`), and how many hybrid connections took each
 //! path (`/proc/net/infinisock/hybrid`).
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::{
+    fmt::Write,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
-use core::fmt::Write;
-
-use kernel::{new_mutex, prelude::*, sync::{Arc, Mutex}};
+use kernel::{
+    new_mutex,
+    prelude::*,
+    str::Formatter,
+    sync::{Arc, Mutex, MutexGuard},
+};
 
 use crate::{
     kernel_api::{
@@ -43,24 +49,13 @@ impl PolicyLists {
     }
 }
 
-/// Writes formatted text into a byte buffer, cutting it where the buffer ends.
-struct Cursor<'a>(&'a mut [u8], usize);
-
-impl Write for Cursor<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let n = s.len().min(self.0.len() - self.1);
-        self.0[self.1..self.1 + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.1 += n;
-        Ok(())
-    }
-}
-
 impl TextValues for PolicyLists {
     fn show(&self, which: usize, out: &mut [u8]) -> usize {
         let (ports, peers) = self.get();
-        let mut c = Cursor(out, 0);
-        let _ = if which == 0 { write!(c, "{ports}") } else { write!(c, "{peers}") };
-        c.1
+        let mut f = Formatter::new(out);
+        // 16 entries of at most 44 bytes each fit the sysctl's buffer.
+        let _ = if which == 0 { write!(f, "{ports}") } else { write!(f, "{peers}") };
+        f.bytes_written()
     }
 
     fn store(&self, which: usize, text: &str) -> Result {
@@ -109,6 +104,17 @@ fn state(net: &Net) -> &HybridNet {
     &net.state::<InfiniSockNet>().hybrid
 }
 
+/// The namespace's refusal cache, locked, and how long it remembers a peer (ms); while
+/// `sdp_fallback_cache` is 0 the cache is off, and empty.
+fn refusals(net: &Net) -> (MutexGuard<'_, RefusalCache<CACHED_PEERS>>, u64) {
+    let ttl_ms = u64::try_from(tunable(net, TunableId::SdpFallbackCache)).unwrap_or(0) * 1000;
+    let mut cache = state(net).refusals.lock();
+    if ttl_ms == 0 {
+        cache.clear();
+    }
+    (cache, ttl_ms)
+}
+
 /// Counts an outgoing hybrid connection that took `path`; with `remember`, a fall-back
 /// to TCP on the peer's account is remembered for `sdp_fallback_cache` seconds.
 pub(crate) fn chose(net: &Net, peer: Option<&SockAddr>, path: Path, remember: bool) {
@@ -120,27 +126,23 @@ pub(crate) fn chose(net: &Net, peer: Option<&SockAddr>, path: Path, remember: bo
     };
     s.paths[slot].fetch_add(1, Ordering::Relaxed);
     if let (Path::Tcp(why), Some(peer), true) = (path, peer, remember) {
-        let ttl_ms = u64::try_from(tunable(net, TunableId::SdpFallbackCache)).unwrap_or(0) * 1000;
-        let mut cache = s.refusals.lock();
-        if ttl_ms == 0 {
-            cache.clear();
-        } else {
-            cache.note(peer, why, now_ms(), ttl_ms);
-        }
+        let (mut cache, ttl_ms) = refusals(net);
+        cache.note(peer, why, now_ms(), ttl_ms);
     }
 }
 
 /// Whether a hybrid connection to `peer` goes over TCP at once: a recent attempt there
 /// failed.
 pub(crate) fn cached_fallback(net: &Net, peer: &SockAddr) -> Option<Fallback> {
-    let s = state(net);
-    if tunable(net, TunableId::SdpFallbackCache) == 0 {
-        s.refusals.lock().clear();
-        return None;
-    }
-    let hit = s.refusals.lock().lookup(peer, now_ms());
+    let hit = {
+        let (mut cache, ttl_ms) = refusals(net);
+        if ttl_ms == 0 {
+            return None;
+        }
+        cache.lookup(peer, now_ms())
+    };
     if hit.is_some() {
-        s.cache_hits.fetch_add(1, Ordering::Relaxed);
+        state(net).cache_hits.fetch_add(1, Ordering::Relaxed);
     }
     hit
 }
@@ -162,13 +164,6 @@ pub(crate) fn stats(net: &Net) -> HybridStats {
     for (o, c) in paths.iter_mut().zip(s.paths.iter()) {
         *o = c.load(Ordering::Relaxed);
     }
-    let cached_peers = {
-        let mut cache = s.refusals.lock();
-        // Turned off: forgotten.
-        if tunable(net, TunableId::SdpFallbackCache) == 0 {
-            cache.clear();
-        }
-        cache.len()
-    };
+    let cached_peers = refusals(net).0.len();
     HybridStats { paths, cache_hits: s.cache_hits.load(Ordering::Relaxed), cached_peers }
 }

@@ -12,7 +12,7 @@ use super::{
         ETIMEDOUT,
     },
     policy::Mode,
-    sockaddr::SockAddr,
+    sockaddr::{SockAddr, AF_INET, AF_INET6},
     socket_args::SOCK_STREAM,
 };
 
@@ -20,10 +20,6 @@ use super::{
 pub const IPPROTO_SDP_HYBRID: i32 = 259;
 /// `IPPROTO_TCP`.
 pub const IPPROTO_TCP: i32 = 6;
-/// `AF_INET`.
-pub const AF_INET: i32 = 2;
-/// `AF_INET6`.
-pub const AF_INET6: i32 = 10;
 /// The bits of `socket()`'s `type` that name the type (`SOCK_TYPE_MASK`); the others are
 /// `SOCK_NONBLOCK` and `SOCK_CLOEXEC`.
 pub const SOCK_TYPE_MASK: i32 = 0xf;
@@ -33,7 +29,7 @@ pub const SOCK_TYPE_MASK: i32 = 0xf;
 /// version becomes a hybrid stream while the mode is on; everything else, explicit
 /// `IPPROTO_SDP` included, keeps what it asked for.
 pub fn socket_protocol(mode: Mode, family: i32, sock_type: i32, protocol: i32) -> i32 {
-    let tcp_stream = (family == AF_INET || family == AF_INET6)
+    let tcp_stream = (family == i32::from(AF_INET) || family == i32::from(AF_INET6))
         && sock_type & SOCK_TYPE_MASK == SOCK_STREAM
         && (protocol == 0 || protocol == IPPROTO_TCP);
     if mode.on() && tcp_stream { IPPROTO_SDP_HYBRID } else { protocol }

@@ -8,7 +8,10 @@ use kernel::{seq_file::SeqFile, seq_print};
 
 use crate::{
     kernel_api::{net::{Net, ProcShow, Shown}, sock::for_each_state},
-    proto::proc_row::{LinkRow, Row, HEADER},
+    proto::{
+        hybrid::IPPROTO_SDP_HYBRID,
+        proc_row::{LinkRow, Row, HEADER},
+    },
     sdp::endpoint::{Endpoint, Phase},
 };
 
@@ -50,7 +53,8 @@ impl ProcShow for SdpList {
                     peer_gone: s.peer_gone,
                 }
             });
-            let path = inner.hybrid.then_some(inner.path);
+            // A hybrid stream's, or that of one its listener accepted.
+            let path = (sk.protocol() == IPPROTO_SDP_HYBRID).then_some(inner.path);
             let row = Row::Socket { local, peer, phase: inner.phase, orphaned: inner.orphaned, link, path };
             seq_print!(m, "{}", Shown(row));
         });

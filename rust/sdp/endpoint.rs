@@ -115,8 +115,6 @@ pub(crate) struct Inner {
     pub(crate) max_msg: Option<u32>,
     /// Finished RDMA operations waiting on the error queue (`rdma`).
     pub(crate) completions: Completions,
-    /// A hybrid stream (or one accepted by a hybrid listener).
-    pub(crate) hybrid: bool,
     /// A hybrid socket's path (`INFINISOCK_TRANSPORT`).
     pub(crate) path: Path,
     /// A hybrid's move to TCP after its RDMA attempt failed (`sdp::fallback`).
@@ -242,7 +240,6 @@ impl Endpoint {
                     woken_before_reap: 0,
                     max_msg: None,
                     completions: Completions::default(),
-                    hybrid: false,
                     path: Path::Undecided,
                     handover: Handover::Idle,
                 }),

@@ -234,8 +234,8 @@ int infinisock_fwd_recvmsg(struct socket *inner, struct msghdr *msg, size_t len,
 }
 
 /* setsockopt on the inner socket, SOL_SOCKET included. */
-int infinisock_fwd_setsockopt(struct socket *outer, struct socket *inner, int level, int name,
-			      sockptr_t optval, unsigned int optlen)
+int infinisock_fwd_setsockopt(struct socket *inner, int level, int name, sockptr_t optval,
+			      unsigned int optlen)
 {
 	if (level == SOL_SOCKET)
 		return sock_setsockopt(inner, level, name, optval, optlen);
