@@ -21,11 +21,19 @@
 
 #include "hosts.h"
 
-/* An SDP socket in host `ns`. */
+/*
+ * The protocol of the streams sdp_socket() opens: explicit SDP, or hybrid streams for
+ * the build of sdp_stream.c that runs its tests over fallen-back connections.
+ */
+#ifndef STREAM_PROTOCOL
+#define STREAM_PROTOCOL IPPROTO_SDP
+#endif
+
+/* An SDP socket (a STREAM_PROTOCOL one) in host `ns`. */
 static inline int sdp_socket(const char *ns, int family)
 {
 	enter_netns(ns);
-	return socket(family, SOCK_STREAM, IPPROTO_SDP);
+	return socket(family, SOCK_STREAM, STREAM_PROTOCOL);
 }
 
 static inline int port_of(int fd)
@@ -139,18 +147,22 @@ static inline long long tcp_out_segs(const char *ns)
 	f = fopen("/proc/net/snmp", "r");
 	if (!f)
 		return -1;
+	/* Two "Tcp:" lines: the field names, then the values; OutSegs is found by name. */
 	while (fgets(line, sizeof(line), f)) {
+		char *name, *val, *np, *vp;
+
 		if (strncmp(line, "Tcp: RtoAlgorithm", 17))
 			continue;
 		if (!fgets(vals, sizeof(vals), f))
 			break;
-		/* OutSegs is the 12th field after "Tcp:". */
-		char *tok = strtok(vals, " ");
-
-		for (int i = 0; tok && i < 12; i++)
-			tok = strtok(NULL, " ");
-		if (tok)
-			segs = atoll(tok);
+		name = strtok_r(line, " \n", &np);
+		val = strtok_r(vals, " \n", &vp);
+		while (name && val && strcmp(name, "OutSegs")) {
+			name = strtok_r(NULL, " \n", &np);
+			val = strtok_r(NULL, " \n", &vp);
+		}
+		if (name && val)
+			segs = atoll(val);
 	}
 	fclose(f);
 	return segs;

@@ -30,22 +30,20 @@ dmesg -C
 echo clear > /sys/kernel/debug/kmemleak 2>/dev/null
 
 if [ "$mode" = demo ]; then
+	# The demo prints plainly (run.sh shows everything from its first line on): kernel
+	# messages stay in the log instead of the console.
+	dmesg -n 1
 	insmod "$INFINISOCK_KO" || exit 1
-	echo "== infinisock loaded in $(uname -r)"
-	lsmod | grep -w infinisock
-	echo "== RDMA devices the module sees (/proc/net/infinisock/devices) in host a and host b"
-	ip netns exec a cat /proc/net/infinisock/devices
-	ip netns exec b cat /proc/net/infinisock/devices
-	echo "== tunables in host a and host b"
-	ip netns exec a sysctl net.infinisock
-	ip netns exec b sysctl net.infinisock
-	echo "== sockets"
 	python3 "$here/demo.py"
-	echo "== KUnit"
-	cat /sys/kernel/debug/kunit/infinisock_*/results
-	echo "== kernel log"
-	dmesg | grep -i infinisock
-	echo PASS > "$outdir/verdict"
+	demo=$?
+	dmesg > "$outdir/dmesg.txt"
+	if grep -qE "$SPLATS" "$outdir/dmesg.txt"; then
+		echo "== kernel splat during the demo (out/vm/dmesg.txt):"
+		grep -E "$SPLATS" "$outdir/dmesg.txt" | head -5
+		demo=1
+	fi
+	[ $demo = 0 ] && echo PASS > "$outdir/verdict"
+	echo "== end of demo"
 	exit 0
 fi
 

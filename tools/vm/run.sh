@@ -2,7 +2,7 @@
 # Boots the test kernel under QEMU (virtme-ng, TCG: nested KVM does not work on these
 # machines) with the host's root over 9p, and runs tools/vm/guest.sh MODE inside:
 #   run.sh test    build the two-host topology, load the module, run every VM test
-#   run.sh demo    build the topology, load the module and show what it offers
+#   run.sh demo    build the topology, load the module and show it at work (demo.py)
 #   run.sh bench   the benchmark suite (tools/bench/suite.py), release kernel
 #   run.sh latency where a SEQPACKET message's time goes beside ib_send_lat's, trace kernel
 # Exits non-zero on a failed test or a kernel splat. Results land in out/vm/.
@@ -18,6 +18,16 @@ image=$kdir/arch/x86/boot/bzImage
 outdir=$TOP/out/vm
 rm -rf "$outdir" && mkdir -p "$outdir"
 
+# What of the guest's console reaches the terminal: TAP for the tests, the benchmark's
+# tables; the demo from its first line to its last, plainly.
+console_filter() {
+	if [ "$mode" = demo ]; then
+		sed -un '/^== InfiniSock demo/,/^== end of demo/p'
+	else
+		grep --line-buffered -aE '^(#|ok |not ok |TAP |1\.\.|Bail|==|\|)'
+	fi
+}
+
 say "booting $(cat "$kdir/.infinisock-built") under TCG, mode $mode"
 start=$(date +%s)
 # The guest writes its verdict to out/vm/verdict; the VM's own exit code is not relied on.
@@ -28,7 +38,7 @@ memory=2G
 PATH=$(dirname "$VNG"):$PATH timeout "${VM_TIMEOUT:-2400}" "$VNG" --run "$image" --disable-kvm --user root --cpus 2 --memory $memory \
 	--rwdir "$outdir" --append "kunit.enable=1 kunit.autorun=1 kmemleak=on log_buf_len=4M" \
 	--verbose --exec "INFINISOCK_TESTS='${INFINISOCK_TESTS:-}' INFINISOCK_REPEAT='${INFINISOCK_REPEAT:-}' FUZZ_CALLS='${FUZZ_CALLS:-}' FUZZ_WORKERS='${FUZZ_WORKERS:-}' FUZZ_SEED='${FUZZ_SEED:-}' PEER_FUZZ_MESSAGES='${PEER_FUZZ_MESSAGES:-}' PEER_FUZZ_SEED='${PEER_FUZZ_SEED:-}' SOAK_SEED='${SOAK_SEED:-}' SOAK_CONNS='${SOAK_CONNS:-}' BENCH_QUICK='${BENCH_QUICK:-}' BENCH_ONLY='${BENCH_ONLY:-}' LATENCY_ROUNDS='${LATENCY_ROUNDS:-}' bash $here/guest.sh $mode $outdir $flavour" 2>&1 |
-	tee "$outdir/console.log" | grep --line-buffered -aE '^(#|ok |not ok |TAP |1\.\.|Bail|==|\|)' || true
+	tee "$outdir/console.log" | console_filter || true
 say "VM run took $(($(date +%s) - start))s"
 verdict=$(cat "$outdir/verdict" 2>/dev/null || echo "no verdict (the VM did not finish)")
 say "verdict: $verdict"
