@@ -5,6 +5,8 @@
 #   make demo     set up everything, boot the two-host VM (release kernel) and show the module
 #                 at work: data over SDP beside TCP and raw verbs, unmodified programs, AF_IB
 #   make check    set up everything and run all tests (host tests, then the VM suite)
+#   make install  the module (/lib/modules/<kernel>/extra), uapi header, transparent hook,
+#                 man pages, unit and examples; make uninstall removes them (DESTDIR, PREFIX)
 #   make bench    the benchmark suite: SDP beside raw verbs, SMC-R, rsocket and TCP, one VM
 #                 run on the release kernel (QUICK=1: the short version); out/vm/bench.md
 #   make latency  where a 64-byte AF_IB SEQPACKET message's time goes, step by step through
@@ -17,7 +19,8 @@ SHELL := /bin/bash
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 FLAVOUR ?= debug
 
-.PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo bench latency fuzz clean
+.PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo bench latency fuzz clean \
+	install uninstall
 
 all: module
 
@@ -71,6 +74,14 @@ fuzz: module selftests
 	INFINISOCK_TESTS='sdp_fuzz|sdp_peer_fuzz' FUZZ_CALLS=$${FUZZ_CALLS:-500000} \
 		PEER_FUZZ_MESSAGES=$${PEER_FUZZ_MESSAGES:-100000} VM_TIMEOUT=$${VM_TIMEOUT:-7200} \
 		bash tools/vm/run.sh test
+
+# The module for the kernel it was built against, the uapi header, the transparent
+# hook, man pages, unit and examples (tools/install.sh; DESTDIR, PREFIX=/usr/local).
+install: module selftests
+	FLAVOUR=$(FLAVOUR) bash tools/install.sh install
+
+uninstall:
+	FLAVOUR=$(FLAVOUR) bash tools/install.sh uninstall
 
 clean:
 	bash tools/build-module.sh clean

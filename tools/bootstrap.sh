@@ -20,6 +20,8 @@ APT_PACKAGES=(
 	iperf3 sockperf socat python3 iputils-ping
 	# Transparent SDP: the BPF program that steers socket() and its loader.
 	libbpf-dev bpftool
+	# Installed man pages are checked with man --warnings (make install, its VM test).
+	man-db groff-base
 )
 
 missing=()
