@@ -45,6 +45,18 @@ impl<T> List<T> for Vec<T> {
     fn room(&self) -> usize {
         self.capacity()
     }
+
+    fn grow_to(&mut self, len: usize, v: T) -> Result<(), NoMemory>
+    where
+        T: Clone,
+    {
+        if len <= self.len() {
+            return Ok(());
+        }
+        self.try_reserve(len - self.len()).map_err(|_| NoMemory)?;
+        self.resize(len, v);
+        Ok(())
+    }
 }
 
 /// The host's family of lists.

@@ -10,7 +10,7 @@ use infinisock_proto::wire::{Bsdh, Mid, BSDH_LEN};
 /// An established stream: the peer granted `peer_bufs`, we posted 8 buffers of 4 KiB
 /// and so did the peer.
 fn established(peer_bufs: u16) -> Stream<Vec<u32>, Vec<u8>> {
-    let mut s = Stream::new(vec![0; 4], vec![0; 300]);
+    let mut s = Stream::new(vec![0; 4], 300);
     s.credits = Some(Credits::new(peer_bufs, 8).unwrap());
     s.peer_msg_size = 4096;
     s
@@ -18,7 +18,7 @@ fn established(peer_bufs: u16) -> Stream<Vec<u32>, Vec<u8>> {
 
 #[test]
 fn nothing_goes_before_the_credits_exist_or_after_the_qp_died() {
-    let mut s = Stream::<_, Vec<u8>>::new(vec![0u32; 4], Vec::new());
+    let mut s = Stream::<_, Vec<u8>>::new(vec![0u32; 4], 0);
     assert!(!s.can_send(Credit::Control, 4));
     s = established(8);
     assert!(s.can_send(Credit::Data, 4) && s.can_send(Credit::Control, 4));

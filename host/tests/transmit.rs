@@ -12,6 +12,9 @@ use infinisock_proto::{
     wire::{decode_message, Bsdh, Message, Mid, BSDH_LEN},
 };
 use proptest::prelude::*;
+
+mod common;
+use common::Capped;
 use std::collections::VecDeque;
 
 /// The device's send ring: `slots` buffers, posted in order, completed in order.
@@ -70,7 +73,7 @@ struct Pair {
 
 impl Pair {
     fn new(peer_ring: u16, slots: usize, buffer_size: usize) -> Self {
-        let mut us = Stream::new(vec![0; slots], vec![0; buffer_size - BSDH_LEN]);
+        let mut us = Stream::new(vec![0; slots], buffer_size - BSDH_LEN);
         us.credits = Some(Credits::new(peer_ring, OUR_RING).unwrap());
         us.peer_msg_size = buffer_size;
         Pair {
@@ -287,4 +290,62 @@ fn no_slot_no_send() {
     p.us.abort(&mut p.ring);
     assert_eq!(p.ring.wire.len(), 2);
     assert_eq!(decode_message(&p.ring.wire[1]).unwrap().0.mid, Mid::Abort);
+}
+
+#[test]
+fn a_stream_that_never_waits_for_nagle_allocates_no_staging_buffer() {
+    let mut p = Pair::new(8, 4, 32 * 1024);
+    // Nothing in flight each time, or TCP_NODELAY: every write goes at once.
+    for _ in 0..3 {
+        assert_eq!(p.write(&[1; 100], false), 100);
+        p.complete(1);
+    }
+    assert_eq!(p.write(&[2; 100], true), 100);
+    assert_eq!(p.write(&[3; 100], true), 100);
+    assert_eq!(p.us.staging_allocated(), 0);
+    p.complete(2);
+    p.deliver();
+    assert_eq!(p.received.len(), 500);
+}
+
+#[test]
+fn the_staging_buffer_grows_with_what_is_staged_up_to_a_message() {
+    let buffer_size = 32 * 1024;
+    let max = buffer_size - BSDH_LEN;
+    let mut p = Pair::new(8, 4, buffer_size);
+    p.write(&[0; 10], false);
+    p.write(&[1; 10], false);
+    let first = p.us.staging_allocated();
+    assert!(first >= 10 && first <= 1024, "a small start: {first}");
+    let mut sent = 20;
+    for i in 0..200u32 {
+        sent += p.write(&[i as u8; 100], false);
+    }
+    assert!(p.us.staging_allocated() <= max);
+    assert!(p.us.staging_allocated() >= p.us.staged_len);
+    p.complete(usize::MAX);
+    p.deliver();
+    assert_eq!(p.received.len(), sent);
+}
+
+#[test]
+fn without_memory_for_the_staging_buffer_small_writes_go_at_once() {
+    let (slots, buffer_size) = (4, 1024);
+    let mut us: Stream<Vec<u32>, Capped<u8, 0>> = Stream::new(vec![0; slots], buffer_size - BSDH_LEN);
+    us.credits = Some(Credits::new(8, OUR_RING).unwrap());
+    us.peer_msg_size = buffer_size;
+    let mut ring = Ring::new(slots, buffer_size);
+    let write = |us: &mut Stream<Vec<u32>, Capped<u8, 0>>, ring: &mut Ring, byte: u8| {
+        us.write_round(ring, 10, false, true, |buf| {
+            let n = buf.len().min(10);
+            buf[..n].fill(byte);
+            n
+        })
+    };
+    assert_eq!(write(&mut us, &mut ring, 1), Ok(WriteRound::Wrote(10)));
+    // A send is in flight: Nagle would stage this, but there is no memory to.
+    assert_eq!(write(&mut us, &mut ring, 2), Ok(WriteRound::Wrote(10)));
+    assert_eq!(us.staged_len, 0);
+    assert_eq!(ring.wire.len(), 2, "sent at once instead");
+    assert_eq!(ring.wire[1][BSDH_LEN..], [2; 10]);
 }

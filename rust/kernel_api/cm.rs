@@ -267,9 +267,11 @@ impl CmIdRef {
         unsafe { bindings::infinisock_cm_disconnect(self.as_raw(), qp) };
     }
 
-    /// Creates the connection's RC QP on the two CQs, in INIT, with `send_sge` SGEs
-    /// per send request, for this id but not attached to it (the connection steps
-    /// take it). Returns it and the most bytes a send may carry inline.
+    /// Creates the connection's RC QP on the two CQs, in INIT, with `send_wr` and
+    /// `recv_wr` entries, `send_sge` SGEs and `max_inline` inline bytes per send
+    /// request, for this id but not attached to it (the connection steps take it).
+    /// Returns it and the most bytes a send may carry inline (the device may give more
+    /// than asked).
     ///
     /// # Safety
     ///
@@ -280,11 +282,11 @@ impl CmIdRef {
         pd: *mut bindings::ib_pd,
         send_cq: *mut bindings::ib_cq,
         recv_cq: *mut bindings::ib_cq,
-        send_wr: u32,
-        recv_wr: u32,
+        (send_wr, recv_wr): (u32, u32),
         send_sge: u32,
+        max_inline: u32,
     ) -> Result<(NonNull<bindings::ib_qp>, u32)> {
-        let (mut max_inline, mut err) = (0, 0);
+        let (mut max_inline, mut err) = (max_inline, 0);
         // SAFETY: Live id; the caller guarantees `pd` and the CQs.
         let qp = unsafe {
             bindings::infinisock_cm_create_qp(

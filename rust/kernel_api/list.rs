@@ -32,6 +32,16 @@ impl<T> List<T> for KVec<T> {
     fn room(&self) -> usize {
         self.capacity()
     }
+
+    fn grow_to(&mut self, len: usize, v: T) -> Result<(), NoMemory>
+    where
+        T: Clone,
+    {
+        if len <= self.len() {
+            return Ok(());
+        }
+        self.resize(len, v, GFP_KERNEL).map_err(|_| NoMemory)
+    }
 }
 
 /// The module's family of lists.

@@ -39,9 +39,19 @@ pub(crate) struct QpSizes {
     pub(crate) send_buffers: u16,
     /// Bytes of each ring buffer.
     pub(crate) buffer_size: u32,
-    /// Send-queue entries beyond the send ring's, for requests with no ring buffer
-    /// (probes, RDMA operations).
-    pub(crate) extra_send: u32,
+    /// Send-queue entries (the send CQ's too): the send ring's, and those of requests
+    /// with no ring buffer (probes, RDMA operations, the drain's marker).
+    pub(crate) send_wrs: u32,
+    /// Receive-queue entries (the receive CQ's too): the receive ring's and the
+    /// drain's marker.
+    pub(crate) recv_wrs: u32,
+    /// SGEs per send request: 1, or as many as the device takes (`None`).
+    pub(crate) send_sges: Option<u32>,
+    /// Inline bytes per send request asked of the device.
+    pub(crate) max_inline: u32,
+    /// Send-queue entries kept for RDMA operations; none: [`QueuePair::post_rdma`]
+    /// refuses them.
+    pub(crate) rdma_requests: u32,
 }
 
 /// One-sided operations [`QueuePair::post_rdma`] posts.
@@ -115,6 +125,8 @@ pub(crate) struct QueuePair {
     max_inline: usize,
     send_sge: u32,
     read_sge: u32,
+    /// Send-queue entries kept for RDMA operations ([`QpSizes::rdma_requests`]).
+    rdma_requests: u32,
 }
 
 // SAFETY: Every part may be used and dropped from any thread; the owner serialises
@@ -139,25 +151,35 @@ impl QueuePair {
         let dev = Arc::new(DeviceRef::of_cm(id)?, GFP_KERNEL)?;
         let pd = Arc::new(Pd::new(&dev)?, GFP_KERNEL)?;
         let (nrx, ntx) = (u32::from(sizes.recv_buffers), u32::from(sizes.send_buffers));
-        if nrx as usize > crate::proto::ring::MAX_RING || ntx == 0 {
+        // Each queue holds its ring and the drain's marker at least.
+        if nrx as usize > crate::proto::ring::MAX_RING || ntx == 0 || sizes.send_wrs <= ntx || sizes.recv_wrs <= nrx {
             return Err(EINVAL);
         }
-        // One more entry per queue for the drain's marker. Two CQs, so that a
-        // receive's event can wake readers alone.
-        let send_wrs = ntx + 1 + sizes.extra_send;
-        let send_cq = Cq::reaped(&dev, send_wrs, events.clone(), CqSide::Send)?;
-        let recv_cq = Cq::reaped(&dev, nrx + 1, events, CqSide::Recv)?;
+        // Two CQs, so that a receive's event can wake readers alone; each as deep as
+        // its queue, so that it cannot overflow.
+        let send_cq = Cq::reaped(&dev, sizes.send_wrs, events.clone(), CqSide::Send)?;
+        let recv_cq = Cq::reaped(&dev, sizes.recv_wrs, events, CqSide::Recv)?;
         let rx = ring_of(&dev, sizes.recv_buffers, sizes.buffer_size, DmaDir::FromDevice)?;
         let tx = ring_of(&dev, sizes.send_buffers, sizes.buffer_size, DmaDir::ToDevice)?;
         let rx_in_device = KVec::from_elem(false, rx.len(), GFP_KERNEL)?;
         let tx_due = KVec::from_elem(0u64, tx.len(), GFP_KERNEL)?;
-        let (send_sge, read_sge) = device_sges(&dev);
-        let held = KVec::with_capacity(sizes.extra_send as usize, GFP_KERNEL)?;
+        let (send_sge, read_sge) = match sizes.send_sges {
+            Some(n) => (n, n),
+            None => device_sges(&dev),
+        };
+        let held = KVec::with_capacity(sizes.rdma_requests as usize, GFP_KERNEL)?;
         // SAFETY: Live id; PD and CQs are live and outlive the QP: they are fields of
         // the `QueuePair` made below at once (nothing fallible comes between), whose
         // `drop` destroys the QP first.
         let (qp, max_inline) = unsafe {
-            id.create_qp(pd.as_raw(), send_cq.as_raw(), recv_cq.as_raw(), send_wrs, nrx + 1, send_sge)?
+            id.create_qp(
+                pd.as_raw(),
+                send_cq.as_raw(),
+                recv_cq.as_raw(),
+                (sizes.send_wrs, sizes.recv_wrs),
+                send_sge,
+                sizes.max_inline,
+            )?
         };
         Ok(Self {
             qp: QpRef(qp),
@@ -179,6 +201,7 @@ impl QueuePair {
             max_inline: max_inline as usize,
             send_sge,
             read_sge,
+            rdma_requests: sizes.rdma_requests,
         })
     }
 
@@ -361,8 +384,12 @@ impl QueuePair {
         PinnedBuf::pin(&self.pd, &self.dev, msg, len, device_writes, one_request)
     }
 
-    /// Room for one more held operation, reserved before posting it.
+    /// Room for one more held operation, reserved before posting it; `EOPNOTSUPP` on
+    /// a queue pair with no send-queue entries for RDMA operations.
     fn reserve_held(&mut self) -> Result {
+        if self.rdma_requests == 0 {
+            return Err(EOPNOTSUPP);
+        }
         self.held.reserve(1, GFP_KERNEL)?;
         Ok(())
     }

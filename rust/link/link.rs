@@ -15,10 +15,11 @@ use crate::{
         qp::{QpSizes, QueuePair},
         verbs::{CqEvents, CqSide, Cqe, Wc, POLL_BATCH},
     },
-    link::{memory::RingCharge, rdma::{Rdma, RDMA_REQUESTS}},
+    link::{memory::RingCharge, rdma::Rdma},
     proto::{
         errno::Errno,
         handshake::RingConfig,
+        qp_shape::{QpProfile, QpShape, SendSges},
         stream::{Credit, Stream},
         transmit::{PostFailed, SendSlots, WriteRound},
         wire::{Mid, BSDH_LEN},
@@ -70,6 +71,8 @@ pub(crate) struct Link {
     pub(crate) qp: QueuePair,
     /// Registered regions and operations in flight.
     pub(crate) rdma: Rdma,
+    /// What the queue pair is sized for.
+    pub(crate) shape: QpShape,
     /// The data-path state (`proto::stream`), with its staging buffer.
     pub(crate) stream: Stream<KVec<u32>, KVec<u8>>,
     /// Message length (header included) of each receive buffer that holds one.
@@ -89,27 +92,40 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Creates the queue pair and rings on the device `id` is bound to and posts the
-    /// whole receive ring. `events` hears of completions; its owner reaps them
-    /// ([`Link::reap`]).
-    pub(crate) fn new(events: Arc<impl CqEvents>, id: &CmIdRef, cfg: RingConfig, charge: RingCharge) -> Result<Self> {
-        // Besides the send ring: the keepalive probe and the requests of RDMA
-        // operations.
+    /// Creates the queue pair, shaped for what a connection of `profile` posts, and
+    /// the rings on the device `id` is bound to, and posts the whole receive ring.
+    /// `events` hears of completions; its owner reaps them ([`Link::reap`]).
+    pub(crate) fn new(
+        events: Arc<impl CqEvents>,
+        id: &CmIdRef,
+        profile: QpProfile,
+        cfg: RingConfig,
+        charge: RingCharge,
+    ) -> Result<Self> {
+        let shape = QpShape::new(profile, cfg);
         let sizes = QpSizes {
             recv_buffers: cfg.recv_buffers,
             send_buffers: cfg.send_buffers,
             buffer_size: cfg.buffer_size,
-            extra_send: 1 + RDMA_REQUESTS,
+            send_wrs: shape.send_wrs,
+            recv_wrs: shape.recv_wrs,
+            send_sges: match shape.send_sges {
+                SendSges::One => Some(1),
+                SendSges::DeviceMax => None,
+            },
+            max_inline: shape.max_inline,
+            rdma_requests: shape.rdma_requests,
         };
         let qp = QueuePair::new(id, events, sizes)?;
         let (rx_len, tx_len) = (KVec::from_elem(0u32, qp.recv_ring(), GFP_KERNEL)?, KVec::from_elem(0u32, qp.send_slots(), GFP_KERNEL)?);
         let rx_imm = KVec::from_elem(None, qp.recv_ring(), GFP_KERNEL)?;
-        let staged = KVec::from_elem(0u8, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN), GFP_KERNEL)?;
         let (send_sge, read_sge) = qp.rdma_sges();
         let mut link = Link {
             qp,
             rdma: Rdma::new(send_sge, read_sge),
-            stream: Stream::new(tx_len, staged),
+            // The staging buffer is allocated when a write first stages bytes.
+            stream: Stream::new(tx_len, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN)),
+            shape,
             rx_len,
             rx_imm,
             last_heard: Instant::now(),

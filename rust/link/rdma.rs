@@ -13,8 +13,6 @@ use crate::{
     proto::{error_queue::ErrorQueue, rdma_ops::OpQueue, regions::RegionTable},
 };
 
-pub(crate) use crate::proto::rdma::RDMA_REQUESTS;
-
 /// A connection's registered regions and operations in flight.
 pub(crate) struct Rdma {
     pub(crate) regions: RegionTable<KernelLists, Arc<UserMr>>,

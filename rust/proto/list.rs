@@ -23,6 +23,11 @@ pub trait List<T>: Default + core::ops::DerefMut<Target = [T]> {
     fn cut_to(&mut self, len: usize);
     /// Elements the storage holds without growing.
     fn room(&self) -> usize;
+    /// Appends copies of `v` until there are `len` elements (none if there are as
+    /// many already).
+    fn grow_to(&mut self, len: usize, v: T) -> Result<(), NoMemory>
+    where
+        T: Clone;
 
     /// Appends `v`, growing the storage; gives it back when memory ran out.
     fn try_push(&mut self, v: T) -> Result<(), T> {

@@ -21,6 +21,7 @@ pub mod memory;
 pub mod message;
 pub mod policy;
 pub mod proc_row;
+pub mod qp_shape;
 pub mod ratelimit;
 pub mod receive;
 pub mod rdma;

@@ -38,8 +38,11 @@ pub struct Stream<L, B> {
     pub fin_pending: bool,
     /// The DisConn was posted.
     pub fin_sent: bool,
-    /// The staging buffer of small writes (`proto::transmit`).
+    /// The staging buffer of small writes (`proto::transmit`), allocated when bytes
+    /// are first staged, growing up to `staging_capacity`.
     pub(super) staged: B,
+    /// The most bytes the staging buffer holds: a message's payload.
+    pub(super) staging_capacity: usize,
     /// Bytes waiting in the staging buffer (Nagle's algorithm: they go out when the
     /// sends in flight have completed, or when a message's worth piles up).
     pub staged_len: usize,
@@ -65,10 +68,10 @@ pub enum Credit {
     Control,
 }
 
-impl<L: DerefMut<Target = [u32]>, B> Stream<L, B> {
+impl<L: DerefMut<Target = [u32]>, B: Default> Stream<L, B> {
     /// A new connection's state; `tx_lens` is the send ring's account storage, one
-    /// entry per send slot, `staged` the staging buffer.
-    pub fn new(tx_lens: L, staged: B) -> Self {
+    /// entry per send slot; the staging buffer may grow to `staging_capacity` bytes.
+    pub fn new(tx_lens: L, staging_capacity: usize) -> Self {
         Self {
             credits: None,
             peer_msg_size: 0,
@@ -78,7 +81,8 @@ impl<L: DerefMut<Target = [u32]>, B> Stream<L, B> {
             tx: SendRing::new(tx_lens),
             fin_pending: false,
             fin_sent: false,
-            staged,
+            staged: B::default(),
+            staging_capacity,
             staged_len: 0,
             qp_dead: false,
             send_failed: None,

@@ -9,6 +9,7 @@ use core::{cell::Cell, ops::DerefMut};
 
 use super::{
     errno::{Errno, EAGAIN, EFAULT, EINVAL},
+    list::List,
     send::{flush_staged_now, waits_for_nagle},
     stream::{Credit, Stream},
     wire::{encode_header, Mid, BSDH_LEN},
@@ -43,7 +44,7 @@ pub enum WriteRound {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PostFailed(pub Errno);
 
-impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L, B> {
+impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
     /// Posts one message of kind `mid` with BSDH `flags`: `fill` writes up to `max`
     /// payload bytes into the slot and returns how many. A data message takes a data
     /// credit; a control message (credit update, DisConn, Abort) may use the reserve.
@@ -73,16 +74,43 @@ impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L
         Ok(n)
     }
 
-    /// Room for more staged bytes.
+    /// Room for more staged bytes (the staging buffer grows into it).
     pub fn staged_room(&self, q: &impl SendSlots) -> usize {
-        self.staged.len().min(self.max_payload(q.buffer_size())).saturating_sub(self.staged_len)
+        self.staging_capacity.min(self.max_payload(q.buffer_size())).saturating_sub(self.staged_len)
     }
 
-    /// Copies up to `max` bytes into the staging buffer with `fill`; returns how many.
+    /// Bytes the staging buffer holds now, staged or not: none until a write stages
+    /// some, so that a connection that never waits for Nagle never pays for it.
+    pub fn staging_allocated(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Grows the staging buffer so that it takes up to `want` more bytes (within its
+    /// room), at least doubling it, so that a run of small writes grows it a few
+    /// times only. `false` when memory ran out and it has no room at all: the caller
+    /// sends instead of staging.
+    fn grow_staging(&mut self, want: usize, room: usize) -> bool {
+        /// The smallest staging buffer: a few small writes' worth.
+        const MIN_STAGING: usize = 512;
+        let need = self.staged_len + want.min(room);
+        if need <= self.staged.len() {
+            return true;
+        }
+        let len = need.max(self.staged.len() * 2).max(MIN_STAGING).min(self.staging_capacity);
+        self.staged.grow_to(len, 0).is_ok() || self.staged.len() > self.staged_len
+    }
+
+    /// Copies up to `max` bytes into the staging buffer with `fill`; returns how many
+    /// (fewer than its room when memory to grow it ran out).
     pub fn stage<E>(&mut self, q: &impl SendSlots, max: usize, fill: impl FnOnce(&mut [u8]) -> Result<usize, E>) -> Result<usize, E> {
-        let n = max.min(self.staged_room(q));
+        let room = self.staged_room(q);
+        self.grow_staging(max, room);
         let at = self.staged_len;
-        let n = fill(&mut self.staged[at..at + n])?.min(n);
+        let n = max.min(room).min(self.staged.len().saturating_sub(at));
+        let Some(buf) = self.staged.get_mut(at..at + n) else {
+            return Ok(0);
+        };
+        let n = fill(buf)?.min(n);
         self.staged_len += n;
         Ok(n)
     }
@@ -177,7 +205,10 @@ impl<L: DerefMut<Target = [u32]>, B: DerefMut<Target = [u8]> + Default> Stream<L
             Err(_) if fault.get() => Ok(WriteRound::Fault),
             Err(e) => Err(PostFailed(e)),
         };
-        if waits_for_nagle(!nodelay, connected, rest, max, self.tx.idle(), self.staged_len) {
+        // Without memory for the staging buffer, small writes go out at once.
+        if waits_for_nagle(!nodelay, connected, rest, max, self.tx.idle(), self.staged_len)
+            && self.grow_staging(rest, self.staged_room(q))
+        {
             if self.staged_room(q) == 0 && !self.flush_staged(q).map_err(PostFailed)? {
                 // Full, and no credit to send it.
                 return Ok(WriteRound::Blocked);

@@ -46,6 +46,7 @@ use crate::{
         conn_state::{failure_errno, poll_mask, PollState},
         hybrid::{Handover, Path},
         keepalive::{KeepaliveConfig, Prober},
+        qp_shape::QpProfile,
         sockaddr::{PortSpace, SockAddr},
         socket_args::SOCK_SEQPACKET,
     },
@@ -263,6 +264,12 @@ impl Endpoint {
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// What the endpoint's connections post, which shapes their queue pairs: an AF_IB
+    /// socket also carries the program's one-sided RDMA operations.
+    pub(crate) fn qp_profile(&self) -> QpProfile {
+        if i32::from(self.sk.family()) == crate::proto::AF_IB { QpProfile::AfIb } else { QpProfile::Stream }
     }
 
     /// The rdma_cm port space of the endpoint's ports and service IDs.

@@ -31,7 +31,7 @@ use crate::{
     sdp::endpoint::{Endpoint, EpRef, Inner, Phase},
 };
 
-/// The QP policy of every SDP and AF_IB connection.
+/// The QP policy of a connection on `link`.
 ///
 /// Credits guarantee a posted receive for every send, so receiver-not-ready never
 /// happens with a peer that keeps the protocol: 6 retries (at the peer's RNR timer, at
@@ -39,9 +39,12 @@ use crate::{
 /// fails our sends (`ETIMEDOUT`) instead of holding them, and every page pinned behind
 /// them, for ever. The transport count is 6, not 7, for the same reason: a peer that
 /// stops acknowledging must fail our sends, as TCP's retransmission timeout does
-/// (rdma_rxe treats 7 as "retry for ever" too). 16 RDMA READs in flight each way keep
-/// the pipe of a program's READs full.
-const CONN_POLICY: ConnPolicy = ConnPolicy { retry_count: 6, rnr_retry_count: 6, rd_atomic: 16 };
+/// (rdma_rxe treats 7 as "retry for ever" too). RDMA READs in flight each way are the
+/// link's shape's: none on SDP streams, enough on AF_IB to keep the pipe of a
+/// program's READs full.
+fn conn_policy(link: &Link) -> ConnPolicy {
+    ConnPolicy { retry_count: 6, rnr_retry_count: 6, rd_atomic: link.shape.rd_atomic }
+}
 
 /// How long address and route resolution may take before `connect` fails.
 const RESOLVE_TIMEOUT_MS: u32 = 2000;
@@ -294,7 +297,7 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
     }
     // The rings are charged to the program's memory cgroup, not rdma_cm's worker's.
     let _memcg = ep.sk.charge_to_creator();
-    let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, charge)| Ok((Link::new(ep.clone(), id, cfg, charge)?, cfg)));
+    let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, charge)| Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, charge)?, cfg)));
     let (link, cfg) = match link {
         Ok(l) => l,
         Err(e) => {
@@ -303,7 +306,7 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
         }
     };
     let buf = hello(cfg, inner.peer.map_or(4, |p| p.ip_version()), id.local_addr().map_or(0, |a| a.port()));
-    let sent = id.connect_locked(link.qp.qp(), &CONN_POLICY, &buf);
+    let sent = id.connect_locked(link.qp.qp(), &conn_policy(&link), &buf);
     inner.link = Some(link);
     if let Err(e) = sent {
         ep.fail(inner, e);
@@ -325,7 +328,7 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
             ep.fail(inner, ECONNRESET);
             return;
         }
-        if let Err(e) = id.establish(link.qp.qp(), &CONN_POLICY) {
+        if let Err(e) = id.establish(link.qp.qp(), &conn_policy(link)) {
             // The peer got our REJ.
             ep.fail(inner, e);
             return;
@@ -434,14 +437,14 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let (cfg, charge) = admit_rings(cfg)?;
     // Charged to the listener's memory cgroup: the program that will accept it.
     let _memcg = parent_sk.charge_to_creator();
-    let mut link = Link::new(child.clone(), id, cfg, charge)?;
+    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, charge)?;
     let terms = peer_terms(hello.bufs, hello.local_rcv_size, link.recv_ring() as u16).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);
     link.stream.peer_msg_size = terms.peer_msg_size;
     let buf = hello_ack(cfg);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
-    id.accept(link.qp.qp(), &CONN_POLICY, &buf)?;
+    id.accept(link.qp.qp(), &conn_policy(&link), &buf)?;
     {
         let mut inner = child.lock();
         inner.phase = Phase::Accepting;

@@ -7,7 +7,9 @@
  * - all rings together stay within net.infinisock.sdp_mem: past three quarters of it
  *   new connections get the smallest rings, past it they are refused;
  * - a container's root (a network namespace owned by another user namespace) cannot
- *   raise the per-connection ring tunables past their defaults.
+ *   raise the per-connection ring tunables past their defaults;
+ * - an SDP stream's queue pair is sized for what it posts (no RDMA requests), which
+ *   rdma_rxe shows as the vmalloc its queues take.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -269,6 +271,40 @@ TEST(container_root_bounded)
 	/* The machine's root still may. */
 	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_buffer_size", "65536"));
 	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_buffer_size", "32768"));
+}
+
+/*
+ * rdma_rxe allocates each connection's send and receive queues and CQs with vmalloc,
+ * sized by their entries: an SDP stream's, sized for its rings (no RDMA requests, one
+ * SGE, little inline data), take 8 pages a side with the default rings (45 when every
+ * connection was sized for AF_IB's RDMA operations, Documentation/design.rst).
+ */
+#define QUEUE_CONNS 32
+#define QUEUE_KIB_MAX 96 /* both ends: 2 x 32 KiB, and room for noise */
+
+TEST(stream_queues_sized_for_streams)
+{
+	int fds[2 * QUEUE_CONNS], port, l, n = 0;
+	long long before, after;
+
+	l = listen_b(&port);
+	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
+	before = read_ll("/proc/meminfo", "VmallocUsed:");
+	for (int i = 0; i < QUEUE_CONNS; i++) {
+		fds[n] = connect_a(port);
+		ASSERT_LE(0, fds[n]) TH_LOG("connect %d: %s", i, strerror(-fds[n]));
+		n++;
+		fds[n] = accept(l, NULL, NULL);
+		ASSERT_LE(0, fds[n]) TH_LOG("accept %d: %s", i, strerror(errno));
+		n++;
+	}
+	after = read_ll("/proc/meminfo", "VmallocUsed:");
+	TH_LOG("VmallocUsed grew by %lld KiB per connection (both ends)", (after - before) / QUEUE_CONNS);
+	EXPECT_GT(after, before);
+	EXPECT_LE((after - before) / QUEUE_CONNS, QUEUE_KIB_MAX);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	close(l);
 }
 
 TEST_HARNESS_MAIN

@@ -289,6 +289,16 @@ def report(data, outdir):
            "guest's system+irq+softirq time).", "",
            table(["N", "SDP Gbit/s", "SMC Gbit/s", "TCP Gbit/s", "SDP KiB/conn", "SMC KiB/conn", "TCP KiB/conn",
                   "SDP s/GB", "SMC s/GB", "TCP s/GB"], rows), ""]
+    # Where the kernel figure per idle connection went.
+    rows = []
+    for n in fig.keys("scale", 5):
+        rows.append([str(n)] + [cell(fig.get(s, "scale", m + "_kib_per_idle_connection", connections=n))
+                                for s in ("sdp", "smc", "tcp") for m in ("kernel", "slab", "vmalloc")])
+    if rows:
+        md += ["Kernel memory per idle connection (KiB, both ends) and two of its parts: slab objects and "
+               "vmalloc (rdma_rxe allocates its queues there).", "",
+               table(["N"] + ["%s %s" % (s, m) for s in ("SDP", "SMC", "TCP") for m in ("kernel", "slab", "vmalloc")],
+                     rows), ""]
 
     md += run_time(meta)
 

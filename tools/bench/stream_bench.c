@@ -147,35 +147,41 @@ static double kernel_cpu_seconds(void)
 	return n == 7 ? (double)(sys + irq + softirq) / hz : 0;
 }
 
-/* Kernel memory in use, in KiB: what is neither free nor page cache nor user memory
- * nor thread stacks and page tables (which belong to the test's threads, not to the
- * connections). Includes slab and the page allocations of protocol buffers. */
-static long long kernel_kib(void)
+/* The /proc/meminfo fields the memory figures use, in KiB, read in one pass. */
+struct meminfo {
+	long long total, free_, buffers, cached, anon, kstack, pt, slab, vmalloc;
+};
+
+static void read_meminfo(struct meminfo *m)
 {
-	long long total = 0, free_ = 0, buffers = 0, cached = 0, anon = 0, kstack = 0, pt = 0, v;
+	const struct {
+		const char *key;
+		long long *v;
+	} fields[] = {
+		{ "MemTotal", &m->total }, { "MemFree", &m->free_ },	   { "Buffers", &m->buffers },
+		{ "Cached", &m->cached },  { "AnonPages", &m->anon },	   { "KernelStack", &m->kstack },
+		{ "PageTables", &m->pt },  { "Slab", &m->slab },	   { "VmallocUsed", &m->vmalloc },
+	};
+	long long v;
 	char key[64];
 	FILE *f = fopen("/proc/meminfo", "r");
 
+	memset(m, 0, sizeof(*m));
 	if (!f)
-		return 0;
-	while (fscanf(f, "%63[^:]: %lld kB\n", key, &v) == 2) {
-		if (!strcmp(key, "MemTotal"))
-			total = v;
-		else if (!strcmp(key, "MemFree"))
-			free_ = v;
-		else if (!strcmp(key, "Buffers"))
-			buffers = v;
-		else if (!strcmp(key, "Cached"))
-			cached = v;
-		else if (!strcmp(key, "AnonPages"))
-			anon = v;
-		else if (!strcmp(key, "KernelStack"))
-			kstack = v;
-		else if (!strcmp(key, "PageTables"))
-			pt = v;
-	}
+		return;
+	while (fscanf(f, "%63[^:]: %lld kB\n", key, &v) == 2)
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+			if (!strcmp(key, fields[i].key))
+				*fields[i].v = v;
 	fclose(f);
-	return total - free_ - buffers - cached - anon - kstack - pt;
+}
+
+/* Kernel memory in use, in KiB: what is neither free nor page cache nor user memory
+ * nor thread stacks and page tables (which belong to the test's threads, not to the
+ * connections). Includes slab and the page allocations of protocol buffers. */
+static long long kernel_kib(const struct meminfo *m)
+{
+	return m->total - m->free_ - m->buffers - m->cached - m->anon - m->kstack - m->pt;
 }
 
 static void *serve(void *arg)
@@ -530,16 +536,19 @@ static int connrate(int proto, const char *host, int port, double seconds)
  * seconds: the previous run's connections may still be being freed (RDMA teardown is
  * asynchronous) and new ones still completing, and a fixed wait long enough for 1024
  * connections would be mostly idle for one. */
-static long long steady_kernel_kib(double min_s, double max_s)
+static void steady_meminfo(double min_s, double max_s, struct meminfo *m)
 {
 	double t0 = now();
-	long long last = kernel_kib(), cur;
+	long long last, cur;
 
+	read_meminfo(m);
+	last = kernel_kib(m);
 	for (;;) {
 		usleep(250 * 1000);
-		cur = kernel_kib();
+		read_meminfo(m);
+		cur = kernel_kib(m);
 		if (now() - t0 >= max_s || (now() - t0 >= min_s && llabs(cur - last) < STEADY_KIB))
-			return cur;
+			return;
 		last = cur;
 	}
 }
@@ -581,11 +590,11 @@ static int scale(int proto, const char *host, int port, int count, double second
 	struct opener o[OPENERS];
 	pthread_t t[OPENERS];
 	int openers = count < OPENERS ? count : OPENERS;
-	long long before, after;
+	struct meminfo before, after;
 	double t0, setup;
 	char c;
 
-	before = steady_kernel_kib(0.5, 5);
+	steady_meminfo(0.5, 5, &before);
 	t0 = now();
 	for (int i = 0; i < openers; i++) {
 		o[i] = (struct opener){ .proto = proto, .port = port, .first = i, .count = count, .host = host,
@@ -605,10 +614,13 @@ static int scale(int proto, const char *host, int port, int count, double second
 	for (int i = 0; i < count; i++)
 		if (read_full(fds[i], &c, 1))
 			die("idle: no answer from the server");
-	after = steady_kernel_kib(0.5, 3);
+	steady_meminfo(0.5, 3, &after);
+	/* With the kernel figure, two of its parts that say where it went: slab objects,
+	 * and vmalloc, where rxe puts its queues. */
 	printf("test=idle connections=%d setup_s=%.2f kernel_kib_before=%lld kernel_kib_after=%lld "
-	       "kib_per_connection=%.1f\n",
-	       count, setup, before, after, (double)(after - before) / count);
+	       "kib_per_connection=%.1f slab_kib_per_connection=%.1f vmalloc_kib_per_connection=%.1f\n",
+	       count, setup, kernel_kib(&before), kernel_kib(&after), (double)(kernel_kib(&after) - kernel_kib(&before)) / count,
+	       (double)(after.slab - before.slab) / count, (double)(after.vmalloc - before.vmalloc) / count);
 	/* The memory figure stands even if the bulk half fails. */
 	fflush(stdout);
 	return run_bulk(fds, count, seconds, size);

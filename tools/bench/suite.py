@@ -20,7 +20,10 @@ Systems, all on the same veth + rxe pair between netns a (client) and b (server)
               hybrid_tcp, the server's namespace off (the client falls back to TCP);
               beside each, explicit SDP (sdp_beside) and TCP (tcp_beside) again
 
-    suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp,ibmsg,hybrid]
+    suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp,ibmsg,hybrid,scale]
+
+"scale" in --only runs the scale steps alone, for the systems named beside it (sdp, smc,
+tcp; all three if none is), and nothing else.
 
 Every section's wall-clock time goes to the JSON too (meta.section_seconds), so that a
 run shows where its time went.
@@ -354,6 +357,10 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
         streams = [1, 4] if q else [1, 4, 16]
         scale_n = [1, 16] if q else [1, 16, 256, 1024]
         wanted = (lambda s: s in self.only) if self.only else (lambda s: True)
+        scale_only = wanted("scale") and self.only is not None
+        if scale_only:
+            named = [s for s in ("sdp", "smc", "tcp") if s in self.only]
+            wanted = (lambda s: s in named) if named else (lambda s: s in ("sdp", "smc", "tcp"))
         smc = False
         if wanted("smc"):
             with self.section("smc", "set-up"):
@@ -369,7 +376,7 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
                 self.verbs_latency(lat_sizes)
         hook = ("sdp" in systems or wanted("hybrid")) and self.attach_transparent_hook()
         self.sdp_through_policy = hook
-        for system in systems:
+        for system in ([] if scale_only else systems):
             log("%s: bandwidth, latency, connection setup" % system)
             # iperf3 and sockperf reach SDP as an administrator gives it to programs.
             with self.transparent((3, 3) if system == "sdp" and hook else None):

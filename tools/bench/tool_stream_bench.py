@@ -115,6 +115,11 @@ class StreamBench:
             self.record(system, "scale", "kernel_kib_per_idle_connection", "KiB", float(kv["kib_per_connection"]),
                         connections=n, repeat=r)
             self.record(system, "scale", "setup_seconds", "s", float(kv["setup_s"]), connections=n, repeat=r)
+            # Where the kernel figure went: slab objects and vmalloc (rxe's queues).
+            for part in ("slab", "vmalloc"):
+                if part + "_kib_per_connection" in kv:
+                    self.record(system, "scale", part + "_kib_per_idle_connection", "KiB",
+                                float(kv[part + "_kib_per_connection"]), connections=n, repeat=r)
         else:
             return self.error(system, "scale-idle", err or out, connections=n)
         if rc != 0 or "gbit_per_s" not in kv:

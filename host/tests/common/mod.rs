@@ -64,6 +64,19 @@ impl<T, const N: usize> List<T> for Capped<T, N> {
     fn room(&self) -> usize {
         self.0.capacity().min(N)
     }
+
+    fn grow_to(&mut self, len: usize, v: T) -> Result<(), NoMemory>
+    where
+        T: Clone,
+    {
+        if len > N {
+            return Err(NoMemory);
+        }
+        if len > self.0.len() {
+            self.0.resize(len, v);
+        }
+        Ok(())
+    }
 }
 
 /// Lists of at most `N` elements each.

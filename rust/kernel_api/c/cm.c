@@ -116,11 +116,12 @@ struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, s
 	};
 	struct ib_qp *qp;
 
-	*max_inline = 0;
 	if (id->device != pd->device) {
+		*max_inline = 0;
 		*err = -EINVAL;
 		return NULL;
 	}
+	init.cap.max_inline_data = *max_inline;
 	qp = ib_create_qp(pd, &init);
 	if (IS_ERR(qp)) {
 		*err = PTR_ERR(qp);
@@ -131,7 +132,7 @@ struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, s
 		ib_destroy_qp(qp);
 		return NULL;
 	}
-	/* No inline data is asked for; the driver reports what its send queue can take. */
+	/* What the driver gave, at least what was asked for. */
 	*max_inline = init.cap.max_inline_data;
 	return qp;
 }

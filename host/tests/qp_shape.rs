@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Queue pair shapes: every queue holds what its connection can post (the rings, the
+//! probe, the drain's marker, and on AF_IB the RDMA requests), an SDP stream gets
+//! nothing for RDMA, and on rdma_rxe the stream's queues are a fraction of AF_IB's.
+
+use infinisock_proto::{
+    handshake::RingConfig,
+    qp_shape::{rxe, QpProfile, QpShape, SendSges, AF_IB_RD_ATOMIC, STREAM_INLINE},
+    rdma::RDMA_REQUESTS,
+    wire::BSDH_LEN,
+};
+use proptest::prelude::*;
+
+fn rings(recv_buffers: u16, send_buffers: u16) -> RingConfig {
+    RingConfig { recv_buffers, send_buffers, buffer_size: 32 * 1024 }
+}
+
+proptest! {
+    #[test]
+    fn every_queue_holds_what_its_connection_posts(recv in 3u16..1024, send in 1u16..1024) {
+        let s = QpShape::new(QpProfile::Stream, rings(recv, send));
+        // The send ring, the keepalive probe, the drain's marker.
+        prop_assert_eq!(s.send_wrs, u32::from(send) + 2);
+        prop_assert_eq!(s.recv_wrs, u32::from(recv) + 1);
+        prop_assert_eq!(s.rdma_requests, 0);
+        prop_assert_eq!(s.rd_atomic, 0);
+        let a = QpShape::new(QpProfile::AfIb, rings(recv, send));
+        prop_assert_eq!(a.send_wrs, u32::from(send) + 2 + RDMA_REQUESTS);
+        prop_assert_eq!(a.recv_wrs, s.recv_wrs);
+        prop_assert_eq!(a.rdma_requests, RDMA_REQUESTS);
+        prop_assert!(rxe::qp_bytes(&s) < rxe::qp_bytes(&a));
+    }
+}
+
+#[test]
+fn a_stream_sends_one_sge_with_its_control_messages_inline() {
+    let s = QpShape::new(QpProfile::Stream, rings(16, 16));
+    assert_eq!(s.send_sges, SendSges::One);
+    assert!(STREAM_INLINE as usize >= BSDH_LEN, "a control message is a bare header");
+    let a = QpShape::new(QpProfile::AfIb, rings(16, 16));
+    assert_eq!(a.send_sges, SendSges::DeviceMax);
+    assert_eq!(a.rd_atomic, AF_IB_RD_ATOMIC);
+}
+
+#[test]
+fn rxe_sizes_its_queues_in_powers_of_two_and_whole_pages() {
+    assert_eq!(rxe::send_entry(1, STREAM_INLINE), 256);
+    assert_eq!(rxe::send_entry(16, 0), 464);
+    // 17 entries take 32 slots; 64-byte entries fit one page with the header.
+    assert_eq!(rxe::queue_bytes(17, 56), 4096);
+    assert_eq!(rxe::queue_bytes(15, 256), 2 * 4096);
+    assert_eq!(rxe::queue_bytes(16, 256), 3 * 4096);
+}
+
+#[test]
+fn default_rings_on_rxe_stream_32_kib_against_af_ibs_180() {
+    // The defaults: 16 receive and 16 send buffers (Documentation/sysctl.rst).
+    let s = QpShape::new(QpProfile::Stream, rings(16, 16));
+    let a = QpShape::new(QpProfile::AfIb, rings(16, 16));
+    // Stream: send queue 3 pages, receive queue 1, each CQ 2.
+    assert_eq!(rxe::qp_bytes(&s), 8 * 4096);
+    // AF_IB (every connection's before the shapes): 33 + 1 + 9 + 2 pages.
+    assert_eq!(rxe::qp_bytes(&a), 45 * 4096);
+}
