@@ -320,4 +320,15 @@ int infinisock_own_sol_socket(struct socket *sock, int name, sockptr_t optval, u
 typedef bool (*infinisock_ready_fn)(void *ctx);
 long infinisock_sk_wait_ready(struct sock *sk, long timeo, infinisock_ready_fn ready, void *ctx, int *err);
 
+/* trace.c: the module's tracepoints (infinisock_trace.h). */
+bool infinisock_trace_state_enabled(void);
+void infinisock_trace_state(struct sock *sk, u16 protocol, const u8 *saddr, u16 sport, const u8 *daddr,
+			    u16 dport, u8 oldstate, u8 newstate);
+bool infinisock_trace_fallback_enabled(void);
+void infinisock_trace_fallback(struct sock *sk, const u8 *daddr, u16 dport, u8 reason);
+bool infinisock_trace_credit_stall_enabled(void);
+void infinisock_trace_credit_stall(struct sock *sk, u32 credits, u32 slots_free, u32 bytes_waiting);
+bool infinisock_trace_violation_enabled(void);
+void infinisock_trace_violation(struct sock *sk, const char *what);
+
 #endif /* INFINISOCK_HELPERS_H */

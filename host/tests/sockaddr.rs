@@ -233,3 +233,15 @@ proptest! {
         prop_assert_eq!(mapped(x).with_port(p).serves(&dst), x == y);
     }
 }
+
+#[test]
+fn trace_events_carry_ipv4_mapped_into_ipv6() {
+    use infinisock_proto::sockaddr::SockAddr;
+    let v4 = SockAddr::V4 { addr: [10, 77, 0, 2], port: 7201 };
+    assert_eq!(v4.as_mapped_v6(), ([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 77, 0, 2], 7201));
+    let mut a = [0u8; 16];
+    a[0] = 0xfd;
+    a[15] = 2;
+    let v6 = SockAddr::V6 { addr: a, port: 9, flowinfo: 7, scope_id: 3 };
+    assert_eq!(v6.as_mapped_v6(), (a, 9));
+}

@@ -8,7 +8,8 @@
 //! locked statics (`global`), RDMA devices (`ib`), their verbs objects (`verbs`: PD,
 //! CQs, DMA buffers, user memory regions), a connection's queue pair and everything
 //! the device touches through it (`qp`), rdma_cm ids (`cm`), the C structures the
-//! kernel keeps pointers to (`ffi_static`), rate-limited log lines (`log`), errno
+//! kernel keeps pointers to (`ffi_static`), rate-limited log lines (`log`), the
+//! module's tracepoints (`trace`), errno
 //! conversion (`errno`), `KVec` as the protocol's lists (`list`) and the raw bindings
 //! under all of them (`bindings`, with the C helpers in `c/`, one file per kernel
 //! interface, declared in `rust/helpers.h`).
@@ -30,6 +31,7 @@ pub(crate) mod net;
 pub(crate) mod qp;
 pub(crate) mod sock;
 pub(crate) mod sysctl;
+pub(crate) mod trace;
 pub(crate) mod verbs;
 pub(crate) mod wait;
 pub(crate) mod work;

@@ -7,22 +7,31 @@
 
 use super::abi::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
 
-/// Where a connection is in its life.
+/// Where a connection is in its life. The numbers are the `infinisock_state`
+/// tracepoint's (`kernel_api/c/infinisock_trace.h` names them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Phase {
     /// New, or bound: no connection attempt yet.
-    Open,
+    Open = 0,
     /// Listening for connection requests.
-    Listening,
+    Listening = 1,
     /// Active open in progress: resolving address and route, or waiting for the REP.
-    Connecting,
+    Connecting = 2,
     /// Passive open: the REP is sent, waiting for the RTU (not yet acceptable).
-    Accepting,
+    Accepting = 3,
     /// Established: data flows.
-    Connected,
+    Connected = 4,
     /// Over: torn down, failed or reset. Only reads of what already arrived and
     /// `close` remain.
-    Closed,
+    Closed = 5,
+}
+
+impl Phase {
+    /// The phase's number in trace events.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
 }
 
 /// `shutdown()` directions, as in `sk_shutdown`.

@@ -348,6 +348,21 @@ impl SockAddr {
         }
     }
 
+    /// The address as 16 bytes (an IPv4 address mapped into IPv6, `::ffff:a.b.c.d`)
+    /// and the port: the form trace events carry.
+    pub fn as_mapped_v6(&self) -> ([u8; 16], u16) {
+        match *self {
+            SockAddr::V4 { addr, port } => {
+                let mut out = [0u8; 16];
+                out[10] = 0xff;
+                out[11] = 0xff;
+                out[12..].copy_from_slice(&addr);
+                (out, port)
+            }
+            SockAddr::V6 { addr, port, .. } => (addr, port),
+        }
+    }
+
     /// Writes the C structure into `out` and returns its length (16 or 28 bytes).
     pub fn encode(&self, out: &mut [u8; SOCKADDR_IN6_LEN]) -> usize {
         *out = [0; SOCKADDR_IN6_LEN];

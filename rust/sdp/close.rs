@@ -84,7 +84,7 @@ pub(crate) fn release(ep: EpRef<'_>) {
     let step = release_step(inner.phase, unread, zero_linger, holds_resources);
     if step == ReleaseStep::Nothing {
         // Nothing to tear down, and no event can schedule a teardown any more.
-        inner.phase = Phase::Closed;
+        ep.set_phase(inner, Phase::Closed);
         ep.sk.set_tcp_state(crate::proto::abi::TCP_CLOSE);
         inner.tearing_down = true;
         inner.torn_down = true;

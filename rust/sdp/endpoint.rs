@@ -37,6 +37,7 @@ use crate::{
         cm::{CmEvent, CmHandler, CmId, CmIdRef},
         list::KernelLists,
         sock::Sock,
+        trace,
         verbs::{CqEvents, CqSide, Wc, POLL_BATCH},
         wait::{self, WaitQueue, Woken},
     },
@@ -506,9 +507,23 @@ impl Endpoint {
         self.close_and_teardown(inner);
     }
 
+    /// Moves the connection to `phase`, telling the `infinisock_state` tracepoint when
+    /// it changes.
+    pub(crate) fn set_phase(&self, inner: &mut Inner, phase: Phase) {
+        if inner.phase != phase && trace::state_enabled() {
+            let id = inner.id.as_ref();
+            let local = id.and_then(|id| id.local_addr()).or(inner.bound);
+            let peer = id.and_then(|id| id.peer_addr()).or(inner.peer);
+            let form = |a: Option<SockAddr>| a.map_or(([0; 16], 0), |a| a.as_mapped_v6());
+            let protocol = u16::try_from(self.sk.protocol()).unwrap_or(0);
+            trace::state(&self.sk, protocol, &form(local), &form(peer), inner.phase.code(), phase.code());
+        }
+        inner.phase = phase;
+    }
+
     /// Moves to `Closed` and schedules the teardown, without an error.
     pub(crate) fn close_and_teardown(self: EpRef<'_>, inner: &mut Inner) {
-        inner.phase = Phase::Closed;
+        self.set_phase(inner, Phase::Closed);
         self.sk.set_tcp_state(TCP_CLOSE);
         self.schedule_teardown(inner);
         self.wake_all();
@@ -531,7 +546,7 @@ impl Endpoint {
             // completions it meets, so an RDMA operation whose error (a peer's refusal)
             // is waiting in the CQ would otherwise be reported as cancelled.
             let mut inner = self.lock_reaped();
-            inner.phase = Phase::Closed;
+            self.set_phase(&mut inner, Phase::Closed);
             let children = inner.listen.take_all();
             let parent = inner.parent.take();
             (inner.link.take(), inner.id.take(), (children, parent))

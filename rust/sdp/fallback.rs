@@ -10,6 +10,7 @@
 use kernel::prelude::*;
 
 use crate::{
+    kernel_api::trace,
     proto::{
         abi::POLLOUT,
         conn_state::Phase,
@@ -86,6 +87,10 @@ pub(crate) fn moved(ep: EpRef<'_>, why: Fallback, peer: Option<&SockAddr>, remem
     inner.handover = Handover::Done;
     drop(inner);
     ep.wake_all();
+    if trace::fallback_enabled() {
+        let (addr, port) = peer.map_or(([0; 16], 0), |p| p.as_mapped_v6());
+        trace::fallback(&ep.sk, &(addr, port), why as u8);
+    }
     if peer.is_some() {
         crate::netns::hybrid::chose(ep.sk.net(), peer, Path::Tcp(why), remember);
     }

@@ -12,6 +12,7 @@ use crate::{
     kernel_api::{
         cm::{CmEvent, CmHandler, CmId, CmIdRef, ConnPolicy, ConnRequest},
         sock::Socket,
+        trace,
     },
     link::{link::Link, memory::RingCharge},
     proto::{
@@ -160,7 +161,7 @@ pub(crate) fn listen(ep: EpRef<'_>, backlog: i32) -> Result {
     let id = inner.id.as_ref().ok_or(EINVAL)?;
     id.listen(backlog.max(0))?;
     inner.listen.set_backlog(backlog);
-    inner.phase = Phase::Listening;
+    ep.set_phase(&mut inner, Phase::Listening);
     ep.sk.set_tcp_state(TCP_LISTEN);
     Ok(())
 }
@@ -197,7 +198,7 @@ pub(crate) fn connect(ep: EpRef<'_>, sock: &Socket, dst: SockAddr, nonblock: boo
             let id = ensure_id(ep, inner)?;
             id.resolve_addr(src.as_ref(), &dst, RESOLVE_TIMEOUT_MS).map_err(route_errno)?;
             inner.peer = Some(dst);
-            inner.phase = Phase::Connecting;
+            ep.set_phase(inner, Phase::Connecting);
             ep.sk.set_tcp_state(TCP_SYN_SENT);
             if ep.sk.is_undecided_hybrid() {
                 crate::sdp::fallback::start_connect_timer(ep);
@@ -324,6 +325,9 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
         }
         let Some(link) = inner.link.as_mut() else { return };
         if take_hello_ack(link, private_data).is_err() {
+            if trace::violation_enabled() {
+                trace::violation(&ep.sk, c"unusable HelloAck");
+            }
             id.reject();
             ep.fail(inner, ECONNRESET);
             return;
@@ -360,7 +364,7 @@ fn on_established(ep: EpRef<'_>) {
                 ep.fail(inner, ECONNRESET);
                 return;
             }
-            inner.phase = Phase::Connected;
+            ep.set_phase(inner, Phase::Connected);
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
             if ep.sk.is_undecided_hybrid() {
                 crate::sdp::fallback::on_established(ep, inner);
@@ -370,7 +374,7 @@ fn on_established(ep: EpRef<'_>) {
             ep.wake(POLLOUT | POLLWRNORM);
         }
         Phase::Accepting => {
-            inner.phase = Phase::Connected;
+            ep.set_phase(inner, Phase::Connected);
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
             crate::sdp::keepalive::on_established(ep, inner);
             let parent = inner.parent.clone();
@@ -447,7 +451,7 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     id.accept(link.qp.qp(), &conn_policy(&link), &buf)?;
     {
         let mut inner = child.lock();
-        inner.phase = Phase::Accepting;
+        child.set_phase(&mut inner, Phase::Accepting);
         // Kept past the id's teardown: accept() reports the peer of a connection that
         // was reset while it waited (do_accept turns a getname failure into
         // ECONNABORTED and drops the connection, which TCP never does).

@@ -4,10 +4,10 @@
 //! `recvmsg` copying data out of the ring and reposting the buffers.
 
 use crate::kernel_api::log::pr_warn_ratelimited;
-use kernel::prelude::*;
+use kernel::{prelude::*, str::CStr};
 
 use crate::{
-    kernel_api::{sock::Msg, verbs::Wc},
+    kernel_api::{sock::Msg, trace, verbs::Wc},
     link::link::Link,
     proto::{
         abi::{
@@ -84,6 +84,9 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
             crate::sdp::close::maybe_finish(ep, inner);
         }
         Err(v) => {
+            if let Some(what) = violation_name(v).filter(|_| trace::violation_enabled()) {
+                trace::violation(&ep.sk, what);
+            }
             if v.answer_with_abort() {
                 if let Some(link) = inner.link.as_mut() {
                     link.send_abort();
@@ -114,6 +117,20 @@ fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Viol
         Verdict::File { payload_len } => link.stream.rx.file(idx, payload_len),
     }
     Ok(verdict.poll_events())
+}
+
+/// What the `infinisock_violation` tracepoint says of a peer's breach of the
+/// protocol; `None` for the expected endings that are no breach.
+fn violation_name(v: Violation) -> Option<&'static CStr> {
+    Some(match v {
+        Violation::Malformed(_) => c"malformed message",
+        Violation::WrongFlag { messages: true } => c"data not flagged as a message",
+        Violation::WrongFlag { messages: false } => c"stream data flagged as a message",
+        Violation::ImmediateOnStream => c"RDMA WRITE with immediate on a stream",
+        Violation::FlowControl(_) => c"flow control broken",
+        Violation::DataAfterDisConn => c"data after DisConn",
+        Violation::DataAfterClose | Violation::Reset => return None,
+    })
 }
 
 /// Tells the administrator why a peer's message reset the connection.

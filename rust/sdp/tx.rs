@@ -7,7 +7,8 @@ use crate::kernel_api::log::pr_warn_ratelimited;
 use kernel::prelude::*;
 
 use crate::{
-    kernel_api::{sock::Msg, verbs::Wc},
+    kernel_api::{sock::Msg, trace, verbs::Wc},
+    link::link::Link,
     proto::{
         abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM},
         errno::{Errno, ETIMEDOUT},
@@ -70,6 +71,20 @@ pub(crate) fn sendable(ep: EpRef<'_>, inner: &Inner) -> Result {
     .map_err(Errno::into_error)
 }
 
+/// A write found no room: tells the `infinisock_credit_stall` tracepoint when the
+/// peer's credits are what it waits for (`waiting` bytes not taken yet), once per
+/// stall (`*stalled`: the previous round of the call stalled already).
+fn stalled(ep: EpRef<'_>, link: &Link, waiting: usize, stalled: &mut bool) {
+    let Some(credits) = link.stream.credits.as_ref() else { return };
+    let out_of_credits = credits.available_for_data() == 0;
+    let first = out_of_credits && !*stalled;
+    *stalled = out_of_credits;
+    if first && trace::credit_stall_enabled() {
+        let waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
+        trace::credit_stall(&ep.sk, credits.available(), link.tx_free() as u32, waiting);
+    }
+}
+
 /// `sendmsg` on a stream: copies all of `len` (blocking) or what fits now
 /// (non-blocking), in rounds of `proto::transmit` (a message or a staged piece each).
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
@@ -78,6 +93,8 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
     let sk = &ep.sk;
     let mut timeo = sk.sndtimeo(nonblock);
     let mut sent = 0;
+    // The previous round waited for the peer's credits.
+    let mut credit_stall = false;
     let mut guard = ep.lock_reaped();
     loop {
         let inner = &mut *guard;
@@ -98,9 +115,10 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             match link.write_round(len - sent, inner.nodelay, connected, |buf| msg.copy_in(buf)) {
                 Ok(WriteRound::Wrote(n)) => {
                     sent += n;
+                    credit_stall = false;
                     continue;
                 }
-                Ok(WriteRound::Blocked) => {}
+                Ok(WriteRound::Blocked) => stalled(ep, link, len - sent, &mut credit_stall),
                 Ok(WriteRound::Fault) => missing_page = true,
                 Err(PostFailed(e)) => {
                     // The QP refused a request it had room for: it is broken.

@@ -61,15 +61,22 @@
 #define INFINISOCK_SID_PS_TCP	0x0000000001060000ULL	/* SOCK_STREAM */
 #define INFINISOCK_SID_PS_IB	0x00000000013f0000ULL	/* SOCK_SEQPACKET */
 
-/* Socket options of AF_IB sockets: setsockopt(fd, SOL_INFINISOCK, name, ...). */
+/*
+ * Socket options: getsockopt/setsockopt(fd, SOL_INFINISOCK, name, ...). AF_IB sockets
+ * answer INFINISOCK_MAX_MSG_SIZE and the verbs options below, hybrid streams
+ * (IPPROTO_SDP_HYBRID) INFINISOCK_TRANSPORT. Only INFINISOCK_MAX_MSG_SIZE can be
+ * set, and only on an AF_IB SOCK_SEQPACKET socket; every other setsockopt() at this
+ * level is ENOPROTOOPT. An IPPROTO_SDP socket under AF_INET/AF_INET6 answers
+ * ENOPROTOOPT to every SOL_INFINISOCK option, as any socket does to one it lacks.
+ */
 #define SOL_INFINISOCK		0x4942
 
 /*
- * int, SOCK_SEQPACKET: the largest message, 1 to 1048560 bytes (default: the
- * net.infinisock.sdp_buffer_size sysctl minus 16). Settable until connect() (then
- * EISCONN); an accepted socket has its listener's at the time it arrived. A connected
- * socket reports the connection's: the smaller of the two ends'. A larger sendmsg()
- * fails with EMSGSIZE.
+ * int, AF_IB SOCK_SEQPACKET: the largest message, 1 to 1048560 bytes (default: the
+ * net.infinisock.sdp_buffer_size sysctl minus 16; EINVAL outside that or for a value
+ * shorter than an int). Settable until connect() (then EISCONN); an accepted socket
+ * has its listener's at the time it arrived. A connected socket reports the
+ * connection's: the smaller of the two ends'. A larger sendmsg() fails with EMSGSIZE.
  */
 #define INFINISOCK_MAX_MSG_SIZE	1
 
@@ -87,9 +94,10 @@
 #define INFINISOCK_PATH_MTU	7	/* int: the path MTU, bytes */
 #define INFINISOCK_MAX_INLINE	8	/* int: inline data a send request takes, bytes */
 /*
- * A hybrid stream's path (IPPROTO_SDP_HYBRID): the int is one of INFINISOCK_TRANSPORT_*
- * in its low byte and, for TCP, why the socket left SDP (INFINISOCK_FALLBACK_*) in the
- * next byte.
+ * Read-only, hybrid streams (IPPROTO_SDP_HYBRID) only, whichever path they took: the
+ * int is one of INFINISOCK_TRANSPORT_* in its low byte and, for TCP, why the socket
+ * left SDP (INFINISOCK_FALLBACK_*) in the next byte. A TCP connection a hybrid
+ * listener's accept() hands out is a plain TCP socket and answers ENOPROTOOPT.
  */
 #define INFINISOCK_TRANSPORT	9
 #define INFINISOCK_TRANSPORT_UNDECIDED	0	/* neither connected nor listening yet */
@@ -107,14 +115,25 @@
  *
  * Memory registration: ioctl(fd, INFINISOCK_MR_REG, &reg) pins [addr, addr + len) of
  * the caller's memory, accounted against RLIMIT_MEMLOCK as mlock() is (ENOMEM over
- * it, unless CAP_IPC_LOCK; EFAULT for memory that is not mapped with the rights the
- * access needs), and registers it with the connection's adapter. The peer may then
- * read and/or write exactly that range, exactly as `access` says, by naming it with
- * `rkey` and addresses within [addr, addr + len). ioctl(fd, INFINISOCK_MR_DEREG,
- * &handle) unregisters and unpins it; closing the socket does that for all of them.
+ * it, EPERM with a limit of 0, unless CAP_IPC_LOCK; EFAULT for memory that is not
+ * mapped with the rights the access needs), and registers it with the connection's
+ * adapter. The peer may then read and/or write exactly that range, exactly as
+ * `access` says, by naming it with `rkey` and addresses within [addr, addr + len).
+ * Other errors: EINVAL for an empty or wrapping range or no or unknown access bits,
+ * ENOTCONN on a socket that is not connected, EPIPE after shutdown() (the regions
+ * were revoked), ENOBUFS with 1024 regions registered. The memory checks come first:
+ * an unconnected socket may answer EPERM, ENOMEM or EFAULT before ENOTCONN.
+ *
+ * ioctl(fd, INFINISOCK_MR_DEREG, &handle) unregisters and unpins it: EINVAL for a
+ * handle the socket does not have, which is any handle once the socket has no
+ * connection (never connected, or the connection is gone: EINVAL, not ENOTCONN as
+ * for INFINISOCK_MR_REG); EBUSY while an operation uses the region
+ * (INFINISOCK_RDMA_REGION). shutdown() and close() unregister all of them first, so
+ * the peer cannot reach memory the program may reuse.
+ *
  * A peer access outside a region, or with rights it was not given, fails at the
- * peer (INFINISOCK_RDMA_STATUS with EACCES) and, as RC transport errors do, ends
- * the connection on both sides.
+ * peer (INFINISOCK_CMSG_RDMA_STATUS with EACCES) and, as RC transport errors do,
+ * ends the connection on both sides.
  */
 struct infinisock_mr_reg {
 	__u64	addr;		/* in: start of the buffer */

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The module's tracepoints (TRACE_SYSTEM infinisock), enabled through tracefs and
+# counted by perf, fire for what they name, with the socket's cookie (SO_COOKIE):
+# an SDP connection's phases on both hosts, a writer stalled for the peer's credits,
+# a hybrid socket's fall back to TCP, and a peer's protocol violation.
+. "$(dirname "$0")/_lib.bash"
+module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
+PEER=$(dirname "$0")/py/sdp_peer.py
+ROGUE=$HELPERS/sdp_rogue
+B=10.77.0.2
+T=/sys/kernel/tracing
+E=$T/events/infinisock
+
+cleanup() {
+	echo 0 > "$E/enable" 2>/dev/null
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
+}
+trap cleanup EXIT
+
+[ -d "$T/events" ] || mount -t tracefs nodev "$T" || fail "cannot mount tracefs"
+for e in infinisock_state infinisock_fallback infinisock_credit_stall infinisock_violation; do
+	[ -d "$E/$e" ] || fail "no tracepoint infinisock:$e"
+done
+pass "four tracepoints under events/infinisock"
+
+# A server on host b that takes 1 MiB only after a pause (its peer's writer runs out of
+# credits meanwhile), a TCP server for the hybrid client, then one client of each on
+# host a; each client prints its socket's cookie.
+server() {
+	ip netns exec b python3 - "$@" <<'PY'
+import socket, sys, time
+kind, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 258 if kind == "sdp" else 0)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.77.0.2", port))
+s.listen(1)
+print("listening", flush=True)
+c, _ = s.accept()
+time.sleep(2)
+n = 0
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    n += len(d)
+print("got", n, flush=True)
+PY
+}
+client() {
+	ip netns exec a python3 - "$@" <<'PY'
+import socket, struct, sys
+proto, port = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, proto)
+s.connect(("10.77.0.2", port))
+print(struct.unpack("<Q", s.getsockopt(socket.SOL_SOCKET, 57, 8))[0], flush=True)  # SO_COOKIE
+s.sendall(b"x" * (1 << 20))
+s.close()
+PY
+}
+
+echo > "$T/trace"
+echo 1 > "$E/enable"
+out=$(mktemp)
+server sdp 7201 > "$out" &
+wait_output "$out" listening
+sdp_cookie=$(client 258 7201) || fail "SDP client"
+wait_output "$out" "got 1048576"
+tout=$(mktemp)
+server tcp 7202 > "$tout" &
+wait_output "$tout" listening
+# Protocol 259 (a hybrid) under namespace a's policy, which leaves SDP off by default.
+[ "$(ip netns exec a sysctl -n net.infinisock.sdp_transparent)" = 0 ] || fail "namespace a's policy is not off"
+hybrid_cookie=$(client 259 7202) || fail "hybrid client"
+wait_output "$tout" "got 1048576"
+sleep 1
+echo 0 > "$E/enable"
+trace=$(cat "$T/trace")
+echo "$trace" | grep infinisock | grep -v credit_stall | sed 's/^/# /' >&2
+
+echo "$trace" | grep -q "infinisock_state: cookie=$sdp_cookie family=2 protocol=258 src=\[::ffff:10.77.0.1\]:[0-9]* dst=\[::ffff:10.77.0.2\]:7201 CONNECTING -> CONNECTED" ||
+	fail "no CONNECTING -> CONNECTED event for the client's cookie $sdp_cookie"
+echo "$trace" | grep -q "infinisock_state: cookie=$sdp_cookie .* -> CLOSED" || fail "the client's close not traced"
+echo "$trace" | grep -q "infinisock_state: cookie=[0-9]* family=2 protocol=258 src=\[::ffff:10.77.0.2\]:7201 .* OPEN -> LISTENING" ||
+	fail "the listener not traced"
+echo "$trace" | grep -q "infinisock_state: .*ACCEPTING -> CONNECTED" || fail "the accepted connection not traced"
+pass "connection phases, with the socket cookie and addresses"
+stalls=$(echo "$trace" | grep -c "infinisock_credit_stall: cookie=$sdp_cookie credits=")
+# Once when the credits run out, not at every wake-up while they stay out: the
+# reader paused once.
+[ "$stalls" -ge 1 ] && [ "$stalls" -le 3 ] || fail "$stalls credit stall events for the writer ahead of its reader"
+pass "a writer waiting for credits"
+echo "$trace" | grep -q "infinisock_fallback: cookie=$hybrid_cookie tcp_cookie=[1-9][0-9]* family=2 dst=\[::ffff:10.77.0.2\]:7202 reason=policy" ||
+	fail "no fallback event for the hybrid socket $hybrid_cookie: $(echo "$trace" | grep infinisock_fallback)"
+pass "a hybrid socket's fall back to TCP, with its reason"
+
+# A peer that sends an unknown message: the violation is traced.
+echo > "$T/trace"
+echo 1 > "$E/infinisock_violation/enable"
+ip netns exec b python3 "$PEER" sink "$B" 7203 > "$out" &
+wait_output "$out" listening
+ip netns exec a timeout 90 "$ROGUE" "$B" 7203 unknown_mid > /dev/null
+for _ in $(seq 40); do grep -q "infinisock_violation" "$T/trace" && break; sleep 0.5; done
+echo 0 > "$E/infinisock_violation/enable"
+grep -q "infinisock_violation: cookie=[0-9]* malformed message" "$T/trace" || fail "no violation event: $(grep infinisock "$T/trace")"
+pass "a peer's protocol violation"
+
+# perf counts them like any tracepoint.
+command -v perf > /dev/null || fail "perf is not installed"
+server sdp 7204 > "$out" &
+wait_output "$out" listening
+n=$(perf stat -x, -e infinisock:infinisock_state -a -- bash -c "ip netns exec a python3 - 258 7204 <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 258)
+s.connect(('10.77.0.2', 7204))
+s.sendall(b'x' * (1 << 20))
+s.close()
+PY
+sleep 1" 2>&1 >/dev/null | awk -F, '/infinisock_state/ {print $1}')
+wait_output "$out" "got 1048576"
+[ -n "$n" ] && [ "$n" -ge 3 ] 2>/dev/null || fail "perf stat counted '$n' infinisock_state events"
+pass "perf stat counts infinisock:infinisock_state ($n events)"
+rm -f "$out" "$tout"
