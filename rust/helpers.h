@@ -331,4 +331,18 @@ void infinisock_trace_credit_stall(struct sock *sk, u32 credits, u32 slots_free,
 bool infinisock_trace_violation_enabled(void);
 void infinisock_trace_violation(struct sock *sk, const char *what);
 
+/* percpu.c: per-CPU counters, an opaque pointer to n u64s per CPU. */
+void *infinisock_percpu_counters_alloc(unsigned int n);
+void infinisock_percpu_counters_free(void *p);
+void infinisock_percpu_counter_add(void *p, unsigned int i, u64 v);
+u64 infinisock_percpu_counter_sum(void *p, unsigned int i);
+
+/*
+ * genl.c: the generic netlink family. The callback fills at most n counters of the
+ * namespace, INFINISOCK_STAT_ACTIVE_OPENS first, and returns how many it filled.
+ */
+typedef unsigned int (*infinisock_stats_fn)(struct net *net, u64 *out, unsigned int n);
+int infinisock_genl_register(infinisock_stats_fn stats);
+void infinisock_genl_unregister(void);
+
 #endif /* INFINISOCK_HELPERS_H */

@@ -21,7 +21,7 @@ use kernel::prelude::*;
 use crate::{
     family::{inet, proc},
     link::devices,
-    kernel_api::{bindings, ffi_static::Registration, net, net::PernetSubsys, sock, work::ModuleWorkqueue},
+    kernel_api::{bindings, ffi_static::Registration, genl::GenlFamily, net, net::PernetSubsys, sock, work::ModuleWorkqueue},
 };
 
 
@@ -45,6 +45,11 @@ const _: () = assert!(bindings::AF_IB as i32 == proto::AF_IB);
 const _: () = assert!(proto::IPPROTO_SDP == 258, "update the module aliases");
 const _: () = assert!(bindings::IPPROTO_SDP_HYBRID as i32 == proto::hybrid::IPPROTO_SDP_HYBRID);
 const _: () = assert!(proto::hybrid::IPPROTO_SDP_HYBRID == 259, "update the module aliases");
+// The netlink counters are the uapi header's INFINISOCK_STAT_*, in `Counter` order from
+// INFINISOCK_STAT_ACTIVE_OPENS (the host tests compare the names).
+const _: () = assert!(
+    (bindings::__INFINISOCK_STAT_MAX - bindings::INFINISOCK_STAT_ACTIVE_OPENS) as usize == proto::stats::Counter::COUNT
+);
 
 module! {
     type: InfiniSock,
@@ -75,6 +80,8 @@ struct InfiniSock {
     _wq: ModuleWorkqueue,
     _socks: sock::StateList,
     _devices: devices::Tracking,
+    // Before the namespace state it reads goes.
+    _genl: GenlFamily,
     _proc: Registration<net::PernetTable<proc::ProcFiles>>,
     _pernet: Registration<net::PernetTable<netns::tunables::InfiniSockNet>>,
 }
@@ -86,6 +93,7 @@ impl kernel::Module for InfiniSock {
         let socks = sock::init_state_list();
         let pernet = Registration::new(netns::tunables::InfiniSockNet::table())?;
         let proc = Registration::new(proc::ProcFiles::table())?;
+        let genl = GenlFamily::register::<family::netlink::NamespaceCounters>()?;
         let devices = devices::Tracking::start()?;
         let wq = ModuleWorkqueue::new(c"infinisock")?;
         let af_ib_proto = Registration::new(&family::af_ib::PROTO)?;
@@ -102,6 +110,7 @@ impl kernel::Module for InfiniSock {
             _wq: wq,
             _socks: socks,
             _devices: devices,
+            _genl: genl,
             _proc: proc,
             _pernet: pernet,
         })

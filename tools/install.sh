@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs or removes what `make` built, for the kernel the module was built against:
 #   install.sh install     the module under /lib/modules/<kernel>/extra (then depmod),
-#                          the uapi header, the transparent hook and its loader, the man
+#                          the uapi header, infinisock-stat, the transparent hook and its loader, the man
 #                          pages, the systemd unit (not enabled) and the
 #                          modules-load.d/sysctl.d examples
 #   install.sh uninstall   removes exactly those files again (then depmod)
@@ -28,6 +28,7 @@ files() {
 	echo "$TOP/include/uapi/linux/infinisock.h|$prefix/include/linux/infinisock.h|644"
 	echo "$hook/infinisock-transparent|$prefix/lib/infinisock/infinisock-transparent|755"
 	echo "$hook/infinisock_transparent.bpf.o|$prefix/lib/infinisock/infinisock_transparent.bpf.o|644"
+	echo "$TOP/tools/stat/infinisock-stat|$prefix/bin/infinisock-stat|755"
 	echo "$TOP/tools/transparent/infinisock-transparent.service|$prefix/lib/systemd/system/infinisock-transparent.service|644"
 	echo "$TOP/tools/transparent/modules-load.d/infinisock.conf|$prefix/share/doc/infinisock/examples/modules-load.d/infinisock.conf|644"
 	echo "$TOP/tools/transparent/sysctl.d/90-infinisock.conf|$prefix/share/doc/infinisock/examples/sysctl.d/90-infinisock.conf|644"

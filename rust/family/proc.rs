@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `/proc/net/infinisock/`, in every network namespace: the RDMA devices it can use
-//! (`devices`), its SDP sockets (`sdp`), the module's ring memory (`memory`) and the
-//! paths its hybrid streams took (`hybrid`).
+//! (`devices`), its SDP sockets (`sdp`), the module's ring memory (`memory`), the
+//! paths its hybrid streams took (`hybrid`) and its counters (`stats`).
 
 use kernel::{prelude::*, seq_file::SeqFile, seq_print};
 
 use crate::{
     kernel_api::net::{Net, PernetSubsys, PernetTable, ProcNetDir, ProcShow},
     link::{devices::DeviceList, memory::ring_bytes_used},
-    netns::{hybrid::stats, tunables::ring_memory_limit},
-    proto::hybrid::Fallback,
+    netns::{hybrid::stats, stats::snapshot, tunables::ring_memory_limit},
+    proto::{hybrid::Fallback, stats::Counter},
     proto::memory::under_pressure,
     sdp::diag::SdpList,
 };
@@ -33,6 +33,7 @@ impl PernetSubsys for ProcFiles {
         proc.add_file::<SdpList>(c"sdp")?;
         proc.add_file::<MemoryStat>(c"memory")?;
         proc.add_file::<HybridStat>(c"hybrid")?;
+        proc.add_file::<CounterStat>(c"stats")?;
         Ok(KBox::new(proc, GFP_KERNEL)?)
     }
 }
@@ -61,5 +62,17 @@ impl ProcShow for HybridStat {
             seq_print!(m, "tcp_{} {}\n", why.name(), s.paths[why as usize]);
         }
         seq_print!(m, "cache_hits {}\ncached_peers {}\n", s.cache_hits, s.cached_peers);
+    }
+}
+
+/// `/proc/net/infinisock/stats`: the namespace's counters, one `name value` line each
+/// (`proto::stats`).
+struct CounterStat;
+
+impl ProcShow for CounterStat {
+    fn show(m: &SeqFile, net: &Net) {
+        for (c, v) in Counter::ALL.iter().zip(snapshot(net)) {
+            seq_print!(m, "{} {}\n", c.name(), v);
+        }
     }
 }

@@ -9,7 +9,8 @@
 //! CQs, DMA buffers, user memory regions), a connection's queue pair and everything
 //! the device touches through it (`qp`), rdma_cm ids (`cm`), the C structures the
 //! kernel keeps pointers to (`ffi_static`), rate-limited log lines (`log`), the
-//! module's tracepoints (`trace`), errno
+//! module's tracepoints (`trace`), per-CPU counters (`percpu`), its generic netlink
+//! family (`genl`), errno
 //! conversion (`errno`), `KVec` as the protocol's lists (`list`) and the raw bindings
 //! under all of them (`bindings`, with the C helpers in `c/`, one file per kernel
 //! interface, declared in `rust/helpers.h`).
@@ -22,12 +23,14 @@ pub(crate) mod bpf;
 pub(crate) mod cm;
 pub(crate) mod errno;
 pub(crate) mod ffi_static;
+pub(crate) mod genl;
 pub(crate) mod global;
 pub(crate) mod ib;
 pub(crate) mod inner;
 pub(crate) mod list;
 pub(crate) mod log;
 pub(crate) mod net;
+pub(crate) mod percpu;
 pub(crate) mod qp;
 pub(crate) mod sock;
 pub(crate) mod sysctl;

@@ -317,8 +317,13 @@ impl Wc {
     /// Whether the peer never acknowledged it: the transport's retries (or its
     /// receiver-not-ready retries) ran out.
     pub(crate) fn peer_silent(&self) -> bool {
-        self.status == bindings::ib_wc_status_IB_WC_RETRY_EXC_ERR
-            || self.status == bindings::ib_wc_status_IB_WC_RNR_RETRY_EXC_ERR
+        self.status == bindings::ib_wc_status_IB_WC_RETRY_EXC_ERR || self.rnr_retries_exceeded()
+    }
+
+    /// Whether the peer's adapter kept answering receiver-not-ready (no receive
+    /// posted) until the retries ran out.
+    pub(crate) fn rnr_retries_exceeded(&self) -> bool {
+        self.status == bindings::ib_wc_status_IB_WC_RNR_RETRY_EXC_ERR
     }
 }
 

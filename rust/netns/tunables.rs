@@ -19,6 +19,8 @@ pub(crate) struct NetState {
     pub(crate) hybrid: super::hybrid::HybridNet,
     /// Transparent SDP's port and peer lists.
     policy_lists: crate::kernel_api::sysctl::TextSysctlTable<super::hybrid::PolicyLists, 2>,
+    /// The namespace's counters (`/proc/net/infinisock/stats`).
+    pub(crate) counters: super::stats::NetCounters,
 }
 
 impl NetState {
@@ -52,7 +54,8 @@ impl PernetSubsys for InfiniSockNet {
         };
         let hybrid = super::hybrid::HybridNet::new()?;
         let policy_lists = super::hybrid::register_policy_lists(net)?;
-        Ok(KBox::new(NetState { tunables, global, hybrid, policy_lists }, GFP_KERNEL)?)
+        let counters = super::stats::NetCounters::new()?;
+        Ok(KBox::new(NetState { tunables, global, hybrid, policy_lists, counters }, GFP_KERNEL)?)
     }
 }
 

@@ -31,6 +31,7 @@ pub mod ring;
 pub mod send;
 pub mod sockaddr;
 pub mod socket_args;
+pub mod stats;
 pub mod stream;
 pub mod stream_options;
 pub mod transmit;

@@ -42,6 +42,7 @@ use crate::{
         wait::{self, WaitQueue, Woken},
     },
     link::{link::{Link, WrKind}, rdma::Completions},
+    netns::stats,
     proto::{
         abi::{TCP_CLOSE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM},
         conn_state::{failure_errno, poll_mask, PollState},
@@ -50,6 +51,7 @@ use crate::{
         qp_shape::QpProfile,
         sockaddr::{PortSpace, SockAddr},
         socket_args::SOCK_SEQPACKET,
+        stats::Counter,
     },
     sdp::{handshake, keepalive, rx, tx},
 };
@@ -494,6 +496,13 @@ impl Endpoint {
     /// Records a connection error for the socket, moves to `Closed`
     /// and schedules the teardown of the link.
     pub(crate) fn fail(self: EpRef<'_>, inner: &mut Inner, err: Error) {
+        let net = self.sk.net();
+        match inner.phase {
+            // A hybrid's too: its SDP attempt failed, whatever TCP does next.
+            Phase::Connecting => stats::bump(net, Counter::of_connect_failure(err.into())),
+            Phase::Connected if err == ECONNRESET => stats::bump(net, Counter::Resets),
+            _ => {}
+        }
         // A hybrid's failed RDMA attempt becomes a TCP connection, not an error.
         if crate::sdp::fallback::on_connect_failure(self, inner, err) {
             self.close_and_teardown(inner);

@@ -15,6 +15,7 @@ use crate::{
         trace,
     },
     link::{link::Link, memory::RingCharge},
+    netns::stats,
     proto::{
         conn_state::{connect_step, rejection_errno, ConnectStep},
         abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
@@ -26,6 +27,7 @@ use crate::{
         memory::RingChoice,
         message,
         sockaddr::{SockAddr, AF_INET, AF_INET6},
+        stats::Counter,
         tunables::TunableId,
         wire::Hello,
     },
@@ -325,6 +327,7 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
         }
         let Some(link) = inner.link.as_mut() else { return };
         if take_hello_ack(link, private_data).is_err() {
+            stats::bump(ep.sk.net(), Counter::ProtocolViolations);
             if trace::violation_enabled() {
                 trace::violation(&ep.sk, c"unusable HelloAck");
             }
@@ -366,6 +369,7 @@ fn on_established(ep: EpRef<'_>) {
             }
             ep.set_phase(inner, Phase::Connected);
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
+            stats::bump(ep.sk.net(), Counter::ActiveOpens);
             if ep.sk.is_undecided_hybrid() {
                 crate::sdp::fallback::on_established(ep, inner);
             }
@@ -376,6 +380,7 @@ fn on_established(ep: EpRef<'_>) {
         Phase::Accepting => {
             ep.set_phase(inner, Phase::Connected);
             ep.sk.set_tcp_state(TCP_ESTABLISHED);
+            stats::bump(ep.sk.net(), Counter::PassiveOpens);
             crate::sdp::keepalive::on_established(ep, inner);
             let parent = inner.parent.clone();
             drop(guard);
@@ -406,6 +411,7 @@ fn on_request(ep: EpRef<'_>, request: &ConnRequest, private_data: &[u8]) {
         Ok(h) => h,
         Err(e) => {
             pr_info_ratelimited!("SDP: connection request with a bad Hello ({:?}) rejected\n", e);
+            stats::bump(ep.sk.net(), Counter::RequestsDropped);
             return;
         }
     };
@@ -426,6 +432,7 @@ fn on_request(ep: EpRef<'_>, request: &ConnRequest, private_data: &[u8]) {
     // On failure the request's id is not adopted, and rdma_cm rejects it.
     if let Err(e) = new_child(ep, request, &hello) {
         pr_info_ratelimited!("SDP: connection request dropped: {:?}\n", e);
+        stats::bump(ep.sk.net(), Counter::RequestsDropped);
     }
 }
 
@@ -434,9 +441,9 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let parent_sk = &listener.sk;
     let sk = parent_sk.alloc_child()?;
     let child = Endpoint::new(sk.clone(), listener.rdma_ops)?;
-    let (cfg, max_msg) = {
+    let (cfg, max_msg, nodelay, keepalive) = {
         let inner = listener.lock();
-        (ring_config(listener, &inner), inner.max_msg)
+        (ring_config(listener, &inner), inner.max_msg, inner.nodelay, inner.keepalive)
     };
     let (cfg, charge) = admit_rings(cfg)?;
     // Charged to the listener's memory cgroup: the program that will accept it.
@@ -457,6 +464,10 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
         // ECONNABORTED and drops the connection, which TCP never does).
         inner.peer = id.peer_addr();
         inner.max_msg = max_msg;
+        // As TCP's children (`tcp_create_openreq_child`): the listener's TCP_NODELAY
+        // and keepalive times (`SO_KEEPALIVE` itself comes with the sock's flags).
+        inner.nodelay = nodelay;
+        inner.keepalive = keepalive;
         inner.parent = Some(listener.clone());
         // From here the id is the child's, and holds the child until its teardown
         // destroys it.

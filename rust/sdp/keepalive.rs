@@ -107,6 +107,7 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     } else if !wc.flushed() && inner.phase == Phase::Connected {
         // TCP's answer when its keepalive probes go unanswered.
         let err = if wc.peer_silent() { ETIMEDOUT } else { ECONNRESET };
+        crate::sdp::tx::transport_failure(ep, &wc);
         ep.fail(inner, err);
     }
 }

@@ -9,6 +9,7 @@ use kernel::{prelude::*, str::CStr};
 use crate::{
     kernel_api::{sock::Msg, trace, verbs::Wc},
     link::link::Link,
+    netns::stats,
     proto::{
         abi::{
             MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, POLLOUT, POLLWRNORM,
@@ -18,6 +19,7 @@ use crate::{
             classify, read_step, wake_plan, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation,
         },
         ring::IndexFifo,
+        stats::Counter,
         wire::BSDH_LEN,
     },
     sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
@@ -84,8 +86,11 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
             crate::sdp::close::maybe_finish(ep, inner);
         }
         Err(v) => {
-            if let Some(what) = violation_name(v).filter(|_| trace::violation_enabled()) {
-                trace::violation(&ep.sk, what);
+            if let Some(what) = violation_name(v) {
+                stats::bump(ep.sk.net(), Counter::ProtocolViolations);
+                if trace::violation_enabled() {
+                    trace::violation(&ep.sk, what);
+                }
             }
             if v.answer_with_abort() {
                 if let Some(link) = inner.link.as_mut() {
@@ -247,6 +252,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                 };
                 copied += n;
                 if !peek {
+                    stats::add(ep.sk.net(), Counter::BytesReceived, n as u64);
                     if let Err(e) = link.maybe_credit_update() {
                         ep.fail(inner, e);
                     }

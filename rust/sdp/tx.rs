@@ -9,11 +9,13 @@ use kernel::prelude::*;
 use crate::{
     kernel_api::{sock::Msg, trace, verbs::Wc},
     link::link::Link,
+    netns::stats,
     proto::{
         abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM},
         errno::{Errno, ETIMEDOUT},
         rdma_ops::connection_error,
         send::{send_verdict, SendCheck},
+        stats::Counter,
         transmit::{PostFailed, WriteRound},
     },
     sdp::endpoint::{EpRef, Inner, Phase},
@@ -30,6 +32,7 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
             if err != ETIMEDOUT {
                 pr_warn_ratelimited!("SDP: send failed (status {}); connection reset\n", wc.status);
             }
+            transport_failure(ep, &wc);
             crate::sdp::close::send_failed(ep, inner, err.into_error());
         }
         return;
@@ -45,6 +48,15 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         ep.notify_waiters();
     }
     crate::sdp::close::maybe_finish(ep, inner);
+}
+
+/// Counts a send (or keepalive probe) the peer's adapter never acknowledged.
+pub(crate) fn transport_failure(ep: EpRef<'_>, wc: &Wc) {
+    if wc.rnr_retries_exceeded() {
+        stats::bump(ep.sk.net(), Counter::RnrRetriesExceeded);
+    } else if wc.peer_silent() {
+        stats::bump(ep.sk.net(), Counter::TransportTimeouts);
+    }
 }
 
 /// The error a `sendmsg` on `flags` returns for `err`: `EPIPE` comes with `SIGPIPE`
@@ -79,6 +91,9 @@ fn stalled(ep: EpRef<'_>, link: &Link, waiting: usize, stalled: &mut bool) {
     let out_of_credits = credits.available_for_data() == 0;
     let first = out_of_credits && !*stalled;
     *stalled = out_of_credits;
+    if first {
+        stats::bump(ep.sk.net(), Counter::CreditStalls);
+    }
     if first && trace::credit_stall_enabled() {
         let waiting = u32::try_from(waiting).unwrap_or(u32::MAX);
         trace::credit_stall(&ep.sk, credits.available(), link.tx_free() as u32, waiting);
@@ -115,6 +130,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             match link.write_round(len - sent, inner.nodelay, connected, |buf| msg.copy_in(buf)) {
                 Ok(WriteRound::Wrote(n)) => {
                     sent += n;
+                    stats::add(ep.sk.net(), Counter::BytesSent, n as u64);
                     credit_stall = false;
                     continue;
                 }

@@ -1133,4 +1133,36 @@ TEST_F_TIMEOUT(conn, linger_close_delivers, 120)
 	EXPECT_EQ(0, child_status(reader));
 }
 
+/*
+ * An accepted connection starts with its listener's TCP_NODELAY, SO_KEEPALIVE and
+ * keepalive times, as TCP's children do (they are clones of the listener).
+ */
+TEST(children_inherit_listener_options)
+{
+	int lfd, c, s, one = 1, idle = 42, intvl = 7, cnt = 3;
+
+	lfd = listen_b(AF_INET, HOST_B4, 0, 4);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
+	ASSERT_EQ(0, setsockopt(lfd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)));
+	ASSERT_EQ(0, setsockopt(lfd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)));
+	ASSERT_EQ(0, setsockopt(lfd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)));
+	ASSERT_EQ(0, setsockopt(lfd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)));
+	c = connect_a(AF_INET, HOST_B4, port_of(lfd));
+	ASSERT_LE(0, c);
+	s = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, s);
+	EXPECT_EQ(1, sockopt_int(s, IPPROTO_TCP, TCP_NODELAY));
+	EXPECT_EQ(1, sockopt_int(s, SOL_SOCKET, SO_KEEPALIVE));
+	EXPECT_EQ(42, sockopt_int(s, IPPROTO_TCP, TCP_KEEPIDLE));
+	EXPECT_EQ(7, sockopt_int(s, IPPROTO_TCP, TCP_KEEPINTVL));
+	EXPECT_EQ(3, sockopt_int(s, IPPROTO_TCP, TCP_KEEPCNT));
+	/* The connecting side keeps its own defaults. */
+	EXPECT_EQ(0, sockopt_int(c, IPPROTO_TCP, TCP_NODELAY));
+	EXPECT_EQ(7200, sockopt_int(c, IPPROTO_TCP, TCP_KEEPIDLE));
+	close(s);
+	close(c);
+	close(lfd);
+}
+
 TEST_HARNESS_MAIN

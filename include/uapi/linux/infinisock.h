@@ -211,6 +211,53 @@ struct infinisock_imm {
 #define INFINISOCK_CMSG_RDMA_STATUS	2	/* error queue: struct infinisock_rdma_status */
 #define INFINISOCK_CMSG_IMM		3	/* recvmsg: struct infinisock_imm */
 
+/*
+ * Generic netlink family INFINISOCK_GENL_NAME: the counters of the requester's network
+ * namespace (/proc/net/infinisock/stats shows the same). INFINISOCK_CMD_GET_STATS
+ * answers one message with an INFINISOCK_ATTR_STATS nest holding one u64 attribute
+ * per counter, numbered INFINISOCK_STAT_*; a reader skips numbers it does not know,
+ * so counters may be added.
+ */
+#define INFINISOCK_GENL_NAME	"infinisock"
+#define INFINISOCK_GENL_VERSION	1
+
+enum {
+	INFINISOCK_CMD_UNSPEC,
+	INFINISOCK_CMD_GET_STATS,
+	__INFINISOCK_CMD_MAX,
+};
+
+enum {
+	INFINISOCK_ATTR_UNSPEC,
+	INFINISOCK_ATTR_STATS,		/* nested: INFINISOCK_STAT_* */
+	INFINISOCK_ATTR_PAD,
+	__INFINISOCK_ATTR_MAX,
+};
+#define INFINISOCK_ATTR_MAX	(__INFINISOCK_ATTR_MAX - 1)
+
+/* The counters, as /proc/net/infinisock/stats names them (Documentation/usage.rst). */
+enum {
+	INFINISOCK_STAT_UNSPEC,
+	INFINISOCK_STAT_PAD,
+	INFINISOCK_STAT_ACTIVE_OPENS,
+	INFINISOCK_STAT_PASSIVE_OPENS,
+	INFINISOCK_STAT_CONNECT_REFUSED,
+	INFINISOCK_STAT_CONNECT_UNREACHABLE,
+	INFINISOCK_STAT_CONNECT_TIMEOUT,
+	INFINISOCK_STAT_CONNECT_NO_RESOURCES,
+	INFINISOCK_STAT_CONNECT_OTHER,
+	INFINISOCK_STAT_REQUESTS_DROPPED,
+	INFINISOCK_STAT_RESETS,
+	INFINISOCK_STAT_PROTOCOL_VIOLATIONS,
+	INFINISOCK_STAT_CREDIT_STALLS,
+	INFINISOCK_STAT_TRANSPORT_TIMEOUTS,
+	INFINISOCK_STAT_RNR_RETRIES_EXCEEDED,
+	INFINISOCK_STAT_BYTES_SENT,
+	INFINISOCK_STAT_BYTES_RECEIVED,
+	__INFINISOCK_STAT_MAX,
+};
+#define INFINISOCK_STAT_MAX	(__INFINISOCK_STAT_MAX - 1)
+
 #ifndef _RDMA_IB_H
 struct ib_addr {
 	union {

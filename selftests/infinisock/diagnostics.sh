@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The module's tracepoints (TRACE_SYSTEM infinisock), enabled through tracefs and
-# counted by perf, fire for what they name, with the socket's cookie (SO_COOKIE):
-# an SDP connection's phases on both hosts, a writer stalled for the peer's credits,
-# a hybrid socket's fall back to TCP, and a peer's protocol violation.
+# What an administrator watches: the module's tracepoints (TRACE_SYSTEM infinisock),
+# enabled through tracefs and counted by perf, fire for what they name, with the
+# socket's cookie (SO_COOKIE): an SDP connection's phases on both hosts, a writer
+# stalled for the peer's credits, a hybrid socket's fall back to TCP, and a peer's
+# protocol violation; and each namespace's counters (/proc/net/infinisock/stats) count
+# the same events where they happened.
 . "$(dirname "$0")/_lib.bash"
 module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
 PEER=$(dirname "$0")/py/sdp_peer.py
@@ -17,6 +19,22 @@ cleanup() {
 	wait 2>/dev/null
 }
 trap cleanup EXIT
+
+# counter NETNS NAME: a counter of NETNS.
+counter() { ip netns exec "$1" awk -v n="$2" '$1 == n {print $2}' /proc/net/infinisock/stats; }
+declare -A before
+for ns in a b; do
+	for c in active_opens passive_opens connect_refused protocol_violations credit_stalls bytes_sent bytes_received; do
+		before[$ns.$c]=$(counter $ns $c)
+		[ -n "${before[$ns.$c]}" ] || fail "no $c in namespace $ns's /proc/net/infinisock/stats"
+	done
+done
+# grew NETNS NAME MIN: the counter grew by at least MIN since the start.
+grew() {
+	local now
+	now=$(counter "$1" "$2")
+	[ $((now - ${before[$1.$2]})) -ge "$3" ] || fail "$2 in namespace $1 grew from ${before[$1.$2]} to $now, not by $3"
+}
 
 [ -d "$T/events" ] || mount -t tracefs nodev "$T" || fail "cannot mount tracefs"
 for e in infinisock_state infinisock_fallback infinisock_credit_stall infinisock_violation; do
@@ -104,6 +122,41 @@ for _ in $(seq 40); do grep -q "infinisock_violation" "$T/trace" && break; sleep
 echo 0 > "$E/infinisock_violation/enable"
 grep -q "infinisock_violation: cookie=[0-9]* malformed message" "$T/trace" || fail "no violation event: $(grep infinisock "$T/trace")"
 pass "a peer's protocol violation"
+
+# A connection nobody listens for.
+ip netns exec a python3 -c '
+import errno, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 258)
+try:
+    s.connect(("10.77.0.2", 7299))
+    raise SystemExit("connected to nothing")
+except ConnectionRefusedError:
+    pass' || fail "connect to a port nobody listens on"
+
+# The counters saw the same, each in its namespace: the client's in a, the server's and
+# the rogue's victim's in b.
+grew a active_opens 1
+grew b passive_opens 2
+grew a credit_stalls 1
+grew a bytes_sent 1048576
+grew b bytes_received 1048576
+grew b protocol_violations 1
+grew a connect_refused 1
+pass "counters: opens, refusals, credit stalls, bytes, violations, per namespace"
+
+# infinisock-stat reads the same counters over generic netlink, each namespace its own.
+TOP=${INFINISOCK_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+STAT=$TOP/tools/stat/infinisock-stat
+for ns in a b; do
+	proc=$(ip netns exec $ns cat /proc/net/infinisock/stats | sort)
+	nl=$(ip netns exec $ns "$STAT" -z | awk '{print $1, $2}' | sort) || fail "infinisock-stat in $ns"
+	[ "$proc" = "$nl" ] || fail "netlink and /proc differ in $ns: $(diff <(echo "$proc") <(echo "$nl"))"
+	ip netns exec $ns "$STAT" -j | python3 -c 'import json, sys; d = json.load(sys.stdin); assert d["bytes_sent"] + d["bytes_received"] >= 1 << 20, d' ||
+		fail "infinisock-stat -j in $ns"
+done
+[ "$(ip netns exec a "$STAT" -z | awk '$1 == "bytes_sent" {print $2}')" != "$(ip netns exec b "$STAT" -z | awk '$1 == "bytes_sent" {print $2}')" ] ||
+	fail "namespaces a and b read the same bytes_sent over netlink"
+pass "infinisock-stat reads each namespace's counters over netlink, as /proc shows them, and as JSON"
 
 # perf counts them like any tracepoint.
 command -v perf > /dev/null || fail "perf is not installed"

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A namespace's SDP and AF_IB counters (`/proc/net/infinisock/stats`), in the manner
+//! of TCP's SNMP counters: connections opened and failed by reason, resets, protocol
+//! violations, credit stalls, transport failures, and the bytes moved. Which counter
+//! an event bumps is decided here; the module keeps them per CPU per namespace.
+
+use super::errno::{Errno, EADDRNOTAVAIL, ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ENOBUFS, ENODEV, ENOMEM, ETIMEDOUT};
+
+/// One counter. The order is the file's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Counter {
+    /// Connections we opened that were established.
+    ActiveOpens,
+    /// Connections a listener accepted that were established.
+    PassiveOpens,
+    /// Connection attempts refused by the peer (no listener, a full backlog).
+    ConnectRefused,
+    /// Connection attempts that found no route or no RDMA device to the peer.
+    ConnectUnreachable,
+    /// Connection attempts that timed out.
+    ConnectTimeout,
+    /// Connection attempts that failed for want of memory or RDMA resources.
+    ConnectNoResources,
+    /// Connection attempts that failed otherwise (a malformed answer, a reset).
+    ConnectOther,
+    /// Connection requests a listener dropped (no memory, a bad Hello).
+    RequestsDropped,
+    /// Established connections reset, by either side.
+    Resets,
+    /// Messages from a peer that broke the protocol (the connection was reset).
+    ProtocolViolations,
+    /// Writes that ran out of the peer's credits and waited.
+    CreditStalls,
+    /// Sends the peer's adapter stopped acknowledging (the RC transport gave up).
+    TransportTimeouts,
+    /// Sends the peer's adapter kept answering receiver-not-ready until the retries
+    /// ran out.
+    RnrRetriesExceeded,
+    /// Payload bytes sent (copied through the send buffers).
+    BytesSent,
+    /// Payload bytes received (copied out of the receive buffers).
+    BytesReceived,
+}
+
+impl Counter {
+    /// Every counter, in order.
+    pub const ALL: [Counter; 15] = [
+        Counter::ActiveOpens,
+        Counter::PassiveOpens,
+        Counter::ConnectRefused,
+        Counter::ConnectUnreachable,
+        Counter::ConnectTimeout,
+        Counter::ConnectNoResources,
+        Counter::ConnectOther,
+        Counter::RequestsDropped,
+        Counter::Resets,
+        Counter::ProtocolViolations,
+        Counter::CreditStalls,
+        Counter::TransportTimeouts,
+        Counter::RnrRetriesExceeded,
+        Counter::BytesSent,
+        Counter::BytesReceived,
+    ];
+
+    /// How many there are.
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// The counter's name in `/proc/net/infinisock/stats`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Counter::ActiveOpens => "active_opens",
+            Counter::PassiveOpens => "passive_opens",
+            Counter::ConnectRefused => "connect_refused",
+            Counter::ConnectUnreachable => "connect_unreachable",
+            Counter::ConnectTimeout => "connect_timeout",
+            Counter::ConnectNoResources => "connect_no_resources",
+            Counter::ConnectOther => "connect_other",
+            Counter::RequestsDropped => "requests_dropped",
+            Counter::Resets => "resets",
+            Counter::ProtocolViolations => "protocol_violations",
+            Counter::CreditStalls => "credit_stalls",
+            Counter::TransportTimeouts => "transport_timeouts",
+            Counter::RnrRetriesExceeded => "rnr_retries_exceeded",
+            Counter::BytesSent => "bytes_sent",
+            Counter::BytesReceived => "bytes_received",
+        }
+    }
+
+    /// The counter a failed connection attempt bumps, from the error `connect()`
+    /// reports.
+    pub fn of_connect_failure(err: Errno) -> Counter {
+        match err {
+            ECONNREFUSED => Counter::ConnectRefused,
+            ENETUNREACH | EHOSTUNREACH | EADDRNOTAVAIL | ENODEV => Counter::ConnectUnreachable,
+            ETIMEDOUT => Counter::ConnectTimeout,
+            ENOBUFS | ENOMEM => Counter::ConnectNoResources,
+            _ => Counter::ConnectOther,
+        }
+    }
+}
