@@ -146,7 +146,9 @@ impl<const FAMILY: i32> StreamOps for HybridOps<FAMILY> {
             fallback::moved(&ep, Fallback::Policy, None, false);
             return Ok(());
         }
-        // SDP on the same address and port; if it cannot, the listener is TCP alone.
+        // SDP on the same address and port, and with the IPV6_V6ONLY the program gave the
+        // TCP socket; if it cannot, the listener is TCP alone.
+        ep.sk.set_ipv6only(inner.ipv6only());
         if let Err(e) = SdpOps::<FAMILY>::bind(sock, &name[..len]).and_then(|()| SdpOps::<FAMILY>::listen(sock, backlog)) {
             pr_info_ratelimited!(
                 "SDP: a transparent listener on port {} takes TCP only: SDP listen failed ({})\n",

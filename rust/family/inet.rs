@@ -251,12 +251,20 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         if ep.is_seqpacket {
             return set_message_option(&ep, level, name, value);
         }
-        let opt = stream_option(level, name).map_err(Errno::into_error)?;
+        let opt = stream_option(FAMILY as u16, level, name).map_err(Errno::into_error)?;
         let value = value.ok_or(EINVAL)?;
         match opt {
             StreamOption::NoDelay => ep.lock().nodelay = value != 0,
             StreamOption::Cork => {}
             StreamOption::Keepalive(opt) => keepalive::set_option(&ep, opt, value)?,
+            StreamOption::V6Only => {
+                // As TCP: fixed once the socket has an address (its rdma_cm id binds).
+                let inner = ep.lock();
+                if inner.id.is_some() {
+                    return Err(EINVAL);
+                }
+                ep.sk.set_ipv6only(value != 0);
+            }
         }
         Ok(())
     }
@@ -269,10 +277,11 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         if ep.is_seqpacket {
             return Err(ENOPROTOOPT);
         }
-        let v = match stream_option(level, name).map_err(Errno::into_error)? {
+        let v = match stream_option(FAMILY as u16, level, name).map_err(Errno::into_error)? {
             StreamOption::NoDelay => i32::from(ep.lock().nodelay),
             StreamOption::Cork => 0,
             StreamOption::Keepalive(opt) => keepalive::get_option(&ep, opt),
+            StreamOption::V6Only => i32::from(ep.sk.ipv6only()),
         };
         Ok(OptValue::Int(v))
     }

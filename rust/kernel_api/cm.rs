@@ -187,6 +187,13 @@ impl CmIdRef {
         check(unsafe { bindings::rdma_set_reuseaddr(self.as_raw(), 1) })
     }
 
+    /// Whether an IPv6 wildcard address takes IPv6 peers only (`IPV6_V6ONLY`), so that
+    /// it can share its port with an IPv4 one; before `bind`.
+    pub(crate) fn set_afonly(&self, only: bool) -> Result {
+        // SAFETY: Live id, not yet bound.
+        check(unsafe { bindings::rdma_set_afonly(self.as_raw(), i32::from(only)) })
+    }
+
     /// Binds to a local address (port 0: an ephemeral port).
     pub(crate) fn bind(&self, addr: &SockAddr) -> Result {
         let mut raw = [0u8; SOCKADDR_IN6_LEN];

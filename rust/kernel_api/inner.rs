@@ -100,6 +100,12 @@ impl Inner<'_> {
         to_result(unsafe { bindings::infinisock_inner_accept(self.0.as_ptr(), newsock.as_raw(), flags) })
     }
 
+    /// The TCP socket's `IPV6_V6ONLY`.
+    pub(crate) fn ipv6only(&self) -> bool {
+        // SAFETY: Valid inner socket, which has its sock as long as it exists.
+        unsafe { bindings::infinisock_inner_ipv6only(self.0.as_ptr()) }
+    }
+
     /// Whether the TCP listener has a connection waiting for `accept`.
     pub(crate) fn acceptable(&self) -> bool {
         // SAFETY: Valid inner socket, listening (the caller's protocol state says so).

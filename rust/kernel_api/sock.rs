@@ -206,6 +206,19 @@ impl Sock {
         unsafe { bindings::infinisock_sk_type(self.as_raw()) }
     }
 
+    /// `IPV6_V6ONLY`: an `AF_INET6` sock takes IPv6 peers only (initially the
+    /// namespace's `net.ipv6.bindv6only`, as `inet6_create` sets it).
+    pub(crate) fn ipv6only(&self) -> bool {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_ipv6only(self.as_raw()) }
+    }
+
+    /// Sets `IPV6_V6ONLY`; the caller holds the socket and checked it is not bound.
+    pub(crate) fn set_ipv6only(&self, only: bool) {
+        // SAFETY: The sock is valid; the flag is a plain bit only its socket calls set.
+        unsafe { bindings::infinisock_sk_set_ipv6only(self.as_raw(), only) }
+    }
+
     /// The address family of the sock.
     pub(crate) fn family(&self) -> u16 {
         // SAFETY: The sock is valid; the family never changes.

@@ -48,6 +48,10 @@ pub const INFINISOCK_PATH_MTU: i32 = 7;
 pub const INFINISOCK_MAX_INLINE: i32 = 8;
 /// `INFINISOCK_TRANSPORT`: a hybrid stream's path (`proto::hybrid::Path`).
 pub const INFINISOCK_TRANSPORT: i32 = 9;
+/// `SOL_IPV6`: IPv6-level options.
+pub const SOL_IPV6: i32 = 41;
+/// `IPV6_V6ONLY`.
+pub const IPV6_V6ONLY: i32 = 26;
 /// `SOL_TCP`: TCP-level options, which SDP sockets accept as TCP does.
 pub const SOL_TCP: i32 = 6;
 /// `TCP_NODELAY`.

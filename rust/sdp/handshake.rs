@@ -93,6 +93,11 @@ fn ensure_id<'a>(ep: EpRef<'_>, inner: &'a mut Inner) -> Result<&'a CmId<Endpoin
         if ep.sk.reuse() {
             id.set_reuseaddr()?;
         }
+        // The socket's IPV6_V6ONLY (by default the namespace's net.ipv6.bindv6only, as
+        // rdma_cm's own default): with it, [::] and 0.0.0.0 may share a port.
+        if ep.sk.family() == AF_INET6 {
+            id.set_afonly(ep.sk.ipv6only())?;
+        }
         inner.id = Some(id);
     }
     inner.id.as_ref().ok_or(EINVAL)

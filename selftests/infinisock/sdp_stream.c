@@ -1165,4 +1165,70 @@ TEST(children_inherit_listener_options)
 	close(lfd);
 }
 
+/* Accepts a connection waiting on `lfd` within `ms`; -1 if none comes. */
+static int accept_within(int lfd, int ms)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) != 1)
+		return -1;
+	return accept(lfd, NULL, NULL);
+}
+
+/*
+ * IPV6_V6ONLY: an IPv6 listener on [::] with it set shares its port with an IPv4
+ * listener on 0.0.0.0, each taking its own family's clients (dual-stack servers such
+ * as nginx listen that way); without it, [::] would take IPv4 clients too, and the
+ * port is taken. The option is fixed once the socket is bound.
+ */
+TEST(ipv6_only_listener_shares_its_port)
+{
+	struct sockaddr_storage ss;
+	int l4, l6, c4, c6, s, one = 1, zero = 0, port;
+	socklen_t len;
+
+	l4 = listen_b(AF_INET, "0.0.0.0", 0, 4);
+	ASSERT_LE(0, l4);
+	port = port_of(l4);
+	len = ip_addr(&ss, AF_INET6, "::", port);
+
+	l6 = sdp_socket("b", AF_INET6);
+	ASSERT_LE(0, l6);
+	ASSERT_EQ(0, setsockopt(l6, SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)));
+	EXPECT_EQ(0, sockopt_int(l6, SOL_IPV6, IPV6_V6ONLY));
+	EXPECT_EQ(-1, bind(l6, (struct sockaddr *)&ss, len));
+	EXPECT_EQ(EADDRINUSE, errno);
+	close(l6);
+
+	l6 = sdp_socket("b", AF_INET6);
+	ASSERT_LE(0, l6);
+	ASSERT_EQ(0, setsockopt(l6, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one)));
+	EXPECT_EQ(1, sockopt_int(l6, SOL_IPV6, IPV6_V6ONLY));
+	ASSERT_EQ(0, bind(l6, (struct sockaddr *)&ss, len)) TH_LOG("bind [::]:%d: %s", port, strerror(errno));
+	ASSERT_EQ(0, listen(l6, 4));
+	EXPECT_EQ(-1, setsockopt(l6, SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)));
+	EXPECT_EQ(EINVAL, errno);
+
+	c4 = connect_a(AF_INET, HOST_B4, port);
+	ASSERT_LE(0, c4);
+	s = accept_within(l4, 10000);
+	EXPECT_LE(0, s) TH_LOG("the IPv4 client did not reach the IPv4 listener");
+	close(s);
+	c6 = connect_a(AF_INET6, HOST_B6, port);
+	ASSERT_LE(0, c6);
+	s = accept_within(l6, 10000);
+	EXPECT_LE(0, s) TH_LOG("the IPv6 client did not reach the IPv6 listener");
+	close(s);
+	/* Neither listener got the other's client. */
+	EXPECT_EQ(-1, accept_within(l4, 200));
+	EXPECT_EQ(-1, accept_within(l6, 200));
+	/* An IPv4 socket has no IPv6 options. */
+	EXPECT_EQ(-1, setsockopt(c4, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one)));
+	EXPECT_EQ(ENOPROTOOPT, errno);
+	close(c4);
+	close(c6);
+	close(l4);
+	close(l6);
+}
+
 TEST_HARNESS_MAIN

@@ -202,6 +202,12 @@ int infinisock_inner_getname(struct socket *inner, void *addr, int peer)
 }
 
 /* Whether the inner listener has a connection for accept(). */
+/* The TCP socket's IPV6_V6ONLY, which the program set through the hybrid. */
+bool infinisock_inner_ipv6only(struct socket *inner)
+{
+	return inner->sk->sk_ipv6only;
+}
+
 bool infinisock_inner_acceptable(struct socket *inner)
 {
 	return !reqsk_queue_empty(&inet_csk(inner->sk)->icsk_accept_queue);

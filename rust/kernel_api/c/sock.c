@@ -62,6 +62,17 @@ u16 infinisock_sk_family(const struct sock *sk)
 	return sk->sk_family;
 }
 
+/* IPV6_V6ONLY: an AF_INET6 socket takes IPv6 peers only (sk_ipv6only). */
+bool infinisock_sk_ipv6only(const struct sock *sk)
+{
+	return sk->sk_ipv6only;
+}
+
+void infinisock_sk_set_ipv6only(struct sock *sk, bool only)
+{
+	sk->sk_ipv6only = only;
+}
+
 int infinisock_sk_type(const struct sock *sk)
 {
 	return sk->sk_type;
