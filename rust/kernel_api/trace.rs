@@ -35,8 +35,10 @@ pub(crate) fn fallback_enabled() -> bool {
 }
 
 /// A hybrid socket `sk` goes to `dst` over TCP, for `reason` (`INFINISOCK_FALLBACK_*`).
+/// Takes the sock's lock (to look at its inner socket): process context, without it.
 pub(crate) fn fallback(sk: &Sock, dst: &TraceAddr, reason: u8) {
-    // SAFETY: `sk` is a valid sock; the address is 16 bytes, read during the call.
+    // SAFETY: `sk` is a valid sock, not locked by the caller; the address is 16 bytes,
+    // read during the call.
     unsafe { bindings::infinisock_trace_fallback(sk.as_raw(), dst.0.as_ptr(), dst.1, reason) }
 }
 

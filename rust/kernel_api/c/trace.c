@@ -39,13 +39,23 @@ bool infinisock_trace_fallback_enabled(void)
 	return trace_infinisock_fallback_enabled();
 }
 
-/* sk is a hybrid's sock, whose inner TCP socket lives as long as it does. */
+/*
+ * sk is a hybrid's sock. Its inner TCP socket goes when the socket is released
+ * (infinisock_inner_release() takes it under the sock's lock), which a fall back made
+ * in the background can race with: the inner socket is looked at under that lock.
+ * The callers are in process context and never hold it.
+ */
 void infinisock_trace_fallback(struct sock *sk, const u8 *daddr, u16 dport, u8 reason)
 {
-	struct socket *inner = ((struct infinisock_sock *)sk)->inner;
+	struct socket *inner;
+	u64 tcp_cookie = 0;
 
-	trace_infinisock_fallback(infinisock_cookie(sk), inner && inner->sk ? infinisock_cookie(inner->sk) : 0,
-				  sk->sk_family, daddr, dport, reason);
+	lock_sock(sk);
+	inner = ((struct infinisock_sock *)sk)->inner;
+	if (inner && inner->sk)
+		tcp_cookie = infinisock_cookie(inner->sk);
+	release_sock(sk);
+	trace_infinisock_fallback(infinisock_cookie(sk), tcp_cookie, sk->sk_family, daddr, dport, reason);
 }
 
 bool infinisock_trace_credit_stall_enabled(void)
