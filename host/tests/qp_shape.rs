@@ -23,7 +23,8 @@ proptest! {
         prop_assert_eq!(s.send_wrs, u32::from(send) + 2);
         prop_assert_eq!(s.recv_wrs, u32::from(recv) + 1);
         prop_assert_eq!(s.rdma_requests, 0);
-        prop_assert_eq!(s.rd_atomic, 0);
+        // An AF_IB stream may be its peer, and READ from it.
+        prop_assert_eq!(s.rd_atomic, AF_IB_RD_ATOMIC);
         let a = QpShape::new(QpProfile::AfIb, rings(recv, send));
         prop_assert_eq!(a.send_wrs, u32::from(send) + 2 + RDMA_REQUESTS);
         prop_assert_eq!(a.recv_wrs, s.recv_wrs);

@@ -258,11 +258,18 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
             StreamOption::Cork => {}
             StreamOption::Keepalive(opt) => keepalive::set_option(&ep, opt, value)?,
             StreamOption::V6Only => {
-                // As TCP: fixed once the socket has an address (its rdma_cm id binds).
-                let inner = ep.lock();
-                if inner.id.is_some() {
-                    return Err(EINVAL);
+                // As TCP: fixed once the socket has an address; an id left by a failed
+                // bind takes the new value.
+                {
+                    let inner = ep.lock();
+                    if inner.bound.is_some() || inner.phase != Phase::Open {
+                        return Err(EINVAL);
+                    }
+                    if let Some(id) = inner.id.as_ref() {
+                        id.set_afonly(value != 0)?;
+                    }
                 }
+                // The sock's lock is taken before the endpoint's elsewhere: not under it.
                 ep.sk.set_ipv6only(value != 0);
             }
         }

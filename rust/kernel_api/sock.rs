@@ -213,9 +213,11 @@ impl Sock {
         unsafe { bindings::infinisock_sk_ipv6only(self.as_raw()) }
     }
 
-    /// Sets `IPV6_V6ONLY`; the caller holds the socket and checked it is not bound.
+    /// Sets `IPV6_V6ONLY`, under the sock's lock (the caller holds no lock of its own:
+    /// the sock's is taken before the endpoint's); the caller checked it is not bound.
     pub(crate) fn set_ipv6only(&self, only: bool) {
-        // SAFETY: The sock is valid; the flag is a plain bit only its socket calls set.
+        // SAFETY: The sock is valid; the helper takes its lock, which the caller does not
+        // hold.
         unsafe { bindings::infinisock_sk_set_ipv6only(self.as_raw(), only) }
     }
 

@@ -5,10 +5,12 @@
 //! connection can put on them and nothing more.
 //!
 //! An SDP stream under IP posts only messages from its send ring (one SGE each), its
-//! keepalive probe and the drain's marker; it never posts nor answers an RDMA
-//! operation. An AF_IB socket also carries the program's one-sided operations:
-//! [`RDMA_REQUESTS`] more send requests, as many SGEs as the device takes, and RDMA
-//! READs in flight both ways. Devices allocate queues by entry count and entry size,
+//! keepalive probe and the drain's marker; it never posts an RDMA operation. An AF_IB
+//! socket also carries the program's one-sided operations: [`RDMA_REQUESTS`] more send
+//! requests and as many SGEs as the device takes. Both answer RDMA READs: an AF_IB
+//! stream and an SDP stream under IP share rdma_cm's TCP port space, so either may be
+//! the other's peer, and a READ toward a side that offers no responder resources would
+//! wait for ever. Devices allocate queues by entry count and entry size,
 //! so the stream's smaller shape is what makes an idle SDP connection cheap.
 
 use super::{handshake::RingConfig, rdma::RDMA_REQUESTS};
@@ -37,8 +39,9 @@ pub enum SendSges {
 /// request plus the inline room), where 16 SGEs made it 512.
 pub const STREAM_INLINE: u32 = 48;
 
-/// RDMA READs an AF_IB connection keeps in flight each way: enough to keep the pipe of
-/// a program's READs full.
+/// RDMA READs a connection keeps in flight each way: enough to keep the pipe of an AF_IB
+/// program's READs full (see the module documentation for why streams under IP offer
+/// them too).
 pub const AF_IB_RD_ATOMIC: u8 = 16;
 
 /// The queue pair of one connection. Every count includes the drain's marker, which
@@ -65,7 +68,7 @@ impl QpShape {
         const MARKER: u32 = 1;
         const PROBE: u32 = 1;
         let (send_sges, max_inline, rd_atomic, rdma_requests) = match profile {
-            QpProfile::Stream => (SendSges::One, STREAM_INLINE, 0, 0),
+            QpProfile::Stream => (SendSges::One, STREAM_INLINE, AF_IB_RD_ATOMIC, 0),
             // The device's own inline room comes with its SGEs.
             QpProfile::AfIb => (SendSges::DeviceMax, 0, AF_IB_RD_ATOMIC, RDMA_REQUESTS),
         };

@@ -27,7 +27,8 @@ pub enum Counter {
     ConnectOther,
     /// Connection requests a listener dropped (no memory, a bad Hello).
     RequestsDropped,
-    /// Established connections reset, by either side.
+    /// Established connections that ended with `ECONNRESET`: reset by the peer, or
+    /// after a protocol error.
     Resets,
     /// Messages from a peer that broke the protocol (the connection was reset).
     ProtocolViolations,

@@ -43,8 +43,7 @@ use crate::{
 /// them, for ever. The transport count is 6, not 7, for the same reason: a peer that
 /// stops acknowledging must fail our sends, as TCP's retransmission timeout does
 /// (rdma_rxe treats 7 as "retry for ever" too). RDMA READs in flight each way are the
-/// link's shape's: none on SDP streams, enough on AF_IB to keep the pipe of a
-/// program's READs full.
+/// link's shape's.
 fn conn_policy(link: &Link) -> ConnPolicy {
     ConnPolicy { retry_count: 6, rnr_retry_count: 6, rd_atomic: link.shape.rd_atomic }
 }
@@ -463,11 +462,11 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     id.accept(link.qp.qp(), &conn_policy(&link), &buf)?;
     {
         let mut inner = child.lock();
-        child.set_phase(&mut inner, Phase::Accepting);
         // Kept past the id's teardown: accept() reports the peer of a connection that
         // was reset while it waited (do_accept turns a getname failure into
         // ECONNABORTED and drops the connection, which TCP never does).
         inner.peer = id.peer_addr();
+        child.set_phase(&mut inner, Phase::Accepting);
         inner.max_msg = max_msg;
         // As TCP's children (`tcp_create_openreq_child`): the listener's TCP_NODELAY
         // and keepalive times (`SO_KEEPALIVE` itself comes with the sock's flags).

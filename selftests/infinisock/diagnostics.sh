@@ -104,9 +104,10 @@ echo "$trace" | grep -q "infinisock_state: cookie=[0-9]* family=2 protocol=258 s
 echo "$trace" | grep -q "infinisock_state: .*ACCEPTING -> CONNECTED" || fail "the accepted connection not traced"
 pass "connection phases, with the socket cookie and addresses"
 stalls=$(echo "$trace" | grep -c "infinisock_credit_stall: cookie=$sdp_cookie credits=")
-# Once when the credits run out, not at every wake-up while they stay out: the
-# reader paused once.
-[ "$stalls" -ge 1 ] && [ "$stalls" -le 3 ] || fail "$stalls credit stall events for the writer ahead of its reader"
+# When the credits run out, not at every wake-up while they stay out: the reader
+# paused once, and each credit update it sends after lets a few more messages go
+# before the next stall (a wake-up per completion would be hundreds).
+[ "$stalls" -ge 1 ] && [ "$stalls" -le 10 ] || fail "$stalls credit stall events for the writer ahead of its reader"
 pass "a writer waiting for credits"
 echo "$trace" | grep -q "infinisock_fallback: cookie=$hybrid_cookie tcp_cookie=[1-9][0-9]* family=2 dst=\[::ffff:10.77.0.2\]:7202 reason=policy" ||
 	fail "no fallback event for the hybrid socket $hybrid_cookie: $(echo "$trace" | grep infinisock_fallback)"

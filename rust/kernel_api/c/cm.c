@@ -132,7 +132,7 @@ struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, s
 		ib_destroy_qp(qp);
 		return NULL;
 	}
-	/* What the driver gave, at least what was asked for. */
+	/* What the driver reports it takes (some report 0 even when asked for more). */
 	*max_inline = init.cap.max_inline_data;
 	return qp;
 }

@@ -68,9 +68,12 @@ bool infinisock_sk_ipv6only(const struct sock *sk)
 	return sk->sk_ipv6only;
 }
 
+/* Under the sock's lock: the bit shares a byte with sk_reuse and sk_reuseport. */
 void infinisock_sk_set_ipv6only(struct sock *sk, bool only)
 {
+	lock_sock(sk);
 	sk->sk_ipv6only = only;
+	release_sock(sk);
 }
 
 int infinisock_sk_type(const struct sock *sk)
@@ -275,6 +278,8 @@ void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
 	sock_valbool_flag(child, SOCK_KEEPOPEN, sock_flag(parent, SOCK_KEEPOPEN));
 	sock_valbool_flag(child, SOCK_LINGER, sock_flag(parent, SOCK_LINGER));
 	child->sk_lingertime = READ_ONCE(parent->sk_lingertime);
+	/* As TCP's: an accepted socket reports its listener's IPV6_V6ONLY. */
+	child->sk_ipv6only = parent->sk_ipv6only;
 #if IS_ENABLED(CONFIG_IPV6)
 	if (child->sk_family == AF_INET6)
 		inet_sk(child)->pinet6 = &((struct infinisock6_sock *)child)->inet6;
