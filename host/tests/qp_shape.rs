@@ -5,7 +5,7 @@
 
 use infinisock_proto::{
     handshake::RingConfig,
-    qp_shape::{rxe, QpProfile, QpShape, SendSges, AF_IB_RD_ATOMIC, STREAM_INLINE},
+    qp_shape::{rxe, QpProfile, QpShape, SendSges, RD_ATOMIC, STREAM_INLINE},
     rdma::RDMA_REQUESTS,
     wire::BSDH_LEN,
 };
@@ -23,8 +23,6 @@ proptest! {
         prop_assert_eq!(s.send_wrs, u32::from(send) + 2);
         prop_assert_eq!(s.recv_wrs, u32::from(recv) + 1);
         prop_assert_eq!(s.rdma_requests, 0);
-        // An AF_IB stream may be its peer, and READ from it.
-        prop_assert_eq!(s.rd_atomic, AF_IB_RD_ATOMIC);
         let a = QpShape::new(QpProfile::AfIb, rings(recv, send));
         prop_assert_eq!(a.send_wrs, u32::from(send) + 2 + RDMA_REQUESTS);
         prop_assert_eq!(a.recv_wrs, s.recv_wrs);
@@ -40,7 +38,8 @@ fn a_stream_sends_one_sge_with_its_control_messages_inline() {
     assert!(STREAM_INLINE as usize >= BSDH_LEN, "a control message is a bare header");
     let a = QpShape::new(QpProfile::AfIb, rings(16, 16));
     assert_eq!(a.send_sges, SendSges::DeviceMax);
-    assert_eq!(a.rd_atomic, AF_IB_RD_ATOMIC);
+    // Every connection answers RDMA READs: an AF_IB stream may be an IP stream's peer.
+    assert_eq!(RD_ATOMIC, 16);
 }
 
 #[test]

@@ -71,8 +71,6 @@ pub(crate) struct Link {
     pub(crate) qp: QueuePair,
     /// Registered regions and operations in flight.
     pub(crate) rdma: Rdma,
-    /// What the queue pair is sized for.
-    pub(crate) shape: QpShape,
     /// The data-path state (`proto::stream`), with its staging buffer.
     pub(crate) stream: Stream<KVec<u32>, KVec<u8>>,
     /// Message length (header included) of each receive buffer that holds one.
@@ -125,7 +123,6 @@ impl Link {
             rdma: Rdma::new(send_sge, read_sge),
             // The staging buffer is allocated when a write first stages bytes.
             stream: Stream::new(tx_len, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN)),
-            shape,
             rx_len,
             rx_imm,
             last_heard: Instant::now(),

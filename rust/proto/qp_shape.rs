@@ -39,10 +39,10 @@ pub enum SendSges {
 /// request plus the inline room), where 16 SGEs made it 512.
 pub const STREAM_INLINE: u32 = 48;
 
-/// RDMA READs a connection keeps in flight each way: enough to keep the pipe of an AF_IB
-/// program's READs full (see the module documentation for why streams under IP offer
-/// them too).
-pub const AF_IB_RD_ATOMIC: u8 = 16;
+/// RDMA READs every connection keeps in flight each way, whatever its profile: enough
+/// to keep the pipe of an AF_IB program's READs full (see the module documentation for
+/// why streams under IP offer them too).
+pub const RD_ATOMIC: u8 = 16;
 
 /// The queue pair of one connection. Every count includes the drain's marker, which
 /// each queue needs once beyond its work.
@@ -56,8 +56,6 @@ pub struct QpShape {
     pub send_sges: SendSges,
     /// Inline bytes asked for (the device may give more).
     pub max_inline: u32,
-    /// RDMA READs in flight each way (responder resources and initiator depth).
-    pub rd_atomic: u8,
     /// Send-queue entries kept for one-sided RDMA requests.
     pub rdma_requests: u32,
 }
@@ -67,17 +65,16 @@ impl QpShape {
     pub fn new(profile: QpProfile, ring: RingConfig) -> Self {
         const MARKER: u32 = 1;
         const PROBE: u32 = 1;
-        let (send_sges, max_inline, rd_atomic, rdma_requests) = match profile {
-            QpProfile::Stream => (SendSges::One, STREAM_INLINE, AF_IB_RD_ATOMIC, 0),
+        let (send_sges, max_inline, rdma_requests) = match profile {
+            QpProfile::Stream => (SendSges::One, STREAM_INLINE, 0),
             // The device's own inline room comes with its SGEs.
-            QpProfile::AfIb => (SendSges::DeviceMax, 0, AF_IB_RD_ATOMIC, RDMA_REQUESTS),
+            QpProfile::AfIb => (SendSges::DeviceMax, 0, RDMA_REQUESTS),
         };
         QpShape {
             send_wrs: u32::from(ring.send_buffers) + PROBE + rdma_requests + MARKER,
             recv_wrs: u32::from(ring.recv_buffers) + MARKER,
             send_sges,
             max_inline,
-            rd_atomic,
             rdma_requests,
         }
     }

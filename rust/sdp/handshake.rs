@@ -27,6 +27,7 @@ use crate::{
         memory::RingChoice,
         message,
         sockaddr::{SockAddr, AF_INET, AF_INET6},
+        qp_shape::RD_ATOMIC,
         stats::Counter,
         tunables::TunableId,
         wire::Hello,
@@ -34,7 +35,7 @@ use crate::{
     sdp::endpoint::{Endpoint, EpRef, Inner, Phase},
 };
 
-/// The QP policy of a connection on `link`.
+/// The QP policy of every SDP and AF_IB connection.
 ///
 /// Credits guarantee a posted receive for every send, so receiver-not-ready never
 /// happens with a peer that keeps the protocol: 6 retries (at the peer's RNR timer, at
@@ -43,10 +44,8 @@ use crate::{
 /// them, for ever. The transport count is 6, not 7, for the same reason: a peer that
 /// stops acknowledging must fail our sends, as TCP's retransmission timeout does
 /// (rdma_rxe treats 7 as "retry for ever" too). RDMA READs in flight each way are the
-/// link's shape's.
-fn conn_policy(link: &Link) -> ConnPolicy {
-    ConnPolicy { retry_count: 6, rnr_retry_count: 6, rd_atomic: link.shape.rd_atomic }
-}
+/// same for every profile (`proto::qp_shape::RD_ATOMIC`).
+const CONN_POLICY: ConnPolicy = ConnPolicy { retry_count: 6, rnr_retry_count: 6, rd_atomic: RD_ATOMIC };
 
 /// How long address and route resolution may take before `connect` fails.
 const RESOLVE_TIMEOUT_MS: u32 = 2000;
@@ -313,7 +312,7 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
         }
     };
     let buf = hello(cfg, inner.peer.map_or(4, |p| p.ip_version()), id.local_addr().map_or(0, |a| a.port()));
-    let sent = id.connect_locked(link.qp.qp(), &conn_policy(&link), &buf);
+    let sent = id.connect_locked(link.qp.qp(), &CONN_POLICY, &buf);
     inner.link = Some(link);
     if let Err(e) = sent {
         ep.fail(inner, e);
@@ -339,7 +338,7 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
             ep.fail(inner, ECONNRESET);
             return;
         }
-        if let Err(e) = id.establish(link.qp.qp(), &conn_policy(link)) {
+        if let Err(e) = id.establish(link.qp.qp(), &CONN_POLICY) {
             // The peer got our REJ.
             ep.fail(inner, e);
             return;
@@ -459,7 +458,7 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let buf = hello_ack(cfg);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
-    id.accept(link.qp.qp(), &conn_policy(&link), &buf)?;
+    id.accept(link.qp.qp(), &CONN_POLICY, &buf)?;
     {
         let mut inner = child.lock();
         // Kept past the id's teardown: accept() reports the peer of a connection that
