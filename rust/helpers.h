@@ -205,14 +205,20 @@ struct infinisock_conn_policy {
 	u8 rnr_retry_count;
 	u8 rd_atomic;
 };
+/* The RDMA READs a connection's QP may have in flight toward the peer (initiator) and from it (responder). */
+struct infinisock_rd_depths {
+	u8 initiator;
+	u8 responder;
+};
 struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
 				      struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
 				      u32 *max_inline, int *err);
 int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp,
 				 const struct infinisock_conn_policy *policy, const void *data, u8 len);
-int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy);
+int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,
+			    struct infinisock_rd_depths *depths);
 int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,
-			 const void *data, u8 len);
+			 const void *data, u8 len, struct infinisock_rd_depths *depths);
 void infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp);
 int infinisock_cm_reject(struct rdma_cm_id *id);
 int infinisock_cm_event_type(const struct rdma_cm_event *event);

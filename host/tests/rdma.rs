@@ -182,26 +182,36 @@ mod op_account {
 }
 
 mod admission {
-    use infinisock_proto::errno::EMSGSIZE;
+    use infinisock_proto::errno::{EMSGSIZE, EOPNOTSUPP};
     use infinisock_proto::rdma::{admit, error_queue_full, Admission, RdmaOp, MAX_COMPLETIONS, RDMA_REQUESTS};
 
     #[test]
     fn an_operation_that_can_never_fit_is_too_big() {
-        assert_eq!(admit(RdmaOp::Write, RDMA_REQUESTS + 1, 0, true), Err(EMSGSIZE));
-        assert_eq!(admit(RdmaOp::Write, RDMA_REQUESTS, 0, false), Ok(Admission::Post));
+        assert_eq!(admit(RdmaOp::Write, RDMA_REQUESTS + 1, 0, true, 16), Err(EMSGSIZE));
+        assert_eq!(admit(RdmaOp::Write, RDMA_REQUESTS, 0, false, 16), Ok(Admission::Post));
     }
 
     #[test]
     fn an_operation_waits_for_room_on_the_send_queue() {
-        assert_eq!(admit(RdmaOp::Read, 10, RDMA_REQUESTS - 10, false), Ok(Admission::Post));
-        assert_eq!(admit(RdmaOp::Read, 10, RDMA_REQUESTS - 9, false), Ok(Admission::Wait));
+        assert_eq!(admit(RdmaOp::Read, 10, RDMA_REQUESTS - 10, false, 16), Ok(Admission::Post));
+        assert_eq!(admit(RdmaOp::Read, 10, RDMA_REQUESTS - 9, false, 16), Ok(Admission::Wait));
     }
 
     #[test]
     fn a_write_with_immediate_waits_for_a_credit() {
-        assert_eq!(admit(RdmaOp::WriteImm(1), 2, 0, false), Ok(Admission::Wait));
-        assert_eq!(admit(RdmaOp::WriteImm(1), 2, 0, true), Ok(Admission::Post));
-        assert_eq!(admit(RdmaOp::Write, 2, 0, false), Ok(Admission::Post));
+        assert_eq!(admit(RdmaOp::WriteImm(1), 2, 0, false, 16), Ok(Admission::Wait));
+        assert_eq!(admit(RdmaOp::WriteImm(1), 2, 0, true, 16), Ok(Admission::Post));
+        assert_eq!(admit(RdmaOp::Write, 2, 0, false, 16), Ok(Admission::Post));
+    }
+
+    #[test]
+    fn a_read_needs_a_peer_that_serves_reads() {
+        // The peer offered no responder resources: the device would never send it.
+        assert_eq!(admit(RdmaOp::Read, 1, 0, true, 0), Err(EOPNOTSUPP));
+        assert_eq!(admit(RdmaOp::Read, 1, 0, true, 1), Ok(Admission::Post));
+        // Writes need none.
+        assert_eq!(admit(RdmaOp::Write, 1, 0, true, 0), Ok(Admission::Post));
+        assert_eq!(admit(RdmaOp::WriteImm(1), 1, 0, true, 0), Ok(Admission::Post));
     }
 
     #[test]

@@ -140,7 +140,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, args: RdmaArgs, 
             let pages = if in_region { 0 } else { msg.pages(len) };
             let worst = worst_requests(args.op, in_region, pages, max_sge);
             let data_credit = link.stream.credits.as_ref().is_some_and(|c| c.available_for_data() > 0);
-            let admission = admit(args.op, worst, link.rdma.ops.requests(), data_credit).map_err(Errno::into_error)?;
+            let admission = admit(args.op, worst, link.rdma.ops.requests(), data_credit, link.rdma.read_depth).map_err(Errno::into_error)?;
             if admission == Admission::Post {
                 match post(ep, inner, msg, len, args, max_sge, side) {
                     // The pin found a page missing (or shared since a fork()): put in

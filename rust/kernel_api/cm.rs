@@ -37,6 +37,22 @@ impl ConnPolicy {
     }
 }
 
+/// The RDMA READs a connected QP may have in flight: the lesser of what each side
+/// offered (see [`CmIdRef::establish`] and [`CmIdRef::accept`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReadDepths {
+    /// Our READs toward the peer (0: the peer serves none).
+    pub(crate) initiator: u8,
+    /// The peer's READs of our memory.
+    pub(crate) responder: u8,
+}
+
+impl From<bindings::infinisock_rd_depths> for ReadDepths {
+    fn from(d: bindings::infinisock_rd_depths) -> Self {
+        Self { initiator: d.initiator, responder: d.responder }
+    }
+}
+
 /// An event rdma_cm reports on an id, with what the module needs of it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum CmEvent<'a> {
@@ -242,12 +258,15 @@ impl CmIdRef {
         })
     }
 
-    /// Active side, on [`CmEvent::ConnectResponse`]: readies `qp` and sends the RTU
-    /// (on failure, a REJ); only from inside this id's handler.
-    pub(crate) fn establish(&self, qp: &QpRef, policy: &ConnPolicy) -> Result {
+    /// Active side, on [`CmEvent::ConnectResponse`]: readies `qp` with the READ depths
+    /// the peer's REP offers, capped at the policy's, and sends the RTU (on failure, a
+    /// REJ); only from inside this id's handler. Returns the depths applied.
+    pub(crate) fn establish(&self, qp: &QpRef, policy: &ConnPolicy) -> Result<ReadDepths> {
         let policy = policy.raw();
-        // SAFETY: Live id and QP, handler mutex held by our caller.
-        check(unsafe { bindings::infinisock_cm_establish(self.as_raw(), qp.as_raw(), &policy) })
+        let mut depths = bindings::infinisock_rd_depths::default();
+        // SAFETY: Live id and QP, handler mutex held by our caller; `depths` is writable.
+        check(unsafe { bindings::infinisock_cm_establish(self.as_raw(), qp.as_raw(), &policy, &mut depths) })?;
+        Ok(depths.into())
     }
 
     /// Refuses the peer's REQ or REP (REJ, consumer-defined); only from inside this
@@ -257,14 +276,26 @@ impl CmIdRef {
         let _ = unsafe { bindings::infinisock_cm_reject(self.as_raw()) };
     }
 
-    /// Accepts a connection request on `qp`; only from inside this id's handler.
-    pub(crate) fn accept(&self, qp: &QpRef, policy: &ConnPolicy, private_data: &[u8]) -> Result {
+    /// Accepts a connection request on `qp`, with the READ depths its REQ offers capped
+    /// at the policy's (the REP offers the same); only from inside this id's handler.
+    /// Returns the depths applied.
+    pub(crate) fn accept(&self, qp: &QpRef, policy: &ConnPolicy, private_data: &[u8]) -> Result<ReadDepths> {
         let len = u8::try_from(private_data.len())?;
         let policy = policy.raw();
-        // SAFETY: Live id and QP, handler mutex held by our caller; rdma_cm copies the data.
+        let mut depths = bindings::infinisock_rd_depths::default();
+        // SAFETY: Live id and QP, handler mutex held by our caller; rdma_cm copies the
+        // data; `depths` is writable.
         check(unsafe {
-            bindings::infinisock_cm_accept(self.as_raw(), qp.as_raw(), &policy, private_data.as_ptr().cast(), len)
-        })
+            bindings::infinisock_cm_accept(
+                self.as_raw(),
+                qp.as_raw(),
+                &policy,
+                private_data.as_ptr().cast(),
+                len,
+                &mut depths,
+            )
+        })?;
+        Ok(depths.into())
     }
 
     /// Starts a disconnect: the QP (if any) moves to the error state, the peer is told.

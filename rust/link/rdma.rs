@@ -20,11 +20,14 @@ pub(crate) struct Rdma {
     /// SGEs per WRITE and per READ request.
     pub(crate) send_sge: u32,
     pub(crate) read_sge: u32,
+    /// READs the connection may have in flight toward the peer, as negotiated when it
+    /// was established (0 before, and with a peer that serves none).
+    pub(crate) read_depth: u8,
 }
 
 impl Rdma {
     pub(crate) fn new(send_sge: u32, read_sge: u32) -> Self {
-        Self { regions: RegionTable::default(), ops: OpQueue::default(), send_sge, read_sge }
+        Self { regions: RegionTable::default(), ops: OpQueue::default(), send_sge, read_sge, read_depth: 0 }
     }
 
     /// Whether any request is in flight.

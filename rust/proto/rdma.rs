@@ -280,8 +280,13 @@ pub enum Admission {
 
 /// Admits an operation of at worst `worst` requests beside `in_flight` requests of
 /// others: `EMSGSIZE` if it could never fit; a write with immediate also needs a
-/// data credit (`data_credit`), for the peer's receive buffer it fills.
-pub fn admit(op: RdmaOp, worst: u32, in_flight: u32, data_credit: bool) -> Result<Admission, Errno> {
+/// data credit (`data_credit`), for the peer's receive buffer it fills. A READ needs
+/// a peer that serves them (`read_depth`, the READs the connection may have in flight,
+/// is not 0): without, the device would hold it unsent for ever, so `EOPNOTSUPP`.
+pub fn admit(op: RdmaOp, worst: u32, in_flight: u32, data_credit: bool, read_depth: u8) -> Result<Admission, Errno> {
+    if op == RdmaOp::Read && read_depth == 0 {
+        return Err(super::errno::EOPNOTSUPP);
+    }
     if worst > RDMA_REQUESTS {
         return Err(super::errno::EMSGSIZE);
     }

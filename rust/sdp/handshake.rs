@@ -338,10 +338,13 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
             ep.fail(inner, ECONNRESET);
             return;
         }
-        if let Err(e) = id.establish(link.qp.qp(), &CONN_POLICY) {
-            // The peer got our REJ.
-            ep.fail(inner, e);
-            return;
+        match id.establish(link.qp.qp(), &CONN_POLICY) {
+            Ok(depths) => link.rdma.read_depth = depths.initiator,
+            Err(e) => {
+                // The peer got our REJ.
+                ep.fail(inner, e);
+                return;
+            }
         }
     }
     on_established(ep);
@@ -458,7 +461,7 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let buf = hello_ack(cfg);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
-    id.accept(link.qp.qp(), &CONN_POLICY, &buf)?;
+    link.rdma.read_depth = id.accept(link.qp.qp(), &CONN_POLICY, &buf)?.initiator;
     {
         let mut inner = child.lock();
         // Kept past the id's teardown: accept() reports the peer of a connection that

@@ -80,6 +80,34 @@ done
 wait $srv
 pass "handshakes abandoned after the REP (DREQ, REJ) leave the listener's queue"
 
+# A peer that offers no responder resources for RDMA READs (0 in its REQ or REP): an
+# AF_IB stream's READ toward it is refused at once (EOPNOTSUPP), not posted to wait
+# for ever, and the sockets are freed after close (the module's references return).
+READER=$HELPERS/af_ib_rdma_peer
+refs=$(module_refs)
+out=$(mktemp)
+ip netns exec b timeout 90 "$ROGUE" "$HOST_B4" 7201 listen_no_reads > "$out" &
+rogue=$!
+wait_output "$out" listening
+got=$(ip netns exec a timeout 60 "$READER" reader "$HOST_B4" 7201)
+wait $rogue
+echo "# active side: reader '$got', rogue '$(tr '\n' ' ' < "$out")'" >&2
+[ "$got" = "refused EOPNOTSUPP" ] || fail "a READ toward a peer without responder resources: $got"
+grep -q disconnected "$out" || fail "the rogue's connection was not ended: $(cat "$out")"
+ip netns exec b timeout 60 "$READER" read_on_accept "$HOST_B4" 7202 > "$out" &
+reader=$!
+wait_output "$out" listening
+rogue_out=$(ip netns exec a timeout 90 "$ROGUE" "$HOST_B4" 7202 idle)
+wait $reader
+echo "# passive side: reader '$(cat "$out")', rogue '$rogue_out'" >&2
+[ "$(cat "$out")" = "listening
+refused EOPNOTSUPP" ] || fail "a READ toward a client without responder resources: $(cat "$out")"
+[ "$rogue_out" = disconnected ] || fail "the rogue client's connection was not ended: $rogue_out"
+for _ in $(seq 50); do [ "$(module_refs)" = "$refs" ] && break; sleep 0.2; done
+[ "$(module_refs)" = "$refs" ] || fail "module references $refs before, $(module_refs) after: sockets not freed"
+rm -f "$out"
+pass "RDMA READ toward a peer without READ responder resources: EOPNOTSUPP, sockets freed"
+
 # The shared hosts still work.
 ip netns exec b python3 "$PEER" serve "$HOST_B4" 7199 > /dev/null &
 wait_listening b 7199

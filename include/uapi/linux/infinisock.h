@@ -159,7 +159,8 @@ struct infinisock_mr_reg {
  * its pages are pinned until the operation completes, so the program must leave the
  * buffer alone until then; at most 4 MiB per operation (EMSGSIZE). sendmsg() returns
  * the iovec's length once the operation is posted; a sender out of send-queue room
- * waits (EAGAIN if non-blocking).
+ * waits (EAGAIN if non-blocking). A READ is EOPNOTSUPP on a connection whose peer
+ * offered no RDMA READ responder resources when it was established.
  *
  * With INFINISOCK_RDMA_REGION in `flags`, the iovec must instead be one segment lying
  * inside a region registered on this socket (with INFINISOCK_ACCESS_LOCAL_WRITE for a

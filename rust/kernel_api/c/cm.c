@@ -65,14 +65,24 @@ struct sockaddr *infinisock_cm_dst_addr(struct rdma_cm_id *id)
 	return (struct sockaddr *)&id->route.addr.dst_addr;
 }
 
+/* The RDMA READ depth this side offers each way: the policy's, within the device's. */
+static u8 infinisock_rd_atomic(const struct ib_device *dev, const struct infinisock_conn_policy *policy,
+			       bool initiator)
+{
+	return min_t(u32, initiator ? dev->attrs.max_qp_init_rd_atom : dev->attrs.max_qp_rd_atom, policy->rd_atomic);
+}
+
 /*
  * Moves the QP to state with the attributes rdma_cm has for it (rdma_init_qp_attr(),
- * what rdma_cm's own cma_modify_qp_rtr()/_rts() apply to an attached QP); p (the
- * passive side's accept) overrides the RDMA READ depths as they do. The RNR retry
- * count is the peer's wish, capped at the policy's.
+ * what rdma_cm's own cma_modify_qp_rtr()/_rts() apply to an attached QP). The RDMA READ
+ * depths there are the peer's offer (its REQ's on the passive side, its REP's on the
+ * active side): each is capped at ours, so a peer without responder resources gets no
+ * READs from us, and one offering more than we asked for gets no more than we can
+ * hold. depths (if not NULL) receives what was applied. The RNR retry count is the
+ * peer's wish, capped at the policy's.
  */
 static int infinisock_qp_to(struct rdma_cm_id *id, struct ib_qp *qp, enum ib_qp_state state,
-			    const struct rdma_conn_param *p, const struct infinisock_conn_policy *policy)
+			    const struct infinisock_conn_policy *policy, struct infinisock_rd_depths *depths)
 {
 	struct ib_qp_attr attr = { .qp_state = state };
 	int mask, ret;
@@ -80,10 +90,16 @@ static int infinisock_qp_to(struct rdma_cm_id *id, struct ib_qp *qp, enum ib_qp_
 	ret = rdma_init_qp_attr(id, &attr, &mask);
 	if (ret)
 		return ret;
-	if (p && state == IB_QPS_RTR)
-		attr.max_dest_rd_atomic = p->responder_resources;
-	if (p && state == IB_QPS_RTS)
-		attr.max_rd_atomic = p->initiator_depth;
+	if (policy && (mask & IB_QP_MAX_DEST_RD_ATOMIC)) {
+		attr.max_dest_rd_atomic = min(attr.max_dest_rd_atomic, infinisock_rd_atomic(qp->device, policy, false));
+		if (depths)
+			depths->responder = attr.max_dest_rd_atomic;
+	}
+	if (policy && (mask & IB_QP_MAX_QP_RD_ATOMIC)) {
+		attr.max_rd_atomic = min(attr.max_rd_atomic, infinisock_rd_atomic(qp->device, policy, true));
+		if (depths)
+			depths->initiator = attr.max_rd_atomic;
+	}
 	if (policy && (mask & IB_QP_RNR_RETRY) && attr.rnr_retry > policy->rnr_retry_count)
 		attr.rnr_retry = policy->rnr_retry_count;
 	return ib_modify_qp(qp, &attr, mask);
@@ -146,21 +162,23 @@ static void infinisock_conn_param(struct rdma_conn_param *p, const struct ib_dev
 		.flow_control = 1,
 		.retry_count = policy->retry_count,
 		.rnr_retry_count = policy->rnr_retry_count,
-		.responder_resources = min_t(u32, dev->attrs.max_qp_rd_atom, policy->rd_atomic),
-		.initiator_depth = min_t(u32, dev->attrs.max_qp_init_rd_atom, policy->rd_atomic),
+		.responder_resources = infinisock_rd_atomic(dev, policy, false),
+		.initiator_depth = infinisock_rd_atomic(dev, policy, true),
 		.qp_num = qp->qp_num,
 	};
 }
 
 /*
  * INIT again (now the connection's access rights are known), then RTR and RTS, as
- * rdma_cm does for an attached QP.
+ * rdma_cm does for an attached QP; depths receives the READ depths applied.
  */
-static int infinisock_qp_ready(struct rdma_cm_id *id, struct ib_qp *qp, const struct rdma_conn_param *p,
-			       const struct infinisock_conn_policy *policy)
+static int infinisock_qp_ready(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,
+			       struct infinisock_rd_depths *depths)
 {
-	return infinisock_qp_to(id, qp, IB_QPS_INIT, p, policy) ?: infinisock_qp_to(id, qp, IB_QPS_RTR, p, policy) ?:
-	       infinisock_qp_to(id, qp, IB_QPS_RTS, p, policy);
+	*depths = (struct infinisock_rd_depths) {};
+	return infinisock_qp_to(id, qp, IB_QPS_INIT, policy, NULL) ?:
+	       infinisock_qp_to(id, qp, IB_QPS_RTR, policy, depths) ?:
+	       infinisock_qp_to(id, qp, IB_QPS_RTS, policy, depths);
 }
 
 int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp,
@@ -173,9 +191,10 @@ int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp,
 }
 
 /* Active side, on the peer's REP: the QP to RTS, then the RTU; a failure rejects. */
-int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy)
+int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,
+			    struct infinisock_rd_depths *depths)
 {
-	int ret = infinisock_qp_ready(id, qp, NULL, policy);
+	int ret = infinisock_qp_ready(id, qp, policy, depths);
 
 	if (ret) {
 		rdma_reject(id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
@@ -184,16 +203,24 @@ int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struc
 	return rdma_accept(id, NULL);
 }
 
-/* Passive side: the QP to RTS, then the REP. A failure leaves the rejection to the id's destruction. */
+/*
+ * Passive side: the QP to RTS, then the REP, which offers the READ depths the QP took
+ * (never more than the REQ did, IBTA 12.7.29/12.7.30). A failure leaves the rejection
+ * to the id's destruction.
+ */
 int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,
-			 const void *data, u8 len)
+			 const void *data, u8 len, struct infinisock_rd_depths *depths)
 {
 	struct rdma_conn_param p;
 	int ret;
 
 	infinisock_conn_param(&p, id->device, qp, policy, data, len);
-	ret = infinisock_qp_ready(id, qp, &p, policy);
-	return ret ?: rdma_accept(id, &p);
+	ret = infinisock_qp_ready(id, qp, policy, depths);
+	if (ret)
+		return ret;
+	p.responder_resources = depths->responder;
+	p.initiator_depth = depths->initiator;
+	return rdma_accept(id, &p);
 }
 
 /*

@@ -13,6 +13,12 @@
  *     "error ENAME after N; reported R of P; vmpin A B C": N operations succeeded, R of
  *     the P it posted were reported on the error queue, and VmPin (kB) before
  *     registering, while running, and after close.
+ *   af_ib_rdma_peer reader IPV4 PORT
+ *   af_ib_rdma_peer read_on_accept IPV4 PORT
+ *     an AF_IB SOCK_STREAM that connects (or listens, prints "listening" and accepts
+ *     one connection), then asks for one RDMA READ of 4 KiB: prints "refused ENAME"
+ *     if sendmsg() fails, "status N" once its completion is on the error queue, or
+ *     "no completion" after 5 s; then resets the connection (SO_LINGER 0) and closes.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -186,6 +192,67 @@ static int initiator(struct sockaddr_in *sin)
 	return 0;
 }
 
+/* One RDMA READ on a connected AF_IB stream, and what came of it. */
+static int read_once(int fd)
+{
+	static char local[4096];
+	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
+	struct iovec iov = { local, sizeof(local) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct infinisock_rdma a = { .remote_addr = 0x10000, .rkey = 1, .op = INFINISOCK_RDMA_READ, .token = 7 };
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	int i;
+
+	c->cmsg_level = SOL_INFINISOCK;
+	c->cmsg_type = INFINISOCK_CMSG_RDMA;
+	c->cmsg_len = CMSG_LEN(sizeof(a));
+	memcpy(CMSG_DATA(c), &a, sizeof(a));
+	if (sendmsg(fd, &mh, MSG_DONTWAIT) < 0) {
+		printf("refused %s\n", strerrorname_np(errno) ?: "?");
+	} else {
+		for (i = 0; i < 50; i++) {
+			char ctl[CMSG_SPACE(sizeof(struct infinisock_rdma_status))];
+			struct msghdr em = { .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+			struct pollfd p = { .fd = fd, .events = 0 };
+			struct infinisock_rdma_status st;
+
+			poll(&p, 1, 100);
+			if (recvmsg(fd, &em, MSG_ERRQUEUE | MSG_DONTWAIT) < 0 || !CMSG_FIRSTHDR(&em))
+				continue;
+			memcpy(&st, CMSG_DATA(CMSG_FIRSTHDR(&em)), sizeof(st));
+			printf("status %d\n", st.status);
+			break;
+		}
+		if (i == 50)
+			printf("no completion\n");
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	close(fd);
+	return 0;
+}
+
+static int reader(struct sockaddr_in *sin, int passive)
+{
+	int fd = socket(AF_IB, SOCK_STREAM, 0), lfd = fd;
+
+	if (fd < 0)
+		die("socket");
+	if (passive) {
+		if (bind(lfd, (struct sockaddr *)sin, sizeof(*sin)) || listen(lfd, 1))
+			die("listen");
+		printf("listening\n");
+		fd = accept(lfd, NULL, NULL);
+		if (fd < 0)
+			die("accept");
+		close(lfd);
+	} else if (connect(fd, (struct sockaddr *)sin, sizeof(*sin))) {
+		die("connect");
+	}
+	return read_once(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -200,6 +267,8 @@ int main(int argc, char **argv)
 		return target(&sin);
 	if (!strcmp(argv[1], "initiator"))
 		return initiator(&sin);
-	fprintf(stderr, "usage: %s target|initiator IPV4 PORT\n", argv[0]);
+	if (!strcmp(argv[1], "reader") || !strcmp(argv[1], "read_on_accept"))
+		return reader(&sin, !strcmp(argv[1], "read_on_accept"));
+	fprintf(stderr, "usage: %s target|initiator|reader|read_on_accept IPV4 PORT\n", argv[0]);
 	return 2;
 }

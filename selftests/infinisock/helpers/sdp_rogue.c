@@ -19,6 +19,11 @@
  *   no_recv        grants credits in its Hello, asks for receiver-not-ready retries for
  *                  ever (rnr_retry_count 7), and never posts a receive: the listener's
  *                  sends must fail after a bounded number of retries
+ *   idle           connects offering no RDMA READ responder resources, then sends
+ *                  nothing: the listener's RDMA READs must be refused
+ *   listen_no_reads
+ *                  listens on ADDR PORT instead (prints "listening"), and accepts
+ *                  one connection offering no RDMA READ responder resources
  *
  * Prints "rejected", or "disconnected" once the module has dropped the connection,
  * or "still connected" after 30 s; exits 0 when it could run the scenario. The REP
@@ -118,6 +123,80 @@ static int rep_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, struct ibv_qp_
 	_exit(0);
 }
 
+/*
+ * listen_no_reads: the passive side. Accepts one SDP connection with a HelloAck and
+ * no responder resources for RDMA READs (the REP's responder_resources 0), posts its
+ * receives, then waits for the module to end the connection.
+ */
+static int listen_scenario(struct sockaddr_in *addr)
+{
+	struct ibv_qp_init_attr qpa = { 0 };
+	struct rdma_conn_param param = { .retry_count = 7, .rnr_retry_count = 7 };
+	struct rdma_cm_event *ev;
+	struct rdma_cm_id *lid, *id;
+	struct pollfd p = { .fd = ec->fd, .events = POLLIN };
+	uint8_t hah[24] = { 0 }, *mem;
+	uint32_t size = htonl(BUF);
+	struct ibv_pd *pd;
+	struct ibv_cq *cq;
+	struct ibv_mr *mr;
+	int got = -1;
+
+	if (rdma_create_id(ec, &lid, NULL, RDMA_PS_TCP) || rdma_bind_addr(lid, (struct sockaddr *)addr) ||
+	    rdma_listen(lid, 1))
+		return perror("rdma_listen"), 1;
+	printf("listening\n");
+	fflush(stdout);
+	if (poll(&p, 1, 60000) <= 0 || rdma_get_cm_event(ec, &ev))
+		return fprintf(stderr, "no connection request\n"), 1;
+	if (ev->event != RDMA_CM_EVENT_CONNECT_REQUEST)
+		return fprintf(stderr, "event %d\n", ev->event), 1;
+	id = ev->id;
+	rdma_ack_cm_event(ev);
+
+	pd = ibv_alloc_pd(id->verbs);
+	cq = ibv_create_cq(id->verbs, 4 * RING, NULL, NULL, 0);
+	mem = calloc(RING, BUF);
+	mr = pd && mem ? ibv_reg_mr(pd, mem, RING * BUF, IBV_ACCESS_LOCAL_WRITE) : NULL;
+	if (!pd || !cq || !mr)
+		return perror("verbs resources"), 1;
+	qpa.send_cq = qpa.recv_cq = cq;
+	qpa.cap.max_send_wr = qpa.cap.max_recv_wr = RING;
+	qpa.cap.max_send_sge = qpa.cap.max_recv_sge = 1;
+	qpa.qp_type = IBV_QPT_RC;
+	if (rdma_create_qp(id, pd, &qpa))
+		return perror("rdma_create_qp"), 1;
+	for (int i = 0; i < RING; i++) {
+		struct ibv_sge sge = { (uintptr_t)(mem + i * BUF), BUF, mr->lkey };
+		struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &sge, .num_sge = 1 }, *bad;
+
+		if (ibv_post_recv(id->qp, &wr, &bad))
+			return perror("ibv_post_recv"), 1;
+	}
+	/* HelloAck: BSDH (mid 0x01), version, reserved, max_adverts, actual receive size. */
+	bsdh(hah, 0x01, RING, sizeof(hah), 0, 0);
+	hah[16] = 0x22;
+	memcpy(hah + 20, &size, 4);
+	param.private_data = hah;
+	param.private_data_len = sizeof(hah);
+	param.responder_resources = 0;
+	param.initiator_depth = 0;
+	if (rdma_accept(id, &param))
+		return perror("rdma_accept"), 1;
+	if (wait_event(RDMA_CM_EVENT_ESTABLISHED, 20000, &got))
+		return printf("not established: event %d\n", got), 1;
+	printf("established\n");
+	fflush(stdout);
+	if (wait_event(RDMA_CM_EVENT_DISCONNECTED, 60000, &got) == 0) {
+		printf("disconnected\n");
+		rdma_disconnect(id);
+	} else {
+		printf("still connected\n");
+	}
+	fflush(stdout);
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET };
@@ -140,6 +219,8 @@ int main(int argc, char **argv)
 	dst.sin_port = htons(atoi(argv[2]));
 
 	ec = rdma_create_event_channel();
+	if (ec && !strcmp(sc, "listen_no_reads"))
+		return listen_scenario(&dst);
 	if (!ec || rdma_create_id(ec, &id, NULL, RDMA_PS_TCP))
 		return perror("rdma_create_id"), 1;
 	if (rdma_resolve_addr(id, NULL, (struct sockaddr *)&dst, 2000) ||
@@ -206,7 +287,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(sc, "abort")) {
 		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
 		bsdh(out + 64, 0x03, RING, 16, 2, 0), lens[n++] = 16;
-	} else if (strcmp(sc, "no_recv")) {
+	} else if (strcmp(sc, "no_recv") && strcmp(sc, "idle")) {
 		fprintf(stderr, "unknown scenario %s\n", sc);
 		return 2;
 	}
