@@ -26,6 +26,8 @@ pub const EINVAL: Errno = Errno(22);
 pub const EAFNOSUPPORT: Errno = Errno(97);
 /// Message too long.
 pub const EMSGSIZE: Errno = Errno(90);
+/// No space left (on a shared queue's partition).
+pub const ENOSPC: Errno = Errno(28);
 /// Broken pipe.
 pub const EPIPE: Errno = Errno(32);
 /// Connection reset by peer.

@@ -8,6 +8,7 @@
 
 pub mod abi;
 pub mod conn_state;
+pub mod cq_room;
 pub mod credits;
 pub mod errno;
 pub mod error_queue;
