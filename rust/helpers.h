@@ -252,6 +252,8 @@ int infinisock_sk_rcvlowat(const struct sock *sk, int waitall, int len);
 void infinisock_sk_set_state(struct sock *sk, int state);
 bool infinisock_sk_linger(const struct sock *sk, long *lingertime);
 bool infinisock_sk_keepalive(const struct sock *sk);
+bool infinisock_sk_urginline(const struct sock *sk);
+void infinisock_sk_send_sigurg(struct sock *sk);
 int infinisock_intr_errno(long timeo);
 void infinisock_sock_graft(struct sock *sk, struct socket *parent);
 void infinisock_socket_set_state(struct socket *sock, int state);

@@ -14,6 +14,7 @@ fn connected() -> PollState {
         fin_received: false,
         unread: false,
         can_send: true,
+        urgent: false,
     }
 }
 
@@ -67,13 +68,16 @@ proptest! {
     #[test]
     fn the_mask_follows_tcp_poll(
         phase in phase(), error: bool, acceptable: bool, shutdown in 0u8..4,
-        fin_received: bool, unread: bool, can_send: bool,
+        fin_received: bool, unread: bool, can_send: bool, urgent: bool,
     ) {
-        let s = PollState { phase, error, acceptable, shutdown, fin_received, unread, can_send };
+        let s = PollState { phase, error, acceptable, shutdown, fin_received, unread, can_send, urgent };
         let m = poll_mask(&s);
         prop_assert_eq!(m & POLLERR != 0, error);
         // Only these bits, and each with its companion.
-        prop_assert_eq!(m & !(POLLERR | POLLHUP | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM), 0);
+        prop_assert_eq!(m & !(POLLERR | POLLHUP | POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM | POLLPRI), 0);
+        // Urgent data, on a socket that may have a connection.
+        let connection = matches!(phase, Phase::Open | Phase::Connected | Phase::Closed);
+        prop_assert_eq!(m & POLLPRI != 0, urgent && connection);
         prop_assert_eq!(m & POLLIN != 0, m & POLLRDNORM != 0);
         prop_assert_eq!(m & POLLOUT != 0, m & POLLWRNORM != 0);
         match phase {

@@ -95,6 +95,26 @@ struct Cqe {
     send: bool,
 }
 
+/// QP `i` goes to the error state: what it posted, and a marker on each of its own
+/// queues, complete (flushed) onto the CQ, each holding its place until dispatched.
+fn flush(i: usize, q: &mut Qp, held: &mut (u32, u32), cq: &mut Vec<Cqe>) {
+    if q.draining {
+        return;
+    }
+    q.draining = true;
+    let markers = if q.recv_cap > 0 { (1, 1) } else { (1, 0) };
+    held.0 += markers.0;
+    held.1 += markers.1;
+    for _ in 0..q.send_posted + markers.0 {
+        cq.push(Cqe { qp: Some(i), send: true });
+    }
+    for _ in 0..q.recv_posted + markers.1 {
+        cq.push(Cqe { qp: Some(i), send: false });
+    }
+    q.send_posted = 0;
+    q.recv_posted = 0;
+}
+
 proptest! {
     #[test]
     fn the_cq_never_overflows(
@@ -167,21 +187,7 @@ proptest! {
                 }
                 Step::Flush { qp } => {
                     if let Some(Some(q)) = qps.get_mut(qp) {
-                        if !q.draining {
-                            q.draining = true;
-                            // The markers: one on each own queue.
-                            let markers = if q.recv_cap > 0 { (1, 1) } else { (1, 0) };
-                            held[qp].0 += markers.0;
-                            held[qp].1 += markers.1;
-                            for _ in 0..q.send_posted + markers.0 {
-                                cq.push(Cqe { qp: Some(qp), send: true });
-                            }
-                            for _ in 0..q.recv_posted + markers.1 {
-                                cq.push(Cqe { qp: Some(qp), send: false });
-                            }
-                            q.send_posted = 0;
-                            q.recv_posted = 0;
-                        }
+                        flush(qp, q, &mut held[qp], &mut cq);
                     }
                 }
                 Step::Refill { n } => {
@@ -211,20 +217,7 @@ proptest! {
         // Everything flushed and dispatched: every place is back.
         for i in 0..qps.len() {
             if let Some(q) = qps[i].as_mut() {
-                if !q.draining {
-                    q.draining = true;
-                    let markers = if q.recv_cap > 0 { (1, 1) } else { (1, 0) };
-                    held[i].0 += markers.0 + 0;
-                    held[i].1 += markers.1;
-                    for _ in 0..q.send_posted + markers.0 {
-                        cq.push(Cqe { qp: Some(i), send: true });
-                    }
-                    for _ in 0..q.recv_posted + markers.1 {
-                        cq.push(Cqe { qp: Some(i), send: false });
-                    }
-                    q.send_posted = 0;
-                    q.recv_posted = 0;
-                }
+                flush(i, q, &mut held[i], &mut cq);
             }
         }
         for _ in 0..srq_posted {

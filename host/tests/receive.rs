@@ -3,10 +3,10 @@
 //! Receiving: what each message means for the connection (`classify`), and the
 //! reader's queue (`ReadyQueue`) checked against a model byte stream.
 
-use infinisock_proto::abi::{POLLIN, POLLRDHUP, POLLRDNORM};
+use infinisock_proto::abi::{POLLIN, POLLPRI, POLLRDHUP, POLLRDNORM};
 use infinisock_proto::credits::{CreditError, Credits};
 use infinisock_proto::receive::*;
-use infinisock_proto::wire::{encode_header, Mid, WireError, BSDH_LEN, FLAG_MESSAGE};
+use infinisock_proto::wire::{encode_header, Mid, WireError, BSDH_LEN, FLAG_MESSAGE, FLAG_OOB_PEND, FLAG_OOB_PRES};
 use proptest::prelude::*;
 
 /// Two ends' flow control after the Hello exchange: what `peer` sends, `us` receives.
@@ -34,6 +34,27 @@ fn stream_data_is_filed_for_the_reader() {
     let v = classify(Incoming::Message(&m), STREAM, &mut us).unwrap();
     assert_eq!(v, Verdict::File { payload_len: 5 });
     assert_eq!(v.poll_events(), POLLIN | POLLRDNORM);
+}
+
+#[test]
+fn stream_data_with_urgent_data_present_marks_its_last_byte() {
+    let (mut peer, mut us) = pair();
+    let m = message(&mut peer, Mid::Data, FLAG_OOB_PRES | FLAG_OOB_PEND, b"ab!");
+    let v = classify(Incoming::Message(&m), STREAM, &mut us).unwrap();
+    assert_eq!(v, Verdict::Urgent { payload_len: 3 });
+    assert_eq!(v.poll_events(), POLLIN | POLLRDNORM | POLLPRI);
+    // A bare header with the flag has no byte to mark: a credit update.
+    let m = message(&mut peer, Mid::Data, FLAG_OOB_PRES, b"");
+    assert_eq!(classify(Incoming::Message(&m), STREAM, &mut us), Ok(Verdict::Repost));
+    // Messages have no urgent data: the flag is ignored.
+    let (mut peer, mut us) = pair();
+    let m = message(&mut peer, Mid::Data, FLAG_MESSAGE | FLAG_OOB_PRES, b"x");
+    assert_eq!(classify(Incoming::Message(&m), MESSAGES, &mut us), Ok(Verdict::File { payload_len: 1 }));
+    // After DisConn, urgent data is data after DisConn.
+    let (mut peer, mut us) = pair();
+    let m = message(&mut peer, Mid::Data, FLAG_OOB_PRES, b"x");
+    let after_fin = RxContext { fin_received: true, ..STREAM };
+    assert_eq!(classify(Incoming::Message(&m), after_fin, &mut us), Err(Violation::DataAfterDisConn));
 }
 
 #[test]
@@ -126,16 +147,16 @@ fn malformed_and_out_of_order_messages_are_violations() {
 enum Op {
     /// The peer's next message arrives with this many payload bytes.
     Arrive(usize),
-    /// The reader asks for this many bytes; `peek`; its copy faults after `fault_after`
-    /// bytes of the call, if given.
-    Read { want: usize, peek: bool, fault_after: Option<usize> },
+    /// The reader steps over `skip` bytes (an urgent byte), then asks for `want`
+    /// bytes; `peek`; its copy faults after `fault_after` bytes of the call, if given.
+    Read { skip: usize, want: usize, peek: bool, fault_after: Option<usize> },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (1usize..40).prop_map(Op::Arrive),
-        (0usize..100, any::<bool>(), proptest::option::of(0usize..50))
-            .prop_map(|(want, peek, fault_after)| Op::Read { want, peek, fault_after }),
+        (prop_oneof![4 => Just(0usize), 1 => 1usize..3], 0usize..100, any::<bool>(), proptest::option::of(0usize..50))
+            .prop_map(|(skip, want, peek, fault_after)| Op::Read { skip, want, peek, fault_after }),
     ]
 }
 
@@ -161,10 +182,11 @@ proptest! {
                     buffers[usize::from(idx)] = payload;
                     q.file(idx, n);
                 }
-                Op::Read { want, peek, fault_after } => {
+                Op::Read { skip, want, peek, fault_after } => {
                     let mut got = Vec::new();
                     let mut given_back = Vec::new();
                     let res = q.read(
+                        skip,
                         want,
                         peek,
                         |idx| buffers[usize::from(idx)].len(),
@@ -177,7 +199,8 @@ proptest! {
                         },
                         |idx| given_back.push(idx),
                     );
-                    let unread = &sent[read.len()..];
+                    let stepped = skip.min(sent.len() - read.len());
+                    let unread = &sent[read.len() + stepped..];
                     match res {
                         Err(Fault) => {
                             prop_assert_eq!(fault_after, Some(0));
@@ -194,6 +217,8 @@ proptest! {
                             if peek {
                                 prop_assert!(given_back.is_empty());
                             } else {
+                                // Stepped-over bytes are consumed, not returned.
+                                read.extend_from_slice(&sent[read.len()..read.len() + stepped]);
                                 read.extend_from_slice(&got);
                                 free.extend(given_back.iter().copied());
                             }

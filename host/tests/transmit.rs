@@ -9,7 +9,7 @@ use infinisock_proto::{
     errno::{Errno, EAGAIN, EFAULT},
     stream::Stream,
     transmit::{PostFailed, SendSlots, WriteRound},
-    wire::{decode_message, Bsdh, Message, Mid, BSDH_LEN},
+    wire::{decode_message, Bsdh, Message, Mid, BSDH_LEN, FLAG_OOB_PEND, FLAG_OOB_PRES},
 };
 use proptest::prelude::*;
 
@@ -140,7 +140,7 @@ impl Pair {
         let mut sent = 0;
         while sent < data.len() {
             let rest = &data[sent..];
-            let round = self.us.write_round(&mut self.ring, rest.len(), nodelay, true, |buf| {
+            let round = self.us.write_round(&mut self.ring, rest.len(), nodelay, true, false, |buf| {
                 let n = buf.len().min(rest.len());
                 buf[..n].copy_from_slice(&rest[..n]);
                 n
@@ -260,7 +260,7 @@ fn without_a_data_credit_a_write_blocks_and_the_reserve_stays_for_control() {
     let max = 64 - BSDH_LEN;
     // Two data credits of three: the third is the control reserve.
     assert_eq!(p.write(&vec![7; 5 * max], true), 2 * max);
-    assert_eq!(p.us.write_round(&mut p.ring, 1, true, true, |_| 1), Ok(WriteRound::Blocked));
+    assert_eq!(p.us.write_round(&mut p.ring, 1, true, true, false, |_| 1), Ok(WriteRound::Blocked));
     p.us.fin_pending = true;
     p.us.flush_fin(&mut p.ring).unwrap();
     assert!(p.us.fin_sent, "the DisConn takes the reserve");
@@ -270,12 +270,12 @@ fn without_a_data_credit_a_write_blocks_and_the_reserve_stays_for_control() {
 #[test]
 fn a_copy_that_finds_no_byte_posts_nothing_and_a_broken_ring_is_reported() {
     let mut p = Pair::new(8, 4, 64);
-    assert_eq!(p.us.write_round(&mut p.ring, 100, true, true, |_| 0), Ok(WriteRound::Fault));
-    assert_eq!(p.us.write_round(&mut p.ring, 10, false, true, |_| 0), Ok(WriteRound::Fault));
+    assert_eq!(p.us.write_round(&mut p.ring, 100, true, true, false, |_| 0), Ok(WriteRound::Fault));
+    assert_eq!(p.us.write_round(&mut p.ring, 10, false, true, false, |_| 0), Ok(WriteRound::Fault));
     assert!(p.ring.wire.is_empty());
     assert_eq!(p.us.staged_len, 0);
     p.ring.broken = true;
-    assert_eq!(p.us.write_round(&mut p.ring, 10, true, true, |b| b.len().min(10)), Err(PostFailed(Errno(5))));
+    assert_eq!(p.us.write_round(&mut p.ring, 10, true, true, false, |b| b.len().min(10)), Err(PostFailed(Errno(5))));
     let r: Result<usize, Errno> = p.us.send(&mut p.ring, Mid::Data, 0, false, 1, |_| Err(EFAULT));
     assert_eq!(r, Err(EFAULT));
 }
@@ -336,7 +336,7 @@ fn without_memory_for_the_staging_buffer_small_writes_go_at_once() {
     us.peer_msg_size = buffer_size;
     let mut ring = Ring::new(slots, buffer_size);
     let write = |us: &mut Stream<Vec<u32>, Capped<u8, 0>>, ring: &mut Ring, byte: u8| {
-        us.write_round(ring, 10, false, true, |buf| {
+        us.write_round(ring, 10, false, true, false, |buf| {
             let n = buf.len().min(10);
             buf[..n].fill(byte);
             n
@@ -348,4 +348,43 @@ fn without_memory_for_the_staging_buffer_small_writes_go_at_once() {
     assert_eq!(us.staged_len, 0);
     assert_eq!(ring.wire.len(), 2, "sent at once instead");
     assert_eq!(ring.wire[1][BSDH_LEN..], [2; 10]);
+}
+
+/// `send(MSG_OOB)`: the bytes before the last go as data (Nagle may stage them), and
+/// the last goes alone in a message flagged urgent, after them, at once.
+#[test]
+fn an_urgent_send_ends_with_its_byte_alone_and_flagged() {
+    let mut p = Pair::new(8, 8, 64);
+    // A send in flight, so that Nagle stages the small piece.
+    assert_eq!(p.write(b"x", false), 1);
+    let data = b"abc!";
+    let mut sent = 0;
+    while sent < data.len() {
+        let rest = &data[sent..];
+        match p.us.write_round(&mut p.ring, rest.len(), false, true, true, |buf| {
+            let n = buf.len().min(rest.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            n
+        }) {
+            Ok(WriteRound::Wrote(n)) => sent += n,
+            other => panic!("{other:?}"),
+        }
+    }
+    let urgent: Vec<(u8, Vec<u8>)> = p
+        .ring
+        .wire
+        .iter()
+        .map(|m| {
+            let (h, msg) = decode_message(m).unwrap();
+            let Message::Data(payload) = msg else { panic!("data only") };
+            (h.flags, payload.to_vec())
+        })
+        .collect();
+    // "x", then the staged "abc" flushed before the urgent byte, then "!" flagged.
+    assert_eq!(
+        urgent,
+        vec![(0, b"x".to_vec()), (0, b"abc".to_vec()), (FLAG_OOB_PRES | FLAG_OOB_PEND, b"!".to_vec())]
+    );
+    p.deliver();
+    assert_eq!(p.received, b"xabc!");
 }

@@ -25,7 +25,7 @@ use crate::{
         abi::{
             INFINISOCK_DEVICE, INFINISOCK_GID, INFINISOCK_MAX_INLINE, INFINISOCK_MAX_MSG_SIZE,
             INFINISOCK_PATH_MTU, INFINISOCK_PEER_QP_NUM, INFINISOCK_PORT, INFINISOCK_QP_NUM,
-            MSG_ERRQUEUE, O_NONBLOCK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK,
+            MSG_ERRQUEUE, O_NONBLOCK, SIOCATMARK, SIOCINQ, SIOCOUTQ, SOL_INFINISOCK,
         },
         message,
         rdma::{MR_DEREG, MR_REG},
@@ -209,8 +209,9 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         }
         let s = inner.link.as_ref().map(|l| &l.stream);
         let v = match cmd {
-            SIOCINQ => s.map_or(0, |s| s.rx.bytes()),
+            SIOCINQ => s.map_or(0, |s| s.urgent.inq(s.rx.bytes(), ep.sk.urginline())),
             SIOCOUTQ => inner.link.as_ref().map_or(0, |l| l.outq()),
+            SIOCATMARK if !ep.is_seqpacket => s.map_or(0, |s| usize::from(s.urgent.at_mark())),
             _ => return Err(ENOIOCTLCMD),
         };
         Ok(Some(i32::try_from(v).unwrap_or(i32::MAX)))

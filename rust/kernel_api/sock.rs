@@ -403,6 +403,20 @@ impl Sock {
         unsafe { bindings::infinisock_sk_keepalive(self.as_raw()) }
     }
 
+    /// Whether `SO_OOBINLINE` is set: urgent data stays in the stream.
+    pub(crate) fn urginline(&self) -> bool {
+        // SAFETY: The sock is valid.
+        unsafe { bindings::infinisock_sk_urginline(self.as_raw()) }
+    }
+
+    /// Tells the socket's owner urgent data arrived: `SIGURG` (and `POLLPRI` to an
+    /// `O_ASYNC` owner).
+    pub(crate) fn send_sigurg(&self) {
+        // SAFETY: The sock is valid; the helper reads `sk_socket` and its file, which
+        // live as long as the sock is grafted, under the caller's endpoint lock.
+        unsafe { bindings::infinisock_sk_send_sigurg(self.as_raw()) };
+    }
+
     /// Whether `SO_REUSEADDR` is set.
     pub(crate) fn reuse(&self) -> bool {
         // SAFETY: The sock is valid.

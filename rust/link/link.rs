@@ -234,9 +234,10 @@ impl Link {
         rest: usize,
         nodelay: bool,
         connected: bool,
+        urgent: bool,
         copy_in: impl FnMut(&mut [u8]) -> usize,
     ) -> core::result::Result<WriteRound, PostFailed> {
-        self.stream.write_round(&mut SendRing(&mut self.qp), rest, nodelay, connected, copy_in)
+        self.stream.write_round(&mut SendRing(&mut self.qp), rest, nodelay, connected, urgent, copy_in)
     }
 
     /// Accounts the oldest posted send as complete.

@@ -67,6 +67,8 @@ pub const TCP_KEEPCNT: i32 = 6;
 
 /// `SIOCINQ` (= `FIONREAD`): bytes readable now.
 pub const SIOCINQ: u32 = 0x541B;
+/// `SIOCATMARK`: the next byte to read is the urgent byte's place (the mark).
+pub const SIOCATMARK: u32 = 0x8905;
 /// `SIOCOUTQ` (= `TIOCOUTQ`): bytes sent but not yet acknowledged by the peer.
 pub const SIOCOUTQ: u32 = 0x5411;
 

@@ -5,7 +5,7 @@
 //! a rejection, a flush or the peer's disconnect means, when the end is through, the
 //! error a failing connection reports and the peer `getpeername()` names.
 
-use super::abi::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
+use super::abi::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI, POLLRDHUP, POLLRDNORM, POLLWRNORM};
 
 /// Where a connection is in its life. The numbers are the `infinisock_state`
 /// tracepoint's (`kernel_api/c/infinisock_trace.h` names them).
@@ -55,6 +55,8 @@ pub struct PollState {
     pub unread: bool,
     /// A send would take data now (credits, a free send buffer).
     pub can_send: bool,
+    /// An urgent byte waits for `recv(MSG_OOB)`.
+    pub urgent: bool,
 }
 
 /// The poll mask: readable with data, at the end of the stream or with a connection to
@@ -85,6 +87,9 @@ pub fn poll_mask(s: &PollState) -> u32 {
     }
     if snd_shut || s.can_send {
         mask |= POLLOUT | POLLWRNORM;
+    }
+    if s.urgent {
+        mask |= POLLPRI;
     }
     mask
 }

@@ -36,6 +36,7 @@ pub mod stats;
 pub mod stream;
 pub mod stream_options;
 pub mod transmit;
+pub mod urgent;
 pub mod tunables;
 pub mod wire;
 

@@ -6,10 +6,10 @@
 //! buffer at a time as messages.
 
 use super::{
-    abi::{POLLIN, POLLRDHUP, POLLRDNORM},
+    abi::{POLLIN, POLLPRI, POLLRDHUP, POLLRDNORM},
     credits::{CreditError, Credits},
     ring::IndexFifo,
-    wire::{decode_message, Message, WireError, FLAG_MESSAGE},
+    wire::{decode_message, Message, WireError, FLAG_MESSAGE, FLAG_OOB_PRES},
 };
 
 /// What completed in a receive buffer.
@@ -47,6 +47,12 @@ pub enum Verdict {
         /// Payload bytes (the message minus its header).
         payload_len: usize,
     },
+    /// Stream data whose last byte is urgent (`OOB_PRES`), `payload_len` bytes in
+    /// all: filed as [`Verdict::File`] is, with the urgent byte's mark.
+    Urgent {
+        /// Payload bytes, the urgent one included (at least it).
+        payload_len: usize,
+    },
     /// The peer's DisConn: post the buffer again; no more data will come.
     DisConn,
 }
@@ -57,6 +63,7 @@ impl Verdict {
         match self {
             Verdict::Repost => 0,
             Verdict::File { .. } => POLLIN | POLLRDNORM,
+            Verdict::Urgent { .. } => POLLIN | POLLRDNORM | POLLPRI,
             Verdict::DisConn => POLLIN | POLLRDNORM | POLLRDHUP,
         }
     }
@@ -95,6 +102,8 @@ impl Violation {
 enum Kind {
     CreditUpdate,
     Data(usize),
+    /// Stream data whose last byte is urgent.
+    Urgent(usize),
     DisConn,
     Abort,
     Resize,
@@ -114,6 +123,7 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
         Incoming::Message(bytes) => {
             let (hdr, kind) = match decode_message(bytes).map_err(Violation::Malformed)? {
                 (h, Message::Data(p)) => match (ctx.messages, h.flags & FLAG_MESSAGE != 0, p.len()) {
+                    (false, false, n @ 1..) if h.flags & FLAG_OOB_PRES != 0 => (h, Kind::Urgent(n)),
                     (true, true, n) | (false, false, n @ 1..) => (h, Kind::Data(n)),
                     (_, false, 0) => (h, Kind::CreditUpdate),
                     (messages, ..) => return Err(Violation::WrongFlag { messages }),
@@ -132,10 +142,11 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
         Kind::CreditUpdate | Kind::Resize => Ok(Verdict::Repost),
         Kind::DisConn => Ok(Verdict::DisConn),
         Kind::Abort => Err(Violation::Reset),
-        Kind::Data(_) if ctx.fin_received => Err(Violation::DataAfterDisConn),
-        Kind::Data(_) if ctx.orphaned => Err(Violation::DataAfterClose),
-        Kind::Data(_) if ctx.discard => Ok(Verdict::Repost),
+        Kind::Data(_) | Kind::Urgent(_) if ctx.fin_received => Err(Violation::DataAfterDisConn),
+        Kind::Data(_) | Kind::Urgent(_) if ctx.orphaned => Err(Violation::DataAfterClose),
+        Kind::Data(_) | Kind::Urgent(_) if ctx.discard => Ok(Verdict::Repost),
         Kind::Data(payload_len) => Ok(Verdict::File { payload_len }),
+        Kind::Urgent(payload_len) => Ok(Verdict::Urgent { payload_len }),
     }
 }
 
@@ -197,14 +208,16 @@ impl ReadyQueue {
         Some(idx)
     }
 
-    /// Reads up to `want` bytes as a stream, across buffers: `payload(idx)` is the
-    /// length of a buffer's payload, `copy(idx, from, to)` copies that part of it to
-    /// the reader and returns how many bytes it copied (fewer on a fault). Unless
-    /// `peek`, what was read is consumed, and `consumed(idx)` is told of each buffer
-    /// read to its end (to post it again). Returns the bytes read; [`Fault`] when the
-    /// first copy failed at once.
+    /// Reads up to `want` bytes as a stream, across buffers, after stepping over
+    /// `skip` bytes (an urgent byte the reader does not take inline): `payload(idx)`
+    /// is the length of a buffer's payload, `copy(idx, from, to)` copies that part of
+    /// it to the reader and returns how many bytes it copied (fewer on a fault).
+    /// Unless `peek`, what was stepped over and read is consumed, and `consumed(idx)`
+    /// is told of each buffer read to its end (to post it again). Returns the bytes
+    /// read; [`Fault`] when the first copy failed at once (then nothing is consumed).
     pub fn read(
         &mut self,
+        skip: usize,
         want: usize,
         peek: bool,
         payload: impl Fn(u16) -> usize,
@@ -212,6 +225,18 @@ impl ReadyQueue {
         mut consumed: impl FnMut(u16),
     ) -> Result<usize, Fault> {
         let (mut copied, mut offset, mut whole) = (0, self.offset, 0);
+        let mut skipped = 0;
+        while skipped < skip {
+            let Some(idx) = self.ready.get(whole) else { break };
+            let len = payload(idx);
+            let take = len.saturating_sub(offset).min(skip - skipped);
+            skipped += take;
+            offset += take;
+            if offset >= len {
+                offset = 0;
+                whole += 1;
+            }
+        }
         while copied < want {
             let Some(idx) = self.ready.get(whole) else { break };
             let len = payload(idx);
@@ -239,7 +264,7 @@ impl ReadyQueue {
                 }
             }
             self.offset = offset;
-            self.bytes -= copied;
+            self.bytes -= copied + skipped;
         }
         Ok(copied)
     }

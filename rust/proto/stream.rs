@@ -13,6 +13,7 @@ use super::{
     receive::ReadyQueue,
     ring::IndexFifo,
     send::SendRing,
+    urgent::Urgent,
     wire::BSDH_LEN,
 };
 
@@ -30,6 +31,8 @@ pub struct Stream<L, B> {
     pub rx_early: IndexFifo,
     /// Buffers holding unread data, and the reader's place in them.
     pub rx: ReadyQueue,
+    /// Urgent data (`MSG_OOB`) in the received stream.
+    pub urgent: Urgent,
     /// The peer sent DisConn: no more data will come.
     pub fin_received: bool,
     /// Sends posted and completed (or flushed), and their payload bytes.
@@ -77,6 +80,7 @@ impl<L: DerefMut<Target = [u32]>, B: Default> Stream<L, B> {
             peer_msg_size: 0,
             rx_early: IndexFifo::new(),
             rx: ReadyQueue::new(),
+            urgent: Urgent::new(),
             fin_received: false,
             tx: SendRing::new(tx_lens),
             fin_pending: false,
@@ -101,6 +105,12 @@ impl<L: DerefMut<Target = [u32]>, B: Default> Stream<L, B> {
     /// socket) a message, empty ones included.
     pub fn has_unread(&self) -> bool {
         self.rx.bytes() > 0 || !self.rx.is_empty()
+    }
+
+    /// Whether a read would return something now: bytes other than an urgent byte
+    /// it steps over (`inline`: `SO_OOBINLINE`), or (on a message socket) a message.
+    pub fn has_readable(&self, inline: bool) -> bool {
+        self.urgent.readable(self.rx.bytes(), inline) > 0 || (self.rx.bytes() == 0 && !self.rx.is_empty())
     }
 
     /// Payload bytes that fit one message to the peer, our buffers being

@@ -12,7 +12,8 @@ use super::{
     list::List,
     send::{flush_staged_now, waits_for_nagle},
     stream::{Credit, Stream},
-    wire::{encode_header, Mid, BSDH_LEN},
+    urgent::send_round,
+    wire::{encode_header, Mid, BSDH_LEN, FLAG_OOB_PEND, FLAG_OOB_PRES},
 };
 
 /// The send ring of the device, as a stream posts on it.
@@ -179,16 +180,20 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
     /// One round of a stream `sendmsg` with `rest` bytes left to take: a piece
     /// smaller than a message waits in the staging buffer while earlier messages are
     /// in flight (Nagle, unless `nodelay`) and goes when they complete; staged bytes
-    /// go before new ones; otherwise a message's worth is posted. `copy_in` copies
-    /// the program's next bytes into a buffer and returns how many it could.
+    /// go before new ones; otherwise a message's worth is posted. With `urgent`
+    /// (`MSG_OOB`) the last byte goes alone, after the rest, in a message flagged
+    /// `OOB_PRES | OOB_PEND` (`proto::urgent`). `copy_in` copies the program's next
+    /// bytes into a buffer and returns how many it could.
     pub fn write_round(
         &mut self,
         q: &mut impl SendSlots,
         rest: usize,
         nodelay: bool,
         connected: bool,
+        urgent: bool,
         mut copy_in: impl FnMut(&mut [u8]) -> usize,
     ) -> Result<WriteRound, PostFailed> {
+        let (rest, urgent_byte) = send_round(rest, urgent);
         let max = self.max_payload(q.buffer_size());
         // Nothing is staged or posted for a copy that found no byte.
         let fault = Cell::new(false);
@@ -205,6 +210,14 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
             Err(_) if fault.get() => Ok(WriteRound::Fault),
             Err(e) => Err(PostFailed(e)),
         };
+        if urgent_byte {
+            // After everything staged, at once (never staged): the peer's SIGURG
+            // should not wait for Nagle.
+            if !self.flush_staged(q).map_err(PostFailed)? || !self.can_send(Credit::Data, self.slots_free(q.free())) {
+                return Ok(WriteRound::Blocked);
+            }
+            return outcome(self.send(q, Mid::Data, FLAG_OOB_PRES | FLAG_OOB_PEND, false, 1, &mut copy));
+        }
         // Without memory for the staging buffer, small writes go out at once.
         if waits_for_nagle(!nodelay, connected, rest, max, self.tx.idle(), self.staged_len)
             && self.grow_staging(rest, self.staged_room(q))

@@ -646,8 +646,9 @@ impl Endpoint {
             acceptable: inner.listen.has_ready(),
             shutdown: inner.shutdown,
             fin_received: link.is_some_and(|l| l.stream.fin_received),
-            unread: link.is_some_and(|l| l.stream.has_unread()),
+            unread: link.is_some_and(|l| l.stream.has_readable(self.sk.urginline())),
             can_send: link.is_some_and(|l| l.can_send_data()),
+            urgent: link.is_some_and(|l| l.stream.urgent.pending()),
         })
     }
 }

@@ -11,15 +11,13 @@ use crate::{
     link::link::Link,
     netns::stats,
     proto::{
-        abi::{
-            MSG_DONTWAIT, MSG_PEEK, MSG_WAITALL, POLLOUT, POLLWRNORM,
-            TCP_CLOSE_WAIT,
-        },
+        abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, POLLOUT, POLLPRI, POLLWRNORM, TCP_CLOSE_WAIT},
         receive::{
             classify, read_step, wake_plan, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation,
         },
         ring::IndexFifo,
         stats::Counter,
+        urgent::NoUrgentByte,
         wire::BSDH_LEN,
     },
     sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
@@ -70,6 +68,9 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
     let Some(link) = inner.link.as_mut() else { return };
     match handle_message(link, idx, ctx) {
         Ok(mask) => {
+            if mask & POLLPRI != 0 {
+                ep.sk.send_sigurg();
+            }
             if let Err(e) = link.progress() {
                 ep.fail(inner, e);
                 return;
@@ -119,7 +120,16 @@ fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Viol
             link.stream.fin_received = true;
             link.repost(idx).map_err(|_| Violation::Reset)?;
         }
-        Verdict::File { payload_len } => link.stream.rx.file(idx, payload_len),
+        Verdict::File { payload_len } => {
+            link.stream.rx.file(idx, payload_len);
+            link.stream.urgent.filed(payload_len, None);
+        }
+        Verdict::Urgent { payload_len } => {
+            // `classify` saw at least the urgent byte after the header.
+            let byte = link.qp.contents(idx, len).get(BSDH_LEN + payload_len - 1).copied();
+            link.stream.rx.file(idx, payload_len);
+            link.stream.urgent.filed(payload_len, byte);
+        }
     }
     Ok(verdict.poll_events())
 }
@@ -156,9 +166,10 @@ fn report(v: Violation) {
     }
 }
 
-/// Copies up to `want` unread bytes out of the ring; consumed buffers are reposted
-/// unless `peek`. Returns the bytes copied.
-fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<usize> {
+/// Copies up to `want` unread bytes out of the ring after stepping over `skip` (an
+/// urgent byte); consumed buffers are reposted unless `peek`. Returns the bytes
+/// copied.
+fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool) -> Result<usize> {
     let (stream, qp) = (&mut link.stream, &link.qp);
     let rx_len = &link.rx_len;
     let payload = |idx: u16| -> &[u8] {
@@ -170,6 +181,7 @@ fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<u
     let copied = stream
         .rx
         .read(
+            skip,
             want,
             peek,
             |idx| payload(idx).len(),
@@ -188,9 +200,35 @@ fn copy_out(link: &mut Link, msg: &mut Msg, want: usize, peek: bool) -> Result<u
     Ok(copied)
 }
 
+/// `recv(MSG_OOB)`: the urgent byte, as `tcp_recv_urg` returns it.
+fn recv_urgent(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32) -> Result<usize> {
+    let mut guard = ep.lock_reaped();
+    let inner = &mut *guard;
+    if inner.phase == Phase::Listening {
+        return Err(ENOTCONN);
+    }
+    let inline = ep.sk.urginline();
+    let Some(link) = inner.link.as_mut() else { return Err(EINVAL) };
+    let byte = link.stream.urgent.take(true, inline).map_err(|NoUrgentByte::Invalid| EINVAL)?;
+    msg.add_flags(MSG_OOB);
+    if len == 0 {
+        msg.add_flags(MSG_TRUNC);
+    } else if flags & MSG_TRUNC == 0 && !msg.copy_out_all(&[byte]) {
+        return Err(EFAULT);
+    }
+    if flags & MSG_PEEK == 0 {
+        let _ = link.stream.urgent.take(false, inline);
+    }
+    Ok(usize::from(len > 0))
+}
+
 /// `recvmsg` on a stream.
 pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonblock: bool) -> Result<usize> {
+    if flags & MSG_OOB != 0 {
+        return recv_urgent(ep, msg, len, flags);
+    }
     let sk = &ep.sk;
+    let inline = sk.urginline();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
     let peek = flags & MSG_PEEK != 0;
     let mut timeo = sk.rcvtimeo(nonblock);
@@ -203,7 +241,8 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
         let step = read_step(&ReadState {
             phase: inner.phase,
             has_link: link.is_some(),
-            unread: link.map_or(0, |l| l.stream.rx.bytes()),
+            // An urgent byte a read steps over is not data to wait for or return.
+            unread: link.map_or(0, |l| l.stream.urgent.readable(l.stream.rx.bytes(), inline)),
             shutdown: inner.shutdown,
             error: sk.peek_err() != 0,
             fin_received: link.is_some_and(|l| l.stream.fin_received),
@@ -232,8 +271,13 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
             },
             ReadStep::Copy => {
                 let Some(link) = inner.link.as_mut() else { break };
+                // At urgent data's mark: stop after what was read, or step over it.
+                let plan = link.stream.urgent.plan(len - copied, copied, link.stream.rx.bytes(), inline);
+                if plan.stop {
+                    break;
+                }
                 // With MSG_PEEK every round starts from the oldest byte again.
-                let n = match copy_out(link, msg, len - copied, peek) {
+                let n = match copy_out(link, msg, plan.skip, plan.limit, peek) {
                     Ok(n) => n,
                     Err(e) if e == EFAULT => {
                         // A page is missing: faulted in without the lock (a fault
@@ -252,6 +296,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                 };
                 copied += n;
                 if !peek {
+                    link.stream.urgent.consumed(plan.skip + n);
                     stats::add(ep.sk.net(), Counter::BytesReceived, n as u64);
                     if let Err(e) = link.maybe_credit_update() {
                         ep.fail(inner, e);

@@ -11,7 +11,7 @@ use crate::{
     link::link::Link,
     netns::stats,
     proto::{
-        abi::{MSG_DONTWAIT, MSG_NOSIGNAL, POLLOUT, POLLWRNORM},
+        abi::{MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, POLLOUT, POLLWRNORM},
         errno::{Errno, ETIMEDOUT},
         rdma_ops::connection_error,
         send::{send_verdict, SendCheck},
@@ -101,10 +101,12 @@ fn stalled(ep: EpRef<'_>, link: &Link, waiting: usize, stalled: &mut bool) {
 }
 
 /// `sendmsg` on a stream: copies all of `len` (blocking) or what fits now
-/// (non-blocking), in rounds of `proto::transmit` (a message or a staged piece each).
+/// (non-blocking), in rounds of `proto::transmit` (a message or a staged piece each);
+/// with `MSG_OOB` its last byte is urgent (`proto::urgent`).
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
+    let urgent = flags & MSG_OOB != 0;
     let sk = &ep.sk;
     let mut timeo = sk.sndtimeo(nonblock);
     let mut sent = 0;
@@ -127,7 +129,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             if len == 0 && connected {
                 return Ok(0);
             }
-            match link.write_round(len - sent, inner.nodelay, connected, |buf| msg.copy_in(buf)) {
+            match link.write_round(len - sent, inner.nodelay, connected, urgent, |buf| msg.copy_in(buf)) {
                 Ok(WriteRound::Wrote(n)) => {
                     sent += n;
                     stats::add(ep.sk.net(), Counter::BytesSent, n as u64);

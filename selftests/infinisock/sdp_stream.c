@@ -733,6 +733,98 @@ TEST_F(conn, sigio_for_arriving_data)
 	sigio_disarm(self->server);
 }
 
+static volatile sig_atomic_t sigurgs;
+
+static void on_sigurg(int sig)
+{
+	(void)sig;
+	sigurgs++;
+}
+
+static int inq(int fd)
+{
+	int v = -1;
+
+	return ioctl(fd, FIONREAD, &v) ? -errno : v;
+}
+
+static int at_mark(int fd)
+{
+	int v = -1;
+
+	return ioctl(fd, SIOCATMARK, &v) ? -errno : v;
+}
+
+/*
+ * MSG_OOB as TCP has it: the sender's last byte is urgent; the receiver gets SIGURG
+ * and POLLPRI, FIONREAD counts up to the mark, a read stops there (SIOCATMARK),
+ * recv(MSG_OOB) returns the byte once and the stream goes on without it; with
+ * SO_OOBINLINE it stays in the stream and MSG_OOB is EINVAL. The same test runs on
+ * fallen-back hybrid streams, which are TCP.
+ */
+TEST_F(conn, urgent_data)
+{
+	struct pollfd p = { .fd = self->server, .events = POLLPRI | POLLIN };
+	int one = 1;
+	char buf[16], c = 0;
+
+	signal(SIGURG, on_sigurg);
+	sigurgs = 0;
+	ASSERT_EQ(0, fcntl(self->server, F_SETOWN, getpid()));
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->server, &c, 1, MSG_OOB | MSG_DONTWAIT));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("MSG_OOB with nothing urgent: %s", strerror(errno));
+	ASSERT_EQ(2, send(self->client, "ab", 2, 0));
+	ASSERT_EQ(2, send(self->client, "c!", 2, MSG_OOB));
+	ASSERT_EQ(2, send(self->client, "de", 2, 0));
+	/* The urgent byte arrived (after "ab"). */
+	p.events = POLLPRI;
+	ASSERT_EQ(1, poll(&p, 1, 10000));
+	p.events = POLLPRI | POLLIN;
+	ASSERT_EQ(1, poll(&p, 1, 0));
+	EXPECT_EQ(POLLPRI | POLLIN, p.revents);
+	for (int i = 0; i < 100 && !sigurgs; i++)
+		usleep(10000);
+	EXPECT_LT(0, sigurgs) TH_LOG("no SIGURG");
+	EXPECT_EQ(3, inq(self->server));
+	EXPECT_EQ(0, at_mark(self->server));
+	/* The read stops at the mark, before the urgent byte. */
+	ASSERT_EQ(3, recv(self->server, buf, sizeof(buf), 0));
+	EXPECT_EQ(0, memcmp(buf, "abc", 3));
+	EXPECT_EQ(1, at_mark(self->server));
+	EXPECT_EQ(0, inq(self->server));
+	EXPECT_EQ(1, recv(self->server, &c, 1, MSG_OOB | MSG_PEEK));
+	EXPECT_EQ('!', c);
+	c = 0;
+	EXPECT_EQ(1, recv(self->server, &c, 1, MSG_OOB));
+	EXPECT_EQ('!', c);
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->server, &c, 1, MSG_OOB));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("the urgent byte twice");
+	/* No more POLLPRI; readable once "de" is there (the byte at the mark is not data). */
+	ASSERT_EQ(1, poll(&p, 1, 10000));
+	EXPECT_EQ(POLLIN, p.revents);
+	/* The stream goes on without it. */
+	ASSERT_EQ(2, recv(self->server, buf, 2, MSG_WAITALL));
+	EXPECT_EQ(0, memcmp(buf, "de", 2));
+	EXPECT_EQ(0, at_mark(self->server));
+
+	/* Inline: the byte is data at the mark. */
+	ASSERT_EQ(0, setsockopt(self->server, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)));
+	ASSERT_EQ(1, send(self->client, "x", 1, MSG_OOB));
+	ASSERT_EQ(1, send(self->client, "y", 1, 0));
+	p.events = POLLPRI;
+	ASSERT_EQ(1, poll(&p, 1, 10000));
+	EXPECT_EQ(1, at_mark(self->server));
+	errno = 0;
+	EXPECT_EQ(-1, recv(self->server, &c, 1, MSG_OOB));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("MSG_OOB with SO_OOBINLINE");
+	ASSERT_EQ(2, recv(self->server, buf, 2, MSG_WAITALL));
+	EXPECT_EQ(0, memcmp(buf, "xy", 2));
+	EXPECT_EQ(0, at_mark(self->server));
+	signal(SIGURG, SIG_DFL);
+}
+
 /* A send() from or recv() into a page whose first touch userfaultfd holds. */
 struct stalled_call {
 	int fd;

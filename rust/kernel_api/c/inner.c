@@ -8,7 +8,10 @@
  * Events reach the outer file because the inner sock's sk_wq is the outer socket's
  * wait queue: poll and epoll waiters, and SIGIO (the inner sock always asks for it;
  * the outer file's fasync list decides), see the inner socket's wake-ups. Its errors
- * are copied to the outer sock, whose SO_ERROR the socket layer reads. Children of an
+ * are copied to the outer sock, whose SO_ERROR the socket layer reads. Once the socket
+ * is on TCP, the inner socket's file is the outer one (as SMC gives its clcsock the
+ * SMC socket's file at fall back): TCP sends SIGURG to the owner of sk_socket->file.
+ * Children of an
  * inner listener get none of this (sk_clone_lock clears sk_wq, and the sk_user_data
  * link is not copied); accept() hands them out as plain TCP sockets.
  */
@@ -95,6 +98,15 @@ void infinisock_inner_release(struct sock *sk)
 	if (!inner)
 		return;
 	s = inner->sk;
+	/*
+	 * The outer file is going: TCP must not signal its owner any more. Under the
+	 * inner sock's lock no receive is being processed (a softirq queues to the
+	 * backlog, processed with the file gone); sock_release() then sees a socket
+	 * without a file and gives its inode back.
+	 */
+	lock_sock(s);
+	WRITE_ONCE(inner->file, NULL);
+	release_sock(s);
 	write_lock_bh(&s->sk_callback_lock);
 	rcu_assign_sk_user_data(s, NULL);
 	s->sk_error_report = tcp_error_report;
@@ -129,6 +141,14 @@ int infinisock_inner_mode(const struct sock *sk)
 
 void infinisock_inner_set_mode(struct sock *sk, int bit)
 {
+	struct socket *inner = isk(sk)->inner;
+
+	/*
+	 * The outer socket's file outlives the inner socket's use of it:
+	 * infinisock_inner_release() takes it back before the file goes.
+	 */
+	if (bit == INFINISOCK_INNER_ACTIVE && inner && sk->sk_socket)
+		WRITE_ONCE(inner->file, sk->sk_socket->file);
 	smp_store_release(&isk(sk)->inner_flags, isk(sk)->inner_flags | BIT(bit));
 }
 

@@ -221,6 +221,17 @@ bool infinisock_sk_keepalive(const struct sock *sk)
 	return sock_flag(sk, SOCK_KEEPOPEN);
 }
 
+bool infinisock_sk_urginline(const struct sock *sk)
+{
+	return sock_flag(sk, SOCK_URGINLINE);
+}
+
+/* SIGURG to the socket's owner (F_SETOWN), and a POLLPRI wake-up for O_ASYNC. */
+void infinisock_sk_send_sigurg(struct sock *sk)
+{
+	sk_send_sigurg(sk);
+}
+
 bool infinisock_sk_linger(const struct sock *sk, long *lingertime)
 {
 	*lingertime = READ_ONCE(sk->sk_lingertime);
@@ -274,8 +285,9 @@ void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
 	/* As TCP's children: the listener's SO_BUSY_POLL. */
 	WRITE_ONCE(child->sk_ll_usec, READ_ONCE(parent->sk_ll_usec));
 #endif
-	/* As TCP's children (sk_clone copies the flags): keepalive and linger. */
+	/* As TCP's children (sk_clone copies the flags): keepalive, linger, OOB inline. */
 	sock_valbool_flag(child, SOCK_KEEPOPEN, sock_flag(parent, SOCK_KEEPOPEN));
+	sock_valbool_flag(child, SOCK_URGINLINE, sock_flag(parent, SOCK_URGINLINE));
 	sock_valbool_flag(child, SOCK_LINGER, sock_flag(parent, SOCK_LINGER));
 	child->sk_lingertime = READ_ONCE(parent->sk_lingertime);
 	/* As TCP's: an accepted socket reports its listener's IPV6_V6ONLY. */

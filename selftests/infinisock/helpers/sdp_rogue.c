@@ -84,6 +84,53 @@ static void hello_in(uint8_t *hello, int version)
 	memcpy(hello + 24, &size, 4);
 }
 
+/* Waits for the module to end the connection; prints what happened and exits. */
+static void wait_disconnect(struct rdma_cm_id *id, int timeout_ms)
+{
+	int got = -1;
+
+	if (wait_event(RDMA_CM_EVENT_DISCONNECTED, timeout_ms, &got) == 0) {
+		printf("disconnected\n");
+		rdma_disconnect(id);
+	} else {
+		printf("still connected\n");
+	}
+	fflush(stdout);
+	_exit(0);
+}
+
+/* The rogue's verbs: a PD, a CQ, RING x 2 buffers of BUF bytes registered, the QP's attributes. */
+static int verbs_resources(struct ibv_context *verbs, struct ibv_qp_init_attr *qpa, struct ibv_pd **pd,
+			   uint8_t **mem, struct ibv_mr **mr)
+{
+	struct ibv_cq *cq;
+
+	*pd = ibv_alloc_pd(verbs);
+	cq = ibv_create_cq(verbs, 4 * RING, NULL, NULL, 0);
+	*mem = calloc(2 * RING, BUF);
+	*mr = *pd && *mem ? ibv_reg_mr(*pd, *mem, 2 * RING * BUF, IBV_ACCESS_LOCAL_WRITE) : NULL;
+	if (!*pd || !cq || !*mr)
+		return perror("verbs resources"), -1;
+	qpa->send_cq = qpa->recv_cq = cq;
+	qpa->cap.max_send_wr = qpa->cap.max_recv_wr = RING;
+	qpa->cap.max_send_sge = qpa->cap.max_recv_sge = 1;
+	qpa->qp_type = IBV_QPT_RC;
+	return 0;
+}
+
+/* Posts RING receives in the first half of the buffers. */
+static int post_receives(struct ibv_qp *qp, uint8_t *mem, struct ibv_mr *mr)
+{
+	for (int i = 0; i < RING; i++) {
+		struct ibv_sge sge = { (uintptr_t)(mem + i * BUF), BUF, mr->lkey };
+		struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &sge, .num_sge = 1 }, *bad;
+
+		if (ibv_post_recv(qp, &wr, &bad))
+			return perror("ibv_post_recv"), -1;
+	}
+	return 0;
+}
+
 /*
  * The scenarios that stop the handshake after the listener's REP: the QP is not the
  * id's, so librdmacm reports the REP instead of answering it with the RTU itself.
@@ -138,7 +185,6 @@ static int listen_scenario(struct sockaddr_in *addr)
 	uint8_t hah[24] = { 0 }, *mem;
 	uint32_t size = htonl(BUF);
 	struct ibv_pd *pd;
-	struct ibv_cq *cq;
 	struct ibv_mr *mr;
 	int got = -1;
 
@@ -153,26 +199,12 @@ static int listen_scenario(struct sockaddr_in *addr)
 		return fprintf(stderr, "event %d\n", ev->event), 1;
 	id = ev->id;
 	rdma_ack_cm_event(ev);
-
-	pd = ibv_alloc_pd(id->verbs);
-	cq = ibv_create_cq(id->verbs, 4 * RING, NULL, NULL, 0);
-	mem = calloc(RING, BUF);
-	mr = pd && mem ? ibv_reg_mr(pd, mem, RING * BUF, IBV_ACCESS_LOCAL_WRITE) : NULL;
-	if (!pd || !cq || !mr)
-		return perror("verbs resources"), 1;
-	qpa.send_cq = qpa.recv_cq = cq;
-	qpa.cap.max_send_wr = qpa.cap.max_recv_wr = RING;
-	qpa.cap.max_send_sge = qpa.cap.max_recv_sge = 1;
-	qpa.qp_type = IBV_QPT_RC;
+	if (verbs_resources(id->verbs, &qpa, &pd, &mem, &mr))
+		return 1;
 	if (rdma_create_qp(id, pd, &qpa))
 		return perror("rdma_create_qp"), 1;
-	for (int i = 0; i < RING; i++) {
-		struct ibv_sge sge = { (uintptr_t)(mem + i * BUF), BUF, mr->lkey };
-		struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &sge, .num_sge = 1 }, *bad;
-
-		if (ibv_post_recv(id->qp, &wr, &bad))
-			return perror("ibv_post_recv"), 1;
-	}
+	if (post_receives(id->qp, mem, mr))
+		return 1;
 	/* HelloAck: BSDH (mid 0x01), version, reserved, max_adverts, actual receive size. */
 	bsdh(hah, 0x01, RING, sizeof(hah), 0, 0);
 	hah[16] = 0x22;
@@ -187,14 +219,8 @@ static int listen_scenario(struct sockaddr_in *addr)
 		return printf("not established: event %d\n", got), 1;
 	printf("established\n");
 	fflush(stdout);
-	if (wait_event(RDMA_CM_EVENT_DISCONNECTED, 60000, &got) == 0) {
-		printf("disconnected\n");
-		rdma_disconnect(id);
-	} else {
-		printf("still connected\n");
-	}
-	fflush(stdout);
-	_exit(0);
+	wait_disconnect(id, 60000);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -204,7 +230,6 @@ int main(int argc, char **argv)
 	struct rdma_conn_param param = { 0 };
 	struct rdma_cm_id *id;
 	struct ibv_pd *pd;
-	struct ibv_cq *cq;
 	struct ibv_mr *mr;
 	uint8_t hello[32] = { 0 }, *mem;
 	const char *sc;
@@ -229,27 +254,14 @@ int main(int argc, char **argv)
 	if (rdma_resolve_route(id, 2000) || wait_event(RDMA_CM_EVENT_ROUTE_RESOLVED, 10000, &got))
 		return fprintf(stderr, "resolve_route: event %d\n", got), 1;
 
-	pd = ibv_alloc_pd(id->verbs);
-	cq = ibv_create_cq(id->verbs, 4 * RING, NULL, NULL, 0);
-	mem = calloc(2 * RING, BUF);
-	mr = pd && mem ? ibv_reg_mr(pd, mem, 2 * RING * BUF, IBV_ACCESS_LOCAL_WRITE) : NULL;
-	if (!pd || !cq || !mr)
-		return perror("verbs resources"), 1;
-	qpa.send_cq = qpa.recv_cq = cq;
-	qpa.cap.max_send_wr = qpa.cap.max_recv_wr = RING;
-	qpa.cap.max_send_sge = qpa.cap.max_recv_sge = 1;
-	qpa.qp_type = IBV_QPT_RC;
+	if (verbs_resources(id->verbs, &qpa, &pd, &mem, &mr))
+		return 1;
 	if (!strcmp(sc, "no_rtu") || !strcmp(sc, "rej_after_rep"))
 		return rep_scenario(id, pd, &qpa, sc);
 	if (rdma_create_qp(id, pd, &qpa))
 		return perror("rdma_create_qp"), 1;
-	for (int i = 0; strcmp(sc, "no_recv") && i < RING; i++) {
-		struct ibv_sge sge = { (uintptr_t)(mem + i * BUF), BUF, mr->lkey };
-		struct ibv_recv_wr wr = { .wr_id = i, .sg_list = &sge, .num_sge = 1 }, *bad;
-
-		if (ibv_post_recv(id->qp, &wr, &bad))
-			return perror("ibv_post_recv"), 1;
-	}
+	if (strcmp(sc, "no_recv") && post_receives(id->qp, mem, mr))
+		return 1;
 
 	/* Hello: BSDH, version, IP version, reserved, max_adverts, sizes, port. */
 	hello_in(hello, strcmp(sc, "bad_hello") ? 0x22 : 0x11);
@@ -300,12 +312,6 @@ int main(int argc, char **argv)
 			return perror("ibv_post_send"), 1;
 		usleep(200000);
 	}
-	if (wait_event(RDMA_CM_EVENT_DISCONNECTED, 30000, &got) == 0) {
-		printf("disconnected\n");
-		rdma_disconnect(id);
-	} else {
-		printf("still connected\n");
-	}
-	fflush(stdout);
-	_exit(0);
+	wait_disconnect(id, 30000);
+	return 0;
 }
