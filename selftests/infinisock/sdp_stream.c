@@ -762,21 +762,21 @@ static int at_mark(int fd)
  * SO_OOBINLINE it stays in the stream and MSG_OOB is EINVAL. The same test runs on
  * fallen-back hybrid streams, which are TCP.
  */
-TEST_F(conn, urgent_data)
+static void urgent_data(struct __test_metadata *_metadata, int sender, int receiver)
 {
-	struct pollfd p = { .fd = self->server, .events = POLLPRI | POLLIN };
+	struct pollfd p = { .fd = receiver, .events = POLLPRI | POLLIN };
 	int one = 1;
 	char buf[16], c = 0;
 
 	signal(SIGURG, on_sigurg);
 	sigurgs = 0;
-	ASSERT_EQ(0, fcntl(self->server, F_SETOWN, getpid()));
+	ASSERT_EQ(0, fcntl(receiver, F_SETOWN, getpid()));
 	errno = 0;
-	EXPECT_EQ(-1, recv(self->server, &c, 1, MSG_OOB | MSG_DONTWAIT));
+	EXPECT_EQ(-1, recv(receiver, &c, 1, MSG_OOB | MSG_DONTWAIT));
 	EXPECT_EQ(EINVAL, errno) TH_LOG("MSG_OOB with nothing urgent: %s", strerror(errno));
-	ASSERT_EQ(2, send(self->client, "ab", 2, 0));
-	ASSERT_EQ(2, send(self->client, "c!", 2, MSG_OOB));
-	ASSERT_EQ(2, send(self->client, "de", 2, 0));
+	ASSERT_EQ(2, send(sender, "ab", 2, 0));
+	ASSERT_EQ(2, send(sender, "c!", 2, MSG_OOB));
+	ASSERT_EQ(2, send(sender, "de", 2, 0));
 	/* The urgent byte arrived (after "ab"). */
 	p.events = POLLPRI;
 	ASSERT_EQ(1, poll(&p, 1, 10000));
@@ -786,43 +786,50 @@ TEST_F(conn, urgent_data)
 	for (int i = 0; i < 100 && !sigurgs; i++)
 		usleep(10000);
 	EXPECT_LT(0, sigurgs) TH_LOG("no SIGURG");
-	EXPECT_EQ(3, inq(self->server));
-	EXPECT_EQ(0, at_mark(self->server));
+	EXPECT_EQ(3, inq(receiver));
+	EXPECT_EQ(0, at_mark(receiver));
 	/* The read stops at the mark, before the urgent byte. */
-	ASSERT_EQ(3, recv(self->server, buf, sizeof(buf), 0));
+	ASSERT_EQ(3, recv(receiver, buf, sizeof(buf), 0));
 	EXPECT_EQ(0, memcmp(buf, "abc", 3));
-	EXPECT_EQ(1, at_mark(self->server));
-	EXPECT_EQ(0, inq(self->server));
-	EXPECT_EQ(1, recv(self->server, &c, 1, MSG_OOB | MSG_PEEK));
+	EXPECT_EQ(1, at_mark(receiver));
+	EXPECT_EQ(0, inq(receiver));
+	EXPECT_EQ(1, recv(receiver, &c, 1, MSG_OOB | MSG_PEEK));
 	EXPECT_EQ('!', c);
 	c = 0;
-	EXPECT_EQ(1, recv(self->server, &c, 1, MSG_OOB));
+	EXPECT_EQ(1, recv(receiver, &c, 1, MSG_OOB));
 	EXPECT_EQ('!', c);
 	errno = 0;
-	EXPECT_EQ(-1, recv(self->server, &c, 1, MSG_OOB));
+	EXPECT_EQ(-1, recv(receiver, &c, 1, MSG_OOB));
 	EXPECT_EQ(EINVAL, errno) TH_LOG("the urgent byte twice");
 	/* No more POLLPRI; readable once "de" is there (the byte at the mark is not data). */
 	ASSERT_EQ(1, poll(&p, 1, 10000));
 	EXPECT_EQ(POLLIN, p.revents);
 	/* The stream goes on without it. */
-	ASSERT_EQ(2, recv(self->server, buf, 2, MSG_WAITALL));
+	ASSERT_EQ(2, recv(receiver, buf, 2, MSG_WAITALL));
 	EXPECT_EQ(0, memcmp(buf, "de", 2));
-	EXPECT_EQ(0, at_mark(self->server));
+	EXPECT_EQ(0, at_mark(receiver));
 
 	/* Inline: the byte is data at the mark. */
-	ASSERT_EQ(0, setsockopt(self->server, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)));
-	ASSERT_EQ(1, send(self->client, "x", 1, MSG_OOB));
-	ASSERT_EQ(1, send(self->client, "y", 1, 0));
+	ASSERT_EQ(0, setsockopt(receiver, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)));
+	ASSERT_EQ(1, send(sender, "x", 1, MSG_OOB));
+	ASSERT_EQ(1, send(sender, "y", 1, 0));
 	p.events = POLLPRI;
 	ASSERT_EQ(1, poll(&p, 1, 10000));
-	EXPECT_EQ(1, at_mark(self->server));
+	EXPECT_EQ(1, at_mark(receiver));
 	errno = 0;
-	EXPECT_EQ(-1, recv(self->server, &c, 1, MSG_OOB));
+	EXPECT_EQ(-1, recv(receiver, &c, 1, MSG_OOB));
 	EXPECT_EQ(EINVAL, errno) TH_LOG("MSG_OOB with SO_OOBINLINE");
-	ASSERT_EQ(2, recv(self->server, buf, 2, MSG_WAITALL));
+	ASSERT_EQ(2, recv(receiver, buf, 2, MSG_WAITALL));
 	EXPECT_EQ(0, memcmp(buf, "xy", 2));
-	EXPECT_EQ(0, at_mark(self->server));
+	EXPECT_EQ(0, at_mark(receiver));
 	signal(SIGURG, SIG_DFL);
+}
+
+TEST_F(conn, urgent_data)
+{
+	urgent_data(_metadata, self->client, self->server);
+	/* The connecting side receives too (on fallen-back streams: the program's own socket). */
+	urgent_data(_metadata, self->server, self->client);
 }
 
 /* A send() from or recv() into a page whose first touch userfaultfd holds. */
