@@ -5,6 +5,8 @@
 #   make demo     set up everything, boot the two-host VM (release kernel) and show the module
 #                 at work: data over SDP beside TCP and raw verbs, unmodified programs, AF_IB
 #   make check    set up everything and run all tests (host tests, then the VM suite)
+#   make dkms-source  the module's sources and dkms.conf under $(DESTDIR)/usr/src/infinisock-VERSION
+#   make dkms-check   the DKMS packaging through dkms, in throw-away trees (part of make check)
 #   make install  the module (/lib/modules/<kernel>/extra), uapi header, transparent hook,
 #                 man pages, unit and examples; make uninstall removes them (DESTDIR, PREFIX)
 #   make bench    the benchmark suite: SDP beside raw verbs, SMC-R, rsocket and TCP, one VM
@@ -20,7 +22,7 @@ TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 FLAVOUR ?= debug
 
 .PHONY: all bootstrap kernel kernel-configs module selftests host-test vm-test check demo bench latency fuzz clean \
-	install uninstall
+	install uninstall dkms-source dkms-check
 
 all: module
 
@@ -48,7 +50,8 @@ host-test:
 vm-test: module selftests
 	bash tools/vm/run.sh test
 
-check: host-test kernel-configs vm-test
+# dkms-check before the VM: the VM's dkms.sh loads the module DKMS built.
+check: host-test kernel-configs dkms-check vm-test
 
 # The demo's figures come from the release kernel too; it is the one kernel a fresh
 # machine builds for it.
@@ -82,6 +85,12 @@ install: module selftests
 
 uninstall:
 	FLAVOUR=$(FLAVOUR) bash tools/install.sh uninstall
+
+dkms-source:
+	bash tools/dkms/source.sh
+
+dkms-check: kernel
+	FLAVOUR=$(FLAVOUR) bash tools/dkms/test.sh
 
 clean:
 	bash tools/build-module.sh clean

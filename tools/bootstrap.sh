@@ -22,6 +22,8 @@ APT_PACKAGES=(
 	libbpf-dev bpftool
 	# Installed man pages are checked with man --warnings (make install, its VM test).
 	man-db groff-base
+	# DKMS packaging (make dkms-check builds the module through dkms against our kernel).
+	dkms
 )
 
 missing=()

@@ -13,6 +13,8 @@ cmdfile=$objtree/rust/bindings/.bindings_generated.rs.cmd
 cmd=$(sed -n 's/^savedcmd_rust\/bindings\/bindings_generated.rs := //p' "$cmdfile")
 cmd=${cmd%%; sed *}
 eval "argv=($cmd)"
+# Another path to the same bindgen (a DKMS build on a machine where the kernel's is elsewhere).
+[ -z "${INFINISOCK_BINDGEN:-}" ] || argv[0]=$INFINISOCK_BINDGEN
 
 allow_functions='sock_register|sock_unregister|proto_register|proto_unregister|sk_alloc|sock_init_data'
 allow_functions+='|sock_no_.*|release_sock|sock_create_kern|sock_release|inet6?_(un)?register_protosw'
