@@ -33,7 +33,7 @@ use crate::{
         errno::Errno,
         sockaddr::{parse_bind, parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
         socket_args::SOCK_STREAM,
-        stream_options::{stream_option, StreamOption},
+        stream_options::{ip_tos, ipv6_tclass, stream_option, StreamOption},
         tunables::TunableId,
         AF_IB,
         IPPROTO_SDP,
@@ -257,6 +257,14 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         match opt {
             StreamOption::NoDelay => ep.lock().nodelay = value != 0,
             StreamOption::Cork => {}
+            StreamOption::Tos { v6: false } => {
+                let mut inner = ep.lock();
+                inner.tos = ip_tos(inner.tos, value);
+            }
+            StreamOption::Tos { v6: true } => {
+                let mut inner = ep.lock();
+                inner.tclass = ipv6_tclass(inner.tclass, value).map_err(Errno::into_error)?;
+            }
             StreamOption::Keepalive(opt) => keepalive::set_option(&ep, opt, value)?,
             StreamOption::V6Only => {
                 // As TCP: fixed once the socket has an address; an id left by a failed
@@ -290,6 +298,8 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
             StreamOption::Cork => 0,
             StreamOption::Keepalive(opt) => keepalive::get_option(&ep, opt),
             StreamOption::V6Only => i32::from(ep.sk.ipv6only()),
+            StreamOption::Tos { v6: false } => i32::from(ep.lock().tos),
+            StreamOption::Tos { v6: true } => i32::from(ep.lock().tclass),
         };
         Ok(OptValue::Int(v))
     }

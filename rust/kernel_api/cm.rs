@@ -210,6 +210,14 @@ impl CmIdRef {
         check(unsafe { bindings::rdma_set_afonly(self.as_raw(), i32::from(only)) })
     }
 
+    /// The type of service of the connection's path (`tos`, an IP ToS byte): rdma_cm
+    /// makes it the RoCE traffic class or the InfiniBand service level. Before
+    /// [`Self::resolve_route`].
+    pub(crate) fn set_service_type(&self, tos: u8) {
+        // SAFETY: Live id; the route is not resolved yet (the caller's order).
+        unsafe { bindings::rdma_set_service_type(self.as_raw(), i32::from(tos)) }
+    }
+
     /// Binds to a local address (port 0: an ephemeral port).
     pub(crate) fn bind(&self, addr: &SockAddr) -> Result {
         let mut raw = [0u8; SOCKADDR_IN6_LEN];

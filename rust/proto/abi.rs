@@ -50,6 +50,12 @@ pub const INFINISOCK_MAX_INLINE: i32 = 8;
 pub const INFINISOCK_TRANSPORT: i32 = 9;
 /// `SOL_IPV6`: IPv6-level options.
 pub const SOL_IPV6: i32 = 41;
+/// `SOL_IP` (`IPPROTO_IP`).
+pub const SOL_IP: i32 = 0;
+/// `IP_TOS`.
+pub const IP_TOS: i32 = 1;
+/// `IPV6_TCLASS`.
+pub const IPV6_TCLASS: i32 = 67;
 /// `IPV6_V6ONLY`.
 pub const IPV6_V6ONLY: i32 = 26;
 /// `SOL_TCP`: TCP-level options, which SDP sockets accept as TCP does.

@@ -100,6 +100,9 @@ pub(crate) struct Inner {
     pub(crate) orphaned: bool,
     /// `TCP_NODELAY`.
     pub(crate) nodelay: bool,
+    /// `IP_TOS` and `IPV6_TCLASS` (`proto::stream_options`).
+    pub(crate) tos: u8,
+    pub(crate) tclass: u8,
     /// `SO_KEEPALIVE`, as our `keepalive` callback last heard it (the socket layer
     /// sets its own flag only after calling it).
     pub(crate) keepalive_on: bool,
@@ -236,6 +239,8 @@ impl Endpoint {
                     shutdown: 0,
                     orphaned: false,
                     nodelay: false,
+                    tos: 0,
+                    tclass: 0,
                     keepalive_on: false,
                     keepalive: KeepaliveConfig::default(),
                     prober: Prober::default(),

@@ -28,6 +28,7 @@ use crate::{
         message,
         sockaddr::{SockAddr, AF_INET, AF_INET6},
         qp_shape::RD_ATOMIC,
+        stream_options::service_type,
         stats::Counter,
         tunables::TunableId,
         wire::Hello,
@@ -260,6 +261,11 @@ pub(crate) fn event(ep: EpRef<'_>, id: &CmIdRef, event: CmEvent<'_>) {
         CmEvent::ConnectRequest { private_data, request } => on_request(ep, request, private_data),
         CmEvent::AddrResolved => {
             let mut inner = ep.lock();
+            // The program's IP_TOS/IPV6_TCLASS, as TCP marks its packets.
+            let tos = id.peer_addr().map_or(0, |dst| service_type(&dst, inner.tos, inner.tclass));
+            if tos != 0 {
+                id.set_service_type(tos);
+            }
             if let Err(e) = id.resolve_route(RESOLVE_TIMEOUT_MS) {
                 ep.fail(&mut inner, route_errno(e));
             }
@@ -447,9 +453,9 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let parent_sk = &listener.sk;
     let sk = parent_sk.alloc_child()?;
     let child = Endpoint::new(sk.clone(), listener.rdma_ops)?;
-    let (cfg, max_msg, nodelay, keepalive) = {
+    let (cfg, max_msg, nodelay, keepalive, tos) = {
         let inner = listener.lock();
-        (ring_config(listener, &inner), inner.max_msg, inner.nodelay, inner.keepalive)
+        (ring_config(listener, &inner), inner.max_msg, inner.nodelay, inner.keepalive, (inner.tos, inner.tclass))
     };
     let (cfg, charge) = admit_rings(cfg)?;
     // Charged to the listener's memory cgroup: the program that will accept it.
@@ -474,6 +480,9 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
         // and keepalive times (`SO_KEEPALIVE` itself comes with the sock's flags).
         inner.nodelay = nodelay;
         inner.keepalive = keepalive;
+        // TCP's children have their listener's IP_TOS and IPV6_TCLASS too (their
+        // packets take the client's path, as ours do).
+        (inner.tos, inner.tclass) = tos;
         inner.parent = Some(listener.clone());
         // From here the id is the child's, and holds the child until its teardown
         // destroys it.
