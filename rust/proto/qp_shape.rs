@@ -10,8 +10,9 @@
 //! requests and as many SGEs as the device takes. Both answer RDMA READs: an AF_IB
 //! stream and an SDP stream under IP share rdma_cm's TCP port space, so either may be
 //! the other's peer, and toward a side that offers no responder resources an AF_IB
-//! program's READs are refused (`EOPNOTSUPP`). Devices allocate queues by entry count and entry size,
-//! so the stream's smaller shape is what makes an idle SDP connection cheap.
+//! program's READs are refused (`EOPNOTSUPP`). Devices allocate queues by entry count
+//! and entry size, so the stream's smaller shape is what makes an idle SDP connection
+//! cheap.
 
 use super::{handshake::RingConfig, rdma::RDMA_REQUESTS};
 

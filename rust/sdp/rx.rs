@@ -202,24 +202,28 @@ fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool
 
 /// `recv(MSG_OOB)`: the urgent byte, as `tcp_recv_urg` returns it.
 fn recv_urgent(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32) -> Result<usize> {
-    let mut guard = ep.lock_reaped();
-    let inner = &mut *guard;
-    if inner.phase == Phase::Listening {
-        return Err(ENOTCONN);
+    loop {
+        let mut guard = ep.lock_reaped();
+        let inner = &mut *guard;
+        if inner.phase == Phase::Listening {
+            return Err(ENOTCONN);
+        }
+        let inline = ep.sk.urginline();
+        let Some(link) = inner.link.as_mut() else { return Err(EINVAL) };
+        let byte = link.stream.urgent.take(true, inline).map_err(|NoUrgentByte::Invalid| EINVAL)?;
+        if len > 0 && flags & MSG_TRUNC == 0 && !msg.copy_out_all(&[byte]) {
+            // The page is missing: faulted in without the lock (a fault userspace
+            // controls must not hold the endpoint), then the byte is looked at again.
+            drop(guard);
+            msg.fault_in_all(1, true)?;
+            continue;
+        }
+        msg.add_flags(if len == 0 { MSG_OOB | MSG_TRUNC } else { MSG_OOB });
+        if flags & MSG_PEEK == 0 {
+            let _ = link.stream.urgent.take(false, inline);
+        }
+        return Ok(usize::from(len > 0));
     }
-    let inline = ep.sk.urginline();
-    let Some(link) = inner.link.as_mut() else { return Err(EINVAL) };
-    let byte = link.stream.urgent.take(true, inline).map_err(|NoUrgentByte::Invalid| EINVAL)?;
-    msg.add_flags(MSG_OOB);
-    if len == 0 {
-        msg.add_flags(MSG_TRUNC);
-    } else if flags & MSG_TRUNC == 0 && !msg.copy_out_all(&[byte]) {
-        return Err(EFAULT);
-    }
-    if flags & MSG_PEEK == 0 {
-        let _ = link.stream.urgent.take(false, inline);
-    }
-    Ok(usize::from(len > 0))
 }
 
 /// `recvmsg` on a stream.

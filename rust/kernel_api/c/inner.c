@@ -11,9 +11,8 @@
  * are copied to the outer sock, whose SO_ERROR the socket layer reads. Once the socket
  * is on TCP, the inner socket's file is the outer one (as SMC gives its clcsock the
  * SMC socket's file at fall back): TCP sends SIGURG to the owner of sk_socket->file.
- * Children of an
- * inner listener get none of this (sk_clone_lock clears sk_wq, and the sk_user_data
- * link is not copied); accept() hands them out as plain TCP sockets.
+ * Children of an inner listener get none of this (sk_clone_lock clears sk_wq, and the
+ * sk_user_data link is not copied); accept() hands them out as plain TCP sockets.
  */
 #include <linux/net.h>
 #include <linux/poll.h>
