@@ -356,4 +356,27 @@ typedef unsigned int (*infinisock_stats_fn)(struct net *net, u64 *out, unsigned 
 int infinisock_genl_register(infinisock_stats_fn stats);
 void infinisock_genl_unregister(void);
 
+/*
+ * diag.c: SDP sockets over inet_diag (protocols IPPROTO_SDP and IPPROTO_SDP_HYBRID).
+ * The walk visits the module's sockets of that protocol in list order from the
+ * cursor (0: the first), calls infinisock_diag_match() on each and, for a match,
+ * infinisock_diag_fill() with its row. It stops where fill returns non-zero (1: an
+ * exact lookup's answer; negative: the batch is full, that socket goes first in the
+ * next one) and returns the cursor to resume from (U64_MAX when all were seen).
+ */
+struct infinisock_sdp_info;
+struct infinisock_diag_ctx;
+typedef u64 (*infinisock_diag_walk_fn)(struct infinisock_diag_ctx *ctx, u16 protocol, u64 cursor);
+bool infinisock_diag_match(const struct infinisock_diag_ctx *ctx, struct sock *sk);
+bool infinisock_diag_wants_info(const struct infinisock_diag_ctx *ctx);
+/* rqueue, wqueue: bytes unread and unacknowledged (a listener: queued, backlog). */
+int infinisock_diag_fill(struct infinisock_diag_ctx *ctx, struct sock *sk, u32 rqueue, u32 wqueue,
+			 const struct infinisock_sdp_info *info);
+int infinisock_diag_register(infinisock_diag_walk_fn walk);
+void infinisock_diag_unregister(void);
+/* inner.c: the inner TCP socket's cookie, 0 if there is none. */
+u64 infinisock_inner_cookie(struct sock *sk);
+/* sock.c: the sock's addresses and shutdown state where TCP keeps them (diag reads them). */
+void infinisock_sk_publish(struct sock *sk, const u8 *local, u16 lport, const u8 *peer, u16 pport, u8 shutdown);
+
 #endif /* INFINISOCK_HELPERS_H */

@@ -21,7 +21,7 @@ use kernel::prelude::*;
 use crate::{
     family::{inet, proc},
     link::devices,
-    kernel_api::{bindings, ffi_static::Registration, genl::GenlFamily, net, net::PernetSubsys, sock, work::ModuleWorkqueue},
+    kernel_api::{bindings, ffi_static::Registration, diag::SockDiag, genl::GenlFamily, net, net::PernetSubsys, sock, work::ModuleWorkqueue},
 };
 
 
@@ -51,6 +51,23 @@ const _: () = assert!(
     (bindings::__INFINISOCK_STAT_MAX - bindings::INFINISOCK_STAT_ACTIVE_OPENS) as usize == proto::stats::Counter::COUNT
 );
 
+// sock_diag's INFINISOCK_DIAG_F_* and INFINISOCK_PHASE_* are `proto::diag`'s and `Phase`'s.
+const _: () = {
+    use proto::diag::*;
+    assert!(bindings::INFINISOCK_DIAG_F_BUSY == DIAG_F_BUSY && bindings::INFINISOCK_DIAG_F_ORPHAN == DIAG_F_ORPHAN);
+    assert!(bindings::INFINISOCK_DIAG_F_FIN_PENDING == DIAG_F_FIN_PENDING);
+    assert!(bindings::INFINISOCK_DIAG_F_FIN_SENT == DIAG_F_FIN_SENT);
+    assert!(bindings::INFINISOCK_DIAG_F_FIN_RCVD == DIAG_F_FIN_RCVD);
+    assert!(bindings::INFINISOCK_DIAG_F_PEER_GONE == DIAG_F_PEER_GONE);
+    use proto::conn_state::Phase;
+    assert!(bindings::INFINISOCK_PHASE_OPEN == Phase::Open as u32);
+    assert!(bindings::INFINISOCK_PHASE_LISTENING == Phase::Listening as u32);
+    assert!(bindings::INFINISOCK_PHASE_CONNECTING == Phase::Connecting as u32);
+    assert!(bindings::INFINISOCK_PHASE_ACCEPTING == Phase::Accepting as u32);
+    assert!(bindings::INFINISOCK_PHASE_CONNECTED == Phase::Connected as u32);
+    assert!(bindings::INFINISOCK_PHASE_CLOSED == Phase::Closed as u32);
+};
+
 module! {
     type: InfiniSock,
     name: "infinisock",
@@ -74,6 +91,8 @@ pub(crate) const THIS_MODULE_PTR: *mut bindings::module =
 /// (no new sockets), then the workqueue (waits for the last teardowns), the
 /// per-namespace state last.
 struct InfiniSock {
+    // First: no dump may reach a socket list on its way out.
+    _diag: Option<SockDiag>,
     _sdp_inet: inet::SdpInet,
     _af_ib: Registration<sock::FamilyTable>,
     _af_ib_proto: Registration<sock::ProtoTable>,
@@ -102,8 +121,14 @@ impl kernel::Module for InfiniSock {
         if let Err(e) = family::transparent::register() {
             pr_warn!("transparent mode unavailable: the kfunc could not be registered ({})\n", e.to_errno());
         }
+        // Last, after everything that can fail: a failed init frees the module without
+        // waiting for a dump that already got in.
+        let diag = SockDiag::register::<sdp::diag::SdpDiag>()
+            .inspect_err(|e| pr_warn!("SDP sockets cannot be listed by sock_diag ({})\n", e.to_errno()))
+            .ok();
         pr_info!("loaded: AF_IB ({}) and IPPROTO_SDP ({}) registered\n", proto::AF_IB, proto::IPPROTO_SDP);
         Ok(Self {
+            _diag: diag,
             _sdp_inet: sdp_inet,
             _af_ib: af_ib,
             _af_ib_proto: af_ib_proto,

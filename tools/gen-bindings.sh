@@ -25,10 +25,10 @@ allow_functions+='|rdma_destroy_id|rdma_bind_addr|rdma_resolve_addr|rdma_resolve
 allow_functions+='|rdma_disconnect|rdma_destroy_qp|destroy_workqueue|rdma_set_reuseaddr|rdma_set_afonly|rdma_set_service_type|__init_waitqueue_head'
 allow_types='net_proto_family|proto|proto_ops|inet_protosw|pernet_operations|ctl_table|ib_client'
 allow_types+='|ib_port_attr|ib_port_state|rdma_link_layer|ib_mtu|infinisock_sock|infinisock6_sock|infinisock_layout|infinisock_conn_policy|infinisock_rd_depths|sock_type|socket_state'
-allow_types+='|ib_cqe|ib_wc_status|ib_poll_context|rdma_cm_event_type|dma_data_direction|tcp_state|infinisock_text_ctx'
+allow_types+='|ib_cqe|ib_wc_status|ib_poll_context|rdma_cm_event_type|dma_data_direction|tcp_state|infinisock_text_ctx|infinisock_sdp_info'
 allow_vars='AF_IB|PF_IB|AF_INET6?|PF_INET6?|IPPROTO_SDP|SOCK_MAX'
 allow_vars+='|INET_PROTOSW_.*|RUST_CONST_HELPER_.*|IPPROTO_MAX|init_net'
-allow_vars+='|_*INFINISOCK_STAT_.*|O_NONBLOCK|MSG_.*|INFINISOCK_POLL_BATCH|INFINISOCK_VERB_.*|INFINISOCK_INNER_.*|SOL_SOCKET|IPPROTO_SDP_HYBRID|INFINISOCK_TEXT_MAX'
+allow_vars+='|_*INFINISOCK_STAT_.*|O_NONBLOCK|MSG_.*|INFINISOCK_POLL_BATCH|INFINISOCK_VERB_.*|INFINISOCK_INNER_.*|SOL_SOCKET|IPPROTO_SDP_HYBRID|INFINISOCK_TEXT_MAX|INFINISOCK_DIAG_F_.*|INFINISOCK_PHASE_.*'
 
 out_argv=()
 skip=0

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs or removes what `make` built, for the kernel the module was built against:
 #   install.sh install     the module under /lib/modules/<kernel>/extra (then depmod),
-#                          the uapi header, infinisock-stat, the transparent hook and its loader, the man
-#                          pages, the systemd unit (not enabled) and the
-#                          modules-load.d/sysctl.d examples
+#                          the uapi header, infinisock-stat and infinisock-ss, the
+#                          transparent hook and its loader, the man pages, the systemd
+#                          unit (not enabled) and the modules-load.d/sysctl.d examples
 #   install.sh uninstall   removes exactly those files again (then depmod)
 # DESTDIR stages everything under another root (depmod -b then works there), PREFIX is
 # /usr/local by default, FLAVOUR picks the build (debug; `make install` passes its own).
@@ -29,6 +29,7 @@ files() {
 	echo "$hook/infinisock-transparent|$prefix/lib/infinisock/infinisock-transparent|755"
 	echo "$hook/infinisock_transparent.bpf.o|$prefix/lib/infinisock/infinisock_transparent.bpf.o|644"
 	echo "$TOP/tools/stat/infinisock-stat|$prefix/bin/infinisock-stat|755"
+	echo "$TOP/tools/stat/infinisock-ss|$prefix/bin/infinisock-ss|755"
 	echo "$TOP/tools/transparent/infinisock-transparent.service|$prefix/lib/systemd/system/infinisock-transparent.service|644"
 	echo "$TOP/tools/transparent/modules-load.d/infinisock.conf|$prefix/share/doc/infinisock/examples/modules-load.d/infinisock.conf|644"
 	echo "$TOP/tools/transparent/sysctl.d/90-infinisock.conf|$prefix/share/doc/infinisock/examples/sysctl.d/90-infinisock.conf|644"

@@ -179,12 +179,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
             let current = inner.id.as_ref().and_then(|id| id.peer_addr());
             peer_name(inner.phase, current, inner.peer).map_err(Errno::into_error)?
         } else {
-            inner
-                .id
-                .as_ref()
-                .and_then(|id| id.local_addr())
-                .or(inner.bound)
-                .unwrap_or(SockAddr::unspecified(FAMILY as u16))
+            inner.local_addr().unwrap_or(SockAddr::unspecified(FAMILY as u16))
         };
         Ok(addr.encode_for(FAMILY as u16, ep.port_space(), out))
     }

@@ -177,6 +177,14 @@ impl Sock {
         unsafe { bindings::infinisock_inner_set_mode(self.as_raw(), bindings::INFINISOCK_INNER_UNUSED as i32) };
     }
 
+    /// The inner TCP socket's cookie (`SO_COOKIE`), 0 if there is none. From process
+    /// context, without the sock's lock (the helper takes it).
+    pub(crate) fn inner_cookie(&self) -> u64 {
+        // SAFETY: One of our socks; the helper looks at the inner socket under the
+        // sock's lock, which its release takes too.
+        unsafe { bindings::infinisock_inner_cookie(self.as_raw()) }
+    }
+
     /// Releases the inner socket, if there is one: at the outer socket's release.
     pub(crate) fn release_inner(&self) {
         // SAFETY: One of our socks; the helper takes the inner pointer once, under the

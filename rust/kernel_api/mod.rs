@@ -21,6 +21,7 @@
 pub(crate) mod bindings;
 pub(crate) mod bpf;
 pub(crate) mod cm;
+pub(crate) mod diag;
 pub(crate) mod errno;
 pub(crate) mod ffi_static;
 pub(crate) mod genl;

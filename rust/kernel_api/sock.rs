@@ -7,7 +7,12 @@
 //! Protocol code implements [`SocketFamily`], [`SocketOps`] and [`SockProto`]; the
 //! `extern "C"` trampolines here turn the kernel's raw pointers into the wrapper types.
 
-use core::{any::TypeId, ptr::NonNull};
+use core::{
+    any::TypeId,
+    ops::ControlFlow,
+    ptr::NonNull,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use kernel::{
     error::{from_result, to_result},
@@ -23,7 +28,7 @@ use kernel::{
 
 use crate::{
     kernel_api::{bindings, ffi_static::{FfiStatic, KernelTable}, net::Net},
-    proto::sockaddr::SOCKADDR_MAX_LEN,
+    proto::sockaddr::{SockAddr, SOCKADDR_MAX_LEN},
 };
 
 /// A `struct socket`: the file-side half of a socket.
@@ -261,9 +266,9 @@ impl Sock {
         (self.table().state_type)() == TypeId::of::<T>()
     }
 
-    /// How [`STATEFUL`] lists the sock.
-    fn listed_as(&self) -> StatefulSock {
-        StatefulSock(NonNull::from(&self.0).cast())
+    /// The sock as [`STATEFUL`] holds it.
+    fn listed_ptr(&self) -> NonNull<bindings::sock> {
+        NonNull::from(&self.0).cast()
     }
 
     /// Installs the protocol state, of its protocol's [`SockProto::State`] type (else
@@ -283,8 +288,10 @@ impl Sock {
             debug_assert!((*slot).is_null());
             *slot = state.into_foreign();
         }
-        // Capacity was reserved above.
-        let _ = listed.push_within_capacity(self.listed_as());
+        // Capacity was reserved above. Numbered under the lock, so the list stays in
+        // `seq` order (`take_state` keeps the order of the others).
+        let seq = NEXT_STATEFUL_SEQ.fetch_add(1, Ordering::Relaxed);
+        let _ = listed.push_within_capacity(StatefulSock { sk: self.listed_ptr(), seq });
         Ok(())
     }
 
@@ -312,11 +319,11 @@ impl Sock {
         if !self.holds::<T>() {
             return None;
         }
-        let me = self.listed_as();
+        let me = self.listed_ptr();
         // Unlisted first, under the list's lock: a reader of the list never sees a
         // listed sock without its state.
         let mut listed = STATEFUL.lock();
-        listed.retain(|s| *s != me);
+        listed.retain(|s| s.sk != me);
         let slot = self.state_slot();
         // SAFETY: As in `state`; the pointer is replaced by null so it is taken once.
         unsafe {
@@ -437,6 +444,17 @@ impl Sock {
     pub(crate) fn set_tcp_state(&self, state: u32) {
         // SAFETY: The sock is valid.
         unsafe { bindings::infinisock_sk_set_state(self.as_raw(), state as i32) };
+    }
+
+    /// Writes the connection's addresses (`None`: unspecified, port 0) and `shutdown`
+    /// state where TCP keeps them, for socket diagnostics to read without our lock.
+    pub(crate) fn publish(&self, local: Option<SockAddr>, peer: Option<SockAddr>, shutdown: u8) {
+        let form = |a: Option<SockAddr>| a.map_or(([0; 16], 0), |a| a.as_mapped_v6());
+        let ((local, lport), (peer, pport)) = (form(local), form(peer));
+        // SAFETY: The sock is valid; the addresses are 16 bytes each.
+        unsafe {
+            bindings::infinisock_sk_publish(self.as_raw(), local.as_ptr(), lport, peer.as_ptr(), pport, shutdown)
+        };
     }
 
     /// Marks the sock as no longer attached to a file (`sock_orphan`), under its lock.
@@ -1180,9 +1198,16 @@ impl Drop for KernelSocket {
     }
 }
 
-/// A sock with protocol state installed, as listed in [`STATEFUL`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StatefulSock(NonNull<bindings::sock>);
+/// A sock with protocol state installed, as listed in [`STATEFUL`], and its number in
+/// the list's order: a walk that lets go of the lock resumes by number
+/// ([`for_each_state_from`]), since the socks it saw may be gone by then.
+pub(crate) struct StatefulSock {
+    sk: NonNull<bindings::sock>,
+    seq: u64,
+}
+
+/// The number the next listed sock gets; 0 is no sock's (a walk from the start).
+static NEXT_STATEFUL_SEQ: AtomicU64 = AtomicU64::new(1);
 
 // SAFETY: Only dereferenced under the `STATEFUL` lock (see `for_each_state`).
 unsafe impl Send for StatefulSock {}
@@ -1216,13 +1241,31 @@ impl Drop for StateList {
 /// lock (which socket creation and the removal of a state take: `f` must not wait
 /// for anything that may wait for them).
 pub(crate) fn for_each_state<T: Send + Sync + 'static>(mut f: impl FnMut(&Sock, &T)) {
+    for_each_state_from::<T>(0, |sk, state| {
+        f(sk, state);
+        ControlFlow::Continue(())
+    });
+}
+
+/// As [`for_each_state`], from the sock numbered `from` or the next one still listed,
+/// until `f` breaks. Returns where to resume: the number of the sock `f` broke at (it
+/// is visited again), or `u64::MAX` when every sock was seen. A sock listed for the
+/// whole of a walk resumed this way is visited exactly once.
+pub(crate) fn for_each_state_from<T: Send + Sync + 'static>(
+    from: u64,
+    mut f: impl FnMut(&Sock, &T) -> ControlFlow<()>,
+) -> u64 {
     let listed = STATEFUL.lock();
-    for s in listed.iter() {
+    let start = listed.partition_point(|s| s.seq < from);
+    for s in &listed[start..] {
         // SAFETY: A listed sock is alive while the lock is held (see `STATEFUL`), and
         // is one of ours (only `set_state` lists socks).
-        let sk = unsafe { Sock::from_raw(s.0.as_ptr()) };
+        let sk = unsafe { Sock::from_raw(s.sk.as_ptr()) };
         if let Some(state) = sk.state::<T>() {
-            f(sk, &state);
+            if f(sk, &state).is_break() {
+                return s.seq;
+            }
         }
     }
+    u64::MAX
 }

@@ -60,6 +60,17 @@ impl<Ls: Lists, C> ListenQueue<Ls, C> {
         }
     }
 
+    /// Children queued, waiting for their RTU or for `accept()` (what `ss` shows as a
+    /// TCP listener's Recv-Q).
+    pub fn queued(&self) -> usize {
+        self.pending.len() + self.ready.len()
+    }
+
+    /// The backlog `listen()` set (a TCP listener's Send-Q in `ss`).
+    pub fn backlog(&self) -> usize {
+        self.backlog
+    }
+
     /// Whether a connection waits for `accept()`.
     pub fn has_ready(&self) -> bool {
         !self.ready.is_empty()

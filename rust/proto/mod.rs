@@ -10,6 +10,7 @@ pub mod abi;
 pub mod conn_state;
 pub mod cq_room;
 pub mod credits;
+pub mod diag;
 pub mod errno;
 pub mod error_queue;
 pub mod handshake;

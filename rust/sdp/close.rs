@@ -65,6 +65,7 @@ pub(crate) fn shutdown(ep: EpRef<'_>, how: i32) -> Result {
             if dirs.write {
                 shut_send(ep, inner);
             }
+            ep.publish(inner);
         }
     }
     ep.wake(POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT);

@@ -1,18 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `/proc/net/infinisock/sdp`: one line per SDP socket of the namespace, with its
-//! addresses, state and the data path's queues and credits (what `ss` shows for TCP);
-//! a socket whose owner is inside a socket call at that moment shows as `busy`.
+//! What an SDP socket shows to its administrator: one line per socket of the namespace
+//! in `/proc/net/infinisock/sdp` (addresses, state, the data path's queues and credits:
+//! what `ss` shows for TCP), and one row per socket in a sock_diag dump
+//! (`kernel_api::diag`, `struct infinisock_sdp_info`). A socket whose owner is inside a
+//! socket call at that moment shows as busy.
+
+use core::sync::atomic::Ordering;
 
 use kernel::{seq_file::SeqFile, seq_print};
 
 use crate::{
-    kernel_api::{net::{Net, ProcShow, Shown}, sock::for_each_state},
+    kernel_api::{
+        diag::DiagSource,
+        net::{Net, ProcShow, Shown},
+        sock::{for_each_state, Sock},
+    },
     proto::{
+        diag::{Always, DiagRow, Rings, Snapshot, Verbs},
         hybrid::IPPROTO_SDP_HYBRID,
         proc_row::{LinkRow, Row, HEADER},
     },
-    sdp::endpoint::{Endpoint, Phase},
+    sdp::endpoint::{Endpoint, Inner, Phase},
 };
 
 /// The `/proc/net/infinisock/sdp` file.
@@ -25,38 +34,106 @@ impl ProcShow for SdpList {
             if !core::ptr::eq(sk.net().as_raw(), net.as_raw()) {
                 return;
             }
-            // Never wait for an endpoint with the list's lock held: its owner may be
-            // inside a call that waits for a page fault userspace controls, and the
-            // list's lock is what socket creation and teardown in every namespace
-            // take. Such a socket's line says only that it is busy.
-            let Some(inner) = ep.inner.try_lock() else {
-                seq_print!(m, "{}", Shown(Row::Busy));
-                return;
-            };
-            let local = inner.id.as_ref().and_then(|id| id.local_addr()).or(inner.bound);
-            let peer = match inner.phase {
-                Phase::Open | Phase::Listening => None,
-                _ => inner.id.as_ref().and_then(|id| id.peer_addr()).or(inner.peer),
-            };
-            let link = inner.link.as_ref().map(|link| {
-                let s = &link.stream;
-                let (credits, peer_bufs) = s.credits.as_ref().map_or((0, 0), |c| (c.available(), c.peer_bufs()));
-                LinkRow {
-                    rx_queue: s.rx.bytes(),
-                    tx_queue: link.outq(),
-                    credits,
-                    peer_bufs,
-                    posted: link.qp.recv_posted(),
-                    fin_pending: s.fin_pending,
-                    fin_sent: s.fin_sent,
-                    fin_received: s.fin_received,
-                    peer_gone: s.peer_gone,
-                }
+            let row = look(ep, |inner, snapshot| Row::Socket {
+                local: inner.local_addr(),
+                peer: shown_peer(inner),
+                phase: snapshot.phase,
+                orphaned: snapshot.orphaned,
+                link: snapshot.link,
+                path: path_of(sk, inner),
             });
-            // A hybrid stream's, or that of one its listener accepted.
-            let path = (sk.protocol() == IPPROTO_SDP_HYBRID).then_some(inner.path);
-            let row = Row::Socket { local, peer, phase: inner.phase, orphaned: inner.orphaned, link, path };
-            seq_print!(m, "{}", Shown(row));
+            seq_print!(m, "{}", Shown(row.unwrap_or(Row::Busy)));
         });
     }
+}
+
+/// sock_diag's rows of SDP sockets, explicit and hybrid.
+pub(crate) struct SdpDiag;
+
+impl DiagSource for SdpDiag {
+    type State = Endpoint;
+
+    fn describe(sk: &Sock, ep: &Endpoint, detail: bool) -> DiagRow {
+        let mut always = Always {
+            path: None,
+            bytes_sent: ep.bytes_sent.load(Ordering::Relaxed),
+            bytes_received: ep.bytes_received.load(Ordering::Relaxed),
+            tcp_cookie: ep.tcp_cookie.load(Ordering::Relaxed),
+        };
+        let row = look(ep, |inner, snapshot| {
+            always.path = path_of(sk, inner);
+            DiagRow::of(snapshot, always, if detail { verbs(inner) } else { Verbs::default() })
+        });
+        row.unwrap_or_else(|| DiagRow::busy(always))
+    }
+}
+
+/// Calls `f` with the endpoint's state and its snapshot, unless its lock is taken.
+///
+/// Never waits for an endpoint with the socket list's lock held: its owner may be
+/// inside a call that waits for a page fault userspace controls, and the list's lock
+/// is what socket creation and teardown in every namespace take.
+fn look<R>(ep: &Endpoint, f: impl FnOnce(&Inner, &Snapshot) -> R) -> Option<R> {
+    let inner = ep.inner.try_lock()?;
+    let link = inner.link.as_ref();
+    let snapshot = Snapshot {
+        phase: inner.phase,
+        orphaned: inner.orphaned,
+        link: link.map(|link| {
+            let s = &link.stream;
+            let (credits, peer_bufs) = s.credits.as_ref().map_or((0, 0), |c| (c.available(), c.peer_bufs()));
+            LinkRow {
+                rx_queue: s.rx.bytes(),
+                tx_queue: link.outq(),
+                credits,
+                peer_bufs,
+                posted: link.qp.recv_posted(),
+                fin_pending: s.fin_pending,
+                fin_sent: s.fin_sent,
+                fin_received: s.fin_received,
+                peer_gone: s.peer_gone,
+            }
+        }),
+        rings: link.map(|link| Rings {
+            recv_bufs: link.recv_ring(),
+            send_bufs: link.tx_slots(),
+            buf_size: link.buffer_size(),
+        }),
+        listener: (inner.phase == Phase::Listening).then(|| (inner.listen.queued(), inner.listen.backlog())),
+    };
+    Some(f(&inner, &snapshot))
+}
+
+/// The peer a row names: none while not connecting or connected.
+fn shown_peer(inner: &Inner) -> Option<crate::proto::sockaddr::SockAddr> {
+    match inner.phase {
+        Phase::Open | Phase::Listening => None,
+        _ => inner.peer_addr(),
+    }
+}
+
+/// A hybrid stream's path, or that of one its listener accepted.
+fn path_of(sk: &Sock, inner: &Inner) -> Option<crate::proto::hybrid::Path> {
+    (sk.protocol() == IPPROTO_SDP_HYBRID).then_some(inner.path)
+}
+
+/// The device and queue pair behind the endpoint, as `getsockopt(SOL_INFINISOCK)`
+/// reports them.
+fn verbs(inner: &Inner) -> Verbs {
+    let Some(info) = inner.id.as_ref().map(|id| id.verbs_info(inner.link.as_ref().map(|l| l.qp.qp()))) else {
+        return Verbs::default();
+    };
+    let mut v = Verbs::default();
+    if info.has_device {
+        v.device = info.device.map(|c| c as u8);
+        v.port = info.port;
+        v.gid = info.gid;
+    }
+    if info.has_qp {
+        v.qp_num = info.qp_num;
+        v.peer_qp_num = info.peer_qp_num;
+        v.path_mtu = info.path_mtu;
+        v.max_inline = info.max_inline;
+    }
+    v
 }

@@ -21,7 +21,7 @@
 //! leave its own sends' completions for later ([`Endpoint::send_completions_wanted`]).
 
 use core::{
-    sync::atomic::{AtomicBool, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering},
 };
 
 use kernel::{
@@ -128,6 +128,18 @@ pub(crate) struct Inner {
     pub(crate) handover: Handover,
 }
 
+impl Inner {
+    /// The local address: rdma_cm's once it has one, else what `bind` named.
+    pub(crate) fn local_addr(&self) -> Option<SockAddr> {
+        self.id.as_ref().and_then(|id| id.local_addr()).or(self.bound)
+    }
+
+    /// The peer's address: rdma_cm's once it has one, else what `connect` named.
+    pub(crate) fn peer_addr(&self) -> Option<SockAddr> {
+        self.id.as_ref().and_then(|id| id.peer_addr()).or(self.peer)
+    }
+}
+
 /// The protocol state of one socket. See the module documentation.
 #[pin_data]
 pub(crate) struct Endpoint {
@@ -181,6 +193,11 @@ pub(crate) struct Endpoint {
     /// Poll events the receive CQ's event has already woken pollers for, since the
     /// last reap began (see [`Endpoint::reap`]).
     woken_by_cq_event: AtomicU32,
+    /// Stream payload bytes sent and received, and a hybrid on TCP's TCP socket's
+    /// cookie: what socket diagnostics report without the lock (`sdp::diag`).
+    pub(crate) bytes_sent: AtomicU64,
+    pub(crate) bytes_received: AtomicU64,
+    pub(crate) tcp_cookie: AtomicU64,
 }
 
 /// The ids of an endpoint's work items (its `Work`s' and `DelayedWork`s' `ID`).
@@ -269,6 +286,9 @@ impl Endpoint {
                 sk,
                 rdma_ops,
                 woken_by_cq_event: AtomicU32::new(0),
+                bytes_sent: AtomicU64::new(0),
+                bytes_received: AtomicU64::new(0),
+                tcp_cookie: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )
@@ -524,15 +544,25 @@ impl Endpoint {
     /// Moves the connection to `phase`, telling the `infinisock_state` tracepoint when
     /// it changes.
     pub(crate) fn set_phase(&self, inner: &mut Inner, phase: Phase) {
+        let (local, peer) = (inner.local_addr(), inner.peer_addr());
         if inner.phase != phase && trace::state_enabled() {
-            let id = inner.id.as_ref();
-            let local = id.and_then(|id| id.local_addr()).or(inner.bound);
-            let peer = id.and_then(|id| id.peer_addr()).or(inner.peer);
             let form = |a: Option<SockAddr>| a.map_or(([0; 16], 0), |a| a.as_mapped_v6());
             let protocol = u16::try_from(self.sk.protocol()).unwrap_or(0);
             trace::state(&self.sk, protocol, &form(local), &form(peer), inner.phase.code(), phase.code());
         }
         inner.phase = phase;
+        self.publish(inner);
+    }
+
+    /// Writes the socket's addresses and shutdown state where socket diagnostics read
+    /// them (`Sock::publish`): at every phase change, `bind` and `shutdown`.
+    pub(crate) fn publish(&self, inner: &Inner) {
+        let peer = match inner.phase {
+            Phase::Open | Phase::Listening => None,
+            _ => inner.peer_addr(),
+        };
+        let fin = inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
+        self.sk.publish(inner.local_addr(), peer, inner.shutdown | if fin { RCV_SHUTDOWN } else { 0 });
     }
 
     /// Moves to `Closed` and schedules the teardown, without an error.

@@ -7,6 +7,8 @@
 //! the attempt, or else the endpoint's teardown (a non-blocking connect that nobody
 //! waits for). Until the move is made, the socket's poll mask is empty.
 
+use core::sync::atomic::Ordering;
+
 use kernel::prelude::*;
 
 use crate::{
@@ -86,6 +88,7 @@ pub(crate) fn moved(ep: EpRef<'_>, why: Fallback, peer: Option<&SockAddr>, remem
     inner.path = Path::Tcp(why);
     inner.handover = Handover::Done;
     drop(inner);
+    ep.tcp_cookie.store(ep.sk.inner_cookie(), Ordering::Relaxed);
     ep.wake_all();
     if trace::fallback_enabled() {
         let (addr, port) = peer.map_or(([0; 16], 0), |p| p.as_mapped_v6());

@@ -144,6 +144,7 @@ pub(crate) fn bind(ep: EpRef<'_>, addr: SockAddr) -> Result {
         };
     }
     inner.bound = id.local_addr().or(Some(addr));
+    ep.publish(&inner);
     Ok(())
 }
 

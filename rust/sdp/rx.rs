@@ -3,6 +3,8 @@
 //! Receiving: completions of the receive ring, decoding and checking each message, and
 //! `recvmsg` copying data out of the ring and reposting the buffers.
 
+use core::sync::atomic::Ordering;
+
 use crate::kernel_api::log::pr_warn_ratelimited;
 use kernel::{prelude::*, str::CStr};
 
@@ -265,6 +267,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
             ReadStep::Eof => {
                 if inner.link.as_ref().is_some_and(|l| l.stream.fin_received) {
                     ep.sk.set_tcp_state(TCP_CLOSE_WAIT);
+                    ep.publish(&inner);
                 }
                 break;
             }
@@ -302,6 +305,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                 if !peek {
                     link.stream.urgent.consumed(plan.skip + n);
                     stats::add(ep.sk.net(), Counter::BytesReceived, n as u64);
+                    ep.bytes_received.fetch_add(n as u64, Ordering::Relaxed);
                     if let Err(e) = link.maybe_credit_update() {
                         ep.fail(inner, e);
                     }

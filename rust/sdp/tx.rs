@@ -3,6 +3,8 @@
 //! Sending: `sendmsg` copying user data into registered send buffers, one message per
 //! buffer, each behind a credit; and the completions that free the buffers.
 
+use core::sync::atomic::Ordering;
+
 use crate::kernel_api::log::pr_warn_ratelimited;
 use kernel::prelude::*;
 
@@ -133,6 +135,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
                 Ok(WriteRound::Wrote(n)) => {
                     sent += n;
                     stats::add(ep.sk.net(), Counter::BytesSent, n as u64);
+                    ep.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
                     credit_stall = false;
                     continue;
                 }

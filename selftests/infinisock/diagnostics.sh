@@ -175,3 +175,64 @@ wait_output "$out" "got 1048576"
 [ -n "$n" ] && [ "$n" -ge 3 ] 2>/dev/null || fail "perf stat counted '$n' infinisock_state events"
 pass "perf stat counts infinisock:infinisock_state ($n events)"
 rm -f "$out" "$tout"
+
+# infinisock-ss lists the sockets over sock_diag, as ss lists TCP's: a connection a->b
+# held open (the client prints its port and cookie), with the kernel's filters, JSON,
+# and for an unprivileged user too.
+SS=$TOP/tools/stat/infinisock-ss
+out=$(mktemp)
+ip netns exec b python3 - > /dev/null <<'PY' &
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 258)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.77.0.2", 7210))
+s.listen(4)
+c, _ = s.accept()
+c.recv(1000, socket.MSG_WAITALL)
+time.sleep(60)
+PY
+sleep 1
+ip netns exec a python3 - > "$out" <<'PY' &
+import socket, struct, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 258)
+for _ in range(50):
+    try:
+        s.connect(("10.77.0.2", 7210))
+        break
+    except ConnectionRefusedError:
+        time.sleep(0.2)
+s.sendall(b"x" * 1000)
+print("port", s.getsockname()[1], "cookie", struct.unpack("=Q", s.getsockopt(socket.SOL_SOCKET, 57, 8))[0], flush=True)
+time.sleep(60)
+PY
+wait_output "$out" cookie
+read -r _ cport _ cookie < "$out"
+ip netns exec a "$SS" | grep -Eq "^sdp +ESTAB +0 +0 +10\.77\.0\.1:$cport +10\.77\.0\.2:7210$" ||
+	fail "infinisock-ss in a does not show the connection: $(ip netns exec a "$SS")"
+ip netns exec b "$SS" -l | grep -Eq "^sdp +LISTEN +0 +4 +10\.77\.0\.2:7210 +\*:\*$" ||
+	fail "infinisock-ss -l in b does not show the listener: $(ip netns exec b "$SS" -l)"
+ip netns exec a "$SS" -e -i -j | python3 -c '
+import json, sys
+cookie = int(sys.argv[1])
+rows = [r for r in json.load(sys.stdin) if r["cookie"] == cookie]
+assert len(rows) == 1, rows
+r = rows[0]
+assert r["netid"] == "sdp" and r["state"] == "ESTAB" and r["uid"] == 0 and r["inode"] > 0, r
+i = r["sdp"]
+assert i["phase"] == "connected" and i["bytes_sent"] == 1000 and i["device"] == "rxea", i
+assert i["qp_num"] > 0 and i["peer_qp_num"] > 0 and i["buf_size"] > 0 and i["credits"] > 0, i
+' "$cookie" || fail "infinisock-ss -e -i -j: $(ip netns exec a "$SS" -e -i -j)"
+# count ARGS...: the rows infinisock-ss lists in namespace a with ARGS.
+count() { ip netns exec a "$SS" -j "$@" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
+[ "$(count --dport 7210)" = 1 ] && [ "$(count --dport 7211)" = 0 ] &&
+	[ "$(count --dst 10.77.0.2/32)" = 1 ] && [ "$(count --src 10.78.0.0/16)" = 0 ] &&
+	[ "$(count --cookie "$cookie")" = 1 ] && [ "$(count -6)" = 0 ] && [ "$(count --path tcp)" = 0 ] ||
+	fail "infinisock-ss filters: dport $(count --dport 7210)/$(count --dport 7211), dst $(count --dst 10.77.0.2/32), src $(count --src 10.78.0.0/16), cookie $(count --cookie "$cookie"), -6 $(count -6)"
+# Another user of the namespace sees root's sockets, as with TCP.
+ip netns exec a setpriv --reuid 65534 --regid 65534 --clear-groups "$SS" -e |
+	grep -Eq "10\.77\.0\.2:7210 +uid:0 " || fail "infinisock-ss as nobody: $(ip netns exec a setpriv --reuid 65534 --regid 65534 --clear-groups "$SS" -e 2>&1)"
+# b lists its end of the connection, not a's socket.
+ip netns exec b "$SS" -e | grep -Eq "10\.77\.0\.1:$cport +uid:0 " || fail "namespace b does not list its end"
+ip netns exec b "$SS" -e | grep -q " sk:$(printf %x "$cookie")\$" && fail "namespace b lists a's socket"
+pass "infinisock-ss lists SDP sockets over sock_diag: connection, listener, details, filters, JSON, other users"
+rm -f "$out"

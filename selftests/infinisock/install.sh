@@ -21,6 +21,7 @@ out=$(DESTDIR=$stage FLAVOUR=$flavour bash "$TOP/tools/install.sh" install 2>&1)
 for f in "/lib/modules/$kver/extra/infinisock.ko" $prefix/include/linux/infinisock.h \
 	$prefix/lib/infinisock/infinisock-transparent $prefix/lib/infinisock/infinisock_transparent.bpf.o \
 	$prefix/bin/infinisock-stat $prefix/share/man/man8/infinisock-stat.8 \
+	$prefix/bin/infinisock-ss $prefix/share/man/man8/infinisock-ss.8 \
 	$prefix/lib/systemd/system/infinisock-transparent.service \
 	$prefix/share/doc/infinisock/examples/modules-load.d/infinisock.conf \
 	$prefix/share/doc/infinisock/examples/sysctl.d/90-infinisock.conf \

@@ -259,6 +259,55 @@ enum {
 };
 #define INFINISOCK_STAT_MAX	(__INFINISOCK_STAT_MAX - 1)
 
+/*
+ * Socket diagnostics (NETLINK_SOCK_DIAG, inet_diag): SDP sockets are dumped with
+ * sdiag_family AF_INET or AF_INET6 and INET_DIAG_REQ_PROTOCOL IPPROTO_SDP (explicit SDP
+ * streams) or IPPROTO_SDP_HYBRID (transparent ones), as struct inet_diag_msg with the
+ * usual attributes. idiag_rqueue and idiag_wqueue are the bytes not read and not yet
+ * acknowledged (a listener: connections waiting to be accepted, and its backlog).
+ * INET_DIAG_INFO, when asked for, is a struct infinisock_sdp_info. It only grows at its
+ * end: a reader takes what the attribute's length holds and zeroes the rest.
+ */
+#define INFINISOCK_PHASE_OPEN		0	/* new or bound */
+#define INFINISOCK_PHASE_LISTENING	1
+#define INFINISOCK_PHASE_CONNECTING	2
+#define INFINISOCK_PHASE_ACCEPTING	3	/* passive open, waiting for the RTU */
+#define INFINISOCK_PHASE_CONNECTED	4
+#define INFINISOCK_PHASE_CLOSED		5
+
+/*
+ * Its owner was inside a socket call at the dump: only the addresses, the state, the
+ * transport and the byte counts are given, the rest is zero.
+ */
+#define INFINISOCK_DIAG_F_BUSY		0x01
+#define INFINISOCK_DIAG_F_ORPHAN	0x02	/* closed by its program, still draining */
+#define INFINISOCK_DIAG_F_FIN_PENDING	0x04	/* a DisConn is owed to the peer */
+#define INFINISOCK_DIAG_F_FIN_SENT	0x08
+#define INFINISOCK_DIAG_F_FIN_RCVD	0x10	/* the peer sends nothing more */
+#define INFINISOCK_DIAG_F_PEER_GONE	0x20	/* the peer disconnected */
+
+struct infinisock_sdp_info {
+	__u32	isi_flags;		/* INFINISOCK_DIAG_F_* */
+	__u32	isi_phase;		/* INFINISOCK_PHASE_* */
+	__u32	isi_transport;		/* as getsockopt(INFINISOCK_TRANSPORT); 0 if not hybrid */
+	__u32	isi_credits;		/* messages we may send now */
+	__u32	isi_peer_bufs;		/* receive buffers the peer last said it posted */
+	__u32	isi_posted;		/* our receive buffers posted */
+	__u32	isi_recv_bufs;		/* receive ring, buffers */
+	__u32	isi_send_bufs;		/* send ring, buffers */
+	__u32	isi_buf_size;		/* bytes per buffer */
+	__u32	isi_port;		/* the RDMA device's port (isi_device) */
+	__u32	isi_qp_num;
+	__u32	isi_peer_qp_num;
+	__u32	isi_path_mtu;		/* bytes */
+	__u32	isi_max_inline;		/* bytes a send request carries inline */
+	__u64	isi_bytes_sent;		/* stream payload, both directions */
+	__u64	isi_bytes_received;
+	__u64	isi_tcp_cookie;		/* a hybrid on TCP: its TCP socket's SO_COOKIE */
+	__u8	isi_gid[16];		/* the local GID */
+	char	isi_device[64];		/* the RDMA device's name, NUL-terminated */
+};
+
 #ifndef _RDMA_IB_H
 struct ib_addr {
 	union {

@@ -17,6 +17,7 @@
 #include <linux/net.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/sock_diag.h>
 #include <linux/sockptr.h>
 #include <linux/wait.h>
 #include <net/inet_connection_sock.h>
@@ -113,6 +114,21 @@ void infinisock_inner_release(struct sock *sk)
 	sock_reset_flag(s, SOCK_FASYNC);
 	write_unlock_bh(&s->sk_callback_lock);
 	sock_release(inner);
+}
+
+/* The inner TCP socket's cookie (SO_COOKIE), 0 once it is gone. Process context. */
+u64 infinisock_inner_cookie(struct sock *sk)
+{
+	struct socket *inner;
+	u32 cookie[2] = {};
+
+	lock_sock(sk);
+	inner = isk(sk)->inner;
+	/* sock_gen_cookie() is inline around a symbol modules cannot reach. */
+	if (inner && inner->sk)
+		sock_diag_save_cookie(inner->sk, cookie);
+	release_sock(sk);
+	return (u64)cookie[1] << 32 | cookie[0];
 }
 
 /*
