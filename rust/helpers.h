@@ -357,21 +357,27 @@ int infinisock_genl_register(infinisock_stats_fn stats);
 void infinisock_genl_unregister(void);
 
 /*
- * diag.c: SDP sockets over inet_diag (protocols IPPROTO_SDP and IPPROTO_SDP_HYBRID).
- * The walk visits the module's sockets of that protocol in list order from the
- * cursor (0: the first), calls infinisock_diag_match() on each and, for a match,
- * infinisock_diag_fill() with its row. It stops where fill returns non-zero (1: an
- * exact lookup's answer; negative: the batch is full, that socket goes first in the
- * next one) and returns the cursor to resume from (U64_MAX when all were seen).
+ * diag.c: SDP sockets over inet_diag (protocols IPPROTO_SDP and IPPROTO_SDP_HYBRID),
+ * AF_IB sockets over sock_diag. The walk visits the module's sockets of `protocol` (0:
+ * any) in list order from the cursor (0: the first), calls infinisock_diag_match() on
+ * each and, for a match, infinisock_diag_fill() with its row. It stops where fill
+ * returns non-zero (1: an exact lookup's answer; negative: the batch is full, that
+ * socket goes first in the next one) and returns the cursor to resume from (U64_MAX
+ * when all were seen).
  */
 struct infinisock_sdp_info;
 struct infinisock_diag_ctx;
 typedef u64 (*infinisock_diag_walk_fn)(struct infinisock_diag_ctx *ctx, u16 protocol, u64 cursor);
 bool infinisock_diag_match(const struct infinisock_diag_ctx *ctx, struct sock *sk);
 bool infinisock_diag_wants_info(const struct infinisock_diag_ctx *ctx);
-/* rqueue, wqueue: bytes unread and unacknowledged (a listener: queued, backlog). */
+/* The request is AF_IB's: the row needs the sockets' addresses as sockaddr_ib. */
+bool infinisock_diag_for_af_ib(const struct infinisock_diag_ctx *ctx);
+/*
+ * rqueue, wqueue: bytes unread and unacknowledged (a listener: queued, backlog);
+ * local, peer: struct sockaddr_ib for AF_IB's rows, unused for inet_diag's.
+ */
 int infinisock_diag_fill(struct infinisock_diag_ctx *ctx, struct sock *sk, u32 rqueue, u32 wqueue,
-			 const struct infinisock_sdp_info *info);
+			 const struct infinisock_sdp_info *info, const void *local, const void *peer);
 int infinisock_diag_register(infinisock_diag_walk_fn walk);
 void infinisock_diag_unregister(void);
 /* inner.c: the inner TCP socket's cookie, 0 if there is none. */

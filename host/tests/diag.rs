@@ -8,6 +8,7 @@ use infinisock_proto::{
     diag::*,
     hybrid::{Fallback, Path},
     proc_row::LinkRow,
+    sockaddr::{PortSpace, SockAddr, AF_IB, SOCKADDR_IB_LEN},
 };
 use proptest::prelude::*;
 
@@ -59,6 +60,24 @@ fn a_busy_socket_reports_only_what_needs_no_lock() {
 fn explicit_sdp_has_no_transport() {
     let row = DiagRow::of(&snapshot(Phase::Open, None, None), Always::default(), Verbs::default());
     assert_eq!(row.info.transport, 0);
+}
+
+#[test]
+fn af_ib_rows_name_their_ends_as_getsockname_does() {
+    let local = SockAddr::V4 { addr: [10, 77, 0, 1], port: 4791 };
+    let peer = SockAddr::V6 { addr: [0xfd, 0x77, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], port: 80, flowinfo: 0, scope_id: 0 };
+    for ps in [PortSpace::Tcp, PortSpace::Ib] {
+        let [l, p] = ib_ends(Some(local), Some(peer), ps);
+        let (mut want_l, mut want_p) = ([0; SOCKADDR_IB_LEN], [0; SOCKADDR_IB_LEN]);
+        assert_eq!(local.encode_for(AF_IB, ps, &mut want_l), SOCKADDR_IB_LEN);
+        assert_eq!(peer.encode_for(AF_IB, ps, &mut want_p), SOCKADDR_IB_LEN);
+        assert_eq!((l, p), (want_l, want_p));
+    }
+    // Not known yet: AF_IB's, the rest zero.
+    let [l, p] = ib_ends(None, None, PortSpace::Tcp);
+    assert_eq!(&l[..2], &AF_IB.to_ne_bytes());
+    assert!(l[2..].iter().all(|&b| b == 0));
+    assert_eq!(l, p);
 }
 
 proptest! {

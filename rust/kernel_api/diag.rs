@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Socket diagnostics (`c/diag.c`): SDP sockets dumped over `NETLINK_SOCK_DIAG` by
-//! inet_diag, one handler for each of `IPPROTO_SDP` and `IPPROTO_SDP_HYBRID`. The C side
-//! does netlink; the sockets and their rows come from a [`DiagSource`].
+//! inet_diag, one handler for each of `IPPROTO_SDP` and `IPPROTO_SDP_HYBRID`, and AF_IB
+//! sockets by sock_diag's handler for the family. The C side does netlink; the
+//! sockets and their rows come from a [`DiagSource`].
 
 use core::ops::ControlFlow;
 
@@ -13,7 +14,10 @@ use crate::{
         bindings,
         sock::{for_each_state_from, Sock},
     },
-    proto::diag::{DiagRow, SdpInfo},
+    proto::{
+        diag::{DiagRow, SdpInfo},
+        sockaddr::SOCKADDR_IB_LEN,
+    },
 };
 
 /// Describes the sockets a dump lists.
@@ -21,9 +25,10 @@ pub(crate) trait DiagSource: 'static {
     /// The protocol state of the socks dumped.
     type State: Send + Sync + 'static;
     /// The row of `sk`. It must not wait (the dump holds the socket list's lock, as
-    /// [`for_each_state_from`] says). `detail`: the requester asked for
-    /// `INET_DIAG_INFO`, so the device may be asked about the queue pair.
-    fn describe(sk: &Sock, state: &Self::State, detail: bool) -> DiagRow;
+    /// [`for_each_state_from`] says). `detail`: the requester asked for the info, so
+    /// the device may be asked about the queue pair. `af_ib`: an AF_IB socket's row,
+    /// which also names its ends (`struct sockaddr_ib`, local then peer).
+    fn describe(sk: &Sock, state: &Self::State, detail: bool, af_ib: bool) -> (DiagRow, [[u8; SOCKADDR_IB_LEN]; 2]);
 }
 
 fn raw_info(info: &SdpInfo) -> bindings::infinisock_sdp_info {
@@ -58,19 +63,31 @@ unsafe extern "C" fn walk<S: DiagSource>(
     cursor: u64,
 ) -> u64 {
     // SAFETY: `c/diag.c` passes its live context for the duration of the call.
-    let detail = unsafe { bindings::infinisock_diag_wants_info(ctx) };
+    let (detail, af_ib) =
+        unsafe { (bindings::infinisock_diag_wants_info(ctx), bindings::infinisock_diag_for_af_ib(ctx)) };
     for_each_state_from::<S::State>(cursor, |sk, state| {
-        if sk.protocol() != i32::from(protocol) {
+        if protocol != 0 && sk.protocol() != i32::from(protocol) {
             return ControlFlow::Continue(());
         }
         // SAFETY: As above; the sock is alive under the list's lock.
         if !unsafe { bindings::infinisock_diag_match(ctx, sk.as_raw()) } {
             return ControlFlow::Continue(());
         }
-        let row = S::describe(sk, state, detail);
+        let (row, [local, peer]) = S::describe(sk, state, detail, af_ib);
         let info = raw_info(&row.info);
-        // SAFETY: As above; `info` lives across the call, which copies it.
-        match unsafe { bindings::infinisock_diag_fill(ctx, sk.as_raw(), row.rqueue, row.wqueue, &info) } {
+        // SAFETY: As above; `info` and the addresses live across the call, which copies
+        // them (a `struct sockaddr_ib` is `SOCKADDR_IB_LEN` bytes).
+        match unsafe {
+            bindings::infinisock_diag_fill(
+                ctx,
+                sk.as_raw(),
+                row.rqueue,
+                row.wqueue,
+                &info,
+                local.as_ptr().cast(),
+                peer.as_ptr().cast(),
+            )
+        } {
             0 => ControlFlow::Continue(()),
             _ => ControlFlow::Break(()),
         }
@@ -82,7 +99,7 @@ unsafe extern "C" fn walk<S: DiagSource>(
 pub(crate) struct SockDiag(());
 
 impl SockDiag {
-    /// Registers both handlers, listing `S`'s sockets.
+    /// Registers the handlers, listing `S`'s sockets.
     pub(crate) fn register<S: DiagSource>() -> Result<Self> {
         // SAFETY: The walk is valid while the module is loaded. inet_diag takes a
         // module reference around each call into the handlers and unregistering

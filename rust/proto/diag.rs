@@ -4,7 +4,12 @@
 //! and its `struct infinisock_sdp_info` (uapi header), worked out from what the
 //! endpoint holds, the same facts `/proc/net/infinisock/sdp` prints (`proc_row`).
 
-use super::{conn_state::Phase, hybrid::Path, proc_row::LinkRow};
+use super::{
+    conn_state::Phase,
+    hybrid::Path,
+    proc_row::LinkRow,
+    sockaddr::{PortSpace, SockAddr, AF_IB, SOCKADDR_IB_LEN},
+};
 
 /// `INFINISOCK_DIAG_F_*` (the module checks they match the uapi header's).
 pub const DIAG_F_BUSY: u32 = 0x01;
@@ -89,6 +94,23 @@ pub struct DiagRow {
     pub rqueue: u32,
     pub wqueue: u32,
     pub info: SdpInfo,
+}
+
+/// An AF_IB socket's two addresses (local, peer) as its sock_diag row carries them:
+/// `struct sockaddr_ib` each, as `getsockname` and `getpeername` give them; an address
+/// not known yet is AF_IB's with the rest zero.
+pub fn ib_ends(local: Option<SockAddr>, peer: Option<SockAddr>, ps: PortSpace) -> [[u8; SOCKADDR_IB_LEN]; 2] {
+    let encode = |a: Option<SockAddr>| {
+        let mut out = [0; SOCKADDR_IB_LEN];
+        match a {
+            Some(a) => {
+                a.encode_ib(ps, &mut out);
+            }
+            None => out[0..2].copy_from_slice(&AF_IB.to_ne_bytes()),
+        }
+        out
+    };
+    [encode(local), encode(peer)]
 }
 
 /// A count in a `__u32` field: saturated, as `ss` would rather show a large number

@@ -17,9 +17,10 @@ use crate::{
         sock::{for_each_state, Sock},
     },
     proto::{
-        diag::{Always, DiagRow, Rings, Snapshot, Verbs},
+        diag::{ib_ends, Always, DiagRow, Rings, Snapshot, Verbs},
         hybrid::IPPROTO_SDP_HYBRID,
         proc_row::{LinkRow, Row, HEADER},
+        sockaddr::SOCKADDR_IB_LEN,
     },
     sdp::endpoint::{Endpoint, Inner, Phase},
 };
@@ -47,24 +48,28 @@ impl ProcShow for SdpList {
     }
 }
 
-/// sock_diag's rows of SDP sockets, explicit and hybrid.
+/// sock_diag's rows of SDP sockets, explicit and hybrid, and of AF_IB sockets.
 pub(crate) struct SdpDiag;
 
 impl DiagSource for SdpDiag {
     type State = Endpoint;
 
-    fn describe(sk: &Sock, ep: &Endpoint, detail: bool) -> DiagRow {
+    fn describe(sk: &Sock, ep: &Endpoint, detail: bool, af_ib: bool) -> (DiagRow, [[u8; SOCKADDR_IB_LEN]; 2]) {
         let mut always = Always {
             path: None,
             bytes_sent: ep.bytes_sent.load(Ordering::Relaxed),
             bytes_received: ep.bytes_received.load(Ordering::Relaxed),
             tcp_cookie: ep.tcp_cookie.load(Ordering::Relaxed),
         };
-        let row = look(ep, |inner, snapshot| {
+        let ps = ep.port_space();
+        let described = look(ep, |inner, snapshot| {
             always.path = path_of(sk, inner);
-            DiagRow::of(snapshot, always, if detail { verbs(inner) } else { Verbs::default() })
+            let row = DiagRow::of(snapshot, always, if detail { verbs(inner) } else { Verbs::default() });
+            // Inet sockets' addresses are in the sock (`Endpoint::publish`).
+            let ends = if af_ib { ib_ends(inner.local_addr(), shown_peer(inner), ps) } else { ib_ends(None, None, ps) };
+            (row, ends)
         });
-        row.unwrap_or_else(|| DiagRow::busy(always))
+        described.unwrap_or_else(|| (DiagRow::busy(always), ib_ends(None, None, ps)))
     }
 }
 

@@ -31,3 +31,38 @@ insmod "$INFINISOCK_KO" || fail "second insmod failed"
 [ "$(socket_errno 27 5 0)" = 0 ] || fail "AF_IB socket after reload"
 [ "$(socket_errno 2 1 258)" = 0 ] || fail "SDP socket after reload"
 pass "module reloads cleanly"
+
+# A sock_diag dump holds no module reference between its batches (inet_diag takes one
+# only around each call): the module unloads while a dump is half read, and the rest
+# of the dump ends with ENOENT instead of reaching the code that went.
+TOP=${INFINISOCK_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+coproc DUMP { python3 -u - "$TOP/tools/stat/infinisock-ss" <<'PY'
+import importlib.machinery, importlib.util, socket, struct, sys
+spec = importlib.util.spec_from_loader("ss", importlib.machinery.SourceFileLoader("ss", sys.argv[1]))
+ss = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ss)
+socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM, ss.IPPROTO_SDP) for _ in range(40)]
+nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, ss.NETLINK_SOCK_DIAG)
+nl.send(ss.request(socket.AF_INET, ss.IPPROTO_SDP, ss.ALL_STATES, 1 << (ss.INET_DIAG_INFO - 1)))
+done, rows = ss.parse(nl.recv(4096))
+for s in socks:
+    s.close()
+print("ready", len(rows), done)
+sys.stdin.readline()
+while True:
+    msg = nl.recv(1 << 16)
+    kind = struct.unpack_from("=H", msg, 4)[0]
+    if kind in (ss.NLMSG_DONE, ss.NLMSG_ERROR):
+        print("end", struct.unpack_from("=i", msg, 16)[0])
+        break
+PY
+}
+read -r word rows done <&"${DUMP[0]}"
+[ "$word $done" = "ready False" ] && [ "$rows" -gt 0 ] || fail "the first batch of the dump: $word $rows $done"
+for _ in $(seq 100); do [ "$(module_refs)" = 0 ] && break; sleep 0.1; done
+rmmod infinisock || fail "rmmod refused while a sock_diag dump was half read"
+echo go >&"${DUMP[1]}"
+read -r word err <&"${DUMP[0]}"
+[ "$word $err" = "end -2" ] || fail "the rest of the dump after unload: $word $err (want end -2)"
+insmod "$INFINISOCK_KO" || fail "insmod after the dump"
+pass "a half-read sock_diag dump does not hold the module; its rest ends with ENOENT"

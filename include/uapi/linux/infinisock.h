@@ -336,4 +336,42 @@ struct sockaddr_ib {
 };
 #endif
 
+/*
+ * AF_IB sockets over sock_diag (NETLINK_SOCK_DIAG): a SOCK_DIAG_BY_FAMILY request whose
+ * body is a struct infinisock_diag_req (sdiag_family AF_IB) dumps the requester's
+ * namespace's AF_IB sockets (NLM_F_DUMP), or answers the one with idiag_cookie, as one
+ * struct infinisock_diag_msg each, followed by the attributes idiag_ext asks for.
+ * Addresses are given as getsockname() and getpeername() give them.
+ */
+struct infinisock_diag_req {
+	__u8	sdiag_family;		/* AF_IB */
+	__u8	sdiag_protocol;		/* 0 */
+	__u8	idiag_ext;		/* 1 << (INFINISOCK_DIAG_INFO - 1): with the info */
+	__u8	idiag_types;		/* 1 << SOCK_STREAM | 1 << SOCK_SEQPACKET; 0: both */
+	__u32	idiag_states;		/* 1 << TCP_ESTABLISHED | ..., as inet_diag's */
+	__u64	idiag_cookie;		/* without NLM_F_DUMP: the socket with this cookie */
+};
+
+struct infinisock_diag_msg {
+	__u8	idiag_family;		/* AF_IB */
+	__u8	idiag_state;		/* TCP_*, as inet_diag_msg's */
+	__u8	idiag_type;		/* SOCK_STREAM or SOCK_SEQPACKET */
+	__u8	idiag_shutdown;		/* RCV_SHUTDOWN 1 | SEND_SHUTDOWN 2 */
+	__u32	idiag_uid;
+	__u32	idiag_rqueue;		/* as inet_diag_msg's */
+	__u32	idiag_wqueue;
+	__u64	idiag_inode;
+	__u64	idiag_cookie;		/* SO_COOKIE */
+	struct sockaddr_ib idiag_local;
+	struct sockaddr_ib idiag_peer;
+};
+
+enum {
+	INFINISOCK_DIAG_NONE,
+	INFINISOCK_DIAG_INFO,		/* struct infinisock_sdp_info */
+	INFINISOCK_DIAG_PAD,
+	__INFINISOCK_DIAG_MAX,
+};
+#define INFINISOCK_DIAG_MAX	(__INFINISOCK_DIAG_MAX - 1)
+
 #endif /* _UAPI_LINUX_INFINISOCK_H */

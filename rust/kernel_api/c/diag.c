@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Socket diagnostics of SDP sockets over NETLINK_SOCK_DIAG: one inet_diag handler per
- * protocol number (IPPROTO_SDP, IPPROTO_SDP_HYBRID), as MPTCP registers 262. The
- * netlink side is C (inet_diag's tables, nlmsg_* and nla_* are C); the sockets come
- * from Rust, which walks its list and calls infinisock_diag_match() and
- * infinisock_diag_fill() for each socket of the protocol.
+ * Socket diagnostics over NETLINK_SOCK_DIAG: SDP sockets through one inet_diag handler
+ * per protocol number (IPPROTO_SDP, IPPROTO_SDP_HYBRID), as MPTCP registers 262, and
+ * AF_IB sockets through sock_diag's handler for the family, with their own request
+ * and message (uapi infinisock.h), as SMC has AF_SMC's. The netlink side is C
+ * (inet_diag's tables, nlmsg_* and nla_* are C); the sockets come from Rust, which
+ * walks its list and calls infinisock_diag_match() and infinisock_diag_fill() for each.
  *
  * inet_sk_diag_fill() cannot serve: it expects a full inet_connection_sock for its
  * timers and calls idiag_get_info() without the endpoint's state. The row is built
@@ -21,11 +22,17 @@
 /* One dump batch, or one exact lookup, as Rust walks it. */
 struct infinisock_diag_ctx {
 	struct sk_buff *skb;
-	struct netlink_callback *cb;
+	/* The request: its skb (the requester's netlink socket) and message. */
+	struct sk_buff *in_skb;
+	const struct nlmsghdr *nlh;
+	/* inet_diag's request and its parsed attributes (bytecode); NULL for AF_IB. */
 	const struct inet_diag_req_v2 *req;
+	const struct inet_diag_dump_data *dump_data;
+	/* AF_IB's request; NULL for inet_diag. */
+	const struct infinisock_diag_req *ib_req;
 	struct net *net;
 	bool net_admin;
-	/* An exact lookup (dump_one): the first match is the answer. */
+	/* An exact lookup: the first match is the answer. */
 	bool one;
 	bool found;
 };
@@ -39,14 +46,35 @@ static u64 *infinisock_diag_cursor(struct netlink_callback *cb)
 	return (u64 *)cb->ctx;
 }
 
-bool infinisock_diag_match(const struct infinisock_diag_ctx *ctx, struct sock *sk)
+static u64 infinisock_diag_cookie(struct sock *sk)
+{
+	u32 c[2];
+
+	sock_diag_save_cookie(sk, c);
+	return (u64)c[1] << 32 | c[0];
+}
+
+static bool infinisock_diag_ib_match(const struct infinisock_diag_ctx *ctx, struct sock *sk)
+{
+	const struct infinisock_diag_req *req = ctx->ib_req;
+
+	if (READ_ONCE(sk->sk_family) != AF_IB)
+		return false;
+	/* A socket nobody asked the cookie of has none yet: it is not the one asked for. */
+	if (ctx->one)
+		return atomic64_read(&sk->sk_cookie) == req->idiag_cookie;
+	if (req->idiag_types && !(req->idiag_types & (1 << sk->sk_type)))
+		return false;
+	return req->idiag_states & (1 << READ_ONCE(sk->sk_state));
+}
+
+#if IS_ENABLED(CONFIG_INET_DIAG)
+static bool infinisock_diag_inet_match(const struct infinisock_diag_ctx *ctx, struct sock *sk)
 {
 	const struct inet_diag_req_v2 *req = ctx->req;
 	const struct inet_sock *inet = inet_sk(sk);
 	int family = READ_ONCE(sk->sk_family);
 
-	if (!net_eq(sock_net(sk), ctx->net))
-		return false;
 	/* AF_IB sockets carry protocol 258 too; they are not inet sockets. */
 	if (family != AF_INET && family != AF_INET6)
 		return false;
@@ -55,7 +83,6 @@ bool infinisock_diag_match(const struct infinisock_diag_ctx *ctx, struct sock *s
 	if (ctx->one) {
 		if (req->id.idiag_cookie[0] != INET_DIAG_NOCOOKIE ||
 		    req->id.idiag_cookie[1] != INET_DIAG_NOCOOKIE) {
-			/* A socket nobody asked the cookie of has none yet: it is not this one. */
 			u64 want = (u64)req->id.idiag_cookie[1] << 32 | req->id.idiag_cookie[0];
 
 			return atomic64_read(&sk->sk_cookie) == want;
@@ -78,22 +105,91 @@ bool infinisock_diag_match(const struct infinisock_diag_ctx *ctx, struct sock *s
 		return false;
 	if (req->id.idiag_dport && req->id.idiag_dport != READ_ONCE(sk->sk_dport))
 		return false;
-	return inet_diag_bc_sk(ctx->cb->data, sk);
+	return inet_diag_bc_sk(ctx->dump_data, sk);
+}
+#endif
+
+bool infinisock_diag_match(const struct infinisock_diag_ctx *ctx, struct sock *sk)
+{
+	if (!net_eq(sock_net(sk), ctx->net))
+		return false;
+	if (ctx->ib_req)
+		return infinisock_diag_ib_match(ctx, sk);
+#if IS_ENABLED(CONFIG_INET_DIAG)
+	return infinisock_diag_inet_match(ctx, sk);
+#else
+	return false;
+#endif
 }
 
-int infinisock_diag_fill(struct infinisock_diag_ctx *ctx, struct sock *sk, u32 rqueue, u32 wqueue,
-			 const struct infinisock_sdp_info *info)
+bool infinisock_diag_wants_info(const struct infinisock_diag_ctx *ctx)
 {
-	const struct inet_diag_req_v2 *req = ctx->req;
-	struct netlink_callback *cb = ctx->cb;
-	struct sk_buff *skb = ctx->skb;
-	int ext = req->idiag_ext;
+	if (ctx->ib_req)
+		return ctx->ib_req->idiag_ext & (1 << (INFINISOCK_DIAG_INFO - 1));
+	return ctx->req->idiag_ext & (1 << (INET_DIAG_INFO - 1));
+}
+
+bool infinisock_diag_for_af_ib(const struct infinisock_diag_ctx *ctx)
+{
+	return ctx->ib_req;
+}
+
+static struct nlmsghdr *infinisock_diag_put(struct infinisock_diag_ctx *ctx, int len)
+{
+	return nlmsg_put(ctx->skb, NETLINK_CB(ctx->in_skb).portid, ctx->nlh->nlmsg_seq, ctx->nlh->nlmsg_type, len,
+			 ctx->one ? 0 : NLM_F_MULTI);
+}
+
+static int infinisock_diag_put_info(struct sk_buff *skb, int type, int pad, const struct infinisock_sdp_info *info)
+{
+	struct nlattr *attr = nla_reserve_64bit(skb, type, sizeof(*info), pad);
+
+	if (!attr)
+		return -EMSGSIZE;
+	memcpy(nla_data(attr), info, sizeof(*info));
+	return 0;
+}
+
+static int infinisock_diag_ib_fill(struct infinisock_diag_ctx *ctx, struct sock *sk, u32 rqueue, u32 wqueue,
+				   const struct infinisock_sdp_info *info, const void *local, const void *peer)
+{
+	struct infinisock_diag_msg *r;
+	struct nlmsghdr *nlh;
+
+	nlh = infinisock_diag_put(ctx, sizeof(*r));
+	if (!nlh)
+		return -EMSGSIZE;
+	r = nlmsg_data(nlh);
+	memset(r, 0, sizeof(*r));
+	r->idiag_family = AF_IB;
+	r->idiag_state = READ_ONCE(sk->sk_state);
+	r->idiag_type = sk->sk_type;
+	r->idiag_shutdown = READ_ONCE(sk->sk_shutdown);
+	r->idiag_uid = from_kuid_munged(sk_user_ns(NETLINK_CB(ctx->in_skb).sk), sk_uid(sk));
+	r->idiag_rqueue = rqueue;
+	r->idiag_wqueue = wqueue;
+	r->idiag_inode = sock_i_ino(sk);
+	r->idiag_cookie = infinisock_diag_cookie(sk);
+	memcpy(&r->idiag_local, local, sizeof(r->idiag_local));
+	memcpy(&r->idiag_peer, peer, sizeof(r->idiag_peer));
+	if ((ctx->ib_req->idiag_ext & (1 << (INFINISOCK_DIAG_INFO - 1))) &&
+	    infinisock_diag_put_info(ctx->skb, INFINISOCK_DIAG_INFO, INFINISOCK_DIAG_PAD, info)) {
+		nlmsg_cancel(ctx->skb, nlh);
+		return -EMSGSIZE;
+	}
+	nlmsg_end(ctx->skb, nlh);
+	return 0;
+}
+
+#if IS_ENABLED(CONFIG_INET_DIAG)
+static int infinisock_diag_inet_fill(struct infinisock_diag_ctx *ctx, struct sock *sk, u32 rqueue, u32 wqueue,
+				     const struct infinisock_sdp_info *info)
+{
+	int ext = ctx->req->idiag_ext;
 	struct inet_diag_msg *r;
 	struct nlmsghdr *nlh;
-	struct nlattr *attr;
 
-	nlh = nlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq, cb->nlh->nlmsg_type, sizeof(*r),
-			ctx->one ? 0 : NLM_F_MULTI);
+	nlh = infinisock_diag_put(ctx, sizeof(*r));
 	if (!nlh)
 		return -EMSGSIZE;
 	r = nlmsg_data(nlh);
@@ -104,40 +200,67 @@ int infinisock_diag_fill(struct infinisock_diag_ctx *ctx, struct sock *sk, u32 r
 	r->idiag_expires = 0;
 	r->idiag_rqueue = rqueue;
 	r->idiag_wqueue = wqueue;
-	if (inet_diag_msg_attrs_fill(sk, skb, r, ext, sk_user_ns(NETLINK_CB(cb->skb).sk), ctx->net_admin))
+	if (inet_diag_msg_attrs_fill(sk, ctx->skb, r, ext, sk_user_ns(NETLINK_CB(ctx->in_skb).sk), ctx->net_admin))
 		goto too_big;
-	if ((ext & (1 << (INET_DIAG_SKMEMINFO - 1))) && sock_diag_put_meminfo(sk, skb, INET_DIAG_SKMEMINFO))
+	if ((ext & (1 << (INET_DIAG_SKMEMINFO - 1))) && sock_diag_put_meminfo(sk, ctx->skb, INET_DIAG_SKMEMINFO))
 		goto too_big;
-	if (ext & (1 << (INET_DIAG_INFO - 1))) {
-		attr = nla_reserve_64bit(skb, INET_DIAG_INFO, sizeof(*info), INET_DIAG_PAD);
-		if (!attr)
-			goto too_big;
-		memcpy(nla_data(attr), info, sizeof(*info));
-	}
-	nlmsg_end(skb, nlh);
+	if ((ext & (1 << (INET_DIAG_INFO - 1))) && infinisock_diag_put_info(ctx->skb, INET_DIAG_INFO, INET_DIAG_PAD, info))
+		goto too_big;
+	nlmsg_end(ctx->skb, nlh);
+	return 0;
+
+too_big:
+	nlmsg_cancel(ctx->skb, nlh);
+	return -EMSGSIZE;
+}
+#endif
+
+int infinisock_diag_fill(struct infinisock_diag_ctx *ctx, struct sock *sk, u32 rqueue, u32 wqueue,
+			 const struct infinisock_sdp_info *info, const void *local, const void *peer)
+{
+	int err = -EMSGSIZE;
+
+	if (ctx->ib_req)
+		err = infinisock_diag_ib_fill(ctx, sk, rqueue, wqueue, info, local, peer);
+#if IS_ENABLED(CONFIG_INET_DIAG)
+	else
+		err = infinisock_diag_inet_fill(ctx, sk, rqueue, wqueue, info);
+#endif
+	if (err)
+		return err;
 	if (ctx->one) {
 		ctx->found = true;
 		return 1;
 	}
 	return 0;
-
-too_big:
-	nlmsg_cancel(skb, nlh);
-	return -EMSGSIZE;
 }
 
-bool infinisock_diag_wants_info(const struct infinisock_diag_ctx *ctx)
+/* An exact lookup's answer, unicast to the requester; ENOENT without one. */
+static int infinisock_diag_answer_one(struct infinisock_diag_ctx *ctx, u16 protocol, size_t size)
 {
-	return ctx->req->idiag_ext & (1 << (INET_DIAG_INFO - 1));
+	ctx->one = true;
+	/* Allocated before the walk, which holds the module's socket list. */
+	ctx->skb = nlmsg_new(size + nla_total_size_64bit(sizeof(struct infinisock_sdp_info)) + 64, GFP_KERNEL);
+	if (!ctx->skb)
+		return -ENOMEM;
+	infinisock_diag_walk(ctx, protocol, 0);
+	if (!ctx->found) {
+		kfree_skb(ctx->skb);
+		return -ENOENT;
+	}
+	return nlmsg_unicast(ctx->net->diag_nlsk, ctx->skb, NETLINK_CB(ctx->in_skb).portid);
 }
 
-static void infinisock_diag_dump(struct sk_buff *skb, struct netlink_callback *cb, const struct inet_diag_req_v2 *req,
+#if IS_ENABLED(CONFIG_INET_DIAG)
+static void infinisock_inet_dump(struct sk_buff *skb, struct netlink_callback *cb, const struct inet_diag_req_v2 *req,
 				 u16 protocol)
 {
 	struct infinisock_diag_ctx ctx = {
 		.skb = skb,
-		.cb = cb,
+		.in_skb = cb->skb,
+		.nlh = cb->nlh,
 		.req = req,
+		.dump_data = cb->data,
 		.net = sock_net(skb->sk),
 		.net_admin = netlink_net_capable(cb->skb, CAP_NET_ADMIN),
 	};
@@ -146,53 +269,40 @@ static void infinisock_diag_dump(struct sk_buff *skb, struct netlink_callback *c
 	*cursor = infinisock_diag_walk(&ctx, protocol, *cursor);
 }
 
-static int infinisock_diag_dump_one(struct netlink_callback *cb, const struct inet_diag_req_v2 *req, u16 protocol)
+static int infinisock_inet_dump_one(struct netlink_callback *cb, const struct inet_diag_req_v2 *req, u16 protocol)
 {
-	struct sk_buff *in_skb = cb->skb;
 	struct infinisock_diag_ctx ctx = {
-		.cb = cb,
+		.in_skb = cb->skb,
+		.nlh = cb->nlh,
 		.req = req,
-		.net = sock_net(in_skb->sk),
-		.net_admin = netlink_net_capable(in_skb, CAP_NET_ADMIN),
-		.one = true,
+		.net = sock_net(cb->skb->sk),
+		.net_admin = netlink_net_capable(cb->skb, CAP_NET_ADMIN),
 	};
-	struct sk_buff *rep;
 
-	/* Allocated before the walk, which holds the module's socket list. */
-	rep = nlmsg_new(nla_total_size(sizeof(struct inet_diag_msg)) + inet_diag_msg_attrs_size() +
-				nla_total_size_64bit(sizeof(struct infinisock_sdp_info)) +
-				nla_total_size(SK_MEMINFO_VARS * sizeof(u32)) + 64,
-			GFP_KERNEL);
-	if (!rep)
-		return -ENOMEM;
-	ctx.skb = rep;
-	infinisock_diag_walk(&ctx, protocol, 0);
-	if (!ctx.found) {
-		kfree_skb(rep);
-		return -ENOENT;
-	}
-	return nlmsg_unicast(ctx.net->diag_nlsk, rep, NETLINK_CB(in_skb).portid);
+	return infinisock_diag_answer_one(&ctx, protocol,
+					  nla_total_size(sizeof(struct inet_diag_msg)) + inet_diag_msg_attrs_size() +
+						  nla_total_size(SK_MEMINFO_VARS * sizeof(u32)));
 }
 
 static void infinisock_sdp_dump(struct sk_buff *skb, struct netlink_callback *cb, const struct inet_diag_req_v2 *req)
 {
-	infinisock_diag_dump(skb, cb, req, IPPROTO_SDP);
+	infinisock_inet_dump(skb, cb, req, IPPROTO_SDP);
 }
 
 static int infinisock_sdp_dump_one(struct netlink_callback *cb, const struct inet_diag_req_v2 *req)
 {
-	return infinisock_diag_dump_one(cb, req, IPPROTO_SDP);
+	return infinisock_inet_dump_one(cb, req, IPPROTO_SDP);
 }
 
 static void infinisock_hybrid_dump(struct sk_buff *skb, struct netlink_callback *cb,
 				   const struct inet_diag_req_v2 *req)
 {
-	infinisock_diag_dump(skb, cb, req, IPPROTO_SDP_HYBRID);
+	infinisock_inet_dump(skb, cb, req, IPPROTO_SDP_HYBRID);
 }
 
 static int infinisock_hybrid_dump_one(struct netlink_callback *cb, const struct inet_diag_req_v2 *req)
 {
-	return infinisock_diag_dump_one(cb, req, IPPROTO_SDP_HYBRID);
+	return infinisock_inet_dump_one(cb, req, IPPROTO_SDP_HYBRID);
 }
 
 /*
@@ -222,23 +332,81 @@ static const struct inet_diag_handler infinisock_hybrid_diag_handler = {
 	.idiag_type = IPPROTO_SDP_HYBRID,
 	.idiag_info_size = sizeof(struct infinisock_sdp_info),
 };
+#endif
+
+/* A batch of an AF_IB dump. netlink_dump_start() made the dump hold this module. */
+static int infinisock_ib_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct infinisock_diag_ctx ctx = {
+		.skb = skb,
+		.in_skb = cb->skb,
+		.nlh = cb->nlh,
+		.ib_req = nlmsg_data(cb->nlh),
+		.net = sock_net(skb->sk),
+	};
+	u64 *cursor = infinisock_diag_cursor(cb);
+
+	*cursor = infinisock_diag_walk(&ctx, 0, *cursor);
+	return skb->len;
+}
+
+static int infinisock_ib_diag(struct sk_buff *skb, struct nlmsghdr *nlh)
+{
+	struct infinisock_diag_ctx ctx = {
+		.in_skb = skb,
+		.nlh = nlh,
+		.ib_req = nlmsg_data(nlh),
+		.net = sock_net(skb->sk),
+	};
+
+	if (nlmsg_len(nlh) < sizeof(struct infinisock_diag_req))
+		return -EINVAL;
+	if (nlh->nlmsg_flags & NLM_F_DUMP) {
+		struct netlink_dump_control c = { .dump = infinisock_ib_dump };
+
+		return netlink_dump_start(ctx.net->diag_nlsk, skb, nlh, &c);
+	}
+	return infinisock_diag_answer_one(&ctx, 0, nla_total_size(sizeof(struct infinisock_diag_msg)));
+}
+
+static const struct sock_diag_handler infinisock_ib_diag_handler = {
+	.owner = THIS_MODULE,
+	.family = AF_IB,
+	.dump = infinisock_ib_diag,
+};
 
 int infinisock_diag_register(infinisock_diag_walk_fn walk)
 {
 	int err;
 
 	infinisock_diag_walk = walk;
-	err = inet_diag_register(&infinisock_sdp_diag_handler);
+	err = sock_diag_register(&infinisock_ib_diag_handler);
 	if (err)
 		return err;
+#if IS_ENABLED(CONFIG_INET_DIAG)
+	err = inet_diag_register(&infinisock_sdp_diag_handler);
+	if (err)
+		goto no_sdp;
 	err = inet_diag_register(&infinisock_hybrid_diag_handler);
 	if (err)
-		inet_diag_unregister(&infinisock_sdp_diag_handler);
+		goto no_hybrid;
+#endif
+	return 0;
+
+#if IS_ENABLED(CONFIG_INET_DIAG)
+no_hybrid:
+	inet_diag_unregister(&infinisock_sdp_diag_handler);
+no_sdp:
+	sock_diag_unregister(&infinisock_ib_diag_handler);
 	return err;
+#endif
 }
 
 void infinisock_diag_unregister(void)
 {
+#if IS_ENABLED(CONFIG_INET_DIAG)
 	inet_diag_unregister(&infinisock_hybrid_diag_handler);
 	inet_diag_unregister(&infinisock_sdp_diag_handler);
+#endif
+	sock_diag_unregister(&infinisock_ib_diag_handler);
 }
