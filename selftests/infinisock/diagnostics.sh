@@ -234,5 +234,13 @@ ip netns exec a setpriv --reuid 65534 --regid 65534 --clear-groups "$SS" -e |
 # b lists its end of the connection, not a's socket.
 ip netns exec b "$SS" -e | grep -Eq "10\.77\.0\.1:$cport +uid:0 " || fail "namespace b does not list its end"
 ip netns exec b "$SS" -e | grep -q " sk:$(printf %x "$cookie")\$" && fail "namespace b lists a's socket"
-pass "infinisock-ss lists SDP sockets over sock_diag: connection, listener, details, filters, JSON, other users"
+# AF_IB sockets through sock_diag's AF_IB family: an unconnected SOCK_SEQPACKET one.
+fifo=$(mktemp -u) && mkfifo "$fifo"
+ip netns exec a "$SOCKCTL" hold 27 5 0 "$fifo" &
+[ "$(cat "$fifo")" = ready ] || fail "AF_IB socket for infinisock-ss --ib"
+rm -f "$fifo"
+ip netns exec a "$SS" --ib -a -e | grep -Eq "^ib_seqpacket +UNCONN +0 +0 +\*:\* +\*:\* +uid:0 " ||
+	fail "infinisock-ss --ib -a: $(ip netns exec a "$SS" --ib -a -e)"
+[ "$(count --ib)" = 0 ] || fail "infinisock-ss --ib lists an unconnected socket without -a"
+pass "infinisock-ss lists SDP sockets over sock_diag: connection, listener, details, filters, JSON, other users, AF_IB"
 rm -f "$out"

@@ -36,7 +36,8 @@ pass "module reloads cleanly"
 # only around each call): the module unloads while a dump is half read, and the rest
 # of the dump ends with ENOENT instead of reaching the code that went.
 TOP=${INFINISOCK_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
-coproc DUMP { python3 -u - "$TOP/tools/stat/infinisock-ss" <<'PY'
+# The program is an argument: the coprocess's standard input is the pipe it waits on.
+dump_script=$(cat <<'PY'
 import importlib.machinery, importlib.util, socket, struct, sys
 spec = importlib.util.spec_from_loader("ss", importlib.machinery.SourceFileLoader("ss", sys.argv[1]))
 ss = importlib.util.module_from_spec(spec)
@@ -56,7 +57,8 @@ while True:
         print("end", struct.unpack_from("=i", msg, 16)[0])
         break
 PY
-}
+)
+coproc DUMP { python3 -u -c "$dump_script" "$TOP/tools/stat/infinisock-ss"; }
 read -r word rows done <&"${DUMP[0]}"
 [ "$word $done" = "ready False" ] && [ "$rows" -gt 0 ] || fail "the first batch of the dump: $word $rows $done"
 for _ in $(seq 100); do [ "$(module_refs)" = 0 ] && break; sleep 0.1; done
