@@ -45,11 +45,10 @@ const _: () = assert!(bindings::AF_IB as i32 == proto::AF_IB);
 const _: () = assert!(proto::IPPROTO_SDP == 258, "update the module aliases");
 const _: () = assert!(bindings::IPPROTO_SDP_HYBRID as i32 == proto::hybrid::IPPROTO_SDP_HYBRID);
 const _: () = assert!(proto::hybrid::IPPROTO_SDP_HYBRID == 259, "update the module aliases");
-// The netlink counters are the uapi header's INFINISOCK_STAT_*, in `Counter` order from
-// INFINISOCK_STAT_ACTIVE_OPENS (the host tests compare the names).
-const _: () = assert!(
-    (bindings::__INFINISOCK_STAT_MAX - bindings::INFINISOCK_STAT_ACTIVE_OPENS) as usize == proto::stats::Counter::COUNT
-);
+// The netlink counters are the uapi header's INFINISOCK_STAT_*, in `proto::stats::value_names`
+// order from INFINISOCK_STAT_ACTIVE_OPENS (the host tests compare the names).
+const _: () =
+    assert!((bindings::__INFINISOCK_STAT_MAX - bindings::INFINISOCK_STAT_ACTIVE_OPENS) as usize == proto::stats::VALUES);
 
 // sock_diag's INFINISOCK_DIAG_F_* and INFINISOCK_PHASE_* are `proto::diag`'s and `Phase`'s.
 const _: () = {

@@ -5,7 +5,8 @@
 
 use infinisock_proto::{
     errno::{EADDRNOTAVAIL, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, ENETUNREACH, ENOBUFS, ENODEV, ENOMEM, ETIMEDOUT},
-    stats::Counter,
+    hybrid::Fallback,
+    stats::{value_names, Counter, PATH_NAMES},
 };
 
 #[test]
@@ -33,8 +34,8 @@ fn failed_connects_by_reason_as_connect_reports_them() {
 }
 
 /// The uapi header's `INFINISOCK_STAT_*` and the netlink tool's names follow the
-/// counters' order: the module sends counter i as attribute
-/// `INFINISOCK_STAT_ACTIVE_OPENS + i`.
+/// values' order: the module sends value i as attribute
+/// `INFINISOCK_STAT_ACTIVE_OPENS + i`; the paths follow `Fallback::ALL`.
 #[test]
 fn uapi_numbers_and_tool_names_follow_the_counters() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -44,13 +45,23 @@ fn uapi_numbers_and_tool_names_follow_the_counters() {
         .lines()
         .map(str::trim)
         .take_while(|l| !l.starts_with("__INFINISOCK_STAT_MAX"))
+        .filter(|l| !l.starts_with("/*"))
         .map(|l| l.trim_end_matches(',').trim_start_matches("INFINISOCK_STAT_").to_ascii_lowercase())
         .collect();
-    let ours: Vec<&str> = Counter::ALL.iter().map(|c| c.name()).collect();
+    let ours: Vec<&str> = value_names().collect();
     assert_eq!(uapi, ours);
     let tool = std::fs::read_to_string(format!("{root}/tools/stat/infinisock-stat")).unwrap();
     let list = &tool[tool.find("STAT_NAMES = [").unwrap()..];
     let list = &list[..list.find(']').unwrap()];
     let names: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
     assert_eq!(names, ours);
+}
+
+#[test]
+fn path_names_follow_the_fallback_reasons() {
+    assert_eq!(PATH_NAMES[0], "hybrid_sdp");
+    assert_eq!(PATH_NAMES.len(), 1 + Fallback::ALL.len());
+    for why in Fallback::ALL {
+        assert_eq!(PATH_NAMES[why as usize], format!("hybrid_tcp_{}", why.name()));
+    }
 }

@@ -9,8 +9,8 @@ use kernel::{prelude::*, seq_file::SeqFile, seq_print};
 use crate::{
     kernel_api::net::{Net, PernetSubsys, PernetTable, ProcNetDir, ProcShow},
     link::{devices::DeviceList, memory::ring_bytes_used},
-    netns::{hybrid::stats, stats::snapshot, tunables::ring_memory_limit},
-    proto::{hybrid::Fallback, stats::Counter},
+    netns::{hybrid::stats, stats::values, tunables::ring_memory_limit},
+    proto::{hybrid::Fallback, stats::value_names},
     proto::memory::under_pressure,
     sdp::diag::SdpList,
 };
@@ -65,14 +65,14 @@ impl ProcShow for HybridStat {
     }
 }
 
-/// `/proc/net/infinisock/stats`: the namespace's counters, one `name value` line each
-/// (`proto::stats`).
+/// `/proc/net/infinisock/stats`: the namespace's counters and hybrid paths, one
+/// `name value` line each (`proto::stats`).
 struct CounterStat;
 
 impl ProcShow for CounterStat {
     fn show(m: &SeqFile, net: &Net) {
-        for (c, v) in Counter::ALL.iter().zip(snapshot(net)) {
-            seq_print!(m, "{} {}\n", c.name(), v);
+        for (name, v) in value_names().zip(values(net)) {
+            seq_print!(m, "{} {}\n", name, v);
         }
     }
 }

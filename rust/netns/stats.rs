@@ -6,7 +6,7 @@
 use crate::{
     kernel_api::{net::Net, percpu::PerCpuCounters},
     netns::tunables::InfiniSockNet,
-    proto::stats::Counter,
+    proto::stats::{Counter, VALUES},
 };
 
 /// The counters of one namespace.
@@ -29,5 +29,14 @@ pub(crate) fn snapshot(net: &Net) -> [u64; Counter::COUNT] {
     for (i, o) in out.iter_mut().enumerate() {
         *o = c.sum(i);
     }
+    out
+}
+
+/// What the stats give of the namespace (`proto::stats::value_names`): the counters,
+/// then the paths its hybrid streams took.
+pub(crate) fn values(net: &Net) -> [u64; VALUES] {
+    let mut out = [0; VALUES];
+    out[..Counter::COUNT].copy_from_slice(&snapshot(net));
+    out[Counter::COUNT..].copy_from_slice(&crate::netns::hybrid::stats(net).paths);
     out
 }

@@ -2,8 +2,10 @@
 
 //! A namespace's SDP and AF_IB counters (`/proc/net/infinisock/stats`), in the manner
 //! of TCP's SNMP counters: connections opened and failed by reason, resets, protocol
-//! violations, credit stalls, transport failures, and the bytes moved. Which counter
-//! an event bumps is decided here; the module keeps them per CPU per namespace.
+//! violations, credit stalls, transport failures, and the bytes moved; then the paths
+//! hybrid streams took (`hybrid`'s counts, also in `/proc/net/infinisock/hybrid`).
+//! Which counter an event bumps is decided here; the module keeps them per CPU per
+//! namespace.
 
 use super::errno::{Errno, EADDRNOTAVAIL, ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ENOBUFS, ENODEV, ENOMEM, ETIMEDOUT};
 
@@ -100,4 +102,24 @@ impl Counter {
             _ => Counter::ConnectOther,
         }
     }
+}
+
+/// The hybrid streams' paths the stats give after the counters: SDP, then TCP by
+/// `hybrid::Fallback` reason, in `Fallback::ALL` order.
+pub const PATH_NAMES: [&str; 7] = [
+    "hybrid_sdp",
+    "hybrid_tcp_policy",
+    "hybrid_tcp_no_device",
+    "hybrid_tcp_refused",
+    "hybrid_tcp_timeout",
+    "hybrid_tcp_resources",
+    "hybrid_tcp_other",
+];
+
+/// How many values the stats give: the counters, then the paths.
+pub const VALUES: usize = Counter::COUNT + PATH_NAMES.len();
+
+/// The name of each value the stats give, in order.
+pub fn value_names() -> impl Iterator<Item = &'static str> {
+    Counter::ALL.iter().map(|c| c.name()).chain(PATH_NAMES)
 }

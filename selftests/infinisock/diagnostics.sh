@@ -24,7 +24,8 @@ trap cleanup EXIT
 counter() { ip netns exec "$1" awk -v n="$2" '$1 == n {print $2}' /proc/net/infinisock/stats; }
 declare -A before
 for ns in a b; do
-	for c in active_opens passive_opens connect_refused protocol_violations credit_stalls bytes_sent bytes_received; do
+	for c in active_opens passive_opens connect_refused protocol_violations credit_stalls bytes_sent bytes_received \
+		hybrid_tcp_policy; do
 		before[$ns.$c]=$(counter $ns $c)
 		[ -n "${before[$ns.$c]}" ] || fail "no $c in namespace $ns's /proc/net/infinisock/stats"
 	done
@@ -143,7 +144,10 @@ grew a bytes_sent 1048576
 grew b bytes_received 1048576
 grew b protocol_violations 1
 grew a connect_refused 1
-pass "counters: opens, refusals, credit stalls, bytes, violations, per namespace"
+grew a hybrid_tcp_policy 1
+[ "$(counter a hybrid_tcp_policy)" = "$(ip netns exec a awk '$1 == "tcp_policy" {print $2}' /proc/net/infinisock/hybrid)" ] ||
+	fail "hybrid_tcp_policy differs from /proc/net/infinisock/hybrid's tcp_policy"
+pass "counters: opens, refusals, credit stalls, bytes, violations, hybrid paths, per namespace"
 
 # infinisock-stat reads the same counters over generic netlink, each namespace its own.
 TOP=${INFINISOCK_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -152,7 +156,7 @@ for ns in a b; do
 	proc=$(ip netns exec $ns cat /proc/net/infinisock/stats | sort)
 	nl=$(ip netns exec $ns "$STAT" -z | awk '{print $1, $2}' | sort) || fail "infinisock-stat in $ns"
 	[ "$proc" = "$nl" ] || fail "netlink and /proc differ in $ns: $(diff <(echo "$proc") <(echo "$nl"))"
-	ip netns exec $ns "$STAT" -j -z | python3 -c 'import json, sys; d = json.load(sys.stdin); assert len(d) == 15 and d["bytes_sent"] + d["bytes_received"] >= 1 << 20, d' ||
+	ip netns exec $ns "$STAT" -j -z | python3 -c 'import json, sys; d = json.load(sys.stdin); assert len(d) == 22 and d["bytes_sent"] + d["bytes_received"] >= 1 << 20, d' ||
 		fail "infinisock-stat -j in $ns"
 done
 [ "$(ip netns exec a "$STAT" -z | awk '$1 == "bytes_sent" {print $2}')" != "$(ip netns exec b "$STAT" -z | awk '$1 == "bytes_sent" {print $2}')" ] ||

@@ -38,14 +38,17 @@ struct row {
 	struct infinisock_sdp_info info;
 	int info_len; /* -1: no INET_DIAG_INFO */
 	int shutdown; /* INET_DIAG_SHUTDOWN, -1: none */
+	long long mark; /* INET_DIAG_MARK, -1: none */
 };
 
-/* A NETLINK_SOCK_DIAG socket in host `ns` (NULL: the initial namespace). */
+/* A NETLINK_SOCK_DIAG socket in host `ns` (NULL: the initial namespace; "": this one). */
 static int diag_socket(const char *ns)
 {
 	int fd;
 
-	if (ns) {
+	if (ns && !*ns) {
+		/* The caller's own namespace. */
+	} else if (ns) {
 		enter_netns(ns);
 	} else {
 		fd = open("/proc/1/ns/net", O_RDONLY | O_CLOEXEC);
@@ -136,9 +139,12 @@ static int diag_read(int nl, struct row *rows, int *n, size_t bufsize, int reads
 			row->msg = *m;
 			row->info_len = -1;
 			row->shutdown = -1;
+			row->mark = -1;
 			for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
 				if (a->rta_type == INET_DIAG_SHUTDOWN)
 					row->shutdown = *(uint8_t *)RTA_DATA(a);
+				if (a->rta_type == INET_DIAG_MARK)
+					row->mark = *(uint32_t *)RTA_DATA(a);
 				if (a->rta_type != INET_DIAG_INFO)
 					continue;
 				row->info_len = RTA_PAYLOAD(a);
@@ -401,6 +407,32 @@ TEST_F(diag, filters)
 	bc[1].no = bc[3].no = port == 65535 ? 1 : port + 1;
 	EXPECT_EQ(0, dump("a", &r, rows));
 	r.bytecode = NULL;
+
+	/*
+	 * Another user sees the socket and its owner, but its mark only a requester with
+	 * CAP_NET_ADMIN does, as for TCP.
+	 */
+	uint32_t mark = 0x77;
+	pid_t pid;
+	int status;
+
+	ASSERT_EQ(0, setsockopt(self->client, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)));
+	r.id.idiag_dport = htons(port);
+	n = dump("a", &r, rows);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(0x77, rows[0].mark);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		enter_netns("a");
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		n = dump("", &r, rows);
+		_exit(n != 1 ? 11 : rows[0].mark != -1 ? 12 : rows[0].msg.idiag_uid != 0 ? 13 : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("unprivileged dump: exit %d", WEXITSTATUS(status));
+	r.id.idiag_dport = 0;
 
 	/* One socket by its cookie, with its info. */
 	uint64_t cookie = cookie_of(self->child);
