@@ -96,10 +96,10 @@ mod hello_exchange {
         let h = Hello::decode(&hello(CFG, 6, 4242)).unwrap();
         assert_eq!(
             h,
-            Hello { ip_version: 6, max_adverts: 0, desired_remote_rcv_size: 32768, local_rcv_size: 32768, bufs: 16, port: 4242 }
+            Hello { ip_version: 6, max_adverts: 0, zc_flags: 0, desired_remote_rcv_size: 32768, local_rcv_size: 32768, bufs: 16, port: 4242 }
         );
         let a = HelloAck::decode(&hello_ack(CFG)).unwrap();
-        assert_eq!(a, HelloAck { max_adverts: 0, actual_rcv_size: 32768, bufs: 16 });
+        assert_eq!(a, HelloAck { max_adverts: 0, zc_flags: 0, actual_rcv_size: 32768, bufs: 16 });
     }
 
     #[test]

@@ -13,8 +13,11 @@ fn mid_strategy() -> impl Strategy<Value = Mid> {
         Mid::DisConn,
         Mid::Abort,
         Mid::SendSm,
+        Mid::RdmaWrCompl,
         Mid::RdmaRdCompl,
         Mid::SrcAvailCancel,
+        Mid::SinkAvailCancel,
+        Mid::SinkCancelAck,
         Mid::ChRcvBuf,
         Mid::ChRcvBufAck,
         Mid::SinkAvail,
@@ -78,7 +81,8 @@ fn hello_fits_rdma_ps_tcp_private_data() {
 
 #[test]
 fn hello_rejects_bad_version_and_ip() {
-    let hello = Hello { ip_version: 4, max_adverts: 0, desired_remote_rcv_size: 1, local_rcv_size: 2, bufs: 3, port: 4 };
+    let hello =
+        Hello { ip_version: 4, max_adverts: 0, zc_flags: 0, desired_remote_rcv_size: 1, local_rcv_size: 2, bufs: 3, port: 4 };
     let mut b = [0; HELLO_LEN];
     hello.encode(&mut b);
     let mut bad = b;
@@ -111,13 +115,26 @@ proptest! {
     /// Any bytes: a consistent message or an error, never a panic.
     #[test]
     fn hostile_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
-        if let Ok((h, msg)) = decode_message(&bytes) {
+        for zc in [false, true] {
+            let Ok((h, msg)) = decode(&bytes, zc) else { continue };
             prop_assert_eq!(h.len as usize, bytes.len());
             prop_assert!(h.flags & !3 == 0);
+            let n = bytes.len() - BSDH_LEN;
             match msg {
-                Message::Data(p) => prop_assert_eq!(p.len() + BSDH_LEN, bytes.len()),
-                Message::DisConn | Message::Abort => prop_assert_eq!(bytes.len(), BSDH_LEN),
-                Message::ChRcvBuf(_) | Message::ChRcvBufAck(_) => prop_assert_eq!(bytes.len(), BSDH_LEN + 4),
+                Message::Data(p) => prop_assert_eq!(p.len(), n),
+                Message::DisConn | Message::Abort => prop_assert_eq!(n, 0),
+                Message::ChRcvBuf(_) | Message::ChRcvBufAck(_) => prop_assert_eq!(n, 4),
+                _ if !zc => prop_assert!(false, "a zero-copy message without zero-copy"),
+                Message::SrcAvail { ah, inline } => {
+                    prop_assert_eq!(inline.len() + SRC_AH_LEN, n);
+                    prop_assert!(inline.len() as u64 <= u64::from(ah.len));
+                    prop_assert!(ah.len > 0 && ah.len <= ADVERT_MAX && ah.vaddr.checked_add(u64::from(ah.len)).is_some());
+                }
+                Message::SinkAvail(ah) => prop_assert!(n == SINK_AH_LEN && ah.len > 0 && ah.len <= ADVERT_MAX),
+                Message::RdmaRdCompl(_) | Message::RdmaWrCompl(_) => prop_assert_eq!(n, COMPL_LEN),
+                Message::SendSm | Message::SrcAvailCancel | Message::SinkAvailCancel | Message::SinkCancelAck => {
+                    prop_assert_eq!(n, 0)
+                }
             }
         }
         let _ = Hello::decode(&bytes);
@@ -134,15 +151,15 @@ proptest! {
     }
 
     #[test]
-    fn hello_round_trips(ip in prop::sample::select(vec![4u8, 6]), adverts: u8, des: u32, local: u32, bufs: u16, port: u16, pad in 0usize..24) {
-        let hello = Hello { ip_version: ip, max_adverts: adverts, desired_remote_rcv_size: des, local_rcv_size: local, bufs, port };
+    fn hello_round_trips(ip in prop::sample::select(vec![4u8, 6]), adverts: u8, zc_flags: u8, des: u32, local: u32, bufs: u16, port: u16, pad in 0usize..24) {
+        let hello = Hello { ip_version: ip, max_adverts: adverts, zc_flags, desired_remote_rcv_size: des, local_rcv_size: local, bufs, port };
         let mut b = [0; HELLO_LEN];
         hello.encode(&mut b);
         // rdma_cm hands the whole private-data area over, padded with zeros.
         let mut v = b.to_vec();
         v.resize(HELLO_LEN + pad, 0);
         prop_assert_eq!(Hello::decode(&v), Ok(hello));
-        let ack = HelloAck { max_adverts: adverts, actual_rcv_size: local, bufs };
+        let ack = HelloAck { max_adverts: adverts, zc_flags, actual_rcv_size: local, bufs };
         let mut b = [0; HELLO_ACK_LEN];
         ack.encode(&mut b);
         prop_assert_eq!(HelloAck::decode(&b), Ok(ack));
@@ -158,4 +175,81 @@ fn message_flag_round_trips_and_other_unknown_flags_do_not() {
     assert_eq!(msg, Message::Data(&[]));
     h[1] = 1 << 6;
     assert!(decode_message(&h).is_err());
+}
+
+fn advert(len: u32, rkey: u32, vaddr: u64) -> Vec<u8> {
+    let mut b = vec![0; SRC_AH_LEN];
+    Advert { len, rkey, vaddr }.encode(&mut b);
+    b
+}
+
+/// The zero-copy messages (wire.rst), decoded only where zero-copy was negotiated.
+#[test]
+fn zero_copy_messages_decode_once_negotiated() {
+    let ah = Advert { len: 1 << 20, rkey: 0x1234_5678, vaddr: 0x0000_0007_0000_0040 };
+    let mut src = advert(ah.len, ah.rkey, ah.vaddr);
+    assert_eq!(src, [0, 0x10, 0, 0, 0x12, 0x34, 0x56, 0x78, 0, 0, 0, 7, 0, 0, 0, 0x40]);
+    src.extend_from_slice(b"first");
+    let m = message(Mid::SrcAvail, &src, 1, 5, 4);
+    assert_eq!(decode(&m, true).unwrap().1, Message::SrcAvail { ah, inline: b"first" });
+    let mut sink = advert(ah.len, ah.rkey, ah.vaddr);
+    sink.extend_from_slice(&[0; 4]);
+    assert_eq!(decode(&message(Mid::SinkAvail, &sink, 1, 5, 4), true).unwrap().1, Message::SinkAvail(ah));
+    let rd = message(Mid::RdmaRdCompl, &65536u32.to_be_bytes(), 1, 5, 4);
+    assert_eq!(decode(&rd, true).unwrap().1, Message::RdmaRdCompl(65536));
+    let wr = message(Mid::RdmaWrCompl, &0u32.to_be_bytes(), 1, 5, 4);
+    assert_eq!(decode(&wr, true).unwrap().1, Message::RdmaWrCompl(0));
+    for (mid, want) in [
+        (Mid::SendSm, Message::SendSm),
+        (Mid::SrcAvailCancel, Message::SrcAvailCancel),
+        (Mid::SinkAvailCancel, Message::SinkAvailCancel),
+        (Mid::SinkCancelAck, Message::SinkCancelAck),
+    ] {
+        let m = message(mid, b"", 1, 5, 4);
+        assert_eq!(decode(&m, true).unwrap().1, want);
+        // Without negotiation each one resets the connection, as today.
+        assert_eq!(decode(&m, false), Err(WireError::UnexpectedMid(mid)));
+        assert_eq!(decode(&message(mid, b"x", 1, 5, 4), true), Err(WireError::BadPayload(mid)));
+    }
+    assert_eq!(decode_message(&m), Err(WireError::UnexpectedMid(Mid::SrcAvail)));
+}
+
+/// Every way an advert breaks the rules aborts the connection.
+#[test]
+fn bad_adverts_are_errors() {
+    // The error only: a decoded message borrows the bytes.
+    let bad = |mid, body: &[u8]| decode(&message(mid, body, 1, 1, 0), true).map(|_| ());
+    // Length 0, beyond 2^31, a range that wraps.
+    assert_eq!(bad(Mid::SrcAvail, &advert(0, 1, 0)), Err(WireError::BadAdvert(Mid::SrcAvail)));
+    assert_eq!(bad(Mid::SrcAvail, &advert(ADVERT_MAX + 1, 1, 0)), Err(WireError::BadAdvert(Mid::SrcAvail)));
+    assert_eq!(bad(Mid::SrcAvail, &advert(ADVERT_MAX, 1, 0)), Ok(()));
+    assert_eq!(bad(Mid::SrcAvail, &advert(2, 1, u64::MAX - 1)), Err(WireError::BadAdvert(Mid::SrcAvail)));
+    // Inline bytes beyond the advert's length.
+    let mut long = advert(3, 1, 0);
+    long.extend_from_slice(b"four");
+    assert_eq!(bad(Mid::SrcAvail, &long), Err(WireError::BadAdvert(Mid::SrcAvail)));
+    // Headers of the wrong size; a SinkAvail with a payload.
+    assert_eq!(bad(Mid::SrcAvail, &advert(3, 1, 0)[..15]), Err(WireError::BadPayload(Mid::SrcAvail)));
+    assert_eq!(bad(Mid::SinkAvail, &advert(3, 1, 0)), Err(WireError::BadPayload(Mid::SinkAvail)));
+    let mut sink = advert(3, 1, 0);
+    sink.extend_from_slice(&[0; 5]);
+    assert_eq!(bad(Mid::SinkAvail, &sink), Err(WireError::BadPayload(Mid::SinkAvail)));
+    let mut sink = advert(0, 1, 0);
+    sink.extend_from_slice(&[0; 4]);
+    assert_eq!(bad(Mid::SinkAvail, &sink), Err(WireError::BadAdvert(Mid::SinkAvail)));
+    assert_eq!(bad(Mid::RdmaRdCompl, b"abc"), Err(WireError::BadPayload(Mid::RdmaRdCompl)));
+    assert_eq!(bad(Mid::RdmaWrCompl, b"abcde"), Err(WireError::BadPayload(Mid::RdmaWrCompl)));
+}
+
+/// OFED SDP leaves the zero-copy flags byte 0: its HelloAck reads as "no SinkAvail".
+#[test]
+fn ofed_hello_ack_accepts_no_sink_avail() {
+    let ack = HelloAck { max_adverts: 16, zc_flags: 0, actual_rcv_size: 32768, bufs: 64 };
+    let mut b = [0; HELLO_ACK_LEN];
+    ack.encode(&mut b);
+    assert_eq!(b[18], 0);
+    assert_eq!(HelloAck::decode(&b).unwrap().zc_flags & ZC_SINKAVAIL, 0);
+    let ours = HelloAck { zc_flags: ZC_SINKAVAIL, ..ack };
+    ours.encode(&mut b);
+    assert_eq!(b[18], ZC_SINKAVAIL);
 }

@@ -92,6 +92,7 @@ pub fn hello(cfg: RingConfig, ip_version: u8, port: u16) -> [u8; HELLO_LEN] {
     let hello = Hello {
         ip_version,
         max_adverts: 0,
+        zc_flags: 0,
         desired_remote_rcv_size: cfg.buffer_size,
         local_rcv_size: cfg.buffer_size,
         bufs: cfg.recv_buffers,
@@ -104,7 +105,7 @@ pub fn hello(cfg: RingConfig, ip_version: u8, port: u16) -> [u8; HELLO_LEN] {
 
 /// The HelloAck of a passive connection with rings `cfg`.
 pub fn hello_ack(cfg: RingConfig) -> [u8; HELLO_ACK_LEN] {
-    let ack = HelloAck { max_adverts: 0, actual_rcv_size: cfg.buffer_size, bufs: cfg.recv_buffers };
+    let ack = HelloAck { max_adverts: 0, zc_flags: 0, actual_rcv_size: cfg.buffer_size, bufs: cfg.recv_buffers };
     let mut buf = [0u8; HELLO_ACK_LEN];
     ack.encode(&mut buf);
     buf

@@ -131,6 +131,8 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
                 (h, Message::DisConn) => (h, Kind::DisConn),
                 (h, Message::Abort) => (h, Kind::Abort),
                 (h, Message::ChRcvBuf(_) | Message::ChRcvBufAck(_)) => (h, Kind::Resize),
+                // Zero-copy is never negotiated yet: `decode_message` refuses these.
+                (h, _) => return Err(Violation::Malformed(WireError::UnexpectedMid(h.mid))),
             };
             credits.receive(&hdr).map_err(Violation::FlowControl)?;
             kind

@@ -24,12 +24,19 @@ pub enum Mid {
     DisConn = 0x02,
     /// Abort: the connection is reset.
     Abort = 0x03,
-    /// SendSm: switch to buffered-copy mode (zero-copy; not sent by this module).
+    /// SendSm: the sink declines every open SrcAvail; the rest comes as Data (zero-copy).
     SendSm = 0x04,
-    /// RdmaRdCompl: a peer's RDMA read of our source buffer completed (zero-copy).
+    /// RdmaWrCompl: the source wrote this many bytes into the oldest SinkAvail, which it
+    /// closes (zero-copy).
+    RdmaWrCompl = 0x05,
+    /// RdmaRdCompl: the sink READ this many more bytes of the oldest SrcAvail (zero-copy).
     RdmaRdCompl = 0x06,
-    /// SrcAvailCancel (zero-copy).
+    /// SrcAvailCancel: the source withdraws its open SrcAvails (zero-copy).
     SrcAvailCancel = 0x08,
+    /// SinkAvailCancel: the reader withdraws its open SinkAvails (zero-copy).
+    SinkAvailCancel = 0x09,
+    /// SinkCancelAck: the SinkAvails before the cancel are closed (zero-copy).
+    SinkCancelAck = 0x0A,
     /// ChRcvBuf: asks the peer to change the size of its receive buffers.
     ChRcvBuf = 0x0B,
     /// ChRcvBufAck: the receive buffer size now in effect.
@@ -51,8 +58,11 @@ impl Mid {
             0x02 => Self::DisConn,
             0x03 => Self::Abort,
             0x04 => Self::SendSm,
+            0x05 => Self::RdmaWrCompl,
             0x06 => Self::RdmaRdCompl,
             0x08 => Self::SrcAvailCancel,
+            0x09 => Self::SinkAvailCancel,
+            0x0A => Self::SinkCancelAck,
             0x0B => Self::ChRcvBuf,
             0x0C => Self::ChRcvBufAck,
             0xFD => Self::SinkAvail,
@@ -104,6 +114,9 @@ pub enum WireError {
     BadVersion(u8),
     /// Hello with an IP version other than 4 or 6.
     BadIpVersion(u8),
+    /// A SrcAvail or SinkAvail whose length is 0 or above 2^31, whose range wraps, or
+    /// whose inline bytes exceed its length.
+    BadAdvert(Mid),
 }
 
 /// The Base Sockets Direct Header.
@@ -168,15 +181,80 @@ pub enum Message<'a> {
     ChRcvBuf(u32),
     /// The peer's receive buffers now have this many bytes.
     ChRcvBufAck(u32),
+    /// The peer advertises `ah.len` bytes to READ; `inline` are the first of them.
+    SrcAvail { ah: Advert, inline: &'a [u8] },
+    /// The peer's reader advertises room for `ah.len` bytes to WRITE into.
+    SinkAvail(Advert),
+    /// The peer READ this many more bytes of our oldest open SrcAvail.
+    RdmaRdCompl(u32),
+    /// The peer wrote this many bytes into our oldest open SinkAvail, and closed it.
+    RdmaWrCompl(u32),
+    /// The peer declines our open SrcAvails: their unread rest goes as Data.
+    SendSm,
+    /// The peer withdraws its open SrcAvails.
+    SrcAvailCancel,
+    /// The peer withdraws its open SinkAvails.
+    SinkAvailCancel,
+    /// The peer closed our SinkAvails sent before our cancel.
+    SinkCancelAck,
+}
+
+/// The advertisement of a SrcAvail or SinkAvail (Annex A4's SrcAH/SinkAH): a region of
+/// `len` bytes the peer may READ or WRITE with `rkey` at `vaddr` (which this module
+/// treats as opaque: the advertiser's own iova).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Advert {
+    pub len: u32,
+    pub rkey: u32,
+    pub vaddr: u64,
+}
+
+/// Bytes of the SrcAvail header after the BSDH: `len`, `rkey`, `vaddr`.
+pub const SRC_AH_LEN: usize = 16;
+/// Bytes of the SinkAvail header after the BSDH: the SrcAvail's fields and `non_disc`.
+pub const SINK_AH_LEN: usize = 20;
+/// Bytes of the RdmaRdCompl and RdmaWrCompl payload: one `len`.
+pub const COMPL_LEN: usize = 4;
+/// The largest advertised region (OFED's limit is 1 MiB; 2^31 keeps lengths positive
+/// in every signed reader's arithmetic).
+pub const ADVERT_MAX: u32 = 1 << 31;
+
+impl Advert {
+    /// Writes the SrcAvail fields (`out` of `SRC_AH_LEN`, or the first bytes of a
+    /// SinkAvail's).
+    pub fn encode(&self, out: &mut [u8]) {
+        out[0..4].copy_from_slice(&self.len.to_be_bytes());
+        out[4..8].copy_from_slice(&self.rkey.to_be_bytes());
+        out[8..16].copy_from_slice(&self.vaddr.to_be_bytes());
+    }
+
+    /// Reads and checks the fields at the start of `b` (at least `SRC_AH_LEN` bytes).
+    fn decode(b: &[u8], mid: Mid) -> Result<Self, WireError> {
+        let ah = Self {
+            len: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            rkey: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+            vaddr: u64::from_be_bytes([b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]]),
+        };
+        if ah.len == 0 || ah.len > ADVERT_MAX || ah.vaddr.checked_add(u64::from(ah.len)).is_none() {
+            return Err(WireError::BadAdvert(mid));
+        }
+        Ok(ah)
+    }
 }
 
 /// Size of the ChRcvBuf/ChRcvBufAck payload: one big-endian u32.
 const CHRCVBUF_LEN: usize = 4;
 
 /// Decodes one message that arrived in a receive buffer of `received` bytes (`buf` is
-/// exactly those bytes). Returns the header (for credits and sequence numbers) and the
-/// message.
+/// exactly those bytes), on a connection without zero-copy. Returns the header (for
+/// credits and sequence numbers) and the message.
 pub fn decode_message(buf: &[u8]) -> Result<(Bsdh, Message<'_>), WireError> {
+    decode(buf, false)
+}
+
+/// As [`decode_message`]; `zc`: both ends negotiated zero-copy (Hello and HelloAck
+/// `max_adverts` above 0), without which its messages are `UnexpectedMid`.
+pub fn decode(buf: &[u8], zc: bool) -> Result<(Bsdh, Message<'_>), WireError> {
     let h = Bsdh::decode(buf)?;
     if u64::from(h.len) != buf.len() as u64 {
         return Err(WireError::LengthMismatch { header: h.len, received: buf.len() });
@@ -193,9 +271,51 @@ pub fn decode_message(buf: &[u8]) -> Result<(Bsdh, Message<'_>), WireError> {
         Mid::Abort => Message::Abort,
         Mid::ChRcvBuf => Message::ChRcvBuf(size(payload)?),
         Mid::ChRcvBufAck => Message::ChRcvBufAck(size(payload)?),
+        mid @ (Mid::SrcAvail
+        | Mid::SinkAvail
+        | Mid::RdmaRdCompl
+        | Mid::RdmaWrCompl
+        | Mid::SendSm
+        | Mid::SrcAvailCancel
+        | Mid::SinkAvailCancel
+        | Mid::SinkCancelAck)
+            if zc =>
+        {
+            decode_zc(mid, payload)?
+        }
         other => return Err(WireError::UnexpectedMid(other)),
     };
     Ok((h, msg))
+}
+
+/// The zero-copy messages' bodies (`Documentation/wire.rst`, zero-copy).
+fn decode_zc(mid: Mid, payload: &[u8]) -> Result<Message<'_>, WireError> {
+    let bad = WireError::BadPayload(mid);
+    let compl = |p: &[u8]| -> Result<u32, WireError> {
+        let b: [u8; COMPL_LEN] = p.try_into().map_err(|_| bad)?;
+        Ok(u32::from_be_bytes(b))
+    };
+    Ok(match mid {
+        Mid::SrcAvail => {
+            let (ah, inline) = (payload.get(..SRC_AH_LEN).ok_or(bad)?, &payload[SRC_AH_LEN..]);
+            let ah = Advert::decode(ah, mid)?;
+            if inline.len() as u64 > u64::from(ah.len) {
+                return Err(WireError::BadAdvert(mid));
+            }
+            Message::SrcAvail { ah, inline }
+        }
+        Mid::SinkAvail if payload.len() == SINK_AH_LEN => Message::SinkAvail(Advert::decode(payload, mid)?),
+        Mid::RdmaRdCompl => Message::RdmaRdCompl(compl(payload)?),
+        Mid::RdmaWrCompl => Message::RdmaWrCompl(compl(payload)?),
+        Mid::SendSm | Mid::SrcAvailCancel | Mid::SinkAvailCancel | Mid::SinkCancelAck if !payload.is_empty() => {
+            return Err(bad)
+        }
+        Mid::SendSm => Message::SendSm,
+        Mid::SrcAvailCancel => Message::SrcAvailCancel,
+        Mid::SinkAvailCancel => Message::SinkAvailCancel,
+        Mid::SinkCancelAck => Message::SinkCancelAck,
+        _ => return Err(bad),
+    })
 }
 
 /// Writes the header of a message with `payload_len` bytes after it into `out` and
@@ -215,6 +335,10 @@ pub fn encode_header(
     h.encode(out);
     Some(h)
 }
+
+/// Hello/HelloAck `zc_flags`: the sender accepts SinkAvail (OFED SDP resets on one, and
+/// leaves the byte 0).
+pub const ZC_SINKAVAIL: u8 = 1 << 0;
 
 /// The protocol version this module speaks: Annex A4 v2.2, as OFED SDP does.
 pub const VERSION: u8 = 0x22;
@@ -256,6 +380,8 @@ pub struct Hello {
     pub ip_version: u8,
     /// Zero-copy advertisements the sender can track (0: buffered copy only).
     pub max_adverts: u8,
+    /// `ZC_*` bits (a reserved byte of Annex A4's Hello: 0 from OFED SDP).
+    pub zc_flags: u8,
     /// Receive buffer size the sender would like the peer to use.
     pub desired_remote_rcv_size: u32,
     /// Size of each receive buffer the sender has posted.
@@ -274,7 +400,7 @@ impl Hello {
     pub fn encode(&self, out: &mut [u8; HELLO_LEN]) {
         let b = encode_cm_header(out, Mid::Hello, self.bufs);
         b[1] = self.ip_version << 4;
-        b[2] = 0;
+        b[2] = self.zc_flags;
         b[3] = self.max_adverts;
         b[4..8].copy_from_slice(&self.desired_remote_rcv_size.to_be_bytes());
         b[8..12].copy_from_slice(&self.local_rcv_size.to_be_bytes());
@@ -293,6 +419,7 @@ impl Hello {
         Ok(Self {
             ip_version,
             max_adverts: b[3],
+            zc_flags: b[2],
             desired_remote_rcv_size: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
             local_rcv_size: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
             bufs: h.bufs,
@@ -306,6 +433,8 @@ impl Hello {
 pub struct HelloAck {
     /// Zero-copy advertisements the sender can track.
     pub max_adverts: u8,
+    /// `ZC_*` bits, as in [`Hello`].
+    pub zc_flags: u8,
     /// Size of each receive buffer the sender has posted.
     pub actual_rcv_size: u32,
     /// Receive buffers the sender has posted (the initial credit grant).
@@ -320,7 +449,7 @@ impl HelloAck {
     pub fn encode(&self, out: &mut [u8; HELLO_ACK_LEN]) {
         let b = encode_cm_header(out, Mid::HelloAck, self.bufs);
         b[1] = 0;
-        b[2] = 0;
+        b[2] = self.zc_flags;
         b[3] = self.max_adverts;
         b[4..8].copy_from_slice(&self.actual_rcv_size.to_be_bytes());
     }
@@ -328,6 +457,11 @@ impl HelloAck {
     /// Decodes from CM private data (which may be longer than the message).
     pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
         let (h, b) = decode_cm_header(buf, Mid::HelloAck, HELLO_ACK_LEN)?;
-        Ok(Self { max_adverts: b[3], actual_rcv_size: u32::from_be_bytes([b[4], b[5], b[6], b[7]]), bufs: h.bufs })
+        Ok(Self {
+            max_adverts: b[3],
+            zc_flags: b[2],
+            actual_rcv_size: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+            bufs: h.bufs,
+        })
     }
 }
