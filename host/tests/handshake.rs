@@ -36,14 +36,14 @@ fn message_rings_hold_the_largest_message() {
 
 #[test]
 fn the_peer_offer_is_checked_alike_on_both_sides() {
-    let t = peer_terms(16, 32768, 16).unwrap();
+    let t = peer_terms(16, 32768, ZcOffer::NONE, 16).unwrap();
     assert_eq!(t.peer_msg_size, 32768);
     assert_eq!(t.credits.peer_bufs(), 16);
-    assert_eq!(peer_terms(MIN_RING - 1, 32768, 16).unwrap_err(), TermsError::RingTooSmall(MIN_RING - 1));
-    assert_eq!(peer_terms(16, 32768, MIN_RING - 1).unwrap_err(), TermsError::RingTooSmall(MIN_RING - 1));
-    assert_eq!(peer_terms(16, BSDH_LEN as u32, 16).unwrap_err(), TermsError::NoPayload(BSDH_LEN as u32));
-    assert_eq!(peer_terms(16, 0, 16).unwrap_err(), TermsError::NoPayload(0));
-    assert_eq!(peer_terms(16, BSDH_LEN as u32 + 1, 16).unwrap().peer_msg_size, BSDH_LEN + 1);
+    assert_eq!(peer_terms(MIN_RING - 1, 32768, ZcOffer::NONE, 16).unwrap_err(), TermsError::RingTooSmall(MIN_RING - 1));
+    assert_eq!(peer_terms(16, 32768, ZcOffer::NONE, MIN_RING - 1).unwrap_err(), TermsError::RingTooSmall(MIN_RING - 1));
+    assert_eq!(peer_terms(16, BSDH_LEN as u32, ZcOffer::NONE, 16).unwrap_err(), TermsError::NoPayload(BSDH_LEN as u32));
+    assert_eq!(peer_terms(16, 0, ZcOffer::NONE, 16).unwrap_err(), TermsError::NoPayload(0));
+    assert_eq!(peer_terms(16, BSDH_LEN as u32 + 1, ZcOffer::NONE, 16).unwrap().peer_msg_size, BSDH_LEN + 1);
 }
 
 proptest! {
@@ -75,7 +75,7 @@ proptest! {
         bufs in 0u16..300, size in 0u32..1 << 20, ours in 0u16..300,
     ) {
         let usable = bufs >= MIN_RING && ours >= MIN_RING && size as usize > BSDH_LEN;
-        let r = peer_terms(bufs, size, ours);
+        let r = peer_terms(bufs, size, ZcOffer::NONE, ours);
         prop_assert_eq!(r.is_ok(), usable);
         if let Ok(t) = r {
             prop_assert_eq!(t.peer_msg_size, size as usize);
@@ -86,32 +86,58 @@ proptest! {
 mod hello_exchange {
     use infinisock_proto::credits::MIN_RING;
     use infinisock_proto::handshake::*;
-    use infinisock_proto::wire::{Hello, HelloAck, WireError, BSDH_LEN};
+    use infinisock_proto::wire::{Hello, HelloAck, WireError, BSDH_LEN, ZC_SINKAVAIL};
     use proptest::prelude::*;
 
     const CFG: RingConfig = RingConfig { recv_buffers: 16, send_buffers: 8, buffer_size: 32768 };
 
     #[test]
     fn our_hello_offers_our_ring_and_buffers() {
-        let h = Hello::decode(&hello(CFG, 6, 4242)).unwrap();
+        let h = Hello::decode(&hello(CFG, 6, 4242, ZcOffer::NONE)).unwrap();
         assert_eq!(
             h,
             Hello { ip_version: 6, max_adverts: 0, zc_flags: 0, desired_remote_rcv_size: 32768, local_rcv_size: 32768, bufs: 16, port: 4242 }
         );
-        let a = HelloAck::decode(&hello_ack(CFG)).unwrap();
+        let a = HelloAck::decode(&hello_ack(CFG, ZcOffer::NONE)).unwrap();
         assert_eq!(a, HelloAck { max_adverts: 0, zc_flags: 0, actual_rcv_size: 32768, bufs: 16 });
+    }
+
+    /// Zero-copy exists on a connection only where both sides offered adverts; each
+    /// side's limit is the other's offer; SinkAvail goes only to a peer that accepts it
+    /// (OFED never does), SrcAvail only to a peer that can READ.
+    #[test]
+    fn zero_copy_terms_from_both_offers() {
+        let ofed = ZcOffer { max_adverts: 16, flags: 0 };
+        let ours = ZcOffer { max_adverts: 8, flags: ZC_SINKAVAIL };
+        for (a, b) in [(ZcOffer::NONE, ours), (ours, ZcOffer::NONE), (ZcOffer::NONE, ZcOffer::NONE)] {
+            let t = zc_terms(a, b, 16);
+            assert!(!t.negotiated());
+            assert_eq!(t, ZcTerms::default());
+        }
+        let t = zc_terms(ours, ofed, 16);
+        assert!(t.negotiated());
+        assert_eq!((t.our_adverts, t.peer_adverts), (16, 8));
+        assert!(t.src_avail && !t.sink_avail && t.peer_sink_avail);
+        let t = zc_terms(ours, ours, 0);
+        assert!(t.negotiated() && !t.src_avail && t.sink_avail && t.peer_sink_avail);
+        let t = zc_terms(ofed, ours, 1);
+        assert!(t.src_avail && t.sink_avail && !t.peer_sink_avail);
+        // The offers travel in the Hello and HelloAck.
+        let h = Hello::decode(&hello(CFG, 4, 1, ours)).unwrap();
+        assert_eq!(hello_zc(&h), ours);
+        assert_eq!(accept_hello_ack(&hello_ack(CFG, ofed), 8).unwrap().zc, ofed);
     }
 
     #[test]
     fn a_hello_ack_is_checked_as_a_hello_is() {
-        let terms = accept_hello_ack(&hello_ack(CFG), 8).unwrap();
+        let terms = accept_hello_ack(&hello_ack(CFG, ZcOffer::NONE), 8).unwrap();
         assert_eq!(terms.peer_msg_size, 32768);
         assert_eq!(terms.credits.peer_bufs(), 16);
         let tiny = RingConfig { recv_buffers: MIN_RING - 1, ..CFG };
-        assert_eq!(accept_hello_ack(&hello_ack(tiny), 8).err(), Some(Refusal::Unusable(TermsError::RingTooSmall(MIN_RING - 1))));
+        assert_eq!(accept_hello_ack(&hello_ack(tiny, ZcOffer::NONE), 8).err(), Some(Refusal::Unusable(TermsError::RingTooSmall(MIN_RING - 1))));
         let empty = RingConfig { buffer_size: BSDH_LEN as u32, ..CFG };
-        assert!(matches!(accept_hello_ack(&hello_ack(empty), 8), Err(Refusal::Unusable(TermsError::NoPayload(_)))));
-        assert!(matches!(accept_hello_ack(&hello(CFG, 4, 1), 8), Err(Refusal::Malformed(_))));
+        assert!(matches!(accept_hello_ack(&hello_ack(empty, ZcOffer::NONE), 8), Err(Refusal::Unusable(TermsError::NoPayload(_)))));
+        assert!(matches!(accept_hello_ack(&hello(CFG, 4, 1, ZcOffer::NONE), 8), Err(Refusal::Malformed(_))));
         assert!(matches!(accept_hello_ack(&[], 8), Err(Refusal::Malformed(WireError::Short { .. }))));
     }
 
@@ -131,7 +157,7 @@ mod hello_exchange {
         #[test]
         fn our_hello_ack_is_accepted(bufs in MIN_RING..1000, size in (BSDH_LEN as u32 + 1)..(1 << 20)) {
             let cfg = RingConfig { recv_buffers: bufs, send_buffers: 1, buffer_size: size };
-            let t = accept_hello_ack(&hello_ack(cfg), MIN_RING).unwrap();
+            let t = accept_hello_ack(&hello_ack(cfg, ZcOffer::NONE), MIN_RING).unwrap();
             prop_assert_eq!(t.peer_msg_size, size as usize);
             prop_assert_eq!(t.credits.peer_bufs(), u32::from(bufs));
         }

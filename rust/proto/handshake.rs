@@ -9,7 +9,7 @@ use super::{
     errno::{Errno, EADDRNOTAVAIL, ENETUNREACH, ENODEV},
     message,
     ring::MAX_RING,
-    wire::{Hello, HelloAck, WireError, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN},
+    wire::{Hello, HelloAck, WireError, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN, ZC_SINKAVAIL},
 };
 
 /// The rings of one connection: receive and send buffers, and their size in bytes.
@@ -57,12 +57,66 @@ pub fn message_rings(t: RingTunables, rcvbuf: Option<usize>, sndbuf: Option<usiz
     }
 }
 
-/// The peer's side of the exchange, once checked: the credits it grants us, and the
-/// size of its receive buffers (the largest message we may send it).
+/// What one side offers of zero-copy in its Hello or HelloAck: how many of the other's
+/// adverts (SrcAvail and SinkAvail together) it keeps open at once, and `ZC_*` flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZcOffer {
+    pub max_adverts: u8,
+    pub flags: u8,
+}
+
+impl ZcOffer {
+    /// Buffered copy only: what every connection offers until zero-copy is built.
+    pub const NONE: Self = Self { max_adverts: 0, flags: 0 };
+}
+
+/// What the two offers allow a connection (`Documentation/plans/zero-copy.md`,
+/// decision 2). Without both sides offering adverts, no zero-copy message may be sent
+/// or received (a received one is a protocol error, as today).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZcTerms {
+    /// Our adverts the peer keeps open at once: the most we may have open.
+    pub our_adverts: u8,
+    /// The peer's adverts we keep: one more open is a protocol error.
+    pub peer_adverts: u8,
+    /// We may send SrcAvail: the peer can READ from us (our QP's responder depth, the
+    /// peer's initiator depth, is above 0).
+    pub src_avail: bool,
+    /// We may send SinkAvail: the peer said it accepts them (OFED SDP resets on one).
+    pub sink_avail: bool,
+    /// The peer may send us SinkAvail: we said we accept them.
+    pub peer_sink_avail: bool,
+}
+
+impl ZcTerms {
+    /// Whether zero-copy messages exist on the connection at all.
+    pub fn negotiated(&self) -> bool {
+        self.our_adverts > 0 && self.peer_adverts > 0
+    }
+}
+
+/// The terms of a connection where we offered `ours`, the peer `peer`, and the peer's
+/// QP may have `peer_reads` RDMA READs toward us in flight.
+pub fn zc_terms(ours: ZcOffer, peer: ZcOffer, peer_reads: u8) -> ZcTerms {
+    if ours.max_adverts == 0 || peer.max_adverts == 0 {
+        return ZcTerms::default();
+    }
+    ZcTerms {
+        our_adverts: peer.max_adverts,
+        peer_adverts: ours.max_adverts,
+        src_avail: peer_reads > 0,
+        sink_avail: peer.flags & ZC_SINKAVAIL != 0,
+        peer_sink_avail: ours.flags & ZC_SINKAVAIL != 0,
+    }
+}
+
+/// The peer's side of the exchange, once checked: the credits it grants us, the size
+/// of its receive buffers (the largest message we may send it) and its zero-copy offer.
 #[derive(Debug)]
 pub struct PeerTerms {
     pub credits: Credits,
     pub peer_msg_size: usize,
+    pub zc: ZcOffer,
 }
 
 /// Why a peer's Hello or HelloAck cannot make a connection.
@@ -74,25 +128,30 @@ pub enum TermsError {
     NoPayload(u32),
 }
 
-/// Checks what the peer offers (`peer_bufs` buffers of `peer_buffer_size` bytes)
-/// against our receive ring of `our_recv_ring` buffers.
-pub fn peer_terms(peer_bufs: u16, peer_buffer_size: u32, our_recv_ring: u16) -> Result<PeerTerms, TermsError> {
+/// Checks what the peer offers (`peer_bufs` buffers of `peer_buffer_size` bytes, and
+/// `zc`) against our receive ring of `our_recv_ring` buffers.
+pub fn peer_terms(peer_bufs: u16, peer_buffer_size: u32, zc: ZcOffer, our_recv_ring: u16) -> Result<PeerTerms, TermsError> {
     let credits =
         Credits::new(peer_bufs, our_recv_ring).map_err(|_| TermsError::RingTooSmall(peer_bufs.min(our_recv_ring)))?;
     if peer_buffer_size as usize <= BSDH_LEN {
         return Err(TermsError::NoPayload(peer_buffer_size));
     }
-    Ok(PeerTerms { credits, peer_msg_size: peer_buffer_size as usize })
+    Ok(PeerTerms { credits, peer_msg_size: peer_buffer_size as usize, zc })
+}
+
+/// The zero-copy offer of a peer's Hello.
+pub fn hello_zc(hello: &Hello) -> ZcOffer {
+    ZcOffer { max_adverts: hello.max_adverts, flags: hello.zc_flags }
 }
 
 /// The Hello of an active connection with rings `cfg`, to a peer of `ip_version`,
-/// from local `port`: it offers our receive ring and asks for buffers of our size.
-/// We advertise no zero-copy (`max_adverts` 0).
-pub fn hello(cfg: RingConfig, ip_version: u8, port: u16) -> [u8; HELLO_LEN] {
+/// from local `port`: it offers our receive ring, asks for buffers of our size, and
+/// offers `zc`.
+pub fn hello(cfg: RingConfig, ip_version: u8, port: u16, zc: ZcOffer) -> [u8; HELLO_LEN] {
     let hello = Hello {
         ip_version,
-        max_adverts: 0,
-        zc_flags: 0,
+        max_adverts: zc.max_adverts,
+        zc_flags: zc.flags,
         desired_remote_rcv_size: cfg.buffer_size,
         local_rcv_size: cfg.buffer_size,
         bufs: cfg.recv_buffers,
@@ -103,9 +162,14 @@ pub fn hello(cfg: RingConfig, ip_version: u8, port: u16) -> [u8; HELLO_LEN] {
     buf
 }
 
-/// The HelloAck of a passive connection with rings `cfg`.
-pub fn hello_ack(cfg: RingConfig) -> [u8; HELLO_ACK_LEN] {
-    let ack = HelloAck { max_adverts: 0, zc_flags: 0, actual_rcv_size: cfg.buffer_size, bufs: cfg.recv_buffers };
+/// The HelloAck of a passive connection with rings `cfg`, offering `zc`.
+pub fn hello_ack(cfg: RingConfig, zc: ZcOffer) -> [u8; HELLO_ACK_LEN] {
+    let ack = HelloAck {
+        max_adverts: zc.max_adverts,
+        zc_flags: zc.flags,
+        actual_rcv_size: cfg.buffer_size,
+        bufs: cfg.recv_buffers,
+    };
     let mut buf = [0u8; HELLO_ACK_LEN];
     ack.encode(&mut buf);
     buf
@@ -124,7 +188,8 @@ pub enum Refusal {
 /// receive ring of `our_recv_ring` buffers.
 pub fn accept_hello_ack(private_data: &[u8], our_recv_ring: u16) -> Result<PeerTerms, Refusal> {
     let ack = HelloAck::decode(private_data).map_err(Refusal::Malformed)?;
-    peer_terms(ack.bufs, ack.actual_rcv_size, our_recv_ring).map_err(Refusal::Unusable)
+    let zc = ZcOffer { max_adverts: ack.max_adverts, flags: ack.zc_flags };
+    peer_terms(ack.bufs, ack.actual_rcv_size, zc, our_recv_ring).map_err(Refusal::Unusable)
 }
 
 /// What rdma_cm's refusal to bind an address means, as TCP would say it.

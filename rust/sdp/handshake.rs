@@ -20,8 +20,8 @@ use crate::{
         conn_state::{connect_step, rejection_errno, ConnectStep},
         abi::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, TCP_ESTABLISHED, TCP_LISTEN, TCP_SYN_SENT},
         handshake::{
-            self, accept_hello_ack, bind_refusal, BindRefusal, hello, hello_ack, message_rings, peer_terms, stream_rings, Refusal, RingConfig,
-            RingTunables,
+            self, accept_hello_ack, bind_refusal, hello, hello_ack, hello_zc, message_rings, peer_terms, stream_rings,
+            BindRefusal, Refusal, RingConfig, RingTunables, ZcOffer,
         },
         listen::Established,
         memory::RingChoice,
@@ -318,7 +318,8 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
             return;
         }
     };
-    let buf = hello(cfg, inner.peer.map_or(4, |p| p.ip_version()), id.local_addr().map_or(0, |a| a.port()));
+    // Zero-copy is not offered yet (Documentation/plans/zero-copy.md).
+    let buf = hello(cfg, inner.peer.map_or(4, |p| p.ip_version()), id.local_addr().map_or(0, |a| a.port()), ZcOffer::NONE);
     let sent = id.connect_locked(link.qp.qp(), &CONN_POLICY, &buf);
     inner.link = Some(link);
     if let Err(e) = sent {
@@ -462,10 +463,11 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     // Charged to the listener's memory cgroup: the program that will accept it.
     let _memcg = parent_sk.charge_to_creator();
     let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, charge)?;
-    let terms = peer_terms(hello.bufs, hello.local_rcv_size, link.recv_ring() as u16).map_err(|_| EPROTO)?;
+    let terms =
+        peer_terms(hello.bufs, hello.local_rcv_size, hello_zc(&hello), link.recv_ring() as u16).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);
     link.stream.peer_msg_size = terms.peer_msg_size;
-    let buf = hello_ack(cfg);
+    let buf = hello_ack(cfg, ZcOffer::NONE);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
     link.rdma.read_depth = id.accept(link.qp.qp(), &CONN_POLICY, &buf)?.initiator;

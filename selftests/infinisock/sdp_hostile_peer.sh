@@ -37,7 +37,8 @@ scenario() { # [MODE=sink|spew] scenario NAME EXPECTED_SOCKET_REGEX EXPECTED_LOG
 
 [ "$(scenario bad_hello '' 'bad Hello' | tail -1)" = rejected ] || fail "bad Hello not rejected"
 pass "a request with a bad Hello is rejected"
-for s in unknown_mid bad_len out_of_seq; do
+# zc_unnegotiated: a SrcAvail where the module offered no zero-copy (Hello max_adverts 0).
+for s in unknown_mid bad_len out_of_seq zc_unnegotiated; do
 	[ "$(scenario $s '^error ECONNRESET' 'SDP: (malformed message|peer broke flow control)' | tail -1)" = disconnected ] ||
 		fail "$s: the rogue was not disconnected"
 	pass "$s: connection reset, ECONNRESET on the socket"

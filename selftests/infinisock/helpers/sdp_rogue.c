@@ -13,6 +13,9 @@
  *   out_of_seq     a data message skipping a sequence number
  *   after_disconn  DisConn, then data
  *   abort          Abort (a legitimate reset)
+ *   zc_unnegotiated
+ *                  offers zero-copy in its Hello (8 adverts, SinkAvail accepted), then
+ *                  sends a SrcAvail although the listener offered none
  *   no_rtu         answers the REP with a DREQ instead of data: sends the RTU (which the
  *                  test drops on the wire), then disconnects at once
  *   rej_after_rep  answers the REP with a REJ
@@ -265,6 +268,10 @@ int main(int argc, char **argv)
 
 	/* Hello: BSDH, version, IP version, reserved, max_adverts, sizes, port. */
 	hello_in(hello, strcmp(sc, "bad_hello") ? 0x22 : 0x11);
+	if (!strcmp(sc, "zc_unnegotiated")) {
+		hello[18] = 1;	/* ZC_SINKAVAIL */
+		hello[19] = 8;	/* max_adverts */
+	}
 	param.private_data = hello;
 	param.private_data_len = sizeof(hello);
 	param.retry_count = 7;
@@ -296,6 +303,13 @@ int main(int argc, char **argv)
 		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
 		bsdh(out + 64, 0x02, RING, 16, 2, 0), lens[n++] = 16;
 		bsdh(out + 128, 0xFF, RING, 20, 3, 0), lens[n++] = 20;
+	} else if (!strcmp(sc, "zc_unnegotiated")) {
+		/* SrcAvail: 4096 bytes at rkey 0x1234, iova 0x10000, after one Data. */
+		static const uint8_t ah[16] = { 0, 0, 0x10, 0, 0, 0, 0x12, 0x34, 0, 0, 0, 0, 0, 1, 0, 0 };
+
+		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
+		bsdh(out + 64, 0xFE, RING, 32, 2, 0), lens[n++] = 32;
+		memcpy(out + 64 + 16, ah, sizeof(ah));
 	} else if (!strcmp(sc, "abort")) {
 		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
 		bsdh(out + 64, 0x03, RING, 16, 2, 0), lens[n++] = 16;
