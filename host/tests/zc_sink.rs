@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The sink's view of the peer's SrcAvail adverts, alone and against the source's
+//! (`zc_src`) over two FIFO wires: READs in order, replies after the READ in flight,
+//! SrcAvails sent before the peer saw our SendSm discarded, and every byte of the
+//! stream delivered once, in order, whatever the interleaving.
+
+use std::collections::VecDeque;
+
+use infinisock_proto::wire::Advert;
+use infinisock_proto::zc_sink::*;
+use infinisock_proto::zc_src::{Closed, SrcAdverts};
+use infinisock_proto::HostLists;
+use proptest::prelude::*;
+
+type Sink = PeerAdverts<HostLists>;
+
+fn ah(len: u32, vaddr: u64) -> Advert {
+    Advert { len, rkey: 7, vaddr }
+}
+
+#[test]
+fn reads_the_oldest_advert_and_reports_each_completion() {
+    let mut s = Sink::new(2);
+    assert_eq!(s.on_src_avail(0, ah(100, 1000), 0), Ok(OnSrcAvail::Accept));
+    assert_eq!(s.on_src_avail(0, ah(10, 2000), 0), Ok(OnSrcAvail::Accept));
+    assert_eq!(s.on_src_avail(0, ah(10, 3000), 0), Err(SinkViolation::TooMany));
+    assert_eq!(s.check_data(), Err(SinkViolation::DataWhileOpen));
+    assert_eq!(s.next_read(60), Some(Read { rkey: 7, vaddr: 1000, len: 60 }));
+    assert_eq!(s.next_read(60), Some(Read { rkey: 7, vaddr: 1060, len: 40 }));
+    assert_eq!(s.next_read(60), None);
+    assert!(s.reading());
+    assert_eq!(s.read_done(60), Some(Reply::RdCompl(60)));
+    assert_eq!(s.read_done(40), Some(Reply::RdCompl(40)));
+    // The first is closed; the second is next.
+    assert_eq!(s.next_read(60), Some(Read { rkey: 7, vaddr: 2000, len: 10 }));
+    assert_eq!(s.read_done(10), Some(Reply::RdCompl(10)));
+    assert!(!s.any_open());
+    assert_eq!(s.check_data(), Ok(()));
+}
+
+#[test]
+fn a_cancel_is_answered_after_the_read_in_flight() {
+    let mut s = Sink::new(4);
+    s.on_src_avail(5, ah(100, 0), 0).unwrap();
+    s.on_src_avail(5, ah(50, 100), 0).unwrap();
+    s.next_read(30).unwrap();
+    s.on_cancel();
+    // Nothing new is read, nothing is answered while the READ is in flight.
+    assert_eq!(s.next_read(30), None);
+    let mut replies = vec![];
+    s.replies(|r| {
+        replies.push(r);
+        8 + replies.len() as u32
+    });
+    assert!(replies.is_empty());
+    assert_eq!(s.read_done(30), None);
+    s.replies(|r| {
+        replies.push(r);
+        8 + replies.len() as u32
+    });
+    // RdmaRdCompl went as 9, SendSm as 10.
+    assert_eq!(replies, [Reply::RdCompl(30), Reply::SendSm]);
+    assert!(!s.any_open());
+    // A SrcAvail the peer sent before it saw SendSm 10 is dropped unread; a later one
+    // is taken.
+    assert_eq!(s.on_src_avail(9, ah(10, 0), 0), Ok(OnSrcAvail::Discard));
+    assert_eq!(s.on_src_avail(10, ah(10, 0), 0), Ok(OnSrcAvail::Accept));
+    // A stale cancel (the peer's adverts were all closed) owes nothing.
+    let mut t = Sink::new(1);
+    t.on_cancel();
+    t.replies(|_| panic!("nothing was open"));
+}
+
+#[test]
+fn inline_bytes_are_the_adverts_first_and_only_on_the_first() {
+    let mut s = Sink::new(2);
+    assert_eq!(s.on_src_avail(0, ah(100, 0), 40), Ok(OnSrcAvail::Accept));
+    assert_eq!(s.next_read(1000), Some(Read { rkey: 7, vaddr: 40, len: 60 }));
+    assert_eq!(s.on_src_avail(0, ah(100, 0), 1), Err(SinkViolation::InlineBehind));
+    assert_eq!(s.read_done(60), Some(Reply::RdCompl(100)));
+}
+
+/// A message on the wire, with the sender's `mseq` and `mseq_ack`.
+#[derive(Clone, Copy, Debug)]
+enum Msg {
+    SrcAvail { start: u64, len: u32 },
+    Data { start: u64, len: u32 },
+    Cancel,
+    RdCompl(u32),
+    SendSm,
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    /// The source writes this many more bytes.
+    Write(u32),
+    /// The source sends what it may: resends and new bytes as Data, or an advert.
+    SourceSends(bool),
+    /// The source cancels its open adverts.
+    SourceCancels,
+    /// The source takes the sink's next message.
+    SourceReceives,
+    /// The sink takes the source's next message.
+    SinkReceives,
+    /// The sink posts a READ of at most this many bytes.
+    SinkReads(u32),
+    /// The oldest READ in flight completes.
+    ReadCompletes,
+    /// The sink declines the open adverts.
+    SinkDeclines,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => (1u32..50_000).prop_map(Step::Write),
+        3 => any::<bool>().prop_map(Step::SourceSends),
+        1 => Just(Step::SourceCancels),
+        3 => Just(Step::SourceReceives),
+        3 => Just(Step::SinkReceives),
+        3 => (1u32..40_000).prop_map(Step::SinkReads),
+        3 => Just(Step::ReadCompletes),
+        1 => Just(Step::SinkDeclines),
+    ]
+}
+
+/// The two peers and the wires between them.
+struct Peers {
+    src: SrcAdverts<HostLists>,
+    sink: Sink,
+    /// Each side's last mseq sent and last received.
+    src_mseq: u32,
+    src_heard: u32,
+    sink_mseq: u32,
+    sink_heard: u32,
+    to_sink: VecDeque<(u32, u32, Msg)>,
+    to_src: VecDeque<(u32, u32, Msg)>,
+    /// The source's stream: written up to `written`, sent (as adverts or Data) up to
+    /// `sent`; ranges to resend as Data, in order; the adverts' starts by id.
+    written: u64,
+    sent: u64,
+    resend: VecDeque<(u64, u32)>,
+    starts: Vec<u64>,
+    /// The sink's delivered bytes (contiguous stream offsets from 0), and its READs in
+    /// flight (stream offset, len).
+    delivered: u64,
+    reads: VecDeque<(u64, u32)>,
+}
+
+impl Peers {
+    fn new(max_open: u8) -> Self {
+        Self {
+            src: SrcAdverts::new(max_open, u64::MAX, u64::MAX),
+            sink: Sink::new(max_open),
+            src_mseq: 0,
+            src_heard: 0,
+            sink_mseq: 0,
+            sink_heard: 0,
+            to_sink: VecDeque::new(),
+            to_src: VecDeque::new(),
+            written: 0,
+            sent: 0,
+            resend: VecDeque::new(),
+            starts: vec![],
+            delivered: 0,
+            reads: VecDeque::new(),
+        }
+    }
+
+    fn to_sink(&mut self, m: Msg) {
+        self.src_mseq = self.src_mseq.wrapping_add(1);
+        self.to_sink.push_back((self.src_mseq, self.src_heard, m));
+    }
+
+    fn closed(&mut self, c: Closed) {
+        if c.unread() > 0 {
+            self.resend.push_back((self.starts[c.id as usize] + u64::from(c.read), c.unread()));
+        }
+    }
+
+    fn apply(&mut self, s: Step) -> Result<(), TestCaseError> {
+        match s {
+            Step::Write(n) => self.written += u64::from(n),
+            Step::SourceSends(advert) => {
+                // With adverts open only another advert may go, of new bytes.
+                let open = !self.src.may_send_data();
+                if open && (!self.resend.is_empty() || !advert || !self.src.has_room() || self.sent == self.written) {
+                    return Ok(());
+                }
+                if let Some((start, len)) = self.resend.pop_front() {
+                    self.to_sink(Msg::Data { start, len });
+                } else if self.sent < self.written {
+                    let len = u32::try_from(self.written - self.sent).unwrap_or(u32::MAX).min(1 << 20);
+                    let start = self.sent;
+                    if advert && self.src.has_room() {
+                        let id = self.starts.len() as u64;
+                        self.src.post(id, self.src_mseq.wrapping_add(1), len, 0).unwrap();
+                        self.starts.push(start);
+                        self.to_sink(Msg::SrcAvail { start, len });
+                    } else {
+                        self.to_sink(Msg::Data { start, len });
+                    }
+                    self.sent += u64::from(len);
+                }
+            }
+            Step::SourceCancels => {
+                if !self.src.may_send_data() {
+                    self.src.cancel(0);
+                    self.to_sink(Msg::Cancel);
+                }
+            }
+            Step::SourceReceives => {
+                let Some((mseq, ack, m)) = self.to_src.pop_front() else { return Ok(()) };
+                self.src_heard = mseq;
+                match m {
+                    Msg::RdCompl(n) => {
+                        if let Some(c) = self.src.on_rd_compl(n, ack, 0).unwrap() {
+                            self.closed(c);
+                        }
+                    }
+                    Msg::SendSm => {
+                        let mut closed = vec![];
+                        self.src.on_send_sm(|c| closed.push(c));
+                        closed.into_iter().for_each(|c| self.closed(c));
+                    }
+                    other => prop_assert!(false, "the sink sent {:?}", other),
+                }
+            }
+            Step::SinkReceives => {
+                let Some((mseq, ack, m)) = self.to_sink.pop_front() else { return Ok(()) };
+                self.sink_heard = mseq;
+                match m {
+                    // The advert's vaddr is its stream offset, for the checks below.
+                    Msg::SrcAvail { start, len } => {
+                        self.sink.on_src_avail(ack, ah(len, start), 0).unwrap();
+                    }
+                    Msg::Data { start, len } => {
+                        self.sink.check_data().unwrap();
+                        prop_assert_eq!(start, self.delivered, "Data out of order");
+                        self.delivered += u64::from(len);
+                    }
+                    Msg::Cancel => self.sink.on_cancel(),
+                    other => prop_assert!(false, "the source sent {:?}", other),
+                }
+            }
+            Step::SinkReads(max) => {
+                if let Some(r) = self.sink.next_read(max) {
+                    self.reads.push_back((r.vaddr, r.len));
+                }
+            }
+            Step::ReadCompletes => {
+                let Some((start, len)) = self.reads.pop_front() else { return Ok(()) };
+                prop_assert_eq!(start, self.delivered, "READ out of order");
+                self.delivered += u64::from(len);
+                if let Some(Reply::RdCompl(n)) = self.sink.read_done(len) {
+                    self.sink_mseq = self.sink_mseq.wrapping_add(1);
+                    self.to_src.push_back((self.sink_mseq, self.sink_heard, Msg::RdCompl(n)));
+                }
+            }
+            Step::SinkDeclines => self.sink.decline(),
+        }
+        // A SendSm goes once the READ in flight is done, with the mseq it takes.
+        let (sink_mseq, heard, to_src) = (&mut self.sink_mseq, self.sink_heard, &mut self.to_src);
+        self.sink.replies(|r| {
+            *sink_mseq = sink_mseq.wrapping_add(1);
+            let m = match r {
+                Reply::RdCompl(n) => Msg::RdCompl(n),
+                Reply::SendSm => Msg::SendSm,
+            };
+            to_src.push_back((*sink_mseq, heard, m));
+            *sink_mseq
+        });
+        // Nothing the sink delivered lies beyond what the source sent.
+        prop_assert!(self.delivered <= self.sent);
+        Ok(())
+    }
+
+    fn quiet(&self) -> bool {
+        self.delivered == self.written && self.to_sink.is_empty() && self.to_src.is_empty() && self.reads.is_empty()
+    }
+}
+
+proptest! {
+    /// Two peers following the rules never see a violation, and the sink delivers the
+    /// stream exactly: every byte once, in order, once both go on without declines or
+    /// cancels until nothing moves.
+    #[test]
+    fn the_stream_arrives_whole_and_in_order(
+        max_open in 1u8..5,
+        steps in prop::collection::vec(step(), 1..150),
+    ) {
+        let mut p = Peers::new(max_open);
+        for s in steps {
+            p.apply(s)?;
+        }
+        let drain = [Step::SourceSends(false), Step::SinkReceives, Step::SinkReads(u32::MAX), Step::ReadCompletes, Step::SourceReceives];
+        for _ in 0..10_000 {
+            if p.quiet() {
+                break;
+            }
+            for s in drain.iter().cloned() {
+                p.apply(s)?;
+            }
+        }
+        prop_assert_eq!(p.delivered, p.written, "bytes lost or duplicated");
+        prop_assert!(p.src.may_send_data() && !p.sink.any_open());
+    }
+}

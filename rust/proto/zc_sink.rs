@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The sink side of zero-copy SDP (`Documentation/plans/zero-copy.md`): the peer's
+//! SrcAvail adverts this end keeps open, the RDMA READs that fetch them, and the replies
+//! it owes: RdmaRdCompl for what was READ, SendSm when it declines or the peer cancels.
+//! Plain bookkeeping; posting the READs and sending the replies is the caller's.
+//!
+//! The rules (the plan's decision 3, seen from the sink): the peer sends no Data with
+//! payload while one of its adverts is open here; RdmaRdCompl counts the bytes READ of
+//! the oldest advert (an advert's inline bytes count as its first, already read, and
+//! come only on an advert with none open before it);
+//! SendSm declines every open advert, and a SrcAvail the peer sent before it saw our
+//! SendSm (its `mseq_ack` is below the SendSm's `mseq`) is discarded unread, since the
+//! peer closes it itself; a cancel is answered after the READ in flight, with the
+//! RdmaRdCompl of what was READ, then SendSm.
+
+use super::{
+    list::{List, Lists},
+    wire::Advert,
+};
+
+/// One of the peer's adverts, open here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    ah: Advert,
+    /// Bytes READs were posted for (or that came inline).
+    issued: u32,
+    /// Bytes whose READ completed (or that came inline).
+    done: u32,
+    /// Bytes an RdmaRdCompl already reported.
+    reported: u32,
+}
+
+/// What to do with a SrcAvail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnSrcAvail {
+    /// It is open: READ it.
+    Accept,
+    /// The peer sent it before it saw our SendSm: drop it unread, owe nothing.
+    Discard,
+}
+
+/// How the peer broke the rules; each resets the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinkViolation {
+    /// More adverts open than we offered to keep.
+    TooMany,
+    /// Data with payload while one of its adverts is open.
+    DataWhileOpen,
+    /// Inline bytes on a SrcAvail behind another open one. OFED SDP, the peer that sends
+    /// inline bytes, has one advert open at a time; behind another, its bytes could not
+    /// be reported before a SendSm declines it, and would come twice.
+    InlineBehind,
+}
+
+/// The next READ to post: `len` bytes at `vaddr` with `rkey`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Read {
+    pub rkey: u32,
+    pub vaddr: u64,
+    pub len: u32,
+}
+
+/// A reply the sink owes, in the order they must go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// RdmaRdCompl of this many more bytes.
+    RdCompl(u32),
+    /// SendSm: every open advert declined.
+    SendSm,
+}
+
+/// The peer's open SrcAvail adverts, oldest first. See the module documentation.
+pub struct PeerAdverts<Ls: Lists> {
+    open: Ls::Of<Entry>,
+    /// Adverts we offered to keep open at once (our `max_adverts`).
+    max_open: usize,
+    /// The `mseq` of our last SendSm.
+    declined_at: Option<u32>,
+    /// A SendSm is owed once no READ is in flight (we declined, or the peer cancelled).
+    decline_owed: bool,
+}
+
+/// `a` is before `b` in sequence-number order (RFC 1982).
+fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+impl<Ls: Lists> PeerAdverts<Ls> {
+    /// No adverts yet; at most `max_open` at once.
+    pub fn new(max_open: u8) -> Self {
+        Self { open: Default::default(), max_open: usize::from(max_open), declined_at: None, decline_owed: false }
+    }
+
+    /// Whether one of the peer's adverts is open.
+    pub fn any_open(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// A SrcAvail `ah` with `inline` bytes (its first, delivered as Data would be), sent
+    /// with `mseq_ack`. `Err(TooMany)` also when no memory is left to track it: the
+    /// connection cannot honour its offer.
+    pub fn on_src_avail(&mut self, mseq_ack: u32, ah: Advert, inline: u32) -> Result<OnSrcAvail, SinkViolation> {
+        if self.declined_at.is_some_and(|s| seq_lt(mseq_ack, s)) {
+            return Ok(OnSrcAvail::Discard);
+        }
+        if self.open.len() >= self.max_open {
+            return Err(SinkViolation::TooMany);
+        }
+        if inline > 0 && self.any_open() {
+            return Err(SinkViolation::InlineBehind);
+        }
+        // Decoding already checked `inline <= ah.len`.
+        let inline = inline.min(ah.len);
+        let e = Entry { ah, issued: inline, done: inline, reported: 0 };
+        self.open.try_push(e).map_err(|_| SinkViolation::TooMany)?;
+        Ok(OnSrcAvail::Accept)
+    }
+
+    /// A Data message with payload arrived: allowed only with no advert open.
+    pub fn check_data(&self) -> Result<(), SinkViolation> {
+        if self.any_open() { Err(SinkViolation::DataWhileOpen) } else { Ok(()) }
+    }
+
+    /// The next READ of the oldest advert's bytes not yet asked for, at most `max`;
+    /// none while a SendSm is owed or nothing is left to ask for.
+    pub fn next_read(&mut self, max: u32) -> Option<Read> {
+        if self.decline_owed || max == 0 {
+            return None;
+        }
+        let e = self.open.first_mut().filter(|e| e.issued < e.ah.len)?;
+        let len = (e.ah.len - e.issued).min(max);
+        let read = Read { rkey: e.ah.rkey, vaddr: e.ah.vaddr + u64::from(e.issued), len };
+        e.issued += len;
+        Some(read)
+    }
+
+    /// A READ of `n` bytes of the oldest advert completed. Returns the RdmaRdCompl to
+    /// send now, unless a SendSm is owed (then [`Self::replies`] sends it); the advert
+    /// closes once all its bytes are reported.
+    pub fn read_done(&mut self, n: u32) -> Option<Reply> {
+        let e = self.open.first_mut()?;
+        e.done = (e.done + n).min(e.issued);
+        if self.decline_owed {
+            return None;
+        }
+        let reply = self.report_oldest();
+        reply.map(Reply::RdCompl)
+    }
+
+    /// Reports what the oldest advert has done and not reported; closes it when whole.
+    fn report_oldest(&mut self) -> Option<u32> {
+        let e = self.open.first_mut()?;
+        let n = e.done - e.reported;
+        e.reported = e.done;
+        if e.reported == e.ah.len {
+            self.open.take_at(0);
+        }
+        (n > 0).then_some(n)
+    }
+
+    /// Whether a READ is in flight.
+    pub fn reading(&self) -> bool {
+        self.open.iter().any(|e| e.done < e.issued)
+    }
+
+    /// We decline the open adverts (a reader that cannot take them): a SendSm is owed.
+    pub fn decline(&mut self) {
+        if self.any_open() {
+            self.decline_owed = true;
+        }
+    }
+
+    /// The peer's SrcAvailCancel: answered as a decline is. Stale when nothing is open.
+    pub fn on_cancel(&mut self) {
+        self.decline()
+    }
+
+    /// The replies owed now, in order, each sent by `send`, which returns the `mseq` it
+    /// went with: once no READ is in flight, the RdmaRdCompl of what was READ and not
+    /// reported, then SendSm, which closes every advert.
+    pub fn replies(&mut self, mut send: impl FnMut(Reply) -> u32) {
+        if !self.decline_owed || self.reading() {
+            return;
+        }
+        if let Some(n) = self.report_oldest() {
+            send(Reply::RdCompl(n));
+        }
+        let mseq = send(Reply::SendSm);
+        self.open.cut_to(0);
+        self.decline_owed = false;
+        self.declined_at = Some(mseq);
+    }
+}
