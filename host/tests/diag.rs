@@ -34,7 +34,7 @@ fn a_listener_reports_its_queued_children_and_backlog() {
 #[test]
 fn a_stream_reports_unread_and_unacknowledged_bytes_and_its_rings() {
     let link = LinkRow { rx_queue: 100, tx_queue: 7, credits: 5, peer_bufs: 9, posted: 16, ..Default::default() };
-    let always = Always { path: Some(Path::Sdp), bytes_sent: 1 << 40, bytes_received: 12, tcp_cookie: 0 };
+    let always = Always { transport: Some(Path::Sdp.option_value() as u32), bytes_sent: 1 << 40, bytes_received: 12, tcp_cookie: 0 };
     let mut verbs = Verbs::default();
     verbs.qp_num = 17;
     let row = DiagRow::of(&snapshot(Phase::Connected, Some(link), None), always, verbs);
@@ -48,7 +48,12 @@ fn a_stream_reports_unread_and_unacknowledged_bytes_and_its_rings() {
 
 #[test]
 fn a_busy_socket_reports_only_what_needs_no_lock() {
-    let always = Always { path: Some(Path::Tcp(Fallback::Refused)), bytes_sent: 5, bytes_received: 6, tcp_cookie: 99 };
+    let always = Always {
+        transport: Some(Path::Tcp(Fallback::Refused).option_value() as u32),
+        bytes_sent: 5,
+        bytes_received: 6,
+        tcp_cookie: 99,
+    };
     let row = DiagRow::busy(always);
     assert_eq!(row.info.flags, DIAG_F_BUSY);
     assert_eq!(row.info.transport, 2 | 3 << 8);

@@ -160,7 +160,7 @@ impl<const FAMILY: i32> StreamOps for HybridOps<FAMILY> {
             fallback::moved(&ep, why, None, false);
             return Ok(());
         }
-        ep.lock().path = Path::Sdp;
+        ep.set_path(&mut ep.lock(), Path::Sdp);
         Ok(())
     }
 
@@ -174,7 +174,8 @@ impl<const FAMILY: i32> StreamOps for HybridOps<FAMILY> {
         loop {
             if ep.lock().listen.has_ready() {
                 SdpOps::<FAMILY>::accept(sock, newsock, flags | O_NONBLOCK)?;
-                endpoint(newsock)?.lock().path = Path::Sdp;
+                let child = endpoint(newsock)?;
+                child.set_path(&mut child.lock(), Path::Sdp);
                 return Ok(());
             }
             match inner.accept(newsock, flags | O_NONBLOCK) {

@@ -6,7 +6,6 @@
 
 use super::{
     conn_state::Phase,
-    hybrid::Path,
     proc_row::LinkRow,
     sockaddr::{PortSpace, SockAddr, AF_IB, SOCKADDR_IB_LEN},
 };
@@ -62,8 +61,9 @@ pub struct Snapshot {
 /// What a socket says whether or not its state could be looked at.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Always {
-    /// A hybrid stream's path; `None` for explicit SDP.
-    pub path: Option<Path>,
+    /// A hybrid stream's path as `INFINISOCK_TRANSPORT` encodes it
+    /// (`Path::option_value`); `None` for explicit SDP.
+    pub transport: Option<u32>,
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// A hybrid on TCP: its TCP socket's cookie.
@@ -160,7 +160,7 @@ impl DiagRow {
         SdpInfo {
             flags,
             phase,
-            transport: always.path.map_or(0, |p| p.option_value() as u32),
+            transport: always.transport.unwrap_or(0),
             bytes_sent: always.bytes_sent,
             bytes_received: always.bytes_received,
             tcp_cookie: always.tcp_cookie,

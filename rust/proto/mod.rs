@@ -40,6 +40,7 @@ pub mod transmit;
 pub mod urgent;
 pub mod tunables;
 pub mod wire;
+pub mod zc_policy;
 pub mod zc_sink;
 pub mod zc_src;
 

@@ -55,15 +55,14 @@ impl DiagSource for SdpDiag {
     type State = Endpoint;
 
     fn describe(sk: &Sock, ep: &Endpoint, detail: bool, af_ib: bool) -> (DiagRow, [[u8; SOCKADDR_IB_LEN]; 2]) {
-        let mut always = Always {
-            path: None,
+        let always = Always {
+            transport: (sk.protocol() == IPPROTO_SDP_HYBRID).then(|| ep.path_code.load(Ordering::Relaxed)),
             bytes_sent: ep.bytes_sent.load(Ordering::Relaxed),
             bytes_received: ep.bytes_received.load(Ordering::Relaxed),
             tcp_cookie: ep.tcp_cookie.load(Ordering::Relaxed),
         };
         let ps = ep.port_space();
         let described = look(ep, |inner, snapshot| {
-            always.path = path_of(sk, inner);
             let row = DiagRow::of(snapshot, always, if detail { verbs(inner) } else { Verbs::default() });
             // Inet sockets' addresses are in the sock (`Endpoint::publish`).
             let ends = if af_ib { ib_ends(inner.local_addr(), shown_peer(inner), ps) } else { ib_ends(None, None, ps) };

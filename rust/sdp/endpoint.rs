@@ -198,6 +198,8 @@ pub(crate) struct Endpoint {
     pub(crate) bytes_sent: AtomicU64,
     pub(crate) bytes_received: AtomicU64,
     pub(crate) tcp_cookie: AtomicU64,
+    /// `Inner::path` as `INFINISOCK_TRANSPORT` encodes it ([`Endpoint::set_path`]).
+    pub(crate) path_code: AtomicU32,
 }
 
 /// The ids of an endpoint's work items (its `Work`s' and `DelayedWork`s' `ID`).
@@ -289,6 +291,7 @@ impl Endpoint {
                 bytes_sent: AtomicU64::new(0),
                 bytes_received: AtomicU64::new(0),
                 tcp_cookie: AtomicU64::new(0),
+                path_code: AtomicU32::new(0),
             }),
             GFP_KERNEL,
         )
@@ -552,6 +555,13 @@ impl Endpoint {
         }
         inner.phase = phase;
         self.publish(inner);
+    }
+
+    /// A hybrid's path changes: kept in `inner` and, for socket diagnostics to read
+    /// without the lock, in `path_code`.
+    pub(crate) fn set_path(&self, inner: &mut Inner, path: Path) {
+        inner.path = path;
+        self.path_code.store(path.option_value() as u32, Ordering::Relaxed);
     }
 
     /// Writes the socket's addresses and shutdown state where socket diagnostics read

@@ -50,7 +50,7 @@ pub(crate) fn after_teardown(ep: EpRef<'_>) {
         }
     };
     // The path first: once the TCP connect is started, the program may ask for it.
-    ep.lock().path = Path::Tcp(why);
+    ep.set_path(&mut ep.lock(), Path::Tcp(why));
     let res = match peer {
         Some(peer) => {
             let mut addr = [0u8; SOCKADDR_MAX_LEN];
@@ -72,7 +72,7 @@ pub(crate) fn after_teardown(ep: EpRef<'_>) {
 
 /// Records that the socket is moving to TCP for `why`, before its TCP connect starts.
 pub(crate) fn moving_for(ep: EpRef<'_>, why: Fallback) {
-    ep.lock().path = Path::Tcp(why);
+    ep.set_path(&mut ep.lock(), Path::Tcp(why));
 }
 
 /// The peer's address as the socket's family spells it.
@@ -85,7 +85,7 @@ fn peer_address(ep: EpRef<'_>, peer: &SockAddr, out: &mut [u8; SOCKADDR_MAX_LEN]
 /// reached over TCP at once for a while (`netns::hybrid`).
 pub(crate) fn moved(ep: EpRef<'_>, why: Fallback, peer: Option<&SockAddr>, remember: bool) {
     let mut inner = ep.lock();
-    inner.path = Path::Tcp(why);
+    ep.set_path(&mut inner, Path::Tcp(why));
     inner.handover = Handover::Done;
     drop(inner);
     ep.tcp_cookie.store(ep.sk.inner_cookie(), Ordering::Relaxed);
@@ -101,7 +101,7 @@ pub(crate) fn moved(ep: EpRef<'_>, why: Fallback, peer: Option<&SockAddr>, remem
 
 /// A hybrid connection established over SDP (from the CM's Established event).
 pub(crate) fn on_established(ep: EpRef<'_>, inner: &mut Inner) {
-    inner.path = Path::Sdp;
+    ep.set_path(inner, Path::Sdp);
     ep.sk.leave_inner();
     ep.cancel_timer::<{ work_id::CONNECT_TIMER }>();
     crate::netns::hybrid::chose(ep.sk.net(), inner.peer.as_ref(), Path::Sdp, false);

@@ -446,6 +446,13 @@ TEST_F(diag, filters)
 	EXPECT_EQ((unsigned int)INFINISOCK_PHASE_CONNECTED, rows[0].info.isi_phase);
 	/* Not from the other host, nor a cookie no SDP socket has. */
 	EXPECT_EQ(-ENOENT, dump("a", &one, rows));
+	/* Cookie 0 is no socket's, not that of one whose cookie nobody asked for yet. */
+	int fresh = sdp_socket("b", variant->family);
+
+	ASSERT_LE(0, fresh);
+	one.id.idiag_cookie[0] = one.id.idiag_cookie[1] = 0;
+	EXPECT_EQ(-ENOENT, dump("b", &one, rows));
+	close(fresh);
 	int udp = socket(AF_INET, SOCK_DGRAM, 0);
 
 	cookie = cookie_of(udp);
@@ -765,6 +772,13 @@ TEST(af_ib_sockets)
 	EXPECT_EQ(c->info.isi_qp_num, rows[0].info.isi_peer_qp_num);
 	EXPECT_EQ(rows[0].info.isi_qp_num, c->info.isi_peer_qp_num);
 	EXPECT_EQ(-ENOENT, ib_dump("a", 0, 0, cookie_of(sv[0]), true, rows));
+	/* Cookie 0 is no socket's, not that of one whose cookie nobody asked for yet. */
+	enter_netns("a");
+	int fresh = socket(AF_IB, SOCK_STREAM, 0);
+
+	ASSERT_LE(0, fresh);
+	EXPECT_EQ(-ENOENT, ib_dump("a", 0, 0, 0, true, rows));
+	close(fresh);
 	/* A request too short for struct infinisock_diag_req is refused. */
 	struct {
 		struct nlmsghdr nlh;

@@ -284,8 +284,8 @@ enum {
 #define INFINISOCK_PHASE_CLOSED		5
 
 /*
- * Its owner was inside a socket call at the dump: only the addresses, the state, the
- * transport and the byte counts are given, the rest is zero.
+ * Its owner was inside a socket call at the dump: only the state, the transport, the
+ * byte counts and (inet_diag's rows) the addresses are given, the rest is zero.
  */
 #define INFINISOCK_DIAG_F_BUSY		0x01
 #define INFINISOCK_DIAG_F_ORPHAN	0x02	/* closed by its program, still draining */

@@ -12,6 +12,7 @@
  * here from inet_diag's exported parts instead (common_fill, attrs_fill, bytecode).
  */
 #include <linux/inet_diag.h>
+#include <linux/random.h>
 #include <linux/sock_diag.h>
 #include <net/netlink.h>
 #include <net/sock.h>
@@ -32,18 +33,37 @@ struct infinisock_diag_ctx {
 	const struct infinisock_diag_req *ib_req;
 	struct net *net;
 	bool net_admin;
-	/* An exact lookup: the first match is the answer. */
+	/* An exact lookup: the first match is the answer, or the error filling it. */
 	bool one;
 	bool found;
+	int err;
 };
 
 static infinisock_diag_walk_fn infinisock_diag_walk;
 
-/* The Rust walk's cursor, kept between batches in the callback's scratch space. */
+/*
+ * The Rust walk's cursor, kept between batches in the callback's scratch space, with
+ * the registration it belongs to: an inet_diag dump outlives the module between two
+ * reads, and after a reload the numbers start again, so a cursor of an earlier load
+ * starts the walk again (none of that load's sockets is left).
+ */
+struct infinisock_diag_cursor {
+	u64 next;
+	u64 generation;
+};
+
+static u64 infinisock_diag_generation;
+
 static u64 *infinisock_diag_cursor(struct netlink_callback *cb)
 {
-	BUILD_BUG_ON(sizeof(cb->ctx) < sizeof(u64));
-	return (u64 *)cb->ctx;
+	struct infinisock_diag_cursor *c = (struct infinisock_diag_cursor *)cb->ctx;
+
+	BUILD_BUG_ON(sizeof(cb->ctx) < sizeof(*c));
+	if (c->generation != infinisock_diag_generation) {
+		c->next = 0;
+		c->generation = infinisock_diag_generation;
+	}
+	return &c->next;
 }
 
 static u64 infinisock_diag_cookie(struct sock *sk)
@@ -54,15 +74,23 @@ static u64 infinisock_diag_cookie(struct sock *sk)
 	return (u64)c[1] << 32 | c[0];
 }
 
+/*
+ * Whether @sk's cookie is @want. A socket nobody asked the cookie of has none yet (0):
+ * it is not the one asked for, and no socket is cookie 0.
+ */
+static bool infinisock_diag_cookie_is(struct sock *sk, u64 want)
+{
+	return want && atomic64_read(&sk->sk_cookie) == want;
+}
+
 static bool infinisock_diag_ib_match(const struct infinisock_diag_ctx *ctx, struct sock *sk)
 {
 	const struct infinisock_diag_req *req = ctx->ib_req;
 
 	if (READ_ONCE(sk->sk_family) != AF_IB)
 		return false;
-	/* A socket nobody asked the cookie of has none yet: it is not the one asked for. */
 	if (ctx->one)
-		return atomic64_read(&sk->sk_cookie) == req->idiag_cookie;
+		return infinisock_diag_cookie_is(sk, req->idiag_cookie);
 	if (req->idiag_types && !(req->idiag_types & (1 << sk->sk_type)))
 		return false;
 	return req->idiag_states & (1 << READ_ONCE(sk->sk_state));
@@ -83,9 +111,7 @@ static bool infinisock_diag_inet_match(const struct infinisock_diag_ctx *ctx, st
 	if (ctx->one) {
 		if (req->id.idiag_cookie[0] != INET_DIAG_NOCOOKIE ||
 		    req->id.idiag_cookie[1] != INET_DIAG_NOCOOKIE) {
-			u64 want = (u64)req->id.idiag_cookie[1] << 32 | req->id.idiag_cookie[0];
-
-			return atomic64_read(&sk->sk_cookie) == want;
+			return infinisock_diag_cookie_is(sk, (u64)req->id.idiag_cookie[1] << 32 | req->id.idiag_cookie[0]);
 		}
 		/* Without a cookie, by the four-tuple (ports in network order). */
 		if (req->id.idiag_sport != READ_ONCE(inet->inet_sport) ||
@@ -226,8 +252,10 @@ int infinisock_diag_fill(struct infinisock_diag_ctx *ctx, struct sock *sk, u32 r
 	else
 		err = infinisock_diag_inet_fill(ctx, sk, rqueue, wqueue, info);
 #endif
-	if (err)
+	if (err) {
+		ctx->err = err;
 		return err;
+	}
 	if (ctx->one) {
 		ctx->found = true;
 		return 1;
@@ -246,7 +274,7 @@ static int infinisock_diag_answer_one(struct infinisock_diag_ctx *ctx, u16 proto
 	infinisock_diag_walk(ctx, protocol, 0);
 	if (!ctx->found) {
 		kfree_skb(ctx->skb);
-		return -ENOENT;
+		return ctx->err ?: -ENOENT;
 	}
 	return nlmsg_unicast(ctx->net->diag_nlsk, ctx->skb, NETLINK_CB(ctx->in_skb).portid);
 }
@@ -380,6 +408,8 @@ int infinisock_diag_register(infinisock_diag_walk_fn walk)
 	int err;
 
 	infinisock_diag_walk = walk;
+	/* Never 0, the generation of a fresh callback's zeroed scratch space. */
+	infinisock_diag_generation = get_random_u64() | 1;
 	err = sock_diag_register(&infinisock_ib_diag_handler);
 	if (err)
 		return err;

@@ -223,17 +223,20 @@ void infinisock_sk_set_state(struct sock *sk, int state)
  */
 void infinisock_sk_publish(struct sock *sk, const u8 *local, u16 lport, const u8 *peer, u16 pport, u8 shutdown)
 {
-	const struct in6_addr *l = (const struct in6_addr *)local, *p = (const struct in6_addr *)peer;
 	struct inet_sock *inet = inet_sk(sk);
+	struct in6_addr l, p;
 
+	/* Byte arrays from Rust: copied, since an in6_addr is read in words. */
+	memcpy(&l, local, sizeof(l));
+	memcpy(&p, peer, sizeof(p));
 #if IS_ENABLED(CONFIG_IPV6)
 	if (sk->sk_family == AF_INET6) {
-		sk->sk_v6_rcv_saddr = *l;
-		sk->sk_v6_daddr = *p;
+		sk->sk_v6_rcv_saddr = l;
+		sk->sk_v6_daddr = p;
 	}
 #endif
-	WRITE_ONCE(sk->sk_rcv_saddr, ipv6_addr_v4mapped(l) ? l->s6_addr32[3] : 0);
-	WRITE_ONCE(sk->sk_daddr, ipv6_addr_v4mapped(p) ? p->s6_addr32[3] : 0);
+	WRITE_ONCE(sk->sk_rcv_saddr, ipv6_addr_v4mapped(&l) ? l.s6_addr32[3] : 0);
+	WRITE_ONCE(sk->sk_daddr, ipv6_addr_v4mapped(&p) ? p.s6_addr32[3] : 0);
 	WRITE_ONCE(inet->inet_num, lport);
 	WRITE_ONCE(inet->inet_sport, htons(lport));
 	WRITE_ONCE(sk->sk_dport, htons(pport));
