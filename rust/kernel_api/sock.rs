@@ -449,7 +449,7 @@ impl Sock {
     /// Writes the connection's addresses (`None`: unspecified, port 0) and `shutdown`
     /// state where TCP keeps them, for socket diagnostics to read without our lock.
     pub(crate) fn publish(&self, local: Option<SockAddr>, peer: Option<SockAddr>, shutdown: u8) {
-        let form = |a: Option<SockAddr>| a.map_or(([0; 16], 0), |a| a.as_mapped_v6());
+        let form = SockAddr::mapped_v6_or_unspecified;
         let ((local, lport), (peer, pport)) = (form(local), form(peer));
         // SAFETY: The sock is valid; the addresses are 16 bytes each.
         unsafe {

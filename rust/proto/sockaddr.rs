@@ -363,6 +363,11 @@ impl SockAddr {
         }
     }
 
+    /// [`Self::as_mapped_v6`] of an address not known yet: all zeros, port 0.
+    pub fn mapped_v6_or_unspecified(a: Option<Self>) -> ([u8; 16], u16) {
+        a.map_or(([0; 16], 0), |a| a.as_mapped_v6())
+    }
+
     /// Writes the C structure into `out` and returns its length (16 or 28 bytes).
     pub fn encode(&self, out: &mut [u8; SOCKADDR_IN6_LEN]) -> usize {
         *out = [0; SOCKADDR_IN6_LEN];

@@ -166,10 +166,4 @@ impl<Ls: Lists> SrcAdverts<Ls> {
             _ => Due::Nothing,
         }
     }
-
-    /// The connection is over (reset or torn down): every advert closes, READ or not,
-    /// oldest first, for the caller to invalidate.
-    pub fn close_all(&mut self, f: impl FnMut(Closed)) {
-        self.on_send_sm(f)
-    }
 }

@@ -37,7 +37,7 @@ impl ProcShow for SdpList {
             }
             let row = look(ep, |inner, snapshot| Row::Socket {
                 local: inner.local_addr(),
-                peer: shown_peer(inner),
+                peer: inner.shown_peer(),
                 phase: snapshot.phase,
                 orphaned: snapshot.orphaned,
                 link: snapshot.link,
@@ -65,7 +65,7 @@ impl DiagSource for SdpDiag {
         let described = look(ep, |inner, snapshot| {
             let row = DiagRow::of(snapshot, always, if detail { verbs(inner) } else { Verbs::default() });
             // Inet sockets' addresses are in the sock (`Endpoint::publish`).
-            let ends = if af_ib { ib_ends(inner.local_addr(), shown_peer(inner), ps) } else { ib_ends(None, None, ps) };
+            let ends = if af_ib { ib_ends(inner.local_addr(), inner.shown_peer(), ps) } else { ib_ends(None, None, ps) };
             (row, ends)
         });
         described.unwrap_or_else(|| (DiagRow::busy(always), ib_ends(None, None, ps)))
@@ -106,14 +106,6 @@ fn look<R>(ep: &Endpoint, f: impl FnOnce(&Inner, &Snapshot) -> R) -> Option<R> {
         listener: (inner.phase == Phase::Listening).then(|| (inner.listen.queued(), inner.listen.backlog())),
     };
     Some(f(&inner, &snapshot))
-}
-
-/// The peer a row names: none while not connecting or connected.
-fn shown_peer(inner: &Inner) -> Option<crate::proto::sockaddr::SockAddr> {
-    match inner.phase {
-        Phase::Open | Phase::Listening => None,
-        _ => inner.peer_addr(),
-    }
 }
 
 /// A hybrid stream's path, or that of one its listener accepted.

@@ -138,6 +138,14 @@ impl Inner {
     pub(crate) fn peer_addr(&self) -> Option<SockAddr> {
         self.id.as_ref().and_then(|id| id.peer_addr()).or(self.peer)
     }
+
+    /// The peer diagnostics name: none while neither connecting nor connected.
+    pub(crate) fn shown_peer(&self) -> Option<SockAddr> {
+        match self.phase {
+            Phase::Open | Phase::Listening => None,
+            _ => self.peer_addr(),
+        }
+    }
 }
 
 /// The protocol state of one socket. See the module documentation.
@@ -547,9 +555,9 @@ impl Endpoint {
     /// Moves the connection to `phase`, telling the `infinisock_state` tracepoint when
     /// it changes.
     pub(crate) fn set_phase(&self, inner: &mut Inner, phase: Phase) {
-        let (local, peer) = (inner.local_addr(), inner.peer_addr());
         if inner.phase != phase && trace::state_enabled() {
-            let form = |a: Option<SockAddr>| a.map_or(([0; 16], 0), |a| a.as_mapped_v6());
+            let (local, peer) = (inner.local_addr(), inner.peer_addr());
+            let form = SockAddr::mapped_v6_or_unspecified;
             let protocol = u16::try_from(self.sk.protocol()).unwrap_or(0);
             trace::state(&self.sk, protocol, &form(local), &form(peer), inner.phase.code(), phase.code());
         }
@@ -567,12 +575,8 @@ impl Endpoint {
     /// Writes the socket's addresses and shutdown state where socket diagnostics read
     /// them (`Sock::publish`): at every phase change, `bind` and `shutdown`.
     pub(crate) fn publish(&self, inner: &Inner) {
-        let peer = match inner.phase {
-            Phase::Open | Phase::Listening => None,
-            _ => inner.peer_addr(),
-        };
         let fin = inner.link.as_ref().is_some_and(|l| l.stream.fin_received);
-        self.sk.publish(inner.local_addr(), peer, inner.shutdown | if fin { RCV_SHUTDOWN } else { 0 });
+        self.sk.publish(inner.local_addr(), inner.shown_peer(), inner.shutdown | if fin { RCV_SHUTDOWN } else { 0 });
     }
 
     /// Moves to `Closed` and schedules the teardown, without an error.

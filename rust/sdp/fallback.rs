@@ -91,7 +91,7 @@ pub(crate) fn moved(ep: EpRef<'_>, why: Fallback, peer: Option<&SockAddr>, remem
     ep.tcp_cookie.store(ep.sk.inner_cookie(), Ordering::Relaxed);
     ep.wake_all();
     if trace::fallback_enabled() {
-        let (addr, port) = peer.map_or(([0; 16], 0), |p| p.as_mapped_v6());
+        let (addr, port) = SockAddr::mapped_v6_or_unspecified(peer.copied());
         trace::fallback(&ep.sk, &(addr, port), why as u8);
     }
     if peer.is_some() {
