@@ -17,7 +17,7 @@ fn snapshot(phase: Phase, link: Option<LinkRow>, listener: Option<(usize, usize)
         phase,
         orphaned: false,
         link,
-        rings: link.map(|_| Rings { recv_bufs: 16, send_bufs: 16, buf_size: 32768 }),
+        rings: link.map(|_| Rings { recv_bufs: 16, send_bufs: 16, buf_size: 32768, send_buf_bytes: 65536 }),
         listener,
     }
 }

@@ -2,11 +2,12 @@
 //! Posting on a stream against a simulated peer that checks flow control as our own
 //! receive path does: every byte arrives once and in order, no message goes beyond
 //! the peer's grant or its buffer, Nagle holds small pieces only while sends are in
-//! flight, and the DisConn comes after the data.
+//! flight, and the DisConn comes after the data; and a send buffer that cannot be had
+//! (no memory) loses nothing: what is owed waits for the retry the stream asks for.
 
 use infinisock_proto::{
     credits::Credits,
-    errno::{Errno, EAGAIN, EFAULT},
+    errno::{Errno, EAGAIN, EFAULT, ENOMEM},
     stream::Stream,
     transmit::{PostFailed, SendSlots, WriteRound},
     wire::{decode_message, Bsdh, Message, Mid, BSDH_LEN, FLAG_OOB_PEND, FLAG_OOB_PRES},
@@ -26,11 +27,23 @@ struct Ring {
     wire: VecDeque<Vec<u8>>,
     /// Posting fails from now on (a broken QP).
     broken: bool,
+    /// Memory for send buffers is there; without it only messages that fit inline
+    /// (`inline` bytes) can be had, as the module's queue pair gives them.
+    memory: bool,
+    inline: usize,
 }
 
 impl Ring {
     fn new(slots: usize, buffer_size: usize) -> Self {
-        Ring { bufs: vec![vec![0; buffer_size]; slots], next: 0, outstanding: 0, wire: VecDeque::new(), broken: false }
+        Ring {
+            bufs: vec![vec![0; buffer_size]; slots],
+            next: 0,
+            outstanding: 0,
+            wire: VecDeque::new(),
+            broken: false,
+            memory: true,
+            inline: BSDH_LEN,
+        }
     }
 }
 
@@ -41,9 +54,13 @@ impl SendSlots for Ring {
     fn buffer_size(&self) -> usize {
         self.bufs[0].len()
     }
-    fn next(&mut self) -> Result<&mut [u8], Errno> {
+    fn next(&mut self, len: usize) -> Result<&mut [u8], Errno> {
         assert!(self.outstanding < self.bufs.len(), "a slot in use was handed out");
-        Ok(&mut self.bufs[self.next])
+        assert!(len <= self.buffer_size(), "a buffer larger than a message was asked for");
+        if !self.memory && len > self.inline {
+            return Err(ENOMEM);
+        }
+        Ok(&mut self.bufs[self.next][..len])
     }
     fn post(&mut self, len: usize) -> Result<(), Errno> {
         if self.broken {
@@ -109,13 +126,24 @@ impl Pair {
         }
     }
 
-    /// The device completes `n` of our sends; what became due goes out.
+    /// The device completes `n` of our sends; what became due goes out (only when
+    /// one completed: the module hears of nothing else).
     fn complete(&mut self, n: usize) {
-        for _ in 0..n.min(self.ring.outstanding) {
+        let n = n.min(self.ring.outstanding);
+        for _ in 0..n {
             self.ring.outstanding -= 1;
             self.us.tx.completed();
+            self.us.progress(&mut self.ring, usize::from(OUR_RING)).unwrap();
         }
-        self.us.progress(&mut self.ring, usize::from(OUR_RING)).unwrap();
+    }
+
+    /// The module's memory timer, which runs while the stream says something found
+    /// no memory.
+    fn memory_retry(&mut self) {
+        if self.us.memory_short {
+            self.us.memory_short = false;
+            self.us.progress(&mut self.ring, usize::from(OUR_RING)).unwrap();
+        }
     }
 
     /// The peer's program reads `n` messages; the peer sends a credit update when due.
@@ -151,6 +179,10 @@ impl Pair {
                     sent += n;
                 }
                 WriteRound::Blocked => break,
+                WriteRound::NoMemory => {
+                    assert!(self.us.memory_short, "a write without memory leaves the retry asked for");
+                    break;
+                }
                 WriteRound::Fault => panic!("no fault here"),
             }
         }
@@ -164,6 +196,8 @@ enum Step {
     Complete(usize),
     Deliver,
     PeerReads(usize),
+    Memory(bool),
+    MemoryRetry,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -172,6 +206,8 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (1usize..4).prop_map(Step::Complete),
         3 => Just(Step::Deliver),
         2 => (1usize..6).prop_map(Step::PeerReads),
+        1 => any::<bool>().prop_map(Step::Memory),
+        1 => Just(Step::MemoryRetry),
     ]
 }
 
@@ -179,7 +215,8 @@ proptest! {
     /// Whatever the interleaving of writes, completions and the peer's reads: the
     /// peer's flow-control checks never fire, it receives exactly the bytes written,
     /// in order, and after a close (once everything drained) a DisConn as the last
-    /// message.
+    /// message. Memory for send buffers comes and goes: what found none is sent by
+    /// the retry the stream asked for, once memory is back.
     #[test]
     fn the_peer_receives_every_byte_once_in_order_within_its_grant(
         steps in proptest::collection::vec(step(), 1..120),
@@ -201,16 +238,20 @@ proptest! {
                 Step::Complete(n) => p.complete(n),
                 Step::Deliver => p.deliver(),
                 Step::PeerReads(n) => p.peer_reads(n),
+                Step::Memory(on) => p.ring.memory = on,
+                Step::MemoryRetry => p.memory_retry(),
             }
             prop_assert!(p.us.staged_len < buffer_size);
         }
-        // Close: the DisConn is owed, then everything drains.
+        // Close: the DisConn is owed, then everything drains, memory back.
         p.us.fin_pending = true;
         p.us.flush_fin(&mut p.ring).unwrap();
+        p.ring.memory = true;
         for _ in 0..10_000 {
             if p.us.fin_sent && p.ring.outstanding == 0 && p.ring.wire.is_empty() {
                 break;
             }
+            p.memory_retry();
             p.deliver();
             p.complete(usize::MAX);
             p.peer_reads(usize::MAX);

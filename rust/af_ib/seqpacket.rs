@@ -19,7 +19,10 @@ use crate::{
         rdma::{encode_imm, CMSG_IMM, IMM_LEN},
         wire::{Mid, FLAG_MESSAGE},
     },
-    sdp::{endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN}, tx::{send_error, sendable}},
+    sdp::{
+        endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
+        tx::{send_error, sendable, wait_for_memory},
+    },
 };
 
 /// `sendmsg`: sends the `len` bytes as one message, waiting for a credit unless
@@ -53,6 +56,11 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
                         drop(guard);
                         msg.fault_in_all(len, false)?;
                         guard = ep.lock_reaped();
+                        continue;
+                    }
+                    Err(e) if e == ENOMEM => {
+                        // No memory for its buffer now: nothing was taken.
+                        wait_for_memory(ep, &mut guard, &mut timeo)?;
                         continue;
                     }
                     Err(e) => {
@@ -174,6 +182,7 @@ fn consume(ep: EpRef<'_>, inner: &mut Inner, idx: u16, size: usize) {
     if let Err(e) = res.and_then(|()| link.maybe_credit_update()) {
         ep.fail(inner, e);
     }
+    crate::sdp::tx::retry_if_short(ep, inner);
     crate::sdp::close::maybe_finish(ep, inner);
 }
 

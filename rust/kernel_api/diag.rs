@@ -53,6 +53,7 @@ fn raw_info(info: &SdpInfo) -> bindings::infinisock_sdp_info {
         isi_tcp_cookie: info.tcp_cookie,
         isi_gid: v.gid,
         isi_device: v.device.map(|c| c as kernel::ffi::c_char),
+        isi_send_buf_bytes: info.send_buf_bytes,
     }
 }
 

@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A connection's reliable-connected queue pair and everything the device may touch
-//! through it: the PD, the send and receive CQs, the registered receive and send
-//! rings, and the user pages and regions of RDMA operations in flight.
+//! through it: the PD, the send and receive CQs, the registered receive ring, the send
+//! buffers of messages in flight, and the user pages and regions of RDMA operations
+//! in flight.
+//!
+//! Send buffers are taken as messages are written and given back when the device is
+//! done with them, as TCP allocates and frees its packets: an idle connection holds
+//! none. A message that fits the QP's inline room is copied into the work request as
+//! it is posted and needs none. While sends are in flight, the buffers of completed
+//! ones are kept for the next messages; they go once none is in flight.
 //!
 //! [`QueuePair`] is the one owner of what the device uses, in the manner of Binder's
 //! `allocation.rs`: it hands the protocol safe calls and keeps, by itself, the rules a
@@ -17,7 +24,10 @@
 //! requests, in posting order, each also completing every unsignaled request before
 //! it. After a failure, what is still in flight is released only by the drain.
 
-use core::ptr::NonNull;
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicUsize, Ordering},
+};
 
 use kernel::{error::to_result, prelude::*, sync::Arc};
 
@@ -100,8 +110,9 @@ impl QpRef {
 /// - `signaled_done` counts the successful completions on the send CQ: the signaled
 ///   send-queue requests the device has finished, in posting order, of
 ///   `signaled_posted` posted. A send slot whose `tx_due` is above `signaled_done` is
-///   in flight and not written; `held` keeps each operation's local side until
-///   `signaled_done` reaches its `due` (or until `drop`, after the drain).
+///   in flight: its buffer in `tx` is neither written nor freed; `held` keeps each
+///   operation's local side until `signaled_done` reaches its `due` (or until `drop`,
+///   after the drain).
 pub(crate) struct QueuePair {
     qp: QpRef,
     send_cq: Cq,
@@ -109,7 +120,20 @@ pub(crate) struct QueuePair {
     rx: KVec<DmaBuf>,
     rx_posted: IndexFifo,
     rx_in_device: KVec<bool>,
-    tx: KVec<DmaBuf>,
+    /// Per send slot: the buffer of its message while the device may read it (none
+    /// for an inline message), or the one filled for the slot's next message.
+    tx: KVec<Option<DmaBuf>>,
+    /// Buffers of completed sends, kept while others are in flight.
+    tx_spare: KVec<DmaBuf>,
+    /// Bytes of the buffers in `tx` and `tx_spare`.
+    tx_bytes: usize,
+    /// Where a message that fits inline is written before it is posted (the post
+    /// copies it into the work request).
+    tx_inline: KVec<u8>,
+    /// The next slot is being filled in `tx_inline`.
+    next_inline: bool,
+    /// Bytes of a send buffer at most: a message with its header.
+    tx_buffer_size: usize,
     /// Per send slot: the value of `signaled_done` at which its last send is done.
     tx_due: KVec<u64>,
     /// Sends posted from the ring, and of those the ones known done (oldest first).
@@ -134,6 +158,20 @@ pub(crate) struct QueuePair {
 unsafe impl Send for QueuePair {}
 // SAFETY: The `&self` methods read Rust state or call ib_core functions that lock.
 unsafe impl Sync for QueuePair {}
+
+/// Bytes of the send buffers of every queue pair.
+static SEND_BUFFER_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of send buffers all connections hold now.
+pub(crate) fn send_buffer_bytes_in_use() -> usize {
+    SEND_BUFFER_BYTES.load(Ordering::Relaxed)
+}
+
+/// Bytes of a send buffer for a message of `len` bytes: a power of two from 1 KiB, so
+/// that buffers kept for the next messages fit them, and never more than `max`.
+fn send_buffer_len(len: usize, max: usize) -> usize {
+    len.max(1024).checked_next_power_of_two().unwrap_or(max).min(max)
+}
 
 fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<DmaBuf>> {
     let mut v = KVec::with_capacity(count.into(), GFP_KERNEL)?;
@@ -160,7 +198,11 @@ impl QueuePair {
         let send_cq = Cq::reaped(&dev, sizes.send_wrs, events.clone(), CqSide::Send)?;
         let recv_cq = Cq::reaped(&dev, sizes.recv_wrs, events, CqSide::Recv)?;
         let rx = ring_of(&dev, sizes.recv_buffers, sizes.buffer_size, DmaDir::FromDevice)?;
-        let tx = ring_of(&dev, sizes.send_buffers, sizes.buffer_size, DmaDir::ToDevice)?;
+        let mut tx = KVec::with_capacity(ntx as usize, GFP_KERNEL)?;
+        for _ in 0..ntx {
+            tx.push(None, GFP_KERNEL)?;
+        }
+        let tx_spare = KVec::with_capacity(ntx as usize, GFP_KERNEL)?;
         let rx_in_device = KVec::from_elem(false, rx.len(), GFP_KERNEL)?;
         let tx_due = KVec::from_elem(0u64, tx.len(), GFP_KERNEL)?;
         let (send_sge, read_sge) = match sizes.send_sges {
@@ -181,6 +223,10 @@ impl QueuePair {
                 sizes.max_inline,
             )?
         };
+        // The device may give more inline room than asked; a buffer bigger than a
+        // message would never be used.
+        let max_inline = (max_inline as usize).min(sizes.buffer_size as usize);
+        let tx_inline = KVec::from_elem(0u8, max_inline, GFP_KERNEL)?;
         Ok(Self {
             qp: QpRef(qp),
             send_cq,
@@ -189,6 +235,11 @@ impl QueuePair {
             rx_posted: IndexFifo::new(),
             rx_in_device,
             tx,
+            tx_spare,
+            tx_bytes: 0,
+            tx_inline,
+            next_inline: false,
+            tx_buffer_size: sizes.buffer_size as usize,
             tx_due,
             tx_posted: 0,
             tx_done: 0,
@@ -198,7 +249,7 @@ impl QueuePair {
             lkey: pd.local_dma_lkey(),
             pd,
             dev,
-            max_inline: max_inline as usize,
+            max_inline,
             send_sge,
             read_sge,
             rdma_requests: sizes.rdma_requests,
@@ -252,11 +303,24 @@ impl QueuePair {
         n
     }
 
-    /// Frees the send slots and the RDMA local sides the device is done with.
+    /// Frees the send slots and the RDMA local sides the device is done with. A freed
+    /// slot's buffer is kept for the next message while other sends are in flight,
+    /// and given back once none is.
     fn release_done(&mut self) {
         let slots = self.tx.len() as u64;
         while self.tx_done < self.tx_posted && self.tx_due[(self.tx_done % slots) as usize] <= self.signaled_done {
+            let slot = (self.tx_done % slots) as usize;
+            if let Some(buf) = self.tx[slot].take() {
+                // Room for every slot's buffer was reserved.
+                if let Err(e) = self.tx_spare.push_within_capacity(buf) {
+                    self.send_buffer_freed(e.0.len());
+                }
+            }
             self.tx_done += 1;
+        }
+        if self.tx_done == self.tx_posted {
+            self.send_buffer_freed(self.tx_spare.iter().map(DmaBuf::len).sum::<usize>());
+            self.tx_spare.clear();
         }
         // Dropping them unpins the pages and releases the regions.
         let done = self.signaled_done;
@@ -279,9 +343,21 @@ impl QueuePair {
         self.rx_posted.len()
     }
 
-    /// Size of each ring buffer.
+    /// Size of each receive buffer, and the most a send buffer holds.
     pub(crate) fn buffer_size(&self) -> usize {
-        self.rx.first().map_or(0, |b| b.len())
+        self.tx_buffer_size
+    }
+
+    /// Bytes of send buffers held now: those of messages in flight, and those kept
+    /// for the next messages while sends are in flight.
+    pub(crate) fn send_buffer_bytes(&self) -> usize {
+        self.tx_bytes
+    }
+
+    /// Accounts `len` bytes of send buffers dropped (or about to be).
+    fn send_buffer_freed(&mut self, len: usize) {
+        self.tx_bytes -= len;
+        SEND_BUFFER_BYTES.fetch_sub(len, Ordering::Relaxed);
     }
 
     /// Posts receive buffer `idx`, tagged `cqe`; `EBUSY` if it is posted already.
@@ -330,14 +406,43 @@ impl QueuePair {
         self.tx.len() - (self.tx_posted - self.tx_done) as usize
     }
 
-    /// The next send slot's bytes, to fill before [`QueuePair::post_send`]; `EAGAIN`
-    /// while every slot is in flight.
-    pub(crate) fn next_send_buf(&mut self) -> Result<&mut [u8]> {
+    /// The next send slot's bytes, at least `len`, to fill before
+    /// [`QueuePair::post_send`]: the inline room when `len` fits it, else a buffer of
+    /// the slot's own, taken from those kept or allocated now (`ENOMEM` when there is
+    /// no memory for one). `EAGAIN` while every slot is in flight.
+    pub(crate) fn next_send_buf(&mut self, len: usize) -> Result<&mut [u8]> {
         if self.send_slots_free() == 0 {
             return Err(EAGAIN);
         }
+        if len > self.tx_buffer_size {
+            return Err(EINVAL);
+        }
+        if len <= self.tx_inline.len() {
+            self.next_inline = true;
+            return Ok(&mut self.tx_inline[..len]);
+        }
+        self.next_inline = false;
         let slot = (self.tx_posted % self.tx.len() as u64) as usize;
-        Ok(self.tx[slot].fill())
+        if self.tx[slot].as_ref().is_none_or(|b| b.len() < len) {
+            let kept = self.tx_spare.iter().position(|b| b.len() >= len).and_then(|i| self.tx_spare.remove(i).ok());
+            let buf = match kept {
+                Some(buf) => buf,
+                None => {
+                    let buf = DmaBuf::new_for_send(&self.dev, send_buffer_len(len, self.tx_buffer_size))?;
+                    self.tx_bytes += buf.len();
+                    SEND_BUFFER_BYTES.fetch_add(buf.len(), Ordering::Relaxed);
+                    buf
+                }
+            };
+            // A buffer filled for a message that was not posted goes back.
+            if let Some(old) = self.tx[slot].replace(buf) {
+                self.send_buffer_freed(old.len());
+            }
+        }
+        match self.tx[slot].as_mut() {
+            Some(buf) => Ok(buf.fill()),
+            None => Err(ENOMEM),
+        }
     }
 
     /// Sends the first `len` bytes of the next send slot (as filled through
@@ -347,19 +452,26 @@ impl QueuePair {
             return Err(EAGAIN);
         }
         let slot = (self.tx_posted % self.tx.len() as u64) as usize;
-        let buf = &self.tx[slot];
-        let data = buf.buf.get(..len).ok_or(EINVAL)?;
+        let (addr, data) = if self.next_inline {
+            (0, self.tx_inline.get(..len).ok_or(EINVAL)?)
+        } else {
+            let buf = self.tx[slot].as_ref().ok_or(EINVAL)?;
+            (buf.addr, buf.buf.get(..len).ok_or(EINVAL)?)
+        };
         let inline = len <= self.max_inline;
         let inline_data = if inline { data.as_ptr().cast() } else { core::ptr::null() };
         if !inline {
-            buf.sync_for_device(len);
+            if let Some(buf) = self.tx[slot].as_ref() {
+                buf.sync_for_device(len);
+            }
         }
         let len = u32::try_from(len)?;
-        // SAFETY: Live QP; the slot is free and not written again until the device is
-        // done with it (`tx_due`); `inline_data`, when given, is its first `len` bytes.
+        // SAFETY: Live QP; inline data is copied by the post; otherwise the slot's
+        // buffer is not written or freed until the device is done with it (`tx_due`).
         to_result(unsafe {
-            bindings::infinisock_post_send(self.qp.as_raw(), cqe.as_raw(), buf.addr, len, self.lkey, inline_data)
+            bindings::infinisock_post_send(self.qp.as_raw(), cqe.as_raw(), addr, len, self.lkey, inline_data)
         })?;
+        self.next_inline = false;
         self.signaled_posted += 1;
         self.tx_due[slot] = self.signaled_posted;
         self.tx_posted += 1;
@@ -487,6 +599,9 @@ impl Drop for QueuePair {
         if let Err(e) = r {
             pr_err!("destroying QP failed: {:?}\n", e);
         }
-        // The fields go now: CQs, rings, held pages and regions, PD, device.
+        let held = self.tx_bytes;
+        self.send_buffer_freed(held);
+        // The fields go now: CQs, rings, send buffers, held pages and regions, PD,
+        // device.
     }
 }

@@ -392,8 +392,18 @@ unsafe impl Sync for DmaBuf {}
 impl DmaBuf {
     /// Allocates `len` zeroed bytes and maps them for `dev`.
     pub(super) fn new(dev: &IbDevice, len: usize, dir: DmaDir) -> Result<Self> {
+        Self::allocate(dev, len, dir, GFP_KERNEL_ACCOUNT)
+    }
+
+    /// A buffer of `len` bytes the device reads a message from, taken as a message is
+    /// written: its caller copes with `ENOMEM`, so a failure is not worth a warning.
+    pub(super) fn new_for_send(dev: &IbDevice, len: usize) -> Result<Self> {
+        Self::allocate(dev, len, DmaDir::ToDevice, GFP_KERNEL_ACCOUNT | kernel::alloc::flags::__GFP_NOWARN)
+    }
+
+    fn allocate(dev: &IbDevice, len: usize, dir: DmaDir, flags: kernel::alloc::Flags) -> Result<Self> {
         // Charged to the memory cgroup (the caller's, or the one it chose for the task).
-        let mut buf = KVec::from_elem(0u8, len, GFP_KERNEL_ACCOUNT)?;
+        let mut buf = KVec::from_elem(0u8, len, flags)?;
         let mut addr = 0u64;
         // SAFETY: The device is registered; `buf` is `len` bytes of kernel memory, kept
         // (and never moved: a `KVec`'s heap storage is stable) until unmapped.

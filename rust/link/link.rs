@@ -245,6 +245,18 @@ impl Link {
         self.stream.tx.completed();
     }
 
+    /// Bytes of send buffers the connection holds now (messages in flight, and
+    /// buffers kept for the next ones while sends are in flight).
+    pub(crate) fn send_buffer_bytes(&self) -> usize {
+        self.qp.send_buffer_bytes()
+    }
+
+    /// Whether a message found no memory for its buffer and what is owed waits for a
+    /// retry ([`crate::proto::stream::Stream::memory_short`]).
+    pub(crate) fn memory_short(&self) -> bool {
+        self.stream.memory_short && !self.stream.qp_dead
+    }
+
     /// Whether every posted send has completed.
     pub(crate) fn tx_idle(&self) -> bool {
         self.stream.tx.idle()
@@ -304,8 +316,8 @@ impl SendSlots for SendRing<'_> {
         self.0.buffer_size()
     }
 
-    fn next(&mut self) -> core::result::Result<&mut [u8], Errno> {
-        Ok(self.0.next_send_buf()?)
+    fn next(&mut self, len: usize) -> core::result::Result<&mut [u8], Errno> {
+        Ok(self.0.next_send_buf(len)?)
     }
 
     fn post(&mut self, len: usize) -> core::result::Result<(), Errno> {

@@ -18,6 +18,12 @@ pub(crate) fn ring_bytes_used() -> usize {
     RING_BYTES.load(Ordering::Relaxed)
 }
 
+/// Bytes of send buffers the module's connections hold now: taken as messages are
+/// written and given back when sent, so within their rings' charge.
+pub(crate) fn send_buffer_bytes_in_use() -> usize {
+    crate::kernel_api::qp::send_buffer_bytes_in_use()
+}
+
 /// A connection's share of the ring memory, given back when dropped.
 pub(crate) struct RingCharge(usize);
 

@@ -43,6 +43,8 @@ pub struct Rings {
     pub recv_bufs: usize,
     pub send_bufs: usize,
     pub buf_size: usize,
+    /// Bytes of send buffers held now (taken as messages are written).
+    pub send_buf_bytes: usize,
 }
 
 /// What the endpoint's lock protects, as a dump saw it.
@@ -86,6 +88,7 @@ pub struct SdpInfo {
     pub bytes_received: u64,
     pub tcp_cookie: u64,
     pub verbs: Verbs,
+    pub send_buf_bytes: u64,
 }
 
 /// One socket's row: `inet_diag_msg`'s queues and the info.
@@ -152,6 +155,7 @@ impl DiagRow {
         info.recv_bufs = count(rings.recv_bufs);
         info.send_bufs = count(rings.send_bufs);
         info.buf_size = count(rings.buf_size);
+        info.send_buf_bytes = rings.send_buf_bytes as u64;
         info.verbs = verbs;
         Self { rqueue: count(rqueue), wqueue: count(wqueue), info }
     }

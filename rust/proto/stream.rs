@@ -60,6 +60,10 @@ pub struct Stream<L, B> {
     pub peer_gone: bool,
     /// A keepalive probe is posted and not completed.
     pub probe_outstanding: bool,
+    /// The last message found no memory for its send buffer: what is owed (staged
+    /// bytes, a DisConn, a credit update) waits for a retry, since no completion may
+    /// come to trigger one.
+    pub memory_short: bool,
 }
 
 /// What kind of message is being sent, for its credit.
@@ -92,6 +96,7 @@ impl<L: DerefMut<Target = [u32]>, B: Default> Stream<L, B> {
             send_failed: None,
             peer_gone: false,
             probe_outstanding: false,
+            memory_short: false,
         }
     }
 

@@ -8,7 +8,7 @@
 use core::{cell::Cell, ops::DerefMut};
 
 use super::{
-    errno::{Errno, EAGAIN, EFAULT, EINVAL},
+    errno::{Errno, EAGAIN, EFAULT, EINVAL, ENOMEM},
     list::List,
     send::{flush_staged_now, waits_for_nagle},
     stream::{Credit, Stream},
@@ -22,10 +22,21 @@ pub trait SendSlots {
     fn free(&self) -> usize;
     /// Bytes per slot: the header and the payload.
     fn buffer_size(&self) -> usize;
-    /// The next slot's buffer, to fill before it is posted.
-    fn next(&mut self) -> Result<&mut [u8], Errno>;
+    /// The next slot's buffer, at least `len` bytes (header and payload), to fill
+    /// before it is posted. Buffers are taken as messages are written, so this may
+    /// find no memory: `ENOMEM`, and nothing is lost; the caller tries again later.
+    fn next(&mut self, len: usize) -> Result<&mut [u8], Errno>;
     /// Posts the slot [`Self::next`] gave, with its first `len` bytes.
     fn post(&mut self, len: usize) -> Result<(), Errno>;
+}
+
+/// `ENOMEM` (no memory for a send buffer) as `None`: the message stays owed.
+fn not_short<T>(res: Result<T, Errno>) -> Result<Option<T>, Errno> {
+    match res {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e == ENOMEM => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// What one round of a stream write did.
@@ -35,6 +46,9 @@ pub enum WriteRound {
     Wrote(usize),
     /// Nothing could be taken now: no credit or no free slot. Wait.
     Blocked,
+    /// No memory for a send buffer now. Wait a little and try again, as TCP's
+    /// writers wait for memory.
+    NoMemory,
     /// The program's buffer had no readable byte where the copy began: fault its pages
     /// in and try again.
     Fault,
@@ -49,7 +63,8 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
     /// Posts one message of kind `mid` with BSDH `flags`: `fill` writes up to `max`
     /// payload bytes into the slot and returns how many. A data message takes a data
     /// credit; a control message (credit update, DisConn, Abort) may use the reserve.
-    /// `EAGAIN` without a credit or a slot; the error of `fill` as it is.
+    /// `EAGAIN` without a credit or a slot; `ENOMEM` without memory for its buffer
+    /// (nothing taken, [`Stream::memory_short`] set); the error of `fill` as it is.
     pub fn send<E: From<Errno>>(
         &mut self,
         q: &mut impl SendSlots,
@@ -64,7 +79,14 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
             return Err(EAGAIN.into());
         }
         let max = max.min(self.max_payload(q.buffer_size()));
-        let buf = q.next()?;
+        let buf = match q.next(BSDH_LEN + max) {
+            Ok(buf) => buf,
+            Err(e) => {
+                self.memory_short = e == ENOMEM;
+                return Err(e.into());
+            }
+        };
+        self.memory_short = false;
         let payload = buf.get_mut(BSDH_LEN..BSDH_LEN + max).ok_or(EINVAL)?;
         let n = fill(payload)?.min(max);
         let out = self.take_credit(kind).map_err(|_| EAGAIN)?;
@@ -143,30 +165,35 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
     /// What is due after a completion or a credit change: staged bytes once nothing is
     /// in flight (or a message's worth is there), then a pending DisConn, then a
     /// credit update if one is due (`ring`: our receive buffers).
+    /// A message that found no memory for its buffer is not an error here: it stays
+    /// owed, [`Stream::memory_short`] says so, and the caller retries later.
     pub fn progress(&mut self, q: &mut impl SendSlots, ring: usize) -> Result<(), Errno> {
         if flush_staged_now(self.staged_len, self.tx.idle(), self.staged_room(q)) {
-            self.flush_staged(q)?;
+            not_short(self.flush_staged(q).map(|_| ()))?;
         }
         self.flush_fin(q)?;
         self.credit_update(q, ring)
     }
 
-    /// Sends a pending DisConn once a credit and a slot allow it, after any staged data.
+    /// Sends a pending DisConn once a credit and a slot allow it, after any staged
+    /// data (without memory for either, it stays owed).
     pub fn flush_fin(&mut self, q: &mut impl SendSlots) -> Result<(), Errno> {
-        if self.fin_owed() && !self.flush_staged(q)? {
+        if self.fin_owed() && !not_short(self.flush_staged(q))?.unwrap_or(false) {
             return Ok(());
         }
         if self.fin_owed() && self.can_send(Credit::Control, self.slots_free(q.free())) {
-            self.send(q, Mid::DisConn, 0, true, 0, |_| Ok::<usize, Errno>(0))?;
-            self.fin_posted();
+            if not_short(self.send(q, Mid::DisConn, 0, true, 0, |_| Ok::<usize, Errno>(0)))?.is_some() {
+                self.fin_posted();
+            }
         }
         Ok(())
     }
 
-    /// Sends a credit update if the peer should hear about reposted buffers now.
+    /// Sends a credit update if the peer should hear about reposted buffers now
+    /// (without memory for it, it stays due).
     pub fn credit_update(&mut self, q: &mut impl SendSlots, ring: usize) -> Result<(), Errno> {
         if self.credit_update_due(ring) && self.can_send(Credit::Control, self.slots_free(q.free())) {
-            self.send(q, Mid::Data, 0, true, 0, |_| Ok::<usize, Errno>(0))?;
+            not_short(self.send(q, Mid::Data, 0, true, 0, |_| Ok::<usize, Errno>(0)))?;
         }
         Ok(())
     }
@@ -208,13 +235,23 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
         let outcome = |res: Result<usize, Errno>| match res {
             Ok(n) => Ok(WriteRound::Wrote(n)),
             Err(_) if fault.get() => Ok(WriteRound::Fault),
+            Err(e) if e == ENOMEM => Ok(WriteRound::NoMemory),
+            Err(e) => Err(PostFailed(e)),
+        };
+        // Staged bytes that found no buffer wait like a write that found none.
+        let flushed = |res: Result<bool, Errno>| match res {
+            Ok(done) => Ok(Some(done)),
+            Err(e) if e == ENOMEM => Ok(None),
             Err(e) => Err(PostFailed(e)),
         };
         if urgent_byte {
             // After everything staged, at once (never staged): the peer's SIGURG
             // should not wait for Nagle.
-            if !self.flush_staged(q).map_err(PostFailed)? || !self.can_send(Credit::Data, self.slots_free(q.free())) {
-                return Ok(WriteRound::Blocked);
+            match flushed(self.flush_staged(q))? {
+                None => return Ok(WriteRound::NoMemory),
+                Some(false) => return Ok(WriteRound::Blocked),
+                Some(true) if !self.can_send(Credit::Data, self.slots_free(q.free())) => return Ok(WriteRound::Blocked),
+                Some(true) => {}
             }
             return outcome(self.send(q, Mid::Data, FLAG_OOB_PRES | FLAG_OOB_PEND, false, 1, &mut copy));
         }
@@ -222,19 +259,28 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
         if waits_for_nagle(!nodelay, connected, rest, max, self.tx.idle(), self.staged_len)
             && self.grow_staging(rest, self.staged_room(q))
         {
-            if self.staged_room(q) == 0 && !self.flush_staged(q).map_err(PostFailed)? {
-                // Full, and no credit to send it.
-                return Ok(WriteRound::Blocked);
+            if self.staged_room(q) == 0 {
+                match flushed(self.flush_staged(q))? {
+                    None => return Ok(WriteRound::NoMemory),
+                    // Full, and no credit to send it.
+                    Some(false) => return Ok(WriteRound::Blocked),
+                    Some(true) => {}
+                }
             }
             let round = outcome(self.stage(q, rest, &mut copy))?;
             if round != WriteRound::Fault && (self.staged_room(q) == 0 || self.tx.idle()) {
-                self.flush_staged(q).map_err(PostFailed)?;
+                // The bytes are taken: without a buffer now they go when one is
+                // found ([`Stream::memory_short`]).
+                flushed(self.flush_staged(q))?;
             }
             return Ok(round);
         }
         // Staged bytes go first; they wait for a credit.
-        if !self.flush_staged(q).map_err(PostFailed)? || !self.can_send(Credit::Data, self.slots_free(q.free())) {
-            return Ok(WriteRound::Blocked);
+        match flushed(self.flush_staged(q))? {
+            None => return Ok(WriteRound::NoMemory),
+            Some(false) => return Ok(WriteRound::Blocked),
+            Some(true) if !self.can_send(Credit::Data, self.slots_free(q.free())) => return Ok(WriteRound::Blocked),
+            Some(true) => {}
         }
         outcome(self.send(q, Mid::Data, 0, false, rest, &mut copy))
     }

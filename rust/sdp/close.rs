@@ -33,6 +33,7 @@ fn shut_send(ep: EpRef<'_>, inner: &mut Inner) {
                 ep.fail(inner, e);
                 return;
             }
+            crate::sdp::tx::retry_if_short(ep, inner);
             ep.sk.set_tcp_state(TCP_FIN_WAIT1);
         }
     }

@@ -102,6 +102,7 @@ fn look<R>(ep: &Endpoint, f: impl FnOnce(&Inner, &Snapshot) -> R) -> Option<R> {
             recv_bufs: link.recv_ring(),
             send_bufs: link.tx_slots(),
             buf_size: link.buffer_size(),
+            send_buf_bytes: link.send_buffer_bytes(),
         }),
         listener: (inner.phase == Phase::Listening).then(|| (inner.listen.queued(), inner.listen.backlog())),
     };

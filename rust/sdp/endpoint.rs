@@ -191,6 +191,9 @@ pub(crate) struct Endpoint {
     /// Bounds a hybrid's RDMA attempt (`sdp::fallback`).
     #[pin]
     connect_timer: DelayedWork<Endpoint, { work_id::CONNECT_TIMER }>,
+    /// Retries what found no memory for its send buffer (`tx::memory_retry`).
+    #[pin]
+    memory_timer: DelayedWork<Endpoint, { work_id::MEMORY_TIMER }>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
     /// Where completions of RDMA operations go.
@@ -224,6 +227,8 @@ pub(crate) mod work_id {
     pub(crate) const SETTLE_TIMER: u64 = 4;
     /// A hybrid's RDMA attempt took too long (`sdp::fallback`).
     pub(crate) const CONNECT_TIMER: u64 = 5;
+    /// What found no memory for its send buffer tries again (`sdp::tx`).
+    pub(crate) const MEMORY_TIMER: u64 = 6;
 }
 
 impl_has_work! {
@@ -248,6 +253,10 @@ impl_has_delayed_work! {
 
 impl_has_delayed_work! {
     impl HasDelayedWork<Self, { work_id::CONNECT_TIMER }> for Endpoint { self.connect_timer }
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self, { work_id::MEMORY_TIMER }> for Endpoint { self.memory_timer }
 }
 
 impl Endpoint {
@@ -292,6 +301,7 @@ impl Endpoint {
                 keepalive_timer <- new_delayed_work!("Endpoint::keepalive_timer"),
                 settle_timer <- new_delayed_work!("Endpoint::settle_timer"),
                 connect_timer <- new_delayed_work!("Endpoint::connect_timer"),
+                memory_timer <- new_delayed_work!("Endpoint::memory_timer"),
                 is_seqpacket: sk.sock_type() == SOCK_SEQPACKET,
                 sk,
                 rdma_ops,
@@ -616,6 +626,7 @@ impl Endpoint {
         self.cancel_timer::<{ work_id::KEEPALIVE_TIMER }>();
         self.cancel_timer::<{ work_id::SETTLE_TIMER }>();
         self.cancel_timer::<{ work_id::CONNECT_TIMER }>();
+        self.cancel_timer::<{ work_id::MEMORY_TIMER }>();
         self.wake_all();
         if let Some(id) = &id {
             id.disconnect(link.as_ref().map(|l| l.qp.qp()));
@@ -734,6 +745,15 @@ impl WorkItem<{ work_id::SETTLE_TIMER }> for Endpoint {
     }
 }
 
+/// The memory timer: what found no memory for its send buffer tries again.
+impl WorkItem<{ work_id::MEMORY_TIMER }> for Endpoint {
+    type Pointer = Arc<Endpoint>;
+
+    fn run(this: Arc<Endpoint>) {
+        crate::sdp::tx::memory_retry(&this);
+    }
+}
+
 /// The connect timer: a hybrid's RDMA attempt took too long.
 impl WorkItem<{ work_id::CONNECT_TIMER }> for Endpoint {
     type Pointer = Arc<Endpoint>;
@@ -765,6 +785,12 @@ impl Endpoint {
     pub(crate) fn start_connect_timer(self: EpRef<'_>, msecs: u32) {
         // `Err`: already queued, which is as good.
         let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::CONNECT_TIMER }>(self.clone(), kernel::time::msecs_to_jiffies(msecs));
+    }
+
+    /// Starts the memory timer (see `tx::memory_retry`).
+    pub(crate) fn start_memory_timer(self: EpRef<'_>, msecs: u32) {
+        // `Err`: already queued, which is as good.
+        let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::MEMORY_TIMER }>(self.clone(), kernel::time::msecs_to_jiffies(msecs));
     }
 
     /// Starts the settle timer (see `close::on_disconnected`).

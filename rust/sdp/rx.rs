@@ -77,6 +77,8 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
                 ep.fail(inner, e);
                 return;
             }
+            crate::sdp::tx::retry_if_short(ep, inner);
+            let Some(link) = inner.link.as_mut() else { return };
             let writable = if link.can_send_data() { POLLOUT | POLLWRNORM } else { 0 };
             let (wake, sigio) = wake_plan(mask, writable, inner.woken_before_reap);
             match wake {
@@ -309,6 +311,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                     if let Err(e) = link.maybe_credit_update() {
                         ep.fail(inner, e);
                     }
+                    crate::sdp::tx::retry_if_short(ep, inner);
                 }
                 if peek || copied >= target {
                     break;

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Sending: `sendmsg` copying user data into registered send buffers, one message per
-//! buffer, each behind a credit; and the completions that free the buffers.
+//! Sending: `sendmsg` copying user data into send buffers taken as it writes, one
+//! message per buffer, each behind a credit; waiting for memory when there is none;
+//! and the completions that free the buffers.
 
 use core::sync::atomic::Ordering;
 
 use crate::kernel_api::log::pr_warn_ratelimited;
-use kernel::prelude::*;
+use kernel::{prelude::*, sync::MutexGuard, time::msecs_to_jiffies};
 
 use crate::{
     kernel_api::{sock::Msg, trace, verbs::Wc},
@@ -49,7 +50,60 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         // A lingering close waits for its sends to complete.
         ep.notify_waiters();
     }
+    retry_if_short(ep, inner);
     crate::sdp::close::maybe_finish(ep, inner);
+}
+
+/// How long a message that found no memory for its send buffer waits before it
+/// tries again.
+const MEMORY_RETRY_MS: u32 = 20;
+
+/// After posting: a message that found no memory for its buffer (staged bytes, a
+/// DisConn, a credit update) is tried again shortly, since no completion may come
+/// to do it.
+pub(crate) fn retry_if_short(ep: EpRef<'_>, inner: &Inner) {
+    if inner.phase == Phase::Connected && inner.link.as_ref().is_some_and(Link::memory_short) {
+        ep.start_memory_timer(MEMORY_RETRY_MS);
+    }
+}
+
+/// The memory timer: sends what is owed, if memory allows now.
+pub(crate) fn memory_retry(ep: EpRef<'_>) {
+    let mut guard = ep.lock_reaped();
+    let inner = &mut *guard;
+    let Some(link) = inner.link.as_mut().filter(|l| l.memory_short()) else { return };
+    // Set again by whatever finds no memory still.
+    link.stream.memory_short = false;
+    if let Err(e) = link.progress() {
+        ep.fail(inner, e);
+        return;
+    }
+    if link.can_send_data() {
+        ep.wake(POLLOUT | POLLWRNORM);
+    }
+    retry_if_short(ep, inner);
+    crate::sdp::close::maybe_finish(ep, inner);
+}
+
+/// A write that found no memory for a send buffer waits a little, as TCP's writers
+/// do (`sk_stream_wait_memory()`), within its timeout `timeo`. `EAGAIN` once that is
+/// spent (at once for a non-blocking write); a signal's error.
+pub(crate) fn wait_for_memory(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
+    if *timeo <= 0 {
+        return Err(EAGAIN);
+    }
+    let step = i64::try_from(msecs_to_jiffies(MEMORY_RETRY_MS)).unwrap_or(1).max(1);
+    let mut left = (*timeo).min(step);
+    let began = left;
+    let res = ep.wait(guard, &mut left);
+    if *timeo != i64::MAX {
+        *timeo -= began - left;
+    }
+    match res {
+        Err(e) if e != EAGAIN => Err(e),
+        _ if *timeo <= 0 => Err(EAGAIN),
+        _ => Ok(()),
+    }
 }
 
 /// Counts a send (or keepalive probe) the peer's adapter never acknowledged.
@@ -123,9 +177,12 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             return if sent > 0 { Ok(sent) } else { Err(send_error(e, flags)) };
         }
         if sent == len && len > 0 {
+            // Staged bytes that found no buffer go when memory allows.
+            retry_if_short(ep, inner);
             return Ok(sent);
         }
         let mut missing_page = false;
+        let mut no_memory = false;
         if let Some(link) = inner.link.as_mut() {
             let connected = inner.phase == Phase::Connected;
             if len == 0 && connected {
@@ -141,6 +198,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
                 }
                 Ok(WriteRound::Blocked) => stalled(ep, link, len - sent, &mut credit_stall),
                 Ok(WriteRound::Fault) => missing_page = true,
+                Ok(WriteRound::NoMemory) => no_memory = true,
                 Err(PostFailed(e)) => {
                     // The QP refused a request it had room for: it is broken.
                     let e = e.into_error();
@@ -158,9 +216,13 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             guard = ep.lock_reaped();
             continue;
         }
-        match ep.wait(&mut guard, &mut timeo) {
+        let waited = if no_memory { wait_for_memory(ep, &mut guard, &mut timeo) } else { ep.wait(&mut guard, &mut timeo) };
+        match waited {
             Ok(()) => {}
-            Err(_) if sent > 0 => return Ok(sent),
+            Err(_) if sent > 0 => {
+                retry_if_short(ep, &guard);
+                return Ok(sent);
+            }
             Err(e) => return Err(e),
         }
     }

@@ -2,8 +2,10 @@
 /*
  * Kernel memory of SDP connections (hosts.h: host a connects to host b):
  *
- * - their rings are charged to the memory cgroup of the program that owns the socket
- *   (the connecting one, or the listener's for accepted connections);
+ * - their receive rings are charged to the memory cgroup of the program that owns the
+ *   socket (the connecting one, or the listener's for accepted connections); send
+ *   buffers are taken as the program writes and given back once the peer's adapter
+ *   has the data, so an idle connection holds none;
  * - all rings together stay within net.infinisock.sdp_mem: past three quarters of it
  *   new connections get the smallest rings, past it they are refused;
  * - a container's root (a network namespace owned by another user namespace) cannot
@@ -33,7 +35,8 @@
 #define CGROOT "/sys/fs/cgroup"
 #define CGDIR CGROOT "/infinisock_memory"
 #define CONNS 8
-#define RINGS_PER_SIDE (1 << 20) /* 16 + 16 buffers of 32 KiB, the defaults */
+#define RECV_RING_PER_SIDE (512 << 10) /* 16 receive buffers of 32 KiB, the defaults */
+#define SEND_RING_PER_SIDE (512 << 10) /* at most 16 send buffers of 32 KiB in flight */
 
 static long long read_ll(const char *path, const char *key)
 {
@@ -123,8 +126,9 @@ static long long settle(long long kib)
 }
 
 /*
- * A program in its own memory cgroup opens connections to itself: the rings of both
- * ends (its sockets and those its listener accepts) are charged to that cgroup.
+ * A program in its own memory cgroup opens connections to itself: the receive rings
+ * of both ends (its sockets and those its listener accepts) are charged to that
+ * cgroup, and nothing like a send ring is there before anything is written.
  */
 TEST(rings_charged_to_the_programs_memory_cgroup)
 {
@@ -163,14 +167,76 @@ TEST(rings_charged_to_the_programs_memory_cgroup)
 		printf("# memory.current grew by %lld KiB for %d connections (both ends)\n", (after - before) >> 10,
 		       CONNS);
 		/* Both ends of every connection, allowing for what the kernel frees meanwhile. */
-		if (after - before < (long long)CONNS * 2 * RINGS_PER_SIDE * 9 / 10)
+		if (after - before < (long long)CONNS * 2 * RECV_RING_PER_SIDE * 9 / 10)
 			_exit(6);
+		/* Idle: a quarter of a send ring per side would be far more than is held. */
+		if (after - before > (long long)CONNS * 2 * (RECV_RING_PER_SIDE + SEND_RING_PER_SIDE / 4))
+			_exit(7);
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
 	/* Kernel memory still charged to it does not keep a cgroup from going. */
 	EXPECT_EQ(0, rmdir(CGDIR)) TH_LOG("%s: %s", CGDIR, strerror(errno));
+}
+
+/* The module's send buffers in KiB (/proc/net/infinisock/memory). */
+static long long send_buffers_kib(void)
+{
+	return read_ll("/proc/net/infinisock/memory", "send_buffers_kib");
+}
+
+#define TRANSFER (256 << 10) /* fits the peer's grant: no reader needed */
+
+/*
+ * Both ends of CONNS connections write TRANSFER bytes each, nobody reading yet: the
+ * send buffers go back once the peer's adapter has the data (the module's count
+ * returns to where it was), and every byte then arrives in order.
+ */
+TEST(send_buffers_given_back_once_sent)
+{
+	static unsigned char out[TRANSFER], in[TRANSFER];
+	int fds[2 * CONNS], port, l, n = 0;
+	long long base = send_buffers_kib(), now = -1, busy;
+
+	ASSERT_LE(0, base) TH_LOG("no send_buffers_kib in /proc/net/infinisock/memory");
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = (unsigned char)(i * 7 + i / 4096);
+	l = listen_b(&port);
+	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
+	for (int i = 0; i < CONNS; i++) {
+		fds[n] = connect_a(port);
+		ASSERT_LE(0, fds[n]) TH_LOG("connect %d: %s", i, strerror(-fds[n]));
+		n++;
+		fds[n] = accept(l, NULL, NULL);
+		ASSERT_LE(0, fds[n]) TH_LOG("accept %d: %s", i, strerror(errno));
+		n++;
+	}
+	EXPECT_EQ(base, send_buffers_kib()) TH_LOG("connections that wrote nothing hold send buffers");
+	for (int i = 0; i < n; i++) {
+		ASSERT_EQ(TRANSFER, send(fds[i], out, TRANSFER, 0)) TH_LOG("send %d: %s", i, strerror(errno));
+	}
+	busy = send_buffers_kib();
+	/* Completions are taken by the next socket call or the module's work. */
+	for (int t = 0; t < 100 && (now = send_buffers_kib()) > base; t++)
+		usleep(50000);
+	TH_LOG("send buffers: %lld KiB right after the writes, %lld KiB once sent (base %lld)", busy, now, base);
+	EXPECT_EQ(base, now);
+	for (int i = 0; i < n; i++) {
+		size_t got = 0;
+
+		while (got < TRANSFER) {
+			ssize_t r = recv(fds[i ^ 1], in + got, TRANSFER - got, 0);
+
+			ASSERT_LT(0, r) TH_LOG("recv %d: %s", i, r ? strerror(errno) : "EOF");
+			got += r;
+		}
+		ASSERT_EQ(0, memcmp(in, out, TRANSFER)) TH_LOG("connection end %d: bytes differ", i);
+	}
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	close(l);
+	EXPECT_EQ(base, send_buffers_kib());
 }
 
 /*

@@ -314,6 +314,7 @@ struct infinisock_sdp_info {
 	__u64	isi_tcp_cookie;		/* a hybrid on TCP: its TCP socket's SO_COOKIE */
 	__u8	isi_gid[16];		/* the local GID */
 	char	isi_device[64];		/* the RDMA device's name, NUL-terminated */
+	__u64	isi_send_buf_bytes;	/* send buffers held now: messages in flight */
 };
 
 #ifndef _RDMA_IB_H
