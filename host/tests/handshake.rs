@@ -86,20 +86,22 @@ proptest! {
 mod hello_exchange {
     use infinisock_proto::credits::MIN_RING;
     use infinisock_proto::handshake::*;
+    use infinisock_proto::recv_window::{initial_grant, RECV_FLOOR};
     use infinisock_proto::wire::{Hello, HelloAck, WireError, BSDH_LEN, ZC_SINKAVAIL};
     use proptest::prelude::*;
 
     const CFG: RingConfig = RingConfig { recv_buffers: 16, send_buffers: 8, buffer_size: 32768 };
 
     #[test]
+    /// Both grant what the receive window starts with, not the whole ring.
     fn our_hello_offers_our_ring_and_buffers() {
         let h = Hello::decode(&hello(CFG, 6, 4242, ZcOffer::NONE)).unwrap();
         assert_eq!(
             h,
-            Hello { ip_version: 6, max_adverts: 0, zc_flags: 0, desired_remote_rcv_size: 32768, local_rcv_size: 32768, bufs: 16, port: 4242 }
+            Hello { ip_version: 6, max_adverts: 0, zc_flags: 0, desired_remote_rcv_size: 32768, local_rcv_size: 32768, bufs: RECV_FLOOR, port: 4242 }
         );
         let a = HelloAck::decode(&hello_ack(CFG, ZcOffer::NONE)).unwrap();
-        assert_eq!(a, HelloAck { max_adverts: 0, zc_flags: 0, actual_rcv_size: 32768, bufs: 16 });
+        assert_eq!(a, HelloAck { max_adverts: 0, zc_flags: 0, actual_rcv_size: 32768, bufs: RECV_FLOOR });
     }
 
     /// Zero-copy exists on a connection only where both sides offered adverts; each
@@ -132,7 +134,7 @@ mod hello_exchange {
     fn a_hello_ack_is_checked_as_a_hello_is() {
         let terms = accept_hello_ack(&hello_ack(CFG, ZcOffer::NONE), 8).unwrap();
         assert_eq!(terms.peer_msg_size, 32768);
-        assert_eq!(terms.credits.peer_bufs(), 16);
+        assert_eq!(terms.credits.peer_bufs(), u32::from(RECV_FLOOR));
         let tiny = RingConfig { recv_buffers: MIN_RING - 1, ..CFG };
         assert_eq!(accept_hello_ack(&hello_ack(tiny, ZcOffer::NONE), 8).err(), Some(Refusal::Unusable(TermsError::RingTooSmall(MIN_RING - 1))));
         let empty = RingConfig { buffer_size: BSDH_LEN as u32, ..CFG };
@@ -159,7 +161,8 @@ mod hello_exchange {
             let cfg = RingConfig { recv_buffers: bufs, send_buffers: 1, buffer_size: size };
             let t = accept_hello_ack(&hello_ack(cfg, ZcOffer::NONE), MIN_RING).unwrap();
             prop_assert_eq!(t.peer_msg_size, size as usize);
-            prop_assert_eq!(t.credits.peer_bufs(), u32::from(bufs));
+            prop_assert_eq!(t.credits.peer_bufs(), u32::from(initial_grant(bufs)));
+            prop_assert!(t.credits.peer_bufs() >= u32::from(MIN_RING));
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::{
     kernel_api::net::{Net, PernetSubsys, PernetTable, ProcNetDir, ProcShow},
     link::{
         devices::DeviceList,
-        memory::{ring_bytes_used, send_buffer_bytes_in_use},
+        memory::{recv_buffer_bytes_in_use, ring_bytes_used, send_buffer_bytes_in_use},
     },
     netns::{hybrid::stats, stats::values, tunables::ring_memory_limit},
     proto::{hybrid::Fallback, stats::value_names},
@@ -43,7 +43,7 @@ impl PernetSubsys for ProcFiles {
 
 /// `/proc/net/infinisock/memory`: the module's ring memory (what connections may use
 /// at most), its limit, whether it is under pressure (what `/proc/net/sockstat` says of
-/// TCP's), and the send buffers connections hold now.
+/// TCP's), and the send and receive buffers connections hold now.
 struct MemoryStat;
 
 impl ProcShow for MemoryStat {
@@ -51,6 +51,7 @@ impl ProcShow for MemoryStat {
         let (used, limit) = (ring_bytes_used(), ring_memory_limit());
         seq_print!(m, "rings_kib {}\nlimit_kib {}\npressure {}\n", used / 1024, limit / 1024, u8::from(under_pressure(used, limit)));
         seq_print!(m, "send_buffers_kib {}\n", send_buffer_bytes_in_use().div_ceil(1024));
+        seq_print!(m, "recv_buffers_kib {}\n", recv_buffer_bytes_in_use().div_ceil(1024));
     }
 }
 

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! A connection's reliable-connected queue pair and everything the device may touch
-//! through it: the PD, the send and receive CQs, the registered receive ring, the send
+//! through it: the PD, the send and receive CQs, the receive buffers, the send
 //! buffers of messages in flight, and the user pages and regions of RDMA operations
 //! in flight.
+//!
+//! Receive buffers are allocated when a ring slot is first posted and given back
+//! when their owner says so ([`QueuePair::release_recv`]): the ring is the most a
+//! connection may post, not what it holds.
 //!
 //! Send buffers are taken as messages are written and given back when the device is
 //! done with them, as TCP allocates and frees its packets: an idle connection holds
@@ -35,7 +39,7 @@ use crate::{
     kernel_api::{
         bindings,
         cm::CmIdRef,
-        ib::{DeviceRef, IbDevice},
+        ib::DeviceRef,
         sock::Msg,
         verbs::{device_sges, Cq, CqEvents, CqSide, Cqe, DmaBuf, DmaDir, Pd, PinnedBuf, UserMr, Wc, POLL_BATCH},
     },
@@ -117,7 +121,8 @@ pub(crate) struct QueuePair {
     qp: QpRef,
     send_cq: Cq,
     recv_cq: Cq,
-    rx: KVec<DmaBuf>,
+    /// Per ring slot: its receive buffer, once it was posted.
+    rx: KVec<Option<DmaBuf>>,
     rx_posted: IndexFifo,
     rx_in_device: KVec<bool>,
     /// Per send slot: the buffer of its message while the device may read it (none
@@ -132,8 +137,9 @@ pub(crate) struct QueuePair {
     tx_inline: KVec<u8>,
     /// The next slot is being filled in `tx_inline`.
     next_inline: bool,
-    /// Bytes of a send buffer at most: a message with its header.
-    tx_buffer_size: usize,
+    /// Bytes of a receive buffer, and of a send buffer at most: a message with its
+    /// header.
+    buffer_size: usize,
     /// Per send slot: the value of `signaled_done` at which its last send is done.
     tx_due: KVec<u64>,
     /// Sends posted from the ring, and of those the ones known done (oldest first).
@@ -162,6 +168,14 @@ unsafe impl Sync for QueuePair {}
 /// Bytes of the send buffers of every queue pair.
 static SEND_BUFFER_BYTES: AtomicUsize = AtomicUsize::new(0);
 
+/// Bytes of the receive buffers of every queue pair.
+static RECV_BUFFER_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of receive buffers all connections hold now.
+pub(crate) fn recv_buffer_bytes_in_use() -> usize {
+    RECV_BUFFER_BYTES.load(Ordering::Relaxed)
+}
+
 /// Bytes of send buffers all connections hold now.
 pub(crate) fn send_buffer_bytes_in_use() -> usize {
     SEND_BUFFER_BYTES.load(Ordering::Relaxed)
@@ -171,14 +185,6 @@ pub(crate) fn send_buffer_bytes_in_use() -> usize {
 /// that buffers kept for the next messages fit them, and never more than `max`.
 fn send_buffer_len(len: usize, max: usize) -> usize {
     len.max(1024).checked_next_power_of_two().unwrap_or(max).min(max)
-}
-
-fn ring_of(dev: &IbDevice, count: u16, size: u32, dir: DmaDir) -> Result<KVec<DmaBuf>> {
-    let mut v = KVec::with_capacity(count.into(), GFP_KERNEL)?;
-    for _ in 0..count {
-        v.push(DmaBuf::new(dev, size as usize, dir)?, GFP_KERNEL)?;
-    }
-    Ok(v)
 }
 
 impl QueuePair {
@@ -197,7 +203,10 @@ impl QueuePair {
         // its queue, so that it cannot overflow.
         let send_cq = Cq::reaped(&dev, sizes.send_wrs, events.clone(), CqSide::Send)?;
         let recv_cq = Cq::reaped(&dev, sizes.recv_wrs, events, CqSide::Recv)?;
-        let rx = ring_of(&dev, sizes.recv_buffers, sizes.buffer_size, DmaDir::FromDevice)?;
+        let mut rx = KVec::with_capacity(nrx as usize, GFP_KERNEL)?;
+        for _ in 0..nrx {
+            rx.push(None, GFP_KERNEL)?;
+        }
         let mut tx = KVec::with_capacity(ntx as usize, GFP_KERNEL)?;
         for _ in 0..ntx {
             tx.push(None, GFP_KERNEL)?;
@@ -239,7 +248,7 @@ impl QueuePair {
             tx_bytes: 0,
             tx_inline,
             next_inline: false,
-            tx_buffer_size: sizes.buffer_size as usize,
+            buffer_size: sizes.buffer_size as usize,
             tx_due,
             tx_posted: 0,
             tx_done: 0,
@@ -345,7 +354,7 @@ impl QueuePair {
 
     /// Size of each receive buffer, and the most a send buffer holds.
     pub(crate) fn buffer_size(&self) -> usize {
-        self.tx_buffer_size
+        self.buffer_size
     }
 
     /// Bytes of send buffers held now: those of messages in flight, and those kept
@@ -360,13 +369,19 @@ impl QueuePair {
         SEND_BUFFER_BYTES.fetch_sub(len, Ordering::Relaxed);
     }
 
-    /// Posts receive buffer `idx`, tagged `cqe`; `EBUSY` if it is posted already.
+    /// Posts receive buffer `idx`, tagged `cqe`, allocating it if the slot has none;
+    /// `EBUSY` if it is posted already.
     pub(crate) fn post_recv(&mut self, idx: u16, cqe: &'static Cqe) -> Result {
         let i = usize::from(idx);
-        let buf = self.rx.get(i).ok_or(EINVAL)?;
-        if self.rx_in_device[i] {
+        if *self.rx_in_device.get(i).ok_or(EINVAL)? {
             return Err(EBUSY);
         }
+        if self.rx[i].is_none() {
+            let buf = DmaBuf::new(&self.dev, self.buffer_size, DmaDir::FromDevice)?;
+            RECV_BUFFER_BYTES.fetch_add(buf.len(), Ordering::Relaxed);
+            self.rx[i] = Some(buf);
+        }
+        let buf = self.rx[i].as_ref().ok_or(EINVAL)?;
         let len = u32::try_from(buf.len())?;
         // SAFETY: Live QP (type invariant); the buffer is ours and stays untouched
         // until its completion is polled (`rx_in_device`), and alive until the drain.
@@ -376,12 +391,29 @@ impl QueuePair {
         Ok(())
     }
 
+    /// Gives back receive buffer `idx`, which is not posted; its slot may be posted
+    /// again later (with a new buffer).
+    pub(crate) fn release_recv(&mut self, idx: u16) {
+        let i = usize::from(idx);
+        if self.rx_in_device.get(i) == Some(&false) {
+            if let Some(buf) = self.rx.get_mut(i).and_then(Option::take) {
+                RECV_BUFFER_BYTES.fetch_sub(buf.len(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A ring slot with no buffer, to post a new one in.
+    pub(crate) fn free_recv_slot(&self) -> Option<u16> {
+        let i = self.rx.iter().position(Option::is_none)?;
+        u16::try_from(i).ok()
+    }
+
     /// The first `len` bytes a receive placed in buffer `idx`, made visible to the
     /// CPU; empty while the buffer is posted.
     pub(crate) fn received(&mut self, idx: u16, len: usize) -> &[u8] {
         let i = usize::from(idx);
         match self.rx.get_mut(i) {
-            Some(buf) if !self.rx_in_device[i] => buf.received(len),
+            Some(Some(buf)) if !self.rx_in_device[i] => buf.received(len),
             _ => &[],
         }
     }
@@ -391,7 +423,7 @@ impl QueuePair {
     pub(crate) fn contents(&self, idx: u16, len: usize) -> &[u8] {
         let i = usize::from(idx);
         match self.rx.get(i) {
-            Some(buf) if !self.rx_in_device[i] => buf.contents(len),
+            Some(Some(buf)) if !self.rx_in_device[i] => buf.contents(len),
             _ => &[],
         }
     }
@@ -414,7 +446,7 @@ impl QueuePair {
         if self.send_slots_free() == 0 {
             return Err(EAGAIN);
         }
-        if len > self.tx_buffer_size {
+        if len > self.buffer_size {
             return Err(EINVAL);
         }
         if len <= self.tx_inline.len() {
@@ -428,7 +460,7 @@ impl QueuePair {
             let buf = match kept {
                 Some(buf) => buf,
                 None => {
-                    let buf = DmaBuf::new_for_send(&self.dev, send_buffer_len(len, self.tx_buffer_size))?;
+                    let buf = DmaBuf::new_for_send(&self.dev, send_buffer_len(len, self.buffer_size))?;
                     self.tx_bytes += buf.len();
                     SEND_BUFFER_BYTES.fetch_add(buf.len(), Ordering::Relaxed);
                     buf
@@ -601,6 +633,8 @@ impl Drop for QueuePair {
         }
         let held = self.tx_bytes;
         self.send_buffer_freed(held);
+        let rx_bytes = self.rx.iter().flatten().map(DmaBuf::len).sum::<usize>();
+        RECV_BUFFER_BYTES.fetch_sub(rx_bytes, Ordering::Relaxed);
         // The fields go now: CQs, rings, send buffers, held pages and regions, PD,
         // device.
     }

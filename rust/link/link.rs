@@ -20,6 +20,7 @@ use crate::{
         errno::Errno,
         handshake::RingConfig,
         qp_shape::{QpProfile, QpShape, SendSges},
+        recv_window::{RecvWindow, RECV_FLOOR},
         stream::{Credit, Stream},
         transmit::{PostFailed, SendSlots, WriteRound},
         wire::{Mid, BSDH_LEN},
@@ -81,6 +82,10 @@ pub(crate) struct Link {
     /// When the peer was last heard from: a message received, or a keepalive probe
     /// acknowledged.
     pub(crate) last_heard: Instant<Monotonic>,
+    /// How many receive buffers the peer is granted (`proto::recv_window`).
+    pub(crate) window: RecvWindow,
+    /// When the link was made: the window's clock.
+    created: Instant<Monotonic>,
     /// The rings' share of the module's ring memory, given back with them.
     _ring_charge: RingCharge,
     /// Per CQ (`CqSide as usize`): the endpoint's count of its events as it was when
@@ -90,8 +95,8 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    /// Creates the queue pair, shaped for what a connection of `profile` posts, and
-    /// the rings on the device `id` is bound to, and posts the whole receive ring.
+    /// Creates the queue pair, shaped for what a connection of `profile` posts, on the
+    /// device `id` is bound to, and posts the receive buffers the window starts with.
     /// `events` hears of completions; its owner reaps them ([`Link::reap`]).
     pub(crate) fn new(
         events: Arc<impl CqEvents>,
@@ -126,10 +131,12 @@ impl Link {
             rx_len,
             rx_imm,
             last_heard: Instant::now(),
+            window: RecvWindow::new(RECV_FLOOR, cfg.recv_buffers, 0),
+            created: Instant::now(),
             _ring_charge: charge,
             reaped_at: [None, None],
         };
-        for idx in 0..cfg.recv_buffers {
+        for idx in 0..link.window.initial() {
             link.post_recv(idx)?;
         }
         Ok(link)
@@ -158,9 +165,21 @@ impl Link {
         self.reaped_at[side as usize] = Some(events);
     }
 
-    /// Receive buffers in the ring.
+    /// Receive buffers in the ring: the most the window may grow to.
     pub(crate) fn recv_ring(&self) -> usize {
         self.qp.recv_ring()
+    }
+
+    /// Receive buffers posted at first: the peer's initial grant.
+    pub(crate) fn initial_grant(&self) -> u16 {
+        self.window.initial()
+    }
+
+    /// A message arrived: the window hears whether it left the peer short of credits.
+    pub(crate) fn received(&mut self) {
+        if let Some(c) = self.stream.credits.as_ref() {
+            self.window.received(c.peer_view());
+        }
     }
 
     /// Size of each local buffer.
@@ -176,13 +195,29 @@ impl Link {
         self.qp.post_recv(idx, &RECV_CQE)
     }
 
-    /// Posts receive buffer `idx` again after its message was consumed, and counts it
-    /// as a credit the peer will be told about.
+    /// Receive buffer `idx`'s message was consumed: the window says whether it is
+    /// posted again or given back, and whether buffers are added (allocated and
+    /// posted now; one that cannot be is not granted). Each posted counts as a credit
+    /// the peer will be told about.
     pub(crate) fn repost(&mut self, idx: u16) -> Result {
         self.rx_imm[usize::from(idx)] = None;
-        self.post_recv(idx)?;
+        let now_ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let step = self.window.consumed(self.stream.rx.len(), now_ms);
+        let mut posted = 0;
+        if step.repost {
+            self.post_recv(idx)?;
+            posted += 1;
+        } else {
+            self.qp.release_recv(idx);
+        }
+        for _ in 0..step.add {
+            match self.qp.free_recv_slot().ok_or(ENOMEM).and_then(|slot| self.post_recv(slot)) {
+                Ok(()) => posted += 1,
+                Err(_) => self.window.not_posted(),
+            }
+        }
         if let Some(c) = self.stream.credits.as_mut() {
-            c.reposted(1);
+            c.reposted(posted);
         }
         Ok(())
     }
@@ -288,7 +323,7 @@ impl Link {
     /// What is due after a completion or a credit change: staged bytes, a pending
     /// DisConn, a credit update.
     pub(crate) fn progress(&mut self) -> Result {
-        let ring = self.recv_ring();
+        let ring = usize::from(self.window.target());
         self.stream.progress(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
     }
 
@@ -299,7 +334,7 @@ impl Link {
 
     /// Sends a credit update if the peer should hear about reposted buffers now.
     pub(crate) fn maybe_credit_update(&mut self) -> Result {
-        let ring = self.recv_ring();
+        let ring = usize::from(self.window.target());
         self.stream.credit_update(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
     }
 }

@@ -24,6 +24,12 @@ pub(crate) fn send_buffer_bytes_in_use() -> usize {
     crate::kernel_api::qp::send_buffer_bytes_in_use()
 }
 
+/// Bytes of receive buffers the module's connections hold now: what their receive
+/// windows grant (`proto::recv_window`), within their rings' charge.
+pub(crate) fn recv_buffer_bytes_in_use() -> usize {
+    crate::kernel_api::qp::recv_buffer_bytes_in_use()
+}
+
 /// A connection's share of the ring memory, given back when dropped.
 pub(crate) struct RingCharge(usize);
 

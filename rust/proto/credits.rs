@@ -203,10 +203,14 @@ impl Credits {
     /// Receive buffers we have posted that the peer does not know about yet: the
     /// credits a credit update would give it.
     pub fn unadvertised(&self) -> u32 {
+        self.posted.saturating_sub(self.peer_view())
+    }
+
+    /// Messages the peer believes it may still send us: our last grant it heard of,
+    /// minus what it sent since.
+    pub fn peer_view(&self) -> u32 {
         let (bufs, ack) = self.advertised;
-        // What the peer believes it may still send us.
-        let peer_view = bufs.saturating_sub(self.last_received.wrapping_sub(ack));
-        self.posted.saturating_sub(peer_view)
+        bufs.saturating_sub(self.last_received.wrapping_sub(ack))
     }
 
     /// Whether a credit update should be sent now when no data is going out: the peer

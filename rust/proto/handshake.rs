@@ -8,6 +8,7 @@ use super::{
     credits::{Credits, MIN_RING},
     errno::{Errno, EADDRNOTAVAIL, ENETUNREACH, ENODEV},
     message,
+    recv_window::initial_grant,
     ring::MAX_RING,
     wire::{Hello, HelloAck, WireError, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN, ZC_SINKAVAIL},
 };
@@ -129,10 +130,10 @@ pub enum TermsError {
 }
 
 /// Checks what the peer offers (`peer_bufs` buffers of `peer_buffer_size` bytes, and
-/// `zc`) against our receive ring of `our_recv_ring` buffers.
-pub fn peer_terms(peer_bufs: u16, peer_buffer_size: u32, zc: ZcOffer, our_recv_ring: u16) -> Result<PeerTerms, TermsError> {
+/// `zc`) against the `our_grant` receive buffers we posted for it.
+pub fn peer_terms(peer_bufs: u16, peer_buffer_size: u32, zc: ZcOffer, our_grant: u16) -> Result<PeerTerms, TermsError> {
     let credits =
-        Credits::new(peer_bufs, our_recv_ring).map_err(|_| TermsError::RingTooSmall(peer_bufs.min(our_recv_ring)))?;
+        Credits::new(peer_bufs, our_grant).map_err(|_| TermsError::RingTooSmall(peer_bufs.min(our_grant)))?;
     if peer_buffer_size as usize <= BSDH_LEN {
         return Err(TermsError::NoPayload(peer_buffer_size));
     }
@@ -145,8 +146,8 @@ pub fn hello_zc(hello: &Hello) -> ZcOffer {
 }
 
 /// The Hello of an active connection with rings `cfg`, to a peer of `ip_version`,
-/// from local `port`: it offers our receive ring, asks for buffers of our size, and
-/// offers `zc`.
+/// from local `port`: it grants the buffers our receive window starts with
+/// ([`initial_grant`]), asks for buffers of our size, and offers `zc`.
 pub fn hello(cfg: RingConfig, ip_version: u8, port: u16, zc: ZcOffer) -> [u8; HELLO_LEN] {
     let hello = Hello {
         ip_version,
@@ -154,7 +155,7 @@ pub fn hello(cfg: RingConfig, ip_version: u8, port: u16, zc: ZcOffer) -> [u8; HE
         zc_flags: zc.flags,
         desired_remote_rcv_size: cfg.buffer_size,
         local_rcv_size: cfg.buffer_size,
-        bufs: cfg.recv_buffers,
+        bufs: initial_grant(cfg.recv_buffers),
         port,
     };
     let mut buf = [0u8; HELLO_LEN];
@@ -168,7 +169,7 @@ pub fn hello_ack(cfg: RingConfig, zc: ZcOffer) -> [u8; HELLO_ACK_LEN] {
         max_adverts: zc.max_adverts,
         zc_flags: zc.flags,
         actual_rcv_size: cfg.buffer_size,
-        bufs: cfg.recv_buffers,
+        bufs: initial_grant(cfg.recv_buffers),
     };
     let mut buf = [0u8; HELLO_ACK_LEN];
     ack.encode(&mut buf);
@@ -185,11 +186,11 @@ pub enum Refusal {
 }
 
 /// The active side's check of the peer's HelloAck (CM private data), against our
-/// receive ring of `our_recv_ring` buffers.
-pub fn accept_hello_ack(private_data: &[u8], our_recv_ring: u16) -> Result<PeerTerms, Refusal> {
+/// `our_grant` receive buffers posted.
+pub fn accept_hello_ack(private_data: &[u8], our_grant: u16) -> Result<PeerTerms, Refusal> {
     let ack = HelloAck::decode(private_data).map_err(Refusal::Malformed)?;
     let zc = ZcOffer { max_adverts: ack.max_adverts, flags: ack.zc_flags };
-    peer_terms(ack.bufs, ack.actual_rcv_size, zc, our_recv_ring).map_err(Refusal::Unusable)
+    peer_terms(ack.bufs, ack.actual_rcv_size, zc, our_grant).map_err(Refusal::Unusable)
 }
 
 /// What rdma_cm's refusal to bind an address means, as TCP would say it.

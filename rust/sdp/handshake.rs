@@ -361,7 +361,7 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
 /// The peer's HelloAck: its credit grant and buffer size, or `Err` (logged) when
 /// they are unusable.
 fn take_hello_ack(link: &mut Link, private_data: &[u8]) -> core::result::Result<(), ()> {
-    let terms = accept_hello_ack(private_data, link.recv_ring() as u16).map_err(|refusal| match refusal {
+    let terms = accept_hello_ack(private_data, link.initial_grant()).map_err(|refusal| match refusal {
         Refusal::Malformed(e) => pr_warn_ratelimited!("SDP: bad HelloAck from peer ({:?}); connection refused\n", e),
         Refusal::Unusable(e) => pr_warn_ratelimited!("SDP: unusable HelloAck from peer ({:?}); connection refused\n", e),
     })?;
@@ -464,7 +464,7 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let _memcg = parent_sk.charge_to_creator();
     let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, charge)?;
     let terms =
-        peer_terms(hello.bufs, hello.local_rcv_size, hello_zc(&hello), link.recv_ring() as u16).map_err(|_| EPROTO)?;
+        peer_terms(hello.bufs, hello.local_rcv_size, hello_zc(&hello), link.initial_grant()).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);
     link.stream.peer_msg_size = terms.peer_msg_size;
     let buf = hello_ack(cfg, ZcOffer::NONE);

@@ -118,6 +118,7 @@ fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Viol
     let credits = link.stream.credits.as_mut().ok_or(Violation::Reset)?;
     let incoming = if immediate { Incoming::Immediate } else { Incoming::Message(link.qp.received(idx, len)) };
     let verdict = classify(incoming, ctx, credits).inspect_err(|v| report(*v))?;
+    link.received();
     match verdict {
         Verdict::Repost => link.repost(idx).map_err(|_| Violation::Reset)?,
         Verdict::DisConn => {

@@ -2,10 +2,11 @@
 /*
  * Kernel memory of SDP connections (hosts.h: host a connects to host b):
  *
- * - their receive rings are charged to the memory cgroup of the program that owns the
- *   socket (the connecting one, or the listener's for accepted connections); send
- *   buffers are taken as the program writes and given back once the peer's adapter
- *   has the data, so an idle connection holds none;
+ * - their receive buffers are charged to the memory cgroup of the program that owns
+ *   the socket (the connecting one, or the listener's for accepted connections); a
+ *   connection posts 4 at first and more only while a writer is held back by them;
+ *   send buffers are taken as the program writes and given back once the peer's
+ *   adapter has the data, so an idle connection holds none;
  * - all rings together stay within net.infinisock.sdp_mem: past three quarters of it
  *   new connections get the smallest rings, past it they are refused;
  * - a container's root (a network namespace owned by another user namespace) cannot
@@ -35,7 +36,7 @@
 #define CGROOT "/sys/fs/cgroup"
 #define CGDIR CGROOT "/infinisock_memory"
 #define CONNS 8
-#define RECV_RING_PER_SIDE (512 << 10) /* 16 receive buffers of 32 KiB, the defaults */
+#define RECV_FLOOR_PER_SIDE (128 << 10) /* the 4 receive buffers of 32 KiB posted at first */
 #define SEND_RING_PER_SIDE (512 << 10) /* at most 16 send buffers of 32 KiB in flight */
 
 static long long read_ll(const char *path, const char *key)
@@ -126,9 +127,10 @@ static long long settle(long long kib)
 }
 
 /*
- * A program in its own memory cgroup opens connections to itself: the receive rings
- * of both ends (its sockets and those its listener accepts) are charged to that
- * cgroup, and nothing like a send ring is there before anything is written.
+ * A program in its own memory cgroup opens connections to itself: the receive
+ * buffers of both ends (its sockets and those its listener accepts) are charged to
+ * that cgroup; an idle connection holds the 4 it posts at first, and nothing like a
+ * send ring.
  */
 TEST(rings_charged_to_the_programs_memory_cgroup)
 {
@@ -167,10 +169,12 @@ TEST(rings_charged_to_the_programs_memory_cgroup)
 		printf("# memory.current grew by %lld KiB for %d connections (both ends)\n", (after - before) >> 10,
 		       CONNS);
 		/* Both ends of every connection, allowing for what the kernel frees meanwhile. */
-		if (after - before < (long long)CONNS * 2 * RECV_RING_PER_SIDE * 9 / 10)
+		if (after - before < (long long)CONNS * 2 * RECV_FLOOR_PER_SIDE * 9 / 10)
 			_exit(6);
-		/* Idle: a quarter of a send ring per side would be far more than is held. */
-		if (after - before > (long long)CONNS * 2 * (RECV_RING_PER_SIDE + SEND_RING_PER_SIDE / 4))
+		/* Idle: another floor's worth, or a quarter of a send ring, per side is far
+		 * more than the rest of a connection takes.
+		 */
+		if (after - before > (long long)CONNS * 2 * (2 * RECV_FLOOR_PER_SIDE))
 			_exit(7);
 		_exit(0);
 	}
@@ -237,6 +241,90 @@ TEST(send_buffers_given_back_once_sent)
 		close(fds[i]);
 	close(l);
 	EXPECT_EQ(base, send_buffers_kib());
+}
+
+/* Receive buffers posted by the connection of host b with local port `port`
+ * (/proc/net/infinisock/sdp of its namespace), or -1.
+ */
+static long posted_b(int port)
+{
+	char line[256], want[32];
+	long posted = -1;
+	FILE *f;
+
+	snprintf(want, sizeof(want), ":%d", port);
+	enter_netns("b");
+	f = fopen("/proc/net/infinisock/sdp", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char local[64], peer[64], state[16];
+		long rx, tx, credits, peer_bufs, p;
+		size_t n;
+
+		if (sscanf(line, "%63s %63s %15s %ld %ld %ld %ld %ld", local, peer, state, &rx, &tx, &credits,
+			   &peer_bufs, &p) != 8 || strcmp(state, "established"))
+			continue;
+		n = strlen(local);
+		if (n > strlen(want) && !strcmp(local + n - strlen(want), want))
+			posted = p;
+	}
+	if (f)
+		fclose(f);
+	return posted;
+}
+
+#define BULK (16 << 20)
+
+/*
+ * A connection grants 4 receive buffers at first; a writer that those hold back,
+ * with a reader that keeps up, opens the window to the ring (16 buffers of 32 KiB),
+ * and every byte arrives in order.
+ */
+TEST(receive_window_opens_for_a_bulk_writer)
+{
+	static unsigned char chunk[64 << 10], in[64 << 10];
+	int port, l, c, s, status;
+	long before, after;
+	size_t got = 0;
+	pid_t pid;
+
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (unsigned char)(i * 13 + 1);
+	l = listen_b(&port);
+	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
+	c = connect_a(port);
+	ASSERT_LE(0, c) TH_LOG("connect: %s", strerror(-c));
+	s = accept(l, NULL, NULL);
+	ASSERT_LE(0, s);
+	before = posted_b(port);
+	EXPECT_EQ(4, before) TH_LOG("an idle connection posts the floor");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		for (size_t sent = 0; sent < BULK; sent += sizeof(chunk))
+			if (send(c, chunk, sizeof(chunk), 0) != (ssize_t)sizeof(chunk))
+				_exit(1);
+		_exit(0);
+	}
+	while (got < BULK) {
+		ssize_t r = recv(s, in, sizeof(in), 0);
+
+		ASSERT_LT(0, r) TH_LOG("recv after %zu bytes: %s", got, r ? strerror(errno) : "EOF");
+		for (ssize_t i = 0; i < r; i++) {
+			if (in[i] != chunk[(got + i) % sizeof(chunk)]) {
+				ASSERT_TRUE(0) TH_LOG("byte %zu differs", got + i);
+			}
+		}
+		got += r;
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	after = posted_b(port);
+	TH_LOG("receive buffers posted: %ld idle, %ld after %d MiB", before, after, BULK >> 20);
+	EXPECT_LT(before, after);
+	EXPECT_GE(16, after);
+	close(c);
+	close(s);
+	close(l);
 }
 
 /*

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The receive window against a peer that sends whenever it has credits and a reader
+//! that reads at its own pace: the buffers granted are always those posted plus those
+//! holding unread messages; the window stays between its floor and its ceiling; it
+//! grows to the ceiling when the window holds the peer back and the reader keeps up,
+//! stays put when the reader is the bottleneck, and falls back to the floor when the
+//! peer sends little.
+
+use infinisock_proto::{
+    credits::MIN_RING,
+    recv_window::{RecvWindow, EPOCH_MS, RECV_FLOOR},
+};
+use proptest::prelude::*;
+
+/// Our side's buffers as the module keeps them: posted (granted, the peer may fill
+/// them) and held (filled, not read yet).
+struct Side {
+    w: RecvWindow,
+    posted: u16,
+    held: u16,
+    now: u64,
+    received: u64,
+    /// Buffers the window adds cannot be allocated.
+    no_memory: bool,
+}
+
+impl Side {
+    fn new(floor: u16, ceiling: u16) -> Self {
+        let w = RecvWindow::new(floor, ceiling, 0);
+        let posted = w.initial();
+        Side { w, posted, held: 0, now: 0, received: 0, no_memory: false }
+    }
+
+    /// The peer sends up to `n` messages, as its credits allow.
+    fn peer_sends(&mut self, n: u16) {
+        for _ in 0..n.min(self.posted) {
+            self.posted -= 1;
+            self.held += 1;
+            self.received += 1;
+            self.w.received(u32::from(self.posted));
+        }
+    }
+
+    /// The reader consumes up to `n` messages.
+    fn reads(&mut self, n: u16) {
+        for _ in 0..n.min(self.held) {
+            self.held -= 1;
+            let c = self.w.consumed(usize::from(self.held), self.now);
+            self.posted += u16::from(c.repost);
+            for _ in 0..c.add {
+                if self.no_memory {
+                    self.w.not_posted();
+                } else {
+                    self.posted += 1;
+                }
+            }
+        }
+    }
+
+    fn check(&self) {
+        let w = &self.w;
+        assert_eq!(w.in_use(), self.posted + self.held, "granted = posted + held");
+        assert!(w.initial() <= w.target() && w.target() <= w.ceiling());
+        assert!(w.in_use() <= w.ceiling());
+        assert!(w.in_use() >= w.initial(), "the floor's buffers are never given back");
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Send(u16),
+    Read(u16),
+    Wait(u64),
+    Memory(bool),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (1u16..20).prop_map(Step::Send),
+        4 => (1u16..20).prop_map(Step::Read),
+        1 => (1u64..600).prop_map(Step::Wait),
+        1 => any::<bool>().prop_map(Step::Memory),
+    ]
+}
+
+proptest! {
+    /// Whatever the peer and the reader do, and with memory for new buffers coming
+    /// and going: the account holds, and once the reader has read everything the peer
+    /// has at least the floor's credits (the window never closes).
+    #[test]
+    fn granted_buffers_are_posted_or_held_and_the_window_never_closes(
+        steps in proptest::collection::vec(step(), 1..300),
+        floor in 0u16..8,
+        ceiling in MIN_RING..64,
+    ) {
+        let mut s = Side::new(floor, ceiling);
+        for st in steps {
+            match st {
+                Step::Send(n) => s.peer_sends(n),
+                Step::Read(n) => s.reads(n),
+                Step::Wait(ms) => s.now += ms,
+                Step::Memory(on) => s.no_memory = !on,
+            }
+            s.check();
+        }
+        s.reads(u16::MAX);
+        prop_assert!(s.posted >= s.w.initial());
+        prop_assert!(s.posted >= MIN_RING.min(ceiling));
+        // With memory, the next message the reader consumes fills the window to its
+        // target at least (buffers beyond it go as the peer fills them).
+        s.no_memory = false;
+        s.peer_sends(1);
+        s.reads(u16::MAX);
+        s.check();
+        prop_assert!(s.posted >= s.w.target());
+    }
+}
+
+#[test]
+fn an_idle_connection_posts_the_floor_only() {
+    let s = Side::new(RECV_FLOOR, 16);
+    assert_eq!((s.posted, s.w.target()), (4, 4));
+    assert_eq!(Side::new(RECV_FLOOR, 3).posted, 3, "a ring smaller than the floor");
+    assert_eq!(Side::new(0, 16).posted, MIN_RING, "never fewer than MIN_RING");
+}
+
+#[test]
+fn a_bulk_peer_with_a_fast_reader_opens_the_window_to_the_ceiling() {
+    let mut s = Side::new(RECV_FLOOR, 16);
+    for round in 0..16 {
+        s.peer_sends(u16::MAX);
+        s.reads(u16::MAX);
+        s.now += 1;
+        s.check();
+        if s.w.target() == 16 {
+            assert!(round <= 4, "opened in {round} rounds");
+            break;
+        }
+    }
+    assert_eq!(s.w.target(), 16);
+    assert_eq!(s.posted, 16);
+}
+
+#[test]
+fn a_slow_reader_keeps_the_window_where_it_is() {
+    let mut s = Side::new(RECV_FLOOR, 16);
+    for _ in 0..200 {
+        // The peer fills every buffer, the reader takes one at a time, far behind.
+        s.peer_sends(u16::MAX);
+        s.reads(1);
+        s.now += 1;
+        s.check();
+    }
+    assert_eq!(s.w.target(), RECV_FLOOR, "the reader, not the window, holds the peer back");
+}
+
+#[test]
+fn a_quiet_peer_gives_the_window_back_to_the_floor() {
+    let mut s = Side::new(RECV_FLOOR, 16);
+    while s.w.target() < 16 {
+        s.peer_sends(u16::MAX);
+        s.reads(u16::MAX);
+    }
+    // Then one message every epoch.
+    for _ in 0..10 {
+        s.now += EPOCH_MS;
+        s.peer_sends(1);
+        s.reads(1);
+        s.check();
+    }
+    assert_eq!(s.w.target(), RECV_FLOOR);
+    // The buffers beyond the floor go as the peer fills them, one at a time.
+    for _ in 0..16 {
+        s.peer_sends(1);
+        s.reads(1);
+        s.check();
+    }
+    assert_eq!(s.w.in_use(), RECV_FLOOR);
+}
