@@ -14,7 +14,7 @@ const DEFAULTS: RingTunables = RingTunables { recv_buffers: 16, send_buffers: 16
 fn the_tunables_unless_the_program_set_its_buffers() {
     assert_eq!(
         stream_rings(DEFAULTS, None, None),
-        RingConfig { recv_buffers: 16, send_buffers: 16, buffer_size: 32768 }
+        RingConfig { recv_buffers: 16, send_buffers: 16, buffer_size: 32768, recv_start: 4 }
     );
     // SO_RCVBUF of 4 buffers' worth, SO_SNDBUF of one.
     let cfg = stream_rings(DEFAULTS, Some(4 * 32768), Some(32768));
@@ -30,6 +30,8 @@ fn message_rings_hold_the_largest_message() {
     let cfg = message_rings(DEFAULTS, None, None, 1000);
     assert_eq!(cfg.buffer_size, 1000 + BSDH_LEN as u32);
     assert_eq!(cfg.recv_buffers, ring_buffers(16 * 32768, 1000));
+    // Messages cannot be merged while the peer waits: the whole ring is posted.
+    assert_eq!(cfg.recv_start, cfg.recv_buffers);
     let cfg = message_rings(DEFAULTS, Some(0), None, MAX_MESSAGE);
     assert_eq!(cfg.recv_buffers, MIN_RING);
 }
@@ -90,7 +92,7 @@ mod hello_exchange {
     use infinisock_proto::wire::{Hello, HelloAck, WireError, BSDH_LEN, ZC_SINKAVAIL};
     use proptest::prelude::*;
 
-    const CFG: RingConfig = RingConfig { recv_buffers: 16, send_buffers: 8, buffer_size: 32768 };
+    const CFG: RingConfig = RingConfig { recv_buffers: 16, send_buffers: 8, buffer_size: 32768, recv_start: 4 };
 
     #[test]
     /// Both grant what the receive window starts with, not the whole ring.
@@ -135,7 +137,7 @@ mod hello_exchange {
         let terms = accept_hello_ack(&hello_ack(CFG, ZcOffer::NONE), 8).unwrap();
         assert_eq!(terms.peer_msg_size, 32768);
         assert_eq!(terms.credits.peer_bufs(), u32::from(RECV_FLOOR));
-        let tiny = RingConfig { recv_buffers: MIN_RING - 1, ..CFG };
+        let tiny = RingConfig { recv_buffers: MIN_RING - 1, recv_start: MIN_RING - 1, ..CFG };
         assert_eq!(accept_hello_ack(&hello_ack(tiny, ZcOffer::NONE), 8).err(), Some(Refusal::Unusable(TermsError::RingTooSmall(MIN_RING - 1))));
         let empty = RingConfig { buffer_size: BSDH_LEN as u32, ..CFG };
         assert!(matches!(accept_hello_ack(&hello_ack(empty, ZcOffer::NONE), 8), Err(Refusal::Unusable(TermsError::NoPayload(_)))));
@@ -158,10 +160,10 @@ mod hello_exchange {
         /// What we send, the peer accepts, for every configuration it can take.
         #[test]
         fn our_hello_ack_is_accepted(bufs in MIN_RING..1000, size in (BSDH_LEN as u32 + 1)..(1 << 20)) {
-            let cfg = RingConfig { recv_buffers: bufs, send_buffers: 1, buffer_size: size };
+            let cfg = RingConfig { recv_buffers: bufs, send_buffers: 1, buffer_size: size, recv_start: initial_grant(bufs, size) };
             let t = accept_hello_ack(&hello_ack(cfg, ZcOffer::NONE), MIN_RING).unwrap();
             prop_assert_eq!(t.peer_msg_size, size as usize);
-            prop_assert_eq!(t.credits.peer_bufs(), u32::from(initial_grant(bufs)));
+            prop_assert_eq!(t.credits.peer_bufs(), u32::from(initial_grant(bufs, size)));
             prop_assert!(t.credits.peer_bufs() >= u32::from(MIN_RING));
         }
     }

@@ -48,12 +48,12 @@ mod ring_choice {
     use infinisock_proto::memory::*;
     use proptest::prelude::*;
 
-    const DEFAULT: RingConfig = RingConfig { recv_buffers: 16, send_buffers: 16, buffer_size: 32768 };
+    const DEFAULT: RingConfig = RingConfig { recv_buffers: 16, send_buffers: 16, buffer_size: 32768, recv_start: 4 };
 
     #[test]
     fn a_connection_gets_its_rings_the_smallest_or_none() {
         let c = RingChoice::new(DEFAULT);
-        let small = RingConfig { recv_buffers: 3, send_buffers: 3, ..DEFAULT };
+        let small = RingConfig { recv_buffers: 3, send_buffers: 3, recv_start: 3, ..DEFAULT };
         assert_eq!(c.minimal, small);
         assert_eq!(c.admit(0, 64 << 20), Some((DEFAULT, 1 << 20)));
         assert_eq!(c.admit(48 << 20, 64 << 20), Some((small, 6 * 32768)));
@@ -69,7 +69,7 @@ mod ring_choice {
             recv in 1u16..1000, send in 1u16..1000, size in 1u32..(1 << 20),
             used in 0usize..(1 << 32), limit in 0usize..(1 << 32),
         ) {
-            let cfg = RingConfig { recv_buffers: recv, send_buffers: send, buffer_size: size };
+            let cfg = RingConfig { recv_buffers: recv, send_buffers: send, buffer_size: size, recv_start: recv.min(4) };
             let c = RingChoice::new(cfg);
             if let Some((rings, bytes)) = c.admit(used, limit) {
                 prop_assert!(rings == c.full || rings == c.minimal);

@@ -12,7 +12,7 @@ use infinisock_proto::{
 use proptest::prelude::*;
 
 fn rings(recv_buffers: u16, send_buffers: u16) -> RingConfig {
-    RingConfig { recv_buffers, send_buffers, buffer_size: 32 * 1024 }
+    RingConfig { recv_buffers, send_buffers, buffer_size: 32 * 1024, recv_start: recv_buffers.min(4) }
 }
 
 proptest! {

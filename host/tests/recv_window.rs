@@ -8,7 +8,7 @@
 
 use infinisock_proto::{
     credits::MIN_RING,
-    recv_window::{RecvWindow, EPOCH_MS, RECV_FLOOR},
+    recv_window::{initial_grant, RecvWindow, EPOCH_MS, RECV_FLOOR},
 };
 use proptest::prelude::*;
 
@@ -114,6 +114,15 @@ proptest! {
         s.check();
         prop_assert!(s.posted >= s.w.target());
     }
+}
+
+#[test]
+fn small_buffers_start_with_the_floor_in_bytes() {
+    assert_eq!(initial_grant(16, 32768), 4);
+    assert_eq!(initial_grant(16, 1 << 20), 4, "never fewer than the floor in buffers");
+    assert_eq!(initial_grant(256, 4096), 32);
+    assert_eq!(initial_grant(16, 4096), 16, "within the ring");
+    assert_eq!(initial_grant(3, 32768), 3);
 }
 
 #[test]

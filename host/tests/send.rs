@@ -55,15 +55,21 @@ fn a_socket_that_never_connected_is_not_connected() {
 #[test]
 fn nagle_holds_small_writes_only_behind_data_in_flight() {
     // Nothing in flight, nothing staged: even a small write goes at once.
-    assert!(!waits_for_nagle(true, true, 10, 100, true, 0));
+    assert!(!waits_for_nagle(true, false, true, 10, 100, true, 0));
     // Behind a send in flight, or behind staged bytes, it waits.
-    assert!(waits_for_nagle(true, true, 10, 100, false, 0));
-    assert!(waits_for_nagle(true, true, 10, 100, true, 5));
+    assert!(waits_for_nagle(true, false, true, 10, 100, false, 0));
+    assert!(waits_for_nagle(true, false, true, 10, 100, true, 5));
     // A message's worth never waits; nor anything with TCP_NODELAY, or before the
     // connection is up.
-    assert!(!waits_for_nagle(true, true, 100, 100, false, 0));
-    assert!(!waits_for_nagle(false, true, 10, 100, false, 0));
-    assert!(!waits_for_nagle(true, false, 10, 100, false, 0));
+    assert!(!waits_for_nagle(true, false, true, 100, 100, false, 0));
+    assert!(!waits_for_nagle(false, false, true, 10, 100, false, 0));
+    assert!(!waits_for_nagle(true, false, false, 10, 100, false, 0));
+    // While no message can go, a small write waits whatever the rule; a message's
+    // worth still blocks.
+    assert!(waits_for_nagle(false, true, true, 10, 100, true, 0));
+    assert!(waits_for_nagle(true, true, true, 10, 100, true, 0));
+    assert!(!waits_for_nagle(false, true, true, 100, 100, true, 0));
+    assert!(!waits_for_nagle(false, true, false, 10, 100, true, 0));
     assert!(flush_staged_now(5, true, 10));
     assert!(flush_staged_now(5, false, 0));
     assert!(!flush_staged_now(5, false, 10));

@@ -223,8 +223,11 @@ proptest! {
         peer_ring in 3u16..10,
         slots in 1usize..6,
         buffer_size in (BSDH_LEN + 1)..600,
+        control_inline in any::<bool>(),
     ) {
         let mut p = Pair::new(peer_ring, slots, buffer_size);
+        // A device without inline room: control messages need memory too.
+        p.ring.inline = if control_inline { BSDH_LEN } else { 0 };
         let mut written = Vec::new();
         let mut counter = 0u8;
         for s in steps {
@@ -299,13 +302,46 @@ fn staged_bytes_go_when_the_sends_complete_or_a_message_is_full() {
 fn without_a_data_credit_a_write_blocks_and_the_reserve_stays_for_control() {
     let mut p = Pair::new(3, 8, 64);
     let max = 64 - BSDH_LEN;
-    // Two data credits of three: the third is the control reserve.
+    // Two data credits of three: the third is the control reserve. A message's worth
+    // waits for a credit; less than that waits in the staging buffer (TCP_NODELAY or
+    // not), up to a message.
     assert_eq!(p.write(&vec![7; 5 * max], true), 2 * max);
-    assert_eq!(p.us.write_round(&mut p.ring, 1, true, true, false, |_| 1), Ok(WriteRound::Blocked));
+    assert_eq!(p.us.write_round(&mut p.ring, max, true, true, false, |_| 1), Ok(WriteRound::Blocked));
+    assert_eq!(p.write(&vec![7; max - 1], true), max - 1);
+    assert_eq!(p.us.write_round(&mut p.ring, 1, true, true, false, |b| b.len()), Ok(WriteRound::Wrote(1)));
+    assert_eq!(p.us.staged_len, max);
+    assert_eq!(p.us.write_round(&mut p.ring, 1, true, true, false, |_| 1), Ok(WriteRound::Blocked), "staging full");
     p.us.fin_pending = true;
     p.us.flush_fin(&mut p.ring).unwrap();
-    assert!(p.us.fin_sent, "the DisConn takes the reserve");
+    assert!(!p.us.fin_sent, "the DisConn goes after the staged bytes");
     p.deliver();
+    assert_eq!(p.received.len(), 2 * max);
+    // The peer reads: its credit update lets the staged bytes, then the DisConn, go.
+    p.complete(usize::MAX);
+    p.peer_reads(usize::MAX);
+    p.deliver();
+    p.complete(usize::MAX);
+    p.deliver();
+    assert_eq!(p.received.len(), 3 * max);
+    assert!(p.us.fin_sent && p.disconn);
+}
+
+#[test]
+fn a_program_that_writes_small_pieces_before_it_reads_is_not_held_by_the_window() {
+    // The peer grants 4 buffers (3 for data): ten small writes with TCP_NODELAY, the
+    // peer not reading, all return; what did not fit in a message waits staged.
+    let mut p = Pair::new(4, 16, 256);
+    for i in 0..10u8 {
+        assert_eq!(p.write(&[i; 10], true), 10, "write {i}");
+        p.deliver();
+        p.complete(usize::MAX);
+    }
+    assert_eq!(p.received.len() + p.us.staged_len, 100);
+    p.peer_reads(usize::MAX);
+    p.deliver();
+    p.complete(usize::MAX);
+    p.deliver();
+    assert_eq!(p.received.len(), 100);
 }
 
 #[test]

@@ -59,8 +59,12 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
                         continue;
                     }
                     Err(e) if e == ENOMEM => {
-                        // No memory for its buffer now: nothing was taken.
-                        wait_for_memory(ep, &mut guard, &mut timeo)?;
+                        // No memory for its buffer now: nothing was taken. The timer
+                        // wakes a poller when memory is back.
+                        if let Err(e) = wait_for_memory(ep, &mut guard, &mut timeo) {
+                            crate::sdp::tx::retry_if_short(ep, &guard);
+                            return Err(e);
+                        }
                         continue;
                     }
                     Err(e) => {

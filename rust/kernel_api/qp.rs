@@ -330,6 +330,11 @@ impl QueuePair {
         if self.tx_done == self.tx_posted {
             self.send_buffer_freed(self.tx_spare.iter().map(DmaBuf::len).sum::<usize>());
             self.tx_spare.clear();
+            // One filled for a message that was never posted goes too.
+            let next = (self.tx_posted % slots) as usize;
+            if let Some(left) = self.tx[next].take() {
+                self.send_buffer_freed(left.len());
+            }
         }
         // Dropping them unpins the pages and releases the regions.
         let done = self.signaled_done;

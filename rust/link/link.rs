@@ -20,7 +20,7 @@ use crate::{
         errno::Errno,
         handshake::RingConfig,
         qp_shape::{QpProfile, QpShape, SendSges},
-        recv_window::{RecvWindow, RECV_FLOOR},
+        recv_window::RecvWindow,
         stream::{Credit, Stream},
         transmit::{PostFailed, SendSlots, WriteRound},
         wire::{Mid, BSDH_LEN},
@@ -131,7 +131,7 @@ impl Link {
             rx_len,
             rx_imm,
             last_heard: Instant::now(),
-            window: RecvWindow::new(RECV_FLOOR, cfg.recv_buffers, 0),
+            window: RecvWindow::new(cfg.recv_start, cfg.recv_buffers, 0),
             created: Instant::now(),
             _ring_charge: charge,
             reaped_at: [None, None],
@@ -245,9 +245,10 @@ impl Link {
         self.stream.max_payload(self.buffer_size())
     }
 
-    /// Whether a data message can be posted now (credit and send slot).
+    /// Whether a data message can be posted now (credit and send slot, and no
+    /// message waiting for memory: as TCP's `SOCK_NOSPACE`).
     pub(crate) fn can_send_data(&self) -> bool {
-        self.stream.can_send(Credit::Data, self.tx_free())
+        self.stream.can_send(Credit::Data, self.tx_free()) && !self.memory_short()
     }
 
     /// Posts one message (`proto::transmit`): `fill` writes up to `max` payload bytes

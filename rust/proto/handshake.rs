@@ -19,6 +19,10 @@ pub struct RingConfig {
     pub recv_buffers: u16,
     pub send_buffers: u16,
     pub buffer_size: u32,
+    /// Receive buffers posted at first (the initial grant), of `recv_buffers` at most:
+    /// a stream's receive window starts small ([`initial_grant`]); a message socket,
+    /// whose messages cannot be merged while the peer waits, posts its whole ring.
+    pub recv_start: u16,
 }
 
 /// The namespace's ring tunables (`net.infinisock.sdp_{recv,send}_buffers`,
@@ -40,10 +44,12 @@ pub fn stream_rings(t: RingTunables, rcvbuf: Option<usize>, sndbuf: Option<usize
         Some(b) => (b / size).clamp(min, MAX_RING) as u16,
         None => tunable,
     };
+    let recv_buffers = count(rcvbuf, t.recv_buffers, usize::from(MIN_RING));
     RingConfig {
-        recv_buffers: count(rcvbuf, t.recv_buffers, usize::from(MIN_RING)),
+        recv_buffers,
         send_buffers: count(sndbuf, t.send_buffers, 1),
         buffer_size: t.buffer_size.max(1),
+        recv_start: initial_grant(recv_buffers, t.buffer_size.max(1)),
     }
 }
 
@@ -51,10 +57,12 @@ pub fn stream_rings(t: RingTunables, rcvbuf: Option<usize>, sndbuf: Option<usize
 /// as the memory of the stream rings (or of `SO_RCVBUF`/`SO_SNDBUF`) holds.
 pub fn message_rings(t: RingTunables, rcvbuf: Option<usize>, sndbuf: Option<usize>, max_message: u32) -> RingConfig {
     let stream_bytes = |tunable: u16| usize::from(tunable) * t.buffer_size.max(1) as usize;
+    let recv_buffers = message::ring_buffers(rcvbuf.unwrap_or_else(|| stream_bytes(t.recv_buffers)), max_message);
     RingConfig {
-        recv_buffers: message::ring_buffers(rcvbuf.unwrap_or_else(|| stream_bytes(t.recv_buffers)), max_message),
+        recv_buffers,
         send_buffers: message::ring_buffers(sndbuf.unwrap_or_else(|| stream_bytes(t.send_buffers)), max_message),
         buffer_size: max_message + BSDH_LEN as u32,
+        recv_start: recv_buffers,
     }
 }
 
@@ -146,8 +154,8 @@ pub fn hello_zc(hello: &Hello) -> ZcOffer {
 }
 
 /// The Hello of an active connection with rings `cfg`, to a peer of `ip_version`,
-/// from local `port`: it grants the buffers our receive window starts with
-/// ([`initial_grant`]), asks for buffers of our size, and offers `zc`.
+/// from local `port`: it grants the buffers we post at first
+/// ([`RingConfig::recv_start`]), asks for buffers of our size, and offers `zc`.
 pub fn hello(cfg: RingConfig, ip_version: u8, port: u16, zc: ZcOffer) -> [u8; HELLO_LEN] {
     let hello = Hello {
         ip_version,
@@ -155,7 +163,7 @@ pub fn hello(cfg: RingConfig, ip_version: u8, port: u16, zc: ZcOffer) -> [u8; HE
         zc_flags: zc.flags,
         desired_remote_rcv_size: cfg.buffer_size,
         local_rcv_size: cfg.buffer_size,
-        bufs: initial_grant(cfg.recv_buffers),
+        bufs: cfg.recv_start,
         port,
     };
     let mut buf = [0u8; HELLO_LEN];
@@ -169,7 +177,7 @@ pub fn hello_ack(cfg: RingConfig, zc: ZcOffer) -> [u8; HELLO_ACK_LEN] {
         max_adverts: zc.max_adverts,
         zc_flags: zc.flags,
         actual_rcv_size: cfg.buffer_size,
-        bufs: initial_grant(cfg.recv_buffers),
+        bufs: cfg.recv_start,
     };
     let mut buf = [0u8; HELLO_ACK_LEN];
     ack.encode(&mut buf);

@@ -58,7 +58,7 @@ impl RingChoice {
     /// The choice for a connection asking for `cfg`.
     pub fn new(cfg: RingConfig) -> Self {
         let (recv_buffers, send_buffers) = pressure_rings(cfg.recv_buffers, cfg.send_buffers);
-        Self { full: cfg, minimal: RingConfig { recv_buffers, send_buffers, ..cfg } }
+        Self { full: cfg, minimal: RingConfig { recv_buffers, send_buffers, recv_start: cfg.recv_start.min(recv_buffers), ..cfg } }
     }
 
     /// The rings an admission gives: `None` for a refusal.

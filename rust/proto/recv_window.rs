@@ -24,10 +24,17 @@ pub const EPOCH_MS: u64 = 250;
 /// Receive buffers a connection posts at first, when its ring may hold more.
 pub const RECV_FLOOR: u16 = 4;
 
-/// The buffers a connection whose ring holds `ceiling` posts at first, and so its
-/// initial grant to the peer (`bufs` of its Hello or HelloAck).
-pub fn initial_grant(ceiling: u16) -> u16 {
-    RECV_FLOOR.max(MIN_RING).min(ceiling)
+/// Bytes of receive buffers a connection posts at first, when they are small (a
+/// message socket's for small messages): the floor's memory with the default buffer
+/// size, so that small messages get as deep a window as large ones get bytes.
+pub const RECV_FLOOR_BYTES: usize = 128 << 10;
+
+/// The buffers a connection whose ring holds `ceiling` buffers of `buffer_size`
+/// bytes posts at first, and so its initial grant to the peer (`bufs` of its Hello
+/// or HelloAck).
+pub fn initial_grant(ceiling: u16, buffer_size: u32) -> u16 {
+    let by_bytes = RECV_FLOOR_BYTES / (buffer_size as usize).max(1);
+    RECV_FLOOR.max(u16::try_from(by_bytes).unwrap_or(u16::MAX)).max(MIN_RING).min(ceiling)
 }
 
 /// What to do with a buffer the reader is done with.

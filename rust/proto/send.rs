@@ -48,11 +48,15 @@ pub fn send_verdict(c: &SendCheck) -> Result<(), Errno> {
     }
 }
 
-/// Nagle's rule: a write of `rest` bytes, less than one message of `max_payload`,
-/// waits in the staging buffer while earlier bytes are in flight or staged (`nagle`:
-/// `TCP_NODELAY` is off).
-pub fn waits_for_nagle(nagle: bool, connected: bool, rest: usize, max_payload: usize, tx_idle: bool, staged: usize) -> bool {
-    nagle && connected && rest < max_payload && !(tx_idle && staged == 0)
+/// Whether a write of `rest` bytes, less than one message of `max_payload`, waits in
+/// the staging buffer: by Nagle's rule, while earlier bytes are in flight or staged
+/// (`nagle`: `TCP_NODELAY` is off); or, whatever the rule, while no message can go
+/// (`blocked`: no data credit or no send slot), as TCP's send buffer takes a write
+/// while the peer's window is closed. Without the latter, a program that writes a few
+/// small pieces before it reads would wait for a peer that waits for it, once they
+/// outnumber the receive window's buffers.
+pub fn waits_for_nagle(nagle: bool, blocked: bool, connected: bool, rest: usize, max_payload: usize, tx_idle: bool, staged: usize) -> bool {
+    connected && rest < max_payload && (blocked || (nagle && !(tx_idle && staged == 0)))
 }
 
 /// Whether staged bytes go out now: once nothing is in flight, or when a message's

@@ -82,11 +82,10 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
         let buf = match q.next(BSDH_LEN + max) {
             Ok(buf) => buf,
             Err(e) => {
-                self.memory_short = e == ENOMEM;
+                self.memory_short |= e == ENOMEM;
                 return Err(e.into());
             }
         };
-        self.memory_short = false;
         let payload = buf.get_mut(BSDH_LEN..BSDH_LEN + max).ok_or(EINVAL)?;
         let n = fill(payload)?.min(max);
         let out = self.take_credit(kind).map_err(|_| EAGAIN)?;
@@ -94,6 +93,8 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
         encode_header(hdr, mid, flags, n, out.bufs, out.mseq, out.mseq_ack).ok_or(EINVAL)?;
         q.post(BSDH_LEN + n)?;
         self.tx.posted(n as u32);
+        // What found no memory before is due again at this send's completion.
+        self.memory_short = false;
         Ok(n)
     }
 
@@ -256,7 +257,8 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
             return outcome(self.send(q, Mid::Data, FLAG_OOB_PRES | FLAG_OOB_PEND, false, 1, &mut copy));
         }
         // Without memory for the staging buffer, small writes go out at once.
-        if waits_for_nagle(!nodelay, connected, rest, max, self.tx.idle(), self.staged_len)
+        let blocked = !self.can_send(Credit::Data, self.slots_free(q.free()));
+        if waits_for_nagle(!nodelay, blocked, connected, rest, max, self.tx.idle(), self.staged_len)
             && self.grow_staging(rest, self.staged_room(q))
         {
             if self.staged_room(q) == 0 {

@@ -361,10 +361,15 @@ impl Endpoint {
     }
 
     /// A reader about to wait for data: unless something needs its sends'
-    /// completions, their events wake nobody until the lock is taken again.
-    fn let_sends_wait(&self, inner: &Inner) {
+    /// completions, their events wake nobody until the lock is taken again. Send
+    /// buffers held meanwhile go back at the memory timer's reap at the latest, so
+    /// that an idle connection does not keep them.
+    fn let_sends_wait(self: EpRef<'_>, inner: &Inner) {
         if !self.send_completions_wanted(inner) {
             self.sends_may_wait.store(true, Ordering::SeqCst);
+            if inner.link.as_ref().is_some_and(|l| l.send_buffer_bytes() > 0) {
+                self.start_memory_timer(crate::sdp::tx::MEMORY_RETRY_MS);
+            }
         }
     }
 

@@ -61,6 +61,9 @@ pub(crate) fn process_early(ep: EpRef<'_>, inner: &mut Inner) {
 
 /// Handles the message in receive buffer `idx`.
 fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
+    // Buffers the receive window adds and what is sent from here are the socket
+    // owner's memory, whoever reaps.
+    let _memcg = ep.sk.charge_to_creator();
     let ctx = RxContext {
         messages: ep.is_seqpacket,
         fin_received: false,

@@ -27,6 +27,9 @@ use crate::{
 /// A send completed (or was flushed): its buffer is free again.
 pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
+    // What is sent from here (staged bytes) takes its buffer in the socket owner's
+    // memory cgroup, whoever reaps.
+    let _memcg = ep.sk.charge_to_creator();
     link.send_completed();
     if !wc.ok() {
         if let Some(err) = connection_error(&wc).filter(|_| inner.phase == Phase::Connected) {
@@ -56,7 +59,7 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
 
 /// How long a message that found no memory for its send buffer waits before it
 /// tries again.
-const MEMORY_RETRY_MS: u32 = 20;
+pub(crate) const MEMORY_RETRY_MS: u32 = 20;
 
 /// After posting: a message that found no memory for its buffer (staged bytes, a
 /// DisConn, a credit update) is tried again shortly, since no completion may come
@@ -67,11 +70,16 @@ pub(crate) fn retry_if_short(ep: EpRef<'_>, inner: &Inner) {
     }
 }
 
-/// The memory timer: sends what is owed, if memory allows now.
+/// The memory timer: its lock reaps the completions a waiting reader left (their send
+/// buffers go back); then what is owed is sent, if memory allows now.
 pub(crate) fn memory_retry(ep: EpRef<'_>) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
+    if inner.phase != Phase::Connected {
+        return;
+    }
     let Some(link) = inner.link.as_mut().filter(|l| l.memory_short()) else { return };
+    let _memcg = ep.sk.charge_to_creator();
     // Set again by whatever finds no memory still.
     link.stream.memory_short = false;
     if let Err(e) = link.progress() {
@@ -96,10 +104,13 @@ pub(crate) fn wait_for_memory(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, 
     let mut left = (*timeo).min(step);
     let began = left;
     let res = ep.wait(guard, &mut left);
-    if *timeo != i64::MAX {
+    let forever = *timeo == i64::MAX;
+    if !forever {
         *timeo -= began - left;
     }
     match res {
+        // Restarted after a handler, as a write without a timeout is (`SA_RESTART`).
+        Err(e) if e == EINTR && forever => Err(ERESTARTSYS),
         Err(e) if e != EAGAIN => Err(e),
         _ if *timeo <= 0 => Err(EAGAIN),
         _ => Ok(()),
@@ -217,12 +228,13 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             continue;
         }
         let waited = if no_memory { wait_for_memory(ep, &mut guard, &mut timeo) } else { ep.wait(&mut guard, &mut timeo) };
+        if waited.is_err() {
+            // The timer wakes a poller when memory is back (`POLLOUT` is hidden meanwhile).
+            retry_if_short(ep, &guard);
+        }
         match waited {
             Ok(()) => {}
-            Err(_) if sent > 0 => {
-                retry_if_short(ep, &guard);
-                return Ok(sent);
-            }
+            Err(_) if sent > 0 => return Ok(sent),
             Err(e) => return Err(e),
         }
     }

@@ -190,7 +190,7 @@ static long long send_buffers_kib(void)
 	return read_ll("/proc/net/infinisock/memory", "send_buffers_kib");
 }
 
-#define TRANSFER (256 << 10) /* fits the peer's grant: no reader needed */
+#define TRANSFER (64 << 10) /* fits the peer's first grant (3 data messages): no reader needed */
 
 /*
  * Both ends of CONNS connections write TRANSFER bytes each, nobody reading yet: the
