@@ -184,6 +184,29 @@ TEST(rings_charged_to_the_programs_memory_cgroup)
 	EXPECT_EQ(0, rmdir(CGDIR)) TH_LOG("%s: %s", CGDIR, strerror(errno));
 }
 
+/*
+ * `count` connections from host a to the listener `l` on `port`: both ends of each in
+ * `fds`, client first. Returns how many fds it filled (errno says why it stopped).
+ */
+static int connect_pairs(int l, int port, int *fds, int count)
+{
+	int n = 0;
+
+	for (int i = 0; i < count; i++) {
+		fds[n] = connect_a(port);
+		if (fds[n] < 0) {
+			errno = -fds[n];
+			return n;
+		}
+		n++;
+		fds[n] = accept(l, NULL, NULL);
+		if (fds[n] < 0)
+			return n;
+		n++;
+	}
+	return n;
+}
+
 /* The module's send buffers in KiB (/proc/net/infinisock/memory). */
 static long long send_buffers_kib(void)
 {
@@ -208,14 +231,8 @@ TEST(send_buffers_given_back_once_sent)
 		out[i] = (unsigned char)(i * 7 + i / 4096);
 	l = listen_b(&port);
 	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
-	for (int i = 0; i < CONNS; i++) {
-		fds[n] = connect_a(port);
-		ASSERT_LE(0, fds[n]) TH_LOG("connect %d: %s", i, strerror(-fds[n]));
-		n++;
-		fds[n] = accept(l, NULL, NULL);
-		ASSERT_LE(0, fds[n]) TH_LOG("accept %d: %s", i, strerror(errno));
-		n++;
-	}
+	n = connect_pairs(l, port, fds, CONNS);
+	ASSERT_EQ(2 * CONNS, n) TH_LOG("connection %d: %s", n / 2, strerror(errno));
 	EXPECT_EQ(base, send_buffers_kib()) TH_LOG("connections that wrote nothing hold send buffers");
 	for (int i = 0; i < n; i++) {
 		ASSERT_EQ(TRANSFER, send(fds[i], out, TRANSFER, 0)) TH_LOG("send %d: %s", i, strerror(errno));
@@ -444,14 +461,8 @@ TEST(stream_queues_sized_for_streams)
 	l = listen_b(&port);
 	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
 	before = read_ll("/proc/meminfo", "VmallocUsed:");
-	for (int i = 0; i < QUEUE_CONNS; i++) {
-		fds[n] = connect_a(port);
-		ASSERT_LE(0, fds[n]) TH_LOG("connect %d: %s", i, strerror(-fds[n]));
-		n++;
-		fds[n] = accept(l, NULL, NULL);
-		ASSERT_LE(0, fds[n]) TH_LOG("accept %d: %s", i, strerror(errno));
-		n++;
-	}
+	n = connect_pairs(l, port, fds, QUEUE_CONNS);
+	ASSERT_EQ(2 * QUEUE_CONNS, n) TH_LOG("connection %d: %s", n / 2, strerror(errno));
 	after = read_ll("/proc/meminfo", "VmallocUsed:");
 	TH_LOG("VmallocUsed grew by %lld KiB per connection (both ends)", (after - before) / QUEUE_CONNS);
 	EXPECT_GT(after, before);
