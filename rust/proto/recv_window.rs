@@ -6,8 +6,8 @@
 //!
 //! It starts at the floor, so an idle connection holds only that. It doubles, as TCP's
 //! receive space grows (`tcp_rcv_space_adjust()`), after an epoch in which the peer ran
-//! out of credits while the reader kept up: the window, not the reader, held the peer
-//! back. It halves, down to the floor, after an epoch in which the peer used less than
+//! out of credits while the reader kept up (at some point in the epoch it had read all
+//! but half the window): the window, not the reader, held the peer back. It halves, down to the floor, after an epoch in which the peer used less than
 //! a quarter of it. An epoch ends when a window's worth of messages has been consumed,
 //! or at the first one consumed [`EPOCH_MS`] after it began (no timer: a connection
 //! nobody sends on keeps what it has posted, which cannot be taken back anyway).
@@ -63,6 +63,8 @@ pub struct RecvWindow {
     /// A message arrived in the epoch that left the peer at or below the control
     /// reserve.
     epoch_starved: bool,
+    /// The fewest unread buffers the reader left in the epoch.
+    epoch_min_held: usize,
 }
 
 impl RecvWindow {
@@ -70,7 +72,16 @@ impl RecvWindow {
     /// [`MIN_RING`], at most the ceiling), at `now_ms`.
     pub fn new(floor: u16, ceiling: u16, now_ms: u64) -> Self {
         let floor = floor.max(MIN_RING).min(ceiling);
-        Self { floor, ceiling, target: floor, in_use: floor, epoch_start_ms: now_ms, epoch_consumed: 0, epoch_starved: false }
+        Self {
+            floor,
+            ceiling,
+            target: floor,
+            in_use: floor,
+            epoch_start_ms: now_ms,
+            epoch_consumed: 0,
+            epoch_starved: false,
+            epoch_min_held: usize::MAX,
+        }
     }
 
     /// Buffers to post at first: the peer's initial grant.
@@ -104,10 +115,11 @@ impl RecvWindow {
     /// messages. Says whether to post it again, and how many buffers to add.
     pub fn consumed(&mut self, held: usize, now_ms: u64) -> Consumed {
         self.epoch_consumed += 1;
+        self.epoch_min_held = self.epoch_min_held.min(held);
         let elapsed = now_ms.saturating_sub(self.epoch_start_ms);
         let full = self.epoch_consumed >= u32::from(self.target);
         if full || elapsed >= EPOCH_MS {
-            let kept_up = held <= usize::from(self.target / 2);
+            let kept_up = self.epoch_min_held <= usize::from(self.target / 2);
             if self.epoch_starved && kept_up {
                 self.target = self.target.saturating_mul(2).min(self.ceiling);
             } else if !full && self.epoch_consumed < u32::from(self.target / 4) {
@@ -116,6 +128,7 @@ impl RecvWindow {
             self.epoch_start_ms = now_ms;
             self.epoch_consumed = 0;
             self.epoch_starved = false;
+            self.epoch_min_held = usize::MAX;
         }
         let repost = self.in_use <= self.target;
         if !repost {
