@@ -18,6 +18,7 @@ fn the_tunables_unless_the_program_set_its_buffers() {
     );
     // SO_RCVBUF of 4 buffers' worth, SO_SNDBUF of one.
     let cfg = stream_rings(DEFAULTS, Some(4 * 32768), Some(32768));
+    assert_eq!(cfg.recv_start, cfg.recv_buffers, "SO_RCVBUF fixes the window");
     assert_eq!((cfg.recv_buffers, cfg.send_buffers), (4, 1));
     // Too little for the credit scheme: its minimum; too much: the ring's maximum.
     assert_eq!(stream_rings(DEFAULTS, Some(1), Some(1)).recv_buffers, MIN_RING);

@@ -49,7 +49,9 @@ pub fn stream_rings(t: RingTunables, rcvbuf: Option<usize>, sndbuf: Option<usize
         recv_buffers,
         send_buffers: count(sndbuf, t.send_buffers, 1),
         buffer_size: t.buffer_size.max(1),
-        recv_start: initial_grant(recv_buffers, t.buffer_size.max(1)),
+        // A program that sets `SO_RCVBUF` gets that window from the start, and keeps
+        // it, as TCP's receive buffer stops autotuning (`SOCK_RCVBUF_LOCK`).
+        recv_start: if rcvbuf.is_some() { recv_buffers } else { initial_grant(recv_buffers, t.buffer_size.max(1)) },
     }
 }
 

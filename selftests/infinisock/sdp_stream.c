@@ -1199,17 +1199,37 @@ static long long packets_for_small_writes(int wfd, int rfd)
 	return rxe_counter("rxea", "sent_pkts") - before;
 }
 
+/*
+ * Nagle's rule holds small writes while earlier ones are in flight; TCP_NODELAY sends
+ * each at once. The receiver's SO_RCVBUF fixes its window at 16 buffers, as it fixes
+ * TCP's (small writes also wait while the window is full, as TCP's would).
+ */
 TEST_F(conn, nagle_unless_nodelay)
 {
-	int one = 1;
+	int one = 1, rcvbuf = 16 * 32768, lfd, c, s;
 	long long coalesced, each;
+	struct sockaddr_storage ss;
+	socklen_t len;
 
 	SDP_ONLY("the count is of RDMA packets; TCP also autocorks with TCP_NODELAY");
 
-	coalesced = packets_for_small_writes(self->client, self->server);
+	lfd = sdp_socket("b", variant->family);
+	ASSERT_LE(0, lfd);
+	ASSERT_EQ(0, setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)));
+	len = ip_addr(&ss, variant->family, NULL, 0);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&ss, len));
+	ASSERT_EQ(0, listen(lfd, 4));
+	c = connect_a(variant->family, variant->b, port_of(lfd));
+	ASSERT_LE(0, c) TH_LOG("connect: %s", strerror(-c));
+	s = accept(lfd, NULL, NULL);
+	ASSERT_LE(0, s);
+	coalesced = packets_for_small_writes(c, s);
 	ASSERT_LT(0, coalesced);
-	ASSERT_EQ(0, setsockopt(self->client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
-	each = packets_for_small_writes(self->client, self->server);
+	ASSERT_EQ(0, setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
+	each = packets_for_small_writes(c, s);
+	close(c);
+	close(s);
+	close(lfd);
 	ASSERT_LT(0, each);
 	TH_LOG("packets for 1000 one-byte writes: %lld coalesced, %lld with TCP_NODELAY", coalesced, each);
 	EXPECT_LE(1000, each);
