@@ -50,9 +50,9 @@ pub fn send_verdict(c: &SendCheck) -> Result<(), Errno> {
 
 /// Whether a write of `rest` bytes, less than one message of `max_payload`, waits in
 /// the staging buffer: by Nagle's rule, while earlier bytes are in flight or staged
-/// (`nagle`: `TCP_NODELAY` is off); or, whatever the rule, while no message can go
-/// (`blocked`: no data credit or no send slot), as TCP's send buffer takes a write
-/// while the peer's window is closed. Without the latter, a program that writes a few
+/// (`nagle`: `TCP_NODELAY` is off); or, whatever the rule, while the peer's window
+/// is full (`blocked`: no data credit), as TCP's send buffer takes a write while the
+/// peer's window is closed. Without the latter, a program that writes a few
 /// small pieces before it reads would wait for a peer that waits for it, once they
 /// outnumber the receive window's buffers.
 pub fn waits_for_nagle(nagle: bool, blocked: bool, connected: bool, rest: usize, max_payload: usize, tx_idle: bool, staged: usize) -> bool {

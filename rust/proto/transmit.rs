@@ -257,7 +257,8 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
             return outcome(self.send(q, Mid::Data, FLAG_OOB_PRES | FLAG_OOB_PEND, false, 1, &mut copy));
         }
         // Without memory for the staging buffer, small writes go out at once.
-        let blocked = !self.can_send(Credit::Data, self.slots_free(q.free()));
+        // Only the peer's window matters here: full send slots empty by themselves.
+        let blocked = self.credits.as_ref().is_some_and(|c| c.available_for_data() == 0);
         if waits_for_nagle(!nodelay, blocked, connected, rest, max, self.tx.idle(), self.staged_len)
             && self.grow_staging(rest, self.staged_room(q))
         {
