@@ -186,3 +186,59 @@ fn a_quiet_peer_gives_the_window_back_to_the_floor() {
     }
     assert_eq!(s.w.in_use(), RECV_FLOOR);
 }
+
+/// A bulk peer and a reader that reads `per_read` buffers whenever it runs, with the
+/// peer learning of reposted buffers only from credit updates (as on the wire, when
+/// half the window is unadvertised or the peer is at its reserve), and a wire of
+/// `latency` rounds each way. Returns the window after `rounds` rounds.
+fn bulk_with_updates(per_read: usize, latency: usize, rounds: usize) -> u16 {
+    use infinisock_proto::credits::Credits;
+    use infinisock_proto::wire::{Bsdh, Mid};
+    use std::collections::VecDeque;
+
+    let mut w = RecvWindow::new(RECV_FLOOR, 16, 0);
+    let mut ours = Credits::new(16, w.initial()).unwrap();
+    let mut peer = Credits::new(w.initial(), 16).unwrap();
+    let (mut to_us, mut to_peer): (VecDeque<(usize, Bsdh)>, VecDeque<(usize, Bsdh)>) = (VecDeque::new(), VecDeque::new());
+    let mut held = 0usize;
+    for now in 0..rounds {
+        // The peer sends all it may.
+        while let Ok(o) = peer.send_data() {
+            to_us.push_back((now + latency, Bsdh { mid: Mid::Data, flags: 0, bufs: o.bufs, len: 17, mseq: o.mseq, mseq_ack: o.mseq_ack }));
+        }
+        while to_us.front().is_some_and(|(at, _)| *at <= now) {
+            let (_, h) = to_us.pop_front().unwrap();
+            ours.receive(&h).unwrap();
+            w.received(ours.peer_view());
+            held += 1;
+        }
+        for _ in 0..per_read.min(held) {
+            held -= 1;
+            let c = w.consumed(held, now as u64);
+            ours.reposted(u32::from(c.repost) + u32::from(c.add));
+            if ours.update_due(u32::from(w.target() / 2).max(2)) {
+                let o = ours.send_control().unwrap();
+                to_peer.push_back((now + latency, Bsdh { mid: Mid::Data, flags: 0, bufs: o.bufs, len: 16, mseq: o.mseq, mseq_ack: o.mseq_ack }));
+            }
+        }
+        while to_peer.front().is_some_and(|(at, _)| *at <= now) {
+            let (_, h) = to_peer.pop_front().unwrap();
+            peer.receive(&h).unwrap();
+            // Our update filled one of the peer's buffers, which it posts again.
+            peer.reposted(1);
+        }
+    }
+    w.target()
+}
+
+#[test]
+fn a_bulk_peer_learning_of_credits_from_updates_opens_the_window() {
+    // The window over the round trip (2 × latency + 1 rounds) holds the peer back below
+    // what the reader takes: it opens to the ceiling.
+    for (latency, per_read) in [(1, 8), (3, 4), (3, 8), (6, 4)] {
+        assert_eq!(bulk_with_updates(per_read, latency, 400), 16, "latency {latency}, {per_read} per read");
+    }
+    // The reader is the bottleneck: the window does not open to the ceiling (its
+    // first epoch, before the reader falls behind, may double it once).
+    assert!(bulk_with_updates(1, 0, 400) <= 2 * RECV_FLOOR);
+}
