@@ -1180,7 +1180,9 @@ TEST(backlog_full_refuses)
 }
 
 /* Small writes are coalesced into few messages unless TCP_NODELAY: count the packets
- * host a's rxe device sends for 1000 one-byte writes each way. */
+ * host a's rxe device sends for 1000 one-byte writes. Each write waits for POLLOUT
+ * (room in the peer's window): writes while the window is full are coalesced,
+ * TCP_NODELAY or not, as TCP's are. */
 static long long packets_for_small_writes(int wfd, int rfd)
 {
 	long long before = rxe_counter("rxea", "sent_pkts");
@@ -1191,9 +1193,12 @@ static long long packets_for_small_writes(int wfd, int rfd)
 
 		_exit(recv(rfd, buf, sizeof(buf), MSG_WAITALL) == (ssize_t)sizeof(buf) ? 0 : 1);
 	}
-	for (int i = 0; i < 1000; i++)
-		if (send(wfd, "x", 1, 0) != 1)
+	for (int i = 0; i < 1000; i++) {
+		struct pollfd p = { .fd = wfd, .events = POLLOUT };
+
+		if (poll(&p, 1, 5000) != 1 || send(wfd, "x", 1, 0) != 1)
 			return -1;
+	}
 	if (child_status(reader) != 0)
 		return -1;
 	return rxe_counter("rxea", "sent_pkts") - before;
@@ -1202,7 +1207,7 @@ static long long packets_for_small_writes(int wfd, int rfd)
 /*
  * Nagle's rule holds small writes while earlier ones are in flight; TCP_NODELAY sends
  * each at once. The receiver's SO_RCVBUF fixes its window at 16 buffers, as it fixes
- * TCP's (small writes also wait while the window is full, as TCP's would).
+ * TCP's.
  */
 TEST_F(conn, nagle_unless_nodelay)
 {
