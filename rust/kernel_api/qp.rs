@@ -12,8 +12,10 @@
 //! Send buffers are taken as messages are written and given back when the device is
 //! done with them, as TCP allocates and frees its packets: an idle connection holds
 //! none. A message that fits the QP's inline room is copied into the work request as
-//! it is posted and needs none. While sends are in flight, the buffers of completed
-//! ones are kept for the next messages; they go once none is in flight.
+//! it is posted and needs none. The buffers of completed sends are kept for the next
+//! messages until their owner trims them ([`QueuePair::trim_send_buffers`]) once the
+//! connection has been idle a while, so that a writer does not allocate (and zero) a
+//! buffer per message.
 //!
 //! [`QueuePair`] is the one owner of what the device uses, in the manner of Binder's
 //! `allocation.rs`: it hands the protocol safe calls and keeps, by itself, the rules a
@@ -313,8 +315,7 @@ impl QueuePair {
     }
 
     /// Frees the send slots and the RDMA local sides the device is done with. A freed
-    /// slot's buffer is kept for the next message while other sends are in flight,
-    /// and given back once none is.
+    /// slot's buffer is kept for the next messages.
     fn release_done(&mut self) {
         let slots = self.tx.len() as u64;
         while self.tx_done < self.tx_posted && self.tx_due[(self.tx_done % slots) as usize] <= self.signaled_done {
@@ -327,15 +328,7 @@ impl QueuePair {
             }
             self.tx_done += 1;
         }
-        if self.tx_done == self.tx_posted {
-            self.send_buffer_freed(self.tx_spare.iter().map(DmaBuf::len).sum::<usize>());
-            self.tx_spare.clear();
-            // One filled for a message that was never posted goes too.
-            let next = (self.tx_posted % slots) as usize;
-            if let Some(left) = self.tx[next].take() {
-                self.send_buffer_freed(left.len());
-            }
-        }
+
         // Dropping them unpins the pages and releases the regions.
         let done = self.signaled_done;
         self.held.retain(|(due, _)| *due > done);
@@ -366,6 +359,20 @@ impl QueuePair {
     /// for the next messages while sends are in flight.
     pub(crate) fn send_buffer_bytes(&self) -> usize {
         self.tx_bytes
+    }
+
+    /// Gives back the send buffers kept for the next messages, when no send is in
+    /// flight (a buffer filled for a message that was never posted too).
+    pub(crate) fn trim_send_buffers(&mut self) {
+        if self.tx_done != self.tx_posted {
+            return;
+        }
+        self.send_buffer_freed(self.tx_spare.iter().map(DmaBuf::len).sum::<usize>());
+        self.tx_spare.clear();
+        let next = (self.tx_posted % self.tx.len() as u64) as usize;
+        if let Some(left) = self.tx[next].take() {
+            self.send_buffer_freed(left.len());
+        }
     }
 
     /// Accounts `len` bytes of send buffers dropped (or about to be).

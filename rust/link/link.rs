@@ -287,6 +287,12 @@ impl Link {
         self.qp.send_buffer_bytes()
     }
 
+    /// Gives back the send buffers kept for the next messages, if no send is in
+    /// flight.
+    pub(crate) fn trim_send_buffers(&mut self) {
+        self.qp.trim_send_buffers();
+    }
+
     /// Whether a message found no memory for its buffer and what is owed waits for a
     /// retry ([`crate::proto::stream::Stream::memory_short`]).
     pub(crate) fn memory_short(&self) -> bool {

@@ -368,7 +368,7 @@ impl Endpoint {
         if !self.send_completions_wanted(inner) {
             self.sends_may_wait.store(true, Ordering::SeqCst);
             if inner.link.as_ref().is_some_and(|l| l.send_buffer_bytes() > 0) {
-                self.start_memory_timer(crate::sdp::tx::MEMORY_RETRY_MS);
+                self.start_memory_timer(crate::sdp::tx::SEND_BUFFERS_KEPT_MS);
             }
         }
     }

@@ -54,12 +54,24 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         ep.notify_waiters();
     }
     retry_if_short(ep, inner);
+    trim_when_idle(ep, inner);
     crate::sdp::close::maybe_finish(ep, inner);
 }
 
 /// How long a message that found no memory for its send buffer waits before it
 /// tries again.
-pub(crate) const MEMORY_RETRY_MS: u32 = 20;
+const MEMORY_RETRY_MS: u32 = 20;
+
+/// How long send buffers are kept for the next messages once no send is in flight.
+pub(crate) const SEND_BUFFERS_KEPT_MS: u32 = 100;
+
+/// No send in flight and send buffers kept: the memory timer gives them back unless
+/// the connection is busy again by then.
+pub(crate) fn trim_when_idle(ep: EpRef<'_>, inner: &Inner) {
+    if inner.phase == Phase::Connected && inner.link.as_ref().is_some_and(|l| l.tx_idle() && l.send_buffer_bytes() > 0) {
+        ep.start_memory_timer(SEND_BUFFERS_KEPT_MS);
+    }
+}
 
 /// After posting: a message that found no memory for its buffer (staged bytes, a
 /// DisConn, a credit update) is tried again shortly, since no completion may come
@@ -70,13 +82,17 @@ pub(crate) fn retry_if_short(ep: EpRef<'_>, inner: &Inner) {
     }
 }
 
-/// The memory timer: its lock reaps the completions a waiting reader left (their send
-/// buffers go back); then what is owed is sent, if memory allows now.
+/// The memory timer: its lock reaps the completions a waiting reader left; the send
+/// buffers of an idle connection go back; then what is owed is sent, if memory allows
+/// now.
 pub(crate) fn memory_retry(ep: EpRef<'_>) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     if inner.phase != Phase::Connected {
         return;
+    }
+    if let Some(link) = inner.link.as_mut() {
+        link.trim_send_buffers();
     }
     let Some(link) = inner.link.as_mut().filter(|l| l.memory_short()) else { return };
     let _memcg = ep.sk.charge_to_creator();
