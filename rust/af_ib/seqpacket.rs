@@ -182,7 +182,7 @@ fn take(ep: EpRef<'_>, inner: &mut Inner, msg: &mut Msg, len: usize, flags: i32)
 fn consume(ep: EpRef<'_>, inner: &mut Inner, idx: u16, size: usize) {
     let Some(link) = inner.link.as_mut() else { return };
     link.stream.rx.take_message(size);
-    let res = if link.stream.qp_dead { Ok(()) } else { link.repost(idx) };
+    let res = link.repost(idx);
     if let Err(e) = res.and_then(|()| link.maybe_credit_update()) {
         ep.fail(inner, e);
     }

@@ -43,7 +43,7 @@ use crate::{
         cm::CmIdRef,
         ib::DeviceRef,
         sock::Msg,
-        verbs::{device_sges, Cq, CqEvents, CqSide, Cqe, DmaBuf, DmaDir, Pd, PinnedBuf, UserMr, Wc, POLL_BATCH},
+        verbs::{device_sges, Cq, CqEvents, CqSide, Cqe, DmaBuf, Pd, PinnedBuf, UserMr, Wc, POLL_BATCH},
     },
     proto::ring::IndexFifo,
 };
@@ -381,15 +381,17 @@ impl QueuePair {
         SEND_BUFFER_BYTES.fetch_sub(len, Ordering::Relaxed);
     }
 
-    /// Posts receive buffer `idx`, tagged `cqe`, allocating it if the slot has none;
-    /// `EBUSY` if it is posted already.
-    pub(crate) fn post_recv(&mut self, idx: u16, cqe: &'static Cqe) -> Result {
+    /// Posts receive buffer `idx`, tagged `cqe`, allocating it if the slot has none
+    /// (`may_fail`: without a warning or hard reclaim, its caller copes); `EBUSY` if it
+    /// is posted already. A buffer allocated here goes again if the post fails.
+    pub(crate) fn post_recv(&mut self, idx: u16, cqe: &'static Cqe, may_fail: bool) -> Result {
         let i = usize::from(idx);
         if *self.rx_in_device.get(i).ok_or(EINVAL)? {
             return Err(EBUSY);
         }
-        if self.rx[i].is_none() {
-            let buf = DmaBuf::new(&self.dev, self.buffer_size, DmaDir::FromDevice)?;
+        let fresh = self.rx[i].is_none();
+        if fresh {
+            let buf = DmaBuf::new_for_recv(&self.dev, self.buffer_size, may_fail)?;
             RECV_BUFFER_BYTES.fetch_add(buf.len(), Ordering::Relaxed);
             self.rx[i] = Some(buf);
         }
@@ -397,7 +399,13 @@ impl QueuePair {
         let len = u32::try_from(buf.len())?;
         // SAFETY: Live QP (type invariant); the buffer is ours and stays untouched
         // until its completion is polled (`rx_in_device`), and alive until the drain.
-        to_result(unsafe { bindings::infinisock_post_recv(self.qp.as_raw(), cqe.as_raw(), buf.addr, len, self.lkey) })?;
+        let posted = to_result(unsafe { bindings::infinisock_post_recv(self.qp.as_raw(), cqe.as_raw(), buf.addr, len, self.lkey) });
+        if let Err(e) = posted {
+            if fresh {
+                self.release_recv(idx);
+            }
+            return Err(e);
+        }
         self.rx_posted.push(idx);
         self.rx_in_device[i] = true;
         Ok(())

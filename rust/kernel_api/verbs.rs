@@ -390,9 +390,18 @@ unsafe impl Send for DmaBuf {}
 unsafe impl Sync for DmaBuf {}
 
 impl DmaBuf {
-    /// Allocates `len` zeroed bytes and maps them for `dev`.
-    pub(super) fn new(dev: &IbDevice, len: usize, dir: DmaDir) -> Result<Self> {
-        Self::allocate(dev, len, dir, GFP_KERNEL_ACCOUNT)
+    /// A receive buffer of `len` bytes; `may_fail`: one a receive window adds, whose
+    /// caller copes with `ENOMEM`, so neither a warning nor hard reclaim is worth it.
+    pub(super) fn new_for_recv(dev: &IbDevice, len: usize, may_fail: bool) -> Result<Self> {
+        use kernel::alloc::flags::{GFP_NOWAIT, __GFP_NOWARN};
+        // Charged as `GFP_KERNEL_ACCOUNT` is (its `__GFP_ACCOUNT`), without direct
+        // reclaim: the kernel crate names no `__GFP_ACCOUNT` or `__GFP_NORETRY`.
+        let flags = if may_fail {
+            (GFP_KERNEL_ACCOUNT & !GFP_KERNEL) | GFP_NOWAIT | __GFP_NOWARN
+        } else {
+            GFP_KERNEL_ACCOUNT
+        };
+        Self::allocate(dev, len, DmaDir::FromDevice, flags)
     }
 
     /// A buffer of `len` bytes the device reads a message from, taken as a message is
@@ -401,6 +410,7 @@ impl DmaBuf {
         Self::allocate(dev, len, DmaDir::ToDevice, GFP_KERNEL_ACCOUNT | kernel::alloc::flags::__GFP_NOWARN)
     }
 
+    /// Allocates `len` zeroed bytes with `flags` and maps them for `dev`.
     fn allocate(dev: &IbDevice, len: usize, dir: DmaDir, flags: kernel::alloc::Flags) -> Result<Self> {
         // Charged to the memory cgroup (the caller's, or the one it chose for the task).
         let mut buf = KVec::from_elem(0u8, len, flags)?;

@@ -192,34 +192,56 @@ impl Link {
         if self.stream.qp_dead {
             return Err(ENOTCONN);
         }
-        self.qp.post_recv(idx, &RECV_CQE)
+        self.qp.post_recv(idx, &RECV_CQE, false)
     }
 
     /// Receive buffer `idx`'s message was consumed: the window says whether it is
     /// posted again or given back, and whether buffers are added (allocated and
     /// posted now; one that cannot be is not granted). Each posted counts as a credit
     /// the peer will be told about.
+    ///
+    /// Once the QP is in the error state nothing is posted: the buffer goes back, and
+    /// the message it held counts as it would have (a DisConn still ends the
+    /// connection gracefully). A post that fails leaves the window's account right
+    /// and returns the error after the credits posted are counted.
     pub(crate) fn repost(&mut self, idx: u16) -> Result {
         self.rx_imm[usize::from(idx)] = None;
+        if self.stream.qp_dead {
+            self.qp.release_recv(idx);
+            return Ok(());
+        }
         let now_ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
         let step = self.window.consumed(self.stream.rx.len(), now_ms);
         let mut posted = 0;
+        let mut refused = None;
         if step.repost {
-            self.post_recv(idx)?;
-            posted += 1;
+            match self.qp.post_recv(idx, &RECV_CQE, false) {
+                Ok(()) => posted += 1,
+                Err(e) => {
+                    self.window.not_posted();
+                    self.qp.release_recv(idx);
+                    refused = Some(e);
+                }
+            }
         } else {
             self.qp.release_recv(idx);
         }
+        // Growing may find no memory: not worth a warning or hard reclaim under the
+        // endpoint's lock; the next consumed buffer tries again.
+        let mut short = refused.is_some();
         for _ in 0..step.add {
-            match self.qp.free_recv_slot().ok_or(ENOMEM).and_then(|slot| self.post_recv(slot)) {
-                Ok(()) => posted += 1,
-                Err(_) => self.window.not_posted(),
+            short = short
+                || self.qp.free_recv_slot().ok_or(ENOMEM).and_then(|slot| self.qp.post_recv(slot, &RECV_CQE, true)).is_err();
+            if short {
+                self.window.not_posted();
+            } else {
+                posted += 1;
             }
         }
         if let Some(c) = self.stream.credits.as_mut() {
             c.reposted(posted);
         }
-        Ok(())
+        refused.map_or(Ok(()), Err)
     }
 
     /// Payload bytes of ready buffer `idx` (its message minus the header).
@@ -330,7 +352,7 @@ impl Link {
     /// What is due after a completion or a credit change: staged bytes, a pending
     /// DisConn, a credit update.
     pub(crate) fn progress(&mut self) -> Result {
-        let ring = usize::from(self.window.target());
+        let ring = usize::from(self.window.target().min(self.window.in_use()));
         self.stream.progress(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
     }
 
@@ -341,7 +363,7 @@ impl Link {
 
     /// Sends a credit update if the peer should hear about reposted buffers now.
     pub(crate) fn maybe_credit_update(&mut self) -> Result {
-        let ring = usize::from(self.window.target());
+        let ring = usize::from(self.window.target().min(self.window.in_use()));
         self.stream.credit_update(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
     }
 }

@@ -8,7 +8,7 @@ use super::{
     credits::{Credits, MIN_RING},
     errno::{Errno, EADDRNOTAVAIL, ENETUNREACH, ENODEV},
     message,
-    recv_window::initial_grant,
+    recv_window::{initial_grant, start_grant},
     ring::MAX_RING,
     wire::{Hello, HelloAck, WireError, BSDH_LEN, HELLO_ACK_LEN, HELLO_LEN, ZC_SINKAVAIL},
 };
@@ -165,7 +165,7 @@ pub fn hello(cfg: RingConfig, ip_version: u8, port: u16, zc: ZcOffer) -> [u8; HE
         zc_flags: zc.flags,
         desired_remote_rcv_size: cfg.buffer_size,
         local_rcv_size: cfg.buffer_size,
-        bufs: cfg.recv_start,
+        bufs: start_grant(cfg.recv_start, cfg.recv_buffers),
         port,
     };
     let mut buf = [0u8; HELLO_LEN];
@@ -179,7 +179,7 @@ pub fn hello_ack(cfg: RingConfig, zc: ZcOffer) -> [u8; HELLO_ACK_LEN] {
         max_adverts: zc.max_adverts,
         zc_flags: zc.flags,
         actual_rcv_size: cfg.buffer_size,
-        bufs: cfg.recv_start,
+        bufs: start_grant(cfg.recv_start, cfg.recv_buffers),
     };
     let mut buf = [0u8; HELLO_ACK_LEN];
     ack.encode(&mut buf);

@@ -37,6 +37,12 @@ pub fn initial_grant(ceiling: u16, buffer_size: u32) -> u16 {
     RECV_FLOOR.max(u16::try_from(by_bytes).unwrap_or(u16::MAX)).max(MIN_RING).min(ceiling)
 }
 
+/// The buffers a window asked to start at `start` of a ring of `ceiling` really
+/// starts with: what its Hello or HelloAck grants and what its link posts.
+pub fn start_grant(start: u16, ceiling: u16) -> u16 {
+    start.max(MIN_RING).min(ceiling)
+}
+
 /// What to do with a buffer the reader is done with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Consumed {
@@ -71,7 +77,7 @@ impl RecvWindow {
     /// A window of at most `ceiling` buffers (the ring), starting at `floor` (at least
     /// [`MIN_RING`], at most the ceiling), at `now_ms`.
     pub fn new(floor: u16, ceiling: u16, now_ms: u64) -> Self {
-        let floor = floor.max(MIN_RING).min(ceiling);
+        let floor = start_grant(floor, ceiling);
         Self {
             floor,
             ceiling,

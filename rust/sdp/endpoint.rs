@@ -194,6 +194,10 @@ pub(crate) struct Endpoint {
     /// Retries what found no memory for its send buffer (`tx::memory_retry`).
     #[pin]
     memory_timer: DelayedWork<Endpoint, { work_id::MEMORY_TIMER }>,
+    /// Gives back the send buffers of a connection with no send in flight
+    /// (`tx::trim_idle`).
+    #[pin]
+    trim_timer: DelayedWork<Endpoint, { work_id::TRIM_TIMER }>,
     /// The sock; one reference held for the endpoint's whole life.
     pub(crate) sk: ARef<Sock>,
     /// Where completions of RDMA operations go.
@@ -229,6 +233,8 @@ pub(crate) mod work_id {
     pub(crate) const CONNECT_TIMER: u64 = 5;
     /// What found no memory for its send buffer tries again (`sdp::tx`).
     pub(crate) const MEMORY_TIMER: u64 = 6;
+    /// The send buffers of an idle connection go back (`sdp::tx`).
+    pub(crate) const TRIM_TIMER: u64 = 7;
 }
 
 impl_has_work! {
@@ -257,6 +263,10 @@ impl_has_delayed_work! {
 
 impl_has_delayed_work! {
     impl HasDelayedWork<Self, { work_id::MEMORY_TIMER }> for Endpoint { self.memory_timer }
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self, { work_id::TRIM_TIMER }> for Endpoint { self.trim_timer }
 }
 
 impl Endpoint {
@@ -302,6 +312,7 @@ impl Endpoint {
                 settle_timer <- new_delayed_work!("Endpoint::settle_timer"),
                 connect_timer <- new_delayed_work!("Endpoint::connect_timer"),
                 memory_timer <- new_delayed_work!("Endpoint::memory_timer"),
+                trim_timer <- new_delayed_work!("Endpoint::trim_timer"),
                 is_seqpacket: sk.sock_type() == SOCK_SEQPACKET,
                 sk,
                 rdma_ops,
@@ -362,13 +373,13 @@ impl Endpoint {
 
     /// A reader about to wait for data: unless something needs its sends'
     /// completions, their events wake nobody until the lock is taken again. Send
-    /// buffers held meanwhile go back at the memory timer's reap at the latest, so
-    /// that an idle connection does not keep them.
+    /// buffers held meanwhile go back at the trim timer's reap at the latest, so that
+    /// an idle connection does not keep them.
     fn let_sends_wait(self: EpRef<'_>, inner: &Inner) {
         if !self.send_completions_wanted(inner) {
             self.sends_may_wait.store(true, Ordering::SeqCst);
             if inner.link.as_ref().is_some_and(|l| l.send_buffer_bytes() > 0) {
-                self.start_memory_timer(crate::sdp::tx::SEND_BUFFERS_KEPT_MS);
+                self.start_trim_timer(crate::sdp::tx::SEND_BUFFERS_KEPT_MS);
             }
         }
     }
@@ -632,6 +643,7 @@ impl Endpoint {
         self.cancel_timer::<{ work_id::SETTLE_TIMER }>();
         self.cancel_timer::<{ work_id::CONNECT_TIMER }>();
         self.cancel_timer::<{ work_id::MEMORY_TIMER }>();
+        self.cancel_timer::<{ work_id::TRIM_TIMER }>();
         self.wake_all();
         if let Some(id) = &id {
             id.disconnect(link.as_ref().map(|l| l.qp.qp()));
@@ -759,6 +771,15 @@ impl WorkItem<{ work_id::MEMORY_TIMER }> for Endpoint {
     }
 }
 
+/// The trim timer: an idle connection's send buffers go back.
+impl WorkItem<{ work_id::TRIM_TIMER }> for Endpoint {
+    type Pointer = Arc<Endpoint>;
+
+    fn run(this: Arc<Endpoint>) {
+        crate::sdp::tx::trim_idle(&this);
+    }
+}
+
 /// The connect timer: a hybrid's RDMA attempt took too long.
 impl WorkItem<{ work_id::CONNECT_TIMER }> for Endpoint {
     type Pointer = Arc<Endpoint>;
@@ -796,6 +817,12 @@ impl Endpoint {
     pub(crate) fn start_memory_timer(self: EpRef<'_>, msecs: u32) {
         // `Err`: already queued, which is as good.
         let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::MEMORY_TIMER }>(self.clone(), kernel::time::msecs_to_jiffies(msecs));
+    }
+
+    /// Starts the trim timer (see `tx::trim_idle`).
+    pub(crate) fn start_trim_timer(self: EpRef<'_>, msecs: u32) {
+        // `Err`: already queued, which is as good.
+        let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::TRIM_TIMER }>(self.clone(), kernel::time::msecs_to_jiffies(msecs));
     }
 
     /// Starts the settle timer (see `close::on_disconnected`).

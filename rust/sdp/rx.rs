@@ -199,13 +199,19 @@ fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool
             },
         )
         .map_err(|Fault| EFAULT)?;
-    // Buffers fully read go back to the peer as credits.
+    // Buffers fully read go back to the peer as credits, every one of them whatever
+    // happens to another. A refused post means a broken QP, whose flush ends the
+    // connection; the bytes copied are the program's.
+    let mut refused = None;
     while let Some(idx) = consumed.pop() {
-        if !link.stream.qp_dead {
-            link.repost(idx)?;
+        if let Err(e) = link.repost(idx) {
+            refused.get_or_insert(e);
         }
     }
-    Ok(copied)
+    match refused {
+        Some(e) if copied == 0 => Err(e),
+        _ => Ok(copied),
+    }
 }
 
 /// `recv(MSG_OOB)`: the urgent byte, as `tcp_recv_urg` returns it.

@@ -65,11 +65,24 @@ const MEMORY_RETRY_MS: u32 = 20;
 /// How long send buffers are kept for the next messages once no send is in flight.
 pub(crate) const SEND_BUFFERS_KEPT_MS: u32 = 100;
 
-/// No send in flight and send buffers kept: the memory timer gives them back unless
+/// No send in flight and send buffers kept: the trim timer gives them back unless
 /// the connection is busy again by then.
 pub(crate) fn trim_when_idle(ep: EpRef<'_>, inner: &Inner) {
     if inner.phase == Phase::Connected && inner.link.as_ref().is_some_and(|l| l.tx_idle() && l.send_buffer_bytes() > 0) {
-        ep.start_memory_timer(SEND_BUFFERS_KEPT_MS);
+        ep.start_trim_timer(SEND_BUFFERS_KEPT_MS);
+    }
+}
+
+/// The trim timer: its lock reaps the completions a waiting reader left; the send
+/// buffers of a connection with no send in flight go back.
+pub(crate) fn trim_idle(ep: EpRef<'_>) {
+    let mut guard = ep.lock_reaped();
+    let inner = &mut *guard;
+    if inner.phase != Phase::Connected {
+        return;
+    }
+    if let Some(link) = inner.link.as_mut() {
+        link.trim_send_buffers();
     }
 }
 
@@ -82,17 +95,12 @@ pub(crate) fn retry_if_short(ep: EpRef<'_>, inner: &Inner) {
     }
 }
 
-/// The memory timer: its lock reaps the completions a waiting reader left; the send
-/// buffers of an idle connection go back; then what is owed is sent, if memory allows
-/// now.
+/// The memory timer: sends what is owed, if memory allows now.
 pub(crate) fn memory_retry(ep: EpRef<'_>) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     if inner.phase != Phase::Connected {
         return;
-    }
-    if let Some(link) = inner.link.as_mut() {
-        link.trim_send_buffers();
     }
     let Some(link) = inner.link.as_mut().filter(|l| l.memory_short()) else { return };
     let _memcg = ep.sk.charge_to_creator();
