@@ -205,6 +205,19 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
         self.aborted();
     }
 
+    /// Sends the staged bytes ahead of what a write round posts next: `None` when they
+    /// went (and, `then_data`, a data message may follow now), else the round to
+    /// return: waiting for a credit or a slot, or for memory (staged bytes that found
+    /// no buffer wait as a write that found none).
+    fn staged_sent(&mut self, q: &mut impl SendSlots, then_data: bool) -> Result<Option<WriteRound>, PostFailed> {
+        Ok(match not_short(self.flush_staged(q)).map_err(PostFailed)? {
+            None => Some(WriteRound::NoMemory),
+            Some(false) => Some(WriteRound::Blocked),
+            Some(true) if then_data && !self.can_send(Credit::Data, self.slots_free(q.free())) => Some(WriteRound::Blocked),
+            Some(true) => None,
+        })
+    }
+
     /// One round of a stream `sendmsg` with `rest` bytes left to take: a piece
     /// smaller than a message waits in the staging buffer while earlier messages are
     /// in flight (Nagle, unless `nodelay`) and goes when they complete; staged bytes
@@ -239,20 +252,11 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
             Err(e) if e == ENOMEM => Ok(WriteRound::NoMemory),
             Err(e) => Err(PostFailed(e)),
         };
-        // Staged bytes that found no buffer wait like a write that found none.
-        let flushed = |res: Result<bool, Errno>| match res {
-            Ok(done) => Ok(Some(done)),
-            Err(e) if e == ENOMEM => Ok(None),
-            Err(e) => Err(PostFailed(e)),
-        };
         if urgent_byte {
             // After everything staged, at once (never staged): the peer's SIGURG
             // should not wait for Nagle.
-            match flushed(self.flush_staged(q))? {
-                None => return Ok(WriteRound::NoMemory),
-                Some(false) => return Ok(WriteRound::Blocked),
-                Some(true) if !self.can_send(Credit::Data, self.slots_free(q.free())) => return Ok(WriteRound::Blocked),
-                Some(true) => {}
+            if let Some(wait) = self.staged_sent(q, true)? {
+                return Ok(wait);
             }
             return outcome(self.send(q, Mid::Data, FLAG_OOB_PRES | FLAG_OOB_PEND, false, 1, &mut copy));
         }
@@ -262,28 +266,23 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
         if waits_for_nagle(!nodelay, blocked, connected, rest, max, self.tx.idle(), self.staged_len)
             && self.grow_staging(rest, self.staged_room(q))
         {
+            // Full, and no credit (or memory) to send it: wait.
             if self.staged_room(q) == 0 {
-                match flushed(self.flush_staged(q))? {
-                    None => return Ok(WriteRound::NoMemory),
-                    // Full, and no credit to send it.
-                    Some(false) => return Ok(WriteRound::Blocked),
-                    Some(true) => {}
+                if let Some(wait) = self.staged_sent(q, false)? {
+                    return Ok(wait);
                 }
             }
             let round = outcome(self.stage(q, rest, &mut copy))?;
             if round != WriteRound::Fault && (self.staged_room(q) == 0 || self.tx.idle()) {
                 // The bytes are taken: without a buffer now they go when one is
                 // found ([`Stream::memory_short`]).
-                flushed(self.flush_staged(q))?;
+                not_short(self.flush_staged(q)).map_err(PostFailed)?;
             }
             return Ok(round);
         }
         // Staged bytes go first; they wait for a credit.
-        match flushed(self.flush_staged(q))? {
-            None => return Ok(WriteRound::NoMemory),
-            Some(false) => return Ok(WriteRound::Blocked),
-            Some(true) if !self.can_send(Credit::Data, self.slots_free(q.free())) => return Ok(WriteRound::Blocked),
-            Some(true) => {}
+        if let Some(wait) = self.staged_sent(q, true)? {
+            return Ok(wait);
         }
         outcome(self.send(q, Mid::Data, 0, false, rest, &mut copy))
     }
