@@ -8,7 +8,7 @@ use infinisock_proto::ring::MAX_RING;
 use infinisock_proto::wire::BSDH_LEN;
 use proptest::prelude::*;
 
-const DEFAULTS: RingTunables = RingTunables { recv_buffers: 16, send_buffers: 16, buffer_size: 32768 };
+const DEFAULTS: RingTunables = RingTunables { recv_buffers: 16, send_buffers: 16, buffer_size: 32768, recv_floor: 4 };
 
 #[test]
 fn the_tunables_unless_the_program_set_its_buffers() {
@@ -58,7 +58,7 @@ proptest! {
         rcvbuf in proptest::option::of(0usize..1 << 30),
         sndbuf in proptest::option::of(0usize..1 << 30),
     ) {
-        let cfg = stream_rings(RingTunables { recv_buffers: recv, send_buffers: send, buffer_size: size }, rcvbuf, sndbuf);
+        let cfg = stream_rings(RingTunables { recv_buffers: recv, send_buffers: send, buffer_size: size, recv_floor: 4 }, rcvbuf, sndbuf);
         prop_assert!(cfg.recv_buffers >= MIN_RING && usize::from(cfg.recv_buffers) <= MAX_RING);
         prop_assert!(cfg.send_buffers >= 1 && usize::from(cfg.send_buffers) <= MAX_RING);
         prop_assert_eq!(cfg.buffer_size, size);
@@ -161,10 +161,10 @@ mod hello_exchange {
         /// What we send, the peer accepts, for every configuration it can take.
         #[test]
         fn our_hello_ack_is_accepted(bufs in MIN_RING..1000, size in (BSDH_LEN as u32 + 1)..(1 << 20)) {
-            let cfg = RingConfig { recv_buffers: bufs, send_buffers: 1, buffer_size: size, recv_start: initial_grant(bufs, size) };
+            let cfg = RingConfig { recv_buffers: bufs, send_buffers: 1, buffer_size: size, recv_start: initial_grant(RECV_FLOOR, bufs, size) };
             let t = accept_hello_ack(&hello_ack(cfg, ZcOffer::NONE), MIN_RING).unwrap();
             prop_assert_eq!(t.peer_msg_size, size as usize);
-            prop_assert_eq!(t.credits.peer_bufs(), u32::from(initial_grant(bufs, size)));
+            prop_assert_eq!(t.credits.peer_bufs(), u32::from(initial_grant(RECV_FLOOR, bufs, size)));
             prop_assert!(t.credits.peer_bufs() >= u32::from(MIN_RING));
         }
     }

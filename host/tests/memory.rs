@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Ring memory admission: full rings below pressure, the smallest under it, none past
-//! the limit; never more than the limit.
+//! Buffer memory admission: a new connection is counted for the receive buffers it
+//! posts at first (its rings as configured below pressure, the smallest under it, none
+//! past the limit; never more than the limit); windows do not grow into pressure; a
+//! writer with nothing in flight always gets a send buffer.
 
 use infinisock_proto::memory::*;
 use proptest::prelude::*;
@@ -23,7 +25,22 @@ fn admission_steps() {
 fn pressure_rings_are_the_smallest_that_work() {
     assert_eq!(pressure_rings(16, 16), (3, 3));
     assert_eq!(pressure_rings(16, 1), (3, 1));
-    assert_eq!(ring_bytes(16, 16, 32768), 1 << 20);
+}
+
+#[test]
+fn windows_grow_below_pressure_only() {
+    assert!(may_grow(0, 100, 1000));
+    assert!(may_grow(600, 149, 1000));
+    assert!(!may_grow(600, 150, 1000));
+    assert!(!may_grow(900, 0, 1000));
+}
+
+#[test]
+fn a_writer_with_nothing_in_flight_always_gets_a_send_buffer() {
+    assert!(may_take_send_buffer(2000, 32768, 1000, false));
+    assert!(!may_take_send_buffer(2000, 32768, 1000, true));
+    assert!(may_take_send_buffer(0, 1000, 1000, true));
+    assert!(!may_take_send_buffer(1, 1000, 1000, true));
 }
 
 proptest! {
@@ -41,6 +58,18 @@ proptest! {
             prop_assert_eq!(admit(used, full, minimal, limit), Admission::Full);
         }
     }
+
+    /// Growth never takes the module into pressure, and send buffers past the limit
+    /// go only to a writer with nothing in flight.
+    #[test]
+    fn growth_and_sends_respect_the_limit(used in 0usize..1 << 30, bytes in 0usize..1 << 20, limit in 0usize..1 << 30, in_flight: bool) {
+        if may_grow(used, bytes, limit) {
+            prop_assert!(!under_pressure(used + bytes, limit));
+        }
+        if may_take_send_buffer(used, bytes, limit, in_flight) && in_flight {
+            prop_assert!(used + bytes <= limit);
+        }
+    }
 }
 
 mod ring_choice {
@@ -51,19 +80,40 @@ mod ring_choice {
     const DEFAULT: RingConfig = RingConfig { recv_buffers: 16, send_buffers: 16, buffer_size: 32768, recv_start: 4 };
 
     #[test]
-    fn a_connection_gets_its_rings_the_smallest_or_none() {
+    fn a_connection_is_counted_for_what_it_posts_at_first() {
         let c = RingChoice::new(DEFAULT);
         let small = RingConfig { recv_buffers: 3, send_buffers: 3, recv_start: 3, ..DEFAULT };
         assert_eq!(c.minimal, small);
-        assert_eq!(c.admit(0, 64 << 20), Some((DEFAULT, 1 << 20)));
-        assert_eq!(c.admit(48 << 20, 64 << 20), Some((small, 6 * 32768)));
+        // 4 receive buffers, not both rings in full (1 MiB).
+        assert_eq!(c.admit(0, 64 << 20), Some((DEFAULT, 4 * 32768)));
+        assert_eq!(c.admit(48 << 20, 64 << 20), Some((small, 3 * 32768)));
         assert_eq!(c.admit((64 << 20) - 1, 64 << 20), None);
         assert_eq!(c.bytes(Admission::Refused), None);
+        // A window fixed at the ring (SO_RCVBUF) posts it all at first.
+        let fixed = RingChoice::new(RingConfig { recv_start: 16, ..DEFAULT });
+        assert_eq!(fixed.admit(0, 64 << 20), Some((RingConfig { recv_start: 16, ..DEFAULT }, 16 * 32768)));
+    }
+
+    #[test]
+    fn a_thousand_idle_connections_fit_where_a_hundred_full_rings_did() {
+        // 128 MiB: 128 connections' rings in full before, ~1,000 by their first
+        // receive buffers now, before pressure begins.
+        let limit = 128 << 20;
+        let c = RingChoice::new(DEFAULT);
+        let (mut used, mut full) = (0, 0);
+        while let Some((rings, bytes)) = c.admit(used, limit) {
+            if rings != c.full {
+                break;
+            }
+            used += bytes;
+            full += 1;
+        }
+        assert_eq!(full, 768);
     }
 
     proptest! {
-        /// What is admitted is one of the two choices, its bytes are its rings' bytes,
-        /// and it never passes the limit.
+        /// What is admitted is one of the two choices, its bytes are what its rings
+        /// post at first, and it never passes the limit.
         #[test]
         fn admitted_rings_fit_the_limit(
             recv in 1u16..1000, send in 1u16..1000, size in 1u32..(1 << 20),
@@ -73,7 +123,7 @@ mod ring_choice {
             let c = RingChoice::new(cfg);
             if let Some((rings, bytes)) = c.admit(used, limit) {
                 prop_assert!(rings == c.full || rings == c.minimal);
-                prop_assert_eq!(bytes, ring_bytes(rings.recv_buffers, rings.send_buffers, rings.buffer_size));
+                prop_assert_eq!(bytes, start_bytes(&rings));
                 prop_assert!(used + bytes <= limit);
             }
         }

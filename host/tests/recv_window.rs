@@ -22,13 +22,15 @@ struct Side {
     received: u64,
     /// Buffers the window adds cannot be allocated.
     no_memory: bool,
+    /// The module's buffer memory is under pressure.
+    pressure: bool,
 }
 
 impl Side {
     fn new(floor: u16, ceiling: u16) -> Self {
         let w = RecvWindow::new(floor, ceiling, 0);
         let posted = w.initial();
-        Side { w, posted, held: 0, now: 0, received: 0, no_memory: false }
+        Side { w, posted, held: 0, now: 0, received: 0, no_memory: false, pressure: false }
     }
 
     /// The peer sends up to `n` messages, as its credits allow.
@@ -45,7 +47,7 @@ impl Side {
     fn reads(&mut self, n: u16) {
         for _ in 0..n.min(self.held) {
             self.held -= 1;
-            let c = self.w.consumed(usize::from(self.held), self.now);
+            let c = self.w.consumed(usize::from(self.held), self.now, self.pressure);
             self.posted += u16::from(c.repost);
             for _ in 0..c.add {
                 if self.no_memory {
@@ -72,6 +74,7 @@ enum Step {
     Read(u16),
     Wait(u64),
     Memory(bool),
+    Pressure(bool),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -80,6 +83,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (1u16..20).prop_map(Step::Read),
         1 => (1u64..600).prop_map(Step::Wait),
         1 => any::<bool>().prop_map(Step::Memory),
+        1 => any::<bool>().prop_map(Step::Pressure),
     ]
 }
 
@@ -100,6 +104,7 @@ proptest! {
                 Step::Read(n) => s.reads(n),
                 Step::Wait(ms) => s.now += ms,
                 Step::Memory(on) => s.no_memory = !on,
+                Step::Pressure(on) => s.pressure = on,
             }
             s.check();
         }
@@ -109,6 +114,7 @@ proptest! {
         // With memory, the next message the reader consumes fills the window to its
         // target at least (buffers beyond it go as the peer fills them).
         s.no_memory = false;
+        s.pressure = false;
         s.peer_sends(1);
         s.reads(u16::MAX);
         s.check();
@@ -118,11 +124,16 @@ proptest! {
 
 #[test]
 fn small_buffers_start_with_the_floor_in_bytes() {
-    assert_eq!(initial_grant(16, 32768), 4);
-    assert_eq!(initial_grant(16, 1 << 20), 4, "never fewer than the floor in buffers");
-    assert_eq!(initial_grant(256, 4096), 32);
-    assert_eq!(initial_grant(16, 4096), 16, "within the ring");
-    assert_eq!(initial_grant(3, 32768), 3);
+    assert_eq!(initial_grant(RECV_FLOOR, 16, 32768), 4);
+    assert_eq!(initial_grant(RECV_FLOOR, 16, 1 << 20), 4, "never fewer than the floor in buffers");
+    assert_eq!(initial_grant(RECV_FLOOR, 256, 4096), 32);
+    assert_eq!(initial_grant(RECV_FLOOR, 16, 4096), 16, "within the ring");
+    assert_eq!(initial_grant(RECV_FLOOR, 3, 32768), 3);
+    // The tunable floor (net.infinisock.sdp_recv_floor).
+    assert_eq!(initial_grant(8, 16, 32768), 8);
+    assert_eq!(initial_grant(8, 256, 4096), 64);
+    assert_eq!(initial_grant(3, 16, 32768), 3);
+    assert_eq!(initial_grant(1, 16, 32768), 3, "never below what the credit scheme needs");
 }
 
 #[test]
@@ -187,6 +198,34 @@ fn a_quiet_peer_gives_the_window_back_to_the_floor() {
     assert_eq!(s.w.in_use(), RECV_FLOOR);
 }
 
+#[test]
+fn pressure_gives_the_window_back_to_the_floor_and_stops_its_growth() {
+    let mut s = Side::new(RECV_FLOOR, 16);
+    while s.w.target() < 16 {
+        s.peer_sends(u16::MAX);
+        s.reads(u16::MAX);
+    }
+    s.pressure = true;
+    // A bulk peer and a fast reader, which would keep the window open: under pressure
+    // it falls back to the floor, the buffers beyond it going as they are consumed.
+    for _ in 0..20 {
+        s.peer_sends(u16::MAX);
+        s.reads(u16::MAX);
+        s.now += 1;
+        s.check();
+    }
+    assert_eq!((s.w.target(), s.w.in_use()), (RECV_FLOOR, RECV_FLOOR));
+    // Once the pressure is gone, it opens again.
+    s.pressure = false;
+    for _ in 0..20 {
+        s.peer_sends(u16::MAX);
+        s.reads(u16::MAX);
+        s.now += 1;
+        s.check();
+    }
+    assert_eq!(s.w.target(), 16);
+}
+
 /// A bulk peer and a reader that reads `per_read` buffers whenever it runs, with the
 /// peer learning of reposted buffers only from credit updates (as on the wire, when
 /// half the window is unadvertised or the peer is at its reserve), and a wire of
@@ -214,7 +253,7 @@ fn bulk_with_updates(per_read: usize, latency: usize, rounds: usize) -> u16 {
         }
         for _ in 0..per_read.min(held) {
             held -= 1;
-            let c = w.consumed(held, now as u64);
+            let c = w.consumed(held, now as u64, false);
             ours.reposted(u32::from(c.repost) + u32::from(c.add));
             if ours.update_due(u32::from(w.target() / 2).max(2)) {
                 let o = ours.send_control().unwrap();

@@ -56,7 +56,7 @@ fn userns_bounds_within_bounds() {
         assert_eq!(t.max_for(true), t.max);
         assert_eq!(t.max_for(false), t.userns_max);
     }
-    for id in [TunableId::SdpRecvBuffers, TunableId::SdpSendBuffers, TunableId::SdpBufferSize] {
+    for id in [TunableId::SdpRecvBuffers, TunableId::SdpSendBuffers, TunableId::SdpBufferSize, TunableId::SdpRecvFloor] {
         assert_eq!(tunable(id).userns_max, tunable(id).default);
     }
 }

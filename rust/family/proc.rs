@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! `/proc/net/infinisock/`, in every network namespace: the RDMA devices it can use
-//! (`devices`), its SDP sockets (`sdp`), the module's ring memory (`memory`), the
+//! (`devices`), its SDP sockets (`sdp`), the module's buffer memory (`memory`), the
 //! paths its hybrid streams took (`hybrid`) and its counters (`stats`).
 
 use kernel::{prelude::*, seq_file::SeqFile, seq_print};
@@ -10,9 +10,9 @@ use crate::{
     kernel_api::net::{Net, PernetSubsys, PernetTable, ProcNetDir, ProcShow},
     link::{
         devices::DeviceList,
-        memory::{recv_buffer_bytes_in_use, ring_bytes_used, send_buffer_bytes_in_use},
+        memory::{self, recv_buffer_bytes_in_use, send_buffer_bytes_in_use},
     },
-    netns::{hybrid::stats, stats::values, tunables::ring_memory_limit},
+    netns::{hybrid::stats, stats::values},
     proto::{hybrid::Fallback, stats::value_names},
     proto::memory::under_pressure,
     sdp::diag::SdpList,
@@ -41,14 +41,15 @@ impl PernetSubsys for ProcFiles {
     }
 }
 
-/// `/proc/net/infinisock/memory`: the module's ring memory (what connections may use
-/// at most), its limit, whether it is under pressure (what `/proc/net/sockstat` says of
-/// TCP's), and the send and receive buffers connections hold now.
+/// `/proc/net/infinisock/memory`: the module's buffer memory (the buffers connections
+/// hold, and the first ones of connections being set up), its limit, whether it is
+/// under pressure (what `/proc/net/sockstat` says of TCP's), and the send and receive
+/// buffers connections hold now.
 struct MemoryStat;
 
 impl ProcShow for MemoryStat {
     fn show(m: &SeqFile, _net: &Net) {
-        let (used, limit) = (ring_bytes_used(), ring_memory_limit());
+        let (used, limit) = (memory::used(), memory::limit());
         seq_print!(m, "rings_kib {}\nlimit_kib {}\npressure {}\n", used / 1024, limit / 1024, u8::from(under_pressure(used, limit)));
         seq_print!(m, "send_buffers_kib {}\n", send_buffer_bytes_in_use().div_ceil(1024));
         seq_print!(m, "recv_buffers_kib {}\n", recv_buffer_bytes_in_use().div_ceil(1024));

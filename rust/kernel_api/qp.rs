@@ -461,8 +461,10 @@ impl QueuePair {
     /// The next send slot's bytes, at least `len`, to fill before
     /// [`QueuePair::post_send`]: the inline room when `len` fits it, else a buffer of
     /// the slot's own, taken from those kept or allocated now (`ENOMEM` when there is
-    /// no memory for one). `EAGAIN` while every slot is in flight.
-    pub(crate) fn next_send_buf(&mut self, len: usize) -> Result<&mut [u8]> {
+    /// no memory for one, or when `may_allocate(bytes, in_flight)` refuses a buffer
+    /// of `bytes` while sends are, or are not, in flight). `EAGAIN` while every slot
+    /// is in flight.
+    pub(crate) fn next_send_buf(&mut self, len: usize, may_allocate: impl FnOnce(usize, bool) -> bool) -> Result<&mut [u8]> {
         if self.send_slots_free() == 0 {
             return Err(EAGAIN);
         }
@@ -480,7 +482,11 @@ impl QueuePair {
             let buf = match kept {
                 Some(buf) => buf,
                 None => {
-                    let buf = DmaBuf::new_for_send(&self.dev, send_buffer_len(len, self.buffer_size))?;
+                    let bytes = send_buffer_len(len, self.buffer_size);
+                    if !may_allocate(bytes, self.tx_done != self.tx_posted) {
+                        return Err(ENOMEM);
+                    }
+                    let buf = DmaBuf::new_for_send(&self.dev, bytes)?;
                     self.tx_bytes += buf.len();
                     SEND_BUFFER_BYTES.fetch_add(buf.len(), Ordering::Relaxed);
                     buf

@@ -15,7 +15,10 @@ use crate::{
         qp::{QpSizes, QueuePair},
         verbs::{CqEvents, CqSide, Cqe, Wc, POLL_BATCH},
     },
-    link::{memory::RingCharge, rdma::Rdma},
+    link::{
+        memory::{self, Admitted},
+        rdma::Rdma,
+    },
     proto::{
         errno::Errno,
         handshake::RingConfig,
@@ -86,8 +89,6 @@ pub(crate) struct Link {
     pub(crate) window: RecvWindow,
     /// When the link was made: the window's clock.
     created: Instant<Monotonic>,
-    /// The rings' share of the module's ring memory, given back with them.
-    _ring_charge: RingCharge,
     /// Per CQ (`CqSide as usize`): the endpoint's count of its events as it was when
     /// a reap began that left it empty and armed. Until the count moves, no
     /// completion came since, and a reap skips the CQ.
@@ -96,14 +97,15 @@ pub(crate) struct Link {
 
 impl Link {
     /// Creates the queue pair, shaped for what a connection of `profile` posts, on the
-    /// device `id` is bound to, and posts the receive buffers the window starts with.
-    /// `events` hears of completions; its owner reaps them ([`Link::reap`]).
+    /// device `id` is bound to, and posts the receive buffers the window starts with,
+    /// which `admitted` counted until then. `events` hears of completions; its owner
+    /// reaps them ([`Link::reap`]).
     pub(crate) fn new(
         events: Arc<impl CqEvents>,
         id: &CmIdRef,
         profile: QpProfile,
         cfg: RingConfig,
-        charge: RingCharge,
+        admitted: Admitted,
     ) -> Result<Self> {
         let shape = QpShape::new(profile, cfg);
         let sizes = QpSizes {
@@ -133,12 +135,13 @@ impl Link {
             last_heard: Instant::now(),
             window: RecvWindow::new(cfg.recv_start, cfg.recv_buffers, 0),
             created: Instant::now(),
-            _ring_charge: charge,
             reaped_at: [None, None],
         };
         for idx in 0..link.window.initial() {
             link.post_recv(idx)?;
         }
+        // The queue pair counts them now.
+        drop(admitted);
         Ok(link)
     }
 
@@ -211,7 +214,8 @@ impl Link {
             return Ok(());
         }
         let now_ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let step = self.window.consumed(self.stream.rx.len(), now_ms);
+        let pressure = !memory::may_grow(self.buffer_size());
+        let step = self.window.consumed(self.stream.rx.len(), now_ms, pressure);
         let mut posted = 0;
         let mut refused = None;
         if step.repost {
@@ -381,7 +385,7 @@ impl SendSlots for SendRing<'_> {
     }
 
     fn next(&mut self, len: usize) -> core::result::Result<&mut [u8], Errno> {
-        Ok(self.0.next_send_buf(len)?)
+        Ok(self.0.next_send_buf(len, memory::may_take_send_buffer)?)
     }
 
     fn post(&mut self, len: usize) -> core::result::Result<(), Errno> {

@@ -1,60 +1,92 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The module's ring memory, counted module-wide against a limit its callers read
-//! from `net.infinisock.sdp_mem` (the rules are `proto::memory`): each connection's
-//! link holds a [`RingCharge`] for its buffers while it lives.
+//! The module's buffer memory, counted module-wide against `net.infinisock.sdp_mem`
+//! (the rules are `proto::memory`): the receive and send buffers connections hold, as
+//! the queue pairs count them, and the first receive buffers of connections admitted
+//! and not yet set up ([`Admitted`]).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use kernel::prelude::*;
 
-use crate::proto::{handshake::RingConfig, memory::RingChoice};
+use crate::{
+    kernel_api::qp,
+    netns::tunables::ring_memory_limit,
+    proto::{
+        handshake::RingConfig,
+        memory::{self, RingChoice},
+    },
+};
 
-/// Bytes of ring buffers of every connection of the module.
-static RING_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Bytes of receive buffers admitted connections will post at first and have not
+/// yet.
+static ADMITTED: AtomicUsize = AtomicUsize::new(0);
 
-/// Bytes of ring buffers the module's connections hold now.
-pub(crate) fn ring_bytes_used() -> usize {
-    RING_BYTES.load(Ordering::Relaxed)
+/// Bytes of buffers the module's connections hold now, or are about to.
+pub(crate) fn used() -> usize {
+    held().saturating_add(ADMITTED.load(Ordering::Relaxed))
 }
 
-/// Bytes of send buffers the module's connections hold now: taken as messages are
-/// written and given back when sent, so within their rings' charge.
+/// Bytes of buffers the module's connections hold now.
+fn held() -> usize {
+    qp::recv_buffer_bytes_in_use().saturating_add(qp::send_buffer_bytes_in_use())
+}
+
+/// The limit in bytes (`net.infinisock.sdp_mem`).
+pub(crate) fn limit() -> usize {
+    ring_memory_limit()
+}
+
+/// Whether a receive window may grow by `bytes`: not into pressure.
+pub(crate) fn may_grow(bytes: usize) -> bool {
+    memory::may_grow(used(), bytes, limit())
+}
+
+/// Whether a connection may take a new send buffer of `bytes`; `in_flight`: it has
+/// sends in flight, which will give theirs back.
+pub(crate) fn may_take_send_buffer(bytes: usize, in_flight: bool) -> bool {
+    memory::may_take_send_buffer(used(), bytes, limit(), in_flight)
+}
+
+/// Bytes of send buffers the module's connections hold now.
 pub(crate) fn send_buffer_bytes_in_use() -> usize {
-    crate::kernel_api::qp::send_buffer_bytes_in_use()
+    qp::send_buffer_bytes_in_use()
 }
 
 /// Bytes of receive buffers the module's connections hold now: what their receive
-/// windows grant (`proto::recv_window`), within their rings' charge.
+/// windows grant (`proto::recv_window`).
 pub(crate) fn recv_buffer_bytes_in_use() -> usize {
-    crate::kernel_api::qp::recv_buffer_bytes_in_use()
+    qp::recv_buffer_bytes_in_use()
 }
 
-/// A connection's share of the ring memory, given back when dropped.
-pub(crate) struct RingCharge(usize);
+/// A new connection's first receive buffers, counted from its admission until its
+/// link has posted them (and the queue pair counts them): so that connections set up
+/// at once cannot all be admitted into the same room.
+pub(crate) struct Admitted(usize);
 
-impl RingCharge {
-    /// Takes the rings `choice` asks for, or under pressure its smallest, or refuses
-    /// with `ENOBUFS` beyond `limit` bytes. Returns the rings taken with their charge.
-    pub(crate) fn take(choice: &RingChoice, limit: usize) -> Result<(RingConfig, Self)> {
-        let mut used = RING_BYTES.load(Ordering::Relaxed);
+impl Admitted {
+    /// Admits the rings `choice` asks for, or under pressure its smallest, or refuses
+    /// with `ENOBUFS` beyond the limit. Returns the rings admitted.
+    pub(crate) fn take(choice: &RingChoice) -> Result<(RingConfig, Self)> {
+        let limit = limit();
+        let mut admitted = ADMITTED.load(Ordering::Relaxed);
         loop {
-            let Some((rings, bytes)) = choice.admit(used, limit) else {
+            let Some((rings, bytes)) = choice.admit(held().saturating_add(admitted), limit) else {
                 crate::kernel_api::log::pr_info_ratelimited!(
-                    "SDP: ring memory limit reached (net.infinisock.sdp_mem); connection refused\n"
+                    "SDP: buffer memory limit reached (net.infinisock.sdp_mem); connection refused\n"
                 );
                 return Err(ENOBUFS);
             };
-            match RING_BYTES.compare_exchange_weak(used, used + bytes, Ordering::AcqRel, Ordering::Relaxed) {
+            match ADMITTED.compare_exchange_weak(admitted, admitted + bytes, Ordering::AcqRel, Ordering::Relaxed) {
                 Ok(_) => return Ok((rings, Self(bytes))),
-                Err(now) => used = now,
+                Err(now) => admitted = now,
             }
         }
     }
 }
 
-impl Drop for RingCharge {
+impl Drop for Admitted {
     fn drop(&mut self) {
-        RING_BYTES.fetch_sub(self.0, Ordering::AcqRel);
+        ADMITTED.fetch_sub(self.0, Ordering::AcqRel);
     }
 }

@@ -2,8 +2,8 @@
 
 //! A connection's link to its peer: its queue pair and the stream state indexing the
 //! rings (`link`), its RDMA account and error queue (`rdma`), the module-wide account of
-//! ring memory the rings are charged to (`memory`), and the RDMA devices links are made
-//! on (`devices`).
+//! the buffer memory links hold (`memory`), and the RDMA devices links are made on
+//! (`devices`).
 
 pub(crate) mod devices;
 pub(crate) mod link;

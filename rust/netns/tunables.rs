@@ -69,7 +69,7 @@ pub(crate) fn tunable(net: &Net, id: TunableId) -> i32 {
     net.state::<InfiniSockNet>().tunable(id)
 }
 
-/// The module's ring memory limit in bytes (`net.infinisock.sdp_mem`, in KiB).
+/// The module's buffer memory limit in bytes (`net.infinisock.sdp_mem`, in KiB).
 pub(crate) fn ring_memory_limit() -> usize {
     usize::try_from(global_tunable(GlobalId::SdpMem)).unwrap_or(0).saturating_mul(1024)
 }

@@ -26,12 +26,14 @@ pub struct RingConfig {
 }
 
 /// The namespace's ring tunables (`net.infinisock.sdp_{recv,send}_buffers`,
-/// `sdp_buffer_size`), read when the connection starts.
+/// `sdp_buffer_size`, `sdp_recv_floor`), read when the connection starts.
 #[derive(Clone, Copy, Debug)]
 pub struct RingTunables {
     pub recv_buffers: u16,
     pub send_buffers: u16,
     pub buffer_size: u32,
+    /// The receive window's floor, in buffers of the default size ([`initial_grant`]).
+    pub recv_floor: u16,
 }
 
 /// A stream's rings: the tunables, or as many buffers as `SO_RCVBUF`/`SO_SNDBUF`
@@ -51,7 +53,7 @@ pub fn stream_rings(t: RingTunables, rcvbuf: Option<usize>, sndbuf: Option<usize
         buffer_size: t.buffer_size.max(1),
         // A program that sets `SO_RCVBUF` gets that window from the start, and keeps
         // it, as TCP's receive buffer stops autotuning (`SOCK_RCVBUF_LOCK`).
-        recv_start: if rcvbuf.is_some() { recv_buffers } else { initial_grant(recv_buffers, t.buffer_size.max(1)) },
+        recv_start: if rcvbuf.is_some() { recv_buffers } else { initial_grant(t.recv_floor, recv_buffers, t.buffer_size.max(1)) },
     }
 }
 

@@ -47,7 +47,7 @@ pub enum Fallback {
     Refused = 3,
     /// The RDMA attempt did not finish within its bound.
     Timeout = 4,
-    /// RDMA resources or the module's ring memory ran out.
+    /// RDMA resources or the module's buffer memory ran out.
     Resources = 5,
     /// Another failure of the RDMA attempt.
     Other = 6,

@@ -1,11 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Ring memory: every connection's send and receive buffers, counted module-wide
-//! against one limit (`net.infinisock.sdp_mem`, set in the initial namespace), as TCP
-//! counts its buffers against `tcp_mem`. Under pressure (three quarters of the limit)
-//! a new connection gets the smallest rings that work; beyond the limit it is refused.
+//! Buffer memory: the receive and send buffers of every SDP and AF_IB connection,
+//! counted module-wide against one limit (`net.infinisock.sdp_mem`, set in the
+//! initial namespace), as TCP counts its buffers against `tcp_mem`. What counts is
+//! what connections hold, not what their rings could hold: an idle stream holds the
+//! receive buffers its window starts with, a writer the send buffers of its messages
+//! in flight.
+//!
+//! - A new connection is admitted with the receive buffers it posts at first. Under
+//!   pressure (three quarters of the limit) it gets the smallest rings that work;
+//!   past the limit it is refused.
+//! - Under pressure receive windows do not grow, and fall back to their floor as the
+//!   reader consumes (`proto::recv_window`).
+//! - Past the limit a connection with a send in flight waits for memory before it
+//!   takes one more send buffer. One with none in flight may always take one, so
+//!   that every connection makes progress, as TCP guarantees each socket
+//!   `tcp_wmem[0]`.
 
-use super::{credits::MIN_RING, handshake::RingConfig};
+use super::{credits::MIN_RING, handshake::RingConfig, recv_window::start_grant};
 
 /// What a new connection's rings may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,9 +30,10 @@ pub enum Admission {
     Refused,
 }
 
-/// Bytes of a connection's rings.
-pub const fn ring_bytes(recv_buffers: u16, send_buffers: u16, buffer_size: u32) -> usize {
-    (recv_buffers as usize + send_buffers as usize) * buffer_size as usize
+/// Bytes of the receive buffers a connection with rings `cfg` posts at first: what it
+/// holds while idle.
+pub fn start_bytes(cfg: &RingConfig) -> usize {
+    usize::from(start_grant(cfg.recv_start, cfg.recv_buffers)) * cfg.buffer_size as usize
 }
 
 /// Whether `used` bytes of `limit` are under pressure.
@@ -28,8 +41,9 @@ pub const fn under_pressure(used: usize, limit: usize) -> bool {
     used >= limit / 4 * 3
 }
 
-/// How a connection whose full rings take `full` bytes and smallest rings `minimal`
-/// bytes is admitted when `used` of `limit` bytes are taken.
+/// How a connection that starts with `full` bytes with its rings as configured, and
+/// `minimal` bytes with the smallest ones, is admitted when `used` of `limit` bytes
+/// are taken.
 pub fn admit(used: usize, full: usize, minimal: usize, limit: usize) -> Admission {
     if !under_pressure(used, limit) && used.saturating_add(full) <= limit {
         Admission::Full
@@ -40,6 +54,19 @@ pub fn admit(used: usize, full: usize, minimal: usize, limit: usize) -> Admissio
     }
 }
 
+/// Whether a receive window may grow by `bytes` when `used` of `limit` bytes are
+/// taken: not into pressure.
+pub const fn may_grow(used: usize, bytes: usize, limit: usize) -> bool {
+    !under_pressure(used.saturating_add(bytes), limit)
+}
+
+/// Whether a connection may take a new send buffer of `bytes` when `used` of `limit`
+/// bytes are taken: within the limit, or always when it has no send in flight
+/// (`in_flight`), so that it can make progress.
+pub const fn may_take_send_buffer(used: usize, bytes: usize, limit: usize, in_flight: bool) -> bool {
+    !in_flight || used.saturating_add(bytes) <= limit
+}
+
 /// The rings of a connection admitted under pressure: [`MIN_RING`] receive buffers
 /// (the fewest the credit scheme allows) and as many send buffers, at most.
 pub fn pressure_rings(recv_buffers: u16, send_buffers: u16) -> (u16, u16) {
@@ -47,7 +74,7 @@ pub fn pressure_rings(recv_buffers: u16, send_buffers: u16) -> (u16, u16) {
 }
 
 /// The rings a new connection asks for, and the smallest ones memory pressure leaves
-/// it ([`pressure_rings`]), with what each costs.
+/// it ([`pressure_rings`]), with what each takes at first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RingChoice {
     pub full: RingConfig,
@@ -70,13 +97,13 @@ impl RingChoice {
         }
     }
 
-    /// Their bytes.
+    /// The bytes they take at first ([`start_bytes`]).
     pub fn bytes(&self, a: Admission) -> Option<usize> {
-        self.rings(a).map(|c| ring_bytes(c.recv_buffers, c.send_buffers, c.buffer_size))
+        self.rings(a).map(|c| start_bytes(&c))
     }
 
     /// The admission of these rings with `used` of `limit` bytes taken, and what it
-    /// gives: the rings and their bytes, or `None` beyond the limit.
+    /// gives: the rings and the bytes they take at first, or `None` beyond the limit.
     pub fn admit(&self, used: usize, limit: usize) -> Option<(RingConfig, usize)> {
         let cost = |a| self.bytes(a).unwrap_or(usize::MAX);
         let a = admit(used, cost(Admission::Full), cost(Admission::Minimal), limit);

@@ -21,20 +21,23 @@ use super::credits::{CONTROL_RESERVE, MIN_RING};
 /// The longest an epoch lasts, counted at the first message consumed after it.
 pub const EPOCH_MS: u64 = 250;
 
-/// Receive buffers a connection posts at first, when its ring may hold more.
+/// Receive buffers a connection posts at first, when its ring may hold more: the
+/// default of `net.infinisock.sdp_recv_floor`.
 pub const RECV_FLOOR: u16 = 4;
 
-/// Bytes of receive buffers a connection posts at first, when they are small (a
-/// message socket's for small messages): the floor's memory with the default buffer
-/// size, so that small messages get as deep a window as large ones get bytes.
-pub const RECV_FLOOR_BYTES: usize = 128 << 10;
+/// The buffer size the floor is counted in (`net.infinisock.sdp_buffer_size`'s
+/// default): a connection with smaller buffers (a message socket's for small
+/// messages) posts as many bytes of them at first, so that small messages get as
+/// deep a window as large ones get bytes.
+pub const FLOOR_BUFFER_SIZE: u32 = 32768;
 
-/// The buffers a connection whose ring holds `ceiling` buffers of `buffer_size`
-/// bytes posts at first, and so its initial grant to the peer (`bufs` of its Hello
-/// or HelloAck).
-pub fn initial_grant(ceiling: u16, buffer_size: u32) -> u16 {
-    let by_bytes = RECV_FLOOR_BYTES / (buffer_size as usize).max(1);
-    RECV_FLOOR.max(u16::try_from(by_bytes).unwrap_or(u16::MAX)).max(MIN_RING).min(ceiling)
+/// The buffers a connection whose ring holds `ceiling` buffers of `buffer_size` bytes
+/// posts at first, for a floor of `floor` buffers of [`FLOOR_BUFFER_SIZE`]: its
+/// initial grant to the peer (`bufs` of its Hello or HelloAck), and the least its
+/// window falls back to.
+pub fn initial_grant(floor: u16, ceiling: u16, buffer_size: u32) -> u16 {
+    let by_bytes = usize::from(floor) * FLOOR_BUFFER_SIZE as usize / (buffer_size as usize).max(1);
+    floor.max(u16::try_from(by_bytes).unwrap_or(u16::MAX)).max(MIN_RING).min(ceiling)
 }
 
 /// The buffers a window asked to start at `start` of a ring of `ceiling` really
@@ -118,8 +121,9 @@ impl RecvWindow {
     }
 
     /// The reader is done with a buffer; `held`: buffers still holding unread
-    /// messages. Says whether to post it again, and how many buffers to add.
-    pub fn consumed(&mut self, held: usize, now_ms: u64) -> Consumed {
+    /// messages; `pressure`: the module's buffer memory is under pressure. Says
+    /// whether to post it again, and how many buffers to add.
+    pub fn consumed(&mut self, held: usize, now_ms: u64, pressure: bool) -> Consumed {
         self.epoch_consumed += 1;
         self.epoch_min_held = self.epoch_min_held.min(held);
         let elapsed = now_ms.saturating_sub(self.epoch_start_ms);
@@ -135,6 +139,9 @@ impl RecvWindow {
             self.epoch_consumed = 0;
             self.epoch_starved = false;
             self.epoch_min_held = usize::MAX;
+        }
+        if pressure {
+            self.target = self.floor;
         }
         let repost = self.in_use <= self.target;
         if !repost {

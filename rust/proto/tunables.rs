@@ -6,7 +6,7 @@
 
 use core::ffi::CStr;
 
-use super::{credits::MIN_RING, keepalive::MAX_KEEPIDLE, ring::MAX_RING};
+use super::{credits::MIN_RING, keepalive::MAX_KEEPIDLE, recv_window::RECV_FLOOR, ring::MAX_RING};
 
 /// One integer tunable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,10 +74,14 @@ pub enum TunableId {
     /// `net.infinisock.sdp_fallback_cache`: seconds a peer whose RDMA attempt failed is
     /// reached over TCP at once by the namespace's hybrid sockets; 0 turns it off.
     SdpFallbackCache = 8,
+    /// `net.infinisock.sdp_recv_floor`: receive buffers each new SDP stream posts at
+    /// first, and the least its receive window falls back to (`proto::recv_window`):
+    /// what an idle connection holds.
+    SdpRecvFloor = 9,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 9] = [
+pub const TUNABLES: [Tunable; 10] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
     Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32, userns_max: 16 },
@@ -87,6 +91,7 @@ pub const TUNABLES: [Tunable; 9] = [
     Tunable { name: c"sdp_transparent", default: 0, min: 0, max: 3, userns_max: 3 },
     Tunable { name: c"sdp_connect_timeout", default: 2000, min: 10, max: 120_000, userns_max: 120_000 },
     Tunable { name: c"sdp_fallback_cache", default: 60, min: 0, max: 86_400, userns_max: 86_400 },
+    Tunable { name: c"sdp_recv_floor", default: RECV_FLOOR as i32, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: RECV_FLOOR as i32 },
 ];
 
 /// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial
@@ -94,7 +99,7 @@ pub const TUNABLES: [Tunable; 9] = [
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub enum GlobalId {
-    /// `net.infinisock.sdp_mem`: KiB of kernel memory the rings of all SDP and AF_IB
+    /// `net.infinisock.sdp_mem`: KiB of kernel memory the buffers of all SDP and AF_IB
     /// connections together may take (`proto::memory`). The default, 0 here, is set
     /// at load to an eighth of the machine's memory.
     SdpMem = 0,

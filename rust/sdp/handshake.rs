@@ -14,7 +14,7 @@ use crate::{
         sock::Socket,
         trace,
     },
-    link::{link::Link, memory::RingCharge},
+    link::{link::Link, memory::Admitted},
     netns::stats,
     proto::{
         conn_state::{connect_step, rejection_errno, ConnectStep},
@@ -60,6 +60,7 @@ fn ring_config(ep: EpRef<'_>, inner: &Inner) -> RingConfig {
         recv_buffers: netns::tunable(net, TunableId::SdpRecvBuffers) as u16,
         send_buffers: netns::tunable(net, TunableId::SdpSendBuffers) as u16,
         buffer_size: netns::tunable(net, TunableId::SdpBufferSize) as u32,
+        recv_floor: netns::tunable(net, TunableId::SdpRecvFloor) as u16,
     };
     let (rcvbuf, sndbuf) = ep.sk.user_bufs();
     if ep.is_seqpacket {
@@ -69,11 +70,11 @@ fn ring_config(ep: EpRef<'_>, inner: &Inner) -> RingConfig {
     }
 }
 
-/// The rings a new connection gets within the module's ring memory
+/// The rings a new connection gets within the module's buffer memory
 /// (`net.infinisock.sdp_mem`): `cfg`, the smallest rings under pressure, or none
 /// (`ENOBUFS`) beyond the limit.
-fn admit_rings(cfg: RingConfig) -> Result<(RingConfig, RingCharge)> {
-    RingCharge::take(&RingChoice::new(cfg), netns::ring_memory_limit())
+fn admit_rings(cfg: RingConfig) -> Result<(RingConfig, Admitted)> {
+    Admitted::take(&RingChoice::new(cfg))
 }
 
 /// The largest message a new connection of `ep` offers: its `INFINISOCK_MAX_MSG_SIZE`,
@@ -310,7 +311,7 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
     }
     // The rings are charged to the program's memory cgroup, not rdma_cm's worker's.
     let _memcg = ep.sk.charge_to_creator();
-    let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, charge)| Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, charge)?, cfg)));
+    let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, admitted)| Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, admitted)?, cfg)));
     let (link, cfg) = match link {
         Ok(l) => l,
         Err(e) => {
@@ -459,10 +460,10 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
         let inner = listener.lock();
         (ring_config(listener, &inner), inner.max_msg, inner.nodelay, inner.keepalive, (inner.tos, inner.tclass))
     };
-    let (cfg, charge) = admit_rings(cfg)?;
+    let (cfg, admitted) = admit_rings(cfg)?;
     // Charged to the listener's memory cgroup: the program that will accept it.
     let _memcg = parent_sk.charge_to_creator();
-    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, charge)?;
+    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, admitted)?;
     let terms =
         peer_terms(hello.bufs, hello.local_rcv_size, hello_zc(&hello), link.initial_grant()).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);

@@ -7,8 +7,12 @@
  *   connection posts 4 at first and more only while a writer is held back by them;
  *   send buffers are taken as the program writes and given back once the peer's
  *   adapter has the data, so an idle connection holds none;
- * - all rings together stay within net.infinisock.sdp_mem: past three quarters of it
- *   new connections get the smallest rings, past it they are refused;
+ * - the buffers all connections hold stay within net.infinisock.sdp_mem, counted as
+ *   they are held (an idle connection's first receive buffers, a writer's messages
+ *   in flight): past three quarters of it new connections get the smallest rings and
+ *   windows stop growing, past it they are refused, and a writer still makes
+ *   progress with one send buffer;
+ * - net.infinisock.sdp_recv_floor sets the receive buffers a connection posts at first;
  * - a container's root (a network namespace owned by another user namespace) cannot
  *   raise the per-connection ring tunables past their defaults;
  * - an SDP stream's queue pair is sized for what it posts (no RDMA requests), which
@@ -292,20 +296,56 @@ static long posted_b(int port)
 #define BULK (16 << 20)
 
 /*
+ * Host a writes `bytes` on `c` (a child process) while host b reads them on `s` and
+ * checks each; the highest rings_kib seen while reading in *peak_kib (if not NULL).
+ * Returns 0, or the byte offset + 1 where the stream broke.
+ */
+static size_t bulk_checked(int c, int s, size_t bytes, long long *peak_kib)
+{
+	static unsigned char chunk[64 << 10], in[64 << 10];
+	size_t got = 0;
+	int status;
+	pid_t pid;
+
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (unsigned char)(i * 13 + 1);
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (pid == 0) {
+		for (size_t sent = 0; sent < bytes; sent += sizeof(chunk))
+			if (send(c, chunk, sizeof(chunk), 0) != (ssize_t)sizeof(chunk))
+				_exit(1);
+		_exit(0);
+	}
+	while (got < bytes) {
+		ssize_t r = recv(s, in, sizeof(in), 0);
+
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			if (in[i] != chunk[(got + i) % sizeof(chunk)])
+				return got + i + 1;
+		got += r;
+		if (peak_kib && rings_kib() > *peak_kib)
+			*peak_kib = rings_kib();
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		return got + 1;
+	return got == bytes ? 0 : got + 1;
+}
+
+/*
  * A connection grants 4 receive buffers at first; a writer that those hold back,
  * with a reader that keeps up, opens the window to the ring (16 buffers of 32 KiB),
  * and every byte arrives in order.
  */
 TEST(receive_window_opens_for_a_bulk_writer)
 {
-	static unsigned char chunk[64 << 10], in[64 << 10];
-	int port, l, c, s, status;
+	int port, l, c, s;
 	long before, after;
-	size_t got = 0;
-	pid_t pid;
+	size_t broke;
 
-	for (size_t i = 0; i < sizeof(chunk); i++)
-		chunk[i] = (unsigned char)(i * 13 + 1);
 	l = listen_b(&port);
 	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
 	c = connect_a(port);
@@ -314,27 +354,8 @@ TEST(receive_window_opens_for_a_bulk_writer)
 	ASSERT_LE(0, s);
 	before = posted_b(port);
 	EXPECT_EQ(4, before) TH_LOG("an idle connection posts the floor");
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		for (size_t sent = 0; sent < BULK; sent += sizeof(chunk))
-			if (send(c, chunk, sizeof(chunk), 0) != (ssize_t)sizeof(chunk))
-				_exit(1);
-		_exit(0);
-	}
-	while (got < BULK) {
-		ssize_t r = recv(s, in, sizeof(in), 0);
-
-		ASSERT_LT(0, r) TH_LOG("recv after %zu bytes: %s", got, r ? strerror(errno) : "EOF");
-		for (ssize_t i = 0; i < r; i++) {
-			if (in[i] != chunk[(got + i) % sizeof(chunk)]) {
-				ASSERT_TRUE(0) TH_LOG("byte %zu differs", got + i);
-			}
-		}
-		got += r;
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_EQ(0, WEXITSTATUS(status));
+	broke = bulk_checked(c, s, BULK, NULL);
+	EXPECT_EQ((size_t)0, broke) TH_LOG("the stream broke at byte %zu", broke - 1);
 	after = posted_b(port);
 	TH_LOG("receive buffers posted: %ld idle, %ld after %d MiB", before, after, BULK >> 20);
 	EXPECT_LT(before, after);
@@ -345,40 +366,38 @@ TEST(receive_window_opens_for_a_bulk_writer)
 }
 
 /*
- * net.infinisock.sdp_mem bounds the rings of all connections: once three quarters
- * are taken, new connections get the smallest rings (3 receive buffers), and once it
- * is reached they are refused, ENOBUFS (or ECONNREFUSED when the listener's side is
- * the one refused). Closing them gives the memory back.
+ * net.infinisock.sdp_recv_floor: the receive buffers a new connection posts at first
+ * (the listener's namespace's, for an accepted one), hence what an idle one holds.
  */
-TEST(ring_memory_limit)
+TEST(recv_floor_tunable)
 {
-	int init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	int fds[2 * 40], port, l, n = 0, minimal = 0, refused = 0, err = 0;
-	long long base = rings_kib(), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL);
-	char value[32], line[256];
+	int port, l, c, s;
+
+	enter_netns("b");
+	ASSERT_EQ(4, read_ll("/proc/sys/net/infinisock/sdp_recv_floor", NULL));
+	ASSERT_EQ(-EINVAL, write_str("/proc/sys/net/infinisock/sdp_recv_floor", "2"));
+	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_recv_floor", "8"));
+	l = listen_b(&port);
+	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
+	c = connect_a(port);
+	ASSERT_LE(0, c) TH_LOG("connect: %s", strerror(-c));
+	s = accept(l, NULL, NULL);
+	ASSERT_LE(0, s);
+	EXPECT_EQ(8, posted_b(port));
+	close(c);
+	close(s);
+	close(l);
+	enter_netns("b");
+	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_recv_floor", "4"));
+}
+
+/* Connections established on host a that post `want` receive buffers. */
+static int established_posting(long want)
+{
+	char line[256];
+	int count = 0;
 	FILE *f;
 
-	ASSERT_LT(0, limit);
-	ASSERT_LE(0, base);
-	/* Room for two connections in full (1 MiB per end), then pressure. */
-	snprintf(value, sizeof(value), "%lld", base + 4096);
-	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
-	l = listen_b(&port);
-	ASSERT_LE(0, l);
-	for (int i = 0; i < 40 && !refused; i++) {
-		int c = connect_a(port);
-
-		if (c < 0) {
-			refused = 1;
-			err = -c;
-			break;
-		}
-		fds[n++] = c;
-		fds[n++] = accept(l, NULL, NULL);
-	}
-	EXPECT_EQ(1, read_ll("/proc/net/infinisock/memory", "pressure"));
-	EXPECT_GE(base + 4096, rings_kib());
-	/* Connections made under pressure post the fewest receive buffers. */
 	enter_netns("a");
 	f = fopen("/proc/net/infinisock/sdp", "r");
 	while (f && fgets(line, sizeof(line), f)) {
@@ -386,18 +405,84 @@ TEST(ring_memory_limit)
 		long rx, tx, credits, peer_bufs, posted;
 
 		if (sscanf(line, "%63s %63s %15s %ld %ld %ld %ld %ld", local, peer, state, &rx, &tx, &credits,
-			   &peer_bufs, &posted) == 8 && !strcmp(state, "established") && posted == 3)
-			minimal++;
+			   &peer_bufs, &posted) == 8 && !strcmp(state, "established") && posted == want)
+			count++;
 	}
 	if (f)
 		fclose(f);
-	TH_LOG("%d connections, %d with the smallest rings, then %s", n / 2, minimal, refused ? strerror(err) : "none refused");
+	return count;
+}
+
+#define LIMIT_KIB 4096
+#define LIMIT_BULK (4 << 20)
+
+/*
+ * net.infinisock.sdp_mem bounds the buffers connections hold, counted as they are
+ * held: an idle connection is counted for its 4 first receive buffers (128 KiB a
+ * side), not for its rings in full (1 MiB a side), so 12 fit in full in 4 MiB before
+ * pressure. Once three quarters are taken new connections get the smallest rings (3
+ * receive buffers), and once it is reached they are refused, ENOBUFS (or
+ * ECONNREFUSED when the listener's side is the one refused). A writer still makes
+ * progress there, one send buffer at a time, its peer's window stays at the floor,
+ * and memory stays within the limit and that one buffer. Closing them gives the
+ * memory back.
+ */
+TEST(ring_memory_limit)
+{
+	int init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int fds[2 * 40], port, bulk_port, l, bulk_l, c, s, n = 0, full, minimal, refused = 0, err = 0;
+	long long base = settle(0), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL), peak;
+	char value[32];
+	size_t broke;
+
+	ASSERT_LT(0, limit);
+	ASSERT_LE(0, base);
+	snprintf(value, sizeof(value), "%lld", base + LIMIT_KIB);
+	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
+	/* The connection that will write, before the others take the memory. */
+	bulk_l = listen_b(&bulk_port);
+	ASSERT_LE(0, bulk_l) TH_LOG("listen: %s", strerror(-bulk_l));
+	c = connect_a(bulk_port);
+	ASSERT_LE(0, c) TH_LOG("connect: %s", strerror(-c));
+	s = accept(bulk_l, NULL, NULL);
+	ASSERT_LE(0, s);
+	l = listen_b(&port);
+	ASSERT_LE(0, l);
+	for (int i = 0; i < 40 && !refused; i++) {
+		int fd = connect_a(port);
+
+		if (fd < 0) {
+			refused = 1;
+			err = -fd;
+			break;
+		}
+		fds[n++] = fd;
+		fds[n++] = accept(l, NULL, NULL);
+	}
+	EXPECT_EQ(1, read_ll("/proc/net/infinisock/memory", "pressure"));
+	EXPECT_GE(base + LIMIT_KIB, rings_kib());
+	full = established_posting(4);
+	minimal = established_posting(3);
+	TH_LOG("%d connections: %d with the first window in full, %d with the smallest rings, then %s", n / 2 + 1,
+	       full, minimal, refused ? strerror(err) : "none refused");
 	EXPECT_TRUE(refused);
 	EXPECT_TRUE(err == ENOBUFS || err == ECONNREFUSED);
+	EXPECT_LE(8, full) TH_LOG("idle connections were counted for more than they hold");
 	EXPECT_LT(0, minimal);
+	/* At the limit, the writer still gets through, and the reader's window does not grow. */
+	peak = rings_kib();
+	broke = bulk_checked(c, s, LIMIT_BULK, &peak);
+	EXPECT_EQ((size_t)0, broke) TH_LOG("the stream broke at byte %zu", broke - 1);
+	TH_LOG("%d MiB at the limit: peak %lld KiB of %lld, the reader's window %ld buffers", LIMIT_BULK >> 20,
+	       peak, base + LIMIT_KIB, posted_b(bulk_port));
+	EXPECT_GE(4, posted_b(bulk_port));
+	EXPECT_GE(base + LIMIT_KIB + 32, peak);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
+	close(c);
+	close(s);
 	close(l);
+	close(bulk_l);
 	/* sdp_mem is in the initial namespace only. */
 	ASSERT_EQ(0, setns(init_ns, CLONE_NEWNET));
 	close(init_ns);
@@ -430,6 +515,8 @@ TEST(container_root_bounded)
 			_exit(4);
 		if (write_str("/proc/sys/net/infinisock/sdp_recv_buffers", "256") != -EINVAL)
 			_exit(5);
+		if (write_str("/proc/sys/net/infinisock/sdp_recv_floor", "5") != -EINVAL)
+			_exit(8);
 		if (write_str("/proc/sys/net/infinisock/sdp_buffer_size", "16384") ||
 		    read_ll("/proc/sys/net/infinisock/sdp_buffer_size", NULL) != 16384)
 			_exit(6);
