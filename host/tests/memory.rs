@@ -95,9 +95,9 @@ mod ring_choice {
     }
 
     #[test]
-    fn a_thousand_idle_connections_fit_where_a_hundred_full_rings_did() {
-        // 128 MiB: 128 connections' rings in full before, ~1,000 by their first
-        // receive buffers now, before pressure begins.
+    fn idle_connections_are_counted_by_their_first_buffers() {
+        // 128 MiB: before pressure begins at 96 MiB, 96 connections if each were
+        // counted for both rings in full (1 MiB), 768 by their first receive buffers.
         let limit = 128 << 20;
         let c = RingChoice::new(DEFAULT);
         let (mut used, mut full) = (0, 0);

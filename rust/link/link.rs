@@ -200,8 +200,9 @@ impl Link {
 
     /// Receive buffer `idx`'s message was consumed: the window says whether it is
     /// posted again or given back, and whether buffers are added (allocated and
-    /// posted now; one that cannot be is not granted). Each posted counts as a credit
-    /// the peer will be told about.
+    /// posted now; one that cannot be is not granted). Under memory pressure it does
+    /// not grow and falls back to its floor. Each posted counts as a credit the peer
+    /// will be told about.
     ///
     /// Once the QP is in the error state nothing is posted: the buffer goes back, and
     /// the message it held counts as it would have (a DisConn still ends the

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Many SDP connections at once (hosts.h: host a connects to host b): INFINISOCK_SCALE_N
+ * of them (2,000 by default, for the debug kernel under TCG; the benchmark's scale steps
+ * take release kernels further) are opened one after another and held open together,
+ * each is used for a round trip, and all are closed. No call fails, every byte comes
+ * back, and once they are gone the module holds no connection and no buffer more than
+ * before (the run's kernel_log step then has kmemleak judge what is left).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "hosts.h"
+
+#define DEFAULT_N 2000
+
+static long long read_ll(const char *path, const char *key)
+{
+	char line[256];
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!key) {
+			v = atoll(line);
+			break;
+		}
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ') {
+			v = atoll(line + strlen(key) + 1);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static int write_ll(const char *path, long long v)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (!f)
+		return -errno;
+	rc = fprintf(f, "%lld\n", v) < 0 ? -EIO : 0;
+	if (fclose(f))
+		rc = -errno;
+	return rc;
+}
+
+/* SDP connections host `ns` shows in /proc/net/infinisock/sdp (the header excluded). */
+static int connections_in(const char *ns)
+{
+	char line[256];
+	int rows = 0;
+	FILE *f;
+
+	enter_netns(ns);
+	f = fopen("/proc/net/infinisock/sdp", "r");
+	while (f && fgets(line, sizeof(line), f))
+		rows++;
+	if (f)
+		fclose(f);
+	return rows > 0 ? rows - 1 : 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int sdp_socket(const char *ns)
+{
+	enter_netns(ns);
+	return socket(AF_INET, SOCK_STREAM, IPPROTO_SDP);
+}
+
+FIXTURE(scale)
+{
+	int init_ns;
+	long long mem_limit;
+};
+
+/* The module-wide limit is lifted for the test and put back after it. */
+FIXTURE_SETUP(scale)
+{
+	self->init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, self->init_ns);
+	self->mem_limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL);
+	ASSERT_LT(0, self->mem_limit);
+	/* What the connections may hold is not what this test weighs: 2 GiB, within the VM. */
+	ASSERT_EQ(0, write_ll("/proc/sys/net/infinisock/sdp_mem", 2 << 20));
+}
+
+FIXTURE_TEARDOWN(scale)
+{
+	/* sdp_mem is in the initial namespace only. */
+	if (setns(self->init_ns, CLONE_NEWNET) || write_ll("/proc/sys/net/infinisock/sdp_mem", self->mem_limit))
+		TH_LOG("net.infinisock.sdp_mem not put back to %lld KiB", self->mem_limit);
+	close(self->init_ns);
+}
+
+/* Setting up a connection takes tens of milliseconds on the debug kernel under TCG. */
+TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
+{
+	const char *env = getenv("INFINISOCK_SCALE_N");
+	int n = env && atoi(env) > 0 ? atoi(env) : DEFAULT_N;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	struct rlimit nofile = { .rlim_cur = 2 * n + 64, .rlim_max = 2 * n + 64 };
+	long long base_kib, slab_before, slab_after, vmalloc_before, vmalloc_after, left_kib = -1;
+	int *client = calloc(n, sizeof(int)), *server = calloc(n, sizeof(int));
+	int l, left_a = -1, left_b = -1;
+	double t0, setup_s;
+
+	ASSERT_TRUE(client && server);
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &nofile)) TH_LOG("RLIMIT_NOFILE %d: %s", 2 * n + 64, strerror(errno));
+	base_kib = read_ll("/proc/net/infinisock/memory", "rings_kib");
+	slab_before = read_ll("/proc/meminfo", "Slab:");
+	vmalloc_before = read_ll("/proc/meminfo", "VmallocUsed:");
+
+	l = sdp_socket("b");
+	ASSERT_LE(0, l);
+	inet_pton(AF_INET, HOST_B4, &sin.sin_addr);
+	ASSERT_EQ(0, bind(l, (struct sockaddr *)&sin, len));
+	ASSERT_EQ(0, listen(l, 128));
+	ASSERT_EQ(0, getsockname(l, (struct sockaddr *)&sin, &len));
+
+	t0 = now_s();
+	for (int i = 0; i < n; i++) {
+		client[i] = sdp_socket("a");
+		ASSERT_LE(0, client[i]) TH_LOG("socket %d: %s", i, strerror(errno));
+		ASSERT_EQ(0, connect(client[i], (struct sockaddr *)&sin, len)) TH_LOG("connection %d: %s", i, strerror(errno));
+		server[i] = accept(l, NULL, NULL);
+		ASSERT_LE(0, server[i]) TH_LOG("accept %d: %s", i, strerror(errno));
+		if ((i + 1) % 500 == 0)
+			TH_LOG("%d connections open after %.1f s", i + 1, now_s() - t0);
+	}
+	setup_s = now_s() - t0;
+	slab_after = read_ll("/proc/meminfo", "Slab:");
+	vmalloc_after = read_ll("/proc/meminfo", "VmallocUsed:");
+	TH_LOG("%d connections open in %.1f s; per connection, both ends: buffers %.1f KiB, slab %.1f KiB, vmalloc %.1f KiB",
+	       n, setup_s, (double)(read_ll("/proc/net/infinisock/memory", "rings_kib") - base_kib) / n,
+	       (double)(slab_after - slab_before) / n, (double)(vmalloc_after - vmalloc_before) / n);
+	EXPECT_LE(n, connections_in("a"));
+	EXPECT_LE(n, connections_in("b"));
+	EXPECT_EQ(0, read_ll("/proc/net/infinisock/memory", "pressure"));
+
+	/* Every connection, all open at once, carries a round trip. */
+	for (int i = 0; i < n; i++) {
+		int out = i, in = -1, back = ~i;
+
+		ASSERT_EQ((ssize_t)sizeof(out), send(client[i], &out, sizeof(out), 0)) TH_LOG("send %d: %s", i, strerror(errno));
+		ASSERT_EQ((ssize_t)sizeof(in), recv(server[i], &in, sizeof(in), MSG_WAITALL)) TH_LOG("recv %d", i);
+		ASSERT_EQ(i, in);
+		ASSERT_EQ((ssize_t)sizeof(back), send(server[i], &back, sizeof(back), 0));
+		ASSERT_EQ((ssize_t)sizeof(in), recv(client[i], &in, sizeof(in), MSG_WAITALL)) TH_LOG("echo %d", i);
+		ASSERT_EQ(~i, in);
+	}
+
+	for (int i = 0; i < n; i++) {
+		close(client[i]);
+		close(server[i]);
+	}
+	close(l);
+	/* Teardown is asynchronous: both sides close, then each connection goes. */
+	for (int t = 0; t < 600; t++) {
+		left_a = connections_in("a");
+		left_b = connections_in("b");
+		left_kib = read_ll("/proc/net/infinisock/memory", "rings_kib");
+		if (!left_a && !left_b && left_kib <= base_kib)
+			break;
+		usleep(100000);
+	}
+	TH_LOG("after close: %d and %d connections left, %lld KiB of buffers (%lld before)", left_a, left_b,
+	       left_kib, base_kib);
+	EXPECT_EQ(0, left_a);
+	EXPECT_EQ(0, left_b);
+	EXPECT_GE(base_kib, left_kib);
+	free(client);
+	free(server);
+}
+
+TEST_HARNESS_MAIN
