@@ -43,6 +43,7 @@ pub mod tunables;
 pub mod wire;
 pub mod zc_policy;
 pub mod zc_sink;
+pub mod zc_sinkavail;
 pub mod zc_src;
 
 /// Protocol number that selects SDP under `AF_INET`/`AF_INET6`

@@ -82,7 +82,7 @@ pub struct PeerAdverts<Ls: Lists> {
 }
 
 /// `a` is before `b` in sequence-number order (RFC 1982).
-fn seq_lt(a: u32, b: u32) -> bool {
+pub(super) fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 
