@@ -205,25 +205,19 @@ fn pressure_gives_the_window_back_to_the_floor_and_stops_its_growth() {
         s.peer_sends(u16::MAX);
         s.reads(u16::MAX);
     }
-    s.pressure = true;
     // A bulk peer and a fast reader, which would keep the window open: under pressure
-    // it falls back to the floor, the buffers beyond it going as they are consumed.
-    for _ in 0..20 {
-        s.peer_sends(u16::MAX);
-        s.reads(u16::MAX);
-        s.now += 1;
-        s.check();
+    // it falls back to the floor, the buffers beyond it going as they are consumed;
+    // once the pressure is gone, it opens again.
+    for (pressure, window) in [(true, RECV_FLOOR), (false, 16)] {
+        s.pressure = pressure;
+        for _ in 0..20 {
+            s.peer_sends(u16::MAX);
+            s.reads(u16::MAX);
+            s.now += 1;
+            s.check();
+        }
+        assert_eq!((s.w.target(), s.w.in_use()), (window, window), "pressure {pressure}");
     }
-    assert_eq!((s.w.target(), s.w.in_use()), (RECV_FLOOR, RECV_FLOOR));
-    // Once the pressure is gone, it opens again.
-    s.pressure = false;
-    for _ in 0..20 {
-        s.peer_sends(u16::MAX);
-        s.reads(u16::MAX);
-        s.now += 1;
-        s.check();
-    }
-    assert_eq!(s.w.target(), 16);
 }
 
 /// A bulk peer and a reader that reads `per_read` buffers whenever it runs, with the

@@ -36,6 +36,7 @@
 
 #include "kselftest_harness.h"
 #include "hosts.h"
+#include "sockutil.h"
 
 #define CGROOT "/sys/fs/cgroup"
 #define CGDIR CGROOT "/infinisock_memory"
@@ -43,26 +44,6 @@
 #define RECV_FLOOR_PER_SIDE (128 << 10) /* the 4 receive buffers of 32 KiB posted at first */
 #define SEND_RING_PER_SIDE (512 << 10) /* at most 16 send buffers of 32 KiB in flight */
 
-static long long read_ll(const char *path, const char *key)
-{
-	char line[256];
-	long long v = -1;
-	FILE *f = fopen(path, "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (!key) {
-			v = atoll(line);
-			break;
-		}
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ') {
-			v = atoll(line + strlen(key) + 1);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return v;
-}
 
 static int write_str(const char *path, const char *s)
 {
@@ -110,6 +91,22 @@ static int connect_a(int port)
 		return -e;
 	}
 	return fd;
+}
+
+/*
+ * One connection from host a to a new listener on host b: fds[0] the listener, fds[1]
+ * the client, fds[2] the accepted end; its port in *port. Returns 0 or -errno.
+ */
+static int one_connection(int *port, int fds[3])
+{
+	fds[0] = listen_b(port);
+	if (fds[0] < 0)
+		return fds[0];
+	fds[1] = connect_a(*port);
+	if (fds[1] < 0)
+		return fds[1];
+	fds[2] = accept(fds[0], NULL, NULL);
+	return fds[2] < 0 ? -errno : 0;
 }
 
 /* The module's ring memory in KiB (/proc/net/infinisock/memory). */
@@ -342,16 +339,11 @@ static size_t bulk_checked(int c, int s, size_t bytes, long long *peak_kib)
  */
 TEST(receive_window_opens_for_a_bulk_writer)
 {
-	int port, l, c, s;
+	int port, fds[3], rc = one_connection(&port, fds), l = fds[0], c = fds[1], s = fds[2];
 	long before, after;
 	size_t broke;
 
-	l = listen_b(&port);
-	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
-	c = connect_a(port);
-	ASSERT_LE(0, c) TH_LOG("connect: %s", strerror(-c));
-	s = accept(l, NULL, NULL);
-	ASSERT_LE(0, s);
+	ASSERT_EQ(0, rc) TH_LOG("connection: %s", strerror(-rc));
 	before = posted_b(port);
 	EXPECT_EQ(4, before) TH_LOG("an idle connection posts the floor");
 	broke = bulk_checked(c, s, BULK, NULL);
@@ -371,22 +363,17 @@ TEST(receive_window_opens_for_a_bulk_writer)
  */
 TEST(recv_floor_tunable)
 {
-	int port, l, c, s;
+	int port, fds[3], rc;
 
 	enter_netns("b");
 	ASSERT_EQ(4, read_ll("/proc/sys/net/infinisock/sdp_recv_floor", NULL));
 	ASSERT_EQ(-EINVAL, write_str("/proc/sys/net/infinisock/sdp_recv_floor", "2"));
 	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_recv_floor", "8"));
-	l = listen_b(&port);
-	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
-	c = connect_a(port);
-	ASSERT_LE(0, c) TH_LOG("connect: %s", strerror(-c));
-	s = accept(l, NULL, NULL);
-	ASSERT_LE(0, s);
+	rc = one_connection(&port, fds);
+	ASSERT_EQ(0, rc) TH_LOG("connection: %s", strerror(-rc));
 	EXPECT_EQ(8, posted_b(port));
-	close(c);
-	close(s);
-	close(l);
+	for (int i = 0; i < 3; i++)
+		close(fds[i]);
 	enter_netns("b");
 	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_recv_floor", "4"));
 }
@@ -430,7 +417,7 @@ static int established_posting(long want)
 TEST(ring_memory_limit)
 {
 	int init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	int fds[2 * 40], port, bulk_port, l, bulk_l, c, s, n = 0, full, minimal, refused = 0, err = 0;
+	int fds[2 * 40], bulk[3], port, bulk_port, l, n = 0, full, minimal, refused = 0, err = 0, rc;
 	long long base = settle(0), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL), peak;
 	char value[32];
 	size_t broke;
@@ -440,12 +427,8 @@ TEST(ring_memory_limit)
 	snprintf(value, sizeof(value), "%lld", base + LIMIT_KIB);
 	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
 	/* The connection that will write, before the others take the memory. */
-	bulk_l = listen_b(&bulk_port);
-	ASSERT_LE(0, bulk_l) TH_LOG("listen: %s", strerror(-bulk_l));
-	c = connect_a(bulk_port);
-	ASSERT_LE(0, c) TH_LOG("connect: %s", strerror(-c));
-	s = accept(bulk_l, NULL, NULL);
-	ASSERT_LE(0, s);
+	rc = one_connection(&bulk_port, bulk);
+	ASSERT_EQ(0, rc) TH_LOG("connection: %s", strerror(-rc));
 	l = listen_b(&port);
 	ASSERT_LE(0, l);
 	for (int i = 0; i < 40 && !refused; i++) {
@@ -471,7 +454,7 @@ TEST(ring_memory_limit)
 	EXPECT_LT(0, minimal);
 	/* At the limit, the writer still gets through, and the reader's window does not grow. */
 	peak = rings_kib();
-	broke = bulk_checked(c, s, LIMIT_BULK, &peak);
+	broke = bulk_checked(bulk[1], bulk[2], LIMIT_BULK, &peak);
 	EXPECT_EQ((size_t)0, broke) TH_LOG("the stream broke at byte %zu", broke - 1);
 	TH_LOG("%d MiB at the limit: peak %lld KiB of %lld, the reader's window %ld buffers", LIMIT_BULK >> 20,
 	       peak, base + LIMIT_KIB, posted_b(bulk_port));
@@ -479,10 +462,9 @@ TEST(ring_memory_limit)
 	EXPECT_GE(base + LIMIT_KIB + 32, peak);
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
-	close(c);
-	close(s);
+	for (int i = 0; i < 3; i++)
+		close(bulk[i]);
 	close(l);
-	close(bulk_l);
 	/* sdp_mem is in the initial namespace only. */
 	ASSERT_EQ(0, setns(init_ns, CLONE_NEWNET));
 	close(init_ns);

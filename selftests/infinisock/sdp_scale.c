@@ -21,29 +21,10 @@
 
 #include "kselftest_harness.h"
 #include "hosts.h"
+#include "sockutil.h"
 
 #define DEFAULT_N 2000
 
-static long long read_ll(const char *path, const char *key)
-{
-	char line[256];
-	long long v = -1;
-	FILE *f = fopen(path, "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (!key) {
-			v = atoll(line);
-			break;
-		}
-		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ') {
-			v = atoll(line + strlen(key) + 1);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return v;
-}
 
 static int write_ll(const char *path, long long v)
 {

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +29,32 @@ static inline int sockopt_int(int fd, int level, int name)
 	if (getsockopt(fd, level, name, &val, &len))
 		return -errno;
 	return val;
+}
+
+/*
+ * A number from a file: its first line's (key NULL), or the one after "key " on the
+ * line that starts with it (/proc/meminfo's "Slab:", /proc/net/infinisock/memory's
+ * "rings_kib"); -1 if there is none.
+ */
+static inline long long read_ll(const char *path, const char *key)
+{
+	char line[256];
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!key) {
+			v = atoll(line);
+			break;
+		}
+		if (!strncmp(line, key, strlen(key)) && line[strlen(key)] == ' ') {
+			v = atoll(line + strlen(key) + 1);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return v;
 }
 
 /* Kernel-pinned memory of this process (VmPin), in kB; -1 if unknown. */
