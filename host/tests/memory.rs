@@ -28,11 +28,12 @@ fn pressure_rings_are_the_smallest_that_work() {
 }
 
 #[test]
-fn windows_grow_below_pressure_only() {
-    assert!(may_grow(0, 100, 1000));
-    assert!(may_grow(600, 149, 1000));
-    assert!(!may_grow(600, 150, 1000));
-    assert!(!may_grow(900, 0, 1000));
+fn windows_grow_into_the_room_below_pressure_only() {
+    assert_eq!(growth_room(0, 100, 1000), 7);
+    assert_eq!(growth_room(600, 50, 1000), 3);
+    assert_eq!(growth_room(600, 151, 1000), 0);
+    assert_eq!(growth_room(900, 1, 1000), 0, "under pressure");
+    assert_eq!(growth_room(0, 0, 1000), 0);
 }
 
 #[test]
@@ -59,16 +60,13 @@ proptest! {
         }
     }
 
-    /// Growth never takes the module into pressure, and send buffers past the limit
-    /// go only to a writer with nothing in flight.
+    /// Growing by all the room there is never reaches pressure, and one buffer more
+    /// would.
     #[test]
-    fn growth_and_sends_respect_the_limit(used in 0usize..1 << 30, bytes in 0usize..1 << 20, limit in 0usize..1 << 30, in_flight: bool) {
-        if may_grow(used, bytes, limit) {
-            prop_assert!(!under_pressure(used + bytes, limit));
-        }
-        if may_take_send_buffer(used, bytes, limit, in_flight) && in_flight {
-            prop_assert!(used + bytes <= limit);
-        }
+    fn growth_room_stops_short_of_pressure(used in 0usize..1 << 30, buffer in 1usize..1 << 20, limit in 4usize..1 << 30) {
+        let room = growth_room(used, buffer, limit);
+        prop_assert!(room == 0 || used + room * buffer <= limit / 4 * 3);
+        prop_assert!(used + (room + 1) * buffer > limit / 4 * 3);
     }
 }
 

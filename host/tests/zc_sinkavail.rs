@@ -109,21 +109,36 @@ fn a_cancel_is_answered_after_the_write_in_flight_and_always() {
     w.on_sink_avail(0, ah(100, 0), None).unwrap();
     w.on_sink_avail(0, ah(100, 0x100), None).unwrap();
     w.next_write(50).unwrap();
-    r.cancel();
+    assert!(r.cancel());
+    assert!(!r.cancel(), "one cancel at a time");
     assert!(!r.may_advertise());
     w.on_cancel();
     assert_eq!(w.room(), 0, "nothing new is written once cancelled");
+    assert_eq!(w.on_sink_avail(0, ah(10, 0x200), None), Err(WriterViolation::AdvertDuringCancel));
     assert!(replies(&mut w).is_empty());
     w.write_done(50);
     assert_eq!(replies(&mut w), [WriterReply::WrCompl(50), WriterReply::CancelAck]);
     assert_eq!(r.on_wr_compl(50), Ok(50));
-    assert_eq!(r.on_cancel_ack(), Ok(()));
+    assert_eq!(r.on_cancel_ack(), Ok(1), "the second advert's region is the reader's again");
     assert!(!r.any_open() && r.may_advertise());
     assert_eq!(r.on_cancel_ack(), Err(ReaderViolation::AckUnasked));
     // With nothing open (the writer closed them first), the cancel is still answered.
     let mut w = Writer::new(1);
     w.on_cancel();
     assert_eq!(replies(&mut w), [WriterReply::CancelAck]);
+    // Nothing open: nothing to cancel.
+    assert!(!Reader::new(1).cancel());
+}
+
+#[test]
+fn a_filled_advert_closes_itself() {
+    let mut w = Writer::new(2);
+    w.on_sink_avail(0, ah(100, 0), None).unwrap();
+    let wr = w.next_write(100).unwrap();
+    assert_eq!(wr.len, 100);
+    w.write_done(100);
+    assert_eq!(replies(&mut w), [WriterReply::WrCompl(100)]);
+    assert!(w.may_send_data());
 }
 
 /// A message on the wire, with the sender's `mseq` and `mseq_ack`.
@@ -211,13 +226,15 @@ struct Peers {
 
 impl Peers {
     fn new(max_open: u8) -> Self {
+        // Sequence numbers wrap within a run.
+        let start = u32::MAX - 40;
         Self {
             reader: Reader::new(max_open),
             writer: Writer::new(max_open),
-            writer_mseq: 0,
-            writer_heard: 0,
-            reader_mseq: 0,
-            reader_heard: 0,
+            writer_mseq: start,
+            writer_heard: start,
+            reader_mseq: start,
+            reader_heard: start,
             last_data: None,
             to_reader: VecDeque::new(),
             to_writer: VecDeque::new(),
@@ -307,6 +324,10 @@ impl Peers {
                     self.writer_heard = mseq;
                     match m {
                         Msg::SinkAvail { id, len } => {
+                            // Forgotten once the reader acknowledged it.
+                            if self.last_data.is_some_and(|d| ack.wrapping_sub(d) as i32 >= 0) {
+                                self.last_data = None;
+                            }
                             let f = self.writer.on_sink_avail(ack, ah(len, id << 32), self.last_data);
                             prop_assert!(f.is_ok(), "writer: {:?}", f);
                             self.stale += u32::from(f == Ok(Freshness::Stale));
@@ -328,8 +349,7 @@ impl Peers {
                 }
             }
             Step::ReaderCancels => {
-                if self.reader.any_open() && !self.reader.cancelling() {
-                    self.reader.cancel();
+                if self.reader.cancel() {
                     self.to_writer(Msg::Cancel);
                 }
             }
@@ -375,7 +395,8 @@ impl Peers {
                 self.zero_copied += u64::from(n);
             }
             Msg::CancelAck => {
-                prop_assert!(self.reader.on_cancel_ack().is_ok());
+                let closed = self.reader.on_cancel_ack();
+                prop_assert_eq!(closed, Ok(self.reader_open.len()));
                 // Nothing reached them: the writer answered those it wrote into first.
                 for (_, _, written) in self.reader_open.drain(..) {
                     prop_assert!(written.is_empty());

@@ -215,8 +215,8 @@ impl Link {
             return Ok(());
         }
         let now_ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let pressure = !memory::may_grow(self.buffer_size());
-        let step = self.window.consumed(self.stream.rx.len(), now_ms, pressure);
+        let room = memory::growth_room(self.buffer_size());
+        let step = self.window.consumed(self.stream.rx.len(), now_ms, room == 0);
         let mut posted = 0;
         let mut refused = None;
         if step.repost {
@@ -231,11 +231,13 @@ impl Link {
         } else {
             self.qp.release_recv(idx);
         }
-        // Growing may find no memory: not worth a warning or hard reclaim under the
-        // endpoint's lock; the next consumed buffer tries again.
+        // Growing takes no more than the room below pressure, and may find no memory:
+        // not worth a warning or hard reclaim under the endpoint's lock; the next
+        // consumed buffer tries again.
         let mut short = refused.is_some();
-        for _ in 0..step.add {
+        for added in 0..usize::from(step.add) {
             short = short
+                || added >= room
                 || self.qp.free_recv_slot().ok_or(ENOMEM).and_then(|slot| self.qp.post_recv(slot, &RECV_CQE, true)).is_err();
             if short {
                 self.window.not_posted();

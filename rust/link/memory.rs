@@ -37,9 +37,10 @@ pub(crate) fn limit() -> usize {
     ring_memory_limit()
 }
 
-/// Whether a receive window may grow by `bytes`: not into pressure.
-pub(crate) fn may_grow(bytes: usize) -> bool {
-    memory::may_grow(used(), bytes, limit())
+/// Buffers of `buffer` bytes receive windows may grow by now: those that fit below
+/// pressure.
+pub(crate) fn growth_room(buffer: usize) -> usize {
+    memory::growth_room(used(), buffer, limit())
 }
 
 /// Whether a connection may take a new send buffer of `bytes`; `in_flight`: it has

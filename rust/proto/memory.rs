@@ -3,15 +3,16 @@
 //! Buffer memory: the receive and send buffers of every SDP and AF_IB connection,
 //! counted module-wide against one limit (`net.infinisock.sdp_mem`, set in the
 //! initial namespace), as TCP counts its buffers against `tcp_mem`. What counts is
-//! what connections hold, not what their rings could hold: an idle stream holds the
-//! receive buffers its window starts with, a writer the send buffers of its messages
-//! in flight.
+//! what connections hold, not what their rings could hold: the receive buffers their
+//! windows grant (a new stream's first ones, more for one that grew), and a writer's
+//! send buffers.
 //!
 //! - A new connection is admitted with the receive buffers it posts at first. Under
 //!   pressure (three quarters of the limit) it gets the smallest rings that work;
 //!   past the limit it is refused.
-//! - Under pressure receive windows do not grow, and fall back to their floor as the
-//!   reader consumes (`proto::recv_window`).
+//! - Receive windows grow only into the room left below pressure; under pressure they
+//!   fall back to their floor as the reader consumes (`proto::recv_window`). A window
+//!   nobody sends on keeps what it grants: it cannot be taken back from the peer.
 //! - Past the limit a connection with a send in flight waits for memory before it
 //!   takes one more send buffer. One with none in flight may always take one, so
 //!   that every connection makes progress, as TCP guarantees each socket
@@ -54,10 +55,11 @@ pub fn admit(used: usize, full: usize, minimal: usize, limit: usize) -> Admissio
     }
 }
 
-/// Whether a receive window may grow by `bytes` when `used` of `limit` bytes are
-/// taken: not into pressure.
-pub const fn may_grow(used: usize, bytes: usize, limit: usize) -> bool {
-    !under_pressure(used.saturating_add(bytes), limit)
+/// Buffers of `buffer` bytes receive windows may grow by when `used` of `limit`
+/// bytes are taken: as many as fit below pressure (none under it).
+pub const fn growth_room(used: usize, buffer: usize, limit: usize) -> usize {
+    let below = (limit / 4 * 3).saturating_sub(used);
+    if buffer == 0 { 0 } else { below / buffer }
 }
 
 /// Whether a connection may take a new send buffer of `bytes` when `used` of `limit`

@@ -26,9 +26,9 @@ pub const EPOCH_MS: u64 = 250;
 pub const RECV_FLOOR: u16 = 4;
 
 /// The buffer size the floor is counted in (`net.infinisock.sdp_buffer_size`'s
-/// default): a connection with smaller buffers (a message socket's for small
-/// messages) posts as many bytes of them at first, so that small messages get as
-/// deep a window as large ones get bytes.
+/// default): a stream with smaller buffers (a smaller `sdp_buffer_size`) posts as
+/// many bytes of them at first, so that small messages get as deep a window as
+/// large ones get bytes.
 pub const FLOOR_BUFFER_SIZE: u32 = 32768;
 
 /// The buffers a connection whose ring holds `ceiling` buffers of `buffer_size` bytes

@@ -25,7 +25,8 @@
 //! - SinkAvailCancel is answered after the WRITE in flight: RdmaWrCompl{n} for what
 //!   reached the oldest advert (when anything did), then SinkCancelAck, which closes
 //!   every advert sent before the cancel. A cancel is always answered, so the reader
-//!   knows when its buffer is its own again; it advertises nothing new meanwhile.
+//!   knows when its buffer is its own again; it sends one at a time, and advertises
+//!   nothing new meanwhile.
 //!
 //! Breaking a rule resets the connection.
 
@@ -95,7 +96,8 @@ impl<Ls: Lists> ReaderSinks<Ls> {
     }
 
     /// A message of the writer's arrived, sent with `mseq_ack`; `data_bearing`: Data
-    /// with payload, or a SrcAvail. Adverts it was sent before become stale.
+    /// with payload, a SrcAvail, or a DisConn (no advert's bytes may follow the end
+    /// of the stream). Adverts it was sent before become stale.
     pub fn on_peer_msg(&mut self, mseq_ack: u32, data_bearing: bool) -> Result<(), ReaderViolation> {
         if !data_bearing {
             return Ok(());
@@ -121,20 +123,28 @@ impl<Ls: Lists> ReaderSinks<Ls> {
         Ok(n)
     }
 
-    /// Our SinkAvailCancel went (a signal or a timeout ended the wait): nothing more
-    /// is advertised until its answer.
-    pub fn cancel(&mut self) {
+    /// A signal or a timeout ended the reader's wait: whether a SinkAvailCancel is to
+    /// be sent (not when one is outstanding, or nothing is open). Nothing more is
+    /// advertised until its answer, which the caller bounds with a timer (a writer
+    /// that never answers is reset).
+    pub fn cancel(&mut self) -> bool {
+        if self.cancelling || !self.any_open() {
+            return false;
+        }
         self.cancelling = true;
+        true
     }
 
-    /// SinkCancelAck: every advert still open is closed, unwritten.
-    pub fn on_cancel_ack(&mut self) -> Result<(), ReaderViolation> {
+    /// SinkCancelAck: every advert still open is closed, unwritten. Returns how many,
+    /// the newest ones: their regions are the reader's again once invalidated.
+    pub fn on_cancel_ack(&mut self) -> Result<usize, ReaderViolation> {
         if !self.cancelling {
             return Err(ReaderViolation::AckUnasked);
         }
         self.cancelling = false;
+        let closed = self.open.len();
         self.open.cut_to(0);
-        Ok(())
+        Ok(closed)
     }
 }
 
@@ -168,6 +178,8 @@ pub enum WriterViolation {
     TooMany,
     /// A stale advert behind a fresh one: the reader's `mseq_ack` went back.
     AckWentBack,
+    /// A SinkAvail sent after the reader's SinkAvailCancel, before our answer.
+    AdvertDuringCancel,
 }
 
 /// The next WRITE to post: `len` bytes to `vaddr` with `rkey`.
@@ -203,13 +215,18 @@ impl<Ls: Lists> WriterSinks<Ls> {
     }
 
     /// A SinkAvail `ah` sent with `mseq_ack`; `last_data_mseq`: the `mseq` of our last
-    /// data-bearing message, if any.
+    /// data-bearing message, `None` if there was none or the peer has acknowledged it
+    /// (every later advert's `mseq_ack` covers it; forgetting it keeps the comparison
+    /// right when sequence numbers wrap on a stream that carries only adverts).
     pub fn on_sink_avail(
         &mut self,
         mseq_ack: u32,
         ah: Advert,
         last_data_mseq: Option<u32>,
     ) -> Result<Freshness, WriterViolation> {
+        if self.cancel_owed {
+            return Err(WriterViolation::AdvertDuringCancel);
+        }
         if self.open.len() >= self.max_open {
             return Err(WriterViolation::TooMany);
         }
@@ -237,6 +254,8 @@ impl<Ls: Lists> WriterSinks<Ls> {
     }
 
     /// The next WRITE of at most `max` bytes into the oldest advert ([`Self::room`]).
+    /// An advert it fills is being closed: its RdmaWrCompl goes once its WRITEs have
+    /// completed.
     pub fn next_write(&mut self, max: u32) -> Option<Write> {
         let len = self.room().min(max);
         if len == 0 {
@@ -245,6 +264,7 @@ impl<Ls: Lists> WriterSinks<Ls> {
         let s = self.open.first_mut()?;
         let w = Write { rkey: s.ah.rkey, vaddr: s.ah.vaddr + u64::from(s.issued), len };
         s.issued += len;
+        s.closing = s.issued == s.ah.len;
         Some(w)
     }
 
