@@ -31,19 +31,9 @@
 
 #include "kselftest_harness.h"
 #include "hosts.h"
+#include "sockutil.h"
 
 #define MAX_NTH 400
-
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY), ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	close(fd);
-	return ok ? 0 : -1;
-}
 
 /*
  * This thread's /proc/thread-self/fail-nth, opened before any failure is armed: its
@@ -376,7 +366,7 @@ FIXTURE_SETUP(fault)
 
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
 		snprintf(path, sizeof(path), "/sys/kernel/debug/%s", knobs[i][0]);
-		write_file(path, knobs[i][1]);
+		write_str(path, knobs[i][1]);
 	}
 	st->buf = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, st->buf);

@@ -45,17 +45,6 @@
 #define SEND_RING_PER_SIDE (512 << 10) /* at most 16 send buffers of 32 KiB in flight */
 
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY), rc;
-
-	if (fd < 0)
-		return -errno;
-	rc = write(fd, s, strlen(s)) < 0 ? -errno : 0;
-	close(fd);
-	return rc;
-}
-
 /* A listener on host b; its port in *port. */
 static int listen_b(int *port)
 {

@@ -25,18 +25,13 @@
 
 #define DEFAULT_N 2000
 
-
-static int write_ll(const char *path, long long v)
+/* Sets net.infinisock.sdp_mem (KiB; the initial namespace's): 0, or -errno. */
+static int set_sdp_mem(long long kib)
 {
-	FILE *f = fopen(path, "w");
-	int rc;
+	char value[32];
 
-	if (!f)
-		return -errno;
-	rc = fprintf(f, "%lld\n", v) < 0 ? -EIO : 0;
-	if (fclose(f))
-		rc = -errno;
-	return rc;
+	snprintf(value, sizeof(value), "%lld", kib);
+	return write_str("/proc/sys/net/infinisock/sdp_mem", value);
 }
 
 /* SDP connections host `ns` shows in /proc/net/infinisock/sdp (the header excluded). */
@@ -83,13 +78,13 @@ FIXTURE_SETUP(scale)
 	self->mem_limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL);
 	ASSERT_LT(0, self->mem_limit);
 	/* What the connections may hold is not what this test weighs: 2 GiB, within the VM. */
-	ASSERT_EQ(0, write_ll("/proc/sys/net/infinisock/sdp_mem", 2 << 20));
+	ASSERT_EQ(0, set_sdp_mem(2 << 20));
 }
 
 FIXTURE_TEARDOWN(scale)
 {
 	/* sdp_mem is in the initial namespace only. */
-	if (setns(self->init_ns, CLONE_NEWNET) || write_ll("/proc/sys/net/infinisock/sdp_mem", self->mem_limit))
+	if (setns(self->init_ns, CLONE_NEWNET) || set_sdp_mem(self->mem_limit))
 		TH_LOG("net.infinisock.sdp_mem not put back to %lld KiB", self->mem_limit);
 	close(self->init_ns);
 }

@@ -57,6 +57,18 @@ static inline long long read_ll(const char *path, const char *key)
 	return v;
 }
 
+/* Writes `s` to the file at `path` (a sysctl, a cgroup knob): 0, or -errno. */
+static inline int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = write(fd, s, strlen(s)) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
 /* Kernel-pinned memory of this process (VmPin), in kB; -1 if unknown. */
 static inline long vm_pin_kb(void)
 {
