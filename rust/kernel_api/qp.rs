@@ -328,7 +328,6 @@ impl QueuePair {
             }
             self.tx_done += 1;
         }
-
         // Dropping them unpins the pages and releases the regions.
         let done = self.signaled_done;
         self.held.retain(|(due, _)| *due > done);

@@ -359,7 +359,7 @@ impl Link {
     /// What is due after a completion or a credit change: staged bytes, a pending
     /// DisConn, a credit update.
     pub(crate) fn progress(&mut self) -> Result {
-        let ring = usize::from(self.window.target().min(self.window.in_use()));
+        let ring = self.credit_window();
         self.stream.progress(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
     }
 
@@ -370,8 +370,14 @@ impl Link {
 
     /// Sends a credit update if the peer should hear about reposted buffers now.
     pub(crate) fn maybe_credit_update(&mut self) -> Result {
-        let ring = usize::from(self.window.target().min(self.window.in_use()));
+        let ring = self.credit_window();
         self.stream.credit_update(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
+    }
+
+    /// The receive buffers a credit update's threshold is measured against: what the
+    /// window grants, and no more than is posted.
+    fn credit_window(&self) -> usize {
+        usize::from(self.window.target().min(self.window.in_use()))
     }
 }
 

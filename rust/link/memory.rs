@@ -11,7 +11,7 @@ use kernel::prelude::*;
 
 use crate::{
     kernel_api::qp,
-    netns::tunables::ring_memory_limit,
+    netns::tunables::buffer_memory_limit,
     proto::{
         handshake::RingConfig,
         memory::{self, RingChoice},
@@ -34,7 +34,7 @@ fn held() -> usize {
 
 /// The limit in bytes (`net.infinisock.sdp_mem`).
 pub(crate) fn limit() -> usize {
-    ring_memory_limit()
+    buffer_memory_limit()
 }
 
 /// Buffers of `buffer` bytes receive windows may grow by now: those that fit below

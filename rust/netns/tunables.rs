@@ -70,7 +70,7 @@ pub(crate) fn tunable(net: &Net, id: TunableId) -> i32 {
 }
 
 /// The module's buffer memory limit in bytes (`net.infinisock.sdp_mem`, in KiB).
-pub(crate) fn ring_memory_limit() -> usize {
+pub(crate) fn buffer_memory_limit() -> usize {
     usize::try_from(global_tunable(GlobalId::SdpMem)).unwrap_or(0).saturating_mul(1024)
 }
 

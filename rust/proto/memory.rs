@@ -32,14 +32,19 @@ pub enum Admission {
 }
 
 /// Bytes of the receive buffers a connection with rings `cfg` posts at first: what it
-/// holds while idle.
+/// holds until its window grows.
 pub fn start_bytes(cfg: &RingConfig) -> usize {
     usize::from(start_grant(cfg.recv_start, cfg.recv_buffers)) * cfg.buffer_size as usize
 }
 
+/// Bytes of `limit` from which on the module is under pressure: three quarters.
+const fn pressure_mark(limit: usize) -> usize {
+    limit / 4 * 3
+}
+
 /// Whether `used` bytes of `limit` are under pressure.
 pub const fn under_pressure(used: usize, limit: usize) -> bool {
-    used >= limit / 4 * 3
+    used >= pressure_mark(limit)
 }
 
 /// How a connection that starts with `full` bytes with its rings as configured, and
@@ -58,7 +63,7 @@ pub fn admit(used: usize, full: usize, minimal: usize, limit: usize) -> Admissio
 /// Buffers of `buffer` bytes receive windows may grow by when `used` of `limit`
 /// bytes are taken: as many as fit below pressure (none under it).
 pub const fn growth_room(used: usize, buffer: usize, limit: usize) -> usize {
-    let below = (limit / 4 * 3).saturating_sub(used);
+    let below = pressure_mark(limit).saturating_sub(used);
     if buffer == 0 { 0 } else { below / buffer }
 }
 

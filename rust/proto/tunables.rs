@@ -76,7 +76,7 @@ pub enum TunableId {
     SdpFallbackCache = 8,
     /// `net.infinisock.sdp_recv_floor`: receive buffers each new SDP stream posts at
     /// first, and the least its receive window falls back to (`proto::recv_window`):
-    /// what an idle connection holds.
+    /// what a connection holds until its window grows.
     SdpRecvFloor = 9,
 }
 

@@ -10,10 +10,10 @@
 //! The rules (the plan's decision 3 (d) and (e)):
 //!
 //! - A SinkAvail is *fresh* for the writer only if the writer's last data-bearing
-//!   message (Data with payload, or a SrcAvail) is one the reader had seen when it sent
-//!   the advert: its `mseq` at most the advert's `mseq_ack`. Otherwise its bytes would
-//!   land ahead of bytes already on their way, so the advert is *stale* and the writer
-//!   answers it at once with RdmaWrCompl{0}. The reader predicts this: a data-bearing
+//!   message (Data with payload, a SrcAvail or a DisConn) is one the reader had seen
+//!   when it sent the advert: its `mseq` at most the advert's `mseq_ack`. Otherwise
+//!   its bytes would land ahead of bytes already on their way, so the advert is
+//!   *stale* and the writer answers it at once with RdmaWrCompl{0}. The reader predicts this: a data-bearing
 //!   message arriving with `mseq_ack` below the advert's `mseq` was sent before the
 //!   writer saw it. A SrcAvail crossing a SinkAvail is such a message, so crossings
 //!   need no rule of their own: the reader READs the SrcAvail, and the SinkAvail comes
