@@ -141,7 +141,7 @@ mod op_account {
         assert_eq!(worst_requests(RdmaOp::Read, false, 9, 4), 3);
         assert_eq!(worst_requests(RdmaOp::Write, false, 8, 4), 2);
         assert_eq!(worst_requests(RdmaOp::Write, false, 0, 4), 1);
-        assert_eq!(worst_requests(RdmaOp::WriteImm(7), false, 1, 4), 5);
+        assert_eq!(worst_requests(RdmaOp::WriteImm(7), false, 1, 4), 9);
         assert_eq!(worst_requests(RdmaOp::Write, false, 3, 0), 3);
     }
 

@@ -29,6 +29,7 @@ use crate::{
     link::{link::{Link, WrKind}, rdma::Completion},
     proto::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
+        credits::Credits,
         errno::Errno,
         rdma::{
             admit, check_rdma_request, encode_mr_reg, encode_status, error_queue_full, parse_mr_reg, parse_rdma_args,
@@ -184,9 +185,9 @@ fn region_side(link: &Link, msg: &mut Msg, len: usize, op: RdmaOp) -> Result<Loc
 
 /// A write with immediate fills one of the peer's receive buffers without a header:
 /// it takes a credit (there is one: the caller checked).
-fn take_imm_credit(link: &mut Link, op: RdmaOp) -> Result {
+fn take_imm_credit(credits: &mut Option<Credits>, op: RdmaOp) -> Result {
     if let RdmaOp::WriteImm(_) = op {
-        link.stream.credits.as_mut().ok_or(ENOTCONN)?.send_headerless().map_err(|_| EAGAIN)?;
+        credits.as_mut().ok_or(ENOTCONN)?.send_headerless().map_err(|_| EAGAIN)?;
     }
     Ok(())
 }
@@ -216,7 +217,7 @@ fn post(
     let link = connected_link(inner)?;
     let (local, posted, res) = match side {
         LocalSide::Region { at, addr } => {
-            take_imm_credit(link, args.op)?;
+            take_imm_credit(&mut link.stream.credits, args.op)?;
             let r = link.rdma.regions.get_mut(at).ok_or(EINVAL)?;
             let res = link.qp.post_rdma_region(&RDMA_CQE, &r.mr, (addr, len as u32), verb, remote);
             // The region stays registered until the operation completes (`EBUSY`).
@@ -224,11 +225,12 @@ fn post(
             (Local::Region(handle), u32::from(res.is_ok()), res)
         }
         LocalSide::Iovec => {
-            let one_request = matches!(args.op, RdmaOp::WriteImm(_)).then_some(max_sge);
-            let buf = link.qp.pin(msg, len, device_writes, one_request)?;
-            take_imm_credit(link, args.op)?;
+            let buf = link.qp.pin(msg, len, device_writes)?;
+            let credits = &mut link.stream.credits;
             // The queue pair keeps the pages until the device is done with them.
-            let (posted, res) = link.qp.post_rdma((&RDMA_CQE, &RDMA_PART_CQE), buf, verb, remote, max_sge);
+            let (posted, res) = link.qp.post_rdma((&RDMA_CQE, &RDMA_PART_CQE), buf, verb, remote, max_sge, || {
+                take_imm_credit(credits, args.op)
+            })?;
             (Local::Pinned, posted, res)
         }
     };

@@ -547,10 +547,9 @@ impl QueuePair {
 
     /// Pins the `len` bytes under `msg`'s iterator (not advanced) for an RDMA
     /// operation: for the device to read them (WRITE) or, `device_writes`, to write
-    /// them (READ); `one_request`: as one request of at most that many SGEs (a write
-    /// with immediate). `EFAULT` when a page is missing.
-    pub(crate) fn pin(&self, msg: &mut Msg, len: usize, device_writes: bool, one_request: Option<u32>) -> Result<PinnedBuf> {
-        PinnedBuf::pin(&self.pd, &self.dev, msg, len, device_writes, one_request)
+    /// them (READ). `EFAULT` when a page is missing.
+    pub(crate) fn pin(&self, msg: &mut Msg, len: usize, device_writes: bool) -> Result<PinnedBuf> {
+        PinnedBuf::pin(&self.pd, &self.dev, msg, len, device_writes)
     }
 
     /// Room for one more held operation, reserved before posting it; `EOPNOTSUPP` on
@@ -575,11 +574,18 @@ impl QueuePair {
     }
 
     /// Posts `verb` over `buf` at the peer's `remote_addr`/`rkey`, split into requests
-    /// of at most `max_sge` SGEs (a write with immediate, pinned as one request, is
-    /// one request after those that register its regions). Only the last is signaled
-    /// and tagged `last`; the others are tagged `part`. Returns how many were posted:
-    /// all of them, or on failure the error and how many went. The queue pair keeps
-    /// `buf` until the device is done with it.
+    /// of at most `max_sge` SGEs. A write with immediate is one request: where its
+    /// pages need more SGEs, runs of them are registered first through regions of this
+    /// queue pair's pool (kept registered from one operation to the next), and the
+    /// requests that register them go before it. Once the requests are ready,
+    /// `ready` takes what else the operation needs (a credit).
+    ///
+    /// `Err`: nothing was posted and the queue pair is as it was (`EMSGSIZE`: too
+    /// fragmented for one request; `EOPNOTSUPP`: no fast registration or no entries
+    /// for RDMA; `ENOMEM`; or `ready`'s error). Otherwise how many requests were
+    /// posted: all of them, or on failure the error and how many went. Only the last
+    /// is signaled and tagged `last`; the others are tagged `part`. The queue pair
+    /// keeps `buf` until the device is done with it.
     pub(crate) fn post_rdma(
         &mut self,
         (last, part): (&'static Cqe, &'static Cqe),
@@ -587,10 +593,16 @@ impl QueuePair {
         verb: RdmaVerb,
         (remote_addr, rkey): (u64, u32),
         max_sge: u32,
-    ) -> (u32, Result) {
-        if let Err(e) = self.reserve_held() {
-            return (0, Err(e));
+        ready: impl FnOnce() -> Result,
+    ) -> Result<(u32, Result)> {
+        self.reserve_held()?;
+        if let RdmaVerb::WriteImm(_) = verb {
+            // SAFETY: Live QP (type invariant) and buffer, not posted. The regions it
+            // takes from the QP's pool go back when `buf` is freed: in this call, or
+            // from `held`, which `drop` empties before it destroys the QP.
+            to_result(unsafe { bindings::infinisock_pinned_one_request(self.qp.as_raw(), buf.raw.as_ptr(), max_sge) })?;
         }
+        ready()?;
         let (op, imm) = verb.raw();
         let mut posted = 0;
         // SAFETY: Live QP (type invariant); `buf` is held below until the device is
@@ -617,7 +629,7 @@ impl QueuePair {
         if posted > 0 {
             self.hold(Held::Pages(buf), res.is_ok());
         }
-        (posted, res)
+        Ok((posted, res))
     }
 
     /// Posts `verb` as one signaled request tagged `cqe` whose local side is
@@ -650,6 +662,8 @@ impl Drop for QueuePair {
         // SAFETY: Live QP; its queues have room for one marker each (`new` reserved
         // it) and nobody else polls its CQs any more (`&mut self`).
         unsafe { bindings::infinisock_drain_qp(self.qp.as_raw()) };
+        // Before the QP: pages whose regions came from its pool give them back.
+        self.held.clear();
         // SAFETY: Live QP, destroyed once, here. Destroying a kernel QP only fails for
         // QPs with user-space state, which ours never have.
         let r = to_result(unsafe { bindings::infinisock_destroy_qp(self.qp.as_raw()) });
@@ -660,7 +674,6 @@ impl Drop for QueuePair {
         self.send_buffer_freed(held);
         let rx_bytes = self.rx.iter().flatten().map(DmaBuf::len).sum::<usize>();
         RECV_BUFFER_BYTES.fetch_sub(rx_bytes, Ordering::Relaxed);
-        // The fields go now: CQs, rings, send buffers, held pages and regions, PD,
-        // device.
+        // The fields go now: CQs, rings, send buffers, PD, device.
     }
 }

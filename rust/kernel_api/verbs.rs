@@ -529,9 +529,12 @@ impl Drop for UserMr {
 ///
 /// # Invariants
 ///
-/// `raw` is a live `infinisock_pinned`, mapped for `_dev`, with any regions it
-/// registered in `_pd`; both are kept until it is freed. While a posted request may
-/// use its pages, the queue pair it was posted on keeps it.
+/// `raw` is a live `infinisock_pinned`, mapped for `_dev`; both are kept until it is
+/// freed. Regions it took from a queue pair's pool (a write with immediate, see
+/// [`crate::kernel_api::qp::QueuePair::post_rdma`]) go back to the pool when it is
+/// freed, so it is freed before that QP is destroyed: it never leaves the queue pair
+/// once it has some. While a posted request may use its pages, the queue pair it was
+/// posted on keeps it.
 pub(crate) struct PinnedBuf {
     pub(super) raw: NonNull<bindings::infinisock_pinned>,
     _pd: Arc<Pd>,
@@ -543,17 +546,13 @@ unsafe impl Send for PinnedBuf {}
 
 impl PinnedBuf {
     /// Pins the `len` bytes under `msg`'s iterator (not advanced) for `dev`: for the
-    /// device to read (RDMA WRITE) or, with `device_writes`, to write (RDMA READ);
-    /// `one_request`: made one request of at most that many SGEs, registering regions
-    /// in `pd` over runs of its pages where more are needed (what a write with
-    /// immediate needs: the peer learns its length from its one request).
+    /// device to read (RDMA WRITE) or, with `device_writes`, to write (RDMA READ).
     pub(super) fn pin(
         pd: &Arc<Pd>,
         dev: &Arc<DeviceRef>,
         msg: &mut crate::kernel_api::sock::Msg,
         len: usize,
         device_writes: bool,
-        one_request: Option<u32>,
     ) -> Result<Self> {
         let mut err = 0;
         // SAFETY: Live device and PD (held); the iterator is the message's, valid
@@ -561,12 +560,7 @@ impl PinnedBuf {
         let p = unsafe {
             bindings::infinisock_pin_iter(dev.as_raw(), msg.iter_raw(), len, device_writes, pd.local_dma_lkey(), &mut err)
         };
-        let buf = Self { raw: checked(p, err)?, _pd: pd.clone(), _dev: dev.clone() };
-        if let Some(max_sge) = one_request {
-            // SAFETY: Live buffer and PD; the buffer is not posted yet.
-            to_result(unsafe { bindings::infinisock_pinned_one_request(pd.as_raw(), buf.raw.as_ptr(), max_sge) })?;
-        }
-        Ok(buf)
+        Ok(Self { raw: checked(p, err)?, _pd: pd.clone(), _dev: dev.clone() })
     }
 }
 

@@ -197,11 +197,12 @@ pub fn encode_imm(imm: u32, len: u32) -> [u8; IMM_LEN] {
 /// Send-queue requests an operation takes at worst: a registered region's bytes are
 /// one SGE, so one request; an iovec's `pages` are one SGE each, `max_sge` to a
 /// request; a write with immediate is one request, after at most one registration
-/// per SGE of it.
+/// per SGE of it, each behind the invalidation of the region's previous one (regions
+/// are reused).
 pub fn worst_requests(op: RdmaOp, in_region: bool, pages: u32, max_sge: u32) -> u32 {
     match (in_region, op) {
         (true, _) => 1,
-        (false, RdmaOp::WriteImm(_)) => max_sge + 1,
+        (false, RdmaOp::WriteImm(_)) => 2 * max_sge + 1,
         (false, _) => pages.div_ceil(max_sge.max(1)).max(1),
     }
 }

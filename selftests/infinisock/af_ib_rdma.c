@@ -342,6 +342,95 @@ TEST_F(rdma, large_write_with_immediate_reports_its_length)
 	}
 }
 
+/*
+ * The kernel MRs on device dev as iproute2's rdma tool lists them: their numbers in
+ * mrns (at most max), sorted; how many, or -1 if the tool failed.
+ */
+static int kernel_mrs(const char *dev, unsigned int *mrns, int max)
+{
+	char cmd[128], line[512];
+	int n = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "rdma resource show mr dev %s 2>/dev/null", dev);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *m = strstr(line, " mrn ");
+		unsigned int mrn;
+
+		if (!m || !strstr(line, "[infinisock]") || sscanf(m, " mrn %u", &mrn) != 1 || n == max)
+			continue;
+		int i = n++;
+
+		for (; i > 0 && mrns[i - 1] > mrn; i--)
+			mrns[i] = mrns[i - 1];
+		mrns[i] = mrn;
+	}
+	return pclose(f) == 0 ? n : -1;
+}
+
+/*
+ * A write with immediate over 9 runs of 2 pages (18 SGEs: more than one request takes)
+ * registers each run through a region of the connection's pool. The regions stay
+ * registered and serve the next operations: 2,000 writes later the device lists the
+ * very same regions, every write delivered its bytes and its length, and closing the
+ * connection deregisters them all.
+ */
+TEST_F(rdma, fragmented_write_imm_reuses_regions)
+{
+	enum { RUNS = 9, OPS = 2000, WARM = 10 };
+	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
+	unsigned int warm[64], after[64];
+	struct infinisock_rdma_status st;
+	struct infinisock_imm imm;
+	struct iovec iov[RUNS];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = RUNS, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct infinisock_rdma a = { .remote_addr = self->mr.addr, .rkey = self->mr.rkey };
+	int nwarm = 0, nafter;
+
+	/* Each segment: the last byte of one page and the first of the next. */
+	for (int r = 0; r < RUNS; r++)
+		iov[r] = (struct iovec) { self->local + (2 * r + 1) * 4096 - 1, 2 };
+	c->cmsg_level = SOL_INFINISOCK;
+	c->cmsg_type = INFINISOCK_CMSG_RDMA;
+	c->cmsg_len = CMSG_LEN(sizeof(a));
+	for (int i = 0; i < OPS + WARM; i++) {
+		for (int r = 0; r < RUNS; r++) {
+			((unsigned char *)iov[r].iov_base)[0] = (unsigned char)(i + 2 * r);
+			((unsigned char *)iov[r].iov_base)[1] = (unsigned char)(i + 2 * r + 1);
+		}
+		a.op = INFINISOCK_RDMA_WRITE_IMM;
+		a.token = i;
+		a.imm = i;
+		memcpy(CMSG_DATA(c), &a, sizeof(a));
+		ASSERT_EQ(2 * RUNS, sendmsg(self->client, &mh, 0)) TH_LOG("write %d: %s", i, strerror(errno));
+		ASSERT_EQ(0, recv_imm(self->server, &imm)) TH_LOG("write %d: no immediate", i);
+		ASSERT_EQ((uint32_t)i, imm.imm);
+		ASSERT_EQ(2u * RUNS, imm.len);
+		ASSERT_EQ(0, completion(self->client, &st)) TH_LOG("write %d failed", i);
+		ASSERT_EQ((uint64_t)i, st.token);
+		for (int b = 0; b < 2 * RUNS; b++)
+			ASSERT_EQ((unsigned char)(i + b), self->region[b]) TH_LOG("write %d, byte %d", i, b);
+		if (i == WARM - 1) {
+			nwarm = kernel_mrs("rxea", warm, 64);
+			/* Without a pool the regions are gone once their write completed. */
+			ASSERT_LE(RUNS, nwarm) TH_LOG("regions kept after %d writes: %d", WARM, nwarm);
+		}
+	}
+	nafter = kernel_mrs("rxea", after, 64);
+	ASSERT_EQ(nwarm, nafter) TH_LOG("regions after %d more writes: %d, were %d", OPS, nafter, nwarm);
+	EXPECT_EQ(0, memcmp(warm, after, nwarm * sizeof(*warm))) TH_LOG("regions were replaced");
+	close(self->client);
+	self->client = -1;
+	for (int i = 0; i < 100 && (nafter = kernel_mrs("rxea", after, 64)) > 0; i++)
+		usleep(50000);
+	EXPECT_EQ(0, nafter) TH_LOG("regions left after close");
+}
+
 /* Completions wait until read; a small control buffer takes one and says MSG_CTRUNC. */
 TEST_F(rdma, error_queue_and_ctrunc)
 {

@@ -3,12 +3,12 @@
  * One-sided RDMA (rust/af_ib/rdma.rs): user memory registered as a memory region
  * (ib_reg_user_mr()) and faulted in beforehand; the pages of a sendmsg()'s iov_iter
  * pinned, charged to RLIMIT_MEMLOCK and DMA-mapped (struct infinisock_pinned, opaque
- * to Rust); fast registration of page runs; posting RDMA WRITE, READ and WRITE with
- * immediate.
+ * to Rust); fast registration of page runs through regions each QP keeps for its
+ * next operations; posting RDMA WRITE, READ and WRITE with immediate.
  *
  * Logic in C because the kernel crate has no RDMA bindings nor a wrapper for pinning
  * an iov_iter's pages: it is made of iov_iter_extract_pages(),
- * mm_account_pinned_pages(), ib_map_mr_sg() and static inlines such as
+ * mm_account_pinned_pages(), ib_map_mr_sg(), ib_mr_pool_*() and static inlines such as
  * ib_dma_map_page(), ib_update_fast_reg_key() and ib_post_send(), over work request
  * structures the module's bindgen allowlist leaves out.
  */
@@ -21,6 +21,7 @@
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <rdma/ib_verbs.h>
+#include <rdma/mr_pool.h>
 
 #include "helpers.h"
 
@@ -138,18 +139,69 @@ struct infinisock_pinned {
 	struct page **pages;
 	struct ib_sge *sges;
 	/* As one request (infinisock_pinned_one_request()): its SGEs, and the regions
-	 * registered over runs of its pages that some of them name. */
+	 * registered over runs of its pages that some of them name, taken from qp's pool
+	 * (infinisock_pool_mr_get()); inv: a region's earlier registration is still valid
+	 * and is invalidated (by inv_key) before the region is registered again. */
+	struct ib_qp *qp;
 	u32 one_nsge, nmr;
 	struct ib_sge one_sges[INFINISOCK_IMM_MAX_MRS];
 	struct ib_mr *mrs[INFINISOCK_IMM_MAX_MRS];
+	u32 inv_key[INFINISOCK_IMM_MAX_MRS];
+	bool inv[INFINISOCK_IMM_MAX_MRS];
 };
+
+/* Pages of each region of a queue pair's pool: 1 MiB of 4 KiB pages, as the device allows. */
+#define INFINISOCK_POOL_MR_PAGES 256
+
+static u32 infinisock_pool_mr_pages(const struct ib_device *dev)
+{
+	return min_t(u32, dev->attrs.max_fast_reg_page_list_len, INFINISOCK_POOL_MR_PAGES);
+}
+
+/*
+ * A fast-registration region of qp's pool, allocated when the pool has none free.
+ * The pool is the QP's own rdma_mrs list (ib_mr_pool_*(), under the QP's mr_lock):
+ * the module never runs rdma_rw on its QPs, and ib_destroy_qp() deregisters what the
+ * list holds. Each region given out must come back (infinisock_pool_mr_put()) before
+ * the QP is destroyed, which WARNs otherwise. Regions thus stay registered with the
+ * device from one operation to the next: an operation costs a REG_MR request (and a
+ * LOCAL_INV of the previous registration), not an allocation and a deregistration.
+ */
+static struct ib_mr *infinisock_pool_mr_get(struct ib_qp *qp)
+{
+	struct ib_mr *mr = ib_mr_pool_get(qp, &qp->rdma_mrs);
+	LIST_HEAD(fresh);
+	int ret;
+
+	if (mr)
+		return mr;
+	/* One more region, through a list of its own: the pool's is left as it is on failure. */
+	ret = ib_mr_pool_init(qp, &fresh, 1, IB_MR_TYPE_MEM_REG, infinisock_pool_mr_pages(qp->device), 0);
+	if (ret)
+		return ERR_PTR(ret);
+	return ib_mr_pool_get(qp, &fresh);
+}
+
+static void infinisock_pool_mr_put(struct ib_qp *qp, struct ib_mr *mr)
+{
+	ib_mr_pool_put(qp, &qp->rdma_mrs, mr);
+}
+
+/* Gives p's regions back to their pool; p keeps its pages. */
+static void infinisock_pinned_put_mrs(struct infinisock_pinned *p)
+{
+	u32 i;
+
+	for (i = 0; i < p->nmr; i++)
+		infinisock_pool_mr_put(p->qp, p->mrs[i]);
+	p->nmr = 0;
+}
 
 void infinisock_unpin(struct infinisock_pinned *p)
 {
 	u32 i;
 
-	for (i = 0; i < p->nmr; i++)
-		ib_dereg_mr(p->mrs[i]);
+	infinisock_pinned_put_mrs(p);
 	for (i = 0; i < p->nsge; i++)
 		ib_dma_unmap_page(p->dev, p->sges[i].addr, p->sges[i].length, p->dir);
 	if (p->pinned)
@@ -249,11 +301,11 @@ fail:
 }
 
 /*
- * One SGE over n of p's pages that meet at page boundaries: a memory region for the
- * operation (fast registration: the request that registers it is posted just before
- * the one that uses it). The region is p's from here and deregistered with the pins.
+ * One SGE over n of p's pages that meet at page boundaries: a region of qp's pool for
+ * the operation (fast registration: the request that registers it is posted just
+ * before the one that uses it). The region is p's until p goes or gives it back.
  */
-static int infinisock_reg_run(struct ib_pd *pd, struct infinisock_pinned *p, const struct ib_sge *first, u32 n,
+static int infinisock_reg_run(struct ib_qp *qp, struct infinisock_pinned *p, const struct ib_sge *first, u32 n,
 			      struct ib_sge *out)
 {
 	struct scatterlist *sgl;
@@ -263,10 +315,18 @@ static int infinisock_reg_run(struct ib_pd *pd, struct infinisock_pinned *p, con
 
 	if (p->nmr == INFINISOCK_IMM_MAX_MRS)
 		return -EMSGSIZE;
-	mr = ib_alloc_mr(pd, IB_MR_TYPE_MEM_REG, n);
+	mr = infinisock_pool_mr_get(qp);
 	if (IS_ERR(mr))
 		return PTR_ERR(mr);
-	p->mrs[p->nmr++] = mr;
+	p->mrs[p->nmr] = mr;
+	/*
+	 * A region registered before is still valid on the device (its last use has
+	 * completed: its operation's pins went only then), and a device registers only
+	 * a free one: the old registration is invalidated first, by the key it had.
+	 */
+	p->inv[p->nmr] = mr->need_inval;
+	p->inv_key[p->nmr] = mr->lkey;
+	p->nmr++;
 	sgl = kvmalloc_array(n, sizeof(*sgl), GFP_KERNEL);
 	if (!sgl)
 		return -ENOMEM;
@@ -294,44 +354,54 @@ static bool infinisock_sge_ends_page(const struct ib_sge *sge)
  * Makes p one request of at most max_sge SGEs, for a write with immediate: the peer's
  * receive completion reports that request's bytes as the write's length. Pages beyond
  * max_sge are grouped into runs that meet at page boundaries (any one iovec segment is
- * one run), each run of two or more pages one SGE through a region of its own
- * (infinisock_reg_run()). Nothing is posted here: an error leaves the connection as it
- * was (EMSGSIZE: too fragmented; EOPNOTSUPP: the device has no fast registration).
+ * one run), each run of two or more pages one SGE through a region of qp's pool
+ * (infinisock_reg_run()). Nothing is posted here, and on an error p holds no region:
+ * the connection is as it was (EMSGSIZE: too fragmented; EOPNOTSUPP: the device has
+ * no fast registration). The regions go back to the pool with p
+ * (infinisock_unpin()), which must happen before qp is destroyed.
  */
-int infinisock_pinned_one_request(struct ib_pd *pd, struct infinisock_pinned *p, u32 max_sge)
+int infinisock_pinned_one_request(struct ib_qp *qp, struct infinisock_pinned *p, u32 max_sge)
 {
-	const struct ib_device_attr *attrs = &pd->device->attrs;
-	u32 i = 0, n = 0;
+	const struct ib_device_attr *attrs = &qp->device->attrs;
+	u32 i = 0, n = 0, run_max = infinisock_pool_mr_pages(qp->device);
 	int ret;
 
+	if (p->nmr)
+		return -EINVAL;
+	p->qp = qp;
 	max_sge = min_t(u32, max_sge, INFINISOCK_IMM_MAX_MRS);
 	if (p->nsge <= max_sge) {
 		memcpy(p->one_sges, p->sges, p->nsge * sizeof(*p->sges));
 		p->one_nsge = p->nsge;
 		return 0;
 	}
-	if (!(attrs->device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS) || !attrs->max_fast_reg_page_list_len)
+	if (!(attrs->device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS) || !run_max)
 		return -EOPNOTSUPP;
 	while (i < p->nsge) {
 		u32 run = 1;
 
-		while (i + run < p->nsge && run < attrs->max_fast_reg_page_list_len &&
-		       infinisock_sge_ends_page(&p->sges[i + run - 1]) && offset_in_page(p->sges[i + run].addr) == 0)
+		while (i + run < p->nsge && run < run_max && infinisock_sge_ends_page(&p->sges[i + run - 1]) &&
+		       offset_in_page(p->sges[i + run].addr) == 0)
 			run++;
-		if (n == max_sge)
-			return -EMSGSIZE;
+		if (n == max_sge) {
+			ret = -EMSGSIZE;
+			goto fail;
+		}
 		if (run == 1) {
 			p->one_sges[n++] = p->sges[i++];
 			continue;
 		}
-		ret = infinisock_reg_run(pd, p, &p->sges[i], run, &p->one_sges[n]);
+		ret = infinisock_reg_run(qp, p, &p->sges[i], run, &p->one_sges[n]);
 		if (ret)
-			return ret;
+			goto fail;
 		n++;
 		i += run;
 	}
 	p->one_nsge = n;
 	return 0;
+fail:
+	infinisock_pinned_put_mrs(p);
+	return ret;
 }
 
 /*
@@ -356,30 +426,48 @@ static int infinisock_post_write_imm(struct ib_qp *qp, struct ib_cqe *last_cqe, 
 		.remote_addr = remote_addr,
 		.rkey = rkey,
 	};
-	const struct ib_send_wr *bad = NULL;
-	u32 i;
-	int ret;
+	struct ib_send_wr invs[INFINISOCK_IMM_MAX_MRS];
+	const struct ib_send_wr *bad = NULL, *w;
+	struct ib_send_wr *first = &wr.wr;
+	int i, ret;
 
 	*posted = 0;
-	for (i = 0; i < p->nmr; i++)
+	if (p->nmr && p->qp != qp)
+		return -EINVAL;
+	/* Built from the last: each request links to the one after it. */
+	for (i = (int)p->nmr - 1; i >= 0; i--) {
 		/* Access 0: the adapter only reads the region, as the source of a write. */
 		regs[i] = (struct ib_reg_wr) {
 			.wr = {
 				.wr_cqe = part_cqe,
 				.opcode = IB_WR_REG_MR,
-				.next = i + 1 < p->nmr ? &regs[i + 1].wr : &wr.wr,
+				.next = first,
 			},
 			.mr = p->mrs[i],
 			.key = p->mrs[i]->rkey,
 			.access = 0,
 		};
-	ret = ib_post_send(qp, p->nmr ? &regs[0].wr : &wr.wr, &bad);
-	if (!ret) {
-		*posted = p->nmr + 1;
-		return 0;
+		first = &regs[i].wr;
+		if (!p->inv[i])
+			continue;
+		invs[i] = (struct ib_send_wr) {
+			.wr_cqe = part_cqe,
+			.opcode = IB_WR_LOCAL_INV,
+			.ex.invalidate_rkey = p->inv_key[i],
+			.next = first,
+		};
+		first = &invs[i];
 	}
-	for (i = 0; i < p->nmr && &regs[i].wr != bad; i++)
+	ret = ib_post_send(qp, first, &bad);
+	/*
+	 * What went: a region whose registration did must be invalidated before its
+	 * next one. (After a failure the QP is in error and goes; this keeps it true.)
+	 */
+	for (w = first; w && (ret == 0 || w != bad); w = w->next) {
 		(*posted)++;
+		if (w->opcode == IB_WR_REG_MR)
+			reg_wr(w)->mr->need_inval = true;
+	}
 	return ret;
 }
 
