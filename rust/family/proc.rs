@@ -14,7 +14,6 @@ use crate::{
     },
     netns::{hybrid::stats, stats::values},
     proto::{hybrid::Fallback, stats::value_names},
-    proto::memory::under_pressure,
     sdp::diag::SdpList,
 };
 
@@ -50,7 +49,7 @@ struct MemoryStat;
 impl ProcShow for MemoryStat {
     fn show(m: &SeqFile, _net: &Net) {
         let (used, limit) = (memory::used(), memory::limit());
-        seq_print!(m, "rings_kib {}\nlimit_kib {}\npressure {}\n", used / 1024, limit / 1024, u8::from(under_pressure(used, limit)));
+        seq_print!(m, "rings_kib {}\nlimit_kib {}\npressure {}\n", used / 1024, limit / 1024, u8::from(memory::under_pressure()));
         seq_print!(m, "send_buffers_kib {}\n", send_buffer_bytes_in_use().div_ceil(1024));
         seq_print!(m, "recv_buffers_kib {}\n", recv_buffer_bytes_in_use().div_ceil(1024));
     }

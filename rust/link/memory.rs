@@ -5,7 +5,7 @@
 //! the queue pairs count them, and the first receive buffers of connections admitted
 //! and not yet set up ([`Admitted`]).
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use kernel::prelude::*;
 
@@ -21,6 +21,26 @@ use crate::{
 /// Bytes of receive buffers admitted connections will post at first and have not
 /// yet.
 static ADMITTED: AtomicUsize = AtomicUsize::new(0);
+
+/// The module was under pressure when last asked (`proto::memory::under_pressure`).
+static PRESSURE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the module is under pressure with `used` bytes taken; remembers the
+/// answer, from which the next one starts. Callers race only to the same answer for
+/// the same use.
+fn pressure_at(used: usize) -> bool {
+    let was = PRESSURE.load(Ordering::Relaxed);
+    let now = memory::under_pressure(used, limit(), was);
+    if now != was {
+        PRESSURE.store(now, Ordering::Relaxed);
+    }
+    now
+}
+
+/// Whether the module is under pressure now.
+pub(crate) fn under_pressure() -> bool {
+    pressure_at(used())
+}
 
 /// Bytes of buffers the module's connections hold now, or are about to.
 pub(crate) fn used() -> usize {
@@ -40,7 +60,8 @@ pub(crate) fn limit() -> usize {
 /// Buffers of `buffer` bytes receive windows may grow by now: those that fit below
 /// pressure.
 pub(crate) fn growth_room(buffer: usize) -> usize {
-    memory::growth_room(used(), buffer, limit())
+    let used = used();
+    memory::growth_room(used, buffer, limit(), pressure_at(used))
 }
 
 /// Whether a connection may take a new send buffer of `bytes`; `in_flight`: it has
@@ -72,7 +93,8 @@ impl Admitted {
         let limit = limit();
         let mut admitted = ADMITTED.load(Ordering::Relaxed);
         loop {
-            let Some((rings, bytes)) = choice.admit(held().saturating_add(admitted), limit) else {
+            let used = held().saturating_add(admitted);
+            let Some((rings, bytes)) = choice.admit(used, limit, pressure_at(used)) else {
                 crate::kernel_api::log::pr_info_ratelimited!(
                     "SDP: buffer memory limit reached (net.infinisock.sdp_mem); connection refused\n"
                 );

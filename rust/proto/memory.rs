@@ -8,8 +8,8 @@
 //! send buffers.
 //!
 //! - A new connection is admitted with the receive buffers it posts at first. Under
-//!   pressure (three quarters of the limit) it gets the smallest rings that work;
-//!   past the limit it is refused.
+//!   pressure (from three quarters of the limit until use falls below five eighths)
+//!   it gets the smallest rings that work; past the limit it is refused.
 //! - Receive windows grow only into the room left below pressure; under pressure they
 //!   fall back to their floor as the reader consumes (`proto::recv_window`). A window
 //!   nobody sends on keeps what it grants: it cannot be taken back from the peer.
@@ -42,16 +42,25 @@ const fn pressure_mark(limit: usize) -> usize {
     limit / 4 * 3
 }
 
-/// Whether `used` bytes of `limit` are under pressure.
-pub const fn under_pressure(used: usize, limit: usize) -> bool {
-    used >= pressure_mark(limit)
+/// Bytes of `limit` below which pressure ends once it began: five eighths. Between
+/// the two marks the module stays as it was, so that windows which fell back to
+/// their floor do not grow again at once and push it straight back over the mark
+/// (TCP's `tcp_mem` has a low mark for the same reason).
+const fn relief_mark(limit: usize) -> usize {
+    limit / 8 * 5
+}
+
+/// Whether the module is under pressure with `used` of `limit` bytes taken, when it
+/// was (`was`) or was not before.
+pub const fn under_pressure(used: usize, limit: usize, was: bool) -> bool {
+    used >= if was { relief_mark(limit) } else { pressure_mark(limit) }
 }
 
 /// How a connection that starts with `full` bytes with its rings as configured, and
 /// `minimal` bytes with the smallest ones, is admitted when `used` of `limit` bytes
-/// are taken.
-pub fn admit(used: usize, full: usize, minimal: usize, limit: usize) -> Admission {
-    if !under_pressure(used, limit) && used.saturating_add(full) <= limit {
+/// are taken, under pressure (`pressure`, see [`under_pressure`]) or not.
+pub fn admit(used: usize, full: usize, minimal: usize, limit: usize, pressure: bool) -> Admission {
+    if !pressure && used.saturating_add(full) <= limit {
         Admission::Full
     } else if used.saturating_add(minimal) <= limit {
         Admission::Minimal
@@ -61,10 +70,11 @@ pub fn admit(used: usize, full: usize, minimal: usize, limit: usize) -> Admissio
 }
 
 /// Buffers of `buffer` bytes receive windows may grow by when `used` of `limit`
-/// bytes are taken: as many as fit below pressure (none under it).
-pub const fn growth_room(used: usize, buffer: usize, limit: usize) -> usize {
+/// bytes are taken: as many as fit below the pressure mark, none under pressure
+/// (`pressure`).
+pub const fn growth_room(used: usize, buffer: usize, limit: usize, pressure: bool) -> usize {
     let below = pressure_mark(limit).saturating_sub(used);
-    if buffer == 0 { 0 } else { below / buffer }
+    if buffer == 0 || pressure { 0 } else { below / buffer }
 }
 
 /// Whether a connection may take a new send buffer of `bytes` when `used` of `limit`
@@ -109,11 +119,12 @@ impl RingChoice {
         self.rings(a).map(|c| start_bytes(&c))
     }
 
-    /// The admission of these rings with `used` of `limit` bytes taken, and what it
-    /// gives: the rings and the bytes they take at first, or `None` beyond the limit.
-    pub fn admit(&self, used: usize, limit: usize) -> Option<(RingConfig, usize)> {
+    /// The admission of these rings with `used` of `limit` bytes taken, under
+    /// pressure or not, and what it gives: the rings and the bytes they take at
+    /// first, or `None` beyond the limit.
+    pub fn admit(&self, used: usize, limit: usize, pressure: bool) -> Option<(RingConfig, usize)> {
         let cost = |a| self.bytes(a).unwrap_or(usize::MAX);
-        let a = admit(used, cost(Admission::Full), cost(Admission::Minimal), limit);
+        let a = admit(used, cost(Admission::Full), cost(Admission::Minimal), limit, pressure);
         Some((self.rings(a)?, self.bytes(a)?))
     }
 }
