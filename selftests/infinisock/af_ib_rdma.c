@@ -413,8 +413,9 @@ TEST_F(rdma, fragmented_write_imm_reuses_regions)
 		ASSERT_EQ(2u * RUNS, imm.len);
 		ASSERT_EQ(0, completion(self->client, &st)) TH_LOG("write %d failed", i);
 		ASSERT_EQ((uint64_t)i, st.token);
-		for (int b = 0; b < 2 * RUNS; b++)
+		for (int b = 0; b < 2 * RUNS; b++) {
 			ASSERT_EQ((unsigned char)(i + b), self->region[b]) TH_LOG("write %d, byte %d", i, b);
+		}
 		if (i == WARM - 1) {
 			nwarm = kernel_mrs("rxea", warm, 64);
 			/* Without a pool the regions are gone once their write completed. */
