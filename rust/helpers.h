@@ -171,7 +171,7 @@ int infinisock_pinned_one_request(struct ib_qp *qp, struct infinisock_pinned *p,
 #define INFINISOCK_VERB_READ 2
 #define INFINISOCK_VERB_WRITE_IMM 3
 int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
-			 const struct infinisock_pinned *p, int op, u32 imm, u64 remote_addr, u32 rkey, u32 max_sge,
+			 struct infinisock_pinned *p, int op, u32 imm, u64 remote_addr, u32 rkey, u32 max_sge,
 			 u32 *posted);
 int infinisock_post_rdma_mr(struct ib_qp *qp, struct ib_cqe *cqe, const struct ib_mr *mr, u64 addr, u32 len, int op,
 			    u32 imm, u64 remote_addr, u32 rkey);

@@ -566,9 +566,10 @@ impl QueuePair {
     /// (`signaled`) or not: an unsignaled one is done when the next signaled one is.
     fn hold(&mut self, local: Held, signaled: bool) {
         let due = self.signaled_posted + u64::from(!signaled);
-        // Room was reserved before posting.
+        // Room was reserved before posting (`reserve_held`, under the same `&mut self`).
         if let Err(e) = self.held.push_within_capacity((due, local)) {
-            // Not reached. Leaked rather than freed under the device.
+            // Not reached. Leaked rather than freed under the device (pool regions
+            // leaked with it would make the QP's destruction warn).
             core::mem::forget(e.0);
         }
     }

@@ -139,15 +139,13 @@ struct infinisock_pinned {
 	struct page **pages;
 	struct ib_sge *sges;
 	/* As one request (infinisock_pinned_one_request()): its SGEs, and the regions
-	 * registered over runs of its pages that some of them name, taken from qp's pool
-	 * (infinisock_pool_mr_get()); inv: a region's earlier registration is still valid
-	 * and is invalidated (by inv_key) before the region is registered again. */
+	 * registered over runs of its pages, taken from qp's pool
+	 * (infinisock_pool_mr_get()); region i is SGE mr_sge[i]. */
 	struct ib_qp *qp;
 	u32 one_nsge, nmr;
 	struct ib_sge one_sges[INFINISOCK_IMM_MAX_MRS];
 	struct ib_mr *mrs[INFINISOCK_IMM_MAX_MRS];
-	u32 inv_key[INFINISOCK_IMM_MAX_MRS];
-	bool inv[INFINISOCK_IMM_MAX_MRS];
+	u8 mr_sge[INFINISOCK_IMM_MAX_MRS];
 };
 
 /* Pages of each region of a queue pair's pool: 1 MiB of 4 KiB pages, as the device allows. */
@@ -179,7 +177,7 @@ static struct ib_mr *infinisock_pool_mr_get(struct ib_qp *qp)
 	ret = ib_mr_pool_init(qp, &fresh, 1, IB_MR_TYPE_MEM_REG, infinisock_pool_mr_pages(qp->device), 0);
 	if (ret)
 		return ERR_PTR(ret);
-	return ib_mr_pool_get(qp, &fresh);
+	return ib_mr_pool_get(qp, &fresh) ?: ERR_PTR(-ENOMEM);
 }
 
 static void infinisock_pool_mr_put(struct ib_qp *qp, struct ib_mr *mr)
@@ -306,8 +304,9 @@ fail:
  * before the one that uses it). The region is p's until p goes or gives it back.
  */
 static int infinisock_reg_run(struct ib_qp *qp, struct infinisock_pinned *p, const struct ib_sge *first, u32 n,
-			      struct ib_sge *out)
+			      u32 sge)
 {
+	struct ib_sge *out = &p->one_sges[sge];
 	struct scatterlist *sgl;
 	struct ib_mr *mr;
 	u32 i, len = 0;
@@ -319,13 +318,7 @@ static int infinisock_reg_run(struct ib_qp *qp, struct infinisock_pinned *p, con
 	if (IS_ERR(mr))
 		return PTR_ERR(mr);
 	p->mrs[p->nmr] = mr;
-	/*
-	 * A region registered before is still valid on the device (its last use has
-	 * completed: its operation's pins went only then), and a device registers only
-	 * a free one: the old registration is invalidated first, by the key it had.
-	 */
-	p->inv[p->nmr] = mr->need_inval;
-	p->inv_key[p->nmr] = mr->lkey;
+	p->mr_sge[p->nmr] = sge;
 	p->nmr++;
 	sgl = kvmalloc_array(n, sizeof(*sgl), GFP_KERNEL);
 	if (!sgl)
@@ -340,8 +333,8 @@ static int infinisock_reg_run(struct ib_qp *qp, struct infinisock_pinned *p, con
 	kvfree(sgl);
 	if (mapped != (int)n)
 		return mapped < 0 ? mapped : -EINVAL;
-	ib_update_fast_reg_key(mr, ib_inc_rkey(mr->rkey));
-	*out = (struct ib_sge) { .addr = mr->iova, .length = len, .lkey = mr->lkey };
+	/* The key is the registration's, set when it is posted (infinisock_post_write_imm()). */
+	*out = (struct ib_sge) { .addr = mr->iova, .length = len };
 	return 0;
 }
 
@@ -391,7 +384,7 @@ int infinisock_pinned_one_request(struct ib_qp *qp, struct infinisock_pinned *p,
 			p->one_sges[n++] = p->sges[i++];
 			continue;
 		}
-		ret = infinisock_reg_run(qp, p, &p->sges[i], run, &p->one_sges[n]);
+		ret = infinisock_reg_run(qp, p, &p->sges[i], run, n);
 		if (ret)
 			goto fail;
 		n++;
@@ -404,20 +397,65 @@ fail:
 	return ret;
 }
 
+/* The requests of a write with immediate: a registration per region, each behind an invalidation. */
+struct infinisock_imm_wrs {
+	struct ib_send_wr invs[INFINISOCK_IMM_MAX_MRS];
+	struct ib_reg_wr regs[INFINISOCK_IMM_MAX_MRS];
+	struct ib_rdma_wr write;
+};
+
 /*
  * A write with immediate as one request (p made so by infinisock_pinned_one_request()),
  * after the requests that register its regions: unsignaled, carrying part_cqe, as the
  * earlier requests of other operations do.
+ *
+ * A region registered before is still valid on the device (its last use completed:
+ * its operation's pins went only then), and a device registers only a free one: the
+ * old registration is invalidated first, by the key it had (rdma_rw does the same).
+ * Each registration gets a new key here, as it is posted, not when its region is
+ * prepared: a region prepared and never posted keeps the key the device knows, which
+ * its next invalidation names.
  */
 static int infinisock_post_write_imm(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
-				     const struct infinisock_pinned *p, u32 imm, u64 remote_addr, u32 rkey,
-				     u32 *posted)
+				     struct infinisock_pinned *p, u32 imm, u64 remote_addr, u32 rkey, u32 *posted)
 {
-	struct ib_reg_wr regs[INFINISOCK_IMM_MAX_MRS];
-	struct ib_rdma_wr wr = {
+	struct infinisock_imm_wrs *w = kzalloc(sizeof(*w), GFP_KERNEL);
+	const struct ib_send_wr *bad = NULL, *sent;
+	struct ib_send_wr *first;
+	u8 old_key[INFINISOCK_IMM_MAX_MRS];
+	bool reg_sent[INFINISOCK_IMM_MAX_MRS] = {};
+	int i, ret;
+
+	*posted = 0;
+	if (!w)
+		return -ENOMEM;
+	if (p->nmr && p->qp != qp) {
+		kfree(w);
+		return -EINVAL;
+	}
+	for (i = 0; i < (int)p->nmr; i++) {
+		struct ib_mr *mr = p->mrs[i];
+
+		old_key[i] = mr->lkey & 0xff;
+		w->invs[i] = (struct ib_send_wr) {
+			.wr_cqe = part_cqe,
+			.opcode = IB_WR_LOCAL_INV,
+			.ex.invalidate_rkey = mr->lkey,
+		};
+		ib_update_fast_reg_key(mr, ib_inc_rkey(mr->rkey));
+		p->one_sges[p->mr_sge[i]].lkey = mr->lkey;
+		/* Access 0: the adapter only reads the region, as the source of a write. */
+		w->regs[i] = (struct ib_reg_wr) {
+			.wr = { .wr_cqe = part_cqe, .opcode = IB_WR_REG_MR },
+			.mr = mr,
+			.key = mr->rkey,
+			.access = 0,
+		};
+	}
+	w->write = (struct ib_rdma_wr) {
 		.wr = {
 			.wr_cqe = last_cqe,
-			.sg_list = p->one_nsge ? (struct ib_sge *)p->one_sges : NULL,
+			.sg_list = p->one_nsge ? p->one_sges : NULL,
 			.num_sge = p->one_nsge,
 			.opcode = IB_WR_RDMA_WRITE_WITH_IMM,
 			.send_flags = IB_SEND_SIGNALED,
@@ -426,48 +464,33 @@ static int infinisock_post_write_imm(struct ib_qp *qp, struct ib_cqe *last_cqe, 
 		.remote_addr = remote_addr,
 		.rkey = rkey,
 	};
-	struct ib_send_wr invs[INFINISOCK_IMM_MAX_MRS];
-	const struct ib_send_wr *bad = NULL, *w;
-	struct ib_send_wr *first = &wr.wr;
-	int i, ret;
-
-	*posted = 0;
-	if (p->nmr && p->qp != qp)
-		return -EINVAL;
-	/* Built from the last: each request links to the one after it. */
+	/* Linked from the last: [LOCAL_INV,] REG_MR for each region, then the write. */
+	first = &w->write.wr;
 	for (i = (int)p->nmr - 1; i >= 0; i--) {
-		/* Access 0: the adapter only reads the region, as the source of a write. */
-		regs[i] = (struct ib_reg_wr) {
-			.wr = {
-				.wr_cqe = part_cqe,
-				.opcode = IB_WR_REG_MR,
-				.next = first,
-			},
-			.mr = p->mrs[i],
-			.key = p->mrs[i]->rkey,
-			.access = 0,
-		};
-		first = &regs[i].wr;
-		if (!p->inv[i])
-			continue;
-		invs[i] = (struct ib_send_wr) {
-			.wr_cqe = part_cqe,
-			.opcode = IB_WR_LOCAL_INV,
-			.ex.invalidate_rkey = p->inv_key[i],
-			.next = first,
-		};
-		first = &invs[i];
+		w->regs[i].wr.next = first;
+		first = &w->regs[i].wr;
+		if (p->mrs[i]->need_inval) {
+			w->invs[i].next = first;
+			first = &w->invs[i];
+		}
 	}
 	ret = ib_post_send(qp, first, &bad);
 	/*
 	 * What went: a region whose registration did must be invalidated before its
-	 * next one. (After a failure the QP is in error and goes; this keeps it true.)
+	 * next one; one whose registration did not keeps its key. (After a failure the
+	 * QP is in error and goes; this keeps the regions' state true all the same.)
 	 */
-	for (w = first; w && (ret == 0 || w != bad); w = w->next) {
+	for (sent = first; sent && (ret == 0 || sent != bad); sent = sent->next) {
 		(*posted)++;
-		if (w->opcode == IB_WR_REG_MR)
-			reg_wr(w)->mr->need_inval = true;
+		if (sent->opcode == IB_WR_REG_MR) {
+			reg_sent[reg_wr(sent) - w->regs] = true;
+			reg_wr(sent)->mr->need_inval = true;
+		}
 	}
+	for (i = 0; i < (int)p->nmr; i++)
+		if (!reg_sent[i])
+			ib_update_fast_reg_key(p->mrs[i], old_key[i]);
+	kfree(w);
 	return ret;
 }
 
@@ -490,7 +513,7 @@ static enum ib_wr_opcode infinisock_rdma_opcode(int op)
  * failure or a flush reports. *posted says how many were posted, also on failure.
  */
 int infinisock_post_rdma(struct ib_qp *qp, struct ib_cqe *last_cqe, struct ib_cqe *part_cqe,
-			 const struct infinisock_pinned *p, int op, u32 imm, u64 remote_addr, u32 rkey, u32 max_sge,
+			 struct infinisock_pinned *p, int op, u32 imm, u64 remote_addr, u32 rkey, u32 max_sge,
 			 u32 *posted)
 {
 	u32 nwr = infinisock_rdma_wrs(p, max_sge), i, sge = 0;
