@@ -166,6 +166,8 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 void infinisock_unpin(struct infinisock_pinned *p);
 u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
 int infinisock_pinned_one_request(struct ib_qp *qp, struct infinisock_pinned *p, u32 max_sge);
+bool infinisock_qp_keeps_mrs(struct ib_qp *qp);
+void infinisock_qp_trim_mrs(struct ib_qp *qp);
 /* The RDMA verbs the posting helpers take (rust/kernel_api/verbs.rs RdmaVerb). */
 #define INFINISOCK_VERB_WRITE 1
 #define INFINISOCK_VERB_READ 2

@@ -21,12 +21,13 @@ use crate::kernel_api::log::{pr_info_ratelimited, pr_warn_ratelimited};
 use kernel::{
     prelude::*,
     sync::Arc,
+    time::Instant,
     uaccess::{UserPtr, UserSlice},
 };
 
 use crate::{
     kernel_api::{qp::RdmaVerb, sock::Msg, verbs::{Cqe, UserMr, Wc}},
-    link::{link::{Link, WrKind}, rdma::Completion},
+    link::{link::{Link, WrKind, REGIONS_KEPT_MS}, rdma::Completion},
     proto::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
         credits::Credits,
@@ -247,7 +248,20 @@ fn post(
 /// An operation's last request completed (or was flushed): the operation is done.
 pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     finish_op(ep, inner, wc);
+    keep_regions_a_while(ep, inner);
     crate::sdp::close::rdma_settled(ep, inner, false);
+}
+
+/// The last operation in flight completed: the queue pair's registration regions are
+/// kept for the next ones, and given back by the trim timer if none comes
+/// (`Link::trim_regions`).
+fn keep_regions_a_while(ep: EpRef<'_>, inner: &mut Inner) {
+    let Some(link) = inner.link.as_mut() else { return };
+    if link.rdma.busy() || !link.qp.keeps_regions() {
+        return;
+    }
+    link.rdma.idle_since = Some(Instant::now());
+    ep.start_trim_timer(REGIONS_KEPT_MS);
 }
 
 /// Retires the oldest operation and reports it, unless it was reported already.

@@ -552,6 +552,21 @@ impl QueuePair {
         PinnedBuf::pin(&self.pd, &self.dev, msg, len, device_writes)
     }
 
+    /// Whether the pool of fast-registration regions (see [`QueuePair::post_rdma`])
+    /// holds any not in use.
+    pub(crate) fn keeps_regions(&self) -> bool {
+        // SAFETY: Live QP (type invariant); the pool's list is read under its lock.
+        unsafe { bindings::infinisock_qp_keeps_mrs(self.qp.as_raw()) }
+    }
+
+    /// Deregisters the pool's regions not in use; the next operations register new
+    /// ones.
+    pub(crate) fn trim_regions(&mut self) {
+        // SAFETY: Live QP (type invariant); regions in use are not in the pool's list,
+        // and come back to it when their pages go.
+        unsafe { bindings::infinisock_qp_trim_mrs(self.qp.as_raw()) };
+    }
+
     /// Room for one more held operation, reserved before posting it; `EOPNOTSUPP` on
     /// a queue pair with no send-queue entries for RDMA operations.
     fn reserve_held(&mut self) -> Result {

@@ -61,6 +61,11 @@ impl WrKind {
     }
 }
 
+/// How long a connection keeps the registration regions of its RDMA operations (the
+/// queue pair's pool) once none is in flight: a program that goes on reuses them, an
+/// idle connection holds none.
+pub(crate) const REGIONS_KEPT_MS: u32 = 2000;
+
 static RECV_CQE: Cqe = WrKind::Recv.cqe();
 static SEND_CQE: Cqe = WrKind::Send.cqe();
 static PROBE_CQE: Cqe = WrKind::Probe.cqe();
@@ -320,6 +325,23 @@ impl Link {
     /// flight.
     pub(crate) fn trim_send_buffers(&mut self) {
         self.qp.trim_send_buffers();
+    }
+
+    /// The queue pair's registration regions are kept for the next RDMA operations
+    /// until none has been in flight for [`REGIONS_KEPT_MS`]; then they go. Returns
+    /// the milliseconds left when that time has not come yet.
+    pub(crate) fn trim_regions(&mut self) -> Option<u32> {
+        if self.rdma.busy() || !self.qp.keeps_regions() {
+            return None;
+        }
+        let idle_ms = self.rdma.idle_since.map_or(i64::MAX, |t| t.elapsed().as_millis());
+        match u32::try_from(i64::from(REGIONS_KEPT_MS).saturating_sub(idle_ms)) {
+            Ok(left) if left > 0 => Some(left),
+            _ => {
+                self.qp.trim_regions();
+                None
+            }
+        }
     }
 
     /// Whether a message found no memory for its buffer and what is owed waits for a

@@ -6,7 +6,11 @@
 //! touch; this is the protocol's account of it (`proto::regions`, `proto::rdma_ops`,
 //! `proto::error_queue`), for the program's completions and for `EBUSY`.
 
-use kernel::{prelude::*, sync::Arc};
+use kernel::{
+    prelude::*,
+    sync::Arc,
+    time::{Instant, Monotonic},
+};
 
 use crate::{
     kernel_api::{list::KernelLists, verbs::{UserMr, Wc}},
@@ -23,11 +27,13 @@ pub(crate) struct Rdma {
     /// READs the connection may have in flight toward the peer, as negotiated when it
     /// was established (0 before, and with a peer that serves none).
     pub(crate) read_depth: u8,
+    /// When the last operation in flight completed.
+    pub(crate) idle_since: Option<Instant<Monotonic>>,
 }
 
 impl Rdma {
     pub(crate) fn new(send_sge: u32, read_sge: u32) -> Self {
-        Self { regions: RegionTable::default(), ops: OpQueue::default(), send_sge, read_sge, read_depth: 0 }
+        Self { regions: RegionTable::default(), ops: OpQueue::default(), send_sge, read_sge, read_depth: 0, idle_since: None }
     }
 
     /// Whether any request is in flight.

@@ -11,7 +11,7 @@ use kernel::{prelude::*, sync::MutexGuard, time::msecs_to_jiffies};
 
 use crate::{
     kernel_api::{sock::Msg, trace, verbs::Wc},
-    link::link::Link,
+    link::{link::Link, memory},
     netns::stats,
     proto::{
         abi::{MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, POLLOUT, POLLWRNORM},
@@ -66,15 +66,23 @@ const MEMORY_RETRY_MS: u32 = 20;
 pub(crate) const SEND_BUFFERS_KEPT_MS: u32 = 100;
 
 /// No send in flight and send buffers kept: the trim timer gives them back unless
-/// the connection is busy again by then.
-pub(crate) fn trim_when_idle(ep: EpRef<'_>, inner: &Inner) {
-    if inner.phase == Phase::Connected && inner.link.as_ref().is_some_and(|l| l.tx_idle() && l.send_buffer_bytes() > 0) {
+/// the connection is busy again by then. Under memory pressure they go at once: the
+/// next writer may allocate again, but the memory is not held idle meanwhile.
+pub(crate) fn trim_when_idle(ep: EpRef<'_>, inner: &mut Inner) {
+    if inner.phase != Phase::Connected {
+        return;
+    }
+    let Some(link) = inner.link.as_mut().filter(|l| l.tx_idle() && l.send_buffer_bytes() > 0) else { return };
+    if memory::under_pressure() {
+        link.trim_send_buffers();
+    } else {
         ep.start_trim_timer(SEND_BUFFERS_KEPT_MS);
     }
 }
 
 /// The trim timer: its lock reaps the completions a waiting reader left; the send
-/// buffers of a connection with no send in flight go back.
+/// buffers of a connection with no send in flight go back, and the registration
+/// regions of one whose RDMA operations have been idle long enough.
 pub(crate) fn trim_idle(ep: EpRef<'_>) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
@@ -83,6 +91,9 @@ pub(crate) fn trim_idle(ep: EpRef<'_>) {
     }
     if let Some(link) = inner.link.as_mut() {
         link.trim_send_buffers();
+        if let Some(left_ms) = link.trim_regions() {
+            ep.start_trim_timer(left_ms);
+        }
     }
 }
 

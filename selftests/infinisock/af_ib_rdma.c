@@ -403,8 +403,9 @@ static ssize_t write_imm_iov(FIXTURE_DATA(rdma) *self, struct iovec *iov, int n,
  * A write with immediate over 9 runs of 2 pages (18 SGEs: more than one request takes)
  * registers each run through a region of the connection's pool. The regions stay
  * registered and serve the next operations: 500 writes later the device lists the
- * very same 9 regions, every write delivered its bytes and its length, and closing
- * the connection deregisters them all. A write too fragmented for one request
+ * very same 9 regions, and every write delivered its bytes and its length. Idle, the
+ * connection deregisters them; its next write registers new ones, and closing it
+ * deregisters those. A write too fragmented for one request
  * (EMSGSIZE) on the way takes a region and gives it back untouched: the writes after
  * it still register it (its key is the one the device knows).
  */
@@ -454,6 +455,13 @@ TEST_F_TIMEOUT(rdma, fragmented_write_imm_reuses_regions, 300)
 	nafter = kernel_mrs("rxea", after, 64);
 	ASSERT_EQ(nwarm, nafter) TH_LOG("regions after %d more writes: %d, were %d", OPS, nafter, nwarm);
 	EXPECT_EQ(0, memcmp(warm, after, nwarm * sizeof(*warm))) TH_LOG("regions were replaced");
+	/* An idle connection gives them back (2 s after its last operation)... */
+	EXPECT_EQ(0, no_kernel_mrs("rxea")) TH_LOG("regions kept by an idle connection");
+	/* ...and registers new ones for its next write. */
+	ASSERT_EQ(2 * RUNS, write_imm_iov(self, iov, RUNS, OPS + WARM)) TH_LOG("%s", strerror(errno));
+	ASSERT_EQ(0, recv_imm(self->server, &imm));
+	ASSERT_EQ(0, completion(self->client, &st));
+	EXPECT_EQ(RUNS, kernel_mrs("rxea", after, 64));
 	/* Both ends close: the connection is torn down once both DisConns went through. */
 	close(self->client);
 	close(self->server);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include <linux/infinisock.h>
+#include <linux/sockios.h>
 
 #include "kselftest_harness.h"
 #include "hosts.h"
@@ -410,7 +412,8 @@ TEST(ring_memory_limit)
 {
 	int init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	int fds[2 * 40], bulk[3], port, bulk_port, l, n = 0, full, minimal, refused = 0, err = 0, rc;
-	long long base = settle(0), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL), peak;
+	long long base = settle(0), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL), peak, send_base;
+	int outq = -1;
 	long grown;
 	char value[32];
 	size_t broke;
@@ -453,8 +456,15 @@ TEST(ring_memory_limit)
 	/* At the limit, the writer still gets through, and the reader's window falls back
 	 * to the floor. */
 	peak = rings_kib();
+	send_base = send_buffers_kib();
 	broke = bulk_checked(bulk[1], bulk[2], LIMIT_BULK, &peak);
 	EXPECT_EQ((size_t)0, broke) TH_LOG("the stream broke at byte %zu", broke - 1);
+	/* Under pressure an idle writer's send buffers go back as its last send completes
+	 * (the call that reaps it), not a while later. */
+	for (int t = 0; t < 200 && (ioctl(bulk[1], SIOCOUTQ, &outq) || outq > 0); t++)
+		usleep(10000);
+	EXPECT_EQ(0, outq);
+	EXPECT_EQ(send_base, send_buffers_kib()) TH_LOG("send buffers kept idle under pressure");
 	TH_LOG("%d MiB at the limit: peak %lld KiB of %lld, the reader's window %ld buffers (%ld before)",
 	       LIMIT_BULK >> 20, peak, base + LIMIT_KIB, posted_b(bulk_port), grown);
 	EXPECT_GE(4, posted_b(bulk_port));

@@ -185,6 +185,24 @@ static void infinisock_pool_mr_put(struct ib_qp *qp, struct ib_mr *mr)
 	ib_mr_pool_put(qp, &qp->rdma_mrs, mr);
 }
 
+/* Whether qp's pool holds regions not given out. */
+bool infinisock_qp_keeps_mrs(struct ib_qp *qp)
+{
+	unsigned long flags;
+	bool kept;
+
+	spin_lock_irqsave(&qp->mr_lock, flags);
+	kept = !list_empty(&qp->rdma_mrs);
+	spin_unlock_irqrestore(&qp->mr_lock, flags);
+	return kept;
+}
+
+/* Deregisters the regions qp's pool holds; those given out stay out, and come back. */
+void infinisock_qp_trim_mrs(struct ib_qp *qp)
+{
+	ib_mr_pool_destroy(qp, &qp->rdma_mrs);
+}
+
 /* Gives p's regions back to their pool; p keeps its pages. */
 static void infinisock_pinned_put_mrs(struct infinisock_pinned *p)
 {
