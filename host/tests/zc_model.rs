@@ -17,6 +17,9 @@
 //! 6. crossings (a SrcAvail meeting the reader's open SinkAvail) occur in at least
 //!    1 % of schedules.
 
+mod common;
+use common::Wire;
+
 use std::collections::{HashSet, VecDeque};
 
 use infinisock_proto::wire::Advert;
@@ -142,7 +145,6 @@ struct Peers {
     // The writer.
     src: SrcAdverts<HostLists>,
     wsinks: WriterSinks<HostLists>,
-    writer_mseq: u32,
     writer_heard: u32,
     /// The `mseq` of the writer's last data-bearing message (Data, SrcAvail).
     last_data: Option<u32>,
@@ -160,7 +162,6 @@ struct Peers {
     // The reader.
     peer: PeerAdverts<HostLists>,
     rsinks: ReaderSinks<HostLists>,
-    reader_mseq: u32,
     reader_heard: u32,
     delivered: u64,
     /// READs in flight: advert id, offset, len.
@@ -170,8 +171,8 @@ struct Peers {
     reader_open: VecDeque<(u64, u32, Vec<(u32, u64, u32)>)>,
     sink_valid: HashSet<u64>,
     next_sink_id: u64,
-    to_reader: VecDeque<(u32, u32, Msg)>,
-    to_writer: VecDeque<(u32, u32, Msg)>,
+    to_reader: Wire<Msg>,
+    to_writer: Wire<Msg>,
     /// The connection was reset (cancel timer, or a forgery detected).
     reset: bool,
     // What the schedule explored.
@@ -191,7 +192,6 @@ impl Peers {
             now: 0,
             src: SrcAdverts::new(max_open, TIMEOUT_MS, CANCEL_MS),
             wsinks: WriterSinks::new(max_open),
-            writer_mseq: start,
             writer_heard: start,
             last_data: None,
             produced: 0,
@@ -203,15 +203,14 @@ impl Peers {
             writes: VecDeque::new(),
             peer: PeerAdverts::new(max_open),
             rsinks: ReaderSinks::new(max_open),
-            reader_mseq: start,
             reader_heard: start,
             delivered: 0,
             reads: VecDeque::new(),
             reader_open: VecDeque::new(),
             sink_valid: HashSet::new(),
             next_sink_id: 0,
-            to_reader: VecDeque::new(),
-            to_writer: VecDeque::new(),
+            to_reader: Wire::new(start),
+            to_writer: Wire::new(start),
             reset: false,
             crossings: 0,
             stale: 0,
@@ -222,17 +221,12 @@ impl Peers {
     }
 
     fn to_reader(&mut self, m: Msg) -> u32 {
-        if !matches!(m, Msg::Write { .. }) {
-            self.writer_mseq = self.writer_mseq.wrapping_add(1);
-        }
-        self.to_reader.push_back((self.writer_mseq, self.writer_heard, m));
-        self.writer_mseq
+        let message = !matches!(m, Msg::Write { .. });
+        self.to_reader.send(m, self.writer_heard, message)
     }
 
     fn to_writer(&mut self, m: Msg) -> u32 {
-        self.reader_mseq = self.reader_mseq.wrapping_add(1);
-        self.to_writer.push_back((self.reader_mseq, self.reader_heard, m));
-        self.reader_mseq
+        self.to_writer.send(m, self.reader_heard, true)
     }
 
     /// The writer's SrcAvail advert is over: its region is invalidated (no READ of it
@@ -249,7 +243,7 @@ impl Peers {
     /// The reader's advert is over: its region is invalidated (no WRITE of it may be
     /// in flight, at the writer or on the wire).
     fn sink_closed(&mut self, id: u64) -> Result<(), TestCaseError> {
-        let in_flight = self.to_reader.iter().any(|(_, _, m)| matches!(m, Msg::Write { id: i, .. } if *i == id));
+        let in_flight = self.to_reader.queue.iter().any(|(_, _, m)| matches!(m, Msg::Write { id: i, .. } if *i == id));
         prop_assert!(!in_flight, "advert {} invalidated under a WRITE", id);
         prop_assert!(self.sink_valid.remove(&id), "advert {} closed twice", id);
         Ok(())
@@ -273,15 +267,13 @@ impl Peers {
     }
 
     fn reader_replies(&mut self) {
-        let (mseq, heard, wire) = (&mut self.reader_mseq, self.reader_heard, &mut self.to_writer);
+        let (heard, wire) = (self.reader_heard, &mut self.to_writer);
         self.peer.replies(|r| {
-            *mseq = mseq.wrapping_add(1);
             let m = match r {
                 Reply::RdCompl(n) => Msg::RdCompl(n),
                 Reply::SendSm => Msg::SendSm,
             };
-            wire.push_back((*mseq, heard, m));
-            *mseq
+            wire.send(m, heard, true)
         });
     }
 
@@ -323,14 +315,14 @@ impl Peers {
                 self.writer_replies();
             }
             Step::WriterReceives => {
-                if let Some((mseq, ack, m)) = self.to_writer.pop_front() {
+                if let Some((mseq, ack, m)) = self.to_writer.queue.pop_front() {
                     self.writer_heard = mseq;
                     self.writer_takes(ack, m)?;
                     self.writer_replies();
                 }
             }
             Step::ReaderReceives => {
-                if let Some((mseq, ack, m)) = self.to_reader.pop_front() {
+                if let Some((mseq, ack, m)) = self.to_reader.queue.pop_front() {
                     if !matches!(m, Msg::Write { .. }) {
                         self.reader_heard = mseq;
                     }
@@ -414,7 +406,7 @@ impl Peers {
         let start = self.sent;
         if advert && self.src.has_room() {
             let id = self.src_starts.len() as u64;
-            self.src.post(id, self.writer_mseq.wrapping_add(1), len, self.now).unwrap();
+            self.src.post(id, self.to_reader.mseq.wrapping_add(1), len, self.now).unwrap();
             self.src_starts.push(start);
             self.src_valid.insert(id);
             self.last_data = Some(self.to_reader(Msg::SrcAvail { id, len }));
@@ -520,17 +512,17 @@ impl Peers {
         let caught = match f {
             Forgery::RdComplTooLong => {
                 let n = u32::try_from(self.src.unread() + 1).unwrap_or(u32::MAX);
-                self.src.on_rd_compl(n, self.reader_mseq, self.now).is_err()
+                self.src.on_rd_compl(n, self.to_writer.mseq, self.now).is_err()
             }
             Forgery::WrComplTooLong => self.rsinks.on_wr_compl(u32::MAX).is_err(),
             Forgery::DataWhileOpen if self.peer.any_open() => self.peer.check_data().is_err(),
             // Data that claims to have seen every advert of the reader's.
-            Forgery::DataWhileOpen if self.rsinks.any_open() => self.rsinks.on_peer_msg(self.reader_mseq, true).is_err(),
+            Forgery::DataWhileOpen if self.rsinks.any_open() => self.rsinks.on_peer_msg(self.to_writer.mseq, true).is_err(),
             Forgery::DataWhileOpen => return Ok(()),
             Forgery::TooManySinks => {
                 let mut refused = false;
                 for i in 0..=self.max_open {
-                    let ack = self.writer_mseq;
+                    let ack = self.to_reader.mseq;
                     if self.wsinks.on_sink_avail(ack, ah(1000 + u64::from(i), 1), None).is_err() {
                         refused = true;
                         break;
@@ -546,8 +538,8 @@ impl Peers {
 
     fn quiet(&self) -> bool {
         self.delivered == self.produced
-            && self.to_reader.is_empty()
-            && self.to_writer.is_empty()
+            && self.to_reader.queue.is_empty()
+            && self.to_writer.queue.is_empty()
             && self.reads.is_empty()
             && self.writes.is_empty()
             && self.src.may_send_data()

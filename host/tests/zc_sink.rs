@@ -4,6 +4,9 @@
 //! SrcAvails sent before the peer saw our SendSm discarded, and every byte of the
 //! stream delivered once, in order, whatever the interleaving.
 
+mod common;
+use common::Wire;
+
 use std::collections::VecDeque;
 
 use infinisock_proto::wire::Advert;
@@ -128,12 +131,10 @@ struct Peers {
     src: SrcAdverts<HostLists>,
     sink: Sink,
     /// Each side's last mseq sent and last received.
-    src_mseq: u32,
     src_heard: u32,
-    sink_mseq: u32,
     sink_heard: u32,
-    to_sink: VecDeque<(u32, u32, Msg)>,
-    to_src: VecDeque<(u32, u32, Msg)>,
+    to_sink: Wire<Msg>,
+    to_src: Wire<Msg>,
     /// The source's stream: written up to `written`, sent (as adverts or Data) up to
     /// `sent`; ranges to resend as Data, in order; the adverts' starts by id.
     written: u64,
@@ -151,12 +152,10 @@ impl Peers {
         Self {
             src: SrcAdverts::new(max_open, u64::MAX, u64::MAX),
             sink: Sink::new(max_open),
-            src_mseq: 0,
             src_heard: 0,
-            sink_mseq: 0,
             sink_heard: 0,
-            to_sink: VecDeque::new(),
-            to_src: VecDeque::new(),
+            to_sink: Wire::new(0),
+            to_src: Wire::new(0),
             written: 0,
             sent: 0,
             resend: VecDeque::new(),
@@ -167,8 +166,7 @@ impl Peers {
     }
 
     fn to_sink(&mut self, m: Msg) {
-        self.src_mseq = self.src_mseq.wrapping_add(1);
-        self.to_sink.push_back((self.src_mseq, self.src_heard, m));
+        self.to_sink.send(m, self.src_heard, true);
     }
 
     fn closed(&mut self, c: Closed) {
@@ -193,7 +191,7 @@ impl Peers {
                     let start = self.sent;
                     if advert && self.src.has_room() {
                         let id = self.starts.len() as u64;
-                        self.src.post(id, self.src_mseq.wrapping_add(1), len, 0).unwrap();
+                        self.src.post(id, self.to_sink.mseq.wrapping_add(1), len, 0).unwrap();
                         self.starts.push(start);
                         self.to_sink(Msg::SrcAvail { start, len });
                     } else {
@@ -209,7 +207,7 @@ impl Peers {
                 }
             }
             Step::SourceReceives => {
-                let Some((mseq, ack, m)) = self.to_src.pop_front() else { return Ok(()) };
+                let Some((mseq, ack, m)) = self.to_src.queue.pop_front() else { return Ok(()) };
                 self.src_heard = mseq;
                 match m {
                     Msg::RdCompl(n) => {
@@ -226,7 +224,7 @@ impl Peers {
                 }
             }
             Step::SinkReceives => {
-                let Some((mseq, ack, m)) = self.to_sink.pop_front() else { return Ok(()) };
+                let Some((mseq, ack, m)) = self.to_sink.queue.pop_front() else { return Ok(()) };
                 self.sink_heard = mseq;
                 match m {
                     // The advert's vaddr is its stream offset, for the checks below.
@@ -252,22 +250,19 @@ impl Peers {
                 prop_assert_eq!(start, self.delivered, "READ out of order");
                 self.delivered += u64::from(len);
                 if let Some(Reply::RdCompl(n)) = self.sink.read_done(len) {
-                    self.sink_mseq = self.sink_mseq.wrapping_add(1);
-                    self.to_src.push_back((self.sink_mseq, self.sink_heard, Msg::RdCompl(n)));
+                    self.to_src.send(Msg::RdCompl(n), self.sink_heard, true);
                 }
             }
             Step::SinkDeclines => self.sink.decline(),
         }
         // A SendSm goes once the READ in flight is done, with the mseq it takes.
-        let (sink_mseq, heard, to_src) = (&mut self.sink_mseq, self.sink_heard, &mut self.to_src);
+        let (heard, to_src) = (self.sink_heard, &mut self.to_src);
         self.sink.replies(|r| {
-            *sink_mseq = sink_mseq.wrapping_add(1);
             let m = match r {
                 Reply::RdCompl(n) => Msg::RdCompl(n),
                 Reply::SendSm => Msg::SendSm,
             };
-            to_src.push_back((*sink_mseq, heard, m));
-            *sink_mseq
+            to_src.send(m, heard, true)
         });
         // Nothing the sink delivered lies beyond what the source sent.
         prop_assert!(self.delivered <= self.sent);
@@ -275,7 +270,7 @@ impl Peers {
     }
 
     fn quiet(&self) -> bool {
-        self.delivered == self.written && self.to_sink.is_empty() && self.to_src.is_empty() && self.reads.is_empty()
+        self.delivered == self.written && self.to_sink.queue.is_empty() && self.to_src.queue.is_empty() && self.reads.is_empty()
     }
 }
 

@@ -6,6 +6,9 @@
 //! flight, and every byte of the stream is delivered once, in order, whatever the
 //! interleaving.
 
+mod common;
+use common::Wire;
+
 use std::collections::VecDeque;
 
 use infinisock_proto::wire::Advert;
@@ -200,14 +203,12 @@ fn step() -> impl Strategy<Value = Step> {
 struct Peers {
     reader: Reader,
     writer: Writer,
-    writer_mseq: u32,
     writer_heard: u32,
-    reader_mseq: u32,
     reader_heard: u32,
     /// The `mseq` of the writer's last data-bearing message.
     last_data: Option<u32>,
-    to_reader: VecDeque<(u32, u32, Msg)>,
-    to_writer: VecDeque<(u32, u32, Msg)>,
+    to_reader: Wire<Msg>,
+    to_writer: Wire<Msg>,
     /// The writer's stream: produced up to `produced`, sent (as Data or WRITEs) up to
     /// `sent`; the adverts it holds by id, oldest first, and its WRITEs in flight.
     produced: u64,
@@ -231,13 +232,11 @@ impl Peers {
         Self {
             reader: Reader::new(max_open),
             writer: Writer::new(max_open),
-            writer_mseq: start,
             writer_heard: start,
-            reader_mseq: start,
             reader_heard: start,
             last_data: None,
-            to_reader: VecDeque::new(),
-            to_writer: VecDeque::new(),
+            to_reader: Wire::new(start),
+            to_writer: Wire::new(start),
             produced: 0,
             sent: 0,
             writer_ids: VecDeque::new(),
@@ -251,17 +250,12 @@ impl Peers {
     }
 
     fn to_reader(&mut self, m: Msg) -> u32 {
-        if !matches!(m, Msg::Write { .. }) {
-            self.writer_mseq = self.writer_mseq.wrapping_add(1);
-        }
-        self.to_reader.push_back((self.writer_mseq, self.writer_heard, m));
-        self.writer_mseq
+        let message = !matches!(m, Msg::Write { .. });
+        self.to_reader.send(m, self.writer_heard, message)
     }
 
     fn to_writer(&mut self, m: Msg) -> u32 {
-        self.reader_mseq = self.reader_mseq.wrapping_add(1);
-        self.to_writer.push_back((self.reader_mseq, self.reader_heard, m));
-        self.reader_mseq
+        self.to_writer.send(m, self.reader_heard, true)
     }
 
     fn writer_replies(&mut self) {
@@ -320,7 +314,7 @@ impl Peers {
                 self.writer_replies();
             }
             Step::WriterReceives => {
-                if let Some((mseq, ack, m)) = self.to_writer.pop_front() {
+                if let Some((mseq, ack, m)) = self.to_writer.queue.pop_front() {
                     self.writer_heard = mseq;
                     match m {
                         Msg::SinkAvail { id, len } => {
@@ -354,7 +348,7 @@ impl Peers {
                 }
             }
             Step::ReaderReceives => {
-                if let Some((mseq, ack, m)) = self.to_reader.pop_front() {
+                if let Some((mseq, ack, m)) = self.to_reader.queue.pop_front() {
                     if !matches!(m, Msg::Write { .. }) {
                         self.reader_heard = mseq;
                     }
@@ -411,7 +405,7 @@ impl Peers {
     /// open, and the wires empty; then what is left goes as Data.
     fn finish(&mut self) -> Result<(), TestCaseError> {
         for _ in 0..10_000 {
-            if self.to_reader.is_empty() && self.to_writer.is_empty() && self.writes.is_empty() && self.writer.may_send_data() {
+            if self.to_reader.queue.is_empty() && self.to_writer.queue.is_empty() && self.writes.is_empty() && self.writer.may_send_data() {
                 break;
             }
             self.apply(Step::ReaderReceives)?;
@@ -422,7 +416,7 @@ impl Peers {
         while self.sent < self.produced {
             self.apply(Step::WriterSendsData)?;
         }
-        while !self.to_reader.is_empty() {
+        while !self.to_reader.queue.is_empty() {
             self.apply(Step::ReaderReceives)?;
         }
         prop_assert!(!self.reader.any_open());

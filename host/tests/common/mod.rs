@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! What several test files share: lists whose memory runs out, and a completion.
+//! What several test files share: lists whose memory runs out, a completion, and the
+//! wire of a two-peer model.
 
 #![allow(dead_code)]
+
+use std::collections::VecDeque;
 
 use infinisock_proto::{
     list::{List, Lists, NoMemory},
@@ -106,5 +109,32 @@ impl RequestStatus for Wc {
     }
     fn peer_silent(&self) -> bool {
         matches!(self, Wc::Silent(_))
+    }
+}
+
+/// One direction of a two-peer model's connection: in order, each message with the
+/// sender's `mseq` and the last `mseq` it had heard from the other side (its
+/// `mseq_ack`). An RDMA operation travels among the messages without an `mseq` of its
+/// own, as on an RC QP.
+pub struct Wire<M> {
+    pub queue: VecDeque<(u32, u32, M)>,
+    /// The sender's last `mseq`.
+    pub mseq: u32,
+}
+
+impl<M> Wire<M> {
+    /// Empty; the first message gets `start + 1`.
+    pub fn new(start: u32) -> Self {
+        Self { queue: VecDeque::new(), mseq: start }
+    }
+
+    /// Sends `m` (a message, or an RDMA operation when `!message`) from a sender that
+    /// had heard up to `heard`; returns the `mseq` it went with.
+    pub fn send(&mut self, m: M, heard: u32, message: bool) -> u32 {
+        if message {
+            self.mseq = self.mseq.wrapping_add(1);
+        }
+        self.queue.push_back((self.mseq, heard, m));
+        self.mseq
     }
 }
