@@ -284,6 +284,64 @@ static long posted_b(int port)
 
 #define BULK (16 << 20)
 
+/* The bulk writers' bytes: a 64 KiB chunk, over and over. */
+static unsigned char bulk_chunk[64 << 10];
+
+static void bulk_pattern(void)
+{
+	for (size_t i = 0; i < sizeof(bulk_chunk); i++)
+		bulk_chunk[i] = (unsigned char)(i * 13 + 1);
+}
+
+/* A child process that writes `bytes` of the pattern on `c`; its pid, or -1. */
+static pid_t bulk_writer(int c, size_t bytes)
+{
+	pid_t pid;
+
+	bulk_pattern();
+	pid = fork();
+	if (pid == 0) {
+		for (size_t sent = 0; sent < bytes; sent += sizeof(bulk_chunk))
+			if (send(c, bulk_chunk, sizeof(bulk_chunk), 0) != (ssize_t)sizeof(bulk_chunk))
+				_exit(1);
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * Reads `bytes` of the pattern on `s`, checking each; the highest rings_kib seen
+ * meanwhile in *peak_kib (if not NULL). Returns 0, or the byte offset + 1 where the
+ * stream broke.
+ */
+static size_t read_checked(int s, size_t bytes, long long *peak_kib)
+{
+	static unsigned char in[64 << 10];
+	size_t got = 0;
+
+	while (got < bytes) {
+		ssize_t r = recv(s, in, sizeof(in), 0);
+
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			if (in[i] != bulk_chunk[(got + i) % sizeof(bulk_chunk)])
+				return got + i + 1;
+		got += r;
+		if (peak_kib && rings_kib() > *peak_kib)
+			*peak_kib = rings_kib();
+	}
+	return got == bytes ? 0 : got + 1;
+}
+
+/* Whether child `pid` exited with 0. */
+static int exited_ok(pid_t pid)
+{
+	int status;
+
+	return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
 /*
  * Host a writes `bytes` on `c` (a child process) while host b reads them on `s` and
  * checks each; the highest rings_kib seen while reading in *peak_kib (if not NULL).
@@ -291,37 +349,15 @@ static long posted_b(int port)
  */
 static size_t bulk_checked(int c, int s, size_t bytes, long long *peak_kib)
 {
-	static unsigned char chunk[64 << 10], in[64 << 10];
-	size_t got = 0;
-	int status;
-	pid_t pid;
+	pid_t pid = bulk_writer(c, bytes);
+	size_t broke;
 
-	for (size_t i = 0; i < sizeof(chunk); i++)
-		chunk[i] = (unsigned char)(i * 13 + 1);
-	pid = fork();
 	if (pid < 0)
 		return 1;
-	if (pid == 0) {
-		for (size_t sent = 0; sent < bytes; sent += sizeof(chunk))
-			if (send(c, chunk, sizeof(chunk), 0) != (ssize_t)sizeof(chunk))
-				_exit(1);
-		_exit(0);
-	}
-	while (got < bytes) {
-		ssize_t r = recv(s, in, sizeof(in), 0);
-
-		if (r <= 0)
-			break;
-		for (ssize_t i = 0; i < r; i++)
-			if (in[i] != chunk[(got + i) % sizeof(chunk)])
-				return got + i + 1;
-		got += r;
-		if (peak_kib && rings_kib() > *peak_kib)
-			*peak_kib = rings_kib();
-	}
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
-		return got + 1;
-	return got == bytes ? 0 : got + 1;
+	broke = read_checked(s, bytes, peak_kib);
+	if (!exited_ok(pid) && !broke)
+		return bytes + 1;
+	return broke;
 }
 
 /*
@@ -475,6 +511,64 @@ TEST(ring_memory_limit)
 		close(bulk[i]);
 	close(l);
 	/* sdp_mem is in the initial namespace only. */
+	ASSERT_EQ(0, setns(init_ns, CLONE_NEWNET));
+	close(init_ns);
+	snprintf(value, sizeof(value), "%lld", limit);
+	EXPECT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
+	EXPECT_GE(base, settle(base));
+}
+
+#define STUCK_CONNS 6
+#define STUCK_BULK (4 << 20)
+
+/*
+ * Connections write at once while the reader of one of them stops reading, under a
+ * tight net.infinisock.sdp_mem: the others deliver every byte, checked; the stuck
+ * one's writer is held back by its peer's window (it neither fails nor finishes);
+ * memory stays within the limit and a buffer per writer; once the reader resumes,
+ * every byte of the stuck connection arrives too.
+ */
+TEST(stuck_reader_holds_back_only_its_writer)
+{
+	int init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	long long base = settle(0), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL), peak = 0;
+	int fds[2 * STUCK_CONNS], port, l, n, outq = -1, status;
+	pid_t writers[STUCK_CONNS];
+	char value[32];
+	size_t broke;
+
+	ASSERT_LT(0, limit);
+	ASSERT_LE(0, base);
+	snprintf(value, sizeof(value), "%lld", base + LIMIT_KIB);
+	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
+	l = listen_b(&port);
+	ASSERT_LE(0, l);
+	n = connect_pairs(l, port, fds, STUCK_CONNS);
+	ASSERT_EQ(2 * STUCK_CONNS, n) TH_LOG("connection %d: %s", n / 2, strerror(errno));
+	for (int i = 0; i < STUCK_CONNS; i++) {
+		writers[i] = bulk_writer(fds[2 * i], STUCK_BULK);
+		ASSERT_LT(0, writers[i]);
+	}
+	/* Connection 0's reader does not read; the others are read to the end. */
+	for (int i = 1; i < STUCK_CONNS; i++) {
+		broke = read_checked(fds[2 * i + 1], STUCK_BULK, &peak);
+		EXPECT_EQ((size_t)0, broke) TH_LOG("connection %d broke at byte %zu", i, broke - 1);
+		EXPECT_TRUE(exited_ok(writers[i])) TH_LOG("writer %d failed", i);
+	}
+	/* The stuck connection's writer is held back, not failed. */
+	EXPECT_EQ(0, waitpid(writers[0], &status, WNOHANG)) TH_LOG("the stuck connection's writer ended");
+	EXPECT_EQ(0, ioctl(fds[0], SIOCOUTQ, &outq));
+	EXPECT_LT(0, outq) TH_LOG("nothing waits on the stuck connection");
+	TH_LOG("%d connections, one reader stopped: peak %lld KiB of %lld, %d bytes held back", STUCK_CONNS, peak,
+	       base + LIMIT_KIB, outq);
+	EXPECT_GE(base + LIMIT_KIB + STUCK_CONNS * 32, peak);
+	/* Its reader resumes: every byte arrives. */
+	broke = read_checked(fds[1], STUCK_BULK, NULL);
+	EXPECT_EQ((size_t)0, broke) TH_LOG("the stuck connection broke at byte %zu", broke - 1);
+	EXPECT_TRUE(exited_ok(writers[0]));
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	close(l);
 	ASSERT_EQ(0, setns(init_ns, CLONE_NEWNET));
 	close(init_ns);
 	snprintf(value, sizeof(value), "%lld", limit);
