@@ -89,6 +89,70 @@ FIXTURE_TEARDOWN(scale)
 	close(self->init_ns);
 }
 
+/* One slab cache's objects in use, from /proc/slabinfo. */
+struct slab_cache {
+	char name[64];
+	long long bytes;
+};
+
+#define MAX_CACHES 512
+
+/* The caches of /proc/slabinfo with their active objects' bytes; how many, or -1. */
+static int slab_caches(struct slab_cache *out)
+{
+	char line[512];
+	int n = 0;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	if (!f)
+		return -1;
+	while (n < MAX_CACHES && fgets(line, sizeof(line), f)) {
+		long long active, total, size;
+
+		if (sscanf(line, "%63s %lld %lld %lld", out[n].name, &active, &total, &size) == 4) {
+			out[n].bytes = active * size;
+			n++;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static int by_bytes_down(const void *a, const void *b)
+{
+	long long x = ((const struct slab_cache *)a)->bytes, y = ((const struct slab_cache *)b)->bytes;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Where the slab growth went, per connection (both ends): the caches that grew most
+ * between `before` and now, into `text`. The same figure as /proc/meminfo's Slab
+ * from the other side: objects in use by cache rather than slab pages.
+ */
+static void slab_growth(const struct slab_cache *before, int nbefore, int conns, char *text, size_t size)
+{
+	static struct slab_cache now[MAX_CACHES];
+	int n = slab_caches(now), used = 0;
+	long long sum = 0;
+
+	text[0] = 0;
+	if (n < 0 || nbefore < 0)
+		return;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < nbefore; j++)
+			if (!strcmp(now[i].name, before[j].name)) {
+				now[i].bytes -= before[j].bytes;
+				break;
+			}
+	qsort(now, n, sizeof(*now), by_bytes_down);
+	for (int i = 0; i < n; i++)
+		sum += now[i].bytes > 0 ? now[i].bytes : 0;
+	used = snprintf(text, size, "%.1f KiB in all:", (double)sum / 1024 / conns);
+	for (int i = 0; i < 8 && i < n && now[i].bytes > 0 && used < (int)size; i++)
+		used += snprintf(text + used, size - used, " %s %.1f", now[i].name, (double)now[i].bytes / 1024 / conns);
+}
+
 /* Setting up a connection takes tens of milliseconds on the debug kernel under TCG. */
 TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 {
@@ -99,7 +163,9 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 	struct rlimit nofile = { .rlim_cur = 2 * n + 64, .rlim_max = 2 * n + 64 };
 	long long base_kib, slab_before, slab_after, vmalloc_before, vmalloc_after, left_kib = -1;
 	int *client = calloc(n, sizeof(int)), *server = calloc(n, sizeof(int));
-	int l, left_a = -1, left_b = -1;
+	static struct slab_cache caches[MAX_CACHES];
+	int l, left_a = -1, left_b = -1, ncaches;
+	char growth[512];
 	double t0, setup_s;
 
 	ASSERT_TRUE(client && server);
@@ -112,6 +178,7 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 	}
 	slab_before = read_ll("/proc/meminfo", "Slab:");
 	vmalloc_before = read_ll("/proc/meminfo", "VmallocUsed:");
+	ncaches = slab_caches(caches);
 
 	l = sdp_socket("b");
 	ASSERT_LE(0, l);
@@ -136,6 +203,8 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 	TH_LOG("%d connections open in %.1f s; per connection, both ends: buffers %.1f KiB, slab %.1f KiB, vmalloc %.1f KiB",
 	       n, setup_s, (double)(read_ll("/proc/net/infinisock/memory", "rings_kib") - base_kib) / n,
 	       (double)(slab_after - slab_before) / n, (double)(vmalloc_after - vmalloc_before) / n);
+	slab_growth(caches, ncaches, n, growth, sizeof(growth));
+	TH_LOG("slab objects per connection, both ends, by cache (KiB): %s", growth);
 	EXPECT_LE(n, connections_in("a"));
 	EXPECT_LE(n, connections_in("b"));
 	EXPECT_EQ(0, read_ll("/proc/net/infinisock/memory", "pressure"));
