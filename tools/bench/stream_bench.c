@@ -9,7 +9,7 @@
  *   stream_bench server PROTO PORT
  *   stream_bench bulk PROTO HOST PORT SECONDS WRITE_SIZE [STREAMS]
  *   stream_bench pingpong PROTO HOST PORT ITERATIONS MSG_SIZE [poll]
- *   stream_bench rdma HOST PORT SECONDS SIZE write|read region|pinned [spin]   (AF_IB one-sided RDMA)
+ *   stream_bench rdma HOST PORT SECONDS SIZE write|read|writeimm region|pinned [spin]   (AF_IB one-sided RDMA)
  *   stream_bench connrate PROTO HOST PORT SECONDS
  *   stream_bench scale PROTO HOST PORT CONNECTIONS SECONDS WRITE_SIZE
  *
@@ -210,16 +210,29 @@ static void *serve(void *arg)
 				while (read_all(fd, buf, size, mode == 'q') == 0 &&
 				       send(fd, buf, size, MSG_NOSIGNAL) == (ssize_t)size)
 					;
-		} else if (mode == 'r') {
+		} else if (mode == 'r' || mode == 'i') {
 			/* One-sided RDMA: register the buffer for both kinds of access, say
-			 * where it is, and hold it until the client is done. */
+			 * where it is, and hold it until the client is done; 'i': writes
+			 * with immediate, whose messages (no bytes, the immediate in a
+			 * control message) are taken as they come, until the end. */
 			struct infinisock_mr_reg r = { .addr = (uintptr_t)buf, .len = 1 << 20,
 						       .access = INFINISOCK_ACCESS_REMOTE_READ |
 								 INFINISOCK_ACCESS_REMOTE_WRITE };
 
-			if (ioctl(fd, INFINISOCK_MR_REG, &r) == 0 && send(fd, &r, sizeof(r), MSG_NOSIGNAL) == sizeof(r))
-				while (recv(fd, buf, 1, 0) > 0)
-					;
+			if (ioctl(fd, INFINISOCK_MR_REG, &r) == 0 && send(fd, &r, sizeof(r), MSG_NOSIGNAL) == sizeof(r)) {
+				if (mode == 'r')
+					while (recv(fd, buf, 1, 0) > 0)
+						;
+				while (mode == 'i') {
+					char control[CMSG_SPACE(sizeof(struct infinisock_imm))], one;
+					struct iovec iov = { &one, 1 };
+					struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+							     .msg_controllen = sizeof(control) };
+
+					if (recvmsg(fd, &mh, 0) < 0 || !CMSG_FIRSTHDR(&mh))
+						break;
+				}
+			}
 		}
 	}
 	free(buf);
@@ -427,17 +440,19 @@ static int rdma_reap(int fd, uint64_t *bytes)
 }
 
 /*
- * One-sided RDMA bandwidth on AF_IB: WRITEs (or READs) of `size` bytes into (from) the
- * server's registered megabyte, up to RDMA_DEPTH in flight, for `seconds`; bytes count
- * when their completion is in. The local megabyte is a registered region
+ * One-sided RDMA bandwidth on AF_IB: WRITEs (or READs, or writes with immediate, each
+ * taking one of the server's receive buffers) of `size` bytes into (from) the server's
+ * registered megabyte, up to RDMA_DEPTH in flight, for `seconds`; bytes count when
+ * their completion is in. The local megabyte is a registered region
  * (INFINISOCK_RDMA_REGION, as perftest posts from its MR) or, `pinned`, pinned by
  * each operation. With `spin` the error queue is polled without sleeping, as perftest
  * polls its CQ; otherwise poll() waits for POLLERR.
  */
 #define RDMA_DEPTH 64
 
-static int rdma_bw(const char *host, int port, double seconds, size_t size, int read, int pinned, int spin)
+static int rdma_bw(const char *host, int port, double seconds, size_t size, const char *op, int pinned, int spin)
 {
+	int read = !strcmp(op, "read"), imm = !strcmp(op, "writeimm");
 	struct infinisock_mr_reg r, mine;
 	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
 	char *local = aligned_alloc(4096, 1 << 20);
@@ -449,7 +464,7 @@ static int rdma_bw(const char *host, int port, double seconds, size_t size, int 
 	fd = connect_to(0, host, port);
 	if (fd < 0 || !local || size > (1 << 20))
 		die("rdma connect");
-	if (send(fd, "r", 1, 0) != 1 || recv(fd, &r, sizeof(r), 0) != sizeof(r))
+	if (send(fd, imm ? "i" : "r", 1, 0) != 1 || recv(fd, &r, sizeof(r), 0) != sizeof(r))
 		die("rdma: no region from the server");
 	memset(local, 1, 1 << 20);
 	mine = (struct infinisock_mr_reg){ .addr = (uintptr_t)local, .len = 1 << 20,
@@ -464,7 +479,9 @@ static int rdma_bw(const char *host, int port, double seconds, size_t size, int 
 					     .msg_controllen = sizeof(control) };
 			struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 			struct infinisock_rdma a = { .remote_addr = r.addr, .rkey = r.rkey, .token = token++,
-						     .op = read ? INFINISOCK_RDMA_READ : INFINISOCK_RDMA_WRITE,
+						     .op = read ? INFINISOCK_RDMA_READ :
+							   imm	? INFINISOCK_RDMA_WRITE_IMM :
+								  INFINISOCK_RDMA_WRITE,
 						     .flags = pinned ? 0 : INFINISOCK_RDMA_REGION };
 
 			c->cmsg_level = SOL_INFINISOCK;
@@ -490,7 +507,7 @@ static int rdma_bw(const char *host, int port, double seconds, size_t size, int 
 	}
 	t1 = now();
 	printf("test=rdma op=%s local=%s wait=%s size=%zu bytes=%llu seconds=%.3f gbit_per_s=%.4f\n",
-	       read ? "read" : "write", pinned ? "pinned" : "region", spin ? "spin" : "poll", size,
+	       op, pinned ? "pinned" : "region", spin ? "spin" : "poll", size,
 	       (unsigned long long)bytes, t1 - t0, bytes * 8 / (t1 - t0) / 1e9);
 	close(fd);
 	free(local);
@@ -638,8 +655,8 @@ int main(int argc, char **argv)
 	if ((argc == 7 || (argc == 8 && !strcmp(argv[7], "poll"))) && !strcmp(argv[1], "pingpong"))
 		return pingpong(proto_of(argv[2]), argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc == 8);
 	if ((argc == 8 || (argc == 9 && !strcmp(argv[8], "spin"))) && !strcmp(argv[1], "rdma"))
-		return rdma_bw(argv[2], atoi(argv[3]), atof(argv[4]), atol(argv[5]), !strcmp(argv[6], "read"),
-			       !strcmp(argv[7], "pinned"), argc == 9);
+		return rdma_bw(argv[2], atoi(argv[3]), atof(argv[4]), atol(argv[5]), argv[6], !strcmp(argv[7], "pinned"),
+			       argc == 9);
 	if (argc == 6 && !strcmp(argv[1], "connrate"))
 		return connrate(proto_of(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]));
 	if (argc == 8 && !strcmp(argv[1], "scale"))

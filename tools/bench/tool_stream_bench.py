@@ -75,6 +75,17 @@ class StreamBench:
                                 streams=1, repeat=r, tool="stream_bench")
                 else:
                     self.error(system, "bandwidth", err or out, size=size)
+        # Writes with immediate from pinned pages: past one request's SGEs (1 MiB) their
+        # page runs go through the queue pair's registration regions, reused from one
+        # write to the next behind a LOCAL_INV each.
+        rc, out, err = self.run("a", [STREAM_BENCH, "rdma", SERVER, str(port), str(self.seconds), str(size),
+                                      "writeimm", "pinned", "spin"], timeout=120)
+        kv = self.kv(out)
+        if rc == 0 and "gbit_per_s" in kv:
+            self.record("ibrdma_writeimm_pinned", "bandwidth", "throughput", "Gbit/s", float(kv["gbit_per_s"]),
+                        size=size, streams=1, repeat=r, tool="stream_bench")
+        else:
+            self.error("ibrdma_writeimm_pinned", "bandwidth", err or out, size=size)
         self.stop(srv)
 
     # ---- stream_bench: setup rate and scale ----
