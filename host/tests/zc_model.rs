@@ -511,8 +511,9 @@ impl Peers {
     fn forge(&mut self, f: Forgery) -> Result<(), TestCaseError> {
         let caught = match f {
             Forgery::RdComplTooLong => {
+                // With the acknowledgement an honest reader would send: what it heard.
                 let n = u32::try_from(self.src.unread() + 1).unwrap_or(u32::MAX);
-                self.src.on_rd_compl(n, self.to_writer.mseq, self.now).is_err()
+                self.src.on_rd_compl(n, self.reader_heard, self.now).is_err()
             }
             Forgery::WrComplTooLong => self.rsinks.on_wr_compl(u32::MAX).is_err(),
             Forgery::DataWhileOpen if self.peer.any_open() => self.peer.check_data().is_err(),
@@ -628,5 +629,7 @@ fn the_model_explores_crossings_cancels_and_both_directions_of_rdma() {
     assert!(crossed * 100 >= runs, "crossings in {crossed} of {runs}");
     assert!(read * 2 >= runs && written * 4 >= runs, "READ in {read}, WRITTEN in {written} of {runs}");
     assert!(cancelled * 20 >= runs, "clock cancels in {cancelled} of {runs}");
-    assert!(resets * 2 < runs, "resets in {resets} of {runs}");
+    // Only the cancel timer resets an honest connection, and only when the reader
+    // stalls for longer than it: rarely.
+    assert!(resets * 20 < runs, "resets in {resets} of {runs}");
 }

@@ -229,9 +229,18 @@ fn post(
             let buf = link.qp.pin(msg, len, device_writes)?;
             let credits = &mut link.stream.credits;
             // The queue pair keeps the pages until the device is done with them.
-            let (posted, res) = link.qp.post_rdma((&RDMA_CQE, &RDMA_PART_CQE), buf, verb, remote, max_sge, || {
+            let done = link.qp.post_rdma((&RDMA_CQE, &RDMA_PART_CQE), buf, verb, remote, max_sge, || {
                 take_imm_credit(credits, args.op)
-            })?;
+            });
+            let (posted, res) = match done {
+                Ok(done) => done,
+                Err(e) => {
+                    // Refused before posting: regions it took (or added to the pool)
+                    // are back, to be given up in time as a completion would have.
+                    keep_regions_a_while(ep, inner);
+                    return Err(e);
+                }
+            };
             (Local::Pinned, posted, res)
         }
     };
@@ -256,6 +265,9 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
 /// kept for the next ones, and given back by the trim timer if none comes
 /// (`Link::trim_regions`).
 fn keep_regions_a_while(ep: EpRef<'_>, inner: &mut Inner) {
+    if inner.phase != Phase::Connected {
+        return;
+    }
     let Some(link) = inner.link.as_mut() else { return };
     if link.rdma.busy() || !link.qp.keeps_regions() {
         return;

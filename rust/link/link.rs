@@ -64,7 +64,7 @@ impl WrKind {
 /// How long a connection keeps the registration regions of its RDMA operations (the
 /// queue pair's pool) once none is in flight: a program that goes on reuses them, an
 /// idle connection holds none.
-pub(crate) const REGIONS_KEPT_MS: u32 = 2000;
+pub(crate) const REGIONS_KEPT_MS: u32 = 10_000;
 
 static RECV_CQE: Cqe = WrKind::Recv.cqe();
 static SEND_CQE: Cqe = WrKind::Send.cqe();
@@ -220,8 +220,8 @@ impl Link {
             return Ok(());
         }
         let now_ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let room = memory::growth_room(self.buffer_size());
-        let step = self.window.consumed(self.stream.rx.len(), now_ms, room == 0);
+        let (room, pressure) = memory::growth(self.buffer_size());
+        let step = self.window.consumed(self.stream.rx.len(), now_ms, pressure);
         let mut posted = 0;
         let mut refused = None;
         if step.repost {

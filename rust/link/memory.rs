@@ -26,15 +26,23 @@ static ADMITTED: AtomicUsize = AtomicUsize::new(0);
 static PRESSURE: AtomicBool = AtomicBool::new(false);
 
 /// Whether the module is under pressure with `used` bytes taken; remembers the
-/// answer, from which the next one starts. Callers race only to the same answer for
-/// the same use.
+/// answer, from which the next one starts. A caller whose view of the state is
+/// stale by then changes nothing (the next caller decides again from the state).
 fn pressure_at(used: usize) -> bool {
     let was = PRESSURE.load(Ordering::Relaxed);
     let now = memory::under_pressure(used, limit(), was);
     if now != was {
-        PRESSURE.store(now, Ordering::Relaxed);
+        let _ = PRESSURE.compare_exchange(was, now, Ordering::Relaxed, Ordering::Relaxed);
     }
     now
+}
+
+/// Buffers of `buffer` bytes receive windows may grow by now (those that fit below
+/// the pressure mark, none under pressure), and whether the module is under pressure.
+pub(crate) fn growth(buffer: usize) -> (usize, bool) {
+    let used = used();
+    let pressure = pressure_at(used);
+    (memory::growth_room(used, buffer, limit(), pressure), pressure)
 }
 
 /// Whether the module is under pressure now.
@@ -55,13 +63,6 @@ fn held() -> usize {
 /// The limit in bytes (`net.infinisock.sdp_mem`).
 pub(crate) fn limit() -> usize {
     buffer_memory_limit()
-}
-
-/// Buffers of `buffer` bytes receive windows may grow by now: those that fit below
-/// pressure.
-pub(crate) fn growth_room(buffer: usize) -> usize {
-    let used = used();
-    memory::growth_room(used, buffer, limit(), pressure_at(used))
 }
 
 /// Whether a connection may take a new send buffer of `bytes`; `in_flight`: it has

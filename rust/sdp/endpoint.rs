@@ -819,8 +819,13 @@ impl Endpoint {
         let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::MEMORY_TIMER }>(self.clone(), kernel::time::msecs_to_jiffies(msecs));
     }
 
-    /// Starts the trim timer (see `tx::trim_idle`).
+    /// Starts the trim timer (see `tx::trim_idle`) for `msecs`, or for
+    /// [`crate::sdp::tx::SEND_BUFFERS_KEPT_MS`] if that is sooner: a queued timer is
+    /// not moved sooner, so one queued for longer would hold back the shorter
+    /// deadlines it also serves (idle send buffers, the reap of completions a waiting
+    /// reader left). A handler with longer to wait starts it again.
     pub(crate) fn start_trim_timer(self: EpRef<'_>, msecs: u32) {
+        let msecs = msecs.min(crate::sdp::tx::SEND_BUFFERS_KEPT_MS);
         // `Err`: already queued, which is as good.
         let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::TRIM_TIMER }>(self.clone(), kernel::time::msecs_to_jiffies(msecs));
     }

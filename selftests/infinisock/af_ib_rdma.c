@@ -455,7 +455,7 @@ TEST_F_TIMEOUT(rdma, fragmented_write_imm_reuses_regions, 300)
 	nafter = kernel_mrs("rxea", after, 64);
 	ASSERT_EQ(nwarm, nafter) TH_LOG("regions after %d more writes: %d, were %d", OPS, nafter, nwarm);
 	EXPECT_EQ(0, memcmp(warm, after, nwarm * sizeof(*warm))) TH_LOG("regions were replaced");
-	/* An idle connection gives them back (2 s after its last operation)... */
+	/* An idle connection gives them back (10 s after its last operation)... */
 	EXPECT_EQ(0, no_kernel_mrs("rxea")) TH_LOG("regions kept by an idle connection");
 	/* ...and registers new ones for its next write. */
 	ASSERT_EQ(2 * RUNS, write_imm_iov(self, iov, RUNS, OPS + WARM)) TH_LOG("%s", strerror(errno));

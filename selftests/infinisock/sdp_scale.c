@@ -95,7 +95,7 @@ struct slab_cache {
 	long long bytes;
 };
 
-#define MAX_CACHES 512
+#define MAX_CACHES 4096
 
 /* The caches of /proc/slabinfo with their active objects' bytes; how many, or -1. */
 static int slab_caches(struct slab_cache *out)
@@ -126,9 +126,9 @@ static int by_bytes_down(const void *a, const void *b)
 }
 
 /*
- * Where the slab growth went, per connection (both ends): the caches that grew most
- * between `before` and now, into `text`. The same figure as /proc/meminfo's Slab
- * from the other side: objects in use by cache rather than slab pages.
+ * Where the slab growth went, per connection (both ends): the objects in use of the
+ * caches that grew, their sum and the largest, between `before` and now, into
+ * `text`. /proc/meminfo's Slab counts slab pages instead (partly used ones too).
  */
 static void slab_growth(const struct slab_cache *before, int nbefore, int conns, char *text, size_t size)
 {

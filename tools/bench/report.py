@@ -249,7 +249,7 @@ def report(data, outdir):
         imm.append([size_name(size), cell(f), cell(anchor), ratio(f, anchor)])
     if imm:
         md += ["## AF_IB RDMA WRITE with immediate from pinned pages beside ib_write_bw (Gbit/s)", "",
-               "64 in flight, completions polled, the server taking each immediate's message. Up to 16 pages "
+               "Up to 64 in flight as the server's receive credits allow (each write takes one), completions polled, the server taking each immediate's message. Up to 16 pages "
                "a write is one request of one SGE per page; beyond (1 MiB), its page runs are registered "
                "through regions the queue pair keeps and reuses, each write posting a LOCAL_INV and a REG_MR "
                "before it, and rxe runs a LOCAL_INV only once every earlier request of the QP has completed. "

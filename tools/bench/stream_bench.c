@@ -210,9 +210,9 @@ static void *serve(void *arg)
 				while (read_all(fd, buf, size, mode == 'q') == 0 &&
 				       send(fd, buf, size, MSG_NOSIGNAL) == (ssize_t)size)
 					;
-		} else if (mode == 'r' || mode == 'i') {
+		} else if (mode == 'r' || mode == 'w') {
 			/* One-sided RDMA: register the buffer for both kinds of access, say
-			 * where it is, and hold it until the client is done; 'i': writes
+			 * where it is, and hold it until the client is done; 'w': writes
 			 * with immediate, whose messages (no bytes, the immediate in a
 			 * control message) are taken as they come, until the end. */
 			struct infinisock_mr_reg r = { .addr = (uintptr_t)buf, .len = 1 << 20,
@@ -223,7 +223,7 @@ static void *serve(void *arg)
 				if (mode == 'r')
 					while (recv(fd, buf, 1, 0) > 0)
 						;
-				while (mode == 'i') {
+				while (mode == 'w') {
 					char control[CMSG_SPACE(sizeof(struct infinisock_imm))], one;
 					struct iovec iov = { &one, 1 };
 					struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
@@ -453,6 +453,9 @@ static int rdma_reap(int fd, uint64_t *bytes)
 static int rdma_bw(const char *host, int port, double seconds, size_t size, const char *op, int pinned, int spin)
 {
 	int read = !strcmp(op, "read"), imm = !strcmp(op, "writeimm");
+
+	if (!read && !imm && strcmp(op, "write"))
+		die("rdma: the operation is write, read or writeimm");
 	struct infinisock_mr_reg r, mine;
 	char control[CMSG_SPACE(sizeof(struct infinisock_rdma))] = { 0 };
 	char *local = aligned_alloc(4096, 1 << 20);
@@ -464,7 +467,7 @@ static int rdma_bw(const char *host, int port, double seconds, size_t size, cons
 	fd = connect_to(0, host, port);
 	if (fd < 0 || !local || size > (1 << 20))
 		die("rdma connect");
-	if (send(fd, imm ? "i" : "r", 1, 0) != 1 || recv(fd, &r, sizeof(r), 0) != sizeof(r))
+	if (send(fd, imm ? "w" : "r", 1, 0) != 1 || recv(fd, &r, sizeof(r), 0) != sizeof(r))
 		die("rdma: no region from the server");
 	memset(local, 1, 1 << 20);
 	mine = (struct infinisock_mr_reg){ .addr = (uintptr_t)local, .len = 1 << 20,
