@@ -558,7 +558,7 @@ TEST_F_TIMEOUT(slow, ring_memory_limit, 300)
 
 #define STUCK_CONNS 6
 #define STUCK_BULK (2 << 20)
-#define STUCK_LIMIT_KIB 3072
+#define STUCK_LIMIT_KIB 2560
 
 /*
  * Connections write at once while the reader of one of them stops reading, under a
