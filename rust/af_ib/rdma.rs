@@ -261,9 +261,9 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     crate::sdp::close::rdma_settled(ep, inner, false);
 }
 
-/// The last operation in flight completed: the queue pair's registration regions are
-/// kept for the next ones, and given back by the trim timer if none comes
-/// (`Link::trim_regions`).
+/// No operation may be in flight any more (the last one completed, or one was refused
+/// before posting): the queue pair's registration regions are kept for the next ones,
+/// and given back by the trim timer if none comes (`Link::trim_regions`).
 fn keep_regions_a_while(ep: EpRef<'_>, inner: &mut Inner) {
     if inner.phase != Phase::Connected {
         return;
