@@ -537,6 +537,16 @@ impl Peers {
         Ok(())
     }
 
+    /// A connection of `max_open` adverts each way through `steps`, then `finish`.
+    fn run(max_open: u8, steps: Vec<Step>) -> Result<Self, TestCaseError> {
+        let mut p = Self::new(max_open);
+        for s in steps {
+            p.apply(s)?;
+        }
+        p.finish()?;
+        Ok(p)
+    }
+
     fn quiet(&self) -> bool {
         self.delivered == self.produced
             && self.to_reader.queue.is_empty()
@@ -582,11 +592,7 @@ proptest! {
     /// without a reset every byte arrives once, in order, with every advert closed.
     #[test]
     fn honest_peers_deliver_the_stream(steps in proptest::collection::vec(honest_step(), 1..400), max_open in 1u8..5) {
-        let mut p = Peers::new(max_open);
-        for s in steps {
-            p.apply(s)?;
-        }
-        p.finish()?;
+        let p = Peers::run(max_open, steps)?;
         if !p.reset {
             prop_assert_eq!(p.delivered, p.produced);
         }
@@ -595,11 +601,7 @@ proptest! {
     /// A hostile peer's forged reply is caught in whatever state the connection is.
     #[test]
     fn forgeries_are_caught(steps in proptest::collection::vec(hostile_step(), 1..400), max_open in 1u8..5) {
-        let mut p = Peers::new(max_open);
-        for s in steps {
-            p.apply(s)?;
-        }
-        p.finish()?;
+        Peers::run(max_open, steps)?;
     }
 }
 
@@ -609,11 +611,7 @@ fn the_model_explores_crossings_cancels_and_both_directions_of_rdma() {
     let (mut runs, mut crossed, mut stale, mut read, mut written, mut cancelled, mut resets) = (0, 0, 0, 0, 0, 0, 0);
     for _ in 0..300 {
         let steps = proptest::collection::vec(honest_step(), 50..400).new_tree(&mut runner).unwrap().current();
-        let mut p = Peers::new(2);
-        for s in steps {
-            p.apply(s).unwrap();
-        }
-        p.finish().unwrap();
+        let p = Peers::run(2, steps).unwrap();
         runs += 1;
         crossed += u32::from(p.crossings > 0);
         stale += u32::from(p.stale > 0);

@@ -268,10 +268,7 @@ fn keep_regions_a_while(ep: EpRef<'_>, inner: &mut Inner) {
     if inner.phase != Phase::Connected {
         return;
     }
-    let Some(link) = inner.link.as_mut() else { return };
-    if link.rdma.busy() || !link.qp.keeps_regions() {
-        return;
-    }
+    let Some(link) = inner.link.as_mut().filter(|l| l.regions_idle()) else { return };
     link.rdma.idle_since = Some(Instant::now());
     ep.start_trim_timer(REGIONS_KEPT_MS);
 }

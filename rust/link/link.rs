@@ -327,11 +327,17 @@ impl Link {
         self.qp.trim_send_buffers();
     }
 
+    /// Whether the queue pair keeps registration regions and no RDMA operation is in
+    /// flight.
+    pub(crate) fn regions_idle(&self) -> bool {
+        !self.rdma.busy() && self.qp.keeps_regions()
+    }
+
     /// The queue pair's registration regions are kept for the next RDMA operations
     /// until none has been in flight for [`REGIONS_KEPT_MS`]; then they go. Returns
     /// the milliseconds left when that time has not come yet.
     pub(crate) fn trim_regions(&mut self) -> Option<u32> {
-        if self.rdma.busy() || !self.qp.keeps_regions() {
+        if !self.regions_idle() {
             return None;
         }
         let idle_ms = self.rdma.idle_since.map_or(i64::MAX, |t| t.elapsed().as_millis());

@@ -459,13 +459,24 @@ FIXTURE_SETUP(slow)
 	self->init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	ASSERT_TRUE(f && fgets(self->limit, sizeof(self->limit), f));
 	fclose(f);
+	ASSERT_LT(0, atoll(self->limit));
 }
 
 FIXTURE_TEARDOWN(slow)
 {
-	if (self->init_ns >= 0 && !setns(self->init_ns, CLONE_NEWNET))
-		write_str("/proc/sys/net/infinisock/sdp_mem", self->limit);
+	ASSERT_LE(0, self->init_ns);
+	ASSERT_EQ(0, setns(self->init_ns, CLONE_NEWNET));
 	close(self->init_ns);
+	EXPECT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", self->limit));
+}
+
+/* Sets net.infinisock.sdp_mem to `kib` (the caller is in the initial namespace). */
+static int set_sdp_mem(long long kib)
+{
+	char value[32];
+
+	snprintf(value, sizeof(value), "%lld", kib);
+	return write_str("/proc/sys/net/infinisock/sdp_mem", value);
 }
 
 #define LIMIT_KIB 4096
@@ -484,18 +495,14 @@ FIXTURE_TEARDOWN(slow)
  */
 TEST_F_TIMEOUT(slow, ring_memory_limit, 300)
 {
-	int init_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	int fds[2 * 40], bulk[3], port, bulk_port, l, n = 0, full, minimal, refused = 0, err = 0, rc;
-	long long base = settle(0), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL), peak, send_base;
+	long long base = settle(0), peak, send_base;
 	int outq = -1;
 	long grown;
-	char value[32];
 	size_t broke;
 
-	ASSERT_LT(0, limit);
 	ASSERT_LE(0, base);
-	snprintf(value, sizeof(value), "%lld", base + LIMIT_KIB);
-	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
+	ASSERT_EQ(0, set_sdp_mem(base + LIMIT_KIB));
 	/* The connection that will write, before the others take the memory: its window
 	 * grows while there is room. */
 	rc = one_connection(&bulk_port, bulk);
@@ -548,11 +555,7 @@ TEST_F_TIMEOUT(slow, ring_memory_limit, 300)
 	for (int i = 0; i < 3; i++)
 		close(bulk[i]);
 	close(l);
-	/* sdp_mem is in the initial namespace only. */
-	ASSERT_EQ(0, setns(init_ns, CLONE_NEWNET));
-	close(init_ns);
-	snprintf(value, sizeof(value), "%lld", limit);
-	EXPECT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
+	/* The fixture puts sdp_mem back. */
 	EXPECT_GE(base, settle(base));
 }
 
@@ -569,16 +572,13 @@ TEST_F_TIMEOUT(slow, ring_memory_limit, 300)
  */
 TEST_F_TIMEOUT(slow, stuck_reader_holds_back_only_its_writer, 300)
 {
-	long long base = settle(0), limit = read_ll("/proc/sys/net/infinisock/sdp_mem", NULL), peak = 0;
+	long long base = settle(0), peak = 0;
 	int fds[2 * STUCK_CONNS], port, l, n, unread = -1, status;
 	pid_t writers[STUCK_CONNS];
-	char value[32];
 	size_t broke;
 
-	ASSERT_LT(0, limit);
 	ASSERT_LE(0, base);
-	snprintf(value, sizeof(value), "%lld", base + STUCK_LIMIT_KIB);
-	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", value));
+	ASSERT_EQ(0, set_sdp_mem(base + STUCK_LIMIT_KIB));
 	l = listen_b(&port);
 	ASSERT_LE(0, l);
 	n = connect_pairs(l, port, fds, STUCK_CONNS);
