@@ -115,6 +115,15 @@ int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n);
 /* Arms for the next completion; > 0 when some may have arrived unreported. */
 int infinisock_arm_cq(struct ib_cq *cq);
 void infinisock_drain_qp(struct ib_qp *qp);
+
+/* Shared receive queues (srq.c). */
+struct ib_srq;
+struct ib_event;
+struct ib_srq *infinisock_create_srq(struct ib_pd *pd, u32 max_wr, int *err);
+void infinisock_destroy_srq(struct ib_srq *srq);
+int infinisock_post_srq_recv(struct ib_srq *srq, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
+bool infinisock_qp_last_wqe(struct ib_qp *qp);
+void infinisock_qp_event(struct ib_event *event, void *context);
 void infinisock_free_cq(struct ib_cq *cq);
 struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, struct ib_cq *recv_cq,
 				      u32 max_send_wr, u32 max_recv_wr, u32 max_sge, void *context,
@@ -212,9 +221,10 @@ struct infinisock_rd_depths {
 	u8 initiator;
 	u8 responder;
 };
+/* srq: NULL, or the shared receive queue (in pd) the QP receives from. */
 struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
-				      struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
-				      u32 *max_inline, int *err);
+				      struct ib_cq *recv_cq, struct ib_srq *srq, u32 max_send_wr, u32 max_recv_wr,
+				      u32 max_send_sge, u32 *max_inline, int *err);
 int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp,
 				 const struct infinisock_conn_policy *policy, const void *data, u8 len);
 int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,

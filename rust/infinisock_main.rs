@@ -108,6 +108,7 @@ impl kernel::Module for InfiniSock {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // Before the ib client and the socket families that use them are registered.
         devices::DEVICES.init();
+        crate::link::recv_pools::QUEUES.init();
         let socks = sock::init_state_list();
         let pernet = Registration::new(netns::tunables::InfiniSockNet::table())?;
         let proc = Registration::new(proc::ProcFiles::table())?;

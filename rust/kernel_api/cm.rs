@@ -313,21 +313,22 @@ impl CmIdRef {
         unsafe { bindings::infinisock_cm_disconnect(self.as_raw(), qp) };
     }
 
-    /// Creates the connection's RC QP on the two CQs, in INIT, with `send_wr` and
-    /// `recv_wr` entries, `send_sge` SGEs and `max_inline` inline bytes per send
+    /// Creates the connection's RC QP on the two CQs (and on the shared receive queue
+    /// `srq` unless it is null), in INIT, with `send_wr` and `recv_wr` entries, `send_sge` SGEs and `max_inline` inline bytes per send
     /// request, for this id but not attached to it (the connection steps take it).
     /// Returns it and the most bytes a send may carry inline (the device may give more
     /// than asked).
     ///
     /// # Safety
     ///
-    /// `pd` and both CQs are live and outlive the QP (its owner,
-    /// [`crate::kernel_api::qp::QueuePair`], destroys it before any of them).
+    /// `pd`, both CQs and `srq` (null or in `pd`) are live and outlive the QP (its
+    /// owner, [`crate::kernel_api::qp::QueuePair`], destroys it before any of them).
     pub(super) unsafe fn create_qp(
         &self,
         pd: *mut bindings::ib_pd,
         send_cq: *mut bindings::ib_cq,
         recv_cq: *mut bindings::ib_cq,
+        srq: *mut bindings::ib_srq,
         (send_wr, recv_wr): (u32, u32),
         send_sge: u32,
         max_inline: u32,
@@ -340,6 +341,7 @@ impl CmIdRef {
                 pd,
                 send_cq,
                 recv_cq,
+                srq,
                 send_wr,
                 recv_wr,
                 send_sge,

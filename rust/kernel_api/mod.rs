@@ -7,7 +7,7 @@
 //! sysctl tables (`sysctl`), wait queues (`wait`), work items (`work`), module-wide
 //! locked statics (`global`), RDMA devices (`ib`), their verbs objects (`verbs`: PD,
 //! CQs, DMA buffers, user memory regions), a connection's queue pair and everything
-//! the device touches through it (`qp`), rdma_cm ids (`cm`), the C structures the
+//! the device touches through it (`qp`), a device's shared receive queue (`srq`), rdma_cm ids (`cm`), the C structures the
 //! kernel keeps pointers to (`ffi_static`), rate-limited log lines (`log`), the
 //! module's tracepoints (`trace`), per-CPU counters (`percpu`), its generic netlink
 //! family (`genl`), errno
@@ -34,6 +34,7 @@ pub(crate) mod net;
 pub(crate) mod percpu;
 pub(crate) mod qp;
 pub(crate) mod sock;
+pub(crate) mod srq;
 pub(crate) mod sysctl;
 pub(crate) mod trace;
 pub(crate) mod verbs;

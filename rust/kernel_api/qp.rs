@@ -9,6 +9,14 @@
 //! when their owner says so ([`QueuePair::release_recv`]): the ring is the most a
 //! connection may post, not what it holds.
 //!
+//! A queue pair on a device's shared receive queue (`srq.rs`) has no receive queue of
+//! its own: posting a ring slot grants it (the slot waits, with no buffer, for the
+//! next receive), a receive moves the shared queue's buffer into the oldest granted
+//! slot, and a slot's buffer goes back to the shared queue when its owner is done
+//! with it. What the protocol sees is the same ring. Since no receive of its own is
+//! flushed when it fails, the device's last-WQE event stands for one: the poll after
+//! it reports every granted slot flushed, after the receives that completed.
+//!
 //! Send buffers are taken as messages are written and given back when the device is
 //! done with them, as TCP allocates and frees its packets: an idle connection holds
 //! none. A message that fits the QP's inline room is copied into the work request as
@@ -43,10 +51,43 @@ use crate::{
         cm::CmIdRef,
         ib::DeviceRef,
         sock::Msg,
+        srq::{free_buffer, SharedRecvQueue, SRQ_TAG},
         verbs::{device_sges, Cq, CqEvents, CqSide, Cqe, DmaBuf, Pd, PinnedBuf, UserMr, Wc, POLL_BATCH},
     },
-    proto::ring::IndexFifo,
+    proto::{
+        recv_pool::{Grants, Take},
+        ring::IndexFifo,
+    },
 };
+
+/// A queue pair's part in a shared receive queue.
+struct OnShared {
+    queue: Arc<SharedRecvQueue>,
+    grants: Grants,
+    /// The tag its receives are reported with (the protocol's, for its ring).
+    recv_tag: u32,
+    /// Buffers the shared queue may allocate for a grant or a receive, by memory.
+    room: fn(usize) -> usize,
+    /// The end of its receives (the last-WQE event) was reported.
+    ended: bool,
+    /// When it was made: the account's clock.
+    created: kernel::time::Instant<kernel::time::Monotonic>,
+}
+
+impl OnShared {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Where a queue pair on a shared receive queue joins it: the queue, the entry its
+/// ring's receives are reported with, and how many buffers memory allows the queue
+/// to add (for buffers of the given size).
+pub(crate) struct SharedRecv {
+    pub(crate) queue: Arc<SharedRecvQueue>,
+    pub(crate) recv_cqe: &'static Cqe,
+    pub(crate) room: fn(usize) -> usize,
+}
 
 /// Sizes of a queue pair and its rings.
 #[derive(Clone, Copy)]
@@ -159,6 +200,8 @@ pub(crate) struct QueuePair {
     read_sge: u32,
     /// Send-queue entries kept for RDMA operations ([`QpSizes::rdma_requests`]).
     rdma_requests: u32,
+    /// The shared receive queue it receives from, if it does.
+    shared: Option<OnShared>,
 }
 
 // SAFETY: Every part may be used and dropped from any thread; the owner serialises
@@ -173,7 +216,16 @@ static SEND_BUFFER_BYTES: AtomicUsize = AtomicUsize::new(0);
 /// Bytes of the receive buffers of every queue pair.
 static RECV_BUFFER_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// Bytes of receive buffers all connections hold now.
+/// Counts `len` bytes of receive buffers made (`add`) or freed.
+pub(super) fn count_recv_buffer(len: usize, add: bool) {
+    if add {
+        RECV_BUFFER_BYTES.fetch_add(len, Ordering::Relaxed);
+    } else {
+        RECV_BUFFER_BYTES.fetch_sub(len, Ordering::Relaxed);
+    }
+}
+
+/// Bytes of receive buffers all connections hold now (and shared receive queues).
 pub(crate) fn recv_buffer_bytes_in_use() -> usize {
     RECV_BUFFER_BYTES.load(Ordering::Relaxed)
 }
@@ -192,10 +244,16 @@ fn send_buffer_len(len: usize, max: usize) -> usize {
 impl QueuePair {
     /// Creates the PD, the CQs (reaped by their owner: `events` hears of their
     /// completions, and is held until they are freed), the QP for `id` and the rings,
-    /// on the device `id` is bound to. Posts nothing.
-    pub(crate) fn new<H: CqEvents>(id: &CmIdRef, events: Arc<H>, sizes: QpSizes) -> Result<Self> {
+    /// on the device `id` is bound to. Posts nothing. With `shared`, the QP receives
+    /// from that shared receive queue, in its PD, and its ring's buffers are the
+    /// queue's size.
+    pub(crate) fn new<H: CqEvents>(id: &CmIdRef, events: Arc<H>, sizes: QpSizes, shared: Option<SharedRecv>) -> Result<Self> {
         let dev = Arc::new(DeviceRef::of_cm(id)?, GFP_KERNEL)?;
-        let pd = Arc::new(Pd::new(&dev)?, GFP_KERNEL)?;
+        let pd = match shared.as_ref() {
+            Some(s) if !s.queue.dev().is(&dev) || s.queue.buffer_size() != sizes.buffer_size as usize => return Err(EINVAL),
+            Some(s) => s.queue.pd().clone(),
+            None => Arc::new(Pd::new(&dev)?, GFP_KERNEL)?,
+        };
         let (nrx, ntx) = (u32::from(sizes.recv_buffers), u32::from(sizes.send_buffers));
         // Each queue holds its ring and the drain's marker at least.
         if nrx as usize > crate::proto::ring::MAX_RING || ntx == 0 || sizes.send_wrs <= ntx || sizes.recv_wrs <= nrx {
@@ -229,6 +287,7 @@ impl QueuePair {
                 pd.as_raw(),
                 send_cq.as_raw(),
                 recv_cq.as_raw(),
+                shared.as_ref().map_or(core::ptr::null_mut(), |s| s.queue.as_raw()),
                 (sizes.send_wrs, sizes.recv_wrs),
                 send_sge,
                 sizes.max_inline,
@@ -238,6 +297,14 @@ impl QueuePair {
         // message would never be used.
         let max_inline = (max_inline as usize).min(sizes.buffer_size as usize);
         let tx_inline = KVec::from_elem(0u8, max_inline, GFP_KERNEL)?;
+        let shared = shared.map(|s| OnShared {
+            grants: s.queue.join(),
+            queue: s.queue,
+            recv_tag: s.recv_cqe.tag(),
+            room: s.room,
+            ended: false,
+            created: kernel::time::Instant::now(),
+        });
         Ok(Self {
             qp: QpRef(qp),
             send_cq,
@@ -264,6 +331,7 @@ impl QueuePair {
             send_sge,
             read_sge,
             rdma_requests: sizes.rdma_requests,
+            shared,
         })
     }
 
@@ -293,6 +361,9 @@ impl QueuePair {
     /// taken (a `None` was not one of ours). A receive's names its ring buffer
     /// ([`Wc::buffer`]), which the device is done with.
     pub(crate) fn poll(&mut self, side: CqSide, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
+        if side == CqSide::Recv && self.shared.is_some() {
+            return self.poll_shared(out);
+        }
         let n = self.cq(side).poll(out);
         for wc in out[..n].iter_mut().flatten() {
             match side {
@@ -312,6 +383,81 @@ impl QueuePair {
             self.release_done();
         }
         n
+    }
+
+    /// [`QueuePair::poll`] of the receives of a queue pair on a shared receive queue:
+    /// each moves the queue's buffer into the oldest granted slot, and once the device
+    /// has reported the QP's last WQE, the granted slots left are reported flushed.
+    fn poll_shared(&mut self, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
+        let Some(sh) = self.shared.as_mut() else { return 0 };
+        // Read before the poll: every receive completed before the event is in the
+        // CQ by then, so a poll that finds it empty has seen them all.
+        // SAFETY: Live QP (type invariant).
+        let ended = !sh.ended && unsafe { bindings::infinisock_qp_last_wqe(self.qp.as_raw()) };
+        let mut n = self.recv_cq.poll(out);
+        let now_ms = sh.now_ms();
+        for wc in out[..n].iter_mut().flatten() {
+            if wc.tag & SRQ_TAG == 0 {
+                continue;
+            }
+            let slot = wc.tag & !SRQ_TAG;
+            wc.tag = sh.recv_tag;
+            match sh.queue.take(&mut sh.grants, slot, now_ms, (sh.room)(sh.queue.buffer_size())) {
+                Some((buf, Take::Granted)) => match self.rx_posted.pop() {
+                    Some(idx) => {
+                        let i = usize::from(idx);
+                        self.rx_in_device[i] = false;
+                        if let Some(old) = self.rx[i].replace(buf) {
+                            sh.queue.give_back(old);
+                        }
+                        wc.buffer = Some(idx);
+                    }
+                    // The account and the ring agree; not reached.
+                    None => {
+                        sh.queue.give_back(buf);
+                        wc.overrun = true;
+                    }
+                },
+                Some((buf, Take::Unsolicited)) => {
+                    sh.queue.give_back(buf);
+                    wc.overrun = true;
+                }
+                None => wc.overrun = true,
+            }
+        }
+        if ended && n < POLL_BATCH {
+            while n < POLL_BATCH {
+                let Some(idx) = self.rx_posted.pop() else { break };
+                self.rx_in_device[usize::from(idx)] = false;
+                out[n] = Some(Wc {
+                    tag: sh.recv_tag,
+                    status: bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR,
+                    byte_len: 0,
+                    imm: None,
+                    buffer: Some(idx),
+                    overrun: false,
+                });
+                n += 1;
+            }
+            if self.rx_posted.len() == 0 {
+                sh.ended = true;
+                sh.queue.withdraw(&mut sh.grants);
+            }
+        }
+        n
+    }
+
+    /// On a shared receive queue: its grants go back to the queue's reserve once it
+    /// has received nothing for a while. Returns whether they are still backed in
+    /// full (ask again later).
+    pub(crate) fn settle_grants(&mut self) -> bool {
+        match self.shared.as_mut() {
+            Some(sh) => {
+                let now = sh.now_ms();
+                sh.queue.settle(&mut sh.grants, now)
+            }
+            None => false,
+        }
     }
 
     /// Frees the send slots and the RDMA local sides the device is done with. A freed
@@ -388,10 +534,21 @@ impl QueuePair {
         if *self.rx_in_device.get(i).ok_or(EINVAL)? {
             return Err(EBUSY);
         }
+        if let Some(sh) = self.shared.as_mut() {
+            // A grant: the slot's old buffer goes back to the queue, which backs the
+            // grant as its account says.
+            if let Some(old) = self.rx[i].take() {
+                sh.queue.give_back(old);
+            }
+            sh.queue.grant(&mut sh.grants, 1, (sh.room)(sh.queue.buffer_size()));
+            self.rx_posted.push(idx);
+            self.rx_in_device[i] = true;
+            return Ok(());
+        }
         let fresh = self.rx[i].is_none();
         if fresh {
             let buf = DmaBuf::new_for_recv(&self.dev, self.buffer_size, may_fail)?;
-            RECV_BUFFER_BYTES.fetch_add(buf.len(), Ordering::Relaxed);
+            count_recv_buffer(buf.len(), true);
             self.rx[i] = Some(buf);
         }
         let buf = self.rx[i].as_ref().ok_or(EINVAL)?;
@@ -416,14 +573,17 @@ impl QueuePair {
         let i = usize::from(idx);
         if self.rx_in_device.get(i) == Some(&false) {
             if let Some(buf) = self.rx.get_mut(i).and_then(Option::take) {
-                RECV_BUFFER_BYTES.fetch_sub(buf.len(), Ordering::Relaxed);
+                match self.shared.as_ref() {
+                    Some(sh) => sh.queue.give_back(buf),
+                    None => free_buffer(buf),
+                }
             }
         }
     }
 
-    /// A ring slot with no buffer, to post a new one in.
+    /// A ring slot with no buffer and not posted (granted), to post a new one in.
     pub(crate) fn free_recv_slot(&self) -> Option<u16> {
-        let i = self.rx.iter().position(Option::is_none)?;
+        let i = self.rx.iter().zip(self.rx_in_device.iter()).position(|(b, &posted)| b.is_none() && !posted)?;
         u16::try_from(i).ok()
     }
 
@@ -678,6 +838,24 @@ impl Drop for QueuePair {
         // SAFETY: Live QP; its queues have room for one marker each (`new` reserved
         // it) and nobody else polls its CQs any more (`&mut self`).
         unsafe { bindings::infinisock_drain_qp(self.qp.as_raw()) };
+        // On a shared receive queue the drain left the receive CQ: what it holds
+        // names the queue's buffers, which go back to it.
+        if let Some(sh) = self.shared.as_mut() {
+            let mut batch = [None; POLL_BATCH];
+            loop {
+                let n = self.recv_cq.poll(&mut batch);
+                for wc in batch[..n].iter().flatten().filter(|wc| wc.tag & SRQ_TAG != 0) {
+                    sh.queue.unposted(wc.tag & !SRQ_TAG);
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            for buf in self.rx.iter_mut().filter_map(Option::take) {
+                sh.queue.give_back(buf);
+            }
+            sh.queue.leave(&mut sh.grants);
+        }
         // Before the QP: pages whose regions came from its pool give them back.
         self.held.clear();
         // SAFETY: Live QP, destroyed once, here. Destroying a kernel QP only fails for
@@ -689,7 +867,7 @@ impl Drop for QueuePair {
         let held = self.tx_bytes;
         self.send_buffer_freed(held);
         let rx_bytes = self.rx.iter().flatten().map(DmaBuf::len).sum::<usize>();
-        RECV_BUFFER_BYTES.fetch_sub(rx_bytes, Ordering::Relaxed);
+        count_recv_buffer(rx_bytes, false);
         // The fields go now: CQs, rings, send buffers, PD, device.
     }
 }

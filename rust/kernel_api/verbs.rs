@@ -136,6 +136,7 @@ impl Cq {
                 byte_len: wc.byte_len,
                 imm: wc.with_imm.then_some(wc.imm),
                 buffer: None,
+                overrun: false,
             });
         }
         got
@@ -273,6 +274,9 @@ pub(crate) struct Wc {
     /// A receive of a [`crate::kernel_api::qp::QueuePair`]'s ring: the buffer it
     /// completed (or flushed), which the device is done with.
     pub(crate) buffer: Option<u16>,
+    /// A receive from a shared receive queue beyond what the queue pair granted: the
+    /// peer broke flow control (the buffer went back to the queue).
+    pub(crate) overrun: bool,
 }
 
 impl crate::proto::rdma::RequestStatus for Wc {
@@ -348,6 +352,11 @@ impl Cqe {
 
     pub(super) fn as_raw(&self) -> *mut bindings::ib_cqe {
         self.raw.get()
+    }
+
+    /// The tag its completions report.
+    pub(super) fn tag(&self) -> u32 {
+        self.tag
     }
 }
 

@@ -30,7 +30,10 @@ impl IbClient for DeviceTracker {
 
     fn remove(dev: &IbDevice) {
         pr_info!("rdma device {} removed\n", dev.name());
-        DEVICES.lock().retain(|d| !d.is(dev));
+        let mut devices = DEVICES.lock();
+        devices.retain(|d| !d.is(dev));
+        // Under the list's lock: no queue is made for the device from now on.
+        crate::link::recv_pools::device_removed(dev);
     }
 }
 
@@ -40,6 +43,7 @@ impl IbClient for DeviceTracker {
 pub(crate) struct Tracking {
     _client: Registration<IbClientTable>,
     _list: FreeListOnDrop,
+    _queues: crate::link::recv_pools::FreeQueuesOnDrop,
 }
 
 struct FreeListOnDrop;
@@ -53,7 +57,7 @@ impl Drop for FreeListOnDrop {
 impl Tracking {
     /// Starts tracking: `add` runs for every existing device before this returns.
     pub(crate) fn start() -> Result<Self> {
-        Ok(Self { _client: Registration::new(&CLIENT)?, _list: FreeListOnDrop })
+        Ok(Self { _client: Registration::new(&CLIENT)?, _list: FreeListOnDrop, _queues: crate::link::recv_pools::FreeQueuesOnDrop })
     }
 }
 

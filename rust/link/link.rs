@@ -12,12 +12,14 @@ use kernel::{
 use crate::{
     kernel_api::{
         cm::CmIdRef,
-        qp::{QpSizes, QueuePair},
+        qp::{QpSizes, QueuePair, SharedRecv},
+        srq::SharedRecvQueue,
         verbs::{CqEvents, CqSide, Cqe, Wc, POLL_BATCH},
     },
     link::{
         memory::{self, Admitted},
         rdma::Rdma,
+        recv_pools,
     },
     proto::{
         errno::Errno,
@@ -98,19 +100,35 @@ pub(crate) struct Link {
     /// a reap began that left it empty and armed. Until the count moves, no
     /// completion came since, and a reap skips the CQ.
     reaped_at: [Option<u32>; 2],
+    /// The shared receive queue the queue pair is on, if it is: last, so that the
+    /// queue pair has left it when this goes.
+    shared: Option<SharedQueueUser>,
+}
+
+/// A link's hold on its shared receive queue: when it goes, after the queue pair,
+/// the queue goes too if no queue pair is left on it.
+struct SharedQueueUser(Arc<SharedRecvQueue>);
+
+impl Drop for SharedQueueUser {
+    fn drop(&mut self) {
+        recv_pools::left(&self.0);
+    }
 }
 
 impl Link {
     /// Creates the queue pair, shaped for what a connection of `profile` posts, on the
     /// device `id` is bound to, and posts the receive buffers the window starts with,
     /// which `admitted` counted until then. `events` hears of completions; its owner
-    /// reaps them ([`Link::reap`]).
+    /// reaps them ([`Link::reap`]). With `shared_recv`, the queue pair receives from
+    /// its device's shared receive queue (`recv_pools`), and posting a receive
+    /// buffer grants one of the queue's.
     pub(crate) fn new(
         events: Arc<impl CqEvents>,
         id: &CmIdRef,
         profile: QpProfile,
         cfg: RingConfig,
         admitted: Admitted,
+        shared_recv: bool,
     ) -> Result<Self> {
         let shape = QpShape::new(profile, cfg);
         let sizes = QpSizes {
@@ -126,7 +144,10 @@ impl Link {
             max_inline: shape.max_inline,
             rdma_requests: shape.rdma_requests,
         };
-        let qp = QueuePair::new(id, events, sizes)?;
+        let queue = if shared_recv { Some(recv_pools::for_id(id, cfg.buffer_size as usize)?) } else { None };
+        let shared = queue.clone().map(SharedQueueUser);
+        let joins = queue.map(|queue| SharedRecv { queue, recv_cqe: &RECV_CQE, room: memory::shared_queue_room });
+        let qp = QueuePair::new(id, events, sizes, joins)?;
         let (rx_len, tx_len) = (KVec::from_elem(0u32, qp.recv_ring(), GFP_KERNEL)?, KVec::from_elem(0u32, qp.send_slots(), GFP_KERNEL)?);
         let rx_imm = KVec::from_elem(None, qp.recv_ring(), GFP_KERNEL)?;
         let (send_sge, read_sge) = qp.rdma_sges();
@@ -141,6 +162,7 @@ impl Link {
             window: RecvWindow::new(cfg.recv_start, cfg.recv_buffers, 0),
             created: Instant::now(),
             reaped_at: [None, None],
+            shared,
         };
         for idx in 0..link.window.initial() {
             link.post_recv(idx)?;
@@ -171,6 +193,11 @@ impl Link {
     /// and armed.
     pub(crate) fn set_reaped_at(&mut self, side: CqSide, events: u32) {
         self.reaped_at[side as usize] = Some(events);
+    }
+
+    /// Whether the queue pair receives from its device's shared receive queue.
+    pub(crate) fn on_shared_queue(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// Receive buffers in the ring: the most the window may grow to.

@@ -45,6 +45,13 @@ pub(crate) fn growth(buffer: usize) -> (usize, bool) {
     (memory::growth_room(used, buffer, limit(), pressure), pressure)
 }
 
+/// Buffers of `buffer` bytes a shared receive queue may add now: those that fit
+/// below the limit. Not the pressure mark: the queue backs what connections have
+/// already granted.
+pub(crate) fn shared_queue_room(buffer: usize) -> usize {
+    limit().saturating_sub(used()) / buffer.max(1)
+}
+
 /// Whether the module is under pressure now.
 pub(crate) fn under_pressure() -> bool {
     pressure_at(used())

@@ -26,6 +26,7 @@ pub mod proc_row;
 pub mod qp_shape;
 pub mod ratelimit;
 pub mod receive;
+pub mod recv_pool;
 pub mod recv_window;
 pub mod rdma;
 pub mod rdma_ops;

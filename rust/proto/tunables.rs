@@ -78,10 +78,15 @@ pub enum TunableId {
     /// first, and the least its receive window falls back to (`proto::recv_window`):
     /// what a connection holds until its window grows.
     SdpRecvFloor = 9,
+    /// `net.infinisock.sdp_srq`: 1 puts each new SDP stream under `AF_INET`/`AF_INET6`
+    /// on its device's shared receive queue (`proto::recv_pool`): its credits become
+    /// grants out of the queue's buffers, and an idle connection holds none. 0 gives
+    /// each connection receive buffers of its own.
+    SdpSrq = 10,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 10] = [
+pub const TUNABLES: [Tunable; 11] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
     Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32, userns_max: 16 },
@@ -92,6 +97,7 @@ pub const TUNABLES: [Tunable; 10] = [
     Tunable { name: c"sdp_connect_timeout", default: 2000, min: 10, max: 120_000, userns_max: 120_000 },
     Tunable { name: c"sdp_fallback_cache", default: 60, min: 0, max: 86_400, userns_max: 86_400 },
     Tunable { name: c"sdp_recv_floor", default: RECV_FLOOR as i32, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: RECV_FLOOR as i32 },
+    Tunable { name: c"sdp_srq", default: 0, min: 0, max: 1, userns_max: 1 },
 ];
 
 /// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial

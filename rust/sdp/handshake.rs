@@ -27,7 +27,7 @@ use crate::{
         memory::RingChoice,
         message,
         sockaddr::{SockAddr, AF_INET, AF_INET6},
-        qp_shape::RD_ATOMIC,
+        qp_shape::{QpProfile, RD_ATOMIC},
         stream_options::service_type,
         stats::Counter,
         tunables::TunableId,
@@ -68,6 +68,15 @@ fn ring_config(ep: EpRef<'_>, inner: &Inner) -> RingConfig {
     } else {
         stream_rings(tunables, rcvbuf, sndbuf)
     }
+}
+
+/// Whether a new connection of `ep` (the connecting socket or the listener) receives
+/// from its device's shared receive queue: an SDP stream under `AF_INET`/`AF_INET6`
+/// in a namespace with `net.infinisock.sdp_srq` set. AF_IB connections keep their
+/// own, in a PD of their own: their programs register regions for the peer's RDMA,
+/// which a PD shared with other connections would expose.
+fn shared_recv(ep: EpRef<'_>) -> bool {
+    ep.qp_profile() == QpProfile::Stream && !ep.is_seqpacket && netns::tunable(ep.sk.net(), TunableId::SdpSrq) == 1
 }
 
 /// The rings a new connection gets within the module's buffer memory
@@ -311,7 +320,8 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
     }
     // The rings are charged to the program's memory cgroup, not rdma_cm's worker's.
     let _memcg = ep.sk.charge_to_creator();
-    let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, admitted)| Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, admitted)?, cfg)));
+    let link = admit_rings(ring_config(ep, inner))
+        .and_then(|(cfg, admitted)| Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, admitted, shared_recv(ep))?, cfg)));
     let (link, cfg) = match link {
         Ok(l) => l,
         Err(e) => {
@@ -463,7 +473,7 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let (cfg, admitted) = admit_rings(cfg)?;
     // Charged to the listener's memory cgroup: the program that will accept it.
     let _memcg = parent_sk.charge_to_creator();
-    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, admitted)?;
+    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, admitted, shared_recv(listener))?;
     let terms =
         peer_terms(hello.bufs, hello.local_rcv_size, hello_zc(&hello), link.initial_grant()).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);

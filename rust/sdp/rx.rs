@@ -13,6 +13,7 @@ use crate::{
     link::link::Link,
     netns::stats,
     proto::{
+        credits::CreditError,
         abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, POLLOUT, POLLPRI, POLLWRNORM, TCP_CLOSE_WAIT},
         receive::{
             classify, read_step, wake_plan, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation,
@@ -28,6 +29,14 @@ use crate::{
 /// A receive completed (or was flushed).
 pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
+    if wc.overrun && inner.phase == Phase::Connected {
+        // A receive from the shared queue with no buffer granted: the queue took the
+        // buffer back, and the peer is reset before it can keep one more.
+        let v = Violation::FlowControl(CreditError::NoBufferPosted);
+        report(v);
+        violated(ep, inner, v);
+        return;
+    }
     // The queue pair names the buffer a receive completed in (posting order).
     let Some(idx) = wc.buffer else { return };
     if !wc.ok() {
@@ -44,6 +53,11 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     // An RDMA WRITE with immediate consumed the buffer: it holds no message.
     link.rx_imm[usize::from(idx)] = wc.imm.map(|imm| (imm, wc.byte_len));
     link.last_heard = kernel::time::Instant::now();
+    if link.on_shared_queue() {
+        // The shared queue backs its grants in full while it receives; the trim
+        // timer settles them to the queue's reserve once it has gone quiet.
+        ep.start_trim_timer(crate::proto::recv_pool::ACTIVE_MS as u32);
+    }
     if link.stream.credits.is_none() {
         // Arrived before our side saw the connection established; see `rx_early`.
         link.stream.rx_early.push(idx);
@@ -93,21 +107,25 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
             }
             crate::sdp::close::maybe_finish(ep, inner);
         }
-        Err(v) => {
-            if let Some(what) = violation_name(v) {
-                stats::bump(ep.sk.net(), Counter::ProtocolViolations);
-                if trace::violation_enabled() {
-                    trace::violation(&ep.sk, what);
-                }
-            }
-            if v.answer_with_abort() {
-                if let Some(link) = inner.link.as_mut() {
-                    link.send_abort();
-                }
-            }
-            ep.fail(inner, ECONNRESET);
+        Err(v) => violated(ep, inner, v),
+    }
+}
+
+/// The peer's message broke the protocol (`v`): counted, traced, answered with an
+/// Abort where due, and the connection is reset.
+fn violated(ep: EpRef<'_>, inner: &mut Inner, v: Violation) {
+    if let Some(what) = violation_name(v) {
+        stats::bump(ep.sk.net(), Counter::ProtocolViolations);
+        if trace::violation_enabled() {
+            trace::violation(&ep.sk, what);
         }
     }
+    if v.answer_with_abort() {
+        if let Some(link) = inner.link.as_mut() {
+            link.send_abort();
+        }
+    }
+    ep.fail(inner, ECONNRESET);
 }
 
 /// Checks one message and files it (`proto::receive::classify`); returns the poll

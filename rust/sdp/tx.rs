@@ -94,6 +94,11 @@ pub(crate) fn trim_idle(ep: EpRef<'_>) {
         if let Some(left_ms) = link.trim_regions() {
             ep.start_trim_timer(left_ms);
         }
+        // Grants out of a shared receive queue stay backed in full until the
+        // connection has received nothing for a while.
+        if link.qp.settle_grants() {
+            ep.start_trim_timer(crate::proto::recv_pool::ACTIVE_MS as u32);
+        }
     }
 }
 

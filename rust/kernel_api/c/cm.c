@@ -114,15 +114,17 @@ static int infinisock_qp_to(struct rdma_cm_id *id, struct ib_qp *qp, enum ib_qp_
  * capped by the protocol's policy), and to the error state in infinisock_cm_disconnect().
  */
 struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
-				      struct ib_cq *recv_cq, u32 max_send_wr, u32 max_recv_wr, u32 max_send_sge,
-				      u32 *max_inline, int *err)
+				      struct ib_cq *recv_cq, struct ib_srq *srq, u32 max_send_wr, u32 max_recv_wr,
+				      u32 max_send_sge, u32 *max_inline, int *err)
 {
 	struct ib_qp_init_attr init = {
+		.event_handler = infinisock_qp_event,
 		.send_cq = send_cq,
 		.recv_cq = recv_cq,
+		.srq = srq,
 		.cap = {
 			.max_send_wr = max_send_wr,
-			.max_recv_wr = max_recv_wr,
+			.max_recv_wr = srq ? 0 : max_recv_wr,
 			.max_send_sge = max_send_sge,
 			.max_recv_sge = 1,
 		},

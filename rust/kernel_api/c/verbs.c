@@ -163,6 +163,11 @@ static void infinisock_drain_done(struct ib_cq *cq, struct ib_wc *wc)
  * 100 ms per queue before polling an IB_POLL_DIRECT CQ. Moves the QP to the error
  * state, posts one marker request per queue (their room is reserved) and polls until
  * both are flushed; every earlier request is flushed before them.
+ *
+ * A QP on a shared receive queue has no receive queue to mark: its receives have all
+ * completed once the device reports its last WQE (as __ib_drain_srq() waits for it).
+ * Its receive CQ is left for the owner to poll: the buffers its completions name
+ * belong to the shared queue.
  */
 void infinisock_drain_qp(struct ib_qp *qp)
 {
@@ -188,17 +193,19 @@ void infinisock_drain_qp(struct ib_qp *qp)
 	}
 	if (ib_post_send(qp, &swr.wr, NULL))
 		complete(&sdrain.done);
-	if (ib_post_recv(qp, &rwr, NULL))
+	if (qp->srq || ib_post_recv(qp, &rwr, NULL))
 		complete(&rdrain.done);
 	while (!completion_done(&sdrain.done) || !completion_done(&rdrain.done)) {
 		struct infinisock_wc ignored[INFINISOCK_POLL_BATCH];
 		int got = infinisock_poll_cq(qp->send_cq, ignored, INFINISOCK_POLL_BATCH);
 
-		if (qp->recv_cq != qp->send_cq)
+		if (qp->recv_cq != qp->send_cq && !qp->srq)
 			got += infinisock_poll_cq(qp->recv_cq, ignored, INFINISOCK_POLL_BATCH);
 		if (!got)
 			schedule_timeout_uninterruptible(1);
 	}
+	if (qp->srq && !wait_for_completion_timeout(&qp->srq_completion, 10 * HZ))
+		pr_warn_ratelimited("infinisock: QP %u: no last-WQE event in 10 s\n", qp->qp_num);
 }
 
 void infinisock_free_cq(struct ib_cq *cq)

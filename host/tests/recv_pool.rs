@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The shared receive queue's levels against connections whose peers send within
+//! their grants (or, hostile, beyond them) and readers that repost what they
+//! consume: the account always matches the connections' grants; an active
+//! connection never meets an empty queue; idle connections wake without RNR as long
+//! as the reserve covers them; a receive beyond a grant is caught; and N idle
+//! connections cost the reserve, not N windows.
+
+use infinisock_proto::recv_pool::*;
+use proptest::prelude::*;
+
+/// One connection as the module keeps it: its part in the pool, its messages held
+/// unread, and its peer's view of the credits left.
+#[derive(Default)]
+struct Conn {
+    g: Grants,
+    held: u64,
+    peer_credits: u64,
+}
+
+struct Bed {
+    pool: PoolLevels,
+    conns: Vec<Conn>,
+    now: u64,
+    /// Messages that found the queue empty (receiver not ready).
+    rnr: u64,
+    /// Receives caught beyond a grant.
+    unsolicited: u64,
+    /// Buffers allocated and freed over the run.
+    allocated: u64,
+}
+
+impl Bed {
+    fn new(n: usize, floor: u64) -> Self {
+        let mut bed = Bed { pool: PoolLevels::new(), conns: Vec::new(), now: 0, rnr: 0, unsolicited: 0, allocated: 0 };
+        for _ in 0..n {
+            let mut c = Conn::default();
+            bed.pool.grant(&mut c.g, floor);
+            c.peer_credits = floor;
+            bed.conns.push(c);
+        }
+        bed
+    }
+
+    fn check(&self) {
+        let active: u64 = self.conns.iter().filter(|c| c.g.active()).map(|c| c.g.unfilled()).sum();
+        let idle: u64 = self.conns.iter().filter(|c| !c.g.active()).map(|c| c.g.unfilled()).sum();
+        assert_eq!(self.pool.active_grants(), active);
+        assert_eq!(self.pool.idle_grants(), idle);
+        // What a peer believes it may send is what is granted and not filled.
+        for c in &self.conns {
+            assert_eq!(c.g.unfilled(), c.peer_credits);
+        }
+    }
+
+    /// The pool posts what it wants, with room for `room` buffers.
+    fn refill(&mut self, room: u64) {
+        let n = self.pool.to_post(room);
+        self.allocated += n;
+        self.pool.posted_more(n);
+    }
+
+    /// Connection `i`'s peer sends one message if it has a credit (or, `hostile`,
+    /// anyway). Returns whether it was received.
+    fn send(&mut self, i: usize, hostile: bool) -> bool {
+        let c = &mut self.conns[i];
+        if c.peer_credits == 0 && !hostile {
+            return false;
+        }
+        if self.pool.posted() == 0 {
+            self.rnr += 1;
+            return false;
+        }
+        match self.pool.received(&mut c.g, self.now) {
+            Take::Granted => {
+                c.peer_credits -= 1;
+                c.held += 1;
+            }
+            Take::Unsolicited => {
+                assert_eq!(c.peer_credits, 0, "a granted message was called unsolicited");
+                self.unsolicited += 1;
+                // The buffer goes back to the pool; the connection is reset, and
+                // the buffers of its unread messages go back too.
+                self.give_back();
+                self.pool.leave(&mut self.conns[i].g);
+                self.conns[i].peer_credits = 0;
+                for _ in 0..core::mem::take(&mut self.conns[i].held) {
+                    self.give_back();
+                }
+            }
+        }
+        true
+    }
+
+    /// A buffer comes back from a connection.
+    fn give_back(&mut self) {
+        match self.pool.returned() {
+            Returned::Post => self.pool.posted_more(1),
+            Returned::Free => self.allocated -= 1,
+        }
+    }
+
+    /// Connection `i`'s reader consumes a message and grants its buffer again.
+    fn consume(&mut self, i: usize) {
+        if self.conns[i].held == 0 {
+            return;
+        }
+        self.conns[i].held -= 1;
+        self.give_back();
+        let c = &mut self.conns[i];
+        self.pool.grant(&mut c.g, 1);
+        c.peer_credits += 1;
+    }
+
+    fn tick(&mut self, ms: u64) {
+        self.now += ms;
+        for c in &mut self.conns {
+            self.pool.settle(&mut c.g, self.now);
+        }
+    }
+
+    /// Buffers that exist: posted, or holding a message.
+    fn buffers(&self) -> u64 {
+        self.pool.posted() + self.conns.iter().map(|c| c.held).sum::<u64>()
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Send(usize),
+    Hostile(usize),
+    Consume(usize),
+    Refill,
+    Tick(u64),
+}
+
+fn op(n: usize) -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..n).prop_map(Op::Send),
+        1 => (0..n).prop_map(Op::Hostile),
+        4 => (0..n).prop_map(Op::Consume),
+        2 => Just(Op::Refill),
+        1 => (1u64..1500).prop_map(Op::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// The account matches the connections' grants after every step; a hostile
+    /// receive is caught exactly when the peer had no credit; buffers in existence
+    /// are those allocated (nothing leaks or is counted twice); after a refill the
+    /// queue holds its target, and never more than target plus slack from buffers
+    /// coming back.
+    #[test]
+    fn account_matches_grants(ops in prop::collection::vec(op(6), 1..400), floor in 3u64..8) {
+        let mut bed = Bed::new(6, floor);
+        bed.refill(u64::MAX);
+        for o in ops {
+            let before = bed.pool.posted();
+            match o {
+                Op::Send(i) => { bed.send(i, false); }
+                Op::Hostile(i) => {
+                    let had = bed.conns[i].peer_credits;
+                    let caught = bed.unsolicited;
+                    if bed.send(i, true) {
+                        prop_assert_eq!(bed.unsolicited > caught, had == 0);
+                    }
+                }
+                Op::Consume(i) => bed.consume(i),
+                Op::Refill => {
+                    bed.refill(u64::MAX);
+                    prop_assert!(bed.pool.posted() >= bed.pool.target());
+                    prop_assert!(bed.pool.posted() >= bed.pool.active_grants());
+                }
+                Op::Tick(ms) => bed.tick(ms),
+            }
+            bed.check();
+            prop_assert_eq!(bed.buffers(), bed.allocated);
+            prop_assert!(bed.pool.posted() <= before.max(bed.pool.target() + 2 * SLACK));
+        }
+    }
+
+    /// Active connections are backed in full: once the pool has refilled, every
+    /// peer of an active connection may spend all its credits with no RNR, whatever
+    /// the windows.
+    #[test]
+    fn active_connections_never_meet_rnr(windows in prop::collection::vec(3u64..64, 1..40), rounds in 1usize..6) {
+        let mut bed = Bed::new(windows.len(), 0);
+        for (c, &w) in bed.conns.iter_mut().zip(&windows) {
+            bed.pool.grant(&mut c.g, w);
+            c.peer_credits = w;
+        }
+        bed.refill(u64::MAX);
+        for round in 0..rounds {
+            // Every peer sends all it may (its adapter retrying after RNR while the
+            // pool refills); readers consume; the pool refills.
+            for i in 0..windows.len() {
+                while bed.conns[i].peer_credits > 0 {
+                    if !bed.send(i, false) {
+                        prop_assert_eq!(round, 0, "RNR for an active connection");
+                        bed.refill(u64::MAX);
+                    }
+                }
+            }
+            for i in 0..windows.len() {
+                while bed.conns[i].held > 0 {
+                    bed.consume(i);
+                }
+            }
+            bed.refill(u64::MAX);
+            bed.tick(10);
+        }
+        // The first round woke each connection from the reserve, whose first
+        // receive had the rest of its grants backed: RNR only in the first round,
+        // and only once the reserve was spent.
+        let total: u64 = windows.iter().sum();
+        prop_assert!(bed.rnr <= windows.len() as u64);
+        if total <= reserve(total) {
+            prop_assert_eq!(bed.rnr, 0);
+        }
+        prop_assert_eq!(bed.unsolicited, 0);
+    }
+
+    /// Idle connections waking within one refill meet no RNR while the reserve and
+    /// the slack cover their first messages; the rest of each one's grant is backed at the
+    /// next refill.
+    #[test]
+    fn idle_wakeups_within_the_reserve(n in 1usize..400, waking in 0usize..40, floor in 3u64..6) {
+        let mut bed = Bed::new(n, floor);
+        bed.refill(u64::MAX);
+        bed.tick(ACTIVE_MS);
+        let waking = waking.min(n);
+        let covered = (reserve(n as u64 * floor) + SLACK) as usize;
+        for i in 0..waking {
+            let ok = bed.send(i, false);
+            prop_assert_eq!(ok, i < covered);
+        }
+        bed.refill(u64::MAX);
+        // Now each woken connection's remaining grants are backed.
+        for i in 0..waking.min(covered) {
+            while bed.conns[i].peer_credits > 0 {
+                prop_assert!(bed.send(i, false));
+            }
+        }
+    }
+}
+
+/// What N idle connections cost: the reserve, one buffer per 32 grants and at least
+/// 32 buffers, not N windows, and the slack.
+#[test]
+fn idle_connections_cost_the_reserve() {
+    for (n, floor, want) in [(0u64, 4u64, 0u64), (1, 4, 4 + SLACK), (8, 4, 32 + SLACK), (1024, 4, 128 + SLACK), (10_000, 4, 1250 + SLACK)] {
+        let mut bed = Bed::new(n as usize, floor);
+        bed.refill(u64::MAX);
+        bed.tick(ACTIVE_MS);
+        assert_eq!(bed.pool.posted(), want, "{n} connections");
+    }
+    // 10,000 idle streams with a floor of 4 buffers of 32 KiB: 1,250 buffers,
+    // 40,000 KiB, 4 KiB per connection.
+    assert_eq!(reserve(40_000) * 32 / 10_000, 4);
+}
+
+/// A connection that goes quiet gives its backing back to the reserve after
+/// `ACTIVE_MS`, not before; one that leaves takes its grants with it.
+#[test]
+fn quiet_connections_settle_and_leavers_leave() {
+    let mut pool = PoolLevels::new();
+    let mut g = Grants::default();
+    pool.grant(&mut g, 64);
+    pool.posted_more(pool.to_post(u64::MAX));
+    assert_eq!(pool.posted(), 32 + SLACK);
+    assert_eq!(pool.received(&mut g, 100), Take::Granted);
+    assert!(g.active());
+    assert_eq!((pool.active_grants(), pool.idle_grants()), (63, 0));
+    assert_eq!(pool.to_post(u64::MAX), 63 - 31);
+    assert_eq!(pool.returned(), Returned::Post);
+    assert_eq!(pool.to_post(5), 5);
+    assert!(pool.settle(&mut g, 100 + ACTIVE_MS - 1));
+    assert!(!pool.settle(&mut g, 100 + ACTIVE_MS));
+    assert_eq!((pool.active_grants(), pool.idle_grants()), (0, 63));
+    pool.leave(&mut g);
+    assert_eq!((pool.active_grants(), pool.idle_grants(), g.unfilled()), (0, 0, 0));
+    assert_eq!(pool.received(&mut g, 0), Take::Unsolicited);
+}

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A device's shared receive queue: receive buffers posted once for many queue pairs,
+//! each filled by whichever queue pair's peer sends next, so that an idle connection
+//! holds none (memory model, step 3a).
+//!
+//! [`SharedRecvQueue`] owns the SRQ, the PD it and the queue pairs on it live in
+//! (rdma_rxe places a receive through the QP's PD, so they must share it; no region
+//! with remote access is ever registered in it), and the buffers posted in it. A queue
+//! pair on it (`qp.rs`) takes the buffer a receive completed in and gives it back
+//! when its owner is done with it. How many buffers stay posted is
+//! `proto::recv_pool`'s account, kept under the same lock as the slots, so that the
+//! account and the queue never disagree.
+
+use core::{ptr::NonNull, sync::atomic::{AtomicUsize, Ordering}};
+
+use kernel::{
+    alloc::KVVec,
+    error::to_result,
+    new_mutex,
+    prelude::*,
+    sync::{Arc, Mutex},
+};
+
+use crate::{
+    kernel_api::{
+        bindings,
+        ib::DeviceRef,
+        qp::count_recv_buffer,
+        verbs::{checked, Cqe, DmaBuf, Pd},
+    },
+    proto::recv_pool::{Grants, PoolLevels, Returned, Take},
+};
+
+/// Tag bit of the entries of a shared queue's receives ([`crate::kernel_api::verbs::Wc::tag`]):
+/// the rest of the tag is the slot.
+pub(crate) const SRQ_TAG: u32 = 1 << 31;
+
+/// Receive buffers a shared queue holds at most.
+const SLOTS: u32 = 8191;
+
+/// What the lock of a [`SharedRecvQueue`] covers.
+///
+/// # Invariants
+///
+/// `bufs[slot]` is `Some` iff a receive is posted in that slot (the device may write
+/// the buffer); `free` lists the other slots. `levels.posted()` counts the `Some`s.
+struct Slots {
+    bufs: KVVec<Option<DmaBuf>>,
+    free: KVec<u32>,
+    levels: PoolLevels,
+}
+
+/// See the module documentation.
+///
+/// # Invariants
+///
+/// `raw` is a live SRQ in `pd`, destroyed in `drop` before the buffers posted in it
+/// go; every queue pair on it holds an `Arc` of this value, so none is left then.
+/// `cqes[slot]` is the entry slot `slot`'s receives are posted with; the vector is
+/// never resized, so the entries stay where the device's requests point.
+#[pin_data(PinnedDrop)]
+pub(crate) struct SharedRecvQueue {
+    raw: NonNull<bindings::ib_srq>,
+    cqes: KVVec<Cqe>,
+    #[pin]
+    slots: Mutex<Slots>,
+    pd: Arc<Pd>,
+    dev: Arc<DeviceRef>,
+    lkey: u32,
+    buffer_size: usize,
+    /// Queue pairs on the queue.
+    users: AtomicUsize,
+}
+
+// SAFETY: The SRQ may be posted to and destroyed from any thread; the slots are
+// behind the mutex.
+unsafe impl Send for SharedRecvQueue {}
+// SAFETY: See above; `&self` methods lock or call ib_core functions that lock.
+unsafe impl Sync for SharedRecvQueue {}
+
+impl SharedRecvQueue {
+    /// A queue of buffers of `buffer_size` bytes on `dev`, in a PD of its own, with
+    /// nothing posted.
+    pub(crate) fn new(dev: Arc<DeviceRef>, buffer_size: usize) -> Result<Arc<Self>> {
+        let pd = Arc::new(Pd::new(&dev)?, GFP_KERNEL)?;
+        let mut cqes = KVVec::with_capacity(SLOTS as usize, GFP_KERNEL)?;
+        let mut bufs = KVVec::with_capacity(SLOTS as usize, GFP_KERNEL)?;
+        let mut free = KVec::with_capacity(SLOTS as usize, GFP_KERNEL)?;
+        for slot in 0..SLOTS {
+            cqes.push(Cqe::new(SRQ_TAG | slot), GFP_KERNEL)?;
+            bufs.push(None, GFP_KERNEL)?;
+            free.push(SLOTS - 1 - slot, GFP_KERNEL)?;
+        }
+        let mut err = 0;
+        // SAFETY: Live PD; the SRQ is destroyed before it goes (type invariant: `drop`).
+        let raw = checked(unsafe { bindings::infinisock_create_srq(pd.as_raw(), SLOTS, &mut err) }, err)?;
+        let lkey = pd.local_dma_lkey();
+        let made = Arc::pin_init(
+            try_pin_init!(Self {
+                raw,
+                cqes,
+                slots <- new_mutex!(Slots { bufs, free, levels: PoolLevels::new() }),
+                pd,
+                dev,
+                lkey,
+                buffer_size,
+                users: AtomicUsize::new(0),
+            }? Error),
+            GFP_KERNEL,
+        );
+        if made.is_err() {
+            // SAFETY: Made above, never posted to, used by no QP.
+            unsafe { bindings::infinisock_destroy_srq(raw.as_ptr()) };
+        }
+        made
+    }
+
+    /// The PD the queue pairs on the queue are made in.
+    pub(crate) fn pd(&self) -> &Arc<Pd> {
+        &self.pd
+    }
+
+    /// The device.
+    pub(crate) fn dev(&self) -> &Arc<DeviceRef> {
+        &self.dev
+    }
+
+    /// Bytes of each buffer.
+    pub(crate) fn buffer_size(&self) -> usize {
+        self.buffer_size
+    }
+
+    pub(super) fn as_raw(&self) -> *mut bindings::ib_srq {
+        self.raw.as_ptr()
+    }
+
+    /// Queue pairs on the queue now.
+    pub(crate) fn users(&self) -> usize {
+        self.users.load(Ordering::Acquire)
+    }
+
+    /// A queue pair joins the queue: its grants start empty.
+    pub(super) fn join(&self) -> Grants {
+        self.users.fetch_add(1, Ordering::AcqRel);
+        Grants::default()
+    }
+
+    /// A queue pair that joined is gone, with its grants.
+    pub(super) fn leave(&self, grants: &mut Grants) {
+        self.slots.lock().levels.leave(grants);
+        self.users.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// A queue pair granted its peer `n` more buffers; posts what the account wants
+    /// now, within `room` more buffers of memory.
+    pub(super) fn grant(&self, grants: &mut Grants, n: u64, room: usize) {
+        let mut slots = self.slots.lock();
+        slots.levels.grant(grants, n);
+        self.refill(&mut slots, room);
+    }
+
+    /// A receive of the queue pair with `grants` completed in `slot` at `now_ms`:
+    /// the buffer, and whether it filled a grant. `None`: the slot held none (not
+    /// one of this queue's receives).
+    pub(super) fn take(&self, grants: &mut Grants, slot: u32, now_ms: u64, room: usize) -> Option<(DmaBuf, Take)> {
+        let mut slots = self.slots.lock();
+        let buf = slots.bufs.get_mut(slot as usize)?.take()?;
+        // Room for every slot was reserved.
+        let _ = slots.free.push_within_capacity(slot);
+        let take = slots.levels.received(grants, now_ms);
+        // An idle connection's first receive gets the rest of its grants backed.
+        self.refill(&mut slots, room);
+        Some((buf, take))
+    }
+
+    /// A receive completed in `slot` for no queue pair that counts it (a queue pair
+    /// being drained): the buffer goes back.
+    pub(super) fn unposted(&self, slot: u32) {
+        let mut slots = self.slots.lock();
+        let Some(buf) = slots.bufs.get_mut(slot as usize).and_then(Option::take) else { return };
+        let _ = slots.free.push_within_capacity(slot);
+        slots.levels.unposted();
+        self.put_back(&mut slots, buf);
+    }
+
+    /// A queue pair is done with `buf`: posted again while the queue wants it, else
+    /// freed.
+    pub(super) fn give_back(&self, buf: DmaBuf) {
+        let mut slots = self.slots.lock();
+        self.put_back(&mut slots, buf);
+    }
+
+    /// A queue pair's grants stay backed in full while it received within the
+    /// account's active time; settles them to the reserve after it. Returns whether
+    /// they are still backed in full.
+    pub(super) fn settle(&self, grants: &mut Grants, now_ms: u64) -> bool {
+        self.slots.lock().levels.settle(grants, now_ms)
+    }
+
+    /// Posts `buf` again or frees it, as the account says.
+    fn put_back(&self, slots: &mut Slots, buf: DmaBuf) {
+        match slots.levels.returned() {
+            // A buffer that cannot be posted is freed there.
+            Returned::Post => {
+                let _ = self.post(slots, buf);
+            }
+            Returned::Free => free_buffer(buf),
+        }
+    }
+
+    /// The grants of a queue pair whose receives have all completed (it failed) will
+    /// never be filled.
+    pub(super) fn withdraw(&self, grants: &mut Grants) {
+        self.slots.lock().levels.leave(grants);
+    }
+
+    /// Posts new buffers while the account wants them, within `room`. Allocation may
+    /// fail quietly: it runs under the queue's lock and its caller's; the next grant
+    /// or receive tries again.
+    fn refill(&self, slots: &mut Slots, room: usize) {
+        let want = slots.levels.to_post(room as u64);
+        for _ in 0..want {
+            let Ok(buf) = DmaBuf::new_for_recv(&self.dev, self.buffer_size, true) else { break };
+            count_recv_buffer(buf.len(), true);
+            if self.post(slots, buf).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Posts `buf` in a free slot; a buffer that cannot be posted (no slot left, or
+    /// the device refused) is freed.
+    fn post(&self, slots: &mut Slots, buf: DmaBuf) -> Result {
+        let Some(slot) = slots.free.pop() else {
+            free_buffer(buf);
+            return Err(ENOSPC);
+        };
+        let Ok(len) = u32::try_from(buf.len()) else {
+            let _ = slots.free.push_within_capacity(slot);
+            free_buffer(buf);
+            return Err(EINVAL);
+        };
+        // SAFETY: Live SRQ (type invariant); the entry stays put (never resized) and the
+        // buffer is kept in `bufs[slot]`, untouched by the CPU, until the completion
+        // that names the slot is taken, or until the SRQ is destroyed.
+        let posted = to_result(unsafe {
+            bindings::infinisock_post_srq_recv(self.raw.as_ptr(), self.cqes[slot as usize].as_raw(), buf.addr, len, self.lkey)
+        });
+        if let Err(e) = posted {
+            let _ = slots.free.push_within_capacity(slot);
+            free_buffer(buf);
+            return Err(e);
+        }
+        slots.bufs[slot as usize] = Some(buf);
+        slots.levels.posted_more(1);
+        Ok(())
+    }
+}
+
+/// Frees a receive buffer, and stops counting it.
+pub(super) fn free_buffer(buf: DmaBuf) {
+    count_recv_buffer(buf.len(), false);
+}
+
+#[pinned_drop]
+impl PinnedDrop for SharedRecvQueue {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: Live SRQ; no queue pair uses it any more (each held an `Arc` of this
+        // value), destroyed once, here, before its buffers go.
+        unsafe { bindings::infinisock_destroy_srq(self.raw.as_ptr()) };
+        let mut slots = self.slots.lock();
+        let bytes: usize = slots.bufs.iter().flatten().map(DmaBuf::len).sum();
+        count_recv_buffer(bytes, false);
+        slots.bufs.clear();
+    }
+}

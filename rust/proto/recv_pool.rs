@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! How many receive buffers a device's shared receive queue keeps posted for the
+//! stream connections on it (memory model, step 3a).
+//!
+//! Each connection still grants its peer credits through its receive window
+//! (`proto::recv_window`): `bufs` on the wire stays the flow-control contract. On the
+//! shared queue a grant is a promise the pool keeps, not a buffer of the connection's
+//! own, and the pool keeps it in two ways:
+//!
+//! - **Active connections are backed in full.** A connection that received within
+//!   [`ACTIVE_MS`] has a buffer posted for each of its grants, as a private receive
+//!   queue would: a busy peer never meets receiver-not-ready (RNR), however many
+//!   credits its window gives it.
+//! - **Idle connections share a reserve.** Their grants (the window's floor, mostly)
+//!   are backed by [`reserve`] buffers: one per [`RESERVE_SHARE`] grants, at least
+//!   [`RESERVE_MIN`]. This is the overcommit that makes an idle connection cost no
+//!   buffer. An idle connection's first receive takes from the reserve and makes it
+//!   active, and the pool backs the rest of its grants at once.
+//!
+//! RNR is the last resort: more idle connections waking within one refill than the
+//! reserve covers, or no memory for the buffers. The peer's adapter retries, and the
+//! pool refills meanwhile (`link::recv_pools`).
+//!
+//! A receive for a connection with no grant left is the peer breaking flow control
+//! ([`Take::Unsolicited`]): the buffer goes back to the pool and the connection is
+//! reset, so a hostile peer cannot keep more than its grant.
+
+/// How long after its last receive a connection counts as active.
+pub const ACTIVE_MS: u64 = 1000;
+
+/// The least reserve for idle connections' grants, in buffers.
+pub const RESERVE_MIN: u64 = 32;
+
+/// Idle grants per reserve buffer.
+pub const RESERVE_SHARE: u64 = 32;
+
+/// Buffers the pool posts beyond its target. A receive takes whichever buffer the
+/// queue holds next, so an idle connection waking takes one that backs an active
+/// connection's grant until the pool, told of it when the receive is reaped, posts
+/// more: the slack covers that window. Buffers coming back are kept up to another
+/// slack beyond, so that a target moving by a few does not allocate and free each
+/// time.
+pub const SLACK: u64 = 16;
+
+/// The reserve the grants of idle connections get: `idle` grants in all.
+pub const fn reserve(idle: u64) -> u64 {
+    let share = idle / RESERVE_SHARE;
+    let reserve = if share > RESERVE_MIN { share } else { RESERVE_MIN };
+    if reserve < idle {
+        reserve
+    } else {
+        idle
+    }
+}
+
+/// One connection's part in the pool, kept by the connection and changed only
+/// through its pool's [`PoolLevels`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Grants not yet filled by a receive.
+    unfilled: u64,
+    /// When it last received, if it is active.
+    active_since_rx: Option<u64>,
+}
+
+impl Grants {
+    /// Grants not yet filled by a receive.
+    pub fn unfilled(&self) -> u64 {
+        self.unfilled
+    }
+
+    /// Whether the pool backs its grants in full.
+    pub fn active(&self) -> bool {
+        self.active_since_rx.is_some()
+    }
+}
+
+/// What a receive on the shared queue was, for the connection it arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Take {
+    /// It filled one of the connection's grants.
+    Granted,
+    /// The connection had no grant left: the peer broke flow control.
+    Unsolicited,
+}
+
+/// What to do with a buffer a connection is done with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Returned {
+    /// Post it again.
+    Post,
+    /// Free it: the pool holds more than it needs.
+    Free,
+}
+
+/// The pool's account: the connections' grants, split by whether they are backed in
+/// full, and the buffers posted.
+///
+/// # Invariants
+///
+/// `active` and `idle` are the sums of [`Grants::unfilled`] over the connections of
+/// the pool that are, and are not, [`Grants::active`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolLevels {
+    active: u64,
+    idle: u64,
+    posted: u64,
+}
+
+impl PoolLevels {
+    /// An empty pool.
+    pub const fn new() -> Self {
+        Self { active: 0, idle: 0, posted: 0 }
+    }
+
+    /// Unfilled grants of active connections.
+    pub fn active_grants(&self) -> u64 {
+        self.active
+    }
+
+    /// Unfilled grants of idle connections.
+    pub fn idle_grants(&self) -> u64 {
+        self.idle
+    }
+
+    /// Buffers posted in the shared queue.
+    pub fn posted(&self) -> u64 {
+        self.posted
+    }
+
+    /// How many buffers the queue should hold for the grants: every active grant and
+    /// the idle grants' reserve.
+    pub fn target(&self) -> u64 {
+        self.active + reserve(self.idle)
+    }
+
+    /// Buffers to post now, with room for `room` more in memory: up to the target and
+    /// the [`SLACK`]; none while nothing is granted.
+    pub fn to_post(&self, room: u64) -> u64 {
+        self.wanted().saturating_sub(self.posted).min(room)
+    }
+
+    fn wanted(&self) -> u64 {
+        match self.target() {
+            0 => 0,
+            t => t + SLACK,
+        }
+    }
+
+    fn sum(&mut self, g: &Grants) -> &mut u64 {
+        if g.active() {
+            &mut self.active
+        } else {
+            &mut self.idle
+        }
+    }
+
+    /// `g`'s connection granted `n` more buffers to its peer.
+    pub fn grant(&mut self, g: &mut Grants, n: u64) {
+        g.unfilled += n;
+        *self.sum(g) += n;
+    }
+
+    /// `n` buffers were posted in the queue.
+    pub fn posted_more(&mut self, n: u64) {
+        self.posted += n;
+    }
+
+    /// A receive completed on `g`'s connection at `now_ms`: it consumed a posted
+    /// buffer. The connection is active from now on, and what it still has granted is
+    /// backed in full.
+    pub fn received(&mut self, g: &mut Grants, now_ms: u64) -> Take {
+        self.posted = self.posted.saturating_sub(1);
+        if g.unfilled == 0 {
+            return Take::Unsolicited;
+        }
+        *self.sum(g) -= 1;
+        g.unfilled -= 1;
+        if !g.active() {
+            self.idle -= g.unfilled;
+            self.active += g.unfilled;
+        }
+        g.active_since_rx = Some(now_ms);
+        Take::Granted
+    }
+
+    /// A buffer the queue held went back without a receive of any connection (a
+    /// flush when the queue is destroyed).
+    pub fn unposted(&mut self) {
+        self.posted = self.posted.saturating_sub(1);
+    }
+
+    /// `g`'s connection received nothing for [`ACTIVE_MS`] by `now_ms`: its grants
+    /// join the idle ones. Returns whether it is still active.
+    pub fn settle(&mut self, g: &mut Grants, now_ms: u64) -> bool {
+        match g.active_since_rx {
+            Some(at) if now_ms.saturating_sub(at) >= ACTIVE_MS => {
+                self.active -= g.unfilled;
+                self.idle += g.unfilled;
+                g.active_since_rx = None;
+                false
+            }
+            at => at.is_some(),
+        }
+    }
+
+    /// `g`'s connection is gone (or its queue pair failed): its grants will never be
+    /// filled.
+    pub fn leave(&mut self, g: &mut Grants) {
+        *self.sum(g) -= g.unfilled;
+        g.unfilled = 0;
+        g.active_since_rx = None;
+    }
+
+    /// A connection is done with a buffer of the pool: post it again while the pool
+    /// holds less than it posts to and another [`SLACK`], else free it.
+    pub fn returned(&self) -> Returned {
+        if self.target() > 0 && self.posted < self.wanted() + SLACK {
+            Returned::Post
+        } else {
+            Returned::Free
+        }
+    }
+}
