@@ -3,6 +3,7 @@
 # under it. Both ends' blocked calls must return with an error, and nothing may be left
 # behind (the kernel_log step then unloads the module and runs kmemleak).
 # Uses its own two hosts (netns c and d) so the shared topology stays intact.
+# sdp_srq.sh runs it again with the connection on shared receive queues.
 . "$(dirname "$0")/_lib.bash"
 module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
 PEER=$(dirname "$0")/py/sdp_peer.py
@@ -25,6 +26,9 @@ ip -n c addr add 10.78.0.1/24 dev vc && ip -n d addr add 10.78.0.2/24 dev vd || 
 for h in c d; do ip -n $h link set lo up; ip -n $h link set v$h up; done
 ip netns exec c rdma link add rxec type rxe netdev vc || fail "rxec"
 ip netns exec d rdma link add rxed type rxe netdev vd || fail "rxed"
+# SDP_SRQ=1 (from sdp_srq.sh): the connection is on its devices' shared receive
+# queues, and the queue of the device that vanishes goes with it.
+for h in c d; do ip netns exec $h sysctl -qw net.infinisock.sdp_srq="${SDP_SRQ:-0}" || fail "sdp_srq"; done
 for _ in 1 2 3 4 5; do ip netns exec c ping -c1 -W5 10.78.0.2 > /dev/null && break; done
 
 sink_out=$(mktemp) src_out=$(mktemp)

@@ -50,6 +50,21 @@ static int connections_in(const char *ns)
 	return rows > 0 ? rows - 1 : 0;
 }
 
+/* Prints what /proc/net/infinisock/sdp of netns ns still lists (a test that failed). */
+static void dump_connections(const char *ns)
+{
+	char line[256];
+	int rows = 0;
+	FILE *f;
+
+	enter_netns(ns);
+	f = fopen("/proc/net/infinisock/sdp", "r");
+	while (f && fgets(line, sizeof(line), f) && rows++ < 20)
+		fprintf(stderr, "# %s: %s", ns, line);
+	if (f)
+		fclose(f);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -166,7 +181,7 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 	static struct slab_cache caches[MAX_CACHES];
 	int l, left_a = -1, left_b = -1, ncaches;
 	char growth[512];
-	double t0, setup_s;
+	double t0, setup_s, closed;
 
 	ASSERT_TRUE(client && server);
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &nofile)) TH_LOG("RLIMIT_NOFILE %d: %s", 2 * n + 64, strerror(errno));
@@ -226,6 +241,7 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 		close(server[i]);
 	}
 	close(l);
+	closed = now_s();
 	/* Teardown is asynchronous: both sides close, then each connection goes. */
 	for (int t = 0; t < 600; t++) {
 		left_a = connections_in("a");
@@ -235,8 +251,12 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 			break;
 		usleep(100000);
 	}
-	TH_LOG("after close: %d and %d connections left, %lld KiB of buffers (%lld before)", left_a, left_b,
-	       left_kib, base_kib);
+	TH_LOG("%.1f s after close: %d and %d connections left, %lld KiB of buffers (%lld before)", now_s() - closed,
+	       left_a, left_b, left_kib, base_kib);
+	if (left_a)
+		dump_connections("a");
+	if (left_b)
+		dump_connections("b");
 	EXPECT_EQ(0, left_a);
 	EXPECT_EQ(0, left_b);
 	EXPECT_GE(base_kib, left_kib);

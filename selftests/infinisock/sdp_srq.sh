@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SDP streams on their devices' shared receive queues (net.infinisock.sdp_srq=1 on both
-# hosts): the whole sdp_stream suite passes with every connection's credits granted
-# out of its device's queue; each host's device has one shared receive queue while
-# connections are up and none once they are gone; and the receive buffers come back
+# hosts): the sdp_stream, sdp_soak and sdp_scale suites pass with every connection's
+# credits granted out of its device's queue, and sdp_peer_vanishes with the queue's
+# device removed; each host's device has one shared receive queue while connections
+# are up and none once they are gone; and the receive buffers come back
 # (recv_buffers_kib in /proc/net/infinisock/memory falls to 0).
 . "$(dirname "$0")/_lib.bash"
 module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
@@ -45,6 +46,41 @@ wait "$holder" 2>/dev/null
 
 "$SDP_STREAM" || fail "sdp_stream on shared receive queues"
 pass "sdp_stream on shared receive queues"
+
+# 256 connections at once, data both ways, some reset: every byte checked, and no
+# connection reset that was not meant to be (receiver-not-ready running out while
+# the queues refill would show here).
+SDP_SOAK=$(dirname "$SDP_STREAM")/sdp_soak
+"$SDP_SOAK" || fail "sdp_soak on shared receive queues"
+pass "sdp_soak on shared receive queues"
+
+# Idle connections on the queues: sdp_scale's figures (kernel memory per connection).
+SDP_SCALE=$(dirname "$SDP_STREAM")/sdp_scale
+"$SDP_SCALE" || fail "sdp_scale on shared receive queues"
+pass "sdp_scale on shared receive queues"
+
+# A peer that sends beyond its grant into the shared queue (sdp_rogue overrun, against
+# a listener that reads nothing) is reset, and the queue goes on serving the others.
+out=$(mktemp)
+ip netns exec b python3 "$PEER" spew "$HOST_B4" 7612 > "$out" &
+spew=$!
+wait_output "$out" listening
+dmesg -C
+rogue=$(ip netns exec a timeout 90 "$HELPERS/sdp_rogue" "$HOST_B4" 7612 overrun)
+for _ in $(seq 40); do kill -0 $spew 2>/dev/null || break; sleep 0.5; done
+echo "# overrun: rogue '$rogue', socket '$(tail -1 "$out")'"
+[ "$rogue" = disconnected ] || fail "overrun: the rogue was not disconnected: $rogue"
+grep -Eq '^error (ECONNRESET|EPIPE)' "$out" || fail "overrun: the socket saw '$(tail -1 "$out")'"
+dmesg | grep -q 'SDP: peer broke flow control' || fail "overrun: no 'peer broke flow control' in the kernel log"
+rm -f "$out"
+ip netns exec b python3 "$PEER" serve "$HOST_B4" 7613 > /dev/null &
+wait_listening b 7613
+[ "$(ip netns exec a timeout 60 python3 "$PEER" echo "$HOST_B4" 7613 fine)" = fine ] || fail "echo after the overrun"
+pass "a peer beyond its grant is reset, others are served"
+
+# A device removed under a connection on its queue (its own hosts, netns c and d).
+SDP_SRQ=1 bash "$(dirname "$0")/sdp_peer_vanishes.sh" || fail "sdp_peer_vanishes on shared receive queues"
+pass "a device with a shared receive queue vanishes under a connection"
 
 kill $(jobs -p) 2>/dev/null
 wait 2>/dev/null

@@ -13,6 +13,9 @@
  *   out_of_seq     a data message skipping a sequence number
  *   after_disconn  DisConn, then data
  *   abort          Abort (a legitimate reset)
+ *   overrun        eight data messages at once, twice the listener's first grant: on
+ *                  a shared receive queue, with a reader that reads nothing, the
+ *                  fifth lands in a buffer granted to no connection of it
  *   zc_unnegotiated
  *                  offers zero-copy in its Hello (8 adverts, SinkAvail accepted), then
  *                  sends a SrcAvail although the listener offered none
@@ -35,6 +38,7 @@
  */
 #include <arpa/inet.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -288,10 +292,11 @@ int main(int argc, char **argv)
 	usleep(500000);
 	/* The messages of the scenario, from the second half of the buffer. */
 	uint8_t *out = mem + RING * BUF;
-	uint32_t lens[4];
+	uint32_t lens[8];
 	int n = 0;
+	bool burst = false;
 
-	memset(out, 'r', 4 * 64);
+	memset(out, 'r', 8 * 64);
 	if (!strcmp(sc, "unknown_mid")) {
 		bsdh(out, 0x42, RING, 16, 1, 0), lens[n++] = 16;
 	} else if (!strcmp(sc, "bad_len")) {
@@ -310,6 +315,12 @@ int main(int argc, char **argv)
 		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
 		bsdh(out + 64, 0xFE, RING, 32, 2, 0), lens[n++] = 32;
 		memcpy(out + 64 + 16, ah, sizeof(ah));
+	} else if (!strcmp(sc, "overrun")) {
+		/* Twice the listener's first grant (4), at once: against a reader that
+		 * reads nothing, the fifth is beyond every grant. */
+		for (int i = 0; i < 8; i++)
+			bsdh(out + 64 * i, 0xFF, RING, 20, i + 1, 0), lens[n++] = 20;
+		burst = true;
 	} else if (!strcmp(sc, "abort")) {
 		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
 		bsdh(out + 64, 0x03, RING, 16, 2, 0), lens[n++] = 16;
@@ -324,7 +335,8 @@ int main(int argc, char **argv)
 
 		if (ibv_post_send(id->qp, &wr, &bad))
 			return perror("ibv_post_send"), 1;
-		usleep(200000);
+		if (!burst)
+			usleep(200000);
 	}
 	wait_disconnect(id, 30000);
 	return 0;
