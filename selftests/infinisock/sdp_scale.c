@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,11 @@ static int set_sdp_mem(long long kib)
 	return write_str("/proc/sys/net/infinisock/sdp_mem", value);
 }
 
-/* SDP connections host `ns` shows in /proc/net/infinisock/sdp (the header excluded). */
-static int connections_in(const char *ns)
+/*
+ * SDP connections host `ns` shows in /proc/net/infinisock/sdp (the header excluded);
+ * `print`: its first 20 lines go to the log too.
+ */
+static int connections_listed(const char *ns, bool print)
 {
 	char line[256];
 	int rows = 0;
@@ -44,25 +48,16 @@ static int connections_in(const char *ns)
 	enter_netns(ns);
 	f = fopen("/proc/net/infinisock/sdp", "r");
 	while (f && fgets(line, sizeof(line), f))
-		rows++;
+		if (rows++ < 20 && print)
+			fprintf(stderr, "# %s: %s", ns, line);
 	if (f)
 		fclose(f);
 	return rows > 0 ? rows - 1 : 0;
 }
 
-/* Prints what /proc/net/infinisock/sdp of netns ns still lists (a test that failed). */
-static void dump_connections(const char *ns)
+static int connections_in(const char *ns)
 {
-	char line[256];
-	int rows = 0;
-	FILE *f;
-
-	enter_netns(ns);
-	f = fopen("/proc/net/infinisock/sdp", "r");
-	while (f && fgets(line, sizeof(line), f) && rows++ < 20)
-		fprintf(stderr, "# %s: %s", ns, line);
-	if (f)
-		fclose(f);
+	return connections_listed(ns, false);
 }
 
 static double now_s(void)
@@ -253,10 +248,11 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 	}
 	TH_LOG("%.1f s after close: %d and %d connections left, %lld KiB of buffers (%lld before)", now_s() - closed,
 	       left_a, left_b, left_kib, base_kib);
+	/* What is left, for the log. */
 	if (left_a)
-		dump_connections("a");
+		connections_listed("a", true);
 	if (left_b)
-		dump_connections("b");
+		connections_listed("b", true);
 	EXPECT_EQ(0, left_a);
 	EXPECT_EQ(0, left_b);
 	EXPECT_GE(base_kib, left_kib);
