@@ -23,6 +23,7 @@ recv_kib() { awk '$1 == "recv_buffers_kib" {print $2}' /proc/net/infinisock/memo
 
 # One connection held open: each end's device has its queue.
 ip netns exec b python3 "$PEER" echoserver "$HOST_B4" 7611 > /dev/null &
+echoserver=$!
 wait_listening b 7611
 ip netns exec a python3 - "$HOST_B4" 7611 <<'PY' &
 import socket, sys, time
@@ -41,8 +42,9 @@ for _ in $(seq 100); do [ "$(srqs rxea)" -ge 1 ] && [ "$(srqs rxeb)" -ge 1 ] && 
 [ "$(srqs rxea)" = 1 ] || fail "rxea has $(srqs rxea) shared receive queues with a connection up: $(rdma resource show srq)"
 [ "$(srqs rxeb)" = 1 ] || fail "rxeb has $(srqs rxeb) shared receive queues with a connection up"
 pass "one shared receive queue per device while a connection is up"
-kill "$holder"
-wait "$holder" 2>/dev/null
+# Gone before the suites, which count the connections and listeners left.
+kill "$holder" "$echoserver"
+wait "$holder" "$echoserver" 2>/dev/null
 
 "$SDP_STREAM" || fail "sdp_stream on shared receive queues"
 pass "sdp_stream on shared receive queues"
