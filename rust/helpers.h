@@ -123,6 +123,7 @@ struct ib_srq *infinisock_create_srq(struct ib_pd *pd, u32 max_wr, int *err);
 void infinisock_destroy_srq(struct ib_srq *srq);
 int infinisock_post_srq_recv(struct ib_srq *srq, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
 bool infinisock_qp_last_wqe(struct ib_qp *qp);
+void infinisock_qp_poke_recv_cq(struct ib_qp *qp);
 void infinisock_qp_event(struct ib_event *event, void *context);
 void infinisock_free_cq(struct ib_cq *cq);
 struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, struct ib_cq *recv_cq,

@@ -66,8 +66,6 @@ struct OnShared {
     grants: Grants,
     /// The tag its receives are reported with (the protocol's, for its ring).
     recv_tag: u32,
-    /// Buffers the shared queue may allocate for a grant or a receive, by memory.
-    room: fn(usize) -> usize,
     /// The end of its receives (the last-WQE event) was reported.
     ended: bool,
     /// When it was made: the account's clock.
@@ -80,13 +78,11 @@ impl OnShared {
     }
 }
 
-/// Where a queue pair on a shared receive queue joins it: the queue, the entry its
-/// ring's receives are reported with, and how many buffers memory allows the queue
-/// to add (for buffers of the given size).
+/// Where a queue pair on a shared receive queue joins it: the queue, and the entry
+/// its ring's receives are reported with.
 pub(crate) struct SharedRecv {
     pub(crate) queue: Arc<SharedRecvQueue>,
     pub(crate) recv_cqe: &'static Cqe,
-    pub(crate) room: fn(usize) -> usize,
 }
 
 /// Sizes of a queue pair and its rings.
@@ -296,12 +292,19 @@ impl QueuePair {
         // The device may give more inline room than asked; a buffer bigger than a
         // message would never be used.
         let max_inline = (max_inline as usize).min(sizes.buffer_size as usize);
-        let tx_inline = KVec::from_elem(0u8, max_inline, GFP_KERNEL)?;
+        let tx_inline = match KVec::from_elem(0u8, max_inline, GFP_KERNEL) {
+            Ok(v) => v,
+            Err(e) => {
+                // SAFETY: Made above, never used; destroyed once, here, before the CQs
+                // and PD it uses go.
+                let _ = unsafe { bindings::infinisock_destroy_qp(qp.as_ptr()) };
+                return Err(e.into());
+            }
+        };
         let shared = shared.map(|s| OnShared {
-            grants: s.queue.join(),
+            grants: Grants::default(),
             queue: s.queue,
             recv_tag: s.recv_cqe.tag(),
-            room: s.room,
             ended: false,
             created: kernel::time::Instant::now(),
         });
@@ -393,7 +396,7 @@ impl QueuePair {
         // Read before the poll: every receive completed before the event is in the
         // CQ by then, so a poll that finds it empty has seen them all.
         // SAFETY: Live QP (type invariant).
-        let ended = !sh.ended && unsafe { bindings::infinisock_qp_last_wqe(self.qp.as_raw()) };
+        let ended = sh.ended || unsafe { bindings::infinisock_qp_last_wqe(self.qp.as_raw()) };
         let mut n = self.recv_cq.poll(out);
         let now_ms = sh.now_ms();
         for wc in out[..n].iter_mut().flatten() {
@@ -402,7 +405,7 @@ impl QueuePair {
             }
             let slot = wc.tag & !SRQ_TAG;
             wc.tag = sh.recv_tag;
-            match sh.queue.take(&mut sh.grants, slot, now_ms, (sh.room)(sh.queue.buffer_size())) {
+            match sh.queue.take(&mut sh.grants, slot, now_ms) {
                 Some((buf, Take::Granted)) => match self.rx_posted.pop() {
                     Some(idx) => {
                         let i = usize::from(idx);
@@ -421,6 +424,8 @@ impl QueuePair {
                 Some((buf, Take::Unsolicited)) => {
                     sh.queue.give_back(buf);
                     wc.overrun = true;
+                    // A peer sending beyond its grant may fill the receive CQ.
+                    sh.queue.suspect();
                 }
                 None => wc.overrun = true,
             }
@@ -439,7 +444,7 @@ impl QueuePair {
                 });
                 n += 1;
             }
-            if self.rx_posted.len() == 0 {
+            if !sh.ended {
                 sh.ended = true;
                 sh.queue.withdraw(&mut sh.grants);
             }
@@ -540,9 +545,17 @@ impl QueuePair {
             if let Some(old) = self.rx[i].take() {
                 sh.queue.give_back(old);
             }
-            sh.queue.grant(&mut sh.grants, 1, (sh.room)(sh.queue.buffer_size()));
             self.rx_posted.push(idx);
             self.rx_in_device[i] = true;
+            // SAFETY: Live QP (type invariant).
+            if sh.ended || unsafe { bindings::infinisock_qp_last_wqe(self.qp.as_raw()) } {
+                // The QP takes no receive any more: as a private queue would flush a
+                // receive posted now, the next poll reports the slot flushed.
+                // SAFETY: Live QP; its receive CQ's handler may run in any context.
+                unsafe { bindings::infinisock_qp_poke_recv_cq(self.qp.as_raw()) };
+            } else {
+                sh.queue.grant(&mut sh.grants, 1);
+            }
             return Ok(());
         }
         let fresh = self.rx[i].is_none();
@@ -841,6 +854,9 @@ impl Drop for QueuePair {
         // On a shared receive queue the drain left the receive CQ: what it holds
         // names the queue's buffers, which go back to it.
         if let Some(sh) = self.shared.as_mut() {
+            // Its grants go first, so that its buffers are posted again only if the
+            // others' grants want them.
+            sh.queue.leave(&mut sh.grants);
             let mut batch = [None; POLL_BATCH];
             loop {
                 let n = self.recv_cq.poll(&mut batch);
@@ -854,7 +870,6 @@ impl Drop for QueuePair {
             for buf in self.rx.iter_mut().filter_map(Option::take) {
                 sh.queue.give_back(buf);
             }
-            sh.queue.leave(&mut sh.grants);
         }
         // Before the QP: pages whose regions came from its pool give them back.
         self.held.clear();

@@ -17,9 +17,10 @@ use core::{ptr::NonNull, sync::atomic::{AtomicUsize, Ordering}};
 use kernel::{
     alloc::KVVec,
     error::to_result,
-    new_mutex,
+    new_delayed_work, new_mutex,
     prelude::*,
     sync::{Arc, Mutex},
+    workqueue::{impl_has_delayed_work, DelayedWork, WorkItem},
 };
 
 use crate::{
@@ -38,6 +39,10 @@ pub(crate) const SRQ_TAG: u32 = 1 << 31;
 
 /// Receive buffers a shared queue holds at most.
 const SLOTS: u32 = 8191;
+
+/// How soon a queue that could not post what its account wants tries again (a peer
+/// meeting an empty queue retries after its receiver-not-ready timer).
+const REFILL_RETRY_MS: u32 = 20;
 
 /// What the lock of a [`SharedRecvQueue`] covers.
 ///
@@ -65,13 +70,26 @@ pub(crate) struct SharedRecvQueue {
     cqes: KVVec<Cqe>,
     #[pin]
     slots: Mutex<Slots>,
+    /// Posts what the account wants when a refill came short (no memory).
+    #[pin]
+    refill_timer: DelayedWork<SharedRecvQueue, 0>,
+    /// Buffers memory allows the queue to add, for buffers of the given size.
+    room: fn(usize) -> usize,
     pd: Arc<Pd>,
     dev: Arc<DeviceRef>,
     lkey: u32,
     buffer_size: usize,
     /// Queue pairs on the queue.
     users: AtomicUsize,
+    /// Receives that may have taken a buffer with no completion to say so (see
+    /// [`SharedRecvQueue::suspect`]).
+    suspect: AtomicUsize,
 }
+
+/// Suspected lost buffers after which a queue takes no new queue pairs: it goes with
+/// its last one, and the buffers with it. As many as the slack the account posts
+/// beyond its target (`proto::recv_pool::SLACK`), which covers that many lost.
+const SUSPECT_LIMIT: usize = crate::proto::recv_pool::SLACK as usize;
 
 // SAFETY: The SRQ may be posted to and destroyed from any thread; the slots are
 // behind the mutex.
@@ -81,8 +99,8 @@ unsafe impl Sync for SharedRecvQueue {}
 
 impl SharedRecvQueue {
     /// A queue of buffers of `buffer_size` bytes on `dev`, in a PD of its own, with
-    /// nothing posted.
-    pub(crate) fn new(dev: Arc<DeviceRef>, buffer_size: usize) -> Result<Arc<Self>> {
+    /// nothing posted; `room` says how many buffers memory allows it to add.
+    pub(crate) fn new(dev: Arc<DeviceRef>, buffer_size: usize, room: fn(usize) -> usize) -> Result<Arc<Self>> {
         let pd = Arc::new(Pd::new(&dev)?, GFP_KERNEL)?;
         let mut cqes = KVVec::with_capacity(SLOTS as usize, GFP_KERNEL)?;
         let mut bufs = KVVec::with_capacity(SLOTS as usize, GFP_KERNEL)?;
@@ -93,26 +111,33 @@ impl SharedRecvQueue {
             free.push(SLOTS - 1 - slot, GFP_KERNEL)?;
         }
         let mut err = 0;
-        // SAFETY: Live PD; the SRQ is destroyed before it goes (type invariant: `drop`).
+        // SAFETY: Live PD; the SRQ is destroyed before it goes (type invariant: `drop`,
+        // and below if the value cannot be made).
         let raw = checked(unsafe { bindings::infinisock_create_srq(pd.as_raw(), SLOTS, &mut err) }, err)?;
         let lkey = pd.local_dma_lkey();
+        // Held over the failure path: the SRQ goes before its PD.
+        let pd_kept = pd.clone();
         let made = Arc::pin_init(
             try_pin_init!(Self {
                 raw,
                 cqes,
                 slots <- new_mutex!(Slots { bufs, free, levels: PoolLevels::new() }),
+                refill_timer <- new_delayed_work!("SharedRecvQueue::refill_timer"),
+                room,
                 pd,
                 dev,
                 lkey,
                 buffer_size,
                 users: AtomicUsize::new(0),
+                suspect: AtomicUsize::new(0),
             }? Error),
             GFP_KERNEL,
         );
         if made.is_err() {
-            // SAFETY: Made above, never posted to, used by no QP.
+            // SAFETY: Made above, never posted to, used by no QP; its PD is alive.
             unsafe { bindings::infinisock_destroy_srq(raw.as_ptr()) };
         }
+        drop(pd_kept);
         made
     }
 
@@ -140,10 +165,36 @@ impl SharedRecvQueue {
         self.users.load(Ordering::Acquire)
     }
 
-    /// A queue pair joins the queue: its grants start empty.
-    pub(super) fn join(&self) -> Grants {
+    /// Stops the refill timer if it is pending.
+    pub(crate) fn stop_refill(&self) {
+        crate::kernel_api::work::cancel_delayed::<Self, 0>(self);
+    }
+
+    /// A queue pair is to join the queue (counted by whoever hands the queue out,
+    /// under its lock, so that the queue is not dropped from its list meanwhile).
+    pub(crate) fn join(&self) {
         self.users.fetch_add(1, Ordering::AcqRel);
-        Grants::default()
+    }
+
+    /// A queue pair that was to join did not (its creation failed).
+    pub(crate) fn unjoin(&self) {
+        self.users.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// A receive of a queue pair may have used up a buffer with no completion naming
+    /// it: rdma_rxe takes a shared receive queue's request at a message's first packet
+    /// and drops it if the QP fails before the last, and a receive whose CQ is full
+    /// completes nowhere. Such a slot stays counted as posted, so the queue would post
+    /// less than its account wants: once [`SUSPECT_LIMIT`] are suspected, it takes no
+    /// new queue pairs ([`SharedRecvQueue::retired`]).
+    pub(crate) fn suspect(&self) {
+        self.suspect.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Whether the queue should take no new queue pairs (see
+    /// [`SharedRecvQueue::suspect`]).
+    pub(crate) fn retired(&self) -> bool {
+        self.suspect.load(Ordering::Relaxed) >= SUSPECT_LIMIT
     }
 
     /// A queue pair that joined is gone, with its grants.
@@ -153,24 +204,24 @@ impl SharedRecvQueue {
     }
 
     /// A queue pair granted its peer `n` more buffers; posts what the account wants
-    /// now, within `room` more buffers of memory.
-    pub(super) fn grant(&self, grants: &mut Grants, n: u64, room: usize) {
+    /// now.
+    pub(super) fn grant(self: &Arc<Self>, grants: &mut Grants, n: u64) {
         let mut slots = self.slots.lock();
         slots.levels.grant(grants, n);
-        self.refill(&mut slots, room);
+        self.refill(&mut slots);
     }
 
     /// A receive of the queue pair with `grants` completed in `slot` at `now_ms`:
     /// the buffer, and whether it filled a grant. `None`: the slot held none (not
     /// one of this queue's receives).
-    pub(super) fn take(&self, grants: &mut Grants, slot: u32, now_ms: u64, room: usize) -> Option<(DmaBuf, Take)> {
+    pub(super) fn take(self: &Arc<Self>, grants: &mut Grants, slot: u32, now_ms: u64) -> Option<(DmaBuf, Take)> {
         let mut slots = self.slots.lock();
         let buf = slots.bufs.get_mut(slot as usize)?.take()?;
         // Room for every slot was reserved.
         let _ = slots.free.push_within_capacity(slot);
         let take = slots.levels.received(grants, now_ms);
         // An idle connection's first receive gets the rest of its grants backed.
-        self.refill(&mut slots, room);
+        self.refill(&mut slots);
         Some((buf, take))
     }
 
@@ -215,17 +266,26 @@ impl SharedRecvQueue {
         self.slots.lock().levels.leave(grants);
     }
 
-    /// Posts new buffers while the account wants them, within `room`. Allocation may
-    /// fail quietly: it runs under the queue's lock and its caller's; the next grant
-    /// or receive tries again.
-    fn refill(&self, slots: &mut Slots, room: usize) {
-        let want = slots.levels.to_post(room as u64);
-        for _ in 0..want {
+    /// Posts new buffers while the account wants them and memory allows. Allocation
+    /// may fail quietly: it runs under the queue's lock and its caller's. When it
+    /// comes short, the refill timer tries again shortly, since no grant or receive
+    /// may come to do it (a peer meeting the empty queue only retries).
+    fn refill(self: &Arc<Self>, slots: &mut Slots) {
+        let want = slots.levels.to_post(u64::MAX);
+        let room = slots.levels.to_post((self.room)(self.buffer_size) as u64);
+        let mut posted = 0;
+        for _ in 0..room {
             let Ok(buf) = DmaBuf::new_for_recv(&self.dev, self.buffer_size, true) else { break };
             count_recv_buffer(buf.len(), true);
             if self.post(slots, buf).is_err() {
                 break;
             }
+            posted += 1;
+        }
+        if posted < want {
+            // `Err`: already queued, which is as good.
+            let _ = crate::kernel_api::work::workqueue()
+                .enqueue_delayed::<_, 0>(self.clone(), kernel::time::msecs_to_jiffies(REFILL_RETRY_MS));
         }
     }
 
@@ -261,6 +321,20 @@ impl SharedRecvQueue {
 /// Frees a receive buffer, and stops counting it.
 pub(super) fn free_buffer(buf: DmaBuf) {
     count_recv_buffer(buf.len(), false);
+}
+
+impl_has_delayed_work! {
+    impl HasDelayedWork<Self, 0> for SharedRecvQueue { self.refill_timer }
+}
+
+/// The refill timer: posts what the account wants, as memory allows now.
+impl WorkItem<0> for SharedRecvQueue {
+    type Pointer = Arc<SharedRecvQueue>;
+
+    fn run(this: Arc<SharedRecvQueue>) {
+        let mut slots = this.slots.lock();
+        this.refill(&mut slots);
+    }
 }
 
 #[pinned_drop]

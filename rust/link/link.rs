@@ -115,6 +115,19 @@ impl Drop for SharedQueueUser {
     }
 }
 
+impl Drop for Link {
+    fn drop(&mut self) {
+        // A connection that did not end with the peer's DisConn may have been cut in
+        // the middle of one of the peer's messages, whose buffer the device then keeps
+        // with no completion (`SharedRecvQueue::suspect`).
+        if let Some(user) = self.shared.as_ref() {
+            if !self.stream.fin_received {
+                user.0.suspect();
+            }
+        }
+    }
+}
+
 impl Link {
     /// Creates the queue pair, shaped for what a connection of `profile` posts, on the
     /// device `id` is bound to, and posts the receive buffers the window starts with,
@@ -146,8 +159,17 @@ impl Link {
         };
         let queue = if shared_recv { Some(recv_pools::for_id(id, cfg.buffer_size as usize)?) } else { None };
         let shared = queue.clone().map(SharedQueueUser);
-        let joins = queue.map(|queue| SharedRecv { queue, recv_cqe: &RECV_CQE, room: memory::shared_queue_room });
-        let qp = QueuePair::new(id, events, sizes, joins)?;
+        let joins = queue.map(|queue| SharedRecv { queue, recv_cqe: &RECV_CQE });
+        let qp = match QueuePair::new(id, events, sizes, joins) {
+            Ok(qp) => qp,
+            Err(e) => {
+                // Joined by `for_id`; `shared` drops it from the list as it goes.
+                if let Some(user) = shared.as_ref() {
+                    user.0.unjoin();
+                }
+                return Err(e);
+            }
+        };
         let (rx_len, tx_len) = (KVec::from_elem(0u32, qp.recv_ring(), GFP_KERNEL)?, KVec::from_elem(0u32, qp.send_slots(), GFP_KERNEL)?);
         let rx_imm = KVec::from_elem(None, qp.recv_ring(), GFP_KERNEL)?;
         let (send_sge, read_sge) = qp.rdma_sges();

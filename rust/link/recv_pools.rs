@@ -31,20 +31,31 @@ pub(crate) fn for_id(id: &CmIdRef, buffer_size: usize) -> Result<Arc<SharedRecvQ
         return Err(ENODEV);
     }
     let mut queues = QUEUES.lock();
-    if let Some(q) = queues.iter().find(|q| q.dev().is(&dev) && q.buffer_size() == buffer_size) {
-        return Ok(q.clone());
-    }
-    let q = SharedRecvQueue::new(dev, buffer_size)?;
-    queues.push(q.clone(), GFP_KERNEL)?;
+    // A retired queue takes no new queue pairs (`SharedRecvQueue::suspect`).
+    queues.retain(|q| !q.retired());
+    let found = queues.iter().find(|q| q.dev().is(&dev) && q.buffer_size() == buffer_size).cloned();
+    let q = match found {
+        Some(q) => q,
+        None => {
+            let q = SharedRecvQueue::new(dev, buffer_size, crate::link::memory::shared_queue_room)?;
+            queues.push(q.clone(), GFP_KERNEL)?;
+            q
+        }
+    };
+    // Counted under the lock, so that `left` cannot drop it from the list meanwhile.
+    q.join();
     Ok(q)
 }
 
-/// A queue pair left `queue`: the queue goes once none is left on it (with the last
-/// reference, which its caller holds).
+/// A queue pair left `queue` (or never joined it, if its creation failed): the queue
+/// goes once none is left on it (with the last reference, which its caller holds).
 pub(crate) fn left(queue: &Arc<SharedRecvQueue>) {
     let mut queues = QUEUES.lock();
     if queue.users() == 0 {
         queues.retain(|q| !Arc::ptr_eq(q, queue));
+        // With no grant left it would not come back; stopped now, so that nothing
+        // runs after the module's workqueue is gone.
+        queue.stop_refill();
     }
 }
 

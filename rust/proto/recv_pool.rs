@@ -20,7 +20,7 @@
 //!
 //! RNR is the last resort: more idle connections waking within one refill than the
 //! reserve covers, or no memory for the buffers. The peer's adapter retries, and the
-//! pool refills meanwhile (`link::recv_pools`).
+//! queue refills meanwhile (its refill timer, `kernel_api::srq`).
 //!
 //! A receive for a connection with no grant left is the peer breaking flow control
 //! ([`Take::Unsolicited`]): the buffer goes back to the pool and the connection is

@@ -29,7 +29,7 @@ use crate::{
 /// A receive completed (or was flushed).
 pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     let Some(link) = inner.link.as_mut() else { return };
-    if wc.overrun && inner.phase == Phase::Connected {
+    if wc.overrun {
         // A receive from the shared queue with no buffer granted: the queue took the
         // buffer back, and the peer is reset before it can keep one more.
         let v = Violation::FlowControl(CreditError::NoBufferPosted);

@@ -23,8 +23,16 @@ TRANSPARENT_SYSTEMS = {
 }
 
 
+# SDP streams on their devices' shared receive queues (net.infinisock.sdp_srq on both
+# hosts): the scale steps' row beside per-connection receive buffers.
+SHARED_QUEUE_SYSTEM = "sdp_srq"
+
+
 def base_system(system):
-    """The system a transparent-section system runs as ("hybrid" runs TCP programs)."""
+    """The system a transparent-section system runs as ("hybrid" runs TCP programs);
+    SDP on shared receive queues runs as SDP."""
+    if system == SHARED_QUEUE_SYSTEM:
+        return "sdp"
     return TRANSPARENT_SYSTEMS.get(system, (system, None))[0]
 KIB = 1024
 MIB = KIB * KIB

@@ -18,6 +18,7 @@ NAMES = {
     "verbs_read": "ib_read_bw",
     "verbs_send": "ib_send_bw",
     "sdp": "SDP",
+    "sdp_srq": "SDP, shared receive queues",
     "smc": "SMC-Rv2",
     "rsocket": "rsocket",
     "tcp": "TCP",
@@ -291,27 +292,32 @@ def report(data, outdir):
 
     # Scale.
     rows = []
+    # SDP twice: with receive buffers of its own per connection, and on the devices'
+    # shared receive queues (sdp_srq).
+    scale_systems = (("sdp", "SDP"), ("sdp_srq", "SDP-SRQ"), ("smc", "SMC"), ("tcp", "TCP"))
+    keys = [k for k, _ in scale_systems]
     for n in fig.keys("scale", 5):
-        f = {(s, m): fig.get(s, "scale", m, connections=n) for s in ("sdp", "smc", "tcp")
+        f = {(s, m): fig.get(s, "scale", m, connections=n) for s in keys
              for m in ("throughput", "kernel_kib_per_idle_connection", "kernel_cpu_s_per_gb", "setup_seconds")}
-        rows.append([str(n)] + [cell(f[(s, "throughput")]) for s in ("sdp", "smc", "tcp")] +
-                    [cell(f[(s, "kernel_kib_per_idle_connection")]) for s in ("sdp", "smc", "tcp")] +
-                    [cell(f[(s, "kernel_cpu_s_per_gb")]) for s in ("sdp", "smc", "tcp")])
+        rows.append([str(n)] + [cell(f[(s, "throughput")]) for s in keys] +
+                    [cell(f[(s, "kernel_kib_per_idle_connection")]) for s in keys] +
+                    [cell(f[(s, "kernel_cpu_s_per_gb")]) for s in keys])
     md += ["## Scale: N concurrent connections", "",
            "Aggregate throughput (Gbit/s, 64 KiB writes on every connection), kernel memory per idle connection "
            "(KiB, both ends: client and server share the VM) and kernel CPU time per GB moved (s/GB, the whole "
-           "guest's system+irq+softirq time).", "",
-           table(["N", "SDP Gbit/s", "SMC Gbit/s", "TCP Gbit/s", "SDP KiB/conn", "SMC KiB/conn", "TCP KiB/conn",
-                  "SDP s/GB", "SMC s/GB", "TCP s/GB"], rows), ""]
+           "guest's system+irq+softirq time). SDP-SRQ: SDP streams on their devices' shared receive queues "
+           "(net.infinisock.sdp_srq).", "",
+           table(["N"] + ["%s %s" % (label, unit) for unit in ("Gbit/s", "KiB/conn", "s/GB")
+                          for _, label in scale_systems], rows), ""]
     # Where the kernel figure per idle connection went.
     rows = []
     for n in fig.keys("scale", 5):
         rows.append([str(n)] + [cell(fig.get(s, "scale", m + "_kib_per_idle_connection", connections=n))
-                                for s in ("sdp", "smc", "tcp") for m in ("kernel", "slab", "vmalloc")])
+                                for s in keys for m in ("kernel", "slab", "vmalloc")])
     if rows:
         md += ["Kernel memory per idle connection (KiB, both ends) and two of its parts: slab objects and "
                "vmalloc (rdma_rxe allocates its queues there).", "",
-               table(["N"] + ["%s %s" % (s, m) for s in ("SDP", "SMC", "TCP") for m in ("kernel", "slab", "vmalloc")],
+               table(["N"] + ["%s %s" % (label, m) for _, label in scale_systems for m in ("kernel", "slab", "vmalloc")],
                      rows), ""]
 
     md += run_time(meta)
@@ -407,7 +413,7 @@ def plot(fig, outdir):
     ns = fig.keys("scale", 5)
     if ns:
         fig_, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.5))
-        for s in ("sdp", "smc", "tcp"):
+        for s in ("sdp", "sdp_srq", "smc", "tcp"):
             t = [(n, fig.get(s, "scale", "throughput", connections=n)) for n in ns]
             m = [(n, fig.get(s, "scale", "kernel_kib_per_idle_connection", connections=n)) for n in ns]
             if any(f for _, f in t):

@@ -38,8 +38,8 @@ import subprocess
 import sys
 import time
 
-from common import (KIB, LISTEN_TIMEOUT_S, PRELOAD, PROTO, TOP, TRANSPARENT, TRANSPARENT_SYSTEMS,
-                    UNSEEN_LISTENER_WAIT_S, base_system, log)
+from common import (KIB, LISTEN_TIMEOUT_S, PRELOAD, PROTO, SHARED_QUEUE_SYSTEM, TOP, TRANSPARENT,
+                    TRANSPARENT_SYSTEMS, UNSEEN_LISTENER_WAIT_S, base_system, log)
 from tool_iperf3 import Iperf3
 from tool_perftest import Perftest
 from tool_rstream import Rstream
@@ -282,6 +282,21 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
             for host in ("a", "b"):
                 self.ns_sysctl(host, "net.infinisock.sdp_transparent", 0)
 
+    @contextlib.contextmanager
+    def shared_queues(self, on):
+        """SDP streams made inside on their devices' shared receive queues
+        (net.infinisock.sdp_srq on hosts a and b) if `on`."""
+        if not on:
+            yield
+            return
+        for host in ("a", "b"):
+            self.ns_sysctl(host, "net.infinisock.sdp_srq", 1)
+        try:
+            yield
+        finally:
+            for host in ("a", "b"):
+                self.ns_sysctl(host, "net.infinisock.sdp_srq", 0)
+
     def attach_transparent_hook(self):
         if not os.path.ismount("/sys/fs/bpf"):
             subprocess.run(["mount", "-t", "bpf", "bpf", "/sys/fs/bpf"], check=False)
@@ -421,11 +436,13 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
         # The scale steps weigh what connections cost, not the ring memory limit
         # (net.infinisock.sdp_mem, an eighth of the memory by default, which 1024
         # default connections pass): lifted to all of the VM's memory meanwhile.
+        # SDP runs them a second time on shared receive queues (sdp_srq).
+        scale_systems = systems + ([SHARED_QUEUE_SYSTEM] if "sdp" in systems else [])
         with self.sysctl("net.infinisock.sdp_mem", self.mem_total_kib()):
-            for system in systems:
+            for system in scale_systems:
                 for n in scale_n:
                     log("%s: %d connections" % (system, n))
-                    with self.section(system, "scale %d" % n):
+                    with self.section(system, "scale %d" % n), self.shared_queues(system == SHARED_QUEUE_SYSTEM):
                         for r in range(self.repeats):
                             self.scale(system, n, r)
         if hook:

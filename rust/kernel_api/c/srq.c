@@ -47,6 +47,13 @@ bool infinisock_qp_last_wqe(struct ib_qp *qp)
 	return completion_done(&qp->srq_completion);
 }
 
+/* Wakes the receive CQ's owner as a completion would (a receive posted after the end). */
+void infinisock_qp_poke_recv_cq(struct ib_qp *qp)
+{
+	if (qp->recv_cq && qp->recv_cq->comp_handler)
+		qp->recv_cq->comp_handler(qp->recv_cq, qp->recv_cq->cq_context);
+}
+
 /*
  * The QP's asynchronous events (ib_qp_init_attr.event_handler). The last-WQE event
  * of a QP on a shared receive queue wakes the receive CQ's owner as a completion
@@ -57,6 +64,6 @@ void infinisock_qp_event(struct ib_event *event, void *context)
 {
 	struct ib_qp *qp = event->element.qp;
 
-	if (event->event == IB_EVENT_QP_LAST_WQE_REACHED && qp->recv_cq && qp->recv_cq->comp_handler)
-		qp->recv_cq->comp_handler(qp->recv_cq, qp->recv_cq->cq_context);
+	if (event->event == IB_EVENT_QP_LAST_WQE_REACHED)
+		infinisock_qp_poke_recv_cq(qp);
 }
