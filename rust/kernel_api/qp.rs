@@ -68,6 +68,9 @@ struct OnShared {
     recv_tag: u32,
     /// The end of its receives (the last-WQE event) was reported.
     ended: bool,
+    /// At the end: the peer still had grants, so a message of it may have been cut
+    /// short there.
+    granted_at_end: bool,
     /// When it was made: the account's clock.
     created: kernel::time::Instant<kernel::time::Monotonic>,
 }
@@ -306,6 +309,7 @@ impl QueuePair {
             queue: s.queue,
             recv_tag: s.recv_cqe.tag(),
             ended: false,
+            granted_at_end: false,
             created: kernel::time::Instant::now(),
         });
         Ok(Self {
@@ -446,10 +450,18 @@ impl QueuePair {
             }
             if !sh.ended {
                 sh.ended = true;
+                sh.granted_at_end = sh.grants.unfilled() > 0;
                 sh.queue.withdraw(&mut sh.grants);
             }
         }
         n
+    }
+
+    /// On a shared receive queue: whether the peer still had grants when the queue
+    /// pair's receives ended (or has now, if they have not), so that one of its
+    /// messages may have been cut short, its buffer lost in the device.
+    pub(crate) fn grants_outstanding(&self) -> bool {
+        self.shared.as_ref().is_some_and(|sh| if sh.ended { sh.granted_at_end } else { sh.grants.unfilled() > 0 })
     }
 
     /// On a shared receive queue: its grants go back to the queue's reserve once it

@@ -41,8 +41,10 @@ pub(crate) const SRQ_TAG: u32 = 1 << 31;
 const SLOTS: u32 = 8191;
 
 /// How soon a queue that could not post what its account wants tries again (a peer
-/// meeting an empty queue retries after its receiver-not-ready timer).
+/// meeting an empty queue retries after its receiver-not-ready timer), at first; the
+/// wait doubles while it keeps coming short, up to [`REFILL_RETRY_MAX_MS`].
 const REFILL_RETRY_MS: u32 = 20;
+const REFILL_RETRY_MAX_MS: u32 = 1000;
 
 /// What the lock of a [`SharedRecvQueue`] covers.
 ///
@@ -75,6 +77,8 @@ pub(crate) struct SharedRecvQueue {
     refill_timer: DelayedWork<SharedRecvQueue, 0>,
     /// Buffers memory allows the queue to add, for buffers of the given size.
     room: fn(usize) -> usize,
+    /// The refill timer's next wait, in ms.
+    retry_ms: core::sync::atomic::AtomicU32,
     pd: Arc<Pd>,
     dev: Arc<DeviceRef>,
     lkey: u32,
@@ -124,6 +128,7 @@ impl SharedRecvQueue {
                 slots <- new_mutex!(Slots { bufs, free, levels: PoolLevels::new() }),
                 refill_timer <- new_delayed_work!("SharedRecvQueue::refill_timer"),
                 room,
+                retry_ms: core::sync::atomic::AtomicU32::new(REFILL_RETRY_MS),
                 pd,
                 dev,
                 lkey,
@@ -271,8 +276,10 @@ impl SharedRecvQueue {
     /// comes short, the refill timer tries again shortly, since no grant or receive
     /// may come to do it (a peer meeting the empty queue only retries).
     fn refill(self: &Arc<Self>, slots: &mut Slots) {
-        let want = slots.levels.to_post(u64::MAX);
-        let room = slots.levels.to_post((self.room)(self.buffer_size) as u64);
+        // No more than there are free slots: a full queue waits for receives.
+        let free = slots.free.len() as u64;
+        let want = slots.levels.to_post(free);
+        let room = slots.levels.to_post(((self.room)(self.buffer_size) as u64).min(free));
         let mut posted = 0;
         for _ in 0..room {
             let Ok(buf) = DmaBuf::new_for_recv(&self.dev, self.buffer_size, true) else { break };
@@ -283,9 +290,16 @@ impl SharedRecvQueue {
             posted += 1;
         }
         if posted < want {
+            let wait = self.retry_ms.load(Ordering::Relaxed);
             // `Err`: already queued, which is as good.
-            let _ = crate::kernel_api::work::workqueue()
-                .enqueue_delayed::<_, 0>(self.clone(), kernel::time::msecs_to_jiffies(REFILL_RETRY_MS));
+            if crate::kernel_api::work::workqueue()
+                .enqueue_delayed::<_, 0>(self.clone(), kernel::time::msecs_to_jiffies(wait))
+                .is_ok()
+            {
+                self.retry_ms.store((wait * 2).min(REFILL_RETRY_MAX_MS), Ordering::Relaxed);
+            }
+        } else {
+            self.retry_ms.store(REFILL_RETRY_MS, Ordering::Relaxed);
         }
     }
 

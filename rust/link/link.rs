@@ -117,11 +117,12 @@ impl Drop for SharedQueueUser {
 
 impl Drop for Link {
     fn drop(&mut self) {
-        // A connection that did not end with the peer's DisConn may have been cut in
-        // the middle of one of the peer's messages, whose buffer the device then keeps
-        // with no completion (`SharedRecvQueue::suspect`).
+        // An established connection that did not end with the peer's DisConn, while
+        // the peer had grants to send on, may have been cut in the middle of one of
+        // its messages, whose buffer the device then keeps with no completion
+        // (`SharedRecvQueue::suspect`).
         if let Some(user) = self.shared.as_ref() {
-            if !self.stream.fin_received {
+            if self.stream.credits.is_some() && !self.stream.fin_received && self.qp.grants_outstanding() {
                 user.0.suspect();
             }
         }

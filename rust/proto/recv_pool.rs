@@ -8,15 +8,20 @@
 //! shared queue a grant is a promise the pool keeps, not a buffer of the connection's
 //! own, and the pool keeps it in two ways:
 //!
-//! - **Active connections are backed in full.** A connection that received within
-//!   [`ACTIVE_MS`] has a buffer posted for each of its grants, as a private receive
-//!   queue would: a busy peer never meets receiver-not-ready (RNR), however many
-//!   credits its window gives it.
+//! - **Active connections are backed in full.** A connection that received
+//!   [`ACTIVATE_AFTER`] messages within [`ACTIVE_MS`], and has received within
+//!   [`ACTIVE_MS`] since, has a buffer posted for each of its grants, as a private
+//!   receive queue would: a busy peer never meets receiver-not-ready (RNR), however
+//!   many credits its window gives it. One message alone (a connection's greeting, a
+//!   rare request) does not make it active: buffers posted for a connection's grants
+//!   stay posted until some receive takes them (a shared queue cannot take a request
+//!   back), so backing every connection that spoke once would leave the queue as full
+//!   as private rings.
 //! - **Idle connections share a reserve.** Their grants (the window's floor, mostly)
 //!   are backed by [`reserve`] buffers: one per [`RESERVE_SHARE`] grants, at least
 //!   [`RESERVE_MIN`]. This is the overcommit that makes an idle connection cost no
-//!   buffer. An idle connection's first receive takes from the reserve and makes it
-//!   active, and the pool backs the rest of its grants at once.
+//!   buffer. An idle connection's receives take from the reserve until they make it
+//!   active, and then the pool backs the rest of its grants at once.
 //!
 //! RNR is the last resort: more idle connections waking within one refill than the
 //! reserve covers, or no memory for the buffers. The peer's adapter retries, and the
@@ -28,6 +33,9 @@
 
 /// How long after its last receive a connection counts as active.
 pub const ACTIVE_MS: u64 = 1000;
+
+/// Receives within [`ACTIVE_MS`] that make an idle connection active.
+pub const ACTIVATE_AFTER: u32 = 2;
 
 /// The least reserve for idle connections' grants, in buffers.
 pub const RESERVE_MIN: u64 = 32;
@@ -62,6 +70,9 @@ pub struct Grants {
     unfilled: u64,
     /// When it last received, if it is active.
     active_since_rx: Option<u64>,
+    /// While idle: when the receives counted toward [`ACTIVATE_AFTER`] began, and how
+    /// many there were.
+    quiet_rx: Option<(u64, u32)>,
 }
 
 impl Grants {
@@ -178,6 +189,15 @@ impl PoolLevels {
         *self.sum(g) -= 1;
         g.unfilled -= 1;
         if !g.active() {
+            let (since, n) = match g.quiet_rx {
+                Some((since, n)) if now_ms.saturating_sub(since) < ACTIVE_MS => (since, n + 1),
+                _ => (now_ms, 1),
+            };
+            if n < ACTIVATE_AFTER {
+                g.quiet_rx = Some((since, n));
+                return Take::Granted;
+            }
+            g.quiet_rx = None;
             self.idle -= g.unfilled;
             self.active += g.unfilled;
         }
@@ -211,6 +231,7 @@ impl PoolLevels {
         *self.sum(g) -= g.unfilled;
         g.unfilled = 0;
         g.active_since_rx = None;
+        g.quiet_rx = None;
     }
 
     /// A connection is done with a buffer of the pool: post it again while the pool
