@@ -314,8 +314,9 @@ impl CmIdRef {
     }
 
     /// Creates the connection's RC QP on the two CQs (and on the shared receive queue
-    /// `srq` unless it is null), in INIT, with `send_wr` and `recv_wr` entries, `send_sge` SGEs and `max_inline` inline bytes per send
-    /// request, for this id but not attached to it (the connection steps take it).
+    /// `srq` unless it is null), in INIT, with `send_wr` and `recv_wr` entries,
+    /// `send_sge` SGEs and `max_inline` inline bytes per send request, for this id but
+    /// not attached to it (the connection steps take it).
     /// Returns it and the most bytes a send may carry inline (the device may give more
     /// than asked).
     ///

@@ -51,7 +51,7 @@ use crate::{
         cm::CmIdRef,
         ib::DeviceRef,
         sock::Msg,
-        srq::{free_buffer, SharedRecvQueue, SRQ_TAG},
+        srq::{SharedRecvQueue, SRQ_TAG},
         verbs::{device_sges, Cq, CqEvents, CqSide, Cqe, DmaBuf, Pd, PinnedBuf, UserMr, Wc, POLL_BATCH},
     },
     proto::{
@@ -215,13 +215,23 @@ static SEND_BUFFER_BYTES: AtomicUsize = AtomicUsize::new(0);
 /// Bytes of the receive buffers of every queue pair.
 static RECV_BUFFER_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts `len` bytes of receive buffers made (`add`) or freed.
-pub(super) fn count_recv_buffer(len: usize, add: bool) {
-    if add {
-        RECV_BUFFER_BYTES.fetch_add(len, Ordering::Relaxed);
-    } else {
-        RECV_BUFFER_BYTES.fetch_sub(len, Ordering::Relaxed);
-    }
+/// A receive buffer of `len` bytes for `dev` ([`DmaBuf::new_for_recv`]), counted in
+/// [`recv_buffer_bytes_in_use`] until [`free_recv_buffer`] (or [`uncount_recv_bytes`]).
+pub(super) fn new_recv_buffer(dev: &DeviceRef, len: usize, may_fail: bool) -> Result<DmaBuf> {
+    let buf = DmaBuf::new_for_recv(dev, len, may_fail)?;
+    RECV_BUFFER_BYTES.fetch_add(buf.len(), Ordering::Relaxed);
+    Ok(buf)
+}
+
+/// Frees a receive buffer made by [`new_recv_buffer`], and stops counting it.
+pub(super) fn free_recv_buffer(buf: DmaBuf) {
+    uncount_recv_bytes(buf.len());
+}
+
+/// Stops counting `len` bytes of receive buffers that go without
+/// [`free_recv_buffer`] (a whole ring or queue at once).
+pub(super) fn uncount_recv_bytes(len: usize) {
+    RECV_BUFFER_BYTES.fetch_sub(len, Ordering::Relaxed);
 }
 
 /// Bytes of receive buffers all connections hold now (and shared receive queues).
@@ -572,9 +582,7 @@ impl QueuePair {
         }
         let fresh = self.rx[i].is_none();
         if fresh {
-            let buf = DmaBuf::new_for_recv(&self.dev, self.buffer_size, may_fail)?;
-            count_recv_buffer(buf.len(), true);
-            self.rx[i] = Some(buf);
+            self.rx[i] = Some(new_recv_buffer(&self.dev, self.buffer_size, may_fail)?);
         }
         let buf = self.rx[i].as_ref().ok_or(EINVAL)?;
         let len = u32::try_from(buf.len())?;
@@ -600,7 +608,7 @@ impl QueuePair {
             if let Some(buf) = self.rx.get_mut(i).and_then(Option::take) {
                 match self.shared.as_ref() {
                     Some(sh) => sh.queue.give_back(buf),
-                    None => free_buffer(buf),
+                    None => free_recv_buffer(buf),
                 }
             }
         }
@@ -894,7 +902,7 @@ impl Drop for QueuePair {
         let held = self.tx_bytes;
         self.send_buffer_freed(held);
         let rx_bytes = self.rx.iter().flatten().map(DmaBuf::len).sum::<usize>();
-        count_recv_buffer(rx_bytes, false);
+        uncount_recv_bytes(rx_bytes);
         // The fields go now: CQs, rings, send buffers, PD, device.
     }
 }

@@ -27,7 +27,7 @@ use crate::{
     kernel_api::{
         bindings,
         ib::DeviceRef,
-        qp::count_recv_buffer,
+        qp::{free_recv_buffer, new_recv_buffer, uncount_recv_bytes},
         verbs::{checked, Cqe, DmaBuf, Pd},
     },
     proto::recv_pool::{Grants, PoolLevels, Returned, Take},
@@ -204,7 +204,7 @@ impl SharedRecvQueue {
 
     /// A queue pair that joined is gone, with its grants.
     pub(super) fn leave(&self, grants: &mut Grants) {
-        self.slots.lock().levels.leave(grants);
+        self.withdraw(grants);
         self.users.fetch_sub(1, Ordering::AcqRel);
     }
 
@@ -225,7 +225,8 @@ impl SharedRecvQueue {
         // Room for every slot was reserved.
         let _ = slots.free.push_within_capacity(slot);
         let take = slots.levels.received(grants, now_ms);
-        // An idle connection's first receive gets the rest of its grants backed.
+        // A receive that made its connection active gets the rest of its grants
+        // backed.
         self.refill(&mut slots);
         Some((buf, take))
     }
@@ -261,7 +262,7 @@ impl SharedRecvQueue {
             Returned::Post => {
                 let _ = self.post(slots, buf);
             }
-            Returned::Free => free_buffer(buf),
+            Returned::Free => free_recv_buffer(buf),
         }
     }
 
@@ -282,8 +283,7 @@ impl SharedRecvQueue {
         let room = slots.levels.to_post(((self.room)(self.buffer_size) as u64).min(free));
         let mut posted = 0;
         for _ in 0..room {
-            let Ok(buf) = DmaBuf::new_for_recv(&self.dev, self.buffer_size, true) else { break };
-            count_recv_buffer(buf.len(), true);
+            let Ok(buf) = new_recv_buffer(&self.dev, self.buffer_size, true) else { break };
             if self.post(slots, buf).is_err() {
                 break;
             }
@@ -307,12 +307,12 @@ impl SharedRecvQueue {
     /// the device refused) is freed.
     fn post(&self, slots: &mut Slots, buf: DmaBuf) -> Result {
         let Some(slot) = slots.free.pop() else {
-            free_buffer(buf);
+            free_recv_buffer(buf);
             return Err(ENOSPC);
         };
         let Ok(len) = u32::try_from(buf.len()) else {
             let _ = slots.free.push_within_capacity(slot);
-            free_buffer(buf);
+            free_recv_buffer(buf);
             return Err(EINVAL);
         };
         // SAFETY: Live SRQ (type invariant); the entry stays put (never resized) and the
@@ -323,18 +323,13 @@ impl SharedRecvQueue {
         });
         if let Err(e) = posted {
             let _ = slots.free.push_within_capacity(slot);
-            free_buffer(buf);
+            free_recv_buffer(buf);
             return Err(e);
         }
         slots.bufs[slot as usize] = Some(buf);
         slots.levels.posted_more(1);
         Ok(())
     }
-}
-
-/// Frees a receive buffer, and stops counting it.
-pub(super) fn free_buffer(buf: DmaBuf) {
-    count_recv_buffer(buf.len(), false);
 }
 
 impl_has_delayed_work! {
@@ -359,7 +354,7 @@ impl PinnedDrop for SharedRecvQueue {
         unsafe { bindings::infinisock_destroy_srq(self.raw.as_ptr()) };
         let mut slots = self.slots.lock();
         let bytes: usize = slots.bufs.iter().flatten().map(DmaBuf::len).sum();
-        count_recv_buffer(bytes, false);
+        uncount_recv_bytes(bytes);
         slots.bufs.clear();
     }
 }

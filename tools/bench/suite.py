@@ -269,33 +269,36 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
         self.run(host, ["sysctl", "-qw", "%s=%s" % (name, value)])
 
     @contextlib.contextmanager
+    def host_sysctls(self, values, after):
+        """Namespace sysctls of hosts a and b for what runs inside: `values` maps each
+        host to its (name, value) pairs; `after` are the (name, value) pairs both
+        hosts get once it is over."""
+        for host, pairs in values.items():
+            for name, value in pairs:
+                self.ns_sysctl(host, name, value)
+        try:
+            yield
+        finally:
+            for host in ("a", "b"):
+                for name, value in after:
+                    self.ns_sysctl(host, name, value)
+
     def transparent(self, modes):
         """Transparent SDP for what runs inside: sdp_transparent of hosts a and b as
         `modes` (None: off), with a connect bound long enough for TCG."""
         a, b = modes or (0, 0)
-        for host, mode in (("a", a), ("b", b)):
-            self.ns_sysctl(host, "net.infinisock.sdp_transparent", mode)
-            self.ns_sysctl(host, "net.infinisock.sdp_connect_timeout", 60000)
-        try:
-            yield
-        finally:
-            for host in ("a", "b"):
-                self.ns_sysctl(host, "net.infinisock.sdp_transparent", 0)
+        return self.host_sysctls(
+            {host: (("net.infinisock.sdp_transparent", mode), ("net.infinisock.sdp_connect_timeout", 60000))
+             for host, mode in (("a", a), ("b", b))},
+            (("net.infinisock.sdp_transparent", 0),))
 
-    @contextlib.contextmanager
     def shared_queues(self, on):
         """SDP streams made inside on their devices' shared receive queues
         (net.infinisock.sdp_srq on hosts a and b) if `on`."""
         if not on:
-            yield
-            return
-        for host in ("a", "b"):
-            self.ns_sysctl(host, "net.infinisock.sdp_srq", 1)
-        try:
-            yield
-        finally:
-            for host in ("a", "b"):
-                self.ns_sysctl(host, "net.infinisock.sdp_srq", 0)
+            return contextlib.nullcontext()
+        srq = (("net.infinisock.sdp_srq", 1),)
+        return self.host_sysctls({"a": srq, "b": srq}, (("net.infinisock.sdp_srq", 0),))
 
     def attach_transparent_hook(self):
         if not os.path.ismount("/sys/fs/bpf"):
