@@ -125,6 +125,10 @@ int infinisock_post_srq_recv(struct ib_srq *srq, struct ib_cqe *cqe, u64 addr, u
 bool infinisock_qp_last_wqe(struct ib_qp *qp);
 void infinisock_qp_poke_recv_cq(struct ib_qp *qp);
 void infinisock_qp_event(struct ib_event *event, void *context);
+/* The drain pair of a shared receive queue: a QP on it and a source of zero-length sends. */
+int infinisock_srq_drain_pair(struct ib_pd *pd, struct ib_srq *srq, struct ib_cq *cq, u32 depth,
+			      struct ib_qp **sink, struct ib_qp **source);
+int infinisock_srq_drain_post(struct ib_qp *source, struct ib_cqe *cqe, u32 n);
 void infinisock_free_cq(struct ib_cq *cq);
 struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, struct ib_cq *recv_cq,
 				      u32 max_send_wr, u32 max_recv_wr, u32 max_sge, void *context,

@@ -119,6 +119,13 @@ impl Bed {
         }
     }
 
+    /// The queue consumes its surplus itself; each buffer is freed.
+    fn drain(&mut self) {
+        let n = self.pool.surplus();
+        self.pool.drained(n);
+        self.allocated -= n;
+    }
+
     /// Buffers that exist: posted, or holding a message.
     fn buffers(&self) -> u64 {
         self.pool.posted() + self.conns.iter().map(|c| c.held).sum::<u64>()
@@ -132,6 +139,7 @@ enum Op {
     Consume(usize),
     Refill,
     Tick(u64),
+    Drain,
 }
 
 fn op(n: usize) -> impl Strategy<Value = Op> {
@@ -141,6 +149,7 @@ fn op(n: usize) -> impl Strategy<Value = Op> {
         4 => (0..n).prop_map(Op::Consume),
         2 => Just(Op::Refill),
         1 => (1u64..1500).prop_map(Op::Tick),
+        1 => Just(Op::Drain),
     ]
 }
 
@@ -174,6 +183,14 @@ proptest! {
                     prop_assert!(bed.pool.posted() >= bed.pool.active_grants());
                 }
                 Op::Tick(ms) => bed.tick(ms),
+                Op::Drain => {
+                    let wanted = bed.pool.to_post(u64::MAX);
+                    bed.drain();
+                    prop_assert_eq!(bed.pool.surplus(), 0);
+                    prop_assert!(bed.pool.posted() <= before.min(bed.pool.target() + 2 * SLACK));
+                    // Only beyond what the account keeps: a refill wants what it did.
+                    prop_assert_eq!(bed.pool.to_post(u64::MAX), wanted);
+                }
             }
             bed.check();
             prop_assert_eq!(bed.buffers(), bed.allocated);
@@ -313,4 +330,44 @@ fn quiet_connections_settle_and_leavers_leave() {
     pool.leave(&mut g);
     assert_eq!((pool.active_grants(), pool.idle_grants(), g.unfilled()), (0, 0, 0));
     assert_eq!(pool.received(&mut g, 0), Take::Unsolicited);
+}
+
+/// Connections busy at once, then all quiet: the buffers posted for their windows
+/// stay posted (nothing takes them) until the queue drains its surplus, which leaves
+/// the idle reserve and twice the slack; a connection waking afterwards is served
+/// from it and, active again, gets its window backed by the next refill.
+#[test]
+fn a_burst_is_given_back_when_quiet() {
+    let mut bed = Bed::new(64, 16);
+    bed.refill(u64::MAX);
+    for _ in 0..2 {
+        for i in 0..64 {
+            assert!(bed.send(i, false));
+            bed.consume(i);
+            bed.refill(u64::MAX);
+        }
+    }
+    assert_eq!(bed.pool.active_grants(), 64 * 16);
+    let busy = bed.pool.posted();
+    assert!(busy >= 64 * 16);
+    assert_eq!(bed.pool.surplus(), 0);
+    bed.tick(ACTIVE_MS);
+    assert_eq!(bed.pool.active_grants(), 0);
+    // Quiet: no receive comes to take the buffers back.
+    assert_eq!(bed.pool.posted(), busy);
+    assert_eq!(bed.pool.surplus(), busy - (reserve(64 * 16) + 2 * SLACK));
+    bed.drain();
+    assert_eq!(bed.pool.posted(), reserve(64 * 16) + 2 * SLACK);
+    assert_eq!(bed.pool.to_post(u64::MAX), 0);
+    // One connection wakes: two messages make it active, the refill backs it.
+    bed.tick(1);
+    assert!(bed.send(3, false) && bed.send(3, false));
+    bed.refill(u64::MAX);
+    assert!(bed.pool.posted() >= bed.pool.active_grants());
+    for _ in 0..14 {
+        assert!(bed.send(3, false));
+    }
+    assert_eq!(bed.rnr, 0);
+    bed.check();
+    assert_eq!(bed.buffers(), bed.allocated);
 }

@@ -7,11 +7,11 @@
 //! sysctl tables (`sysctl`), wait queues (`wait`), work items (`work`), module-wide
 //! locked statics (`global`), RDMA devices (`ib`), their verbs objects (`verbs`: PD,
 //! CQs, DMA buffers, user memory regions), a connection's queue pair and everything
-//! the device touches through it (`qp`), a device's shared receive queue (`srq`), rdma_cm ids (`cm`), the C structures the
-//! kernel keeps pointers to (`ffi_static`), rate-limited log lines (`log`), the
-//! module's tracepoints (`trace`), per-CPU counters (`percpu`), its generic netlink
-//! family (`genl`), errno
-//! conversion (`errno`), `KVec` as the protocol's lists (`list`) and the raw bindings
+//! the device touches through it (`qp`), a device's shared receive queue (`srq`) and
+//! the queue pairs that give its surplus back (`srq_drain`), rdma_cm ids (`cm`), the
+//! C structures the kernel keeps pointers to (`ffi_static`), rate-limited log lines
+//! (`log`), the module's tracepoints (`trace`), per-CPU counters (`percpu`), its
+//! generic netlink family (`genl`), errno conversion (`errno`), `KVec` as the protocol's lists (`list`) and the raw bindings
 //! under all of them (`bindings`, with the C helpers in `c/`, one file per kernel
 //! interface, declared in `rust/helpers.h`).
 //!
@@ -35,6 +35,7 @@ pub(crate) mod percpu;
 pub(crate) mod qp;
 pub(crate) mod sock;
 pub(crate) mod srq;
+pub(crate) mod srq_drain;
 pub(crate) mod sysctl;
 pub(crate) mod trace;
 pub(crate) mod verbs;

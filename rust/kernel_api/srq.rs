@@ -28,7 +28,8 @@ use crate::{
         bindings,
         ib::DeviceRef,
         qp::{free_recv_buffer, new_recv_buffer, uncount_recv_bytes},
-        verbs::{checked, Cqe, DmaBuf, Pd},
+        srq_drain::{DrainPair, DRAIN_DEPTH, DRAIN_SEND_TAG},
+        verbs::{checked, Cqe, DmaBuf, Pd, POLL_BATCH},
     },
     proto::recv_pool::{Grants, PoolLevels, Returned, Take},
 };
@@ -46,16 +47,35 @@ const SLOTS: u32 = 8191;
 const REFILL_RETRY_MS: u32 = 20;
 const REFILL_RETRY_MAX_MS: u32 = 1000;
 
+/// How soon after connections go quiet or away the queue gives back what it holds
+/// beyond its account (coalescing many such changes into one drain).
+const TRIM_DELAY_MS: u32 = 200;
+
+/// How often a queue with drain messages in flight looks for their completions.
+const TRIM_POLL_MS: u32 = 10;
+
+/// The queue's [`DrainPair`], made when the queue first holds more than it keeps.
+struct Drain {
+    pair: Option<DrainPair>,
+    /// Messages sent and not yet completed.
+    in_flight: u32,
+    /// No pair could be made on this queue: it keeps what is posted (as before the
+    /// pair existed) rather than trying again at every trim.
+    unavailable: bool,
+}
+
 /// What the lock of a [`SharedRecvQueue`] covers.
 ///
 /// # Invariants
 ///
 /// `bufs[slot]` is `Some` iff a receive is posted in that slot (the device may write
-/// the buffer); `free` lists the other slots. `levels.posted()` counts the `Some`s.
+/// the buffer); `free` lists the other slots. `levels.posted()` counts the `Some`s
+/// but for `drain.in_flight` of them, which drain messages are consuming.
 struct Slots {
     bufs: KVVec<Option<DmaBuf>>,
     free: KVec<u32>,
     levels: PoolLevels,
+    drain: Drain,
 }
 
 /// See the module documentation.
@@ -75,6 +95,9 @@ pub(crate) struct SharedRecvQueue {
     /// Posts what the account wants when a refill came short (no memory).
     #[pin]
     refill_timer: DelayedWork<SharedRecvQueue, 0>,
+    /// Gives back what the queue holds beyond its account (see `srq_drain`).
+    #[pin]
+    trim_timer: DelayedWork<SharedRecvQueue, 1>,
     /// Buffers memory allows the queue to add, for buffers of the given size.
     room: fn(usize) -> usize,
     /// The refill timer's next wait, in ms.
@@ -125,8 +148,14 @@ impl SharedRecvQueue {
             try_pin_init!(Self {
                 raw,
                 cqes,
-                slots <- new_mutex!(Slots { bufs, free, levels: PoolLevels::new() }),
+                slots <- new_mutex!(Slots {
+                    bufs,
+                    free,
+                    levels: PoolLevels::new(),
+                    drain: Drain { pair: None, in_flight: 0, unavailable: false },
+                }),
                 refill_timer <- new_delayed_work!("SharedRecvQueue::refill_timer"),
+                trim_timer <- new_delayed_work!("SharedRecvQueue::trim_timer"),
                 room,
                 retry_ms: core::sync::atomic::AtomicU32::new(REFILL_RETRY_MS),
                 pd,
@@ -170,9 +199,10 @@ impl SharedRecvQueue {
         self.users.load(Ordering::Acquire)
     }
 
-    /// Stops the refill timer if it is pending.
-    pub(crate) fn stop_refill(&self) {
+    /// Stops the refill and trim timers if they are pending.
+    pub(crate) fn stop_timers(&self) {
         crate::kernel_api::work::cancel_delayed::<Self, 0>(self);
+        crate::kernel_api::work::cancel_delayed::<Self, 1>(self);
     }
 
     /// A queue pair is to join the queue (counted by whoever hands the queue out,
@@ -203,7 +233,7 @@ impl SharedRecvQueue {
     }
 
     /// A queue pair that joined is gone, with its grants.
-    pub(super) fn leave(&self, grants: &mut Grants) {
+    pub(super) fn leave(self: &Arc<Self>, grants: &mut Grants) {
         self.withdraw(grants);
         self.users.fetch_sub(1, Ordering::AcqRel);
     }
@@ -251,8 +281,11 @@ impl SharedRecvQueue {
     /// A queue pair's grants stay backed in full while it received within the
     /// account's active time; settles them to the reserve after it. Returns whether
     /// they are still backed in full.
-    pub(super) fn settle(&self, grants: &mut Grants, now_ms: u64) -> bool {
-        self.slots.lock().levels.settle(grants, now_ms)
+    pub(super) fn settle(self: &Arc<Self>, grants: &mut Grants, now_ms: u64) -> bool {
+        let slots = &mut *self.slots.lock();
+        let active = slots.levels.settle(grants, now_ms);
+        self.trim_soon(slots);
+        active
     }
 
     /// Posts `buf` again or frees it, as the account says.
@@ -268,8 +301,77 @@ impl SharedRecvQueue {
 
     /// The grants of a queue pair whose receives have all completed (it failed) will
     /// never be filled.
-    pub(super) fn withdraw(&self, grants: &mut Grants) {
-        self.slots.lock().levels.leave(grants);
+    pub(super) fn withdraw(self: &Arc<Self>, grants: &mut Grants) {
+        let slots = &mut *self.slots.lock();
+        slots.levels.leave(grants);
+        self.trim_soon(slots);
+    }
+
+    /// Starts the trim timer if the queue holds more than its account keeps.
+    fn trim_soon(self: &Arc<Self>, slots: &Slots) {
+        if slots.levels.surplus() > 0 && !slots.drain.unavailable {
+            // `Err`: already queued, which is as good.
+            let _ = crate::kernel_api::work::workqueue()
+                .enqueue_delayed::<_, 1>(self.clone(), kernel::time::msecs_to_jiffies(TRIM_DELAY_MS));
+        }
+    }
+
+    /// Gives back what the queue holds beyond its account: drain messages consume
+    /// that many posted receives, whose buffers are freed as they complete. Runs in
+    /// process context (making the pair sleeps). Returns whether drain messages are
+    /// still in flight or more is to be given back.
+    fn trim(&self, slots: &mut Slots) -> bool {
+        self.reap_drain(slots);
+        let surplus = slots.levels.surplus();
+        if surplus == 0 || slots.drain.unavailable {
+            return slots.drain.in_flight > 0;
+        }
+        if slots.drain.pair.is_none() {
+            // SAFETY: Live SRQ in this PD (type invariant); the pair is dropped before
+            // it (`drop`).
+            match unsafe { DrainPair::new(&self.dev, &self.pd, self.raw.as_ptr()) } {
+                Ok(pair) => slots.drain.pair = Some(pair),
+                Err(e) => {
+                    pr_info!("a shared receive queue keeps its surplus buffers: no drain pair ({:?})\n", e);
+                    slots.drain.unavailable = true;
+                    return false;
+                }
+            }
+        }
+        let Some(pair) = slots.drain.pair.as_ref() else { return false };
+        let room = DRAIN_DEPTH - slots.drain.in_flight;
+        let sent = pair.send(surplus.min(room as u64) as u32);
+        slots.levels.drained(sent as u64);
+        slots.drain.in_flight += sent;
+        slots.drain.in_flight > 0 || slots.levels.surplus() > 0
+    }
+
+    /// Takes the drain pair's completions: a receive's buffer is freed; a message
+    /// that failed consumed nothing (the pair is broken and made anew next time).
+    fn reap_drain(&self, slots: &mut Slots) {
+        let mut wcs = [None; POLL_BATCH];
+        loop {
+            let Some(pair) = slots.drain.pair.as_ref() else { return };
+            let got = pair.poll(&mut wcs);
+            for wc in wcs[..got].iter().flatten() {
+                if wc.tag == DRAIN_SEND_TAG {
+                    slots.drain.in_flight = slots.drain.in_flight.saturating_sub(1);
+                    if !wc.ok() {
+                        // Counted as posted again; if its receive did complete after
+                        // all, the account holds one buffer too many, as for a lost one.
+                        slots.levels.posted_more(1);
+                        slots.drain.pair = None;
+                        slots.drain.in_flight = 0;
+                    }
+                } else if let Some(buf) = slots.bufs.get_mut((wc.tag & !SRQ_TAG) as usize).and_then(Option::take) {
+                    let _ = slots.free.push_within_capacity(wc.tag & !SRQ_TAG);
+                    free_recv_buffer(buf);
+                }
+            }
+            if got < POLL_BATCH {
+                return;
+            }
+        }
     }
 
     /// Posts new buffers while the account wants them and memory allows. Allocation
@@ -334,6 +436,7 @@ impl SharedRecvQueue {
 
 impl_has_delayed_work! {
     impl HasDelayedWork<Self, 0> for SharedRecvQueue { self.refill_timer }
+    impl HasDelayedWork<Self, 1> for SharedRecvQueue { self.trim_timer }
 }
 
 /// The refill timer: posts what the account wants, as memory allows now.
@@ -346,11 +449,28 @@ impl WorkItem<0> for SharedRecvQueue {
     }
 }
 
+/// The trim timer: gives back what the queue holds beyond its account, and comes back
+/// for the drain's completions.
+impl WorkItem<1> for SharedRecvQueue {
+    type Pointer = Arc<SharedRecvQueue>;
+
+    fn run(this: Arc<SharedRecvQueue>) {
+        let again = this.trim(&mut this.slots.lock());
+        // With no user left the queue is going: its drop takes what is in flight.
+        if again && this.users() > 0 {
+            let _ = crate::kernel_api::work::workqueue()
+                .enqueue_delayed::<_, 1>(this.clone(), kernel::time::msecs_to_jiffies(TRIM_POLL_MS));
+        }
+    }
+}
+
 #[pinned_drop]
 impl PinnedDrop for SharedRecvQueue {
     fn drop(self: Pin<&mut Self>) {
+        // The drain pair's sink is on the queue: destroyed first.
+        drop(self.slots.lock().drain.pair.take());
         // SAFETY: Live SRQ; no queue pair uses it any more (each held an `Arc` of this
-        // value), destroyed once, here, before its buffers go.
+        // value, and the drain pair is gone), destroyed once, here, before its buffers go.
         unsafe { bindings::infinisock_destroy_srq(self.raw.as_ptr()) };
         let mut slots = self.slots.lock();
         let bytes: usize = slots.bufs.iter().flatten().map(DmaBuf::len).sum();

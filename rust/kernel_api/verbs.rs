@@ -79,18 +79,20 @@ unsafe impl Sync for Cq {}
 impl Cq {
     /// Allocates a CQ of at least `entries` entries on `dev`.
     pub(crate) fn new(dev: &IbDevice, entries: u32) -> Result<Self> {
+        Self::alloc(dev, entries, bindings::ib_poll_context_IB_POLL_SOFTIRQ)
+    }
+
+    /// Allocates a CQ that its owner polls with [`Cq::poll`] when it chooses: nobody
+    /// hears of its completions.
+    pub(crate) fn polled(dev: &IbDevice, entries: u32) -> Result<Self> {
+        Self::alloc(dev, entries, bindings::ib_poll_context_IB_POLL_DIRECT)
+    }
+
+    fn alloc(dev: &IbDevice, entries: u32, poll: bindings::ib_poll_context) -> Result<Self> {
         let mut err = 0;
         let entries = i32::try_from(entries).map_err(|_| EINVAL)?;
         // SAFETY: The device is registered; no completion context is used.
-        let cq = unsafe {
-            bindings::infinisock_alloc_cq(
-                dev.as_raw(),
-                core::ptr::null_mut(),
-                entries,
-                bindings::ib_poll_context_IB_POLL_SOFTIRQ as i32,
-                &mut err,
-            )
-        };
+        let cq = unsafe { bindings::infinisock_alloc_cq(dev.as_raw(), core::ptr::null_mut(), entries, poll as i32, &mut err) };
         Ok(Self { raw: checked(cq, err)?, events: None })
     }
 
@@ -115,7 +117,7 @@ impl Cq {
 
     /// Takes up to [`POLL_BATCH`] completions. Returns how many were taken; `None`
     /// stands for one that was not ours (a drain marker, handled by its owner). Only
-    /// for CQs from [`Cq::reaped`], by one caller at a time.
+    /// for CQs from [`Cq::reaped`] and [`Cq::polled`], by one caller at a time.
     pub(crate) fn poll(&self, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
         let mut raw = [bindings::infinisock_wc {
             cqe: core::ptr::null_mut(),

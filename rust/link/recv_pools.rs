@@ -55,7 +55,7 @@ pub(crate) fn left(queue: &Arc<SharedRecvQueue>) {
         queues.retain(|q| !Arc::ptr_eq(q, queue));
         // With no grant left it would not come back; stopped now, so that nothing
         // runs after the module's workqueue is gone.
-        queue.stop_refill();
+        queue.stop_timers();
     }
 }
 

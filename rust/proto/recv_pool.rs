@@ -234,6 +234,20 @@ impl PoolLevels {
         g.quiet_rx = None;
     }
 
+    /// Posted buffers beyond what the pool keeps ([`PoolLevels::returned`]'s bound):
+    /// left posted by connections that have gone idle or away. A shared queue cannot
+    /// take a posted request back, so they stay until receives use them up, unless
+    /// the queue consumes them itself (`kernel_api::srq_drain`).
+    pub fn surplus(&self) -> u64 {
+        self.posted.saturating_sub(self.wanted() + SLACK)
+    }
+
+    /// `n` posted buffers are being consumed by the queue itself: they no longer
+    /// count as posted, and each is freed when its receive completes.
+    pub fn drained(&mut self, n: u64) {
+        self.posted = self.posted.saturating_sub(n);
+    }
+
     /// A connection is done with a buffer of the pool: post it again while the pool
     /// holds less than it posts to and another [`SLACK`], else free it.
     pub fn returned(&self) -> Returned {

@@ -46,6 +46,54 @@ pass "one shared receive queue per device while a connection is up"
 kill "$holder" "$echoserver"
 wait "$holder" "$echoserver" 2>/dev/null
 
+# A burst, then quiet: 32 connections echo 256 KiB each (both ends active, their
+# windows backed in full), then rest. The buffers posted for them are not taken by
+# any receive, so the queues give them back themselves (drain messages consuming the
+# surplus): the receive buffers fall to at most half of the burst's while the
+# connections stay open, and each echoes again afterwards, byte-checked.
+ip netns exec b python3 "$PEER" echoserver "$HOST_B4" 7614 > /dev/null &
+echoserver=$!
+wait_listening b 7614
+ip netns exec a python3 - "$HOST_B4" 7614 <<'PY' || fail "burst then quiet"
+import socket, sys, time
+def recv_kib():
+    # /proc/1/net: the initial namespace's, where the module's memory file is.
+    for line in open("/proc/1/net/infinisock/memory"):
+        k, v = line.split()[:2]
+        if k == "recv_buffers_kib":
+            return int(v)
+def echo(conns, rounds):
+    for r in range(rounds):
+        blocks = [bytes([(i * 7 + r + j) % 251 for j in range(251)]) * 261 for i in range(len(conns))]
+        for c, b in zip(conns, blocks):
+            c.sendall(b)
+        for c, b in zip(conns, blocks):
+            got = b""
+            while len(got) < len(b):
+                more = c.recv(len(b) - len(got))
+                assert more, f"end of stream after {len(got)} of {len(b)} bytes"
+                got += more
+            assert got == b, "echo differs"
+conns = [socket.socket(socket.AF_INET, socket.SOCK_STREAM, 258) for _ in range(32)]
+for c in conns:
+    c.connect((sys.argv[1], int(sys.argv[2])))
+echo(conns, 4)
+burst = recv_kib()
+quiet = burst
+deadline = time.time() + 15
+while time.time() < deadline and quiet * 2 > burst:
+    time.sleep(0.5)
+    quiet = recv_kib()
+print(f"# receive buffers: {burst} KiB after the burst, {quiet} KiB once quiet")
+assert quiet * 2 <= burst, f"the queues kept {quiet} of {burst} KiB after the burst"
+echo(conns, 2)
+for c in conns:
+    c.close()
+PY
+kill "$echoserver"
+wait "$echoserver" 2>/dev/null
+pass "the queues give back what a burst left posted"
+
 "$SDP_STREAM" || fail "sdp_stream on shared receive queues"
 pass "sdp_stream on shared receive queues"
 
