@@ -119,7 +119,10 @@ void infinisock_drain_qp(struct ib_qp *qp);
 /* Shared receive queues (srq.c). */
 struct ib_srq;
 struct ib_event;
-struct ib_srq *infinisock_create_srq(struct ib_pd *pd, u32 max_wr, int *err);
+struct ib_srq *infinisock_create_srq(struct ib_pd *pd, u32 max_wr,
+				     void (*event)(struct ib_event *, void *), int *err);
+void infinisock_srq_set_context(struct ib_srq *srq, void *context);
+int infinisock_arm_srq_limit(struct ib_srq *srq, u32 limit);
 void infinisock_destroy_srq(struct ib_srq *srq);
 int infinisock_post_srq_recv(struct ib_srq *srq, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey);
 bool infinisock_qp_last_wqe(struct ib_qp *qp);
@@ -129,6 +132,7 @@ void infinisock_qp_event(struct ib_event *event, void *context);
 int infinisock_srq_drain_pair(struct ib_pd *pd, struct ib_srq *srq, struct ib_cq *cq, u32 depth,
 			      struct ib_qp **sink, struct ib_qp **source);
 int infinisock_srq_drain_post(struct ib_qp *source, struct ib_cqe *cqe, u32 n);
+bool infinisock_srq_drain_stop(struct ib_qp *sink);
 void infinisock_free_cq(struct ib_cq *cq);
 struct ib_qp *infinisock_create_rc_qp(struct ib_pd *pd, struct ib_cq *send_cq, struct ib_cq *recv_cq,
 				      u32 max_send_wr, u32 max_recv_wr, u32 max_sge, void *context,

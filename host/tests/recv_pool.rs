@@ -371,3 +371,50 @@ fn a_burst_is_given_back_when_quiet() {
     bed.check();
     assert_eq!(bed.buffers(), bed.allocated);
 }
+
+/// Every idle connection wakes at once with one message (more than the reserve
+/// holds), and the queue refills only between its peers' receiver-not-ready retries
+/// (the slowest a loaded host could manage): with the low-water event doubling the
+/// idle backing, all are served within the peers' 6 retries at any N, and the
+/// backing goes back once calm. Without it, N / reserve rounds (8 for a floor of 4).
+#[test]
+fn a_storm_of_wakers_is_served_within_the_retries() {
+    for n in [64usize, 256, 2000, 10_000] {
+        let mut bed = Bed::new(n, 4);
+        bed.refill(u64::MAX);
+        bed.tick(ACTIVE_MS);
+        let calm_posted = bed.pool.posted();
+        let mut waiting: Vec<usize> = (0..n).collect();
+        let mut attempts = 0;
+        while !waiting.is_empty() {
+            attempts += 1;
+            assert!(attempts <= 7, "{n} wakers: {} still waiting after the peers' 6 retries", waiting.len());
+            let mut low = false;
+            waiting.retain(|&i| {
+                let served = bed.send(i, false);
+                low |= served && bed.pool.posted() < bed.pool.low_water();
+                !served
+            });
+            // Between retries: the readers consume, the queue hears of the low water
+            // and refills.
+            for i in 0..n {
+                bed.consume(i);
+            }
+            if low {
+                bed.pool.pressure(bed.now);
+            }
+            bed.refill(u64::MAX);
+            bed.now += 655;
+        }
+        assert!(attempts <= 4 || n <= 64, "{n} wakers took {attempts} attempts");
+        bed.check();
+        assert_eq!(bed.pool.active_grants(), 0, "one message each keeps them idle");
+        // Calm: the boost goes, and what it posted is surplus to give back.
+        assert!(bed.pool.calm(bed.now));
+        bed.now += CALM_MS;
+        assert!(!bed.pool.calm(bed.now));
+        bed.drain();
+        assert!(bed.pool.posted() <= calm_posted + SLACK, "{n}: {} posted once calm", bed.pool.posted());
+        assert_eq!(bed.buffers(), bed.allocated);
+    }
+}

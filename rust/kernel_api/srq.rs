@@ -12,15 +12,16 @@
 //! `proto::recv_pool`'s account, kept under the same lock as the slots, so that the
 //! account and the queue never disagree.
 
-use core::{ptr::NonNull, sync::atomic::{AtomicUsize, Ordering}};
+use core::{ffi::c_void, ptr::NonNull, sync::atomic::{AtomicUsize, Ordering}};
 
 use kernel::{
     alloc::KVVec,
     error::to_result,
     new_delayed_work, new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
-    workqueue::{impl_has_delayed_work, DelayedWork, WorkItem},
+    sync::{Arc, ArcBorrow, Mutex},
+    new_work,
+    workqueue::{impl_has_delayed_work, impl_has_work, DelayedWork, Work, WorkItem},
 };
 
 use crate::{
@@ -54,14 +55,27 @@ const TRIM_DELAY_MS: u32 = 200;
 /// How often a queue with drain messages in flight looks for their completions.
 const TRIM_POLL_MS: u32 = 10;
 
+/// Drain messages in flight with no receive completing for this long: the pair is
+/// stopped (the queue holds fewer buffers than its account says, or the loopback
+/// path is gone) and what it did not take is counted as posted again.
+const DRAIN_STALL_MS: u64 = 2000;
+
+/// After a pair could not be made (no address on the device yet, no memory), the
+/// queue keeps its surplus this long before trying again.
+const DRAIN_RETRY_MS: u64 = 10_000;
+
 /// The queue's [`DrainPair`], made when the queue first holds more than it keeps.
 struct Drain {
     pair: Option<DrainPair>,
-    /// Messages sent and not yet completed.
+    /// Messages sent whose receive has not completed: the buffers they are to take
+    /// (counted out of the account's posted buffers when sent).
     in_flight: u32,
-    /// No pair could be made on this queue: it keeps what is posted (as before the
-    /// pair existed) rather than trying again at every trim.
-    unavailable: bool,
+    /// When a receive last completed, or the first of those in flight was sent.
+    progress_at: u64,
+    /// A message failed: the pair is stopped and made anew.
+    broken: bool,
+    /// When making a pair last failed.
+    failed_at: Option<u64>,
 }
 
 /// What the lock of a [`SharedRecvQueue`] covers.
@@ -76,6 +90,10 @@ struct Slots {
     free: KVec<u32>,
     levels: PoolLevels,
     drain: Drain,
+    /// The queue's last user left (`stop_timers`): its timers do nothing more.
+    stopped: bool,
+    /// The device's limit event is armed at the account's low water.
+    limit_armed: bool,
 }
 
 /// See the module documentation.
@@ -98,6 +116,9 @@ pub(crate) struct SharedRecvQueue {
     /// Gives back what the queue holds beyond its account (see `srq_drain`).
     #[pin]
     trim_timer: DelayedWork<SharedRecvQueue, 1>,
+    /// Answers the device's limit event: the queue ran low.
+    #[pin]
+    low_work: Work<SharedRecvQueue, 2>,
     /// Buffers memory allows the queue to add, for buffers of the given size.
     room: fn(usize) -> usize,
     /// The refill timer's next wait, in ms.
@@ -108,6 +129,8 @@ pub(crate) struct SharedRecvQueue {
     buffer_size: usize,
     /// Queue pairs on the queue.
     users: AtomicUsize,
+    /// The queue's clock (the drain's deadlines).
+    created: kernel::time::Instant<kernel::time::Monotonic>,
     /// Receives that may have taken a buffer with no completion to say so (see
     /// [`SharedRecvQueue::suspect`]).
     suspect: AtomicUsize,
@@ -140,7 +163,7 @@ impl SharedRecvQueue {
         let mut err = 0;
         // SAFETY: Live PD; the SRQ is destroyed before it goes (type invariant: `drop`,
         // and below if the value cannot be made).
-        let raw = checked(unsafe { bindings::infinisock_create_srq(pd.as_raw(), SLOTS, &mut err) }, err)?;
+        let raw = checked(unsafe { bindings::infinisock_create_srq(pd.as_raw(), SLOTS, Some(srq_event), &mut err) }, err)?;
         let lkey = pd.local_dma_lkey();
         // Held over the failure path: the SRQ goes before its PD.
         let pd_kept = pd.clone();
@@ -152,10 +175,13 @@ impl SharedRecvQueue {
                     bufs,
                     free,
                     levels: PoolLevels::new(),
-                    drain: Drain { pair: None, in_flight: 0, unavailable: false },
+                    drain: Drain { pair: None, in_flight: 0, progress_at: 0, broken: false, failed_at: None },
+                    stopped: false,
+                    limit_armed: false,
                 }),
                 refill_timer <- new_delayed_work!("SharedRecvQueue::refill_timer"),
                 trim_timer <- new_delayed_work!("SharedRecvQueue::trim_timer"),
+                low_work <- new_work!("SharedRecvQueue::low_work"),
                 room,
                 retry_ms: core::sync::atomic::AtomicU32::new(REFILL_RETRY_MS),
                 pd,
@@ -163,13 +189,17 @@ impl SharedRecvQueue {
                 lkey,
                 buffer_size,
                 users: AtomicUsize::new(0),
+                created: kernel::time::Instant::now(),
                 suspect: AtomicUsize::new(0),
             }? Error),
             GFP_KERNEL,
         );
-        if made.is_err() {
+        match &made {
+            // SAFETY: Live SRQ, no QP on it yet, so no event reads the context while
+            // it is set; the value it points to outlives the SRQ (type invariant).
+            Ok(q) => unsafe { bindings::infinisock_srq_set_context(raw.as_ptr(), Arc::as_ptr(q) as *mut c_void) },
             // SAFETY: Made above, never posted to, used by no QP; its PD is alive.
-            unsafe { bindings::infinisock_destroy_srq(raw.as_ptr()) };
+            Err(_) => unsafe { bindings::infinisock_destroy_srq(raw.as_ptr()) },
         }
         drop(pd_kept);
         made
@@ -199,10 +229,21 @@ impl SharedRecvQueue {
         self.users.load(Ordering::Acquire)
     }
 
-    /// Stops the refill and trim timers if they are pending.
+    /// The queue's last user left: its timers stop (one running now queues itself no
+    /// more) and its drain pair goes, so that no queue pair is on it any more.
     pub(crate) fn stop_timers(&self) {
+        let pair = {
+            let mut slots = self.slots.lock();
+            slots.stopped = true;
+            slots.drain.pair.take()
+        };
+        drop(pair);
         crate::kernel_api::work::cancel_delayed::<Self, 0>(self);
         crate::kernel_api::work::cancel_delayed::<Self, 1>(self);
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// A queue pair is to join the queue (counted by whoever hands the queue out,
@@ -309,63 +350,121 @@ impl SharedRecvQueue {
 
     /// Starts the trim timer if the queue holds more than its account keeps.
     fn trim_soon(self: &Arc<Self>, slots: &Slots) {
-        if slots.levels.surplus() > 0 && !slots.drain.unavailable {
+        if slots.levels.surplus() > 0 && !slots.stopped {
             // `Err`: already queued, which is as good.
             let _ = crate::kernel_api::work::workqueue()
                 .enqueue_delayed::<_, 1>(self.clone(), kernel::time::msecs_to_jiffies(TRIM_DELAY_MS));
         }
     }
 
-    /// Gives back what the queue holds beyond its account: drain messages consume
-    /// that many posted receives, whose buffers are freed as they complete. Runs in
-    /// process context (making the pair sleeps). Returns whether drain messages are
-    /// still in flight or more is to be given back.
-    fn trim(&self, slots: &mut Slots) -> bool {
-        self.reap_drain(slots);
+    /// The trim timer's work: gives back what the queue holds beyond its account.
+    /// Drain messages consume that many posted receives, whose buffers are freed as
+    /// their receives complete. The pair is made, and stopped when it fails, without
+    /// the queue's lock (both sleep). Returns when to come back, in ms.
+    fn trim(&self) -> Option<u32> {
+        let now = self.now_ms();
+        let mut slots = self.slots.lock();
+        if slots.stopped {
+            return None;
+        }
+        // The extra backing of a low-water event goes once calm (after a newer event,
+        // the timer comes back for it).
+        let boosted = slots.levels.calm(now).then_some(crate::proto::recv_pool::CALM_MS as u32);
+        let again = |in_flight: bool| if in_flight { Some(TRIM_POLL_MS) } else { boosted };
+        self.reap_drain(&mut slots, now);
+        let stalled = slots.drain.in_flight > 0 && now.saturating_sub(slots.drain.progress_at) >= DRAIN_STALL_MS;
+        if slots.drain.broken || stalled {
+            let Some(pair) = slots.drain.pair.take() else { return boosted };
+            drop(slots);
+            let clean = pair.stop();
+            slots = self.slots.lock();
+            // Every receive it took is in its CQ now (or, if the device never said
+            // so, each one missing is a buffer lost as `suspect` says).
+            self.reap_pair(&mut slots, &pair);
+            if !clean {
+                self.suspect();
+            }
+            // What it did not take is still posted.
+            let not_taken = u64::from(slots.drain.in_flight);
+            slots.levels.posted_more(not_taken);
+            slots.drain.in_flight = 0;
+            slots.drain.broken = false;
+            // A pair that failed is made again only after a while: what failed it
+            // (the device's address gone, say) may last.
+            slots.drain.failed_at = Some(now);
+            drop(slots);
+            drop(pair);
+            return Some(DRAIN_RETRY_MS as u32 + TRIM_DELAY_MS);
+        }
         let surplus = slots.levels.surplus();
-        if surplus == 0 || slots.drain.unavailable {
-            return slots.drain.in_flight > 0;
+        if surplus == 0 {
+            return again(slots.drain.in_flight > 0);
         }
         if slots.drain.pair.is_none() {
+            if slots.drain.failed_at.is_some_and(|at| now.saturating_sub(at) < DRAIN_RETRY_MS) {
+                return boosted;
+            }
+            drop(slots);
             // SAFETY: Live SRQ in this PD (type invariant); the pair is dropped before
-            // it (`drop`).
-            match unsafe { DrainPair::new(&self.dev, &self.pd, self.raw.as_ptr()) } {
-                Ok(pair) => slots.drain.pair = Some(pair),
+            // the SRQ is destroyed (`stop_timers`, `drop`).
+            let made = unsafe { DrainPair::new(&self.dev, &self.pd, self.raw.as_ptr()) };
+            slots = self.slots.lock();
+            match made {
+                Ok(pair) if !slots.stopped => slots.drain.pair = Some(pair),
+                Ok(_) => return None,
                 Err(e) => {
-                    pr_info!("a shared receive queue keeps its surplus buffers: no drain pair ({:?})\n", e);
-                    slots.drain.unavailable = true;
-                    return false;
+                    if slots.drain.failed_at.is_none() {
+                        pr_info!("a shared receive queue keeps its surplus buffers for now: no drain pair ({:?})\n", e);
+                    }
+                    slots.drain.failed_at = Some(now);
+                    return Some(DRAIN_RETRY_MS as u32 + TRIM_DELAY_MS);
                 }
             }
         }
-        let Some(pair) = slots.drain.pair.as_ref() else { return false };
+        // The limit follows the account down first, or the drain itself would set it
+        // off (one armed while many connections were active is far above what is
+        // kept now).
+        self.arm_limit(&mut slots, true);
+        let Some(pair) = slots.drain.pair.as_ref() else { return boosted };
         let room = DRAIN_DEPTH - slots.drain.in_flight;
-        let sent = pair.send(surplus.min(room as u64) as u32);
-        slots.levels.drained(sent as u64);
+        let sent = pair.send(surplus.min(u64::from(room)) as u32);
+        if slots.drain.in_flight == 0 {
+            slots.drain.progress_at = now;
+        }
+        slots.levels.drained(u64::from(sent));
         slots.drain.in_flight += sent;
-        slots.drain.in_flight > 0 || slots.levels.surplus() > 0
+        again(slots.drain.in_flight > 0 || slots.levels.surplus() > 0)
     }
 
-    /// Takes the drain pair's completions: a receive's buffer is freed; a message
-    /// that failed consumed nothing (the pair is broken and made anew next time).
-    fn reap_drain(&self, slots: &mut Slots) {
+    /// Takes the drain pair's completions (see [`SharedRecvQueue::reap_pair`]).
+    fn reap_drain(&self, slots: &mut Slots, now: u64) {
+        let Some(pair) = slots.drain.pair.take() else { return };
+        let in_flight = slots.drain.in_flight;
+        self.reap_pair(slots, &pair);
+        if slots.drain.in_flight < in_flight {
+            slots.drain.progress_at = now;
+        }
+        slots.drain.pair = Some(pair);
+    }
+
+    /// Takes `pair`'s completions: a receive's buffer is freed, and it is one message
+    /// less in flight; a failed message breaks the pair (its receive, if it had one,
+    /// is still reported: only receives count).
+    fn reap_pair(&self, slots: &mut Slots, pair: &DrainPair) {
         let mut wcs = [None; POLL_BATCH];
         loop {
-            let Some(pair) = slots.drain.pair.as_ref() else { return };
             let got = pair.poll(&mut wcs);
             for wc in wcs[..got].iter().flatten() {
                 if wc.tag == DRAIN_SEND_TAG {
-                    slots.drain.in_flight = slots.drain.in_flight.saturating_sub(1);
-                    if !wc.ok() {
-                        // Counted as posted again; if its receive did complete after
-                        // all, the account holds one buffer too many, as for a lost one.
-                        slots.levels.posted_more(1);
-                        slots.drain.pair = None;
-                        slots.drain.in_flight = 0;
-                    }
-                } else if let Some(buf) = slots.bufs.get_mut((wc.tag & !SRQ_TAG) as usize).and_then(Option::take) {
-                    let _ = slots.free.push_within_capacity(wc.tag & !SRQ_TAG);
+                    slots.drain.broken |= !wc.ok();
+                    continue;
+                }
+                let slot = wc.tag & !SRQ_TAG;
+                if let Some(buf) = slots.bufs.get_mut(slot as usize).and_then(Option::take) {
+                    // Room for every slot was reserved.
+                    let _ = slots.free.push_within_capacity(slot);
                     free_recv_buffer(buf);
+                    slots.drain.in_flight = slots.drain.in_flight.saturating_sub(1);
                 }
             }
             if got < POLL_BATCH {
@@ -403,6 +502,41 @@ impl SharedRecvQueue {
         } else {
             self.retry_ms.store(REFILL_RETRY_MS, Ordering::Relaxed);
         }
+        self.arm_limit(slots, false);
+    }
+
+    /// Arms the device's limit event at the account's low water, unless it is armed
+    /// already (`follow`: armed again at the low water now) or the queue holds no
+    /// more than that (it would fire at once: disarmed).
+    fn arm_limit(&self, slots: &mut Slots, follow: bool) {
+        if slots.stopped || (slots.limit_armed && !follow) {
+            return;
+        }
+        let low = slots.levels.low_water();
+        let arm = slots.levels.posted() > low;
+        if !arm && !slots.limit_armed {
+            return;
+        }
+        // SAFETY: Live SRQ (type invariant); 0 disarms.
+        let res = unsafe { bindings::infinisock_arm_srq_limit(self.raw.as_ptr(), if arm { low as u32 } else { 0 }) };
+        slots.limit_armed = arm && res == 0;
+    }
+
+    /// The limit event's work: the queue ran low, so idle connections are waking
+    /// faster than the reserve covers; the pool backs more of their grants
+    /// (`PoolLevels::pressure`) and posts them now. The trim timer takes the extra
+    /// back once calm.
+    fn ran_low(self: &Arc<Self>) {
+        let mut slots = self.slots.lock();
+        slots.limit_armed = false;
+        if slots.stopped {
+            return;
+        }
+        slots.levels.pressure(self.now_ms());
+        self.refill(&mut slots);
+        let calm = crate::proto::recv_pool::CALM_MS as u32 + TRIM_DELAY_MS;
+        let _ = crate::kernel_api::work::workqueue()
+            .enqueue_delayed::<_, 1>(self.clone(), kernel::time::msecs_to_jiffies(calm));
     }
 
     /// Posts `buf` in a free slot; a buffer that cannot be posted (no slot left, or
@@ -439,13 +573,49 @@ impl_has_delayed_work! {
     impl HasDelayedWork<Self, 1> for SharedRecvQueue { self.trim_timer }
 }
 
+impl_has_work! {
+    impl HasWork<Self, 2> for SharedRecvQueue { self.low_work }
+}
+
+/// The limit event's work (see [`SharedRecvQueue::ran_low`]).
+impl WorkItem<2> for SharedRecvQueue {
+    type Pointer = Arc<SharedRecvQueue>;
+
+    fn run(this: Arc<SharedRecvQueue>) {
+        this.ran_low();
+    }
+}
+
+/// The SRQ's asynchronous events (atomic context): the limit event queues
+/// [`SharedRecvQueue::ran_low`].
+///
+/// # Safety
+///
+/// `ctx` is null or `Arc::as_ptr` of the queue the SRQ belongs to.
+unsafe extern "C" fn srq_event(event: *mut bindings::ib_event, ctx: *mut c_void) {
+    // SAFETY: The device passes a valid event for the duration of the call.
+    let kind = unsafe { (*event).event };
+    if ctx.is_null() || kind != bindings::ib_event_type_IB_EVENT_SRQ_LIMIT_REACHED {
+        return;
+    }
+    // SAFETY: See above. The queue is alive: the event comes from a queue pair taking
+    // one of its receives, and each such queue pair holds a reference to it (the
+    // drain pair, which holds none, goes in `stop_timers`, called by a holder, or in
+    // `drop` after the event is disarmed).
+    let queue = unsafe { ArcBorrow::<SharedRecvQueue>::from_raw(ctx.cast()) };
+    // `Err`: already queued, which is as good.
+    let _ = crate::kernel_api::work::workqueue().enqueue::<Arc<SharedRecvQueue>, 2>(queue.into());
+}
+
 /// The refill timer: posts what the account wants, as memory allows now.
 impl WorkItem<0> for SharedRecvQueue {
     type Pointer = Arc<SharedRecvQueue>;
 
     fn run(this: Arc<SharedRecvQueue>) {
         let mut slots = this.slots.lock();
-        this.refill(&mut slots);
+        if !slots.stopped {
+            this.refill(&mut slots);
+        }
     }
 }
 
@@ -455,11 +625,14 @@ impl WorkItem<1> for SharedRecvQueue {
     type Pointer = Arc<SharedRecvQueue>;
 
     fn run(this: Arc<SharedRecvQueue>) {
-        let again = this.trim(&mut this.slots.lock());
-        // With no user left the queue is going: its drop takes what is in flight.
-        if again && this.users() > 0 {
-            let _ = crate::kernel_api::work::workqueue()
-                .enqueue_delayed::<_, 1>(this.clone(), kernel::time::msecs_to_jiffies(TRIM_POLL_MS));
+        if let Some(ms) = this.trim() {
+            // Under the lock `stop_timers` sets `stopped` with: once the last user
+            // left, nothing is queued again.
+            let slots = this.slots.lock();
+            if !slots.stopped {
+                let _ = crate::kernel_api::work::workqueue()
+                    .enqueue_delayed::<_, 1>(this.clone(), kernel::time::msecs_to_jiffies(ms));
+            }
         }
     }
 }
@@ -467,7 +640,10 @@ impl WorkItem<1> for SharedRecvQueue {
 #[pinned_drop]
 impl PinnedDrop for SharedRecvQueue {
     fn drop(self: Pin<&mut Self>) {
-        // The drain pair's sink is on the queue: destroyed first.
+        // No limit event from here on (one would borrow the value being dropped); the
+        // drain pair's sink is on the queue: destroyed first.
+        // SAFETY: Live SRQ (type invariant); 0 disarms.
+        unsafe { bindings::infinisock_arm_srq_limit(self.raw.as_ptr(), 0) };
         drop(self.slots.lock().drain.pair.take());
         // SAFETY: Live SRQ; no queue pair uses it any more (each held an `Arc` of this
         // value, and the drain pair is gone), destroyed once, here, before its buffers go.

@@ -79,6 +79,15 @@ impl DrainPair {
         u32::try_from(sent).unwrap_or(0)
     }
 
+    /// Stops the sink taking receives from the queue, waiting up to a second for the
+    /// device to say it took its last: then every receive it took is in the pair's
+    /// CQ, for [`DrainPair::poll`]. Returns whether the device said so (else a
+    /// message may have taken a buffer the CQ never reports).
+    pub(super) fn stop(&self) -> bool {
+        // SAFETY: Live sink QP (type invariant).
+        unsafe { bindings::infinisock_srq_drain_stop(self.sink.as_ptr()) }
+    }
+
     /// Takes up to [`POLL_BATCH`] completions of the pair.
     pub(super) fn poll(&self, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
         self.cq.poll(out)

@@ -23,9 +23,17 @@
 //!   buffer. An idle connection's receives take from the reserve until they make it
 //!   active, and then the pool backs the rest of its grants at once.
 //!
-//! RNR is the last resort: more idle connections waking within one refill than the
-//! reserve covers, or no memory for the buffers. The peer's adapter retries, and the
-//! queue refills meanwhile (its refill timer, `kernel_api::srq`).
+//! **Idle connections waking together get more.** When the queue runs low (the
+//! device's limit event: fewer than [`PoolLevels::low_water`] left posted), the pool
+//! backs idle grants beyond the reserve: [`PoolLevels::pressure`] doubles the idle
+//! backing at each event, up to every idle grant, so that a storm of N wakers is
+//! served within a few refills rather than N / reserve receiver-not-ready rounds of
+//! their peers. [`CALM_MS`] after the last event the extra goes
+//! ([`PoolLevels::calm`]), and the queue gives back what it posted for it.
+//!
+//! RNR is the last resort: idle connections waking faster than the queue refills, or
+//! no memory for the buffers. The peer's adapter retries, and the queue refills
+//! meanwhile (its refill timer, `kernel_api::srq`).
 //!
 //! A receive for a connection with no grant left is the peer breaking flow control
 //! ([`Take::Unsolicited`]): the buffer goes back to the pool and the connection is
@@ -50,6 +58,10 @@ pub const RESERVE_SHARE: u64 = 32;
 /// slack beyond, so that a target moving by a few does not allocate and free each
 /// time.
 pub const SLACK: u64 = 16;
+
+/// How long after the last low-water event the pool keeps the extra backing it gave
+/// idle grants.
+pub const CALM_MS: u64 = 2000;
 
 /// The reserve the grants of idle connections get: `idle` grants in all.
 pub const fn reserve(idle: u64) -> u64 {
@@ -117,12 +129,17 @@ pub struct PoolLevels {
     active: u64,
     idle: u64,
     posted: u64,
+    /// Idle grants backed beyond the reserve since the queue ran low (at most the
+    /// idle grants the reserve leaves unbacked).
+    boost: u64,
+    /// When the queue last ran low, while `boost` is on.
+    pressure_at: Option<u64>,
 }
 
 impl PoolLevels {
     /// An empty pool.
     pub const fn new() -> Self {
-        Self { active: 0, idle: 0, posted: 0 }
+        Self { active: 0, idle: 0, posted: 0, boost: 0, pressure_at: None }
     }
 
     /// Unfilled grants of active connections.
@@ -143,7 +160,42 @@ impl PoolLevels {
     /// How many buffers the queue should hold for the grants: every active grant and
     /// the idle grants' reserve.
     pub fn target(&self) -> u64 {
-        self.active + reserve(self.idle)
+        self.active + self.idle_backing()
+    }
+
+    /// Buffers backing idle grants: the reserve and the boost, no more than the
+    /// grants.
+    fn idle_backing(&self) -> u64 {
+        let reserve = reserve(self.idle);
+        reserve + self.boost.min(self.idle - reserve)
+    }
+
+    /// Posted buffers below which the queue is running low (the device's limit):
+    /// a quarter of what it posts to, and at least half the slack.
+    pub fn low_water(&self) -> u64 {
+        (self.wanted() / 4).max(SLACK / 2)
+    }
+
+    /// The queue ran low at `now_ms`: receives take buffers faster than refills post
+    /// them, so idle connections are waking more than the reserve covers. The
+    /// backing of idle grants doubles (until every idle grant is backed).
+    pub fn pressure(&mut self, now_ms: u64) {
+        let backing = self.idle_backing().max(RESERVE_MIN);
+        self.boost = (self.boost + backing).min(self.idle - reserve(self.idle));
+        self.pressure_at = Some(now_ms);
+    }
+
+    /// The boost goes once the queue has not run low for [`CALM_MS`] by `now_ms`.
+    /// Returns whether it is still on (ask again later).
+    pub fn calm(&mut self, now_ms: u64) -> bool {
+        match self.pressure_at {
+            Some(at) if now_ms.saturating_sub(at) >= CALM_MS => {
+                self.boost = 0;
+                self.pressure_at = None;
+                false
+            }
+            at => at.is_some(),
+        }
     }
 
     /// Buffers to post now, with room for `room` more in memory: up to the target and

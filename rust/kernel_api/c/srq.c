@@ -17,14 +17,33 @@
 
 #include "helpers.h"
 
-struct ib_srq *infinisock_create_srq(struct ib_pd *pd, u32 max_wr, int *err)
+/*
+ * The queue's asynchronous events go to `event` with the context set by
+ * infinisock_srq_set_context() (NULL until then: no QP is on the queue before).
+ */
+struct ib_srq *infinisock_create_srq(struct ib_pd *pd, u32 max_wr,
+				     void (*event)(struct ib_event *, void *), int *err)
 {
 	struct ib_srq_init_attr attr = {
+		.event_handler = event,
 		.attr = { .max_wr = max_wr, .max_sge = 1 },
 		.srq_type = IB_SRQT_BASIC,
 	};
 
 	return infinisock_unerr(ib_create_srq(pd, &attr), err);
+}
+
+void infinisock_srq_set_context(struct ib_srq *srq, void *context)
+{
+	srq->srq_context = context;
+}
+
+/* Arms the limit event (IB_EVENT_SRQ_LIMIT_REACHED) for fewer than `limit` posted; 0 disarms. */
+int infinisock_arm_srq_limit(struct ib_srq *srq, u32 limit)
+{
+	struct ib_srq_attr attr = { .srq_limit = limit };
+
+	return ib_modify_srq(srq, &attr, IB_SRQ_LIMIT);
 }
 
 void infinisock_destroy_srq(struct ib_srq *srq)
@@ -95,7 +114,8 @@ static int infinisock_loopback_ah(struct ib_device *dev, u32 port, struct rdma_a
 	if (err)
 		return err;
 	/* An IPv4 address's GID if there is one (no IPv6 route needed), else the first. */
-	for (i = 0; i < pattr.gid_tbl_len; i++) {
+	/* An address vector names its source GID by a u8 index. */
+	for (i = 0; i < min_t(int, pattr.gid_tbl_len, 256); i++) {
 		attr = rdma_get_gid_attr(dev, port, i);
 		if (IS_ERR(attr))
 			continue;
@@ -222,4 +242,18 @@ int infinisock_srq_drain_post(struct ib_qp *source, struct ib_cqe *cqe, u32 n)
 		if (ib_post_send(source, &wr, NULL))
 			break;
 	return i;
+}
+
+/*
+ * Stops the pair's sink: to the error state, then waits (up to a second) for the
+ * device's last-WQE event, after which every receive it took from the queue is in the
+ * pair's CQ. Returns whether the event came.
+ */
+bool infinisock_srq_drain_stop(struct ib_qp *sink)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+
+	if (ib_modify_qp(sink, &attr, IB_QP_STATE))
+		return false;
+	return wait_for_completion_timeout(&sink->srq_completion, HZ) > 0;
 }
