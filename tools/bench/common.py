@@ -27,6 +27,10 @@ TRANSPARENT_SYSTEMS = {
 # hosts): the scale steps' row beside per-connection receive buffers.
 SHARED_QUEUE_SYSTEM = "sdp_srq"
 
+# The scale steps' largest N (issue 20's second figure), run by the systems whose
+# connections fit the benchmark VM.
+BIG_SCALE_N = 10_000
+
 
 def base_system(system):
     """The system a transparent-section system runs as ("hybrid" runs TCP programs);

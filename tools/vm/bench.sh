@@ -7,8 +7,10 @@
 bench_run() {
 	local outdir=$1
 	insmod "$INFINISOCK_KO" || return 1
-	# 1024 connections per side in the scale test, every end of them in this VM.
-	ulimit -n 16384
+	# 10,000 connections per side in the scale test, every end of them in this VM,
+	# each end with a thread of the benchmark's.
+	ulimit -n 32768
+	sysctl -qw kernel.pid_max=131072 kernel.threads-max=131072 vm.max_map_count=262144
 	python3 "$top/tools/bench/suite.py" "$outdir/bench.json" ${BENCH_QUICK:+--quick} ${BENCH_ONLY:+--only "$BENCH_ONLY"} 2>&1 | tee "$outdir/bench-raw.txt"
 	# What is left once every tool has stopped: nothing should be.
 	local h
