@@ -418,3 +418,55 @@ fn a_storm_of_wakers_is_served_within_the_retries() {
         assert_eq!(bed.buffers(), bed.allocated);
     }
 }
+
+/// Low-water events close together double the idle backing once: the queue hears of
+/// receives only as they are reaped, so one storm sets the event off repeatedly.
+#[test]
+fn pressure_doubles_once_per_gap() {
+    let mut bed = Bed::new(1000, 4);
+    bed.refill(u64::MAX);
+    let reserve0 = bed.pool.target();
+    bed.pool.pressure(5000);
+    let once = bed.pool.target();
+    assert_eq!(once, 2 * reserve0);
+    bed.pool.pressure(5000 + PRESSURE_GAP_MS - 1);
+    assert_eq!(bed.pool.target(), once);
+    bed.pool.pressure(5000 + PRESSURE_GAP_MS);
+    assert_eq!(bed.pool.target(), 2 * once);
+    // Calm counts from the last event, doubling or not.
+    assert!(bed.pool.calm(5000 + PRESSURE_GAP_MS + CALM_MS - 1));
+    assert!(!bed.pool.calm(5000 + PRESSURE_GAP_MS + CALM_MS));
+    assert_eq!(bed.pool.target(), reserve0);
+}
+
+/// Receives the device took but their connections have not reaped yet: the account
+/// still counts their buffers as posted. The low-water event says the device holds
+/// fewer than the limit; the refill then posts for them too, and their receives,
+/// once reaped, are not posted for again.
+#[test]
+fn a_low_water_event_counts_the_unreaped() {
+    let mut bed = Bed::new(8, 16);
+    bed.refill(u64::MAX);
+    for _ in 0..2 {
+        for i in 0..8 {
+            assert!(bed.send(i, false));
+        }
+    }
+    bed.refill(u64::MAX);
+    let posted = bed.pool.posted();
+    assert_eq!(bed.pool.to_post(u64::MAX), 0);
+    // The device used up all but 4 before any of those receives was reaped.
+    let limit = bed.pool.low_water();
+    bed.pool.device_below(limit);
+    assert_eq!(bed.pool.on_device(), limit);
+    let refill = bed.pool.to_post(u64::MAX);
+    assert_eq!(refill, posted - limit);
+    bed.pool.posted_more(refill);
+    // Reaping them changes nothing more: the refill covered them.
+    for _ in 0..posted - limit {
+        bed.pool.unposted();
+    }
+    assert_eq!(bed.pool.to_post(u64::MAX), 0);
+    assert_eq!(bed.pool.on_device(), bed.pool.posted());
+    assert_eq!(bed.pool.surplus(), 0);
+}

@@ -42,8 +42,8 @@ impl PernetSubsys for ProcFiles {
 
 /// `/proc/net/infinisock/memory`: the module's buffer memory (the buffers connections
 /// hold, and the first ones of connections being set up), its limit, whether it is
-/// under pressure (what `/proc/net/sockstat` says of TCP's), and the send and receive
-/// buffers connections hold now.
+/// under pressure (what `/proc/net/sockstat` says of TCP's), the send and receive
+/// buffers connections hold now, and how often a shared receive queue ran low.
 struct MemoryStat;
 
 impl ProcShow for MemoryStat {
@@ -52,6 +52,7 @@ impl ProcShow for MemoryStat {
         seq_print!(m, "rings_kib {}\nlimit_kib {}\npressure {}\n", used / 1024, limit / 1024, u8::from(memory::under_pressure()));
         seq_print!(m, "send_buffers_kib {}\n", send_buffer_bytes_in_use().div_ceil(1024));
         seq_print!(m, "recv_buffers_kib {}\n", recv_buffer_bytes_in_use().div_ceil(1024));
+        seq_print!(m, "srq_low_events {}\n", crate::kernel_api::srq::low_events());
     }
 }
 

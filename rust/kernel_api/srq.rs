@@ -39,6 +39,15 @@ use crate::{
 /// the rest of the tag is the slot.
 pub(crate) const SRQ_TAG: u32 = 1 << 31;
 
+/// Times a shared receive queue ran low (its limit event), all queues together:
+/// what `/proc/net/infinisock/memory` shows as `srq_low_events`.
+static LOW_EVENTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Times a shared receive queue ran low since the module was loaded.
+pub(crate) fn low_events() -> u64 {
+    LOW_EVENTS.load(Ordering::Relaxed)
+}
+
 /// Receive buffers a shared queue holds at most.
 const SLOTS: u32 = 8191;
 
@@ -59,6 +68,12 @@ const TRIM_POLL_MS: u32 = 10;
 /// stopped (the queue holds fewer buffers than its account says, or the loopback
 /// path is gone) and what it did not take is counted as posted again.
 const DRAIN_STALL_MS: u64 = 2000;
+
+/// The drain gives back only after no receive has been taken from the queue for this
+/// long: the account hears of a receive only when its connection reaps it, so while
+/// receives arrive the device holds fewer than the account says, and draining the
+/// account's surplus could empty the queue under the connections' feet.
+const DRAIN_QUIET_MS: u64 = 1000;
 
 /// After a pair could not be made (no address on the device yet, no memory), the
 /// queue keeps its surplus this long before trying again.
@@ -92,8 +107,10 @@ struct Slots {
     drain: Drain,
     /// The queue's last user left (`stop_timers`): its timers do nothing more.
     stopped: bool,
-    /// The device's limit event is armed at the account's low water.
-    limit_armed: bool,
+    /// The device's limit event is armed, at this many posted.
+    limit_armed: Option<u32>,
+    /// When a receive was last taken from the queue (the queue's clock).
+    taken_at: u64,
 }
 
 /// See the module documentation.
@@ -177,7 +194,8 @@ impl SharedRecvQueue {
                     levels: PoolLevels::new(),
                     drain: Drain { pair: None, in_flight: 0, progress_at: 0, broken: false, failed_at: None },
                     stopped: false,
-                    limit_armed: false,
+                    limit_armed: None,
+                    taken_at: 0,
                 }),
                 refill_timer <- new_delayed_work!("SharedRecvQueue::refill_timer"),
                 trim_timer <- new_delayed_work!("SharedRecvQueue::trim_timer"),
@@ -296,6 +314,7 @@ impl SharedRecvQueue {
         // Room for every slot was reserved.
         let _ = slots.free.push_within_capacity(slot);
         let take = slots.levels.received(grants, now_ms);
+        slots.taken_at = self.now_ms();
         // A receive that made its connection active gets the rest of its grants
         // backed.
         self.refill(&mut slots);
@@ -400,6 +419,12 @@ impl SharedRecvQueue {
         if surplus == 0 {
             return again(slots.drain.in_flight > 0);
         }
+        let quiet_for = now.saturating_sub(slots.taken_at);
+        if quiet_for < DRAIN_QUIET_MS {
+            // Comes back once quiet (or sooner, for messages in flight).
+            let wait = (DRAIN_QUIET_MS - quiet_for) as u32;
+            return Some(if slots.drain.in_flight > 0 { TRIM_POLL_MS } else { wait + TRIM_DELAY_MS });
+        }
         if slots.drain.pair.is_none() {
             if slots.drain.failed_at.is_some_and(|at| now.saturating_sub(at) < DRAIN_RETRY_MS) {
                 return boosted;
@@ -410,8 +435,16 @@ impl SharedRecvQueue {
             let made = unsafe { DrainPair::new(&self.dev, &self.pd, self.raw.as_ptr()) };
             slots = self.slots.lock();
             match made {
-                Ok(pair) if !slots.stopped => slots.drain.pair = Some(pair),
-                Ok(_) => return None,
+                Ok(pair) if !slots.stopped => {
+                    slots.drain.pair = Some(pair);
+                    slots.drain.failed_at = None;
+                }
+                // Destroyed without the lock (it waits for the device).
+                Ok(pair) => {
+                    drop(slots);
+                    drop(pair);
+                    return None;
+                }
                 Err(e) => {
                     if slots.drain.failed_at.is_none() {
                         pr_info!("a shared receive queue keeps its surplus buffers for now: no drain pair ({:?})\n", e);
@@ -505,21 +538,26 @@ impl SharedRecvQueue {
         self.arm_limit(slots, false);
     }
 
-    /// Arms the device's limit event at the account's low water, unless it is armed
-    /// already (`follow`: armed again at the low water now) or the queue holds no
-    /// more than that (it would fire at once: disarmed).
+    /// Keeps the device's limit event armed at the account's low water: armed again
+    /// when the low water has moved to half or twice what it is armed at (or at
+    /// once, `follow`), and disarmed while the queue holds no more than that (it would
+    /// fire at once).
     fn arm_limit(&self, slots: &mut Slots, follow: bool) {
-        if slots.stopped || (slots.limit_armed && !follow) {
+        if slots.stopped {
             return;
         }
-        let low = slots.levels.low_water();
-        let arm = slots.levels.posted() > low;
-        if !arm && !slots.limit_armed {
-            return;
+        let low = slots.levels.low_water() as u32;
+        let arm = slots.levels.on_device() > u64::from(low);
+        let want = if arm { Some(low) } else { None };
+        let close = |at: u32| !follow && low >= at / 2 && low <= at.saturating_mul(2);
+        match (slots.limit_armed, want) {
+            (None, None) => return,
+            (Some(at), Some(_)) if close(at) => return,
+            _ => {}
         }
         // SAFETY: Live SRQ (type invariant); 0 disarms.
-        let res = unsafe { bindings::infinisock_arm_srq_limit(self.raw.as_ptr(), if arm { low as u32 } else { 0 }) };
-        slots.limit_armed = arm && res == 0;
+        let res = unsafe { bindings::infinisock_arm_srq_limit(self.raw.as_ptr(), want.unwrap_or(0)) };
+        slots.limit_armed = if res == 0 { want } else { None };
     }
 
     /// The limit event's work: the queue ran low, so idle connections are waking
@@ -528,9 +566,14 @@ impl SharedRecvQueue {
     /// back once calm.
     fn ran_low(self: &Arc<Self>) {
         let mut slots = self.slots.lock();
-        slots.limit_armed = false;
+        // The device disarmed it as it fired, with fewer than it was armed at left.
+        let armed_at = slots.limit_armed.take();
+        LOW_EVENTS.fetch_add(1, Ordering::Relaxed);
         if slots.stopped {
             return;
+        }
+        if let Some(at) = armed_at {
+            slots.levels.device_below(u64::from(at));
         }
         slots.levels.pressure(self.now_ms());
         self.refill(&mut slots);
@@ -599,9 +642,9 @@ unsafe extern "C" fn srq_event(event: *mut bindings::ib_event, ctx: *mut c_void)
         return;
     }
     // SAFETY: See above. The queue is alive: the event comes from a queue pair taking
-    // one of its receives, and each such queue pair holds a reference to it (the
-    // drain pair, which holds none, goes in `stop_timers`, called by a holder, or in
-    // `drop` after the event is disarmed).
+    // one of its receives, and each such queue pair holds a reference to it until it
+    // is destroyed (which waits for rdma_rxe's receive task, where the event runs);
+    // the drain pair, which holds none, is destroyed in `stop_timers` by a holder.
     let queue = unsafe { ArcBorrow::<SharedRecvQueue>::from_raw(ctx.cast()) };
     // `Err`: already queued, which is as good.
     let _ = crate::kernel_api::work::workqueue().enqueue::<Arc<SharedRecvQueue>, 2>(queue.into());
@@ -640,11 +683,14 @@ impl WorkItem<1> for SharedRecvQueue {
 #[pinned_drop]
 impl PinnedDrop for SharedRecvQueue {
     fn drop(self: Pin<&mut Self>) {
-        // No limit event from here on (one would borrow the value being dropped); the
-        // drain pair's sink is on the queue: destroyed first.
-        // SAFETY: Live SRQ (type invariant); 0 disarms.
-        unsafe { bindings::infinisock_arm_srq_limit(self.raw.as_ptr(), 0) };
-        drop(self.slots.lock().drain.pair.take());
+        // `stop_timers` ran with the last user and took the drain pair: no queue pair
+        // is on the queue, so no limit event can come. Were one still there, its sink
+        // goes first (and its event could borrow this value: hence the warning).
+        let pair = self.slots.lock().drain.pair.take();
+        if pair.is_some() {
+            pr_warn!("a shared receive queue dropped with its drain pair\n");
+        }
+        drop(pair);
         // SAFETY: Live SRQ; no queue pair uses it any more (each held an `Arc` of this
         // value, and the drain pair is gone), destroyed once, here, before its buffers go.
         unsafe { bindings::infinisock_destroy_srq(self.raw.as_ptr()) };

@@ -63,6 +63,12 @@ pub const SLACK: u64 = 16;
 /// idle grants.
 pub const CALM_MS: u64 = 2000;
 
+/// Low-water events within this long of a doubling do not double again: the queue
+/// is told of receives only as they are reaped, so one storm sets the event off
+/// again and again before the buffers of the last doubling are taken. About the
+/// peers' receiver-not-ready wait (`c/cm.c`): one doubling per round of their retries.
+pub const PRESSURE_GAP_MS: u64 = 150;
+
 /// The reserve the grants of idle connections get: `idle` grants in all.
 pub const fn reserve(idle: u64) -> u64 {
     let share = idle / RESERVE_SHARE;
@@ -134,12 +140,18 @@ pub struct PoolLevels {
     boost: u64,
     /// When the queue last ran low, while `boost` is on.
     pressure_at: Option<u64>,
+    /// When the boost last doubled.
+    doubled_at: u64,
+    /// Of `posted`, how many the device has already used up that no reaped receive
+    /// has reported yet (at least: what a low-water event proved). The account hears
+    /// of a receive only when its connection reaps it, which under load lags.
+    unreaped: u64,
 }
 
 impl PoolLevels {
     /// An empty pool.
     pub const fn new() -> Self {
-        Self { active: 0, idle: 0, posted: 0, boost: 0, pressure_at: None }
+        Self { active: 0, idle: 0, posted: 0, boost: 0, pressure_at: None, doubled_at: 0, unreaped: 0 }
     }
 
     /// Unfilled grants of active connections.
@@ -152,9 +164,23 @@ impl PoolLevels {
         self.idle
     }
 
-    /// Buffers posted in the shared queue.
+    /// Buffers posted in the shared queue, as far as reaped receives say.
     pub fn posted(&self) -> u64 {
         self.posted
+    }
+
+    /// Buffers still posted on the device, as far as the account knows: posted, less
+    /// those a low-water event proved used up before their receives were reaped.
+    pub fn on_device(&self) -> u64 {
+        self.posted.saturating_sub(self.unreaped)
+    }
+
+    /// The device said fewer than `limit` are posted (its limit event): what the
+    /// account counts beyond that has been used up by receives not reaped yet. The
+    /// refill that follows posts for them too; their receives, once reaped, do not
+    /// count again.
+    pub fn device_below(&mut self, limit: u64) {
+        self.unreaped = self.unreaped.max(self.posted.saturating_sub(limit));
     }
 
     /// How many buffers the queue should hold for the grants: every active grant and
@@ -178,11 +204,17 @@ impl PoolLevels {
 
     /// The queue ran low at `now_ms`: receives take buffers faster than refills post
     /// them, so idle connections are waking more than the reserve covers. The
-    /// backing of idle grants doubles (until every idle grant is backed).
+    /// backing of idle grants doubles (until every idle grant is backed), at most once
+    /// per [`PRESSURE_GAP_MS`].
     pub fn pressure(&mut self, now_ms: u64) {
+        let recent = self.pressure_at.is_some() && now_ms.saturating_sub(self.doubled_at) < PRESSURE_GAP_MS;
+        self.pressure_at = Some(now_ms);
+        if recent {
+            return;
+        }
         let backing = self.idle_backing().max(RESERVE_MIN);
         self.boost = (self.boost + backing).min(self.idle - reserve(self.idle));
-        self.pressure_at = Some(now_ms);
+        self.doubled_at = now_ms;
     }
 
     /// The boost goes once the queue has not run low for [`CALM_MS`] by `now_ms`.
@@ -201,7 +233,7 @@ impl PoolLevels {
     /// Buffers to post now, with room for `room` more in memory: up to the target and
     /// the [`SLACK`]; none while nothing is granted.
     pub fn to_post(&self, room: u64) -> u64 {
-        self.wanted().saturating_sub(self.posted).min(room)
+        self.wanted().saturating_sub(self.on_device()).min(room)
     }
 
     fn wanted(&self) -> u64 {
@@ -235,6 +267,7 @@ impl PoolLevels {
     /// backed in full.
     pub fn received(&mut self, g: &mut Grants, now_ms: u64) -> Take {
         self.posted = self.posted.saturating_sub(1);
+        self.unreaped = self.unreaped.saturating_sub(1);
         if g.unfilled == 0 {
             return Take::Unsolicited;
         }
@@ -261,6 +294,7 @@ impl PoolLevels {
     /// flush when the queue is destroyed).
     pub fn unposted(&mut self) {
         self.posted = self.posted.saturating_sub(1);
+        self.unreaped = self.unreaped.saturating_sub(1);
     }
 
     /// `g`'s connection received nothing for [`ACTIVE_MS`] by `now_ms`: its grants
@@ -291,19 +325,19 @@ impl PoolLevels {
     /// take a posted request back, so they stay until receives use them up, unless
     /// the queue consumes them itself (`kernel_api::srq_drain`).
     pub fn surplus(&self) -> u64 {
-        self.posted.saturating_sub(self.wanted() + SLACK)
+        self.on_device().saturating_sub(self.wanted() + SLACK)
     }
 
     /// `n` posted buffers are being consumed by the queue itself: they no longer
     /// count as posted, and each is freed when its receive completes.
     pub fn drained(&mut self, n: u64) {
-        self.posted = self.posted.saturating_sub(n);
+        self.posted = self.posted.saturating_sub(n).max(self.unreaped);
     }
 
     /// A connection is done with a buffer of the pool: post it again while the pool
     /// holds less than it posts to and another [`SLACK`], else free it.
     pub fn returned(&self) -> Returned {
-        if self.target() > 0 && self.posted < self.wanted() + SLACK {
+        if self.target() > 0 && self.on_device() < self.wanted() + SLACK {
             Returned::Post
         } else {
             Returned::Free

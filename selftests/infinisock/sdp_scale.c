@@ -201,7 +201,7 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 	int l, left_a = -1, left_b = -1, ncaches;
 	char growth[512];
 	double t0, setup_s, closed;
-	long long rnr_naks;
+	long long rnr_naks, low_events;
 
 	ASSERT_TRUE(client && server);
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &nofile)) TH_LOG("RLIMIT_NOFILE %d: %s", 2 * n + 64, strerror(errno));
@@ -263,6 +263,7 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 	 */
 	t0 = now_s();
 	rnr_naks = rdma_counter("send_rnr_err");
+	low_events = read_ll("/proc/net/infinisock/memory", "srq_low_events");
 	for (int round = 0; round < 2; round++) {
 		int *from = round ? server : client, *to = round ? client : server;
 
@@ -280,8 +281,9 @@ TEST_F_TIMEOUT(scale, many_connections_open_used_closed, 800)
 			ASSERT_EQ(i ^ round, in);
 		}
 	}
-	TH_LOG("%d connections woke at once, both ways, in %.1f s; receiver-not-ready answers: %lld", n, now_s() - t0,
-	       rdma_counter("send_rnr_err") - rnr_naks);
+	TH_LOG("%d connections woke at once, both ways, in %.1f s; receiver-not-ready answers: %lld, "
+	       "shared receive queues running low: %lld", n, now_s() - t0, rdma_counter("send_rnr_err") - rnr_naks,
+	       read_ll("/proc/net/infinisock/memory", "srq_low_events") - low_events);
 
 	for (int i = 0; i < n; i++) {
 		close(client[i]);
