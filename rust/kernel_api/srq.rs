@@ -113,6 +113,17 @@ struct Slots {
     taken_at: u64,
 }
 
+impl Slots {
+    /// The buffer of `slot`, whose receive completed (the device is done with it);
+    /// the slot is free again. `None`: nothing was posted there.
+    fn unpost(&mut self, slot: u32) -> Option<DmaBuf> {
+        let buf = self.bufs.get_mut(slot as usize)?.take()?;
+        // Room for every slot was reserved.
+        let _ = self.free.push_within_capacity(slot);
+        Some(buf)
+    }
+}
+
 /// See the module documentation.
 ///
 /// # Invariants
@@ -310,9 +321,7 @@ impl SharedRecvQueue {
     /// one of this queue's receives).
     pub(super) fn take(self: &Arc<Self>, grants: &mut Grants, slot: u32, now_ms: u64) -> Option<(DmaBuf, Take)> {
         let mut slots = self.slots.lock();
-        let buf = slots.bufs.get_mut(slot as usize)?.take()?;
-        // Room for every slot was reserved.
-        let _ = slots.free.push_within_capacity(slot);
+        let buf = slots.unpost(slot)?;
         let take = slots.levels.received(grants, now_ms);
         slots.taken_at = self.now_ms();
         // A receive that made its connection active gets the rest of its grants
@@ -325,8 +334,7 @@ impl SharedRecvQueue {
     /// being drained): the buffer goes back.
     pub(super) fn unposted(&self, slot: u32) {
         let mut slots = self.slots.lock();
-        let Some(buf) = slots.bufs.get_mut(slot as usize).and_then(Option::take) else { return };
-        let _ = slots.free.push_within_capacity(slot);
+        let Some(buf) = slots.unpost(slot) else { return };
         slots.levels.unposted();
         self.put_back(&mut slots, buf);
     }
@@ -492,10 +500,7 @@ impl SharedRecvQueue {
                     slots.drain.broken |= !wc.ok();
                     continue;
                 }
-                let slot = wc.tag & !SRQ_TAG;
-                if let Some(buf) = slots.bufs.get_mut(slot as usize).and_then(Option::take) {
-                    // Room for every slot was reserved.
-                    let _ = slots.free.push_within_capacity(slot);
+                if let Some(buf) = slots.unpost(wc.tag & !SRQ_TAG) {
                     free_recv_buffer(buf);
                     slots.drain.in_flight = slots.drain.in_flight.saturating_sub(1);
                 }
