@@ -116,6 +116,33 @@ int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n);
 int infinisock_arm_cq(struct ib_cq *cq);
 void infinisock_drain_qp(struct ib_qp *qp);
 
+/*
+ * Completions of QPs on a shared CQ (mailbox.c). The CQ is polled by ib_core in
+ * softirq; each completion of one of the owner's requests (an ib_cqe whose done() is
+ * infinisock_cqe_reaped) is put in its QP's mailbox (the QP's qp_context), in the
+ * send or receive ring by its tag, and the owner polls and arms the mailbox as it
+ * would its own CQs.
+ */
+#define INFINISOCK_RECV_TAG (1u << 31)	/* tags of receives on a shared receive queue */
+struct infinisock_mailbox;
+struct infinisock_mailbox *infinisock_mailbox_new(u32 send_cap, u32 recv_cap, void *ctx,
+						  void (*send_event)(struct ib_cq *, void *),
+						  void (*recv_event)(struct ib_cq *, void *));
+void infinisock_mailbox_free(struct infinisock_mailbox *mb);
+/*
+ * side: 0 send, 1 receive. Returns how many were taken; *lost: dropped for want of
+ * room; *empty: none left.
+ */
+int infinisock_mailbox_poll(struct infinisock_mailbox *mb, int side, struct infinisock_wc *out, int n,
+			    u32 *lost, bool *empty);
+int infinisock_mailbox_arm(struct infinisock_mailbox *mb, int side);
+/* Whether the end marker passed: every receive of the QP is in the mailbox. */
+bool infinisock_mailbox_ended(struct infinisock_mailbox *mb);
+int infinisock_mailbox_post_end(struct infinisock_mailbox *mb, struct ib_qp *qp);
+/* Calls the receive ring's event, armed or not. */
+void infinisock_mailbox_poke_recv(struct infinisock_mailbox *mb);
+bool infinisock_drain_shared(struct ib_qp *qp);
+
 /* Shared receive queues (srq.c). */
 struct ib_srq;
 struct ib_event;
@@ -233,7 +260,7 @@ struct infinisock_rd_depths {
 /* srq: NULL, or the shared receive queue (in pd) the QP receives from. */
 struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
 				      struct ib_cq *recv_cq, struct ib_srq *srq, u32 max_send_wr, u32 max_recv_wr,
-				      u32 max_send_sge, u32 *max_inline, int *err);
+				      u32 max_send_sge, void *qp_context, u32 *max_inline, int *err);
 int infinisock_cm_connect_locked(struct rdma_cm_id *id, struct ib_qp *qp,
 				 const struct infinisock_conn_policy *policy, const void *data, u8 len);
 int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,

@@ -28,7 +28,7 @@ allow_types+='|ib_port_attr|ib_port_state|rdma_link_layer|ib_mtu|infinisock_sock
 allow_types+='|ib_cqe|ib_wc_status|ib_poll_context|rdma_cm_event_type|dma_data_direction|tcp_state|infinisock_text_ctx|infinisock_sdp_info'
 allow_vars='AF_IB|PF_IB|AF_INET6?|PF_INET6?|IPPROTO_SDP|SOCK_MAX'
 allow_vars+='|INET_PROTOSW_.*|RUST_CONST_HELPER_.*|IPPROTO_MAX|init_net'
-allow_vars+='|_*INFINISOCK_STAT_.*|O_NONBLOCK|MSG_.*|INFINISOCK_POLL_BATCH|INFINISOCK_VERB_.*|INFINISOCK_INNER_.*|SOL_SOCKET|IPPROTO_SDP_HYBRID|INFINISOCK_TEXT_MAX|INFINISOCK_DIAG_F_.*|INFINISOCK_PHASE_.*'
+allow_vars+='|_*INFINISOCK_STAT_.*|O_NONBLOCK|MSG_.*|INFINISOCK_POLL_BATCH|INFINISOCK_RECV_TAG|INFINISOCK_VERB_.*|INFINISOCK_INNER_.*|SOL_SOCKET|IPPROTO_SDP_HYBRID|INFINISOCK_TEXT_MAX|INFINISOCK_DIAG_F_.*|INFINISOCK_PHASE_.*'
 
 out_argv=()
 skip=0

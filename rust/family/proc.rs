@@ -43,7 +43,8 @@ impl PernetSubsys for ProcFiles {
 /// `/proc/net/infinisock/memory`: the module's buffer memory (the buffers connections
 /// hold, and the first ones of connections being set up), its limit, whether it is
 /// under pressure (what `/proc/net/sockstat` says of TCP's), the send and receive
-/// buffers connections hold now, and how often a shared receive queue ran low.
+/// buffers connections hold now, how often a shared receive queue ran low, and the
+/// CQs the queue pairs on shared receive queues share, with those queue pairs.
 struct MemoryStat;
 
 impl ProcShow for MemoryStat {
@@ -53,6 +54,8 @@ impl ProcShow for MemoryStat {
         seq_print!(m, "send_buffers_kib {}\n", send_buffer_bytes_in_use().div_ceil(1024));
         seq_print!(m, "recv_buffers_kib {}\n", recv_buffer_bytes_in_use().div_ceil(1024));
         seq_print!(m, "srq_low_events {}\n", crate::kernel_api::srq::low_events());
+        let (cqs, qps) = crate::kernel_api::shared_cq::shared_cqs();
+        seq_print!(m, "shared_cqs {}\nshared_cq_qps {}\n", cqs, qps);
     }
 }
 

@@ -315,23 +315,25 @@ impl CmIdRef {
 
     /// Creates the connection's RC QP on the two CQs (and on the shared receive queue
     /// `srq` unless it is null), in INIT, with `send_wr` and `recv_wr` entries,
-    /// `send_sge` SGEs and `max_inline` inline bytes per send request, for this id but
+    /// `send_sge` SGEs and `max_inline` inline bytes per send request, and `qp_context`
+    /// (null, or the mailbox a shared CQ delivers its completions to), for this id but
     /// not attached to it (the connection steps take it).
     /// Returns it and the most bytes a send may carry inline (the device may give more
     /// than asked).
     ///
     /// # Safety
     ///
-    /// `pd`, both CQs and `srq` (null or in `pd`) are live and outlive the QP (its
-    /// owner, [`crate::kernel_api::qp::QueuePair`], destroys it before any of them).
+    /// `pd`, both CQs, `srq` (null or in `pd`) and `qp_context` (null or a mailbox)
+    /// are live and outlive the QP (its owner, [`crate::kernel_api::qp::QueuePair`],
+    /// destroys it before any of them).
     pub(super) unsafe fn create_qp(
         &self,
         pd: *mut bindings::ib_pd,
-        send_cq: *mut bindings::ib_cq,
-        recv_cq: *mut bindings::ib_cq,
+        (send_cq, recv_cq): (*mut bindings::ib_cq, *mut bindings::ib_cq),
         srq: *mut bindings::ib_srq,
         (send_wr, recv_wr): (u32, u32),
         send_sge: u32,
+        qp_context: *mut core::ffi::c_void,
         max_inline: u32,
     ) -> Result<(NonNull<bindings::ib_qp>, u32)> {
         let (mut max_inline, mut err) = (max_inline, 0);
@@ -346,6 +348,7 @@ impl CmIdRef {
                 send_wr,
                 recv_wr,
                 send_sge,
+                qp_context,
                 &mut max_inline,
                 &mut err,
             )

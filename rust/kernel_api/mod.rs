@@ -7,8 +7,9 @@
 //! sysctl tables (`sysctl`), wait queues (`wait`), work items (`work`), module-wide
 //! locked statics (`global`), RDMA devices (`ib`), their verbs objects (`verbs`: PD,
 //! CQs, DMA buffers, user memory regions), a connection's queue pair and everything
-//! the device touches through it (`qp`), a device's shared receive queue (`srq`) and
-//! the queue pairs that give its surplus back (`srq_drain`), rdma_cm ids (`cm`), the
+//! the device touches through it (`qp`), a device's shared receive queue (`srq`), the
+//! CQs its queue pairs share (`shared_cq`) and their per-QP mailboxes (`mailbox`), the
+//! queue pairs that give its surplus back (`srq_drain`), rdma_cm ids (`cm`), the
 //! C structures the kernel keeps pointers to (`ffi_static`), rate-limited log lines
 //! (`log`), the module's tracepoints (`trace`), per-CPU counters (`percpu`), its
 //! generic netlink family (`genl`), errno conversion (`errno`), `KVec` as the protocol's lists (`list`) and the raw bindings
@@ -30,9 +31,11 @@ pub(crate) mod ib;
 pub(crate) mod inner;
 pub(crate) mod list;
 pub(crate) mod log;
+pub(crate) mod mailbox;
 pub(crate) mod net;
 pub(crate) mod percpu;
 pub(crate) mod qp;
+pub(crate) mod shared_cq;
 pub(crate) mod sock;
 pub(crate) mod srq;
 pub(crate) mod srq_drain;

@@ -39,6 +39,7 @@
 //! it. After a failure, what is still in flight is released only by the drain.
 
 use core::{
+    mem::ManuallyDrop,
     ptr::NonNull,
     sync::atomic::{AtomicUsize, Ordering},
 };
@@ -52,6 +53,8 @@ use crate::{
         ib::DeviceRef,
         sock::Msg,
         srq::{SharedRecvQueue, SRQ_TAG},
+        mailbox::Mailbox,
+        shared_cq::CqShare,
         verbs::{device_sges, Cq, CqEvents, CqSide, Cqe, DmaBuf, Pd, PinnedBuf, UserMr, Wc, POLL_BATCH},
     },
     proto::{
@@ -149,8 +152,9 @@ impl QpRef {
 ///
 /// # Invariants
 ///
-/// - `qp` is a live RC QP in `pd` on `send_cq` and `recv_cq`, made for an rdma_cm id
-///   but not attached to it; `drop` drains and destroys it before any field goes.
+/// - `qp` is a live RC QP in `pd` on the CQs of `cqs`, made for an rdma_cm id but not
+///   attached to it; `drop` drains and destroys it before any field goes. On a shared
+///   CQ its `qp_context` is its mailbox.
 /// - A receive buffer `i` is posted iff `rx_posted` holds `i`, and then
 ///   `rx_in_device[i]`; its bytes are not read meanwhile.
 /// - `signaled_done` counts the successful completions on the send CQ: the signaled
@@ -161,8 +165,8 @@ impl QpRef {
 ///   after the drain).
 pub(crate) struct QueuePair {
     qp: QpRef,
-    send_cq: Cq,
-    recv_cq: Cq,
+    /// Dropped in `drop`, after the QP is destroyed, or never (a failed drain).
+    cqs: ManuallyDrop<Completions>,
     /// Per ring slot: its receive buffer, once it was posted.
     rx: KVec<Option<DmaBuf>>,
     rx_posted: IndexFifo,
@@ -202,6 +206,47 @@ pub(crate) struct QueuePair {
     /// The shared receive queue it receives from, if it does.
     shared: Option<OnShared>,
 }
+
+/// Where a queue pair's completions are taken from.
+enum Completions {
+    /// Two CQs of its own, reaped by their owner.
+    Own { send: Cq, recv: Cq },
+    /// A CQ shared with the other queue pairs on its shared receive queue, which puts
+    /// its completions in its mailbox.
+    Shared {
+        mailbox: Mailbox,
+        /// The end marker was posted, or could not be.
+        end_posted: bool,
+        end_failed: bool,
+        _share: CqShare,
+    },
+}
+
+impl Completions {
+    /// Takes completions of one side into `out`. Returns how many, how many the
+    /// mailbox had no room for, and whether the side was found empty.
+    fn poll(&self, side: CqSide, out: &mut [Option<Wc>; POLL_BATCH]) -> (usize, u32, bool) {
+        let own = |n: usize| (n, 0, n < POLL_BATCH);
+        match (self, side) {
+            (Completions::Own { send, .. }, CqSide::Send) => own(send.poll(out)),
+            (Completions::Own { recv, .. }, CqSide::Recv) => own(recv.poll(out)),
+            // A receive poll leaves room to report the receives the ring had none for.
+            (Completions::Shared { mailbox, .. }, CqSide::Recv) => mailbox.poll(side, out, POLL_BATCH - 1),
+            (Completions::Shared { mailbox, .. }, CqSide::Send) => mailbox.poll(side, out, POLL_BATCH),
+        }
+    }
+
+    fn arm(&self, side: CqSide) -> bool {
+        match (self, side) {
+            (Completions::Own { send, .. }, CqSide::Send) => send.arm(),
+            (Completions::Own { recv, .. }, CqSide::Recv) => recv.arm(),
+            (Completions::Shared { mailbox, .. }, side) => mailbox.arm(side),
+        }
+    }
+}
+
+/// Send-queue entry kept on a shared CQ for the end marker (see `mailbox.rs`).
+const END_MARKER: u32 = 1;
 
 // SAFETY: Every part may be used and dropped from any thread; the owner serialises
 // its calls (`&mut self`), and posting locks inside ib_core.
@@ -269,9 +314,25 @@ impl QueuePair {
             return Err(EINVAL);
         }
         // Two CQs, so that a receive's event can wake readers alone; each as deep as
-        // its queue, so that it cannot overflow.
-        let send_cq = Cq::reaped(&dev, sizes.send_wrs, events.clone(), CqSide::Send)?;
-        let recv_cq = Cq::reaped(&dev, sizes.recv_wrs, events, CqSide::Recv)?;
+        // its queue, so that it cannot overflow. On a shared receive queue, a place on
+        // the queue's shared CQ and a mailbox with two rings instead.
+        let (cqs, send_wrs) = match shared.as_ref() {
+            Some(s) => {
+                let send_wrs = sizes.send_wrs + END_MARKER;
+                let share = s.queue.join_cq(send_wrs)?;
+                let mailbox = Mailbox::new(send_wrs, sizes.recv_wrs, events)?;
+                (Completions::Shared { mailbox, end_posted: false, end_failed: false, _share: share }, send_wrs)
+            }
+            None => {
+                let send = Cq::reaped(&dev, sizes.send_wrs, events.clone(), CqSide::Send)?;
+                let recv = Cq::reaped(&dev, sizes.recv_wrs, events, CqSide::Recv)?;
+                (Completions::Own { send, recv }, sizes.send_wrs)
+            }
+        };
+        let (send_cq, recv_cq, qp_context) = match &cqs {
+            Completions::Own { send, recv } => (send.as_raw(), recv.as_raw(), core::ptr::null_mut()),
+            Completions::Shared { mailbox, _share, .. } => (_share.cq().as_raw(), _share.cq().as_raw(), mailbox.as_raw()),
+        };
         let mut rx = KVec::with_capacity(nrx as usize, GFP_KERNEL)?;
         for _ in 0..nrx {
             rx.push(None, GFP_KERNEL)?;
@@ -288,17 +349,17 @@ impl QueuePair {
             None => device_sges(&dev),
         };
         let held = KVec::with_capacity(sizes.rdma_requests as usize, GFP_KERNEL)?;
-        // SAFETY: Live id; PD and CQs are live and outlive the QP: they are fields of
-        // the `QueuePair` made below at once (nothing fallible comes between), whose
-        // `drop` destroys the QP first.
+        // SAFETY: Live id; PD, CQs and mailbox are live and outlive the QP: they are
+        // fields of the `QueuePair` made below at once (nothing fallible comes
+        // between), whose `drop` destroys the QP first.
         let (qp, max_inline) = unsafe {
             id.create_qp(
                 pd.as_raw(),
-                send_cq.as_raw(),
-                recv_cq.as_raw(),
+                (send_cq, recv_cq),
                 shared.as_ref().map_or(core::ptr::null_mut(), |s| s.queue.as_raw()),
-                (sizes.send_wrs, sizes.recv_wrs),
+                (send_wrs, sizes.recv_wrs),
                 send_sge,
+                qp_context,
                 sizes.max_inline,
             )?
         };
@@ -324,8 +385,7 @@ impl QueuePair {
         });
         Ok(Self {
             qp: QpRef(qp),
-            send_cq,
-            recv_cq,
+            cqs: ManuallyDrop::new(cqs),
             rx,
             rx_posted: IndexFifo::new(),
             rx_in_device,
@@ -367,13 +427,6 @@ impl QueuePair {
         (self.send_sge, self.read_sge)
     }
 
-    fn cq(&self, side: CqSide) -> &Cq {
-        match side {
-            CqSide::Send => &self.send_cq,
-            CqSide::Recv => &self.recv_cq,
-        }
-    }
-
     /// Takes up to [`POLL_BATCH`] completions of one side; returns how many were
     /// taken (a `None` was not one of ours). A receive's names its ring buffer
     /// ([`Wc::buffer`]), which the device is done with.
@@ -381,7 +434,11 @@ impl QueuePair {
         if side == CqSide::Recv && self.shared.is_some() {
             return self.poll_shared(out);
         }
-        let n = self.cq(side).poll(out);
+        let (n, lost, _) = self.cqs.poll(side, out);
+        if lost > 0 {
+            // Not reached: a QP's send completions fit its mailbox's ring.
+            crate::kernel_api::log::pr_warn_ratelimited!("a queue pair's mailbox lost {} send completions\n", lost);
+        }
         for wc in out[..n].iter_mut().flatten() {
             match side {
                 CqSide::Recv => {
@@ -406,12 +463,11 @@ impl QueuePair {
     /// each moves the queue's buffer into the oldest granted slot, and once the device
     /// has reported the QP's last WQE, the granted slots left are reported flushed.
     fn poll_shared(&mut self, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
-        let Some(sh) = self.shared.as_mut() else { return 0 };
         // Read before the poll: every receive completed before the event is in the
-        // CQ by then, so a poll that finds it empty has seen them all.
-        // SAFETY: Live QP (type invariant).
-        let ended = sh.ended || unsafe { bindings::infinisock_qp_last_wqe(self.qp.as_raw()) };
-        let mut n = self.recv_cq.poll(out);
+        // CQ (or mailbox) by then, so a poll that finds it empty has seen them all.
+        let ended = self.shared.as_ref().is_some_and(|sh| sh.ended) || self.receives_ended();
+        let Some(sh) = self.shared.as_mut() else { return 0 };
+        let (mut n, lost, drained) = self.cqs.poll(CqSide::Recv, out);
         let now_ms = sh.now_ms();
         for wc in out[..n].iter_mut().flatten() {
             if wc.tag & SRQ_TAG == 0 {
@@ -444,7 +500,17 @@ impl QueuePair {
                 None => wc.overrun = true,
             }
         }
-        if ended && n < POLL_BATCH {
+        if lost > 0 {
+            // Receives beyond what the mailbox holds: beyond the grants. Their buffers
+            // are lost to the queue until it goes.
+            for _ in 0..lost {
+                sh.queue.suspect();
+            }
+            // The mailbox's poll left room for it.
+            out[n] = Some(Wc { tag: sh.recv_tag, status: 0, byte_len: 0, imm: None, buffer: None, overrun: true });
+            n += 1;
+        }
+        if ended && drained {
             while n < POLL_BATCH {
                 let Some(idx) = self.rx_posted.pop() else { break };
                 self.rx_in_device[usize::from(idx)] = false;
@@ -465,6 +531,30 @@ impl QueuePair {
             }
         }
         n
+    }
+
+    /// Whether every receive of the queue pair (on a shared receive queue) completed
+    /// and is there to be polled. On its own CQ that is the last-WQE event; on a shared
+    /// CQ the event comes first and the end marker, posted after it, says when the
+    /// receives completed before it reached the mailbox.
+    fn receives_ended(&mut self) -> bool {
+        // SAFETY: Live QP (type invariant).
+        let last_wqe = unsafe { bindings::infinisock_qp_last_wqe(self.qp.as_raw()) };
+        match &mut *self.cqs {
+            Completions::Own { .. } => last_wqe,
+            Completions::Shared { mailbox, end_posted, end_failed, .. } => {
+                if last_wqe && !*end_posted {
+                    *end_posted = true;
+                    // SAFETY: Live QP whose `qp_context` is this mailbox, past its last
+                    // WQE; its send queue keeps `END_MARKER` entries; posted once.
+                    if let Err(e) = unsafe { mailbox.post_end(self.qp.as_raw()) } {
+                        crate::kernel_api::log::pr_warn_ratelimited!("end marker not posted: {:?}\n", e);
+                        *end_failed = true;
+                    }
+                }
+                mailbox.ended() || (last_wqe && *end_failed)
+            }
+        }
     }
 
     /// On a shared receive queue: whether the peer still had grants when the queue
@@ -509,7 +599,7 @@ impl QueuePair {
     /// Asks for an event at the side's next completion; `true`: poll again first,
     /// some may have arrived unannounced.
     pub(crate) fn arm(&self, side: CqSide) -> bool {
-        self.cq(side).arm()
+        self.cqs.arm(side)
     }
 
     /// Receive buffers in the ring.
@@ -865,12 +955,41 @@ impl QueuePair {
     }
 }
 
+impl QueuePair {
+    /// The drain of a QP on a shared CQ failed: the CQ may still deliver its
+    /// completions, and the device may still use what its requests name. Everything
+    /// they may reach is kept for ever (the mailbox and CQ place, never dropped; the
+    /// send buffers and RDMA pages; the queue, PD and device, by references never
+    /// given back) and the QP is not destroyed: a leak, against a use after free.
+    fn keep_after_failed_drain(&mut self) {
+        pr_err!("a queue pair's drain failed: its resources are kept\n");
+        core::mem::forget(core::mem::replace(&mut self.tx, KVec::new()));
+        core::mem::forget(core::mem::replace(&mut self.held, KVec::new()));
+        core::mem::forget(self.pd.clone());
+        core::mem::forget(self.dev.clone());
+        if let Some(sh) = &self.shared {
+            core::mem::forget(sh.queue.clone());
+        }
+    }
+}
+
 impl Drop for QueuePair {
     fn drop(&mut self) {
         // Every posted request completes or is flushed before anything it uses goes.
-        // SAFETY: Live QP; its queues have room for one marker each (`new` reserved
-        // it) and nobody else polls its CQs any more (`&mut self`).
-        unsafe { bindings::infinisock_drain_qp(self.qp.as_raw()) };
+        match &*self.cqs {
+            // SAFETY: Live QP; its queues have room for one marker each (`new` reserved
+            // it) and nobody else polls its CQs any more (`&mut self`).
+            Completions::Own { .. } => unsafe { bindings::infinisock_drain_qp(self.qp.as_raw()) },
+            Completions::Shared { .. } => {
+                // SAFETY: Live QP on a shared CQ, on the shared receive queue, with room
+                // for the drain's marker. Once it returns true nothing goes to the
+                // mailbox any more.
+                if !unsafe { bindings::infinisock_drain_shared(self.qp.as_raw()) } {
+                    self.keep_after_failed_drain();
+                    return;
+                }
+            }
+        }
         // On a shared receive queue the drain left the receive CQ: what it holds
         // names the queue's buffers, which go back to it.
         if let Some(sh) = self.shared.as_mut() {
@@ -879,7 +998,7 @@ impl Drop for QueuePair {
             sh.queue.leave(&mut sh.grants);
             let mut batch = [None; POLL_BATCH];
             loop {
-                let n = self.recv_cq.poll(&mut batch);
+                let (n, _, _) = self.cqs.poll(CqSide::Recv, &mut batch);
                 for wc in batch[..n].iter().flatten().filter(|wc| wc.tag & SRQ_TAG != 0) {
                     sh.queue.unposted(wc.tag & !SRQ_TAG);
                 }
@@ -903,6 +1022,8 @@ impl Drop for QueuePair {
         self.send_buffer_freed(held);
         let rx_bytes = self.rx.iter().flatten().map(DmaBuf::len).sum::<usize>();
         uncount_recv_bytes(rx_bytes);
-        // The fields go now: CQs, rings, send buffers, PD, device.
+        // SAFETY: Dropped once, here, after the QP that used it was destroyed.
+        unsafe { ManuallyDrop::drop(&mut self.cqs) };
+        // The fields go now: rings, send buffers, PD, device.
     }
 }

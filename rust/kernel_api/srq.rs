@@ -29,6 +29,7 @@ use crate::{
         bindings,
         ib::DeviceRef,
         qp::{free_recv_buffer, new_recv_buffer, uncount_recv_bytes},
+        shared_cq::{CqShare, SharedCqs},
         srq_drain::{DrainPair, DRAIN_DEPTH, DRAIN_SEND_TAG},
         verbs::{checked, Cqe, DmaBuf, Pd, POLL_BATCH},
     },
@@ -37,7 +38,7 @@ use crate::{
 
 /// Tag bit of the entries of a shared queue's receives ([`crate::kernel_api::verbs::Wc::tag`]):
 /// the rest of the tag is the slot.
-pub(crate) const SRQ_TAG: u32 = 1 << 31;
+pub(crate) const SRQ_TAG: u32 = bindings::INFINISOCK_RECV_TAG;
 
 /// Times a shared receive queue ran low (its limit event), all queues together:
 /// what `/proc/net/infinisock/memory` shows as `srq_low_events`.
@@ -147,6 +148,9 @@ pub(crate) struct SharedRecvQueue {
     /// Answers the device's limit event: the queue ran low.
     #[pin]
     low_work: Work<SharedRecvQueue, 2>,
+    /// The CQs its queue pairs complete to.
+    #[pin]
+    cqs: Mutex<SharedCqs>,
     /// Buffers memory allows the queue to add, for buffers of the given size.
     room: fn(usize) -> usize,
     /// The refill timer's next wait, in ms.
@@ -211,6 +215,7 @@ impl SharedRecvQueue {
                 refill_timer <- new_delayed_work!("SharedRecvQueue::refill_timer"),
                 trim_timer <- new_delayed_work!("SharedRecvQueue::trim_timer"),
                 low_work <- new_work!("SharedRecvQueue::low_work"),
+                cqs <- new_mutex!(SharedCqs::new()),
                 room,
                 retry_ms: core::sync::atomic::AtomicU32::new(REFILL_RETRY_MS),
                 pd,
@@ -273,6 +278,13 @@ impl SharedRecvQueue {
 
     fn now_ms(&self) -> u64 {
         u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A place on one of the queue's shared CQs for a queue pair of `send` send-queue
+    /// entries: the receive partition of each holds every request the queue can have
+    /// posted.
+    pub(crate) fn join_cq(&self, send: u32) -> Result<CqShare> {
+        self.cqs.lock().join(&self.dev, SLOTS, send)
     }
 
     /// A queue pair is to join the queue (counted by whoever hands the queue out,

@@ -119,28 +119,13 @@ impl Cq {
     /// stands for one that was not ours (a drain marker, handled by its owner). Only
     /// for CQs from [`Cq::reaped`] and [`Cq::polled`], by one caller at a time.
     pub(crate) fn poll(&self, out: &mut [Option<Wc>; POLL_BATCH]) -> usize {
-        let mut raw = [bindings::infinisock_wc {
-            cqe: core::ptr::null_mut(),
-            status: 0,
-            byte_len: 0,
-            with_imm: false,
-            imm: 0,
-        }; POLL_BATCH];
+        let mut raw = [NO_WC; POLL_BATCH];
         // SAFETY: Live CQ (type invariant); `raw` has room for `POLL_BATCH` entries.
         let got = unsafe { bindings::infinisock_poll_cq(self.raw.as_ptr(), raw.as_mut_ptr(), POLL_BATCH as i32) };
         let got = (got.max(0) as usize).min(POLL_BATCH);
-        for (slot, wc) in out.iter_mut().zip(&raw[..got]) {
-            *slot = NonNull::new(wc.cqe).map(|cqe| Wc {
-                // SAFETY: The helper reports only completions whose `ib_cqe` is the
-                // first field of one of our `'static` `Cqe`s (`repr(C)`).
-                tag: unsafe { cqe.cast::<Cqe>().as_ref() }.tag,
-                status: wc.status,
-                byte_len: wc.byte_len,
-                imm: wc.with_imm.then_some(wc.imm),
-                buffer: None,
-                overrun: false,
-            });
-        }
+        // SAFETY: `infinisock_poll_cq` reports only completions whose `ib_cqe` is one
+        // of our `Cqe`s, or none.
+        unsafe { wcs_from(&raw[..got], out) };
         got
     }
 
@@ -164,6 +149,29 @@ impl Drop for Cq {
         drop(self.events.take());
     }
 }
+
+/// Converts completions as the C helpers report them into `out`.
+///
+/// # Safety
+///
+/// Each non-null `cqe` in `raw` is the `ib_cqe` of one of our `'static` [`Cqe`]s.
+pub(super) unsafe fn wcs_from(raw: &[bindings::infinisock_wc], out: &mut [Option<Wc>; POLL_BATCH]) {
+    for (slot, wc) in out.iter_mut().zip(raw) {
+        *slot = NonNull::new(wc.cqe).map(|cqe| Wc {
+            // SAFETY: See above: the `ib_cqe` is the first field of a `Cqe` (`repr(C)`).
+            tag: unsafe { cqe.cast::<Cqe>().as_ref() }.tag,
+            status: wc.status,
+            byte_len: wc.byte_len,
+            imm: wc.with_imm.then_some(wc.imm),
+            buffer: None,
+            overrun: false,
+        });
+    }
+}
+
+/// An empty completion batch.
+pub(super) const NO_WC: bindings::infinisock_wc =
+    bindings::infinisock_wc { cqe: core::ptr::null_mut(), status: 0, byte_len: 0, with_imm: false, imm: 0 };
 
 /// Sizes of a queue pair's work queues.
 #[derive(Clone, Copy)]
@@ -240,7 +248,7 @@ pub(crate) enum CqSide {
 }
 
 /// Anything a CQ keeps alive for its event handler.
-trait KeptAlive: Send + Sync {}
+pub(super) trait KeptAlive: Send + Sync {}
 
 impl<T: Send + Sync> KeptAlive for T {}
 
@@ -255,7 +263,7 @@ pub(crate) trait CqEvents: Send + Sync + 'static {
 /// # Safety
 ///
 /// `ctx` is `Arc::as_ptr` of the `H` given to [`Cq::reaped`], which the CQ holds.
-unsafe extern "C" fn cq_event<H: CqEvents, const RECV: bool>(_cq: *mut bindings::ib_cq, ctx: *mut c_void) {
+pub(super) unsafe extern "C" fn cq_event<H: CqEvents, const RECV: bool>(_cq: *mut bindings::ib_cq, ctx: *mut c_void) {
     // SAFETY: See above: the CQ's reference keeps it alive during the call.
     let this = unsafe { ArcBorrow::<H>::from_raw(ctx.cast::<H>()) };
     H::cq_event(this, if RECV { CqSide::Recv } else { CqSide::Send });
@@ -342,6 +350,9 @@ pub(crate) struct Cqe {
     raw: UnsafeCell<bindings::ib_cqe>,
     tag: u32,
 }
+
+// The C side (`mailbox.c`) reads the tag behind the `ib_cqe`.
+const _: () = assert!(core::mem::offset_of!(Cqe, tag) == core::mem::size_of::<bindings::ib_cqe>());
 
 // SAFETY: The kernel only reads it; Rust never writes it after construction.
 unsafe impl Sync for Cqe {}

@@ -3,7 +3,8 @@
 # hosts): the sdp_stream, sdp_soak and sdp_scale suites pass with every connection's
 # credits granted out of its device's queue, and sdp_peer_vanishes with the queue's
 # device removed; each host's device has one shared receive queue while connections
-# are up and none once they are gone; and the receive buffers come back
+# are up and none once they are gone; the queue pairs on a queue complete to CQs it
+# shares among them (one per device for 32 connections); and the receive buffers come back
 # (recv_buffers_kib in /proc/net/infinisock/memory falls to 0).
 . "$(dirname "$0")/_lib.bash"
 module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
@@ -55,7 +56,7 @@ ip netns exec b python3 "$PEER" echoserver "$HOST_B4" 7614 > /dev/null &
 echoserver=$!
 wait_listening b 7614
 ip netns exec a python3 - "$HOST_B4" 7614 <<'PY' || fail "burst then quiet"
-import socket, sys, time
+import socket, subprocess, sys, time
 def recv_kib():
     # /proc/1/net: the initial namespace's, where the module's memory file is.
     for line in open("/proc/1/net/infinisock/memory"):
@@ -78,6 +79,14 @@ conns = [socket.socket(socket.AF_INET, socket.SOCK_STREAM, 258) for _ in range(3
 for c in conns:
     c.connect((sys.argv[1], int(sys.argv[2])))
 echo(conns, 4)
+# The queue pairs on the queues share their CQs: one per device here, not two per
+# connection (the 32 connections are 64 queue pairs, both ends on this host).
+mem = dict(line.split()[:2] for line in open("/proc/1/net/infinisock/memory"))
+assert mem.get("shared_cqs") == "2" and mem.get("shared_cq_qps") == "64", f"shared CQs: {mem}"
+cqs = subprocess.run(["rdma", "resource", "show", "cq", "dev", "rxea"], capture_output=True, text=True).stdout
+ncq = cqs.count("cqn ")
+print(f"# rxea has {ncq} CQs with 32 connections up")
+assert ncq < 8, f"rxea has {ncq} CQs with 32 connections up"
 burst = recv_kib()
 quiet = burst
 deadline = time.time() + 15
@@ -92,7 +101,7 @@ for c in conns:
 PY
 kill "$echoserver"
 wait "$echoserver" 2>/dev/null
-pass "the queues give back what a burst left posted"
+pass "the queues give back what a burst left posted; their queue pairs share one CQ per device"
 
 "$SDP_STREAM" || fail "sdp_stream on shared receive queues"
 pass "sdp_stream on shared receive queues"

@@ -115,10 +115,11 @@ static int infinisock_qp_to(struct rdma_cm_id *id, struct ib_qp *qp, enum ib_qp_
  */
 struct ib_qp *infinisock_cm_create_qp(struct rdma_cm_id *id, struct ib_pd *pd, struct ib_cq *send_cq,
 				      struct ib_cq *recv_cq, struct ib_srq *srq, u32 max_send_wr, u32 max_recv_wr,
-				      u32 max_send_sge, u32 *max_inline, int *err)
+				      u32 max_send_sge, void *qp_context, u32 *max_inline, int *err)
 {
 	struct ib_qp_init_attr init = {
 		.event_handler = infinisock_qp_event,
+		.qp_context = qp_context,
 		.send_cq = send_cq,
 		.recv_cq = recv_cq,
 		.srq = srq,

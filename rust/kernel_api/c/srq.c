@@ -72,7 +72,9 @@ bool infinisock_qp_last_wqe(struct ib_qp *qp)
 /* Wakes the receive CQ's owner as a completion would (a receive posted after the end). */
 void infinisock_qp_poke_recv_cq(struct ib_qp *qp)
 {
-	if (qp->recv_cq && qp->recv_cq->comp_handler)
+	if (qp->qp_context)
+		infinisock_mailbox_poke_recv(qp->qp_context);
+	else if (qp->recv_cq && qp->recv_cq->comp_handler)
 		qp->recv_cq->comp_handler(qp->recv_cq, qp->recv_cq->cq_context);
 }
 

@@ -109,15 +109,6 @@ struct ib_cq *infinisock_alloc_cq_reaped(struct ib_device *dev, void *context, i
 	return cq;
 }
 
-/*
- * done() of the owner's own work requests on a reaped CQ. infinisock_poll_cq() reports
- * them instead of calling it; only infinisock_drain_qp() calls it, at teardown, when
- * there is nothing left to account.
- */
-void infinisock_cqe_reaped(struct ib_cq *cq, struct ib_wc *wc)
-{
-}
-
 int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n)
 {
 	/* Not zeroed by CONFIG_INIT_STACK_ALL_ZERO: written by the driver before read. */

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Completions of queue pairs that share a CQ (rdma/ib_verbs.h). The shared CQ is
+ * polled by ib_core in softirq (IB_POLL_SOFTIRQ) and calls each completion's done();
+ * for the owner's requests that is infinisock_cqe_reaped(), which puts the completion
+ * in the mailbox of the QP it names (wc->qp->qp_context), in its send or receive ring.
+ * The owner takes completions from the rings and arms them as it would its own two
+ * CQs: an armed ring calls its event function once, at its next completion. The
+ * rings hold what the QP may have outstanding (its queues' entries), so only a peer
+ * sending beyond its grant fills one; those completions are counted as lost.
+ *
+ * A QP on a shared receive queue learns that its receives have ended from the
+ * device's last-WQE event; completions of receives may still wait in the shared CQ
+ * then. The end marker, a request posted after the event, is flushed behind them:
+ * when it passes, every receive of the QP is in the mailbox.
+ *
+ * In C for the reasons verbs.c gives.
+ */
+#include <linux/completion.h>
+#include <linux/overflow.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <rdma/ib_verbs.h>
+
+#include "helpers.h"
+
+/* The layout of kernel_api::verbs::Cqe. */
+struct infinisock_cqe {
+	struct ib_cqe cqe;
+	u32 tag;
+};
+
+struct infinisock_ring {
+	u32 head;		/* oldest entry */
+	u32 count;
+	u32 cap;
+	u32 lost;
+	bool armed;
+	void (*event)(struct ib_cq *cq, void *ctx);
+	struct infinisock_wc *wc;
+};
+
+struct infinisock_mailbox {
+	spinlock_t lock;
+	void *ctx;
+	struct ib_cqe end_cqe;
+	bool ended;
+	struct infinisock_ring ring[2];
+	struct infinisock_wc entries[];
+};
+
+struct infinisock_mailbox *infinisock_mailbox_new(u32 send_cap, u32 recv_cap, void *ctx,
+						  void (*send_event)(struct ib_cq *, void *),
+						  void (*recv_event)(struct ib_cq *, void *))
+{
+	struct infinisock_mailbox *mb;
+
+	if (!send_cap || !recv_cap || send_cap > U16_MAX || recv_cap > U16_MAX)
+		return NULL;
+	mb = kzalloc(struct_size(mb, entries, send_cap + recv_cap), GFP_KERNEL_ACCOUNT);
+	if (!mb)
+		return NULL;
+	spin_lock_init(&mb->lock);
+	mb->ctx = ctx;
+	/* Armed from the start, as infinisock_alloc_cq_reaped() arms a CQ of its own. */
+	mb->ring[0] = (struct infinisock_ring){ .cap = send_cap, .armed = true, .event = send_event,
+						.wc = mb->entries };
+	mb->ring[1] = (struct infinisock_ring){ .cap = recv_cap, .armed = true, .event = recv_event,
+						.wc = mb->entries + send_cap };
+	return mb;
+}
+
+void infinisock_mailbox_free(struct infinisock_mailbox *mb)
+{
+	kfree(mb);
+}
+
+/* Calls the ring's event if it was armed; under mb->lock, which it drops. */
+static void infinisock_mailbox_wake(struct infinisock_mailbox *mb, struct infinisock_ring *r,
+				    unsigned long flags, bool always)
+{
+	bool wake = r->armed || always;
+
+	r->armed = false;
+	spin_unlock_irqrestore(&mb->lock, flags);
+	if (wake && r->event)
+		r->event(NULL, mb->ctx);
+}
+
+/*
+ * done() of the owner's own work requests. On a CQ the owner reaps itself,
+ * infinisock_poll_cq() reports them instead of calling it; on a shared CQ ib_core
+ * calls it, and the completion goes to its QP's mailbox.
+ */
+void infinisock_cqe_reaped(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct infinisock_mailbox *mb = wc->qp ? wc->qp->qp_context : NULL;
+	u32 tag = container_of(wc->wr_cqe, struct infinisock_cqe, cqe)->tag;
+	struct infinisock_ring *r;
+	unsigned long flags;
+
+	if (!mb)
+		return;
+	r = &mb->ring[(tag & INFINISOCK_RECV_TAG) ? 1 : 0];
+	spin_lock_irqsave(&mb->lock, flags);
+	if (r->count == r->cap) {
+		r->lost++;
+	} else {
+		struct infinisock_wc *out = &r->wc[(r->head + r->count) % r->cap];
+
+		out->cqe = wc->wr_cqe;
+		out->status = wc->status;
+		out->byte_len = wc->byte_len;
+		out->with_imm = wc->status == IB_WC_SUCCESS && wc->opcode == IB_WC_RECV_RDMA_WITH_IMM;
+		out->imm = out->with_imm ? be32_to_cpu(wc->ex.imm_data) : 0;
+		r->count++;
+	}
+	infinisock_mailbox_wake(mb, r, flags, false);
+}
+
+int infinisock_mailbox_poll(struct infinisock_mailbox *mb, int side, struct infinisock_wc *out, int n,
+			    u32 *lost, bool *empty)
+{
+	struct infinisock_ring *r = &mb->ring[side ? 1 : 0];
+	unsigned long flags;
+	int got = 0;
+
+	spin_lock_irqsave(&mb->lock, flags);
+	while (got < n && r->count) {
+		out[got++] = r->wc[r->head];
+		r->head = (r->head + 1) % r->cap;
+		r->count--;
+	}
+	*lost = r->lost;
+	r->lost = 0;
+	*empty = !r->count;
+	spin_unlock_irqrestore(&mb->lock, flags);
+	return got;
+}
+
+/* Arms the ring for its next completion; > 0 when it holds some already. */
+int infinisock_mailbox_arm(struct infinisock_mailbox *mb, int side)
+{
+	struct infinisock_ring *r = &mb->ring[side ? 1 : 0];
+	unsigned long flags;
+	int pending;
+
+	spin_lock_irqsave(&mb->lock, flags);
+	pending = r->count || r->lost;
+	r->armed = !pending;
+	spin_unlock_irqrestore(&mb->lock, flags);
+	return pending;
+}
+
+bool infinisock_mailbox_ended(struct infinisock_mailbox *mb)
+{
+	return smp_load_acquire(&mb->ended);
+}
+
+static void infinisock_mailbox_end_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	struct infinisock_mailbox *mb = container_of(wc->wr_cqe, struct infinisock_mailbox, end_cqe);
+	unsigned long flags;
+
+	spin_lock_irqsave(&mb->lock, flags);
+	smp_store_release(&mb->ended, true);
+	infinisock_mailbox_wake(mb, &mb->ring[1], flags, true);
+}
+
+/*
+ * Posts the end marker on the QP's send queue (it has room for it), once its
+ * last-WQE event came: the QP is in the error state, so the marker is flushed behind
+ * every completion of the QP already in the CQ.
+ */
+int infinisock_mailbox_post_end(struct infinisock_mailbox *mb, struct ib_qp *qp)
+{
+	struct ib_rdma_wr wr = {
+		.wr = {
+			.wr_cqe = &mb->end_cqe,
+			.opcode = IB_WR_RDMA_WRITE,
+			.send_flags = IB_SEND_SIGNALED,
+		},
+	};
+
+	mb->end_cqe.done = infinisock_mailbox_end_done;
+	return ib_post_send(qp, &wr.wr, NULL);
+}
+
+struct infinisock_drain_marker {
+	struct ib_cqe cqe;
+	struct completion done;
+};
+
+static void infinisock_drain_marker_done(struct ib_cq *cq, struct ib_wc *wc)
+{
+	complete(&container_of(wc->wr_cqe, struct infinisock_drain_marker, cqe)->done);
+}
+
+/*
+ * The drain of a QP on a shared CQ, and on a shared receive queue: to the error
+ * state; wait for the last-WQE event (every receive completion is in the CQ then);
+ * one marker on the send queue, flushed behind everything else of the QP. When
+ * ib_core has called its done(), every completion of the QP was delivered to its
+ * mailbox and none will be any more. Returns false if that could not be reached:
+ * the QP, its mailbox and what its requests use must then be left alone for ever,
+ * since the shared CQ may still deliver to them.
+ */
+bool infinisock_drain_shared(struct ib_qp *qp)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+	struct infinisock_drain_marker marker = { .cqe.done = infinisock_drain_marker_done };
+	struct ib_rdma_wr wr = {
+		.wr = {
+			.wr_cqe = &marker.cqe,
+			.opcode = IB_WR_RDMA_WRITE,
+			.send_flags = IB_SEND_SIGNALED,
+		},
+	};
+	int ret;
+
+	init_completion(&marker.done);
+	ret = ib_modify_qp(qp, &attr, IB_QP_STATE);
+	if (ret) {
+		WARN_ONCE(ret, "infinisock: moving QP %u to the error state failed: %d\n", qp->qp_num, ret);
+		return false;
+	}
+	/* As long as __ib_drain_srq() waits for it. */
+	if (qp->srq && !wait_for_completion_timeout(&qp->srq_completion, 60 * HZ)) {
+		pr_warn_ratelimited("infinisock: QP %u: no last-WQE event in 60 s, kept\n", qp->qp_num);
+		return false;
+	}
+	ret = ib_post_send(qp, &wr.wr, NULL);
+	if (ret) {
+		WARN_ONCE(ret, "infinisock: QP %u: drain marker not posted: %d\n", qp->qp_num, ret);
+		return false;
+	}
+	wait_for_completion(&marker.done);
+	return true;
+}
+
+void infinisock_mailbox_poke_recv(struct infinisock_mailbox *mb)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&mb->lock, flags);
+	infinisock_mailbox_wake(mb, &mb->ring[1], flags, true);
+}
