@@ -139,8 +139,11 @@ int infinisock_mailbox_arm(struct infinisock_mailbox *mb, int side);
 /* Whether the end marker passed: every receive of the QP is in the mailbox. */
 bool infinisock_mailbox_ended(struct infinisock_mailbox *mb);
 int infinisock_mailbox_post_end(struct infinisock_mailbox *mb, struct ib_qp *qp);
+/* What infinisock_cqe_reaped() does with a completion of the mailbox's QP. */
+void infinisock_mailbox_put(struct infinisock_mailbox *mb, const struct infinisock_wc *wc, u32 tag);
 /* Calls the receive ring's event, armed or not. */
 void infinisock_mailbox_poke_recv(struct infinisock_mailbox *mb);
+/* The drain of a QP on a shared CQ (verbs.c); false: it failed, keep everything. */
 bool infinisock_drain_shared(struct ib_qp *qp);
 
 /* Shared receive queues (srq.c). */

@@ -92,6 +92,15 @@ impl Mailbox {
         unsafe { bindings::infinisock_mailbox_ended(self.raw.as_ptr()) }
     }
 
+    /// Delivers a completion of a request posted with `cqe`, as the shared CQ's poller
+    /// does: what the tests of the rings use, with no device.
+    #[cfg(CONFIG_KUNIT)]
+    pub(crate) fn deliver(&self, cqe: &'static crate::kernel_api::verbs::Cqe, status: u32, byte_len: u32) {
+        let wc = bindings::infinisock_wc { cqe: cqe.as_raw(), status, byte_len, with_imm: false, imm: 0 };
+        // SAFETY: Live mailbox (type invariant); `wc` names a `'static` `Cqe`.
+        unsafe { bindings::infinisock_mailbox_put(self.raw.as_ptr(), &wc, cqe.tag()) };
+    }
+
     /// Posts the end marker on `qp`.
     ///
     /// # Safety

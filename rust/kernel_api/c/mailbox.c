@@ -12,13 +12,12 @@
  * A QP on a shared receive queue learns that its receives have ended from the
  * device's last-WQE event; completions of receives may still wait in the shared CQ
  * then. The end marker, a request posted after the event, is flushed behind them:
- * when it passes, every receive of the QP is in the mailbox.
+ * when it passes, every receive of the QP is in the mailbox. The drain
+ * (infinisock_drain_shared() in verbs.c) relies on the same order.
  *
  * In C for the reasons verbs.c gives.
  */
-#include <linux/completion.h>
 #include <linux/overflow.h>
-#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <rdma/ib_verbs.h>
@@ -88,6 +87,22 @@ static void infinisock_mailbox_wake(struct infinisock_mailbox *mb, struct infini
 		r->event(NULL, mb->ctx);
 }
 
+/* Puts one completion in the ring its tag names, or counts it lost if that is full. */
+void infinisock_mailbox_put(struct infinisock_mailbox *mb, const struct infinisock_wc *wc, u32 tag)
+{
+	struct infinisock_ring *r = &mb->ring[(tag & INFINISOCK_RECV_TAG) ? 1 : 0];
+	unsigned long flags;
+
+	spin_lock_irqsave(&mb->lock, flags);
+	if (r->count == r->cap) {
+		r->lost++;
+	} else {
+		r->wc[(r->head + r->count) % r->cap] = *wc;
+		r->count++;
+	}
+	infinisock_mailbox_wake(mb, r, flags, false);
+}
+
 /*
  * done() of the owner's own work requests. On a CQ the owner reaps itself,
  * infinisock_poll_cq() reports them instead of calling it; on a shared CQ ib_core
@@ -96,27 +111,17 @@ static void infinisock_mailbox_wake(struct infinisock_mailbox *mb, struct infini
 void infinisock_cqe_reaped(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct infinisock_mailbox *mb = wc->qp ? wc->qp->qp_context : NULL;
-	u32 tag = container_of(wc->wr_cqe, struct infinisock_cqe, cqe)->tag;
-	struct infinisock_ring *r;
-	unsigned long flags;
+	bool with_imm = wc->status == IB_WC_SUCCESS && wc->opcode == IB_WC_RECV_RDMA_WITH_IMM;
+	struct infinisock_wc out = {
+		.cqe = wc->wr_cqe,
+		.status = wc->status,
+		.byte_len = wc->byte_len,
+		.with_imm = with_imm,
+		.imm = with_imm ? be32_to_cpu(wc->ex.imm_data) : 0,
+	};
 
-	if (!mb)
-		return;
-	r = &mb->ring[(tag & INFINISOCK_RECV_TAG) ? 1 : 0];
-	spin_lock_irqsave(&mb->lock, flags);
-	if (r->count == r->cap) {
-		r->lost++;
-	} else {
-		struct infinisock_wc *out = &r->wc[(r->head + r->count) % r->cap];
-
-		out->cqe = wc->wr_cqe;
-		out->status = wc->status;
-		out->byte_len = wc->byte_len;
-		out->with_imm = wc->status == IB_WC_SUCCESS && wc->opcode == IB_WC_RECV_RDMA_WITH_IMM;
-		out->imm = out->with_imm ? be32_to_cpu(wc->ex.imm_data) : 0;
-		r->count++;
-	}
-	infinisock_mailbox_wake(mb, r, flags, false);
+	if (mb)
+		infinisock_mailbox_put(mb, &out, container_of(wc->wr_cqe, struct infinisock_cqe, cqe)->tag);
 }
 
 int infinisock_mailbox_poll(struct infinisock_mailbox *mb, int side, struct infinisock_wc *out, int n,
@@ -175,68 +180,8 @@ static void infinisock_mailbox_end_done(struct ib_cq *cq, struct ib_wc *wc)
  */
 int infinisock_mailbox_post_end(struct infinisock_mailbox *mb, struct ib_qp *qp)
 {
-	struct ib_rdma_wr wr = {
-		.wr = {
-			.wr_cqe = &mb->end_cqe,
-			.opcode = IB_WR_RDMA_WRITE,
-			.send_flags = IB_SEND_SIGNALED,
-		},
-	};
-
 	mb->end_cqe.done = infinisock_mailbox_end_done;
-	return ib_post_send(qp, &wr.wr, NULL);
-}
-
-struct infinisock_drain_marker {
-	struct ib_cqe cqe;
-	struct completion done;
-};
-
-static void infinisock_drain_marker_done(struct ib_cq *cq, struct ib_wc *wc)
-{
-	complete(&container_of(wc->wr_cqe, struct infinisock_drain_marker, cqe)->done);
-}
-
-/*
- * The drain of a QP on a shared CQ, and on a shared receive queue: to the error
- * state; wait for the last-WQE event (every receive completion is in the CQ then);
- * one marker on the send queue, flushed behind everything else of the QP. When
- * ib_core has called its done(), every completion of the QP was delivered to its
- * mailbox and none will be any more. Returns false if that could not be reached:
- * the QP, its mailbox and what its requests use must then be left alone for ever,
- * since the shared CQ may still deliver to them.
- */
-bool infinisock_drain_shared(struct ib_qp *qp)
-{
-	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
-	struct infinisock_drain_marker marker = { .cqe.done = infinisock_drain_marker_done };
-	struct ib_rdma_wr wr = {
-		.wr = {
-			.wr_cqe = &marker.cqe,
-			.opcode = IB_WR_RDMA_WRITE,
-			.send_flags = IB_SEND_SIGNALED,
-		},
-	};
-	int ret;
-
-	init_completion(&marker.done);
-	ret = ib_modify_qp(qp, &attr, IB_QP_STATE);
-	if (ret) {
-		WARN_ONCE(ret, "infinisock: moving QP %u to the error state failed: %d\n", qp->qp_num, ret);
-		return false;
-	}
-	/* As long as __ib_drain_srq() waits for it. */
-	if (qp->srq && !wait_for_completion_timeout(&qp->srq_completion, 60 * HZ)) {
-		pr_warn_ratelimited("infinisock: QP %u: no last-WQE event in 60 s, kept\n", qp->qp_num);
-		return false;
-	}
-	ret = ib_post_send(qp, &wr.wr, NULL);
-	if (ret) {
-		WARN_ONCE(ret, "infinisock: QP %u: drain marker not posted: %d\n", qp->qp_num, ret);
-		return false;
-	}
-	wait_for_completion(&marker.done);
-	return true;
+	return infinisock_post_empty_write(qp, &mb->end_cqe);
 }
 
 void infinisock_mailbox_poke_recv(struct infinisock_mailbox *mb)

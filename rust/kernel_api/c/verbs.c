@@ -199,6 +199,41 @@ void infinisock_drain_qp(struct ib_qp *qp)
 		pr_warn_ratelimited("infinisock: QP %u: no last-WQE event in 10 s\n", qp->qp_num);
 }
 
+/*
+ * The drain of a QP on a shared CQ, and on a shared receive queue (mailbox.c): to the
+ * error state; wait for the last-WQE event (every receive completion is in the CQ
+ * then); one marker on the send queue, flushed behind everything else of the QP. When
+ * ib_core has called its done(), every completion of the QP was delivered to its
+ * mailbox and none will be any more. Returns false if that could not be reached: the
+ * QP, its mailbox and what its requests use must then be left alone for ever, since
+ * the shared CQ may still deliver to them.
+ */
+bool infinisock_drain_shared(struct ib_qp *qp)
+{
+	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+	struct infinisock_drain marker = { .cqe.done = infinisock_drain_done };
+	int ret;
+
+	init_completion(&marker.done);
+	ret = ib_modify_qp(qp, &attr, IB_QP_STATE);
+	if (ret) {
+		WARN_ONCE(ret, "infinisock: moving QP %u to the error state failed: %d\n", qp->qp_num, ret);
+		return false;
+	}
+	/* As long as __ib_drain_srq() waits for it. */
+	if (qp->srq && !wait_for_completion_timeout(&qp->srq_completion, 60 * HZ)) {
+		pr_warn_ratelimited("infinisock: QP %u: no last-WQE event in 60 s, kept\n", qp->qp_num);
+		return false;
+	}
+	ret = infinisock_post_empty_write(qp, &marker.cqe);
+	if (ret) {
+		WARN_ONCE(ret, "infinisock: QP %u: drain marker not posted: %d\n", qp->qp_num, ret);
+		return false;
+	}
+	wait_for_completion(&marker.done);
+	return true;
+}
+
 void infinisock_free_cq(struct ib_cq *cq)
 {
 	ib_free_cq(cq);
