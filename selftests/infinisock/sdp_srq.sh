@@ -146,4 +146,6 @@ wait 2>/dev/null
 for _ in $(seq 150); do [ "$(srqs rxea)" = 0 ] && [ "$(srqs rxeb)" = 0 ] && [ "$(recv_kib)" = 0 ] && break; sleep 0.2; done
 [ "$(srqs rxea)$(srqs rxeb)" = 00 ] || fail "shared receive queues left after the last connection: $(rdma resource show srq)"
 [ "$(recv_kib)" = 0 ] || fail "receive buffers left: $(cat /proc/net/infinisock/memory)"
-pass "queues and their buffers gone with the last connection"
+shared_cqs=$(awk '$1 == "shared_cqs" || $1 == "shared_cq_qps" {printf "%s ", $2}' /proc/net/infinisock/memory)
+[ "$shared_cqs" = "0 0 " ] || fail "shared CQs (and queue pairs on them) left: $shared_cqs"
+pass "queues, their CQs and their buffers gone with the last connection"
