@@ -990,8 +990,8 @@ impl Drop for QueuePair {
                 }
             }
         }
-        // On a shared receive queue the drain left the receive CQ: what it holds
-        // names the queue's buffers, which go back to it.
+        // On a shared receive queue the drain left the mailbox's receives: they name
+        // the queue's buffers, which go back to it.
         if let Some(sh) = self.shared.as_mut() {
             // Its grants go first, so that its buffers are posted again only if the
             // others' grants want them.

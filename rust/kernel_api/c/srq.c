@@ -69,13 +69,15 @@ bool infinisock_qp_last_wqe(struct ib_qp *qp)
 	return completion_done(&qp->srq_completion);
 }
 
-/* Wakes the receive CQ's owner as a completion would (a receive posted after the end). */
+/*
+ * Wakes the owner's receive side as a completion would (a receive posted after the
+ * end). A QP on a shared receive queue completes to a shared CQ: its qp_context is
+ * its mailbox.
+ */
 void infinisock_qp_poke_recv_cq(struct ib_qp *qp)
 {
 	if (qp->qp_context)
 		infinisock_mailbox_poke_recv(qp->qp_context);
-	else if (qp->recv_cq && qp->recv_cq->comp_handler)
-		qp->recv_cq->comp_handler(qp->recv_cq, qp->recv_cq->cq_context);
 }
 
 /*

@@ -153,25 +153,14 @@ static void infinisock_drain_done(struct ib_cq *cq, struct ib_wc *wc)
  * ib_drain_qp() for a QP whose CQs are reaped: ib_drain_qp() would first sleep
  * 100 ms per queue before polling an IB_POLL_DIRECT CQ. Moves the QP to the error
  * state, posts one marker request per queue (their room is reserved) and polls until
- * both are flushed; every earlier request is flushed before them.
- *
- * A QP on a shared receive queue has no receive queue to mark: its receives have all
- * completed once the device reports its last WQE (as __ib_drain_srq() waits for it).
- * Its receive CQ is left for the owner to poll: the buffers its completions name
- * belong to the shared queue.
+ * both are flushed; every earlier request is flushed before them. (A QP on a shared
+ * receive queue completes to a shared CQ: infinisock_drain_shared().)
  */
 void infinisock_drain_qp(struct ib_qp *qp)
 {
 	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
 	struct infinisock_drain sdrain = { .cqe.done = infinisock_drain_done };
 	struct infinisock_drain rdrain = { .cqe.done = infinisock_drain_done };
-	struct ib_rdma_wr swr = {
-		.wr = {
-			.wr_cqe = &sdrain.cqe,
-			.opcode = IB_WR_RDMA_WRITE,
-			.send_flags = IB_SEND_SIGNALED,
-		},
-	};
 	struct ib_recv_wr rwr = { .wr_cqe = &rdrain.cqe };
 	int ret;
 
@@ -182,21 +171,19 @@ void infinisock_drain_qp(struct ib_qp *qp)
 		WARN_ONCE(ret, "infinisock: moving QP %u to the error state failed: %d\n", qp->qp_num, ret);
 		return;
 	}
-	if (ib_post_send(qp, &swr.wr, NULL))
+	if (infinisock_post_empty_write(qp, &sdrain.cqe))
 		complete(&sdrain.done);
-	if (qp->srq || ib_post_recv(qp, &rwr, NULL))
+	if (ib_post_recv(qp, &rwr, NULL))
 		complete(&rdrain.done);
 	while (!completion_done(&sdrain.done) || !completion_done(&rdrain.done)) {
 		struct infinisock_wc ignored[INFINISOCK_POLL_BATCH];
 		int got = infinisock_poll_cq(qp->send_cq, ignored, INFINISOCK_POLL_BATCH);
 
-		if (qp->recv_cq != qp->send_cq && !qp->srq)
+		if (qp->recv_cq != qp->send_cq)
 			got += infinisock_poll_cq(qp->recv_cq, ignored, INFINISOCK_POLL_BATCH);
 		if (!got)
 			schedule_timeout_uninterruptible(1);
 	}
-	if (qp->srq && !wait_for_completion_timeout(&qp->srq_completion, 10 * HZ))
-		pr_warn_ratelimited("infinisock: QP %u: no last-WQE event in 10 s\n", qp->qp_num);
 }
 
 /*
