@@ -5,7 +5,7 @@
 
 use infinisock_proto::{
     handshake::RingConfig,
-    qp_shape::{rxe, QpProfile, QpShape, SendSges, RD_ATOMIC, STREAM_INLINE},
+    qp_shape::{rxe, QpProfile, QpShape, SendSges, RD_ATOMIC, SHARED_END_MARKER, STREAM_INLINE},
     rdma::RDMA_REQUESTS,
     wire::BSDH_LEN,
 };
@@ -53,12 +53,23 @@ fn rxe_sizes_its_queues_in_powers_of_two_and_whole_pages() {
 }
 
 #[test]
-fn default_rings_on_rxe_stream_32_kib_against_af_ibs_180() {
-    // The defaults: 16 receive and 16 send buffers (Documentation/sysctl.rst).
-    let s = QpShape::new(QpProfile::Stream, rings(16, 16));
-    let a = QpShape::new(QpProfile::AfIb, rings(16, 16));
-    // Stream: send queue 3 pages, receive queue 1, each CQ 2.
-    assert_eq!(rxe::qp_bytes(&s), 8 * 4096);
+fn default_rings_on_rxe_stream_24_kib_against_af_ibs_180() {
+    // The defaults: 16 receive and 12 send buffers (Documentation/sysctl.rst).
+    let s = QpShape::new(QpProfile::Stream, rings(16, 12));
+    let a = QpShape::new(QpProfile::AfIb, rings(16, 12));
+    // Stream: send queue 2 pages, receive queue 1, send CQ 1, receive CQ 2.
+    assert_eq!(rxe::qp_bytes(&s), 6 * 4096);
     // AF_IB (every connection's before the shapes): 33 + 1 + 9 + 2 pages.
     assert_eq!(rxe::qp_bytes(&a), 45 * 4096);
+}
+
+#[test]
+fn default_send_queue_on_a_shared_receive_queue_takes_two_pages() {
+    // With its end marker, the default stream's send queue stays within 15 entries,
+    // the most two pages of rdma_rxe's 256-byte entries hold; 16 send buffers made it 3.
+    let entry = rxe::send_entry(1, STREAM_INLINE);
+    let s = QpShape::new(QpProfile::Stream, rings(16, 12));
+    assert_eq!(rxe::queue_bytes(s.send_wrs + SHARED_END_MARKER, entry), 2 * 4096);
+    let before = QpShape::new(QpProfile::Stream, rings(16, 16));
+    assert_eq!(rxe::queue_bytes(before.send_wrs + SHARED_END_MARKER, entry), 3 * 4096);
 }

@@ -44,6 +44,12 @@ impl<T> List<T> for KVec<T> {
     }
 }
 
+impl From<NoMemory> for Error {
+    fn from(_: NoMemory) -> Self {
+        ENOMEM
+    }
+}
+
 /// The module's family of lists.
 pub(crate) struct KernelLists;
 

@@ -58,6 +58,7 @@ use crate::{
         verbs::{device_sges, Cq, CqEvents, CqSide, Cqe, DmaBuf, Pd, PinnedBuf, UserMr, Wc, POLL_BATCH},
     },
     proto::{
+        qp_shape::SHARED_END_MARKER,
         recv_pool::{Grants, Take},
         ring::IndexFifo,
     },
@@ -169,12 +170,17 @@ pub(crate) struct QueuePair {
     cqs: ManuallyDrop<Completions>,
     /// Per ring slot: its receive buffer, once it was posted.
     rx: KVec<Option<DmaBuf>>,
-    rx_posted: IndexFifo,
+    rx_posted: IndexFifo<KVec<u16>>,
     rx_in_device: KVec<bool>,
+    /// Send slots: messages the send queue holds at once.
+    send_slots: usize,
     /// Per send slot: the buffer of its message while the device may read it (none
-    /// for an inline message), or the one filled for the slot's next message.
+    /// for an inline message), or the one filled for the slot's next message. Empty,
+    /// with `tx_spare`, until a message needs a buffer, and again when the buffers
+    /// are trimmed: an idle connection keeps no per-slot table.
     tx: KVec<Option<DmaBuf>>,
-    /// Buffers of completed sends, kept while others are in flight.
+    /// Buffers of completed sends, kept while others are in flight; room for every
+    /// slot's whenever `tx` has its slots.
     tx_spare: KVec<DmaBuf>,
     /// Bytes of the buffers in `tx` and `tx_spare`.
     tx_bytes: usize,
@@ -245,8 +251,6 @@ impl Completions {
     }
 }
 
-/// Send-queue entry kept on a shared CQ for the end marker (see `mailbox.rs`).
-const END_MARKER: u32 = 1;
 
 // SAFETY: Every part may be used and dropped from any thread; the owner serialises
 // its calls (`&mut self`), and posting locks inside ib_core.
@@ -318,7 +322,7 @@ impl QueuePair {
         // the queue's shared CQ and a mailbox with two rings instead.
         let (cqs, send_wrs) = match shared.as_ref() {
             Some(s) => {
-                let send_wrs = sizes.send_wrs + END_MARKER;
+                let send_wrs = sizes.send_wrs + SHARED_END_MARKER;
                 let share = s.queue.join_cq(send_wrs)?;
                 let mailbox = Mailbox::new(send_wrs, sizes.recv_wrs, events)?;
                 (Completions::Shared { mailbox, end_posted: false, end_failed: false, _share: share }, send_wrs)
@@ -337,13 +341,9 @@ impl QueuePair {
         for _ in 0..nrx {
             rx.push(None, GFP_KERNEL)?;
         }
-        let mut tx = KVec::with_capacity(ntx as usize, GFP_KERNEL)?;
-        for _ in 0..ntx {
-            tx.push(None, GFP_KERNEL)?;
-        }
-        let tx_spare = KVec::with_capacity(ntx as usize, GFP_KERNEL)?;
         let rx_in_device = KVec::from_elem(false, rx.len(), GFP_KERNEL)?;
-        let tx_due = KVec::from_elem(0u64, tx.len(), GFP_KERNEL)?;
+        let rx_posted = IndexFifo::for_ring(rx.len())?;
+        let tx_due = KVec::from_elem(0u64, ntx as usize, GFP_KERNEL)?;
         let (send_sge, read_sge) = match sizes.send_sges {
             Some(n) => (n, n),
             None => device_sges(&dev),
@@ -387,10 +387,11 @@ impl QueuePair {
             qp: QpRef(qp),
             cqs: ManuallyDrop::new(cqs),
             rx,
-            rx_posted: IndexFifo::new(),
+            rx_posted,
             rx_in_device,
-            tx,
-            tx_spare,
+            send_slots: ntx as usize,
+            tx: KVec::new(),
+            tx_spare: KVec::new(),
             tx_bytes: 0,
             tx_inline,
             next_inline: false,
@@ -546,7 +547,7 @@ impl QueuePair {
                 if last_wqe && !*end_posted {
                     *end_posted = true;
                     // SAFETY: Live QP whose `qp_context` is this mailbox, past its last
-                    // WQE; its send queue keeps `END_MARKER` entries; posted once.
+                    // WQE; its send queue keeps `SHARED_END_MARKER` entries; posted once.
                     if let Err(e) = unsafe { mailbox.post_end(self.qp.as_raw()) } {
                         crate::kernel_api::log::pr_warn_ratelimited!("end marker not posted: {:?}\n", e);
                         *end_failed = true;
@@ -580,10 +581,10 @@ impl QueuePair {
     /// Frees the send slots and the RDMA local sides the device is done with. A freed
     /// slot's buffer is kept for the next messages.
     fn release_done(&mut self) {
-        let slots = self.tx.len() as u64;
+        let slots = self.send_slots as u64;
         while self.tx_done < self.tx_posted && self.tx_due[(self.tx_done % slots) as usize] <= self.signaled_done {
             let slot = (self.tx_done % slots) as usize;
-            if let Some(buf) = self.tx[slot].take() {
+            if let Some(buf) = self.tx.get_mut(slot).and_then(Option::take) {
                 // Room for every slot's buffer was reserved.
                 if let Err(e) = self.tx_spare.push_within_capacity(buf) {
                     self.send_buffer_freed(e.0.len());
@@ -629,12 +630,11 @@ impl QueuePair {
         if self.tx_done != self.tx_posted {
             return;
         }
-        self.send_buffer_freed(self.tx_spare.iter().map(DmaBuf::len).sum::<usize>());
-        self.tx_spare.clear();
-        let next = (self.tx_posted % self.tx.len() as u64) as usize;
-        if let Some(left) = self.tx[next].take() {
-            self.send_buffer_freed(left.len());
-        }
+        // With nothing in flight, only the next slot may hold a buffer.
+        let held = Iterator::chain(self.tx_spare.iter(), self.tx.iter().flatten()).map(DmaBuf::len).sum::<usize>();
+        self.send_buffer_freed(held);
+        self.tx = KVec::new();
+        self.tx_spare = KVec::new();
     }
 
     /// Accounts `len` bytes of send buffers dropped (or about to be).
@@ -732,12 +732,12 @@ impl QueuePair {
 
     /// Send slots in all.
     pub(crate) fn send_slots(&self) -> usize {
-        self.tx.len()
+        self.send_slots
     }
 
     /// Send slots free to fill.
     pub(crate) fn send_slots_free(&self) -> usize {
-        self.tx.len() - (self.tx_posted - self.tx_done) as usize
+        self.send_slots - (self.tx_posted - self.tx_done) as usize
     }
 
     /// The next send slot's bytes, at least `len`, to fill before
@@ -758,7 +758,15 @@ impl QueuePair {
             return Ok(&mut self.tx_inline[..len]);
         }
         self.next_inline = false;
-        let slot = (self.tx_posted % self.tx.len() as u64) as usize;
+        if self.tx.is_empty() {
+            let mut tx = KVec::with_capacity(self.send_slots, GFP_KERNEL)?;
+            for _ in 0..self.send_slots {
+                tx.push(None, GFP_KERNEL)?;
+            }
+            self.tx_spare = KVec::with_capacity(self.send_slots, GFP_KERNEL)?;
+            self.tx = tx;
+        }
+        let slot = (self.tx_posted % self.send_slots as u64) as usize;
         if self.tx[slot].as_ref().is_none_or(|b| b.len() < len) {
             let kept = self.tx_spare.iter().position(|b| b.len() >= len).and_then(|i| self.tx_spare.remove(i).ok());
             let buf = match kept {
@@ -791,17 +799,17 @@ impl QueuePair {
         if self.send_slots_free() == 0 {
             return Err(EAGAIN);
         }
-        let slot = (self.tx_posted % self.tx.len() as u64) as usize;
+        let slot = (self.tx_posted % self.send_slots as u64) as usize;
         let (addr, data) = if self.next_inline {
             (0, self.tx_inline.get(..len).ok_or(EINVAL)?)
         } else {
-            let buf = self.tx[slot].as_ref().ok_or(EINVAL)?;
+            let buf = self.tx.get(slot).and_then(Option::as_ref).ok_or(EINVAL)?;
             (buf.addr, buf.buf.get(..len).ok_or(EINVAL)?)
         };
         let inline = len <= self.max_inline;
         let inline_data = if inline { data.as_ptr().cast() } else { core::ptr::null() };
         if !inline {
-            if let Some(buf) = self.tx[slot].as_ref() {
+            if let Some(buf) = self.tx.get(slot).and_then(Option::as_ref) {
                 buf.sync_for_device(len);
             }
         }

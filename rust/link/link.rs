@@ -25,7 +25,9 @@ use crate::{
         errno::Errno,
         handshake::RingConfig,
         qp_shape::{QpProfile, QpShape, SendSges},
+        receive::ReadyQueue,
         recv_window::RecvWindow,
+        ring::IndexFifo,
         stream::{Credit, Stream},
         transmit::{PostFailed, SendSlots, WriteRound},
         wire::{Mid, BSDH_LEN},
@@ -83,7 +85,7 @@ pub(crate) struct Link {
     /// Registered regions and operations in flight.
     pub(crate) rdma: Rdma,
     /// The data-path state (`proto::stream`), with its staging buffer.
-    pub(crate) stream: Stream<KVec<u32>, KVec<u8>>,
+    pub(crate) stream: Stream<KVec<u32>, KVec<u8>, KVec<u16>>,
     /// Message length (header included) of each receive buffer that holds one.
     pub(crate) rx_len: KVec<u32>,
     /// For each receive buffer an RDMA WRITE with immediate consumed (it holds no
@@ -172,13 +174,19 @@ impl Link {
             }
         };
         let (rx_len, tx_len) = (KVec::from_elem(0u32, qp.recv_ring(), GFP_KERNEL)?, KVec::from_elem(0u32, qp.send_slots(), GFP_KERNEL)?);
-        let rx_imm = KVec::from_elem(None, qp.recv_ring(), GFP_KERNEL)?;
+        let recv_ring = qp.recv_ring();
+        let rx_imm = KVec::from_elem(None, recv_ring, GFP_KERNEL)?;
         let (send_sge, read_sge) = qp.rdma_sges();
         let mut link = Link {
             qp,
             rdma: Rdma::new(send_sge, read_sge),
             // The staging buffer is allocated when a write first stages bytes.
-            stream: Stream::new(tx_len, (cfg.buffer_size as usize).saturating_sub(BSDH_LEN)),
+            stream: Stream::with_order(
+                tx_len,
+                (cfg.buffer_size as usize).saturating_sub(BSDH_LEN),
+                IndexFifo::for_ring(recv_ring)?,
+                ReadyQueue::for_ring(recv_ring)?,
+            ),
             rx_len,
             rx_imm,
             last_heard: Instant::now(),

@@ -45,6 +45,11 @@ pub const STREAM_INLINE: u32 = 48;
 /// why streams under IP offer them too).
 pub const RD_ATOMIC: u8 = 16;
 
+/// Send-queue entries a queue pair on a shared receive queue keeps beyond its shape,
+/// for the end marker that follows its last receive through the shared CQ
+/// (`kernel_api::mailbox`).
+pub const SHARED_END_MARKER: u32 = 1;
+
 /// The queue pair of one connection. Every count includes the drain's marker, which
 /// each queue needs once beyond its work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,7 +8,8 @@
 use super::{
     abi::{POLLIN, POLLPRI, POLLRDHUP, POLLRDNORM},
     credits::{CreditError, Credits},
-    ring::IndexFifo,
+    list::{List, NoMemory},
+    ring::{IndexFifo, IndexSlots, MAX_RING},
     wire::{decode_message, Message, WireError, FLAG_MESSAGE, FLAG_OOB_PRES},
 };
 
@@ -154,9 +155,9 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
 
 /// Receive buffers holding unread data, oldest first, and the reader's place in the
 /// oldest.
-#[derive(Clone, Debug, Default)]
-pub struct ReadyQueue {
-    ready: IndexFifo,
+#[derive(Clone, Debug)]
+pub struct ReadyQueue<S = [u16; MAX_RING]> {
+    ready: IndexFifo<S>,
     /// Bytes of the oldest buffer's payload already read.
     offset: usize,
     /// Unread payload bytes in all of them.
@@ -168,11 +169,27 @@ pub struct ReadyQueue {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault;
 
+impl Default for ReadyQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl ReadyQueue {
-    /// An empty queue.
+    /// An empty queue for a ring of up to [`MAX_RING`] buffers, in place.
     pub const fn new() -> Self {
         Self { ready: IndexFifo::new(), offset: 0, bytes: 0 }
     }
+}
+
+impl<S: List<u16>> ReadyQueue<S> {
+    /// An empty queue for a ring of `ring` buffers.
+    pub fn for_ring(ring: usize) -> Result<Self, NoMemory> {
+        Ok(Self { ready: IndexFifo::for_ring(ring)?, offset: 0, bytes: 0 })
+    }
+}
+
+impl<S: IndexSlots> ReadyQueue<S> {
 
     /// Files buffer `idx` with `payload_len` bytes for the reader.
     pub fn file(&mut self, idx: u16, payload_len: usize) {

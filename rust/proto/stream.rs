@@ -11,16 +11,16 @@ use super::{
     credits::{Credits, NoCredit, Outgoing},
     errno::Errno,
     receive::ReadyQueue,
-    ring::IndexFifo,
+    ring::{IndexFifo, IndexSlots, MAX_RING},
     send::SendRing,
     urgent::Urgent,
     wire::BSDH_LEN,
 };
 
 /// See the module documentation. `L` is the storage of the send ring's account, `B`
-/// the staging buffer (a message's payload).
+/// the staging buffer (a message's payload), `S` that of the receive ring's order.
 #[derive(Clone, Debug)]
-pub struct Stream<L, B> {
+pub struct Stream<L, B, S = [u16; MAX_RING]> {
     /// Flow control; `None` until the Hello/HelloAck exchange has given the peer's
     /// initial grant.
     pub credits: Option<Credits>,
@@ -28,9 +28,9 @@ pub struct Stream<L, B> {
     pub peer_msg_size: usize,
     /// Receive buffers that completed before the credits existed (the peer may send
     /// as soon as its side is established); decoded when they do.
-    pub rx_early: IndexFifo,
+    pub rx_early: IndexFifo<S>,
     /// Buffers holding unread data, and the reader's place in them.
-    pub rx: ReadyQueue,
+    pub rx: ReadyQueue<S>,
     /// Urgent data (`MSG_OOB`) in the received stream.
     pub urgent: Urgent,
     /// The peer sent DisConn: no more data will come.
@@ -76,14 +76,24 @@ pub enum Credit {
 }
 
 impl<L: DerefMut<Target = [u32]>, B: Default> Stream<L, B> {
-    /// A new connection's state; `tx_lens` is the send ring's account storage, one
-    /// entry per send slot; the staging buffer may grow to `staging_capacity` bytes.
+    /// [`Stream::with_order`] for a receive ring of up to [`MAX_RING`] buffers, its
+    /// order kept in place.
     pub fn new(tx_lens: L, staging_capacity: usize) -> Self {
+        Self::with_order(tx_lens, staging_capacity, IndexFifo::new(), ReadyQueue::new())
+    }
+}
+
+impl<L: DerefMut<Target = [u32]>, B: Default, S: IndexSlots> Stream<L, B, S> {
+    /// A new connection's state; `tx_lens` is the send ring's account storage, one
+    /// entry per send slot; the staging buffer may grow to `staging_capacity` bytes;
+    /// `rx_early` and `rx`, empty, each hold as many indices as the receive ring has
+    /// buffers.
+    pub fn with_order(tx_lens: L, staging_capacity: usize, rx_early: IndexFifo<S>, rx: ReadyQueue<S>) -> Self {
         Self {
             credits: None,
             peer_msg_size: 0,
-            rx_early: IndexFifo::new(),
-            rx: ReadyQueue::new(),
+            rx_early,
+            rx,
             urgent: Urgent::new(),
             fin_received: false,
             tx: SendRing::new(tx_lens),

@@ -10,6 +10,7 @@ use core::{cell::Cell, ops::DerefMut};
 use super::{
     errno::{Errno, EAGAIN, EFAULT, EINVAL, ENOMEM},
     list::List,
+    ring::IndexSlots,
     send::{flush_staged_now, waits_for_nagle},
     stream::{Credit, Stream},
     urgent::send_round,
@@ -59,7 +60,7 @@ pub enum WriteRound {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PostFailed(pub Errno);
 
-impl<L: DerefMut<Target = [u32]>, B: List<u8>> Stream<L, B> {
+impl<L: DerefMut<Target = [u32]>, B: List<u8>, S: IndexSlots> Stream<L, B, S> {
     /// Posts one message of kind `mid` with BSDH `flags`: `fill` writes up to `max`
     /// payload bytes into the slot and returns how many. A data message takes a data
     /// credit; a control message (credit update, DisConn, Abort) may use the reserve.

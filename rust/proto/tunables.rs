@@ -89,7 +89,7 @@ pub enum TunableId {
 pub const TUNABLES: [Tunable; 11] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
-    Tunable { name: c"sdp_send_buffers", default: 16, min: 1, max: MAX_RING as i32, userns_max: 16 },
+    Tunable { name: c"sdp_send_buffers", default: 12, min: 1, max: MAX_RING as i32, userns_max: 12 },
     Tunable { name: c"sdp_buffer_size", default: 32768, min: 4096, max: 1 << 20, userns_max: 32768 },
     Tunable { name: c"sdp_fin_timeout", default: 60, min: 1, max: 3600, userns_max: 3600 },
     Tunable { name: c"sdp_keepalive_time", default: 7200, min: 1, max: MAX_KEEPIDLE as i32, userns_max: MAX_KEEPIDLE as i32 },

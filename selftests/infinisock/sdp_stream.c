@@ -1151,7 +1151,7 @@ TEST_F_TIMEOUT(slow, many_connections_256, 600)
 		close(s[i]);
 	}
 	close(lfd);
-	small_rings("32768", "16", "16");
+	small_rings("32768", "16", "12");
 }
 
 /* A full backlog refuses further connections instead of queueing them. */
