@@ -758,16 +758,8 @@ impl QueuePair {
             return Ok(&mut self.tx_inline[..len]);
         }
         self.next_inline = false;
-        if self.tx.is_empty() {
-            let mut tx = KVec::with_capacity(self.send_slots, GFP_KERNEL)?;
-            for _ in 0..self.send_slots {
-                tx.push(None, GFP_KERNEL)?;
-            }
-            self.tx_spare = KVec::with_capacity(self.send_slots, GFP_KERNEL)?;
-            self.tx = tx;
-        }
         let slot = (self.tx_posted % self.send_slots as u64) as usize;
-        if self.tx[slot].as_ref().is_none_or(|b| b.len() < len) {
+        if self.tx.get(slot).and_then(Option::as_ref).is_none_or(|b| b.len() < len) {
             let kept = self.tx_spare.iter().position(|b| b.len() >= len).and_then(|i| self.tx_spare.remove(i).ok());
             let buf = match kept {
                 Some(buf) => buf,
@@ -782,6 +774,14 @@ impl QueuePair {
                     buf
                 }
             };
+            // The tables come with the first buffer, so that only a connection holding
+            // one has them and the trim that gives it back frees them.
+            if self.tx.is_empty() {
+                if let Err(e) = self.make_send_tables() {
+                    self.send_buffer_freed(buf.len());
+                    return Err(e);
+                }
+            }
             // A buffer filled for a message that was not posted goes back.
             if let Some(old) = self.tx[slot].replace(buf) {
                 self.send_buffer_freed(old.len());
@@ -791,6 +791,18 @@ impl QueuePair {
             Some(buf) => Ok(buf.fill()),
             None => Err(ENOMEM),
         }
+    }
+
+    /// Allocates the per-slot send table and room for as many spare buffers, charged
+    /// to the writer as its buffers are.
+    fn make_send_tables(&mut self) -> Result {
+        let mut tx = KVec::with_capacity(self.send_slots, GFP_KERNEL_ACCOUNT)?;
+        for _ in 0..self.send_slots {
+            tx.push(None, GFP_KERNEL_ACCOUNT)?;
+        }
+        self.tx_spare = KVec::with_capacity(self.send_slots, GFP_KERNEL_ACCOUNT)?;
+        self.tx = tx;
+        Ok(())
     }
 
     /// Sends the first `len` bytes of the next send slot (as filled through
