@@ -41,14 +41,26 @@ static int check(const unsigned char *buf, size_t len, unsigned int seq)
 
 /* Sends messages seq 0, 1, ... of buf's size without waiting until one would have
  * to wait (errno EAGAIN); returns how many went, 0 if something else failed. */
+/*
+ * Sends numbered messages until the socket stays unwritable: an EAGAIN may only mean
+ * that every send slot is in flight (fewer than the peer's credits), which their
+ * completions free again within the wait.
+ */
 static unsigned int send_until_full(int fd, unsigned char *buf, size_t len)
 {
 	unsigned int sent = 0;
 
 	for (;;) {
 		fill(buf, len, sent);
-		if (send(fd, buf, len, MSG_DONTWAIT) < 0)
-			return errno == EAGAIN ? sent : 0;
+		if (send(fd, buf, len, MSG_DONTWAIT) < 0) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+			if (errno != EAGAIN)
+				return 0;
+			if (poll(&p, 1, 200) == 0)
+				return sent;
+			continue;
+		}
 		if (++sent == 100000)
 			return 0;
 	}
