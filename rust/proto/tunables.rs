@@ -80,8 +80,8 @@ pub enum TunableId {
     SdpRecvFloor = 9,
     /// `net.infinisock.sdp_srq`: 1 puts each new SDP stream under `AF_INET`/`AF_INET6`
     /// on its device's shared receive queue (`proto::recv_pool`): its credits become
-    /// grants out of the queue's buffers, and an idle connection holds none. 0 gives
-    /// each connection receive buffers of its own.
+    /// grants out of the queue's buffers, and an idle connection holds none (the
+    /// default). 0 gives each connection receive buffers and CQs of its own.
     SdpSrq = 10,
 }
 
@@ -97,7 +97,7 @@ pub const TUNABLES: [Tunable; 11] = [
     Tunable { name: c"sdp_connect_timeout", default: 2000, min: 10, max: 120_000, userns_max: 120_000 },
     Tunable { name: c"sdp_fallback_cache", default: 60, min: 0, max: 86_400, userns_max: 86_400 },
     Tunable { name: c"sdp_recv_floor", default: RECV_FLOOR as i32, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: RECV_FLOOR as i32 },
-    Tunable { name: c"sdp_srq", default: 0, min: 0, max: 1, userns_max: 1 },
+    Tunable { name: c"sdp_srq", default: 1, min: 0, max: 1, userns_max: 1 },
 ];
 
 /// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial

@@ -46,8 +46,32 @@
 #define CGDIR CGROOT "/infinisock_memory"
 #define CONNS 8
 #define RECV_FLOOR_PER_SIDE (128 << 10) /* the 4 receive buffers of 32 KiB posted at first */
-#define SEND_RING_PER_SIDE (512 << 10) /* at most 16 send buffers of 32 KiB in flight */
+#define SEND_RING_PER_SIDE (512 << 10) /* 16 send buffers of 32 KiB in flight (12 by default) */
 
+
+/*
+ * Sets net.infinisock.sdp_srq on both hosts to `value`, its value on host a before in
+ * `old` (if not NULL). The tests of each connection's own receive buffers and queues
+ * set 0: by default SDP streams are on their devices' shared receive queues, whose
+ * own tests are in sdp_srq.sh.
+ */
+static void set_srq(const char *value, char *old, size_t oldlen)
+{
+	const char *hosts[] = { "a", "b" };
+
+	for (int i = 0; i < 2; i++) {
+		enter_netns(hosts[i]);
+		if (old && i == 0) {
+			FILE *f = fopen("/proc/sys/net/infinisock/sdp_srq", "r");
+
+			if (!f || !fgets(old, oldlen, f))
+				snprintf(old, oldlen, "1");
+			if (f)
+				fclose(f);
+		}
+		write_str("/proc/sys/net/infinisock/sdp_srq", value);
+	}
+}
 
 /* A listener on host b; its port in *port. */
 static int listen_b(int *port)
@@ -450,6 +474,7 @@ FIXTURE(slow)
 {
 	int init_ns;
 	char limit[32];
+	char srq[8];
 };
 
 FIXTURE_SETUP(slow)
@@ -460,11 +485,14 @@ FIXTURE_SETUP(slow)
 	ASSERT_TRUE(f && fgets(self->limit, sizeof(self->limit), f));
 	fclose(f);
 	ASSERT_LT(0, atoll(self->limit));
+	self->srq[0] = 0;
 }
 
 FIXTURE_TEARDOWN(slow)
 {
 	ASSERT_LE(0, self->init_ns);
+	if (self->srq[0])
+		set_srq(self->srq, NULL, 0);
 	ASSERT_EQ(0, setns(self->init_ns, CLONE_NEWNET));
 	close(self->init_ns);
 	EXPECT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_mem", self->limit));
@@ -502,6 +530,10 @@ TEST_F_TIMEOUT(slow, ring_memory_limit, 300)
 	size_t broke;
 
 	ASSERT_LE(0, base);
+	/* Admission by each connection's own first buffers: on the shared receive queues
+	 * an idle connection holds none, so none is refused (the teardown puts it back). */
+	set_srq("0", self->srq, sizeof(self->srq));
+	ASSERT_EQ(0, setns(self->init_ns, CLONE_NEWNET));
 	ASSERT_EQ(0, set_sdp_mem(base + LIMIT_KIB));
 	/* The connection that will write, before the others take the memory: its window
 	 * grows while there is room. */
@@ -661,8 +693,10 @@ TEST(container_root_bounded)
 /*
  * rdma_rxe allocates each connection's send and receive queues and CQs with vmalloc,
  * sized by their entries: an SDP stream's, sized for its rings (no RDMA requests, one
- * SGE, little inline data), take 8 pages a side with the default rings (45 when every
- * connection was sized for AF_IB's RDMA operations, Documentation/design.rst).
+ * SGE, little inline data), take 6 pages a side with the default rings (8 with 16
+ * send buffers, 45 when every connection was sized for AF_IB's RDMA operations,
+ * Documentation/design.rst). Measured on each connection's own queues and CQs: on the
+ * shared receive queues the device's CQs are shared (sdp_srq.sh).
  */
 #define QUEUE_CONNS 32
 #define QUEUE_KIB_MAX 96 /* both ends: 2 x 32 KiB, and room for noise */
@@ -671,7 +705,9 @@ TEST(stream_queues_sized_for_streams)
 {
 	int fds[2 * QUEUE_CONNS], port, l, n = 0;
 	long long before, after;
+	char srq[8];
 
+	set_srq("0", srq, sizeof(srq));
 	l = listen_b(&port);
 	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
 	before = read_ll("/proc/meminfo", "VmallocUsed:");
@@ -684,6 +720,7 @@ TEST(stream_queues_sized_for_streams)
 	for (int i = 0; i < n; i++)
 		close(fds[i]);
 	close(l);
+	set_srq(srq, NULL, 0);
 }
 
 TEST_HARNESS_MAIN

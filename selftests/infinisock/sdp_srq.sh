@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
 # SDP streams on their devices' shared receive queues (net.infinisock.sdp_srq=1 on both
-# hosts): the sdp_stream, sdp_soak and sdp_scale suites pass with every connection's
-# credits granted out of its device's queue, and sdp_peer_vanishes with the queue's
-# device removed; each host's device has one shared receive queue while connections
-# are up and none once they are gone; the queue pairs on a queue complete to CQs it
-# shares among them (one per device for 32 connections); and the receive buffers come back
-# (recv_buffers_kib in /proc/net/infinisock/memory falls to 0).
+# hosts, the default, under which the rest of the tests run): each host's device has
+# one shared receive queue while connections are up and none once they are gone; the
+# queue pairs on a queue complete to CQs it shares among them (one per device for 32
+# connections); a burst's buffers go back; a peer beyond its grant is reset;
+# sdp_peer_vanishes passes with the queue's device removed; and the receive buffers
+# come back (recv_buffers_kib in /proc/net/infinisock/memory falls to 0). The
+# sdp_stream, sdp_soak and sdp_scale suites run here once more with sdp_srq=0, on
+# receive buffers of each connection's own.
 . "$(dirname "$0")/_lib.bash"
 module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
 PEER=$(dirname "$0")/py/sdp_peer.py
 SDP_STREAM=$(dirname "$0")/sdp_stream
 [ -x "$SDP_STREAM" ] || SDP_STREAM=$(dirname "$0")/../build/sdp_stream
+srq_a=$(ip netns exec a sysctl -n net.infinisock.sdp_srq) || fail "sysctl sdp_srq in a"
+srq_b=$(ip netns exec b sysctl -n net.infinisock.sdp_srq) || fail "sysctl sdp_srq in b"
 cleanup() {
 	kill $(jobs -p) 2>/dev/null
 	wait 2>/dev/null
-	for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_srq=0; done
+	ip netns exec a sysctl -qw net.infinisock.sdp_srq="$srq_a"
+	ip netns exec b sysctl -qw net.infinisock.sdp_srq="$srq_b"
 }
 trap cleanup EXIT
-for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_srq=1 || fail "sysctl sdp_srq in $ns"; done
+set_srq() { for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_srq="$1" || fail "sysctl sdp_srq in $ns"; done; }
+set_srq 1
 
 srqs() { rdma resource show srq dev "$1" 2>/dev/null | grep -c "srqn"; }
 recv_kib() { awk '$1 == "recv_buffers_kib" {print $2}' /proc/net/infinisock/memory; }
@@ -103,20 +109,17 @@ kill "$echoserver"
 wait "$echoserver" 2>/dev/null
 pass "the queues give back what a burst left posted; their queue pairs share one CQ per device"
 
-"$SDP_STREAM" || fail "sdp_stream on shared receive queues"
-pass "sdp_stream on shared receive queues"
-
-# 256 connections at once, data both ways, some reset: every byte checked, and no
-# connection reset that was not meant to be (receiver-not-ready running out while
-# the queues refill would show here).
+# The suites run on the queues with the rest of the tests (sdp_srq is on by default);
+# here on receive buffers and CQs of each connection's own: sdp_stream's 49 cases,
+# sdp_soak's 256 connections with every byte checked, sdp_scale's 2,000.
+set_srq 0
+"$SDP_STREAM" || fail "sdp_stream on receive buffers of its own"
 SDP_SOAK=$(dirname "$SDP_STREAM")/sdp_soak
-"$SDP_SOAK" || fail "sdp_soak on shared receive queues"
-pass "sdp_soak on shared receive queues"
-
-# Idle connections on the queues: sdp_scale's figures (kernel memory per connection).
+"$SDP_SOAK" || fail "sdp_soak on receive buffers of its own"
 SDP_SCALE=$(dirname "$SDP_STREAM")/sdp_scale
-"$SDP_SCALE" || fail "sdp_scale on shared receive queues"
-pass "sdp_scale on shared receive queues"
+"$SDP_SCALE" || fail "sdp_scale on receive buffers of its own"
+set_srq 1
+pass "sdp_stream, sdp_soak and sdp_scale with sdp_srq=0"
 
 # A peer that sends beyond its grant into the shared queue (sdp_rogue overrun, against
 # a listener that reads nothing) is reset, and the queue goes on serving the others.
