@@ -305,8 +305,9 @@ def report(data, outdir):
     md += ["## Scale: N concurrent connections", "",
            "Aggregate throughput (Gbit/s, 64 KiB writes on every connection), kernel memory per idle connection "
            "(KiB, both ends: client and server share the VM) and kernel CPU time per GB moved (s/GB, the whole "
-           "guest's system+irq+softirq time). SDP-SRQ: SDP streams on their devices' shared receive queues "
-           "(net.infinisock.sdp_srq).", "",
+           "guest's system+irq+softirq time). SDP: SDP streams with receive buffers and CQs of their own "
+           "(net.infinisock.sdp_srq=0); SDP-SRQ: on their devices' shared receive queues (sdp_srq=1, the "
+           "default, which the other sections use).", "",
            table(["N"] + ["%s %s" % (label, unit) for unit in ("Gbit/s", "KiB/conn", "s/GB")
                           for _, label in scale_systems], rows), ""]
     # Where the kernel figure per idle connection went.

@@ -293,12 +293,11 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
             (("net.infinisock.sdp_transparent", 0),))
 
     def shared_queues(self, on):
-        """SDP streams made inside on their devices' shared receive queues
-        (net.infinisock.sdp_srq on hosts a and b) if `on`."""
-        if not on:
-            return contextlib.nullcontext()
-        srq = (("net.infinisock.sdp_srq", 1),)
-        return self.host_sysctls({"a": srq, "b": srq}, (("net.infinisock.sdp_srq", 0),))
+        """SDP streams made inside on their devices' shared receive queues if `on`,
+        else on receive buffers and CQs of each connection's own
+        (net.infinisock.sdp_srq 1 or 0 on hosts a and b); the default, 1, after."""
+        srq = (("net.infinisock.sdp_srq", 1 if on else 0),)
+        return self.host_sysctls({"a": srq, "b": srq}, (("net.infinisock.sdp_srq", 1),))
 
     def attach_transparent_hook(self):
         if not os.path.ismount("/sys/fs/bpf"):
@@ -439,7 +438,8 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
         # The scale steps weigh what connections cost, not the ring memory limit
         # (net.infinisock.sdp_mem, an eighth of the memory by default, which 1024
         # default connections pass): lifted to all of the VM's memory meanwhile.
-        # SDP runs them a second time on shared receive queues (sdp_srq).
+        # SDP runs them twice: on receive buffers of each connection's own, and on
+        # its devices' shared receive queues (sdp_srq, the default everywhere else).
         scale_systems = systems + ([SHARED_QUEUE_SYSTEM] if "sdp" in systems else [])
         with self.sysctl("net.infinisock.sdp_mem", self.mem_total_kib()):
             for system in scale_systems:
