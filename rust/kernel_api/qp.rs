@@ -293,6 +293,16 @@ pub(crate) fn send_buffer_bytes_in_use() -> usize {
     SEND_BUFFER_BYTES.load(Ordering::Relaxed)
 }
 
+/// A table of `n` empty buffer slots (`KVec::from_elem` wants `Clone`, which a
+/// mapped buffer is not).
+fn empty_slots(n: usize, flags: kernel::alloc::Flags) -> Result<KVec<Option<DmaBuf>>> {
+    let mut slots = KVec::with_capacity(n, flags)?;
+    for _ in 0..n {
+        slots.push(None, flags)?;
+    }
+    Ok(slots)
+}
+
 /// Bytes of a send buffer for a message of `len` bytes: a power of two from 1 KiB, so
 /// that buffers kept for the next messages fit them, and never more than `max`.
 fn send_buffer_len(len: usize, max: usize) -> usize {
@@ -337,10 +347,7 @@ impl QueuePair {
             Completions::Own { send, recv } => (send.as_raw(), recv.as_raw(), core::ptr::null_mut()),
             Completions::Shared { mailbox, _share, .. } => (_share.cq().as_raw(), _share.cq().as_raw(), mailbox.as_raw()),
         };
-        let mut rx = KVec::with_capacity(nrx as usize, GFP_KERNEL)?;
-        for _ in 0..nrx {
-            rx.push(None, GFP_KERNEL)?;
-        }
+        let rx = empty_slots(nrx as usize, GFP_KERNEL)?;
         let rx_in_device = KVec::from_elem(false, rx.len(), GFP_KERNEL)?;
         let rx_posted = IndexFifo::for_ring(rx.len())?;
         let tx_due = KVec::from_elem(0u64, ntx as usize, GFP_KERNEL)?;
@@ -796,10 +803,7 @@ impl QueuePair {
     /// Allocates the per-slot send table and room for as many spare buffers, charged
     /// to the writer as its buffers are.
     fn make_send_tables(&mut self) -> Result {
-        let mut tx = KVec::with_capacity(self.send_slots, GFP_KERNEL_ACCOUNT)?;
-        for _ in 0..self.send_slots {
-            tx.push(None, GFP_KERNEL_ACCOUNT)?;
-        }
+        let tx = empty_slots(self.send_slots, GFP_KERNEL_ACCOUNT)?;
         self.tx_spare = KVec::with_capacity(self.send_slots, GFP_KERNEL_ACCOUNT)?;
         self.tx = tx;
         Ok(())

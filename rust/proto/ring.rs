@@ -69,7 +69,6 @@ impl<S: List<u16>> IndexFifo<S> {
     /// An empty queue for the indices of a ring of `ring` buffers.
     pub fn for_ring(ring: usize) -> Result<Self, NoMemory> {
         let mut slots = S::default();
-        slots.reserve_more(ring)?;
         slots.grow_to(ring, 0)?;
         Ok(Self { slots, head: 0, len: 0 })
     }
