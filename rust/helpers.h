@@ -342,6 +342,11 @@ int infinisock_text_sysctl(const struct ctl_table *table, int write, void *buffe
 struct mem_cgroup;
 struct mem_cgroup *infinisock_memcg_enter(const struct sock *sk);
 void infinisock_memcg_leave(struct mem_cgroup *old);
+void infinisock_sk_init_memory(struct sock *sk);
+struct proto;
+void infinisock_proto_init_memory(struct proto *prot);
+int infinisock_sk_charge_rmem(struct sock *sk, int pages);
+void infinisock_sk_uncharge_rmem(struct sock *sk, int pages);
 int infinisock_msg_flags(const struct msghdr *msg);
 void infinisock_msg_add_flags(struct msghdr *msg, int flags);
 void infinisock_sk_init_child(struct sock *child, const struct sock *parent);

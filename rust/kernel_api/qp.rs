@@ -267,7 +267,15 @@ static RECV_BUFFER_BYTES: AtomicUsize = AtomicUsize::new(0);
 /// A receive buffer of `len` bytes for `dev` ([`DmaBuf::new_for_recv`]), counted in
 /// [`recv_buffer_bytes_in_use`] until [`free_recv_buffer`] (or [`uncount_recv_bytes`]).
 pub(super) fn new_recv_buffer(dev: &DeviceRef, len: usize, may_fail: bool) -> Result<DmaBuf> {
-    let buf = DmaBuf::new_for_recv(dev, len, may_fail)?;
+    count_recv_buffer(DmaBuf::new_for_recv(dev, len, may_fail)?)
+}
+
+/// A buffer for a shared receive queue, counted as [`new_recv_buffer`]'s are.
+pub(super) fn new_shared_recv_buffer(dev: &DeviceRef, len: usize) -> Result<DmaBuf> {
+    count_recv_buffer(DmaBuf::new_for_shared_recv(dev, len)?)
+}
+
+fn count_recv_buffer(buf: DmaBuf) -> Result<DmaBuf> {
     RECV_BUFFER_BYTES.fetch_add(buf.len(), Ordering::Relaxed);
     Ok(buf)
 }
@@ -709,6 +717,16 @@ impl QueuePair {
                 }
             }
         }
+    }
+
+    /// Bytes of its shared receive queue's buffers the queue pair holds: received and
+    /// not yet consumed (0 on a ring of its own, whose buffers are charged as they are
+    /// allocated).
+    pub(crate) fn shared_bytes_held(&self) -> usize {
+        if self.shared.is_none() {
+            return 0;
+        }
+        self.rx.iter().flatten().map(DmaBuf::len).sum()
     }
 
     /// A ring slot with no buffer and not posted (granted), to post a new one in.

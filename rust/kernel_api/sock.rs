@@ -152,7 +152,40 @@ impl Drop for MemcgScope {
     }
 }
 
+/// What [`Sock::charge_rmem`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MemCharge {
+    Charged,
+    /// The memory cgroup is at its limit: nothing was charged.
+    Refused,
+    /// The sock has no memory cgroup to charge (the root's, or none yet).
+    NoCgroup,
+}
+
 impl Sock {
+    /// Charges the sock's memory cgroup for `pages` pages of received data the
+    /// connection holds, as TCP charges its receive queue (memory.stat `sock`). The
+    /// caller serializes the charges of one sock and gives back with
+    /// [`Sock::uncharge_rmem`] exactly what it charged.
+    pub(crate) fn charge_rmem(&self, pages: usize) -> MemCharge {
+        let Ok(pages) = i32::try_from(pages) else { return MemCharge::Refused };
+        // SAFETY: The sock is valid (type invariant); its sk_bypass_prot_mem is set
+        // (`Sock::alloc`, `init_trampoline`), so no protocol-wide counter is touched.
+        match unsafe { bindings::infinisock_sk_charge_rmem(self.as_raw(), pages) } {
+            0 => MemCharge::Charged,
+            e if e == ENOENT.to_errno() => MemCharge::NoCgroup,
+            _ => MemCharge::Refused,
+        }
+    }
+
+    /// Gives back `pages` pages charged by [`Sock::charge_rmem`].
+    pub(crate) fn uncharge_rmem(&self, pages: usize) {
+        let Ok(pages) = i32::try_from(pages) else { return };
+        // SAFETY: The sock is valid; the caller charged these pages (and holds the lock
+        // that serializes its charges).
+        unsafe { bindings::infinisock_sk_uncharge_rmem(self.as_raw(), pages) };
+    }
+
     /// Charges the current task's accounted allocations to the memory cgroup of the
     /// task that created the sock, until the returned scope ends: connections are
     /// set up in rdma_cm's worker, not in the program.
@@ -182,6 +215,8 @@ impl Sock {
             bindings::sk_alloc(net.as_raw(), family, bindings::GFP_KERNEL, proto.proto.get(), i32::from(kern))
         };
         let sk = NonNull::new(sk).ok_or(ENOBUFS)?;
+        // SAFETY: `sk_alloc` returned a sock nobody else sees yet.
+        unsafe { bindings::infinisock_sk_init_memory(sk.as_ptr()) };
         // SAFETY: `sk_alloc` returned a sock with one reference, now owned by the `ARef`.
         Ok(unsafe { ARef::from_raw(sk.cast()) })
     }
@@ -1033,7 +1068,10 @@ impl ProtoTable {
 
 unsafe extern "C" fn init_trampoline<P: SockProto>(sk: *mut bindings::sock) -> kernel::ffi::c_int {
     from_result(|| {
-        // SAFETY: `inet_create`/`inet6_create` pass a sock just allocated from our proto.
+        // SAFETY: `inet_create`/`inet6_create` pass a sock just allocated from our proto,
+        // seen by nobody else yet.
+        unsafe { bindings::infinisock_sk_init_memory(sk) };
+        // SAFETY: As above.
         P::init(unsafe { Sock::from_raw(sk) })?;
         Ok(0)
     })
@@ -1075,6 +1113,7 @@ impl KernelTable for ProtoTable {
         unsafe {
             (*raw).obj_size = size.try_into()?;
             (*raw).ipv6_pinfo_offset = pinfo.try_into()?;
+            bindings::infinisock_proto_init_memory(raw);
             to_result(bindings::proto_register(raw, 1))
         }
     }

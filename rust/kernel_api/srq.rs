@@ -28,7 +28,7 @@ use crate::{
     kernel_api::{
         bindings,
         ib::DeviceRef,
-        qp::{free_recv_buffer, new_recv_buffer, uncount_recv_bytes},
+        qp::{free_recv_buffer, new_shared_recv_buffer, uncount_recv_bytes},
         shared_cq::{CqShare, SharedCqs},
         srq_drain::{DrainPair, DRAIN_DEPTH, DRAIN_SEND_TAG},
         verbs::{checked, Cqe, DmaBuf, Pd, POLL_BATCH},
@@ -534,7 +534,7 @@ impl SharedRecvQueue {
         let room = slots.levels.to_post(((self.room)(self.buffer_size) as u64).min(free));
         let mut posted = 0;
         for _ in 0..room {
-            let Ok(buf) = new_recv_buffer(&self.dev, self.buffer_size, true) else { break };
+            let Ok(buf) = new_shared_recv_buffer(&self.dev, self.buffer_size) else { break };
             if self.post(slots, buf).is_err() {
                 break;
             }

@@ -426,6 +426,15 @@ impl DmaBuf {
         Self::allocate(dev, len, DmaDir::FromDevice, flags)
     }
 
+    /// A buffer of `len` bytes for a shared receive queue: charged to no memory cgroup
+    /// as it is posted (it belongs to none; the connection a receive fills it for
+    /// charges its owner's socket memory while it holds it), without reclaim or
+    /// warning (the queue retries).
+    pub(super) fn new_for_shared_recv(dev: &IbDevice, len: usize) -> Result<Self> {
+        use kernel::alloc::flags::{GFP_NOWAIT, __GFP_NOWARN};
+        Self::allocate(dev, len, DmaDir::FromDevice, GFP_NOWAIT | __GFP_NOWARN)
+    }
+
     /// A buffer of `len` bytes the device reads a message from, taken as a message is
     /// written: its caller copes with `ENOMEM`, so a failure is not worth a warning.
     pub(super) fn new_for_send(dev: &IbDevice, len: usize) -> Result<Self> {
@@ -434,7 +443,8 @@ impl DmaBuf {
 
     /// Allocates `len` zeroed bytes with `flags` and maps them for `dev`.
     fn allocate(dev: &IbDevice, len: usize, dir: DmaDir, flags: kernel::alloc::Flags) -> Result<Self> {
-        // Charged to the memory cgroup (the caller's, or the one it chose for the task).
+        // Charged to the memory cgroup (the caller's, or the one it chose for the task)
+        // if `flags` say `__GFP_ACCOUNT`.
         let mut buf = KVec::from_elem(0u8, len, flags)?;
         let mut addr = 0u64;
         // SAFETY: The device is registered; `buf` is `len` bytes of kernel memory, kept

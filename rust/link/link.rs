@@ -102,6 +102,12 @@ pub(crate) struct Link {
     /// a reap began that left it empty and armed. Until the count moves, no
     /// completion came since, and a reap skips the CQ.
     reaped_at: [Option<u32>; 2],
+    /// Pages of the shared receive queue's buffers the link holds that are charged to
+    /// its owner's socket memory (`sdp::rx::charge_held`); given back before it goes.
+    pub(crate) rmem_charged: usize,
+    /// The owner's memory cgroup refused a charge: the window stays at its floor, as
+    /// under the module's memory pressure, until a charge succeeds.
+    pub(crate) rmem_short: bool,
     /// The shared receive queue the queue pair is on, if it is: last, so that the
     /// queue pair has left it when this goes.
     shared: Option<SharedQueueUser>,
@@ -193,6 +199,8 @@ impl Link {
             window: RecvWindow::new(cfg.recv_start, cfg.recv_buffers, 0),
             created: Instant::now(),
             reaped_at: [None, None],
+            rmem_charged: 0,
+            rmem_short: false,
             shared,
         };
         for idx in 0..link.window.initial() {
@@ -263,8 +271,9 @@ impl Link {
 
     /// Receive buffer `idx`'s message was consumed: the window says whether it is
     /// posted again or given back, and whether buffers are added (allocated and
-    /// posted now; one that cannot be is not granted). Under memory pressure it does
-    /// not grow and falls back to its floor. Each posted counts as a credit the peer
+    /// posted now; one that cannot be is not granted). Under memory pressure (the
+    /// module's, or the owner's memory cgroup's: `rmem_short`) it does not grow and
+    /// falls back to its floor. Each posted counts as a credit the peer
     /// will be told about.
     ///
     /// Once the QP is in the error state nothing is posted: the buffer goes back, and
@@ -279,6 +288,7 @@ impl Link {
         }
         let now_ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (room, pressure) = memory::growth(self.buffer_size());
+        let (room, pressure) = if self.rmem_short { (0, true) } else { (room, pressure) };
         let step = self.window.consumed(self.stream.rx.len(), now_ms, pressure);
         let mut posted = 0;
         let mut refused = None;

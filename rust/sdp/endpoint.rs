@@ -407,6 +407,9 @@ impl Endpoint {
         inner.woken_before_reap = self.woken_by_cq_event.swap(0, Ordering::AcqRel);
         let handled = self.reap_side(inner, CqSide::Send) + self.reap_side(inner, CqSide::Recv);
         inner.woken_before_reap = 0;
+        if handled > 0 {
+            rx::charge_held(self, inner);
+        }
         handled
     }
 
@@ -633,7 +636,12 @@ impl Endpoint {
             self.set_phase(&mut inner, Phase::Closed);
             let children = inner.listen.take_all();
             let parent = inner.parent.take();
-            (inner.link.take(), inner.id.take(), (children, parent))
+            let link = inner.link.take();
+            // Its buffers go back to their queue with it.
+            if let Some(l) = link.as_ref().filter(|l| l.rmem_charged > 0) {
+                self.sk.uncharge_rmem(l.rmem_charged);
+            }
+            (link, inner.id.take(), (children, parent))
         };
         let rdma_in_flight = link.as_ref().map(|l| l.rdma.in_flight()).unwrap_or_else(KVec::new);
         // Timers arm themselves again only while the phase is `Connected`, under the

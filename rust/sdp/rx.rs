@@ -9,7 +9,11 @@ use crate::kernel_api::log::pr_warn_ratelimited;
 use kernel::{prelude::*, str::CStr};
 
 use crate::{
-    kernel_api::{sock::Msg, trace, verbs::Wc},
+    kernel_api::{
+        sock::{MemCharge, Msg},
+        trace,
+        verbs::Wc,
+    },
     link::link::Link,
     netns::stats,
     proto::{
@@ -232,6 +236,33 @@ fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool
     }
 }
 
+/// Charges the socket's memory cgroup for the shared receive queue's buffers the
+/// connection holds (received, not yet read), as TCP charges its receive queue:
+/// memory.stat `sock`. Buffers of a ring of the connection's own are charged as they
+/// are allocated instead. Called as receives are reaped and buffers consumed.
+///
+/// A refused charge keeps the data (the peer was granted the buffer) and holds the
+/// window at its floor until a charge succeeds, as TCP under its cgroup's pressure.
+pub(crate) fn charge_held(ep: EpRef<'_>, inner: &mut Inner) {
+    let Some(link) = inner.link.as_mut() else { return };
+    let want = link.qp.shared_bytes_held().div_ceil(kernel::page::PAGE_SIZE);
+    let have = link.rmem_charged;
+    if want > have {
+        match ep.sk.charge_rmem(want - have) {
+            MemCharge::Charged => {
+                link.rmem_charged = want;
+                link.rmem_short = false;
+            }
+            MemCharge::Refused => link.rmem_short = true,
+            MemCharge::NoCgroup => {}
+        }
+    } else if want < have {
+        ep.sk.uncharge_rmem(have - want);
+        link.rmem_charged = want;
+        link.rmem_short = false;
+    }
+}
+
 /// `recv(MSG_OOB)`: the urgent byte, as `tcp_recv_urg` returns it.
 fn recv_urgent(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32) -> Result<usize> {
     loop {
@@ -340,6 +371,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                         ep.fail(inner, e);
                     }
                     crate::sdp::tx::retry_if_short(ep, inner);
+                    charge_held(ep, inner);
                 }
                 if peek || copied >= target {
                     break;

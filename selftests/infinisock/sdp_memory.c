@@ -2,9 +2,13 @@
 /*
  * Kernel memory of SDP connections (hosts.h: host a connects to host b):
  *
- * - their receive buffers are charged to the memory cgroup of the program that owns
- *   the socket (the connecting one, or the listener's for accepted connections); a
- *   connection posts 4 at first and more only while a writer is held back by them;
+ * - receive buffers of a connection's own (net.infinisock.sdp_srq 0) are charged to
+ *   the memory cgroup of the program that owns the socket (the connecting one, or
+ *   the listener's for accepted connections); a connection posts 4 at first and more
+ *   only while a writer is held back by them;
+ * - on the shared receive queues (the default), what a connection received and its
+ *   program has not read is charged to that cgroup as socket memory (memory.stat
+ *   "sock"), as TCP's receive queue is, until it is read;
  *   send buffers are taken as the program writes and given back once the peer's
  *   adapter has the data, so an idle connection holds none;
  * - the buffers all connections hold stay within net.infinisock.sdp_mem, counted as
@@ -22,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,32 +150,48 @@ static long long settle(long long kib)
 	return now;
 }
 
+/* A new memory cgroup at CGDIR (mounting cgroup2 if need be): 0, or -errno. */
+static int new_memory_cgroup(void)
+{
+	if (access(CGROOT "/cgroup.procs", F_OK) && mount("none", CGROOT, "cgroup2", 0, NULL))
+		return -errno;
+	if (write_str(CGROOT "/cgroup.subtree_control", "+memory"))
+		return -errno;
+	rmdir(CGDIR);
+	return mkdir(CGDIR, 0755) ? -errno : 0;
+}
+
+/* Moves the calling process into CGDIR: 0, or -1. */
+static int join_memory_cgroup(void)
+{
+	char self[16];
+
+	snprintf(self, sizeof(self), "%d", getpid());
+	return write_str(CGDIR "/cgroup.procs", self) ? -1 : 0;
+}
+
 /*
- * A program in its own memory cgroup opens connections to itself: the receive
- * buffers of both ends (its sockets and those its listener accepts) are charged to
- * that cgroup; an idle connection holds the 4 it posts at first, and nothing like a
- * send ring.
+ * A program in its own memory cgroup opens connections to itself, each on receive
+ * buffers of its own (net.infinisock.sdp_srq 0): those buffers of both ends (its
+ * sockets and those its listener accepts) are charged to that cgroup; an idle
+ * connection holds the 4 it posts at first, and nothing like a send ring.
  */
 TEST(rings_charged_to_the_programs_memory_cgroup)
 {
-	char self[16];
-	int status;
+	char srq[8];
+	int status, rc;
 	pid_t pid;
 
-	if (access(CGROOT "/cgroup.procs", F_OK))
-		ASSERT_EQ(0, mount("none", CGROOT, "cgroup2", 0, NULL));
-	ASSERT_EQ(0, write_str(CGROOT "/cgroup.subtree_control", "+memory"))
-		TH_LOG("memory controller: %s", strerror(errno));
-	rmdir(CGDIR);
-	ASSERT_EQ(0, mkdir(CGDIR, 0755));
+	rc = new_memory_cgroup();
+	ASSERT_EQ(0, rc) TH_LOG("memory cgroup: %s", strerror(-rc));
+	set_srq("0", srq, sizeof(srq));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		int fds[2 * CONNS], port, l, n = 0;
 		long long before, after;
 
-		snprintf(self, sizeof(self), "%d", getpid());
-		if (write_str(CGDIR "/cgroup.procs", self))
+		if (join_memory_cgroup())
 			_exit(2);
 		l = listen_b(&port);
 		if (l < 0)
@@ -198,8 +219,117 @@ TEST(rings_charged_to_the_programs_memory_cgroup)
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	set_srq(srq, NULL, 0);
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
 	/* Kernel memory still charged to it does not keep a cgroup from going. */
+	EXPECT_EQ(0, rmdir(CGDIR)) TH_LOG("%s: %s", CGDIR, strerror(errno));
+}
+
+/*
+ * The cgroup's socket memory (memory.stat "sock", flushed into the file at least
+ * every 2 s) once `cond` holds of it, or after 4 s.
+ */
+static long long sock_memory_when(int (*cond)(long long sock, long long want), long long want)
+{
+	long long sock = read_ll(CGDIR "/memory.stat", "sock");
+
+	for (int i = 0; i < 80 && !cond(sock, want); i++) {
+		usleep(50000);
+		sock = read_ll(CGDIR "/memory.stat", "sock");
+	}
+	return sock;
+}
+
+static int at_least(long long sock, long long want)
+{
+	return sock >= want;
+}
+
+static int at_most(long long sock, long long want)
+{
+	return sock <= want;
+}
+
+/* Unread bytes of `fd` once they stopped growing (the writer is held back). */
+static int settled_unread(int fd)
+{
+	int now = -1, last = -2;
+
+	for (int i = 0; i < 100 && now != last; i++) {
+		last = now;
+		usleep(50000);
+		if (ioctl(fd, FIONREAD, &now))
+			return -1;
+	}
+	return now;
+}
+
+#define UNREAD_MAX (1 << 20)
+
+/*
+ * On the shared receive queues (the default) a buffer belongs to its device's queue
+ * until a message fills it. What a connection received and its program has not read
+ * is charged to that program's memory cgroup as socket memory (memory.stat "sock"),
+ * as TCP's receive queue is, and given back as it is read.
+ */
+TEST(unread_data_charged_as_socket_memory)
+{
+	int status, rc;
+	pid_t pid;
+
+	rc = new_memory_cgroup();
+	ASSERT_EQ(0, rc) TH_LOG("memory cgroup: %s", strerror(-rc));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		static char buf[UNREAD_MAX];
+		long long held, drained;
+		int port, l, c, s, unread;
+		size_t sent = 0, got = 0;
+		ssize_t n;
+
+		if (join_memory_cgroup())
+			_exit(2);
+		l = listen_b(&port);
+		c = l < 0 ? -1 : connect_a(port);
+		s = c < 0 ? -1 : accept(l, NULL, NULL);
+		if (s < 0)
+			_exit(3);
+		/* Until the peer's grants are used up: it is not reading. */
+		fcntl(c, F_SETFL, O_NONBLOCK);
+		memset(buf, 'x', sizeof(buf));
+		while (sent < sizeof(buf)) {
+			struct pollfd out = { .fd = c, .events = POLLOUT };
+
+			n = send(c, buf, 64 << 10, 0);
+			if (n > 0)
+				sent += n;
+			else if (errno != EAGAIN || poll(&out, 1, 200) <= 0)
+				break;
+		}
+		unread = settled_unread(s);
+		if (unread <= 0)
+			_exit(4);
+		held = sock_memory_when(at_least, unread);
+		printf("# %d bytes unread, socket memory %lld bytes\n", unread, held);
+		if (held < unread)
+			_exit(5);
+		/* Whole buffers: at most one more of 32 KiB per message. */
+		if (held > 2LL * unread + (64 << 10))
+			_exit(6);
+		fcntl(c, F_SETFL, 0);
+		while (got < sent && (n = recv(s, buf, sizeof(buf), 0)) > 0)
+			got += n;
+		if (got != sent)
+			_exit(7);
+		drained = sock_memory_when(at_most, 0);
+		printf("# all %zu bytes read, socket memory %lld bytes\n", got, drained);
+		if (drained != 0)
+			_exit(8);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
 	EXPECT_EQ(0, rmdir(CGDIR)) TH_LOG("%s: %s", CGDIR, strerror(errno));
 }
 
@@ -698,6 +828,20 @@ TEST(container_root_bounded)
  * Documentation/design.rst). Measured on each connection's own queues and CQs: on the
  * shared receive queues the device's CQs are shared (sdp_srq.sh).
  */
+/* VmallocUsed (KiB) once it held still for half a second, or after 10 s. */
+static long long settled_vmalloc(void)
+{
+	long long now = read_ll("/proc/meminfo", "VmallocUsed:"), last = -1;
+
+	for (int i = 0, still = 0; i < 100 && still < 5; i++) {
+		usleep(100000);
+		last = now;
+		now = read_ll("/proc/meminfo", "VmallocUsed:");
+		still = now == last ? still + 1 : 0;
+	}
+	return now;
+}
+
 #define QUEUE_CONNS 32
 #define QUEUE_KIB_MAX 96 /* both ends: 2 x 32 KiB, and room for noise */
 
@@ -708,9 +852,16 @@ TEST(stream_queues_sized_for_streams)
 	char srq[8];
 
 	set_srq("0", srq, sizeof(srq));
+	/*
+	 * Earlier tests' connections go asynchronously, and the last one on a device's
+	 * shared receive queue takes the queue and its CQs (megabytes of vmalloc) with it:
+	 * gone before the count starts.
+	 */
+	for (int i = 0; i < 100 && read_ll("/proc/net/infinisock/memory", "shared_cqs") > 0; i++)
+		usleep(50000);
 	l = listen_b(&port);
 	ASSERT_LE(0, l) TH_LOG("listen: %s", strerror(-l));
-	before = read_ll("/proc/meminfo", "VmallocUsed:");
+	before = settled_vmalloc();
 	n = connect_pairs(l, port, fds, QUEUE_CONNS);
 	ASSERT_EQ(2 * QUEUE_CONNS, n) TH_LOG("connection %d: %s", n / 2, strerror(errno));
 	after = read_ll("/proc/meminfo", "VmallocUsed:");

@@ -319,6 +319,21 @@ void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
 	child->sk_lingertime = READ_ONCE(parent->sk_lingertime);
 	/* As TCP's: an accepted socket reports its listener's IPV6_V6ONLY. */
 	child->sk_ipv6only = parent->sk_ipv6only;
+	infinisock_sk_init_memory(child);
+#ifdef CONFIG_MEMCG
+	/*
+	 * Socket memory is charged to the listener's memory cgroup, as the connection's
+	 * other kernel memory is (TCP charges the one of the task that accepts; ours are
+	 * set up, and hold buffers, before accept()). sk_free() drops the reference.
+	 */
+	if (child->sk_memcg != parent->sk_memcg) {
+		if (child->sk_memcg)
+			css_put(&child->sk_memcg->css);
+		if (parent->sk_memcg)
+			css_get(&parent->sk_memcg->css);
+		child->sk_memcg = parent->sk_memcg;
+	}
+#endif
 #if IS_ENABLED(CONFIG_IPV6)
 	if (child->sk_family == AF_INET6)
 		inet_sk(child)->pinet6 = &((struct infinisock6_sock *)child)->inet6;
@@ -400,4 +415,56 @@ struct mem_cgroup *infinisock_memcg_enter(const struct sock *sk)
 void infinisock_memcg_leave(struct mem_cgroup *old)
 {
 	set_active_memcg(old);
+}
+
+/*
+ * Our socks count their buffers against the module's own limit (net.infinisock.sdp_mem),
+ * not a protocol-wide one: socket memory accounting charges their memory cgroup only
+ * (as net.core.bypass_prot_mem does for TCP). Set before anyone else sees the sock.
+ */
+void infinisock_sk_init_memory(struct sock *sk)
+{
+	sk->sk_bypass_prot_mem = 1;
+}
+
+/*
+ * The limits sock_exceed_buf_limit's tracepoint reads when a charge fails; with
+ * sk_bypass_prot_mem nothing else reads them. Zero: no protocol-wide limit.
+ */
+static long infinisock_prot_mem[3];
+static int infinisock_prot_rwmem[3];
+
+void infinisock_proto_init_memory(struct proto *prot)
+{
+	prot->sysctl_mem = infinisock_prot_mem;
+	prot->sysctl_rmem = infinisock_prot_rwmem;
+	prot->sysctl_wmem = infinisock_prot_rwmem;
+}
+
+/*
+ * Charges sk's memory cgroup for `pages` pages of received data, as TCP charges its
+ * receive queue (memory.stat "sock"). 0, -ENOBUFS if the cgroup is at its limit, or
+ * -ENOENT if the sock has no cgroup to charge (nothing was charged). The caller
+ * serializes the charges of a sock: sk_forward_alloc is back where it was after each.
+ */
+int infinisock_sk_charge_rmem(struct sock *sk, int pages)
+{
+	int size = pages << PAGE_SHIFT;
+
+	/* Without the bypass the charge would count against our proto's (absent) limit. */
+	if (!mem_cgroup_sk_enabled(sk) || !sk->sk_bypass_prot_mem)
+		return -ENOENT;
+	if (!__sk_mem_schedule(sk, size, SK_MEM_RECV))
+		return -ENOBUFS;
+	sk_forward_alloc_add(sk, -size);
+	return 0;
+}
+
+/* Gives back `pages` pages charged by infinisock_sk_charge_rmem(). */
+void infinisock_sk_uncharge_rmem(struct sock *sk, int pages)
+{
+	int size = pages << PAGE_SHIFT;
+
+	sk_forward_alloc_add(sk, size);
+	__sk_mem_reclaim(sk, size);
 }
