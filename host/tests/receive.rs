@@ -6,7 +6,12 @@
 use infinisock_proto::abi::{POLLIN, POLLPRI, POLLRDHUP, POLLRDNORM};
 use infinisock_proto::credits::{CreditError, Credits};
 use infinisock_proto::receive::*;
-use infinisock_proto::wire::{encode_header, Mid, WireError, BSDH_LEN, FLAG_MESSAGE, FLAG_OOB_PEND, FLAG_OOB_PRES};
+use infinisock_proto::wire::{
+    encode_header, Advert, Mid, WireError, BSDH_LEN, FLAG_MESSAGE, FLAG_OOB_PEND, FLAG_OOB_PRES, SRC_AH_LEN,
+};
+use infinisock_proto::zc_land::SinkFlow;
+use infinisock_proto::zc_sink::SinkViolation;
+use infinisock_proto::HostLists;
 use proptest::prelude::*;
 
 /// Two ends' flow control after the Hello exchange: what `peer` sends, `us` receives.
@@ -24,8 +29,77 @@ fn message(peer: &mut Credits, mid: Mid, flags: u8, payload: &[u8]) -> Vec<u8> {
     m
 }
 
-const STREAM: RxContext = RxContext { messages: false, fin_received: false, orphaned: false, discard: false };
+const STREAM: RxContext = RxContext { messages: false, fin_received: false, orphaned: false, discard: false, zc: None };
 const MESSAGES: RxContext = RxContext { messages: true, ..STREAM };
+
+/// A SrcAvail's body: the advert, then `inline` bytes.
+fn src_avail(ah: Advert, inline: &[u8]) -> Vec<u8> {
+    let mut b = vec![0u8; SRC_AH_LEN];
+    ah.encode(&mut b);
+    b.extend_from_slice(inline);
+    b
+}
+
+const AH: Advert = Advert { len: 100, rkey: 9, vaddr: 4096 };
+
+#[test]
+fn zero_copy_messages_only_where_negotiated() {
+    let flow = SinkFlow::<HostLists>::new(4, true);
+    let zc = RxContext { zc: Some(flow.gate()), ..STREAM };
+    let (mut peer, mut us) = pair();
+    let m = message(&mut peer, Mid::SrcAvail, 0, &src_avail(AH, b"abc"));
+    let mseq_ack = u32::from_be_bytes([m[12], m[13], m[14], m[15]]);
+    let v = classify(Incoming::Message(&m), zc, &mut us).unwrap();
+    assert_eq!(v, Verdict::Zc(ZcVerdict::SrcAvail { ah: AH, inline_len: 3, mseq_ack }));
+    assert_eq!(v.poll_events(), POLLIN | POLLRDNORM, "inline bytes are readable");
+    let m = message(&mut peer, Mid::SrcAvail, 0, &src_avail(AH, b""));
+    assert_eq!(classify(Incoming::Message(&m), zc, &mut us).unwrap().poll_events(), 0);
+    let m = message(&mut peer, Mid::SrcAvailCancel, 0, b"");
+    assert_eq!(classify(Incoming::Message(&m), zc, &mut us), Ok(Verdict::Zc(ZcVerdict::Cancel)));
+    // The sink advertises nothing: replies to a source, and the SinkAvail family, are
+    // unsolicited.
+    for (mid, body) in [
+        (Mid::RdmaRdCompl, &5u32.to_be_bytes()[..]),
+        (Mid::SendSm, &[][..]),
+        (Mid::RdmaWrCompl, &5u32.to_be_bytes()[..]),
+        (Mid::SinkCancelAck, &[][..]),
+    ] {
+        let m = message(&mut peer, mid, 0, body);
+        assert_eq!(classify(Incoming::Message(&m), zc, &mut us), Err(Violation::Unsolicited(mid)));
+    }
+    // Not negotiated: malformed, as before.
+    let (mut peer, mut us) = pair();
+    let m = message(&mut peer, Mid::SrcAvail, 0, &src_avail(AH, b""));
+    assert_eq!(
+        classify(Incoming::Message(&m), STREAM, &mut us),
+        Err(Violation::Malformed(WireError::UnexpectedMid(Mid::SrcAvail)))
+    );
+    // After the peer's DisConn, or with nobody to read, an advert is data too late.
+    let (mut peer, mut us) = pair();
+    let m = message(&mut peer, Mid::SrcAvail, 0, &src_avail(AH, b""));
+    let after_fin = RxContext { fin_received: true, ..zc };
+    assert_eq!(classify(Incoming::Message(&m), after_fin, &mut us), Err(Violation::DataAfterDisConn));
+}
+
+#[test]
+fn data_waits_for_the_peers_adverts_to_close() {
+    let mut flow = SinkFlow::<HostLists>::new(4, true);
+    flow.on_src_avail(0, AH, 0).unwrap();
+    let open = RxContext { zc: Some(flow.gate()), ..STREAM };
+    let (mut peer, mut us) = pair();
+    for (mid, flags, body) in [(Mid::Data, 0, &b"x"[..]), (Mid::Data, FLAG_OOB_PRES, &b"!"[..]), (Mid::DisConn, 0, &[][..])] {
+        let m = message(&mut peer, mid, flags, body);
+        assert_eq!(
+            classify(Incoming::Message(&m), open, &mut us),
+            Err(Violation::Zc(SinkViolation::DataWhileOpen)),
+            "{:?} while an advert is open",
+            mid
+        );
+    }
+    // A credit update carries no data: it may come.
+    let m = message(&mut peer, Mid::Data, 0, b"");
+    assert_eq!(classify(Incoming::Message(&m), open, &mut us), Ok(Verdict::Repost));
+}
 
 #[test]
 fn stream_data_is_filed_for_the_reader() {

@@ -5,13 +5,12 @@
 //! stream delivered once, in order, whatever the interleaving.
 
 mod common;
-use common::Wire;
+use common::{SourceSends, Wire, ZcSource};
 
 use std::collections::VecDeque;
 
 use infinisock_proto::wire::Advert;
 use infinisock_proto::zc_sink::*;
-use infinisock_proto::zc_src::{Closed, SrcAdverts};
 use infinisock_proto::HostLists;
 use proptest::prelude::*;
 
@@ -128,19 +127,13 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// The two peers and the wires between them.
 struct Peers {
-    src: SrcAdverts<HostLists>,
+    src: ZcSource,
     sink: Sink,
     /// Each side's last mseq sent and last received.
     src_heard: u32,
     sink_heard: u32,
     to_sink: Wire<Msg>,
     to_src: Wire<Msg>,
-    /// The source's stream: written up to `written`, sent (as adverts or Data) up to
-    /// `sent`; ranges to resend as Data, in order; the adverts' starts by id.
-    written: u64,
-    sent: u64,
-    resend: VecDeque<(u64, u32)>,
-    starts: Vec<u64>,
     /// The sink's delivered bytes (contiguous stream offsets from 0), and its READs in
     /// flight (stream offset, len).
     delivered: u64,
@@ -150,16 +143,12 @@ struct Peers {
 impl Peers {
     fn new(max_open: u8) -> Self {
         Self {
-            src: SrcAdverts::new(max_open, u64::MAX, u64::MAX),
+            src: ZcSource::new(max_open),
             sink: Sink::new(max_open),
             src_heard: 0,
             sink_heard: 0,
             to_sink: Wire::new(0),
             to_src: Wire::new(0),
-            written: 0,
-            sent: 0,
-            resend: VecDeque::new(),
-            starts: vec![],
             delivered: 0,
             reads: VecDeque::new(),
         }
@@ -169,40 +158,16 @@ impl Peers {
         self.to_sink.send(m, self.src_heard, true);
     }
 
-    fn closed(&mut self, c: Closed) {
-        if c.unread() > 0 {
-            self.resend.push_back((self.starts[c.id as usize] + u64::from(c.read), c.unread()));
-        }
-    }
-
     fn apply(&mut self, s: Step) -> Result<(), TestCaseError> {
         match s {
-            Step::Write(n) => self.written += u64::from(n),
-            Step::SourceSends(advert) => {
-                // With adverts open only another advert may go, of new bytes.
-                let open = !self.src.may_send_data();
-                if open && (!self.resend.is_empty() || !advert || !self.src.has_room() || self.sent == self.written) {
-                    return Ok(());
-                }
-                if let Some((start, len)) = self.resend.pop_front() {
-                    self.to_sink(Msg::Data { start, len });
-                } else if self.sent < self.written {
-                    let len = u32::try_from(self.written - self.sent).unwrap_or(u32::MAX).min(1 << 20);
-                    let start = self.sent;
-                    if advert && self.src.has_room() {
-                        let id = self.starts.len() as u64;
-                        self.src.post(id, self.to_sink.mseq.wrapping_add(1), len, 0).unwrap();
-                        self.starts.push(start);
-                        self.to_sink(Msg::SrcAvail { start, len });
-                    } else {
-                        self.to_sink(Msg::Data { start, len });
-                    }
-                    self.sent += u64::from(len);
-                }
-            }
+            Step::Write(n) => self.src.written += u64::from(n),
+            Step::SourceSends(advert) => match self.src.next(advert, self.to_sink.mseq.wrapping_add(1)) {
+                Some(SourceSends::Data { start, len }) => self.to_sink(Msg::Data { start, len }),
+                Some(SourceSends::SrcAvail { start, len }) => self.to_sink(Msg::SrcAvail { start, len }),
+                None => {}
+            },
             Step::SourceCancels => {
-                if !self.src.may_send_data() {
-                    self.src.cancel(0);
+                if self.src.cancel() {
                     self.to_sink(Msg::Cancel);
                 }
             }
@@ -210,16 +175,8 @@ impl Peers {
                 let Some((mseq, ack, m)) = self.to_src.queue.pop_front() else { return Ok(()) };
                 self.src_heard = mseq;
                 match m {
-                    Msg::RdCompl(n) => {
-                        if let Some(c) = self.src.on_rd_compl(n, ack, 0).unwrap() {
-                            self.closed(c);
-                        }
-                    }
-                    Msg::SendSm => {
-                        let mut closed = vec![];
-                        self.src.on_send_sm(|c| closed.push(c));
-                        closed.into_iter().for_each(|c| self.closed(c));
-                    }
+                    Msg::RdCompl(n) => self.src.on_rd_compl(n, ack).unwrap(),
+                    Msg::SendSm => self.src.on_send_sm(),
                     other => prop_assert!(false, "the sink sent {:?}", other),
                 }
             }
@@ -265,12 +222,12 @@ impl Peers {
             to_src.send(m, heard, true)
         });
         // Nothing the sink delivered lies beyond what the source sent.
-        prop_assert!(self.delivered <= self.sent);
+        prop_assert!(self.delivered <= self.src.sent);
         Ok(())
     }
 
     fn quiet(&self) -> bool {
-        self.delivered == self.written && self.to_sink.queue.is_empty() && self.to_src.queue.is_empty() && self.reads.is_empty()
+        self.delivered == self.src.written && self.to_sink.queue.is_empty() && self.to_src.queue.is_empty() && self.reads.is_empty()
     }
 }
 
@@ -296,7 +253,7 @@ proptest! {
                 p.apply(s)?;
             }
         }
-        prop_assert_eq!(p.delivered, p.written, "bytes lost or duplicated");
-        prop_assert!(p.src.may_send_data() && !p.sink.any_open());
+        prop_assert_eq!(p.delivered, p.src.written, "bytes lost or duplicated");
+        prop_assert!(p.src.adverts.may_send_data() && !p.sink.any_open());
     }
 }

@@ -10,7 +10,9 @@ use super::{
     credits::{CreditError, Credits},
     list::{List, NoMemory},
     ring::{IndexFifo, IndexSlots, MAX_RING},
-    wire::{decode_message, Message, WireError, FLAG_MESSAGE, FLAG_OOB_PRES},
+    wire::{decode, Advert, Message, Mid, WireError, FLAG_MESSAGE, FLAG_OOB_PRES},
+    zc_land::ZcGate,
+    zc_sink::SinkViolation,
 };
 
 /// What completed in a receive buffer.
@@ -34,6 +36,9 @@ pub struct RxContext {
     pub orphaned: bool,
     /// `shutdown(SHUT_RD)`: data is dropped on arrival.
     pub discard: bool,
+    /// Zero-copy was negotiated: its messages decode, and the peer's Data, Urgent and
+    /// DisConn must pass this gate (`proto::zc_land`).
+    pub zc: Option<ZcGate>,
 }
 
 /// What to do with a message that is in order.
@@ -56,6 +61,18 @@ pub enum Verdict {
     },
     /// The peer's DisConn: post the buffer again; no more data will come.
     DisConn,
+    /// A zero-copy message for the sink's flow (`proto::zc_land`).
+    Zc(ZcVerdict),
+}
+
+/// A zero-copy message the sink takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZcVerdict {
+    /// A SrcAvail sent with `mseq_ack`; its first `inline_len` bytes follow its header
+    /// in the buffer, for the reader.
+    SrcAvail { ah: Advert, inline_len: usize, mseq_ack: u32 },
+    /// SrcAvailCancel: post the buffer again; the flow answers it.
+    Cancel,
 }
 
 impl Verdict {
@@ -66,6 +83,9 @@ impl Verdict {
             Verdict::File { .. } => POLLIN | POLLRDNORM,
             Verdict::Urgent { .. } => POLLIN | POLLRDNORM | POLLPRI,
             Verdict::DisConn => POLLIN | POLLRDNORM | POLLRDHUP,
+            // Inline bytes are readable at once; the rest once READ.
+            Verdict::Zc(ZcVerdict::SrcAvail { inline_len: 1.., .. }) => POLLIN | POLLRDNORM,
+            Verdict::Zc(_) => 0,
         }
     }
 }
@@ -90,6 +110,10 @@ pub enum Violation {
     DataAfterClose,
     /// The peer reset the connection (Abort).
     Reset,
+    /// The peer broke a zero-copy rule.
+    Zc(SinkViolation),
+    /// A zero-copy message the sink never asked for (it advertises nothing itself).
+    Unsolicited(Mid),
 }
 
 impl Violation {
@@ -108,6 +132,8 @@ enum Kind {
     DisConn,
     Abort,
     Resize,
+    SrcAvail { ah: Advert, inline_len: usize, mseq_ack: u32 },
+    Cancel,
 }
 
 /// Checks one received message against the wire format, the socket's kind and flow
@@ -122,7 +148,7 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
             Kind::Data(0)
         }
         Incoming::Message(bytes) => {
-            let (hdr, kind) = match decode_message(bytes).map_err(Violation::Malformed)? {
+            let (hdr, kind) = match decode(bytes, ctx.zc.is_some()).map_err(Violation::Malformed)? {
                 (h, Message::Data(p)) => match (ctx.messages, h.flags & FLAG_MESSAGE != 0, p.len()) {
                     (false, false, n @ 1..) if h.flags & FLAG_OOB_PRES != 0 => (h, Kind::Urgent(n)),
                     (true, true, n) | (false, false, n @ 1..) => (h, Kind::Data(n)),
@@ -132,10 +158,20 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
                 (h, Message::DisConn) => (h, Kind::DisConn),
                 (h, Message::Abort) => (h, Kind::Abort),
                 (h, Message::ChRcvBuf(_) | Message::ChRcvBufAck(_)) => (h, Kind::Resize),
-                // Zero-copy is never negotiated yet: `decode_message` refuses these.
-                (h, _) => return Err(Violation::Malformed(WireError::UnexpectedMid(h.mid))),
+                (h, Message::SrcAvail { ah, inline }) => {
+                    (h, Kind::SrcAvail { ah, inline_len: inline.len(), mseq_ack: h.mseq_ack })
+                }
+                (h, Message::SrcAvailCancel) => (h, Kind::Cancel),
+                // `decode` returns zero-copy messages only when negotiated.
+                (h, _) if ctx.zc.is_none() => return Err(Violation::Malformed(WireError::UnexpectedMid(h.mid))),
+                (h, _) => return Err(Violation::Unsolicited(h.mid)),
             };
             credits.receive(&hdr).map_err(Violation::FlowControl)?;
+            // Data-bearing messages wait for every advert of the peer to close.
+            let bearing = matches!(kind, Kind::Data(1..) | Kind::Urgent(_) | Kind::DisConn);
+            if bearing && ctx.zc.is_some_and(|g| !g.admits(hdr.mseq_ack)) {
+                return Err(Violation::Zc(SinkViolation::DataWhileOpen));
+            }
             kind
         }
     };
@@ -144,9 +180,13 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
         // is not offered (Hello's fields say so); a peer asking anyway keeps its size.
         Kind::CreditUpdate | Kind::Resize => Ok(Verdict::Repost),
         Kind::DisConn => Ok(Verdict::DisConn),
+        Kind::Cancel => Ok(Verdict::Zc(ZcVerdict::Cancel)),
         Kind::Abort => Err(Violation::Reset),
-        Kind::Data(_) | Kind::Urgent(_) if ctx.fin_received => Err(Violation::DataAfterDisConn),
-        Kind::Data(_) | Kind::Urgent(_) if ctx.orphaned => Err(Violation::DataAfterClose),
+        Kind::Data(_) | Kind::Urgent(_) | Kind::SrcAvail { .. } if ctx.fin_received => Err(Violation::DataAfterDisConn),
+        Kind::Data(_) | Kind::Urgent(_) | Kind::SrcAvail { .. } if ctx.orphaned => Err(Violation::DataAfterClose),
+        // After `SHUT_RD` too: the flow declines it, and its bytes, coming again as
+        // Data, are dropped then.
+        Kind::SrcAvail { ah, inline_len, mseq_ack } => Ok(Verdict::Zc(ZcVerdict::SrcAvail { ah, inline_len, mseq_ack })),
         Kind::Data(_) | Kind::Urgent(_) if ctx.discard => Ok(Verdict::Repost),
         Kind::Data(payload_len) => Ok(Verdict::File { payload_len }),
         Kind::Urgent(payload_len) => Ok(Verdict::Urgent { payload_len }),

@@ -70,6 +70,17 @@ pub enum Reply {
     SendSm,
 }
 
+/// What a decline owes ([`PeerAdverts::take_decline`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decline {
+    /// The RdmaRdCompl of what was READ of the oldest advert and not reported.
+    pub rd_compl: Option<u32>,
+    /// That RdmaRdCompl reports the oldest advert's last bytes: it closes it.
+    pub rd_compl_closes: bool,
+    /// Adverts the SendSm after it declines (those open, but one it closes).
+    pub declined: usize,
+}
+
 /// The peer's open SrcAvail adverts, oldest first. See the module documentation.
 pub struct PeerAdverts<Ls: Lists> {
     open: Ls::Of<Entry>,
@@ -95,6 +106,11 @@ impl<Ls: Lists> PeerAdverts<Ls> {
     /// Whether one of the peer's adverts is open.
     pub fn any_open(&self) -> bool {
         !self.open.is_empty()
+    }
+
+    /// How many of the peer's adverts are open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
     }
 
     /// A SrcAvail `ah` with `inline` bytes (its first, delivered as Data would be), sent
@@ -180,15 +196,33 @@ impl<Ls: Lists> PeerAdverts<Ls> {
     /// went with: once no READ is in flight, the RdmaRdCompl of what was READ and not
     /// reported, then SendSm, which closes every advert.
     pub fn replies(&mut self, mut send: impl FnMut(Reply) -> u32) {
-        if !self.decline_owed || self.reading() {
-            return;
-        }
-        if let Some(n) = self.report_oldest() {
+        let Some(d) = self.take_decline() else { return };
+        if let Some(n) = d.rd_compl {
             send(Reply::RdCompl(n));
         }
         let mseq = send(Reply::SendSm);
+        self.declined(mseq);
+    }
+
+    /// [`Self::replies`] in two steps, for a caller that sends them later: once no READ
+    /// is in flight, closes every advert and says what the replies owed do. Until
+    /// [`Self::declined`] names the SendSm's `mseq`, the caller discards the peer's
+    /// SrcAvails itself.
+    pub fn take_decline(&mut self) -> Option<Decline> {
+        if !self.decline_owed || self.reading() {
+            return None;
+        }
+        let before = self.open.len();
+        let rd_compl = self.report_oldest();
+        let rd_compl_closes = self.open.len() < before;
+        let declined = self.open.len();
         self.open.cut_to(0);
         self.decline_owed = false;
+        Some(Decline { rd_compl, rd_compl_closes, declined })
+    }
+
+    /// The SendSm owed since [`Self::take_decline`] went with `mseq`.
+    pub fn declined(&mut self, mseq: u32) {
         self.declined_at = Some(mseq);
     }
 }

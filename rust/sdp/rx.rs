@@ -21,11 +21,12 @@ use crate::{
         abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, POLLOUT, POLLPRI, POLLWRNORM, TCP_CLOSE_WAIT},
         receive::{
             classify, read_step, wake_plan, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation,
+            ZcVerdict,
         },
         ring::IndexFifo,
         stats::Counter,
         urgent::NoUrgentByte,
-        wire::BSDH_LEN,
+        wire::{Mid, WireError, BSDH_LEN},
     },
     sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
 };
@@ -87,6 +88,8 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
         fin_received: false,
         orphaned: inner.orphaned,
         discard: inner.shutdown & RCV_SHUTDOWN != 0,
+        // Zero-copy is not offered yet (step 4a's glue offers it).
+        zc: None,
     };
     let Some(link) = inner.link.as_mut() else { return };
     match handle_message(link, idx, ctx) {
@@ -160,6 +163,15 @@ fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Viol
             link.stream.rx.file(idx, payload_len);
             link.stream.urgent.filed(payload_len, byte);
         }
+        // Not negotiated (`ctx.zc` is `None`), so `classify` returns none: as it would
+        // have refused one.
+        Verdict::Zc(z) => {
+            let mid = match z {
+                ZcVerdict::SrcAvail { .. } => Mid::SrcAvail,
+                ZcVerdict::Cancel => Mid::SrcAvailCancel,
+            };
+            return Err(Violation::Malformed(WireError::UnexpectedMid(mid)));
+        }
     }
     Ok(verdict.poll_events())
 }
@@ -174,6 +186,8 @@ fn violation_name(v: Violation) -> Option<&'static CStr> {
         Violation::ImmediateOnStream => c"RDMA WRITE with immediate on a stream",
         Violation::FlowControl(_) => c"flow control broken",
         Violation::DataAfterDisConn => c"data after DisConn",
+        Violation::Zc(_) => c"zero-copy rule broken",
+        Violation::Unsolicited(_) => c"unsolicited zero-copy message",
         Violation::DataAfterClose | Violation::Reset => return None,
     })
 }
@@ -191,6 +205,10 @@ fn report(v: Violation) {
         }
         Violation::FlowControl(e) => pr_warn_ratelimited!("SDP: peer broke flow control ({:?}); connection reset\n", e),
         Violation::DataAfterDisConn => pr_warn_ratelimited!("SDP: peer sent data after DisConn; connection reset\n"),
+        Violation::Zc(e) => pr_warn_ratelimited!("SDP: peer broke a zero-copy rule ({:?}); connection reset\n", e),
+        Violation::Unsolicited(mid) => {
+            pr_warn_ratelimited!("SDP: unsolicited zero-copy message {:?} from peer; connection reset\n", mid)
+        }
         // Expected events, not the peer's fault: no line.
         Violation::DataAfterClose | Violation::Reset => {}
     }

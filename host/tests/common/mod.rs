@@ -138,3 +138,96 @@ impl<M> Wire<M> {
         self.mseq
     }
 }
+
+/// What the source of a zero-copy model sends next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceSends {
+    /// Stream bytes `start..start + len` as Data.
+    Data { start: u64, len: u32 },
+    /// A SrcAvail of stream bytes `start..start + len`.
+    SrcAvail { start: u64, len: u32 },
+}
+
+/// The source of the zero-copy models: its adverts (`zc_src`) and its stream, written,
+/// sent, and what declined adverts left to send again as Data.
+pub struct ZcSource {
+    pub adverts: infinisock_proto::zc_src::SrcAdverts<infinisock_proto::HostLists>,
+    /// Bytes written, and sent (as Data or adverts) of them.
+    pub written: u64,
+    pub sent: u64,
+    /// Ranges to send again as Data, in order.
+    resend: VecDeque<(u64, u32)>,
+    /// Each advert's first stream offset, by id.
+    starts: Vec<u64>,
+}
+
+impl ZcSource {
+    /// Nothing written; at most `max_open` adverts open, never timed out.
+    pub fn new(max_open: u8) -> Self {
+        Self {
+            adverts: infinisock_proto::zc_src::SrcAdverts::new(max_open, u64::MAX, u64::MAX),
+            written: 0,
+            sent: 0,
+            resend: VecDeque::new(),
+            starts: vec![],
+        }
+    }
+
+    /// What the source sends next as `mseq`, if it may: declined bytes again, then new
+    /// bytes, as an advert if `advert` and there is room, else as Data. With adverts
+    /// open only another advert may go, of new bytes.
+    pub fn next(&mut self, advert: bool, mseq: u32) -> Option<SourceSends> {
+        let open = !self.adverts.may_send_data();
+        if open && (!self.resend.is_empty() || !advert || !self.adverts.has_room() || self.sent == self.written) {
+            return None;
+        }
+        if let Some((start, len)) = self.resend.pop_front() {
+            return Some(SourceSends::Data { start, len });
+        }
+        if self.sent == self.written {
+            return None;
+        }
+        let len = u32::try_from(self.written - self.sent).unwrap_or(u32::MAX).min(1 << 20);
+        let start = self.sent;
+        self.sent += u64::from(len);
+        if advert && self.adverts.has_room() {
+            let id = self.starts.len() as u64;
+            self.adverts.post(id, mseq, len, 0).unwrap();
+            self.starts.push(start);
+            Some(SourceSends::SrcAvail { start, len })
+        } else {
+            Some(SourceSends::Data { start, len })
+        }
+    }
+
+    /// An advert closed: its unread rest goes again as Data.
+    fn closed(&mut self, c: infinisock_proto::zc_src::Closed) {
+        if c.unread() > 0 {
+            self.resend.push_back((self.starts[c.id as usize] + u64::from(c.read), c.unread()));
+        }
+    }
+
+    /// The sink's RdmaRdCompl of `n` bytes, sent with `mseq_ack`.
+    pub fn on_rd_compl(&mut self, n: u32, mseq_ack: u32) -> Result<(), infinisock_proto::zc_src::SrcViolation> {
+        if let Some(c) = self.adverts.on_rd_compl(n, mseq_ack, 0)? {
+            self.closed(c);
+        }
+        Ok(())
+    }
+
+    /// The sink's SendSm.
+    pub fn on_send_sm(&mut self) {
+        let mut closed = vec![];
+        self.adverts.on_send_sm(|c| closed.push(c));
+        closed.into_iter().for_each(|c| self.closed(c));
+    }
+
+    /// Cancels the open adverts; whether there were any (a SrcAvailCancel to send).
+    pub fn cancel(&mut self) -> bool {
+        if self.adverts.may_send_data() {
+            return false;
+        }
+        self.adverts.cancel(0);
+        true
+    }
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The sink's flow of SrcAvail adverts landing in ring slots (`zc_land`), alone and
+//! against the source's adverts (`zc_src`) over two FIFO wires with credits: at most
+//! four slots landing, RdmaRdCompl never spanning two adverts, SendSm only once no
+//! READ is in flight, the gate on the peer's Data, and every byte of the stream
+//! delivered once, in order, whatever the interleaving and however short of credits.
+
+mod common;
+use common::{SourceSends, Wire, ZcSource};
+
+use std::collections::VecDeque;
+
+use infinisock_proto::wire::Advert;
+use infinisock_proto::zc_land::*;
+use infinisock_proto::zc_sink::{OnSrcAvail, Read, Reply, SinkViolation};
+use infinisock_proto::HostLists;
+use proptest::prelude::*;
+
+type Flow = SinkFlow<HostLists>;
+
+fn ah(len: u32, vaddr: u64) -> Advert {
+    Advert { len, rkey: 7, vaddr }
+}
+
+/// Sends everything owed, numbering the replies from `mseq` on.
+fn flush_all(f: &mut Flow, mseq: &mut u32) -> Vec<Reply> {
+    let mut sent = vec![];
+    f.flush(|r| {
+        sent.push(r);
+        *mseq += 1;
+        Some(*mseq)
+    })
+    .unwrap();
+    sent
+}
+
+#[test]
+fn at_most_four_slots_land() {
+    let mut f = Flow::new(8, true);
+    f.on_src_avail(0, ah(1000, 0), 0).unwrap();
+    for i in 0..ZC_LANDING as u64 {
+        assert_eq!(f.next_read(100), Some(Read { rkey: 7, vaddr: i * 100, len: 100 }));
+    }
+    assert_eq!(f.next_read(100), None, "every landing slot is taken");
+    f.read_done(100).unwrap();
+    assert_eq!(f.next_read(100), None, "a landed slot stays taken until read");
+    f.consumed();
+    assert_eq!(f.next_read(100), Some(Read { rkey: 7, vaddr: 400, len: 100 }));
+    assert_eq!(f.landing(), ZC_LANDING);
+}
+
+#[test]
+fn rd_compl_grows_within_one_advert_only() {
+    let mut f = Flow::new(2, true);
+    f.on_src_avail(0, ah(100, 0), 0).unwrap();
+    f.on_src_avail(0, ah(50, 1000), 0).unwrap();
+    f.next_read(60).unwrap();
+    f.next_read(60).unwrap();
+    f.read_done(60).unwrap();
+    f.read_done(40).unwrap();
+    f.consumed();
+    f.consumed();
+    f.next_read(60).unwrap();
+    f.read_done(50).unwrap();
+    // No credit: all three wait.
+    f.flush(|_| None).unwrap();
+    assert!(f.replies_owed());
+    let mut mseq = 0;
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(100), Reply::RdCompl(50)]);
+    assert!(!f.any_open());
+}
+
+#[test]
+fn the_gate_holds_data_until_the_peer_saw_the_closing_reply() {
+    let mut f = Flow::new(2, true);
+    assert_eq!(f.check_data(0), Ok(()));
+    f.on_src_avail(0, ah(10, 0), 0).unwrap();
+    assert_eq!(f.check_data(0), Err(SinkViolation::DataWhileOpen));
+    f.next_read(10).unwrap();
+    f.read_done(10).unwrap();
+    // Closed here, but its RdmaRdCompl has not gone: the peer still has it open.
+    assert_eq!(f.check_data(0), Err(SinkViolation::DataWhileOpen));
+    let mut mseq = 6;
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(10)]);
+    // It went as 7: Data the peer sent before it saw 7 broke the rule.
+    assert_eq!(f.check_data(6), Err(SinkViolation::DataWhileOpen));
+    assert_eq!(f.check_data(7), Ok(()));
+    assert_eq!(f.check_data(8), Ok(()));
+}
+
+#[test]
+fn without_read_depth_every_advert_is_declined() {
+    let mut f = Flow::new(2, false);
+    assert_eq!(f.on_src_avail(0, ah(100, 0), 20), Ok(OnSrcAvail::Accept));
+    assert_eq!(f.next_read(100), None);
+    let mut mseq = 0;
+    // The inline bytes were delivered; the rest comes as Data.
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(20), Reply::SendSm]);
+    assert!(!f.any_open());
+}
+
+#[test]
+fn adverts_before_the_peer_saw_our_send_sm_are_discarded() {
+    let mut f = Flow::new(2, true);
+    f.on_src_avail(0, ah(100, 0), 0).unwrap();
+    f.next_read(30).unwrap();
+    f.on_cancel();
+    // The cancel waits for the READ in flight.
+    f.flush(|_| panic!("nothing goes while a READ is in flight")).unwrap();
+    assert_eq!(f.next_read(30), None);
+    f.read_done(30).unwrap();
+    // Decided, not sent (no credit): the peer's adverts are still open at the peer.
+    f.flush(|_| None).unwrap();
+    assert_eq!(f.on_src_avail(3, ah(10, 0), 0), Ok(OnSrcAvail::Discard));
+    assert_eq!(f.check_data(3), Err(SinkViolation::DataWhileOpen));
+    let mut mseq = 9;
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(30), Reply::SendSm]);
+    // SendSm went as 11: an advert sent before the peer saw it is dropped, one after
+    // is taken.
+    assert_eq!(f.on_src_avail(10, ah(10, 0), 0), Ok(OnSrcAvail::Discard));
+    assert_eq!(f.on_src_avail(11, ah(10, 0), 0), Ok(OnSrcAvail::Accept));
+}
+
+#[test]
+fn an_advert_discarded_before_our_send_sm_went_holds_the_gate() {
+    let mut f = Flow::new(2, true);
+    f.on_src_avail(0, ah(10, 0), 0).unwrap();
+    f.next_read(10).unwrap();
+    f.decline();
+    f.read_done(10).unwrap();
+    // The RdmaRdCompl closes the only advert; the SendSm declines none, and waits.
+    f.flush(|_| None).unwrap();
+    // The peer, not having seen either, advertises again: discarded, and open at
+    // the peer until our SendSm reaches it.
+    assert_eq!(f.on_src_avail(1, ah(10, 10), 0), Ok(OnSrcAvail::Discard));
+    let mut mseq = 4;
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(10), Reply::SendSm]);
+    // RdmaRdCompl went as 5, SendSm as 6: Data before the peer saw 6 broke the rule.
+    assert_eq!(f.check_data(5), Err(SinkViolation::DataWhileOpen));
+    assert_eq!(f.check_data(6), Ok(()));
+}
+
+/// A message on the wire.
+#[derive(Clone, Copy, Debug)]
+enum Msg {
+    SrcAvail { start: u64, len: u32 },
+    Data { start: u64, len: u32 },
+    /// Data a source sent while one of its adverts was open: the sink must refuse it.
+    Forged,
+    Cancel,
+    RdCompl(u32),
+    SendSm,
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Write(u32),
+    SourceSends(bool),
+    SourceCancels,
+    /// The source breaks the rule: Data while one of its adverts is open.
+    SourceForges,
+    SourceReceives,
+    SinkReceives,
+    SinkReads(u32),
+    ReadCompletes,
+    /// The reader consumes the oldest landed slot.
+    ReaderConsumes,
+    SinkDeclines,
+    /// The source posts this many more receives: credits for the sink's replies.
+    SinkCredits(u32),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => (1u32..50_000).prop_map(Step::Write),
+        3 => any::<bool>().prop_map(Step::SourceSends),
+        1 => Just(Step::SourceCancels),
+        1 => Just(Step::SourceForges),
+        3 => Just(Step::SourceReceives),
+        3 => Just(Step::SinkReceives),
+        3 => (1u32..40_000).prop_map(Step::SinkReads),
+        3 => Just(Step::ReadCompletes),
+        2 => Just(Step::ReaderConsumes),
+        1 => Just(Step::SinkDeclines),
+        2 => (0u32..3).prop_map(Step::SinkCredits),
+    ]
+}
+
+struct Peers {
+    src: ZcSource,
+    sink: Flow,
+    src_heard: u32,
+    sink_heard: u32,
+    to_sink: Wire<Msg>,
+    to_src: Wire<Msg>,
+    /// Bytes delivered to the ready queue in stream order (contiguous from 0).
+    delivered: u64,
+    /// READs in flight (stream offset, len), and landed slots not yet read.
+    reads: VecDeque<(u64, u32)>,
+    landed: usize,
+    /// The sink's credits for sending to the source.
+    credits: u32,
+}
+
+impl Peers {
+    fn new(max_open: u8, can_read: bool) -> Self {
+        Self {
+            src: ZcSource::new(max_open),
+            sink: Flow::new(max_open, can_read),
+            // Sequence numbers start near the wrap; each side has heard the other's
+            // start.
+            src_heard: u32::MAX - 5,
+            sink_heard: u32::MAX - 20,
+            to_sink: Wire::new(u32::MAX - 20),
+            to_src: Wire::new(u32::MAX - 5),
+            delivered: 0,
+            reads: VecDeque::new(),
+            landed: 0,
+            credits: 0,
+        }
+    }
+
+    fn to_sink(&mut self, m: Msg) {
+        self.to_sink.send(m, self.src_heard, true);
+    }
+
+    fn apply(&mut self, s: Step) -> Result<(), TestCaseError> {
+        match s {
+            Step::Write(n) => self.src.written += u64::from(n),
+            Step::SourceSends(advert) => match self.src.next(advert, self.to_sink.mseq.wrapping_add(1)) {
+                Some(SourceSends::Data { start, len }) => self.to_sink(Msg::Data { start, len }),
+                Some(SourceSends::SrcAvail { start, len }) => self.to_sink(Msg::SrcAvail { start, len }),
+                None => {}
+            },
+            Step::SourceCancels => {
+                if self.src.cancel() {
+                    self.to_sink(Msg::Cancel);
+                }
+            }
+            Step::SourceForges => {
+                if !self.src.adverts.may_send_data() {
+                    self.to_sink(Msg::Forged);
+                }
+            }
+            Step::SourceReceives => {
+                let Some((mseq, ack, m)) = self.to_src.queue.pop_front() else { return Ok(()) };
+                self.src_heard = mseq;
+                match m {
+                    Msg::RdCompl(n) => {
+                        let r = self.src.on_rd_compl(n, ack);
+                        prop_assert!(r.is_ok(), "RdmaRdCompl({}) refused: {:?}", n, r);
+                    }
+                    Msg::SendSm => self.src.on_send_sm(),
+                    other => prop_assert!(false, "the sink sent {:?}", other),
+                }
+            }
+            Step::SinkReceives => {
+                let Some((mseq, ack, m)) = self.to_sink.queue.pop_front() else { return Ok(()) };
+                self.sink_heard = mseq;
+                match m {
+                    Msg::SrcAvail { start, len } => {
+                        let r = self.sink.on_src_avail(ack, ah(len, start), 0);
+                        prop_assert!(r.is_ok(), "SrcAvail refused: {:?}", r);
+                    }
+                    Msg::Data { start, len } => {
+                        prop_assert_eq!(self.sink.check_data(ack), Ok(()));
+                        prop_assert_eq!(start, self.delivered, "Data out of order");
+                        self.delivered += u64::from(len);
+                    }
+                    // Refused, then dropped: the model goes on as if it never came.
+                    Msg::Forged => prop_assert_eq!(self.sink.check_data(ack), Err(SinkViolation::DataWhileOpen)),
+                    Msg::Cancel => self.sink.on_cancel(),
+                    other => prop_assert!(false, "the source sent {:?}", other),
+                }
+            }
+            Step::SinkReads(max) => {
+                if let Some(r) = self.sink.next_read(max) {
+                    self.reads.push_back((r.vaddr, r.len));
+                }
+            }
+            Step::ReadCompletes => {
+                let Some((start, len)) = self.reads.pop_front() else { return Ok(()) };
+                prop_assert_eq!(start, self.delivered, "READ out of order");
+                self.delivered += u64::from(len);
+                self.landed += 1;
+                self.sink.read_done(len).unwrap();
+            }
+            Step::ReaderConsumes => {
+                if self.landed > 0 {
+                    self.landed -= 1;
+                    self.sink.consumed();
+                }
+            }
+            Step::SinkDeclines => self.sink.decline(),
+            Step::SinkCredits(n) => self.credits += n,
+        }
+        let (heard, to_src, credits, reads) = (self.sink_heard, &mut self.to_src, &mut self.credits, &self.reads);
+        let mut send_sm_during_read = false;
+        self.sink
+            .flush(|r| {
+                if *credits == 0 {
+                    return None;
+                }
+                *credits -= 1;
+                let m = match r {
+                    Reply::RdCompl(n) => Msg::RdCompl(n),
+                    Reply::SendSm => {
+                        send_sm_during_read |= !reads.is_empty();
+                        Msg::SendSm
+                    }
+                };
+                Some(to_src.send(m, heard, true))
+            })
+            .unwrap();
+        prop_assert!(!send_sm_during_read, "SendSm with a READ in flight");
+        prop_assert!(self.sink.landing() <= ZC_LANDING);
+        prop_assert_eq!(self.sink.landing(), self.reads.len() + self.landed);
+        prop_assert!(self.delivered <= self.src.sent);
+        Ok(())
+    }
+
+    fn quiet(&self) -> bool {
+        self.delivered == self.src.written
+            && self.to_sink.queue.is_empty()
+            && self.to_src.queue.is_empty()
+            && self.reads.is_empty()
+            && !self.sink.replies_owed()
+    }
+}
+
+proptest! {
+    /// Honest peers never see a violation (the source takes every RdmaRdCompl, the
+    /// sink's gate every Data), Data a source sends with an advert open is always
+    /// refused, whenever it arrives, no more than four slots land, and once both go on
+    /// (one credit at a time) until nothing moves, the stream arrived whole, in order.
+    #[test]
+    fn the_stream_lands_whole_and_in_order(
+        max_open in 1u8..9,
+        can_read in prop::bool::weighted(0.85),
+        steps in prop::collection::vec(step(), 1..200),
+    ) {
+        let mut p = Peers::new(max_open, can_read);
+        for s in steps {
+            p.apply(s)?;
+        }
+        let drain = [
+            Step::SourceSends(false),
+            Step::SinkReceives,
+            Step::SinkReads(u32::MAX),
+            Step::ReadCompletes,
+            Step::ReaderConsumes,
+            Step::SinkCredits(1),
+            Step::SourceReceives,
+        ];
+        for _ in 0..10_000 {
+            if p.quiet() {
+                break;
+            }
+            for s in drain.iter().cloned() {
+                p.apply(s)?;
+            }
+        }
+        prop_assert_eq!(p.delivered, p.src.written, "bytes lost or duplicated");
+        prop_assert!(p.src.adverts.may_send_data() && !p.sink.any_open());
+    }
+}

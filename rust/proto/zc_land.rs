@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The sink's flow of the peer's SrcAvail adverts while they land in receive-ring
+//! slots (zero-copy step 4a, M1; `Documentation/plans/zero-copy.md`): [`PeerAdverts`]
+//! with the slots READs land in, the replies owed until credits let them go, and the
+//! gate on the peer's data-bearing messages.
+//!
+//! - At most [`ZC_LANDING`] slots hold READ data, in flight or landed and unread: a
+//!   READ is posted only with one free, and a slot is free again once its bytes are
+//!   consumed.
+//! - Replies go in the order they were earned. An RdmaRdCompl grows while it waits
+//!   for a credit, but only with bytes of its own advert: the peer counts each
+//!   against its oldest advert, and one report spanning two would close the first
+//!   with the second's bytes.
+//! - Declining (a reader that cannot take the adverts, no READ depth, or the peer's
+//!   cancel) waits for the READ in flight, then owes the RdmaRdCompl of what was READ
+//!   and a SendSm. The peer closes its adverts only when the SendSm reaches it, so
+//!   until it has gone a SrcAvail from the peer is one it sent before it saw it:
+//!   discarded unread, as after it.
+//! - The gate: the peer sends Data, Urgent or DisConn only with no advert of its open.
+//!   One arriving while an advert is open here, or while a reply that closes one has
+//!   not gone, or whose `mseq_ack` is before the last such reply's `mseq` (the peer
+//!   had not seen it: its advert was open), breaks the rules. Deterministic: it does
+//!   not depend on when the message arrives.
+
+use super::{
+    list::{List, Lists, NoMemory},
+    wire::Advert,
+    zc_sink::{seq_lt, OnSrcAvail, PeerAdverts, Read, Reply, SinkViolation},
+};
+
+/// Receive-ring slots beyond the window that hold READ data at most: in flight, or
+/// landed and not yet read.
+pub const ZC_LANDING: usize = 4;
+
+/// What the peer's next data-bearing message must satisfy, as the flow stands
+/// ([`SinkFlow::gate`]): plain data, for `proto::receive::classify`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZcGate {
+    /// One of the peer's adverts is open here, or a reply that closes one has not gone.
+    open: bool,
+    /// The `mseq` of the last reply sent that closed an advert.
+    closed_at: Option<u32>,
+}
+
+impl ZcGate {
+    /// Whether a Data, Urgent or DisConn message sent with `mseq_ack` is allowed.
+    pub fn admits(self, mseq_ack: u32) -> bool {
+        !self.open && !self.closed_at.is_some_and(|c| seq_lt(mseq_ack, c))
+    }
+}
+
+/// A reply owed and not yet sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owed {
+    /// RdmaRdCompl of `n` bytes of one advert; `closes`: its last, which closes it.
+    RdCompl { n: u32, closes: bool },
+    /// SendSm, after the RdmaRdCompl of what was READ before it; `closes`: it declines
+    /// an advert the peer has open (none if that RdmaRdCompl closed the only one).
+    SendSm { closes: bool },
+}
+
+impl Owed {
+    fn closes(self) -> bool {
+        matches!(self, Owed::RdCompl { closes: true, .. } | Owed::SendSm { closes: true })
+    }
+
+    fn reply(self) -> Reply {
+        match self {
+            Owed::RdCompl { n, .. } => Reply::RdCompl(n),
+            Owed::SendSm { .. } => Reply::SendSm,
+        }
+    }
+}
+
+/// The sink's zero-copy flow of one connection. See the module documentation.
+pub struct SinkFlow<Ls: Lists> {
+    adverts: PeerAdverts<Ls>,
+    /// We may READ (our initiator depth is above 0); otherwise every advert is
+    /// declined as it comes, and its bytes come again as Data.
+    can_read: bool,
+    /// READs posted and not completed.
+    reading: usize,
+    /// Slots whose READ completed and whose bytes are not all consumed.
+    landed: usize,
+    /// Replies owed, oldest first.
+    owed: Ls::Of<Owed>,
+    /// The `mseq` of the last reply sent that closed an advert.
+    closed_at: Option<u32>,
+    /// The `mseq` of our last SendSm.
+    declined_at: Option<u32>,
+}
+
+impl<Ls: Lists> SinkFlow<Ls> {
+    /// No adverts yet; at most `max_open` at once (our offer). `can_read`: see
+    /// [`SinkFlow::can_read`].
+    pub fn new(max_open: u8, can_read: bool) -> Self {
+        Self {
+            adverts: PeerAdverts::new(max_open),
+            can_read,
+            reading: 0,
+            landed: 0,
+            owed: Default::default(),
+            closed_at: None,
+            declined_at: None,
+        }
+    }
+
+    /// A SrcAvail `ah` with `inline` bytes, sent with `mseq_ack`. An accepted advert is
+    /// declined at once if we cannot READ. A discarded one stays open at the peer until
+    /// our SendSm reaches it: its Data may follow only that.
+    pub fn on_src_avail(&mut self, mseq_ack: u32, ah: Advert, inline: u32) -> Result<OnSrcAvail, SinkViolation> {
+        if let Some(Owed::SendSm { closes }) = self.owed.iter_mut().find(|o| matches!(o, Owed::SendSm { .. })) {
+            *closes = true;
+            return Ok(OnSrcAvail::Discard);
+        }
+        let r = self.adverts.on_src_avail(mseq_ack, ah, inline)?;
+        match r {
+            OnSrcAvail::Accept if !self.can_read => self.adverts.decline(),
+            OnSrcAvail::Accept => {}
+            OnSrcAvail::Discard => {
+                if self.closed_at.is_none_or(|c| self.declined_at.is_some_and(|d| seq_lt(c, d))) {
+                    self.closed_at = self.declined_at;
+                }
+            }
+        }
+        Ok(r)
+    }
+
+    /// The peer's SrcAvailCancel. Stale (nothing to answer) if none of its adverts is
+    /// open here, or our SendSm, owed, will answer it.
+    pub fn on_cancel(&mut self) {
+        self.adverts.on_cancel();
+    }
+
+    /// We decline the open adverts: the reader cannot take them now.
+    pub fn decline(&mut self) {
+        self.adverts.decline();
+    }
+
+    /// The gate the peer's next data-bearing message must pass.
+    pub fn gate(&self) -> ZcGate {
+        ZcGate { open: self.adverts.any_open() || self.owed.iter().any(|o| o.closes()), closed_at: self.closed_at }
+    }
+
+    /// Checks a Data, Urgent or DisConn message sent with `mseq_ack` against the gate.
+    pub fn check_data(&self, mseq_ack: u32) -> Result<(), SinkViolation> {
+        if self.gate().admits(mseq_ack) { Ok(()) } else { Err(SinkViolation::DataWhileOpen) }
+    }
+
+    /// The next READ to post, of at most `max` bytes, into a slot taken for it; none
+    /// without a free slot, while declining, or with nothing left to ask for.
+    pub fn next_read(&mut self, max: u32) -> Option<Read> {
+        if !self.can_read || self.reading + self.landed >= ZC_LANDING {
+            return None;
+        }
+        let read = self.adverts.next_read(max)?;
+        self.reading += 1;
+        Some(read)
+    }
+
+    /// The oldest READ in flight completed with its `n` bytes: its slot holds them for
+    /// the reader, and what it earned is owed. `Err` when no memory is left to note
+    /// the reply (the connection cannot go on).
+    pub fn read_done(&mut self, n: u32) -> Result<(), NoMemory> {
+        if self.reading == 0 {
+            return Ok(());
+        }
+        self.reading -= 1;
+        self.landed += 1;
+        let before = self.adverts.open_count();
+        if let Some(Reply::RdCompl(m)) = self.adverts.read_done(n) {
+            let closes = self.adverts.open_count() < before;
+            self.owe_rd_compl(m, closes)?;
+        }
+        Ok(())
+    }
+
+    /// Notes an RdmaRdCompl of `n` bytes, merged into the last one owed if that is of
+    /// the same advert (not closing it).
+    fn owe_rd_compl(&mut self, n: u32, closes: bool) -> Result<(), NoMemory> {
+        if let Some(Owed::RdCompl { n: last, closes: last_closes @ false }) = self.owed.last_mut() {
+            *last += n;
+            *last_closes = closes;
+            return Ok(());
+        }
+        self.owed.try_push(Owed::RdCompl { n, closes }).map_err(|_| NoMemory)
+    }
+
+    /// A landed slot's bytes were all consumed: the slot is free.
+    pub fn consumed(&mut self) {
+        self.landed = self.landed.saturating_sub(1);
+    }
+
+    /// Slots taken: READs in flight and landed bytes unread.
+    pub fn landing(&self) -> usize {
+        self.reading + self.landed
+    }
+
+    /// Whether a READ is in flight (the connection must hear of its completion even
+    /// with nothing else to do).
+    pub fn reading(&self) -> bool {
+        self.reading > 0
+    }
+
+    /// Whether one of the peer's adverts is open here (or closed by a reply not yet
+    /// sent).
+    pub fn any_open(&self) -> bool {
+        self.adverts.any_open() || !self.owed.is_empty()
+    }
+
+    /// Whether replies are owed, or a decline waits for the READ in flight.
+    pub fn replies_owed(&self) -> bool {
+        !self.owed.is_empty()
+    }
+
+    /// Sends the replies owed, in order, each with `send`, which returns the `mseq` it
+    /// went with, or `None` when it cannot send now (no credit): the rest wait for the
+    /// next call. A decline whose READs are done is owed first. `Err` when no memory
+    /// is left to note it.
+    pub fn flush(&mut self, mut send: impl FnMut(Reply) -> Option<u32>) -> Result<(), NoMemory> {
+        if let Some(d) = self.adverts.take_decline() {
+            self.owed.reserve_more(2)?;
+            if let Some(n) = d.rd_compl {
+                // Reserved above.
+                let _ = self.owed.push_reserved(Owed::RdCompl { n, closes: d.rd_compl_closes });
+            }
+            let _ = self.owed.push_reserved(Owed::SendSm { closes: d.declined > 0 });
+        }
+        while let Some(&next) = self.owed.first() {
+            let Some(mseq) = send(next.reply()) else { break };
+            self.owed.take_at(0);
+            if next.closes() {
+                self.closed_at = Some(mseq);
+            }
+            if let Owed::SendSm { .. } = next {
+                self.adverts.declined(mseq);
+                self.declined_at = Some(mseq);
+            }
+        }
+        Ok(())
+    }
+}
