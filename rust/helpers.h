@@ -347,6 +347,7 @@ struct proto;
 void infinisock_proto_init_memory(struct proto *prot);
 int infinisock_sk_charge_rmem(struct sock *sk, int pages);
 void infinisock_sk_uncharge_rmem(struct sock *sk, int pages);
+bool infinisock_sk_rmem_pressure(const struct sock *sk);
 int infinisock_msg_flags(const struct msghdr *msg);
 void infinisock_msg_add_flags(struct msghdr *msg, int flags);
 void infinisock_sk_init_child(struct sock *child, const struct sock *parent);

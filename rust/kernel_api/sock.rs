@@ -156,17 +156,21 @@ impl Drop for MemcgScope {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum MemCharge {
     Charged,
-    /// The memory cgroup is at its limit: nothing was charged.
+    /// Not charged: more pages than a charge takes, or the cgroup refused.
     Refused,
-    /// The sock has no memory cgroup to charge (the root's, or none yet).
+    /// The sock has no memory cgroup to charge: it was made in the root cgroup, or
+    /// socket memory is not accounted (cgroup v1 without its TCP limit,
+    /// `cgroup.memory=nosocket`).
     NoCgroup,
 }
 
 impl Sock {
     /// Charges the sock's memory cgroup for `pages` pages of received data the
-    /// connection holds, as TCP charges its receive queue (memory.stat `sock`). The
-    /// caller serializes the charges of one sock and gives back with
-    /// [`Sock::uncharge_rmem`] exactly what it charged.
+    /// connection holds, as TCP charges its receive queue (memory.stat `sock`):
+    /// without reclaim, past the cgroup's limit if need be, since the data is here;
+    /// [`Sock::rmem_pressure`] says when to hold back. The caller serializes the
+    /// charges of one sock and gives back with [`Sock::uncharge_rmem`] exactly what it
+    /// charged.
     pub(crate) fn charge_rmem(&self, pages: usize) -> MemCharge {
         let Ok(pages) = i32::try_from(pages) else { return MemCharge::Refused };
         // SAFETY: The sock is valid (type invariant); its sk_bypass_prot_mem is set
@@ -184,6 +188,13 @@ impl Sock {
         // SAFETY: The sock is valid; the caller charged these pages (and holds the lock
         // that serializes its charges).
         unsafe { bindings::infinisock_sk_uncharge_rmem(self.as_raw(), pages) };
+    }
+
+    /// Whether the sock's memory cgroup is under socket memory pressure: its reclaim
+    /// struggles, and TCP keeps its windows small meanwhile.
+    pub(crate) fn rmem_pressure(&self) -> bool {
+        // SAFETY: The sock is valid (type invariant).
+        unsafe { bindings::infinisock_sk_rmem_pressure(self.as_raw()) }
     }
 
     /// Charges the current task's accounted allocations to the memory cgroup of the

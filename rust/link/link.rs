@@ -105,8 +105,8 @@ pub(crate) struct Link {
     /// Pages of the shared receive queue's buffers the link holds that are charged to
     /// its owner's socket memory (`sdp::rx::charge_held`); given back before it goes.
     pub(crate) rmem_charged: usize,
-    /// The owner's memory cgroup refused a charge: the window stays at its floor, as
-    /// under the module's memory pressure, until a charge succeeds.
+    /// The owner's memory cgroup is under socket memory pressure (or refused a
+    /// charge): the window stays at its floor, as under the module's memory pressure.
     pub(crate) rmem_short: bool,
     /// The shared receive queue the queue pair is on, if it is: last, so that the
     /// queue pair has left it when this goes.

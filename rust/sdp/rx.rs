@@ -259,26 +259,25 @@ fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool
 /// memory.stat `sock`. Buffers of a ring of the connection's own are charged as they
 /// are allocated instead. Called as receives are reaped and buffers consumed.
 ///
-/// A refused charge keeps the data (the peer was granted the buffer) and holds the
-/// window at its floor until a charge succeeds, as TCP under its cgroup's pressure.
+/// The data is here, so the charge is made, past the cgroup's limit if need be (as
+/// TCP's); while the cgroup is under socket memory pressure the window stays at its
+/// floor, as TCP keeps its window small then.
 pub(crate) fn charge_held(ep: EpRef<'_>, inner: &mut Inner) {
     let Some(link) = inner.link.as_mut() else { return };
     let want = link.qp.shared_bytes_held().div_ceil(kernel::page::PAGE_SIZE);
     let have = link.rmem_charged;
+    let mut refused = false;
     if want > have {
         match ep.sk.charge_rmem(want - have) {
-            MemCharge::Charged => {
-                link.rmem_charged = want;
-                link.rmem_short = false;
-            }
-            MemCharge::Refused => link.rmem_short = true,
+            MemCharge::Charged => link.rmem_charged = want,
+            MemCharge::Refused => refused = true,
             MemCharge::NoCgroup => {}
         }
     } else if want < have {
         ep.sk.uncharge_rmem(have - want);
         link.rmem_charged = want;
-        link.rmem_short = false;
     }
+    link.rmem_short = refused || (link.rmem_charged > 0 && ep.sk.rmem_pressure());
 }
 
 /// `recv(MSG_OOB)`: the urgent byte, as `tcp_recv_urg` returns it.

@@ -443,27 +443,46 @@ void infinisock_proto_init_memory(struct proto *prot)
 
 /*
  * Charges sk's memory cgroup for `pages` pages of received data, as TCP charges its
- * receive queue (memory.stat "sock"). 0, -ENOBUFS if the cgroup is at its limit, or
- * -ENOENT if the sock has no cgroup to charge (nothing was charged). The caller
+ * receive queue (memory.stat "sock"): 0, or -ENOENT if the sock has no cgroup to
+ * charge (nothing was charged). As TCP's receive path does in softirq, without
+ * reclaim and past the cgroup's limit if need be, since the data has arrived
+ * (GFP_ATOMIC's __GFP_HIGH forces the charge): the caller holds a mutex, under which
+ * a GFP_KERNEL charge could reclaim or invoke the cgroup's OOM killer. The caller
  * serializes the charges of a sock: sk_forward_alloc is back where it was after each.
  */
 int infinisock_sk_charge_rmem(struct sock *sk, int pages)
 {
-	int size = pages << PAGE_SHIFT;
+	int size, charged;
 
 	/* Without the bypass the charge would count against our proto's (absent) limit. */
 	if (!mem_cgroup_sk_enabled(sk) || !sk->sk_bypass_prot_mem)
 		return -ENOENT;
-	if (!__sk_mem_schedule(sk, size, SK_MEM_RECV))
+	if (pages < 0 || pages > (INT_MAX >> PAGE_SHIFT))
+		return -EINVAL;
+	size = pages << PAGE_SHIFT;
+	local_bh_disable();
+	charged = __sk_mem_schedule(sk, size, SK_MEM_RECV);
+	local_bh_enable();
+	if (!charged)
 		return -ENOBUFS;
 	sk_forward_alloc_add(sk, -size);
 	return 0;
 }
 
+/* Whether sk's memory cgroup is under socket memory pressure (its reclaim struggles). */
+bool infinisock_sk_rmem_pressure(const struct sock *sk)
+{
+	return mem_cgroup_sk_enabled(sk) && mem_cgroup_sk_under_memory_pressure(sk);
+}
+
 /* Gives back `pages` pages charged by infinisock_sk_charge_rmem(). */
 void infinisock_sk_uncharge_rmem(struct sock *sk, int pages)
 {
-	int size = pages << PAGE_SHIFT;
+	int size;
+
+	if (pages <= 0 || pages > (INT_MAX >> PAGE_SHIFT))
+		return;
+	size = pages << PAGE_SHIFT;
 
 	sk_forward_alloc_add(sk, size);
 	__sk_mem_reclaim(sk, size);
