@@ -140,6 +140,52 @@ fn an_advert_discarded_before_our_send_sm_went_holds_the_gate() {
     assert_eq!(f.check_data(6), Ok(()));
 }
 
+#[test]
+fn a_send_sm_that_declines_nothing_holds_no_data_back() {
+    let mut f = Flow::new(2, true);
+    f.on_src_avail(0, ah(10, 0), 0).unwrap();
+    f.next_read(10).unwrap();
+    f.decline();
+    assert!(f.replies_owed(), "the decline waits for the READ in flight");
+    f.read_done(10).unwrap();
+    let mut mseq = 4;
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(10), Reply::SendSm]);
+    // The RdmaRdCompl (5) closed the only advert; the SendSm (6) declined nothing.
+    assert_eq!(f.check_data(5), Ok(()));
+    // A SrcAvail the peer sent before it saw 6 is dropped, and open at the peer
+    // until 6 reaches it.
+    assert_eq!(f.on_src_avail(5, ah(10, 10), 0), Ok(OnSrcAvail::Discard));
+    assert_eq!(f.check_data(5), Err(SinkViolation::DataWhileOpen));
+    assert_eq!(f.check_data(6), Ok(()));
+}
+
+#[test]
+fn an_advert_all_inline_is_reported_at_once() {
+    let mut f = Flow::new(2, true);
+    assert_eq!(f.on_src_avail(0, ah(8, 0), 8), Ok(OnSrcAvail::Accept));
+    assert_eq!(f.next_read(100), None);
+    let mut mseq = 0;
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(8)]);
+    assert!(!f.any_open());
+    assert_eq!(f.check_data(1), Ok(()));
+}
+
+#[test]
+fn replies_the_peer_has_seen_are_not_checked_again() {
+    let mut f = Flow::new(2, true);
+    f.on_src_avail(0, ah(10, 0), 0).unwrap();
+    f.next_read(10).unwrap();
+    f.read_done(10).unwrap();
+    let mut mseq = 100;
+    flush_all(&mut f, &mut mseq);
+    assert_eq!(f.check_data(100), Err(SinkViolation::DataWhileOpen));
+    // Once the peer acknowledged 101, the rule holds of everything it sends later, and
+    // is not judged again: without that, an acknowledgement 2^31 later would read as
+    // one before 101.
+    f.on_ack(101);
+    assert_eq!(f.check_data(101u32.wrapping_add(1 << 31)), Ok(()));
+}
+
 /// A message on the wire.
 #[derive(Clone, Copy, Debug)]
 enum Msg {
@@ -272,6 +318,7 @@ impl Peers {
                     Msg::Cancel => self.sink.on_cancel(),
                     other => prop_assert!(false, "the source sent {:?}", other),
                 }
+                self.sink.on_ack(ack);
             }
             Step::SinkReads(max) => {
                 if let Some(r) = self.sink.next_read(max) {

@@ -83,8 +83,7 @@ impl Verdict {
             Verdict::File { .. } => POLLIN | POLLRDNORM,
             Verdict::Urgent { .. } => POLLIN | POLLRDNORM | POLLPRI,
             Verdict::DisConn => POLLIN | POLLRDNORM | POLLRDHUP,
-            // Inline bytes are readable at once; the rest once READ.
-            Verdict::Zc(ZcVerdict::SrcAvail { inline_len: 1.., .. }) => POLLIN | POLLRDNORM,
+            // The sink's flow decides what becomes readable (it may discard an advert).
             Verdict::Zc(_) => 0,
         }
     }
@@ -184,8 +183,8 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
         Kind::Abort => Err(Violation::Reset),
         Kind::Data(_) | Kind::Urgent(_) | Kind::SrcAvail { .. } if ctx.fin_received => Err(Violation::DataAfterDisConn),
         Kind::Data(_) | Kind::Urgent(_) | Kind::SrcAvail { .. } if ctx.orphaned => Err(Violation::DataAfterClose),
-        // After `SHUT_RD` too: the flow declines it, and its bytes, coming again as
-        // Data, are dropped then.
+        // After `SHUT_RD` too: the caller declines it (`SinkFlow::decline`), and its
+        // bytes, coming again as Data, are dropped then.
         Kind::SrcAvail { ah, inline_len, mseq_ack } => Ok(Verdict::Zc(ZcVerdict::SrcAvail { ah, inline_len, mseq_ack })),
         Kind::Data(_) | Kind::Urgent(_) if ctx.discard => Ok(Verdict::Repost),
         Kind::Data(payload_len) => Ok(Verdict::File { payload_len }),

@@ -14,9 +14,12 @@
 //!   with the second's bytes.
 //! - Declining (a reader that cannot take the adverts, no READ depth, or the peer's
 //!   cancel) waits for the READ in flight, then owes the RdmaRdCompl of what was READ
-//!   and a SendSm. The peer closes its adverts only when the SendSm reaches it, so
-//!   until it has gone a SrcAvail from the peer is one it sent before it saw it:
-//!   discarded unread, as after it.
+//!   and a SendSm. A SrcAvail that comes while the READ is still in flight is
+//!   declined with the others. Once the replies are owed, the peer closes its adverts
+//!   only when the SendSm reaches it, so a SrcAvail from then on, until the SendSm
+//!   has gone and after while its `mseq_ack` is below the SendSm's, is one the peer
+//!   sent before it saw it: discarded unread.
+//! - An advert whose bytes all came inline is reported at once.
 //! - The gate: the peer sends Data, Urgent or DisConn only with no advert of its open.
 //!   One arriving while an advert is open here, or while a reply that closes one has
 //!   not gone, or whose `mseq_ack` is before the last such reply's `mseq` (the peer
@@ -107,8 +110,9 @@ impl<Ls: Lists> SinkFlow<Ls> {
     }
 
     /// A SrcAvail `ah` with `inline` bytes, sent with `mseq_ack`. An accepted advert is
-    /// declined at once if we cannot READ. A discarded one stays open at the peer until
-    /// our SendSm reaches it: its Data may follow only that.
+    /// reported at once if its bytes all came inline, else declined at once if we
+    /// cannot READ. A discarded one stays open at the peer until our SendSm reaches
+    /// it: its Data may follow only that.
     pub fn on_src_avail(&mut self, mseq_ack: u32, ah: Advert, inline: u32) -> Result<OnSrcAvail, SinkViolation> {
         if let Some(Owed::SendSm { closes }) = self.owed.iter_mut().find(|o| matches!(o, Owed::SendSm { .. })) {
             *closes = true;
@@ -116,6 +120,13 @@ impl<Ls: Lists> SinkFlow<Ls> {
         }
         let r = self.adverts.on_src_avail(mseq_ack, ah, inline)?;
         match r {
+            OnSrcAvail::Accept if inline >= ah.len => {
+                let before = self.adverts.open_count();
+                if let Some(Reply::RdCompl(n)) = self.adverts.read_done(0) {
+                    let closes = self.adverts.open_count() < before;
+                    self.owe_rd_compl(n, closes).map_err(|NoMemory| SinkViolation::TooMany)?;
+                }
+            }
             OnSrcAvail::Accept if !self.can_read => self.adverts.decline(),
             OnSrcAvail::Accept => {}
             OnSrcAvail::Discard => {
@@ -136,6 +147,19 @@ impl<Ls: Lists> SinkFlow<Ls> {
     /// We decline the open adverts: the reader cannot take them now.
     pub fn decline(&mut self) {
         self.adverts.decline();
+    }
+
+    /// The peer sent a message with `mseq_ack`: what it has now seen of our replies no
+    /// longer needs checking (a sequence number kept longer would read as new again
+    /// after 2^31 more messages).
+    pub fn on_ack(&mut self, mseq_ack: u32) {
+        if self.closed_at.is_some_and(|c| !seq_lt(mseq_ack, c)) {
+            self.closed_at = None;
+        }
+        if self.declined_at.is_some_and(|d| !seq_lt(mseq_ack, d)) {
+            self.declined_at = None;
+        }
+        self.adverts.on_ack(mseq_ack);
     }
 
     /// The gate the peer's next data-bearing message must pass.
@@ -203,15 +227,15 @@ impl<Ls: Lists> SinkFlow<Ls> {
         self.reading > 0
     }
 
-    /// Whether one of the peer's adverts is open here (or closed by a reply not yet
-    /// sent).
+    /// Whether one of the peer's adverts is open here, or a reply is owed (the peer
+    /// has an advert open until it hears it).
     pub fn any_open(&self) -> bool {
         self.adverts.any_open() || !self.owed.is_empty()
     }
 
     /// Whether replies are owed, or a decline waits for the READ in flight.
     pub fn replies_owed(&self) -> bool {
-        !self.owed.is_empty()
+        !self.owed.is_empty() || self.adverts.declining()
     }
 
     /// Sends the replies owed, in order, each with `send`, which returns the `mseq` it

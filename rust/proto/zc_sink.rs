@@ -113,6 +113,20 @@ impl<Ls: Lists> PeerAdverts<Ls> {
         self.open.len()
     }
 
+    /// Whether a decline is owed (sent once no READ is in flight).
+    pub fn declining(&self) -> bool {
+        self.decline_owed
+    }
+
+    /// The peer sent a message with `mseq_ack`: once it has seen our last SendSm, the
+    /// discard rule has nothing left to judge (and a sequence number kept longer would
+    /// read as new again after 2^31 more).
+    pub fn on_ack(&mut self, mseq_ack: u32) {
+        if self.declined_at.is_some_and(|d| !seq_lt(mseq_ack, d)) {
+            self.declined_at = None;
+        }
+    }
+
     /// A SrcAvail `ah` with `inline` bytes (its first, delivered as Data would be), sent
     /// with `mseq_ack`. `Err(TooMany)` also when no memory is left to track it: the
     /// connection cannot honour its offer.
