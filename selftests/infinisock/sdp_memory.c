@@ -333,6 +333,128 @@ TEST(unread_data_charged_as_socket_memory)
 	EXPECT_EQ(0, rmdir(CGDIR)) TH_LOG("%s: %s", CGDIR, strerror(errno));
 }
 
+/* The number at the start of the file open at `fd`, read again from its start. */
+static long long pread_ll(int fd)
+{
+	char b[32];
+	ssize_t n = pread(fd, b, sizeof(b) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	b[n] = 0;
+	return atoll(b);
+}
+
+/*
+ * The same, with the reader's cgroup's memory.max just above what it uses once the
+ * connection is up, and the writer outside it: the data that arrives is charged past
+ * the limit, as TCP charges it (memory.current above memory.max), not refused and not
+ * by a charge that reclaims, which could invoke the cgroup's OOM killer; nobody is
+ * killed, every byte is read, and the charge is given back. While its cgroup is over
+ * the limit the reader allocates nothing (a page it touched would be reclaimed for):
+ * its files are open and read once before.
+ */
+TEST(unread_data_past_the_cgroup_limit_kills_nobody)
+{
+	int status, rc, port = 0, to_writer[2], to_reader[2], c;
+	static char buf[256 << 10];
+	struct pollfd out;
+	char go = 0;
+	ssize_t n;
+	pid_t pid;
+
+	rc = new_memory_cgroup();
+	ASSERT_EQ(0, rc) TH_LOG("memory cgroup: %s", strerror(-rc));
+	ASSERT_EQ(0, pipe(to_writer));
+	ASSERT_EQ(0, pipe(to_reader));
+	memset(buf, 'x', sizeof(buf));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		long long limit, peak = 0, now;
+		int l, s, cur, max, high, got = 0;
+		char limit_s[32];
+
+		if (join_memory_cgroup())
+			_exit(2);
+		printf("# ");
+		cur = open(CGDIR "/memory.current", O_RDONLY);
+		max = open(CGDIR "/memory.max", O_WRONLY);
+		high = open(CGDIR "/memory.high", O_WRONLY);
+		l = listen_b(&port);
+		if (cur < 0 || max < 0 || high < 0 || l < 0 ||
+		    write(to_writer[1], &port, sizeof(port)) != sizeof(port))
+			_exit(3);
+		s = accept(l, NULL, NULL);
+		if (s < 0)
+			_exit(4);
+		/*
+		 * memory.current counts the charges each CPU keeps in stock for the cgroup
+		 * (up to 64 pages): a high mark of 0 hands them back (and reclaims what it
+		 * can, never killing), so that the limit is what the cgroup really uses.
+		 * memory.current is read once before: its first read allocates (and would
+		 * take a new stock).
+		 */
+		if (pread_ll(cur) < 0 || write(high, "0", 1) < 0 || write(high, "max", 3) < 0)
+			_exit(4);
+		/* Other CPUs hand theirs back in a work item of their own: once it settled. */
+		now = pread_ll(cur);
+		for (int i = 0, still = 0; i < 40 && still < 3; i++) {
+			usleep(50000);
+			limit = now;
+			now = pread_ll(cur);
+			still = now == limit ? still + 1 : 0;
+		}
+		limit = now + (16 << 10);
+		snprintf(limit_s, sizeof(limit_s), "%lld", limit);
+		if (write(max, limit_s, strlen(limit_s)) < 0 || write(to_writer[1], "g", 1) != 1)
+			_exit(5);
+		/* The writer sends all it may, then closes its side. */
+		if (read(to_reader[0], &go, 1) != 1)
+			_exit(6);
+		for (int i = 0; i < 40; i++) {
+			now = pread_ll(cur);
+			peak = now > peak ? now : peak;
+			usleep(50000);
+		}
+		if (write(max, "max", 3) < 0)
+			_exit(7);
+		while ((n = recv(s, buf, sizeof(buf), 0)) > 0)
+			got += n;
+		printf("%d bytes read; memory.current was up to %lld, %lld above memory.max\n", got, peak,
+		       peak - limit);
+		if (n < 0 || got == 0)
+			_exit(8);
+		if (peak <= limit)
+			_exit(9);
+		if (sock_memory_when(at_most, 0) != 0)
+			_exit(10);
+		_exit(0);
+	}
+	/* The writer, in the test's own cgroup: its send buffers are not the reader's. */
+	ASSERT_EQ((ssize_t)sizeof(port), read(to_writer[0], &port, sizeof(port)));
+	c = connect_a(port);
+	ASSERT_LE(0, c) TH_LOG("connect: %s", strerror(-c));
+	ASSERT_EQ(1, read(to_writer[0], &go, 1));
+	fcntl(c, F_SETFL, O_NONBLOCK);
+	for (size_t sent = 0; sent < sizeof(buf);) {
+		out = (struct pollfd){ .fd = c, .events = POLLOUT };
+		n = send(c, buf, 64 << 10, 0);
+		if (n > 0)
+			sent += n;
+		else if (errno != EAGAIN || poll(&out, 1, 200) <= 0)
+			break;
+	}
+	shutdown(c, SHUT_WR);
+	ASSERT_EQ(1, write(to_reader[1], "g", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	close(c);
+	EXPECT_EQ(0, read_ll(CGDIR "/memory.events", "oom_kill"));
+	EXPECT_TRUE(WIFEXITED(status)) TH_LOG("killed by signal %d", WTERMSIG(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("step %d failed", WEXITSTATUS(status));
+	EXPECT_EQ(0, rmdir(CGDIR)) TH_LOG("%s: %s", CGDIR, strerror(errno));
+}
+
 /*
  * `count` connections from host a to the listener `l` on `port`: both ends of each in
  * `fds`, client first. Returns how many fds it filled (errno says why it stopped).
