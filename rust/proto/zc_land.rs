@@ -90,13 +90,11 @@ pub struct SinkFlow<Ls: Lists> {
     owed: Ls::Of<Owed>,
     /// The `mseq` of the last reply sent that closed an advert.
     closed_at: Option<u32>,
-    /// The `mseq` of our last SendSm.
-    declined_at: Option<u32>,
 }
 
 impl<Ls: Lists> SinkFlow<Ls> {
-    /// No adverts yet; at most `max_open` at once (our offer). `can_read`: see
-    /// [`SinkFlow::can_read`].
+    /// No adverts yet; at most `max_open` at once (our offer). `can_read`: our
+    /// initiator depth is above 0.
     pub fn new(max_open: u8, can_read: bool) -> Self {
         Self {
             adverts: PeerAdverts::new(max_open),
@@ -105,7 +103,6 @@ impl<Ls: Lists> SinkFlow<Ls> {
             landed: 0,
             owed: Default::default(),
             closed_at: None,
-            declined_at: None,
         }
     }
 
@@ -120,18 +117,13 @@ impl<Ls: Lists> SinkFlow<Ls> {
         }
         let r = self.adverts.on_src_avail(mseq_ack, ah, inline)?;
         match r {
-            OnSrcAvail::Accept if inline >= ah.len => {
-                let before = self.adverts.open_count();
-                if let Some(Reply::RdCompl(n)) = self.adverts.read_done(0) {
-                    let closes = self.adverts.open_count() < before;
-                    self.owe_rd_compl(n, closes).map_err(|NoMemory| SinkViolation::TooMany)?;
-                }
-            }
+            OnSrcAvail::Accept if inline >= ah.len => self.report_read(0).map_err(|NoMemory| SinkViolation::TooMany)?,
             OnSrcAvail::Accept if !self.can_read => self.adverts.decline(),
             OnSrcAvail::Accept => {}
             OnSrcAvail::Discard => {
-                if self.closed_at.is_none_or(|c| self.declined_at.is_some_and(|d| seq_lt(c, d))) {
-                    self.closed_at = self.declined_at;
+                let declined_at = self.adverts.declined_at();
+                if self.closed_at.is_none_or(|c| declined_at.is_some_and(|d| seq_lt(c, d))) {
+                    self.closed_at = declined_at;
                 }
             }
         }
@@ -155,9 +147,6 @@ impl<Ls: Lists> SinkFlow<Ls> {
     pub fn on_ack(&mut self, mseq_ack: u32) {
         if self.closed_at.is_some_and(|c| !seq_lt(mseq_ack, c)) {
             self.closed_at = None;
-        }
-        if self.declined_at.is_some_and(|d| !seq_lt(mseq_ack, d)) {
-            self.declined_at = None;
         }
         self.adverts.on_ack(mseq_ack);
     }
@@ -192,12 +181,17 @@ impl<Ls: Lists> SinkFlow<Ls> {
         }
         self.reading -= 1;
         self.landed += 1;
+        self.report_read(n)
+    }
+
+    /// `n` more bytes of the oldest advert are here (READ, or `0` after inline ones):
+    /// owes what its RdmaRdCompl now reports, noting whether it closes the advert.
+    fn report_read(&mut self, n: u32) -> Result<(), NoMemory> {
         let before = self.adverts.open_count();
-        if let Some(Reply::RdCompl(m)) = self.adverts.read_done(n) {
-            let closes = self.adverts.open_count() < before;
-            self.owe_rd_compl(m, closes)?;
+        match self.adverts.read_done(n) {
+            Some(Reply::RdCompl(m)) => self.owe_rd_compl(m, self.adverts.open_count() < before),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Notes an RdmaRdCompl of `n` bytes, merged into the last one owed if that is of
@@ -259,7 +253,6 @@ impl<Ls: Lists> SinkFlow<Ls> {
             }
             if let Owed::SendSm { .. } = next {
                 self.adverts.declined(mseq);
-                self.declined_at = Some(mseq);
             }
         }
         Ok(())

@@ -118,6 +118,11 @@ impl<Ls: Lists> PeerAdverts<Ls> {
         self.decline_owed
     }
 
+    /// The `mseq` of our last SendSm, until the peer has acknowledged it.
+    pub fn declined_at(&self) -> Option<u32> {
+        self.declined_at
+    }
+
     /// The peer sent a message with `mseq_ack`: once it has seen our last SendSm, the
     /// discard rule has nothing left to judge (and a sequence number kept longer would
     /// read as new again after 2^31 more).
