@@ -6,7 +6,7 @@
 //! delivered once, in order, whatever the interleaving and however short of credits.
 
 mod common;
-use common::{SourceSends, Wire, ZcSource};
+use common::{Wire, ZcMsg, ZcSource};
 
 use std::collections::VecDeque;
 
@@ -186,18 +186,6 @@ fn replies_the_peer_has_seen_are_not_checked_again() {
     assert_eq!(f.check_data(101u32.wrapping_add(1 << 31)), Ok(()));
 }
 
-/// A message on the wire.
-#[derive(Clone, Copy, Debug)]
-enum Msg {
-    SrcAvail { start: u64, len: u32 },
-    Data { start: u64, len: u32 },
-    /// Data a source sent while one of its adverts was open: the sink must refuse it.
-    Forged,
-    Cancel,
-    RdCompl(u32),
-    SendSm,
-}
-
 #[derive(Clone, Debug)]
 enum Step {
     Write(u32),
@@ -235,10 +223,8 @@ fn step() -> impl Strategy<Value = Step> {
 struct Peers {
     src: ZcSource,
     sink: Flow,
-    src_heard: u32,
     sink_heard: u32,
-    to_sink: Wire<Msg>,
-    to_src: Wire<Msg>,
+    to_src: Wire<ZcMsg>,
     /// Bytes delivered to the ready queue in stream order (contiguous from 0).
     delivered: u64,
     /// READs in flight (stream offset, len), and landed slots not yet read.
@@ -251,13 +237,11 @@ struct Peers {
 impl Peers {
     fn new(max_open: u8, can_read: bool) -> Self {
         Self {
-            src: ZcSource::new(max_open),
-            sink: Flow::new(max_open, can_read),
             // Sequence numbers start near the wrap; each side has heard the other's
             // start.
-            src_heard: u32::MAX - 5,
+            src: ZcSource::new(max_open, u32::MAX - 20, u32::MAX - 5),
+            sink: Flow::new(max_open, can_read),
             sink_heard: u32::MAX - 20,
-            to_sink: Wire::new(u32::MAX - 20),
             to_src: Wire::new(u32::MAX - 5),
             delivered: 0,
             reads: VecDeque::new(),
@@ -266,56 +250,32 @@ impl Peers {
         }
     }
 
-    fn to_sink(&mut self, m: Msg) {
-        self.to_sink.send(m, self.src_heard, true);
-    }
-
     fn apply(&mut self, s: Step) -> Result<(), TestCaseError> {
         match s {
             Step::Write(n) => self.src.written += u64::from(n),
-            Step::SourceSends(advert) => match self.src.next(advert, self.to_sink.mseq.wrapping_add(1)) {
-                Some(SourceSends::Data { start, len }) => self.to_sink(Msg::Data { start, len }),
-                Some(SourceSends::SrcAvail { start, len }) => self.to_sink(Msg::SrcAvail { start, len }),
-                None => {}
-            },
-            Step::SourceCancels => {
-                if self.src.cancel() {
-                    self.to_sink(Msg::Cancel);
-                }
-            }
-            Step::SourceForges => {
-                if !self.src.adverts.may_send_data() {
-                    self.to_sink(Msg::Forged);
-                }
-            }
+            Step::SourceSends(advert) => self.src.sends(advert),
+            Step::SourceCancels => self.src.cancels(),
+            Step::SourceForges => self.src.forges(),
             Step::SourceReceives => {
-                let Some((mseq, ack, m)) = self.to_src.queue.pop_front() else { return Ok(()) };
-                self.src_heard = mseq;
-                match m {
-                    Msg::RdCompl(n) => {
-                        let r = self.src.on_rd_compl(n, ack);
-                        prop_assert!(r.is_ok(), "RdmaRdCompl({}) refused: {:?}", n, r);
-                    }
-                    Msg::SendSm => self.src.on_send_sm(),
-                    other => prop_assert!(false, "the sink sent {:?}", other),
-                }
+                let Some(m) = self.to_src.queue.pop_front() else { return Ok(()) };
+                self.src.receives(m).map_err(TestCaseError::fail)?;
             }
             Step::SinkReceives => {
-                let Some((mseq, ack, m)) = self.to_sink.queue.pop_front() else { return Ok(()) };
+                let Some((mseq, ack, m)) = self.src.to_sink.queue.pop_front() else { return Ok(()) };
                 self.sink_heard = mseq;
                 match m {
-                    Msg::SrcAvail { start, len } => {
+                    ZcMsg::SrcAvail { start, len } => {
                         let r = self.sink.on_src_avail(ack, ah(len, start), 0);
                         prop_assert!(r.is_ok(), "SrcAvail refused: {:?}", r);
                     }
-                    Msg::Data { start, len } => {
+                    ZcMsg::Data { start, len } => {
                         prop_assert_eq!(self.sink.check_data(ack), Ok(()));
                         prop_assert_eq!(start, self.delivered, "Data out of order");
                         self.delivered += u64::from(len);
                     }
                     // Refused, then dropped: the model goes on as if it never came.
-                    Msg::Forged => prop_assert_eq!(self.sink.check_data(ack), Err(SinkViolation::DataWhileOpen)),
-                    Msg::Cancel => self.sink.on_cancel(),
+                    ZcMsg::Forged => prop_assert_eq!(self.sink.check_data(ack), Err(SinkViolation::DataWhileOpen)),
+                    ZcMsg::Cancel => self.sink.on_cancel(),
                     other => prop_assert!(false, "the source sent {:?}", other),
                 }
                 self.sink.on_ack(ack);
@@ -350,10 +310,10 @@ impl Peers {
                 }
                 *credits -= 1;
                 let m = match r {
-                    Reply::RdCompl(n) => Msg::RdCompl(n),
+                    Reply::RdCompl(n) => ZcMsg::RdCompl(n),
                     Reply::SendSm => {
                         send_sm_during_read |= !reads.is_empty();
-                        Msg::SendSm
+                        ZcMsg::SendSm
                     }
                 };
                 Some(to_src.send(m, heard, true))
@@ -368,7 +328,7 @@ impl Peers {
 
     fn quiet(&self) -> bool {
         self.delivered == self.src.written
-            && self.to_sink.queue.is_empty()
+            && self.src.to_sink.queue.is_empty()
             && self.to_src.queue.is_empty()
             && self.reads.is_empty()
             && !self.sink.replies_owed()

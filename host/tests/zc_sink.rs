@@ -5,7 +5,7 @@
 //! stream delivered once, in order, whatever the interleaving.
 
 mod common;
-use common::{SourceSends, Wire, ZcSource};
+use common::{Wire, ZcMsg, ZcSource};
 
 use std::collections::VecDeque;
 
@@ -82,16 +82,6 @@ fn inline_bytes_are_the_adverts_first_and_only_on_the_first() {
     assert_eq!(s.read_done(60), Some(Reply::RdCompl(100)));
 }
 
-/// A message on the wire, with the sender's `mseq` and `mseq_ack`.
-#[derive(Clone, Copy, Debug)]
-enum Msg {
-    SrcAvail { start: u64, len: u32 },
-    Data { start: u64, len: u32 },
-    Cancel,
-    RdCompl(u32),
-    SendSm,
-}
-
 #[derive(Clone, Debug)]
 enum Step {
     /// The source writes this many more bytes.
@@ -129,11 +119,9 @@ fn step() -> impl Strategy<Value = Step> {
 struct Peers {
     src: ZcSource,
     sink: Sink,
-    /// Each side's last mseq sent and last received.
-    src_heard: u32,
+    /// The sink's last mseq received, and its wire to the source.
     sink_heard: u32,
-    to_sink: Wire<Msg>,
-    to_src: Wire<Msg>,
+    to_src: Wire<ZcMsg>,
     /// The sink's delivered bytes (contiguous stream offsets from 0), and its READs in
     /// flight (stream offset, len).
     delivered: u64,
@@ -143,57 +131,38 @@ struct Peers {
 impl Peers {
     fn new(max_open: u8) -> Self {
         Self {
-            src: ZcSource::new(max_open),
+            src: ZcSource::new(max_open, 0, 0),
             sink: Sink::new(max_open),
-            src_heard: 0,
             sink_heard: 0,
-            to_sink: Wire::new(0),
             to_src: Wire::new(0),
             delivered: 0,
             reads: VecDeque::new(),
         }
     }
 
-    fn to_sink(&mut self, m: Msg) {
-        self.to_sink.send(m, self.src_heard, true);
-    }
-
     fn apply(&mut self, s: Step) -> Result<(), TestCaseError> {
         match s {
             Step::Write(n) => self.src.written += u64::from(n),
-            Step::SourceSends(advert) => match self.src.next(advert, self.to_sink.mseq.wrapping_add(1)) {
-                Some(SourceSends::Data { start, len }) => self.to_sink(Msg::Data { start, len }),
-                Some(SourceSends::SrcAvail { start, len }) => self.to_sink(Msg::SrcAvail { start, len }),
-                None => {}
-            },
-            Step::SourceCancels => {
-                if self.src.cancel() {
-                    self.to_sink(Msg::Cancel);
-                }
-            }
+            Step::SourceSends(advert) => self.src.sends(advert),
+            Step::SourceCancels => self.src.cancels(),
             Step::SourceReceives => {
-                let Some((mseq, ack, m)) = self.to_src.queue.pop_front() else { return Ok(()) };
-                self.src_heard = mseq;
-                match m {
-                    Msg::RdCompl(n) => self.src.on_rd_compl(n, ack).unwrap(),
-                    Msg::SendSm => self.src.on_send_sm(),
-                    other => prop_assert!(false, "the sink sent {:?}", other),
-                }
+                let Some(m) = self.to_src.queue.pop_front() else { return Ok(()) };
+                self.src.receives(m).map_err(TestCaseError::fail)?;
             }
             Step::SinkReceives => {
-                let Some((mseq, ack, m)) = self.to_sink.queue.pop_front() else { return Ok(()) };
+                let Some((mseq, ack, m)) = self.src.to_sink.queue.pop_front() else { return Ok(()) };
                 self.sink_heard = mseq;
                 match m {
                     // The advert's vaddr is its stream offset, for the checks below.
-                    Msg::SrcAvail { start, len } => {
+                    ZcMsg::SrcAvail { start, len } => {
                         self.sink.on_src_avail(ack, ah(len, start), 0).unwrap();
                     }
-                    Msg::Data { start, len } => {
+                    ZcMsg::Data { start, len } => {
                         self.sink.check_data().unwrap();
                         prop_assert_eq!(start, self.delivered, "Data out of order");
                         self.delivered += u64::from(len);
                     }
-                    Msg::Cancel => self.sink.on_cancel(),
+                    ZcMsg::Cancel => self.sink.on_cancel(),
                     other => prop_assert!(false, "the source sent {:?}", other),
                 }
             }
@@ -207,7 +176,7 @@ impl Peers {
                 prop_assert_eq!(start, self.delivered, "READ out of order");
                 self.delivered += u64::from(len);
                 if let Some(Reply::RdCompl(n)) = self.sink.read_done(len) {
-                    self.to_src.send(Msg::RdCompl(n), self.sink_heard, true);
+                    self.to_src.send(ZcMsg::RdCompl(n), self.sink_heard, true);
                 }
             }
             Step::SinkDeclines => self.sink.decline(),
@@ -216,8 +185,8 @@ impl Peers {
         let (heard, to_src) = (self.sink_heard, &mut self.to_src);
         self.sink.replies(|r| {
             let m = match r {
-                Reply::RdCompl(n) => Msg::RdCompl(n),
-                Reply::SendSm => Msg::SendSm,
+                Reply::RdCompl(n) => ZcMsg::RdCompl(n),
+                Reply::SendSm => ZcMsg::SendSm,
             };
             to_src.send(m, heard, true)
         });
@@ -227,7 +196,7 @@ impl Peers {
     }
 
     fn quiet(&self) -> bool {
-        self.delivered == self.src.written && self.to_sink.queue.is_empty() && self.to_src.queue.is_empty() && self.reads.is_empty()
+        self.delivered == self.src.written && self.src.to_sink.queue.is_empty() && self.to_src.queue.is_empty() && self.reads.is_empty()
     }
 }
 

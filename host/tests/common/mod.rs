@@ -139,17 +139,24 @@ impl<M> Wire<M> {
     }
 }
 
-/// What the source of a zero-copy model sends next.
+/// A message between the zero-copy models' source and sink: the source's stream
+/// offsets stand for the bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SourceSends {
-    /// Stream bytes `start..start + len` as Data.
-    Data { start: u64, len: u32 },
+pub enum ZcMsg {
     /// A SrcAvail of stream bytes `start..start + len`.
     SrcAvail { start: u64, len: u32 },
+    /// Stream bytes `start..start + len` as Data.
+    Data { start: u64, len: u32 },
+    /// Data a source sent while one of its adverts was open: the sink must refuse it.
+    Forged,
+    Cancel,
+    RdCompl(u32),
+    SendSm,
 }
 
-/// The source of the zero-copy models: its adverts (`zc_src`) and its stream, written,
-/// sent, and what declined adverts left to send again as Data.
+/// The source of the zero-copy models: its adverts (`zc_src`), its stream (written,
+/// sent, and what declined adverts left to send again as Data), and its end of the
+/// wires: what it sends the sink, and the last `mseq` it heard from it.
 pub struct ZcSource {
     pub adverts: infinisock_proto::zc_src::SrcAdverts<infinisock_proto::HostLists>,
     /// Bytes written, and sent (as Data or adverts) of them.
@@ -159,44 +166,68 @@ pub struct ZcSource {
     resend: VecDeque<(u64, u32)>,
     /// Each advert's first stream offset, by id.
     starts: Vec<u64>,
+    pub to_sink: Wire<ZcMsg>,
+    heard: u32,
 }
 
 impl ZcSource {
-    /// Nothing written; at most `max_open` adverts open, never timed out.
-    pub fn new(max_open: u8) -> Self {
+    /// Nothing written; at most `max_open` adverts open, never timed out; its first
+    /// message goes as `mseq + 1`, and it has heard the sink's `heard`.
+    pub fn new(max_open: u8, mseq: u32, heard: u32) -> Self {
         Self {
             adverts: infinisock_proto::zc_src::SrcAdverts::new(max_open, u64::MAX, u64::MAX),
             written: 0,
             sent: 0,
             resend: VecDeque::new(),
             starts: vec![],
+            to_sink: Wire::new(mseq),
+            heard,
         }
     }
 
-    /// What the source sends next as `mseq`, if it may: declined bytes again, then new
-    /// bytes, as an advert if `advert` and there is room, else as Data. With adverts
-    /// open only another advert may go, of new bytes.
-    pub fn next(&mut self, advert: bool, mseq: u32) -> Option<SourceSends> {
+    fn send(&mut self, m: ZcMsg) {
+        self.to_sink.send(m, self.heard, true);
+    }
+
+    /// Sends what it may: declined bytes again, then new bytes, as an advert if
+    /// `advert` and there is room, else as Data. With adverts open only another advert
+    /// may go, of new bytes.
+    pub fn sends(&mut self, advert: bool) {
         let open = !self.adverts.may_send_data();
         if open && (!self.resend.is_empty() || !advert || !self.adverts.has_room() || self.sent == self.written) {
-            return None;
+            return;
         }
         if let Some((start, len)) = self.resend.pop_front() {
-            return Some(SourceSends::Data { start, len });
+            return self.send(ZcMsg::Data { start, len });
         }
         if self.sent == self.written {
-            return None;
+            return;
         }
         let len = u32::try_from(self.written - self.sent).unwrap_or(u32::MAX).min(1 << 20);
         let start = self.sent;
         self.sent += u64::from(len);
         if advert && self.adverts.has_room() {
             let id = self.starts.len() as u64;
-            self.adverts.post(id, mseq, len, 0).unwrap();
+            self.adverts.post(id, self.to_sink.mseq.wrapping_add(1), len, 0).unwrap();
             self.starts.push(start);
-            Some(SourceSends::SrcAvail { start, len })
+            self.send(ZcMsg::SrcAvail { start, len });
         } else {
-            Some(SourceSends::Data { start, len })
+            self.send(ZcMsg::Data { start, len });
+        }
+    }
+
+    /// Cancels its open adverts (SrcAvailCancel), if any.
+    pub fn cancels(&mut self) {
+        if !self.adverts.may_send_data() {
+            self.adverts.cancel(0);
+            self.send(ZcMsg::Cancel);
+        }
+    }
+
+    /// Breaks the rule: Data while one of its adverts is open (if one is).
+    pub fn forges(&mut self) {
+        if !self.adverts.may_send_data() {
+            self.send(ZcMsg::Forged);
         }
     }
 
@@ -207,27 +238,23 @@ impl ZcSource {
         }
     }
 
-    /// The sink's RdmaRdCompl of `n` bytes, sent with `mseq_ack`.
-    pub fn on_rd_compl(&mut self, n: u32, mseq_ack: u32) -> Result<(), infinisock_proto::zc_src::SrcViolation> {
-        if let Some(c) = self.adverts.on_rd_compl(n, mseq_ack, 0)? {
-            self.closed(c);
+    /// Takes the sink's message `m`, sent as `mseq` with `mseq_ack`; `Err` says how
+    /// the sink broke the rules.
+    pub fn receives(&mut self, (mseq, mseq_ack, m): (u32, u32, ZcMsg)) -> Result<(), String> {
+        self.heard = mseq;
+        match m {
+            ZcMsg::RdCompl(n) => match self.adverts.on_rd_compl(n, mseq_ack, 0) {
+                Ok(Some(c)) => self.closed(c),
+                Ok(None) => {}
+                Err(e) => return Err(format!("RdmaRdCompl({}) refused: {:?}", n, e)),
+            },
+            ZcMsg::SendSm => {
+                let mut closed = vec![];
+                self.adverts.on_send_sm(|c| closed.push(c));
+                closed.into_iter().for_each(|c| self.closed(c));
+            }
+            other => return Err(format!("the sink sent {:?}", other)),
         }
         Ok(())
-    }
-
-    /// The sink's SendSm.
-    pub fn on_send_sm(&mut self) {
-        let mut closed = vec![];
-        self.adverts.on_send_sm(|c| closed.push(c));
-        closed.into_iter().for_each(|c| self.closed(c));
-    }
-
-    /// Cancels the open adverts; whether there were any (a SrcAvailCancel to send).
-    pub fn cancel(&mut self) -> bool {
-        if self.adverts.may_send_data() {
-            return false;
-        }
-        self.adverts.cancel(0);
-        true
     }
 }
