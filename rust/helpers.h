@@ -180,6 +180,9 @@ int infinisock_post_send(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len
 			 const void *inline_data);
 /* A zero-length RDMA WRITE, signaled: the peer's adapter acknowledges it. */
 int infinisock_post_empty_write(struct ib_qp *qp, struct ib_cqe *cqe);
+/* An RDMA READ of `len` bytes at the peer's `remote_addr`/`rkey` into one local SGE, signaled. */
+int infinisock_post_read(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey, u64 remote_addr,
+			 u32 rkey);
 
 /* DMA mapping of kernel buffers (dir: enum dma_data_direction). */
 int infinisock_dma_map(struct ib_device *dev, void *buf, size_t len, int dir, u64 *addr);

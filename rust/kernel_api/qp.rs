@@ -17,6 +17,10 @@
 //! flushed when it fails, the device's last-WQE event stands for one: the poll after
 //! it reports every granted slot flushed, after the receives that completed.
 //!
+//! Landing slots (zero-copy, `sdp::zcopy_rx`) follow the receive ring's slots in the
+//! same index space: never posted as receives, each takes one RDMA READ of what the
+//! peer advertised into a buffer of its own, and is read once the READ completed.
+//!
 //! Send buffers are taken as messages are written and given back when the device is
 //! done with them, as TCP allocates and frees its packets: an idle connection holds
 //! none. A message that fits the QP's inline room is copied into the work request as
@@ -112,6 +116,9 @@ pub(crate) struct QpSizes {
     /// Send-queue entries kept for RDMA operations; none: [`QueuePair::post_rdma`]
     /// refuses them.
     pub(crate) rdma_requests: u32,
+    /// Landing slots after the receive ring ([`QueuePair::post_read`]); `send_wrs`
+    /// counts a READ for each.
+    pub(crate) landing: u16,
 }
 
 /// One-sided operations [`QueuePair::post_rdma`] posts.
@@ -211,6 +218,15 @@ pub(crate) struct QueuePair {
     rdma_requests: u32,
     /// The shared receive queue it receives from, if it does.
     shared: Option<OnShared>,
+    /// Landing slots, indices `rx.len()..`: each slot's buffer, once a READ needed it.
+    landing: KVec<Option<DmaBuf>>,
+    /// Per landing slot: a READ into it is in flight; its bytes are not read meanwhile.
+    landing_in_device: KVec<bool>,
+    /// Landing slots whose READs are in flight, in posting order (the order their
+    /// completions come in, as every signaled request's).
+    reads: IndexFifo<KVec<u16>>,
+    /// The tag READs are posted with, once one was.
+    read_tag: Option<u32>,
 }
 
 /// Where a queue pair's completions are taken from.
@@ -364,6 +380,13 @@ impl QueuePair {
             None => device_sges(&dev),
         };
         let held = KVec::with_capacity(sizes.rdma_requests as usize, GFP_KERNEL)?;
+        let nland = usize::from(sizes.landing);
+        if nrx as usize + nland > crate::proto::ring::MAX_RING {
+            return Err(EINVAL);
+        }
+        let landing = empty_slots(nland, GFP_KERNEL)?;
+        let landing_in_device = KVec::from_elem(false, nland, GFP_KERNEL)?;
+        let reads = IndexFifo::for_ring(nland)?;
         // SAFETY: Live id; PD, CQs and mailbox are live and outlive the QP: they are
         // fields of the `QueuePair` made below at once (nothing fallible comes
         // between), whose `drop` destroys the QP first.
@@ -425,6 +448,10 @@ impl QueuePair {
             read_sge,
             rdma_requests: sizes.rdma_requests,
             shared,
+            landing,
+            landing_in_device,
+            reads,
+            read_tag: None,
         })
     }
 
@@ -463,10 +490,21 @@ impl QueuePair {
                         *done = false;
                     }
                 }
-                // Only signaled requests complete successfully (see the module
-                // documentation).
-                CqSide::Send if wc.ok() => self.signaled_done += 1,
-                CqSide::Send => {}
+                CqSide::Send => {
+                    // A READ's names its landing slot, which the device is done with
+                    // (flushed too: a flushed request is not processed any more).
+                    if self.read_tag == Some(wc.tag) {
+                        wc.buffer = self.reads.pop();
+                        if let Some(k) = wc.buffer.and_then(|i| self.landing_index(i)) {
+                            self.landing_in_device[k] = false;
+                        }
+                    }
+                    // Only signaled requests complete successfully (see the module
+                    // documentation).
+                    if wc.ok() {
+                        self.signaled_done += 1;
+                    }
+                }
             }
         }
         if side == CqSide::Send {
@@ -735,23 +773,108 @@ impl QueuePair {
         u16::try_from(i).ok()
     }
 
-    /// The first `len` bytes a receive placed in buffer `idx`, made visible to the
-    /// CPU; empty while the buffer is posted.
+    /// The first `len` bytes a receive (or a READ, in a landing slot) placed in buffer
+    /// `idx`, made visible to the CPU; empty while the device may write it.
     pub(crate) fn received(&mut self, idx: u16, len: usize) -> &[u8] {
         let i = usize::from(idx);
+        if let Some(k) = self.landing_index(idx) {
+            return match self.landing.get_mut(k) {
+                Some(Some(buf)) if !self.landing_in_device[k] => buf.received(len),
+                _ => &[],
+            };
+        }
         match self.rx.get_mut(i) {
             Some(Some(buf)) if !self.rx_in_device[i] => buf.received(len),
             _ => &[],
         }
     }
 
-    /// The first `len` bytes of receive buffer `idx` as [`QueuePair::received`] last
-    /// made them visible; empty while the buffer is posted.
+    /// The first `len` bytes of buffer `idx` as [`QueuePair::received`] last made them
+    /// visible; empty while the device may write it.
     pub(crate) fn contents(&self, idx: u16, len: usize) -> &[u8] {
         let i = usize::from(idx);
+        if let Some(k) = self.landing_index(idx) {
+            return match self.landing.get(k) {
+                Some(Some(buf)) if !self.landing_in_device[k] => buf.contents(len),
+                _ => &[],
+            };
+        }
         match self.rx.get(i) {
             Some(Some(buf)) if !self.rx_in_device[i] => buf.contents(len),
             _ => &[],
+        }
+    }
+
+    /// Ring slots and landing slots: buffer indices run below this.
+    pub(crate) fn slots(&self) -> usize {
+        self.rx.len() + self.landing.len()
+    }
+
+    /// The landing slot `idx` is, if it is one: its place in `landing`.
+    fn landing_index(&self, idx: u16) -> Option<usize> {
+        usize::from(idx).checked_sub(self.rx.len()).filter(|&k| k < self.landing.len())
+    }
+
+    /// The landing slots' indices.
+    pub(crate) fn landing_slots(&self) -> core::ops::Range<u16> {
+        // `new` keeps both tables within `MAX_RING`.
+        self.rx.len() as u16..self.slots() as u16
+    }
+
+    /// Posts an RDMA READ of `len` bytes at the peer's `remote` (address, rkey) into
+    /// landing slot `idx`, signaled, tagged `cqe`; its completion names the slot
+    /// ([`Wc::buffer`]). The slot's buffer is allocated if it has none (without a
+    /// warning or hard reclaim: `ENOMEM`, and the caller tries later). `EBUSY` while
+    /// a READ into it is in flight; `EINVAL` for a slot that is not a landing slot or
+    /// a READ longer than its buffer.
+    pub(crate) fn post_read(&mut self, idx: u16, cqe: &'static Cqe, len: u32, (remote_addr, rkey): (u64, u32)) -> Result {
+        let k = self.landing_index(idx).ok_or(EINVAL)?;
+        if self.landing_in_device[k] {
+            return Err(EBUSY);
+        }
+        let fresh = self.landing[k].is_none();
+        if fresh {
+            self.landing[k] = Some(new_recv_buffer(&self.dev, self.buffer_size, true)?);
+        }
+        let buf = self.landing[k].as_ref().ok_or(EINVAL)?;
+        if len as usize > buf.len() {
+            return Err(EINVAL);
+        }
+        // SAFETY: Live QP (type invariant); the buffer is ours, not read until the
+        // READ's completion is polled (`landing_in_device`), and alive until the drain.
+        let posted = to_result(unsafe {
+            bindings::infinisock_post_read(self.qp.as_raw(), cqe.as_raw(), buf.addr, len, self.lkey, remote_addr, rkey)
+        });
+        if let Err(e) = posted {
+            if fresh {
+                self.release_landing(idx);
+            }
+            return Err(e);
+        }
+        self.landing_in_device[k] = true;
+        self.reads.push(idx);
+        self.read_tag = Some(cqe.tag());
+        self.signaled_posted += 1;
+        Ok(())
+    }
+
+    /// Allocates landing slot `idx`'s buffer if it has none (without a warning or
+    /// hard reclaim: `ENOMEM`, and the caller tries later).
+    pub(crate) fn landing_buffer(&mut self, idx: u16) -> Result {
+        let k = self.landing_index(idx).ok_or(EINVAL)?;
+        if self.landing[k].is_none() {
+            self.landing[k] = Some(new_recv_buffer(&self.dev, self.buffer_size, true)?);
+        }
+        Ok(())
+    }
+
+    /// Frees landing slot `idx`'s buffer, unless a READ into it is in flight.
+    pub(crate) fn release_landing(&mut self, idx: u16) {
+        let Some(k) = self.landing_index(idx) else { return };
+        if !self.landing_in_device[k] {
+            if let Some(buf) = self.landing[k].take() {
+                free_recv_buffer(buf);
+            }
         }
     }
 
@@ -1007,6 +1130,7 @@ impl QueuePair {
         pr_err!("a queue pair's drain failed: its resources are kept\n");
         core::mem::forget(core::mem::replace(&mut self.tx, KVec::new()));
         core::mem::forget(core::mem::replace(&mut self.held, KVec::new()));
+        core::mem::forget(core::mem::replace(&mut self.landing, KVec::new()));
         core::mem::forget(self.pd.clone());
         core::mem::forget(self.dev.clone());
         if let Some(sh) = &self.shared {
@@ -1062,7 +1186,7 @@ impl Drop for QueuePair {
         }
         let held = self.tx_bytes;
         self.send_buffer_freed(held);
-        let rx_bytes = self.rx.iter().flatten().map(DmaBuf::len).sum::<usize>();
+        let rx_bytes = Iterator::chain(self.rx.iter(), self.landing.iter()).flatten().map(DmaBuf::len).sum::<usize>();
         uncount_recv_bytes(rx_bytes);
         // SAFETY: Dropped once, here, after the QP that used it was destroyed.
         unsafe { ManuallyDrop::drop(&mut self.cqs) };

@@ -12,6 +12,7 @@ use kernel::{
 use crate::{
     kernel_api::{
         cm::CmIdRef,
+        list::KernelLists,
         qp::{QpSizes, QueuePair, SharedRecv},
         srq::SharedRecvQueue,
         verbs::{CqEvents, CqSide, Cqe, Wc, POLL_BATCH},
@@ -22,15 +23,17 @@ use crate::{
         recv_pools,
     },
     proto::{
-        errno::Errno,
-        handshake::RingConfig,
+        errno::{Errno, EAGAIN},
+        handshake::{zc_terms, RingConfig, ZcOffer},
         qp_shape::{QpProfile, QpShape, SendSges},
         receive::ReadyQueue,
         recv_window::RecvWindow,
         ring::IndexFifo,
         stream::{Credit, Stream},
         transmit::{PostFailed, SendSlots, WriteRound},
-        wire::{Mid, BSDH_LEN},
+        wire::{Mid, BSDH_LEN, COMPL_LEN},
+        zc_land::{SinkFlow, ZC_LANDING},
+        zc_sink::Reply,
     },
 };
 
@@ -49,10 +52,12 @@ pub(crate) enum WrKind {
     Rdma,
     /// An earlier, unsignaled request of one: reported only when it fails or is flushed.
     RdmaPart,
+    /// An RDMA READ of the peer's zero-copy advert into a landing slot (`sdp::zcopy_rx`).
+    ZcRead,
 }
 
 impl WrKind {
-    const ALL: [WrKind; 5] = [WrKind::Recv, WrKind::Send, WrKind::Probe, WrKind::Rdma, WrKind::RdmaPart];
+    const ALL: [WrKind; 6] = [WrKind::Recv, WrKind::Send, WrKind::Probe, WrKind::Rdma, WrKind::RdmaPart, WrKind::ZcRead];
 
     /// The entry its requests are posted with.
     pub(crate) const fn cqe(self) -> Cqe {
@@ -73,6 +78,7 @@ pub(crate) const REGIONS_KEPT_MS: u32 = 10_000;
 static RECV_CQE: Cqe = WrKind::Recv.cqe();
 static SEND_CQE: Cqe = WrKind::Send.cqe();
 static PROBE_CQE: Cqe = WrKind::Probe.cqe();
+static ZC_READ_CQE: Cqe = WrKind::ZcRead.cqe();
 
 /// The verbs side of one connection: its queue pair (which owns everything the
 /// device touches) and the protocol's view of the rings.
@@ -86,8 +92,12 @@ pub(crate) struct Link {
     pub(crate) rdma: Rdma,
     /// The data-path state (`proto::stream`), with its staging buffer.
     pub(crate) stream: Stream<KVec<u32>, KVec<u8>, KVec<u16>>,
-    /// Message length (header included) of each receive buffer that holds one.
+    /// Message length (header included) of each receive buffer that holds one; a
+    /// landing slot's READ length.
     pub(crate) rx_len: KVec<u32>,
+    /// Where each buffer's payload starts: after the header, after a SrcAvail's
+    /// header too for its inline bytes, at 0 in a landing slot.
+    pub(crate) rx_start: KVec<u8>,
     /// For each receive buffer an RDMA WRITE with immediate consumed (it holds no
     /// message): the immediate data and the bytes the write placed.
     pub(crate) rx_imm: KVec<Option<(u32, u32)>>,
@@ -108,6 +118,12 @@ pub(crate) struct Link {
     /// The owner's memory cgroup is under socket memory pressure (or refused a
     /// charge): the window stays at its floor, as under the module's memory pressure.
     pub(crate) rmem_short: bool,
+    /// What our Hello or HelloAck offered of zero-copy.
+    zc_offer: ZcOffer,
+    /// The peer's SrcAvail adverts, once zero-copy was negotiated (`sdp::zcopy_rx`).
+    pub(crate) zc: Option<SinkFlow<KernelLists>>,
+    /// Per landing slot: a READ into it is in flight, or its bytes are unread.
+    landing_busy: [bool; ZC_LANDING],
     /// The shared receive queue the queue pair is on, if it is: last, so that the
     /// queue pair has left it when this goes.
     shared: Option<SharedQueueUser>,
@@ -143,7 +159,10 @@ impl Link {
     /// which `admitted` counted until then. `events` hears of completions; its owner
     /// reaps them ([`Link::reap`]). With `shared_recv`, the queue pair receives from
     /// its device's shared receive queue (`recv_pools`), and posting a receive
-    /// buffer grants one of the queue's.
+    /// buffer grants one of the queue's. A connection that offers zero-copy (`zc`)
+    /// gets the landing slots and send-queue entries for the READs of the peer's
+    /// adverts.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         events: Arc<impl CqEvents>,
         id: &CmIdRef,
@@ -151,13 +170,15 @@ impl Link {
         cfg: RingConfig,
         admitted: Admitted,
         shared_recv: bool,
+        zc: ZcOffer,
     ) -> Result<Self> {
         let shape = QpShape::new(profile, cfg);
+        let landing = if zc.max_adverts > 0 { ZC_LANDING as u16 } else { 0 };
         let sizes = QpSizes {
             recv_buffers: cfg.recv_buffers,
             send_buffers: cfg.send_buffers,
             buffer_size: cfg.buffer_size,
-            send_wrs: shape.send_wrs,
+            send_wrs: shape.send_wrs + u32::from(landing),
             recv_wrs: shape.recv_wrs,
             send_sges: match shape.send_sges {
                 SendSges::One => Some(1),
@@ -165,6 +186,7 @@ impl Link {
             },
             max_inline: shape.max_inline,
             rdma_requests: shape.rdma_requests,
+            landing,
         };
         let queue = if shared_recv { Some(recv_pools::for_id(id, cfg.buffer_size as usize)?) } else { None };
         let shared = queue.clone().map(SharedQueueUser);
@@ -179,9 +201,11 @@ impl Link {
                 return Err(e);
             }
         };
-        let (rx_len, tx_len) = (KVec::from_elem(0u32, qp.recv_ring(), GFP_KERNEL)?, KVec::from_elem(0u32, qp.send_slots(), GFP_KERNEL)?);
+        let slots = qp.slots();
+        let (rx_len, tx_len) = (KVec::from_elem(0u32, slots, GFP_KERNEL)?, KVec::from_elem(0u32, qp.send_slots(), GFP_KERNEL)?);
         let recv_ring = qp.recv_ring();
-        let rx_imm = KVec::from_elem(None, recv_ring, GFP_KERNEL)?;
+        let rx_imm = KVec::from_elem(None, slots, GFP_KERNEL)?;
+        let rx_start = KVec::from_elem(BSDH_LEN as u8, slots, GFP_KERNEL)?;
         let (send_sge, read_sge) = qp.rdma_sges();
         let mut link = Link {
             qp,
@@ -191,9 +215,10 @@ impl Link {
                 tx_len,
                 (cfg.buffer_size as usize).saturating_sub(BSDH_LEN),
                 IndexFifo::for_ring(recv_ring)?,
-                ReadyQueue::for_ring(recv_ring)?,
+                ReadyQueue::for_ring(slots)?,
             ),
             rx_len,
+            rx_start,
             rx_imm,
             last_heard: Instant::now(),
             window: RecvWindow::new(cfg.recv_start, cfg.recv_buffers, 0),
@@ -201,6 +226,9 @@ impl Link {
             reaped_at: [None, None],
             rmem_charged: 0,
             rmem_short: false,
+            zc_offer: zc,
+            zc: None,
+            landing_busy: [false; ZC_LANDING],
             shared,
         };
         for idx in 0..link.window.initial() {
@@ -281,7 +309,13 @@ impl Link {
     /// connection gracefully). A post that fails leaves the window's account right
     /// and returns the error after the credits posted are counted.
     pub(crate) fn repost(&mut self, idx: u16) -> Result {
+        if self.qp.landing_slots().contains(&idx) {
+            // The slot takes the next READ of an open advert at once.
+            self.zc_consumed(idx);
+            return self.zc_read_more();
+        }
         self.rx_imm[usize::from(idx)] = None;
+        self.rx_start[usize::from(idx)] = BSDH_LEN as u8;
         if self.stream.qp_dead {
             self.qp.release_recv(idx);
             return Ok(());
@@ -324,11 +358,21 @@ impl Link {
         refused.map_or(Ok(()), Err)
     }
 
-    /// Payload bytes of ready buffer `idx` (its message minus the header).
+    /// Payload bytes of ready buffer `idx` (its message minus the header, or what a
+    /// READ landed).
     pub(crate) fn payload(&self, idx: u16) -> &[u8] {
-        let len = self.rx_len[usize::from(idx)] as usize;
-        // `received()` synced these bytes when the message arrived.
-        self.qp.contents(idx, len).get(BSDH_LEN..).unwrap_or(&[])
+        let i = usize::from(idx);
+        let len = self.rx_len[i] as usize;
+        // `received()` synced these bytes when the message (or READ) arrived.
+        self.qp.contents(idx, len).get(usize::from(self.rx_start[i])..).unwrap_or(&[])
+    }
+
+    /// Buffer `idx`'s payload starts `start` bytes in: a SrcAvail's inline bytes
+    /// follow its advert. Set back to after the header when it is posted again.
+    pub(crate) fn set_payload_start(&mut self, idx: u16, start: usize) {
+        if let (Some(s), Ok(start)) = (self.rx_start.get_mut(usize::from(idx)), u8::try_from(start)) {
+            *s = start;
+        }
     }
 
     /// Send slots in all.
@@ -452,9 +496,11 @@ impl Link {
         self.stream.abort(&mut SendRing(&mut self.qp));
     }
 
-    /// What is due after a completion or a credit change: staged bytes, a pending
-    /// DisConn, a credit update.
+    /// What is due after a completion or a credit change: zero-copy replies and
+    /// READs, staged bytes, a pending DisConn, a credit update.
     pub(crate) fn progress(&mut self) -> Result {
+        self.zc_flush()?;
+        self.zc_read_more()?;
         let ring = self.credit_window();
         self.stream.progress(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
     }
@@ -474,6 +520,139 @@ impl Link {
     /// window grants, and no more than is posted.
     fn credit_window(&self) -> usize {
         usize::from(self.window.target().min(self.window.in_use()))
+    }
+}
+
+/// The sink's side of zero-copy (`sdp::zcopy_rx`): the peer's SrcAvail adverts are
+/// RDMA READ into landing slots, which join the ready queue as receive buffers do.
+impl Link {
+    /// Both offers and our READ depth are known: zero-copy is on if both sides
+    /// offered adverts. With no READ depth every advert is declined.
+    pub(crate) fn zc_negotiated(&mut self, peer: ZcOffer, read_depth: u8) {
+        // The peer's READ depth matters only to a source, which this side is not yet.
+        let terms = zc_terms(self.zc_offer, peer, 0);
+        if terms.negotiated() {
+            self.zc = Some(SinkFlow::new(terms.peer_adverts, read_depth > 0));
+        }
+    }
+
+    /// Whether zero-copy READs are in flight.
+    pub(crate) fn zc_reading(&self) -> bool {
+        self.zc.as_ref().is_some_and(SinkFlow::reading)
+    }
+
+    /// Whether one of the peer's adverts is open here (or a reply closing one is
+    /// unsent): its bytes are not all here, so closing now loses data.
+    pub(crate) fn zc_open(&self) -> bool {
+        self.zc.as_ref().is_some_and(SinkFlow::any_open)
+    }
+
+    /// Whether RDMA operations are in flight: the program's, or zero-copy READs.
+    pub(crate) fn ops_in_flight(&self) -> bool {
+        self.rdma.busy() || self.zc_reading()
+    }
+
+    /// Sends the replies owed to the peer's adverts, as credits allow; the rest wait
+    /// for the next credit. They are control messages, inline: no send buffer.
+    fn zc_flush(&mut self) -> Result {
+        let Some(flow) = self.zc.as_mut().filter(|f| f.replies_owed()) else { return Ok(()) };
+        let (stream, qp) = (&mut self.stream, &mut self.qp);
+        let mut failed = None;
+        flow.flush(|reply| {
+            let (mid, n) = match reply {
+                Reply::RdCompl(n) => (Mid::RdmaRdCompl, Some(n)),
+                Reply::SendSm => (Mid::SendSm, None),
+            };
+            let len = if n.is_some() { COMPL_LEN } else { 0 };
+            let sent = stream.send(&mut SendRing(qp), mid, 0, true, len, |buf: &mut [u8]| -> core::result::Result<usize, Errno> {
+                if let (Some(n), Some(out)) = (n, buf.get_mut(..COMPL_LEN)) {
+                    out.copy_from_slice(&n.to_be_bytes());
+                }
+                Ok(len)
+            });
+            match sent {
+                Ok(_) => stream.credits.as_ref().map(|c| c.last_sent()),
+                // No credit or slot now, or no memory (`memory_short` retries): later.
+                Err(e) => {
+                    if e != EAGAIN && e != crate::proto::errno::ENOMEM {
+                        failed.get_or_insert(e);
+                    }
+                    None
+                }
+            }
+        })
+        .map_err(|_| ENOMEM)?;
+        failed.map_or(Ok(()), |e| Err(e.into_error()))
+    }
+
+    /// Posts the READs the peer's open adverts call for into free landing slots. A
+    /// slot whose buffer must be allocated is taken only with room below the memory
+    /// pressure mark, or when nothing else is landing (as the window grows).
+    fn zc_read_more(&mut self) -> Result {
+        if self.stream.qp_dead {
+            return Ok(());
+        }
+        let buffer_size = self.buffer_size();
+        let Some(flow) = self.zc.as_mut() else { return Ok(()) };
+        for (k, idx) in self.qp.landing_slots().enumerate() {
+            if self.landing_busy[k] {
+                continue;
+            }
+            if flow.landing() > 0 && (self.rmem_short || memory::growth(buffer_size).0 == 0) {
+                break;
+            }
+            // Allocated first: a READ taken from the flow is posted.
+            if self.qp.landing_buffer(idx).is_err() {
+                break;
+            }
+            let Some(read) = flow.next_read(buffer_size as u32) else { break };
+            self.rx_len[usize::from(idx)] = read.len;
+            self.rx_start[usize::from(idx)] = 0;
+            self.qp.post_read(idx, &ZC_READ_CQE, read.len, (read.vaddr, read.rkey))?;
+            self.landing_busy[k] = true;
+        }
+        Ok(())
+    }
+
+    /// The READ into landing slot `idx` completed: its bytes join the ready queue, in
+    /// stream order (the peer sends no data while its advert is open), and what it
+    /// read is owed to the peer.
+    pub(crate) fn zc_landed(&mut self, idx: u16) -> Result {
+        let len = self.rx_len[usize::from(idx)];
+        // Made visible to the CPU.
+        let _ = self.qp.received(idx, len as usize);
+        self.stream.rx.file(idx, len as usize);
+        self.stream.urgent.filed(len as usize, None);
+        match self.zc.as_mut() {
+            Some(flow) => flow.read_done(len).map_err(|_| ENOMEM),
+            None => Ok(()),
+        }
+    }
+
+    /// A READ into landing slot `idx` failed or was flushed: the slot is free (the
+    /// connection is failing).
+    pub(crate) fn zc_read_failed(&mut self, idx: u16) {
+        if let Some(k) = self.qp.landing_slots().position(|i| i == idx) {
+            self.landing_busy[k] = false;
+        }
+        self.qp.release_landing(idx);
+    }
+
+    /// Landing slot `idx`'s bytes were all read: the slot is free. Buffers are kept
+    /// for the next READs while an advert is open, and go once none is.
+    fn zc_consumed(&mut self, idx: u16) {
+        if let Some(k) = self.qp.landing_slots().position(|i| i == idx) {
+            self.landing_busy[k] = false;
+        }
+        let Some(flow) = self.zc.as_mut() else { return };
+        flow.consumed();
+        if !flow.any_open() {
+            for (k, slot) in self.qp.landing_slots().enumerate() {
+                if !self.landing_busy[k] {
+                    self.qp.release_landing(slot);
+                }
+            }
+        }
     }
 }
 

@@ -95,6 +95,16 @@ impl Credits {
         self.next_mseq.wrapping_sub(1).wrapping_sub(self.peer_acked)
     }
 
+    /// The `mseq` of the last message we sent (0 before the first).
+    pub fn last_sent(&self) -> u32 {
+        self.next_mseq.wrapping_sub(1)
+    }
+
+    /// The `mseq_ack` of the peer's latest message: the last of ours it had received.
+    pub fn peer_acked(&self) -> u32 {
+        self.peer_acked
+    }
+
     /// Messages we may send now, of any kind.
     pub fn available(&self) -> u32 {
         self.peer_bufs.saturating_sub(self.in_flight())

@@ -83,10 +83,15 @@ pub enum TunableId {
     /// grants out of the queue's buffers, and an idle connection holds none (the
     /// default). 0 gives each connection receive buffers and CQs of its own.
     SdpSrq = 10,
+    /// `net.infinisock.sdp_zcopy`: 1 lets each new SDP stream under
+    /// `AF_INET`/`AF_INET6` take the peer's zero-copy adverts (SrcAvail: it RDMA READs
+    /// what the peer's program wrote, and the peer copies nothing); 0, the default,
+    /// offers none, and every byte comes as a message.
+    SdpZcopy = 11,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 11] = [
+pub const TUNABLES: [Tunable; 12] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
     Tunable { name: c"sdp_send_buffers", default: 12, min: 1, max: MAX_RING as i32, userns_max: 12 },
@@ -98,6 +103,7 @@ pub const TUNABLES: [Tunable; 11] = [
     Tunable { name: c"sdp_fallback_cache", default: 60, min: 0, max: 86_400, userns_max: 86_400 },
     Tunable { name: c"sdp_recv_floor", default: RECV_FLOOR as i32, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: RECV_FLOOR as i32 },
     Tunable { name: c"sdp_srq", default: 1, min: 0, max: 1, userns_max: 1 },
+    Tunable { name: c"sdp_zcopy", default: 0, min: 0, max: 1, userns_max: 1 },
 ];
 
 /// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial

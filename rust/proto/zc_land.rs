@@ -36,6 +36,9 @@ use super::{
 /// landed and not yet read.
 pub const ZC_LANDING: usize = 4;
 
+/// The peer's adverts a sink offers to keep open at once (its Hello's `max_adverts`).
+pub const PEER_ADVERTS: u8 = 8;
+
 /// What the peer's next data-bearing message must satisfy, as the flow stands
 /// ([`SinkFlow::gate`]): plain data, for `proto::receive::classify`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -80,7 +80,8 @@ pub(crate) fn release(ep: EpRef<'_>) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     revoke_regions(inner);
-    let unread = inner.link.as_ref().is_some_and(|l| l.stream.has_unread());
+    // An advert of the peer's still open here is data not read too.
+    let unread = inner.link.as_ref().is_some_and(|l| l.stream.has_unread() || l.zc_open());
     let zero_linger = ep.sk.linger() == Some(0);
     let holds_resources = inner.id.is_some() || inner.link.is_some() || (inner.tearing_down && !inner.torn_down);
     let step = release_step(inner.phase, unread, zero_linger, holds_resources);
@@ -182,7 +183,7 @@ pub(crate) fn on_disconnected(ep: EpRef<'_>) {
         return;
     };
     link.stream.peer_gone = true;
-    if link.rdma.busy() && inner.phase == Phase::Connected {
+    if link.ops_in_flight() && inner.phase == Phase::Connected {
         ep.start_settle_timer(RDMA_SETTLE_MS);
         return;
     }
@@ -193,7 +194,7 @@ pub(crate) fn on_disconnected(ep: EpRef<'_>) {
 /// peer's disconnect that waited for the operations.
 pub(crate) fn rdma_settled(ep: EpRef<'_>, inner: &mut Inner, expired: bool) {
     let Some(link) = inner.link.as_mut() else { return };
-    if !link.stream.disconnect_pending() || (link.rdma.busy() && !expired) {
+    if !link.stream.disconnect_pending() || (link.ops_in_flight() && !expired) {
         return;
     }
     if inner.phase == Phase::Connected {

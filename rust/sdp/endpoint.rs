@@ -368,7 +368,7 @@ impl Endpoint {
             return true;
         }
         let Some(link) = inner.link.as_ref() else { return true };
-        link.stream.wants_send_completions(link.rdma.busy(), link.tx_free(), link.tx_slots())
+        link.stream.wants_send_completions(link.ops_in_flight(), link.tx_free(), link.tx_slots())
     }
 
     /// A reader about to wait for data: unless something needs its sends'
@@ -458,6 +458,7 @@ impl Endpoint {
                     Some(WrKind::Probe) => keepalive::completion(self, inner, *wc),
                     Some(WrKind::Rdma) => self.rdma_ops.completion(self, inner, *wc),
                     Some(WrKind::RdmaPart) => self.rdma_ops.part_failed(self, inner, *wc),
+                    Some(WrKind::ZcRead) => crate::sdp::zcopy_rx::completion(self, inner, *wc),
                     // Every request of a link is posted with one of its kinds' entries.
                     None => debug_assert!(false, "completion with an unknown tag {}", wc.tag),
                 }

@@ -26,12 +26,14 @@ use crate::{
         listen::Established,
         memory::RingChoice,
         message,
+        ring::MAX_RING,
         sockaddr::{SockAddr, AF_INET, AF_INET6},
         qp_shape::{QpProfile, RD_ATOMIC},
         stream_options::service_type,
         stats::Counter,
         tunables::TunableId,
         wire::Hello,
+        zc_land::{PEER_ADVERTS, ZC_LANDING},
     },
     sdp::endpoint::{Endpoint, EpRef, Inner, Phase},
 };
@@ -77,6 +79,19 @@ fn ring_config(ep: EpRef<'_>, inner: &Inner) -> RingConfig {
 /// which a PD shared with other connections would expose.
 fn shared_recv(ep: EpRef<'_>) -> bool {
     ep.qp_profile() == QpProfile::Stream && !ep.is_seqpacket && netns::tunable(ep.sk.net(), TunableId::SdpSrq) == 1
+}
+
+/// What a new connection of `ep` (the connecting socket or the listener) offers of
+/// zero-copy: to keep the peer's adverts open and READ them, for an SDP stream under
+/// `AF_INET`/`AF_INET6` in a namespace with `net.infinisock.sdp_zcopy` set, when its
+/// ring leaves room for the landing slots.
+fn zc_offer(ep: EpRef<'_>, cfg: RingConfig) -> ZcOffer {
+    let on = ep.qp_profile() == QpProfile::Stream
+        && !ep.is_seqpacket
+        && netns::tunable(ep.sk.net(), TunableId::SdpZcopy) == 1
+        && usize::from(cfg.recv_buffers) + ZC_LANDING <= MAX_RING;
+    // SinkAvail is not accepted yet.
+    if on { ZcOffer { max_adverts: PEER_ADVERTS, flags: 0 } } else { ZcOffer::NONE }
 }
 
 /// The rings a new connection gets within the module's buffer memory
@@ -320,17 +335,18 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
     }
     // The rings are charged to the program's memory cgroup, not rdma_cm's worker's.
     let _memcg = ep.sk.charge_to_creator();
-    let link = admit_rings(ring_config(ep, inner))
-        .and_then(|(cfg, admitted)| Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, admitted, shared_recv(ep))?, cfg)));
-    let (link, cfg) = match link {
+    let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, admitted)| {
+        let zc = zc_offer(ep, cfg);
+        Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, admitted, shared_recv(ep), zc)?, cfg, zc))
+    });
+    let (link, cfg, zc) = match link {
         Ok(l) => l,
         Err(e) => {
             ep.fail(inner, e);
             return;
         }
     };
-    // Zero-copy is not offered yet (Documentation/plans/zero-copy.md).
-    let buf = hello(cfg, inner.peer.map_or(4, |p| p.ip_version()), id.local_addr().map_or(0, |a| a.port()), ZcOffer::NONE);
+    let buf = hello(cfg, inner.peer.map_or(4, |p| p.ip_version()), id.local_addr().map_or(0, |a| a.port()), zc);
     let sent = id.connect_locked(link.qp.qp(), &CONN_POLICY, &buf);
     inner.link = Some(link);
     if let Err(e) = sent {
@@ -348,7 +364,7 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
             return;
         }
         let Some(link) = inner.link.as_mut() else { return };
-        if take_hello_ack(link, private_data).is_err() {
+        let Ok(peer_zc) = take_hello_ack(link, private_data) else {
             stats::bump(ep.sk.net(), Counter::ProtocolViolations);
             if trace::violation_enabled() {
                 trace::violation(&ep.sk, c"unusable HelloAck");
@@ -356,9 +372,12 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
             id.reject();
             ep.fail(inner, ECONNRESET);
             return;
-        }
+        };
         match id.establish(link.qp.qp(), &CONN_POLICY) {
-            Ok(depths) => link.rdma.read_depth = depths.initiator,
+            Ok(depths) => {
+                link.rdma.read_depth = depths.initiator;
+                link.zc_negotiated(peer_zc, depths.initiator);
+            }
             Err(e) => {
                 // The peer got our REJ.
                 ep.fail(inner, e);
@@ -370,15 +389,15 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
 }
 
 /// The peer's HelloAck: its credit grant and buffer size, or `Err` (logged) when
-/// they are unusable.
-fn take_hello_ack(link: &mut Link, private_data: &[u8]) -> core::result::Result<(), ()> {
+/// they are unusable. Returns its zero-copy offer.
+fn take_hello_ack(link: &mut Link, private_data: &[u8]) -> core::result::Result<ZcOffer, ()> {
     let terms = accept_hello_ack(private_data, link.initial_grant()).map_err(|refusal| match refusal {
         Refusal::Malformed(e) => pr_warn_ratelimited!("SDP: bad HelloAck from peer ({:?}); connection refused\n", e),
         Refusal::Unusable(e) => pr_warn_ratelimited!("SDP: unusable HelloAck from peer ({:?}); connection refused\n", e),
     })?;
     link.stream.credits = Some(terms.credits);
     link.stream.peer_msg_size = terms.peer_msg_size;
-    Ok(())
+    Ok(terms.zc)
 }
 
 /// Both sides: the connection is up.
@@ -473,15 +492,17 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let (cfg, admitted) = admit_rings(cfg)?;
     // Charged to the listener's memory cgroup: the program that will accept it.
     let _memcg = parent_sk.charge_to_creator();
-    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, admitted, shared_recv(listener))?;
+    let zc = zc_offer(listener, cfg);
+    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, admitted, shared_recv(listener), zc)?;
     let terms =
         peer_terms(hello.bufs, hello.local_rcv_size, hello_zc(&hello), link.initial_grant()).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);
     link.stream.peer_msg_size = terms.peer_msg_size;
-    let buf = hello_ack(cfg, ZcOffer::NONE);
+    let buf = hello_ack(cfg, zc);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
     link.rdma.read_depth = id.accept(link.qp.qp(), &CONN_POLICY, &buf)?.initiator;
+    link.zc_negotiated(terms.zc, link.rdma.read_depth);
     {
         let mut inner = child.lock();
         // Kept past the id's teardown: accept() reports the peer of a connection that

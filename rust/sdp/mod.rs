@@ -2,7 +2,8 @@
 
 //! The SDP connection, which every stream and AF_IB message socket is: its state and
 //! events (`endpoint`), connection management (`handshake`: bind, listen, connect,
-//! accept, Hello), a hybrid stream's move to TCP (`fallback`), sending (`tx`), receiving (`rx`), closing (`close`), keepalive
+//! accept, Hello), a hybrid stream's move to TCP (`fallback`), sending (`tx`), receiving (`rx`),
+//! the READs of the peer's zero-copy adverts (`zcopy_rx`), closing (`close`), keepalive
 //! (`keepalive`) and the `/proc` view (`diag`).
 
 pub(crate) mod close;
@@ -13,3 +14,4 @@ pub(crate) mod handshake;
 pub(crate) mod keepalive;
 pub(crate) mod rx;
 pub(crate) mod tx;
+pub(crate) mod zcopy_rx;

@@ -21,12 +21,11 @@ use crate::{
         abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, POLLOUT, POLLPRI, POLLWRNORM, TCP_CLOSE_WAIT},
         receive::{
             classify, read_step, wake_plan, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation,
-            ZcVerdict,
         },
         ring::IndexFifo,
         stats::Counter,
         urgent::NoUrgentByte,
-        wire::{Mid, WireError, BSDH_LEN},
+        wire::BSDH_LEN,
     },
     sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
 };
@@ -88,7 +87,7 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
         fin_received: false,
         orphaned: inner.orphaned,
         discard: inner.shutdown & RCV_SHUTDOWN != 0,
-        // Zero-copy is not offered yet (step 4a's glue offers it).
+        // The link's own (`handle_message`).
         zc: None,
     };
     let Some(link) = inner.link.as_mut() else { return };
@@ -138,7 +137,7 @@ fn violated(ep: EpRef<'_>, inner: &mut Inner, v: Violation) {
 /// Checks one message and files it (`proto::receive::classify`); returns the poll
 /// events it raised.
 fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Violation> {
-    let ctx = RxContext { fin_received: link.stream.fin_received, ..ctx };
+    let ctx = RxContext { fin_received: link.stream.fin_received, zc: link.zc.as_ref().map(|f| f.gate()), ..ctx };
     let i = usize::from(idx);
     let len = link.rx_len[i] as usize;
     let immediate = link.rx_imm[i].is_some();
@@ -146,7 +145,9 @@ fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Viol
     let credits = link.stream.credits.as_mut().ok_or(Violation::Reset)?;
     let incoming = if immediate { Incoming::Immediate } else { Incoming::Message(link.qp.received(idx, len)) };
     let verdict = classify(incoming, ctx, credits).inspect_err(|v| report(*v))?;
+    let peer_acked = credits.peer_acked();
     link.received();
+    let mut events = verdict.poll_events();
     match verdict {
         Verdict::Repost => link.repost(idx).map_err(|_| Violation::Reset)?,
         Verdict::DisConn => {
@@ -163,17 +164,15 @@ fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Viol
             link.stream.rx.file(idx, payload_len);
             link.stream.urgent.filed(payload_len, byte);
         }
-        // Not negotiated (`ctx.zc` is `None`), so `classify` returns none: as it would
-        // have refused one.
         Verdict::Zc(z) => {
-            let mid = match z {
-                ZcVerdict::SrcAvail { .. } => Mid::SrcAvail,
-                ZcVerdict::Cancel => Mid::SrcAvailCancel,
-            };
-            return Err(Violation::Malformed(WireError::UnexpectedMid(mid)));
+            events = crate::sdp::zcopy_rx::on_message(link, idx, z, ctx.discard).inspect_err(|v| report(*v))?;
         }
     }
-    Ok(verdict.poll_events())
+    // What the peer has seen of our replies.
+    if let Some(flow) = link.zc.as_mut() {
+        flow.on_ack(peer_acked);
+    }
+    Ok(events)
 }
 
 /// What the `infinisock_violation` tracepoint says of a peer's breach of the
@@ -219,10 +218,11 @@ fn report(v: Violation) {
 /// copied.
 fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool) -> Result<usize> {
     let (stream, qp) = (&mut link.stream, &link.qp);
-    let rx_len = &link.rx_len;
+    let (rx_len, rx_start) = (&link.rx_len, &link.rx_start);
     let payload = |idx: u16| -> &[u8] {
-        // `received()` synced these bytes when the message arrived.
-        qp.contents(idx, rx_len[usize::from(idx)] as usize).get(BSDH_LEN..).unwrap_or(&[])
+        let i = usize::from(idx);
+        // `received()` synced these bytes when the message (or READ) arrived.
+        qp.contents(idx, rx_len[i] as usize).get(usize::from(rx_start[i])..).unwrap_or(&[])
     };
     // At most a ring's worth: collected without an allocation on the read path.
     let mut consumed = IndexFifo::new();

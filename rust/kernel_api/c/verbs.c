@@ -304,6 +304,29 @@ int infinisock_post_empty_write(struct ib_qp *qp, struct ib_cqe *cqe)
 	return ib_post_send(qp, &wr.wr, NULL);
 }
 
+/*
+ * An RDMA READ into one local buffer (the PD's local DMA key writes it), signaled: a
+ * zero-copy sink fetching what the peer advertised.
+ */
+int infinisock_post_read(struct ib_qp *qp, struct ib_cqe *cqe, u64 addr, u32 len, u32 lkey, u64 remote_addr,
+			 u32 rkey)
+{
+	struct ib_sge sge = { .addr = addr, .length = len, .lkey = lkey };
+	struct ib_rdma_wr wr = {
+		.wr = {
+			.wr_cqe = cqe,
+			.sg_list = &sge,
+			.num_sge = 1,
+			.opcode = IB_WR_RDMA_READ,
+			.send_flags = IB_SEND_SIGNALED,
+		},
+		.remote_addr = remote_addr,
+		.rkey = rkey,
+	};
+
+	return ib_post_send(qp, &wr.wr, NULL);
+}
+
 int infinisock_dma_map(struct ib_device *dev, void *buf, size_t len, int dir, u64 *addr)
 {
 	*addr = ib_dma_map_single(dev, buf, len, dir);

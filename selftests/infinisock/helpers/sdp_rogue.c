@@ -31,6 +31,26 @@
  *                  listens on ADDR PORT instead (prints "listening"), and accepts
  *                  one connection offering no RDMA READ responder resources
  *
+ * The zc_* scenarios are an honest zero-copy source (zc_src.c's engine: credits,
+ * reposts, SrcAvail from a region registered for REMOTE_READ, RdmaRdCompl and SendSm
+ * taken as Annex A4 and Documentation/wire.rst say). Each writes the stream it sent,
+ * in stream order, to the file in $ZC_STREAM, sends DisConn, and prints
+ * "advertised A read R data D" (bytes: in SrcAvails, reported READ by the peer, sent
+ * as Data), then how the connection ended:
+ *   zc_src         Data and SrcAvails of 1 byte to 3 MiB, one open at a time, at odd
+ *                  offsets in the region
+ *   zc_src_pipelined
+ *                  4 adverts of 256 KiB open at once, then 8 of 4 KiB
+ *   zc_src_inline  SrcAvails carrying their first bytes inline (OFED's combined
+ *                  mode), one of them all inline
+ *   zc_src_no_reads
+ *                  offers no READ responder resources: every advert is declined
+ *                  (SendSm) and its bytes go again as Data
+ *   zc_src_cancel  SrcAvailCancel right after each of 20 adverts of 1 MiB: each is
+ *                  read in part or whole, the rest goes as Data after the SendSm
+ *   zc_off         offers zero-copy to a listener that offers none: prints "offer 0"
+ *                  and sends Data only
+ *
  * Prints "rejected", or "disconnected" once the module has dropped the connection,
  * or "still connected" after 30 s; exits 0 when it could run the scenario. The REP
  * scenarios print "rep" once the listener answered, and "disconnected" or "rejected"
@@ -50,6 +70,8 @@
 enum { BUF = 32768, RING = 16 };
 
 static struct rdma_event_channel *ec;
+/* The private data of the last event (the HelloAck of ESTABLISHED). */
+static uint8_t event_data[64];
 
 static int wait_event(enum rdma_cm_event_type want, int timeout_ms, int *got)
 {
@@ -61,6 +83,11 @@ static int wait_event(enum rdma_cm_event_type want, int timeout_ms, int *got)
 	if (rdma_get_cm_event(ec, &ev))
 		return -1;
 	*got = ev->event;
+	memset(event_data, 0, sizeof(event_data));
+	if (ev->param.conn.private_data)
+		memcpy(event_data, ev->param.conn.private_data,
+		       ev->param.conn.private_data_len < sizeof(event_data) ? ev->param.conn.private_data_len
+									     : sizeof(event_data));
 	rdma_ack_cm_event(ev);
 	return *got == (int)want ? 0 : -1;
 }
@@ -230,6 +257,321 @@ static int listen_scenario(struct sockaddr_in *addr)
 	return 0;
 }
 
+/* ---- The zero-copy source ---- */
+
+enum { REGION = 4 << 20, MAX_ADV = 8 };
+
+struct advert {
+	uint32_t mseq, len, read;
+	uint64_t off;
+};
+
+struct source {
+	struct ibv_qp *qp;
+	struct ibv_cq *cq;
+	uint8_t *mem;
+	struct ibv_mr *mr;
+	uint8_t *region;
+	struct ibv_mr *rmr;
+	uint32_t next_mseq, last_recv, acked_sent, peer_bufs, peer_acked, peer_msg;
+	unsigned int slot, sends_out;
+	struct advert adv[MAX_ADV];
+	int nadv;
+	/* Bytes of the region to send as Data next: declined adverts' rest. */
+	uint64_t resend_off, resend_len;
+	uint64_t stream, advertised, read, data;
+	bool peer_disconn;
+	FILE *log;
+};
+
+static uint8_t pattern(uint64_t o)
+{
+	return (uint8_t)(o * 131 + (o >> 9) + (o >> 17));
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void die(const char *what)
+{
+	printf("%s\n", what);
+	fflush(stdout);
+	_exit(1);
+}
+
+/* Handles one message of the module's; reposts its buffer. */
+static void source_take(struct source *s, const struct ibv_wc *wc)
+{
+	uint8_t *m = s->mem + wc->wr_id * BUF;
+	struct ibv_sge sge = { (uintptr_t)m, BUF, s->mr->lkey };
+	struct ibv_recv_wr wr = { .wr_id = wc->wr_id, .sg_list = &sge, .num_sge = 1 }, *bad;
+	uint32_t mseq = be32(m + 8), ack = be32(m + 12), len = be32(m + 4);
+
+	if (wc->byte_len < 16 || len != wc->byte_len)
+		die("bad message from the module");
+	if (mseq != s->last_recv + 1)
+		die("module's message out of sequence");
+	s->last_recv = mseq;
+	s->peer_bufs = (uint32_t)m[2] << 8 | m[3];
+	s->peer_acked = ack;
+	switch (m[0]) {
+	case 0xFF:
+		if (len != 16)
+			die("data from the module");
+		break;
+	case 0x02:
+		s->peer_disconn = true;
+		break;
+	case 0x03:
+		die("aborted");
+		break;
+	case 0x06: { /* RdmaRdCompl: bytes of the oldest advert */
+		uint32_t n = be32(m + 16);
+
+		if (len != 20 || s->nadv == 0)
+			die("RdmaRdCompl with no advert open");
+		if ((int32_t)(ack - s->adv[0].mseq) < 0)
+			die("RdmaRdCompl before the module saw the advert");
+		if (n == 0 || n > s->adv[0].len - s->adv[0].read)
+			die("RdmaRdCompl beyond the advert");
+		s->adv[0].read += n;
+		s->read += n;
+		if (s->adv[0].read == s->adv[0].len) {
+			memmove(s->adv, s->adv + 1, (s->nadv - 1) * sizeof(s->adv[0]));
+			s->nadv--;
+		}
+		break;
+	}
+	case 0x04: /* SendSm: every open advert declined; its unread rest goes as Data */
+		if (len != 16)
+			die("bad SendSm");
+		if (s->nadv > 0) {
+			s->resend_off = s->adv[0].off + s->adv[0].read;
+			s->resend_len = 0;
+			for (int i = 0; i < s->nadv; i++)
+				s->resend_len += s->adv[i].len - s->adv[i].read;
+			s->nadv = 0;
+		}
+		break;
+	default:
+		die("unexpected message from the module");
+	}
+	if (ibv_post_recv(s->qp, &wr, &bad))
+		die("ibv_post_recv");
+}
+
+/* Takes the completions there are; waits up to 10 s for one if `block`. */
+static void source_poll(struct source *s, bool block)
+{
+	struct ibv_wc wc[8];
+
+	for (int spins = 0;; spins++) {
+		int n = ibv_poll_cq(s->cq, 8, wc);
+
+		if (n < 0)
+			die("ibv_poll_cq");
+		for (int i = 0; i < n; i++) {
+			if (wc[i].status != IBV_WC_SUCCESS) {
+				printf("completion status %d\n", wc[i].status);
+				fflush(stdout);
+				_exit(1);
+			}
+			if (wc[i].wr_id >= 1000)
+				s->sends_out--;
+			else
+				source_take(s, &wc[i]);
+		}
+		if (n > 0 || !block)
+			return;
+		if (spins > 100000)
+			die("the module stopped answering");
+		usleep(100);
+	}
+}
+
+/* Messages we may send now: the module's grant. */
+static uint32_t source_credits(const struct source *s)
+{
+	uint32_t in_flight = s->next_mseq - 1 - s->peer_acked;
+
+	return s->peer_bufs > in_flight ? s->peer_bufs - in_flight : 0;
+}
+
+/* Sends one message: the 16-byte header, then `len` bytes of `body`, once a credit
+ * and a send slot allow. */
+static void source_send(struct source *s, uint8_t mid, const uint8_t *body, uint32_t len)
+{
+	uint8_t *m;
+
+	while (source_credits(s) == 0 || s->sends_out >= RING - 1)
+		source_poll(s, true);
+	m = s->mem + (RING + s->slot) * BUF;
+	s->slot = (s->slot + 1) % RING;
+	bsdh(m, mid, RING, 16 + len, s->next_mseq++, s->last_recv);
+	s->acked_sent = s->last_recv;
+	memcpy(m + 16, body, len);
+	struct ibv_sge sge = { (uintptr_t)m, 16 + len, s->mr->lkey };
+	struct ibv_send_wr wr = { .wr_id = 1000, .sg_list = &sge, .num_sge = 1,
+				  .opcode = IBV_WR_SEND, .send_flags = IBV_SEND_SIGNALED }, *bad;
+
+	if (ibv_post_send(s->qp, &wr, &bad))
+		die("ibv_post_send");
+	s->sends_out++;
+}
+
+/* Tells the module of our reposted buffers before it runs short of credits. */
+static void source_credit_update(struct source *s)
+{
+	if (s->last_recv - s->acked_sent >= RING / 2)
+		source_send(s, 0xFF, NULL, 0);
+}
+
+/* Sends `len` bytes at `off` in the region as Data messages. */
+static void source_data_from(struct source *s, uint64_t off, uint64_t len)
+{
+	uint32_t max = (s->peer_msg < BUF ? s->peer_msg : BUF) - 16;
+
+	while (len > 0) {
+		uint32_t n = len < max ? (uint32_t)len : max;
+
+		source_send(s, 0xFF, s->region + off, n);
+		off += n;
+		len -= n;
+		s->data += n;
+	}
+}
+
+/* The next `len` bytes of the stream, placed at `off` in the region and logged. */
+static void source_fill(struct source *s, uint64_t off, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		s->region[off + i] = pattern(s->stream + i);
+	s->stream += len;
+	if (fwrite(s->region + off, 1, len, s->log) != len)
+		die("stream log");
+}
+
+/* Goes on taking messages until no advert is open, sending what SendSm declined. */
+static void source_settle(struct source *s)
+{
+	for (;;) {
+		if (s->resend_len > 0) {
+			uint64_t off = s->resend_off, len = s->resend_len;
+
+			s->resend_len = 0;
+			source_data_from(s, off, len);
+		}
+		if (s->nadv == 0)
+			return;
+		source_poll(s, true);
+		source_credit_update(s);
+	}
+}
+
+/* Plain data: `len` new bytes of the stream (no advert may be open). */
+static void source_data(struct source *s, uint32_t len)
+{
+	source_settle(s);
+	source_fill(s, 0, len);
+	source_data_from(s, 0, len);
+}
+
+/* A SrcAvail of `len` new bytes at `off` in the region, the first `inline_len` of them
+ * carried in the message too. */
+static void source_advert(struct source *s, uint64_t off, uint32_t len, uint32_t inline_len)
+{
+	uint8_t body[16 + BUF];
+	uint64_t vaddr = (uintptr_t)(s->region + off);
+	uint32_t v;
+
+	/* Discarded adverts come back through SendSm: take them before the next. */
+	while (s->resend_len > 0 || s->nadv == MAX_ADV || (inline_len > 0 && s->nadv > 0))
+		source_settle(s);
+	source_fill(s, off, len);
+	v = htonl(len);
+	memcpy(body, &v, 4);
+	v = htonl(s->rmr->rkey);
+	memcpy(body + 4, &v, 4);
+	v = htonl((uint32_t)(vaddr >> 32));
+	memcpy(body + 8, &v, 4);
+	v = htonl((uint32_t)vaddr);
+	memcpy(body + 12, &v, 4);
+	memcpy(body + 16, s->region + off, inline_len);
+	s->adv[s->nadv++] = (struct advert){ .mseq = s->next_mseq, .len = len, .off = off };
+	s->advertised += len;
+	source_send(s, 0xFE, body, 16 + inline_len);
+}
+
+/* Runs zero-copy scenario `sc` on an established connection whose HelloAck is in
+ * event_data; prints the counts and how the connection ended. */
+static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, struct ibv_mr *mr, const char *sc)
+{
+	struct source s = { .qp = id->qp, .cq = id->qp->send_cq, .mem = mem, .mr = mr, .next_mseq = 1 };
+	const char *path = getenv("ZC_STREAM");
+	uint8_t offer = event_data[19];
+
+	s.peer_bufs = (uint32_t)event_data[2] << 8 | event_data[3];
+	s.peer_msg = be32(event_data + 20);
+	s.log = fopen(path ? path : "/dev/null", "w");
+	s.region = aligned_alloc(4096, REGION);
+	if (!s.log || !s.region || s.peer_msg <= 16)
+		die("zc resources");
+	s.rmr = ibv_reg_mr(pd, s.region, REGION, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ);
+	if (!s.rmr)
+		die("ibv_reg_mr");
+	if (!strcmp(sc, "zc_off")) {
+		printf("offer %u\n", offer);
+		source_data(&s, 1000);
+		source_data(&s, 200000);
+	} else if (offer < 8) {
+		printf("offer %u\n", offer);
+		die("the module offered too few adverts");
+	} else if (!strcmp(sc, "zc_src") || !strcmp(sc, "zc_src_no_reads")) {
+		static const uint32_t sizes[] = { 1, 100000, 3 << 20, 65536, 32768, 32769 };
+
+		source_data(&s, 100);
+		for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			source_advert(&s, 2 * i + 1, sizes[i], 0);
+			source_data(&s, 7);
+		}
+	} else if (!strcmp(sc, "zc_src_pipelined")) {
+		for (int i = 0; i < 4; i++)
+			source_advert(&s, (uint64_t)i * (256 << 10) + 3, 256 << 10, 0);
+		source_data(&s, 10);
+		for (int i = 0; i < 8; i++)
+			source_advert(&s, (uint64_t)i * 4096, 4096, 0);
+	} else if (!strcmp(sc, "zc_src_inline")) {
+		source_advert(&s, 5, 200000, 1000);
+		source_advert(&s, 0, 300, 300);
+		source_data(&s, 3);
+		source_advert(&s, 9, 70000, s.peer_msg - 32);
+	} else if (!strcmp(sc, "zc_src_cancel")) {
+		for (int i = 0; i < 20; i++) {
+			source_advert(&s, i, 1 << 20, 0);
+			usleep((i % 5) * 300);
+			source_send(&s, 0x08, NULL, 0);
+			source_data(&s, 1);
+		}
+	} else {
+		die("unknown scenario");
+	}
+	source_settle(&s);
+	source_send(&s, 0x02, NULL, 0);
+	fclose(s.log);
+	printf("advertised %llu read %llu data %llu\n", (unsigned long long)s.advertised, (unsigned long long)s.read,
+	       (unsigned long long)s.data);
+	fflush(stdout);
+	/* The module answers our DisConn with its own once its reader has read all. */
+	while (!s.peer_disconn) {
+		source_poll(&s, true);
+		source_credit_update(&s);
+	}
+	wait_disconnect(id, 30000);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_in dst = { .sin_family = AF_INET };
@@ -247,6 +589,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	sc = argv[3];
+	/* Partial output shows even when the test's timeout ends the rogue. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	inet_pton(AF_INET, argv[1], &dst.sin_addr);
 	dst.sin_port = htons(atoi(argv[2]));
 
@@ -276,6 +620,13 @@ int main(int argc, char **argv)
 		hello[18] = 1;	/* ZC_SINKAVAIL */
 		hello[19] = 8;	/* max_adverts */
 	}
+	bool zc = !strncmp(sc, "zc_src", 6) || !strcmp(sc, "zc_off");
+	if (zc) {
+		hello[19] = 8;
+		/* The module READs our adverts: READ responder resources for it. */
+		param.responder_resources = strcmp(sc, "zc_src_no_reads") ? 16 : 0;
+		param.initiator_depth = 16;
+	}
 	param.private_data = hello;
 	param.private_data_len = sizeof(hello);
 	param.retry_count = 7;
@@ -287,6 +638,8 @@ int main(int argc, char **argv)
 		return !strcmp(sc, "bad_hello") && got == RDMA_CM_EVENT_REJECTED ? 0 : 1;
 	}
 
+	if (zc)
+		return zc_scenario(id, pd, mem, mr, sc);
 	/* Give the listener time to see the connection established too (the RTU may
 	 * reach it after our first message). */
 	usleep(500000);

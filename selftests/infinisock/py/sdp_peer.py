@@ -5,6 +5,7 @@
   sdp_peer.py serve ADDR PORT          echo one connection, then exit
   sdp_peer.py echo ADDR PORT TEXT      send TEXT, print the echo
   sdp_peer.py sink ADDR PORT           read until EOF or error; print what ended it
+  sdp_peer.py save ADDR PORT FILE      as sink, writing what it read to FILE
   sdp_peer.py spew ADDR PORT           accept one connection, write until an error; print it
   sdp_peer.py source ADDR PORT         write until an error; print it
   sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
@@ -40,7 +41,7 @@ def main():
             while True:
                 conn, _ = lst.accept()
                 threading.Thread(target=echo_until_eof, args=(conn,), daemon=True).start()
-    if mode in ("serve", "sink", "spew"):
+    if mode in ("serve", "sink", "spew", "save"):
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
             lst.bind((addr, port))
             lst.listen(1)
@@ -54,13 +55,18 @@ def main():
                 if mode == "spew":
                     return write_until_error(conn)
                 total = 0
+                saved = open(sys.argv[4], "wb") if mode == "save" else None
                 try:
                     while True:
                         b = conn.recv(65536)
                         if not b:
+                            if saved:
+                                saved.close()
                             print(f"eof after {total}", flush=True)
                             return 0
                         total += len(b)
+                        if saved:
+                            saved.write(b)
                 except OSError as e:
                     print(f"error {errno.errorcode.get(e.errno, e.errno)} after {total}", flush=True)
                     return 0
