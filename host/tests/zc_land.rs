@@ -371,3 +371,54 @@ proptest! {
         prop_assert!(p.src.adverts.may_send_data() && !p.sink.any_open());
     }
 }
+
+#[test]
+fn wants_read_says_what_next_read_will_give() {
+    let mut f = Flow::new(8, true);
+    assert!(!f.wants_read(), "no advert open");
+    f.on_src_avail(0, ah(300, 0), 0).unwrap();
+    for _ in 0..3 {
+        assert!(f.wants_read());
+        f.next_read(100).unwrap();
+    }
+    assert!(!f.wants_read(), "every byte asked for");
+    assert_eq!(f.next_read(100), None);
+    f.on_src_avail(0, ah(500, 1000), 0).unwrap();
+    assert!(!f.wants_read(), "the next advert is READ once the oldest is whole");
+    for _ in 0..3 {
+        f.read_done(100).unwrap();
+    }
+    assert!(f.wants_read());
+    f.next_read(100).unwrap();
+    assert!(!f.wants_read(), "every landing slot taken");
+    assert_eq!(f.next_read(100), None);
+    let mut cannot = Flow::new(8, false);
+    cannot.on_src_avail(0, ah(300, 0), 0).unwrap();
+    assert!(!cannot.wants_read(), "no READ depth: declined, never READ");
+}
+
+#[test]
+fn a_lost_read_is_no_longer_in_flight() {
+    let mut f = Flow::new(8, true);
+    f.on_src_avail(0, ah(300, 0), 0).unwrap();
+    f.next_read(100).unwrap();
+    assert!(f.reading());
+    f.read_lost();
+    assert!(!f.reading());
+    assert_eq!(f.landing(), 0);
+}
+
+#[test]
+fn an_advert_whose_bytes_are_all_here_is_not_open_while_its_reply_waits() {
+    let mut f = Flow::new(8, true);
+    f.on_src_avail(0, ah(100, 0), 0).unwrap();
+    assert!(f.adverts_open());
+    f.next_read(100).unwrap();
+    f.read_done(100).unwrap();
+    assert_eq!(f.landed(), 1);
+    assert!(!f.adverts_open(), "every byte landed");
+    assert!(f.any_open(), "the peer's advert stays open until the RdmaRdCompl goes");
+    let mut mseq = 0;
+    assert_eq!(flush_all(&mut f, &mut mseq), vec![Reply::RdCompl(100)]);
+    assert!(!f.any_open());
+}

@@ -323,7 +323,9 @@ impl Link {
         let now_ms = u64::try_from(self.created.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (room, pressure) = memory::growth(self.buffer_size());
         let (room, pressure) = if self.rmem_short { (0, true) } else { (room, pressure) };
-        let step = self.window.consumed(self.stream.rx.len(), now_ms, pressure);
+        // Landed READs wait in the reader's queue too, but hold no ring buffer.
+        let held = self.stream.rx.len() - self.zc.as_ref().map_or(0, SinkFlow::landed);
+        let step = self.window.consumed(held, now_ms, pressure);
         let mut posted = 0;
         let mut refused = None;
         if step.repost {
@@ -541,10 +543,19 @@ impl Link {
         self.zc.as_ref().is_some_and(SinkFlow::reading)
     }
 
-    /// Whether one of the peer's adverts is open here (or a reply closing one is
-    /// unsent): its bytes are not all here, so closing now loses data.
+    /// Whether one of the peer's adverts is open here: its bytes are not all here, so
+    /// closing now loses data.
     pub(crate) fn zc_open(&self) -> bool {
-        self.zc.as_ref().is_some_and(SinkFlow::any_open)
+        self.zc.as_ref().is_some_and(SinkFlow::adverts_open)
+    }
+
+    /// `shutdown(SHUT_RD)`: the peer's open adverts are declined (their rest, coming
+    /// as Data, is dropped on arrival as any data is then).
+    pub(crate) fn zc_shut_read(&mut self) -> Result {
+        if let Some(flow) = self.zc.as_mut() {
+            flow.decline();
+        }
+        self.progress()
     }
 
     /// Whether RDMA operations are in flight: the program's, or zero-copy READs.
@@ -587,7 +598,9 @@ impl Link {
 
     /// Posts the READs the peer's open adverts call for into free landing slots. A
     /// slot whose buffer must be allocated is taken only with room below the memory
-    /// pressure mark, or when nothing else is landing (as the window grows).
+    /// pressure mark, or when nothing else is landing (as the window grows). Without
+    /// memory for a buffer, `memory_short` has the memory timer try again (nothing
+    /// else may come: the peer waits for our reply).
     fn zc_read_more(&mut self) -> Result {
         if self.stream.qp_dead {
             return Ok(());
@@ -598,17 +611,25 @@ impl Link {
             if self.landing_busy[k] {
                 continue;
             }
+            if !flow.wants_read() {
+                break;
+            }
             if flow.landing() > 0 && (self.rmem_short || memory::growth(buffer_size).0 == 0) {
                 break;
             }
-            // Allocated first: a READ taken from the flow is posted.
+            // Allocated before the READ is taken from the flow: a READ taken is posted.
             if self.qp.landing_buffer(idx).is_err() {
+                self.stream.memory_short = true;
                 break;
             }
             let Some(read) = flow.next_read(buffer_size as u32) else { break };
             self.rx_len[usize::from(idx)] = read.len;
             self.rx_start[usize::from(idx)] = 0;
-            self.qp.post_read(idx, &ZC_READ_CQE, read.len, (read.vaddr, read.rkey))?;
+            if let Err(e) = self.qp.post_read(idx, &ZC_READ_CQE, read.len, (read.vaddr, read.rkey)) {
+                // A broken QP: the connection fails.
+                flow.read_lost();
+                return Err(e);
+            }
             self.landing_busy[k] = true;
         }
         Ok(())
@@ -616,17 +637,21 @@ impl Link {
 
     /// The READ into landing slot `idx` completed: its bytes join the ready queue, in
     /// stream order (the peer sends no data while its advert is open), and what it
-    /// read is owed to the peer.
-    pub(crate) fn zc_landed(&mut self, idx: u16) -> Result {
+    /// read is owed to the peer. After `shutdown(SHUT_RD)` (`discard`) they are
+    /// dropped, as arriving data is then.
+    pub(crate) fn zc_landed(&mut self, idx: u16, discard: bool) -> Result {
         let len = self.rx_len[usize::from(idx)];
+        let Some(flow) = self.zc.as_mut() else { return Ok(()) };
+        flow.read_done(len).map_err(|_| ENOMEM)?;
+        if discard {
+            self.zc_consumed(idx);
+            return Ok(());
+        }
         // Made visible to the CPU.
         let _ = self.qp.received(idx, len as usize);
         self.stream.rx.file(idx, len as usize);
         self.stream.urgent.filed(len as usize, None);
-        match self.zc.as_mut() {
-            Some(flow) => flow.read_done(len).map_err(|_| ENOMEM),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     /// A READ into landing slot `idx` failed or was flushed: the slot is free (the
@@ -634,6 +659,9 @@ impl Link {
     pub(crate) fn zc_read_failed(&mut self, idx: u16) {
         if let Some(k) = self.qp.landing_slots().position(|i| i == idx) {
             self.landing_busy[k] = false;
+        }
+        if let Some(flow) = self.zc.as_mut() {
+            flow.read_lost();
         }
         self.qp.release_landing(idx);
     }

@@ -164,6 +164,12 @@ impl<Ls: Lists> SinkFlow<Ls> {
         if self.gate().admits(mseq_ack) { Ok(()) } else { Err(SinkViolation::DataWhileOpen) }
     }
 
+    /// Whether [`Self::next_read`] would give a READ now (a slot free, one to ask for):
+    /// the caller readies the slot's buffer first.
+    pub fn wants_read(&self) -> bool {
+        self.can_read && self.reading + self.landed < ZC_LANDING && self.adverts.read_pending()
+    }
+
     /// The next READ to post, of at most `max` bytes, into a slot taken for it; none
     /// without a free slot, while declining, or with nothing left to ask for.
     pub fn next_read(&mut self, max: u32) -> Option<Read> {
@@ -211,6 +217,23 @@ impl<Ls: Lists> SinkFlow<Ls> {
     /// A landed slot's bytes were all consumed: the slot is free.
     pub fn consumed(&mut self) {
         self.landed = self.landed.saturating_sub(1);
+    }
+
+    /// The oldest READ in flight failed, was flushed or could not be posted: the
+    /// connection is going, and no READ is in flight for it any more.
+    pub fn read_lost(&mut self) {
+        self.reading = self.reading.saturating_sub(1);
+    }
+
+    /// Slots whose READ completed and whose bytes are not all consumed.
+    pub fn landed(&self) -> usize {
+        self.landed
+    }
+
+    /// Whether one of the peer's adverts is open here: bytes it sent are not all here
+    /// (unlike [`Self::any_open`], a reply owed for bytes all here does not count).
+    pub fn adverts_open(&self) -> bool {
+        self.adverts.any_open()
     }
 
     /// Slots taken: READs in flight and landed bytes unread.

@@ -157,6 +157,11 @@ impl<Ls: Lists> PeerAdverts<Ls> {
         if self.any_open() { Err(SinkViolation::DataWhileOpen) } else { Ok(()) }
     }
 
+    /// Whether [`Self::next_read`] has a READ to give.
+    pub fn read_pending(&self) -> bool {
+        !self.decline_owed && self.open.first().is_some_and(|e| e.issued < e.ah.len)
+    }
+
     /// The next READ of the oldest advert's bytes not yet asked for, at most `max`;
     /// none while a SendSm is owed or nothing is left to ask for.
     pub fn next_read(&mut self, max: u32) -> Option<Read> {

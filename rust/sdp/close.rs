@@ -62,6 +62,13 @@ pub(crate) fn shutdown(ep: EpRef<'_>, how: i32) -> Result {
         ShutdownStep::Shut(dirs) => {
             if dirs.read {
                 inner.shutdown |= RCV_SHUTDOWN;
+                // Adverts of the peer's still open would wait for a reader for ever.
+                if let Some(link) = inner.link.as_mut() {
+                    if let Err(e) = link.zc_shut_read() {
+                        ep.fail(inner, e);
+                        return Ok(());
+                    }
+                }
             }
             if dirs.write {
                 shut_send(ep, inner);

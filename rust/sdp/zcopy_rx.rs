@@ -21,7 +21,7 @@ use crate::{
         wire::{BSDH_LEN, SRC_AH_LEN},
         zc_sink::OnSrcAvail,
     },
-    sdp::endpoint::{EpRef, Inner, Phase},
+    sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
 };
 
 /// A SrcAvail or SrcAvailCancel in receive buffer `idx` (`discard`: after
@@ -74,13 +74,17 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
                 pr_warn_ratelimited!("SDP: RDMA READ of the peer's advert failed (status {}); connection reset\n", wc.status);
             }
             ep.fail(inner, err.into_error());
+            return;
         }
+        crate::sdp::close::rdma_settled(ep, inner, false);
         return;
     }
-    if let Err(e) = link.zc_landed(idx).and_then(|()| link.progress()) {
+    let discard = inner.shutdown & RCV_SHUTDOWN != 0;
+    if let Err(e) = link.zc_landed(idx, discard).and_then(|()| link.progress()) {
         ep.fail(inner, e);
         return;
     }
+    crate::sdp::tx::retry_if_short(ep, inner);
     ep.wake(POLLIN | POLLRDNORM);
     // A peer's disconnect may wait for the READs in flight.
     crate::sdp::close::rdma_settled(ep, inner, false);

@@ -50,6 +50,23 @@
  *                  read in part or whole, the rest goes as Data after the SendSm
  *   zc_off         offers zero-copy to a listener that offers none: prints "offer 0"
  *                  and sends Data only
+ *   zc_listen      listens on ADDR PORT instead (prints "listening"), accepts one
+ *                  connection offering zero-copy, and runs zc_src's stream on it
+ *   zc_shut_read   one advert of 1 MiB, which the reader's shutdown(SHUT_RD) must
+ *                  not leave open for ever: prints "settled" once it closed
+ *   zc_close_mid_advert
+ *                  one advert of 1 MiB, then waits: the reader closes early, and
+ *                  the module must answer with Abort (prints "aborted")
+ * The hostile ones break a zero-copy rule, then wait for the module to reset them
+ * (printing "disconnected", or "still connected" after 30 s):
+ *   zc_bogus_rkey  an advert whose rkey is not the region's
+ *   zc_overlong    an advert 100 bytes longer than the region under it
+ *   zc_dereg       an advert of 1 MiB whose region is deregistered once it is sent
+ *   zc_data_while_open, zc_disconn_while_open
+ *                  Data, or DisConn, while an advert of 1 MiB is open
+ *   zc_too_many    9 adverts of 256 KiB at once, one beyond the module's offer
+ *   zc_rdcompl     an RdmaRdCompl although the module advertised nothing
+ *   zc_sinkavail   a SinkAvail, which the module does not accept
  *
  * Prints "rejected", or "disconnected" once the module has dropped the connection,
  * or "still connected" after 30 s; exits 0 when it could run the scenario. The REP
@@ -259,7 +276,7 @@ static int listen_scenario(struct sockaddr_in *addr)
 
 /* ---- The zero-copy source ---- */
 
-enum { REGION = 4 << 20, MAX_ADV = 8 };
+enum { REGION = 4 << 20, MAX_ADV = 16 };
 
 struct advert {
 	uint32_t mseq, len, read;
@@ -277,10 +294,14 @@ struct source {
 	unsigned int slot, sends_out;
 	struct advert adv[MAX_ADV];
 	int nadv;
-	/* Bytes of the region to send as Data next: declined adverts' rest. */
-	uint64_t resend_off, resend_len;
+	/* Declined adverts whose unread rest goes as Data next, oldest first. */
+	struct advert resend[MAX_ADV];
+	int nresend;
 	uint64_t stream, advertised, read, data;
 	bool peer_disconn;
+	/* Adverts open at once at most; a hostile scenario's changes to its adverts. */
+	int adv_limit;
+	uint32_t rkey_xor, len_extra;
 	FILE *log;
 };
 
@@ -313,6 +334,9 @@ static void source_take(struct source *s, const struct ibv_wc *wc)
 		die("bad message from the module");
 	if (mseq != s->last_recv + 1)
 		die("module's message out of sequence");
+	/* Our last header granted RING buffers after what it acknowledged. */
+	if ((int32_t)(mseq - (s->acked_sent + RING)) > 0)
+		die("module's message beyond its credits");
 	s->last_recv = mseq;
 	s->peer_bufs = (uint32_t)m[2] << 8 | m[3];
 	s->peer_acked = ack;
@@ -347,13 +371,9 @@ static void source_take(struct source *s, const struct ibv_wc *wc)
 	case 0x04: /* SendSm: every open advert declined; its unread rest goes as Data */
 		if (len != 16)
 			die("bad SendSm");
-		if (s->nadv > 0) {
-			s->resend_off = s->adv[0].off + s->adv[0].read;
-			s->resend_len = 0;
-			for (int i = 0; i < s->nadv; i++)
-				s->resend_len += s->adv[i].len - s->adv[i].read;
-			s->nadv = 0;
-		}
+		memcpy(s->resend + s->nresend, s->adv, s->nadv * sizeof(s->adv[0]));
+		s->nresend += s->nadv;
+		s->nadv = 0;
 		break;
 	default:
 		die("unexpected message from the module");
@@ -457,11 +477,13 @@ static void source_fill(struct source *s, uint64_t off, uint32_t len)
 static void source_settle(struct source *s)
 {
 	for (;;) {
-		if (s->resend_len > 0) {
-			uint64_t off = s->resend_off, len = s->resend_len;
+		if (s->nresend > 0) {
+			struct advert a = s->resend[0];
 
-			s->resend_len = 0;
-			source_data_from(s, off, len);
+			memmove(s->resend, s->resend + 1, (s->nresend - 1) * sizeof(s->resend[0]));
+			s->nresend--;
+			source_data_from(s, a.off + a.read, a.len - a.read);
+			continue;
 		}
 		if (s->nadv == 0)
 			return;
@@ -487,12 +509,12 @@ static void source_advert(struct source *s, uint64_t off, uint32_t len, uint32_t
 	uint32_t v;
 
 	/* Discarded adverts come back through SendSm: take them before the next. */
-	while (s->resend_len > 0 || s->nadv == MAX_ADV || (inline_len > 0 && s->nadv > 0))
+	while (s->nresend > 0 || s->nadv == s->adv_limit || (inline_len > 0 && s->nadv > 0))
 		source_settle(s);
 	source_fill(s, off, len);
-	v = htonl(len);
+	v = htonl(len + s->len_extra);
 	memcpy(body, &v, 4);
-	v = htonl(s->rmr->rkey);
+	v = htonl(s->rmr->rkey ^ s->rkey_xor);
 	memcpy(body + 4, &v, 4);
 	v = htonl((uint32_t)(vaddr >> 32));
 	memcpy(body + 8, &v, 4);
@@ -508,7 +530,7 @@ static void source_advert(struct source *s, uint64_t off, uint32_t len, uint32_t
  * event_data; prints the counts and how the connection ended. */
 static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, struct ibv_mr *mr, const char *sc)
 {
-	struct source s = { .qp = id->qp, .cq = id->qp->send_cq, .mem = mem, .mr = mr, .next_mseq = 1 };
+	struct source s = { .qp = id->qp, .cq = id->qp->send_cq, .mem = mem, .mr = mr, .next_mseq = 1, .adv_limit = 8 };
 	const char *path = getenv("ZC_STREAM");
 	uint8_t offer = event_data[19];
 
@@ -546,7 +568,7 @@ static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 		source_advert(&s, 5, 200000, 1000);
 		source_advert(&s, 0, 300, 300);
 		source_data(&s, 3);
-		source_advert(&s, 9, 70000, s.peer_msg - 32);
+		source_advert(&s, 9, 70000, (s.peer_msg < BUF ? s.peer_msg : BUF) - 32);
 	} else if (!strcmp(sc, "zc_src_cancel")) {
 		for (int i = 0; i < 20; i++) {
 			source_advert(&s, i, 1 << 20, 0);
@@ -554,8 +576,46 @@ static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 			source_send(&s, 0x08, NULL, 0);
 			source_data(&s, 1);
 		}
+	} else if (!strcmp(sc, "zc_close_mid_advert")) {
+		source_advert(&s, 0, 1 << 20, 0);
+	} else if (!strcmp(sc, "zc_shut_read")) {
+		/* The reader shuts its side after 1000 bytes: the advert must still close. */
+		source_advert(&s, 0, 1 << 20, 0);
+		source_settle(&s);
+		printf("settled\n");
 	} else {
-		die("unknown scenario");
+		/* The hostile ones. */
+		static const uint8_t ten[10] = "0123456789";
+		uint8_t body[20] = { 0, 0, 0x10, 0 };
+
+		if (!strcmp(sc, "zc_bogus_rkey")) {
+			s.rkey_xor = 0x5a5a00;
+			source_advert(&s, 0, 65536, 0);
+		} else if (!strcmp(sc, "zc_overlong")) {
+			s.len_extra = 100;
+			source_advert(&s, REGION - 4096, 4096, 0);
+		} else if (!strcmp(sc, "zc_dereg")) {
+			source_advert(&s, 0, 1 << 20, 0);
+			if (ibv_dereg_mr(s.rmr))
+				die("ibv_dereg_mr");
+		} else if (!strcmp(sc, "zc_data_while_open")) {
+			source_advert(&s, 0, 1 << 20, 0);
+			source_send(&s, 0xFF, ten, sizeof(ten));
+		} else if (!strcmp(sc, "zc_disconn_while_open")) {
+			source_advert(&s, 0, 1 << 20, 0);
+			source_send(&s, 0x02, NULL, 0);
+		} else if (!strcmp(sc, "zc_too_many")) {
+			s.adv_limit = 9;
+			for (int i = 0; i < 9; i++)
+				source_advert(&s, (uint64_t)i * (256 << 10), 256 << 10, 0);
+		} else if (!strcmp(sc, "zc_rdcompl")) {
+			source_send(&s, 0x06, body, 4);
+		} else if (!strcmp(sc, "zc_sinkavail")) {
+			source_send(&s, 0xFD, body, sizeof(body));
+		} else {
+			die("unknown scenario");
+		}
+		wait_disconnect(id, 30000);
 	}
 	source_settle(&s);
 	source_send(&s, 0x02, NULL, 0);
@@ -570,6 +630,57 @@ static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 	}
 	wait_disconnect(id, 30000);
 	return 0;
+}
+
+/*
+ * zc_listen: the passive side of a zero-copy source. Accepts one SDP connection with
+ * a HelloAck offering 8 adverts and READ responder resources for the module, then
+ * runs zc_src's stream on it.
+ */
+static int zc_listen_scenario(struct sockaddr_in *addr)
+{
+	struct ibv_qp_init_attr qpa = { 0 };
+	struct rdma_conn_param param = { .retry_count = 7, .rnr_retry_count = 7 };
+	struct rdma_cm_event *ev;
+	struct rdma_cm_id *lid, *id;
+	struct pollfd p = { .fd = ec->fd, .events = POLLIN };
+	uint8_t hah[24] = { 0 }, hello[32] = { 0 }, *mem;
+	uint32_t size = htonl(BUF);
+	struct ibv_pd *pd;
+	struct ibv_mr *mr;
+	int got = -1;
+
+	if (rdma_create_id(ec, &lid, NULL, RDMA_PS_TCP) || rdma_bind_addr(lid, (struct sockaddr *)addr) ||
+	    rdma_listen(lid, 1))
+		return perror("rdma_listen"), 1;
+	printf("listening\n");
+	if (poll(&p, 1, 60000) <= 0 || rdma_get_cm_event(ec, &ev))
+		return fprintf(stderr, "no connection request\n"), 1;
+	if (ev->event != RDMA_CM_EVENT_CONNECT_REQUEST || ev->param.conn.private_data_len < sizeof(hello))
+		return fprintf(stderr, "event %d\n", ev->event), 1;
+	id = ev->id;
+	memcpy(hello, ev->param.conn.private_data, sizeof(hello));
+	rdma_ack_cm_event(ev);
+	if (verbs_resources(id->verbs, &qpa, &pd, &mem, &mr) || rdma_create_qp(id, pd, &qpa) ||
+	    post_receives(id->qp, mem, mr))
+		return perror("verbs"), 1;
+	bsdh(hah, 0x01, RING, sizeof(hah), 0, 0);
+	hah[16] = 0x22;
+	hah[19] = 8;
+	memcpy(hah + 20, &size, 4);
+	param.private_data = hah;
+	param.private_data_len = sizeof(hah);
+	param.responder_resources = 16;
+	param.initiator_depth = 16;
+	if (rdma_accept(id, &param))
+		return perror("rdma_accept"), 1;
+	if (wait_event(RDMA_CM_EVENT_ESTABLISHED, 20000, &got))
+		return printf("not established: event %d\n", got), 1;
+	/* zc_scenario reads the peer's grant, offer and buffer size where a HelloAck has
+	 * them: the Hello's own buffer size is at 24. */
+	memcpy(event_data, hello, sizeof(hello));
+	memcpy(event_data + 20, hello + 24, 4);
+	return zc_scenario(id, pd, mem, mr, "zc_src");
 }
 
 int main(int argc, char **argv)
@@ -597,6 +708,8 @@ int main(int argc, char **argv)
 	ec = rdma_create_event_channel();
 	if (ec && !strcmp(sc, "listen_no_reads"))
 		return listen_scenario(&dst);
+	if (ec && !strcmp(sc, "zc_listen"))
+		return zc_listen_scenario(&dst);
 	if (!ec || rdma_create_id(ec, &id, NULL, RDMA_PS_TCP))
 		return perror("rdma_create_id"), 1;
 	if (rdma_resolve_addr(id, NULL, (struct sockaddr *)&dst, 2000) ||
@@ -620,7 +733,7 @@ int main(int argc, char **argv)
 		hello[18] = 1;	/* ZC_SINKAVAIL */
 		hello[19] = 8;	/* max_adverts */
 	}
-	bool zc = !strncmp(sc, "zc_src", 6) || !strcmp(sc, "zc_off");
+	bool zc = !strncmp(sc, "zc_", 3) && strcmp(sc, "zc_unnegotiated");
 	if (zc) {
 		hello[19] = 8;
 		/* The module READs our adverts: READ responder resources for it. */
