@@ -85,7 +85,14 @@ pass "handshakes abandoned after the REP (DREQ, REJ) leave the listener's queue"
 # AF_IB stream's READ toward it is refused at once (EOPNOTSUPP), not posted to wait
 # for ever, and the sockets are freed after close (the module's references return).
 READER=$HELPERS/af_ib_rdma_peer
+# The connections of the handshakes above are torn down asynchronously: the count
+# is taken once it has stopped moving.
 refs=$(module_refs)
+for _ in $(seq 40); do
+	sleep 0.5
+	[ "$(module_refs)" = "$refs" ] && break
+	refs=$(module_refs)
+done
 out=$(mktemp)
 ip netns exec b timeout 90 "$ROGUE" "$HOST_B4" 7201 listen_no_reads > "$out" &
 rogue=$!

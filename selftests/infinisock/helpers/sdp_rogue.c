@@ -222,52 +222,70 @@ static int rep_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, struct ibv_qp_
 }
 
 /*
- * listen_no_reads: the passive side. Accepts one SDP connection with a HelloAck and
- * no responder resources for RDMA READs (the REP's responder_resources 0), posts its
- * receives, then waits for the module to end the connection.
+ * The passive side: listens on `addr` (prints "listening"), accepts one SDP connection
+ * with a HelloAck offering `max_adverts` and `depth` RDMA READ responder resources and
+ * initiator depth, and posts its receives. Returns the connection's id once it is
+ * established, with the peer's Hello in `hello` (32 bytes), or NULL.
  */
-static int listen_scenario(struct sockaddr_in *addr)
+static struct rdma_cm_id *accept_one(struct sockaddr_in *addr, uint8_t *hello, uint8_t max_adverts, uint8_t depth,
+				     struct ibv_pd **pd, uint8_t **mem, struct ibv_mr **mr)
 {
 	struct ibv_qp_init_attr qpa = { 0 };
 	struct rdma_conn_param param = { .retry_count = 7, .rnr_retry_count = 7 };
 	struct rdma_cm_event *ev;
 	struct rdma_cm_id *lid, *id;
 	struct pollfd p = { .fd = ec->fd, .events = POLLIN };
-	uint8_t hah[24] = { 0 }, *mem;
+	uint8_t hah[24] = { 0 };
 	uint32_t size = htonl(BUF);
-	struct ibv_pd *pd;
-	struct ibv_mr *mr;
 	int got = -1;
 
 	if (rdma_create_id(ec, &lid, NULL, RDMA_PS_TCP) || rdma_bind_addr(lid, (struct sockaddr *)addr) ||
 	    rdma_listen(lid, 1))
-		return perror("rdma_listen"), 1;
+		return perror("rdma_listen"), NULL;
 	printf("listening\n");
 	fflush(stdout);
 	if (poll(&p, 1, 60000) <= 0 || rdma_get_cm_event(ec, &ev))
-		return fprintf(stderr, "no connection request\n"), 1;
-	if (ev->event != RDMA_CM_EVENT_CONNECT_REQUEST)
-		return fprintf(stderr, "event %d\n", ev->event), 1;
+		return fprintf(stderr, "no connection request\n"), NULL;
+	if (ev->event != RDMA_CM_EVENT_CONNECT_REQUEST || ev->param.conn.private_data_len < 32)
+		return fprintf(stderr, "event %d\n", ev->event), NULL;
 	id = ev->id;
+	memcpy(hello, ev->param.conn.private_data, 32);
 	rdma_ack_cm_event(ev);
-	if (verbs_resources(id->verbs, &qpa, &pd, &mem, &mr))
-		return 1;
-	if (rdma_create_qp(id, pd, &qpa))
-		return perror("rdma_create_qp"), 1;
-	if (post_receives(id->qp, mem, mr))
-		return 1;
-	/* HelloAck: BSDH (mid 0x01), version, reserved, max_adverts, actual receive size. */
+	if (verbs_resources(id->verbs, &qpa, pd, mem, mr))
+		return NULL;
+	if (rdma_create_qp(id, *pd, &qpa))
+		return perror("rdma_create_qp"), NULL;
+	if (post_receives(id->qp, *mem, *mr))
+		return NULL;
+	/* HelloAck: BSDH (mid 0x01), version, reserved, zc_flags, max_adverts, actual receive size. */
 	bsdh(hah, 0x01, RING, sizeof(hah), 0, 0);
 	hah[16] = 0x22;
+	hah[19] = max_adverts;
 	memcpy(hah + 20, &size, 4);
 	param.private_data = hah;
 	param.private_data_len = sizeof(hah);
-	param.responder_resources = 0;
-	param.initiator_depth = 0;
+	param.responder_resources = depth;
+	param.initiator_depth = depth;
 	if (rdma_accept(id, &param))
-		return perror("rdma_accept"), 1;
+		return perror("rdma_accept"), NULL;
 	if (wait_event(RDMA_CM_EVENT_ESTABLISHED, 20000, &got))
-		return printf("not established: event %d\n", got), 1;
+		return printf("not established: event %d\n", got), NULL;
+	return id;
+}
+
+/*
+ * listen_no_reads: accepts one SDP connection offering no RDMA READ responder
+ * resources (the REP's responder_resources 0), then waits for the module to end it.
+ */
+static int listen_scenario(struct sockaddr_in *addr)
+{
+	uint8_t hello[32], *mem;
+	struct ibv_pd *pd;
+	struct ibv_mr *mr;
+	struct rdma_cm_id *id = accept_one(addr, hello, 0, 0, &pd, &mem, &mr);
+
+	if (!id)
+		return 1;
 	printf("established\n");
 	fflush(stdout);
 	wait_disconnect(id, 60000);
@@ -407,6 +425,20 @@ static void source_poll(struct source *s, bool block)
 			return;
 		if (spins > 100000)
 			die("the module stopped answering");
+		/* The module may end the connection without a message (its Abort is best
+		 * effort): rdma_cm says so. */
+		if (spins % 1000 == 999) {
+			struct pollfd p = { .fd = ec->fd, .events = POLLIN };
+			struct rdma_cm_event *ev;
+
+			if (poll(&p, 1, 0) > 0 && !rdma_get_cm_event(ec, &ev)) {
+				bool gone = ev->event == RDMA_CM_EVENT_DISCONNECTED;
+
+				rdma_ack_cm_event(ev);
+				if (gone)
+					die("disconnected");
+			}
+		}
 		usleep(100);
 	}
 }
@@ -639,46 +671,16 @@ static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
  */
 static int zc_listen_scenario(struct sockaddr_in *addr)
 {
-	struct ibv_qp_init_attr qpa = { 0 };
-	struct rdma_conn_param param = { .retry_count = 7, .rnr_retry_count = 7 };
-	struct rdma_cm_event *ev;
-	struct rdma_cm_id *lid, *id;
-	struct pollfd p = { .fd = ec->fd, .events = POLLIN };
-	uint8_t hah[24] = { 0 }, hello[32] = { 0 }, *mem;
-	uint32_t size = htonl(BUF);
+	uint8_t hello[32], *mem;
 	struct ibv_pd *pd;
 	struct ibv_mr *mr;
-	int got = -1;
+	struct rdma_cm_id *id = accept_one(addr, hello, 8, 16, &pd, &mem, &mr);
 
-	if (rdma_create_id(ec, &lid, NULL, RDMA_PS_TCP) || rdma_bind_addr(lid, (struct sockaddr *)addr) ||
-	    rdma_listen(lid, 1))
-		return perror("rdma_listen"), 1;
-	printf("listening\n");
-	if (poll(&p, 1, 60000) <= 0 || rdma_get_cm_event(ec, &ev))
-		return fprintf(stderr, "no connection request\n"), 1;
-	if (ev->event != RDMA_CM_EVENT_CONNECT_REQUEST || ev->param.conn.private_data_len < sizeof(hello))
-		return fprintf(stderr, "event %d\n", ev->event), 1;
-	id = ev->id;
-	memcpy(hello, ev->param.conn.private_data, sizeof(hello));
-	rdma_ack_cm_event(ev);
-	if (verbs_resources(id->verbs, &qpa, &pd, &mem, &mr) || rdma_create_qp(id, pd, &qpa) ||
-	    post_receives(id->qp, mem, mr))
-		return perror("verbs"), 1;
-	bsdh(hah, 0x01, RING, sizeof(hah), 0, 0);
-	hah[16] = 0x22;
-	hah[19] = 8;
-	memcpy(hah + 20, &size, 4);
-	param.private_data = hah;
-	param.private_data_len = sizeof(hah);
-	param.responder_resources = 16;
-	param.initiator_depth = 16;
-	if (rdma_accept(id, &param))
-		return perror("rdma_accept"), 1;
-	if (wait_event(RDMA_CM_EVENT_ESTABLISHED, 20000, &got))
-		return printf("not established: event %d\n", got), 1;
+	if (!id)
+		return 1;
 	/* zc_scenario reads the peer's grant, offer and buffer size where a HelloAck has
 	 * them: the Hello's own buffer size is at 24. */
-	memcpy(event_data, hello, sizeof(hello));
+	memcpy(event_data, hello, 32);
 	memcpy(event_data + 20, hello + 24, 4);
 	return zc_scenario(id, pd, mem, mr, "zc_src");
 }
