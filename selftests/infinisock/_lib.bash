@@ -43,3 +43,18 @@ wait_listening() {
 	done
 	fail "nothing listens on port $2 in $1"
 }
+
+# rxe_hosts H1 H2 NET: two hosts of a test's own, network namespaces H1 and H2 joined
+# by a veth pair (vH1, vH2) with addresses NET.1 and NET.2 and an rdma_rxe device on
+# each (rxeH1, rxeH2), for a test that takes a device away without touching the shared
+# hosts. The caller's cleanup deletes the survivor's device before the namespaces.
+rxe_hosts() {
+	local h1=$1 h2=$2 net=$3 _
+	ip netns add "$h1" && ip netns add "$h2" || fail "netns"
+	ip link add "v$h1" netns "$h1" type veth peer name "v$h2" netns "$h2" || fail "veth"
+	ip -n "$h1" addr add "$net.1/24" dev "v$h1" && ip -n "$h2" addr add "$net.2/24" dev "v$h2" || fail "addr"
+	for h in "$h1" "$h2"; do ip -n "$h" link set lo up; ip -n "$h" link set "v$h" up; done
+	ip netns exec "$h1" rdma link add "rxe$h1" type rxe netdev "v$h1" || fail "rxe$h1"
+	ip netns exec "$h2" rdma link add "rxe$h2" type rxe netdev "v$h2" || fail "rxe$h2"
+	for _ in 1 2 3 4 5; do ip netns exec "$h1" ping -c1 -W5 "$net.2" > /dev/null && break; done
+}

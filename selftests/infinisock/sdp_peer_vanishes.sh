@@ -20,16 +20,10 @@ cleanup() {
 }
 src= snk=
 trap cleanup EXIT
-ip netns add c && ip netns add d || fail "netns"
-ip link add vc netns c type veth peer name vd netns d || fail "veth"
-ip -n c addr add 10.78.0.1/24 dev vc && ip -n d addr add 10.78.0.2/24 dev vd || fail "addr"
-for h in c d; do ip -n $h link set lo up; ip -n $h link set v$h up; done
-ip netns exec c rdma link add rxec type rxe netdev vc || fail "rxec"
-ip netns exec d rdma link add rxed type rxe netdev vd || fail "rxed"
+rxe_hosts c d 10.78.0
 # SDP_SRQ=1 (from sdp_srq.sh): the connection is on its devices' shared receive
 # queues, and the queue of the device that vanishes goes with it.
 for h in c d; do ip netns exec $h sysctl -qw net.infinisock.sdp_srq="${SDP_SRQ:-0}" || fail "sdp_srq"; done
-for _ in 1 2 3 4 5; do ip netns exec c ping -c1 -W5 10.78.0.2 > /dev/null && break; done
 
 sink_out=$(mktemp) src_out=$(mktemp)
 ip netns exec d python3 "$PEER" sink 10.78.0.2 7003 > "$sink_out" &

@@ -157,14 +157,8 @@ pass "an honest source after the hostile ones"
 # READs in flight (hosts zc1, the source, and zc2, the module's reader, of their own):
 # the reader returns an error, and nothing is left behind (the kernel_log step unloads
 # the module and runs kmemleak).
-ip netns add zc1 && ip netns add zc2 || fail "netns"
-ip link add vzc1 netns zc1 type veth peer name vzc2 netns zc2 || fail "veth"
-ip -n zc1 addr add 10.76.0.1/24 dev vzc1 && ip -n zc2 addr add 10.76.0.2/24 dev vzc2 || fail "addr"
-for h in zc1 zc2; do ip -n $h link set lo up; ip -n $h link set v$h up; done
-ip netns exec zc1 rdma link add rxezc1 type rxe netdev vzc1 || fail "rxezc1"
-ip netns exec zc2 rdma link add rxezc2 type rxe netdev vzc2 || fail "rxezc2"
+rxe_hosts zc1 zc2 10.76.0
 ip netns exec zc2 sysctl -qw net.infinisock.sdp_zcopy=1 || fail "sysctl sdp_zcopy in zc2"
-for _ in 1 2 3 4 5; do ip netns exec zc1 ping -c1 -W5 10.76.0.2 > /dev/null && break; done
 ip netns exec zc2 timeout 120 python3 "$PEER" hold 10.76.0.2 7399 > "$dir/reader" &
 reader=$!
 wait_output "$dir/reader" listening
