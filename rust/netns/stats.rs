@@ -32,11 +32,14 @@ pub(crate) fn snapshot(net: &Net) -> [u64; Counter::COUNT] {
     out
 }
 
-/// What the stats give of the namespace (`proto::stats::value_names`): the counters,
-/// then the paths its hybrid streams took.
+/// What the stats give of the namespace (`proto::stats::value_names`): the first
+/// counters, the paths its hybrid streams took, the later counters.
 pub(crate) fn values(net: &Net) -> [u64; VALUES] {
+    let (counters, paths) = (snapshot(net), crate::netns::hybrid::stats(net).paths);
+    let (first, later) = counters.split_at(Counter::FIRST);
     let mut out = [0; VALUES];
-    out[..Counter::COUNT].copy_from_slice(&snapshot(net));
-    out[Counter::COUNT..].copy_from_slice(&crate::netns::hybrid::stats(net).paths);
+    for (o, v) in out.iter_mut().zip(first.iter().chain(paths.iter()).chain(later)) {
+        *o = *v;
+    }
     out
 }

@@ -45,11 +45,18 @@ pub enum Counter {
     BytesSent,
     /// Payload bytes received (copied out of the receive buffers).
     BytesReceived,
+    /// The peer's zero-copy adverts (SrcAvail) taken: their bytes are RDMA READ here.
+    ZcAdvertsTaken,
+    /// Bytes RDMA READ from the peer's adverts (the peer's program wrote them once; the
+    /// reader copies them once).
+    ZcBytesRead,
+    /// The peer's SrcAvailCancels (an advert it gave up on: a timeout, a signal).
+    ZcCancels,
 }
 
 impl Counter {
     /// Every counter, in order.
-    pub const ALL: [Counter; 15] = [
+    pub const ALL: [Counter; 18] = [
         Counter::ActiveOpens,
         Counter::PassiveOpens,
         Counter::ConnectRefused,
@@ -65,7 +72,14 @@ impl Counter {
         Counter::RnrRetriesExceeded,
         Counter::BytesSent,
         Counter::BytesReceived,
+        Counter::ZcAdvertsTaken,
+        Counter::ZcBytesRead,
+        Counter::ZcCancels,
     ];
+
+    /// The counters given before the hybrid paths; those after them came later, and
+    /// follow the paths so that the earlier netlink numbers stay.
+    pub const FIRST: usize = 15;
 
     /// How many there are.
     pub const COUNT: usize = Self::ALL.len();
@@ -88,6 +102,9 @@ impl Counter {
             Counter::RnrRetriesExceeded => "rnr_retries_exceeded",
             Counter::BytesSent => "bytes_sent",
             Counter::BytesReceived => "bytes_received",
+            Counter::ZcAdvertsTaken => "zc_adverts_taken",
+            Counter::ZcBytesRead => "zc_bytes_read",
+            Counter::ZcCancels => "zc_cancels",
         }
     }
 
@@ -104,8 +121,9 @@ impl Counter {
     }
 }
 
-/// The hybrid streams' paths the stats give after the counters: SDP, then TCP by
-/// `hybrid::Fallback` reason, in `Fallback::ALL` order.
+/// The hybrid streams' paths the stats give after the first counters
+/// ([`Counter::FIRST`]): SDP, then TCP by `hybrid::Fallback` reason, in
+/// `Fallback::ALL` order.
 pub const PATH_NAMES: [&str; 7] = [
     "hybrid_sdp",
     "hybrid_tcp_policy",
@@ -119,7 +137,9 @@ pub const PATH_NAMES: [&str; 7] = [
 /// How many values the stats give: the counters, then the paths.
 pub const VALUES: usize = Counter::COUNT + PATH_NAMES.len();
 
-/// The name of each value the stats give, in order.
+/// The name of each value the stats give, in order: the first counters, the paths,
+/// the later counters.
 pub fn value_names() -> impl Iterator<Item = &'static str> {
-    Counter::ALL.iter().map(|c| c.name()).chain(PATH_NAMES)
+    let (first, later) = Counter::ALL.split_at(Counter::FIRST);
+    first.iter().map(|c| c.name()).chain(PATH_NAMES).chain(later.iter().map(|c| c.name()))
 }

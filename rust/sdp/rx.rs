@@ -91,7 +91,7 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
         zc: None,
     };
     let Some(link) = inner.link.as_mut() else { return };
-    match handle_message(link, idx, ctx) {
+    match handle_message(ep, link, idx, ctx) {
         Ok(mask) => {
             if mask & POLLPRI != 0 {
                 ep.sk.send_sigurg();
@@ -136,7 +136,7 @@ fn violated(ep: EpRef<'_>, inner: &mut Inner, v: Violation) {
 
 /// Checks one message and files it (`proto::receive::classify`); returns the poll
 /// events it raised.
-fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Violation> {
+fn handle_message(ep: EpRef<'_>, link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Violation> {
     let ctx = RxContext { fin_received: link.stream.fin_received, zc: link.zc.as_ref().map(|f| f.gate()), ..ctx };
     let i = usize::from(idx);
     let len = link.rx_len[i] as usize;
@@ -165,7 +165,7 @@ fn handle_message(link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Viol
             link.stream.urgent.filed(payload_len, byte);
         }
         Verdict::Zc(z) => {
-            events = crate::sdp::zcopy_rx::on_message(link, idx, z, ctx.discard).inspect_err(|v| report(*v))?;
+            events = crate::sdp::zcopy_rx::on_message(ep, link, idx, z, ctx.discard).inspect_err(|v| report(*v))?;
         }
     }
     // What the peer has seen of our replies.

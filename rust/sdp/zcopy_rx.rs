@@ -28,13 +28,16 @@ use crate::{
 /// `shutdown(SHUT_RD)`, which declines every advert). An accepted advert's inline
 /// bytes wait for the reader in the buffer; otherwise it is posted again. Returns the
 /// poll events it raised.
-pub(crate) fn on_message(link: &mut Link, idx: u16, z: ZcVerdict, discard: bool) -> Result<u32, Violation> {
+pub(crate) fn on_message(ep: EpRef<'_>, link: &mut Link, idx: u16, z: ZcVerdict, discard: bool) -> Result<u32, Violation> {
     // `classify` gives zero-copy verdicts only with the flow's gate.
     let flow = link.zc.as_mut().ok_or(Violation::Reset)?;
     let mut events = 0;
     match z {
         ZcVerdict::SrcAvail { ah, inline_len, mseq_ack } => {
             let verdict = flow.on_src_avail(mseq_ack, ah, inline_len as u32).map_err(Violation::Zc)?;
+            if verdict == OnSrcAvail::Accept {
+                stats::bump(ep.sk.net(), Counter::ZcAdvertsTaken);
+            }
             if discard {
                 flow.decline();
             }
@@ -45,7 +48,10 @@ pub(crate) fn on_message(link: &mut Link, idx: u16, z: ZcVerdict, discard: bool)
                 events = POLLIN | POLLRDNORM;
             }
         }
-        ZcVerdict::Cancel => flow.on_cancel(),
+        ZcVerdict::Cancel => {
+            stats::bump(ep.sk.net(), Counter::ZcCancels);
+            flow.on_cancel();
+        }
     }
     if events == 0 {
         link.repost(idx).map_err(|_| Violation::Reset)?;
@@ -79,6 +85,7 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         crate::sdp::close::rdma_settled(ep, inner, false);
         return;
     }
+    stats::add(ep.sk.net(), Counter::ZcBytesRead, u64::from(link.rx_len[usize::from(idx)]));
     let discard = inner.shutdown & RCV_SHUTDOWN != 0;
     if let Err(e) = link.zc_landed(idx, discard).and_then(|()| link.progress()) {
         ep.fail(inner, e);

@@ -18,6 +18,8 @@ socket_errno() {
 }
 
 module_loaded() { grep -q '^infinisock ' /proc/modules; }
+# counter NETNS NAME: a counter of NETNS (/proc/net/infinisock/stats).
+counter() { ip netns exec "$1" awk -v n="$2" '$1 == n {print $2}' /proc/net/infinisock/stats; }
 module_refs() { awk '$1 == "infinisock" {print $3}' /proc/modules; }
 
 # wait_output FILE TEXT: waits (up to 30 s) until a program writing to FILE has printed

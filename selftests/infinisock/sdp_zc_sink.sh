@@ -64,8 +64,14 @@ run() {
 
 ip netns exec b sysctl -qw net.infinisock.sdp_zcopy=1 || fail "sysctl sdp_zcopy"
 for s in zc_src zc_src_pipelined zc_src_inline; do
+	taken=$(counter b zc_adverts_taken) bytes=$(counter b zc_bytes_read)
 	run $s
 	[ -n "$adv" ] && [ "$adv" -gt 0 ] && [ "$rd" = "$adv" ] || fail "$s: advertised '$adv', READ '$rd'"
+	# The module's own count: every byte not inline was READ (an advert all inline
+	# needs none), and each advert was taken.
+	taken=$(($(counter b zc_adverts_taken) - taken)) bytes=$(($(counter b zc_bytes_read) - bytes))
+	echo "# $s: zc_adverts_taken +$taken, zc_bytes_read +$bytes" >&2
+	[ "$taken" -gt 0 ] && [ "$bytes" -gt 0 ] && [ "$bytes" -le "$adv" ] || fail "$s: the module's counters"
 	pass "$s: $adv bytes advertised, all READ by the module; the reader got the stream exactly"
 done
 
@@ -80,7 +86,9 @@ run zc_src_no_reads
 [ "$rd" = 0 ] && [ "$data" -gt "$adv" ] || fail "zc_src_no_reads: advertised '$adv', READ '$rd', data '$data'"
 pass "a source that serves no READs: every advert declined (SendSm), its bytes came as Data"
 
+cancels=$(counter b zc_cancels)
 run zc_src_cancel
+[ $(($(counter b zc_cancels) - cancels)) = 20 ] || fail "zc_src_cancel: zc_cancels grew by $(($(counter b zc_cancels) - cancels)), not 20"
 # Each advert is 1 MiB and cancelled at once: some were cut short (read in part).
 [ -n "$adv" ] && [ $((rd + data - 20)) = "$adv" ] && [ "$rd" -lt "$adv" ] ||
 	fail "zc_src_cancel: advertised '$adv', READ '$rd', data '$data'"
