@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A hostile peer (helpers/sdp_peer_fuzz, userspace verbs) throws random and mutated
-# Hellos and messages, DisConn/Abort at random points and RDMA WRITE floods at an SDP
-# listener, PEER_FUZZ_MESSAGES of them (default 3000; `make fuzz` runs 100000), while
+# Hellos and messages (zero-copy ones too), DisConn/Abort at random points and RDMA
+# WRITE floods at an SDP listener, PEER_FUZZ_MESSAGES of them (default 3000; `make fuzz` runs 100000), while
 # a well-behaved client keeps using the same listener: every one of its echoes must
 # come back, and the connections the fuzzer left must all be gone afterwards. The
 # kernel_log step judges splats and leaks.
@@ -11,6 +11,10 @@ PEER=$(dirname "$0")/py/sdp_peer.py
 FUZZ=$HELPERS/sdp_peer_fuzz
 port=7300 messages=${PEER_FUZZ_MESSAGES:-3000} seed=${PEER_FUZZ_SEED:-$(date +%s)}
 
+# The listener offers zero-copy, so that the fuzzer's zero-copy Hellos bring its
+# SrcAvails and other zero-copy messages to the sink's code.
+trap 'ip netns exec b sysctl -qw net.infinisock.sdp_zcopy=0' EXIT
+ip netns exec b sysctl -qw net.infinisock.sdp_zcopy=1 || fail "sysctl sdp_zcopy"
 out=$(mktemp) fuzz_out=$(mktemp)
 ip netns exec b python3 "$PEER" echoserver "$HOST_B4" $port > "$out" &
 srv=$!

@@ -10,6 +10,10 @@
  * in and out of sequence, every SDP message id with random fields (credit updates,
  * lengths, DisConn, Abort), random bytes, and floods of RDMA WRITE with immediate to
  * random keys; each connection ends at a random point, by DREQ or by just going away.
+ * Half the valid Hellos offer zero-copy (8 adverts): where the listener offers it too
+ * (net.infinisock.sdp_zcopy), SrcAvails at the fuzzer's own memory (registered for
+ * remote READ; its key or a wrong one, often with inline bytes) and the other
+ * zero-copy messages with random fields come in sequence among the rest.
  * The listener (the module) must reset what breaks the protocol and nothing else:
  * the test runs a well-behaved client against the same listener meanwhile.
  *
@@ -53,7 +57,11 @@ static int next_event(struct rdma_event_channel *ec, int timeout_ms)
 	return type;
 }
 
-static long sent, hellos, established, rejected, failures, qp_errors, writes;
+static long sent, hellos, established, rejected, failures, qp_errors, writes, adverts;
+
+/* The connection's memory the module may READ: where SrcAvails point. */
+static uint64_t zc_base;
+static uint32_t zc_len, zc_rkey;
 
 /* Reaps completions; returns -1 once one failed (the QP is in error then). */
 static int reap(struct ibv_cq *cq, int wait_ms)
@@ -82,7 +90,26 @@ static uint32_t a_message(uint8_t *m, uint32_t *mseq)
 
 	for (uint32_t i = 16; i < 16 + n; i++)
 		m[i] = rnd();
-	switch (below(8)) {
+	switch (below(9)) {
+	case 8: { /* a zero-copy message in sequence */
+		static const uint8_t zc_mids[] = { 0x04, 0x05, 0x06, 0x08, 0x09, 0x0A, 0xFD };
+		uint32_t alen = 1 + below(zc_len), in = below(4) ? 0 : below(64);
+		uint64_t vaddr = zc_base + below(zc_len - alen + 1);
+
+		if (below(3)) {
+			/* SrcAvail: len, rkey, vaddr, then at most len inline bytes. */
+			in = in < alen ? in : alen;
+			bsdh(m, 0xFE, 0, RING, 32 + in, (*mseq)++, below(2) ? 0 : rnd());
+			*(uint32_t *)(m + 16) = htonl(alen);
+			*(uint32_t *)(m + 20) = htonl(below(4) ? zc_rkey : rnd());
+			*(uint32_t *)(m + 24) = htonl(vaddr >> 32);
+			*(uint32_t *)(m + 28) = htonl((uint32_t)vaddr);
+			adverts++;
+			return 32 + in;
+		}
+		bsdh(m, zc_mids[below(sizeof(zc_mids))], 0, RING, 16 + (below(2) ? 4 : below(24)), (*mseq)++, rnd());
+		return be32toh(*(uint32_t *)(m + 4));
+	}
 	case 0: /* random bytes, any length */
 		for (uint32_t i = 0; i < 16; i++)
 			m[i] = rnd();
@@ -130,9 +157,12 @@ static void one_connection(const struct sockaddr_in *dst, long budget)
 	pd = ibv_alloc_pd(id->verbs);
 	cq = ibv_create_cq(id->verbs, 4 * RING, NULL, NULL, 0);
 	mem = calloc(2 * RING, BUF);
-	mr = pd && mem ? ibv_reg_mr(pd, mem, 2 * RING * BUF, IBV_ACCESS_LOCAL_WRITE) : NULL;
+	mr = pd && mem ? ibv_reg_mr(pd, mem, 2 * RING * BUF, IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_READ) : NULL;
 	if (!pd || !cq || !mr)
 		goto out;
+	zc_base = (uintptr_t)mem;
+	zc_len = 2 * RING * BUF;
+	zc_rkey = mr->rkey;
 	qpa.send_cq = qpa.recv_cq = cq;
 	qpa.cap.max_send_wr = qpa.cap.max_recv_wr = RING;
 	qpa.cap.max_send_sge = qpa.cap.max_recv_sge = 1;
@@ -152,6 +182,12 @@ static void one_connection(const struct sockaddr_in *dst, long budget)
 	hello[17] = 4 << 4;
 	memcpy(hello + 20, &size, 4);
 	memcpy(hello + 24, &size, 4);
+	if (below(2)) {
+		hello[18] = below(4) == 0;	/* ZC_SINKAVAIL */
+		hello[19] = 8;			/* max_adverts */
+		param.responder_resources = below(4) ? 16 : 0;
+		param.initiator_depth = 16;
+	}
 	param.private_data = hello;
 	param.private_data_len = 32;
 	switch (below(6)) {
@@ -255,8 +291,8 @@ int main(int argc, char **argv)
 	rng_state = strtoull(argv[4], NULL, 0) ?: 1;
 	while (sent < messages)
 		one_connection(&dst, messages - sent);
-	printf("seed %s: %ld messages (%ld Hellos, %ld RDMA WRITEs) on %ld connections established, %ld rejected, "
-	       "%ld failed; %ld ended by a failed operation\n",
-	       argv[4], sent, hellos, writes, established, rejected, failures, qp_errors);
+	printf("seed %s: %ld messages (%ld Hellos, %ld RDMA WRITEs, %ld SrcAvails) on %ld connections established, "
+	       "%ld rejected, %ld failed; %ld ended by a failed operation\n",
+	       argv[4], sent, hellos, writes, adverts, established, rejected, failures, qp_errors);
 	return 0;
 }
