@@ -382,3 +382,26 @@ fn a_reap_wakes_once_per_arrival_and_signals_what_the_cq_event_announced() {
     // Room to send is always news.
     assert_eq!(wake_plan(0, POLLOUT | POLLWRNORM, readable), (POLLOUT | POLLWRNORM, 0));
 }
+
+#[test]
+fn landing_slots_waiting_are_counted_apart_from_ring_buffers() {
+    // A ring of 16 buffers, landing slots 16.. after it.
+    let mut q = ReadyQueue::new();
+    q.file(3, 100);
+    q.file(16, 1);
+    q.file(4, 7);
+    q.file(17, 10);
+    assert_eq!(q.len(), 4);
+    assert_eq!(q.count_from(16), 2);
+    // The reader takes the first two buffers: one ring buffer and one landing slot.
+    let mut consumed = vec![];
+    let payload = |i: u16| match i {
+        3 => 100,
+        4 => 7,
+        16 => 1,
+        _ => 10,
+    };
+    q.read(0, 101, false, payload, |_, a, b| b - a, |i| consumed.push(i)).unwrap();
+    assert_eq!(consumed, vec![3, 16]);
+    assert_eq!((q.len(), q.count_from(16)), (2, 1), "the ring buffers held: 1");
+}

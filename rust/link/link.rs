@@ -112,6 +112,10 @@ pub(crate) struct Link {
     /// a reap began that left it empty and armed. Until the count moves, no
     /// completion came since, and a reap skips the CQ.
     reaped_at: [Option<u32>; 2],
+    /// A landing buffer found no memory: the memory timer posts the READ again (the
+    /// peer waits for our reply, so nothing else may come to). Apart from the
+    /// stream's `memory_short`, which holds writers back.
+    zc_alloc_short: bool,
     /// Pages of the shared receive queue's buffers the link holds that are charged to
     /// its owner's socket memory (`sdp::rx::charge_held`); given back before it goes.
     pub(crate) rmem_charged: usize,
@@ -228,6 +232,7 @@ impl Link {
             rmem_short: false,
             zc_offer: zc,
             zc: None,
+            zc_alloc_short: false,
             landing_busy: [false; ZC_LANDING],
             shared,
         };
@@ -324,7 +329,7 @@ impl Link {
         let (room, pressure) = memory::growth(self.buffer_size());
         let (room, pressure) = if self.rmem_short { (0, true) } else { (room, pressure) };
         // Landed READs wait in the reader's queue too, but hold no ring buffer.
-        let held = self.stream.rx.len() - self.zc.as_ref().map_or(0, SinkFlow::landed);
+        let held = self.stream.rx.len() - self.stream.rx.count_from(self.qp.landing_slots().start);
         let step = self.window.consumed(held, now_ms, pressure);
         let mut posted = 0;
         let mut refused = None;
@@ -470,6 +475,19 @@ impl Link {
         self.stream.memory_short && !self.stream.qp_dead
     }
 
+    /// Whether something waits for the memory timer: a message ([`Self::memory_short`])
+    /// or a landing buffer.
+    pub(crate) fn retry_due(&self) -> bool {
+        self.memory_short() || (self.zc_alloc_short && !self.stream.qp_dead)
+    }
+
+    /// The memory timer fired: what waited for memory is tried again by the next
+    /// `progress()`, which sets the flags again if it still finds none.
+    pub(crate) fn memory_retrying(&mut self) {
+        self.stream.memory_short = false;
+        self.zc_alloc_short = false;
+    }
+
     /// Whether every posted send has completed.
     pub(crate) fn tx_idle(&self) -> bool {
         self.stream.tx.idle()
@@ -507,8 +525,10 @@ impl Link {
         self.stream.progress(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
     }
 
-    /// Sends a pending DisConn once a credit and a slot allow it, after any staged data.
+    /// Sends a pending DisConn once a credit and a slot allow it, after any zero-copy
+    /// replies owed and staged data.
     pub(crate) fn flush_fin(&mut self) -> Result {
+        self.zc_flush()?;
         self.stream.flush_fin(&mut SendRing(&mut self.qp)).map_err(Errno::into_error)
     }
 
@@ -593,7 +613,21 @@ impl Link {
             }
         })
         .map_err(|_| ENOMEM)?;
+        self.zc_release_idle();
         failed.map_or(Ok(()), |e| Err(e.into_error()))
+    }
+
+    /// With no advert open and no reply owed, the landing buffers not in use go: an
+    /// idle connection holds none.
+    fn zc_release_idle(&mut self) {
+        if self.zc.as_ref().is_some_and(SinkFlow::any_open) {
+            return;
+        }
+        for (k, slot) in self.qp.landing_slots().enumerate() {
+            if !self.landing_busy[k] {
+                self.qp.release_landing(slot);
+            }
+        }
     }
 
     /// Posts the READs the peer's open adverts call for into free landing slots. A
@@ -619,7 +653,7 @@ impl Link {
             }
             // Allocated before the READ is taken from the flow: a READ taken is posted.
             if self.qp.landing_buffer(idx).is_err() {
-                self.stream.memory_short = true;
+                self.zc_alloc_short = true;
                 break;
             }
             let Some(read) = flow.next_read(buffer_size as u32) else { break };
@@ -674,13 +708,7 @@ impl Link {
         }
         let Some(flow) = self.zc.as_mut() else { return };
         flow.consumed();
-        if !flow.any_open() {
-            for (k, slot) in self.qp.landing_slots().enumerate() {
-                if !self.landing_busy[k] {
-                    self.qp.release_landing(slot);
-                }
-            }
-        }
+        self.zc_release_idle();
     }
 }
 

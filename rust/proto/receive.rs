@@ -257,6 +257,12 @@ impl<S: IndexSlots> ReadyQueue<S> {
         self.ready.len()
     }
 
+    /// Buffers waiting whose index is `first` or above (landing slots, which follow
+    /// the receive ring's).
+    pub fn count_from(&self, first: u16) -> usize {
+        (0..self.ready.len()).filter_map(|i| self.ready.get(i)).filter(|&idx| idx >= first).count()
+    }
+
     /// Takes the oldest buffer as one message of `payload_len` bytes (a message
     /// socket reads whole buffers); returns it, to be posted again.
     pub fn take_message(&mut self, payload_len: usize) -> Option<u16> {

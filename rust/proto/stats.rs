@@ -45,7 +45,8 @@ pub enum Counter {
     BytesSent,
     /// Payload bytes received (copied out of the receive buffers).
     BytesReceived,
-    /// The peer's zero-copy adverts (SrcAvail) taken: their bytes are RDMA READ here.
+    /// The peer's zero-copy adverts (SrcAvail) accepted: their bytes are RDMA READ
+    /// here, or declined (no READ depth, `shutdown(SHUT_RD)`) and sent again as Data.
     ZcAdvertsTaken,
     /// Bytes RDMA READ from the peer's adverts (the peer's program wrote them once; the
     /// reader copies them once).

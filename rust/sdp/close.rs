@@ -69,6 +69,7 @@ pub(crate) fn shutdown(ep: EpRef<'_>, how: i32) -> Result {
                         return Ok(());
                     }
                 }
+                crate::sdp::tx::retry_if_short(ep, inner);
             }
             if dirs.write {
                 shut_send(ep, inner);

@@ -106,7 +106,7 @@ pub(crate) fn trim_idle(ep: EpRef<'_>) {
 /// DisConn, a credit update) is tried again shortly, since no completion may come
 /// to do it.
 pub(crate) fn retry_if_short(ep: EpRef<'_>, inner: &Inner) {
-    if inner.phase == Phase::Connected && inner.link.as_ref().is_some_and(Link::memory_short) {
+    if inner.phase == Phase::Connected && inner.link.as_ref().is_some_and(Link::retry_due) {
         ep.start_memory_timer(MEMORY_RETRY_MS);
     }
 }
@@ -118,10 +118,10 @@ pub(crate) fn memory_retry(ep: EpRef<'_>) {
     if inner.phase != Phase::Connected {
         return;
     }
-    let Some(link) = inner.link.as_mut().filter(|l| l.memory_short()) else { return };
+    let Some(link) = inner.link.as_mut().filter(|l| l.retry_due()) else { return };
     let _memcg = ep.sk.charge_to_creator();
     // Set again by whatever finds no memory still.
-    link.stream.memory_short = false;
+    link.memory_retrying();
     if let Err(e) = link.progress() {
         ep.fail(inner, e);
         return;

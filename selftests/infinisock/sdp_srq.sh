@@ -127,13 +127,14 @@ out=$(mktemp)
 ip netns exec b python3 "$PEER" spew "$HOST_B4" 7612 > "$out" &
 spew=$!
 wait_output "$out" listening
-dmesg -C
+# Only the log lines from here on (not cleared: the kernel_log step reads them all).
+mark=$(dmesg | wc -l)
 rogue=$(ip netns exec a timeout 90 "$HELPERS/sdp_rogue" "$HOST_B4" 7612 overrun)
 for _ in $(seq 40); do kill -0 $spew 2>/dev/null || break; sleep 0.5; done
 echo "# overrun: rogue '$rogue', socket '$(tail -1 "$out")'"
 [ "$rogue" = disconnected ] || fail "overrun: the rogue was not disconnected: $rogue"
 grep -Eq '^error (ECONNRESET|EPIPE)' "$out" || fail "overrun: the socket saw '$(tail -1 "$out")'"
-dmesg | grep -q 'SDP: peer broke flow control' || fail "overrun: no 'peer broke flow control' in the kernel log"
+dmesg | tail -n +$((mark + 1)) | grep -q 'SDP: peer broke flow control' || fail "overrun: no 'peer broke flow control' in the kernel log"
 rm -f "$out"
 ip netns exec b python3 "$PEER" serve "$HOST_B4" 7613 > /dev/null &
 wait_listening b 7613

@@ -35,8 +35,8 @@
  * reposts, SrcAvail from a region registered for REMOTE_READ, RdmaRdCompl and SendSm
  * taken as Annex A4 and Documentation/wire.rst say). Each writes the stream it sent,
  * in stream order, to the file in $ZC_STREAM, sends DisConn, and prints
- * "advertised A read R data D" (bytes: in SrcAvails, reported READ by the peer, sent
- * as Data), then how the connection ended:
+ * "advertised A read R data D inline I" (bytes: in SrcAvails, reported READ by the
+ * peer, sent as Data, carried inline in SrcAvails), then how the connection ended:
  *   zc_src         Data and SrcAvails of 1 byte to 3 MiB, one open at a time, at odd
  *                  offsets in the region
  *   zc_src_pipelined
@@ -315,7 +315,7 @@ struct source {
 	/* Declined adverts whose unread rest goes as Data next, oldest first. */
 	struct advert resend[MAX_ADV];
 	int nresend;
-	uint64_t stream, advertised, read, data;
+	uint64_t stream, advertised, read, data, inlined;
 	bool peer_disconn;
 	/* Adverts open at once at most; a hostile scenario's changes to its adverts. */
 	int adv_limit;
@@ -555,6 +555,7 @@ static void source_advert(struct source *s, uint64_t off, uint32_t len, uint32_t
 	memcpy(body + 16, s->region + off, inline_len);
 	s->adv[s->nadv++] = (struct advert){ .mseq = s->next_mseq, .len = len, .off = off };
 	s->advertised += len;
+	s->inlined += inline_len;
 	source_send(s, 0xFE, body, 16 + inline_len);
 }
 
@@ -652,8 +653,8 @@ static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 	source_settle(&s);
 	source_send(&s, 0x02, NULL, 0);
 	fclose(s.log);
-	printf("advertised %llu read %llu data %llu\n", (unsigned long long)s.advertised, (unsigned long long)s.read,
-	       (unsigned long long)s.data);
+	printf("advertised %llu read %llu data %llu inline %llu\n", (unsigned long long)s.advertised,
+	       (unsigned long long)s.read, (unsigned long long)s.data, (unsigned long long)s.inlined);
 	fflush(stdout);
 	/* The module answers our DisConn with its own once its reader has read all. */
 	while (!s.peer_disconn) {

@@ -6,7 +6,7 @@
   sdp_peer.py echo ADDR PORT TEXT      send TEXT, print the echo
   sdp_peer.py sink ADDR PORT           read until EOF or error; print what ended it
   sdp_peer.py save ADDR PORT FILE      as sink, writing what it read to FILE
-  sdp_peer.py hold ADDR PORT           as sink, after reading nothing for 5 s
+  sdp_peer.py hold ADDR PORT [FILE]    as sink (or save), after reading nothing for 5 s
   sdp_peer.py partial ADDR PORT        accept one connection, read 1000 bytes, close
   sdp_peer.py shutrd ADDR PORT         as partial, with shutdown(SHUT_RD), then 5 s, first
   sdp_peer.py fetch ADDR PORT FILE     connect, read until EOF or error into FILE
@@ -72,7 +72,7 @@ def main():
                     return 0
                 if mode == "hold":
                     time.sleep(5)
-                return read_until_end(conn, open(sys.argv[4], "wb") if mode == "save" else None)
+                return read_until_end(conn, open(sys.argv[4], "wb") if len(sys.argv) > 4 else None)
     with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as s:
         s.connect((addr, port))
         if mode == "echo":
