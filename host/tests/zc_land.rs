@@ -415,7 +415,7 @@ fn an_advert_whose_bytes_are_all_here_is_not_open_while_its_reply_waits() {
     assert!(f.adverts_open());
     f.next_read(100).unwrap();
     f.read_done(100).unwrap();
-    assert_eq!(f.landed(), 1);
+    assert_eq!((f.landing(), f.reading()), (1, false), "one slot landed");
     assert!(!f.adverts_open(), "every byte landed");
     assert!(f.any_open(), "the peer's advert stays open until the RdmaRdCompl goes");
     let mut mseq = 0;

@@ -776,33 +776,32 @@ impl QueuePair {
     /// The first `len` bytes a receive (or a READ, in a landing slot) placed in buffer
     /// `idx`, made visible to the CPU; empty while the device may write it.
     pub(crate) fn received(&mut self, idx: u16, len: usize) -> &[u8] {
-        let i = usize::from(idx);
-        if let Some(k) = self.landing_index(idx) {
-            return match self.landing.get_mut(k) {
-                Some(Some(buf)) if !self.landing_in_device[k] => buf.received(len),
-                _ => &[],
-            };
-        }
-        match self.rx.get_mut(i) {
-            Some(Some(buf)) if !self.rx_in_device[i] => buf.received(len),
-            _ => &[],
-        }
+        self.cpu_buffer_mut(idx).map_or(&[], |buf| buf.received(len))
     }
 
     /// The first `len` bytes of buffer `idx` as [`QueuePair::received`] last made them
     /// visible; empty while the device may write it.
     pub(crate) fn contents(&self, idx: u16, len: usize) -> &[u8] {
-        let i = usize::from(idx);
-        if let Some(k) = self.landing_index(idx) {
-            return match self.landing.get(k) {
-                Some(Some(buf)) if !self.landing_in_device[k] => buf.contents(len),
-                _ => &[],
-            };
-        }
-        match self.rx.get(i) {
-            Some(Some(buf)) if !self.rx_in_device[i] => buf.contents(len),
-            _ => &[],
-        }
+        self.cpu_buffer(idx).map_or(&[], |buf| buf.contents(len))
+    }
+
+    /// Ring or landing slot `idx`'s buffer, unless the device may write it (posted,
+    /// or a READ into it in flight).
+    fn cpu_buffer(&self, idx: u16) -> Option<&DmaBuf> {
+        let (bufs, in_device, i) = match self.landing_index(idx) {
+            Some(k) => (&self.landing, &self.landing_in_device, k),
+            None => (&self.rx, &self.rx_in_device, usize::from(idx)),
+        };
+        bufs.get(i)?.as_ref().filter(|_| !in_device[i])
+    }
+
+    /// [`Self::cpu_buffer`], to make its bytes visible to the CPU.
+    fn cpu_buffer_mut(&mut self, idx: u16) -> Option<&mut DmaBuf> {
+        let (bufs, in_device, i) = match self.landing_index(idx) {
+            Some(k) => (&mut self.landing, &self.landing_in_device, k),
+            None => (&mut self.rx, &self.rx_in_device, usize::from(idx)),
+        };
+        bufs.get_mut(i)?.as_mut().filter(|_| !in_device[i])
     }
 
     /// Ring slots and landing slots: buffer indices run below this.
@@ -833,9 +832,7 @@ impl QueuePair {
             return Err(EBUSY);
         }
         let fresh = self.landing[k].is_none();
-        if fresh {
-            self.landing[k] = Some(new_recv_buffer(&self.dev, self.buffer_size, true)?);
-        }
+        self.landing_buffer(idx)?;
         let buf = self.landing[k].as_ref().ok_or(EINVAL)?;
         if len as usize > buf.len() {
             return Err(EINVAL);

@@ -97,7 +97,7 @@ pub(crate) struct Link {
     pub(crate) rx_len: KVec<u32>,
     /// Where each buffer's payload starts: after the header, after a SrcAvail's
     /// header too for its inline bytes, at 0 in a landing slot.
-    pub(crate) rx_start: KVec<u8>,
+    rx_start: KVec<u8>,
     /// For each receive buffer an RDMA WRITE with immediate consumed (it holds no
     /// message): the immediate data and the bytes the write placed.
     pub(crate) rx_imm: KVec<Option<(u32, u32)>>,
@@ -368,10 +368,15 @@ impl Link {
     /// Payload bytes of ready buffer `idx` (its message minus the header, or what a
     /// READ landed).
     pub(crate) fn payload(&self, idx: u16) -> &[u8] {
-        let i = usize::from(idx);
-        let len = self.rx_len[i] as usize;
-        // `received()` synced these bytes when the message (or READ) arrived.
-        self.qp.contents(idx, len).get(usize::from(self.rx_start[i])..).unwrap_or(&[])
+        payload_in(&self.qp, &self.rx_len, &self.rx_start, idx)
+    }
+
+    /// The reader's queue, and a view of the buffers' payloads beside it (as
+    /// [`Self::payload`] reads them), for a read that consumes from one while it
+    /// copies from the other.
+    pub(crate) fn rx_and_payloads<'a>(&'a mut self) -> (&'a mut ReadyQueue<KVec<u16>>, impl Fn(u16) -> &'a [u8] + 'a) {
+        let (qp, rx_len, rx_start) = (&self.qp, &self.rx_len, &self.rx_start);
+        (&mut self.stream.rx, move |idx| payload_in(qp, rx_len, rx_start, idx))
     }
 
     /// Buffer `idx`'s payload starts `start` bytes in: a SrcAvail's inline bytes
@@ -617,6 +622,13 @@ impl Link {
         failed.map_or(Ok(()), |e| Err(e.into_error()))
     }
 
+    /// Landing slot `idx` is free for the next READ.
+    fn landing_freed(&mut self, idx: u16) {
+        if let Some(k) = self.qp.landing_slots().position(|i| i == idx) {
+            self.landing_busy[k] = false;
+        }
+    }
+
     /// With no advert open and no reply owed, the landing buffers not in use go: an
     /// idle connection holds none.
     fn zc_release_idle(&mut self) {
@@ -633,7 +645,7 @@ impl Link {
     /// Posts the READs the peer's open adverts call for into free landing slots. A
     /// slot whose buffer must be allocated is taken only with room below the memory
     /// pressure mark, or when nothing else is landing (as the window grows). Without
-    /// memory for a buffer, `memory_short` has the memory timer try again (nothing
+    /// memory for a buffer, `zc_alloc_short` has the memory timer try again (nothing
     /// else may come: the peer waits for our reply).
     fn zc_read_more(&mut self) -> Result {
         if self.stream.qp_dead {
@@ -691,9 +703,7 @@ impl Link {
     /// A READ into landing slot `idx` failed or was flushed: the slot is free (the
     /// connection is failing).
     pub(crate) fn zc_read_failed(&mut self, idx: u16) {
-        if let Some(k) = self.qp.landing_slots().position(|i| i == idx) {
-            self.landing_busy[k] = false;
-        }
+        self.landing_freed(idx);
         if let Some(flow) = self.zc.as_mut() {
             flow.read_lost();
         }
@@ -703,13 +713,18 @@ impl Link {
     /// Landing slot `idx`'s bytes were all read: the slot is free. Buffers are kept
     /// for the next READs while an advert is open, and go once none is.
     fn zc_consumed(&mut self, idx: u16) {
-        if let Some(k) = self.qp.landing_slots().position(|i| i == idx) {
-            self.landing_busy[k] = false;
-        }
+        self.landing_freed(idx);
         let Some(flow) = self.zc.as_mut() else { return };
         flow.consumed();
         self.zc_release_idle();
     }
+}
+
+/// Payload bytes of buffer `idx`: its bytes `rx_start[idx]..rx_len[idx]`.
+fn payload_in<'a>(qp: &'a QueuePair, rx_len: &[u32], rx_start: &[u8], idx: u16) -> &'a [u8] {
+    let i = usize::from(idx);
+    // `received()` synced these bytes when the message (or READ) arrived.
+    qp.contents(idx, rx_len[i] as usize).get(usize::from(rx_start[i])..).unwrap_or(&[])
 }
 
 /// The queue pair's send ring, as the stream posts on it.

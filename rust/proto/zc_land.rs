@@ -173,7 +173,7 @@ impl<Ls: Lists> SinkFlow<Ls> {
     /// The next READ to post, of at most `max` bytes, into a slot taken for it; none
     /// without a free slot, while declining, or with nothing left to ask for.
     pub fn next_read(&mut self, max: u32) -> Option<Read> {
-        if !self.can_read || self.reading + self.landed >= ZC_LANDING {
+        if !self.wants_read() {
             return None;
         }
         let read = self.adverts.next_read(max)?;
@@ -223,11 +223,6 @@ impl<Ls: Lists> SinkFlow<Ls> {
     /// connection is going, and no READ is in flight for it any more.
     pub fn read_lost(&mut self) {
         self.reading = self.reading.saturating_sub(1);
-    }
-
-    /// Slots whose READ completed and whose bytes are not all consumed.
-    pub fn landed(&self) -> usize {
-        self.landed
     }
 
     /// Whether one of the peer's adverts is open here: bytes it sent are not all here

@@ -165,10 +165,10 @@ impl<Ls: Lists> PeerAdverts<Ls> {
     /// The next READ of the oldest advert's bytes not yet asked for, at most `max`;
     /// none while a SendSm is owed or nothing is left to ask for.
     pub fn next_read(&mut self, max: u32) -> Option<Read> {
-        if self.decline_owed || max == 0 {
+        if !self.read_pending() || max == 0 {
             return None;
         }
-        let e = self.open.first_mut().filter(|e| e.issued < e.ah.len)?;
+        let e = self.open.first_mut()?;
         let len = (e.ah.len - e.issued).min(max);
         let read = Read { rkey: e.ah.rkey, vaddr: e.ah.vaddr + u64::from(e.issued), len };
         e.issued += len;

@@ -78,7 +78,12 @@ fn ring_config(ep: EpRef<'_>, inner: &Inner) -> RingConfig {
 /// own, in a PD of their own: their programs register regions for the peer's RDMA,
 /// which a PD shared with other connections would expose.
 fn shared_recv(ep: EpRef<'_>) -> bool {
-    ep.qp_profile() == QpProfile::Stream && !ep.is_seqpacket && netns::tunable(ep.sk.net(), TunableId::SdpSrq) == 1
+    ip_stream(ep) && netns::tunable(ep.sk.net(), TunableId::SdpSrq) == 1
+}
+
+/// Whether `ep` makes SDP streams under `AF_INET`/`AF_INET6` (not AF_IB, not messages).
+fn ip_stream(ep: EpRef<'_>) -> bool {
+    ep.qp_profile() == QpProfile::Stream && !ep.is_seqpacket
 }
 
 /// What a new connection of `ep` (the connecting socket or the listener) offers of
@@ -86,8 +91,7 @@ fn shared_recv(ep: EpRef<'_>) -> bool {
 /// `AF_INET`/`AF_INET6` in a namespace with `net.infinisock.sdp_zcopy` set, when its
 /// ring leaves room for the landing slots.
 fn zc_offer(ep: EpRef<'_>, cfg: RingConfig) -> ZcOffer {
-    let on = ep.qp_profile() == QpProfile::Stream
-        && !ep.is_seqpacket
+    let on = ip_stream(ep)
         && netns::tunable(ep.sk.net(), TunableId::SdpZcopy) == 1
         && usize::from(cfg.recv_buffers) + ZC_LANDING <= MAX_RING;
     // SinkAvail is not accepted yet.

@@ -217,18 +217,11 @@ fn report(v: Violation) {
 /// urgent byte); consumed buffers are reposted unless `peek`. Returns the bytes
 /// copied.
 fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool) -> Result<usize> {
-    let (stream, qp) = (&mut link.stream, &link.qp);
-    let (rx_len, rx_start) = (&link.rx_len, &link.rx_start);
-    let payload = |idx: u16| -> &[u8] {
-        let i = usize::from(idx);
-        // `received()` synced these bytes when the message (or READ) arrived.
-        qp.contents(idx, rx_len[i] as usize).get(usize::from(rx_start[i])..).unwrap_or(&[])
-    };
     // At most a ring's worth: collected without an allocation on the read path.
     let mut consumed = IndexFifo::new();
-    let copied = stream
-        .rx
-        .read(
+    let copied = {
+        let (rx, payload) = link.rx_and_payloads();
+        rx.read(
             skip,
             want,
             peek,
@@ -238,7 +231,8 @@ fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool
                 consumed.push(idx);
             },
         )
-        .map_err(|Fault| EFAULT)?;
+    }
+    .map_err(|Fault| EFAULT)?;
     // Buffers fully read go back to the peer as credits, every one of them whatever
     // happens to another. A refused post means a broken QP, whose flush ends the
     // connection; the bytes copied are the program's.

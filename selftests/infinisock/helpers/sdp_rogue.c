@@ -273,25 +273,6 @@ static struct rdma_cm_id *accept_one(struct sockaddr_in *addr, uint8_t *hello, u
 	return id;
 }
 
-/*
- * listen_no_reads: accepts one SDP connection offering no RDMA READ responder
- * resources (the REP's responder_resources 0), then waits for the module to end it.
- */
-static int listen_scenario(struct sockaddr_in *addr)
-{
-	uint8_t hello[32], *mem;
-	struct ibv_pd *pd;
-	struct ibv_mr *mr;
-	struct rdma_cm_id *id = accept_one(addr, hello, 0, 0, &pd, &mem, &mr);
-
-	if (!id)
-		return 1;
-	printf("established\n");
-	fflush(stdout);
-	wait_disconnect(id, 60000);
-	return 0;
-}
-
 /* ---- The zero-copy source ---- */
 
 enum { REGION = 4 << 20, MAX_ADV = 16 };
@@ -666,19 +647,27 @@ static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 }
 
 /*
- * zc_listen: the passive side of a zero-copy source. Accepts one SDP connection with
- * a HelloAck offering 8 adverts and READ responder resources for the module, then
- * runs zc_src's stream on it.
+ * The passive scenarios. listen_no_reads accepts one SDP connection offering no RDMA
+ * READ responder resources (the REP's responder_resources 0), then waits for the
+ * module to end it. zc_listen (`zc`) is the passive side of a zero-copy source: it
+ * accepts one with a HelloAck offering 8 adverts and READ responder resources for
+ * the module, then runs zc_src's stream on it.
  */
-static int zc_listen_scenario(struct sockaddr_in *addr)
+static int listen_scenario(struct sockaddr_in *addr, bool zc)
 {
 	uint8_t hello[32], *mem;
 	struct ibv_pd *pd;
 	struct ibv_mr *mr;
-	struct rdma_cm_id *id = accept_one(addr, hello, 8, 16, &pd, &mem, &mr);
+	struct rdma_cm_id *id = accept_one(addr, hello, zc ? 8 : 0, zc ? 16 : 0, &pd, &mem, &mr);
 
 	if (!id)
 		return 1;
+	if (!zc) {
+		printf("established\n");
+		fflush(stdout);
+		wait_disconnect(id, 60000);
+		return 0;
+	}
 	/* zc_scenario reads the peer's grant, offer and buffer size where a HelloAck has
 	 * them: the Hello's own buffer size is at 24. */
 	memcpy(event_data, hello, 32);
@@ -709,10 +698,8 @@ int main(int argc, char **argv)
 	dst.sin_port = htons(atoi(argv[2]));
 
 	ec = rdma_create_event_channel();
-	if (ec && !strcmp(sc, "listen_no_reads"))
-		return listen_scenario(&dst);
-	if (ec && !strcmp(sc, "zc_listen"))
-		return zc_listen_scenario(&dst);
+	if (ec && (!strcmp(sc, "listen_no_reads") || !strcmp(sc, "zc_listen")))
+		return listen_scenario(&dst, !strcmp(sc, "zc_listen"));
 	if (!ec || rdma_create_id(ec, &id, NULL, RDMA_PS_TCP))
 		return perror("rdma_create_id"), 1;
 	if (rdma_resolve_addr(id, NULL, (struct sockaddr *)&dst, 2000) ||
