@@ -219,6 +219,10 @@ u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
 int infinisock_pinned_one_request(struct ib_qp *qp, struct infinisock_pinned *p, u32 max_sge);
 bool infinisock_qp_keeps_mrs(struct ib_qp *qp);
 void infinisock_qp_trim_mrs(struct ib_qp *qp);
+int infinisock_zc_expose(struct ib_qp *qp, struct ib_cqe *part_cqe, struct infinisock_pinned *p, u32 tag, u32 *rkey,
+			 u64 *iova);
+int infinisock_zc_withdraw(struct ib_qp *qp, struct ib_cqe *cqe, struct infinisock_pinned *p);
+u32 infinisock_zc_max_pages(struct ib_qp *qp);
 /* The RDMA verbs the posting helpers take (rust/kernel_api/verbs.rs RdmaVerb). */
 #define INFINISOCK_VERB_WRITE 1
 #define INFINISOCK_VERB_READ 2
@@ -244,6 +248,9 @@ size_t infinisock_msg_copy_out(struct msghdr *msg, const void *buf, size_t len, 
 int infinisock_msg_fault_in(struct msghdr *msg, size_t len, bool writeable, bool all);
 int infinisock_msg_fault_in_control(struct msghdr *msg, size_t len);
 int infinisock_msg_prepin(struct msghdr *msg, size_t len, bool device_writes);
+size_t infinisock_msg_user_segment(const struct msghdr *msg);
+void infinisock_msg_advance(struct msghdr *msg, size_t len);
+void infinisock_msg_revert(struct msghdr *msg, size_t len);
 size_t infinisock_msg_control_room(const struct msghdr *msg);
 int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int *type, const void **data,
 			     size_t *len);
@@ -295,7 +302,7 @@ struct wait_queue_head;
 struct mutex;
 void infinisock_wake_up_all(struct wait_queue_head *wq);
 long infinisock_wait_unless(struct wait_queue_head *wq, struct mutex *lock, const u32 *events, u32 seen,
-			    long timeo, unsigned int spin_usec);
+			    long timeo, unsigned int spin_usec, bool killable);
 void infinisock_sk_set_err(struct sock *sk, int err);
 int infinisock_sk_take_err(struct sock *sk);
 int infinisock_sk_peek_err(const struct sock *sk);

@@ -29,7 +29,7 @@ fn message(peer: &mut Credits, mid: Mid, flags: u8, payload: &[u8]) -> Vec<u8> {
     m
 }
 
-const STREAM: RxContext = RxContext { messages: false, fin_received: false, orphaned: false, discard: false, zc: None };
+const STREAM: RxContext = RxContext { messages: false, fin_received: false, orphaned: false, discard: false, zc: None, src: false };
 const MESSAGES: RxContext = RxContext { messages: true, ..STREAM };
 
 /// A SrcAvail's body: the advert, then `inline` bytes.
@@ -65,6 +65,17 @@ fn zero_copy_messages_only_where_negotiated() {
         let m = message(&mut peer, mid, 0, body);
         assert_eq!(classify(Incoming::Message(&m), zc, &mut us), Err(Violation::Unsolicited(mid)));
     }
+    // A side that may advertise (a source) takes the sink's replies, with the
+    // `mseq_ack` they were sent with; the SinkAvail family stays unsolicited.
+    let src = RxContext { src: true, ..zc };
+    let (mut peer, mut us) = pair();
+    let m = message(&mut peer, Mid::RdmaRdCompl, 0, &7u32.to_be_bytes());
+    let mseq_ack = u32::from_be_bytes([m[12], m[13], m[14], m[15]]);
+    assert_eq!(classify(Incoming::Message(&m), src, &mut us), Ok(Verdict::Zc(ZcVerdict::RdCompl { n: 7, mseq_ack })));
+    let m = message(&mut peer, Mid::SendSm, 0, b"");
+    assert_eq!(classify(Incoming::Message(&m), src, &mut us), Ok(Verdict::Zc(ZcVerdict::SendSm { mseq_ack })));
+    let m = message(&mut peer, Mid::RdmaWrCompl, 0, &5u32.to_be_bytes());
+    assert_eq!(classify(Incoming::Message(&m), src, &mut us), Err(Violation::Unsolicited(Mid::RdmaWrCompl)));
     // Not negotiated: malformed, as before.
     let (mut peer, mut us) = pair();
     let m = message(&mut peer, Mid::SrcAvail, 0, &src_avail(AH, b""));

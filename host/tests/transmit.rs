@@ -465,3 +465,26 @@ fn an_urgent_send_ends_with_its_byte_alone_and_flagged() {
     p.deliver();
     assert_eq!(p.received, b"xabc!");
 }
+
+#[test]
+fn while_our_adverts_are_open_no_data_nor_disconn_goes() {
+    let mut p = Pair::new(8, 8, 64);
+    p.write(&[1; 5], false);
+    p.write(&[2; 5], false);
+    assert_eq!(p.us.staged_len, 5, "staged behind the send in flight");
+    // A zero-copy advert opens (the source sent its SrcAvail): rule (a).
+    p.us.data_held = true;
+    assert_eq!(p.us.write_round(&mut p.ring, 10, true, true, false, |b| b.len()), Ok(WriteRound::Blocked));
+    assert_eq!(p.us.write_round(&mut p.ring, 1, true, true, true, |b| b.len()), Ok(WriteRound::Blocked), "urgent too");
+    p.us.fin_pending = true;
+    p.complete(usize::MAX);
+    p.us.flush_fin(&mut p.ring).unwrap();
+    assert_eq!(p.ring.wire.len(), 1, "the staged bytes and the DisConn wait");
+    assert!(!p.us.fin_sent);
+    // Closed: they go, in order.
+    p.us.data_held = false;
+    p.us.flush_fin(&mut p.ring).unwrap();
+    p.deliver();
+    assert_eq!(p.received, [[1u8; 5], [2; 5]].concat());
+    assert!(p.us.fin_sent && p.disconn);
+}

@@ -65,6 +65,30 @@ fn the_clock_cancels_then_resets() {
     assert_eq!(a.tick(100_000), Due::Nothing);
 }
 
+#[test]
+fn the_next_advert_times_out_from_when_it_became_the_oldest() {
+    // The sink READs the oldest advert only: the next one waits meanwhile, and its
+    // timeout counts from when the oldest closed, not from when it was posted.
+    let mut a = Adverts::new(2, 1000, 5000);
+    a.post(1, 1, 100, 0).unwrap();
+    a.post(2, 2, 100, 0).unwrap();
+    a.on_rd_compl(50, 2, 900).unwrap();
+    assert!(a.on_rd_compl(50, 2, 1800).unwrap().is_some());
+    assert_eq!(a.tick(2799), Due::Nothing);
+    assert_eq!(a.tick(2800), Due::Cancel);
+}
+
+#[test]
+fn a_cancel_that_never_went_still_ends_in_a_reset() {
+    // No credit for the cancel: the sink hears nothing, and the advert stays open.
+    let mut a = Adverts::new(1, 1000, 5000);
+    a.reserve().unwrap();
+    a.post(1, 1, 100, 0).unwrap();
+    assert_eq!(a.tick(1000), Due::Cancel);
+    assert_eq!(a.tick(5999), Due::Cancel);
+    assert_eq!(a.tick(6000), Due::Reset);
+}
+
 /// One step of a run against a sink that keeps the rules, or breaks them.
 #[derive(Clone, Debug)]
 enum Step {

@@ -119,7 +119,15 @@ pub(crate) struct QpSizes {
     /// Landing slots after the receive ring ([`QueuePair::post_read`]); `send_wrs`
     /// counts a READ for each.
     pub(crate) landing: u16,
+    /// Regions the peer may READ at once ([`QueuePair::expose`]); `send_wrs` counts
+    /// [`EXPOSE_REQUESTS`] for each.
+    pub(crate) exposed: u16,
 }
+
+/// Send-queue entries one exposed region takes: the invalidation of its region's
+/// previous registration and its registration ([`QueuePair::expose`]), and its own
+/// invalidation ([`QueuePair::withdraw`]).
+pub(crate) const EXPOSE_REQUESTS: u32 = 3;
 
 /// One-sided operations [`QueuePair::post_rdma`] posts.
 #[derive(Clone, Copy)]
@@ -227,6 +235,9 @@ pub(crate) struct QueuePair {
     reads: IndexFifo<KVec<u16>>,
     /// The tag READs are posted with, once one was.
     read_tag: Option<u32>,
+    /// Per exposure slot: the pages the peer may READ through a region of the pool,
+    /// from [`QueuePair::expose`] until [`QueuePair::withdraw`] moves them to `held`.
+    exposed: KVec<Option<PinnedBuf>>,
 }
 
 /// Where a queue pair's completions are taken from.
@@ -387,6 +398,10 @@ impl QueuePair {
         let landing = empty_slots(nland, GFP_KERNEL)?;
         let landing_in_device = KVec::from_elem(false, nland, GFP_KERNEL)?;
         let reads = IndexFifo::for_ring(nland)?;
+        let mut exposed = KVec::with_capacity(usize::from(sizes.exposed), GFP_KERNEL)?;
+        for _ in 0..sizes.exposed {
+            exposed.push(None, GFP_KERNEL)?;
+        }
         // SAFETY: Live id; PD, CQs and mailbox are live and outlive the QP: they are
         // fields of the `QueuePair` made below at once (nothing fallible comes
         // between), whose `drop` destroys the QP first.
@@ -452,6 +467,7 @@ impl QueuePair {
             landing_in_device,
             reads,
             read_tag: None,
+            exposed,
         })
     }
 
@@ -855,6 +871,60 @@ impl QueuePair {
         Ok(())
     }
 
+    /// Exposes `buf` (pinned for the device to read) to the peer's RDMA READs in
+    /// exposure slot `slot`: a region of the pool over exactly its bytes, readable
+    /// remotely only, registered by requests posted now, unsignaled and tagged `part`
+    /// (reported only if they fail or are flushed). `tag` goes into the region's
+    /// address, which says nothing of ours. Returns the region's key and address for
+    /// the advert. `EINVAL`: the slot is taken, or the pages make no one region (the
+    /// caller copies them instead). The pages stay pinned and exposed until
+    /// [`QueuePair::withdraw`] or the queue pair goes.
+    pub(crate) fn expose(&mut self, slot: u16, buf: PinnedBuf, part: &'static Cqe, tag: u32) -> Result<(u32, u64)> {
+        let k = usize::from(slot);
+        if !matches!(self.exposed.get(k), Some(None)) {
+            return Err(EINVAL);
+        }
+        // Room in `held` for every exposure's withdrawal, so that none fails for want
+        // of memory once the pages are exposed.
+        let exposed = self.exposed.iter().flatten().count();
+        self.held.reserve(exposed + 1, GFP_KERNEL)?;
+        let (mut rkey, mut iova) = (0, 0);
+        // SAFETY: Live QP (type invariant); `buf` is pinned and in no request. On
+        // success its region's registration is posted and `buf` is kept below until
+        // its invalidation completes (`withdraw`) or the drain (`drop`); on failure
+        // no request names its pages and it may go.
+        to_result(unsafe {
+            bindings::infinisock_zc_expose(self.qp.as_raw(), part.as_raw(), buf.raw.as_ptr(), tag, &mut rkey, &mut iova)
+        })?;
+        self.exposed[k] = Some(buf);
+        Ok((rkey, iova))
+    }
+
+    /// Pages one exposed region covers at most ([`QueuePair::expose`]); 0 when the
+    /// device has no fast registration.
+    pub(crate) fn expose_max_pages(&self) -> usize {
+        // SAFETY: Live QP (type invariant); only its device's attributes are read.
+        unsafe { bindings::infinisock_zc_max_pages(self.qp.as_raw()) as usize }
+    }
+
+    /// Ends exposure slot `slot`'s exposure: one signaled invalidation of its region,
+    /// tagged `cqe`, after which the peer reaches none of its pages; they are unpinned
+    /// once it completes. `EINVAL` for a slot with nothing exposed.
+    pub(crate) fn withdraw(&mut self, slot: u16, cqe: &'static Cqe) -> Result {
+        let k = usize::from(slot);
+        let raw = self.exposed.get(k).and_then(Option::as_ref).ok_or(EINVAL)?.raw;
+        self.held.reserve(1, GFP_KERNEL)?;
+        // SAFETY: Live QP (type invariant); the pages are exposed through their own
+        // region of this QP's pool (`expose`), and stay in `held` until the
+        // invalidation completes.
+        to_result(unsafe { bindings::infinisock_zc_withdraw(self.qp.as_raw(), cqe.as_raw(), raw.as_ptr()) })?;
+        self.signaled_posted += 1;
+        if let Some(buf) = self.exposed[k].take() {
+            self.hold(Held::Pages(buf), true);
+        }
+        Ok(())
+    }
+
     /// Allocates landing slot `idx`'s buffer if it has none (without a warning or
     /// hard reclaim: `ENOMEM`, and the caller tries later).
     pub(crate) fn landing_buffer(&mut self, idx: u16) -> Result {
@@ -1128,6 +1198,7 @@ impl QueuePair {
         core::mem::forget(core::mem::replace(&mut self.tx, KVec::new()));
         core::mem::forget(core::mem::replace(&mut self.held, KVec::new()));
         core::mem::forget(core::mem::replace(&mut self.landing, KVec::new()));
+        core::mem::forget(core::mem::replace(&mut self.exposed, KVec::new()));
         core::mem::forget(self.pd.clone());
         core::mem::forget(self.dev.clone());
         if let Some(sh) = &self.shared {
@@ -1175,6 +1246,7 @@ impl Drop for QueuePair {
         }
         // Before the QP: pages whose regions came from its pool give them back.
         self.held.clear();
+        self.exposed.clear();
         // SAFETY: Live QP, destroyed once, here. Destroying a kernel QP only fails for
         // QPs with user-space state, which ours never have.
         let r = to_result(unsafe { bindings::infinisock_destroy_qp(self.qp.as_raw()) });

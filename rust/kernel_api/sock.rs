@@ -651,6 +651,26 @@ impl Msg {
         to_result(unsafe { bindings::infinisock_msg_fault_in_control(self.0.as_ptr(), len) })
     }
 
+    /// Bytes left in the current segment of the message's user iovec (0 for data
+    /// not in user memory): what one zero-copy advert may cover.
+    pub(crate) fn user_segment(&self) -> usize {
+        // SAFETY: Valid msghdr (type invariant); only read.
+        unsafe { bindings::infinisock_msg_user_segment(self.0.as_ptr()) }
+    }
+
+    /// Steps over the next `len` bytes of data, which went without a copy (at most
+    /// what is left).
+    pub(crate) fn advance(&mut self, len: usize) {
+        // SAFETY: Valid msghdr (type invariant).
+        unsafe { bindings::infinisock_msg_advance(self.0.as_ptr(), len) }
+    }
+
+    /// Steps back over the last `len` bytes stepped over (at most those).
+    pub(crate) fn revert(&mut self, len: usize) {
+        // SAFETY: Valid msghdr (type invariant).
+        unsafe { bindings::infinisock_msg_revert(self.0.as_ptr(), len) }
+    }
+
     /// Pins the pages of the next `len` bytes once and lets them go (`device_writes`:
     /// for an RDMA READ into them), so that pinning them with faults disabled
     /// (`PinnedBuf::pin`) then finds them in place; as [`Msg::fault_in`], only without

@@ -62,7 +62,8 @@ impl WaitQueue {
     /// `timeo` jiffies (`i64::MAX`, `MAX_SCHEDULE_TIMEOUT`: no limit), unless
     /// `events` is no longer `seen`; first, with `spin_usec` > 0, it spins that many
     /// µs watching `events` (busy polling).
-    /// Interruptible. The mutex is held again on return.
+    /// Interruptible, or with `killable` ended by a fatal signal only. The mutex is
+    /// held again on return.
     pub(crate) fn wait<T>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -70,6 +71,7 @@ impl WaitQueue {
         seen: u32,
         timeo: i64,
         spin_usec: u32,
+        killable: bool,
     ) -> Woken {
         // `kernel::sync::Lock` is `repr(C)` with the C lock first: the mutex itself.
         let mutex = guard.lock_ref() as *const _ as *mut bindings::mutex;
@@ -77,7 +79,7 @@ impl WaitQueue {
         // proves it) and no reference into the data it protects is live during the
         // call, which releases and re-acquires it before returning; `events` is valid.
         let left = unsafe {
-            bindings::infinisock_wait_unless(self.head.get(), mutex, events.as_ptr(), seen, timeo as _, spin_usec)
+            bindings::infinisock_wait_unless(self.head.get(), mutex, events.as_ptr(), seen, timeo as _, spin_usec, killable)
         } as i64;
         match left {
             l if l < 0 => Woken::Signal,

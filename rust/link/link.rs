@@ -11,9 +11,9 @@ use kernel::{
 
 use crate::{
     kernel_api::{
-        cm::CmIdRef,
+        cm::{CmIdRef, ReadDepths},
         list::KernelLists,
-        qp::{QpSizes, QueuePair, SharedRecv},
+        qp::{QpSizes, QueuePair, SharedRecv, EXPOSE_REQUESTS},
         srq::SharedRecvQueue,
         verbs::{CqEvents, CqSide, Cqe, Wc, POLL_BATCH},
     },
@@ -21,6 +21,7 @@ use crate::{
         memory::{self, Admitted},
         rdma::Rdma,
         recv_pools,
+        zc_source::{ZcSource, SRC_ADVERTS},
     },
     proto::{
         errno::{Errno, EAGAIN},
@@ -54,10 +55,24 @@ pub(crate) enum WrKind {
     RdmaPart,
     /// An RDMA READ of the peer's zero-copy advert into a landing slot (`sdp::zcopy_rx`).
     ZcRead,
+    /// An unsignaled request registering a region our advert exposes
+    /// (`link::zc_source`): reported only when it fails or is flushed.
+    ZcReg,
+    /// The invalidation that ends our advert's exposure (`sdp::zcopy_tx`).
+    ZcInv,
 }
 
 impl WrKind {
-    const ALL: [WrKind; 6] = [WrKind::Recv, WrKind::Send, WrKind::Probe, WrKind::Rdma, WrKind::RdmaPart, WrKind::ZcRead];
+    const ALL: [WrKind; 8] = [
+        WrKind::Recv,
+        WrKind::Send,
+        WrKind::Probe,
+        WrKind::Rdma,
+        WrKind::RdmaPart,
+        WrKind::ZcRead,
+        WrKind::ZcReg,
+        WrKind::ZcInv,
+    ];
 
     /// The entry its requests are posted with.
     pub(crate) const fn cqe(self) -> Cqe {
@@ -128,6 +143,11 @@ pub(crate) struct Link {
     pub(crate) zc: Option<SinkFlow<KernelLists>>,
     /// Per landing slot: a READ into it is in flight, or its bytes are unread.
     landing_busy: [bool; ZC_LANDING],
+    /// The queue pair has exposure slots: this side may advertise its own bytes.
+    may_expose: bool,
+    /// Our SrcAvail adverts, once zero-copy was negotiated with a peer that READs
+    /// (`sdp::zcopy_tx`).
+    pub(crate) zc_src: Option<ZcSource>,
     /// The shared receive queue the queue pair is on, if it is: last, so that the
     /// queue pair has left it when this goes.
     shared: Option<SharedQueueUser>,
@@ -165,7 +185,8 @@ impl Link {
     /// its device's shared receive queue (`recv_pools`), and posting a receive
     /// buffer grants one of the queue's. A connection that offers zero-copy (`zc`)
     /// gets the landing slots and send-queue entries for the READs of the peer's
-    /// adverts.
+    /// adverts; with `expose` too, the exposure slots for adverts of its own (its PD
+    /// must then be its own: not with `shared_recv`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         events: Arc<impl CqEvents>,
@@ -175,14 +196,17 @@ impl Link {
         admitted: Admitted,
         shared_recv: bool,
         zc: ZcOffer,
+        expose: bool,
     ) -> Result<Self> {
         let shape = QpShape::new(profile, cfg);
         let landing = if zc.max_adverts > 0 { ZC_LANDING as u16 } else { 0 };
+        let may_expose = expose && zc.max_adverts > 0 && !shared_recv;
+        let exposed = if may_expose { SRC_ADVERTS as u16 } else { 0 };
         let sizes = QpSizes {
             recv_buffers: cfg.recv_buffers,
             send_buffers: cfg.send_buffers,
             buffer_size: cfg.buffer_size,
-            send_wrs: shape.send_wrs + u32::from(landing),
+            send_wrs: shape.send_wrs + u32::from(landing) + u32::from(exposed) * EXPOSE_REQUESTS,
             recv_wrs: shape.recv_wrs,
             send_sges: match shape.send_sges {
                 SendSges::One => Some(1),
@@ -191,6 +215,7 @@ impl Link {
             max_inline: shape.max_inline,
             rdma_requests: shape.rdma_requests,
             landing,
+            exposed,
         };
         let queue = if shared_recv { Some(recv_pools::for_id(id, cfg.buffer_size as usize)?) } else { None };
         let shared = queue.clone().map(SharedQueueUser);
@@ -234,6 +259,8 @@ impl Link {
             zc: None,
             zc_alloc_short: false,
             landing_busy: [false; ZC_LANDING],
+            may_expose,
+            zc_src: None,
             shared,
         };
         for idx in 0..link.window.initial() {
@@ -403,6 +430,12 @@ impl Link {
         self.stream.max_payload(self.buffer_size())
     }
 
+    /// Whether a writer may go on now (`POLLOUT`): a data message can be posted and no
+    /// advert of ours holds data back.
+    pub(crate) fn writable(&self) -> bool {
+        self.can_send_data() && !self.stream.data_held
+    }
+
     /// Whether a data message can be posted now (credit and send slot, and no
     /// message waiting for memory: as TCP's `SOCK_NOSPACE`).
     pub(crate) fn can_send_data(&self) -> bool {
@@ -452,9 +485,9 @@ impl Link {
     }
 
     /// Whether the queue pair keeps registration regions and no RDMA operation is in
-    /// flight.
+    /// flight (nor any advert of ours exposed).
     pub(crate) fn regions_idle(&self) -> bool {
-        !self.rdma.busy() && self.qp.keeps_regions()
+        !self.rdma.busy() && !self.zc_src.as_ref().is_some_and(ZcSource::busy) && self.qp.keeps_regions()
     }
 
     /// The queue pair's registration regions are kept for the next RDMA operations
@@ -553,13 +586,18 @@ impl Link {
 /// The sink's side of zero-copy (`sdp::zcopy_rx`): the peer's SrcAvail adverts are
 /// RDMA READ into landing slots, which join the ready queue as receive buffers do.
 impl Link {
-    /// Both offers and our READ depth are known: zero-copy is on if both sides
-    /// offered adverts. With no READ depth every advert is declined.
-    pub(crate) fn zc_negotiated(&mut self, peer: ZcOffer, read_depth: u8) {
-        // The peer's READ depth matters only to a source, which this side is not yet.
-        let terms = zc_terms(self.zc_offer, peer, 0);
+    /// Both offers and the READ depths are known: zero-copy is on if both sides
+    /// offered adverts. With no READ depth of ours every advert of the peer's is
+    /// declined; this side advertises its own when it may expose and the peer can
+    /// READ (`depths.responder`).
+    pub(crate) fn zc_negotiated(&mut self, peer: ZcOffer, depths: ReadDepths) {
+        let terms = zc_terms(self.zc_offer, peer, depths.responder);
         if terms.negotiated() {
-            self.zc = Some(SinkFlow::new(terms.peer_adverts, read_depth > 0));
+            self.zc = Some(SinkFlow::new(terms.peer_adverts, depths.initiator > 0));
+            let pages = self.qp.expose_max_pages();
+            if self.may_expose && terms.src_avail && pages > 0 {
+                self.zc_src = Some(ZcSource::new(terms.our_adverts, pages));
+            }
         }
     }
 
@@ -583,9 +621,10 @@ impl Link {
         self.progress()
     }
 
-    /// Whether RDMA operations are in flight: the program's, or zero-copy READs.
+    /// Whether RDMA operations are in flight: the program's, zero-copy READs, or the
+    /// peer's READs of our adverts (until their regions are withdrawn).
     pub(crate) fn ops_in_flight(&self) -> bool {
-        self.rdma.busy() || self.zc_reading()
+        self.rdma.busy() || self.zc_reading() || self.zc_src.as_ref().is_some_and(ZcSource::busy)
     }
 
     /// Sends the replies owed to the peer's adverts, as credits allow; the rest wait

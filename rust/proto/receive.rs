@@ -12,6 +12,7 @@ use super::{
     ring::{IndexFifo, IndexSlots, MAX_RING},
     wire::{decode, Advert, Message, Mid, WireError, FLAG_MESSAGE, FLAG_OOB_PRES},
     zc_land::ZcGate,
+    zc_src::SrcViolation,
     zc_sink::SinkViolation,
 };
 
@@ -39,6 +40,9 @@ pub struct RxContext {
     /// Zero-copy was negotiated: its messages decode, and the peer's Data, Urgent and
     /// DisConn must pass this gate (`proto::zc_land`).
     pub zc: Option<ZcGate>,
+    /// This side may advertise its own bytes (SrcAvail): the sink's replies,
+    /// RdmaRdCompl and SendSm, are for it (`proto::zc_src`).
+    pub src: bool,
 }
 
 /// What to do with a message that is in order.
@@ -61,11 +65,12 @@ pub enum Verdict {
     },
     /// The peer's DisConn: post the buffer again; no more data will come.
     DisConn,
-    /// A zero-copy message for the sink's flow (`proto::zc_land`).
+    /// A zero-copy message: for the sink's flow (`proto::zc_land`) or, a reply to our
+    /// adverts, for the source's (`proto::zc_src`).
     Zc(ZcVerdict),
 }
 
-/// A zero-copy message the sink takes.
+/// A zero-copy message, as the sink or the source takes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ZcVerdict {
     /// A SrcAvail sent with `mseq_ack`; its first `inline_len` bytes follow its header
@@ -73,6 +78,10 @@ pub enum ZcVerdict {
     SrcAvail { ah: Advert, inline_len: usize, mseq_ack: u32 },
     /// SrcAvailCancel: post the buffer again; the flow answers it.
     Cancel,
+    /// RdmaRdCompl to our SrcAvail, sent with `mseq_ack`: the peer READ `n` more bytes.
+    RdCompl { n: u32, mseq_ack: u32 },
+    /// SendSm sent with `mseq_ack`: the peer declines our open SrcAvails.
+    SendSm { mseq_ack: u32 },
 }
 
 impl Verdict {
@@ -113,6 +122,8 @@ pub enum Violation {
     Zc(SinkViolation),
     /// A zero-copy message the sink never asked for (it advertises nothing itself).
     Unsolicited(Mid),
+    /// The sink's reply to our adverts broke a rule.
+    ZcSrc(SrcViolation),
 }
 
 impl Violation {
@@ -133,6 +144,7 @@ enum Kind {
     Resize,
     SrcAvail { ah: Advert, inline_len: usize, mseq_ack: u32 },
     Cancel,
+    SrcReply(ZcVerdict),
 }
 
 /// Checks one received message against the wire format, the socket's kind and flow
@@ -161,6 +173,8 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
                     (h, Kind::SrcAvail { ah, inline_len: inline.len(), mseq_ack: h.mseq_ack })
                 }
                 (h, Message::SrcAvailCancel) => (h, Kind::Cancel),
+                (h, Message::RdmaRdCompl(n)) if ctx.src => (h, Kind::SrcReply(ZcVerdict::RdCompl { n, mseq_ack: h.mseq_ack })),
+                (h, Message::SendSm) if ctx.src => (h, Kind::SrcReply(ZcVerdict::SendSm { mseq_ack: h.mseq_ack })),
                 // `decode` returns zero-copy messages only when negotiated.
                 (h, _) if ctx.zc.is_none() => return Err(Violation::Malformed(WireError::UnexpectedMid(h.mid))),
                 (h, _) => return Err(Violation::Unsolicited(h.mid)),
@@ -180,6 +194,7 @@ pub fn classify(incoming: Incoming<'_>, ctx: RxContext, credits: &mut Credits) -
         Kind::CreditUpdate | Kind::Resize => Ok(Verdict::Repost),
         Kind::DisConn => Ok(Verdict::DisConn),
         Kind::Cancel => Ok(Verdict::Zc(ZcVerdict::Cancel)),
+        Kind::SrcReply(z) => Ok(Verdict::Zc(z)),
         Kind::Abort => Err(Violation::Reset),
         Kind::Data(_) | Kind::Urgent(_) | Kind::SrcAvail { .. } if ctx.fin_received => Err(Violation::DataAfterDisConn),
         Kind::Data(_) | Kind::Urgent(_) | Kind::SrcAvail { .. } if ctx.orphaned => Err(Violation::DataAfterClose),

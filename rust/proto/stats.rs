@@ -53,11 +53,17 @@ pub enum Counter {
     ZcBytesRead,
     /// The peer's SrcAvailCancels (an advert it gave up on: a timeout, a signal).
     ZcCancels,
+    /// Our zero-copy adverts (SrcAvail) of a blocking write's pages.
+    ZcAdvertsSent,
+    /// Bytes the peer RDMA READ from our adverts (our program's bytes, never copied here).
+    ZcBytesReadByPeer,
+    /// Our SrcAvailCancels (a write's timeout or signal, a peer that did not READ).
+    ZcCancelsSent,
 }
 
 impl Counter {
     /// Every counter, in order.
-    pub const ALL: [Counter; 18] = [
+    pub const ALL: [Counter; 21] = [
         Counter::ActiveOpens,
         Counter::PassiveOpens,
         Counter::ConnectRefused,
@@ -76,6 +82,9 @@ impl Counter {
         Counter::ZcAdvertsTaken,
         Counter::ZcBytesRead,
         Counter::ZcCancels,
+        Counter::ZcAdvertsSent,
+        Counter::ZcBytesReadByPeer,
+        Counter::ZcCancelsSent,
     ];
 
     /// The counters given before the hybrid paths; those after them came later, and
@@ -106,6 +115,9 @@ impl Counter {
             Counter::ZcAdvertsTaken => "zc_adverts_taken",
             Counter::ZcBytesRead => "zc_bytes_read",
             Counter::ZcCancels => "zc_cancels",
+            Counter::ZcAdvertsSent => "zc_adverts_sent",
+            Counter::ZcBytesReadByPeer => "zc_bytes_read_by_peer",
+            Counter::ZcCancelsSent => "zc_cancels_sent",
         }
     }
 

@@ -64,6 +64,9 @@ pub struct Stream<L, B, S = [u16; MAX_RING]> {
     /// bytes, a DisConn, a credit update) waits for a retry, since no completion may
     /// come to trigger one.
     pub memory_short: bool,
+    /// Our zero-copy adverts are open (`proto::zc_src`): no Data with payload and no
+    /// DisConn may go before they close, so writers wait and staged bytes stay.
+    pub data_held: bool,
 }
 
 /// What kind of message is being sent, for its credit.
@@ -107,6 +110,7 @@ impl<L: DerefMut<Target = [u32]>, B: Default, S: IndexSlots> Stream<L, B, S> {
             peer_gone: false,
             probe_outstanding: false,
             memory_short: false,
+            data_held: false,
         }
     }
 

@@ -147,7 +147,7 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>, S: IndexSlots> Stream<L, B, S> {
         if len == 0 {
             return Ok(true);
         }
-        if !self.can_send(Credit::Data, self.slots_free(q.free())) {
+        if self.data_held || !self.can_send(Credit::Data, self.slots_free(q.free())) {
             return Ok(false);
         }
         // Out of `self` while `send` borrows it.
@@ -178,12 +178,13 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>, S: IndexSlots> Stream<L, B, S> {
     }
 
     /// Sends a pending DisConn once a credit and a slot allow it, after any staged
-    /// data (without memory for either, it stays owed).
+    /// data and once our zero-copy adverts closed (without memory for either, it
+    /// stays owed).
     pub fn flush_fin(&mut self, q: &mut impl SendSlots) -> Result<(), Errno> {
         if self.fin_owed() && !not_short(self.flush_staged(q))?.unwrap_or(false) {
             return Ok(());
         }
-        if self.fin_owed() && self.can_send(Credit::Control, self.slots_free(q.free())) {
+        if self.fin_owed() && !self.data_held && self.can_send(Credit::Control, self.slots_free(q.free())) {
             if not_short(self.send(q, Mid::DisConn, 0, true, 0, |_| Ok::<usize, Errno>(0)))?.is_some() {
                 self.fin_posted();
             }
@@ -235,6 +236,9 @@ impl<L: DerefMut<Target = [u32]>, B: List<u8>, S: IndexSlots> Stream<L, B, S> {
         urgent: bool,
         mut copy_in: impl FnMut(&mut [u8]) -> usize,
     ) -> Result<WriteRound, PostFailed> {
+        if self.data_held {
+            return Ok(WriteRound::Blocked);
+        }
         let (rest, urgent_byte) = send_round(rest, urgent);
         let max = self.max_payload(q.buffer_size());
         // Nothing is staged or posted for a copy that found no byte.

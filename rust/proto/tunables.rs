@@ -85,7 +85,9 @@ pub enum TunableId {
     SdpSrq = 10,
     /// `net.infinisock.sdp_zcopy`: 1 lets each new SDP stream under
     /// `AF_INET`/`AF_INET6` take the peer's zero-copy adverts (SrcAvail: it RDMA READs
-    /// what the peer's program wrote, and the peer copies nothing); 0, the default,
+    /// what the peer's program wrote, and the peer copies nothing); 2 also lets it
+    /// advertise its own program's large blocking writes (it then keeps a PD and
+    /// receive buffers of its own, not the shared receive queue); 0, the default,
     /// offers none, and every byte comes as a message.
     SdpZcopy = 11,
 }
@@ -103,7 +105,7 @@ pub const TUNABLES: [Tunable; 12] = [
     Tunable { name: c"sdp_fallback_cache", default: 60, min: 0, max: 86_400, userns_max: 86_400 },
     Tunable { name: c"sdp_recv_floor", default: RECV_FLOOR as i32, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: RECV_FLOOR as i32 },
     Tunable { name: c"sdp_srq", default: 1, min: 0, max: 1, userns_max: 1 },
-    Tunable { name: c"sdp_zcopy", default: 0, min: 0, max: 1, userns_max: 1 },
+    Tunable { name: c"sdp_zcopy", default: 0, min: 0, max: 2, userns_max: 2 },
 ];
 
 /// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial

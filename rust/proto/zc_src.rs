@@ -108,6 +108,12 @@ impl<Ls: Lists> SrcAdverts<Ls> {
         self.open.iter().map(|e| u64::from(e.len - e.read)).sum()
     }
 
+    /// Makes room to record one more advert, before its SrcAvail goes: once the sink
+    /// may have seen it, recording it cannot fail for want of memory.
+    pub fn reserve(&mut self) -> Result<(), NoMemory> {
+        self.open.reserve_more(1)
+    }
+
     /// Records a SrcAvail of `len` bytes (at least 1) sent as `mseq`, named `id`, at
     /// `now_ms`. The caller checked [`Self::has_room`]; without room or memory, nothing
     /// is recorded and the caller copies instead.
@@ -135,6 +141,10 @@ impl<Ls: Lists> SrcAdverts<Ls> {
             return Ok(None);
         }
         let e = self.open.take_at(0).ok_or(SrcViolation::NothingOpen)?;
+        // The next advert's timeout counts from now: the sink READs the oldest only.
+        if let Some(next) = self.open.first_mut() {
+            next.active_ms = next.active_ms.max(now_ms);
+        }
         Ok(Some(Closed { id: e.id, read: e.read, len: e.len }))
     }
 
@@ -156,9 +166,14 @@ impl<Ls: Lists> SrcAdverts<Ls> {
         }
     }
 
-    /// What the clock asks at `now_ms`.
+    /// What the clock asks at `now_ms`. A cancel that could not be sent (no credit
+    /// for it) does not hold the reset back: the oldest advert idle for both timeouts
+    /// resets as well.
     pub fn tick(&self, now_ms: u64) -> Due {
         if self.open.iter().any(|e| e.cancelled_ms.is_some_and(|t| now_ms.saturating_sub(t) >= self.cancel_ms)) {
+            return Due::Reset;
+        }
+        if self.open.first().is_some_and(|e| now_ms.saturating_sub(e.active_ms) >= self.timeout_ms + self.cancel_ms) {
             return Due::Reset;
         }
         match self.open.first() {

@@ -459,6 +459,8 @@ impl Endpoint {
                     Some(WrKind::Rdma) => self.rdma_ops.completion(self, inner, *wc),
                     Some(WrKind::RdmaPart) => self.rdma_ops.part_failed(self, inner, *wc),
                     Some(WrKind::ZcRead) => crate::sdp::zcopy_rx::completion(self, inner, *wc),
+                    Some(WrKind::ZcReg) => crate::sdp::zcopy_tx::completion(self, inner, *wc, false),
+                    Some(WrKind::ZcInv) => crate::sdp::zcopy_tx::completion(self, inner, *wc, true),
                     // Every request of a link is posted with one of its kinds' entries.
                     None => debug_assert!(false, "completion with an unknown tag {}", wc.tag),
                 }
@@ -497,17 +499,29 @@ impl Endpoint {
     /// Waits for a change with the lock held by `guard`, for at most `*timeo` jiffies.
     /// Returns `Err(EAGAIN)` when the time is up, the interruption errno on a signal.
     pub(crate) fn wait(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
-        self.wait_spinning(guard, timeo, None)
+        self.wait_spinning(guard, timeo, None, false)
+    }
+
+    /// [`Self::wait`] that only a fatal signal ends (`EINTR`): for what the caller must
+    /// see through once begun, with a bounded `timeo`.
+    pub(crate) fn wait_killable(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
+        self.wait_spinning(guard, timeo, None, true)
     }
 
     /// [`Self::wait`] for data to read: busy-polls for the socket's `SO_BUSY_POLL`
     /// µs before sleeping, like TCP's `sk_busy_loop()`.
     pub(crate) fn wait_for_data(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
-        self.wait_spinning(guard, timeo, Some(self.sk.busy_poll_usec()))
+        self.wait_spinning(guard, timeo, Some(self.sk.busy_poll_usec()), false)
     }
 
     /// Waits as [`Self::wait`]; a reader (`spin_usec` given) busy-polls that long first.
-    fn wait_spinning(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64, spin_usec: Option<u32>) -> Result {
+    fn wait_spinning(
+        self: EpRef<'_>,
+        guard: &mut MutexGuard<'_, Inner>,
+        timeo: &mut i64,
+        spin_usec: Option<u32>,
+        killable: bool,
+    ) -> Result {
         let reader = spin_usec.is_some();
         if *timeo <= 0 {
             // A non-blocking reader that found nothing comes back (or polls) for the
@@ -534,7 +548,7 @@ impl Endpoint {
             if reader {
                 self.let_sends_wait(guard);
             }
-            self.changed.wait(guard, &self.events, seen, *timeo, spin_usec.unwrap_or(0))
+            self.changed.wait(guard, &self.events, seen, *timeo, spin_usec.unwrap_or(0), killable)
         };
         if reader {
             self.readers.fetch_sub(1, Ordering::SeqCst);
@@ -733,7 +747,7 @@ impl Endpoint {
             shutdown: inner.shutdown,
             fin_received: link.is_some_and(|l| l.stream.fin_received),
             unread: link.is_some_and(|l| l.stream.has_readable(self.sk.urginline())),
-            can_send: link.is_some_and(|l| l.can_send_data()),
+            can_send: link.is_some_and(|l| l.writable()),
             urgent: link.is_some_and(|l| l.stream.urgent.pending()),
         })
     }

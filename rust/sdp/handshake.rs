@@ -78,7 +78,16 @@ fn ring_config(ep: EpRef<'_>, inner: &Inner) -> RingConfig {
 /// own, in a PD of their own: their programs register regions for the peer's RDMA,
 /// which a PD shared with other connections would expose.
 fn shared_recv(ep: EpRef<'_>) -> bool {
-    ip_stream(ep) && netns::tunable(ep.sk.net(), TunableId::SdpSrq) == 1
+    ip_stream(ep) && netns::tunable(ep.sk.net(), TunableId::SdpSrq) == 1 && !exposes(ep)
+}
+
+/// Whether a new connection of `ep` advertises its own bytes for the peer to READ
+/// (SrcAvail) as well as READing the peer's: with `net.infinisock.sdp_zcopy` 2.
+/// Such a connection keeps a PD of its own, never the shared receive queue's: a
+/// region is found by its key within its PD, which would otherwise expose it to
+/// every connection on the device.
+fn exposes(ep: EpRef<'_>) -> bool {
+    ip_stream(ep) && netns::tunable(ep.sk.net(), TunableId::SdpZcopy) == 2
 }
 
 /// Whether `ep` makes SDP streams under `AF_INET`/`AF_INET6` (not AF_IB, not messages).
@@ -92,7 +101,7 @@ fn ip_stream(ep: EpRef<'_>) -> bool {
 /// ring leaves room for the landing slots.
 fn zc_offer(ep: EpRef<'_>, cfg: RingConfig) -> ZcOffer {
     let on = ip_stream(ep)
-        && netns::tunable(ep.sk.net(), TunableId::SdpZcopy) == 1
+        && netns::tunable(ep.sk.net(), TunableId::SdpZcopy) >= 1
         && usize::from(cfg.recv_buffers) + ZC_LANDING <= MAX_RING;
     // SinkAvail is not accepted yet.
     if on { ZcOffer { max_adverts: PEER_ADVERTS, flags: 0 } } else { ZcOffer::NONE }
@@ -341,7 +350,7 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
     let _memcg = ep.sk.charge_to_creator();
     let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, admitted)| {
         let zc = zc_offer(ep, cfg);
-        Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, admitted, shared_recv(ep), zc)?, cfg, zc))
+        Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, admitted, shared_recv(ep), zc, exposes(ep))?, cfg, zc))
     });
     let (link, cfg, zc) = match link {
         Ok(l) => l,
@@ -380,7 +389,7 @@ fn on_connect_response(ep: EpRef<'_>, id: &CmIdRef, private_data: &[u8]) {
         match id.establish(link.qp.qp(), &CONN_POLICY) {
             Ok(depths) => {
                 link.rdma.read_depth = depths.initiator;
-                link.zc_negotiated(peer_zc, depths.initiator);
+                link.zc_negotiated(peer_zc, depths);
             }
             Err(e) => {
                 // The peer got our REJ.
@@ -497,7 +506,8 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     // Charged to the listener's memory cgroup: the program that will accept it.
     let _memcg = parent_sk.charge_to_creator();
     let zc = zc_offer(listener, cfg);
-    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, admitted, shared_recv(listener), zc)?;
+    let expose = exposes(listener);
+    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, admitted, shared_recv(listener), zc, expose)?;
     let terms =
         peer_terms(hello.bufs, hello.local_rcv_size, hello_zc(&hello), link.initial_grant()).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);
@@ -505,8 +515,9 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let buf = hello_ack(cfg, zc);
     // Nothing is visible to anyone before the REP is out; on failure the link goes
     // and rdma_cm destroys the id.
-    link.rdma.read_depth = id.accept(link.qp.qp(), &CONN_POLICY, &buf)?.initiator;
-    link.zc_negotiated(terms.zc, link.rdma.read_depth);
+    let depths = id.accept(link.qp.qp(), &CONN_POLICY, &buf)?;
+    link.rdma.read_depth = depths.initiator;
+    link.zc_negotiated(terms.zc, depths);
     {
         let mut inner = child.lock();
         // Kept past the id's teardown: accept() reports the peer of a connection that

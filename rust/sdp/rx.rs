@@ -20,7 +20,7 @@ use crate::{
         credits::CreditError,
         abi::{MSG_DONTWAIT, MSG_OOB, MSG_PEEK, MSG_TRUNC, MSG_WAITALL, POLLOUT, POLLPRI, POLLWRNORM, TCP_CLOSE_WAIT},
         receive::{
-            classify, read_step, wake_plan, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation,
+            classify, read_step, wake_plan, Fault, Incoming, ReadState, ReadStep, RxContext, Verdict, Violation, ZcVerdict,
         },
         ring::IndexFifo,
         stats::Counter,
@@ -89,6 +89,7 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
         discard: inner.shutdown & RCV_SHUTDOWN != 0,
         // The link's own (`handle_message`).
         zc: None,
+        src: false,
     };
     let Some(link) = inner.link.as_mut() else { return };
     match handle_message(ep, link, idx, ctx) {
@@ -102,7 +103,7 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
             }
             crate::sdp::tx::retry_if_short(ep, inner);
             let Some(link) = inner.link.as_mut() else { return };
-            let writable = if link.can_send_data() { POLLOUT | POLLWRNORM } else { 0 };
+            let writable = if link.writable() { POLLOUT | POLLWRNORM } else { 0 };
             let (wake, sigio) = wake_plan(mask, writable, inner.woken_before_reap);
             match wake {
                 0 => ep.notify_waiters(),
@@ -137,7 +138,12 @@ fn violated(ep: EpRef<'_>, inner: &mut Inner, v: Violation) {
 /// Checks one message and files it (`proto::receive::classify`); returns the poll
 /// events it raised.
 fn handle_message(ep: EpRef<'_>, link: &mut Link, idx: u16, ctx: RxContext) -> Result<u32, Violation> {
-    let ctx = RxContext { fin_received: link.stream.fin_received, zc: link.zc.as_ref().map(|f| f.gate()), ..ctx };
+    let ctx = RxContext {
+        fin_received: link.stream.fin_received,
+        zc: link.zc.as_ref().map(|f| f.gate()),
+        src: link.zc_src.is_some(),
+        ..ctx
+    };
     let i = usize::from(idx);
     let len = link.rx_len[i] as usize;
     let immediate = link.rx_imm[i].is_some();
@@ -164,6 +170,10 @@ fn handle_message(ep: EpRef<'_>, link: &mut Link, idx: u16, ctx: RxContext) -> R
             link.stream.rx.file(idx, payload_len);
             link.stream.urgent.filed(payload_len, byte);
         }
+        Verdict::Zc(z @ (ZcVerdict::RdCompl { .. } | ZcVerdict::SendSm { .. })) => {
+            crate::sdp::zcopy_tx::on_reply(ep, link, z).inspect_err(|v| report(*v))?;
+            link.repost(idx).map_err(|_| Violation::Reset)?;
+        }
         Verdict::Zc(z) => {
             events = crate::sdp::zcopy_rx::on_message(ep, link, idx, z, ctx.discard).inspect_err(|v| report(*v))?;
         }
@@ -187,6 +197,7 @@ fn violation_name(v: Violation) -> Option<&'static CStr> {
         Violation::DataAfterDisConn => c"data after DisConn",
         Violation::Zc(_) => c"zero-copy rule broken",
         Violation::Unsolicited(_) => c"unsolicited zero-copy message",
+        Violation::ZcSrc(_) => c"zero-copy reply broken",
         Violation::DataAfterClose | Violation::Reset => return None,
     })
 }
@@ -207,6 +218,9 @@ fn report(v: Violation) {
         Violation::Zc(e) => pr_warn_ratelimited!("SDP: peer broke a zero-copy rule ({:?}); connection reset\n", e),
         Violation::Unsolicited(mid) => {
             pr_warn_ratelimited!("SDP: unsolicited zero-copy message {:?} from peer; connection reset\n", mid)
+        }
+        Violation::ZcSrc(e) => {
+            pr_warn_ratelimited!("SDP: peer's reply to our zero-copy advert broke a rule ({:?}); connection reset\n", e)
         }
         // Expected events, not the peer's fault: no line.
         Violation::DataAfterClose | Violation::Reset => {}

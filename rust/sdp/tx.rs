@@ -21,7 +21,10 @@ use crate::{
         stats::Counter,
         transmit::{PostFailed, WriteRound},
     },
-    sdp::endpoint::{EpRef, Inner, Phase},
+    sdp::{
+        endpoint::{EpRef, Inner, Phase},
+        zcopy_tx,
+    },
 };
 
 /// A send completed (or was flushed): its buffer is free again.
@@ -47,7 +50,7 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         ep.fail(inner, e);
         return;
     }
-    if link.can_send_data() {
+    if link.writable() {
         ep.wake(POLLOUT | POLLWRNORM);
     } else {
         // A lingering close waits for its sends to complete.
@@ -126,7 +129,7 @@ pub(crate) fn memory_retry(ep: EpRef<'_>) {
         ep.fail(inner, e);
         return;
     }
-    if link.can_send_data() {
+    if link.writable() {
         ep.wake(POLLOUT | POLLWRNORM);
     }
     retry_if_short(ep, inner);
@@ -207,9 +210,17 @@ fn stalled(ep: EpRef<'_>, link: &Link, waiting: usize, stalled: &mut bool) {
     }
 }
 
+/// Times a blocking write puts missing pages in place for zero-copy before it copies.
+const MAX_ZC_FAULTS: u32 = 4;
+
+/// The most a write puts in place at once for zero-copy: about what its adverts
+/// cover at a time.
+const ZC_PREPIN_MAX: usize = 4 << 20;
+
 /// `sendmsg` on a stream: copies all of `len` (blocking) or what fits now
 /// (non-blocking), in rounds of `proto::transmit` (a message or a staged piece each);
-/// with `MSG_OOB` its last byte is urgent (`proto::urgent`).
+/// with `MSG_OOB` its last byte is urgent (`proto::urgent`). A blocking write's large
+/// pieces go as zero-copy adverts where the connection has them (`sdp::zcopy_tx`).
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
     let flags = msg.flags();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
@@ -219,6 +230,10 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
     let mut sent = 0;
     // The previous round waited for the peer's credits.
     let mut credit_stall = false;
+    // Large pieces of a blocking write may go as zero-copy adverts, until one is
+    // declined or cannot be made; pages found missing are put in place a few times.
+    let mut zc_allowed = !nonblock && !urgent;
+    let mut zc_faults = 0;
     let mut guard = ep.lock_reaped();
     loop {
         let inner = &mut *guard;
@@ -232,6 +247,34 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             retry_if_short(ep, inner);
             return Ok(sent);
         }
+        let zc_now = zc_allowed
+            && inner.phase == Phase::Connected
+            && inner.link.as_ref().is_some_and(|l| zcopy_tx::eligible(l, msg, len - sent));
+        if zc_now {
+            match zcopy_tx::send(ep, &mut guard, msg, len - sent, &mut timeo) {
+                Ok(out) => {
+                    sent += out.sent;
+                    zc_allowed = !out.copy_rest;
+                    if let Some(e) = out.stop {
+                        return if sent > 0 { Ok(sent) } else { Err(send_error(e, flags)) };
+                    }
+                    if out.fault {
+                        drop(guard);
+                        // Copying faults in what it needs itself, and reports EFAULT.
+                        zc_faults += 1;
+                        if zc_faults > MAX_ZC_FAULTS || msg.prepin((len - sent).min(ZC_PREPIN_MAX), false).is_err() {
+                            zc_allowed = false;
+                        }
+                        guard = ep.lock_reaped();
+                    }
+                    if out.sent > 0 || out.fault || out.copy_rest {
+                        continue;
+                    }
+                }
+                Err(e) => return if sent > 0 { Ok(sent) } else { Err(send_error(e, flags)) },
+            }
+        }
+        let inner = &mut *guard;
         let mut missing_page = false;
         let mut no_memory = false;
         if let Some(link) = inner.link.as_mut() {

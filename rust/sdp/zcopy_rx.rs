@@ -52,6 +52,8 @@ pub(crate) fn on_message(ep: EpRef<'_>, link: &mut Link, idx: u16, z: ZcVerdict,
             stats::bump(ep.sk.net(), Counter::ZcCancels);
             flow.on_cancel();
         }
+        // Replies to our own adverts: `sdp::zcopy_tx`'s.
+        ZcVerdict::RdCompl { .. } | ZcVerdict::SendSm { .. } => return Err(Violation::Reset),
     }
     if events == 0 {
         link.repost(idx).map_err(|_| Violation::Reset)?;

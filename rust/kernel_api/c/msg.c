@@ -149,3 +149,29 @@ int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int 
 	*len = c->cmsg_len - CMSG_LEN(0);
 	return 1;
 }
+
+/*
+ * Bytes left in the current segment of a sendmsg()'s user iovec: what one advert of
+ * zero-copy SDP may cover, contiguous in the program's memory. 0 for any other
+ * iterator.
+ */
+size_t infinisock_msg_user_segment(const struct msghdr *msg)
+{
+	const struct iov_iter *it = &msg->msg_iter;
+
+	if (!user_backed_iter(it) || !iov_iter_count(it))
+		return 0;
+	return min(iter_iov_len(it), iov_iter_count(it));
+}
+
+/* Steps over len bytes of the message's data that went another way than a copy. */
+void infinisock_msg_advance(struct msghdr *msg, size_t len)
+{
+	iov_iter_advance(&msg->msg_iter, len);
+}
+
+/* Steps back over the last len bytes the iterator went over. */
+void infinisock_msg_revert(struct msghdr *msg, size_t len)
+{
+	iov_iter_revert(&msg->msg_iter, len);
+}

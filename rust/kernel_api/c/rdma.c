@@ -594,3 +594,121 @@ int infinisock_post_rdma_mr(struct ib_qp *qp, struct ib_cqe *cqe, const struct i
 
 	return ib_post_send(qp, &wr.wr, NULL);
 }
+
+/*
+ * Zero-copy SDP's source (rust/link/zc_source.rs): the pages of a send, pinned as for
+ * an RDMA WRITE (infinisock_pin_iter()), exposed to the peer's RDMA READs through one
+ * region of qp's pool, scoped to exactly those bytes and readable only remotely.
+ *
+ * The region's I/O virtual address is (tag << 32) | the offset in the first page, as
+ * xprtrdma's: on a software device a DMA address is a kernel address, which the peer
+ * must not learn. Posts [LOCAL_INV of the region's previous registration,] REG_MR,
+ * unsignaled (part_cqe: only a failure or a flush reports them); the SrcAvail that
+ * names the region goes after them on the same send queue. *rkey, *iova: what the
+ * advert names. -EINVAL when the pages do not make one region (the caller copies).
+ */
+int infinisock_zc_expose(struct ib_qp *qp, struct ib_cqe *part_cqe, struct infinisock_pinned *p, u32 tag, u32 *rkey,
+			 u64 *iova)
+{
+	struct ib_send_wr inv = {
+		.wr_cqe = part_cqe,
+		.opcode = IB_WR_LOCAL_INV,
+	};
+	struct ib_reg_wr reg = {
+		.wr = { .wr_cqe = part_cqe, .opcode = IB_WR_REG_MR },
+		.access = IB_ACCESS_REMOTE_READ,
+	};
+	const struct ib_send_wr *bad = NULL;
+	struct scatterlist *sgl;
+	struct ib_mr *mr;
+	u8 old_key;
+	u32 i;
+	int ret, mapped;
+
+	if (p->nmr || !p->nsge || p->nsge > infinisock_pool_mr_pages(qp->device))
+		return -EINVAL;
+	if (!(qp->device->attrs.device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS))
+		return -EOPNOTSUPP;
+	mr = infinisock_pool_mr_get(qp);
+	if (IS_ERR(mr))
+		return PTR_ERR(mr);
+	p->qp = qp;
+	p->mrs[0] = mr;
+	p->nmr = 1;
+	sgl = kvmalloc_array(p->nsge, sizeof(*sgl), GFP_KERNEL);
+	if (!sgl) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	sg_init_table(sgl, p->nsge);
+	for (i = 0; i < p->nsge; i++) {
+		sg_dma_address(&sgl[i]) = p->sges[i].addr;
+		sg_dma_len(&sgl[i]) = p->sges[i].length;
+	}
+	mapped = ib_map_mr_sg(mr, sgl, p->nsge, NULL, PAGE_SIZE);
+	kvfree(sgl);
+	if (mapped != (int)p->nsge) {
+		ret = mapped < 0 ? mapped : -EINVAL;
+		goto fail;
+	}
+	mr->iova = ((u64)tag << 32) | offset_in_page(mr->iova);
+	old_key = mr->lkey & 0xff;
+	inv.ex.invalidate_rkey = mr->rkey;
+	ib_update_fast_reg_key(mr, ib_inc_rkey(mr->rkey));
+	reg.mr = mr;
+	reg.key = mr->rkey;
+	if (mr->need_inval)
+		inv.next = &reg.wr;
+	ret = ib_post_send(qp, mr->need_inval ? &inv : &reg.wr, &bad);
+	if (ret) {
+		/*
+		 * The registration did not go: the region keeps the key the device knows,
+		 * and is free once an invalidation ahead of it went.
+		 */
+		ib_update_fast_reg_key(mr, old_key);
+		if (bad == &reg.wr)
+			mr->need_inval = false;
+		goto fail;
+	}
+	mr->need_inval = true;
+	*rkey = mr->rkey;
+	*iova = mr->iova;
+	return 0;
+fail:
+	infinisock_pinned_put_mrs(p);
+	return ret;
+}
+
+/* Pages one exposed region covers at most on qp's device; 0 without fast registration. */
+u32 infinisock_zc_max_pages(struct ib_qp *qp)
+{
+	if (!(qp->device->attrs.device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS))
+		return 0;
+	return infinisock_pool_mr_pages(qp->device);
+}
+
+/*
+ * Ends p's exposure (infinisock_zc_expose()): one signaled LOCAL_INV of its region,
+ * tagged cqe. The device processes it after every earlier request, and from its
+ * completion on the peer can reach none of p's pages; p's region goes back to the
+ * pool with p (infinisock_unpin()), registered no more.
+ */
+int infinisock_zc_withdraw(struct ib_qp *qp, struct ib_cqe *cqe, struct infinisock_pinned *p)
+{
+	struct ib_send_wr inv = {
+		.wr_cqe = cqe,
+		.opcode = IB_WR_LOCAL_INV,
+		.send_flags = IB_SEND_SIGNALED,
+	};
+	struct ib_mr *mr;
+	int ret;
+
+	if (p->nmr != 1 || p->qp != qp)
+		return -EINVAL;
+	mr = p->mrs[0];
+	inv.ex.invalidate_rkey = mr->rkey;
+	ret = ib_post_send(qp, &inv, NULL);
+	if (!ret)
+		mr->need_inval = false;
+	return ret;
+}

@@ -44,29 +44,36 @@ static bool infinisock_spin_while(struct mutex *lock, const u32 *events, u32 see
 	return moved;
 }
 
+/* A signal ends a wait: any one, or only a fatal one for a killable wait. */
+static bool infinisock_ends_wait(bool killable)
+{
+	return killable ? fatal_signal_pending(current) : signal_pending(current);
+}
+
 /*
  * Sleeps on wq, with lock released, unless *events is no longer seen. The waiter is
  * on the queue before it reads *events (wait_woken()), and a waker bumps *events
  * before it wakes the queue, so no wake-up falls between the caller's last look and
  * its sleep. spin_usec > 0 spins that long first (see above). Returns the jiffies
  * left (at least 1), 0 when the timeout ran out, or -1 with a signal pending. lock
- * is held again on return.
+ * is held again on return. killable: only a fatal signal ends the wait (a wait the
+ * caller must see through, bounded by timeo).
  */
 long infinisock_wait_unless(struct wait_queue_head *wq, struct mutex *lock, const u32 *events, u32 seen,
-			    long timeo, unsigned int spin_usec)
+			    long timeo, unsigned int spin_usec, bool killable)
 {
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 
 	if (spin_usec && infinisock_spin_while(lock, events, seen, spin_usec))
 		return signal_pending(current) ? -1 : timeo;
 	add_wait_queue(wq, &wait);
-	if (READ_ONCE(*events) == seen && !signal_pending(current)) {
+	if (READ_ONCE(*events) == seen && !infinisock_ends_wait(killable)) {
 		mutex_unlock(lock);
-		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
+		timeo = wait_woken(&wait, killable ? TASK_KILLABLE : TASK_INTERRUPTIBLE, timeo);
 		mutex_lock(lock);
 	}
 	remove_wait_queue(wq, &wait);
-	if (signal_pending(current))
+	if (infinisock_ends_wait(killable))
 		return -1;
 	return timeo;
 }

@@ -57,6 +57,17 @@
  *   zc_close_mid_advert
  *                  one advert of 1 MiB, then waits: the reader closes early, and
  *                  the module must answer with Abort (prints "aborted")
+ * The zs_* scenarios listen on ADDR PORT (printing "listening") as a zero-copy sink
+ * the module writes to (offering 8 adverts and READ resources), take its first
+ * SrcAvail (printing "advert LEN"), break a rule, and wait for the module to end the
+ * connection ("disconnected", or "still connected" after 30 s):
+ *   zs_silent      never READs nor answers, not even the module's cancel
+ *   zs_overread    answers RdmaRdCompl for one byte more than advertised
+ *   zs_read_beyond READs 4 KiB beyond the advert: prints "read beyond refused" (or
+ *                  "read beyond allowed")
+ *   zs_read_after  READs the advert, answers RdmaRdCompl, and once the module's
+ *                  next message came READs it again: prints "read after close
+ *                  refused" (or "... allowed")
  * The hostile ones break a zero-copy rule, then wait for the module to reset them
  * (printing "disconnected", or "still connected" after 30 s):
  *   zc_bogus_rkey  an advert whose rkey is not the region's
@@ -302,6 +313,17 @@ struct source {
 	int adv_limit;
 	uint32_t rkey_xor, len_extra;
 	FILE *log;
+	/* As a sink of the module's adverts (zs_*): those received, the Data bytes, the
+	 * module's cancels, and our READ's outcome. */
+	bool sink;
+	struct {
+		uint32_t mseq, len, rkey;
+		uint64_t vaddr;
+	} in[MAX_ADV];
+	int nin, cancels;
+	uint64_t data_in;
+	bool read_done;
+	int read_status;
 };
 
 static uint8_t pattern(uint64_t o)
@@ -341,8 +363,23 @@ static void source_take(struct source *s, const struct ibv_wc *wc)
 	s->peer_acked = ack;
 	switch (m[0]) {
 	case 0xFF:
-		if (len != 16)
+		if (len != 16 && !s->sink)
 			die("data from the module");
+		s->data_in += len - 16;
+		break;
+	case 0xFE: /* SrcAvail, to a sink: len, rkey, vaddr */
+		if (!s->sink || len < 32 || s->nin == MAX_ADV)
+			die("unexpected SrcAvail");
+		s->in[s->nin].mseq = mseq;
+		s->in[s->nin].len = be32(m + 16);
+		s->in[s->nin].rkey = be32(m + 20);
+		s->in[s->nin].vaddr = (uint64_t)be32(m + 24) << 32 | be32(m + 28);
+		s->nin++;
+		break;
+	case 0x08: /* SrcAvailCancel, to a sink */
+		if (!s->sink)
+			die("unexpected SrcAvailCancel");
+		s->cancels++;
 		break;
 	case 0x02:
 		s->peer_disconn = true;
@@ -392,6 +429,12 @@ static void source_poll(struct source *s, bool block)
 		if (n < 0)
 			die("ibv_poll_cq");
 		for (int i = 0; i < n; i++) {
+			if (wc[i].wr_id == 2000) {
+				/* Our READ of the module's advert: its outcome is the test's. */
+				s->read_done = true;
+				s->read_status = wc[i].status;
+				continue;
+			}
 			if (wc[i].status != IBV_WC_SUCCESS) {
 				printf("completion status %d\n", wc[i].status);
 				fflush(stdout);
@@ -646,6 +689,75 @@ static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 	return 0;
 }
 
+/* READs `len` bytes at the module's `vaddr` with `rkey` into the region; returns the
+ * completion's status. After a refused READ our QP is in error: poll no more. */
+static int sink_read(struct source *s, uint64_t vaddr, uint32_t rkey, uint32_t len)
+{
+	struct ibv_sge sge = { (uintptr_t)s->region, len, s->rmr->lkey };
+	struct ibv_send_wr wr = { .wr_id = 2000, .sg_list = &sge, .num_sge = 1, .opcode = IBV_WR_RDMA_READ,
+				  .send_flags = IBV_SEND_SIGNALED }, *bad;
+
+	wr.wr.rdma.remote_addr = vaddr;
+	wr.wr.rdma.rkey = rkey;
+	s->read_done = false;
+	if (ibv_post_send(s->qp, &wr, &bad))
+		die("ibv_post_send READ");
+	while (!s->read_done)
+		source_poll(s, true);
+	return s->read_status;
+}
+
+/* A hostile sink of the module's adverts (zs_*), on an accepted connection whose
+ * peer's Hello is `hello`. */
+static int zs_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, struct ibv_mr *mr, const uint8_t *hello,
+		       const char *sc)
+{
+	struct source s = { .qp = id->qp, .cq = id->qp->send_cq, .mem = mem, .mr = mr, .next_mseq = 1, .sink = true };
+	uint8_t body[4];
+	uint32_t v;
+
+	s.peer_bufs = (uint32_t)hello[2] << 8 | hello[3];
+	s.peer_msg = be32(hello + 24);
+	s.region = aligned_alloc(4096, REGION);
+	if (!s.region)
+		die("zs resources");
+	s.rmr = ibv_reg_mr(pd, s.region, REGION, IBV_ACCESS_LOCAL_WRITE);
+	if (!s.rmr)
+		die("ibv_reg_mr");
+	while (s.nin == 0) {
+		source_poll(&s, true);
+		source_credit_update(&s);
+	}
+	printf("advert %u\n", s.in[0].len);
+	if (s.in[0].len + 4096 > REGION)
+		die("advert too large");
+	if (!strcmp(sc, "zs_overread")) {
+		v = htonl(s.in[0].len + 1);
+		memcpy(body, &v, 4);
+		source_send(&s, 0x06, body, 4);
+	} else if (!strcmp(sc, "zs_read_beyond")) {
+		printf("read beyond %s\n",
+		       sink_read(&s, s.in[0].vaddr, s.in[0].rkey, s.in[0].len + 4096) ? "refused" : "allowed");
+	} else if (!strcmp(sc, "zs_read_after")) {
+		if (sink_read(&s, s.in[0].vaddr, s.in[0].rkey, s.in[0].len))
+			die("the advert's READ failed");
+		v = htonl(s.in[0].len);
+		memcpy(body, &v, 4);
+		source_send(&s, 0x06, body, 4);
+		/* The module's next message comes once its send() returned, which it does
+		 * only after the region's invalidation completed. */
+		for (uint64_t data = s.data_in; s.data_in == data && s.nin == 1;) {
+			source_poll(&s, true);
+			source_credit_update(&s);
+		}
+		printf("read after close %s\n", sink_read(&s, s.in[0].vaddr, s.in[0].rkey, 4096) ? "refused" : "allowed");
+	} else if (strcmp(sc, "zs_silent")) {
+		die("unknown scenario");
+	}
+	wait_disconnect(id, 30000);
+	return 0;
+}
+
 /*
  * The passive scenarios. listen_no_reads accepts one SDP connection offering no RDMA
  * READ responder resources (the REP's responder_resources 0), then waits for the
@@ -653,8 +765,9 @@ static int zc_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
  * accepts one with a HelloAck offering 8 adverts and READ responder resources for
  * the module, then runs zc_src's stream on it.
  */
-static int listen_scenario(struct sockaddr_in *addr, bool zc)
+static int listen_scenario(struct sockaddr_in *addr, const char *sc)
 {
+	bool zc = strcmp(sc, "listen_no_reads");
 	uint8_t hello[32], *mem;
 	struct ibv_pd *pd;
 	struct ibv_mr *mr;
@@ -662,6 +775,8 @@ static int listen_scenario(struct sockaddr_in *addr, bool zc)
 
 	if (!id)
 		return 1;
+	if (!strncmp(sc, "zs_", 3))
+		return zs_scenario(id, pd, mem, mr, hello, sc);
 	if (!zc) {
 		printf("established\n");
 		fflush(stdout);
@@ -698,8 +813,8 @@ int main(int argc, char **argv)
 	dst.sin_port = htons(atoi(argv[2]));
 
 	ec = rdma_create_event_channel();
-	if (ec && (!strcmp(sc, "listen_no_reads") || !strcmp(sc, "zc_listen")))
-		return listen_scenario(&dst, !strcmp(sc, "zc_listen"));
+	if (ec && (!strcmp(sc, "listen_no_reads") || !strcmp(sc, "zc_listen") || !strncmp(sc, "zs_", 3)))
+		return listen_scenario(&dst, sc);
 	if (!ec || rdma_create_id(ec, &id, NULL, RDMA_PS_TCP))
 		return perror("rdma_create_id"), 1;
 	if (rdma_resolve_addr(id, NULL, (struct sockaddr *)&dst, 2000) ||

@@ -12,6 +12,14 @@
   sdp_peer.py fetch ADDR PORT FILE     connect, read until EOF or error into FILE
   sdp_peer.py spew ADDR PORT           accept one connection, write until an error; print it
   sdp_peer.py source ADDR PORT         write until an error; print it
+  sdp_peer.py send ADDR PORT FILE      connect, send FILE in pieces of many sizes and
+                                       offsets from one buffer overwritten after each
+                                       send() returns; print "sent N", or the error
+  sdp_peer.py twice ADDR PORT N        connect, send N bytes of "A" and N of "B" from two
+                                       threads at once; print "sent 2N", or the error
+  sdp_peer.py cut ADDR PORT HOW        connect, send 4 MiB once, cut short by HOW: a
+                                       0.5 s SO_SNDTIMEO ("timeout") or a signal then
+                                       ("signal"); print "sent N" of what send() returned
   sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
 """
 import errno
@@ -79,6 +87,12 @@ def main():
             s.sendall(sys.argv[4].encode())
             print(s.recv(4096).decode(), flush=True)
             return 0
+        if mode == "send":
+            return send_pieces(s, open(sys.argv[4], "rb").read())
+        if mode == "twice":
+            return send_twice(s, int(sys.argv[4]))
+        if mode == "cut":
+            return send_cut(s, sys.argv[4])
         return write_until_error(s)
 
 
@@ -100,6 +114,72 @@ def read_until_end(conn, saved):
     finally:
         if saved:
             saved.close()
+
+
+def send_pieces(s, data):
+    """Sends `data` in pieces of many sizes, each from one scratch buffer at some
+    offset, overwriting the piece once send() returned: a blocking send() returns only
+    when the program may reuse its buffer, so the peer must get `data` whole."""
+    sizes = [65536, 1, 1 << 20, 100000, (3 << 20) + 7, 65535, 196613, 2 << 20, 4 << 20]
+    offsets = [0, 1, 4095, 123, 2048]
+    scratch = bytearray(max(sizes) + 4096)
+    view = memoryview(scratch)
+    at = i = 0
+    try:
+        while at < len(data):
+            n = min(sizes[i % len(sizes)], len(data) - at)
+            off = offsets[i % len(offsets)]
+            scratch[off:off + n] = data[at:at + n]
+            s.sendall(view[off:off + n])
+            scratch[off:off + n] = bytes([0xAA]) * n
+            at += n
+            i += 1
+    except OSError as e:
+        print(f"error {errno.errorcode.get(e.errno, e.errno)} after {at}", flush=True)
+        return 0
+    print(f"sent {at}", flush=True)
+    return 0
+
+
+def send_twice(s, n):
+    """Two threads send n bytes each on one socket; each send() is 1 MiB."""
+    errors = []
+
+    def writer(byte):
+        try:
+            block = byte * (1 << 20)
+            left = n
+            while left:
+                left -= s.send(block[:left])
+        except OSError as e:
+            errors.append(errno.errorcode.get(e.errno, e.errno))
+
+    threads = [threading.Thread(target=writer, args=(b,)) for b in (b"A", b"B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(f"error {errors[0]}" if errors else f"sent {2 * n}", flush=True)
+    return 0
+
+
+def send_cut(s, how):
+    """One send() of 4 MiB that a 0.5 s SO_SNDTIMEO or a signal cuts short."""
+    import signal
+    import struct
+    if how == "timeout":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 500000))
+    else:
+        signal.signal(signal.SIGALRM, lambda *_: None)
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+    began = time.monotonic()
+    try:
+        n = s.send(b"z" * (4 << 20))
+    except OSError as e:
+        print(f"error {errno.errorcode.get(e.errno, e.errno)}", flush=True)
+        return 0
+    print(f"sent {n} in {time.monotonic() - began:.1f} s", flush=True)
+    return 0
 
 
 def write_until_error(s):

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The source's side of zero-copy SDP: a blocking `send()` of a large buffer
+//! advertises the program's pages (SrcAvail) instead of copying them; the sink RDMA
+//! READs them and answers RdmaRdCompl, or declines them (SendSm), and their unread
+//! rest then goes as Data. The call returns once every region it exposed is
+//! invalidated, so the program may overwrite its buffer at once, as after TCP's
+//! `send()`. `link::zc_source` keeps the slots and `proto::zc_src` the rules.
+
+use core::sync::atomic::Ordering;
+
+use crate::kernel_api::log::pr_warn_ratelimited;
+use kernel::{page::PAGE_SIZE, prelude::*, sync::MutexGuard, time::msecs_to_jiffies};
+
+use crate::{
+    kernel_api::{sock::Msg, verbs::Wc},
+    link::{
+        link::{Link, REGIONS_KEPT_MS},
+        zc_source::{ZcSource, ZC_REG_CQE},
+    },
+    netns::stats,
+    proto::{
+        errno::ETIMEDOUT,
+        rdma_ops::connection_error,
+        receive::{Violation, ZcVerdict},
+        stats::Counter,
+        wire::{Advert, Mid, SRC_AH_LEN},
+        zc_src::Due,
+    },
+    sdp::{
+        endpoint::{EpRef, Inner, Phase},
+        tx::sendable,
+    },
+};
+
+/// The smallest part of a blocking write that goes as an advert (OFED's default
+/// `sdp_zcopy_thresh`): below it, pinning, registering and a round trip cost more
+/// than the copies they save.
+pub(crate) const ZC_SEND_MIN: usize = 64 * 1024;
+
+/// Bytes one advert covers at most (OFED's sinks take no more).
+const ADVERT_MAX: usize = 1 << 20;
+
+/// How often a writer waiting for the sink looks at its clocks (the adverts'
+/// timeouts, `SO_SNDTIMEO`) and for signals.
+const WAIT_STEP_MS: u32 = 100;
+
+/// What the zero-copy part of a `sendmsg` did.
+pub(crate) struct Outcome {
+    /// Bytes the sink READ: sent.
+    pub(crate) sent: usize,
+    /// The rest of the call is copied: the sink declined an advert, an advert was
+    /// cancelled, or the pages could not be exposed.
+    pub(crate) copy_rest: bool,
+    /// A page was missing when pinning: fault it in (`Msg::prepin`) without the lock,
+    /// then try again.
+    pub(crate) fault: bool,
+    /// The call ends here, with `sent` or else this error: a signal, `SO_SNDTIMEO`, or
+    /// the connection's end.
+    pub(crate) stop: Option<Error>,
+}
+
+/// Whether the next `rest` bytes of a blocking `sendmsg` go as adverts: the link
+/// advertises and no other write does, nothing is staged, and the program's buffer
+/// has a piece large enough in user memory.
+pub(crate) fn eligible(link: &Link, msg: &Msg, rest: usize) -> bool {
+    link.zc_src.as_ref().is_some_and(ZcSource::idle)
+        && link.stream.staged_len == 0
+        && rest >= ZC_SEND_MIN
+        && msg.user_segment() >= ZC_SEND_MIN
+}
+
+/// Advertises the next `rest` bytes of `msg` (after `eligible`), as far as they go in
+/// pieces of at least [`ZC_SEND_MIN`], and waits until the sink is done with them all
+/// and their regions are withdrawn. `msg` is left after the bytes sent. A signal or
+/// `SO_SNDTIMEO` (`timeo`) cancels the open adverts and waits, killable only, for the
+/// sink's answer (bounded by the cancel timeout, then a reset); a fatal signal resets
+/// at once. One write at a time advertises.
+pub(crate) fn send(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mut Msg, rest: usize, timeo: &mut i64) -> Result<Outcome> {
+    if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
+        src.begin_write();
+    }
+    let res = advertise_and_wait(ep, guard, msg, rest, timeo);
+    if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
+        src.end_write();
+    }
+    res
+}
+
+/// [`send`]'s work, between marking the write and unmarking it.
+fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mut Msg, rest: usize, timeo: &mut i64) -> Result<Outcome> {
+    let mut advanced = 0usize;
+    let (mut copy_rest, mut fault) = (false, false);
+    // Why the call stops advertising early: a signal, its timeout, the socket's state.
+    let mut stop: Option<Error> = None;
+    let mut cancel_sent = false;
+    loop {
+        let inner = &mut **guard;
+        if stop.is_none() {
+            stop = sendable(ep, inner).err();
+        }
+        let connected = inner.phase == Phase::Connected;
+        let Some(link) = inner.link.as_mut().filter(|l| connected && !l.stream.qp_dead) else {
+            // The connection is over: what the sink READ of closed adverts was sent.
+            cut(inner);
+            let read = inner.link.as_ref().and_then(|l| l.zc_src.as_ref()).map_or(0, ZcSource::read);
+            return ended(ep, read as usize, stop.unwrap_or(ECONNRESET));
+        };
+        if link.zc_src.as_ref().is_none_or(ZcSource::broken) {
+            let read = link.zc_src.as_ref().map_or(0, ZcSource::read);
+            cut(inner);
+            ep.fail(inner, ECONNRESET);
+            return ended(ep, read as usize, ECONNRESET);
+        }
+        let declined = link.zc_src.as_ref().is_some_and(ZcSource::has_declined);
+        if stop.is_none() && !copy_rest && !fault && !declined && !cancel_sent {
+            let mut opened = Opened::default();
+            let res = advertise(link, msg, rest - advanced, &mut opened);
+            advanced += opened.bytes;
+            stats::add(ep.sk.net(), Counter::ZcAdvertsSent, opened.adverts);
+            match res {
+                Ok(()) => {}
+                Err(e) if e == EFAULT => fault = true,
+                Err(_) => copy_rest = true,
+            }
+        }
+        let Some(src) = link.zc_src.as_mut() else { return Err(EINVAL) };
+        if !src.busy() && !src.broken() {
+            // Declined bytes are the last advanced (the sink READs the oldest advert
+            // only, and a SendSm closes all): stepped back over, to be copied.
+            let declined = (src.take_declined() as usize).min(advanced);
+            msg.revert(declined);
+            let sent = advanced - declined;
+            count(ep, sent);
+            let copy_rest = copy_rest || declined > 0 || cancel_sent;
+            return match stop {
+                Some(e) if sent == 0 => Err(e),
+                stop => Ok(Outcome { sent, copy_rest, fault, stop }),
+            };
+        }
+        let due = src.due();
+        if due == Due::Reset {
+            pr_warn_ratelimited!("SDP: peer did not answer the cancel of our zero-copy advert; connection reset\n");
+            let read = src.read();
+            cut(inner);
+            ep.fail(inner, ETIMEDOUT.into_error());
+            return ended(ep, read as usize, ETIMEDOUT.into_error());
+        }
+        if src.open() && !cancel_sent && (due == Due::Cancel || stop.is_some()) {
+            // A control message: it may use the reserve. Without a credit now, later
+            // (the reset comes all the same).
+            if link.send(Mid::SrcAvailCancel, 0, true, 0, |_| Ok(0)).is_ok() {
+                if let Some(src) = link.zc_src.as_mut() {
+                    src.cancelled();
+                }
+                stats::bump(ep.sk.net(), Counter::ZcCancelsSent);
+                cancel_sent = true;
+            }
+        }
+        // Until the call stops, an ordinary wait that a signal ends (and the clocks
+        // every step); then only a fatal signal ends it.
+        let forever = *timeo == i64::MAX;
+        let step = i64::try_from(msecs_to_jiffies(WAIT_STEP_MS)).unwrap_or(1).max(1);
+        let began = if forever || stop.is_some() { step } else { (*timeo).min(step).max(1) };
+        let mut left = began;
+        let waited = if stop.is_none() { ep.wait(guard, &mut left) } else { ep.wait_killable(guard, &mut left) };
+        match waited {
+            Err(e) if e == EAGAIN => {}
+            Ok(()) => {}
+            Err(_) if stop.is_none() => {
+                // Restarted after a handler when nothing went, as a write without a
+                // timeout is (`SA_RESTART`).
+                stop = Some(if forever { ERESTARTSYS } else { EINTR });
+            }
+            Err(e) => {
+                // A fatal signal: the task goes, and the connection with it.
+                let inner = &mut **guard;
+                let read = inner.link.as_ref().and_then(|l| l.zc_src.as_ref()).map_or(0, ZcSource::read);
+                cut(inner);
+                ep.fail(inner, ECONNRESET);
+                return ended(ep, read as usize, e);
+            }
+        }
+        if !forever && stop.is_none() {
+            *timeo -= began - left.max(0);
+            if *timeo <= 0 {
+                stop = Some(EAGAIN);
+            }
+        }
+    }
+}
+
+/// A write that gives up with adverts still exposed: the QP goes to the error state
+/// now, under the lock, so that the peer reaches none of the pages once the call
+/// returns and the program reuses its buffer (they stay pinned until the QP goes).
+fn cut(inner: &mut Inner) {
+    let (Some(id), Some(link)) = (inner.id.as_ref(), inner.link.as_ref()) else { return };
+    if link.zc_src.as_ref().is_some_and(ZcSource::busy) {
+        id.disconnect(Some(link.qp.qp()));
+    }
+}
+
+/// Counts `sent` bytes as sent.
+fn count(ep: EpRef<'_>, sent: usize) {
+    if sent > 0 {
+        stats::add(ep.sk.net(), Counter::BytesSent, sent as u64);
+        ep.bytes_sent.fetch_add(sent as u64, Ordering::Relaxed);
+    }
+}
+
+/// The end of a write whose connection ended (`err`): the bytes the sink READ of its
+/// closed adverts were sent, else the error.
+fn ended(ep: EpRef<'_>, sent: usize, err: Error) -> Result<Outcome> {
+    if sent == 0 {
+        return Err(err);
+    }
+    count(ep, sent);
+    Ok(Outcome { sent, copy_rest: true, fault: false, stop: Some(err) })
+}
+
+/// What [`advertise`] opened.
+#[derive(Default)]
+struct Opened {
+    /// Bytes advertised, which `msg` is left after.
+    bytes: usize,
+    adverts: u64,
+}
+
+/// Opens adverts over the next of `rest` bytes of `msg` while the sink has room for
+/// them and a data credit allows each SrcAvail, counting them in `opened` (also when
+/// it fails). `EFAULT`: a page was missing; another error: the pages cannot be
+/// exposed (the caller copies).
+fn advertise(link: &mut Link, msg: &mut Msg, rest: usize, opened: &mut Opened) -> Result {
+    loop {
+        let Some(src) = link.zc_src.as_ref() else { return Ok(()) };
+        let piece = msg.user_segment().min(rest - opened.bytes);
+        if piece < ZC_SEND_MIN || !link.can_send_data() {
+            return Ok(());
+        }
+        let Some(slot) = src.free_slot() else { return Ok(()) };
+        let offset = msg.user_span(piece).ok_or(EINVAL)? as usize % PAGE_SIZE;
+        let len = piece.min(src.max_pages() * PAGE_SIZE - offset).min(ADVERT_MAX);
+        link.zc_src.as_mut().ok_or(EINVAL)?.reserve()?;
+        let pages = link.qp.pin(msg, len, false)?;
+        let tag = link.zc_src.as_mut().map_or(0, ZcSource::next_tag);
+        let (rkey, vaddr) = link.qp.expose(slot, pages, &ZC_REG_CQE, tag)?;
+        let ah = Advert { len: len as u32, rkey, vaddr };
+        let sent = link.send(Mid::SrcAvail, 0, false, SRC_AH_LEN, |buf| {
+            ah.encode(buf.get_mut(..SRC_AH_LEN).ok_or(EINVAL)?);
+            Ok(SRC_AH_LEN)
+        });
+        let mseq = link.stream.credits.as_ref().map_or(0, |c| c.last_sent());
+        let Some(src) = link.zc_src.as_mut() else { return Err(EINVAL) };
+        if let Err(e) = sent {
+            // Never advertised: withdrawn (a failure marks the slot broken).
+            let _ = src.abandon(&mut link.qp, slot);
+            return Err(e);
+        }
+        // Room was reserved: the sink may have seen it, so it must be recorded.
+        src.opened(slot, mseq, len as u32)?;
+        link.stream.data_held = true;
+        msg.advance(len);
+        opened.bytes += len;
+        opened.adverts += 1;
+    }
+}
+
+/// The sink's reply to our adverts (`classify` gives these only to a source).
+pub(crate) fn on_reply(ep: EpRef<'_>, link: &mut Link, z: ZcVerdict) -> core::result::Result<(), Violation> {
+    let src = link.zc_src.as_mut().ok_or(Violation::Reset)?;
+    match z {
+        ZcVerdict::RdCompl { n, mseq_ack } => {
+            src.on_rd_compl(&mut link.qp, n, mseq_ack).map_err(|_| Violation::Reset)?.map_err(Violation::ZcSrc)?;
+            stats::add(ep.sk.net(), Counter::ZcBytesReadByPeer, u64::from(n));
+        }
+        ZcVerdict::SendSm { .. } => src.on_send_sm(&mut link.qp).map_err(|_| Violation::Reset)?,
+        ZcVerdict::SrcAvail { .. } | ZcVerdict::Cancel => return Err(Violation::Reset),
+    }
+    // Data may go again once every advert is closed.
+    link.stream.data_held = src.open();
+    ep.notify_waiters();
+    Ok(())
+}
+
+/// A request of our adverts' regions completed: an invalidation (whose slot is free
+/// again), or a registration that failed or was flushed.
+pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc, invalidation: bool) {
+    let Some(link) = inner.link.as_mut() else { return };
+    if invalidation {
+        if let Some(src) = link.zc_src.as_mut() {
+            src.invalidated();
+            // The pool's regions are kept for the next adverts a while (`trim_regions`).
+            if !src.busy() && inner.phase == Phase::Connected {
+                link.rdma.idle_since = Some(kernel::time::Instant::now());
+                ep.start_trim_timer(REGIONS_KEPT_MS);
+            }
+        }
+    }
+    if !wc.ok() {
+        // A flush: the QP failed, and its receives' flush judges how. Otherwise our
+        // own registration or invalidation was refused: the regions cannot be trusted.
+        if let Some(err) = connection_error(&wc).filter(|_| inner.phase == Phase::Connected) {
+            pr_warn_ratelimited!("SDP: a zero-copy region request failed (status {}); connection reset\n", wc.status);
+            ep.fail(inner, err.into_error());
+            return;
+        }
+    }
+    ep.notify_waiters();
+    crate::sdp::close::rdma_settled(ep, inner, false);
+    crate::sdp::close::maybe_finish(ep, inner);
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Zero-copy SDP, the source's side, module to module: with net.infinisock.sdp_zcopy 2
+# on host a, a blocking send() of 64 KiB or more advertises the program's pages
+# (SrcAvail) and returns once host b's module has RDMA READ them and every region is
+# invalidated. The writer overwrites its buffer as soon as each send() returns; the
+# reader on host b must get the file byte for byte, in order.
+. "$(dirname "$0")/_lib.bash"
+module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
+PEER=$(dirname "$0")/py/sdp_peer.py
+dir=$(mktemp -d)
+
+cleanup() {
+	for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_zcopy=0; done
+	kill $(jobs -p) 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+head -c $((24 << 20)) /dev/urandom > "$dir/file"
+port=7400
+# transfer MODE: a reader in MODE (save, or hold: first 5 s without reading) on host b,
+# and the writer on host a sending $dir/file; sets `wrote` to the writer's last line.
+transfer() {
+	local reader
+	port=$((port + 1))
+	rm -f "$dir/got"
+	ip netns exec b timeout 180 python3 "$PEER" "$1" "$HOST_B4" $port "$dir/got" > "$dir/reader" &
+	reader=$!
+	wait_output "$dir/reader" listening
+	wrote=$(ip netns exec a timeout 150 python3 "$PEER" send "$HOST_B4" $port "$dir/file")
+	wait $reader
+	echo "# $1: writer '$wrote', reader '$(tail -1 "$dir/reader")'" >&2
+	[ "$wrote" = "sent $(stat -c %s "$dir/file")" ] || fail "$1: the writer: $wrote"
+	grep -q '^eof after' "$dir/reader" || fail "$1: the reader saw '$(tail -1 "$dir/reader")'"
+	cmp -s "$dir/file" "$dir/got" ||
+		fail "$1: the reader's bytes are not the file ($(stat -c %s "$dir/got") read)"
+}
+
+# delta NETNS NAME: how far NAME moved on NETNS since `mark`.
+declare -A at
+mark() { for ns in a b; do for c in "$@"; do at[$ns.$c]=$(counter $ns $c); done; done; }
+delta() { echo $(($(counter "$1" "$2") - ${at[$1.$2]})); }
+COUNTERS="zc_adverts_sent zc_bytes_read_by_peer zc_cancels_sent zc_adverts_taken zc_bytes_read zc_cancels"
+
+ip netns exec a sysctl -qw net.infinisock.sdp_zcopy=2 || fail "sysctl sdp_zcopy=2"
+ip netns exec b sysctl -qw net.infinisock.sdp_zcopy=1 || fail "sysctl sdp_zcopy=1"
+
+# A reader that keeps up: every advert READ whole by host b's module.
+mark $COUNTERS
+transfer save
+sent=$(delta a zc_adverts_sent) by_peer=$(delta a zc_bytes_read_by_peer)
+echo "# zc_adverts_sent +$sent, zc_bytes_read_by_peer +$by_peer, zc_adverts_taken +$(delta b zc_adverts_taken), zc_bytes_read +$(delta b zc_bytes_read)" >&2
+[ "$sent" -gt 0 ] || fail "no advert was sent"
+[ "$(delta b zc_adverts_taken)" = "$sent" ] || fail "host b took $(delta b zc_adverts_taken) of $sent adverts"
+[ "$(delta b zc_bytes_read)" = "$by_peer" ] || fail "host b READ $(delta b zc_bytes_read) bytes, host a counts $by_peer"
+# Every piece of 64 KiB or more went as adverts, the smaller ones copied.
+[ "$by_peer" -gt $((16 << 20)) ] || fail "only $by_peer bytes went zero-copy"
+[ "$(delta a zc_cancels_sent)" = 0 ] || fail "a reader that keeps up saw cancels"
+pass "blocking sends of 64 KiB to 4 MiB at odd offsets: $sent adverts, $by_peer bytes READ by the peer; the buffer reused after each send, the file whole"
+
+# A reader that comes late: host b's landing buffers fill and the advert sees no READ
+# for a second; host a cancels, host b answers, and the rest goes copied.
+mark $COUNTERS
+transfer hold
+echo "# late reader: zc_cancels_sent +$(delta a zc_cancels_sent), zc_cancels +$(delta b zc_cancels)" >&2
+[ "$(delta a zc_cancels_sent)" -gt 0 ] || fail "no advert was cancelled"
+[ "$(delta b zc_cancels)" = "$(delta a zc_cancels_sent)" ] || fail "host b saw $(delta b zc_cancels) cancels"
+pass "a reader 5 s late: the open advert cancelled after 1 s, the rest copied; the file whole"
+
+# writer MODE ARG READER: the reader (save or hold) on host b, sdp_peer.py MODE ARG
+# on host a; sets `wrote` and `got` (the bytes the reader saw before EOF).
+writer() {
+	local reader
+	port=$((port + 1))
+	rm -f "$dir/got"
+	ip netns exec b timeout 180 python3 "$PEER" "$3" "$HOST_B4" $port "$dir/got" > "$dir/reader" &
+	reader=$!
+	wait_output "$dir/reader" listening
+	wrote=$(ip netns exec a timeout 150 python3 "$PEER" "$1" "$HOST_B4" $port "$2")
+	wait $reader
+	got=$(sed -n 's/^eof after //p' "$dir/reader")
+	echo "# $1 $2: writer '$wrote', reader '$(tail -1 "$dir/reader")'" >&2
+	[ -n "$got" ] || fail "$1 $2: the reader saw '$(tail -1 "$dir/reader")'"
+}
+
+# Two threads write at once, 1 MiB per send(): one advertises, the other waits and
+# copies or advertises after it; no byte is lost or sent twice.
+mark $COUNTERS
+writer twice $((8 << 20)) save
+[ "$wrote" = "sent $((16 << 20))" ] || fail "two writers: $wrote"
+a=$(tr -cd A < "$dir/got" | wc -c) b=$(tr -cd B < "$dir/got" | wc -c)
+[ "$got" = $((16 << 20)) ] && [ "$a" = $((8 << 20)) ] && [ "$b" = $((8 << 20)) ] ||
+	fail "two writers: the reader got $got bytes, $a of A and $b of B"
+[ "$(delta a zc_adverts_sent)" -gt 0 ] || fail "two writers: no advert"
+pass "two writers at once: $(delta a zc_adverts_sent) adverts, every byte once"
+
+# A send() cut short while its advert is open, by SO_SNDTIMEO or by a signal: it
+# cancels, waits for the sink's answer, and returns what the sink READ; the reader
+# gets exactly that.
+for how in timeout signal; do
+	mark $COUNTERS
+	writer cut $how hold
+	n=$(sed -n 's/^sent \([0-9]*\) in.*/\1/p' <<< "$wrote")
+	[ -n "$n" ] && [ "$n" -gt 0 ] && [ "$n" -lt $((4 << 20)) ] || fail "cut by $how: $wrote"
+	[ "$got" = "$n" ] || fail "cut by $how: send() returned $n, the reader got $got"
+	[ "$(delta a zc_cancels_sent)" -gt 0 ] || fail "cut by $how: no cancel"
+	pass "a send() cut by $how: cancelled, $n bytes returned and received"
+done
+
+# pins: pages pinned system-wide and not released yet (/proc/vmstat).
+pins() { awk '$1 == "nr_foll_pin_acquired" {a = $2} $1 == "nr_foll_pin_released" {r = $2} END {print a - r}' /proc/vmstat; }
+
+# hostile SCENARIO: sdp_rogue listens on host b as a sink of host a's adverts that
+# breaks a rule; host a's writer sends the file to it. The writer must get an error,
+# the connection end, and every page pinned for it be released. Sets `out`.
+hostile() {
+	local rogue before
+	before=$(pins)
+	port=$((port + 1))
+	ip netns exec b timeout 120 "$HELPERS/sdp_rogue" "$HOST_B4" $port "$1" > "$dir/rogue" &
+	rogue=$!
+	wait_output "$dir/rogue" listening
+	wrote=$(ip netns exec a timeout 100 python3 "$PEER" send "$HOST_B4" $port "$dir/file")
+	wait $rogue
+	out=$(tr '\n' ' ' < "$dir/rogue")
+	echo "# $1: writer '$wrote', rogue '$out'" >&2
+	[[ $wrote == error* ]] || fail "$1: the writer: $wrote"
+	[[ $out == *disconnected* ]] || fail "$1: the connection did not end: $out"
+	for _ in $(seq 50); do [ "$(pins)" = "$before" ] && break; sleep 0.2; done
+	[ "$(pins)" = "$before" ] || fail "$1: $(($(pins) - before)) pages still pinned"
+}
+
+mark $COUNTERS
+hostile zs_silent
+[ "$(delta a zc_cancels_sent)" -gt 0 ] || fail "zs_silent: no cancel"
+pass "a sink that never READs nor answers: cancelled, then reset ($wrote), pins released"
+hostile zs_overread
+pass "a sink that claims one byte more than advertised: reset ($wrote), pins released"
+hostile zs_read_beyond
+[[ $out == *"read beyond refused"* ]] || fail "zs_read_beyond: $out"
+pass "a READ 4 KiB beyond the advert is refused by the device; reset ($wrote), pins released"
+hostile zs_read_after
+[[ $out == *"read after close refused"* ]] || fail "zs_read_after: $out"
+pass "a READ of a closed advert's region is refused (invalidated before send() returned); pins released"
+
+# sdp_zcopy 1 on the writer: it READs adverts but makes none.
+ip netns exec a sysctl -qw net.infinisock.sdp_zcopy=1
+mark $COUNTERS
+transfer save
+[ "$(delta a zc_adverts_sent)" = 0 ] || fail "sdp_zcopy 1 advertised"
+pass "sdp_zcopy 1: no advert of our own, the file whole"
