@@ -83,6 +83,24 @@ fn a_credit_update_is_due_when_half_the_ring_waits_to_be_announced() {
 }
 
 #[test]
+fn a_sink_owing_replies_to_our_adverts_gets_every_reposted_buffer_at_once() {
+    let mut s = established(8);
+    // The peer filled our ring but for the reserve; the program reads none of it.
+    for mseq in 1..=7 {
+        let h = Bsdh { mid: Mid::Data, flags: 0, bufs: 8, len: 17, mseq, mseq_ack: 0 };
+        s.credits.as_mut().unwrap().receive(&h).unwrap();
+    }
+    // Its last credit carries a reply (RdmaRdCompl), whose buffer we repost at once.
+    let reply = Bsdh { mid: Mid::RdmaRdCompl, flags: 0, bufs: 8, len: 20, mseq: 8, mseq_ack: 0 };
+    s.credits.as_mut().unwrap().receive(&reply).unwrap();
+    s.credits.as_mut().unwrap().reposted(1);
+    assert!(!s.credit_update_due(8), "one buffer alone is not worth an update");
+    // With an advert of ours open, the peer must hear of it: it has a reply to send.
+    s.data_held = true;
+    assert!(s.credit_update_due(8));
+}
+
+#[test]
 fn unread_data_and_a_pending_disconnect() {
     let mut s = established(8);
     assert!(!s.has_unread());

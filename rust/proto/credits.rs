@@ -235,6 +235,14 @@ impl Credits {
         let peer_view = self.posted - unadvertised;
         unadvertised >= 2 && (unadvertised >= threshold || peer_view <= CONTROL_RESERVE)
     }
+
+    /// Whether a peer that owes us replies (the sink of our zero-copy adverts) needs a
+    /// credit update to send them: it believes it has no more than the control
+    /// reserve, and we reposted a buffer it does not know about. Even one credit lets
+    /// a reply go; without it a peer whose data fills our ring could answer nothing.
+    pub fn reply_room_due(&self) -> bool {
+        self.unadvertised() >= 1 && self.peer_view() <= CONTROL_RESERVE
+    }
 }
 
 /// A pure credit update: a Data message without payload.

@@ -190,7 +190,8 @@ impl<L: DerefMut<Target = [u32]>, B: Default, S: IndexSlots> Stream<L, B, S> {
     /// `ring` buffers: when half of them (at least two) wait to be announced.
     pub fn credit_update_due(&self, ring: usize) -> bool {
         let threshold = (ring / 2).max(2) as u32;
-        self.credits.as_ref().is_some_and(|c| c.update_due(threshold))
+        // While our adverts are open the peer's replies are what we wait for.
+        self.credits.as_ref().is_some_and(|c| c.update_due(threshold) || (self.data_held && c.reply_room_due()))
     }
 
     /// Whether the data path needs its send completions as they come, rather than at

@@ -17,12 +17,20 @@
                                        send() returns; print "sent N", or the error
   sdp_peer.py twice ADDR PORT N        connect, send N bytes of "A" and N of "B" from two
                                        threads at once; print "sent 2N", or the error
+  sdp_peer.py saveback ADDR PORT FILE N
+                                       as save, writing N bytes back meanwhile from a
+                                       thread; prints "eof after M wrote N"
+  sdp_peer.py sendread ADDR PORT FILE N
+                                       as send, reading nothing until it is sent; then
+                                       shutdown(SHUT_WR) and read N bytes; prints
+                                       "sent M read N"
   sdp_peer.py cut ADDR PORT HOW        connect, send 4 MiB once, cut short by HOW: a
                                        0.5 s SO_SNDTIMEO ("timeout") or a signal then
                                        ("signal"); print "sent N" of what send() returned
   sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
 """
 import errno
+import os
 import socket
 import sys
 import threading
@@ -58,6 +66,20 @@ def main():
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as s:
             s.connect((addr, port))
             return read_until_end(s, open(sys.argv[4], "wb"))
+    if mode == "saveback":
+        with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
+            lst.bind((addr, port))
+            lst.listen(1)
+            print("listening", flush=True)
+            conn, _ = lst.accept()
+            with conn:
+                n = int(sys.argv[5])
+                back = threading.Thread(target=conn.sendall, args=(b"Y" * n,))
+                back.start()
+                total = read_until_end(conn, open(sys.argv[4], "wb"), quiet=True)
+                back.join()
+                print(f"eof after {total} wrote {n}", flush=True)
+                return 0
     if mode in ("serve", "sink", "spew", "save", "hold", "partial", "shutrd"):
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
             lst.bind((addr, port))
@@ -89,6 +111,14 @@ def main():
             return 0
         if mode == "send":
             return send_pieces(s, open(sys.argv[4], "rb").read())
+        if mode == "sendread":
+            n = int(sys.argv[5])
+            if send_pieces(s, open(sys.argv[4], "rb").read(), quiet=True) is None:
+                return 0
+            s.shutdown(socket.SHUT_WR)
+            got = len(s.recv(n, socket.MSG_WAITALL))
+            print(f"sent {os.path.getsize(sys.argv[4])} read {got}", flush=True)
+            return 0
         if mode == "twice":
             return send_twice(s, int(sys.argv[4]))
         if mode == "cut":
@@ -96,13 +126,16 @@ def main():
         return write_until_error(s)
 
 
-def read_until_end(conn, saved):
-    """Reads until EOF or an error, into `saved` if given; prints what ended it."""
+def read_until_end(conn, saved, quiet=False):
+    """Reads until EOF or an error, into `saved` if given; prints what ended it
+    (unless `quiet` at EOF, returning the count then)."""
     total = 0
     try:
         while True:
             b = conn.recv(65536)
             if not b:
+                if quiet:
+                    return total
                 print(f"eof after {total}", flush=True)
                 return 0
             total += len(b)
@@ -116,7 +149,7 @@ def read_until_end(conn, saved):
             saved.close()
 
 
-def send_pieces(s, data):
+def send_pieces(s, data, quiet=False):
     """Sends `data` in pieces of many sizes, each from one scratch buffer at some
     offset, overwriting the piece once send() returned: a blocking send() returns only
     when the program may reuse its buffer, so the peer must get `data` whole."""
@@ -136,8 +169,9 @@ def send_pieces(s, data):
             i += 1
     except OSError as e:
         print(f"error {errno.errorcode.get(e.errno, e.errno)} after {at}", flush=True)
-        return 0
-    print(f"sent {at}", flush=True)
+        return None if quiet else 0
+    if not quiet:
+        print(f"sent {at}", flush=True)
     return 0
 
 
