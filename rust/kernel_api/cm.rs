@@ -313,6 +313,15 @@ impl CmIdRef {
         unsafe { bindings::infinisock_cm_disconnect(self.as_raw(), qp) };
     }
 
+    /// Tells the connection manager that the peer is known to be established (a
+    /// message of its arrived) before its RTU did: the `ESTABLISHED` event follows as
+    /// if the RTU had come. Only the first call while the REP is outstanding counts;
+    /// others are refused by ib_cm, harmlessly, and so ignored.
+    pub(crate) fn notify_established(&self) {
+        // SAFETY: Live id; ib_cm takes its own locks and queues the event.
+        let _ = unsafe { bindings::infinisock_cm_notify_established(self.as_raw()) };
+    }
+
     /// Creates the connection's RC QP on the two CQs (and on the shared receive queue
     /// `srq` unless it is null), in INIT, with `send_wr` and `recv_wr` entries,
     /// `send_sge` SGEs and `max_inline` inline bytes per send request, and `qp_context`

@@ -32,7 +32,9 @@ use crate::{
 
 /// A receive completed (or was flushed).
 pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
-    let Some(link) = inner.link.as_mut() else { return };
+    if inner.link.is_none() {
+        return;
+    }
     if wc.overrun {
         // A receive from the shared queue with no buffer granted: the queue took the
         // buffer back, and the peer is reset before it can keep one more.
@@ -53,6 +55,14 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         }
         return;
     }
+    if inner.phase == Phase::Accepting {
+        // The peer sent this after our REP reached it, so it sent its RTU too: a lost
+        // RTU must not hold the connection until the REP is retried.
+        if let Some(id) = inner.id.as_ref() {
+            id.notify_established();
+        }
+    }
+    let Some(link) = inner.link.as_mut() else { return };
     link.rx_len[usize::from(idx)] = wc.byte_len;
     // An RDMA WRITE with immediate consumed the buffer: it holds no message.
     link.rx_imm[usize::from(idx)] = wc.imm.map(|imm| (imm, wc.byte_len));

@@ -183,7 +183,8 @@ rm -f "$out" "$tout"
 # and for an unprivileged user too.
 SS=$TOP/tools/stat/infinisock-ss
 out=$(mktemp)
-ip netns exec b python3 - > /dev/null <<'PY' &
+bout=$(mktemp)
+ip netns exec b python3 - > "$bout" <<'PY' &
 import socket, time
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 258)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -191,6 +192,7 @@ s.bind(("10.77.0.2", 7210))
 s.listen(4)
 c, _ = s.accept()
 c.recv(1000, socket.MSG_WAITALL)
+print("accepted", flush=True)
 time.sleep(60)
 PY
 sleep 1
@@ -234,7 +236,9 @@ count() { ip netns exec a "$SS" -j "$@" | python3 -c 'import json, sys; print(le
 ip netns exec a setpriv --reuid 65534 --regid 65534 --clear-groups "$SS" -e |
 	grep -Eq "10\.77\.0\.2:7210 +uid:0 " || fail "infinisock-ss as nobody: $(ip netns exec a setpriv --reuid 65534 --regid 65534 --clear-groups "$SS" -e 2>&1)"
 # b lists its end of the connection, not a's socket.
-ip netns exec b "$SS" -e | grep -Eq "10\.77\.0\.1:$cport +uid:0 " || fail "namespace b does not list its end"
+wait_output "$bout" accepted
+ip netns exec b "$SS" -e | grep -Eq "10\.77\.0\.1:$cport +uid:0 " ||
+	fail "namespace b does not list its end: $(ip netns exec b "$SS" -a -e)"
 ip netns exec b "$SS" -e | grep -q " sk:$(printf %x "$cookie")\$" && fail "namespace b lists a's socket"
 # AF_IB sockets through sock_diag's AF_IB family: an unconnected SOCK_SEQPACKET one.
 fifo=$(mktemp -u) && mkfifo "$fifo"
@@ -245,4 +249,4 @@ ip netns exec a "$SS" --ib -a -e | grep -Eq "^ib_seqpacket +UNCONN +0 +0 +\*:\* 
 	fail "infinisock-ss --ib -a: $(ip netns exec a "$SS" --ib -a -e)"
 [ "$(count --ib)" = 0 ] || fail "infinisock-ss --ib lists an unconnected socket without -a"
 pass "infinisock-ss lists SDP sockets over sock_diag: connection, listener, details, filters, JSON, other users, AF_IB"
-rm -f "$out"
+rm -f "$out" "$bout"

@@ -72,6 +72,18 @@ for i in 1 2 3 4; do
 	out=$(ip netns exec a timeout 60 "$ROGUE" "$HOST_B4" 7198 no_rtu | tr '\n' ' ')
 	[ "$out" = "rep disconnected " ] || fail "abandoned handshake $i: rogue saw '$out'"
 done
+# RTUs the filter dropped so far ("Sent B bytes P pkt" of its drop action).
+rtus_dropped() { tc -n b -s filter show dev vb ingress prio 1 | sed -n 's/.*Sent [0-9]* bytes \([0-9]*\) pkt.*/\1/p' | head -n1; }
+# A client whose RTU is lost but which speaks first: its first message completes the
+# listener's handshake, as a data segment completes TCP's when the handshake's ACK was
+# lost. (Waiting for the REP's retry would lose the retried RTU here too.)
+before=$(rtus_dropped)
+ip netns exec b python3 "$PEER" serve "$HOST_B4" 7197 > /dev/null &
+wait_listening b 7197
+got=$(ip netns exec a timeout 30 python3 "$PEER" echo "$HOST_B4" 7197 early)
+[ "$got" = early ] || fail "a client whose RTU was lost got '$got', not its echo"
+[ "$(rtus_dropped)" -gt "$before" ] || fail "the filter dropped no RTU of that client ($before before, $(rtus_dropped) after)"
+pass "a lost RTU: the client's first message completes the listener's handshake"
 tc -n b qdisc del dev vb clsact || fail "tc qdisc del"
 for i in 1 2 3; do
 	out=$(ip netns exec a timeout 60 "$ROGUE" "$HOST_B4" 7198 rej_after_rep | tr '\n' ' ')

@@ -240,6 +240,18 @@ void infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp)
 	rdma_disconnect(id);
 }
 
+/*
+ * The passive side's first receive is proof that the peer took our REP and sent its
+ * RTU: ib_cm moves to established as if the RTU had come (a lost RTU otherwise holds
+ * the connection until the REP's retry, seconds later). Hardware raises
+ * IB_EVENT_COMM_EST for this; rdma_rxe does not, so the receive path says it.
+ * Callable in any context (ib_cm allocates atomically and queues the event).
+ */
+int infinisock_cm_notify_established(struct rdma_cm_id *id)
+{
+	return rdma_notify(id, IB_EVENT_COMM_EST);
+}
+
 int infinisock_cm_reject(struct rdma_cm_id *id)
 {
 	return rdma_reject(id, NULL, 0, IB_CM_REJ_CONSUMER_DEFINED);
