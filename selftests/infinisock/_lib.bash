@@ -49,7 +49,7 @@ wait_listening() {
 # rxe_hosts H1 H2 NET: two hosts of a test's own, network namespaces H1 and H2 joined
 # by a veth pair (vH1, vH2) with addresses NET.1 and NET.2 and an rdma_rxe device on
 # each (rxeH1, rxeH2), for a test that takes a device away without touching the shared
-# hosts. The caller's cleanup deletes the survivor's device before the namespaces.
+# hosts. The caller's cleanup undoes it with rxe_hosts_del.
 rxe_hosts() {
 	local h1=$1 h2=$2 net=$3 _
 	ip netns add "$h1" && ip netns add "$h2" || fail "netns"
@@ -59,4 +59,14 @@ rxe_hosts() {
 	ip netns exec "$h1" rdma link add "rxe$h1" type rxe netdev "v$h1" || fail "rxe$h1"
 	ip netns exec "$h2" rdma link add "rxe$h2" type rxe netdev "v$h2" || fail "rxe$h2"
 	for _ in 1 2 3 4 5; do ip netns exec "$h1" ping -c1 -W5 "$net.2" > /dev/null && break; done
+}
+
+# rxe_hosts_del H...: undoes rxe_hosts, whatever is left of it. The surviving devices go
+# before their namespaces, synchronously: left to go with a namespace, a device is
+# unregistered in the background while the namespace's netdev waits for it ("waiting
+# for vH to become free"), and the next namespace made meanwhile fails.
+rxe_hosts_del() {
+	local h
+	for h in "$@"; do ip netns exec "$h" rdma link delete "rxe$h" 2>/dev/null; done
+	for h in "$@"; do ip netns del "$h" 2>/dev/null; done
 }

@@ -10,13 +10,7 @@ PEER=$(dirname "$0")/py/sdp_peer.py
 
 cleanup() {
 	kill $src $snk 2>/dev/null
-	# The surviving device goes before its namespace, synchronously: left to go with
-	# the namespace, it is unregistered in the background while the namespace's
-	# netdev waits for it ("waiting for vc to become free"), and the next namespace
-	# made meanwhile fails.
-	ip netns exec c rdma link delete rxec 2>/dev/null
-	ip netns del c 2>/dev/null
-	ip netns del d 2>/dev/null
+	rxe_hosts_del c d
 }
 src= snk=
 trap cleanup EXIT

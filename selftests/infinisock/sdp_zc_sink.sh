@@ -16,12 +16,7 @@ cleanup() {
 	ip netns exec b sysctl -qw net.infinisock.sdp_srq=1
 	kill $(jobs -p) 2>/dev/null
 	wait 2>/dev/null
-	# The surviving device of the removal case goes before its namespace (see
-	# sdp_peer_vanishes.sh).
-	ip netns exec zc1 rdma link delete rxezc1 2>/dev/null
-	ip netns exec zc2 rdma link delete rxezc2 2>/dev/null
-	ip netns del zc1 2>/dev/null
-	ip netns del zc2 2>/dev/null
+	rxe_hosts_del zc1 zc2
 	rm -rf "$dir"
 }
 trap cleanup EXIT

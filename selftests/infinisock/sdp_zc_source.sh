@@ -19,12 +19,7 @@ cleanup() {
 	done
 	kill $(jobs -p) 2>/dev/null
 	wait 2>/dev/null
-	# The surviving device of the removal case goes before its namespace (see
-	# sdp_peer_vanishes.sh).
-	ip netns exec zs2 rdma link delete rxezs2 2>/dev/null
-	ip netns exec zs1 rdma link delete rxezs1 2>/dev/null
-	ip netns del zs1 2>/dev/null
-	ip netns del zs2 2>/dev/null
+	rxe_hosts_del zs1 zs2
 	rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -66,27 +66,21 @@ def main():
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as s:
             s.connect((addr, port))
             return read_until_end(s, open(sys.argv[4], "wb"))
-    if mode == "saveback":
-        with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
-            lst.bind((addr, port))
-            lst.listen(1)
-            print("listening", flush=True)
-            conn, _ = lst.accept()
-            with conn:
-                n = int(sys.argv[5])
-                back = threading.Thread(target=conn.sendall, args=(b"Y" * n,))
-                back.start()
-                total = read_until_end(conn, open(sys.argv[4], "wb"), quiet=True)
-                back.join()
-                print(f"eof after {total} wrote {n}", flush=True)
-                return 0
-    if mode in ("serve", "sink", "spew", "save", "hold", "partial", "shutrd"):
+    if mode in ("serve", "sink", "spew", "save", "hold", "partial", "shutrd", "saveback"):
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
             lst.bind((addr, port))
             lst.listen(1)
             print("listening", flush=True)
             conn, peer = lst.accept()
             with conn:
+                if mode == "saveback":
+                    n = int(sys.argv[5])
+                    back = threading.Thread(target=conn.sendall, args=(b"Y" * n,))
+                    back.start()
+                    total = read_until_end(conn, open(sys.argv[4], "wb"), quiet=True)
+                    back.join()
+                    print(f"eof after {total} wrote {n}", flush=True)
+                    return 0
                 if mode == "serve":
                     data = conn.recv(4096)
                     conn.sendall(data)
