@@ -102,15 +102,10 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
         let connected = inner.phase == Phase::Connected;
         let Some(link) = inner.link.as_mut().filter(|l| connected && !l.stream.qp_dead) else {
             // The connection is over: what the sink READ of closed adverts was sent.
-            cut(inner);
-            let read = inner.link.as_ref().and_then(|l| l.zc_src.as_ref()).map_or(0, ZcSource::read);
-            return ended(ep, read as usize, stop.unwrap_or(ECONNRESET));
+            return give_up(ep, inner, None, stop.unwrap_or(ECONNRESET));
         };
         if link.zc_src.as_ref().is_none_or(ZcSource::broken) {
-            let read = link.zc_src.as_ref().map_or(0, ZcSource::read);
-            cut(inner);
-            ep.fail(inner, ECONNRESET);
-            return ended(ep, read as usize, ECONNRESET);
+            return give_up(ep, inner, Some(ECONNRESET), ECONNRESET);
         }
         let declined = link.zc_src.as_ref().is_some_and(ZcSource::has_declined);
         if stop.is_none() && !copy_rest && !fault && !declined && !cancel_sent {
@@ -141,10 +136,7 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
         let due = src.due();
         if due == Due::Reset {
             pr_warn_ratelimited!("SDP: peer did not answer the cancel of our zero-copy advert; connection reset\n");
-            let read = src.read();
-            cut(inner);
-            ep.fail(inner, ETIMEDOUT.into_error());
-            return ended(ep, read as usize, ETIMEDOUT.into_error());
+            return give_up(ep, inner, Some(ETIMEDOUT.into_error()), ETIMEDOUT.into_error());
         }
         if src.open() && !cancel_sent && (due == Due::Cancel || stop.is_some()) {
             // A control message: it may use the reserve. Without a credit now, later
@@ -174,11 +166,7 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
             }
             Err(e) => {
                 // A fatal signal: the task goes, and the connection with it.
-                let inner = &mut **guard;
-                let read = inner.link.as_ref().and_then(|l| l.zc_src.as_ref()).map_or(0, ZcSource::read);
-                cut(inner);
-                ep.fail(inner, ECONNRESET);
-                return ended(ep, read as usize, e);
+                return give_up(ep, guard, Some(ECONNRESET), e);
             }
         }
         if !forever && stop.is_none() {
@@ -188,6 +176,18 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
             }
         }
     }
+}
+
+/// The write stops before its adverts closed: the QP is cut if any is exposed,
+/// the connection failed with `reset` if given, and the call returns what the sink READ
+/// of closed adverts, else `err`.
+fn give_up(ep: EpRef<'_>, inner: &mut Inner, reset: Option<Error>, err: Error) -> Result<Outcome> {
+    let read = inner.link.as_ref().and_then(|l| l.zc_src.as_ref()).map_or(0, ZcSource::read);
+    cut(inner);
+    if let Some(e) = reset {
+        ep.fail(inner, e);
+    }
+    ended(ep, read as usize, err)
 }
 
 /// A write that gives up with adverts still exposed: the QP goes to the error state
