@@ -122,26 +122,24 @@ fn adverts_before_the_peer_saw_our_send_sm_are_discarded() {
 }
 
 #[test]
-fn an_advert_discarded_before_our_send_sm_went_holds_the_gate() {
+fn an_advert_sent_before_our_rd_compl_went_is_a_new_one() {
     let mut f = Flow::new(2, true);
     f.on_src_avail(0, ah(10, 0), 0).unwrap();
     f.next_read(10).unwrap();
     f.decline();
     f.read_done(10).unwrap();
-    // The RdmaRdCompl closes the only advert; the SendSm declines none, and waits.
+    // The RdmaRdCompl closes the only advert, so no SendSm is owed; it waits (no credit).
     f.flush(|_| None).unwrap();
-    // The peer, not having seen either, advertises again: discarded, and open at
-    // the peer until our SendSm reaches it.
-    assert_eq!(f.on_src_avail(1, ah(10, 10), 0), Ok(OnSrcAvail::Discard));
+    // The peer, not having seen it, advertises again: a second advert, not declined by
+    // a SendSm the peer would apply to it.
+    assert_eq!(f.on_src_avail(1, ah(10, 10), 0), Ok(OnSrcAvail::Accept));
     let mut mseq = 4;
-    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(10), Reply::SendSm]);
-    // RdmaRdCompl went as 5, SendSm as 6: Data before the peer saw 6 broke the rule.
-    assert_eq!(f.check_data(5), Err(SinkViolation::DataWhileOpen));
-    assert_eq!(f.check_data(6), Ok(()));
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(10)]);
+    assert_eq!(f.check_data(5), Err(SinkViolation::DataWhileOpen), "the second advert is open");
 }
 
 #[test]
-fn a_send_sm_that_declines_nothing_holds_no_data_back() {
+fn a_decline_the_rd_compl_answers_owes_no_send_sm() {
     let mut f = Flow::new(2, true);
     f.on_src_avail(0, ah(10, 0), 0).unwrap();
     f.next_read(10).unwrap();
@@ -149,14 +147,27 @@ fn a_send_sm_that_declines_nothing_holds_no_data_back() {
     assert!(f.replies_owed(), "the decline waits for the READ in flight");
     f.read_done(10).unwrap();
     let mut mseq = 4;
-    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(10), Reply::SendSm]);
-    // The RdmaRdCompl (5) closed the only advert; the SendSm (6) declined nothing.
+    // The RdmaRdCompl (5) closed the only advert: a SendSm after it would decline the
+    // peer's next advert, which it may send as soon as it sees 5.
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(10)]);
+    assert!(!f.replies_owed());
     assert_eq!(f.check_data(5), Ok(()));
-    // A SrcAvail the peer sent before it saw 6 is dropped, and open at the peer
-    // until 6 reaches it.
-    assert_eq!(f.on_src_avail(5, ah(10, 10), 0), Ok(OnSrcAvail::Discard));
-    assert_eq!(f.check_data(5), Err(SinkViolation::DataWhileOpen));
-    assert_eq!(f.check_data(6), Ok(()));
+    assert_eq!(f.on_src_avail(5, ah(10, 10), 0), Ok(OnSrcAvail::Accept));
+}
+
+#[test]
+fn a_cancel_while_everything_is_being_read_is_answered_by_the_rd_compl_alone() {
+    let mut f = Flow::new(2, true);
+    f.on_src_avail(0, ah(10, 0), 0).unwrap();
+    f.next_read(10).unwrap();
+    // The cancel comes while the READ of everything is in flight.
+    f.on_cancel();
+    f.read_done(10).unwrap();
+    let mut mseq = 4;
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(10)]);
+    assert!(!f.replies_owed());
+    // The source's next advert, sent once it saw 5, is taken.
+    assert_eq!(f.on_src_avail(5, ah(10, 10), 0), Ok(OnSrcAvail::Accept));
 }
 
 #[test]

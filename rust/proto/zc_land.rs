@@ -264,7 +264,9 @@ impl<Ls: Lists> SinkFlow<Ls> {
                 // Reserved above.
                 let _ = self.owed.push_reserved(Owed::RdCompl { n, closes: d.rd_compl_closes });
             }
-            let _ = self.owed.push_reserved(Owed::SendSm { closes: d.declined > 0 });
+            if d.declined > 0 {
+                let _ = self.owed.push_reserved(Owed::SendSm { closes: true });
+            }
         }
         while let Some(&next) = self.owed.first() {
             let Some(mseq) = send(next.reply()) else { break };

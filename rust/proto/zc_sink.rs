@@ -77,7 +77,8 @@ pub struct Decline {
     pub rd_compl: Option<u32>,
     /// That RdmaRdCompl reports the oldest advert's last bytes: it closes it.
     pub rd_compl_closes: bool,
-    /// Adverts the SendSm after it declines (those open, but one it closes).
+    /// Adverts the SendSm after it declines (those open, but one it closes); no
+    /// SendSm is owed when none is left.
     pub declined: usize,
 }
 
@@ -218,14 +219,17 @@ impl<Ls: Lists> PeerAdverts<Ls> {
 
     /// The replies owed now, in order, each sent by `send`, which returns the `mseq` it
     /// went with: once no READ is in flight, the RdmaRdCompl of what was READ and not
-    /// reported, then SendSm, which closes every advert.
+    /// reported, then SendSm, which closes every advert still open (none when that
+    /// RdmaRdCompl closed the last: a SendSm then would decline the peer's next one).
     pub fn replies(&mut self, mut send: impl FnMut(Reply) -> u32) {
         let Some(d) = self.take_decline() else { return };
         if let Some(n) = d.rd_compl {
             send(Reply::RdCompl(n));
         }
-        let mseq = send(Reply::SendSm);
-        self.declined(mseq);
+        if d.declined > 0 {
+            let mseq = send(Reply::SendSm);
+            self.declined(mseq);
+        }
     }
 
     /// [`Self::replies`] in two steps, for a caller that sends them later: once no READ
