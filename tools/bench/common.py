@@ -23,6 +23,17 @@ TRANSPARENT_SYSTEMS = {
 }
 
 
+# SDP's zero-copy section: explicit SDP streams with net.infinisock.sdp_zcopy at this
+# value on both hosts (0: every byte copied into send buffers; 2: a large send() is
+# advertised and the peer RDMA READs it from the program's pages).
+ZCOPY_SYSTEMS = {
+    "sdp_copy": 0,
+    "sdp_zc": 2,
+}
+# The sizes of send() the zero-copy section runs (the issue's figures: 256 KiB, 1 MiB).
+ZCOPY_SIZES = (256 * 1024, 1024 * 1024)
+
+
 # SDP streams on their devices' shared receive queues (net.infinisock.sdp_srq on both
 # hosts): the scale steps' row beside per-connection receive buffers.
 SHARED_QUEUE_SYSTEM = "sdp_srq"
@@ -34,8 +45,8 @@ BIG_SCALE_N = 10_000
 
 def base_system(system):
     """The system a transparent-section system runs as ("hybrid" runs TCP programs);
-    SDP on shared receive queues runs as SDP."""
-    if system == SHARED_QUEUE_SYSTEM:
+    SDP on shared receive queues and the zero-copy section's systems run as SDP."""
+    if system == SHARED_QUEUE_SYSTEM or system in ZCOPY_SYSTEMS:
         return "sdp"
     return TRANSPARENT_SYSTEMS.get(system, (system, None))[0]
 KIB = 1024

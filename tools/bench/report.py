@@ -33,13 +33,15 @@ NAMES = {
     "hybrid": "hybrid (transparent SDP, over SDP)",
     "hybrid_tcp": "hybrid (fell back to TCP)",
     "sdp_beside": "SDP (explicit, beside)",
+    "sdp_copy": "SDP, copied (sdp_zcopy 0)",
+    "sdp_zc": "SDP, zero-copy source (sdp_zcopy 2)",
     "tcp_beside": "TCP (beside)",
 }
 LAT_NAMES = {"verbs_send": "ib_send_lat", "verbs_write": "ib_write_lat"}
 # The systems of suite.py's timed sections (meta.section_seconds), in table order.
 RUN_TIME_NAMES = {"verbs": "raw verbs", "sdp": "SDP", "smc": "SMC-Rv2", "rsocket": "rsocket", "tcp": "TCP",
                   "ibmsg": "AF_IB SEQPACKET", "sdp_beside": "SDP beside", "hybrid": "hybrid",
-                  "tcp_beside": "TCP beside", "hybrid_tcp": "hybrid on TCP"}
+                  "tcp_beside": "TCP beside", "hybrid_tcp": "hybrid on TCP", "zcopy": "SDP zero-copy"}
 
 
 def size_name(n):
@@ -112,6 +114,38 @@ def table(header, rows):
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
+
+
+def zcopy_table(fig):
+    """SDP with and without the sender's zero-copy adverts, run side by side in each
+    repeat, beside ib_write_bw and ib_read_bw of the same size run just before."""
+    rows = []
+    for size in sorted({k[3] for k in fig.values if k[0] == "sdp_zc" and k[1] == "bandwidth"}):
+        key = lambda s, metric="throughput": (s, "bandwidth", metric, size, 1, None)
+        f = {s: fig.get(s, "bandwidth", "throughput", size, 1) for s in ("sdp_copy", "sdp_zc")}
+        anchors = {v: fig.get(v, "zcopy-beside", "throughput", size, 1) for v in ("verbs_write", "verbs_read")}
+        bulk = {s: fig.get(s, "bulk", "throughput", size, 1) for s in ("sdp_copy", "sdp_zc")}
+        cpu = {s: fig.get(s, "bulk", "kernel_cpu_s_per_gb", size, 1) for s in ("sdp_copy", "sdp_zc")}
+        cpu_key = lambda s: (s, "bulk", "kernel_cpu_s_per_gb", size, 1, None)
+        rows.append([size_name(size), cell(f["sdp_copy"]), cell(f["sdp_zc"]),
+                     cell(fig.paired_ratio(key("sdp_zc"), key("sdp_copy"))),
+                     ratio(f["sdp_zc"], anchors["verbs_write"]) + " (goal ≥ 0.95)",
+                     ratio(f["sdp_zc"], anchors["verbs_read"]),
+                     "%s / %s" % (cell(bulk["sdp_copy"]), cell(bulk["sdp_zc"])),
+                     "%s / %s" % (cell(cpu["sdp_copy"], 2), cell(cpu["sdp_zc"], 2)),
+                     cell(fig.paired_ratio(cpu_key("sdp_zc"), cpu_key("sdp_copy"))) + " (goal ≤ 0.5)"])
+    if not rows:
+        return []
+    return ["## SDP zero-copy source beside the copied path, ib_write_bw and ib_read_bw (Gbit/s)", "",
+            "iperf3 (blocking write() of the size, one stream) over explicit SDP with net.infinisock.sdp_zcopy "
+            "0 (every byte copied into send buffers) and 2 (each write advertised, the receiver RDMA READs it "
+            "from the writer's pages and copies it to the reader), side by side in ABBA order over the "
+            "repeats; ib_write_bw and ib_read_bw of the same size ran just before each pair. stream_bench bulk "
+            "(blocking send() of the size) ran after each iperf3 run, in the same mode: its throughput, and "
+            "the kernel CPU time of the whole VM (both ends and rxe, /proc/stat) per GB moved.", "",
+            table(["size", "iperf3 copied", "iperf3 zero-copy", "zero-copy / copied (paired)", "zero-copy / ib_write_bw",
+                   "zero-copy / ib_read_bw", "stream_bench copied / zero-copy", "kernel CPU s/GB copied / zero-copy",
+                   "kernel CPU zero-copy / copied (paired)"], rows), ""]
 
 
 def report(data, outdir):
@@ -256,6 +290,7 @@ def report(data, outdir):
                "before it, and rxe runs a LOCAL_INV only once every earlier request of the QP has completed. "
                "ib_write_bw ran just before each repeat of the same size.", "",
                table(["size", "AF_IB WRITE with immediate", "ib_write_bw", "ratio"], imm), ""]
+    md += zcopy_table(fig)
     rs = [(size, fig.get("rsocket", "latency", "mean", size)) for size in fig.sizes("latency")]
     if any(f for _, f in rs):
         md += ["rsocket (rstream, blocking calls; it reports the mean, not percentiles), one way: " +

@@ -19,8 +19,12 @@ Systems, all on the same veth + rxe pair between netns a (client) and b (server)
               and net.infinisock.sdp_transparent=3 on both hosts (over SDP); with
               hybrid_tcp, the server's namespace off (the client falls back to TCP);
               beside each, explicit SDP (sdp_beside) and TCP (tcp_beside) again
+  zcopy       explicit SDP with net.infinisock.sdp_zcopy 0 (sdp_copy) and 2 (sdp_zc:
+              large sends advertised, RDMA READ by the peer) at 256 KiB and 1 MiB,
+              iperf3 and stream_bench bulk (kernel CPU per GB), beside ib_write_bw
+              and ib_read_bw (test zcopy-beside)
 
-    suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp,ibmsg,hybrid,scale]
+    suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp,ibmsg,hybrid,zcopy,scale]
 
 "scale" in --only runs the scale steps alone, for the systems named beside it (sdp, smc,
 tcp; all three if none is), and nothing else.
@@ -39,7 +43,7 @@ import sys
 import time
 
 from common import (BIG_SCALE_N, KIB, LISTEN_TIMEOUT_S, PRELOAD, PROTO, SHARED_QUEUE_SYSTEM, TOP, TRANSPARENT,
-                    TRANSPARENT_SYSTEMS, UNSEEN_LISTENER_WAIT_S, base_system, log)
+                    TRANSPARENT_SYSTEMS, UNSEEN_LISTENER_WAIT_S, ZCOPY_SIZES, ZCOPY_SYSTEMS, base_system, log)
 from tool_iperf3 import Iperf3
 from tool_perftest import Perftest
 from tool_rstream import Rstream
@@ -292,6 +296,12 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
              for host, mode in (("a", a), ("b", b))},
             (("net.infinisock.sdp_transparent", 0),))
 
+    def zcopy(self, mode):
+        """net.infinisock.sdp_zcopy of hosts a and b as `mode` for the SDP streams made
+        inside; the default, 0, after."""
+        pairs = (("net.infinisock.sdp_zcopy", mode),)
+        return self.host_sysctls({"a": pairs, "b": pairs}, (("net.infinisock.sdp_zcopy", 0),))
+
     def shared_queues(self, on):
         """SDP streams made inside on their devices' shared receive queues if `on`,
         else on receive buffers and CQs of each connection's own
@@ -426,6 +436,20 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
                             self.iperf3(system, 64 * KIB, 1, r)
                             self.sockperf(system, 64, r)
                             self.connrate(system, r)
+        if wanted("zcopy"):
+            log("SDP zero-copy: iperf3 with and without the sender's adverts, beside ib_read_bw and ib_write_bw")
+            # ABBA over the repeats, each size's anchors just before its pair (the bed
+            # drifts within a run).
+            for r in range(self.repeats if q else max(self.repeats, 4)):
+                with self.section("zcopy", "bandwidth"):
+                    for size in ZCOPY_SIZES:
+                        for verb in ("write", "read"):
+                            self.verbs_bandwidth_once(verb, size, r, test="zcopy-beside")
+                        pair = tuple(ZCOPY_SYSTEMS)
+                        for system in (pair if r % 2 == 0 else pair[::-1]):
+                            with self.zcopy(ZCOPY_SYSTEMS[system]):
+                                self.iperf3(system, size, 1, r)
+                                self.bulk(system, size, r)
         if wanted("rsocket"):
             log("rsocket")
             for r in range(self.repeats):

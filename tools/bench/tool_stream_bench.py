@@ -102,6 +102,24 @@ class StreamBench:
     def kv(out):
         return dict(re.findall(r"(\w+)=(-?[\w.]+)", out))
 
+    def bulk(self, system, size, r):
+        """One stream of blocking `size`-byte send()s for self.seconds: throughput, and
+        the kernel CPU time of the whole VM (both ends and rxe) per GB moved."""
+        srv, proto, port = self.stream_bench_server(system)
+        rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
+        rc, out, err = self.run("a", [STREAM_BENCH, "bulk", proto, SERVER, str(port), str(self.seconds), str(size)],
+                                timeout=120)
+        self.stop(srv)
+        kv = self.kv(out)
+        if rc != 0 or "gbit_per_s" not in kv:
+            return self.error(system, "bulk", err or out, size=size)
+        if self.path_check(system, int(kv["bytes"]), rxe0, segs0) is None:
+            return self.error(system, "bulk", "fell back to TCP", size=size)
+        self.record(system, "bulk", "throughput", "Gbit/s", float(kv["gbit_per_s"]), size=size, streams=1, repeat=r,
+                    tool="stream_bench")
+        self.record(system, "bulk", "kernel_cpu_s_per_gb", "s/GB", float(kv["kernel_cpu_s_per_gb"]), size=size,
+                    streams=1, repeat=r, tool="stream_bench")
+
     def connrate(self, system, r):
         srv, proto, port = self.stream_bench_server(system)
         rc, out, err = self.run("a", [STREAM_BENCH, "connrate", proto, SERVER, str(port), str(self.seconds)], timeout=120)
