@@ -236,6 +236,19 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
             return int(lines[1][lines[0].index("OutSegs")])
         return 0
 
+    def infinisock_counter(self, host, name):
+        """A counter of the module's in netns host (/proc/net/infinisock/stats); 0 if
+        none is there."""
+        try:
+            with open("/proc/%d/net/infinisock/stats" % self.anchor_pid(host)) as f:
+                for line in f:
+                    fields = line.split()
+                    if len(fields) == 2 and fields[0] == name:
+                        return int(fields[1])
+        except OSError:
+            pass
+        return 0
+
     def path_check(self, system, moved_bytes, rxe_before, segs_before):
         """Whether a socket run's payload crossed the RDMA devices (SDP, SMC) or the
         veth (TCP). Returns a note; None if the run cannot count as `system`."""
@@ -448,8 +461,17 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
                         pair = tuple(ZCOPY_SYSTEMS)
                         for system in (pair if r % 2 == 0 else pair[::-1]):
                             with self.zcopy(ZCOPY_SYSTEMS[system]):
-                                self.iperf3(system, size, 1, r)
-                                self.bulk(system, size, r)
+                                # The adverts each run made: iperf3 writes on
+                                # non-blocking sockets, which copy (only a blocking
+                                # send() can wait for the peer's READ).
+                                runs = (("bandwidth", lambda: self.iperf3(system, size, 1, r)),
+                                        ("bulk", lambda: self.bulk(system, size, r)))
+                                for test, run in runs:
+                                    before = self.infinisock_counter("a", "zc_adverts_sent")
+                                    run()
+                                    after = self.infinisock_counter("a", "zc_adverts_sent")
+                                    self.record(system, test, "zc_adverts", "count", after - before, size=size,
+                                                streams=1, repeat=r)
         if wanted("rsocket"):
             log("rsocket")
             for r in range(self.repeats):
