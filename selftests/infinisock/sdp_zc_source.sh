@@ -154,8 +154,13 @@ echo "# socat: zc_adverts_sent +$(delta a zc_adverts_sent), zc_bytes_read_by_pee
 for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_transparent=0; done
 pass "socat through transparent SDP: $(delta a zc_bytes_read_by_peer) bytes of its writes READ by the peer, the file whole"
 
-# pins: pages pinned system-wide and not released yet (/proc/vmstat).
-pins() { awk '$1 == "nr_foll_pin_acquired" {a = $2} $1 == "nr_foll_pin_released" {r = $2} END {print a - r}' /proc/vmstat; }
+# pins: pages pinned system-wide and not released yet (/proc/vmstat), with every
+# CPU's pending counts folded in first (vm.stat_refresh, as af_ib_rdma.c does):
+# unfolded, either count can lag by pins a CPU has not reported yet.
+pins() {
+	echo 1 > /proc/sys/vm/stat_refresh
+	awk '$1 == "nr_foll_pin_acquired" {a = $2} $1 == "nr_foll_pin_released" {r = $2} END {print a - r}' /proc/vmstat
+}
 
 # hostile SCENARIO: sdp_rogue listens on host b as a sink of host a's adverts that
 # breaks a rule; host a's writer sends the file to it. The writer must get an error,
