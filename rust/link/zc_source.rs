@@ -240,7 +240,8 @@ impl ZcSource {
         self.adverts.tick(self.now_ms())
     }
 
-    /// We sent SrcAvailCancel: the sink answers with what it READ, then SendSm.
+    /// We sent SrcAvailCancel: the sink answers with what it READ, then SendSm for any
+    /// advert still open.
     pub(crate) fn cancelled(&mut self) {
         let now = self.now_ms();
         self.adverts.cancel(now);

@@ -14,9 +14,10 @@
 //!   with the second's bytes.
 //! - Declining (a reader that cannot take the adverts, no READ depth, or the peer's
 //!   cancel) waits for the READ in flight, then owes the RdmaRdCompl of what was READ
-//!   and a SendSm. A SrcAvail that comes while the READ is still in flight is
-//!   declined with the others. Once the replies are owed, the peer closes its adverts
-//!   only when the SendSm reaches it, so a SrcAvail from then on, until the SendSm
+//!   and a SendSm, unless that RdmaRdCompl closes every advert open (a SendSm after it
+//!   would close the peer's next one). A SrcAvail that comes while the READ is still
+//!   in flight is declined with the others. Once a SendSm is owed, the peer closes its
+//!   adverts only when it reaches it, so a SrcAvail from then on, until the SendSm
 //!   has gone and after while its `mseq_ack` is below the SendSm's, is one the peer
 //!   sent before it saw it: discarded unread.
 //! - An advert whose bytes all came inline is reported at once.
@@ -61,20 +62,20 @@ impl ZcGate {
 enum Owed {
     /// RdmaRdCompl of `n` bytes of one advert; `closes`: its last, which closes it.
     RdCompl { n: u32, closes: bool },
-    /// SendSm, after the RdmaRdCompl of what was READ before it; `closes`: it declines
-    /// an advert the peer has open (none if that RdmaRdCompl closed the only one).
-    SendSm { closes: bool },
+    /// SendSm, after the RdmaRdCompl of what was READ before it: it declines the
+    /// adverts the peer has open (owed only while one is).
+    SendSm,
 }
 
 impl Owed {
     fn closes(self) -> bool {
-        matches!(self, Owed::RdCompl { closes: true, .. } | Owed::SendSm { closes: true })
+        matches!(self, Owed::RdCompl { closes: true, .. } | Owed::SendSm)
     }
 
     fn reply(self) -> Reply {
         match self {
             Owed::RdCompl { n, .. } => Reply::RdCompl(n),
-            Owed::SendSm { .. } => Reply::SendSm,
+            Owed::SendSm => Reply::SendSm,
         }
     }
 }
@@ -114,8 +115,7 @@ impl<Ls: Lists> SinkFlow<Ls> {
     /// cannot READ. A discarded one stays open at the peer until our SendSm reaches
     /// it: its Data may follow only that.
     pub fn on_src_avail(&mut self, mseq_ack: u32, ah: Advert, inline: u32) -> Result<OnSrcAvail, SinkViolation> {
-        if let Some(Owed::SendSm { closes }) = self.owed.iter_mut().find(|o| matches!(o, Owed::SendSm { .. })) {
-            *closes = true;
+        if self.owed.iter().any(|o| matches!(o, Owed::SendSm)) {
             return Ok(OnSrcAvail::Discard);
         }
         let r = self.adverts.on_src_avail(mseq_ack, ah, inline)?;
@@ -265,7 +265,7 @@ impl<Ls: Lists> SinkFlow<Ls> {
                 let _ = self.owed.push_reserved(Owed::RdCompl { n, closes: d.rd_compl_closes });
             }
             if d.declined > 0 {
-                let _ = self.owed.push_reserved(Owed::SendSm { closes: true });
+                let _ = self.owed.push_reserved(Owed::SendSm);
             }
         }
         while let Some(&next) = self.owed.first() {
@@ -274,7 +274,7 @@ impl<Ls: Lists> SinkFlow<Ls> {
             if next.closes() {
                 self.closed_at = Some(mseq);
             }
-            if let Owed::SendSm { .. } = next {
+            if let Owed::SendSm = next {
                 self.adverts.declined(mseq);
             }
         }

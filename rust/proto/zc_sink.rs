@@ -12,7 +12,7 @@
 //! SendSm declines every open advert, and a SrcAvail the peer sent before it saw our
 //! SendSm (its `mseq_ack` is below the SendSm's `mseq`) is discarded unread, since the
 //! peer closes it itself; a cancel is answered after the READ in flight, with the
-//! RdmaRdCompl of what was READ, then SendSm.
+//! RdmaRdCompl of what was READ, then SendSm if an advert is still open.
 
 use super::{
     list::{List, Lists},

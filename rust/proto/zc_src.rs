@@ -9,7 +9,7 @@
 //! with payload ([`SrcAdverts::may_send_data`]); RdmaRdCompl counts bytes READ of the
 //! oldest open advert, whose `mseq` its `mseq_ack` must cover; SendSm declines every
 //! open advert, whose unread rest the source then sends as Data; a cancel is answered by
-//! the RdmaRdCompl of what was READ, then SendSm. A reply with nothing to apply to, or
+//! the RdmaRdCompl of what was READ, then SendSm if an advert is still open. A reply with nothing to apply to, or
 //! more bytes than advertised, is a protocol violation; a cancel or SendSm that finds
 //! nothing open is stale and ignored.
 
@@ -158,8 +158,8 @@ impl<Ls: Lists> SrcAdverts<Ls> {
     }
 
     /// The source cancels its open adverts at `now_ms` (it sent SrcAvailCancel); the
-    /// sink answers with RdmaRdCompl for what it READ, then SendSm. Adverts already
-    /// cancelled keep their first cancel's time.
+    /// sink answers with RdmaRdCompl for what it READ, then SendSm for any still open.
+    /// Adverts already cancelled keep their first cancel's time.
     pub fn cancel(&mut self, now_ms: u64) {
         for e in self.open.iter_mut() {
             e.cancelled_ms.get_or_insert(now_ms);
