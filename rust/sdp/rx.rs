@@ -32,9 +32,7 @@ use crate::{
 
 /// A receive completed (or was flushed).
 pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
-    if inner.link.is_none() {
-        return;
-    }
+    let Some(link) = inner.link.as_mut() else { return };
     if wc.overrun {
         // A receive from the shared queue with no buffer granted: the queue took the
         // buffer back, and the peer is reset before it can keep one more.
@@ -62,7 +60,6 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
             id.notify_established();
         }
     }
-    let Some(link) = inner.link.as_mut() else { return };
     link.rx_len[usize::from(idx)] = wc.byte_len;
     // An RDMA WRITE with immediate consumed the buffer: it holds no message.
     link.rx_imm[usize::from(idx)] = wc.imm.map(|imm| (imm, wc.byte_len));
