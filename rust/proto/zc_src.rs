@@ -9,9 +9,9 @@
 //! with payload ([`SrcAdverts::may_send_data`]); RdmaRdCompl counts bytes READ of the
 //! oldest open advert, whose `mseq` its `mseq_ack` must cover; SendSm declines every
 //! open advert, whose unread rest the source then sends as Data; a cancel is answered by
-//! the RdmaRdCompl of what was READ, then SendSm if an advert is still open. A reply with nothing to apply to, or
-//! more bytes than advertised, is a protocol violation; a cancel or SendSm that finds
-//! nothing open is stale and ignored.
+//! the RdmaRdCompl of what was READ, then SendSm if an advert is still open. A reply
+//! with nothing to apply to, or more bytes than advertised, is a protocol violation; a
+//! cancel or SendSm that finds nothing open is stale and ignored.
 
 use super::list::{List, Lists, NoMemory};
 
