@@ -302,8 +302,14 @@ void infinisock_sk_sigio(struct sock *sk, __poll_t mask);
 struct wait_queue_head;
 struct mutex;
 void infinisock_wake_up_all(struct wait_queue_head *wq);
+/* What ends an infinisock_wait_unless() besides its wake-up and timeout. */
+enum infinisock_wait_ends {
+	INFINISOCK_WAIT_ENDS_SIGNAL = 0,
+	INFINISOCK_WAIT_ENDS_FATAL = 1,
+	INFINISOCK_WAIT_ENDS_NOTHING = 2,
+};
 long infinisock_wait_unless(struct wait_queue_head *wq, struct mutex *lock, const u32 *events, u32 seen,
-			    long timeo, unsigned int spin_usec, bool killable);
+			    long timeo, unsigned int spin_usec, int ends);
 void infinisock_sk_set_err(struct sock *sk, int err);
 int infinisock_sk_take_err(struct sock *sk);
 int infinisock_sk_peek_err(const struct sock *sk);

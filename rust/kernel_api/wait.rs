@@ -41,6 +41,27 @@ pub(crate) enum Woken {
     Signal,
 }
 
+/// What ends a [`WaitQueue::wait`] besides its wake-up and its timeout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ends {
+    /// Any signal.
+    Signal,
+    /// A fatal signal only: a wait the caller must see through once begun.
+    FatalSignal,
+    /// Nothing: what a task that is being killed must still see through.
+    Nothing,
+}
+
+impl Ends {
+    fn to_c(self) -> i32 {
+        (match self {
+            Self::Signal => bindings::infinisock_wait_ends_INFINISOCK_WAIT_ENDS_SIGNAL,
+            Self::FatalSignal => bindings::infinisock_wait_ends_INFINISOCK_WAIT_ENDS_FATAL,
+            Self::Nothing => bindings::infinisock_wait_ends_INFINISOCK_WAIT_ENDS_NOTHING,
+        }) as i32
+    }
+}
+
 impl WaitQueue {
     /// An initialiser; `name` and `key` are lockdep's class for the queue's spinlock.
     pub(crate) fn new(name: &'static CStr, key: Pin<&'static LockClassKey>) -> impl PinInit<Self> {
@@ -61,9 +82,8 @@ impl WaitQueue {
     /// Sleeps, with the mutex `guard` holds released, until woken, for at most
     /// `timeo` jiffies (`i64::MAX`, `MAX_SCHEDULE_TIMEOUT`: no limit), unless
     /// `events` is no longer `seen`; first, with `spin_usec` > 0, it spins that many
-    /// µs watching `events` (busy polling).
-    /// Interruptible, or with `killable` ended by a fatal signal only. The mutex is
-    /// held again on return.
+    /// µs watching `events` (busy polling). `ends` says which signals end it; the
+    /// timeout bounds a wait that none does. The mutex is held again on return.
     pub(crate) fn wait<T>(
         &self,
         guard: &mut MutexGuard<'_, T>,
@@ -71,7 +91,7 @@ impl WaitQueue {
         seen: u32,
         timeo: i64,
         spin_usec: u32,
-        killable: bool,
+        ends: Ends,
     ) -> Woken {
         // `kernel::sync::Lock` is `repr(C)` with the C lock first: the mutex itself.
         let mutex = guard.lock_ref() as *const _ as *mut bindings::mutex;
@@ -79,7 +99,7 @@ impl WaitQueue {
         // proves it) and no reference into the data it protects is live during the
         // call, which releases and re-acquires it before returning; `events` is valid.
         let left = unsafe {
-            bindings::infinisock_wait_unless(self.head.get(), mutex, events.as_ptr(), seen, timeo as _, spin_usec, killable)
+            bindings::infinisock_wait_unless(self.head.get(), mutex, events.as_ptr(), seen, timeo as _, spin_usec, ends.to_c())
         } as i64;
         match left {
             l if l < 0 => Woken::Signal,

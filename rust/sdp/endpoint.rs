@@ -39,7 +39,7 @@ use crate::{
         sock::Sock,
         trace,
         verbs::{CqEvents, CqSide, Wc, POLL_BATCH},
-        wait::{self, WaitQueue, Woken},
+        wait::{self, Ends, WaitQueue, Woken},
     },
     link::{link::{Link, WrKind}, rdma::Completions},
     netns::stats,
@@ -499,19 +499,25 @@ impl Endpoint {
     /// Waits for a change with the lock held by `guard`, for at most `*timeo` jiffies.
     /// Returns `Err(EAGAIN)` when the time is up, the interruption errno on a signal.
     pub(crate) fn wait(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
-        self.wait_spinning(guard, timeo, None, false)
+        self.wait_spinning(guard, timeo, None, Ends::Signal)
     }
 
     /// [`Self::wait`] that only a fatal signal ends (`EINTR`): for what the caller must
     /// see through once begun, with a bounded `timeo`.
     pub(crate) fn wait_killable(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
-        self.wait_spinning(guard, timeo, None, true)
+        self.wait_spinning(guard, timeo, None, Ends::FatalSignal)
+    }
+
+    /// [`Self::wait`] that no signal ends: for what a task being killed must still see
+    /// through (a connection other tasks may share), with a bounded `timeo`.
+    pub(crate) fn wait_dying(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
+        self.wait_spinning(guard, timeo, None, Ends::Nothing)
     }
 
     /// [`Self::wait`] for data to read: busy-polls for the socket's `SO_BUSY_POLL`
     /// µs before sleeping, like TCP's `sk_busy_loop()`.
     pub(crate) fn wait_for_data(self: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, timeo: &mut i64) -> Result {
-        self.wait_spinning(guard, timeo, Some(self.sk.busy_poll_usec()), false)
+        self.wait_spinning(guard, timeo, Some(self.sk.busy_poll_usec()), Ends::Signal)
     }
 
     /// Waits as [`Self::wait`]; a reader (`spin_usec` given) busy-polls that long first.
@@ -520,7 +526,7 @@ impl Endpoint {
         guard: &mut MutexGuard<'_, Inner>,
         timeo: &mut i64,
         spin_usec: Option<u32>,
-        killable: bool,
+        ends: Ends,
     ) -> Result {
         let reader = spin_usec.is_some();
         if *timeo <= 0 {
@@ -548,7 +554,7 @@ impl Endpoint {
             if reader {
                 self.let_sends_wait(guard);
             }
-            self.changed.wait(guard, &self.events, seen, *timeo, spin_usec.unwrap_or(0), killable)
+            self.changed.wait(guard, &self.events, seen, *timeo, spin_usec.unwrap_or(0), ends)
         };
         if reader {
             self.readers.fetch_sub(1, Ordering::SeqCst);

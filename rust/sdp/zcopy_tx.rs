@@ -73,9 +73,10 @@ pub(crate) fn eligible(link: &Link, msg: &Msg, rest: usize) -> bool {
 /// Advertises the next `rest` bytes of `msg` (after `eligible`), as far as they go in
 /// pieces of at least [`ZC_SEND_MIN`], and waits until the sink is done with them all
 /// and their regions are withdrawn. `msg` is left after the bytes sent. A signal or
-/// `SO_SNDTIMEO` (`timeo`) cancels the open adverts and waits, killable only, for the
-/// sink's answer (bounded by the cancel timeout, then a reset); a fatal signal resets
-/// at once. One write at a time advertises.
+/// `SO_SNDTIMEO` (`timeo`) cancels the open adverts and waits for the sink's answer,
+/// bounded by the cancel timeout, then a reset. A fatal signal does the same: the
+/// connection may be another task's too (`fork()`, `SCM_RIGHTS`), and TCP's does not
+/// end when one writer is killed either. One write at a time advertises.
 pub(crate) fn send(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mut Msg, rest: usize, timeo: &mut i64) -> Result<Outcome> {
     if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
         src.begin_write();
@@ -94,6 +95,9 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
     // Why the call stops advertising early: a signal, its timeout, the socket's state.
     let mut stop: Option<Error> = None;
     let mut cancel_sent = false;
+    // A fatal signal came: the wait for the sink's answer goes on, ended by nothing
+    // but the answer and the cancel timeout.
+    let mut dying = false;
     loop {
         let inner = &mut **guard;
         if stop.is_none() {
@@ -155,19 +159,22 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
         let step = i64::try_from(msecs_to_jiffies(WAIT_STEP_MS)).unwrap_or(1).max(1);
         let began = if forever || stop.is_some() { step } else { (*timeo).min(step).max(1) };
         let mut left = began;
-        let waited = if stop.is_none() { ep.wait(guard, &mut left) } else { ep.wait_killable(guard, &mut left) };
+        let waited = if stop.is_none() {
+            ep.wait(guard, &mut left)
+        } else if dying {
+            ep.wait_dying(guard, &mut left)
+        } else {
+            ep.wait_killable(guard, &mut left)
+        };
         match waited {
             Err(e) if e == EAGAIN => {}
             Ok(()) => {}
             Err(_) if stop.is_none() => {
                 // Restarted after a handler when nothing went, as a write without a
-                // timeout is (`SA_RESTART`).
+                // timeout is (`SA_RESTART`). A fatal signal ends the next wait too.
                 stop = Some(if forever { ERESTARTSYS } else { EINTR });
             }
-            Err(e) => {
-                // A fatal signal: the task goes, and the connection with it.
-                return give_up(ep, guard, Some(ECONNRESET), e);
-            }
+            Err(_) => dying = true,
         }
         if !forever && stop.is_none() {
             *timeo -= began - left.max(0);

@@ -133,6 +133,20 @@ for how in timeout signal; do
 	pass "a send() cut by $how: cancelled, $n bytes returned and received"
 done
 
+# A writer killed (SIGKILL) while its advert is open, on a connection its parent
+# shares: the advert is cancelled and its answer awaited all the same, so the
+# connection lives on. The parent's bytes follow what the sink READ of the child's.
+mark $COUNTERS
+tail=100000
+writer killed $tail hold
+[ "$wrote" = "tail sent $tail" ] || fail "a killed writer: the parent got '$wrote'"
+n=$((got - tail))
+[ "$n" -ge 0 ] && [ "$n" -le $((4 << 20)) ] || fail "a killed writer: the reader got $got bytes"
+cmp -s <(head -c $n /dev/zero | tr '\0' z; head -c $tail /dev/zero | tr '\0' y) "$dir/got" ||
+	fail "a killed writer: the reader's $got bytes are not $n of the child's then the parent's $tail"
+[ "$(delta a zc_cancels_sent)" -gt 0 ] || fail "a killed writer: no cancel"
+pass "a writer killed during its send(): cancelled, the shared connection lives on ($n of its bytes, then the parent's $tail)"
+
 # An unmodified Debian program through transparent SDP: socat copying the file with
 # writes of up to 1 MiB (its -b) to a hybrid stream; those writes go as adverts.
 [ -x "$TOOL" ] || fail "$TOOL not built"

@@ -44,10 +44,29 @@ static bool infinisock_spin_while(struct mutex *lock, const u32 *events, u32 see
 	return moved;
 }
 
-/* A signal ends a wait: any one, or only a fatal one for a killable wait. */
-static bool infinisock_ends_wait(bool killable)
+/* What ends a wait besides its wake-up and timeout (enum infinisock_wait_ends). */
+static bool infinisock_ends_wait(int ends)
 {
-	return killable ? fatal_signal_pending(current) : signal_pending(current);
+	switch (ends) {
+	case INFINISOCK_WAIT_ENDS_SIGNAL:
+		return signal_pending(current);
+	case INFINISOCK_WAIT_ENDS_FATAL:
+		return fatal_signal_pending(current);
+	default:
+		return false;
+	}
+}
+
+static unsigned int infinisock_wait_state(int ends)
+{
+	switch (ends) {
+	case INFINISOCK_WAIT_ENDS_SIGNAL:
+		return TASK_INTERRUPTIBLE;
+	case INFINISOCK_WAIT_ENDS_FATAL:
+		return TASK_KILLABLE;
+	default:
+		return TASK_UNINTERRUPTIBLE;
+	}
 }
 
 /*
@@ -55,25 +74,26 @@ static bool infinisock_ends_wait(bool killable)
  * on the queue before it reads *events (wait_woken()), and a waker bumps *events
  * before it wakes the queue, so no wake-up falls between the caller's last look and
  * its sleep. spin_usec > 0 spins that long first (see above). Returns the jiffies
- * left (at least 1), 0 when the timeout ran out, or -1 with a signal pending. lock
- * is held again on return. killable: only a fatal signal ends the wait (a wait the
- * caller must see through, bounded by timeo).
+ * left (at least 1), 0 when the timeout ran out, or -1 when a signal ended it. lock
+ * is held again on return. ends: any signal ends the wait, only a fatal one (a wait
+ * the caller must see through, bounded by timeo), or none (what a dying task must
+ * still see through, bounded by timeo).
  */
 long infinisock_wait_unless(struct wait_queue_head *wq, struct mutex *lock, const u32 *events, u32 seen,
-			    long timeo, unsigned int spin_usec, bool killable)
+			    long timeo, unsigned int spin_usec, int ends)
 {
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
 
 	if (spin_usec && infinisock_spin_while(lock, events, seen, spin_usec))
-		return signal_pending(current) ? -1 : timeo;
+		return infinisock_ends_wait(ends) ? -1 : timeo;
 	add_wait_queue(wq, &wait);
-	if (READ_ONCE(*events) == seen && !infinisock_ends_wait(killable)) {
+	if (READ_ONCE(*events) == seen && !infinisock_ends_wait(ends)) {
 		mutex_unlock(lock);
-		timeo = wait_woken(&wait, killable ? TASK_KILLABLE : TASK_INTERRUPTIBLE, timeo);
+		timeo = wait_woken(&wait, infinisock_wait_state(ends), timeo);
 		mutex_lock(lock);
 	}
 	remove_wait_queue(wq, &wait);
-	if (infinisock_ends_wait(killable))
+	if (infinisock_ends_wait(ends))
 		return -1;
 	return timeo;
 }

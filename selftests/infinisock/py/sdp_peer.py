@@ -27,6 +27,10 @@
   sdp_peer.py cut ADDR PORT HOW        connect, send 4 MiB once, cut short by HOW: a
                                        0.5 s SO_SNDTIMEO ("timeout") or a signal then
                                        ("signal"); print "sent N" of what send() returned
+  sdp_peer.py killed ADDR PORT N       connect; a child sends 4 MiB of "z" once and is
+                                       killed (SIGKILL) 0.5 s into that send(); then the
+                                       parent sends N bytes of "y" on the same socket;
+                                       print "tail sent N", or the error
   sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
 """
 import errno
@@ -117,6 +121,8 @@ def main():
             return send_twice(s, int(sys.argv[4]))
         if mode == "cut":
             return send_cut(s, sys.argv[4])
+        if mode == "killed":
+            return send_after_killed(s, int(sys.argv[4]))
         return write_until_error(s)
 
 
@@ -207,6 +213,34 @@ def send_cut(s, how):
         print(f"error {errno.errorcode.get(e.errno, e.errno)}", flush=True)
         return 0
     print(f"sent {n} in {time.monotonic() - began:.1f} s", flush=True)
+    return 0
+
+
+def send_after_killed(s, n):
+    """A child killed in the middle of its send() of 4 MiB; then the parent, which
+    shares the connection, sends n bytes of "y" on it."""
+    import signal
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        os.write(ready_w, b"!")
+        s.send(b"z" * (4 << 20))
+        os._exit(0)
+    os.close(ready_w)
+    os.read(ready_r, 1)
+    time.sleep(0.5)
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if not os.WIFSIGNALED(status):
+        print(f"the child was not killed: its send() ended first (status {status})", flush=True)
+        return 0
+    try:
+        s.sendall(b"y" * n)
+    except OSError as e:
+        print(f"error {errno.errorcode.get(e.errno, e.errno)}", flush=True)
+        return 0
+    print(f"tail sent {n}", flush=True)
     return 0
 
 
