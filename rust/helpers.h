@@ -280,7 +280,7 @@ int infinisock_cm_establish(struct rdma_cm_id *id, struct ib_qp *qp, const struc
 			    struct infinisock_rd_depths *depths);
 int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const struct infinisock_conn_policy *policy,
 			 const void *data, u8 len, struct infinisock_rd_depths *depths);
-void infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp);
+int infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp);
 int infinisock_cm_notify_established(struct rdma_cm_id *id);
 int infinisock_cm_reject(struct rdma_cm_id *id);
 int infinisock_cm_event_type(const struct rdma_cm_event *event);

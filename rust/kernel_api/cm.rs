@@ -307,10 +307,11 @@ impl CmIdRef {
     }
 
     /// Starts a disconnect: the QP (if any) moves to the error state, the peer is told.
-    pub(crate) fn disconnect(&self, qp: Option<&QpRef>) {
+    /// `Err`: the device refused the QP's move (the disconnect is started all the same).
+    pub(crate) fn disconnect(&self, qp: Option<&QpRef>) -> Result {
         let qp = qp.map_or(core::ptr::null_mut(), QpRef::as_raw);
         // SAFETY: Live id; `qp` is live or null.
-        unsafe { bindings::infinisock_cm_disconnect(self.as_raw(), qp) };
+        to_result(unsafe { bindings::infinisock_cm_disconnect(self.as_raw(), qp) })
     }
 
     /// Tells the connection manager that the peer is known to be established (a

@@ -252,7 +252,8 @@ fn peer_disconnected(ep: EpRef<'_>, inner: &mut Inner) {
             // The first flushed receive (`sdp::rx`) comes after all of the peer's
             // messages.
             if let Some(id) = inner.id.as_ref() {
-                id.disconnect(Some(link.qp.qp()));
+                // A refused move: the teardown's drain moves the QP once more.
+                let _ = id.disconnect(Some(link.qp.qp()));
             }
             ep.wake_all();
         }

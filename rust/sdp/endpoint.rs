@@ -675,7 +675,8 @@ impl Endpoint {
         self.cancel_timer::<{ work_id::TRIM_TIMER }>();
         self.wake_all();
         if let Some(id) = &id {
-            id.disconnect(link.as_ref().map(|l| l.qp.qp()));
+            // A refused move: the drain below moves the QP once more.
+            let _ = id.disconnect(link.as_ref().map(|l| l.qp.qp()));
         }
         // Drains the QP, destroys it, then the CQ, buffers, RDMA regions and pinned
         // pages, and the PD (see `Link`).

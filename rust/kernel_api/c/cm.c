@@ -229,15 +229,18 @@ int infinisock_cm_accept(struct rdma_cm_id *id, struct ib_qp *qp, const struct i
 /*
  * Moves the QP (if any) to the error state, so every posted request is flushed, and
  * starts or answers the disconnect, as rdma_disconnect() does for an attached QP.
- * Failure means the id was not connected, which is fine here.
+ * Returns the move's result: rdma_disconnect() failing means the id was not
+ * connected, which is fine here.
  */
-void infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp)
+int infinisock_cm_disconnect(struct rdma_cm_id *id, struct ib_qp *qp)
 {
 	struct ib_qp_attr attr = { .qp_state = IB_QPS_ERR };
+	int err = 0;
 
 	if (qp)
-		ib_modify_qp(qp, &attr, IB_QP_STATE);
+		err = ib_modify_qp(qp, &attr, IB_QP_STATE);
 	rdma_disconnect(id);
+	return err;
 }
 
 /*
