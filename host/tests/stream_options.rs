@@ -62,3 +62,14 @@ fn type_of_service_as_tcp_takes_it() {
     assert_eq!(service_type(&mapped, 0x10, 0x20), 0x10);
     assert_eq!(service_type(&v6, 0x10, 0x20), 0x20);
 }
+
+#[test]
+fn sdp_zcopy_thresh_is_ofeds_option_and_the_headers() {
+    use infinisock_proto::abi::SDP_ZCOPY_THRESH;
+    for family in [AF_INET, AF_INET6] {
+        assert_eq!(stream_option(family, SOL_TCP, 80), Ok(StreamOption::ZcopyThresh));
+    }
+    assert_eq!(stream_option(AF_INET, 0, SDP_ZCOPY_THRESH), Err(ENOPROTOOPT));
+    let header = include_str!("../../include/uapi/linux/infinisock.h");
+    assert!(header.contains(&format!("#define SDP_ZCOPY_THRESH\t{SDP_ZCOPY_THRESH}\n")));
+}

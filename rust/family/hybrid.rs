@@ -25,7 +25,7 @@ use crate::{
     kernel_api::sock::{Msg, OptValue, Sock, SockProto, Socket, SocketOps, StreamOps},
     netns::tunables as netns,
     proto::{
-        abi::{INFINISOCK_TRANSPORT, O_NONBLOCK, POLLIN, POLLRDNORM, SOL_INFINISOCK, TCP_LISTEN},
+        abi::{INFINISOCK_TRANSPORT, O_NONBLOCK, POLLIN, POLLRDNORM, SDP_ZCOPY_THRESH, SOL_INFINISOCK, SOL_TCP, TCP_LISTEN},
         errno::Errno,
         hybrid::{Fallback, Path},
         sockaddr::{parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
@@ -231,5 +231,9 @@ impl<const FAMILY: i32> StreamOps for HybridOps<FAMILY> {
             return Ok(OptValue::Int(endpoint(sock)?.lock().path.option_value()));
         }
         SdpOps::<FAMILY>::getsockopt(sock, level, name)
+    }
+
+    fn own_option(level: i32, name: i32) -> bool {
+        level == SOL_INFINISOCK || (level == SOL_TCP && name == SDP_ZCOPY_THRESH)
     }
 }

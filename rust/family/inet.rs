@@ -34,6 +34,7 @@ use crate::{
         sockaddr::{parse_bind, parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
         socket_args::SOCK_STREAM,
         stream_options::{ip_tos, ipv6_tclass, stream_option, StreamOption},
+        zc_policy::Setting,
         tunables::TunableId,
         AF_IB,
         IPPROTO_SDP,
@@ -251,6 +252,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         let value = value.ok_or(EINVAL)?;
         match opt {
             StreamOption::NoDelay => ep.lock().nodelay = value != 0,
+            StreamOption::ZcopyThresh => ep.lock().zc_thresh = Setting::from_option(value).map_err(Errno::into_error)?,
             StreamOption::Cork => {}
             StreamOption::Tos { v6: false } => {
                 let mut inner = ep.lock();
@@ -290,6 +292,7 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
         }
         let v = match stream_option(FAMILY as u16, level, name).map_err(Errno::into_error)? {
             StreamOption::NoDelay => i32::from(ep.lock().nodelay),
+            StreamOption::ZcopyThresh => ep.lock().zc_thresh.option_value(),
             StreamOption::Cork => 0,
             StreamOption::Keepalive(opt) => keepalive::get_option(&ep, opt),
             StreamOption::V6Only => i32::from(ep.sk.ipv6only()),

@@ -372,10 +372,14 @@ unsafe extern "C" fn setsockopt<O: StreamOps>(
     let sol_socket = level == bindings::SOL_SOCKET as i32;
     // SAFETY: See above. Before the path is chosen both sides take the option; the
     // inner socket's answer is the program's (it is TCP's), the protocol's own is best
-    // effort. SOL_SOCKET options (sent here by SOCK_CUSTOM_SOCKOPT) also set the outer
-    // sock, whose fields the socket layer reads back.
+    // effort, but for the protocol's own options, which TCP does not have. SOL_SOCKET
+    // options (sent here by SOCK_CUSTOM_SOCKOPT) also set the outer sock, whose fields
+    // the socket layer reads back.
     unsafe {
         match route(sock) {
+            Route::Both(_) if O::own_option(level, name) => {
+                sock::setsockopt_trampoline::<O>(sock, level, name, optval, optlen)
+            }
             Route::Inner(inner) => {
                 if sol_socket {
                     bindings::infinisock_own_sol_socket(sock, name, optval, optlen);
@@ -406,11 +410,13 @@ unsafe extern "C" fn getsockopt<O: StreamOps>(
     optval: *mut kernel::ffi::c_char,
     optlen: *mut kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
-    // `SOL_INFINISOCK` (the path) is the protocol's on every route.
+    // `SOL_INFINISOCK` (the path) is the protocol's on every route, its other own
+    // options until the path is TCP.
     let own_level = level == crate::proto::abi::SOL_INFINISOCK;
     // SAFETY: See above.
     unsafe {
         match route(sock) {
+            Route::Both(_) if O::own_option(level, name) => sock::getsockopt_trampoline::<O>(sock, level, name, optval, optlen),
             Route::Inner(inner) | Route::Both(inner) if !own_level => {
                 bindings::infinisock_fwd_getsockopt(inner, level, name, optval, optlen)
             }

@@ -761,6 +761,12 @@ pub(crate) trait StreamOps: SocketOps {
     fn setsockopt(sock: &Socket, level: i32, name: i32, value: Option<i32>) -> Result;
     /// `getsockopt(2)` at a level other than `SOL_SOCKET`.
     fn getsockopt(sock: &Socket, level: i32, name: i32) -> Result<OptValue>;
+    /// Whether the option `level`/`name` is the protocol's alone, one a hybrid's TCP
+    /// socket does not have: until the path is TCP, the protocol sets and answers it
+    /// by itself. `SOL_INFINISOCK`'s are.
+    fn own_option(level: i32, _name: i32) -> bool {
+        level == crate::proto::abi::SOL_INFINISOCK
+    }
 }
 
 /// A protocol's `struct proto` callbacks.

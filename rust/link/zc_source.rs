@@ -25,7 +25,7 @@ pub(crate) const SRC_ADVERTS: usize = 4;
 const ADVERT_TIMEOUT_MS: u64 = 1000;
 
 /// A cancel the sink leaves unanswered this long resets the connection.
-const CANCEL_TIMEOUT_MS: u64 = 5000;
+pub(crate) const CANCEL_TIMEOUT_MS: u64 = 5000;
 
 /// The unsignaled requests that register an exposed region: reported only when they
 /// fail or are flushed.

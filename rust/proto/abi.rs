@@ -70,6 +70,9 @@ pub const TCP_KEEPIDLE: i32 = 4;
 pub const TCP_KEEPINTVL: i32 = 5;
 /// `TCP_KEEPCNT`.
 pub const TCP_KEEPCNT: i32 = 6;
+/// `SDP_ZCOPY_THRESH` (`SOL_TCP`), OFED SDP's option (`<rdma/sdp_socket.h>`): the
+/// smallest piece of a write that goes zero-copy.
+pub const SDP_ZCOPY_THRESH: i32 = 80;
 
 /// `SIOCINQ` (= `FIONREAD`): bytes readable now.
 pub const SIOCINQ: u32 = 0x541B;

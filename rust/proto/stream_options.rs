@@ -6,8 +6,8 @@
 
 use super::{
     abi::{
-        IPV6_TCLASS, IPV6_V6ONLY, IP_TOS, SOL_IP, SOL_IPV6, SOL_TCP, TCP_CORK, TCP_KEEPCNT, TCP_KEEPIDLE,
-        TCP_KEEPINTVL, TCP_NODELAY,
+        IPV6_TCLASS, IPV6_V6ONLY, IP_TOS, SDP_ZCOPY_THRESH, SOL_IP, SOL_IPV6, SOL_TCP, TCP_CORK, TCP_KEEPCNT,
+        TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_NODELAY,
     },
     errno::{Errno, EINVAL, ENOPROTOOPT},
     keepalive::KeepaliveOpt,
@@ -35,6 +35,10 @@ pub enum StreamOption {
         /// `IPV6_TCLASS` rather than `IP_TOS`.
         v6: bool,
     },
+    /// `SDP_ZCOPY_THRESH`, OFED SDP's option: the smallest piece of a blocking write
+    /// that goes zero-copy (`zc_policy::Setting`: 0 none, -1 the namespace's
+    /// `sdp_zcopy_thresh`, else the bytes). Accepted connections inherit it.
+    ZcopyThresh,
 }
 
 /// ECN's bits of the type of service, which a stream's program does not set (TCP
@@ -92,6 +96,7 @@ pub fn stream_option(family: u16, level: i32, name: i32) -> Result<StreamOption,
         TCP_KEEPIDLE => Ok(StreamOption::Keepalive(KeepaliveOpt::Idle)),
         TCP_KEEPINTVL => Ok(StreamOption::Keepalive(KeepaliveOpt::Interval)),
         TCP_KEEPCNT => Ok(StreamOption::Keepalive(KeepaliveOpt::Count)),
+        SDP_ZCOPY_THRESH => Ok(StreamOption::ZcopyThresh),
         _ => Err(ENOPROTOOPT),
     }
 }

@@ -90,10 +90,14 @@ pub enum TunableId {
     /// receive buffers of its own, not the shared receive queue); 0, the default,
     /// offers none, and every byte comes as a message.
     SdpZcopy = 11,
+    /// `net.infinisock.sdp_zcopy_thresh`: the smallest piece of a blocking write that
+    /// a zero-copy source (`sdp_zcopy` 2) advertises instead of copying, for sockets
+    /// that did not choose their own (`SDP_ZCOPY_THRESH`). Read at each write.
+    SdpZcopyThresh = 12,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 12] = [
+pub const TUNABLES: [Tunable; 13] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
     Tunable { name: c"sdp_send_buffers", default: 12, min: 1, max: MAX_RING as i32, userns_max: 12 },
@@ -106,6 +110,13 @@ pub const TUNABLES: [Tunable; 12] = [
     Tunable { name: c"sdp_recv_floor", default: RECV_FLOOR as i32, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: RECV_FLOOR as i32 },
     Tunable { name: c"sdp_srq", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_zcopy", default: 0, min: 0, max: 2, userns_max: 2 },
+    Tunable {
+        name: c"sdp_zcopy_thresh",
+        default: super::zc_policy::THRESH_MIN_DEFAULT as i32,
+        min: super::zc_policy::THRESH_FIXED_MIN as i32,
+        max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
+        userns_max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
+    },
 ];
 
 /// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial

@@ -33,7 +33,8 @@ pub enum Setting {
     Off,
     /// A fixed threshold, bytes.
     Fixed(u32),
-    /// -1: measured per connection (the default).
+    /// -1, the default: the connection's own ([`Threshold`]); the module uses the
+    /// namespace's `sdp_zcopy_thresh`, the floor, as it does not measure yet.
     Adaptive,
 }
 

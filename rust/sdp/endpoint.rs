@@ -100,6 +100,8 @@ pub(crate) struct Inner {
     pub(crate) orphaned: bool,
     /// `TCP_NODELAY`.
     pub(crate) nodelay: bool,
+    /// `SDP_ZCOPY_THRESH`.
+    pub(crate) zc_thresh: crate::proto::zc_policy::Setting,
     /// `IP_TOS` and `IPV6_TCLASS` (`proto::stream_options`).
     pub(crate) tos: u8,
     pub(crate) tclass: u8,
@@ -285,6 +287,7 @@ impl Endpoint {
                     shutdown: 0,
                     orphaned: false,
                     nodelay: false,
+                    zc_thresh: crate::proto::zc_policy::Setting::Adaptive,
                     tos: 0,
                     tclass: 0,
                     keepalive_on: false,

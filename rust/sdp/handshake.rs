@@ -498,9 +498,10 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     let parent_sk = &listener.sk;
     let sk = parent_sk.alloc_child()?;
     let child = Endpoint::new(sk.clone(), listener.rdma_ops)?;
-    let (cfg, max_msg, nodelay, keepalive, tos) = {
+    let (cfg, max_msg, nodelay, zc_thresh, keepalive, tos) = {
         let inner = listener.lock();
-        (ring_config(listener, &inner), inner.max_msg, inner.nodelay, inner.keepalive, (inner.tos, inner.tclass))
+        let tos = (inner.tos, inner.tclass);
+        (ring_config(listener, &inner), inner.max_msg, inner.nodelay, inner.zc_thresh, inner.keepalive, tos)
     };
     let (cfg, admitted) = admit_rings(cfg)?;
     // Charged to the listener's memory cgroup: the program that will accept it.
@@ -530,6 +531,8 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
         // and keepalive times (`SO_KEEPALIVE` itself comes with the sock's flags).
         inner.nodelay = nodelay;
         inner.keepalive = keepalive;
+        // OFED's children had their listener's SDP_ZCOPY_THRESH too.
+        inner.zc_thresh = zc_thresh;
         // TCP's children have their listener's IP_TOS and IPV6_TCLASS too (their
         // packets take the client's path, as ours do).
         (inner.tos, inner.tclass) = tos;

@@ -247,11 +247,13 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             retry_if_short(ep, inner);
             return Ok(sent);
         }
-        let zc_now = zc_allowed
-            && inner.phase == Phase::Connected
-            && inner.link.as_ref().is_some_and(|l| zcopy_tx::eligible(l, msg, len - sent));
-        if zc_now {
-            match zcopy_tx::send(ep, &mut guard, msg, len - sent, &mut timeo) {
+        let zc_min = if zc_allowed && inner.phase == Phase::Connected {
+            zcopy_tx::eligible(ep, inner, msg, len - sent)
+        } else {
+            None
+        };
+        if let Some(min) = zc_min {
+            match zcopy_tx::send(ep, &mut guard, msg, len - sent, min, &mut timeo) {
                 Ok(out) => {
                     sent += out.sent;
                     zc_allowed = !out.copy_rest;

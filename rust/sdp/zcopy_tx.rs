@@ -10,21 +10,28 @@
 use core::sync::atomic::Ordering;
 
 use crate::kernel_api::log::pr_warn_ratelimited;
-use kernel::{page::PAGE_SIZE, prelude::*, sync::MutexGuard, time::msecs_to_jiffies};
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*,
+    sync::MutexGuard,
+    time::{msecs_to_jiffies, Instant, Monotonic},
+};
 
 use crate::{
     kernel_api::{sock::Msg, verbs::Wc},
     link::{
         link::{Link, REGIONS_KEPT_MS},
-        zc_source::{ZcSource, ZC_REG_CQE},
+        zc_source::{ZcSource, CANCEL_TIMEOUT_MS, ZC_REG_CQE},
     },
-    netns::stats,
+    netns::{stats, tunables},
     proto::{
         errno::ETIMEDOUT,
         rdma_ops::connection_error,
         receive::{Violation, ZcVerdict},
         stats::Counter,
+        tunables::TunableId,
         wire::{Advert, Mid, SRC_AH_LEN},
+        zc_policy::Setting,
         zc_src::Due,
     },
     sdp::{
@@ -32,11 +39,6 @@ use crate::{
         tx::sendable,
     },
 };
-
-/// The smallest part of a blocking write that goes as an advert (OFED's default
-/// `sdp_zcopy_thresh`): below it, pinning, registering and a round trip cost more
-/// than the copies they save.
-pub(crate) const ZC_SEND_MIN: usize = 64 * 1024;
 
 /// Bytes one advert covers at most (OFED's sinks take no more).
 const ADVERT_MAX: usize = 1 << 20;
@@ -60,28 +62,50 @@ pub(crate) struct Outcome {
     pub(crate) stop: Option<Error>,
 }
 
-/// Whether the next `rest` bytes of a blocking `sendmsg` go as adverts: the link
-/// advertises and no other write does, nothing is staged, and the program's buffer
-/// has a piece large enough in user memory.
-pub(crate) fn eligible(link: &Link, msg: &Msg, rest: usize) -> bool {
-    link.zc_src.as_ref().is_some_and(ZcSource::idle)
-        && link.stream.staged_len == 0
-        && rest >= ZC_SEND_MIN
-        && msg.user_segment() >= ZC_SEND_MIN
+/// The smallest piece of a blocking write that goes as an advert on this socket: its
+/// `SDP_ZCOPY_THRESH`, else the namespace's `sdp_zcopy_thresh` (OFED's default, 64
+/// KiB: below it, pinning, registering and a round trip cost more than the copies
+/// they save). `None`: the socket turned zero-copy off.
+fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
+    match inner.zc_thresh {
+        Setting::Off => None,
+        Setting::Fixed(n) => Some(n as usize),
+        Setting::Adaptive => usize::try_from(tunables::tunable(ep.sk.net(), TunableId::SdpZcopyThresh)).ok(),
+    }
+}
+
+/// Whether the next `rest` bytes of a blocking `sendmsg` go as adverts, and then the
+/// smallest piece that does: the link advertises and no other write does, nothing is
+/// staged, and the program's buffer has a piece as large as the threshold in user
+/// memory.
+pub(crate) fn eligible(ep: EpRef<'_>, inner: &Inner, msg: &Msg, rest: usize) -> Option<usize> {
+    let link = inner.link.as_ref()?;
+    if !link.zc_src.as_ref().is_some_and(ZcSource::idle) || link.stream.staged_len != 0 {
+        return None;
+    }
+    threshold(ep, inner).filter(|&min| rest >= min && msg.user_segment() >= min)
 }
 
 /// Advertises the next `rest` bytes of `msg` (after `eligible`), as far as they go in
-/// pieces of at least [`ZC_SEND_MIN`], and waits until the sink is done with them all
-/// and their regions are withdrawn. `msg` is left after the bytes sent. A signal or
-/// `SO_SNDTIMEO` (`timeo`) cancels the open adverts and waits for the sink's answer,
-/// bounded by the cancel timeout, then a reset. A fatal signal does the same: the
-/// connection may be another task's too (`fork()`, `SCM_RIGHTS`), and TCP's does not
-/// end when one writer is killed either. One write at a time advertises.
-pub(crate) fn send(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mut Msg, rest: usize, timeo: &mut i64) -> Result<Outcome> {
+/// pieces of at least `min` bytes (iovec segments), and waits until the sink is done
+/// with them all and their regions are withdrawn. `msg` is left after the bytes sent.
+/// A signal or `SO_SNDTIMEO` (`timeo`) cancels the open adverts and waits for the
+/// sink's answer, bounded by the cancel timeout, then a reset. A fatal signal does the
+/// same, with no signal ending the wait and the cancel timeout counted from the kill:
+/// the connection may be another task's too (`fork()`, `SCM_RIGHTS`), and TCP's does
+/// not end when one writer is killed either. One write at a time advertises.
+pub(crate) fn send(
+    ep: EpRef<'_>,
+    guard: &mut MutexGuard<'_, Inner>,
+    msg: &mut Msg,
+    rest: usize,
+    min: usize,
+    timeo: &mut i64,
+) -> Result<Outcome> {
     if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
         src.begin_write();
     }
-    let res = advertise_and_wait(ep, guard, msg, rest, timeo);
+    let res = advertise_and_wait(ep, guard, msg, rest, min, timeo);
     if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
         src.end_write();
     }
@@ -89,15 +113,24 @@ pub(crate) fn send(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mut M
 }
 
 /// [`send`]'s work, between marking the write and unmarking it.
-fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mut Msg, rest: usize, timeo: &mut i64) -> Result<Outcome> {
+fn advertise_and_wait(
+    ep: EpRef<'_>,
+    guard: &mut MutexGuard<'_, Inner>,
+    msg: &mut Msg,
+    rest: usize,
+    min: usize,
+    timeo: &mut i64,
+) -> Result<Outcome> {
     let mut advanced = 0usize;
     let (mut copy_rest, mut fault) = (false, false);
     // Why the call stops advertising early: a signal, its timeout, the socket's state.
     let mut stop: Option<Error> = None;
     let mut cancel_sent = false;
-    // A fatal signal came: the wait for the sink's answer goes on, ended by nothing
-    // but the answer and the cancel timeout.
-    let mut dying = false;
+    // When a fatal signal came: the wait for the sink's answer goes on, ended by
+    // nothing but the answer and, counted from here, the cancel timeout (a peer that
+    // keeps an advert alive with partial READs and takes our cancel's credit holds
+    // off `Due::Reset`).
+    let mut dying_since: Option<Instant<Monotonic>> = None;
     loop {
         let inner = &mut **guard;
         if stop.is_none() {
@@ -114,7 +147,7 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
         let declined = link.zc_src.as_ref().is_some_and(ZcSource::has_declined);
         if stop.is_none() && !copy_rest && !fault && !declined && !cancel_sent {
             let mut opened = Opened::default();
-            let res = advertise(link, msg, rest - advanced, &mut opened);
+            let res = advertise(link, msg, rest - advanced, min, &mut opened);
             advanced += opened.bytes;
             stats::add(ep.sk.net(), Counter::ZcAdvertsSent, opened.adverts);
             match res {
@@ -142,6 +175,10 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
             pr_warn_ratelimited!("SDP: peer did not answer the cancel of our zero-copy advert; connection reset\n");
             return give_up(ep, inner, Some(ETIMEDOUT.into_error()), ETIMEDOUT.into_error());
         }
+        if dying_since.is_some_and(|t| t.elapsed().as_millis() >= CANCEL_TIMEOUT_MS as i64) {
+            pr_warn_ratelimited!("SDP: a killed writer's zero-copy adverts were not closed in time; connection reset\n");
+            return give_up(ep, inner, Some(ETIMEDOUT.into_error()), ETIMEDOUT.into_error());
+        }
         if src.open() && !cancel_sent && (due == Due::Cancel || stop.is_some()) {
             // A control message: it may use the reserve. Without a credit now, later
             // (the reset comes all the same).
@@ -154,14 +191,14 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
             }
         }
         // Until the call stops, an ordinary wait that a signal ends (and the clocks
-        // every step); then only a fatal signal ends it.
+        // every step); then only a fatal signal ends it, and after one nothing does.
         let forever = *timeo == i64::MAX;
         let step = i64::try_from(msecs_to_jiffies(WAIT_STEP_MS)).unwrap_or(1).max(1);
         let began = if forever || stop.is_some() { step } else { (*timeo).min(step).max(1) };
         let mut left = began;
         let waited = if stop.is_none() {
             ep.wait(guard, &mut left)
-        } else if dying {
+        } else if dying_since.is_some() {
             ep.wait_dying(guard, &mut left)
         } else {
             ep.wait_killable(guard, &mut left)
@@ -174,7 +211,9 @@ fn advertise_and_wait(ep: EpRef<'_>, guard: &mut MutexGuard<'_, Inner>, msg: &mu
                 // timeout is (`SA_RESTART`). A fatal signal ends the next wait too.
                 stop = Some(if forever { ERESTARTSYS } else { EINTR });
             }
-            Err(_) => dying = true,
+            Err(_) => {
+                dying_since.get_or_insert_with(Instant::now);
+            }
         }
         if !forever && stop.is_none() {
             *timeo -= began - left.max(0);
@@ -235,15 +274,16 @@ struct Opened {
     adverts: u64,
 }
 
-/// Opens adverts over the next of `rest` bytes of `msg` while the sink has room for
-/// them and a data credit allows each SrcAvail, counting them in `opened` (also when
+/// Opens adverts over the next of `rest` bytes of `msg`, from pieces of at least `min`
+/// (an advert is cut shorter where the device registers fewer pages), while the sink
+/// has room for them and a data credit allows each SrcAvail, counting them in `opened` (also when
 /// it fails). `EFAULT`: a page was missing; another error: the pages cannot be
 /// exposed (the caller copies).
-fn advertise(link: &mut Link, msg: &mut Msg, rest: usize, opened: &mut Opened) -> Result {
+fn advertise(link: &mut Link, msg: &mut Msg, rest: usize, min: usize, opened: &mut Opened) -> Result {
     loop {
         let Some(src) = link.zc_src.as_ref() else { return Ok(()) };
         let piece = msg.user_segment().min(rest - opened.bytes);
-        if piece < ZC_SEND_MIN || !link.can_send_data() {
+        if piece < min || !link.can_send_data() {
             return Ok(());
         }
         let Some(slot) = src.free_slot() else { return Ok(()) };

@@ -15,6 +15,7 @@ cleanup() {
 	"$TOOL" disable > /dev/null 2>&1
 	for ns in a b; do
 		ip netns exec $ns sysctl -qw net.infinisock.sdp_zcopy=0
+		ip netns exec $ns sysctl -qw net.infinisock.sdp_zcopy_thresh=65536
 		ip netns exec $ns sysctl -qw net.infinisock.sdp_transparent=0
 	done
 	kill $(jobs -p) 2>/dev/null
@@ -145,7 +146,82 @@ n=$((got - tail))
 cmp -s <(head -c $n /dev/zero | tr '\0' z; head -c $tail /dev/zero | tr '\0' y) "$dir/got" ||
 	fail "a killed writer: the reader's $got bytes are not $n of the child's then the parent's $tail"
 [ "$(delta a zc_cancels_sent)" -gt 0 ] || fail "a killed writer: no cancel"
+[ "$(delta b zc_cancels)" = "$(delta a zc_cancels_sent)" ] || fail "a killed writer: host b saw $(delta b zc_cancels) cancels"
 pass "a writer killed during its send(): cancelled, the shared connection lives on ($n of its bytes, then the parent's $tail)"
+
+# SDP_ZCOPY_THRESH (SOL_TCP 80, OFED SDP's option) and net.infinisock.sdp_zcopy_thresh:
+# the smallest piece of a blocking write that goes as an advert.
+opts=$(ip netns exec a python3 - <<'PY'
+import errno, socket
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 258)
+out = [s.getsockopt(socket.SOL_TCP, 80)]
+for v in (0, 4096, 1 << 20, -1):
+    s.setsockopt(socket.SOL_TCP, 80, v)
+    out.append(s.getsockopt(socket.SOL_TCP, 80))
+for v in (1, 4095, (1 << 20) + 1, -2):
+    try:
+        s.setsockopt(socket.SOL_TCP, 80, v)
+        out.append("accepted")
+    except OSError as e:
+        out.append(errno.errorcode[e.errno])
+print(*out)
+PY
+)
+[ "$opts" = "-1 0 4096 1048576 -1 EINVAL EINVAL EINVAL EINVAL" ] || fail "SDP_ZCOPY_THRESH's values: $opts"
+
+head -c $((4 << 20)) "$dir/file" > "$dir/small"
+# thresh WHO SIZE THRESH [hybrid]: host a's program sends $dir/small in pieces of
+# SIZE, with SDP_ZCOPY_THRESH THRESH on its connecting socket (WHO client; "hybrid":
+# an IPPROTO_SDP_HYBRID one, set before the path is chosen) or on the listener whose
+# connection it accepts (WHO server); host b's program reads it whole. Sets
+# `adverts`, those host a sent meanwhile.
+thresh() {
+	local want=$3 w
+	[ "$3" = default ] && want=-1
+	mark $COUNTERS
+	port=$((port + 1))
+	rm -f "$dir/got"
+	if [ "$1" = client ]; then
+		ip netns exec b timeout 120 python3 "$PEER" save "$HOST_B4" $port "$dir/got" > "$dir/reader" &
+		w=$!
+		wait_output "$dir/reader" listening
+		wrote=$(ip netns exec a timeout 120 python3 "$PEER" threshsend "$HOST_B4" $port "$dir/small" "$2" "$3" "${4:-sdp}")
+		wait $w
+	else
+		ip netns exec a timeout 120 python3 "$PEER" threshserve "$HOST_A4" $port "$dir/small" "$2" "$3" > "$dir/writer" &
+		w=$!
+		wait_output "$dir/writer" listening
+		ip netns exec b timeout 120 python3 "$PEER" fetch "$HOST_A4" $port "$dir/got" > "$dir/reader"
+		wait $w
+		wrote=$(tail -1 "$dir/writer")
+	fi
+	adverts=$(delta a zc_adverts_sent)
+	echo "# SDP_ZCOPY_THRESH $3 on the $1, pieces of $2: writer '$wrote', reader '$(tail -1 "$dir/reader")', $adverts adverts" >&2
+	local path=""
+	[ "${4:-}" = hybrid ] && path=" transport 1"
+	[ "$wrote" = "sent $((4 << 20)) thresh $want$path" ] || fail "SDP_ZCOPY_THRESH $3 on the $1: the writer: $wrote"
+	cmp -s "$dir/small" "$dir/got" || fail "SDP_ZCOPY_THRESH $3 on the $1: the reader's bytes are not the file"
+}
+thresh client $((256 << 10)) $((1 << 20))
+[ "$adverts" = 0 ] || fail "a threshold of 1 MiB: pieces of 256 KiB went as $adverts adverts"
+thresh client $((2 << 20)) $((1 << 20))
+[ "$adverts" -gt 0 ] || fail "a threshold of 1 MiB: pieces of 2 MiB went without adverts"
+thresh server $((1 << 20)) 0
+[ "$adverts" = 0 ] || fail "a listener's threshold 0: the connection it accepted sent $adverts adverts"
+thresh server $((1 << 20)) default
+[ "$adverts" -gt 0 ] || fail "a listener's default threshold: the connection it accepted sent no advert"
+ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh=$((1 << 20)) || fail "sysctl sdp_zcopy_thresh"
+thresh client $((256 << 10)) default
+ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh=65536
+[ "$adverts" = 0 ] || fail "sdp_zcopy_thresh 1 MiB: pieces of 256 KiB went as $adverts adverts"
+# A hybrid stream takes the option before its path is chosen (TCP has none such).
+ip netns exec a sysctl -qw net.infinisock.sdp_transparent=1 || fail "sysctl sdp_transparent"
+thresh client $((256 << 10)) $((1 << 20)) hybrid
+[ "$adverts" = 0 ] || fail "a hybrid's threshold of 1 MiB: pieces of 256 KiB went as $adverts adverts"
+thresh client $((256 << 10)) default hybrid
+ip netns exec a sysctl -qw net.infinisock.sdp_transparent=0
+[ "$adverts" -gt 0 ] || fail "a hybrid's default threshold: pieces of 256 KiB went without adverts"
+pass "SDP_ZCOPY_THRESH: its values; 1 MiB copies pieces of 256 KiB and advertises pieces of 2 MiB; 0 on a listener reaches its connection; sdp_zcopy_thresh sets the default; a hybrid stream takes it before its path is chosen"
 
 # An unmodified Debian program through transparent SDP: socat copying the file with
 # writes of up to 1 MiB (its -b) to a hybrid stream; those writes go as adverts.

@@ -111,6 +111,15 @@
 #define INFINISOCK_FALLBACK_OTHER	6	/* any other failure of the RDMA attempt */
 
 /*
+ * SOL_TCP option of SDP streams, OFED SDP's (<rdma/sdp_socket.h>), int: the smallest
+ * piece of a blocking write a zero-copy source (net.infinisock.sdp_zcopy 2) advertises
+ * instead of copying. 0: none; -1, the default: net.infinisock.sdp_zcopy_thresh;
+ * 4096 to 1048576: that many bytes. Anything else is EINVAL. Accepted connections
+ * take their listener's.
+ */
+#define SDP_ZCOPY_THRESH	80
+
+/*
  * One-sided RDMA on a connected AF_IB socket (either type).
  *
  * Memory registration: ioctl(fd, INFINISOCK_MR_REG, &reg) pins [addr, addr + len) of

@@ -32,6 +32,17 @@
                                        parent sends N bytes of "y" on the same socket;
                                        print "tail sent N", or the error
   sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
+  sdp_peer.py threshsend ADDR PORT FILE SIZE THRESH [hybrid]
+                                       connect, set SDP_ZCOPY_THRESH to THRESH (unless
+                                       "default") first, send FILE in pieces of SIZE as
+                                       send does; print "sent N thresh T" (T:
+                                       getsockopt before connect); "hybrid": an IPPROTO_SDP_HYBRID
+                                       socket, and " transport P" follows (1: SDP)
+  sdp_peer.py threshserve ADDR PORT FILE SIZE THRESH
+                                       as threshsend, but the option is set on the
+                                       listener and FILE goes to the one connection
+                                       it accepts (which inherits the option; T is
+                                       its getsockopt)
 """
 import errno
 import os
@@ -41,6 +52,10 @@ import threading
 import time
 
 IPPROTO_SDP = 258
+SDP_ZCOPY_THRESH = 80  # SOL_TCP, OFED SDP's option
+IPPROTO_SDP_HYBRID = 259
+SOL_INFINISOCK = 0x4942
+INFINISOCK_TRANSPORT = 9
 
 
 def family(addr):
@@ -66,6 +81,8 @@ def main():
             while True:
                 conn, _ = lst.accept()
                 threading.Thread(target=echo_until_eof, args=(conn,), daemon=True).start()
+    if mode in ("threshsend", "threshserve"):
+        return send_with_thresh(mode == "threshserve", addr, port, *sys.argv[4:8])
     if mode == "fetch":
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as s:
             s.connect((addr, port))
@@ -149,11 +166,46 @@ def read_until_end(conn, saved, quiet=False):
             saved.close()
 
 
-def send_pieces(s, data, quiet=False):
-    """Sends `data` in pieces of many sizes, each from one scratch buffer at some
-    offset, overwriting the piece once send() returned: a blocking send() returns only
-    when the program may reuse its buffer, so the peer must get `data` whole."""
-    sizes = [65536, 1, 1 << 20, 100000, (3 << 20) + 7, 65535, 196613, 2 << 20, 4 << 20]
+def send_with_thresh(serve, addr, port, path, size, thresh, kind="sdp"):
+    """SDP_ZCOPY_THRESH set to `thresh` on the connecting socket, or on the listener
+    (`serve`), then the file sent in pieces of `size`; `kind` "hybrid": the
+    connecting socket is an IPPROTO_SDP_HYBRID one."""
+    def configured(s):
+        if thresh != "default":
+            s.setsockopt(socket.SOL_TCP, SDP_ZCOPY_THRESH, int(thresh))
+        return s
+
+    data = open(path, "rb").read()
+    proto = IPPROTO_SDP_HYBRID if kind == "hybrid" else IPPROTO_SDP
+    with configured(socket.socket(family(addr), socket.SOCK_STREAM, proto)) as s:
+        if serve:
+            s.bind((addr, port))
+            s.listen(1)
+            print("listening", flush=True)
+            conn, _ = s.accept()
+            # What the connection inherited.
+            value = conn.getsockopt(socket.SOL_TCP, SDP_ZCOPY_THRESH)
+        else:
+            # Before the path is chosen: a hybrid answers from its SDP side.
+            value = s.getsockopt(socket.SOL_TCP, SDP_ZCOPY_THRESH)
+            s.connect((addr, port))
+            conn = s
+        with conn:
+            if send_pieces(conn, data, quiet=True, sizes=[int(size)]) is None:
+                return 0
+            path = ""
+            if kind == "hybrid":
+                path = f" transport {conn.getsockopt(SOL_INFINISOCK, INFINISOCK_TRANSPORT) & 0xff}"
+            print(f"sent {len(data)} thresh {value}{path}", flush=True)
+    return 0
+
+
+def send_pieces(s, data, quiet=False, sizes=None):
+    """Sends `data` in pieces of many sizes (or of `sizes`), each from one scratch
+    buffer at some offset, overwriting the piece once send() returned: a blocking
+    send() returns only when the program may reuse its buffer, so the peer must get
+    `data` whole."""
+    sizes = sizes or [65536, 1, 1 << 20, 100000, (3 << 20) + 7, 65535, 196613, 2 << 20, 4 << 20]
     offsets = [0, 1, 4095, 123, 2048]
     scratch = bytearray(max(sizes) + 4096)
     view = memoryview(scratch)
