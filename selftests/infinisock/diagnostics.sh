@@ -193,8 +193,9 @@ s.listen(4)
 c, _ = s.accept()
 c.recv(1000, socket.MSG_WAITALL)
 print("accepted", flush=True)
-time.sleep(60)
+time.sleep(600)
 PY
+server=$!
 sleep 1
 ip netns exec a python3 - > "$out" <<'PY' &
 import socket, struct, time
@@ -207,8 +208,9 @@ for _ in range(50):
         time.sleep(0.2)
 s.sendall(b"x" * 1000)
 print("port", s.getsockname()[1], "cookie", struct.unpack("=Q", s.getsockopt(socket.SOL_SOCKET, 57, 8))[0], flush=True)
-time.sleep(60)
+time.sleep(600)
 PY
+client=$!
 wait_output "$out" cookie
 read -r _ cport _ cookie < "$out"
 ip netns exec a "$SS" | grep -Eq "^sdp +ESTAB +0 +0 +10\.77\.0\.1:$cport +10\.77\.0\.2:7210$" ||
@@ -249,4 +251,6 @@ ip netns exec a "$SS" --ib -a -e | grep -Eq "^ib_seqpacket +UNCONN +0 +0 +\*:\* 
 	fail "infinisock-ss --ib -a: $(ip netns exec a "$SS" --ib -a -e)"
 [ "$(count --ib)" = 0 ] || fail "infinisock-ss --ib lists an unconnected socket without -a"
 pass "infinisock-ss lists SDP sockets over sock_diag: connection, listener, details, filters, JSON, other users, AF_IB"
+# Both ends sleep long (the listings above take over a minute on a slow VM) and go now.
+kill $client $server 2>/dev/null
 rm -f "$out" "$bout"
