@@ -60,3 +60,21 @@ fn userns_bounds_within_bounds() {
         assert_eq!(tunable(id).userns_max, tunable(id).default);
     }
 }
+
+/// The zero-copy source's clocks: OFED's one-second advert timeout and a 5 s wait for
+/// a cancel's answer, each settable from 100 ms to a minute, for anyone (they size
+/// no memory).
+#[test]
+fn zcopy_timeouts() {
+    use infinisock_proto::zc_src::{ADVERT_TIMEOUT_MS_DEFAULT, CANCEL_TIMEOUT_MS_DEFAULT};
+    let advert = tunable(TunableId::SdpZcopyTimeoutMs);
+    let cancel = tunable(TunableId::SdpZcopyCancelMs);
+    assert_eq!(advert.name.to_str().unwrap(), "sdp_zcopy_timeout_ms");
+    assert_eq!(cancel.name.to_str().unwrap(), "sdp_zcopy_cancel_ms");
+    assert_eq!((advert.default, cancel.default), (1000, 5000));
+    assert_eq!((advert.default as u64, cancel.default as u64), (ADVERT_TIMEOUT_MS_DEFAULT, CANCEL_TIMEOUT_MS_DEFAULT));
+    for t in [advert, cancel] {
+        assert!(!t.accepts(99) && t.accepts(100) && t.accepts(60_000) && !t.accepts(60_001));
+        assert_eq!(t.userns_max, t.max);
+    }
+}

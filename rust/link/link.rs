@@ -35,6 +35,7 @@ use crate::{
         wire::{Mid, BSDH_LEN, COMPL_LEN},
         zc_land::{SinkFlow, ZC_LANDING},
         zc_sink::Reply,
+        zc_src::SrcLimits,
     },
 };
 
@@ -143,8 +144,9 @@ pub(crate) struct Link {
     pub(crate) zc: Option<SinkFlow<KernelLists>>,
     /// Per landing slot: a READ into it is in flight, or its bytes are unread.
     landing_busy: [bool; ZC_LANDING],
-    /// The queue pair has exposure slots: this side may advertise its own bytes.
-    may_expose: bool,
+    /// The queue pair has exposure slots: this side may advertise its own bytes, on
+    /// these clocks.
+    may_expose: Option<SrcLimits>,
     /// Our SrcAvail adverts, once zero-copy was negotiated with a peer that READs
     /// (`sdp::zcopy_tx`).
     pub(crate) zc_src: Option<ZcSource>,
@@ -196,12 +198,12 @@ impl Link {
         admitted: Admitted,
         shared_recv: bool,
         zc: ZcOffer,
-        expose: bool,
+        expose: Option<SrcLimits>,
     ) -> Result<Self> {
         let shape = QpShape::new(profile, cfg);
         let landing = if zc.max_adverts > 0 { ZC_LANDING as u16 } else { 0 };
-        let may_expose = expose && zc.max_adverts > 0 && !shared_recv;
-        let exposed = if may_expose { SRC_ADVERTS as u16 } else { 0 };
+        let may_expose = expose.filter(|_| zc.max_adverts > 0 && !shared_recv);
+        let exposed = if may_expose.is_some() { SRC_ADVERTS as u16 } else { 0 };
         let sizes = QpSizes {
             recv_buffers: cfg.recv_buffers,
             send_buffers: cfg.send_buffers,
@@ -595,8 +597,8 @@ impl Link {
         if terms.negotiated() {
             self.zc = Some(SinkFlow::new(terms.peer_adverts, depths.initiator > 0));
             let pages = self.qp.expose_max_pages();
-            if self.may_expose && terms.src_avail && pages > 0 {
-                self.zc_src = Some(ZcSource::new(terms.our_adverts, pages));
+            if let Some(limits) = self.may_expose.filter(|_| terms.src_avail && pages > 0) {
+                self.zc_src = Some(ZcSource::new(terms.our_adverts, pages, limits));
             }
         }
     }

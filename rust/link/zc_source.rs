@@ -13,19 +13,12 @@ use kernel::{
 use crate::{
     kernel_api::{list::KernelLists, qp::QueuePair, verbs::Cqe},
     link::link::WrKind,
-    proto::zc_src::{Closed, Due, SrcAdverts, SrcViolation},
+    proto::zc_src::{Closed, Due, SrcAdverts, SrcLimits, SrcViolation},
 };
 
 /// Adverts of ours open at once at most (fewer if the peer keeps fewer open): enough
 /// that the sink READs the next while we hear of the last.
 pub(crate) const SRC_ADVERTS: usize = 4;
-
-/// No READ of the oldest advert for this long cancels the open ones (OFED's
-/// `SDP_SRCAVAIL_ADV_TIMEOUT`).
-const ADVERT_TIMEOUT_MS: u64 = 1000;
-
-/// A cancel the sink leaves unanswered this long resets the connection.
-pub(crate) const CANCEL_TIMEOUT_MS: u64 = 5000;
 
 /// The unsignaled requests that register an exposed region: reported only when they
 /// fail or are flushed.
@@ -66,15 +59,17 @@ pub(crate) struct ZcSource {
     next_tag: u32,
     /// The adverts' clock.
     epoch: Instant<Monotonic>,
+    /// Its timeouts (`sdp_zcopy_timeout_ms`, `sdp_zcopy_cancel_ms`).
+    limits: SrcLimits,
 }
 
 impl ZcSource {
     /// A source whose peer keeps `peer_adverts` of our adverts open at once, each
-    /// of at most `max_pages` pages.
-    pub(crate) fn new(peer_adverts: u8, max_pages: usize) -> Self {
+    /// of at most `max_pages` pages, on the clocks of `limits`.
+    pub(crate) fn new(peer_adverts: u8, max_pages: usize, limits: SrcLimits) -> Self {
         let max = peer_adverts.min(SRC_ADVERTS as u8);
         Self {
-            adverts: SrcAdverts::new(max, ADVERT_TIMEOUT_MS, CANCEL_TIMEOUT_MS),
+            adverts: SrcAdverts::new(max, limits.advert_ms, limits.cancel_ms),
             slots: [Slot::Free; SRC_ADVERTS],
             inv_posted: 0,
             inv_done: 0,
@@ -84,7 +79,13 @@ impl ZcSource {
             max_pages,
             next_tag: 0,
             epoch: Instant::now(),
+            limits,
         }
+    }
+
+    /// How long a cancel may go unanswered before the connection is reset.
+    pub(crate) fn cancel_ms(&self) -> u64 {
+        self.limits.cancel_ms
     }
 
     fn now_ms(&self) -> u64 {

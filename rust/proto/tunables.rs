@@ -94,10 +94,19 @@ pub enum TunableId {
     /// a zero-copy source (`sdp_zcopy` 2) advertises instead of copying, for sockets
     /// that did not choose their own (`SDP_ZCOPY_THRESH`). Read at each write.
     SdpZcopyThresh = 12,
+    /// `net.infinisock.sdp_zcopy_timeout_ms`: milliseconds a zero-copy source waits
+    /// for the peer to begin READing its oldest advert before it cancels its open
+    /// adverts and copies the rest (OFED's `SDP_SRCAVAIL_ADV_TIMEOUT`). Fixed for a
+    /// connection when it is made.
+    SdpZcopyTimeoutMs = 13,
+    /// `net.infinisock.sdp_zcopy_cancel_ms`: milliseconds a zero-copy source waits for
+    /// the peer to answer its cancel before it resets the connection (and the pages
+    /// the adverts exposed are released). Fixed for a connection when it is made.
+    SdpZcopyCancelMs = 14,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 13] = [
+pub const TUNABLES: [Tunable; 15] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
     Tunable { name: c"sdp_send_buffers", default: 12, min: 1, max: MAX_RING as i32, userns_max: 12 },
@@ -116,6 +125,20 @@ pub const TUNABLES: [Tunable; 13] = [
         min: super::zc_policy::THRESH_FIXED_MIN as i32,
         max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
         userns_max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
+    },
+    Tunable {
+        name: c"sdp_zcopy_timeout_ms",
+        default: super::zc_src::ADVERT_TIMEOUT_MS_DEFAULT as i32,
+        min: super::zc_src::TIMEOUT_MS_MIN as i32,
+        max: super::zc_src::TIMEOUT_MS_MAX as i32,
+        userns_max: super::zc_src::TIMEOUT_MS_MAX as i32,
+    },
+    Tunable {
+        name: c"sdp_zcopy_cancel_ms",
+        default: super::zc_src::CANCEL_TIMEOUT_MS_DEFAULT as i32,
+        min: super::zc_src::TIMEOUT_MS_MIN as i32,
+        max: super::zc_src::TIMEOUT_MS_MAX as i32,
+        userns_max: super::zc_src::TIMEOUT_MS_MAX as i32,
     },
 ];
 

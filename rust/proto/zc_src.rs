@@ -59,6 +59,25 @@ pub enum SrcViolation {
     BadLength,
 }
 
+/// `sdp_zcopy_timeout_ms`'s default: OFED SDP's `SDP_SRCAVAIL_ADV_TIMEOUT`.
+pub const ADVERT_TIMEOUT_MS_DEFAULT: u64 = 1000;
+/// `sdp_zcopy_cancel_ms`'s default (OFED waits 60 s: a pin held that long is a
+/// program's buffer held hostage by a peer).
+pub const CANCEL_TIMEOUT_MS_DEFAULT: u64 = 5000;
+/// The least and most either timeout may be set to.
+pub const TIMEOUT_MS_MIN: u64 = 100;
+/// See [`TIMEOUT_MS_MIN`].
+pub const TIMEOUT_MS_MAX: u64 = 60_000;
+
+/// A source's two clocks, fixed when its connection is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SrcLimits {
+    /// No READ of the oldest advert for this long cancels the open ones.
+    pub advert_ms: u64,
+    /// A cancel unanswered for this long resets the connection.
+    pub cancel_ms: u64,
+}
+
 /// What the clock asks of the caller ([`SrcAdverts::tick`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Due {

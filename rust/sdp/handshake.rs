@@ -34,6 +34,7 @@ use crate::{
         tunables::TunableId,
         wire::Hello,
         zc_land::{PEER_ADVERTS, ZC_LANDING},
+        zc_src::SrcLimits,
     },
     sdp::endpoint::{Endpoint, EpRef, Inner, Phase},
 };
@@ -88,6 +89,16 @@ fn shared_recv(ep: EpRef<'_>) -> bool {
 /// every connection on the device.
 fn exposes(ep: EpRef<'_>) -> bool {
     ip_stream(ep) && netns::tunable(ep.sk.net(), TunableId::SdpZcopy) == 2
+}
+
+/// The clocks of a new connection's adverts, if it [`exposes`]: the namespace's
+/// `sdp_zcopy_timeout_ms` and `sdp_zcopy_cancel_ms` now.
+fn src_limits(ep: EpRef<'_>) -> Option<SrcLimits> {
+    let ms = |id| u64::try_from(netns::tunable(ep.sk.net(), id)).unwrap_or(0);
+    exposes(ep).then(|| SrcLimits {
+        advert_ms: ms(TunableId::SdpZcopyTimeoutMs),
+        cancel_ms: ms(TunableId::SdpZcopyCancelMs),
+    })
 }
 
 /// Whether `ep` makes SDP streams under `AF_INET`/`AF_INET6` (not AF_IB, not messages).
@@ -350,7 +361,7 @@ fn on_route_resolved(ep: EpRef<'_>, id: &CmIdRef) {
     let _memcg = ep.sk.charge_to_creator();
     let link = admit_rings(ring_config(ep, inner)).and_then(|(cfg, admitted)| {
         let zc = zc_offer(ep, cfg);
-        Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, admitted, shared_recv(ep), zc, exposes(ep))?, cfg, zc))
+        Ok((Link::new(ep.clone(), id, ep.qp_profile(), cfg, admitted, shared_recv(ep), zc, src_limits(ep))?, cfg, zc))
     });
     let (link, cfg, zc) = match link {
         Ok(l) => l,
@@ -507,8 +518,8 @@ fn new_child(listener: EpRef<'_>, id: &ConnRequest, hello: &Hello) -> Result {
     // Charged to the listener's memory cgroup: the program that will accept it.
     let _memcg = parent_sk.charge_to_creator();
     let zc = zc_offer(listener, cfg);
-    let expose = exposes(listener);
-    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, admitted, shared_recv(listener), zc, expose)?;
+    let limits = src_limits(listener);
+    let mut link = Link::new(child.clone(), id, child.qp_profile(), cfg, admitted, shared_recv(listener), zc, limits)?;
     let terms =
         peer_terms(hello.bufs, hello.local_rcv_size, hello_zc(&hello), link.initial_grant()).map_err(|_| EPROTO)?;
     link.stream.credits = Some(terms.credits);

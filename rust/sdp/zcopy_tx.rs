@@ -21,7 +21,7 @@ use crate::{
     kernel_api::{sock::Msg, verbs::Wc},
     link::{
         link::{Link, REGIONS_KEPT_MS},
-        zc_source::{ZcSource, CANCEL_TIMEOUT_MS, ZC_REG_CQE},
+        zc_source::{ZcSource, ZC_REG_CQE},
     },
     netns::{stats, tunables},
     proto::{
@@ -175,7 +175,7 @@ fn advertise_and_wait(
             pr_warn_ratelimited!("SDP: peer did not answer the cancel of our zero-copy advert; connection reset\n");
             return give_up(ep, inner, Some(ETIMEDOUT.into_error()), ETIMEDOUT.into_error());
         }
-        if dying_since.is_some_and(|t| t.elapsed().as_millis() >= CANCEL_TIMEOUT_MS as i64) {
+        if dying_since.is_some_and(|t| t.elapsed().as_millis() >= src.cancel_ms() as i64) {
             pr_warn_ratelimited!("SDP: a killed writer's zero-copy adverts were not closed in time; connection reset\n");
             return give_up(ep, inner, Some(ETIMEDOUT.into_error()), ETIMEDOUT.into_error());
         }

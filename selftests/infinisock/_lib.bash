@@ -3,7 +3,10 @@
 # shellcheck shell=bash
 set -u
 fail() { echo "FAIL: $*"; exit 1; }
-pass() { echo "ok: $*"; }
+# Each check's "ok" line says how long it took since the previous one (where a
+# step's time goes, for keeping the VM run within its bound).
+_lib_mark=$SECONDS
+pass() { echo "ok: $* [$((SECONDS - _lib_mark)) s]"; _lib_mark=$SECONDS; }
 
 # The built programs: beside the scripts once installed by kselftest (make install),
 # in selftests/build/ in the source tree (tools/build-selftests.sh).

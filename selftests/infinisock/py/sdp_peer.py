@@ -31,6 +31,12 @@
                                        killed (SIGKILL) 0.5 s into that send(); then the
                                        parent sends N bytes of "y" on the same socket;
                                        print "tail sent N", or the error
+  sdp_peer.py racy ADDR PORT HOW       connect, send 8 MiB of "z" once from an anonymous
+                                       mapping while another thread, 0.3 s in, unmaps
+                                       it ("munmap") or forks a child that fills its
+                                       copy with "C" ("fork"); print "sent N" of what
+                                       send() returned, or the error, then " during"
+                                       if the thread acted before send() returned
   sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
   sdp_peer.py threshsend ADDR PORT FILE SIZE THRESH [hybrid]
                                        connect, set SDP_ZCOPY_THRESH to THRESH (unless
@@ -140,6 +146,8 @@ def main():
             return send_cut(s, sys.argv[4])
         if mode == "killed":
             return send_after_killed(s, int(sys.argv[4]))
+        if mode == "racy":
+            return send_racy(s, sys.argv[4])
         return write_until_error(s)
 
 
@@ -265,6 +273,50 @@ def send_cut(s, how):
         print(f"error {errno.errorcode.get(e.errno, e.errno)}", flush=True)
         return 0
     print(f"sent {n} in {time.monotonic() - began:.1f} s", flush=True)
+    return 0
+
+
+def send_racy(s, how):
+    """One send() of 8 MiB from a mapping another thread unmaps, or forks, 0.3 s in."""
+    import ctypes
+    import mmap
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = 8 << 20
+    addr = libc.mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+    if addr is None or addr == ctypes.c_void_p(-1).value:
+        print(f"mmap failed: {os.strerror(ctypes.get_errno())}", flush=True)
+        return 1
+    ctypes.memset(addr, ord("z"), size)
+    sending = threading.Event()
+    sending.set()
+    acted_during = []
+
+    def meddle():
+        time.sleep(0.3)
+        acted_during.append(sending.is_set())
+        if how == "munmap":
+            libc.munmap(addr, size)
+            return
+        pid = os.fork()
+        if pid == 0:
+            ctypes.memset(addr, ord("C"), size)
+            os._exit(0)
+        os.waitpid(pid, 0)
+
+    meddler = threading.Thread(target=meddle)
+    meddler.start()
+    # send() gets the address; nothing here touches the memory after the thread acts.
+    try:
+        n = s.send((ctypes.c_char * size).from_address(addr))
+        out = f"sent {n}"
+    except OSError as e:
+        out = f"error {errno.errorcode.get(e.errno, e.errno)}"
+    sending.clear()
+    meddler.join()
+    print(out + (" during" if acted_during[0] else ""), flush=True)
     return 0
 
 
