@@ -313,6 +313,13 @@ long infinisock_wait_unless(struct wait_queue_head *wq, struct mutex *lock, cons
 void infinisock_sk_set_err(struct sock *sk, int err);
 int infinisock_sk_take_err(struct sock *sk);
 int infinisock_sk_peek_err(const struct sock *sk);
+bool infinisock_sk_zerocopy(const struct sock *sk);
+bool infinisock_sk_errqueue_pending(const struct sock *sk);
+struct ubuf_info;
+struct ubuf_info *infinisock_zc_notify_begin(struct sock *sk, size_t len);
+void infinisock_zc_notify_end(struct ubuf_info *uarg, size_t sent, bool copied);
+int infinisock_zc_notify_take(struct sock *sk, u8 *ee, unsigned int ee_len);
+void infinisock_zc_notify_purge(struct sock *sk);
 long infinisock_sk_rcvtimeo(const struct sock *sk, bool nonblock);
 unsigned int infinisock_sk_busy_poll_usec(const struct sock *sk);
 long infinisock_sk_sndtimeo(const struct sock *sk, bool nonblock);

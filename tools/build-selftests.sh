@@ -11,6 +11,10 @@ src=$("$here/fetch-kernel.sh")
 mkdir -p "$TOP/selftests/build"
 make -s -C "$TOP/selftests/infinisock" KSRC="$src" OUTPUT="$TOP/selftests/build" >&2 ||
 	die "building the selftests failed"
+# The kernel's own MSG_ZEROCOPY test program, unmodified: sdp_zc_source.sh runs it
+# through transparent SDP.
+gcc -O2 -Wall -o "$TOP/selftests/build/helpers/msg_zerocopy" "$src/tools/testing/selftests/net/msg_zerocopy.c" ||
+	die "building msg_zerocopy failed"
 # The benchmark tools run in the same VM.
 mkdir -p "$TOP/tools/bench/build"
 for c in "$TOP"/tools/bench/*.c; do

@@ -84,3 +84,18 @@ proptest! {
         }
     }
 }
+
+/// A stream's `MSG_ZEROCOPY` notification reads as `ip_recv_error()` and
+/// `ipv6_recv_error()` give it: `IP_RECVERR` with the error and a `sockaddr_in`,
+/// `IPV6_RECVERR` with a `sockaddr_in6`, the offender address zeroed.
+#[test]
+fn zerocopy_notification_cmsg() {
+    use infinisock_proto::error_queue::{recverr_cmsg, EXTENDED_ERR_LEN};
+    let ee: [u8; EXTENDED_ERR_LEN] = core::array::from_fn(|i| i as u8 + 1);
+    for (v6, want) in [(false, (0, 11, 32)), (true, (41, 25, 44))] {
+        let (level, kind, data, n) = recverr_cmsg(v6, &ee);
+        assert_eq!((level, kind, n), want);
+        assert_eq!(data[..EXTENDED_ERR_LEN], ee);
+        assert!(data[EXTENDED_ERR_LEN..n].iter().all(|&b| b == 0));
+    }
+}

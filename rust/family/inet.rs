@@ -31,6 +31,7 @@ use crate::{
         rdma::{MR_DEREG, MR_REG},
         conn_state::peer_name,
         errno::Errno,
+        error_queue::recverr_cmsg,
         sockaddr::{parse_bind, parse_connect, Parsed, SockAddr, SOCKADDR_MAX_LEN},
         socket_args::SOCK_STREAM,
         stream_options::{ip_tos, ipv6_tclass, stream_option, StreamOption},
@@ -235,6 +236,18 @@ impl<const FAMILY: i32> StreamOps for SdpOps<FAMILY> {
     fn recvmsg(sock: &Socket, msg: &mut Msg, len: usize, flags: i32) -> Result<usize> {
         let ep = endpoint(sock)?;
         if flags & MSG_ERRQUEUE != 0 {
+            // A stream's MSG_ZEROCOPY notifications first, then RDMA completions.
+            if let Some(ee) = ep.sk.take_zc_notification() {
+                let (level, kind, data, n) = recverr_cmsg(FAMILY == AF_INET6, &ee);
+                msg.add_flags(MSG_ERRQUEUE);
+                // Written without faults: a control buffer not in place yet is
+                // faulted in and written again (the notification is off the queue).
+                let mut put = msg.put_cmsg(level, kind, &data[..n]);
+                if put == Err(EFAULT) && msg.fault_in_control(n).is_ok() {
+                    put = msg.put_cmsg(level, kind, &data[..n]);
+                }
+                return put.map(|()| 0);
+            }
             return crate::af_ib::rdma::recv_errqueue(&ep, msg);
         }
         if ep.is_seqpacket {

@@ -12,7 +12,7 @@
 //! queue pairs that give its surplus back (`srq_drain`), rdma_cm ids (`cm`), the
 //! C structures the kernel keeps pointers to (`ffi_static`), rate-limited log lines
 //! (`log`), the module's tracepoints (`trace`), per-CPU counters (`percpu`), its
-//! generic netlink family (`genl`), errno conversion (`errno`), `KVec` as the protocol's lists (`list`) and the raw bindings
+//! generic netlink family (`genl`), `MSG_ZEROCOPY`'s notifications (`zc_notify`), errno conversion (`errno`), `KVec` as the protocol's lists (`list`) and the raw bindings
 //! under all of them (`bindings`, with the C helpers in `c/`, one file per kernel
 //! interface, declared in `rust/helpers.h`).
 //!
@@ -44,3 +44,4 @@ pub(crate) mod trace;
 pub(crate) mod verbs;
 pub(crate) mod wait;
 pub(crate) mod work;
+pub(crate) mod zc_notify;

@@ -111,5 +111,7 @@ pub const MSG_DONTWAIT: i32 = 0x40;
 pub const MSG_WAITALL: i32 = 0x100;
 /// `MSG_NOSIGNAL`.
 pub const MSG_NOSIGNAL: i32 = 0x4000;
+/// `MSG_ZEROCOPY`.
+pub const MSG_ZEROCOPY: i32 = 0x400_0000;
 /// `O_NONBLOCK` (x86 and the generic value).
 pub const O_NONBLOCK: i32 = 0o4000;

@@ -87,3 +87,27 @@ impl<Ls: Lists> ErrorQueue<Ls> {
         }
     }
 }
+
+/// `IP_RECVERR` (`SOL_IP`) and `IPV6_RECVERR` (`SOL_IPV6`): the control message of a
+/// stream's error-queue entry, a `MSG_ZEROCOPY` notification.
+pub const IP_RECVERR: i32 = 11;
+/// See [`IP_RECVERR`].
+pub const IPV6_RECVERR: i32 = 25;
+/// `struct sock_extended_err`'s size.
+pub const EXTENDED_ERR_LEN: usize = 16;
+/// The largest [`recverr_cmsg`]: the error and a `struct sockaddr_in6`.
+pub const RECVERR_MAX: usize = EXTENDED_ERR_LEN + 28;
+
+/// The control message `recvmsg(MSG_ERRQUEUE)` gives for a notification whose
+/// `sock_extended_err` is `ee`, as `ip_recv_error()` (`v6` false) or
+/// `ipv6_recv_error()` build it: level, type, and the error followed by the family's
+/// offender address, zeroed (a notification names none), in the first `len` bytes.
+pub fn recverr_cmsg(v6: bool, ee: &[u8; EXTENDED_ERR_LEN]) -> (i32, i32, [u8; RECVERR_MAX], usize) {
+    let mut data = [0u8; RECVERR_MAX];
+    data[..EXTENDED_ERR_LEN].copy_from_slice(ee);
+    if v6 {
+        (super::abi::SOL_IPV6, IPV6_RECVERR, data, RECVERR_MAX)
+    } else {
+        (super::abi::SOL_IP, IP_RECVERR, data, EXTENDED_ERR_LEN + 16)
+    }
+}

@@ -752,7 +752,7 @@ impl Endpoint {
         let link = inner.link.as_ref();
         poll_mask(&PollState {
             phase: inner.phase,
-            error: self.sk.peek_err() != 0 || !inner.completions.is_empty(),
+            error: self.sk.peek_err() != 0 || !inner.completions.is_empty() || self.sk.errqueue_pending(),
             acceptable: inner.listen.has_ready(),
             shutdown: inner.shutdown,
             fin_received: link.is_some_and(|l| l.stream.fin_received),

@@ -235,9 +235,10 @@ fn report(v: Violation) {
 }
 
 /// Copies up to `want` unread bytes out of the ring after stepping over `skip` (an
-/// urgent byte); consumed buffers are reposted unless `peek`. Returns the bytes
-/// copied.
-fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool) -> Result<usize> {
+/// urgent byte), or only steps over them (`discard`: `MSG_TRUNC`, which TCP's streams
+/// take as "drop this much"); consumed buffers are reposted unless `peek`. Returns the
+/// bytes copied or dropped.
+fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool, discard: bool) -> Result<usize> {
     // At most a ring's worth: collected without an allocation on the read path.
     let mut consumed = IndexFifo::new();
     let copied = {
@@ -247,7 +248,7 @@ fn copy_out(link: &mut Link, msg: &mut Msg, skip: usize, want: usize, peek: bool
             want,
             peek,
             |idx| payload(idx).len(),
-            |idx, from, to| msg.copy_out(&payload(idx)[from..to]),
+            |idx, from, to| if discard { to - from } else { msg.copy_out(&payload(idx)[from..to]) },
             |idx| {
                 consumed.push(idx);
             },
@@ -330,6 +331,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
     let inline = sk.urginline();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
     let peek = flags & MSG_PEEK != 0;
+    let discard = flags & MSG_TRUNC != 0;
     let mut timeo = sk.rcvtimeo(nonblock);
     let target = sk.rcvlowat(flags & MSG_WAITALL != 0, len);
     let mut copied = 0;
@@ -377,7 +379,7 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                     break;
                 }
                 // With MSG_PEEK every round starts from the oldest byte again.
-                let n = match copy_out(link, msg, plan.skip, plan.limit, peek) {
+                let n = match copy_out(link, msg, plan.skip, plan.limit, peek, discard) {
                     Ok(n) => n,
                     Err(e) if e == EFAULT => {
                         // A page is missing: faulted in without the lock (a fault

@@ -10,11 +10,11 @@ use crate::kernel_api::log::pr_warn_ratelimited;
 use kernel::{prelude::*, sync::MutexGuard, time::msecs_to_jiffies};
 
 use crate::{
-    kernel_api::{sock::Msg, trace, verbs::Wc},
+    kernel_api::{sock::Msg, trace, verbs::Wc, zc_notify::ZcNotify},
     link::{link::Link, memory},
     netns::stats,
     proto::{
-        abi::{MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, POLLOUT, POLLWRNORM},
+        abi::{MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, MSG_ZEROCOPY, POLLOUT, POLLWRNORM},
         errno::{Errno, ETIMEDOUT},
         rdma_ops::connection_error,
         send::{send_verdict, SendCheck},
@@ -221,7 +221,30 @@ const ZC_PREPIN_MAX: usize = 4 << 20;
 /// (non-blocking), in rounds of `proto::transmit` (a message or a staged piece each);
 /// with `MSG_OOB` its last byte is urgent (`proto::urgent`). A blocking write's large
 /// pieces go as zero-copy adverts where the connection has them (`sdp::zcopy_tx`).
+///
+/// With `MSG_ZEROCOPY` on a socket with `SO_ZEROCOPY`, the call also queues TCP's completion notification of its id as it returns (its bytes are
+/// the program's again by then: a blocking call's adverts are closed, the rest was
+/// copied), marked copied unless most of its bytes went as adverts (an advert starts
+/// and ends at page bounds, so a buffer's unaligned head or tail is copied even when
+/// the rest is not); `ENOBUFS` when the notification's charge does not fit, as TCP
+/// answers.
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
+    let notify = if msg.flags() & MSG_ZEROCOPY != 0 && len > 0 && ep.sk.zerocopy() {
+        Some(ZcNotify::begin(&ep.sk, len)?)
+    } else {
+        None
+    };
+    let mut by_advert = 0;
+    let res = send_stream(ep, msg, len, nonblock, &mut by_advert);
+    if let Some(notify) = notify {
+        let sent = res.as_ref().map_or(0, |n| *n);
+        notify.end(sent, by_advert * 2 < sent);
+    }
+    res
+}
+
+/// [`sendmsg`]'s work; `by_advert` counts the bytes that went as adverts.
+fn send_stream(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool, by_advert: &mut usize) -> Result<usize> {
     let flags = msg.flags();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
     let urgent = flags & MSG_OOB != 0;
@@ -256,6 +279,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
             match zcopy_tx::send(ep, &mut guard, msg, len - sent, min, &mut timeo) {
                 Ok(out) => {
                     sent += out.sent;
+                    *by_advert += out.sent;
                     zc_allowed = !out.copy_rest;
                     if let Some(e) = out.stop {
                         return if sent > 0 { Ok(sent) } else { Err(send_error(e, flags)) };

@@ -13,16 +13,19 @@
  * BPF_CGROUP_RUN_PROG_*() macros) that neither the kernel crate nor bindgen gives Rust.
  */
 #include <linux/bpf-cgroup.h>
+#include <linux/errqueue.h>
 #include <linux/memcontrol.h>
 #include <linux/net.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/skbuff.h>
 #include <linux/sockptr.h>
 #include <net/inet_common.h>
 #include <net/sock.h>
 
 #include "helpers.h"
+#include "../include/uapi/linux/infinisock.h"
 
 int infinisock_socket_type(const struct socket *sock)
 {
@@ -187,6 +190,77 @@ int infinisock_sk_peek_err(const struct sock *sk)
 	return READ_ONCE(sk->sk_err);
 }
 
+/* SO_ZEROCOPY is set: MSG_ZEROCOPY asks for notifications. */
+bool infinisock_sk_zerocopy(const struct sock *sk)
+{
+	return sock_flag(sk, SOCK_ZEROCOPY);
+}
+
+/* Something waits on the sock's error queue (POLLERR, as TCP's poll says). */
+bool infinisock_sk_errqueue_pending(const struct sock *sk)
+{
+	return !skb_queue_empty_lockless(&sk->sk_error_queue);
+}
+
+/*
+ * MSG_ZEROCOPY's notification of one sendmsg() of len bytes, with TCP's machinery:
+ * the call's id, the optmem and RLIMIT_MEMLOCK charges, the merging of adjacent ids
+ * on the error queue. NULL when a charge fails (TCP's ENOBUFS).
+ */
+struct ubuf_info *infinisock_zc_notify_begin(struct sock *sk, size_t len)
+{
+	return msg_zerocopy_realloc(sk, len, NULL, false);
+}
+
+/*
+ * Ends the call's notification (the caller says whether to mark it
+ * SO_EE_CODE_ZEROCOPY_COPIED). A call that sent nothing gives its id back and
+ * queues nothing, as TCP's does, if no other call took an id since: TCP gives it
+ * back under the sock's lock (msg_zerocopy_put_abort() decrements the counter),
+ * while concurrent sends of ours are not serialized from id to end, and a decrement
+ * after another call's id would hand that id out twice. Otherwise the id is
+ * notified, as copied.
+ */
+void infinisock_zc_notify_end(struct ubuf_info *uarg, size_t sent, bool copied)
+{
+	struct ubuf_info_msgzc *zc = uarg_to_msgzc(uarg);
+	struct sock *sk = container_of((void *)zc, struct sk_buff, cb)->sk;
+
+	if (!sent && atomic_cmpxchg(&sk->sk_zckey, zc->id + 1, zc->id) == zc->id + 1)
+		zc->len = 0;
+	if (copied || !sent)
+		zc->zerocopy = 0;
+	net_zcopy_put(uarg);
+}
+
+/*
+ * Takes the oldest notification off the sock's error queue: its sock_extended_err
+ * into ee (ee_len bytes, the structure's size). -EAGAIN when none waits.
+ */
+int infinisock_zc_notify_take(struct sock *sk, u8 *ee, unsigned int ee_len)
+{
+	struct sk_buff *skb;
+
+	if (ee_len != sizeof(struct sock_extended_err))
+		return -EINVAL;
+	skb = sock_dequeue_err_skb(sk);
+	if (!skb)
+		return -EAGAIN;
+	memcpy(ee, &SKB_EXT_ERR(skb)->ee, ee_len);
+	consume_skb(skb);
+	return 0;
+}
+
+/*
+ * Drops the notifications nobody read, at the socket's last close: an accepted
+ * sock's destructor is sock_def_destruct(), which leaves the error queue alone
+ * (inet_sock_destruct() purges it for the socks inet_create() made).
+ */
+void infinisock_zc_notify_purge(struct sock *sk)
+{
+	skb_queue_purge(&sk->sk_error_queue);
+}
+
 long infinisock_sk_rcvtimeo(const struct sock *sk, bool nonblock)
 {
 	return sock_rcvtimeo(sk, nonblock);
@@ -273,6 +347,13 @@ int infinisock_intr_errno(long timeo)
 void infinisock_sock_graft(struct sock *sk, struct socket *parent)
 {
 	sock_graft(sk, parent);
+	/*
+	 * A hybrid listener's accepted stream takes SOL_SOCKET options as its listener
+	 * does (infinisock_own_sol_socket(): SO_ZEROCOPY, which it inherits, stays its
+	 * own to change).
+	 */
+	if (sk->sk_protocol == IPPROTO_SDP_HYBRID)
+		set_bit(SOCK_CUSTOM_SOCKOPT, &parent->flags);
 }
 
 void infinisock_socket_set_state(struct socket *sock, int state)
@@ -312,8 +393,9 @@ void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
 	/* As TCP's children: the listener's SO_BUSY_POLL. */
 	WRITE_ONCE(child->sk_ll_usec, READ_ONCE(parent->sk_ll_usec));
 #endif
-	/* As TCP's children (sk_clone copies the flags): keepalive, linger, OOB inline. */
+	/* As TCP's children (sk_clone copies the flags): keepalive, linger, OOB inline, SO_ZEROCOPY. */
 	sock_valbool_flag(child, SOCK_KEEPOPEN, sock_flag(parent, SOCK_KEEPOPEN));
+	sock_valbool_flag(child, SOCK_ZEROCOPY, sock_flag(parent, SOCK_ZEROCOPY));
 	sock_valbool_flag(child, SOCK_URGINLINE, sock_flag(parent, SOCK_URGINLINE));
 	sock_valbool_flag(child, SOCK_LINGER, sock_flag(parent, SOCK_LINGER));
 	child->sk_lingertime = READ_ONCE(parent->sk_lingertime);

@@ -37,6 +37,15 @@
                                        copy with "C" ("fork"); print "sent N" of what
                                        send() returned, or the error, then " during"
                                        if the thread acted before send() returned
+  sdp_peer.py msgzc ADDR PORT SIZE...  connect an IPPROTO_SDP_HYBRID socket with
+                                       SO_ZEROCOPY, send() each SIZE of "q" with
+                                       MSG_ZEROCOPY and read its notification; print
+                                       "transport P", "ID:z" (not copied) or "ID:c"
+                                       per send, then "sent N"
+  sdp_peer.py msgzcserve ADDR PORT     a hybrid listener with SO_ZEROCOPY; its accepted
+                                       stream turns it off and on, sends 1000 bytes
+                                       with MSG_ZEROCOPY and closes, its notification
+                                       unread; prints "zerocopy Z off O sent N pending"
   sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
   sdp_peer.py threshsend ADDR PORT FILE SIZE THRESH [hybrid]
                                        connect, set SDP_ZCOPY_THRESH to THRESH (unless
@@ -89,6 +98,10 @@ def main():
                 threading.Thread(target=echo_until_eof, args=(conn,), daemon=True).start()
     if mode in ("threshsend", "threshserve"):
         return send_with_thresh(mode == "threshserve", addr, port, *sys.argv[4:8])
+    if mode == "msgzc":
+        return send_msg_zerocopy(addr, port, [int(n) for n in sys.argv[4:]])
+    if mode == "msgzcserve":
+        return serve_msg_zerocopy(addr, port)
     if mode == "fetch":
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as s:
             s.connect((addr, port))
@@ -317,6 +330,66 @@ def send_racy(s, how):
     sending.clear()
     meddler.join()
     print(out + (" during" if acted_during[0] else ""), flush=True)
+    return 0
+
+
+def send_msg_zerocopy(addr, port, sizes):
+    """MSG_ZEROCOPY as TCP offers it, on a hybrid stream (its SDP path): one send()
+    of each size from one buffer, each followed by its notification, read at once
+    from the error queue; prints "transport P" and, per send, "ID:z" (no byte
+    copied) or "ID:c" (SO_EE_CODE_ZEROCOPY_COPIED), then "sent N"."""
+    import select
+    import struct
+    so_zerocopy, msg_zerocopy = 60, 0x4000000
+    recverr = {(socket.IPPROTO_IP, 11), (socket.IPPROTO_IPV6, 25)}
+    s = socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP_HYBRID)
+    s.setsockopt(socket.SOL_SOCKET, so_zerocopy, 1)
+    s.connect((addr, port))
+    out = [f"transport {s.getsockopt(SOL_INFINISOCK, INFINISOCK_TRANSPORT)}"]
+    buf = bytearray(b"q" * max(sizes))
+    total = 0
+    for size in sizes:
+        total += s.send(memoryview(buf)[:size], msg_zerocopy)
+        poller = select.poll()
+        poller.register(s, select.POLLERR)
+        if not poller.poll(10000):
+            print("no POLLERR within 10 s", flush=True)
+            return 0
+        _, anc, flags, _ = s.recvmsg(0, 1024, socket.MSG_ERRQUEUE)
+        level, kind, data = anc[0]
+        errno_, origin, _type, code, _pad, info, hi = struct.unpack("=IBBBBII", data[:16])
+        if (level, kind) not in recverr or origin != 5 or errno_ != 0 or not flags & socket.MSG_ERRQUEUE:
+            print(f"bad notification: level {level} type {kind} origin {origin} errno {errno_} flags {flags:#x}", flush=True)
+            return 0
+        out.append(f"{info}:{'c' if code & 1 else 'z'}" if info == hi else f"{info}-{hi}:?")
+    s.close()
+    print(" ".join(out + [f"sent {total}"]), flush=True)
+    return 0
+
+
+def serve_msg_zerocopy(addr, port):
+    """A hybrid listener with SO_ZEROCOPY; its one accepted stream turns the option
+    off and on again, sends 1000 bytes with MSG_ZEROCOPY and is closed with the
+    notification unread; prints "zerocopy Z off O sent N pending" (Z: the accepted
+    socket's SO_ZEROCOPY, O: after it was turned off)."""
+    import select
+    so_zerocopy, msg_zerocopy = 60, 0x4000000
+    with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP_HYBRID) as l:
+        l.setsockopt(socket.SOL_SOCKET, so_zerocopy, 1)
+        l.bind((addr, port))
+        l.listen(1)
+        print("listening", flush=True)
+        c, _ = l.accept()
+    zc = c.getsockopt(socket.SOL_SOCKET, so_zerocopy)
+    c.setsockopt(socket.SOL_SOCKET, so_zerocopy, 0)
+    off = c.getsockopt(socket.SOL_SOCKET, so_zerocopy)
+    c.setsockopt(socket.SOL_SOCKET, so_zerocopy, 1)
+    n = c.send(b"q" * 1000, msg_zerocopy)
+    poller = select.poll()
+    poller.register(c, select.POLLERR)
+    pending = "pending" if poller.poll(10000) else "none"
+    c.close()
+    print(f"zerocopy {zc} off {off} sent {n} {pending}", flush=True)
     return 0
 
 
