@@ -226,7 +226,7 @@ fn post(
             (Local::Region(handle), u32::from(res.is_ok()), res)
         }
         LocalSide::Iovec => {
-            let buf = link.qp.pin(msg, len, device_writes)?;
+            let buf = link.qp.pin(msg, len, device_writes, None)?;
             let credits = &mut link.stream.credits;
             // The queue pair keeps the pages until the device is done with them.
             let done = link.qp.post_rdma((&RDMA_CQE, &RDMA_PART_CQE), buf, verb, remote, max_sge, || {

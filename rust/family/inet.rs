@@ -59,7 +59,9 @@ impl SockProto for SdpProto {
         if netns::tunable(sk.net(), TunableId::SdpEnable) == 0 {
             return Err(EPROTONOSUPPORT);
         }
-        sk.set_state(Endpoint::new(ARef::from(sk), &crate::af_ib::rdma::RDMA_COMPLETIONS)?)
+        sk.set_state(Endpoint::new(ARef::from(sk), &crate::af_ib::rdma::RDMA_COMPLETIONS)?)?;
+        sk.own_sol_socket_options();
+        Ok(())
     }
 
     fn keepalive(sk: &Sock, on: bool) {

@@ -60,6 +60,7 @@ use crate::{
         mailbox::Mailbox,
         shared_cq::CqShare,
         verbs::{device_sges, Cq, CqEvents, CqSide, Cqe, DmaBuf, Pd, PinnedBuf, UserMr, Wc, POLL_BATCH},
+        zc_notify::ZcNotify,
     },
     proto::{
         qp_shape::SHARED_END_MARKER,
@@ -150,7 +151,7 @@ impl RdmaVerb {
 
 /// The local side of an RDMA operation in flight, kept until the device is done.
 enum Held {
-    Pages(#[allow(dead_code)] PinnedBuf),
+    Pages(PinnedBuf),
     Region(#[allow(dead_code)] Arc<UserMr>),
 }
 
@@ -1062,9 +1063,17 @@ impl QueuePair {
 
     /// Pins the `len` bytes under `msg`'s iterator (not advanced) for an RDMA
     /// operation: for the device to read them (WRITE) or, `device_writes`, to write
-    /// them (READ). `EFAULT` when a page is missing.
-    pub(crate) fn pin(&self, msg: &mut Msg, len: usize, device_writes: bool) -> Result<PinnedBuf> {
-        PinnedBuf::pin(&self.pd, &self.dev, msg, len, device_writes)
+    /// them (READ). `EFAULT` when a page is missing, `ENOBUFS` beyond
+    /// `RLIMIT_MEMLOCK`; pages of a `MSG_ZEROCOPY` call are charged to its `notify`
+    /// (see [`PinnedBuf::pin`]).
+    pub(crate) fn pin(
+        &self,
+        msg: &mut Msg,
+        len: usize,
+        device_writes: bool,
+        notify: Option<&ZcNotify>,
+    ) -> Result<PinnedBuf> {
+        PinnedBuf::pin(&self.pd, &self.dev, msg, len, device_writes, notify)
     }
 
     /// Whether the pool of fast-registration regions (see [`QueuePair::post_rdma`])
@@ -1193,8 +1202,17 @@ impl QueuePair {
     /// they may reach is kept for ever (the mailbox and CQ place, never dropped; the
     /// send buffers and RDMA pages; the queue, PD and device, by references never
     /// given back) and the QP is not destroyed: a leak, against a use after free.
+    /// The pages kept give back the `MSG_ZEROCOPY` notifications they hold, which hold
+    /// their socks: the leak stays the pages'.
     fn keep_after_failed_drain(&mut self) {
         pr_err!("a queue pair's drain failed: its resources are kept\n");
+        let held = self.held.iter().filter_map(|(_, h)| match h {
+            Held::Pages(buf) => Some(buf),
+            Held::Region(_) => None,
+        });
+        for buf in Iterator::chain(held, self.exposed.iter().flatten()) {
+            buf.release_notification();
+        }
         core::mem::forget(core::mem::replace(&mut self.tx, KVec::new()));
         core::mem::forget(core::mem::replace(&mut self.held, KVec::new()));
         core::mem::forget(core::mem::replace(&mut self.landing, KVec::new()));

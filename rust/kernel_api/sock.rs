@@ -278,6 +278,14 @@ impl Sock {
         unsafe { bindings::infinisock_sk_family(self.as_raw()) }
     }
 
+    /// Sends the `SOL_SOCKET` options of the socket being created over an SDP stream
+    /// to the protocol's `setsockopt` (`SOCK_CUSTOM_SOCKOPT`), which keeps
+    /// `SO_ZEROCOPY`: the socket layer grants it to TCP only.
+    pub(crate) fn own_sol_socket_options(&self) {
+        // SAFETY: The sock is valid; its socket, if it has one, is being created.
+        unsafe { bindings::infinisock_sk_own_sol_socket(self.as_raw()) };
+    }
+
     /// A sock for an incoming connection on the listener `self`: of its protocol,
     /// in its namespace, set up like it.
     pub(crate) fn alloc_child(&self) -> Result<ARef<Self>> {
@@ -974,6 +982,11 @@ pub(super) unsafe extern "C" fn setsockopt_trampoline<O: StreamOps>(
     optval: bindings::sockptr_t,
     optlen: kernel::ffi::c_uint,
 ) -> kernel::ffi::c_int {
+    if level == bindings::SOL_SOCKET as i32 {
+        // Only an SDP stream's come here (`Sock::own_sol_socket_options`).
+        // SAFETY: Valid socket and option buffer for the call.
+        return unsafe { bindings::infinisock_own_sol_socket(sock, name, optval, optlen) };
+    }
     from_result(|| {
         let mut v = 0;
         // SAFETY: `optval` is the caller's option buffer of `optlen` bytes.

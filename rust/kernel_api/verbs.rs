@@ -8,7 +8,10 @@ use core::{cell::UnsafeCell, ffi::c_void, ptr::NonNull};
 
 use kernel::{error::to_result, prelude::*, sync::{Arc, ArcBorrow}};
 
-use crate::{kernel_api::{bindings, ib::{DeviceRef, IbDevice}}, proto::rdma::Access};
+use crate::{
+    kernel_api::{bindings, ib::{DeviceRef, IbDevice}, zc_notify::ZcNotify},
+    proto::rdma::Access,
+};
 
 /// Turns a helper's (pointer, errno) answer into a `Result`.
 pub(super) fn checked<T>(ptr: *mut T, err: i32) -> Result<NonNull<T>> {
@@ -579,20 +582,45 @@ unsafe impl Send for PinnedBuf {}
 impl PinnedBuf {
     /// Pins the `len` bytes under `msg`'s iterator (not advanced) for `dev`: for the
     /// device to read (RDMA WRITE) or, with `device_writes`, to write (RDMA READ).
+    /// The pins are charged to `RLIMIT_MEMLOCK`, unless they belong to a
+    /// `MSG_ZEROCOPY` call whose `notify` was charged for them: they then keep it, and
+    /// its notification waits until they go.
     pub(super) fn pin(
         pd: &Arc<Pd>,
         dev: &Arc<DeviceRef>,
         msg: &mut crate::kernel_api::sock::Msg,
         len: usize,
         device_writes: bool,
+        notify: Option<&ZcNotify>,
     ) -> Result<Self> {
         let mut err = 0;
+        let notify = notify.map_or(core::ptr::null_mut(), ZcNotify::as_raw);
         // SAFETY: Live device and PD (held); the iterator is the message's, valid
-        // during the call (the pins outlive it, not the iterator).
+        // during the call (the pins outlive it, not the iterator); `notify` is null
+        // or a live notification, of which the pins take a reference of their own.
         let p = unsafe {
-            bindings::infinisock_pin_iter(dev.as_raw(), msg.iter_raw(), len, device_writes, pd.local_dma_lkey(), &mut err)
+            bindings::infinisock_pin_iter(
+                dev.as_raw(),
+                msg.iter_raw(),
+                len,
+                device_writes,
+                pd.local_dma_lkey(),
+                notify,
+                &mut err,
+            )
         };
         Ok(Self { raw: checked(p, err)?, _pd: pd.clone(), _dev: dev.clone() })
+    }
+}
+
+impl PinnedBuf {
+    /// Gives back the `MSG_ZEROCOPY` notification the pins hold, if any, before they
+    /// go: for pages kept for ever (a failed drain), whose notification would hold its
+    /// sock for ever too. The charge goes with it.
+    pub(super) fn release_notification(&self) {
+        // SAFETY: Live (type invariant); only its notification reference is given up,
+        // once (the helper clears it).
+        unsafe { bindings::infinisock_pinned_release_notify(self.raw.as_ptr()) };
     }
 }
 

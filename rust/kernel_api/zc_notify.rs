@@ -35,6 +35,12 @@ impl ZcNotify {
         NonNull::new(uarg).map(|uarg| Self { uarg }).ok_or(ENOBUFS)
     }
 
+    /// The notification for the C helpers: pins of the call's pages take their own
+    /// reference (`infinisock_pin_iter`).
+    pub(super) fn as_raw(&self) -> *mut bindings::ubuf_info {
+        self.uarg.as_ptr()
+    }
+
     /// Ends it: the call sent `sent` bytes, and its notification says they were
     /// copied if `copied`. A call that sent nothing gives its id back and notifies
     /// nothing, unless another call took an id since (then its id is notified, as
@@ -74,12 +80,5 @@ impl Sock {
         // SAFETY: The sock is valid; `ee` is `EXTENDED_ERR_LEN` writable bytes.
         let err = unsafe { bindings::infinisock_zc_notify_take(self.as_raw(), ee.as_mut_ptr(), EXTENDED_ERR_LEN as u32) };
         (err == 0).then_some(ee)
-    }
-
-    /// Drops the notifications nobody read: at the socket's last close, after which
-    /// no call can queue one.
-    pub(crate) fn purge_zc_notifications(&self) {
-        // SAFETY: The sock is valid; the queue has its own lock.
-        unsafe { bindings::infinisock_zc_notify_purge(self.as_raw()) };
     }
 }

@@ -59,8 +59,6 @@ pub(crate) struct ZcSource {
     next_tag: u32,
     /// The adverts' clock.
     epoch: Instant<Monotonic>,
-    /// Its timeouts (`sdp_zcopy_timeout_ms`, `sdp_zcopy_cancel_ms`).
-    limits: SrcLimits,
 }
 
 impl ZcSource {
@@ -79,13 +77,12 @@ impl ZcSource {
             max_pages,
             next_tag: 0,
             epoch: Instant::now(),
-            limits,
         }
     }
 
     /// How long a cancel may go unanswered before the connection is reset.
     pub(crate) fn cancel_ms(&self) -> u64 {
-        self.limits.cancel_ms
+        self.adverts.cancel_ms()
     }
 
     fn now_ms(&self) -> u64 {

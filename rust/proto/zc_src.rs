@@ -112,6 +112,11 @@ impl<Ls: Lists> SrcAdverts<Ls> {
         Self { open: Default::default(), max_open: usize::from(max_open), timeout_ms, cancel_ms }
     }
 
+    /// How long a cancel may go unanswered before the connection is reset.
+    pub fn cancel_ms(&self) -> u64 {
+        self.cancel_ms
+    }
+
     /// Whether another advert may be posted now.
     pub fn has_room(&self) -> bool {
         self.open.len() < self.max_open

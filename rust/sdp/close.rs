@@ -138,7 +138,6 @@ pub(crate) fn release(ep: EpRef<'_>) {
         // The teardown sees the endpoint orphaned and removes the sock's state itself.
         ep.wait_for_teardown();
     }
-    ep.sk.purge_zc_notifications();
     ep.sk.orphan();
     if take_state {
         drop(ep.sk.take_state::<Endpoint>());

@@ -222,12 +222,12 @@ const ZC_PREPIN_MAX: usize = 4 << 20;
 /// with `MSG_OOB` its last byte is urgent (`proto::urgent`). A blocking write's large
 /// pieces go as zero-copy adverts where the connection has them (`sdp::zcopy_tx`).
 ///
-/// With `MSG_ZEROCOPY` on a socket with `SO_ZEROCOPY`, the call also queues TCP's completion notification of its id as it returns (its bytes are
-/// the program's again by then: a blocking call's adverts are closed, the rest was
-/// copied), marked copied unless most of its bytes went as adverts (an advert starts
-/// and ends at page bounds, so a buffer's unaligned head or tail is copied even when
-/// the rest is not); `ENOBUFS` when the notification's charge does not fit, as TCP
-/// answers.
+/// With `MSG_ZEROCOPY` on a socket with `SO_ZEROCOPY`, the call also queues TCP's
+/// completion notification of its id as it returns (its bytes are the program's
+/// again by then: a blocking call's adverts are closed, the rest was copied), marked
+/// copied unless most of its bytes went as adverts (an advert starts and ends at page
+/// bounds, so a buffer's unaligned head or tail is copied even when the rest is not);
+/// `ENOBUFS` when the notification's charge does not fit, as TCP answers.
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
     let notify = if msg.flags() & MSG_ZEROCOPY != 0 && len > 0 && ep.sk.zerocopy() {
         Some(ZcNotify::begin(&ep.sk, len)?)
@@ -235,7 +235,7 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
         None
     };
     let mut by_advert = 0;
-    let res = send_stream(ep, msg, len, nonblock, &mut by_advert);
+    let res = send_stream(ep, msg, len, nonblock, notify.as_ref(), &mut by_advert);
     if let Some(notify) = notify {
         let sent = res.as_ref().map_or(0, |n| *n);
         notify.end(sent, by_advert * 2 < sent);
@@ -243,8 +243,16 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
     res
 }
 
-/// [`sendmsg`]'s work; `by_advert` counts the bytes that went as adverts.
-fn send_stream(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool, by_advert: &mut usize) -> Result<usize> {
+/// [`sendmsg`]'s work; `by_advert` counts the bytes that went as adverts, whose pins
+/// `notify` answers for when the call has one.
+fn send_stream(
+    ep: EpRef<'_>,
+    msg: &mut Msg,
+    len: usize,
+    nonblock: bool,
+    notify: Option<&ZcNotify>,
+    by_advert: &mut usize,
+) -> Result<usize> {
     let flags = msg.flags();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
     let urgent = flags & MSG_OOB != 0;
@@ -276,7 +284,7 @@ fn send_stream(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool, by_adve
             None
         };
         if let Some(min) = zc_min {
-            match zcopy_tx::send(ep, &mut guard, msg, len - sent, min, &mut timeo) {
+            match zcopy_tx::send(ep, &mut guard, msg, len - sent, min, notify, &mut timeo) {
                 Ok(out) => {
                     sent += out.sent;
                     *by_advert += out.sent;

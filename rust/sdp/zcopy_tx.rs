@@ -18,7 +18,7 @@ use kernel::{
 };
 
 use crate::{
-    kernel_api::{sock::Msg, verbs::Wc},
+    kernel_api::{sock::Msg, verbs::Wc, zc_notify::ZcNotify},
     link::{
         link::{Link, REGIONS_KEPT_MS},
         zc_source::{ZcSource, ZC_REG_CQE},
@@ -93,19 +93,21 @@ pub(crate) fn eligible(ep: EpRef<'_>, inner: &Inner, msg: &Msg, rest: usize) -> 
 /// sink's answer, bounded by the cancel timeout, then a reset. A fatal signal does the
 /// same, with no signal ending the wait and the cancel timeout counted from the kill:
 /// the connection may be another task's too (`fork()`, `SCM_RIGHTS`), and TCP's does
-/// not end when one writer is killed either. One write at a time advertises.
+/// not end when one writer is killed either. One write at a time advertises. The
+/// pins of a `MSG_ZEROCOPY` call are charged to its `notify`.
 pub(crate) fn send(
     ep: EpRef<'_>,
     guard: &mut MutexGuard<'_, Inner>,
     msg: &mut Msg,
     rest: usize,
     min: usize,
+    notify: Option<&ZcNotify>,
     timeo: &mut i64,
 ) -> Result<Outcome> {
     if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
         src.begin_write();
     }
-    let res = advertise_and_wait(ep, guard, msg, rest, min, timeo);
+    let res = advertise_and_wait(ep, guard, msg, rest, min, notify, timeo);
     if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
         src.end_write();
     }
@@ -119,6 +121,7 @@ fn advertise_and_wait(
     msg: &mut Msg,
     rest: usize,
     min: usize,
+    notify: Option<&ZcNotify>,
     timeo: &mut i64,
 ) -> Result<Outcome> {
     let mut advanced = 0usize;
@@ -147,7 +150,7 @@ fn advertise_and_wait(
         let declined = link.zc_src.as_ref().is_some_and(ZcSource::has_declined);
         if stop.is_none() && !copy_rest && !fault && !declined && !cancel_sent {
             let mut opened = Opened::default();
-            let res = advertise(link, msg, rest - advanced, min, &mut opened);
+            let res = advertise(link, msg, rest - advanced, min, notify, &mut opened);
             advanced += opened.bytes;
             stats::add(ep.sk.net(), Counter::ZcAdvertsSent, opened.adverts);
             match res {
@@ -276,10 +279,18 @@ struct Opened {
 
 /// Opens adverts over the next of `rest` bytes of `msg`, from pieces of at least `min`
 /// (an advert is cut shorter where the device registers fewer pages), while the sink
-/// has room for them and a data credit allows each SrcAvail, counting them in `opened` (also when
-/// it fails). `EFAULT`: a page was missing; another error: the pages cannot be
-/// exposed (the caller copies).
-fn advertise(link: &mut Link, msg: &mut Msg, rest: usize, min: usize, opened: &mut Opened) -> Result {
+/// has room for them and a data credit allows each SrcAvail, counting them in
+/// `opened` (also when it fails). The pins are charged to `RLIMIT_MEMLOCK`, or to a
+/// `MSG_ZEROCOPY` call's `notify`. `EFAULT`: a page was missing; another error
+/// (`ENOBUFS` over the limit): the pages cannot be exposed (the caller copies).
+fn advertise(
+    link: &mut Link,
+    msg: &mut Msg,
+    rest: usize,
+    min: usize,
+    notify: Option<&ZcNotify>,
+    opened: &mut Opened,
+) -> Result {
     loop {
         let Some(src) = link.zc_src.as_ref() else { return Ok(()) };
         let piece = msg.user_segment().min(rest - opened.bytes);
@@ -290,7 +301,7 @@ fn advertise(link: &mut Link, msg: &mut Msg, rest: usize, min: usize, opened: &m
         let offset = msg.user_span(piece).ok_or(EINVAL)? as usize % PAGE_SIZE;
         let len = piece.min(src.max_pages() * PAGE_SIZE - offset).min(ADVERT_MAX);
         link.zc_src.as_mut().ok_or(EINVAL)?.reserve()?;
-        let pages = link.qp.pin(msg, len, false)?;
+        let pages = link.qp.pin(msg, len, false, notify)?;
         let tag = link.zc_src.as_mut().map_or(0, ZcSource::next_tag);
         let (rkey, vaddr) = link.qp.expose(slot, pages, &ZC_REG_CQE, tag)?;
         let ah = Advert { len: len as u32, rkey, vaddr };

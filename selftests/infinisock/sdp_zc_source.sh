@@ -304,21 +304,67 @@ echo "# MSG_ZEROCOPY: writer '$wrote', reader '$(tail -1 "$dir/reader")'" >&2
 [ "$(tr -d q < "$dir/got" | wc -c)" = 0 ] || fail "MSG_ZEROCOPY: the reader's bytes are not the writer's"
 pass "MSG_ZEROCOPY on a hybrid stream over SDP: one notification per send(), ids in order, POLLERR; 1 MiB sends not copied, a small one copied"
 
-# An accepted stream takes its hybrid listener's SO_ZEROCOPY and may change it, as
-# TCP's; a notification it leaves unread at close goes with the socket (kmemleak, in the kernel_log step,
-# would name one left behind).
-ip netns exec a sysctl -qw net.infinisock.sdp_transparent=2 || fail "sysctl sdp_transparent"
+# The same on an IPPROTO_SDP stream, whose SO_ZEROCOPY the protocol takes itself.
 port=$((port + 1))
-ip netns exec a timeout 60 python3 "$PEER" msgzcserve "$HOST_A4" $port > "$dir/writer" &
+rm -f "$dir/got"
+ip netns exec b timeout 120 python3 "$PEER" save "$HOST_B4" $port "$dir/got" > "$dir/reader" &
 w=$!
-wait_output "$dir/writer" listening
-ip netns exec b timeout 60 python3 "$PEER" fetch "$HOST_A4" $port "$dir/got" > "$dir/reader"
+wait_output "$dir/reader" listening
+wrote=$(ip netns exec a timeout 120 python3 "$PEER" msgzc "$HOST_B4" $port sdp 1048576 1000)
 wait $w
+echo "# MSG_ZEROCOPY, IPPROTO_SDP: writer '$wrote', reader '$(tail -1 "$dir/reader")'" >&2
+[ "$wrote" = "transport sdp 0:z 1:c sent 1049576" ] || fail "MSG_ZEROCOPY on IPPROTO_SDP: $wrote"
+[ "$(tail -1 "$dir/reader")" = "eof after 1049576" ] || fail "MSG_ZEROCOPY on IPPROTO_SDP: the reader: $(tail -1 "$dir/reader")"
+pass "SO_ZEROCOPY and MSG_ZEROCOPY on an IPPROTO_SDP stream: 1 MiB not copied, 1000 bytes copied"
+
+# MSG_ZEROCOPY's pages count against RLIMIT_MEMLOCK once, as TCP's: the call's
+# notification is charged for them, and an advert's pins keep it until they go
+# (they are not charged again). A program without CAP_IPC_LOCK whose limit holds one
+# 1 MiB call, not two, sends 1 MiB twice as adverts (the charge comes back with each
+# notification); one whose limit is below the call gets ENOBUFS, as from TCP, and its
+# next, smaller call the first id.
+msgzc_limited() { # LIMIT SIZE...: the writer's line, as nobody with that memlock limit
+	local limit=$1 w
+	shift
+	rm -f "$dir/got"
+	ip netns exec b timeout 120 python3 "$PEER" save "$HOST_B4" $port "$dir/got" > "$dir/reader" &
+	w=$!
+	wait_output "$dir/reader" listening
+	ip netns exec a prlimit --memlock="$limit:$limit" setpriv --reuid 65534 --regid 65534 --clear-groups \
+		timeout 120 python3 "$PEER" msgzc "$HOST_B4" $port "$@"
+	wait $w
+}
+ip netns exec a sysctl -qw net.infinisock.sdp_transparent=1 || fail "sysctl sdp_transparent"
+port=$((port + 1)) # not in msgzc_limited: its $(...) is a subshell
+roomy=$(msgzc_limited $((1536 << 10)) 1048576 1048576)
+echo "# MSG_ZEROCOPY under a memlock limit of 1.5 MiB: writer '$roomy', reader '$(tail -1 "$dir/reader")'" >&2
+[ "$(tail -1 "$dir/reader")" = "eof after 2097152" ] || fail "MSG_ZEROCOPY, memlock 1.5 MiB: the reader: $(tail -1 "$dir/reader")"
+port=$((port + 1))
+short=$(msgzc_limited $((512 << 10)) 1048576 1000)
 ip netns exec a sysctl -qw net.infinisock.sdp_transparent=0
-echo "# MSG_ZEROCOPY, accepted: writer '$(tail -1 "$dir/writer")', reader '$(tail -1 "$dir/reader")'" >&2
-[ "$(tail -1 "$dir/writer")" = "zerocopy 1 off 0 sent 1000 pending" ] || fail "MSG_ZEROCOPY on an accepted stream: $(tail -1 "$dir/writer")"
-[ "$(stat -c %s "$dir/got")" = 1000 ] || fail "MSG_ZEROCOPY on an accepted stream: the reader got $(stat -c %s "$dir/got") bytes"
-pass "an accepted stream has its listener's SO_ZEROCOPY, and may turn it off; a notification unread at close goes with it"
+echo "# MSG_ZEROCOPY under a memlock limit of 512 KiB: writer '$short'" >&2
+[ "$roomy" = "transport 1 0:z 1:z sent 2097152" ] || fail "MSG_ZEROCOPY, memlock 1.5 MiB (pages charged twice?): $roomy"
+[ "$short" = "transport 1 ENOBUFS 0:c sent 1000" ] || fail "MSG_ZEROCOPY, memlock 512 KiB: $short"
+pass "MSG_ZEROCOPY and RLIMIT_MEMLOCK: an advert's pages charged once, by the call's notification; ENOBUFS beyond the limit"
+
+# An accepted stream takes its listener's SO_ZEROCOPY and may change it, as TCP's,
+# on a hybrid listener and on an IPPROTO_SDP one; a notification it leaves unread at
+# close goes with the socket (kmemleak, in the kernel_log step, would name one left
+# behind).
+ip netns exec a sysctl -qw net.infinisock.sdp_transparent=2 || fail "sysctl sdp_transparent"
+for proto in hybrid sdp; do
+	port=$((port + 1))
+	ip netns exec a timeout 60 python3 "$PEER" msgzcserve "$HOST_A4" $port ${proto/hybrid/} > "$dir/writer" &
+	w=$!
+	wait_output "$dir/writer" listening
+	ip netns exec b timeout 60 python3 "$PEER" fetch "$HOST_A4" $port "$dir/got" > "$dir/reader"
+	wait $w
+	echo "# MSG_ZEROCOPY, accepted ($proto): writer '$(tail -1 "$dir/writer")', reader '$(tail -1 "$dir/reader")'" >&2
+	[ "$(tail -1 "$dir/writer")" = "zerocopy 1 off 0 sent 1000 pending" ] || fail "MSG_ZEROCOPY on an accepted $proto stream: $(tail -1 "$dir/writer")"
+	[ "$(stat -c %s "$dir/got")" = 1000 ] || fail "MSG_ZEROCOPY on an accepted $proto stream: the reader got $(stat -c %s "$dir/got") bytes"
+done
+ip netns exec a sysctl -qw net.infinisock.sdp_transparent=0
+pass "an accepted stream has its listener's SO_ZEROCOPY, and may turn it off (hybrid and IPPROTO_SDP); a notification unread at close goes with it"
 
 # An unmodified Debian program through transparent SDP: socat copying the file with
 # writes of up to 1 MiB (its -b) to a hybrid stream; those writes go as adverts.
@@ -361,17 +407,27 @@ pass "msg_zerocopy through transparent SDP: $txc notifications of $tx sends, all
 "$TOOL" disable > /dev/null
 for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_transparent=0; done
 
+# rogue_and_writer WRITER SINK ADDR PORT SCENARIO: sdp_rogue listens in netns SINK
+# at ADDR:PORT as SCENARIO, then a writer in netns WRITER sends it $dir/file in the
+# background, its output in $dir/writer; `rogue` and `writer` are their pids.
+rogue_and_writer() {
+	ip netns exec "$2" timeout 120 "$HELPERS/sdp_rogue" "$3" "$4" "$5" > "$dir/rogue" &
+	rogue=$!
+	wait_output "$dir/rogue" listening
+	ip netns exec "$1" timeout 100 python3 "$PEER" send "$3" "$4" "$dir/file" > "$dir/writer" &
+	writer=$!
+}
+
 # hostile SCENARIO: sdp_rogue listens on host b as a sink of host a's adverts that
 # breaks a rule; host a's writer sends the file to it. The writer must get an error,
 # the connection end, and every page pinned for it be released. Sets `out`.
 hostile() {
-	local rogue before
+	local rogue writer before
 	before=$(pins)
 	port=$((port + 1))
-	ip netns exec b timeout 120 "$HELPERS/sdp_rogue" "$HOST_B4" $port "$1" > "$dir/rogue" &
-	rogue=$!
-	wait_output "$dir/rogue" listening
-	wrote=$(ip netns exec a timeout 100 python3 "$PEER" send "$HOST_B4" $port "$dir/file")
+	rogue_and_writer a b "$HOST_B4" $port "$1"
+	wait $writer
+	wrote=$(cat "$dir/writer")
 	wait $rogue
 	out=$(tr '\n' ' ' < "$dir/rogue")
 	echo "# $1: writer '$wrote', rogue '$out'" >&2
@@ -391,11 +447,7 @@ pass "a sink that never READs nor answers: cancelled, then reset ($wrote), pins 
 ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_cancel_ms=15000 || fail "sysctl sdp_zcopy_cancel_ms"
 before=$(pins)
 port=$((port + 1))
-ip netns exec b timeout 120 "$HELPERS/sdp_rogue" "$HOST_B4" $port zs_silent > "$dir/rogue" &
-rogue=$!
-wait_output "$dir/rogue" listening
-ip netns exec a timeout 100 python3 "$PEER" send "$HOST_B4" $port "$dir/file" > "$dir/writer" &
-writer=$!
+rogue_and_writer a b "$HOST_B4" $port zs_silent
 wait_output "$dir/rogue" advert
 sleep 10
 kill -0 $writer 2>/dev/null && [ ! -s "$dir/writer" ] || fail "sdp_zcopy_cancel_ms 15000: the writer was done within 10 s: $(cat "$dir/writer")"
@@ -421,11 +473,7 @@ pass "a READ of a closed advert's region is refused (invalidated before send() r
 rxe_hosts zs1 zs2 10.75.0
 ip netns exec zs1 sysctl -qw net.infinisock.sdp_zcopy=2 || fail "sysctl sdp_zcopy in zs1"
 before=$(pins)
-ip netns exec zs2 timeout 120 "$HELPERS/sdp_rogue" 10.75.0.2 7499 zs_silent > "$dir/rogue" &
-rogue=$!
-wait_output "$dir/rogue" listening
-ip netns exec zs1 timeout 100 python3 "$PEER" send 10.75.0.2 7499 "$dir/file" > "$dir/writer" &
-writer=$!
+rogue_and_writer zs1 zs2 10.75.0.2 7499 zs_silent
 wait_output "$dir/rogue" advert
 ip netns exec zs1 rdma link delete rxezs1 || fail "rdma link delete rxezs1"
 wait $writer

@@ -290,29 +290,6 @@ int infinisock_fwd_getsockopt(struct socket *inner, int level, int name, char __
 }
 
 /*
- * A SOL_SOCKET option on the outer socket itself (SOCK_CUSTOM_SOCKOPT sends it here).
- * SO_ZEROCOPY, which sock_setsockopt() grants TCP only, is the outer stream's too:
- * its SDP path sends MSG_ZEROCOPY's notifications as TCP's does.
- */
-int infinisock_own_sol_socket(struct socket *sock, int name, sockptr_t optval, unsigned int optlen)
-{
-	int val;
-
-	if (name != SO_ZEROCOPY || sock->type != SOCK_STREAM)
-		return sock_setsockopt(sock, SOL_SOCKET, name, optval, optlen);
-	if (optlen < sizeof(int))
-		return -EINVAL;
-	if (copy_from_sockptr(&val, optval, sizeof(val)))
-		return -EFAULT;
-	if (val < 0 || val > 1)
-		return -EINVAL;
-	lock_sock(sock->sk);
-	sock_valbool_flag(sock->sk, SOCK_ZEROCOPY, val);
-	release_sock(sock->sk);
-	return 0;
-}
-
-/*
  * Waits on @sk's wait queue until @ready(@ctx), a signal or @timeo jiffies: returns
  * the time left, with *err 0, -EAGAIN (timed out) or the signal's errno.
  */

@@ -135,6 +135,9 @@ struct infinisock_pinned {
 	enum dma_data_direction dir;
 	bool pinned;		/* iov_iter_extract_pages() pinned them (user memory) */
 	struct mmpin mmp;	/* what they are charged to RLIMIT_MEMLOCK */
+	/* A MSG_ZEROCOPY call's notification, whose charge covers the pages instead:
+	 * a reference held until they are unpinned, so it is queued after that. */
+	struct ubuf_info *notify;
 	u32 npages, nsge;
 	struct page **pages;
 	struct ib_sge *sges;
@@ -223,9 +226,17 @@ void infinisock_unpin(struct infinisock_pinned *p)
 	if (p->pinned)
 		unpin_user_pages_dirty_lock(p->pages, p->npages, p->dir == DMA_FROM_DEVICE);
 	mm_unaccount_pinned_pages(&p->mmp);
+	net_zcopy_put(p->notify);
 	kvfree(p->pages);
 	kvfree(p->sges);
 	kfree(p);
+}
+
+/* p's pages stay (kept for ever, after a failed drain); its notification goes. */
+void infinisock_pinned_release_notify(struct infinisock_pinned *p)
+{
+	net_zcopy_put(p->notify);
+	p->notify = NULL;
 }
 
 /* The pages the first len bytes under iter span: one SGE each. */
@@ -242,9 +253,12 @@ u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len)
  * for reading them (RDMA WRITE) or, device_writes, for writing into them (RDMA READ).
  * The pages of a sendmsg() iterator are a data source, pinned read-only; a copy of
  * the iterator turned into a destination pins them writable, as a read() would.
+ * notify, if not NULL, is the MSG_ZEROCOPY notification of the call the bytes belong
+ * to: its charge covers them, and the pins keep it (and its notification) until
+ * they go.
  */
 struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_iter *iter, size_t len,
-					      bool device_writes, u32 lkey, int *err)
+					      bool device_writes, u32 lkey, struct ubuf_info *notify, int *err)
 {
 	struct iov_iter it = *iter;
 	u32 max_pages;
@@ -271,8 +285,13 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 	/*
 	 * Pinned pages count against the caller's RLIMIT_MEMLOCK while the operation
 	 * runs, as MSG_ZEROCOPY's do (and with its errno, ENOBUFS, beyond the limit).
+	 * A MSG_ZEROCOPY call's were charged for the whole call by its notification
+	 * (msg_zerocopy_realloc()), once, as TCP charges them.
 	 */
-	if (p->pinned && mm_account_pinned_pages(&p->mmp, len)) {
+	if (p->pinned && notify) {
+		net_zcopy_get(notify);
+		p->notify = notify;
+	} else if (p->pinned && mm_account_pinned_pages(&p->mmp, len)) {
 		kfree(p);
 		*err = -ENOBUFS;
 		return NULL;

@@ -228,6 +228,13 @@ void infinisock_zc_notify_end(struct ubuf_info *uarg, size_t sent, bool copied)
 
 	if (!sent && atomic_cmpxchg(&sk->sk_zckey, zc->id + 1, zc->id) == zc->id + 1)
 		zc->len = 0;
+	/*
+	 * Pins still holding uarg (a call that gave up with adverts exposed, on a
+	 * connection being reset) may be released meanwhile by the teardown, whose
+	 * msg_zerocopy_complete() rewrites this bit too: the COPIED mark of such a
+	 * call may be lost, which the mark's readers take as a hint only (TCP's skbs
+	 * race the same way).
+	 */
 	if (copied || !sent)
 		zc->zerocopy = 0;
 	net_zcopy_put(uarg);
@@ -251,15 +258,6 @@ int infinisock_zc_notify_take(struct sock *sk, u8 *ee, unsigned int ee_len)
 	return 0;
 }
 
-/*
- * Drops the notifications nobody read, at the socket's last close: an accepted
- * sock's destructor is sock_def_destruct(), which leaves the error queue alone
- * (inet_sock_destruct() purges it for the socks inet_create() made).
- */
-void infinisock_zc_notify_purge(struct sock *sk)
-{
-	skb_queue_purge(&sk->sk_error_queue);
-}
 
 long infinisock_sk_rcvtimeo(const struct sock *sk, bool nonblock)
 {
@@ -344,16 +342,50 @@ int infinisock_intr_errno(long timeo)
 	return sock_intr_errno(timeo);
 }
 
+/*
+ * A SOL_SOCKET option on one of our SDP streams (SOCK_CUSTOM_SOCKOPT sends it here,
+ * see infinisock_sk_own_sol_socket()). SO_ZEROCOPY, which sock_setsockopt() grants
+ * TCP, UDP and RDS only, is the stream's: it sends MSG_ZEROCOPY's notifications as TCP's does.
+ * The rest is the socket layer's.
+ */
+int infinisock_own_sol_socket(struct socket *sock, int name, sockptr_t optval, unsigned int optlen)
+{
+	int val;
+
+	if (name != SO_ZEROCOPY || sock->type != SOCK_STREAM)
+		return sock_setsockopt(sock, SOL_SOCKET, name, optval, optlen);
+	if (optlen < sizeof(int))
+		return -EINVAL;
+	if (copy_from_sockptr(&val, optval, sizeof(val)))
+		return -EFAULT;
+	if (val < 0 || val > 1)
+		return -EINVAL;
+	lock_sock(sock->sk);
+	sock_valbool_flag(sock->sk, SOCK_ZEROCOPY, val);
+	release_sock(sock->sk);
+	return 0;
+}
+
+/*
+ * An SDP stream under AF_INET or AF_INET6 (IPPROTO_SDP, or IPPROTO_SDP_HYBRID, whose
+ * options reach its inner TCP socket this way too) takes SOL_SOCKET options in its
+ * protocol's setsockopt (infinisock_own_sol_socket()); from its creation, or, for an
+ * accepted one, from its graft.
+ */
+void infinisock_sk_own_sol_socket(struct sock *sk)
+{
+	bool inet = sk->sk_family == AF_INET || sk->sk_family == AF_INET6;
+	bool sdp = sk->sk_protocol == IPPROTO_SDP || sk->sk_protocol == IPPROTO_SDP_HYBRID;
+
+	if (sk->sk_socket && inet && sdp && sk->sk_type == SOCK_STREAM)
+		set_bit(SOCK_CUSTOM_SOCKOPT, &sk->sk_socket->flags);
+}
+
 void infinisock_sock_graft(struct sock *sk, struct socket *parent)
 {
 	sock_graft(sk, parent);
-	/*
-	 * A hybrid listener's accepted stream takes SOL_SOCKET options as its listener
-	 * does (infinisock_own_sol_socket(): SO_ZEROCOPY, which it inherits, stays its
-	 * own to change).
-	 */
-	if (sk->sk_protocol == IPPROTO_SDP_HYBRID)
-		set_bit(SOCK_CUSTOM_SOCKOPT, &parent->flags);
+	/* SO_ZEROCOPY, which an accepted stream inherits, stays its own to change. */
+	infinisock_sk_own_sol_socket(sk);
 }
 
 void infinisock_socket_set_state(struct socket *sock, int state)
@@ -377,12 +409,25 @@ int infinisock_accept_flags(const struct proto_accept_arg *arg)
 }
 
 /*
+ * An accepted sock's destructor: drops the MSG_ZEROCOPY notifications nobody read,
+ * as inet_sock_destruct() does for the socks inet_create() made (sock_init_data()'s
+ * sock_def_destruct() does nothing). Not at close: a notification waits for the
+ * call's pins (infinisock_pin_iter()), which may outlive the last close, and holds
+ * the sock until it is queued or dropped.
+ */
+static void infinisock_child_destruct(struct sock *sk)
+{
+	skb_queue_purge(&sk->sk_error_queue);
+}
+
+/*
  * A sock created for an incoming connection, before accept() grafts it onto a socket:
  * what inet_create() would have set up for it.
  */
 void infinisock_sk_init_child(struct sock *child, const struct sock *parent)
 {
 	sock_init_data(NULL, child);
+	child->sk_destruct = infinisock_child_destruct;
 	child->sk_type = parent->sk_type;
 	child->sk_protocol = parent->sk_protocol;
 	child->sk_rcvtimeo = parent->sk_rcvtimeo;

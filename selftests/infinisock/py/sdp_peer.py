@@ -37,15 +37,19 @@
                                        copy with "C" ("fork"); print "sent N" of what
                                        send() returned, or the error, then " during"
                                        if the thread acted before send() returned
-  sdp_peer.py msgzc ADDR PORT SIZE...  connect an IPPROTO_SDP_HYBRID socket with
-                                       SO_ZEROCOPY, send() each SIZE of "q" with
-                                       MSG_ZEROCOPY and read its notification; print
-                                       "transport P", "ID:z" (not copied) or "ID:c"
-                                       per send, then "sent N"
-  sdp_peer.py msgzcserve ADDR PORT     a hybrid listener with SO_ZEROCOPY; its accepted
-                                       stream turns it off and on, sends 1000 bytes
-                                       with MSG_ZEROCOPY and closes, its notification
-                                       unread; prints "zerocopy Z off O sent N pending"
+  sdp_peer.py msgzc ADDR PORT [sdp] SIZE...
+                                       connect an IPPROTO_SDP_HYBRID socket (with
+                                       "sdp": IPPROTO_SDP) with SO_ZEROCOPY, send()
+                                       each SIZE of "q" with MSG_ZEROCOPY and read
+                                       its notification; print "transport P" ("sdp"
+                                       for IPPROTO_SDP), "ID:z" (not copied), "ID:c"
+                                       or the errno's name per send, then "sent N"
+  sdp_peer.py msgzcserve ADDR PORT [sdp]
+                                       a hybrid listener (with "sdp": IPPROTO_SDP)
+                                       with SO_ZEROCOPY; its accepted stream turns it
+                                       off and on, sends 1000 bytes with MSG_ZEROCOPY
+                                       and closes, its notification unread; prints
+                                       "zerocopy Z off O sent N pending"
   sdp_peer.py echoserver ADDR PORT     echo every connection, for ever
   sdp_peer.py threshsend ADDR PORT FILE SIZE THRESH [hybrid]
                                        connect, set SDP_ZCOPY_THRESH to THRESH (unless
@@ -71,6 +75,8 @@ SDP_ZCOPY_THRESH = 80  # SOL_TCP, OFED SDP's option
 IPPROTO_SDP_HYBRID = 259
 SOL_INFINISOCK = 0x4942
 INFINISOCK_TRANSPORT = 9
+SO_ZEROCOPY = 60
+MSG_ZEROCOPY = 0x4000000
 
 
 def family(addr):
@@ -98,10 +104,12 @@ def main():
                 threading.Thread(target=echo_until_eof, args=(conn,), daemon=True).start()
     if mode in ("threshsend", "threshserve"):
         return send_with_thresh(mode == "threshserve", addr, port, *sys.argv[4:8])
-    if mode == "msgzc":
-        return send_msg_zerocopy(addr, port, [int(n) for n in sys.argv[4:]])
-    if mode == "msgzcserve":
-        return serve_msg_zerocopy(addr, port)
+    if mode in ("msgzc", "msgzcserve"):
+        sdp = sys.argv[4:5] == ["sdp"]
+        proto = IPPROTO_SDP if sdp else IPPROTO_SDP_HYBRID
+        if mode == "msgzcserve":
+            return serve_msg_zerocopy(addr, port, proto)
+        return send_msg_zerocopy(addr, port, proto, [int(n) for n in sys.argv[4 + sdp:]])
     if mode == "fetch":
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as s:
             s.connect((addr, port))
@@ -333,23 +341,29 @@ def send_racy(s, how):
     return 0
 
 
-def send_msg_zerocopy(addr, port, sizes):
-    """MSG_ZEROCOPY as TCP offers it, on a hybrid stream (its SDP path): one send()
+def send_msg_zerocopy(addr, port, proto, sizes):
+    """MSG_ZEROCOPY as TCP offers it, on an SDP stream of protocol `proto` (a hybrid's
+    SDP path, or IPPROTO_SDP; "transport sdp" for the latter): one send()
     of each size from one buffer, each followed by its notification, read at once
     from the error queue; prints "transport P" and, per send, "ID:z" (no byte
-    copied) or "ID:c" (SO_EE_CODE_ZEROCOPY_COPIED), then "sent N"."""
+    copied), "ID:c" (SO_EE_CODE_ZEROCOPY_COPIED) or the errno's name of a send that
+    failed, then "sent N"."""
     import select
     import struct
-    so_zerocopy, msg_zerocopy = 60, 0x4000000
     recverr = {(socket.IPPROTO_IP, 11), (socket.IPPROTO_IPV6, 25)}
-    s = socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP_HYBRID)
-    s.setsockopt(socket.SOL_SOCKET, so_zerocopy, 1)
+    s = socket.socket(family(addr), socket.SOCK_STREAM, proto)
+    s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
     s.connect((addr, port))
-    out = [f"transport {s.getsockopt(SOL_INFINISOCK, INFINISOCK_TRANSPORT)}"]
+    hybrid = proto == IPPROTO_SDP_HYBRID
+    out = [f"transport {s.getsockopt(SOL_INFINISOCK, INFINISOCK_TRANSPORT) if hybrid else 'sdp'}"]
     buf = bytearray(b"q" * max(sizes))
     total = 0
     for size in sizes:
-        total += s.send(memoryview(buf)[:size], msg_zerocopy)
+        try:
+            total += s.send(memoryview(buf)[:size], MSG_ZEROCOPY)
+        except OSError as e:
+            out.append(errno.errorcode.get(e.errno, str(e.errno)))
+            continue
         poller = select.poll()
         poller.register(s, select.POLLERR)
         if not poller.poll(10000):
@@ -367,24 +381,23 @@ def send_msg_zerocopy(addr, port, sizes):
     return 0
 
 
-def serve_msg_zerocopy(addr, port):
-    """A hybrid listener with SO_ZEROCOPY; its one accepted stream turns the option
-    off and on again, sends 1000 bytes with MSG_ZEROCOPY and is closed with the
-    notification unread; prints "zerocopy Z off O sent N pending" (Z: the accepted
+def serve_msg_zerocopy(addr, port, proto):
+    """A listener of protocol `proto` with SO_ZEROCOPY; its one accepted stream
+    turns the option off and on again, sends 1000 bytes with MSG_ZEROCOPY and is
+    closed with the notification unread; prints "zerocopy Z off O sent N pending" (Z: the accepted
     socket's SO_ZEROCOPY, O: after it was turned off)."""
     import select
-    so_zerocopy, msg_zerocopy = 60, 0x4000000
-    with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP_HYBRID) as l:
-        l.setsockopt(socket.SOL_SOCKET, so_zerocopy, 1)
+    with socket.socket(family(addr), socket.SOCK_STREAM, proto) as l:
+        l.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
         l.bind((addr, port))
         l.listen(1)
         print("listening", flush=True)
         c, _ = l.accept()
-    zc = c.getsockopt(socket.SOL_SOCKET, so_zerocopy)
-    c.setsockopt(socket.SOL_SOCKET, so_zerocopy, 0)
-    off = c.getsockopt(socket.SOL_SOCKET, so_zerocopy)
-    c.setsockopt(socket.SOL_SOCKET, so_zerocopy, 1)
-    n = c.send(b"q" * 1000, msg_zerocopy)
+    zc = c.getsockopt(socket.SOL_SOCKET, SO_ZEROCOPY)
+    c.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 0)
+    off = c.getsockopt(socket.SOL_SOCKET, SO_ZEROCOPY)
+    c.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+    n = c.send(b"q" * 1000, MSG_ZEROCOPY)
     poller = select.poll()
     poller.register(c, select.POLLERR)
     pending = "pending" if poller.poll(10000) else "none"
