@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -1246,6 +1247,107 @@ TEST_F(conn, nagle_unless_nodelay)
 	TH_LOG("packets for 1000 one-byte writes: %lld coalesced, %lld with TCP_NODELAY", coalesced, each);
 	EXPECT_LE(1000, each);
 	EXPECT_GT(each / 4, coalesced);
+}
+
+/*
+ * Reads n bytes from fd: 0 if they are want's, else -1 (an error or an early end) or
+ * the offset of the first wrong byte + 1.
+ */
+static ssize_t read_exactly(int fd, const unsigned char *want, size_t n)
+{
+	unsigned char got[65536];
+	size_t total = 0;
+
+	while (total < n) {
+		size_t chunk = n - total < sizeof(got) ? n - total : sizeof(got);
+		ssize_t r = recv(fd, got, chunk, 0);
+
+		if (r <= 0)
+			return -1;
+		for (ssize_t i = 0; i < r; i++)
+			if (got[i] != want[total + i])
+				return total + i + 1;
+		total += r;
+	}
+	return 0;
+}
+
+/* A child that reads n bytes from fd and exits 0 if they are want's (child_status()). */
+static pid_t spawn_checker(int fd, const unsigned char *want, size_t n)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(read_exactly(fd, want, n) ? 1 : 0);
+	return pid;
+}
+
+/*
+ * sendfile(2) and splice(2) as on TCP: a file's pages reach the stream through
+ * sendmsg(MSG_SPLICE_PAGES) with a bvec iterator (the pipe's pages, many calls for
+ * 1 MiB), a pipe's through splice_to_socket, and splice from the stream into a pipe
+ * reads it through recvmsg into the pipe's pages. Every byte arrives in order.
+ */
+TEST_F_TIMEOUT(conn, sendfile_and_splice, 120)
+{
+	const size_t n = 1 << 20;
+	char path[] = "/tmp/sdp_stream_XXXXXX";
+	unsigned char *data = malloc(n);
+	int file = mkstemp(path), pipefd[2];
+	off_t off = 0;
+	size_t total = 0;
+	pid_t reader;
+
+	ASSERT_NE(NULL, data);
+	ASSERT_LE(0, file);
+	unlink(path);
+	for (size_t i = 0; i < n; i++)
+		data[i] = (unsigned char)(i * 7 + i / 4096);
+	ASSERT_EQ((ssize_t)n, write(file, data, n));
+
+	/* sendfile: the whole file, in as many calls as it takes. */
+	reader = spawn_checker(self->server, data, n);
+	ASSERT_LE(0, reader);
+	while (total < n) {
+		ssize_t r = sendfile(self->client, file, &off, n - total);
+
+		ASSERT_LT(0, r) TH_LOG("sendfile: %s", strerror(errno));
+		total += r;
+	}
+	EXPECT_EQ(0, child_status(reader)) TH_LOG("the bytes sendfile sent");
+
+	/* splice from a pipe into the stream, 64 KiB at a time. */
+	ASSERT_EQ(0, pipe(pipefd));
+	reader = spawn_checker(self->client, data, n);
+	ASSERT_LE(0, reader);
+	for (total = 0; total < n; total += 65536) {
+		ssize_t moved = 0;
+
+		ASSERT_EQ(65536, write(pipefd[1], data + total, 65536));
+		while (moved < 65536) {
+			ssize_t r = splice(pipefd[0], NULL, self->server, NULL, 65536 - moved, 0);
+
+			ASSERT_LT(0, r) TH_LOG("splice into the stream: %s", strerror(errno));
+			moved += r;
+		}
+	}
+	EXPECT_EQ(0, child_status(reader)) TH_LOG("the bytes spliced into the stream");
+
+	/* splice from the stream into the pipe, read back from the pipe. */
+	ASSERT_EQ((ssize_t)32768, send(self->server, data, 32768, 0));
+	for (total = 0; total < 32768;) {
+		unsigned char got[32768];
+		ssize_t r = splice(self->client, NULL, pipefd[1], NULL, 32768 - total, 0);
+
+		ASSERT_LT(0, r) TH_LOG("splice from the stream: %s", strerror(errno));
+		ASSERT_EQ(r, read(pipefd[0], got, r));
+		EXPECT_EQ(0, memcmp(got, data + total, r));
+		total += r;
+	}
+	close(pipefd[0]);
+	close(pipefd[1]);
+	close(file);
+	free(data);
 }
 
 /* SO_LINGER {1, t}: close waits for the data to reach the peer, which gets all of it. */

@@ -220,10 +220,12 @@ cmp -s "$out" "$out.src" || fail "socat payload differs"
 rm -f "$out" "$out.src"
 pass "socat TCP-LISTEN/TCP carries 1 MB over a hybrid pair"
 
-# iperf3 both ways: the payload crosses rxe, and TCP sends nothing.
+# iperf3 both ways, and with -Z (the client sends with sendfile(2): its file's
+# pages reach the stream through sendmsg(MSG_SPLICE_PAGES)): the payload crosses
+# rxe, and TCP sends nothing.
 rxe_sent() { cat /sys/class/infiniband/rxe$1/ports/1/hw_counters/sent_bytes; }
 tcp_out_segs() { ip netns exec "$1" awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutSegs") c = i; h = 1 } else print $c }' /proc/net/snmp; }
-for dir in "" -R; do
+for dir in "" -R -Z; do
 	ip netns exec b timeout 60 iperf3 -s -1 -B 10.77.0.2 -p 7309 > /dev/null 2>&1 &
 	srv=$!
 	wait_listening b 7309
