@@ -280,7 +280,7 @@ impl Sock {
 
     /// Sends the `SOL_SOCKET` options of the socket being created over an SDP stream
     /// to the protocol's `setsockopt` (`SOCK_CUSTOM_SOCKOPT`), which keeps
-    /// `SO_ZEROCOPY`: the socket layer grants it to TCP only.
+    /// `SO_ZEROCOPY`: the socket layer grants it to TCP, UDP and RDS only.
     pub(crate) fn own_sol_socket_options(&self) {
         // SAFETY: The sock is valid; its socket, if it has one, is being created.
         unsafe { bindings::infinisock_sk_own_sol_socket(self.as_raw()) };

@@ -204,8 +204,9 @@ impl ZcSource {
         }
     }
 
-    /// The sink's SendSm: every open advert closes, its unread rest declined.
-    pub(crate) fn on_send_sm(&mut self, qp: &mut QueuePair) -> Result {
+    /// The sink's SendSm: every open advert closes, its unread rest declined. Returns
+    /// how many it closed.
+    pub(crate) fn on_send_sm(&mut self, qp: &mut QueuePair) -> Result<usize> {
         // At most `SRC_ADVERTS` are open (`new`).
         let mut closed = [None; SRC_ADVERTS];
         let mut n = 0;
@@ -221,7 +222,7 @@ impl ZcSource {
                 res = Err(e);
             }
         }
-        res
+        res.map(|()| n)
     }
 
     /// An invalidation completed (or was flushed): its slot is free again.

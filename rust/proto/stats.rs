@@ -59,11 +59,14 @@ pub enum Counter {
     ZcBytesReadByPeer,
     /// Our SrcAvailCancels (a write's timeout or signal, a peer that did not READ).
     ZcCancelsSent,
+    /// Our adverts the peer declined (SendSm closing them): their unread bytes went
+    /// again as Data, copied.
+    ZcDeclines,
 }
 
 impl Counter {
     /// Every counter, in order.
-    pub const ALL: [Counter; 21] = [
+    pub const ALL: [Counter; 22] = [
         Counter::ActiveOpens,
         Counter::PassiveOpens,
         Counter::ConnectRefused,
@@ -85,6 +88,7 @@ impl Counter {
         Counter::ZcAdvertsSent,
         Counter::ZcBytesReadByPeer,
         Counter::ZcCancelsSent,
+        Counter::ZcDeclines,
     ];
 
     /// The counters given before the hybrid paths; those after them came later, and
@@ -118,6 +122,7 @@ impl Counter {
             Counter::ZcAdvertsSent => "zc_adverts_sent",
             Counter::ZcBytesReadByPeer => "zc_bytes_read_by_peer",
             Counter::ZcCancelsSent => "zc_cancels_sent",
+            Counter::ZcDeclines => "zc_declines",
         }
     }
 

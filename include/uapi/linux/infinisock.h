@@ -276,10 +276,11 @@ enum {
 	INFINISOCK_STAT_ZC_ADVERTS_TAKEN,
 	INFINISOCK_STAT_ZC_BYTES_READ,
 	INFINISOCK_STAT_ZC_CANCELS,
-	/* Our own adverts: sent, bytes the peer READ from them, our cancels. */
+	/* Our own adverts: sent, bytes the peer READ, our cancels, the peer's declines. */
 	INFINISOCK_STAT_ZC_ADVERTS_SENT,
 	INFINISOCK_STAT_ZC_BYTES_READ_BY_PEER,
 	INFINISOCK_STAT_ZC_CANCELS_SENT,
+	INFINISOCK_STAT_ZC_DECLINES,
 	__INFINISOCK_STAT_MAX,
 };
 #define INFINISOCK_STAT_MAX	(__INFINISOCK_STAT_MAX - 1)

@@ -78,8 +78,6 @@ int infinisock_inner_create(struct sock *sk)
 	write_unlock_bh(&isk_inner->sk_callback_lock);
 	isk(sk)->inner = inner;
 	isk(sk)->inner_flags = 0;
-	/* SOL_SOCKET options come to the protocol too, to reach the inner socket. */
-	set_bit(SOCK_CUSTOM_SOCKOPT, &outer->flags);
 	return 0;
 }
 

@@ -258,7 +258,6 @@ int infinisock_zc_notify_take(struct sock *sk, u8 *ee, unsigned int ee_len)
 	return 0;
 }
 
-
 long infinisock_sk_rcvtimeo(const struct sock *sk, bool nonblock)
 {
 	return sock_rcvtimeo(sk, nonblock);
@@ -345,8 +344,9 @@ int infinisock_intr_errno(long timeo)
 /*
  * A SOL_SOCKET option on one of our SDP streams (SOCK_CUSTOM_SOCKOPT sends it here,
  * see infinisock_sk_own_sol_socket()). SO_ZEROCOPY, which sock_setsockopt() grants
- * TCP, UDP and RDS only, is the stream's: it sends MSG_ZEROCOPY's notifications as TCP's does.
- * The rest is the socket layer's.
+ * TCP, UDP and RDS only, is the stream's: it sends MSG_ZEROCOPY's notifications as
+ * TCP's does. The rest is the socket layer's (and, on a hybrid socket, its inner
+ * TCP socket's too: kernel_api::inner forwards them).
  */
 int infinisock_own_sol_socket(struct socket *sock, int name, sockptr_t optval, unsigned int optlen)
 {

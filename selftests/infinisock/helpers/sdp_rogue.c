@@ -68,6 +68,10 @@
  *   zs_read_after  READs the advert, answers RdmaRdCompl, and once the module's
  *                  next message came READs it again: prints "read after close
  *                  refused" (or "... allowed")
+ *   zs_decline     breaks none: declines every advert (SendSm, discarding those
+ *                  sent before the module saw it) and takes the bytes as Data until
+ *                  the module's DisConn, then answers it: prints "declined N
+ *                  discarded M data BYTES"
  * The hostile ones break a zero-copy rule, then wait for the module to reset them
  * (printing "disconnected", or "still connected" after 30 s):
  *   zc_bogus_rkey  an advert whose rkey is not the region's
@@ -321,6 +325,9 @@ struct source {
 		uint64_t vaddr;
 	} in[MAX_ADV];
 	int nin, cancels;
+	/* zs_decline: the mseq of our last SendSm, and the adverts it made us discard. */
+	uint32_t declined_at;
+	int discarded;
 	uint64_t data_in;
 	bool read_done;
 	int read_status;
@@ -370,6 +377,11 @@ static void source_take(struct source *s, const struct ibv_wc *wc)
 	case 0xFE: /* SrcAvail, to a sink: len, rkey, vaddr */
 		if (!s->sink || len < 32 || s->nin == MAX_ADV)
 			die("unexpected SrcAvail");
+		/* Sent before the module saw our SendSm: dropped unread, owed nothing. */
+		if (s->declined_at && (int32_t)(ack - s->declined_at) < 0) {
+			s->discarded++;
+			break;
+		}
 		s->in[s->nin].mseq = mseq;
 		s->in[s->nin].len = be32(m + 16);
 		s->in[s->nin].rkey = be32(m + 20);
@@ -754,6 +766,25 @@ static int zs_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 			source_credit_update(&s);
 		}
 		printf("read after close %s\n", sink_read(&s, s.in[0].vaddr, s.in[0].rkey, 4096) ? "refused" : "allowed");
+	} else if (!strcmp(sc, "zs_decline")) {
+		/* Declines every advert (SendSm) and takes the bytes as Data, until the
+		 * module's DisConn. */
+		int declined = 0;
+
+		while (!s.peer_disconn) {
+			if (s.nin > 0) {
+				s.declined_at = s.next_mseq;
+				source_send(&s, 0x04, NULL, 0);
+				declined += s.nin;
+				s.nin = 0;
+			}
+			source_poll(&s, true);
+			source_credit_update(&s);
+		}
+		/* Our DisConn answers the module's: the close is graceful. */
+		source_send(&s, 0x02, NULL, 0);
+		printf("declined %d discarded %d data %llu\n", declined, s.discarded,
+		       (unsigned long long)s.data_in);
 	} else if (strcmp(sc, "zs_silent")) {
 		die("unknown scenario");
 	}
