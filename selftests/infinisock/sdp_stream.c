@@ -1115,6 +1115,30 @@ TEST_F_TIMEOUT(slow, keepalive_detects_silent_peer, 120)
 	close(lfd);
 }
 
+/* n connections from host a to the listener lfd on host b: c[i] connected, s[i]
+ * accepted. */
+static void open_pairs(struct __test_metadata *_metadata, int lfd, int *c, int *s, int n)
+{
+	int port = port_of(lfd);
+
+	for (int i = 0; i < n; i++) {
+		c[i] = connect_a(AF_INET, HOST_B4, port);
+		ASSERT_LE(0, c[i]) TH_LOG("connection %d: %s", i, strerror(-c[i]));
+		s[i] = accept(lfd, NULL, NULL);
+		ASSERT_LE(0, s[i]);
+	}
+}
+
+/* Closes open_pairs()'s connections, then the listener. */
+static void close_pairs(int lfd, const int *c, const int *s, int n)
+{
+	for (int i = 0; i < n; i++) {
+		close(c[i]);
+		close(s[i]);
+	}
+	close(lfd);
+}
+
 /* Many connections at once through one listener, each checked, all closed (with
  * receive rings of their own, 64 connections take longer than a plain case's 30 s
  * under TCG: a `slow` case). */
@@ -1122,16 +1146,10 @@ TEST_F_TIMEOUT(slow, many_connections, 180)
 {
 	enum { N = 64 };
 	int lfd = listen_b(AF_INET, NULL, 0, N);
-	int c[N], s[N], port;
+	int c[N], s[N];
 
 	ASSERT_LE(0, lfd);
-	port = port_of(lfd);
-	for (int i = 0; i < N; i++) {
-		c[i] = connect_a(AF_INET, HOST_B4, port);
-		ASSERT_LE(0, c[i]) TH_LOG("connection %d: %s", i, strerror(-c[i]));
-		s[i] = accept(lfd, NULL, NULL);
-		ASSERT_LE(0, s[i]);
-	}
+	open_pairs(_metadata, lfd, c, s, N);
 	for (int i = 0; i < N; i++)
 		ASSERT_EQ((ssize_t)sizeof(i), send(c[i], &i, sizeof(i), 0));
 	for (int i = 0; i < N; i++) {
@@ -1140,11 +1158,7 @@ TEST_F_TIMEOUT(slow, many_connections, 180)
 		ASSERT_EQ((ssize_t)sizeof(v), recv(s[i], &v, sizeof(v), MSG_WAITALL));
 		EXPECT_EQ(i, v);
 	}
-	for (int i = 0; i < N; i++) {
-		close(c[i]);
-		close(s[i]);
-	}
-	close(lfd);
+	close_pairs(lfd, c, s, N);
 }
 
 /* 256 connections at once (small rings, so 512 ends fit the VM), every one carrying
@@ -1153,18 +1167,12 @@ TEST_F_TIMEOUT(slow, many_connections_256, 600)
 {
 	enum { N = 256 };
 	static int c[N], s[N];
-	int lfd, port;
+	int lfd;
 
 	small_rings("4096", "4", "4");
 	lfd = listen_b(AF_INET, NULL, 0, N);
 	ASSERT_LE(0, lfd);
-	port = port_of(lfd);
-	for (int i = 0; i < N; i++) {
-		c[i] = connect_a(AF_INET, HOST_B4, port);
-		ASSERT_LE(0, c[i]) TH_LOG("connection %d: %s", i, strerror(-c[i]));
-		s[i] = accept(lfd, NULL, NULL);
-		ASSERT_LE(0, s[i]);
-	}
+	open_pairs(_metadata, lfd, c, s, N);
 	for (int i = 0; i < N; i++) {
 		ASSERT_EQ((ssize_t)sizeof(i), send(c[i], &i, sizeof(i), 0));
 		ASSERT_EQ((ssize_t)sizeof(i), send(s[i], &i, sizeof(i), 0));
@@ -1177,11 +1185,7 @@ TEST_F_TIMEOUT(slow, many_connections_256, 600)
 		EXPECT_EQ(i, v);
 		EXPECT_EQ(i, w);
 	}
-	for (int i = 0; i < N; i++) {
-		close(c[i]);
-		close(s[i]);
-	}
-	close(lfd);
+	close_pairs(lfd, c, s, N);
 	small_rings("32768", "16", "12");
 }
 

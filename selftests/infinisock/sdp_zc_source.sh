@@ -415,11 +415,10 @@ rogue_and_writer() {
 	writer=$!
 }
 
-# hostile SCENARIO: sdp_rogue listens on host b as a sink of host a's adverts that
-# breaks a rule; host a's writer sends the file to it. The writer must get an error,
-# the connection end, and every page pinned for it be released. Sets `out`.
-hostile() {
-	local rogue writer before
+# rogue_sink SCENARIO: sdp_rogue listens on host b as a sink of host a's adverts;
+# host a's writer sends the file to it. Sets `before` (the pins before), `wrote` (the
+# writer's line) and `out` (the rogue's lines).
+rogue_sink() {
 	before=$(pins)
 	port=$((port + 1))
 	rogue_and_writer a b "$HOST_B4" $port "$1"
@@ -428,6 +427,13 @@ hostile() {
 	wait $rogue
 	out=$(tr '\n' ' ' < "$dir/rogue")
 	echo "# $1: writer '$wrote', rogue '$out'" >&2
+}
+
+# hostile SCENARIO: rogue_sink with a sink that breaks a rule. The writer must get an
+# error, the connection end, and every page pinned for it be released.
+hostile() {
+	local rogue writer before
+	rogue_sink "$1"
 	[[ $wrote == error* ]] || fail "$1: the writer: $wrote"
 	[[ $out == *disconnected* ]] || fail "$1: the connection did not end: $out"
 	pins_back "$before" "$1"
@@ -468,14 +474,8 @@ pass "a READ of a closed advert's region is refused (invalidated before send() r
 # module saw its SendSm: every byte comes as Data, and zc_declines counts
 # each advert a SendSm closed (the ones the sink declined and the ones it dropped).
 mark
-before=$(pins)
-port=$((port + 1))
-rogue_and_writer a b "$HOST_B4" $port zs_decline
-wait $writer
-wait $rogue
-wrote=$(cat "$dir/writer")
-out=$(tr '\n' ' ' < "$dir/rogue")
-echo "# zs_decline: writer '$wrote', rogue '$out', zc_declines +$(delta a zc_declines)" >&2
+rogue_sink zs_decline
+echo "# zs_decline: zc_declines +$(delta a zc_declines)" >&2
 [ "$wrote" = "sent $(stat -c %s "$dir/file")" ] || fail "zs_decline: the writer: $wrote"
 [[ $out =~ declined\ ([0-9]+)\ discarded\ ([0-9]+)\ data\ ([0-9]+) ]] || fail "zs_decline: the sink: $out"
 [ "${BASH_REMATCH[3]}" = "$(stat -c %s "$dir/file")" ] || fail "zs_decline: the sink got ${BASH_REMATCH[3]} bytes as Data"
