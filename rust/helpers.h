@@ -214,7 +214,8 @@ void infinisock_dereg_mr(struct ib_mr *mr);
 struct infinisock_pinned;
 struct ubuf_info;
 struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_iter *iter, size_t len,
-					      bool device_writes, u32 lkey, struct ubuf_info *notify, int *err);
+					      bool device_writes, bool spliced, u32 lkey, struct ubuf_info *notify,
+					      int *err);
 void infinisock_unpin(struct infinisock_pinned *p);
 void infinisock_pinned_release_notify(struct infinisock_pinned *p);
 u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
@@ -250,7 +251,7 @@ size_t infinisock_msg_copy_out(struct msghdr *msg, const void *buf, size_t len, 
 int infinisock_msg_fault_in(struct msghdr *msg, size_t len, bool writeable, bool all);
 int infinisock_msg_fault_in_control(struct msghdr *msg, size_t len);
 int infinisock_msg_prepin(struct msghdr *msg, size_t len, bool device_writes);
-size_t infinisock_msg_user_segment(const struct msghdr *msg);
+size_t infinisock_msg_zc_segment(const struct msghdr *msg, size_t *offset);
 void infinisock_msg_advance(struct msghdr *msg, size_t len);
 void infinisock_msg_revert(struct msghdr *msg, size_t len);
 size_t infinisock_msg_control_room(const struct msghdr *msg);

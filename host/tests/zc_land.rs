@@ -97,6 +97,7 @@ fn without_read_depth_every_advert_is_declined() {
     // The inline bytes were delivered; the rest comes as Data.
     assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(20), Reply::SendSm]);
     assert!(!f.any_open());
+    assert_eq!(f.take_declined(), 1);
 }
 
 #[test]
@@ -119,6 +120,9 @@ fn adverts_before_the_peer_saw_our_send_sm_are_discarded() {
     // is taken.
     assert_eq!(f.on_src_avail(10, ah(10, 0), 0), Ok(OnSrcAvail::Discard));
     assert_eq!(f.on_src_avail(11, ah(10, 0), 0), Ok(OnSrcAvail::Accept));
+    // Declined: the one open, and the two that crossed the SendSm.
+    assert_eq!(f.take_declined(), 3);
+    assert_eq!(f.take_declined(), 0);
 }
 
 #[test]
@@ -243,6 +247,8 @@ struct Peers {
     landed: usize,
     /// The sink's credits for sending to the source.
     credits: u32,
+    /// The source's adverts the sink declined, as it counts them.
+    declined: u64,
 }
 
 impl Peers {
@@ -258,6 +264,7 @@ impl Peers {
             reads: VecDeque::new(),
             landed: 0,
             credits: 0,
+            declined: 0,
         }
     }
 
@@ -331,6 +338,7 @@ impl Peers {
             })
             .unwrap();
         prop_assert!(!send_sm_during_read, "SendSm with a READ in flight");
+        self.declined += u64::from(self.sink.take_declined());
         prop_assert!(self.sink.landing() <= ZC_LANDING);
         prop_assert_eq!(self.sink.landing(), self.reads.len() + self.landed);
         prop_assert!(self.delivered <= self.src.sent);
@@ -380,6 +388,9 @@ proptest! {
         }
         prop_assert_eq!(p.delivered, p.src.written, "bytes lost or duplicated");
         prop_assert!(p.src.adverts.may_send_data() && !p.sink.any_open());
+        // The sink's count of its declines is the source's of the adverts its SendSms
+        // closed (each side's `zc_declines` counter).
+        prop_assert_eq!(p.declined, p.src.closed_by_send_sm, "declines counted");
     }
 }
 

@@ -258,7 +258,8 @@ unsafe extern "C" fn bind<O: StreamOps>(
     addr: *mut bindings::sockaddr_unsized,
     len: kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
-    // SAFETY: See above.
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => bindings::infinisock_inner_bind(inner, addr.cast(), len),
@@ -273,7 +274,8 @@ unsafe extern "C" fn connect<O: StreamOps>(
     len: kernel::ffi::c_int,
     flags: kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
-    // SAFETY: See above.
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => bindings::infinisock_inner_connect(inner, addr.cast(), len, flags),
@@ -283,7 +285,8 @@ unsafe extern "C" fn connect<O: StreamOps>(
 }
 
 unsafe extern "C" fn listen<O: StreamOps>(sock: *mut bindings::socket, backlog: kernel::ffi::c_int) -> kernel::ffi::c_int {
-    // SAFETY: See above.
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => bindings::infinisock_inner_listen(inner, backlog),
@@ -297,7 +300,9 @@ unsafe extern "C" fn accept<O: StreamOps>(
     newsock: *mut bindings::socket,
     arg: *mut bindings::proto_accept_arg,
 ) -> kernel::ffi::c_int {
-    // SAFETY: See above; `newsock` has no file descriptor yet.
+    // SAFETY: The socket layer's call: `sock` and `newsock` are valid for its duration,
+    // as `route` and the inner socket's `proto_ops` require; `newsock` has no file
+    // descriptor yet.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => bindings::infinisock_inner_accept(inner, newsock, bindings::infinisock_accept_flags(arg)),
@@ -311,7 +316,8 @@ unsafe extern "C" fn getname<O: StreamOps>(
     addr: *mut bindings::sockaddr,
     peer: kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
-    // SAFETY: See above.
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => bindings::infinisock_inner_getname(inner, addr.cast(), peer),
@@ -325,7 +331,8 @@ unsafe extern "C" fn poll<O: StreamOps>(
     sock: *mut bindings::socket,
     wait: *mut bindings::poll_table_struct,
 ) -> bindings::__poll_t {
-    // SAFETY: See above. The waiter goes on the outer socket's queue, where the inner
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require. The waiter goes on the outer socket's queue, where the inner
     // socket's wake-ups arrive; the inner socket only computes the mask.
     unsafe {
         match route(sock) {
@@ -343,7 +350,8 @@ unsafe extern "C" fn ioctl<O: StreamOps>(
     cmd: kernel::ffi::c_uint,
     arg: kernel::ffi::c_ulong,
 ) -> kernel::ffi::c_int {
-    // SAFETY: See above.
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => bindings::infinisock_fwd_ioctl(inner, cmd, arg),
@@ -353,7 +361,8 @@ unsafe extern "C" fn ioctl<O: StreamOps>(
 }
 
 unsafe extern "C" fn shutdown<O: StreamOps>(sock: *mut bindings::socket, how: kernel::ffi::c_int) -> kernel::ffi::c_int {
-    // SAFETY: See above.
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => bindings::infinisock_fwd_shutdown(inner, how),
@@ -370,7 +379,8 @@ unsafe extern "C" fn setsockopt<O: StreamOps>(
     optlen: kernel::ffi::c_uint,
 ) -> kernel::ffi::c_int {
     let sol_socket = level == bindings::SOL_SOCKET as i32;
-    // SAFETY: See above. Before the path is chosen both sides take the option; the
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require. Before the path is chosen both sides take the option; the
     // inner socket's answer is the program's (it is TCP's), the protocol's own is best
     // effort, but for the protocol's own options, which TCP does not have. SOL_SOCKET
     // options (sent here by SOCK_CUSTOM_SOCKOPT) also set the outer sock, whose fields
@@ -413,7 +423,8 @@ unsafe extern "C" fn getsockopt<O: StreamOps>(
     // `SOL_INFINISOCK` (the path) is the protocol's on every route, its other own
     // options until the path is TCP.
     let own_level = level == crate::proto::abi::SOL_INFINISOCK;
-    // SAFETY: See above.
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Both(_) if O::own_option(level, name) => sock::getsockopt_trampoline::<O>(sock, level, name, optval, optlen),
@@ -430,7 +441,8 @@ unsafe extern "C" fn sendmsg<O: StreamOps>(
     msg: *mut bindings::msghdr,
     len: usize,
 ) -> kernel::ffi::c_int {
-    // SAFETY: See above.
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => bindings::infinisock_fwd_sendmsg(inner, msg, len),
@@ -445,7 +457,8 @@ unsafe extern "C" fn recvmsg<O: StreamOps>(
     len: usize,
     flags: kernel::ffi::c_int,
 ) -> kernel::ffi::c_int {
-    // SAFETY: See above.
+    // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => bindings::infinisock_fwd_recvmsg(inner, msg, len, flags),

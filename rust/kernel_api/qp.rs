@@ -1073,7 +1073,15 @@ impl QueuePair {
         device_writes: bool,
         notify: Option<&ZcNotify>,
     ) -> Result<PinnedBuf> {
-        PinnedBuf::pin(&self.pd, &self.dev, msg, len, device_writes, notify)
+        PinnedBuf::pin(&self.pd, &self.dev, msg, len, device_writes, false, notify)
+    }
+
+    /// As [`QueuePair::pin`], for the device to read the bytes of a zero-copy advert:
+    /// the program's memory, or the pages a `sendfile()` or `splice()` hands the
+    /// socket (`MSG_SPLICE_PAGES`, [`Msg::zc_segment`]), which are held by a
+    /// reference each instead, as TCP holds them, and charged to nobody.
+    pub(crate) fn pin_for_advert(&self, msg: &mut Msg, len: usize, notify: Option<&ZcNotify>) -> Result<PinnedBuf> {
+        PinnedBuf::pin(&self.pd, &self.dev, msg, len, false, true, notify)
     }
 
     /// Whether the pool of fast-registration regions (see [`QueuePair::post_rdma`])

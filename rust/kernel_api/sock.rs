@@ -359,8 +359,8 @@ impl Sock {
         }
         // SAFETY: The slot holds null or a pointer from `Arc::<T>::into_foreign` (only
         // `set_state::<T>` fills it, for this `T`), removed only by `take_state`, which
-        // runs when no operation is using the sock any more (see above), and not while
-        // `for_each_state` holds the list's lock.
+        // runs when no operation is using the sock any more (this method's contract),
+        // and not while `for_each_state` holds the list's lock.
         unsafe {
             let p = *self.state_slot();
             (!p.is_null()).then(|| <Arc<T> as ForeignOwnable>::borrow(p))
@@ -659,11 +659,14 @@ impl Msg {
         to_result(unsafe { bindings::infinisock_msg_fault_in_control(self.0.as_ptr(), len) })
     }
 
-    /// Bytes left in the current segment of the message's user iovec (0 for data
-    /// not in user memory): what one zero-copy advert may cover.
-    pub(crate) fn user_segment(&self) -> usize {
+    /// What one zero-copy advert may cover from here, and where its first byte sits
+    /// in its page: the rest of the current segment of a user iovec, or the run of a
+    /// `sendfile()`'s or `splice()`'s pages that makes one region; 0 for other data.
+    pub(crate) fn zc_segment(&self) -> (usize, usize) {
+        let mut offset = 0;
         // SAFETY: Valid msghdr (type invariant); only read.
-        unsafe { bindings::infinisock_msg_user_segment(self.0.as_ptr()) }
+        let len = unsafe { bindings::infinisock_msg_zc_segment(self.0.as_ptr(), &mut offset) };
+        (len, offset)
     }
 
     /// Steps over the next `len` bytes of data, which went without a copy (at most

@@ -658,7 +658,8 @@ unsafe extern "C" fn srq_event(event: *mut bindings::ib_event, ctx: *mut c_void)
     if ctx.is_null() || kind != bindings::ib_event_type_IB_EVENT_SRQ_LIMIT_REACHED {
         return;
     }
-    // SAFETY: See above. The queue is alive: the event comes from a queue pair taking
+    // SAFETY: `ctx` is non-null (checked above), so `Arc::as_ptr` of the queue (this
+    // function's contract). The queue is alive: the event comes from a queue pair taking
     // one of its receives, and each such queue pair holds a reference to it until it
     // is destroyed (which waits for rdma_rxe's receive task, where the event runs);
     // the drain pair, which holds none, is destroyed in `stop_timers` by a holder.

@@ -584,13 +584,16 @@ impl PinnedBuf {
     /// device to read (RDMA WRITE) or, with `device_writes`, to write (RDMA READ).
     /// The pins are charged to `RLIMIT_MEMLOCK`, unless they belong to a
     /// `MSG_ZEROCOPY` call whose `notify` was charged for them: they then keep it, and
-    /// its notification waits until they go.
+    /// its notification waits until they go. `spliced`: the pages of a `splice()`
+    /// (a bvec of `MSG_SPLICE_PAGES`, for the device to read) are taken too, by a
+    /// reference each, charged to nobody.
     pub(super) fn pin(
         pd: &Arc<Pd>,
         dev: &Arc<DeviceRef>,
         msg: &mut crate::kernel_api::sock::Msg,
         len: usize,
         device_writes: bool,
+        spliced: bool,
         notify: Option<&ZcNotify>,
     ) -> Result<Self> {
         let mut err = 0;
@@ -604,6 +607,7 @@ impl PinnedBuf {
                 msg.iter_raw(),
                 len,
                 device_writes,
+                spliced,
                 pd.local_dma_lkey(),
                 notify,
                 &mut err,

@@ -62,11 +62,14 @@ pub enum Counter {
     /// Our adverts the peer declined (SendSm closing them): their unread bytes went
     /// again as Data, copied.
     ZcDeclines,
+    /// The peer's adverts we declined (our SendSm closing them): no RDMA READ depth,
+    /// the reader shut its side, or the peer cancelled; their bytes come as Data.
+    ZcDeclinesSent,
 }
 
 impl Counter {
     /// Every counter, in order.
-    pub const ALL: [Counter; 22] = [
+    pub const ALL: [Counter; 23] = [
         Counter::ActiveOpens,
         Counter::PassiveOpens,
         Counter::ConnectRefused,
@@ -89,6 +92,7 @@ impl Counter {
         Counter::ZcBytesReadByPeer,
         Counter::ZcCancelsSent,
         Counter::ZcDeclines,
+        Counter::ZcDeclinesSent,
     ];
 
     /// The counters given before the hybrid paths; those after them came later, and
@@ -123,6 +127,7 @@ impl Counter {
             Counter::ZcBytesReadByPeer => "zc_bytes_read_by_peer",
             Counter::ZcCancelsSent => "zc_cancels_sent",
             Counter::ZcDeclines => "zc_declines",
+            Counter::ZcDeclinesSent => "zc_declines_sent",
         }
     }
 

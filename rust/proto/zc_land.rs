@@ -94,6 +94,9 @@ pub struct SinkFlow<Ls: Lists> {
     owed: Ls::Of<Owed>,
     /// The `mseq` of the last reply sent that closed an advert.
     closed_at: Option<u32>,
+    /// The peer's adverts a SendSm of ours closes (declined while open, or discarded
+    /// as they crossed it) since [`Self::take_declined`].
+    declined: u32,
 }
 
 impl<Ls: Lists> SinkFlow<Ls> {
@@ -107,6 +110,7 @@ impl<Ls: Lists> SinkFlow<Ls> {
             landed: 0,
             owed: Default::default(),
             closed_at: None,
+            declined: 0,
         }
     }
 
@@ -116,6 +120,7 @@ impl<Ls: Lists> SinkFlow<Ls> {
     /// it: its Data may follow only that.
     pub fn on_src_avail(&mut self, mseq_ack: u32, ah: Advert, inline: u32) -> Result<OnSrcAvail, SinkViolation> {
         if self.owed.iter().any(|o| matches!(o, Owed::SendSm)) {
+            self.declined = self.declined.saturating_add(1);
             return Ok(OnSrcAvail::Discard);
         }
         let r = self.adverts.on_src_avail(mseq_ack, ah, inline)?;
@@ -124,6 +129,7 @@ impl<Ls: Lists> SinkFlow<Ls> {
             OnSrcAvail::Accept if !self.can_read => self.adverts.decline(),
             OnSrcAvail::Accept => {}
             OnSrcAvail::Discard => {
+                self.declined = self.declined.saturating_add(1);
                 let declined_at = self.adverts.declined_at();
                 if self.closed_at.is_none_or(|c| declined_at.is_some_and(|d| seq_lt(c, d))) {
                     self.closed_at = declined_at;
@@ -137,6 +143,12 @@ impl<Ls: Lists> SinkFlow<Ls> {
     /// open here, or our SendSm, owed, will answer it.
     pub fn on_cancel(&mut self) {
         self.adverts.on_cancel();
+    }
+
+    /// The peer's adverts declined (a SendSm owed or sent closes them) since the last
+    /// call: a statistic.
+    pub fn take_declined(&mut self) -> u32 {
+        core::mem::take(&mut self.declined)
     }
 
     /// We decline the open adverts: the reader cannot take them now.
@@ -266,6 +278,7 @@ impl<Ls: Lists> SinkFlow<Ls> {
             }
             if d.declined > 0 {
                 let _ = self.owed.push_reserved(Owed::SendSm);
+                self.declined = self.declined.saturating_add(d.declined as u32);
             }
         }
         while let Some(&next) = self.owed.first() {

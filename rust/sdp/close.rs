@@ -29,7 +29,9 @@ fn shut_send(ep: EpRef<'_>, inner: &mut Inner) {
     if let Some(link) = inner.link.as_mut() {
         if inner.phase == Phase::Connected && !link.stream.fin_sent {
             link.stream.fin_pending = true;
-            if let Err(e) = link.flush_fin() {
+            let res = link.flush_fin();
+            crate::sdp::zcopy_rx::count_declines(ep, link);
+            if let Err(e) = res {
                 ep.fail(inner, e);
                 return;
             }
@@ -64,7 +66,9 @@ pub(crate) fn shutdown(ep: EpRef<'_>, how: i32) -> Result {
                 inner.shutdown |= RCV_SHUTDOWN;
                 // Adverts of the peer's still open would wait for a reader for ever.
                 if let Some(link) = inner.link.as_mut() {
-                    if let Err(e) = link.zc_shut_read() {
+                    let res = link.zc_shut_read();
+                    crate::sdp::zcopy_rx::count_declines(ep, link);
+                    if let Err(e) = res {
                         ep.fail(inner, e);
                         return Ok(());
                     }

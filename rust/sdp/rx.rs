@@ -104,7 +104,9 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
             if mask & POLLPRI != 0 {
                 ep.sk.send_sigurg();
             }
-            if let Err(e) = link.progress() {
+            let res = link.progress();
+            crate::sdp::zcopy_rx::count_declines(ep, link);
+            if let Err(e) = res {
                 ep.fail(inner, e);
                 return;
             }

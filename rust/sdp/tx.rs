@@ -46,7 +46,9 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         }
         return;
     }
-    if let Err(e) = link.progress() {
+    let res = link.progress();
+    crate::sdp::zcopy_rx::count_declines(ep, link);
+    if let Err(e) = res {
         ep.fail(inner, e);
         return;
     }
@@ -125,7 +127,9 @@ pub(crate) fn memory_retry(ep: EpRef<'_>) {
     let _memcg = ep.sk.charge_to_creator();
     // Set again by whatever finds no memory still.
     link.memory_retrying();
-    if let Err(e) = link.progress() {
+    let res = link.progress();
+    crate::sdp::zcopy_rx::count_declines(ep, link);
+    if let Err(e) = res {
         ep.fail(inner, e);
         return;
     }

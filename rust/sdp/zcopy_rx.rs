@@ -61,6 +61,17 @@ pub(crate) fn on_message(ep: EpRef<'_>, link: &mut Link, idx: u16, z: ZcVerdict,
     Ok(events)
 }
 
+/// Counts the peer's adverts the link declined since the last look
+/// (`zc_declines_sent`). The link decides its SendSm where it flushes its replies
+/// (`Link::progress`, `flush_fin`, `zc_shut_read`), with no namespace to count in: each
+/// caller of those counts here after them.
+pub(crate) fn count_declines(ep: EpRef<'_>, link: &mut Link) {
+    let declined = link.zc.as_mut().map_or(0, |flow| flow.take_declined());
+    if declined > 0 {
+        stats::add(ep.sk.net(), Counter::ZcDeclinesSent, u64::from(declined));
+    }
+}
+
 /// A READ into a landing slot completed (or failed, or was flushed).
 pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     // Landing buffers allocated from here are the socket owner's memory, whoever reaps.
@@ -89,7 +100,9 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     }
     stats::add(ep.sk.net(), Counter::ZcBytesRead, u64::from(link.rx_len[usize::from(idx)]));
     let discard = inner.shutdown & RCV_SHUTDOWN != 0;
-    if let Err(e) = link.zc_landed(idx, discard).and_then(|()| link.progress()) {
+    let res = link.zc_landed(idx, discard).and_then(|()| link.progress());
+    count_declines(ep, link);
+    if let Err(e) = res {
         ep.fail(inner, e);
         return;
     }

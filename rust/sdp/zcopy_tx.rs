@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The source's side of zero-copy SDP: a blocking `send()` of a large buffer
-//! advertises the program's pages (SrcAvail) instead of copying them; the sink RDMA
-//! READs them and answers RdmaRdCompl, or declines them (SendSm), and their unread
-//! rest then goes as Data. The call returns once every region it exposed is
-//! invalidated, so the program may overwrite its buffer at once, as after TCP's
-//! `send()`. `link::zc_source` keeps the slots and `proto::zc_src` the rules.
+//! advertises the program's pages (SrcAvail) instead of copying them, as a blocking
+//! `sendfile()` or `splice()` does the file's pages; the sink RDMA READs them and
+//! answers RdmaRdCompl, or declines them (SendSm), and their unread rest then goes as
+//! Data. The call returns once every region it exposed is invalidated, so the program
+//! may overwrite its buffer at once, as after TCP's `send()`. `link::zc_source` keeps
+//! the slots and `proto::zc_src` the rules.
 
 use core::sync::atomic::Ordering;
 
@@ -76,18 +77,18 @@ fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
 
 /// Whether the next `rest` bytes of a blocking `sendmsg` go as adverts, and then the
 /// smallest piece that does: the link advertises and no other write does, nothing is
-/// staged, and the program's buffer has a piece as large as the threshold in user
-/// memory.
+/// staged, and the data has a piece as large as the threshold in user memory or in
+/// the pages of a `sendfile()` or `splice()`.
 pub(crate) fn eligible(ep: EpRef<'_>, inner: &Inner, msg: &Msg, rest: usize) -> Option<usize> {
     let link = inner.link.as_ref()?;
     if !link.zc_src.as_ref().is_some_and(ZcSource::idle) || link.stream.staged_len != 0 {
         return None;
     }
-    threshold(ep, inner).filter(|&min| rest >= min && msg.user_segment() >= min)
+    threshold(ep, inner).filter(|&min| rest >= min && msg.zc_segment().0 >= min)
 }
 
 /// Advertises the next `rest` bytes of `msg` (after `eligible`), as far as they go in
-/// pieces of at least `min` bytes (iovec segments), and waits until the sink is done
+/// pieces of at least `min` bytes (iovec segments, runs of spliced pages), and waits until the sink is done
 /// with them all and their regions are withdrawn. `msg` is left after the bytes sent.
 /// A signal or `SO_SNDTIMEO` (`timeo`) cancels the open adverts and waits for the
 /// sink's answer, bounded by the cancel timeout, then a reset. A fatal signal does the
@@ -293,15 +294,15 @@ fn advertise(
 ) -> Result {
     loop {
         let Some(src) = link.zc_src.as_ref() else { return Ok(()) };
-        let piece = msg.user_segment().min(rest - opened.bytes);
+        let (segment, offset) = msg.zc_segment();
+        let piece = segment.min(rest - opened.bytes);
         if piece < min || !link.can_send_data() {
             return Ok(());
         }
         let Some(slot) = src.free_slot() else { return Ok(()) };
-        let offset = msg.user_span(piece).ok_or(EINVAL)? as usize % PAGE_SIZE;
         let len = piece.min(src.max_pages() * PAGE_SIZE - offset).min(ADVERT_MAX);
         link.zc_src.as_mut().ok_or(EINVAL)?.reserve()?;
-        let pages = link.qp.pin(msg, len, false, notify)?;
+        let pages = link.qp.pin_for_advert(msg, len, notify)?;
         let tag = link.zc_src.as_mut().map_or(0, ZcSource::next_tag);
         let (rkey, vaddr) = link.qp.expose(slot, pages, &ZC_REG_CQE, tag)?;
         let ah = Advert { len: len as u32, rkey, vaddr };

@@ -87,13 +87,19 @@ run zc_src
 ip netns exec b sysctl -qw net.infinisock.sdp_srq=1 || fail "sysctl sdp_srq"
 pass "zc_src on a connection with a receive ring of its own"
 
+declines=$(counter b zc_declines_sent)
 run zc_src_no_reads
 [ "$rd" = 0 ] && [ "$data" -gt "$adv" ] || fail "zc_src_no_reads: advertised '$adv', READ '$rd', data '$data'"
-pass "a source that serves no READs: every advert declined (SendSm), its bytes came as Data"
+declines=$(($(counter b zc_declines_sent) - declines))
+[ "$declines" -gt 0 ] || fail "zc_src_no_reads: zc_declines_sent grew by $declines"
+pass "a source that serves no READs: every advert declined (SendSm, zc_declines_sent +$declines), its bytes came as Data"
 
-cancels=$(counter b zc_cancels)
+cancels=$(counter b zc_cancels) declines=$(counter b zc_declines_sent)
 run zc_src_cancel
 [ $(($(counter b zc_cancels) - cancels)) = 20 ] || fail "zc_src_cancel: zc_cancels grew by $(($(counter b zc_cancels) - cancels)), not 20"
+# A cancel is answered as a decline (SendSm) unless the advert was READ whole first.
+declines=$(($(counter b zc_declines_sent) - declines))
+[ "$declines" -ge 1 ] && [ "$declines" -le 20 ] || fail "zc_src_cancel: zc_declines_sent grew by $declines"
 # Each advert is 1 MiB and cancelled at once: some were cut short (read in part).
 [ -n "$adv" ] && [ $((rd + data - 20)) = "$adv" ] && [ "$rd" -lt "$adv" ] ||
 	fail "zc_src_cancel: advertised '$adv', READ '$rd', data '$data'"
@@ -132,8 +138,10 @@ pass "close with an advert open: Abort"
 
 # A reader that shuts its side with an advert open: the advert is declined (SendSm),
 # not left open for ever, and its rest is dropped as data after SHUT_RD is.
+declines=$(counter b zc_declines_sent)
 pair shutrd zc_shut_read
 [[ $out == *settled* ]] || fail "zc_shut_read: the advert stayed open after SHUT_RD: $out"
+[ "$(counter b zc_declines_sent)" -gt "$declines" ] || fail "zc_shut_read: zc_declines_sent did not grow"
 pass "shutdown(SHUT_RD) with an advert open: declined, the source goes on"
 
 # hostile NAME LOG_REGEX [READER_MODE]: the rogue breaks a zero-copy rule; its

@@ -168,6 +168,8 @@ pub struct ZcSource {
     starts: Vec<u64>,
     pub to_sink: Wire<ZcMsg>,
     heard: u32,
+    /// Adverts the sink's SendSms closed.
+    pub closed_by_send_sm: u64,
 }
 
 impl ZcSource {
@@ -182,6 +184,7 @@ impl ZcSource {
             starts: vec![],
             to_sink: Wire::new(mseq),
             heard,
+            closed_by_send_sm: 0,
         }
     }
 
@@ -251,6 +254,7 @@ impl ZcSource {
             ZcMsg::SendSm => {
                 let mut closed = vec![];
                 self.adverts.on_send_sm(|c| closed.push(c));
+                self.closed_by_send_sm += closed.len() as u64;
                 closed.into_iter().for_each(|c| self.closed(c));
             }
             other => return Err(format!("the sink sent {:?}", other)),

@@ -151,17 +151,57 @@ int infinisock_msg_next_cmsg(struct msghdr *msg, void **cursor, int *level, int 
 }
 
 /*
- * Bytes left in the current segment of a sendmsg()'s user iovec: what one advert of
- * zero-copy SDP may cover, contiguous in the program's memory. 0 for any other
- * iterator.
+ * Whether the len bytes of a splice()d bvec at start (from bv_page) may go to the
+ * device as they are: pages TCP would take as they are too (sendpage_ok(): no slab
+ * page, a reference held).
  */
-size_t infinisock_msg_user_segment(const struct msghdr *msg)
+static bool infinisock_bvec_lendable(const struct bio_vec *bv, size_t start, size_t len)
+{
+	size_t first = start >> PAGE_SHIFT, last = (start + len - 1) >> PAGE_SHIFT, i;
+
+	for (i = first; i <= last; i++)
+		if (!sendpage_ok(bv->bv_page + i))
+			return false;
+	return true;
+}
+
+/*
+ * What one advert of zero-copy SDP may cover from the message's position, and in
+ * *offset where its first byte sits in its page. A sendmsg()'s user iovec: the rest
+ * of its current segment, contiguous in the program's memory. The pages of a
+ * sendfile() or splice() (MSG_SPLICE_PAGES, a bvec of page-cache or pipe pages): the
+ * run of them that makes one region (each meeting the next at a page boundary) and
+ * that sendpage_ok() lends. 0 for anything else.
+ */
+size_t infinisock_msg_zc_segment(const struct msghdr *msg, size_t *offset)
 {
 	const struct iov_iter *it = &msg->msg_iter;
+	size_t left = iov_iter_count(it), skip = it->iov_offset, run = 0;
+	const struct bio_vec *bv;
 
-	if (!user_backed_iter(it) || !iov_iter_count(it))
+	if (!left)
 		return 0;
-	return min(iter_iov_len(it), iov_iter_count(it));
+	if (user_backed_iter(it)) {
+		*offset = offset_in_page(iter_iov_addr(it));
+		return min(iter_iov_len(it), left);
+	}
+	if (!iov_iter_is_bvec(it) || !(msg->msg_flags & MSG_SPLICE_PAGES))
+		return 0;
+	for (bv = it->bvec; left && bv < it->bvec + it->nr_segs; bv++, skip = 0) {
+		size_t start = bv->bv_offset + skip, len = min_t(size_t, bv->bv_len - skip, left);
+
+		if (!len)
+			continue;
+		if ((run && offset_in_page(start)) || !infinisock_bvec_lendable(bv, start, len))
+			break;
+		if (!run)
+			*offset = offset_in_page(start);
+		run += len;
+		left -= len;
+		if (offset_in_page(start + len))
+			break;
+	}
+	return run;
 }
 
 /* Steps over len bytes of the message's data that went another way than a copy. */

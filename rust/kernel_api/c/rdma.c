@@ -14,6 +14,7 @@
  */
 #include <linux/capability.h>
 #include <linux/mm.h>
+#include <linux/net.h>
 #include <linux/sched/signal.h>
 #include <linux/pagemap.h>
 #include <linux/scatterlist.h>
@@ -133,7 +134,7 @@ void infinisock_dereg_mr(struct ib_mr *mr)
 struct infinisock_pinned {
 	struct ib_device *dev;
 	enum dma_data_direction dir;
-	bool pinned;		/* iov_iter_extract_pages() pinned them (user memory) */
+	bool pinned;		/* pinned (user memory), else referenced (a bvec) */
 	struct mmpin mmp;	/* what they are charged to RLIMIT_MEMLOCK */
 	/* A MSG_ZEROCOPY call's notification, whose charge covers the pages instead:
 	 * a reference held until they are unpinned, so it is queued after that. */
@@ -225,6 +226,9 @@ void infinisock_unpin(struct infinisock_pinned *p)
 		ib_dma_unmap_page(p->dev, p->sges[i].addr, p->sges[i].length, p->dir);
 	if (p->pinned)
 		unpin_user_pages_dirty_lock(p->pages, p->npages, p->dir == DMA_FROM_DEVICE);
+	else
+		for (i = 0; i < p->npages; i++)
+			put_page(p->pages[i]);
 	mm_unaccount_pinned_pages(&p->mmp);
 	net_zcopy_put(p->notify);
 	kvfree(p->pages);
@@ -253,12 +257,17 @@ u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len)
  * for reading them (RDMA WRITE) or, device_writes, for writing into them (RDMA READ).
  * The pages of a sendmsg() iterator are a data source, pinned read-only; a copy of
  * the iterator turned into a destination pins them writable, as a read() would.
+ * spliced: the pages of a splice() (a bvec of MSG_SPLICE_PAGES, a data source,
+ * infinisock_msg_zc_segment()) are taken too, not pinned but held by a reference
+ * each, as TCP holds the pages it splices, charged to nobody, and only those
+ * sendpage_ok() lends (-EOPNOTSUPP otherwise); notify does not cover them.
  * notify, if not NULL, is the MSG_ZEROCOPY notification of the call the bytes belong
  * to: its charge covers them, and the pins keep it (and its notification) until
  * they go.
  */
 struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_iter *iter, size_t len,
-					      bool device_writes, u32 lkey, struct ubuf_info *notify, int *err)
+					      bool device_writes, bool spliced, u32 lkey, struct ubuf_info *notify,
+					      int *err)
 {
 	struct iov_iter it = *iter;
 	u32 max_pages;
@@ -266,7 +275,7 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 	size_t done = 0;
 	int ret = 0;
 
-	if (!user_backed_iter(iter)) {
+	if (!user_backed_iter(iter) && !(spliced && iov_iter_is_bvec(iter) && !device_writes)) {
 		*err = -EOPNOTSUPP;
 		return NULL;
 	}
@@ -314,6 +323,15 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 		}
 		n = DIV_ROUND_UP(off + got, PAGE_SIZE);
 		p->npages += n;
+		/* Extracted from a bvec: neither pinned nor referenced. */
+		for (i = 0; !p->pinned && i < n; i++) {
+			if (!sendpage_ok(pages[i])) {
+				p->npages -= n - i;
+				ret = -EOPNOTSUPP;
+				goto fail;
+			}
+			get_page(pages[i]);
+		}
 		for (i = 0; i < n; i++) {
 			u32 seg = min_t(size_t, PAGE_SIZE - off, got);
 			u64 addr = ib_dma_map_page(dev, pages[i], off, seg, p->dir);

@@ -15,6 +15,9 @@
   sdp_peer.py send ADDR PORT FILE      connect, send FILE in pieces of many sizes and
                                        offsets from one buffer overwritten after each
                                        send() returns; print "sent N", or the error
+  sdp_peer.py sendfile ADDR PORT FILE  connect, send FILE with sendfile(2); print "sent N"
+  sdp_peer.py splice ADDR PORT FILE    connect, send FILE with splice(2) through a pipe
+                                       of 1 MiB; print "sent N"
   sdp_peer.py twice ADDR PORT N        connect, send N bytes of "A" and N of "B" from two
                                        threads at once; print "sent 2N", or the error
   sdp_peer.py saveback ADDR PORT FILE N
@@ -64,6 +67,7 @@
                                        its getsockopt)
 """
 import errno
+import fcntl
 import os
 import socket
 import sys
@@ -161,6 +165,8 @@ def main():
             got = len(s.recv(n, socket.MSG_WAITALL))
             print(f"sent {os.path.getsize(sys.argv[4])} read {got}", flush=True)
             return 0
+        if mode in ("sendfile", "splice"):
+            return send_file_pages(s, sys.argv[4], mode == "splice")
         if mode == "twice":
             return send_twice(s, int(sys.argv[4]))
         if mode == "cut":
@@ -253,6 +259,32 @@ def send_pieces(s, data, quiet=False, sizes=None):
         return None if quiet else 0
     if not quiet:
         print(f"sent {at}", flush=True)
+    return 0
+
+
+def send_file_pages(s, path, through_pipe):
+    """Sends the file at `path` from its page cache: with sendfile(2), or with
+    splice(2) into a pipe of 1 MiB and from it to the socket."""
+    sent = 0
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            if through_pipe:
+                r, w = os.pipe()
+                fcntl.fcntl(w, 1031, 1 << 20)  # F_SETPIPE_SZ
+                while sent < size:
+                    n = os.splice(f.fileno(), w, min(1 << 20, size - sent))
+                    while n > 0:
+                        m = os.splice(r, s.fileno(), n)
+                        n -= m
+                        sent += m
+            else:
+                while sent < size:
+                    sent += os.sendfile(s.fileno(), f.fileno(), sent, size - sent)
+        except OSError as e:
+            print(f"error {errno.errorcode.get(e.errno, e.errno)} after {sent}", flush=True)
+            return 0
+    print(f"sent {sent}", flush=True)
     return 0
 
 
