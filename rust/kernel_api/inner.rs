@@ -331,9 +331,10 @@ unsafe extern "C" fn poll<O: StreamOps>(
     sock: *mut bindings::socket,
     wait: *mut bindings::poll_table_struct,
 ) -> bindings::__poll_t {
+    // The waiter goes on the outer socket's queue, where the inner socket's wake-ups
+    // arrive; the inner socket only computes the mask.
     // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
-    // duration, as `route` and the inner socket's `proto_ops` require. The waiter goes on the outer socket's queue, where the inner
-    // socket's wake-ups arrive; the inner socket only computes the mask.
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Inner(inner) => {
@@ -379,12 +380,13 @@ unsafe extern "C" fn setsockopt<O: StreamOps>(
     optlen: kernel::ffi::c_uint,
 ) -> kernel::ffi::c_int {
     let sol_socket = level == bindings::SOL_SOCKET as i32;
+    // Before the path is chosen both sides take the option; the inner socket's answer
+    // is the program's (it is TCP's), the protocol's own is best effort, but for the
+    // protocol's own options, which TCP does not have. SOL_SOCKET options (sent here by
+    // SOCK_CUSTOM_SOCKOPT) also set the outer sock, whose fields the socket layer
+    // reads back.
     // SAFETY: The socket layer's call: `sock` and the arguments are valid for its
-    // duration, as `route` and the inner socket's `proto_ops` require. Before the path is chosen both sides take the option; the
-    // inner socket's answer is the program's (it is TCP's), the protocol's own is best
-    // effort, but for the protocol's own options, which TCP does not have. SOL_SOCKET
-    // options (sent here by SOCK_CUSTOM_SOCKOPT) also set the outer sock, whose fields
-    // the socket layer reads back.
+    // duration, as `route` and the inner socket's `proto_ops` require.
     unsafe {
         match route(sock) {
             Route::Both(_) if O::own_option(level, name) => {

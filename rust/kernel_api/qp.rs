@@ -890,10 +890,10 @@ impl QueuePair {
         let exposed = self.exposed.iter().flatten().count();
         self.held.reserve(exposed + 1, GFP_KERNEL)?;
         let (mut rkey, mut iova) = (0, 0);
-        // SAFETY: Live QP (type invariant); `buf` is pinned and in no request. On
-        // success its region's registration is posted and `buf` is kept below until
-        // its invalidation completes (`withdraw`) or the drain (`drop`); on failure
-        // no request names its pages and it may go.
+        // On success the region's registration is posted and `buf` is kept below until
+        // its invalidation completes (`withdraw`) or the drain (`drop`); on failure no
+        // request names its pages and it may go.
+        // SAFETY: Live QP (type invariant); `buf` is pinned and in no request.
         to_result(unsafe {
             bindings::infinisock_zc_expose(self.qp.as_raw(), part.as_raw(), buf.raw.as_ptr(), tag, &mut rkey, &mut iova)
         })?;

@@ -357,10 +357,11 @@ impl Sock {
         if !self.holds::<T>() {
             return None;
         }
-        // SAFETY: The slot holds null or a pointer from `Arc::<T>::into_foreign` (only
-        // `set_state::<T>` fills it, for this `T`), removed only by `take_state`, which
-        // runs when no operation is using the sock any more (this method's contract),
+        // Only `set_state::<T>` fills the slot, for this `T`; only `take_state` empties
+        // it, when no operation is using the sock any more (this method's contract),
         // and not while `for_each_state` holds the list's lock.
+        // SAFETY: The slot holds null or a pointer from `Arc::<T>::into_foreign`, whose
+        // value stays installed while the borrow lives (above).
         unsafe {
             let p = *self.state_slot();
             (!p.is_null()).then(|| <Arc<T> as ForeignOwnable>::borrow(p))

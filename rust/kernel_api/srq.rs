@@ -658,11 +658,12 @@ unsafe extern "C" fn srq_event(event: *mut bindings::ib_event, ctx: *mut c_void)
     if ctx.is_null() || kind != bindings::ib_event_type_IB_EVENT_SRQ_LIMIT_REACHED {
         return;
     }
+    // The queue is alive: the event comes from a queue pair taking one of its
+    // receives, and each such queue pair holds a reference to it until it is destroyed
+    // (which waits for rdma_rxe's receive task, where the event runs); the drain pair,
+    // which holds none, is destroyed in `stop_timers` by a holder.
     // SAFETY: `ctx` is non-null (checked above), so `Arc::as_ptr` of the queue (this
-    // function's contract). The queue is alive: the event comes from a queue pair taking
-    // one of its receives, and each such queue pair holds a reference to it until it
-    // is destroyed (which waits for rdma_rxe's receive task, where the event runs);
-    // the drain pair, which holds none, is destroyed in `stop_timers` by a holder.
+    // function's contract), which is alive (above).
     let queue = unsafe { ArcBorrow::<SharedRecvQueue>::from_raw(ctx.cast()) };
     // `Err`: already queued, which is as good.
     let _ = crate::kernel_api::work::workqueue().enqueue::<Arc<SharedRecvQueue>, 2>(queue.into());

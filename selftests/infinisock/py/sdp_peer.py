@@ -271,13 +271,14 @@ def send_file_pages(s, path, through_pipe):
         try:
             if through_pipe:
                 r, w = os.pipe()
-                fcntl.fcntl(w, 1031, 1 << 20)  # F_SETPIPE_SZ
-                while sent < size:
-                    n = os.splice(f.fileno(), w, min(1 << 20, size - sent))
-                    while n > 0:
-                        m = os.splice(r, s.fileno(), n)
-                        n -= m
-                        sent += m
+                with open(r, "rb", buffering=0), open(w, "wb", buffering=0):
+                    fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 1 << 20)
+                    while sent < size:
+                        n = os.splice(f.fileno(), w, min(1 << 20, size - sent))
+                        while n > 0:
+                            m = os.splice(r, s.fileno(), n)
+                            n -= m
+                            sent += m
             else:
                 while sent < size:
                     sent += os.sendfile(s.fileno(), f.fileno(), sent, size - sent)
