@@ -218,6 +218,8 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 					      int *err);
 void infinisock_unpin(struct infinisock_pinned *p);
 void infinisock_pinned_release_notify(struct infinisock_pinned *p);
+void infinisock_pinned_kept_for_copy(struct infinisock_pinned *p);
+size_t infinisock_pinned_copy(const struct infinisock_pinned *p, size_t from, void *dst, size_t len);
 u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
 int infinisock_pinned_one_request(struct ib_qp *qp, struct infinisock_pinned *p, u32 max_sge);
 bool infinisock_qp_keeps_mrs(struct ib_qp *qp);

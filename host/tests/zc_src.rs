@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The source's SrcAvail adverts: the sink's replies close them in order, every byte of
 //! an advert is either READ or sent as Data once it closes, never both and never lost;
-//! replies that break the rules are violations; the clock cancels and then resets.
+//! replies that break the rules are violations; the clock cancels and then resets, and
+//! says when it is next due.
 
 use infinisock_proto::zc_src::*;
 use infinisock_proto::HostLists;
@@ -87,6 +88,24 @@ fn a_cancel_that_never_went_still_ends_in_a_reset() {
     assert_eq!(a.tick(1000), Due::Cancel);
     assert_eq!(a.tick(5999), Due::Cancel);
     assert_eq!(a.tick(6000), Due::Reset);
+}
+
+#[test]
+fn the_next_deadline_is_the_timeout_then_the_cancel_timeout() {
+    let mut a = Adverts::new(2, 1000, 5000);
+    assert_eq!(a.next_due_ms(0), None);
+    a.post(1, 1, 100, 0).unwrap();
+    assert_eq!(a.next_due_ms(0), Some(1000));
+    assert_eq!(a.next_due_ms(400), Some(600));
+    // A READ restarts the timeout.
+    a.on_rd_compl(10, 1, 500).unwrap();
+    assert_eq!(a.next_due_ms(500), Some(1000));
+    assert_eq!(a.next_due_ms(1500), Some(0));
+    assert!(!a.cancelled_any());
+    a.cancel(1500);
+    assert!(a.cancelled_any());
+    assert_eq!(a.next_due_ms(1500), Some(5000));
+    assert_eq!(a.next_due_ms(7000), Some(0));
 }
 
 /// One step of a run against a sink that keeps the rules, or breaks them.
@@ -175,6 +194,16 @@ proptest! {
             }
             prop_assert_eq!(a.may_send_data(), open.is_empty());
             prop_assert_eq!(a.unread(), open.iter().map(|&(_, l, r)| u64::from(l - r)).sum::<u64>());
+            // The next deadline: nothing is asked before it, something at it.
+            match a.next_due_ms(now) {
+                None => prop_assert!(open.is_empty()),
+                Some(0) => prop_assert_ne!(a.tick(now), Due::Nothing),
+                Some(d) => {
+                    prop_assert_eq!(a.tick(now), Due::Nothing);
+                    prop_assert_eq!(a.tick(now + d - 1), Due::Nothing);
+                    prop_assert_ne!(a.tick(now + d), Due::Nothing);
+                }
+            }
         }
         // Closed in posting order, each byte READ or unread (resent), never both.
         let ids: Vec<u64> = closed.iter().map(|c| c.id).collect();

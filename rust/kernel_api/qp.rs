@@ -153,6 +153,36 @@ impl RdmaVerb {
 enum Held {
     Pages(PinnedBuf),
     Region(#[allow(dead_code)] Arc<UserMr>),
+    /// An exposure's pages whose bytes are still wanted: they move to `kept` once
+    /// the device is done with them (`None` once moved).
+    Kept(Option<KeptPages>),
+}
+
+/// Pages of a withdrawn exposure kept for their bytes `at..end`
+/// ([`QueuePair::withdraw`]), out of the device's reach: the CPU copies them out.
+pub(crate) struct KeptPages {
+    buf: PinnedBuf,
+    at: usize,
+    end: usize,
+}
+
+impl KeptPages {
+    /// Bytes not copied out yet.
+    pub(crate) fn left(&self) -> usize {
+        self.end - self.at
+    }
+
+    /// Copies the next of its bytes into `dst`, as many as fit; returns how many.
+    /// They count as taken only once [`KeptPages::advance`] says so.
+    pub(crate) fn copy_next(&self, dst: &mut [u8]) -> usize {
+        let want = self.left().min(dst.len());
+        dst.get_mut(..want).map_or(0, |d| self.buf.copy_out(self.at, d))
+    }
+
+    /// `n` more of its bytes were taken.
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.at = (self.at + n).min(self.end);
+    }
 }
 
 /// The raw QP, for rdma_cm's connection steps ([`CmIdRef::connect_locked`] and the
@@ -239,6 +269,9 @@ pub(crate) struct QueuePair {
     /// Per exposure slot: the pages the peer may READ through a region of the pool,
     /// from [`QueuePair::expose`] until [`QueuePair::withdraw`] moves them to `held`.
     exposed: KVec<Option<PinnedBuf>>,
+    /// Withdrawn exposures' pages whose bytes are still wanted, in withdrawal order,
+    /// once the device is done with them; room for every exposure's too.
+    kept: KVec<KeptPages>,
 }
 
 /// Where a queue pair's completions are taken from.
@@ -400,6 +433,7 @@ impl QueuePair {
         let landing_in_device = KVec::from_elem(false, nland, GFP_KERNEL)?;
         let reads = IndexFifo::for_ring(nland)?;
         let mut exposed = KVec::with_capacity(usize::from(sizes.exposed), GFP_KERNEL)?;
+        let kept = KVec::with_capacity(usize::from(sizes.exposed), GFP_KERNEL)?;
         for _ in 0..sizes.exposed {
             exposed.push(None, GFP_KERNEL)?;
         }
@@ -469,6 +503,7 @@ impl QueuePair {
             reads,
             read_tag: None,
             exposed,
+            kept,
         })
     }
 
@@ -662,9 +697,28 @@ impl QueuePair {
             }
             self.tx_done += 1;
         }
-        // Dropping them unpins the pages and releases the regions.
+        // Dropping them unpins the pages and releases the regions; pages whose bytes
+        // are wanted move to `kept` (it has room for every exposure's).
         let done = self.signaled_done;
-        self.held.retain(|(due, _)| *due > done);
+        let kept = &mut self.kept;
+        self.held.retain(|(due, h)| {
+            if *due > done {
+                return true;
+            }
+            if let Held::Kept(k) = h {
+                // Their region is invalidated: back to the pool now, not when the
+                // last byte is copied out.
+                if let Some(k) = k.as_mut() {
+                    k.buf.keep_for_copy();
+                }
+                if let Some(Err(e)) = k.take().map(|k| kept.push_within_capacity(k)) {
+                    // Not reached (`expose` made room): the bytes are lost, and the
+                    // caller finds fewer kept than it withdrew.
+                    drop(e.0);
+                }
+            }
+            false
+        });
     }
 
     /// Asks for an event at the side's next completion; `true`: poll again first,
@@ -889,6 +943,9 @@ impl QueuePair {
         // of memory once the pages are exposed.
         let exposed = self.exposed.iter().flatten().count();
         self.held.reserve(exposed + 1, GFP_KERNEL)?;
+        // And in `kept`, should each exposure's pages be kept for their bytes, so that
+        // `release_done` moves them there without allocating.
+        self.kept.reserve(exposed + 1, GFP_KERNEL)?;
         let (mut rkey, mut iova) = (0, 0);
         // On success the region's registration is posted and `buf` is kept below until
         // its invalidation completes (`withdraw`) or the drain (`drop`); on failure no
@@ -910,8 +967,10 @@ impl QueuePair {
 
     /// Ends exposure slot `slot`'s exposure: one signaled invalidation of its region,
     /// tagged `cqe`, after which the peer reaches none of its pages; they are unpinned
-    /// once it completes. `EINVAL` for a slot with nothing exposed.
-    pub(crate) fn withdraw(&mut self, slot: u16, cqe: &'static Cqe) -> Result {
+    /// once it completes, or with `keep` (a range of their bytes) join
+    /// [`QueuePair::take_kept`]'s pages then. `EINVAL` for a slot with nothing
+    /// exposed.
+    pub(crate) fn withdraw(&mut self, slot: u16, cqe: &'static Cqe, keep: Option<core::ops::Range<usize>>) -> Result {
         let k = usize::from(slot);
         let raw = self.exposed.get(k).and_then(Option::as_ref).ok_or(EINVAL)?.raw;
         self.held.reserve(1, GFP_KERNEL)?;
@@ -921,9 +980,44 @@ impl QueuePair {
         to_result(unsafe { bindings::infinisock_zc_withdraw(self.qp.as_raw(), cqe.as_raw(), raw.as_ptr()) })?;
         self.signaled_posted += 1;
         if let Some(buf) = self.exposed[k].take() {
-            self.hold(Held::Pages(buf), true);
+            let held = match keep {
+                Some(r) if r.start < r.end => Held::Kept(Some(KeptPages { buf, at: r.start, end: r.end })),
+                _ => Held::Pages(buf),
+            };
+            self.hold(held, true);
         }
         Ok(())
+    }
+
+    /// The pages withdrawn with bytes still wanted that the device is done with,
+    /// oldest first; hand them back with [`QueuePair::put_kept`].
+    pub(crate) fn take_kept(&mut self) -> KVec<KeptPages> {
+        core::mem::take(&mut self.kept)
+    }
+
+    /// Gives back [`QueuePair::take_kept`]'s pages, those not done with, in their
+    /// order. Any withdrawn meanwhile come after them.
+    pub(crate) fn put_kept(&mut self, mut pages: KVec<KeptPages>) {
+        let newer = core::mem::replace(&mut self.kept, KVec::new());
+        for k in newer {
+            if let Err(e) = pages.push_within_capacity(k) {
+                drop(e.0);
+            }
+        }
+        self.kept = pages;
+    }
+
+    /// Whether pages kept for their bytes are waiting.
+    pub(crate) fn has_kept(&self) -> bool {
+        !self.kept.is_empty()
+    }
+
+    /// Unpins every kept page: their bytes are not wanted any more. Returns how many
+    /// bytes were left in them.
+    pub(crate) fn drop_kept(&mut self) -> usize {
+        let left = self.kept.iter().map(KeptPages::left).sum();
+        self.kept.clear();
+        left
     }
 
     /// Allocates landing slot `idx`'s buffer if it has none (without a warning or
@@ -1215,8 +1309,8 @@ impl QueuePair {
     fn keep_after_failed_drain(&mut self) {
         pr_err!("a queue pair's drain failed: its resources are kept\n");
         let held = self.held.iter().filter_map(|(_, h)| match h {
-            Held::Pages(buf) => Some(buf),
-            Held::Region(_) => None,
+            Held::Pages(buf) | Held::Kept(Some(KeptPages { buf, .. })) => Some(buf),
+            Held::Region(_) | Held::Kept(None) => None,
         });
         for buf in Iterator::chain(held, self.exposed.iter().flatten()) {
             buf.release_notification();
@@ -1273,6 +1367,7 @@ impl Drop for QueuePair {
         // Before the QP: pages whose regions came from its pool give them back.
         self.held.clear();
         self.exposed.clear();
+        self.kept.clear();
         // SAFETY: Live QP, destroyed once, here. Destroying a kernel QP only fails for
         // QPs with user-space state, which ours never have.
         let r = to_result(unsafe { bindings::infinisock_destroy_qp(self.qp.as_raw()) });

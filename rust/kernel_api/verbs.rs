@@ -618,6 +618,26 @@ impl PinnedBuf {
 }
 
 impl PinnedBuf {
+    /// Copies its bytes from the `from`th on into `dst`, as many as fit and it has;
+    /// returns how many. For pages pinned as one run, as an exposed region's
+    /// ([`super::qp::QueuePair::expose`]), once the device is done with them.
+    pub(crate) fn copy_out(&self, from: usize, dst: &mut [u8]) -> usize {
+        // SAFETY: Live (type invariant): its pages stay pinned or referenced, hence
+        // mapped in the kernel, while it lives; `dst` is valid for its length.
+        unsafe { bindings::infinisock_pinned_copy(self.raw.as_ptr(), from, dst.as_mut_ptr().cast(), dst.len()) }
+    }
+
+    /// The pages are kept for the CPU to copy their bytes out: the fast-registration
+    /// regions they hold go back to their queue pair's pool (their pages' regions are
+    /// invalidated, the device is done with them), and the `MSG_ZEROCOPY`
+    /// notification they hold, if any, will say its bytes were copied.
+    pub(super) fn keep_for_copy(&mut self) {
+        // SAFETY: Live (type invariant, `&mut`); its regions are in no request any
+        // more (the caller's condition), and their pool's QP is live while `self` is
+        // one of its queue pair's.
+        unsafe { bindings::infinisock_pinned_kept_for_copy(self.raw.as_ptr()) };
+    }
+
     /// Gives back the `MSG_ZEROCOPY` notification the pins hold, if any, before they
     /// go: for pages kept for ever (a failed drain), whose notification would hold its
     /// sock for ever too. The charge goes with it.

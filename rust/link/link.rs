@@ -533,9 +533,11 @@ impl Link {
         self.stream.tx.idle()
     }
 
-    /// Bytes written but not yet acknowledged by the peer's adapter (`SIOCOUTQ`).
+    /// Bytes written but not yet acknowledged by the peer's adapter (`SIOCOUTQ`),
+    /// those of our open adverts not READ yet and declined ones not sent yet too.
     pub(crate) fn outq(&self) -> usize {
-        self.stream.outq()
+        let zc = self.zc_src.as_ref().map_or(0, ZcSource::outq);
+        self.stream.outq().saturating_add(usize::try_from(zc).unwrap_or(usize::MAX))
     }
 
     /// Posts a keepalive probe unless one is outstanding. It takes no credit and no
@@ -557,18 +559,21 @@ impl Link {
     }
 
     /// What is due after a completion or a credit change: zero-copy replies and
-    /// READs, staged bytes, a pending DisConn, a credit update.
+    /// READs, the bytes of our declined adverts, staged bytes, a pending DisConn, a
+    /// credit update.
     pub(crate) fn progress(&mut self) -> Result {
         self.zc_flush()?;
         self.zc_read_more()?;
+        self.zc_resend()?;
         let ring = self.credit_window();
         self.stream.progress(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
     }
 
     /// Sends a pending DisConn once a credit and a slot allow it, after any zero-copy
-    /// replies owed and staged data.
+    /// replies owed, declined bytes and staged data.
     pub(crate) fn flush_fin(&mut self) -> Result {
         self.zc_flush()?;
+        self.zc_resend()?;
         self.stream.flush_fin(&mut SendRing(&mut self.qp)).map_err(Errno::into_error)
     }
 
@@ -601,6 +606,49 @@ impl Link {
                 self.zc_src = Some(ZcSource::new(terms.our_adverts, pages, limits));
             }
         }
+    }
+
+    /// Sends the unread bytes of our declined adverts as Data, from the adverts' own
+    /// pages once their regions are withdrawn, in stream order, as credits allow; the
+    /// rest wait for the next credit. Other data waits until they have gone
+    /// (`data_held`). The program's buffer is not read again: it may be gone, or
+    /// another call's by then.
+    fn zc_resend(&mut self) -> Result {
+        if !self.qp.has_kept() {
+            return Ok(());
+        }
+        let mut kept = self.qp.take_kept();
+        let (mut sent, mut failed) = (0, None);
+        while let Some(front) = kept.first_mut() {
+            let left = front.left();
+            let res = self.stream.send(&mut SendRing(&mut self.qp), Mid::Data, 0, false, left, |buf: &mut [u8]| {
+                Ok::<usize, Errno>(front.copy_next(buf))
+            });
+            match res {
+                Ok(n) if n > 0 => {
+                    front.advance(n);
+                    sent += n;
+                }
+                // The pages hold fewer bytes than kept: not reached.
+                Ok(_) => failed = Some(EINVAL),
+                // No credit or slot now, or no memory (`memory_short` retries): later.
+                Err(e) if e == EAGAIN || e == crate::proto::errno::ENOMEM => break,
+                Err(e) => failed = Some(e.into_error()),
+            }
+            if failed.is_some() {
+                break;
+            }
+            if front.left() == 0 {
+                // Its pages go: unpinned, their region back to the pool.
+                let _ = kept.remove(0);
+            }
+        }
+        self.qp.put_kept(kept);
+        if let Some(src) = self.zc_src.as_mut() {
+            src.resent_now(sent);
+            self.stream.data_held = src.holds_data();
+        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Whether zero-copy READs are in flight.

@@ -3,7 +3,9 @@
 //! The source's side of zero-copy SDP on a link: the exposure slots of the queue pair
 //! (pages a SrcAvail advertises, registered for the peer's READs), the adverts open
 //! on them (`proto::zc_src` keeps the rules), and their withdrawal once the sink's
-//! reply closes them. `sdp::zcopy_tx` drives it from a blocking `send()`.
+//! reply closes them. A declined advert's pages are kept past their withdrawal, and
+//! the link sends their unread bytes as Data from them (`Link::zc_resend`), before
+//! anything else. `sdp::zcopy_tx` drives it from a blocking `send()`.
 
 use kernel::{
     prelude::*,
@@ -46,12 +48,19 @@ pub(crate) struct ZcSource {
     /// Invalidations posted and completed: they complete in posting order.
     inv_posted: u64,
     inv_done: u64,
-    /// Bytes of closed adverts the sink did not READ (it declined them): they go as
-    /// Data, by the writer, after these adverts' regions are withdrawn.
+    /// Bytes of closed adverts the sink did not READ (it declined them) and that have
+    /// not gone as Data yet: the link sends them from the adverts' pages once their
+    /// regions are withdrawn, and holds other data back meanwhile.
     declined: u64,
     /// Bytes of closed adverts the sink READ, during the current write.
     read: u64,
-    /// A write is advertising: one at a time, since the declined bytes are its own.
+    /// Bytes of declined adverts sent as Data, during the current write.
+    resent: u64,
+    /// A cancel went during the current write.
+    cancelled_in_write: bool,
+    /// A write is advertising: one at a time. A blocking one waits for all of its
+    /// adverts, so it begins with none open; a `MSG_ZEROCOPY` call may add to those
+    /// of calls that returned.
     writer: bool,
     /// Pages one advert covers at most (the device's registrations).
     max_pages: usize,
@@ -73,6 +82,8 @@ impl ZcSource {
             inv_done: 0,
             declined: 0,
             read: 0,
+            resent: 0,
+            cancelled_in_write: false,
             writer: false,
             max_pages,
             next_tag: 0,
@@ -100,11 +111,24 @@ impl ZcSource {
         !self.writer && !self.busy() && self.declined == 0
     }
 
+    /// Whether a `MSG_ZEROCOPY` call may add adverts to those open: no other write
+    /// advertises, and [`Self::takes_more`].
+    pub(crate) fn may_add(&self) -> bool {
+        !self.writer && self.takes_more()
+    }
+
+    /// Whether adverts may be added to those open: none was declined or cancelled
+    /// (their bytes go first) and none is stuck.
+    pub(crate) fn takes_more(&self) -> bool {
+        self.declined == 0 && !self.cancelling() && !self.broken()
+    }
+
     /// A write begins advertising.
     pub(crate) fn begin_write(&mut self) {
         self.writer = true;
         self.read = 0;
-        self.declined = 0;
+        self.resent = 0;
+        self.cancelled_in_write = false;
     }
 
     /// The write is done with its adverts (or gave up on a broken connection).
@@ -112,9 +136,15 @@ impl ZcSource {
         self.writer = false;
     }
 
-    /// Bytes the sink READ of the write's closed adverts.
-    pub(crate) fn read(&self) -> u64 {
-        self.read
+    /// Bytes of the write's closed adverts that went: READ by the sink, or declined
+    /// and sent as Data since.
+    pub(crate) fn done(&self) -> u64 {
+        self.read + self.resent
+    }
+
+    /// Bytes of the write's declined adverts sent as Data.
+    pub(crate) fn resent(&self) -> u64 {
+        self.resent
     }
 
     /// An exposure could not be withdrawn: the connection must be reset.
@@ -152,6 +182,11 @@ impl ZcSource {
         Ok(())
     }
 
+    /// Bytes advertised and not READ yet, or declined and not sent as Data yet.
+    pub(crate) fn outq(&self) -> u64 {
+        self.adverts.unread() + self.declined
+    }
+
     /// Whether an advert is open: no Data may go meanwhile.
     pub(crate) fn open(&self) -> bool {
         !self.adverts.may_send_data()
@@ -162,29 +197,48 @@ impl ZcSource {
         self.slots.iter().any(|s| *s != Slot::Free)
     }
 
-    /// Bytes declined since the last [`Self::take_declined`].
-    pub(crate) fn take_declined(&mut self) -> u64 {
-        core::mem::take(&mut self.declined)
-    }
-
-    /// Whether the sink declined adverts whose bytes the writer has not taken back yet:
-    /// no more go until it has.
+    /// Whether the sink declined adverts whose bytes have not all gone as Data yet:
+    /// no advert and no other data goes until they have.
     pub(crate) fn has_declined(&self) -> bool {
         self.declined > 0
     }
 
-    /// Withdraws the region of a closed advert; its unread bytes are declined.
+    /// Whether data of ours must wait: an advert is open, or declined bytes go first.
+    pub(crate) fn holds_data(&self) -> bool {
+        self.open() || self.has_declined()
+    }
+
+    /// `n` declined bytes went as Data.
+    pub(crate) fn resent_now(&mut self, n: usize) {
+        self.declined = self.declined.saturating_sub(n as u64);
+        self.resent += n as u64;
+    }
+
+    /// The declined bytes not sent yet will not be (the writer stops and takes them
+    /// back); returns how many they were.
+    pub(crate) fn drop_declined(&mut self) -> usize {
+        usize::try_from(core::mem::take(&mut self.declined)).unwrap_or(usize::MAX)
+    }
+
+    /// Withdraws the region of a closed advert; its unread bytes are declined, and its
+    /// pages kept for them.
     fn close(&mut self, qp: &mut QueuePair, c: Closed) -> Result {
         self.declined += u64::from(c.unread());
         self.read += u64::from(c.read);
-        self.abandon(qp, u16::try_from(c.id).map_err(|_| EINVAL)?)
+        let slot = u16::try_from(c.id).map_err(|_| EINVAL)?;
+        self.withdraw(qp, slot, Some(c.read as usize..c.len as usize))
     }
 
     /// Withdraws `slot`'s region: its advert closed, or its pages were exposed but
     /// never advertised (or not recorded).
     pub(crate) fn abandon(&mut self, qp: &mut QueuePair, slot: u16) -> Result {
+        self.withdraw(qp, slot, None)
+    }
+
+    /// Withdraws `slot`'s region, keeping the bytes `keep` of its pages.
+    fn withdraw(&mut self, qp: &mut QueuePair, slot: u16, keep: Option<core::ops::Range<usize>>) -> Result {
         let s = self.slots.get_mut(usize::from(slot)).ok_or(EINVAL)?;
-        if let Err(e) = qp.withdraw(slot, &ZC_INV_CQE) {
+        if let Err(e) = qp.withdraw(slot, &ZC_INV_CQE, keep) {
             *s = Slot::Stuck;
             return Err(e);
         }
@@ -239,10 +293,27 @@ impl ZcSource {
         self.adverts.tick(self.now_ms())
     }
 
+    /// Milliseconds until the clock may ask for more than now; `None` with no advert
+    /// open.
+    pub(crate) fn next_due_ms(&self) -> Option<u64> {
+        self.adverts.next_due_ms(self.now_ms())
+    }
+
+    /// Whether the open adverts are cancelled: no second cancel goes.
+    pub(crate) fn cancelling(&self) -> bool {
+        self.adverts.cancelled_any()
+    }
+
+    /// Whether a cancel went during the current write: the rest of it is copied.
+    pub(crate) fn cancelled_in_write(&self) -> bool {
+        self.cancelled_in_write
+    }
+
     /// We sent SrcAvailCancel: the sink answers with what it READ, then SendSm for any
     /// advert still open.
     pub(crate) fn cancelled(&mut self) {
         let now = self.now_ms();
         self.adverts.cancel(now);
+        self.cancelled_in_write = true;
     }
 }

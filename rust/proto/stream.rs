@@ -64,8 +64,9 @@ pub struct Stream<L, B, S = [u16; MAX_RING]> {
     /// bytes, a DisConn, a credit update) waits for a retry, since no completion may
     /// come to trigger one.
     pub memory_short: bool,
-    /// Our zero-copy adverts are open (`proto::zc_src`): no Data with payload and no
-    /// DisConn may go before they close, so writers wait and staged bytes stay.
+    /// Our zero-copy adverts are open (`proto::zc_src`), or the unread bytes of those
+    /// declined have not all gone: no other Data with payload and no DisConn may go
+    /// before, so writers wait and staged bytes stay.
     pub data_held: bool,
 }
 

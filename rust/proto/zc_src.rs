@@ -190,6 +190,27 @@ impl<Ls: Lists> SrcAdverts<Ls> {
         }
     }
 
+    /// Whether an open advert was cancelled (its cancel is out, or was tried).
+    pub fn cancelled_any(&self) -> bool {
+        self.open.iter().any(|e| e.cancelled_ms.is_some())
+    }
+
+    /// Milliseconds from `now_ms` until [`Self::tick`] may ask for more than it asks
+    /// now (0 when it already asks for something); `None` with nothing open. A
+    /// clock looked at no sooner than this misses no deadline.
+    pub fn next_due_ms(&self, now_ms: u64) -> Option<u64> {
+        let oldest = self.open.first()?;
+        let left = |at: u64, after: u64| at.saturating_add(after).saturating_sub(now_ms);
+        let mut due = left(oldest.active_ms, self.timeout_ms + self.cancel_ms);
+        if oldest.cancelled_ms.is_none() {
+            due = due.min(left(oldest.active_ms, self.timeout_ms));
+        }
+        for t in self.open.iter().filter_map(|e| e.cancelled_ms) {
+            due = due.min(left(t, self.cancel_ms));
+        }
+        Some(due)
+    }
+
     /// What the clock asks at `now_ms`. A cancel that could not be sent (no credit
     /// for it) does not hold the reset back: the oldest advert idle for both timeouts
     /// resets as well.

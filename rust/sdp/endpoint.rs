@@ -196,8 +196,8 @@ pub(crate) struct Endpoint {
     /// Retries what found no memory for its send buffer (`tx::memory_retry`).
     #[pin]
     memory_timer: DelayedWork<Endpoint, { work_id::MEMORY_TIMER }>,
-    /// Gives back the send buffers of a connection with no send in flight
-    /// (`tx::trim_idle`).
+    /// Gives back the send buffers of a connection with no send in flight, and looks
+    /// at the zero-copy adverts' clock (`tx::trim_idle`).
     #[pin]
     trim_timer: DelayedWork<Endpoint, { work_id::TRIM_TIMER }>,
     /// The sock; one reference held for the endpoint's whole life.
@@ -235,7 +235,8 @@ pub(crate) mod work_id {
     pub(crate) const CONNECT_TIMER: u64 = 5;
     /// What found no memory for its send buffer tries again (`sdp::tx`).
     pub(crate) const MEMORY_TIMER: u64 = 6;
-    /// The send buffers of an idle connection go back (`sdp::tx`).
+    /// The send buffers of an idle connection go back, the zero-copy adverts' clock
+    /// is looked at (`sdp::tx`).
     pub(crate) const TRIM_TIMER: u64 = 7;
 }
 

@@ -46,21 +46,33 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         }
         return;
     }
-    let res = link.progress();
-    crate::sdp::zcopy_rx::count_declines(ep, link);
-    if let Err(e) = res {
-        ep.fail(inner, e);
-        return;
-    }
-    if link.writable() {
-        ep.wake(POLLOUT | POLLWRNORM);
-    } else {
+    let Some(writable) = progress(ep, inner) else { return };
+    if !writable {
         // A lingering close waits for its sends to complete.
         ep.notify_waiters();
     }
     retry_if_short(ep, inner);
     trim_when_idle(ep, inner);
     crate::sdp::close::maybe_finish(ep, inner);
+}
+
+/// Sends what is due on the link (`Link::progress`), counts the peer's adverts it
+/// declined, and wakes writers and pollers if a data message may go now (`POLLOUT`).
+/// Returns whether one may; `None` when the link failed (the connection is failed
+/// with its error) or there is none.
+pub(crate) fn progress(ep: EpRef<'_>, inner: &mut Inner) -> Option<bool> {
+    let link = inner.link.as_mut()?;
+    let res = link.progress();
+    crate::sdp::zcopy_rx::count_declines(ep, link);
+    let writable = link.writable();
+    if let Err(e) = res {
+        ep.fail(inner, e);
+        return None;
+    }
+    if writable {
+        ep.wake(POLLOUT | POLLWRNORM);
+    }
+    Some(writable)
 }
 
 /// How long a message that found no memory for its send buffer waits before it
@@ -85,13 +97,18 @@ pub(crate) fn trim_when_idle(ep: EpRef<'_>, inner: &mut Inner) {
     }
 }
 
-/// The trim timer: its lock reaps the completions a waiting reader left; the send
-/// buffers of a connection with no send in flight go back, and the registration
-/// regions of one whose RDMA operations have been idle long enough.
+/// The trim timer: its lock reaps the completions a waiting reader left; the
+/// zero-copy adverts' clock is looked at; the send buffers of a connection with no
+/// send in flight go back, and the registration regions of one whose RDMA
+/// operations have been idle long enough.
 pub(crate) fn trim_idle(ep: EpRef<'_>) {
     let mut guard = ep.lock_reaped();
     let inner = &mut *guard;
     if inner.phase != Phase::Connected {
+        return;
+    }
+    // The zero-copy adverts' clock, also while no writer looks at it.
+    if zcopy_tx::tick(ep, inner, false).is_some() {
         return;
     }
     if let Some(link) = inner.link.as_mut() {
@@ -127,14 +144,8 @@ pub(crate) fn memory_retry(ep: EpRef<'_>) {
     let _memcg = ep.sk.charge_to_creator();
     // Set again by whatever finds no memory still.
     link.memory_retrying();
-    let res = link.progress();
-    crate::sdp::zcopy_rx::count_declines(ep, link);
-    if let Err(e) = res {
-        ep.fail(inner, e);
+    if progress(ep, inner).is_none() {
         return;
-    }
-    if link.writable() {
-        ep.wake(POLLOUT | POLLWRNORM);
     }
     retry_if_short(ep, inner);
     crate::sdp::close::maybe_finish(ep, inner);
@@ -226,12 +237,13 @@ const ZC_PREPIN_MAX: usize = 4 << 20;
 /// with `MSG_OOB` its last byte is urgent (`proto::urgent`). A blocking write's large
 /// pieces go as zero-copy adverts where the connection has them (`sdp::zcopy_tx`).
 ///
-/// With `MSG_ZEROCOPY` on a socket with `SO_ZEROCOPY`, the call also queues TCP's
-/// completion notification of its id as it returns (its bytes are the program's
-/// again by then: a blocking call's adverts are closed, the rest was copied), marked
-/// copied unless most of its bytes went as adverts (an advert starts and ends at page
-/// bounds, so a buffer's unaligned head or tail is copied even when the rest is not);
-/// `ENOBUFS` when the notification's charge does not fit, as TCP answers.
+/// With `MSG_ZEROCOPY` on a socket with `SO_ZEROCOPY`, the call's large pieces are
+/// advertised and the call returns without waiting for the peer's READ; TCP's
+/// completion notification of its id is queued once its bytes are the program's
+/// again (the last pin of its adverts gone, at once if none was made), marked copied
+/// unless most of its bytes went as adverts, or if a declined advert's bytes were
+/// copied after all; `ENOBUFS` when the notification's charge does not fit, as TCP
+/// answers.
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
     let notify = if msg.flags() & MSG_ZEROCOPY != 0 && len > 0 && ep.sk.zerocopy() {
         Some(ZcNotify::begin(&ep.sk, len)?)
@@ -242,6 +254,9 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
     let res = send_stream(ep, msg, len, nonblock, notify.as_ref(), &mut by_advert);
     if let Some(notify) = notify {
         let sent = res.as_ref().map_or(0, |n| *n);
+        // Under the lock that releases pins (`QueuePair::poll`), whose completion of
+        // the notification rewrites its copied mark too.
+        let _guard = ep.lock();
         notify.end(sent, by_advert * 2 < sent);
     }
     res
@@ -283,7 +298,7 @@ fn send_stream(
             return Ok(sent);
         }
         let zc_min = if zc_allowed && inner.phase == Phase::Connected {
-            zcopy_tx::eligible(ep, inner, msg, len - sent)
+            zcopy_tx::eligible(ep, inner, msg, len - sent, notify.is_some())
         } else {
             None
         };
@@ -291,7 +306,7 @@ fn send_stream(
             match zcopy_tx::send(ep, &mut guard, msg, len - sent, min, notify, &mut timeo) {
                 Ok(out) => {
                     sent += out.sent;
-                    *by_advert += out.sent;
+                    *by_advert += out.sent - out.copied;
                     zc_allowed = !out.copy_rest;
                     if let Some(e) = out.stop {
                         return if sent > 0 { Ok(sent) } else { Err(send_error(e, flags)) };

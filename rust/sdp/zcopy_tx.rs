@@ -4,8 +4,11 @@
 //! advertises the program's pages (SrcAvail) instead of copying them, as a blocking
 //! `sendfile()` or `splice()` does the file's pages; the sink RDMA READs them and
 //! answers RdmaRdCompl, or declines them (SendSm), and their unread rest then goes as
-//! Data. The call returns once every region it exposed is invalidated, so the program
-//! may overwrite its buffer at once, as after TCP's `send()`. `link::zc_source` keeps
+//! Data, copied from the advert's pages by the link. The call returns once every
+//! region it exposed is invalidated and every declined byte copied, so the program
+//! may overwrite its buffer at once, as after TCP's `send()`; a `MSG_ZEROCOPY` call
+//! returns once its pages are advertised, and its notification says when they are
+//! the program's again. `link::zc_source` keeps
 //! the slots and `proto::zc_src` the rules.
 
 use core::sync::atomic::Ordering;
@@ -48,10 +51,15 @@ const ADVERT_MAX: usize = 1 << 20;
 /// timeouts, `SO_SNDTIMEO`) and for signals.
 const WAIT_STEP_MS: u32 = 100;
 
+/// The soonest the trim timer looks at the adverts' clock again.
+const CLOCK_MIN_MS: u32 = 10;
+
 /// What the zero-copy part of a `sendmsg` did.
 pub(crate) struct Outcome {
-    /// Bytes the sink READ: sent.
+    /// Bytes sent: READ by the sink, or declined and sent as Data.
     pub(crate) sent: usize,
+    /// Of those, the declined ones: copied after all.
+    pub(crate) copied: usize,
     /// The rest of the call is copied: the sink declined an advert, an advert was
     /// cancelled, or the pages could not be exposed.
     pub(crate) copy_rest: bool,
@@ -78,10 +86,13 @@ fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
 /// Whether the next `rest` bytes of a blocking `sendmsg` go as adverts, and then the
 /// smallest piece that does: the link advertises and no other write does, nothing is
 /// staged, and the data has a piece as large as the threshold in user memory or in
-/// the pages of a `sendfile()` or `splice()`.
-pub(crate) fn eligible(ep: EpRef<'_>, inner: &Inner, msg: &Msg, rest: usize) -> Option<usize> {
+/// the pages of a `sendfile()` or `splice()`. A `MSG_ZEROCOPY` call (`early`, see
+/// [`send`]) may add adverts to those of calls that returned; other writes
+/// advertise only when none is open.
+pub(crate) fn eligible(ep: EpRef<'_>, inner: &Inner, msg: &Msg, rest: usize, early: bool) -> Option<usize> {
     let link = inner.link.as_ref()?;
-    if !link.zc_src.as_ref().is_some_and(ZcSource::idle) || link.stream.staged_len != 0 {
+    let free = link.zc_src.as_ref().is_some_and(|s| if early { s.may_add() } else { s.idle() });
+    if !free || link.stream.staged_len != 0 {
         return None;
     }
     threshold(ep, inner).filter(|&min| rest >= min && msg.zc_segment().0 >= min)
@@ -94,8 +105,10 @@ pub(crate) fn eligible(ep: EpRef<'_>, inner: &Inner, msg: &Msg, rest: usize) -> 
 /// sink's answer, bounded by the cancel timeout, then a reset. A fatal signal does the
 /// same, with no signal ending the wait and the cancel timeout counted from the kill:
 /// the connection may be another task's too (`fork()`, `SCM_RIGHTS`), and TCP's does
-/// not end when one writer is killed either. One write at a time advertises. The
-/// pins of a `MSG_ZEROCOPY` call are charged to its `notify`.
+/// not end when one writer is killed either. One write at a time advertises.
+///
+/// A `MSG_ZEROCOPY` call (`notify`: its pins are charged to it and hold it) does not
+/// wait for the sink: see [`advertise_early`].
 pub(crate) fn send(
     ep: EpRef<'_>,
     guard: &mut MutexGuard<'_, Inner>,
@@ -108,7 +121,15 @@ pub(crate) fn send(
     if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
         src.begin_write();
     }
-    let res = advertise_and_wait(ep, guard, msg, rest, min, notify, timeo);
+    let res = match notify {
+        Some(notify) => {
+            let res = advertise_early(ep, guard, msg, rest, min, notify, timeo);
+            // Its adverts outlive it: the clock runs for them (the trim timer).
+            let _ = tick(ep, guard, false);
+            res
+        }
+        None => advertise_and_wait(ep, guard, msg, rest, min, timeo),
+    };
     if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
         src.end_write();
     }
@@ -122,14 +143,12 @@ fn advertise_and_wait(
     msg: &mut Msg,
     rest: usize,
     min: usize,
-    notify: Option<&ZcNotify>,
     timeo: &mut i64,
 ) -> Result<Outcome> {
     let mut advanced = 0usize;
     let (mut copy_rest, mut fault) = (false, false);
     // Why the call stops advertising early: a signal, its timeout, the socket's state.
     let mut stop: Option<Error> = None;
-    let mut cancel_sent = false;
     // When a fatal signal came: the wait for the sink's answer goes on, ended by
     // nothing but the answer and, counted from here, the cancel timeout (a peer that
     // keeps an advert alive with partial READs and takes our cancel's credit holds
@@ -149,9 +168,10 @@ fn advertise_and_wait(
             return give_up(ep, inner, Some(ECONNRESET), ECONNRESET);
         }
         let declined = link.zc_src.as_ref().is_some_and(ZcSource::has_declined);
-        if stop.is_none() && !copy_rest && !fault && !declined && !cancel_sent {
+        let cancelled = link.zc_src.as_ref().is_some_and(ZcSource::cancelled_in_write);
+        if stop.is_none() && !copy_rest && !fault && !declined && !cancelled {
             let mut opened = Opened::default();
-            let res = advertise(link, msg, rest - advanced, min, notify, &mut opened);
+            let res = advertise(link, msg, rest - advanced, min, None, &mut opened);
             advanced += opened.bytes;
             stats::add(ep.sk.net(), Counter::ZcAdvertsSent, opened.adverts);
             match res {
@@ -161,38 +181,40 @@ fn advertise_and_wait(
             }
         }
         let Some(src) = link.zc_src.as_mut() else { return Err(EINVAL) };
-        if !src.busy() && !src.broken() {
-            // Declined bytes are the last advanced (the sink READs the oldest advert
-            // only, and a SendSm closes all): stepped back over, to be copied.
-            let declined = (src.take_declined() as usize).min(advanced);
-            msg.revert(declined);
-            let sent = advanced - declined;
-            count(ep, sent);
-            let copy_rest = copy_rest || declined > 0 || cancel_sent;
-            return match stop {
-                Some(e) if sent == 0 => Err(e),
-                stop => Ok(Outcome { sent, copy_rest, fault, stop }),
-            };
+        if !src.busy() && !src.broken() && src.has_declined() && (stop.is_some() || !link.qp.has_kept()) {
+            // The call stops before the link sent all of the declined bytes, or their
+            // pages were not kept (an invalidation flushed: the QP failed). Those not
+            // sent yet are the last advanced (the sink READs the oldest advert only,
+            // and a SendSm closes all): stepped back over and not sent, as a copy
+            // stops.
+            let kept = link.qp.drop_kept();
+            let unsent = src.drop_declined().min(advanced);
+            if kept != unsent && kept > 0 {
+                pr_warn_ratelimited!("SDP: {} declined zero-copy bytes kept, {} counted\n", kept, unsent);
+            }
+            link.stream.data_held = src.holds_data();
+            msg.revert(unsent);
+            advanced -= unsent;
+            // What waited behind them (a DisConn, another writer) may go now.
+            let _ = crate::sdp::tx::progress(ep, inner);
+            copy_rest = true;
+            continue;
         }
-        let due = src.due();
-        if due == Due::Reset {
-            pr_warn_ratelimited!("SDP: peer did not answer the cancel of our zero-copy advert; connection reset\n");
-            return give_up(ep, inner, Some(ETIMEDOUT.into_error()), ETIMEDOUT.into_error());
+        if !src.busy() && !src.broken() && !src.has_declined() {
+            count(ep, advanced);
+            let copy_rest = copy_rest || src.resent() > 0 || src.cancelled_in_write();
+            return match stop {
+                Some(e) if advanced == 0 => Err(e),
+                stop => Ok(Outcome { sent: advanced, copied: src.resent() as usize, copy_rest, fault, stop }),
+            };
         }
         if dying_since.is_some_and(|t| t.elapsed().as_millis() >= src.cancel_ms() as i64) {
             pr_warn_ratelimited!("SDP: a killed writer's zero-copy adverts were not closed in time; connection reset\n");
             return give_up(ep, inner, Some(ETIMEDOUT.into_error()), ETIMEDOUT.into_error());
         }
-        if src.open() && !cancel_sent && (due == Due::Cancel || stop.is_some()) {
-            // A control message: it may use the reserve. Without a credit now, later
-            // (the reset comes all the same).
-            if link.send(Mid::SrcAvailCancel, 0, true, 0, |_| Ok(0)).is_ok() {
-                if let Some(src) = link.zc_src.as_mut() {
-                    src.cancelled();
-                }
-                stats::bump(ep.sk.net(), Counter::ZcCancelsSent);
-                cancel_sent = true;
-            }
+        // The clock, and a cancel of its own once the call stops.
+        if let Some(e) = tick(ep, inner, stop.is_some()) {
+            return ended_now(ep, inner, e);
         }
         // Until the call stops, an ordinary wait that a signal ends (and the clocks
         // every step); then only a fatal signal ends it, and after one nothing does.
@@ -228,16 +250,129 @@ fn advertise_and_wait(
     }
 }
 
-/// The write stops before its adverts closed: the QP is cut if any is exposed,
-/// the connection failed with `reset` if given, and the call returns what the sink READ
-/// of closed adverts, else `err`.
-fn give_up(ep: EpRef<'_>, inner: &mut Inner, reset: Option<Error>, err: Error) -> Result<Outcome> {
-    let read = inner.link.as_ref().and_then(|l| l.zc_src.as_ref()).map_or(0, ZcSource::read);
-    cut(inner);
-    if let Some(e) = reset {
-        ep.fail(inner, e);
+/// [`send`]'s work for a `MSG_ZEROCOPY` call: as TCP's, it returns once its bytes
+/// are handed over, not once the peer has them. Its pieces are advertised and the
+/// call returns without waiting for the READ: the program may not reuse the buffer
+/// before the call's notification, which comes when the last of its pins goes (each
+/// advert's once READ; a declined one's once the link has copied its rest out of
+/// the pinned pages, marked copied then). It waits only for a free advert or a
+/// credit, as a copy waits for room; a signal or `SO_SNDTIMEO` then ends the call
+/// with what was advertised. Open adverts outlive the call: the clock runs without
+/// it (the trim timer), and no Data passes them (`data_held`), so a copied tail
+/// waits for them in the same call.
+fn advertise_early(
+    ep: EpRef<'_>,
+    guard: &mut MutexGuard<'_, Inner>,
+    msg: &mut Msg,
+    rest: usize,
+    min: usize,
+    notify: &ZcNotify,
+    timeo: &mut i64,
+) -> Result<Outcome> {
+    let mut advanced = 0usize;
+    let done = |ep: EpRef<'_>, advanced: usize, copy_rest: bool, fault: bool, stop: Option<Error>| {
+        count(ep, advanced);
+        match stop {
+            Some(e) if advanced == 0 => Err(e),
+            stop => Ok(Outcome { sent: advanced, copied: 0, copy_rest, fault, stop }),
+        }
+    };
+    loop {
+        let inner = &mut **guard;
+        let connected = inner.phase == Phase::Connected;
+        if let Err(e) = sendable(ep, inner) {
+            return done(ep, advanced, true, false, Some(e));
+        }
+        let Some(link) = inner.link.as_mut().filter(|l| connected && !l.stream.qp_dead) else {
+            return done(ep, advanced, true, false, Some(ECONNRESET));
+        };
+        let Some(src) = link.zc_src.as_ref() else { return Err(EINVAL) };
+        if src.broken() {
+            reset(ep, inner, ECONNRESET);
+            return done(ep, advanced, true, false, Some(ECONNRESET));
+        }
+        if !src.takes_more() {
+            // A decline or a cancel: the rest of the call is copied, after them.
+            return done(ep, advanced, true, false, None);
+        }
+        let mut opened = Opened::default();
+        let res = advertise(link, msg, rest - advanced, min, Some(notify), &mut opened);
+        advanced += opened.bytes;
+        stats::add(ep.sk.net(), Counter::ZcAdvertsSent, opened.adverts);
+        match res {
+            Ok(()) => {}
+            Err(e) if e == EFAULT => return done(ep, advanced, false, true, None),
+            Err(_) => return done(ep, advanced, true, false, None),
+        }
+        // No piece large enough left: the rest (if any) is copied.
+        if msg.zc_segment().0.min(rest - advanced) < min {
+            return done(ep, advanced, false, false, None);
+        }
+        // No free advert or no credit now: the clock runs meanwhile.
+        if let Some(e) = tick(ep, inner, false) {
+            return done(ep, advanced, true, false, Some(e));
+        }
+        if let Err(e) = ep.wait(guard, timeo) {
+            return done(ep, advanced, true, false, Some(e));
+        }
     }
-    ended(ep, read as usize, err)
+}
+
+/// The adverts' clock, looked at by a writer waiting for the sink and by the trim
+/// timer (`tx::trim_idle`) whenever an advert is open, which this arms for the next
+/// deadline: SrcAvailCancel once the oldest advert saw no READ for
+/// `sdp_zcopy_timeout_ms` (or at once with `cancel`, a writer that stops), and a reset
+/// once a cancel went unanswered for `sdp_zcopy_cancel_ms`. Returns the error the
+/// connection was reset with, if it was.
+pub(crate) fn tick(ep: EpRef<'_>, inner: &mut Inner, cancel: bool) -> Option<Error> {
+    let link = inner.link.as_mut()?;
+    let src = link.zc_src.as_ref()?;
+    let due = src.due();
+    if due == Due::Reset {
+        pr_warn_ratelimited!("SDP: peer did not answer the cancel of our zero-copy advert; connection reset\n");
+        let e = ETIMEDOUT.into_error();
+        reset(ep, inner, e);
+        return Some(e);
+    }
+    if src.open() && !src.cancelling() && (due == Due::Cancel || cancel) {
+        // A control message: it may use the reserve. Without a credit now, later
+        // (the reset comes all the same).
+        if link.send(Mid::SrcAvailCancel, 0, true, 0, |_| Ok(0)).is_ok() {
+            if let Some(src) = link.zc_src.as_mut() {
+                src.cancelled();
+            }
+            stats::bump(ep.sk.net(), Counter::ZcCancelsSent);
+        }
+    }
+    if let Some(ms) = link.zc_src.as_ref().and_then(ZcSource::next_due_ms) {
+        // A cancel due that found no credit is tried again in a while, not at once.
+        ep.start_trim_timer(u32::try_from(ms).unwrap_or(u32::MAX).max(CLOCK_MIN_MS));
+    }
+    None
+}
+
+/// The write stops before its adverts closed: the QP is cut if any is exposed,
+/// the connection failed with `reset` if given, and the call returns what went of
+/// closed adverts (READ, or declined and sent as Data), else `err`.
+fn give_up(ep: EpRef<'_>, inner: &mut Inner, reset_with: Option<Error>, err: Error) -> Result<Outcome> {
+    match reset_with {
+        Some(e) => reset(ep, inner, e),
+        None => cut(inner),
+    }
+    ended_now(ep, inner, err)
+}
+
+/// The connection is reset with `err`, its exposed adverts cut first.
+fn reset(ep: EpRef<'_>, inner: &mut Inner, err: Error) {
+    cut(inner);
+    ep.fail(inner, err);
+}
+
+/// The write ends with its connection (`err`): see [`ended`].
+fn ended_now(ep: EpRef<'_>, inner: &Inner, err: Error) -> Result<Outcome> {
+    let src = inner.link.as_ref().and_then(|l| l.zc_src.as_ref());
+    let (sent, copied) = src.map_or((0, 0), |s| (s.done() as usize, s.resent() as usize));
+    ended(ep, sent, copied, err)
 }
 
 /// A write that gives up with adverts still exposed: the QP goes to the error state
@@ -260,14 +395,14 @@ fn count(ep: EpRef<'_>, sent: usize) {
     }
 }
 
-/// The end of a write whose connection ended (`err`): the bytes the sink READ of its
-/// closed adverts were sent, else the error.
-fn ended(ep: EpRef<'_>, sent: usize, err: Error) -> Result<Outcome> {
+/// The end of a write whose connection ended (`err`): the bytes that went of its
+/// closed adverts (`copied` of them as Data) were sent, else the error.
+fn ended(ep: EpRef<'_>, sent: usize, copied: usize, err: Error) -> Result<Outcome> {
     if sent == 0 {
         return Err(err);
     }
     count(ep, sent);
-    Ok(Outcome { sent, copy_rest: true, fault: false, stop: Some(err) })
+    Ok(Outcome { sent, copied, copy_rest: true, fault: false, stop: Some(err) })
 }
 
 /// What [`advertise`] opened.
@@ -294,6 +429,10 @@ fn advertise(
 ) -> Result {
     loop {
         let Some(src) = link.zc_src.as_ref() else { return Ok(()) };
+        if link.stream.staged_len != 0 {
+            // Another writer's bytes, staged while no advert was open: they go first.
+            return Ok(());
+        }
         let (segment, offset) = msg.zc_segment();
         let piece = segment.min(rest - opened.bytes);
         if piece < min || !link.can_send_data() {
@@ -340,8 +479,8 @@ pub(crate) fn on_reply(ep: EpRef<'_>, link: &mut Link, z: ZcVerdict) -> core::re
         }
         ZcVerdict::SrcAvail { .. } | ZcVerdict::Cancel => return Err(Violation::Reset),
     }
-    // Data may go again once every advert is closed.
-    link.stream.data_held = src.open();
+    // Data may go again once every advert is closed and its declined bytes went.
+    link.stream.data_held = src.holds_data();
     ep.notify_waiters();
     Ok(())
 }
@@ -368,6 +507,12 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc, invalidation:
             ep.fail(inner, err.into_error());
             return;
         }
+    } else if invalidation && inner.phase == Phase::Connected && link.qp.has_kept() {
+        // A declined advert's pages are out of the peer's reach: its bytes go now.
+        if crate::sdp::tx::progress(ep, inner).is_none() {
+            return;
+        }
+        crate::sdp::tx::retry_if_short(ep, inner);
     }
     ep.notify_waiters();
     crate::sdp::close::rdma_settled(ep, inner, false);

@@ -243,6 +243,26 @@ for how in munmap fork; do
 done
 pass "a buffer unmapped during its send(): the peer gets exactly what send() returned; a fork() during it: the child's writes never reach the peer; pins released"
 
+# The same unmapping, 0.3 s in, while the reader holds off 5 s: the adverts are
+# cancelled at 1 s, after the buffer is gone, and their unREAD bytes must still go,
+# as Data copied from the adverts' own pages (still pinned), not from the program's
+# memory (EFAULT by then, which stopped the call at the bytes READ). The send()
+# then returns every advertised byte, and the rest of the buffer, copied, faults.
+mark
+before=$(pins_settled)
+writer racy munmap hold
+[[ $wrote == *" during" ]] || fail "munmap, reader late: the send() was over before the thread acted: $wrote"
+n=$(sed -n 's/^sent \([0-9]*\) during$/\1/p' <<< "$wrote")
+read_by_peer=$(delta a zc_bytes_read_by_peer)
+echo "# munmap, reader late: send() '$wrote', $(delta a zc_adverts_sent) adverts, $read_by_peer bytes READ, zc_declines +$(delta a zc_declines)" >&2
+[ -n "$n" ] || fail "munmap, reader late: the writer: $wrote"
+[ "$(delta a zc_cancels_sent)" -gt 0 ] || fail "munmap, reader late: no advert was cancelled"
+[ "$n" -gt "$read_by_peer" ] || fail "munmap, reader late: send() returned $n, only the $read_by_peer bytes READ: the declined ones were not sent"
+[ "$got" = "$n" ] || fail "munmap, reader late: send() returned $n, the reader got $got"
+cmp -s <(head -c "$n" /dev/zero | tr '\0' z) "$dir/got" || fail "munmap, reader late: the reader's $got bytes are not all the writer's"
+pins_back "$before" "munmap, reader late"
+pass "a buffer unmapped, then its adverts declined: their bytes go from the pinned pages ($n sent, $read_by_peer of them READ); pins released"
+
 # SDP_ZCOPY_THRESH (SOL_TCP 80, OFED SDP's option) and net.infinisock.sdp_zcopy_thresh:
 # the smallest piece of a blocking write that goes as an advert.
 opts=$(ip netns exec a python3 - <<'PY'
@@ -353,6 +373,48 @@ echo "# MSG_ZEROCOPY, IPPROTO_SDP: writer '$wrote', reader '$(tail -1 "$dir/read
 [ "$wrote" = "transport sdp 0:z 1:c sent 1049576" ] || fail "MSG_ZEROCOPY on IPPROTO_SDP: $wrote"
 [ "$(tail -1 "$dir/reader")" = "eof after 1049576" ] || fail "MSG_ZEROCOPY on IPPROTO_SDP: the reader: $(tail -1 "$dir/reader")"
 pass "SO_ZEROCOPY and MSG_ZEROCOPY on an IPPROTO_SDP stream: 1 MiB not copied, 1000 bytes copied"
+
+# MSG_ZEROCOPY as TCP offers it: the call returns once its pages are advertised, not
+# once the peer READ them, and the notification says when they are the program's
+# again. msgzcburst sends 1 MiB from each of its page-aligned buffers back to back,
+# reading no notification between sends, and overwrites each buffer with "!" as its
+# id is notified: the reader must get every letter and no "!".
+# burst_expect COUNT: the bytes the reader must get, letter i for the i-th MiB.
+burst_expect() {
+	local i
+	for ((i = 0; i < $1; i++)); do
+		head -c $((1 << 20)) /dev/zero | tr '\0' "\\$(printf %03o $((97 + i % 26)))"
+	done
+}
+# A reader that keeps up: every id notified once, the adverts READ.
+mark
+before=$(pins_settled)
+port=$((port + 1))
+writer msgzcburst 8 save
+echo "# MSG_ZEROCOPY burst: $(delta a zc_adverts_sent) adverts, $(delta a zc_bytes_read_by_peer) bytes READ" >&2
+[[ $wrote =~ ^"returned "[0-8]" outq "[0-9]+" notified ".*" sent 8388608"$ ]] || fail "MSG_ZEROCOPY burst: $wrote"
+[[ $wrote == *:z* ]] || fail "MSG_ZEROCOPY burst: every send copied: $wrote"
+[ "$got" = $((8 << 20)) ] || fail "MSG_ZEROCOPY burst: the reader got $got bytes"
+cmp -s <(burst_expect 8) "$dir/got" || fail "MSG_ZEROCOPY burst: the reader's bytes are not the buffers' before their notifications"
+[ "$(delta a zc_adverts_sent)" -ge 8 ] || fail "MSG_ZEROCOPY burst: $(delta a zc_adverts_sent) adverts"
+pins_back "$before" "MSG_ZEROCOPY burst"
+pass "MSG_ZEROCOPY: 8 sends of 1 MiB back to back, none waiting for a notification: each id notified once, no buffer overwritten after its notification reached the peer ($wrote)"
+
+# A reader that holds off 5 s: all four sends return at once (nothing READ whole),
+# no writer waits, and the adverts' clock still cancels them at 1 s; their bytes go
+# from the pinned pages once the reader reads, each notification marked copied.
+mark
+before=$(pins_settled)
+writer msgzcburst 4 hold
+echo "# MSG_ZEROCOPY burst, reader late: zc_cancels_sent +$(delta a zc_cancels_sent), zc_declines +$(delta a zc_declines), $(delta a zc_bytes_read_by_peer) bytes READ" >&2
+[[ $wrote =~ ^"returned 4 outq "([0-9]+)" notified ".*" sent 4194304"$ ]] || fail "MSG_ZEROCOPY burst, reader late: $wrote"
+[ "${BASH_REMATCH[1]}" -gt $((3 << 20)) ] || fail "MSG_ZEROCOPY burst, reader late: only ${BASH_REMATCH[1]} bytes outstanding after the sends"
+[[ $wrote == *:z* ]] && fail "MSG_ZEROCOPY burst, reader late: a declined send's notification is not marked copied: $wrote"
+[ "$(delta a zc_cancels_sent)" -gt 0 ] || fail "MSG_ZEROCOPY burst, reader late: no cancel without a waiting writer"
+[ "$got" = $((4 << 20)) ] || fail "MSG_ZEROCOPY burst, reader late: the reader got $got bytes"
+cmp -s <(burst_expect 4) "$dir/got" || fail "MSG_ZEROCOPY burst, reader late: the reader's bytes are not the buffers' before their notifications"
+pins_back "$before" "MSG_ZEROCOPY burst, reader late"
+pass "MSG_ZEROCOPY to a reader 5 s late: 4 sends returned at once, cancelled by the clock with no writer, their bytes copied from the pinned pages, notifications marked copied"
 
 # MSG_ZEROCOPY's pages count against RLIMIT_MEMLOCK once, as TCP's: the call's
 # notification is charged for them, and an advert's pins keep it until they go

@@ -139,7 +139,11 @@ struct infinisock_pinned {
 	/* A MSG_ZEROCOPY call's notification, whose charge covers the pages instead:
 	 * a reference held until they are unpinned, so it is queued after that. */
 	struct ubuf_info *notify;
+	/* Their bytes were copied after all: the notification says so. */
+	bool copied;
 	u32 npages, nsge;
+	/* Where the first byte sits in pages[0]. */
+	u32 first_off;
 	struct page **pages;
 	struct ib_sge *sges;
 	/* As one request (infinisock_pinned_one_request()): its SGEs, and the regions
@@ -230,10 +234,22 @@ void infinisock_unpin(struct infinisock_pinned *p)
 		for (i = 0; i < p->npages; i++)
 			put_page(p->pages[i]);
 	mm_unaccount_pinned_pages(&p->mmp);
-	net_zcopy_put(p->notify);
+	/* net_zcopy_put(), with SO_EE_CODE_ZEROCOPY_COPIED if they were copied. */
+	if (p->notify)
+		p->notify->ops->complete(NULL, p->notify, !p->copied);
 	kvfree(p->pages);
 	kvfree(p->sges);
 	kfree(p);
+}
+
+/*
+ * p's regions go back to their pool (invalidated, in no request any more), and its
+ * bytes are to be copied out: a MSG_ZEROCOPY notification they hold will say so.
+ */
+void infinisock_pinned_kept_for_copy(struct infinisock_pinned *p)
+{
+	infinisock_pinned_put_mrs(p);
+	p->copied = true;
 }
 
 /* p's pages stay (kept for ever, after a failed drain); its notification goes. */
@@ -241,6 +257,33 @@ void infinisock_pinned_release_notify(struct infinisock_pinned *p)
 {
 	net_zcopy_put(p->notify);
 	p->notify = NULL;
+}
+
+/*
+ * Copies len bytes of p's, from the from'th on, into dst; returns how many (fewer at
+ * the end). For pages pinned as one run (each meeting the next at a page boundary,
+ * as an exposed region's are), read by the CPU once the device is done with them.
+ */
+size_t infinisock_pinned_copy(const struct infinisock_pinned *p, size_t from, void *dst, size_t len)
+{
+	size_t pos = from + p->first_off, done = 0;
+	u32 i = pos >> PAGE_SHIFT;
+
+	pos = offset_in_page(pos);
+	while (done < len && i < p->nsge) {
+		/* The SGE's bytes of page i end where page i's of the run do. */
+		size_t end = (i ? 0 : p->first_off) + p->sges[i].length;
+		size_t n;
+
+		if (pos >= end)
+			break;
+		n = min(len - done, end - pos);
+		memcpy_from_page((u8 *)dst + done, p->pages[i], pos, n);
+		done += n;
+		pos = 0;
+		i++;
+	}
+	return done;
 }
 
 /* The pages the first len bytes under iter span: one SGE each. */
@@ -322,6 +365,8 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 			goto fail;
 		}
 		n = DIV_ROUND_UP(off + got, PAGE_SIZE);
+		if (!p->npages)
+			p->first_off = off;
 		p->npages += n;
 		/* Extracted from a bvec: neither pinned nor referenced. */
 		for (i = 0; !p->pinned && i < n; i++) {

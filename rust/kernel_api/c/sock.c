@@ -229,11 +229,11 @@ void infinisock_zc_notify_end(struct ubuf_info *uarg, size_t sent, bool copied)
 	if (!sent && atomic_cmpxchg(&sk->sk_zckey, zc->id + 1, zc->id) == zc->id + 1)
 		zc->len = 0;
 	/*
-	 * Pins still holding uarg (a call that gave up with adverts exposed, on a
-	 * connection being reset) may be released meanwhile by the teardown, whose
-	 * msg_zerocopy_complete() rewrites this bit too: the COPIED mark of such a
-	 * call may be lost, which the mark's readers take as a hint only (TCP's skbs
-	 * race the same way).
+	 * Pins still holding uarg (adverts that outlive the call) are released under
+	 * the endpoint's lock, which the caller holds; only the teardown releases them
+	 * without it, whose msg_zerocopy_complete() rewrites this bit too: the COPIED
+	 * mark of a call whose connection is being reset may be lost, which the mark's
+	 * readers take as a hint only (TCP's skbs race the same way).
 	 */
 	if (copied || !sent)
 		zc->zerocopy = 0;

@@ -47,6 +47,13 @@
                                        its notification; print "transport P" ("sdp"
                                        for IPPROTO_SDP), "ID:z" (not copied), "ID:c"
                                        or the errno's name per send, then "sent N"
+  sdp_peer.py msgzcburst ADDR PORT N  connect, with SO_ZEROCOPY send() 1 MiB of letter i
+                                       from each of N page-aligned buffers back to back
+                                       with MSG_ZEROCOPY, then read every notification,
+                                       overwriting each buffer with "!" once its id is
+                                       notified; print "returned R outq Q notified
+                                       ID-ID:z|c ... sent N" (R sends returned before
+                                       any notification, Q: SIOCOUTQ after the last)
   sdp_peer.py msgzcserve ADDR PORT [sdp]
                                        a hybrid listener (with "sdp": IPPROTO_SDP)
                                        with SO_ZEROCOPY; its accepted stream turns it
@@ -175,6 +182,8 @@ def main():
             return send_after_killed(s, int(sys.argv[4]))
         if mode == "racy":
             return send_racy(s, sys.argv[4])
+        if mode == "msgzcburst":
+            return send_msg_zerocopy_burst(s, int(sys.argv[4]), 1 << 20)
         return write_until_error(s)
 
 
@@ -411,6 +420,51 @@ def send_msg_zerocopy(addr, port, proto, sizes):
         out.append(f"{info}:{'c' if code & 1 else 'z'}" if info == hi else f"{info}-{hi}:?")
     s.close()
     print(" ".join(out + [f"sent {total}"]), flush=True)
+    return 0
+
+
+def send_msg_zerocopy_burst(s, count, size):
+    """`count` MSG_ZEROCOPY sends of `size` bytes on the connected `s`, back to
+    back, each from a page-aligned mapping of its own filled with letter i, none
+    waiting for a notification; then every notification, each mapping overwritten
+    with "!" as soon as its id is notified (the peer must never see one). Prints
+    "returned R outq Q notified ID-ID:z|c ... sent N": R sends returned before any
+    notification had come, Q bytes not yet taken by the peer (SIOCOUTQ) after the
+    last send."""
+    import mmap
+    import select
+    import struct
+    import termios
+    s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+    bufs = []
+    for i in range(count):
+        m = mmap.mmap(-1, size)
+        m.write(bytes([ord("a") + i % 26]) * size)
+        bufs.append(m)
+    poller = select.poll()
+    poller.register(s, select.POLLERR)
+    total, early = 0, 0
+    for m in bufs:
+        total += s.send(memoryview(m), MSG_ZEROCOPY)
+        if not poller.poll(0):
+            early += 1
+    outq = struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    notified, seen = [], set()
+    while len(seen) < count:
+        if not poller.poll(20000):
+            print(f"returned {early} outq {outq} notified {' '.join(notified)}: no POLLERR within 20 s", flush=True)
+            return 0
+        _, anc, _, _ = s.recvmsg(0, 1024, socket.MSG_ERRQUEUE)
+        _errno, origin, _type, code, _pad, lo, hi = struct.unpack("=IBBBBII", anc[0][2][:16])
+        if origin != 5 or hi >= count or any(i in seen for i in range(lo, hi + 1)):
+            print(f"bad notification: origin {origin} ids {lo}-{hi}, seen {sorted(seen)}", flush=True)
+            return 0
+        notified.append(f"{lo}-{hi}:{'c' if code & 1 else 'z'}")
+        for i in range(lo, hi + 1):
+            seen.add(i)
+            bufs[i].seek(0)
+            bufs[i].write(b"!" * size)
+    print(f"returned {early} outq {outq} notified {' '.join(notified)} sent {total}", flush=True)
     return 0
 
 
