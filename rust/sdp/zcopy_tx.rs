@@ -201,12 +201,8 @@ fn advertise_and_wait(
             continue;
         }
         if !src.busy() && !src.broken() && !src.has_declined() {
-            count(ep, advanced);
             let copy_rest = copy_rest || src.resent() > 0 || src.cancelled_in_write();
-            return match stop {
-                Some(e) if advanced == 0 => Err(e),
-                stop => Ok(Outcome { sent: advanced, copied: src.resent() as usize, copy_rest, fault, stop }),
-            };
+            return outcome(ep, advanced, src.resent() as usize, copy_rest, fault, stop);
         }
         if dying_since.is_some_and(|t| t.elapsed().as_millis() >= src.cancel_ms() as i64) {
             pr_warn_ratelimited!("SDP: a killed writer's zero-copy adverts were not closed in time; connection reset\n");
@@ -270,13 +266,8 @@ fn advertise_early(
     timeo: &mut i64,
 ) -> Result<Outcome> {
     let mut advanced = 0usize;
-    let done = |ep: EpRef<'_>, advanced: usize, copy_rest: bool, fault: bool, stop: Option<Error>| {
-        count(ep, advanced);
-        match stop {
-            Some(e) if advanced == 0 => Err(e),
-            stop => Ok(Outcome { sent: advanced, copied: 0, copy_rest, fault, stop }),
-        }
-    };
+    // Nothing of the call is copied here: a declined advert's notification says so.
+    let done = |ep, advanced, copy_rest, fault, stop| outcome(ep, advanced, 0, copy_rest, fault, stop);
     loop {
         let inner = &mut **guard;
         let connected = inner.phase == Phase::Connected;
@@ -398,11 +389,25 @@ fn count(ep: EpRef<'_>, sent: usize) {
 /// The end of a write whose connection ended (`err`): the bytes that went of its
 /// closed adverts (`copied` of them as Data) were sent, else the error.
 fn ended(ep: EpRef<'_>, sent: usize, copied: usize, err: Error) -> Result<Outcome> {
-    if sent == 0 {
-        return Err(err);
-    }
+    outcome(ep, sent, copied, true, false, Some(err))
+}
+
+/// What the zero-copy part of a write returns once it sent `sent` bytes (`copied`
+/// of them as Data), counted here: a call stopped (`stop`) with nothing sent fails
+/// with that error.
+fn outcome(
+    ep: EpRef<'_>,
+    sent: usize,
+    copied: usize,
+    copy_rest: bool,
+    fault: bool,
+    stop: Option<Error>,
+) -> Result<Outcome> {
     count(ep, sent);
-    Ok(Outcome { sent, copied, copy_rest: true, fault: false, stop: Some(err) })
+    match stop {
+        Some(e) if sent == 0 => Err(e),
+        stop => Ok(Outcome { sent, copied, copy_rest, fault, stop }),
+    }
 }
 
 /// What [`advertise`] opened.
