@@ -113,5 +113,8 @@ pub const MSG_WAITALL: i32 = 0x100;
 pub const MSG_NOSIGNAL: i32 = 0x4000;
 /// `MSG_ZEROCOPY`.
 pub const MSG_ZEROCOPY: i32 = 0x400_0000;
+/// `MSG_SPLICE_PAGES`: the kernel's own flag for a `sendfile()`'s or `splice()`'s
+/// pages (a program's `sendmsg` cannot set it).
+pub const MSG_SPLICE_PAGES: i32 = 0x800_0000;
 /// `O_NONBLOCK` (x86 and the generic value).
 pub const O_NONBLOCK: i32 = 0o4000;

@@ -14,7 +14,7 @@ use crate::{
     link::{link::Link, memory},
     netns::stats,
     proto::{
-        abi::{MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, MSG_ZEROCOPY, POLLOUT, POLLWRNORM},
+        abi::{MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB, MSG_SPLICE_PAGES, MSG_ZEROCOPY, POLLOUT, POLLWRNORM},
         errno::{Errno, ETIMEDOUT},
         rdma_ops::connection_error,
         send::{send_verdict, SendCheck},
@@ -238,12 +238,17 @@ const ZC_PREPIN_MAX: usize = 4 << 20;
 /// pieces go as zero-copy adverts where the connection has them (`sdp::zcopy_tx`).
 ///
 /// With `MSG_ZEROCOPY` on a socket with `SO_ZEROCOPY`, the call's large pieces are
-/// advertised and the call returns without waiting for the peer's READ; TCP's
+/// advertised and the call returns without waiting for the peer's READ (a
+/// non-blocking one advertises what free adverts and credits allow now: a partial
+/// count, or `EAGAIN` if nothing went, as TCP answers when its buffer is full); TCP's
 /// completion notification of its id is queued once its bytes are the program's
 /// again (the last pin of its adverts gone, at once if none was made), marked copied
 /// unless most of its bytes went as adverts, or if a declined advert's bytes were
 /// copied after all; `ENOBUFS` when the notification's charge does not fit, as TCP
-/// answers.
+/// answers. The pages of a `sendfile()` or `splice()` (`MSG_SPLICE_PAGES`) are
+/// advertised the same way, blocking or not, with no notification: as TCP's, the
+/// call returns once they are handed over, each held by a reference until the peer
+/// has READ it.
 pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) -> Result<usize> {
     let notify = if msg.flags() & MSG_ZEROCOPY != 0 && len > 0 && ep.sk.zerocopy() {
         Some(ZcNotify::begin(&ep.sk, len)?)
@@ -280,9 +285,14 @@ fn send_stream(
     let mut sent = 0;
     // The previous round waited for the peer's credits.
     let mut credit_stall = false;
-    // Large pieces of a blocking write may go as zero-copy adverts, until one is
+    // Its adverts outlive the call: a `MSG_ZEROCOPY` one's pins hold its
+    // notification, and spliced pages are held by a reference each, as TCP holds
+    // them, so the call need not wait for the peer's READ.
+    let early = notify.is_some() || flags & MSG_SPLICE_PAGES != 0;
+    // Large pieces of a blocking write, or of one whose adverts outlive it (which a
+    // non-blocking socket may make too), may go as zero-copy adverts, until one is
     // declined or cannot be made; pages found missing are put in place a few times.
-    let mut zc_allowed = !nonblock && !urgent;
+    let mut zc_allowed = (!nonblock || early) && !urgent;
     let mut zc_faults = 0;
     let mut guard = ep.lock_reaped();
     loop {
@@ -298,12 +308,12 @@ fn send_stream(
             return Ok(sent);
         }
         let zc_min = if zc_allowed && inner.phase == Phase::Connected {
-            zcopy_tx::eligible(ep, inner, msg, len - sent, notify.is_some())
+            zcopy_tx::eligible(ep, inner, msg, len - sent, early)
         } else {
             None
         };
         if let Some(min) = zc_min {
-            match zcopy_tx::send(ep, &mut guard, msg, len - sent, min, notify, &mut timeo) {
+            match zcopy_tx::send(ep, &mut guard, msg, len - sent, min, early, notify, &mut timeo) {
                 Ok(out) => {
                     sent += out.sent;
                     *by_advert += out.sent - out.copied;

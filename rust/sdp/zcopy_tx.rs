@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The source's side of zero-copy SDP: a blocking `send()` of a large buffer
-//! advertises the program's pages (SrcAvail) instead of copying them, as a blocking
+//! advertises the program's pages (SrcAvail) instead of copying them, as a
 //! `sendfile()` or `splice()` does the file's pages; the sink RDMA READs them and
 //! answers RdmaRdCompl, or declines them (SendSm), and their unread rest then goes as
-//! Data, copied from the advert's pages by the link. The call returns once every
+//! Data, copied from the advert's pages by the link. A `send()` returns once every
 //! region it exposed is invalidated and every declined byte copied, so the program
-//! may overwrite its buffer at once, as after TCP's `send()`; a `MSG_ZEROCOPY` call
+//! may overwrite its buffer at once, as after TCP's `send()`. A `MSG_ZEROCOPY` call
 //! returns once its pages are advertised, and its notification says when they are
-//! the program's again. `link::zc_source` keeps
-//! the slots and `proto::zc_src` the rules.
+//! the program's again; a `sendfile()`'s or `splice()`'s returns then too, its pages
+//! held by a reference each until the sink is done. `link::zc_source` keeps the
+//! slots and `proto::zc_src` the rules.
 
 use core::sync::atomic::Ordering;
 
@@ -107,28 +108,30 @@ pub(crate) fn eligible(ep: EpRef<'_>, inner: &Inner, msg: &Msg, rest: usize, ear
 /// the connection may be another task's too (`fork()`, `SCM_RIGHTS`), and TCP's does
 /// not end when one writer is killed either. One write at a time advertises.
 ///
-/// A `MSG_ZEROCOPY` call (`notify`: its pins are charged to it and hold it) does not
-/// wait for the sink: see [`advertise_early`].
+/// A call whose adverts outlive it (`early`: a `MSG_ZEROCOPY` one, whose pins are
+/// charged to `notify` and hold it, or one of spliced pages) does not wait for the
+/// sink: see [`advertise_early`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn send(
     ep: EpRef<'_>,
     guard: &mut MutexGuard<'_, Inner>,
     msg: &mut Msg,
     rest: usize,
     min: usize,
+    early: bool,
     notify: Option<&ZcNotify>,
     timeo: &mut i64,
 ) -> Result<Outcome> {
     if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
         src.begin_write();
     }
-    let res = match notify {
-        Some(notify) => {
-            let res = advertise_early(ep, guard, msg, rest, min, notify, timeo);
-            // Its adverts outlive it: the clock runs for them (the trim timer).
-            let _ = tick(ep, guard, false);
-            res
-        }
-        None => advertise_and_wait(ep, guard, msg, rest, min, timeo),
+    let res = if early {
+        let res = advertise_early(ep, guard, msg, rest, min, notify, timeo);
+        // Its adverts outlive it: the clock runs for them (the trim timer).
+        let _ = tick(ep, guard, false);
+        res
+    } else {
+        advertise_and_wait(ep, guard, msg, rest, min, timeo)
     };
     if let Some(src) = guard.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
         src.end_write();
@@ -246,14 +249,16 @@ fn advertise_and_wait(
     }
 }
 
-/// [`send`]'s work for a `MSG_ZEROCOPY` call: as TCP's, it returns once its bytes
-/// are handed over, not once the peer has them. Its pieces are advertised and the
-/// call returns without waiting for the READ: the program may not reuse the buffer
-/// before the call's notification, which comes when the last of its pins goes (each
-/// advert's once READ; a declined one's once the link has copied its rest out of
-/// the pinned pages, marked copied then). It waits only for a free advert or a
+/// [`send`]'s work for a `MSG_ZEROCOPY` call or one of spliced pages: as TCP's, it
+/// returns once its bytes are handed over, not once the peer has them. Its pieces
+/// are advertised and the call returns without waiting for the READ: the program may
+/// not reuse the buffer before the call's notification (`notify`), which comes when
+/// the last of its pins goes (each advert's once READ; a declined one's once the
+/// link has copied its rest out of the pinned pages, marked copied then); spliced
+/// pages stay held by their references until then. It waits only for a free advert or a
 /// credit, as a copy waits for room; a signal or `SO_SNDTIMEO` then ends the call
-/// with what was advertised. Open adverts outlive the call: the clock runs without
+/// with what was advertised, and so does a non-blocking socket at once (`timeo` 0:
+/// `EAGAIN` if nothing was). Open adverts outlive the call: the clock runs without
 /// it (the trim timer), and no Data passes them (`data_held`), so a copied tail
 /// waits for them in the same call.
 fn advertise_early(
@@ -262,7 +267,7 @@ fn advertise_early(
     msg: &mut Msg,
     rest: usize,
     min: usize,
-    notify: &ZcNotify,
+    notify: Option<&ZcNotify>,
     timeo: &mut i64,
 ) -> Result<Outcome> {
     let mut advanced = 0usize;
@@ -287,7 +292,7 @@ fn advertise_early(
             return done(ep, advanced, true, false, None);
         }
         let mut opened = Opened::default();
-        let res = advertise(link, msg, rest - advanced, min, Some(notify), &mut opened);
+        let res = advertise(link, msg, rest - advanced, min, notify, &mut opened);
         advanced += opened.bytes;
         stats::add(ep.sk.net(), Counter::ZcAdvertsSent, opened.adverts);
         match res {

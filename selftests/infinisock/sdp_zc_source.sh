@@ -27,9 +27,9 @@ trap cleanup EXIT
 
 head -c $((8 << 20)) /dev/urandom > "$dir/file"
 port=7400
-# writer MODE ARG READER: the reader (save, or hold: first 5 s without reading) on
-# host b, sdp_peer.py MODE ARG on host a; sets `wrote` and `got` (the bytes the reader
-# saw before EOF).
+# writer MODE ARG READER [MORE...]: the reader (save, or hold: first 5 s without
+# reading) on host b, sdp_peer.py MODE ARG MORE... on host a; sets `wrote` and `got`
+# (the bytes the reader saw before EOF).
 writer() {
 	local reader
 	port=$((port + 1))
@@ -37,7 +37,7 @@ writer() {
 	ip netns exec b timeout 180 python3 "$PEER" "$3" "$HOST_B4" $port "$dir/got" > "$dir/reader" &
 	reader=$!
 	wait_output "$dir/reader" listening
-	wrote=$(ip netns exec a timeout 150 python3 "$PEER" "$1" "$HOST_B4" $port "$2")
+	wrote=$(ip netns exec a timeout 150 python3 "$PEER" "$1" "$HOST_B4" $port "$2" "${@:4}")
 	wait $reader
 	got=$(sed -n 's/^eof after //p' "$dir/reader")
 	echo "# $1 $3: writer '$wrote', reader '$(tail -1 "$dir/reader")'" >&2
@@ -133,6 +133,19 @@ for how in sendfile splice; do
 	[ $((by_peer + cancels * 65536)) -gt $(($(stat -c %s "$dir/file") / 2)) ] || fail "$how: only $by_peer bytes went zero-copy"
 done
 pass "sendfile() and splice() of the file: its pages advertised ($by_peer bytes READ by the peer in the last), the file whole"
+
+# sendfile(2) from a non-blocking socket, as an event-driven server sends a file:
+# each call advertises the pages the connection takes now and returns, EAGAIN when
+# it takes none (then POLLOUT); the pages are held until READ, as TCP holds them.
+mark
+writer sendfile "$dir/file" save nonblock
+[[ $wrote =~ ^"sent $(stat -c %s "$dir/file") eagain "[0-9]+$ ]] || fail "sendfile, non-blocking: the writer: $wrote"
+cmp -s "$dir/file" "$dir/got" || fail "sendfile, non-blocking: the reader's bytes are not the file ($got read)"
+sent=$(delta a zc_adverts_sent) by_peer=$(delta a zc_bytes_read_by_peer) cancels=$(delta a zc_cancels_sent)
+echo "# sendfile, non-blocking: zc_adverts_sent +$sent, zc_bytes_read_by_peer +$by_peer, zc_cancels_sent +$cancels" >&2
+[ "$sent" -gt 0 ] || fail "sendfile, non-blocking: no advert was sent"
+[ $((by_peer + cancels * 65536)) -gt $(($(stat -c %s "$dir/file") / 2)) ] || fail "sendfile, non-blocking: only $by_peer bytes went zero-copy"
+pass "sendfile() from a non-blocking socket: its pages advertised ($by_peer bytes READ by the peer; $wrote), the file whole"
 
 # A reader that comes late: host b's landing buffers fill and the advert sees no READ
 # for a second; host a cancels, host b answers, and the rest goes copied.
@@ -400,6 +413,22 @@ cmp -s <(burst_expect 8) "$dir/got" || fail "MSG_ZEROCOPY burst: the reader's by
 pins_back "$before" "MSG_ZEROCOPY burst"
 pass "MSG_ZEROCOPY: 8 sends of 1 MiB back to back, none waiting for a notification: each id notified once, no buffer overwritten after its notification reached the peer ($wrote)"
 
+# The same on a non-blocking socket, as TCP's: a call advertises what free adverts
+# and credits allow now and returns that much, or EAGAIN if nothing; the program
+# takes up a partial send where it ended, and waits for POLLOUT after an EAGAIN,
+# taking notifications meanwhile. Most bytes go by READ.
+mark
+before=$(pins_settled)
+writer msgzcburst 8 save nonblock
+echo "# MSG_ZEROCOPY burst, non-blocking: $(delta a zc_adverts_sent) adverts, $(delta a zc_bytes_read_by_peer) bytes READ" >&2
+[[ $wrote =~ ^"returned "[0-9]+" outq "[0-9]+" notified ".*" sent 8388608 calls "[0-9]+" eagain "[0-9]+$ ]] || fail "MSG_ZEROCOPY burst, non-blocking: $wrote"
+[[ $wrote == *:z* ]] || fail "MSG_ZEROCOPY burst, non-blocking: every call copied: $wrote"
+[ "$got" = $((8 << 20)) ] || fail "MSG_ZEROCOPY burst, non-blocking: the reader got $got bytes"
+cmp -s <(burst_expect 8) "$dir/got" || fail "MSG_ZEROCOPY burst, non-blocking: the reader's bytes are not the buffers' before their notifications"
+[ "$(delta a zc_bytes_read_by_peer)" -ge $((4 << 20)) ] || fail "MSG_ZEROCOPY burst, non-blocking: only $(delta a zc_bytes_read_by_peer) bytes READ"
+pins_back "$before" "MSG_ZEROCOPY burst, non-blocking"
+pass "MSG_ZEROCOPY on a non-blocking socket: partial counts and EAGAIN as TCP's, $(delta a zc_bytes_read_by_peer) bytes READ, no buffer overwritten before its notification reached the peer ($wrote)"
+
 # A reader that holds off 5 s: all four sends return at once (nothing READ whole),
 # no writer waits, and the adverts' clock still cancels them at 1 s; their bytes go
 # from the pinned pages once the reader reads, each notification marked copied.
@@ -415,6 +444,22 @@ echo "# MSG_ZEROCOPY burst, reader late: zc_cancels_sent +$(delta a zc_cancels_s
 cmp -s <(burst_expect 4) "$dir/got" || fail "MSG_ZEROCOPY burst, reader late: the reader's bytes are not the buffers' before their notifications"
 pins_back "$before" "MSG_ZEROCOPY burst, reader late"
 pass "MSG_ZEROCOPY to a reader 5 s late: 4 sends returned at once, cancelled by the clock with no writer, their bytes copied from the pinned pages, notifications marked copied"
+
+# The same sends, but the program closes its socket and ends right after them, its
+# notifications unread (TCP lets it: the data still goes). The adverts outlive the
+# file: the clock cancels them, their bytes go from the pinned pages, then the
+# DisConn; the reader gets every byte, and every pin goes with the connection.
+mark
+before=$(pins_settled)
+writer msgzcburst 4 hold close
+echo "# MSG_ZEROCOPY burst, then close: zc_cancels_sent +$(delta a zc_cancels_sent), zc_declines +$(delta a zc_declines)" >&2
+[[ $wrote =~ ^"returned 4 outq "([0-9]+)" sent 4194304 closed"$ ]] || fail "MSG_ZEROCOPY burst, then close: $wrote"
+[ "${BASH_REMATCH[1]}" -gt $((3 << 20)) ] || fail "MSG_ZEROCOPY burst, then close: only ${BASH_REMATCH[1]} bytes outstanding at close"
+[ "$got" = $((4 << 20)) ] || fail "MSG_ZEROCOPY burst, then close: the reader got $got bytes"
+cmp -s <(burst_expect 4) "$dir/got" || fail "MSG_ZEROCOPY burst, then close: the reader's bytes are not the buffers'"
+[ "$(delta a zc_cancels_sent)" -gt 0 ] || fail "MSG_ZEROCOPY burst, then close: no cancel after the close"
+pins_back "$before" "MSG_ZEROCOPY burst, then close"
+pass "MSG_ZEROCOPY sends, then close() at once, to a reader 5 s late: every byte delivered from the pinned pages after the close, the pins released"
 
 # MSG_ZEROCOPY's pages count against RLIMIT_MEMLOCK once, as TCP's: the call's
 # notification is charged for them, and an advert's pins keep it until they go
@@ -477,6 +522,23 @@ echo "# socat: zc_adverts_sent +$(delta a zc_adverts_sent), zc_bytes_read_by_pee
 [ "$(delta a zc_adverts_sent)" -gt 0 ] || fail "socat's writes went without adverts"
 pass "socat through transparent SDP: $(delta a zc_bytes_read_by_peer) bytes of its writes READ by the peer, the file whole"
 
+# iperf3 -Z (Debian's, unmodified) through transparent SDP: its "zero copy" sender
+# sendfile()s its buffer's file to the stream; the pages are advertised, and most of
+# its bytes go by READ.
+mark
+port=$((port + 1))
+ip netns exec b timeout 60 iperf3 -s -1 -B "$HOST_B4" -p $port > "$dir/iperf3_server" 2>&1 &
+srv=$!
+wait_listening b $port
+ip netns exec a timeout 60 iperf3 -c "$HOST_B4" -p $port -Z -t 3 -l 1M > "$dir/iperf3_client" 2>&1 ||
+	fail "iperf3 -Z: $(tail -3 "$dir/iperf3_client" | tr '\n' ' ')"
+wait $srv || fail "iperf3 -s: $(tail -3 "$dir/iperf3_server" | tr '\n' ' ')"
+echo "# iperf3 -Z: $(grep -E 'sender|receiver' "$dir/iperf3_client" | tr -s ' ' | tr '\n' ' '); bytes_sent +$(delta a bytes_sent), zc_adverts_sent +$(delta a zc_adverts_sent), zc_bytes_read_by_peer +$(delta a zc_bytes_read_by_peer)" >&2
+[ "$(delta a zc_adverts_sent)" -gt 0 ] || fail "iperf3 -Z: its sendfile() calls made no advert"
+[ "$(delta a zc_bytes_read_by_peer)" -gt $(($(delta a bytes_sent) / 2)) ] ||
+	fail "iperf3 -Z: $(delta a zc_bytes_read_by_peer) of $(delta a bytes_sent) bytes READ"
+pass "iperf3 -Z through transparent SDP: $(delta a zc_bytes_read_by_peer) of $(delta a bytes_sent) bytes of its sendfile() calls READ by the peer"
+
 # The kernel's own msg_zerocopy (tools/testing/selftests/net), unmodified, through
 # transparent SDP: its receiver drops what it reads with recv(NULL, MSG_TRUNC), its
 # sender gets a notification for every MSG_ZEROCOPY send, each marked copied (-Z 0:
@@ -499,14 +561,17 @@ pass "msg_zerocopy through transparent SDP: $txc notifications of $tx sends, all
 "$TOOL" disable > /dev/null
 for ns in a b; do ip netns exec $ns sysctl -qw net.infinisock.sdp_transparent=0; done
 
-# rogue_and_writer WRITER SINK ADDR PORT SCENARIO: sdp_rogue listens in netns SINK
-# at ADDR:PORT as SCENARIO, then a writer in netns WRITER sends it $dir/file in the
-# background, its output in $dir/writer; `rogue` and `writer` are their pids.
+# rogue_and_writer WRITER SINK ADDR PORT SCENARIO [MODE ARG...]: sdp_rogue listens in
+# netns SINK at ADDR:PORT as SCENARIO, then a writer in netns WRITER sends it
+# $dir/file (or runs sdp_peer.py MODE ARG...) in the background, its output in
+# $dir/writer; `rogue` and `writer` are their pids.
 rogue_and_writer() {
+	local how=(send "$dir/file")
+	[ $# -gt 5 ] && how=("${@:6}")
 	ip netns exec "$2" timeout 120 "$HELPERS/sdp_rogue" "$3" "$4" "$5" > "$dir/rogue" &
 	rogue=$!
 	wait_output "$dir/rogue" listening
-	ip netns exec "$1" timeout 100 python3 "$PEER" send "$3" "$4" "$dir/file" > "$dir/writer" &
+	ip netns exec "$1" timeout 100 python3 "$PEER" "${how[0]}" "$3" "$4" "${how[@]:1}" > "$dir/writer" &
 	writer=$!
 }
 
@@ -556,6 +621,36 @@ echo "# zs_silent, sdp_zcopy_cancel_ms 15000: writer '$(cat "$dir/writer")', rog
 grep -q '^error ETIMEDOUT' "$dir/writer" || fail "sdp_zcopy_cancel_ms 15000: the writer: $(cat "$dir/writer")"
 pins_back "$before" "sdp_zcopy_cancel_ms 15000"
 pass "sdp_zcopy_cancel_ms 15000: a silent sink's writer still waits at 10 s, then is reset; pins released"
+# MSG_ZEROCOPY sends to the same silent sink: they return with no writer left to
+# wait, yet the clock cancels, then resets the connection; the program gets every
+# notification and the error, and every pin goes.
+before=$(pins_settled)
+port=$((port + 1))
+rogue_and_writer a b "$HOST_B4" $port zs_silent msgzcburst 4
+wait $writer
+wait $rogue
+wrote=$(cat "$dir/writer")
+echo "# zs_silent, MSG_ZEROCOPY: writer '$wrote', rogue '$(tr '\n' ' ' < "$dir/rogue")'" >&2
+[[ $wrote =~ ^"returned 4 outq "[0-9]+" notified ".*" sent 4194304 error ETIMEDOUT"$ ]] || fail "zs_silent, MSG_ZEROCOPY: the writer: $wrote"
+grep -q disconnected "$dir/rogue" || fail "zs_silent, MSG_ZEROCOPY: the connection did not end: $(cat "$dir/rogue")"
+pins_back "$before" "zs_silent, MSG_ZEROCOPY"
+pass "MSG_ZEROCOPY sends to a sink that never READs: returned at once, cancelled and reset by the clock, every notification delivered, pins released"
+
+# The same sink killed with the adverts open: the connection ends, the program gets
+# every notification and the error, and every pin goes.
+before=$(pins_settled)
+port=$((port + 1))
+rogue_and_writer a b "$HOST_B4" $port zs_silent msgzcburst 4
+wait_output "$dir/rogue" advert
+kill -9 $rogue
+wait $rogue 2>/dev/null
+wait $writer
+wrote=$(cat "$dir/writer")
+echo "# sink killed, MSG_ZEROCOPY: writer '$wrote'" >&2
+[[ $wrote =~ ^"returned "[0-4]" outq "-?[0-9]+" notified ".*" sent "[0-9]+" error E"[A-Z]+$ ]] || fail "sink killed, MSG_ZEROCOPY: the writer: $wrote"
+pins_back "$before" "sink killed, MSG_ZEROCOPY"
+pass "MSG_ZEROCOPY sends, their sink killed with the adverts open: every notification delivered, the error reported, pins released"
+
 hostile zs_overread
 pass "a sink that claims one byte more than advertised: reset ($wrote), pins released"
 hostile zs_read_beyond
@@ -598,6 +693,25 @@ pins_back "$before" "device removal"
 [ "$(ip netns exec zs1 cat /proc/net/infinisock/sdp | wc -l)" -le 1 ] ||
 	fail "connections left: $(ip netns exec zs1 cat /proc/net/infinisock/sdp)"
 pass "the writer's device removed with its advert open: an error, the pages released, the connection gone"
+
+# The same with MSG_ZEROCOPY sends, which returned before the device went: no call
+# is there to see it, yet the program gets every notification and the error, and
+# every pin goes.
+ip netns exec zs1 rdma link add rxezs1 type rxe netdev vzs1 || fail "rdma link add rxezs1"
+before=$(pins_settled)
+rogue_and_writer zs1 zs2 10.75.0.2 7498 zs_silent msgzcburst 4
+wait_output "$dir/rogue" advert
+ip netns exec zs1 rdma link delete rxezs1 || fail "rdma link delete rxezs1"
+wait $writer
+echo "# device removal, MSG_ZEROCOPY: writer '$(cat "$dir/writer")'" >&2
+grep -Eq '^returned [0-4] outq -?[0-9]+ notified .* sent [0-9]+ error E[A-Z]+$' "$dir/writer" ||
+	fail "MSG_ZEROCOPY sends whose device went: $(cat "$dir/writer")"
+kill $rogue 2>/dev/null
+wait $rogue 2>/dev/null
+pins_back "$before" "device removal, MSG_ZEROCOPY"
+[ "$(ip netns exec zs1 cat /proc/net/infinisock/sdp | wc -l)" -le 1 ] ||
+	fail "connections left: $(ip netns exec zs1 cat /proc/net/infinisock/sdp)"
+pass "MSG_ZEROCOPY sends returned, then their device removed: every notification delivered, the error reported, the pages released, the connection gone"
 
 # sdp_zcopy 1 on the writer: it READs adverts but makes none.
 ip netns exec a sysctl -qw net.infinisock.sdp_zcopy=1

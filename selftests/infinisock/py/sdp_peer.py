@@ -15,7 +15,10 @@
   sdp_peer.py send ADDR PORT FILE      connect, send FILE in pieces of many sizes and
                                        offsets from one buffer overwritten after each
                                        send() returns; print "sent N", or the error
-  sdp_peer.py sendfile ADDR PORT FILE  connect, send FILE with sendfile(2); print "sent N"
+  sdp_peer.py sendfile ADDR PORT FILE [nonblock]
+                                       connect, send FILE with sendfile(2); print "sent N"
+                                       ("nonblock": from a non-blocking socket, waiting
+                                       for POLLOUT after EAGAIN; " eagain A" follows)
   sdp_peer.py splice ADDR PORT FILE    connect, send FILE with splice(2) through a pipe
                                        of 1 MiB; print "sent N"
   sdp_peer.py twice ADDR PORT N        connect, send N bytes of "A" and N of "B" from two
@@ -47,13 +50,18 @@
                                        its notification; print "transport P" ("sdp"
                                        for IPPROTO_SDP), "ID:z" (not copied), "ID:c"
                                        or the errno's name per send, then "sent N"
-  sdp_peer.py msgzcburst ADDR PORT N  connect, with SO_ZEROCOPY send() 1 MiB of letter i
+  sdp_peer.py msgzcburst ADDR PORT N [close]
+                                       connect, with SO_ZEROCOPY send() 1 MiB of letter i
                                        from each of N page-aligned buffers back to back
                                        with MSG_ZEROCOPY, then read every notification,
                                        overwriting each buffer with "!" once its id is
                                        notified; print "returned R outq Q notified
                                        ID-ID:z|c ... sent N" (R sends returned before
-                                       any notification, Q: SIOCOUTQ after the last)
+                                       any notification, Q: SIOCOUTQ after the last),
+                                       and " error E" if the connection failed
+                                       meanwhile; "close": close the socket and exit
+                                       right after the sends instead, printing
+                                       "returned R outq Q sent N closed"
   sdp_peer.py msgzcserve ADDR PORT [sdp]
                                        a hybrid listener (with "sdp": IPPROTO_SDP)
                                        with SO_ZEROCOPY; its accepted stream turns it
@@ -173,7 +181,7 @@ def main():
             print(f"sent {os.path.getsize(sys.argv[4])} read {got}", flush=True)
             return 0
         if mode in ("sendfile", "splice"):
-            return send_file_pages(s, sys.argv[4], mode == "splice")
+            return send_file_pages(s, sys.argv[4], mode == "splice", sys.argv[5:] == ["nonblock"])
         if mode == "twice":
             return send_twice(s, int(sys.argv[4]))
         if mode == "cut":
@@ -183,7 +191,7 @@ def main():
         if mode == "racy":
             return send_racy(s, sys.argv[4])
         if mode == "msgzcburst":
-            return send_msg_zerocopy_burst(s, int(sys.argv[4]), 1 << 20)
+            return send_msg_zerocopy_burst(s, int(sys.argv[4]), 1 << 20, sys.argv[5] if len(sys.argv) > 5 else "")
         return write_until_error(s)
 
 
@@ -271,10 +279,15 @@ def send_pieces(s, data, quiet=False, sizes=None):
     return 0
 
 
-def send_file_pages(s, path, through_pipe):
+def send_file_pages(s, path, through_pipe, nonblock=False):
     """Sends the file at `path` from its page cache: with sendfile(2), or with
-    splice(2) into a pipe of 1 MiB and from it to the socket."""
-    sent = 0
+    splice(2) into a pipe of 1 MiB and from it to the socket. `nonblock`: from a
+    non-blocking socket, each EAGAIN waiting for POLLOUT (10 s at most)."""
+    import select
+    sent, eagain = 0, 0
+    s.setblocking(not nonblock)
+    room = select.poll()
+    room.register(s, select.POLLOUT)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         try:
@@ -290,11 +303,17 @@ def send_file_pages(s, path, through_pipe):
                             sent += m
             else:
                 while sent < size:
-                    sent += os.sendfile(s.fileno(), f.fileno(), sent, size - sent)
+                    try:
+                        sent += os.sendfile(s.fileno(), f.fileno(), sent, size - sent)
+                    except BlockingIOError:
+                        eagain += 1
+                        if not room.poll(10000):
+                            print(f"no POLLOUT within 10 s after {sent}", flush=True)
+                            return 0
         except OSError as e:
             print(f"error {errno.errorcode.get(e.errno, e.errno)} after {sent}", flush=True)
             return 0
-    print(f"sent {sent}", flush=True)
+    print(f"sent {sent}" + (f" eagain {eagain}" if nonblock else ""), flush=True)
     return 0
 
 
@@ -423,48 +442,123 @@ def send_msg_zerocopy(addr, port, proto, sizes):
     return 0
 
 
-def send_msg_zerocopy_burst(s, count, size):
+def send_msg_zerocopy_burst(s, count, size, how):
     """`count` MSG_ZEROCOPY sends of `size` bytes on the connected `s`, back to
     back, each from a page-aligned mapping of its own filled with letter i, none
     waiting for a notification; then every notification, each mapping overwritten
-    with "!" as soon as its id is notified (the peer must never see one). Prints
-    "returned R outq Q notified ID-ID:z|c ... sent N": R sends returned before any
-    notification had come, Q bytes not yet taken by the peer (SIOCOUTQ) after the
-    last send."""
+    with "!" as soon as the ids of all its bytes are notified (the peer must never
+    see one). Prints "returned R outq Q notified ID-ID:z|c ... sent N": R calls
+    returned before any notification had come, Q bytes not yet taken by the peer
+    (SIOCOUTQ) after the last send; " error E" follows if the connection failed
+    meanwhile (its notifications must come all the same). `how`:
+      "close"     the socket is closed and the program ends right after the sends,
+                  its notifications unread (the stream must still deliver every
+                  byte as it was); prints "returned R outq Q sent N closed"
+      "nonblock"  a non-blocking socket: a partial send is taken up where it ended,
+                  and an EAGAIN waits for POLLOUT, taking notifications meanwhile, as
+                  TCP's msg_zerocopy test does; " calls C eagain A" follows N"""
     import mmap
     import select
     import struct
     import termios
     s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
+    s.setblocking(how != "nonblock")
     bufs = []
     for i in range(count):
         m = mmap.mmap(-1, size)
         m.write(bytes([ord("a") + i % 26]) * size)
         bufs.append(m)
-    poller = select.poll()
-    poller.register(s, select.POLLERR)
-    total, early = 0, 0
-    for m in bufs:
-        total += s.send(memoryview(m), MSG_ZEROCOPY)
-        if not poller.poll(0):
-            early += 1
-    outq = struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
-    notified, seen = [], set()
-    while len(seen) < count:
-        if not poller.poll(20000):
-            print(f"returned {early} outq {outq} notified {' '.join(notified)}: no POLLERR within 20 s", flush=True)
-            return 0
-        _, anc, _, _ = s.recvmsg(0, 1024, socket.MSG_ERRQUEUE)
+    errpoll, outpoll = select.poll(), select.poll()
+    errpoll.register(s, select.POLLERR)
+    outpoll.register(s, select.POLLOUT | select.POLLERR)
+    # calls[id]: the buffer the call of that id sent from; unsent[i]: its bytes not
+    # sent yet, or not notified.
+    calls, unsent, notified, failed = [], [size] * count, [], ""
+    total, early, eagain = 0, 0, 0
+
+    def notification(room=False):
+        """Takes one notification (or the connection's error), or with `room` sees
+        POLLOUT instead; False if neither came within 20 s, or a wrong one."""
+        nonlocal failed
+        deadline = time.monotonic() + 20
+        while True:
+            left = max(0, int((deadline - time.monotonic()) * 1000))
+            events = 0
+            for _, e in (outpoll if room else errpoll).poll(left):
+                events |= e
+            if events & select.POLLERR:
+                break
+            if room and events & select.POLLOUT:
+                return True
+            if time.monotonic() >= deadline:
+                print(f"returned {early} outq {outq} notified {' '.join(notified)}{failed}: no POLLERR within 20 s", flush=True)
+                return False
+            if events:
+                # POLLHUP alone: the connection is over, and polls return at once;
+                # the notifications still come, as its pages are released.
+                time.sleep(0.05)
+        try:
+            _, anc, _, _ = s.recvmsg(0, 1024, socket.MSG_ERRQUEUE)
+        except BlockingIOError:
+            # POLLERR for the connection's error, not a notification: taken, so
+            # that the next poll waits for the error queue.
+            e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if not e:
+                print("POLLERR with neither a notification nor an error", flush=True)
+                return False
+            failed = f" error {errno.errorcode.get(e, e)}"
+            return True
         _errno, origin, _type, code, _pad, lo, hi = struct.unpack("=IBBBBII", anc[0][2][:16])
-        if origin != 5 or hi >= count or any(i in seen for i in range(lo, hi + 1)):
-            print(f"bad notification: origin {origin} ids {lo}-{hi}, seen {sorted(seen)}", flush=True)
-            return 0
+        if origin != 5 or hi >= len(calls) or any(calls[i] is None for i in range(lo, hi + 1)):
+            print(f"bad notification: origin {origin} ids {lo}-{hi} of {len(calls)}", flush=True)
+            return False
         notified.append(f"{lo}-{hi}:{'c' if code & 1 else 'z'}")
         for i in range(lo, hi + 1):
-            seen.add(i)
-            bufs[i].seek(0)
-            bufs[i].write(b"!" * size)
-    print(f"returned {early} outq {outq} notified {' '.join(notified)} sent {total}", flush=True)
+            b, n = calls[i]
+            calls[i] = None
+            unsent[b] -= n
+            if unsent[b] == 0:
+                bufs[b].seek(0)
+                bufs[b].write(b"!" * size)
+        return True
+
+    outq = "?"
+    for b, m in enumerate(bufs):
+        off = 0
+        while off < size and not failed:
+            try:
+                n = s.send(memoryview(m)[off:], MSG_ZEROCOPY)
+            except BlockingIOError:
+                eagain += 1
+                if not notification(room=True):
+                    return 0
+                continue
+            except OSError as e:
+                # The connection failed during the sends: the calls that returned
+                # are still notified.
+                failed = f" error {errno.errorcode.get(e.errno, e.errno)}"
+                break
+            calls.append((b, n))
+            off += n
+            total += n
+            if not errpoll.poll(0):
+                early += 1
+        unsent[b] -= size - off
+    try:
+        outq = struct.unpack("i", fcntl.ioctl(s.fileno(), termios.TIOCOUTQ, b"\0" * 4))[0]
+    except OSError:
+        outq = -1
+    if how == "close":
+        print(f"returned {early} outq {outq} sent {total} closed", flush=True)
+        return 0
+    while any(c is not None for c in calls):
+        if not notification():
+            return 0
+    e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if e:
+        failed = f" error {errno.errorcode.get(e, e)}"
+    more = f" calls {len(calls)} eagain {eagain}" if how == "nonblock" else ""
+    print(f"returned {early} outq {outq} notified {' '.join(notified)} sent {total}{more}{failed}", flush=True)
     return 0
 
 
