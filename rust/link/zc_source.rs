@@ -5,7 +5,8 @@
 //! on them (`proto::zc_src` keeps the rules), and their withdrawal once the sink's
 //! reply closes them. A declined advert's pages are kept past their withdrawal, and
 //! the link sends their unread bytes as Data from them (`Link::zc_resend`), before
-//! anything else. `sdp::zcopy_tx` drives it from a blocking `send()`.
+//! anything else. `sdp::zcopy_tx` drives it from a blocking `send()`, a
+//! `MSG_ZEROCOPY` one, or a `sendfile()`'s or `splice()`'s.
 
 use kernel::{
     prelude::*,
@@ -58,9 +59,10 @@ pub(crate) struct ZcSource {
     resent: u64,
     /// A cancel went during the current write.
     cancelled_in_write: bool,
-    /// A write is advertising: one at a time. A blocking one waits for all of its
-    /// adverts, so it begins with none open; a `MSG_ZEROCOPY` call may add to those
-    /// of calls that returned.
+    /// A write is advertising: one at a time. A blocking `send()` waits for all of
+    /// its adverts, so it begins with none open; a `MSG_ZEROCOPY` call or one of
+    /// spliced pages, whose adverts outlive it, may add to those of calls that
+    /// returned.
     writer: bool,
     /// Pages one advert covers at most (the device's registrations).
     max_pages: usize,
@@ -111,8 +113,9 @@ impl ZcSource {
         !self.writer && !self.busy() && self.declined == 0
     }
 
-    /// Whether a `MSG_ZEROCOPY` call may add adverts to those open: no other write
-    /// advertises, and [`Self::takes_more`].
+    /// Whether a call whose adverts outlive it (`MSG_ZEROCOPY`, spliced pages) may
+    /// add adverts to those open: no other write advertises, and
+    /// [`Self::takes_more`].
     pub(crate) fn may_add(&self) -> bool {
         !self.writer && self.takes_more()
     }

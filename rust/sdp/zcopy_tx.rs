@@ -57,7 +57,8 @@ const CLOCK_MIN_MS: u32 = 10;
 
 /// What the zero-copy part of a `sendmsg` did.
 pub(crate) struct Outcome {
-    /// Bytes sent: READ by the sink, or declined and sent as Data.
+    /// Bytes sent: READ by the sink, or declined and sent as Data (a call whose
+    /// adverts outlive it: advertised).
     pub(crate) sent: usize,
     /// Of those, the declined ones: copied after all.
     pub(crate) copied: usize,
@@ -84,12 +85,13 @@ fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
     }
 }
 
-/// Whether the next `rest` bytes of a blocking `sendmsg` go as adverts, and then the
-/// smallest piece that does: the link advertises and no other write does, nothing is
-/// staged, and the data has a piece as large as the threshold in user memory or in
-/// the pages of a `sendfile()` or `splice()`. A `MSG_ZEROCOPY` call (`early`, see
-/// [`send`]) may add adverts to those of calls that returned; other writes
-/// advertise only when none is open.
+/// Whether the next `rest` bytes of a `sendmsg` (blocking, or `early`) go as
+/// adverts, and then the smallest piece that does: the link advertises and no other
+/// write does, nothing is staged, and the data has a piece as large as the threshold
+/// in user memory or in the pages of a `sendfile()` or `splice()`. A call whose
+/// adverts outlive it (`early`: `MSG_ZEROCOPY` or spliced pages, see [`send`]) may
+/// add adverts to those of calls that returned; other writes advertise only when
+/// none is open.
 pub(crate) fn eligible(ep: EpRef<'_>, inner: &Inner, msg: &Msg, rest: usize, early: bool) -> Option<usize> {
     let link = inner.link.as_ref()?;
     let free = link.zc_src.as_ref().is_some_and(|s| if early { s.may_add() } else { s.idle() });
@@ -304,7 +306,13 @@ fn advertise_early(
         if msg.zc_segment().0.min(rest - advanced) < min {
             return done(ep, advanced, false, false, None);
         }
-        // No free advert or no credit now: the clock runs meanwhile.
+        // No free advert or no credit now. With none open, a non-blocking call copies
+        // instead: POLLOUT said a copy may go (nothing holds Data back), and no wake
+        // comes when the slots' invalidations complete.
+        if *timeo <= 0 && link.zc_src.as_ref().is_some_and(|s| !s.open()) {
+            return done(ep, advanced, true, false, None);
+        }
+        // The clock runs meanwhile.
         if let Some(e) = tick(ep, inner, false) {
             return done(ep, advanced, true, false, Some(e));
         }
@@ -427,7 +435,8 @@ struct Opened {
 /// (an advert is cut shorter where the device registers fewer pages), while the sink
 /// has room for them and a data credit allows each SrcAvail, counting them in
 /// `opened` (also when it fails). The pins are charged to `RLIMIT_MEMLOCK`, or to a
-/// `MSG_ZEROCOPY` call's `notify`. `EFAULT`: a page was missing; another error
+/// `MSG_ZEROCOPY` call's `notify`; spliced pages are held by a reference each,
+/// charged to nobody. `EFAULT`: a page was missing; another error
 /// (`ENOBUFS` over the limit): the pages cannot be exposed (the caller copies).
 fn advertise(
     link: &mut Link,

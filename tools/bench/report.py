@@ -122,8 +122,9 @@ def zcopy_table(fig):
     copy whatever the tunable) and stream_bench bulk (blocking send(), the zero-copy
     source's case)."""
     rows = []
-    tools = (("bandwidth", "iperf3, non-blocking write()"), ("bulk", "stream_bench, blocking send()"))
-    for size in sorted({k[3] for k in fig.values if k[0] == "sdp_zc" and k[1] in ("bandwidth", "bulk")}):
+    tools = (("bandwidth", "iperf3, non-blocking write()"), ("bulk", "stream_bench, blocking send()"),
+             ("bulk-msgzc", "stream_bench, MSG_ZEROCOPY send()"), ("sendfile", "iperf3 -Z, sendfile()"))
+    for size in sorted({k[3] for k in fig.values if k[0] == "sdp_zc" and k[1] in dict(tools)}):
         anchors = {v: fig.get(v, "zcopy-beside", "throughput", size, 1) for v in ("verbs_write", "verbs_read")}
         for test, how in tools:
             key = lambda s, metric="throughput": (s, test, metric, size, 1, None)
@@ -145,7 +146,10 @@ def zcopy_table(fig):
             "repeats, ib_write_bw and ib_read_bw of the same size just before each pair. With 2 a blocking "
             "send() of 64 KiB or more is advertised and RDMA READ by the peer; iperf3 writes on non-blocking "
             "sockets, which copy in either mode (its zero-copy column shows the mode's other effect: the "
-            "stream keeps a receive ring of its own instead of the shared receive queue). Adverts: SrcAvails "
+            "stream keeps a receive ring of its own instead of the shared receive queue). MSG_ZEROCOPY "
+            "sends (stream_bench, a ring of 8 buffers, each reused once its notification came) and "
+            "sendfile() (iperf3 -Z, 64 KiB pages a call, blocking or not) are advertised in either "
+            "blocking mode and return before the READ. Adverts: SrcAvails "
             "host a sent in the run (zc_adverts_sent). Kernel CPU: the whole VM's (both ends and rxe, "
             "/proc/stat) per GB moved. Throughput in Gbit/s; paired ratios repeat by repeat "
             "(goals: ≥ 0.95 × ib_write_bw, kernel CPU ≤ 0.5 × copied).", "",

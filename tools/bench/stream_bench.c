@@ -7,7 +7,7 @@
  * sockperf (which reach SDP and SMC through sockproto_preload.so).
  *
  *   stream_bench server PROTO PORT
- *   stream_bench bulk PROTO HOST PORT SECONDS WRITE_SIZE [STREAMS]
+ *   stream_bench bulk PROTO HOST PORT SECONDS WRITE_SIZE [STREAMS] [msgzc]
  *   stream_bench pingpong PROTO HOST PORT ITERATIONS MSG_SIZE [poll]
  *   stream_bench rdma HOST PORT SECONDS SIZE write|read|writeimm region|pinned [spin]   (AF_IB one-sided RDMA)
  *   stream_bench connrate PROTO HOST PORT SECONDS
@@ -18,6 +18,11 @@
  * STREAM_BENCH_MAX_MSG sets their INFINISOCK_MAX_MSG_SIZE); HOST an IPv4 or IPv6
  * address. The server serves every connection in a thread of its own; the first byte
  * a client sends says what it wants. Output is one line of key=value pairs.
+ *
+ * "msgzc": each bulk stream sends with MSG_ZEROCOPY (SO_ZEROCOPY) from a ring of
+ * ZC_RING buffers, reusing one only once its calls' notifications came, as the
+ * kernel's msg_zerocopy test and TCP's users do; "copied=" then says how many of the
+ * notifications were marked SO_EE_CODE_ZEROCOPY_COPIED, of "notified=".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/errqueue.h>
 #include <linux/infinisock.h>
 
 #ifndef IPPROTO_SMC
@@ -300,28 +306,117 @@ struct stream {
 	int fd;
 	size_t size;
 	double seconds;
+	int msgzc;
 	uint64_t bytes;
+	/* msgzc: notifications taken, and those marked copied. */
+	uint64_t notified, copied;
 	pthread_barrier_t *start;
 };
+
+#ifndef SO_ZEROCOPY
+#define SO_ZEROCOPY 60
+#endif
+#ifndef MSG_ZEROCOPY
+#define MSG_ZEROCOPY 0x4000000
+#endif
+
+/* Buffers a MSG_ZEROCOPY stream cycles through: more than the adverts a connection
+ * has open at once, so that the sender never waits for a notification it needs. */
+#define ZC_RING 8
+
+/* Takes the notifications on s's error queue (waiting for one if `wait`) and
+ * returns the highest id notified so far (-1 if none), in *done. */
+static int zc_reap(struct stream *s, int wait, int64_t *done)
+{
+	char control[CMSG_SPACE(sizeof(struct sock_extended_err)) + 64];
+
+	for (;;) {
+		struct msghdr mh = { .msg_control = control, .msg_controllen = sizeof(control) };
+		struct sock_extended_err *ee;
+		struct cmsghdr *cm;
+
+		if (recvmsg(s->fd, &mh, MSG_ERRQUEUE) < 0) {
+			struct pollfd p = { .fd = s->fd, .events = 0 };
+
+			if (errno != EAGAIN || !wait)
+				return errno == EAGAIN ? 0 : -1;
+			if (poll(&p, 1, 10000) <= 0 || (p.revents & POLLHUP && !(p.revents & POLLERR)))
+				return -1;
+			continue;
+		}
+		cm = CMSG_FIRSTHDR(&mh);
+		if (!cm)
+			return -1;
+		ee = (struct sock_extended_err *)CMSG_DATA(cm);
+		if (ee->ee_origin != SO_EE_ORIGIN_ZEROCOPY)
+			return -1;
+		s->notified += ee->ee_data - ee->ee_info + 1;
+		if (ee->ee_code & SO_EE_CODE_ZEROCOPY_COPIED)
+			s->copied += ee->ee_data - ee->ee_info + 1;
+		/* Ids come in order, as TCP's: the range's end is the newest. */
+		if ((int64_t)ee->ee_data > *done)
+			*done = ee->ee_data;
+		wait = 0;
+	}
+}
+
+/* A bulk stream with MSG_ZEROCOPY: buffer i % ZC_RING is written again only once
+ * the id of its last call is notified. */
+static void bulk_stream_msgzc(struct stream *s, char *ring)
+{
+	int64_t last_id[ZC_RING], next_id = 0, done = -1;
+	int one = 1;
+	double t0;
+
+	for (int i = 0; i < ZC_RING; i++)
+		last_id[i] = -1;
+	if (setsockopt(s->fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)))
+		die("SO_ZEROCOPY");
+	pthread_barrier_wait(s->start);
+	t0 = now();
+	for (int i = 0; now() - t0 < s->seconds; i = (i + 1) % ZC_RING) {
+		ssize_t w;
+
+		while (last_id[i] > done)
+			if (zc_reap(s, 1, &done) < 0)
+				return;
+		w = send(s->fd, ring + (size_t)i * s->size, s->size, MSG_NOSIGNAL | MSG_ZEROCOPY);
+		if (w <= 0)
+			return;
+		s->bytes += w;
+		last_id[i] = next_id++;
+		if (zc_reap(s, 0, &done) < 0)
+			return;
+	}
+	while (done < next_id - 1)
+		if (zc_reap(s, 1, &done) < 0)
+			return;
+}
 
 static void *bulk_stream(void *arg)
 {
 	struct stream *s = arg;
-	char *buf = calloc(1, s->size);
+	size_t room = s->msgzc ? (size_t)ZC_RING * s->size : s->size;
+	/* Page-aligned, as a program that sends with MSG_ZEROCOPY allocates. */
+	char *buf = aligned_alloc(4096, (room + 4095) & ~(size_t)4095);
 	double t0;
 
-	/* Its own pages, not the shared zero page an untouched calloc() reads as: a
+	/* Its own pages, not the shared zero page an untouched buffer reads as: a
 	 * zero-copy send pins and exposes them as it would a real program's. */
 	if (buf)
-		memset(buf, 'b', s->size);
-	pthread_barrier_wait(s->start);
-	t0 = now();
-	while (buf && now() - t0 < s->seconds) {
-		ssize_t w = send(s->fd, buf, s->size, MSG_NOSIGNAL);
+		memset(buf, 'b', room);
+	if (buf && s->msgzc) {
+		bulk_stream_msgzc(s, buf);
+	} else {
+		pthread_barrier_wait(s->start);
+		t0 = now();
+		while (buf && now() - t0 < s->seconds) {
+			ssize_t w = send(s->fd, buf, s->size, MSG_NOSIGNAL);
 
-		if (w <= 0)
-			break;
-		s->bytes += w;
+			if (w <= 0)
+				break;
+			s->bytes += w;
+		}
 	}
 	/* The bytes count once the receiver has them: shut down, wait for its close. */
 	shutdown(s->fd, SHUT_WR);
@@ -331,18 +426,19 @@ static void *bulk_stream(void *arg)
 	return NULL;
 }
 
-/* Bulk transfer on `streams` connected sockets at once for `seconds`; closes them. */
-static int run_bulk(int *fds, int streams, double seconds, size_t size)
+/* Bulk transfer on `streams` connected sockets at once for `seconds` (with
+ * MSG_ZEROCOPY if `msgzc`); closes them. */
+static int run_bulk(int *fds, int streams, double seconds, size_t size, int msgzc)
 {
 	struct stream *s = calloc(streams, sizeof(*s));
 	pthread_t *t = calloc(streams, sizeof(*t));
 	pthread_barrier_t start;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, notified = 0, copied = 0;
 	double t0, t1, cpu0;
 
 	pthread_barrier_init(&start, NULL, streams + 1);
 	for (int i = 0; i < streams; i++) {
-		s[i] = (struct stream){ .fd = fds[i], .size = size, .seconds = seconds, .start = &start };
+		s[i] = (struct stream){ .fd = fds[i], .size = size, .seconds = seconds, .msgzc = msgzc, .start = &start };
 		if (pthread_create(&t[i], &small_stack, bulk_stream, &s[i]))
 			die("pthread_create");
 	}
@@ -352,16 +448,21 @@ static int run_bulk(int *fds, int streams, double seconds, size_t size)
 	for (int i = 0; i < streams; i++) {
 		pthread_join(t[i], NULL);
 		bytes += s[i].bytes;
+		notified += s[i].notified;
+		copied += s[i].copied;
 		close(s[i].fd);
 	}
 	t1 = now();
-	printf("test=bulk streams=%d size=%zu bytes=%llu seconds=%.3f gbit_per_s=%.4f kernel_cpu_s_per_gb=%.3f\n",
-	       streams, size, (unsigned long long)bytes, t1 - t0, bytes * 8 / (t1 - t0) / 1e9,
+	printf("test=bulk%s streams=%d size=%zu bytes=%llu seconds=%.3f gbit_per_s=%.4f kernel_cpu_s_per_gb=%.3f",
+	       msgzc ? "-msgzc" : "", streams, size, (unsigned long long)bytes, t1 - t0, bytes * 8 / (t1 - t0) / 1e9,
 	       bytes ? (kernel_cpu_seconds() - cpu0) / (bytes / 1e9) : 0);
+	if (msgzc)
+		printf(" notified=%llu copied=%llu", (unsigned long long)notified, (unsigned long long)copied);
+	printf("\n");
 	return bytes ? 0 : 1;
 }
 
-static int bulk(int proto, const char *host, int port, double seconds, size_t size, int streams)
+static int bulk(int proto, const char *host, int port, double seconds, size_t size, int streams, int msgzc)
 {
 	int *fds = calloc(streams, sizeof(int));
 
@@ -372,7 +473,7 @@ static int bulk(int proto, const char *host, int port, double seconds, size_t si
 		if (send(fds[i], "b", 1, 0) != 1)
 			die("send");
 	}
-	return run_bulk(fds, streams, seconds, size);
+	return run_bulk(fds, streams, seconds, size, msgzc);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -652,7 +753,7 @@ static int scale(int proto, const char *host, int port, int count, double second
 	       (double)(after.slab - before.slab) / count, (double)(after.vmalloc - before.vmalloc) / count);
 	/* The memory figure stands even if the bulk half fails. */
 	fflush(stdout);
-	return run_bulk(fds, count, seconds, size);
+	return run_bulk(fds, count, seconds, size, 0);
 }
 
 int main(int argc, char **argv)
@@ -661,9 +762,9 @@ int main(int argc, char **argv)
 	pthread_attr_setstacksize(&small_stack, 256 << 10);
 	if (argc == 4 && !strcmp(argv[1], "server"))
 		server(proto_of(argv[2]), atoi(argv[3]));
-	if ((argc == 7 || argc == 8) && !strcmp(argv[1], "bulk"))
+	if ((argc == 7 || argc == 8 || (argc == 9 && !strcmp(argv[8], "msgzc"))) && !strcmp(argv[1], "bulk"))
 		return bulk(proto_of(argv[2]), argv[3], atoi(argv[4]), atof(argv[5]), atol(argv[6]),
-			    argc == 8 ? atoi(argv[7]) : 1);
+			    argc >= 8 ? atoi(argv[7]) : 1, argc == 9);
 	if ((argc == 7 || (argc == 8 && !strcmp(argv[7], "poll"))) && !strcmp(argv[1], "pingpong"))
 		return pingpong(proto_of(argv[2]), argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), argc == 8);
 	if ((argc == 8 || (argc == 9 && !strcmp(argv[8], "spin"))) && !strcmp(argv[1], "rdma"))

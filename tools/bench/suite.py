@@ -20,9 +20,10 @@ Systems, all on the same veth + rxe pair between netns a (client) and b (server)
               hybrid_tcp, the server's namespace off (the client falls back to TCP);
               beside each, explicit SDP (sdp_beside) and TCP (tcp_beside) again
   zcopy       explicit SDP with net.infinisock.sdp_zcopy 0 (sdp_copy) and 2 (sdp_zc:
-              large sends advertised, RDMA READ by the peer) at 256 KiB and 1 MiB,
-              iperf3 and stream_bench bulk (kernel CPU per GB), beside ib_write_bw
-              and ib_read_bw (test zcopy-beside)
+              large sends advertised, RDMA READ by the peer) at 64 KiB, 256 KiB and
+              1 MiB: iperf3 (plain, and -Z: sendfile()) and stream_bench bulk (blocking
+              send(), and MSG_ZEROCOPY; kernel CPU per GB), beside ib_write_bw and
+              ib_read_bw (test zcopy-beside)
 
     suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp,ibmsg,hybrid,zcopy,scale]
 
@@ -463,9 +464,12 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
                             with self.zcopy(ZCOPY_SYSTEMS[system]):
                                 # The adverts each run made: iperf3 writes on
                                 # non-blocking sockets, which copy (only a blocking
-                                # send() can wait for the peer's READ).
+                                # send() can wait for the peer's READ); its -Z
+                                # (sendfile()) and MSG_ZEROCOPY sends advertise either way.
                                 runs = (("bandwidth", lambda: self.iperf3(system, size, 1, r)),
-                                        ("bulk", lambda: self.bulk(system, size, r)))
+                                        ("bulk", lambda: self.bulk(system, size, r)),
+                                        ("bulk-msgzc", lambda: self.bulk(system, size, r, msgzc=True)),
+                                        ("sendfile", lambda: self.iperf3(system, size, 1, r, sendfile=True)))
                                 for test, run in runs:
                                     before = self.infinisock_counter("a", "zc_adverts_sent")
                                     run()

@@ -102,23 +102,30 @@ class StreamBench:
     def kv(out):
         return dict(re.findall(r"(\w+)=(-?[\w.]+)", out))
 
-    def bulk(self, system, size, r):
+    def bulk(self, system, size, r, msgzc=False):
         """One stream of blocking `size`-byte send()s for self.seconds: throughput, and
-        the kernel CPU time of the whole VM (both ends and rxe) per GB moved."""
+        the kernel CPU time of the whole VM (both ends and rxe) per GB moved. With
+        `msgzc` (test bulk-msgzc) the sends carry MSG_ZEROCOPY, from a ring of
+        buffers each reused once its notification came, and the share of
+        notifications marked copied is recorded too."""
+        test = "bulk-msgzc" if msgzc else "bulk"
         srv, proto, port = self.stream_bench_server(system)
         rxe0, segs0 = self.rxe_sent_bytes(), self.tcp_out_segs("a")
-        rc, out, err = self.run("a", [STREAM_BENCH, "bulk", proto, SERVER, str(port), str(self.seconds), str(size)],
-                                timeout=120)
+        argv = [STREAM_BENCH, "bulk", proto, SERVER, str(port), str(self.seconds), str(size)]
+        rc, out, err = self.run("a", argv + (["1", "msgzc"] if msgzc else []), timeout=120)
         self.stop(srv)
         kv = self.kv(out)
         if rc != 0 or "gbit_per_s" not in kv:
-            return self.error(system, "bulk", err or out, size=size)
+            return self.error(system, test, err or out, size=size)
         if self.path_check(system, int(kv["bytes"]), rxe0, segs0) is None:
-            return self.error(system, "bulk", "fell back to TCP", size=size)
-        self.record(system, "bulk", "throughput", "Gbit/s", float(kv["gbit_per_s"]), size=size, streams=1, repeat=r,
+            return self.error(system, test, "fell back to TCP", size=size)
+        self.record(system, test, "throughput", "Gbit/s", float(kv["gbit_per_s"]), size=size, streams=1, repeat=r,
                     tool="stream_bench")
-        self.record(system, "bulk", "kernel_cpu_s_per_gb", "s/GB", float(kv["kernel_cpu_s_per_gb"]), size=size,
+        self.record(system, test, "kernel_cpu_s_per_gb", "s/GB", float(kv["kernel_cpu_s_per_gb"]), size=size,
                     streams=1, repeat=r, tool="stream_bench")
+        if msgzc and int(kv.get("notified", 0)) > 0:
+            self.record(system, test, "copied_share", "ratio", int(kv["copied"]) / int(kv["notified"]), size=size,
+                        streams=1, repeat=r, tool="stream_bench")
 
     def connrate(self, system, r):
         srv, proto, port = self.stream_bench_server(system)

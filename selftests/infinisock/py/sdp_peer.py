@@ -18,7 +18,8 @@
   sdp_peer.py sendfile ADDR PORT FILE [nonblock]
                                        connect, send FILE with sendfile(2); print "sent N"
                                        ("nonblock": from a non-blocking socket, waiting
-                                       for POLLOUT after EAGAIN; " eagain A" follows)
+                                       for POLLOUT after EAGAIN; " eagain A spurious S"
+                                       follows, S: EAGAINs right after a POLLOUT)
   sdp_peer.py splice ADDR PORT FILE    connect, send FILE with splice(2) through a pipe
                                        of 1 MiB; print "sent N"
   sdp_peer.py twice ADDR PORT N        connect, send N bytes of "A" and N of "B" from two
@@ -284,7 +285,8 @@ def send_file_pages(s, path, through_pipe, nonblock=False):
     splice(2) into a pipe of 1 MiB and from it to the socket. `nonblock`: from a
     non-blocking socket, each EAGAIN waiting for POLLOUT (10 s at most)."""
     import select
-    sent, eagain = 0, 0
+    # spurious: EAGAIN right after POLLOUT said the socket took more.
+    sent, eagain, spurious, pollout = 0, 0, 0, False
     s.setblocking(not nonblock)
     room = select.poll()
     room.register(s, select.POLLOUT)
@@ -305,15 +307,18 @@ def send_file_pages(s, path, through_pipe, nonblock=False):
                 while sent < size:
                     try:
                         sent += os.sendfile(s.fileno(), f.fileno(), sent, size - sent)
+                        pollout = False
                     except BlockingIOError:
                         eagain += 1
+                        spurious += pollout
                         if not room.poll(10000):
                             print(f"no POLLOUT within 10 s after {sent}", flush=True)
                             return 0
+                        pollout = True
         except OSError as e:
             print(f"error {errno.errorcode.get(e.errno, e.errno)} after {sent}", flush=True)
             return 0
-    print(f"sent {sent}" + (f" eagain {eagain}" if nonblock else ""), flush=True)
+    print(f"sent {sent}" + (f" eagain {eagain} spurious {spurious}" if nonblock else ""), flush=True)
     return 0
 
 
@@ -456,7 +461,8 @@ def send_msg_zerocopy_burst(s, count, size, how):
                   byte as it was); prints "returned R outq Q sent N closed"
       "nonblock"  a non-blocking socket: a partial send is taken up where it ended,
                   and an EAGAIN waits for POLLOUT, taking notifications meanwhile, as
-                  TCP's msg_zerocopy test does; " calls C eagain A" follows N"""
+                  TCP's msg_zerocopy test does; " calls C eagain A spurious S" follows
+                  N (S: EAGAINs right after a POLLOUT, which promised room)"""
     import mmap
     import select
     import struct
@@ -474,21 +480,23 @@ def send_msg_zerocopy_burst(s, count, size, how):
     # calls[id]: the buffer the call of that id sent from; unsent[i]: its bytes not
     # sent yet, or not notified.
     calls, unsent, notified, failed = [], [size] * count, [], ""
-    total, early, eagain = 0, 0, 0
+    # spurious: EAGAIN right after POLLOUT said the socket took more.
+    total, early, eagain, spurious, pollout = 0, 0, 0, 0, False
 
     def notification(room=False):
         """Takes one notification (or the connection's error), or with `room` sees
         POLLOUT instead; False if neither came within 20 s, or a wrong one."""
-        nonlocal failed
+        nonlocal failed, pollout
         deadline = time.monotonic() + 20
         while True:
             left = max(0, int((deadline - time.monotonic()) * 1000))
             events = 0
             for _, e in (outpoll if room else errpoll).poll(left):
                 events |= e
+            pollout = room and bool(events & select.POLLOUT)
             if events & select.POLLERR:
                 break
-            if room and events & select.POLLOUT:
+            if pollout:
                 return True
             if time.monotonic() >= deadline:
                 print(f"returned {early} outq {outq} notified {' '.join(notified)}{failed}: no POLLERR within 20 s", flush=True)
@@ -530,6 +538,7 @@ def send_msg_zerocopy_burst(s, count, size, how):
                 n = s.send(memoryview(m)[off:], MSG_ZEROCOPY)
             except BlockingIOError:
                 eagain += 1
+                spurious += pollout
                 if not notification(room=True):
                     return 0
                 continue
@@ -538,6 +547,7 @@ def send_msg_zerocopy_burst(s, count, size, how):
                 # are still notified.
                 failed = f" error {errno.errorcode.get(e.errno, e.errno)}"
                 break
+            pollout = False
             calls.append((b, n))
             off += n
             total += n
@@ -557,7 +567,7 @@ def send_msg_zerocopy_burst(s, count, size, how):
     e = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
     if e:
         failed = f" error {errno.errorcode.get(e, e)}"
-    more = f" calls {len(calls)} eagain {eagain}" if how == "nonblock" else ""
+    more = f" calls {len(calls)} eagain {eagain} spurious {spurious}" if how == "nonblock" else ""
     print(f"returned {early} outq {outq} notified {' '.join(notified)} sent {total}{more}{failed}", flush=True)
     return 0
 
