@@ -689,42 +689,40 @@ echo "# zs_decline: zc_declines +$(delta a zc_declines)" >&2
 pins_back "$before" "zs_decline"
 pass "a sink that declines every advert: the file whole as Data; zc_declines +$(delta a zc_declines); pins released"
 
+# device_removed PORT WHAT EXPECTED [MODE ARG...]: host zs1's writer (sdp_peer.py MODE
+# ARG..., or a send of the file) to zs2's silent sink; once the sink has an advert,
+# zs1's device goes. The writer's line must match EXPECTED (an extended regular
+# expression), its pages must come back and its connection go. The device is made
+# again first if a case before took it.
+device_removed() {
+	local before
+	ip netns exec zs1 rdma link show rxezs1/1 > /dev/null 2>&1 || ip netns exec zs1 rdma link add rxezs1 type rxe netdev vzs1 ||
+		fail "rdma link add rxezs1"
+	before=$(pins_settled)
+	rogue_and_writer zs1 zs2 10.75.0.2 "$1" zs_silent "${@:4}"
+	wait_output "$dir/rogue" advert
+	ip netns exec zs1 rdma link delete rxezs1 || fail "rdma link delete rxezs1"
+	wait $writer
+	echo "# device removal, $2: writer '$(cat "$dir/writer")'" >&2
+	grep -Eq "$3" "$dir/writer" || fail "$2, its device removed: the writer: $(cat "$dir/writer")"
+	kill $rogue 2>/dev/null
+	wait $rogue 2>/dev/null
+	pins_back "$before" "device removal, $2"
+	[ "$(ip netns exec zs1 cat /proc/net/infinisock/sdp | wc -l)" -le 1 ] ||
+		fail "connections left: $(ip netns exec zs1 cat /proc/net/infinisock/sdp)"
+}
 # The writer's device removed while its advert is open (hosts zs1, the writer, and
 # zs2, a silent sink, of their own): the writer gets an error, its pages are released
 # and its connection goes.
 rxe_hosts zs1 zs2 10.75.0
 ip netns exec zs1 sysctl -qw net.infinisock.sdp_zcopy=2 || fail "sysctl sdp_zcopy in zs1"
-before=$(pins_settled)
-rogue_and_writer zs1 zs2 10.75.0.2 7499 zs_silent
-wait_output "$dir/rogue" advert
-ip netns exec zs1 rdma link delete rxezs1 || fail "rdma link delete rxezs1"
-wait $writer
-echo "# device removal mid-advert: writer '$(cat "$dir/writer")'" >&2
-grep -Eq '^error E[A-Z]+' "$dir/writer" || fail "the writer of an advert whose device went: $(cat "$dir/writer")"
-kill $rogue 2>/dev/null
-wait $rogue 2>/dev/null
-pins_back "$before" "device removal"
-[ "$(ip netns exec zs1 cat /proc/net/infinisock/sdp | wc -l)" -le 1 ] ||
-	fail "connections left: $(ip netns exec zs1 cat /proc/net/infinisock/sdp)"
+device_removed 7499 "a blocking send()" '^error E[A-Z]+'
 pass "the writer's device removed with its advert open: an error, the pages released, the connection gone"
 
 # The same with MSG_ZEROCOPY sends, which returned before the device went: no call
 # is there to see it, yet the program gets every notification and the error, and
 # every pin goes.
-ip netns exec zs1 rdma link add rxezs1 type rxe netdev vzs1 || fail "rdma link add rxezs1"
-before=$(pins_settled)
-rogue_and_writer zs1 zs2 10.75.0.2 7498 zs_silent msgzcburst 4
-wait_output "$dir/rogue" advert
-ip netns exec zs1 rdma link delete rxezs1 || fail "rdma link delete rxezs1"
-wait $writer
-echo "# device removal, MSG_ZEROCOPY: writer '$(cat "$dir/writer")'" >&2
-grep -Eq '^returned [0-4] outq -?[0-9]+ notified .* sent [0-9]+ error E[A-Z]+$' "$dir/writer" ||
-	fail "MSG_ZEROCOPY sends whose device went: $(cat "$dir/writer")"
-kill $rogue 2>/dev/null
-wait $rogue 2>/dev/null
-pins_back "$before" "device removal, MSG_ZEROCOPY"
-[ "$(ip netns exec zs1 cat /proc/net/infinisock/sdp | wc -l)" -le 1 ] ||
-	fail "connections left: $(ip netns exec zs1 cat /proc/net/infinisock/sdp)"
+device_removed 7498 "MSG_ZEROCOPY sends" '^returned [0-4] outq -?[0-9]+ notified .* sent [0-9]+ error E[A-Z]+$' msgzcburst 4
 pass "MSG_ZEROCOPY sends returned, then their device removed: every notification delivered, the error reported, the pages released, the connection gone"
 
 # sdp_zcopy 1 on the writer: it READs adverts but makes none.
