@@ -219,6 +219,7 @@ struct infinisock_pinned *infinisock_pin_iter(struct ib_device *dev, struct iov_
 void infinisock_unpin(struct infinisock_pinned *p);
 void infinisock_pinned_release_notify(struct infinisock_pinned *p);
 void infinisock_pinned_kept_for_copy(struct infinisock_pinned *p);
+int infinisock_pinned_append(struct infinisock_pinned *a, struct infinisock_pinned *b);
 size_t infinisock_pinned_copy(const struct infinisock_pinned *p, size_t from, void *dst, size_t len);
 u32 infinisock_iter_pages(const struct iov_iter *iter, size_t len);
 int infinisock_pinned_one_request(struct ib_qp *qp, struct infinisock_pinned *p, u32 max_sge);

@@ -932,30 +932,62 @@ impl QueuePair {
     /// (reported only if they fail or are flushed). `tag` goes into the region's
     /// address, which says nothing of ours. Returns the region's key and address for
     /// the advert. `EINVAL`: the slot is taken, or the pages make no one region (the
-    /// caller copies them instead). The pages stay pinned and exposed until
-    /// [`QueuePair::withdraw`] or the queue pair goes.
-    pub(crate) fn expose(&mut self, slot: u16, buf: PinnedBuf, part: &'static Cqe, tag: u32) -> Result<(u32, u64)> {
+    /// caller copies them instead); a failure gives `buf` back, whose bytes may have
+    /// been handed over already (a `sendfile()`'s gathered run). The pages stay
+    /// pinned and exposed until [`QueuePair::withdraw`] or the queue pair goes.
+    pub(crate) fn expose(
+        &mut self,
+        slot: u16,
+        buf: PinnedBuf,
+        part: &'static Cqe,
+        tag: u32,
+    ) -> core::result::Result<(u32, u64), (Error, PinnedBuf)> {
         let k = usize::from(slot);
         if !matches!(self.exposed.get(k), Some(None)) {
-            return Err(EINVAL);
+            return Err((EINVAL, buf));
         }
         // Room in `held` for every exposure's withdrawal, so that none fails for want
         // of memory once the pages are exposed.
         let exposed = self.exposed.iter().flatten().count();
-        self.held.reserve(exposed + 1, GFP_KERNEL)?;
+        if let Err(e) = self.held.reserve(exposed + 1, GFP_KERNEL) {
+            return Err((e.into(), buf));
+        }
         // And in `kept`, should each exposure's pages be kept for their bytes, so that
         // `release_done` moves them there without allocating.
-        self.kept.reserve(exposed + 1, GFP_KERNEL)?;
+        if let Err(e) = self.kept.reserve(exposed + 1, GFP_KERNEL) {
+            return Err((e.into(), buf));
+        }
         let (mut rkey, mut iova) = (0, 0);
         // On success the region's registration is posted and `buf` is kept below until
         // its invalidation completes (`withdraw`) or the drain (`drop`); on failure no
         // request names its pages and it may go.
         // SAFETY: Live QP (type invariant); `buf` is pinned and in no request.
-        to_result(unsafe {
+        let res = to_result(unsafe {
             bindings::infinisock_zc_expose(self.qp.as_raw(), part.as_raw(), buf.raw.as_ptr(), tag, &mut rkey, &mut iova)
-        })?;
+        });
+        if let Err(e) = res {
+            return Err((e, buf));
+        }
         self.exposed[k] = Some(buf);
         Ok((rkey, iova))
+    }
+
+    /// Makes room for `n` more pages kept for their bytes: a `sendfile()`'s gathered
+    /// run reserves it before it takes bytes, so that keeping them
+    /// ([`QueuePair::keep_unexposed`]) needs no memory later.
+    pub(crate) fn reserve_kept(&mut self, n: usize) -> Result {
+        Ok(self.kept.reserve(n, GFP_KERNEL)?)
+    }
+
+    /// Keeps `buf`'s first `len` bytes, never exposed, for the CPU to copy out as
+    /// [`QueuePair::take_kept`]'s pages are, after those kept already. Gives `buf`
+    /// back if no room was reserved ([`QueuePair::reserve_kept`]).
+    pub(crate) fn keep_unexposed(&mut self, mut buf: PinnedBuf, len: usize) -> core::result::Result<(), PinnedBuf> {
+        if self.kept.len() == self.kept.capacity() {
+            return Err(buf);
+        }
+        buf.keep_for_copy();
+        self.kept.push_within_capacity(KeptPages { buf, at: 0, end: len }).map_err(|e| e.0.buf)
     }
 
     /// Pages one exposed region covers at most ([`QueuePair::expose`]); 0 when the

@@ -638,6 +638,16 @@ impl PinnedBuf {
         unsafe { bindings::infinisock_pinned_kept_for_copy(self.raw.as_ptr()) };
     }
 
+    /// Takes `other`'s pages after its own, both a splice's referenced pages in no
+    /// request, as one run for one exposure. `EINVAL` unless its last byte ends a page
+    /// and `other`'s first begins one (`other` then goes, its pages released).
+    pub(crate) fn append(&mut self, other: PinnedBuf) -> Result {
+        // SAFETY: Both live (type invariant), distinct (`other` is owned), in no
+        // request; the helper moves `other`'s pages and their mappings, leaving it
+        // empty, which its drop then frees.
+        to_result(unsafe { bindings::infinisock_pinned_append(self.raw.as_ptr(), other.raw.as_ptr()) })
+    }
+
     /// Gives back the `MSG_ZEROCOPY` notification the pins hold, if any, before they
     /// go: for pages kept for ever (a failed drain), whose notification would hold its
     /// sock for ever too. The charge goes with it.

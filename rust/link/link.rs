@@ -559,11 +559,14 @@ impl Link {
     }
 
     /// What is due after a completion or a credit change: zero-copy replies and
-    /// READs, the bytes of our declined adverts, staged bytes, a pending DisConn, a
-    /// credit update.
+    /// READs, the bytes of our declined adverts, gathered spliced pages, staged
+    /// bytes, a pending DisConn, a credit update.
     pub(crate) fn progress(&mut self) -> Result {
         self.zc_flush()?;
         self.zc_read_more()?;
+        self.zc_resend()?;
+        // Gathered pages go after declined bytes; if they cannot be exposed, as Data.
+        self.zc_flush_run()?;
         self.zc_resend()?;
         let ring = self.credit_window();
         self.stream.progress(&mut SendRing(&mut self.qp), ring).map_err(Errno::into_error)
@@ -573,6 +576,8 @@ impl Link {
     /// replies owed, declined bytes and staged data.
     pub(crate) fn flush_fin(&mut self) -> Result {
         self.zc_flush()?;
+        self.zc_resend()?;
+        self.zc_flush_run()?;
         self.zc_resend()?;
         self.stream.flush_fin(&mut SendRing(&mut self.qp)).map_err(Errno::into_error)
     }
@@ -613,8 +618,10 @@ impl Link {
     /// rest wait for the next credit. Other data waits until they have gone
     /// (`data_held`). The program's buffer is not read again: it may be gone, or
     /// another call's by then.
-    fn zc_resend(&mut self) -> Result {
-        if !self.qp.has_kept() {
+    pub(crate) fn zc_resend(&mut self) -> Result {
+        // Kept pages of a run that could not be advertised wait behind the adverts
+        // still open (rule (a)); a declined advert's find none open.
+        if !self.qp.has_kept() || self.zc_src.as_ref().is_some_and(ZcSource::open) {
             return Ok(());
         }
         let mut kept = self.qp.take_kept();

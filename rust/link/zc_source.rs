@@ -5,23 +5,38 @@
 //! on them (`proto::zc_src` keeps the rules), and their withdrawal once the sink's
 //! reply closes them. A declined advert's pages are kept past their withdrawal, and
 //! the link sends their unread bytes as Data from them (`Link::zc_resend`), before
-//! anything else. `sdp::zcopy_tx` drives it from a blocking `send()`, a
-//! `MSG_ZEROCOPY` one, or a `sendfile()`'s or `splice()`'s.
+//! anything else. A `sendfile()`'s pages that come while adverts are open gather into
+//! a run (`proto::zc_gather`), which the link advertises as one advert when one of
+//! those closes (`Link::zc_flush_run`). `sdp::zcopy_tx` drives it from a blocking
+//! `send()`, a `MSG_ZEROCOPY` one, or a `sendfile()`'s or `splice()`'s.
 
 use kernel::{
+    page::PAGE_SIZE,
     prelude::*,
     time::{Instant, Monotonic},
 };
 
 use crate::{
-    kernel_api::{list::KernelLists, qp::QueuePair, verbs::Cqe},
-    link::link::WrKind,
-    proto::zc_src::{Closed, Due, SrcAdverts, SrcLimits, SrcViolation},
+    kernel_api::{
+        list::KernelLists,
+        log::pr_warn_ratelimited,
+        qp::QueuePair,
+        verbs::{Cqe, PinnedBuf},
+    },
+    link::link::{Link, WrKind},
+    proto::{
+        wire::{Advert, Mid, SRC_AH_LEN},
+        zc_gather::{AdvertLimits, Run},
+        zc_src::{Closed, Due, SrcAdverts, SrcLimits, SrcViolation},
+    },
 };
 
 /// Adverts of ours open at once at most (fewer if the peer keeps fewer open): enough
 /// that the sink READs the next while we hear of the last.
 pub(crate) const SRC_ADVERTS: usize = 4;
+
+/// Bytes one advert covers at most (OFED's sinks take no more).
+pub(crate) const ADVERT_MAX: usize = 1 << 20;
 
 /// The unsignaled requests that register an exposed region: reported only when they
 /// fail or are flushed.
@@ -70,6 +85,15 @@ pub(crate) struct ZcSource {
     next_tag: u32,
     /// The adverts' clock.
     epoch: Instant<Monotonic>,
+    /// Spliced pages gathered behind open adverts and not advertised yet, their
+    /// references held.
+    run: Option<(PinnedBuf, Run)>,
+    /// A run's pages were exposed but their SrcAvail could not go: the bytes are
+    /// lost, and the connection must be reset.
+    run_lost: bool,
+    /// Adverts the link opened for runs, not yet counted in the namespace's
+    /// statistics ([`ZcSource::take_runs_advertised`]).
+    runs_advertised: u64,
 }
 
 impl ZcSource {
@@ -90,6 +114,9 @@ impl ZcSource {
             max_pages,
             next_tag: 0,
             epoch: Instant::now(),
+            run: None,
+            run_lost: false,
+            runs_advertised: 0,
         }
     }
 
@@ -102,22 +129,52 @@ impl ZcSource {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Pages one advert covers at most.
-    pub(crate) fn max_pages(&self) -> usize {
-        self.max_pages
+    /// How large one advert may be.
+    pub(crate) fn limits(&self) -> AdvertLimits {
+        AdvertLimits { max_bytes: ADVERT_MAX, max_pages: self.max_pages, page: PAGE_SIZE }
     }
 
     /// Whether a write may begin advertising: no other is, and nothing of ours is
-    /// exposed or waits to be taken back.
+    /// exposed, gathered, or waits to be taken back.
     pub(crate) fn idle(&self) -> bool {
-        !self.writer && !self.busy() && self.declined == 0
+        !self.writer && !self.busy() && self.declined == 0 && self.run.is_none()
     }
 
     /// Whether a call whose adverts outlive it (`MSG_ZEROCOPY`, spliced pages) may
     /// add adverts to those open: no other write advertises, and
-    /// [`Self::takes_more`].
-    pub(crate) fn may_add(&self) -> bool {
-        !self.writer && self.takes_more()
+    /// [`Self::takes_more`]; behind gathered pages, only more of them (`spliced`).
+    pub(crate) fn may_add(&self, spliced: bool) -> bool {
+        !self.writer && self.takes_more() && (spliced || self.run.is_none())
+    }
+
+    /// The spliced pages gathered and not advertised yet, if any.
+    pub(crate) fn run(&self) -> Option<&Run> {
+        self.run.as_ref().map(|(_, r)| r)
+    }
+
+    /// `pages`, `len` bytes beginning `off` into their first page, join the run
+    /// (`zc_gather::step` said so; `more`: more follows). `EINVAL` if they cannot
+    /// (they go, their references released).
+    pub(crate) fn gather(&mut self, pages: PinnedBuf, off: usize, len: usize, more: bool) -> Result {
+        let lim = self.limits();
+        let open = self.open();
+        match self.run.as_mut() {
+            None => {
+                let mut run = Run::new(off);
+                run.joined(len, more, open, &lim);
+                self.run = Some((pages, run));
+            }
+            Some((buf, run)) => {
+                buf.append(pages)?;
+                run.joined(len, more, open, &lim);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adverts opened for runs since the last call.
+    pub(crate) fn take_runs_advertised(&mut self) -> u64 {
+        core::mem::take(&mut self.runs_advertised)
     }
 
     /// Whether adverts may be added to those open: none was declined or cancelled
@@ -150,9 +207,10 @@ impl ZcSource {
         self.resent
     }
 
-    /// An exposure could not be withdrawn: the connection must be reset.
+    /// An exposure could not be withdrawn, or gathered pages could not be
+    /// advertised: the connection must be reset.
     pub(crate) fn broken(&self) -> bool {
-        self.slots.contains(&Slot::Stuck)
+        self.run_lost || self.slots.contains(&Slot::Stuck)
     }
 
     /// A free exposure slot, if another advert may open now.
@@ -185,9 +243,10 @@ impl ZcSource {
         Ok(())
     }
 
-    /// Bytes advertised and not READ yet, or declined and not sent as Data yet.
+    /// Bytes advertised and not READ yet, gathered, or declined and not sent as
+    /// Data yet.
     pub(crate) fn outq(&self) -> u64 {
-        self.adverts.unread() + self.declined
+        self.adverts.unread() + self.declined + self.run().map_or(0, |r| r.len as u64)
     }
 
     /// Whether an advert is open: no Data may go meanwhile.
@@ -206,9 +265,10 @@ impl ZcSource {
         self.declined > 0
     }
 
-    /// Whether data of ours must wait: an advert is open, or declined bytes go first.
+    /// Whether data of ours must wait: an advert is open, or declined or gathered
+    /// bytes go first.
     pub(crate) fn holds_data(&self) -> bool {
-        self.open() || self.has_declined()
+        self.open() || self.has_declined() || self.run.is_some()
     }
 
     /// `n` declined bytes went as Data.
@@ -226,6 +286,9 @@ impl ZcSource {
     /// Withdraws the region of a closed advert; its unread bytes are declined, and its
     /// pages kept for them.
     fn close(&mut self, qp: &mut QueuePair, c: Closed) -> Result {
+        if let Some((_, run)) = self.run.as_mut() {
+            run.advert_closed();
+        }
         self.declined += u64::from(c.unread());
         self.read += u64::from(c.read);
         let slot = u16::try_from(c.id).map_err(|_| EINVAL)?;
@@ -236,6 +299,15 @@ impl ZcSource {
     /// never advertised (or not recorded).
     pub(crate) fn abandon(&mut self, qp: &mut QueuePair, slot: u16) -> Result {
         self.withdraw(qp, slot, None)
+    }
+
+    /// Withdraws `slot`'s region, whose `len` bytes were exposed but never
+    /// advertised (their SrcAvail could not go), keeping them: they go as Data, as a
+    /// declined advert's unread bytes.
+    pub(crate) fn withdraw_unsent(&mut self, qp: &mut QueuePair, slot: u16, len: usize) -> Result {
+        self.withdraw(qp, slot, Some(0..len))?;
+        self.declined += len as u64;
+        Ok(())
     }
 
     /// Withdraws `slot`'s region, keeping the bytes `keep` of its pages.
@@ -318,5 +390,129 @@ impl ZcSource {
         let now = self.now_ms();
         self.adverts.cancel(now);
         self.cancelled_in_write = true;
+    }
+}
+
+/// How opening an advert failed ([`Link::zc_open_advert`]).
+pub(crate) enum OpenFailed {
+    /// The pages were not exposed: they come back.
+    NotExposed(Error, PinnedBuf),
+    /// They were exposed but the SrcAvail could not go: withdrawn, and kept for
+    /// their bytes as a declined advert's (`kept`) or gone with the slot.
+    NotSent { err: Error, kept: bool },
+}
+
+/// The source's side of zero-copy on the link: opening one advert, and the run of
+/// gathered pages.
+impl Link {
+    /// Exposes `pages` (`len` bytes) in the free slot `slot` and advertises them with a
+    /// SrcAvail (after [`ZcSource::reserve`]; a data credit is there). If the SrcAvail
+    /// cannot go, the exposure is withdrawn; with `keep_unsent` (bytes handed over
+    /// already) and no other advert open, its pages are kept and their bytes go as
+    /// Data, as a declined advert's; otherwise they go with the slot.
+    pub(crate) fn zc_open_advert(
+        &mut self,
+        slot: u16,
+        pages: PinnedBuf,
+        len: usize,
+        keep_unsent: bool,
+    ) -> core::result::Result<(), OpenFailed> {
+        let gone = |err| OpenFailed::NotSent { err, kept: false };
+        let src = self.zc_src.as_mut().ok_or(gone(EINVAL))?;
+        let tag = src.next_tag();
+        let (rkey, vaddr) = self.qp.expose(slot, pages, &ZC_REG_CQE, tag).map_err(|(e, p)| OpenFailed::NotExposed(e, p))?;
+        let ah = Advert { len: len as u32, rkey, vaddr };
+        let sent = self.send(Mid::SrcAvail, 0, false, SRC_AH_LEN, |buf| {
+            ah.encode(buf.get_mut(..SRC_AH_LEN).ok_or(EINVAL)?);
+            Ok(SRC_AH_LEN)
+        });
+        let mseq = self.stream.credits.as_ref().map_or(0, |c| c.last_sent());
+        let src = self.zc_src.as_mut().ok_or(gone(EINVAL))?;
+        if let Err(err) = sent {
+            // Never advertised: withdrawn (a failure marks the slot broken). Kept
+            // bytes go after those of the adverts before them, which is only sure
+            // when none is open.
+            if keep_unsent && !src.open() && src.withdraw_unsent(&mut self.qp, slot, len).is_ok() {
+                self.stream.data_held = true;
+                return Err(OpenFailed::NotSent { err, kept: true });
+            }
+            let _ = src.abandon(&mut self.qp, slot);
+            return Err(gone(err));
+        }
+        // Room was reserved: the sink may have seen it, so it must be recorded.
+        src.opened(slot, mseq, len as u32).map_err(gone)?;
+        self.stream.data_held = true;
+        Ok(())
+    }
+
+    /// The run of gathered pages goes as one advert if it is due (or no advert is
+    /// open any more) and nothing goes before it: from `progress`, after the replies
+    /// that close adverts.
+    pub(crate) fn zc_flush_run(&mut self) -> Result {
+        let due = self.zc_src.as_ref().is_some_and(|s| s.takes_more() && s.run().is_some_and(|r| r.goes(s.open())));
+        if due {
+            self.zc_advertise_run()?;
+        }
+        Ok(())
+    }
+
+    /// The run goes now, if a slot and a credit allow, and nothing declined goes
+    /// before it; returns whether it went. As one advert; or, when the device would
+    /// not expose its pages (or no memory allowed the advert) and no advert is open,
+    /// as Data from its pages (with adverts open it waits: nothing may pass them, and
+    /// their declined bytes would go first). `Err`: its pages were exposed but the
+    /// SrcAvail could not go with adverts open: its bytes are lost, and the
+    /// connection must be reset ([`ZcSource::broken`]).
+    pub(crate) fn zc_advertise_run(&mut self) -> Result<bool> {
+        let Some(src) = self.zc_src.as_mut() else { return Ok(false) };
+        if src.run.is_none() || !src.takes_more() {
+            return Ok(false);
+        }
+        let Some(slot) = src.free_slot() else { return Ok(false) };
+        if !self.can_send_data() {
+            return Ok(false);
+        }
+        let Some(src) = self.zc_src.as_mut() else { return Ok(false) };
+        let reserved = src.reserve();
+        let Some((pages, run)) = src.run.take() else { return Ok(false) };
+        let res = match reserved {
+            Ok(()) => self.zc_open_advert(slot, pages, run.len, true),
+            Err(e) => Err(OpenFailed::NotExposed(e, pages)),
+        };
+        let Some(src) = self.zc_src.as_mut() else { return Ok(false) };
+        match res {
+            Ok(()) => {
+                src.runs_advertised += 1;
+                Ok(true)
+            }
+            Err(OpenFailed::NotSent { kept: true, .. }) => {
+                pr_warn_ratelimited!("SDP: the advert of gathered spliced pages could not be sent; sent as Data\n");
+                Ok(true)
+            }
+            Err(OpenFailed::NotSent { .. }) => {
+                pr_warn_ratelimited!("SDP: the advert of gathered spliced pages could not be sent; connection reset\n");
+                src.run_lost = true;
+                Err(ECONNRESET)
+            }
+            Err(OpenFailed::NotExposed(e, pages)) => {
+                if src.open() {
+                    src.run = Some((pages, run));
+                    return Ok(false);
+                }
+                match self.qp.keep_unexposed(pages, run.len) {
+                    Ok(()) => {
+                        pr_warn_ratelimited!("SDP: gathered spliced pages could not be exposed ({:?}); sent as Data\n", e);
+                        src.declined += run.len as u64;
+                        self.stream.data_held = true;
+                        self.zc_resend()?;
+                        Ok(true)
+                    }
+                    Err(pages) => {
+                        src.run = Some((pages, run));
+                        Ok(false)
+                    }
+                }
+            }
+        }
     }
 }

@@ -111,6 +111,8 @@ pub const MSG_DONTWAIT: i32 = 0x40;
 pub const MSG_WAITALL: i32 = 0x100;
 /// `MSG_NOSIGNAL`.
 pub const MSG_NOSIGNAL: i32 = 0x4000;
+/// `MSG_MORE`: more data follows (a `sendfile()`'s pieces carry it but its last).
+pub const MSG_MORE: i32 = 0x8000;
 /// `MSG_ZEROCOPY`.
 pub const MSG_ZEROCOPY: i32 = 0x400_0000;
 /// `MSG_SPLICE_PAGES`: the kernel's own flag for a `sendfile()`'s or `splice()`'s

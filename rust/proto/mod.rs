@@ -42,6 +42,7 @@ pub mod transmit;
 pub mod urgent;
 pub mod tunables;
 pub mod wire;
+pub mod zc_gather;
 pub mod zc_land;
 pub mod zc_policy;
 pub mod zc_sink;

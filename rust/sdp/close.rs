@@ -30,7 +30,7 @@ fn shut_send(ep: EpRef<'_>, inner: &mut Inner) {
         if inner.phase == Phase::Connected && !link.stream.fin_sent {
             link.stream.fin_pending = true;
             let res = link.flush_fin();
-            crate::sdp::zcopy_rx::count_declines(ep, link);
+            crate::sdp::zcopy_rx::count_link_events(ep, link);
             if let Err(e) = res {
                 ep.fail(inner, e);
                 return;
@@ -67,7 +67,7 @@ pub(crate) fn shutdown(ep: EpRef<'_>, how: i32) -> Result {
                 // Adverts of the peer's still open would wait for a reader for ever.
                 if let Some(link) = inner.link.as_mut() {
                     let res = link.zc_shut_read();
-                    crate::sdp::zcopy_rx::count_declines(ep, link);
+                    crate::sdp::zcopy_rx::count_link_events(ep, link);
                     if let Err(e) = res {
                         ep.fail(inner, e);
                         return Ok(());

@@ -105,7 +105,7 @@ fn process(ep: EpRef<'_>, inner: &mut Inner, idx: u16) {
                 ep.sk.send_sigurg();
             }
             let res = link.progress();
-            crate::sdp::zcopy_rx::count_declines(ep, link);
+            crate::sdp::zcopy_rx::count_link_events(ep, link);
             if let Err(e) = res {
                 ep.fail(inner, e);
                 return;

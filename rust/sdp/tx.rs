@@ -63,7 +63,7 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
 pub(crate) fn progress(ep: EpRef<'_>, inner: &mut Inner) -> Option<bool> {
     let link = inner.link.as_mut()?;
     let res = link.progress();
-    crate::sdp::zcopy_rx::count_declines(ep, link);
+    crate::sdp::zcopy_rx::count_link_events(ep, link);
     let writable = link.writable();
     if let Err(e) = res {
         ep.fail(inner, e);

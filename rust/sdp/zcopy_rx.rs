@@ -61,14 +61,19 @@ pub(crate) fn on_message(ep: EpRef<'_>, link: &mut Link, idx: u16, z: ZcVerdict,
     Ok(events)
 }
 
-/// Counts the peer's adverts the link declined since the last look
-/// (`zc_declines_sent`). The link decides its SendSm where it flushes its replies
-/// (`Link::progress`, `flush_fin`, `zc_shut_read`), with no namespace to count in: each
-/// caller of those counts here after them.
-pub(crate) fn count_declines(ep: EpRef<'_>, link: &mut Link) {
+/// Counts what the link decided on its own since the last look: the peer's adverts
+/// it declined (`zc_declines_sent`), and the adverts it opened for gathered spliced
+/// pages (`zc_adverts_sent`). It decides them where it flushes its replies and its
+/// gathered pages (`Link::progress`, `flush_fin`, `zc_shut_read`), with no namespace
+/// to count in: each caller of those counts here after them.
+pub(crate) fn count_link_events(ep: EpRef<'_>, link: &mut Link) {
     let declined = link.zc.as_mut().map_or(0, |flow| flow.take_declined());
     if declined > 0 {
         stats::add(ep.sk.net(), Counter::ZcDeclinesSent, u64::from(declined));
+    }
+    let runs = link.zc_src.as_mut().map_or(0, |src| src.take_runs_advertised());
+    if runs > 0 {
+        stats::add(ep.sk.net(), Counter::ZcAdvertsSent, runs);
     }
 }
 
@@ -101,7 +106,7 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     stats::add(ep.sk.net(), Counter::ZcBytesRead, u64::from(link.rx_len[usize::from(idx)]));
     let discard = inner.shutdown & RCV_SHUTDOWN != 0;
     let res = link.zc_landed(idx, discard).and_then(|()| link.progress());
-    count_declines(ep, link);
+    count_link_events(ep, link);
     if let Err(e) = res {
         ep.fail(inner, e);
         return;

@@ -16,7 +16,6 @@ use core::sync::atomic::Ordering;
 
 use crate::kernel_api::log::pr_warn_ratelimited;
 use kernel::{
-    page::PAGE_SIZE,
     prelude::*,
     sync::MutexGuard,
     time::{msecs_to_jiffies, Instant, Monotonic},
@@ -26,16 +25,18 @@ use crate::{
     kernel_api::{sock::Msg, verbs::Wc, zc_notify::ZcNotify},
     link::{
         link::{Link, REGIONS_KEPT_MS},
-        zc_source::{ZcSource, ZC_REG_CQE},
+        zc_source::{OpenFailed, ZcSource, SRC_ADVERTS},
     },
     netns::{stats, tunables},
     proto::{
+        abi::{MSG_MORE, MSG_SPLICE_PAGES},
         errno::ETIMEDOUT,
         rdma_ops::connection_error,
         receive::{Violation, ZcVerdict},
         stats::Counter,
         tunables::TunableId,
-        wire::{Advert, Mid, SRC_AH_LEN},
+        wire::Mid,
+        zc_gather::{self, Step},
         zc_policy::Setting,
         zc_src::Due,
     },
@@ -44,9 +45,6 @@ use crate::{
         tx::sendable,
     },
 };
-
-/// Bytes one advert covers at most (OFED's sinks take no more).
-const ADVERT_MAX: usize = 1 << 20;
 
 /// How often a writer waiting for the sink looks at its clocks (the adverts'
 /// timeouts, `SO_SNDTIMEO`) and for signals.
@@ -94,7 +92,8 @@ fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
 /// none is open.
 pub(crate) fn eligible(ep: EpRef<'_>, inner: &Inner, msg: &Msg, rest: usize, early: bool) -> Option<usize> {
     let link = inner.link.as_ref()?;
-    let free = link.zc_src.as_ref().is_some_and(|s| if early { s.may_add() } else { s.idle() });
+    let spliced = msg.flags() & MSG_SPLICE_PAGES != 0;
+    let free = link.zc_src.as_ref().is_some_and(|s| if early { s.may_add(spliced) } else { s.idle() });
     if !free || link.stream.staged_len != 0 {
         return None;
     }
@@ -297,8 +296,14 @@ fn advertise_early(
         let res = advertise(link, msg, rest - advanced, min, notify, &mut opened);
         advanced += opened.bytes;
         stats::add(ep.sk.net(), Counter::ZcAdvertsSent, opened.adverts);
+        let broken = link.zc_src.as_ref().is_some_and(ZcSource::broken);
         match res {
             Ok(()) => {}
+            Err(_) if broken => {
+                // Gathered bytes calls took were lost with their SrcAvail.
+                reset(ep, inner, ECONNRESET);
+                return done(ep, advanced, true, false, Some(ECONNRESET));
+            }
             Err(e) if e == EFAULT => return done(ep, advanced, false, true, None),
             Err(_) => return done(ep, advanced, true, false, None),
         }
@@ -426,7 +431,7 @@ fn outcome(
 /// What [`advertise`] opened.
 #[derive(Default)]
 struct Opened {
-    /// Bytes advertised, which `msg` is left after.
+    /// Bytes advertised or gathered, which `msg` is left after.
     bytes: usize,
     adverts: u64,
 }
@@ -436,8 +441,9 @@ struct Opened {
 /// has room for them and a data credit allows each SrcAvail, counting them in
 /// `opened` (also when it fails). The pins are charged to `RLIMIT_MEMLOCK`, or to a
 /// `MSG_ZEROCOPY` call's `notify`; spliced pages are held by a reference each,
-/// charged to nobody. `EFAULT`: a page was missing; another error
-/// (`ENOBUFS` over the limit): the pages cannot be exposed (the caller copies).
+/// charged to nobody, and gather behind open adverts into one larger advert
+/// (`proto::zc_gather`). `EFAULT`: a page was missing; another error (`ENOBUFS`
+/// over the limit): the pages cannot be exposed (the caller copies).
 fn advertise(
     link: &mut Link,
     msg: &mut Msg,
@@ -446,38 +452,59 @@ fn advertise(
     notify: Option<&ZcNotify>,
     opened: &mut Opened,
 ) -> Result {
+    let flags = msg.flags();
+    // Spliced pages, and whether the splice says more follows.
+    let splice_more = (flags & MSG_SPLICE_PAGES != 0).then_some(flags & MSG_MORE != 0);
     loop {
         let Some(src) = link.zc_src.as_ref() else { return Ok(()) };
-        if link.stream.staged_len != 0 {
-            // Another writer's bytes, staged while no advert was open: they go first.
+        if link.stream.staged_len != 0 || !src.takes_more() {
+            // Another writer's bytes, staged while no advert was open, or declined
+            // ones: they go first.
             return Ok(());
         }
         let (segment, offset) = msg.zc_segment();
         let piece = segment.min(rest - opened.bytes);
-        if piece < min || !link.can_send_data() {
+        if piece < min {
+            return Ok(());
+        }
+        let lim = src.limits();
+        let len = lim.cap(offset, piece);
+        if let Some(more) = splice_more {
+            match zc_gather::step(src.run(), offset, len, more, src.open(), &lim) {
+                Step::Gather => {
+                    if src.run().is_none() {
+                        // Should its pages not be exposed, they are kept without
+                        // allocating then: room for every slot's and the run's.
+                        link.qp.reserve_kept(SRC_ADVERTS + 1)?;
+                    }
+                    let pages = link.qp.pin_for_advert(msg, len, None)?;
+                    link.zc_src.as_mut().ok_or(EINVAL)?.gather(pages, offset, len, more)?;
+                    link.stream.data_held = true;
+                    msg.advance(len);
+                    opened.bytes += len;
+                    // A run that can grow no more goes now if a slot is free.
+                    link.zc_flush_run()?;
+                    continue;
+                }
+                Step::FlushFirst => {
+                    if link.zc_advertise_run()? {
+                        continue;
+                    }
+                    return Ok(());
+                }
+                Step::Advertise => {}
+            }
+        }
+        if !link.can_send_data() {
             return Ok(());
         }
         let Some(slot) = src.free_slot() else { return Ok(()) };
-        let len = piece.min(src.max_pages() * PAGE_SIZE - offset).min(ADVERT_MAX);
         link.zc_src.as_mut().ok_or(EINVAL)?.reserve()?;
         let pages = link.qp.pin_for_advert(msg, len, notify)?;
-        let tag = link.zc_src.as_mut().map_or(0, ZcSource::next_tag);
-        let (rkey, vaddr) = link.qp.expose(slot, pages, &ZC_REG_CQE, tag)?;
-        let ah = Advert { len: len as u32, rkey, vaddr };
-        let sent = link.send(Mid::SrcAvail, 0, false, SRC_AH_LEN, |buf| {
-            ah.encode(buf.get_mut(..SRC_AH_LEN).ok_or(EINVAL)?);
-            Ok(SRC_AH_LEN)
-        });
-        let mseq = link.stream.credits.as_ref().map_or(0, |c| c.last_sent());
-        let Some(src) = link.zc_src.as_mut() else { return Err(EINVAL) };
-        if let Err(e) = sent {
-            // Never advertised: withdrawn (a failure marks the slot broken).
-            let _ = src.abandon(&mut link.qp, slot);
-            return Err(e);
-        }
-        // Room was reserved: the sink may have seen it, so it must be recorded.
-        src.opened(slot, mseq, len as u32)?;
-        link.stream.data_held = true;
+        // On failure nothing was handed over: the caller copies from `msg`.
+        link.zc_open_advert(slot, pages, len, false).map_err(|f| match f {
+            OpenFailed::NotExposed(e, _) | OpenFailed::NotSent { err: e, .. } => e,
+        })?;
         msg.advance(len);
         opened.bytes += len;
         opened.adverts += 1;
@@ -526,8 +553,12 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc, invalidation:
             ep.fail(inner, err.into_error());
             return;
         }
-    } else if invalidation && inner.phase == Phase::Connected && link.qp.has_kept() {
-        // A declined advert's pages are out of the peer's reach: its bytes go now.
+    } else if invalidation
+        && inner.phase == Phase::Connected
+        && (link.qp.has_kept() || link.zc_src.as_ref().is_some_and(|s| s.run().is_some()))
+    {
+        // A declined advert's pages are out of the peer's reach: its bytes go now;
+        // gathered pages may take the freed slot.
         if crate::sdp::tx::progress(ep, inner).is_none() {
             return;
         }

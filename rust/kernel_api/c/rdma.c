@@ -243,6 +243,48 @@ void infinisock_unpin(struct infinisock_pinned *p)
 }
 
 /*
+ * Appends b's pages to a's: both the referenced pages of a splice (neither pinned nor
+ * charged, with no notification), mapped for the same device to read and in no
+ * request. b is left empty, to be freed. -EINVAL unless a's last byte ends a page and
+ * b's first begins one, which one fast registration needs to map them together.
+ */
+int infinisock_pinned_append(struct infinisock_pinned *a, struct infinisock_pinned *b)
+{
+	u32 n = a->nsge + b->nsge;
+	const struct ib_sge *last;
+	struct page **pages;
+	struct ib_sge *sges;
+
+	if (a->pinned || b->pinned || a->notify || b->notify || a->nmr || b->nmr || a->dev != b->dev ||
+	    a->dir != b->dir || !a->nsge || !b->nsge || a->nsge != a->npages || b->nsge != b->npages)
+		return -EINVAL;
+	last = &a->sges[a->nsge - 1];
+	if (offset_in_page(last->addr + last->length) || offset_in_page(b->sges[0].addr) || b->first_off)
+		return -EINVAL;
+	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	sges = kvmalloc_array(n, sizeof(*sges), GFP_KERNEL);
+	if (!pages || !sges) {
+		kvfree(pages);
+		kvfree(sges);
+		return -ENOMEM;
+	}
+	memcpy(pages, a->pages, a->npages * sizeof(*pages));
+	memcpy(pages + a->npages, b->pages, b->npages * sizeof(*pages));
+	memcpy(sges, a->sges, a->nsge * sizeof(*sges));
+	memcpy(sges + a->nsge, b->sges, b->nsge * sizeof(*sges));
+	kvfree(a->pages);
+	kvfree(a->sges);
+	a->pages = pages;
+	a->sges = sges;
+	a->npages = n;
+	a->nsge = n;
+	/* Their references and mappings are a's now. */
+	b->npages = 0;
+	b->nsge = 0;
+	return 0;
+}
+
+/*
  * p's regions go back to their pool (invalidated, in no request any more), and its
  * bytes are to be copied out: a MSG_ZEROCOPY notification they hold will say so.
  */

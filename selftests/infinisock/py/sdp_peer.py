@@ -288,8 +288,10 @@ def send_file_pages(s, path, through_pipe, nonblock=False):
     # spurious: EAGAIN right after POLLOUT said the socket took more.
     sent, eagain, spurious, pollout = 0, 0, 0, False
     s.setblocking(not nonblock)
+    # Only a non-blocking sender waits for room.
     room = select.poll()
-    room.register(s, select.POLLOUT)
+    if nonblock:
+        room.register(s, select.POLLOUT)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         try:
