@@ -8,7 +8,9 @@
 //! join a *run* (their pages referenced, nothing exposed yet), which goes as one
 //! advert when an advert of ours closes, when nothing more can join it, when no more
 //! follows, or when no advert is open any more. The open advert that the run waits
-//! behind is what guarantees the run goes: no timer is needed.
+//! behind is what guarantees the run goes: no timer is needed. "More follows" is the
+//! caller's: `MSG_MORE`, or, as Nagle's rule holds a TCP stream's data behind
+//! unacknowledged data, any call without `TCP_NODELAY`.
 //!
 //! One fast registration maps a list of pages of which only the first may begin past
 //! its page's start and only the last may end before its page's end: a piece joins a

@@ -175,7 +175,7 @@ fn advertise_and_wait(
         let cancelled = link.zc_src.as_ref().is_some_and(ZcSource::cancelled_in_write);
         if stop.is_none() && !copy_rest && !fault && !declined && !cancelled {
             let mut opened = Opened::default();
-            let res = advertise(link, msg, rest - advanced, min, None, &mut opened);
+            let res = advertise(link, msg, rest - advanced, min, None, None, &mut opened);
             advanced += opened.bytes;
             stats::add(ep.sk.net(), Counter::ZcAdvertsSent, opened.adverts);
             match res {
@@ -272,6 +272,12 @@ fn advertise_early(
     timeo: &mut i64,
 ) -> Result<Outcome> {
     let mut advanced = 0usize;
+    // Spliced pages gather behind open adverts while more follows: the call says so
+    // (`MSG_MORE`), or Nagle's rule holds what comes behind data in flight (no
+    // `TCP_NODELAY`), as TCP holds a `sendfile()`'s pages behind unacknowledged
+    // segments.
+    let flags = msg.flags();
+    let gather = (flags & MSG_SPLICE_PAGES != 0).then_some(flags & MSG_MORE != 0 || !guard.nodelay);
     // Nothing of the call is copied here: a declined advert's notification says so.
     let done = |ep, advanced, copy_rest, fault, stop| outcome(ep, advanced, 0, copy_rest, fault, stop);
     loop {
@@ -293,7 +299,7 @@ fn advertise_early(
             return done(ep, advanced, true, false, None);
         }
         let mut opened = Opened::default();
-        let res = advertise(link, msg, rest - advanced, min, notify, &mut opened);
+        let res = advertise(link, msg, rest - advanced, min, notify, gather, &mut opened);
         advanced += opened.bytes;
         stats::add(ep.sk.net(), Counter::ZcAdvertsSent, opened.adverts);
         let broken = link.zc_src.as_ref().is_some_and(ZcSource::broken);
@@ -441,20 +447,19 @@ struct Opened {
 /// has room for them and a data credit allows each SrcAvail, counting them in
 /// `opened` (also when it fails). The pins are charged to `RLIMIT_MEMLOCK`, or to a
 /// `MSG_ZEROCOPY` call's `notify`; spliced pages are held by a reference each,
-/// charged to nobody, and gather behind open adverts into one larger advert
-/// (`proto::zc_gather`). `EFAULT`: a page was missing; another error (`ENOBUFS`
-/// over the limit): the pages cannot be exposed (the caller copies).
+/// charged to nobody, and with `gather` (whether more follows) gather behind open
+/// adverts into one larger advert (`proto::zc_gather`). `EFAULT`: a page was
+/// missing; another error (`ENOBUFS` over the limit): the pages cannot be exposed
+/// (the caller copies).
 fn advertise(
     link: &mut Link,
     msg: &mut Msg,
     rest: usize,
     min: usize,
     notify: Option<&ZcNotify>,
+    gather: Option<bool>,
     opened: &mut Opened,
 ) -> Result {
-    let flags = msg.flags();
-    // Spliced pages, and whether the splice says more follows.
-    let splice_more = (flags & MSG_SPLICE_PAGES != 0).then_some(flags & MSG_MORE != 0);
     loop {
         let Some(src) = link.zc_src.as_ref() else { return Ok(()) };
         if link.stream.staged_len != 0 || !src.takes_more() {
@@ -469,7 +474,7 @@ fn advertise(
         }
         let lim = src.limits();
         let len = lim.cap(offset, piece);
-        if let Some(more) = splice_more {
+        if let Some(more) = gather {
             match zc_gather::step(src.run(), offset, len, more, src.open(), &lim) {
                 Step::Gather => {
                     if src.run().is_none() {

@@ -15,11 +15,13 @@
   sdp_peer.py send ADDR PORT FILE      connect, send FILE in pieces of many sizes and
                                        offsets from one buffer overwritten after each
                                        send() returns; print "sent N", or the error
-  sdp_peer.py sendfile ADDR PORT FILE [nonblock]
+  sdp_peer.py sendfile ADDR PORT FILE [nonblock] [chunked] [nodelay]
                                        connect, send FILE with sendfile(2); print "sent N"
                                        ("nonblock": from a non-blocking socket, waiting
                                        for POLLOUT after EAGAIN; " eagain A spurious S"
-                                       follows, S: EAGAINs right after a POLLOUT)
+                                       follows, S: EAGAINs right after a POLLOUT;
+                                       "chunked": 64 KiB a call, as iperf3 -Z does;
+                                       "nodelay": with TCP_NODELAY)
   sdp_peer.py splice ADDR PORT FILE    connect, send FILE with splice(2) through a pipe
                                        of 1 MiB; print "sent N"
   sdp_peer.py twice ADDR PORT N        connect, send N bytes of "A" and N of "B" from two
@@ -182,7 +184,10 @@ def main():
             print(f"sent {os.path.getsize(sys.argv[4])} read {got}", flush=True)
             return 0
         if mode in ("sendfile", "splice"):
-            return send_file_pages(s, sys.argv[4], mode == "splice", sys.argv[5:] == ["nonblock"])
+            words = set(sys.argv[5:])
+            if "nodelay" in words:
+                s.setsockopt(socket.SOL_TCP, socket.TCP_NODELAY, 1)
+            return send_file_pages(s, sys.argv[4], mode == "splice", "nonblock" in words, "chunked" in words)
         if mode == "twice":
             return send_twice(s, int(sys.argv[4]))
         if mode == "cut":
@@ -280,10 +285,11 @@ def send_pieces(s, data, quiet=False, sizes=None):
     return 0
 
 
-def send_file_pages(s, path, through_pipe, nonblock=False):
+def send_file_pages(s, path, through_pipe, nonblock=False, chunked=False):
     """Sends the file at `path` from its page cache: with sendfile(2), or with
     splice(2) into a pipe of 1 MiB and from it to the socket. `nonblock`: from a
-    non-blocking socket, each EAGAIN waiting for POLLOUT (10 s at most)."""
+    non-blocking socket, each EAGAIN waiting for POLLOUT (10 s at most). `chunked`:
+    sendfile(2) of 64 KiB a call, each without MSG_MORE."""
     import select
     # spurious: EAGAIN right after POLLOUT said the socket took more.
     sent, eagain, spurious, pollout = 0, 0, 0, False
@@ -308,7 +314,8 @@ def send_file_pages(s, path, through_pipe, nonblock=False):
             else:
                 while sent < size:
                     try:
-                        sent += os.sendfile(s.fileno(), f.fileno(), sent, size - sent)
+                        chunk = min(1 << 16, size - sent) if chunked else size - sent
+                        sent += os.sendfile(s.fileno(), f.fileno(), sent, chunk)
                         pollout = False
                     except BlockingIOError:
                         eagain += 1
