@@ -112,6 +112,14 @@ kernel_log() {
 	if grep -q '^infinisock ' /proc/modules; then
 		echo "# rmmod infinisock failed: $(grep '^infinisock ' /proc/modules)"
 		rc=1
+		# What still holds it: each host's SDP sockets, and the processes left.
+		for h in a b; do
+			echo "# host $h, /proc/net/infinisock/sdp:"
+			ip netns exec $h cat /proc/net/infinisock/sdp 2>&1 | head -20 | sed 's/^/#   /'
+		done
+		echo "# processes with sockets:"
+		ls -l /proc/[0-9]*/fd 2>/dev/null | grep -c 'socket:' | sed 's/^/#   sockets: /'
+		ps -eo pid,stat,args --no-headers | grep -vE '\[|ps -eo|grep|sed|head' | head -20 | sed 's/^/#   /'
 	fi
 	if [ -w /sys/kernel/debug/kmemleak ]; then
 		echo scan > /sys/kernel/debug/kmemleak; sleep 6; echo scan > /sys/kernel/debug/kmemleak
@@ -136,6 +144,11 @@ for t in "${tests[@]}"; do
 	"$t" > "$outdir/$name.log" 2>&1
 	rc=$?
 	echo "# $name took $((SECONDS - t0))s" >> "$outdir/$name.log"
+	# What the test left holding the module (its sockets, and their connections
+	# still closing): kernel_log's unload fails if something stays, and this says who.
+	if grep -q '^infinisock ' /proc/modules; then
+		echo "# after $name: module references $(awk '$1 == "infinisock" {print $3}' /proc/modules), SDP sockets$(for h in a b; do printf ' %s:%s' $h "$(ip netns exec $h tail -n +2 /proc/net/infinisock/sdp 2>/dev/null | wc -l)"; done)" >> "$outdir/$name.log"
+	fi
 	sed 's/^/# /' "$outdir/$name.log"
 	if [ $rc -eq 0 ]; then echo "ok $n $name"; else echo "not ok $n $name"; why+=("$name"); fi
 done
