@@ -310,6 +310,14 @@ impl ZcSource {
         Ok(())
     }
 
+    /// Keeps `pages`' first `len` bytes, never exposed, to go as Data as a declined
+    /// advert's do; gives them back if no room to keep them was reserved.
+    pub(crate) fn keep_unexposed(&mut self, qp: &mut QueuePair, pages: PinnedBuf, len: usize) -> core::result::Result<(), PinnedBuf> {
+        qp.keep_unexposed(pages, len)?;
+        self.declined += len as u64;
+        Ok(())
+    }
+
     /// Withdraws `slot`'s region, keeping the bytes `keep` of its pages.
     fn withdraw(&mut self, qp: &mut QueuePair, slot: u16, keep: Option<core::ops::Range<usize>>) -> Result {
         let s = self.slots.get_mut(usize::from(slot)).ok_or(EINVAL)?;
@@ -449,7 +457,8 @@ impl Link {
     /// open any more) and nothing goes before it: from `progress`, after the replies
     /// that close adverts.
     pub(crate) fn zc_flush_run(&mut self) -> Result {
-        let due = self.zc_src.as_ref().is_some_and(|s| s.takes_more() && s.run().is_some_and(|r| r.goes(s.open())));
+        // `zc_advertise_run` checks the rest (a run, room to advertise it).
+        let due = self.zc_src.as_ref().is_some_and(|s| s.run().is_some_and(|r| r.goes(s.open())));
         if due {
             self.zc_advertise_run()?;
         }
@@ -499,10 +508,9 @@ impl Link {
                     src.run = Some((pages, run));
                     return Ok(false);
                 }
-                match self.qp.keep_unexposed(pages, run.len) {
+                match src.keep_unexposed(&mut self.qp, pages, run.len) {
                     Ok(()) => {
                         pr_warn_ratelimited!("SDP: gathered spliced pages could not be exposed ({:?}); sent as Data\n", e);
-                        src.declined += run.len as u64;
                         self.stream.data_held = true;
                         self.zc_resend()?;
                         Ok(true)
