@@ -108,6 +108,7 @@ struct infinisock_wc {
 	u32 byte_len;
 	bool with_imm;		/* a receive consumed by an RDMA WRITE with immediate */
 	u32 imm;		/* its immediate data, host order */
+	bool with_inv;		/* a receive of a SEND with invalidate: the device invalidated a key */
 };
 /* Up to n (at most INFINISOCK_POLL_BATCH) completions into out[]; returns how many were polled. */
 #define INFINISOCK_POLL_BATCH 8

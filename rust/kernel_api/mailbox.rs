@@ -96,7 +96,7 @@ impl Mailbox {
     /// does: what the tests of the rings use, with no device.
     #[cfg(CONFIG_KUNIT)]
     pub(crate) fn deliver(&self, cqe: &'static crate::kernel_api::verbs::Cqe, status: u32, byte_len: u32) {
-        let wc = bindings::infinisock_wc { cqe: cqe.as_raw(), status, byte_len, with_imm: false, imm: 0 };
+        let wc = bindings::infinisock_wc { cqe: cqe.as_raw(), status, byte_len, with_imm: false, imm: 0, with_inv: false };
         // SAFETY: Live mailbox (type invariant); `wc` names a `'static` `Cqe`.
         unsafe { bindings::infinisock_mailbox_put(self.raw.as_ptr(), &wc, cqe.tag()) };
     }

@@ -613,7 +613,7 @@ impl QueuePair {
                 sh.queue.suspect();
             }
             // The mailbox's poll left room for it.
-            out[n] = Some(Wc { tag: sh.recv_tag, status: 0, byte_len: 0, imm: None, buffer: None, overrun: true });
+            out[n] = Some(Wc { tag: sh.recv_tag, status: 0, byte_len: 0, imm: None, invalidated: false, buffer: None, overrun: true });
             n += 1;
         }
         if ended && drained {
@@ -625,6 +625,7 @@ impl QueuePair {
                     status: bindings::ib_wc_status_IB_WC_WR_FLUSH_ERR,
                     byte_len: 0,
                     imm: None,
+                    invalidated: false,
                     buffer: Some(idx),
                     overrun: false,
                 });

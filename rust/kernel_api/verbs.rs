@@ -166,6 +166,7 @@ pub(super) unsafe fn wcs_from(raw: &[bindings::infinisock_wc], out: &mut [Option
             status: wc.status,
             byte_len: wc.byte_len,
             imm: wc.with_imm.then_some(wc.imm),
+            invalidated: wc.with_inv,
             buffer: None,
             overrun: false,
         });
@@ -174,7 +175,7 @@ pub(super) unsafe fn wcs_from(raw: &[bindings::infinisock_wc], out: &mut [Option
 
 /// An empty completion batch.
 pub(super) const NO_WC: bindings::infinisock_wc =
-    bindings::infinisock_wc { cqe: core::ptr::null_mut(), status: 0, byte_len: 0, with_imm: false, imm: 0 };
+    bindings::infinisock_wc { cqe: core::ptr::null_mut(), status: 0, byte_len: 0, with_imm: false, imm: 0, with_inv: false };
 
 /// Sizes of a queue pair's work queues.
 #[derive(Clone, Copy)]
@@ -284,6 +285,9 @@ pub(crate) struct Wc {
     pub(crate) byte_len: u32,
     /// A receive an RDMA WRITE with immediate consumed: its immediate data.
     pub(crate) imm: Option<u32>,
+    /// A receive of a SEND with invalidate: the device invalidated the key the
+    /// sender named before it completed the receive.
+    pub(crate) invalidated: bool,
     /// A receive of a [`crate::kernel_api::qp::QueuePair`]'s ring: the buffer it
     /// completed (or flushed), which the device is done with.
     pub(crate) buffer: Option<u16>,

@@ -110,6 +110,9 @@ pub enum Violation {
     },
     /// An RDMA WRITE with immediate on a stream.
     ImmediateOnStream,
+    /// A SEND with invalidate, never negotiated: the device invalidated one of our
+    /// keys at the peer's word (on rxe, any key of the device).
+    RemoteInvalidate,
     /// The peer broke flow control.
     FlowControl(CreditError),
     /// Data after the peer's own DisConn.

@@ -43,6 +43,14 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     }
     // The queue pair names the buffer a receive completed in (posting order).
     let Some(idx) = wc.buffer else { return };
+    if wc.invalidated {
+        // The device has invalidated the key the peer named, whichever region it was
+        // (on rxe, any connection's): the peer is reset and its message not read.
+        let v = Violation::RemoteInvalidate;
+        report(v);
+        violated(ep, inner, v);
+        return;
+    }
     if !wc.ok() {
         // A flush means the QP went to the error state (a disconnect or a failed
         // send), after everything the peer sent: `close::flushed` judges how the
@@ -202,6 +210,7 @@ fn violation_name(v: Violation) -> Option<&'static CStr> {
         Violation::WrongFlag { messages: true } => c"data not flagged as a message",
         Violation::WrongFlag { messages: false } => c"stream data flagged as a message",
         Violation::ImmediateOnStream => c"RDMA WRITE with immediate on a stream",
+        Violation::RemoteInvalidate => c"SEND with invalidate",
         Violation::FlowControl(_) => c"flow control broken",
         Violation::DataAfterDisConn => c"data after DisConn",
         Violation::Zc(_) => c"zero-copy rule broken",
@@ -221,6 +230,9 @@ fn report(v: Violation) {
         ),
         Violation::ImmediateOnStream => {
             pr_warn_ratelimited!("SDP: RDMA WRITE with immediate on a stream from peer; connection reset\n")
+        }
+        Violation::RemoteInvalidate => {
+            pr_warn_ratelimited!("SDP: SEND with invalidate from peer, never negotiated; connection reset\n")
         }
         Violation::FlowControl(e) => pr_warn_ratelimited!("SDP: peer broke flow control ({:?}); connection reset\n", e),
         Violation::DataAfterDisConn => pr_warn_ratelimited!("SDP: peer sent data after DisConn; connection reset\n"),

@@ -679,6 +679,16 @@ pass "a READ 4 KiB beyond the advert is refused by the device; reset ($wrote), p
 hostile zs_read_after
 [[ $out == *"read after close refused"* ]] || fail "zs_read_after: $out"
 pass "a READ of a closed advert's region is refused (invalidated before send() returned); pins released"
+# The device invalidates the key a SEND with invalidate names (rxe: any MR of the
+# device) before the receive completes; never negotiated, it resets the peer at once,
+# not after the next advert's cancel timed out.
+mark
+hostile zs_send_inv
+[ "$(delta a protocol_violations)" -gt 0 ] && [ "$(delta a zc_cancels_sent)" = 0 ] ||
+	fail "zs_send_inv: violations +$(delta a protocol_violations), cancels +$(delta a zc_cancels_sent)"
+dmesg | grep -q 'SEND with invalidate from peer, never negotiated; connection reset' ||
+	fail "zs_send_inv: no kernel log line"
+pass "a sink that answers with a SEND with invalidate (never negotiated): reset at once ($wrote), logged, pins released"
 
 # A sink that declines every advert (SendSm), and drops unread those sent before the
 # module saw its SendSm: every byte comes as Data, and zc_declines counts

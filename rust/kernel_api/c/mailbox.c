@@ -118,6 +118,7 @@ void infinisock_cqe_reaped(struct ib_cq *cq, struct ib_wc *wc)
 		.byte_len = wc->byte_len,
 		.with_imm = with_imm,
 		.imm = with_imm ? be32_to_cpu(wc->ex.imm_data) : 0,
+		.with_inv = wc->status == IB_WC_SUCCESS && (wc->wc_flags & IB_WC_WITH_INVALIDATE),
 	};
 
 	if (mb)

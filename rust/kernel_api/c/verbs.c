@@ -130,6 +130,7 @@ int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n)
 		out[i].byte_len = wc[i].byte_len;
 		out[i].with_imm = wc[i].status == IB_WC_SUCCESS && wc[i].opcode == IB_WC_RECV_RDMA_WITH_IMM;
 		out[i].imm = out[i].with_imm ? be32_to_cpu(wc[i].ex.imm_data) : 0;
+		out[i].with_inv = wc[i].status == IB_WC_SUCCESS && (wc[i].wc_flags & IB_WC_WITH_INVALIDATE);
 	}
 	return max(got, 0);
 }

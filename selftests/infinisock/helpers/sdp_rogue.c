@@ -63,6 +63,8 @@
  * connection ("disconnected", or "still connected" after 30 s):
  *   zs_silent      never READs nor answers, not even the module's cancel
  *   zs_overread    answers RdmaRdCompl for one byte more than advertised
+ *   zs_send_inv    READs the advert and answers RdmaRdCompl as a SEND with
+ *                  invalidate of the advert's rkey, never negotiated
  *   zs_read_beyond READs 4 KiB beyond the advert: prints "read beyond refused" (or
  *                  "read beyond allowed")
  *   zs_read_after  READs the advert, answers RdmaRdCompl, and once the module's
@@ -491,8 +493,9 @@ static uint32_t source_credits(const struct source *s)
 }
 
 /* Sends one message: the 16-byte header, then `len` bytes of `body`, once a credit
- * and a send slot allow. */
-static void source_send(struct source *s, uint8_t mid, const uint8_t *body, uint32_t len)
+ * and a send slot allow; with `inv_rkey` non-zero as a SEND with invalidate of that
+ * key (which SDP never negotiates). */
+static void source_send_inv(struct source *s, uint8_t mid, const uint8_t *body, uint32_t len, uint32_t inv_rkey)
 {
 	uint8_t *m;
 
@@ -505,11 +508,18 @@ static void source_send(struct source *s, uint8_t mid, const uint8_t *body, uint
 	memcpy(m + 16, body, len);
 	struct ibv_sge sge = { (uintptr_t)m, 16 + len, s->mr->lkey };
 	struct ibv_send_wr wr = { .wr_id = 1000, .sg_list = &sge, .num_sge = 1,
-				  .opcode = IBV_WR_SEND, .send_flags = IBV_SEND_SIGNALED }, *bad;
+				  .opcode = inv_rkey ? IBV_WR_SEND_WITH_INV : IBV_WR_SEND,
+				  .send_flags = IBV_SEND_SIGNALED }, *bad;
 
+	wr.invalidate_rkey = inv_rkey;
 	if (ibv_post_send(s->qp, &wr, &bad))
 		die("ibv_post_send");
 	s->sends_out++;
+}
+
+static void source_send(struct source *s, uint8_t mid, const uint8_t *body, uint32_t len)
+{
+	source_send_inv(s, mid, body, len, 0);
 }
 
 /* Tells the module of our reposted buffers before it runs short of credits. */
@@ -750,6 +760,12 @@ static int zs_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 		v = htonl(s.in[0].len + 1);
 		memcpy(body, &v, 4);
 		source_send(&s, 0x06, body, 4);
+	} else if (!strcmp(sc, "zs_send_inv")) {
+		if (sink_read(&s, s.in[0].vaddr, s.in[0].rkey, s.in[0].len))
+			die("the advert's READ failed");
+		v = htonl(s.in[0].len);
+		memcpy(body, &v, 4);
+		source_send_inv(&s, 0x06, body, 4, s.in[0].rkey);
 	} else if (!strcmp(sc, "zs_read_beyond")) {
 		printf("read beyond %s\n",
 		       sink_read(&s, s.in[0].vaddr, s.in[0].rkey, s.in[0].len + 4096) ? "refused" : "allowed");
