@@ -106,9 +106,22 @@ kunit() {
 
 # Any kernel splat fails the run, wherever it came from.
 kernel_log() {
-	local rc=0 try
-	# Every socket and connection is closed by now: the module must unload.
-	for try in $(seq 20); do rmmod infinisock 2>/dev/null && break; sleep 1; done
+	local rc=0 try fin=60 t h
+	# Every socket is closed by now: the module must unload once their connections
+	# are gone. A closed connection whose peer went without a word (its Abort or
+	# DREQ lost) waits for its fin timeout, as TCP's FIN_WAIT2 orphans do: up to
+	# net.infinisock.sdp_fin_timeout, then reset. Beyond that, something is stuck.
+	for h in a b; do
+		t=$(ip netns exec $h sysctl -n net.infinisock.sdp_fin_timeout 2>/dev/null) && [ "$t" -gt "$fin" ] && fin=$t
+	done
+	for try in $(seq $((fin + 15))); do
+		grep -q '^infinisock ' /proc/modules || break
+		rmmod infinisock 2>/dev/null && break
+		sleep 1
+	done
+	if [ "$try" -gt 1 ] && ! grep -q '^infinisock ' /proc/modules; then
+		echo "# the module unloaded after $try s: connections were still closing"
+	fi
 	if grep -q '^infinisock ' /proc/modules; then
 		echo "# rmmod infinisock failed: $(grep '^infinisock ' /proc/modules)"
 		rc=1
