@@ -110,6 +110,8 @@ struct infinisock_wc {
 	u32 imm;		/* its immediate data, host order */
 	bool with_inv;		/* a receive of a SEND with invalidate: the device invalidated a key */
 };
+/* @wc as the owner reads it (its cqe, status, length, immediate data, invalidation). */
+void infinisock_wc_from(struct infinisock_wc *out, const struct ib_wc *wc);
 /* Up to n (at most INFINISOCK_POLL_BATCH) completions into out[]; returns how many were polled. */
 #define INFINISOCK_POLL_BATCH 8
 int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n);

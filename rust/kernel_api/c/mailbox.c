@@ -111,16 +111,9 @@ void infinisock_mailbox_put(struct infinisock_mailbox *mb, const struct infiniso
 void infinisock_cqe_reaped(struct ib_cq *cq, struct ib_wc *wc)
 {
 	struct infinisock_mailbox *mb = wc->qp ? wc->qp->qp_context : NULL;
-	bool with_imm = wc->status == IB_WC_SUCCESS && wc->opcode == IB_WC_RECV_RDMA_WITH_IMM;
-	struct infinisock_wc out = {
-		.cqe = wc->wr_cqe,
-		.status = wc->status,
-		.byte_len = wc->byte_len,
-		.with_imm = with_imm,
-		.imm = with_imm ? be32_to_cpu(wc->ex.imm_data) : 0,
-		.with_inv = wc->status == IB_WC_SUCCESS && (wc->wc_flags & IB_WC_WITH_INVALIDATE),
-	};
+	struct infinisock_wc out;
 
+	infinisock_wc_from(&out, wc);
 	if (mb)
 		infinisock_mailbox_put(mb, &out, container_of(wc->wr_cqe, struct infinisock_cqe, cqe)->tag);
 }

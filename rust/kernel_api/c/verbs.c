@@ -125,14 +125,24 @@ int infinisock_poll_cq(struct ib_cq *cq, struct infinisock_wc *out, int n)
 			out[i].cqe = NULL;
 			continue;
 		}
-		out[i].cqe = cqe;
-		out[i].status = wc[i].status;
-		out[i].byte_len = wc[i].byte_len;
-		out[i].with_imm = wc[i].status == IB_WC_SUCCESS && wc[i].opcode == IB_WC_RECV_RDMA_WITH_IMM;
-		out[i].imm = out[i].with_imm ? be32_to_cpu(wc[i].ex.imm_data) : 0;
-		out[i].with_inv = wc[i].status == IB_WC_SUCCESS && (wc[i].wc_flags & IB_WC_WITH_INVALIDATE);
+		infinisock_wc_from(&out[i], &wc[i]);
 	}
 	return max(got, 0);
+}
+
+void infinisock_wc_from(struct infinisock_wc *out, const struct ib_wc *wc)
+{
+	bool ok = wc->status == IB_WC_SUCCESS;
+	bool with_imm = ok && wc->opcode == IB_WC_RECV_RDMA_WITH_IMM;
+
+	*out = (struct infinisock_wc){
+		.cqe = wc->wr_cqe,
+		.status = wc->status,
+		.byte_len = wc->byte_len,
+		.with_imm = with_imm,
+		.imm = with_imm ? be32_to_cpu(wc->ex.imm_data) : 0,
+		.with_inv = ok && (wc->wc_flags & IB_WC_WITH_INVALIDATE),
+	};
 }
 
 int infinisock_arm_cq(struct ib_cq *cq)
