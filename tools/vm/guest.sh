@@ -104,6 +104,8 @@ kunit() {
 	return $rc
 }
 
+loaded() { grep -q '^infinisock ' /proc/modules; }
+
 # Any kernel splat fails the run, wherever it came from.
 kernel_log() {
 	local rc=0 try fin=60 t h
@@ -115,14 +117,14 @@ kernel_log() {
 		t=$(ip netns exec $h sysctl -n net.infinisock.sdp_fin_timeout 2>/dev/null) && [ "$t" -gt "$fin" ] && fin=$t
 	done
 	for try in $(seq $((fin + 15))); do
-		grep -q '^infinisock ' /proc/modules || break
+		loaded || break
 		rmmod infinisock 2>/dev/null && break
 		sleep 1
 	done
-	if [ "$try" -gt 1 ] && ! grep -q '^infinisock ' /proc/modules; then
+	if [ "$try" -gt 1 ] && ! loaded; then
 		echo "# the module unloaded after $try s: connections were still closing"
 	fi
-	if grep -q '^infinisock ' /proc/modules; then
+	if loaded; then
 		echo "# rmmod infinisock failed: $(grep '^infinisock ' /proc/modules)"
 		rc=1
 		# What still holds it: each host's SDP sockets, and the processes left.
@@ -130,8 +132,7 @@ kernel_log() {
 			echo "# host $h, /proc/net/infinisock/sdp:"
 			ip netns exec $h cat /proc/net/infinisock/sdp 2>&1 | head -20 | sed 's/^/#   /'
 		done
-		echo "# processes with sockets:"
-		ls -l /proc/[0-9]*/fd 2>/dev/null | grep -c 'socket:' | sed 's/^/#   sockets: /'
+		echo "# sockets open in processes: $(ls -l /proc/[0-9]*/fd 2>/dev/null | grep -c 'socket:'); processes left:"
 		ps -eo pid,stat,args --no-headers | grep -vE '\[|ps -eo|grep|sed|head' | head -20 | sed 's/^/#   /'
 	fi
 	if [ -w /sys/kernel/debug/kmemleak ]; then
@@ -159,7 +160,7 @@ for t in "${tests[@]}"; do
 	echo "# $name took $((SECONDS - t0))s" >> "$outdir/$name.log"
 	# What the test left holding the module (its sockets, and their connections
 	# still closing): kernel_log's unload fails if something stays, and this says who.
-	if grep -q '^infinisock ' /proc/modules; then
+	if loaded; then
 		echo "# after $name: module references $(awk '$1 == "infinisock" {print $3}' /proc/modules), SDP sockets$(for h in a b; do printf ' %s:%s' $h "$(ip netns exec $h tail -n +2 /proc/net/infinisock/sdp 2>/dev/null | wc -l)"; done)" >> "$outdir/$name.log"
 	fi
 	sed 's/^/# /' "$outdir/$name.log"
