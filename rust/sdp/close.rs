@@ -200,10 +200,12 @@ pub(crate) fn on_disconnected(ep: EpRef<'_>) {
         return;
     }
     peer_disconnected(ep, inner);
+    judge_unflushed(ep, inner);
 }
 
-/// An RDMA operation completed, or the settle timer ran out (`expired`): handles a
-/// peer's disconnect that waited for the operations.
+/// An RDMA operation completed (in a reap), or the settle timer ran out (`expired`,
+/// with the lock of a reaped endpoint): handles a peer's disconnect that waited for
+/// the operations.
 pub(crate) fn rdma_settled(ep: EpRef<'_>, inner: &mut Inner, expired: bool) {
     let Some(link) = inner.link.as_mut() else { return };
     if !link.stream.disconnect_pending() || (link.ops_in_flight() && !expired) {
@@ -211,6 +213,10 @@ pub(crate) fn rdma_settled(ep: EpRef<'_>, inner: &mut Inner, expired: bool) {
     }
     if inner.phase == Phase::Connected {
         peer_disconnected(ep, inner);
+        // In a reap, its end judges.
+        if expired {
+            judge_unflushed(ep, inner);
+        }
     }
 }
 
@@ -218,15 +224,27 @@ pub(crate) fn rdma_settled(ep: EpRef<'_>, inner: &mut Inner, expired: bool) {
 /// state. The peer may have sent its DisConn and closed its QP while our message (a
 /// credit update, say) was on the way; its messages before that, the DisConn too, may
 /// still wait in the receive CQ ahead of the flushed receives. The first flushed
-/// receive judges ([`flushed`]), or, with no receive posted, this.
-pub(crate) fn send_failed(ep: EpRef<'_>, inner: &mut Inner, err: Error) {
+/// receive judges ([`flushed`]), or, with no receive posted, [`judge_unflushed`] at
+/// the end of the reap.
+pub(crate) fn send_failed(inner: &mut Inner, err: Error) {
     let Some(link) = inner.link.as_mut() else { return };
     if link.stream.send_failed.is_some() {
         return;
     }
     link.stream.send_failed = Some(Errno(-err.to_errno()));
     link.stream.qp_dead = true;
-    if link.qp.recv_posted() == 0 {
+}
+
+/// An established connection whose QP is in the error state, waiting for a flushed
+/// receive to judge how it ended: with no receive posted none will come (the peer
+/// filled every credit, or the last posted ones completed with its messages). Called
+/// only once every completion polled has been handled (at the end of a reap, or with
+/// the lock of a reaped endpoint outside one): a receive polled but not handled yet
+/// (the peer's DisConn, say) is no longer counted as posted.
+pub(crate) fn judge_unflushed(ep: EpRef<'_>, inner: &mut Inner) {
+    let waiting = inner.phase == Phase::Connected
+        && inner.link.as_ref().is_some_and(|l| l.stream.qp_dead && l.qp.recv_posted() == 0);
+    if waiting {
         flushed(ep, inner);
     }
 }

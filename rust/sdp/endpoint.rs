@@ -413,6 +413,7 @@ impl Endpoint {
         inner.woken_before_reap = 0;
         if handled > 0 {
             rx::charge_held(self, inner);
+            crate::sdp::close::judge_unflushed(self, inner);
         }
         handled
     }

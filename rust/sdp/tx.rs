@@ -42,7 +42,7 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
                 pr_warn_ratelimited!("SDP: send failed (status {}); connection reset\n", wc.status);
             }
             transport_failure(ep, &wc);
-            crate::sdp::close::send_failed(ep, inner, err.into_error());
+            crate::sdp::close::send_failed(inner, err.into_error());
         }
         return;
     }

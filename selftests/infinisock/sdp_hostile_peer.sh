@@ -49,6 +49,13 @@ done
 pass "data after DisConn: connection reset"
 [ "$(scenario abort '^error ECONNRESET' '' | tail -1)" = disconnected ] || fail "abort: not disconnected"
 pass "Abort from the peer: ECONNRESET"
+# A peer that fills every credit with data the reader has not read yet, then
+# disconnects without a DisConn: no receive is left to be flushed, and the reader
+# (5 s later, "hold") must still see the reset (unread data goes with it, as with an
+# Abort), not wait for ever.
+out=$(MODE=hold scenario fill_vanish '^error ECONNRESET after [0-9]+$' '')
+echo "$out" | tr '\n' ' ' | grep -Eq '^sent [1-8] disconnected $' || fail "fill_vanish: rogue saw '$out'"
+pass "a peer that fills every credit and disconnects without DisConn: ECONNRESET"
 # A peer that grants credits, asks for receiver-not-ready retries for ever and posts no
 # receive: the listener's sends must fail after a bounded number of retries (the QP's
 # count is capped), not hold the connection's buffers for ever.

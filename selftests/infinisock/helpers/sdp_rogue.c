@@ -13,6 +13,9 @@
  *   out_of_seq     a data message skipping a sequence number
  *   after_disconn  DisConn, then data
  *   abort          Abort (a legitimate reset)
+ *   fill_vanish    data messages in every credit the listener granted, then a DREQ
+ *                  without DisConn: prints "sent N", then "disconnected" once the
+ *                  module answered it
  *   overrun        eight data messages at once, twice the listener's first grant: on
  *                  a shared receive queue, with a reader that reads nothing, the
  *                  fifth lands in a buffer granted to no connection of it
@@ -945,6 +948,14 @@ int main(int argc, char **argv)
 	} else if (!strcmp(sc, "abort")) {
 		bsdh(out, 0xFF, RING, 20, 1, 0), lens[n++] = 20;
 		bsdh(out + 64, 0x03, RING, 16, 2, 0), lens[n++] = 16;
+	} else if (!strcmp(sc, "fill_vanish")) {
+		/* The listener's grant, from its HelloAck's header. */
+		int grant = event_data[2] << 8 | event_data[3];
+
+		if (grant < 1 || grant > 8)
+			return fprintf(stderr, "fill_vanish: grant %d\n", grant), 1;
+		for (int i = 0; i < grant; i++)
+			bsdh(out + 64 * i, 0xFF, RING, 20, i + 1, 0), lens[n++] = 20;
 	} else if (strcmp(sc, "no_recv") && strcmp(sc, "idle")) {
 		fprintf(stderr, "unknown scenario %s\n", sc);
 		return 2;
@@ -958,6 +969,25 @@ int main(int argc, char **argv)
 			return perror("ibv_post_send"), 1;
 		if (!burst)
 			usleep(200000);
+	}
+	if (!strcmp(sc, "fill_vanish")) {
+		/* Every send completed: the messages are in the listener's buffers. */
+		struct ibv_wc wc;
+		int done = 0;
+
+		for (int tries = 0; done < n && tries < 5000; tries++) {
+			int got = ibv_poll_cq(id->qp->send_cq, 1, &wc);
+
+			if (got < 0 || (got == 1 && wc.status != IBV_WC_SUCCESS))
+				return fprintf(stderr, "fill_vanish: send failed\n"), 1;
+			if (got == 1 && wc.opcode == IBV_WC_SEND)
+				done++;
+			else if (got == 0)
+				usleep(1000);
+		}
+		printf("sent %d\n", done);
+		fflush(stdout);
+		rdma_disconnect(id);
 	}
 	wait_disconnect(id, 30000);
 	return 0;
