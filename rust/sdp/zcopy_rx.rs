@@ -74,6 +74,8 @@ pub(crate) fn count_link_events(ep: EpRef<'_>, link: &mut Link) {
     let runs = link.zc_src.as_mut().map_or(0, |src| src.take_runs_advertised());
     if runs > 0 {
         stats::add(ep.sk.net(), Counter::ZcAdvertsSent, runs);
+        // Nobody may be waiting for them: their clock runs on the trim timer.
+        crate::sdp::zcopy_tx::arm_clock(ep, link);
     }
 }
 

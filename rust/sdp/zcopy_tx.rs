@@ -359,11 +359,18 @@ pub(crate) fn tick(ep: EpRef<'_>, inner: &mut Inner, cancel: bool) -> Option<Err
             stats::bump(ep.sk.net(), Counter::ZcCancelsSent);
         }
     }
+    arm_clock(ep, link);
+    None
+}
+
+/// Arms the trim timer for the adverts' next deadline, if one is open: see [`tick`].
+/// Also for adverts the link opened on its own (gathered spliced pages), which no
+/// writer waits for.
+pub(crate) fn arm_clock(ep: EpRef<'_>, link: &Link) {
     if let Some(ms) = link.zc_src.as_ref().and_then(ZcSource::next_due_ms) {
         // A cancel due that found no credit is tried again in a while, not at once.
         ep.start_trim_timer(u32::try_from(ms).unwrap_or(u32::MAX).max(CLOCK_MIN_MS));
     }
-    None
 }
 
 /// The write stops before its adverts closed: the QP is cut if any is exposed,
