@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! When a zero-copy send pays (`Documentation/plans/zero-copy.md`, decision 10): the
-//! per-connection threshold above which a send is advertised (SrcAvail) instead of
-//! copied through the send buffers.
+//! When a zero-copy send pays (`Documentation/plans/zero-copy.md`, decision 10): which
+//! blocking writes are advertised (SrcAvail) instead of copied through the send
+//! buffers.
 //!
-//! A copied byte costs `c` twice (into our send buffer, out of the peer's receive
-//! buffer); an advertised one costs `p` (pinning and registering it) plus its share of
-//! the advert's fixed cost `F` (the round trip and the invalidation). Zero-copy wins
-//! above `F / (2c - p)` bytes. The connection measures the three as moving averages and
-//! recomputes the threshold every [`ZC_PERIOD`] zero-copy and every [`COPY_PERIOD`]
-//! large copied sends, clamped to the namespace's floor and ceiling, and only moves it
-//! when it changes by more than a quarter, so that noise does not make it flap. A socket
-//! option fixes it or turns zero-copy off, as OFED's `SDP_ZCOPY_THRESH` did.
+//! A program that writes one size only (most bulk senders) gives its adverts one size,
+//! and no estimate of an advert's fixed cost apart from its per-byte cost can be made
+//! from them. So the choice compares what matters at the sizes the program uses: for
+//! each power-of-two size class between the namespace's floor and ceiling, the time
+//! per byte of its calls (entry to return) when advertised and when copied, as moving
+//! averages. A class advertises when that is cheaper per byte by an eighth (pinning
+//! holds memory: a tie copies); the mode not chosen is tried once every
+//! [`PROBE_PERIOD`] calls of the class, so that neither measurement goes stale. Below
+//! the floor every write is copied, from the ceiling on every one advertised. The
+//! threshold reported is the smallest size from which every class up to the ceiling
+//! advertises. A socket option fixes it or turns zero-copy off, as OFED's
+//! `SDP_ZCOPY_THRESH` did.
 
 use super::errno::{Errno, EINVAL};
 
@@ -21,20 +25,21 @@ pub const THRESH_MIN_DEFAULT: u32 = 64 << 10;
 pub const THRESH_MAX_DEFAULT: u32 = 1 << 20;
 /// The smallest threshold a program may fix.
 pub const THRESH_FIXED_MIN: u32 = 4096;
-/// Zero-copy sends between two recomputations.
-pub const ZC_PERIOD: u32 = 16;
-/// Large copied sends between two recomputations.
-pub const COPY_PERIOD: u32 = 256;
+/// Calls of a class between two tries of the mode not chosen.
+pub const PROBE_PERIOD: u32 = 32;
+/// The smallest size class: 4 KiB ([`THRESH_FIXED_MIN`]).
+const CLASS_MIN_SHIFT: u32 = 12;
+/// Size classes: 4 KiB to 1 MiB and beyond ([`THRESH_MAX_DEFAULT`]).
+const CLASSES: usize = 9;
 
-/// The socket's choice (`INFINISOCK_ZCOPY_THRESH`, `SDP_ZCOPY_THRESH`).
+/// The socket's choice (`SDP_ZCOPY_THRESH`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setting {
     /// 0: every send is copied.
     Off,
     /// A fixed threshold, bytes.
     Fixed(u32),
-    /// -1, the default: the connection's own ([`Threshold`]); the module uses the
-    /// namespace's `sdp_zcopy_thresh`, the floor, as it does not measure yet.
+    /// -1, the default: the connection's own choice ([`Threshold`]).
     Adaptive,
 }
 
@@ -73,56 +78,89 @@ impl Ewma {
     }
 }
 
-/// Costs per byte are kept in 1/1024 ns, so that a copy's fraction of a nanosecond
-/// per byte still counts.
+/// Time per byte is kept in 1/1024 ns, so that a copy's fraction of a nanosecond per
+/// byte still counts.
 const PER_BYTE_SCALE: u64 = 1024;
 
 fn per_byte(ns: u64, bytes: u64) -> u64 {
     ns.saturating_mul(PER_BYTE_SCALE) / bytes.max(1)
 }
 
-/// One connection's threshold. See the module documentation.
+/// How a write goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Advertised (SrcAvail), pieces of at least the floor.
+    Advertise,
+    /// Copied through the send buffers.
+    Copy,
+}
+
+impl Mode {
+    fn other(self) -> Self {
+        match self {
+            Mode::Advertise => Mode::Copy,
+            Mode::Copy => Mode::Advertise,
+        }
+    }
+}
+
+/// One size class's measurements.
+#[derive(Clone, Copy, Debug, Default)]
+struct Class {
+    /// Time per byte of its advertised calls, 1/1024 ns.
+    advertised: Ewma,
+    /// Time per byte of its copied calls, 1/1024 ns.
+    copied: Ewma,
+    /// Calls since the mode not preferred was last tried.
+    since_probe: u32,
+}
+
+impl Class {
+    /// What the measurements say; an unmeasured mode is tried first (advertising, so
+    /// that an adaptive socket starts at the floor).
+    fn preferred(&self) -> Mode {
+        match (self.advertised.0, self.copied.0) {
+            (None, _) => Mode::Advertise,
+            (Some(_), None) => Mode::Copy,
+            // Advertising wins by an eighth, or not at all.
+            (Some(a), Some(c)) if a.saturating_mul(8) < c.saturating_mul(7) => Mode::Advertise,
+            _ => Mode::Copy,
+        }
+    }
+
+    /// Whether both modes were measured: then the other one is only probed.
+    fn measured(&self) -> bool {
+        self.advertised.0.is_some() && self.copied.0.is_some()
+    }
+}
+
+/// The size class of a write of `bytes` (at least 4 KiB: below, class 0).
+fn class_of(bytes: u64) -> usize {
+    let log = 63 - bytes.max(1).leading_zeros();
+    (log.saturating_sub(CLASS_MIN_SHIFT) as usize).min(CLASSES - 1)
+}
+
+/// The smallest size of class `k`.
+fn class_start(k: usize) -> u64 {
+    1u64 << (CLASS_MIN_SHIFT as usize + k)
+}
+
+/// One connection's choice. See the module documentation.
 #[derive(Clone, Copy, Debug)]
 pub struct Threshold {
     setting: Setting,
     floor: u32,
     ceiling: u32,
-    /// `F`: an advert's fixed cost, ns.
-    fixed_ns: Ewma,
-    /// `c`: copying a byte once, 1/1024 ns.
-    copy: Ewma,
-    /// `p`: pinning and registering a byte, 1/1024 ns.
-    pin: Ewma,
-    current: u32,
-    zc_since: u32,
-    copies_since: u32,
+    classes: [Class; CLASSES],
 }
 
 impl Threshold {
-    /// A connection's threshold under `setting`, within the namespace's `floor` and
-    /// `ceiling` (the ceiling is at least the floor). An adaptive one starts at the
-    /// floor.
+    /// A connection's choice under `setting`, within the namespace's `floor` and
+    /// `ceiling` (the ceiling is at least the floor).
     pub fn new(setting: Setting, floor: u32, ceiling: u32) -> Self {
-        Self {
-            setting,
-            floor,
-            ceiling: ceiling.max(floor),
-            fixed_ns: Ewma::default(),
-            copy: Ewma::default(),
-            pin: Ewma::default(),
-            current: floor,
-            zc_since: 0,
-            copies_since: 0,
-        }
-    }
-
-    /// Sends of at least this many bytes go zero-copy; `None`: none do.
-    pub fn value(&self) -> Option<u32> {
-        match self.setting {
-            Setting::Off => None,
-            Setting::Fixed(n) => Some(n),
-            Setting::Adaptive => Some(self.current),
-        }
+        let mut t = Self { setting, floor, ceiling, classes: [Class::default(); CLASSES] };
+        t.set_bounds(floor, ceiling);
+        t
     }
 
     /// The program changed its choice.
@@ -130,45 +168,76 @@ impl Threshold {
         self.setting = setting;
     }
 
-    /// A zero-copy send of `bytes` took `pin_ns` to pin and register, and `fixed_ns`
-    /// for the rest (advert, READ's round trip, invalidation).
-    pub fn record_zcopy(&mut self, bytes: u64, pin_ns: u64, fixed_ns: u64) {
-        self.pin.add(per_byte(pin_ns, bytes));
-        self.fixed_ns.add(fixed_ns);
-        self.zc_since += 1;
-        if self.zc_since >= ZC_PERIOD {
-            self.recompute();
+    /// The namespace's floor and ceiling, read at each write (the ceiling is at least
+    /// the floor).
+    pub fn set_bounds(&mut self, floor: u32, ceiling: u32) {
+        self.floor = floor;
+        self.ceiling = ceiling.max(floor);
+    }
+
+    /// How a blocking write of `bytes` goes; an adaptive socket counts it as a call of
+    /// its class (tries the mode not preferred once every [`PROBE_PERIOD`]).
+    pub fn choose(&mut self, bytes: u64) -> Mode {
+        let min = match self.setting {
+            Setting::Off => return Mode::Copy,
+            Setting::Fixed(n) => return if bytes >= u64::from(n) { Mode::Advertise } else { Mode::Copy },
+            Setting::Adaptive => u64::from(self.floor),
+        };
+        if bytes < min {
+            return Mode::Copy;
+        }
+        if bytes >= u64::from(self.ceiling) {
+            return Mode::Advertise;
+        }
+        let class = &mut self.classes[class_of(bytes)];
+        let preferred = class.preferred();
+        if !class.measured() {
+            return preferred;
+        }
+        class.since_probe += 1;
+        if class.since_probe >= PROBE_PERIOD {
+            class.since_probe = 0;
+            return preferred.other();
+        }
+        preferred
+    }
+
+    /// A blocking write of `bytes` went all by `mode` and took `ns` from entry to
+    /// return. Writes that changed mode midway (a decline, a cancel, a fault) or
+    /// stopped early (a signal, a timeout) are not recorded.
+    pub fn record(&mut self, mode: Mode, bytes: u64, ns: u64) {
+        if self.setting != Setting::Adaptive || bytes < u64::from(self.floor) || bytes >= u64::from(self.ceiling) {
+            return;
+        }
+        let class = &mut self.classes[class_of(bytes)];
+        match mode {
+            Mode::Advertise => class.advertised.add(per_byte(ns, bytes)),
+            Mode::Copy => class.copied.add(per_byte(ns, bytes)),
         }
     }
 
-    /// A copied send of `bytes` (at least the floor's worth) took `ns` to copy in.
-    pub fn record_copy(&mut self, bytes: u64, ns: u64) {
-        self.copy.add(per_byte(ns, bytes));
-        self.copies_since += 1;
-        if self.copies_since >= COPY_PERIOD {
-            self.recompute();
+    /// Writes of at least this many bytes are advertised (but for the probes); `None`:
+    /// none are. An adaptive socket's is the smallest class start, from the floor up,
+    /// from which every class below the ceiling prefers advertising.
+    pub fn value(&self) -> Option<u32> {
+        let floor = match self.setting {
+            Setting::Off => return None,
+            Setting::Fixed(n) => return Some(n),
+            Setting::Adaptive => u64::from(self.floor),
+        };
+        let ceiling = u64::from(self.ceiling);
+        let mut from = ceiling;
+        // Downward from the class below the ceiling, while each advertises.
+        for k in (0..CLASSES).rev() {
+            let (start, end) = (class_start(k), if k + 1 == CLASSES { u64::MAX } else { class_start(k + 1) });
+            if start >= ceiling || end <= floor {
+                continue;
+            }
+            if self.classes[k].preferred() != Mode::Advertise {
+                break;
+            }
+            from = start.max(floor);
         }
-    }
-
-    /// `F / (2c - p)` in bytes, clamped; the ceiling when zero-copy never pays, `None`
-    /// until each cost has been measured once.
-    pub fn crossover(&self) -> Option<u32> {
-        let (f, c, p) = (self.fixed_ns.0?, self.copy.0?, self.pin.0?);
-        let saved = (2 * c).saturating_sub(p);
-        if saved == 0 {
-            return Some(self.ceiling);
-        }
-        let bytes = f.saturating_mul(PER_BYTE_SCALE) / saved;
-        Some(bytes.clamp(u64::from(self.floor), u64::from(self.ceiling)) as u32)
-    }
-
-    fn recompute(&mut self) {
-        self.zc_since = 0;
-        self.copies_since = 0;
-        let Some(t) = self.crossover() else { return };
-        // Hysteresis: a quarter either way.
-        if t.abs_diff(self.current) > self.current / 4 {
-            self.current = t;
-        }
+        Some(u32::try_from(from).unwrap_or(u32::MAX))
     }
 }
