@@ -196,7 +196,8 @@ pub enum DisconnectOutcome {
     /// After its DisConn: what is unread stays readable until the socket closes.
     StayReadable,
     /// Before its DisConn: messages it sent may still wait in the CQ; the QP goes to
-    /// the error state, and the first flushed receive judges ([`flush_outcome`]).
+    /// the error state, and the first flushed receive judges ([`flush_outcome`]), or,
+    /// with no receive posted, the end of the reap that handled the last message.
     JudgeAtFlush,
 }
 

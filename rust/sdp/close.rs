@@ -272,7 +272,7 @@ fn peer_disconnected(ep: EpRef<'_>, inner: &mut Inner) {
         DisconnectOutcome::StayReadable => ep.wake(POLLIN | POLLRDNORM | POLLRDHUP),
         DisconnectOutcome::JudgeAtFlush => {
             // The first flushed receive (`sdp::rx`) comes after all of the peer's
-            // messages.
+            // messages; with none posted, `judge_unflushed` judges instead.
             if let Some(id) = inner.id.as_ref() {
                 // A refused move: the teardown's drain moves the QP once more.
                 let _ = id.disconnect(Some(link.qp.qp()));

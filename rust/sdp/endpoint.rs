@@ -354,8 +354,9 @@ impl Endpoint {
         // Cleared before the deferred flag is read: an event that sets it after this
         // sees `sends_may_wait` clear and is handled as usual.
         self.sends_may_wait.store(false, Ordering::SeqCst);
-        if self.send_event_deferred.swap(false, Ordering::SeqCst) {
-            let _ = self.reap_side(inner, CqSide::Send);
+        if self.send_event_deferred.swap(false, Ordering::SeqCst) && self.reap_side(inner, CqSide::Send) > 0 {
+            // A failed send among them, with no receive posted, waits for no flush.
+            crate::sdp::close::judge_unflushed(self, inner);
         }
     }
 

@@ -53,8 +53,12 @@ pass "Abort from the peer: ECONNRESET"
 # disconnects without a DisConn: no receive is left to be flushed, and the reader
 # (5 s later, "hold") must still see the reset (unread data goes with it, as with an
 # Abort), not wait for ever.
+mark=$(dmesg | wc -l)
 out=$(MODE=hold scenario fill_vanish '^error ECONNRESET after [0-9]+$' '')
 echo "$out" | tr '\n' ' ' | grep -Eq '^sent [1-8] disconnected $' || fail "fill_vanish: rogue saw '$out'"
+# A reset for the peer's disconnect, not for a message it sent (all were in its grant).
+! dmesg | tail -n +$((mark + 1)) | grep -E 'SDP: (malformed message|peer broke flow control)' ||
+	fail "fill_vanish: the module took a message in the grant for a violation"
 pass "a peer that fills every credit and disconnects without DisConn: ECONNRESET"
 # A peer that grants credits, asks for receiver-not-ready retries for ever and posts no
 # receive: the listener's sends must fail after a bounded number of retries (the QP's

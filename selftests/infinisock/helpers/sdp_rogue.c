@@ -985,6 +985,8 @@ int main(int argc, char **argv)
 			else if (got == 0)
 				usleep(1000);
 		}
+		if (done != n)
+			return fprintf(stderr, "fill_vanish: %d of %d sends completed\n", done, n), 1;
 		printf("sent %d\n", done);
 		fflush(stdout);
 		rdma_disconnect(id);
