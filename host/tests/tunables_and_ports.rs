@@ -78,3 +78,18 @@ fn zcopy_timeouts() {
         assert_eq!(t.userns_max, t.max);
     }
 }
+
+/// The adaptive choice's bounds: the floor (`sdp_zcopy_thresh`, OFED's 64 KiB) and
+/// the ceiling (`sdp_zcopy_thresh_max`, OFED's largest, 1 MiB), each 4 KiB to 1 MiB,
+/// for anyone (they size no memory).
+#[test]
+fn zcopy_threshold_bounds() {
+    let floor = tunable(TunableId::SdpZcopyThresh);
+    let ceiling = tunable(TunableId::SdpZcopyThreshMax);
+    assert_eq!(ceiling.name.to_str().unwrap(), "sdp_zcopy_thresh_max");
+    assert_eq!((floor.default, ceiling.default), (64 << 10, 1 << 20));
+    for t in [floor, ceiling] {
+        assert!(!t.accepts(4095) && t.accepts(4096) && t.accepts(1 << 20) && !t.accepts((1 << 20) + 1));
+        assert_eq!(t.userns_max, t.max);
+    }
+}

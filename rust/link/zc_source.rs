@@ -27,6 +27,7 @@ use crate::{
     proto::{
         wire::{Advert, Mid, SRC_AH_LEN},
         zc_gather::{AdvertLimits, Run},
+        zc_policy::{Setting, Threshold, THRESH_MAX_DEFAULT, THRESH_MIN_DEFAULT},
         zc_src::{Closed, Due, SrcAdverts, SrcLimits, SrcViolation},
     },
 };
@@ -94,6 +95,9 @@ pub(crate) struct ZcSource {
     /// Adverts the link opened for runs, not yet counted in the namespace's
     /// statistics ([`ZcSource::take_runs_advertised`]).
     runs_advertised: u64,
+    /// Which blocking writes are advertised, for a socket that leaves the choice to
+    /// the connection (`SDP_ZCOPY_THRESH` -1): what each size class's calls cost.
+    choice: Threshold,
 }
 
 impl ZcSource {
@@ -117,7 +121,14 @@ impl ZcSource {
             run: None,
             run_lost: false,
             runs_advertised: 0,
+            // The namespace's bounds are set at each write.
+            choice: Threshold::new(Setting::Adaptive, THRESH_MIN_DEFAULT, THRESH_MAX_DEFAULT),
         }
+    }
+
+    /// The connection's choice of which blocking writes are advertised.
+    pub(crate) fn choice(&mut self) -> &mut Threshold {
+        &mut self.choice
     }
 
     /// How long a cancel may go unanswered before the connection is reset.

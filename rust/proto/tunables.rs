@@ -103,10 +103,16 @@ pub enum TunableId {
     /// the peer to answer its cancel before it resets the connection (and the pages
     /// the adverts exposed are released). Fixed for a connection when it is made.
     SdpZcopyCancelMs = 14,
+    /// `net.infinisock.sdp_zcopy_thresh_max`: for sockets that leave the choice to
+    /// the connection (`SDP_ZCOPY_THRESH` -1), the size from which a blocking write is
+    /// always advertised; between `sdp_zcopy_thresh` (the floor) and this, each size
+    /// class is advertised or copied as its calls have fared (`proto::zc_policy`).
+    /// Equal to the floor (or below it): a fixed threshold. Read at each write.
+    SdpZcopyThreshMax = 15,
 }
 
 /// Every tunable, in [`TunableId`] order.
-pub const TUNABLES: [Tunable; 15] = [
+pub const TUNABLES: [Tunable; 16] = [
     Tunable { name: c"sdp_enable", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_recv_buffers", default: 16, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: 16 },
     Tunable { name: c"sdp_send_buffers", default: 12, min: 1, max: MAX_RING as i32, userns_max: 12 },
@@ -139,6 +145,13 @@ pub const TUNABLES: [Tunable; 15] = [
         min: super::zc_src::TIMEOUT_MS_MIN as i32,
         max: super::zc_src::TIMEOUT_MS_MAX as i32,
         userns_max: super::zc_src::TIMEOUT_MS_MAX as i32,
+    },
+    Tunable {
+        name: c"sdp_zcopy_thresh_max",
+        default: super::zc_policy::THRESH_MAX_DEFAULT as i32,
+        min: super::zc_policy::THRESH_FIXED_MIN as i32,
+        max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
+        userns_max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
     },
 ];
 

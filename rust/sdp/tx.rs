@@ -7,7 +7,11 @@
 use core::sync::atomic::Ordering;
 
 use crate::kernel_api::log::pr_warn_ratelimited;
-use kernel::{prelude::*, sync::MutexGuard, time::msecs_to_jiffies};
+use kernel::{
+    prelude::*,
+    sync::MutexGuard,
+    time::{msecs_to_jiffies, Instant, Monotonic},
+};
 
 use crate::{
     kernel_api::{sock::Msg, trace, verbs::Wc, zc_notify::ZcNotify},
@@ -20,6 +24,7 @@ use crate::{
         send::{send_verdict, SendCheck},
         stats::Counter,
         transmit::{PostFailed, WriteRound},
+        zc_policy::Mode,
     },
     sdp::{
         endpoint::{EpRef, Inner, Phase},
@@ -255,27 +260,49 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
     } else {
         None
     };
-    let mut by_advert = 0;
-    let res = send_stream(ep, msg, len, nonblock, notify.as_ref(), &mut by_advert);
+    let start = Instant::<Monotonic>::now();
+    let mut call = ZcCall::default();
+    let res = send_stream(ep, msg, len, nonblock, notify.as_ref(), &mut call);
     if let Some(notify) = notify {
         let sent = res.as_ref().map_or(0, |n| *n);
         // Under the lock that releases pins (`QueuePair::poll`), whose completion of
         // the notification rewrites its copied mark too.
         let _guard = ep.lock();
-        notify.end(sent, by_advert * 2 < sent);
+        notify.end(sent, call.by_advert * 2 < sent);
+    }
+    // A call the connection chose for, which went all the way as chosen: a measure
+    // of its size class (most of an advertised one's bytes went by advert: a
+    // buffer's unaligned head and tail are copied).
+    if let (Some(mode), Ok(sent)) = (call.chosen, &res) {
+        let whole = *sent == len && !call.mixed && (mode == Mode::Copy || call.by_advert * 2 >= len);
+        if whole {
+            let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
+            zcopy_tx::record(&mut ep.lock(), mode, len, ns);
+        }
     }
     res
 }
 
-/// [`sendmsg`]'s work; `by_advert` counts the bytes that went as adverts, whose pins
-/// `notify` answers for when the call has one.
+/// What the zero-copy part of one `sendmsg` did.
+#[derive(Default)]
+struct ZcCall {
+    /// Bytes that went as adverts, whose pins the call's notification answers for.
+    by_advert: usize,
+    /// The connection's choice for the call (`zcopy_tx::choose`), if it made one.
+    chosen: Option<Mode>,
+    /// The call changed its way midway (a decline, a cancel, a missing page): not a
+    /// measure of either.
+    mixed: bool,
+}
+
+/// [`sendmsg`]'s work; `call` says how the zero-copy part went.
 fn send_stream(
     ep: EpRef<'_>,
     msg: &mut Msg,
     len: usize,
     nonblock: bool,
     notify: Option<&ZcNotify>,
-    by_advert: &mut usize,
+    call: &mut ZcCall,
 ) -> Result<usize> {
     let flags = msg.flags();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
@@ -295,6 +322,12 @@ fn send_stream(
     let mut zc_allowed = (!nonblock || early) && !urgent;
     let mut zc_faults = 0;
     let mut guard = ep.lock_reaped();
+    // A blocking write of a socket that leaves the choice to the connection: copied
+    // or advertised as the calls of its size have fared.
+    if zc_allowed && !early {
+        call.chosen = zcopy_tx::choose(ep, &mut guard, len);
+        zc_allowed = call.chosen != Some(Mode::Copy);
+    }
     loop {
         let inner = &mut *guard;
         if let Err(e) = sendable(ep, inner) {
@@ -316,8 +349,9 @@ fn send_stream(
             match zcopy_tx::send(ep, &mut guard, msg, len - sent, min, early, notify, &mut timeo) {
                 Ok(out) => {
                     sent += out.sent;
-                    *by_advert += out.sent - out.copied;
+                    call.by_advert += out.sent - out.copied;
                     zc_allowed = !out.copy_rest;
+                    call.mixed |= out.copy_rest || out.fault;
                     if let Some(e) = out.stop {
                         return if sent > 0 { Ok(sent) } else { Err(send_error(e, flags)) };
                     }

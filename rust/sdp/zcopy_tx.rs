@@ -37,7 +37,7 @@ use crate::{
         tunables::TunableId,
         wire::Mid,
         zc_gather::{self, Step},
-        zc_policy::Setting,
+        zc_policy::{Mode, Setting},
         zc_src::Due,
     },
     sdp::{
@@ -71,15 +71,46 @@ pub(crate) struct Outcome {
     pub(crate) stop: Option<Error>,
 }
 
-/// The smallest piece of a blocking write that goes as an advert on this socket: its
+/// The smallest piece of a write that goes as an advert on this socket: its
 /// `SDP_ZCOPY_THRESH`, else the namespace's `sdp_zcopy_thresh` (OFED's default, 64
 /// KiB: below it, pinning, registering and a round trip cost more than the copies
-/// they save). `None`: the socket turned zero-copy off.
+/// they save), the floor of the connection's choice ([`choose`]). `None`: the socket
+/// turned zero-copy off.
 fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
     match inner.zc_thresh {
         Setting::Off => None,
         Setting::Fixed(n) => Some(n as usize),
         Setting::Adaptive => usize::try_from(tunables::tunable(ep.sk.net(), TunableId::SdpZcopyThresh)).ok(),
+    }
+}
+
+/// The namespace's bounds of an adaptive choice: `sdp_zcopy_thresh` (the floor) and
+/// `sdp_zcopy_thresh_max` (the ceiling).
+fn bounds(ep: EpRef<'_>) -> (u32, u32) {
+    let get = |id| u32::try_from(tunables::tunable(ep.sk.net(), id)).unwrap_or(0);
+    (get(TunableId::SdpZcopyThresh), get(TunableId::SdpZcopyThreshMax))
+}
+
+/// How a blocking write of `len` bytes goes on a connection that advertises, for a
+/// socket that leaves the choice to it (`SDP_ZCOPY_THRESH` -1): copied, or
+/// advertised in pieces of the floor or more, as the calls of its size class have
+/// fared (`proto::zc_policy`). `None`: the socket fixed its threshold, or the
+/// connection does not advertise.
+pub(crate) fn choose(ep: EpRef<'_>, inner: &mut Inner, len: usize) -> Option<Mode> {
+    if inner.zc_thresh != Setting::Adaptive || inner.phase != Phase::Connected {
+        return None;
+    }
+    let (floor, ceiling) = bounds(ep);
+    let choice = inner.link.as_mut()?.zc_src.as_mut()?.choice();
+    choice.set_bounds(floor, ceiling);
+    Some(choice.choose(len as u64))
+}
+
+/// A blocking write of `len` bytes that [`choose`] sent by `mode` went all that way,
+/// in `ns` from entry to return.
+pub(crate) fn record(inner: &mut Inner, mode: Mode, len: usize, ns: u64) {
+    if let Some(src) = inner.link.as_mut().and_then(|l| l.zc_src.as_mut()) {
+        src.choice().record(mode, len as u64, ns);
     }
 }
 

@@ -16,6 +16,7 @@ cleanup() {
 	for ns in a b; do
 		ip netns exec $ns sysctl -qw net.infinisock.sdp_zcopy=0
 		ip netns exec $ns sysctl -qw net.infinisock.sdp_zcopy_thresh=65536
+		ip netns exec $ns sysctl -qw net.infinisock.sdp_zcopy_thresh_max=1048576
 		ip netns exec $ns sysctl -qw net.infinisock.sdp_transparent=0
 	done
 	kill $(jobs -p) 2>/dev/null
@@ -99,6 +100,9 @@ pins_back() {
 
 ip netns exec a sysctl -qw net.infinisock.sdp_zcopy=2 || fail "sysctl sdp_zcopy=2"
 ip netns exec b sysctl -qw net.infinisock.sdp_zcopy=1 || fail "sysctl sdp_zcopy=1"
+# The connection's own choice (SDP_ZCOPY_THRESH -1) is pinned to the floor, 64 KiB,
+# for the cases that count adverts; its own case (zs_slow) lifts the ceiling.
+ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh_max=65536 || fail "sysctl sdp_zcopy_thresh_max"
 
 # A reader that keeps up: every advert READ whole by host b's module.
 mark
@@ -704,6 +708,38 @@ echo "# zs_decline: zc_declines +$(delta a zc_declines)" >&2
 	fail "zs_decline: zc_declines +$(delta a zc_declines), the sink declined ${BASH_REMATCH[1]} and dropped ${BASH_REMATCH[2]}"
 pins_back "$before" "zs_decline"
 pass "a sink that declines every advert: the file whole as Data; zc_declines +$(delta a zc_declines); pins released"
+
+# The connection's own choice, between sdp_zcopy_thresh and sdp_zcopy_thresh_max:
+# against a sink that answers each advert 200 ms late, 40 writes of 128 KiB go
+# copied but for the first (nothing measured yet) and one probe every 32 calls; with
+# the threshold fixed at 64 KiB, every one is advertised.
+head -c $((5 << 20)) "$dir/file" > "$dir/slow"
+# slow_sink THRESH: host a's program sends $dir/slow in pieces of 128 KiB with
+# SDP_ZCOPY_THRESH THRESH to zs_slow; sets `adverts`, those the sink answered.
+slow_sink() {
+	before=$(pins_settled)
+	port=$((port + 1))
+	rogue_and_writer a b "$HOST_B4" $port zs_slow threshsend "$dir/slow" $((128 << 10)) "$1"
+	wait $writer
+	wrote=$(cat "$dir/writer")
+	wait $rogue
+	out=$(tr '\n' ' ' < "$dir/rogue")
+	echo "# zs_slow, SDP_ZCOPY_THRESH $1: writer '$wrote', rogue '$out'" >&2
+	[[ $wrote =~ ^"sent $((5 << 20)) thresh " ]] || fail "zs_slow, SDP_ZCOPY_THRESH $1: the writer: $wrote"
+	[[ $out =~ answered\ ([0-9]+)\ read\ ([0-9]+)\ data\ ([0-9]+) ]] || fail "zs_slow, SDP_ZCOPY_THRESH $1: the sink: $out"
+	[ $((BASH_REMATCH[2] + BASH_REMATCH[3])) = $((5 << 20)) ] ||
+		fail "zs_slow, SDP_ZCOPY_THRESH $1: the sink got ${BASH_REMATCH[2]} bytes READ and ${BASH_REMATCH[3]} as Data"
+	adverts=${BASH_REMATCH[1]}
+	pins_back "$before" "zs_slow, SDP_ZCOPY_THRESH $1"
+}
+ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh_max=$((1 << 20)) || fail "sysctl sdp_zcopy_thresh_max"
+slow_sink default
+choice=$adverts
+slow_sink 65536
+ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh_max=65536
+[ "$choice" -ge 1 ] && [ "$choice" -le 4 ] || fail "the connection's choice: $choice of 40 writes of 128 KiB advertised to a slow sink"
+[ "$adverts" -ge 40 ] || fail "SDP_ZCOPY_THRESH 65536: $adverts adverts for 40 writes of 128 KiB"
+pass "the connection's choice: $choice of 40 writes of 128 KiB advertised to a sink 200 ms late per advert ($adverts with a fixed threshold); every byte there; pins released"
 
 # device_removed PORT WHAT EXPECTED [MODE ARG...]: host zs1's writer (sdp_peer.py MODE
 # ARG..., or a send of the file) to zs2's silent sink; once the sink has an advert,

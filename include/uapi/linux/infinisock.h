@@ -113,9 +113,10 @@
 /*
  * SOL_TCP option of SDP streams, OFED SDP's (<rdma/sdp_socket.h>), int: the smallest
  * piece of a blocking write a zero-copy source (net.infinisock.sdp_zcopy 2) advertises
- * instead of copying. 0: none; -1, the default: net.infinisock.sdp_zcopy_thresh;
- * 4096 to 1048576: that many bytes. Anything else is EINVAL. Accepted connections
- * take their listener's.
+ * instead of copying. 0: none; -1, the default: the connection chooses, from
+ * net.infinisock.sdp_zcopy_thresh (below it, none) to sdp_zcopy_thresh_max (from it,
+ * all), as the calls of each size have fared; 4096 to 1048576: that many bytes.
+ * Anything else is EINVAL. Accepted connections take their listener's.
  */
 #define SDP_ZCOPY_THRESH	80
 

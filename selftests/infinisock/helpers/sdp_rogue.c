@@ -77,6 +77,9 @@
  *                  sent before the module saw it) and takes the bytes as Data until
  *                  the module's DisConn, then answers it: prints "declined N
  *                  discarded M data BYTES"
+ *   zs_slow        breaks none: READs each advert 200 ms after it came and answers
+ *                  it, takes Data as it comes, until the module's DisConn, then
+ *                  answers it: prints "answered N read BYTES data BYTES"
  * The hostile ones break a zero-copy rule, then wait for the module to reset them
  * (printing "disconnected", or "still connected" after 30 s):
  *   zc_bogus_rkey  an advert whose rkey is not the region's
@@ -803,6 +806,30 @@ static int zs_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 		/* Our DisConn answers the module's: the close is graceful. */
 		source_send(&s, 0x02, NULL, 0);
 		printf("declined %d discarded %d data %llu\n", declined, s.discarded,
+		       (unsigned long long)s.data_in);
+	} else if (!strcmp(sc, "zs_slow")) {
+		int answered = 0;
+		uint64_t read = 0;
+
+		while (!s.peer_disconn || s.nin > 0) {
+			if (s.nin == 0) {
+				source_poll(&s, true);
+				source_credit_update(&s);
+				continue;
+			}
+			usleep(200000);
+			if (sink_read(&s, s.in[0].vaddr, s.in[0].rkey, s.in[0].len))
+				die("the advert's READ failed");
+			v = htonl(s.in[0].len);
+			memcpy(body, &v, 4);
+			source_send(&s, 0x06, body, 4);
+			read += s.in[0].len;
+			answered++;
+			memmove(s.in, s.in + 1, (s.nin - 1) * sizeof(s.in[0]));
+			s.nin--;
+		}
+		source_send(&s, 0x02, NULL, 0);
+		printf("answered %d read %llu data %llu\n", answered, (unsigned long long)read,
 		       (unsigned long long)s.data_in);
 	} else if (strcmp(sc, "zs_silent")) {
 		die("unknown scenario");
