@@ -312,9 +312,12 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
 
     def zcopy(self, mode):
         """net.infinisock.sdp_zcopy of hosts a and b as `mode` for the SDP streams made
-        inside; the default, 0, after."""
-        pairs = (("net.infinisock.sdp_zcopy", mode),)
-        return self.host_sysctls({"a": pairs, "b": pairs}, (("net.infinisock.sdp_zcopy", 0),))
+        inside, the connections' own choice pinned to its floor (sdp_zcopy_thresh_max
+        at sdp_zcopy_thresh's 64 KiB): the section measures the source itself, every
+        send() of 64 KiB or more advertised; the defaults after."""
+        pairs = (("net.infinisock.sdp_zcopy", mode), ("net.infinisock.sdp_zcopy_thresh_max", 65536))
+        return self.host_sysctls({"a": pairs, "b": pairs},
+                                 (("net.infinisock.sdp_zcopy", 0), ("net.infinisock.sdp_zcopy_thresh_max", 1 << 20)))
 
     def shared_queues(self, on):
         """SDP streams made inside on their devices' shared receive queues if `on`,
