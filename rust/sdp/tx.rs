@@ -270,11 +270,13 @@ pub(crate) fn sendmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, nonblock: bool) 
         let _guard = ep.lock();
         notify.end(sent, call.by_advert * 2 < sent);
     }
-    // A call the connection chose for, which went all the way as chosen: a measure
-    // of its size class (most of an advertised one's bytes went by advert: a
-    // buffer's unaligned head and tail are copied).
+    // A whole call the connection chose for: a measure of its size class. An
+    // advertised one counts if most of its bytes went by advert (a buffer's unaligned
+    // head and tail are copied), or if the sink declined or let an advert be
+    // cancelled: that is what advertising cost it (a slow sink must turn the class to
+    // copying).
     if let (Some(mode), Ok(sent)) = (call.chosen, &res) {
-        let whole = *sent == len && !call.mixed && (mode == Mode::Copy || call.by_advert * 2 >= len);
+        let whole = *sent == len && !call.faulted && (mode == Mode::Copy || call.fell_back || call.by_advert * 2 >= len);
         if whole {
             let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
             zcopy_tx::record(&mut ep.lock(), mode, len, ns);
@@ -290,9 +292,10 @@ struct ZcCall {
     by_advert: usize,
     /// The connection's choice for the call (`zcopy_tx::choose`), if it made one.
     chosen: Option<Mode>,
-    /// The call changed its way midway (a decline, a cancel, a missing page): not a
-    /// measure of either.
-    mixed: bool,
+    /// An advert was declined or cancelled, and the rest of the call copied.
+    fell_back: bool,
+    /// A page was missing: the time went to faulting it in, not a measure.
+    faulted: bool,
 }
 
 /// [`sendmsg`]'s work; `call` says how the zero-copy part went.
@@ -351,7 +354,8 @@ fn send_stream(
                     sent += out.sent;
                     call.by_advert += out.sent - out.copied;
                     zc_allowed = !out.copy_rest;
-                    call.mixed |= out.copy_rest || out.fault;
+                    call.fell_back |= out.copy_rest;
+                    call.faulted |= out.fault;
                     if let Some(e) = out.stop {
                         return if sent > 0 { Ok(sent) } else { Err(send_error(e, flags)) };
                     }

@@ -714,32 +714,37 @@ pass "a sink that declines every advert: the file whole as Data; zc_declines +$(
 # copied but for the first (nothing measured yet) and one probe every 32 calls; with
 # the threshold fixed at 64 KiB, every one is advertised.
 head -c $((5 << 20)) "$dir/file" > "$dir/slow"
-# slow_sink THRESH: host a's program sends $dir/slow in pieces of 128 KiB with
-# SDP_ZCOPY_THRESH THRESH to zs_slow; sets `adverts`, those the sink answered.
+# slow_sink THRESH [SINK]: host a's program sends $dir/slow in pieces of 128 KiB with
+# SDP_ZCOPY_THRESH THRESH to SINK (zs_slow); sets `adverts`, those the sink answered.
 slow_sink() {
 	before=$(pins_settled)
 	port=$((port + 1))
-	rogue_and_writer a b "$HOST_B4" $port zs_slow threshsend "$dir/slow" $((128 << 10)) "$1"
+	rogue_and_writer a b "$HOST_B4" $port "${2:-zs_slow}" threshsend "$dir/slow" $((128 << 10)) "$1"
 	wait $writer
 	wrote=$(cat "$dir/writer")
 	wait $rogue
 	out=$(tr '\n' ' ' < "$dir/rogue")
-	echo "# zs_slow, SDP_ZCOPY_THRESH $1: writer '$wrote', rogue '$out'" >&2
-	[[ $wrote =~ ^"sent $((5 << 20)) thresh " ]] || fail "zs_slow, SDP_ZCOPY_THRESH $1: the writer: $wrote"
-	[[ $out =~ answered\ ([0-9]+)\ read\ ([0-9]+)\ data\ ([0-9]+) ]] || fail "zs_slow, SDP_ZCOPY_THRESH $1: the sink: $out"
+	echo "# ${2:-zs_slow}, SDP_ZCOPY_THRESH $1: writer '$wrote', rogue '$out'" >&2
+	[[ $wrote =~ ^"sent $((5 << 20)) thresh " ]] || fail "${2:-zs_slow}, SDP_ZCOPY_THRESH $1: the writer: $wrote"
+	[[ $out =~ answered\ ([0-9]+)\ read\ ([0-9]+)\ data\ ([0-9]+) ]] || fail "${2:-zs_slow}, SDP_ZCOPY_THRESH $1: the sink: $out"
 	[ $((BASH_REMATCH[2] + BASH_REMATCH[3])) = $((5 << 20)) ] ||
-		fail "zs_slow, SDP_ZCOPY_THRESH $1: the sink got ${BASH_REMATCH[2]} bytes READ and ${BASH_REMATCH[3]} as Data"
+		fail "${2:-zs_slow}, SDP_ZCOPY_THRESH $1: the sink got ${BASH_REMATCH[2]} bytes READ and ${BASH_REMATCH[3]} as Data"
 	adverts=${BASH_REMATCH[1]}
-	pins_back "$before" "zs_slow, SDP_ZCOPY_THRESH $1"
+	pins_back "$before" "${2:-zs_slow}, SDP_ZCOPY_THRESH $1"
 }
 ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh_max=$((1 << 20)) || fail "sysctl sdp_zcopy_thresh_max"
 slow_sink default
 choice=$adverts
+# A sink that lets every advert be cancelled (a second each, sdp_zcopy_timeout_ms):
+# those calls measure what advertising costs too, and the class turns to copying.
+slow_sink default zs_late
+late=$adverts
+[ "$late" -ge 1 ] && [ "$late" -le 4 ] || fail "the connection's choice: $late of 40 writes of 128 KiB advertised to a sink that lets them be cancelled"
 slow_sink 65536
-ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh_max=65536
+ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh_max=65536 || fail "sysctl sdp_zcopy_thresh_max"
 [ "$choice" -ge 1 ] && [ "$choice" -le 4 ] || fail "the connection's choice: $choice of 40 writes of 128 KiB advertised to a slow sink"
 [ "$adverts" -ge 40 ] || fail "SDP_ZCOPY_THRESH 65536: $adverts adverts for 40 writes of 128 KiB"
-pass "the connection's choice: $choice of 40 writes of 128 KiB advertised to a sink 200 ms late per advert ($adverts with a fixed threshold); every byte there; pins released"
+pass "the connection's choice: $choice of 40 writes of 128 KiB advertised to a sink 200 ms late per advert ($adverts with a fixed threshold), $late to one that lets them be cancelled; every byte there; pins released"
 
 # device_removed PORT WHAT EXPECTED [MODE ARG...]: host zs1's writer (sdp_peer.py MODE
 # ARG..., or a send of the file) to zs2's silent sink; once the sink has an advert,

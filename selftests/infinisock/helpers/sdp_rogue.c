@@ -80,6 +80,8 @@
  *   zs_slow        breaks none: READs each advert 200 ms after it came and answers
  *                  it, takes Data as it comes, until the module's DisConn, then
  *                  answers it: prints "answered N read BYTES data BYTES"
+ *   zs_late        the same, but answers each advert only once the module cancelled
+ *                  it, with SendSm (N: the adverts answered so)
  * The hostile ones break a zero-copy rule, then wait for the module to reset them
  * (printing "disconnected", or "still connected" after 30 s):
  *   zc_bogus_rkey  an advert whose rkey is not the region's
@@ -807,7 +809,7 @@ static int zs_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 		source_send(&s, 0x02, NULL, 0);
 		printf("declined %d discarded %d data %llu\n", declined, s.discarded,
 		       (unsigned long long)s.data_in);
-	} else if (!strcmp(sc, "zs_slow")) {
+	} else if (!strcmp(sc, "zs_slow") || !strcmp(sc, "zs_late")) {
 		int answered = 0;
 		uint64_t read = 0;
 
@@ -815,6 +817,19 @@ static int zs_scenario(struct rdma_cm_id *id, struct ibv_pd *pd, uint8_t *mem, s
 			if (s.nin == 0) {
 				source_poll(&s, true);
 				source_credit_update(&s);
+				continue;
+			}
+			if (!strcmp(sc, "zs_late")) {
+				for (int seen = s.cancels; s.cancels == seen;) {
+					source_poll(&s, true);
+					source_credit_update(&s);
+				}
+				/* SendSm closes every open advert; those sent before the module
+				 * saw it are dropped (source_take). */
+				s.declined_at = s.next_mseq;
+				source_send(&s, 0x04, NULL, 0);
+				answered += s.nin;
+				s.nin = 0;
 				continue;
 			}
 			usleep(200000);
