@@ -125,13 +125,7 @@ pub const TUNABLES: [Tunable; 16] = [
     Tunable { name: c"sdp_recv_floor", default: RECV_FLOOR as i32, min: MIN_RING as i32, max: MAX_RING as i32, userns_max: RECV_FLOOR as i32 },
     Tunable { name: c"sdp_srq", default: 1, min: 0, max: 1, userns_max: 1 },
     Tunable { name: c"sdp_zcopy", default: 0, min: 0, max: 2, userns_max: 2 },
-    Tunable {
-        name: c"sdp_zcopy_thresh",
-        default: super::zc_policy::THRESH_MIN_DEFAULT as i32,
-        min: super::zc_policy::THRESH_FIXED_MIN as i32,
-        max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
-        userns_max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
-    },
+    zcopy_bytes(c"sdp_zcopy_thresh", super::zc_policy::THRESH_MIN_DEFAULT),
     Tunable {
         name: c"sdp_zcopy_timeout_ms",
         default: super::zc_src::ADVERT_TIMEOUT_MS_DEFAULT as i32,
@@ -146,14 +140,21 @@ pub const TUNABLES: [Tunable; 16] = [
         max: super::zc_src::TIMEOUT_MS_MAX as i32,
         userns_max: super::zc_src::TIMEOUT_MS_MAX as i32,
     },
-    Tunable {
-        name: c"sdp_zcopy_thresh_max",
-        default: super::zc_policy::THRESH_MAX_DEFAULT as i32,
-        min: super::zc_policy::THRESH_FIXED_MIN as i32,
-        max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
-        userns_max: super::zc_policy::THRESH_MAX_DEFAULT as i32,
-    },
+    zcopy_bytes(c"sdp_zcopy_thresh_max", super::zc_policy::THRESH_MAX_DEFAULT),
 ];
+
+/// A bound of the zero-copy choice (`sdp_zcopy_thresh`, `sdp_zcopy_thresh_max`): any
+/// size a program may fix with `SDP_ZCOPY_THRESH`, for anyone (it sizes no memory).
+const fn zcopy_bytes(name: &'static CStr, default: u32) -> Tunable {
+    use super::zc_policy::{THRESH_FIXED_MIN, THRESH_MAX_DEFAULT};
+    Tunable {
+        name,
+        default: default as i32,
+        min: THRESH_FIXED_MIN as i32,
+        max: THRESH_MAX_DEFAULT as i32,
+        userns_max: THRESH_MAX_DEFAULT as i32,
+    }
+}
 
 /// Index of each module-wide tunable in [`GLOBAL_TUNABLES`]: they exist in the initial
 /// network namespace only.

@@ -202,9 +202,9 @@ impl Threshold {
         preferred
     }
 
-    /// A blocking write of `bytes` went all by `mode` and took `ns` from entry to
-    /// return. Writes that changed mode midway (a decline, a cancel, a fault) or
-    /// stopped early (a signal, a timeout) are not recorded.
+    /// A blocking write of `bytes` chosen as `mode` took `ns` from entry to return.
+    /// The caller records whole calls only (not one that stopped early or faulted in
+    /// pages); an advertised call that fell back to copying counts as advertised.
     pub fn record(&mut self, mode: Mode, bytes: u64, ns: u64) {
         if self.setting != Setting::Adaptive || bytes < u64::from(self.floor) || bytes >= u64::from(self.ceiling) {
             return;

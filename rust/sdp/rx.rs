@@ -54,8 +54,9 @@ pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     if !wc.ok() {
         // A flush means the QP went to the error state (a disconnect or a failed
         // send), after everything the peer sent: `close::flushed` judges how the
-        // connection ended (`close::judge_unflushed` when no receive was posted). (Before it is established, rdma_cm flushes the QP of a
-        // rejected request itself and reports the outcome as an event.)
+        // connection ended (`close::judge_unflushed` when no receive was posted).
+        // (Before it is established, rdma_cm flushes the QP of a rejected request
+        // itself and reports the outcome as an event.)
         if inner.phase == Phase::Connected {
             crate::sdp::close::flushed(ep, inner);
         }

@@ -80,15 +80,14 @@ fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
     match inner.zc_thresh {
         Setting::Off => None,
         Setting::Fixed(n) => Some(n as usize),
-        Setting::Adaptive => usize::try_from(tunables::tunable(ep.sk.net(), TunableId::SdpZcopyThresh)).ok(),
+        Setting::Adaptive => usize::try_from(zc_tunable(ep, TunableId::SdpZcopyThresh)).ok(),
     }
 }
 
-/// The namespace's bounds of an adaptive choice: `sdp_zcopy_thresh` (the floor) and
-/// `sdp_zcopy_thresh_max` (the ceiling).
-fn bounds(ep: EpRef<'_>) -> (u32, u32) {
-    let get = |id| u32::try_from(tunables::tunable(ep.sk.net(), id)).unwrap_or(0);
-    (get(TunableId::SdpZcopyThresh), get(TunableId::SdpZcopyThreshMax))
+/// A bound of the connection's choice in the socket's namespace: `sdp_zcopy_thresh`
+/// (the floor) or `sdp_zcopy_thresh_max` (the ceiling), bytes.
+fn zc_tunable(ep: EpRef<'_>, id: TunableId) -> u32 {
+    u32::try_from(tunables::tunable(ep.sk.net(), id)).unwrap_or(0)
 }
 
 /// How a blocking write of `len` bytes goes on a connection that advertises, for a
@@ -100,7 +99,7 @@ pub(crate) fn choose(ep: EpRef<'_>, inner: &mut Inner, len: usize) -> Option<Mod
     if inner.zc_thresh != Setting::Adaptive || inner.phase != Phase::Connected {
         return None;
     }
-    let (floor, ceiling) = bounds(ep);
+    let (floor, ceiling) = (zc_tunable(ep, TunableId::SdpZcopyThresh), zc_tunable(ep, TunableId::SdpZcopyThreshMax));
     let choice = inner.link.as_mut()?.zc_src.as_mut()?.choice();
     choice.set_bounds(floor, ceiling);
     Some(choice.choose(len as u64))
