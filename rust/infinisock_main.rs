@@ -58,6 +58,7 @@ const _: () = {
     assert!(bindings::INFINISOCK_DIAG_F_FIN_SENT == DIAG_F_FIN_SENT);
     assert!(bindings::INFINISOCK_DIAG_F_FIN_RCVD == DIAG_F_FIN_RCVD);
     assert!(bindings::INFINISOCK_DIAG_F_PEER_GONE == DIAG_F_PEER_GONE);
+    assert!(bindings::INFINISOCK_DIAG_F_ZC_ADAPTIVE == DIAG_F_ZC_ADAPTIVE);
     use proto::conn_state::Phase;
     assert!(bindings::INFINISOCK_PHASE_OPEN == Phase::Open as u32);
     assert!(bindings::INFINISOCK_PHASE_LISTENING == Phase::Listening as u32);

@@ -85,6 +85,21 @@ fn af_ib_rows_name_their_ends_as_getsockname_does() {
     assert_eq!(l, p);
 }
 
+#[test]
+fn zero_copy_threshold_and_adverts() {
+    let link = LinkRow { zc_thresh: Some(262144), zc_adaptive: true, zc_adverts_out: 3, zc_adverts_in: 1, ..Default::default() };
+    let row = DiagRow::of(&snapshot(Phase::Connected, Some(link), None), Always::default(), Verbs::default());
+    assert_eq!((row.info.zc_thresh, row.info.zc_adverts_out, row.info.zc_adverts_in), (262144, 3, 1));
+    assert_eq!(row.info.flags, DIAG_F_ZC_ADAPTIVE);
+    // Fixed by the program: no flag. None: 0, and no flag even for an adaptive socket.
+    let fixed = LinkRow { zc_thresh: Some(65536), zc_adaptive: false, ..link };
+    let row = DiagRow::of(&snapshot(Phase::Connected, Some(fixed), None), Always::default(), Verbs::default());
+    assert_eq!((row.info.zc_thresh, row.info.flags & DIAG_F_ZC_ADAPTIVE), (65536, 0));
+    let none = LinkRow { zc_thresh: None, ..link };
+    let row = DiagRow::of(&snapshot(Phase::Connected, Some(none), None), Always::default(), Verbs::default());
+    assert_eq!((row.info.zc_thresh, row.info.flags), (0, 0));
+}
+
 proptest! {
     /// Each flag is set exactly when its condition holds; counts too large for a
     /// `__u32` saturate rather than wrap.

@@ -29,7 +29,7 @@ fn a_row_per_socket_with_the_header_s_columns() {
         link: None,
         path: None,
     };
-    assert_eq!(listener.to_string(), "0.0.0.0:7 *:* listen 0 0 0 0 0 ----- -\n");
+    assert_eq!(listener.to_string(), "0.0.0.0:7 *:* listen 0 0 0 0 0 ----- - 0/0 -\n");
     let closing = Row::Socket {
         local: Some(SockAddr::V4 { addr: [10, 0, 0, 1], port: 40000 }),
         peer: Some(SockAddr::V4 { addr: [10, 0, 0, 2], port: 7 }),
@@ -45,11 +45,15 @@ fn a_row_per_socket_with_the_header_s_columns() {
             fin_sent: true,
             fin_received: true,
             peer_gone: false,
+            zc_thresh: Some(262144),
+            zc_adaptive: true,
+            zc_adverts_out: 2,
+            zc_adverts_in: 1,
         }),
         path: Some(Path::Sdp),
     };
-    assert_eq!(closing.to_string(), "10.0.0.1:40000 10.0.0.2:7 established 3 4096 14 16 16 O-FR- sdp\n");
-    assert_eq!(Row::Busy.to_string(), "*:* *:* busy 0 0 0 0 0 ----- -\n");
+    assert_eq!(closing.to_string(), "10.0.0.1:40000 10.0.0.2:7 established 3 4096 14 16 16 O-FR- auto:262144 2/1 sdp\n");
+    assert_eq!(Row::Busy.to_string(), "*:* *:* busy 0 0 0 0 0 ----- - - -\n");
     let fell_back = Row::Socket {
         local: None,
         peer: Some(SockAddr::V4 { addr: [10, 0, 0, 2], port: 7 }),
@@ -58,10 +62,14 @@ fn a_row_per_socket_with_the_header_s_columns() {
         link: None,
         path: Some(Path::Tcp(Fallback::Refused)),
     };
-    assert_eq!(fell_back.to_string(), "*:* 10.0.0.2:7 closed 0 0 0 0 0 ----- tcp/refused\n");
+    assert_eq!(fell_back.to_string(), "*:* 10.0.0.2:7 closed 0 0 0 0 0 ----- - 0/0 tcp/refused\n");
     for row in [listener, closing, Row::Busy, fell_back] {
         assert_eq!(row.to_string().split_whitespace().count(), header_cols);
     }
+    for (thresh, shown) in [(None, "-"), (Some(65536), "65536"), (Some(0), "0")] {
+        assert_eq!(ProcThresh(thresh, false).to_string(), shown);
+    }
+    assert_eq!(ProcThresh(None, true).to_string(), "-");
     for (phase, name) in [
         (Phase::Open, "open"),
         (Phase::Connecting, "connecting"),

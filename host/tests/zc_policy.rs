@@ -84,6 +84,12 @@ fn the_threshold_is_where_advertising_starts_to_win() {
     let copies = 10 * PROBE_PERIOD - run(&mut t, 512 << 10, 10 * PROBE_PERIOD, cost(512 << 10));
     assert_eq!(copies, 10);
     assert_eq!(t.value(), Some(256 << 10));
+    // What the tools show under the namespace's bounds of now, the connection's own
+    // left as its last write set them.
+    assert_eq!(t.value_within(512 << 10, CEILING), Some(512 << 10));
+    assert_eq!(t.value_within(FLOOR, 128 << 10), Some(128 << 10));
+    assert_eq!(t.value_within(FLOOR, 512 << 10), Some(256 << 10));
+    assert_eq!(t.value(), Some(256 << 10));
 }
 
 proptest! {

@@ -54,6 +54,10 @@ fn raw_info(info: &SdpInfo) -> bindings::infinisock_sdp_info {
         isi_gid: v.gid,
         isi_device: v.device.map(|c| c as kernel::ffi::c_char),
         isi_send_buf_bytes: info.send_buf_bytes,
+        isi_zc_thresh: info.zc_thresh,
+        isi_zc_adverts_out: info.zc_adverts_out,
+        isi_zc_adverts_in: info.zc_adverts_in,
+        isi_pad: 0,
     }
 }
 

@@ -260,6 +260,16 @@ impl ZcSource {
         self.adverts.unread() + self.declined + self.run().map_or(0, |r| r.len as u64)
     }
 
+    /// How many adverts are open.
+    pub(crate) fn open_count(&self) -> usize {
+        self.adverts.open_count()
+    }
+
+    /// The connection's choice, to be looked at.
+    pub(crate) fn choice_now(&self) -> &Threshold {
+        &self.choice
+    }
+
     /// Whether an advert is open: no Data may go meanwhile.
     pub(crate) fn open(&self) -> bool {
         !self.adverts.may_send_data()

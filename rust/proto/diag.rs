@@ -17,6 +17,7 @@ pub const DIAG_F_FIN_PENDING: u32 = 0x04;
 pub const DIAG_F_FIN_SENT: u32 = 0x08;
 pub const DIAG_F_FIN_RCVD: u32 = 0x10;
 pub const DIAG_F_PEER_GONE: u32 = 0x20;
+pub const DIAG_F_ZC_ADAPTIVE: u32 = 0x40;
 
 /// The RDMA device and queue pair behind a socket; zero where there is none yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +90,9 @@ pub struct SdpInfo {
     pub tcp_cookie: u64,
     pub verbs: Verbs,
     pub send_buf_bytes: u64,
+    pub zc_thresh: u32,
+    pub zc_adverts_out: u32,
+    pub zc_adverts_in: u32,
 }
 
 /// One socket's row: `inet_diag_msg`'s queues and the info.
@@ -138,6 +142,7 @@ impl DiagRow {
             (link.fin_sent, DIAG_F_FIN_SENT),
             (link.fin_received, DIAG_F_FIN_RCVD),
             (link.peer_gone, DIAG_F_PEER_GONE),
+            (link.zc_thresh.is_some() && link.zc_adaptive, DIAG_F_ZC_ADAPTIVE),
         ] {
             if on {
                 flags |= flag;
@@ -156,6 +161,9 @@ impl DiagRow {
         info.send_bufs = count(rings.send_bufs);
         info.buf_size = count(rings.buf_size);
         info.send_buf_bytes = rings.send_buf_bytes as u64;
+        info.zc_thresh = link.zc_thresh.unwrap_or(0);
+        info.zc_adverts_out = count(link.zc_adverts_out);
+        info.zc_adverts_in = count(link.zc_adverts_in);
         info.verbs = verbs;
         Self { rqueue: count(rqueue), wqueue: count(wqueue), info }
     }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What `/proc/net/infinisock/sdp` shows of a connection: one line per socket, its
-//! addresses, phase, queues, credits, the flags of its end and, for a hybrid stream,
-//! its path, in the layout the header names.
+//! addresses, phase, queues, credits, the flags of its end, its zero-copy threshold
+//! and adverts and, for a hybrid stream, its path, in the layout the header names.
 
 use core::fmt;
 
@@ -13,7 +13,7 @@ use super::{
 };
 
 /// The table's first line.
-pub const HEADER: &str = "local peer state rx_queue tx_queue credits peer_bufs posted flags path\n";
+pub const HEADER: &str = "local peer state rx_queue tx_queue credits peer_bufs posted flags zc_thresh zc_adverts path\n";
 
 /// A socket's path in the table: `-` for an SDP or AF_IB socket, `undecided`, `sdp` or
 /// `tcp/REASON` for a hybrid stream (whose TCP connection `ss -t` shows).
@@ -83,6 +83,29 @@ pub struct LinkRow {
     pub fin_sent: bool,
     pub fin_received: bool,
     pub peer_gone: bool,
+    /// Blocking writes of this many bytes or more go as adverts (SrcAvail); `None`:
+    /// none do (the socket turned zero-copy off, or the link does not advertise).
+    pub zc_thresh: Option<u32>,
+    /// `zc_thresh` is the connection's own choice (`SDP_ZCOPY_THRESH` -1).
+    pub zc_adaptive: bool,
+    /// Our adverts open.
+    pub zc_adverts_out: usize,
+    /// The peer's adverts open here.
+    pub zc_adverts_in: usize,
+}
+
+/// A connection's zero-copy threshold in the table: `-` (none), `N`, or `auto:N`
+/// for the connection's own choice.
+pub struct ProcThresh(pub Option<u32>, pub bool);
+
+impl fmt::Display for ProcThresh {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ProcThresh(None, _) => f.write_str("-"),
+            ProcThresh(Some(n), false) => write!(f, "{}", n),
+            ProcThresh(Some(n), true) => write!(f, "auto:{}", n),
+        }
+    }
 }
 
 /// One line of the table (with its newline).
@@ -105,13 +128,13 @@ impl fmt::Display for Row {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let flag = |on: bool, c: &'static str| if on { c } else { "-" };
         match self {
-            Row::Busy => writeln!(f, "{} {} busy 0 0 0 0 0 ----- -", ProcAddr(None), ProcAddr(None)),
+            Row::Busy => writeln!(f, "{} {} busy 0 0 0 0 0 ----- - - -", ProcAddr(None), ProcAddr(None)),
             Row::Socket { local, peer, phase, orphaned, link, path } => {
                 write!(f, "{} {} {}", ProcAddr(*local), ProcAddr(*peer), phase_name(*phase))?;
                 let l = link.unwrap_or_default();
                 writeln!(
                     f,
-                    " {} {} {} {} {} {}{}{}{}{} {}",
+                    " {} {} {} {} {} {}{}{}{}{} {} {}/{} {}",
                     l.rx_queue,
                     l.tx_queue,
                     l.credits,
@@ -122,6 +145,9 @@ impl fmt::Display for Row {
                     flag(l.fin_sent, "F"),
                     flag(l.fin_received, "R"),
                     flag(l.peer_gone, "G"),
+                    ProcThresh(l.zc_thresh, l.zc_adaptive),
+                    l.zc_adverts_out,
+                    l.zc_adverts_in,
                     ProcPath(*path),
                 )
             }

@@ -243,6 +243,11 @@ impl<Ls: Lists> SinkFlow<Ls> {
         self.adverts.any_open()
     }
 
+    /// How many of the peer's adverts are open here.
+    pub fn adverts_open_count(&self) -> usize {
+        self.adverts.open_count()
+    }
+
     /// Slots taken: READs in flight and landed bytes unread.
     pub fn landing(&self) -> usize {
         self.reading + self.landed

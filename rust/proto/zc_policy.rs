@@ -216,6 +216,14 @@ impl Threshold {
         }
     }
 
+    /// [`Self::value`] within the namespace's `floor` and `ceiling` as they are now
+    /// (what the administrator's tools show; the bounds a write sets are left alone).
+    pub fn value_within(&self, floor: u32, ceiling: u32) -> Option<u32> {
+        let mut now = *self;
+        now.set_bounds(floor, ceiling);
+        now.value()
+    }
+
     /// Writes of at least this many bytes are advertised (but for the probes); `None`:
     /// none are. An adaptive socket's is the smallest class start, from the floor up,
     /// from which every class below the ceiling prefers advertising.

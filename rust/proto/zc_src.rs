@@ -122,6 +122,11 @@ impl<Ls: Lists> SrcAdverts<Ls> {
         self.open.len() < self.max_open
     }
 
+    /// How many adverts are open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
     /// Rule (a): Data with payload may go only while no advert is open.
     pub fn may_send_data(&self) -> bool {
         self.open.is_empty()

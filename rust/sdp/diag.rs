@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! What an SDP socket shows to its administrator: one line per socket of the namespace
-//! in `/proc/net/infinisock/sdp` (addresses, state, the data path's queues and credits:
-//! what `ss` shows for TCP), and one row per socket in a sock_diag dump
-//! (`kernel_api::diag`, `struct infinisock_sdp_info`). A socket whose owner is inside a
-//! socket call at that moment shows as busy.
+//! in `/proc/net/infinisock/sdp` (addresses, state, the data path's queues and credits,
+//! what `ss` shows for TCP, and its zero-copy threshold and adverts), and one row per
+//! socket in a sock_diag dump (`kernel_api::diag`, `struct infinisock_sdp_info`). A
+//! socket whose owner is inside a socket call at that moment shows as busy.
 
 use core::sync::atomic::Ordering;
 
@@ -22,7 +22,10 @@ use crate::{
         proc_row::{LinkRow, Row, HEADER},
         sockaddr::SOCKADDR_IB_LEN,
     },
-    sdp::endpoint::{Endpoint, Inner, Phase},
+    sdp::{
+        endpoint::{Endpoint, Inner, Phase},
+        zcopy_tx,
+    },
 };
 
 /// The `/proc/net/infinisock/sdp` file.
@@ -35,7 +38,7 @@ impl ProcShow for SdpList {
             if !core::ptr::eq(sk.net().as_raw(), net.as_raw()) {
                 return;
             }
-            let row = look(ep, |inner, snapshot| Row::Socket {
+            let row = look(sk, ep, |inner, snapshot| Row::Socket {
                 local: inner.local_addr(),
                 peer: inner.shown_peer(),
                 phase: snapshot.phase,
@@ -62,7 +65,7 @@ impl DiagSource for SdpDiag {
             tcp_cookie: ep.tcp_cookie.load(Ordering::Relaxed),
         };
         let ps = ep.port_space();
-        let described = look(ep, |inner, snapshot| {
+        let described = look(sk, ep, |inner, snapshot| {
             let row = DiagRow::of(snapshot, always, if detail { verbs(inner) } else { Verbs::default() });
             // Inet sockets' addresses are in the sock (`Endpoint::publish`).
             let ends = if af_ib { ib_ends(inner.local_addr(), inner.shown_peer(), ps) } else { ib_ends(None, None, ps) };
@@ -77,9 +80,10 @@ impl DiagSource for SdpDiag {
 /// Never waits for an endpoint with the socket list's lock held: its owner may be
 /// inside a call that waits for a page fault userspace controls, and the list's lock
 /// is what socket creation and teardown in every namespace take.
-fn look<R>(ep: &Endpoint, f: impl FnOnce(&Inner, &Snapshot) -> R) -> Option<R> {
+fn look<R>(sk: &Sock, ep: &Endpoint, f: impl FnOnce(&Inner, &Snapshot) -> R) -> Option<R> {
     let inner = ep.inner.try_lock()?;
     let link = inner.link.as_ref();
+    let (zc_thresh, zc_adaptive) = zcopy_tx::shown_threshold(sk.net(), &inner);
     let snapshot = Snapshot {
         phase: inner.phase,
         orphaned: inner.orphaned,
@@ -96,6 +100,10 @@ fn look<R>(ep: &Endpoint, f: impl FnOnce(&Inner, &Snapshot) -> R) -> Option<R> {
                 fin_sent: s.fin_sent,
                 fin_received: s.fin_received,
                 peer_gone: s.peer_gone,
+                zc_thresh,
+                zc_adaptive,
+                zc_adverts_out: link.zc_src.as_ref().map_or(0, |src| src.open_count()),
+                zc_adverts_in: link.zc.as_ref().map_or(0, |flow| flow.adverts_open_count()),
             }
         }),
         rings: link.map(|link| Rings {

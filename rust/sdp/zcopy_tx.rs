@@ -22,7 +22,7 @@ use kernel::{
 };
 
 use crate::{
-    kernel_api::{sock::Msg, verbs::Wc, zc_notify::ZcNotify},
+    kernel_api::{net::Net, sock::Msg, verbs::Wc, zc_notify::ZcNotify},
     link::{
         link::{Link, REGIONS_KEPT_MS},
         zc_source::{OpenFailed, ZcSource, SRC_ADVERTS},
@@ -80,14 +80,37 @@ fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
     match inner.zc_thresh {
         Setting::Off => None,
         Setting::Fixed(n) => Some(n as usize),
-        Setting::Adaptive => usize::try_from(zc_tunable(ep, TunableId::SdpZcopyThresh)).ok(),
+        Setting::Adaptive => usize::try_from(zc_tunable(ep.sk.net(), TunableId::SdpZcopyThresh)).ok(),
     }
 }
 
 /// A bound of the connection's choice in the socket's namespace: `sdp_zcopy_thresh`
 /// (the floor) or `sdp_zcopy_thresh_max` (the ceiling), bytes.
-fn zc_tunable(ep: EpRef<'_>, id: TunableId) -> u32 {
-    u32::try_from(tunables::tunable(ep.sk.net(), id)).unwrap_or(0)
+fn zc_tunable(net: &Net, id: TunableId) -> u32 {
+    u32::try_from(tunables::tunable(net, id)).unwrap_or(0)
+}
+
+/// The connection's choice's floor and ceiling in the namespace now.
+fn zc_bounds(net: &Net) -> (u32, u32) {
+    (zc_tunable(net, TunableId::SdpZcopyThresh), zc_tunable(net, TunableId::SdpZcopyThreshMax))
+}
+
+/// What the administrator's tools show of the connection's threshold: the size from
+/// which its blocking writes go as adverts now, and whether that is its own choice
+/// (under the namespace's bounds as they are now). `None`: none do, because the
+/// socket turned zero-copy off or the link does not advertise.
+pub(crate) fn shown_threshold(net: &Net, inner: &Inner) -> (Option<u32>, bool) {
+    let Some(src) = inner.link.as_ref().and_then(|l| l.zc_src.as_ref()) else {
+        return (None, false);
+    };
+    match inner.zc_thresh {
+        Setting::Off => (None, false),
+        Setting::Fixed(n) => (Some(n), false),
+        Setting::Adaptive => {
+            let (floor, ceiling) = zc_bounds(net);
+            (src.choice_now().value_within(floor, ceiling), true)
+        }
+    }
 }
 
 /// How a blocking write of `len` bytes goes on a connection that advertises, for a
@@ -99,7 +122,7 @@ pub(crate) fn choose(ep: EpRef<'_>, inner: &mut Inner, len: usize) -> Option<Mod
     if inner.zc_thresh != Setting::Adaptive || inner.phase != Phase::Connected {
         return None;
     }
-    let (floor, ceiling) = (zc_tunable(ep, TunableId::SdpZcopyThresh), zc_tunable(ep, TunableId::SdpZcopyThreshMax));
+    let (floor, ceiling) = zc_bounds(ep.sk.net());
     let choice = inner.link.as_mut()?.zc_src.as_mut()?.choice();
     choice.set_bounds(floor, ceiling);
     Some(choice.choose(len as u64))

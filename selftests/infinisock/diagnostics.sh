@@ -228,6 +228,8 @@ assert r["netid"] == "sdp" and r["state"] == "ESTAB" and r["uid"] == 0 and r["in
 i = r["sdp"]
 assert i["phase"] == "connected" and i["bytes_sent"] == 1000 and i["device"] == "rxea", i
 assert i["qp_num"] > 0 and i["peer_qp_num"] > 0 and i["buf_size"] > 0 and i["credits"] > 0, i
+# sdp_zcopy 0: the connection advertises nothing.
+assert i["zc_thresh"] == 0 and "zc_adaptive" not in i["flags"] and i["zc_adverts_out"] == 0, i
 ' "$cookie" || fail "infinisock-ss -e -i -j: $(ip netns exec a "$SS" -e -i -j)"
 # count ARGS...: the rows infinisock-ss lists in namespace a with ARGS.
 count() { ip netns exec a "$SS" -j "$@" | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }

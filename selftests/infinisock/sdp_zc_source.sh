@@ -7,6 +7,8 @@
 . "$(dirname "$0")/_lib.bash"
 module_loaded || insmod "$INFINISOCK_KO" || fail "insmod"
 PEER=$(dirname "$0")/py/sdp_peer.py
+# The administrator's tool, which sdp_peer.py's "show" runs.
+export INFINISOCK_SS=${INFINISOCK_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}/tools/stat/infinisock-ss
 dir=$(mktemp -d)
 
 TOOL=${INFINISOCK_TOP:-$(dirname "$0")/../..}/tools/transparent/build/infinisock-transparent
@@ -715,11 +717,13 @@ pass "a sink that declines every advert: the file whole as Data; zc_declines +$(
 # the threshold fixed at 64 KiB, every one is advertised.
 head -c $((5 << 20)) "$dir/file" > "$dir/slow"
 # slow_sink THRESH [SINK]: host a's program sends $dir/slow in pieces of 128 KiB with
-# SDP_ZCOPY_THRESH THRESH to SINK (zs_slow); sets `adverts`, those the sink answered.
+# SDP_ZCOPY_THRESH THRESH to SINK (zs_slow); sets `adverts`, those the sink answered,
+# and `shown`, the connection's threshold and adverts after its last write as
+# /proc/net/infinisock/sdp and infinisock-ss show them.
 slow_sink() {
 	before=$(pins_settled)
 	port=$((port + 1))
-	rogue_and_writer a b "$HOST_B4" $port "${2:-zs_slow}" threshsend "$dir/slow" $((128 << 10)) "$1"
+	rogue_and_writer a b "$HOST_B4" $port "${2:-zs_slow}" threshsend "$dir/slow" $((128 << 10)) "$1" show
 	wait $writer
 	wrote=$(cat "$dir/writer")
 	wait $rogue
@@ -730,21 +734,27 @@ slow_sink() {
 	[ $((BASH_REMATCH[2] + BASH_REMATCH[3])) = $((5 << 20)) ] ||
 		fail "${2:-zs_slow}, SDP_ZCOPY_THRESH $1: the sink got ${BASH_REMATCH[2]} bytes READ and ${BASH_REMATCH[3]} as Data"
 	adverts=${BASH_REMATCH[1]}
+	shown=${wrote#* proc }
 	pins_back "$before" "${2:-zs_slow}, SDP_ZCOPY_THRESH $1"
 }
 ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh_max=$((1 << 20)) || fail "sysctl sdp_zcopy_thresh_max"
 slow_sink default
 choice=$adverts
+# 128 KiB writes are copied; the classes above, unmeasured, still advertise.
+[ "$shown" = "auto:262144 0/0 diag 262144 zc_adaptive 0/0" ] ||
+	fail "the connection's choice as /proc/net/infinisock/sdp and infinisock-ss show it: $shown"
 # A sink that lets every advert be cancelled (a second each, sdp_zcopy_timeout_ms):
 # those calls measure what advertising costs too, and the class turns to copying.
 slow_sink default zs_late
 late=$adverts
 [ "$late" -ge 1 ] && [ "$late" -le 4 ] || fail "the connection's choice: $late of 40 writes of 128 KiB advertised to a sink that lets them be cancelled"
+[ "$shown" = "auto:262144 0/0 diag 262144 zc_adaptive 0/0" ] || fail "zs_late: the connection's choice shown: $shown"
 slow_sink 65536
+[ "$shown" = "65536 0/0 diag 65536 - 0/0" ] || fail "SDP_ZCOPY_THRESH 65536 as /proc/net/infinisock/sdp and infinisock-ss show it: $shown"
 ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh_max=65536 || fail "sysctl sdp_zcopy_thresh_max"
 [ "$choice" -ge 1 ] && [ "$choice" -le 4 ] || fail "the connection's choice: $choice of 40 writes of 128 KiB advertised to a slow sink"
 [ "$adverts" -ge 40 ] || fail "SDP_ZCOPY_THRESH 65536: $adverts adverts for 40 writes of 128 KiB"
-pass "the connection's choice: $choice of 40 writes of 128 KiB advertised to a sink 200 ms late per advert ($adverts with a fixed threshold), $late to one that lets them be cancelled; every byte there; pins released"
+pass "the connection's choice: $choice of 40 writes of 128 KiB advertised to a sink 200 ms late per advert ($adverts with a fixed threshold), $late to one that lets them be cancelled; every byte there; pins released; /proc/net/infinisock/sdp and infinisock-ss show auto:262144 (65536 fixed)"
 
 # device_removed PORT WHAT EXPECTED [MODE ARG...]: host zs1's writer (sdp_peer.py MODE
 # ARG..., or a send of the file) to zs2's silent sink; once the sink has an advert,

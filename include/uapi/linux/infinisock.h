@@ -314,6 +314,7 @@ enum {
 #define INFINISOCK_DIAG_F_FIN_SENT	0x08
 #define INFINISOCK_DIAG_F_FIN_RCVD	0x10	/* the peer sends nothing more */
 #define INFINISOCK_DIAG_F_PEER_GONE	0x20	/* the peer disconnected */
+#define INFINISOCK_DIAG_F_ZC_ADAPTIVE	0x40	/* isi_zc_thresh is the connection's own choice */
 
 struct infinisock_sdp_info {
 	__u32	isi_flags;		/* INFINISOCK_DIAG_F_* */
@@ -336,6 +337,10 @@ struct infinisock_sdp_info {
 	__u8	isi_gid[16];		/* the local GID */
 	char	isi_device[64];		/* the RDMA device's name, NUL-terminated */
 	__u64	isi_send_buf_bytes;	/* send buffers held now: messages in flight */
+	__u32	isi_zc_thresh;		/* blocking writes this large go as adverts; 0: none */
+	__u32	isi_zc_adverts_out;	/* our zero-copy adverts open */
+	__u32	isi_zc_adverts_in;	/* the peer's zero-copy adverts open here */
+	__u32	isi_pad;
 };
 
 #ifndef _RDMA_IB_H

@@ -77,7 +77,11 @@
                                        "default") first, send FILE in pieces of SIZE as
                                        send does; print "sent N thresh T" (T:
                                        getsockopt before connect); "hybrid": an IPPROTO_SDP_HYBRID
-                                       socket, and " transport P" follows (1: SDP)
+                                       socket, and " transport P" follows (1: SDP);
+                                       "show": then the connection's zero-copy
+                                       threshold and adverts as /proc/net/infinisock/sdp
+                                       and infinisock-ss (INFINISOCK_SS) show them:
+                                       " proc T A diag T FLAGS A" follows
   sdp_peer.py threshserve ADDR PORT FILE SIZE THRESH
                                        as threshsend, but the option is set on the
                                        listener and FILE goes to the one connection
@@ -254,8 +258,34 @@ def send_with_thresh(serve, addr, port, path, size, thresh, kind="sdp"):
             path = ""
             if kind == "hybrid":
                 path = f" transport {conn.getsockopt(SOL_INFINISOCK, INFINISOCK_TRANSPORT) & 0xff}"
+            elif kind == "show":
+                path = shown_zero_copy(conn.getsockname()[1])
             print(f"sent {len(data)} thresh {value}{path}", flush=True)
     return 0
+
+
+def shown_zero_copy(port):
+    """The zero-copy threshold and adverts of the established connection from local
+    `port`: the /proc/net/infinisock/sdp columns (by the header's names), then
+    infinisock-ss -i -j's fields."""
+    import json
+    import subprocess
+    # A row is "busy" while the module holds the connection's lock: look again.
+    for _ in range(20):
+        with open("/proc/net/infinisock/sdp") as f:
+            header = f.readline().split()
+            rows = [dict(zip(header, line.split())) for line in f]
+        mine = [r for r in rows if r["local"].endswith(f":{port}") and r["state"] == "established"]
+        proc = " ".join(f"{r['zc_thresh']} {r['zc_adverts']}" for r in mine) or "none"
+        out = subprocess.run([os.environ["INFINISOCK_SS"], "-i", "-j", "--sport", str(port)],
+                             check=True, capture_output=True, text=True).stdout
+        infos = [r["sdp"] for r in json.loads(out)]
+        diag = " ".join(f"{i['zc_thresh']} {','.join(i['flags']) or '-'} {i['zc_adverts_out']}/{i['zc_adverts_in']}"
+                        for i in infos) or "none"
+        if mine and infos and not any("busy" in i["flags"] for i in infos):
+            break
+        time.sleep(0.1)
+    return f" proc {proc} diag {diag}"
 
 
 def send_pieces(s, data, quiet=False, sizes=None):
