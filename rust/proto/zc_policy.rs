@@ -65,16 +65,30 @@ impl Setting {
     }
 }
 
-/// A moving average with weight 1/8, integer; the first sample sets it.
+/// A moving average with weight 1/8, integer. It starts from the lesser of its first
+/// two samples and counts as a measure only from the second: a connection's first
+/// advert pays for growing the region pool and faulting in pages, and one such cold
+/// sample taken as the average would take some twenty probes (hundreds of calls) to
+/// wash out.
 #[derive(Clone, Copy, Debug, Default)]
-struct Ewma(Option<u64>);
+struct Ewma {
+    avg: u64,
+    samples: u8,
+}
 
 impl Ewma {
     fn add(&mut self, sample: u64) {
-        self.0 = Some(match self.0 {
-            None => sample,
-            Some(avg) => avg - avg / 8 + sample / 8,
-        });
+        self.avg = match self.samples {
+            0 => sample,
+            1 => self.avg.min(sample),
+            _ => self.avg - self.avg / 8 + sample / 8,
+        };
+        self.samples = self.samples.saturating_add(1);
+    }
+
+    /// The average, once two samples were taken.
+    fn value(&self) -> Option<u64> {
+        (self.samples >= 2).then_some(self.avg)
     }
 }
 
@@ -119,7 +133,7 @@ impl Class {
     /// What the measurements say; an unmeasured mode is tried first (advertising, so
     /// that an adaptive socket starts at the floor).
     fn preferred(&self) -> Mode {
-        match (self.advertised.0, self.copied.0) {
+        match (self.advertised.value(), self.copied.value()) {
             (None, _) => Mode::Advertise,
             (Some(_), None) => Mode::Copy,
             // Advertising wins by an eighth, or not at all.
@@ -130,7 +144,7 @@ impl Class {
 
     /// Whether both modes were measured: then the other one is only probed.
     fn measured(&self) -> bool {
-        self.advertised.0.is_some() && self.copied.0.is_some()
+        self.advertised.value().is_some() && self.copied.value().is_some()
     }
 }
 
