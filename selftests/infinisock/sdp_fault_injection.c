@@ -13,6 +13,12 @@
  *
  * What rdma_cm's and the module's workers allocate (the route, the QP, the rings on
  * the passive side) is not in the calling task and is not reached here.
+ *
+ * The zero-copy sends (host a a source, net.infinisock.sdp_zcopy 2, for those calls
+ * only; host b takes adverts, 1) fail in pinning, in the region pool the first advert
+ * grows, in registering, and in a MSG_ZEROCOPY notification: a blocking one copies
+ * instead and succeeds, the others succeed or fail with an errno, and every page
+ * pinned or referenced for them is released (/proc/vmstat's pin counters).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +41,13 @@
 #include "sockutil.h"
 
 #define MAX_NTH 400
+
+/* A zero-copy send: one advert's worth, which host b's landing buffers take without
+ * a reader, and which also fits the window of a new connection's first receive
+ * buffers (net.infinisock.sdp_recv_floor's 4 of 32 KiB, one credit kept back) when
+ * a failure has it copied instead.
+ */
+#define ZC_LEN (80 << 10)
 
 /*
  * This thread's /proc/thread-self/fail-nth, opened before any failure is armed: its
@@ -72,6 +86,8 @@ struct state {
 	int family;
 	__u64 remote_addr;	/* a region the server registered, for RDMA WRITE */
 	__u32 rkey;
+	int zcopy;		/* host a a zero-copy source for the call's connection */
+	int file;		/* ZC_LEN bytes in a memfd, for sendfile() */
 };
 
 enum stage { FRESH, BOUND, CONNECTED };
@@ -136,6 +152,10 @@ static int prepare(struct state *st, int family, enum stage stage)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
+	/* Read when the connection is set up (sdp_socket() is in host a then). */
+	enter_netns("a");
+	if (write_str("/proc/sys/net/infinisock/sdp_zcopy", st->zcopy ? "2" : "0"))
+		return -1;
 	st->client = sdp_socket(family, "a");
 	st->server = -1;
 	if (st->client < 0)
@@ -286,6 +306,47 @@ static long call_rdma_write(struct state *st)
 	return sendmsg(st->client, &mh, 0);
 }
 
+/* Pieces of 64 KiB and more are advertised (SDP_ZCOPY_THRESH, OFED's option). */
+static int zc_threshold(struct state *st)
+{
+	int v = 64 << 10;
+
+	return setsockopt(st->client, IPPROTO_TCP, SDP_ZCOPY_THRESH, &v, sizeof(v));
+}
+
+static int zc_msg_zerocopy(struct state *st)
+{
+	int one = 1;
+
+	return zc_threshold(st) ?: setsockopt(st->client, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one));
+}
+
+/* A blocking zero-copy send: the pages that cannot be advertised are copied. */
+static long call_send_zcopy(struct state *st)
+{
+	long rc = send(st->client, st->buf, ZC_LEN, 0);
+
+	if (rc >= 0 && rc != ZC_LEN) {
+		errno = EMSGSIZE; /* stands for "cut short" in the log */
+		return -1;
+	}
+	return rc;
+}
+
+/* Returns once the pages are advertised; the notification may not be charged. */
+static long call_send_msg_zerocopy(struct state *st)
+{
+	return send(st->client, st->buf, ZC_LEN, MSG_ZEROCOPY);
+}
+
+/* The page cache's pages, advertised as gathered (MSG_SPLICE_PAGES). */
+static long call_sendfile(struct state *st)
+{
+	off_t off = 0;
+
+	return sendfile(st->client, st->file, &off, ZC_LEN);
+}
+
 static long call_shutdown(struct state *st)
 {
 	return shutdown(st->client, SHUT_WR);
@@ -307,22 +368,62 @@ static const struct call {
 	int af_ib_only;
 	/* Never fails for an injected failure: it waits it out. */
 	int must_succeed;
+	/* Host a is a zero-copy source for it (SDP over AF_INET and AF_INET6 only). */
+	int zcopy;
 } calls[] = {
-	{ "socket", call_socket, FRESH, NULL, 0, 0 },
-	{ "bind", call_bind, FRESH, NULL, 0, 0 },
-	{ "listen", call_listen, BOUND, NULL, 0, 0 },
-	{ "connect", call_connect, FRESH, NULL, 0, 0 },
-	{ "connect (bound)", call_connect, BOUND, NULL, 0, 0 },
-	{ "accept", call_accept, FRESH, connection_waiting, 0, 0 },
-	{ "setsockopt", call_setsockopt, CONNECTED, NULL, 0, 0 },
-	{ "send", call_send, CONNECTED, NULL, 0, 0 },
-	{ "send (blocking)", call_send_blocking, CONNECTED, NULL, 0, 1 },
-	{ "recv", call_recv, CONNECTED, data_waiting, 0, 0 },
-	{ "INFINISOCK_MR_REG", call_mr_reg, CONNECTED, NULL, 1, 0 },
-	{ "RDMA WRITE", call_rdma_write, CONNECTED, server_region, 1, 0 },
-	{ "shutdown", call_shutdown, CONNECTED, NULL, 0, 0 },
-	{ "close", call_close, CONNECTED, NULL, 0, 0 },
+	{ "socket", call_socket, FRESH, NULL, 0, 0, 0 },
+	{ "bind", call_bind, FRESH, NULL, 0, 0, 0 },
+	{ "listen", call_listen, BOUND, NULL, 0, 0, 0 },
+	{ "connect", call_connect, FRESH, NULL, 0, 0, 0 },
+	{ "connect (bound)", call_connect, BOUND, NULL, 0, 0, 0 },
+	{ "accept", call_accept, FRESH, connection_waiting, 0, 0, 0 },
+	{ "setsockopt", call_setsockopt, CONNECTED, NULL, 0, 0, 0 },
+	{ "send", call_send, CONNECTED, NULL, 0, 0, 0 },
+	{ "send (blocking)", call_send_blocking, CONNECTED, NULL, 0, 1, 0 },
+	{ "recv", call_recv, CONNECTED, data_waiting, 0, 0, 0 },
+	{ "INFINISOCK_MR_REG", call_mr_reg, CONNECTED, NULL, 1, 0, 0 },
+	{ "RDMA WRITE", call_rdma_write, CONNECTED, server_region, 1, 0, 0 },
+	{ "shutdown", call_shutdown, CONNECTED, NULL, 0, 0, 0 },
+	{ "close", call_close, CONNECTED, NULL, 0, 0, 0 },
+	{ "send (zero-copy, blocking)", call_send_zcopy, CONNECTED, zc_threshold, 0, 1, 1 },
+	{ "send (MSG_ZEROCOPY)", call_send_msg_zerocopy, CONNECTED, zc_msg_zerocopy, 0, 0, 1 },
+	{ "sendfile (zero-copy)", call_sendfile, CONNECTED, zc_threshold, 0, 0, 1 },
 };
+
+/* Host a's counter `name` (/proc/net/infinisock/stats), or -1. */
+static long stat_a(const char *name)
+{
+	char line[128], key[64];
+	long v, value = -1;
+	FILE *f;
+
+	enter_netns("a");
+	f = fopen("/proc/net/infinisock/stats", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %ld", key, &v) == 2 && !strcmp(key, name))
+			value = v;
+	if (f)
+		fclose(f);
+	return value;
+}
+
+/* Pages pinned and not released, system-wide (/proc/vmstat). */
+static long pins_held(void)
+{
+	char line[128];
+	long acquired = -1, released = -1, v;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "nr_foll_pin_acquired %ld", &v) == 1)
+			acquired = v;
+		else if (sscanf(line, "nr_foll_pin_released %ld", &v) == 1)
+			released = v;
+	}
+	if (f)
+		fclose(f);
+	return acquired < 0 || released < 0 ? -1 : acquired - released;
+}
 
 FIXTURE(fault)
 {
@@ -371,6 +472,12 @@ FIXTURE_SETUP(fault)
 	st->buf = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, st->buf);
 	memset(st->buf, 0x5a, 4 << 20);
+	st->file = memfd_create("zc", 0);
+	ASSERT_LE(0, st->file);
+	ASSERT_EQ(ZC_LEN, write(st->file, st->buf, ZC_LEN));
+	st->zcopy = 0;
+	enter_netns("b");
+	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_zcopy", "1"));
 	st->listener = sdp_socket(variant->family, "b");
 	ASSERT_LE(0, st->listener);
 	st->to_len = host_addr(variant->family, &st->to, host(variant->family, 'b'), 0);
@@ -390,19 +497,27 @@ FIXTURE_TEARDOWN(fault)
 	if (fail_nth_fd >= 0)
 		fail_nth(0);
 	close(self->st.listener);
+	close(self->st.file);
+	for (const char *const *ns = (const char *const[]){ "a", "b", NULL }; *ns; ns++) {
+		enter_netns(*ns);
+		write_str("/proc/sys/net/infinisock/sdp_zcopy", "0");
+	}
 }
 
 TEST_F_TIMEOUT(fault, every_allocation_of_every_call, 1800)
 {
 	struct state *st = &self->st;
+	long pins = pins_held();
 
 	for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
 		const struct call *k = &calls[c];
 		int failed = 0, n;
 		char errs[256] = "";
+		long adverts = stat_a("zc_adverts_sent");
 
-		if (k->af_ib_only && variant->family != AF_IB)
+		if ((k->af_ib_only && variant->family != AF_IB) || (k->zcopy && variant->family == AF_IB))
 			continue;
+		st->zcopy = k->zcopy;
 		for (n = 1; n <= MAX_NTH; n++) {
 			long rc;
 			int err, hit;
@@ -435,16 +550,27 @@ TEST_F_TIMEOUT(fault, every_allocation_of_every_call, 1800)
 		}
 		printf("# %s: %d allocations; with one failing, %d calls failed (%s), the others succeeded\n",
 		       k->name, n - 1, failed, failed ? errs + 1 : "-");
+		if (k->zcopy) {
+			/* The calls were zero-copy ones: adverts went. */
+			adverts = stat_a("zc_adverts_sent") - adverts;
+			printf("# %s: %ld adverts\n", k->name, adverts);
+			EXPECT_LT(0, adverts);
+		}
 		if (k->must_succeed) {
 			/* It allocates its send buffers, so some of its allocations were failed. */
 			EXPECT_LE(1, n - 1);
 			EXPECT_EQ(0, failed) TH_LOG("%s failed for an allocation it should have waited for", k->name);
 		}
 		/* The listener serves a clean connection after the failures. */
+		st->zcopy = 0;
 		ASSERT_EQ(0, prepare(st, variant->family, CONNECTED)) TH_LOG("after %s: %s", k->name, strerror(errno));
 		EXPECT_EQ(5, send(st->client, "hello", 5, 0));
 		release(st);
 	}
+	/* Every page pinned for an advert comes back once its connection has gone. */
+	for (int i = 0; i < 100 && pins_held() != pins; i++)
+		usleep(100000);
+	EXPECT_EQ(pins, pins_held());
 }
 
 TEST_HARNESS_MAIN
