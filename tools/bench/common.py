@@ -23,13 +23,20 @@ TRANSPARENT_SYSTEMS = {
 }
 
 
-# SDP's zero-copy section: explicit SDP streams with net.infinisock.sdp_zcopy at this
-# value on both hosts (0: every byte copied into send buffers; 2: a large send() is
-# advertised and the peer RDMA READs it from the program's pages).
+# SDP's zero-copy section: explicit SDP streams with net.infinisock.sdp_zcopy and
+# sdp_zcopy_thresh_max at these values on both hosts (0: every byte copied into send
+# buffers; 2: a large send() may be advertised and the peer RDMA READs it from the
+# program's pages). sdp_zc pins the connection's choice to its floor, 64 KiB (every
+# send() of 64 KiB or more advertised: the source itself); sdp_zc_auto leaves the
+# choice to the connection, between the default 64 KiB and 1 MiB (what a program
+# gets by default), and runs only the blocking send()s that choice governs.
 ZCOPY_SYSTEMS = {
-    "sdp_copy": 0,
-    "sdp_zc": 2,
+    "sdp_copy": (0, 1 << 20),
+    "sdp_zc": (2, 64 << 10),
+    "sdp_zc_auto": (2, 1 << 20),
 }
+# The zero-copy section's programs that sdp_zc_auto runs.
+ZCOPY_AUTO_TESTS = ("bulk",)
 # The sizes of send() the zero-copy section runs (the figures: 256 KiB and 1 MiB for
 # every program, 64 KiB for MSG_ZEROCOPY).
 ZCOPY_SIZES = (64 * 1024, 256 * 1024, 1024 * 1024)

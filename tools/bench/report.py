@@ -35,6 +35,7 @@ NAMES = {
     "sdp_beside": "SDP (explicit, beside)",
     "sdp_copy": "SDP, copied (sdp_zcopy 0)",
     "sdp_zc": "SDP, zero-copy source (sdp_zcopy 2)",
+    "sdp_zc_auto": "SDP, zero-copy source, the connection's choice (sdp_zcopy 2)",
     "tcp_beside": "TCP (beside)",
 }
 LAT_NAMES = {"verbs_send": "ib_send_lat", "verbs_write": "ib_write_lat"}
@@ -141,6 +142,37 @@ def zcopy_table(fig):
                                                key("sdp_copy", "kernel_cpu_s_per_gb")))])
     if not rows:
         return []
+    return zcopy_header(rows) + zcopy_auto_table(fig)
+
+
+def zcopy_auto_table(fig):
+    """Blocking send()s with the connection's own choice (sdp_zcopy 2, the default
+    bounds: the floor 64 KiB, the ceiling 1 MiB), run in the same repeats beside the
+    copied path and the source pinned to its floor."""
+    rows = []
+    for size in sorted({k[3] for k in fig.values if k[0] == "sdp_zc_auto" and k[1] == "bulk"}):
+        key = lambda s: (s, "bulk", "throughput", size, 1, None)
+        auto = fig.get("sdp_zc_auto", "bulk", "throughput", size, 1)
+        rows.append([size_name(size), cell(fig.get("sdp_copy", "bulk", "throughput", size, 1)),
+                     cell(fig.get("sdp_zc", "bulk", "throughput", size, 1)), cell(auto),
+                     cell(fig.paired_ratio(key("sdp_zc_auto"), key("sdp_copy"))),
+                     ratio(auto, fig.get("verbs_write", "zcopy-beside", "throughput", size, 1)),
+                     cell(fig.get("sdp_zc", "bulk", "zc_adverts", size, 1)),
+                     cell(fig.get("sdp_zc_auto", "bulk", "zc_adverts", size, 1))])
+    if not rows:
+        return []
+    return ["### The connection's own choice (SDP_ZCOPY_THRESH -1, the default), stream_bench blocking send()", "",
+            "sdp_zcopy 2 with the default bounds (sdp_zcopy_thresh 64 KiB, sdp_zcopy_thresh_max 1 MiB): "
+            "each size class of 64 KiB to 1 MiB is advertised or copied as its calls have fared, the other "
+            "mode tried once every 32 calls; a send() of 1 MiB or more is always advertised. Beside it in "
+            "the same repeats: the copied path and the source with every send() advertised. Throughput in "
+            "Gbit/s.", "",
+            table(["size", "copied", "every send() advertised", "connection's choice",
+                   "choice / copied (paired)", "choice / ib_write_bw", "adverts per run (every)",
+                   "adverts per run (choice)"], rows), ""]
+
+
+def zcopy_header(rows):
     return ["## SDP zero-copy source (sdp_zcopy 2) beside the copied path (0), ib_write_bw and ib_read_bw", "",
             "Explicit SDP, one stream, writes of the size; the two modes side by side in ABBA order over the "
             "repeats, ib_write_bw and ib_read_bw of the same size just before each pair. With 2 a blocking "

@@ -23,7 +23,8 @@ Systems, all on the same veth + rxe pair between netns a (client) and b (server)
               large sends advertised, RDMA READ by the peer) at 64 KiB, 256 KiB and
               1 MiB: iperf3 (plain, and -Z: sendfile()) and stream_bench bulk (blocking
               send(), and MSG_ZEROCOPY; kernel CPU per GB), beside ib_write_bw and
-              ib_read_bw (test zcopy-beside)
+              ib_read_bw (test zcopy-beside); and stream_bench's blocking send()s with
+              the connection's own choice (sdp_zc_auto: sdp_zcopy 2, default bounds)
 
     suite.py OUT.json [--quick] [--only verbs,sdp,smc,rsocket,tcp,ibmsg,hybrid,zcopy,scale]
 
@@ -44,7 +45,8 @@ import sys
 import time
 
 from common import (BIG_SCALE_N, KIB, LISTEN_TIMEOUT_S, PRELOAD, PROTO, SHARED_QUEUE_SYSTEM, TOP, TRANSPARENT,
-                    TRANSPARENT_SYSTEMS, UNSEEN_LISTENER_WAIT_S, ZCOPY_SIZES, ZCOPY_SYSTEMS, base_system, log)
+                    TRANSPARENT_SYSTEMS, UNSEEN_LISTENER_WAIT_S, ZCOPY_AUTO_TESTS, ZCOPY_SIZES, ZCOPY_SYSTEMS,
+                    base_system, log)
 from tool_iperf3 import Iperf3
 from tool_perftest import Perftest
 from tool_rstream import Rstream
@@ -310,12 +312,12 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
              for host, mode in (("a", a), ("b", b))},
             (("net.infinisock.sdp_transparent", 0),))
 
-    def zcopy(self, mode):
-        """net.infinisock.sdp_zcopy of hosts a and b as `mode` for the SDP streams made
-        inside, the connections' own choice pinned to its floor (sdp_zcopy_thresh_max
-        at sdp_zcopy_thresh's 64 KiB): the section measures the source itself, every
-        send() of 64 KiB or more advertised; the defaults after."""
-        pairs = (("net.infinisock.sdp_zcopy", mode), ("net.infinisock.sdp_zcopy_thresh_max", 65536))
+    def zcopy(self, settings):
+        """net.infinisock.sdp_zcopy and sdp_zcopy_thresh_max of hosts a and b as
+        `settings` (ZCOPY_SYSTEMS) for the SDP streams made inside; the defaults
+        after."""
+        mode, ceiling = settings
+        pairs = (("net.infinisock.sdp_zcopy", mode), ("net.infinisock.sdp_zcopy_thresh_max", ceiling))
         return self.host_sysctls({"a": pairs, "b": pairs},
                                  (("net.infinisock.sdp_zcopy", 0), ("net.infinisock.sdp_zcopy_thresh_max", 1 << 20)))
 
@@ -462,8 +464,8 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
                     for size in ZCOPY_SIZES:
                         for verb in ("write", "read"):
                             self.verbs_bandwidth_once(verb, size, r, test="zcopy-beside")
-                        pair = tuple(ZCOPY_SYSTEMS)
-                        for system in (pair if r % 2 == 0 else pair[::-1]):
+                        trio = tuple(ZCOPY_SYSTEMS)
+                        for system in (trio if r % 2 == 0 else trio[::-1]):
                             with self.zcopy(ZCOPY_SYSTEMS[system]):
                                 # The adverts each run made: iperf3 writes on
                                 # non-blocking sockets, which copy (only a blocking
@@ -474,6 +476,8 @@ class Suite(Perftest, Iperf3, Sockperf, StreamBench, Rstream):
                                         ("bulk-msgzc", lambda: self.bulk(system, size, r, msgzc=True)),
                                         ("sendfile", lambda: self.iperf3(system, size, 1, r, sendfile=True)))
                                 for test, run in runs:
+                                    if system == "sdp_zc_auto" and test not in ZCOPY_AUTO_TESTS:
+                                        continue
                                     before = self.infinisock_counter("a", "zc_adverts_sent")
                                     run()
                                     after = self.infinisock_counter("a", "zc_adverts_sent")
