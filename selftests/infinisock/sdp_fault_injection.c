@@ -17,8 +17,10 @@
  * The zero-copy sends (host a a source, net.infinisock.sdp_zcopy 2, for those calls
  * only; host b takes adverts, 1) fail in pinning, in the region pool the first advert
  * grows, in registering, and in a MSG_ZEROCOPY notification: a blocking one copies
- * instead and succeeds, the others succeed or fail with an errno, and every page
- * pinned or referenced for them is released (/proc/vmstat's pin counters).
+ * instead and succeeds, the others succeed or fail with an errno, the call without
+ * a failure has its bytes RDMA READ by host b, and every page pinned for them is
+ * released (/proc/vmstat's pin counters; sendfile()'s page-cache pages are held by
+ * references, which kmemleak and the module's unload do not see either).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -476,8 +478,6 @@ FIXTURE_SETUP(fault)
 	ASSERT_LE(0, st->file);
 	ASSERT_EQ(ZC_LEN, write(st->file, st->buf, ZC_LEN));
 	st->zcopy = 0;
-	enter_netns("b");
-	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_zcopy", "1"));
 	st->listener = sdp_socket(variant->family, "b");
 	ASSERT_LE(0, st->listener);
 	st->to_len = host_addr(variant->family, &st->to, host(variant->family, 'b'), 0);
@@ -490,6 +490,9 @@ FIXTURE_SETUP(fault)
 	ASSERT_EQ(0, getsockname(st->listener, (struct sockaddr *)&st->to, &st->to_len));
 	st->client = st->server = -1;
 	st->family = variant->family;
+	/* Last: a failed ASSERT above skips the teardown, which puts it back. */
+	enter_netns("b");
+	ASSERT_EQ(0, write_str("/proc/sys/net/infinisock/sdp_zcopy", "1"));
 }
 
 FIXTURE_TEARDOWN(fault)
@@ -509,17 +512,18 @@ TEST_F_TIMEOUT(fault, every_allocation_of_every_call, 1800)
 	struct state *st = &self->st;
 	long pins = pins_held();
 
+	ASSERT_LE(0, pins);
 	for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
 		const struct call *k = &calls[c];
 		int failed = 0, n;
 		char errs[256] = "";
-		long adverts = stat_a("zc_adverts_sent");
+		long read_by_peer = -1;
 
 		if ((k->af_ib_only && variant->family != AF_IB) || (k->zcopy && variant->family == AF_IB))
 			continue;
 		st->zcopy = k->zcopy;
 		for (n = 1; n <= MAX_NTH; n++) {
-			long rc;
+			long rc, read0 = k->zcopy ? stat_a("zc_bytes_read_by_peer") : 0;
 			int err, hit;
 
 			ASSERT_EQ(0, prepare(st, variant->family, k->stage))
@@ -545,16 +549,21 @@ TEST_F_TIMEOUT(fault, every_allocation_of_every_call, 1800)
 				/* The call made fewer than n allocations, and nothing failed. */
 				EXPECT_LE(0, rc) TH_LOG("%s failed without an injected failure: %s", k->name,
 							 strerror(err));
+				/* Host b READ its bytes (those of a call that returned early, after). */
+				for (int i = 0; k->zcopy && i < 50; i++) {
+					read_by_peer = stat_a("zc_bytes_read_by_peer") - read0;
+					if (read_by_peer > 0)
+						break;
+					usleep(100000);
+				}
 				break;
 			}
 		}
 		printf("# %s: %d allocations; with one failing, %d calls failed (%s), the others succeeded\n",
 		       k->name, n - 1, failed, failed ? errs + 1 : "-");
 		if (k->zcopy) {
-			/* The calls were zero-copy ones: adverts went. */
-			adverts = stat_a("zc_adverts_sent") - adverts;
-			printf("# %s: %ld adverts\n", k->name, adverts);
-			EXPECT_LT(0, adverts);
+			printf("# %s: without a failure, %ld bytes RDMA READ by the peer\n", k->name, read_by_peer);
+			EXPECT_LT(0, read_by_peer);
 		}
 		if (k->must_succeed) {
 			/* It allocates its send buffers, so some of its allocations were failed. */
@@ -568,9 +577,9 @@ TEST_F_TIMEOUT(fault, every_allocation_of_every_call, 1800)
 		release(st);
 	}
 	/* Every page pinned for an advert comes back once its connection has gone. */
-	for (int i = 0; i < 100 && pins_held() != pins; i++)
+	for (int i = 0; i < 100 && pins_held() > pins; i++)
 		usleep(100000);
-	EXPECT_EQ(pins, pins_held());
+	EXPECT_GE(pins, pins_held());
 }
 
 TEST_HARNESS_MAIN
