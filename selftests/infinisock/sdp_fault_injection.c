@@ -233,16 +233,22 @@ static long call_send(struct state *st)
 	return send(st->client, st->buf, 100000, MSG_DONTWAIT);
 }
 
-/* A blocking write that finds no memory for a send buffer waits for some. */
-static long call_send_blocking(struct state *st)
+/* A blocking send of `len` bytes: all of them, or -1 (EMSGSIZE: cut short). */
+static long send_whole(struct state *st, size_t len)
 {
-	long rc = send(st->client, st->buf, 100000, 0);
+	long rc = send(st->client, st->buf, len, 0);
 
-	if (rc >= 0 && rc != 100000) {
+	if (rc >= 0 && (size_t)rc != len) {
 		errno = EMSGSIZE; /* stands for "cut short" in the log */
 		return -1;
 	}
 	return rc;
+}
+
+/* A blocking write that finds no memory for a send buffer waits for some. */
+static long call_send_blocking(struct state *st)
+{
+	return send_whole(st, 100000);
 }
 
 /* Setups run before the failure is armed; they return -1 if they fail. */
@@ -326,13 +332,7 @@ static int zc_msg_zerocopy(struct state *st)
 /* A blocking zero-copy send: the pages that cannot be advertised are copied. */
 static long call_send_zcopy(struct state *st)
 {
-	long rc = send(st->client, st->buf, ZC_LEN, 0);
-
-	if (rc >= 0 && rc != ZC_LEN) {
-		errno = EMSGSIZE; /* stands for "cut short" in the log */
-		return -1;
-	}
-	return rc;
+	return send_whole(st, ZC_LEN);
 }
 
 /* Returns once the pages are advertised; the notification may not be charged. */
@@ -393,38 +393,10 @@ static const struct call {
 };
 
 /* Host a's counter `name` (/proc/net/infinisock/stats), or -1. */
-static long stat_a(const char *name)
+static long long stat_a(const char *name)
 {
-	char line[128], key[64];
-	long v, value = -1;
-	FILE *f;
-
 	enter_netns("a");
-	f = fopen("/proc/net/infinisock/stats", "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %ld", key, &v) == 2 && !strcmp(key, name))
-			value = v;
-	if (f)
-		fclose(f);
-	return value;
-}
-
-/* Pages pinned and not released, system-wide (/proc/vmstat). */
-static long pins_held(void)
-{
-	char line[128];
-	long acquired = -1, released = -1, v;
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "nr_foll_pin_acquired %ld", &v) == 1)
-			acquired = v;
-		else if (sscanf(line, "nr_foll_pin_released %ld", &v) == 1)
-			released = v;
-	}
-	if (f)
-		fclose(f);
-	return acquired < 0 || released < 0 ? -1 : acquired - released;
+	return read_ll("/proc/net/infinisock/stats", name);
 }
 
 FIXTURE(fault)
@@ -510,20 +482,21 @@ FIXTURE_TEARDOWN(fault)
 TEST_F_TIMEOUT(fault, every_allocation_of_every_call, 1800)
 {
 	struct state *st = &self->st;
-	long pins = pins_held();
+	long long pins = foll_pins();
 
 	ASSERT_LE(0, pins);
 	for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
 		const struct call *k = &calls[c];
 		int failed = 0, n;
 		char errs[256] = "";
-		long read_by_peer = -1;
+		long long read_by_peer = -1;
 
 		if ((k->af_ib_only && variant->family != AF_IB) || (k->zcopy && variant->family == AF_IB))
 			continue;
 		st->zcopy = k->zcopy;
 		for (n = 1; n <= MAX_NTH; n++) {
-			long rc, read0 = k->zcopy ? stat_a("zc_bytes_read_by_peer") : 0;
+			long rc;
+			long long read0 = k->zcopy ? stat_a("zc_bytes_read_by_peer") : 0;
 			int err, hit;
 
 			ASSERT_EQ(0, prepare(st, variant->family, k->stage))
@@ -564,7 +537,7 @@ TEST_F_TIMEOUT(fault, every_allocation_of_every_call, 1800)
 		printf("# %s: %d allocations; with one failing, %d calls failed (%s), the others succeeded\n",
 		       k->name, n - 1, failed, failed ? errs + 1 : "-");
 		if (k->zcopy) {
-			printf("# %s: without a failure, %ld bytes RDMA READ by the peer\n", k->name, read_by_peer);
+			printf("# %s: without a failure, %lld bytes RDMA READ by the peer\n", k->name, read_by_peer);
 			EXPECT_LT(0, read_by_peer);
 		}
 		if (k->must_succeed) {
@@ -579,9 +552,9 @@ TEST_F_TIMEOUT(fault, every_allocation_of_every_call, 1800)
 		release(st);
 	}
 	/* Every page pinned for an advert comes back once its connection has gone. */
-	for (int i = 0; i < 100 && pins_held() > pins; i++)
+	for (int i = 0; i < 100 && foll_pins() > pins; i++)
 		usleep(100000);
-	EXPECT_GE(pins, pins_held());
+	EXPECT_GE(pins, foll_pins());
 }
 
 TEST_HARNESS_MAIN
