@@ -217,6 +217,14 @@ enum Step {
     SinkDeclines,
     /// The source posts this many more receives: credits for the sink's replies.
     SinkCredits(u32),
+    /// A reader that may take the bytes into its own pages enters its call.
+    ReaderIn,
+    /// It leaves.
+    ReaderOut,
+    /// A reader inside claims up to this many bytes for a READ into its pages.
+    UserClaims(u32),
+    /// That READ completes.
+    UserReadCompletes,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -232,6 +240,10 @@ fn step() -> impl Strategy<Value = Step> {
         2 => Just(Step::ReaderConsumes),
         1 => Just(Step::SinkDeclines),
         2 => (0u32..3).prop_map(Step::SinkCredits),
+        1 => Just(Step::ReaderIn),
+        1 => Just(Step::ReaderOut),
+        2 => (1u32..60_000).prop_map(Step::UserClaims),
+        2 => Just(Step::UserReadCompletes),
     ]
 }
 
@@ -249,6 +261,11 @@ struct Peers {
     credits: u32,
     /// The source's adverts the sink declined, as it counts them.
     declined: u64,
+    /// Readers inside their call, and the READ into a reader's pages in flight.
+    readers: u32,
+    user_read: Option<(u64, u32)>,
+    /// Bytes that went straight to a reader.
+    to_user: u64,
 }
 
 impl Peers {
@@ -265,6 +282,9 @@ impl Peers {
             landed: 0,
             credits: 0,
             declined: 0,
+            readers: 0,
+            user_read: None,
+            to_user: 0,
         }
     }
 
@@ -300,8 +320,38 @@ impl Peers {
             }
             Step::SinkReads(max) => {
                 if let Some(r) = self.sink.next_read(max) {
+                    prop_assert!(self.readers == 0, "a landing READ while a reader holds");
+                    prop_assert!(self.user_read.is_none(), "a landing READ beside a reader's");
                     self.reads.push_back((r.vaddr, r.len));
                 }
+            }
+            Step::ReaderIn => {
+                self.readers += 1;
+                self.sink.reader_in();
+            }
+            Step::ReaderOut => {
+                if self.readers > 0 {
+                    self.readers -= 1;
+                    self.sink.reader_out();
+                }
+            }
+            Step::UserClaims(max) => {
+                // Only a reader inside claims, and only once it read what landed.
+                if self.readers > 0 {
+                    if let Some(r) = self.sink.next_user_read(self.landed, max) {
+                        prop_assert!(self.reads.is_empty() && self.landed == 0, "claimed with bytes before it");
+                        prop_assert!(self.user_read.is_none(), "two READs into a reader's pages");
+                        prop_assert!(r.len <= max);
+                        self.user_read = Some((r.vaddr, r.len));
+                    }
+                }
+            }
+            Step::UserReadCompletes => {
+                let Some((start, len)) = self.user_read.take() else { return Ok(()) };
+                prop_assert_eq!(start, self.delivered, "a reader's READ out of order");
+                self.delivered += u64::from(len);
+                self.to_user += u64::from(len);
+                self.sink.user_read_done(len).unwrap();
             }
             Step::ReadCompletes => {
                 let Some((start, len)) = self.reads.pop_front() else { return Ok(()) };
@@ -319,7 +369,8 @@ impl Peers {
             Step::SinkDeclines => self.sink.decline(),
             Step::SinkCredits(n) => self.credits += n,
         }
-        let (heard, to_src, credits, reads) = (self.sink_heard, &mut self.to_src, &mut self.credits, &self.reads);
+        let in_flight = !self.reads.is_empty() || self.user_read.is_some();
+        let (heard, to_src, credits) = (self.sink_heard, &mut self.to_src, &mut self.credits);
         let mut send_sm_during_read = false;
         self.sink
             .flush(|r| {
@@ -330,7 +381,7 @@ impl Peers {
                 let m = match r {
                     Reply::RdCompl(n) => ZcMsg::RdCompl(n),
                     Reply::SendSm => {
-                        send_sm_during_read |= !reads.is_empty();
+                        send_sm_during_read |= in_flight;
                         ZcMsg::SendSm
                     }
                 };
@@ -350,6 +401,7 @@ impl Peers {
             && self.src.to_sink.queue.is_empty()
             && self.to_src.queue.is_empty()
             && self.reads.is_empty()
+            && self.user_read.is_none()
             && !self.sink.replies_owed()
     }
 }
@@ -375,6 +427,9 @@ proptest! {
             Step::SinkReads(u32::MAX),
             Step::ReadCompletes,
             Step::ReaderConsumes,
+            // A reader still inside takes the advert's rest into its pages.
+            Step::UserClaims(u32::MAX),
+            Step::UserReadCompletes,
             Step::SinkCredits(1),
             Step::SourceReceives,
         ];
@@ -443,4 +498,70 @@ fn an_advert_whose_bytes_are_all_here_is_not_open_while_its_reply_waits() {
     let mut mseq = 0;
     assert_eq!(flush_all(&mut f, &mut mseq), vec![Reply::RdCompl(100)]);
     assert!(!f.any_open());
+}
+
+#[test]
+fn a_reader_inside_holds_landing_and_claims_once_nothing_is_before_the_advert() {
+    let mut f = Flow::new(8, true);
+    f.on_src_avail(0, ah(1000, 0), 0).unwrap();
+    f.next_read(100).unwrap();
+    f.reader_in();
+    assert!(!f.wants_read(), "landing waits while a reader is inside");
+    assert_eq!(f.next_read(100), None);
+    assert_eq!(f.user_claimable(0), None, "a landing READ is in flight");
+    f.read_done(100).unwrap();
+    assert_eq!(f.user_claimable(0), None, "its bytes are not read yet");
+    assert_eq!(f.user_claimable(100), None);
+    f.consumed();
+    assert_eq!(f.user_claimable(0), Some(900));
+    assert_eq!(f.next_user_read(0, 600), Some(Read { rkey: 7, vaddr: 100, len: 600 }));
+    assert!(f.reading(), "the reader's READ counts as in flight");
+    assert_eq!(f.user_claimable(0), None, "one READ into a reader's pages at a time");
+    f.reader_out();
+    assert!(!f.wants_read(), "no landing READ beside the reader's");
+    f.user_read_done(600).unwrap();
+    assert!(!f.reading());
+    assert!(f.wants_read(), "the reader left: landing goes on");
+    let mut mseq = 0;
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(700)], "one report for both, of one advert");
+    assert_eq!(f.next_read(1000), Some(Read { rkey: 7, vaddr: 700, len: 300 }));
+}
+
+#[test]
+fn a_reader_claims_nothing_while_declining_or_without_read_depth() {
+    let mut f = Flow::new(8, false);
+    f.reader_in();
+    f.on_src_avail(0, ah(1000, 0), 0).unwrap();
+    assert_eq!(f.user_claimable(0), None, "no READ depth: declined");
+    let mut f = Flow::new(8, true);
+    f.reader_in();
+    f.on_src_avail(0, ah(1000, 0), 0).unwrap();
+    f.on_cancel();
+    assert_eq!(f.next_user_read(0, 1000), None, "cancelled: its bytes come as Data");
+}
+
+#[test]
+fn a_decline_waits_for_the_readers_read() {
+    let mut f = Flow::new(8, true);
+    f.reader_in();
+    f.on_src_avail(0, ah(1000, 0), 0).unwrap();
+    f.next_user_read(0, 400).unwrap();
+    f.on_cancel();
+    let mut mseq = 0;
+    assert_eq!(flush_all(&mut f, &mut mseq), [], "nothing goes while the READ is in flight");
+    f.user_read_done(400).unwrap();
+    assert_eq!(flush_all(&mut f, &mut mseq), [Reply::RdCompl(400), Reply::SendSm]);
+}
+
+#[test]
+fn a_lost_read_into_a_readers_pages_is_no_longer_in_flight() {
+    let mut f = Flow::new(8, true);
+    f.on_src_avail(0, ah(1000, 0), 0).unwrap();
+    f.reader_in();
+    f.next_user_read(0, 1000).unwrap();
+    f.user_read_lost();
+    assert!(!f.reading());
+    f.user_read_done(1000).unwrap();
+    let mut mseq = 0;
+    assert_eq!(flush_all(&mut f, &mut mseq), [], "a completion after the loss reports nothing");
 }

@@ -21,6 +21,12 @@
 //!   has gone and after while its `mseq_ack` is below the SendSm's, is one the peer
 //!   sent before it saw it: discarded unread.
 //! - An advert whose bytes all came inline is reported at once.
+//! - A reader blocked in `recv()` with room for a large piece (step 4b) has the next
+//!   advert's bytes READ straight into its own pages. While it is inside its call no
+//!   landing READ is posted (the *hold*), so that the slots in flight land, it copies
+//!   them, and finds nothing before the advert's next byte: it may claim only then
+//!   ([`SinkFlow::next_user_read`]), one READ at a time, with no landing READ in
+//!   flight, so that completions come in stream order.
 //! - The gate: the peer sends Data, Urgent or DisConn only with no advert of its open.
 //!   One arriving while an advert is open here, or while a reply that closes one has
 //!   not gone, or whose `mseq_ack` is before the last such reply's `mseq` (the peer
@@ -97,6 +103,11 @@ pub struct SinkFlow<Ls: Lists> {
     /// The peer's adverts a SendSm of ours closes (declined while open, or discarded
     /// as they crossed it) since [`Self::take_declined`].
     declined: u32,
+    /// Readers inside a call that may take the adverts' bytes into their own pages:
+    /// landing waits while any is.
+    readers: u8,
+    /// A READ into a reader's pages is in flight.
+    user_reading: bool,
 }
 
 impl<Ls: Lists> SinkFlow<Ls> {
@@ -111,6 +122,8 @@ impl<Ls: Lists> SinkFlow<Ls> {
             owed: Default::default(),
             closed_at: None,
             declined: 0,
+            readers: 0,
+            user_reading: false,
         }
     }
 
@@ -179,7 +192,60 @@ impl<Ls: Lists> SinkFlow<Ls> {
     /// Whether [`Self::next_read`] would give a READ now (a slot free, one to ask for):
     /// the caller readies the slot's buffer first.
     pub fn wants_read(&self) -> bool {
-        self.can_read && self.reading + self.landed < ZC_LANDING && self.adverts.read_pending()
+        self.readers == 0
+            && !self.user_reading
+            && self.can_read
+            && self.reading + self.landed < ZC_LANDING
+            && self.adverts.read_pending()
+    }
+
+    /// A reader that may take the adverts' bytes into its own pages entered its call
+    /// (or came back to it): no landing READ is posted until it leaves.
+    pub fn reader_in(&mut self) {
+        self.readers = self.readers.saturating_add(1);
+    }
+
+    /// That reader left ([`Self::reader_in`]): landing may go on.
+    pub fn reader_out(&mut self) {
+        self.readers = self.readers.saturating_sub(1);
+    }
+
+    /// How many bytes a reader with nothing left to read before them (`unread`: the
+    /// bytes waiting in the ring) may claim now: the rest of the oldest advert, once
+    /// no slot is landing, no READ of the reader's is in flight, and no decline is
+    /// owed. `None` otherwise.
+    pub fn user_claimable(&self, unread: usize) -> Option<u32> {
+        let rest = self.adverts.pending_len();
+        (self.can_read && unread == 0 && self.landing() == 0 && !self.user_reading && rest > 0).then_some(rest)
+    }
+
+    /// The READ of at most `max` of the oldest advert's bytes into a reader's pages,
+    /// when [`Self::user_claimable`] allows one.
+    pub fn next_user_read(&mut self, unread: usize, max: u32) -> Option<Read> {
+        self.user_claimable(unread)?;
+        let read = self.adverts.next_read(max)?;
+        self.user_reading = true;
+        Some(read)
+    }
+
+    /// The READ into the reader's pages completed with its `n` bytes, which are the
+    /// reader's: what it earned is owed. `Err` as for [`Self::read_done`].
+    pub fn user_read_done(&mut self, n: u32) -> Result<(), NoMemory> {
+        if !core::mem::take(&mut self.user_reading) {
+            return Ok(());
+        }
+        self.report_read(n)
+    }
+
+    /// The READ into the reader's pages failed or was flushed (the connection is
+    /// going), or could not be posted.
+    pub fn user_read_lost(&mut self) {
+        self.user_reading = false;
+    }
+
+    /// Whether a READ into a reader's pages is in flight.
+    pub fn user_reading(&self) -> bool {
+        self.user_reading
     }
 
     /// The next READ to post, of at most `max` bytes, into a slot taken for it; none
@@ -256,7 +322,7 @@ impl<Ls: Lists> SinkFlow<Ls> {
     /// Whether a READ is in flight (the connection must hear of its completion even
     /// with nothing else to do).
     pub fn reading(&self) -> bool {
-        self.reading > 0
+        self.reading > 0 || self.user_reading
     }
 
     /// Whether one of the peer's adverts is open here, or a reply is owed (the peer

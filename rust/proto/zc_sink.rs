@@ -163,6 +163,14 @@ impl<Ls: Lists> PeerAdverts<Ls> {
         !self.decline_owed && self.open.first().is_some_and(|e| e.issued < e.ah.len)
     }
 
+    /// Bytes of the oldest advert not yet asked for (0 while a SendSm is owed).
+    pub fn pending_len(&self) -> u32 {
+        match self.open.first() {
+            Some(e) if !self.decline_owed => e.ah.len - e.issued,
+            _ => 0,
+        }
+    }
+
     /// The next READ of the oldest advert's bytes not yet asked for, at most `max`;
     /// none while a SendSm is owed or nothing is left to ask for.
     pub fn next_read(&mut self, max: u32) -> Option<Read> {
