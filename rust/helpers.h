@@ -231,6 +231,8 @@ void infinisock_qp_trim_mrs(struct ib_qp *qp);
 int infinisock_zc_expose(struct ib_qp *qp, struct ib_cqe *part_cqe, struct infinisock_pinned *p, u32 tag, u32 *rkey,
 			 u64 *iova);
 int infinisock_zc_withdraw(struct ib_qp *qp, struct ib_cqe *cqe, struct infinisock_pinned *p);
+int infinisock_zc_read_into(struct ib_qp *qp, struct ib_cqe *cqe, struct ib_cqe *part_cqe, struct infinisock_pinned *p,
+			    u64 remote_addr, u32 rkey, bool *posted);
 u32 infinisock_zc_max_pages(struct ib_qp *qp);
 /* The RDMA verbs the posting helpers take (rust/kernel_api/verbs.rs RdmaVerb). */
 #define INFINISOCK_VERB_WRITE 1

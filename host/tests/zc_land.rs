@@ -225,6 +225,8 @@ enum Step {
     UserClaims(u32),
     /// That READ completes.
     UserReadCompletes,
+    /// A reader claims, but its READ cannot be posted (nothing of it went).
+    UserClaimUnposted(u32),
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -244,6 +246,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::ReaderOut),
         2 => (1u32..60_000).prop_map(Step::UserClaims),
         2 => Just(Step::UserReadCompletes),
+        1 => (1u32..60_000).prop_map(Step::UserClaimUnposted),
     ]
 }
 
@@ -343,6 +346,13 @@ impl Peers {
                         prop_assert!(self.user_read.is_none(), "two READs into a reader's pages");
                         prop_assert!(r.len <= max);
                         self.user_read = Some((r.vaddr, r.len));
+                    }
+                }
+            }
+            Step::UserClaimUnposted(max) => {
+                if self.readers > 0 {
+                    if let Some(r) = self.sink.next_user_read(self.landed, max) {
+                        self.sink.user_read_unposted(r.len);
                     }
                 }
             }
@@ -564,4 +574,17 @@ fn a_lost_read_into_a_readers_pages_is_no_longer_in_flight() {
     f.user_read_done(1000).unwrap();
     let mut mseq = 0;
     assert_eq!(flush_all(&mut f, &mut mseq), [], "a completion after the loss reports nothing");
+}
+
+#[test]
+fn a_readers_read_that_could_not_be_posted_is_asked_for_again() {
+    let mut f = Flow::new(8, true);
+    f.on_src_avail(0, ah(1000, 0), 0).unwrap();
+    f.reader_in();
+    assert_eq!(f.next_user_read(0, 600), Some(Read { rkey: 7, vaddr: 0, len: 600 }));
+    f.user_read_unposted(600);
+    assert!(!f.reading());
+    assert_eq!(f.user_claimable(0), Some(1000), "its bytes are there to claim again");
+    f.reader_out();
+    assert_eq!(f.next_read(1000), Some(Read { rkey: 7, vaddr: 0, len: 1000 }), "or to land");
 }

@@ -130,6 +130,10 @@ pub(crate) struct QpSizes {
 /// invalidation ([`QueuePair::withdraw`]).
 pub(crate) const EXPOSE_REQUESTS: u32 = 3;
 
+/// Send-queue entries a READ straight into a reader's pages takes
+/// ([`QueuePair::post_user_read`]): an invalidation, a registration and the READ.
+pub(crate) const USER_READ_REQUESTS: u32 = 3;
+
 /// One-sided operations [`QueuePair::post_rdma`] posts.
 #[derive(Clone, Copy)]
 pub(crate) enum RdmaVerb {
@@ -971,6 +975,45 @@ impl QueuePair {
         }
         self.exposed[k] = Some(buf);
         Ok((rkey, iova))
+    }
+
+    /// Posts an RDMA READ of the peer's `remote` (address, rkey) straight into all of
+    /// `buf`'s bytes (pinned for the device to write: a reader's pages), through a
+    /// region of the pool that only this adapter may write: the requests that
+    /// register it go first, unsignaled and tagged `part`, then the READ, signaled
+    /// and tagged `last`. The queue pair keeps `buf` until the device is done with
+    /// it, and then unpins its pages, dirtied. `Err` says the error and whether a
+    /// request went (then the queue pair is broken); with none gone (`EINVAL`: the
+    /// pages make no one region; `ENOMEM`), the caller may land the bytes instead.
+    pub(crate) fn post_user_read(
+        &mut self,
+        (last, part): (&'static Cqe, &'static Cqe),
+        buf: PinnedBuf,
+        (remote_addr, rkey): (u64, u32),
+    ) -> core::result::Result<(), (Error, bool)> {
+        self.held.reserve(1, GFP_KERNEL).map_err(|e| (Error::from(e), false))?;
+        let mut posted = false;
+        // SAFETY: Live QP (type invariant); `buf` is pinned and in no request. It is
+        // held below until the device is done with every request that went, which
+        // `posted` says; the region it takes from the pool goes back with it.
+        let res = to_result(unsafe {
+            bindings::infinisock_zc_read_into(
+                self.qp.as_raw(),
+                last.as_raw(),
+                part.as_raw(),
+                buf.raw.as_ptr(),
+                remote_addr,
+                rkey,
+                &mut posted,
+            )
+        });
+        if res.is_ok() {
+            self.signaled_posted += 1;
+        }
+        if posted {
+            self.hold(Held::Pages(buf), res.is_ok());
+        }
+        res.map_err(|e| (e, posted))
     }
 
     /// Makes room for `n` more pages kept for their bytes: a `sendfile()`'s gathered

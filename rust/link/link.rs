@@ -13,7 +13,8 @@ use crate::{
     kernel_api::{
         cm::{CmIdRef, ReadDepths},
         list::KernelLists,
-        qp::{QpSizes, QueuePair, SharedRecv, EXPOSE_REQUESTS},
+        qp::{QpSizes, QueuePair, SharedRecv, EXPOSE_REQUESTS, USER_READ_REQUESTS},
+        verbs::PinnedBuf,
         srq::SharedRecvQueue,
         verbs::{CqEvents, CqSide, Cqe, Wc, POLL_BATCH},
     },
@@ -21,7 +22,7 @@ use crate::{
         memory::{self, Admitted},
         rdma::Rdma,
         recv_pools,
-        zc_source::{ZcSource, SRC_ADVERTS},
+        zc_source::{ZcSource, SRC_ADVERTS, ZC_REG_CQE},
     },
     proto::{
         errno::{Errno, EAGAIN},
@@ -61,10 +62,13 @@ pub(crate) enum WrKind {
     ZcReg,
     /// The invalidation that ends our advert's exposure (`sdp::zcopy_tx`).
     ZcInv,
+    /// An RDMA READ of the peer's advert straight into a reader's pages
+    /// (`sdp::zcopy_rx`); the requests registering them go as `ZcReg`.
+    ZcUserRead,
 }
 
 impl WrKind {
-    const ALL: [WrKind; 8] = [
+    const ALL: [WrKind; 9] = [
         WrKind::Recv,
         WrKind::Send,
         WrKind::Probe,
@@ -73,6 +77,7 @@ impl WrKind {
         WrKind::ZcRead,
         WrKind::ZcReg,
         WrKind::ZcInv,
+        WrKind::ZcUserRead,
     ];
 
     /// The entry its requests are posted with.
@@ -95,6 +100,18 @@ static RECV_CQE: Cqe = WrKind::Recv.cqe();
 static SEND_CQE: Cqe = WrKind::Send.cqe();
 static PROBE_CQE: Cqe = WrKind::Probe.cqe();
 static ZC_READ_CQE: Cqe = WrKind::ZcRead.cqe();
+static ZC_USER_READ_CQE: Cqe = WrKind::ZcUserRead.cqe();
+
+/// The READ of the peer's advert straight into a reader's pages, as it goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UserRead {
+    /// Posted, for this many bytes.
+    InFlight(u32),
+    /// Completed: this many bytes are in the reader's pages.
+    Done(u32),
+    /// Failed or flushed (the connection is going): none are.
+    Lost,
+}
 
 /// The verbs side of one connection: its queue pair (which owns everything the
 /// device touches) and the protocol's view of the rings.
@@ -144,6 +161,9 @@ pub(crate) struct Link {
     pub(crate) zc: Option<SinkFlow<KernelLists>>,
     /// Per landing slot: a READ into it is in flight, or its bytes are unread.
     landing_busy: [bool; ZC_LANDING],
+    /// The READ into a reader's pages, from its posting until that reader took its
+    /// outcome ([`Link::zc_user_outcome`]).
+    zc_user: Option<UserRead>,
     /// The queue pair has exposure slots: this side may advertise its own bytes, on
     /// these clocks.
     may_expose: Option<SrcLimits>,
@@ -208,7 +228,10 @@ impl Link {
             recv_buffers: cfg.recv_buffers,
             send_buffers: cfg.send_buffers,
             buffer_size: cfg.buffer_size,
-            send_wrs: shape.send_wrs + u32::from(landing) + u32::from(exposed) * EXPOSE_REQUESTS,
+            send_wrs: shape.send_wrs
+                + u32::from(landing)
+                + if landing > 0 { USER_READ_REQUESTS } else { 0 }
+                + u32::from(exposed) * EXPOSE_REQUESTS,
             recv_wrs: shape.recv_wrs,
             send_sges: match shape.send_sges {
                 SendSges::One => Some(1),
@@ -261,6 +284,7 @@ impl Link {
             zc: None,
             zc_alloc_short: false,
             landing_busy: [false; ZC_LANDING],
+            zc_user: None,
             may_expose,
             zc_src: None,
             shared,
@@ -487,9 +511,12 @@ impl Link {
     }
 
     /// Whether the queue pair keeps registration regions and no RDMA operation is in
-    /// flight (nor any advert of ours exposed).
+    /// flight (nor any advert of ours exposed, nor a READ into a reader's pages).
     pub(crate) fn regions_idle(&self) -> bool {
-        !self.rdma.busy() && !self.zc_src.as_ref().is_some_and(ZcSource::busy) && self.qp.keeps_regions()
+        !self.rdma.busy()
+            && !self.zc_src.as_ref().is_some_and(ZcSource::busy)
+            && !self.zc_user_in_flight()
+            && self.qp.keeps_regions()
     }
 
     /// The queue pair's registration regions are kept for the next RDMA operations
@@ -804,6 +831,99 @@ impl Link {
             flow.read_lost();
         }
         self.qp.release_landing(idx);
+    }
+
+    /// A reader that may take the peer's advert straight into its pages entered (or
+    /// came back to) its call: landing waits until it leaves.
+    pub(crate) fn zc_reader_in(&mut self) {
+        if let Some(flow) = self.zc.as_mut() {
+            flow.reader_in();
+        }
+    }
+
+    /// That reader left: landing goes on.
+    pub(crate) fn zc_reader_out(&mut self) -> Result {
+        if let Some(flow) = self.zc.as_mut() {
+            flow.reader_out();
+        }
+        self.progress()
+    }
+
+    /// How many bytes of the peer's oldest advert a reader inside may take straight
+    /// into its pages now: nothing is unread before them, nothing lands, and no other
+    /// READ into a reader's pages is under way.
+    pub(crate) fn zc_user_claimable(&self) -> Option<u32> {
+        if self.stream.qp_dead || self.zc_user.is_some() {
+            return None;
+        }
+        self.zc.as_ref()?.user_claimable(self.stream.rx.bytes())
+    }
+
+    /// Posts the READ of the peer's oldest advert's next bytes straight into `buf`'s
+    /// `len` bytes (pinned for the device to write; at most what
+    /// [`Link::zc_user_claimable`] allows). `Ok(false)`: nothing went and the flow is
+    /// as it was (the pages make no one region, or no memory): the bytes land as
+    /// usual. `Err`: the queue pair is broken.
+    pub(crate) fn zc_read_to_user(&mut self, buf: PinnedBuf, len: u32) -> Result<bool> {
+        if self.zc_user_claimable().is_none_or(|n| n < len) {
+            return Ok(false);
+        }
+        let Some(flow) = self.zc.as_mut() else { return Ok(false) };
+        let Some(read) = flow.next_user_read(self.stream.rx.bytes(), len) else { return Ok(false) };
+        // The claim covers `len`: the READ is `buf`'s length.
+        match self.qp.post_user_read((&ZC_USER_READ_CQE, &ZC_REG_CQE), buf, (read.vaddr, read.rkey)) {
+            Ok(()) => {
+                self.zc_user = Some(UserRead::InFlight(read.len));
+                Ok(true)
+            }
+            Err((_, false)) => {
+                flow.user_read_unposted(read.len);
+                Ok(false)
+            }
+            Err((e, true)) => {
+                flow.user_read_lost();
+                Err(e)
+            }
+        }
+    }
+
+    /// The READ into a reader's pages completed (`ok`) or failed: what it read is owed
+    /// to the peer, and its outcome waits for the reader.
+    pub(crate) fn zc_user_read_completed(&mut self, ok: bool) -> Result {
+        let Some(UserRead::InFlight(n)) = self.zc_user else { return Ok(()) };
+        let Some(flow) = self.zc.as_mut() else { return Ok(()) };
+        if !ok {
+            flow.user_read_lost();
+            self.zc_user = Some(UserRead::Lost);
+            return Ok(());
+        }
+        self.zc_user = Some(UserRead::Done(n));
+        // In the stream now, as landed bytes are once filed: an urgent mark that comes
+        // after counts from here.
+        self.stream.urgent.filed(n as usize, None);
+        self.stream.urgent.consumed(n as usize);
+        flow.user_read_done(n).map_err(|_| ENOMEM)?;
+        self.progress()
+    }
+
+    /// Whether a READ into a reader's pages is in flight.
+    pub(crate) fn zc_user_in_flight(&self) -> bool {
+        matches!(self.zc_user, Some(UserRead::InFlight(_)))
+    }
+
+    /// Whether a reader has not taken its READ's outcome yet: bytes in its pages it
+    /// has not returned are unread.
+    pub(crate) fn zc_user_pending(&self) -> bool {
+        self.zc_user.is_some()
+    }
+
+    /// The READ into a reader's pages as it goes; once it is over, the reader takes
+    /// its outcome with this (and another may be posted).
+    pub(crate) fn zc_user_outcome(&mut self) -> Option<UserRead> {
+        match self.zc_user {
+            Some(UserRead::InFlight(_)) => self.zc_user,
+            _ => self.zc_user.take(),
+        }
     }
 
     /// Landing slot `idx`'s bytes were all read: the slot is free. Buffers are kept

@@ -48,6 +48,7 @@ pub mod zc_policy;
 pub mod zc_sink;
 pub mod zc_sinkavail;
 pub mod zc_src;
+pub mod zc_to_user;
 
 /// Protocol number that selects SDP under `AF_INET`/`AF_INET6`
 /// (`include/uapi/linux/infinisock.h`).

@@ -65,11 +65,14 @@ pub enum Counter {
     /// The peer's adverts we declined (our SendSm closing them): no RDMA READ depth,
     /// the reader shut its side, or the peer cancelled; their bytes come as Data.
     ZcDeclinesSent,
+    /// Bytes of the peer's adverts RDMA READ straight into a blocked reader's pages
+    /// (never copied here; not in `ZcBytesRead`, which counts those landed and copied).
+    ZcBytesToUser,
 }
 
 impl Counter {
     /// Every counter, in order.
-    pub const ALL: [Counter; 23] = [
+    pub const ALL: [Counter; 24] = [
         Counter::ActiveOpens,
         Counter::PassiveOpens,
         Counter::ConnectRefused,
@@ -93,6 +96,7 @@ impl Counter {
         Counter::ZcCancelsSent,
         Counter::ZcDeclines,
         Counter::ZcDeclinesSent,
+        Counter::ZcBytesToUser,
     ];
 
     /// The counters given before the hybrid paths; those after them came later, and
@@ -128,6 +132,7 @@ impl Counter {
             Counter::ZcCancelsSent => "zc_cancels_sent",
             Counter::ZcDeclines => "zc_declines",
             Counter::ZcDeclinesSent => "zc_declines_sent",
+            Counter::ZcBytesToUser => "zc_bytes_to_user",
         }
     }
 

@@ -237,10 +237,19 @@ impl<Ls: Lists> SinkFlow<Ls> {
         self.report_read(n)
     }
 
-    /// The READ into the reader's pages failed or was flushed (the connection is
-    /// going), or could not be posted.
+    /// The READ into the reader's pages failed or was flushed: the connection is
+    /// going.
     pub fn user_read_lost(&mut self) {
         self.user_reading = false;
+    }
+
+    /// The READ into the reader's pages of `n` bytes ([`Self::next_user_read`], just
+    /// before) could not be posted and nothing of it went: its bytes are asked for
+    /// again, by a reader or by landing.
+    pub fn user_read_unposted(&mut self, n: u32) {
+        if core::mem::take(&mut self.user_reading) {
+            self.adverts.unissue(n);
+        }
     }
 
     /// Whether a READ into a reader's pages is in flight.

@@ -184,6 +184,14 @@ impl<Ls: Lists> PeerAdverts<Ls> {
         Some(read)
     }
 
+    /// The last READ asked for ([`Self::next_read`]), of `n` bytes of the oldest
+    /// advert, was not posted after all: they are asked for again.
+    pub fn unissue(&mut self, n: u32) {
+        if let Some(e) = self.open.first_mut() {
+            e.issued = e.issued.saturating_sub(n).max(e.done);
+        }
+    }
+
     /// A READ of `n` bytes of the oldest advert completed. Returns the RdmaRdCompl to
     /// send now, unless a SendSm is owed (then [`Self::replies`] sends it); the advert
     /// closes once all its bytes are reported.

@@ -159,7 +159,7 @@ pub(crate) fn maybe_finish(ep: EpRef<'_>, inner: &mut Inner) {
         fin_sent: s.fin_sent,
         tx_idle: link.tx_idle(),
         fin_received: s.fin_received,
-        unread: s.has_unread(),
+        unread: s.has_unread() || link.zc_user_pending(),
         orphaned: inner.orphaned,
         peer_gone: s.peer_gone,
         disconnect_pending: s.disconnect_pending(),

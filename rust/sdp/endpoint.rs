@@ -467,6 +467,7 @@ impl Endpoint {
                     Some(WrKind::ZcRead) => crate::sdp::zcopy_rx::completion(self, inner, *wc),
                     Some(WrKind::ZcReg) => crate::sdp::zcopy_tx::completion(self, inner, *wc, false),
                     Some(WrKind::ZcInv) => crate::sdp::zcopy_tx::completion(self, inner, *wc, true),
+                    Some(WrKind::ZcUserRead) => crate::sdp::zcopy_rx::user_completion(self, inner, *wc),
                     // Every request of a link is posted with one of its kinds' entries.
                     None => debug_assert!(false, "completion with an unknown tag {}", wc.tag),
                 }
@@ -704,6 +705,8 @@ impl Endpoint {
             inner.torn_down = true;
             inner.orphaned
         };
+        // A reader whose READ went with the queue pair waits for this.
+        self.notify_waiters();
         if orphaned {
             // Nothing else refers to the sock's state any more.
             drop(self.sk.take_state::<Endpoint>());

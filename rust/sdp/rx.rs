@@ -6,7 +6,7 @@
 use core::sync::atomic::Ordering;
 
 use crate::kernel_api::log::pr_warn_ratelimited;
-use kernel::{prelude::*, str::CStr};
+use kernel::{prelude::*, str::CStr, sync::MutexGuard};
 
 use crate::{
     kernel_api::{
@@ -27,7 +27,10 @@ use crate::{
         urgent::NoUrgentByte,
         wire::BSDH_LEN,
     },
-    sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
+    sdp::{
+        endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
+        zcopy_rx::{ToUser, ToUserRead},
+    },
 };
 
 /// A receive completed (or was flushed).
@@ -343,16 +346,38 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
         return recv_urgent(ep, msg, len, flags);
     }
     let sk = &ep.sk;
-    let inline = sk.urginline();
     let nonblock = nonblock || flags & MSG_DONTWAIT != 0;
     let peek = flags & MSG_PEEK != 0;
     let discard = flags & MSG_TRUNC != 0;
     let mut timeo = sk.rcvtimeo(nonblock);
     let target = sk.rcvlowat(flags & MSG_WAITALL != 0, len);
+    let guard = ep.lock_reaped();
+    let mut to_user = ToUser::new(ep, &guard, flags, timeo > 0);
+    let (mut guard, res) = read_loop(ep, guard, msg, (len, target), (peek, discard), &mut timeo, &mut to_user);
+    to_user.leave(ep, &mut guard);
+    if res.is_ok() {
+        crate::sdp::close::maybe_finish(ep, &mut guard);
+    }
+    res
+}
+
+/// [`recvmsg`]'s steps until it returns: `len` bytes asked for, `target` enough to
+/// return. Gives the lock back with the result.
+fn read_loop<'a>(
+    ep: EpRef<'a>,
+    mut guard: MutexGuard<'a, Inner>,
+    msg: &mut Msg,
+    (len, target): (usize, usize),
+    (peek, discard): (bool, bool),
+    timeo: &mut i64,
+    to_user: &mut ToUser,
+) -> (MutexGuard<'a, Inner>, Result<usize>) {
+    let sk = &ep.sk;
+    let inline = sk.urginline();
     let mut copied = 0;
-    let mut guard = ep.lock_reaped();
-    loop {
+    let res = loop {
         let inner = &mut *guard;
+        to_user.update(ep, inner, msg, len - copied);
         let link = inner.link.as_ref();
         let step = read_step(&ReadState {
             phase: inner.phase,
@@ -367,31 +392,54 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
             target,
         });
         match step {
-            ReadStep::NotConnected => return Err(ENOTCONN),
-            ReadStep::Done => break,
+            ReadStep::NotConnected => break Err(ENOTCONN),
+            ReadStep::Done => break Ok(copied),
             ReadStep::Error => match sk.take_err() {
                 // `getsockopt(SO_ERROR)` took it meanwhile (it needs no lock of ours).
                 0 => continue,
-                err => return Err(Error::from_errno(err)),
+                err => break Err(Error::from_errno(err)),
             },
             ReadStep::Eof => {
                 if inner.link.as_ref().is_some_and(|l| l.stream.fin_received) {
                     ep.sk.set_tcp_state(TCP_CLOSE_WAIT);
                     ep.publish(&inner);
                 }
-                break;
+                break Ok(copied);
             }
-            ReadStep::Wait => match ep.wait_for_data(&mut guard, &mut timeo) {
-                Ok(()) => {}
-                Err(_) if copied > 0 => break,
-                Err(e) => return Err(e),
-            },
+            ReadStep::Wait => {
+                match to_user.read(ep, &mut guard, msg, len - copied) {
+                    ToUserRead::No => {}
+                    // 0 bytes come when the READ ended with the connection: the
+                    // state is looked at again.
+                    ToUserRead::Came(n) => {
+                        copied += n;
+                        continue;
+                    }
+                    ToUserRead::Fault(n) => {
+                        // Landing goes on meanwhile: a fault userspace stalls holds
+                        // nothing back (the next look joins the hold again).
+                        to_user.leave(ep, &mut guard);
+                        drop(guard);
+                        let faulted = msg.prepin(n, true);
+                        guard = ep.lock_reaped();
+                        if faulted.is_err() {
+                            to_user.let_go(ep, &mut guard);
+                        }
+                        continue;
+                    }
+                }
+                match ep.wait_for_data(&mut guard, timeo) {
+                    Ok(()) => {}
+                    Err(_) if copied > 0 => break Ok(copied),
+                    Err(e) => break Err(e),
+                }
+            }
             ReadStep::Copy => {
-                let Some(link) = inner.link.as_mut() else { break };
+                let Some(link) = inner.link.as_mut() else { break Ok(copied) };
                 // At urgent data's mark: stop after what was read, or step over it.
                 let plan = link.stream.urgent.plan(len - copied, copied, link.stream.rx.bytes(), inline);
                 if plan.stop {
-                    break;
+                    break Ok(copied);
                 }
                 // With MSG_PEEK every round starts from the oldest byte again.
                 let n = match copy_out(link, msg, plan.skip, plan.limit, peek, discard) {
@@ -405,11 +453,11 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                         guard = ep.lock_reaped();
                         match faulted {
                             Ok(()) => continue,
-                            Err(_) if copied > 0 => break,
-                            Err(e) => return Err(e),
+                            Err(_) if copied > 0 => break Ok(copied),
+                            Err(e) => break Err(e),
                         }
                     }
-                    Err(e) => return Err(e),
+                    Err(e) => break Err(e),
                 };
                 copied += n;
                 if !peek {
@@ -423,11 +471,10 @@ pub(crate) fn recvmsg(ep: EpRef<'_>, msg: &mut Msg, len: usize, flags: i32, nonb
                     charge_held(ep, inner);
                 }
                 if peek || copied >= target {
-                    break;
+                    break Ok(copied);
                 }
             }
         }
-    }
-    crate::sdp::close::maybe_finish(ep, &mut guard);
-    Ok(copied)
+    };
+    (guard, res)
 }

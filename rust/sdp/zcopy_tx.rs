@@ -76,7 +76,7 @@ pub(crate) struct Outcome {
 /// KiB: below it, pinning, registering and a round trip cost more than the copies
 /// they save), the floor of the connection's choice ([`choose`]). `None`: the socket
 /// turned zero-copy off.
-fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
+pub(crate) fn threshold(ep: EpRef<'_>, inner: &Inner) -> Option<usize> {
     match inner.zc_thresh {
         Setting::Off => None,
         Setting::Fixed(n) => Some(n as usize),
@@ -450,15 +450,17 @@ fn ended_now(ep: EpRef<'_>, inner: &Inner, err: Error) -> Result<Outcome> {
     ended(ep, sent, copied, err)
 }
 
-/// A write that gives up with adverts still exposed: the QP goes to the error state
-/// now, under the lock, so that the peer reaches none of the pages once the call
-/// returns and the program reuses its buffer (they stay pinned until the QP goes).
-fn cut(inner: &mut Inner) {
+/// A call that gives up with adverts still exposed, or with a READ still writing a
+/// reader's pages: the QP goes to the error state now, under the lock, so that the
+/// device touches none of the pages once the call returns and the program reuses its
+/// buffer (they stay pinned until the QP goes).
+pub(crate) fn cut(inner: &mut Inner) {
     let (Some(id), Some(link)) = (inner.id.as_ref(), inner.link.as_ref()) else { return };
-    if link.zc_src.as_ref().is_some_and(ZcSource::busy) && id.disconnect(Some(link.qp.qp())).is_err() {
-        // Cannot happen on a live QP; if it does, the admin must know that the peer
-        // may still read pages of a write that returned.
-        pr_warn_ratelimited!("SDP: the device refused to stop a queue pair with zero-copy adverts exposed\n");
+    let busy = link.zc_src.as_ref().is_some_and(ZcSource::busy) || link.zc_user_in_flight();
+    if busy && id.disconnect(Some(link.qp.qp())).is_err() {
+        // Cannot happen on a live QP; if it does, the admin must know that the
+        // device may still reach pages of a call that returned.
+        pr_warn_ratelimited!("SDP: the device refused to stop a queue pair with zero-copy pages in use\n");
     }
 }
 

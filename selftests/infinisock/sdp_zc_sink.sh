@@ -62,13 +62,15 @@ run() {
 
 ip netns exec b sysctl -qw net.infinisock.sdp_zcopy=1 || fail "sysctl sdp_zcopy"
 for s in zc_src zc_src_pipelined zc_src_inline; do
-	taken=$(counter b zc_adverts_taken) bytes=$(counter b zc_bytes_read)
+	taken=$(counter b zc_adverts_taken) bytes=$(counter b zc_bytes_read) to_user=$(counter b zc_bytes_to_user)
 	run $s
 	[ -n "$adv" ] && [ "$adv" -gt 0 ] && [ "$rd" = "$adv" ] || fail "$s: advertised '$adv', READ '$rd'"
-	# The module's own count: every byte not inline was READ, once.
+	# The module's own count: every byte not inline was READ, once, into a landing
+	# slot or straight into the reader's pages.
 	taken=$(($(counter b zc_adverts_taken) - taken)) bytes=$(($(counter b zc_bytes_read) - bytes))
-	echo "# $s: zc_adverts_taken +$taken, zc_bytes_read +$bytes" >&2
-	[ "$taken" -gt 0 ] && [ "$bytes" = $((adv - inl)) ] || fail "$s: the module's counters"
+	to_user=$(($(counter b zc_bytes_to_user) - to_user))
+	echo "# $s: zc_adverts_taken +$taken, zc_bytes_read +$bytes, zc_bytes_to_user +$to_user" >&2
+	[ "$taken" -gt 0 ] && [ $((bytes + to_user)) = $((adv - inl)) ] || fail "$s: the module's counters"
 	pass "$s: $adv bytes advertised, all READ by the module; the reader got the stream exactly"
 done
 
@@ -187,6 +189,7 @@ reader=$!
 wait_output "$dir/reader" listening
 ip netns exec zc1 timeout 120 "$ROGUE" 10.76.0.2 7399 zc_close_mid_advert > "$dir/rogue" &
 rogue=$!
+# The reader holds off: the advert lands.
 for _ in $(seq 60); do
 	[ "$(counter zc2 zc_bytes_read)" -gt 0 ] && break
 	sleep 0.5

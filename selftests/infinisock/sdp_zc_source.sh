@@ -31,18 +31,19 @@ trap cleanup EXIT
 head -c $((8 << 20)) /dev/urandom > "$dir/file"
 port=7400
 # writer MODE ARG READER [MORE...]: the reader (save, or hold: first 5 s without
-# reading) on host b, sdp_peer.py MODE ARG MORE... on host a; sets `wrote` and `got`
-# (the bytes the reader saw before EOF).
+# reading; with the arguments in `reader_args`) on host b, sdp_peer.py MODE ARG
+# MORE... on host a; sets `wrote` and `got` (the bytes the reader saw before EOF).
+reader_args=()
 writer() {
 	local reader
 	port=$((port + 1))
 	rm -f "$dir/got"
-	ip netns exec b timeout 180 python3 "$PEER" "$3" "$HOST_B4" $port "$dir/got" > "$dir/reader" &
+	ip netns exec b timeout 180 python3 "$PEER" "$3" "$HOST_B4" $port "$dir/got" "${reader_args[@]}" > "$dir/reader" &
 	reader=$!
 	wait_output "$dir/reader" listening
 	wrote=$(ip netns exec a timeout 150 python3 "$PEER" "$1" "$HOST_B4" $port "$2" "${@:4}")
 	wait $reader
-	got=$(sed -n 's/^eof after //p' "$dir/reader")
+	got=$(sed -n 's/^eof after \([0-9]*\).*/\1/p' "$dir/reader")
 	echo "# $1 $3: writer '$wrote', reader '$(tail -1 "$dir/reader")'" >&2
 	[ -n "$got" ] || fail "$1: the reader saw '$(tail -1 "$dir/reader")'"
 }
@@ -110,13 +111,17 @@ ip netns exec a sysctl -qw net.infinisock.sdp_zcopy_thresh_max=65536 || fail "sy
 mark
 transfer save
 sent=$(delta a zc_adverts_sent) by_peer=$(delta a zc_bytes_read_by_peer)
-echo "# zc_adverts_sent +$sent, zc_bytes_read_by_peer +$by_peer, zc_adverts_taken +$(delta b zc_adverts_taken), zc_bytes_read +$(delta b zc_bytes_read)" >&2
+echo "# zc_adverts_sent +$sent, zc_bytes_read_by_peer +$by_peer, zc_adverts_taken +$(delta b zc_adverts_taken), zc_bytes_read +$(delta b zc_bytes_read), zc_bytes_to_user +$(delta b zc_bytes_to_user)" >&2
 [ "$sent" -gt 0 ] || fail "no advert was sent"
 # An advert sent right after a cancel's answer may meet that answer's SendSm and be
 # discarded unread (declined, then copied): taken, at most as many as sent.
 [ "$(delta b zc_adverts_taken)" -gt 0 ] && [ "$(delta b zc_adverts_taken)" -le "$sent" ] ||
 	fail "host b took $(delta b zc_adverts_taken) of $sent adverts"
-[ "$(delta b zc_bytes_read)" = "$by_peer" ] || fail "host b READ $(delta b zc_bytes_read) bytes, host a counts $by_peer"
+# Into landing slots or straight into the reader's pages (its recv() of 64 KiB
+# blocks with room for a whole piece).
+read_b=$(($(delta b zc_bytes_read) + $(delta b zc_bytes_to_user)))
+[ "$read_b" = "$by_peer" ] || fail "host b READ $read_b bytes, host a counts $by_peer"
+[ "$(delta b zc_bytes_to_user)" -gt 0 ] || fail "no READ went straight into the reader's pages"
 # Every piece of 64 KiB or more went as adverts, the smaller ones copied, but for what
 # a cancel sent copied (a reader a second behind: at most 4 MiB, one call's rest):
 # more than two thirds of the file.
@@ -124,6 +129,44 @@ cancels=$(delta a zc_cancels_sent)
 echo "# zc_cancels_sent +$cancels" >&2
 [ $((by_peer + cancels * (4 << 20))) -gt $(($(stat -c %s "$dir/file") * 2 / 3)) ] || fail "only $by_peer bytes went zero-copy"
 pass "blocking sends of 64 KiB to 4 MiB at odd offsets: $sent adverts, $by_peer bytes READ by the peer; the buffer reused after each send, the file whole"
+
+# A reader blocked in recv() with room for a whole piece takes the adverts straight
+# into its own pages (one RDMA READ into them, no copy on either side): recv_into()
+# one reused buffer of 1 MiB with MSG_WAITALL, plain, interrupted by SIGALRM every
+# ms, and ended by SO_RCVTIMEO of 1 ms. A READ in flight is waited for whatever
+# happens: no byte lost or twice, whatever returns early. The reader's pages are
+# unpinned after each READ.
+for how in "" alarm rcvtimeo; do
+	before=$(pins_settled)
+	mark
+	reader_args=(1048576 $how)
+	writer send "$dir/file" saveinto
+	reader_args=()
+	[ "$wrote" = "sent $(stat -c %s "$dir/file")" ] || fail "saveinto $how: the writer: $wrote"
+	cmp -s "$dir/file" "$dir/got" || fail "saveinto $how: the reader's bytes are not the file ($got read)"
+	by_peer=$(delta a zc_bytes_read_by_peer) landed=$(delta b zc_bytes_read) to_user=$(delta b zc_bytes_to_user)
+	echo "# saveinto $how: $(tail -1 "$dir/reader"); zc_bytes_read_by_peer +$by_peer, zc_bytes_read +$landed, zc_bytes_to_user +$to_user" >&2
+	[ $((landed + to_user)) = "$by_peer" ] || fail "saveinto $how: host b READ $landed + $to_user bytes, host a counts $by_peer"
+	# Landing takes what comes while the reader is out of recv() (writing its file),
+	# and, interrupted, what comes after a signal or the time-out ended a call.
+	[ "$to_user" -gt 0 ] && { [ -n "$how" ] || [ $((to_user * 2)) -ge "$by_peer" ]; } ||
+		fail "saveinto $how: $to_user of $by_peer bytes straight into the reader's pages"
+	pins_back "$before" "saveinto $how"
+done
+grep -Eq 'short [1-9]' "$dir/reader" || fail "SO_RCVTIMEO of 1 ms never cut a recv() short: $(tail -1 "$dir/reader")"
+# An urgent byte (not inline) the reader steps over waits at the head of the ring
+# while the reader is blocked at its mark: the advert behind it lands, as nothing
+# may be READ into the reader's pages before that byte is out of the way.
+mark
+reader_args=(1048576)
+writer oobsend "$dir/file" saveinto
+reader_args=()
+[ "$wrote" = "sent $(stat -c %s "$dir/file")" ] || fail "oobsend: the writer: $wrote"
+cmp -s "$dir/file" "$dir/got" || fail "oobsend: the reader's bytes are not the file ($got read)"
+# Held back, the first advert would have waited for its time-out and been cancelled.
+echo "# oobsend: zc_cancels_sent +$(delta a zc_cancels_sent), zc_bytes_read +$(delta b zc_bytes_read), zc_bytes_to_user +$(delta b zc_bytes_to_user)" >&2
+[ "$(delta a zc_cancels_sent)" = 0 ] || fail "oobsend: $(delta a zc_cancels_sent) adverts cancelled behind the urgent byte"
+pass "recv_into() of 1 MiB with MSG_WAITALL, plain (most bytes READ straight into the reader's pages), under SIGALRM every ms, and with SO_RCVTIMEO of 1 ms: the file whole, pins released; behind an urgent byte the reader steps over, the file whole"
 
 # sendfile(2) and splice(2) through a pipe of 1 MiB: the socket gets the file's pages
 # (MSG_SPLICE_PAGES, 64 KiB a call), advertised without a copy, and the reader the

@@ -284,6 +284,8 @@ enum {
 	INFINISOCK_STAT_ZC_DECLINES,
 	/* The peer's adverts we declined (SendSm). */
 	INFINISOCK_STAT_ZC_DECLINES_SENT,
+	/* Bytes of the peer's adverts READ straight into a reader's pages. */
+	INFINISOCK_STAT_ZC_BYTES_TO_USER,
 	__INFINISOCK_STAT_MAX,
 };
 #define INFINISOCK_STAT_MAX	(__INFINISOCK_STAT_MAX - 1)

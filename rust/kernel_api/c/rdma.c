@@ -720,6 +720,102 @@ int infinisock_post_rdma_mr(struct ib_qp *qp, struct ib_cqe *cqe, const struct i
 }
 
 /*
+ * Maps all of p's pages (pinned, in no request) onto one region of qp's pool, which
+ * p keeps until it goes or gives it back. -EINVAL when they are too many or do not
+ * make one region; -EOPNOTSUPP without fast registration.
+ */
+static int infinisock_zc_map(struct ib_qp *qp, struct infinisock_pinned *p, struct ib_mr **out)
+{
+	struct scatterlist *sgl;
+	struct ib_mr *mr;
+	u32 i;
+	int mapped;
+
+	if (p->nmr || !p->nsge || p->nsge > infinisock_pool_mr_pages(qp->device))
+		return -EINVAL;
+	if (!(qp->device->attrs.device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS))
+		return -EOPNOTSUPP;
+	mr = infinisock_pool_mr_get(qp);
+	if (IS_ERR(mr))
+		return PTR_ERR(mr);
+	p->qp = qp;
+	p->mrs[0] = mr;
+	p->nmr = 1;
+	sgl = kvmalloc_array(p->nsge, sizeof(*sgl), GFP_KERNEL);
+	if (!sgl) {
+		infinisock_pinned_put_mrs(p);
+		return -ENOMEM;
+	}
+	sg_init_table(sgl, p->nsge);
+	for (i = 0; i < p->nsge; i++) {
+		sg_dma_address(&sgl[i]) = p->sges[i].addr;
+		sg_dma_len(&sgl[i]) = p->sges[i].length;
+	}
+	mapped = ib_map_mr_sg(mr, sgl, p->nsge, NULL, PAGE_SIZE);
+	kvfree(sgl);
+	if (mapped != (int)p->nsge) {
+		infinisock_pinned_put_mrs(p);
+		return mapped < 0 ? mapped : -EINVAL;
+	}
+	*out = mr;
+	return 0;
+}
+
+/*
+ * Posts [LOCAL_INV of mr's previous registration,] REG_MR of mr with access, both
+ * unsignaled (part_cqe: only a failure or a flush reports them), then next if given
+ * (linked after them), whose SGE keyed takes the new registration's key. On failure
+ * mr keeps the key the device knows unless its registration went; *posted says
+ * whether any request did.
+ */
+static int infinisock_zc_post_reg(struct ib_qp *qp, struct ib_cqe *part_cqe, struct ib_mr *mr, int access,
+				  struct ib_send_wr *next, struct ib_sge *keyed, bool *posted)
+{
+	struct ib_send_wr inv = {
+		.wr_cqe = part_cqe,
+		.opcode = IB_WR_LOCAL_INV,
+		.ex.invalidate_rkey = mr->rkey,
+	};
+	struct ib_reg_wr reg = {
+		.wr = { .wr_cqe = part_cqe, .opcode = IB_WR_REG_MR, .next = next },
+		.access = access,
+	};
+	const struct ib_send_wr *bad = NULL;
+	u8 old_key = mr->lkey & 0xff;
+	int ret;
+
+	ib_update_fast_reg_key(mr, ib_inc_rkey(mr->rkey));
+	reg.mr = mr;
+	reg.key = mr->rkey;
+	if (keyed)
+		keyed->lkey = mr->lkey;
+	if (mr->need_inval)
+		inv.next = &reg.wr;
+	ret = ib_post_send(qp, mr->need_inval ? &inv : &reg.wr, &bad);
+	/* A driver that failed without saying where posted nothing. */
+	if (ret && !bad)
+		bad = mr->need_inval ? &inv : &reg.wr;
+	*posted = !ret || bad != (mr->need_inval ? &inv : &reg.wr);
+	if (ret) {
+		/*
+		 * The registration did not go: the region keeps the key the device knows,
+		 * and is free once an invalidation ahead of it went. (When only the request
+		 * after it did not go, the caller ends the connection.)
+		 */
+		if (bad == &inv || bad == &reg.wr) {
+			ib_update_fast_reg_key(mr, old_key);
+			if (bad == &reg.wr)
+				mr->need_inval = false;
+		} else {
+			mr->need_inval = true;
+		}
+		return ret;
+	}
+	mr->need_inval = true;
+	return 0;
+}
+
+/*
  * Zero-copy SDP's source (rust/link/zc_source.rs): the pages of a send, pinned as for
  * an RDMA WRITE (infinisock_pin_iter()), exposed to the peer's RDMA READs through one
  * region of qp's pool, scoped to exactly those bytes and readable only remotely.
@@ -734,72 +830,63 @@ int infinisock_post_rdma_mr(struct ib_qp *qp, struct ib_cqe *cqe, const struct i
 int infinisock_zc_expose(struct ib_qp *qp, struct ib_cqe *part_cqe, struct infinisock_pinned *p, u32 tag, u32 *rkey,
 			 u64 *iova)
 {
-	struct ib_send_wr inv = {
-		.wr_cqe = part_cqe,
-		.opcode = IB_WR_LOCAL_INV,
-	};
-	struct ib_reg_wr reg = {
-		.wr = { .wr_cqe = part_cqe, .opcode = IB_WR_REG_MR },
-		.access = IB_ACCESS_REMOTE_READ,
-	};
-	const struct ib_send_wr *bad = NULL;
-	struct scatterlist *sgl;
 	struct ib_mr *mr;
-	u8 old_key;
-	u32 i;
-	int ret, mapped;
+	bool posted;
+	int ret;
 
-	if (p->nmr || !p->nsge || p->nsge > infinisock_pool_mr_pages(qp->device))
-		return -EINVAL;
-	if (!(qp->device->attrs.device_cap_flags & IB_DEVICE_MEM_MGT_EXTENSIONS))
-		return -EOPNOTSUPP;
-	mr = infinisock_pool_mr_get(qp);
-	if (IS_ERR(mr))
-		return PTR_ERR(mr);
-	p->qp = qp;
-	p->mrs[0] = mr;
-	p->nmr = 1;
-	sgl = kvmalloc_array(p->nsge, sizeof(*sgl), GFP_KERNEL);
-	if (!sgl) {
-		ret = -ENOMEM;
-		goto fail;
-	}
-	sg_init_table(sgl, p->nsge);
-	for (i = 0; i < p->nsge; i++) {
-		sg_dma_address(&sgl[i]) = p->sges[i].addr;
-		sg_dma_len(&sgl[i]) = p->sges[i].length;
-	}
-	mapped = ib_map_mr_sg(mr, sgl, p->nsge, NULL, PAGE_SIZE);
-	kvfree(sgl);
-	if (mapped != (int)p->nsge) {
-		ret = mapped < 0 ? mapped : -EINVAL;
-		goto fail;
-	}
+	ret = infinisock_zc_map(qp, p, &mr);
+	if (ret)
+		return ret;
 	mr->iova = ((u64)tag << 32) | offset_in_page(mr->iova);
-	old_key = mr->lkey & 0xff;
-	inv.ex.invalidate_rkey = mr->rkey;
-	ib_update_fast_reg_key(mr, ib_inc_rkey(mr->rkey));
-	reg.mr = mr;
-	reg.key = mr->rkey;
-	if (mr->need_inval)
-		inv.next = &reg.wr;
-	ret = ib_post_send(qp, mr->need_inval ? &inv : &reg.wr, &bad);
+	ret = infinisock_zc_post_reg(qp, part_cqe, mr, IB_ACCESS_REMOTE_READ, NULL, NULL, &posted);
 	if (ret) {
-		/*
-		 * The registration did not go: the region keeps the key the device knows,
-		 * and is free once an invalidation ahead of it went.
-		 */
-		ib_update_fast_reg_key(mr, old_key);
-		if (bad == &reg.wr)
-			mr->need_inval = false;
-		goto fail;
+		infinisock_pinned_put_mrs(p);
+		return ret;
 	}
-	mr->need_inval = true;
 	*rkey = mr->rkey;
 	*iova = mr->iova;
 	return 0;
-fail:
-	infinisock_pinned_put_mrs(p);
+}
+
+/*
+ * Zero-copy SDP's sink (rust/sdp/zcopy_rx.rs): an RDMA READ of the peer's advert at
+ * remote_addr/rkey straight into a reader's pages p (pinned for the device to write),
+ * all of them, through one region of qp's pool that only the local adapter may write
+ * (a stream's send requests have one SGE, fewer than a page each would need). Posts
+ * [LOCAL_INV,] REG_MR, unsignaled (part_cqe), then the READ, signaled (cqe). On
+ * failure *posted says whether a request naming p's region went (p must then stay
+ * until the device is done, as after success); if none did, p holds no region.
+ * -EINVAL when the pages do not make one region.
+ */
+int infinisock_zc_read_into(struct ib_qp *qp, struct ib_cqe *cqe, struct ib_cqe *part_cqe, struct infinisock_pinned *p,
+			    u64 remote_addr, u32 rkey, bool *posted)
+{
+	struct ib_sge sge;
+	struct ib_rdma_wr read = {
+		.wr = {
+			.wr_cqe = cqe,
+			.sg_list = &sge,
+			.num_sge = 1,
+			.opcode = IB_WR_RDMA_READ,
+			.send_flags = IB_SEND_SIGNALED,
+		},
+		.remote_addr = remote_addr,
+		.rkey = rkey,
+	};
+	struct ib_mr *mr;
+	u32 i, len = 0;
+	int ret;
+
+	ret = infinisock_zc_map(qp, p, &mr);
+	if (ret)
+		return ret;
+	for (i = 0; i < p->nsge; i++)
+		len += p->sges[i].length;
+	/* The key is the new registration's, set as it is posted. */
+	sge = (struct ib_sge) { .addr = mr->iova, .length = len };
+	ret = infinisock_zc_post_reg(qp, part_cqe, mr, IB_ACCESS_LOCAL_WRITE, &read.wr, &sge, posted);
+	if (ret && !*posted)
+		infinisock_pinned_put_mrs(p);
 	return ret;
 }
 

@@ -7,6 +7,12 @@
   sdp_peer.py sink ADDR PORT           read until EOF or error; print what ended it
   sdp_peer.py save ADDR PORT FILE      as sink, writing what it read to FILE
   sdp_peer.py hold ADDR PORT [FILE]    as sink (or save), after reading nothing for 5 s
+  sdp_peer.py saveinto ADDR PORT FILE N [alarm|rcvtimeo]
+                                       as save, each recv_into() of one reused buffer of
+                                       N bytes with MSG_WAITALL ("alarm": SIGALRM every
+                                       ms interrupts them; "rcvtimeo": SO_RCVTIMEO of 1
+                                       ms ends them); prints "eof after T calls C short S"
+                                       (S: calls that returned fewer than N bytes)
   sdp_peer.py partial ADDR PORT        accept one connection, read 1000 bytes, close
   sdp_peer.py shutrd ADDR PORT         as partial, with shutdown(SHUT_RD), then 5 s, first
   sdp_peer.py fetch ADDR PORT FILE     connect, read until EOF or error into FILE
@@ -26,6 +32,8 @@
                                        of 1 MiB; print "sent N"
   sdp_peer.py twice ADDR PORT N        connect, send N bytes of "A" and N of "B" from two
                                        threads at once; print "sent 2N", or the error
+  sdp_peer.py oobsend ADDR PORT FILE   connect, send one urgent byte (MSG_OOB), then
+                                       after 1 s FILE in one send(); print "sent N"
   sdp_peer.py saveback ADDR PORT FILE N
                                        as save, writing N bytes back meanwhile from a
                                        thread; prints "eof after M wrote N"
@@ -91,7 +99,9 @@
 import errno
 import fcntl
 import os
+import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -140,13 +150,15 @@ def main():
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as s:
             s.connect((addr, port))
             return read_until_end(s, open(sys.argv[4], "wb"))
-    if mode in ("serve", "sink", "spew", "save", "hold", "partial", "shutrd", "saveback"):
+    if mode in ("serve", "sink", "spew", "save", "hold", "partial", "shutrd", "saveback", "saveinto"):
         with socket.socket(family(addr), socket.SOCK_STREAM, IPPROTO_SDP) as lst:
             lst.bind((addr, port))
             lst.listen(1)
             print("listening", flush=True)
             conn, peer = lst.accept()
             with conn:
+                if mode == "saveinto":
+                    return save_into(conn, sys.argv[4], int(sys.argv[5]), sys.argv[6] if len(sys.argv) > 6 else "")
                 if mode == "saveback":
                     n = int(sys.argv[5])
                     back = threading.Thread(target=conn.sendall, args=(b"Y" * n,))
@@ -192,6 +204,13 @@ def main():
             if "nodelay" in words:
                 s.setsockopt(socket.SOL_TCP, socket.TCP_NODELAY, 1)
             return send_file_pages(s, sys.argv[4], mode == "splice", "nonblock" in words, "chunked" in words)
+        if mode == "oobsend":
+            data = open(sys.argv[4], "rb").read()
+            s.send(b"!", socket.MSG_OOB)
+            time.sleep(1)
+            s.sendall(data)
+            print(f"sent {len(data)}", flush=True)
+            return 0
         if mode == "twice":
             return send_twice(s, int(sys.argv[4]))
         if mode == "cut":
@@ -203,6 +222,36 @@ def main():
         if mode == "msgzcburst":
             return send_msg_zerocopy_burst(s, int(sys.argv[4]), 1 << 20, sys.argv[5] if len(sys.argv) > 5 else "")
         return write_until_error(s)
+
+
+def save_into(conn, path, n, how):
+    """Reads until EOF into one reused buffer of n bytes, MSG_WAITALL, interrupted as
+    `how` says; writes what it read to path."""
+    buf = bytearray(n)
+    total = calls = short = 0
+    if how == "alarm":
+        # A handler that returns: a recv() it interrupts after some bytes returns them,
+        # one that had none is retried (PEP 475).
+        signal.signal(signal.SIGALRM, lambda *_: None)
+        signal.siginterrupt(signal.SIGALRM, True)
+        signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)
+    if how == "rcvtimeo":
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 1000))
+    with open(path, "wb") as saved:
+        while True:
+            try:
+                got = conn.recv_into(buf, n, socket.MSG_WAITALL)
+            except BlockingIOError:
+                continue
+            calls += 1
+            if not got:
+                break
+            short += got < n
+            total += got
+            saved.write(memoryview(buf)[:got])
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    print(f"eof after {total} calls {calls} short {short}", flush=True)
+    return 0
 
 
 def read_until_end(conn, saved, quiet=False):
@@ -386,7 +435,6 @@ def send_twice(s, n):
 def send_cut(s, how):
     """One send() of 4 MiB that a 0.5 s SO_SNDTIMEO or a signal cuts short."""
     import signal
-    import struct
     if how == "timeout":
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 500000))
     else:
@@ -454,7 +502,6 @@ def send_msg_zerocopy(addr, port, proto, sizes):
     copied), "ID:c" (SO_EE_CODE_ZEROCOPY_COPIED) or the errno's name of a send that
     failed, then "sent N"."""
     import select
-    import struct
     recverr = {(socket.IPPROTO_IP, 11), (socket.IPPROTO_IPV6, 25)}
     s = socket.socket(family(addr), socket.SOCK_STREAM, proto)
     s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
@@ -504,7 +551,6 @@ def send_msg_zerocopy_burst(s, count, size, how):
                   N (S: EAGAINs right after a POLLOUT, which promised room)"""
     import mmap
     import select
-    import struct
     import termios
     s.setsockopt(socket.SOL_SOCKET, SO_ZEROCOPY, 1)
     s.setblocking(how != "nonblock")
