@@ -21,13 +21,12 @@ use crate::kernel_api::log::{pr_info_ratelimited, pr_warn_ratelimited};
 use kernel::{
     prelude::*,
     sync::Arc,
-    time::Instant,
     uaccess::{UserPtr, UserSlice},
 };
 
 use crate::{
     kernel_api::{qp::RdmaVerb, sock::Msg, verbs::{Cqe, UserMr, Wc}},
-    link::{link::{Link, WrKind, REGIONS_KEPT_MS}, rdma::Completion},
+    link::{link::{Link, WrKind}, rdma::Completion},
     proto::{
         abi::{MSG_CTRUNC, POLLERR, SOL_INFINISOCK},
         credits::Credits,
@@ -237,7 +236,7 @@ fn post(
                 Err(e) => {
                     // Refused before posting: regions it took (or added to the pool)
                     // are back, to be given up in time as a completion would have.
-                    keep_regions_a_while(ep, inner);
+                    ep.keep_regions_a_while(inner);
                     return Err(e);
                 }
             };
@@ -257,21 +256,10 @@ fn post(
 /// An operation's last request completed (or was flushed): the operation is done.
 pub(crate) fn completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
     finish_op(ep, inner, wc);
-    keep_regions_a_while(ep, inner);
+    ep.keep_regions_a_while(inner);
     crate::sdp::close::rdma_settled(ep, inner, false);
 }
 
-/// No operation may be in flight any more (the last one completed, or one was refused
-/// before posting): the queue pair's registration regions are kept for the next ones,
-/// and given back by the trim timer if none comes (`Link::trim_regions`).
-fn keep_regions_a_while(ep: EpRef<'_>, inner: &mut Inner) {
-    if inner.phase != Phase::Connected {
-        return;
-    }
-    let Some(link) = inner.link.as_mut().filter(|l| l.regions_idle()) else { return };
-    link.rdma.idle_since = Some(Instant::now());
-    ep.start_trim_timer(REGIONS_KEPT_MS);
-}
 
 /// Retires the oldest operation and reports it, unless it was reported already.
 fn finish_op(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {

@@ -14,9 +14,8 @@ use crate::{
         cm::{CmIdRef, ReadDepths},
         list::KernelLists,
         qp::{QpSizes, QueuePair, SharedRecv, EXPOSE_REQUESTS, USER_READ_REQUESTS},
-        verbs::PinnedBuf,
         srq::SharedRecvQueue,
-        verbs::{CqEvents, CqSide, Cqe, Wc, POLL_BATCH},
+        verbs::{CqEvents, CqSide, Cqe, PinnedBuf, Wc, POLL_BATCH},
     },
     link::{
         memory::{self, Admitted},

@@ -252,11 +252,6 @@ impl<Ls: Lists> SinkFlow<Ls> {
         }
     }
 
-    /// Whether a READ into a reader's pages is in flight.
-    pub fn user_reading(&self) -> bool {
-        self.user_reading
-    }
-
     /// The next READ to post, of at most `max` bytes, into a slot taken for it; none
     /// without a free slot, while declining, or with nothing left to ask for.
     pub fn next_read(&mut self, max: u32) -> Option<Read> {

@@ -160,7 +160,7 @@ impl<Ls: Lists> PeerAdverts<Ls> {
 
     /// Whether [`Self::next_read`] has a READ to give.
     pub fn read_pending(&self) -> bool {
-        !self.decline_owed && self.open.first().is_some_and(|e| e.issued < e.ah.len)
+        self.pending_len() > 0
     }
 
     /// Bytes of the oldest advert not yet asked for (0 while a SendSm is owed).

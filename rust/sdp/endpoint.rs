@@ -869,6 +869,19 @@ impl Endpoint {
         let _ = crate::kernel_api::work::workqueue().enqueue_delayed::<_, { work_id::TRIM_TIMER }>(self.clone(), kernel::time::msecs_to_jiffies(msecs));
     }
 
+    /// No operation may be in flight any more (the last one completed, or one was
+    /// refused before posting): the queue pair's registration regions are kept for the
+    /// next ones, and given back by the trim timer if none comes
+    /// (`Link::trim_regions`).
+    pub(crate) fn keep_regions_a_while(self: EpRef<'_>, inner: &mut Inner) {
+        if inner.phase != Phase::Connected {
+            return;
+        }
+        let Some(link) = inner.link.as_mut().filter(|l| l.regions_idle()) else { return };
+        link.rdma.idle_since = Some(kernel::time::Instant::now());
+        self.start_trim_timer(crate::link::link::REGIONS_KEPT_MS);
+    }
+
     /// Starts the settle timer (see `close::on_disconnected`).
     pub(crate) fn start_settle_timer(self: EpRef<'_>, msecs: u32) {
         // `Err`: already queued, which is as good.

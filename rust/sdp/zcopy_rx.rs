@@ -20,7 +20,7 @@ use kernel::{
 
 use crate::{
     kernel_api::{sock::Msg, trace, verbs::Wc},
-    link::link::{Link, UserRead, REGIONS_KEPT_MS},
+    link::link::{Link, UserRead},
     netns::{stats, tunables},
     proto::{
         abi::{MSG_PEEK, MSG_TRUNC, POLLIN, POLLRDNORM},
@@ -35,9 +35,6 @@ use crate::{
     },
     sdp::endpoint::{EpRef, Inner, Phase, RCV_SHUTDOWN},
 };
-
-/// How long a reader sleeps at a time while the READ into its pages is in flight.
-const WAIT_STEP_MS: u32 = 100;
 
 /// Tells the connection that a reader holds its landing back (`holds`) or no longer
 /// does (landing goes on at once).
@@ -153,11 +150,8 @@ pub(crate) fn user_completion(ep: EpRef<'_>, inner: &mut Inner, wc: Wc) {
         read_failed(ep, inner, &wc);
         return;
     }
-    // The pool's region it used is kept for the next a while (`trim_regions`).
-    if link.regions_idle() && inner.phase == Phase::Connected {
-        link.rdma.idle_since = Some(Instant::now());
-        ep.start_trim_timer(REGIONS_KEPT_MS);
-    }
+    // The pool's region it used is kept for the next a while.
+    ep.keep_regions_a_while(inner);
     // Its reader wakes; the bytes are not readable by others: no poll event.
     after_read(ep, inner, res, 0);
 }
@@ -330,7 +324,7 @@ impl ToUser {
                 cut = true;
                 continue;
             }
-            let mut step = i64::try_from(msecs_to_jiffies(WAIT_STEP_MS)).unwrap_or(1).max(1);
+            let mut step = i64::try_from(msecs_to_jiffies(crate::sdp::zcopy_tx::WAIT_STEP_MS)).unwrap_or(1).max(1);
             let _ = ep.wait_dying(guard, &mut step);
         }
     }

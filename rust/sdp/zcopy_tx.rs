@@ -46,9 +46,10 @@ use crate::{
     },
 };
 
-/// How often a writer waiting for the sink looks at its clocks (the adverts'
-/// timeouts, `SO_SNDTIMEO`) and for signals.
-const WAIT_STEP_MS: u32 = 100;
+/// How often a call waiting on a zero-copy transfer looks at its clocks (the
+/// adverts' timeouts, `SO_SNDTIMEO`, a READ into a reader's pages left unanswered)
+/// and for signals.
+pub(crate) const WAIT_STEP_MS: u32 = 100;
 
 /// The soonest the trim timer looks at the adverts' clock again.
 const CLOCK_MIN_MS: u32 = 10;
